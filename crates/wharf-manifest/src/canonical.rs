@@ -1,0 +1,425 @@
+//! Rewrites every short syntax in a file's tree into Compose's long syntax, so merging
+//! and typing see one form. Each new node keeps the span of the text it came from.
+
+use crate::error::{Error, Result};
+use crate::node::{Key, Map, Node, Value};
+use crate::short_syntax::{parse_port, parse_volume};
+use crate::shell_words;
+use crate::source::Span;
+
+/// Canonicalizes a whole file (top-level mapping).
+pub fn canonicalize(root: &mut Node) -> Result<()> {
+    let Some(top) = root.as_map_mut() else { return Ok(()) };
+    if let Some(services) = top.get_mut("services").and_then(Node::as_map_mut) {
+        for (_, service) in &mut services.entries {
+            canonicalize_service(service)?;
+        }
+    }
+    for section in ["networks", "volumes", "secrets", "configs"] {
+        if let Some(objects) = top.get_mut(section).and_then(Node::as_map_mut) {
+            for (_, object) in &mut objects.entries {
+                if let Some(map) = object.as_map_mut() {
+                    for key in ["labels", "driver_opts"] {
+                        to_mapping(map, key, false)?;
+                    }
+                    legacy_external_name(map);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn canonicalize_service(service: &mut Node) -> Result<()> {
+    let Some(map) = service.as_map_mut() else { return Ok(()) };
+    if let Some(build) = map.get_mut("build") {
+        if let Some(context) = build.as_str() {
+            let span = build.span.clone();
+            *build = map_node(vec![("context", Node::str(context, span.clone()))], span);
+        }
+        if let Some(build_map) = build.as_map_mut() {
+            to_mapping(build_map, "args", true)?;
+            to_mapping(build_map, "labels", false)?;
+            to_mapping(build_map, "additional_contexts", false)?;
+            extra_hosts(build_map)?;
+            string_to_list(build_map, &["cache_from", "cache_to", "tags", "platforms", "no_cache_filter"]);
+            file_references(build_map, "secrets");
+        }
+    }
+    for key in ["command", "entrypoint"] {
+        if let Some(node) = map.get_mut(key) {
+            if let Some(text) = node.as_str() {
+                let words = shell_words::split(text).map_err(|e| Error::at(&node.span, e))?;
+                let span = node.span.clone();
+                *node = list_node(words, &span);
+            }
+        }
+    }
+    if let Some(test) = map.get_mut("healthcheck").and_then(Node::as_map_mut).and_then(|h| h.get_mut("test")) {
+        if let Some(text) = test.as_str() {
+            let span = test.span.clone();
+            *test = list_node(vec!["CMD-SHELL".to_owned(), text.to_owned()], &span);
+        }
+    }
+    to_mapping(map, "environment", true)?;
+    for key in ["labels", "annotations", "sysctls", "storage_opt", "log_opt"] {
+        to_mapping(map, key, false)?;
+    }
+    if let Some(deploy) = map.get_mut("deploy").and_then(Node::as_map_mut) {
+        to_mapping(deploy, "labels", false)?;
+    }
+    extra_hosts(map)?;
+    env_files(map);
+    ports(map)?;
+    volumes(map)?;
+    depends_on(map)?;
+    if let Some(networks) = map.get_mut("networks") {
+        if let Some(items) = networks.as_seq() {
+            let entries = items
+                .iter()
+                .map(|item| (Key::new(item.scalar_text().unwrap_or_default(), item.span.clone()), Node::null(item.span.clone())))
+                .collect();
+            networks.value = Value::Map(Map { entries });
+        }
+    }
+    file_references(map, "secrets");
+    file_references(map, "configs");
+    string_to_list(map, &["dns", "dns_search", "tmpfs"]);
+    if let Some(expose) = map.get_mut("expose").and_then(|e| match &mut e.value {
+        Value::Seq(items) => Some(items),
+        _ => None,
+    }) {
+        for item in expose {
+            if let Some(text) = item.scalar_text() {
+                item.value = Value::Str(text);
+            }
+        }
+    }
+    if let Some(extends) = map.get_mut("extends") {
+        if let Some(name) = extends.as_str() {
+            let span = extends.span.clone();
+            *extends = map_node(vec![("service", Node::str(name, span.clone()))], span);
+        }
+    }
+    if let Some(devices) = map.get_mut("devices").and_then(|d| match &mut d.value {
+        Value::Seq(items) => Some(items),
+        _ => None,
+    }) {
+        for device in devices {
+            if let Some(text) = device.as_str() {
+                let parts: Vec<&str> = text.split(':').collect();
+                let (source, target, permissions) = match parts.as_slice() {
+                    [s] => (*s, *s, "rwm"),
+                    [s, t] => (*s, *t, "rwm"),
+                    [s, t, p] => (*s, *t, *p),
+                    _ => return Err(Error::at(&device.span, format!("invalid device {text:?}: expected SOURCE[:TARGET[:PERMISSIONS]]"))),
+                };
+                let span = device.span.clone();
+                *device = map_node(
+                    vec![
+                        ("source", Node::str(source, span.clone())),
+                        ("target", Node::str(target, span.clone())),
+                        ("permissions", Node::str(permissions, span.clone())),
+                    ],
+                    span,
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn map_node(entries: Vec<(&str, Node)>, span: Span) -> Node {
+    let entries = entries.into_iter().map(|(k, v)| (Key::new(k, span.clone()), v)).collect();
+    Node::new(Value::Map(Map { entries }), span)
+}
+
+fn list_node(words: Vec<String>, span: &Span) -> Node {
+    Node::new(Value::Seq(words.into_iter().map(|w| Node::str(w, span.clone())).collect()), span.clone())
+}
+
+/// `["A=1", "B"]` → `{A: "1", B: null}`; map values that are scalars become strings.
+/// With `keep_null`, a bare `B` stays null (to be resolved from the environment);
+/// otherwise it becomes an empty string.
+fn to_mapping(map: &mut Map, key: &str, keep_null: bool) -> Result<()> {
+    let Some(node) = map.get_mut(key) else { return Ok(()) };
+    let mut entries = Vec::new();
+    match &node.value {
+        Value::Seq(items) => {
+            for item in items {
+                let Some(text) = item.scalar_text() else {
+                    return Err(Error::at(&item.span, format!("{key} entries must be strings, found {}", item.kind())));
+                };
+                let (name, value) = match text.split_once('=') {
+                    Some((name, value)) => (name.to_owned(), Node::str(value, item.span.clone())),
+                    None if keep_null => (text.clone(), Node::null(item.span.clone())),
+                    None => (text.clone(), Node::str("", item.span.clone())),
+                };
+                entries.retain(|(k, _): &(Key, Node)| k.name != name);
+                entries.push((Key::new(name, item.span.clone()), value));
+            }
+        }
+        Value::Map(existing) => {
+            for (name, value) in existing.iter() {
+                let value = match value.scalar_text() {
+                    Some(text) => Node::str(text, value.span.clone()),
+                    None if value.is_null() && !keep_null => Node::str("", value.span.clone()),
+                    None => value.clone(),
+                };
+                entries.push((name.clone(), value));
+            }
+        }
+        _ => return Ok(()),
+    }
+    node.value = Value::Map(Map { entries });
+    Ok(())
+}
+
+/// A string where a list is allowed becomes a one-item list.
+fn string_to_list(map: &mut Map, keys: &[&str]) {
+    for key in keys {
+        if let Some(node) = map.get_mut(key) {
+            if node.as_str().is_some() {
+                let item = node.clone();
+                node.value = Value::Seq(vec![item]);
+            }
+        }
+    }
+}
+
+/// `["host:1.2.3.4", "host=5.6.7.8"]` or `{host: ip | [ips]}` → `{host: [ips]}`.
+fn extra_hosts(map: &mut Map) -> Result<()> {
+    let Some(node) = map.get_mut("extra_hosts") else { return Ok(()) };
+    let mut hosts: Vec<(Key, Node)> = Vec::new();
+    let mut add = |name: String, ip: Node, span: &Span| {
+        if let Some((_, list)) = hosts.iter_mut().find(|(k, _)| k.name == name) {
+            if let Value::Seq(items) = &mut list.value {
+                items.push(ip);
+            }
+        } else {
+            hosts.push((Key::new(name, span.clone()), Node::new(Value::Seq(vec![ip]), span.clone())));
+        }
+    };
+    match &node.value {
+        Value::Seq(items) => {
+            for item in items {
+                let text = item.scalar_text().unwrap_or_default();
+                let (name, ip) = text
+                    .split_once('=')
+                    .or_else(|| text.split_once(':'))
+                    .ok_or_else(|| Error::at(&item.span, format!("invalid extra_hosts entry {text:?}: expected HOST=IP")))?;
+                add(name.to_owned(), Node::str(ip, item.span.clone()), &item.span);
+            }
+        }
+        Value::Map(entries) => {
+            for (name, value) in entries.iter() {
+                match &value.value {
+                    Value::Seq(ips) => {
+                        for ip in ips {
+                            add(name.name.clone(), Node::str(ip.scalar_text().unwrap_or_default(), ip.span.clone()), &name.span);
+                        }
+                    }
+                    _ => add(name.name.clone(), Node::str(value.scalar_text().unwrap_or_default(), value.span.clone()), &name.span),
+                }
+            }
+        }
+        _ => return Ok(()),
+    }
+    node.value = Value::Map(Map { entries: hosts });
+    Ok(())
+}
+
+/// `env_file: a.env` / `[a.env]` → `[{path: a.env, required: true}]`.
+fn env_files(map: &mut Map) {
+    let Some(node) = map.get_mut("env_file") else { return };
+    let items: Vec<Node> = match &node.value {
+        Value::Str(_) => vec![node.clone()],
+        Value::Seq(items) => items.clone(),
+        _ => return,
+    };
+    let entries = items
+        .into_iter()
+        .map(|item| match item.as_str() {
+            Some(path) => map_node(
+                vec![
+                    ("path", Node::str(path, item.span.clone())),
+                    ("required", Node::new(Value::Bool(true), item.span.clone())),
+                ],
+                item.span.clone(),
+            ),
+            None => {
+                let mut item = item;
+                if let Some(entry) = item.as_map_mut() {
+                    if !entry.contains("required") {
+                        let span = entry.key("path").map(|k| k.span.clone()).unwrap_or_default();
+                        entry.entries.push((Key::new("required", span.clone()), Node::new(Value::Bool(true), span)));
+                    }
+                }
+                item
+            }
+        })
+        .collect();
+    node.value = Value::Seq(entries);
+}
+
+fn ports(map: &mut Map) -> Result<()> {
+    let Some(Value::Seq(items)) = map.get_mut("ports").map(|n| &mut n.value) else { return Ok(()) };
+    let mut expanded = Vec::with_capacity(items.len());
+    for item in items.drain(..) {
+        let span = item.span.clone();
+        match &item.value {
+            Value::Str(_) | Value::Int(_) => {
+                let text = item.scalar_text().unwrap_or_default();
+                let specs = parse_port(&text).map_err(|e| Error::at(&span, e))?;
+                for spec in specs {
+                    let mut entries = vec![("mode", Node::str("ingress", span.clone()))];
+                    if !spec.host_ip.is_empty() {
+                        entries.push(("host_ip", Node::str(spec.host_ip, span.clone())));
+                    }
+                    entries.push(("target", Node::new(Value::Int(i64::from(spec.target)), span.clone())));
+                    if !spec.published.is_empty() {
+                        entries.push(("published", Node::str(spec.published, span.clone())));
+                    }
+                    entries.push(("protocol", Node::str(spec.protocol, span.clone())));
+                    expanded.push(map_node(entries, span.clone()));
+                }
+            }
+            Value::Map(_) => {
+                let mut item = item;
+                if let Some(port) = item.as_map_mut() {
+                    if let Some(published) = port.get_mut("published") {
+                        if let Some(text) = published.scalar_text() {
+                            published.value = Value::Str(text);
+                        }
+                    }
+                    for (key, default) in [("mode", "ingress"), ("protocol", "tcp")] {
+                        if !port.contains(key) {
+                            port.entries.push((Key::new(key, span.clone()), Node::str(default, span.clone())));
+                        }
+                    }
+                }
+                expanded.push(item);
+            }
+            _ => expanded.push(item),
+        }
+    }
+    *items = expanded;
+    Ok(())
+}
+
+fn volumes(map: &mut Map) -> Result<()> {
+    let Some(Value::Seq(items)) = map.get_mut("volumes").map(|n| &mut n.value) else { return Ok(()) };
+    for item in items.iter_mut() {
+        let span = item.span.clone();
+        if let Some(text) = item.as_str() {
+            let spec = parse_volume(text).map_err(|e| Error::at(&span, e))?;
+            let mut entries = vec![("type", Node::str(spec.kind, span.clone()))];
+            if !spec.source.is_empty() {
+                entries.push(("source", Node::str(spec.source.clone(), span.clone())));
+            }
+            entries.push(("target", Node::str(spec.target.clone(), span.clone())));
+            if spec.read_only {
+                entries.push(("read_only", Node::new(Value::Bool(true), span.clone())));
+            }
+            if spec.kind == "bind" {
+                let mut bind = vec![("create_host_path", Node::new(Value::Bool(true), span.clone()))];
+                if !spec.selinux.is_empty() {
+                    bind.insert(0, ("selinux", Node::str(spec.selinux.clone(), span.clone())));
+                }
+                if !spec.propagation.is_empty() {
+                    bind.insert(0, ("propagation", Node::str(spec.propagation.clone(), span.clone())));
+                }
+                entries.push(("bind", map_node(bind, span.clone())));
+            } else {
+                let options = if spec.nocopy {
+                    vec![("nocopy", Node::new(Value::Bool(true), span.clone()))]
+                } else {
+                    Vec::new()
+                };
+                entries.push(("volume", map_node(options, span.clone())));
+            }
+            *item = map_node(entries, span);
+        } else if let Some(mount) = item.as_map_mut() {
+            let kind = mount.get("type").and_then(Node::as_str).unwrap_or_default().to_owned();
+            if kind == "bind" {
+                match mount.get_mut("bind").and_then(Node::as_map_mut) {
+                    Some(bind) if !bind.contains("create_host_path") => {
+                        bind.entries.push((Key::new("create_host_path", span.clone()), Node::new(Value::Bool(true), span.clone())));
+                    }
+                    Some(_) => {}
+                    None => mount.entries.push((
+                        Key::new("bind", span.clone()),
+                        map_node(vec![("create_host_path", Node::new(Value::Bool(true), span.clone()))], span.clone()),
+                    )),
+                }
+            } else if kind == "volume" && !mount.contains("volume") {
+                mount.entries.push((Key::new("volume", span.clone()), map_node(Vec::new(), span.clone())));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn depends_on(map: &mut Map) -> Result<()> {
+    let Some(node) = map.get_mut("depends_on") else { return Ok(()) };
+    let defaults = |span: &Span| {
+        vec![
+            (Key::new("condition", span.clone()), Node::str("service_started", span.clone())),
+            (Key::new("required", span.clone()), Node::new(Value::Bool(true), span.clone())),
+        ]
+    };
+    match &mut node.value {
+        Value::Seq(items) => {
+            let mut entries = Vec::new();
+            for item in items.iter() {
+                let name = item.as_str().ok_or_else(|| Error::at(&item.span, "depends_on entries must be service names"))?;
+                let value = Node::new(Value::Map(Map { entries: defaults(&item.span) }), item.span.clone());
+                entries.push((Key::new(name, item.span.clone()), value));
+            }
+            node.value = Value::Map(Map { entries });
+        }
+        Value::Map(deps) => {
+            for (_, dep) in &mut deps.entries {
+                let span = dep.span.clone();
+                if dep.is_null() {
+                    dep.value = Value::Map(Map::default());
+                }
+                if let Some(dep_map) = dep.as_map_mut() {
+                    for (key, value) in defaults(&span) {
+                        if !dep_map.contains(&key.name) {
+                            dep_map.entries.push((key, value));
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `secrets: [name]` → `[{source: name}]`.
+fn file_references(map: &mut Map, key: &str) {
+    let Some(Value::Seq(items)) = map.get_mut(key).map(|n| &mut n.value) else { return };
+    for item in items {
+        if let Some(name) = item.as_str() {
+            let span = item.span.clone();
+            *item = map_node(vec![("source", Node::str(name, span.clone()))], span);
+        }
+    }
+}
+
+/// `external: {name: x}` (Compose file format 2/3) → `external: true` + `name: x`.
+fn legacy_external_name(map: &mut Map) {
+    let Some(external) = map.get_mut("external") else { return };
+    let Some(name) = external.as_map().and_then(|m| m.get("name")).cloned() else {
+        if external.as_map().is_some() {
+            external.value = Value::Bool(true);
+        }
+        return;
+    };
+    external.value = Value::Bool(true);
+    let span = name.span.clone();
+    map.insert(Key::new("name", span), name);
+}
+

@@ -1,0 +1,28 @@
+//! Reads Compose files the way `docker compose` does and produces a
+//! [`wharf_model::Project`]; every error points at file:line:col.
+
+mod canonical;
+mod de;
+mod discovery;
+mod dotenv;
+mod environment;
+mod error;
+mod extends;
+mod include;
+pub mod interpolate;
+mod loader;
+mod merge;
+mod node;
+mod normalize;
+mod paths;
+mod scalar;
+mod shell_words;
+mod short_syntax;
+mod source;
+mod suggest;
+mod yaml;
+
+pub use error::{Error, Result};
+pub use loader::{LoadOptions, Loaded, load};
+pub use scalar::format_float;
+pub use source::Span;

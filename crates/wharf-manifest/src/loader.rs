@@ -1,0 +1,230 @@
+//! The loading pipeline, as named passes: discover → read → interpolate → canonicalize
+//! → include → extends → merge → type → normalize.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wharf_model::Project;
+
+use crate::canonical::canonicalize;
+use crate::de::from_node;
+use crate::discovery::{find_files, normalize_project_name, validate_project_name};
+use crate::environment::Environment;
+use crate::error::{Error, Result};
+use crate::interpolate::{VariableUse, interpolate_tree, variables_used};
+use crate::merge::{merge, strip_tags};
+use crate::node::{Key, Map, Node, Value};
+use crate::source::{SourceFile, Span};
+use crate::{extends, include, normalize, paths, yaml};
+
+/// What the command line and the shell say about where and how to load.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `-f` files; empty means COMPOSE_FILE or discovery. `-` reads `stdin`.
+    pub files: Vec<PathBuf>,
+    pub project_name: Option<String>,
+    pub project_directory: Option<PathBuf>,
+    pub profiles: Vec<String>,
+    pub env_files: Vec<PathBuf>,
+    pub working_dir: PathBuf,
+    /// The shell's environment.
+    pub shell: BTreeMap<String, String>,
+    pub interpolate: bool,
+    /// What `-` reads.
+    pub stdin: Option<String>,
+    /// Services named on the command line: enabled whatever their profiles.
+    pub services: Vec<String>,
+}
+
+/// A loaded project and what was learnt on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    pub project: Project,
+    pub files: Vec<PathBuf>,
+    pub project_dir: PathBuf,
+    /// The variables used for interpolation (.env overlaid by the shell).
+    pub environment: BTreeMap<String, String>,
+    pub variables: Vec<VariableUse>,
+    /// Every profile any service names, enabled or not.
+    pub profiles: BTreeSet<String>,
+    pub warnings: Vec<String>,
+}
+
+pub fn load(options: &LoadOptions) -> Result<Loaded> {
+    let shell_dir = &options.working_dir;
+    let files = resolve_files(options)?;
+    let project_dir = match &options.project_directory {
+        Some(dir) => paths::clean(&shell_dir.join(dir)),
+        None => files
+            .iter()
+            .find(|f| f.as_os_str() != "-")
+            .and_then(|f| f.parent())
+            .map_or_else(|| shell_dir.clone(), Path::to_path_buf),
+    };
+    let env_files = if options.env_files.is_empty() {
+        Environment::default_env_files(&project_dir)
+    } else {
+        options.env_files.iter().map(|f| shell_dir.join(f)).collect()
+    };
+    let env = Environment::load(&options.shell, &env_files)?;
+    let mut context = Context { options, env: &env, variables: Vec::new(), warnings: Vec::new() };
+    let mut root = context.load_tree(&files, &project_dir)?;
+
+    let name = project_name(options, &env, &root, &project_dir)?;
+    let home = env.vars().get("HOME").cloned();
+    paths::absolutize(&mut root, &project_dir, home.as_deref());
+    let top = root.as_map_mut().ok_or_else(|| Error::new("empty compose file"))?;
+    if let Some(version) = top.remove("version") {
+        context.warnings.push(format!(
+            "{}: the attribute `version` is obsolete, it will be ignored",
+            version.span.path().map_or_else(|| "compose file".to_owned(), |p| p.display().to_string())
+        ));
+    }
+    let name_span = top.get("name").map(|n| n.span.clone()).unwrap_or_default();
+    top.insert(Key::new("name", name_span.clone()), Node::str(name, name_span));
+    let project: Project = from_node(&root, "")?;
+    let profiles = project.services.values().flat_map(|s| s.profiles.iter().cloned()).collect();
+    let active = active_profiles(options, &env);
+    let project = normalize::normalize(project, &root, &active, &options.services, &env, &project_dir)?;
+
+    context.warnings.extend(env.unset_names().into_iter().map(|name| {
+        format!("The {name:?} variable is not set. Defaulting to a blank string.")
+    }));
+    Ok(Loaded {
+        project,
+        files,
+        project_dir,
+        environment: env.vars().clone(),
+        variables: context.variables,
+        profiles,
+        warnings: context.warnings,
+    })
+}
+
+fn resolve_files(options: &LoadOptions) -> Result<Vec<PathBuf>> {
+    let dir = &options.working_dir;
+    if !options.files.is_empty() {
+        return Ok(options
+            .files
+            .iter()
+            .map(|f| if f.as_os_str() == "-" { f.clone() } else { paths::clean(&dir.join(f)) })
+            .collect());
+    }
+    if let Some(list) = options.shell.get("COMPOSE_FILE").filter(|l| !l.is_empty()) {
+        let separator = options.shell.get("COMPOSE_PATH_SEPARATOR").map_or(":", String::as_str);
+        return Ok(list.split(separator).map(|f| paths::clean(&dir.join(f))).collect());
+    }
+    find_files(dir)
+}
+
+fn active_profiles(options: &LoadOptions, env: &Environment) -> Vec<String> {
+    if !options.profiles.is_empty() {
+        return options.profiles.clone();
+    }
+    env.vars()
+        .get("COMPOSE_PROFILES")
+        .map(|list| list.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// `-p` > COMPOSE_PROJECT_NAME > `name:` > the project directory's name.
+fn project_name(options: &LoadOptions, env: &Environment, root: &Node, project_dir: &Path) -> Result<String> {
+    if let Some(name) = &options.project_name {
+        validate_project_name(name)?;
+        return Ok(name.clone());
+    }
+    if let Some(name) = env.vars().get("COMPOSE_PROJECT_NAME").filter(|n| !n.is_empty()) {
+        validate_project_name(name)?;
+        return Ok(name.clone());
+    }
+    if let Some(node) = root.as_map().and_then(|m| m.get("name")) {
+        let name = node.as_str().ok_or_else(|| Error::at(&node.span, "name must be a string"))?;
+        validate_project_name(name).map_err(|e| e.or_at(&node.span))?;
+        return Ok(name.to_owned());
+    }
+    let base = project_dir.file_name().and_then(|n| n.to_str()).unwrap_or("default");
+    let name = normalize_project_name(base);
+    if name.is_empty() {
+        return Err(Error::new(format!("cannot derive a project name from {}", project_dir.display()))
+            .with_help("set one with -p NAME or a top-level `name:`"));
+    }
+    Ok(name)
+}
+
+/// The state shared by the passes of one load (and the loads of its includes).
+pub struct Context<'a> {
+    pub options: &'a LoadOptions,
+    pub env: &'a Environment,
+    pub variables: Vec<VariableUse>,
+    pub warnings: Vec<String>,
+}
+
+impl Context<'_> {
+    /// Reads, processes and merges `files` into one canonical tree.
+    pub fn load_tree(&mut self, files: &[PathBuf], project_dir: &Path) -> Result<Node> {
+        let mut root: Option<Node> = None;
+        for path in files {
+            for document in self.read_documents(path)? {
+                let mut document = self.process_document(document, path, project_dir)?;
+                match &mut root {
+                    None => root = Some(strip_tags(document)),
+                    Some(base) => {
+                        document.span = base.span.clone();
+                        merge(base, document, &[]);
+                    }
+                }
+            }
+        }
+        root.ok_or_else(|| {
+            Error::new(format!("empty compose file: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")))
+        })
+    }
+
+    pub fn read_documents(&self, path: &Path) -> Result<Vec<Node>> {
+        let (display, text) = if path.as_os_str() == "-" {
+            (PathBuf::from("<stdin>"), self.options.stdin.clone().unwrap_or_default())
+        } else {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
+            (path.to_path_buf(), text)
+        };
+        let file: Arc<SourceFile> = SourceFile::new(display, text);
+        let documents = yaml::parse_documents(&file)?;
+        for document in &documents {
+            if document.as_map().is_none() {
+                return Err(Error::at(&document.span, format!("the top level of a compose file must be a mapping, found {}", document.kind())));
+            }
+        }
+        Ok(documents)
+    }
+
+    /// Interpolates and canonicalizes one document, then brings in its includes and
+    /// resolves its `extends`.
+    pub fn process_document(&mut self, mut document: Node, path: &Path, project_dir: &Path) -> Result<Node> {
+        collect_variables(&document, &mut self.variables);
+        if self.options.interpolate {
+            interpolate_tree(&mut document, self.env, "")?;
+        }
+        canonicalize(&mut document)?;
+        include::apply(self, &mut document, project_dir)?;
+        let file_dir = path.parent().filter(|_| path.as_os_str() != "-").unwrap_or(project_dir).to_path_buf();
+        extends::apply(self, &mut document, &file_dir)?;
+        Ok(document)
+    }
+}
+
+fn collect_variables(node: &Node, uses: &mut Vec<VariableUse>) {
+    match &node.value {
+        Value::Str(text) => {
+            let _ = variables_used(text, uses);
+        }
+        Value::Seq(items) => items.iter().for_each(|i| collect_variables(i, uses)),
+        Value::Map(map) => map.iter().for_each(|(_, v)| collect_variables(v, uses)),
+        _ => {}
+    }
+}
+
+/// An empty mapping node, for sections that must exist.
+pub fn empty_map(span: Span) -> Node {
+    Node::new(Value::Map(Map::default()), span)
+}

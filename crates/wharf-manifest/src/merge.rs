@@ -1,0 +1,163 @@
+//! Merges an override tree into a base tree with Compose's rules: mappings merge by
+//! key, most lists append (deduplicated), and a few fields replace or merge by a key
+//! (`volumes` by target, `ports` and `secrets` by identity). `!reset` removes a value,
+//! `!override` replaces it whole. Both trees must already be canonical.
+
+use crate::node::{Map, Node, NodeTag, Value};
+
+/// Merges `over` into `base`. `path` is the dotted location of `base` in the file.
+pub fn merge(base: &mut Node, over: Node, path: &[&str]) {
+    if over.tag == Some(NodeTag::Override) || replaces_whole(path) {
+        *base = strip_tags(over);
+        return;
+    }
+    match (&mut base.value, over.value) {
+        (Value::Map(base_map), Value::Map(over_map)) => merge_maps(base_map, over_map, path),
+        (Value::Seq(base_items), Value::Seq(over_items)) => {
+            merge_lists(base_items, over_items, path);
+        }
+        (_, Value::Null) if is_service_level(path) => {}
+        (_, value) => {
+            *base = strip_tags(Node { value, span: over.span, tag: None });
+        }
+    }
+}
+
+fn merge_maps(base: &mut Map, over: Map, path: &[&str]) {
+    for (key, value) in over.entries {
+        if value.tag == Some(NodeTag::Reset) {
+            base.remove(&key.name);
+            continue;
+        }
+        let mut child_path = path.to_vec();
+        child_path.push(&key.name);
+        match base.get_mut(&key.name) {
+            Some(existing) if !key.name.starts_with("x-") => merge(existing, value, &child_path),
+            _ => base.insert(key, strip_tags(value)),
+        }
+    }
+}
+
+fn merge_lists(base: &mut Vec<Node>, over: Vec<Node>, path: &[&str]) {
+    let identity: fn(&Node) -> Option<String> = match path {
+        ["services", _, "volumes"] => |n| field(n, "target"),
+        ["services", _, "secrets" | "configs"] => |n| field(n, "source"),
+        _ => |n| Some(fingerprint(n)),
+    };
+    for item in over {
+        let item = strip_tags(item);
+        let id = identity(&item);
+        match base.iter_mut().find(|existing| id.is_some() && identity(existing) == id) {
+            Some(existing) if matches!(path, ["services", _, "volumes"]) => {
+                let mut child_path = path.to_vec();
+                child_path.push("[]");
+                merge(existing, item, &child_path);
+            }
+            Some(existing) => *existing = item,
+            None => base.push(item),
+        }
+    }
+}
+
+fn replaces_whole(path: &[&str]) -> bool {
+    matches!(
+        path,
+        ["services", _, "command" | "entrypoint"] | ["services", _, "healthcheck", "test"]
+    )
+}
+
+fn is_service_level(path: &[&str]) -> bool {
+    matches!(path, ["services", _])
+}
+
+fn field(node: &Node, key: &str) -> Option<String> {
+    node.as_map()?.get(key)?.scalar_text()
+}
+
+/// A span-free rendering of a node, to find duplicates.
+pub fn fingerprint(node: &Node) -> String {
+    match &node.value {
+        Value::Null => "~".to_owned(),
+        Value::Seq(items) => {
+            format!("[{}]", items.iter().map(fingerprint).collect::<Vec<_>>().join(","))
+        }
+        Value::Map(map) => format!(
+            "{{{}}}",
+            map.iter().map(|(k, v)| format!("{}:{}", k.name, fingerprint(v))).collect::<Vec<_>>().join(",")
+        ),
+        _ => format!("{:?}", node.scalar_text()),
+    }
+}
+
+/// Removes `!reset` entries (nothing to reset in a single file) and drops tags.
+pub fn strip_tags(mut node: Node) -> Node {
+    node.tag = None;
+    match &mut node.value {
+        Value::Map(map) => {
+            let entries = std::mem::take(&mut map.entries);
+            map.entries = entries
+                .into_iter()
+                .filter(|(_, v)| v.tag != Some(NodeTag::Reset))
+                .map(|(k, v)| (k, strip_tags(v)))
+                .collect();
+        }
+        Value::Seq(items) => {
+            let taken = std::mem::take(items);
+            *items = taken
+                .into_iter()
+                .filter(|v| v.tag != Some(NodeTag::Reset))
+                .map(strip_tags)
+                .collect();
+        }
+        _ => {}
+    }
+    node
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceFile;
+    use crate::yaml::parse_documents;
+
+    fn tree(text: &str) -> Node {
+        let mut node = parse_documents(&SourceFile::new("t.yaml", text)).unwrap().remove(0);
+        crate::canonical::canonicalize(&mut node).unwrap();
+        node
+    }
+
+    fn merged(base: &str, over: &str) -> String {
+        let mut base = tree(base);
+        merge(&mut base, tree(over), &[]);
+        fingerprint(&base)
+    }
+
+    #[test]
+    fn environment_merges_by_key_and_command_replaces() {
+        let out = merged(
+            "services: {a: {command: x y, environment: [A=1, B=2]}}",
+            "services: {a: {command: [z], environment: {B: 3}}}",
+        );
+        assert!(out.contains("command:[Some(\"z\")]"), "{out}");
+        assert!(out.contains("A:Some(\"1\")") && out.contains("B:Some(\"3\")"), "{out}");
+    }
+
+    #[test]
+    fn volumes_merge_by_target() {
+        let out = merged(
+            "services: {a: {volumes: ['./x:/data', '/cache']}}",
+            "services: {a: {volumes: ['./y:/data:ro']}}",
+        );
+        assert!(out.contains("./y") && !out.contains("./x") && out.contains("/cache"), "{out}");
+    }
+
+    #[test]
+    fn reset_removes_and_override_replaces() {
+        let out = merged(
+            "services: {a: {ports: ['80'], labels: {a: b}}}",
+            "services: {a: {ports: !reset [], labels: !override {c: d}}}",
+        );
+        assert!(!out.contains("ports") && !out.contains("a:Some(\"b\")"), "{out}");
+        assert!(out.contains("c:Some(\"d\")"), "{out}");
+    }
+}

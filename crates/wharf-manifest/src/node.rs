@@ -1,0 +1,166 @@
+//! The YAML tree every loader pass works on: values with their source positions.
+//!
+//! Compose merges, extends and interpolates files before it types them, so the loader
+//! needs an untyped tree; keeping a span on every node is what lets a type error found
+//! after all of that still point at the line the user wrote.
+
+use crate::source::Span;
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub value: Value,
+    pub span: Span,
+    pub tag: Option<NodeTag>,
+}
+
+/// The Compose-specific YAML tags that change how files merge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeTag {
+    /// `!reset`: the key is removed from the merged result.
+    Reset,
+    /// `!override`: the value replaces the base instead of merging with it.
+    Override,
+}
+
+#[derive(Clone, Debug)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Map),
+}
+
+#[derive(Clone, Debug)]
+pub struct Key {
+    pub name: String,
+    pub span: Span,
+}
+
+/// A YAML mapping that keeps the file's key order.
+#[derive(Clone, Debug, Default)]
+pub struct Map {
+    pub entries: Vec<(Key, Node)>,
+}
+
+impl Node {
+    pub fn new(value: Value, span: Span) -> Self {
+        Self { value, span, tag: None }
+    }
+
+    pub fn str(text: impl Into<String>, span: Span) -> Self {
+        Self::new(Value::Str(text.into()), span)
+    }
+
+    pub fn null(span: Span) -> Self {
+        Self::new(Value::Null, span)
+    }
+
+    pub fn as_map(&self) -> Option<&Map> {
+        match &self.value {
+            Value::Map(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    pub fn as_map_mut(&mut self) -> Option<&mut Map> {
+        match &mut self.value {
+            Value::Map(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.value {
+            Value::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
+    }
+
+    /// The scalar as text, formatted the way Compose turns YAML scalars into strings.
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.value {
+            Value::Str(text) => Some(text.clone()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(crate::scalar::format_float(*f)),
+            Value::Null | Value::Seq(_) | Value::Map(_) => None,
+        }
+    }
+
+    /// What this node is, for "expected X, found Y" messages.
+    pub fn kind(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+impl Map {
+    pub fn get(&self, name: &str) -> Option<&Node> {
+        self.entries.iter().find(|(key, _)| key.name == name).map(|(_, node)| node)
+    }
+
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Node> {
+        self.entries.iter_mut().find(|(key, _)| key.name == name).map(|(_, node)| node)
+    }
+
+    pub fn key(&self, name: &str) -> Option<&Key> {
+        self.entries.iter().find(|(key, _)| key.name == name).map(|(key, _)| key)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Sets `name`, replacing an existing value in place or appending.
+    pub fn insert(&mut self, key: Key, node: Node) {
+        if let Some(slot) = self.get_mut(&key.name) {
+            *slot = node;
+        } else {
+            self.entries.push((key, node));
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<Node> {
+        let index = self.entries.iter().position(|(key, _)| key.name == name)?;
+        Some(self.entries.remove(index).1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Node)> {
+        self.entries.iter().map(|(key, node)| (key, node))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl Key {
+    pub fn new(name: impl Into<String>, span: Span) -> Self {
+        Self { name: name.into(), span }
+    }
+}

@@ -1,0 +1,258 @@
+//! The last pass: profiles, defaults, names and cross-references, on the typed model.
+//!
+//! Applies what `docker compose config` adds (the default network, resource names
+//! prefixed with the project, `env_file` read into `environment`) and rejects what it
+//! rejects (undefined references, dependency cycles, contradictory settings).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use wharf_model::x_wharf::{ProjectSettings, ServiceSettings};
+use wharf_model::{Network, Project, Service};
+
+use crate::de::from_node;
+use crate::dotenv;
+use crate::environment::Environment;
+use crate::error::{Error, Result};
+use crate::interpolate::Variables;
+use crate::node::Node;
+use crate::source::{SourceFile, Span};
+
+pub fn normalize(
+    mut project: Project,
+    root: &Node,
+    active_profiles: &[String],
+    requested: &[String],
+    env: &Environment,
+    project_dir: &Path,
+) -> Result<Project> {
+    let spans = ServiceSpans(root);
+    read_wharf_settings(&mut project, root)?;
+    let all = active_profiles.iter().any(|p| p == "*");
+    project.services.retain(|name, service| {
+        service.profiles.is_empty()
+            || all
+            || requested.contains(name)
+            || service.profiles.iter().any(|p| active_profiles.contains(p))
+    });
+    for name in requested {
+        if !project.services.contains_key(name) {
+            return Err(Error::new(format!("no such service: {name}")));
+        }
+    }
+    let names: Vec<String> = project.services.keys().cloned().collect();
+    for (name, service) in &mut project.services {
+        let span = spans.service(name);
+        check_dependencies(name, service, &names, &span)?;
+        read_env_files(service, env, project_dir).map_err(|e| e.or_at(&span))?;
+        for (key, value) in &mut service.environment {
+            if value.is_none() {
+                *value = env.get(key).map(str::to_owned);
+            }
+        }
+        if let Some(build) = &mut service.build {
+            if build.dockerfile.is_empty() && build.dockerfile_inline.is_empty() {
+                build.dockerfile = "Dockerfile".to_owned();
+            }
+        }
+        if service.network_mode.is_empty() && service.networks.is_empty() {
+            service.networks.insert("default".to_owned(), None);
+        }
+        check_consistency(name, service, &span)?;
+    }
+    check_cycles(&project, &spans)?;
+    name_resources(&mut project);
+    check_references(&project, &spans)?;
+    Ok(project)
+}
+
+struct ServiceSpans<'a>(&'a Node);
+
+impl ServiceSpans<'_> {
+    fn service(&self, name: &str) -> Span {
+        self.0
+            .as_map()
+            .and_then(|m| m.get("services"))
+            .and_then(Node::as_map)
+            .and_then(|s| s.key(name))
+            .map(|k| k.span.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn read_wharf_settings(project: &mut Project, root: &Node) -> Result<()> {
+    let Some(top) = root.as_map() else { return Ok(()) };
+    if let Some(node) = top.get("x-wharf") {
+        project.wharf = from_node::<ProjectSettings>(node, "x-wharf")?;
+    }
+    let Some(services) = top.get("services").and_then(Node::as_map) else { return Ok(()) };
+    for (key, node) in services.iter() {
+        if let Some(settings) = node.as_map().and_then(|m| m.get("x-wharf")) {
+            let parsed: ServiceSettings = from_node(settings, &format!("services.{}.x-wharf", key.name))?;
+            if let Some(service) = project.services.get_mut(&key.name) {
+                service.wharf = parsed;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_dependencies(name: &str, service: &mut Service, names: &[String], span: &Span) -> Result<()> {
+    let mut missing = Vec::new();
+    for (dependency, spec) in &service.depends_on {
+        if !names.contains(dependency) {
+            if spec.required {
+                return Err(Error::at(span, format!("service {name:?} depends on undefined service {dependency:?}"))
+                    .with_help("define that service, enable its profile, or mark the dependency `required: false`"));
+            }
+            missing.push(dependency.clone());
+        }
+    }
+    for dependency in missing {
+        service.depends_on.remove(&dependency);
+    }
+    Ok(())
+}
+
+fn read_env_files(service: &mut Service, env: &Environment, project_dir: &Path) -> Result<()> {
+    if service.env_file.is_empty() {
+        return Ok(());
+    }
+    let mut from_files = BTreeMap::new();
+    for env_file in &service.env_file {
+        let path = project_dir.join(&env_file.path);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let file = SourceFile::new(path.clone(), text);
+                for (key, value) in dotenv::parse(&file, env)? {
+                    from_files.insert(key, Some(value));
+                }
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !env_file.required => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::new(format!("env file {} not found", path.display()))
+                    .with_help("create it, or mark it `required: false`"));
+            }
+            Err(err) => return Err(Error::io(&path, &err)),
+        }
+    }
+    from_files.append(&mut service.environment);
+    service.environment = from_files;
+    Ok(())
+}
+
+fn check_consistency(name: &str, service: &Service, span: &Span) -> Result<()> {
+    let conflict = |a: &str, b: &str| {
+        Error::at(span, format!("services.{name}: can't set distinct values on '{a}' and '{b}'"))
+    };
+    if let (Some(scale), Some(replicas)) = (service.scale, service.deploy.as_ref().and_then(|d| d.replicas)) {
+        if scale != replicas {
+            return Err(conflict("scale", "deploy.replicas"));
+        }
+    }
+    let limit = service.deploy.as_ref().and_then(|d| d.resources.limits.as_ref());
+    if let Some(limit) = limit {
+        if service.mem_limit.0 != 0 && limit.memory.0 != 0 && service.mem_limit != limit.memory {
+            return Err(conflict("mem_limit", "deploy.resources.limits.memory"));
+        }
+        if service.cpus.0 != 0.0 && limit.cpus.0 != 0.0 && (service.cpus.0 - limit.cpus.0).abs() > f32::EPSILON {
+            return Err(conflict("cpus", "deploy.resources.limits.cpus"));
+        }
+    }
+    Ok(())
+}
+
+fn check_cycles(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {
+    fn visit<'a>(
+        project: &'a Project,
+        name: &'a str,
+        path: &mut Vec<&'a str>,
+        done: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        if done.contains(&name) {
+            return None;
+        }
+        if let Some(start) = path.iter().position(|n| *n == name) {
+            let mut cycle: Vec<String> = path[start..].iter().map(|s| (*s).to_owned()).collect();
+            cycle.push(name.to_owned());
+            return Some(cycle);
+        }
+        path.push(name);
+        if let Some(service) = project.services.get(name) {
+            for dependency in service.depends_on.keys() {
+                if let Some(cycle) = visit(project, dependency, path, done) {
+                    return Some(cycle);
+                }
+            }
+        }
+        path.pop();
+        done.push(name);
+        None
+    }
+    let mut done = Vec::new();
+    for name in project.services.keys() {
+        if let Some(cycle) = visit(project, name, &mut Vec::new(), &mut done) {
+            return Err(Error::at(&spans.service(&cycle[0]), format!("dependency cycle detected: {}", cycle.join(" -> ")))
+                .with_help("remove one of these depends_on entries"));
+        }
+    }
+    Ok(())
+}
+
+/// Gives networks, volumes, secrets and configs their engine names (`<project>_<key>`,
+/// or the key itself when external), and adds the default network when used.
+fn name_resources(project: &mut Project) {
+    let uses_default = project.services.values().any(|s| s.networks.contains_key("default"));
+    if uses_default && !project.networks.contains_key("default") {
+        project.networks.insert("default".to_owned(), Network::default());
+    }
+    let prefix = |key: &str| format!("{}_{key}", project.name);
+    for (key, network) in &mut project.networks {
+        if network.name.is_empty() {
+            network.name = if network.external { key.clone() } else { prefix(key) };
+        }
+    }
+    for (key, volume) in &mut project.volumes {
+        if volume.name.is_empty() {
+            volume.name = if volume.external { key.clone() } else { prefix(key) };
+        }
+    }
+    for objects in [&mut project.secrets, &mut project.configs] {
+        for (key, object) in objects.iter_mut() {
+            if object.name.is_empty() {
+                object.name = if object.external { key.clone() } else { prefix(key) };
+            }
+        }
+    }
+}
+
+fn check_references(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {
+    for (name, service) in &project.services {
+        let span = spans.service(name);
+        let undefined = |kind: &str, what: &str| {
+            Error::at(&span, format!("service {name:?} refers to undefined {kind} {what}"))
+                .with_help(format!("declare it under the top-level `{kind}s:` key"))
+        };
+        for network in service.networks.keys() {
+            if !project.networks.contains_key(network) {
+                return Err(undefined("network", network));
+            }
+        }
+        for mount in &service.volumes {
+            if mount.kind == "volume" && !mount.source.is_empty() && !project.volumes.contains_key(&mount.source) {
+                return Err(undefined("volume", &mount.source));
+            }
+        }
+        for secret in &service.secrets {
+            if !project.secrets.contains_key(&secret.source) {
+                return Err(undefined("secret", &secret.source));
+            }
+        }
+        for config in &service.configs {
+            if !project.configs.contains_key(&config.source) {
+                return Err(undefined("config", &config.source));
+            }
+        }
+    }
+    Ok(())
+}

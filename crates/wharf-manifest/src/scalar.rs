@@ -1,0 +1,196 @@
+//! How plain YAML scalars resolve to types, and how numbers print, as Compose does it.
+//!
+//! Compose reads YAML with Go's yaml library into untyped maps, so `0x10` is the
+//! integer 16, `yes` stays a string, and a float prints like Go's `%v`. wharf matches
+//! those rules so `wharf config` prints the same values.
+
+use crate::node::Value;
+
+/// Resolves an unquoted scalar to its YAML 1.2 core-schema value.
+pub fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    if let Some(int) = parse_int(text) {
+        return Value::Int(int);
+    }
+    if looks_like_float(text) {
+        if let Ok(float) = text.parse::<f64>() {
+            return Value::Float(float);
+        }
+    }
+    Value::Str(text.to_owned())
+}
+
+/// Parses an integer with Go's base-prefix rules (`0x`, `0o`, `0b`, a leading `0` for
+/// octal, `_` separators).
+pub fn parse_int(text: &str) -> Option<i64> {
+    let (negative, unsigned) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (radix, digits) = if let Some(rest) = strip_prefix_ci(unsigned, "0x") {
+        (16, rest)
+    } else if let Some(rest) = strip_prefix_ci(unsigned, "0o") {
+        (8, rest)
+    } else if let Some(rest) = strip_prefix_ci(unsigned, "0b") {
+        (2, rest)
+    } else if unsigned.len() > 1 && unsigned.starts_with('0') {
+        (8, &unsigned[1..])
+    } else {
+        (10, unsigned)
+    };
+    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__")
+    {
+        return None;
+    }
+    let cleaned: String = digits.chars().filter(|&c| c != '_').collect();
+    if !cleaned.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = i128::from_str_radix(&cleaned, radix).ok()?;
+    let value = if negative { -magnitude } else { magnitude };
+    i64::try_from(value).ok()
+}
+
+fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+}
+
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`
+fn looks_like_float(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    if matches!(bytes.first(), Some(b'-' | b'+')) {
+        i += 1;
+    }
+    let int_start = i;
+    while i < bytes.len() && bytes[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int_digits = i - int_start;
+    let mut frac_digits = 0;
+    if i < bytes.len() && bytes[i] == b'.' {
+        i += 1;
+        let frac_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        frac_digits = i - frac_start;
+        if int_digits == 0 && frac_digits == 0 {
+            return false;
+        }
+    } else if int_digits == 0 {
+        return false;
+    }
+    if i < bytes.len() && matches!(bytes[i], b'e' | b'E') {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        let exp_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == exp_start {
+            return false;
+        }
+    }
+    i == bytes.len() && (int_digits > 0 || frac_digits > 0)
+}
+
+/// Formats a float as Go's `fmt` `%v` does: shortest digits, exponent form only below
+/// 1e-4 or from 1e21 on.
+pub fn format_float(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".to_owned();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
+    }
+    if value == 0.0 {
+        return if value.is_sign_negative() { "-0" } else { "0" }.to_owned();
+    }
+    // `{:e}` gives the shortest round-trip digits as d.ddde±x.
+    let scientific = format!("{value:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if (-4..21).contains(&exponent) {
+        let mut plain = format!("{value}");
+        if plain.contains('.') {
+            while plain.ends_with('0') {
+                plain.pop();
+            }
+            if plain.ends_with('.') {
+                plain.pop();
+            }
+        }
+        plain
+    } else {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.abs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int(text: &str) -> Option<i64> {
+        match resolve_plain(text) {
+            Value::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn integers_follow_go_base_prefixes() {
+        assert_eq!(int("42"), Some(42));
+        assert_eq!(int("-7"), Some(-7));
+        assert_eq!(int("0x10"), Some(16));
+        assert_eq!(int("0o17"), Some(15));
+        assert_eq!(int("017"), Some(15));
+        assert_eq!(int("0b101"), Some(5));
+        assert_eq!(int("1_000"), Some(1000));
+        assert_eq!(int("08"), None);
+        assert_eq!(int("1__0"), None);
+    }
+
+    #[test]
+    fn words_that_yaml_1_1_called_booleans_stay_strings() {
+        assert!(matches!(resolve_plain("yes"), Value::Str(_)));
+        assert!(matches!(resolve_plain("on"), Value::Str(_)));
+        assert!(matches!(resolve_plain("True"), Value::Bool(true)));
+    }
+
+    #[test]
+    fn floats_and_nulls_resolve() {
+        assert!(matches!(resolve_plain("1.5"), Value::Float(f) if (f - 1.5).abs() < 1e-12));
+        assert!(matches!(resolve_plain(".5"), Value::Float(_)));
+        assert!(matches!(resolve_plain("1e3"), Value::Float(_)));
+        assert!(matches!(resolve_plain("1.2.3"), Value::Str(_)));
+        assert!(matches!(resolve_plain("~"), Value::Null));
+        assert!(matches!(resolve_plain(""), Value::Null));
+    }
+
+    #[test]
+    fn floats_print_like_go() {
+        assert_eq!(format_float(1.0), "1");
+        assert_eq!(format_float(1000.0), "1000");
+        assert_eq!(format_float(0.5), "0.5");
+        assert_eq!(format_float(1e21), "1e+21");
+        assert_eq!(format_float(1e20), "100000000000000000000");
+        assert_eq!(format_float(0.00001), "1e-05");
+        assert_eq!(format_float(0.0001), "0.0001");
+    }
+}

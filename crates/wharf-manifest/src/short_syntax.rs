@@ -1,0 +1,171 @@
+//! Parsers for Compose's short syntaxes: `"127.0.0.1:8080-8081:80-81/udp"` ports and
+//! `"./src:/app:ro"` volumes. Pure string logic, so each rule is unit-tested here.
+
+/// One port entry of the long syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    pub host_ip: String,
+    pub target: u32,
+    pub published: String,
+    pub protocol: String,
+}
+
+pub fn parse_port(spec: &str) -> Result<Vec<PortSpec>, String> {
+    let invalid = || format!("invalid port {spec:?}: expected [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]");
+    let (rest, protocol) = match spec.rsplit_once('/') {
+        Some((rest, proto)) if !proto.is_empty() => (rest, proto.to_ascii_lowercase()),
+        Some(_) => return Err(invalid()),
+        None => (spec, "tcp".to_owned()),
+    };
+    // An IPv6 host address is bracketed: [::1]:8080:80.
+    let (host_ip, rest) = if let Some(after) = rest.strip_prefix('[') {
+        let (ip, after) = after.split_once(']').ok_or_else(invalid)?;
+        (ip.to_owned(), after.strip_prefix(':').ok_or_else(invalid)?)
+    } else {
+        let parts: Vec<&str> = rest.split(':').collect();
+        match parts.len() {
+            1 | 2 => (String::new(), rest),
+            3 => (parts[0].to_owned(), rest.split_once(':').map_or(rest, |(_, r)| r)),
+            _ => return Err(invalid()),
+        }
+    };
+    let (published, container) = match rest.split_once(':') {
+        Some((published, container)) => (published, container),
+        None => ("", rest),
+    };
+    let (target_start, target_end) = parse_range(container).ok_or_else(invalid)?;
+    let published_range = if published.is_empty() {
+        None
+    } else {
+        Some(parse_range(published).ok_or_else(invalid)?)
+    };
+    let count = target_end - target_start + 1;
+    let mut specs = Vec::with_capacity(count as usize);
+    for offset in 0..count {
+        let published = match published_range {
+            None => String::new(),
+            Some((start, end)) if end - start + 1 == count => (start + offset).to_string(),
+            Some((start, end)) if count == 1 && start != end => format!("{start}-{end}"),
+            Some((start, end)) if start == end => start.to_string(),
+            Some(_) => return Err(format!("invalid port {spec:?}: host and container port ranges differ in size")),
+        };
+        specs.push(PortSpec {
+            host_ip: host_ip.clone(),
+            target: target_start + offset,
+            published,
+            protocol: protocol.clone(),
+        });
+    }
+    // Compose orders the expansion by "port/protocol" as text.
+    specs.sort_by_key(|p| format!("{}/{}", p.target, p.protocol));
+    Ok(specs)
+}
+
+fn parse_range(text: &str) -> Option<(u32, u32)> {
+    let port = |s: &str| s.parse::<u32>().ok().filter(|p| *p <= 65535);
+    match text.split_once('-') {
+        Some((start, end)) => {
+            let (start, end) = (port(start)?, port(end)?);
+            (start <= end).then_some((start, end))
+        }
+        None => port(text).map(|p| (p, p)),
+    }
+}
+
+/// One volume entry of the long syntax.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VolumeSpec {
+    pub kind: &'static str,
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+    pub selinux: String,
+    pub propagation: String,
+    pub nocopy: bool,
+}
+
+const PROPAGATIONS: [&str; 6] = ["shared", "rshared", "slave", "rslave", "private", "rprivate"];
+
+pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (source, target, mode) = match parts.as_slice() {
+        [target] => ("", *target, ""),
+        [source, target] => (*source, *target, ""),
+        [source, target, mode] => (*source, *target, *mode),
+        _ => return Err(format!("invalid volume {spec:?}: too many colons")),
+    };
+    if target.is_empty() {
+        return Err(format!("invalid volume {spec:?}: empty container path"));
+    }
+    let kind = if source.is_empty() {
+        "volume"
+    } else if is_path(source) {
+        "bind"
+    } else {
+        "volume"
+    };
+    let mut volume = VolumeSpec {
+        kind,
+        source: source.to_owned(),
+        target: target.to_owned(),
+        ..VolumeSpec::default()
+    };
+    for option in mode.split(',').filter(|o| !o.is_empty()) {
+        match option {
+            "ro" => volume.read_only = true,
+            "rw" => volume.read_only = false,
+            "z" | "Z" => volume.selinux = option.to_owned(),
+            "nocopy" => volume.nocopy = true,
+            p if PROPAGATIONS.contains(&p) => volume.propagation = p.to_owned(),
+            other => return Err(format!("invalid volume {spec:?}: unknown mode {other:?}")),
+        }
+    }
+    Ok(volume)
+}
+
+/// A volume source is a host path when it looks like one; otherwise it names a volume.
+pub fn is_path(source: &str) -> bool {
+    source.starts_with(['.', '/', '~']) || source.contains('/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port(host_ip: &str, target: u32, published: &str, protocol: &str) -> PortSpec {
+        PortSpec { host_ip: host_ip.into(), target, published: published.into(), protocol: protocol.into() }
+    }
+
+    #[test]
+    fn ports_in_every_short_form() {
+        assert_eq!(parse_port("80").unwrap(), [port("", 80, "", "tcp")]);
+        assert_eq!(parse_port("8080:80").unwrap(), [port("", 80, "8080", "tcp")]);
+        assert_eq!(parse_port("127.0.0.1:8080:80/udp").unwrap(), [port("127.0.0.1", 80, "8080", "udp")]);
+        assert_eq!(parse_port("127.0.0.1::80").unwrap(), [port("127.0.0.1", 80, "", "tcp")]);
+        assert_eq!(parse_port("[::1]:8080:80").unwrap(), [port("::1", 80, "8080", "tcp")]);
+        assert_eq!(
+            parse_port("9000-9001:9000-9001").unwrap(),
+            [port("", 9000, "9000", "tcp"), port("", 9001, "9001", "tcp")]
+        );
+        assert_eq!(parse_port("8000-8010:80").unwrap(), [port("", 80, "8000-8010", "tcp")]);
+    }
+
+    #[test]
+    fn bad_ports_are_rejected() {
+        for bad in ["", "abc", "1:2:3:4", "70000", "80/", "9000-9002:80-81"] {
+            assert!(parse_port(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn volumes_pick_bind_or_named() {
+        let v = parse_volume("./data:/data:ro").unwrap();
+        assert_eq!((v.kind, v.source.as_str(), v.read_only), ("bind", "./data", true));
+        let v = parse_volume("db:/var/lib/db:nocopy").unwrap();
+        assert_eq!((v.kind, v.nocopy), ("volume", true));
+        let v = parse_volume("/tmp").unwrap();
+        assert_eq!((v.kind, v.source.as_str(), v.target.as_str()), ("volume", "", "/tmp"));
+        assert!(parse_volume("a:b:c:d").is_err());
+        assert!(parse_volume("a:b:bogus").is_err());
+    }
+}

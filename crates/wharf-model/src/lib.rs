@@ -1,0 +1,37 @@
+//! The normalized project model: what a Compose file means once loaded.
+//!
+//! Types serialize in the same field order and with the same value forms as
+//! `docker compose config`, so printing a [`Project`] is printing the normalized file.
+//! No IO here: the loader (`wharf-manifest`) builds these; everything else reads them.
+
+mod build;
+mod deploy;
+mod duration;
+mod extensions;
+mod file_object;
+mod healthcheck;
+mod network;
+mod port;
+mod project;
+mod service;
+mod skip;
+mod unit_bytes;
+mod volume;
+mod volume_mount;
+pub mod x_wharf;
+
+pub use build::Build;
+pub use deploy::{Deploy, Placement, Resource, Resources, RestartPolicy, UpdateConfig};
+pub use duration::Duration;
+pub use extensions::{EXTENSIONS_KEY, Extensions};
+pub use file_object::{FileObject, FileReference};
+pub use healthcheck::Healthcheck;
+pub use network::{Ipam, IpamPool, Network, ServiceNetwork};
+pub use port::Port;
+pub use project::Project;
+pub use service::{
+    Cpus, DependsOn, DeviceMapping, EnvFile, Extends, Logging, Service, ShellCommand, Ulimit,
+};
+pub use unit_bytes::UnitBytes;
+pub use volume::Volume;
+pub use volume_mount::{BindOptions, TmpfsOptions, VolumeMount, VolumeOptions};

@@ -1,0 +1,370 @@
+//! One service of a project, with every field Compose defines, in Compose's order.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::skip::{is_false, is_zero};
+use crate::x_wharf::ServiceSettings;
+use crate::{
+    Build, Deploy, Duration, Extensions, FileReference, Healthcheck, Port, ServiceNetwork,
+    UnitBytes, VolumeMount,
+};
+
+/// A command in exec form. `None` keeps the image's default; `Some([])` clears it.
+pub type ShellCommand = Option<Vec<String>>;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Service {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attach: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<Build>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub develop: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blkio_config: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cgroup_parent: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cgroup: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cpu_count: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cpu_percent: Cpus,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cpu_period: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cpu_quota: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cpu_rt_period: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cpu_rt_runtime: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cpus: Cpus,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cpuset: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cpu_shares: i64,
+    /// Always present in JSON output (as `null` when unset), like Compose.
+    pub command: ShellCommand,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<FileReference>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub container_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_spec: Option<Value>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub depends_on: BTreeMap<String, DependsOn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<Deploy>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub device_cgroup_rules: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceMapping>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_opt: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub dockerfile: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub domainname: String,
+    /// Always present in JSON output (as `null` when unset), like Compose.
+    pub entrypoint: ShellCommand,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Value>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, Option<String>>,
+    /// Read into `environment` by the loader; Compose's output leaves it out.
+    #[serde(skip_serializing)]
+    pub env_file: Vec<EnvFile>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expose: Vec<String>,
+    #[serde(skip_serializing)]
+    pub extends: Option<Extends>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub external_links: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra_hosts: BTreeMap<String, Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<Value>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub hostname: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Healthcheck>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub ipc: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub isolation: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub label_file: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Logging>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub log_driver: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub log_opt: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mem_limit: UnitBytes,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mem_reservation: UnitBytes,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub memswap_limit: UnitBytes,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mem_swappiness: UnitBytes,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mac_address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models: Option<Value>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub net: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub network_mode: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub networks: BTreeMap<String, Option<ServiceNetwork>>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub oom_kill_disable: bool,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub oom_score_adj: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub pid: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pids_limit: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub platform: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<Port>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub privileged: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub pull_policy: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub read_only: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub restart: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub runtime: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<FileReference>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub shm_size: UnitBytes,
+    #[serde(skip_serializing_if = "is_false")]
+    pub stdin_open: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_grace_period: Option<Duration>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub stop_signal: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub storage_opt: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tty: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub ulimits: BTreeMap<String, Ulimit>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub use_api_socket: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub userns_mode: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub uts: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub volume_driver: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeMount>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes_from: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub working_dir: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<Value>,
+    #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
+    pub extensions: Extensions,
+    /// The typed `x-wharf` section (also kept verbatim in `extensions`).
+    #[serde(skip)]
+    pub wharf: ServiceSettings,
+}
+
+impl Service {
+    /// How many replicas `up` starts: `scale`, else `deploy.replicas`, else one.
+    pub fn replicas(&self) -> i64 {
+        self.scale.or_else(|| self.deploy.as_ref().and_then(|d| d.replicas)).unwrap_or(1)
+    }
+}
+
+/// CPU counts print with float32 precision, as Compose stores them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
+pub struct Cpus(pub f32);
+
+impl Serialize for Cpus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Going through the shortest f32 text keeps 0.1 from printing as 0.10000000149.
+        let shortest: f64 = self.0.to_string().parse().unwrap_or_default();
+        serializer.serialize_f64(shortest)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cpus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CpusVisitor;
+        impl Visitor<'_> for CpusVisitor {
+            type Value = Cpus;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number of CPUs such as 0.5")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Cpus, E> {
+                v.trim().parse().map(Cpus).map_err(|_| E::custom(format!("invalid number of CPUs {v:?}")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Cpus, E> {
+                Ok(Cpus(v as f32))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Cpus, E> {
+                Ok(Cpus(v as f32))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Cpus, E> {
+                Ok(Cpus(v as f32))
+            }
+        }
+        deserializer.deserialize_any(CpusVisitor)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DependsOn {
+    pub condition: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub restart: bool,
+    #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
+    pub extensions: Extensions,
+    pub required: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EnvFile {
+    pub path: String,
+    pub required: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub format: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Extends {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub file: String,
+    pub service: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Logging {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub driver: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
+    pub extensions: Extensions,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeviceMapping {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub target: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub permissions: String,
+    #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
+    pub extensions: Extensions,
+}
+
+/// A ulimit: one value for both soft and hard, or the two separately.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ulimit {
+    Single(i64),
+    Range { soft: i64, hard: i64 },
+}
+
+impl Serialize for Ulimit {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Range {
+            soft: i64,
+            hard: i64,
+        }
+        match *self {
+            Self::Single(value) => serializer.serialize_i64(value),
+            Self::Range { soft, hard } => Range { soft, hard }.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Ulimit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Range {
+            soft: i64,
+            hard: i64,
+        }
+        struct UlimitVisitor;
+        impl<'de> Visitor<'de> for UlimitVisitor {
+            type Value = Ulimit;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an integer or a mapping with soft and hard")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Ulimit, E> {
+                Ok(Ulimit::Single(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Ulimit, E> {
+                i64::try_from(v).map(Ulimit::Single).map_err(|_| E::custom("ulimit too large"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Ulimit, E> {
+                v.parse().map(Ulimit::Single).map_err(|_| E::custom(format!("invalid ulimit {v:?}")))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Ulimit, A::Error> {
+                let range = Range::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Ulimit::Range { soft: range.soft, hard: range.hard })
+            }
+        }
+        deserializer.deserialize_any(UlimitVisitor)
+    }
+}

@@ -1,0 +1,10 @@
+//! `skip_serializing_if` predicates: Compose omits zero values from its output.
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes fields by reference
+pub fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+pub fn is_zero<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}

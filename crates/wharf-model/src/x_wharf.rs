@@ -1,0 +1,139 @@
+//! wharf's own settings, in `x-wharf` keys (which the Compose spec allows and Compose
+//! itself ignores). Defined exactly here; `docs/x-wharf.schema.json` publishes them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The `x-wharf` key of a service.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceSettings {
+    pub backend: Backend,
+    pub process: Option<ProcessSettings>,
+    pub ready: Option<Readiness>,
+    /// A path on the service's HTTP port that `wharf check --services` calls.
+    pub monitor: Option<String>,
+    /// Globs (relative to the build context) whose hash decides when to rebuild.
+    pub requirements: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    #[default]
+    Auto,
+    Process,
+    Docker,
+}
+
+/// How to run a service natively.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProcessSettings {
+    pub command: Option<CommandLine>,
+    pub working_dir: Option<String>,
+    pub environment: BTreeMap<String, String>,
+}
+
+/// An extra readiness probe, beyond the healthcheck: exactly one of the three.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Readiness {
+    /// An HTTP path that must answer 2xx/3xx.
+    pub http: Option<String>,
+    /// A port that must accept connections.
+    pub tcp: Option<u16>,
+    /// A line the service must print.
+    pub log: Option<String>,
+}
+
+/// A command as a shell string or an argv list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum CommandLine {
+    Shell(String),
+    Exec(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for CommandLine {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CommandVisitor;
+        impl<'de> Visitor<'de> for CommandVisitor {
+            type Value = CommandLine;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a command string or a list of arguments")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CommandLine, E> {
+                Ok(CommandLine::Shell(v.to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CommandLine, A::Error> {
+                let mut args = Vec::new();
+                while let Some(arg) = seq.next_element()? {
+                    args.push(arg);
+                }
+                Ok(CommandLine::Exec(args))
+            }
+        }
+        deserializer.deserialize_any(CommandVisitor)
+    }
+}
+
+/// The top-level `x-wharf` key.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProjectSettings {
+    /// The project's own domain in the proxy (default `<project>.localhost`).
+    pub domain: Option<String>,
+    pub repos: BTreeMap<String, Repo>,
+    pub tasks: BTreeMap<String, Task>,
+    pub proxy: ProxySettings,
+    pub env: BTreeMap<String, EnvVar>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Repo {
+    /// Clone URL; `{user}` is replaced by `wharf whoami`.
+    pub url: String,
+    /// Where the checkout goes, relative to `wharf root`.
+    pub path: Option<String>,
+    pub branch: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Task {
+    pub service: String,
+    pub run: Option<CommandLine>,
+    pub description: Option<String>,
+    pub interactive: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProxySettings {
+    pub routes: Vec<Route>,
+}
+
+/// A route in the proxy: by host, by path prefix, or both.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Route {
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub service: String,
+    pub port: Option<u16>,
+}
+
+/// A documented environment variable.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EnvVar {
+    pub description: Option<String>,
+    pub default: Option<String>,
+    pub used_by: Vec<String>,
+    pub secret: bool,
+}

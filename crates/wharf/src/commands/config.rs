@@ -1,0 +1,117 @@
+//! `wharf config`: load the project and print it normalized, or one listing of it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Read;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use wharf_manifest::{LoadOptions, Loaded};
+
+use crate::cli::{ConfigArgs, Format, GlobalArgs};
+use crate::output;
+use crate::printer::Printer;
+
+pub fn run(global: &GlobalArgs, args: &ConfigArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let options = load_options(global, !args.no_interpolate, &args.services)?;
+    let loaded = wharf_manifest::load(&options)?;
+    for warning in &loaded.warnings {
+        printer.warn(warning);
+    }
+    if global.quiet && args.output.is_none() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = render(&loaded, args)?;
+    match &args.output {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Settings every project-reading command shares, from the flags and the shell.
+pub fn load_options(global: &GlobalArgs, interpolate: bool, services: &[String]) -> anyhow::Result<LoadOptions> {
+    let stdin = if global.files.iter().any(|f| f.as_os_str() == "-") {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("cannot read the compose file from standard input")?;
+        Some(text)
+    } else {
+        None
+    };
+    Ok(LoadOptions {
+        files: global.files.clone(),
+        project_name: global.project_name.clone(),
+        project_directory: global.project_directory.clone(),
+        profiles: global.profiles.clone(),
+        env_files: global.env_files.clone(),
+        working_dir: std::env::current_dir().context("cannot read the current directory")?,
+        shell: std::env::vars().collect(),
+        interpolate,
+        stdin,
+        services: services.to_vec(),
+    })
+}
+
+fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
+    let project = &loaded.project;
+    let lines = |items: Vec<String>| items.into_iter().map(|i| i + "\n").collect::<String>();
+    if args.list_services {
+        return Ok(lines(project.services.keys().cloned().collect()));
+    }
+    if args.volumes {
+        return Ok(lines(project.volumes.keys().cloned().collect()));
+    }
+    if args.networks {
+        return Ok(lines(project.networks.keys().cloned().collect()));
+    }
+    if args.profiles {
+        return Ok(lines(loaded.profiles.iter().cloned().collect()));
+    }
+    if args.images {
+        return Ok(lines(
+            project
+                .services
+                .iter()
+                .map(|(name, s)| if s.image.is_empty() { format!("{}-{name}", project.name) } else { s.image.clone() })
+                .collect(),
+        ));
+    }
+    if args.environment {
+        return Ok(loaded.environment.iter().map(|(k, v)| format!("{k}={v}\n")).collect());
+    }
+    if args.variables {
+        return Ok(variables_table(loaded));
+    }
+    let mut value = output::project_value(project, !args.no_interpolate, args.format == Format::Json)?;
+    if !args.services.is_empty() {
+        if let Some(services) = value.get_mut("services").and_then(|s| s.as_object_mut()) {
+            services.retain(|name, _| args.services.contains(name));
+        }
+    }
+    match args.format {
+        Format::Json => output::to_json(&value),
+        Format::Yaml => {
+            output::yaml_shape(&mut value);
+            Ok(output::to_yaml(&value))
+        }
+    }
+}
+
+fn variables_table(loaded: &Loaded) -> String {
+    let mut rows: BTreeMap<&str, (bool, String, String)> = BTreeMap::new();
+    for usage in &loaded.variables {
+        let row = rows.entry(&usage.name).or_default();
+        row.0 |= usage.required;
+        if let Some(default) = &usage.default {
+            row.1.clone_from(default);
+        }
+        if let Some(alternate) = &usage.alternate {
+            row.2.clone_from(alternate);
+        }
+    }
+    let mut out = format!("{:<20}{:<10}{:<20}{}\n", "NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE");
+    for (name, (required, default, alternate)) in rows {
+        let _ = writeln!(out, "{name:<20}{:<10}{default:<20}{alternate}", required);
+    }
+    out
+}

@@ -1,0 +1,3 @@
+pub mod completion;
+pub mod config;
+pub mod schema;

@@ -1,0 +1,41 @@
+//! Messages for people, on standard error: warnings and errors, coloured only on a
+//! terminal and never when NO_COLOR is set. Data goes to standard output elsewhere.
+
+use std::io::{IsTerminal, Write};
+
+pub struct Printer {
+    verbosity: i8,
+    color: bool,
+}
+
+impl Printer {
+    pub fn new(verbose: u8, quiet: bool) -> Self {
+        let color = std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let verbosity = if quiet { -1 } else { verbose.min(3) as i8 };
+        Self { verbosity, color }
+    }
+
+    pub fn warn(&self, message: &str) {
+        if self.verbosity >= 0 {
+            self.write("warning", "33", message);
+        }
+    }
+
+    pub fn error(&self, error: &anyhow::Error) {
+        let mut text = error.to_string();
+        for cause in error.chain().skip(1) {
+            text.push_str(&format!("\n  caused by: {cause}"));
+        }
+        self.write("error", "31", &text);
+    }
+
+    fn write(&self, label: &str, color: &str, message: &str) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = if self.color {
+            writeln!(stderr, "\x1b[1;{color}m{label}\x1b[0m: {message}")
+        } else {
+            writeln!(stderr, "{label}: {message}")
+        };
+    }
+}
