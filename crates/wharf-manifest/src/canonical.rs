@@ -3,13 +3,15 @@
 
 use crate::error::{Error, Result};
 use crate::node::{Key, Map, Node, Value};
-use crate::short_syntax::{parse_port, parse_volume};
 use crate::shell_words;
+use crate::short_syntax::{parse_port, parse_volume};
 use crate::source::Span;
 
 /// Canonicalizes a whole file (top-level mapping).
 pub fn canonicalize(root: &mut Node) -> Result<()> {
-    let Some(top) = root.as_map_mut() else { return Ok(()) };
+    let Some(top) = root.as_map_mut() else {
+        return Ok(());
+    };
     if let Some(services) = top.get_mut("services").and_then(Node::as_map_mut) {
         for (_, service) in &mut services.entries {
             canonicalize_service(service)?;
@@ -31,7 +33,9 @@ pub fn canonicalize(root: &mut Node) -> Result<()> {
 }
 
 pub fn canonicalize_service(service: &mut Node) -> Result<()> {
-    let Some(map) = service.as_map_mut() else { return Ok(()) };
+    let Some(map) = service.as_map_mut() else {
+        return Ok(());
+    };
     if let Some(build) = map.get_mut("build") {
         if let Some(context) = build.as_str() {
             let span = build.span.clone();
@@ -42,7 +46,16 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
             to_mapping(build_map, "labels", false)?;
             to_mapping(build_map, "additional_contexts", false)?;
             extra_hosts(build_map)?;
-            string_to_list(build_map, &["cache_from", "cache_to", "tags", "platforms", "no_cache_filter"]);
+            string_to_list(
+                build_map,
+                &[
+                    "cache_from",
+                    "cache_to",
+                    "tags",
+                    "platforms",
+                    "no_cache_filter",
+                ],
+            );
             file_references(build_map, "secrets");
         }
     }
@@ -55,7 +68,11 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
             }
         }
     }
-    if let Some(test) = map.get_mut("healthcheck").and_then(Node::as_map_mut).and_then(|h| h.get_mut("test")) {
+    if let Some(test) = map
+        .get_mut("healthcheck")
+        .and_then(Node::as_map_mut)
+        .and_then(|h| h.get_mut("test"))
+    {
         if let Some(text) = test.as_str() {
             let span = test.span.clone();
             *test = list_node(vec!["CMD-SHELL".to_owned(), text.to_owned()], &span);
@@ -77,7 +94,12 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
         if let Some(items) = networks.as_seq() {
             let entries = items
                 .iter()
-                .map(|item| (Key::new(item.scalar_text().unwrap_or_default(), item.span.clone()), Node::null(item.span.clone())))
+                .map(|item| {
+                    (
+                        Key::new(item.scalar_text().unwrap_or_default(), item.span.clone()),
+                        Node::null(item.span.clone()),
+                    )
+                })
                 .collect();
             networks.value = Value::Map(Map { entries });
         }
@@ -112,7 +134,14 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
                     [s] => (*s, *s, "rwm"),
                     [s, t] => (*s, *t, "rwm"),
                     [s, t, p] => (*s, *t, *p),
-                    _ => return Err(Error::at(&device.span, format!("invalid device {text:?}: expected SOURCE[:TARGET[:PERMISSIONS]]"))),
+                    _ => {
+                        return Err(Error::at(
+                            &device.span,
+                            format!(
+                                "invalid device {text:?}: expected SOURCE[:TARGET[:PERMISSIONS]]"
+                            ),
+                        ));
+                    }
                 };
                 let span = device.span.clone();
                 *device = map_node(
@@ -130,25 +159,41 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
 }
 
 pub fn map_node(entries: Vec<(&str, Node)>, span: Span) -> Node {
-    let entries = entries.into_iter().map(|(k, v)| (Key::new(k, span.clone()), v)).collect();
+    let entries = entries
+        .into_iter()
+        .map(|(k, v)| (Key::new(k, span.clone()), v))
+        .collect();
     Node::new(Value::Map(Map { entries }), span)
 }
 
 fn list_node(words: Vec<String>, span: &Span) -> Node {
-    Node::new(Value::Seq(words.into_iter().map(|w| Node::str(w, span.clone())).collect()), span.clone())
+    Node::new(
+        Value::Seq(
+            words
+                .into_iter()
+                .map(|w| Node::str(w, span.clone()))
+                .collect(),
+        ),
+        span.clone(),
+    )
 }
 
 /// `["A=1", "B"]` → `{A: "1", B: null}`; map values that are scalars become strings.
 /// With `keep_null`, a bare `B` stays null (to be resolved from the environment);
 /// otherwise it becomes an empty string.
 fn to_mapping(map: &mut Map, key: &str, keep_null: bool) -> Result<()> {
-    let Some(node) = map.get_mut(key) else { return Ok(()) };
+    let Some(node) = map.get_mut(key) else {
+        return Ok(());
+    };
     let mut entries = Vec::new();
     match &node.value {
         Value::Seq(items) => {
             for item in items {
                 let Some(text) = item.scalar_text() else {
-                    return Err(Error::at(&item.span, format!("{key} entries must be strings, found {}", item.kind())));
+                    return Err(Error::at(
+                        &item.span,
+                        format!("{key} entries must be strings, found {}", item.kind()),
+                    ));
                 };
                 let (name, value) = match text.split_once('=') {
                     Some((name, value)) => (name.to_owned(), Node::str(value, item.span.clone())),
@@ -189,7 +234,9 @@ fn string_to_list(map: &mut Map, keys: &[&str]) {
 
 /// `["host:1.2.3.4", "host=5.6.7.8"]` or `{host: ip | [ips]}` → `{host: [ips]}`.
 fn extra_hosts(map: &mut Map) -> Result<()> {
-    let Some(node) = map.get_mut("extra_hosts") else { return Ok(()) };
+    let Some(node) = map.get_mut("extra_hosts") else {
+        return Ok(());
+    };
     let mut hosts: Vec<(Key, Node)> = Vec::new();
     let mut add = |name: String, ip: Node, span: &Span| {
         if let Some((_, list)) = hosts.iter_mut().find(|(k, _)| k.name == name) {
@@ -197,7 +244,10 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
                 items.push(ip);
             }
         } else {
-            hosts.push((Key::new(name, span.clone()), Node::new(Value::Seq(vec![ip]), span.clone())));
+            hosts.push((
+                Key::new(name, span.clone()),
+                Node::new(Value::Seq(vec![ip]), span.clone()),
+            ));
         }
     };
     match &node.value {
@@ -207,8 +257,17 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
                 let (name, ip) = text
                     .split_once('=')
                     .or_else(|| text.split_once(':'))
-                    .ok_or_else(|| Error::at(&item.span, format!("invalid extra_hosts entry {text:?}: expected HOST=IP")))?;
-                add(name.to_owned(), Node::str(ip, item.span.clone()), &item.span);
+                    .ok_or_else(|| {
+                        Error::at(
+                            &item.span,
+                            format!("invalid extra_hosts entry {text:?}: expected HOST=IP"),
+                        )
+                    })?;
+                add(
+                    name.to_owned(),
+                    Node::str(ip, item.span.clone()),
+                    &item.span,
+                );
             }
         }
         Value::Map(entries) => {
@@ -216,10 +275,18 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
                 match &value.value {
                     Value::Seq(ips) => {
                         for ip in ips {
-                            add(name.name.clone(), Node::str(ip.scalar_text().unwrap_or_default(), ip.span.clone()), &name.span);
+                            add(
+                                name.name.clone(),
+                                Node::str(ip.scalar_text().unwrap_or_default(), ip.span.clone()),
+                                &name.span,
+                            );
                         }
                     }
-                    _ => add(name.name.clone(), Node::str(value.scalar_text().unwrap_or_default(), value.span.clone()), &name.span),
+                    _ => add(
+                        name.name.clone(),
+                        Node::str(value.scalar_text().unwrap_or_default(), value.span.clone()),
+                        &name.span,
+                    ),
                 }
             }
         }
@@ -231,7 +298,9 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
 
 /// `env_file: a.env` / `[a.env]` → `[{path: a.env, required: true}]`.
 fn env_files(map: &mut Map) {
-    let Some(node) = map.get_mut("env_file") else { return };
+    let Some(node) = map.get_mut("env_file") else {
+        return;
+    };
     let items: Vec<Node> = match &node.value {
         Value::Str(_) => vec![node.clone()],
         Value::Seq(items) => items.clone(),
@@ -251,8 +320,14 @@ fn env_files(map: &mut Map) {
                 let mut item = item;
                 if let Some(entry) = item.as_map_mut() {
                     if !entry.contains("required") {
-                        let span = entry.key("path").map(|k| k.span.clone()).unwrap_or_default();
-                        entry.entries.push((Key::new("required", span.clone()), Node::new(Value::Bool(true), span)));
+                        let span = entry
+                            .key("path")
+                            .map(|k| k.span.clone())
+                            .unwrap_or_default();
+                        entry.entries.push((
+                            Key::new("required", span.clone()),
+                            Node::new(Value::Bool(true), span),
+                        ));
                     }
                 }
                 item
@@ -263,7 +338,9 @@ fn env_files(map: &mut Map) {
 }
 
 fn ports(map: &mut Map) -> Result<()> {
-    let Some(Value::Seq(items)) = map.get_mut("ports").map(|n| &mut n.value) else { return Ok(()) };
+    let Some(Value::Seq(items)) = map.get_mut("ports").map(|n| &mut n.value) else {
+        return Ok(());
+    };
     let mut expanded = Vec::with_capacity(items.len());
     for item in items.drain(..) {
         let span = item.span.clone();
@@ -276,7 +353,10 @@ fn ports(map: &mut Map) -> Result<()> {
                     if !spec.host_ip.is_empty() {
                         entries.push(("host_ip", Node::str(spec.host_ip, span.clone())));
                     }
-                    entries.push(("target", Node::new(Value::Int(i64::from(spec.target)), span.clone())));
+                    entries.push((
+                        "target",
+                        Node::new(Value::Int(i64::from(spec.target)), span.clone()),
+                    ));
                     if !spec.published.is_empty() {
                         entries.push(("published", Node::str(spec.published, span.clone())));
                     }
@@ -294,7 +374,10 @@ fn ports(map: &mut Map) -> Result<()> {
                     }
                     for (key, default) in [("mode", "ingress"), ("protocol", "tcp")] {
                         if !port.contains(key) {
-                            port.entries.push((Key::new(key, span.clone()), Node::str(default, span.clone())));
+                            port.entries.push((
+                                Key::new(key, span.clone()),
+                                Node::str(default, span.clone()),
+                            ));
                         }
                     }
                 }
@@ -308,7 +391,9 @@ fn ports(map: &mut Map) -> Result<()> {
 }
 
 fn volumes(map: &mut Map) -> Result<()> {
-    let Some(Value::Seq(items)) = map.get_mut("volumes").map(|n| &mut n.value) else { return Ok(()) };
+    let Some(Value::Seq(items)) = map.get_mut("volumes").map(|n| &mut n.value) else {
+        return Ok(());
+    };
     for item in items.iter_mut() {
         let span = item.span.clone();
         if let Some(text) = item.as_str() {
@@ -322,12 +407,24 @@ fn volumes(map: &mut Map) -> Result<()> {
                 entries.push(("read_only", Node::new(Value::Bool(true), span.clone())));
             }
             if spec.kind == "bind" {
-                let mut bind = vec![("create_host_path", Node::new(Value::Bool(true), span.clone()))];
+                let mut bind = vec![(
+                    "create_host_path",
+                    Node::new(Value::Bool(true), span.clone()),
+                )];
                 if !spec.selinux.is_empty() {
-                    bind.insert(0, ("selinux", Node::str(spec.selinux.clone(), span.clone())));
+                    bind.insert(
+                        0,
+                        ("selinux", Node::str(spec.selinux.clone(), span.clone())),
+                    );
                 }
                 if !spec.propagation.is_empty() {
-                    bind.insert(0, ("propagation", Node::str(spec.propagation.clone(), span.clone())));
+                    bind.insert(
+                        0,
+                        (
+                            "propagation",
+                            Node::str(spec.propagation.clone(), span.clone()),
+                        ),
+                    );
                 }
                 entries.push(("bind", map_node(bind, span.clone())));
             } else {
@@ -340,20 +437,36 @@ fn volumes(map: &mut Map) -> Result<()> {
             }
             *item = map_node(entries, span);
         } else if let Some(mount) = item.as_map_mut() {
-            let kind = mount.get("type").and_then(Node::as_str).unwrap_or_default().to_owned();
+            let kind = mount
+                .get("type")
+                .and_then(Node::as_str)
+                .unwrap_or_default()
+                .to_owned();
             if kind == "bind" {
                 match mount.get_mut("bind").and_then(Node::as_map_mut) {
                     Some(bind) if !bind.contains("create_host_path") => {
-                        bind.entries.push((Key::new("create_host_path", span.clone()), Node::new(Value::Bool(true), span.clone())));
+                        bind.entries.push((
+                            Key::new("create_host_path", span.clone()),
+                            Node::new(Value::Bool(true), span.clone()),
+                        ));
                     }
                     Some(_) => {}
                     None => mount.entries.push((
                         Key::new("bind", span.clone()),
-                        map_node(vec![("create_host_path", Node::new(Value::Bool(true), span.clone()))], span.clone()),
+                        map_node(
+                            vec![(
+                                "create_host_path",
+                                Node::new(Value::Bool(true), span.clone()),
+                            )],
+                            span.clone(),
+                        ),
                     )),
                 }
             } else if kind == "volume" && !mount.contains("volume") {
-                mount.entries.push((Key::new("volume", span.clone()), map_node(Vec::new(), span.clone())));
+                mount.entries.push((
+                    Key::new("volume", span.clone()),
+                    map_node(Vec::new(), span.clone()),
+                ));
             }
         }
     }
@@ -361,19 +474,34 @@ fn volumes(map: &mut Map) -> Result<()> {
 }
 
 fn depends_on(map: &mut Map) -> Result<()> {
-    let Some(node) = map.get_mut("depends_on") else { return Ok(()) };
+    let Some(node) = map.get_mut("depends_on") else {
+        return Ok(());
+    };
     let defaults = |span: &Span| {
         vec![
-            (Key::new("condition", span.clone()), Node::str("service_started", span.clone())),
-            (Key::new("required", span.clone()), Node::new(Value::Bool(true), span.clone())),
+            (
+                Key::new("condition", span.clone()),
+                Node::str("service_started", span.clone()),
+            ),
+            (
+                Key::new("required", span.clone()),
+                Node::new(Value::Bool(true), span.clone()),
+            ),
         ]
     };
     match &mut node.value {
         Value::Seq(items) => {
             let mut entries = Vec::new();
             for item in items.iter() {
-                let name = item.as_str().ok_or_else(|| Error::at(&item.span, "depends_on entries must be service names"))?;
-                let value = Node::new(Value::Map(Map { entries: defaults(&item.span) }), item.span.clone());
+                let name = item.as_str().ok_or_else(|| {
+                    Error::at(&item.span, "depends_on entries must be service names")
+                })?;
+                let value = Node::new(
+                    Value::Map(Map {
+                        entries: defaults(&item.span),
+                    }),
+                    item.span.clone(),
+                );
                 entries.push((Key::new(name, item.span.clone()), value));
             }
             node.value = Value::Map(Map { entries });
@@ -400,7 +528,9 @@ fn depends_on(map: &mut Map) -> Result<()> {
 
 /// `secrets: [name]` → `[{source: name}]`.
 fn file_references(map: &mut Map, key: &str) {
-    let Some(Value::Seq(items)) = map.get_mut(key).map(|n| &mut n.value) else { return };
+    let Some(Value::Seq(items)) = map.get_mut(key).map(|n| &mut n.value) else {
+        return;
+    };
     for item in items {
         if let Some(name) = item.as_str() {
             let span = item.span.clone();
@@ -411,7 +541,9 @@ fn file_references(map: &mut Map, key: &str) {
 
 /// `external: {name: x}` (Compose file format 2/3) → `external: true` + `name: x`.
 fn legacy_external_name(map: &mut Map) {
-    let Some(external) = map.get_mut("external") else { return };
+    let Some(external) = map.get_mut("external") else {
+        return;
+    };
     let Some(name) = external.as_map().and_then(|m| m.get("name")).cloned() else {
         if external.as_map().is_some() {
             external.value = Value::Bool(true);
@@ -422,4 +554,3 @@ fn legacy_external_name(map: &mut Map) {
     let span = name.span.clone();
     map.insert(Key::new("name", span), name);
 }
-

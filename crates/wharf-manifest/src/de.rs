@@ -20,7 +20,11 @@ use crate::suggest::closest;
 /// Deserializes `node` into `T`; `path` is the dotted location used in messages
 /// (`services.web`).
 pub fn from_node<T: DeserializeOwned>(node: &Node, path: &str) -> Result<T, Error> {
-    T::deserialize(NodeDe { node, path: path.to_owned() }).map_err(DeError::into_error)
+    T::deserialize(NodeDe {
+        node,
+        path: path.to_owned(),
+    })
+    .map_err(DeError::into_error)
 }
 
 #[derive(Debug)]
@@ -63,11 +67,18 @@ impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        Self { message: msg.to_string(), span: None, help: None }
+        Self {
+            message: msg.to_string(),
+            span: None,
+            help: None,
+        }
     }
 
     fn invalid_type(unexpected: de::Unexpected, expected: &dyn de::Expected) -> Self {
-        <Self as de::Error>::custom(format!("expected {expected}, found {}", describe(&unexpected)))
+        <Self as de::Error>::custom(format!(
+            "expected {expected}, found {}",
+            describe(&unexpected)
+        ))
     }
 }
 
@@ -134,7 +145,11 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
             Value::Int(i) => visitor.visit_i64(*i),
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Str(s) => visitor.visit_str(s),
-            Value::Seq(items) => visitor.visit_seq(SeqDe { items: items.iter(), path: &self.path, index: 0 }),
+            Value::Seq(items) => visitor.visit_seq(SeqDe {
+                items: items.iter(),
+                path: &self.path,
+                index: 0,
+            }),
             Value::Map(map) => visitor.visit_map(MapDe::all(map, &self.path)),
         };
         result.map_err(|e: DeError| e.at(&span, &path))
@@ -149,7 +164,9 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
             },
             _ => return Err(self.wrong_type("a boolean")),
         };
-        visitor.visit_bool(value).map_err(|e: DeError| e.at(&self.node.span, &self.path))
+        visitor
+            .visit_bool(value)
+            .map_err(|e: DeError| e.at(&self.node.span, &self.path))
     }
 
     number_method!(deserialize_i8);
@@ -169,7 +186,9 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.value {
-            Value::Str(s) => visitor.visit_str(s).map_err(|e: DeError| e.at(&self.node.span, &self.path)),
+            Value::Str(s) => visitor
+                .visit_str(s)
+                .map_err(|e: DeError| e.at(&self.node.span, &self.path)),
             _ => Err(self.wrong_type("a string")),
         }
     }
@@ -187,7 +206,11 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        if self.node.is_null() { visitor.visit_none() } else { visitor.visit_some(self) }
+        if self.node.is_null() {
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -213,15 +236,26 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.value {
             Value::Seq(items) => visitor
-                .visit_seq(SeqDe { items: items.iter(), path: &self.path, index: 0 })
+                .visit_seq(SeqDe {
+                    items: items.iter(),
+                    path: &self.path,
+                    index: 0,
+                })
                 .map_err(|e: DeError| e.at(&self.node.span, &self.path)),
-            Value::Null => visitor
-                .visit_seq(SeqDe { items: [].iter(), path: &self.path, index: 0 }),
+            Value::Null => visitor.visit_seq(SeqDe {
+                items: [].iter(),
+                path: &self.path,
+                index: 0,
+            }),
             _ => Err(self.wrong_type("a list")),
         }
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_seq(visitor)
     }
 
@@ -264,12 +298,19 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
             } else if accepts_extensions && key.name.starts_with("x-") {
                 extensions.entries.push((key.clone(), value.clone()));
             } else {
-                let known: Vec<&str> =
-                    fields.iter().copied().filter(|f| *f != EXTENSIONS_KEY).collect();
+                let known: Vec<&str> = fields
+                    .iter()
+                    .copied()
+                    .filter(|f| *f != EXTENSIONS_KEY)
+                    .collect();
                 let mut error = <DeError as de::Error>::custom(format!(
                     "unknown key `{}` in {}",
                     key.name,
-                    if self.path.is_empty() { "the file" } else { &self.path }
+                    if self.path.is_empty() {
+                        "the file"
+                    } else {
+                        &self.path
+                    }
                 ));
                 error.span = Some(key.span.clone());
                 error.help = Some(match closest(&key.name, &known) {
@@ -287,7 +328,9 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
             pending: None,
             path: &self.path,
         };
-        visitor.visit_map(access).map_err(|e: DeError| e.at(&self.node.span, &self.path))
+        visitor
+            .visit_map(access)
+            .map_err(|e: DeError| e.at(&self.node.span, &self.path))
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -343,7 +386,9 @@ impl<'de, 'a, I: Iterator<Item = &'a Node>> SeqAccess<'de> for SeqDe<'_, I> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, DeError> {
-        let Some(node) = self.items.next() else { return Ok(None) };
+        let Some(node) = self.items.next() else {
+            return Ok(None);
+        };
         let path = format!("{}[{}]", self.path, self.index);
         self.index += 1;
         seed.deserialize(NodeDe { node, path }).map(Some)
@@ -362,11 +407,21 @@ type EntryIter<'a> = std::vec::IntoIter<(&'a Key, &'a Node)>;
 impl<'a> MapDe<'a, EntryIter<'a>> {
     fn all(map: &'a Map, path: &'a str) -> Self {
         let entries: Vec<_> = map.iter().collect();
-        Self { entries: entries.into_iter(), extensions: None, pending: None, path }
+        Self {
+            entries: entries.into_iter(),
+            extensions: None,
+            pending: None,
+            path,
+        }
     }
 
     fn empty(path: &'a str) -> Self {
-        Self { entries: Vec::new().into_iter(), extensions: None, pending: None, path }
+        Self {
+            entries: Vec::new().into_iter(),
+            extensions: None,
+            pending: None,
+            path,
+        }
     }
 }
 
@@ -390,7 +445,10 @@ impl<'de> de::Deserializer<'de> for KeyDe<'_> {
 impl<'de, 'a> MapAccess<'de> for MapDe<'a, EntryIter<'a>> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         if let Some((key, node)) = self.entries.next() {
             self.pending = Some((key, node));
             return seed
@@ -413,8 +471,13 @@ impl<'de, 'a> MapAccess<'de> for MapDe<'a, EntryIter<'a>> {
             };
             return seed.deserialize(NodeDe { node, path });
         }
-        let node = self.extensions.take().ok_or_else(|| <DeError as de::Error>::custom("value without a key"))?;
-        seed.deserialize(NodeDe { node: &node, path: self.path.to_owned() })
+        let node = self
+            .extensions
+            .take()
+            .ok_or_else(|| <DeError as de::Error>::custom("value without a key"))?;
+        seed.deserialize(NodeDe {
+            node: &node,
+            path: self.path.to_owned(),
+        })
     }
 }
-

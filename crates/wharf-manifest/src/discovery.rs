@@ -5,23 +5,39 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// Base file names, in the order Compose prefers them.
-const CANDIDATES: [&str; 5] =
-    ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml", "fig.yml"];
+const CANDIDATES: [&str; 5] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yaml",
+    "docker-compose.yml",
+    "fig.yml",
+];
 
 /// Searches `start` and its parents for a Compose file; returns it and the override
 /// file beside it, if any.
 pub fn find_files(start: &Path) -> Result<Vec<PathBuf>> {
     for dir in start.ancestors() {
-        let Some(base) = CANDIDATES.iter().map(|name| dir.join(name)).find(|p| p.is_file()) else {
+        let Some(base) = CANDIDATES
+            .iter()
+            .map(|name| dir.join(name))
+            .find(|p| p.is_file())
+        else {
             continue;
         };
         let mut files = vec![base.clone()];
-        let stem = base.file_stem().and_then(|s| s.to_str()).unwrap_or("compose");
+        let stem = base
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("compose");
         let overrides = [
             format!("{stem}.override.yaml"),
             format!("{stem}.override.yml"),
         ];
-        if let Some(found) = overrides.iter().map(|name| dir.join(name)).find(|p| p.is_file()) {
+        if let Some(found) = overrides
+            .iter()
+            .map(|name| dir.join(name))
+            .find(|p| p.is_file())
+        {
             files.push(found);
         }
         return Ok(files);
@@ -30,7 +46,10 @@ pub fn find_files(start: &Path) -> Result<Vec<PathBuf>> {
         "no Compose file found in {} or any parent directory",
         start.display()
     ))
-    .with_help(format!("create compose.yaml, or name files with -f (looked for {})", CANDIDATES.join(", "))))
+    .with_help(format!(
+        "create compose.yaml, or name files with -f (looked for {})",
+        CANDIDATES.join(", ")
+    )))
 }
 
 /// Lowercases and drops characters Compose does not allow in project names.
@@ -46,8 +65,13 @@ pub fn normalize_project_name(name: &str) -> String {
 /// Checks a name given explicitly (`-p`, `name:`, COMPOSE_PROJECT_NAME).
 pub fn validate_project_name(name: &str) -> Result<()> {
     let valid = !name.is_empty()
-        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if valid {
         Ok(())
     } else {

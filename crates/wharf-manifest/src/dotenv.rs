@@ -18,7 +18,12 @@ use crate::source::{SourceFile, Span};
 /// defined earlier in the file are visible to later ones.
 pub fn parse(file: &Arc<SourceFile>, shell: &dyn Variables) -> Result<IndexMap<String, String>> {
     let text = file.text.strip_prefix('\u{feff}').unwrap_or(&file.text);
-    let mut parser = Parser { text, pos: 0, file, out: IndexMap::new() };
+    let mut parser = Parser {
+        text,
+        pos: 0,
+        file,
+        out: IndexMap::new(),
+    };
     parser.run(shell)?;
     Ok(parser.out)
 }
@@ -38,7 +43,9 @@ struct Scope<'a> {
 
 impl Variables for Scope<'_> {
     fn get(&self, name: &str) -> Option<&str> {
-        self.shell.get(name).or_else(|| self.file.get(name).map(String::as_str))
+        self.shell
+            .get(name)
+            .or_else(|| self.file.get(name).map(String::as_str))
     }
     fn unset(&self, name: &str) {
         self.shell.unset(name);
@@ -78,7 +85,10 @@ impl Parser<'_> {
     }
 
     fn skip_line(&mut self) {
-        self.pos = self.rest().find('\n').map_or(self.text.len(), |i| self.pos + i + 1);
+        self.pos = self
+            .rest()
+            .find('\n')
+            .map_or(self.text.len(), |i| self.pos + i + 1);
     }
 
     fn statement(&mut self, shell: &dyn Variables) -> Result<()> {
@@ -157,7 +167,10 @@ impl Parser<'_> {
 
     fn unquoted(&mut self, shell: &dyn Variables) -> Result<String> {
         let start = self.pos;
-        let line_end = self.rest().find('\n').map_or(self.text.len(), |i| self.pos + i);
+        let line_end = self
+            .rest()
+            .find('\n')
+            .map_or(self.text.len(), |i| self.pos + i);
         let line = &self.text[start..line_end];
         let without_comment = inline_comment_start(line).map_or(line, |i| &line[..i]);
         let value = without_comment.trim_end().to_owned();
@@ -166,7 +179,10 @@ impl Parser<'_> {
     }
 
     fn expand(&self, template: &str, shell: &dyn Variables, pos: usize) -> Result<String> {
-        let scope = Scope { shell, file: &self.out };
+        let scope = Scope {
+            shell,
+            file: &self.out,
+        };
         interpolate::substitute(template, &scope).map_err(|err| self.error(pos, err.to_string()))
     }
 }

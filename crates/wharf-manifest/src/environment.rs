@@ -18,7 +18,10 @@ pub struct Environment {
 
 impl Environment {
     pub fn new(vars: BTreeMap<String, String>) -> Self {
-        Self { vars, warned: RefCell::default() }
+        Self {
+            vars,
+            warned: RefCell::default(),
+        }
     }
 
     /// Reads `env_files` (each must exist) over nothing, then lays `shell` on top.
@@ -37,7 +40,11 @@ impl Environment {
     /// The default `.env` of a project directory, when it exists.
     pub fn default_env_files(project_dir: &Path) -> Vec<PathBuf> {
         let path = project_dir.join(".env");
-        if path.is_file() { vec![path] } else { Vec::new() }
+        if path.is_file() {
+            vec![path]
+        } else {
+            Vec::new()
+        }
     }
 
     pub fn vars(&self) -> &BTreeMap<String, String> {

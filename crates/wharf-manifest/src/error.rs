@@ -28,7 +28,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An error with no position (missing files, bad flags).
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), span: None, help: None }
+        Self {
+            message: message.into(),
+            span: None,
+            help: None,
+        }
     }
 
     /// An error at a position in a source file.
@@ -42,7 +46,11 @@ impl Error {
 
     pub fn io(path: impl Into<PathBuf>, err: &std::io::Error) -> Self {
         let path = path.into();
-        Self::new(format!("cannot read {}: {}", path.display(), io_reason(err)))
+        Self::new(format!(
+            "cannot read {}: {}",
+            path.display(),
+            io_reason(err)
+        ))
     }
 
     #[must_use]
@@ -94,7 +102,10 @@ impl fmt::Display for Error {
                     .take(span.col.saturating_sub(1) as usize)
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
-                write!(f, "\n{gutter} |\n{number} | {line}\n{gutter} | {caret_pad}^")?;
+                write!(
+                    f,
+                    "\n{gutter} |\n{number} | {line}\n{gutter} | {caret_pad}^"
+                )?;
             }
             if let Some(help) = &self.help {
                 write!(f, "\n{gutter} = {help}")?;

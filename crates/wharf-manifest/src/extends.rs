@@ -12,7 +12,11 @@ use crate::node::{Map, Node};
 use crate::paths;
 
 pub fn apply(context: &mut Context<'_>, document: &mut Node, file_dir: &Path) -> Result<()> {
-    let Some(services) = document.as_map_mut().and_then(|m| m.get_mut("services")).and_then(Node::as_map_mut) else {
+    let Some(services) = document
+        .as_map_mut()
+        .and_then(|m| m.get_mut("services"))
+        .and_then(Node::as_map_mut)
+    else {
         return Ok(());
     };
     let names: Vec<String> = services.iter().map(|(k, _)| k.name.clone()).collect();
@@ -22,15 +26,30 @@ pub fn apply(context: &mut Context<'_>, document: &mut Node, file_dir: &Path) ->
     Ok(())
 }
 
-fn resolve(context: &mut Context<'_>, services: &mut Map, name: &str, file_dir: &Path, stack: &mut Vec<String>) -> Result<()> {
-    let Some(service) = services.get(name) else { return Ok(()) };
-    let Some(extends) = service.as_map().and_then(|m| m.get("extends")).cloned() else { return Ok(()) };
+fn resolve(
+    context: &mut Context<'_>,
+    services: &mut Map,
+    name: &str,
+    file_dir: &Path,
+    stack: &mut Vec<String>,
+) -> Result<()> {
+    let Some(service) = services.get(name) else {
+        return Ok(());
+    };
+    let Some(extends) = service.as_map().and_then(|m| m.get("extends")).cloned() else {
+        return Ok(());
+    };
     if stack.iter().any(|s| s == name) {
         stack.push(name.to_owned());
-        return Err(Error::at(&extends.span, format!("circular reference in extends: {}", stack.join(" -> "))));
+        return Err(Error::at(
+            &extends.span,
+            format!("circular reference in extends: {}", stack.join(" -> ")),
+        ));
     }
     stack.push(name.to_owned());
-    let spec = extends.as_map().ok_or_else(|| Error::at(&extends.span, "extends must be a service name or a mapping"))?;
+    let spec = extends
+        .as_map()
+        .ok_or_else(|| Error::at(&extends.span, "extends must be a service name or a mapping"))?;
     let base_name = spec
         .get("service")
         .and_then(Node::as_str)
@@ -51,31 +70,58 @@ fn resolve(context: &mut Context<'_>, services: &mut Map, name: &str, file_dir: 
                     Some(base) => merge(base, document, &[]),
                 }
             }
-            let mut tree = tree.ok_or_else(|| Error::at(&extends.span, format!("{} is empty", path.display())))?;
+            let mut tree = tree
+                .ok_or_else(|| Error::at(&extends.span, format!("{} is empty", path.display())))?;
             let other = tree
                 .as_map_mut()
                 .and_then(|m| m.get_mut("services"))
                 .and_then(Node::as_map_mut)
                 .filter(|s| s.contains(&base_name))
-                .ok_or_else(|| Error::at(&extends.span, format!("cannot extend service {base_name:?}: not found in {}", path.display())))?;
-            resolve(context, other, &base_name, &other_dir, &mut vec![format!("{}:{base_name}", path.display())])?;
-            let mut base = other.get(&base_name).cloned().unwrap_or_else(|| Node::null(extends.span.clone()));
+                .ok_or_else(|| {
+                    Error::at(
+                        &extends.span,
+                        format!(
+                            "cannot extend service {base_name:?}: not found in {}",
+                            path.display()
+                        ),
+                    )
+                })?;
+            resolve(
+                context,
+                other,
+                &base_name,
+                &other_dir,
+                &mut vec![format!("{}:{base_name}", path.display())],
+            )?;
+            let mut base = other
+                .get(&base_name)
+                .cloned()
+                .unwrap_or_else(|| Node::null(extends.span.clone()));
             let home = context.env.vars().get("HOME").cloned();
             paths::absolutize_service(&mut base, &other_dir, home.as_deref());
             base
         }
         None => {
             if !services.contains(&base_name) {
-                return Err(Error::at(&extends.span, format!("service {name:?} extends undefined service {base_name:?}")));
+                return Err(Error::at(
+                    &extends.span,
+                    format!("service {name:?} extends undefined service {base_name:?}"),
+                ));
             }
             resolve(context, services, &base_name, file_dir, stack)?;
-            services.get(&base_name).cloned().unwrap_or_else(|| Node::null(extends.span.clone()))
+            services
+                .get(&base_name)
+                .cloned()
+                .unwrap_or_else(|| Node::null(extends.span.clone()))
         }
     };
     if let Some(map) = base.as_map_mut() {
         map.remove("extends");
     }
-    let mut own = services.get(name).cloned().unwrap_or_else(|| Node::null(extends.span.clone()));
+    let mut own = services
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| Node::null(extends.span.clone()));
     if let Some(map) = own.as_map_mut() {
         map.remove("extends");
     }

@@ -14,33 +14,50 @@ use crate::paths;
 const SECTIONS: [&str; 5] = ["services", "networks", "volumes", "secrets", "configs"];
 
 pub fn apply(context: &mut Context<'_>, document: &mut Node, project_dir: &Path) -> Result<()> {
-    let Some(top) = document.as_map_mut() else { return Ok(()) };
-    let Some(includes) = top.remove("include") else { return Ok(()) };
+    let Some(top) = document.as_map_mut() else {
+        return Ok(());
+    };
+    let Some(includes) = top.remove("include") else {
+        return Ok(());
+    };
     let items = match includes.value {
         Value::Seq(items) => items,
         Value::Null => return Ok(()),
-        _ => return Err(Error::at(&includes.span, format!("include must be a list, found {}", includes.kind()))),
+        _ => {
+            return Err(Error::at(
+                &includes.span,
+                format!("include must be a list, found {}", includes.kind()),
+            ));
+        }
     };
     for item in items {
         let entry = IncludeEntry::from_node(&item, project_dir)?;
         let imported = load_included(context, &entry)?;
-        let Some(imported) = imported.as_map() else { continue };
+        let Some(imported) = imported.as_map() else {
+            continue;
+        };
         for section in SECTIONS {
-            let Some(resources) = imported.get(section).and_then(Node::as_map) else { continue };
+            let Some(resources) = imported.get(section).and_then(Node::as_map) else {
+                continue;
+            };
             if top.get(section).is_none() {
                 top.insert(
                     crate::node::Key::new(section, item.span.clone()),
                     crate::loader::empty_map(item.span.clone()),
                 );
             }
-            let target = top.get_mut(section).and_then(Node::as_map_mut).ok_or_else(|| {
-                Error::at(&item.span, format!("{section} must be a mapping"))
-            })?;
+            let target = top
+                .get_mut(section)
+                .and_then(Node::as_map_mut)
+                .ok_or_else(|| Error::at(&item.span, format!("{section} must be a mapping")))?;
             for (key, value) in resources.iter() {
                 match target.get(&key.name) {
                     Some(existing) if fingerprint(existing) != fingerprint(value) => {
                         return Err(Error::at(
-                            &target.key(&key.name).map(|k| k.span.clone()).unwrap_or_default(),
+                            &target
+                                .key(&key.name)
+                                .map(|k| k.span.clone())
+                                .unwrap_or_default(),
                             format!(
                                 "{section}.{} conflicts with the one imported from {}",
                                 key.name,
@@ -70,9 +87,18 @@ impl IncludeEntry {
                 Value::Str(s) => Ok(vec![paths::resolve(s, base, None)]),
                 Value::Seq(items) => items
                     .iter()
-                    .map(|i| i.as_str().map(|s| paths::resolve(s, base, None)).ok_or_else(|| Error::at(&i.span, format!("include {what} must be a path"))))
+                    .map(|i| {
+                        i.as_str()
+                            .map(|s| paths::resolve(s, base, None))
+                            .ok_or_else(|| {
+                                Error::at(&i.span, format!("include {what} must be a path"))
+                            })
+                    })
                     .collect(),
-                _ => Err(Error::at(&node.span, format!("include {what} must be a path or a list of paths"))),
+                _ => Err(Error::at(
+                    &node.span,
+                    format!("include {what} must be a path or a list of paths"),
+                )),
             }
         };
         let (file_paths, project_dir, env_files) = match &node.value {
@@ -80,27 +106,51 @@ impl IncludeEntry {
             Value::Map(map) => {
                 for (key, _) in map.iter() {
                     if !["path", "project_directory", "env_file"].contains(&key.name.as_str()) {
-                        return Err(Error::at(&key.span, format!("unknown key `{}` in include", key.name))
-                            .with_help("expected path, project_directory or env_file"));
+                        return Err(Error::at(
+                            &key.span,
+                            format!("unknown key `{}` in include", key.name),
+                        )
+                        .with_help("expected path, project_directory or env_file"));
                     }
                 }
-                let path = map.get("path").ok_or_else(|| Error::at(&node.span, "include needs a path"))?;
+                let path = map
+                    .get("path")
+                    .ok_or_else(|| Error::at(&node.span, "include needs a path"))?;
                 let project_dir = map
                     .get("project_directory")
-                    .map(|d| d.as_str().map(|s| paths::resolve(s, base, None)).ok_or_else(|| Error::at(&d.span, "project_directory must be a path")))
+                    .map(|d| {
+                        d.as_str()
+                            .map(|s| paths::resolve(s, base, None))
+                            .ok_or_else(|| Error::at(&d.span, "project_directory must be a path"))
+                    })
                     .transpose()?;
-                let env_files = map.get("env_file").map(|e| strings(e, "env_file")).transpose()?.unwrap_or_default();
+                let env_files = map
+                    .get("env_file")
+                    .map(|e| strings(e, "env_file"))
+                    .transpose()?
+                    .unwrap_or_default();
                 (strings(path, "path")?, project_dir, env_files)
             }
-            _ => return Err(Error::at(&node.span, "an include entry must be a path or a mapping")),
+            _ => {
+                return Err(Error::at(
+                    &node.span,
+                    "an include entry must be a path or a mapping",
+                ));
+            }
         };
         if file_paths.is_empty() {
             return Err(Error::at(&node.span, "include needs a path"));
         }
         let project_dir = project_dir.unwrap_or_else(|| {
-            file_paths[0].parent().map_or_else(|| base.to_path_buf(), Path::to_path_buf)
+            file_paths[0]
+                .parent()
+                .map_or_else(|| base.to_path_buf(), Path::to_path_buf)
         });
-        Ok(Self { paths: file_paths, project_dir, env_files })
+        Ok(Self {
+            paths: file_paths,
+            project_dir,
+            env_files,
+        })
     }
 }
 
@@ -112,7 +162,12 @@ fn load_included(context: &mut Context<'_>, entry: &IncludeEntry) -> Result<Node
     };
     // The including project's variables win over the included one's .env.
     let env = Environment::load(context.env.vars(), &env_files)?;
-    let mut sub = Context { options: context.options, env: &env, variables: Vec::new(), warnings: Vec::new() };
+    let mut sub = Context {
+        options: context.options,
+        env: &env,
+        variables: Vec::new(),
+        warnings: Vec::new(),
+    };
     let mut tree = sub.load_tree(&entry.paths, &entry.project_dir)?;
     let home = env.vars().get("HOME").cloned();
     paths::absolutize(&mut tree, &entry.project_dir, home.as_deref());

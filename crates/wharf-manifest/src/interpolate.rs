@@ -127,7 +127,9 @@ fn is_name_start(c: u8) -> bool {
 }
 
 fn name_len(text: &str) -> usize {
-    text.bytes().take_while(|&c| c == b'_' || c.is_ascii_alphanumeric()).count()
+    text.bytes()
+        .take_while(|&c| c == b'_' || c.is_ascii_alphanumeric())
+        .count()
 }
 
 /// Length of the body of `${...}` (after the `{`), honouring nested `${`.
@@ -178,14 +180,29 @@ fn expand_braced(body: &str, vars: &dyn Variables) -> Result<String, TemplateErr
         Some("-") if value.is_none() => substitute(arg, vars),
         Some(":?") if !set_non_empty => Err(required(name, arg, vars)?),
         Some("?") if value.is_none() => Err(required(name, arg, vars)?),
-        Some(":+") => if set_non_empty { substitute(arg, vars) } else { Ok(String::new()) },
-        Some("+") => if value.is_some() { substitute(arg, vars) } else { Ok(String::new()) },
+        Some(":+") => {
+            if set_non_empty {
+                substitute(arg, vars)
+            } else {
+                Ok(String::new())
+            }
+        }
+        Some("+") => {
+            if value.is_some() {
+                substitute(arg, vars)
+            } else {
+                Ok(String::new())
+            }
+        }
         Some(_) => Ok(value.unwrap_or_default().to_owned()),
     }
 }
 
 fn required(name: &str, arg: &str, vars: &dyn Variables) -> Result<TemplateError, TemplateError> {
-    Ok(TemplateError::Required { name: name.to_owned(), message: substitute(arg, vars)? })
+    Ok(TemplateError::Required {
+        name: name.to_owned(),
+        message: substitute(arg, vars)?,
+    })
 }
 
 fn lookup_or_empty(name: &str, vars: &dyn Variables) -> String {
@@ -216,7 +233,10 @@ mod tests {
     }
 
     fn env() -> Env {
-        Env(HashMap::from([("A", "a"), ("EMPTY", "")]), RefCell::new(Vec::new()))
+        Env(
+            HashMap::from([("A", "a"), ("EMPTY", "")]),
+            RefCell::new(Vec::new()),
+        )
     }
 
     fn sub(input: &str) -> Result<String, TemplateError> {
@@ -233,7 +253,10 @@ mod tests {
     #[test]
     fn defaults_distinguish_unset_from_empty() {
         assert_eq!(sub("${EMPTY:-d}|${EMPTY-d}|${NOPE-d}").unwrap(), "d||d");
-        assert_eq!(sub("${EMPTY:+r}|${EMPTY+r}|${A:+r}|${NOPE+r}").unwrap(), "|r|r|");
+        assert_eq!(
+            sub("${EMPTY:+r}|${EMPTY+r}|${A:+r}|${NOPE+r}").unwrap(),
+            "|r|r|"
+        );
     }
 
     #[test]
@@ -246,7 +269,10 @@ mod tests {
     #[test]
     fn required_variables_fail_with_their_message() {
         let err = sub("${NOPE:?set it}").unwrap_err();
-        assert_eq!(err.to_string(), "required variable NOPE is missing a value: set it");
+        assert_eq!(
+            err.to_string(),
+            "required variable NOPE is missing a value: set it"
+        );
         assert!(sub("${EMPTY?x}").is_ok());
         assert!(sub("${EMPTY:?x}").is_err());
     }
@@ -290,8 +316,9 @@ pub fn interpolate_tree(
                         format!("error while interpolating {path}: {required}")
                     }
                 };
-                crate::error::Error::at(&node.span, message)
-                    .with_help("write $$ for a literal $; variables look like $NAME or ${NAME:-default}")
+                crate::error::Error::at(&node.span, message).with_help(
+                    "write $$ for a literal $; variables look like $NAME or ${NAME:-default}",
+                )
             })?;
         }
         Value::Seq(items) => {
@@ -301,7 +328,11 @@ pub fn interpolate_tree(
         }
         Value::Map(map) => {
             for (key, value) in &mut map.entries {
-                let child = if path.is_empty() { key.name.clone() } else { format!("{path}.{}", key.name) };
+                let child = if path.is_empty() {
+                    key.name.clone()
+                } else {
+                    format!("{path}.{}", key.name)
+                };
                 interpolate_tree(value, vars, &child)?;
             }
         }

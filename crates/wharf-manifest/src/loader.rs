@@ -65,32 +65,62 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
     let env_files = if options.env_files.is_empty() {
         Environment::default_env_files(&project_dir)
     } else {
-        options.env_files.iter().map(|f| shell_dir.join(f)).collect()
+        options
+            .env_files
+            .iter()
+            .map(|f| shell_dir.join(f))
+            .collect()
     };
     let env = Environment::load(&options.shell, &env_files)?;
-    let mut context = Context { options, env: &env, variables: Vec::new(), warnings: Vec::new() };
+    let mut context = Context {
+        options,
+        env: &env,
+        variables: Vec::new(),
+        warnings: Vec::new(),
+    };
     let mut root = context.load_tree(&files, &project_dir)?;
 
     let name = project_name(options, &env, &root, &project_dir)?;
     let home = env.vars().get("HOME").cloned();
     paths::absolutize(&mut root, &project_dir, home.as_deref());
-    let top = root.as_map_mut().ok_or_else(|| Error::new("empty compose file"))?;
+    let top = root
+        .as_map_mut()
+        .ok_or_else(|| Error::new("empty compose file"))?;
     if let Some(version) = top.remove("version") {
         context.warnings.push(format!(
             "{}: the attribute `version` is obsolete, it will be ignored",
-            version.span.path().map_or_else(|| "compose file".to_owned(), |p| p.display().to_string())
+            version
+                .span
+                .path()
+                .map_or_else(|| "compose file".to_owned(), |p| p.display().to_string())
         ));
     }
     let name_span = top.get("name").map(|n| n.span.clone()).unwrap_or_default();
-    top.insert(Key::new("name", name_span.clone()), Node::str(name, name_span));
+    top.insert(
+        Key::new("name", name_span.clone()),
+        Node::str(name, name_span),
+    );
     let project: Project = from_node(&root, "")?;
-    let profiles = project.services.values().flat_map(|s| s.profiles.iter().cloned()).collect();
+    let profiles = project
+        .services
+        .values()
+        .flat_map(|s| s.profiles.iter().cloned())
+        .collect();
     let active = active_profiles(options, &env);
-    let project = normalize::normalize(project, &root, &active, &options.services, &env, &project_dir)?;
+    let project = normalize::normalize(
+        project,
+        &root,
+        &active,
+        &options.services,
+        &env,
+        &project_dir,
+    )?;
 
-    context.warnings.extend(env.unset_names().into_iter().map(|name| {
-        format!("The {name:?} variable is not set. Defaulting to a blank string.")
-    }));
+    context.warnings.extend(
+        env.unset_names()
+            .into_iter()
+            .map(|name| format!("The {name:?} variable is not set. Defaulting to a blank string.")),
+    );
     Ok(Loaded {
         project,
         files,
@@ -108,12 +138,24 @@ fn resolve_files(options: &LoadOptions) -> Result<Vec<PathBuf>> {
         return Ok(options
             .files
             .iter()
-            .map(|f| if f.as_os_str() == "-" { f.clone() } else { paths::clean(&dir.join(f)) })
+            .map(|f| {
+                if f.as_os_str() == "-" {
+                    f.clone()
+                } else {
+                    paths::clean(&dir.join(f))
+                }
+            })
             .collect());
     }
     if let Some(list) = options.shell.get("COMPOSE_FILE").filter(|l| !l.is_empty()) {
-        let separator = options.shell.get("COMPOSE_PATH_SEPARATOR").map_or(":", String::as_str);
-        return Ok(list.split(separator).map(|f| paths::clean(&dir.join(f))).collect());
+        let separator = options
+            .shell
+            .get("COMPOSE_PATH_SEPARATOR")
+            .map_or(":", String::as_str);
+        return Ok(list
+            .split(separator)
+            .map(|f| paths::clean(&dir.join(f)))
+            .collect());
     }
     find_files(dir)
 }
@@ -124,30 +166,53 @@ fn active_profiles(options: &LoadOptions, env: &Environment) -> Vec<String> {
     }
     env.vars()
         .get("COMPOSE_PROFILES")
-        .map(|list| list.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect())
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// `-p` > COMPOSE_PROJECT_NAME > `name:` > the project directory's name.
-fn project_name(options: &LoadOptions, env: &Environment, root: &Node, project_dir: &Path) -> Result<String> {
+fn project_name(
+    options: &LoadOptions,
+    env: &Environment,
+    root: &Node,
+    project_dir: &Path,
+) -> Result<String> {
     if let Some(name) = &options.project_name {
         validate_project_name(name)?;
         return Ok(name.clone());
     }
-    if let Some(name) = env.vars().get("COMPOSE_PROJECT_NAME").filter(|n| !n.is_empty()) {
+    if let Some(name) = env
+        .vars()
+        .get("COMPOSE_PROJECT_NAME")
+        .filter(|n| !n.is_empty())
+    {
         validate_project_name(name)?;
         return Ok(name.clone());
     }
     if let Some(node) = root.as_map().and_then(|m| m.get("name")) {
-        let name = node.as_str().ok_or_else(|| Error::at(&node.span, "name must be a string"))?;
+        let name = node
+            .as_str()
+            .ok_or_else(|| Error::at(&node.span, "name must be a string"))?;
         validate_project_name(name).map_err(|e| e.or_at(&node.span))?;
         return Ok(name.to_owned());
     }
-    let base = project_dir.file_name().and_then(|n| n.to_str()).unwrap_or("default");
+    let base = project_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("default");
     let name = normalize_project_name(base);
     if name.is_empty() {
-        return Err(Error::new(format!("cannot derive a project name from {}", project_dir.display()))
-            .with_help("set one with -p NAME or a top-level `name:`"));
+        return Err(Error::new(format!(
+            "cannot derive a project name from {}",
+            project_dir.display()
+        ))
+        .with_help("set one with -p NAME or a top-level `name:`"));
     }
     Ok(name)
 }
@@ -177,13 +242,23 @@ impl Context<'_> {
             }
         }
         root.ok_or_else(|| {
-            Error::new(format!("empty compose file: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")))
+            Error::new(format!(
+                "empty compose file: {}",
+                files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
         })
     }
 
     pub fn read_documents(&self, path: &Path) -> Result<Vec<Node>> {
         let (display, text) = if path.as_os_str() == "-" {
-            (PathBuf::from("<stdin>"), self.options.stdin.clone().unwrap_or_default())
+            (
+                PathBuf::from("<stdin>"),
+                self.options.stdin.clone().unwrap_or_default(),
+            )
         } else {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
             (path.to_path_buf(), text)
@@ -192,7 +267,13 @@ impl Context<'_> {
         let documents = yaml::parse_documents(&file)?;
         for document in &documents {
             if document.as_map().is_none() {
-                return Err(Error::at(&document.span, format!("the top level of a compose file must be a mapping, found {}", document.kind())));
+                return Err(Error::at(
+                    &document.span,
+                    format!(
+                        "the top level of a compose file must be a mapping, found {}",
+                        document.kind()
+                    ),
+                ));
             }
         }
         Ok(documents)
@@ -200,14 +281,23 @@ impl Context<'_> {
 
     /// Interpolates and canonicalizes one document, then brings in its includes and
     /// resolves its `extends`.
-    pub fn process_document(&mut self, mut document: Node, path: &Path, project_dir: &Path) -> Result<Node> {
+    pub fn process_document(
+        &mut self,
+        mut document: Node,
+        path: &Path,
+        project_dir: &Path,
+    ) -> Result<Node> {
         collect_variables(&document, &mut self.variables);
         if self.options.interpolate {
             interpolate_tree(&mut document, self.env, "")?;
         }
         canonicalize(&mut document)?;
         include::apply(self, &mut document, project_dir)?;
-        let file_dir = path.parent().filter(|_| path.as_os_str() != "-").unwrap_or(project_dir).to_path_buf();
+        let file_dir = path
+            .parent()
+            .filter(|_| path.as_os_str() != "-")
+            .unwrap_or(project_dir)
+            .to_path_buf();
         extends::apply(self, &mut document, &file_dir)?;
         Ok(document)
     }

@@ -18,7 +18,11 @@ pub fn merge(base: &mut Node, over: Node, path: &[&str]) {
         }
         (_, Value::Null) if is_service_level(path) => {}
         (_, value) => {
-            *base = strip_tags(Node { value, span: over.span, tag: None });
+            *base = strip_tags(Node {
+                value,
+                span: over.span,
+                tag: None,
+            });
         }
     }
 }
@@ -47,7 +51,10 @@ fn merge_lists(base: &mut Vec<Node>, over: Vec<Node>, path: &[&str]) {
     for item in over {
         let item = strip_tags(item);
         let id = identity(&item);
-        match base.iter_mut().find(|existing| id.is_some() && identity(existing) == id) {
+        match base
+            .iter_mut()
+            .find(|existing| id.is_some() && identity(existing) == id)
+        {
             Some(existing) if matches!(path, ["services", _, "volumes"]) => {
                 let mut child_path = path.to_vec();
                 child_path.push("[]");
@@ -79,11 +86,17 @@ pub fn fingerprint(node: &Node) -> String {
     match &node.value {
         Value::Null => "~".to_owned(),
         Value::Seq(items) => {
-            format!("[{}]", items.iter().map(fingerprint).collect::<Vec<_>>().join(","))
+            format!(
+                "[{}]",
+                items.iter().map(fingerprint).collect::<Vec<_>>().join(",")
+            )
         }
         Value::Map(map) => format!(
             "{{{}}}",
-            map.iter().map(|(k, v)| format!("{}:{}", k.name, fingerprint(v))).collect::<Vec<_>>().join(",")
+            map.iter()
+                .map(|(k, v)| format!("{}:{}", k.name, fingerprint(v)))
+                .collect::<Vec<_>>()
+                .join(",")
         ),
         _ => format!("{:?}", node.scalar_text()),
     }
@@ -121,7 +134,9 @@ mod tests {
     use crate::yaml::parse_documents;
 
     fn tree(text: &str) -> Node {
-        let mut node = parse_documents(&SourceFile::new("t.yaml", text)).unwrap().remove(0);
+        let mut node = parse_documents(&SourceFile::new("t.yaml", text))
+            .unwrap()
+            .remove(0);
         crate::canonical::canonicalize(&mut node).unwrap();
         node
     }
@@ -139,7 +154,10 @@ mod tests {
             "services: {a: {command: [z], environment: {B: 3}}}",
         );
         assert!(out.contains("command:[Some(\"z\")]"), "{out}");
-        assert!(out.contains("A:Some(\"1\")") && out.contains("B:Some(\"3\")"), "{out}");
+        assert!(
+            out.contains("A:Some(\"1\")") && out.contains("B:Some(\"3\")"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -148,7 +166,10 @@ mod tests {
             "services: {a: {volumes: ['./x:/data', '/cache']}}",
             "services: {a: {volumes: ['./y:/data:ro']}}",
         );
-        assert!(out.contains("./y") && !out.contains("./x") && out.contains("/cache"), "{out}");
+        assert!(
+            out.contains("./y") && !out.contains("./x") && out.contains("/cache"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -157,7 +178,10 @@ mod tests {
             "services: {a: {ports: ['80'], labels: {a: b}}}",
             "services: {a: {ports: !reset [], labels: !override {c: d}}}",
         );
-        assert!(!out.contains("ports") && !out.contains("a:Some(\"b\")"), "{out}");
+        assert!(
+            !out.contains("ports") && !out.contains("a:Some(\"b\")"),
+            "{out}"
+        );
         assert!(out.contains("c:Some(\"d\")"), "{out}");
     }
 }

@@ -47,7 +47,11 @@ pub struct Map {
 
 impl Node {
     pub fn new(value: Value, span: Span) -> Self {
-        Self { value, span, tag: None }
+        Self {
+            value,
+            span,
+            tag: None,
+        }
     }
 
     pub fn str(text: impl Into<String>, span: Span) -> Self {
@@ -117,15 +121,24 @@ impl Node {
 
 impl Map {
     pub fn get(&self, name: &str) -> Option<&Node> {
-        self.entries.iter().find(|(key, _)| key.name == name).map(|(_, node)| node)
+        self.entries
+            .iter()
+            .find(|(key, _)| key.name == name)
+            .map(|(_, node)| node)
     }
 
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Node> {
-        self.entries.iter_mut().find(|(key, _)| key.name == name).map(|(_, node)| node)
+        self.entries
+            .iter_mut()
+            .find(|(key, _)| key.name == name)
+            .map(|(_, node)| node)
     }
 
     pub fn key(&self, name: &str) -> Option<&Key> {
-        self.entries.iter().find(|(key, _)| key.name == name).map(|(key, _)| key)
+        self.entries
+            .iter()
+            .find(|(key, _)| key.name == name)
+            .map(|(key, _)| key)
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -161,6 +174,9 @@ impl Map {
 
 impl Key {
     pub fn new(name: impl Into<String>, span: Span) -> Self {
-        Self { name: name.into(), span }
+        Self {
+            name: name.into(),
+            span,
+        }
     }
 }

@@ -81,14 +81,19 @@ impl ServiceSpans<'_> {
 }
 
 fn read_wharf_settings(project: &mut Project, root: &Node) -> Result<()> {
-    let Some(top) = root.as_map() else { return Ok(()) };
+    let Some(top) = root.as_map() else {
+        return Ok(());
+    };
     if let Some(node) = top.get("x-wharf") {
         project.wharf = from_node::<ProjectSettings>(node, "x-wharf")?;
     }
-    let Some(services) = top.get("services").and_then(Node::as_map) else { return Ok(()) };
+    let Some(services) = top.get("services").and_then(Node::as_map) else {
+        return Ok(());
+    };
     for (key, node) in services.iter() {
         if let Some(settings) = node.as_map().and_then(|m| m.get("x-wharf")) {
-            let parsed: ServiceSettings = from_node(settings, &format!("services.{}.x-wharf", key.name))?;
+            let parsed: ServiceSettings =
+                from_node(settings, &format!("services.{}.x-wharf", key.name))?;
             if let Some(service) = project.services.get_mut(&key.name) {
                 service.wharf = parsed;
             }
@@ -97,7 +102,12 @@ fn read_wharf_settings(project: &mut Project, root: &Node) -> Result<()> {
     Ok(())
 }
 
-fn check_dependencies(name: &str, service: &mut Service, names: &[String], span: &Span) -> Result<()> {
+fn check_dependencies(
+    name: &str,
+    service: &mut Service,
+    names: &[String],
+    span: &Span,
+) -> Result<()> {
     let mut missing = Vec::new();
     for (dependency, spec) in &service.depends_on {
         if !names.contains(dependency) {
@@ -143,19 +153,31 @@ fn read_env_files(service: &mut Service, env: &Environment, project_dir: &Path) 
 
 fn check_consistency(name: &str, service: &Service, span: &Span) -> Result<()> {
     let conflict = |a: &str, b: &str| {
-        Error::at(span, format!("services.{name}: can't set distinct values on '{a}' and '{b}'"))
+        Error::at(
+            span,
+            format!("services.{name}: can't set distinct values on '{a}' and '{b}'"),
+        )
     };
-    if let (Some(scale), Some(replicas)) = (service.scale, service.deploy.as_ref().and_then(|d| d.replicas)) {
+    if let (Some(scale), Some(replicas)) = (
+        service.scale,
+        service.deploy.as_ref().and_then(|d| d.replicas),
+    ) {
         if scale != replicas {
             return Err(conflict("scale", "deploy.replicas"));
         }
     }
-    let limit = service.deploy.as_ref().and_then(|d| d.resources.limits.as_ref());
+    let limit = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.limits.as_ref());
     if let Some(limit) = limit {
         if service.mem_limit.0 != 0 && limit.memory.0 != 0 && service.mem_limit != limit.memory {
             return Err(conflict("mem_limit", "deploy.resources.limits.memory"));
         }
-        if service.cpus.0 != 0.0 && limit.cpus.0 != 0.0 && (service.cpus.0 - limit.cpus.0).abs() > f32::EPSILON {
+        if service.cpus.0 != 0.0
+            && limit.cpus.0 != 0.0
+            && (service.cpus.0 - limit.cpus.0).abs() > f32::EPSILON
+        {
             return Err(conflict("cpus", "deploy.resources.limits.cpus"));
         }
     }
@@ -192,8 +214,11 @@ fn check_cycles(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {
     let mut done = Vec::new();
     for name in project.services.keys() {
         if let Some(cycle) = visit(project, name, &mut Vec::new(), &mut done) {
-            return Err(Error::at(&spans.service(&cycle[0]), format!("dependency cycle detected: {}", cycle.join(" -> ")))
-                .with_help("remove one of these depends_on entries"));
+            return Err(Error::at(
+                &spans.service(&cycle[0]),
+                format!("dependency cycle detected: {}", cycle.join(" -> ")),
+            )
+            .with_help("remove one of these depends_on entries"));
         }
     }
     Ok(())
@@ -202,25 +227,42 @@ fn check_cycles(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {
 /// Gives networks, volumes, secrets and configs their engine names (`<project>_<key>`,
 /// or the key itself when external), and adds the default network when used.
 fn name_resources(project: &mut Project) {
-    let uses_default = project.services.values().any(|s| s.networks.contains_key("default"));
+    let uses_default = project
+        .services
+        .values()
+        .any(|s| s.networks.contains_key("default"));
     if uses_default && !project.networks.contains_key("default") {
-        project.networks.insert("default".to_owned(), Network::default());
+        project
+            .networks
+            .insert("default".to_owned(), Network::default());
     }
     let prefix = |key: &str| format!("{}_{key}", project.name);
     for (key, network) in &mut project.networks {
         if network.name.is_empty() {
-            network.name = if network.external { key.clone() } else { prefix(key) };
+            network.name = if network.external {
+                key.clone()
+            } else {
+                prefix(key)
+            };
         }
     }
     for (key, volume) in &mut project.volumes {
         if volume.name.is_empty() {
-            volume.name = if volume.external { key.clone() } else { prefix(key) };
+            volume.name = if volume.external {
+                key.clone()
+            } else {
+                prefix(key)
+            };
         }
     }
     for objects in [&mut project.secrets, &mut project.configs] {
         for (key, object) in objects.iter_mut() {
             if object.name.is_empty() {
-                object.name = if object.external { key.clone() } else { prefix(key) };
+                object.name = if object.external {
+                    key.clone()
+                } else {
+                    prefix(key)
+                };
             }
         }
     }
@@ -230,8 +272,11 @@ fn check_references(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {
     for (name, service) in &project.services {
         let span = spans.service(name);
         let undefined = |kind: &str, what: &str| {
-            Error::at(&span, format!("service {name:?} refers to undefined {kind} {what}"))
-                .with_help(format!("declare it under the top-level `{kind}s:` key"))
+            Error::at(
+                &span,
+                format!("service {name:?} refers to undefined {kind} {what}"),
+            )
+            .with_help(format!("declare it under the top-level `{kind}s:` key"))
         };
         for network in service.networks.keys() {
             if !project.networks.contains_key(network) {
@@ -239,7 +284,10 @@ fn check_references(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {
             }
         }
         for mount in &service.volumes {
-            if mount.kind == "volume" && !mount.source.is_empty() && !project.volumes.contains_key(&mount.source) {
+            if mount.kind == "volume"
+                && !mount.source.is_empty()
+                && !project.volumes.contains_key(&mount.source)
+            {
                 return Err(undefined("volume", &mount.source));
             }
         }

@@ -25,8 +25,14 @@ pub fn absolutize(root: &mut Node, dir: &Path, home: Option<&str>) {
 }
 
 pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
-    let Some(map) = service.as_map_mut() else { return };
-    if let Some(context) = map.get_mut("build").and_then(Node::as_map_mut).and_then(|b| b.get_mut("context")) {
+    let Some(map) = service.as_map_mut() else {
+        return;
+    };
+    if let Some(context) = map
+        .get_mut("build")
+        .and_then(Node::as_map_mut)
+        .and_then(|b| b.get_mut("context"))
+    {
         if context.as_str().is_some_and(|c| !is_remote(c)) {
             resolve_node(context, dir, home);
         }
@@ -40,7 +46,9 @@ pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
     }
     if let Some(Value::Seq(mounts)) = map.get_mut("volumes").map(|n| &mut n.value) {
         for mount in mounts {
-            let Some(mount) = mount.as_map_mut() else { continue };
+            let Some(mount) = mount.as_map_mut() else {
+                continue;
+            };
             if mount.get("type").and_then(Node::as_str) == Some("bind") {
                 if let Some(source) = mount.get_mut("source") {
                     resolve_node(source, dir, home);
@@ -48,7 +56,11 @@ pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
             }
         }
     }
-    if let Some(file) = map.get_mut("extends").and_then(Node::as_map_mut).and_then(|e| e.get_mut("file")) {
+    if let Some(file) = map
+        .get_mut("extends")
+        .and_then(Node::as_map_mut)
+        .and_then(|e| e.get_mut("file"))
+    {
         resolve_node(file, dir, home);
     }
 }
@@ -67,7 +79,11 @@ pub fn resolve(path: &str, dir: &Path, home: Option<&str>) -> PathBuf {
         }
         _ => PathBuf::from(path),
     };
-    let joined = if expanded.is_absolute() { expanded } else { dir.join(expanded) };
+    let joined = if expanded.is_absolute() {
+        expanded
+    } else {
+        dir.join(expanded)
+    };
     clean(&joined)
 }
 
@@ -100,7 +116,10 @@ mod tests {
         let dir = Path::new("/p/q");
         assert_eq!(resolve("./data", dir, None), PathBuf::from("/p/q/data"));
         assert_eq!(resolve("../x/./y", dir, None), PathBuf::from("/p/x/y"));
-        assert_eq!(resolve("~/cache", dir, Some("/home/u")), PathBuf::from("/home/u/cache"));
+        assert_eq!(
+            resolve("~/cache", dir, Some("/home/u")),
+            PathBuf::from("/home/u/cache")
+        );
         assert_eq!(resolve("/abs", dir, None), PathBuf::from("/abs"));
     }
 }

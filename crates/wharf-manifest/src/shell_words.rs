@@ -66,8 +66,14 @@ mod tests {
 
     #[test]
     fn quotes_group_words() {
-        assert_eq!(split(r#"python app.py "x y" 'a b' c\ d"#).unwrap(), ["python", "app.py", "x y", "a b", "c d"]);
-        assert_eq!(split(r#"sh -c "echo \"hi\"""#).unwrap(), ["sh", "-c", "echo \"hi\""]);
+        assert_eq!(
+            split(r#"python app.py "x y" 'a b' c\ d"#).unwrap(),
+            ["python", "app.py", "x y", "a b", "c d"]
+        );
+        assert_eq!(
+            split(r#"sh -c "echo \"hi\"""#).unwrap(),
+            ["sh", "-c", "echo \"hi\""]
+        );
         assert_eq!(split("  ").unwrap(), Vec::<String>::new());
         assert!(split("echo 'open").is_err());
     }

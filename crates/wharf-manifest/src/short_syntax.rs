@@ -11,7 +11,9 @@ pub struct PortSpec {
 }
 
 pub fn parse_port(spec: &str) -> Result<Vec<PortSpec>, String> {
-    let invalid = || format!("invalid port {spec:?}: expected [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]");
+    let invalid = || {
+        format!("invalid port {spec:?}: expected [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]")
+    };
     let (rest, protocol) = match spec.rsplit_once('/') {
         Some((rest, proto)) if !proto.is_empty() => (rest, proto.to_ascii_lowercase()),
         Some(_) => return Err(invalid()),
@@ -25,7 +27,10 @@ pub fn parse_port(spec: &str) -> Result<Vec<PortSpec>, String> {
         let parts: Vec<&str> = rest.split(':').collect();
         match parts.len() {
             1 | 2 => (String::new(), rest),
-            3 => (parts[0].to_owned(), rest.split_once(':').map_or(rest, |(_, r)| r)),
+            3 => (
+                parts[0].to_owned(),
+                rest.split_once(':').map_or(rest, |(_, r)| r),
+            ),
             _ => return Err(invalid()),
         }
     };
@@ -47,7 +52,11 @@ pub fn parse_port(spec: &str) -> Result<Vec<PortSpec>, String> {
             Some((start, end)) if end - start + 1 == count => (start + offset).to_string(),
             Some((start, end)) if count == 1 && start != end => format!("{start}-{end}"),
             Some((start, end)) if start == end => start.to_string(),
-            Some(_) => return Err(format!("invalid port {spec:?}: host and container port ranges differ in size")),
+            Some(_) => {
+                return Err(format!(
+                    "invalid port {spec:?}: host and container port ranges differ in size"
+                ));
+            }
         };
         specs.push(PortSpec {
             host_ip: host_ip.clone(),
@@ -84,7 +93,9 @@ pub struct VolumeSpec {
     pub nocopy: bool,
 }
 
-const PROPAGATIONS: [&str; 6] = ["shared", "rshared", "slave", "rslave", "private", "rprivate"];
+const PROPAGATIONS: [&str; 6] = [
+    "shared", "rshared", "slave", "rslave", "private", "rprivate",
+];
 
 pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
     let parts: Vec<&str> = spec.split(':').collect();
@@ -133,21 +144,41 @@ mod tests {
     use super::*;
 
     fn port(host_ip: &str, target: u32, published: &str, protocol: &str) -> PortSpec {
-        PortSpec { host_ip: host_ip.into(), target, published: published.into(), protocol: protocol.into() }
+        PortSpec {
+            host_ip: host_ip.into(),
+            target,
+            published: published.into(),
+            protocol: protocol.into(),
+        }
     }
 
     #[test]
     fn ports_in_every_short_form() {
         assert_eq!(parse_port("80").unwrap(), [port("", 80, "", "tcp")]);
-        assert_eq!(parse_port("8080:80").unwrap(), [port("", 80, "8080", "tcp")]);
-        assert_eq!(parse_port("127.0.0.1:8080:80/udp").unwrap(), [port("127.0.0.1", 80, "8080", "udp")]);
-        assert_eq!(parse_port("127.0.0.1::80").unwrap(), [port("127.0.0.1", 80, "", "tcp")]);
-        assert_eq!(parse_port("[::1]:8080:80").unwrap(), [port("::1", 80, "8080", "tcp")]);
+        assert_eq!(
+            parse_port("8080:80").unwrap(),
+            [port("", 80, "8080", "tcp")]
+        );
+        assert_eq!(
+            parse_port("127.0.0.1:8080:80/udp").unwrap(),
+            [port("127.0.0.1", 80, "8080", "udp")]
+        );
+        assert_eq!(
+            parse_port("127.0.0.1::80").unwrap(),
+            [port("127.0.0.1", 80, "", "tcp")]
+        );
+        assert_eq!(
+            parse_port("[::1]:8080:80").unwrap(),
+            [port("::1", 80, "8080", "tcp")]
+        );
         assert_eq!(
             parse_port("9000-9001:9000-9001").unwrap(),
             [port("", 9000, "9000", "tcp"), port("", 9001, "9001", "tcp")]
         );
-        assert_eq!(parse_port("8000-8010:80").unwrap(), [port("", 80, "8000-8010", "tcp")]);
+        assert_eq!(
+            parse_port("8000-8010:80").unwrap(),
+            [port("", 80, "8000-8010", "tcp")]
+        );
     }
 
     #[test]
@@ -160,11 +191,17 @@ mod tests {
     #[test]
     fn volumes_pick_bind_or_named() {
         let v = parse_volume("./data:/data:ro").unwrap();
-        assert_eq!((v.kind, v.source.as_str(), v.read_only), ("bind", "./data", true));
+        assert_eq!(
+            (v.kind, v.source.as_str(), v.read_only),
+            ("bind", "./data", true)
+        );
         let v = parse_volume("db:/var/lib/db:nocopy").unwrap();
         assert_eq!((v.kind, v.nocopy), ("volume", true));
         let v = parse_volume("/tmp").unwrap();
-        assert_eq!((v.kind, v.source.as_str(), v.target.as_str()), ("volume", "", "/tmp"));
+        assert_eq!(
+            (v.kind, v.source.as_str(), v.target.as_str()),
+            ("volume", "", "/tmp")
+        );
         assert!(parse_volume("a:b:c:d").is_err());
         assert!(parse_volume("a:b:bogus").is_err());
     }

@@ -13,7 +13,10 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Arc<Self> {
-        Arc::new(Self { path: path.into(), text: text.into() })
+        Arc::new(Self {
+            path: path.into(),
+            text: text.into(),
+        })
     }
 
     /// The text of 1-based line `line`, without its line ending.
@@ -32,7 +35,11 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: &Arc<SourceFile>, line: u32, col: u32) -> Self {
-        Self { file: Some(Arc::clone(file)), line, col }
+        Self {
+            file: Some(Arc::clone(file)),
+            line,
+            col,
+        }
     }
 
     /// A span for values that do not come from a file (defaults, command-line values).

@@ -39,7 +39,12 @@ pub fn parse_documents(file: &Arc<SourceFile>) -> Result<Vec<Node>> {
                 reader.anchors.clear();
             }
             Event::StreamEnd => return Ok(documents),
-            _ => return Err(Error::at(&span, "unexpected YAML content outside a document")),
+            _ => {
+                return Err(Error::at(
+                    &span,
+                    "unexpected YAML content outside a document",
+                ));
+            }
         }
     }
 }
@@ -56,7 +61,11 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn span(&self, span: &EventSpan) -> Span {
-        Span::new(self.file, span.start.line() as u32, span.start.col() as u32 + 1)
+        Span::new(
+            self.file,
+            span.start.line() as u32,
+            span.start.col() as u32 + 1,
+        )
     }
 
     fn next(&mut self) -> Result<(Event<'a>, Span)> {
@@ -140,12 +149,21 @@ impl<'a> Reader<'a> {
                 Value::Int(i) if name == "float" => Value::Float(i as f64),
                 value @ Value::Float(_) if name == "float" => value,
                 value @ Value::Bool(_) if name == "bool" => value,
-                _ => return Err(Error::at(span, format!("cannot decode {text:?} as !!{name}"))),
+                _ => {
+                    return Err(Error::at(
+                        span,
+                        format!("cannot decode {text:?} as !!{name}"),
+                    ));
+                }
             },
             _ if style == ScalarStyle::Plain => scalar::resolve_plain(text),
             _ => Value::Str(text.to_owned()),
         };
-        Ok(Node { value, span: span.clone(), tag: node_tag })
+        Ok(Node {
+            value,
+            span: span.clone(),
+            tag: node_tag,
+        })
     }
 
     fn mapping(&mut self) -> Result<Map> {
@@ -175,7 +193,10 @@ impl<'a> Reader<'a> {
             if let Some(existing) = map.key(&name) {
                 return Err(Error::at(
                     &key_span,
-                    format!("mapping key {name:?} already defined at line {}", existing.span.line),
+                    format!(
+                        "mapping key {name:?} already defined at line {}",
+                        existing.span.line
+                    ),
                 ));
             }
             map.entries.push((Key::new(name, key_span), value));
@@ -204,7 +225,10 @@ fn collect_merge(value: &Node, merged: &mut Vec<(Key, Node)>) -> Result<()> {
         Value::Seq(items) => {
             for item in items {
                 let map = item.as_map().ok_or_else(|| {
-                    Error::at(&item.span, "a merge key (<<) takes a mapping or a list of mappings")
+                    Error::at(
+                        &item.span,
+                        "a merge key (<<) takes a mapping or a list of mappings",
+                    )
                 })?;
                 add(map);
             }
@@ -232,8 +256,10 @@ fn compose_tag(tag: Option<&Tag>, span: &Span) -> Result<Option<NodeTag>> {
     match (tag.handle.as_str(), tag.suffix.as_str()) {
         ("!", "reset") => Ok(Some(NodeTag::Reset)),
         ("!", "override") => Ok(Some(NodeTag::Override)),
-        (handle, suffix) => Err(Error::at(span, format!("unsupported YAML tag {handle}{suffix}"))
-            .with_help("Compose understands !reset and !override")),
+        (handle, suffix) => Err(
+            Error::at(span, format!("unsupported YAML tag {handle}{suffix}"))
+                .with_help("Compose understands !reset and !override"),
+        ),
     }
 }
 
@@ -249,7 +275,13 @@ mod tests {
     #[test]
     fn merge_keys_add_only_missing_keys() {
         let node = parse("base: &b {a: 1, b: 2}\nchild:\n  <<: *b\n  b: 3\n");
-        let child = node.as_map().unwrap().get("child").unwrap().as_map().unwrap();
+        let child = node
+            .as_map()
+            .unwrap()
+            .get("child")
+            .unwrap()
+            .as_map()
+            .unwrap();
         assert!(matches!(child.get("a").unwrap().value, Value::Int(1)));
         assert!(matches!(child.get("b").unwrap().value, Value::Int(3)));
     }
@@ -257,8 +289,20 @@ mod tests {
     #[test]
     fn nodes_remember_line_and_column() {
         let node = parse("services:\n  web:\n    image: nginx\n");
-        let web = node.as_map().unwrap().get("services").unwrap().as_map().unwrap();
-        let image = web.get("web").unwrap().as_map().unwrap().get("image").unwrap();
+        let web = node
+            .as_map()
+            .unwrap()
+            .get("services")
+            .unwrap()
+            .as_map()
+            .unwrap();
+        let image = web
+            .get("web")
+            .unwrap()
+            .as_map()
+            .unwrap()
+            .get("image")
+            .unwrap();
         assert_eq!((image.span.line, image.span.col), (3, 12));
     }
 
@@ -283,7 +327,10 @@ mod tests {
         let node = parse("a: '1'\nb: \"true\"\nc: !!str 5\n");
         let map = node.as_map().unwrap();
         for key in ["a", "b", "c"] {
-            assert!(matches!(map.get(key).unwrap().value, Value::Str(_)), "{key}");
+            assert!(
+                matches!(map.get(key).unwrap().value, Value::Str(_)),
+                "{key}"
+            );
         }
     }
 }

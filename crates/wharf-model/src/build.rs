@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::skip::{is_false, is_zero};
-use crate::{Extensions, FileReference, UnitBytes, Ulimit};
+use crate::{Extensions, FileReference, Ulimit, UnitBytes};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

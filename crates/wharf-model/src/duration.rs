@@ -29,8 +29,9 @@ impl Duration {
         }
         let mut total: f64 = 0.0;
         while !rest.is_empty() {
-            let number_len =
-                rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+            let number_len = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(rest.len());
             if number_len == 0 {
                 return Err(invalid());
             }
@@ -121,7 +122,9 @@ impl<'de> Deserialize<'de> for Duration {
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
                 // A bare number is seconds, as Compose reads it.
-                v.checked_mul(1_000_000_000).map(Duration).ok_or_else(|| E::custom("duration too large"))
+                v.checked_mul(1_000_000_000)
+                    .map(Duration)
+                    .ok_or_else(|| E::custom("duration too large"))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
                 self.visit_i64(i64::try_from(v).map_err(|_| E::custom("duration too large"))?)

@@ -223,7 +223,9 @@ pub struct Service {
 impl Service {
     /// How many replicas `up` starts: `scale`, else `deploy.replicas`, else one.
     pub fn replicas(&self) -> i64 {
-        self.scale.or_else(|| self.deploy.as_ref().and_then(|d| d.replicas)).unwrap_or(1)
+        self.scale
+            .or_else(|| self.deploy.as_ref().and_then(|d| d.replicas))
+            .unwrap_or(1)
     }
 }
 
@@ -248,7 +250,10 @@ impl<'de> Deserialize<'de> for Cpus {
                 f.write_str("a number of CPUs such as 0.5")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Cpus, E> {
-                v.trim().parse().map(Cpus).map_err(|_| E::custom(format!("invalid number of CPUs {v:?}")))
+                v.trim()
+                    .parse()
+                    .map(Cpus)
+                    .map_err(|_| E::custom(format!("invalid number of CPUs {v:?}")))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Cpus, E> {
                 Ok(Cpus(v as f32))
@@ -355,14 +360,21 @@ impl<'de> Deserialize<'de> for Ulimit {
                 Ok(Ulimit::Single(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Ulimit, E> {
-                i64::try_from(v).map(Ulimit::Single).map_err(|_| E::custom("ulimit too large"))
+                i64::try_from(v)
+                    .map(Ulimit::Single)
+                    .map_err(|_| E::custom("ulimit too large"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Ulimit, E> {
-                v.parse().map(Ulimit::Single).map_err(|_| E::custom(format!("invalid ulimit {v:?}")))
+                v.parse()
+                    .map(Ulimit::Single)
+                    .map_err(|_| E::custom(format!("invalid ulimit {v:?}")))
             }
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Ulimit, A::Error> {
                 let range = Range::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(Ulimit::Range { soft: range.soft, hard: range.hard })
+                Ok(Ulimit::Range {
+                    soft: range.soft,
+                    hard: range.hard,
+                })
             }
         }
         deserializer.deserialize_any(UlimitVisitor)

@@ -11,10 +11,15 @@ pub struct UnitBytes(pub i64);
 impl UnitBytes {
     /// Parses a size with binary units (k = 1024), an optional `b`/`ib` suffix, any case.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let invalid = || format!("invalid size {text:?}: expected a number with an optional unit (b, k, m, g, t, p)");
+        let invalid = || {
+            format!(
+                "invalid size {text:?}: expected a number with an optional unit (b, k, m, g, t, p)"
+            )
+        };
         let lower = text.trim().to_ascii_lowercase();
-        let number_len =
-            lower.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(lower.len());
+        let number_len = lower
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(lower.len());
         if number_len == 0 {
             return Err(invalid());
         }
@@ -56,7 +61,9 @@ impl<'de> Deserialize<'de> for UnitBytes {
                 Ok(UnitBytes(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<UnitBytes, E> {
-                i64::try_from(v).map(UnitBytes).map_err(|_| E::custom("size too large"))
+                i64::try_from(v)
+                    .map(UnitBytes)
+                    .map_err(|_| E::custom("size too large"))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<UnitBytes, E> {
                 Ok(UnitBytes(v as i64))

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "wharf", version, about = "One command for a whole multi-service development environment")]
+#[command(
+    name = "wharf",
+    version,
+    about = "One command for a whole multi-service development environment"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -78,7 +78,9 @@ fn escape(value: &mut Value) {
 pub fn yaml_shape(value: &mut Value) {
     if let Value::Object(map) = value {
         map.retain(|key, child| match key.as_str() {
-            "command" | "entrypoint" => !child.is_null() && child.as_array().is_none_or(|a| !a.is_empty()),
+            "command" | "entrypoint" => {
+                !child.is_null() && child.as_array().is_none_or(|a| !a.is_empty())
+            }
             "ipam" | "placement" | "resources" => child.as_object().is_none_or(|o| !o.is_empty()),
             _ => true,
         });
@@ -204,28 +206,52 @@ fn quote_if_needed(text: &str) -> String {
 }
 
 /// Words YAML 1.1 readers take as booleans; quoted so any reader keeps them strings.
-const YAML11_WORDS: [&str; 12] = ["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "off"];
+const YAML11_WORDS: [&str; 12] = [
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "off",
+];
 
 fn is_plain_safe(text: &str) -> bool {
-    let Some(first) = text.chars().next() else { return false };
-    if text.trim() != text || YAML11_WORDS.contains(&text) || text.eq_ignore_ascii_case("on") || text.eq_ignore_ascii_case("off") {
+    let Some(first) = text.chars().next() else {
+        return false;
+    };
+    if text.trim() != text
+        || YAML11_WORDS.contains(&text)
+        || text.eq_ignore_ascii_case("on")
+        || text.eq_ignore_ascii_case("off")
+    {
         return false;
     }
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) && !(first == '-' && text.len() > 1 && !text.starts_with("- ") && !looks_numeric(text)) {
+    if "-?:,[]{}#&*!|>'\"%@`".contains(first)
+        && !(first == '-' && text.len() > 1 && !text.starts_with("- ") && !looks_numeric(text))
+    {
         return false;
     }
-    if text.contains(": ") || text.contains(" #") || text.ends_with(':') || text.chars().any(char::is_control) {
+    if text.contains(": ")
+        || text.contains(" #")
+        || text.ends_with(':')
+        || text.chars().any(char::is_control)
+    {
         return false;
     }
-    !looks_numeric(text) && !matches!(text, "~" | "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE")
+    !looks_numeric(text)
+        && !matches!(
+            text,
+            "~" | "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        )
 }
 
 fn looks_numeric(text: &str) -> bool {
     let body = text.trim_start_matches(['-', '+']);
     body.starts_with('.') && body.len() > 1
         || body.chars().next().is_some_and(|c| c.is_ascii_digit())
-            && body.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | ':'))
-            && (body.parse::<f64>().is_ok() || body.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, 'x' | 'o' | 'b' | '_' | 'X' | 'O' | 'B')) || body.contains(':'))
+            && body
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | ':'))
+            && (body.parse::<f64>().is_ok()
+                || body.chars().all(|c| {
+                    c.is_ascii_hexdigit() || matches!(c, 'x' | 'o' | 'b' | '_' | 'X' | 'O' | 'B')
+                })
+                || body.contains(':'))
 }
 
 #[cfg(test)]
@@ -234,7 +260,9 @@ mod tests {
 
     #[test]
     fn strings_that_read_back_as_other_types_are_quoted() {
-        for text in ["8080", "1.5", "true", "null", "yes", "", " x", "a: b", "#x", "0x1F", "1e3"] {
+        for text in [
+            "8080", "1.5", "true", "null", "yes", "", " x", "a: b", "#x", "0x1F", "1e3",
+        ] {
             assert!(quote_if_needed(text).starts_with('"'), "{text}");
         }
         for text in ["nginx:1.25", "/tmp/x", "-c", "python", "a b", "127.0.0.1"] {
@@ -245,6 +273,9 @@ mod tests {
     #[test]
     fn nested_lists_and_maps_render_in_block_style() {
         let value = serde_json::json!({"a": {"b": [1, {"c": "d", "e": []}]}, "f": {}});
-        assert_eq!(to_yaml(&value), "a:\n  b:\n    - 1\n    - c: d\n      e: []\nf: {}\n");
+        assert_eq!(
+            to_yaml(&value),
+            "a:\n  b:\n    - 1\n    - c: d\n      e: []\nf: {}\n"
+        );
     }
 }

