@@ -60,23 +60,22 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
         }
     }
     for key in ["command", "entrypoint"] {
-        if let Some(node) = map.get_mut(key) {
-            if let Some(text) = node.as_str() {
-                let words = shell_words::split(text).map_err(|e| Error::at(&node.span, e))?;
-                let span = node.span.clone();
-                *node = list_node(words, &span);
-            }
+        if let Some(node) = map.get_mut(key)
+            && let Some(text) = node.as_str()
+        {
+            let words = shell_words::split(text).map_err(|e| Error::at(&node.span, e))?;
+            let span = node.span.clone();
+            *node = list_node(words, &span);
         }
     }
     if let Some(test) = map
         .get_mut("healthcheck")
         .and_then(Node::as_map_mut)
         .and_then(|h| h.get_mut("test"))
+        && let Some(text) = test.as_str()
     {
-        if let Some(text) = test.as_str() {
-            let span = test.span.clone();
-            *test = list_node(vec!["CMD-SHELL".to_owned(), text.to_owned()], &span);
-        }
+        let span = test.span.clone();
+        *test = list_node(vec!["CMD-SHELL".to_owned(), text.to_owned()], &span);
     }
     to_mapping(map, "environment", true)?;
     for key in ["labels", "annotations", "sysctls", "storage_opt", "log_opt"] {
@@ -90,19 +89,19 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
     ports(map)?;
     volumes(map)?;
     depends_on(map)?;
-    if let Some(networks) = map.get_mut("networks") {
-        if let Some(items) = networks.as_seq() {
-            let entries = items
-                .iter()
-                .map(|item| {
-                    (
-                        Key::new(item.scalar_text().unwrap_or_default(), item.span.clone()),
-                        Node::null(item.span.clone()),
-                    )
-                })
-                .collect();
-            networks.value = Value::Map(Map { entries });
-        }
+    if let Some(networks) = map.get_mut("networks")
+        && let Some(items) = networks.as_seq()
+    {
+        let entries = items
+            .iter()
+            .map(|item| {
+                (
+                    Key::new(item.scalar_text().unwrap_or_default(), item.span.clone()),
+                    Node::null(item.span.clone()),
+                )
+            })
+            .collect();
+        networks.value = Value::Map(Map { entries });
     }
     file_references(map, "secrets");
     file_references(map, "configs");
@@ -117,11 +116,11 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
             }
         }
     }
-    if let Some(extends) = map.get_mut("extends") {
-        if let Some(name) = extends.as_str() {
-            let span = extends.span.clone();
-            *extends = map_node(vec![("service", Node::str(name, span.clone()))], span);
-        }
+    if let Some(extends) = map.get_mut("extends")
+        && let Some(name) = extends.as_str()
+    {
+        let span = extends.span.clone();
+        *extends = map_node(vec![("service", Node::str(name, span.clone()))], span);
     }
     if let Some(devices) = map.get_mut("devices").and_then(|d| match &mut d.value {
         Value::Seq(items) => Some(items),
@@ -223,11 +222,11 @@ fn to_mapping(map: &mut Map, key: &str, keep_null: bool) -> Result<()> {
 /// A string where a list is allowed becomes a one-item list.
 fn string_to_list(map: &mut Map, keys: &[&str]) {
     for key in keys {
-        if let Some(node) = map.get_mut(key) {
-            if node.as_str().is_some() {
-                let item = node.clone();
-                node.value = Value::Seq(vec![item]);
-            }
+        if let Some(node) = map.get_mut(key)
+            && node.as_str().is_some()
+        {
+            let item = node.clone();
+            node.value = Value::Seq(vec![item]);
         }
     }
 }
@@ -308,27 +307,28 @@ fn env_files(map: &mut Map) {
     };
     let entries = items
         .into_iter()
-        .map(|item| match item.as_str() {
-            Some(path) => map_node(
-                vec![
-                    ("path", Node::str(path, item.span.clone())),
-                    ("required", Node::new(Value::Bool(true), item.span.clone())),
-                ],
-                item.span.clone(),
-            ),
-            None => {
+        .map(|item| {
+            if let Some(path) = item.as_str() {
+                map_node(
+                    vec![
+                        ("path", Node::str(path, item.span.clone())),
+                        ("required", Node::new(Value::Bool(true), item.span.clone())),
+                    ],
+                    item.span.clone(),
+                )
+            } else {
                 let mut item = item;
-                if let Some(entry) = item.as_map_mut() {
-                    if !entry.contains("required") {
-                        let span = entry
-                            .key("path")
-                            .map(|k| k.span.clone())
-                            .unwrap_or_default();
-                        entry.entries.push((
-                            Key::new("required", span.clone()),
-                            Node::new(Value::Bool(true), span),
-                        ));
-                    }
+                if let Some(entry) = item.as_map_mut()
+                    && !entry.contains("required")
+                {
+                    let span = entry
+                        .key("path")
+                        .map(|k| k.span.clone())
+                        .unwrap_or_default();
+                    entry.entries.push((
+                        Key::new("required", span.clone()),
+                        Node::new(Value::Bool(true), span),
+                    ));
                 }
                 item
             }
@@ -367,10 +367,10 @@ fn ports(map: &mut Map) -> Result<()> {
             Value::Map(_) => {
                 let mut item = item;
                 if let Some(port) = item.as_map_mut() {
-                    if let Some(published) = port.get_mut("published") {
-                        if let Some(text) = published.scalar_text() {
-                            published.value = Value::Str(text);
-                        }
+                    if let Some(published) = port.get_mut("published")
+                        && let Some(text) = published.scalar_text()
+                    {
+                        published.value = Value::Str(text);
                     }
                     for (key, default) in [("mode", "ingress"), ("protocol", "tcp")] {
                         if !port.contains(key) {

@@ -1,5 +1,5 @@
 //! A serde deserializer over [`Node`] trees, so the typed model can derive
-//! `Deserialize` and still report errors at the node's file:line:col.
+//! `Deserialize` and still report errors at the node's <file:line:col>.
 //!
 //! Structs are checked against their field list here: an unknown key is an error that
 //! names the closest valid key, and `x-*` keys are gathered under the model's
@@ -315,7 +315,9 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
                 error.span = Some(key.span.clone());
                 error.help = Some(match closest(&key.name, &known) {
                     Some(best) => format!("did you mean `{best}`?"),
-                    None => format!("expected one of: {}", known.join(", ")),
+                    None if known.len() <= 12 => format!("expected one of: {}", known.join(", ")),
+                    None => "not a key Compose defines here; your own keys must start with `x-`"
+                        .to_owned(),
                 });
                 return Err(error);
             }

@@ -62,7 +62,7 @@ pub fn normalize_project_name(name: &str) -> String {
     lowered.trim_start_matches(['_', '-']).to_owned()
 }
 
-/// Checks a name given explicitly (`-p`, `name:`, COMPOSE_PROJECT_NAME).
+/// Checks a name given explicitly (`-p`, `name:`, `COMPOSE_PROJECT_NAME`).
 pub fn validate_project_name(name: &str) -> Result<()> {
     let valid = !name.is_empty()
         && name

@@ -93,11 +93,11 @@ impl Parser<'_> {
 
     fn statement(&mut self, shell: &dyn Variables) -> Result<()> {
         let start = self.pos;
-        if let Some(after) = self.rest().strip_prefix("export") {
-            if after.starts_with([' ', '\t']) {
-                self.pos += "export".len();
-                self.pos += self.rest().len() - self.rest().trim_start_matches([' ', '\t']).len();
-            }
+        if let Some(after) = self.rest().strip_prefix("export")
+            && after.starts_with([' ', '\t'])
+        {
+            self.pos += "export".len();
+            self.pos += self.rest().len() - self.rest().trim_start_matches([' ', '\t']).len();
         }
         let key_start = self.pos;
         let key_len = self

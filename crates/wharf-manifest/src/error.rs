@@ -68,14 +68,17 @@ impl Error {
         self
     }
 
+    #[must_use]
     pub fn message(&self) -> &str {
         &self.message
     }
 
+    #[must_use]
     pub fn span(&self) -> Option<&Span> {
         self.span.as_ref()
     }
 
+    #[must_use]
     pub fn help(&self) -> Option<&str> {
         self.help.as_deref()
     }

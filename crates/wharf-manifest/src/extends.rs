@@ -55,65 +55,62 @@ fn resolve(
         .and_then(Node::as_str)
         .ok_or_else(|| Error::at(&extends.span, "extends needs a service"))?
         .to_owned();
-    let mut base = match spec.get("file").and_then(Node::as_str) {
-        Some(file) => {
-            let path = paths::resolve(file, file_dir, None);
-            let other_dir = path.parent().unwrap_or(file_dir).to_path_buf();
-            let mut tree: Option<Node> = None;
-            for mut document in context.read_documents(&path)? {
-                if context.options.interpolate {
-                    interpolate_tree(&mut document, context.env, "")?;
-                }
-                canonicalize(&mut document)?;
-                match &mut tree {
-                    None => tree = Some(strip_tags(document)),
-                    Some(base) => merge(base, document, &[]),
-                }
+    let mut base = if let Some(file) = spec.get("file").and_then(Node::as_str) {
+        let path = paths::resolve(file, file_dir, None);
+        let other_dir = path.parent().unwrap_or(file_dir).to_path_buf();
+        let mut tree: Option<Node> = None;
+        for mut document in context.read_documents(&path)? {
+            if context.options.interpolate {
+                interpolate_tree(&mut document, context.env, "")?;
             }
-            let mut tree = tree
-                .ok_or_else(|| Error::at(&extends.span, format!("{} is empty", path.display())))?;
-            let other = tree
-                .as_map_mut()
-                .and_then(|m| m.get_mut("services"))
-                .and_then(Node::as_map_mut)
-                .filter(|s| s.contains(&base_name))
-                .ok_or_else(|| {
-                    Error::at(
-                        &extends.span,
-                        format!(
-                            "cannot extend service {base_name:?}: not found in {}",
-                            path.display()
-                        ),
-                    )
-                })?;
-            resolve(
-                context,
-                other,
-                &base_name,
-                &other_dir,
-                &mut vec![format!("{}:{base_name}", path.display())],
-            )?;
-            let mut base = other
-                .get(&base_name)
-                .cloned()
-                .unwrap_or_else(|| Node::null(extends.span.clone()));
-            let home = context.env.vars().get("HOME").cloned();
-            paths::absolutize_service(&mut base, &other_dir, home.as_deref());
-            base
+            canonicalize(&mut document)?;
+            match &mut tree {
+                None => tree = Some(strip_tags(document)),
+                Some(base) => merge(base, document, &[]),
+            }
         }
-        None => {
-            if !services.contains(&base_name) {
-                return Err(Error::at(
+        let mut tree =
+            tree.ok_or_else(|| Error::at(&extends.span, format!("{} is empty", path.display())))?;
+        let other = tree
+            .as_map_mut()
+            .and_then(|m| m.get_mut("services"))
+            .and_then(Node::as_map_mut)
+            .filter(|s| s.contains(&base_name))
+            .ok_or_else(|| {
+                Error::at(
                     &extends.span,
-                    format!("service {name:?} extends undefined service {base_name:?}"),
-                ));
-            }
-            resolve(context, services, &base_name, file_dir, stack)?;
-            services
-                .get(&base_name)
-                .cloned()
-                .unwrap_or_else(|| Node::null(extends.span.clone()))
+                    format!(
+                        "cannot extend service {base_name:?}: not found in {}",
+                        path.display()
+                    ),
+                )
+            })?;
+        resolve(
+            context,
+            other,
+            &base_name,
+            &other_dir,
+            &mut vec![format!("{}:{base_name}", path.display())],
+        )?;
+        let mut base = other
+            .get(&base_name)
+            .cloned()
+            .unwrap_or_else(|| Node::null(extends.span.clone()));
+        let home = context.env.vars().get("HOME").cloned();
+        paths::absolutize_service(&mut base, &other_dir, home.as_deref());
+        base
+    } else {
+        if !services.contains(&base_name) {
+            return Err(Error::at(
+                &extends.span,
+                format!("service {name:?} extends undefined service {base_name:?}"),
+            ));
         }
+        resolve(context, services, &base_name, file_dir, stack)?;
+        services
+            .get(&base_name)
+            .cloned()
+            .unwrap_or_else(|| Node::null(extends.span.clone()))
     };
     if let Some(map) = base.as_map_mut() {
         map.remove("extends");

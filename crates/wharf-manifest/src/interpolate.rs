@@ -214,6 +214,48 @@ fn lookup_or_empty(name: &str, vars: &dyn Variables) -> String {
     }
 }
 
+/// Substitutes variables in every string value of a tree (keys are left alone, as in
+/// Compose). `path` names the node in errors (`services.web.image`).
+pub fn interpolate_tree(
+    node: &mut crate::node::Node,
+    vars: &dyn Variables,
+    path: &str,
+) -> crate::error::Result<()> {
+    use crate::node::Value;
+    match &mut node.value {
+        Value::Str(text) => {
+            *text = substitute(text, vars).map_err(|err| {
+                let message = match err {
+                    TemplateError::Invalid => format!("invalid interpolation format for {path}"),
+                    required @ TemplateError::Required { .. } => {
+                        format!("error while interpolating {path}: {required}")
+                    }
+                };
+                crate::error::Error::at(&node.span, message).with_help(
+                    "write $$ for a literal $; variables look like $NAME or ${NAME:-default}",
+                )
+            })?;
+        }
+        Value::Seq(items) => {
+            for (index, item) in items.iter_mut().enumerate() {
+                interpolate_tree(item, vars, &format!("{path}[{index}]"))?;
+            }
+        }
+        Value::Map(map) => {
+            for (key, value) in &mut map.entries {
+                let child = if path.is_empty() {
+                    key.name.clone()
+                } else {
+                    format!("{path}.{}", key.name)
+                };
+                interpolate_tree(value, vars, &child)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
@@ -297,46 +339,4 @@ mod tests {
         assert_eq!(substitute("${A:-$UNSEEN}", &vars).unwrap(), "a");
         assert!(vars.1.borrow().is_empty());
     }
-}
-
-/// Substitutes variables in every string value of a tree (keys are left alone, as in
-/// Compose). `path` names the node in errors (`services.web.image`).
-pub fn interpolate_tree(
-    node: &mut crate::node::Node,
-    vars: &dyn Variables,
-    path: &str,
-) -> crate::error::Result<()> {
-    use crate::node::Value;
-    match &mut node.value {
-        Value::Str(text) => {
-            *text = substitute(text, vars).map_err(|err| {
-                let message = match err {
-                    TemplateError::Invalid => format!("invalid interpolation format for {path}"),
-                    required @ TemplateError::Required { .. } => {
-                        format!("error while interpolating {path}: {required}")
-                    }
-                };
-                crate::error::Error::at(&node.span, message).with_help(
-                    "write $$ for a literal $; variables look like $NAME or ${NAME:-default}",
-                )
-            })?;
-        }
-        Value::Seq(items) => {
-            for (index, item) in items.iter_mut().enumerate() {
-                interpolate_tree(item, vars, &format!("{path}[{index}]"))?;
-            }
-        }
-        Value::Map(map) => {
-            for (key, value) in &mut map.entries {
-                let child = if path.is_empty() {
-                    key.name.clone()
-                } else {
-                    format!("{path}.{}", key.name)
-                };
-                interpolate_tree(value, vars, &child)?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
 }

@@ -1,5 +1,5 @@
 //! Reads Compose files the way `docker compose` does and produces a
-//! [`wharf_model::Project`]; every error points at file:line:col.
+//! [`wharf_model::Project`]; every error points at <file:line:col>.
 
 mod canonical;
 mod de;

@@ -21,7 +21,7 @@ use crate::{extends, include, normalize, paths, yaml};
 /// What the command line and the shell say about where and how to load.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
-    /// `-f` files; empty means COMPOSE_FILE or discovery. `-` reads `stdin`.
+    /// `-f` files; empty means `COMPOSE_FILE` or discovery. `-` reads `stdin`.
     pub files: Vec<PathBuf>,
     pub project_name: Option<String>,
     pub project_directory: Option<PathBuf>,
@@ -176,7 +176,7 @@ fn active_profiles(options: &LoadOptions, env: &Environment) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// `-p` > COMPOSE_PROJECT_NAME > `name:` > the project directory's name.
+/// `-p` > `COMPOSE_PROJECT_NAME` > `name:` > the project directory's name.
 fn project_name(
     options: &LoadOptions,
     env: &Environment,
@@ -199,8 +199,10 @@ fn project_name(
         let name = node
             .as_str()
             .ok_or_else(|| Error::at(&node.span, "name must be a string"))?;
-        validate_project_name(name).map_err(|e| e.or_at(&node.span))?;
-        return Ok(name.to_owned());
+        // Compose normalizes a `name:` from the file rather than rejecting it.
+        let normalized = normalize_project_name(name);
+        validate_project_name(&normalized).map_err(|e| e.or_at(&node.span))?;
+        return Ok(normalized);
     }
     let base = project_dir
         .file_name()

@@ -50,10 +50,11 @@ pub fn normalize(
                 *value = env.get(key).map(str::to_owned);
             }
         }
-        if let Some(build) = &mut service.build {
-            if build.dockerfile.is_empty() && build.dockerfile_inline.is_empty() {
-                build.dockerfile = "Dockerfile".to_owned();
-            }
+        if let Some(build) = &mut service.build
+            && build.dockerfile.is_empty()
+            && build.dockerfile_inline.is_empty()
+        {
+            build.dockerfile = "Dockerfile".to_owned();
         }
         if service.network_mode.is_empty() && service.networks.is_empty() {
             service.networks.insert("default".to_owned(), None);
@@ -161,10 +162,9 @@ fn check_consistency(name: &str, service: &Service, span: &Span) -> Result<()> {
     if let (Some(scale), Some(replicas)) = (
         service.scale,
         service.deploy.as_ref().and_then(|d| d.replicas),
-    ) {
-        if scale != replicas {
-            return Err(conflict("scale", "deploy.replicas"));
-        }
+    ) && scale != replicas
+    {
+        return Err(conflict("scale", "deploy.replicas"));
     }
     let limit = service
         .deploy

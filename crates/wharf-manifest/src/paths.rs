@@ -32,10 +32,9 @@ pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
         .get_mut("build")
         .and_then(Node::as_map_mut)
         .and_then(|b| b.get_mut("context"))
+        && context.as_str().is_some_and(|c| !is_remote(c))
     {
-        if context.as_str().is_some_and(|c| !is_remote(c)) {
-            resolve_node(context, dir, home);
-        }
+        resolve_node(context, dir, home);
     }
     if let Some(Value::Seq(files)) = map.get_mut("env_file").map(|n| &mut n.value) {
         for file in files {
@@ -49,10 +48,10 @@ pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
             let Some(mount) = mount.as_map_mut() else {
                 continue;
             };
-            if mount.get("type").and_then(Node::as_str) == Some("bind") {
-                if let Some(source) = mount.get_mut("source") {
-                    resolve_node(source, dir, home);
-                }
+            if mount.get("type").and_then(Node::as_str) == Some("bind")
+                && let Some(source) = mount.get_mut("source")
+            {
+                resolve_node(source, dir, home);
             }
         }
     }

@@ -22,10 +22,10 @@ pub fn resolve_plain(text: &str) -> Value {
     if let Some(int) = parse_int(text) {
         return Value::Int(int);
     }
-    if looks_like_float(text) {
-        if let Ok(float) = text.parse::<f64>() {
-            return Value::Float(float);
-        }
+    if looks_like_float(text)
+        && let Ok(float) = text.parse::<f64>()
+    {
+        return Value::Float(float);
     }
     Value::Str(text.to_owned())
 }
@@ -115,6 +115,7 @@ fn looks_like_float(text: &str) -> bool {
 
 /// Formats a float as Go's `fmt` `%v` does: shortest digits, exponent form only below
 /// 1e-4 or from 1e21 on.
+#[must_use]
 pub fn format_float(value: f64) -> String {
     if value.is_nan() {
         return "NaN".to_owned();

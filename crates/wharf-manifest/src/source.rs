@@ -1,4 +1,4 @@
-//! Source files and positions in them, so every error can point at file:line:col.
+//! Source files and positions in them, so every error can point at <file:line:col>.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -34,6 +34,7 @@ pub struct Span {
 }
 
 impl Span {
+    #[must_use]
     pub fn new(file: &Arc<SourceFile>, line: u32, col: u32) -> Self {
         Self {
             file: Some(Arc::clone(file)),
@@ -43,14 +44,17 @@ impl Span {
     }
 
     /// A span for values that do not come from a file (defaults, command-line values).
+    #[must_use]
     pub fn synthetic() -> Self {
         Self::default()
     }
 
+    #[must_use]
     pub fn path(&self) -> Option<&Path> {
         self.file.as_deref().map(|f| f.path.as_path())
     }
 
+    #[must_use]
     pub fn is_known(&self) -> bool {
         self.file.is_some() && self.line > 0
     }

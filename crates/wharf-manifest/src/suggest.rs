@@ -3,7 +3,7 @@
 /// The candidate closest to `input` by edit distance, if it is close enough to be a
 /// plausible typo.
 pub fn closest<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let limit = (input.chars().count() / 3).max(1);
+    let limit = (input.chars().count() / 3).max(2);
     candidates
         .iter()
         .map(|candidate| (edit_distance(input, candidate), *candidate))
@@ -35,5 +35,6 @@ mod tests {
         assert_eq!(closest("imgae", &["image", "ports"]), Some("image"));
         assert_eq!(closest("procss", &["process", "ready"]), Some("process"));
         assert_eq!(closest("zzzzzz", &["image", "ports"]), None);
+        assert_eq!(closest("imgae", &["image", "ports"]), Some("image"));
     }
 }

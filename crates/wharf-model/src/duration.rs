@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Duration(pub i64);
 
 impl Duration {
+    #[must_use]
     pub fn as_std(self) -> std::time::Duration {
         std::time::Duration::from_nanos(self.0.max(0) as u64)
     }

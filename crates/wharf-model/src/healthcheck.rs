@@ -29,6 +29,7 @@ pub struct Healthcheck {
 
 impl Healthcheck {
     /// Whether a probe should run at all (`disable: true` or `test: [NONE]` turn it off).
+    #[must_use]
     pub fn is_enabled(&self) -> bool {
         !self.disable && self.test.first().is_some_and(|kind| kind != "NONE")
     }

@@ -222,6 +222,7 @@ pub struct Service {
 
 impl Service {
     /// How many replicas `up` starts: `scale`, else `deploy.replicas`, else one.
+    #[must_use]
     pub fn replicas(&self) -> i64 {
         self.scale
             .or_else(|| self.deploy.as_ref().and_then(|d| d.replicas))

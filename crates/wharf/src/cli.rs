@@ -29,7 +29,7 @@ pub struct GlobalArgs {
     /// Directory relative paths are resolved from (default: the first file's)
     #[arg(long, global = true, value_name = "DIR")]
     pub project_directory: Option<PathBuf>,
-    /// Enable a profile (repeatable; also COMPOSE_PROFILES)
+    /// Enable a profile (repeatable; also `COMPOSE_PROFILES`)
     #[arg(long = "profile", global = true, value_name = "NAME")]
     pub profiles: Vec<String>,
     /// Read variables from this file instead of .env (repeatable)

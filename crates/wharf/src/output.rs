@@ -8,11 +8,11 @@ use wharf_model::{EXTENSIONS_KEY, Project};
 /// Compose's does; YAML keeps them everywhere.
 pub fn project_value(project: &Project, escape_dollars: bool, json: bool) -> anyhow::Result<Value> {
     let mut value = serde_json::to_value(project)?;
-    if let Value::Object(top) = &mut value {
-        if json {
-            for child in top.values_mut() {
-                drop_extensions(child);
-            }
+    if let Value::Object(top) = &mut value
+        && json
+    {
+        for child in top.values_mut() {
+            drop_extensions(child);
         }
     }
     inline_extensions(&mut value);

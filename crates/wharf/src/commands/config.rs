@@ -101,10 +101,10 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
     }
     let mut value =
         output::project_value(project, !args.no_interpolate, args.format == Format::Json)?;
-    if !args.services.is_empty() {
-        if let Some(services) = value.get_mut("services").and_then(|s| s.as_object_mut()) {
-            services.retain(|name, _| args.services.contains(name));
-        }
+    if !args.services.is_empty()
+        && let Some(services) = value.get_mut("services").and_then(|s| s.as_object_mut())
+    {
+        services.retain(|name, _| args.services.contains(name));
     }
     match args.format {
         Format::Json => output::to_json(&value),
@@ -132,7 +132,7 @@ fn variables_table(loaded: &Loaded) -> String {
         "NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"
     );
     for (name, (required, default, alternate)) in rows {
-        let _ = writeln!(out, "{name:<20}{:<10}{default:<20}{alternate}", required);
+        let _ = writeln!(out, "{name:<20}{required:<10}{default:<20}{alternate}");
     }
     out
 }
