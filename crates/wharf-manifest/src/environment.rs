@@ -66,10 +66,3 @@ impl Variables for Environment {
         self.warned.borrow_mut().insert(name.to_owned());
     }
 }
-
-impl Environment {
-    /// Records a variable an included project found unset, so it is reported once.
-    pub fn unset_from_include(&self, name: &str) {
-        self.warned.borrow_mut().insert(name.to_owned());
-    }
-}

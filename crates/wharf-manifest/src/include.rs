@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::environment::Environment;
 use crate::error::{Error, Result};
+use crate::interpolate::Variables;
 use crate::loader::Context;
 use crate::merge::fingerprint;
 use crate::node::{Node, Value};
@@ -174,7 +175,7 @@ fn load_included(context: &mut Context<'_>, entry: &IncludeEntry) -> Result<Node
     context.variables.append(&mut sub.variables);
     context.warnings.append(&mut sub.warnings);
     for name in env.unset_names() {
-        context.env.unset_from_include(&name);
+        context.env.unset(&name);
     }
     Ok(tree)
 }
