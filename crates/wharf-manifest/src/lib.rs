@@ -16,6 +16,7 @@ mod node;
 mod normalize;
 mod paths;
 mod scalar;
+mod schema;
 mod shell_words;
 mod short_syntax;
 mod source;

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::interpolate::{VariableUse, interpolate_tree, variables_used};
 use crate::merge::{merge, strip_tags};
 use crate::node::{Key, Map, Node, Value};
+use crate::schema;
 use crate::source::{SourceFile, Span};
 use crate::{extends, include, normalize, paths, yaml};
 
@@ -100,6 +101,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         Key::new("name", name_span.clone()),
         Node::str(name, name_span),
     );
+    schema::check(&root)?;
     let project: Project = from_node(&root, "")?;
     let profiles = project
         .services

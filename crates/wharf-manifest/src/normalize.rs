@@ -4,11 +4,11 @@
 //! prefixed with the project, `env_file` read into `environment`) and rejects what it
 //! rejects (undefined references, dependency cycles, contradictory settings).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use wharf_model::x_wharf::{ProjectSettings, ServiceSettings};
-use wharf_model::{Network, Project, Service};
+use wharf_model::{DependsOn, Network, Project, Service};
 
 use crate::de::from_node;
 use crate::dotenv;
@@ -43,6 +43,7 @@ pub fn normalize(
     let names: Vec<String> = project.services.keys().cloned().collect();
     for (name, service) in &mut project.services {
         let span = spans.service(name);
+        add_implicit_dependencies(service);
         check_dependencies(name, service, &names, &span)?;
         read_env_files(service, env, project_dir).map_err(|e| e.or_at(&span))?;
         for (key, value) in &mut service.environment {
@@ -50,20 +51,32 @@ pub fn normalize(
                 *value = env.get(key).map(str::to_owned);
             }
         }
-        if let Some(build) = &mut service.build
-            && build.dockerfile.is_empty()
-            && build.dockerfile_inline.is_empty()
-        {
-            build.dockerfile = "Dockerfile".to_owned();
+        if let Some(build) = &mut service.build {
+            if build.dockerfile.is_empty() && build.dockerfile_inline.is_empty() {
+                build.dockerfile = "Dockerfile".to_owned();
+            }
+            // A bare build arg takes the environment's value, and is dropped when unset.
+            build.args.retain(|key, value| {
+                if value.is_none() {
+                    *value = env.get(key).map(str::to_owned);
+                }
+                value.is_some()
+            });
         }
         if service.network_mode.is_empty() && service.networks.is_empty() {
             service.networks.insert("default".to_owned(), None);
+        }
+        for secret in &mut service.secrets {
+            if secret.target.is_empty() {
+                secret.target = format!("/run/secrets/{}", secret.source);
+            }
         }
         check_consistency(name, service, &span)?;
     }
     check_cycles(&project, &spans)?;
     name_resources(&mut project);
     check_references(&project, &spans)?;
+    drop_unused_resources(&mut project);
     Ok(project)
 }
 
@@ -101,6 +114,38 @@ fn read_wharf_settings(project: &mut Project, root: &Node) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Links, `network_mode: service:x` and `volumes_from` need the other service started
+/// first, so Compose adds them to `depends_on` where the file did not.
+fn add_implicit_dependencies(service: &mut Service) {
+    let mut implied: Vec<(String, bool)> = Vec::new();
+    for link in &service.links {
+        let target = link.split_once(':').map_or(link.as_str(), |(name, _)| name);
+        implied.push((target.to_owned(), true));
+    }
+    if let Some(target) = service.network_mode.strip_prefix("service:") {
+        implied.push((target.to_owned(), true));
+    }
+    for source in &service.volumes_from {
+        if !source.starts_with("container:") {
+            let target = source
+                .split_once(':')
+                .map_or(source.as_str(), |(name, _)| name);
+            implied.push((target.to_owned(), false));
+        }
+    }
+    for (target, restart) in implied {
+        service
+            .depends_on
+            .entry(target)
+            .or_insert_with(|| DependsOn {
+                condition: "service_started".to_owned(),
+                restart,
+                required: true,
+                ..DependsOn::default()
+            });
+    }
 }
 
 fn check_dependencies(
@@ -153,6 +198,13 @@ fn read_env_files(service: &mut Service, env: &Environment, project_dir: &Path) 
 }
 
 fn check_consistency(name: &str, service: &Service, span: &Span) -> Result<()> {
+    if service.image.is_empty() && service.build.is_none() {
+        return Err(Error::at(
+            span,
+            format!("service {name:?} has neither an image nor a build context specified"),
+        )
+        .with_help("add `image:` to run an existing image, or `build:` to build one"));
+    }
     let conflict = |a: &str, b: &str| {
         Error::at(
             span,
@@ -266,6 +318,39 @@ fn name_resources(project: &mut Project) {
             }
         }
     }
+}
+
+/// Like Compose, keeps only the networks, volumes, secrets and configs that an enabled
+/// service uses: a resource of a disabled profile is not created.
+fn drop_unused_resources(project: &mut Project) {
+    let services = project.services.values();
+    let mut networks = BTreeSet::new();
+    let mut volumes = BTreeSet::new();
+    let mut secrets = BTreeSet::new();
+    let mut configs = BTreeSet::new();
+    for service in services {
+        networks.extend(service.networks.keys().cloned());
+        volumes.extend(
+            service
+                .volumes
+                .iter()
+                .filter(|mount| mount.kind == "volume")
+                .map(|mount| mount.source.clone()),
+        );
+        let build_secrets = service.build.iter().flat_map(|build| &build.secrets);
+        secrets.extend(
+            service
+                .secrets
+                .iter()
+                .chain(build_secrets)
+                .map(|s| s.source.clone()),
+        );
+        configs.extend(service.configs.iter().map(|c| c.source.clone()));
+    }
+    project.networks.retain(|key, _| networks.contains(key));
+    project.volumes.retain(|key, _| volumes.contains(key));
+    project.secrets.retain(|key, _| secrets.contains(key));
+    project.configs.retain(|key, _| configs.contains(key));
 }
 
 fn check_references(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::hosts::HostsList;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -41,8 +42,11 @@ pub struct Build {
     pub additional_contexts: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "is_false")]
     pub pull: bool,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub extra_hosts: BTreeMap<String, Vec<String>>,
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        serialize_with = "crate::hosts::serialize_as_list"
+    )]
+    pub extra_hosts: HostsList,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub isolation: String,
     #[serde(skip_serializing_if = "String::is_empty")]

@@ -46,7 +46,46 @@ pub struct FileReference {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub gid: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mode: Option<serde_json::Value>,
+    pub mode: Option<FileMode>,
     #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
     pub extensions: Extensions,
+}
+
+/// Permission bits of a mounted secret or config: an integer, or a string read as octal
+/// (`"440"`), printed in octal with a leading zero as Compose does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileMode(pub u32);
+
+impl Serialize for FileMode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("0{:o}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for FileMode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ModeVisitor;
+        impl serde::de::Visitor<'_> for ModeVisitor {
+            type Value = FileMode;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a file mode such as 0440")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<FileMode, E> {
+                u32::try_from(v)
+                    .map(FileMode)
+                    .map_err(|_| E::custom(format!("file mode {v} is too large")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<FileMode, E> {
+                u32::try_from(v)
+                    .map(FileMode)
+                    .map_err(|_| E::custom(format!("invalid file mode {v}")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FileMode, E> {
+                u32::from_str_radix(v, 8).map(FileMode).map_err(|_| {
+                    E::custom(format!("invalid file mode {v:?}: expected octal digits"))
+                })
+            }
+        }
+        deserializer.deserialize_any(ModeVisitor)
+    }
 }

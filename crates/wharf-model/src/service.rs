@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::hosts::HostsList;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -99,8 +100,11 @@ pub struct Service {
     pub extends: Option<Extends>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub external_links: Vec<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub extra_hosts: BTreeMap<String, Vec<String>>,
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        serialize_with = "crate::hosts::serialize_as_list"
+    )]
+    pub extra_hosts: HostsList,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub group_add: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

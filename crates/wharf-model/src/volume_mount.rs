@@ -40,6 +40,7 @@ pub struct BindOptions {
     pub selinux: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub propagation: String,
+    #[serde(skip_serializing_if = "is_false")]
     pub create_host_path: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub recursive: String,

@@ -1,6 +1,8 @@
 //! Renders a project the way `docker compose config` prints it: extension keys inlined
 //! after the known fields, `$` escaped as `$$`, and YAML written in Compose's style.
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value};
 use wharf_model::{EXTENSIONS_KEY, Project};
 
@@ -278,4 +280,27 @@ mod tests {
             "a:\n  b:\n    - 1\n    - c: d\n      e: []\nf: {}\n"
         );
     }
+}
+
+/// Aligns rows in columns the way Compose's table writer does: each column but the last
+/// as wide as its widest cell plus three spaces, and at least 20.
+pub fn aligned_table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [20; N];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count() + 3);
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == N {
+                out.push_str(cell);
+            } else {
+                let _ = write!(out, "{cell:<width$}", width = widths[i]);
+            }
+        }
+        out.push('\n');
+    }
+    out
 }

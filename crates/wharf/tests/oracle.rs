@@ -54,12 +54,14 @@ fn run(program: &str, dir: &Path, args: &[String], env: &[(String, String)]) -> 
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
 }
 
-const LISTINGS: [&str; 5] = [
+/// Outputs whose line order Compose leaves to Go's map iteration (or sorts differently).
+const LISTINGS: [&str; 6] = [
     "--services",
     "--volumes",
     "--networks",
     "--images",
     "--profiles",
+    "--variables",
 ];
 
 fn read_lines(path: &Path) -> Vec<String> {

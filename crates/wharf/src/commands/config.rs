@@ -1,7 +1,6 @@
 //! `wharf config`: load the project and print it normalized, or one listing of it.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -127,12 +126,10 @@ fn variables_table(loaded: &Loaded) -> String {
             row.2.clone_from(alternate);
         }
     }
-    let mut out = format!(
-        "{:<20}{:<10}{:<20}{}\n",
-        "NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"
-    );
+    let mut table =
+        vec![["NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"].map(str::to_owned)];
     for (name, (required, default, alternate)) in rows {
-        let _ = writeln!(out, "{name:<20}{required:<10}{default:<20}{alternate}");
+        table.push([name.to_owned(), required.to_string(), default, alternate]);
     }
-    out
+    output::aligned_table(&table)
 }

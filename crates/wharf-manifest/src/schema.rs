@@ -1,0 +1,246 @@
+//! The constraints of Compose's JSON schema that the typed model cannot express by
+//! itself: enumerations, name patterns and mutually exclusive attributes. Checked on the
+//! merged tree, so each error points at the value the user wrote.
+
+use crate::error::{Error, Result};
+use crate::node::{Map, Node, Value};
+
+const DEPENDENCY_CONDITIONS: &[&str] = &[
+    "service_started",
+    "service_healthy",
+    "service_completed_successfully",
+];
+const MOUNT_TYPES: &[&str] = &["bind", "volume", "tmpfs", "cluster", "npipe", "image"];
+const CGROUP_MODES: &[&str] = &["host", "private"];
+const WATCH_ACTIONS: &[&str] = &["rebuild", "sync", "restart", "sync+restart", "sync+exec"];
+const PULL_POLICIES: &[&str] = &[
+    "always",
+    "never",
+    "build",
+    "if_not_present",
+    "missing",
+    "refresh",
+    "daily",
+    "weekly",
+];
+/// Attributes a volume marked `external` must not set: it is not wharf's to create.
+const EXTERNAL_VOLUME_CONFLICTS: &[&str] = &["driver", "driver_opts", "labels"];
+
+pub fn check(root: &Node) -> Result<()> {
+    let Some(top) = root.as_map() else {
+        return Ok(());
+    };
+    if let Some(services) = top.get("services").and_then(Node::as_map) {
+        for (key, service) in services.iter() {
+            if !is_resource_name(&key.name) {
+                return Err(
+                    Error::at(&key.span, format!("invalid service name {:?}", key.name)).with_help(
+                        "a service name may hold only letters, digits, '.', '_' and '-'",
+                    ),
+                );
+            }
+            if let Some(service) = service.as_map() {
+                check_service(&format!("services.{}", key.name), service)?;
+            }
+        }
+    }
+    if let Some(volumes) = top.get("volumes").and_then(Node::as_map) {
+        for (key, volume) in volumes.iter() {
+            if let Some(volume) = volume.as_map() {
+                check_external_volume(&key.name, volume)?;
+            }
+        }
+    }
+    for (section, sources) in [
+        ("secrets", &["file", "environment"][..]),
+        ("configs", &["file", "environment", "content"][..]),
+    ] {
+        if let Some(objects) = top.get(section).and_then(Node::as_map) {
+            for (key, object) in objects.iter() {
+                if let Some(object) = object.as_map() {
+                    check_file_object(&format!("{section}.{}", key.name), object, sources)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_service(path: &str, service: &Map) -> Result<()> {
+    if let Some(dependencies) = service.get("depends_on").and_then(Node::as_map) {
+        for (name, dependency) in dependencies.iter() {
+            if let Some(condition) = dependency.as_map().and_then(|d| d.get("condition")) {
+                one_of(
+                    &format!("{path}.depends_on.{}.condition", name.name),
+                    condition,
+                    DEPENDENCY_CONDITIONS,
+                )?;
+            }
+        }
+    }
+    if let Some(volumes) = service.get("volumes").and_then(Node::as_seq) {
+        for (i, volume) in volumes.iter().enumerate() {
+            if let Some(kind) = volume.as_map().and_then(|v| v.get("type")) {
+                one_of(&format!("{path}.volumes.{i}.type"), kind, MOUNT_TYPES)?;
+            }
+        }
+    }
+    if let Some(cgroup) = service.get("cgroup") {
+        one_of(&format!("{path}.cgroup"), cgroup, CGROUP_MODES)?;
+    }
+    if let Some(watches) = service
+        .get("develop")
+        .and_then(Node::as_map)
+        .and_then(|d| d.get("watch"))
+        .and_then(Node::as_seq)
+    {
+        for (i, watch) in watches.iter().enumerate() {
+            if let Some(action) = watch.as_map().and_then(|w| w.get("action")) {
+                one_of(
+                    &format!("{path}.develop.watch.{i}.action"),
+                    action,
+                    WATCH_ACTIONS,
+                )?;
+            }
+        }
+    }
+    if let Some(policy) = service.get("pull_policy")
+        && let Some(text) = policy.as_str()
+        && !is_pull_policy(text)
+    {
+        return Err(Error::at(
+            &policy.span,
+            format!("{path}.pull_policy {text:?} is not a pull policy"),
+        )
+        .with_help(format!(
+            "use one of {}, or every_<interval> (every_12h)",
+            PULL_POLICIES.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn check_external_volume(name: &str, volume: &Map) -> Result<()> {
+    let external = volume.get("external").is_some_and(|e| match &e.value {
+        Value::Bool(b) => *b,
+        Value::Map(_) => true,
+        _ => false,
+    });
+    if !external {
+        return Ok(());
+    }
+    for attribute in EXTERNAL_VOLUME_CONFLICTS {
+        if let Some(key) = volume.key(attribute) {
+            return Err(Error::at(
+                &key.span,
+                format!("volumes.{name}: conflicting parameters \"external\" and \"{attribute}\" specified"),
+            )
+            .with_help("an external volume is created outside the project; drop one of the two"));
+        }
+    }
+    Ok(())
+}
+
+fn check_file_object(path: &str, object: &Map, sources: &[&str]) -> Result<()> {
+    let set: Vec<&str> = sources
+        .iter()
+        .copied()
+        .filter(|s| object.contains(s))
+        .collect();
+    let listed = sources.join("|");
+    if set.len() > 1 {
+        let key = object
+            .key(set[1])
+            .map(|k| k.span.clone())
+            .unwrap_or_default();
+        return Err(Error::at(
+            &key,
+            format!("{path}: {listed} attributes are mutually exclusive"),
+        ));
+    }
+    let external = object
+        .get("external")
+        .is_some_and(|e| !matches!(e.value, Value::Bool(false)));
+    if set.is_empty() && !external {
+        let span = object
+            .iter()
+            .next()
+            .map(|(k, _)| k.span.clone())
+            .unwrap_or_default();
+        return Err(
+            Error::at(&span, format!("{path}: one of {listed} must be set"))
+                .with_help("or mark it `external: true` if it is created outside the project"),
+        );
+    }
+    Ok(())
+}
+
+fn one_of(path: &str, node: &Node, allowed: &[&str]) -> Result<()> {
+    match node.as_str() {
+        Some(text) if allowed.contains(&text) => Ok(()),
+        _ => Err(Error::at(
+            &node.span,
+            format!("{path} must be one of {}", quoted_list(allowed)),
+        )),
+    }
+}
+
+fn quoted_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|i| format!("'{i}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn is_resource_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// `every_` followed by one or more `<digits><unit>` groups, as in Compose's pattern.
+fn is_pull_policy(text: &str) -> bool {
+    if PULL_POLICIES.contains(&text) {
+        return true;
+    }
+    let Some(mut rest) = text.strip_prefix("every_") else {
+        return false;
+    };
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let unit = rest[digits..].chars().next();
+        if digits == 0 || !matches!(unit, Some('w' | 'd' | 'h' | 'm' | 's')) {
+            return false;
+        }
+        rest = &rest[digits + 1..];
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_policy_intervals() {
+        assert!(is_pull_policy("daily"));
+        assert!(is_pull_policy("every_12h"));
+        assert!(is_pull_policy("every_1d12h30m"));
+        assert!(!is_pull_policy("every_"));
+        assert!(!is_pull_policy("every_h"));
+        assert!(!is_pull_policy("every_12x"));
+        assert!(!is_pull_policy("sometimes"));
+    }
+
+    #[test]
+    fn resource_names() {
+        assert!(is_resource_name("web-1.api_x"));
+        assert!(!is_resource_name("a b"));
+        assert!(!is_resource_name(""));
+    }
+}
