@@ -134,9 +134,8 @@ impl Parser<'_> {
     }
 
     fn value(&mut self, shell: &dyn Variables) -> Result<String> {
-        let quote = match self.rest().chars().next() {
-            Some(q @ ('\'' | '"')) => q,
-            _ => return self.unquoted(shell),
+        let Some(quote @ ('\'' | '"')) = self.rest().chars().next() else {
+            return self.unquoted(shell);
         };
         let open = self.pos;
         let body_start = self.pos + 1;
@@ -206,8 +205,7 @@ fn unescape_double_quoted(body: &str) -> String {
             Some('n') => out.push('\n'),
             Some('r') => out.push('\r'),
             Some('t') => out.push('\t'),
-            Some('\\') => out.push('\\'),
-            Some('"') => out.push('"'),
+            Some(literal @ ('\\' | '"')) => out.push(literal),
             Some('$') => out.push_str("$$"),
             Some(other) => {
                 out.push('\\');

@@ -53,7 +53,7 @@ pub fn normalize(
         }
         if let Some(build) = &mut service.build {
             if build.dockerfile.is_empty() && build.dockerfile_inline.is_empty() {
-                build.dockerfile = "Dockerfile".to_owned();
+                "Dockerfile".clone_into(&mut build.dockerfile);
             }
             // A bare build arg takes the environment's value, and is dropped when unset.
             build.args.retain(|key, value| {

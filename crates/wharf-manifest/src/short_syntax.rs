@@ -125,9 +125,9 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
         match option {
             "ro" => volume.read_only = true,
             "rw" => volume.read_only = false,
-            "z" | "Z" => volume.selinux = option.to_owned(),
+            "z" | "Z" => option.clone_into(&mut volume.selinux),
             "nocopy" => volume.nocopy = true,
-            p if PROPAGATIONS.contains(&p) => volume.propagation = p.to_owned(),
+            p if PROPAGATIONS.contains(&p) => p.clone_into(&mut volume.propagation),
             other => return Err(format!("invalid volume {spec:?}: unknown mode {other:?}")),
         }
     }

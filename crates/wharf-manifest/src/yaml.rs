@@ -96,7 +96,7 @@ impl<'a> Reader<'a> {
     fn node_inner(&mut self, event: Event<'a>, span: &Span) -> Result<Node> {
         let (node, anchor) = match event {
             Event::Scalar(text, style, anchor, tag) => {
-                (self.scalar(&text, style, tag.as_deref(), span)?, anchor)
+                (Self::scalar(&text, style, tag.as_deref(), span)?, anchor)
             }
             Event::SequenceStart(anchor, tag) => {
                 let mut items = Vec::new();
@@ -133,13 +133,7 @@ impl<'a> Reader<'a> {
         Ok(node)
     }
 
-    fn scalar(
-        &self,
-        text: &str,
-        style: ScalarStyle,
-        tag: Option<&Tag>,
-        span: &Span,
-    ) -> Result<Node> {
+    fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>, span: &Span) -> Result<Node> {
         let node_tag = compose_tag(tag, span)?;
         let value = match tag.map(core_tag_name) {
             Some(Some("str")) => Value::Str(text.to_owned()),

@@ -199,7 +199,9 @@ fn quote_if_needed(text: &str) -> String {
             '\n' => quoted.push_str("\\n"),
             '\r' => quoted.push_str("\\r"),
             '\t' => quoted.push_str("\\t"),
-            c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", c as u32)),
+            c if c.is_control() => {
+                let _ = write!(quoted, "\\u{:04X}", c as u32);
+            }
             c => quoted.push(c),
         }
     }
@@ -224,7 +226,7 @@ fn is_plain_safe(text: &str) -> bool {
         return false;
     }
     if "-?:,[]{}#&*!|>'\"%@`".contains(first)
-        && !(first == '-' && text.len() > 1 && !text.starts_with("- ") && !looks_numeric(text))
+        && (first != '-' || text.len() <= 1 || text.starts_with("- ") || looks_numeric(text))
     {
         return false;
     }
@@ -256,6 +258,29 @@ fn looks_numeric(text: &str) -> bool {
                 || body.contains(':'))
 }
 
+/// Aligns rows in columns the way Compose's table writer does: each column but the last
+/// as wide as its widest cell plus three spaces, and at least 20.
+pub fn aligned_table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [20; N];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count() + 3);
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == N {
+                out.push_str(cell);
+            } else {
+                let _ = write!(out, "{cell:<width$}", width = widths[i]);
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,27 +305,4 @@ mod tests {
             "a:\n  b:\n    - 1\n    - c: d\n      e: []\nf: {}\n"
         );
     }
-}
-
-/// Aligns rows in columns the way Compose's table writer does: each column but the last
-/// as wide as its widest cell plus three spaces, and at least 20.
-pub fn aligned_table<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [20; N];
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count() + 3);
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 == N {
-                out.push_str(cell);
-            } else {
-                let _ = write!(out, "{cell:<width$}", width = widths[i]);
-            }
-        }
-        out.push('\n');
-    }
-    out
 }

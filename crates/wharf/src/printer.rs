@@ -1,6 +1,7 @@
 //! Messages for people, on standard error: warnings and errors, coloured only on a
 //! terminal and never when `NO_COLOR` is set. Data goes to standard output elsewhere.
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 
 pub struct Printer {
@@ -12,7 +13,11 @@ impl Printer {
     pub fn new(verbose: u8, quiet: bool) -> Self {
         let color = std::io::stderr().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        let verbosity = if quiet { -1 } else { verbose.min(3) as i8 };
+        let verbosity = if quiet {
+            -1
+        } else {
+            verbose.min(3).cast_signed()
+        };
         Self { verbosity, color }
     }
 
@@ -25,7 +30,7 @@ impl Printer {
     pub fn error(&self, error: &anyhow::Error) {
         let mut text = error.to_string();
         for cause in error.chain().skip(1) {
-            text.push_str(&format!("\n  caused by: {cause}"));
+            let _ = write!(text, "\n  caused by: {cause}");
         }
         self.write("error", "31", &text);
     }

@@ -1,5 +1,6 @@
 //! `wharf completion SHELL` and `wharf man`: generated from the clap definitions.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
@@ -8,7 +9,9 @@ use crate::cli::{Cli, CompletionArgs};
 
 pub fn run(args: &CompletionArgs) -> anyhow::Result<ExitCode> {
     let mut command = Cli::command();
-    clap_complete::generate(args.shell, &mut command, "wharf", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "wharf", &mut script);
+    std::io::stdout().write_all(&script)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,7 @@
 //! `wharf config`: load the project and print it normalized, or one listing of it.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -92,8 +93,10 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
         return Ok(loaded
             .environment
             .iter()
-            .map(|(k, v)| format!("{k}={v}\n"))
-            .collect());
+            .fold(String::new(), |mut out, (k, v)| {
+                let _ = writeln!(out, "{k}={v}");
+                out
+            }));
     }
     if args.variables {
         return Ok(variables_table(loaded));
