@@ -16,13 +16,14 @@ use crate::error::Error;
 use crate::node::{Key, Map, Node, Value};
 use crate::source::Span;
 use crate::suggest::closest;
+use crate::tree_path::TreePath;
 
 /// Deserializes `node` into `T`; `path` is the dotted location used in messages
 /// (`services.web`).
 pub fn from_node<T: DeserializeOwned>(node: &Node, path: &str) -> Result<T, Error> {
     T::deserialize(NodeDe {
         node,
-        path: path.to_owned(),
+        path: TreePath::Root(path),
     })
     .map_err(DeError::into_error)
 }
@@ -46,7 +47,7 @@ impl DeError {
         }
     }
 
-    fn at(mut self, span: &Span, path: &str) -> Self {
+    fn at(mut self, span: &Span, path: &TreePath<'_>) -> Self {
         if self.span.is_none() {
             self.span = Some(span.clone());
             if !path.is_empty() {
@@ -96,12 +97,12 @@ fn describe(unexpected: &de::Unexpected) -> String {
     }
 }
 
-struct NodeDe<'a> {
+struct NodeDe<'a, 'p> {
     node: &'a Node,
-    path: String,
+    path: TreePath<'p>,
 }
 
-impl NodeDe<'_> {
+impl NodeDe<'_, '_> {
     fn wrong_type(&self, expected: &str) -> DeError {
         <DeError as de::Error>::custom(format!("must be {expected}, found {}", self.node.kind()))
             .at(&self.node.span, &self.path)
@@ -116,7 +117,7 @@ macro_rules! number_method {
     ($method:ident) => {
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
             let span = self.node.span.clone();
-            let path = self.path.clone();
+            let path = self.path;
             let result = match &self.node.value {
                 Value::Int(i) => visitor.visit_i64(*i),
                 Value::Float(f) => visitor.visit_f64(*f),
@@ -133,12 +134,12 @@ macro_rules! number_method {
     };
 }
 
-impl<'de> de::Deserializer<'de> for NodeDe<'_> {
+impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let span = self.node.span.clone();
-        let path = self.path.clone();
+        let path = self.path;
         let result = match &self.node.value {
             Value::Null => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(*b),
@@ -307,9 +308,9 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
                     "unknown key `{}` in {}",
                     key.name,
                     if self.path.is_empty() {
-                        "the file"
+                        "the file".to_owned()
                     } else {
-                        &self.path
+                        self.path.to_string()
                     }
                 ));
                 error.span = Some(key.span.clone());
@@ -375,9 +376,9 @@ pub fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-struct SeqDe<'a, I> {
+struct SeqDe<'p, I> {
     items: I,
-    path: &'a str,
+    path: &'p TreePath<'p>,
     index: usize,
 }
 
@@ -391,23 +392,23 @@ impl<'de, 'a, I: Iterator<Item = &'a Node>> SeqAccess<'de> for SeqDe<'_, I> {
         let Some(node) = self.items.next() else {
             return Ok(None);
         };
-        let path = format!("{}[{}]", self.path, self.index);
+        let path = TreePath::Index(self.path, self.index);
         self.index += 1;
         seed.deserialize(NodeDe { node, path }).map(Some)
     }
 }
 
-struct MapDe<'a, I> {
+struct MapDe<'a, 'p, I> {
     entries: I,
     extensions: Option<Node>,
     pending: Option<(&'a Key, &'a Node)>,
-    path: &'a str,
+    path: &'p TreePath<'p>,
 }
 
 type EntryIter<'a> = std::vec::IntoIter<(&'a Key, &'a Node)>;
 
-impl<'a> MapDe<'a, EntryIter<'a>> {
-    fn all(map: &'a Map, path: &'a str) -> Self {
+impl<'a, 'p> MapDe<'a, 'p, EntryIter<'a>> {
+    fn all(map: &'a Map, path: &'p TreePath<'p>) -> Self {
         let entries: Vec<_> = map.iter().collect();
         Self {
             entries: entries.into_iter(),
@@ -417,7 +418,7 @@ impl<'a> MapDe<'a, EntryIter<'a>> {
         }
     }
 
-    fn empty(path: &'a str) -> Self {
+    fn empty(path: &'p TreePath<'p>) -> Self {
         Self {
             entries: Vec::new().into_iter(),
             extensions: None,
@@ -444,7 +445,7 @@ impl<'de> de::Deserializer<'de> for KeyDe<'_> {
     }
 }
 
-impl<'de, 'a> MapAccess<'de> for MapDe<'a, EntryIter<'a>> {
+impl<'de, 'a> MapAccess<'de> for MapDe<'a, '_, EntryIter<'a>> {
     type Error = DeError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -466,11 +467,7 @@ impl<'de, 'a> MapAccess<'de> for MapDe<'a, EntryIter<'a>> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         if let Some((key, node)) = self.pending.take() {
-            let path = if self.path.is_empty() {
-                key.name.clone()
-            } else {
-                format!("{}.{}", self.path, key.name)
-            };
+            let path = TreePath::Key(self.path, &key.name);
             return seed.deserialize(NodeDe { node, path });
         }
         let node = self
@@ -479,7 +476,7 @@ impl<'de, 'a> MapAccess<'de> for MapDe<'a, EntryIter<'a>> {
             .ok_or_else(|| <DeError as de::Error>::custom("value without a key"))?;
         seed.deserialize(NodeDe {
             node: &node,
-            path: self.path.to_owned(),
+            path: *self.path,
         })
     }
 }

@@ -61,7 +61,7 @@ fn resolve(
         let mut tree: Option<Node> = None;
         for mut document in context.read_documents(&path)? {
             if context.options.interpolate {
-                interpolate_tree(&mut document, context.env, "")?;
+                interpolate_tree(&mut document, context.env)?;
             }
             canonicalize(&mut document)?;
             match &mut tree {

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::tree_path::TreePath;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateError {
     /// `${}`, an unterminated `${`, or a name with invalid characters.
@@ -214,12 +216,20 @@ fn lookup_or_empty(name: &str, vars: &dyn Variables) -> String {
     }
 }
 
-/// Substitutes variables in every string value of a tree (keys are left alone, as in
-/// Compose). `path` names the node in errors (`services.web.image`).
+/// Substitutes variables in every string value of a document (keys are left alone, as
+/// in Compose).
 pub fn interpolate_tree(
     node: &mut crate::node::Node,
     vars: &dyn Variables,
-    path: &str,
+) -> crate::error::Result<()> {
+    interpolate_at(node, vars, &TreePath::Root(""))
+}
+
+/// `path` names the node in errors (`services.web.image`).
+fn interpolate_at(
+    node: &mut crate::node::Node,
+    vars: &dyn Variables,
+    path: &TreePath<'_>,
 ) -> crate::error::Result<()> {
     use crate::node::Value;
     match &mut node.value {
@@ -238,17 +248,12 @@ pub fn interpolate_tree(
         }
         Value::Seq(items) => {
             for (index, item) in items.iter_mut().enumerate() {
-                interpolate_tree(item, vars, &format!("{path}[{index}]"))?;
+                interpolate_at(item, vars, &TreePath::Index(path, index))?;
             }
         }
         Value::Map(map) => {
             for (key, value) in &mut map.entries {
-                let child = if path.is_empty() {
-                    key.name.clone()
-                } else {
-                    format!("{path}.{}", key.name)
-                };
-                interpolate_tree(value, vars, &child)?;
+                interpolate_at(value, vars, &TreePath::Key(path, &key.name))?;
             }
         }
         _ => {}

@@ -21,6 +21,7 @@ mod shell_words;
 mod short_syntax;
 mod source;
 mod suggest;
+mod tree_path;
 mod yaml;
 
 pub use error::{Error, Result};

@@ -293,7 +293,7 @@ impl Context<'_> {
     ) -> Result<Node> {
         collect_variables(&document, &mut self.variables);
         if self.options.interpolate {
-            interpolate_tree(&mut document, self.env, "")?;
+            interpolate_tree(&mut document, self.env)?;
         }
         canonicalize(&mut document)?;
         include::apply(self, &mut document, project_dir)?;

