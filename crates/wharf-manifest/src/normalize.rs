@@ -15,7 +15,7 @@ use crate::dotenv;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::interpolate::Variables;
-use crate::node::Node;
+use crate::node::{Map, Node};
 use crate::source::{SourceFile, Span};
 
 pub fn normalize(
@@ -91,7 +91,7 @@ impl<'a> ServiceSpans<'a> {
             .and_then(Node::as_map);
         let spans = services
             .into_iter()
-            .flat_map(|s| s.iter())
+            .flat_map(Map::iter)
             .map(|(key, _)| (key.name.as_str(), &key.span))
             .collect();
         Self(spans)
