@@ -1,0 +1,142 @@
+//! A blocking client for the control API. One request per connection
+//! (`Connection: close`), so a response body is everything up to end of stream.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ErrorBody;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach wharfd at {}: {source}", socket.display())]
+    Connect {
+        socket: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("talking to wharfd: {0}")]
+    Io(#[from] std::io::Error),
+    /// The daemon answered with an error status; `message` is its explanation.
+    #[error("{message}")]
+    Api { status: u16, message: String },
+    #[error("wharfd sent a response this client does not understand: {0}")]
+    Protocol(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Client {
+    socket: PathBuf,
+}
+
+impl Client {
+    pub fn new(socket: impl Into<PathBuf>) -> Self {
+        Self {
+            socket: socket.into(),
+        }
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let body = self.request("GET", path, None)?;
+        decode(&read_all(body)?)
+    }
+
+    pub fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let payload = serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let response = self.request("POST", path, Some(&payload))?;
+        decode(&read_all(response)?)
+    }
+
+    /// A streamed response of newline-delimited JSON values, read as they come.
+    pub fn stream<T: DeserializeOwned>(&self, path: &str) -> Result<LineStream<T>, ClientError> {
+        let reader = self.request("GET", path, None)?;
+        Ok(LineStream {
+            reader,
+            line: String::new(),
+            item: std::marker::PhantomData,
+        })
+    }
+
+    /// Sends a request and returns the body reader after checking the status.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<BufReader<UnixStream>, ClientError> {
+        let mut stream =
+            UnixStream::connect(&self.socket).map_err(|source| ClientError::Connect {
+                socket: self.socket.clone(),
+                source,
+            })?;
+        let body = body.unwrap_or_default();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: wharfd\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body)?;
+        let mut reader = BufReader::new(stream);
+        let mut status_line = String::new();
+        reader.read_line(&mut status_line)?;
+        let status: u16 = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| ClientError::Protocol(format!("status line {status_line:?}")))?;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
+                break;
+            }
+        }
+        if status >= 400 {
+            let text = read_all(reader)?;
+            let message = serde_json::from_slice::<ErrorBody>(&text)
+                .map_or_else(|_| String::from_utf8_lossy(&text).into_owned(), |e| e.error);
+            return Err(ClientError::Api { status, message });
+        }
+        Ok(reader)
+    }
+}
+
+fn read_all(mut reader: impl Read) -> Result<Vec<u8>, ClientError> {
+    let mut body = Vec::new();
+    reader.read_to_end(&mut body)?;
+    Ok(body)
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ClientError> {
+    serde_json::from_slice(body).map_err(|e| ClientError::Protocol(e.to_string()))
+}
+
+/// Values of a streamed response, one per line, until the daemon closes the stream.
+pub struct LineStream<T> {
+    reader: BufReader<UnixStream>,
+    line: String,
+    item: std::marker::PhantomData<T>,
+}
+
+impl<T: DeserializeOwned> Iterator for LineStream<T> {
+    type Item = Result<T, ClientError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.line.clear();
+        match self.reader.read_line(&mut self.line) {
+            Ok(0) => None,
+            Ok(_) => Some(decode(self.line.trim_end().as_bytes())),
+            Err(err) => Some(Err(err.into())),
+        }
+    }
+}

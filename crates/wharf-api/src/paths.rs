@@ -1,0 +1,96 @@
+//! Where wharf keeps its files: everything under `WHARF_HOME` when set (tests use it
+//! for isolation), else the XDG directories.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    pub config: PathBuf,
+    pub data: PathBuf,
+    pub state: PathBuf,
+    pub runtime: PathBuf,
+}
+
+impl Paths {
+    /// Reads `WHARF_HOME`, `XDG_*_HOME`, `XDG_RUNTIME_DIR` and `HOME`.
+    pub fn from_env() -> Self {
+        let var = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        if let Some(home) = var("WHARF_HOME") {
+            return Self::under(&home);
+        }
+        let user_home = var("HOME").unwrap_or_else(|| PathBuf::from("/"));
+        let xdg = |name: &str, fallback: &str| {
+            var(name)
+                .unwrap_or_else(|| user_home.join(fallback))
+                .join("wharf")
+        };
+        let runtime = var("XDG_RUNTIME_DIR").map_or_else(
+            || std::env::temp_dir().join(format!("wharf-{}", current_uid())),
+            |dir| dir.join("wharf"),
+        );
+        Self {
+            config: xdg("XDG_CONFIG_HOME", ".config"),
+            data: xdg("XDG_DATA_HOME", ".local/share"),
+            state: xdg("XDG_STATE_HOME", ".local/state"),
+            runtime,
+        }
+    }
+
+    pub fn under(home: &Path) -> Self {
+        Self {
+            config: home.join("config"),
+            data: home.join("data"),
+            state: home.join("state"),
+            runtime: home.join("run"),
+        }
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.runtime.join("wharfd.sock")
+    }
+
+    pub fn daemon_log(&self) -> PathBuf {
+        self.state.join("wharfd.log")
+    }
+
+    pub fn lock(&self) -> PathBuf {
+        self.runtime.join("wharfd.lock")
+    }
+
+    pub fn project_state(&self, project: &str) -> PathBuf {
+        self.state.join("projects").join(project)
+    }
+
+    pub fn project_data(&self, project: &str) -> PathBuf {
+        self.data.join("projects").join(project)
+    }
+}
+
+/// The owner of this process's `/proc` entry: its user id, without a libc call.
+fn current_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_lives_under_wharf_home() {
+        let paths = Paths::under(Path::new("/w"));
+        assert_eq!(paths.socket(), Path::new("/w/run/wharfd.sock"));
+        assert_eq!(
+            paths.project_state("shop"),
+            Path::new("/w/state/projects/shop")
+        );
+        assert_eq!(
+            paths.project_data("shop"),
+            Path::new("/w/data/projects/shop")
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! Request and response bodies of the control API (see `docs/api.md`).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use wharf_plan::{PortSpec, ProjectSpec};
+
+/// `GET /v1/status`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    pub version: String,
+    pub pid: u32,
+    pub uptime_ms: u64,
+    pub socket: PathBuf,
+    pub projects: Vec<ProjectSummary>,
+}
+
+/// `GET /v1/projects`: one row of `wharf ls`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProjectSummary {
+    pub name: String,
+    /// `running(3)`, `running(2), exited(1)`, …
+    pub status: String,
+    pub config_files: Vec<PathBuf>,
+}
+
+/// `POST /v1/projects/{name}/up`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UpRequest {
+    pub spec: ProjectSpec,
+    /// Start only these (and, unless `no_deps`, what they depend on); empty means all.
+    pub services: Vec<String>,
+    pub no_deps: bool,
+    pub force_recreate: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UpResponse {
+    pub changes: Vec<ServiceChange>,
+}
+
+/// What `up` did to one service, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceChange {
+    pub service: String,
+    pub action: ChangeAction,
+    pub reason: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeAction {
+    Create,
+    Recreate,
+    Scale,
+    Remove,
+    Start,
+    Keep,
+}
+
+/// `POST /v1/projects/{name}/{start,stop,restart,kill}`; empty `services` means all.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ServicesRequest {
+    pub services: Vec<String>,
+    /// For `kill`: the signal name (default `SIGKILL`).
+    pub signal: Option<String>,
+}
+
+/// `POST /v1/projects/{name}/down`
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct DownRequest {
+    /// Also delete the project's named volumes (the CLI has asked the user).
+    pub volumes: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DownResponse {
+    pub stopped: Vec<String>,
+    pub deleted_volumes: Vec<PathBuf>,
+}
+
+/// `GET /v1/projects/{name}/ps`: one row per instance (service replica).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub service: String,
+    pub replica: u32,
+    /// `<project>-<service>-<replica>`, as Compose names containers.
+    pub name: String,
+    pub state: InstanceState,
+    pub health: Health,
+    pub pid: Option<u32>,
+    pub exit_code: Option<i32>,
+    pub restarts: u32,
+    pub ports: Vec<PortSpec>,
+    /// Milliseconds since the Unix epoch when the current process started.
+    pub started_at_ms: Option<u64>,
+    /// Why it is in this state, when that needs saying (a crash loop, a missing binary).
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceState {
+    /// Waiting for its dependencies.
+    Waiting,
+    Running,
+    /// Exited; waiting out a backoff before the next start.
+    Restarting,
+    /// Restarted too often too fast: held back until `wharf restart`.
+    CrashLoop,
+    Exited,
+    Stopped,
+}
+
+impl InstanceState {
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Waiting | Self::Running | Self::Restarting)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// No healthcheck.
+    #[default]
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+/// One line of `GET /v1/projects/{name}/logs` (newline-delimited JSON).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub service: String,
+    pub replica: u32,
+    pub stream: LogStream,
+    pub time_ms: u64,
+    pub line: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+    /// What wharf itself says about the service (started, exited, restarting).
+    Wharf,
+}
+
+/// The body of every error response.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}

@@ -1,0 +1,195 @@
+//! Healthchecks, run natively. While a service starts, probes come fast (from a few
+//! milliseconds, growing) so a dependent starts the moment it can; once the service has
+//! been healthy, they come at the configured interval.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use tokio::process::Command;
+use wharf_api::Health;
+use wharf_plan::{HealthSpec, Probe};
+
+use crate::process::signal_group;
+
+const FIRST_DELAY: Duration = Duration::from_millis(5);
+/// While starting, the delay between probes never grows past this.
+const STARTING_CAP: Duration = Duration::from_millis(250);
+
+/// Decides the health status and the next delay from probe results; pure, so the
+/// timing rules are tested without processes.
+pub struct HealthTracker {
+    spec: HealthSpec,
+    started: Instant,
+    status: Health,
+    delay: Duration,
+    failures: u32,
+    last_counted: Option<Instant>,
+}
+
+impl HealthTracker {
+    pub fn new(spec: HealthSpec, started: Instant) -> Self {
+        Self {
+            spec,
+            started,
+            status: Health::Starting,
+            delay: FIRST_DELAY,
+            failures: 0,
+            last_counted: None,
+        }
+    }
+
+    pub fn status(&self) -> Health {
+        self.status
+    }
+
+    /// How long to wait before the next probe.
+    pub fn next_delay(&self) -> Duration {
+        self.delay
+    }
+
+    /// Records a probe result taken at `now`.
+    pub fn record(&mut self, passed: bool, now: Instant) {
+        if passed {
+            self.status = Health::Healthy;
+            self.failures = 0;
+            self.last_counted = None;
+        } else if self.counts_failure(now) {
+            self.failures += 1;
+            self.last_counted = Some(now);
+            if self.failures >= self.spec.retries.max(1) {
+                self.status = Health::Unhealthy;
+            }
+        }
+        self.delay = if self.status == Health::Starting {
+            (self.delay * 3 / 2)
+                .min(STARTING_CAP)
+                .min(self.spec.interval.max(FIRST_DELAY))
+        } else {
+            self.spec.interval
+        };
+    }
+
+    /// Failures in the start period don't count, as in Compose; fast probes while
+    /// starting count at most once per interval, so they don't use up the retries early.
+    fn counts_failure(&self, now: Instant) -> bool {
+        if self.status == Health::Starting {
+            if now.duration_since(self.started) < self.spec.start_period {
+                return false;
+            }
+            if let Some(last) = self.last_counted {
+                return now.duration_since(last) >= self.spec.interval;
+            }
+        }
+        true
+    }
+}
+
+/// Runs one probe in the service's environment; a probe past its timeout fails.
+pub async fn probe(spec: &HealthSpec, dir: &Path, env: &BTreeMap<String, String>) -> bool {
+    let mut command = match &spec.probe {
+        Probe::Exec(argv) => {
+            let Some((program, arguments)) = argv.split_first() else {
+                return false;
+            };
+            let mut command = Command::new(program);
+            command.args(arguments);
+            command
+        }
+        Probe::Shell(script) => {
+            let mut command = Command::new("/bin/sh");
+            command.arg("-c").arg(script);
+            command
+        }
+    };
+    command
+        .current_dir(dir)
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+    let Ok(mut child) = command.spawn() else {
+        return false;
+    };
+    let timeout = if spec.timeout.is_zero() {
+        Duration::from_secs(30)
+    } else {
+        spec.timeout
+    };
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => status.success(),
+        Ok(Err(_)) => false,
+        Err(_) => {
+            if let Some(pid) = child.id() {
+                signal_group(pid, Signal::SIGKILL);
+            }
+            let _ = child.wait().await;
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(interval_ms: u64, retries: u32, start_period_ms: u64) -> HealthSpec {
+        HealthSpec {
+            probe: Probe::Shell("true".into()),
+            interval: Duration::from_millis(interval_ms),
+            timeout: Duration::from_secs(1),
+            retries,
+            start_period: Duration::from_millis(start_period_ms),
+            start_interval: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn probes_speed_up_while_starting_then_follow_the_interval() {
+        let start = Instant::now();
+        let mut tracker = HealthTracker::new(spec(30_000, 3, 0), start);
+        assert_eq!(tracker.next_delay(), Duration::from_millis(5));
+        let mut delays = Vec::new();
+        let mut now = start;
+        for _ in 0..12 {
+            now += tracker.next_delay();
+            tracker.record(false, now);
+            delays.push(tracker.next_delay());
+        }
+        assert!(
+            delays.windows(2).all(|w| w[0] <= w[1]),
+            "delays grow: {delays:?}"
+        );
+        assert!(delays.iter().all(|d| *d <= STARTING_CAP));
+        // Many fast failures inside one interval count once: still starting.
+        assert_eq!(tracker.status(), Health::Starting);
+        tracker.record(true, now);
+        assert_eq!(tracker.status(), Health::Healthy);
+        assert_eq!(tracker.next_delay(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn retries_failures_at_the_interval_make_it_unhealthy() {
+        let start = Instant::now();
+        let mut tracker = HealthTracker::new(spec(100, 2, 0), start);
+        tracker.record(true, start);
+        tracker.record(false, start + Duration::from_millis(100));
+        assert_eq!(tracker.status(), Health::Healthy);
+        tracker.record(false, start + Duration::from_millis(200));
+        assert_eq!(tracker.status(), Health::Unhealthy);
+    }
+
+    #[test]
+    fn failures_in_the_start_period_do_not_count() {
+        let start = Instant::now();
+        let mut tracker = HealthTracker::new(spec(10, 1, 1_000), start);
+        tracker.record(false, start + Duration::from_millis(500));
+        assert_eq!(tracker.status(), Health::Starting);
+        tracker.record(false, start + Duration::from_millis(1_100));
+        assert_eq!(tracker.status(), Health::Unhealthy);
+    }
+}

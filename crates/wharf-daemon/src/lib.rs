@@ -1,0 +1,126 @@
+//! wharfd: one daemon per user (per `WHARF_HOME`). It supervises every project's
+//! native processes and serves the control API on a unix socket only its user can
+//! open. The CLI starts it on demand (`wharf daemon run`, hidden).
+
+mod health;
+mod http;
+mod instance;
+mod logs;
+mod process;
+mod server;
+mod store;
+mod supervisor;
+
+use std::fs::File;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::sync::Arc;
+
+use tokio::net::UnixListener;
+use wharf_api::Paths;
+
+use crate::server::Server;
+use crate::supervisor::Supervisor;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("another wharfd already serves {0}")]
+    AlreadyRunning(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
+    let what = what.into();
+    move |source| DaemonError::Io { what, source }
+}
+
+/// Runs the daemon in the foreground until `POST /v1/shutdown`, SIGTERM or SIGINT.
+pub fn run(paths: &Paths) -> Result<(), DaemonError> {
+    for dir in [&paths.runtime, &paths.state] {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io(format!("creating {}", dir.display())))?;
+    }
+    let lock_path = paths.lock();
+    let lock = File::create(&lock_path).map_err(io(format!("creating {}", lock_path.display())))?;
+    if lock.try_lock().is_err() {
+        return Err(DaemonError::AlreadyRunning(
+            paths.socket().display().to_string(),
+        ));
+    }
+    // The pid file is for people and scripts; the lock is what guarantees one daemon.
+    std::fs::write(
+        paths.runtime.join("wharfd.pid"),
+        format!("{}\n", std::process::id()),
+    )
+    .map_err(io("writing the pid file"))?;
+    // One thread: every service is spawned from it, so their parent-death signal fires
+    // exactly when the daemon dies.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io("starting the runtime"))?;
+    let result = runtime.block_on(serve(paths));
+    drop(lock);
+    result
+}
+
+async fn serve(paths: &Paths) -> Result<(), DaemonError> {
+    let socket = paths.socket();
+    let _ = std::fs::remove_file(&socket);
+    let listener =
+        UnixListener::bind(&socket).map_err(io(format!("listening on {}", socket.display())))?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(io("restricting the socket to its owner"))?;
+    say(&format!(
+        "wharfd {} listening on {}",
+        env!("CARGO_PKG_VERSION"),
+        socket.display()
+    ));
+
+    let supervisor = Supervisor::new(paths.clone());
+    let (shutdown, mut shutdown_requested) = tokio::sync::watch::channel(false);
+    let server = Arc::new(Server {
+        supervisor: supervisor.clone(),
+        shutdown,
+    });
+    // Restore in the background: the API answers (status, ps) while services come back.
+    let restoring = supervisor.clone();
+    tokio::spawn(async move {
+        for problem in restoring.restore().await {
+            say(&problem);
+        }
+    });
+
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(io("installing the SIGTERM handler"))?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let server = Arc::clone(&server);
+                    tokio::spawn(async move { server.handle(stream).await });
+                }
+                Err(err) => say(&format!("accept: {err}")),
+            },
+            _ = shutdown_requested.changed() => break,
+            _ = terminate.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    say("stopping every service");
+    supervisor.shutdown().await;
+    let _ = std::fs::remove_file(&socket);
+    say("stopped");
+    Ok(())
+}
+
+/// A line in the daemon's log (its stderr, which the CLI points at `wharfd.log`).
+fn say(message: &str) {
+    eprintln!("{} {message}", supervisor::now_ms());
+}

@@ -1,0 +1,195 @@
+//! A project's logs: one file of JSON lines per service, rotated at a size limit, plus
+//! a broadcast for followers. Kept on disk so they outlive restarts of the service
+//! and of the daemon.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tokio::sync::broadcast;
+use wharf_api::LogLine;
+
+/// A service's log file is rotated (to `<service>.log.1`) when it grows past this.
+const ROTATE_BYTES: u64 = 10 * 1024 * 1024;
+
+pub struct LogBook {
+    dir: PathBuf,
+    files: Mutex<HashMap<String, File>>,
+    live: broadcast::Sender<LogLine>,
+}
+
+impl LogBook {
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            files: Mutex::new(HashMap::new()),
+            live: broadcast::channel(4096).0,
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LogLine> {
+        self.live.subscribe()
+    }
+
+    /// Appends a line to its service's file and tells the followers. A full disk must
+    /// not stop a service, so write errors are dropped here.
+    pub fn write(&self, line: LogLine) {
+        if let Ok(mut text) = serde_json::to_string(&line) {
+            text.push('\n');
+            let mut files = self
+                .files
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(file) = self.file_for(&mut files, &line.service) {
+                let _ = file.write_all(text.as_bytes());
+            }
+        }
+        let _ = self.live.send(line);
+    }
+
+    fn file_for<'a>(
+        &self,
+        files: &'a mut HashMap<String, File>,
+        service: &str,
+    ) -> Option<&'a mut File> {
+        let path = self.path(service);
+        let too_big = files
+            .get(service)
+            .and_then(|f| f.metadata().ok())
+            .is_some_and(|m| m.len() > ROTATE_BYTES);
+        if too_big {
+            files.remove(service);
+            let _ = std::fs::rename(&path, rotated(&path));
+        }
+        if !files.contains_key(service) {
+            std::fs::create_dir_all(&self.dir).ok()?;
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .ok()?;
+            files.insert(service.to_owned(), file);
+        }
+        files.get_mut(service)
+    }
+
+    fn path(&self, service: &str) -> PathBuf {
+        self.dir.join(format!("{service}.log"))
+    }
+
+    /// Stored lines of `services` (all when empty), oldest first, merged by time; at most
+    /// the last `tail` of them, none older than `since_ms`.
+    pub fn read(
+        &self,
+        services: &[String],
+        tail: Option<usize>,
+        since_ms: Option<u64>,
+    ) -> Vec<LogLine> {
+        let names: Vec<String> = if services.is_empty() {
+            self.stored_services()
+        } else {
+            services.to_vec()
+        };
+        let mut lines = Vec::new();
+        for name in names {
+            let path = self.path(&name);
+            for file in [rotated(&path), path] {
+                read_lines(&file, &mut lines);
+            }
+        }
+        lines.retain(|l| since_ms.is_none_or(|since| l.time_ms >= since));
+        lines.sort_by_key(|l| l.time_ms);
+        if let Some(tail) = tail {
+            let skip = lines.len().saturating_sub(tail);
+            lines.drain(..skip);
+        }
+        lines
+    }
+
+    fn stored_services(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_suffix(".log")
+                    .map(str::to_owned)
+            })
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+fn rotated(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".1");
+    PathBuf::from(name)
+}
+
+fn read_lines(path: &Path, out: &mut Vec<LogLine>) {
+    let Ok(file) = File::open(path) else {
+        return;
+    };
+    for line in BufReader::new(file).lines().map_while(Result::ok) {
+        if let Ok(parsed) = serde_json::from_str(&line) {
+            out.push(parsed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wharf_api::LogStream;
+
+    fn line(service: &str, time_ms: u64, text: &str) -> LogLine {
+        LogLine {
+            service: service.into(),
+            replica: 1,
+            stream: LogStream::Stdout,
+            time_ms,
+            line: text.into(),
+        }
+    }
+
+    #[test]
+    fn lines_come_back_merged_by_time_with_tail_and_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = LogBook::new(dir.path().to_owned());
+        book.write(line("web", 1, "a"));
+        book.write(line("db", 2, "b"));
+        book.write(line("web", 3, "c"));
+        let all: Vec<_> = book
+            .read(&[], None, None)
+            .into_iter()
+            .map(|l| l.line)
+            .collect();
+        assert_eq!(all, ["a", "b", "c"]);
+        let tail: Vec<_> = book
+            .read(&[], Some(2), None)
+            .into_iter()
+            .map(|l| l.line)
+            .collect();
+        assert_eq!(tail, ["b", "c"]);
+        let web: Vec<_> = book
+            .read(&["web".into()], None, Some(2))
+            .into_iter()
+            .map(|l| l.line)
+            .collect();
+        assert_eq!(web, ["c"]);
+    }
+
+    #[test]
+    fn logs_survive_a_new_book_on_the_same_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        LogBook::new(dir.path().to_owned()).write(line("web", 1, "kept"));
+        let again = LogBook::new(dir.path().to_owned());
+        assert_eq!(again.read(&[], None, None)[0].line, "kept");
+    }
+}

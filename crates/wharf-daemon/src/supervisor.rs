@@ -1,0 +1,633 @@
+//! The supervisor: every project's instances (service replicas), what each should be
+//! doing, and the operations the control API exposes. Operations that change what runs
+//! (`up`, `down`, `start`, `stop`…) take one lock in turn, so two `up`s at once are
+//! applied one after the other, never interleaved.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use nix::sys::signal::Signal;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use wharf_api::{
+    ChangeAction, DownResponse, Health, InstanceState, InstanceStatus, LogLine, LogStream, Paths,
+    ProjectSummary, ServiceChange, UpRequest, UpResponse,
+};
+use wharf_plan::{
+    ChangeReason, GraphError, ProjectSpec, diff, start_order, stop_order, with_dependencies,
+};
+
+use crate::instance;
+use crate::logs::LogBook;
+use crate::process::{signal_group, start_time};
+use crate::store::{Desired, ProcessRecord, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error("no such project: {0}")]
+    UnknownProject(String),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error("saving the project's state: {0}")]
+    Store(#[from] std::io::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What an instance's task is asked to do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Run,
+    /// Stop with the service's stop signal, then SIGKILL after its grace period.
+    Stop,
+    /// Send this signal; whatever happens next is not restarted.
+    Kill(Signal),
+}
+
+/// Identifies one instance of one generation: a recreated instance gets a new
+/// generation, so the old task's late updates are ignored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceKey {
+    pub project: String,
+    pub service: String,
+    pub replica: u32,
+    pub generation: u64,
+}
+
+struct Instance {
+    generation: u64,
+    status: InstanceStatus,
+    command: watch::Sender<Command>,
+    task: Option<JoinHandle<()>>,
+}
+
+struct ProjectRuntime {
+    spec: ProjectSpec,
+    up: BTreeSet<String>,
+    logs: Arc<LogBook>,
+    instances: BTreeMap<(String, u32), Instance>,
+}
+
+pub struct Shared {
+    pub paths: Paths,
+    store: Store,
+    projects: Mutex<BTreeMap<String, ProjectRuntime>>,
+    /// Bumped on every status change; dependents and `--wait` watch it.
+    changed: watch::Sender<u64>,
+    /// Serializes the operations that change what runs.
+    operations: tokio::sync::Mutex<()>,
+    next_generation: Mutex<u64>,
+    pub started: Instant,
+}
+
+#[derive(Clone)]
+pub struct Supervisor {
+    shared: Arc<Shared>,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Shared {
+    fn projects(&self) -> MutexGuard<'_, BTreeMap<String, ProjectRuntime>> {
+        self.projects.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Changes an instance's status, if that instance is still the current one.
+    pub fn update(&self, key: &InstanceKey, change: impl FnOnce(&mut InstanceStatus)) {
+        let records = {
+            let mut projects = self.projects();
+            let Some(project) = projects.get_mut(&key.project) else {
+                return;
+            };
+            let Some(instance) = project
+                .instances
+                .get_mut(&(key.service.clone(), key.replica))
+            else {
+                return;
+            };
+            if instance.generation != key.generation {
+                return;
+            }
+            let pid_before = instance.status.pid;
+            change(&mut instance.status);
+            (pid_before != instance.status.pid).then(|| process_records(project))
+        };
+        if let Some(records) = records {
+            let _ = self.store.save_processes(&key.project, &records);
+        }
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn log(&self, key: &InstanceKey, stream: LogStream, line: String) {
+        let logs = self
+            .projects()
+            .get(&key.project)
+            .map(|p| Arc::clone(&p.logs));
+        if let Some(logs) = logs {
+            logs.write(LogLine {
+                service: key.service.clone(),
+                replica: key.replica,
+                stream,
+                time_ms: now_ms(),
+                line,
+            });
+        }
+    }
+
+    pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// The statuses of every instance of `service` in `project`.
+    pub fn service_statuses(&self, project: &str, service: &str) -> Vec<InstanceStatus> {
+        self.projects()
+            .get(project)
+            .map(|p| {
+                p.instances
+                    .values()
+                    .filter(|i| i.status.service == service)
+                    .map(|i| i.status.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn is_up(&self, project: &str, service: &str) -> bool {
+        self.projects()
+            .get(project)
+            .is_some_and(|p| p.up.contains(service))
+    }
+}
+
+fn process_records(project: &ProjectRuntime) -> Vec<ProcessRecord> {
+    project
+        .instances
+        .values()
+        .filter_map(|i| i.status.pid)
+        .filter_map(|pid| start_time(pid).map(|start_time| ProcessRecord { pid, start_time }))
+        .collect()
+}
+
+impl Supervisor {
+    pub fn new(paths: Paths) -> Self {
+        let store = Store::new(paths.state.join("projects"));
+        Self {
+            shared: Arc::new(Shared {
+                paths,
+                store,
+                projects: Mutex::new(BTreeMap::new()),
+                changed: watch::channel(0).0,
+                operations: tokio::sync::Mutex::new(()),
+                next_generation: Mutex::new(1),
+                started: Instant::now(),
+            }),
+        }
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// At daemon start: stops process groups a previous daemon left behind, then
+    /// brings back what was up. Returns problems worth logging.
+    pub async fn restore(&self) -> Vec<String> {
+        for name in self.shared.store.project_names() {
+            for record in self.shared.store.load_processes(&name) {
+                if start_time(record.pid) == Some(record.start_time) {
+                    signal_group(record.pid, Signal::SIGKILL);
+                }
+            }
+            let _ = self.shared.store.save_processes(&name, &[]);
+        }
+        let (found, mut problems) = self.shared.store.load_all();
+        for desired in found {
+            let name = desired.spec.name.clone();
+            let request = UpRequest {
+                spec: desired.spec,
+                services: desired.up.into_iter().collect(),
+                no_deps: true,
+                force_recreate: false,
+            };
+            if let Err(err) = self.up(request).await {
+                problems.push(format!("restoring {name}: {err}"));
+            }
+        }
+        problems
+    }
+
+    pub async fn up(&self, request: UpRequest) -> Result<UpResponse, SupervisorError> {
+        let _turn = self.shared.operations.lock().await;
+        let spec = request.spec;
+        if spec.name.is_empty() {
+            return Err(SupervisorError::Invalid("the project has no name".into()));
+        }
+        start_order(&spec.services)?;
+        let selected: BTreeSet<String> = if request.services.is_empty() {
+            spec.services.keys().cloned().collect()
+        } else if request.no_deps {
+            for name in &request.services {
+                if !spec.services.contains_key(name) {
+                    return Err(GraphError::UnknownService(name.clone()).into());
+                }
+            }
+            request.services.iter().cloned().collect()
+        } else {
+            with_dependencies(&spec.services, &request.services)?
+        };
+        let (old_spec, running_before) = {
+            let projects = self.shared.projects();
+            match projects.get(&spec.name) {
+                Some(p) => (
+                    Some(p.spec.clone()),
+                    p.instances
+                        .values()
+                        .filter(|i| i.status.state.is_active())
+                        .map(|i| i.status.service.clone())
+                        .collect::<BTreeSet<_>>(),
+                ),
+                None => (None, BTreeSet::new()),
+            }
+        };
+        let changes = diff(old_spec.as_ref(), &spec);
+
+        // Stop what is removed, changed, scaled down or forced, dependents first.
+        let mut to_stop: Vec<(String, Option<u32>)> = Vec::new();
+        for change in &changes {
+            let stop_from = match &change.reason {
+                ChangeReason::Removed | ChangeReason::Changed(_) => Some(1),
+                ChangeReason::Scaled { to, .. } => Some(to + 1),
+                ChangeReason::Unchanged
+                    if request.force_recreate && selected.contains(&change.service) =>
+                {
+                    Some(1)
+                }
+                ChangeReason::Added | ChangeReason::Unchanged => None,
+            };
+            if let Some(from) = stop_from {
+                to_stop.push((change.service.clone(), Some(from)));
+            }
+        }
+        if let Some(old) = &old_spec {
+            let order = stop_order(&old.services)?;
+            to_stop.sort_by_key(|(name, _)| order.iter().position(|n| n == name));
+        }
+        for (service, from) in &to_stop {
+            self.stop_instances(&spec.name, service, from.unwrap_or(1), Command::Stop, true)
+                .await;
+        }
+
+        let desired = {
+            let mut projects = self.shared.projects();
+            let logs_dir = self.shared.store.project_dir(&spec.name).join("logs");
+            let project = projects
+                .entry(spec.name.clone())
+                .or_insert_with(|| ProjectRuntime {
+                    spec: spec.clone(),
+                    up: BTreeSet::new(),
+                    logs: Arc::new(LogBook::new(logs_dir)),
+                    instances: BTreeMap::new(),
+                });
+            project.spec = spec.clone();
+            project.up.retain(|s| spec.services.contains_key(s));
+            project.up.extend(selected.iter().cloned());
+            Desired {
+                spec: spec.clone(),
+                up: project.up.clone(),
+            }
+        };
+        self.shared.store.save_desired(&desired)?;
+
+        let mut started = BTreeSet::new();
+        for service in start_order(&spec.services)? {
+            if selected.contains(&service) && self.start_missing(&spec.name, &service) {
+                started.insert(service);
+            }
+        }
+
+        let summary = changes
+            .into_iter()
+            .filter(|c| selected.contains(&c.service) || c.reason == ChangeReason::Removed)
+            .map(|c| describe(c, &started, &running_before, request.force_recreate))
+            .collect();
+        Ok(UpResponse { changes: summary })
+    }
+
+    /// Starts the replicas of `service` that have no active instance; true if any did.
+    fn start_missing(&self, project_name: &str, service: &str) -> bool {
+        let mut projects = self.shared.projects();
+        let Some(project) = projects.get_mut(project_name) else {
+            return false;
+        };
+        let Some(spec) = project.spec.services.get(service).cloned() else {
+            return false;
+        };
+        let mut any = false;
+        for replica in 1..=spec.replicas.max(1) {
+            let slot = (service.to_owned(), replica);
+            if project
+                .instances
+                .get(&slot)
+                .is_some_and(|i| i.status.state.is_active())
+            {
+                continue;
+            }
+            let generation = {
+                let mut next = self
+                    .shared
+                    .next_generation
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                *next += 1;
+                *next
+            };
+            let key = InstanceKey {
+                project: project_name.to_owned(),
+                service: service.to_owned(),
+                replica,
+                generation,
+            };
+            let status = InstanceStatus {
+                service: service.to_owned(),
+                replica,
+                name: format!("{project_name}-{service}-{replica}"),
+                state: InstanceState::Waiting,
+                health: Health::None,
+                pid: None,
+                exit_code: None,
+                restarts: 0,
+                ports: spec.ports.clone(),
+                started_at_ms: None,
+                message: String::new(),
+            };
+            let (command, commands) = watch::channel(Command::Run);
+            let task = tokio::spawn(instance::run(
+                Arc::clone(&self.shared),
+                key,
+                spec.clone(),
+                commands,
+            ));
+            project.instances.insert(
+                slot,
+                Instance {
+                    generation,
+                    status,
+                    command,
+                    task: Some(task),
+                },
+            );
+            any = true;
+        }
+        if any {
+            self.shared.changed.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        any
+    }
+
+    /// Stops the instances of `service` numbered `from_replica` and up, and waits for
+    /// them; `remove` drops them from the table afterwards.
+    async fn stop_instances(
+        &self,
+        project_name: &str,
+        service: &str,
+        from_replica: u32,
+        how: Command,
+        remove: bool,
+    ) {
+        let tasks: Vec<JoinHandle<()>> = {
+            let mut projects = self.shared.projects();
+            let Some(project) = projects.get_mut(project_name) else {
+                return;
+            };
+            project
+                .instances
+                .iter_mut()
+                .filter(|((name, replica), _)| name == service && *replica >= from_replica)
+                .filter_map(|(_, instance)| {
+                    let _ = instance.command.send(how);
+                    instance.task.take()
+                })
+                .collect()
+        };
+        for task in tasks {
+            let _ = task.await;
+        }
+        if remove && let Some(project) = self.shared.projects().get_mut(project_name) {
+            project
+                .instances
+                .retain(|(name, replica), _| name != service || *replica < from_replica);
+        }
+    }
+
+    pub async fn down(&self, name: &str, volumes: bool) -> Result<DownResponse, SupervisorError> {
+        let _turn = self.shared.operations.lock().await;
+        let spec = self.spec(name)?;
+        let mut stopped = Vec::new();
+        for service in stop_order(&spec.services)? {
+            self.stop_instances(name, &service, 1, Command::Stop, true)
+                .await;
+            stopped.push(service);
+        }
+        self.shared.projects().remove(name);
+        self.shared.store.forget(name)?;
+        let mut deleted_volumes = Vec::new();
+        if volumes {
+            let dir = self.shared.paths.project_data(name).join("volumes");
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+                deleted_volumes.push(dir);
+            }
+        }
+        Ok(DownResponse {
+            stopped,
+            deleted_volumes,
+        })
+    }
+
+    /// `stop`, `kill`: the services leave the desired state, so a daemon restart
+    /// does not bring them back.
+    pub async fn stop(
+        &self,
+        name: &str,
+        services: &[String],
+        how: Command,
+    ) -> Result<(), SupervisorError> {
+        let _turn = self.shared.operations.lock().await;
+        let spec = self.spec(name)?;
+        let chosen = choose(&spec, services)?;
+        for service in stop_order(&spec.services)? {
+            if chosen.contains(&service) {
+                self.stop_instances(name, &service, 1, how, false).await;
+            }
+        }
+        self.set_up(name, |up| up.retain(|s| !chosen.contains(s)))
+    }
+
+    pub async fn start(&self, name: &str, services: &[String]) -> Result<(), SupervisorError> {
+        let _turn = self.shared.operations.lock().await;
+        let spec = self.spec(name)?;
+        let chosen = choose(&spec, services)?;
+        self.set_up(name, |up| up.extend(chosen.iter().cloned()))?;
+        for service in start_order(&spec.services)? {
+            if chosen.contains(&service) {
+                self.start_missing(name, &service);
+            }
+        }
+        Ok(())
+    }
+
+    fn set_up(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut BTreeSet<String>),
+    ) -> Result<(), SupervisorError> {
+        let desired = {
+            let mut projects = self.shared.projects();
+            let project = projects
+                .get_mut(name)
+                .ok_or_else(|| SupervisorError::UnknownProject(name.to_owned()))?;
+            change(&mut project.up);
+            Desired {
+                spec: project.spec.clone(),
+                up: project.up.clone(),
+            }
+        };
+        self.shared.store.save_desired(&desired)?;
+        Ok(())
+    }
+
+    /// Stops everything for a daemon shutdown, keeping the desired state for next time.
+    pub async fn shutdown(&self) {
+        let _turn = self.shared.operations.lock().await;
+        let names: Vec<String> = self.shared.projects().keys().cloned().collect();
+        for name in names {
+            let Ok(spec) = self.spec(&name) else { continue };
+            for service in stop_order(&spec.services).unwrap_or_default() {
+                self.stop_instances(&name, &service, 1, Command::Stop, true)
+                    .await;
+            }
+        }
+    }
+
+    pub fn spec(&self, name: &str) -> Result<ProjectSpec, SupervisorError> {
+        self.shared
+            .projects()
+            .get(name)
+            .map(|p| p.spec.clone())
+            .ok_or_else(|| SupervisorError::UnknownProject(name.to_owned()))
+    }
+
+    pub fn ps(&self, name: &str) -> Result<Vec<InstanceStatus>, SupervisorError> {
+        let projects = self.shared.projects();
+        let project = projects
+            .get(name)
+            .ok_or_else(|| SupervisorError::UnknownProject(name.to_owned()))?;
+        Ok(project
+            .instances
+            .values()
+            .map(|i| i.status.clone())
+            .collect())
+    }
+
+    pub fn logs(&self, name: &str) -> Result<Arc<LogBook>, SupervisorError> {
+        if let Some(project) = self.shared.projects().get(name) {
+            return Ok(Arc::clone(&project.logs));
+        }
+        // A project that is down still has its stored logs.
+        let dir = self.shared.store.project_dir(name).join("logs");
+        if dir.is_dir() {
+            return Ok(Arc::new(LogBook::new(dir)));
+        }
+        Err(SupervisorError::UnknownProject(name.to_owned()))
+    }
+
+    pub fn list(&self) -> Vec<ProjectSummary> {
+        self.shared
+            .projects()
+            .values()
+            .map(|p| {
+                let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+                for instance in p.instances.values() {
+                    *counts.entry(state_word(instance.status.state)).or_default() += 1;
+                }
+                let status = if counts.is_empty() {
+                    "created".to_owned()
+                } else {
+                    counts
+                        .iter()
+                        .map(|(state, n)| format!("{state}({n})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                ProjectSummary {
+                    name: p.spec.name.clone(),
+                    status,
+                    config_files: p.spec.config_files.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+fn state_word(state: InstanceState) -> &'static str {
+    match state {
+        InstanceState::Waiting => "waiting",
+        InstanceState::Running => "running",
+        InstanceState::Restarting => "restarting",
+        InstanceState::CrashLoop => "crash-loop",
+        InstanceState::Exited => "exited",
+        InstanceState::Stopped => "stopped",
+    }
+}
+
+fn choose(spec: &ProjectSpec, services: &[String]) -> Result<BTreeSet<String>, SupervisorError> {
+    if services.is_empty() {
+        return Ok(spec.services.keys().cloned().collect());
+    }
+    for name in services {
+        if !spec.services.contains_key(name) {
+            return Err(GraphError::UnknownService(name.clone()).into());
+        }
+    }
+    Ok(services.iter().cloned().collect())
+}
+
+fn describe(
+    change: wharf_plan::Change,
+    started: &BTreeSet<String>,
+    running_before: &BTreeSet<String>,
+    forced: bool,
+) -> ServiceChange {
+    let (action, reason) = match change.reason {
+        ChangeReason::Added => (ChangeAction::Create, "new service".to_owned()),
+        ChangeReason::Removed => (ChangeAction::Remove, "no longer in the project".to_owned()),
+        ChangeReason::Changed(fields) => (
+            ChangeAction::Recreate,
+            format!("{} changed", fields.join(", ")),
+        ),
+        ChangeReason::Scaled { from, to } => {
+            (ChangeAction::Scale, format!("replicas {from} -> {to}"))
+        }
+        ChangeReason::Unchanged if forced => {
+            (ChangeAction::Recreate, "--force-recreate".to_owned())
+        }
+        ChangeReason::Unchanged if started.contains(&change.service) => {
+            let why = if running_before.contains(&change.service) {
+                "a replica was not running"
+            } else {
+                "was not running"
+            };
+            (ChangeAction::Start, why.to_owned())
+        }
+        ChangeReason::Unchanged => (ChangeAction::Keep, "unchanged".to_owned()),
+    };
+    ServiceChange {
+        service: change.service,
+        action,
+        reason,
+    }
+}

@@ -1,0 +1,137 @@
+//! What a second `up` must do: compare the desired spec with the one running.
+
+use crate::{ProjectSpec, ServiceSpec};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub service: String,
+    pub reason: ChangeReason,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeReason {
+    Added,
+    Removed,
+    /// The named settings differ: the service is recreated.
+    Changed(Vec<&'static str>),
+    /// Only the replica count differs: instances are added or removed.
+    Scaled {
+        from: u32,
+        to: u32,
+    },
+    Unchanged,
+}
+
+/// One entry per service in either spec, in name order.
+pub fn diff(running: Option<&ProjectSpec>, desired: &ProjectSpec) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for (name, service) in &desired.services {
+        let reason = match running.and_then(|r| r.services.get(name)) {
+            None => ChangeReason::Added,
+            Some(old) => compare(old, service),
+        };
+        changes.push(Change {
+            service: name.clone(),
+            reason,
+        });
+    }
+    if let Some(running) = running {
+        for name in running.services.keys() {
+            if !desired.services.contains_key(name) {
+                changes.push(Change {
+                    service: name.clone(),
+                    reason: ChangeReason::Removed,
+                });
+            }
+        }
+        changes.sort_by(|a, b| a.service.cmp(&b.service));
+    }
+    changes
+}
+
+fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
+    let mut fields = Vec::new();
+    let mut check = |name: &'static str, same: bool| {
+        if !same {
+            fields.push(name);
+        }
+    };
+    check("command", old.command == new.command);
+    check("working_dir", old.working_dir == new.working_dir);
+    check("environment", old.environment == new.environment);
+    check("ports", old.ports == new.ports);
+    check("depends_on", old.depends_on == new.depends_on);
+    check("healthcheck", old.healthcheck == new.healthcheck);
+    check("restart", old.restart == new.restart);
+    check("stop_signal", old.stop_signal == new.stop_signal);
+    check(
+        "stop_grace_period",
+        old.stop_grace_period == new.stop_grace_period,
+    );
+    check("origin", old.origin == new.origin);
+    if !fields.is_empty() {
+        ChangeReason::Changed(fields)
+    } else if old.replicas != new.replicas {
+        ChangeReason::Scaled {
+            from: old.replicas,
+            to: new.replicas,
+        }
+    } else {
+        ChangeReason::Unchanged
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(services: &[(&str, &str, u32)]) -> ProjectSpec {
+        let mut spec = ProjectSpec::default();
+        for (name, command, replicas) in services {
+            spec.services.insert(
+                (*name).to_owned(),
+                ServiceSpec {
+                    command: vec![(*command).to_owned()],
+                    replicas: *replicas,
+                    ..ServiceSpec::default()
+                },
+            );
+        }
+        spec
+    }
+
+    #[test]
+    fn names_what_changed_and_why() {
+        let old = spec(&[("a", "x", 1), ("b", "y", 1), ("c", "z", 1)]);
+        let new = spec(&[
+            ("a", "x", 1),
+            ("b", "changed", 1),
+            ("c", "z", 3),
+            ("d", "w", 1),
+        ]);
+        let reasons: Vec<_> = diff(Some(&old), &new)
+            .into_iter()
+            .map(|c| (c.service, c.reason))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                ("a".to_owned(), ChangeReason::Unchanged),
+                ("b".to_owned(), ChangeReason::Changed(vec!["command"])),
+                ("c".to_owned(), ChangeReason::Scaled { from: 1, to: 3 }),
+                ("d".to_owned(), ChangeReason::Added),
+            ]
+        );
+        let gone = diff(Some(&new), &old);
+        assert!(gone.contains(&Change {
+            service: "d".into(),
+            reason: ChangeReason::Removed
+        }));
+    }
+
+    #[test]
+    fn everything_is_added_the_first_time() {
+        let new = spec(&[("a", "x", 1)]);
+        assert_eq!(diff(None, &new)[0].reason, ChangeReason::Added);
+    }
+}

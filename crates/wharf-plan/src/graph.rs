@@ -1,0 +1,153 @@
+//! The dependency graph: start order, stop order, and a subset with what it needs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ServiceSpec;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GraphError {
+    #[error("dependency cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+    #[error("no such service: {0}")]
+    UnknownService(String),
+}
+
+/// Services in an order where each comes after everything it depends on; ties broken
+/// by name so the order is stable. Dependencies on services not in the map are ignored
+/// (a non-required dependency of a disabled profile).
+pub fn start_order(services: &BTreeMap<String, ServiceSpec>) -> Result<Vec<String>, GraphError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Visiting,
+        Done,
+    }
+    fn visit<'a>(
+        name: &'a str,
+        services: &'a BTreeMap<String, ServiceSpec>,
+        marks: &mut BTreeMap<&'a str, Mark>,
+        stack: &mut Vec<&'a str>,
+        order: &mut Vec<String>,
+    ) -> Result<(), GraphError> {
+        match marks.get(name) {
+            Some(Mark::Done) => return Ok(()),
+            Some(Mark::Visiting) => {
+                let start = stack.iter().position(|n| *n == name).unwrap_or(0);
+                let mut cycle: Vec<String> =
+                    stack[start..].iter().map(|s| (*s).to_owned()).collect();
+                cycle.push(name.to_owned());
+                return Err(GraphError::Cycle(cycle));
+            }
+            None => {}
+        }
+        marks.insert(name, Mark::Visiting);
+        stack.push(name);
+        if let Some(service) = services.get(name) {
+            for dependency in service.depends_on.keys() {
+                if services.contains_key(dependency) {
+                    visit(dependency, services, marks, stack, order)?;
+                }
+            }
+        }
+        stack.pop();
+        marks.insert(name, Mark::Done);
+        order.push(name.to_owned());
+        Ok(())
+    }
+    let mut marks = BTreeMap::new();
+    let mut order = Vec::with_capacity(services.len());
+    for name in services.keys() {
+        visit(name, services, &mut marks, &mut Vec::new(), &mut order)?;
+    }
+    Ok(order)
+}
+
+/// The reverse of [`start_order`]: dependents stop before what they depend on.
+pub fn stop_order(services: &BTreeMap<String, ServiceSpec>) -> Result<Vec<String>, GraphError> {
+    let mut order = start_order(services)?;
+    order.reverse();
+    Ok(order)
+}
+
+/// `names` and, transitively, every service they depend on that exists.
+pub fn with_dependencies(
+    services: &BTreeMap<String, ServiceSpec>,
+    names: &[String],
+) -> Result<BTreeSet<String>, GraphError> {
+    let mut selected = BTreeSet::new();
+    let mut pending: Vec<String> = names.to_vec();
+    while let Some(name) = pending.pop() {
+        let service = services
+            .get(&name)
+            .ok_or_else(|| GraphError::UnknownService(name.clone()))?;
+        for dependency in service.depends_on.keys() {
+            if services.contains_key(dependency) && !selected.contains(dependency) {
+                pending.push(dependency.clone());
+            }
+        }
+        selected.insert(name);
+    }
+    Ok(selected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Condition, Dependency};
+
+    fn project(edges: &[(&str, &[&str])]) -> BTreeMap<String, ServiceSpec> {
+        edges
+            .iter()
+            .map(|(name, deps)| {
+                let mut spec = ServiceSpec::default();
+                for dep in *deps {
+                    spec.depends_on.insert(
+                        (*dep).to_owned(),
+                        Dependency {
+                            condition: Condition::ServiceStarted,
+                            required: true,
+                            restart: false,
+                        },
+                    );
+                }
+                ((*name).to_owned(), spec)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dependencies_start_first_and_stop_last() {
+        let services = project(&[("web", &["api", "db"]), ("api", &["db"]), ("db", &[])]);
+        assert_eq!(start_order(&services).unwrap(), ["db", "api", "web"]);
+        assert_eq!(stop_order(&services).unwrap(), ["web", "api", "db"]);
+    }
+
+    #[test]
+    fn a_cycle_is_named_whole() {
+        let services = project(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"])]);
+        assert_eq!(
+            start_order(&services),
+            Err(GraphError::Cycle(vec![
+                "a".into(),
+                "b".into(),
+                "c".into(),
+                "a".into()
+            ]))
+        );
+    }
+
+    #[test]
+    fn a_subset_brings_its_dependencies_only() {
+        let services = project(&[
+            ("web", &["api"]),
+            ("api", &["db"]),
+            ("db", &[]),
+            ("worker", &["db"]),
+        ]);
+        let subset = with_dependencies(&services, &["api".into()]).unwrap();
+        assert_eq!(subset.into_iter().collect::<Vec<_>>(), ["api", "db"]);
+        assert_eq!(
+            with_dependencies(&services, &["nope".into()]),
+            Err(GraphError::UnknownService("nope".into()))
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! What wharf runs for a project, in which order, and what changed since last time.
+//!
+//! A [`ProjectSpec`] is the runnable form of a project: every service reduced to a
+//! command, an environment, ports, probes and policies, whichever way it was defined
+//! (an `x-wharf.process` section or a native recipe). Pure data and pure functions:
+//! no IO, so the daemon, the CLI and tests share the same decisions.
+
+mod diff;
+mod graph;
+mod spec;
+
+pub use diff::{Change, ChangeReason, diff};
+pub use graph::{GraphError, start_order, stop_order, with_dependencies};
+pub use spec::{
+    Condition, Dependency, HealthSpec, PortSpec, Probe, ProjectSpec, RestartPolicy, ServiceSpec,
+};

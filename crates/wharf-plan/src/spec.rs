@@ -1,0 +1,169 @@
+//! The runnable form of a project, sent by the CLI to wharfd and persisted there as the
+//! desired state. Every field is plain data so it round-trips through JSON exactly.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProjectSpec {
+    pub name: String,
+    /// The project directory: relative paths in services were resolved against it.
+    pub working_dir: PathBuf,
+    pub config_files: Vec<PathBuf>,
+    pub services: BTreeMap<String, ServiceSpec>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    /// argv; the program is looked up on the daemon's PATH.
+    pub command: Vec<String>,
+    pub working_dir: PathBuf,
+    pub environment: BTreeMap<String, String>,
+    pub ports: Vec<PortSpec>,
+    pub depends_on: BTreeMap<String, Dependency>,
+    pub healthcheck: Option<HealthSpec>,
+    pub restart: RestartPolicy,
+    pub replicas: u32,
+    /// A signal name such as `SIGTERM`.
+    pub stop_signal: String,
+    pub stop_grace_period: Duration,
+    /// Where the service came from, for messages (`x-wharf.process`, `recipe postgres 15`).
+    pub origin: String,
+}
+
+/// A port the service listens on (`target`) and the host port that reaches it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortSpec {
+    pub target: u16,
+    pub published: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependency {
+    pub condition: Condition,
+    pub required: bool,
+    /// Restart this service when the dependency is restarted.
+    pub restart: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    ServiceStarted,
+    ServiceHealthy,
+    ServiceCompletedSuccessfully,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthSpec {
+    pub probe: Probe,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub start_period: Duration,
+    pub start_interval: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Probe {
+    /// `CMD`: run this argv.
+    Exec(Vec<String>),
+    /// `CMD-SHELL`: run this through `/bin/sh -c`, as Compose means it.
+    Shell(String),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    Always,
+    /// Restart after a non-zero exit, at most this many times when given.
+    OnFailure(Option<u32>),
+    UnlessStopped,
+}
+
+impl RestartPolicy {
+    /// Parses Compose's `restart:` value (`no`, `always`, `on-failure[:N]`, `unless-stopped`).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "" | "no" => Some(Self::No),
+            "always" => Some(Self::Always),
+            "unless-stopped" => Some(Self::UnlessStopped),
+            "on-failure" => Some(Self::OnFailure(None)),
+            other => other
+                .strip_prefix("on-failure:")
+                .and_then(|n| n.parse().ok())
+                .map(|n| Self::OnFailure(Some(n))),
+        }
+    }
+
+    /// Whether a process that exited with `code` after `restarts` restarts comes back.
+    pub fn restarts_after(self, code: Option<i32>, restarts: u32) -> bool {
+        match self {
+            Self::No => false,
+            Self::Always | Self::UnlessStopped => true,
+            Self::OnFailure(limit) => code != Some(0) && limit.is_none_or(|n| restarts < n),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies_parse_like_compose() {
+        assert_eq!(RestartPolicy::parse("no"), Some(RestartPolicy::No));
+        assert_eq!(
+            RestartPolicy::parse("on-failure:3"),
+            Some(RestartPolicy::OnFailure(Some(3)))
+        );
+        assert_eq!(
+            RestartPolicy::parse("on-failure"),
+            Some(RestartPolicy::OnFailure(None))
+        );
+        assert_eq!(RestartPolicy::parse("sometimes"), None);
+    }
+
+    #[test]
+    fn on_failure_stops_after_its_limit_and_on_success() {
+        let policy = RestartPolicy::OnFailure(Some(2));
+        assert!(policy.restarts_after(Some(1), 0));
+        assert!(policy.restarts_after(None, 1));
+        assert!(!policy.restarts_after(Some(1), 2));
+        assert!(!policy.restarts_after(Some(0), 0));
+        assert!(RestartPolicy::Always.restarts_after(Some(0), 100));
+        assert!(!RestartPolicy::No.restarts_after(Some(1), 0));
+    }
+
+    #[test]
+    fn specs_round_trip_through_json() {
+        let mut spec = ProjectSpec {
+            name: "p".into(),
+            ..ProjectSpec::default()
+        };
+        spec.services.insert(
+            "web".into(),
+            ServiceSpec {
+                command: vec!["python3".into()],
+                healthcheck: Some(HealthSpec {
+                    probe: Probe::Shell("true".into()),
+                    interval: Duration::from_millis(1500),
+                    timeout: Duration::from_secs(30),
+                    retries: 3,
+                    start_period: Duration::ZERO,
+                    start_interval: Duration::from_secs(5),
+                }),
+                restart: RestartPolicy::OnFailure(Some(2)),
+                ..ServiceSpec::default()
+            },
+        );
+        let text = serde_json::to_string(&spec).unwrap();
+        assert_eq!(serde_json::from_str::<ProjectSpec>(&text).unwrap(), spec);
+    }
+}
