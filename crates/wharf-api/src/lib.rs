@@ -15,3 +15,10 @@ pub use wire::*;
 
 /// The path prefix of this version of the API.
 pub const API_PREFIX: &str = "/v1";
+
+/// Milliseconds since the Unix epoch: the time base of every timestamp in the API.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -11,12 +11,12 @@ use nix::sys::signal::Signal;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Child;
 use tokio::sync::watch;
-use wharf_api::{Health, InstanceState, LogStream};
+use wharf_api::{Health, InstanceState, LogStream, now_ms};
 use wharf_plan::{Condition, ServiceSpec};
 
 use crate::health::{HealthTracker, probe};
 use crate::process::{parse_signal, signal_group, spawn};
-use crate::supervisor::{Command, InstanceKey, Shared, now_ms};
+use crate::supervisor::{Command, InstanceKey, Shared};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);

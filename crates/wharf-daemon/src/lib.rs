@@ -122,5 +122,5 @@ async fn serve(paths: &Paths) -> Result<(), DaemonError> {
 
 /// A line in the daemon's log (its stderr, which the CLI points at `wharfd.log`).
 fn say(message: &str) {
-    eprintln!("{} {message}", supervisor::now_ms());
+    eprintln!("{} {message}", wharf_api::now_ms());
 }

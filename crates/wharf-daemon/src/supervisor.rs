@@ -5,14 +5,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use nix::sys::signal::Signal;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wharf_api::{
     ChangeAction, DownResponse, Health, InstanceState, InstanceStatus, LogLine, LogStream, Paths,
-    ProjectSummary, ServiceChange, UpRequest, UpResponse,
+    ProjectSummary, ServiceChange, UpRequest, UpResponse, now_ms,
 };
 use wharf_plan::{
     ChangeReason, GraphError, ProjectSpec, diff, start_order, stop_order, with_dependencies,
@@ -84,12 +84,6 @@ pub struct Shared {
 #[derive(Clone)]
 pub struct Supervisor {
     shared: Arc<Shared>,
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Shared {
@@ -345,6 +339,7 @@ impl Supervisor {
                 *next += 1;
                 *next
             };
+            let instance_spec = spec.for_replica(replica);
             let key = InstanceKey {
                 project: project_name.to_owned(),
                 service: service.to_owned(),
@@ -360,7 +355,7 @@ impl Supervisor {
                 pid: None,
                 exit_code: None,
                 restarts: 0,
-                ports: spec.ports.clone(),
+                ports: instance_spec.ports.clone(),
                 started_at_ms: None,
                 message: String::new(),
             };
@@ -368,7 +363,7 @@ impl Supervisor {
             let task = tokio::spawn(instance::run(
                 Arc::clone(&self.shared),
                 key,
-                spec.clone(),
+                instance_spec,
                 commands,
             ));
             project.instances.insert(

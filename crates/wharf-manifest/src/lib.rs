@@ -27,4 +27,5 @@ mod yaml;
 pub use error::{Error, Result};
 pub use loader::{LoadOptions, Loaded, load};
 pub use scalar::format_float;
+pub use shell_words::split as split_command;
 pub use source::Span;

@@ -34,6 +34,29 @@ pub struct ServiceSpec {
     pub origin: String,
 }
 
+impl ServiceSpec {
+    /// What replica `replica` (from 1) runs: `WHARF_REPLICA` set, and with several
+    /// replicas each listening on its own host ports (the published ones shifted by
+    /// `replica - 1`), the first of them given in `PORT`.
+    #[must_use]
+    pub fn for_replica(&self, replica: u32) -> ServiceSpec {
+        let mut spec = self.clone();
+        spec.environment
+            .insert("WHARF_REPLICA".to_owned(), replica.to_string());
+        if self.replicas > 1 {
+            let offset = u16::try_from(replica.saturating_sub(1)).unwrap_or(u16::MAX);
+            for port in &mut spec.ports {
+                port.published = port.published.saturating_add(offset);
+            }
+            if let Some(first) = spec.ports.first() {
+                spec.environment
+                    .insert("PORT".to_owned(), first.published.to_string());
+            }
+        }
+        spec
+    }
+}
+
 /// A port the service listens on (`target`) and the host port that reaches it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortSpec {
@@ -139,6 +162,27 @@ mod tests {
         assert!(!policy.restarts_after(Some(0), 0));
         assert!(RestartPolicy::Always.restarts_after(Some(0), 100));
         assert!(!RestartPolicy::No.restarts_after(Some(1), 0));
+    }
+
+    #[test]
+    fn replicas_get_their_own_ports() {
+        let spec = ServiceSpec {
+            replicas: 2,
+            ports: vec![PortSpec {
+                target: 8000,
+                published: 8000,
+            }],
+            ..ServiceSpec::default()
+        };
+        let second = spec.for_replica(2);
+        assert_eq!(second.ports[0].published, 8001);
+        assert_eq!(second.environment["PORT"], "8001");
+        assert_eq!(second.environment["WHARF_REPLICA"], "2");
+        let single = ServiceSpec {
+            replicas: 1,
+            ..spec
+        };
+        assert!(!single.for_replica(1).environment.contains_key("PORT"));
     }
 
     #[test]

@@ -21,25 +21,25 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Compose file(s) to read (repeatable; `-` reads standard input)
-    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Project name (default: `name:` in the file, else the directory's name)
-    #[arg(short = 'p', long, global = true, value_name = "NAME")]
+    #[arg(short = 'p', long, value_name = "NAME")]
     pub project_name: Option<String>,
     /// Directory relative paths are resolved from (default: the first file's)
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     pub project_directory: Option<PathBuf>,
     /// Enable a profile (repeatable; also `COMPOSE_PROFILES`)
-    #[arg(long = "profile", global = true, value_name = "NAME")]
+    #[arg(long = "profile", value_name = "NAME")]
     pub profiles: Vec<String>,
     /// Read variables from this file instead of .env (repeatable)
-    #[arg(long = "env-file", global = true, value_name = "FILE")]
+    #[arg(long = "env-file", value_name = "FILE")]
     pub env_files: Vec<PathBuf>,
     /// Say more about what happens (repeat for more)
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Print only errors
-    #[arg(short, long, global = true)]
+    #[arg(short, long)]
     pub quiet: bool,
 }
 
@@ -53,6 +53,146 @@ pub enum Command {
     Man,
     /// Print the JSON schema of wharf's `x-wharf` extensions
     Schema,
+    /// Start the project's services (all, or the named ones with their dependencies)
+    Up(UpArgs),
+    /// Stop the project's services and forget them
+    Down(DownArgs),
+    /// Start services that were stopped
+    Start(ServicesArgs),
+    /// Stop services, keeping them in the project
+    Stop(ServicesArgs),
+    /// Stop and start services
+    Restart(ServicesArgs),
+    /// Send a signal to services (default SIGKILL)
+    Kill(KillArgs),
+    /// List the project's service instances
+    Ps(PsArgs),
+    /// Show the project's logs
+    Logs(LogsArgs),
+    /// List the projects wharfd runs
+    Ls(ListFormatArgs),
+    /// Manage wharfd, the background daemon
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Services to start (default: all enabled), with what they depend on
+    pub services: Vec<String>,
+    /// Start in the background and return
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Wait until the services are running and healthy (implies --detach)
+    #[arg(long)]
+    pub wait: bool,
+    /// Give up waiting after this many seconds
+    #[arg(long, value_name = "SECONDS", requires = "wait")]
+    pub wait_timeout: Option<u64>,
+    /// Don't start the services the named ones depend on
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Recreate services even if they did not change
+    #[arg(long)]
+    pub force_recreate: bool,
+    /// Run N instances of SERVICE (SERVICE=N; repeatable)
+    #[arg(long, value_name = "SERVICE=N")]
+    pub scale: Vec<String>,
+    /// Stop everything when any service exits
+    #[arg(long)]
+    pub abort_on_container_exit: bool,
+    /// Exit with this service's exit code (implies --abort-on-container-exit)
+    #[arg(long, value_name = "SERVICE")]
+    pub exit_code_from: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Also delete the project's named volumes (their data is lost)
+    #[arg(short, long)]
+    pub volumes: bool,
+    /// Don't ask before deleting volumes
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServicesArgs {
+    /// Services (default: all)
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Services (default: all)
+    pub services: Vec<String>,
+    /// The signal to send
+    #[arg(short, long, default_value = "SIGKILL")]
+    pub signal: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Services to show (default: all)
+    pub services: Vec<String>,
+    /// Show stopped and exited instances too
+    #[arg(short, long)]
+    pub all: bool,
+    /// Print only instance names
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub format: ListFormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListFormatArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Services to show (default: all)
+    pub services: Vec<String>,
+    /// Keep printing new lines
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Show only the last N lines
+    #[arg(short = 'n', long, value_name = "N")]
+    pub tail: Option<usize>,
+    /// Show lines since this time: seconds (`90`), a duration (`10m`, `2h`) or epoch ms
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Plain text, no colours
+    #[arg(long)]
+    pub no_color: bool,
+    /// Don't prefix lines with the instance name
+    #[arg(long)]
+    pub no_log_prefix: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Show whether wharfd runs, and what it runs
+    Status(ListFormatArgs),
+    /// Stop wharfd and every service it runs (they come back with the next command)
+    Stop,
+    /// Print wharfd's own log
+    Logs,
+    /// Run wharfd in the foreground (the CLI starts it on demand)
+    #[command(hide = true)]
+    Run,
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +229,9 @@ pub struct ConfigArgs {
     /// Write the output to FILE instead of standard output
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Only validate the files: print nothing, exit non-zero on an error
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

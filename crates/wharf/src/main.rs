@@ -1,9 +1,13 @@
 //! The `wharf` command: parses arguments once into settings, then runs one command.
 
+mod age;
 mod cli;
 mod commands;
+mod daemon_client;
+mod native;
 mod output;
 mod printer;
+mod project_ref;
 
 use std::process::ExitCode;
 
@@ -20,6 +24,28 @@ fn main() -> ExitCode {
         Command::Completion(args) => commands::completion::run(args),
         Command::Man => commands::completion::man(),
         Command::Schema => commands::schema::run(),
+        Command::Up(args) => commands::up::run(&cli.global, args, &printer),
+        Command::Down(args) => commands::down::run(&cli.global, args, &printer),
+        Command::Start(args) => {
+            commands::lifecycle::run(&cli.global, "start", &args.services, None, &printer)
+        }
+        Command::Stop(args) => {
+            commands::lifecycle::run(&cli.global, "stop", &args.services, None, &printer)
+        }
+        Command::Restart(args) => {
+            commands::lifecycle::run(&cli.global, "restart", &args.services, None, &printer)
+        }
+        Command::Kill(args) => commands::lifecycle::run(
+            &cli.global,
+            "kill",
+            &args.services,
+            Some(&args.signal),
+            &printer,
+        ),
+        Command::Ps(args) => commands::ps::run(&cli.global, args),
+        Command::Logs(args) => commands::logs::run(&cli.global, args),
+        Command::Ls(args) => commands::ps::list(args),
+        Command::Daemon(command) => commands::daemon::run(command, &printer),
     };
     match result {
         Ok(code) => code,

@@ -27,6 +27,13 @@ impl Printer {
         }
     }
 
+    /// Progress and results of an action (`✔ web  created`); silenced by `-q`.
+    pub fn info(&self, message: &str) {
+        if self.verbosity >= 0 {
+            let _ = writeln!(std::io::stderr().lock(), "{message}");
+        }
+    }
+
     pub fn error(&self, error: &anyhow::Error) {
         let mut text = error.to_string();
         for cause in error.chain().skip(1) {

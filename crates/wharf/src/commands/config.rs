@@ -18,7 +18,7 @@ pub fn run(global: &GlobalArgs, args: &ConfigArgs, printer: &Printer) -> anyhow:
     for warning in &loaded.warnings {
         printer.warn(warning);
     }
-    if global.quiet && args.output.is_none() {
+    if (args.quiet || global.quiet) && args.output.is_none() {
         return Ok(ExitCode::SUCCESS);
     }
     let text = render(&loaded, args)?;

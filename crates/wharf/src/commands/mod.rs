@@ -1,3 +1,9 @@
 pub mod completion;
 pub mod config;
+pub mod daemon;
+pub mod down;
+pub mod lifecycle;
+pub mod logs;
+pub mod ps;
 pub mod schema;
+pub mod up;

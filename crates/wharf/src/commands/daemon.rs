@@ -1,0 +1,66 @@
+//! `wharf daemon status|stop|logs|run`.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use wharf_api::{DaemonStatus, Paths};
+
+use crate::age::ago;
+use crate::cli::{DaemonCommand, ListFormat};
+use crate::daemon_client;
+use crate::printer::Printer;
+
+pub fn run(command: &DaemonCommand, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let paths = Paths::from_env();
+    match command {
+        DaemonCommand::Run => {
+            wharf_daemon::run(&paths)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DaemonCommand::Status(format) => {
+            let Some(client) = daemon_client::existing(&paths) else {
+                if format.format == ListFormat::Json {
+                    println!("{{\"running\": false}}");
+                } else {
+                    println!("wharfd is not running ({})", paths.socket().display());
+                }
+                return Ok(ExitCode::from(3));
+            };
+            let status: DaemonStatus = client.get("/v1/status")?;
+            if format.format == ListFormat::Json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                let up = ago(status.uptime_ms, 0);
+                println!(
+                    "wharfd {} running, pid {}, up {up}",
+                    status.version, status.pid
+                );
+                println!("socket  {}", status.socket.display());
+                for project in &status.projects {
+                    println!("project {}: {}", project.name, project.status);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DaemonCommand::Stop => {
+            let Some(client) = daemon_client::existing(&paths) else {
+                printer.info("wharfd is not running");
+                return Ok(ExitCode::SUCCESS);
+            };
+            let _: serde_json::Value = client.post("/v1/shutdown", &serde_json::json!({}))?;
+            // The socket disappears once every service has stopped.
+            while paths.socket().exists() {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            printer.info("wharfd stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        DaemonCommand::Logs => {
+            let log = paths.daemon_log();
+            let text = std::fs::read_to_string(&log)
+                .with_context(|| format!("cannot read {}", log.display()))?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! `wharf up`: send the project to wharfd, then follow it (attached), wait for it to
+//! be ready (`--wait`), or return (`-d`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use nix::sys::signal::{SigSet, Signal};
+use wharf_api::{
+    ChangeAction, Client, Health, InstanceState, InstanceStatus, LogLine, Paths, ServicesRequest,
+    UpRequest, UpResponse, now_ms,
+};
+
+use crate::cli::{GlobalArgs, UpArgs};
+use crate::commands::logs::{LogPrinter, logs_path};
+use crate::commands::ps::status_text;
+use crate::daemon_client;
+use crate::native;
+use crate::printer::Printer;
+use crate::project_ref::{self, endpoint};
+
+const POLL: Duration = Duration::from_millis(20);
+
+pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let loaded = project_ref::load(global, printer)?;
+    let spec = native::project_spec(&loaded, &parse_scale(&args.scale)?)?;
+    for name in args.services.iter().chain(&args.exit_code_from) {
+        if !spec.services.contains_key(name) {
+            bail!("no such service: {name}");
+        }
+    }
+    let name = spec.name.clone();
+    let client = daemon_client::connect(&Paths::from_env())?;
+    let since = now_ms();
+    let response: UpResponse = client.post(
+        &endpoint(&name, "up"),
+        &UpRequest {
+            spec,
+            services: args.services.clone(),
+            no_deps: args.no_deps,
+            force_recreate: args.force_recreate,
+        },
+    )?;
+    for change in &response.changes {
+        let verb = match change.action {
+            ChangeAction::Create => "created",
+            ChangeAction::Recreate => "recreated",
+            ChangeAction::Scale => "scaled",
+            ChangeAction::Remove => "removed",
+            ChangeAction::Start => "started",
+            ChangeAction::Keep => "running",
+        };
+        printer.info(&format!(
+            "{:<8} {:<10} {}",
+            change.service, verb, change.reason
+        ));
+    }
+    let selected: BTreeSet<String> = response
+        .changes
+        .iter()
+        .filter(|c| c.action != ChangeAction::Remove)
+        .map(|c| c.service.clone())
+        .collect();
+    if args.wait {
+        let timeout = args.wait_timeout.map(Duration::from_secs);
+        return wait(&client, &name, &selected, timeout, printer);
+    }
+    if args.detach {
+        return Ok(ExitCode::SUCCESS);
+    }
+    attached(&client, &name, since, args, printer)
+}
+
+/// `web=3` pairs from `--scale`.
+fn parse_scale(pairs: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
+    pairs
+        .iter()
+        .map(|pair| {
+            let (service, count) = pair
+                .split_once('=')
+                .with_context(|| format!("--scale {pair:?}: expected SERVICE=N"))?;
+            let count = count
+                .parse()
+                .with_context(|| format!("--scale {pair:?}: {count:?} is not a number"))?;
+            Ok((service.to_owned(), count))
+        })
+        .collect()
+}
+
+fn instances(client: &Client, name: &str) -> anyhow::Result<Vec<InstanceStatus>> {
+    Ok(client.get(&endpoint(name, "ps"))?)
+}
+
+/// Ready means running and, with a healthcheck, healthy.
+fn wait(
+    client: &Client,
+    name: &str,
+    services: &BTreeSet<String>,
+    timeout: Option<Duration>,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let mut shown: BTreeMap<String, String> = BTreeMap::new();
+    loop {
+        let all = instances(client, name)?;
+        let relevant: Vec<&InstanceStatus> = all
+            .iter()
+            .filter(|i| services.contains(&i.service))
+            .collect();
+        let now = now_ms();
+        for instance in &relevant {
+            let text = status_text(instance, now);
+            let summary = text.split(' ').next().unwrap_or_default().to_owned()
+                + &format!("{:?}", instance.health);
+            if shown.get(&instance.name) != Some(&summary) {
+                printer.info(&format!("{:<16} {text}", instance.name));
+                shown.insert(instance.name.clone(), summary);
+            }
+        }
+        let failed: Vec<&&InstanceStatus> = relevant
+            .iter()
+            .filter(|i| match i.state {
+                InstanceState::Exited => i.exit_code != Some(0),
+                InstanceState::CrashLoop | InstanceState::Stopped => true,
+                _ => i.health == Health::Unhealthy,
+            })
+            .collect();
+        if let Some(first) = failed.first() {
+            bail!("{} failed: {}", first.name, status_text(first, now));
+        }
+        let ready = relevant.iter().all(|i| {
+            (i.state == InstanceState::Running
+                && matches!(i.health, Health::None | Health::Healthy))
+                || (i.state == InstanceState::Exited && i.exit_code == Some(0))
+        });
+        if ready {
+            printer.info(&format!("ready in {:.2}s", started.elapsed().as_secs_f64()));
+            return Ok(ExitCode::SUCCESS);
+        }
+        if timeout.is_some_and(|t| started.elapsed() > t) {
+            bail!("not ready after {}s", timeout.unwrap_or_default().as_secs());
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Follows the logs until Ctrl-C (which stops the stack), or until the services have
+/// all exited, or (with `--abort-on-container-exit`) until one has.
+fn attached(
+    client: &Client,
+    name: &str,
+    since: u64,
+    args: &UpArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    // Block the signals before any thread starts, so only `wait` below receives them.
+    let mut signals = SigSet::empty();
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGUSR1] {
+        signals.add(signal);
+    }
+    signals.thread_block().context("cannot block signals")?;
+
+    let logs = client.stream::<LogLine>(&logs_path(name, &[], None, Some(since), true))?;
+    std::thread::spawn(move || {
+        let mut printer = LogPrinter::new(false, true, false);
+        for line in logs.map_while(Result::ok) {
+            if printer.print(&line).is_err() {
+                break;
+            }
+        }
+    });
+    let abort_on_exit = args.abort_on_container_exit || args.exit_code_from.is_some();
+    let watcher_client = client.clone();
+    let watched = name.to_owned();
+    let exit_code_from = args.exit_code_from.clone();
+    let outcome = std::thread::spawn(move || -> Option<i32> {
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let Ok(all) = instances(&watcher_client, &watched) else {
+                break None;
+            };
+            let exited: Vec<&InstanceStatus> = all
+                .iter()
+                .filter(|i| i.state == InstanceState::Exited)
+                .collect();
+            let everything_ended = !all.is_empty() && all.iter().all(|i| !i.state.is_active());
+            if (abort_on_exit && !exited.is_empty()) || everything_ended {
+                let code = match &exit_code_from {
+                    Some(service) => all
+                        .iter()
+                        .find(|i| &i.service == service)
+                        .and_then(|i| i.exit_code),
+                    None => exited.first().and_then(|i| i.exit_code),
+                };
+                let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGUSR1);
+                break Some(code.unwrap_or(0));
+            }
+        }
+    });
+    let received = signals.wait().context("waiting for signals")?;
+    printer.info(if received == Signal::SIGUSR1 {
+        "stopping the stack"
+    } else {
+        "gracefully stopping... (the services get their stop signal)"
+    });
+    let _: serde_json::Value = client.post(&endpoint(name, "stop"), &ServicesRequest::default())?;
+    let code = if received == Signal::SIGUSR1 {
+        outcome.join().ok().flatten().unwrap_or(0)
+    } else {
+        130
+    };
+    Ok(ExitCode::from(
+        u8::try_from(code.clamp(0, 255)).unwrap_or(1),
+    ))
+}

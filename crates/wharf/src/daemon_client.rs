@@ -1,0 +1,71 @@
+//! Reaching wharfd: connect to its socket, starting the daemon first when none answers.
+
+use std::os::unix::process::CommandExt as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use wharf_api::{Client, ClientError, DaemonStatus, Paths};
+
+/// How long a freshly started daemon may take to answer.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client of a running daemon, starting one if needed.
+pub fn connect(paths: &Paths) -> anyhow::Result<Client> {
+    let client = Client::new(paths.socket());
+    match client.get::<DaemonStatus>("/v1/status") {
+        Ok(_) => return Ok(client),
+        Err(ClientError::Connect { .. }) => {}
+        Err(err) => return Err(err.into()),
+    }
+    start_daemon(paths)?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut delay = Duration::from_millis(2);
+    loop {
+        match client.get::<DaemonStatus>("/v1/status") {
+            Ok(_) => return Ok(client),
+            Err(ClientError::Connect { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(100));
+            }
+            Err(err) => {
+                bail!(
+                    "wharfd did not come up ({err}); its log is {}",
+                    paths.daemon_log().display()
+                )
+            }
+        }
+    }
+}
+
+/// A client only if a daemon is already running (for `daemon status`, `daemon stop`).
+pub fn existing(paths: &Paths) -> Option<Client> {
+    let client = Client::new(paths.socket());
+    client
+        .get::<DaemonStatus>("/v1/status")
+        .ok()
+        .map(|_| client)
+}
+
+fn start_daemon(paths: &Paths) -> anyhow::Result<()> {
+    let log_path = paths.daemon_log();
+    if let Some(dir) = log_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    let exe = std::env::current_exe().context("cannot find the wharf executable")?;
+    // Its own session: the daemon must not get the terminal's Ctrl-C.
+    Command::new(exe)
+        .args(["daemon", "run"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("cannot start wharfd")?;
+    Ok(())
+}

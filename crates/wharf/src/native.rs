@@ -1,0 +1,385 @@
+//! Turns a loaded project into what wharfd runs natively: each service's command,
+//! directory, environment, ports and policies. Every service that cannot run natively
+//! is reported at once, before anything starts.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use wharf_manifest::Loaded;
+use wharf_model::x_wharf::CommandLine;
+use wharf_model::{Healthcheck, Service};
+use wharf_plan::{
+    Condition, Dependency, HealthSpec, PortSpec, Probe, ProjectSpec, RestartPolicy, ServiceSpec,
+};
+
+/// Images whose command runs unchanged with the host's own interpreter or shell.
+const COMMAND_IMAGES: &[&str] = &[
+    "python", "node", "ruby", "perl", "php", "busybox", "alpine", "debian", "ubuntu", "bash",
+];
+
+#[derive(Debug, thiserror::Error)]
+#[error("{}", render(.0))]
+pub struct NotNative(pub Vec<(String, String)>);
+
+fn render(problems: &[(String, String)]) -> String {
+    let mut text = format!(
+        "{} cannot run natively, so nothing was started:",
+        if problems.len() == 1 {
+            "a service"
+        } else {
+            "some services"
+        }
+    );
+    for (service, why) in problems {
+        let _ = write!(text, "\n  - {service}: {why}");
+    }
+    text.push_str(
+        "\nhint: add an `x-wharf.process` section with the command that runs the service on this machine",
+    );
+    text
+}
+
+/// `scale` overrides replica counts (`--scale web=3`).
+pub fn project_spec(
+    loaded: &Loaded,
+    scale: &BTreeMap<String, u32>,
+) -> Result<ProjectSpec, NotNative> {
+    let project = &loaded.project;
+    let mut services = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (name, service) in &project.services {
+        match service_spec(service, &loaded.project_dir) {
+            Ok(mut spec) => {
+                if let Some(replicas) = scale.get(name) {
+                    spec.replicas = *replicas;
+                }
+                services.insert(name.clone(), spec);
+            }
+            Err(why) => problems.push((name.clone(), why)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(NotNative(problems));
+    }
+    let reachable: BTreeMap<String, Vec<PortSpec>> = services
+        .iter()
+        .map(|(name, spec)| (name.clone(), spec.ports.clone()))
+        .collect();
+    for spec in services.values_mut() {
+        for value in spec.environment.values_mut() {
+            *value = resolve_references(value, &reachable);
+        }
+        for arg in spec.command.iter_mut().skip(1) {
+            *arg = resolve_references(arg, &reachable);
+        }
+    }
+    Ok(ProjectSpec {
+        name: project.name.clone(),
+        working_dir: loaded.project_dir.clone(),
+        config_files: loaded.files.clone(),
+        services,
+    })
+}
+
+fn service_spec(service: &Service, project_dir: &Path) -> Result<ServiceSpec, String> {
+    let (command, working_dir, extra_env, origin) = if let Some(process) = &service.wharf.process {
+        let command = match &process.command {
+            Some(CommandLine::Exec(argv)) => argv.clone(),
+            Some(CommandLine::Shell(text)) => wharf_manifest::split_command(text)
+                .map_err(|e| format!("x-wharf.process.command: {e}"))?,
+            None => compose_command(service)
+                .ok_or("x-wharf.process has no command, and the service has none either")?,
+        };
+        let dir = process
+            .working_dir
+            .as_deref()
+            .map_or_else(|| project_dir.to_owned(), |d| project_dir.join(d));
+        (
+            command,
+            dir,
+            process.environment.clone(),
+            "x-wharf.process".to_owned(),
+        )
+    } else if let Some(image) = command_image(&service.image) {
+        let command = compose_command(service).ok_or_else(|| {
+            format!(
+                "image {} has no default command to run natively; give the service a `command`",
+                service.image
+            )
+        })?;
+        let dir = if service.working_dir.is_empty() {
+            project_dir.to_owned()
+        } else {
+            host_dir(service, &service.working_dir, project_dir)
+        };
+        (
+            command,
+            dir,
+            BTreeMap::new(),
+            format!("{image} command on the host"),
+        )
+    } else if service.image.is_empty() {
+        return Err("it is built from a Dockerfile and has no x-wharf.process section".to_owned());
+    } else {
+        return Err(format!("no native recipe for image {}", service.image));
+    };
+    if command.is_empty() {
+        return Err("its command is empty".to_owned());
+    }
+    let mut environment: BTreeMap<String, String> = service
+        .environment
+        .iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+        .collect();
+    environment.extend(extra_env);
+    Ok(ServiceSpec {
+        command,
+        working_dir,
+        environment,
+        ports: ports(service)?,
+        depends_on: service
+            .depends_on
+            .iter()
+            .map(|(name, d)| {
+                let condition = match d.condition.as_str() {
+                    "service_healthy" => Condition::ServiceHealthy,
+                    "service_completed_successfully" => Condition::ServiceCompletedSuccessfully,
+                    _ => Condition::ServiceStarted,
+                };
+                (
+                    name.clone(),
+                    Dependency {
+                        condition,
+                        required: d.required,
+                        restart: d.restart,
+                    },
+                )
+            })
+            .collect(),
+        healthcheck: service.healthcheck.as_ref().and_then(health_spec),
+        restart: restart_policy(service)?,
+        replicas: replicas(service),
+        stop_signal: if service.stop_signal.is_empty() {
+            "SIGTERM".to_owned()
+        } else {
+            service.stop_signal.clone()
+        },
+        stop_grace_period: service
+            .stop_grace_period
+            .map_or(Duration::from_secs(10), wharf_model::Duration::as_std),
+        origin,
+    })
+}
+
+/// The image's name without registry, tag or digest, if its command can run natively.
+fn command_image(image: &str) -> Option<&str> {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+    let name = last.split(':').next().unwrap_or(last);
+    COMMAND_IMAGES.contains(&name).then_some(name)
+}
+
+/// `entrypoint` followed by `command`, as the container would run them.
+fn compose_command(service: &Service) -> Option<Vec<String>> {
+    let mut argv = service.entrypoint.clone().unwrap_or_default();
+    argv.extend(service.command.clone().unwrap_or_default());
+    (!argv.is_empty()).then_some(argv)
+}
+
+/// A native process listens on the host itself, so each port's host port is the
+/// published one (or the target when none is published). A published range gives
+/// replica n its n-th port; the daemon hands each replica its port in `PORT`.
+fn ports(service: &Service) -> Result<Vec<PortSpec>, String> {
+    let mut ports = Vec::new();
+    for port in &service.ports {
+        let target = u16::try_from(port.target)
+            .map_err(|_| format!("port {} is out of range", port.target))?;
+        let first = port.published.split('-').next().unwrap_or_default();
+        let published = if first.is_empty() {
+            target
+        } else {
+            first
+                .parse()
+                .map_err(|_| format!("published port {:?} is not a number", port.published))?
+        };
+        ports.push(PortSpec { target, published });
+    }
+    Ok(ports)
+}
+
+/// The host directory behind a container path: through the bind mount that holds it,
+/// else the project directory (a runtime image's own paths don't exist on the host).
+fn host_dir(service: &Service, container_dir: &str, project_dir: &Path) -> PathBuf {
+    let container = Path::new(container_dir);
+    service
+        .volumes
+        .iter()
+        .filter(|mount| mount.kind == "bind" && !mount.target.is_empty())
+        .filter_map(|mount| {
+            let rest = container.strip_prefix(&mount.target).ok()?;
+            Some((mount.target.len(), Path::new(&mount.source).join(rest)))
+        })
+        .max_by_key(|(depth, _)| *depth)
+        .map_or_else(|| project_dir.to_owned(), |(_, dir)| dir)
+}
+
+/// Rewrites references to other services so they reach them natively: `db:5432`
+/// (host and a port the service declares) becomes `127.0.0.1:<host port>`, and a
+/// value that is just a service's name becomes `127.0.0.1`.
+pub fn resolve_references(value: &str, services: &BTreeMap<String, Vec<PortSpec>>) -> String {
+    if services.contains_key(value) {
+        return "127.0.0.1".to_owned();
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    'scan: while !rest.is_empty() {
+        for (name, ports) in services {
+            let Some(after_name) = rest.strip_prefix(name.as_str()) else {
+                continue;
+            };
+            let boundary_before = out.chars().last().is_none_or(|c| !is_host_char(c));
+            let Some(after_colon) = after_name.strip_prefix(':') else {
+                continue;
+            };
+            let digits = after_colon.len()
+                - after_colon
+                    .trim_start_matches(|c: char| c.is_ascii_digit())
+                    .len();
+            let boundary_after = after_colon[digits..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_ascii_digit());
+            let port = after_colon[..digits].parse::<u16>().ok();
+            let host_port = port.and_then(|p| ports.iter().find(|spec| spec.target == p));
+            if let (true, true, Some(spec)) = (boundary_before, boundary_after, host_port) {
+                let _ = write!(out, "127.0.0.1:{}", spec.published);
+                rest = &after_colon[digits..];
+                continue 'scan;
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
+}
+
+fn is_host_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
+}
+
+fn health_spec(check: &Healthcheck) -> Option<HealthSpec> {
+    if !check.is_enabled() {
+        return None;
+    }
+    let probe = match check.test.split_first()? {
+        (kind, rest) if kind == "CMD" => Probe::Exec(rest.to_vec()),
+        (kind, rest) if kind == "CMD-SHELL" => Probe::Shell(rest.join(" ")),
+        _ => Probe::Exec(check.test.clone()),
+    };
+    let or = |value: Option<wharf_model::Duration>, default: u64| {
+        value.map_or(Duration::from_secs(default), wharf_model::Duration::as_std)
+    };
+    Some(HealthSpec {
+        probe,
+        interval: or(check.interval, 30),
+        timeout: or(check.timeout, 30),
+        retries: check
+            .retries
+            .map_or(3, |r| r.min(u64::from(u32::MAX)) as u32),
+        start_period: or(check.start_period, 0),
+        start_interval: or(check.start_interval, 5),
+    })
+}
+
+fn restart_policy(service: &Service) -> Result<RestartPolicy, String> {
+    if !service.restart.is_empty() {
+        return RestartPolicy::parse(&service.restart).ok_or_else(|| {
+            format!(
+                "restart: {:?} is not no, always, on-failure[:N] or unless-stopped",
+                service.restart
+            )
+        });
+    }
+    let policy = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.restart_policy.as_ref());
+    Ok(match policy {
+        None => RestartPolicy::No,
+        Some(p) => match p.condition.as_str() {
+            "none" => RestartPolicy::No,
+            "on-failure" => {
+                RestartPolicy::OnFailure(p.max_attempts.map(|n| n.min(u64::from(u32::MAX)) as u32))
+            }
+            _ => RestartPolicy::Always,
+        },
+    })
+}
+
+fn replicas(service: &Service) -> u32 {
+    let count = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.replicas)
+        .or(service.scale)
+        .unwrap_or(1);
+    count.clamp(0, i64::from(u32::MAX)) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reachable() -> BTreeMap<String, Vec<PortSpec>> {
+        BTreeMap::from([
+            (
+                "db".to_owned(),
+                vec![PortSpec {
+                    target: 5432,
+                    published: 15432,
+                }],
+            ),
+            (
+                "api".to_owned(),
+                vec![PortSpec {
+                    target: 8001,
+                    published: 8001,
+                }],
+            ),
+        ])
+    }
+
+    #[test]
+    fn references_to_services_reach_them_on_loopback() {
+        let r = reachable();
+        assert_eq!(
+            resolve_references("postgres://u:p@db:5432/shop", &r),
+            "postgres://u:p@127.0.0.1:15432/shop"
+        );
+        assert_eq!(
+            resolve_references("http://api:8001/x", &r),
+            "http://127.0.0.1:8001/x"
+        );
+        assert_eq!(resolve_references("db", &r), "127.0.0.1");
+        // Not a declared port, part of a longer name, or a longer number: left alone.
+        assert_eq!(resolve_references("db:5433", &r), "db:5433");
+        assert_eq!(resolve_references("mydb:5432", &r), "mydb:5432");
+        assert_eq!(resolve_references("db:54321", &r), "db:54321");
+        assert_eq!(resolve_references("database", &r), "database");
+    }
+
+    #[test]
+    fn runtime_images_are_recognized_with_registry_and_tag() {
+        assert_eq!(command_image("python:3.11-slim"), Some("python"));
+        assert_eq!(
+            command_image("docker.io/library/node:20@sha256:abc"),
+            Some("node")
+        );
+        assert_eq!(command_image("postgres:15"), None);
+    }
+}
