@@ -92,7 +92,8 @@ fn instances(client: &Client, name: &str) -> anyhow::Result<Vec<InstanceStatus>>
     Ok(client.get(&endpoint(name, "ps"))?)
 }
 
-/// Ready means running and, with a healthcheck, healthy.
+/// Ready means running and healthy (with a healthcheck) or answering on its ports
+/// (without one); a one-off that exited 0 is ready too.
 fn wait(
     client: &Client,
     name: &str,
@@ -101,7 +102,7 @@ fn wait(
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let mut shown: BTreeMap<String, String> = BTreeMap::new();
+    let mut shown: BTreeMap<String, (InstanceState, Health)> = BTreeMap::new();
     loop {
         let all = instances(client, name)?;
         let relevant: Vec<&InstanceStatus> = all
@@ -110,12 +111,14 @@ fn wait(
             .collect();
         let now = now_ms();
         for instance in &relevant {
-            let text = status_text(instance, now);
-            let summary = text.split(' ').next().unwrap_or_default().to_owned()
-                + &format!("{:?}", instance.health);
-            if shown.get(&instance.name) != Some(&summary) {
-                printer.info(&format!("{:<16} {text}", instance.name));
-                shown.insert(instance.name.clone(), summary);
+            let seen = (instance.state, instance.health);
+            if shown.get(&instance.name) != Some(&seen) {
+                printer.info(&format!(
+                    "{:<16} {}",
+                    instance.name,
+                    status_text(instance, now)
+                ));
+                shown.insert(instance.name.clone(), seen);
             }
         }
         let failed: Vec<&&InstanceStatus> = relevant
@@ -129,10 +132,11 @@ fn wait(
         if let Some(first) = failed.first() {
             bail!("{} failed: {}", first.name, status_text(first, now));
         }
-        let ready = relevant.iter().all(|i| {
-            (i.state == InstanceState::Running
-                && matches!(i.health, Health::None | Health::Healthy))
-                || (i.state == InstanceState::Exited && i.exit_code == Some(0))
+        let ready = relevant.iter().all(|i| match (i.state, i.health) {
+            (InstanceState::Running, Health::Healthy) => true,
+            (InstanceState::Running, Health::None) => ports_answer(i),
+            (InstanceState::Exited, _) => i.exit_code == Some(0),
+            _ => false,
         });
         if ready {
             printer.info(&format!("ready in {:.2}s", started.elapsed().as_secs_f64()));
@@ -143,6 +147,15 @@ fn wait(
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Without a healthcheck, a service with ports is ready when they accept connections:
+/// a process that runs but does not listen yet is not ready to be used.
+fn ports_answer(instance: &InstanceStatus) -> bool {
+    instance.ports.iter().all(|port| {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port.published));
+        std::net::TcpStream::connect_timeout(&address, Duration::from_millis(50)).is_ok()
+    })
 }
 
 /// Follows the logs until Ctrl-C (which stops the stack), or until the services have

@@ -1,0 +1,452 @@
+//! End-to-end tests of `wharf up` and friends against real processes: a real wharfd
+//! per test (its own `WHARF_HOME`), python3 HTTP servers, shell loops, signals.
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A project directory and a private wharf home; stops its daemon when dropped.
+struct Stack {
+    home: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    fn new(compose: &str) -> Self {
+        let stack = Self {
+            home: tempfile::tempdir().unwrap(),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        stack.write(compose);
+        stack
+    }
+
+    fn write(&self, compose: &str) {
+        std::fs::write(self.dir.path().join("compose.yaml"), compose).unwrap();
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("WHARF_HOME", self.home.path())
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    fn wharf(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs and asserts success, returning stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.wharf(args);
+        assert!(
+            output.status.success(),
+            "wharf {args:?} failed ({}):\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn ps(&self) -> Vec<Value> {
+        serde_json::from_str(&self.ok(&["ps", "-a", "--format", "json"])).unwrap()
+    }
+
+    fn pid_of(&self, name: &str) -> Option<u32> {
+        self.ps()
+            .into_iter()
+            .find(|i| i["name"] == name)
+            .and_then(|i| i["pid"].as_u64())
+            .map(|p| p as u32)
+    }
+
+    fn daemon_pid(&self) -> u32 {
+        let status: Value =
+            serde_json::from_str(&self.ok(&["daemon", "status", "--format", "json"])).unwrap();
+        status["pid"].as_u64().unwrap() as u32
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.home.path().join("run/wharfd.sock")
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.wharf(&["daemon", "stop"]);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie has exited; only its parent has not collected it yet.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn http_get(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// An HTTP server with a healthcheck, a dependent server, and an idle worker.
+fn web_stack(api_port: u16, web_port: u16, worker_note: &str) -> String {
+    format!(
+        r#"name: e2e
+services:
+  api:
+    image: python:3.12
+    command: python3 -m http.server {api_port} --bind 127.0.0.1
+    ports: ["127.0.0.1:{api_port}:{api_port}"]
+    healthcheck:
+      test: ["CMD", "python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{api_port}/')"]
+      interval: 2s
+  web:
+    image: python:3.12
+    command: python3 -m http.server {web_port} --bind 127.0.0.1
+    ports: ["127.0.0.1:{web_port}:{web_port}"]
+    depends_on:
+      api: {{condition: service_healthy}}
+  worker:
+    image: debian
+    x-wharf:
+      process:
+        command: ["sleep", "600"]
+        environment: {{NOTE: "{worker_note}"}}
+"#
+    )
+}
+
+#[test]
+fn up_wait_runs_the_stack_healthy_and_down_stops_every_process() {
+    let (api, web) = (free_port(), free_port());
+    let stack = Stack::new(&web_stack(api, web, "one"));
+    stack.ok(&["up", "--wait", "--wait-timeout", "30"]);
+    let mode = std::fs::metadata(stack.socket())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the control socket is the user's alone"
+    );
+
+    let instances = stack.ps();
+    assert_eq!(instances.len(), 3);
+    for instance in &instances {
+        assert_eq!(instance["state"], "running", "{instance}");
+    }
+    let api_instance = instances.iter().find(|i| i["service"] == "api").unwrap();
+    assert_eq!(api_instance["health"], "healthy");
+    assert!(http_get(api).starts_with("HTTP/1.0 200"));
+    assert!(http_get(web).starts_with("HTTP/1.0 200"));
+
+    let pids: Vec<u32> = instances
+        .iter()
+        .map(|i| i["pid"].as_u64().unwrap() as u32)
+        .collect();
+    stack.ok(&["down"]);
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} outlived `down`");
+    }
+    assert!(stack.ok(&["ps", "-q"]).trim().is_empty());
+}
+
+#[test]
+fn a_second_up_recreates_only_what_changed_and_says_why() {
+    let (api, web) = (free_port(), free_port());
+    let stack = Stack::new(&web_stack(api, web, "one"));
+    stack.ok(&["up", "--wait", "--wait-timeout", "30"]);
+    let (api_pid, worker_pid) = (stack.pid_of("e2e-api-1"), stack.pid_of("e2e-worker-1"));
+
+    stack.write(&web_stack(api, web, "two"));
+    let output = stack.wharf(&["up", "--wait", "--wait-timeout", "30"]);
+    assert!(output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("worker")
+            && said.contains("recreated")
+            && said.contains("environment changed"),
+        "{said}"
+    );
+    assert!(said.contains("unchanged"), "{said}");
+    assert_eq!(
+        stack.pid_of("e2e-api-1"),
+        api_pid,
+        "an unchanged service keeps running"
+    );
+    assert_ne!(
+        stack.pid_of("e2e-worker-1"),
+        worker_pid,
+        "a changed service is recreated"
+    );
+    assert!(!alive(worker_pid.unwrap()));
+}
+
+#[test]
+fn a_killed_daemon_leaves_no_orphans_and_the_next_command_restores_the_stack() {
+    let stack = Stack::new(
+        r#"name: phoenix
+services:
+  forker:
+    image: debian
+    x-wharf:
+      process:
+        command: ["sh", "-c", "sleep 600 & echo child $! ; exec sleep 601"]
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "30"]);
+    let leader = stack.pid_of("phoenix-forker-1").unwrap();
+    let mut grandchild = None;
+    eventually(
+        "the service reports its child",
+        Duration::from_secs(10),
+        || {
+            let logs = stack.ok(&["logs", "--no-log-prefix"]);
+            grandchild = logs
+                .lines()
+                .find_map(|l| l.strip_prefix("child "))
+                .and_then(|p| p.trim().parse::<u32>().ok());
+            grandchild.is_some()
+        },
+    );
+    let grandchild = grandchild.unwrap();
+    assert!(alive(grandchild));
+
+    let daemon = stack.daemon_pid();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.cast_signed()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    eventually(
+        "the service dies with the daemon",
+        Duration::from_secs(10),
+        || !alive(leader),
+    );
+
+    // The next command starts a new daemon, which clears leftovers and restores the stack.
+    eventually("the stack is back", Duration::from_secs(20), || {
+        stack
+            .ps()
+            .first()
+            .is_some_and(|i| i["state"] == "running" && i["pid"].as_u64() != Some(leader.into()))
+    });
+    assert!(
+        !alive(grandchild),
+        "a process of the old daemon's service survived"
+    );
+    assert_ne!(stack.daemon_pid(), daemon);
+}
+
+#[test]
+fn a_crash_loop_is_visible_and_the_rest_keeps_running() {
+    let stack = Stack::new(
+        r#"name: loop
+services:
+  crasher:
+    image: debian
+    restart: always
+    x-wharf:
+      process:
+        command: ["sh", "-c", "echo boom; exit 3"]
+  steady:
+    image: debian
+    x-wharf:
+      process:
+        command: ["sleep", "600"]
+"#,
+    );
+    stack.ok(&["up", "-d"]);
+    let steady = loop {
+        if let Some(pid) = stack.pid_of("loop-steady-1") {
+            break pid;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    eventually(
+        "the crash loop shows in ps",
+        Duration::from_secs(20),
+        || {
+            stack
+                .ps()
+                .iter()
+                .any(|i| i["service"] == "crasher" && i["state"] == "crash_loop")
+        },
+    );
+    let table = stack.ok(&["ps", "-a"]);
+    assert!(table.contains("crash loop"), "{table}");
+    assert_eq!(stack.pid_of("loop-steady-1"), Some(steady));
+    assert!(stack.ok(&["logs", "crasher"]).contains("boom"));
+}
+
+#[test]
+fn a_missing_binary_fails_with_a_clear_message() {
+    let stack = Stack::new(
+        r#"name: missing
+services:
+  ghost:
+    image: debian
+    x-wharf:
+      process:
+        command: ["wharf-test-no-such-binary", "--flag"]
+"#,
+    );
+    let output = stack.wharf(&["up", "--wait", "--wait-timeout", "20"]);
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("cannot start `wharf-test-no-such-binary`"),
+        "{said}"
+    );
+}
+
+#[test]
+fn an_image_without_a_recipe_is_refused_before_anything_starts() {
+    let stack = Stack::new(
+        r#"name: norecipe
+services:
+  fine:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+  odd:
+    image: example.org/mysterious:1
+"#,
+    );
+    let output = stack.wharf(&["up", "-d"]);
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("odd: no native recipe for image example.org/mysterious:1"),
+        "{said}"
+    );
+    assert!(
+        said.contains("x-wharf.process"),
+        "the error says what to add: {said}"
+    );
+    assert!(
+        stack.ok(&["ps", "-a", "-q"]).trim().is_empty(),
+        "nothing started"
+    );
+}
+
+#[test]
+fn an_invalid_manifest_changes_nothing_that_runs() {
+    let stack = Stack::new(
+        r#"name: steady
+services:
+  app:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    let pid = stack.pid_of("steady-app-1");
+    stack.write("name: steady\nservices:\n  app:\n    image: {a: 1}\n");
+    let output = stack.wharf(&["up", "-d"]);
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("compose.yaml:4:"),
+        "the error points at the file and line: {said}"
+    );
+    // `-p` names the project without reading the broken file.
+    let after: Vec<Value> =
+        serde_json::from_str(&stack.ok(&["-p", "steady", "ps", "--format", "json"])).unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0]["pid"].as_u64().map(|p| p as u32), pid);
+}
+
+#[test]
+fn dependencies_wait_for_completion_and_health() {
+    let stack = Stack::new(
+        r#"name: order
+services:
+  migrate:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "sleep 0.3; echo migrated"]}}
+  app:
+    image: debian
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+    x-wharf: {process: {command: ["sh", "-c", "echo app up; exec sleep 600"]}}
+"#,
+    );
+    stack.ok(&["up", "--wait", "--wait-timeout", "20"]);
+    let logs = stack.ok(&["logs", "--no-log-prefix"]);
+    let migrated = logs.find("migrated").expect("migrate ran");
+    let app = logs.find("app up").expect("app ran");
+    assert!(
+        migrated < app,
+        "app started only after migrate completed:\n{logs}"
+    );
+}
+
+#[test]
+fn two_ups_at_once_are_applied_one_after_the_other() {
+    let stack = Stack::new(
+        r#"name: race
+services:
+  a:
+    image: debian
+    deploy: {replicas: 2}
+    x-wharf: {process: {command: ["sleep", "600"]}}
+  b:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+"#,
+    );
+    // Start the daemon first, so both commands race on the same one.
+    stack.ok(&["ls"]);
+    let children: Vec<_> = (0..2)
+        .map(|_| stack.command(&["up", "-d", "--wait"]).spawn().unwrap())
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let instances = stack.ps();
+    assert_eq!(instances.len(), 3, "{instances:?}");
+    assert!(instances.iter().all(|i| i["state"] == "running"));
+}
+
+#[test]
+fn a_daemon_status_without_a_daemon_says_so() {
+    let stack = Stack::new("services: {}\n");
+    let output = stack.wharf(&["daemon", "status"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("not running"));
+    assert!(!Path::new(&stack.socket()).exists());
+}
