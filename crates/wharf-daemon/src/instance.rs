@@ -15,6 +15,7 @@ use wharf_api::{Health, InstanceState, LogStream, now_ms};
 use wharf_plan::{Condition, ServiceSpec};
 
 use crate::health::{HealthTracker, probe};
+use crate::ports::in_use;
 use crate::process::{parse_signal, signal_group, spawn};
 use crate::supervisor::{Command, InstanceKey, Shared};
 
@@ -56,6 +57,14 @@ pub async fn run(
     let mut backoff = FIRST_BACKOFF;
     let mut exits: VecDeque<Instant> = VecDeque::new();
     loop {
+        if let Some(problem) = spec.ports.iter().find_map(|p| in_use(p.published)) {
+            shared.log(&key, LogStream::Wharf, format!("not started: {problem}"));
+            shared.update(&key, |s| {
+                s.state = InstanceState::Exited;
+                s.message = problem;
+            });
+            return;
+        }
         let mut child = match spawn(&spec.command, &spec.working_dir, &spec.environment) {
             Ok(child) => child,
             Err(err) => {

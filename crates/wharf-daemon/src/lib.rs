@@ -6,6 +6,7 @@ mod health;
 mod http;
 mod instance;
 mod logs;
+mod ports;
 mod process;
 mod server;
 mod store;

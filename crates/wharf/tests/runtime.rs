@@ -450,3 +450,26 @@ fn a_daemon_status_without_a_daemon_says_so() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("not running"));
     assert!(!Path::new(&stack.socket()).exists());
 }
+
+#[test]
+fn a_port_already_in_use_is_named_with_its_holder() {
+    let holder = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let stack = Stack::new(&format!(
+        r#"name: clash
+services:
+  web:
+    image: python:3.12
+    command: python3 -m http.server {port} --bind 127.0.0.1
+    ports: ["127.0.0.1:{port}:{port}"]
+"#
+    ));
+    let output = stack.wharf(&["up", "--wait", "--wait-timeout", "20"]);
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    let expected = format!("port {port} is already in use by runtime-");
+    assert!(
+        said.contains(&expected) && said.contains(&format!("pid {}", std::process::id())),
+        "{said}"
+    );
+}
