@@ -69,7 +69,14 @@ pub async fn run(
             Ok(child) => child,
             Err(err) => {
                 let program = spec.command.first().map_or("", String::as_str);
-                let message = format!("cannot start `{program}`: {err}");
+                let message = if spec.working_dir.is_dir() {
+                    format!("cannot start `{program}`: {err}")
+                } else {
+                    format!(
+                        "cannot start `{program}`: its working directory {} does not exist",
+                        spec.working_dir.display()
+                    )
+                };
                 shared.log(&key, LogStream::Wharf, message.clone());
                 shared.update(&key, |s| {
                     s.state = InstanceState::Exited;

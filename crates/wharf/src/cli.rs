@@ -74,6 +74,35 @@ pub enum Command {
     /// Manage wharfd, the background daemon
     #[command(subcommand)]
     Daemon(DaemonCommand),
+    /// Entrypoints of native recipes (run by wharfd as a service's process)
+    #[command(subcommand, hide = true)]
+    Recipe(RecipeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecipeCommand {
+    /// Initialize an empty data directory once, then run the PostgreSQL server
+    Postgres(PostgresArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PostgresArgs {
+    /// The directory holding initdb, postgres and psql
+    #[arg(long)]
+    pub bin: PathBuf,
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long)]
+    pub port: u16,
+    /// Where the server puts its unix socket
+    #[arg(long)]
+    pub sockets: PathBuf,
+    /// Scripts to run on the first start (`/docker-entrypoint-initdb.d`)
+    #[arg(long)]
+    pub initdb_d: Option<PathBuf>,
+    /// Passed to the server (`-c max_connections=200`)
+    #[arg(last = true)]
+    pub server_args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -46,6 +46,9 @@ fn main() -> ExitCode {
         Command::Logs(args) => commands::logs::run(&cli.global, args),
         Command::Ls(args) => commands::ps::list(args),
         Command::Daemon(command) => commands::daemon::run(command, &printer),
+        Command::Recipe(cli::RecipeCommand::Postgres(args)) => {
+            native::postgres::run(args).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

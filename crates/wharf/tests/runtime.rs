@@ -1,97 +1,15 @@
 //! End-to-end tests of `wharf up` and friends against real processes: a real wharfd
 //! per test (its own `WHARF_HOME`), python3 HTTP servers, shell loops, signals.
 
+mod support;
+
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// A project directory and a private wharf home; stops its daemon when dropped.
-struct Stack {
-    home: tempfile::TempDir,
-    dir: tempfile::TempDir,
-}
-
-impl Stack {
-    fn new(compose: &str) -> Self {
-        let stack = Self {
-            home: tempfile::tempdir().unwrap(),
-            dir: tempfile::tempdir().unwrap(),
-        };
-        stack.write(compose);
-        stack
-    }
-
-    fn write(&self, compose: &str) {
-        std::fs::write(self.dir.path().join("compose.yaml"), compose).unwrap();
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
-        command
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("WHARF_HOME", self.home.path())
-            .env("NO_COLOR", "1");
-        command
-    }
-
-    fn wharf(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Runs and asserts success, returning stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.wharf(args);
-        assert!(
-            output.status.success(),
-            "wharf {args:?} failed ({}):\n{}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    }
-
-    fn ps(&self) -> Vec<Value> {
-        serde_json::from_str(&self.ok(&["ps", "-a", "--format", "json"])).unwrap()
-    }
-
-    fn pid_of(&self, name: &str) -> Option<u32> {
-        self.ps()
-            .into_iter()
-            .find(|i| i["name"] == name)
-            .and_then(|i| i["pid"].as_u64())
-            .map(|p| p as u32)
-    }
-
-    fn daemon_pid(&self) -> u32 {
-        let status: Value =
-            serde_json::from_str(&self.ok(&["daemon", "status", "--format", "json"])).unwrap();
-        status["pid"].as_u64().unwrap() as u32
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.home.path().join("run/wharfd.sock")
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = self.wharf(&["daemon", "stop"]);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{Stack, free_port};
 
 fn alive(pid: u32) -> bool {
     // A zombie has exited; only its parent has not collected it yet.

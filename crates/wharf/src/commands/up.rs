@@ -24,14 +24,24 @@ const POLL: Duration = Duration::from_millis(20);
 
 pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let loaded = project_ref::load(global, printer)?;
-    let spec = native::project_spec(&loaded, &parse_scale(&args.scale)?)?;
+    let paths = Paths::from_env();
+    let volumes = paths.project_data(&loaded.project.name).join("volumes");
+    let spec = native::project_spec(&loaded, &parse_scale(&args.scale)?, &volumes)?;
+    // Like Docker creating a project's volumes on `up`: a recipe's data directory exists
+    // before its process starts in it.
+    for service in spec.services.values() {
+        if service.working_dir.starts_with(&volumes) {
+            std::fs::create_dir_all(&service.working_dir)
+                .with_context(|| format!("cannot create {}", service.working_dir.display()))?;
+        }
+    }
     for name in args.services.iter().chain(&args.exit_code_from) {
         if !spec.services.contains_key(name) {
             bail!("no such service: {name}");
         }
     }
     let name = spec.name.clone();
-    let client = daemon_client::connect(&Paths::from_env())?;
+    let client = daemon_client::connect(&paths)?;
     let since = now_ms();
     let response: UpResponse = client.post(
         &endpoint(&name, "up"),

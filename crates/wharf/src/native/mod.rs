@@ -2,12 +2,19 @@
 //! directory, environment, ports and policies. Every service that cannot run natively
 //! is reported at once, before anything starts.
 
+pub mod postgres;
+mod recipes;
+mod references;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wharf_manifest::Loaded;
+
+use self::recipes::{RecipeContext, image_name_and_tag, usual_port};
+use self::references::resolve_references;
 use wharf_model::x_wharf::CommandLine;
 use wharf_model::{Healthcheck, Service};
 use wharf_plan::{
@@ -41,16 +48,27 @@ fn render(problems: &[(String, String)]) -> String {
     text
 }
 
-/// `scale` overrides replica counts (`--scale web=3`).
+/// `scale` overrides replica counts (`--scale web=3`); named volumes live in
+/// `volumes_dir`.
 pub fn project_spec(
     loaded: &Loaded,
     scale: &BTreeMap<String, u32>,
+    volumes_dir: &Path,
 ) -> Result<ProjectSpec, NotNative> {
     let project = &loaded.project;
+    let wharf = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("wharf"));
     let mut services = BTreeMap::new();
     let mut problems = Vec::new();
     for (name, service) in &project.services {
-        match service_spec(service, &loaded.project_dir) {
+        let context = RecipeContext {
+            service_name: name,
+            service,
+            project_dir: &loaded.project_dir,
+            volumes_dir,
+            port: 0,
+            wharf: &wharf,
+        };
+        match service_spec(context) {
             Ok(mut spec) => {
                 if let Some(replicas) = scale.get(name) {
                     spec.replicas = *replicas;
@@ -83,7 +101,11 @@ pub fn project_spec(
     })
 }
 
-fn service_spec(service: &Service, project_dir: &Path) -> Result<ServiceSpec, String> {
+fn service_spec(mut context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
+    let service = context.service;
+    let project_dir = context.project_dir;
+    let ports = ports(service)?;
+    let mut stop_signal = None;
     let (command, working_dir, extra_env, origin) = if let Some(process) = &service.wharf.process {
         let command = match &process.command {
             Some(CommandLine::Exec(argv)) => argv.clone(),
@@ -101,6 +123,19 @@ fn service_spec(service: &Service, project_dir: &Path) -> Result<ServiceSpec, St
             dir,
             process.environment.clone(),
             "x-wharf.process".to_owned(),
+        )
+    } else if let Some(usual) = usual_port(&service.image) {
+        context.port = ports
+            .iter()
+            .find(|p| p.target == usual)
+            .map_or(usual, |p| p.published);
+        let recipe = recipes::for_image(&context).unwrap_or_else(|| Err("no recipe".to_owned()))?;
+        stop_signal = recipe.stop_signal;
+        (
+            recipe.command,
+            recipe.working_dir,
+            recipe.environment,
+            recipe.origin,
         )
     } else if let Some(image) = command_image(&service.image) {
         let command = compose_command(service).ok_or_else(|| {
@@ -138,7 +173,7 @@ fn service_spec(service: &Service, project_dir: &Path) -> Result<ServiceSpec, St
         command,
         working_dir,
         environment,
-        ports: ports(service)?,
+        ports,
         depends_on: service
             .depends_on
             .iter()
@@ -162,7 +197,7 @@ fn service_spec(service: &Service, project_dir: &Path) -> Result<ServiceSpec, St
         restart: restart_policy(service)?,
         replicas: replicas(service),
         stop_signal: if service.stop_signal.is_empty() {
-            "SIGTERM".to_owned()
+            stop_signal.unwrap_or("SIGTERM").to_owned()
         } else {
             service.stop_signal.clone()
         },
@@ -173,11 +208,9 @@ fn service_spec(service: &Service, project_dir: &Path) -> Result<ServiceSpec, St
     })
 }
 
-/// The image's name without registry, tag or digest, if its command can run natively.
+/// The image's name, if its command can run natively.
 fn command_image(image: &str) -> Option<&str> {
-    let without_digest = image.split('@').next().unwrap_or(image);
-    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
-    let name = last.split(':').next().unwrap_or(last);
+    let name = image_name_and_tag(image).0;
     COMMAND_IMAGES.contains(&name).then_some(name)
 }
 
@@ -223,53 +256,6 @@ fn host_dir(service: &Service, container_dir: &str, project_dir: &Path) -> PathB
         })
         .max_by_key(|(depth, _)| *depth)
         .map_or_else(|| project_dir.to_owned(), |(_, dir)| dir)
-}
-
-/// Rewrites references to other services so they reach them natively: `db:5432`
-/// (host and a port the service declares) becomes `127.0.0.1:<host port>`, and a
-/// value that is just a service's name becomes `127.0.0.1`.
-pub fn resolve_references(value: &str, services: &BTreeMap<String, Vec<PortSpec>>) -> String {
-    if services.contains_key(value) {
-        return "127.0.0.1".to_owned();
-    }
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    'scan: while !rest.is_empty() {
-        for (name, ports) in services {
-            let Some(after_name) = rest.strip_prefix(name.as_str()) else {
-                continue;
-            };
-            let boundary_before = out.chars().last().is_none_or(|c| !is_host_char(c));
-            let Some(after_colon) = after_name.strip_prefix(':') else {
-                continue;
-            };
-            let digits = after_colon.len()
-                - after_colon
-                    .trim_start_matches(|c: char| c.is_ascii_digit())
-                    .len();
-            let boundary_after = after_colon[digits..]
-                .chars()
-                .next()
-                .is_none_or(|c| !c.is_ascii_digit());
-            let port = after_colon[..digits].parse::<u16>().ok();
-            let host_port = port.and_then(|p| ports.iter().find(|spec| spec.target == p));
-            if let (true, true, Some(spec)) = (boundary_before, boundary_after, host_port) {
-                let _ = write!(out, "127.0.0.1:{}", spec.published);
-                rest = &after_colon[digits..];
-                continue 'scan;
-            }
-        }
-        let mut chars = rest.chars();
-        if let Some(c) = chars.next() {
-            out.push(c);
-        }
-        rest = chars.as_str();
-    }
-    out
-}
-
-fn is_host_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
 }
 
 fn health_spec(check: &Healthcheck) -> Option<HealthSpec> {
@@ -334,44 +320,6 @@ fn replicas(service: &Service) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn reachable() -> BTreeMap<String, Vec<PortSpec>> {
-        BTreeMap::from([
-            (
-                "db".to_owned(),
-                vec![PortSpec {
-                    target: 5432,
-                    published: 15432,
-                }],
-            ),
-            (
-                "api".to_owned(),
-                vec![PortSpec {
-                    target: 8001,
-                    published: 8001,
-                }],
-            ),
-        ])
-    }
-
-    #[test]
-    fn references_to_services_reach_them_on_loopback() {
-        let r = reachable();
-        assert_eq!(
-            resolve_references("postgres://u:p@db:5432/shop", &r),
-            "postgres://u:p@127.0.0.1:15432/shop"
-        );
-        assert_eq!(
-            resolve_references("http://api:8001/x", &r),
-            "http://127.0.0.1:8001/x"
-        );
-        assert_eq!(resolve_references("db", &r), "127.0.0.1");
-        // Not a declared port, part of a longer name, or a longer number: left alone.
-        assert_eq!(resolve_references("db:5433", &r), "db:5433");
-        assert_eq!(resolve_references("mydb:5432", &r), "mydb:5432");
-        assert_eq!(resolve_references("db:54321", &r), "db:54321");
-        assert_eq!(resolve_references("database", &r), "database");
-    }
 
     #[test]
     fn runtime_images_are_recognized_with_registry_and_tag() {

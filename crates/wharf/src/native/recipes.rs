@@ -1,0 +1,207 @@
+//! Native recipes: how a service that names a well-known image runs from the host's
+//! own binaries, honouring the image's documented settings.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use wharf_model::Service;
+
+use super::postgres;
+
+/// What a recipe decided: the process to run and what to add to its environment.
+pub struct Recipe {
+    pub command: Vec<String>,
+    pub working_dir: PathBuf,
+    pub environment: BTreeMap<String, String>,
+    pub origin: String,
+    /// The image's stop signal, when it is not SIGTERM.
+    pub stop_signal: Option<&'static str>,
+}
+
+/// What a recipe may look at.
+pub struct RecipeContext<'a> {
+    pub service_name: &'a str,
+    pub service: &'a Service,
+    pub project_dir: &'a Path,
+    /// Where the project's named volumes live on this machine.
+    pub volumes_dir: &'a Path,
+    /// The host port for the image's usual port (published, else the target).
+    pub port: u16,
+    /// This program, which also carries the recipes that need an entrypoint.
+    pub wharf: &'a Path,
+}
+
+impl RecipeContext<'_> {
+    /// The host directory behind a container path, through the service's mounts: a
+    /// bind mount's source, or a named volume's directory. `None` when not mounted.
+    pub fn mounted(&self, container_path: &str) -> Option<PathBuf> {
+        let wanted = Path::new(container_path);
+        self.service
+            .volumes
+            .iter()
+            .filter(|m| !m.target.is_empty())
+            .filter_map(|mount| {
+                let rest = wanted.strip_prefix(&mount.target).ok()?;
+                let root = match mount.kind.as_str() {
+                    "bind" => PathBuf::from(&mount.source),
+                    "volume" if !mount.source.is_empty() => self.volumes_dir.join(&mount.source),
+                    _ => return None,
+                };
+                Some((mount.target.len(), root.join(rest)))
+            })
+            .max_by_key(|(depth, _)| *depth)
+            .map(|(_, path)| path)
+    }
+
+    /// A mounted container path, or a directory of the service's own for its data.
+    pub fn data_dir(&self, container_path: &str) -> PathBuf {
+        self.mounted(container_path)
+            .unwrap_or_else(|| self.volumes_dir.join(format!("{}-data", self.service_name)))
+    }
+
+    pub fn env(&self, name: &str) -> Option<&str> {
+        self.service
+            .environment
+            .get(name)
+            .and_then(|v| v.as_deref())
+    }
+
+    /// The service's `command` (arguments to the image's program), if it set one.
+    pub fn command(&self) -> Vec<String> {
+        self.service.command.clone().unwrap_or_default()
+    }
+}
+
+/// The image's name without registry and digest, and its tag (`latest` when none).
+pub fn image_name_and_tag(image: &str) -> (&str, &str) {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+    match last.split_once(':') {
+        Some((name, tag)) => (name, tag),
+        None => (last, "latest"),
+    }
+}
+
+/// The recipe for the service's image; `None` when there is none.
+pub fn for_image(context: &RecipeContext<'_>) -> Option<Result<Recipe, String>> {
+    let (name, tag) = image_name_and_tag(&context.service.image);
+    match name {
+        "postgres" => Some(postgres::recipe(context, tag)),
+        "redis" => Some(redis(context)),
+        "memcached" => Some(memcached(context)),
+        _ => None,
+    }
+}
+
+/// The image's usual port, which the recipe listens on (moved to the published one).
+pub fn usual_port(image: &str) -> Option<u16> {
+    match image_name_and_tag(image).0 {
+        "postgres" => Some(5432),
+        "redis" => Some(6379),
+        "memcached" => Some(11211),
+        _ => None,
+    }
+}
+
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+fn missing(program: &str, package: &str) -> String {
+    format!(
+        "`{program}` is not installed; install it (Debian: apt-get install {package}) or add an x-wharf.process section"
+    )
+}
+
+/// `redis-server` on loopback, data in `/data`'s volume; the service's own arguments
+/// (`--appendonly yes`) come first, so wharf's address and directory win.
+fn redis(context: &RecipeContext<'_>) -> Result<Recipe, String> {
+    let program =
+        find_program("redis-server").ok_or_else(|| missing("redis-server", "redis-server"))?;
+    let mut command = vec![program.display().to_string()];
+    command.extend(
+        context
+            .command()
+            .into_iter()
+            .skip_while(|arg| arg == "redis-server"),
+    );
+    let data = context.data_dir("/data");
+    command.extend(
+        [
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &context.port.to_string(),
+            "--daemonize",
+            "no",
+            "--dir",
+            &data.display().to_string(),
+        ]
+        .map(str::to_owned),
+    );
+    Ok(Recipe {
+        command,
+        working_dir: data,
+        environment: BTreeMap::new(),
+        origin: "recipe redis".to_owned(),
+        stop_signal: None,
+    })
+}
+
+/// `memcached` on loopback (as the current user; root needs `-u`).
+fn memcached(context: &RecipeContext<'_>) -> Result<Recipe, String> {
+    let program = find_program("memcached").ok_or_else(|| missing("memcached", "memcached"))?;
+    let mut command = vec![program.display().to_string()];
+    command.extend(
+        context
+            .command()
+            .into_iter()
+            .skip_while(|arg| arg == "memcached"),
+    );
+    command.extend(
+        [
+            "-l",
+            "127.0.0.1",
+            "-p",
+            &context.port.to_string(),
+            "-U",
+            "0",
+        ]
+        .map(str::to_owned),
+    );
+    if nix::unistd::geteuid().is_root() {
+        command.extend(["-u".to_owned(), "root".to_owned()]);
+    }
+    Ok(Recipe {
+        command,
+        working_dir: context.project_dir.to_owned(),
+        environment: BTreeMap::new(),
+        origin: "recipe memcached".to_owned(),
+        stop_signal: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_split_into_name_and_tag() {
+        assert_eq!(
+            image_name_and_tag("postgres:15-alpine"),
+            ("postgres", "15-alpine")
+        );
+        assert_eq!(
+            image_name_and_tag("docker.io/library/redis"),
+            ("redis", "latest")
+        );
+        assert_eq!(
+            image_name_and_tag("registry:5000/team/memcached:1.6@sha256:ab"),
+            ("memcached", "1.6")
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! Names of other services, made reachable natively: what Docker's network does by
+//! name, wharf does by rewriting references to loopback and the host port.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use wharf_plan::PortSpec;
+
+/// Rewrites references to other services so they reach them natively: `db:5432`
+/// (host and a port the service declares) becomes `127.0.0.1:<host port>`, and a
+/// value that is just a service's name becomes `127.0.0.1`.
+pub fn resolve_references(value: &str, services: &BTreeMap<String, Vec<PortSpec>>) -> String {
+    if services.contains_key(value) {
+        return "127.0.0.1".to_owned();
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    'scan: while !rest.is_empty() {
+        for (name, ports) in services {
+            let Some(after_name) = rest.strip_prefix(name.as_str()) else {
+                continue;
+            };
+            let boundary_before = out.chars().last().is_none_or(|c| !is_host_char(c));
+            let Some(after_colon) = after_name.strip_prefix(':') else {
+                continue;
+            };
+            let digits = after_colon.len()
+                - after_colon
+                    .trim_start_matches(|c: char| c.is_ascii_digit())
+                    .len();
+            let boundary_after = after_colon[digits..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_ascii_digit());
+            let port = after_colon[..digits].parse::<u16>().ok();
+            let host_port = port.and_then(|p| ports.iter().find(|spec| spec.target == p));
+            if let (true, true, Some(spec)) = (boundary_before, boundary_after, host_port) {
+                let _ = write!(out, "127.0.0.1:{}", spec.published);
+                rest = &after_colon[digits..];
+                continue 'scan;
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
+}
+
+fn is_host_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reachable() -> BTreeMap<String, Vec<PortSpec>> {
+        BTreeMap::from([
+            (
+                "db".to_owned(),
+                vec![PortSpec {
+                    target: 5432,
+                    published: 15432,
+                }],
+            ),
+            (
+                "api".to_owned(),
+                vec![PortSpec {
+                    target: 8001,
+                    published: 8001,
+                }],
+            ),
+        ])
+    }
+
+    #[test]
+    fn references_to_services_reach_them_on_loopback() {
+        let r = reachable();
+        assert_eq!(
+            resolve_references("postgres://u:p@db:5432/shop", &r),
+            "postgres://u:p@127.0.0.1:15432/shop"
+        );
+        assert_eq!(
+            resolve_references("http://api:8001/x", &r),
+            "http://127.0.0.1:8001/x"
+        );
+        assert_eq!(resolve_references("db", &r), "127.0.0.1");
+        // Not a declared port, part of a longer name, or a longer number: left alone.
+        assert_eq!(resolve_references("db:5433", &r), "db:5433");
+        assert_eq!(resolve_references("mydb:5432", &r), "mydb:5432");
+        assert_eq!(resolve_references("db:54321", &r), "db:54321");
+        assert_eq!(resolve_references("database", &r), "database");
+    }
+}

@@ -1,0 +1,165 @@
+//! End-to-end tests of the native recipes against Debian's PostgreSQL, Redis and
+//! memcached (installed by `scripts/test-all`). Without them these tests fail and say
+//! what to install, unless WHARF_SKIP_NATIVE_SERVICES=1.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+
+use support::{Stack, free_port};
+
+/// Fails with what to install, unless the opt-out is set (then `false`: skip).
+fn have_services() -> bool {
+    let needed = [
+        ("/usr/lib/postgresql", "postgresql"),
+        ("/usr/bin/redis-server", "redis-server"),
+        ("/usr/bin/memcached", "memcached"),
+    ];
+    let missing: Vec<&str> = needed
+        .iter()
+        .filter(|(p, _)| !Path::new(p).exists())
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("WHARF_SKIP_NATIVE_SERVICES").is_some(),
+        "these tests need Debian's {}: run scripts/test-all, or apt-get install them (WHARF_SKIP_NATIVE_SERVICES=1 skips)",
+        missing.join(", ")
+    );
+    false
+}
+
+#[test]
+fn postgres_redis_and_memcached_run_from_the_host_with_the_images_settings() {
+    if !have_services() {
+        return;
+    }
+    let (pg, redis, memcached) = (free_port(), free_port(), free_port());
+    let stack = Stack::new(&format!(
+        r#"name: shop
+services:
+  db:
+    image: postgres:15
+    environment:
+      POSTGRES_USER: shop
+      POSTGRES_PASSWORD: s3cret
+      POSTGRES_DB: shopdb
+    ports: ["127.0.0.1:{pg}:5432"]
+    volumes:
+      - dbdata:/var/lib/postgresql/data
+      - ./initdb:/docker-entrypoint-initdb.d:ro
+    healthcheck:
+      test: ["CMD-SHELL", "pg_isready -U shop -d shopdb"]
+      interval: 5s
+  cache:
+    image: redis:7
+    command: redis-server --appendonly yes
+    ports: ["127.0.0.1:{redis}:6379"]
+    volumes: [cachedata:/data]
+  memo:
+    image: memcached:1.6
+    ports: ["127.0.0.1:{memcached}:11211"]
+  app:
+    image: debian
+    environment:
+      DATABASE_URL: postgres://shop:s3cret@db:5432/shopdb
+    depends_on:
+      db: {{condition: service_healthy}}
+    x-wharf:
+      process:
+        command: ["sh", "-c", "psql \"$$DATABASE_URL\" -Atc 'select name from items order by id' && exec sleep 600"]
+volumes:
+  dbdata:
+  cachedata:
+"#
+    ));
+    let initdb = stack.dir.path().join("initdb");
+    std::fs::create_dir(&initdb).unwrap();
+    std::fs::write(initdb.join("01-schema.sql"), "CREATE TABLE items (id int primary key, name text);\nINSERT INTO items VALUES (1, 'from-sql');\n").unwrap();
+    let gz = Command::new("sh")
+        .arg("-c")
+        .arg("printf \"INSERT INTO items VALUES (2, 'from-gz');\\n\" | gzip > 02-more.sql.gz")
+        .current_dir(&initdb)
+        .status()
+        .unwrap();
+    assert!(gz.success());
+    std::fs::write(
+        initdb.join("03-script.sh"),
+        "psql -c \"INSERT INTO items VALUES (3, 'from-sh-$POSTGRES_DB')\"\n",
+    )
+    .unwrap();
+
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "120"]);
+
+    // The app reached `db:5432` through the rewritten URL, after every init script ran once.
+    let expected = "from-sql\nfrom-gz\nfrom-sh-shopdb";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let logs = stack.ok(&["logs", "app", "--no-log-prefix"]);
+        if logs.contains(expected) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the app never printed the rows:\n{logs}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let mut redis_conn = TcpStream::connect(("127.0.0.1", redis)).unwrap();
+    redis_conn.write_all(b"PING\r\n").unwrap();
+    let mut answer = [0u8; 7];
+    redis_conn.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"+PONG\r\n");
+
+    let mut memo = TcpStream::connect(("127.0.0.1", memcached)).unwrap();
+    memo.write_all(b"version\r\n").unwrap();
+    let mut version = [0u8; 8];
+    memo.read_exact(&mut version).unwrap();
+    assert_eq!(&version, b"VERSION ");
+
+    // A restart keeps the data and does not run the init scripts again.
+    stack.ok(&["restart", "db"]);
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "60"]);
+    let psql = Command::new("psql")
+        .args(["-Atc", "select count(*) from items"])
+        .arg(format!("postgres://shop:s3cret@127.0.0.1:{pg}/shopdb"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&psql.stdout).trim(),
+        "3",
+        "{}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&stack.wharf(&["logs", "db"]).stdout).contains("duplicate key")
+    );
+}
+
+#[test]
+fn postgres_without_a_password_or_its_version_is_refused_before_anything_starts() {
+    if !have_services() {
+        return;
+    }
+    let stack = Stack::new("name: nopass\nservices:\n  db:\n    image: postgres:15\n");
+    let output = stack.wharf(&["up", "-d"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("POSTGRES_PASSWORD is not set"));
+
+    let stack = Stack::new(
+        "name: tooold\nservices:\n  db:\n    image: postgres:9\n    environment: {POSTGRES_PASSWORD: x}\n",
+    );
+    let output = stack.wharf(&["up", "-d"]);
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("postgres 9 is not installed") && said.contains("postgresql-9"),
+        "{said}"
+    );
+}

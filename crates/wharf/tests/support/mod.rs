@@ -1,0 +1,96 @@
+//! The harness the end-to-end tests share: a project directory with a private wharf
+//! home, whose daemon is stopped when the test ends, pass or fail.
+
+// Each test binary uses part of the harness.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A project directory and a private wharf home; stops its daemon when dropped.
+pub struct Stack {
+    pub home: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
+}
+
+impl Stack {
+    pub fn new(compose: &str) -> Self {
+        let stack = Self {
+            home: tempfile::tempdir().unwrap(),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        stack.write(compose);
+        stack
+    }
+
+    pub fn write(&self, compose: &str) {
+        std::fs::write(self.dir.path().join("compose.yaml"), compose).unwrap();
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("WHARF_HOME", self.home.path())
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    pub fn wharf(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs and asserts success, returning stdout; a failure shows the recent logs.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.wharf(args);
+        assert!(
+            output.status.success(),
+            "wharf {args:?} failed ({}):\n{}{}\n--- recent logs:\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&self.wharf(&["logs", "-n", "40"]).stdout)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    pub fn ps(&self) -> Vec<Value> {
+        serde_json::from_str(&self.ok(&["ps", "-a", "--format", "json"])).unwrap()
+    }
+
+    pub fn pid_of(&self, name: &str) -> Option<u32> {
+        self.ps()
+            .into_iter()
+            .find(|i| i["name"] == name)
+            .and_then(|i| i["pid"].as_u64())
+            .map(|p| p as u32)
+    }
+
+    pub fn daemon_pid(&self) -> u32 {
+        let status: Value =
+            serde_json::from_str(&self.ok(&["daemon", "status", "--format", "json"])).unwrap();
+        status["pid"].as_u64().unwrap() as u32
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.home.path().join("run/wharfd.sock")
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.wharf(&["daemon", "stop"]);
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
