@@ -83,6 +83,24 @@ pub enum Command {
 pub enum RecipeCommand {
     /// Initialize an empty data directory once, then run the PostgreSQL server
     Postgres(PostgresArgs),
+    /// Write nginx's configuration from the mounted one, then run nginx
+    Nginx(NginxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NginxArgs {
+    /// The service's own directory (configuration, pid, temporary files)
+    #[arg(long)]
+    pub prefix: PathBuf,
+    /// A bind mount, HOST=CONTAINER (repeatable)
+    #[arg(long = "mount")]
+    pub mounts: Vec<String>,
+    /// A container port and its host port, PORT=HOSTPORT (repeatable)
+    #[arg(long = "listen")]
+    pub listens: Vec<String>,
+    /// How a service's port is reached, SERVICE:PORT=HOSTPORT (repeatable)
+    #[arg(long = "resolve")]
+    pub resolves: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ fn have_services() -> bool {
         ("/usr/lib/postgresql", "postgresql"),
         ("/usr/bin/redis-server", "redis-server"),
         ("/usr/bin/memcached", "memcached"),
+        ("/usr/sbin/nginx", "nginx"),
     ];
     let missing: Vec<&str> = needed
         .iter()
@@ -161,5 +162,62 @@ fn postgres_without_a_password_or_its_version_is_refused_before_anything_starts(
     assert!(
         said.contains("postgres 9 is not installed") && said.contains("postgresql-9"),
         "{said}"
+    );
+}
+
+/// Copies an example into a fresh directory, so its data and state are the test's own.
+fn copy_example(name: &str, to: &Path) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(format!("{}/.", from.display()))
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: marketplace.localhost\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn the_marketplace_example_runs_natively_behind_nginx() {
+    if !have_services() {
+        return;
+    }
+    let stack = Stack::new("");
+    copy_example("marketplace", stack.dir.path());
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "120"]);
+    let first = http_get(28080, "/");
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(
+        first.contains("<li>anchor: 42.00</li>") && first.contains("from api"),
+        "{first}"
+    );
+    let second = http_get(28080, "/");
+    assert!(
+        second.contains("from memcached"),
+        "the second page comes from the cache: {second}"
+    );
+    let api = http_get(28080, "/api/products");
+    assert!(
+        api.contains("\"name\": \"lantern\"") && api.contains("\"views\": "),
+        "{api}"
+    );
+    stack.ok(&["down"]);
+    assert!(
+        TcpStream::connect(("127.0.0.1", 28080)).is_err(),
+        "nginx stopped with the stack"
     );
 }

@@ -2,6 +2,7 @@
 //! directory, environment, ports and policies. Every service that cannot run natively
 //! is reported at once, before anything starts.
 
+pub mod nginx;
 pub mod postgres;
 mod recipes;
 mod references;
@@ -59,6 +60,11 @@ pub fn project_spec(
     let wharf = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("wharf"));
     let mut services = BTreeMap::new();
     let mut problems = Vec::new();
+    let reachable: BTreeMap<String, Vec<PortSpec>> = project
+        .services
+        .iter()
+        .filter_map(|(name, service)| Some((name.clone(), ports(service).ok()?)))
+        .collect();
     for (name, service) in &project.services {
         let context = RecipeContext {
             service_name: name,
@@ -67,6 +73,7 @@ pub fn project_spec(
             volumes_dir,
             port: 0,
             wharf: &wharf,
+            reachable: &reachable,
         };
         match service_spec(context) {
             Ok(mut spec) => {
@@ -81,16 +88,15 @@ pub fn project_spec(
     if !problems.is_empty() {
         return Err(NotNative(problems));
     }
-    let reachable: BTreeMap<String, Vec<PortSpec>> = services
-        .iter()
-        .map(|(name, spec)| (name.clone(), spec.ports.clone()))
-        .collect();
     for spec in services.values_mut() {
         for value in spec.environment.values_mut() {
             *value = resolve_references(value, &reachable);
         }
-        for arg in spec.command.iter_mut().skip(1) {
-            *arg = resolve_references(arg, &reachable);
+        // A recipe whose entrypoint is wharf already got exact addresses.
+        if spec.command.first().map(Path::new) != Some(wharf.as_path()) {
+            for arg in spec.command.iter_mut().skip(1) {
+                *arg = resolve_references(arg, &reachable);
+            }
         }
     }
     Ok(ProjectSpec {

@@ -72,16 +72,9 @@ pub fn recipe(context: &RecipeContext<'_>, tag: &str) -> Result<Recipe, String> 
     }
     let pgdata = context.env("PGDATA").unwrap_or("/var/lib/postgresql/data");
     let data = context.data_dir(pgdata);
-    let sockets = context
-        .volumes_dir
-        .parent()
-        .unwrap_or(context.volumes_dir)
-        .join("sockets")
-        .join(context.service_name);
-    let mut command = vec![
-        context.wharf.display().to_string(),
-        "recipe".to_owned(),
-        "postgres".to_owned(),
+    let sockets = context.own_dir("sockets");
+    let mut command = context.entrypoint("postgres");
+    command.extend([
         "--bin".to_owned(),
         format!("{INSTALLS}/{version}/bin"),
         "--data".to_owned(),
@@ -90,7 +83,7 @@ pub fn recipe(context: &RecipeContext<'_>, tag: &str) -> Result<Recipe, String> 
         context.port.to_string(),
         "--sockets".to_owned(),
         sockets.display().to_string(),
-    ];
+    ]);
     if let Some(scripts) = context.mounted("/docker-entrypoint-initdb.d") {
         command.extend(["--initdb-d".to_owned(), scripts.display().to_string()]);
     }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use wharf_model::Service;
 
-use super::postgres;
+use wharf_plan::PortSpec;
+
+use super::{nginx, postgres};
 
 /// What a recipe decided: the process to run and what to add to its environment.
 pub struct Recipe {
@@ -29,6 +31,8 @@ pub struct RecipeContext<'a> {
     pub port: u16,
     /// This program, which also carries the recipes that need an entrypoint.
     pub wharf: &'a Path,
+    /// Every service's ports, for recipes that point at other services.
+    pub reachable: &'a BTreeMap<String, Vec<PortSpec>>,
 }
 
 impl RecipeContext<'_> {
@@ -57,6 +61,24 @@ impl RecipeContext<'_> {
     pub fn data_dir(&self, container_path: &str) -> PathBuf {
         self.mounted(container_path)
             .unwrap_or_else(|| self.volumes_dir.join(format!("{}-data", self.service_name)))
+    }
+
+    /// A directory of the service's own, beside the volumes (`sockets/db`, `nginx/front`).
+    pub fn own_dir(&self, kind: &str) -> PathBuf {
+        self.volumes_dir
+            .parent()
+            .unwrap_or(self.volumes_dir)
+            .join(kind)
+            .join(self.service_name)
+    }
+
+    /// The start of the command of a recipe whose entrypoint is wharf itself.
+    pub fn entrypoint(&self, recipe: &str) -> Vec<String> {
+        vec![
+            self.wharf.display().to_string(),
+            "recipe".to_owned(),
+            recipe.to_owned(),
+        ]
     }
 
     pub fn env(&self, name: &str) -> Option<&str> {
@@ -89,6 +111,7 @@ pub fn for_image(context: &RecipeContext<'_>) -> Option<Result<Recipe, String>> 
         "postgres" => Some(postgres::recipe(context, tag)),
         "redis" => Some(redis(context)),
         "memcached" => Some(memcached(context)),
+        "nginx" => Some(nginx::recipe(context)),
         _ => None,
     }
 }
@@ -99,6 +122,7 @@ pub fn usual_port(image: &str) -> Option<u16> {
         "postgres" => Some(5432),
         "redis" => Some(6379),
         "memcached" => Some(11211),
+        "nginx" => Some(80),
         _ => None,
     }
 }
@@ -111,7 +135,7 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-fn missing(program: &str, package: &str) -> String {
+pub fn missing(program: &str, package: &str) -> String {
     format!(
         "`{program}` is not installed; install it (Debian: apt-get install {package}) or add an x-wharf.process section"
     )
