@@ -71,6 +71,12 @@ pub enum Command {
     Logs(LogsArgs),
     /// List the projects wharfd runs
     Ls(ListFormatArgs),
+    /// Run a command in a running service's environment and directory
+    Exec(ExecArgs),
+    /// Run a one-off command for a service, with its dependencies started
+    Run(RunArgs),
+    /// Show the processes of the project's instances
+    Top(ServicesArgs),
     /// Manage wharfd, the background daemon
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -151,6 +157,43 @@ pub struct UpArgs {
     /// Exit with this service's exit code (implies --abort-on-container-exit)
     #[arg(long, value_name = "SERVICE")]
     pub exit_code_from: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    pub service: String,
+    /// The command and its arguments
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// Set a variable, KEY=VALUE (repeatable)
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Run in this directory instead of the service's
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    pub service: String,
+    /// The command (default: the service's own)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+    /// Set a variable, KEY=VALUE (repeatable)
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Run in this directory instead of the service's
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Don't start the services it depends on
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Accepted for Compose compatibility: a native one-off keeps nothing behind
+    #[arg(long)]
+    pub rm: bool,
+    /// Accepted for Compose compatibility: a native process listens where it says
+    #[arg(long)]
+    pub service_ports: bool,
 }
 
 #[derive(Debug, Args)]
@@ -279,6 +322,13 @@ pub struct ConfigArgs {
     /// Only validate the files: print nothing, exit non-zero on an error
     #[arg(short, long)]
     pub quiet: bool,
+    /// Print what `wharf up` runs natively: commands, directories, environment with
+    /// references to other services resolved, ports
+    #[arg(long)]
+    pub resolved: bool,
+    /// With --resolved, print secret-looking values instead of masking them
+    #[arg(long, requires = "resolved")]
+    pub show_secrets: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -45,6 +45,9 @@ fn main() -> ExitCode {
         Command::Ps(args) => commands::ps::run(&cli.global, args),
         Command::Logs(args) => commands::logs::run(&cli.global, args),
         Command::Ls(args) => commands::ps::list(args),
+        Command::Exec(args) => commands::exec::exec(&cli.global, args),
+        Command::Run(args) => commands::exec::run(&cli.global, args, &printer),
+        Command::Top(args) => commands::top::run(&cli.global, args),
         Command::Daemon(command) => commands::daemon::run(command, &printer),
         Command::Recipe(cli::RecipeCommand::Postgres(args)) => {
             native::postgres::run(args).map(|()| ExitCode::SUCCESS)

@@ -391,3 +391,95 @@ services:
         "{said}"
     );
 }
+
+#[test]
+fn exec_and_run_use_the_services_environment_and_return_the_exit_code() {
+    let stack = Stack::new(
+        r#"name: tools
+services:
+  db:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+  app:
+    image: debian
+    environment:
+      DB_HOST: db
+      GREETING: hello
+    depends_on: [db]
+    x-wharf: {process: {command: ["sleep", "600"]}}
+"#,
+    );
+    // `run` starts the dependencies, not the service itself.
+    let output = stack.wharf(&["run", "app", "sh", "-c", "echo $GREETING $DB_HOST; exit 7"]);
+    assert_eq!(output.status.code(), Some(7));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "hello 127.0.0.1"
+    );
+    let running: Vec<String> = stack
+        .ps()
+        .iter()
+        .map(|i| i["service"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(running, ["db"]);
+
+    let refused = stack.wharf(&["exec", "app", "true"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("service app is not running"));
+
+    stack.ok(&["up", "-d", "--wait"]);
+    let output = stack.wharf(&[
+        "exec",
+        "-e",
+        "EXTRA=1",
+        "app",
+        "sh",
+        "-c",
+        "echo $GREETING$EXTRA; pwd; exit 3",
+    ]);
+    assert_eq!(output.status.code(), Some(3));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.starts_with("hello1\n"), "{printed}");
+    assert!(
+        printed.contains(stack.dir.path().file_name().unwrap().to_str().unwrap()),
+        "{printed}"
+    );
+
+    let top = stack.ok(&["top", "app"]);
+    assert!(
+        top.contains("tools-app-1") && top.contains("sleep 600"),
+        "{top}"
+    );
+}
+
+#[test]
+fn config_resolved_shows_what_runs_with_secrets_masked() {
+    let port = free_port();
+    let stack = Stack::new(&format!(
+        r#"name: resolved
+services:
+  db:
+    image: debian
+    ports: ["127.0.0.1:{port}:5432"]
+    x-wharf: {{process: {{command: ["sleep", "600"]}}}}
+  app:
+    image: python:3.12
+    command: python3 app.py --db db:5432
+    environment:
+      DATABASE_URL: postgres://u:hunter2@db:5432/app
+      API_TOKEN: abc123
+"#
+    ));
+    let text = stack.ok(&["config", "--resolved", "--format", "json"]);
+    let value: Value = serde_json::from_str(&text).unwrap();
+    let app = &value["services"]["app"];
+    assert_eq!(
+        app["environment"]["DATABASE_URL"],
+        format!("postgres://u:********@127.0.0.1:{port}/app")
+    );
+    assert_eq!(app["environment"]["API_TOKEN"], "********");
+    assert_eq!(app["command"][3], format!("127.0.0.1:{port}"));
+    assert!(!text.contains("hunter2") && !text.contains("abc123"));
+    let shown = stack.ok(&["config", "--resolved", "--show-secrets"]);
+    assert!(shown.contains("hunter2"));
+}

@@ -21,7 +21,11 @@ pub fn run(global: &GlobalArgs, args: &ConfigArgs, printer: &Printer) -> anyhow:
     if (args.quiet || global.quiet) && args.output.is_none() {
         return Ok(ExitCode::SUCCESS);
     }
-    let text = render(&loaded, args)?;
+    let text = if args.resolved {
+        resolved(&loaded, args)?
+    } else {
+        render(&loaded, args)?
+    };
     match &args.output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write {}", path.display()))?,
@@ -57,6 +61,75 @@ pub fn load_options(
         stdin,
         services: services.to_vec(),
     })
+}
+
+/// What `wharf up` would run natively, service by service.
+fn resolved(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
+    let volumes = wharf_api::Paths::from_env()
+        .project_data(&loaded.project.name)
+        .join("volumes");
+    let spec = crate::native::project_spec(loaded, &BTreeMap::new(), &volumes)?;
+    let mut services = serde_json::Map::new();
+    for (name, service) in &spec.services {
+        let environment: serde_json::Map<String, serde_json::Value> = service
+            .environment
+            .iter()
+            .map(|(key, value)| {
+                let shown = if args.show_secrets {
+                    value.clone()
+                } else {
+                    mask_secret(key, value)
+                };
+                (key.clone(), serde_json::Value::String(shown))
+            })
+            .collect();
+        let ports: Vec<String> = service
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{}->{}", p.published, p.target))
+            .collect();
+        services.insert(
+            name.clone(),
+            serde_json::json!({
+                "runs": service.origin,
+                "command": service.command,
+                "working_dir": service.working_dir,
+                "environment": environment,
+                "ports": ports,
+                "replicas": service.replicas,
+            }),
+        );
+    }
+    let value = serde_json::json!({ "name": spec.name, "services": services });
+    match args.format {
+        Format::Json => output::to_json(&value),
+        Format::Yaml => Ok(output::to_yaml(&value)),
+    }
+}
+
+/// Hides values that look secret: variables named like a password, token or key, and
+/// the password in a URL (`postgres://user:…@db`).
+fn mask_secret(key: &str, value: &str) -> String {
+    const HIDDEN: &str = "********";
+    let upper = key.to_ascii_uppercase();
+    if ["PASSWORD", "SECRET", "TOKEN", "KEY", "PASS"]
+        .iter()
+        .any(|w| upper.contains(w))
+    {
+        return HIDDEN.to_owned();
+    }
+    if let Some(scheme_end) = value.find("://") {
+        let rest = &value[scheme_end + 3..];
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@')
+            && let Some(colon) = rest[..at].find(':')
+        {
+            let start = scheme_end + 3 + colon + 1;
+            let end = scheme_end + 3 + at;
+            return format!("{}{HIDDEN}{}", &value[..start], &value[end..]);
+        }
+    }
+    value.to_owned()
 }
 
 fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
@@ -135,4 +208,24 @@ fn variables_table(loaded: &Loaded) -> String {
         table.push([name.to_owned(), required.to_string(), default, alternate]);
     }
     output::aligned_table(&table)
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::mask_secret;
+
+    #[test]
+    fn secrets_are_masked_by_name_and_in_urls() {
+        assert_eq!(mask_secret("POSTGRES_PASSWORD", "hunter2"), "********");
+        assert_eq!(mask_secret("API_TOKEN", "abc"), "********");
+        assert_eq!(
+            mask_secret("DATABASE_URL", "postgres://shop:s3cret@127.0.0.1:5432/shop"),
+            "postgres://shop:********@127.0.0.1:5432/shop"
+        );
+        assert_eq!(
+            mask_secret("API_URL", "http://127.0.0.1:8010"),
+            "http://127.0.0.1:8010"
+        );
+        assert_eq!(mask_secret("NOTE", "user@example.org"), "user@example.org");
+    }
 }

@@ -104,7 +104,7 @@ fn instances(client: &Client, name: &str) -> anyhow::Result<Vec<InstanceStatus>>
 
 /// Ready means running and healthy (with a healthcheck) or answering on its ports
 /// (without one); a one-off that exited 0 is ready too.
-fn wait(
+pub fn wait(
     client: &Client,
     name: &str,
     services: &BTreeSet<String>,

@@ -150,11 +150,11 @@ fn service_spec(mut context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
                 service.image
             )
         })?;
-        let dir = if service.working_dir.is_empty() {
-            project_dir.to_owned()
-        } else {
-            host_dir(service, &service.working_dir, project_dir)
-        };
+        // A runtime image's own paths don't exist here; a mounted one does.
+        let dir = context
+            .mounted(&service.working_dir)
+            .filter(|_| !service.working_dir.is_empty())
+            .unwrap_or_else(|| project_dir.to_owned());
         (
             command,
             dir,
@@ -246,22 +246,6 @@ fn ports(service: &Service) -> Result<Vec<PortSpec>, String> {
         ports.push(PortSpec { target, published });
     }
     Ok(ports)
-}
-
-/// The host directory behind a container path: through the bind mount that holds it,
-/// else the project directory (a runtime image's own paths don't exist on the host).
-fn host_dir(service: &Service, container_dir: &str, project_dir: &Path) -> PathBuf {
-    let container = Path::new(container_dir);
-    service
-        .volumes
-        .iter()
-        .filter(|mount| mount.kind == "bind" && !mount.target.is_empty())
-        .filter_map(|mount| {
-            let rest = container.strip_prefix(&mount.target).ok()?;
-            Some((mount.target.len(), Path::new(&mount.source).join(rest)))
-        })
-        .max_by_key(|(depth, _)| *depth)
-        .map_or_else(|| project_dir.to_owned(), |(_, dir)| dir)
 }
 
 fn health_spec(check: &Healthcheck) -> Option<HealthSpec> {

@@ -51,7 +51,12 @@ impl RecipeContext<'_> {
                     "volume" if !mount.source.is_empty() => self.volumes_dir.join(&mount.source),
                     _ => return None,
                 };
-                Some((mount.target.len(), root.join(rest)))
+                let path = if rest.as_os_str().is_empty() {
+                    root
+                } else {
+                    root.join(rest)
+                };
+                Some((mount.target.len(), path))
             })
             .max_by_key(|(depth, _)| *depth)
             .map(|(_, path)| path)
