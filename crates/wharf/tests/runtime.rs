@@ -483,3 +483,35 @@ services:
     let shown = stack.ok(&["config", "--resolved", "--show-secrets"]);
     assert!(shown.contains("hunter2"));
 }
+
+#[test]
+fn down_while_up_is_still_starting_stops_everything() {
+    let stack = Stack::new(
+        r#"name: early
+services:
+  slow:
+    image: debian
+    healthcheck:
+      test: ["CMD-SHELL", "test -f ready"]
+      interval: 1s
+    x-wharf: {process: {command: ["sh", "-c", "sleep 3; touch ready; exec sleep 600"]}}
+  dependent:
+    image: debian
+    depends_on:
+      slow: {condition: service_healthy}
+    x-wharf: {process: {command: ["sleep", "600"]}}
+"#,
+    );
+    let mut up = stack.command(&["up", "--wait", "--wait-timeout", "30"]).spawn().unwrap();
+    let mut slow = None;
+    eventually("slow has started", Duration::from_secs(10), || {
+        slow = stack.pid_of("early-slow-1");
+        slow.is_some()
+    });
+    let waiting = stack.ps().into_iter().find(|i| i["service"] == "dependent").unwrap();
+    assert_eq!(waiting["state"], "waiting");
+    stack.ok(&["down"]);
+    assert!(!alive(slow.unwrap()));
+    assert!(!up.wait().unwrap().success(), "the waiting `up` reports that the stack went away");
+    assert!(stack.ok(&["ps", "-a", "-q"]).trim().is_empty());
+}
