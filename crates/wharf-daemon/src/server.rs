@@ -121,8 +121,17 @@ impl Server {
             "start" => self.supervisor.start(name, services).await?,
             "stop" => self.supervisor.stop(name, services, Command::Stop).await?,
             "restart" => {
-                self.supervisor.stop(name, services, Command::Stop).await?;
-                self.supervisor.start(name, services).await?;
+                // Dependents with `restart: true` go down and come back with it.
+                let spec = self.supervisor.spec(name)?;
+                let chosen: Vec<String> = if services.is_empty() {
+                    Vec::new()
+                } else {
+                    wharf_plan::with_restart_dependents(&spec.services, services)
+                        .into_iter()
+                        .collect()
+                };
+                self.supervisor.stop(name, &chosen, Command::Stop).await?;
+                self.supervisor.start(name, &chosen).await?;
             }
             _ => {
                 let text = request.signal.as_deref().unwrap_or("SIGKILL");

@@ -89,6 +89,31 @@ pub fn with_dependencies(
     Ok(selected)
 }
 
+/// `names` and, transitively, the services that asked to be restarted with them
+/// (`depends_on: {db: {restart: true}}`).
+pub fn with_restart_dependents(
+    services: &BTreeMap<String, ServiceSpec>,
+    names: &[String],
+) -> BTreeSet<String> {
+    let mut selected: BTreeSet<String> = names.iter().cloned().collect();
+    loop {
+        let more: Vec<String> = services
+            .iter()
+            .filter(|(name, _)| !selected.contains(*name))
+            .filter(|(_, spec)| {
+                spec.depends_on
+                    .iter()
+                    .any(|(dependency, d)| d.restart && selected.contains(dependency))
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if more.is_empty() {
+            return selected;
+        }
+        selected.extend(more);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +144,30 @@ mod tests {
         let services = project(&[("web", &["api", "db"]), ("api", &["db"]), ("db", &[])]);
         assert_eq!(start_order(&services).unwrap(), ["db", "api", "web"]);
         assert_eq!(stop_order(&services).unwrap(), ["web", "api", "db"]);
+    }
+
+    #[test]
+    fn restart_reaches_dependents_that_asked_for_it() {
+        let mut services = project(&[
+            ("app", &["db"]),
+            ("worker", &["app"]),
+            ("db", &[]),
+            ("other", &["db"]),
+        ]);
+        for (service, dependency) in [("app", "db"), ("worker", "app")] {
+            services
+                .get_mut(service)
+                .unwrap()
+                .depends_on
+                .get_mut(dependency)
+                .unwrap()
+                .restart = true;
+        }
+        let chosen = with_restart_dependents(&services, &["db".into()]);
+        assert_eq!(
+            chosen.into_iter().collect::<Vec<_>>(),
+            ["app", "db", "worker"]
+        );
     }
 
     #[test]

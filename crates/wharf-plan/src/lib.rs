@@ -10,7 +10,7 @@ mod graph;
 mod spec;
 
 pub use diff::{Change, ChangeReason, diff};
-pub use graph::{GraphError, start_order, stop_order, with_dependencies};
+pub use graph::{GraphError, start_order, stop_order, with_dependencies, with_restart_dependents};
 pub use spec::{
     Condition, Dependency, HealthSpec, PortSpec, Probe, ProjectSpec, RestartPolicy, ServiceSpec,
 };

@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Write};
 pub struct Printer {
     verbosity: i8,
     color: bool,
+    interactive: bool,
 }
 
 impl Printer {
@@ -18,7 +19,11 @@ impl Printer {
         } else {
             verbose.min(3).cast_signed()
         };
-        Self { verbosity, color }
+        Self {
+            verbosity,
+            color,
+            interactive: std::io::stderr().is_terminal(),
+        }
     }
 
     pub fn warn(&self, message: &str) {
@@ -31,6 +36,20 @@ impl Printer {
     pub fn info(&self, message: &str) {
         if self.verbosity >= 0 {
             let _ = writeln!(std::io::stderr().lock(), "{message}");
+        }
+    }
+
+    /// Whether progress may be drawn in place (standard error is a terminal, not `-q`).
+    pub fn is_interactive(&self) -> bool {
+        self.interactive && self.verbosity >= 0
+    }
+
+    /// Text with its own control sequences (a redrawn progress block).
+    pub fn raw(&self, text: &str) {
+        if self.verbosity >= 0 {
+            let mut stderr = std::io::stderr().lock();
+            let _ = stderr.write_all(text.as_bytes());
+            let _ = stderr.flush();
         }
     }
 

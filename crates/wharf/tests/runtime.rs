@@ -502,16 +502,61 @@ services:
     x-wharf: {process: {command: ["sleep", "600"]}}
 "#,
     );
-    let mut up = stack.command(&["up", "--wait", "--wait-timeout", "30"]).spawn().unwrap();
+    let mut up = stack
+        .command(&["up", "--wait", "--wait-timeout", "30"])
+        .spawn()
+        .unwrap();
     let mut slow = None;
     eventually("slow has started", Duration::from_secs(10), || {
         slow = stack.pid_of("early-slow-1");
         slow.is_some()
     });
-    let waiting = stack.ps().into_iter().find(|i| i["service"] == "dependent").unwrap();
+    let waiting = stack
+        .ps()
+        .into_iter()
+        .find(|i| i["service"] == "dependent")
+        .unwrap();
     assert_eq!(waiting["state"], "waiting");
     stack.ok(&["down"]);
     assert!(!alive(slow.unwrap()));
-    assert!(!up.wait().unwrap().success(), "the waiting `up` reports that the stack went away");
+    assert!(
+        !up.wait().unwrap().success(),
+        "the waiting `up` reports that the stack went away"
+    );
     assert!(stack.ok(&["ps", "-a", "-q"]).trim().is_empty());
+}
+
+#[test]
+fn restarting_a_dependency_restarts_the_dependents_that_ask_for_it() {
+    let stack = Stack::new(
+        r#"name: chain
+services:
+  db:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+  app:
+    image: debian
+    depends_on:
+      db: {condition: service_started, restart: true}
+    x-wharf: {process: {command: ["sleep", "601"]}}
+  report:
+    image: debian
+    depends_on: [db]
+    x-wharf: {process: {command: ["sleep", "602"]}}
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    let before: Vec<Option<u32>> = ["chain-db-1", "chain-app-1", "chain-report-1"]
+        .iter()
+        .map(|n| stack.pid_of(n))
+        .collect();
+    stack.ok(&["restart", "db"]);
+    stack.ok(&["up", "-d", "--wait"]);
+    let after: Vec<Option<u32>> = ["chain-db-1", "chain-app-1", "chain-report-1"]
+        .iter()
+        .map(|n| stack.pid_of(n))
+        .collect();
+    assert_ne!(before[0], after[0], "db restarted");
+    assert_ne!(before[1], after[1], "app asked to restart with db");
+    assert_eq!(before[2], after[2], "report did not ask");
 }

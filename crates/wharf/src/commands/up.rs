@@ -2,6 +2,7 @@
 //! be ready (`--wait`), or return (`-d`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -112,7 +113,7 @@ pub fn wait(
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let mut shown: BTreeMap<String, (InstanceState, Health)> = BTreeMap::new();
+    let mut progress = Progress::new(printer);
     loop {
         let all = instances(client, name)?;
         let relevant: Vec<&InstanceStatus> = all
@@ -120,17 +121,7 @@ pub fn wait(
             .filter(|i| services.contains(&i.service))
             .collect();
         let now = now_ms();
-        for instance in &relevant {
-            let seen = (instance.state, instance.health);
-            if shown.get(&instance.name) != Some(&seen) {
-                printer.info(&format!(
-                    "{:<16} {}",
-                    instance.name,
-                    status_text(instance, now)
-                ));
-                shown.insert(instance.name.clone(), seen);
-            }
-        }
+        progress.show(&relevant, now);
         let failed: Vec<&&InstanceStatus> = relevant
             .iter()
             .filter(|i| match i.state {
@@ -156,6 +147,59 @@ pub fn wait(
             bail!("not ready after {}s", timeout.unwrap_or_default().as_secs());
         }
         std::thread::sleep(POLL);
+    }
+}
+
+/// Where `--wait` shows how the start goes: on a terminal, one line per instance
+/// redrawn in place; otherwise a line whenever an instance's state changes.
+struct Progress<'a> {
+    printer: &'a Printer,
+    live: bool,
+    drawn: Vec<String>,
+    shown: BTreeMap<String, (InstanceState, Health)>,
+}
+
+impl<'a> Progress<'a> {
+    fn new(printer: &'a Printer) -> Self {
+        Self {
+            printer,
+            live: printer.is_interactive(),
+            drawn: Vec::new(),
+            shown: BTreeMap::new(),
+        }
+    }
+
+    fn show(&mut self, instances: &[&InstanceStatus], now: u64) {
+        let width = instances.iter().map(|i| i.name.len()).max().unwrap_or(0);
+        if self.live {
+            let lines: Vec<String> = instances
+                .iter()
+                .map(|i| format!("{:<width$}  {}", i.name, status_text(i, now)))
+                .collect();
+            if lines != self.drawn {
+                let mut text = String::new();
+                if !self.drawn.is_empty() {
+                    let _ = write!(text, "\x1b[{}F", self.drawn.len());
+                }
+                for line in &lines {
+                    let _ = writeln!(text, "\x1b[2K{line}");
+                }
+                self.printer.raw(&text);
+                self.drawn = lines;
+            }
+            return;
+        }
+        for instance in instances {
+            let seen = (instance.state, instance.health);
+            if self.shown.get(&instance.name) != Some(&seen) {
+                self.printer.info(&format!(
+                    "{:<width$}  {}",
+                    instance.name,
+                    status_text(instance, now)
+                ));
+                self.shown.insert(instance.name.clone(), seen);
+            }
+        }
     }
 }
 
