@@ -32,9 +32,16 @@ impl Paths {
             || std::env::temp_dir().join(format!("wharf-{}", current_uid())),
             |dir| dir.join("wharf"),
         );
+        // Root's home is private, but native services that drop root (PostgreSQL runs
+        // as `postgres`) need to reach their data: root keeps it where system data lives.
+        let data = if var("XDG_DATA_HOME").is_none() && current_uid() == 0 {
+            PathBuf::from("/var/lib/wharf")
+        } else {
+            xdg("XDG_DATA_HOME", ".local/share")
+        };
         Self {
             config: xdg("XDG_CONFIG_HOME", ".config"),
-            data: xdg("XDG_DATA_HOME", ".local/share"),
+            data,
             state: xdg("XDG_STATE_HOME", ".local/state"),
             runtime,
         }

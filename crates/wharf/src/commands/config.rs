@@ -97,6 +97,8 @@ fn resolved(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
                 "environment": environment,
                 "ports": ports,
                 "replicas": service.replicas,
+                "depends_on": service.depends_on,
+                "healthcheck": service.healthcheck.as_ref().map(|h| &h.probe),
             }),
         );
     }

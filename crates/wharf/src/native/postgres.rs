@@ -202,8 +202,12 @@ fn initialize(
         .arg(format!("--auth-host={auth}"));
     let password_file = args.sockets.join(".initdb-password");
     if let Some(password) = password {
-        std::fs::write(&password_file, password)
-            .with_context(|| format!("cannot write {}", password_file.display()))?;
+        std::fs::write(&password_file, password).with_context(|| {
+            format!(
+                "cannot write {} (the postgres user must be able to reach it: each parent directory needs o+x)",
+                password_file.display()
+            )
+        })?;
         std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))?;
         initdb.arg("--pwfile").arg(&password_file);
     }
