@@ -560,3 +560,70 @@ services:
     assert_ne!(before[1], after[1], "app asked to restart with db");
     assert_eq!(before[2], after[2], "report did not ask");
 }
+
+#[test]
+fn attached_up_prints_prefixed_logs_and_exits_with_the_chosen_services_code() {
+    let stack = Stack::new(
+        r#"name: attached
+services:
+  job:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "sleep 0.3; echo job done; exit 5"]}}
+  server:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "echo serving; exec sleep 600"]}}
+"#,
+    );
+    let output = stack.wharf(&["up", "--exit-code-from", "job"]);
+    assert_eq!(
+        output.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("job-1    | job done"), "{printed}");
+    assert!(printed.contains("server-1 | serving"), "{printed}");
+    let server = stack
+        .ps()
+        .into_iter()
+        .find(|i| i["service"] == "server")
+        .unwrap();
+    assert_eq!(
+        server["state"], "stopped",
+        "the rest of the stack was stopped"
+    );
+}
+
+#[test]
+fn ctrl_c_on_an_attached_up_stops_the_stack() {
+    let stack = Stack::new(
+        r#"name: interrupt
+services:
+  server:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "echo up; exec sleep 600"]}}
+"#,
+    );
+    let mut up = stack
+        .command(&["up"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pid = None;
+    eventually("the server runs", Duration::from_secs(10), || {
+        pid = stack.pid_of("interrupt-server-1");
+        pid.is_some()
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(up.id().cast_signed()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = up.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(!alive(pid.unwrap()), "the service was stopped");
+    let mut printed = String::new();
+    std::io::Read::read_to_string(&mut up.stdout.take().unwrap(), &mut printed).unwrap();
+    assert!(printed.contains("server-1 | up"), "{printed}");
+}
