@@ -91,6 +91,8 @@ pub enum RecipeCommand {
     Postgres(PostgresArgs),
     /// Write nginx's configuration from the mounted one, then run nginx
     Nginx(NginxArgs),
+    /// Initialize an empty data directory once, then run the MariaDB server
+    Mariadb(DatabaseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +116,13 @@ pub struct PostgresArgs {
     /// The directory holding initdb, postgres and psql
     #[arg(long)]
     pub bin: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// What every database recipe's entrypoint is given.
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
     #[arg(long)]
     pub data: PathBuf,
     #[arg(long)]
@@ -121,7 +130,7 @@ pub struct PostgresArgs {
     /// Where the server puts its unix socket
     #[arg(long)]
     pub sockets: PathBuf,
-    /// Scripts to run on the first start (`/docker-entrypoint-initdb.d`)
+    /// Files to run on the first start (`/docker-entrypoint-initdb.d`)
     #[arg(long)]
     pub initdb_d: Option<PathBuf>,
     /// Passed to the server (`-c max_connections=200`)

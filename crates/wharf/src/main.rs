@@ -52,6 +52,9 @@ fn main() -> ExitCode {
         Command::Recipe(cli::RecipeCommand::Postgres(args)) => {
             native::postgres::run(args).map(|()| ExitCode::SUCCESS)
         }
+        Command::Recipe(cli::RecipeCommand::Mariadb(args)) => {
+            native::mariadb::run(args).map(|()| ExitCode::SUCCESS)
+        }
         Command::Recipe(cli::RecipeCommand::Nginx(args)) => {
             native::nginx::run(args).map(|()| ExitCode::SUCCESS)
         }

@@ -18,6 +18,7 @@ fn have_services() -> bool {
         ("/usr/bin/redis-server", "redis-server"),
         ("/usr/bin/memcached", "memcached"),
         ("/usr/sbin/nginx", "nginx"),
+        ("/usr/sbin/mariadbd", "mariadb-server"),
     ];
     let missing: Vec<&str> = needed
         .iter()
@@ -219,5 +220,71 @@ fn the_marketplace_example_runs_natively_behind_nginx() {
     assert!(
         TcpStream::connect(("127.0.0.1", 28080)).is_err(),
         "nginx stopped with the stack"
+    );
+}
+
+#[test]
+fn mysql_runs_on_the_hosts_mariadb_with_the_images_settings() {
+    if !have_services() {
+        return;
+    }
+    let port = free_port();
+    let stack = Stack::new(&format!(
+        r#"name: legacy
+services:
+  db:
+    image: mysql:8
+    environment:
+      MYSQL_ROOT_PASSWORD: r00t
+      MYSQL_DATABASE: legacy
+      MYSQL_USER: app
+      MYSQL_PASSWORD: "it's app"
+    ports: ["127.0.0.1:{port}:3306"]
+    volumes: [dbdata:/var/lib/mysql, ./init:/docker-entrypoint-initdb.d:ro]
+    healthcheck:
+      test: ["CMD", "mariadb-admin", "ping", "-uroot", "-pr00t"]
+      interval: 5s
+volumes:
+  dbdata:
+"#
+    ));
+    let init = stack.dir.path().join("init");
+    std::fs::create_dir(&init).unwrap();
+    std::fs::write(
+        init.join("01.sql"),
+        "CREATE TABLE t (name text); INSERT INTO t VALUES ('from-sql');\n",
+    )
+    .unwrap();
+    std::fs::write(
+        init.join("02.sh"),
+        "mariadb legacy -e \"INSERT INTO t VALUES ('from-sh')\"\n",
+    )
+    .unwrap();
+    // PostgreSQL and MariaDB run as their own users: the wharf home must be reachable.
+    std::fs::set_permissions(
+        stack.home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "120"]);
+    let query = Command::new("mariadb")
+        .args([
+            "--no-defaults",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+            "-uapp",
+            "-pit's app",
+            "legacy",
+        ])
+        .args(["-N", "-e", "SELECT name FROM t ORDER BY name"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&query.stdout),
+        "from-sh\nfrom-sql\n",
+        "{}",
+        String::from_utf8_lossy(&query.stderr)
     );
 }

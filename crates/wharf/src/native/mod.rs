@@ -2,6 +2,8 @@
 //! directory, environment, ports and policies. Every service that cannot run natively
 //! is reported at once, before anything starts.
 
+mod entrypoint;
+pub mod mariadb;
 pub mod nginx;
 pub mod postgres;
 mod recipes;

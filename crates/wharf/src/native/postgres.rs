@@ -6,14 +6,15 @@
 //! steps run in order in the service's own process, which ends as `postgres`.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt as _;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
+use super::entrypoint::{
+    become_account, check, initialize_once, prepare_dirs, run_init_files, wait_until_ready,
+};
 use super::recipes::{Recipe, RecipeContext};
 use crate::cli::PostgresArgs;
 
@@ -72,30 +73,12 @@ pub fn recipe(context: &RecipeContext<'_>, tag: &str) -> Result<Recipe, String> 
     }
     let pgdata = context.env("PGDATA").unwrap_or("/var/lib/postgresql/data");
     let data = context.data_dir(pgdata);
-    let sockets = context.own_dir("sockets");
-    let mut command = context.entrypoint("postgres");
-    command.extend([
-        "--bin".to_owned(),
-        format!("{INSTALLS}/{version}/bin"),
-        "--data".to_owned(),
-        data.display().to_string(),
-        "--port".to_owned(),
-        context.port.to_string(),
-        "--sockets".to_owned(),
-        sockets.display().to_string(),
-    ]);
-    if let Some(scripts) = context.mounted("/docker-entrypoint-initdb.d") {
-        command.extend(["--initdb-d".to_owned(), scripts.display().to_string()]);
-    }
-    let server_args: Vec<String> = context
-        .command()
-        .into_iter()
-        .skip_while(|arg| arg == "postgres")
-        .collect();
-    if !server_args.is_empty() {
-        command.push("--".to_owned());
-        command.extend(server_args);
-    }
+    let command = context.database_command(
+        "postgres",
+        &["--bin".to_owned(), format!("{INSTALLS}/{version}/bin")],
+        &data,
+        &["postgres"],
+    );
     // Healthchecks such as `pg_isready -U app` and `psql` in `wharf exec` find the server.
     let environment = BTreeMap::from([
         ("PGHOST".to_owned(), "127.0.0.1".to_owned()),
@@ -119,33 +102,18 @@ pub fn run(args: &PostgresArgs) -> anyhow::Result<()> {
     let password = env("POSTGRES_PASSWORD");
     let auth = env("POSTGRES_HOST_AUTH_METHOD").unwrap_or_else(|| "scram-sha-256".to_owned());
 
-    let fresh = !args.data.join("PG_VERSION").exists();
-    for dir in [&args.data, &args.sockets] {
-        // Parents stay traversable for the postgres user; only the leaf is private.
-        if let Some(parent) = dir.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        if !dir.exists() {
-            std::fs::DirBuilder::new()
-                .mode(0o700)
-                .create(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-    }
-    drop_root(&[&args.data, &args.sockets])?;
+    let fresh = !args.database.data.join("PG_VERSION").exists();
+    prepare_dirs(&[&args.database.data, &args.database.sockets])?;
+    become_account("postgres", &[&args.database.data, &args.database.sockets])?;
     if fresh {
-        let initialized = initialize(args, &user, &database, password.as_deref(), &auth);
-        if let Err(err) = initialized {
-            // The directory was empty before this run: clear it so the next start retries.
-            let _ = std::fs::remove_dir_all(&args.data);
-            return Err(
-                err.context("first start of the database failed; its data directory was cleared")
-            );
-        }
+        initialize_once(&args.database.data, || {
+            initialize(args, &user, &database, password.as_deref(), &auth)
+        })?;
     }
-    println!("starting PostgreSQL on 127.0.0.1:{}", args.port);
-    let error = server(args, "127.0.0.1").args(&args.server_args).exec();
+    println!("starting PostgreSQL on 127.0.0.1:{}", args.database.port);
+    let error = server(args, "127.0.0.1")
+        .args(&args.database.server_args)
+        .exec();
     Err(error).context("cannot run postgres")
 }
 
@@ -154,34 +122,14 @@ fn server(args: &PostgresArgs, listen: &str) -> Command {
     let mut command = Command::new(args.bin.join("postgres"));
     command
         .arg("-D")
-        .arg(&args.data)
+        .arg(&args.database.data)
         .arg("-c")
         .arg(format!("listen_addresses={listen}"))
         .arg("-p")
-        .arg(args.port.to_string())
+        .arg(args.database.port.to_string())
         .arg("-k")
-        .arg(&args.sockets);
+        .arg(&args.database.sockets);
     command
-}
-
-/// As root, PostgreSQL refuses to run: become the `postgres` system user, owning the
-/// directories it needs.
-fn drop_root(dirs: &[&Path]) -> anyhow::Result<()> {
-    use nix::unistd::{User, chown, setgid, setgroups, setuid};
-    if !nix::unistd::geteuid().is_root() {
-        return Ok(());
-    }
-    let account = User::from_name("postgres")
-        .context("looking up the postgres user")?
-        .context("PostgreSQL will not run as root and there is no `postgres` user to run it as")?;
-    for dir in dirs {
-        chown(*dir, Some(account.uid), Some(account.gid))
-            .with_context(|| format!("cannot hand {} to the postgres user", dir.display()))?;
-    }
-    setgroups(&[account.gid]).context("setgroups")?;
-    setgid(account.gid).context("setgid")?;
-    setuid(account.uid).context("setuid")?;
-    Ok(())
 }
 
 fn initialize(
@@ -191,16 +139,19 @@ fn initialize(
     password: Option<&str>,
     auth: &str,
 ) -> anyhow::Result<()> {
-    println!("initializing the database in {}", args.data.display());
+    println!(
+        "initializing the database in {}",
+        args.database.data.display()
+    );
     let mut initdb = Command::new(args.bin.join("initdb"));
     initdb
         .arg("-D")
-        .arg(&args.data)
+        .arg(&args.database.data)
         .arg("--username")
         .arg(user)
         .arg("--auth-local=trust")
         .arg(format!("--auth-host={auth}"));
-    let password_file = args.sockets.join(".initdb-password");
+    let password_file = args.database.sockets.join(".initdb-password");
     if let Some(password) = password {
         std::fs::write(&password_file, password).with_context(|| {
             format!(
@@ -241,31 +192,20 @@ fn initialize_running(
         let mut command = Command::new(args.bin.join("psql"));
         command
             .args(["-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-q", "-h"])
-            .arg(&args.sockets)
+            .arg(&args.database.sockets)
             .arg("-p")
-            .arg(args.port.to_string())
+            .arg(args.database.port.to_string())
             .args(["-U", user, "-d", db]);
         command
     };
-    let deadline = Instant::now() + Duration::from_mins(1);
-    loop {
-        if let Some(status) = server.try_wait()? {
-            bail!("postgres exited during initialization ({status})");
-        }
-        let ready = psql("postgres")
+    wait_until_ready(server, "postgres", || {
+        Ok(psql("postgres")
             .args(["-c", "select 1"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()?
-            .success();
-        if ready {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("postgres did not accept connections within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+            .success())
+    })?;
     if database != "postgres" {
         let quoted = format!("\"{}\"", database.replace('"', "\"\""));
         check(
@@ -275,97 +215,16 @@ fn initialize_running(
             "creating the database",
         )?;
     }
-    let Some(scripts) = &args.initdb_d else {
+    let Some(scripts) = &args.database.initdb_d else {
         return Ok(());
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(scripts)
-        .with_context(|| format!("cannot read {}", scripts.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    for file in files {
-        let name = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        let mut command = match script_kind(&name) {
-            Some(Script::Shell) => {
-                let executable =
-                    std::fs::metadata(&file).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
-                let mut command = if executable {
-                    Command::new(&file)
-                } else {
-                    Command::new("sh")
-                };
-                if !executable {
-                    command.arg(&file);
-                }
-                command
-                    .env("PGHOST", &args.sockets)
-                    .env("PGPORT", args.port.to_string())
-                    .env("PGUSER", user)
-                    .env("PGDATABASE", database);
-                command
-            }
-            Some(Script::Sql) => {
-                let mut command = psql(database);
-                command.arg("-f").arg(&file);
-                command
-            }
-            Some(Script::SqlGz) => {
-                let gunzip = Command::new("gzip")
-                    .arg("-dc")
-                    .arg(&file)
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .context("cannot run gzip")?;
-                let mut command = psql(database);
-                command.stdin(gunzip.stdout.context("gzip output")?);
-                command
-            }
-            None => {
-                println!("ignoring {name}");
-                continue;
-            }
-        };
-        println!("running {name}");
-        check(&mut command, &name)?;
-    }
-    Ok(())
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Script {
-    Shell,
-    Sql,
-    SqlGz,
-}
-
-/// What an init file is, by its extension; matched case-sensitively, as the image's
-/// entrypoint globs do.
-#[allow(clippy::case_sensitive_file_extension_comparisons)]
-fn script_kind(name: &str) -> Option<Script> {
-    if name.ends_with(".sh") {
-        Some(Script::Shell)
-    } else if name.ends_with(".sql") {
-        Some(Script::Sql)
-    } else if name.ends_with(".sql.gz") {
-        Some(Script::SqlGz)
-    } else {
-        None
-    }
-}
-
-fn check(command: &mut Command, what: &str) -> anyhow::Result<()> {
-    let status = command
-        .status()
-        .with_context(|| format!("{what}: cannot start"))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
-    Ok(())
+    let script_env = [
+        ("PGHOST", args.database.sockets.display().to_string()),
+        ("PGPORT", args.database.port.to_string()),
+        ("PGUSER", user.to_owned()),
+        ("PGDATABASE", database.to_owned()),
+    ];
+    run_init_files(scripts, &script_env, || psql(database))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use wharf_model::Service;
 
 use wharf_plan::PortSpec;
 
-use super::{nginx, postgres};
+use super::{mariadb, nginx, postgres};
 
 /// What a recipe decided: the process to run and what to add to its environment.
 pub struct Recipe {
@@ -86,6 +86,41 @@ impl RecipeContext<'_> {
         ]
     }
 
+    /// The command of a database recipe: wharf's entrypoint for `recipe`, `options`
+    /// of its own, the data and socket directories, the init files, and the server
+    /// arguments of the service's `command` (after the program's own name).
+    pub fn database_command(
+        &self,
+        recipe: &str,
+        options: &[String],
+        data: &Path,
+        programs: &[&str],
+    ) -> Vec<String> {
+        let mut command = self.entrypoint(recipe);
+        command.extend(options.iter().cloned());
+        command.extend([
+            "--data".to_owned(),
+            data.display().to_string(),
+            "--port".to_owned(),
+            self.port.to_string(),
+            "--sockets".to_owned(),
+            self.own_dir("sockets").display().to_string(),
+        ]);
+        if let Some(scripts) = self.mounted("/docker-entrypoint-initdb.d") {
+            command.extend(["--initdb-d".to_owned(), scripts.display().to_string()]);
+        }
+        let server_args: Vec<String> = self
+            .command()
+            .into_iter()
+            .skip_while(|arg| programs.contains(&arg.as_str()))
+            .collect();
+        if !server_args.is_empty() {
+            command.push("--".to_owned());
+            command.extend(server_args);
+        }
+        command
+    }
+
     pub fn env(&self, name: &str) -> Option<&str> {
         self.service
             .environment
@@ -117,6 +152,7 @@ pub fn for_image(context: &RecipeContext<'_>) -> Option<Result<Recipe, String>> 
         "redis" => Some(redis(context)),
         "memcached" => Some(memcached(context)),
         "nginx" => Some(nginx::recipe(context)),
+        "mariadb" | "mysql" => Some(mariadb::recipe(context, name)),
         _ => None,
     }
 }
@@ -128,6 +164,7 @@ pub fn usual_port(image: &str) -> Option<u16> {
         "redis" => Some(6379),
         "memcached" => Some(11211),
         "nginx" => Some(80),
+        "mariadb" | "mysql" => Some(3306),
         _ => None,
     }
 }
