@@ -64,6 +64,10 @@ pub struct ServicesRequest {
     pub services: Vec<String>,
     /// For `kill`: the signal name (default `SIGKILL`).
     pub signal: Option<String>,
+    /// For `kill`: SIGKILL every process group now, even while another operation (a
+    /// graceful stop) is under way — the second Ctrl-C.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// `POST /v1/projects/{name}/down`

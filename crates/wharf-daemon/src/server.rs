@@ -133,6 +133,7 @@ impl Server {
                 self.supervisor.stop(name, &chosen, Command::Stop).await?;
                 self.supervisor.start(name, &chosen).await?;
             }
+            _ if request.force => self.supervisor.force_kill(name, services)?,
             _ => {
                 let text = request.signal.as_deref().unwrap_or("SIGKILL");
                 let signal = parse_signal(text)

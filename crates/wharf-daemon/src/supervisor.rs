@@ -462,6 +462,23 @@ impl Supervisor {
         self.set_up(name, |up| up.retain(|s| !chosen.contains(s)))
     }
 
+    /// SIGKILLs the process groups of `services` (all when empty) at once, without
+    /// waiting for the operation in progress: the instances see their processes exit.
+    pub fn force_kill(&self, name: &str, services: &[String]) -> Result<(), SupervisorError> {
+        let projects = self.shared.projects();
+        let project = projects
+            .get(name)
+            .ok_or_else(|| SupervisorError::UnknownProject(name.to_owned()))?;
+        for instance in project.instances.values() {
+            if (services.is_empty() || services.contains(&instance.status.service))
+                && let Some(pid) = instance.status.pid
+            {
+                signal_group(pid, Signal::SIGKILL);
+            }
+        }
+        Ok(())
+    }
+
     pub async fn start(&self, name: &str, services: &[String]) -> Result<(), SupervisorError> {
         let _turn = self.shared.operations.lock().await;
         let spec = self.spec(name)?;

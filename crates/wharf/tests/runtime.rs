@@ -627,3 +627,47 @@ services:
     std::io::Read::read_to_string(&mut up.stdout.take().unwrap(), &mut printed).unwrap();
     assert!(printed.contains("server-1 | up"), "{printed}");
 }
+
+#[test]
+fn a_second_ctrl_c_kills_what_ignores_its_stop_signal() {
+    let stack = Stack::new(
+        r#"name: stubborn
+services:
+  mule:
+    image: debian
+    stop_grace_period: 60s
+    x-wharf: {process: {command: ["sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done"]}}
+"#,
+    );
+    let mut up = stack
+        .command(&["up"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut pid = None;
+    eventually("the mule runs", Duration::from_secs(10), || {
+        pid = stack.pid_of("stubborn-mule-1");
+        pid.is_some() && stack.ok(&["logs", "--no-log-prefix"]).contains("ready")
+    });
+    let interrupt = || {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(up.id().cast_signed()),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+    };
+    interrupt();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        alive(pid.unwrap()),
+        "SIGTERM is ignored, so the graceful stop waits"
+    );
+    let started = Instant::now();
+    interrupt();
+    assert_eq!(up.wait().unwrap().code(), Some(130));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "forced, not the 60 s grace period"
+    );
+    assert!(!alive(pid.unwrap()));
+}

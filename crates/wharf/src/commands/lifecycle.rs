@@ -23,6 +23,7 @@ pub fn run(
         &ServicesRequest {
             services: services.to_vec(),
             signal: signal.map(str::to_owned),
+            force: false,
         },
     )?;
     let what = if services.is_empty() {

@@ -223,7 +223,12 @@ fn attached(
 ) -> anyhow::Result<ExitCode> {
     // Block the signals before any thread starts, so only `wait` below receives them.
     let mut signals = SigSet::empty();
-    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGUSR1] {
+    for signal in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
         signals.add(signal);
     }
     signals.thread_block().context("cannot block signals")?;
@@ -271,7 +276,31 @@ fn attached(
     } else {
         "gracefully stopping... (the services get their stop signal)"
     });
-    let _: serde_json::Value = client.post(&endpoint(name, "stop"), &ServicesRequest::default())?;
+    // Stop in the background, so a second Ctrl-C can still force it.
+    let stopper = client.clone();
+    let stop_path = endpoint(name, "stop");
+    let stopping = std::thread::spawn(move || {
+        let result = stopper.post::<_, serde_json::Value>(&stop_path, &ServicesRequest::default());
+        let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGUSR2);
+        result
+    });
+    loop {
+        match signals.wait().context("waiting for signals")? {
+            Signal::SIGUSR2 => break,
+            Signal::SIGINT | Signal::SIGTERM => {
+                printer.info("forcing: killing every process of the stack");
+                let force = ServicesRequest {
+                    force: true,
+                    ..ServicesRequest::default()
+                };
+                let _: serde_json::Value = client.post(&endpoint(name, "kill"), &force)?;
+            }
+            _ => {}
+        }
+    }
+    stopping
+        .join()
+        .map_err(|_| anyhow::anyhow!("the stop request failed"))??;
     let code = if received == Signal::SIGUSR1 {
         outcome.join().ok().flatten().unwrap_or(0)
     } else {
