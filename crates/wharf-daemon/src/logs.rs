@@ -16,14 +16,21 @@ const ROTATE_BYTES: u64 = 10 * 1024 * 1024;
 
 pub struct LogBook {
     dir: PathBuf,
+    rotate_bytes: u64,
     files: Mutex<HashMap<String, File>>,
     live: broadcast::Sender<LogLine>,
 }
 
 impl LogBook {
     pub fn new(dir: PathBuf) -> Self {
+        Self::rotating_at(dir, ROTATE_BYTES)
+    }
+
+    /// A book whose files rotate past `rotate_bytes`.
+    pub fn rotating_at(dir: PathBuf, rotate_bytes: u64) -> Self {
         Self {
             dir,
+            rotate_bytes,
             files: Mutex::new(HashMap::new()),
             live: broadcast::channel(4096).0,
         }
@@ -58,7 +65,7 @@ impl LogBook {
         let too_big = files
             .get(service)
             .and_then(|f| f.metadata().ok())
-            .is_some_and(|m| m.len() > ROTATE_BYTES);
+            .is_some_and(|m| m.len() > self.rotate_bytes);
         if too_big {
             files.remove(service);
             let _ = std::fs::rename(&path, rotated(&path));
@@ -183,6 +190,32 @@ mod tests {
             .map(|l| l.line)
             .collect();
         assert_eq!(web, ["c"]);
+    }
+
+    #[test]
+    fn a_full_file_rotates_once_and_recent_lines_stay_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = LogBook::rotating_at(dir.path().to_owned(), 1000);
+        for i in 0..100 {
+            book.write(line("web", i, &format!("line {i:03} {}", "x".repeat(20))));
+        }
+        let kept = dir.path().join("web.log");
+        let previous = dir.path().join("web.log.1");
+        assert!(previous.exists(), "the file rotated");
+        assert!(std::fs::metadata(&kept).unwrap().len() <= 1100);
+        assert!(std::fs::metadata(&previous).unwrap().len() <= 1100);
+        let lines = book.read(&[], None, None);
+        assert_eq!(
+            lines.last().unwrap().line,
+            format!("line 099 {}", "x".repeat(20))
+        );
+        // Older rotations are dropped: storage stays bounded.
+        assert!(lines.len() < 100);
+        let times: Vec<u64> = lines.iter().map(|l| l.time_ms).collect();
+        assert!(
+            times.windows(2).all(|w| w[0] < w[1]),
+            "in order across the two files"
+        );
     }
 
     #[test]
