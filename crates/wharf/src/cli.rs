@@ -93,6 +93,22 @@ pub enum RecipeCommand {
     Nginx(NginxArgs),
     /// Initialize an empty data directory once, then run the MariaDB server
     Mariadb(DatabaseArgs),
+    /// Write RabbitMQ's configuration, start the node's own epmd, then run RabbitMQ
+    Rabbitmq(RabbitmqArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RabbitmqArgs {
+    /// The directory holding rabbitmq-server
+    #[arg(long)]
+    pub bin: PathBuf,
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long)]
+    pub port: u16,
+    /// The Erlang distribution port
+    #[arg(long)]
+    pub dist_port: u16,
 }
 
 #[derive(Debug, Args)]

@@ -55,6 +55,9 @@ fn main() -> ExitCode {
         Command::Recipe(cli::RecipeCommand::Mariadb(args)) => {
             native::mariadb::run(args).map(|()| ExitCode::SUCCESS)
         }
+        Command::Recipe(cli::RecipeCommand::Rabbitmq(args)) => {
+            native::rabbitmq::run(args).map(|()| ExitCode::SUCCESS)
+        }
         Command::Recipe(cli::RecipeCommand::Nginx(args)) => {
             native::nginx::run(args).map(|()| ExitCode::SUCCESS)
         }

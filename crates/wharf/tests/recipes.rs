@@ -19,6 +19,7 @@ fn have_services() -> bool {
         ("/usr/bin/memcached", "memcached"),
         ("/usr/sbin/nginx", "nginx"),
         ("/usr/sbin/mariadbd", "mariadb-server"),
+        ("/usr/lib/rabbitmq", "rabbitmq-server"),
     ];
     let missing: Vec<&str> = needed
         .iter()
@@ -287,4 +288,75 @@ volumes:
         "{}",
         String::from_utf8_lossy(&query.stderr)
     );
+}
+
+#[test]
+fn rabbitmq_runs_as_a_node_of_its_own_and_leaves_nothing_behind() {
+    if !have_services() {
+        return;
+    }
+    let port = free_port();
+    let stack = Stack::new(&format!(
+        r#"name: queue
+services:
+  mq:
+    image: rabbitmq:3-management
+    environment:
+      RABBITMQ_DEFAULT_USER: shop
+      RABBITMQ_DEFAULT_PASS: shoppw
+    ports: ["127.0.0.1:{port}:5672"]
+    volumes: [mqdata:/var/lib/rabbitmq]
+    healthcheck:
+      test: ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
+      interval: 5s
+      start_period: 60s
+volumes:
+  mqdata:
+"#
+    ));
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "120"]);
+    // The node answers an AMQP 0-9-1 client with a Connection.Start method frame.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    let mut amqp = loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => break stream,
+            Err(err) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "AMQP never listened: {err}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    };
+    amqp.write_all(b"AMQP\x00\x00\x09\x01").unwrap();
+    let mut frame_type = [0u8; 1];
+    amqp.read_exact(&mut frame_type).unwrap();
+    assert_eq!(frame_type[0], 1, "a method frame");
+    let listeners = Command::new("ss").args(["-ltnpH"]).output().unwrap();
+    let listening = String::from_utf8_lossy(&listeners.stdout).into_owned();
+    for line in listening
+        .lines()
+        .filter(|l| l.contains("beam.smp") || l.contains("epmd"))
+    {
+        let local = line.split_whitespace().nth(3).unwrap_or_default();
+        assert!(
+            local.starts_with("127.0.0.1:") || local.starts_with("[::1]:"),
+            "not on loopback: {line}"
+        );
+    }
+    let epmd_port = port.checked_add(20_001).unwrap_or(port - 19_999);
+    let epmd = format!("epmd -port {epmd_port}");
+    let running = |pattern: &str| {
+        !Command::new("pgrep")
+            .args(["-f", pattern])
+            .output()
+            .unwrap()
+            .stdout
+            .is_empty()
+    };
+    assert!(running(&epmd), "the node has its own epmd");
+    stack.ok(&["down"]);
+    assert!(!running("rabbit-mq@localhost"), "the node outlived down");
+    assert!(!running(&epmd), "epmd outlived down");
 }

@@ -6,6 +6,7 @@ mod entrypoint;
 pub mod mariadb;
 pub mod nginx;
 pub mod postgres;
+pub mod rabbitmq;
 mod recipes;
 mod references;
 

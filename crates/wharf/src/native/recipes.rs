@@ -8,7 +8,7 @@ use wharf_model::Service;
 
 use wharf_plan::PortSpec;
 
-use super::{mariadb, nginx, postgres};
+use super::{mariadb, nginx, postgres, rabbitmq};
 
 /// What a recipe decided: the process to run and what to add to its environment.
 pub struct Recipe {
@@ -153,6 +153,7 @@ pub fn for_image(context: &RecipeContext<'_>) -> Option<Result<Recipe, String>> 
         "memcached" => Some(memcached(context)),
         "nginx" => Some(nginx::recipe(context)),
         "mariadb" | "mysql" => Some(mariadb::recipe(context, name)),
+        "rabbitmq" => Some(rabbitmq::recipe(context)),
         _ => None,
     }
 }
@@ -165,6 +166,7 @@ pub fn usual_port(image: &str) -> Option<u16> {
         "memcached" => Some(11211),
         "nginx" => Some(80),
         "mariadb" | "mysql" => Some(3306),
+        "rabbitmq" => Some(5672),
         _ => None,
     }
 }

@@ -1,0 +1,133 @@
+//! The rabbitmq recipe: the host's RabbitMQ as a node of its own. Everything Erlang
+//! would share machine-wide is made the service's: its node name, its cookie (in the
+//! data directory, which is its `HOME`), and its own `epmd`, started in the service's
+//! process group so nothing outlives it, all on loopback. The entrypoint
+//! (`wharf recipe rabbitmq`) writes the configuration from RABBITMQ_DEFAULT_USER,
+//! RABBITMQ_DEFAULT_PASS and RABBITMQ_DEFAULT_VHOST, then becomes the server.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::os::unix::process::CommandExt as _;
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::Context as _;
+
+use super::entrypoint::prepare_dirs;
+use super::recipes::{Recipe, RecipeContext};
+use crate::cli::RabbitmqArgs;
+
+const INSTALLS: &str = "/usr/lib/rabbitmq/lib";
+
+/// The `sbin` directory of the newest RabbitMQ installed.
+fn server_bin() -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(INSTALLS)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("sbin"))
+        .filter(|sbin| sbin.join("rabbitmq-server").is_file())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// The Erlang distribution port (RabbitMQ's rule: AMQP port + 20000) and the service's
+/// own epmd port just above it; stable, so the spec does not change between runs.
+fn erlang_ports(amqp: u16) -> (u16, u16) {
+    let dist = amqp.checked_add(20_000).unwrap_or_else(|| amqp - 20_000);
+    (dist, dist + 1)
+}
+
+pub fn recipe(context: &RecipeContext<'_>) -> Result<Recipe, String> {
+    let sbin = server_bin().ok_or(
+        "RabbitMQ is not installed; install it (Debian: apt-get install rabbitmq-server) or add an x-wharf.process section",
+    )?;
+    let data = context.data_dir("/var/lib/rabbitmq");
+    let (dist, epmd) = erlang_ports(context.port);
+    let mut command = context.entrypoint("rabbitmq");
+    command.extend([
+        "--bin".to_owned(),
+        sbin.display().to_string(),
+        "--data".to_owned(),
+        data.display().to_string(),
+        "--port".to_owned(),
+        context.port.to_string(),
+        "--dist-port".to_owned(),
+        dist.to_string(),
+    ]);
+    // The node's identity, which its CLI tools (`rabbitmq-diagnostics ping` in a
+    // healthcheck) need too: they come first on PATH, ahead of the system wrappers.
+    let path = std::env::var("PATH").unwrap_or_default();
+    let environment = BTreeMap::from([
+        ("HOME".to_owned(), data.display().to_string()),
+        (
+            "RABBITMQ_NODENAME".to_owned(),
+            format!("rabbit-{}@localhost", context.service_name),
+        ),
+        ("ERL_EPMD_PORT".to_owned(), epmd.to_string()),
+        ("ERL_EPMD_ADDRESS".to_owned(), "127.0.0.1".to_owned()),
+        ("PATH".to_owned(), format!("{}:{path}", sbin.display())),
+    ]);
+    Ok(Recipe {
+        command,
+        working_dir: context.project_dir.to_owned(),
+        environment,
+        origin: "recipe rabbitmq".to_owned(),
+        stop_signal: None,
+    })
+}
+
+/// `wharf recipe rabbitmq`: configuration, the service's epmd, then the server.
+pub fn run(args: &RabbitmqArgs) -> anyhow::Result<()> {
+    prepare_dirs(&[&args.data])?;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut config = format!("listeners.tcp.default = 127.0.0.1:{}\n", args.port);
+    for (key, variable, default) in [
+        ("default_user", "RABBITMQ_DEFAULT_USER", "guest"),
+        ("default_pass", "RABBITMQ_DEFAULT_PASS", "guest"),
+        ("default_vhost", "RABBITMQ_DEFAULT_VHOST", "/"),
+    ] {
+        let _ = writeln!(
+            config,
+            "{key} = {}",
+            env(variable).unwrap_or_else(|| default.to_owned())
+        );
+    }
+    let base = args.data.join("rabbitmq");
+    std::fs::write(base.with_extension("conf"), config).context("cannot write rabbitmq.conf")?;
+    // Started before the server, in the same process group: stopping the service stops it.
+    Command::new("epmd")
+        .args([
+            "-port",
+            &std::env::var("ERL_EPMD_PORT").unwrap_or_else(|_| "4369".to_owned()),
+        ])
+        .spawn()
+        .context("cannot start epmd")?;
+    println!("starting RabbitMQ on 127.0.0.1:{}", args.port);
+    let in_data = |name: &str| args.data.join(name).display().to_string();
+    let error = Command::new(args.bin.join("rabbitmq-server"))
+        .env("RABBITMQ_CONFIG_FILE", &base)
+        .env("RABBITMQ_MNESIA_BASE", in_data("mnesia"))
+        .env("RABBITMQ_LOG_BASE", in_data("log"))
+        .env("RABBITMQ_LOGS", "-")
+        .env("RABBITMQ_ENABLED_PLUGINS_FILE", in_data("enabled_plugins"))
+        .env("RABBITMQ_PID_FILE", in_data("rabbitmq.pid"))
+        .env("RABBITMQ_DIST_PORT", args.dist_port.to_string())
+        .env(
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
+            "-kernel inet_dist_use_interface {127,0,0,1}",
+        )
+        .exec();
+    Err(error).context("cannot run rabbitmq-server")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::erlang_ports;
+
+    #[test]
+    fn erlang_ports_follow_rabbitmqs_rule_and_stay_in_range() {
+        assert_eq!(erlang_ports(5672), (25672, 25673));
+        assert_eq!(erlang_ports(50000), (30000, 30001));
+    }
+}
