@@ -12,6 +12,7 @@ use tokio::process::Command;
 use wharf_api::Health;
 use wharf_plan::{HealthSpec, Probe};
 
+use crate::orphans::Children;
 use crate::process::signal_group;
 
 const FIRST_DELAY: Duration = Duration::from_millis(5);
@@ -88,7 +89,12 @@ impl HealthTracker {
 }
 
 /// Runs one probe in the service's environment; a probe past its timeout fails.
-pub async fn probe(spec: &HealthSpec, dir: &Path, env: &BTreeMap<String, String>) -> bool {
+pub async fn probe(
+    spec: &HealthSpec,
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+    children: &Children,
+) -> bool {
     let mut command = match &spec.probe {
         Probe::Exec(argv) => {
             let Some((program, arguments)) = argv.split_first() else {
@@ -115,6 +121,15 @@ pub async fn probe(spec: &HealthSpec, dir: &Path, env: &BTreeMap<String, String>
     let Ok(mut child) = command.spawn() else {
         return false;
     };
+    let pid = child.id().unwrap_or_default();
+    children.adopt(pid);
+    let passed = finish(spec, &mut child).await;
+    children.release(pid);
+    passed
+}
+
+/// Waits for a probe, killing it past its timeout.
+async fn finish(spec: &HealthSpec, child: &mut tokio::process::Child) -> bool {
     let timeout = if spec.timeout.is_zero() {
         Duration::from_secs(30)
     } else {

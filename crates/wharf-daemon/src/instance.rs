@@ -15,6 +15,7 @@ use wharf_api::{Health, InstanceState, LogStream, now_ms};
 use wharf_plan::{Condition, ServiceSpec};
 
 use crate::health::{HealthTracker, probe};
+use crate::orphans::kill_marked;
 use crate::ports::in_use;
 use crate::process::{parse_signal, signal_group, spawn};
 use crate::supervisor::{Command, InstanceKey, Shared};
@@ -65,7 +66,8 @@ pub async fn run(
             });
             return;
         }
-        let mut child = match spawn(&spec.command, &spec.working_dir, &spec.environment) {
+        let marker = shared.instance_marker(&key);
+        let mut child = match spawn(&spec.command, &spec.working_dir, &spec.environment, &marker) {
             Ok(child) => child,
             Err(err) => {
                 let program = spec.command.first().map_or("", String::as_str);
@@ -87,6 +89,7 @@ pub async fn run(
             }
         };
         let pid = child.id().unwrap_or_default();
+        shared.children.adopt(pid);
         let started = Instant::now();
         pump_logs(&shared, &key, &mut child);
         shared.log(&key, LogStream::Wharf, format!("started (pid {pid})"));
@@ -111,7 +114,13 @@ pub async fn run(
                 let mut tracker = HealthTracker::new(health.clone(), started);
                 loop {
                     tokio::time::sleep(tracker.next_delay()).await;
-                    let passed = probe(&health, &spec.working_dir, &spec.environment).await;
+                    let passed = probe(
+                        &health,
+                        &spec.working_dir,
+                        &spec.environment,
+                        &shared.children,
+                    )
+                    .await;
                     let before = tracker.status();
                     tracker.record(passed, Instant::now());
                     if tracker.status() != before {
@@ -142,22 +151,25 @@ pub async fn run(
         if let Some(prober) = prober {
             prober.abort();
         }
+        let stop_requested = matches!(outcome, Outcome::StopRequested);
         let code = match outcome {
-            Outcome::StopRequested => {
-                let code = stop_child(&mut child, pid, &spec).await;
-                shared.log(&key, LogStream::Wharf, "stopped".to_owned());
-                shared.update(&key, |s| {
-                    s.state = InstanceState::Stopped;
-                    s.pid = None;
-                    s.exit_code = code;
-                    s.health = Health::None;
-                });
-                return;
-            }
+            Outcome::StopRequested => stop_child(&mut child, pid, &spec).await,
             Outcome::Exited(code) => code,
         };
-        // Whatever the process left in its group goes with it.
+        shared.children.release(pid);
+        // Whatever it started goes with it, in its group or escaped from it.
         signal_group(pid, Signal::SIGKILL);
+        kill_marked(&marker);
+        if stop_requested {
+            shared.log(&key, LogStream::Wharf, "stopped".to_owned());
+            shared.update(&key, |s| {
+                s.state = InstanceState::Stopped;
+                s.pid = None;
+                s.exit_code = code;
+                s.health = Health::None;
+            });
+            return;
+        }
         let code_text = code.map_or_else(|| "unknown".to_owned(), |c| c.to_string());
         shared.log(
             &key,
@@ -245,8 +257,6 @@ async fn stop_child(child: &mut Child, pid: u32, spec: &ServiceSpec) -> Option<i
         signal_group(pid, Signal::SIGKILL);
         child.wait().await.ok()
     };
-    // The leader may exit on SIGTERM while its children linger.
-    signal_group(pid, Signal::SIGKILL);
     status.and_then(exit_code)
 }
 

@@ -6,6 +6,7 @@ mod health;
 mod http;
 mod instance;
 mod logs;
+mod orphans;
 mod ports;
 mod process;
 mod server;
@@ -60,6 +61,12 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         format!("{}\n", std::process::id()),
     )
     .map_err(io("writing the pid file"))?;
+    // Orphans of the services (daemonized grandchildren) become wharfd's children, so
+    // they can be found, stopped and reaped.
+    nix::sys::prctl::set_child_subreaper(true).map_err(|e| DaemonError::Io {
+        what: "becoming a subreaper".to_owned(),
+        source: e.into(),
+    })?;
     // One thread: every service is spawned from it, so their parent-death signal fires
     // exactly when the daemon dies.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -98,6 +105,14 @@ async fn serve(paths: &Paths) -> Result<(), DaemonError> {
         }
     });
 
+    let mut child_exits = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())
+        .map_err(io("installing the SIGCHLD handler"))?;
+    let reaper = Arc::clone(supervisor.shared());
+    tokio::spawn(async move {
+        while child_exits.recv().await.is_some() {
+            reaper.children.reap_orphans();
+        }
+    });
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(io("installing the SIGTERM handler"))?;
     loop {

@@ -4,6 +4,8 @@
 
 use std::net::{Ipv4Addr, TcpListener};
 
+use crate::process::all_pids;
+
 /// `None` when `port` can be bound on loopback; else what holds it, as far as known.
 pub fn in_use(port: u16) -> Option<String> {
     match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
@@ -24,22 +26,15 @@ fn holder(port: u16) -> Option<(u32, String)> {
         .filter_map(|table| std::fs::read_to_string(table).ok())
         .find_map(|text| listening_inode(&text, port))?;
     let target = format!("socket:[{inode}]");
-    for entry in std::fs::read_dir("/proc").ok()?.filter_map(Result::ok) {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+    for pid in all_pids() {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
             continue;
         };
         let holds = fds.filter_map(Result::ok).any(|fd| {
             std::fs::read_link(fd.path()).is_ok_and(|link| link.as_os_str() == target.as_str())
         });
         if holds {
-            let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
             return Some((pid, name.trim().to_owned()));
         }
     }

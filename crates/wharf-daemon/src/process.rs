@@ -11,12 +11,13 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
-/// Spawns `argv` in `dir` with the daemon's environment overlaid by `env`, in a new
-/// process group, stdin closed, stdout and stderr piped.
+/// Spawns `argv` in `dir` with the daemon's environment overlaid by `env` and the
+/// instance's `marker`, in a new process group, stdin closed, stdout and stderr piped.
 pub fn spawn(
     argv: &[String],
     dir: &Path,
     env: &BTreeMap<String, String>,
+    marker: &str,
 ) -> std::io::Result<Child> {
     let (program, arguments) = argv
         .split_first()
@@ -26,6 +27,7 @@ pub fn spawn(
         .args(arguments)
         .current_dir(dir)
         .envs(env)
+        .env(crate::orphans::MARKER, marker)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -61,6 +63,18 @@ pub fn parse_signal(name: &str) -> Option<Signal> {
         format!("SIG{upper}")
     };
     Signal::from_str(&full).ok()
+}
+
+/// The ids of every process this user may see.
+pub fn all_pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// When the process started, in clock ticks since boot (field 22 of `/proc/<pid>/stat`).

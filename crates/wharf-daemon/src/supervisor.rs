@@ -20,6 +20,7 @@ use wharf_plan::{
 
 use crate::instance;
 use crate::logs::LogBook;
+use crate::orphans::{Children, kill_marked, marker, project_marker};
 use crate::process::{signal_group, start_time};
 use crate::store::{Desired, ProcessRecord, Store};
 
@@ -79,6 +80,8 @@ pub struct Shared {
     operations: tokio::sync::Mutex<()>,
     next_generation: Mutex<u64>,
     pub started: Instant,
+    /// What wharfd spawned itself; other children are adopted orphans.
+    pub children: Children,
 }
 
 #[derive(Clone)]
@@ -115,6 +118,20 @@ impl Shared {
             let _ = self.store.save_processes(&key.project, &records);
         }
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The marker of an instance's processes (see `orphans`).
+    pub fn instance_marker(&self, key: &InstanceKey) -> String {
+        marker(
+            &self.paths.runtime.display().to_string(),
+            &key.project,
+            &key.service,
+            key.replica,
+        )
+    }
+
+    pub fn project_marker(&self, project: &str) -> String {
+        project_marker(&self.paths.runtime.display().to_string(), project)
     }
 
     pub fn log(&self, key: &InstanceKey, stream: LogStream, line: String) {
@@ -179,6 +196,7 @@ impl Supervisor {
                 operations: tokio::sync::Mutex::new(()),
                 next_generation: Mutex::new(1),
                 started: Instant::now(),
+                children: Children::default(),
             }),
         }
     }
@@ -197,6 +215,7 @@ impl Supervisor {
                 }
             }
             let _ = self.shared.store.save_processes(&name, &[]);
+            kill_marked(&self.shared.project_marker(&name));
         }
         let (found, mut problems) = self.shared.store.load_all();
         for desired in found {

@@ -671,3 +671,39 @@ services:
     );
     assert!(!alive(pid.unwrap()));
 }
+
+#[test]
+fn processes_that_leave_the_service_group_do_not_survive_it() {
+    let stack = Stack::new(
+        r#"name: escape
+services:
+  sneaky:
+    image: debian
+    x-wharf:
+      process:
+        command: ["sh", "-c", "setsid sh -c 'echo escaped $$$$; exec sleep 600' & exec sleep 601"]
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    let mut escaped = None;
+    eventually(
+        "the escaped process reports",
+        Duration::from_secs(10),
+        || {
+            let logs = stack.ok(&["logs", "--no-log-prefix"]);
+            escaped = logs
+                .lines()
+                .find_map(|l| l.strip_prefix("escaped "))
+                .and_then(|p| p.trim().parse::<u32>().ok());
+            escaped.is_some()
+        },
+    );
+    let escaped = escaped.unwrap();
+    assert!(alive(escaped));
+    stack.ok(&["down"]);
+    eventually(
+        "the escaped process is gone",
+        Duration::from_secs(5),
+        || !alive(escaped),
+    );
+}

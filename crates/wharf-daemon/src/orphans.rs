@@ -1,0 +1,111 @@
+//! Processes that leave their service's process group (a `setsid`, a daemonizing
+//! double fork) must not outlive it either. wharfd is a subreaper, so such orphans
+//! become its children; every service process carries a marker in its environment,
+//! inherited by everything it starts, so a stop finds them wherever they went; and
+//! orphans that exit are reaped here, since the runtime only waits for its own.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, PoisonError};
+
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
+
+use crate::process::all_pids;
+
+/// The environment variable that marks a service's processes.
+pub const MARKER: &str = "WHARF_INSTANCE";
+
+/// The marker value of one instance: the daemon (its runtime directory, so daemons of
+/// different homes never touch each other's processes), project, service and replica.
+pub fn marker(daemon: &str, project: &str, service: &str, replica: u32) -> String {
+    format!("{daemon}|{project}|{service}|{replica}|")
+}
+
+/// The prefix every marker of a project's instances starts with.
+pub fn project_marker(daemon: &str, project: &str) -> String {
+    format!("{daemon}|{project}|")
+}
+
+/// SIGKILLs every process whose marker starts with `prefix`.
+pub fn kill_marked(prefix: &str) {
+    let wanted = format!("{MARKER}={prefix}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for pid in entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+    {
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        if environ
+            .split(|b| *b == 0)
+            .any(|entry| entry.starts_with(wanted.as_bytes()))
+        {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
+/// The processes wharfd started itself (service leaders, probes), which the runtime
+/// waits for; any other child is an orphan it adopted as subreaper.
+#[derive(Default)]
+pub struct Children(Mutex<HashSet<u32>>);
+
+impl Children {
+    pub fn adopt(&self, pid: u32) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(pid);
+    }
+
+    pub fn release(&self, pid: u32) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&pid);
+    }
+
+    /// Collects adopted orphans that have exited.
+    pub fn reap_orphans(&self) {
+        let me = std::process::id();
+        for pid in all_pids() {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some(after_name) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                continue;
+            };
+            let mut fields = after_name.split_whitespace();
+            let (state, parent) = (
+                fields.next(),
+                fields.next().and_then(|p| p.parse::<u32>().ok()),
+            );
+            let ours = self
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&pid);
+            if state == Some("Z") && parent == Some(me) && !ours {
+                let _ = waitpid(Pid::from_raw(pid.cast_signed()), Some(WaitPidFlag::WNOHANG));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_of_one_project_share_its_prefix_only() {
+        let web = marker("/run/a", "shop", "web", 1);
+        assert!(web.starts_with(&project_marker("/run/a", "shop")));
+        assert!(!web.starts_with(&project_marker("/run/a", "sho")));
+        assert!(!web.starts_with(&project_marker("/run/b", "shop")));
+        assert!(!marker("/run/a", "shop", "web", 10).starts_with(&web));
+    }
+}
