@@ -707,3 +707,51 @@ services:
         || !alive(escaped),
     );
 }
+
+#[test]
+fn stop_start_kill_scale_and_down_volumes_behave_like_compose() {
+    let stack = Stack::new(
+        r#"name: life
+services:
+  worker:
+    image: debian
+    volumes: [store:/data]
+    x-wharf: {process: {command: ["sleep", "600"]}}
+volumes:
+  store:
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait", "--scale", "worker=3"]);
+    assert_eq!(stack.ok(&["ps", "-q"]).lines().count(), 3);
+
+    stack.ok(&["stop", "worker"]);
+    assert!(stack.ps().iter().all(|i| i["state"] == "stopped"));
+    stack.ok(&["start", "worker"]);
+    eventually("the workers run again", Duration::from_secs(10), || {
+        stack
+            .ps()
+            .iter()
+            .filter(|i| i["state"] == "running")
+            .count()
+            == 3
+    });
+    stack.ok(&["kill", "-s", "SIGTERM", "worker"]);
+    eventually("the killed workers exited", Duration::from_secs(10), || {
+        stack
+            .ps()
+            .iter()
+            .all(|i| i["state"] == "exited" && i["exit_code"] == 143)
+    });
+
+    // A volume's data is deleted only when confirmed; without a terminal, only with --yes.
+    let volume = stack.home.path().join("data/projects/life/volumes/store");
+    std::fs::write(volume.join("precious"), "data").unwrap();
+    let refused = stack.wharf(&["down", "-v"]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("--yes") && said.contains("store"), "{said}");
+    assert!(volume.join("precious").exists(), "nothing was deleted");
+    assert_eq!(stack.ps().len(), 3, "nothing was stopped or forgotten");
+    stack.ok(&["down", "-v", "--yes"]);
+    assert!(!volume.exists());
+}

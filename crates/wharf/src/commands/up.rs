@@ -28,13 +28,22 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
     let paths = Paths::from_env();
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
     let spec = native::project_spec(&loaded, &parse_scale(&args.scale)?, &volumes)?;
-    // Like Docker creating a project's volumes on `up`: a recipe's data directory exists
-    // before its process starts in it.
-    for service in spec.services.values() {
-        if service.working_dir.starts_with(&volumes) {
-            std::fs::create_dir_all(&service.working_dir)
-                .with_context(|| format!("cannot create {}", service.working_dir.display()))?;
-        }
+    // Like Docker creating a project's volumes on `up`: each named volume, and a
+    // recipe's data directory, exists before a process starts in it.
+    let named = loaded
+        .project
+        .volumes
+        .iter()
+        .filter(|(_, volume)| !volume.external)
+        .map(|(name, _)| volumes.join(name));
+    let working = spec
+        .services
+        .values()
+        .map(|service| service.working_dir.clone())
+        .filter(|dir| dir.starts_with(&volumes));
+    for dir in named.chain(working) {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     for name in args.services.iter().chain(&args.exit_code_from) {
         if !spec.services.contains_key(name) {
