@@ -36,6 +36,8 @@ pub struct LoadOptions {
     pub stdin: Option<String>,
     /// Services named on the command line: enabled whatever their profiles.
     pub services: Vec<String>,
+    /// Leave `env_file` unread, as Compose does when it only hashes the configuration.
+    pub keep_env_files: bool,
 }
 
 /// A loaded project and what was learnt on the way.
@@ -116,6 +118,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         &options.services,
         &env,
         &project_dir,
+        !options.keep_env_files,
     )?;
 
     context.warnings.extend(

@@ -25,6 +25,7 @@ pub fn normalize(
     requested: &[String],
     env: &Environment,
     project_dir: &Path,
+    read_env_files_into_environment: bool,
 ) -> Result<Project> {
     let spans = ServiceSpans::new(root);
     read_wharf_settings(&mut project, root)?;
@@ -45,7 +46,10 @@ pub fn normalize(
         let span = spans.service(name);
         add_implicit_dependencies(service);
         check_dependencies(name, service, &names, &span)?;
-        read_env_files(service, env, project_dir).map_err(|e| e.or_at(&span))?;
+        if read_env_files_into_environment {
+            read_env_files(service, env, project_dir).map_err(|e| e.or_at(&span))?;
+            service.env_file.clear();
+        }
         for (key, value) in &mut service.environment {
             if value.is_none() {
                 *value = env.get(key).map(str::to_owned);

@@ -91,8 +91,9 @@ pub struct Service {
     pub provider: Option<Value>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, Option<String>>,
-    /// Read into `environment` by the loader; Compose's output leaves it out.
-    #[serde(skip_serializing)]
+    /// Read into `environment` (and then emptied) by the loader, unless it was asked to
+    /// keep the files unread, as Compose does for `config --hash`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub env_file: Vec<EnvFile>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expose: Vec<String>,
@@ -285,13 +286,29 @@ pub struct DependsOn {
     pub required: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct EnvFile {
     pub path: String,
     pub required: bool,
-    #[serde(skip_serializing_if = "String::is_empty")]
     pub format: String,
+}
+
+/// As Compose writes it: a plain path when required (the default), else the long form.
+impl Serialize for EnvFile {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        if self.required && self.format.is_empty() {
+            return serializer.serialize_str(&self.path);
+        }
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("path", &self.path)?;
+        if !self.format.is_empty() {
+            map.serialize_entry("format", &self.format)?;
+        }
+        map.serialize_entry("required", &self.required)?;
+        map.end()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -341,6 +341,10 @@ pub struct ConfigArgs {
     /// Leave `${VAR}` references as written
     #[arg(long)]
     pub no_interpolate: bool,
+    /// Print the config hash of these services (`*` for all, or `web,db`), as Compose
+    /// labels their containers with
+    #[arg(long, value_name = "SERVICES")]
+    pub hash: Option<String>,
     /// Write the output to FILE instead of standard output
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -3,6 +3,7 @@
 mod age;
 mod cli;
 mod commands;
+mod config_hash;
 mod daemon_client;
 mod native;
 mod output;

