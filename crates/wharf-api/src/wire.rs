@@ -80,7 +80,8 @@ pub struct DownRequest {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DownResponse {
     pub stopped: Vec<String>,
-    pub deleted_volumes: Vec<PathBuf>,
+    /// Directories of native volumes, and names of engine volumes.
+    pub deleted_volumes: Vec<String>,
 }
 
 /// `GET /v1/projects/{name}/ps`: one row per instance (service replica).
@@ -90,6 +91,9 @@ pub struct InstanceStatus {
     pub replica: u32,
     /// `<project>-<service>-<replica>`, as Compose names containers.
     pub name: String,
+    /// `process` or `docker`.
+    #[serde(default)]
+    pub backend: String,
     pub state: InstanceState,
     pub health: Health,
     pub pid: Option<u32>,

@@ -161,13 +161,7 @@ pub async fn run(
         signal_group(pid, Signal::SIGKILL);
         kill_marked(&marker);
         if stop_requested {
-            shared.log(&key, LogStream::Wharf, "stopped".to_owned());
-            shared.update(&key, |s| {
-                s.state = InstanceState::Stopped;
-                s.pid = None;
-                s.exit_code = code;
-                s.health = Health::None;
-            });
+            shared.mark_stopped(&key, code);
             return;
         }
         let code_text = code.map_or_else(|| "unknown".to_owned(), |c| c.to_string());
@@ -293,7 +287,7 @@ async fn pump(
 
 /// Waits until every dependency meets its condition. `Err(Some(reason))` when a
 /// required one cannot, `Err(None)` when asked to stop meanwhile.
-async fn wait_for_dependencies(
+pub(crate) async fn wait_for_dependencies(
     shared: &Shared,
     key: &InstanceKey,
     spec: &ServiceSpec,

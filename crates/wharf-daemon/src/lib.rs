@@ -2,6 +2,8 @@
 //! native processes and serves the control API on a unix socket only its user can
 //! open. The CLI starts it on demand (`wharf daemon run`, hidden).
 
+mod container_instance;
+mod engine;
 mod health;
 mod http;
 mod instance;

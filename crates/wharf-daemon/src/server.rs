@@ -66,7 +66,7 @@ impl Server {
 
     async fn project(&self, method: &str, name: &str, action: &str, request: &Request) -> Response {
         let result = match (method, action) {
-            ("GET", "ps") => self.supervisor.ps(name).map(|v| Response::json(&v)),
+            ("GET", "ps") => self.supervisor.ps(name).await.map(|v| Response::json(&v)),
             ("GET", "spec") => self.supervisor.spec(name).map(|v| Response::json(&v)),
             ("POST", "up") => match body::<UpRequest>(request) {
                 Ok(up) if up.spec.name != name => {
@@ -103,7 +103,7 @@ impl Server {
         result.unwrap_or_else(|err| {
             let status = match err {
                 SupervisorError::UnknownProject(_) => 404,
-                SupervisorError::Store(_) => 500,
+                SupervisorError::Store(_) | SupervisorError::Engine(_) => 500,
                 SupervisorError::Graph(_) | SupervisorError::Invalid(_) => 400,
             };
             Response::error(status, &err.to_string())

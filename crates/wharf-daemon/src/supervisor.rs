@@ -18,11 +18,12 @@ use wharf_plan::{
     ChangeReason, GraphError, ProjectSpec, diff, start_order, stop_order, with_dependencies,
 };
 
-use crate::instance;
+use crate::engine::{Engine, EngineError};
 use crate::logs::LogBook;
 use crate::orphans::{Children, kill_marked, marker, project_marker};
 use crate::process::{signal_group, start_time};
 use crate::store::{Desired, ProcessRecord, Store};
+use crate::{container_instance, instance};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
@@ -34,6 +35,8 @@ pub enum SupervisorError {
     Store(#[from] std::io::Error),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
 }
 
 /// What an instance's task is asked to do next.
@@ -82,6 +85,8 @@ pub struct Shared {
     pub started: Instant,
     /// What wharfd spawned itself; other children are adopted orphans.
     pub children: Children,
+    /// The Docker engine, connected when a container first needs it.
+    engine: tokio::sync::OnceCell<Arc<Engine>>,
 }
 
 #[derive(Clone)]
@@ -120,6 +125,36 @@ impl Shared {
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    /// Drops an instance whose container was removed behind wharf's back (`docker
+    /// compose down`); a project left with no instance is forgotten, as after `down`.
+    pub fn instance_removed_externally(&self, key: &InstanceKey) {
+        let mut projects = self.projects();
+        let Some(project) = projects.get_mut(&key.project) else {
+            return;
+        };
+        let slot = (key.service.clone(), key.replica);
+        if project
+            .instances
+            .get(&slot)
+            .is_some_and(|i| i.generation == key.generation)
+        {
+            project.instances.remove(&slot);
+        }
+        if project.instances.is_empty() {
+            projects.remove(&key.project);
+            let _ = self.store.forget(&key.project);
+        }
+        drop(projects);
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub async fn engine(&self) -> Result<Arc<Engine>, EngineError> {
+        self.engine
+            .get_or_try_init(|| async { Engine::connect().await.map(Arc::new) })
+            .await
+            .cloned()
+    }
+
     /// The marker of an instance's processes (see `orphans`).
     pub fn instance_marker(&self, key: &InstanceKey) -> String {
         marker(
@@ -132,6 +167,17 @@ impl Shared {
 
     pub fn project_marker(&self, project: &str) -> String {
         project_marker(&self.paths.runtime.display().to_string(), project)
+    }
+
+    /// Records that an instance stopped on request, with its exit code.
+    pub fn mark_stopped(&self, key: &InstanceKey, code: Option<i32>) {
+        self.log(key, LogStream::Wharf, "stopped".to_owned());
+        self.update(key, |s| {
+            s.state = InstanceState::Stopped;
+            s.pid = None;
+            s.exit_code = code;
+            s.health = Health::None;
+        });
     }
 
     pub fn log(&self, key: &InstanceKey, stream: LogStream, line: String) {
@@ -197,6 +243,7 @@ impl Supervisor {
                 next_generation: Mutex::new(1),
                 started: Instant::now(),
                 children: Children::default(),
+                engine: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -314,6 +361,15 @@ impl Supervisor {
             }
         };
         self.shared.store.save_desired(&desired)?;
+        if spec.services.values().any(|s| s.container.is_some()) {
+            let engine = self.shared.engine().await?;
+            for network in spec.networks.values() {
+                engine.ensure_network(network).await?;
+            }
+            for volume in spec.volumes.values() {
+                engine.ensure_volume(volume).await?;
+            }
+        }
 
         let mut started = BTreeSet::new();
         for service in start_order(&spec.services)? {
@@ -369,6 +425,12 @@ impl Supervisor {
                 service: service.to_owned(),
                 replica,
                 name: format!("{project_name}-{service}-{replica}"),
+                backend: if instance_spec.container.is_some() {
+                    "docker"
+                } else {
+                    "process"
+                }
+                .to_owned(),
                 state: InstanceState::Waiting,
                 health: Health::None,
                 pid: None,
@@ -379,12 +441,17 @@ impl Supervisor {
                 message: String::new(),
             };
             let (command, commands) = watch::channel(Command::Run);
-            let task = tokio::spawn(instance::run(
-                Arc::clone(&self.shared),
-                key,
-                instance_spec,
-                commands,
-            ));
+            let shared = Arc::clone(&self.shared);
+            let task = if instance_spec.container.is_some() {
+                tokio::spawn(container_instance::run(
+                    shared,
+                    key,
+                    instance_spec,
+                    commands,
+                ))
+            } else {
+                tokio::spawn(instance::run(shared, key, instance_spec, commands))
+            };
             project.instances.insert(
                 slot,
                 Instance {
@@ -439,7 +506,11 @@ impl Supervisor {
 
     pub async fn down(&self, name: &str, volumes: bool) -> Result<DownResponse, SupervisorError> {
         let _turn = self.shared.operations.lock().await;
-        let spec = self.spec(name)?;
+        let spec = match self.spec(name) {
+            Ok(spec) => spec,
+            // Containers Docker Compose started: take them down as it would.
+            Err(unknown) => return self.down_foreign(name, volumes).await.ok_or(unknown),
+        };
         let mut stopped = Vec::new();
         for service in stop_order(&spec.services)? {
             self.stop_instances(name, &service, 1, Command::Stop, true)
@@ -449,14 +520,62 @@ impl Supervisor {
         self.shared.projects().remove(name);
         self.shared.store.forget(name)?;
         let mut deleted_volumes = Vec::new();
+        if spec.services.values().any(|s| s.container.is_some()) {
+            let engine = self.shared.engine().await?;
+            for container in engine.project_containers(name).await? {
+                engine.remove(&container.name).await?;
+            }
+            for network in spec.networks.values().filter(|n| !n.external) {
+                engine.remove_network(&network.name).await;
+            }
+            if volumes {
+                for volume in spec.volumes.values().filter(|v| !v.external) {
+                    engine.remove_volume(&volume.name).await;
+                    deleted_volumes.push(volume.name.clone());
+                }
+            }
+        }
         if volumes {
             let dir = self.shared.paths.project_data(name).join("volumes");
             if dir.exists() {
                 std::fs::remove_dir_all(&dir)?;
-                deleted_volumes.push(dir);
+                deleted_volumes.push(dir.display().to_string());
             }
         }
         Ok(DownResponse {
+            stopped,
+            deleted_volumes,
+        })
+    }
+
+    /// Removes a project wharf did not start, found on the engine by its labels.
+    async fn down_foreign(&self, name: &str, volumes: bool) -> Option<DownResponse> {
+        let engine = self.shared.engine().await.ok()?;
+        let containers = engine.project_containers(name).await.ok()?;
+        let networks = engine.project_networks(name).await.ok()?;
+        if containers.is_empty() && networks.is_empty() {
+            return None;
+        }
+        let mut stopped = Vec::new();
+        for container in containers {
+            engine
+                .stop(&container.name, std::time::Duration::from_secs(10))
+                .await
+                .ok()?;
+            engine.remove(&container.name).await.ok()?;
+            stopped.push(container.name);
+        }
+        for network in networks {
+            engine.remove_network(&network).await;
+        }
+        let mut deleted_volumes = Vec::new();
+        if volumes {
+            for volume in engine.project_volumes(name).await.ok()? {
+                engine.remove_volume(&volume).await;
+                deleted_volumes.push(volume);
+            }
+        }
+        Some(DownResponse {
             stopped,
             deleted_volumes,
         })
@@ -552,16 +671,53 @@ impl Supervisor {
             .ok_or_else(|| SupervisorError::UnknownProject(name.to_owned()))
     }
 
-    pub fn ps(&self, name: &str) -> Result<Vec<InstanceStatus>, SupervisorError> {
-        let projects = self.shared.projects();
-        let project = projects
-            .get(name)
-            .ok_or_else(|| SupervisorError::UnknownProject(name.to_owned()))?;
-        Ok(project
-            .instances
-            .values()
-            .map(|i| i.status.clone())
+    /// The instances wharf runs, or, for a project it does not run, the containers
+    /// Docker Compose started for it.
+    pub async fn ps(&self, name: &str) -> Result<Vec<InstanceStatus>, SupervisorError> {
+        if let Some(instances) = self.own_instances(name) {
+            return Ok(instances);
+        }
+        let unknown = || SupervisorError::UnknownProject(name.to_owned());
+        let Ok(engine) = self.shared.engine().await else {
+            return Err(unknown());
+        };
+        let containers = engine.project_containers(name).await?;
+        if containers.is_empty() {
+            return Err(unknown());
+        }
+        Ok(containers
+            .into_iter()
+            .map(|c| InstanceStatus {
+                service: c.service,
+                replica: c.number,
+                name: c.name,
+                backend: "docker".to_owned(),
+                state: if c.running {
+                    InstanceState::Running
+                } else {
+                    InstanceState::Exited
+                },
+                health: c.health,
+                pid: None,
+                exit_code: None,
+                restarts: 0,
+                ports: Vec::new(),
+                started_at_ms: None,
+                message: "started by Docker Compose".to_owned(),
+            })
             .collect())
+    }
+
+    fn own_instances(&self, name: &str) -> Option<Vec<InstanceStatus>> {
+        let projects = self.shared.projects();
+        let project = projects.get(name)?;
+        Some(
+            project
+                .instances
+                .values()
+                .map(|i| i.status.clone())
+                .collect(),
+        )
     }
 
     pub fn logs(&self, name: &str) -> Result<Arc<LogBook>, SupervisorError> {

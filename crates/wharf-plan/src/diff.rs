@@ -69,6 +69,9 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
         old.stop_grace_period == new.stop_grace_period,
     );
     check("origin", old.origin == new.origin);
+    // A container is recreated when Compose would: its definition's hash changed.
+    let hash = |spec: &ServiceSpec| spec.container.as_ref().map(|c| c.config_hash.clone());
+    check("configuration", hash(old) == hash(new));
     if !fields.is_empty() {
         ChangeReason::Changed(fields)
     } else if old.replicas != new.replicas {

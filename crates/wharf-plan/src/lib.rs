@@ -5,10 +5,12 @@
 //! (an `x-wharf.process` section or a native recipe). Pure data and pure functions:
 //! no IO, so the daemon, the CLI and tests share the same decisions.
 
+mod container;
 mod diff;
 mod graph;
 mod spec;
 
+pub use container::{ContainerPort, ContainerSpec, EngineHealthcheck, EngineResource, Mount};
 pub use diff::{Change, ChangeReason, diff};
 pub use graph::{GraphError, start_order, stop_order, with_dependencies, with_restart_dependents};
 pub use spec::{

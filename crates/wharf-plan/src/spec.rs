@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::container::{ContainerSpec, EngineResource};
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProjectSpec {
     pub name: String,
@@ -14,6 +16,11 @@ pub struct ProjectSpec {
     pub working_dir: PathBuf,
     pub config_files: Vec<PathBuf>,
     pub services: BTreeMap<String, ServiceSpec>,
+    /// Engine networks and volumes, by their keys in the file (for containers only).
+    #[serde(default)]
+    pub networks: BTreeMap<String, EngineResource>,
+    #[serde(default)]
+    pub volumes: BTreeMap<String, EngineResource>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -32,6 +39,10 @@ pub struct ServiceSpec {
     pub stop_grace_period: Duration,
     /// Where the service came from, for messages (`x-wharf.process`, `recipe postgres 15`).
     pub origin: String,
+    /// Set when the service runs as a container of the Docker engine; the fields
+    /// above that describe a process (`command`, `working_dir`) are then unused.
+    #[serde(default)]
+    pub container: Option<Box<ContainerSpec>>,
 }
 
 impl ServiceSpec {
@@ -41,6 +52,10 @@ impl ServiceSpec {
     #[must_use]
     pub fn for_replica(&self, replica: u32) -> ServiceSpec {
         let mut spec = self.clone();
+        // Containers each have their own network: the engine maps their ports.
+        if spec.container.is_some() {
+            return spec;
+        }
         spec.environment
             .insert("WHARF_REPLICA".to_owned(), replica.to_string());
         if self.replicas > 1 {

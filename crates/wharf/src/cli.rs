@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::backend::BackendChoice;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "wharf",
@@ -182,6 +184,9 @@ pub struct UpArgs {
     /// Exit with this service's exit code (implies --abort-on-container-exit)
     #[arg(long, value_name = "SERVICE")]
     pub exit_code_from: Option<String>,
+    /// Where services run (a service's `x-wharf.backend` wins over this)
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto, env = "WHARF_BACKEND")]
+    pub backend: BackendChoice,
 }
 
 #[derive(Debug, Args)]

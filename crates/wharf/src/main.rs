@@ -1,9 +1,11 @@
 //! The `wharf` command: parses arguments once into settings, then runs one command.
 
 mod age;
+mod backend;
 mod cli;
 mod commands;
 mod config_hash;
+mod containers;
 mod daemon_client;
 mod native;
 mod output;

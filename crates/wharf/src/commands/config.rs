@@ -70,7 +70,8 @@ fn resolved(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
     let volumes = wharf_api::Paths::from_env()
         .project_data(&loaded.project.name)
         .join("volumes");
-    let spec = crate::native::project_spec(loaded, &BTreeMap::new(), &volumes)?;
+    let containers = crate::backend::containers(loaded, crate::backend::BackendChoice::Auto);
+    let spec = crate::native::project_spec(loaded, &BTreeMap::new(), &volumes, &containers)?;
     let mut services = serde_json::Map::new();
     for (name, service) in &spec.services {
         let environment: serde_json::Map<String, serde_json::Value> = service

@@ -41,7 +41,7 @@ pub fn run(global: &GlobalArgs, args: &DownArgs, printer: &Printer) -> anyhow::R
         printer.info(&format!("{service:<10} stopped"));
     }
     for dir in &response.deleted_volumes {
-        printer.info(&format!("deleted {}", dir.display()));
+        printer.info(&format!("deleted {dir}"));
     }
     Ok(ExitCode::SUCCESS)
 }

