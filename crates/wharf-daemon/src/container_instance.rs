@@ -90,6 +90,19 @@ pub async fn run(
         s.message.clear();
     });
 
+    // Until the first passing check, wharf runs the test itself, fast, so dependents
+    // start without waiting for the engine's interval.
+    let probe = container.healthcheck.as_ref().filter(|_| checked).map(|h| {
+        (
+            h.test.clone(),
+            if h.timeout.is_zero() {
+                Duration::from_secs(30)
+            } else {
+                h.timeout
+            },
+        )
+    });
+    let mut probed_healthy = false;
     let mut delay = FIRST_POLL;
     loop {
         tokio::select! {
@@ -123,6 +136,19 @@ pub async fn run(
             return;
         };
         let exited = !state.running && !state.restarting;
+        if let Some((test, timeout)) = &probe
+            && state.running
+            && state.health == Health::Starting
+            && !probed_healthy
+        {
+            probed_healthy = engine.probe(&id, test, *timeout).await;
+        }
+        // The engine's verdict stands once it has one; before that, wharf's own probe.
+        let health = if state.health == Health::Starting && probed_healthy {
+            Health::Healthy
+        } else {
+            state.health
+        };
         shared.update(&key, |s| {
             s.state = if state.running {
                 InstanceState::Running
@@ -132,7 +158,7 @@ pub async fn run(
                 InstanceState::Exited
             };
             s.pid = state.pid;
-            s.health = state.health;
+            s.health = health;
             s.exit_code = state.exit_code;
             s.restarts = state.restarts;
         });
@@ -145,7 +171,7 @@ pub async fn run(
             shared.log(&key, LogStream::Wharf, format!("exited with code {code}"));
             return;
         }
-        delay = if state.health == Health::Starting || !state.running {
+        delay = if health == Health::Starting || !state.running {
             (delay * 3 / 2).min(STARTING_POLL_CAP)
         } else {
             STEADY_POLL

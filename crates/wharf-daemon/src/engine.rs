@@ -29,6 +29,10 @@ pub enum EngineError {
         "image {0} is not on this machine and could not be pulled; build or load it first (`docker build`, `docker load`)"
     )]
     ImageMissing(String),
+    #[error(
+        "healthcheck.start_interval needs Docker Engine v25 or later (API 1.44); this engine speaks {0}"
+    )]
+    StartIntervalUnsupported(String),
     #[error("external {kind} {name} does not exist; create it first")]
     ExternalMissing { kind: &'static str, name: String },
     #[error("Docker engine: {0}")]
@@ -204,6 +208,19 @@ impl Engine {
         stop_signal: &str,
         stop_grace: Duration,
     ) -> Result<String, EngineError> {
+        let version = self.docker.client_version();
+        let old_engine = (version.major_version, version.minor_version) < (1, 44);
+        if old_engine
+            && spec
+                .healthcheck
+                .as_ref()
+                .is_some_and(|h| !h.start_interval.is_zero())
+        {
+            return Err(EngineError::StartIntervalUnsupported(format!(
+                "{}.{}",
+                version.major_version, version.minor_version
+            )));
+        }
         let mut labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
         labels.insert(
             "com.docker.compose.container-number".to_owned(),
@@ -283,7 +300,7 @@ impl Engine {
                 timeout: Some(nanos(h.timeout)),
                 retries: Some(i64::from(h.retries)),
                 start_period: Some(nanos(h.start_period)),
-                start_interval: Some(nanos(h.start_interval)),
+                start_interval: (!old_engine).then(|| nanos(h.start_interval)),
             }),
             host_config: Some(HostConfig {
                 binds: Some(binds),
@@ -387,6 +404,46 @@ impl Engine {
         };
         let found = self.docker.list_networks(Some(options)).await?;
         Ok(found.into_iter().filter_map(|n| n.name).collect())
+    }
+
+    /// Runs a healthcheck `test` (`CMD …` or `CMD-SHELL …`) inside the container now,
+    /// without waiting for the engine's interval; true when it exits 0 within `timeout`.
+    pub async fn probe(&self, id: &str, test: &[String], timeout: Duration) -> bool {
+        let cmd: Vec<String> = match test.split_first() {
+            Some((kind, rest)) if kind == "CMD" => rest.to_vec(),
+            Some((kind, rest)) if kind == "CMD-SHELL" => {
+                vec!["/bin/sh".to_owned(), "-c".to_owned(), rest.join(" ")]
+            }
+            _ => return false,
+        };
+        let options = bollard::exec::CreateExecOptions {
+            cmd: Some(cmd),
+            attach_stdout: Some(false),
+            attach_stderr: Some(false),
+            ..Default::default()
+        };
+        let Ok(exec) = self.docker.create_exec(id, options).await else {
+            return false;
+        };
+        let start = bollard::exec::StartExecOptions {
+            detach: true,
+            ..Default::default()
+        };
+        if self.docker.start_exec(&exec.id, Some(start)).await.is_err() {
+            return false;
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut delay = Duration::from_millis(1);
+        while tokio::time::Instant::now() < deadline {
+            match self.docker.inspect_exec(&exec.id).await {
+                Ok(found) if found.running == Some(false) => return found.exit_code == Some(0),
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_millis(50));
+        }
+        false
     }
 
     pub async fn start(&self, name: &str) -> Result<(), EngineError> {
