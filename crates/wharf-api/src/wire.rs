@@ -82,6 +82,9 @@ pub struct DownResponse {
     pub stopped: Vec<String>,
     /// Directories of native volumes, and names of engine volumes.
     pub deleted_volumes: Vec<String>,
+    /// What the user should know, such as a service that had to be killed.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// `GET /v1/projects/{name}/ps`: one row per instance (service replica).

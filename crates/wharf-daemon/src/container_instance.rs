@@ -112,9 +112,21 @@ pub async fn run(
                 match command {
                     Command::Run => {}
                     Command::Stop => {
+                        let asked = std::time::Instant::now();
                         let _ = engine.stop(&id, spec.stop_grace_period).await;
                         follower.abort();
                         let code = engine.state(&id).await.ok().and_then(|s| s.exit_code);
+                        let waited = asked.elapsed();
+                        if code == Some(137) && waited + Duration::from_millis(500) >= spec.stop_grace_period {
+                            shared.note(
+                                &key.project,
+                                format!(
+                                    "{name} ignored {} and was killed after {}s; `init: true` gives it an init process that passes signals on",
+                                    spec.stop_signal,
+                                    spec.stop_grace_period.as_secs()
+                                ),
+                            );
+                        }
                         shared.mark_stopped(&key, code);
                         return;
                     }

@@ -87,6 +87,8 @@ pub struct Shared {
     pub children: Children,
     /// The Docker engine, connected when a container first needs it.
     engine: tokio::sync::OnceCell<Arc<Engine>>,
+    /// Notes for the user about each project's last stop, handed out by `down`.
+    notes: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 #[derive(Clone)]
@@ -169,6 +171,23 @@ impl Shared {
         project_marker(&self.paths.runtime.display().to_string(), project)
     }
 
+    pub fn note(&self, project: &str, note: String) {
+        self.notes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(project.to_owned())
+            .or_default()
+            .push(note);
+    }
+
+    fn take_notes(&self, project: &str) -> Vec<String> {
+        self.notes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(project)
+            .unwrap_or_default()
+    }
+
     /// Records that an instance stopped on request, with its exit code.
     pub fn mark_stopped(&self, key: &InstanceKey, code: Option<i32>) {
         self.log(key, LogStream::Wharf, "stopped".to_owned());
@@ -244,6 +263,7 @@ impl Supervisor {
                 started: Instant::now(),
                 children: Children::default(),
                 engine: tokio::sync::OnceCell::new(),
+                notes: Mutex::new(BTreeMap::new()),
             }),
         }
     }
@@ -545,6 +565,7 @@ impl Supervisor {
         Ok(DownResponse {
             stopped,
             deleted_volumes,
+            notes: self.shared.take_notes(name),
         })
     }
 
@@ -578,6 +599,7 @@ impl Supervisor {
         Some(DownResponse {
             stopped,
             deleted_volumes,
+            notes: Vec::new(),
         })
     }
 

@@ -204,6 +204,22 @@ fn each_tool_takes_down_what_the_other_started() {
     );
     let page = std::net::TcpStream::connect(("127.0.0.1", port));
     assert!(page.is_ok(), "the published port answers");
+    let exec = stack.wharf(&[
+        "exec",
+        "-e",
+        "EXTRA=!",
+        "web",
+        "/bin/sh",
+        "-c",
+        "echo $GREETING$EXTRA; exit 4",
+    ]);
+    assert_eq!(
+        exec.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&exec.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&exec.stdout).trim(), "hello!");
     compose(&stack, &["down", "-t", "0"]);
     assert!(gone(), "docker compose down removed wharf's containers");
 
@@ -220,4 +236,28 @@ fn each_tool_takes_down_what_the_other_started() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&networks.stdout).contains("wharfcross_default"));
+}
+
+#[test]
+fn down_says_when_a_container_ignored_its_stop_signal() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfdeaf
+services:
+  deaf:
+    image: {IMAGE}
+    command: ["/bin/sleep", "600"]
+    stop_grace_period: 1s
+"#
+    ));
+    docker_up(&stack);
+    let output = stack.wharf(&["down"]);
+    assert!(output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("wharfdeaf-deaf-1 ignored SIGTERM") && said.contains("init: true"),
+        "{said}"
+    );
 }

@@ -40,6 +40,9 @@ pub fn run(global: &GlobalArgs, args: &DownArgs, printer: &Printer) -> anyhow::R
     for service in &response.stopped {
         printer.info(&format!("{service:<10} stopped"));
     }
+    for note in &response.notes {
+        printer.warn(note);
+    }
     for dir in &response.deleted_volumes {
         printer.info(&format!("deleted {dir}"));
     }

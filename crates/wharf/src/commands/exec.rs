@@ -2,6 +2,7 @@
 //! in the foreground, with the terminal passed through and its exit code returned.
 
 use std::collections::BTreeSet;
+use std::io::IsTerminal;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -31,15 +32,18 @@ pub fn exec(global: &GlobalArgs, args: &ExecArgs) -> anyhow::Result<ExitCode> {
         .get(&args.service)
         .with_context(|| format!("no such service: {}", args.service))?;
     let instances: Vec<InstanceStatus> = client.get(&endpoint(&name, "ps"))?;
-    let running = instances
+    let Some(instance) = instances
         .iter()
-        .any(|i| i.service == args.service && i.state == InstanceState::Running);
-    if !running {
+        .find(|i| i.service == args.service && i.state == InstanceState::Running)
+    else {
         bail!(
             "service {} is not running (start it with `wharf up -d {}`)",
             args.service,
             args.service
         );
+    };
+    if service.container.is_some() {
+        return in_container(&instance.name, args);
     }
     foreground(
         &args.command,
@@ -47,6 +51,32 @@ pub fn exec(global: &GlobalArgs, args: &ExecArgs) -> anyhow::Result<ExitCode> {
         &args.env,
         args.workdir.as_ref(),
     )
+}
+
+/// `docker exec` does what exec in a container takes (a terminal when there is one,
+/// signals, the exit code); wharf hands it the same arguments.
+fn in_container(container: &str, args: &ExecArgs) -> anyhow::Result<ExitCode> {
+    let mut command = Command::new("docker");
+    command.arg("exec");
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        command.arg("-it");
+    } else {
+        command.arg("-i");
+    }
+    for pair in &args.env {
+        command.arg("-e").arg(pair);
+    }
+    if let Some(dir) = &args.workdir {
+        command.arg("-w").arg(dir);
+    }
+    command.arg(container).args(&args.command);
+    let status = command.status().context(
+        "running a command in a container needs the docker CLI (Debian: apt-get install docker.io)",
+    )?;
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 
 pub fn run(global: &GlobalArgs, args: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
@@ -65,6 +95,11 @@ pub fn run(global: &GlobalArgs, args: &RunArgs, printer: &Printer) -> anyhow::Re
         .get(&args.service)
         .with_context(|| format!("no such service: {}", args.service))?
         .clone();
+    if service.container.is_some() {
+        bail!(
+            "`wharf run` of a service that runs in Docker is not supported yet; use `--backend process`, or `wharf exec` in its running container"
+        );
+    }
     let dependencies: Vec<String> = service
         .depends_on
         .keys()
