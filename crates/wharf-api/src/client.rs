@@ -68,12 +68,7 @@ impl Client {
     }
 
     /// Sends a request and returns the body reader after checking the status.
-    fn request(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&[u8]>,
-    ) -> Result<BufReader<UnixStream>, ClientError> {
+    fn request(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<Body, ClientError> {
         let mut stream =
             UnixStream::connect(&self.socket).map_err(|source| ClientError::Connect {
                 socket: self.socket.clone(),
@@ -95,12 +90,21 @@ impl Client {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| ClientError::Protocol(format!("status line {status_line:?}")))?;
+        let mut chunked = false;
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
                 break;
             }
+            let lower = header.to_ascii_lowercase();
+            chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
         }
+        // wharfd ends a body by closing; other servers (the Docker engine) may chunk it.
+        let reader: Body = if chunked {
+            Box::new(std::io::Cursor::new(dechunk(reader)?))
+        } else {
+            Box::new(reader)
+        };
         if status >= 400 {
             let text = read_all(reader)?;
             let message = serde_json::from_slice::<ErrorBody>(&text)
@@ -108,6 +112,29 @@ impl Client {
             return Err(ClientError::Api { status, message });
         }
         Ok(reader)
+    }
+}
+
+/// A response body being read.
+type Body = Box<dyn BufRead + Send>;
+
+/// Reads a chunked body to its end.
+fn dechunk(mut reader: impl BufRead) -> Result<Vec<u8>, ClientError> {
+    let mut body = Vec::new();
+    loop {
+        let mut size_line = String::new();
+        reader.read_line(&mut size_line)?;
+        let size_text = size_line.trim().split(';').next().unwrap_or_default();
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| ClientError::Protocol(format!("chunk size {size_line:?}")))?;
+        if size == 0 {
+            return Ok(body);
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..])?;
+        let mut crlf = [0u8; 2];
+        reader.read_exact(&mut crlf)?;
     }
 }
 
@@ -123,7 +150,7 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ClientError> {
 
 /// Values of a streamed response, one per line, until the daemon closes the stream.
 pub struct LineStream<T> {
-    reader: BufReader<UnixStream>,
+    reader: Body,
     line: String,
     item: std::marker::PhantomData<T>,
 }
@@ -138,5 +165,17 @@ impl<T: DeserializeOwned> Iterator for LineStream<T> {
             Ok(_) => Some(decode(self.line.trim_end().as_bytes())),
             Err(err) => Some(Err(err.into())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dechunk;
+
+    #[test]
+    fn chunked_bodies_are_joined() {
+        let wire = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n";
+        assert_eq!(dechunk(&wire[..]).unwrap(), b"hello, world");
+        assert!(dechunk(&b"zz\r\n"[..]).is_err());
     }
 }

@@ -50,6 +50,11 @@ fn has_image(engine: &Client, image: &str) -> bool {
     )
 }
 
+/// Whether the engine has `image` (false when no engine answers).
+pub fn image_present(image: &str) -> bool {
+    engine().is_some_and(|engine| has_image(&engine, image))
+}
+
 /// The services that run as containers.
 pub fn containers(loaded: &Loaded, choice: BackendChoice) -> BTreeSet<String> {
     let mut engine = None;

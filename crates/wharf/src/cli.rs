@@ -79,6 +79,14 @@ pub enum Command {
     Run(RunArgs),
     /// Show the processes of the project's instances
     Top(ServicesArgs),
+    /// Build the images of services that have a `build` section
+    Build(BuildArgs),
+    /// Pull the images of services
+    Pull(ServicesArgs),
+    /// Push the images services build
+    Push(ServicesArgs),
+    /// List the images the project's services use
+    Images(ImagesArgs),
     /// Manage wharfd, the background daemon
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -184,6 +192,9 @@ pub struct UpArgs {
     /// Exit with this service's exit code (implies --abort-on-container-exit)
     #[arg(long, value_name = "SERVICE")]
     pub exit_code_from: Option<String>,
+    /// Build images before starting (else only those missing are built)
+    #[arg(long)]
+    pub build: bool,
     /// Where services run (a service's `x-wharf.backend` wins over this)
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto, env = "WHARF_BACKEND")]
     pub backend: BackendChoice,
@@ -224,6 +235,26 @@ pub struct RunArgs {
     /// Accepted for Compose compatibility: a native process listens where it says
     #[arg(long)]
     pub service_ports: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Services to build (default: all that build)
+    pub services: Vec<String>,
+    /// Build without the cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Pull newer versions of base images
+    #[arg(long)]
+    pub pull: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Services (default: all)
+    pub services: Vec<String>,
+    #[command(flatten)]
+    pub format: ListFormatArgs,
 }
 
 #[derive(Debug, Args)]

@@ -51,6 +51,10 @@ fn main() -> ExitCode {
         Command::Exec(args) => commands::exec::exec(&cli.global, args),
         Command::Run(args) => commands::exec::run(&cli.global, args, &printer),
         Command::Top(args) => commands::top::run(&cli.global, args),
+        Command::Build(args) => commands::images::build(&cli.global, args, &printer),
+        Command::Pull(args) => commands::images::pull(&cli.global, args, &printer),
+        Command::Push(args) => commands::images::push(&cli.global, args, &printer),
+        Command::Images(args) => commands::images::images(&cli.global, args, &printer),
         Command::Daemon(command) => commands::daemon::run(command, &printer),
         Command::Recipe(cli::RecipeCommand::Postgres(args)) => {
             native::postgres::run(args).map(|()| ExitCode::SUCCESS)

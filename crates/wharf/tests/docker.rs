@@ -91,10 +91,9 @@ fn docker_json(args: &[&str]) -> Value {
 }
 
 fn labels(kind: &str, name: &str) -> BTreeMap<String, String> {
-    let path = if kind == "container" {
-        "{{json .Config.Labels}}"
-    } else {
-        "{{json .Labels}}"
+    let path = match kind {
+        "container" | "image" => "{{json .Config.Labels}}",
+        _ => "{{json .Labels}}",
     };
     serde_json::from_value(docker_json(&[kind, "inspect", "--format", path, name])).unwrap()
 }
@@ -260,4 +259,61 @@ services:
         said.contains("wharfdeaf-deaf-1 ignored SIGTERM") && said.contains("init: true"),
         "{said}"
     );
+}
+
+#[test]
+fn images_are_built_named_and_labelled_as_compose_does() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(
+        r#"name: wharfbuild
+services:
+  app:
+    build:
+      context: ./app
+      args: {GREETING: hello}
+      labels: {team: core}
+    init: true
+    command: ["/bin/sleep", "600"]
+  ghost:
+    image: registry.invalid/nobody/ghost:1
+    x-wharf: {backend: process, process: {command: ["sleep", "600"]}}
+"#,
+    );
+    let app = stack.dir.path().join("app");
+    std::fs::create_dir(&app).unwrap();
+    std::fs::write(
+        app.join("Dockerfile"),
+        format!("FROM {IMAGE}\nARG GREETING=hi\nRUN echo $GREETING > /greeting\n"),
+    )
+    .unwrap();
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", "wharfbuild-app"])
+        .output();
+    // The image is missing, so `up` builds it first.
+    docker_up(&stack);
+    let image_labels = labels("image", "wharfbuild-app");
+    let expected: BTreeMap<String, String> = [
+        ("com.docker.compose.project", "wharfbuild"),
+        ("com.docker.compose.service", "app"),
+        ("com.docker.compose.version", "2.40.3"),
+        ("team", "core"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    assert_eq!(image_labels, expected);
+    let greeting = stack.wharf(&["exec", "app", "/bin/cat", "/greeting"]);
+    assert_eq!(String::from_utf8_lossy(&greeting.stdout).trim(), "hello");
+    let listed = stack.ok(&["images"]);
+    assert!(listed.contains("wharfbuild-app"), "{listed}");
+
+    let pull = stack.wharf(&["pull", "ghost"]);
+    assert!(!pull.status.success());
+    assert!(
+        String::from_utf8_lossy(&pull.stderr)
+            .contains("could not pull registry.invalid/nobody/ghost:1")
+    );
+    stack.ok(&["down"]);
 }

@@ -3,6 +3,7 @@ pub mod config;
 pub mod daemon;
 pub mod down;
 pub mod exec;
+pub mod images;
 pub mod lifecycle;
 pub mod logs;
 pub mod ps;

@@ -28,6 +28,14 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
     let paths = Paths::from_env();
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
     let containers = crate::backend::containers(&loaded, args.backend);
+    // Build what runs in Docker and builds: with --build, or when its image is missing.
+    for name in &containers {
+        let service = &loaded.project.services[name];
+        let image = crate::containers::image_name(&loaded.project.name, name, service);
+        if service.build.is_some() && (args.build || !crate::backend::image_present(&image)) {
+            crate::commands::images::build_service(&loaded, name, service, false, false, printer)?;
+        }
+    }
     let spec = native::project_spec(&loaded, &parse_scale(&args.scale)?, &volumes, &containers)?;
     // Like Docker creating a project's volumes on `up`: each named volume, and a
     // recipe's data directory, exists before a process starts in it.
