@@ -103,6 +103,7 @@ pub async fn run(
         )
     });
     let mut probed_healthy = false;
+    let mut reported_exit = false;
     let mut delay = FIRST_POLL;
     loop {
         tokio::select! {
@@ -171,19 +172,25 @@ pub async fn run(
             };
             s.pid = state.pid;
             s.health = health;
+            if state.running {
+                s.ports.clone_from(&state.ports);
+            }
             s.exit_code = state.exit_code;
             s.restarts = state.restarts;
         });
-        // The engine restarts by policy; a container left exited stays so.
-        if exited && !spec.restart.restarts_after(state.exit_code, state.restarts) {
-            follower.abort();
+        // The engine restarts by policy; a container left exited stays watched, since
+        // another tool may start or remove it.
+        let stays_exited = exited && !spec.restart.restarts_after(state.exit_code, state.restarts);
+        if stays_exited && !reported_exit {
             let code = state
                 .exit_code
                 .map_or_else(|| "unknown".to_owned(), |c| c.to_string());
             shared.log(&key, LogStream::Wharf, format!("exited with code {code}"));
-            return;
         }
-        delay = if health == Health::Starting || !state.running {
+        reported_exit = stays_exited;
+        delay = if stays_exited {
+            STEADY_POLL
+        } else if health == Health::Starting || !state.running {
             (delay * 3 / 2).min(STARTING_POLL_CAP)
         } else {
             STEADY_POLL

@@ -48,6 +48,8 @@ pub struct ContainerState {
     pub pid: Option<u32>,
     pub health: Health,
     pub restarts: u32,
+    /// Published ports as the engine bound them (it picks the unpublished ones).
+    pub ports: Vec<wharf_plan::PortSpec>,
 }
 
 pub struct Engine {
@@ -494,7 +496,29 @@ impl Engine {
             _ => Health::None,
         };
         let running = state.running.unwrap_or(false);
+        let mut ports: Vec<wharf_plan::PortSpec> = found
+            .network_settings
+            .and_then(|n| n.ports)
+            .into_iter()
+            .flatten()
+            .flat_map(|(key, bindings)| {
+                let target = key
+                    .split('/')
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(0);
+                bindings.into_iter().flatten().filter_map(move |b| {
+                    b.host_port?
+                        .parse()
+                        .ok()
+                        .map(|published| wharf_plan::PortSpec { target, published })
+                })
+            })
+            .collect();
+        ports.sort_by_key(|p| (p.target, p.published));
+        ports.dedup();
         Ok(ContainerState {
+            ports,
             running,
             restarting: state.restarting.unwrap_or(false),
             exit_code: (!running)

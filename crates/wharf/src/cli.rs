@@ -87,6 +87,12 @@ pub enum Command {
     Push(ServicesArgs),
     /// List the images the project's services use
     Images(ImagesArgs),
+    /// Show CPU and memory use of running instances
+    Stats(StatsArgs),
+    /// Print the host address of a service's port
+    Port(PortArgs),
+    /// Set the number of instances of services (SERVICE=N)
+    Scale(ScaleArgs),
     /// Manage wharfd, the background daemon
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -255,6 +261,34 @@ pub struct ImagesArgs {
     pub services: Vec<String>,
     #[command(flatten)]
     pub format: ListFormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Services (default: all)
+    pub services: Vec<String>,
+    #[command(flatten)]
+    pub format: ListFormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    pub service: String,
+    /// The port inside the service
+    pub private_port: u16,
+    /// Which instance (from 1)
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// SERVICE=N pairs
+    #[arg(required = true, value_name = "SERVICE=N")]
+    pub scale: Vec<String>,
+    /// Don't start the services they depend on
+    #[arg(long)]
+    pub no_deps: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ mod daemon_client;
 mod native;
 mod output;
 mod printer;
+mod proc_table;
 mod project_ref;
 
 use std::process::ExitCode;
@@ -55,6 +56,9 @@ fn main() -> ExitCode {
         Command::Pull(args) => commands::images::pull(&cli.global, args, &printer),
         Command::Push(args) => commands::images::push(&cli.global, args, &printer),
         Command::Images(args) => commands::images::images(&cli.global, args, &printer),
+        Command::Stats(args) => commands::stats::stats(&cli.global, args),
+        Command::Port(args) => commands::stats::port(&cli.global, args),
+        Command::Scale(args) => commands::up::scale(&cli.global, args, &printer),
         Command::Daemon(command) => commands::daemon::run(command, &printer),
         Command::Recipe(cli::RecipeCommand::Postgres(args)) => {
             native::postgres::run(args).map(|()| ExitCode::SUCCESS)

@@ -219,15 +219,49 @@ fn each_tool_takes_down_what_the_other_started() {
         String::from_utf8_lossy(&exec.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&exec.stdout).trim(), "hello!");
+    assert_eq!(
+        stack.ok(&["port", "web", "8080"]).trim(),
+        format!("127.0.0.1:{port}")
+    );
+    stack.ok(&["scale", "db=2"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let stats = loop {
+        let stats: Value = serde_json::from_str(&stack.ok(&["stats", "--format", "json"])).unwrap();
+        let scaled = stats
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "wharfcross-db-2");
+        if scaled {
+            break stats;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "db never scaled: {stats}"
+        );
+    };
+    assert!(
+        stats
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["memory_bytes"].as_f64().unwrap() > 0.0)
+    );
     compose(&stack, &["down", "-t", "0"]);
     assert!(gone(), "docker compose down removed wharf's containers");
 
     compose(&stack, &["up", "-d", "--wait"]);
-    let listed = stack.ok(&["ps"]);
-    assert!(
-        listed.contains("wharfcross-web-1") && listed.contains("wharfcross-db-1"),
-        "{listed}"
-    );
+    // wharfd notices the removal at its next look (within a second), then shows
+    // Compose's containers.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let listed = stack.ok(&["ps"]);
+        if listed.contains("wharfcross-web-1") && listed.contains("wharfcross-db-1") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{listed}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     stack.ok(&["down", "-v", "--yes"]);
     assert!(gone(), "wharf down removed Compose's containers");
     let networks = Command::new("docker")

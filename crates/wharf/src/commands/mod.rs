@@ -8,5 +8,6 @@ pub mod lifecycle;
 pub mod logs;
 pub mod ps;
 pub mod schema;
+pub mod stats;
 pub mod top;
 pub mod up;

@@ -13,7 +13,7 @@ use wharf_api::{
     UpRequest, UpResponse, now_ms,
 };
 
-use crate::cli::{GlobalArgs, UpArgs};
+use crate::cli::{GlobalArgs, ScaleArgs, UpArgs};
 use crate::commands::logs::{LogPrinter, logs_path};
 use crate::commands::ps::status_text;
 use crate::daemon_client;
@@ -99,6 +99,25 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
         return Ok(ExitCode::SUCCESS);
     }
     attached(&client, &name, since, args, printer)
+}
+
+/// `wharf scale web=3`: `up -d` of those services with those counts.
+pub fn scale(global: &GlobalArgs, args: &ScaleArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let services = parse_scale(&args.scale)?.into_keys().collect();
+    let up = UpArgs {
+        services,
+        detach: true,
+        wait: false,
+        wait_timeout: None,
+        no_deps: args.no_deps,
+        force_recreate: false,
+        scale: args.scale.clone(),
+        abort_on_container_exit: false,
+        exit_code_from: None,
+        build: false,
+        backend: crate::backend::BackendChoice::Auto,
+    };
+    run(global, &up, printer)
 }
 
 /// `web=3` pairs from `--scale`.

@@ -1,0 +1,89 @@
+//! `wharf stats` and `wharf port`: figures about running instances, read on this
+//! machine (a container's processes are host processes too).
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use wharf_api::{InstanceStatus, Paths};
+
+use crate::cli::{GlobalArgs, ListFormat, PortArgs, StatsArgs};
+use crate::daemon_client;
+use crate::output::aligned_table;
+use crate::proc_table::all_processes;
+use crate::project_ref::{self, endpoint};
+
+const SAMPLE: Duration = Duration::from_millis(500);
+
+fn running(global: &GlobalArgs) -> anyhow::Result<Vec<InstanceStatus>> {
+    let name = project_ref::name(global)?;
+    let client = daemon_client::connect(&Paths::from_env())?;
+    Ok(client.get(&endpoint(&name, "ps"))?)
+}
+
+/// CPU ticks and resident pages of each process group.
+fn usage_by_group() -> BTreeMap<u32, (u64, u64)> {
+    let mut usage: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    for process in all_processes() {
+        let entry = usage.entry(process.group).or_default();
+        entry.0 += process.cpu_ticks;
+        entry.1 += process.rss_pages;
+    }
+    usage
+}
+
+pub fn stats(global: &GlobalArgs, args: &StatsArgs) -> anyhow::Result<ExitCode> {
+    let instances: Vec<InstanceStatus> = running(global)?
+        .into_iter()
+        .filter(|i| {
+            i.pid.is_some() && (args.services.is_empty() || args.services.contains(&i.service))
+        })
+        .collect();
+    // Clock ticks and page size as Linux reports them on every supported machine.
+    let (ticks_per_second, page_bytes) = (100.0, 4096.0);
+    let before = usage_by_group();
+    let started = Instant::now();
+    std::thread::sleep(SAMPLE);
+    let after = usage_by_group();
+    let seconds = started.elapsed().as_secs_f64();
+    let mut rows = vec![["NAME", "BACKEND", "CPU %", "MEM"].map(str::to_owned)];
+    let mut listed = Vec::new();
+    for instance in &instances {
+        let group = instance.pid.unwrap_or_default();
+        let (cpu_before, _) = before.get(&group).copied().unwrap_or_default();
+        let (cpu_after, pages) = after.get(&group).copied().unwrap_or_default();
+        let cpu = cpu_after.saturating_sub(cpu_before) as f64 / ticks_per_second / seconds * 100.0;
+        let memory = pages as f64 * page_bytes;
+        rows.push([
+            instance.name.clone(),
+            instance.backend.clone(),
+            format!("{cpu:.2}%"),
+            format!("{:.1}MiB", memory / (1024.0 * 1024.0)),
+        ]);
+        listed.push(serde_json::json!({"name": instance.name, "backend": instance.backend, "cpu_percent": cpu, "memory_bytes": memory}));
+    }
+    if args.format.format == ListFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&listed)?);
+    } else {
+        print!("{}", aligned_table(&rows));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn port(global: &GlobalArgs, args: &PortArgs) -> anyhow::Result<ExitCode> {
+    let instances = running(global)?;
+    let instance = instances
+        .iter()
+        .find(|i| i.service == args.service && i.replica == args.index)
+        .with_context(|| format!("service {} has no instance {}", args.service, args.index))?;
+    let Some(port) = instance
+        .ports
+        .iter()
+        .find(|p| p.target == args.private_port)
+    else {
+        bail!("{} publishes no port {}", instance.name, args.private_port);
+    };
+    println!("127.0.0.1:{}", port.published);
+    Ok(ExitCode::SUCCESS)
+}
