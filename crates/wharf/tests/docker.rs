@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{Stack, free_port};
+use std::time::Duration;
+use support::{Stack, eventually, free_port};
 
 const IMAGE: &str = "wharf-test/busybox:1";
 
@@ -253,15 +254,14 @@ fn each_tool_takes_down_what_the_other_started() {
     compose(&stack, &["up", "-d", "--wait"]);
     // wharfd notices the removal at its next look (within a second), then shows
     // Compose's containers.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let listed = stack.ok(&["ps"]);
-        if listed.contains("wharfcross-web-1") && listed.contains("wharfcross-db-1") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{listed}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    eventually(
+        "wharf shows Compose's containers",
+        Duration::from_secs(10),
+        || {
+            let listed = stack.ok(&["ps"]);
+            listed.contains("wharfcross-web-1") && listed.contains("wharfcross-db-1")
+        },
+    );
     stack.ok(&["down", "-v", "--yes"]);
     assert!(gone(), "wharf down removed Compose's containers");
     let networks = Command::new("docker")
@@ -348,6 +348,78 @@ services:
     assert!(
         String::from_utf8_lossy(&pull.stderr)
             .contains("could not pull registry.invalid/nobody/ghost:1")
+    );
+    stack.ok(&["down"]);
+}
+
+#[test]
+fn run_makes_a_one_off_container_and_native_services_reach_containers() {
+    if !engine_ready() {
+        return;
+    }
+    let port = free_port();
+    let stack = Stack::new(&format!(
+        r#"name: wharfmixed
+services:
+  db:
+    image: {IMAGE}
+    command: ["/bin/httpd", "-f", "-p", "8080"]
+    init: true
+    ports: ["127.0.0.1:{port}:8080"]
+  tool:
+    image: {IMAGE}
+    environment: {{GREETING: hello}}
+    depends_on: [db]
+  app:
+    image: debian
+    environment: {{DB_URL: "http://db:8080/"}}
+    depends_on: [db]
+    x-wharf:
+      backend: process
+      process: {{command: ["sh", "-c", "echo reaching $$DB_URL; exec sleep 600"]}}
+"#
+    ));
+    // `run` starts what the service depends on, then the one-off, and returns its code.
+    let run = stack.wharf(&[
+        "run",
+        "--rm",
+        "tool",
+        "/bin/sh",
+        "-c",
+        "echo $GREETING; exit 6",
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "hello");
+    let left = Command::new("docker")
+        .args(["ps", "-a", "--format", "{{.Names}}"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&left.stdout).contains("wharfmixed-tool-run-"),
+        "--rm removed it"
+    );
+
+    // A native service reaches a container through its published port.
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "60"]);
+    let table = stack.ok(&["ps"]);
+    assert!(
+        table.contains("wharfmixed-app-1") && table.contains("process"),
+        "{table}"
+    );
+    let expected = format!("reaching http://127.0.0.1:{port}/");
+    eventually(
+        "the app reports the address",
+        Duration::from_secs(10),
+        || {
+            stack
+                .ok(&["logs", "app", "--no-log-prefix"])
+                .contains(&expected)
+        },
     );
     stack.ok(&["down"]);
 }

@@ -73,10 +73,101 @@ fn in_container(container: &str, args: &ExecArgs) -> anyhow::Result<ExitCode> {
     let status = command.status().context(
         "running a command in a container needs the docker CLI (Debian: apt-get install docker.io)",
     )?;
+    Ok(exit_code(status))
+}
+
+/// The command's exit code as a shell reports it: the code, or 128 + its signal.
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
     let code = status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// A one-off container as `docker compose run` makes it (named `<project>-<service>-
+/// run-<id>`, labelled `oneoff=True`, on the service's networks with its mounts and
+/// environment), run in the foreground through `docker run`.
+fn one_off_container(
+    project: &str,
+    service: &str,
+    container: &wharf_plan::ContainerSpec,
+    args: &RunArgs,
+) -> anyhow::Result<ExitCode> {
+    let id = format!(
+        "{:012x}",
+        wharf_api::now_ms() ^ u64::from(std::process::id())
+    );
+    let mut command = Command::new("docker");
+    command.args(["run", "-i"]);
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        command.arg("-t");
+    }
+    if args.rm {
+        command.arg("--rm");
+    }
+    command
+        .arg("--name")
+        .arg(format!("{project}-{service}-run-{id}"));
+    for (key, value) in &container.labels {
+        let value = if key == "com.docker.compose.oneoff" {
+            "True"
+        } else {
+            value
+        };
+        command.arg("--label").arg(format!("{key}={value}"));
+    }
+    command
+        .arg("--label")
+        .arg("com.docker.compose.container-number=1");
+    if let Some((network, aliases)) = container.networks.iter().next() {
+        command.arg("--network").arg(network);
+        for alias in aliases.iter().skip(1) {
+            command.arg("--network-alias").arg(alias);
+        }
+    }
+    for mount in &container.mounts {
+        match mount.kind.as_str() {
+            "tmpfs" => command.arg("--tmpfs").arg(&mount.target),
+            _ => command.arg("-v").arg(format!(
+                "{}:{}:{}",
+                mount.source,
+                mount.target,
+                if mount.read_only { "ro" } else { "rw" }
+            )),
+        };
+    }
+    for pair in container.environment.iter().chain(&args.env) {
+        command.arg("-e").arg(pair);
+    }
+    if let Some(dir) = &args.workdir {
+        command.arg("-w").arg(dir);
+    } else if !container.working_dir.is_empty() {
+        command.arg("-w").arg(&container.working_dir);
+    }
+    if !container.user.is_empty() {
+        command.arg("--user").arg(&container.user);
+    }
+    if container.init == Some(true) {
+        command.arg("--init");
+    }
+    if let Some(entrypoint) = &container.entrypoint {
+        // `docker run --entrypoint` takes the program; its arguments lead the command.
+        if let Some((program, rest)) = entrypoint.split_first() {
+            command.arg("--entrypoint").arg(program);
+            command.arg(&container.image).args(rest);
+        }
+    } else {
+        command.arg(&container.image);
+    }
+    if args.command.is_empty() {
+        command.args(container.command.iter().flatten());
+    } else {
+        command.args(&args.command);
+    }
+    let status = command.status().context(
+        "running a one-off container needs the docker CLI (Debian: apt-get install docker.io)",
+    )?;
+    Ok(exit_code(status))
 }
 
 pub fn run(global: &GlobalArgs, args: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
@@ -95,11 +186,6 @@ pub fn run(global: &GlobalArgs, args: &RunArgs, printer: &Printer) -> anyhow::Re
         .get(&args.service)
         .with_context(|| format!("no such service: {}", args.service))?
         .clone();
-    if service.container.is_some() {
-        bail!(
-            "`wharf run` of a service that runs in Docker is not supported yet; use `--backend process`, or `wharf exec` in its running container"
-        );
-    }
     let dependencies: Vec<String> = service
         .depends_on
         .keys()
@@ -125,6 +211,9 @@ pub fn run(global: &GlobalArgs, args: &RunArgs, printer: &Printer) -> anyhow::Re
                 args.service
             );
         }
+    }
+    if let Some(container) = &service.container {
+        return one_off_container(&loaded.project.name, &args.service, container, args);
     }
     let command = if args.command.is_empty() {
         service.command.clone()
@@ -166,9 +255,5 @@ fn foreground(
     signals.add(Signal::SIGINT);
     signals.add(Signal::SIGQUIT);
     signals.thread_block()?;
-    let status = child.wait()?;
-    let code = status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+    Ok(exit_code(child.wait()?))
 }
