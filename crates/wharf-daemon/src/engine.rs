@@ -147,6 +147,16 @@ impl Engine {
         Ok(())
     }
 
+    /// The gateway of a network: the host, as its containers reach it.
+    pub async fn network_gateway(&self, name: &str) -> Option<std::net::IpAddr> {
+        let network = self.docker.inspect_network(name, None).await.ok()?;
+        network
+            .ipam?
+            .config?
+            .into_iter()
+            .find_map(|c| c.gateway?.parse().ok())
+    }
+
     /// Removes a network or volume the project created; one still in use, or already
     /// gone, is left as it is.
     pub async fn remove_network(&self, name: &str) {

@@ -4,6 +4,7 @@
 
 mod container_instance;
 mod engine;
+mod forward;
 mod health;
 mod http;
 mod instance;

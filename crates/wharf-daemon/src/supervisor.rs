@@ -19,6 +19,7 @@ use wharf_plan::{
 };
 
 use crate::engine::{Engine, EngineError};
+use crate::forward::spawn_forwarder;
 use crate::logs::LogBook;
 use crate::orphans::{Children, kill_marked, marker, project_marker};
 use crate::process::{signal_group, start_time};
@@ -71,6 +72,19 @@ struct ProjectRuntime {
     up: BTreeSet<String>,
     logs: Arc<LogBook>,
     instances: BTreeMap<(String, u32), Instance>,
+    forwarders: Forwarders,
+}
+
+/// The port forwarders of a mixed stack, by address; they stop when the project goes.
+#[derive(Default)]
+struct Forwarders(BTreeMap<std::net::SocketAddr, JoinHandle<()>>);
+
+impl Drop for Forwarders {
+    fn drop(&mut self) {
+        for handle in self.0.values() {
+            handle.abort();
+        }
+    }
 }
 
 pub struct Shared {
@@ -302,7 +316,7 @@ impl Supervisor {
 
     pub async fn up(&self, request: UpRequest) -> Result<UpResponse, SupervisorError> {
         let _turn = self.shared.operations.lock().await;
-        let spec = request.spec;
+        let mut spec = request.spec;
         if spec.name.is_empty() {
             return Err(SupervisorError::Invalid("the project has no name".into()));
         }
@@ -361,6 +375,7 @@ impl Supervisor {
                 .await;
         }
 
+        let forwarders = self.prepare_engine(&mut spec).await?;
         let desired = {
             let mut projects = self.shared.projects();
             let logs_dir = self.shared.store.project_dir(&spec.name).join("logs");
@@ -371,8 +386,10 @@ impl Supervisor {
                     up: BTreeSet::new(),
                     logs: Arc::new(LogBook::new(logs_dir)),
                     instances: BTreeMap::new(),
+                    forwarders: Forwarders::default(),
                 });
             project.spec = spec.clone();
+            project.forwarders = forwarders;
             project.up.retain(|s| spec.services.contains_key(s));
             project.up.extend(selected.iter().cloned());
             Desired {
@@ -381,15 +398,6 @@ impl Supervisor {
             }
         };
         self.shared.store.save_desired(&desired)?;
-        if spec.services.values().any(|s| s.container.is_some()) {
-            let engine = self.shared.engine().await?;
-            for network in spec.networks.values() {
-                engine.ensure_network(network).await?;
-            }
-            for volume in spec.volumes.values() {
-                engine.ensure_volume(volume).await?;
-            }
-        }
 
         let mut started = BTreeSet::new();
         for service in start_order(&spec.services)? {
@@ -404,6 +412,71 @@ impl Supervisor {
             .map(|c| describe(c, &started, &running_before, request.force_recreate))
             .collect();
         Ok(UpResponse { changes: summary })
+    }
+
+    /// Creates the project's networks and volumes on the engine. In a stack that mixes
+    /// backends, containers also get each native service's name as a host entry for
+    /// their network's gateway, where wharfd forwards the service's ports.
+    async fn prepare_engine(&self, spec: &mut ProjectSpec) -> Result<Forwarders, SupervisorError> {
+        if spec.services.values().all(|s| s.container.is_none()) {
+            return Ok(Forwarders::default());
+        }
+        let engine = self.shared.engine().await?;
+        for network in spec.networks.values() {
+            engine.ensure_network(network).await?;
+        }
+        for volume in spec.volumes.values() {
+            engine.ensure_volume(volume).await?;
+        }
+        let native: Vec<(String, Vec<u16>)> = spec
+            .services
+            .iter()
+            .filter(|(_, s)| s.container.is_none())
+            .map(|(name, s)| (name.clone(), s.ports.iter().map(|p| p.published).collect()))
+            .collect();
+        let network = spec
+            .services
+            .values()
+            .filter_map(|s| s.container.as_ref())
+            .find_map(|c| c.networks.keys().next().cloned());
+        let gateway = match network {
+            Some(network) if !native.is_empty() => engine.network_gateway(&network).await,
+            _ => None,
+        };
+        let Some(gateway) = gateway else {
+            return Ok(Forwarders::default());
+        };
+        // Forwarders of the previous `up` that are still wanted keep running.
+        let mut previous = self
+            .shared
+            .projects()
+            .get_mut(&spec.name)
+            .map(|p| std::mem::take(&mut p.forwarders.0))
+            .unwrap_or_default();
+        let mut handles = BTreeMap::new();
+        for port in native.iter().flat_map(|(_, ports)| ports) {
+            let listen = std::net::SocketAddr::new(gateway, *port);
+            let target = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
+            if let Some(running) = previous.remove(&listen) {
+                handles.insert(listen, running);
+            } else if let Ok(handle) = spawn_forwarder(listen, target) {
+                handles.insert(listen, handle);
+            }
+        }
+        drop(Forwarders(previous));
+        for container in spec
+            .services
+            .values_mut()
+            .filter_map(|s| s.container.as_mut())
+        {
+            for (name, _) in &native {
+                let entry = format!("{name}:{gateway}");
+                if !container.extra_hosts.contains(&entry) {
+                    container.extra_hosts.push(entry);
+                }
+            }
+        }
+        Ok(Forwarders(handles))
     }
 
     /// Starts the replicas of `service` that have no active instance; true if any did.

@@ -357,7 +357,7 @@ fn run_makes_a_one_off_container_and_native_services_reach_containers() {
     if !engine_ready() {
         return;
     }
-    let port = free_port();
+    let (port, api_port) = (free_port(), free_port());
     let stack = Stack::new(&format!(
         r#"name: wharfmixed
 services:
@@ -377,6 +377,16 @@ services:
     x-wharf:
       backend: process
       process: {{command: ["sh", "-c", "echo reaching $$DB_URL; exec sleep 600"]}}
+  api:
+    image: python:3.12
+    command: python3 -m http.server {api_port} --bind 127.0.0.1
+    ports: ["127.0.0.1:{api_port}:{api_port}"]
+    x-wharf: {{backend: process}}
+  client:
+    image: {IMAGE}
+    init: true
+    depends_on: [api]
+    command: ["/bin/sh", "-c", "until /bin/wget -qO /dev/null http://api:{api_port}/; do sleep 0.2; done; echo reached api; exec /bin/sleep 600"]
 "#
     ));
     // `run` starts what the service depends on, then the one-off, and returns its code.
@@ -419,6 +429,16 @@ services:
             stack
                 .ok(&["logs", "app", "--no-log-prefix"])
                 .contains(&expected)
+        },
+    );
+    // A container reaches a native service by its name, through wharfd's forwarder.
+    eventually(
+        "the container reaches the native api",
+        Duration::from_secs(20),
+        || {
+            stack
+                .ok(&["logs", "client", "--no-log-prefix"])
+                .contains("reached api")
         },
     );
     stack.ok(&["down"]);
