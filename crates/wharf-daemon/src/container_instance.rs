@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use wharf_api::{Health, InstanceState, LogStream, now_ms};
 use wharf_plan::{ContainerSpec, ServiceSpec};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, LogTime};
 use crate::instance::wait_for_dependencies;
 use crate::supervisor::{Command, InstanceKey, Shared};
 
@@ -226,17 +226,24 @@ async fn prepare(
     Ok((id, true))
 }
 
-/// Copies the container's output into the project's logs, across restarts.
+/// Copies the container's output into the project's logs, across restarts: each time
+/// the engine's stream ends (the container stopped), it resumes from the last line seen.
 async fn follow(
     shared: Arc<Shared>,
     key: InstanceKey,
     engine: Arc<Engine>,
     name: String,
-    mut from_start: bool,
+    from_start: bool,
 ) {
+    let mut last: Option<LogTime> = None;
+    let mut since = (!from_start).then(|| i32::try_from(now_ms() / 1000).unwrap_or(i32::MAX));
     loop {
-        let mut lines = Box::pin(engine.logs(&name, from_start));
-        while let Some((stderr, line)) = lines.next().await {
+        let mut lines = Box::pin(engine.logs(&name, since));
+        while let Some((stderr, time, line)) = lines.next().await {
+            if last.as_ref().is_some_and(|seen| time <= *seen) {
+                continue; // already copied before the stream resumed
+            }
+            last = Some(time);
             shared.log(
                 &key,
                 if stderr {
@@ -247,7 +254,7 @@ async fn follow(
                 line,
             );
         }
-        from_start = false;
+        since = last.as_ref().and_then(LogTime::unix_seconds).or(since);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

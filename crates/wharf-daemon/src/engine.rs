@@ -546,14 +546,20 @@ impl Engine {
         })
     }
 
-    /// The container's output, line by line, as (is stderr, line): all of it for a
-    /// container just created, else from now on.
-    pub fn logs(&self, name: &str, from_start: bool) -> impl Stream<Item = (bool, String)> + use<> {
+    /// The container's output from `since` (Unix seconds; all of it when `None`), line by
+    /// line, as (is stderr, engine timestamp, line).
+    pub fn logs(
+        &self,
+        name: &str,
+        since: Option<i32>,
+    ) -> impl Stream<Item = (bool, LogTime, String)> + use<> {
         let options = LogsOptions {
             follow: true,
             stdout: true,
             stderr: true,
-            tail: if from_start { "all" } else { "0" }.to_owned(),
+            timestamps: true,
+            since: since.unwrap_or(0),
+            tail: "all".to_owned(),
             ..Default::default()
         };
         self.docker
@@ -567,11 +573,76 @@ impl Engine {
             })
             .flat_map(|(stderr, bytes)| {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
-                let lines: Vec<(bool, String)> = text
+                let lines: Vec<(bool, LogTime, String)> = text
                     .lines()
-                    .map(|line| (stderr, line.trim_end_matches('\r').to_owned()))
+                    .map(|line| {
+                        let (stamp, rest) = line.split_once(' ').unwrap_or(("", line));
+                        (
+                            stderr,
+                            LogTime::parse(stamp),
+                            rest.trim_end_matches('\r').to_owned(),
+                        )
+                    })
                     .collect();
                 futures_util::stream::iter(lines)
             })
+    }
+}
+
+/// An engine log timestamp (RFC 3339 with nanoseconds, trailing zeros trimmed), kept
+/// in a form that orders correctly: the fraction padded to nine digits.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogTime(String);
+
+impl LogTime {
+    fn parse(stamp: &str) -> Self {
+        let stamp = stamp.trim_end_matches('Z');
+        let (whole, fraction) = stamp.split_once('.').unwrap_or((stamp, ""));
+        Self(format!("{whole}.{fraction:0<9}"))
+    }
+
+    /// The Unix second this falls in, for `since` (the date part read as UTC).
+    pub fn unix_seconds(&self) -> Option<i32> {
+        let (date, time) = self.0.split_once('T')?;
+        let mut date_parts = date.split('-').map(|p| p.parse::<i64>().ok());
+        let (year, month, day) = (
+            date_parts.next()??,
+            date_parts.next()??,
+            date_parts.next()??,
+        );
+        let mut time_parts = time.split(['.', ':']).map(|p| p.parse::<i64>().ok());
+        let (hour, minute, second) = (
+            time_parts.next()??,
+            time_parts.next()??,
+            time_parts.next()??,
+        );
+        // Days from the civil date (Howard Hinnant's algorithm).
+        let y = if month <= 2 { year - 1 } else { year };
+        let era = y.div_euclid(400);
+        let year_of_era = y - era * 400;
+        let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        let days = era * 146_097 + day_of_era - 719_468;
+        i32::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogTime;
+
+    #[test]
+    fn log_times_order_and_convert() {
+        let a = LogTime::parse("2026-11-21T22:20:45.5Z");
+        let b = LogTime::parse("2026-11-21T22:20:45.123456789Z");
+        assert!(b < a, "fractions compare by value, not by length");
+        assert_eq!(
+            LogTime::parse("1970-01-01T00:00:10Z").unix_seconds(),
+            Some(10)
+        );
+        assert_eq!(
+            LogTime::parse("2026-11-21T22:20:45.5Z").unix_seconds(),
+            Some(1_795_299_645)
+        );
     }
 }

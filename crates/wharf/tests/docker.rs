@@ -443,3 +443,89 @@ services:
     );
     stack.ok(&["down"]);
 }
+
+#[test]
+fn only_containers_whose_hash_changed_are_recreated_and_logs_follow_them() {
+    if !engine_ready() {
+        return;
+    }
+    let file = |greeting: &str| {
+        format!(
+            r#"name: wharfrecreate
+services:
+  steady:
+    image: {IMAGE}
+    init: true
+    command: ["/bin/sleep", "600"]
+  talker:
+    image: {IMAGE}
+    init: true
+    restart: always
+    environment: {{GREETING: {greeting}}}
+    command: ["/bin/sh", "-c", "echo $$GREETING; exec /bin/sleep 600"]
+"#
+        )
+    };
+    let stack = Stack::new(&file("one"));
+    docker_up(&stack);
+    let id = |name: &str| docker_json(&["inspect", "--format", "{{json .Id}}", name]);
+    let (steady, talker) = (id("wharfrecreate-steady-1"), id("wharfrecreate-talker-1"));
+    let top = stack.ok(&["top", "steady"]);
+    assert!(top.contains("sleep 600"), "{top}");
+
+    stack.write(&file("two"));
+    let output = stack.wharf(&["up", "-d", "--wait", "--backend", "docker"]);
+    assert!(output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("talker")
+            && said.contains("recreated")
+            && said.contains("configuration changed"),
+        "{said}"
+    );
+    assert_eq!(
+        id("wharfrecreate-steady-1"),
+        steady,
+        "an unchanged container is kept"
+    );
+    assert_ne!(
+        id("wharfrecreate-talker-1"),
+        talker,
+        "a changed one is recreated"
+    );
+
+    // The engine restarts the container by its policy; the logs follow it.
+    // The service's process dies (not a `docker kill`, which counts as a manual stop).
+    let killed = Command::new("docker")
+        .args([
+            "exec",
+            "wharfrecreate-talker-1",
+            "/bin/sh",
+            "-c",
+            "kill $(/bin/pidof sleep)",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        killed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+    eventually(
+        "the restarted container's output is in the logs",
+        Duration::from_secs(20),
+        || {
+            stack
+                .ok(&["logs", "talker", "--no-log-prefix"])
+                .matches("two")
+                .count()
+                >= 2
+        },
+    );
+    let logs = stack.ok(&["logs", "talker", "--no-log-prefix"]);
+    assert!(
+        logs.contains("one"),
+        "logs of the recreated container's predecessor are kept: {logs}"
+    );
+    stack.ok(&["down"]);
+}
