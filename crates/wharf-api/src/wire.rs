@@ -164,3 +164,16 @@ pub enum LogStream {
 pub struct ErrorBody {
     pub error: String,
 }
+
+/// `GET /v1/projects/{name}/urls`: one row of `wharf urls`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteInfo {
+    pub url: String,
+    pub service: String,
+    /// The port inside the service.
+    pub port: u16,
+    /// Ready instances, as host addresses.
+    pub backends: Vec<String>,
+    /// Instances not ready yet.
+    pub waiting: usize,
+}

@@ -12,6 +12,8 @@ mod logs;
 mod orphans;
 mod ports;
 mod process;
+mod proxy;
+mod routes;
 mod server;
 mod store;
 mod supervisor;
@@ -20,7 +22,7 @@ use std::fs::File;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::sync::Arc;
 
-use tokio::net::UnixListener;
+use tokio::net::{TcpListener, UnixListener};
 use wharf_api::Paths;
 
 use crate::server::Server;
@@ -108,6 +110,34 @@ async fn serve(paths: &Paths) -> Result<(), DaemonError> {
         }
     });
 
+    // The proxy's table follows every change of every instance.
+    let routing = Arc::clone(supervisor.shared());
+    let mut changes = routing.subscribe_changes();
+    tokio::spawn(async move {
+        routing.rebuild_routes();
+        while changes.changed().await.is_ok() {
+            routing.rebuild_routes();
+        }
+    });
+    let proxy_port = std::env::var("WHARF_PROXY_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(proxy::DEFAULT_PORT);
+    match TcpListener::bind(("127.0.0.1", proxy_port)).await {
+        Ok(listener) => {
+            say(&format!("proxy listening on http://127.0.0.1:{proxy_port}"));
+            supervisor.shared().set_proxy_port(proxy_port);
+            let proxy = Arc::new(proxy::Proxy::new(
+                Arc::clone(&supervisor.shared().routes),
+                proxy_port,
+            ));
+            tokio::spawn(proxy.serve(listener));
+        }
+        Err(err) => say(&format!(
+            "the proxy cannot listen on 127.0.0.1:{proxy_port} ({}); set WHARF_PROXY_PORT to another port",
+            ports::in_use(proxy_port).unwrap_or_else(|| err.to_string())
+        )),
+    }
     let mut child_exits = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())
         .map_err(io("installing the SIGCHLD handler"))?;
     let reaper = Arc::clone(supervisor.shared());

@@ -68,6 +68,7 @@ impl Server {
         let result = match (method, action) {
             ("GET", "ps") => self.supervisor.ps(name).await.map(|v| Response::json(&v)),
             ("GET", "spec") => self.supervisor.spec(name).map(|v| Response::json(&v)),
+            ("GET", "urls") => Ok(Response::json(&self.supervisor.shared().urls(name))),
             ("POST", "up") => match body::<UpRequest>(request) {
                 Ok(up) if up.spec.name != name => {
                     return Response::error(

@@ -23,6 +23,7 @@ use crate::forward::spawn_forwarder;
 use crate::logs::LogBook;
 use crate::orphans::{Children, kill_marked, marker, project_marker};
 use crate::process::{signal_group, start_time};
+use crate::routes::{RouteTable, SharedTable};
 use crate::store::{Desired, ProcessRecord, Store};
 use crate::{container_instance, instance};
 
@@ -103,6 +104,9 @@ pub struct Shared {
     engine: tokio::sync::OnceCell<Arc<Engine>>,
     /// Notes for the user about each project's last stop, handed out by `down`.
     notes: Mutex<BTreeMap<String, Vec<String>>>,
+    /// The proxy's routes, rebuilt on every change.
+    pub routes: Arc<SharedTable>,
+    proxy_port: Mutex<Option<u16>>,
 }
 
 #[derive(Clone)]
@@ -202,6 +206,58 @@ impl Shared {
             .unwrap_or_default()
     }
 
+    /// The proxy's port, once it listens.
+    pub fn set_proxy_port(&self, port: u16) {
+        *self
+            .proxy_port
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(port);
+    }
+
+    /// A project's routes, with the URLs the proxy answers on.
+    pub fn urls(&self, project: &str) -> Vec<wharf_api::RouteInfo> {
+        let port = *self
+            .proxy_port
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let table = self.routes.current();
+        table
+            .routes_of(Some(project))
+            .map(|route| {
+                let path = if route.path == "/" {
+                    ""
+                } else {
+                    route.path.as_str()
+                };
+                wharf_api::RouteInfo {
+                    url: match port {
+                        Some(port) => format!("http://{}:{port}{path}", route.host),
+                        None => format!("(the proxy is not listening) {}{path}", route.host),
+                    },
+                    service: route.service.clone(),
+                    port: route.port,
+                    backends: route.backends.iter().map(ToString::to_string).collect(),
+                    waiting: route.waiting,
+                }
+            })
+            .collect()
+    }
+
+    /// Rebuilds the proxy's table from every project and its instances.
+    pub fn rebuild_routes(&self) {
+        let inputs: Vec<(ProjectSpec, Vec<InstanceStatus>)> = self
+            .projects()
+            .values()
+            .map(|p| {
+                (
+                    p.spec.clone(),
+                    p.instances.values().map(|i| i.status.clone()).collect(),
+                )
+            })
+            .collect();
+        self.routes.replace(RouteTable::build(&inputs));
+    }
+
     /// Records that an instance stopped on request, with its exit code.
     pub fn mark_stopped(&self, key: &InstanceKey, code: Option<i32>) {
         self.log(key, LogStream::Wharf, "stopped".to_owned());
@@ -278,6 +334,8 @@ impl Supervisor {
                 children: Children::default(),
                 engine: tokio::sync::OnceCell::new(),
                 notes: Mutex::new(BTreeMap::new()),
+                routes: Arc::new(SharedTable::default()),
+                proxy_port: Mutex::new(None),
             }),
         }
     }

@@ -14,5 +14,6 @@ pub use container::{ContainerPort, ContainerSpec, EngineHealthcheck, EngineResou
 pub use diff::{Change, ChangeReason, diff};
 pub use graph::{GraphError, start_order, stop_order, with_dependencies, with_restart_dependents};
 pub use spec::{
-    Condition, Dependency, HealthSpec, PortSpec, Probe, ProjectSpec, RestartPolicy, ServiceSpec,
+    Condition, Dependency, HealthSpec, PortSpec, Probe, ProjectSpec, RestartPolicy, RouteSpec,
+    ServiceSpec,
 };

@@ -21,6 +21,22 @@ pub struct ProjectSpec {
     pub networks: BTreeMap<String, EngineResource>,
     #[serde(default)]
     pub volumes: BTreeMap<String, EngineResource>,
+    /// The project's domain in the proxy (`x-wharf.domain`, else `<project>.localhost`).
+    #[serde(default)]
+    pub domain: String,
+    /// `x-wharf.proxy.routes`.
+    #[serde(default)]
+    pub routes: Vec<RouteSpec>,
+}
+
+/// A proxy route of the file: a host, a path prefix, or both, to a service's port.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteSpec {
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub service: String,
+    /// The service's port (inside it); its first one when not given.
+    pub port: Option<u16>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -93,6 +93,8 @@ pub enum Command {
     Port(PortArgs),
     /// Set the number of instances of services (SERVICE=N)
     Scale(ScaleArgs),
+    /// List the project's URLs in the proxy, with their services and readiness
+    Urls(ListFormatArgs),
     /// Manage wharfd, the background daemon
     #[command(subcommand)]
     Daemon(DaemonCommand),

@@ -59,6 +59,7 @@ fn main() -> ExitCode {
         Command::Stats(args) => commands::stats::stats(&cli.global, args),
         Command::Port(args) => commands::stats::port(&cli.global, args),
         Command::Scale(args) => commands::up::scale(&cli.global, args, &printer),
+        Command::Urls(args) => commands::urls::run(&cli.global, args),
         Command::Daemon(command) => commands::daemon::run(command, &printer),
         Command::Recipe(cli::RecipeCommand::Postgres(args)) => {
             native::postgres::run(args).map(|()| ExitCode::SUCCESS)

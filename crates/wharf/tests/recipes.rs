@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 
-use support::{Stack, free_port};
+use support::{Stack, free_port, http_get};
 
 /// Fails with what to install, unless the opt-out is set (then `false`: skip).
 fn have_services() -> bool {
@@ -181,18 +181,6 @@ fn copy_example(name: &str, to: &Path) {
     assert!(status.success());
 }
 
-fn http_get(port: u16, path: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: marketplace.localhost\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
-}
-
 #[test]
 fn the_marketplace_example_runs_natively_behind_nginx() {
     if !have_services() {
@@ -201,18 +189,18 @@ fn the_marketplace_example_runs_natively_behind_nginx() {
     let stack = Stack::new("");
     copy_example("marketplace", stack.dir.path());
     stack.ok(&["up", "-d", "--wait", "--wait-timeout", "120"]);
-    let first = http_get(28080, "/");
+    let first = http_get(28080, "marketplace.localhost", "/");
     assert!(first.starts_with("HTTP/1.1 200"), "{first}");
     assert!(
         first.contains("<li>anchor: 42.00</li>") && first.contains("from api"),
         "{first}"
     );
-    let second = http_get(28080, "/");
+    let second = http_get(28080, "marketplace.localhost", "/");
     assert!(
         second.contains("from memcached"),
         "the second page comes from the cache: {second}"
     );
-    let api = http_get(28080, "/api/products");
+    let api = http_get(28080, "marketplace.localhost", "/api/products");
     assert!(
         api.contains("\"name\": \"lantern\"") && api.contains("\"views\": "),
         "{api}"

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Stack, eventually, free_port};
+use support::{Stack, eventually, free_port, http_get};
 
 fn alive(pid: u32) -> bool {
     // A zombie has exited; only its parent has not collected it yet.
@@ -18,17 +18,6 @@ fn alive(pid: u32) -> bool {
             .next()
             .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
     })
-}
-
-fn http_get(port: u16) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
 }
 
 /// An HTTP server with a healthcheck, a dependent server, and an idle worker.
@@ -81,8 +70,8 @@ fn up_wait_runs_the_stack_healthy_and_down_stops_every_process() {
     }
     let api_instance = instances.iter().find(|i| i["service"] == "api").unwrap();
     assert_eq!(api_instance["health"], "healthy");
-    assert!(http_get(api).starts_with("HTTP/1.0 200"));
-    assert!(http_get(web).starts_with("HTTP/1.0 200"));
+    assert!(http_get(api, "localhost", "/").starts_with("HTTP/1.0 200"));
+    assert!(http_get(web, "localhost", "/").starts_with("HTTP/1.0 200"));
 
     let pids: Vec<u32> = instances
         .iter()

@@ -11,3 +11,4 @@ pub mod schema;
 pub mod stats;
 pub mod top;
 pub mod up;
+pub mod urls;

@@ -124,6 +124,23 @@ pub fn project_spec(
         services,
         networks,
         volumes,
+        domain: project
+            .wharf
+            .domain
+            .clone()
+            .unwrap_or_else(|| format!("{}.localhost", project.name)),
+        routes: project
+            .wharf
+            .proxy
+            .routes
+            .iter()
+            .map(|r| wharf_plan::RouteSpec {
+                host: r.host.clone(),
+                path: r.path.clone(),
+                service: r.service.clone(),
+                port: r.port,
+            })
+            .collect(),
     })
 }
 

@@ -15,6 +15,8 @@ use serde_json::Value;
 pub struct Stack {
     pub home: tempfile::TempDir,
     pub dir: tempfile::TempDir,
+    /// The proxy port of this stack's daemon, free when the stack was made.
+    pub proxy_port: u16,
 }
 
 impl Stack {
@@ -22,6 +24,7 @@ impl Stack {
         let stack = Self {
             home: tempfile::tempdir().unwrap(),
             dir: tempfile::tempdir().unwrap(),
+            proxy_port: free_port(),
         };
         stack.write(compose);
         stack
@@ -37,6 +40,7 @@ impl Stack {
             .args(args)
             .current_dir(self.dir.path())
             .env("WHARF_HOME", self.home.path())
+            .env("WHARF_PROXY_PORT", self.proxy_port.to_string())
             .env("NO_COLOR", "1");
         command
     }
@@ -103,4 +107,18 @@ pub fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A plain HTTP GET on loopback, the connection closed after the answer.
+pub fn http_get(port: u16, host: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
 }

@@ -1,0 +1,317 @@
+//! The proxy's routing table, rebuilt whenever an instance changes: which host and
+//! path go to which service port, and which instances are ready to take the request.
+//!
+//! Every service with a port gets `<service>.<domain>` (its first port) and
+//! `<port>.<service>.<domain>` (each port); `x-wharf.proxy.routes` add hosts and path
+//! prefixes. The domain is `x-wharf.domain`, else `<project>.localhost`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use wharf_api::{Health, InstanceState, InstanceStatus};
+use wharf_plan::ProjectSpec;
+
+#[derive(Debug)]
+pub struct Route {
+    pub host: String,
+    /// `/` for a whole host.
+    pub path: String,
+    pub project: String,
+    pub service: String,
+    /// The port inside the service.
+    pub port: u16,
+    /// Ready instances, as host addresses.
+    pub backends: Vec<SocketAddr>,
+    /// Instances that exist but are not ready (for the page shown when none is).
+    pub waiting: usize,
+    next: AtomicUsize,
+}
+
+impl Route {
+    /// The backends in the order to try them: round robin, then the others as retries.
+    pub fn pick(&self) -> Vec<SocketAddr> {
+        if self.backends.is_empty() {
+            return Vec::new();
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % self.backends.len();
+        self.backends[start..]
+            .iter()
+            .chain(&self.backends[..start])
+            .copied()
+            .collect()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+/// What a lookup found.
+pub enum Lookup<'a> {
+    Found(&'a Route),
+    /// The host belongs to a project, but no route matches the path.
+    NoRoute {
+        project: &'a str,
+    },
+    UnknownHost,
+}
+
+impl RouteTable {
+    pub fn build(projects: &[(ProjectSpec, Vec<InstanceStatus>)]) -> Self {
+        let mut routes = Vec::new();
+        for (spec, instances) in projects {
+            let domain = if spec.domain.is_empty() {
+                format!("{}.localhost", spec.name)
+            } else {
+                spec.domain.to_ascii_lowercase()
+            };
+            let route = |host: String, path: &str, service: &str, port: u16| {
+                let chosen = instances.iter().filter(|i| i.service == service);
+                let ready: Vec<SocketAddr> = chosen
+                    .clone()
+                    .filter(|i| {
+                        i.state == InstanceState::Running
+                            && matches!(i.health, Health::None | Health::Healthy)
+                    })
+                    .filter_map(|i| i.ports.iter().find(|p| p.target == port))
+                    .map(|p| SocketAddr::from(([127, 0, 0, 1], p.published)))
+                    .collect();
+                Route {
+                    host,
+                    path: normalize_path(path),
+                    project: spec.name.clone(),
+                    service: service.to_owned(),
+                    port,
+                    waiting: chosen.count() - ready.len(),
+                    backends: ready,
+                    next: AtomicUsize::new(0),
+                }
+            };
+            for (name, service) in &spec.services {
+                for (index, port) in service.ports.iter().enumerate() {
+                    if index == 0 {
+                        routes.push(route(format!("{name}.{domain}"), "/", name, port.target));
+                    }
+                    routes.push(route(
+                        format!("{}.{name}.{domain}", port.target),
+                        "/",
+                        name,
+                        port.target,
+                    ));
+                }
+            }
+            for custom in &spec.routes {
+                let Some(service) = spec.services.get(&custom.service) else {
+                    continue;
+                };
+                let Some(port) = custom
+                    .port
+                    .or_else(|| service.ports.first().map(|p| p.target))
+                else {
+                    continue;
+                };
+                let host = custom
+                    .host
+                    .as_deref()
+                    .map_or_else(|| domain.clone(), str::to_ascii_lowercase);
+                routes.push(route(
+                    host,
+                    custom.path.as_deref().unwrap_or("/"),
+                    &custom.service,
+                    port,
+                ));
+            }
+            // The project's own domain: known, even with no route at its root.
+            routes.push(Route {
+                host: domain.clone(),
+                path: String::new(),
+                project: spec.name.clone(),
+                service: String::new(),
+                port: 0,
+                backends: Vec::new(),
+                waiting: 0,
+                next: AtomicUsize::new(0),
+            });
+        }
+        // Longest path first, so the most specific prefix wins.
+        routes.sort_by_key(|r| std::cmp::Reverse(r.path.len()));
+        Self { routes }
+    }
+
+    /// The route for a request's host (without its port) and path.
+    pub fn lookup(&self, host: &str, path: &str) -> Lookup<'_> {
+        let host = host.to_ascii_lowercase();
+        let mut project = None;
+        for route in self.routes.iter().filter(|r| r.host == host) {
+            if route.path.is_empty() {
+                project = Some(route.project.as_str());
+                continue;
+            }
+            if path_matches(&route.path, path) {
+                return Lookup::Found(route);
+            }
+            project = Some(route.project.as_str());
+        }
+        match project {
+            Some(project) => Lookup::NoRoute { project },
+            None => Lookup::UnknownHost,
+        }
+    }
+
+    /// Every route of `project` (all projects when `None`), for pages and `wharf urls`.
+    pub fn routes_of<'a>(
+        &'a self,
+        project: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Route> + 'a {
+        self.routes
+            .iter()
+            .filter(move |r| !r.service.is_empty() && project.is_none_or(|p| r.project == p))
+    }
+}
+
+fn normalize_path(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        "/".to_owned()
+    } else if trimmed.starts_with('/') {
+        trimmed.to_owned()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+/// `/api` matches `/api`, `/api/x` and `/api?q`, not `/apix`.
+fn path_matches(prefix: &str, path: &str) -> bool {
+    prefix == "/"
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
+}
+
+/// A shared, swappable table: readers take the current one, the rebuilder replaces it.
+#[derive(Default)]
+pub struct SharedTable(std::sync::RwLock<Arc<RouteTable>>);
+
+impl SharedTable {
+    pub fn current(&self) -> Arc<RouteTable> {
+        Arc::clone(
+            &self
+                .0
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    pub fn replace(&self, table: RouteTable) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(table);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wharf_plan::{PortSpec, RouteSpec, ServiceSpec};
+
+    fn instance(service: &str, replica: u32, published: u16, ready: bool) -> InstanceStatus {
+        InstanceStatus {
+            service: service.into(),
+            replica,
+            name: format!("shop-{service}-{replica}"),
+            backend: "process".into(),
+            state: if ready {
+                InstanceState::Running
+            } else {
+                InstanceState::Waiting
+            },
+            health: Health::None,
+            pid: None,
+            exit_code: None,
+            restarts: 0,
+            ports: vec![PortSpec {
+                target: 8000,
+                published,
+            }],
+            started_at_ms: None,
+            message: String::new(),
+        }
+    }
+
+    fn table() -> RouteTable {
+        let mut spec = ProjectSpec {
+            name: "shop".into(),
+            ..ProjectSpec::default()
+        };
+        for name in ["web", "api"] {
+            spec.services.insert(
+                name.into(),
+                ServiceSpec {
+                    ports: vec![PortSpec {
+                        target: 8000,
+                        published: 0,
+                    }],
+                    ..ServiceSpec::default()
+                },
+            );
+        }
+        spec.routes.push(RouteSpec {
+            path: Some("/api".into()),
+            service: "api".into(),
+            ..RouteSpec::default()
+        });
+        spec.routes.push(RouteSpec {
+            path: Some("/".into()),
+            service: "web".into(),
+            ..RouteSpec::default()
+        });
+        let instances = vec![
+            instance("web", 1, 18001, true),
+            instance("web", 2, 18002, true),
+            instance("web", 3, 18003, false),
+            instance("api", 1, 18010, true),
+        ];
+        RouteTable::build(&[(spec, instances)])
+    }
+
+    #[test]
+    fn hosts_and_path_prefixes_route_to_ready_instances() {
+        let table = table();
+        let Lookup::Found(web) = table.lookup("web.shop.localhost", "/x") else {
+            panic!("web")
+        };
+        assert_eq!(web.backends.len(), 2, "the waiting replica gets nothing");
+        assert_eq!(web.waiting, 1);
+        let Lookup::Found(api) = table.lookup("SHOP.localhost", "/api/items?q=1") else {
+            panic!("api")
+        };
+        assert_eq!(api.service, "api");
+        let Lookup::Found(root) = table.lookup("shop.localhost", "/apix") else {
+            panic!("root")
+        };
+        assert_eq!(root.service, "web");
+        assert!(
+            matches!(table.lookup("8000.api.shop.localhost", "/"), Lookup::Found(r) if r.service == "api")
+        );
+        assert!(matches!(
+            table.lookup("nope.localhost", "/"),
+            Lookup::UnknownHost
+        ));
+    }
+
+    #[test]
+    fn replicas_take_turns_and_the_others_follow_as_retries() {
+        let table = table();
+        let Lookup::Found(web) = table.lookup("web.shop.localhost", "/") else {
+            panic!()
+        };
+        let first = web.pick();
+        let second = web.pick();
+        assert_eq!(first.len(), 2);
+        assert_ne!(first[0], second[0]);
+        assert_eq!(first[1], second[0]);
+    }
+}

@@ -1,0 +1,182 @@
+//! End-to-end tests of the proxy: real clients (raw sockets and curl) through wharfd's
+//! proxy to real backends (`proxy_backend.py`) that wharf runs.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
+
+use support::{Stack, eventually, free_port, http_get};
+
+fn backend() -> String {
+    format!("{}/tests/proxy_backend.py", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// web in two replicas (ports p, p+1), api; `/api` on the project's domain goes to api.
+fn shop() -> (Stack, u16) {
+    let (web, api) = (free_port(), free_port());
+    // Two consecutive ports for web's replicas.
+    let web = if std::net::TcpListener::bind(("127.0.0.1", web + 1)).is_ok() {
+        web
+    } else {
+        free_port()
+    };
+    let script = backend();
+    let stack = Stack::new(&format!(
+        r#"name: shop
+services:
+  web:
+    image: debian
+    ports: ["127.0.0.1:{web}-{}:{web}"]
+    deploy: {{replicas: 2}}
+    x-wharf: {{process: {{command: ["sh", "-c", "exec python3 {script} web-$$WHARF_REPLICA $$PORT"]}}}}
+  api:
+    image: debian
+    ports: ["127.0.0.1:{api}:{api}"]
+    x-wharf: {{process: {{command: ["python3", "{script}", "the-api", "{api}"]}}}}
+x-wharf:
+  proxy:
+    routes: [{{path: /api, service: api}}]
+"#,
+        web + 1
+    ));
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "30"]);
+    let port = stack.proxy_port;
+    (stack, port)
+}
+
+#[test]
+fn hosts_and_paths_route_and_replicas_take_turns() {
+    let (stack, port) = shop();
+    let first = http_get(port, "web.shop.localhost", "/page");
+    let second = http_get(port, "web.shop.localhost", "/page");
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    let replicas = [
+        first.contains("web-1 /page"),
+        second.contains("web-1 /page"),
+    ];
+    assert!(
+        replicas[0] != replicas[1],
+        "round robin: {first} / {second}"
+    );
+    assert!(
+        first.contains("xff=127.0.0.1") && first.contains("xfh=web.shop.localhost"),
+        "{first}"
+    );
+    let api = http_get(port, "shop.localhost", "/api/items?x=1");
+    assert!(api.contains("the-api /api/items?x=1"), "{api}");
+    let unknown = http_get(port, "nothing.localhost", "/");
+    assert!(
+        unknown.starts_with("HTTP/1.1 404") && unknown.contains("http://web.shop.localhost"),
+        "{unknown}"
+    );
+    let urls = stack.ok(&["urls"]);
+    assert!(
+        urls.contains(&format!("http://web.shop.localhost:{port}")) && urls.contains('2'),
+        "{urls}"
+    );
+}
+
+#[test]
+fn http2_websockets_and_large_bodies_pass_through() {
+    let (_stack, port) = shop();
+    let url = format!("http://web.shop.localhost:{port}/h2");
+    let h2 = Command::new("curl")
+        .args([
+            "-s",
+            "--http2-prior-knowledge",
+            "-w",
+            " %{http_version}",
+            &url,
+        ])
+        .output()
+        .expect("curl");
+    let h2 = String::from_utf8_lossy(&h2.stdout).into_owned();
+    assert!(h2.contains("/h2") && h2.ends_with(" 2"), "{h2}");
+
+    let big = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(big.path(), vec![b'x'; 20 * 1024 * 1024]).unwrap();
+    let posted = Command::new("curl")
+        .args(["-s", "--data-binary"])
+        .arg(format!("@{}", big.path().display()))
+        .arg(format!("http://shop.localhost:{port}/api/upload"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&posted.stdout),
+        "the-api received 20971520"
+    );
+
+    let mut socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        socket,
+        "GET /ws HTTP/1.1\r\nHost: web.shop.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        socket.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(
+        head.starts_with("HTTP/1.1 101") && head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "{head}"
+    );
+    let mask = [1u8, 2, 3, 4];
+    let payload: Vec<u8> = b"hello"
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ mask[i % 4])
+        .collect();
+    socket.write_all(&[0x81, 0x80 | 5]).unwrap();
+    socket.write_all(&mask).unwrap();
+    socket.write_all(&payload).unwrap();
+    let mut frame = [0u8; 2];
+    socket.read_exact(&mut frame).unwrap();
+    let mut text = vec![0u8; usize::from(frame[1] & 0x7f)];
+    socket.read_exact(&mut text).unwrap();
+    assert!(String::from_utf8_lossy(&text).ends_with("echoes hello"));
+}
+
+#[test]
+fn a_dead_replica_costs_no_request() {
+    let (stack, port) = shop();
+    let instances: serde_json::Value =
+        serde_json::from_str(&stack.ok(&["ps", "--format", "json"])).unwrap();
+    let victim = instances
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "shop-web-2")
+        .and_then(|i| i["pid"].as_u64())
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(victim).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    for _ in 0..20 {
+        let answer = http_get(port, "web.shop.localhost", "/");
+        assert!(
+            answer.starts_with("HTTP/1.1 200") && answer.contains("web-1"),
+            "{answer}"
+        );
+    }
+    eventually(
+        "the proxy drops the dead replica",
+        Duration::from_secs(5),
+        || {
+            stack
+                .ok(&["urls", "--format", "json"])
+                .contains("\"waiting\": 1")
+                || !stack.ok(&["urls"]).contains(" 2")
+        },
+    );
+}

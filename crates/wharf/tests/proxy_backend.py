@@ -1,0 +1,59 @@
+"""A test backend for the proxy tests: answers who it is, echoes bodies by size, and
+echoes WebSocket text frames. Usage: proxy_backend.py NAME PORT"""
+import base64
+import hashlib
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+NAME, PORT = sys.argv[1], int(sys.argv[2])
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def reply(self, text):
+        body = text.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            return self.websocket()
+        forwarded = self.headers.get("X-Forwarded-For", "-")
+        self.reply(f"{NAME} {self.path} xff={forwarded} xfh={self.headers.get('X-Forwarded-Host', '-')}")
+
+    def do_POST(self):
+        remaining, total = int(self.headers.get("Content-Length", "0")), 0
+        while remaining:
+            chunk = self.rfile.read(min(remaining, 65536))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            total += len(chunk)
+        self.reply(f"{NAME} received {total}")
+
+    def websocket(self):
+        key = self.headers["Sec-WebSocket-Key"]
+        accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        head = self.rfile.read(2)
+        length = head[1] & 0x7F
+        mask = self.rfile.read(4)
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(length)))
+        answer = f"{NAME} echoes {payload.decode()}".encode()
+        self.wfile.write(bytes([0x81, len(answer)]) + answer)
+        self.wfile.flush()
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
