@@ -196,25 +196,51 @@ impl Rewrite<'_> {
         format!("127.0.0.1:{host}")
     }
 
+    /// One line of configuration, statement by statement: a line may hold a whole
+    /// block (`server { listen 80; … }`).
     fn line(&self, line: &str) -> String {
-        let trimmed = line.trim_start();
-        let indent = &line[..line.len() - trimmed.len()];
-        if let Some(rest) = trimmed.strip_prefix("listen ") {
-            let mut words = rest.trim_end_matches(';').split_whitespace();
-            let address = words.next().unwrap_or_default();
-            if address.starts_with('[') {
-                return format!("{indent}# {trimmed} (IPv6: wharf listens on loopback only)");
+        let mut out = String::with_capacity(line.len());
+        for piece in line.split_inclusive(';') {
+            // A statement starts after the last brace before its `;`.
+            let start = piece.rfind(['{', '}']).map_or(0, |i| i + 1);
+            let (before, statement) = piece.split_at(start);
+            let trimmed = statement.trim_start();
+            match trimmed
+                .strip_prefix("listen")
+                .filter(|r| r.starts_with(char::is_whitespace))
+            {
+                Some(arguments) => {
+                    out.push_str(&self.text(before));
+                    out.push_str(&statement[..statement.len() - trimmed.len()]);
+                    out.push_str(&self.listen_statement(arguments.trim().trim_end_matches(';')));
+                }
+                None => out.push_str(&self.text(piece)),
             }
-            let port = address.rsplit(':').next().unwrap_or(address);
-            let flags: Vec<&str> = words.collect();
-            let flags = if flags.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", flags.join(" "))
-            };
-            return format!("{indent}listen {}{flags};", self.listen(port));
         }
-        let mut out = resolve_references(line, self.reachable);
+        out
+    }
+
+    /// `listen` on loopback and the host port; an IPv6 `listen` is dropped, since wharf
+    /// listens on IPv4 loopback only.
+    fn listen_statement(&self, arguments: &str) -> String {
+        let mut words = arguments.split_whitespace();
+        let address = words.next().unwrap_or_default();
+        if address.starts_with('[') {
+            return String::new();
+        }
+        let port = address.rsplit(':').next().unwrap_or(address);
+        let flags: Vec<&str> = words.collect();
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", flags.join(" "))
+        };
+        format!("listen {}{flags};", self.listen(port))
+    }
+
+    /// Service references and mounted paths in any other text.
+    fn text(&self, text: &str) -> String {
+        let mut out = resolve_references(text, self.reachable);
         for (_, target) in self.mounts {
             if out.contains(target.as_str()) {
                 let host = self.path(target);
@@ -259,9 +285,12 @@ mod tests {
             rewrite.line("    listen 80 default_server;"),
             "    listen 127.0.0.1:8080 default_server;"
         );
+        assert_eq!(rewrite.line("  listen [::]:80;"), "  ");
         assert_eq!(
-            rewrite.line("  listen [::]:80;"),
-            "  # listen [::]:80; (IPv6: wharf listens on loopback only)"
+            rewrite.line(
+                "server { listen 80; listen [::]:80; location / { proxy_pass http://web:8000; } }"
+            ),
+            "server { listen 127.0.0.1:8080;  location / { proxy_pass http://127.0.0.1:18000; } }"
         );
         assert_eq!(
             rewrite.line("    server web:8000;"),
