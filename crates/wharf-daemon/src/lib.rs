@@ -22,7 +22,7 @@ use std::fs::File;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::UnixListener;
 use wharf_api::Paths;
 
 use crate::server::Server;
@@ -123,7 +123,7 @@ async fn serve(paths: &Paths) -> Result<(), DaemonError> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(proxy::DEFAULT_PORT);
-    match TcpListener::bind(("127.0.0.1", proxy_port)).await {
+    match std::net::TcpListener::bind(("127.0.0.1", proxy_port)) {
         Ok(listener) => {
             say(&format!("proxy listening on http://127.0.0.1:{proxy_port}"));
             supervisor.shared().set_proxy_port(proxy_port);
@@ -131,7 +131,12 @@ async fn serve(paths: &Paths) -> Result<(), DaemonError> {
                 Arc::clone(&supervisor.shared().routes),
                 proxy_port,
             ));
-            tokio::spawn(proxy.serve(listener));
+            // Its own thread and runtime: requests never wait behind supervision work,
+            // and supervision (which must stay on the main thread) never waits behind them.
+            std::thread::Builder::new()
+                .name("wharf-proxy".to_owned())
+                .spawn(move || proxy::run(proxy, listener))
+                .map_err(io("starting the proxy thread"))?;
         }
         Err(err) => say(&format!(
             "the proxy cannot listen on 127.0.0.1:{proxy_port} ({}); set WHARF_PROXY_PORT to another port",

@@ -37,6 +37,24 @@ const HOP_BY_HOP: [&str; 8] = [
     "proxy-authorization",
 ];
 
+/// Runs the proxy on the calling thread with a runtime of its own.
+pub fn run(proxy: Arc<Proxy>, listener: std::net::TcpListener) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    runtime.block_on(async move {
+        if listener.set_nonblocking(true).is_err() {
+            return;
+        }
+        if let Ok(listener) = TcpListener::from_std(listener) {
+            proxy.serve(listener).await;
+        }
+    });
+}
+
 pub struct Proxy {
     table: Arc<SharedTable>,
     client: Client<HttpConnector, Body>,
