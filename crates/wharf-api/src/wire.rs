@@ -115,6 +115,8 @@ pub enum InstanceState {
     /// Waiting for its dependencies.
     Waiting,
     Running,
+    /// Asked to stop and finishing what it was doing: the proxy sends it nothing new.
+    Stopping,
     /// Exited; waiting out a backoff before the next start.
     Restarting,
     /// Restarted too often too fast: held back until `wharf restart`.
@@ -125,7 +127,10 @@ pub enum InstanceState {
 
 impl InstanceState {
     pub fn is_active(self) -> bool {
-        matches!(self, Self::Waiting | Self::Running | Self::Restarting)
+        matches!(
+            self,
+            Self::Waiting | Self::Running | Self::Stopping | Self::Restarting
+        )
     }
 }
 

@@ -113,6 +113,7 @@ pub async fn run(
                 match command {
                     Command::Run => {}
                     Command::Stop => {
+                        shared.update(&key, |s| s.state = InstanceState::Stopping);
                         let asked = std::time::Instant::now();
                         let _ = engine.stop(&id, spec.stop_grace_period).await;
                         follower.abort();

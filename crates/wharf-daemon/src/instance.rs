@@ -153,7 +153,10 @@ pub async fn run(
         }
         let stop_requested = matches!(outcome, Outcome::StopRequested);
         let code = match outcome {
-            Outcome::StopRequested => stop_child(&mut child, pid, &spec).await,
+            Outcome::StopRequested => {
+                shared.update(&key, |s| s.state = InstanceState::Stopping);
+                stop_child(&mut child, pid, &spec).await
+            }
             Outcome::Exited(code) => code,
         };
         shared.children.release(pid);

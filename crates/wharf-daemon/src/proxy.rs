@@ -59,6 +59,8 @@ pub struct Proxy {
     table: Arc<SharedTable>,
     client: Client<HttpConnector, Body>,
     port: u16,
+    /// Requests awaiting an answer, per backend, for least-connections routes.
+    in_flight: std::sync::Mutex<std::collections::HashMap<SocketAddr, usize>>,
 }
 
 impl Proxy {
@@ -70,6 +72,7 @@ impl Proxy {
             table,
             client,
             port,
+            in_flight: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -135,7 +138,7 @@ impl Proxy {
                 );
             }
         };
-        let backends = route.pick();
+        let backends = route.pick(|backend| self.in_flight(backend, 0));
         if backends.is_empty() {
             let why = if route.waiting > 0 {
                 "is starting"
@@ -165,7 +168,10 @@ impl Proxy {
                 None => break,
             };
             let outgoing = forwarded_request(&parts, outgoing_body, *backend, peer, &host, upgrade);
-            match self.client.request(outgoing).await {
+            self.in_flight(*backend, 1);
+            let answer = self.client.request(outgoing).await;
+            self.in_flight(*backend, -1);
+            match answer {
                 Ok(mut response) => {
                     if response.status() == StatusCode::SWITCHING_PROTOCOLS
                         && let Some(client_upgrade) = client_upgrade
@@ -211,6 +217,19 @@ impl Proxy {
             Some(&route.project),
             self.port,
         )
+    }
+}
+
+impl Proxy {
+    /// Adds `change` to the requests in flight to `backend` and returns the count.
+    fn in_flight(&self, backend: SocketAddr, change: isize) -> usize {
+        let mut counts = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = counts.entry(backend).or_default();
+        *count = count.saturating_add_signed(change);
+        *count
     }
 }
 

@@ -25,21 +25,28 @@ pub struct Route {
     pub backends: Vec<SocketAddr>,
     /// Instances that exist but are not ready (for the page shown when none is).
     pub waiting: usize,
+    pub least_connections: bool,
     next: AtomicUsize,
 }
 
 impl Route {
-    /// The backends in the order to try them: round robin, then the others as retries.
-    pub fn pick(&self) -> Vec<SocketAddr> {
+    /// The backends in the order to try them, the others following as retries: in
+    /// turn, or (least connections) by the requests `in_flight` gives each.
+    pub fn pick(&self, in_flight: impl Fn(SocketAddr) -> usize) -> Vec<SocketAddr> {
         if self.backends.is_empty() {
             return Vec::new();
         }
         let start = self.next.fetch_add(1, Ordering::Relaxed) % self.backends.len();
-        self.backends[start..]
+        let mut order: Vec<SocketAddr> = self.backends[start..]
             .iter()
             .chain(&self.backends[..start])
             .copied()
-            .collect()
+            .collect();
+        if self.least_connections {
+            // Stable: among equals, the turn order decides.
+            order.sort_by_key(|backend| in_flight(*backend));
+        }
+        order
     }
 }
 
@@ -67,39 +74,43 @@ impl RouteTable {
             } else {
                 spec.domain.to_ascii_lowercase()
             };
-            let route = |host: String, path: &str, service: &str, port: u16| {
-                let chosen = instances.iter().filter(|i| i.service == service);
-                let ready: Vec<SocketAddr> = chosen
-                    .clone()
-                    .filter(|i| {
-                        i.state == InstanceState::Running
-                            && matches!(i.health, Health::None | Health::Healthy)
-                    })
-                    .filter_map(|i| i.ports.iter().find(|p| p.target == port))
-                    .map(|p| SocketAddr::from(([127, 0, 0, 1], p.published)))
-                    .collect();
-                Route {
-                    host,
-                    path: normalize_path(path),
-                    project: spec.name.clone(),
-                    service: service.to_owned(),
-                    port,
-                    waiting: chosen.count() - ready.len(),
-                    backends: ready,
-                    next: AtomicUsize::new(0),
-                }
-            };
+            let route =
+                |host: String, path: &str, service: &str, port: u16, least_connections: bool| {
+                    let chosen = instances.iter().filter(|i| i.service == service);
+                    let ready: Vec<SocketAddr> = chosen
+                        .clone()
+                        .filter(|i| {
+                            i.state == InstanceState::Running
+                                && matches!(i.health, Health::None | Health::Healthy)
+                        })
+                        .filter_map(|i| i.ports.iter().find(|p| p.target == port))
+                        .map(|p| SocketAddr::from(([127, 0, 0, 1], p.published)))
+                        .collect();
+                    Route {
+                        host,
+                        path: normalize_path(path),
+                        project: spec.name.clone(),
+                        service: service.to_owned(),
+                        port,
+                        waiting: chosen.count() - ready.len(),
+                        backends: ready,
+                        least_connections,
+                        next: AtomicUsize::new(0),
+                    }
+                };
             for (name, service) in &spec.services {
                 for (index, port) in service.ports.iter().enumerate() {
                     if index == 0 {
-                        routes.push(route(format!("{name}.{domain}"), "/", name, port.target));
+                        routes.push(route(
+                            format!("{name}.{domain}"),
+                            "/",
+                            name,
+                            port.target,
+                            false,
+                        ));
                     }
-                    routes.push(route(
-                        format!("{}.{name}.{domain}", port.target),
-                        "/",
-                        name,
-                        port.target,
-                    ));
+                    let host = format!("{}.{name}.{domain}", port.target);
+                    routes.push(route(host, "/", name, port.target, false));
                 }
             }
             for custom in &spec.routes {
@@ -116,11 +127,13 @@ impl RouteTable {
                     .host
                     .as_deref()
                     .map_or_else(|| domain.clone(), str::to_ascii_lowercase);
+                let path = custom.path.as_deref().unwrap_or("/");
                 routes.push(route(
                     host,
-                    custom.path.as_deref().unwrap_or("/"),
+                    path,
                     &custom.service,
                     port,
+                    custom.least_connections,
                 ));
             }
             // The project's own domain: known, even with no route at its root.
@@ -132,6 +145,7 @@ impl RouteTable {
                 port: 0,
                 backends: Vec::new(),
                 waiting: 0,
+                least_connections: false,
                 next: AtomicUsize::new(0),
             });
         }
@@ -303,13 +317,54 @@ mod tests {
     }
 
     #[test]
+    fn least_connections_prefers_the_idle_replica_and_stopping_ones_get_nothing() {
+        let mut spec = ProjectSpec {
+            name: "shop".into(),
+            ..ProjectSpec::default()
+        };
+        spec.services.insert(
+            "web".into(),
+            ServiceSpec {
+                ports: vec![PortSpec {
+                    target: 8000,
+                    published: 0,
+                }],
+                ..ServiceSpec::default()
+            },
+        );
+        spec.routes.push(RouteSpec {
+            path: Some("/".into()),
+            service: "web".into(),
+            least_connections: true,
+            ..RouteSpec::default()
+        });
+        let mut stopping = instance("web", 3, 18003, true);
+        stopping.state = InstanceState::Stopping;
+        let instances = vec![
+            instance("web", 1, 18001, true),
+            instance("web", 2, 18002, true),
+            stopping,
+        ];
+        let table = RouteTable::build(&[(spec, instances)]);
+        let Lookup::Found(route) = table.lookup("shop.localhost", "/") else {
+            panic!()
+        };
+        assert_eq!(route.backends.len(), 2, "a stopping replica is drained");
+        let busy = SocketAddr::from(([127, 0, 0, 1], 18001));
+        for _ in 0..4 {
+            let order = route.pick(|b| if b == busy { 5 } else { 0 });
+            assert_ne!(order[0], busy);
+        }
+    }
+
+    #[test]
     fn replicas_take_turns_and_the_others_follow_as_retries() {
         let table = table();
         let Lookup::Found(web) = table.lookup("web.shop.localhost", "/") else {
             panic!()
         };
-        let first = web.pick();
-        let second = web.pick();
+        let first = web.pick(|_| 0);
+        let second = web.pick(|_| 0);
         assert_eq!(first.len(), 2);
         assert_ne!(first[0], second[0]);
         assert_eq!(first[1], second[0]);

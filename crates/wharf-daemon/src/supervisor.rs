@@ -917,6 +917,7 @@ fn state_word(state: InstanceState) -> &'static str {
     match state {
         InstanceState::Waiting => "waiting",
         InstanceState::Running => "running",
+        InstanceState::Stopping => "stopping",
         InstanceState::Restarting => "restarting",
         InstanceState::CrashLoop => "crash-loop",
         InstanceState::Exited => "exited",

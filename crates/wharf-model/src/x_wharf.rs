@@ -126,6 +126,18 @@ pub struct Route {
     pub path: Option<String>,
     pub service: String,
     pub port: Option<u16>,
+    /// How requests spread over the service's replicas.
+    pub balance: Balance,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Balance {
+    /// In turn.
+    #[default]
+    RoundRobin,
+    /// To the replica with the fewest requests in flight.
+    LeastConnections,
 }
 
 /// A documented environment variable.

@@ -37,6 +37,9 @@ pub struct RouteSpec {
     pub service: String,
     /// The service's port (inside it); its first one when not given.
     pub port: Option<u16>,
+    /// Spread requests to the replica with the fewest in flight, not in turn.
+    #[serde(default)]
+    pub least_connections: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -61,6 +61,7 @@ fn table(instances: &[InstanceStatus]) -> String {
 pub fn status_text(i: &InstanceStatus, now: u64) -> String {
     let mut text = match i.state {
         InstanceState::Waiting => "waiting for dependencies".to_owned(),
+        InstanceState::Stopping => "stopping".to_owned(),
         InstanceState::Running => format!(
             "running {}",
             i.started_at_ms.map(|t| ago(now, t)).unwrap_or_default()

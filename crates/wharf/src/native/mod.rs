@@ -139,6 +139,7 @@ pub fn project_spec(
                 path: r.path.clone(),
                 service: r.service.clone(),
                 port: r.port,
+                least_connections: r.balance == wharf_model::x_wharf::Balance::LeastConnections,
             })
             .collect(),
     })
