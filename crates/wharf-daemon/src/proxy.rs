@@ -67,7 +67,12 @@ impl Proxy {
     pub fn new(table: Arc<SharedTable>, port: u16) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        // Idle connections to backends close soon, so a backend that stops gracefully is
+        // not kept waiting on the proxy's pool.
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(hyper_util::rt::TokioTimer::new())
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
+            .build(connector);
         Self {
             table,
             client,

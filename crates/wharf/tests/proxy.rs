@@ -180,3 +180,28 @@ fn a_dead_replica_costs_no_request() {
         },
     );
 }
+
+#[test]
+fn a_stopping_service_finishes_its_requests_and_gets_no_new_ones() {
+    let (stack, port) = shop();
+    let slow = std::thread::spawn(move || http_get(port, "web.shop.localhost", "/slow"));
+    std::thread::sleep(Duration::from_millis(300));
+    let stopper = std::thread::spawn({
+        let command = stack.command(&["stop", "web"]).spawn().unwrap();
+        move || command.wait_with_output().unwrap()
+    });
+    eventually("web is stopping", Duration::from_secs(5), || {
+        stack.ok(&["ps", "--format", "json"]).contains("stopping")
+    });
+    let refused = http_get(port, "web.shop.localhost", "/new");
+    assert!(
+        refused.starts_with("HTTP/1.1 502"),
+        "no new request reaches a stopping instance: {refused}"
+    );
+    let answer = slow.join().unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains("/slow"),
+        "the request in progress finished: {answer}"
+    );
+    assert!(stopper.join().unwrap().status.success());
+}

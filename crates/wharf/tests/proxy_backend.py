@@ -2,7 +2,10 @@
 echoes WebSocket text frames. Usage: proxy_backend.py NAME PORT"""
 import base64
 import hashlib
+import signal
 import sys
+import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 NAME, PORT = sys.argv[1], int(sys.argv[2])
@@ -22,6 +25,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.headers.get("Upgrade", "").lower() == "websocket":
             return self.websocket()
+        if self.path.startswith("/slow"):
+            time.sleep(1.5)
         forwarded = self.headers.get("X-Forwarded-For", "-")
         self.reply(f"{NAME} {self.path} xff={forwarded} xfh={self.headers.get('X-Forwarded-Host', '-')}")
 
@@ -56,4 +61,14 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+server.daemon_threads = False
+
+
+def stop_gracefully(*_):
+    # Stop accepting, let the requests in progress finish, then exit.
+    threading.Thread(target=lambda: (server.shutdown(), server.server_close())).start()
+
+
+signal.signal(signal.SIGTERM, stop_gracefully)
+server.serve_forever()
