@@ -22,6 +22,11 @@ use crate::routes::{Lookup, RouteTable, SharedTable};
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// The most a request's head may weigh; larger ones are refused.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 /// The proxy's default port (`WHARF_PROXY_PORT` changes it).
 pub const DEFAULT_PORT: u16 = 7080;
 
@@ -94,7 +99,16 @@ impl Proxy {
                     let proxy = Arc::clone(&proxy);
                     async move { Ok::<_, Infallible>(proxy.handle(request, peer).await) }
                 });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                let mut builder =
+                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                // A client that is slow to send its headers, or sends too many, is cut off
+                // without holding anything else up.
+                builder
+                    .http1()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .max_buf_size(MAX_HEAD_BYTES);
+                let _ = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .await;
             });

@@ -205,3 +205,39 @@ fn a_stopping_service_finishes_its_requests_and_gets_no_new_ones() {
     );
     assert!(stopper.join().unwrap().status.success());
 }
+
+#[test]
+fn oversized_headers_are_refused_and_slow_clients_hold_nobody_up() {
+    let (_stack, port) = shop();
+    // Slow clients: connected, half a request sent, nothing more.
+    let idle: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: web.shop.localhost\r\n")
+                .unwrap();
+            stream
+        })
+        .collect();
+    let served = http_get(port, "web.shop.localhost", "/meanwhile");
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    drop(idle);
+
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let huge = "x".repeat(100 * 1024);
+    let _ = write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: web.shop.localhost\r\nX-Huge: {huge}\r\n\r\n"
+    );
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "refused, not forwarded: {}",
+        &answer[..answer.len().min(200)]
+    );
+    assert!(!answer.contains("web-"), "the backend never saw it");
+}
