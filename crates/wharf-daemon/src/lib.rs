@@ -17,6 +17,7 @@ mod routes;
 mod server;
 mod store;
 mod supervisor;
+mod tls;
 
 use std::fs::File;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -133,9 +134,10 @@ async fn serve(paths: &Paths) -> Result<(), DaemonError> {
             ));
             // Its own thread and runtime: requests never wait behind supervision work,
             // and supervision (which must stay on the main thread) never waits behind them.
+            let secure = https(paths, supervisor.shared());
             std::thread::Builder::new()
                 .name("wharf-proxy".to_owned())
-                .spawn(move || proxy::run(proxy, listener))
+                .spawn(move || proxy::run(proxy, listener, secure))
                 .map_err(io("starting the proxy thread"))?;
         }
         Err(err) => say(&format!(
@@ -172,6 +174,51 @@ async fn serve(paths: &Paths) -> Result<(), DaemonError> {
     let _ = std::fs::remove_file(&socket);
     say("stopped");
     Ok(())
+}
+
+/// HTTPS beside HTTP, on `WHARF_PROXY_HTTPS_PORT` (default 7443), with certificates
+/// from the local CA in the data directory; logged and skipped when it cannot be.
+fn https(
+    paths: &Paths,
+    shared: &Arc<supervisor::Shared>,
+) -> Option<(std::net::TcpListener, tokio_rustls::TlsAcceptor)> {
+    let port = std::env::var("WHARF_PROXY_HTTPS_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(proxy::DEFAULT_HTTPS_PORT);
+    let ca = match tls::LocalCa::load_or_create(&paths.data.join("ca")) {
+        Ok(ca) => ca,
+        Err(err) => {
+            say(&format!("no HTTPS: {err}"));
+            return None;
+        }
+    };
+    say(&format!(
+        "HTTPS certificates come from the local CA {}",
+        ca.certificate_path.display()
+    ));
+    let routes = Arc::clone(&shared.routes);
+    let resolver = tls::CertificateResolver::new(ca, move |host| routes.current().knows(host));
+    let config = match tls::server_config(resolver) {
+        Ok(config) => config,
+        Err(err) => {
+            say(&format!("no HTTPS: {err}"));
+            return None;
+        }
+    };
+    match std::net::TcpListener::bind(("127.0.0.1", port)) {
+        Ok(listener) => {
+            say(&format!("proxy listening on https://127.0.0.1:{port}"));
+            Some((listener, tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+        }
+        Err(err) => {
+            say(&format!(
+                "no HTTPS on 127.0.0.1:{port} ({}); set WHARF_PROXY_HTTPS_PORT to another port",
+                ports::in_use(port).unwrap_or_else(|| err.to_string())
+            ));
+            None
+        }
+    }
 }
 
 /// A line in the daemon's log (its stderr, which the CLI points at `wharfd.log`).

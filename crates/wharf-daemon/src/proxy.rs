@@ -29,6 +29,8 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// The proxy's default port (`WHARF_PROXY_PORT` changes it).
 pub const DEFAULT_PORT: u16 = 7080;
+/// The proxy's default HTTPS port (`WHARF_PROXY_HTTPS_PORT` changes it).
+pub const DEFAULT_HTTPS_PORT: u16 = 7443;
 
 /// Headers that belong to one connection, never forwarded (RFC 9110 section 7.6.1).
 const HOP_BY_HOP: [&str; 8] = [
@@ -42,19 +44,30 @@ const HOP_BY_HOP: [&str; 8] = [
     "proxy-authorization",
 ];
 
-/// Runs the proxy on the calling thread with a runtime of its own.
-pub fn run(proxy: Arc<Proxy>, listener: std::net::TcpListener) {
+/// Runs the proxy on the calling thread with a runtime of its own: plain HTTP on
+/// `listener`, and HTTPS on `secure` when given.
+pub fn run(
+    proxy: Arc<Proxy>,
+    listener: std::net::TcpListener,
+    secure: Option<(std::net::TcpListener, tokio_rustls::TlsAcceptor)>,
+) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     else {
         return;
     };
+    let listen = |listener: std::net::TcpListener| {
+        listener.set_nonblocking(true).ok()?;
+        TcpListener::from_std(listener).ok()
+    };
     runtime.block_on(async move {
-        if listener.set_nonblocking(true).is_err() {
-            return;
+        if let Some((listener, acceptor)) = secure
+            && let Some(listener) = listen(listener)
+        {
+            tokio::spawn(Arc::clone(&proxy).serve_tls(listener, acceptor));
         }
-        if let Ok(listener) = TcpListener::from_std(listener) {
+        if let Some(listener) = listen(listener) {
             proxy.serve(listener).await;
         }
     });
@@ -86,36 +99,69 @@ impl Proxy {
         }
     }
 
-    /// Serves connections until the task is dropped.
+    /// Serves plain HTTP connections until the task is dropped.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
         loop {
             let Ok((stream, peer)) = listener.accept().await else {
                 continue;
             };
             let _ = stream.set_nodelay(true);
+            tokio::spawn(Arc::clone(&self).connection(stream, peer, false));
+        }
+    }
+
+    /// Serves HTTPS connections until the task is dropped.
+    async fn serve_tls(
+        self: Arc<Self>,
+        listener: TcpListener,
+        acceptor: tokio_rustls::TlsAcceptor,
+    ) {
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let acceptor = acceptor.clone();
             let proxy = Arc::clone(&self);
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request| {
-                    let proxy = Arc::clone(&proxy);
-                    async move { Ok::<_, Infallible>(proxy.handle(request, peer).await) }
-                });
-                let mut builder =
-                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                // A client that is slow to send its headers, or sends too many, is cut off
-                // without holding anything else up.
-                builder
-                    .http1()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT)
-                    .max_buf_size(MAX_HEAD_BYTES);
-                let _ = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .await;
+                // A handshake that stalls is dropped like a slow request head.
+                if let Ok(Ok(stream)) =
+                    tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await
+                {
+                    proxy.connection(stream, peer, true).await;
+                }
             });
         }
     }
 
-    async fn handle(&self, mut request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    /// One client connection, HTTP/1.1 or HTTP/2.
+    async fn connection<S>(self: Arc<Self>, stream: S, peer: SocketAddr, secure: bool)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let service = hyper::service::service_fn(move |request| {
+            let proxy = Arc::clone(&self);
+            async move { Ok::<_, Infallible>(proxy.handle(request, peer, secure).await) }
+        });
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        // A client that is slow to send its headers, or sends too many, is cut off
+        // without holding anything else up.
+        builder
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .max_buf_size(MAX_HEAD_BYTES);
+        let _ = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .await;
+    }
+
+    async fn handle(
+        &self,
+        mut request: Request<Incoming>,
+        peer: SocketAddr,
+        secure: bool,
+    ) -> Response<Body> {
         let host = request
             .uri()
             .host()
@@ -186,7 +232,15 @@ impl Proxy {
                     .boxed(),
                 None => break,
             };
-            let outgoing = forwarded_request(&parts, outgoing_body, *backend, peer, &host, upgrade);
+            let outgoing = forwarded_request(
+                &parts,
+                outgoing_body,
+                *backend,
+                peer,
+                &host,
+                upgrade,
+                secure,
+            );
             self.in_flight(*backend, 1);
             let answer = self.client.request(outgoing).await;
             self.in_flight(*backend, -1);
@@ -283,6 +337,7 @@ fn forwarded_request(
     peer: SocketAddr,
     host: &str,
     upgrade: bool,
+    secure: bool,
 ) -> Request<Body> {
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = Request::builder()
@@ -319,7 +374,10 @@ fn forwarded_request(
     if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
         headers.insert("x-forwarded-for", value);
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    headers.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(if secure { "https" } else { "http" }),
+    );
     if let Ok(value) = HeaderValue::from_str(host) {
         headers.insert("x-forwarded-host", value);
     }

@@ -174,6 +174,11 @@ impl RouteTable {
         }
     }
 
+    /// Whether any route answers for `host`.
+    pub fn knows(&self, host: &str) -> bool {
+        self.routes.iter().any(|r| r.host == host)
+    }
+
     /// Every route of `project` (all projects when `None`), for pages and `wharf urls`.
     pub fn routes_of<'a>(
         &'a self,

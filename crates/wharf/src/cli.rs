@@ -95,6 +95,9 @@ pub enum Command {
     Scale(ScaleArgs),
     /// List the project's URLs in the proxy, with their services and readiness
     Urls(ListFormatArgs),
+    /// The proxy's HTTPS
+    #[command(subcommand)]
+    Proxy(ProxyCommand),
     /// Manage wharfd, the background daemon
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -291,6 +294,19 @@ pub struct ScaleArgs {
     /// Don't start the services they depend on
     #[arg(long)]
     pub no_deps: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProxyCommand {
+    /// Make this machine trust the proxy's local certificate authority
+    Trust(TrustArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Only print how to trust it
+    #[arg(long)]
+    pub print: bool,
 }
 
 #[derive(Debug, Args)]

@@ -241,3 +241,37 @@ fn oversized_headers_are_refused_and_slow_clients_hold_nobody_up() {
     );
     assert!(!answer.contains("web-"), "the backend never saw it");
 }
+
+#[test]
+fn https_serves_every_route_with_certificates_from_the_local_ca() {
+    let (stack, _) = shop();
+    let ca = stack.home.path().join("data/ca/ca.pem");
+    let url = format!("https://web.shop.localhost:{}/secure", stack.https_port);
+    let answer = Command::new("curl")
+        .args(["-s", "--cacert"])
+        .arg(&ca)
+        .args(["-w", " %{http_version}", &url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer.stdout);
+    assert!(
+        text.contains("/secure") && text.ends_with(" 2"),
+        "HTTP/2 over TLS, verified: {text} {}",
+        String::from_utf8_lossy(&answer.stderr)
+    );
+    let untrusted = Command::new("curl").args(["-s", &url]).output().unwrap();
+    assert!(
+        !untrusted.status.success(),
+        "without the CA the certificate is not trusted"
+    );
+    let key = std::fs::metadata(stack.home.path().join("data/ca/ca.key")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o777,
+        0o600
+    );
+    let trust = stack.ok(&["proxy", "trust", "--print"]);
+    assert!(
+        trust.contains("update-ca-certificates") && trust.contains(&ca.display().to_string()),
+        "{trust}"
+    );
+}

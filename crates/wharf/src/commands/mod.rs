@@ -6,6 +6,7 @@ pub mod exec;
 pub mod images;
 pub mod lifecycle;
 pub mod logs;
+pub mod proxy;
 pub mod ps;
 pub mod schema;
 pub mod stats;

@@ -15,8 +15,9 @@ use serde_json::Value;
 pub struct Stack {
     pub home: tempfile::TempDir,
     pub dir: tempfile::TempDir,
-    /// The proxy port of this stack's daemon, free when the stack was made.
+    /// The proxy ports of this stack's daemon, free when the stack was made.
     pub proxy_port: u16,
+    pub https_port: u16,
 }
 
 impl Stack {
@@ -25,6 +26,7 @@ impl Stack {
             home: tempfile::tempdir().unwrap(),
             dir: tempfile::tempdir().unwrap(),
             proxy_port: free_port(),
+            https_port: free_port(),
         };
         stack.write(compose);
         stack
@@ -41,6 +43,7 @@ impl Stack {
             .current_dir(self.dir.path())
             .env("WHARF_HOME", self.home.path())
             .env("WHARF_PROXY_PORT", self.proxy_port.to_string())
+            .env("WHARF_PROXY_HTTPS_PORT", self.https_port.to_string())
             .env("NO_COLOR", "1");
         command
     }
