@@ -221,8 +221,11 @@ impl Proxy {
         let upgrade = request.headers().contains_key(header::UPGRADE);
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
         let (parts, body) = request.into_parts();
-        // A request without a body can be tried on the next replica when one refuses it.
+        // A request without a body can be tried on the next replica when one refuses it;
+        // an idempotent one also when the connection broke (a replica that just died,
+        // met through a pooled connection).
         let bodiless = body_is_empty(&parts.headers);
+        let idempotent = bodiless && parts.method.is_idempotent();
         let mut body = Some(body.boxed());
         for (attempt, backend) in backends.iter().enumerate() {
             let outgoing_body = match body.take() {
@@ -271,7 +274,10 @@ impl Proxy {
                     strip_hop_by_hop(&mut parts.headers);
                     return Response::from_parts(parts, body.boxed());
                 }
-                Err(err) if err.is_connect() && attempt + 1 < backends.len() && bodiless => {}
+                Err(err)
+                    if attempt + 1 < backends.len()
+                        && bodiless
+                        && (err.is_connect() || idempotent) => {}
                 Err(err) => {
                     return page(
                         StatusCode::BAD_GATEWAY,
