@@ -134,6 +134,7 @@ async fn serve(paths: &Paths) -> Result<(), DaemonError> {
             ));
             // Its own thread and runtime: requests never wait behind supervision work,
             // and supervision (which must stay on the main thread) never waits behind them.
+            let _ = supervisor.shared().proxy.set(Arc::clone(&proxy));
             let secure = https(paths, supervisor.shared());
             std::thread::Builder::new()
                 .name("wharf-proxy".to_owned())

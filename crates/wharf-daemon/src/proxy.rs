@@ -106,7 +106,25 @@ impl Proxy {
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            tokio::spawn(Arc::clone(&self).connection(stream, peer, false));
+            tokio::spawn(Arc::clone(&self).connection(stream, peer, false, None));
+        }
+    }
+
+    /// Serves a shared address (`wharf share`): a request for a host the proxy does not
+    /// know (an IP address, as a phone sends) goes to `project_host`.
+    pub async fn serve_shared(self: Arc<Self>, listener: TcpListener, project_host: String) {
+        let fallback: Arc<str> = Arc::from(project_host);
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(Arc::clone(&self).connection(
+                stream,
+                peer,
+                false,
+                Some(Arc::clone(&fallback)),
+            ));
         }
     }
 
@@ -128,20 +146,32 @@ impl Proxy {
                 if let Ok(Ok(stream)) =
                     tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await
                 {
-                    proxy.connection(stream, peer, true).await;
+                    proxy.connection(stream, peer, true, None).await;
                 }
             });
         }
     }
 
     /// One client connection, HTTP/1.1 or HTTP/2.
-    async fn connection<S>(self: Arc<Self>, stream: S, peer: SocketAddr, secure: bool)
-    where
+    async fn connection<S>(
+        self: Arc<Self>,
+        stream: S,
+        peer: SocketAddr,
+        secure: bool,
+        fallback: Option<Arc<str>>,
+    ) where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let service = hyper::service::service_fn(move |request| {
             let proxy = Arc::clone(&self);
-            async move { Ok::<_, Infallible>(proxy.handle(request, peer, secure).await) }
+            let fallback = fallback.clone();
+            async move {
+                Ok::<_, Infallible>(
+                    proxy
+                        .handle(request, peer, secure, fallback.as_deref())
+                        .await,
+                )
+            }
         });
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         // A client that is slow to send its headers, or sends too many, is cut off
@@ -161,8 +191,9 @@ impl Proxy {
         mut request: Request<Incoming>,
         peer: SocketAddr,
         secure: bool,
+        fallback: Option<&str>,
     ) -> Response<Body> {
-        let host = request
+        let mut host = request
             .uri()
             .host()
             .map(str::to_owned)
@@ -182,6 +213,11 @@ impl Proxy {
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_owned();
+        if let Some(fallback) = fallback
+            && matches!(table.lookup(&host, &path), Lookup::UnknownHost)
+        {
+            fallback.clone_into(&mut host);
+        }
         let route = match table.lookup(&host, &path) {
             Lookup::Found(route) => route,
             Lookup::NoRoute { project } => {

@@ -42,6 +42,10 @@ impl Server {
                 self.stream_logs(name, &request, writer).await;
                 return;
             }
+            ("GET", ["v1", "projects", name, "share"]) => {
+                self.share(name, &request, writer).await;
+                return;
+            }
             (method, ["v1", "projects", name, action]) => {
                 self.project(method, name, action, &request).await
             }
@@ -147,6 +151,77 @@ impl Server {
         Ok(Response::json(&serde_json::json!({"ok": true})))
     }
 
+    /// `wharf share`: the proxy on every interface for this project, for as long as the
+    /// client holds the request open (a line every second tells whether it still does).
+    async fn share(&self, name: &str, request: &Request, mut writer: OwnedWriteHalf) {
+        let refuse = |message: String| Response::error(409, &message);
+        let spec = match self.supervisor.spec(name) {
+            Ok(spec) => spec,
+            Err(err) => {
+                let _ = Response::error(404, &err.to_string())
+                    .send(&mut writer)
+                    .await;
+                return;
+            }
+        };
+        let Some(proxy) = self.supervisor.shared().proxy.get().cloned() else {
+            let _ = refuse("the proxy is not running (see `wharf daemon logs`)".into())
+                .send(&mut writer)
+                .await;
+            return;
+        };
+        let port: u16 = request
+            .query_one("port")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(7090);
+        // Requests for an address rather than a name go to the project's own domain when a
+        // route covers its root, else to its first service with a port.
+        let covers_root = |r: &wharf_plan::RouteSpec| {
+            r.host.is_none()
+                && r.path
+                    .as_deref()
+                    .is_none_or(|p| p.trim_end_matches('/').is_empty())
+        };
+        let host = if spec.routes.iter().any(covers_root) {
+            spec.domain.clone()
+        } else {
+            let first = spec
+                .services
+                .iter()
+                .find(|(_, s)| !s.ports.is_empty())
+                .map(|(n, _)| n.clone());
+            first.map_or_else(
+                || spec.domain.clone(),
+                |service| format!("{service}.{}", spec.domain),
+            )
+        };
+        let listener = match std::net::TcpListener::bind(("0.0.0.0", port))
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .and_then(tokio::net::TcpListener::from_std)
+        {
+            Ok(listener) => listener,
+            Err(err) => {
+                let _ = refuse(format!("cannot share on port {port}: {err}"))
+                    .send(&mut writer)
+                    .await;
+                return;
+            }
+        };
+        let sharing = tokio::spawn(proxy.serve_shared(listener, host.clone()));
+        let address = lan_address();
+        let announcement =
+            serde_json::json!({"url": format!("http://{address}:{port}"), "host": host});
+        let mut alive = write_head(&mut writer, 200, None).await.is_ok()
+            && write_json_line(&mut writer, &announcement).await.is_ok();
+        while alive {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            alive = write_json_line(&mut writer, &serde_json::json!({}))
+                .await
+                .is_ok();
+        }
+        sharing.abort();
+    }
+
     /// Stored lines, then (with `follow`) live ones until the client goes away.
     async fn stream_logs(&self, name: &str, request: &Request, mut writer: OwnedWriteHalf) {
         let book = match self.supervisor.logs(name) {
@@ -200,6 +275,24 @@ impl Server {
             }
         }
     }
+}
+
+async fn write_json_line(
+    writer: &mut OwnedWriteHalf,
+    value: &serde_json::Value,
+) -> std::io::Result<()> {
+    let mut text = serde_json::to_vec(value)?;
+    text.push(b'\n');
+    writer.write_all(&text).await
+}
+
+/// This machine's address on its local network: the source address of a route out,
+/// found without sending anything.
+fn lan_address() -> std::net::IpAddr {
+    std::net::UdpSocket::bind(("0.0.0.0", 0))
+        .and_then(|socket| socket.connect(("10.255.255.255", 1)).map(|()| socket))
+        .and_then(|socket| socket.local_addr())
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip())
 }
 
 async fn write_line(writer: &mut OwnedWriteHalf, line: &LogLine) -> std::io::Result<()> {

@@ -107,6 +107,8 @@ pub struct Shared {
     /// The proxy's routes, rebuilt on every change.
     pub routes: Arc<SharedTable>,
     proxy_port: Mutex<Option<u16>>,
+    /// The proxy, once it runs, for `wharf share`.
+    pub proxy: std::sync::OnceLock<Arc<crate::proxy::Proxy>>,
 }
 
 #[derive(Clone)]
@@ -336,6 +338,7 @@ impl Supervisor {
                 notes: Mutex::new(BTreeMap::new()),
                 routes: Arc::new(SharedTable::default()),
                 proxy_port: Mutex::new(None),
+                proxy: std::sync::OnceLock::new(),
             }),
         }
     }

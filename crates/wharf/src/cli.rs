@@ -98,6 +98,8 @@ pub enum Command {
     /// The proxy's HTTPS
     #[command(subcommand)]
     Proxy(ProxyCommand),
+    /// Make the project reachable on the local network while this runs
+    Share(ShareArgs),
     /// Manage wharfd, the background daemon
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -294,6 +296,13 @@ pub struct ScaleArgs {
     /// Don't start the services they depend on
     #[arg(long)]
     pub no_deps: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShareArgs {
+    /// The port to open on every interface
+    #[arg(long, default_value_t = 7090)]
+    pub port: u16,
 }
 
 #[derive(Debug, Subcommand)]

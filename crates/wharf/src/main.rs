@@ -60,6 +60,7 @@ fn main() -> ExitCode {
         Command::Port(args) => commands::stats::port(&cli.global, args),
         Command::Scale(args) => commands::up::scale(&cli.global, args, &printer),
         Command::Urls(args) => commands::urls::run(&cli.global, args),
+        Command::Share(args) => commands::share::run(&cli.global, args, &printer),
         Command::Proxy(cli::ProxyCommand::Trust(args)) => commands::proxy::trust(args, &printer),
         Command::Daemon(command) => commands::daemon::run(command, &printer),
         Command::Recipe(cli::RecipeCommand::Postgres(args)) => {

@@ -275,3 +275,46 @@ fn https_serves_every_route_with_certificates_from_the_local_ca() {
         "{trust}"
     );
 }
+
+#[test]
+fn share_opens_the_project_on_the_network_only_while_it_runs() {
+    let (stack, _) = shop();
+    let port = free_port();
+    let address = |ip: &str| format!("{ip}:{port}");
+    let mut share = stack
+        .command(&["share", "--port", &port.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(share.stdout.take().unwrap()),
+        &mut url,
+    )
+    .unwrap();
+    assert!(
+        url.starts_with("http://") && url.trim().ends_with(&format!(":{port}")),
+        "{url}"
+    );
+    // A client that knows only an address (as a phone does) reaches the project.
+    let mut stream = TcpStream::connect(address("127.0.0.1")).unwrap();
+    write!(
+        stream,
+        "GET /shared HTTP/1.1\r\nHost: 192.0.2.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains("/shared"),
+        "{answer}"
+    );
+    share.kill().unwrap();
+    share.wait().unwrap();
+    eventually(
+        "sharing stops with the command",
+        Duration::from_secs(5),
+        || TcpStream::connect(address("127.0.0.1")).is_err(),
+    );
+}

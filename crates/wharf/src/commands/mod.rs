@@ -9,6 +9,7 @@ pub mod logs;
 pub mod proxy;
 pub mod ps;
 pub mod schema;
+pub mod share;
 pub mod stats;
 pub mod top;
 pub mod up;
