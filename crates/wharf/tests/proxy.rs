@@ -318,3 +318,60 @@ fn share_opens_the_project_on_the_network_only_while_it_runs() {
         || TcpStream::connect(address("127.0.0.1")).is_err(),
     );
 }
+
+#[test]
+fn under_load_a_killed_replica_and_scaling_fail_no_request() {
+    let (stack, port) = shop();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let (mut ok, mut failed) = (0u32, Vec::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let answer = http_get(port, "web.shop.localhost", "/load");
+                    if answer.starts_with("HTTP/1.1 200") {
+                        ok += 1;
+                    } else {
+                        failed.push(answer.lines().next().unwrap_or_default().to_owned());
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let ps: serde_json::Value =
+        serde_json::from_str(&stack.ok(&["ps", "--format", "json"])).unwrap();
+    let victim = ps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "shop-web-2")
+        .and_then(|i| i["pid"].as_u64())
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(victim).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    stack.ok(&["scale", "web=1"]);
+    std::thread::sleep(Duration::from_millis(500));
+    stack.ok(&["up", "-d", "--wait", "--scale", "web=2", "web"]);
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut ok, mut failed) = (0, Vec::new());
+    for client in clients {
+        let (o, f) = client.join().unwrap();
+        ok += o;
+        failed.extend(f);
+    }
+    assert!(ok > 50, "the load ran: {ok} requests");
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {failed:?}",
+        failed.len(),
+        ok as usize + failed.len()
+    );
+}
