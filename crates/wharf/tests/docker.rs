@@ -405,13 +405,17 @@ services:
         String::from_utf8_lossy(&run.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "hello");
-    let left = Command::new("docker")
-        .args(["ps", "-a", "--format", "{{.Names}}"])
-        .output()
-        .unwrap();
-    assert!(
-        !String::from_utf8_lossy(&left.stdout).contains("wharfmixed-tool-run-"),
-        "--rm removed it"
+    // The engine removes an `--rm` container just after it exits.
+    eventually(
+        "--rm removed the one-off container",
+        Duration::from_secs(10),
+        || {
+            let left = Command::new("docker")
+                .args(["ps", "-a", "--format", "{{.Names}}"])
+                .output()
+                .unwrap();
+            !String::from_utf8_lossy(&left.stdout).contains("wharfmixed-tool-run-")
+        },
     );
 
     // A native service reaches a container through its published port.
