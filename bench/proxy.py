@@ -38,10 +38,41 @@ def wrk(url, host, seconds, connections):
     return rps, float(p99.group(1)) * scale, int(errors.group(1)) if errors else 0
 
 
+def rss_mib(pid):
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def idle_connections(home, port, count):
+    """Holds `count` connections that send half a request, then checks memory and that a
+    normal request is still served."""
+    pid = int(pathlib.Path(home, "run", "wharfd.pid").read_text())
+    before = rss_mib(pid)
+    sockets = []
+    for _ in range(count):
+        try:
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"GET / HTTP/1.1\r\nHost: backend.benchproxy.localhost\r\n")
+            sockets.append(s)
+        except OSError:
+            break
+    time.sleep(1)
+    after = rss_mib(pid)
+    served = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                             "-H", "Host: backend.benchproxy.localhost", f"http://127.0.0.1:{port}/"],
+                            capture_output=True, text=True).stdout == "200"
+    for s in sockets:
+        s.close()
+    return len(sockets), before, after, served
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--idle", type=int, default=10000, help="idle connections to hold open (0: skip)")
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if subprocess.run(["which", tool], capture_output=True).returncode != 0:
@@ -89,6 +120,7 @@ http {{
                 ("through wharf", f"http://127.0.0.1:{proxy}/", "backend.benchproxy.localhost"),
             ]
             results = {name: wrk(url, host, args.seconds, args.connections) for name, url, host in rows}
+            idle = idle_connections(home, proxy, args.idle) if args.idle else None
         finally:
             if front:
                 front.terminate()
@@ -98,6 +130,10 @@ http {{
     print(f"wrk -t1 -c{args.connections} -d{args.seconds}s on loopback")
     for name, (rps, p99, errors) in results.items():
         print(f"{name:<18} {rps:10.0f} req/s   p99 {p99:7.2f} ms   non-2xx {errors}")
+    if idle:
+        opened, before, after, served = idle
+        print(f"{opened} idle connections: wharfd RSS {before:.1f} -> {after:.1f} MiB, "
+              f"another client served meanwhile: {served}")
     ours, nginx = results["through wharf"], results["through nginx"]
     print(f"wharf / nginx: {ours[0] / nginx[0]:.2f}x requests/s (target >= 1), p99 {ours[1] / nginx[1]:.2f}x (target <= 1)")
 
