@@ -280,9 +280,15 @@ impl Proxy {
                 upgrade,
                 secure,
             );
-            self.in_flight(*backend, 1);
+            // Only least-connections routes need the count; the others skip the lock.
+            let counted = route.least_connections;
+            if counted {
+                self.in_flight(*backend, 1);
+            }
             let answer = self.client.request(outgoing).await;
-            self.in_flight(*backend, -1);
+            if counted {
+                self.in_flight(*backend, -1);
+            }
             match answer {
                 Ok(mut response) => {
                     if response.status() == StatusCode::SWITCHING_PROTOCOLS
