@@ -260,23 +260,28 @@ mod tests {
         }
     }
 
-    fn table() -> RouteTable {
+    /// Project `shop` with these services, each listening on 8000.
+    fn shop(services: &[&str]) -> ProjectSpec {
         let mut spec = ProjectSpec {
             name: "shop".into(),
             ..ProjectSpec::default()
         };
-        for name in ["web", "api"] {
-            spec.services.insert(
-                name.into(),
-                ServiceSpec {
-                    ports: vec![PortSpec {
-                        target: 8000,
-                        published: 0,
-                    }],
-                    ..ServiceSpec::default()
-                },
-            );
+        for name in services {
+            let port = PortSpec {
+                target: 8000,
+                published: 0,
+            };
+            let service = ServiceSpec {
+                ports: vec![port],
+                ..ServiceSpec::default()
+            };
+            spec.services.insert((*name).into(), service);
         }
+        spec
+    }
+
+    fn table() -> RouteTable {
+        let mut spec = shop(&["web", "api"]);
         spec.routes.push(RouteSpec {
             path: Some("/api".into()),
             service: "api".into(),
@@ -323,20 +328,7 @@ mod tests {
 
     #[test]
     fn least_connections_prefers_the_idle_replica_and_stopping_ones_get_nothing() {
-        let mut spec = ProjectSpec {
-            name: "shop".into(),
-            ..ProjectSpec::default()
-        };
-        spec.services.insert(
-            "web".into(),
-            ServiceSpec {
-                ports: vec![PortSpec {
-                    target: 8000,
-                    published: 0,
-                }],
-                ..ServiceSpec::default()
-            },
-        );
+        let mut spec = shop(&["web"]);
         spec.routes.push(RouteSpec {
             path: Some("/".into()),
             service: "web".into(),

@@ -43,16 +43,12 @@ pub fn engine() -> Option<Client> {
         .map(|_| client)
 }
 
-fn has_image(engine: &Client, image: &str) -> bool {
+/// Whether the engine has `image`.
+pub fn has_image(engine: &Client, image: &str) -> bool {
     !matches!(
         engine.get::<serde_json::Value>(&format!("/images/{image}/json")),
         Err(ClientError::Api { status: 404, .. } | ClientError::Connect { .. })
     )
-}
-
-/// Whether the engine has `image` (false when no engine answers).
-pub fn image_present(image: &str) -> bool {
-    engine().is_some_and(|engine| has_image(&engine, image))
 }
 
 /// The services that run as containers.

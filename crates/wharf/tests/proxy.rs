@@ -148,20 +148,7 @@ fn http2_websockets_and_large_bodies_pass_through() {
 #[test]
 fn a_dead_replica_costs_no_request() {
     let (stack, port) = shop();
-    let instances: serde_json::Value =
-        serde_json::from_str(&stack.ok(&["ps", "--format", "json"])).unwrap();
-    let victim = instances
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == "shop-web-2")
-        .and_then(|i| i["pid"].as_u64())
-        .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(victim).unwrap()),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    stack.kill_instance("shop-web-2");
     for _ in 0..20 {
         let answer = http_get(port, "web.shop.localhost", "/");
         assert!(
@@ -341,20 +328,7 @@ fn under_load_a_killed_replica_and_scaling_fail_no_request() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
-    let ps: serde_json::Value =
-        serde_json::from_str(&stack.ok(&["ps", "--format", "json"])).unwrap();
-    let victim = ps
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == "shop-web-2")
-        .and_then(|i| i["pid"].as_u64())
-        .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(victim).unwrap()),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    stack.kill_instance("shop-web-2");
     std::thread::sleep(Duration::from_millis(500));
     stack.ok(&["scale", "web=1"]);
     std::thread::sleep(Duration::from_millis(500));

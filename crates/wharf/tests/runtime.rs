@@ -129,28 +129,11 @@ services:
     );
     stack.ok(&["up", "-d", "--wait", "--wait-timeout", "30"]);
     let leader = stack.pid_of("phoenix-forker-1").unwrap();
-    let mut grandchild = None;
-    eventually(
-        "the service reports its child",
-        Duration::from_secs(10),
-        || {
-            let logs = stack.ok(&["logs", "--no-log-prefix"]);
-            grandchild = logs
-                .lines()
-                .find_map(|l| l.strip_prefix("child "))
-                .and_then(|p| p.trim().parse::<u32>().ok());
-            grandchild.is_some()
-        },
-    );
-    let grandchild = grandchild.unwrap();
+    let grandchild = stack.logged_pid("child ");
     assert!(alive(grandchild));
 
     let daemon = stack.daemon_pid();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(daemon.cast_signed()),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    support::kill(daemon);
     eventually(
         "the service dies with the daemon",
         Duration::from_secs(10),
@@ -666,20 +649,7 @@ services:
 "#,
     );
     stack.ok(&["up", "-d", "--wait"]);
-    let mut escaped = None;
-    eventually(
-        "the escaped process reports",
-        Duration::from_secs(10),
-        || {
-            let logs = stack.ok(&["logs", "--no-log-prefix"]);
-            escaped = logs
-                .lines()
-                .find_map(|l| l.strip_prefix("escaped "))
-                .and_then(|p| p.trim().parse::<u32>().ok());
-            escaped.is_some()
-        },
-    );
-    let escaped = escaped.unwrap();
+    let escaped = stack.logged_pid("escaped ");
     assert!(alive(escaped));
     stack.ok(&["down"]);
     eventually(

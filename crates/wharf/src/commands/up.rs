@@ -29,10 +29,22 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
     let containers = crate::backend::containers(&loaded, args.backend);
     // Build what runs in Docker and builds: with --build, or when its image is missing.
-    for name in &containers {
+    let builds: Vec<&String> = containers
+        .iter()
+        .filter(|name| loaded.project.services[*name].build.is_some())
+        .collect();
+    let engine = if builds.is_empty() || args.build {
+        None
+    } else {
+        crate::backend::engine()
+    };
+    for name in builds {
         let service = &loaded.project.services[name];
         let image = crate::containers::image_name(&loaded.project.name, name, service);
-        if service.build.is_some() && (args.build || !crate::backend::image_present(&image)) {
+        let present = engine
+            .as_ref()
+            .is_some_and(|e| crate::backend::has_image(e, &image));
+        if !present {
             crate::commands::images::build_service(&loaded, name, service, false, false, printer)?;
         }
     }

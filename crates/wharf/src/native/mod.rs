@@ -61,8 +61,13 @@ pub fn project_spec(
     containers: &BTreeSet<String>,
 ) -> Result<ProjectSpec, NotNative> {
     let project = &loaded.project;
-    let project_json = crate::output::project_value(project, false, true)
-        .map_err(|e| NotNative(vec![("*".to_owned(), e.to_string())]))?;
+    // Compose's JSON form, the input of container hashes: only containers need it.
+    let project_json = if containers.is_empty() {
+        serde_json::Value::Null
+    } else {
+        crate::output::project_value(project, false, true)
+            .map_err(|e| NotNative(vec![("*".to_owned(), e.to_string())]))?
+    };
     let wharf = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("wharf"));
     let mut services = BTreeMap::new();
     let mut problems = Vec::new();

@@ -78,6 +78,33 @@ impl Stack {
             .map(|p| p as u32)
     }
 
+    /// SIGKILLs the process of instance `name` behind wharf's back; returns its pid.
+    pub fn kill_instance(&self, name: &str) -> u32 {
+        let pid = self
+            .pid_of(name)
+            .unwrap_or_else(|| panic!("{name} has no process"));
+        kill(pid);
+        pid
+    }
+
+    /// Waits until the service's output holds a line `<prefix> <pid>`, and returns the pid.
+    pub fn logged_pid(&self, prefix: &str) -> u32 {
+        let mut found = None;
+        eventually(
+            &format!("a line `{prefix} <pid>` in the logs"),
+            Duration::from_secs(10),
+            || {
+                let logs = self.ok(&["logs", "--no-log-prefix"]);
+                found = logs
+                    .lines()
+                    .find_map(|l| l.strip_prefix(prefix))
+                    .and_then(|p| p.trim().parse::<u32>().ok());
+                found.is_some()
+            },
+        );
+        found.unwrap_or_default()
+    }
+
     pub fn daemon_pid(&self) -> u32 {
         let status: Value =
             serde_json::from_str(&self.ok(&["daemon", "status", "--format", "json"])).unwrap();
@@ -124,4 +151,13 @@ pub fn http_get(port: u16, host: &str, path: &str) -> String {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     answer
+}
+
+/// SIGKILLs a process.
+pub fn kill(pid: u32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid.cast_signed()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
 }
