@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Requests/s and p99 latency through wharf's proxy, against the backend directly and
 against Debian's nginx proxying the same backend (upstream keepalive, one worker, as
-wharfd serves from one thread), with wrk on loopback, in one run.
+wharfd serves from one thread), with wrk on loopback, in one run: several rounds, the
+three paths taking turns within each, medians quoted (the machine's noise moves single
+runs by more than the difference measured).
 
-Usage: bench/proxy.py [--seconds N] [--connections N]
+Usage: bench/proxy.py [--seconds N] [--connections N] [--rounds N] [--idle N]
 The backend is an nginx answering a small fixed body, run by wharf (the nginx recipe).
 """
 
@@ -12,6 +14,7 @@ import os
 import pathlib
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,6 +75,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--idle", type=int, default=10000, help="idle connections to hold open (0: skip)")
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
@@ -119,7 +123,15 @@ http {{
                 ("through nginx", f"http://127.0.0.1:{nginx_port}/", "localhost"),
                 ("through wharf", f"http://127.0.0.1:{proxy}/", "backend.benchproxy.localhost"),
             ]
-            results = {name: wrk(url, host, args.seconds, args.connections) for name, url, host in rows}
+            runs = {name: [] for name, _, _ in rows}
+            for round_ in range(args.rounds):
+                # Rotate who goes first, so no path always meets a warmer or colder machine.
+                for name, url, host in rows[round_ % 3:] + rows[:round_ % 3]:
+                    runs[name].append(wrk(url, host, args.seconds, args.connections))
+            results = {name: (statistics.median(r[0] for r in taken),
+                              statistics.median(r[1] for r in taken),
+                              sum(r[2] for r in taken))
+                       for name, taken in runs.items()}
             idle = idle_connections(home, proxy, args.idle) if args.idle else None
         finally:
             if front:
@@ -127,9 +139,9 @@ http {{
                 front.wait()
             subprocess.run([WHARF, "down"], cwd=project, env=env, capture_output=True)
             subprocess.run([WHARF, "daemon", "stop"], cwd=project, env=env, capture_output=True)
-    print(f"wrk -t1 -c{args.connections} -d{args.seconds}s on loopback")
+    print(f"wrk -t1 -c{args.connections} -d{args.seconds}s on loopback, median of {args.rounds} rounds")
     for name, (rps, p99, errors) in results.items():
-        print(f"{name:<18} {rps:10.0f} req/s   p99 {p99:7.2f} ms   non-2xx {errors}")
+        print(f"{name:<18} {rps:10.0f} req/s   p99 {p99:7.2f} ms   non-2xx {errors} in all")
     if idle:
         opened, before, after, served = idle
         print(f"{opened} idle connections: wharfd RSS {before:.1f} -> {after:.1f} MiB, "

@@ -18,6 +18,7 @@ mod server;
 mod store;
 mod supervisor;
 mod tls;
+mod upstream;
 
 use std::fs::File;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -120,6 +121,7 @@ async fn serve(paths: &Paths) -> Result<(), DaemonError> {
             routing.rebuild_routes();
         }
     });
+    process::raise_open_files_limit();
     let proxy_port = std::env::var("WHARF_PROXY_PORT")
         .ok()
         .and_then(|p| p.parse().ok())

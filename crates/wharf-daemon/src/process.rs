@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
@@ -32,16 +34,37 @@ pub fn spawn(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent; it is the
-    // only thing done between fork and exec. The daemon spawns from its single runtime
-    // thread, which lives as long as the daemon, so the signal fires when it dies.
+    let files_limit = INHERITED_FILES_LIMIT.get().copied();
+    // SAFETY: prctl and setrlimit are async-signal-safe system calls and touch no memory
+    // of the parent; they are all that is done between fork and exec. The daemon spawns
+    // from its single runtime thread, which lives as long as the daemon, so the signal
+    // fires when it dies.
     #[allow(unsafe_code)]
     unsafe {
-        command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            if let Some((soft, hard)) = files_limit {
+                setrlimit(Resource::RLIMIT_NOFILE, soft, hard)?;
+            }
+            Ok(())
         });
     }
     command.spawn()
+}
+
+/// The open-files limit the daemon started with, when it raised its own.
+static INHERITED_FILES_LIMIT: OnceLock<(u64, u64)> = OnceLock::new();
+
+/// Raises the daemon's soft open-files limit to the hard one, as the proxy holds a socket
+/// per client; services get the limit they would have had back (a high soft limit
+/// breaks programs that still use select()).
+pub fn raise_open_files_limit() {
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+        && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok()
+    {
+        let _ = INHERITED_FILES_LIMIT.set((soft, hard));
+    }
 }
 
 /// Sends `signal` to the process group led by `pid`; a group already gone is fine.

@@ -13,19 +13,21 @@ use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::routes::{Lookup, RouteTable, SharedTable};
+use crate::upstream::{UpstreamError, Upstreams};
 
-type Body = BoxBody<Bytes, hyper::Error>;
+pub type Body = BoxBody<Bytes, hyper::Error>;
 
 /// How long a client may take to send a request's headers.
 const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The most a request's head may weigh; larger ones are refused.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// The most client connections served at once (about 20 KiB each while idle).
+const MAX_CONNECTIONS: usize = 16 * 1024;
 
 /// The proxy's default port (`WHARF_PROXY_PORT` changes it).
 pub const DEFAULT_PORT: u16 = 7080;
@@ -62,6 +64,14 @@ pub fn run(
         TcpListener::from_std(listener).ok()
     };
     runtime.block_on(async move {
+        let sweeper = Arc::clone(&proxy);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                ticks.tick().await;
+                sweeper.upstreams.sweep();
+            }
+        });
         if let Some((listener, acceptor)) = secure
             && let Some(listener) = listen(listener)
         {
@@ -75,7 +85,8 @@ pub fn run(
 
 pub struct Proxy {
     table: Arc<SharedTable>,
-    client: Client<HttpConnector, Body>,
+    upstreams: Upstreams,
+    connections: Arc<Semaphore>,
     port: u16,
     /// Requests awaiting an answer, per backend, for least-connections routes.
     in_flight: std::sync::Mutex<std::collections::HashMap<SocketAddr, usize>>,
@@ -83,17 +94,10 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn new(table: Arc<SharedTable>, port: u16) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        // Idle connections to backends close soon, so a backend that stops gracefully is
-        // not kept waiting on the proxy's pool.
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(hyper_util::rt::TokioTimer::new())
-            .pool_idle_timeout(std::time::Duration::from_secs(2))
-            .build(connector);
         Self {
             table,
-            client,
+            upstreams: Upstreams::default(),
+            connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
             port,
             in_flight: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
@@ -102,11 +106,14 @@ impl Proxy {
     /// Serves plain HTTP connections until the task is dropped.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
         loop {
-            let Ok((stream, peer)) = listener.accept().await else {
-                continue;
+            let Some((stream, peer, permit)) = self.next_client(&listener).await else {
+                return;
             };
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(Arc::clone(&self).connection(stream, peer, false, None));
+            let proxy = Arc::clone(&self);
+            tokio::spawn(async move {
+                proxy.connection(stream, peer, false, None).await;
+                drop(permit);
+            });
         }
     }
 
@@ -115,16 +122,15 @@ impl Proxy {
     pub async fn serve_shared(self: Arc<Self>, listener: TcpListener, project_host: String) {
         let fallback: Arc<str> = Arc::from(project_host);
         loop {
-            let Ok((stream, peer)) = listener.accept().await else {
-                continue;
+            let Some((stream, peer, permit)) = self.next_client(&listener).await else {
+                return;
             };
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(Arc::clone(&self).connection(
-                stream,
-                peer,
-                false,
-                Some(Arc::clone(&fallback)),
-            ));
+            let proxy = Arc::clone(&self);
+            let fallback = Arc::clone(&fallback);
+            tokio::spawn(async move {
+                proxy.connection(stream, peer, false, Some(fallback)).await;
+                drop(permit);
+            });
         }
     }
 
@@ -135,10 +141,9 @@ impl Proxy {
         acceptor: tokio_rustls::TlsAcceptor,
     ) {
         loop {
-            let Ok((stream, peer)) = listener.accept().await else {
-                continue;
+            let Some((stream, peer, permit)) = self.next_client(&listener).await else {
+                return;
             };
-            let _ = stream.set_nodelay(true);
             let acceptor = acceptor.clone();
             let proxy = Arc::clone(&self);
             tokio::spawn(async move {
@@ -148,7 +153,29 @@ impl Proxy {
                 {
                     proxy.connection(stream, peer, true, None).await;
                 }
+                drop(permit);
             });
+        }
+    }
+
+    /// The next client, once there is room for one: past `MAX_CONNECTIONS` new clients
+    /// wait in the listen queue, so memory stays bounded however many connect.
+    async fn next_client(
+        &self,
+        listener: &TcpListener,
+    ) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+        // The semaphore is never closed: this only waits.
+        let permit = Arc::clone(&self.connections).acquire_owned().await.ok()?;
+        loop {
+            match listener.accept().await {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Some((stream, peer, permit));
+                }
+                // Out of file descriptors, most likely: give clients time to leave
+                // rather than spinning.
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
         }
     }
 
@@ -193,32 +220,15 @@ impl Proxy {
         secure: bool,
         fallback: Option<&str>,
     ) -> Response<Body> {
-        let mut host = request
-            .uri()
-            .host()
-            .map(str::to_owned)
-            .or_else(|| {
-                let value = request.headers().get(header::HOST)?.to_str().ok()?;
-                Some(
-                    value
-                        .rsplit_once(':')
-                        .map_or(value, |(name, _)| name)
-                        .to_owned(),
-                )
-            })
-            .unwrap_or_default();
+        let mut host = request_host(&request).to_owned();
         let table = self.table.current();
-        let path = request
-            .uri()
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_owned();
+        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
         if let Some(fallback) = fallback
-            && matches!(table.lookup(&host, &path), Lookup::UnknownHost)
+            && matches!(table.lookup(&host, path), Lookup::UnknownHost)
         {
             fallback.clone_into(&mut host);
         }
-        let route = match table.lookup(&host, &path) {
+        let route = match table.lookup(&host, path) {
             Lookup::Found(route) => route,
             Lookup::NoRoute { project } => {
                 return page(
@@ -254,38 +264,37 @@ impl Proxy {
                 self.port,
             );
         }
-        let upgrade = request.headers().contains_key(header::UPGRADE);
-        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
+        let client_upgrade = request
+            .headers()
+            .contains_key(header::UPGRADE)
+            .then(|| hyper::upgrade::on(&mut request));
         let (parts, body) = request.into_parts();
         // A request without a body can be tried on the next replica when one refuses it;
         // an idempotent one also when the connection broke (a replica that just died,
         // met through a pooled connection).
         let bodiless = body_is_empty(&parts.headers);
         let idempotent = bodiless && parts.method.is_idempotent();
+        let retries = bodiless && backends.len() > 1;
+        let mut head = Some(Head::forwarded(parts, peer, &host, secure));
         let mut body = Some(body.boxed());
         for (attempt, backend) in backends.iter().enumerate() {
-            let outgoing_body = match body.take() {
-                Some(body) => body,
-                None if bodiless => Full::new(Bytes::new())
-                    .map_err(|never| match never {})
-                    .boxed(),
-                None => break,
+            let last = !retries || attempt + 1 == backends.len();
+            // The head is cloned only while a later attempt may still need it.
+            let (Some(this_head), Some(this_body)) = (
+                if last { head.take() } else { head.clone() },
+                body.take().or_else(|| bodiless.then(empty)),
+            ) else {
+                break;
             };
-            let outgoing = forwarded_request(
-                &parts,
-                outgoing_body,
-                *backend,
-                peer,
-                &host,
-                upgrade,
-                secure,
-            );
             // Only least-connections routes need the count; the others skip the lock.
             let counted = route.least_connections;
             if counted {
                 self.in_flight(*backend, 1);
             }
-            let answer = self.client.request(outgoing).await;
+            let answer = self
+                .upstreams
+                .send(*backend, this_head.into_request(this_body))
+                .await;
             if counted {
                 self.in_flight(*backend, -1);
             }
@@ -306,20 +315,15 @@ impl Proxy {
                                 .await;
                             }
                         });
-                        return response.map(|_| {
-                            Full::new(Bytes::new())
-                                .map_err(|never| match never {})
-                                .boxed()
-                        });
+                        return response.map(|_| empty());
                     }
                     let (mut parts, body) = response.into_parts();
                     strip_hop_by_hop(&mut parts.headers);
                     return Response::from_parts(parts, body.boxed());
                 }
                 Err(err)
-                    if attempt + 1 < backends.len()
-                        && bodiless
-                        && (err.is_connect() || idempotent) => {}
+                    if !last
+                        && (matches!(err, UpstreamError::Connect(_)) || idempotent) => {}
                 Err(err) => {
                     return page(
                         StatusCode::BAD_GATEWAY,
@@ -354,6 +358,25 @@ impl Proxy {
     }
 }
 
+/// The host a request is for: its absolute URI's (HTTP/2, proxy form), else the Host
+/// header's without the port.
+fn request_host<B>(request: &Request<B>) -> &str {
+    request
+        .uri()
+        .host()
+        .or_else(|| {
+            let value = request.headers().get(header::HOST)?.to_str().ok()?;
+            Some(value.rsplit_once(':').map_or(value, |(name, _)| name))
+        })
+        .unwrap_or_default()
+}
+
+fn empty() -> Body {
+    Full::new(Bytes::new())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
 fn body_is_empty(headers: &HeaderMap) -> bool {
     let length = headers
         .get(header::CONTENT_LENGTH)
@@ -363,73 +386,90 @@ fn body_is_empty(headers: &HeaderMap) -> bool {
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Headers named by `Connection` are hop-by-hop too.
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    if let Some(connection) = headers.get(header::CONNECTION) {
+        let named: Vec<HeaderName> = connection
+            .to_str()
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
     }
 }
 
-fn forwarded_request(
-    parts: &hyper::http::request::Parts,
-    body: Body,
-    backend: SocketAddr,
-    peer: SocketAddr,
-    host: &str,
-    upgrade: bool,
-    secure: bool,
-) -> Request<Body> {
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut request = Request::builder()
-        .method(parts.method.clone())
-        .uri(format!("http://{backend}{path}"))
-        .body(body)
-        .unwrap_or_else(|_| {
-            Request::new(
-                Full::new(Bytes::new())
-                    .map_err(|never| match never {})
-                    .boxed(),
-            )
-        });
-    let headers = request.headers_mut();
-    for (name, value) in &parts.headers {
-        headers.append(name, value.clone());
+/// What goes to the backend besides the body.
+#[derive(Clone)]
+struct Head {
+    method: hyper::Method,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+}
+
+impl Head {
+    /// The client's request head made fit for the backend: origin-form URI, Host kept
+    /// (or taken from an HTTP/2 authority), hop-by-hop headers dropped (an upgrade's
+    /// own kept), X-Forwarded-* set.
+    fn forwarded(
+        parts: hyper::http::request::Parts,
+        peer: SocketAddr,
+        host: &str,
+        secure: bool,
+    ) -> Self {
+        let hyper::http::request::Parts {
+            method,
+            uri,
+            mut headers,
+            ..
+        } = parts;
+        let upgrade = headers.get(header::UPGRADE).cloned();
+        strip_hop_by_hop(&mut headers);
+        if let Some(protocol) = upgrade {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(header::UPGRADE, protocol);
+        }
+        if !headers.contains_key(header::HOST)
+            && let Some(authority) = uri.authority()
+            && let Ok(value) = HeaderValue::from_str(authority.as_str())
+        {
+            headers.insert(header::HOST, value);
+        }
+        let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(earlier) => format!("{earlier}, {}", peer.ip()),
+            None => peer.ip().to_string(),
+        };
+        if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+            headers.insert("x-forwarded-for", value);
+        }
+        headers.insert(
+            "x-forwarded-proto",
+            HeaderValue::from_static(if secure { "https" } else { "http" }),
+        );
+        if let Ok(value) = HeaderValue::from_str(host) {
+            headers.insert("x-forwarded-host", value);
+        }
+        let uri = match uri.path_and_query() {
+            Some(origin) if uri.scheme().is_some() => hyper::Uri::from(origin.clone()),
+            _ => uri,
+        };
+        Self {
+            method,
+            uri,
+            headers,
+        }
     }
-    let upgrade_value = parts.headers.get(header::UPGRADE).cloned();
-    strip_hop_by_hop(headers);
-    if upgrade && let Some(protocol) = upgrade_value {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(header::UPGRADE, protocol);
+
+    fn into_request(self, body: Body) -> Request<Body> {
+        let mut request = Request::new(body);
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        *request.headers_mut() = self.headers;
+        request
     }
-    if !headers.contains_key(header::HOST)
-        && let Some(authority) = parts.uri.authority()
-        && let Ok(value) = HeaderValue::from_str(authority.as_str())
-    {
-        headers.insert(header::HOST, value);
-    }
-    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(earlier) => format!("{earlier}, {}", peer.ip()),
-        None => peer.ip().to_string(),
-    };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-        headers.insert("x-forwarded-for", value);
-    }
-    headers.insert(
-        "x-forwarded-proto",
-        HeaderValue::from_static(if secure { "https" } else { "http" }),
-    );
-    if let Ok(value) = HeaderValue::from_str(host) {
-        headers.insert("x-forwarded-host", value);
-    }
-    request
 }
 
 /// A page that says what went wrong and lists what the proxy does serve.
@@ -471,11 +511,5 @@ fn page(
                 .map_err(|never| match never {})
                 .boxed(),
         )
-        .unwrap_or_else(|_| {
-            Response::new(
-                Full::new(Bytes::new())
-                    .map_err(|never| match never {})
-                    .boxed(),
-            )
-        })
+        .unwrap_or_else(|_| Response::new(empty()))
 }

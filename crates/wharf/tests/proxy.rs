@@ -80,6 +80,41 @@ fn hosts_and_paths_route_and_replicas_take_turns() {
 }
 
 #[test]
+fn pipelined_requests_are_answered_in_order_and_downloads_stream() {
+    let (_stack, port) = shop();
+    let mut socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // Three requests in one write, the last closing the connection.
+    socket
+        .write_all(
+            b"GET /api/one HTTP/1.1\r\nHost: shop.localhost\r\n\r\n\
+              GET /api/two HTTP/1.1\r\nHost: shop.localhost\r\n\r\n\
+              GET /api/three HTTP/1.1\r\nHost: shop.localhost\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut answers = String::new();
+    socket.read_to_string(&mut answers).unwrap();
+    let order: Vec<usize> = ["/api/one", "/api/two", "/api/three"]
+        .iter()
+        .map(|path| answers.find(&format!("the-api {path} ")).unwrap_or(usize::MAX))
+        .collect();
+    assert!(
+        order[0] < order[1] && order[1] < order[2] && order[2] != usize::MAX,
+        "three answers, in order: {answers}"
+    );
+    assert_eq!(answers.matches("HTTP/1.1 200").count(), 3, "{answers}");
+
+    let download = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{size_download}"])
+        .arg(format!("http://shop.localhost:{port}/api/stream"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&download.stdout), "20971520");
+}
+
+#[test]
 fn http2_websockets_and_large_bodies_pass_through() {
     let (_stack, port) = shop();
     let url = format!("http://web.shop.localhost:{port}/h2");

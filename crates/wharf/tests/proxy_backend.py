@@ -1,5 +1,5 @@
-"""A test backend for the proxy tests: answers who it is, echoes bodies by size, and
-echoes WebSocket text frames. Usage: proxy_backend.py NAME PORT"""
+"""A test backend for the proxy tests: answers who it is, echoes bodies by size, streams
+a large chunked body, and echoes WebSocket text frames. Usage: proxy_backend.py NAME PORT"""
 import base64
 import hashlib
 import signal
@@ -25,6 +25,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.headers.get("Upgrade", "").lower() == "websocket":
             return self.websocket()
+        if self.path.endswith("/stream"):
+            return self.stream(20 * 1024 * 1024)
         if self.path.startswith("/slow"):
             time.sleep(1.5)
         forwarded = self.headers.get("X-Forwarded-For", "-")
@@ -39,6 +41,16 @@ class Handler(BaseHTTPRequestHandler):
             remaining -= len(chunk)
             total += len(chunk)
         self.reply(f"{NAME} received {total}")
+
+    def stream(self, size):
+        """`size` bytes in chunks of 64 KiB, written as they are made."""
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b"y" * 65536
+        for _ in range(size // len(chunk)):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
 
     def websocket(self):
         key = self.headers["Sec-WebSocket-Key"]
