@@ -321,9 +321,7 @@ impl Proxy {
                     strip_hop_by_hop(&mut parts.headers);
                     return Response::from_parts(parts, body.boxed());
                 }
-                Err(err)
-                    if !last
-                        && (matches!(err, UpstreamError::Connect(_)) || idempotent) => {}
+                Err(err) if !last && (matches!(err, UpstreamError::Connect(_)) || idempotent) => {}
                 Err(err) => {
                     return page(
                         StatusCode::BAD_GATEWAY,

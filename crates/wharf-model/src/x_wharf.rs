@@ -87,7 +87,11 @@ impl<'de> Deserialize<'de> for CommandLine {
 pub struct ProjectSettings {
     /// The project's own domain in the proxy (default `<project>.localhost`).
     pub domain: Option<String>,
+    /// The account repos are cloned from when the user has not set `wharf whoami`.
+    pub owner: Option<String>,
     pub repos: BTreeMap<String, Repo>,
+    /// Directories `wharf checkout` creates empty (relative to `wharf root`).
+    pub directories: Vec<String>,
     pub tasks: BTreeMap<String, Task>,
     pub proxy: ProxySettings,
     pub env: BTreeMap<String, EnvVar>,
@@ -98,9 +102,13 @@ pub struct ProjectSettings {
 pub struct Repo {
     /// Clone URL; `{user}` is replaced by `wharf whoami`.
     pub url: String,
-    /// Where the checkout goes, relative to `wharf root`.
+    /// Where the checkout goes, relative to `wharf root` (default: the repo's name).
     pub path: Option<String>,
     pub branch: Option<String>,
+    /// Extra arguments for `git clone` (`["--depth", "1"]`).
+    pub clone_options: Vec<String>,
+    /// The task `wharf update --migrations` runs after pulling.
+    pub migrate: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

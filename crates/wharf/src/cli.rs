@@ -100,12 +100,102 @@ pub enum Command {
     Proxy(ProxyCommand),
     /// Make the project reachable on the local network while this runs
     Share(ShareArgs),
+    /// Print or set where repos are checked out (your setting, for every project)
+    Root(RootArgs),
+    /// Print or set the account repos are cloned from (your setting)
+    Whoami(WhoamiArgs),
+    /// Clone the project's repos that are missing; leave the others alone
+    Checkout(ReposArgs),
+    /// Pull each repo (fast-forward only), then run its migration task
+    Update(UpdateArgs),
+    /// Show each repo's revision, branch, changes and distance from upstream
+    Revs(RevsArgs),
+    /// Show each repo's git identity and remotes
+    Gitconfig(RevsArgs),
+    /// Work with the project's repos
+    #[command(subcommand)]
+    Repos(ReposCommand),
+    /// Run one of the project's tasks (x-wharf.tasks) in its service
+    Task(TaskArgs),
+    /// List the project's tasks
+    Tasks(ListFormatArgs),
+    /// Open a shell in a service (default: the one whose directory you are in)
+    Shell(ShellArgs),
     /// Manage wharfd, the background daemon
     #[command(subcommand)]
     Daemon(DaemonCommand),
     /// Entrypoints of native recipes (run by wharfd as a service's process)
     #[command(subcommand, hide = true)]
     Recipe(RecipeCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct TaskArgs {
+    pub name: String,
+    /// Arguments appended to the task's command
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RootArgs {
+    /// The directory (`~` and `$VARS` expanded; relative to the current one)
+    pub dir: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    /// The account name that fills `{user}` in repo URLs
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReposArgs {
+    /// Repos to act on (default: all)
+    pub repos: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Only pull (no migrations)
+    #[arg(long)]
+    pub git: bool,
+    /// Only run the migration tasks (no pull)
+    #[arg(long)]
+    pub migrations: bool,
+    #[command(flatten)]
+    pub repos: ReposArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RevsArgs {
+    #[command(flatten)]
+    pub repos: ReposArgs,
+    #[command(flatten)]
+    pub format: ListFormatArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReposCommand {
+    /// List the project's repos and where they are checked out
+    Ls(ListFormatArgs),
+    /// Run a command in every checked-out repo at once, output grouped per repo
+    Exec(ReposExecArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReposExecArgs {
+    /// Only in these repos (repeatable; default: all)
+    #[arg(long = "repo", value_name = "REPO")]
+    pub repos: Vec<String>,
+    /// The command and its arguments (after `--`)
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

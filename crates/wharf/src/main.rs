@@ -12,6 +12,7 @@ mod output;
 mod printer;
 mod proc_table;
 mod project_ref;
+mod user_settings;
 
 use std::process::ExitCode;
 
@@ -62,6 +63,21 @@ fn main() -> ExitCode {
         Command::Urls(args) => commands::urls::run(&cli.global, args),
         Command::Share(args) => commands::share::run(&cli.global, args, &printer),
         Command::Proxy(cli::ProxyCommand::Trust(args)) => commands::proxy::trust(args, &printer),
+        Command::Root(args) => commands::settings::root(args),
+        Command::Whoami(args) => commands::settings::whoami(&cli.global, args, &printer),
+        Command::Checkout(args) => commands::repos::checkout(&cli.global, args, &printer),
+        Command::Update(args) => commands::repos::update(&cli.global, args, &printer),
+        Command::Revs(args) => commands::repos::revs(&cli.global, args, &printer),
+        Command::Gitconfig(args) => commands::repos::gitconfig(&cli.global, args, &printer),
+        Command::Repos(cli::ReposCommand::Ls(args)) => {
+            commands::repos::list(&cli.global, args, &printer)
+        }
+        Command::Repos(cli::ReposCommand::Exec(args)) => {
+            commands::repos::exec(&cli.global, args, &printer)
+        }
+        Command::Task(args) => commands::tasks::task(&cli.global, args, &printer),
+        Command::Tasks(args) => commands::tasks::list(&cli.global, args, &printer),
+        Command::Shell(args) => commands::tasks::shell(&cli.global, args, &printer),
         Command::Daemon(command) => commands::daemon::run(command, &printer),
         Command::Recipe(cli::RecipeCommand::Postgres(args)) => {
             native::postgres::run(args).map(|()| ExitCode::SUCCESS)

@@ -44,13 +44,22 @@ impl Printer {
         self.interactive && self.verbosity >= 0
     }
 
-    /// Text with its own control sequences (a redrawn progress block).
-    pub fn raw(&self, text: &str) {
-        if self.verbosity >= 0 {
-            let mut stderr = std::io::stderr().lock();
-            let _ = stderr.write_all(text.as_bytes());
-            let _ = stderr.flush();
+    /// Replaces the `drawn` lines last shown at the bottom of the terminal with `lines`
+    /// (a progress block redrawn in place).
+    pub fn redraw(&self, drawn: usize, lines: &[String]) {
+        if self.verbosity < 0 {
+            return;
         }
+        let mut text = String::new();
+        if drawn > 0 {
+            let _ = write!(text, "\x1b[{drawn}F");
+        }
+        for line in lines {
+            let _ = writeln!(text, "\x1b[2K{line}");
+        }
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(text.as_bytes());
+        let _ = stderr.flush();
     }
 
     pub fn error(&self, error: &anyhow::Error) {

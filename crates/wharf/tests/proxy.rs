@@ -98,7 +98,11 @@ fn pipelined_requests_are_answered_in_order_and_downloads_stream() {
     socket.read_to_string(&mut answers).unwrap();
     let order: Vec<usize> = ["/api/one", "/api/two", "/api/three"]
         .iter()
-        .map(|path| answers.find(&format!("the-api {path} ")).unwrap_or(usize::MAX))
+        .map(|path| {
+            answers
+                .find(&format!("the-api {path} "))
+                .unwrap_or(usize::MAX)
+        })
         .collect();
     assert!(
         order[0] < order[1] && order[1] < order[2] && order[2] != usize::MAX,

@@ -2,7 +2,6 @@
 //! be ready (`--wait`), or return (`-d`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -226,14 +225,7 @@ impl<'a> Progress<'a> {
                 .map(|i| format!("{:<width$}  {}", i.name, status_text(i, now)))
                 .collect();
             if lines != self.drawn {
-                let mut text = String::new();
-                if !self.drawn.is_empty() {
-                    let _ = write!(text, "\x1b[{}F", self.drawn.len());
-                }
-                for line in &lines {
-                    let _ = writeln!(text, "\x1b[2K{line}");
-                }
-                self.printer.raw(&text);
+                self.printer.redraw(self.drawn.len(), &lines);
                 self.drawn = lines;
             }
             return;

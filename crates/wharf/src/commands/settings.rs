@@ -1,0 +1,57 @@
+//! `wharf root` and `wharf whoami`: the user's own settings, printed or set.
+
+use std::process::ExitCode;
+
+use wharf_api::Paths;
+
+use crate::cli::{GlobalArgs, RootArgs, WhoamiArgs};
+use crate::printer::Printer;
+use crate::user_settings::{UserSettings, expand_path};
+
+pub fn root(args: &RootArgs) -> anyhow::Result<ExitCode> {
+    let mut settings = UserSettings::load(&Paths::from_env())?;
+    if let Some(raw) = &args.dir {
+        let dir = expand_path(raw, &std::env::current_dir()?)?;
+        settings.set("root", dir.display().to_string())?;
+        println!("{}", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(dir) = settings.root() else {
+        eprintln!(
+            "no root set: each project's repos go under its own directory\nhint: wharf root ~/src"
+        );
+        return Ok(ExitCode::FAILURE);
+    };
+    println!("{}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn whoami(
+    global: &GlobalArgs,
+    args: &WhoamiArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let mut settings = UserSettings::load(&Paths::from_env())?;
+    if let Some(user) = &args.user {
+        if user.is_empty() || user.contains(['/', ' ', ':']) {
+            anyhow::bail!("`{user}` is not an account name");
+        }
+        settings.set("user", user.clone())?;
+        println!("{user}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(user) = settings.user() {
+        println!("{user}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Unset: the project's default owner, when there is a project here.
+    let owner = crate::project_ref::load(global, printer)
+        .ok()
+        .and_then(|loaded| loaded.project.wharf.owner);
+    let Some(owner) = owner else {
+        eprintln!("no user set, and the project names no owner\nhint: wharf whoami NAME");
+        return Ok(ExitCode::FAILURE);
+    };
+    println!("{owner}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,208 @@
+//! `wharf task`, `wharf tasks` and `wharf shell`: the project's everyday commands
+//! (`x-wharf.tasks`) and a shell, run in a service's context — inside its running
+//! instance when there is one (as `exec`), else as a one-off with its dependencies
+//! started (as `run`), in whichever backend runs the service.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use wharf_api::{InstanceState, InstanceStatus, Paths};
+use wharf_model::x_wharf::CommandLine;
+
+use crate::cli::{ExecArgs, GlobalArgs, ListFormat, ListFormatArgs, RunArgs, ShellArgs, TaskArgs};
+use crate::commands::exec;
+use crate::daemon_client;
+use crate::output::aligned_table;
+use crate::printer::Printer;
+use crate::project_ref::{self, endpoint};
+
+pub fn task(global: &GlobalArgs, args: &TaskArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    run_named(global, &args.name, &args.args, printer)
+}
+
+/// Runs the task `name` with `extra` arguments appended to its command.
+pub fn run_named(
+    global: &GlobalArgs,
+    name: &str,
+    extra: &[String],
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let loaded = project_ref::load(global, printer)?;
+    let tasks = &loaded.project.wharf.tasks;
+    let Some(task) = tasks.get(name) else {
+        let known: Vec<&str> = tasks.keys().map(String::as_str).collect();
+        bail!(
+            "no task `{name}` ({})",
+            if known.is_empty() {
+                "the project defines none in x-wharf.tasks".to_owned()
+            } else {
+                format!("the project has: {}", known.join(", "))
+            }
+        );
+    };
+    if !loaded.project.services.contains_key(&task.service) {
+        bail!(
+            "task `{name}` runs in service `{}`, which the project does not have",
+            task.service
+        );
+    }
+    if task.interactive && !std::io::stdin().is_terminal() {
+        bail!("task `{name}` is interactive: run it from a terminal");
+    }
+    let mut command = match &task.run {
+        Some(CommandLine::Exec(argv)) => argv.clone(),
+        Some(CommandLine::Shell(line)) => wharf_manifest::split_command(line)
+            .map_err(|err| anyhow::anyhow!("task `{name}`: {err}"))?,
+        None => bail!("task `{name}` has no `run` command"),
+    };
+    command.extend(extra.iter().cloned());
+    in_service(global, &task.service, command, printer)
+}
+
+pub fn list(
+    global: &GlobalArgs,
+    args: &ListFormatArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    let loaded = project_ref::load(global, printer)?;
+    let tasks = &loaded.project.wharf.tasks;
+    let command_text = |run: &Option<CommandLine>| match run {
+        Some(CommandLine::Shell(line)) => line.clone(),
+        Some(CommandLine::Exec(words)) => words.join(" "),
+        None => String::new(),
+    };
+    if args.format == ListFormat::Json {
+        let rows: Vec<_> = tasks
+            .iter()
+            .map(|(name, t)| {
+                json!({"name": name, "service": t.service, "run": command_text(&t.run),
+                       "description": t.description, "interactive": t.interactive})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = vec![["TASK", "SERVICE", "COMMAND", "DESCRIPTION"].map(str::to_owned)];
+    for (name, t) in tasks {
+        rows.push([
+            name.clone(),
+            t.service.clone(),
+            command_text(&t.run),
+            t.description.clone().unwrap_or_default(),
+        ]);
+    }
+    print!("{}", aligned_table(&rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn shell(global: &GlobalArgs, args: &ShellArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let service = match &args.service {
+        Some(service) => service.clone(),
+        None => service_here(global, printer)?,
+    };
+    let loaded = project_ref::load(global, printer)?;
+    let containerized =
+        crate::backend::containers(&loaded, crate::backend::BackendChoice::Auto).contains(&service);
+    // Inside a container, whichever shell the image has; natively, the user's own.
+    let command = if containerized {
+        [
+            "sh",
+            "-c",
+            "command -v bash >/dev/null && exec bash || exec sh",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    } else {
+        vec![std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".to_owned())]
+    };
+    in_service(global, &service, command, printer)
+}
+
+/// `command` in `service`: exec'd into its running instance, else run as a one-off.
+fn in_service(
+    global: &GlobalArgs,
+    service: &str,
+    command: Vec<String>,
+    printer: &Printer,
+) -> anyhow::Result<ExitCode> {
+    if is_running(global, service) {
+        return exec::exec(
+            global,
+            &ExecArgs {
+                service: service.to_owned(),
+                command,
+                env: Vec::new(),
+                workdir: None,
+            },
+        );
+    }
+    exec::run(
+        global,
+        &RunArgs {
+            service: service.to_owned(),
+            command,
+            env: Vec::new(),
+            workdir: None,
+            no_deps: false,
+            rm: true,
+            service_ports: false,
+        },
+        printer,
+    )
+}
+
+fn is_running(global: &GlobalArgs, service: &str) -> bool {
+    let Ok(name) = project_ref::name(global) else {
+        return false;
+    };
+    let Some(client) = daemon_client::existing(&Paths::from_env()) else {
+        return false;
+    };
+    client
+        .get::<Vec<InstanceStatus>>(&endpoint(&name, "ps"))
+        .is_ok_and(|instances| {
+            instances
+                .iter()
+                .any(|i| i.service == service && i.state == InstanceState::Running)
+        })
+}
+
+/// The service whose build context or working directory holds the current directory
+/// (the deepest, when several do).
+fn service_here(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<String> {
+    let loaded = project_ref::load(global, printer)?;
+    let here = std::env::current_dir()?;
+    let mut best: Option<(usize, &str)> = None;
+    for (name, service) in &loaded.project.services {
+        let process_dir = service
+            .wharf
+            .process
+            .as_ref()
+            .and_then(|p| p.working_dir.as_deref())
+            .map(|dir| loaded.project_dir.join(dir));
+        let build_dir = service
+            .build
+            .as_ref()
+            .map(|build| loaded.project_dir.join(&build.context));
+        for dir in [process_dir, build_dir].into_iter().flatten() {
+            let depth = dir.components().count();
+            if contains(&dir, &here) && best.is_none_or(|(deepest, _)| depth > deepest) {
+                best = Some((depth, name));
+            }
+        }
+    }
+    best.map(|(_, name)| name.to_owned()).with_context(|| {
+        format!(
+            "no service builds from or works in {}: name one (wharf shell SERVICE)",
+            here.display()
+        )
+    })
+}
+
+fn contains(dir: &Path, here: &Path) -> bool {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    here.starts_with(dir)
+}
