@@ -37,6 +37,18 @@ impl Environment {
         Ok(Self::new(vars))
     }
 
+    /// The variables one env file sets (its `${VAR}`s filled from `shell`), in order.
+    pub fn read_file(
+        path: &Path,
+        shell: &BTreeMap<String, String>,
+    ) -> Result<Vec<(String, String)>> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
+        let file = SourceFile::new(path.to_path_buf(), text);
+        Ok(dotenv::parse(&file, &Self::new(shell.clone()))?
+            .into_iter()
+            .collect())
+    }
+
     /// The default `.env` of a project directory, when it exists.
     pub fn default_env_files(project_dir: &Path) -> Vec<PathBuf> {
         let path = project_dir.join(".env");

@@ -24,6 +24,7 @@ mod suggest;
 mod tree_path;
 mod yaml;
 
+pub use environment::Environment;
 pub use error::{Error, Result};
 pub use loader::{LoadOptions, Loaded, load};
 pub use scalar::format_float;

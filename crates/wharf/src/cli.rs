@@ -121,6 +121,8 @@ pub enum Command {
     Tasks(ListFormatArgs),
     /// Open a shell in a service (default: the one whose directory you are in)
     Shell(ShellArgs),
+    /// Show the project's documented variables: value, origin, users
+    Env(EnvArgs),
     /// Manage wharfd, the background daemon
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -135,6 +137,15 @@ pub struct TaskArgs {
     /// Arguments appended to the task's command
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Show secret values instead of masking them
+    #[arg(long)]
+    pub show_secrets: bool,
+    #[command(flatten)]
+    pub format: ListFormatArgs,
 }
 
 #[derive(Debug, Args)]

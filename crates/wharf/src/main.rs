@@ -78,6 +78,7 @@ fn main() -> ExitCode {
         Command::Task(args) => commands::tasks::task(&cli.global, args, &printer),
         Command::Tasks(args) => commands::tasks::list(&cli.global, args, &printer),
         Command::Shell(args) => commands::tasks::shell(&cli.global, args, &printer),
+        Command::Env(args) => commands::env::run(&cli.global, args, &printer),
         Command::Daemon(command) => commands::daemon::run(command, &printer),
         Command::Recipe(cli::RecipeCommand::Postgres(args)) => {
             native::postgres::run(args).map(|()| ExitCode::SUCCESS)

@@ -366,3 +366,69 @@ fn tasks_run_in_their_service_and_update_runs_each_repos_migration() {
         "the migration ran after the pull: {text}"
     );
 }
+
+#[test]
+fn env_shows_each_documented_variable_with_its_origin_and_masks_secrets() {
+    let stack = Stack::new(
+        r#"name: documented
+services:
+  web:
+    image: debian
+    environment: {FROM_ENVIRONMENT: inline}
+    env_file: [web.env]
+x-wharf:
+  env:
+    FROM_SHELL: {description: set in the shell}
+    FROM_DOTENV: {description: set in .env}
+    FROM_ENVIRONMENT: {used_by: [web]}
+    FROM_ENV_FILE: {used_by: [web]}
+    FROM_DEFAULT: {default: "localhost:11211", description: memcache location}
+    NOWHERE: {description: nobody set it}
+    API_SECRET: {secret: true, used_by: [web]}
+"#,
+    );
+    std::fs::write(
+        stack.dir.path().join(".env"),
+        "FROM_DOTENV=dot\nFROM_SHELL=loses\n",
+    )
+    .unwrap();
+    std::fs::write(
+        stack.dir.path().join("web.env"),
+        "FROM_ENV_FILE=filed\nAPI_SECRET=hunter2\n",
+    )
+    .unwrap();
+    let output = stack
+        .command(&["env", "--format", "json"])
+        .env("FROM_SHELL", "shelled")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let row = |name: &str| {
+        let row = rows.iter().find(|r| r["name"] == name).unwrap();
+        (
+            row["value"].as_str().map(str::to_owned),
+            row["source"].as_str().map(str::to_owned),
+        )
+    };
+    let pair = |value: &str, source: &str| (Some(value.to_owned()), Some(source.to_owned()));
+    assert_eq!(row("FROM_SHELL"), pair("shelled", "shell"));
+    assert_eq!(row("FROM_DOTENV"), pair("dot", ".env"));
+    assert_eq!(
+        row("FROM_ENVIRONMENT"),
+        pair("inline", "environment of web")
+    );
+    assert_eq!(row("FROM_ENV_FILE"), pair("filed", "env_file web.env"));
+    assert_eq!(row("FROM_DEFAULT"), pair("localhost:11211", "default"));
+    assert_eq!(row("NOWHERE"), (None, None));
+    assert_eq!(row("API_SECRET"), pair("********", "env_file web.env"));
+    let shown = stack.ok(&["env", "--show-secrets"]);
+    assert!(
+        shown.contains("hunter2") && shown.contains("(unset)"),
+        "{shown}"
+    );
+}

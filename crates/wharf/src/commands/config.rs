@@ -114,7 +114,7 @@ fn resolved(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
 
 /// Hides values that look secret: variables named like a password, token or key, and
 /// the password in a URL (`postgres://user:…@db`).
-fn mask_secret(key: &str, value: &str) -> String {
+pub fn mask_secret(key: &str, value: &str) -> String {
     const HIDDEN: &str = "********";
     let upper = key.to_ascii_uppercase();
     if ["PASSWORD", "SECRET", "TOKEN", "KEY", "PASS"]

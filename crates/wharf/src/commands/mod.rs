@@ -2,6 +2,7 @@ pub mod completion;
 pub mod config;
 pub mod daemon;
 pub mod down;
+pub mod env;
 pub mod exec;
 pub mod images;
 pub mod lifecycle;

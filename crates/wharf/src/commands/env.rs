@@ -1,0 +1,142 @@
+//! `wharf env`: the project's documented variables (`x-wharf.env`), each with its
+//! current value and where that value comes from, secrets masked.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::json;
+use wharf_manifest::Environment;
+
+use crate::cli::{EnvArgs, GlobalArgs, ListFormat};
+use crate::commands::config::{load_options, mask_secret};
+use crate::output::aligned_table;
+use crate::printer::Printer;
+
+/// One documented variable as it stands.
+pub struct Documented {
+    pub name: String,
+    pub value: Option<String>,
+    /// `shell`, `.env`, `--env-file PATH`, `environment of SERVICE`, `env_file PATH`,
+    /// `default`; `None` when unset.
+    pub source: Option<String>,
+    pub secret: bool,
+    pub description: String,
+    pub used_by: Vec<String>,
+}
+
+pub fn run(global: &GlobalArgs, args: &EnvArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let variables = documented(global, printer)?;
+    let shown = |v: &Documented| {
+        v.value
+            .as_ref()
+            .map(|value| match (args.show_secrets, v.secret) {
+                (true, _) => value.clone(),
+                (false, true) => "********".to_owned(),
+                (false, false) => mask_secret(&v.name, value),
+            })
+    };
+    if args.format.format == ListFormat::Json {
+        let rows: Vec<_> = variables
+            .iter()
+            .map(|v| {
+                json!({"name": v.name, "value": shown(v), "source": v.source, "secret": v.secret,
+                       "description": v.description, "used_by": v.used_by})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = vec![["VARIABLE", "VALUE", "FROM", "USED BY", "DESCRIPTION"].map(str::to_owned)];
+    for v in &variables {
+        rows.push([
+            v.name.clone(),
+            shown(v).unwrap_or_else(|| "(unset)".to_owned()),
+            v.source.clone().unwrap_or_else(|| "-".to_owned()),
+            v.used_by.join(","),
+            v.description.clone(),
+        ]);
+    }
+    print!("{}", aligned_table(&rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every documented variable with its value and source, first source winning: the
+/// shell, the project's `.env` (or `--env-file`s), a using service's `environment`,
+/// its `env_file`s, the documented default.
+pub fn documented(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Vec<Documented>> {
+    let mut options = load_options(global, true, &[])?;
+    // Keep env_file unread, to tell its values from `environment`'s.
+    options.keep_env_files = true;
+    let loaded = wharf_manifest::load(&options)?;
+    for warning in &loaded.warnings {
+        printer.warn(warning);
+    }
+    let project_files: Vec<(String, PathBuf)> = if global.env_files.is_empty() {
+        Environment::default_env_files(&loaded.project_dir)
+            .into_iter()
+            .map(|path| (".env".to_owned(), path))
+            .collect()
+    } else {
+        global
+            .env_files
+            .iter()
+            .map(|path| (format!("--env-file {}", path.display()), path.clone()))
+            .collect()
+    };
+    let empty = BTreeMap::new();
+    let mut project_values: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for (label, path) in &project_files {
+        for (key, value) in Environment::read_file(path, &empty)? {
+            project_values.insert(key, (value, label.clone()));
+        }
+    }
+    let mut out = Vec::new();
+    for (name, doc) in &loaded.project.wharf.env {
+        let mut found: Option<(String, String)> = options
+            .shell
+            .get(name)
+            .map(|value| (value.clone(), "shell".to_owned()))
+            .or_else(|| project_values.get(name).cloned());
+        for service_name in &doc.used_by {
+            if found.is_some() {
+                break;
+            }
+            let Some(service) = loaded.project.services.get(service_name) else {
+                continue;
+            };
+            if let Some(Some(value)) = service.environment.get(name) {
+                found = Some((value.clone(), format!("environment of {service_name}")));
+                break;
+            }
+            for env_file in &service.env_file {
+                let path = loaded.project_dir.join(&env_file.path);
+                if !path.is_file() {
+                    continue;
+                }
+                if let Some((_, value)) = Environment::read_file(&path, &loaded.environment)?
+                    .into_iter()
+                    .rfind(|(key, _)| key == name)
+                {
+                    let shown = path.strip_prefix(&loaded.project_dir).unwrap_or(&path);
+                    found = Some((value, format!("env_file {}", shown.display())));
+                }
+            }
+        }
+        let found = found.or_else(|| {
+            doc.default
+                .clone()
+                .map(|value| (value, "default".to_owned()))
+        });
+        let (value, source) = found.unzip();
+        out.push(Documented {
+            name: name.clone(),
+            value,
+            source,
+            secret: doc.secret,
+            description: doc.description.clone().unwrap_or_default(),
+            used_by: doc.used_by.clone(),
+        });
+    }
+    Ok(out)
+}
