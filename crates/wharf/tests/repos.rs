@@ -365,9 +365,15 @@ fn tasks_run_in_their_service_and_update_runs_each_repos_migration() {
     std::io::Write::write_all(shell.stdin.as_mut().unwrap(), b"echo shell in $PWD\n").unwrap();
     let output = shell.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains(&format!("shell in {}", web.display())), "{text}");
+    assert!(
+        text.contains(&format!("shell in {}", web.display())),
+        "{text}"
+    );
     let (ok, said) = stderr_of(&stack, &["shell"]);
-    assert!(!ok && said.contains("name one"), "outside every service: {said}");
+    assert!(
+        !ok && said.contains("name one"),
+        "outside every service: {said}"
+    );
 
     remotes.push_commit("web", "schema.sql", "create table");
     let output = stack.wharf(&["update"]);
