@@ -78,7 +78,7 @@ pub fn run(
             tokio::spawn(Arc::clone(&proxy).serve_tls(listener, acceptor));
         }
         if let Some(listener) = listen(listener) {
-            proxy.serve(listener).await;
+            proxy.serve(listener, None).await;
         }
     });
 }
@@ -103,32 +103,19 @@ impl Proxy {
         }
     }
 
-    /// Serves plain HTTP connections until the task is dropped.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+    /// Serves plain HTTP connections until the task is dropped. With a `fallback` (a
+    /// shared address, `wharf share`), a request for a host the proxy does not know (an
+    /// IP address, as a phone sends) goes to that project host.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, fallback: Option<String>) {
+        let fallback: Option<Arc<str>> = fallback.map(Arc::from);
         loop {
             let Some((stream, peer, permit)) = self.next_client(&listener).await else {
                 return;
             };
             let proxy = Arc::clone(&self);
+            let fallback = fallback.clone();
             tokio::spawn(async move {
-                proxy.connection(stream, peer, false, None).await;
-                drop(permit);
-            });
-        }
-    }
-
-    /// Serves a shared address (`wharf share`): a request for a host the proxy does not
-    /// know (an IP address, as a phone sends) goes to `project_host`.
-    pub async fn serve_shared(self: Arc<Self>, listener: TcpListener, project_host: String) {
-        let fallback: Arc<str> = Arc::from(project_host);
-        loop {
-            let Some((stream, peer, permit)) = self.next_client(&listener).await else {
-                return;
-            };
-            let proxy = Arc::clone(&self);
-            let fallback = Arc::clone(&fallback);
-            tokio::spawn(async move {
-                proxy.connection(stream, peer, false, Some(fallback)).await;
+                proxy.connection(stream, peer, false, fallback).await;
                 drop(permit);
             });
         }

@@ -207,7 +207,7 @@ impl Server {
                 return;
             }
         };
-        let sharing = tokio::spawn(proxy.serve_shared(listener, host.clone()));
+        let sharing = tokio::spawn(proxy.serve(listener, Some(host.clone())));
         let address = lan_address();
         let announcement =
             serde_json::json!({"url": format!("http://{address}:{port}"), "host": host});

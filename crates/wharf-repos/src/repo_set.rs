@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use wharf_model::x_wharf::Repo;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RepoSpec {
     pub name: String,
     pub url: String,

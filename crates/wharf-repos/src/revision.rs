@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
-use crate::git::{self, GitError};
+use crate::git;
 use crate::parallel;
 use crate::repo_set::RepoSpec;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Revision {
     pub name: String,
     pub dir: PathBuf,
@@ -39,16 +39,12 @@ pub fn revisions(repos: &[RepoSpec]) -> Vec<Revision> {
             return revision;
         }
         revision.present = true;
-        match read(repo) {
+        match git::run(&repo.dir, &["status", "--porcelain=v2", "--branch"]) {
             Ok(status) => parse_status(&status, &mut revision),
             Err(err) => revision.error = Some(err.to_string()),
         }
         revision
     })
-}
-
-fn read(repo: &RepoSpec) -> Result<String, GitError> {
-    git::run(&repo.dir, &["status", "--porcelain=v2", "--branch"])
 }
 
 fn parse_status(status: &str, revision: &mut Revision) {

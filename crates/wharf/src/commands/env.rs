@@ -91,38 +91,51 @@ pub fn documented(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Vec<
             project_values.insert(key, (value, label.clone()));
         }
     }
+    // What each using service sets, read once: its env_files (later ones win), then its
+    // `environment`, which wins over them as in Compose.
+    let documented = &loaded.project.wharf.env;
+    let mut service_values: BTreeMap<&str, BTreeMap<String, (String, String)>> = BTreeMap::new();
+    for service_name in documented.values().flat_map(|doc| &doc.used_by) {
+        let Some(service) = loaded.project.services.get(service_name) else {
+            continue;
+        };
+        if service_values.contains_key(service_name.as_str()) {
+            continue;
+        }
+        let mut values = BTreeMap::new();
+        for env_file in &service.env_file {
+            let path = loaded.project_dir.join(&env_file.path);
+            if !path.is_file() {
+                continue;
+            }
+            let shown = path.strip_prefix(&loaded.project_dir).unwrap_or(&path);
+            let label = format!("env_file {}", shown.display());
+            for (key, value) in Environment::read_file(&path, &loaded.environment)? {
+                values.insert(key, (value, label.clone()));
+            }
+        }
+        for (key, value) in &service.environment {
+            if let Some(value) = value {
+                values.insert(
+                    key.clone(),
+                    (value.clone(), format!("environment of {service_name}")),
+                );
+            }
+        }
+        service_values.insert(service_name, values);
+    }
     let mut out = Vec::new();
-    for (name, doc) in &loaded.project.wharf.env {
-        let mut found: Option<(String, String)> = options
+    for (name, doc) in documented {
+        let found: Option<(String, String)> = options
             .shell
             .get(name)
             .map(|value| (value.clone(), "shell".to_owned()))
-            .or_else(|| project_values.get(name).cloned());
-        for service_name in &doc.used_by {
-            if found.is_some() {
-                break;
-            }
-            let Some(service) = loaded.project.services.get(service_name) else {
-                continue;
-            };
-            if let Some(Some(value)) = service.environment.get(name) {
-                found = Some((value.clone(), format!("environment of {service_name}")));
-                break;
-            }
-            for env_file in &service.env_file {
-                let path = loaded.project_dir.join(&env_file.path);
-                if !path.is_file() {
-                    continue;
-                }
-                if let Some((_, value)) = Environment::read_file(&path, &loaded.environment)?
-                    .into_iter()
-                    .rfind(|(key, _)| key == name)
-                {
-                    let shown = path.strip_prefix(&loaded.project_dir).unwrap_or(&path);
-                    found = Some((value, format!("env_file {}", shown.display())));
-                }
-            }
-        }
+            .or_else(|| project_values.get(name).cloned())
+            .or_else(|| {
+                doc.used_by
+                    .iter()
+                    .find_map(|service| service_values.get(service.as_str())?.get(name).cloned())
+            });
         let found = found.or_else(|| {
             doc.default
                 .clone()

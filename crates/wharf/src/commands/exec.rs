@@ -10,6 +10,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context as _, bail};
 use nix::sys::signal::{SigSet, Signal};
 use wharf_api::{ClientError, InstanceState, InstanceStatus, Paths, UpRequest, UpResponse};
+use wharf_manifest::Loaded;
 use wharf_plan::{ProjectSpec, ServiceSpec};
 
 use crate::cli::{ExecArgs, GlobalArgs, RunArgs};
@@ -20,9 +21,13 @@ use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
 
 pub fn exec(global: &GlobalArgs, args: &ExecArgs) -> anyhow::Result<ExitCode> {
-    let name = project_ref::name(global)?;
+    exec_in(&project_ref::name(global)?, args)
+}
+
+/// `exec` in project `name`.
+pub fn exec_in(name: &str, args: &ExecArgs) -> anyhow::Result<ExitCode> {
     let client = daemon_client::connect(&Paths::from_env())?;
-    let spec: ProjectSpec = match client.get(&endpoint(&name, "spec")) {
+    let spec: ProjectSpec = match client.get(&endpoint(name, "spec")) {
         Ok(spec) => spec,
         Err(ClientError::Api { status: 404, .. }) => bail!("project {name} is not running"),
         Err(err) => return Err(err.into()),
@@ -31,7 +36,7 @@ pub fn exec(global: &GlobalArgs, args: &ExecArgs) -> anyhow::Result<ExitCode> {
         .services
         .get(&args.service)
         .with_context(|| format!("no such service: {}", args.service))?;
-    let instances: Vec<InstanceStatus> = client.get(&endpoint(&name, "ps"))?;
+    let instances: Vec<InstanceStatus> = client.get(&endpoint(name, "ps"))?;
     let Some(instance) = instances
         .iter()
         .find(|i| i.service == args.service && i.state == InstanceState::Running)
@@ -171,12 +176,16 @@ fn one_off_container(
 }
 
 pub fn run(global: &GlobalArgs, args: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let loaded = project_ref::load(global, printer)?;
+    run_loaded(&project_ref::load(global, printer)?, args)
+}
+
+/// `run` in the `loaded` project.
+pub fn run_loaded(loaded: &Loaded, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env();
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
-    let containers = crate::backend::containers(&loaded, crate::backend::BackendChoice::Auto);
+    let containers = crate::backend::containers(loaded, crate::backend::BackendChoice::Auto);
     let spec = native::project_spec(
-        &loaded,
+        loaded,
         &std::collections::BTreeMap::new(),
         &volumes,
         &containers,

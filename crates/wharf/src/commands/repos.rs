@@ -132,18 +132,7 @@ pub fn revs(global: &GlobalArgs, args: &RevsArgs, printer: &Printer) -> anyhow::
     let repos = project.select(&args.repos.repos)?;
     let revisions = wharf_repos::revisions(&repos);
     if args.format.format == ListFormat::Json {
-        let rows: Vec<_> = revisions
-            .iter()
-            .map(|r| {
-                json!({
-                    "name": r.name, "dir": r.dir, "present": r.present, "commit": r.commit,
-                    "branch": r.branch, "upstream": r.upstream, "ahead": r.ahead,
-                    "behind": r.behind, "changed": r.changed, "untracked": r.untracked,
-                    "error": r.error,
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", serde_json::to_string_pretty(&revisions)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![["REPO", "REVISION", "BRANCH", "UPSTREAM", "CHANGES"].map(str::to_owned)];
@@ -253,13 +242,7 @@ pub fn list(
 ) -> anyhow::Result<ExitCode> {
     let project = ProjectRepos::load(global, printer)?;
     if args.format == ListFormat::Json {
-        let rows: Vec<_> = project
-            .set
-            .repos
-            .iter()
-            .map(|r| json!({"name": r.name, "url": r.url, "dir": r.dir, "branch": r.branch, "migrate": r.migrate}))
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        println!("{}", serde_json::to_string_pretty(&project.set.repos)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![["REPO", "URL", "DIRECTORY"].map(str::to_owned)];
@@ -314,7 +297,6 @@ fn plural(count: u32) -> &'static str {
 struct LiveProgress<'a> {
     printer: &'a Printer,
     live: bool,
-    width: usize,
     /// Per repo (in order): name and current step; and how many lines are drawn.
     state: Mutex<(Vec<(String, String)>, usize)>,
 }
@@ -324,7 +306,6 @@ impl<'a> LiveProgress<'a> {
         Self {
             printer,
             live: printer.is_interactive(),
-            width: repos.iter().map(|r| r.name.len()).max().unwrap_or(0),
             state: Mutex::new((
                 repos
                     .iter()
@@ -335,13 +316,8 @@ impl<'a> LiveProgress<'a> {
         }
     }
 
-    fn lines(&self, steps: &[(String, String)]) -> Vec<String> {
-        let width = steps
-            .iter()
-            .map(|(name, _)| name.len())
-            .max()
-            .unwrap_or(0)
-            .max(self.width);
+    fn lines(steps: &[(String, String)]) -> Vec<String> {
+        let width = steps.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
         steps
             .iter()
             .map(|(name, step)| format!("{name:<width$}  {step}"))
@@ -349,7 +325,7 @@ impl<'a> LiveProgress<'a> {
     }
 
     fn finish(&self, outcomes: &[(String, String)]) {
-        let lines = self.lines(outcomes);
+        let lines = Self::lines(outcomes);
         let mut state = self
             .state
             .lock()
@@ -377,7 +353,7 @@ impl Progress for LiveProgress<'_> {
         if let Some(entry) = state.0.iter_mut().find(|(name, _)| name == repo) {
             step.clone_into(&mut entry.1);
         }
-        let lines = self.lines(&state.0);
+        let lines = Self::lines(&state.0);
         self.printer.redraw(state.1, &lines);
         state.1 = lines.len();
     }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use serde_json::json;
 use wharf_api::{InstanceState, InstanceStatus, Paths};
+use wharf_manifest::Loaded;
 use wharf_model::x_wharf::CommandLine;
 
 use crate::cli::{ExecArgs, GlobalArgs, ListFormat, ListFormatArgs, RunArgs, ShellArgs, TaskArgs};
@@ -59,7 +60,7 @@ pub fn run_named(
         None => bail!("task `{name}` has no `run` command"),
     };
     command.extend(extra.iter().cloned());
-    in_service(global, &task.service, command, printer)
+    in_service(&loaded, &task.service, command)
 }
 
 pub fn list(
@@ -99,11 +100,11 @@ pub fn list(
 }
 
 pub fn shell(global: &GlobalArgs, args: &ShellArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let loaded = project_ref::load(global, printer)?;
     let service = match &args.service {
         Some(service) => service.clone(),
-        None => service_here(global, printer)?,
+        None => service_here(&loaded)?,
     };
-    let loaded = project_ref::load(global, printer)?;
     let containerized =
         crate::backend::containers(&loaded, crate::backend::BackendChoice::Auto).contains(&service);
     // Inside a container, whichever shell the image has; natively, the user's own.
@@ -118,19 +119,14 @@ pub fn shell(global: &GlobalArgs, args: &ShellArgs, printer: &Printer) -> anyhow
     } else {
         vec![std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".to_owned())]
     };
-    in_service(global, &service, command, printer)
+    in_service(&loaded, &service, command)
 }
 
 /// `command` in `service`: exec'd into its running instance, else run as a one-off.
-fn in_service(
-    global: &GlobalArgs,
-    service: &str,
-    command: Vec<String>,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    if is_running(global, service) {
-        return exec::exec(
-            global,
+fn in_service(loaded: &Loaded, service: &str, command: Vec<String>) -> anyhow::Result<ExitCode> {
+    if is_running(&loaded.project.name, service) {
+        return exec::exec_in(
+            &loaded.project.name,
             &ExecArgs {
                 service: service.to_owned(),
                 command,
@@ -139,8 +135,8 @@ fn in_service(
             },
         );
     }
-    exec::run(
-        global,
+    exec::run_loaded(
+        loaded,
         &RunArgs {
             service: service.to_owned(),
             command,
@@ -150,19 +146,15 @@ fn in_service(
             rm: true,
             service_ports: false,
         },
-        printer,
     )
 }
 
-fn is_running(global: &GlobalArgs, service: &str) -> bool {
-    let Ok(name) = project_ref::name(global) else {
-        return false;
-    };
+fn is_running(project: &str, service: &str) -> bool {
     let Some(client) = daemon_client::existing(&Paths::from_env()) else {
         return false;
     };
     client
-        .get::<Vec<InstanceStatus>>(&endpoint(&name, "ps"))
+        .get::<Vec<InstanceStatus>>(&endpoint(project, "ps"))
         .is_ok_and(|instances| {
             instances
                 .iter()
@@ -172,8 +164,7 @@ fn is_running(global: &GlobalArgs, service: &str) -> bool {
 
 /// The service whose build context or working directory holds the current directory
 /// (the deepest, when several do).
-fn service_here(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<String> {
-    let loaded = project_ref::load(global, printer)?;
+fn service_here(loaded: &Loaded) -> anyhow::Result<String> {
     let here = std::env::current_dir()?;
     let mut best: Option<(usize, &str)> = None;
     for (name, service) in &loaded.project.services {
