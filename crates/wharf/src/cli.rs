@@ -123,6 +123,8 @@ pub enum Command {
     Shell(ShellArgs),
     /// Show the project's documented variables: value, origin, users
     Env(EnvArgs),
+    /// Check that this machine can run the project, with a fix for each problem
+    Check(CheckArgs),
     /// Manage wharfd, the background daemon
     #[command(subcommand)]
     Daemon(DaemonCommand),
@@ -144,6 +146,21 @@ pub struct EnvArgs {
     /// Show secret values instead of masking them
     #[arg(long)]
     pub show_secrets: bool,
+    #[command(flatten)]
+    pub format: ListFormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Also call each running service's monitor endpoint (x-wharf.monitor)
+    #[arg(long)]
+    pub services: bool,
+    /// Also name the services whose requirements files changed since they were built
+    #[arg(long)]
+    pub requirements: bool,
+    /// Where services would run (a service's `x-wharf.backend` wins over this)
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto, env = "WHARF_BACKEND")]
+    pub backend: BackendChoice,
     #[command(flatten)]
     pub format: ListFormatArgs,
 }

@@ -21,10 +21,14 @@ pub fn config_hash(service: &Value) -> String {
         }
     }
     let text = go_json(&service.to_string());
-    let digest = Sha256::digest(text.as_bytes());
-    digest
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+/// Bytes in lower-case hexadecimal, as Docker and Compose write digests.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes
         .iter()
-        .fold(String::with_capacity(64), |mut hex, byte| {
+        .fold(String::with_capacity(bytes.len() * 2), |mut hex, byte| {
             let _ = write!(hex, "{byte:02x}");
             hex
         })

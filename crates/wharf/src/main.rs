@@ -7,11 +7,16 @@ mod commands;
 mod config_hash;
 mod containers;
 mod daemon_client;
+mod engine_diagnosis;
+mod glob;
+mod monitor;
 mod native;
 mod output;
+mod port_owner;
 mod printer;
 mod proc_table;
 mod project_ref;
+mod requirements;
 mod user_settings;
 
 use std::process::ExitCode;
@@ -79,6 +84,7 @@ fn main() -> ExitCode {
         Command::Tasks(args) => commands::tasks::list(&cli.global, args, &printer),
         Command::Shell(args) => commands::tasks::shell(&cli.global, args, &printer),
         Command::Env(args) => commands::env::run(&cli.global, args, &printer),
+        Command::Check(args) => commands::check::run(&cli.global, args, &printer),
         Command::Daemon(command) => commands::daemon::run(command, &printer),
         Command::Recipe(cli::RecipeCommand::Postgres(args)) => {
             native::postgres::run(args).map(|()| ExitCode::SUCCESS)

@@ -533,3 +533,70 @@ services:
     );
     stack.ok(&["down"]);
 }
+
+#[test]
+fn check_names_an_unbuilt_image_and_requirements_changed_since_the_build() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(
+        r#"name: wharfcheck
+services:
+  app:
+    build: ./app
+    command: ["/bin/sleep", "600"]
+    x-wharf: {backend: docker, requirements: ["requirements*.txt"]}
+"#,
+    );
+    let app = stack.dir.path().join("app");
+    std::fs::create_dir(&app).unwrap();
+    std::fs::write(app.join("Dockerfile"), format!("FROM {IMAGE}\n")).unwrap();
+    std::fs::write(app.join("requirements.txt"), "flask==3\n").unwrap();
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", "wharfcheck-app"])
+        .output();
+    let findings = |args: &[&str]| {
+        let output = stack.wharf(args);
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        (output.status.success(), report["findings"].clone())
+    };
+    let about = |findings: &Value, check: &str| {
+        findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == check && f["subject"] == "app")
+            .unwrap_or_else(|| panic!("no {check} finding about app: {findings:#}"))
+            .clone()
+    };
+    let (ok, found) = findings(&["check", "--format", "json"]);
+    assert!(!ok);
+    let image = about(&found, "images");
+    assert_eq!(image["detail"], "wharfcheck-app is not built");
+    assert_eq!(image["fix"], "wharf build app");
+
+    stack.ok(&["build"]);
+    let recorded = labels("image", "wharfcheck-app");
+    assert_eq!(
+        recorded.get("dev.wharf.requirements").map(String::len),
+        Some(64),
+        "the build records the requirements hash: {recorded:?}"
+    );
+    let (ok, found) = findings(&["check", "--requirements", "--format", "json"]);
+    assert!(ok, "{found:#}");
+    assert_eq!(
+        about(&found, "requirements")["detail"],
+        "unchanged since its image was built"
+    );
+    // A new requirements file matches the glob too.
+    std::fs::write(app.join("requirements-dev.txt"), "pytest\n").unwrap();
+    let (ok, found) = findings(&["check", "--requirements", "--format", "json"]);
+    assert!(!ok);
+    let stale = about(&found, "requirements");
+    assert_eq!(stale["fix"], "wharf build app");
+    stack.ok(&["build"]);
+    assert!(findings(&["check", "--requirements", "--format", "json"]).0);
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", "wharfcheck-app"])
+        .output();
+}

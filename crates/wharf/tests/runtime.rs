@@ -211,7 +211,7 @@ services:
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
-        said.contains("cannot start `wharf-test-no-such-binary`"),
+        said.contains("`wharf-test-no-such-binary` is not installed here (not found in PATH)"),
         "{said}"
     );
 }

@@ -93,6 +93,9 @@ pub fn build_service(
         "com.docker.compose.version".into(),
         COMPOSE_VERSION.to_owned(),
     );
+    if let Some(hash) = crate::requirements::hash(loaded, service)? {
+        labels.insert(crate::requirements::IMAGE_LABEL.into(), hash);
+    }
     for (key, value) in labels {
         argv.extend(["--label".into(), format!("{key}={value}")]);
     }

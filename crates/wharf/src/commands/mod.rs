@@ -1,3 +1,4 @@
+pub mod check;
 pub mod completion;
 pub mod config;
 pub mod daemon;

@@ -23,7 +23,10 @@ pub struct ProjectRepos {
 
 impl ProjectRepos {
     pub fn load(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Self> {
-        let loaded = crate::project_ref::load(global, printer)?;
+        Self::of(&crate::project_ref::load(global, printer)?)
+    }
+
+    pub fn of(loaded: &wharf_manifest::Loaded) -> anyhow::Result<Self> {
         let settings = UserSettings::load(&Paths::from_env())?;
         let root = settings
             .root()

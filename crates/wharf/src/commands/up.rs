@@ -19,6 +19,7 @@ use crate::daemon_client;
 use crate::native;
 use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
+use crate::requirements::RecordedHashes;
 
 const POLL: Duration = Duration::from_millis(20);
 
@@ -96,6 +97,7 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
             change.service, verb, change.reason
         ));
     }
+    record_requirements(&loaded, &paths, &containers, &response)?;
     let selected: BTreeSet<String> = response
         .changes
         .iter()
@@ -110,6 +112,45 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
         return Ok(ExitCode::SUCCESS);
     }
     attached(&client, &name, since, args, printer)
+}
+
+/// Records the requirements hash of each service just started that has no image
+/// built by wharf (whose label carries it instead): its environment is what it
+/// started with.
+fn record_requirements(
+    loaded: &wharf_manifest::Loaded,
+    paths: &Paths,
+    containers: &BTreeSet<String>,
+    response: &UpResponse,
+) -> anyhow::Result<()> {
+    let started = response.changes.iter().filter(|change| {
+        matches!(
+            change.action,
+            ChangeAction::Create | ChangeAction::Recreate | ChangeAction::Start
+        )
+    });
+    let mut recorded = None;
+    for change in started {
+        let service = &loaded.project.services[&change.service];
+        if service.wharf.requirements.is_empty()
+            || (containers.contains(&change.service) && service.build.is_some())
+        {
+            continue;
+        }
+        let hash = crate::requirements::hash(loaded, service)?;
+        let hashes = match &mut recorded {
+            Some(hashes) => hashes,
+            None => recorded.insert(RecordedHashes::load(paths, &loaded.project.name)?),
+        };
+        match hash {
+            Some(hash) => hashes.by_service.insert(change.service.clone(), hash),
+            None => hashes.by_service.remove(&change.service),
+        };
+    }
+    if let Some(hashes) = recorded {
+        hashes.save()?;
+    }
+    Ok(())
 }
 
 /// `wharf scale web=3`: `up -d` of those services with those counts.

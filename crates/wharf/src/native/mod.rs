@@ -253,6 +253,17 @@ fn service_spec(mut context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
         .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
         .collect();
     environment.extend(extra_env);
+    if locate_program(&command[0], &working_dir, &environment).is_none() {
+        return Err(format!(
+            "`{}` is not installed here (not found in {})",
+            command[0],
+            if command[0].contains('/') {
+                working_dir.display().to_string()
+            } else {
+                "PATH".to_owned()
+            }
+        ));
+    }
     Ok(ServiceSpec {
         command,
         working_dir,
@@ -276,6 +287,31 @@ fn service_spec(mut context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
 }
 
 /// The image's name, if its command can run natively.
+/// Where the program a native service runs is: a path with a slash is relative to
+/// its directory; a bare name is looked up in its `PATH` (its own, else wharf's).
+pub fn locate_program(
+    program: &str,
+    working_dir: &Path,
+    environment: &BTreeMap<String, String>,
+) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let executable = |path: &Path| {
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let path = working_dir.join(program);
+        return executable(&path).then_some(path);
+    }
+    let search = environment
+        .get("PATH")
+        .map(std::ffi::OsString::from)
+        .or_else(|| std::env::var_os("PATH"))?;
+    std::env::split_paths(&search)
+        .map(|dir| dir.join(program))
+        .find(|candidate| executable(candidate))
+}
+
 fn command_image(image: &str) -> Option<&str> {
     let name = image_name_and_tag(image).0;
     COMMAND_IMAGES.contains(&name).then_some(name)
@@ -291,7 +327,7 @@ fn compose_command(service: &Service) -> Option<Vec<String>> {
 /// A native process listens on the host itself, so each port's host port is the
 /// published one (or the target when none is published). A published range gives
 /// replica n its n-th port; the daemon hands each replica its port in `PORT`.
-fn ports(service: &Service) -> Result<Vec<PortSpec>, String> {
+pub fn ports(service: &Service) -> Result<Vec<PortSpec>, String> {
     let mut ports = Vec::new();
     for port in &service.ports {
         let target = u16::try_from(port.target)

@@ -1,0 +1,552 @@
+//! `wharf check`: whether this machine can run the project, each problem with what
+//! fixes it. It reads files and asks git, the engine and the ports; only `--services`
+//! needs the project running. Exit status 1 when anything is wrong.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use serde::Serialize;
+use wharf_api::{Client, InstanceState, InstanceStatus, Paths};
+use wharf_manifest::Loaded;
+
+use crate::backend::BackendChoice;
+use crate::cli::{CheckArgs, GlobalArgs, ListFormat};
+use crate::commands::repos::ProjectRepos;
+use crate::containers::image_name;
+use crate::printer::Printer;
+use crate::project_ref::{self, endpoint};
+use crate::requirements::{IMAGE_LABEL, RecordedHashes};
+
+/// One thing checked: fine, or a problem with its fix.
+#[derive(Serialize)]
+struct Finding {
+    check: &'static str,
+    subject: String,
+    ok: bool,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<String>,
+    /// What a monitor endpoint answered (JSON when it answered JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answer: Option<serde_json::Value>,
+}
+
+#[derive(Default)]
+struct Report {
+    findings: Vec<Finding>,
+}
+
+impl Report {
+    fn ok(&mut self, check: &'static str, subject: impl Into<String>, detail: impl Into<String>) {
+        self.findings.push(Finding {
+            check,
+            subject: subject.into(),
+            ok: true,
+            detail: detail.into(),
+            fix: None,
+            answer: None,
+        });
+    }
+
+    fn problem(
+        &mut self,
+        check: &'static str,
+        subject: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.findings.push(Finding {
+            check,
+            subject: subject.into(),
+            ok: false,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+            answer: None,
+        });
+    }
+
+    fn problems(&self) -> usize {
+        self.findings.iter().filter(|f| !f.ok).count()
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: &CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let mut report = Report::default();
+    match project_ref::load(global, printer) {
+        Ok(loaded) => check_project(global, args, &loaded, &mut report)?,
+        Err(err) => {
+            let mut detail = err.to_string();
+            for cause in err.chain().skip(1) {
+                let _ = write!(detail, ": {cause}");
+            }
+            report.problem(
+                "manifest",
+                "compose files",
+                detail,
+                "correct the file at the place shown, then check again",
+            );
+        }
+    }
+    if args.format.format == ListFormat::Json {
+        let json = serde_json::json!({"ok": report.problems() == 0, "findings": report.findings});
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print!("{}", text(&report));
+    }
+    Ok(if report.problems() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn check_project(
+    global: &GlobalArgs,
+    args: &CheckArgs,
+    loaded: &Loaded,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let files: Vec<String> = loaded
+        .files
+        .iter()
+        .map(|f| {
+            f.strip_prefix(&loaded.project_dir)
+                .unwrap_or(f)
+                .display()
+                .to_string()
+        })
+        .collect();
+    report.ok(
+        "manifest",
+        files.join(", "),
+        format!("loads: {} services", loaded.project.services.len()),
+    );
+    check_env(global, loaded, report)?;
+    check_repos(loaded, report);
+    let paths = Paths::from_env();
+    let containers = crate::backend::containers(loaded, args.backend);
+    let not_native = check_native(loaded, &paths, &containers, report);
+    let engine = check_engine(args.backend, &containers, not_native, report);
+    if let Some(engine) = &engine {
+        check_images(loaded, &containers, engine, report);
+    }
+    let running = running_instances(&paths, &loaded.project.name);
+    check_ports(loaded, &containers, &running, report);
+    if args.services {
+        check_monitors(loaded, &running, report);
+    }
+    if args.requirements {
+        check_requirements(loaded, &paths, &containers, engine.as_ref(), report)?;
+    }
+    Ok(())
+}
+
+fn check_env(global: &GlobalArgs, loaded: &Loaded, report: &mut Report) -> anyhow::Result<()> {
+    // The loader's warnings were shown once already.
+    let quiet = Printer::new(0, true);
+    for variable in crate::commands::env::documented(global, &quiet)? {
+        if let Some(source) = &variable.source {
+            report.ok("env", &variable.name, format!("set ({source})"));
+            continue;
+        }
+        let used_by = if variable.used_by.is_empty() {
+            String::new()
+        } else {
+            format!("; used by {}", variable.used_by.join(", "))
+        };
+        report.problem(
+            "env",
+            &variable.name,
+            format!("not set{used_by}"),
+            format!(
+                "export {name}=… or add `{name}=…` to {}",
+                loaded.project_dir.join(".env").display(),
+                name = variable.name
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn check_repos(loaded: &Loaded, report: &mut Report) {
+    let repos = match ProjectRepos::of(loaded) {
+        Ok(repos) => repos,
+        Err(err) => {
+            let text = err.to_string();
+            let (detail, hint) = text.split_once("\nhint: ").unwrap_or((&text, ""));
+            report.problem("repos", "x-wharf.repos", detail, hint);
+            return;
+        }
+    };
+    for revision in wharf_repos::revisions(&repos.set.repos) {
+        let dir = revision.dir.display();
+        if revision.present {
+            let branch = revision.branch.as_deref().unwrap_or("detached");
+            report.ok(
+                "repos",
+                &revision.name,
+                format!("checked out at {dir} ({branch})"),
+            );
+        } else {
+            report.problem(
+                "repos",
+                &revision.name,
+                format!("not checked out at {dir}"),
+                format!("wharf checkout {}", revision.name),
+            );
+        }
+    }
+    for dir in repos.set.directories.iter().filter(|d| !d.is_dir()) {
+        report.problem(
+            "repos",
+            dir.display().to_string(),
+            "directory missing",
+            "wharf checkout",
+        );
+    }
+}
+
+/// Reports whether each service that runs natively can; returns whether some cannot.
+fn check_native(
+    loaded: &Loaded,
+    paths: &Paths,
+    containers: &BTreeSet<String>,
+    report: &mut Report,
+) -> bool {
+    let volumes = paths.project_data(&loaded.project.name).join("volumes");
+    let problems = match crate::native::project_spec(loaded, &BTreeMap::new(), &volumes, containers)
+    {
+        Ok(spec) => {
+            for (name, service) in spec.services.iter().filter(|(_, s)| s.container.is_none()) {
+                report.ok("native", name, format!("runs natively: {}", service.origin));
+            }
+            return false;
+        }
+        Err(crate::native::NotNative(problems)) => problems,
+    };
+    let failing: BTreeSet<&String> = problems.iter().map(|(name, _)| name).collect();
+    for name in loaded.project.services.keys() {
+        if !containers.contains(name) && !failing.contains(name) {
+            report.ok("native", name, "runs natively");
+        }
+    }
+    for (name, why) in &problems {
+        report.problem(
+            "native",
+            name,
+            why,
+            "install what it needs, give it an x-wharf.process section, \
+             or run it in Docker (x-wharf.backend: docker)",
+        );
+    }
+    true
+}
+
+/// The engine, when one answers; a problem when a service needs one and none does.
+fn check_engine(
+    choice: BackendChoice,
+    containers: &BTreeSet<String>,
+    native_problems: bool,
+    report: &mut Report,
+) -> Option<Client> {
+    if choice == BackendChoice::Process && containers.is_empty() {
+        return None;
+    }
+    match crate::engine_diagnosis::diagnose() {
+        Ok(socket) => {
+            report.ok("engine", socket.display().to_string(), "answers");
+            Some(Client::new(socket))
+        }
+        // With `auto`, services run natively when no engine answers: fine if they can.
+        Err(problem) if containers.is_empty() && !native_problems => {
+            report.ok(
+                "engine",
+                "docker",
+                format!("not used, every service runs natively ({problem})"),
+            );
+            None
+        }
+        Err(problem) => {
+            report.problem("engine", "docker", problem.to_string(), problem.fix());
+            None
+        }
+    }
+}
+
+fn check_images(
+    loaded: &Loaded,
+    containers: &BTreeSet<String>,
+    engine: &Client,
+    report: &mut Report,
+) {
+    for name in containers {
+        let service = &loaded.project.services[name];
+        let image = image_name(&loaded.project.name, name, service);
+        if crate::backend::has_image(engine, &image) {
+            report.ok("images", name, format!("{image} is present"));
+        } else if service.build.is_some() {
+            report.problem(
+                "images",
+                name,
+                format!("{image} is not built"),
+                format!("wharf build {name}"),
+            );
+        } else {
+            report.problem(
+                "images",
+                name,
+                format!("{image} is not on this machine"),
+                format!("wharf pull {name}, or docker load it"),
+            );
+        }
+    }
+}
+
+/// The project's instances wharfd runs now; none when wharfd is not running.
+fn running_instances(paths: &Paths, project: &str) -> Vec<InstanceStatus> {
+    crate::daemon_client::existing(paths)
+        .and_then(|client| client.get(&endpoint(project, "ps")).ok())
+        .unwrap_or_default()
+}
+
+/// Each port a service publishes on the host must be free, unless the project's own
+/// instance of that service holds it.
+fn check_ports(
+    loaded: &Loaded,
+    containers: &BTreeSet<String>,
+    running: &[InstanceStatus],
+    report: &mut Report,
+) {
+    for (name, service) in &loaded.project.services {
+        let Ok(ports) = crate::native::ports(service) else {
+            continue; // the native check names the bad port
+        };
+        for (port, declared) in ports.iter().zip(&service.ports) {
+            // In Docker an unpublished port gets a free one from the engine.
+            if port.published == 0 || (containers.contains(name) && declared.published.is_empty()) {
+                continue;
+            }
+            let subject = format!("{name}:{}", port.published);
+            let ours = running.iter().any(|instance| {
+                instance.service == *name
+                    && instance.state.is_active()
+                    && instance.ports.iter().any(|p| p.published == port.published)
+            });
+            if ours {
+                report.ok(
+                    "ports",
+                    subject,
+                    format!("held by {name}, which is running"),
+                );
+                continue;
+            }
+            match crate::port_owner::check_free(port.published) {
+                Ok(()) => report.ok("ports", subject, "free"),
+                Err(owner) => {
+                    let (by, stop) = owner.map_or_else(
+                        || (String::new(), "stop what listens on it".to_owned()),
+                        |o| {
+                            (
+                                format!(" by {} (pid {})", o.command, o.pid),
+                                format!("stop {} (pid {})", o.command, o.pid),
+                            )
+                        },
+                    );
+                    report.problem(
+                        "ports",
+                        subject,
+                        format!("port {} is already in use{by}", port.published),
+                        format!("{stop}, or publish {name} on another port"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn check_monitors(loaded: &Loaded, running: &[InstanceStatus], report: &mut Report) {
+    for (name, service) in &loaded.project.services {
+        let Some(path) = &service.wharf.monitor else {
+            continue;
+        };
+        let instances: Vec<&InstanceStatus> = running
+            .iter()
+            .filter(|i| i.service == *name && i.state == InstanceState::Running)
+            .collect();
+        if instances.is_empty() {
+            report.problem(
+                "services",
+                name,
+                "not running, so its monitor cannot be asked",
+                format!("wharf up -d {name}"),
+            );
+        }
+        for instance in instances {
+            let Some(port) = instance.ports.first() else {
+                report.problem(
+                    "services",
+                    &instance.name,
+                    "publishes no port to call its monitor on",
+                    format!("give {name} a `ports` entry"),
+                );
+                continue;
+            };
+            let logs = format!("see what it logged: wharf logs {name}");
+            match crate::monitor::call(port.published, path) {
+                Ok(answer) => {
+                    let summary = summary(&answer.body);
+                    let detail = format!("{path} answered {}: {summary}", answer.status);
+                    if (200..300).contains(&answer.status) {
+                        report.ok("services", &instance.name, detail);
+                    } else {
+                        report.problem("services", &instance.name, detail, logs);
+                    }
+                    let body = answer.body.trim();
+                    let parsed = serde_json::from_str(body)
+                        .unwrap_or_else(|_| serde_json::Value::String(body.to_owned()));
+                    if let Some(finding) = report.findings.last_mut() {
+                        finding.answer = Some(parsed);
+                    }
+                }
+                Err(err) => report.problem(
+                    "services",
+                    &instance.name,
+                    format!("{path} on port {} did not answer: {err}", port.published),
+                    logs,
+                ),
+            }
+        }
+    }
+}
+
+/// An answer on one line, cut short.
+fn summary(body: &str) -> String {
+    const MAX: usize = 160;
+    let line = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() > MAX {
+        format!("{}…", line.chars().take(MAX).collect::<String>())
+    } else {
+        line
+    }
+}
+
+fn check_requirements(
+    loaded: &Loaded,
+    paths: &Paths,
+    containers: &BTreeSet<String>,
+    engine: Option<&Client>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let recorded = RecordedHashes::load(paths, &loaded.project.name)?;
+    for (name, service) in &loaded.project.services {
+        if service.wharf.requirements.is_empty() {
+            continue;
+        }
+        let Some(current) = crate::requirements::hash(loaded, service)? else {
+            report.problem(
+                "requirements",
+                name,
+                format!(
+                    "{} match no file in {}",
+                    service.wharf.requirements.join(", "),
+                    crate::requirements::base_dir(loaded, service).display()
+                ),
+                "correct x-wharf.requirements (globs relative to the build context)",
+            );
+            continue;
+        };
+        let built_image = containers.contains(name) && service.build.is_some();
+        if built_image {
+            let image = image_name(&loaded.project.name, name, service);
+            let Some(engine) = engine else {
+                continue; // the engine check says why
+            };
+            let Ok(found) = engine.get::<serde_json::Value>(&format!("/images/{image}/json"))
+            else {
+                continue; // the images check names it
+            };
+            match found["Config"]["Labels"][IMAGE_LABEL].as_str() {
+                Some(hash) if hash == current => {
+                    report.ok("requirements", name, "unchanged since its image was built");
+                }
+                Some(_) => report.problem(
+                    "requirements",
+                    name,
+                    "changed since its image was built: rebuild it",
+                    format!("wharf build {name}"),
+                ),
+                None => report.problem(
+                    "requirements",
+                    name,
+                    format!("{image} was not built by wharf, so nothing records its requirements"),
+                    format!("wharf build {name}"),
+                ),
+            }
+            continue;
+        }
+        match recorded.by_service.get(name) {
+            Some(hash) if *hash == current => {
+                report.ok("requirements", name, "unchanged since wharf up started it");
+            }
+            Some(_) => report.problem(
+                "requirements",
+                name,
+                "changed since wharf up started it: its environment needs rebuilding",
+                format!("install them, then wharf up -d --force-recreate {name}"),
+            ),
+            None => report.ok(
+                "requirements",
+                name,
+                "not started by wharf up yet: recorded when it is",
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Longer subjects (paths) push their own line's detail along, not every line's.
+const MAX_SUBJECT_WIDTH: usize = 24;
+
+/// The report for people: one line per finding, the fix under each problem.
+fn text(report: &Report) -> String {
+    let check_width = report
+        .findings
+        .iter()
+        .map(|f| f.check.len())
+        .max()
+        .unwrap_or(0);
+    let subject_width = report
+        .findings
+        .iter()
+        .map(|f| f.subject.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(MAX_SUBJECT_WIDTH);
+    let indent = 4 + 2 + check_width + 2 + subject_width + 2;
+    let mut out = String::new();
+    for finding in &report.findings {
+        let status = if finding.ok { "ok" } else { "FAIL" };
+        let mut lines = finding.detail.lines();
+        let _ = writeln!(
+            out,
+            "{status:<4}  {:<check_width$}  {:<subject_width$}  {}",
+            finding.check,
+            finding.subject,
+            lines.next().unwrap_or_default()
+        );
+        // A config error's source excerpt stays aligned under its message.
+        for line in lines {
+            let _ = writeln!(out, "{:indent$}{line}", "");
+        }
+        if let Some(fix) = &finding.fix {
+            let _ = writeln!(out, "{:indent$}fix: {fix}", "");
+        }
+    }
+    let _ = match report.problems() {
+        0 => writeln!(out, "everything is in order"),
+        1 => writeln!(out, "1 problem"),
+        n => writeln!(out, "{n} problems"),
+    };
+    out
+}

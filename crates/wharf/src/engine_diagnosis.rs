@@ -1,0 +1,85 @@
+//! Why no Docker engine answers, in words that say what to do: `DOCKER_HOST` pointing
+//! nowhere, no engine installed, a daemon that is not running, a socket this user may
+//! not open.
+
+use std::io;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use wharf_api::Client;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineProblem {
+    #[error("DOCKER_HOST is {0}, which wharf cannot use: it speaks to engines on a unix socket")]
+    UnsupportedHost(String),
+    #[error("DOCKER_HOST points at {}, which does not exist", .0.display())]
+    HostMissing(PathBuf),
+    #[error("no Docker engine is installed or running: no socket at /var/run/docker.sock")]
+    NoSocket,
+    #[error("the Docker daemon is not running: {} refuses connections", .0.display())]
+    NotRunning(PathBuf),
+    #[error("this user may not use the Docker engine: permission denied on {}", .0.display())]
+    Permission(PathBuf),
+    #[error("the Docker engine at {} does not answer: {why}", socket.display())]
+    NotAnswering { socket: PathBuf, why: String },
+}
+
+impl EngineProblem {
+    /// What to do about it.
+    pub fn fix(&self) -> String {
+        match self {
+            Self::UnsupportedHost(_) | Self::HostMissing(_) => {
+                "unset DOCKER_HOST, or set it to the engine's socket (unix:///var/run/docker.sock)"
+                    .to_owned()
+            }
+            Self::NoSocket => "install and start an engine (Debian: apt-get install docker.io; \
+                 systemctl start docker), or run services natively (--backend process)"
+                .to_owned(),
+            Self::NotRunning(_) => {
+                "start it: systemctl start docker (or run dockerd), then try again".to_owned()
+            }
+            Self::Permission(socket) => format!(
+                "add yourself to the socket's group (usermod -aG docker $USER) and log in again, \
+                 or ask who owns {} to let you use it",
+                socket.display()
+            ),
+            Self::NotAnswering { .. } => "restart the engine (systemctl restart docker)".to_owned(),
+        }
+    }
+}
+
+/// `Ok(socket)` when an engine answers there, else what is wrong.
+pub fn diagnose() -> Result<PathBuf, EngineProblem> {
+    let socket = match std::env::var("DOCKER_HOST") {
+        Ok(host) if !host.is_empty() => {
+            let path = PathBuf::from(
+                host.strip_prefix("unix://")
+                    .ok_or_else(|| EngineProblem::UnsupportedHost(host.clone()))?,
+            );
+            if !path.exists() {
+                return Err(EngineProblem::HostMissing(path));
+            }
+            path
+        }
+        _ => crate::backend::engine_socket().ok_or(EngineProblem::NoSocket)?,
+    };
+    if let Err(err) = UnixStream::connect(&socket) {
+        return Err(match err.kind() {
+            io::ErrorKind::PermissionDenied => EngineProblem::Permission(socket),
+            io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound => {
+                EngineProblem::NotRunning(socket)
+            }
+            _ => EngineProblem::NotAnswering {
+                socket,
+                why: err.to_string(),
+            },
+        });
+    }
+    match Client::new(&socket).get::<serde_json::Value>("/version") {
+        Ok(_) => Ok(socket),
+        Err(err) => Err(EngineProblem::NotAnswering {
+            socket,
+            why: err.to_string(),
+        }),
+    }
+}
