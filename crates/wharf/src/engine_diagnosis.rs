@@ -48,6 +48,11 @@ impl EngineProblem {
     }
 }
 
+/// The engine's socket, or an error saying what is wrong and what to do.
+pub fn require() -> anyhow::Result<PathBuf> {
+    diagnose().map_err(|problem| anyhow::anyhow!("{problem}\nhint: {}", problem.fix()))
+}
+
 /// `Ok(socket)` when an engine answers there, else what is wrong.
 pub fn diagnose() -> Result<PathBuf, EngineProblem> {
     let socket = match std::env::var("DOCKER_HOST") {

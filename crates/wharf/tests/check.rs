@@ -276,5 +276,5 @@ fn engine_problems_get_hints_that_say_what_to_do() {
         stopped["fix"].as_str().unwrap().contains("start it"),
         "{stopped}"
     );
-    assert!(!stack.socket().exists(), "check starts no daemon");
+    assert!(!stack.socket().exists(), "nothing started a daemon");
 }

@@ -170,7 +170,8 @@ pub fn images(
 ) -> anyhow::Result<ExitCode> {
     let format = args.format.format;
     let loaded = project_ref::load(global, printer)?;
-    let engine = crate::backend::engine().context("no Docker engine answers")?;
+    let socket = crate::engine_diagnosis::require()?;
+    let engine = wharf_api::Client::new(socket);
     let mut rows = vec![["SERVICE", "IMAGE", "IMAGE ID", "SIZE"].map(str::to_owned)];
     let mut listed = Vec::new();
     for (name, service) in chosen(&loaded, &args.services)? {

@@ -28,6 +28,9 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
     let paths = Paths::from_env();
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
     let containers = crate::backend::containers(&loaded, args.backend);
+    if !containers.is_empty() {
+        crate::engine_diagnosis::require()?;
+    }
     // Build what runs in Docker and builds: with --build, or when its image is missing.
     let builds: Vec<&String> = containers
         .iter()
