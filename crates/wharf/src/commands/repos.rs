@@ -323,7 +323,7 @@ impl<'a> LiveProgress<'a> {
         let width = steps.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
         steps
             .iter()
-            .map(|(name, step)| format!("{name:<width$}  {step}"))
+            .map(|(name, step)| format!("{name:<width$}  {}", with_bar(step)))
             .collect()
     }
 
@@ -344,6 +344,27 @@ impl<'a> LiveProgress<'a> {
     }
 }
 
+/// A git progress step (`Receiving objects:  45% (450/1000), 1.2 MiB | 3 MiB/s`) as a
+/// bar and the phase; any other step as it is.
+fn with_bar(step: &str) -> String {
+    const WIDTH: usize = 24;
+    let percent = step.split_once('%').and_then(|(before, _)| {
+        let (phase, number) = before.rsplit_once(':')?;
+        let phase = phase.strip_prefix("remote: ").unwrap_or(phase);
+        Some((phase, number.trim().parse::<usize>().ok()?.min(100)))
+    });
+    let Some((phase, percent)) = percent else {
+        return step.to_owned();
+    };
+    let filled = percent * WIDTH / 100;
+    format!(
+        "[{}{}] {percent:>3}% {}",
+        "#".repeat(filled),
+        "-".repeat(WIDTH - filled),
+        phase.to_lowercase()
+    )
+}
+
 impl Progress for LiveProgress<'_> {
     fn update(&self, repo: &str, step: &str) {
         if !self.live {
@@ -359,5 +380,31 @@ impl Progress for LiveProgress<'_> {
         let lines = Self::lines(&state.0);
         self.printer.redraw(state.1, &lines);
         state.1 = lines.len();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_progress_becomes_a_bar() {
+        assert_eq!(
+            with_bar("Receiving objects:  45% (450/1000), 1.20 MiB | 3.00 MiB/s"),
+            "[##########--------------]  45% receiving objects"
+        );
+        assert_eq!(
+            with_bar("Resolving deltas: 100% (7/7), done."),
+            "[########################] 100% resolving deltas"
+        );
+        assert_eq!(
+            with_bar("remote: Compressing objects:  50% (1/2)"),
+            "[############------------]  50% compressing objects"
+        );
+        assert_eq!(with_bar("cloning"), "cloning");
+        assert_eq!(
+            with_bar("remote: Counting objects: 5, done."),
+            "remote: Counting objects: 5, done."
+        );
     }
 }
