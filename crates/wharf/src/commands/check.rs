@@ -74,7 +74,7 @@ impl Report {
 pub fn run(global: &GlobalArgs, args: &CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut report = Report::default();
     match project_ref::load(global, printer) {
-        Ok(loaded) => check_project(global, args, &loaded, &mut report)?,
+        Ok(loaded) => check_project(global, args, &loaded, &mut report),
         Err(err) => {
             let mut detail = err.to_string();
             for cause in err.chain().skip(1) {
@@ -101,12 +101,7 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs, printer: &Printer) -> anyhow::
     })
 }
 
-fn check_project(
-    global: &GlobalArgs,
-    args: &CheckArgs,
-    loaded: &Loaded,
-    report: &mut Report,
-) -> anyhow::Result<()> {
+fn check_project(global: &GlobalArgs, args: &CheckArgs, loaded: &Loaded, report: &mut Report) {
     let files: Vec<String> = loaded
         .files
         .iter()
@@ -122,7 +117,14 @@ fn check_project(
         files.join(", "),
         format!("loads: {} services", loaded.project.services.len()),
     );
-    check_env(global, loaded, report)?;
+    if let Err(err) = check_env(global, loaded, report) {
+        report.problem(
+            "env",
+            "x-wharf.env",
+            format!("{err:#}"),
+            "correct the file named",
+        );
+    }
     check_repos(loaded, report);
     let paths = Paths::from_env();
     let containers = crate::backend::containers(loaded, args.backend);
@@ -136,10 +138,16 @@ fn check_project(
     if args.services {
         check_monitors(loaded, &running, report);
     }
-    if args.requirements {
-        check_requirements(loaded, &paths, &containers, engine.as_ref(), report)?;
+    if args.requirements
+        && let Err(err) = check_requirements(loaded, &paths, &containers, engine.as_ref(), report)
+    {
+        report.problem(
+            "requirements",
+            "x-wharf.requirements",
+            format!("{err:#}"),
+            "make the named file readable, or delete a damaged record",
+        );
     }
-    Ok(())
 }
 
 fn check_env(global: &GlobalArgs, loaded: &Loaded, report: &mut Report) -> anyhow::Result<()> {

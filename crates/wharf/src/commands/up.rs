@@ -100,7 +100,10 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
             change.service, verb, change.reason
         ));
     }
-    record_requirements(&loaded, &paths, &containers, &response)?;
+    // What started stays started: a hash that cannot be recorded is only a warning.
+    if let Err(err) = record_requirements(&loaded, &paths, &containers, &response) {
+        printer.warn(&format!("requirements not recorded: {err:#}"));
+    }
     let selected: BTreeSet<String> = response
         .changes
         .iter()
