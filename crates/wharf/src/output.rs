@@ -260,6 +260,11 @@ fn looks_numeric(text: &str) -> bool {
 
 /// Aligns rows in columns the way Compose's table writer does: each column but the last
 /// as wide as its widest cell plus three spaces, and at least 20.
+/// The `s` of a plural noun, for `count` of them.
+pub fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
 pub fn aligned_table<const N: usize>(rows: &[[String; N]]) -> String {
     let mut widths = [20; N];
     for row in rows {

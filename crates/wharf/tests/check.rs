@@ -278,3 +278,61 @@ fn engine_problems_get_hints_that_say_what_to_do() {
     );
     assert!(!stack.socket().exists(), "nothing started a daemon");
 }
+
+#[test]
+fn a_socket_this_user_may_not_open_gets_the_permission_hint() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let stack = Stack::new(
+        "name: denied\nservices:\n  app:\n    image: wharf-test/none\n    x-wharf: {backend: docker}\n",
+    );
+    let shared = tempfile::tempdir().unwrap();
+    let open_to_all = |path: &std::path::Path| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let socket = shared.path().join("docker.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    // Root passes permission checks, so as root the check runs as `nobody`, from a copy
+    // of wharf that `nobody` may execute; otherwise the socket is closed to its owner.
+    let root = nix::unistd::Uid::effective().is_root();
+    std::fs::set_permissions(
+        &socket,
+        std::fs::Permissions::from_mode(if root { 0o600 } else { 0o000 }),
+    )
+    .unwrap();
+    let mut command = if root {
+        let wharf = shared.path().join("wharf");
+        std::fs::copy(env!("CARGO_BIN_EXE_wharf"), &wharf).unwrap();
+        for dir in [shared.path(), stack.dir.path(), stack.home.path()] {
+            open_to_all(dir);
+        }
+        let mut command = std::process::Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        command.arg(wharf);
+        command
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+    };
+    let output = command
+        .args(["check", "--format", "json"])
+        .current_dir(stack.dir.path())
+        .env("WHARF_HOME", stack.home.path())
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .output()
+        .expect("setpriv comes with util-linux");
+    assert!(!output.status.success());
+    let engine = finding(&report(&output), "engine", "docker").clone();
+    assert!(
+        engine["detail"]
+            .as_str()
+            .unwrap()
+            .contains("this user may not use the Docker engine: permission denied"),
+        "{engine}"
+    );
+    assert!(
+        engine["fix"]
+            .as_str()
+            .unwrap()
+            .contains("usermod -aG docker"),
+        "{engine}"
+    );
+}

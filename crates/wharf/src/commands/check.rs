@@ -112,10 +112,11 @@ fn check_project(global: &GlobalArgs, args: &CheckArgs, loaded: &Loaded, report:
                 .to_string()
         })
         .collect();
+    let count = loaded.project.services.len();
     report.ok(
         "manifest",
         files.join(", "),
-        format!("loads: {} services", loaded.project.services.len()),
+        format!("loads: {count} service{}", crate::output::plural(count)),
     );
     if let Err(err) = check_env(global, loaded, report) {
         report.problem(
@@ -553,8 +554,7 @@ fn text(report: &Report) -> String {
     }
     let _ = match report.problems() {
         0 => writeln!(out, "everything is in order"),
-        1 => writeln!(out, "1 problem"),
-        n => writeln!(out, "{n} problems"),
+        n => writeln!(out, "{n} problem{}", crate::output::plural(n)),
     };
     out
 }

@@ -99,7 +99,10 @@ pub fn update(
             .map(|(name, outcome)| {
                 let text = match outcome {
                     UpdateOutcome::Updated { commits } => {
-                        format!("updated ({commits} commit{})", plural(commits))
+                        format!(
+                            "updated ({commits} commit{})",
+                            crate::output::plural(commits as usize)
+                        )
                     }
                     UpdateOutcome::UpToDate => "up to date".to_owned(),
                     UpdateOutcome::Skipped(why) => format!("skipped: {why}"),
@@ -289,10 +292,6 @@ fn exit_code(failed: usize) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
-}
-
-fn plural(count: u32) -> &'static str {
-    if count == 1 { "" } else { "s" }
 }
 
 /// Each repo's current step, redrawn in place on a terminal; the outcomes at the end,
