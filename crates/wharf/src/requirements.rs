@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
-use wharf_api::Paths;
+use wharf_api::{Client, ClientError, Paths};
 use wharf_manifest::Loaded;
 use wharf_model::Service;
 
@@ -58,6 +58,29 @@ pub fn hash(loaded: &Loaded, service: &Service) -> anyhow::Result<Option<String>
         digest.update(&content);
     }
     Ok(Some(crate::config_hash::hex(&digest.finalize())))
+}
+
+/// What the engine knows of an image wharf builds.
+pub enum ImageRecord {
+    Missing,
+    /// There, without the label: built some other way.
+    Unrecorded,
+    Recorded(String),
+}
+
+pub fn image_record(engine: &Client, image: &str) -> ImageRecord {
+    match engine.get::<serde_json::Value>(&format!("/images/{image}/json")) {
+        Ok(found) => found["Config"]["Labels"][IMAGE_LABEL]
+            .as_str()
+            .map_or(ImageRecord::Unrecorded, |hash| {
+                ImageRecord::Recorded(hash.to_owned())
+            }),
+        Err(ClientError::Api { status: 404, .. } | ClientError::Connect { .. }) => {
+            ImageRecord::Missing
+        }
+        // The engine answered oddly: assume the image is there, as `has_image` does.
+        Err(_) => ImageRecord::Unrecorded,
+    }
 }
 
 /// The hashes recorded for a project's services that have no image of their own.

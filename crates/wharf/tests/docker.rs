@@ -594,6 +594,15 @@ services:
     assert!(!ok);
     let stale = about(&found, "requirements");
     assert_eq!(stale["fix"], "wharf build app");
+    // `up` keeps the image it has, and says it is stale.
+    let up = stack.wharf(&["up", "-d", "--backend", "docker"]);
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "{said}");
+    assert!(
+        said.contains("the requirements of app changed since its image was built"),
+        "{said}"
+    );
+    stack.ok(&["down"]);
     stack.ok(&["build"]);
     assert!(findings(&["check", "--requirements", "--format", "json"]).0);
     let _ = Command::new("docker")

@@ -16,7 +16,7 @@ use crate::commands::repos::ProjectRepos;
 use crate::containers::image_name;
 use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
-use crate::requirements::{IMAGE_LABEL, RecordedHashes};
+use crate::requirements::{ImageRecord, RecordedHashes, image_record};
 
 /// One thing checked: fine, or a problem with its fix.
 #[derive(Serialize)]
@@ -471,21 +471,19 @@ fn check_requirements(
             let Some(engine) = engine else {
                 continue; // the engine check says why
             };
-            let Ok(found) = engine.get::<serde_json::Value>(&format!("/images/{image}/json"))
-            else {
-                continue; // the images check names it
-            };
-            match found["Config"]["Labels"][IMAGE_LABEL].as_str() {
-                Some(hash) if hash == current => {
+            match image_record(engine, &image) {
+                // The images check names a missing image.
+                ImageRecord::Missing => {}
+                ImageRecord::Recorded(hash) if hash == current => {
                     report.ok("requirements", name, "unchanged since its image was built");
                 }
-                Some(_) => report.problem(
+                ImageRecord::Recorded(_) => report.problem(
                     "requirements",
                     name,
                     "changed since its image was built: rebuild it",
                     format!("wharf build {name}"),
                 ),
-                None => report.problem(
+                ImageRecord::Unrecorded => report.problem(
                     "requirements",
                     name,
                     format!("{image} was not built by wharf, so nothing records its requirements"),

@@ -19,7 +19,7 @@ use crate::daemon_client;
 use crate::native;
 use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
-use crate::requirements::RecordedHashes;
+use crate::requirements::{ImageRecord, RecordedHashes, image_record};
 
 const POLL: Duration = Duration::from_millis(20);
 
@@ -44,11 +44,24 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
     for name in builds {
         let service = &loaded.project.services[name];
         let image = crate::containers::image_name(&loaded.project.name, name, service);
-        let present = engine
+        let record = engine
             .as_ref()
-            .is_some_and(|e| crate::backend::has_image(e, &image));
-        if !present {
-            crate::commands::images::build_service(&loaded, name, service, false, false, printer)?;
+            .map_or(ImageRecord::Missing, |e| image_record(e, &image));
+        match record {
+            ImageRecord::Missing => {
+                crate::commands::images::build_service(
+                    &loaded, name, service, false, false, printer,
+                )?;
+            }
+            ImageRecord::Recorded(hash)
+                if crate::requirements::hash(&loaded, service)?.is_some_and(|now| now != hash) =>
+            {
+                printer.warn(&format!(
+                    "the requirements of {name} changed since its image was built; \
+                     `wharf up --build` rebuilds it"
+                ));
+            }
+            ImageRecord::Recorded(_) | ImageRecord::Unrecorded => {}
         }
     }
     let spec = native::project_spec(&loaded, &parse_scale(&args.scale)?, &volumes, &containers)?;
