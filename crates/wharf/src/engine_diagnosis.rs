@@ -55,19 +55,7 @@ pub fn require() -> anyhow::Result<PathBuf> {
 
 /// `Ok(socket)` when an engine answers there, else what is wrong.
 pub fn diagnose() -> Result<PathBuf, EngineProblem> {
-    let socket = match std::env::var("DOCKER_HOST") {
-        Ok(host) if !host.is_empty() => {
-            let path = PathBuf::from(
-                host.strip_prefix("unix://")
-                    .ok_or_else(|| EngineProblem::UnsupportedHost(host.clone()))?,
-            );
-            if !path.exists() {
-                return Err(EngineProblem::HostMissing(path));
-            }
-            path
-        }
-        _ => crate::backend::engine_socket().ok_or(EngineProblem::NoSocket)?,
-    };
+    let socket = crate::backend::engine_socket()?;
     if let Err(err) = UnixStream::connect(&socket) {
         return Err(match err.kind() {
             io::ErrorKind::PermissionDenied => EngineProblem::Permission(socket),

@@ -27,10 +27,11 @@ fn walk(base: &Path, at: PathBuf, segments: &[&str], found: &mut Vec<PathBuf>) -
         return Ok(());
     };
     if *segment == "**" {
-        // Zero directories, then each directory below in turn.
+        // Zero directories, then each directory below in turn; a symlinked one is
+        // not entered, so a link to a parent cannot loop.
         walk(base, at.clone(), rest, found)?;
-        for name in entries(&base.join(&at))? {
-            if !name.starts_with('.') && base.join(&at).join(&name).is_dir() {
+        for (name, is_dir) in entries(&base.join(&at))? {
+            if is_dir && !name.starts_with('.') {
                 walk(base, at.join(&name), segments, found)?;
             }
         }
@@ -39,7 +40,7 @@ fn walk(base: &Path, at: PathBuf, segments: &[&str], found: &mut Vec<PathBuf>) -
     if !has_wildcard(segment) {
         return walk(base, at.join(segment), rest, found);
     }
-    for name in entries(&base.join(&at))? {
+    for (name, _) in entries(&base.join(&at))? {
         if matches(segment, &name) {
             walk(base, at.join(&name), rest, found)?;
         }
@@ -47,12 +48,16 @@ fn walk(base: &Path, at: PathBuf, segments: &[&str], found: &mut Vec<PathBuf>) -
     Ok(())
 }
 
-/// The names in `dir`; none when it is missing or not a directory.
-fn entries(dir: &Path) -> io::Result<Vec<String>> {
+/// The names in `dir`, each with whether it is a directory (not a link to one); none
+/// when `dir` is missing or not a directory.
+fn entries(dir: &Path) -> io::Result<Vec<(String, bool)>> {
     match std::fs::read_dir(dir) {
         Ok(read) => Ok(read
             .filter_map(Result::ok)
-            .filter_map(|e| e.file_name().into_string().ok())
+            .filter_map(|e| {
+                let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+                Some((e.file_name().into_string().ok()?, is_dir))
+            })
             .collect()),
         Err(err)
             if matches!(
@@ -166,5 +171,8 @@ mod tests {
             ]
         );
         assert!(expand(dir.path(), "missing/*.txt").unwrap().is_empty());
+        // A link back up the tree is not followed.
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("a/loop")).unwrap();
+        assert_eq!(expand(dir.path(), "**/package.json").unwrap(), expected);
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
-use wharf_api::{Client, ClientError, Paths};
+use wharf_api::{Client, Paths};
 use wharf_manifest::Loaded;
 use wharf_model::Service;
 
@@ -69,17 +69,13 @@ pub enum ImageRecord {
 }
 
 pub fn image_record(engine: &Client, image: &str) -> ImageRecord {
-    match engine.get::<serde_json::Value>(&format!("/images/{image}/json")) {
-        Ok(found) => found["Config"]["Labels"][IMAGE_LABEL]
+    match crate::backend::inspect_image(engine, image) {
+        None => ImageRecord::Missing,
+        Some(found) => found["Config"]["Labels"][IMAGE_LABEL]
             .as_str()
             .map_or(ImageRecord::Unrecorded, |hash| {
                 ImageRecord::Recorded(hash.to_owned())
             }),
-        Err(ClientError::Api { status: 404, .. } | ClientError::Connect { .. }) => {
-            ImageRecord::Missing
-        }
-        // The engine answered oddly: assume the image is there, as `has_image` does.
-        Err(_) => ImageRecord::Unrecorded,
     }
 }
 

@@ -8,8 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
 use serde_json::Value;
-use support::{Stack, eventually, free_port, http_get};
+use support::{Stack, eventually, free_port, http_get, signal};
 
 fn alive(pid: u32) -> bool {
     // A zombie has exited; only its parent has not collected it yet.
@@ -579,11 +580,7 @@ services:
         pid = stack.pid_of("interrupt-server-1");
         pid.is_some()
     });
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(up.id().cast_signed()),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    signal(up.id(), Signal::SIGINT).unwrap();
     let status = up.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     assert!(!alive(pid.unwrap()), "the service was stopped");
@@ -613,13 +610,7 @@ services:
         pid = stack.pid_of("stubborn-mule-1");
         pid.is_some() && stack.ok(&["logs", "--no-log-prefix"]).contains("ready")
     });
-    let interrupt = || {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(up.id().cast_signed()),
-            nix::sys::signal::Signal::SIGINT,
-        )
-        .unwrap();
-    };
+    let interrupt = || signal(up.id(), Signal::SIGINT).unwrap();
     interrupt();
     std::thread::sleep(Duration::from_millis(500));
     assert!(

@@ -28,19 +28,17 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
     let paths = Paths::from_env();
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
     let containers = crate::backend::containers(&loaded, args.backend);
-    if !containers.is_empty() {
-        crate::engine_diagnosis::require()?;
-    }
+    let engine = if containers.is_empty() {
+        None
+    } else {
+        Some(Client::new(crate::engine_diagnosis::require()?))
+    };
     // Build what runs in Docker and builds: with --build, or when its image is missing.
     let builds: Vec<&String> = containers
         .iter()
         .filter(|name| loaded.project.services[*name].build.is_some())
         .collect();
-    let engine = if builds.is_empty() || args.build {
-        None
-    } else {
-        crate::backend::engine()
-    };
+    let engine = engine.filter(|_| !args.build);
     for name in builds {
         let service = &loaded.project.services[name];
         let image = crate::containers::image_name(&loaded.project.name, name, service);
@@ -142,34 +140,29 @@ fn record_requirements(
     containers: &BTreeSet<String>,
     response: &UpResponse,
 ) -> anyhow::Result<()> {
-    let started = response.changes.iter().filter(|change| {
-        matches!(
+    let mut updates = Vec::new();
+    for change in &response.changes {
+        let started = matches!(
             change.action,
             ChangeAction::Create | ChangeAction::Recreate | ChangeAction::Start
-        )
-    });
-    let mut recorded = None;
-    for change in started {
+        );
         let service = &loaded.project.services[&change.service];
-        if service.wharf.requirements.is_empty()
-            || (containers.contains(&change.service) && service.build.is_some())
-        {
-            continue;
+        let built_image = containers.contains(&change.service) && service.build.is_some();
+        if started && !built_image && !service.wharf.requirements.is_empty() {
+            updates.push((&change.service, crate::requirements::hash(loaded, service)?));
         }
-        let hash = crate::requirements::hash(loaded, service)?;
-        let hashes = match &mut recorded {
-            Some(hashes) => hashes,
-            None => recorded.insert(RecordedHashes::load(paths, &loaded.project.name)?),
-        };
+    }
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let mut hashes = RecordedHashes::load(paths, &loaded.project.name)?;
+    for (service, hash) in updates {
         match hash {
-            Some(hash) => hashes.by_service.insert(change.service.clone(), hash),
-            None => hashes.by_service.remove(&change.service),
+            Some(hash) => hashes.by_service.insert(service.clone(), hash),
+            None => hashes.by_service.remove(service),
         };
     }
-    if let Some(hashes) = recorded {
-        hashes.save()?;
-    }
-    Ok(())
+    hashes.save()
 }
 
 /// `wharf scale web=3`: `up -d` of those services with those counts.

@@ -155,11 +155,11 @@ pub fn http_get(port: u16, host: &str, path: &str) -> String {
 
 /// SIGKILLs a process.
 pub fn kill(pid: u32) {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid.cast_signed()),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    signal(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+}
+
+pub fn signal(pid: u32, signal: nix::sys::signal::Signal) -> nix::Result<()> {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid.cast_signed()), signal)
 }
 
 /// Runs git in `dir` as a fixed author, asserting success; returns stdout.
