@@ -32,6 +32,10 @@ pub struct UpRequest {
     pub services: Vec<String>,
     pub no_deps: bool,
     pub force_recreate: bool,
+    /// Services the file defines whose profiles are off: what runs of them is left as
+    /// it is, as Compose leaves them (a service no longer in the file is removed).
+    #[serde(default)]
+    pub dormant: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -119,7 +123,8 @@ pub enum InstanceState {
     Stopping,
     /// Exited; waiting out a backoff before the next start.
     Restarting,
-    /// Restarted too often too fast: held back until `wharf restart`.
+    /// Restarted too often too fast (five exits within a minute): still retried, the
+    /// wait between tries doubling up to 30 s, until it runs or is stopped.
     CrashLoop,
     Exited,
     Stopped,

@@ -13,7 +13,7 @@ use wharf_api::Health;
 use wharf_plan::{HealthSpec, Probe};
 
 use crate::orphans::Children;
-use crate::process::signal_group;
+use crate::process::{Containment, signal_group};
 
 const FIRST_DELAY: Duration = Duration::from_millis(5);
 /// While starting, the delay between probes never grows past this.
@@ -94,6 +94,7 @@ pub async fn probe(
     dir: &Path,
     env: &BTreeMap<String, String>,
     children: &Children,
+    containment: Containment<'_>,
 ) -> bool {
     let mut command = match &spec.probe {
         Probe::Exec(argv) => {
@@ -116,8 +117,8 @@ pub async fn probe(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .process_group(0)
         .kill_on_drop(true);
+    containment.apply(&mut command);
     let Ok(mut child) = command.spawn() else {
         return false;
     };

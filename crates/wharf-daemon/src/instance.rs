@@ -8,16 +8,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::AsyncRead;
 use tokio::process::Child;
 use tokio::sync::watch;
 use wharf_api::{Health, InstanceState, LogStream, now_ms};
 use wharf_plan::{Condition, ServiceSpec};
 
+use crate::cgroup::Cgroup;
 use crate::health::{HealthTracker, probe};
 use crate::orphans::kill_marked;
 use crate::ports::in_use;
-use crate::process::{parse_signal, signal_group, spawn};
+use crate::process::{Containment, parse_signal, signal_group, spawn};
 use crate::supervisor::{Command, InstanceKey, Shared};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -27,6 +28,8 @@ const STABLE_RUN: Duration = Duration::from_secs(10);
 /// This many exits within `CRASH_WINDOW` is reported as a crash loop.
 const CRASH_LOOP_EXITS: usize = 5;
 const CRASH_WINDOW: Duration = Duration::from_mins(1);
+/// How long the processes a service left behind may take to die once killed.
+const LEFTOVERS_TIMEOUT: Duration = Duration::from_secs(5);
 
 enum Outcome {
     Exited(Option<i32>),
@@ -54,6 +57,12 @@ pub async fn run(
             return;
         }
     }
+    let cgroup = CgroupLease(
+        shared
+            .cgroups
+            .as_ref()
+            .and_then(|tree| tree.instance(&key.project, &key.service, key.replica)),
+    );
     let mut restarts = 0u32;
     let mut backoff = FIRST_BACKOFF;
     let mut exits: VecDeque<Instant> = VecDeque::new();
@@ -67,7 +76,17 @@ pub async fn run(
             return;
         }
         let marker = shared.instance_marker(&key);
-        let mut child = match spawn(&spec.command, &spec.working_dir, &spec.environment, &marker) {
+        let containment = Containment {
+            marker: &marker,
+            cgroup: cgroup.0.as_ref(),
+        };
+        let spawned = spawn(
+            &spec.command,
+            &spec.working_dir,
+            &spec.environment,
+            containment,
+        );
+        let mut child = match spawned {
             Ok(child) => child,
             Err(err) => {
                 let program = spec.command.first().map_or("", String::as_str);
@@ -110,8 +129,15 @@ pub async fn run(
             let shared = Arc::clone(&shared);
             let key = key.clone();
             let spec = spec.clone();
+            let marker = marker.clone();
+            let cgroup = cgroup.0.clone();
             tokio::spawn(async move {
                 let mut tracker = HealthTracker::new(health.clone(), started);
+                // Probes are the service's processes too: contained like it.
+                let containment = Containment {
+                    marker: &marker,
+                    cgroup: cgroup.as_ref(),
+                };
                 loop {
                     tokio::time::sleep(tracker.next_delay()).await;
                     let passed = probe(
@@ -119,6 +145,7 @@ pub async fn run(
                         &spec.working_dir,
                         &spec.environment,
                         &shared.children,
+                        containment,
                     )
                     .await;
                     let before = tracker.status();
@@ -160,9 +187,7 @@ pub async fn run(
             Outcome::Exited(code) => code,
         };
         shared.children.release(pid);
-        // Whatever it started goes with it, in its group or escaped from it.
-        signal_group(pid, Signal::SIGKILL);
-        kill_marked(&marker);
+        end_leftovers(cgroup.0.as_ref(), pid, &marker).await;
         if stop_requested {
             shared.mark_stopped(&key, code);
             return;
@@ -234,6 +259,32 @@ pub async fn run(
     }
 }
 
+/// An instance's cgroup, removed when its task ends.
+struct CgroupLease(Option<Cgroup>);
+
+impl Drop for CgroupLease {
+    fn drop(&mut self) {
+        if let Some(cgroup) = &self.0 {
+            cgroup.remove();
+        }
+    }
+}
+
+/// Whatever the service started goes with it, in its group, in its cgroup, or escaped
+/// from both; with a cgroup, waited for, so what starts next finds its ports free.
+async fn end_leftovers(cgroup: Option<&Cgroup>, pid: u32, marker: &str) {
+    signal_group(pid, Signal::SIGKILL);
+    let Some(cgroup) = cgroup else {
+        kill_marked(marker);
+        return;
+    };
+    cgroup.kill();
+    let deadline = Instant::now() + LEFTOVERS_TIMEOUT;
+    while cgroup.populated() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// The exit code as Docker reports it: the code, or 128 + the signal that ended it.
 fn exit_code(status: std::process::ExitStatus) -> Option<i32> {
     status.code().or_else(|| status.signal().map(|s| 128 + s))
@@ -282,10 +333,7 @@ async fn pump(
     stream: LogStream,
     output: impl AsyncRead + Unpin,
 ) {
-    let mut lines = BufReader::new(output).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        shared.log(&key, stream, line);
-    }
+    crate::line_reader::for_each_line(output, |line| shared.log(&key, stream, line)).await;
 }
 
 /// Waits until every dependency meets its condition. `Err(Some(reason))` when a

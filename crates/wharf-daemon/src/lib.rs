@@ -2,12 +2,15 @@
 //! native processes and serves the control API on a unix socket only its user can
 //! open. The CLI starts it on demand (`wharf daemon run`, hidden).
 
+mod cgroup;
 mod container_instance;
 mod engine;
 mod forward;
+mod generation;
 mod health;
 mod http;
 mod instance;
+mod line_reader;
 mod logs;
 mod orphans;
 mod ports;
@@ -27,6 +30,7 @@ use std::sync::Arc;
 use tokio::net::UnixListener;
 use wharf_api::Paths;
 
+use crate::generation::Generation;
 use crate::server::Server;
 use crate::supervisor::Supervisor;
 
@@ -46,6 +50,9 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
     move |source| DaemonError::Io { what, source }
 }
 
+/// How long a starting daemon waits for the lock a previous one's guard may hold.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(12);
+
 /// Runs the daemon in the foreground until `POST /v1/shutdown`, SIGTERM or SIGINT.
 pub fn run(paths: &Paths) -> Result<(), DaemonError> {
     for dir in [&paths.runtime, &paths.state] {
@@ -57,7 +64,8 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
     }
     let lock_path = paths.lock();
     let lock = File::create(&lock_path).map_err(io(format!("creating {}", lock_path.display())))?;
-    if lock.try_lock().is_err() {
+    // A previous daemon's guard holds the lock while it ends that daemon's processes.
+    if !cgroup::wait_until(LOCK_WAIT, || lock.try_lock().is_ok()) {
         return Err(DaemonError::AlreadyRunning(
             paths.socket().display().to_string(),
         ));
@@ -68,6 +76,24 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         format!("{}\n", std::process::id()),
     )
     .map_err(io("writing the pid file"))?;
+    // Nothing of a previous generation may survive into this one.
+    let generation = Generation::new(paths);
+    for problem in generation.end() {
+        say(&problem);
+    }
+    let cgroups = generation.create_tree();
+    match &cgroups {
+        Some(tree) => say(&format!(
+            "each service runs in a cgroup of its own under {}",
+            tree.root().display()
+        )),
+        None => say(
+            "services are contained by process group and marker (no cgroup: WHARF_CGROUPS=off, or no cgroup v2 tree this user may write)",
+        ),
+    }
+    let _guard = generation
+        .start_guard()
+        .map_err(io("starting the guard process"))?;
     // Orphans of the services (daemonized grandchildren) become wharfd's children, so
     // they can be found, stopped and reaped.
     nix::sys::prctl::set_child_subreaper(true).map_err(|e| DaemonError::Io {
@@ -80,12 +106,12 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         .enable_all()
         .build()
         .map_err(io("starting the runtime"))?;
-    let result = runtime.block_on(serve(paths));
+    let result = runtime.block_on(serve(paths, cgroups));
     drop(lock);
     result
 }
 
-async fn serve(paths: &Paths) -> Result<(), DaemonError> {
+async fn serve(paths: &Paths, cgroups: Option<cgroup::Tree>) -> Result<(), DaemonError> {
     let socket = paths.socket();
     let _ = std::fs::remove_file(&socket);
     let listener =
@@ -98,7 +124,7 @@ async fn serve(paths: &Paths) -> Result<(), DaemonError> {
         socket.display()
     ));
 
-    let supervisor = Supervisor::new(paths.clone());
+    let supervisor = Supervisor::new(paths.clone(), cgroups);
     let (shutdown, mut shutdown_requested) = tokio::sync::watch::channel(false);
     let server = Arc::new(Server {
         supervisor: supervisor.clone(),

@@ -5,11 +5,14 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use tokio::sync::broadcast;
-use wharf_api::LogLine;
+use tokio::sync::{broadcast, watch};
+use wharf_api::{LogLine, LogStream};
+
+use crate::store::create_private_dir;
 
 /// A service's log file is rotated (to `<service>.log.1`) when it grows past this.
 const ROTATE_BYTES: u64 = 10 * 1024 * 1024;
@@ -19,6 +22,8 @@ pub struct LogBook {
     rotate_bytes: u64,
     files: Mutex<HashMap<String, File>>,
     live: broadcast::Sender<LogLine>,
+    /// Set when the project goes down: followers stop, as `docker compose logs -f` does.
+    closed: watch::Sender<bool>,
 }
 
 impl LogBook {
@@ -33,7 +38,19 @@ impl LogBook {
             rotate_bytes,
             files: Mutex::new(HashMap::new()),
             live: broadcast::channel(4096).0,
+            closed: watch::channel(false).0,
         }
+    }
+
+    /// Ends every follower: the project went down.
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Resolves once the book is closed.
+    pub async fn closed(&self) {
+        let mut closed = self.closed.subscribe();
+        let _ = closed.wait_for(|closed| *closed).await;
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<LogLine> {
@@ -49,37 +66,55 @@ impl LogBook {
                 .files
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(file) = self.file_for(&mut files, &line.service) {
+            if let Some((file, recreated)) = self.file_for(&mut files, &line.service) {
+                if recreated {
+                    let note = LogLine {
+                        stream: LogStream::Wharf,
+                        line: "the log file was deleted while the service ran; \
+                               lines written meanwhile are lost, later ones follow here"
+                            .to_owned(),
+                        ..line.clone()
+                    };
+                    if let Ok(mut note) = serde_json::to_string(&note) {
+                        note.push('\n');
+                        let _ = file.write_all(note.as_bytes());
+                    }
+                }
                 let _ = file.write_all(text.as_bytes());
             }
         }
         let _ = self.live.send(line);
     }
 
+    /// The open file of `service`, rotated when too big and created again when it was
+    /// deleted (say, with the state directory); `true` when it was.
     fn file_for<'a>(
         &self,
         files: &'a mut HashMap<String, File>,
         service: &str,
-    ) -> Option<&'a mut File> {
+    ) -> Option<(&'a mut File, bool)> {
         let path = self.path(service);
-        let too_big = files
-            .get(service)
-            .and_then(|f| f.metadata().ok())
-            .is_some_and(|m| m.len() > self.rotate_bytes);
-        if too_big {
+        let open = files.get(service).and_then(|f| f.metadata().ok());
+        let too_big = open.as_ref().is_some_and(|m| m.len() > self.rotate_bytes);
+        // An open file whose last name is gone takes lines nobody can read.
+        let deleted = open.as_ref().is_some_and(|m| m.nlink() == 0);
+        if too_big || deleted {
             files.remove(service);
+        }
+        if too_big {
             let _ = std::fs::rename(&path, rotated(&path));
         }
         if !files.contains_key(service) {
-            std::fs::create_dir_all(&self.dir).ok()?;
+            create_private_dir(&self.dir).ok()?;
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
+                .mode(0o600)
                 .open(&path)
                 .ok()?;
             files.insert(service.to_owned(), file);
         }
-        files.get_mut(service)
+        files.get_mut(service).map(|file| (file, deleted))
     }
 
     fn path(&self, service: &str) -> PathBuf {
@@ -153,7 +188,6 @@ fn read_lines(path: &Path, out: &mut Vec<LogLine>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_api::LogStream;
 
     fn line(service: &str, time_ms: u64, text: &str) -> LogLine {
         LogLine {

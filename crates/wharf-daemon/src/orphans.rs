@@ -22,31 +22,32 @@ pub fn marker(daemon: &str, project: &str, service: &str, replica: u32) -> Strin
     format!("{daemon}|{project}|{service}|{replica}|")
 }
 
-/// The prefix every marker of a project's instances starts with.
-pub fn project_marker(daemon: &str, project: &str) -> String {
-    format!("{daemon}|{project}|")
+/// The prefix every marker of a daemon's instances starts with.
+pub fn daemon_marker(daemon: &str) -> String {
+    format!("{daemon}|")
 }
 
 /// SIGKILLs every process whose marker starts with `prefix`.
 pub fn kill_marked(prefix: &str) {
-    let wanted = format!("{MARKER}={prefix}");
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for pid in entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-    {
-        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
-            continue;
-        };
-        if environ
-            .split(|b| *b == 0)
-            .any(|entry| entry.starts_with(wanted.as_bytes()))
-        {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
+    for pid in marked(prefix) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
     }
+}
+
+/// The live processes whose marker starts with `prefix`.
+pub fn marked(prefix: &str) -> Vec<i32> {
+    let wanted = format!("{MARKER}={prefix}");
+    all_pids()
+        .into_iter()
+        .filter_map(|pid| i32::try_from(pid).ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                environ
+                    .split(|b| *b == 0)
+                    .any(|entry| entry.starts_with(wanted.as_bytes()))
+            })
+        })
+        .collect()
 }
 
 /// The processes wharfd started itself (service leaders, probes), which the runtime
@@ -101,11 +102,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn markers_of_one_project_share_its_prefix_only() {
+    fn markers_of_one_daemon_share_its_prefix_only() {
         let web = marker("/run/a", "shop", "web", 1);
-        assert!(web.starts_with(&project_marker("/run/a", "shop")));
-        assert!(!web.starts_with(&project_marker("/run/a", "sho")));
-        assert!(!web.starts_with(&project_marker("/run/b", "shop")));
+        assert!(web.starts_with(&daemon_marker("/run/a")));
+        assert!(!web.starts_with(&daemon_marker("/run/b")));
+        assert!(!marker("/run/ab", "shop", "web", 1).starts_with(&daemon_marker("/run/a")));
         assert!(!marker("/run/a", "shop", "web", 10).starts_with(&web));
     }
 }

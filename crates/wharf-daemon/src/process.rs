@@ -13,13 +13,52 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
-/// Spawns `argv` in `dir` with the daemon's environment overlaid by `env` and the
-/// instance's `marker`, in a new process group, stdin closed, stdout and stderr piped.
+use crate::cgroup::Cgroup;
+
+/// What keeps every process of an instance together, so none outlives it: its
+/// marker in the environment, and its cgroup where the machine gives one.
+#[derive(Clone, Copy)]
+pub struct Containment<'a> {
+    pub marker: &'a str,
+    pub cgroup: Option<&'a Cgroup>,
+}
+
+impl Containment<'_> {
+    /// Makes `command` start in a new process group, carrying the marker, inside the
+    /// cgroup, with the parent-death signal set and the inherited open-files limit.
+    pub fn apply(&self, command: &mut Command) {
+        command
+            .env(crate::orphans::MARKER, self.marker)
+            .process_group(0);
+        let files_limit = INHERITED_FILES_LIMIT.get().copied();
+        let cgroup = self.cgroup.cloned();
+        // SAFETY: prctl, setrlimit and the cgroup's open and write are async-signal-safe
+        // system calls on memory prepared before the fork; they are all that is done
+        // between fork and exec. The daemon spawns from its single runtime thread, which
+        // lives as long as the daemon, so the signal fires when it dies.
+        #[allow(unsafe_code)]
+        unsafe {
+            command.pre_exec(move || {
+                if let Some(cgroup) = &cgroup {
+                    cgroup.join_from_child()?;
+                }
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                if let Some((soft, hard)) = files_limit {
+                    setrlimit(Resource::RLIMIT_NOFILE, soft, hard)?;
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+/// Spawns `argv` in `dir` with the daemon's environment overlaid by `env`, contained,
+/// stdin closed, stdout and stderr piped.
 pub fn spawn(
     argv: &[String],
     dir: &Path,
     env: &BTreeMap<String, String>,
-    marker: &str,
+    containment: Containment<'_>,
 ) -> std::io::Result<Child> {
     let (program, arguments) = argv
         .split_first()
@@ -29,26 +68,10 @@ pub fn spawn(
         .args(arguments)
         .current_dir(dir)
         .envs(env)
-        .env(crate::orphans::MARKER, marker)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let files_limit = INHERITED_FILES_LIMIT.get().copied();
-    // SAFETY: prctl and setrlimit are async-signal-safe system calls and touch no memory
-    // of the parent; they are all that is done between fork and exec. The daemon spawns
-    // from its single runtime thread, which lives as long as the daemon, so the signal
-    // fires when it dies.
-    #[allow(unsafe_code)]
-    unsafe {
-        command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            if let Some((soft, hard)) = files_limit {
-                setrlimit(Resource::RLIMIT_NOFILE, soft, hard)?;
-            }
-            Ok(())
-        });
-    }
+        .stderr(Stdio::piped());
+    containment.apply(&mut command);
     command.spawn()
 }
 

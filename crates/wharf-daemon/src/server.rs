@@ -259,7 +259,12 @@ impl Server {
             return;
         };
         loop {
-            match live.recv().await {
+            let received = tokio::select! {
+                received = live.recv() => received,
+                // The project went down: the stream ends, as Compose's does.
+                () = book.closed() => break,
+            };
+            match received {
                 Ok(fresh) => {
                     let wanted = services.is_empty() || services.contains(&fresh.service);
                     let seen = fresh.time_ms < last_time
@@ -274,6 +279,7 @@ impl Server {
                 Err(RecvError::Closed) => return,
             }
         }
+        let _ = writer.shutdown().await;
     }
 }
 

@@ -18,10 +18,11 @@ use wharf_plan::{
     ChangeReason, GraphError, ProjectSpec, diff, start_order, stop_order, with_dependencies,
 };
 
+use crate::cgroup::Tree;
 use crate::engine::{Engine, EngineError};
 use crate::forward::spawn_forwarder;
 use crate::logs::LogBook;
-use crate::orphans::{Children, kill_marked, marker, project_marker};
+use crate::orphans::{Children, marker};
 use crate::process::{signal_group, start_time};
 use crate::routes::{RouteTable, SharedTable};
 use crate::store::{Desired, ProcessRecord, Store};
@@ -100,6 +101,8 @@ pub struct Shared {
     pub started: Instant,
     /// What wharfd spawned itself; other children are adopted orphans.
     pub children: Children,
+    /// The cgroup tree each instance gets a cgroup in, where the machine gives one.
+    pub cgroups: Option<Tree>,
     /// The Docker engine, connected when a container first needs it.
     engine: tokio::sync::OnceCell<Arc<Engine>>,
     /// Notes for the user about each project's last stop, handed out by `down`.
@@ -185,10 +188,6 @@ impl Shared {
             &key.service,
             key.replica,
         )
-    }
-
-    pub fn project_marker(&self, project: &str) -> String {
-        project_marker(&self.paths.runtime.display().to_string(), project)
     }
 
     pub fn note(&self, project: &str, note: String) {
@@ -322,11 +321,12 @@ fn process_records(project: &ProjectRuntime) -> Vec<ProcessRecord> {
 }
 
 impl Supervisor {
-    pub fn new(paths: Paths) -> Self {
+    pub fn new(paths: Paths, cgroups: Option<Tree>) -> Self {
         let store = Store::new(paths.state.join("projects"));
         Self {
             shared: Arc::new(Shared {
                 paths,
+                cgroups,
                 store,
                 projects: Mutex::new(BTreeMap::new()),
                 changed: watch::channel(0).0,
@@ -347,18 +347,9 @@ impl Supervisor {
         &self.shared
     }
 
-    /// At daemon start: stops process groups a previous daemon left behind, then
-    /// brings back what was up. Returns problems worth logging.
+    /// At daemon start, once the previous generation's processes are gone (see
+    /// `generation`): brings back what was up. Returns problems worth logging.
     pub async fn restore(&self) -> Vec<String> {
-        for name in self.shared.store.project_names() {
-            for record in self.shared.store.load_processes(&name) {
-                if start_time(record.pid) == Some(record.start_time) {
-                    signal_group(record.pid, Signal::SIGKILL);
-                }
-            }
-            let _ = self.shared.store.save_processes(&name, &[]);
-            kill_marked(&self.shared.project_marker(&name));
-        }
         let (found, mut problems) = self.shared.store.load_all();
         for desired in found {
             let name = desired.spec.name.clone();
@@ -367,6 +358,7 @@ impl Supervisor {
                 services: desired.up.into_iter().collect(),
                 no_deps: true,
                 force_recreate: false,
+                dormant: Vec::new(),
             };
             if let Err(err) = self.up(request).await {
                 problems.push(format!("restoring {name}: {err}"));
@@ -381,9 +373,29 @@ impl Supervisor {
         if spec.name.is_empty() {
             return Err(SupervisorError::Invalid("the project has no name".into()));
         }
+        let (old_spec, running_before, up_before) = {
+            let projects = self.shared.projects();
+            match projects.get(&spec.name) {
+                Some(p) => (
+                    Some(p.spec.clone()),
+                    p.instances
+                        .values()
+                        .filter(|i| i.status.state.is_active())
+                        .map(|i| i.status.service.clone())
+                        .collect::<BTreeSet<_>>(),
+                    p.up.clone(),
+                ),
+                None => (None, BTreeSet::new(), BTreeSet::new()),
+            }
+        };
+        let dormant = carry_dormant(&mut spec, old_spec.as_ref(), &request.dormant);
         start_order(&spec.services)?;
         let selected: BTreeSet<String> = if request.services.is_empty() {
-            spec.services.keys().cloned().collect()
+            spec.services
+                .keys()
+                .filter(|name| !dormant.contains(*name))
+                .cloned()
+                .collect()
         } else if request.no_deps {
             for name in &request.services {
                 if !spec.services.contains_key(name) {
@@ -394,24 +406,10 @@ impl Supervisor {
         } else {
             with_dependencies(&spec.services, &request.services)?
         };
-        let (old_spec, running_before) = {
-            let projects = self.shared.projects();
-            match projects.get(&spec.name) {
-                Some(p) => (
-                    Some(p.spec.clone()),
-                    p.instances
-                        .values()
-                        .filter(|i| i.status.state.is_active())
-                        .map(|i| i.status.service.clone())
-                        .collect::<BTreeSet<_>>(),
-                ),
-                None => (None, BTreeSet::new()),
-            }
-        };
         let changes = diff(old_spec.as_ref(), &spec);
 
         // Stop what is removed, changed, scaled down or forced, dependents first.
-        let mut to_stop: Vec<(String, Option<u32>)> = Vec::new();
+        let mut to_stop: Vec<(String, u32)> = Vec::new();
         for change in &changes {
             let stop_from = match &change.reason {
                 ChangeReason::Removed | ChangeReason::Changed(_) => Some(1),
@@ -424,20 +422,34 @@ impl Supervisor {
                 ChangeReason::Added | ChangeReason::Unchanged => None,
             };
             if let Some(from) = stop_from {
-                to_stop.push((change.service.clone(), Some(from)));
+                to_stop.push((change.service.clone(), from));
             }
         }
         if let Some(old) = &old_spec {
             let order = stop_order(&old.services)?;
             to_stop.sort_by_key(|(name, _)| order.iter().position(|n| n == name));
         }
-        for (service, from) in &to_stop {
-            self.stop_instances(&spec.name, service, from.unwrap_or(1), Command::Stop, true)
-                .await;
-        }
 
         let forwarders = self.prepare_engine(&mut spec).await?;
-        let desired = {
+        // Persist first: when the new state cannot be saved, what runs is left as it was.
+        let mut up = up_before;
+        up.retain(|s| spec.services.contains_key(s));
+        up.extend(selected.iter().cloned());
+        let desired = Desired {
+            spec: spec.clone(),
+            up: up.clone(),
+        };
+        if let Err(err) = self.shared.store.save_desired(&desired) {
+            if let Some(project) = self.shared.projects().get_mut(&spec.name) {
+                project.forwarders = forwarders;
+            }
+            return Err(err.into());
+        }
+        for (service, from) in &to_stop {
+            self.stop_instances(&spec.name, service, *from, Command::Stop, true)
+                .await;
+        }
+        {
             let mut projects = self.shared.projects();
             let logs_dir = self.shared.store.project_dir(&spec.name).join("logs");
             let project = projects
@@ -451,14 +463,8 @@ impl Supervisor {
                 });
             project.spec = spec.clone();
             project.forwarders = forwarders;
-            project.up.retain(|s| spec.services.contains_key(s));
-            project.up.extend(selected.iter().cloned());
-            Desired {
-                spec: spec.clone(),
-                up: project.up.clone(),
-            }
-        };
-        self.shared.store.save_desired(&desired)?;
+            project.up = up;
+        }
 
         let mut started = BTreeSet::new();
         for service in start_order(&spec.services)? {
@@ -550,7 +556,7 @@ impl Supervisor {
             return false;
         };
         let mut any = false;
-        for replica in 1..=spec.replicas.max(1) {
+        for replica in 1..=spec.replicas {
             let slot = (service.to_owned(), replica);
             if project
                 .instances
@@ -665,14 +671,18 @@ impl Supervisor {
             // Containers Docker Compose started: take them down as it would.
             Err(unknown) => return self.down_foreign(name, volumes).await.ok_or(unknown),
         };
+        let order = stop_order(&spec.services)?;
+        // Forgotten first: a project whose state cannot be removed keeps running.
+        self.shared.store.forget(name)?;
         let mut stopped = Vec::new();
-        for service in stop_order(&spec.services)? {
+        for service in order {
             self.stop_instances(name, &service, 1, Command::Stop, true)
                 .await;
             stopped.push(service);
         }
-        self.shared.projects().remove(name);
-        self.shared.store.forget(name)?;
+        if let Some(project) = self.shared.projects().remove(name) {
+            project.logs.close();
+        }
         let mut deleted_volumes = Vec::new();
         if spec.services.values().any(|s| s.container.is_some()) {
             let engine = self.shared.engine().await?;
@@ -748,12 +758,15 @@ impl Supervisor {
         let _turn = self.shared.operations.lock().await;
         let spec = self.spec(name)?;
         let chosen = choose(&spec, services)?;
-        for service in stop_order(&spec.services)? {
+        let order = stop_order(&spec.services)?;
+        // Persisted first: a stop that cannot be saved has stopped nothing.
+        self.set_up(name, |up| up.retain(|s| !chosen.contains(s)))?;
+        for service in order {
             if chosen.contains(&service) {
                 self.stop_instances(name, &service, 1, how, false).await;
             }
         }
-        self.set_up(name, |up| up.retain(|s| !chosen.contains(s)))
+        Ok(())
     }
 
     /// SIGKILLs the process groups of `services` (all when empty) at once, without
@@ -786,23 +799,28 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Changes which services should be up: saved first, then applied, so a state
+    /// that cannot be saved changes nothing.
     fn set_up(
         &self,
         name: &str,
         change: impl FnOnce(&mut BTreeSet<String>),
     ) -> Result<(), SupervisorError> {
-        let desired = {
-            let mut projects = self.shared.projects();
+        let mut desired = {
+            let projects = self.shared.projects();
             let project = projects
-                .get_mut(name)
+                .get(name)
                 .ok_or_else(|| SupervisorError::UnknownProject(name.to_owned()))?;
-            change(&mut project.up);
             Desired {
                 spec: project.spec.clone(),
                 up: project.up.clone(),
             }
         };
+        change(&mut desired.up);
         self.shared.store.save_desired(&desired)?;
+        if let Some(project) = self.shared.projects().get_mut(name) {
+            project.up = desired.up;
+        }
         Ok(())
     }
 
@@ -914,6 +932,44 @@ impl Supervisor {
             })
             .collect()
     }
+}
+
+/// Services whose profile is off keep what runs of them, as in Compose: their previous
+/// spec is carried into the new one, unless a dependency of theirs left the project.
+/// Returns the names carried.
+fn carry_dormant(
+    spec: &mut ProjectSpec,
+    old: Option<&ProjectSpec>,
+    dormant: &[String],
+) -> BTreeSet<String> {
+    let Some(old) = old else {
+        return BTreeSet::new();
+    };
+    let mut carried: BTreeMap<String, wharf_plan::ServiceSpec> = dormant
+        .iter()
+        .filter(|name| !spec.services.contains_key(*name))
+        .filter_map(|name| Some((name.clone(), old.services.get(name)?.clone())))
+        .collect();
+    loop {
+        let dangling: Vec<String> = carried
+            .iter()
+            .filter(|(_, service)| {
+                service.depends_on.keys().any(|dependency| {
+                    !spec.services.contains_key(dependency) && !carried.contains_key(dependency)
+                })
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if dangling.is_empty() {
+            break;
+        }
+        for name in dangling {
+            carried.remove(&name);
+        }
+    }
+    let names = carried.keys().cloned().collect();
+    spec.services.extend(carried);
+    names
 }
 
 fn state_word(state: InstanceState) -> &'static str {

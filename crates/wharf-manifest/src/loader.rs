@@ -51,6 +51,8 @@ pub struct Loaded {
     pub variables: Vec<VariableUse>,
     /// Every profile any service names, enabled or not.
     pub profiles: BTreeSet<String>,
+    /// Services the files define whose profiles are not enabled.
+    pub disabled: BTreeSet<String>,
     pub warnings: Vec<String>,
 }
 
@@ -111,6 +113,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         .flat_map(|s| s.profiles.iter().cloned())
         .collect();
     let active = active_profiles(options, &env);
+    let defined: BTreeSet<String> = project.services.keys().cloned().collect();
     let project = normalize::normalize(
         project,
         &root,
@@ -126,6 +129,10 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
             .into_iter()
             .map(|name| format!("The {name:?} variable is not set. Defaulting to a blank string.")),
     );
+    let disabled = defined
+        .into_iter()
+        .filter(|name| !project.services.contains_key(name))
+        .collect();
     Ok(Loaded {
         project,
         files,
@@ -133,6 +140,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         environment: env.vars().clone(),
         variables: context.variables,
         profiles,
+        disabled,
         warnings: context.warnings,
     })
 }

@@ -1,5 +1,5 @@
-//! Whether a TCP port is free, and if not, which process listens on it, read from
-//! `/proc` so "port already allocated" can say whom to stop.
+//! Whether a TCP port is free or answers, and if not free, which process listens on
+//! it, read from `/proc` so "port already allocated" can say whom to stop.
 
 use std::net::{Ipv4Addr, TcpListener};
 
@@ -16,6 +16,16 @@ pub fn check_free(port: u16) -> Result<(), Option<Owner>> {
         Ok(_) => Ok(()),
         Err(_) => Err(listener_of(port)),
     }
+}
+
+/// Whether something accepts connections on `port` on loopback. A connection that
+/// reached itself does not count: with nothing listening on a port of the ephemeral
+/// range, the kernel may pick that very port as the source and connect the socket to
+/// itself.
+pub fn accepts(port: u16) -> bool {
+    let address = std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_millis(50))
+        .is_ok_and(|stream| stream.local_addr().ok() != Some(address))
 }
 
 fn listener_of(port: u16) -> Option<Owner> {

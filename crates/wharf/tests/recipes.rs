@@ -283,7 +283,7 @@ fn rabbitmq_runs_as_a_node_of_its_own_and_leaves_nothing_behind() {
     if !have_services() {
         return;
     }
-    let port = free_port();
+    let port = support::free_low_port();
     let stack = Stack::new(&format!(
         r#"name: queue
 services:
@@ -333,7 +333,7 @@ volumes:
             "not on loopback: {line}"
         );
     }
-    let epmd_port = port.checked_add(20_001).unwrap_or(port - 19_999);
+    let epmd_port = port.checked_add(20_001).unwrap_or_else(|| port - 19_999);
     let epmd = format!("epmd -port {epmd_port}");
     let running = |pattern: &str| {
         !Command::new("pgrep")

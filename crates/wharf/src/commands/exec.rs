@@ -14,7 +14,7 @@ use wharf_manifest::Loaded;
 use wharf_plan::{ProjectSpec, ServiceSpec};
 
 use crate::cli::{ExecArgs, GlobalArgs, RunArgs};
-use crate::commands::up::wait;
+use crate::commands::up::{DEFAULT_WAIT_TIMEOUT, wait};
 use crate::daemon_client;
 use crate::native;
 use crate::printer::Printer;
@@ -211,10 +211,18 @@ pub fn run_loaded(loaded: &Loaded, args: &RunArgs) -> anyhow::Result<ExitCode> {
                 services: dependencies,
                 no_deps: false,
                 force_recreate: false,
+                dormant: loaded.disabled.iter().cloned().collect(),
             },
         )?;
         let started: BTreeSet<String> = response.changes.into_iter().map(|c| c.service).collect();
-        if wait(&client, &name, &started, None, &Printer::new(0, true))? != ExitCode::SUCCESS {
+        if wait(
+            &client,
+            &name,
+            &started,
+            DEFAULT_WAIT_TIMEOUT,
+            &Printer::new(0, true),
+        )? != ExitCode::SUCCESS
+        {
             bail!(
                 "the services {} depends on did not become ready",
                 args.service

@@ -17,6 +17,7 @@ use crate::commands::logs::{LogPrinter, logs_path};
 use crate::commands::ps::status_text;
 use crate::daemon_client;
 use crate::native;
+use crate::port_owner::accepts;
 use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
 use crate::requirements::{ImageRecord, RecordedHashes, image_record};
@@ -95,6 +96,7 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
             services: args.services.clone(),
             no_deps: args.no_deps,
             force_recreate: args.force_recreate,
+            dormant: loaded.disabled.iter().cloned().collect(),
         },
     )?;
     for change in &response.changes {
@@ -122,7 +124,9 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
         .map(|c| c.service.clone())
         .collect();
     if args.wait {
-        let timeout = args.wait_timeout.map(Duration::from_secs);
+        let timeout = args
+            .wait_timeout
+            .map_or(DEFAULT_WAIT_TIMEOUT, Duration::from_secs);
         return wait(&client, &name, &selected, timeout, printer);
     }
     if args.detach {
@@ -146,7 +150,10 @@ fn record_requirements(
             change.action,
             ChangeAction::Create | ChangeAction::Recreate | ChangeAction::Start
         );
-        let service = &loaded.project.services[&change.service];
+        // A service just removed from the file has nothing left to record.
+        let Some(service) = loaded.project.services.get(&change.service) else {
+            continue;
+        };
         let built_image = containers.contains(&change.service) && service.build.is_some();
         if started && !built_image && !service.wharf.requirements.is_empty() {
             updates.push((&change.service, crate::requirements::hash(loaded, service)?));
@@ -204,25 +211,39 @@ fn instances(client: &Client, name: &str) -> anyhow::Result<Vec<InstanceStatus>>
     Ok(client.get(&endpoint(name, "ps"))?)
 }
 
+/// How long `--wait` waits when `--wait-timeout` does not say.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_mins(2);
+/// A service with neither a healthcheck nor a port must run this long to count as
+/// ready: one that crashes on start would otherwise be ready for an instant.
+const SETTLE: Duration = Duration::from_millis(250);
+
 /// Ready means running and healthy (with a healthcheck) or answering on its ports
 /// (without one); a one-off that exited 0 is ready too.
 pub fn wait(
     client: &Client,
     name: &str,
     services: &BTreeSet<String>,
-    timeout: Option<Duration>,
+    timeout: Duration,
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut progress = Progress::new(printer);
     loop {
-        let all = instances(client, name)?;
+        let all = match instances(client, name) {
+            Ok(all) => all,
+            Err(err) if is_unknown_project(&err) => {
+                bail!("{name} was taken down (`wharf down`) while waiting for it to be ready")
+            }
+            Err(err) => return Err(err),
+        };
         let relevant: Vec<&InstanceStatus> = all
             .iter()
             .filter(|i| services.contains(&i.service))
             .collect();
         let now = now_ms();
-        progress.show(&relevant, now);
+        let awaited: Vec<(&InstanceStatus, Option<String>)> =
+            relevant.iter().map(|i| (*i, awaiting(i, now))).collect();
+        progress.show(&awaited, now);
         let failed: Vec<&&InstanceStatus> = relevant
             .iter()
             .filter(|i| match i.state {
@@ -232,22 +253,68 @@ pub fn wait(
             })
             .collect();
         if let Some(first) = failed.first() {
-            bail!("{} failed: {}", first.name, status_text(first, now));
+            bail!(
+                "{} failed: {}\nhint: `wharf logs {}` shows why",
+                first.name,
+                status_text(first, now),
+                first.service
+            );
         }
-        let ready = relevant.iter().all(|i| match (i.state, i.health) {
-            (InstanceState::Running, Health::Healthy) => true,
-            (InstanceState::Running, Health::None) => ports_answer(i),
-            (InstanceState::Exited, _) => i.exit_code == Some(0),
-            _ => false,
-        });
-        if ready {
+        if awaited.iter().all(|(_, what)| what.is_none()) {
             printer.info(&format!("ready in {:.2}s", started.elapsed().as_secs_f64()));
             return Ok(ExitCode::SUCCESS);
         }
-        if timeout.is_some_and(|t| started.elapsed() > t) {
-            bail!("not ready after {}s", timeout.unwrap_or_default().as_secs());
+        if started.elapsed() > timeout {
+            let laggards: Vec<String> = awaited
+                .iter()
+                .filter_map(|(i, what)| {
+                    let what = what.as_ref()?;
+                    Some(format!(
+                        "  {}: {}, waiting for {what}",
+                        i.name,
+                        status_text(i, now)
+                    ))
+                })
+                .collect();
+            bail!(
+                "not ready after {}s:\n{}\nhint: `wharf logs SERVICE` shows why; \
+                 `--wait-timeout SECONDS` waits longer",
+                timeout.as_secs(),
+                laggards.join("\n")
+            );
         }
         std::thread::sleep(POLL);
+    }
+}
+
+fn is_unknown_project(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<wharf_api::ClientError>(),
+        Some(wharf_api::ClientError::Api { status: 404, .. })
+    )
+}
+
+/// What an instance is still waited for, in words; `None` when it is ready.
+fn awaiting(instance: &InstanceStatus, now: u64) -> Option<String> {
+    match (instance.state, instance.health) {
+        (InstanceState::Running, Health::Healthy) => None,
+        (InstanceState::Running, Health::Starting | Health::Unhealthy) => {
+            Some("its healthcheck to pass".to_owned())
+        }
+        (InstanceState::Running, Health::None) => {
+            if let Some(port) = instance.ports.iter().find(|p| !accepts(p.published)) {
+                return Some(format!(
+                    "127.0.0.1:{} to accept connections",
+                    port.published
+                ));
+            }
+            let running_for = instance.started_at_ms.map_or(0, |t| now.saturating_sub(t));
+            (instance.ports.is_empty() && u128::from(running_for) < SETTLE.as_millis())
+                .then(|| "it to keep running".to_owned())
+        }
+        (InstanceState::Exited, _) if instance.exit_code == Some(0) => None,
+        (InstanceState::Waiting, _) => Some("its dependencies".to_owned()),
+        _ => Some("it to run".to_owned()),
     }
 }
 
@@ -257,7 +324,7 @@ struct Progress<'a> {
     printer: &'a Printer,
     live: bool,
     drawn: Vec<String>,
-    shown: BTreeMap<String, (InstanceState, Health)>,
+    shown: BTreeMap<String, (InstanceState, Health, Option<String>)>,
 }
 
 impl<'a> Progress<'a> {
@@ -270,40 +337,35 @@ impl<'a> Progress<'a> {
         }
     }
 
-    fn show(&mut self, instances: &[&InstanceStatus], now: u64) {
-        let width = instances.iter().map(|i| i.name.len()).max().unwrap_or(0);
+    fn show(&mut self, instances: &[(&InstanceStatus, Option<String>)], now: u64) {
+        let width = instances
+            .iter()
+            .map(|(i, _)| i.name.len())
+            .max()
+            .unwrap_or(0);
+        let line = |i: &InstanceStatus, awaited: &Option<String>| {
+            let status = status_text(i, now);
+            match awaited {
+                Some(what) => format!("{:<width$}  {status}, waiting for {what}", i.name),
+                None => format!("{:<width$}  {status}", i.name),
+            }
+        };
         if self.live {
-            let lines: Vec<String> = instances
-                .iter()
-                .map(|i| format!("{:<width$}  {}", i.name, status_text(i, now)))
-                .collect();
+            let lines: Vec<String> = instances.iter().map(|(i, a)| line(i, a)).collect();
             if lines != self.drawn {
                 self.printer.redraw(self.drawn.len(), &lines);
                 self.drawn = lines;
             }
             return;
         }
-        for instance in instances {
-            let seen = (instance.state, instance.health);
+        for (instance, awaited) in instances {
+            let seen = (instance.state, instance.health, awaited.clone());
             if self.shown.get(&instance.name) != Some(&seen) {
-                self.printer.info(&format!(
-                    "{:<width$}  {}",
-                    instance.name,
-                    status_text(instance, now)
-                ));
+                self.printer.info(&line(instance, awaited));
                 self.shown.insert(instance.name.clone(), seen);
             }
         }
     }
-}
-
-/// Without a healthcheck, a service with ports is ready when they accept connections:
-/// a process that runs but does not listen yet is not ready to be used.
-fn ports_answer(instance: &InstanceStatus) -> bool {
-    instance.ports.iter().all(|port| {
-        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port.published));
-        std::net::TcpStream::connect_timeout(&address, Duration::from_millis(50)).is_ok()
-    })
 }
 
 /// Follows the logs until Ctrl-C (which stops the stack), or until the services have

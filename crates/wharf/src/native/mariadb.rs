@@ -89,8 +89,15 @@ fn server(args: &DatabaseArgs, socket: &str) -> Command {
     command
         .arg("--no-defaults")
         .arg(format!("--datadir={}", args.data.display()))
-        .arg(format!("--socket={}", args.sockets.join(socket).display()));
+        .arg(format!("--socket={}", args.sockets.join(socket).display()))
+        .arg(private_tmpdir(args));
     command
+}
+
+/// The server's temporary tables in the service's own directory, as in the image's
+/// private `/tmp`: servers sharing the host's `/tmp` trip over each other's files.
+fn private_tmpdir(args: &DatabaseArgs) -> String {
+    format!("--tmpdir={}", args.sockets.display())
 }
 
 fn client(args: &DatabaseArgs, database: Option<&str>) -> Command {
@@ -119,6 +126,7 @@ fn initialize(args: &DatabaseArgs) -> anyhow::Result<()> {
         Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", args.data.display()))
+            .arg(private_tmpdir(args))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
             .stdout(Stdio::null()),
         "mariadb-install-db",

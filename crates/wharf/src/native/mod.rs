@@ -417,13 +417,7 @@ fn restart_policy(service: &Service) -> Result<RestartPolicy, String> {
 }
 
 fn replicas(service: &Service) -> u32 {
-    let count = service
-        .deploy
-        .as_ref()
-        .and_then(|d| d.replicas)
-        .or(service.scale)
-        .unwrap_or(1);
-    count.clamp(0, i64::from(u32::MAX)) as u32
+    u32::try_from(service.replicas().max(0)).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

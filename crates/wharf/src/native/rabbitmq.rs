@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 
 use super::entrypoint::prepare_dirs;
 use super::recipes::{Recipe, RecipeContext};
@@ -96,13 +96,29 @@ pub fn run(args: &RabbitmqArgs) -> anyhow::Result<()> {
     let base = args.data.join("rabbitmq");
     std::fs::write(base.with_extension("conf"), config).context("cannot write rabbitmq.conf")?;
     // Started before the server, in the same process group: stopping the service stops it.
-    Command::new("epmd")
-        .args([
-            "-port",
-            &std::env::var("ERL_EPMD_PORT").unwrap_or_else(|_| "4369".to_owned()),
-        ])
+    let epmd_port: u16 = std::env::var("ERL_EPMD_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(4369);
+    let mut epmd = Command::new("epmd")
+        .args(["-port", &epmd_port.to_string()])
         .spawn()
         .context("cannot start epmd")?;
+    // The node registers with epmd as it boots; one that finds no epmd yet starts
+    // without distribution and fails, so the server waits for it to listen.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !crate::port_owner::accepts(epmd_port) {
+        if let Some(status) = epmd.try_wait()? {
+            bail!(
+                "epmd could not listen on port {epmd_port} ({status}); is the port taken? \
+                 RabbitMQ's ports are the AMQP port + 20000 and + 20001"
+            );
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("epmd did not listen on port {epmd_port} within 10s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     println!("starting RabbitMQ on 127.0.0.1:{}", args.port);
     let in_data = |name: &str| args.data.join(name).display().to_string();
     let error = Command::new(args.bin.join("rabbitmq-server"))

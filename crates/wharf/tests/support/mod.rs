@@ -7,6 +7,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -54,7 +55,13 @@ impl Stack {
 
     /// Runs and asserts success, returning stdout; a failure shows the recent logs.
     pub fn ok(&self, args: &[&str]) -> String {
-        let output = self.wharf(args);
+        self.ok_command(self.command(args))
+    }
+
+    /// Runs `command` (made by `command`) and asserts success, as `ok` does.
+    pub fn ok_command(&self, mut command: Command) -> String {
+        let output = command.output().unwrap();
+        let args: Vec<_> = command.get_args().collect();
         assert!(
             output.status.success(),
             "wharf {args:?} failed ({}):\n{}{}\n--- recent logs:\n{}",
@@ -122,12 +129,36 @@ impl Drop for Stack {
     }
 }
 
+/// A free port between 13000 and 29999: below the ephemeral range, where the tests'
+/// own connections take their source ports, and above `free_low_port`'s. Each test
+/// process starts in a block of its own (tests run as processes with consecutive
+/// pids), so two tests rarely pick the same port before either binds it; ports come
+/// ten apart, leaving the next ones to a service's further replicas.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let block = (std::process::id() % 85) * 200;
+    loop {
+        let offset = (block + NEXT.fetch_add(1, Ordering::Relaxed) * 10) % 17_000;
+        let port = 13_000 + u16::try_from(offset).unwrap();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A free port between 10000 and 12699, for servers whose own rules derive more ports
+/// from it (RabbitMQ: + 20000, + 20001) that must stay below the ephemeral range
+/// (32768 and up), where the tests' own connections take their source ports.
+/// Ports ten apart, so servers of tests started together (consecutive pids) never
+/// derive the same port.
+pub fn free_low_port() -> u16 {
+    let free = |port: u16| TcpListener::bind(("127.0.0.1", port)).is_ok();
+    let start = 10_000 + (std::process::id() % 270) as u16 * 10;
+    (start..12_700)
+        .chain(10_000..start)
+        .step_by(10)
+        .find(|port| free(*port) && free(port + 20_000) && free(port + 20_001))
+        .expect("a free port between 10000 and 12699")
 }
 
 /// Waits until `check` holds, failing with `what` after `timeout`.
