@@ -102,19 +102,26 @@ impl Store {
 /// Writes through a temporary file and a rename, so a crash never leaves half a file;
 /// private to the user, as the state holds the project's secrets.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        create_private_dir(dir)?;
-    }
     let temporary = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temporary)?;
-    file.write_all(bytes)?;
-    drop(file);
-    std::fs::rename(&temporary, path)
+    let write = || {
+        if let Some(dir) = path.parent() {
+            create_private_dir(dir)?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        file.write_all(bytes)?;
+        drop(file);
+        std::fs::rename(&temporary, path)
+    };
+    // Said with the file, so a full disk or a read-only directory is found at once.
+    write().map_err(|err| {
+        let _ = std::fs::remove_file(&temporary);
+        std::io::Error::new(err.kind(), format!("{}: {err}", path.display()))
+    })
 }
 
 /// Creates `dir` and any missing parent, each readable by the user only.

@@ -241,3 +241,361 @@ fn killing_the_daemon_ends_every_server_in_its_cgroups_and_the_next_restores_the
 fn killing_the_daemon_without_cgroups_ends_every_server_and_the_next_restores_the_stack() {
     killing_the_daemon_leaves_nothing_and_the_next_brings_the_stack_back(false);
 }
+
+/// The services of a running project, by name, with their running replicas, as `ps`
+/// says; and every process carrying the project's marker belongs to one of them.
+fn running_matches_ps(stack: &Stack, expected: &[(&str, usize)]) {
+    let instances = stack.ps();
+    let mut by_service: BTreeMap<String, usize> = BTreeMap::new();
+    let mut listed = BTreeSet::new();
+    for instance in &instances {
+        let service = instance["service"].as_str().unwrap().to_owned();
+        if instance["state"] == "running" {
+            *by_service.entry(service.clone()).or_default() += 1;
+            let pid = instance["pid"].as_u64().unwrap() as u32;
+            assert!(
+                stat(pid).is_some_and(|(state, _, _)| state != "Z"),
+                "{} is listed as running with pid {pid}, which is gone",
+                instance["name"]
+            );
+        }
+        listed.insert(format!("{service}|{}", instance["replica"]));
+    }
+    let expected: BTreeMap<String, usize> = expected
+        .iter()
+        .map(|(name, count)| ((*name).to_owned(), *count))
+        .collect();
+    assert_eq!(by_service, expected, "ps: {instances:#?}");
+    let prefix = format!(
+        "WHARF_INSTANCE={}|edits|",
+        stack.home.path().join("run").display()
+    );
+    for pid in marked(stack) {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let Some(marker) = environ
+            .split(|b| *b == 0)
+            .find_map(|e| e.strip_prefix(prefix.as_bytes()))
+        else {
+            continue;
+        };
+        let instance = String::from_utf8_lossy(marker)
+            .trim_end_matches('|')
+            .to_owned();
+        assert!(
+            listed.contains(&instance),
+            "process {pid} of {instance} runs, but ps lists no such instance: {listed:?}"
+        );
+    }
+    let logs = stack.wharf(&["logs"]);
+    assert!(
+        logs.status.success() && !logs.stdout.is_empty(),
+        "logs unreadable"
+    );
+}
+
+/// An edit of the file, then `up -d` with `arguments`: what should run afterwards.
+fn edit_then_up(stack: &Stack, compose: &str, arguments: &[&str], expected: &[(&str, usize)]) {
+    stack.write(compose);
+    let mut args = arguments.to_vec();
+    args.extend(["up", "-d", "--wait", "--wait-timeout", "30"]);
+    let output = stack.wharf(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && !stderr.contains("panicked"),
+        "wharf {args:?} after the edit:\n{compose}\n{stderr}"
+    );
+    running_matches_ps(stack, expected);
+}
+
+fn edits_stack(a_port: u16, a_extra: &str, b: &str, b_block: &str, rest: &str) -> String {
+    format!(
+        r#"name: edits
+services:
+  a:
+    image: python:3.12
+    command: python3 -m http.server {a_port} --bind 127.0.0.1{a_extra}
+    ports: ["127.0.0.1:{a_port}:{a_port}"]
+    environment:
+      GREETING: ${{GREETING:-hello}}
+  {b}:
+{b_block}
+  w:
+    image: debian
+    profiles: [debug]
+    command: sleep 600
+{rest}"#
+    )
+}
+
+const B_BUSYBOX_2: &str = "    image: busybox\n    command: sleep 600\n    scale: 2";
+
+#[test]
+fn everyday_edits_between_ups_keep_ps_equal_to_the_file_and_the_processes_to_ps() {
+    let (first, second) = (free_port(), free_port());
+    let stack = Stack::new("");
+    let base = edits_stack(first, "", "b", B_BUSYBOX_2, "");
+    edit_then_up(&stack, &base, &[], &[("a", 1), ("b", 2)]);
+
+    let added = edits_stack(
+        first,
+        "",
+        "b",
+        B_BUSYBOX_2,
+        "  c:\n    image: debian\n    command: sleep 600\n",
+    );
+    edit_then_up(&stack, &added, &[], &[("a", 1), ("b", 2), ("c", 1)]);
+    edit_then_up(&stack, &base, &[], &[("a", 1), ("b", 2)]);
+
+    let renamed = edits_stack(first, "", "d", B_BUSYBOX_2, "");
+    edit_then_up(&stack, &renamed, &[], &[("a", 1), ("d", 2)]);
+
+    let a_moved = edits_stack(second, "", "d", B_BUSYBOX_2, "");
+    edit_then_up(&stack, &a_moved, &[], &[("a", 1), ("d", 2)]);
+    assert!(support::http_get(second, "a", "/").starts_with("HTTP/1.0 200"));
+
+    let a_command = edits_stack(second, " --directory /", "d", B_BUSYBOX_2, "");
+    edit_then_up(&stack, &a_command, &[], &[("a", 1), ("d", 2)]);
+
+    let pid_before = stack.pid_of("edits-a-1").unwrap();
+    std::fs::write(stack.dir.path().join(".env"), "GREETING=hi\n").unwrap();
+    edit_then_up(&stack, &a_command, &[], &[("a", 1), ("d", 2)]);
+    assert_ne!(
+        stack.pid_of("edits-a-1").unwrap(),
+        pid_before,
+        ".env changed a's environment"
+    );
+
+    let d_image = "    image: debian\n    command: sleep 600\n    scale: 2";
+    let image_changed = edits_stack(second, " --directory /", "d", d_image, "");
+    edit_then_up(&stack, &image_changed, &[], &[("a", 1), ("d", 2)]);
+
+    let none = edits_stack(
+        second,
+        " --directory /",
+        "d",
+        "    image: debian\n    command: sleep 600\n    scale: 0",
+        "",
+    );
+    edit_then_up(&stack, &none, &[], &[("a", 1)]);
+    edit_then_up(&stack, &image_changed, &[], &[("a", 1), ("d", 2)]);
+    let output = stack.wharf(&["scale", "d=0"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    running_matches_ps(&stack, &[("a", 1)]);
+    edit_then_up(&stack, &image_changed, &[], &[("a", 1), ("d", 2)]);
+
+    let depending = image_changed.replace(
+        "    environment:\n",
+        "    depends_on: [d]\n    environment:\n",
+    );
+    edit_then_up(&stack, &depending, &[], &[("a", 1), ("d", 2)]);
+
+    // A profile turned on starts its service; turned off again, the service is left
+    // running, as Compose leaves it.
+    edit_then_up(
+        &stack,
+        &depending,
+        &["--profile", "debug"],
+        &[("a", 1), ("d", 2), ("w", 1)],
+    );
+    edit_then_up(&stack, &depending, &[], &[("a", 1), ("d", 2), ("w", 1)]);
+
+    // A broken file changes nothing, and the project stays reachable by name.
+    stack.write(&depending.replace("services:", "services:\n  broken: [unclosed"));
+    let output = stack.wharf(&["up", "-d"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("compose.yaml:") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    stack.write(&depending);
+    running_matches_ps(&stack, &[("a", 1), ("d", 2), ("w", 1)]);
+    stack.ok(&["down"]);
+    assert!(marked(&stack).is_empty(), "down left processes behind");
+}
+
+/// A small tmpfs mounted over `dir` for the length of a test (root only: CI runs as
+/// root; elsewhere the test fails saying so unless WHARF_SKIP_ROOT_TESTS is set).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, options: &str) -> Option<Self> {
+        if !nix::unistd::geteuid().is_root() {
+            assert!(
+                std::env::var_os("WHARF_SKIP_ROOT_TESTS").is_some(),
+                "this test mounts a tmpfs: run it as root (WHARF_SKIP_ROOT_TESTS=1 skips)"
+            );
+            return None;
+        }
+        std::fs::create_dir_all(dir).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount tmpfs on {}", dir.display());
+        Some(Self(dir.to_owned()))
+    }
+}
+
+/// `dir` made read-only for new writes (a read-only bind mount of itself over it; the
+/// files the daemon has open stay as they are).
+fn read_only(dir: &Path) -> Tmpfs {
+    for args in [&["--bind"][..], &["-o", "remount,bind,ro"][..]] {
+        let status = std::process::Command::new("mount")
+            .args(args)
+            .args([dir, dir])
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount {args:?} {}", dir.display());
+    }
+    Tmpfs(dir.to_owned())
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+fn pids(stack: &Stack) -> Vec<(String, u64)> {
+    stack
+        .ps()
+        .iter()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap().to_owned(),
+                i["pid"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+fn fails_saying(stack: &Stack, args: &[&str], reason: &str) {
+    let output = stack.wharf(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains(reason) && !stderr.contains("panicked"),
+        "wharf {args:?} should fail saying {reason:?}: {stderr}"
+    );
+}
+
+#[test]
+fn a_state_directory_that_cannot_be_written_fails_the_command_and_changes_nothing() {
+    let compose = |note: &str| {
+        format!(
+            "name: edits\nservices:\n  web:\n    image: debian\n    command: sleep 600\n    \
+             scale: 2\n    environment: {{NOTE: {note}}}\n"
+        )
+    };
+    let stack = Stack::new(&compose("one"));
+    let state_dir = stack.home.path().join("state");
+    let Some(state) = Tmpfs::mount(&state_dir, "size=256k,mode=0700") else {
+        return;
+    };
+    stack.ok(&["up", "-d", "--wait"]);
+    let running = pids(&stack);
+
+    let read_only = read_only(&state_dir);
+    stack.write(&compose("two"));
+    fails_saying(&stack, &["up", "-d"], "Read-only file system");
+    assert_eq!(pids(&stack), running, "a failed up changed what runs");
+    fails_saying(&stack, &["stop"], "Read-only file system");
+    fails_saying(&stack, &["down"], "Read-only file system");
+    assert_eq!(
+        pids(&stack),
+        running,
+        "a failed stop or down changed what runs"
+    );
+    drop(read_only);
+
+    // A full disk: the same, with its own reason.
+    let filler = state.0.join("filler");
+    let mut file = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![0u8; 4096];
+    while std::io::Write::write_all(&mut file, &chunk).is_ok() {}
+    drop(file);
+    fails_saying(&stack, &["up", "-d"], "No space left on device");
+    assert_eq!(pids(&stack), running, "a failed up changed what runs");
+    std::fs::remove_file(&filler).unwrap();
+
+    stack.ok(&["up", "-d", "--wait"]);
+    assert!(
+        pids(&stack).iter().all(|p| !running.contains(p)),
+        "recreated"
+    );
+    stack.ok(&["down"]);
+    drop(stack);
+    drop(state);
+}
+
+#[test]
+fn a_deleted_state_directory_is_made_again_and_logging_goes_on_saying_so() {
+    let stack = Stack::new(
+        "name: edits\nservices:\n  ticker:\n    image: debian\n    \
+         command: [sh, -c, 'while true; do echo tick; sleep 0.05; done']\n",
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    std::fs::remove_dir_all(stack.home.path().join("state")).unwrap();
+    eventually(
+        "the logs say the file was deleted and go on",
+        Duration::from_secs(5),
+        || {
+            let logs = stack.ok(&["logs", "--no-log-prefix"]);
+            logs.contains("the log file was deleted") && logs.lines().last() == Some("tick")
+        },
+    );
+    let mode = |path: &Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions())
+            & 0o777
+    };
+    let logs = stack.home.path().join("state/projects/edits/logs");
+    assert_eq!(mode(&logs), 0o700);
+    assert_eq!(mode(&logs.join("ticker.log")), 0o600);
+    // The desired state is written again by the next command that changes it.
+    stack.ok(&["up", "-d"]);
+    let desired = stack.home.path().join("state/projects/edits/desired.json");
+    assert_eq!(mode(&desired), 0o600);
+    running_matches_ps(&stack, &[("ticker", 1)]);
+}
+
+#[test]
+fn a_line_without_end_is_cut_at_16_kib_and_the_daemon_stays_small() {
+    // 64 MiB without a newline, written as fast as the pipe takes it.
+    let stack = Stack::new(
+        "name: edits\nservices:\n  flood:\n    image: debian\n    \
+         command: [sh, -c, 'head -c 67108864 /dev/zero | tr \"\\\\0\" x; echo; echo done; sleep 600']\n",
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    eventually("the flood is logged", Duration::from_mins(1), || {
+        stack.ok(&["logs", "-n", "1", "--no-log-prefix"]).trim() == "done"
+    });
+    let rss_kib: u64 = std::fs::read_to_string(format!("/proc/{}/status", stack.daemon_pid()))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(
+        rss_kib < 64 * 1024,
+        "wharfd holds {rss_kib} KiB after a 64 MiB line"
+    );
+    let lines = stack.ok(&["logs", "-n", "3", "--no-log-prefix"]);
+    let longest = lines.lines().map(str::len).max().unwrap_or(0);
+    assert_eq!(longest, 16 * 1024, "lines are cut at 16 KiB");
+    let logs = stack.home.path().join("state/projects/edits/logs");
+    for file in ["flood.log", "flood.log.1"] {
+        let size = std::fs::metadata(logs.join(file)).unwrap().len();
+        assert!(
+            size < 11 * 1024 * 1024,
+            "{file} is {size} bytes: rotation held"
+        );
+    }
+}
