@@ -3,7 +3,8 @@
 //! each `*.localhost` (or routed) host name as clients ask for it.
 
 use std::collections::HashMap;
-use std::os::unix::fs::PermissionsExt;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -58,11 +59,26 @@ impl LocalCa {
         let key = if key_path.exists() && certificate_path.exists() {
             KeyPair::from_pem(&std::fs::read_to_string(&key_path).map_err(io)?)?
         } else {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            // The data directory stays passable for servers that run as their own
+            // user (their volumes are in it); the CA's own directory is private.
+            if let Some(data) = dir.parent() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o711)
+                    .create(data)
+                    .map_err(io)?;
+            }
+            crate::store::create_private_dir(dir).map_err(io)?;
             let key = KeyPair::generate()?;
             let certificate = ca_params().self_signed(&key)?;
-            std::fs::write(&key_path, key.serialize_pem()).map_err(io)?;
-            std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))
+            // Created private: the key is never readable by anyone else, not even briefly.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&key_path)
+                .and_then(|mut file| file.write_all(key.serialize_pem().as_bytes()))
                 .map_err(io)?;
             std::fs::write(&certificate_path, certificate.pem()).map_err(io)?;
             key

@@ -9,6 +9,7 @@ mod containers;
 mod daemon_client;
 mod engine_diagnosis;
 mod glob;
+mod listening;
 mod monitor;
 mod native;
 mod output;

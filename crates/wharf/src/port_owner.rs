@@ -1,7 +1,11 @@
-//! Whether a TCP port is free or answers, and if not free, which process listens on
-//! it, read from `/proc` so "port already allocated" can say whom to stop.
+//! Who listens where, read from `/proc`: whether a TCP port is free or answers, which
+//! process holds a taken one (so "port already allocated" can say whom to stop), and
+//! where a native service's processes really listen.
 
-use std::net::{Ipv4Addr, TcpListener};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+
+use crate::proc_table::all_processes;
 
 /// A process listening on a port.
 pub struct Owner {
@@ -29,15 +33,14 @@ pub fn accepts(port: u16) -> bool {
 }
 
 fn listener_of(port: u16) -> Option<Owner> {
-    let inodes: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
-        .filter_map(|table| std::fs::read_to_string(table).ok())
-        .flat_map(|table| listening_inodes(&table, port))
+    let wanted: Vec<String> = listening_sockets()
+        .into_iter()
+        .filter(|(address, _)| address.port() == port)
+        .map(|(_, inode)| socket_link(&inode))
         .collect();
-    if inodes.is_empty() {
+    if wanted.is_empty() {
         return None;
     }
-    let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
     for entry in std::fs::read_dir("/proc").ok()?.filter_map(Result::ok) {
         let Some(pid) = entry
             .file_name()
@@ -46,38 +49,110 @@ fn listener_of(port: u16) -> Option<Owner> {
         else {
             continue;
         };
-        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+        if !socket_links(pid).iter().any(|link| wanted.contains(link)) {
             continue;
-        };
-        let holds = fds.filter_map(Result::ok).any(|fd| {
-            std::fs::read_link(fd.path())
-                .is_ok_and(|target| wanted.iter().any(|w| target.as_os_str() == w.as_str()))
-        });
-        if holds {
-            let command = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-            return Some(Owner {
-                pid,
-                command: command.trim().to_owned(),
-            });
         }
+        let command = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        return Some(Owner {
+            pid,
+            command: command.trim().to_owned(),
+        });
     }
     None
 }
 
-/// The socket inodes of a `/proc/net/tcp` table that listen on `port`.
-fn listening_inodes(table: &str, port: u16) -> Vec<String> {
+/// Where the processes of each of `groups` (process groups, by leader) listen:
+/// natively nothing maps a port or stands between a process and the network, so this
+/// is what the service really offers.
+pub fn listening_by_group(groups: &BTreeSet<u32>) -> BTreeMap<u32, Vec<SocketAddr>> {
+    let sockets: BTreeMap<String, SocketAddr> = listening_sockets()
+        .into_iter()
+        .map(|(address, inode)| (socket_link(&inode), address))
+        .collect();
+    let mut found: BTreeMap<u32, Vec<SocketAddr>> = BTreeMap::new();
+    for process in all_processes()
+        .into_iter()
+        .filter(|p| groups.contains(&p.group))
+    {
+        let addresses = found.entry(process.group).or_default();
+        for link in socket_links(process.pid) {
+            if let Some(address) = sockets.get(&link)
+                && !addresses.contains(address)
+            {
+                addresses.push(*address);
+            }
+        }
+    }
+    found
+}
+
+fn socket_link(inode: &str) -> String {
+    format!("socket:[{inode}]")
+}
+
+/// What the descriptors of `pid` point at, for those that are sockets.
+fn socket_links(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|target| target.to_str().map(str::to_owned))
+        .filter(|target| target.starts_with("socket:"))
+        .collect()
+}
+
+/// Every listening TCP socket: its address and its inode.
+fn listening_sockets() -> Vec<(SocketAddr, String)> {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|table| parse_listening(&table))
+        .collect()
+}
+
+/// The listening sockets of a `/proc/net/tcp{,6}` table.
+fn parse_listening(table: &str) -> Vec<(SocketAddr, String)> {
     const LISTEN: &str = "0A";
     table
         .lines()
         .skip(1)
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let local_port = fields.get(1)?.rsplit_once(':')?.1;
-            let listening =
-                u16::from_str_radix(local_port, 16).ok()? == port && *fields.get(3)? == LISTEN;
-            listening.then_some((*fields.get(9)?).to_owned())
+            if *fields.get(3)? != LISTEN {
+                return None;
+            }
+            let (address, port) = fields.get(1)?.rsplit_once(':')?;
+            let port = u16::from_str_radix(port, 16).ok()?;
+            Some((
+                SocketAddr::new(kernel_address(address)?, port),
+                (*fields.get(9)?).to_owned(),
+            ))
         })
         .collect()
+}
+
+/// An address as the kernel prints it: 32-bit words in hex, each in the machine's
+/// byte order.
+fn kernel_address(hex: &str) -> Option<IpAddr> {
+    let words: Vec<[u8; 4]> = (0..hex.len() / 8)
+        .map(|i| {
+            hex.get(i * 8..i * 8 + 8)
+                .and_then(|w| u32::from_str_radix(w, 16).ok())
+                .map(u32::to_ne_bytes)
+        })
+        .collect::<Option<_>>()?;
+    match words.as_slice() {
+        [v4] => Some(IpAddr::from(*v4)),
+        [a, b, c, d] => {
+            let mut bytes = [0u8; 16];
+            for (chunk, word) in bytes.chunks_mut(4).zip([a, b, c, d]) {
+                chunk.copy_from_slice(word);
+            }
+            Some(IpAddr::from(bytes))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -92,7 +167,35 @@ mod tests {
             .unwrap_err()
             .expect("the owner (this test)");
         assert_eq!(owner.pid, std::process::id());
+        let me = all_processes()
+            .into_iter()
+            .filter(|p| p.pid == std::process::id())
+            .map(|p| p.group)
+            .collect();
+        let listening = listening_by_group(&me);
+        assert!(
+            listening
+                .values()
+                .flatten()
+                .any(|a| *a == SocketAddr::from((Ipv4Addr::LOCALHOST, port))),
+            "{listening:?}"
+        );
         drop(listener);
         assert!(check_free(port).is_ok());
+    }
+
+    #[test]
+    fn kernel_addresses_read_in_the_machines_byte_order() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242\n   1: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4243\n";
+        let found = parse_listening(table);
+        assert_eq!(
+            found,
+            [
+                ("127.0.0.1:8080".parse().unwrap(), "4242".to_owned()),
+                ("0.0.0.0:80".parse().unwrap(), "4243".to_owned())
+            ]
+        );
+        let v6 = "00000000000000000000000001000000";
+        assert_eq!(kernel_address(v6), Some("::1".parse().unwrap()));
     }
 }

@@ -599,3 +599,60 @@ fn a_line_without_end_is_cut_at_16_kib_and_the_daemon_stays_small() {
         );
     }
 }
+
+#[test]
+fn a_native_process_must_listen_where_ps_says_and_is_warned_when_it_listens_beyond_loopback() {
+    let (open, moved) = (free_port(), free_port());
+    let target = moved + 1;
+    // PORT naming the container's port is refused before anything starts, with the fix.
+    let stack = Stack::new(&format!(
+        "name: edits\nservices:\n  api:\n    image: python:3.12\n    \
+         command: python3 -m http.server {target} --bind 127.0.0.1\n    \
+         ports: [\"127.0.0.1:{moved}:{target}\"]\n    environment: {{PORT: \"{target}\"}}\n"
+    ));
+    let refused = stack.wharf(&["up", "-d"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success()
+            && stderr.contains(&format!("sets PORT={target}"))
+            && stderr.contains(&format!("publish \"{target}:{target}\"")),
+        "{stderr}"
+    );
+    assert!(stack.ps().is_empty(), "nothing started");
+
+    // What the file cannot show is seen once it runs: ps, check and --wait say it.
+    stack.write(&format!(
+        "name: edits\nservices:\n  open:\n    image: python:3.12\n    \
+         command: python3 -m http.server {open} --bind 0.0.0.0\n    \
+         ports: [\"127.0.0.1:{open}:{open}\"]\n  \
+         moved:\n    image: debian\n    \
+         command: [sh, -c, 'exec python3 -m http.server {target} --bind 127.0.0.1']\n    \
+         ports: [\"127.0.0.1:{moved}:{target}\"]\n"
+    ));
+    let waited = stack.wharf(&["up", "-d", "--wait", "--wait-timeout", "3"]);
+    let stderr = String::from_utf8_lossy(&waited.stderr);
+    assert!(!waited.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("edits-moved-1: running")
+            && stderr.contains(&format!(
+                "listens on 127.0.0.1:{target}, not on its published port {moved}"
+            )),
+        "{stderr}"
+    );
+    let ps = stack.wharf(&["ps"]);
+    let warnings = String::from_utf8_lossy(&ps.stderr);
+    assert!(
+        warnings.contains(&format!(
+            "edits-open-1 listens on 0.0.0.0:{open}, beyond loopback"
+        )) && warnings.contains("edits-moved-1 listens on"),
+        "{warnings}"
+    );
+    let check = stack.wharf(&["check"]);
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(!check.status.success(), "{report}");
+    assert!(
+        report.contains("beyond loopback")
+            && report.contains(&format!("make moved listen on {moved}")),
+        "{report}"
+    );
+}

@@ -136,6 +136,14 @@ fn check_project(global: &GlobalArgs, args: &CheckArgs, loaded: &Loaded, report:
     }
     let running = running_instances(&paths, &loaded.project.name);
     check_ports(loaded, &containers, &running, report);
+    for exposure in crate::listening::exposures(&running, wharf_api::now_ms()) {
+        report.problem(
+            "listening",
+            exposure.instance,
+            exposure.problem,
+            exposure.fix,
+        );
+    }
     if args.services {
         check_monitors(loaded, &running, report);
     }

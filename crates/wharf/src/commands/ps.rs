@@ -30,6 +30,12 @@ pub fn run(global: &GlobalArgs, args: &PsArgs) -> anyhow::Result<ExitCode> {
         }
     } else {
         print!("{}", table(&instances));
+        for exposure in crate::listening::exposures(&instances, now_ms()) {
+            eprintln!(
+                "warning: {} {}\n  fix: {}",
+                exposure.instance, exposure.problem, exposure.fix
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! be ready (`--wait`), or return (`-d`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -78,7 +79,7 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
         .map(|service| service.working_dir.clone())
         .filter(|dir| dir.starts_with(&volumes));
     for dir in named.chain(working) {
-        std::fs::create_dir_all(&dir)
+        crate::native::create_data_dir(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     for name in args.services.iter().chain(&args.exit_code_from) {
@@ -276,8 +277,21 @@ pub fn wait(
                     ))
                 })
                 .collect();
+            let lagging: Vec<InstanceStatus> = awaited
+                .iter()
+                .filter(|(_, what)| what.is_some())
+                .map(|(i, _)| (*i).clone())
+                .collect();
+            let mut why = String::new();
+            for exposure in crate::listening::exposures(&lagging, now) {
+                let _ = write!(
+                    why,
+                    "\n  {} {}; {}",
+                    exposure.instance, exposure.problem, exposure.fix
+                );
+            }
             bail!(
-                "not ready after {}s:\n{}\nhint: `wharf logs SERVICE` shows why; \
+                "not ready after {}s:\n{}{why}\nhint: `wharf logs SERVICE` shows why; \
                  `--wait-timeout SECONDS` waits longer",
                 timeout.as_secs(),
                 laggards.join("\n")

@@ -13,7 +13,7 @@ use anyhow::{Context as _, bail};
 pub fn prepare_dirs(dirs: &[&Path]) -> anyhow::Result<()> {
     for dir in dirs {
         if let Some(parent) = dir.parent() {
-            std::fs::create_dir_all(parent)
+            super::create_data_dir(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         if !dir.exists() {
@@ -39,6 +39,16 @@ pub fn become_account(account: &str, dirs: &[&Path]) -> anyhow::Result<()> {
             format!("the server will not run as root and there is no `{account}` user to run it as")
         })?;
     for dir in dirs {
+        if let Some(closed) = closed_ancestor(dir) {
+            bail!(
+                "the {account} user cannot reach {}: {} is private to its owner; \
+                 choose a WHARF_HOME every user may pass through (chmod o+x {}), or run wharf \
+                 as a user other than root, so the server runs as that user",
+                dir.display(),
+                closed.display(),
+                closed.display()
+            );
+        }
         chown(*dir, Some(user.uid), Some(user.gid))
             .with_context(|| format!("cannot hand {} to the {account} user", dir.display()))?;
     }
@@ -46,6 +56,19 @@ pub fn become_account(account: &str, dirs: &[&Path]) -> anyhow::Result<()> {
     setgid(user.gid).context("setgid")?;
     setuid(user.uid).context("setuid")?;
     Ok(())
+}
+
+/// The first directory above `dir` that other users cannot pass through: a server that
+/// drops root to its own user could not reach its data past it.
+fn closed_ancestor(dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    dir.ancestors()
+        .skip(1)
+        .find(|a| {
+            a.metadata()
+                .is_ok_and(|m| m.permissions().mode() & 0o001 == 0)
+        })
+        .map(Path::to_path_buf)
 }
 
 /// Runs `initialize` on a data directory that was empty; if it fails, clears the

@@ -47,9 +47,21 @@ fn render(problems: &[(String, String)]) -> String {
         let _ = write!(text, "\n  - {service}: {why}");
     }
     text.push_str(
-        "\nhint: add an `x-wharf.process` section with the command that runs the service on this machine",
+        "\nhint: do what each line says, or give the service an `x-wharf.process` section with \
+         the command that runs it on this machine",
     );
     text
+}
+
+/// Creates a directory of wharf's data tree (volumes, sockets) and its missing parents:
+/// others may pass through (0711) but not list them, since a server that runs as its
+/// own user must reach its directory, which it then owns, private.
+pub fn create_data_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o711)
+        .create(dir)
 }
 
 /// `scale` overrides replica counts (`--scale web=3`); named volumes of native
@@ -190,6 +202,9 @@ fn service_spec(mut context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
     let project_dir = context.project_dir;
     let ports = ports(service)?;
     let mut stop_signal = None;
+    // Recipes put their servers on the published ports; other programs choose theirs.
+    let chooses_its_port =
+        service.wharf.process.is_some() || command_image(&service.image).is_some();
     let (command, working_dir, extra_env, origin) = if let Some(process) = &service.wharf.process {
         let command = match &process.command {
             Some(CommandLine::Exec(argv)) => argv.clone(),
@@ -253,6 +268,9 @@ fn service_spec(mut context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
         .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
         .collect();
     environment.extend(extra_env);
+    if chooses_its_port {
+        listen_on_the_published_port(&ports, &command, &mut environment)?;
+    }
     if locate_program(&command[0], &working_dir, &environment).is_none() {
         return Err(format!(
             "`{}` is not installed here (not found in {})",
@@ -284,6 +302,42 @@ fn service_spec(mut context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
         origin,
         container: None,
     })
+}
+
+/// Natively a process listens on the host itself, so it must listen where `ps`, the
+/// proxy and its dependents look: the published port. It learns that port from `PORT`
+/// (as each replica does); a `PORT` or a command that names the container's port
+/// instead is refused with the fix, rather than leaving it unreachable.
+fn listen_on_the_published_port(
+    ports: &[PortSpec],
+    command: &[String],
+    environment: &mut BTreeMap<String, String>,
+) -> Result<(), String> {
+    let Some(port) = ports.iter().find(|p| p.published != p.target) else {
+        return Ok(());
+    };
+    let (published, target) = (port.published.to_string(), port.target.to_string());
+    let fix = format!(
+        "natively it listens on the host itself, where `ps` and its dependents expect \
+         port {published}: publish \"{target}:{target}\", or make it listen on {published}"
+    );
+    if let Some(given) = environment.get("PORT").filter(|p| **p != published) {
+        return Err(format!(
+            "it publishes {published}:{target} but sets PORT={given}; {fix} (or drop PORT: wharf sets it)"
+        ));
+    }
+    let names_target = |arg: &String| {
+        arg == &target
+            || arg.ends_with(&format!(":{target}"))
+            || arg.ends_with(&format!("={target}"))
+    };
+    if let Some(arg) = command.iter().skip(1).find(|a| names_target(a)) {
+        return Err(format!(
+            "it publishes {published}:{target} and its command says {arg:?}; {fix} (wharf gives it PORT={published})"
+        ));
+    }
+    environment.insert("PORT".to_owned(), published);
+    Ok(())
 }
 
 /// The image's name, if its command can run natively.
