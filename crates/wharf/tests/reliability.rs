@@ -656,3 +656,28 @@ fn a_native_process_must_listen_where_ps_says_and_is_warned_when_it_listens_beyo
         "{report}"
     );
 }
+
+#[test]
+fn logs_follow_ends_when_the_project_goes_down() {
+    let stack = Stack::new(
+        "name: edits\nservices:\n  ticker:\n    image: debian\n    \
+         command: [sh, -c, 'while true; do echo tick; sleep 0.1; done']\n",
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    let mut follower = stack
+        .command(&["logs", "-f"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(follower.try_wait().unwrap().is_none(), "logs -f follows");
+    stack.ok(&["down"]);
+    let mut ended = None;
+    eventually("logs -f ends after down", Duration::from_secs(5), || {
+        ended = follower.try_wait().unwrap();
+        ended.is_some()
+    });
+    assert!(ended.is_some_and(|status| status.success()), "{ended:?}");
+    // The logs are kept: why it stopped is still there to read.
+    assert!(stack.ok(&["logs", "--no-log-prefix"]).contains("tick"));
+}
