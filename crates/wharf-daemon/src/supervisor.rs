@@ -581,10 +581,15 @@ impl Supervisor {
                 replica,
                 generation,
             };
+            // A container is known by its `container_name` when it has one, as in Docker.
+            let name = instance_spec.container.as_ref().map_or_else(
+                || format!("{project_name}-{service}-{replica}"),
+                |container| container_instance::container_name(&key, container),
+            );
             let status = InstanceStatus {
                 service: service.to_owned(),
                 replica,
-                name: format!("{project_name}-{service}-{replica}"),
+                name,
                 backend: if instance_spec.container.is_some() {
                     "docker"
                 } else {

@@ -296,6 +296,32 @@ services:
 }
 
 #[test]
+fn a_container_name_is_what_ps_exec_and_logs_use() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfnamed
+services:
+  box:
+    image: {IMAGE}
+    container_name: wharfnamed-the-box
+    command: ["/bin/sh", "-c", "echo hello from the box; exec /bin/sleep 600"]
+    init: true
+"#
+    ));
+    docker_up(&stack);
+    assert_eq!(stack.ok(&["ps", "-q"]).trim(), "wharfnamed-the-box");
+    assert_eq!(stack.ok(&["exec", "box", "echo", "hi"]).trim(), "hi");
+    eventually(
+        "the box's output is logged",
+        Duration::from_secs(10),
+        || stack.ok(&["logs", "box"]).contains("hello from the box"),
+    );
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn images_are_built_named_and_labelled_as_compose_does() {
     if !engine_ready() {
         return;
