@@ -1,6 +1,7 @@
 //! Where wharf keeps its files: everything under `WHARF_HOME` when set (tests use it
 //! for isolation), else the XDG directories.
 
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +82,22 @@ impl Paths {
 fn current_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
+}
+
+/// Creates `dir` readable by the user only (0700). Missing parents may be passed
+/// through but not listed (0711): wharf's home also holds the data tree, which servers
+/// running as their own users must reach.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if let Some(parent) = dir.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
 }
 
 #[cfg(test)]

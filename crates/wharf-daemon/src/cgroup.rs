@@ -53,6 +53,22 @@ impl Tree {
         Self { root }
     }
 
+    /// The trees in the daemon's own cgroup whose names start with `prefix`.
+    pub fn existing(prefix: &str) -> Vec<Self> {
+        let (Some(mount), Some(own)) = (cgroup2_mount(), own_cgroup()) else {
+            return Vec::new();
+        };
+        subdirectories(&mount.join(own.trim_start_matches('/')))
+            .into_iter()
+            .filter(|dir| {
+                dir.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(prefix))
+            })
+            .map(|root| Self { root })
+            .collect()
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -87,6 +103,7 @@ impl Tree {
         kill_cgroup(&self.root);
         let empty = wait_until(timeout, || !populated(&self.root));
         remove_below(&self.root);
+        let _ = std::fs::remove_dir(&self.root);
         empty
     }
 }
@@ -261,7 +278,9 @@ mod tests {
         let _ = child.wait();
         assert!(wait_until(Duration::from_secs(2), || !cgroup.populated()));
         assert!(tree.end_all(Duration::from_secs(2)));
-        assert!(!tree.root().join("project-shop").exists());
-        let _ = std::fs::remove_dir(tree.root());
+        assert!(
+            !tree.root().exists(),
+            "the tree is removed with its processes"
+        );
     }
 }

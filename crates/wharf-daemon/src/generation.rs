@@ -5,7 +5,9 @@
 //! which does the same before it starts anything, in case the guard died too.
 
 use std::collections::BTreeSet;
+use std::fs::File;
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -42,19 +44,26 @@ impl Generation {
         self.paths.runtime.join("cgroup")
     }
 
-    /// Creates this generation's cgroup tree and records it; `None` when the machine
-    /// gives none or `WHARF_CGROUPS=off` says not to (then process groups and markers
-    /// contain the services).
-    pub fn create_tree(&self) -> Option<Tree> {
+    /// What the names of this home's cgroup trees start with: daemons of other homes
+    /// (other `WHARF_HOME`s) may share the cgroup, and never touch each other's trees.
+    fn tree_prefix(&self) -> String {
         use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(self.paths.runtime.as_os_str().as_encoded_bytes());
+        let mut short = [0u8; 8];
+        short.copy_from_slice(&digest[..8]);
+        format!("wharf-{:016x}-", u64::from_be_bytes(short))
+    }
+
+    /// Creates this generation's cgroup tree (named after the daemon's pid, so a daemon
+    /// whose home was deleted under it never shares a tree with its successor) and
+    /// records it; `None` when the machine gives none or `WHARF_CGROUPS=off` says not
+    /// to (then process groups and markers contain the services).
+    pub fn create_tree(&self) -> Option<Tree> {
         let _ = std::fs::remove_file(self.tree_record());
         if std::env::var_os("WHARF_CGROUPS").is_some_and(|v| v == "off") {
             return None;
         }
-        let digest = sha2::Sha256::digest(self.paths.runtime.as_os_str().as_encoded_bytes());
-        let mut short = [0u8; 8];
-        short.copy_from_slice(&digest[..8]);
-        let tree = Tree::create(&format!("wharf-{:016x}", u64::from_be_bytes(short)))?;
+        let tree = Tree::create(&format!("{}{}", self.tree_prefix(), std::process::id()))?;
         std::fs::write(
             self.tree_record(),
             tree.root().as_os_str().as_encoded_bytes(),
@@ -63,7 +72,7 @@ impl Generation {
         Some(tree)
     }
 
-    /// Ends every process of the previous generation and waits until they are gone.
+    /// Ends every process of the previous generations and waits until they are gone.
     /// Returns what could not be ended.
     pub fn end(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -71,14 +80,19 @@ impl Generation {
         // gone) has reaped them: a server checking whether the pid in its lock file
         // lives sees a zombie as alive (postgres's postmaster.pid).
         let mut ended = Vec::new();
+        let mut trees = Tree::existing(&self.tree_prefix());
         if let Ok(root) = std::fs::read(self.tree_record()) {
             let root = PathBuf::from(std::ffi::OsString::from(
                 String::from_utf8_lossy(&root).into_owned(),
             ));
-            let tree = Tree::at(root.clone());
+            if !trees.iter().any(|t| t.root() == root) {
+                trees.push(Tree::at(root));
+            }
+        }
+        for tree in trees {
             ended.extend(tree.pids());
             if !tree.end_all(END_TIMEOUT) {
-                problems.push(format!("processes are left in {}", root.display()));
+                problems.push(format!("processes are left in {}", tree.root().display()));
             }
         }
         let store = Store::new(self.paths.state.join("projects"));
@@ -121,9 +135,10 @@ impl Generation {
     }
 
     /// Forks the guard; the daemon keeps the returned end of a pipe open for as long
-    /// as it lives. The guard holds the daemon's lock until it is done, so a successor
-    /// waits for it. Call before any thread starts.
-    pub fn start_guard(&self) -> std::io::Result<OwnedFd> {
+    /// as it lives. The guard holds the daemon's `lock` until it is done, so a
+    /// successor waits for it. Call before any thread starts.
+    pub fn start_guard(&self, tree: Option<&Tree>, lock: &File) -> std::io::Result<OwnedFd> {
+        let lock_inode = lock.metadata()?.ino();
         let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         // SAFETY: called while the daemon has a single thread, so the child may do
         // anything; it never returns to the caller.
@@ -144,7 +159,19 @@ impl Generation {
                 while let Ok(1) | Err(nix::errno::Errno::EINTR) =
                     nix::unistd::read(&read, &mut byte)
                 {}
-                for problem in self.end() {
+                // A home deleted under the daemon may hold a successor's state by now:
+                // then only this generation's own tree is this guard's to end.
+                let same_home =
+                    std::fs::metadata(self.paths.lock()).is_ok_and(|m| m.ino() == lock_inode);
+                let problems = if same_home {
+                    self.end()
+                } else {
+                    tree.filter(|t| !t.end_all(END_TIMEOUT))
+                        .map(|t| format!("processes are left in {}", t.root().display()))
+                        .into_iter()
+                        .collect()
+                };
+                for problem in problems {
                     eprintln!("{} guard: {problem}", wharf_api::now_ms());
                 }
                 std::process::exit(0);

@@ -24,7 +24,7 @@ mod tls;
 mod upstream;
 
 use std::fs::File;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt};
 use std::sync::Arc;
 
 use tokio::net::UnixListener;
@@ -56,11 +56,7 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(12);
 /// Runs the daemon in the foreground until `POST /v1/shutdown`, SIGTERM or SIGINT.
 pub fn run(paths: &Paths) -> Result<(), DaemonError> {
     for dir in [&paths.runtime, &paths.state] {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io(format!("creating {}", dir.display())))?;
+        wharf_api::create_private_dir(dir).map_err(io(format!("creating {}", dir.display())))?;
     }
     let lock_path = paths.lock();
     let lock = File::create(&lock_path).map_err(io(format!("creating {}", lock_path.display())))?;
@@ -92,7 +88,7 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         ),
     }
     let _guard = generation
-        .start_guard()
+        .start_guard(cgroups.as_ref(), &lock)
         .map_err(io("starting the guard process"))?;
     // Orphans of the services (daemonized grandchildren) become wharfd's children, so
     // they can be found, stopped and reaped.
@@ -184,8 +180,18 @@ async fn serve(paths: &Paths, cgroups: Option<cgroup::Tree>) -> Result<(), Daemo
     });
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(io("installing the SIGTERM handler"))?;
+    // A daemon whose socket was removed (its home deleted) can no longer be reached,
+    // and a successor may already run in its place: it stops what it runs and exits.
+    let socket_inode = std::fs::metadata(&socket).map(|m| m.ino()).ok();
+    let mut socket_check = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tokio::select! {
+            _ = socket_check.tick() => {
+                if std::fs::metadata(&socket).map(|m| m.ino()).ok() != socket_inode {
+                    say(&format!("{} was removed: nothing can reach this daemon", socket.display()));
+                    break;
+                }
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let server = Arc::clone(&server);
@@ -200,7 +206,9 @@ async fn serve(paths: &Paths, cgroups: Option<cgroup::Tree>) -> Result<(), Daemo
     }
     say("stopping every service");
     supervisor.shutdown().await;
-    let _ = std::fs::remove_file(&socket);
+    if std::fs::metadata(&socket).map(|m| m.ino()).ok() == socket_inode {
+        let _ = std::fs::remove_file(&socket);
+    }
     say("stopped");
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use tokio::sync::{broadcast, watch};
 use wharf_api::{LogLine, LogStream};
 
-use crate::store::create_private_dir;
+use wharf_api::create_private_dir;
 
 /// A service's log file is rotated (to `<service>.log.1`) when it grows past this.
 const ROTATE_BYTES: u64 = 10 * 1024 * 1024;

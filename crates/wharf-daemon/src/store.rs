@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -105,7 +105,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let temporary = path.with_extension("tmp");
     let write = || {
         if let Some(dir) = path.parent() {
-            create_private_dir(dir)?;
+            wharf_api::create_private_dir(dir)?;
         }
         let mut file = std::fs::OpenOptions::new()
             .write(true)
@@ -122,14 +122,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temporary);
         std::io::Error::new(err.kind(), format!("{}: {err}", path.display()))
     })
-}
-
-/// Creates `dir` and any missing parent, each readable by the user only.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
 }
 
 #[cfg(test)]

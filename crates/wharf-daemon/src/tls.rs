@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -59,16 +59,7 @@ impl LocalCa {
         let key = if key_path.exists() && certificate_path.exists() {
             KeyPair::from_pem(&std::fs::read_to_string(&key_path).map_err(io)?)?
         } else {
-            // The data directory stays passable for servers that run as their own
-            // user (their volumes are in it); the CA's own directory is private.
-            if let Some(data) = dir.parent() {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o711)
-                    .create(data)
-                    .map_err(io)?;
-            }
-            crate::store::create_private_dir(dir).map_err(io)?;
+            wharf_api::create_private_dir(dir).map_err(io)?;
             let key = KeyPair::generate()?;
             let certificate = ca_params().self_signed(&key)?;
             // Created private: the key is never readable by anyone else, not even briefly.

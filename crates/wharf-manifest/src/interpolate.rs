@@ -234,16 +234,19 @@ fn interpolate_at(
     use crate::node::Value;
     match &mut node.value {
         Value::Str(text) => {
-            *text = substitute(text, vars).map_err(|err| {
-                let message = match err {
-                    TemplateError::Invalid => format!("invalid interpolation format for {path}"),
-                    required @ TemplateError::Required { .. } => {
-                        format!("error while interpolating {path}: {required}")
-                    }
-                };
-                crate::error::Error::at(&node.span, message).with_help(
-                    "write $$ for a literal $; variables look like $NAME or ${NAME:-default}",
+            *text = substitute(text, vars).map_err(|err| match err {
+                TemplateError::Invalid => crate::error::Error::at(
+                    &node.span,
+                    format!("invalid interpolation format for {path}"),
                 )
+                .with_help(
+                    "write $$ for a literal $; variables look like $NAME or ${NAME:-default}",
+                ),
+                required @ TemplateError::Required { .. } => crate::error::Error::at(
+                    &node.span,
+                    format!("error while interpolating {path}: {required}"),
+                )
+                .with_help("set it in the shell or in the project's .env file"),
             })?;
         }
         Value::Seq(items) => {

@@ -35,7 +35,7 @@ pub fn check(root: &Node) -> Result<()> {
             if !is_resource_name(&key.name) {
                 return Err(
                     Error::at(&key.span, format!("invalid service name {:?}", key.name)).with_help(
-                        "a service name may hold only letters, digits, '.', '_' and '-'",
+                        "a service name may hold only ASCII letters (a-z, A-Z), digits, '.', '_' and '-'",
                     ),
                 );
             }

@@ -38,11 +38,17 @@ pub fn parse_port(spec: &str) -> Result<Vec<PortSpec>, String> {
         Some((published, container)) => (published, container),
         None => ("", rest),
     };
-    let (target_start, target_end) = parse_range(container).ok_or_else(invalid)?;
+    let range = |text: &str| {
+        parse_range(text).ok_or_else(|| match out_of_range(text) {
+            Some(port) => format!("invalid port {spec:?}: {port} is out of range (1-65535)"),
+            None => invalid(),
+        })
+    };
+    let (target_start, target_end) = range(container)?;
     let published_range = if published.is_empty() {
         None
     } else {
-        Some(parse_range(published).ok_or_else(invalid)?)
+        Some(range(published)?)
     };
     let count = target_end - target_start + 1;
     let mut specs = Vec::with_capacity(count as usize);
@@ -68,6 +74,13 @@ pub fn parse_port(spec: &str) -> Result<Vec<PortSpec>, String> {
     // Compose orders the expansion by "port/protocol" as text.
     specs.sort_by_key(|p| format!("{}/{}", p.target, p.protocol));
     Ok(specs)
+}
+
+/// A number in `text` (a port or a range) too large to be a port.
+fn out_of_range(text: &str) -> Option<u64> {
+    text.split('-')
+        .filter_map(|part| part.parse::<u64>().ok())
+        .find(|port| *port > 65_535)
 }
 
 fn parse_range(text: &str) -> Option<(u32, u32)> {

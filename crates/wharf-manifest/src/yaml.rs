@@ -76,8 +76,24 @@ impl<'a> Reader<'a> {
             }
             Some(Err(err)) => {
                 let marker = err.marker();
-                let span = Span::new(self.file, marker.line() as u32, marker.col() as u32 + 1);
-                Err(Error::at(&span, format!("invalid YAML: {}", err.info())))
+                let line = marker.line() as u32;
+                let message = format!("invalid YAML: {}", err.info());
+                let ended = (line..)
+                    .map_while(|n| self.file.line(n))
+                    .all(|l| l.trim().is_empty());
+                if !ended {
+                    let span = Span::new(self.file, line, marker.col() as u32 + 1);
+                    return Err(Error::at(&span, message));
+                }
+                // The file ended first: point just past its last written character.
+                let last = (1..line.max(1))
+                    .rev()
+                    .find(|n| self.file.line(*n).is_some_and(|l| !l.trim().is_empty()))
+                    .unwrap_or(1);
+                let end = self.file.line(last).map_or(0, |l| l.chars().count());
+                let span = Span::new(self.file, last, u32::try_from(end).unwrap_or(0) + 1);
+                Err(Error::at(&span, message)
+                    .with_help("the file ends before this is closed or complete"))
             }
             None => Ok((Event::StreamEnd, Span::synthetic())),
         }

@@ -1,6 +1,6 @@
 //! Reaching wharfd: connect to its socket, starting the daemon first when none answers.
 
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -51,10 +51,7 @@ pub fn existing(paths: &Paths) -> Option<Client> {
 fn start_daemon(paths: &Paths) -> anyhow::Result<()> {
     let log_path = paths.daemon_log();
     if let Some(dir) = log_path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
+        wharf_api::create_private_dir(dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let log = std::fs::OpenOptions::new()

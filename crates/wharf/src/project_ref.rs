@@ -1,7 +1,8 @@
 //! Which project a runtime command means: `-p NAME`, else the name of the project the
 //! compose files in this directory define.
 
-use wharf_manifest::Loaded;
+use anyhow::bail;
+use wharf_manifest::{LoadOptions, Loaded};
 
 use crate::cli::GlobalArgs;
 use crate::commands::config::load_options;
@@ -17,12 +18,52 @@ pub fn load(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Loaded> {
     Ok(loaded)
 }
 
+/// The project's name: `-p NAME`, else the files'. When the files do not load (a
+/// YAML error mid-edit), the project wharfd runs from them is still reachable, so
+/// `ps`, `logs` and `down` keep working on what was recorded.
 pub fn name(global: &GlobalArgs) -> anyhow::Result<String> {
     if let Some(name) = &global.project_name {
         return Ok(name.clone());
     }
     let options = load_options(global, true, &[])?;
-    Ok(wharf_manifest::load(&options)?.project.name)
+    match wharf_manifest::load(&options) {
+        Ok(loaded) => Ok(loaded.project.name),
+        Err(err) => {
+            let Some(recorded) = recorded_name(&options) else {
+                bail!(
+                    "{err}\nhint: `-p NAME` reaches a project without its files (`wharf -p NAME \
+                     ps`); `wharf ls` lists the projects wharf runs"
+                );
+            };
+            eprintln!(
+                "warning: the compose file does not load ({}); using project {recorded}, \
+                 which wharf runs from it",
+                err.message()
+            );
+            Ok(recorded)
+        }
+    }
+}
+
+/// The project wharfd runs from the files `options` name (or, with none named, from a
+/// compose file in the working directory).
+fn recorded_name(options: &LoadOptions) -> Option<String> {
+    let client = crate::daemon_client::existing(&wharf_api::Paths::from_env())?;
+    let projects: Vec<wharf_api::ProjectSummary> = client
+        .get(&format!("{}/projects", wharf_api::API_PREFIX))
+        .ok()?;
+    let dir = &options.working_dir;
+    let from_here = |file: &std::path::PathBuf| {
+        if options.files.is_empty() {
+            file.parent() == Some(dir.as_path())
+        } else {
+            options.files.iter().any(|named| dir.join(named) == *file)
+        }
+    };
+    projects
+        .into_iter()
+        .find(|p| p.config_files.iter().any(from_here))
+        .map(|p| p.name)
 }
 
 /// `/v1/projects/<name>/<action>`; project names are `[a-z0-9_-]`, safe in a path.

@@ -143,6 +143,19 @@ volumes:
     assert!(
         !String::from_utf8_lossy(&stack.wharf(&["logs", "db"]).stdout).contains("duplicate key")
     );
+    // The image's habit: psql inside the service, as the user, asks for no password.
+    let inside = stack.ok(&[
+        "exec",
+        "db",
+        "psql",
+        "-U",
+        "shop",
+        "-d",
+        "shopdb",
+        "-Atc",
+        "select count(*) from items",
+    ]);
+    assert_eq!(inside.trim(), "3");
 }
 
 #[test]

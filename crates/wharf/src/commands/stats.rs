@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use wharf_api::{InstanceStatus, Paths};
 
 use crate::cli::{GlobalArgs, ListFormat, PortArgs, StatsArgs};
@@ -19,7 +19,10 @@ const SAMPLE: Duration = Duration::from_millis(500);
 fn running(global: &GlobalArgs) -> anyhow::Result<Vec<InstanceStatus>> {
     let name = project_ref::name(global)?;
     let client = daemon_client::connect(&Paths::from_env())?;
-    Ok(client.get(&endpoint(&name, "ps"))?)
+    match client.get(&endpoint(&name, "ps")) {
+        Err(wharf_api::ClientError::Api { status: 404, .. }) => Ok(Vec::new()),
+        other => Ok(other?),
+    }
 }
 
 /// CPU ticks and resident pages of each process group.
@@ -73,10 +76,23 @@ pub fn stats(global: &GlobalArgs, args: &StatsArgs) -> anyhow::Result<ExitCode> 
 
 pub fn port(global: &GlobalArgs, args: &PortArgs) -> anyhow::Result<ExitCode> {
     let instances = running(global)?;
-    let instance = instances
+    let Some(instance) = instances
         .iter()
         .find(|i| i.service == args.service && i.replica == args.index)
-        .with_context(|| format!("service {} has no instance {}", args.service, args.index))?;
+    else {
+        let defined = project_ref::load(global, &crate::printer::Printer::new(0, true))
+            .ok()
+            .is_none_or(|loaded| loaded.project.services.contains_key(&args.service));
+        if !defined {
+            bail!("no such service: {}", args.service);
+        }
+        bail!(
+            "{} has no instance {} running; `wharf up -d {}` starts it",
+            args.service,
+            args.index,
+            args.service
+        );
+    };
     let Some(port) = instance
         .ports
         .iter()

@@ -109,6 +109,12 @@ pub fn project_spec(
                 if let Some(replicas) = scale.get(name) {
                     spec.replicas = *replicas;
                 }
+                if spec.container.is_none()
+                    && let Err(why) = replicas_fit_their_ranges(service, spec.replicas)
+                {
+                    problems.push((name.clone(), why));
+                    continue;
+                }
                 services.insert(name.clone(), spec);
             }
             Err(why) => problems.push((name.clone(), why)),
@@ -302,6 +308,27 @@ fn service_spec(mut context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
         origin,
         container: None,
     })
+}
+
+/// Natively replica *n* listens on the published port + *n* − 1; a published range
+/// (`8000-8010:8000`) bounds the replicas, so none is put outside it.
+fn replicas_fit_their_ranges(service: &Service, replicas: u32) -> Result<(), String> {
+    for (index, port) in service.ports.iter().enumerate() {
+        let Some((start, end)) = port.published.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (start.parse::<u32>(), end.parse::<u32>()) else {
+            continue;
+        };
+        let room = end.saturating_sub(start) + 1;
+        if replicas > room {
+            return Err(format!(
+                "{replicas} replicas need {replicas} host ports, but ports[{index}] publishes \
+                 {start}-{end} ({room}); widen the range or run at most {room}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Natively a process listens on the host itself, so it must listen where `ps`, the

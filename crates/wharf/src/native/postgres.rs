@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context as _, bail};
@@ -79,9 +80,14 @@ pub fn recipe(context: &RecipeContext<'_>, tag: &str) -> Result<Recipe, String> 
         &data,
         &["postgres"],
     );
-    // Healthchecks such as `pg_isready -U app` and `psql` in `wharf exec` find the server.
+    // Healthchecks such as `pg_isready -U app` and `psql` in `wharf exec` find the
+    // server on its unix socket, where local connections are trusted as in the image:
+    // `wharf exec db psql -U app` asks for no password.
     let environment = BTreeMap::from([
-        ("PGHOST".to_owned(), "127.0.0.1".to_owned()),
+        (
+            "PGHOST".to_owned(),
+            context.own_dir("sockets").display().to_string(),
+        ),
         ("PGPORT".to_owned(), context.port.to_string()),
     ]);
     Ok(Recipe {
@@ -111,14 +117,14 @@ pub fn run(args: &PostgresArgs) -> anyhow::Result<()> {
         })?;
     }
     println!("starting PostgreSQL on 127.0.0.1:{}", args.database.port);
-    let error = server(args, "127.0.0.1")
+    let error = server(args, "127.0.0.1", &args.database.sockets)
         .args(&args.database.server_args)
         .exec();
     Err(error).context("cannot run postgres")
 }
 
-/// The server command on `listen` (empty: unix socket only).
-fn server(args: &PostgresArgs, listen: &str) -> Command {
+/// The server command on `listen` (empty: unix socket only), its socket in `sockets`.
+fn server(args: &PostgresArgs, listen: &str, sockets: &Path) -> Command {
     let mut command = Command::new(args.bin.join("postgres"));
     command
         .arg("-D")
@@ -128,8 +134,15 @@ fn server(args: &PostgresArgs, listen: &str) -> Command {
         .arg("-p")
         .arg(args.database.port.to_string())
         .arg("-k")
-        .arg(&args.database.sockets);
+        .arg(sockets);
     command
+}
+
+/// Where the server initializing the data directory takes connections: not the
+/// service's socket directory, so a healthcheck (`pg_isready`, which uses the socket)
+/// does not find it healthy before the real server listens.
+fn init_sockets(args: &PostgresArgs) -> PathBuf {
+    args.database.sockets.join("init")
 }
 
 fn initialize(
@@ -171,7 +184,11 @@ fn initialize(
         bail!("initdb failed");
     }
 
-    let mut temporary = server(args, "").spawn().context("cannot start postgres")?;
+    let sockets = init_sockets(args);
+    prepare_dirs(&[&sockets])?;
+    let mut temporary = server(args, "", &sockets)
+        .spawn()
+        .context("cannot start postgres")?;
     let outcome = initialize_running(args, user, database, &mut temporary);
     // Fast shutdown, as the image's entrypoint does.
     let _ = nix::sys::signal::kill(
@@ -192,7 +209,7 @@ fn initialize_running(
         let mut command = Command::new(args.bin.join("psql"));
         command
             .args(["-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-q", "-h"])
-            .arg(&args.database.sockets)
+            .arg(init_sockets(args))
             .arg("-p")
             .arg(args.database.port.to_string())
             .args(["-U", user, "-d", db]);
@@ -219,7 +236,7 @@ fn initialize_running(
         return Ok(());
     };
     let script_env = [
-        ("PGHOST", args.database.sockets.display().to_string()),
+        ("PGHOST", init_sockets(args).display().to_string()),
         ("PGPORT", args.database.port.to_string()),
         ("PGUSER", user.to_owned()),
         ("PGDATABASE", database.to_owned()),
