@@ -13,13 +13,13 @@ pub fn canonicalize(root: &mut Node) -> Result<()> {
         return Ok(());
     };
     if let Some(services) = top.get_mut("services").and_then(Node::as_map_mut) {
-        for (_, service) in &mut services.entries {
+        for (_, service) in services.iter_mut() {
             canonicalize_service(service)?;
         }
     }
     for section in ["networks", "volumes", "secrets", "configs"] {
         if let Some(objects) = top.get_mut(section).and_then(Node::as_map_mut) {
-            for (_, object) in &mut objects.entries {
+            for (_, object) in objects.iter_mut() {
                 if let Some(map) = object.as_map_mut() {
                     for key in ["labels", "driver_opts"] {
                         to_mapping(map, key, false)?;
@@ -101,7 +101,7 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
                 )
             })
             .collect();
-        networks.value = Value::Map(Map { entries });
+        networks.value = Value::Map(Map::from_entries(entries));
     }
     file_references(map, "secrets");
     file_references(map, "configs");
@@ -162,7 +162,7 @@ pub fn map_node(entries: Vec<(&str, Node)>, span: Span) -> Node {
         .into_iter()
         .map(|(k, v)| (Key::new(k, span.clone()), v))
         .collect();
-    Node::new(Value::Map(Map { entries }), span)
+    Node::new(Value::Map(Map::from_entries(entries)), span)
 }
 
 fn list_node(words: Vec<String>, span: &Span) -> Node {
@@ -215,7 +215,7 @@ fn to_mapping(map: &mut Map, key: &str, keep_null: bool) -> Result<()> {
         }
         _ => return Ok(()),
     }
-    node.value = Value::Map(Map { entries });
+    node.value = Value::Map(Map::from_entries(entries));
     Ok(())
 }
 
@@ -291,7 +291,7 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
         }
         _ => return Ok(()),
     }
-    node.value = Value::Map(Map { entries: hosts });
+    node.value = Value::Map(Map::from_entries(hosts));
     Ok(())
 }
 
@@ -325,7 +325,7 @@ fn env_files(map: &mut Map) {
                         .key("path")
                         .map(|k| k.span.clone())
                         .unwrap_or_default();
-                    entry.entries.push((
+                    entry.push((
                         Key::new("required", span.clone()),
                         Node::new(Value::Bool(true), span),
                     ));
@@ -374,7 +374,7 @@ fn ports(map: &mut Map) -> Result<()> {
                     }
                     for (key, default) in [("mode", "ingress"), ("protocol", "tcp")] {
                         if !port.contains(key) {
-                            port.entries.push((
+                            port.push((
                                 Key::new(key, span.clone()),
                                 Node::str(default, span.clone()),
                             ));
@@ -445,13 +445,13 @@ fn volumes(map: &mut Map) -> Result<()> {
             if kind == "bind" {
                 match mount.get_mut("bind").and_then(Node::as_map_mut) {
                     Some(bind) if !bind.contains("create_host_path") => {
-                        bind.entries.push((
+                        bind.push((
                             Key::new("create_host_path", span.clone()),
                             Node::new(Value::Bool(true), span.clone()),
                         ));
                     }
                     Some(_) => {}
-                    None => mount.entries.push((
+                    None => mount.push((
                         Key::new("bind", span.clone()),
                         map_node(
                             vec![(
@@ -463,7 +463,7 @@ fn volumes(map: &mut Map) -> Result<()> {
                     )),
                 }
             } else if kind == "volume" && !mount.contains("volume") {
-                mount.entries.push((
+                mount.push((
                     Key::new("volume", span.clone()),
                     map_node(Vec::new(), span.clone()),
                 ));
@@ -497,17 +497,15 @@ fn depends_on(map: &mut Map) -> Result<()> {
                     Error::at(&item.span, "depends_on entries must be service names")
                 })?;
                 let value = Node::new(
-                    Value::Map(Map {
-                        entries: defaults(&item.span),
-                    }),
+                    Value::Map(Map::from_entries(defaults(&item.span))),
                     item.span.clone(),
                 );
                 entries.push((Key::new(name, item.span.clone()), value));
             }
-            node.value = Value::Map(Map { entries });
+            node.value = Value::Map(Map::from_entries(entries));
         }
         Value::Map(deps) => {
-            for (_, dep) in &mut deps.entries {
+            for (_, dep) in deps.iter_mut() {
                 let span = dep.span.clone();
                 if dep.is_null() {
                     dep.value = Value::Map(Map::default());
@@ -515,7 +513,7 @@ fn depends_on(map: &mut Map) -> Result<()> {
                 if let Some(dep_map) = dep.as_map_mut() {
                     for (key, value) in defaults(&span) {
                         if !dep_map.contains(&key.name) {
-                            dep_map.entries.push((key, value));
+                            dep_map.push((key, value));
                         }
                     }
                 }

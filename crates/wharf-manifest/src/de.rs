@@ -297,7 +297,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
             if fields.contains(&key.name.as_str()) && key.name != EXTENSIONS_KEY {
                 entries.push((key, value));
             } else if accepts_extensions && key.name.starts_with("x-") {
-                extensions.entries.push((key.clone(), value.clone()));
+                extensions.push((key.clone(), value.clone()));
             } else {
                 let known: Vec<&str> = fields
                     .iter()

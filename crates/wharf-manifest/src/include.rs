@@ -67,7 +67,7 @@ pub fn apply(context: &mut Context<'_>, document: &mut Node, project_dir: &Path)
                         ));
                     }
                     Some(_) => {}
-                    None => target.entries.push((key.clone(), value.clone())),
+                    None => target.push((key.clone(), value.clone())),
                 }
             }
         }

@@ -255,7 +255,7 @@ fn interpolate_at(
             }
         }
         Value::Map(map) => {
-            for (key, value) in &mut map.entries {
+            for (key, value) in map.iter_mut() {
                 interpolate_at(value, vars, &TreePath::Key(path, &key.name))?;
             }
         }

@@ -28,7 +28,7 @@ pub fn merge(base: &mut Node, over: Node, path: &[&str]) {
 }
 
 fn merge_maps(base: &mut Map, over: Map, path: &[&str]) {
-    for (key, value) in over.entries {
+    for (key, value) in over.into_entries() {
         if value.tag == Some(NodeTag::Reset) {
             base.remove(&key.name);
             continue;
@@ -107,12 +107,14 @@ pub fn strip_tags(mut node: Node) -> Node {
     node.tag = None;
     match &mut node.value {
         Value::Map(map) => {
-            let entries = std::mem::take(&mut map.entries);
-            map.entries = entries
-                .into_iter()
-                .filter(|(_, v)| v.tag != Some(NodeTag::Reset))
-                .map(|(k, v)| (k, strip_tags(v)))
-                .collect();
+            let entries = std::mem::take(map).into_entries();
+            *map = Map::from_entries(
+                entries
+                    .into_iter()
+                    .filter(|(_, v)| v.tag != Some(NodeTag::Reset))
+                    .map(|(k, v)| (k, strip_tags(v)))
+                    .collect(),
+            );
         }
         Value::Seq(items) => {
             let taken = std::mem::take(items);

@@ -39,11 +39,17 @@ pub struct Key {
     pub span: Span,
 }
 
-/// A YAML mapping that keeps the file's key order.
+/// A YAML mapping that keeps the file's key order. Lookups in a large mapping (a file
+/// with thousands of services) go through an index built on first use, so loading
+/// stays linear in the file's size.
 #[derive(Clone, Debug, Default)]
 pub struct Map {
-    pub entries: Vec<(Key, Node)>,
+    entries: Vec<(Key, Node)>,
+    index: std::cell::OnceCell<std::collections::HashMap<String, usize>>,
 }
+
+/// Below this many keys a scan is cheaper than an index.
+const INDEXED_FROM: usize = 16;
 
 impl Node {
     pub fn new(value: Value, span: Span) -> Self {
@@ -120,29 +126,49 @@ impl Node {
 }
 
 impl Map {
+    pub fn from_entries(entries: Vec<(Key, Node)>) -> Self {
+        Self {
+            entries,
+            index: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        if self.entries.len() < INDEXED_FROM {
+            return self.entries.iter().position(|(key, _)| key.name == name);
+        }
+        let index = self.index.get_or_init(|| {
+            let mut index = std::collections::HashMap::with_capacity(self.entries.len());
+            for (position, (key, _)) in self.entries.iter().enumerate() {
+                index.entry(key.name.clone()).or_insert(position);
+            }
+            index
+        });
+        index.get(name).copied()
+    }
+
     pub fn get(&self, name: &str) -> Option<&Node> {
-        self.entries
-            .iter()
-            .find(|(key, _)| key.name == name)
-            .map(|(_, node)| node)
+        self.position(name).map(|i| &self.entries[i].1)
     }
 
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Node> {
-        self.entries
-            .iter_mut()
-            .find(|(key, _)| key.name == name)
-            .map(|(_, node)| node)
+        self.position(name).map(|i| &mut self.entries[i].1)
     }
 
     pub fn key(&self, name: &str) -> Option<&Key> {
-        self.entries
-            .iter()
-            .find(|(key, _)| key.name == name)
-            .map(|(key, _)| key)
+        self.position(name).map(|i| &self.entries[i].0)
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
+        self.position(name).is_some()
+    }
+
+    /// Appends `name`, which the map does not hold yet.
+    pub fn push(&mut self, (key, node): (Key, Node)) {
+        if let Some(index) = self.index.get_mut() {
+            index.entry(key.name.clone()).or_insert(self.entries.len());
+        }
+        self.entries.push((key, node));
     }
 
     /// Sets `name`, replacing an existing value in place or appending.
@@ -150,17 +176,27 @@ impl Map {
         if let Some(slot) = self.get_mut(&key.name) {
             *slot = node;
         } else {
-            self.entries.push((key, node));
+            self.push((key, node));
         }
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Node> {
-        let index = self.entries.iter().position(|(key, _)| key.name == name)?;
-        Some(self.entries.remove(index).1)
+        let position = self.position(name)?;
+        self.index = std::cell::OnceCell::new();
+        Some(self.entries.remove(position).1)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &Node)> {
         self.entries.iter().map(|(key, node)| (key, node))
+    }
+
+    /// The values, to change in place; the keys stay as they are.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Key, &mut Node)> {
+        self.entries.iter_mut().map(|(key, node)| (&*key, node))
+    }
+
+    pub fn into_entries(self) -> Vec<(Key, Node)> {
+        self.entries
     }
 
     pub fn len(&self) -> usize {

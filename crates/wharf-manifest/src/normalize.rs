@@ -4,7 +4,7 @@
 //! prefixed with the project, `env_file` read into `environment`) and rejects what it
 //! rejects (undefined references, dependency cycles, contradictory settings).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use wharf_model::x_wharf::{ProjectSettings, ServiceSettings};
@@ -253,7 +253,7 @@ fn check_cycles(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {
         project: &'a Project,
         name: &'a str,
         path: &mut Vec<&'a str>,
-        done: &mut Vec<&'a str>,
+        done: &mut HashSet<&'a str>,
     ) -> Option<Vec<String>> {
         if done.contains(&name) {
             return None;
@@ -272,10 +272,10 @@ fn check_cycles(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {
             }
         }
         path.pop();
-        done.push(name);
+        done.insert(name);
         None
     }
-    let mut done = Vec::new();
+    let mut done = HashSet::new();
     for name in project.services.keys() {
         if let Some(cycle) = visit(project, name, &mut Vec::new(), &mut done) {
             return Err(Error::at(

@@ -9,13 +9,13 @@ use crate::node::{Node, Value};
 pub fn absolutize(root: &mut Node, dir: &Path, home: Option<&str>) {
     let Some(top) = root.as_map_mut() else { return };
     if let Some(services) = top.get_mut("services").and_then(Node::as_map_mut) {
-        for (_, service) in &mut services.entries {
+        for (_, service) in services.iter_mut() {
             absolutize_service(service, dir, home);
         }
     }
     for section in ["secrets", "configs"] {
         if let Some(objects) = top.get_mut(section).and_then(Node::as_map_mut) {
-            for (_, object) in &mut objects.entries {
+            for (_, object) in objects.iter_mut() {
                 if let Some(file) = object.as_map_mut().and_then(|m| m.get_mut("file")) {
                     resolve_node(file, dir, home);
                 }

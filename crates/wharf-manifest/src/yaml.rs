@@ -209,11 +209,11 @@ impl<'a> Reader<'a> {
                     ),
                 ));
             }
-            map.entries.push((Key::new(name, key_span), value));
+            map.push((Key::new(name, key_span), value));
         }
         for (key, value) in merged {
             if !map.contains(&key.name) {
-                map.entries.push((key, value));
+                map.push((key, value));
             }
         }
         Ok(map)
