@@ -111,6 +111,15 @@ impl Node {
         }
     }
 
+    /// How many values the tree holds, this one included.
+    pub fn count(&self) -> usize {
+        1 + match &self.value {
+            Value::Seq(items) => items.iter().map(Node::count).sum(),
+            Value::Map(map) => map.iter().map(|(_, node)| node.count()).sum(),
+            _ => 0,
+        }
+    }
+
     /// What this node is, for "expected X, found Y" messages.
     pub fn kind(&self) -> &'static str {
         match self.value {

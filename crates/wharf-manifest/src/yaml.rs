@@ -21,6 +21,7 @@ pub fn parse_documents(file: &Arc<SourceFile>) -> Result<Vec<Node>> {
         file,
         anchors: HashMap::new(),
         depth: 0,
+        expanded: 0,
     };
     let mut documents = Vec::new();
     loop {
@@ -52,11 +53,18 @@ pub fn parse_documents(file: &Arc<SourceFile>) -> Result<Vec<Node>> {
 /// Deep enough for any real file; bounds recursion on hostile input.
 const MAX_DEPTH: usize = 256;
 
+/// How many values aliases may copy in one file: far more than any real file needs,
+/// and a bound on memory for one built to expand without end ("billion laughs").
+const MAX_EXPANDED: usize = 500_000;
+
 struct Reader<'a> {
     parser: Parser<'a, StrInput<'a>>,
     file: &'a Arc<SourceFile>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node with the number of values it holds.
+    anchors: HashMap<usize, (Node, usize)>,
     depth: usize,
+    /// Values copied by aliases so far.
+    expanded: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -134,17 +142,26 @@ impl<'a> Reader<'a> {
                 (node, anchor)
             }
             Event::Alias(id) => {
-                let node = self
+                let (node, size) = self
                     .anchors
                     .get(&id)
-                    .cloned()
                     .ok_or_else(|| Error::at(span, "alias refers to an unknown anchor"))?;
-                return Ok(node);
+                self.expanded = self.expanded.saturating_add(*size);
+                if self.expanded > MAX_EXPANDED {
+                    return Err(Error::at(
+                        span,
+                        format!("aliases in this file expand to more than {MAX_EXPANDED} values"),
+                    )
+                    .with_help(
+                        "aliases that repeat aliases grow without bound; write the values out",
+                    ));
+                }
+                return Ok(node.clone());
             }
             _ => return Err(Error::at(span, "unexpected YAML event")),
         };
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), node.count()));
         }
         Ok(node)
     }
