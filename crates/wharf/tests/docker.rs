@@ -635,3 +635,119 @@ services:
         .args(["rmi", "-f", "wharfcheck-app"])
         .output();
 }
+
+/// Running containers of a project on the engine, by service.
+fn engine_containers(project: &str) -> BTreeMap<String, usize> {
+    let output = Command::new("docker")
+        .args([
+            "ps",
+            "--filter",
+            &format!("label=com.docker.compose.project={project}"),
+            "--format",
+            "{{.Label \"com.docker.compose.service\"}}",
+        ])
+        .output()
+        .unwrap();
+    let mut counts = BTreeMap::new();
+    for service in String::from_utf8_lossy(&output.stdout).lines() {
+        *counts.entry(service.to_owned()).or_default() += 1;
+    }
+    counts
+}
+
+#[test]
+fn everyday_edits_in_docker_keep_ps_and_the_engine_equal_to_the_file() {
+    if !engine_ready() {
+        return;
+    }
+    let service = |name: &str, extra: &str| {
+        format!(
+            "  {name}:\n    image: {IMAGE}\n    command: [\"/bin/sleep\", \"600\"]\n    init: true\n{extra}"
+        )
+    };
+    let file = |services: &[String]| format!("name: wharfedits\nservices:\n{}", services.concat());
+    let step = |stack: &Stack, services: &[String], args: &[&str], expected: &[(&str, usize)]| {
+        stack.write(&file(services));
+        let mut all = args.to_vec();
+        all.extend([
+            "up",
+            "-d",
+            "--wait",
+            "--wait-timeout",
+            "60",
+            "--backend",
+            "docker",
+        ]);
+        let output = stack.wharf(&all);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && !stderr.contains("panicked"),
+            "{all:?}:\n{}\n{stderr}",
+            file(services)
+        );
+        let expected: BTreeMap<String, usize> = expected
+            .iter()
+            .map(|(s, n)| ((*s).to_owned(), *n))
+            .collect();
+        let mut listed = BTreeMap::new();
+        for instance in stack.ps() {
+            if instance["state"] == "running" {
+                *listed
+                    .entry(instance["service"].as_str().unwrap().to_owned())
+                    .or_insert(0) += 1;
+            }
+        }
+        assert_eq!(listed, expected, "ps after {all:?}");
+        assert_eq!(
+            engine_containers("wharfedits"),
+            expected,
+            "the engine after {all:?}"
+        );
+    };
+    let stack = Stack::new("");
+    let a = service("a", "");
+    let b = service("b", "    scale: 2\n");
+    step(&stack, &[a.clone(), b.clone()], &[], &[("a", 1), ("b", 2)]);
+    let c = service("c", "");
+    step(
+        &stack,
+        &[a.clone(), b.clone(), c],
+        &[],
+        &[("a", 1), ("b", 2), ("c", 1)],
+    );
+    step(&stack, &[a.clone(), b.clone()], &[], &[("a", 1), ("b", 2)]);
+    let renamed = service("d", "    scale: 2\n");
+    step(&stack, &[a.clone(), renamed], &[], &[("a", 1), ("d", 2)]);
+    let a_env = service("a", "    environment: {NOTE: two}\n");
+    let none = service("d", "    scale: 0\n");
+    step(&stack, &[a_env.clone(), none], &[], &[("a", 1)]);
+    let d = service("d", "    scale: 2\n");
+    let w = service("w", "    profiles: [debug]\n");
+    step(
+        &stack,
+        &[a_env.clone(), d.clone(), w.clone()],
+        &["--profile", "debug"],
+        &[("a", 1), ("d", 2), ("w", 1)],
+    );
+    step(
+        &stack,
+        &[a_env.clone(), d.clone(), w.clone()],
+        &[],
+        &[("a", 1), ("d", 2), ("w", 1)],
+    );
+    stack.write("name: wharfedits\nservices: [broken\n");
+    let broken = stack.wharf(&["up", "-d", "--backend", "docker"]);
+    assert!(!broken.status.success());
+    assert!(!String::from_utf8_lossy(&broken.stderr).contains("panicked"));
+    assert_eq!(
+        engine_containers("wharfedits").values().sum::<usize>(),
+        4,
+        "a broken file changed nothing"
+    );
+    stack.write(&file(&[a_env, d, w]));
+    stack.ok(&["down"]);
+    assert!(
+        engine_containers("wharfedits").is_empty(),
+        "down removed every container"
+    );
+}

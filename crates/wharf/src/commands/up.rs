@@ -253,6 +253,12 @@ pub fn wait(
                 _ => i.health == Health::Unhealthy,
             })
             .collect();
+        if let Some(stopped) = failed.iter().find(|i| i.state == InstanceState::Stopped) {
+            bail!(
+                "{} was stopped (`wharf stop` or `wharf down`) while waiting for it to be ready",
+                stopped.name
+            );
+        }
         if let Some(first) = failed.first() {
             bail!(
                 "{} failed: {}\nhint: `wharf logs {}` shows why",
