@@ -22,16 +22,20 @@ impl Rng {
     }
 }
 
-fn load_text(text: String) {
-    let options = LoadOptions {
+/// Loading `text` as a compose file read from standard input.
+fn options(text: String) -> LoadOptions {
+    LoadOptions {
         files: vec![PathBuf::from("-")],
         working_dir: std::env::temp_dir(),
         interpolate: true,
         stdin: Some(text),
         project_name: Some("fuzz".to_owned()),
         ..LoadOptions::default()
-    };
-    let _ = load(&options);
+    }
+}
+
+fn load_text(text: String) {
+    let _ = load(&options(text));
 }
 
 fn corpus() -> Vec<String> {
@@ -181,15 +185,7 @@ fn aliases_that_expand_without_end_are_an_error() {
         );
     }
     text.push_str("services: {web: {image: x}}\n");
-    let options = LoadOptions {
-        files: vec![PathBuf::from("-")],
-        working_dir: std::env::temp_dir(),
-        interpolate: true,
-        stdin: Some(text),
-        project_name: Some("laughs".to_owned()),
-        ..LoadOptions::default()
-    };
-    let error = load(&options).unwrap_err().to_string();
+    let error = load(&options(text)).unwrap_err().to_string();
     assert!(
         error.contains("aliases in this file expand to more than"),
         "{error}"

@@ -705,33 +705,48 @@ fn everyday_edits_in_docker_keep_ps_and_the_engine_equal_to_the_file() {
         );
     };
     let stack = Stack::new("");
-    let a = service("a", "");
-    let b = service("b", "    scale: 2\n");
-    step(&stack, &[a.clone(), b.clone()], &[], &[("a", 1), ("b", 2)]);
-    let c = service("c", "");
+    let first = service("a", "");
+    let pair = service("b", "    scale: 2\n");
     step(
         &stack,
-        &[a.clone(), b.clone(), c],
+        &[first.clone(), pair.clone()],
+        &[],
+        &[("a", 1), ("b", 2)],
+    );
+    let extra = service("c", "");
+    step(
+        &stack,
+        &[first.clone(), pair.clone(), extra],
         &[],
         &[("a", 1), ("b", 2), ("c", 1)],
     );
-    step(&stack, &[a.clone(), b.clone()], &[], &[("a", 1), ("b", 2)]);
+    step(
+        &stack,
+        &[first.clone(), pair.clone()],
+        &[],
+        &[("a", 1), ("b", 2)],
+    );
     let renamed = service("d", "    scale: 2\n");
-    step(&stack, &[a.clone(), renamed], &[], &[("a", 1), ("d", 2)]);
+    step(
+        &stack,
+        &[first.clone(), renamed],
+        &[],
+        &[("a", 1), ("d", 2)],
+    );
     let a_env = service("a", "    environment: {NOTE: two}\n");
     let none = service("d", "    scale: 0\n");
     step(&stack, &[a_env.clone(), none], &[], &[("a", 1)]);
-    let d = service("d", "    scale: 2\n");
-    let w = service("w", "    profiles: [debug]\n");
+    let pair_again = service("d", "    scale: 2\n");
+    let debug = service("w", "    profiles: [debug]\n");
     step(
         &stack,
-        &[a_env.clone(), d.clone(), w.clone()],
+        &[a_env.clone(), pair_again.clone(), debug.clone()],
         &["--profile", "debug"],
         &[("a", 1), ("d", 2), ("w", 1)],
     );
     step(
         &stack,
-        &[a_env.clone(), d.clone(), w.clone()],
+        &[a_env.clone(), pair_again.clone(), debug.clone()],
         &[],
         &[("a", 1), ("d", 2), ("w", 1)],
     );
@@ -744,7 +759,7 @@ fn everyday_edits_in_docker_keep_ps_and_the_engine_equal_to_the_file() {
         4,
         "a broken file changed nothing"
     );
-    stack.write(&file(&[a_env, d, w]));
+    stack.write(&file(&[a_env, pair_again, debug]));
     stack.ok(&["down"]);
     assert!(
         engine_containers("wharfedits").is_empty(),

@@ -11,35 +11,9 @@ use std::process::Command;
 
 use support::{Stack, free_port, http_get};
 
-/// Fails with what to install, unless the opt-out is set (then `false`: skip).
-fn have_services() -> bool {
-    let needed = [
-        ("/usr/lib/postgresql", "postgresql"),
-        ("/usr/bin/redis-server", "redis-server"),
-        ("/usr/bin/memcached", "memcached"),
-        ("/usr/sbin/nginx", "nginx"),
-        ("/usr/sbin/mariadbd", "mariadb-server"),
-        ("/usr/lib/rabbitmq", "rabbitmq-server"),
-    ];
-    let missing: Vec<&str> = needed
-        .iter()
-        .filter(|(p, _)| !Path::new(p).exists())
-        .map(|(_, pkg)| *pkg)
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("WHARF_SKIP_NATIVE_SERVICES").is_some(),
-        "these tests need Debian's {}: run scripts/test-all, or apt-get install them (WHARF_SKIP_NATIVE_SERVICES=1 skips)",
-        missing.join(", ")
-    );
-    false
-}
-
 #[test]
 fn postgres_redis_and_memcached_run_from_the_host_with_the_images_settings() {
-    if !have_services() {
+    if !support::have_servers() {
         return;
     }
     let (pg, redis, memcached) = (free_port(), free_port(), free_port());
@@ -160,7 +134,7 @@ volumes:
 
 #[test]
 fn postgres_without_a_password_or_its_version_is_refused_before_anything_starts() {
-    if !have_services() {
+    if !support::have_servers() {
         return;
     }
     let stack = Stack::new("name: nopass\nservices:\n  db:\n    image: postgres:15\n");
@@ -196,7 +170,7 @@ fn copy_example(name: &str, to: &Path) {
 
 #[test]
 fn the_marketplace_example_runs_natively_behind_nginx() {
-    if !have_services() {
+    if !support::have_servers() {
         return;
     }
     let stack = Stack::new("");
@@ -227,7 +201,7 @@ fn the_marketplace_example_runs_natively_behind_nginx() {
 
 #[test]
 fn mysql_runs_on_the_hosts_mariadb_with_the_images_settings() {
-    if !have_services() {
+    if !support::have_servers() {
         return;
     }
     let port = free_port();
@@ -293,7 +267,7 @@ volumes:
 
 #[test]
 fn rabbitmq_runs_as_a_node_of_its_own_and_leaves_nothing_behind() {
-    if !have_services() {
+    if !support::have_servers() {
         return;
     }
     let port = support::free_low_port();

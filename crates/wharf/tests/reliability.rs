@@ -10,33 +10,6 @@ use std::time::Duration;
 
 use support::{Stack, eventually, free_low_port, free_port};
 
-/// Fails with what to install unless WHARF_SKIP_NATIVE_SERVICES is set (then skip).
-fn have_servers() -> bool {
-    let needed = [
-        ("/usr/lib/postgresql", "postgresql"),
-        ("/usr/bin/redis-server", "redis-server"),
-        ("/usr/bin/memcached", "memcached"),
-        ("/usr/sbin/nginx", "nginx"),
-        ("/usr/sbin/mariadbd", "mariadb-server"),
-        ("/usr/lib/rabbitmq", "rabbitmq-server"),
-    ];
-    let missing: Vec<&str> = needed
-        .iter()
-        .filter(|(p, _)| !Path::new(p).exists())
-        .map(|(_, package)| *package)
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("WHARF_SKIP_NATIVE_SERVICES").is_some(),
-        "these tests need Debian's {}: run scripts/test-all, or apt-get install them \
-         (WHARF_SKIP_NATIVE_SERVICES=1 skips)",
-        missing.join(", ")
-    );
-    false
-}
-
 /// One service of every recipe, each with a healthcheck.
 fn every_recipe() -> String {
     let [pg, my, redis, memcached, nginx] = [(); 5].map(|()| free_port());
@@ -161,7 +134,7 @@ fn all_healthy_or_running(stack: &Stack) -> bool {
 }
 
 fn killing_the_daemon_leaves_nothing_and_the_next_brings_the_stack_back(cgroups: bool) {
-    if !have_servers() {
+    if !support::have_servers() {
         return;
     }
     let stack = Stack::new(&every_recipe());

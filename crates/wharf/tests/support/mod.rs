@@ -184,6 +184,33 @@ pub fn http_get(port: u16, host: &str, path: &str) -> String {
     answer
 }
 
+/// Whether Debian's servers the recipes run are installed; when not, fails saying what
+/// to install, unless WHARF_SKIP_NATIVE_SERVICES is set (then `false`: skip).
+pub fn have_servers() -> bool {
+    let needed = [
+        ("/usr/lib/postgresql", "postgresql"),
+        ("/usr/bin/redis-server", "redis-server"),
+        ("/usr/bin/memcached", "memcached"),
+        ("/usr/sbin/nginx", "nginx"),
+        ("/usr/sbin/mariadbd", "mariadb-server"),
+        ("/usr/lib/rabbitmq", "rabbitmq-server"),
+    ];
+    let missing: Vec<&str> = needed
+        .iter()
+        .filter(|(p, _)| !Path::new(p).exists())
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("WHARF_SKIP_NATIVE_SERVICES").is_some(),
+        "these tests need Debian's {}: run scripts/test-all, or apt-get install them (WHARF_SKIP_NATIVE_SERVICES=1 skips)",
+        missing.join(", ")
+    );
+    false
+}
+
 /// SIGKILLs a process.
 pub fn kill(pid: u32) {
     signal(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
