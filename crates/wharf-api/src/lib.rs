@@ -10,7 +10,7 @@ mod paths;
 mod wire;
 
 pub use client::{Client, ClientError, LineStream};
-pub use paths::{Paths, create_private_dir};
+pub use paths::{Paths, create_private_dir, write_private};
 pub use wire::*;
 
 /// The path prefix of this version of the API.

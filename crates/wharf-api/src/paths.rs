@@ -84,6 +84,19 @@ fn current_uid() -> u32 {
     std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
 }
 
+/// Writes a small file readable by the user only (0600), replacing what was there.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(bytes)
+}
+
 /// Creates `dir` readable by the user only (0700). Missing parents may be passed
 /// through but not listed (0711): wharf's home also holds the data tree, which servers
 /// running as their own users must reach.

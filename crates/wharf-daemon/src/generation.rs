@@ -64,8 +64,8 @@ impl Generation {
             return None;
         }
         let tree = Tree::create(&format!("{}{}", self.tree_prefix(), std::process::id()))?;
-        std::fs::write(
-            self.tree_record(),
+        wharf_api::write_private(
+            &self.tree_record(),
             tree.root().as_os_str().as_encoded_bytes(),
         )
         .ok()?;

@@ -23,8 +23,7 @@ mod supervisor;
 mod tls;
 mod upstream;
 
-use std::fs::File;
-use std::os::unix::fs::{MetadataExt as _, PermissionsExt};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt};
 use std::sync::Arc;
 
 use tokio::net::UnixListener;
@@ -55,11 +54,17 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(12);
 
 /// Runs the daemon in the foreground until `POST /v1/shutdown`, SIGTERM or SIGINT.
 pub fn run(paths: &Paths) -> Result<(), DaemonError> {
-    for dir in [&paths.runtime, &paths.state] {
+    for dir in [&paths.runtime, &paths.state, &paths.state.join("projects")] {
         wharf_api::create_private_dir(dir).map_err(io(format!("creating {}", dir.display())))?;
     }
     let lock_path = paths.lock();
-    let lock = File::create(&lock_path).map_err(io(format!("creating {}", lock_path.display())))?;
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(io(format!("creating {}", lock_path.display())))?;
     // A previous daemon's guard holds the lock while it ends that daemon's processes.
     if !cgroup::wait_until(LOCK_WAIT, || lock.try_lock().is_ok()) {
         return Err(DaemonError::AlreadyRunning(
@@ -67,9 +72,9 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         ));
     }
     // The pid file is for people and scripts; the lock is what guarantees one daemon.
-    std::fs::write(
-        paths.runtime.join("wharfd.pid"),
-        format!("{}\n", std::process::id()),
+    wharf_api::write_private(
+        &paths.runtime.join("wharfd.pid"),
+        format!("{}\n", std::process::id()).as_bytes(),
     )
     .map_err(io("writing the pid file"))?;
     // Nothing of a previous generation may survive into this one.

@@ -121,8 +121,8 @@ impl LogBook {
         self.dir.join(format!("{service}.log"))
     }
 
-    /// Stored lines of `services` (all when empty), oldest first, merged by time; at most
-    /// the last `tail` of them, none older than `since_ms`.
+    /// Stored lines of `services` (all when empty), oldest first, merged by time: at most
+    /// the last `tail` of each instance, none older than `since_ms`.
     pub fn read(
         &self,
         services: &[String],
@@ -137,16 +137,28 @@ impl LogBook {
         let mut lines = Vec::new();
         for name in names {
             let path = self.path(&name);
+            let mut service = Vec::new();
             for file in [rotated(&path), path] {
-                read_lines(&file, &mut lines);
+                read_lines(&file, &mut service);
             }
+            service.retain(|l| since_ms.is_none_or(|since| l.time_ms >= since));
+            if let Some(tail) = tail {
+                // The last `tail` lines of each instance, as Compose's `--tail` counts.
+                let mut kept: HashMap<u32, usize> = HashMap::new();
+                let mut last = Vec::new();
+                for line in service.into_iter().rev() {
+                    let count = kept.entry(line.replica).or_default();
+                    if *count < tail {
+                        *count += 1;
+                        last.push(line);
+                    }
+                }
+                last.reverse();
+                service = last;
+            }
+            lines.extend(service);
         }
-        lines.retain(|l| since_ms.is_none_or(|since| l.time_ms >= since));
         lines.sort_by_key(|l| l.time_ms);
-        if let Some(tail) = tail {
-            let skip = lines.len().saturating_sub(tail);
-            lines.drain(..skip);
-        }
         lines
     }
 
@@ -213,11 +225,11 @@ mod tests {
             .collect();
         assert_eq!(all, ["a", "b", "c"]);
         let tail: Vec<_> = book
-            .read(&[], Some(2), None)
+            .read(&[], Some(1), None)
             .into_iter()
             .map(|l| l.line)
             .collect();
-        assert_eq!(tail, ["b", "c"]);
+        assert_eq!(tail, ["b", "c"], "the last line of each instance");
         let web: Vec<_> = book
             .read(&["web".into()], None, Some(2))
             .into_iter()

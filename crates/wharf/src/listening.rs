@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use wharf_api::{InstanceState, InstanceStatus};
 
-use crate::port_owner::listening_by_group;
+use crate::port_owner::listening_of;
 
 /// How long a process may take to open its ports before a missing one is reported.
 const SETTLE_MS: u64 = 2_000;
@@ -26,11 +26,11 @@ pub fn exposures(instances: &[InstanceStatus], now_ms: u64) -> Vec<Exposure> {
         .iter()
         .filter(|i| i.backend == "process" && i.state == InstanceState::Running)
         .collect();
-    let groups: BTreeSet<u32> = native.iter().filter_map(|i| i.pid).collect();
-    if groups.is_empty() {
+    let leaders: BTreeSet<u32> = native.iter().filter_map(|i| i.pid).collect();
+    if leaders.is_empty() {
         return Vec::new();
     }
-    let listening = listening_by_group(&groups);
+    let listening = listening_of(&leaders);
     let mut found = Vec::new();
     for instance in native {
         let Some(addresses) = instance.pid.and_then(|pid| listening.get(&pid)) else {

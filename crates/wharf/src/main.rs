@@ -29,6 +29,21 @@ use crate::printer::Printer;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Output piped into `head` ends quietly, as with other command-line tools. The
+    // daemon keeps ignoring SIGPIPE: a client that goes away must not end it.
+    if !matches!(
+        cli.command,
+        Command::Daemon(cli::DaemonCommand::Run) | Command::Recipe(_)
+    ) {
+        // SAFETY: restoring the default disposition installs no handler code.
+        #[allow(unsafe_code)]
+        let _ = unsafe {
+            nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGPIPE,
+                nix::sys::signal::SigHandler::SigDfl,
+            )
+        };
+    }
     let printer = Printer::new(cli.global.verbose, cli.global.quiet);
     let result = match &cli.command {
         Command::Config(args) => commands::config::run(&cli.global, args, &printer),

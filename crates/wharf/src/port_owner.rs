@@ -5,8 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 
-use crate::proc_table::all_processes;
-
 /// A process listening on a port.
 pub struct Owner {
     pub pid: u32,
@@ -61,27 +59,32 @@ fn listener_of(port: u16) -> Option<Owner> {
     None
 }
 
-/// Where the processes of each of `groups` (process groups, by leader) listen:
-/// natively nothing maps a port or stands between a process and the network, so this
-/// is what the service really offers.
-pub fn listening_by_group(groups: &BTreeSet<u32>) -> BTreeMap<u32, Vec<SocketAddr>> {
+/// Where each of `processes` listens: natively nothing maps a port or stands between
+/// a process and the network, so this is what the service really offers. Only these
+/// processes are read, not their children: servers open their listening sockets in
+/// the process wharf started (workers inherit them), and `ps` must stay fast.
+pub fn listening_of(processes: &BTreeSet<u32>) -> BTreeMap<u32, Vec<SocketAddr>> {
+    let mut links: BTreeMap<u32, Vec<String>> = processes
+        .iter()
+        .map(|pid| (*pid, socket_links(*pid)))
+        .filter(|(_, links)| !links.is_empty())
+        .collect();
+    if links.is_empty() {
+        return BTreeMap::new();
+    }
     let sockets: BTreeMap<String, SocketAddr> = listening_sockets()
         .into_iter()
         .map(|(address, inode)| (socket_link(&inode), address))
         .collect();
-    let mut found: BTreeMap<u32, Vec<SocketAddr>> = BTreeMap::new();
-    for process in all_processes()
-        .into_iter()
-        .filter(|p| groups.contains(&p.group))
-    {
-        let addresses = found.entry(process.group).or_default();
-        for link in socket_links(process.pid) {
-            if let Some(address) = sockets.get(&link)
-                && !addresses.contains(address)
-            {
-                addresses.push(*address);
-            }
-        }
+    let mut found = BTreeMap::new();
+    for (pid, links) in &mut links {
+        let mut addresses: Vec<SocketAddr> = links
+            .iter()
+            .filter_map(|link| sockets.get(link).copied())
+            .collect();
+        addresses.sort_unstable();
+        addresses.dedup();
+        found.insert(*pid, addresses);
     }
     found
 }
@@ -167,12 +170,8 @@ mod tests {
             .unwrap_err()
             .expect("the owner (this test)");
         assert_eq!(owner.pid, std::process::id());
-        let me = all_processes()
-            .into_iter()
-            .filter(|p| p.pid == std::process::id())
-            .map(|p| p.group)
-            .collect();
-        let listening = listening_by_group(&me);
+        let me = BTreeSet::from([std::process::id()]);
+        let listening = listening_of(&me);
         assert!(
             listening
                 .values()

@@ -35,8 +35,12 @@ pub fn name(global: &GlobalArgs) -> anyhow::Result<String> {
                      ps`); `wharf ls` lists the projects wharf runs"
                 );
             };
+            let at = err
+                .span()
+                .map(|span| format!(" at {span}"))
+                .unwrap_or_default();
             eprintln!(
-                "warning: the compose file does not load ({}); using project {recorded}, \
+                "warning: the compose file does not load ({}{at}); using project {recorded}, \
                  which wharf runs from it",
                 err.message()
             );
@@ -64,6 +68,27 @@ fn recorded_name(options: &LoadOptions) -> Option<String> {
         .into_iter()
         .find(|p| p.config_files.iter().any(from_here))
         .map(|p| p.name)
+}
+
+/// Fails naming the first of `services` the compose file does not define (enabled or
+/// not), as Compose does; when the file does not load, the daemon is the judge.
+pub fn require_defined(global: &GlobalArgs, services: &[String]) -> anyhow::Result<()> {
+    if services.is_empty() {
+        return Ok(());
+    }
+    let Ok(options) = load_options(global, true, &[]) else {
+        return Ok(());
+    };
+    let Ok(loaded) = wharf_manifest::load(&options) else {
+        return Ok(());
+    };
+    let defined = |name: &String| {
+        loaded.project.services.contains_key(name) || loaded.disabled.contains(name)
+    };
+    if let Some(unknown) = services.iter().find(|name| !defined(name)) {
+        bail!("no such service: {unknown}");
+    }
+    Ok(())
 }
 
 /// `/v1/projects/<name>/<action>`; project names are `[a-z0-9_-]`, safe in a path.

@@ -12,6 +12,7 @@ use crate::project_ref;
 
 pub fn run(global: &GlobalArgs, args: &PsArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name(global)?;
+    project_ref::require_defined(global, &args.services)?;
     let client = daemon_client::connect(&Paths::from_env())?;
     let mut instances: Vec<InstanceStatus> = match client.get(&project_ref::endpoint(&name, "ps")) {
         Ok(list) => list,

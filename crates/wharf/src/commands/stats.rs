@@ -80,12 +80,7 @@ pub fn port(global: &GlobalArgs, args: &PortArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .find(|i| i.service == args.service && i.replica == args.index)
     else {
-        let defined = project_ref::load(global, &crate::printer::Printer::new(0, true))
-            .ok()
-            .is_none_or(|loaded| loaded.project.services.contains_key(&args.service));
-        if !defined {
-            bail!("no such service: {}", args.service);
-        }
+        project_ref::require_defined(global, std::slice::from_ref(&args.service))?;
         bail!(
             "{} has no instance {} running; `wharf up -d {}` starts it",
             args.service,

@@ -100,6 +100,12 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
             dormant: loaded.disabled.iter().cloned().collect(),
         },
     )?;
+    let width = response
+        .changes
+        .iter()
+        .map(|c| c.service.len())
+        .max()
+        .unwrap_or(0);
     for change in &response.changes {
         let verb = match change.action {
             ChangeAction::Create => "created",
@@ -110,7 +116,7 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
             ChangeAction::Keep => "running",
         };
         printer.info(&format!(
-            "{:<8} {:<10} {}",
+            "{:<width$} {:<10} {}",
             change.service, verb, change.reason
         ));
     }
@@ -235,6 +241,17 @@ pub fn wait(
             Err(err) if is_unknown_project(&err) => {
                 bail!("{name} was taken down (`wharf down`) while waiting for it to be ready")
             }
+            Err(err)
+                if matches!(
+                    err.downcast_ref::<wharf_api::ClientError>(),
+                    Some(wharf_api::ClientError::Connect { .. })
+                ) =>
+            {
+                bail!(
+                    "wharfd stopped while waiting for {name} to be ready; the next wharf \
+                     command starts it again and brings the stack back (its log: `wharf daemon logs`)"
+                )
+            }
             Err(err) => return Err(err),
         };
         let relevant: Vec<&InstanceStatus> = all
@@ -269,6 +286,13 @@ pub fn wait(
         }
         if awaited.iter().all(|(_, what)| what.is_none()) {
             printer.info(&format!("ready in {:.2}s", started.elapsed().as_secs_f64()));
+            let ready: Vec<InstanceStatus> = relevant.iter().map(|i| (*i).clone()).collect();
+            for exposure in crate::listening::exposures(&ready, now) {
+                printer.warn(&format!(
+                    "{} {}\n  fix: {}",
+                    exposure.instance, exposure.problem, exposure.fix
+                ));
+            }
             return Ok(ExitCode::SUCCESS);
         }
         if started.elapsed() > timeout {
@@ -283,13 +307,9 @@ pub fn wait(
                     ))
                 })
                 .collect();
-            let lagging: Vec<InstanceStatus> = awaited
-                .iter()
-                .filter(|(_, what)| what.is_some())
-                .map(|(i, _)| (*i).clone())
-                .collect();
+            let waited: Vec<InstanceStatus> = relevant.iter().map(|i| (*i).clone()).collect();
             let mut why = String::new();
-            for exposure in crate::listening::exposures(&lagging, now) {
+            for exposure in crate::listening::exposures(&waited, now) {
                 let _ = write!(
                     why,
                     "\n  {} {}; {}",
@@ -366,8 +386,11 @@ impl<'a> Progress<'a> {
         let line = |i: &InstanceStatus, awaited: &Option<String>| {
             let status = status_text(i, now);
             match awaited {
-                Some(what) => format!("{:<width$}  {status}, waiting for {what}", i.name),
-                None => format!("{:<width$}  {status}", i.name),
+                // `waiting for dependencies` says it already.
+                Some(what) if i.state != InstanceState::Waiting => {
+                    format!("{:<width$}  {status}, waiting for {what}", i.name)
+                }
+                _ => format!("{:<width$}  {status}", i.name),
             }
         };
         if self.live {

@@ -36,7 +36,7 @@ pub struct NotNative(pub Vec<(String, String)>);
 
 fn render(problems: &[(String, String)]) -> String {
     let mut text = format!(
-        "{} cannot run natively, so nothing was started:",
+        "{} cannot run as the file says, so nothing was changed:",
         if problems.len() == 1 {
             "a service"
         } else {
@@ -47,8 +47,8 @@ fn render(problems: &[(String, String)]) -> String {
         let _ = write!(text, "\n  - {service}: {why}");
     }
     text.push_str(
-        "\nhint: do what each line says, or give the service an `x-wharf.process` section with \
-         the command that runs it on this machine",
+        "\nhint: do what each line says; a service this machine cannot run as it is can be \
+         given an `x-wharf.process` section with the command that runs it here",
     );
     text
 }
@@ -417,9 +417,16 @@ pub fn ports(service: &Service) -> Result<Vec<PortSpec>, String> {
         let published = if first.is_empty() {
             target
         } else {
-            first
-                .parse()
-                .map_err(|_| format!("published port {:?} is not a number", port.published))?
+            match first.parse::<u64>() {
+                Ok(number) => u16::try_from(number)
+                    .map_err(|_| format!("published port {number} is out of range (1-65535)"))?,
+                Err(_) => {
+                    return Err(format!(
+                        "published port {:?} is not a number",
+                        port.published
+                    ));
+                }
+            }
         };
         ports.push(PortSpec { target, published });
     }

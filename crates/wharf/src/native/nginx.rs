@@ -82,7 +82,7 @@ pub fn run(args: &NginxArgs) -> anyhow::Result<()> {
 
     let conf_d = args.prefix.join("conf.d");
     for dir in [&conf_d, &args.prefix.join("logs"), &args.prefix.join("tmp")] {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        super::create_data_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     for old in std::fs::read_dir(&conf_d)?.filter_map(Result::ok) {
         std::fs::remove_file(old.path())?;
