@@ -353,6 +353,24 @@ impl Supervisor {
         let (found, mut problems) = self.shared.store.load_all();
         for desired in found {
             let name = desired.spec.name.clone();
+            // An empty selection would mean every service: nothing was up, so nothing
+            // comes back.
+            if desired.up.is_empty() {
+                continue;
+            }
+            // The logs say why each service starts again.
+            if let Ok(logs) = self.logs(&name) {
+                for service in &desired.up {
+                    logs.write(LogLine {
+                        service: service.clone(),
+                        replica: 1,
+                        stream: LogStream::Wharf,
+                        time_ms: now_ms(),
+                        line: "the previous wharfd ended; its successor brings the service back"
+                            .to_owned(),
+                    });
+                }
+            }
             let request = UpRequest {
                 spec: desired.spec,
                 services: desired.up.into_iter().collect(),

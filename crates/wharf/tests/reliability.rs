@@ -203,6 +203,23 @@ fn killing_the_daemon_leaves_nothing_and_the_next_brings_the_stack_back(cgroups:
         !logs.contains("could not be ended") && !logs.contains("already in use"),
         "{logs}"
     );
+    assert!(
+        stack
+            .ok(&["logs", "pg", "--no-log-prefix"])
+            .contains("the previous wharfd ended"),
+        "the service's log says why it started again"
+    );
+
+    // What was stopped stays stopped through another daemon's death.
+    stack.ok(&["stop"]);
+    support::kill(stack.daemon_pid());
+    stack.ok_command(with_cgroups(stack.command(&["ps"])));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        stack.ps().iter().all(|i| i["state"] != "running"),
+        "a stopped stack came back: {:#?}",
+        stack.ps()
+    );
 }
 
 #[test]
