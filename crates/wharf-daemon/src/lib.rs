@@ -65,8 +65,15 @@ pub fn run(paths: &Paths) -> Result<(), DaemonError> {
         .mode(0o600)
         .open(&lock_path)
         .map_err(io(format!("creating {}", lock_path.display())))?;
-    // A previous daemon's guard holds the lock while it ends that daemon's processes.
-    if !cgroup::wait_until(LOCK_WAIT, || lock.try_lock().is_ok()) {
+    // A previous daemon's guard holds the lock while it ends that daemon's processes:
+    // wait for it. A daemon that answers on the socket holds it too: then this one is
+    // not needed (two commands started one each), and waiting would outlive it.
+    let mut serving = false;
+    let locked = cgroup::wait_until(LOCK_WAIT, || {
+        serving = std::os::unix::net::UnixStream::connect(paths.socket()).is_ok();
+        serving || lock.try_lock().is_ok()
+    });
+    if serving || !locked {
         return Err(DaemonError::AlreadyRunning(
             paths.socket().display().to_string(),
         ));

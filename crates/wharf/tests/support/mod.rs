@@ -131,19 +131,39 @@ impl Drop for Stack {
 
 /// A free port between 13000 and 29999: below the ephemeral range, where the tests'
 /// own connections take their source ports, and above `free_low_port`'s. Each test
-/// process starts in a block of its own (tests run as processes with consecutive
-/// pids), so two tests rarely pick the same port before either binds it; ports come
-/// ten apart, leaving the next ones to a service's further replicas.
+/// process claims a block of 100 ports of its own for as long as it runs (a lock file
+/// held open), so a port a test frees for a moment (a server it restarts) is never
+/// picked by another; ports come ten apart, leaving the next ones to a service's
+/// further replicas.
 pub fn free_port() -> u16 {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let block = (std::process::id() % 85) * 200;
+    let block = port_block();
     loop {
-        let offset = (block + NEXT.fetch_add(1, Ordering::Relaxed) * 10) % 17_000;
-        let port = 13_000 + u16::try_from(offset).unwrap();
+        let offset = (NEXT.fetch_add(1, Ordering::Relaxed) * 10 % 100) as u16;
+        let port = 13_000 + block * 100 + offset;
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }
+}
+
+/// This process's block of ports (0 to 169), claimed once.
+fn port_block() -> u16 {
+    static BLOCK: std::sync::OnceLock<(std::fs::File, u16)> = std::sync::OnceLock::new();
+    let (_, block) = BLOCK.get_or_init(|| {
+        let dir = std::env::temp_dir().join("wharf-test-ports");
+        std::fs::create_dir_all(&dir).unwrap();
+        let start = (std::process::id() % 170) as u16;
+        (0..170)
+            .map(|n| (start + n) % 170)
+            .find_map(|block| {
+                let file = std::fs::File::create(dir.join(format!("{block}.lock"))).ok()?;
+                file.try_lock().ok()?;
+                Some((file, block))
+            })
+            .expect("a free block of test ports")
+    });
+    *block
 }
 
 /// A free port between 10000 and 12699, for servers whose own rules derive more ports
