@@ -286,13 +286,6 @@ pub fn wait(
         }
         if awaited.iter().all(|(_, what)| what.is_none()) {
             printer.info(&format!("ready in {:.2}s", started.elapsed().as_secs_f64()));
-            let ready: Vec<InstanceStatus> = relevant.iter().map(|i| (*i).clone()).collect();
-            for exposure in crate::listening::exposures(&ready, now) {
-                printer.warn(&format!(
-                    "{} {}\n  fix: {}",
-                    exposure.instance, exposure.problem, exposure.fix
-                ));
-            }
             return Ok(ExitCode::SUCCESS);
         }
         if started.elapsed() > timeout {
