@@ -38,10 +38,8 @@ impl Generation {
         }
     }
 
-    /// Where the cgroup tree of the running generation is recorded, so a successor
-    /// started from another cgroup still finds it.
     fn tree_record(&self) -> PathBuf {
-        self.paths.runtime.join("cgroup")
+        tree_record(&self.paths)
     }
 
     /// What the names of this home's cgroup trees start with: daemons of other homes
@@ -178,6 +176,12 @@ impl Generation {
             }
         }
     }
+}
+
+/// Where the cgroup tree of the running generation is recorded, so a successor
+/// started from another cgroup still finds it.
+pub fn tree_record(paths: &Paths) -> PathBuf {
+    paths.runtime.join("cgroup")
 }
 
 /// Live processes of the generation: in one of its groups, or carrying its marker.

@@ -219,7 +219,14 @@ async fn serve(paths: &Paths, cgroups: Option<cgroup::Tree>) -> Result<(), Daemo
     say("stopping every service");
     supervisor.shutdown().await;
     if std::fs::metadata(&socket).map(|m| m.ino()).ok() == socket_inode {
-        let _ = std::fs::remove_file(&socket);
+        // Nothing of this daemon is left to find: no socket, pid or cgroup record.
+        for file in [
+            socket.clone(),
+            paths.runtime.join("wharfd.pid"),
+            generation::tree_record(paths),
+        ] {
+            let _ = std::fs::remove_file(file);
+        }
     }
     say("stopped");
     Ok(())

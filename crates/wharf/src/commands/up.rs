@@ -88,6 +88,12 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
         }
     }
     let name = spec.name.clone();
+    let without_replicas: BTreeSet<String> = spec
+        .services
+        .iter()
+        .filter(|(_, service)| service.replicas == 0)
+        .map(|(name, _)| name.clone())
+        .collect();
     let client = daemon_client::connect(&paths)?;
     let since = now_ms();
     let response: UpResponse = client.post(
@@ -107,18 +113,21 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
         .max()
         .unwrap_or(0);
     for change in &response.changes {
-        let verb = match change.action {
-            ChangeAction::Create => "created",
-            ChangeAction::Recreate => "recreated",
-            ChangeAction::Scale => "scaled",
-            ChangeAction::Remove => "removed",
-            ChangeAction::Start => "started",
-            ChangeAction::Keep => "running",
+        let (verb, reason) = match change.action {
+            // A service with no replicas runs nothing, whatever else is said of it.
+            ChangeAction::Create | ChangeAction::Keep | ChangeAction::Start
+                if without_replicas.contains(&change.service) =>
+            {
+                ("idle", "replicas: 0")
+            }
+            ChangeAction::Create => ("created", change.reason.as_str()),
+            ChangeAction::Recreate => ("recreated", change.reason.as_str()),
+            ChangeAction::Scale => ("scaled", change.reason.as_str()),
+            ChangeAction::Remove => ("removed", change.reason.as_str()),
+            ChangeAction::Start => ("started", change.reason.as_str()),
+            ChangeAction::Keep => ("running", change.reason.as_str()),
         };
-        printer.info(&format!(
-            "{:<width$} {:<10} {}",
-            change.service, verb, change.reason
-        ));
+        printer.info(&format!("{:<width$} {verb:<10} {reason}", change.service));
     }
     // What started stays started: a hash that cannot be recorded is only a warning.
     if let Err(err) = record_requirements(&loaded, &paths, &containers, &response) {
