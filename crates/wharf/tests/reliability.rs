@@ -671,3 +671,18 @@ fn logs_follow_ends_when_the_project_goes_down() {
     // The logs are kept: why it stopped is still there to read.
     assert!(stack.ok(&["logs", "--no-log-prefix"]).contains("tick"));
 }
+
+#[test]
+fn up_wait_never_calls_a_crash_looping_service_ready() {
+    let stack = Stack::new(
+        "name: edits\nservices:\n  flaky:\n    image: debian\n    restart: always\n    \
+         command: [sh, -c, 'sleep 0.05; exit 3']\n",
+    );
+    let output = stack.wharf(&["up", "-d", "--wait", "--wait-timeout", "20"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("edits-flaky-1 failed: crash loop") && !stderr.contains("ready in"),
+        "{stderr}"
+    );
+}
