@@ -278,6 +278,10 @@ async fn end_leftovers(cgroup: Option<&Cgroup>, pid: u32, marker: &str) {
         kill_marked(marker);
         return;
     };
+    // Usually the leader was all there was, and the cgroup is empty already.
+    if !cgroup.populated() {
+        return;
+    }
     cgroup.kill();
     let deadline = Instant::now() + LEFTOVERS_TIMEOUT;
     while cgroup.populated() && Instant::now() < deadline {

@@ -231,7 +231,7 @@ fn instances(client: &Client, name: &str) -> anyhow::Result<Vec<InstanceStatus>>
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_mins(2);
 /// A service with neither a healthcheck nor a port must run this long to count as
 /// ready: one that crashes on start would otherwise be ready for an instant.
-const SETTLE: Duration = Duration::from_millis(250);
+const SETTLE: Duration = Duration::from_millis(100);
 
 /// Ready means running and healthy (with a healthcheck) or answering on its ports
 /// (without one); a one-off that exited 0 is ready too.
