@@ -170,7 +170,10 @@ impl Generation {
                         .collect()
                 };
                 for problem in problems {
-                    eprintln!("{} guard: {problem}", wharf_api::now_ms());
+                    eprintln!(
+                        "{} guard: {problem}",
+                        wharf_api::utc_text(wharf_api::now_ms())
+                    );
                 }
                 std::process::exit(0);
             }

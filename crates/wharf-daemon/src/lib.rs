@@ -279,5 +279,5 @@ fn https(
 
 /// A line in the daemon's log (its stderr, which the CLI points at `wharfd.log`).
 fn say(message: &str) {
-    eprintln!("{} {message}", wharf_api::now_ms());
+    eprintln!("{} {message}", wharf_api::utc_text(wharf_api::now_ms()));
 }
