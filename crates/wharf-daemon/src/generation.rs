@@ -11,13 +11,13 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nix::sys::signal::{SigHandler, Signal, kill, killpg, signal};
+use nix::sys::signal::{SigHandler, Signal, kill, signal};
 use nix::unistd::{ForkResult, Pid};
 use wharf_api::Paths;
 
 use crate::cgroup::{Tree, wait_until};
-use crate::orphans::{daemon_marker, marked};
-use crate::process::{all_pids, start_time};
+use crate::orphans::{carries_marker, daemon_marker};
+use crate::process::{ProcStat, all_pids, start_time};
 use crate::store::Store;
 
 /// How long ending a generation may take before the survivors are reported.
@@ -97,26 +97,20 @@ impl Generation {
         let mut groups = BTreeSet::new();
         for project in store.project_names() {
             for record in store.load_processes(&project) {
-                if start_time(record.pid) == Some(record.start_time)
-                    && let Ok(pid) = i32::try_from(record.pid)
-                {
-                    groups.insert(pid);
+                if start_time(record.pid) == Some(record.start_time) {
+                    groups.insert(record.pid);
                 }
             }
             let _ = store.save_processes(&project, &[]);
         }
         let prefix = daemon_marker(&self.paths.runtime.display().to_string());
-        ended.extend(survivors(&groups, &prefix));
-        for group in &groups {
-            let _ = killpg(Pid::from_raw(*group), Signal::SIGKILL);
-        }
-        let mut left = Vec::new();
+        let mut left = survivors(&groups, &prefix);
         let all_ended = wait_until(END_TIMEOUT, || {
-            left = survivors(&groups, &prefix);
-            ended.extend(&left);
             for pid in &left {
                 let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
             }
+            ended.extend(&left);
+            left = survivors(&groups, &prefix);
             left.is_empty()
         });
         if !all_ended {
@@ -188,25 +182,16 @@ pub fn tree_record(paths: &Paths) -> PathBuf {
 }
 
 /// Live processes of the generation: in one of its groups, or carrying its marker.
-fn survivors(groups: &BTreeSet<i32>, prefix: &str) -> Vec<i32> {
+fn survivors(groups: &BTreeSet<u32>, prefix: &str) -> Vec<i32> {
     let me = std::process::id();
-    let mut left: Vec<i32> = all_pids()
+    all_pids()
         .into_iter()
         .filter(|pid| *pid != me)
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
-            let state = fields.next()?;
-            let group: i32 = fields.nth(1)?.parse().ok()?;
-            (state != "Z" && groups.contains(&group)).then(|| i32::try_from(pid).ok())?
+        .filter(|pid| {
+            ProcStat::read(*pid).is_some_and(|stat| {
+                !stat.is_zombie() && (groups.contains(&stat.group) || carries_marker(*pid, prefix))
+            })
         })
-        .collect();
-    left.extend(
-        marked(prefix)
-            .into_iter()
-            .filter(|pid| pid.unsigned_abs() != me),
-    );
-    left.sort_unstable();
-    left.dedup();
-    left
+        .filter_map(|pid| i32::try_from(pid).ok())
+        .collect()
 }

@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use tokio::sync::{broadcast, watch};
-use wharf_api::{LogLine, LogStream};
-
-use wharf_api::create_private_dir;
+use wharf_api::{LogLine, LogStream, create_private_dir};
 
 /// A service's log file is rotated (to `<service>.log.1`) when it grows past this.
 const ROTATE_BYTES: u64 = 10 * 1024 * 1024;
@@ -60,29 +58,24 @@ impl LogBook {
     /// Appends a line to its service's file and tells the followers. A full disk must
     /// not stop a service, so write errors are dropped here.
     pub fn write(&self, line: LogLine) {
-        if let Ok(mut text) = serde_json::to_string(&line) {
-            text.push('\n');
-            let mut files = self
-                .files
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((file, recreated)) = self.file_for(&mut files, &line.service) {
-                if recreated {
-                    let note = LogLine {
-                        stream: LogStream::Wharf,
-                        line: "the log file was deleted while the service ran; \
-                               lines written meanwhile are lost, later ones follow here"
-                            .to_owned(),
-                        ..line.clone()
-                    };
-                    if let Ok(mut note) = serde_json::to_string(&note) {
-                        note.push('\n');
-                        let _ = file.write_all(note.as_bytes());
-                    }
-                }
-                let _ = file.write_all(text.as_bytes());
+        let mut files = self
+            .files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((file, recreated)) = self.file_for(&mut files, &line.service) {
+            if recreated {
+                let note = LogLine {
+                    stream: LogStream::Wharf,
+                    line: "the log file was deleted while the service ran; \
+                           lines written meanwhile are lost, later ones follow here"
+                        .to_owned(),
+                    ..line.clone()
+                };
+                append(file, &note);
             }
+            append(file, &line);
         }
+        drop(files);
         let _ = self.live.send(line);
     }
 
@@ -177,6 +170,14 @@ impl LogBook {
             .collect();
         names.sort();
         names
+    }
+}
+
+/// Appends `line` to `file` as one JSON line; errors are dropped (see `write`).
+fn append(file: &mut File, line: &LogLine) {
+    if let Ok(mut text) = serde_json::to_string(line) {
+        text.push('\n');
+        let _ = file.write_all(text.as_bytes());
     }
 }
 

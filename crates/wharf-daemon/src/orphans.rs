@@ -11,7 +11,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 
-use crate::process::all_pids;
+use crate::process::{ProcStat, all_pids};
 
 /// The environment variable that marks a service's processes.
 pub const MARKER: &str = "WHARF_INSTANCE";
@@ -36,18 +36,22 @@ pub fn kill_marked(prefix: &str) {
 
 /// The live processes whose marker starts with `prefix`.
 pub fn marked(prefix: &str) -> Vec<i32> {
-    let wanted = format!("{MARKER}={prefix}");
     all_pids()
         .into_iter()
+        .filter(|pid| carries_marker(*pid, prefix))
         .filter_map(|pid| i32::try_from(pid).ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
-                environ
-                    .split(|b| *b == 0)
-                    .any(|entry| entry.starts_with(wanted.as_bytes()))
-            })
-        })
         .collect()
+}
+
+/// Whether `pid` carries a marker starting with `prefix` (a zombie's environment reads
+/// empty, so it never does).
+pub fn carries_marker(pid: u32, prefix: &str) -> bool {
+    let wanted = format!("{MARKER}={prefix}");
+    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+        environ
+            .split(|b| *b == 0)
+            .any(|entry| entry.starts_with(wanted.as_bytes()))
+    })
 }
 
 /// The processes wharfd started itself (service leaders, probes), which the runtime
@@ -74,23 +78,15 @@ impl Children {
     pub fn reap_orphans(&self) {
         let me = std::process::id();
         for pid in all_pids() {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            let Some(stat) = ProcStat::read(pid) else {
                 continue;
             };
-            let Some(after_name) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-                continue;
-            };
-            let mut fields = after_name.split_whitespace();
-            let (state, parent) = (
-                fields.next(),
-                fields.next().and_then(|p| p.parse::<u32>().ok()),
-            );
             let ours = self
                 .0
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .contains(&pid);
-            if state == Some("Z") && parent == Some(me) && !ours {
+            if stat.is_zombie() && stat.parent == me && !ours {
                 let _ = waitpid(Pid::from_raw(pid.cast_signed()), Some(WaitPidFlag::WNOHANG));
             }
         }

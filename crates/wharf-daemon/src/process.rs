@@ -123,14 +123,41 @@ pub fn all_pids() -> Vec<u32> {
         .unwrap_or_default()
 }
 
-/// When the process started, in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
-/// With the pid it identifies a process across a daemon restart, so a reused pid is
-/// never mistaken for a service.
+/// What wharfd reads of a process in `/proc/<pid>/stat`.
+pub struct ProcStat {
+    /// `R`, `S`, `Z`…: a zombie has exited; only its parent has not collected it.
+    pub state: String,
+    pub parent: u32,
+    pub group: u32,
+    /// When it started, in clock ticks since boot (field 22). With the pid it
+    /// identifies a process across a daemon restart, so a reused pid is never mistaken
+    /// for a service.
+    pub start_time: u64,
+}
+
+impl ProcStat {
+    pub fn read(pid: u32) -> Option<Self> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name (field 2) may hold spaces; fields after it follow the last ')'.
+        let fields: Vec<&str> = stat
+            .get(stat.rfind(')')? + 1..)?
+            .split_whitespace()
+            .collect();
+        Some(Self {
+            state: (*fields.first()?).to_owned(),
+            parent: fields.get(1)?.parse().ok()?,
+            group: fields.get(2)?.parse().ok()?,
+            start_time: fields.get(19)?.parse().ok()?,
+        })
+    }
+
+    pub fn is_zombie(&self) -> bool {
+        self.state == "Z"
+    }
+}
+
 pub fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces; fields after it follow the last ')'.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(19)?.parse().ok()
+    ProcStat::read(pid).map(|stat| stat.start_time)
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 //! open to the network. `ps` and `check` say so.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 
 use wharf_api::{InstanceState, InstanceStatus};
 
@@ -36,8 +35,7 @@ pub fn exposures(instances: &[InstanceStatus], now_ms: u64) -> Vec<Exposure> {
         let Some(addresses) = instance.pid.and_then(|pid| listening.get(&pid)) else {
             continue;
         };
-        let open: Vec<&SocketAddr> = addresses.iter().filter(|a| !a.ip().is_loopback()).collect();
-        if let Some(address) = open.first() {
+        if let Some(address) = addresses.iter().find(|a| !a.ip().is_loopback()) {
             found.push(Exposure {
                 instance: instance.name.clone(),
                 problem: format!(

@@ -2,6 +2,7 @@
 //! compose files in this directory define.
 
 use anyhow::bail;
+use wharf_api::{Client, ClientError, InstanceStatus};
 use wharf_manifest::{LoadOptions, Loaded};
 
 use crate::cli::GlobalArgs;
@@ -22,30 +23,55 @@ pub fn load(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Loaded> {
 /// YAML error mid-edit), the project wharfd runs from them is still reachable, so
 /// `ps`, `logs` and `down` keep working on what was recorded.
 pub fn name(global: &GlobalArgs) -> anyhow::Result<String> {
-    if let Some(name) = &global.project_name {
+    name_defining(global, &[])
+}
+
+/// As `name`, and fails naming the first of `services` the compose file does not
+/// define (enabled or not), as Compose does; the file is read once for both. When it
+/// does not load, the daemon is the judge of the names.
+pub fn name_defining(global: &GlobalArgs, services: &[String]) -> anyhow::Result<String> {
+    if let Some(name) = global.project_name.as_ref().filter(|_| services.is_empty()) {
         return Ok(name.clone());
     }
     let options = load_options(global, true, &[])?;
-    match wharf_manifest::load(&options) {
-        Ok(loaded) => Ok(loaded.project.name),
-        Err(err) => {
-            let Some(recorded) = recorded_name(&options) else {
-                bail!(
-                    "{err}\nhint: `-p NAME` reaches a project without its files (`wharf -p NAME \
-                     ps`); `wharf ls` lists the projects wharf runs"
-                );
+    let err = match wharf_manifest::load(&options) {
+        Ok(loaded) => {
+            let defined = |name: &&String| {
+                loaded.project.services.contains_key(*name) || loaded.disabled.contains(*name)
             };
-            let at = err
-                .span()
-                .map(|span| format!(" at {span}"))
-                .unwrap_or_default();
-            eprintln!(
-                "warning: the compose file does not load ({}{at}); using project {recorded}, \
-                 which wharf runs from it",
-                err.message()
-            );
-            Ok(recorded)
+            if let Some(unknown) = services.iter().find(|name| !defined(name)) {
+                bail!("no such service: {unknown}");
+            }
+            return Ok(global.project_name.clone().unwrap_or(loaded.project.name));
         }
+        Err(err) => err,
+    };
+    if let Some(name) = &global.project_name {
+        return Ok(name.clone());
+    }
+    let Some(recorded) = recorded_name(&options) else {
+        bail!(
+            "{err}\nhint: `-p NAME` reaches a project without its files (`wharf -p NAME \
+             ps`); `wharf ls` lists the projects wharf runs"
+        );
+    };
+    let at = err
+        .span()
+        .map(|span| format!(" at {span}"))
+        .unwrap_or_default();
+    eprintln!(
+        "warning: the compose file does not load ({}{at}); using project {recorded}, \
+         which wharf runs from it",
+        err.message()
+    );
+    Ok(recorded)
+}
+
+/// The instances wharfd runs for project `name`; none when it runs none.
+pub fn instances(client: &Client, name: &str) -> anyhow::Result<Vec<InstanceStatus>> {
+    match client.get(&endpoint(name, "ps")) {
+        Err(ClientError::Api { status: 404, .. }) => Ok(Vec::new()),
+        other => Ok(other?),
     }
 }
 
@@ -68,27 +94,6 @@ fn recorded_name(options: &LoadOptions) -> Option<String> {
         .into_iter()
         .find(|p| p.config_files.iter().any(from_here))
         .map(|p| p.name)
-}
-
-/// Fails naming the first of `services` the compose file does not define (enabled or
-/// not), as Compose does; when the file does not load, the daemon is the judge.
-pub fn require_defined(global: &GlobalArgs, services: &[String]) -> anyhow::Result<()> {
-    if services.is_empty() {
-        return Ok(());
-    }
-    let Ok(options) = load_options(global, true, &[]) else {
-        return Ok(());
-    };
-    let Ok(loaded) = wharf_manifest::load(&options) else {
-        return Ok(());
-    };
-    let defined = |name: &String| {
-        loaded.project.services.contains_key(name) || loaded.disabled.contains(name)
-    };
-    if let Some(unknown) = services.iter().find(|name| !defined(name)) {
-        bail!("no such service: {unknown}");
-    }
-    Ok(())
 }
 
 /// `/v1/projects/<name>/<action>`; project names are `[a-z0-9_-]`, safe in a path.

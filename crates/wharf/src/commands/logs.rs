@@ -81,8 +81,7 @@ fn format_time(ms: u64) -> String {
 }
 
 pub fn run(global: &GlobalArgs, args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let name = project_ref::name(global)?;
-    project_ref::require_defined(global, &args.services)?;
+    let name = project_ref::name_defining(global, &args.services)?;
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let client = daemon_client::connect(&Paths::from_env())?;
     let path = logs_path(&name, &args.services, args.tail, since, args.follow);

@@ -11,14 +11,9 @@ use crate::output::aligned_table;
 use crate::project_ref;
 
 pub fn run(global: &GlobalArgs, args: &PsArgs) -> anyhow::Result<ExitCode> {
-    let name = project_ref::name(global)?;
-    project_ref::require_defined(global, &args.services)?;
+    let name = project_ref::name_defining(global, &args.services)?;
     let client = daemon_client::connect(&Paths::from_env())?;
-    let mut instances: Vec<InstanceStatus> = match client.get(&project_ref::endpoint(&name, "ps")) {
-        Ok(list) => list,
-        Err(wharf_api::ClientError::Api { status: 404, .. }) => Vec::new(),
-        Err(err) => return Err(err.into()),
-    };
+    let mut instances = project_ref::instances(&client, &name)?;
     instances.retain(|i| {
         (args.all || i.state.is_active())
             && (args.services.is_empty() || args.services.contains(&i.service))

@@ -12,17 +12,14 @@ use crate::cli::{GlobalArgs, ListFormat, PortArgs, StatsArgs};
 use crate::daemon_client;
 use crate::output::aligned_table;
 use crate::proc_table::all_processes;
-use crate::project_ref::{self, endpoint};
+use crate::project_ref;
 
 const SAMPLE: Duration = Duration::from_millis(500);
 
 fn running(global: &GlobalArgs) -> anyhow::Result<Vec<InstanceStatus>> {
     let name = project_ref::name(global)?;
     let client = daemon_client::connect(&Paths::from_env())?;
-    match client.get(&endpoint(&name, "ps")) {
-        Err(wharf_api::ClientError::Api { status: 404, .. }) => Ok(Vec::new()),
-        other => Ok(other?),
-    }
+    project_ref::instances(&client, &name)
 }
 
 /// CPU ticks and resident pages of each process group.
@@ -80,7 +77,7 @@ pub fn port(global: &GlobalArgs, args: &PortArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .find(|i| i.service == args.service && i.replica == args.index)
     else {
-        project_ref::require_defined(global, std::slice::from_ref(&args.service))?;
+        project_ref::name_defining(global, std::slice::from_ref(&args.service))?;
         bail!(
             "{} has no instance {} running; `wharf up -d {}` starts it",
             args.service,
