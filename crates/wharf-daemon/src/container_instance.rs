@@ -11,9 +11,9 @@ use tokio::sync::watch;
 use wharf_api::{Health, InstanceState, LogStream, now_ms};
 use wharf_plan::{ContainerSpec, ServiceSpec};
 
-use crate::engine::{Engine, LogTime};
 use crate::instance::wait_for_dependencies;
 use crate::supervisor::{Command, InstanceKey, Shared};
+use wharf_engine::{Engine, LogTime};
 
 const FIRST_POLL: Duration = Duration::from_millis(5);
 const STARTING_POLL_CAP: Duration = Duration::from_millis(250);
@@ -207,7 +207,7 @@ async fn prepare(
     container: &ContainerSpec,
     key: &InstanceKey,
     spec: &ServiceSpec,
-) -> Result<(String, bool), crate::engine::EngineError> {
+) -> Result<(String, bool), wharf_engine::EngineError> {
     match engine.existing(name).await? {
         Some((id, hash)) if hash == container.config_hash => return Ok((id, false)),
         Some((id, _)) => engine.remove(&id).await?,

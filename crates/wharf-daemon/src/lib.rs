@@ -4,7 +4,6 @@
 
 mod cgroup;
 mod container_instance;
-mod engine;
 mod forward;
 mod generation;
 mod health;

@@ -19,7 +19,6 @@ use wharf_plan::{
 };
 
 use crate::cgroup::Tree;
-use crate::engine::{Engine, EngineError};
 use crate::forward::spawn_forwarder;
 use crate::logs::LogBook;
 use crate::orphans::{Children, marker};
@@ -27,6 +26,7 @@ use crate::process::{signal_group, start_time};
 use crate::routes::{RouteTable, SharedTable};
 use crate::store::{Desired, ProcessRecord, Store};
 use crate::{container_instance, instance};
+use wharf_engine::{Engine, EngineError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
@@ -175,7 +175,7 @@ impl Shared {
 
     pub async fn engine(&self) -> Result<Arc<Engine>, EngineError> {
         self.engine
-            .get_or_try_init(|| async { Engine::connect().await.map(Arc::new) })
+            .get_or_try_init(|| async { Ok(Arc::new(Engine::connect().await?)) })
             .await
             .cloned()
     }

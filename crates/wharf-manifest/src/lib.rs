@@ -2,6 +2,7 @@
 //! [`wharf_model::Project`]; every error points at <file:line:col>.
 
 mod canonical;
+mod compose_form;
 mod de;
 mod discovery;
 mod dotenv;
@@ -24,6 +25,7 @@ mod suggest;
 mod tree_path;
 mod yaml;
 
+pub use compose_form::project_value;
 pub use environment::Environment;
 pub use error::{Error, Result};
 pub use loader::{LoadOptions, Loaded, load};

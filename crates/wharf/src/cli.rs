@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::backend::BackendChoice;
+use wharf_runtime::BackendChoice;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -128,9 +128,6 @@ pub enum Command {
     /// Manage wharfd, the background daemon
     #[command(subcommand)]
     Daemon(DaemonCommand),
-    /// Entrypoints of native recipes (run by wharfd as a service's process)
-    #[command(subcommand, hide = true)]
-    Recipe(RecipeCommand),
 }
 
 #[derive(Debug, Args)]
@@ -159,8 +156,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub requirements: bool,
     /// Where services would run (a service's `x-wharf.backend` wins over this)
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto, env = "WHARF_BACKEND")]
-    pub backend: BackendChoice,
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto, env = "WHARF_BACKEND")]
+    pub backend: BackendArg,
     #[command(flatten)]
     pub format: ListFormatArgs,
 }
@@ -226,73 +223,26 @@ pub struct ReposExecArgs {
     pub command: Vec<String>,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum RecipeCommand {
-    /// Initialize an empty data directory once, then run the PostgreSQL server
-    Postgres(PostgresArgs),
-    /// Write nginx's configuration from the mounted one, then run nginx
-    Nginx(NginxArgs),
-    /// Initialize an empty data directory once, then run the MariaDB server
-    Mariadb(DatabaseArgs),
-    /// Write RabbitMQ's configuration, start the node's own epmd, then run RabbitMQ
-    Rabbitmq(RabbitmqArgs),
+/// `--backend`, as `wharf_runtime::BackendChoice` on the command line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// Docker when an engine answers and has (or builds) the image; else native
+    #[default]
+    Auto,
+    /// Native processes
+    Process,
+    /// Containers of the Docker engine
+    Docker,
 }
 
-#[derive(Debug, Args)]
-pub struct RabbitmqArgs {
-    /// The directory holding rabbitmq-server
-    #[arg(long)]
-    pub bin: PathBuf,
-    #[arg(long)]
-    pub data: PathBuf,
-    #[arg(long)]
-    pub port: u16,
-    /// The Erlang distribution port
-    #[arg(long)]
-    pub dist_port: u16,
-}
-
-#[derive(Debug, Args)]
-pub struct NginxArgs {
-    /// The service's own directory (configuration, pid, temporary files)
-    #[arg(long)]
-    pub prefix: PathBuf,
-    /// A bind mount, HOST=CONTAINER (repeatable)
-    #[arg(long = "mount")]
-    pub mounts: Vec<String>,
-    /// A container port and its host port, PORT=HOSTPORT (repeatable)
-    #[arg(long = "listen")]
-    pub listens: Vec<String>,
-    /// How a service's port is reached, SERVICE:PORT=HOSTPORT (repeatable)
-    #[arg(long = "resolve")]
-    pub resolves: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct PostgresArgs {
-    /// The directory holding initdb, postgres and psql
-    #[arg(long)]
-    pub bin: PathBuf,
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-}
-
-/// What every database recipe's entrypoint is given.
-#[derive(Debug, Args)]
-pub struct DatabaseArgs {
-    #[arg(long)]
-    pub data: PathBuf,
-    #[arg(long)]
-    pub port: u16,
-    /// Where the server puts its unix socket
-    #[arg(long)]
-    pub sockets: PathBuf,
-    /// Files to run on the first start (`/docker-entrypoint-initdb.d`)
-    #[arg(long)]
-    pub initdb_d: Option<PathBuf>,
-    /// Passed to the server (`-c max_connections=200`)
-    #[arg(last = true)]
-    pub server_args: Vec<String>,
+impl From<BackendArg> for BackendChoice {
+    fn from(arg: BackendArg) -> Self {
+        match arg {
+            BackendArg::Auto => Self::Auto,
+            BackendArg::Process => Self::Process,
+            BackendArg::Docker => Self::Docker,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -327,8 +277,8 @@ pub struct UpArgs {
     #[arg(long)]
     pub build: bool,
     /// Where services run (a service's `x-wharf.backend` wins over this)
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto, env = "WHARF_BACKEND")]
-    pub backend: BackendChoice,
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto, env = "WHARF_BACKEND")]
+    pub backend: BackendArg,
 }
 
 #[derive(Debug, Args)]

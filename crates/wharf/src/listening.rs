@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use wharf_api::{InstanceState, InstanceStatus};
 
-use crate::port_owner::listening_of;
+use wharf_runtime::port_owner::listening_of;
 
 /// How long a process may take to open its ports before a missing one is reported.
 const SETTLE_MS: u64 = 2_000;

@@ -1,19 +1,13 @@
 //! The `wharf` command: parses arguments once into settings, then runs one command.
 
 mod age;
-mod backend;
 mod cli;
 mod commands;
-mod config_hash;
-mod containers;
 mod daemon_client;
-mod engine_diagnosis;
 mod glob;
 mod listening;
 mod monitor;
-mod native;
 mod output;
-mod port_owner;
 mod printer;
 mod proc_table;
 mod project_ref;
@@ -27,14 +21,36 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::printer::Printer;
 
+/// `wharf recipe NAME …` is the entrypoint wharfd runs for a recipe, written by
+/// wharf_runtime and read back by it whole: no user types it, so clap (which would
+/// take the `--` before the server's arguments) never sees it.
+fn recipe_entrypoint() -> Option<ExitCode> {
+    let argv: Vec<String> = std::env::args().collect();
+    let [_, command, recipe, options @ ..] = argv.as_slice() else {
+        return None;
+    };
+    if command != "recipe" {
+        return None;
+    }
+    Some(
+        match wharf_runtime::recipes::run_entrypoint(recipe, options) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                Printer::new(0, false).error(&err);
+                ExitCode::FAILURE
+            }
+        },
+    )
+}
+
 fn main() -> ExitCode {
+    if let Some(code) = recipe_entrypoint() {
+        return code;
+    }
     let cli = Cli::parse();
     // Output piped into `head` ends quietly, as with other command-line tools. The
     // daemon keeps ignoring SIGPIPE: a client that goes away must not end it.
-    if !matches!(
-        cli.command,
-        Command::Daemon(cli::DaemonCommand::Run) | Command::Recipe(_)
-    ) {
+    if !matches!(cli.command, Command::Daemon(cli::DaemonCommand::Run)) {
         // SAFETY: restoring the default disposition installs no handler code.
         #[allow(unsafe_code)]
         let _ = unsafe {
@@ -102,18 +118,6 @@ fn main() -> ExitCode {
         Command::Env(args) => commands::env::run(&cli.global, args, &printer),
         Command::Check(args) => commands::check::run(&cli.global, args, &printer),
         Command::Daemon(command) => commands::daemon::run(command, &printer),
-        Command::Recipe(cli::RecipeCommand::Postgres(args)) => {
-            native::postgres::run(args).map(|()| ExitCode::SUCCESS)
-        }
-        Command::Recipe(cli::RecipeCommand::Mariadb(args)) => {
-            native::mariadb::run(args).map(|()| ExitCode::SUCCESS)
-        }
-        Command::Recipe(cli::RecipeCommand::Rabbitmq(args)) => {
-            native::rabbitmq::run(args).map(|()| ExitCode::SUCCESS)
-        }
-        Command::Recipe(cli::RecipeCommand::Nginx(args)) => {
-            native::nginx::run(args).map(|()| ExitCode::SUCCESS)
-        }
     };
     match result {
         Ok(code) => code,

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
-use wharf_api::{Client, Paths};
+use wharf_api::Paths;
+use wharf_engine::BlockingEngine;
 use wharf_manifest::Loaded;
 use wharf_model::Service;
 
@@ -57,7 +58,7 @@ pub fn hash(loaded: &Loaded, service: &Service) -> anyhow::Result<Option<String>
         digest.update((content.len() as u64).to_le_bytes());
         digest.update(&content);
     }
-    Ok(Some(crate::config_hash::hex(&digest.finalize())))
+    Ok(Some(wharf_runtime::hex(&digest.finalize())))
 }
 
 /// What the engine knows of an image wharf builds.
@@ -68,14 +69,16 @@ pub enum ImageRecord {
     Recorded(String),
 }
 
-pub fn image_record(engine: &Client, image: &str) -> ImageRecord {
-    match crate::backend::inspect_image(engine, image) {
-        None => ImageRecord::Missing,
-        Some(found) => found["Config"]["Labels"][IMAGE_LABEL]
-            .as_str()
-            .map_or(ImageRecord::Unrecorded, |hash| {
-                ImageRecord::Recorded(hash.to_owned())
-            }),
+/// An engine that cannot say counts the image as there, built some other way.
+pub fn image_record(engine: &BlockingEngine, image: &str) -> ImageRecord {
+    match engine.inspect_image(image) {
+        Ok(None) => ImageRecord::Missing,
+        Ok(Some(found)) => found
+            .config
+            .and_then(|config| config.labels)
+            .and_then(|labels| labels.get(IMAGE_LABEL).cloned())
+            .map_or(ImageRecord::Unrecorded, ImageRecord::Recorded),
+        Err(_) => ImageRecord::Unrecorded,
     }
 }
 

@@ -7,16 +7,17 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use serde::Serialize;
-use wharf_api::{Client, InstanceState, InstanceStatus, Paths};
+use wharf_api::{InstanceState, InstanceStatus, Paths};
 use wharf_manifest::Loaded;
 
-use crate::backend::BackendChoice;
 use crate::cli::{CheckArgs, GlobalArgs, ListFormat};
 use crate::commands::repos::ProjectRepos;
-use crate::containers::image_name;
 use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
 use crate::requirements::{ImageRecord, RecordedHashes, image_record};
+use wharf_engine::BlockingEngine;
+use wharf_runtime::BackendChoice;
+use wharf_runtime::image_name;
 
 /// One thing checked: fine, or a problem with its fix.
 #[derive(Serialize)]
@@ -128,9 +129,9 @@ fn check_project(global: &GlobalArgs, args: &CheckArgs, loaded: &Loaded, report:
     }
     check_repos(loaded, report);
     let paths = Paths::from_env();
-    let containers = crate::backend::containers(loaded, args.backend);
+    let containers = wharf_runtime::backend::containers(loaded, args.backend.into());
     let not_native = check_native(loaded, &paths, &containers, report);
-    let engine = check_engine(args.backend, &containers, not_native, report);
+    let engine = check_engine(args.backend.into(), &containers, not_native, report);
     if let Some(engine) = &engine {
         check_images(loaded, &containers, engine, report);
     }
@@ -232,7 +233,7 @@ fn check_native(
     report: &mut Report,
 ) -> bool {
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
-    let problems = match crate::native::project_spec(loaded, &BTreeMap::new(), &volumes, containers)
+    let problems = match wharf_runtime::project_spec(loaded, &BTreeMap::new(), &volumes, containers)
     {
         Ok(spec) => {
             for (name, service) in spec.services.iter().filter(|(_, s)| s.container.is_none()) {
@@ -240,7 +241,7 @@ fn check_native(
             }
             return false;
         }
-        Err(crate::native::NotNative(problems)) => problems,
+        Err(wharf_runtime::NotNative(problems)) => problems,
     };
     let failing: BTreeSet<&String> = problems.iter().map(|(name, _)| name).collect();
     for name in loaded.project.services.keys() {
@@ -266,14 +267,14 @@ fn check_engine(
     containers: &BTreeSet<String>,
     native_problems: bool,
     report: &mut Report,
-) -> Option<Client> {
+) -> Option<BlockingEngine> {
     if choice == BackendChoice::Process && containers.is_empty() {
         return None;
     }
-    match crate::engine_diagnosis::diagnose() {
-        Ok(socket) => {
-            report.ok("engine", socket.display().to_string(), "answers");
-            Some(Client::new(socket))
+    match BlockingEngine::connect() {
+        Ok(engine) => {
+            report.ok("engine", engine.socket().display().to_string(), "answers");
+            Some(engine)
         }
         // With `auto`, services run natively when no engine answers: fine if they can.
         Err(problem) if containers.is_empty() && !native_problems => {
@@ -294,13 +295,13 @@ fn check_engine(
 fn check_images(
     loaded: &Loaded,
     containers: &BTreeSet<String>,
-    engine: &Client,
+    engine: &BlockingEngine,
     report: &mut Report,
 ) {
     for name in containers {
         let service = &loaded.project.services[name];
         let image = image_name(&loaded.project.name, name, service);
-        if crate::backend::has_image(engine, &image) {
+        if wharf_runtime::backend::has_image(engine, &image) {
             report.ok("images", name, format!("{image} is present"));
         } else if service.build.is_some() {
             report.problem(
@@ -336,7 +337,7 @@ fn check_ports(
     report: &mut Report,
 ) {
     for (name, service) in &loaded.project.services {
-        let Ok(ports) = crate::native::ports(service) else {
+        let Ok(ports) = wharf_runtime::ports(service) else {
             continue; // the native check names the bad port
         };
         for (port, declared) in ports.iter().zip(&service.ports) {
@@ -358,7 +359,7 @@ fn check_ports(
                 );
                 continue;
             }
-            match crate::port_owner::check_free(port.published) {
+            match wharf_runtime::port_owner::check_free(port.published) {
                 Ok(()) => report.ok("ports", subject, "free"),
                 Err(owner) => {
                     let (by, stop) = owner.map_or_else(
@@ -452,7 +453,7 @@ fn check_requirements(
     loaded: &Loaded,
     paths: &Paths,
     containers: &BTreeSet<String>,
-    engine: Option<&Client>,
+    engine: Option<&BlockingEngine>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let recorded = RecordedHashes::load(paths, &loaded.project.name)?;

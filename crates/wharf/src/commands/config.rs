@@ -70,8 +70,8 @@ fn resolved(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
     let volumes = wharf_api::Paths::from_env()
         .project_data(&loaded.project.name)
         .join("volumes");
-    let containers = crate::backend::containers(loaded, crate::backend::BackendChoice::Auto);
-    let spec = crate::native::project_spec(loaded, &BTreeMap::new(), &volumes, &containers)?;
+    let containers = wharf_runtime::backend::containers(loaded, wharf_runtime::BackendChoice::Auto);
+    let spec = wharf_runtime::project_spec(loaded, &BTreeMap::new(), &volumes, &containers)?;
     let mut services = serde_json::Map::new();
     for (name, service) in &spec.services {
         let environment: serde_json::Map<String, serde_json::Value> = service
@@ -183,7 +183,7 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
         return hashes(project, wanted);
     }
     let mut value =
-        output::project_value(project, !args.no_interpolate, args.format == Format::Json)?;
+        wharf_manifest::project_value(project, !args.no_interpolate, args.format == Format::Json)?;
     if !args.services.is_empty()
         && let Some(services) = value.get_mut("services").and_then(|s| s.as_object_mut())
     {
@@ -200,7 +200,7 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
 
 /// `name hash` per service, sorted by name.
 fn hashes(project: &wharf_model::Project, wanted: &str) -> anyhow::Result<String> {
-    let value = output::project_value(project, false, true)?;
+    let value = wharf_manifest::project_value(project, false, true)?;
     let services = value
         .get("services")
         .and_then(|s| s.as_object())
@@ -216,10 +216,7 @@ fn hashes(project: &wharf_model::Project, wanted: &str) -> anyhow::Result<String
         let service = services
             .get(name)
             .ok_or_else(|| anyhow::anyhow!("no such service: {name}"))?;
-        lines.push(format!(
-            "{name} {}\n",
-            crate::config_hash::config_hash(service)
-        ));
+        lines.push(format!("{name} {}\n", wharf_runtime::config_hash(service)));
     }
     lines.sort();
     Ok(lines.concat())

@@ -16,7 +16,6 @@ use wharf_plan::{ProjectSpec, ServiceSpec};
 use crate::cli::{ExecArgs, GlobalArgs, RunArgs};
 use crate::commands::up::{DEFAULT_WAIT_TIMEOUT, wait};
 use crate::daemon_client;
-use crate::native;
 use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
 
@@ -183,8 +182,8 @@ pub fn run(global: &GlobalArgs, args: &RunArgs, printer: &Printer) -> anyhow::Re
 pub fn run_loaded(loaded: &Loaded, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env();
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
-    let containers = crate::backend::containers(loaded, crate::backend::BackendChoice::Auto);
-    let spec = native::project_spec(
+    let containers = wharf_runtime::backend::containers(loaded, wharf_runtime::BackendChoice::Auto);
+    let spec = wharf_runtime::project_spec(
         loaded,
         &std::collections::BTreeMap::new(),
         &volumes,

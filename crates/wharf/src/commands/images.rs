@@ -6,14 +6,15 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context as _, bail};
+use wharf_engine::BlockingEngine;
 use wharf_manifest::Loaded;
 use wharf_model::Service;
 
 use crate::cli::{BuildArgs, GlobalArgs, ImagesArgs, ListFormat, ServicesArgs};
-use crate::containers::{COMPOSE_VERSION, image_name};
 use crate::output::aligned_table;
 use crate::printer::Printer;
 use crate::project_ref;
+use wharf_runtime::{COMPOSE_VERSION, image_name};
 
 fn chosen<'a>(
     loaded: &'a Loaded,
@@ -170,20 +171,20 @@ pub fn images(
 ) -> anyhow::Result<ExitCode> {
     let format = args.format.format;
     let loaded = project_ref::load(global, printer)?;
-    let socket = crate::engine_diagnosis::require()?;
-    let engine = wharf_api::Client::new(socket);
+    let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
     let mut rows = vec![["SERVICE", "IMAGE", "IMAGE ID", "SIZE"].map(str::to_owned)];
     let mut listed = Vec::new();
     for (name, service) in chosen(&loaded, &args.services)? {
         let image = image_name(&loaded.project.name, name, service);
-        let Ok(found) = engine.get::<serde_json::Value>(&format!("/images/{image}/json")) else {
+        let Some(found) = engine.inspect_image(&image)? else {
             continue;
         };
-        let id = found["Id"]
-            .as_str()
+        let id = found
+            .id
+            .as_deref()
             .unwrap_or_default()
             .trim_start_matches("sha256:");
-        let size = found["Size"].as_u64().unwrap_or(0);
+        let size = found.size.unwrap_or(0);
         listed.push(serde_json::json!({"service": name, "image": image, "id": id, "size": size}));
         rows.push([
             name.clone(),

@@ -106,7 +106,8 @@ pub fn shell(global: &GlobalArgs, args: &ShellArgs, printer: &Printer) -> anyhow
         None => service_here(&loaded)?,
     };
     let containerized =
-        crate::backend::containers(&loaded, crate::backend::BackendChoice::Auto).contains(&service);
+        wharf_runtime::backend::containers(&loaded, wharf_runtime::BackendChoice::Auto)
+            .contains(&service);
     // Inside a container, whichever shell the image has; natively, the user's own.
     let command = if containerized {
         [

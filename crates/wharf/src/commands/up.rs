@@ -12,16 +12,16 @@ use wharf_api::{
     ChangeAction, Client, Health, InstanceState, InstanceStatus, LogLine, Paths, ServicesRequest,
     UpRequest, UpResponse, now_ms,
 };
+use wharf_engine::BlockingEngine;
 
 use crate::cli::{GlobalArgs, ScaleArgs, UpArgs};
 use crate::commands::logs::{LogPrinter, logs_path};
 use crate::commands::ps::status_text;
 use crate::daemon_client;
-use crate::native;
-use crate::port_owner::accepts;
 use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
 use crate::requirements::{ImageRecord, RecordedHashes, image_record};
+use wharf_runtime::port_owner::accepts;
 
 const POLL: Duration = Duration::from_millis(20);
 
@@ -29,11 +29,11 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
     let loaded = project_ref::load(global, printer)?;
     let paths = Paths::from_env();
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
-    let containers = crate::backend::containers(&loaded, args.backend);
+    let containers = wharf_runtime::backend::containers(&loaded, args.backend.into());
     let engine = if containers.is_empty() {
         None
     } else {
-        Some(Client::new(crate::engine_diagnosis::require()?))
+        Some(BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?)
     };
     // Build what runs in Docker and builds: with --build, or when its image is missing.
     let builds: Vec<&String> = containers
@@ -43,7 +43,7 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
     let engine = engine.filter(|_| !args.build);
     for name in builds {
         let service = &loaded.project.services[name];
-        let image = crate::containers::image_name(&loaded.project.name, name, service);
+        let image = wharf_runtime::image_name(&loaded.project.name, name, service);
         let record = engine
             .as_ref()
             .map_or(ImageRecord::Missing, |e| image_record(e, &image));
@@ -64,7 +64,8 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
             ImageRecord::Recorded(_) | ImageRecord::Unrecorded => {}
         }
     }
-    let spec = native::project_spec(&loaded, &parse_scale(&args.scale)?, &volumes, &containers)?;
+    let spec =
+        wharf_runtime::project_spec(&loaded, &parse_scale(&args.scale)?, &volumes, &containers)?;
     // Like Docker creating a project's volumes on `up`: each named volume, and a
     // recipe's data directory, exists before a process starts in it.
     let named = loaded
@@ -79,7 +80,7 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
         .map(|service| service.working_dir.clone())
         .filter(|dir| dir.starts_with(&volumes));
     for dir in named.chain(working) {
-        crate::native::create_data_dir(&dir)
+        wharf_runtime::create_data_dir(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     for name in args.services.iter().chain(&args.exit_code_from) {
@@ -202,7 +203,7 @@ pub fn scale(global: &GlobalArgs, args: &ScaleArgs, printer: &Printer) -> anyhow
         abort_on_container_exit: false,
         exit_code_from: None,
         build: false,
-        backend: crate::backend::BackendChoice::Auto,
+        backend: crate::cli::BackendArg::Auto,
     };
     run(global, &up, printer)
 }

@@ -19,12 +19,13 @@ use futures_util::{Stream, StreamExt};
 use wharf_api::Health;
 use wharf_plan::{ContainerSpec, EngineResource};
 
+use crate::diagnosis::{EngineProblem, classify};
+use crate::socket::engine_socket;
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error(
-        "no Docker engine answers ({0}); start one, or run the service natively (--backend process)"
-    )]
-    Unreachable(String),
+    #[error("{0}\nhint: {fix}", fix = .0.fix())]
+    Unreachable(#[from] EngineProblem),
     #[error(
         "image {0} is not on this machine and could not be pulled; build or load it first (`docker build`, `docker load`)"
     )]
@@ -52,8 +53,12 @@ pub struct ContainerState {
     pub ports: Vec<wharf_plan::PortSpec>,
 }
 
+/// How long one request may take; image pulls and builds stream for longer.
+const REQUEST_TIMEOUT_SECONDS: u64 = 120;
+
 pub struct Engine {
     docker: Docker,
+    socket: std::path::PathBuf,
 }
 
 /// A container of the project as the engine lists it.
@@ -84,15 +89,45 @@ fn not_found(err: &bollard::errors::Error) -> bool {
 }
 
 impl Engine {
-    /// Connects through `DOCKER_HOST` or the default socket, speaking the engine's
-    /// API version.
-    pub async fn connect() -> Result<Self, EngineError> {
-        let docker = Docker::connect_with_local_defaults()
-            .map_err(|e| EngineError::Unreachable(e.to_string()))?
-            .negotiate_version()
-            .await
-            .map_err(|e| EngineError::Unreachable(e.to_string()))?;
-        Ok(Self { docker })
+    /// Connects to the engine's socket (`socket::engine_socket`), speaking the
+    /// engine's API version; what is wrong, with its fix, when none answers.
+    pub async fn connect() -> Result<Self, EngineProblem> {
+        let socket = engine_socket()?;
+        if let Err(err) = tokio::net::UnixStream::connect(&socket).await {
+            return Err(classify(socket, &err));
+        }
+        let not_answering =
+            |socket: &std::path::Path, err: bollard::errors::Error| EngineProblem::NotAnswering {
+                socket: socket.to_owned(),
+                why: err.to_string(),
+            };
+        let docker = Docker::connect_with_unix(
+            &socket.to_string_lossy(),
+            REQUEST_TIMEOUT_SECONDS,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .map_err(|e| not_answering(&socket, e))?
+        .negotiate_version()
+        .await
+        .map_err(|e| not_answering(&socket, e))?;
+        Ok(Self { docker, socket })
+    }
+
+    /// The socket this engine answers on.
+    pub fn socket(&self) -> &std::path::Path {
+        &self.socket
+    }
+
+    /// What the engine knows of `image`; `None` when it has no such image.
+    pub async fn inspect_image(
+        &self,
+        image: &str,
+    ) -> Result<Option<bollard::models::ImageInspect>, EngineError> {
+        match self.docker.inspect_image(image).await {
+            Ok(found) => Ok(Some(found)),
+            Err(err) if not_found(&err) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
     }
 
     pub async fn ensure_network(&self, network: &EngineResource) -> Result<(), EngineError> {

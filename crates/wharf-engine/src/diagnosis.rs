@@ -1,12 +1,9 @@
 //! Why no Docker engine answers, in words that say what to do: `DOCKER_HOST` pointing
 //! nowhere, no engine installed, a daemon that is not running, a socket this user may
-//! not open.
+//! not open. Each problem carries its fix.
 
 use std::io;
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-
-use wharf_api::Client;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineProblem {
@@ -14,7 +11,9 @@ pub enum EngineProblem {
     UnsupportedHost(String),
     #[error("DOCKER_HOST points at {}, which does not exist", .0.display())]
     HostMissing(PathBuf),
-    #[error("no Docker engine is installed or running: no socket at /var/run/docker.sock")]
+    #[error(
+        "no Docker engine is installed or running: no socket at /var/run/docker.sock or Podman's"
+    )]
     NoSocket,
     #[error("the Docker daemon is not running: {} refuses connections", .0.display())]
     NotRunning(PathBuf),
@@ -48,31 +47,16 @@ impl EngineProblem {
     }
 }
 
-/// The engine's socket, or an error saying what is wrong and what to do.
-pub fn require() -> anyhow::Result<PathBuf> {
-    diagnose().map_err(|problem| anyhow::anyhow!("{problem}\nhint: {}", problem.fix()))
-}
-
-/// `Ok(socket)` when an engine answers there, else what is wrong.
-pub fn diagnose() -> Result<PathBuf, EngineProblem> {
-    let socket = crate::backend::engine_socket()?;
-    if let Err(err) = UnixStream::connect(&socket) {
-        return Err(match err.kind() {
-            io::ErrorKind::PermissionDenied => EngineProblem::Permission(socket),
-            io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound => {
-                EngineProblem::NotRunning(socket)
-            }
-            _ => EngineProblem::NotAnswering {
-                socket,
-                why: err.to_string(),
-            },
-        });
-    }
-    match Client::new(&socket).get::<serde_json::Value>("/version") {
-        Ok(_) => Ok(socket),
-        Err(err) => Err(EngineProblem::NotAnswering {
+/// What is wrong with a socket that does not answer, from the error of connecting.
+pub fn classify(socket: PathBuf, err: &io::Error) -> EngineProblem {
+    match err.kind() {
+        io::ErrorKind::PermissionDenied => EngineProblem::Permission(socket),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound => {
+            EngineProblem::NotRunning(socket)
+        }
+        _ => EngineProblem::NotAnswering {
             socket,
             why: err.to_string(),
-        }),
+        },
     }
 }

@@ -13,9 +13,8 @@ use std::process::Command;
 use anyhow::{Context as _, bail};
 use wharf_plan::PortSpec;
 
-use super::recipes::{Recipe, RecipeContext, find_program, missing};
-use super::references::resolve_references;
-use crate::cli::NginxArgs;
+use super::{LaunchError, Options, Recipe, RecipeContext, find_program, missing};
+use crate::references::resolve_references;
 
 const CONF_D: &str = "/etc/nginx/conf.d";
 const MAIN_CONF: &str = "/etc/nginx/nginx.conf";
@@ -26,29 +25,25 @@ pub fn recipe(context: &RecipeContext<'_>) -> Result<Recipe, String> {
         return Err(missing("nginx", "nginx"));
     }
     let prefix = context.own_dir("nginx");
-    let mut command = context.entrypoint("nginx");
-    command.extend(["--prefix".to_owned(), prefix.display().to_string()]);
+    let mut options = Options::default().with_path("prefix", &prefix);
     for mount in context.service.volumes.iter().filter(|m| m.kind == "bind") {
-        command.extend([
-            "--mount".to_owned(),
-            format!("{}={}", mount.source, mount.target),
-        ]);
+        options = options.with("mount", format!("{}={}", mount.source, mount.target));
     }
     for port in &context.service.ports {
         let published = port.published.split('-').next().filter(|p| !p.is_empty());
         let host = published.map_or_else(|| port.target.to_string(), str::to_owned);
-        command.extend(["--listen".to_owned(), format!("{}={host}", port.target)]);
+        options = options.with("listen", format!("{}={host}", port.target));
     }
     for (service, ports) in context.reachable {
         for port in ports {
-            command.extend([
-                "--resolve".to_owned(),
+            options = options.with(
+                "resolve",
                 format!("{service}:{}={}", port.target, port.published),
-            ]);
+            );
         }
     }
     Ok(Recipe {
-        command,
+        command: options.into_command(context.wharf, "nginx"),
         working_dir: context.project_dir.to_owned(),
         environment: BTreeMap::new(),
         origin: "recipe nginx".to_owned(),
@@ -58,6 +53,31 @@ pub fn recipe(context: &RecipeContext<'_>) -> Result<Recipe, String> {
 }
 
 /// `wharf recipe nginx`: write the configuration, then become nginx.
+/// What `wharf recipe nginx` is given.
+#[derive(Debug)]
+pub struct NginxArgs {
+    /// The service's own directory (configuration, pid, temporary files).
+    prefix: PathBuf,
+    /// Bind mounts, HOST=CONTAINER.
+    mounts: Vec<String>,
+    /// Container ports and their host ports, PORT=HOSTPORT.
+    listens: Vec<String>,
+    /// How services' ports are reached, SERVICE:PORT=HOSTPORT.
+    resolves: Vec<String>,
+}
+
+impl NginxArgs {
+    pub fn read(options: &Options) -> Result<Self, LaunchError> {
+        let all = |key| options.all(key).into_iter().map(str::to_owned).collect();
+        Ok(Self {
+            prefix: options.path("prefix")?,
+            mounts: all("mount"),
+            listens: all("listen"),
+            resolves: all("resolve"),
+        })
+    }
+}
+
 pub fn run(args: &NginxArgs) -> anyhow::Result<()> {
     let mounts = parse_pairs(&args.mounts, "--mount")?;
     let listens = parse_pairs(&args.listens, "--listen")?;
@@ -82,7 +102,7 @@ pub fn run(args: &NginxArgs) -> anyhow::Result<()> {
 
     let conf_d = args.prefix.join("conf.d");
     for dir in [&conf_d, &args.prefix.join("logs"), &args.prefix.join("tmp")] {
-        super::create_data_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::create_data_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     for old in std::fs::read_dir(&conf_d)?.filter_map(Result::ok) {
         std::fs::remove_file(old.path())?;

@@ -15,8 +15,7 @@ use anyhow::{Context as _, bail};
 use super::entrypoint::{
     become_account, check, initialize_once, prepare_dirs, run_init_files, wait_until_ready,
 };
-use super::recipes::{Recipe, RecipeContext, find_program, missing};
-use crate::cli::DatabaseArgs;
+use super::{DatabaseArgs, Options, Recipe, RecipeContext, find_program, missing};
 
 /// The image's variable, under either of its names (MARIADB_ first, as the image does).
 fn setting(lookup: impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
@@ -38,7 +37,12 @@ pub fn recipe(context: &RecipeContext<'_>, image: &str) -> Result<Recipe, String
     }
     let data = context.data_dir("/var/lib/mysql");
     let sockets = context.own_dir("sockets");
-    let command = context.database_command("mariadb", &[], &data, &["mariadbd", "mysqld"]);
+    let command = context.database_command(
+        "mariadb",
+        Options::default(),
+        &data,
+        &["mariadbd", "mysqld"],
+    );
     // Clients in healthchecks and `wharf exec` (`mariadb-admin ping`) find the server
     // through the option file the entrypoint writes there, read after the host's own.
     let environment = BTreeMap::from([("MARIADB_HOME".to_owned(), sockets.display().to_string())]);

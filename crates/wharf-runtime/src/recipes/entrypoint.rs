@@ -13,7 +13,7 @@ use anyhow::{Context as _, bail};
 pub fn prepare_dirs(dirs: &[&Path]) -> anyhow::Result<()> {
     for dir in dirs {
         if let Some(parent) = dir.parent() {
-            super::create_data_dir(parent)
+            crate::create_data_dir(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         if !dir.exists() {

@@ -2,14 +2,6 @@
 //! directory, environment, ports and policies. Every service that cannot run natively
 //! is reported at once, before anything starts.
 
-mod entrypoint;
-pub mod mariadb;
-pub mod nginx;
-pub mod postgres;
-pub mod rabbitmq;
-mod recipes;
-mod references;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,8 +9,8 @@ use std::time::Duration;
 
 use wharf_manifest::Loaded;
 
-use self::recipes::{RecipeContext, image_name_and_tag, usual_port};
-use self::references::resolve_references;
+use crate::recipes::{self, RecipeContext, image_name_and_tag, usual_port};
+use crate::references::resolve_references;
 use wharf_model::x_wharf::CommandLine;
 use wharf_model::{Healthcheck, Service};
 use wharf_plan::{
@@ -53,17 +45,6 @@ fn render(problems: &[(String, String)]) -> String {
     text
 }
 
-/// Creates a directory of wharf's data tree (volumes, sockets) and its missing parents:
-/// others may pass through (0711) but not list them, since a server that runs as its
-/// own user must reach its directory, which it then owns, private.
-pub fn create_data_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o711)
-        .create(dir)
-}
-
 /// `scale` overrides replica counts (`--scale web=3`); named volumes of native
 /// services live in `volumes_dir`; the services in `containers` run in Docker.
 pub fn project_spec(
@@ -77,7 +58,7 @@ pub fn project_spec(
     let project_json = if containers.is_empty() {
         serde_json::Value::Null
     } else {
-        crate::output::project_value(project, false, true)
+        wharf_manifest::project_value(project, false, true)
             .map_err(|e| NotNative(vec![("*".to_owned(), e.to_string())]))?
     };
     let wharf = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("wharf"));

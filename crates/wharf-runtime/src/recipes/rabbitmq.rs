@@ -14,8 +14,7 @@ use std::process::Command;
 use anyhow::{Context as _, bail};
 
 use super::entrypoint::prepare_dirs;
-use super::recipes::{Recipe, RecipeContext};
-use crate::cli::RabbitmqArgs;
+use super::{LaunchError, Options, Recipe, RecipeContext};
 
 const INSTALLS: &str = "/usr/lib/rabbitmq/lib";
 
@@ -44,17 +43,12 @@ pub fn recipe(context: &RecipeContext<'_>) -> Result<Recipe, String> {
     )?;
     let data = context.data_dir("/var/lib/rabbitmq");
     let (dist, epmd) = erlang_ports(context.port);
-    let mut command = context.entrypoint("rabbitmq");
-    command.extend([
-        "--bin".to_owned(),
-        sbin.display().to_string(),
-        "--data".to_owned(),
-        data.display().to_string(),
-        "--port".to_owned(),
-        context.port.to_string(),
-        "--dist-port".to_owned(),
-        dist.to_string(),
-    ]);
+    let command = Options::default()
+        .with_path("bin", &sbin)
+        .with_path("data", &data)
+        .with("port", context.port)
+        .with("dist-port", dist)
+        .into_command(context.wharf, "rabbitmq");
     // The node's identity, which its CLI tools (`rabbitmq-diagnostics ping` in a
     // healthcheck) need too: they come first on PATH, ahead of the system wrappers.
     let path = std::env::var("PATH").unwrap_or_default();
@@ -78,6 +72,28 @@ pub fn recipe(context: &RecipeContext<'_>) -> Result<Recipe, String> {
 }
 
 /// `wharf recipe rabbitmq`: configuration, the service's epmd, then the server.
+/// What `wharf recipe rabbitmq` is given.
+#[derive(Debug)]
+pub struct RabbitmqArgs {
+    /// The directory holding rabbitmq-server.
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+    /// The Erlang distribution port.
+    dist_port: u16,
+}
+
+impl RabbitmqArgs {
+    pub fn read(options: &Options) -> Result<Self, LaunchError> {
+        Ok(Self {
+            bin: options.path("bin")?,
+            data: options.path("data")?,
+            port: options.port("port")?,
+            dist_port: options.port("dist-port")?,
+        })
+    }
+}
+
 pub fn run(args: &RabbitmqArgs) -> anyhow::Result<()> {
     prepare_dirs(&[&args.data])?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());

@@ -16,8 +16,7 @@ use anyhow::{Context as _, bail};
 use super::entrypoint::{
     become_account, check, initialize_once, prepare_dirs, run_init_files, wait_until_ready,
 };
-use super::recipes::{Recipe, RecipeContext};
-use crate::cli::PostgresArgs;
+use super::{DatabaseArgs, LaunchError, Options, Recipe, RecipeContext};
 
 const INSTALLS: &str = "/usr/lib/postgresql";
 
@@ -76,7 +75,7 @@ pub fn recipe(context: &RecipeContext<'_>, tag: &str) -> Result<Recipe, String> 
     let data = context.data_dir(pgdata);
     let command = context.database_command(
         "postgres",
-        &["--bin".to_owned(), format!("{INSTALLS}/{version}/bin")],
+        Options::default().with("bin", format!("{INSTALLS}/{version}/bin")),
         &data,
         &["postgres"],
     );
@@ -98,6 +97,23 @@ pub fn recipe(context: &RecipeContext<'_>, tag: &str) -> Result<Recipe, String> 
         // Fast shutdown, the image's STOPSIGNAL: SIGTERM would wait for every client.
         stop_signal: Some("SIGINT"),
     })
+}
+
+/// What `wharf recipe postgres` is given.
+#[derive(Debug)]
+pub struct PostgresArgs {
+    /// The directory holding initdb, postgres and psql.
+    bin: PathBuf,
+    database: DatabaseArgs,
+}
+
+impl PostgresArgs {
+    pub fn read(options: &Options) -> Result<Self, LaunchError> {
+        Ok(Self {
+            bin: options.path("bin")?,
+            database: DatabaseArgs::read(options)?,
+        })
+    }
 }
 
 /// `wharf recipe postgres`: prepare, initialize once, then become the server.

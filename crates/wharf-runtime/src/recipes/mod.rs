@@ -5,10 +5,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use wharf_model::Service;
-
 use wharf_plan::PortSpec;
 
-use super::{mariadb, nginx, postgres, rabbitmq};
+pub use self::launch::{LaunchError, Options};
+
+mod entrypoint;
+mod launch;
+mod mariadb;
+mod nginx;
+mod postgres;
+mod rabbitmq;
 
 /// What a recipe decided: the process to run and what to add to its environment.
 pub struct Recipe {
@@ -77,48 +83,31 @@ impl RecipeContext<'_> {
             .join(self.service_name)
     }
 
-    /// The start of the command of a recipe whose entrypoint is wharf itself.
-    pub fn entrypoint(&self, recipe: &str) -> Vec<String> {
-        vec![
-            self.wharf.display().to_string(),
-            "recipe".to_owned(),
-            recipe.to_owned(),
-        ]
-    }
-
-    /// The command of a database recipe: wharf's entrypoint for `recipe`, `options`
-    /// of its own, the data and socket directories, the init files, and the server
-    /// arguments of the service's `command` (after the program's own name).
+    /// The command of a database recipe: wharf's entrypoint for `recipe` with
+    /// `options` of its own, the data and socket directories, the init files, and the
+    /// server arguments of the service's `command` (after the program's own name).
     pub fn database_command(
         &self,
         recipe: &str,
-        options: &[String],
+        options: Options,
         data: &Path,
         programs: &[&str],
     ) -> Vec<String> {
-        let mut command = self.entrypoint(recipe);
-        command.extend(options.iter().cloned());
-        command.extend([
-            "--data".to_owned(),
-            data.display().to_string(),
-            "--port".to_owned(),
-            self.port.to_string(),
-            "--sockets".to_owned(),
-            self.own_dir("sockets").display().to_string(),
-        ]);
+        let mut options = options
+            .with_path("data", data)
+            .with("port", self.port)
+            .with_path("sockets", &self.own_dir("sockets"));
         if let Some(scripts) = self.mounted("/docker-entrypoint-initdb.d") {
-            command.extend(["--initdb-d".to_owned(), scripts.display().to_string()]);
+            options = options.with_path("initdb-d", &scripts);
         }
         let server_args: Vec<String> = self
             .command()
             .into_iter()
             .skip_while(|arg| programs.contains(&arg.as_str()))
             .collect();
-        if !server_args.is_empty() {
-            command.push("--".to_owned());
-            command.extend(server_args);
-        }
-        command
+        options
+            .with_server_args(server_args)
+            .into_command(self.wharf, recipe)
     }
 
     pub fn env(&self, name: &str) -> Option<&str> {
@@ -168,6 +157,44 @@ pub fn usual_port(image: &str) -> Option<u16> {
         "mariadb" | "mysql" => Some(3306),
         "rabbitmq" => Some(5672),
         _ => None,
+    }
+}
+
+/// `wharf recipe RECIPE ARGS…`: the entrypoint of a recipe, run by wharfd as the
+/// service's process; it prepares what the server needs, then becomes the server.
+pub fn run_entrypoint(recipe: &str, args: &[String]) -> anyhow::Result<()> {
+    let options = Options::parse(args)?;
+    match recipe {
+        "postgres" => postgres::run(&postgres::PostgresArgs::read(&options)?),
+        "mariadb" => mariadb::run(&DatabaseArgs::read(&options)?),
+        "nginx" => nginx::run(&nginx::NginxArgs::read(&options)?),
+        "rabbitmq" => rabbitmq::run(&rabbitmq::RabbitmqArgs::read(&options)?),
+        other => Err(LaunchError::UnknownRecipe(other.to_owned()).into()),
+    }
+}
+
+/// What every database recipe's entrypoint is given (see `database_command`).
+#[derive(Debug)]
+pub struct DatabaseArgs {
+    pub data: PathBuf,
+    pub port: u16,
+    /// Where the server puts its unix socket.
+    pub sockets: PathBuf,
+    /// Files to run on the first start (`/docker-entrypoint-initdb.d`).
+    pub initdb_d: Option<PathBuf>,
+    /// Passed to the server (`-c max_connections=200`).
+    pub server_args: Vec<String>,
+}
+
+impl DatabaseArgs {
+    pub fn read(options: &Options) -> Result<Self, LaunchError> {
+        Ok(Self {
+            data: options.path("data")?,
+            port: options.port("port")?,
+            sockets: options.path("sockets")?,
+            initdb_d: options.optional("initdb-d").map(PathBuf::from),
+            server_args: options.server_args().to_vec(),
+        })
     }
 }
 

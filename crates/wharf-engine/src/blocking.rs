@@ -1,0 +1,36 @@
+//! The engine for commands that ask it a question or two and exit: each call runs on
+//! a runtime of its own thread, so the CLI needs no async code of its own.
+
+use bollard::models::ImageInspect;
+
+use crate::diagnosis::EngineProblem;
+use crate::engine::{Engine, EngineError};
+
+pub struct BlockingEngine {
+    runtime: tokio::runtime::Runtime,
+    engine: Engine,
+}
+
+impl BlockingEngine {
+    /// The engine when one answers, else what is wrong with its fix.
+    pub fn connect() -> Result<Self, EngineProblem> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|err| EngineProblem::NotAnswering {
+                socket: std::path::PathBuf::new(),
+                why: err.to_string(),
+            })?;
+        let engine = runtime.block_on(Engine::connect())?;
+        Ok(Self { runtime, engine })
+    }
+
+    pub fn socket(&self) -> &std::path::Path {
+        self.engine.socket()
+    }
+
+    /// What the engine knows of `image`; `None` when it has no such image.
+    pub fn inspect_image(&self, image: &str) -> Result<Option<ImageInspect>, EngineError> {
+        self.runtime.block_on(self.engine.inspect_image(image))
+    }
+}

@@ -1,0 +1,13 @@
+//! wharf's one adapter to a container engine: where its socket is and what is wrong
+//! when none answers (`socket`, `diagnosis`), the engine's API for the daemon
+//! (`engine`), and a blocking front for the CLI's short questions (`blocking`).
+
+mod blocking;
+mod diagnosis;
+mod engine;
+mod socket;
+
+pub use blocking::BlockingEngine;
+pub use diagnosis::EngineProblem;
+pub use engine::{ContainerState, Engine, EngineError, LogTime, ProjectContainer};
+pub use socket::engine_socket;

@@ -1,0 +1,64 @@
+//! Which services run as containers: `--backend`, `x-wharf.backend` per service, and
+//! for `auto`, whether a Docker engine answers and can run the service's image now.
+
+use std::collections::BTreeSet;
+
+use wharf_engine::BlockingEngine;
+use wharf_manifest::Loaded;
+use wharf_model::x_wharf::Backend;
+
+/// Where services run unless their `x-wharf.backend` says otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// Docker when an engine answers and has (or builds) the image; else native
+    #[default]
+    Auto,
+    /// Native processes
+    Process,
+    /// Containers of the Docker engine
+    Docker,
+}
+
+/// The engine when one answers (`auto` probes it once).
+pub fn engine() -> Option<BlockingEngine> {
+    BlockingEngine::connect().ok()
+}
+
+/// Whether the engine has `image`. An engine that cannot say counts it as present,
+/// so the error surfaces where the image is used, with the engine's words.
+pub fn has_image(engine: &BlockingEngine, image: &str) -> bool {
+    engine
+        .inspect_image(image)
+        .map_or(true, |found| found.is_some())
+}
+
+/// The services that run as containers.
+pub fn containers(loaded: &Loaded, choice: BackendChoice) -> BTreeSet<String> {
+    let mut engine = None;
+    let mut probed = false;
+    let mut chosen = BTreeSet::new();
+    for (name, service) in &loaded.project.services {
+        let wanted = match (service.wharf.backend, choice) {
+            (Backend::Process, _) => BackendChoice::Process,
+            (Backend::Docker, _) => BackendChoice::Docker,
+            (Backend::Auto, choice) => choice,
+        };
+        let container = match wanted {
+            BackendChoice::Process => false,
+            BackendChoice::Docker => true,
+            BackendChoice::Auto => {
+                if !probed {
+                    engine = self::engine();
+                    probed = true;
+                }
+                engine.as_ref().is_some_and(|engine| {
+                    service.build.is_some() || has_image(engine, &service.image)
+                })
+            }
+        };
+        if container {
+            chosen.insert(name.clone());
+        }
+    }
+    chosen
+}
