@@ -99,9 +99,13 @@ impl Client {
             let lower = header.to_ascii_lowercase();
             chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
         }
-        // wharfd ends a body by closing; other servers (the Docker engine) may chunk it.
+        // Streamed bodies come chunked, and are read chunk by chunk as they come.
         let reader: Body = if chunked {
-            Box::new(std::io::Cursor::new(dechunk(reader)?))
+            Box::new(BufReader::new(Chunked {
+                inner: reader,
+                left: 0,
+                ended: false,
+            }))
         } else {
             Box::new(reader)
         };
@@ -118,23 +122,44 @@ impl Client {
 /// A response body being read.
 type Body = Box<dyn BufRead + Send>;
 
-/// Reads a chunked body to its end.
-fn dechunk(mut reader: impl BufRead) -> Result<Vec<u8>, ClientError> {
-    let mut body = Vec::new();
-    loop {
-        let mut size_line = String::new();
-        reader.read_line(&mut size_line)?;
-        let size_text = size_line.trim().split(';').next().unwrap_or_default();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| ClientError::Protocol(format!("chunk size {size_line:?}")))?;
-        if size == 0 {
-            return Ok(body);
+/// A chunked body as a plain one, decoded as it is read.
+struct Chunked<R> {
+    inner: R,
+    /// Bytes left in the current chunk.
+    left: usize,
+    ended: bool,
+}
+
+impl<R: BufRead> Read for Chunked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let malformed = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+        if self.ended || buf.is_empty() {
+            return Ok(0);
         }
-        let start = body.len();
-        body.resize(start + size, 0);
-        reader.read_exact(&mut body[start..])?;
-        let mut crlf = [0u8; 2];
-        reader.read_exact(&mut crlf)?;
+        if self.left == 0 {
+            let mut size_line = String::new();
+            if self.inner.read_line(&mut size_line)? == 0 {
+                return Err(malformed("the body ends inside a chunk".to_owned()));
+            }
+            let size_text = size_line.trim().split(';').next().unwrap_or_default();
+            self.left = usize::from_str_radix(size_text, 16)
+                .map_err(|_| malformed(format!("chunk size {size_line:?}")))?;
+            if self.left == 0 {
+                self.ended = true;
+                return Ok(0);
+            }
+        }
+        let wanted = buf.len().min(self.left);
+        let read = self.inner.read(&mut buf[..wanted])?;
+        if read == 0 {
+            return Err(malformed("the body ends inside a chunk".to_owned()));
+        }
+        self.left -= read;
+        if self.left == 0 {
+            let mut crlf = [0u8; 2];
+            self.inner.read_exact(&mut crlf)?;
+        }
+        Ok(read)
     }
 }
 
@@ -170,12 +195,30 @@ impl<T: DeserializeOwned> Iterator for LineStream<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::dechunk;
+    use super::{Chunked, read_all};
+
+    fn dechunk(wire: &[u8]) -> std::io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(
+            &mut Chunked {
+                inner: wire,
+                left: 0,
+                ended: false,
+            },
+            &mut body,
+        )?;
+        Ok(body)
+    }
 
     #[test]
     fn chunked_bodies_are_joined() {
         let wire = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n";
         assert_eq!(dechunk(&wire[..]).unwrap(), b"hello, world");
         assert!(dechunk(&b"zz\r\n"[..]).is_err());
+        assert!(
+            dechunk(&b"5\r\nhel"[..]).is_err(),
+            "a cut body passed as whole"
+        );
+        assert_eq!(read_all(&b"plain"[..]).unwrap(), b"plain");
     }
 }

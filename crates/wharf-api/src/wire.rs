@@ -187,3 +187,42 @@ pub struct RouteInfo {
     /// Instances not ready yet.
     pub waiting: usize,
 }
+
+/// One line of `GET /v1/events` (newline-delimited JSON): something that changed in
+/// wharfd. A stream opens with the current instances and a `live` line (`seq` 0),
+/// then follows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Counts up from 1 over the daemon's life; 0 for the opening snapshot.
+    pub seq: u64,
+    /// When it happened, UTC (`2026-12-01T05:49:57.123Z`).
+    pub time: String,
+    pub project: String,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// An instance appeared, or its state, health, process, exit code, restart count,
+    /// ports or message changed.
+    Instance { instance: InstanceStatus },
+    /// An instance is gone: scaled down, removed from the file, or the project went down.
+    Removed {
+        service: String,
+        replica: u32,
+        name: String,
+    },
+    /// What the project should run changed: `up`, `start`, `stop`, `kill`, `down`,
+    /// for these services (all of the project's when empty).
+    Project {
+        action: String,
+        #[serde(default)]
+        services: Vec<String>,
+    },
+    /// The proxy's routes of the project changed; these are its URLs now.
+    Routes { urls: Vec<String> },
+    /// The opening snapshot is complete: what follows happens as it is sent.
+    Live,
+}

@@ -1,19 +1,24 @@
-//! The HTTP/1.1 subset the control API speaks: one request per connection, a
-//! `Content-Length` body, responses closed by end of stream. Small enough to read in
-//! one sitting, and it keeps an HTTP framework out of the build.
+//! The control API's HTTP, served by hyper: keep-alive connections, JSON bodies, and
+//! streamed bodies of newline-delimited JSON (logs, events, share) that end when the
+//! client goes away.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
+use http_body_util::{BodyExt, Full, Limited, combinators::BoxBody};
+use hyper::body::{Bytes, Frame, Incoming};
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::UnixStream;
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
 use wharf_api::ErrorBody;
 
 /// Bodies above this are refused: a project spec is kilobytes.
 const MAX_BODY: usize = 16 * 1024 * 1024;
-const MAX_HEAD_LINE: usize = 16 * 1024;
+/// Lines a streamed response may hold before its writer waits for the client.
+const STREAM_BUFFER: usize = 256;
+
+pub type Reply = hyper::Response<BoxBody<Bytes, Infallible>>;
 
 pub struct Request {
     pub method: String,
@@ -23,6 +28,27 @@ pub struct Request {
 }
 
 impl Request {
+    /// Reads a request whole; a reply saying what is wrong when it cannot be.
+    pub async fn read(request: hyper::Request<Incoming>) -> Result<Self, Reply> {
+        let method = request.method().as_str().to_owned();
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
+            Ok(collected) => collected.to_bytes().to_vec(),
+            Err(err) => return Err(error(400, &format!("reading the request body: {err}"))),
+        };
+        let (path, query) = split_target(&target);
+        Ok(Self {
+            method,
+            path,
+            query,
+            body,
+        })
+    }
+
     pub fn query_one(&self, name: &str) -> Option<&str> {
         self.query
             .get(name)
@@ -37,77 +63,6 @@ impl Request {
     pub fn flag(&self, name: &str) -> bool {
         matches!(self.query_one(name), Some("1" | "true" | ""))
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum HttpError {
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    #[error("malformed request: {0}")]
-    Malformed(&'static str),
-}
-
-/// Reads one request; the returned writer sends the response.
-pub async fn read_request(stream: UnixStream) -> Result<(Request, OwnedWriteHalf), HttpError> {
-    let (read, write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    let request_line = read_line(&mut reader).await?;
-    let mut parts = request_line.split_whitespace();
-    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(HttpError::Malformed("request line"));
-    };
-    if !version.starts_with("HTTP/1.") {
-        return Err(HttpError::Malformed("only HTTP/1.x is spoken here"));
-    }
-    let mut content_length = 0usize;
-    loop {
-        let line = read_line(&mut reader).await?;
-        if line.is_empty() {
-            break;
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(HttpError::Malformed("header line"));
-        };
-        if name.eq_ignore_ascii_case("content-length") {
-            content_length = value
-                .trim()
-                .parse()
-                .map_err(|_| HttpError::Malformed("content-length"))?;
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(HttpError::Malformed(
-                "chunked request bodies are not accepted",
-            ));
-        }
-    }
-    if content_length > MAX_BODY {
-        return Err(HttpError::Malformed("body too large"));
-    }
-    let mut body = vec![0; content_length];
-    reader.read_exact(&mut body).await?;
-    let (path, query) = split_target(target);
-    Ok((
-        Request {
-            method: method.to_owned(),
-            path,
-            query,
-            body,
-        },
-        write,
-    ))
-}
-
-async fn read_line(reader: &mut BufReader<OwnedReadHalf>) -> Result<String, HttpError> {
-    let mut line = Vec::new();
-    let read = (&mut *reader)
-        .take(MAX_HEAD_LINE as u64)
-        .read_until(b'\n', &mut line)
-        .await?;
-    if read == 0 || !line.ends_with(b"\n") {
-        return Err(HttpError::Malformed("truncated head"));
-    }
-    let text = String::from_utf8(line).map_err(|_| HttpError::Malformed("head is not UTF-8"))?;
-    Ok(text.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn split_target(target: &str) -> (String, BTreeMap<String, Vec<String>>) {
@@ -146,57 +101,72 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A complete response, ready to send.
-pub struct Response {
-    pub status: u16,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    pub fn json<T: Serialize>(value: &T) -> Self {
-        match serde_json::to_vec(value) {
-            Ok(body) => Self { status: 200, body },
-            Err(err) => Self::error(500, &format!("encoding the response: {err}")),
-        }
-    }
-
-    pub fn error(status: u16, message: &str) -> Self {
-        let body = serde_json::to_vec(&ErrorBody {
-            error: message.to_owned(),
-        })
-        .unwrap_or_default();
-        Self { status, body }
-    }
-
-    pub async fn send(self, writer: &mut OwnedWriteHalf) -> std::io::Result<()> {
-        write_head(writer, self.status, Some(self.body.len())).await?;
-        writer.write_all(&self.body).await?;
-        writer.shutdown().await
-    }
-}
-
-/// Writes the status line and headers; without a length, the body ends at close.
-pub async fn write_head(
-    writer: &mut OwnedWriteHalf,
-    status: u16,
-    length: Option<usize>,
-) -> std::io::Result<()> {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        409 => "Conflict",
-        _ => "Error",
-    };
-    let mut head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nConnection: close\r\n"
+fn reply(status: u16, body: BoxBody<Bytes, Infallible>) -> Reply {
+    let mut reply = hyper::Response::new(body);
+    *reply.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    reply.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
     );
-    if let Some(length) = length {
-        let _ = write!(head, "Content-Length: {length}\r\n");
+    reply
+}
+
+pub fn json<T: Serialize>(value: &T) -> Reply {
+    match serde_json::to_vec(value) {
+        Ok(body) => reply(200, Full::new(Bytes::from(body)).boxed()),
+        Err(err) => error(500, &format!("encoding the response: {err}")),
     }
-    head.push_str("\r\n");
-    writer.write_all(head.as_bytes()).await
+}
+
+pub fn error(status: u16, message: &str) -> Reply {
+    let body = serde_json::to_vec(&ErrorBody {
+        error: message.to_owned(),
+    })
+    .unwrap_or_default();
+    reply(status, Full::new(Bytes::from(body)).boxed())
+}
+
+/// A streamed response: the reply to return, and the writer of its lines.
+pub fn stream() -> (Lines, Reply) {
+    let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+    (Lines(sender), reply(200, ChannelBody(receiver).boxed()))
+}
+
+/// Writes one JSON value a line into a streamed response.
+pub struct Lines(mpsc::Sender<Bytes>);
+
+impl Lines {
+    /// `false` once the client has gone away.
+    pub async fn send<T: Serialize>(&self, value: &T) -> bool {
+        let Ok(mut line) = serde_json::to_vec(value) else {
+            return true;
+        };
+        line.push(b'\n');
+        self.0.send(Bytes::from(line)).await.is_ok()
+    }
+
+    /// Resolves when the client has gone away.
+    pub async fn closed(&self) {
+        self.0.closed().await;
+    }
+}
+
+/// A body whose frames come from a channel; it ends when the writer is dropped.
+struct ChannelBody(mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|line| line.map(|bytes| Ok(Frame::data(bytes))))
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 mod cgroup;
 mod container_instance;
+mod events;
 mod forward;
 mod generation;
 mod health;
@@ -206,7 +207,7 @@ async fn serve(paths: &Paths, cgroups: Option<cgroup::Tree>) -> Result<(), Daemo
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let server = Arc::clone(&server);
-                    tokio::spawn(async move { server.handle(stream).await });
+                    tokio::spawn(server.serve(stream));
                 }
                 Err(err) => say(&format!("accept: {err}")),
             },

@@ -3,18 +3,20 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-use tokio::io::AsyncWriteExt;
-use tokio::net::UnixStream;
-use tokio::net::unix::OwnedWriteHalf;
-use tokio::sync::broadcast::error::RecvError;
-use wharf_api::{DaemonStatus, DownRequest, LogLine, ServicesRequest, UpRequest};
+use std::sync::Arc;
 
-use crate::http::{Request, Response, read_request, write_head};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::de::DeserializeOwned;
+use tokio::net::UnixStream;
+use tokio::sync::broadcast::error::RecvError;
+use wharf_api::{DaemonStatus, DownRequest, ServicesRequest, UpRequest};
+
+use crate::http::{Reply, Request, error, json, stream};
 use crate::process::parse_signal;
 use crate::supervisor::{Command, Supervisor, SupervisorError};
 
-/// A request must arrive whole within this time.
+/// A request's head must arrive within this time.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Server {
@@ -24,37 +26,43 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn handle(&self, stream: UnixStream) {
-        let Ok(Ok((request, mut writer))) =
-            tokio::time::timeout(READ_TIMEOUT, read_request(stream)).await
-        else {
-            return;
+    /// Serves one connection, keeping it open for further requests.
+    pub async fn serve(self: Arc<Self>, connection: UnixStream) {
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let server = Arc::clone(&self);
+            async move { Ok::<_, std::convert::Infallible>(server.route(request).await) }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(READ_TIMEOUT)
+            .serve_connection(TokioIo::new(connection), service)
+            .await;
+    }
+
+    async fn route(&self, request: hyper::Request<Incoming>) -> Reply {
+        let request = match Request::read(request).await {
+            Ok(request) => request,
+            Err(reply) => return reply,
         };
         let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
-        let response = match (request.method.as_str(), segments.as_slice()) {
-            ("GET", ["v1", "status"]) => Response::json(&self.status()),
+        match (request.method.as_str(), segments.as_slice()) {
+            ("GET", ["v1", "status"]) => json(&self.status()),
             ("POST", ["v1", "shutdown"]) => {
                 let _ = self.shutdown.send(true);
-                Response::json(&serde_json::json!({"stopping": true}))
+                json(&serde_json::json!({"stopping": true}))
             }
-            ("GET", ["v1", "projects"]) => Response::json(&self.supervisor.list()),
-            ("GET", ["v1", "projects", name, "logs"]) => {
-                self.stream_logs(name, &request, writer).await;
-                return;
-            }
-            ("GET", ["v1", "projects", name, "share"]) => {
-                self.share(name, &request, writer).await;
-                return;
-            }
+            ("GET", ["v1", "projects"]) => json(&self.supervisor.list()),
+            ("GET", ["v1", "events"]) => self.events(&request),
+            ("GET", ["v1", "projects", name, "logs"]) => self.stream_logs(name, &request),
+            ("GET", ["v1", "projects", name, "share"]) => self.share(name, &request),
             (method, ["v1", "projects", name, action]) => {
                 self.project(method, name, action, &request).await
             }
-            _ => Response::error(
+            _ => error(
                 404,
                 &format!("no such endpoint: {} {}", request.method, request.path),
             ),
-        };
-        let _ = response.send(&mut writer).await;
+        }
     }
 
     fn status(&self) -> DaemonStatus {
@@ -68,41 +76,35 @@ impl Server {
         }
     }
 
-    async fn project(&self, method: &str, name: &str, action: &str, request: &Request) -> Response {
+    async fn project(&self, method: &str, name: &str, action: &str, request: &Request) -> Reply {
         let result = match (method, action) {
-            ("GET", "ps") => self.supervisor.ps(name).await.map(|v| Response::json(&v)),
-            ("GET", "spec") => self.supervisor.spec(name).map(|v| Response::json(&v)),
-            ("GET", "urls") => Ok(Response::json(&self.supervisor.shared().urls(name))),
+            ("GET", "ps") => self.supervisor.ps(name).await.map(|v| json(&v)),
+            ("GET", "spec") => self.supervisor.spec(name).map(|v| json(&v)),
+            ("GET", "urls") => Ok(json(&self.supervisor.shared().urls(name))),
             ("POST", "up") => match body::<UpRequest>(request) {
                 Ok(up) if up.spec.name != name => {
-                    return Response::error(
-                        400,
-                        "the spec's name differs from the project in the path",
-                    );
+                    return error(400, "the spec's name differs from the project in the path");
                 }
-                Ok(up) => self.supervisor.up(up).await.map(|v| Response::json(&v)),
-                Err(response) => return response,
+                Ok(up) => self.supervisor.up(up).await.map(|v| json(&v)),
+                Err(why) => return error(400, &why),
             },
             ("POST", "down") => match body::<DownRequest>(request) {
                 Ok(down) => self
                     .supervisor
                     .down(name, down.volumes)
                     .await
-                    .map(|v| Response::json(&v)),
-                Err(response) => return response,
+                    .map(|v| json(&v)),
+                Err(why) => return error(400, &why),
             },
             ("POST", "start" | "stop" | "restart" | "kill") => {
                 let services = match body::<ServicesRequest>(request) {
                     Ok(s) => s,
-                    Err(response) => return response,
+                    Err(why) => return error(400, &why),
                 };
                 self.services_action(name, action, &services).await
             }
             _ => {
-                return Response::error(
-                    404,
-                    &format!("no such endpoint: {method} {}", request.path),
-                );
+                return error(404, &format!("no such endpoint: {method} {}", request.path));
             }
         };
         result.unwrap_or_else(|err| {
@@ -111,7 +113,7 @@ impl Server {
                 SupervisorError::Store(_) | SupervisorError::Engine(_) => 500,
                 SupervisorError::Graph(_) | SupervisorError::Invalid(_) => 400,
             };
-            Response::error(status, &err.to_string())
+            error(status, &err.to_string())
         })
     }
 
@@ -120,7 +122,7 @@ impl Server {
         name: &str,
         action: &str,
         request: &ServicesRequest,
-    ) -> Result<Response, SupervisorError> {
+    ) -> Result<Reply, SupervisorError> {
         let services = &request.services;
         match action {
             "start" => self.supervisor.start(name, services).await?,
@@ -148,27 +150,50 @@ impl Server {
                     .await?;
             }
         }
-        Ok(Response::json(&serde_json::json!({"ok": true})))
+        Ok(json(&serde_json::json!({"ok": true})))
+    }
+
+    /// `GET /v1/events[?project=NAME]`: the instances as they are, then every change.
+    fn events(&self, request: &Request) -> Reply {
+        let project = request.query_one("project").map(str::to_owned);
+        // Subscribed before the snapshot is taken, so no change falls between the two.
+        let mut live = self.supervisor.shared().events.subscribe();
+        let snapshot = self.supervisor.snapshot(project.as_deref());
+        let (lines, reply) = stream();
+        tokio::spawn(async move {
+            for event in snapshot {
+                if !lines.send(&event).await {
+                    return;
+                }
+            }
+            loop {
+                let event = tokio::select! {
+                    received = live.recv() => match received {
+                        Ok(event) => event,
+                        // The gap in `seq` tells the subscriber what it missed.
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return,
+                    },
+                    () = lines.closed() => return,
+                };
+                let wanted = project.as_ref().is_none_or(|p| *p == event.project);
+                if wanted && !lines.send(&event).await {
+                    return;
+                }
+            }
+        });
+        reply
     }
 
     /// `wharf share`: the proxy on every interface for this project, for as long as the
     /// client holds the request open (a line every second tells whether it still does).
-    async fn share(&self, name: &str, request: &Request, mut writer: OwnedWriteHalf) {
-        let refuse = |message: String| Response::error(409, &message);
+    fn share(&self, name: &str, request: &Request) -> Reply {
         let spec = match self.supervisor.spec(name) {
             Ok(spec) => spec,
-            Err(err) => {
-                let _ = Response::error(404, &err.to_string())
-                    .send(&mut writer)
-                    .await;
-                return;
-            }
+            Err(err) => return error(404, &err.to_string()),
         };
         let Some(proxy) = self.supervisor.shared().proxy.get().cloned() else {
-            let _ = refuse("the proxy is not running (see `wharf daemon logs`)".into())
-                .send(&mut writer)
-                .await;
-            return;
+            return error(409, "the proxy is not running (see `wharf daemon logs`)");
         };
         let port: u16 = request
             .query_one("port")
@@ -200,96 +225,81 @@ impl Server {
             .and_then(tokio::net::TcpListener::from_std)
         {
             Ok(listener) => listener,
-            Err(err) => {
-                let _ = refuse(format!("cannot share on port {port}: {err}"))
-                    .send(&mut writer)
-                    .await;
-                return;
-            }
+            Err(err) => return error(409, &format!("cannot share on port {port}: {err}")),
         };
-        let sharing = tokio::spawn(proxy.serve(listener, Some(host.clone())));
-        let address = lan_address();
-        let announcement =
-            serde_json::json!({"url": format!("http://{address}:{port}"), "host": host});
-        let mut alive = write_head(&mut writer, 200, None).await.is_ok()
-            && write_json_line(&mut writer, &announcement).await.is_ok();
-        while alive {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            alive = write_json_line(&mut writer, &serde_json::json!({}))
-                .await
-                .is_ok();
-        }
-        sharing.abort();
+        let (lines, reply) = stream();
+        tokio::spawn(async move {
+            let sharing = tokio::spawn(proxy.serve(listener, Some(host.clone())));
+            let address = lan_address();
+            let announcement =
+                serde_json::json!({"url": format!("http://{address}:{port}"), "host": host});
+            let mut alive = lines.send(&announcement).await;
+            while alive {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {
+                        alive = lines.send(&serde_json::json!({})).await;
+                    }
+                    () = lines.closed() => alive = false,
+                }
+            }
+            sharing.abort();
+        });
+        reply
     }
 
     /// Stored lines, then (with `follow`) live ones until the client goes away.
-    async fn stream_logs(&self, name: &str, request: &Request, mut writer: OwnedWriteHalf) {
+    fn stream_logs(&self, name: &str, request: &Request) -> Reply {
         let book = match self.supervisor.logs(name) {
             Ok(book) => book,
-            Err(err) => {
-                let _ = Response::error(404, &err.to_string())
-                    .send(&mut writer)
-                    .await;
-                return;
-            }
+            Err(err) => return error(404, &err.to_string()),
         };
         let services = request.query_all("service");
         let tail = request.query_one("tail").and_then(|t| t.parse().ok());
         let since = request.query_one("since_ms").and_then(|t| t.parse().ok());
-        let follow = request.flag("follow");
         // Subscribe before reading the files, so no line falls between the two.
-        let mut live = follow.then(|| book.subscribe());
+        let live = request.flag("follow").then(|| book.subscribe());
         let stored = book.read(&services, tail, since);
-        if write_head(&mut writer, 200, None).await.is_err() {
-            return;
-        }
-        let last_time = stored.last().map_or(0, |l| l.time_ms);
-        let at_last_time: BTreeSet<String> = stored
-            .iter()
-            .filter(|l| l.time_ms == last_time)
-            .filter_map(|l| serde_json::to_string(l).ok())
-            .collect();
-        for line in &stored {
-            if write_line(&mut writer, line).await.is_err() {
-                return;
-            }
-        }
-        let Some(live) = live.as_mut() else {
-            let _ = writer.shutdown().await;
-            return;
-        };
-        loop {
-            let received = tokio::select! {
-                received = live.recv() => received,
-                // The project went down: the stream ends, as Compose's does.
-                () = book.closed() => break,
-            };
-            match received {
-                Ok(fresh) => {
-                    let wanted = services.is_empty() || services.contains(&fresh.service);
-                    let seen = fresh.time_ms < last_time
-                        || (fresh.time_ms == last_time
-                            && serde_json::to_string(&fresh)
-                                .is_ok_and(|t| at_last_time.contains(&t)));
-                    if wanted && !seen && write_line(&mut writer, &fresh).await.is_err() {
-                        return;
-                    }
+        let (lines, reply) = stream();
+        tokio::spawn(async move {
+            let last_time = stored.last().map_or(0, |l| l.time_ms);
+            let at_last_time: BTreeSet<String> = stored
+                .iter()
+                .filter(|l| l.time_ms == last_time)
+                .filter_map(|l| serde_json::to_string(l).ok())
+                .collect();
+            for line in &stored {
+                if !lines.send(line).await {
+                    return;
                 }
-                Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return,
             }
-        }
-        let _ = writer.shutdown().await;
+            let Some(mut live) = live else {
+                return;
+            };
+            loop {
+                let received = tokio::select! {
+                    received = live.recv() => received,
+                    // The project went down: the stream ends, as Compose's does.
+                    () = book.closed() => return,
+                    () = lines.closed() => return,
+                };
+                match received {
+                    Ok(fresh) => {
+                        let wanted = services.is_empty() || services.contains(&fresh.service);
+                        let seen = fresh.time_ms < last_time
+                            || (fresh.time_ms == last_time
+                                && serde_json::to_string(&fresh)
+                                    .is_ok_and(|t| at_last_time.contains(&t)));
+                        if wanted && !seen && !lines.send(&fresh).await {
+                            return;
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+        reply
     }
-}
-
-async fn write_json_line(
-    writer: &mut OwnedWriteHalf,
-    value: &serde_json::Value,
-) -> std::io::Result<()> {
-    let mut text = serde_json::to_vec(value)?;
-    text.push(b'\n');
-    writer.write_all(&text).await
 }
 
 /// This machine's address on its local network: the source address of a route out,
@@ -301,13 +311,6 @@ fn lan_address() -> std::net::IpAddr {
         .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip())
 }
 
-async fn write_line(writer: &mut OwnedWriteHalf, line: &LogLine) -> std::io::Result<()> {
-    let mut text = serde_json::to_vec(line)?;
-    text.push(b'\n');
-    writer.write_all(&text).await
-}
-
-fn body<T: DeserializeOwned>(request: &Request) -> Result<T, Response> {
-    serde_json::from_slice(&request.body)
-        .map_err(|err| Response::error(400, &format!("invalid request body: {err}")))
+fn body<T: DeserializeOwned>(request: &Request) -> Result<T, String> {
+    serde_json::from_slice(&request.body).map_err(|err| format!("invalid request body: {err}"))
 }

@@ -11,14 +11,15 @@ use nix::sys::signal::Signal;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wharf_api::{
-    ChangeAction, DownResponse, Health, InstanceState, InstanceStatus, LogLine, LogStream, Paths,
-    ProjectSummary, ServiceChange, UpRequest, UpResponse, now_ms,
+    Change, ChangeAction, DownResponse, Health, InstanceState, InstanceStatus, LogLine, LogStream,
+    Paths, ProjectSummary, ServiceChange, UpRequest, UpResponse, now_ms,
 };
 use wharf_plan::{
     ChangeReason, GraphError, ProjectSpec, diff, start_order, stop_order, with_dependencies,
 };
 
 use crate::cgroup::Tree;
+use crate::events::EventBus;
 use crate::forward::spawn_forwarder;
 use crate::logs::LogBook;
 use crate::orphans::{Children, marker};
@@ -112,6 +113,8 @@ pub struct Shared {
     proxy_port: Mutex<Option<u16>>,
     /// The proxy, once it runs, for `wharf share`.
     pub proxy: std::sync::OnceLock<Arc<crate::proxy::Proxy>>,
+    /// Every change, for `GET /v1/events`.
+    pub events: EventBus,
 }
 
 #[derive(Clone)]
@@ -140,9 +143,17 @@ impl Shared {
             if instance.generation != key.generation {
                 return;
             }
-            let pid_before = instance.status.pid;
+            let before = instance.status.clone();
             change(&mut instance.status);
-            (pid_before != instance.status.pid).then(|| process_records(project))
+            if instance.status != before {
+                self.events.emit(
+                    &key.project,
+                    Change::Instance {
+                        instance: instance.status.clone(),
+                    },
+                );
+            }
+            (before.pid != instance.status.pid).then(|| process_records(project))
         };
         if let Some(records) = records {
             let _ = self.store.save_processes(&key.project, &records);
@@ -162,8 +173,9 @@ impl Shared {
             .instances
             .get(&slot)
             .is_some_and(|i| i.generation == key.generation)
+            && let Some(gone) = project.instances.remove(&slot)
         {
-            project.instances.remove(&slot);
+            self.events.emit(&key.project, removed(&gone.status));
         }
         if project.instances.is_empty() {
             projects.remove(&key.project);
@@ -257,6 +269,10 @@ impl Shared {
             })
             .collect();
         self.routes.replace(RouteTable::build(&inputs));
+        for (spec, _) in &inputs {
+            let urls = self.urls(&spec.name).into_iter().map(|r| r.url).collect();
+            self.events.routes(&spec.name, urls);
+        }
     }
 
     /// Records that an instance stopped on request, with its exit code.
@@ -339,6 +355,7 @@ impl Supervisor {
                 routes: Arc::new(SharedTable::default()),
                 proxy_port: Mutex::new(None),
                 proxy: std::sync::OnceLock::new(),
+                events: EventBus::default(),
             }),
         }
     }
@@ -463,6 +480,10 @@ impl Supervisor {
             }
             return Err(err.into());
         }
+        let chosen: Vec<String> = selected.iter().cloned().collect();
+        self.shared
+            .events
+            .emit(&spec.name, project_change("up", &chosen));
         for (service, from) in &to_stop {
             self.stop_instances(&spec.name, service, *from, Command::Stop, true)
                 .await;
@@ -635,6 +656,12 @@ impl Supervisor {
             } else {
                 tokio::spawn(instance::run(shared, key, instance_spec, commands))
             };
+            self.shared.events.emit(
+                project_name,
+                Change::Instance {
+                    instance: status.clone(),
+                },
+            );
             project.instances.insert(
                 slot,
                 Instance {
@@ -681,9 +708,15 @@ impl Supervisor {
             let _ = task.await;
         }
         if remove && let Some(project) = self.shared.projects().get_mut(project_name) {
-            project
-                .instances
-                .retain(|(name, replica), _| name != service || *replica < from_replica);
+            project.instances.retain(|(name, replica), instance| {
+                let keep = name != service || *replica < from_replica;
+                if !keep {
+                    self.shared
+                        .events
+                        .emit(project_name, removed(&instance.status));
+                }
+                keep
+            });
         }
     }
 
@@ -697,6 +730,7 @@ impl Supervisor {
         let order = stop_order(&spec.services)?;
         // Forgotten first: a project whose state cannot be removed keeps running.
         self.shared.store.forget(name)?;
+        self.shared.events.emit(name, project_change("down", &[]));
         let mut stopped = Vec::new();
         for service in order {
             self.stop_instances(name, &service, 1, Command::Stop, true)
@@ -706,6 +740,7 @@ impl Supervisor {
         if let Some(project) = self.shared.projects().remove(name) {
             project.logs.close();
         }
+        self.shared.events.forget(name);
         let mut deleted_volumes = Vec::new();
         if spec.services.values().any(|s| s.container.is_some()) {
             let engine = self.shared.engine().await?;
@@ -784,6 +819,14 @@ impl Supervisor {
         let order = stop_order(&spec.services)?;
         // Persisted first: a stop that cannot be saved has stopped nothing.
         self.set_up(name, |up| up.retain(|s| !chosen.contains(s)))?;
+        let action = if matches!(how, Command::Kill(_)) {
+            "kill"
+        } else {
+            "stop"
+        };
+        self.shared
+            .events
+            .emit(name, project_change(action, services));
         for service in order {
             if chosen.contains(&service) {
                 self.stop_instances(name, &service, 1, how, false).await;
@@ -814,6 +857,9 @@ impl Supervisor {
         let spec = self.spec(name)?;
         let chosen = choose(&spec, services)?;
         self.set_up(name, |up| up.extend(chosen.iter().cloned()))?;
+        self.shared
+            .events
+            .emit(name, project_change("start", services));
         for service in start_order(&spec.services)? {
             if chosen.contains(&service) {
                 self.start_missing(name, &service);
@@ -915,6 +961,21 @@ impl Supervisor {
                 .map(|i| i.status.clone())
                 .collect(),
         )
+    }
+
+    /// The instances as they are now, as the opening events of `GET /v1/events`.
+    pub fn snapshot(&self, project: Option<&str>) -> Vec<wharf_api::Event> {
+        let projects = self
+            .shared
+            .projects()
+            .iter()
+            .filter(|(name, _)| project.is_none_or(|p| p == name.as_str()))
+            .map(|(name, runtime)| {
+                let statuses = runtime.instances.values().map(|i| i.status.clone());
+                (name.clone(), statuses.collect())
+            })
+            .collect();
+        crate::events::snapshot(projects, project)
     }
 
     pub fn logs(&self, name: &str) -> Result<Arc<LogBook>, SupervisorError> {
@@ -1052,5 +1113,20 @@ fn describe(
         service: change.service,
         action,
         reason,
+    }
+}
+
+fn removed(status: &InstanceStatus) -> Change {
+    Change::Removed {
+        service: status.service.clone(),
+        replica: status.replica,
+        name: status.name.clone(),
+    }
+}
+
+fn project_change(action: &str, services: &[String]) -> Change {
+    Change::Project {
+        action: action.to_owned(),
+        services: services.to_vec(),
     }
 }

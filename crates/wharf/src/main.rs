@@ -11,6 +11,7 @@ mod output;
 mod printer;
 mod proc_table;
 mod project_ref;
+mod project_watch;
 mod requirements;
 mod user_settings;
 

@@ -20,6 +20,7 @@ use crate::commands::ps::status_text;
 use crate::daemon_client;
 use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
+use crate::project_watch::ProjectWatch;
 use crate::requirements::{ImageRecord, RecordedHashes, image_record};
 use wharf_runtime::port_owner::accepts;
 
@@ -224,10 +225,6 @@ fn parse_scale(pairs: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
         .collect()
 }
 
-fn instances(client: &Client, name: &str) -> anyhow::Result<Vec<InstanceStatus>> {
-    Ok(client.get(&endpoint(name, "ps"))?)
-}
-
 /// How long `--wait` waits when `--wait-timeout` does not say.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_mins(2);
 /// A service with neither a healthcheck nor a port must run this long to count as
@@ -245,27 +242,20 @@ pub fn wait(
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut progress = Progress::new(printer);
+    let mut watch = ProjectWatch::open(client, name)?;
     loop {
-        let all = match instances(client, name) {
-            Ok(all) => all,
-            Err(err) if is_unknown_project(&err) => {
-                bail!("{name} was taken down (`wharf down`) while waiting for it to be ready")
-            }
-            Err(err)
-                if matches!(
-                    err.downcast_ref::<wharf_api::ClientError>(),
-                    Some(wharf_api::ClientError::Connect { .. })
-                ) =>
-            {
-                bail!(
-                    "wharfd stopped while waiting for {name} to be ready; the next wharf \
-                     command starts it again and brings the stack back (its log: `wharf daemon logs`)"
-                )
-            }
-            Err(err) => return Err(err),
-        };
-        let relevant: Vec<&InstanceStatus> = all
-            .iter()
+        if watch.down {
+            bail!("{name} was taken down (`wharf down`) while waiting for it to be ready");
+        }
+        if watch.daemon_gone {
+            bail!(
+                "wharfd stopped while waiting for {name} to be ready; the next wharf \
+                 command starts it again and brings the stack back (its log: `wharf daemon logs`)"
+            );
+        }
+        let relevant: Vec<&InstanceStatus> = watch
+            .instances()
+            .into_iter()
             .filter(|i| services.contains(&i.service))
             .collect();
         let now = now_ms();
@@ -326,15 +316,13 @@ pub fn wait(
                 laggards.join("\n")
             );
         }
-        std::thread::sleep(POLL);
+        // Changes come as events; a port or a settling process is looked at again soon.
+        let polled = awaited
+            .iter()
+            .any(|(i, what)| what.is_some() && i.state == InstanceState::Running);
+        let left = timeout.saturating_sub(started.elapsed()) + POLL;
+        watch.next(if polled { POLL } else { left });
     }
-}
-
-fn is_unknown_project(err: &anyhow::Error) -> bool {
-    matches!(
-        err.downcast_ref::<wharf_api::ClientError>(),
-        Some(wharf_api::ClientError::Api { status: 404, .. })
-    )
 }
 
 /// What an instance is still waited for, in words; `None` when it is ready.
@@ -445,16 +433,15 @@ fn attached(
         }
     });
     let abort_on_exit = args.abort_on_container_exit || args.exit_code_from.is_some();
-    let watcher_client = client.clone();
-    let watched = name.to_owned();
+    let mut watch = ProjectWatch::open(client, name)?;
     let exit_code_from = args.exit_code_from.clone();
     let outcome = std::thread::spawn(move || -> Option<i32> {
         loop {
-            std::thread::sleep(Duration::from_millis(100));
-            let Ok(all) = instances(&watcher_client, &watched) else {
+            if watch.down || watch.daemon_gone {
                 break None;
-            };
-            let exited: Vec<&InstanceStatus> = all
+            }
+            let all = watch.instances();
+            let exited: Vec<&&InstanceStatus> = all
                 .iter()
                 .filter(|i| i.state == InstanceState::Exited)
                 .collect();
@@ -470,6 +457,7 @@ fn attached(
                 let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGUSR1);
                 break Some(code.unwrap_or(0));
             }
+            watch.next(Duration::from_hours(1));
         }
     });
     let received = signals.wait().context("waiting for signals")?;

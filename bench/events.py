@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""How soon a change in wharfd reaches a `GET /v1/events` subscriber.
+
+Usage: bench/events.py [--runs N]
+Runs one native service (`sleep`, restart: always) under a private WHARF_HOME, kills
+its process N times and times, from the kill, until the subscriber reads the event
+saying the instance left `running` (target: 5 ms). The anchor, in the same
+invocation, is what `up --wait` did before events: asking `ps` every 20 ms until the
+change shows.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+WHARF = ROOT / "target" / "release" / "wharf"
+POLL = 0.020
+
+
+def request(sock_path, path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(sock_path)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: wharfd\r\nConnection: close\r\n\r\n".encode())
+    return sock
+
+
+def get_json(sock_path, path):
+    sock = request(sock_path, path)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    sock.close()
+    head, body = data.split(b"\r\n\r\n", 1)
+    if b"chunked" in head.lower():
+        out, rest = b"", body
+        while True:
+            size, rest = rest.split(b"\r\n", 1)
+            if int(size, 16) == 0:
+                break
+            out, rest = out + rest[: int(size, 16)], rest[int(size, 16) + 2:]
+        body = out
+    return json.loads(body)
+
+
+class Subscriber:
+    """Reads the event stream on a thread; each event is kept with when it arrived."""
+
+    def __init__(self, sock_path, project):
+        self.sock = request(sock_path, f"/v1/events?project={project}")
+        self.events = []
+        self.cond = threading.Condition()
+        threading.Thread(target=self.read, daemon=True).start()
+
+    def read(self):
+        buffer = b""
+        while chunk := self.sock.recv(65536):
+            arrived = time.perf_counter()
+            buffer += chunk
+            # Chunk framing aside, every event is one JSON line.
+            for line in buffer.split(b"\n")[:-1]:
+                line = line.strip()
+                if line.startswith(b"{"):
+                    with self.cond:
+                        self.events.append((arrived, json.loads(line)))
+                        self.cond.notify_all()
+            buffer = buffer.rsplit(b"\n", 1)[-1]
+
+    def wait_for(self, predicate, after):
+        with self.cond:
+            while True:
+                for arrived, event in self.events[after:]:
+                    if predicate(event):
+                        return arrived
+                if not self.cond.wait(timeout=10):
+                    sys.exit("no event within 10 s")
+
+
+def running_pid(sock_path, project):
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        rows = get_json(sock_path, f"/v1/projects/{project}/ps")
+        if rows and rows[0]["state"] == "running" and rows[0]["pid"]:
+            return rows[0]["pid"]
+        time.sleep(0.01)
+    sys.exit("the service did not come back")
+
+
+def left_running(event):
+    return event.get("type") == "instance" and event["instance"]["state"] != "running"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=31)
+    args = parser.parse_args()
+    if not WHARF.exists():
+        sys.exit(f"{WHARF} missing: run `cargo build --release` first")
+    with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as project:
+        (pathlib.Path(project) / "compose.yaml").write_text(
+            "name: ev\nservices:\n  s:\n    image: debian\n    restart: always\n"
+            "    x-wharf: {process: {command: [sleep, '3600']}}\n")
+        env = dict(os.environ, WHARF_HOME=home, NO_COLOR="1")
+        subprocess.run([WHARF, "up", "-d", "--wait"], cwd=project, env=env, check=True,
+                       stderr=subprocess.DEVNULL)
+        sock_path = str(pathlib.Path(home) / "run" / "wharfd.sock")
+        try:
+            subscriber = Subscriber(sock_path, "ev")
+            pushed, polled = [], []
+            for _ in range(args.runs):
+                pid = running_pid(sock_path, "ev")
+                seen = len(subscriber.events)
+                killed = time.perf_counter()
+                os.kill(pid, signal.SIGKILL)
+                pushed.append((subscriber.wait_for(left_running, seen) - killed) * 1000)
+
+                pid = running_pid(sock_path, "ev")
+                killed = time.perf_counter()
+                os.kill(pid, signal.SIGKILL)
+                while get_json(sock_path, "/v1/projects/ev/ps")[0]["state"] == "running":
+                    time.sleep(POLL)
+                polled.append((time.perf_counter() - killed) * 1000)
+        finally:
+            subprocess.run([WHARF, "daemon", "stop"], cwd=project, env=env, stderr=subprocess.DEVNULL)
+        ours, anchor = statistics.median(pushed), statistics.median(polled)
+        print(f"a killed process's change reaching the client, median of {args.runs}")
+        print(f"GET /v1/events           {ours:8.2f} ms   (target <= 5 ms)")
+        print(f"ps every 20 ms (before)  {anchor:8.2f} ms")
+        print(f"ratio                    {ours / anchor:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+//! A project's instances as wharfd reports them, kept current by following
+//! `GET /v1/events` instead of asking again and again.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::Duration;
+
+use wharf_api::{Change, Client, ClientError, Event, InstanceStatus};
+
+pub struct ProjectWatch {
+    events: Receiver<Event>,
+    instances: BTreeMap<(String, u32), InstanceStatus>,
+    /// The project was taken down (`wharf down`) while watched.
+    pub down: bool,
+    /// The stream ended: wharfd stopped.
+    pub daemon_gone: bool,
+}
+
+impl ProjectWatch {
+    /// Follows `project`, starting from its instances as they are now.
+    pub fn open(client: &Client, project: &str) -> Result<Self, ClientError> {
+        // Project names are `[a-z0-9_-]`, safe in a query.
+        let stream = client.stream::<Event>(&format!(
+            "{}/events?project={project}",
+            wharf_api::API_PREFIX
+        ))?;
+        let (sender, events) = channel();
+        std::thread::spawn(move || {
+            for event in stream.map_while(Result::ok) {
+                if sender.send(event).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut watch = Self {
+            events,
+            instances: BTreeMap::new(),
+            down: false,
+            daemon_gone: false,
+        };
+        // The snapshot first, whole, so no instance is judged on half of it.
+        loop {
+            match watch.events.recv() {
+                Ok(Event {
+                    change: Change::Live,
+                    ..
+                }) => break,
+                Ok(event) => watch.apply(event),
+                Err(_) => {
+                    watch.daemon_gone = true;
+                    break;
+                }
+            }
+        }
+        Ok(watch)
+    }
+
+    /// Waits up to `timeout` for a change and applies it with any that follow at once;
+    /// `false` when none came.
+    pub fn next(&mut self, timeout: Duration) -> bool {
+        match self.events.recv_timeout(timeout) {
+            Ok(event) => self.apply(event),
+            Err(RecvTimeoutError::Timeout) => return false,
+            Err(RecvTimeoutError::Disconnected) => {
+                self.daemon_gone = true;
+                return true;
+            }
+        }
+        while let Ok(event) = self.events.try_recv() {
+            self.apply(event);
+        }
+        true
+    }
+
+    /// The instances, ordered by service and replica.
+    pub fn instances(&self) -> Vec<&InstanceStatus> {
+        self.instances.values().collect()
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event.change {
+            Change::Instance { instance } => {
+                self.instances
+                    .insert((instance.service.clone(), instance.replica), instance);
+            }
+            Change::Removed {
+                service, replica, ..
+            } => {
+                self.instances.remove(&(service, replica));
+            }
+            Change::Project { action, .. } if action == "down" => self.down = true,
+            Change::Project { .. } | Change::Routes { .. } | Change::Live => {}
+        }
+    }
+}
