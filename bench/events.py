@@ -2,9 +2,9 @@
 """How soon a change in wharfd reaches a `GET /v1/events` subscriber.
 
 Usage: bench/events.py [--runs N]
-Runs one native service (`sleep`, restart: always) under a private WHARF_HOME, kills
-its process N times and times, from the kill, until the subscriber reads the event
-saying the instance left `running` (target: 5 ms). The anchor, in the same
+Runs 2N native services (`sleep`) under a private WHARF_HOME, kills N of their
+processes one at a time and times, from the kill, until the subscriber reads the
+event saying the instance left `running` (target: 5 ms). The anchor, in the same
 invocation, is what `up --wait` did before events: asking `ps` every 20 ms until the
 change shows.
 """
@@ -85,18 +85,15 @@ class Subscriber:
                     sys.exit("no event within 10 s")
 
 
-def running_pid(sock_path, project):
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        rows = get_json(sock_path, f"/v1/projects/{project}/ps")
-        if rows and rows[0]["state"] == "running" and rows[0]["pid"]:
-            return rows[0]["pid"]
-        time.sleep(0.01)
-    sys.exit("the service did not come back")
+def state(sock_path, project, service):
+    rows = get_json(sock_path, f"/v1/projects/{project}/ps")
+    return next(row for row in rows if row["service"] == service)
 
 
-def left_running(event):
-    return event.get("type") == "instance" and event["instance"]["state"] != "running"
+def left_running(service):
+    return lambda event: (event.get("type") == "instance"
+                          and event["instance"]["service"] == service
+                          and event["instance"]["state"] != "running")
 
 
 def main():
@@ -106,9 +103,10 @@ def main():
     if not WHARF.exists():
         sys.exit(f"{WHARF} missing: run `cargo build --release` first")
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as project:
-        (pathlib.Path(project) / "compose.yaml").write_text(
-            "name: ev\nservices:\n  s:\n    image: debian\n    restart: always\n"
-            "    x-wharf: {process: {command: [sleep, '3600']}}\n")
+        lines = ["name: ev", "services:"]
+        for i in range(2 * args.runs):
+            lines += [f"  s{i}:", "    image: debian", "    x-wharf: {process: {command: [sleep, '3600']}}"]
+        (pathlib.Path(project) / "compose.yaml").write_text("\n".join(lines) + "\n")
         env = dict(os.environ, WHARF_HOME=home, NO_COLOR="1")
         subprocess.run([WHARF, "up", "-d", "--wait"], cwd=project, env=env, check=True,
                        stderr=subprocess.DEVNULL)
@@ -116,17 +114,19 @@ def main():
         try:
             subscriber = Subscriber(sock_path, "ev")
             pushed, polled = [], []
-            for _ in range(args.runs):
-                pid = running_pid(sock_path, "ev")
+            for run in range(args.runs):
+                pushed_service, polled_service = f"s{2 * run}", f"s{2 * run + 1}"
+                pid = state(sock_path, "ev", pushed_service)["pid"]
                 seen = len(subscriber.events)
                 killed = time.perf_counter()
                 os.kill(pid, signal.SIGKILL)
-                pushed.append((subscriber.wait_for(left_running, seen) - killed) * 1000)
+                arrived = subscriber.wait_for(left_running(pushed_service), seen)
+                pushed.append((arrived - killed) * 1000)
 
-                pid = running_pid(sock_path, "ev")
+                pid = state(sock_path, "ev", polled_service)["pid"]
                 killed = time.perf_counter()
                 os.kill(pid, signal.SIGKILL)
-                while get_json(sock_path, "/v1/projects/ev/ps")[0]["state"] == "running":
+                while state(sock_path, "ev", polled_service)["state"] == "running":
                     time.sleep(POLL)
                 polled.append((time.perf_counter() - killed) * 1000)
         finally:

@@ -51,6 +51,9 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
 
 /// How long a starting daemon waits for the lock a previous one's guard may hold.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(12);
+/// How long after a child's exit adopted orphans are looked for, so a burst of exits
+/// costs one look.
+const REAP_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Runs the daemon in the foreground until `POST /v1/shutdown`, SIGTERM or SIGINT.
 pub fn run(paths: &Paths) -> Result<(), DaemonError> {
@@ -186,7 +189,9 @@ async fn serve(paths: &Paths, cgroups: Option<cgroup::Tree>) -> Result<(), Daemo
         .map_err(io("installing the SIGCHLD handler"))?;
     let reaper = Arc::clone(supervisor.shared());
     tokio::spawn(async move {
+        // Exits come in bursts (a stack going down): one look per burst.
         while child_exits.recv().await.is_some() {
+            tokio::time::sleep(REAP_DELAY).await;
             reaper.children.reap_orphans();
         }
     });

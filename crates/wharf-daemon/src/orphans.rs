@@ -74,10 +74,11 @@ impl Children {
             .remove(&pid);
     }
 
-    /// Collects adopted orphans that have exited.
+    /// Collects adopted orphans that have exited. Only this process's children are
+    /// looked at (`/proc/self/task/*/children`), not every process of the machine.
     pub fn reap_orphans(&self) {
         let me = std::process::id();
-        for pid in all_pids() {
+        for pid in own_children() {
             let Some(stat) = ProcStat::read(pid) else {
                 continue;
             };
@@ -91,6 +92,25 @@ impl Children {
             }
         }
     }
+}
+
+/// The children of every thread of this process; all processes when the kernel does
+/// not list children, so orphans are still found.
+fn own_children() -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return all_pids();
+    };
+    let mut children = Vec::new();
+    for task in tasks.flatten() {
+        let Ok(text) = std::fs::read_to_string(task.path().join("children")) else {
+            return all_pids();
+        };
+        children.extend(
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    children
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! `<port>.<service>.<domain>` (each port); `x-wharf.proxy.routes` add hosts and path
 //! prefixes. The domain is `x-wharf.domain`, else `<project>.localhost`.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,10 +66,29 @@ pub enum Lookup<'a> {
     UnknownHost,
 }
 
+/// A project as the table is built from: its spec and its instances by service.
+pub struct ProjectInstances<'a> {
+    pub spec: &'a ProjectSpec,
+    by_service: BTreeMap<&'a str, Vec<&'a InstanceStatus>>,
+}
+
+impl<'a> ProjectInstances<'a> {
+    pub fn new(spec: &'a ProjectSpec, instances: impl Iterator<Item = &'a InstanceStatus>) -> Self {
+        let mut by_service: BTreeMap<&str, Vec<&InstanceStatus>> = BTreeMap::new();
+        for instance in instances {
+            by_service
+                .entry(instance.service.as_str())
+                .or_default()
+                .push(instance);
+        }
+        Self { spec, by_service }
+    }
+}
+
 impl RouteTable {
-    pub fn build(projects: &[(ProjectSpec, Vec<InstanceStatus>)]) -> Self {
+    pub fn build(projects: &[ProjectInstances<'_>]) -> Self {
         let mut routes = Vec::new();
-        for (spec, instances) in projects {
+        for ProjectInstances { spec, by_service } in projects {
             let domain = if spec.domain.is_empty() {
                 format!("{}.localhost", spec.name)
             } else {
@@ -76,7 +96,7 @@ impl RouteTable {
             };
             let route =
                 |host: String, path: &str, service: &str, port: u16, least_connections: bool| {
-                    let chosen = instances.iter().filter(|i| i.service == service);
+                    let chosen = by_service.get(service).into_iter().flatten();
                     let ready: Vec<SocketAddr> = chosen
                         .clone()
                         .filter(|i| {
@@ -292,13 +312,13 @@ mod tests {
             service: "web".into(),
             ..RouteSpec::default()
         });
-        let instances = vec![
+        let instances = [
             instance("web", 1, 18001, true),
             instance("web", 2, 18002, true),
             instance("web", 3, 18003, false),
             instance("api", 1, 18010, true),
         ];
-        RouteTable::build(&[(spec, instances)])
+        RouteTable::build(&[ProjectInstances::new(&spec, instances.iter())])
     }
 
     #[test]
@@ -337,12 +357,12 @@ mod tests {
         });
         let mut stopping = instance("web", 3, 18003, true);
         stopping.state = InstanceState::Stopping;
-        let instances = vec![
+        let instances = [
             instance("web", 1, 18001, true),
             instance("web", 2, 18002, true),
             stopping,
         ];
-        let table = RouteTable::build(&[(spec, instances)]);
+        let table = RouteTable::build(&[ProjectInstances::new(&spec, instances.iter())]);
         let Lookup::Found(route) = table.lookup("shop.localhost", "/") else {
             panic!()
         };

@@ -24,7 +24,7 @@ use crate::forward::spawn_forwarder;
 use crate::logs::LogBook;
 use crate::orphans::{Children, marker};
 use crate::process::{signal_group, start_time};
-use crate::routes::{RouteTable, SharedTable};
+use crate::routes::{ProjectInstances, RouteTable, SharedTable};
 use crate::store::{Desired, ProcessRecord, Store};
 use crate::{container_instance, instance};
 use wharf_engine::{Engine, EngineError};
@@ -66,6 +66,8 @@ pub struct InstanceKey {
 struct Instance {
     generation: u64,
     status: InstanceStatus,
+    /// The running process as the process records keep it, read once per process.
+    process: Option<ProcessRecord>,
     command: watch::Sender<Command>,
     task: Option<JoinHandle<()>>,
 }
@@ -153,7 +155,14 @@ impl Shared {
                     },
                 );
             }
-            (before.pid != instance.status.pid).then(|| process_records(project))
+            if before.pid == instance.status.pid {
+                None
+            } else {
+                instance.process = instance.status.pid.and_then(|pid| {
+                    start_time(pid).map(|start_time| ProcessRecord { pid, start_time })
+                });
+                Some(process_records(project))
+            }
         };
         if let Some(records) = records {
             let _ = self.store.save_processes(&key.project, &records);
@@ -258,20 +267,20 @@ impl Shared {
 
     /// Rebuilds the proxy's table from every project and its instances.
     pub fn rebuild_routes(&self) {
-        let inputs: Vec<(ProjectSpec, Vec<InstanceStatus>)> = self
-            .projects()
-            .values()
-            .map(|p| {
-                (
-                    p.spec.clone(),
-                    p.instances.values().map(|i| i.status.clone()).collect(),
-                )
-            })
-            .collect();
-        self.routes.replace(RouteTable::build(&inputs));
-        for (spec, _) in &inputs {
-            let urls = self.urls(&spec.name).into_iter().map(|r| r.url).collect();
-            self.events.routes(&spec.name, urls);
+        // Built under the lock from what is there, not from copies.
+        let (table, projects) = {
+            let projects = self.projects();
+            let inputs: Vec<ProjectInstances<'_>> = projects
+                .values()
+                .map(|p| ProjectInstances::new(&p.spec, p.instances.values().map(|i| &i.status)))
+                .collect();
+            let names: Vec<String> = projects.keys().cloned().collect();
+            (RouteTable::build(&inputs), names)
+        };
+        self.routes.replace(table);
+        for project in projects {
+            let urls = self.urls(&project).into_iter().map(|r| r.url).collect();
+            self.events.routes(&project, urls);
         }
     }
 
@@ -311,10 +320,12 @@ impl Shared {
         self.projects()
             .get(project)
             .map(|p| {
+                // Keyed by (service, replica): a service's instances are one range.
+                let from = (service.to_owned(), 0);
+                let to = (service.to_owned(), u32::MAX);
                 p.instances
-                    .values()
-                    .filter(|i| i.status.service == service)
-                    .map(|i| i.status.clone())
+                    .range(from..=to)
+                    .map(|(_, i)| i.status.clone())
                     .collect()
             })
             .unwrap_or_default()
@@ -331,8 +342,7 @@ fn process_records(project: &ProjectRuntime) -> Vec<ProcessRecord> {
     project
         .instances
         .values()
-        .filter_map(|i| i.status.pid)
-        .filter_map(|pid| start_time(pid).map(|start_time| ProcessRecord { pid, start_time }))
+        .filter_map(|i| i.process)
         .collect()
 }
 
@@ -667,6 +677,7 @@ impl Supervisor {
                 Instance {
                     generation,
                     status,
+                    process: None,
                     command,
                     task: Some(task),
                 },
