@@ -149,6 +149,9 @@ async fn serve(paths: &Paths, cgroups: Option<cgroup::Tree>) -> Result<(), Daemo
         }
     });
 
+    let recorder = Arc::clone(supervisor.shared());
+    tokio::spawn(async move { recorder.write_process_records().await });
+
     // The proxy's table follows every change of every instance.
     let routing = Arc::clone(supervisor.shared());
     let mut changes = routing.subscribe_changes();

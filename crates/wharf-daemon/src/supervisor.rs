@@ -72,6 +72,9 @@ struct Instance {
     task: Option<JoinHandle<()>>,
 }
 
+/// How long after a process starts or ends the project's records are written.
+const RECORDS_DELAY: std::time::Duration = std::time::Duration::from_millis(25);
+
 struct ProjectRuntime {
     spec: ProjectSpec,
     up: BTreeSet<String>,
@@ -117,6 +120,9 @@ pub struct Shared {
     pub proxy: std::sync::OnceLock<Arc<crate::proxy::Proxy>>,
     /// Every change, for `GET /v1/events`.
     pub events: EventBus,
+    /// Projects whose process records are to be written (`records_due`).
+    records_due: Mutex<BTreeSet<String>>,
+    records_wanted: tokio::sync::Notify,
 }
 
 #[derive(Clone)]
@@ -131,7 +137,7 @@ impl Shared {
 
     /// Changes an instance's status, if that instance is still the current one.
     pub fn update(&self, key: &InstanceKey, change: impl FnOnce(&mut InstanceStatus)) {
-        let records = {
+        let process_changed = {
             let mut projects = self.projects();
             let Some(project) = projects.get_mut(&key.project) else {
                 return;
@@ -155,19 +161,52 @@ impl Shared {
                     },
                 );
             }
-            if before.pid == instance.status.pid {
-                None
-            } else {
+            let process_changed = before.pid != instance.status.pid;
+            if process_changed {
                 instance.process = instance.status.pid.and_then(|pid| {
                     start_time(pid).map(|start_time| ProcessRecord { pid, start_time })
                 });
-                Some(process_records(project))
             }
+            process_changed
         };
-        if let Some(records) = records {
-            let _ = self.store.save_processes(&key.project, &records);
+        if process_changed {
+            self.records_due(&key.project);
         }
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Asks for the project's process records to be written: a burst of starts or
+    /// exits (a stack coming up) is written once, a moment later, not once per process.
+    /// The cgroup tree and the instance markers find a process the records miss.
+    fn records_due(&self, project: &str) {
+        let mut due = self
+            .records_due
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        due.insert(project.to_owned());
+        drop(due);
+        self.records_wanted.notify_one();
+    }
+
+    /// Writes the process records asked for, as they are when it runs; runs for the
+    /// daemon's life.
+    pub async fn write_process_records(&self) {
+        loop {
+            self.records_wanted.notified().await;
+            tokio::time::sleep(RECORDS_DELAY).await;
+            let due = std::mem::take(
+                &mut *self
+                    .records_due
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            for project in due {
+                let records = self.projects().get(&project).map(process_records);
+                if let Some(records) = records {
+                    let _ = self.store.save_processes(&project, &records);
+                }
+            }
+        }
     }
 
     /// Drops an instance whose container was removed behind wharf's back (`docker
@@ -366,6 +405,8 @@ impl Supervisor {
                 proxy_port: Mutex::new(None),
                 proxy: std::sync::OnceLock::new(),
                 events: EventBus::default(),
+                records_due: Mutex::default(),
+                records_wanted: tokio::sync::Notify::new(),
             }),
         }
     }
