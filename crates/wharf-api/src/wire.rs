@@ -109,6 +109,10 @@ pub struct InstanceStatus {
     pub ports: Vec<PortSpec>,
     /// Milliseconds since the Unix epoch when the current process started.
     pub started_at_ms: Option<u64>,
+    /// Where a native instance's process listens, as last looked (shortly after it
+    /// starts, and again as it settles); empty for containers.
+    #[serde(default)]
+    pub listening: Vec<std::net::SocketAddr>,
     /// Why it is in this state, when that needs saying (a crash loop, a missing binary).
     pub message: String,
 }

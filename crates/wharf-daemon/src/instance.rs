@@ -124,7 +124,9 @@ pub async fn run(
             };
             s.restarts = restarts;
             s.message.clear();
+            s.listening.clear();
         });
+        tokio::spawn(look_where_it_listens(Arc::clone(&shared), key.clone(), pid));
         let prober = spec.healthcheck.clone().map(|health| {
             let shared = Arc::clone(&shared);
             let key = key.clone();
@@ -454,4 +456,34 @@ fn check(shared: &Shared, project: &str, service: &str, condition: Condition) ->
 fn code_suffix(code: Option<i32>) -> String {
     code.map(|c| format!(" (exit code {c})"))
         .unwrap_or_default()
+}
+
+/// When a process's listening sockets are looked at, after it starts: servers open
+/// them at once or after a warm-up; `ps` reads the result instead of `/proc`.
+const LISTENING_LOOKS: [Duration; 3] = [
+    Duration::from_millis(500),
+    Duration::from_secs(2),
+    Duration::from_secs(8),
+];
+
+/// Records where the instance's process `pid` listens, while it is that process.
+async fn look_where_it_listens(shared: Arc<Shared>, key: InstanceKey, pid: u32) {
+    let mut waited = Duration::ZERO;
+    for at in LISTENING_LOOKS {
+        tokio::time::sleep(at - waited).await;
+        waited = at;
+        let listening = wharf_host::ports::listening_of(&std::collections::BTreeSet::from([pid]))
+            .remove(&pid)
+            .unwrap_or_default();
+        let mut current = true;
+        shared.update(&key, |s| {
+            current = s.pid == Some(pid);
+            if current {
+                s.listening = listening;
+            }
+        });
+        if !current {
+            return;
+        }
+    }
 }

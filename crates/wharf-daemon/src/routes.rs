@@ -276,6 +276,7 @@ mod tests {
                 published,
             }],
             started_at_ms: None,
+            listening: Vec::new(),
             message: String::new(),
         }
     }

@@ -693,6 +693,7 @@ impl Supervisor {
                 restarts: 0,
                 ports: instance_spec.ports.clone(),
                 started_at_ms: None,
+                listening: Vec::new(),
                 message: String::new(),
             };
             let (command, commands) = watch::channel(Command::Run);
@@ -998,6 +999,7 @@ impl Supervisor {
                 restarts: 0,
                 ports: Vec::new(),
                 started_at_ms: None,
+                listening: Vec::new(),
                 message: "started by Docker Compose".to_owned(),
             })
             .collect())

@@ -9,7 +9,6 @@ mod config_hash;
 mod containers;
 mod data_dir;
 mod lowering;
-pub mod port_owner;
 pub mod recipes;
 mod references;
 

@@ -2,13 +2,10 @@
 //! Natively no engine maps a port or stands between a process and the network: a
 //! process that listens on another port than its published one is unreachable where
 //! `ps`, the proxy and its dependents look, and one that listens on every address is
-//! open to the network. `ps` and `check` say so.
-
-use std::collections::BTreeSet;
+//! open to the network. `ps` and `check` say so, from where wharfd saw each process
+//! listen (`InstanceStatus::listening`).
 
 use wharf_api::{InstanceState, InstanceStatus};
-
-use wharf_runtime::port_owner::listening_of;
 
 /// How long a process may take to open its ports before a missing one is reported.
 const SETTLE_MS: u64 = 2_000;
@@ -21,20 +18,15 @@ pub struct Exposure {
 }
 
 pub fn exposures(instances: &[InstanceStatus], now_ms: u64) -> Vec<Exposure> {
-    let native: Vec<&InstanceStatus> = instances
+    let native = instances
         .iter()
-        .filter(|i| i.backend == "process" && i.state == InstanceState::Running)
-        .collect();
-    let leaders: BTreeSet<u32> = native.iter().filter_map(|i| i.pid).collect();
-    if leaders.is_empty() {
-        return Vec::new();
-    }
-    let listening = listening_of(&leaders);
+        .filter(|i| i.backend == "process" && i.state == InstanceState::Running);
     let mut found = Vec::new();
     for instance in native {
-        let Some(addresses) = instance.pid.and_then(|pid| listening.get(&pid)) else {
+        let addresses = &instance.listening;
+        if addresses.is_empty() {
             continue;
-        };
+        }
         if let Some(address) = addresses.iter().find(|a| !a.ip().is_loopback()) {
             found.push(Exposure {
                 instance: instance.name.clone(),

@@ -123,7 +123,7 @@ pub fn run(args: &RabbitmqArgs) -> anyhow::Result<()> {
     // The node registers with epmd as it boots; one that finds no epmd yet starts
     // without distribution and fails, so the server waits for it to listen.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !crate::port_owner::accepts(epmd_port) {
+    while !wharf_host::ports::accepts(epmd_port) {
         if let Some(status) = epmd.try_wait()? {
             bail!(
                 "epmd could not listen on port {epmd_port} ({status}); is the port taken? \

@@ -359,7 +359,7 @@ fn check_ports(
                 );
                 continue;
             }
-            match wharf_runtime::port_owner::check_free(port.published) {
+            match wharf_host::ports::check_free(port.published) {
                 Ok(()) => report.ok("ports", subject, "free"),
                 Err(owner) => {
                     let (by, stop) = owner.map_or_else(

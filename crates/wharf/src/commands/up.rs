@@ -22,7 +22,7 @@ use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
 use crate::project_watch::ProjectWatch;
 use crate::requirements::{ImageRecord, RecordedHashes, image_record};
-use wharf_runtime::port_owner::accepts;
+use wharf_host::ports::accepts;
 
 const POLL: Duration = Duration::from_millis(20);
 
