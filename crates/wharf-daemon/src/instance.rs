@@ -470,7 +470,7 @@ const LISTENING_LOOKS: [Duration; 3] = [
 async fn look_where_it_listens(shared: Arc<Shared>, key: InstanceKey, pid: u32) {
     let mut waited = Duration::ZERO;
     for at in LISTENING_LOOKS {
-        tokio::time::sleep(at - waited).await;
+        tokio::time::sleep(at.saturating_sub(waited)).await;
         waited = at;
         let listening = wharf_host::ports::listening_of(&std::collections::BTreeSet::from([pid]))
             .remove(&pid)
