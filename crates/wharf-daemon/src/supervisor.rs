@@ -15,7 +15,8 @@ use wharf_api::{
     Paths, ProjectSummary, ServiceChange, UpRequest, UpResponse, now_ms,
 };
 use wharf_plan::{
-    ChangeReason, GraphError, ProjectSpec, diff, start_order, stop_order, with_dependencies,
+    ChangeReason, GraphError, ProjectSpec, diff, start_order, stop_levels, stop_order,
+    with_dependencies,
 };
 
 use crate::cgroup::Tree;
@@ -780,15 +781,14 @@ impl Supervisor {
             // Containers Docker Compose started: take them down as it would.
             Err(unknown) => return self.down_foreign(name, volumes).await.ok_or(unknown),
         };
-        let order = stop_order(&spec.services)?;
+        let levels = stop_levels(&spec.services)?;
         // Forgotten first: a project whose state cannot be removed keeps running.
         self.shared.store.forget(name)?;
         self.shared.events.emit(name, project_change("down", &[]));
         let mut stopped = Vec::new();
-        for service in order {
-            self.stop_instances(name, &service, 1, Command::Stop, true)
-                .await;
-            stopped.push(service);
+        for level in levels {
+            self.stop_services(name, &level, Command::Stop, true).await;
+            stopped.extend(level);
         }
         if let Some(project) = self.shared.projects().remove(name) {
             project.logs.close();
@@ -797,9 +797,11 @@ impl Supervisor {
         let mut deleted_volumes = Vec::new();
         if spec.services.values().any(|s| s.container.is_some()) {
             let engine = self.shared.engine().await?;
-            for container in engine.project_containers(name).await? {
-                engine.remove(&container.name).await?;
-            }
+            let containers = engine.project_containers(name).await?;
+            futures_util::future::try_join_all(
+                containers.iter().map(|container| engine.remove(&container.name)),
+            )
+            .await?;
             for network in spec.networks.values().filter(|n| !n.external) {
                 engine.remove_network(&network.name).await;
             }
@@ -832,15 +834,16 @@ impl Supervisor {
         if containers.is_empty() && networks.is_empty() {
             return None;
         }
-        let mut stopped = Vec::new();
-        for container in containers {
+        // All at once, as Compose takes its containers down.
+        futures_util::future::try_join_all(containers.iter().map(|container| async {
             engine
                 .stop(&container.name, std::time::Duration::from_secs(10))
-                .await
-                .ok()?;
-            engine.remove(&container.name).await.ok()?;
-            stopped.push(container.name);
-        }
+                .await?;
+            engine.remove(&container.name).await
+        }))
+        .await
+        .ok()?;
+        let stopped = containers.into_iter().map(|c| c.name).collect();
         for network in networks {
             engine.remove_network(&network).await;
         }
@@ -869,7 +872,7 @@ impl Supervisor {
         let _turn = self.shared.operations.lock().await;
         let spec = self.spec(name)?;
         let chosen = choose(&spec, services)?;
-        let order = stop_order(&spec.services)?;
+        let levels = stop_levels(&spec.services)?;
         // Persisted first: a stop that cannot be saved has stopped nothing.
         self.set_up(name, |up| up.retain(|s| !chosen.contains(s)))?;
         let action = if matches!(how, Command::Kill(_)) {
@@ -880,12 +883,21 @@ impl Supervisor {
         self.shared
             .events
             .emit(name, project_change(action, services));
-        for service in order {
-            if chosen.contains(&service) {
-                self.stop_instances(name, &service, 1, how, false).await;
-            }
+        for level in levels {
+            let wave: Vec<String> = level.into_iter().filter(|s| chosen.contains(s)).collect();
+            self.stop_services(name, &wave, how, false).await;
         }
         Ok(())
+    }
+
+    /// Stops every instance of `services` at once, and waits for them all.
+    async fn stop_services(&self, project: &str, services: &[String], how: Command, remove: bool) {
+        futures_util::future::join_all(
+            services
+                .iter()
+                .map(|service| self.stop_instances(project, service, 1, how, remove)),
+        )
+        .await;
     }
 
     /// SIGKILLs the process groups of `services` (all when empty) at once, without
@@ -952,9 +964,8 @@ impl Supervisor {
         let names: Vec<String> = self.shared.projects().keys().cloned().collect();
         for name in names {
             let Ok(spec) = self.spec(&name) else { continue };
-            for service in stop_order(&spec.services).unwrap_or_default() {
-                self.stop_instances(&name, &service, 1, Command::Stop, true)
-                    .await;
+            for level in stop_levels(&spec.services).unwrap_or_default() {
+                self.stop_services(&name, &level, Command::Stop, true).await;
             }
         }
     }

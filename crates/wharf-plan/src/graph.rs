@@ -68,6 +68,36 @@ pub fn stop_order(services: &BTreeMap<String, ServiceSpec>) -> Result<Vec<String
     Ok(order)
 }
 
+/// The stop order in waves: a service is in the wave after the latest of the services
+/// that depend on it, so each wave can stop at once, as Compose does, and no service
+/// stops before what depends on it.
+pub fn stop_levels(
+    services: &BTreeMap<String, ServiceSpec>,
+) -> Result<Vec<Vec<String>>, GraphError> {
+    let mut wave: BTreeMap<&str, usize> = BTreeMap::new();
+    // Dependents come before their dependencies in the stop order, so each
+    // service's wave is known when its dependencies are reached.
+    let order = stop_order(services)?;
+    for name in &order {
+        let at = *wave.entry(name.as_str()).or_insert(0);
+        for dependency in services[name].depends_on.keys() {
+            if let Some(key) = services.get_key_value(dependency).map(|(k, _)| k.as_str()) {
+                let later = wave.entry(key).or_insert(0);
+                *later = (*later).max(at + 1);
+            }
+        }
+    }
+    let waves: Vec<usize> = order.iter().map(|name| wave[name.as_str()]).collect();
+    let mut levels: Vec<Vec<String>> = Vec::new();
+    for (name, at) in order.into_iter().zip(waves) {
+        if levels.len() <= at {
+            levels.resize(at + 1, Vec::new());
+        }
+        levels[at].push(name);
+    }
+    Ok(levels)
+}
+
 /// `names` and, transitively, every service they depend on that exists.
 pub fn with_dependencies(
     services: &BTreeMap<String, ServiceSpec>,
@@ -137,6 +167,32 @@ mod tests {
                 ((*name).to_owned(), spec)
             })
             .collect()
+    }
+
+    #[test]
+    fn independent_services_stop_together_and_dependents_first() {
+        let services = project(&[
+            ("db", &[]),
+            ("cache", &[]),
+            ("api", &["db", "cache"]),
+            ("web", &["api"]),
+            ("solo", &[]),
+        ]);
+        let levels: Vec<BTreeSet<String>> = stop_levels(&services)
+            .unwrap()
+            .into_iter()
+            .map(|level| level.into_iter().collect())
+            .collect();
+        let set = |names: &[&str]| {
+            names
+                .iter()
+                .map(|n| (*n).to_owned())
+                .collect::<BTreeSet<_>>()
+        };
+        assert_eq!(
+            levels,
+            [set(&["solo", "web"]), set(&["api"]), set(&["db", "cache"])]
+        );
     }
 
     #[test]
