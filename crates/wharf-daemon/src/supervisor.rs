@@ -799,7 +799,9 @@ impl Supervisor {
             let engine = self.shared.engine().await?;
             let containers = engine.project_containers(name).await?;
             futures_util::future::try_join_all(
-                containers.iter().map(|container| engine.remove(&container.name)),
+                containers
+                    .iter()
+                    .map(|container| engine.remove(&container.name)),
             )
             .await?;
             for network in spec.networks.values().filter(|n| !n.external) {

@@ -4,6 +4,8 @@
 // Each test binary uses part of the harness.
 #![allow(dead_code)]
 
+pub mod snapshot;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

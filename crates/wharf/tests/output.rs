@@ -1,0 +1,109 @@
+//! What users read, pinned: the human output of the everyday commands (tables,
+//! progress, errors) against the snapshots in `tests/snapshots/`, filtered for paths,
+//! ports, pids and times. A change to any of it is a reviewed diff of those files.
+
+mod support;
+
+use std::process::Output;
+
+use support::Stack;
+use support::snapshot::{Filters, assert_snapshot};
+
+/// Both streams, as a terminal shows them, with the exit status.
+fn shown(output: &Output) -> String {
+    format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn filters(stack: &Stack, ports: &[u16]) -> Filters {
+    let mut filters = Filters::default()
+        .text(&stack.dir.path().display(), "PROJECT")
+        .text(&stack.home.path().display(), "HOME")
+        .text(&stack.proxy_port, "PROXY_PORT")
+        .text(&stack.https_port, "HTTPS_PORT");
+    for port in ports {
+        filters = filters.text(port, "PORT");
+    }
+    filters
+}
+
+#[test]
+fn the_everyday_commands_read_as_pinned() {
+    let port = support::free_port();
+    let stack = Stack::new(&format!(
+        r#"name: shop
+services:
+  web:
+    image: busybox
+    command: ["busybox", "httpd", "-f", "-p", "{port}"]
+    ports: ["{port}:{port}"]
+  worker:
+    image: busybox
+    command: sleep 600
+    depends_on: [web]
+"#
+    ));
+    let filters = filters(&stack, &[port]);
+    let mut steps = Vec::new();
+    let mut step = |title: &str, args: &[&str]| {
+        let output = stack.wharf(args);
+        steps.push(format!(
+            "$ wharf {}  # {title}\n{}",
+            args.join(" "),
+            shown(&output)
+        ));
+    };
+    step("first start", &["up", "-d"]);
+    step("nothing changed", &["up", "-d"]);
+    support::eventually("both running", std::time::Duration::from_secs(10), || {
+        stack.ps().iter().all(|i| i["state"] == "running")
+    });
+    step("the table", &["ps"]);
+    step("projects", &["ls"]);
+    step("a service that is not in the file", &["ps", "nosuch"]);
+    step("stop one", &["stop", "worker"]);
+    step("and start it", &["start", "worker"]);
+    step("more replicas", &["scale", "worker=2"]);
+    support::eventually("two workers", std::time::Duration::from_secs(10), || {
+        let ps = stack.ps();
+        let running = |i: &&serde_json::Value| i["service"] == "worker" && i["state"] == "running";
+        ps.iter().filter(running).count() == 2
+    });
+    step("its own log", &["logs", "worker", "--no-log-prefix"]);
+    step("everything down", &["down"]);
+    step("nothing left", &["ps"]);
+    assert_snapshot("everyday_commands", &steps.join("\n"), &filters);
+}
+
+#[test]
+fn mistakes_are_answered_as_pinned() {
+    let stack = Stack::new(
+        "name: shop\nservices:\n  web:\n    image: busybox\n    command: sleep 600\n    ports: [\"99999:80\"]\n",
+    );
+    let filters = filters(&stack, &[]);
+    let mut steps = Vec::new();
+    let mut step = |title: &str, args: &[&str]| {
+        let output = stack.wharf(args);
+        steps.push(format!(
+            "$ wharf {}  # {title}\n{}",
+            args.join(" "),
+            shown(&output)
+        ));
+    };
+    step("a port out of range", &["config"]);
+    stack.write("name: shop\nservices:\n  web:\n    image: busybox\n    command: [sleep\n");
+    step("YAML cut short", &["up", "-d"]);
+    stack.write("name: shop\nservices:\n  web:\n    image: nosuchimage:1\n");
+    step(
+        "an image with no recipe",
+        &["up", "-d", "--backend", "process"],
+    );
+    stack.write("name: shop\nservices:\n  web:\n    image: busybox\n    command: sleep 600\n    depends_on: [db]\n");
+    step("a dependency that is not there", &["up", "-d"]);
+    step("an unknown flag", &["up", "--detatch"]);
+    assert_snapshot("mistakes", &steps.join("\n"), &filters);
+}

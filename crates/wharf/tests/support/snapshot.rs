@@ -1,0 +1,112 @@
+//! Snapshot tests of what users read: a command's output, made comparable across runs
+//! by filters (temporary paths, ports, pids, times), against a file in
+//! `tests/snapshots/`. A change to what users see is then a reviewed diff of that
+//! file: `WHARF_UPDATE_SNAPSHOTS=1 cargo nextest run` writes the new output.
+
+use std::path::PathBuf;
+
+/// What varies from run to run, replaced by a placeholder before comparing.
+#[derive(Default)]
+pub struct Filters {
+    replacements: Vec<(String, String)>,
+}
+
+impl Filters {
+    /// Replaces `text` (a path, a port) with `[placeholder]`.
+    #[must_use]
+    pub fn text(mut self, text: &impl ToString, placeholder: &str) -> Self {
+        self.replacements
+            .push((text.to_string(), format!("[{placeholder}]")));
+        self
+    }
+
+    pub fn apply(&self, output: &str) -> String {
+        let mut text = output.to_owned();
+        // Longest first, so a path is not half replaced by its parent's placeholder.
+        let mut replacements: Vec<&(String, String)> = self.replacements.iter().collect();
+        replacements.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
+        for (from, to) in replacements {
+            text = text.replace(from.as_str(), to);
+        }
+        text.lines()
+            .map(normalize_line)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Numbers that vary (pids, durations, ages) become placeholders. A table cell keeps
+/// its width, so columns stay aligned as they were and alignment is pinned too.
+fn normalize_line(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while !rest.is_empty() {
+        let spaces = rest.len() - rest.trim_start_matches(' ').len();
+        out.push_str(&rest[..spaces]);
+        rest = &rest[spaces..];
+        let word_len = rest.find(' ').unwrap_or(rest.len());
+        let word = &rest[..word_len];
+        rest = &rest[word_len..];
+        let Some(replaced) = placeholder(word) else {
+            out.push_str(word);
+            continue;
+        };
+        out.push_str(&replaced);
+        // Padding after a cell absorbs the difference in width, down to two spaces.
+        let padding = rest.len() - rest.trim_start_matches(' ').len();
+        if padding >= 2 && rest.len() > padding {
+            let width = word.len() + padding;
+            let pad = width.saturating_sub(replaced.len()).max(2);
+            out.push_str(&" ".repeat(pad));
+            rest = &rest[padding..];
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+/// `(pid 123)` and `123,` keep their punctuation around the placeholder.
+fn placeholder(word: &str) -> Option<String> {
+    let core = word.trim_matches(['(', ')', ',', ':', ';']);
+    let replaced = if is_duration(core) {
+        "[TIME]"
+    } else if core.len() >= 3 && core.bytes().all(|b| b.is_ascii_digit()) {
+        "[N]"
+    } else {
+        return None;
+    };
+    Some(word.replacen(core, replaced, 1))
+}
+
+/// `0s`, `2.31s`, `15ms`, `3m`, `1h`: how long something took or has run.
+fn is_duration(word: &str) -> bool {
+    let digits = word.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &word[digits.len()..];
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && matches!(unit, "s" | "ms" | "m" | "h" | "d")
+}
+
+/// Compares `output` (filtered) with `tests/snapshots/<name>.snap`.
+pub fn assert_snapshot(name: &str, output: &str, filters: &Filters) {
+    let actual = filters.apply(output) + "\n";
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{name}.snap"));
+    if std::env::var_os("WHARF_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}; review this output and write it with WHARF_UPDATE_SNAPSHOTS=1:\n{actual}",
+            path.display()
+        )
+    });
+    assert!(
+        expected == actual,
+        "{name}: the output changed; if the change is wanted, rewrite {} with \
+         WHARF_UPDATE_SNAPSHOTS=1 and review the diff\n--- expected\n{expected}--- actual\n{actual}",
+        path.display()
+    );
+}
