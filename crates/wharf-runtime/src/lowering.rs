@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use wharf_manifest::Loaded;
 
-use crate::recipes::{self, RecipeContext, image_name_and_tag, usual_port};
+use crate::recipes::{self, DatabaseFacts, Recipe, RecipeContext, image_name_and_tag, usual_port};
 use crate::references::resolve_references;
 use wharf_model::x_wharf::CommandLine;
 use wharf_model::{Healthcheck, Service};
@@ -45,6 +45,58 @@ fn render(problems: &[(String, String)]) -> String {
     text
 }
 
+/// The database servers the project's recipes run natively, by service: what other
+/// commands (shells, dumps, snapshots) need to reach them.
+pub fn databases(loaded: &Loaded, volumes_dir: &Path) -> BTreeMap<String, DatabaseFacts> {
+    let wharf = this_program();
+    let reachable = reachable(loaded);
+    loaded
+        .project
+        .services
+        .iter()
+        .filter(|(_, service)| service.wharf.process.is_none())
+        .filter_map(|(name, service)| {
+            let context = RecipeContext {
+                service_name: name,
+                service,
+                project_dir: &loaded.project_dir,
+                volumes_dir,
+                port: 0,
+                wharf: &wharf,
+                reachable: &reachable,
+            };
+            let recipe = recipe(context, &ports(service).ok()?)?.ok()?;
+            Some((name.clone(), recipe.database?))
+        })
+        .collect()
+}
+
+/// This program, which carries the recipes' entrypoints.
+fn this_program() -> PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("wharf"))
+}
+
+/// Every service's ports, for recipes and references that point at other services.
+fn reachable(loaded: &Loaded) -> BTreeMap<String, Vec<PortSpec>> {
+    loaded
+        .project
+        .services
+        .iter()
+        .filter_map(|(name, service)| Some((name.clone(), ports(service).ok()?)))
+        .collect()
+}
+
+/// The recipe of a service whose image has one, listening on the host port of the
+/// image's usual port (published, else that port itself).
+fn recipe(mut context: RecipeContext<'_>, ports: &[PortSpec]) -> Option<Result<Recipe, String>> {
+    let usual = usual_port(&context.service.image)?;
+    context.port = ports
+        .iter()
+        .find(|p| p.target == usual)
+        .map_or(usual, |p| p.published);
+    recipes::for_image(&context)
+}
+
 /// `scale` overrides replica counts (`--scale web=3`); named volumes of native
 /// services live in `volumes_dir`; the services in `containers` run in Docker.
 pub fn project_spec(
@@ -61,14 +113,10 @@ pub fn project_spec(
         wharf_manifest::project_value(project, false, true)
             .map_err(|e| NotNative(vec![("*".to_owned(), e.to_string())]))?
     };
-    let wharf = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("wharf"));
+    let wharf = this_program();
     let mut services = BTreeMap::new();
     let mut problems = Vec::new();
-    let reachable: BTreeMap<String, Vec<PortSpec>> = project
-        .services
-        .iter()
-        .filter_map(|(name, service)| Some((name.clone(), ports(service).ok()?)))
-        .collect();
+    let reachable = reachable(loaded);
     for (name, service) in &project.services {
         let context = RecipeContext {
             service_name: name,
@@ -184,7 +232,7 @@ fn container_service_spec(
     })
 }
 
-fn service_spec(mut context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
+fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
     let service = context.service;
     let project_dir = context.project_dir;
     let ports = ports(service)?;
@@ -210,12 +258,8 @@ fn service_spec(mut context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
             process.environment.clone(),
             "x-wharf.process".to_owned(),
         )
-    } else if let Some(usual) = usual_port(&service.image) {
-        context.port = ports
-            .iter()
-            .find(|p| p.target == usual)
-            .map_or(usual, |p| p.published);
-        let recipe = recipes::for_image(&context).unwrap_or_else(|| Err("no recipe".to_owned()))?;
+    } else if let Some(recipe) = recipe(context, &ports) {
+        let recipe = recipe?;
         stop_signal = recipe.stop_signal;
         (
             recipe.command,
@@ -492,6 +536,54 @@ fn replicas(service: &Service) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recipes::{Credentials, DatabaseEngine};
+
+    #[test]
+    fn database_recipes_say_what_they_run_and_where_to_reach_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("compose.yaml"),
+            "name: shop\nservices:\n  db:\n    image: postgres:15\n    environment: {POSTGRES_USER: app, POSTGRES_PASSWORD: secret}\n    ports: [\"15432:5432\"]\n  my:\n    image: mariadb:11\n    environment: {MARIADB_ROOT_PASSWORD: r, MARIADB_DATABASE: shop}\n  cache:\n    image: redis:7\n",
+        )
+        .unwrap();
+        let loaded = wharf_manifest::load(&wharf_manifest::LoadOptions {
+            working_dir: dir.path().to_owned(),
+            interpolate: true,
+            ..wharf_manifest::LoadOptions::default()
+        })
+        .unwrap();
+        let volumes = dir.path().join("volumes");
+        let found = databases(&loaded, &volumes);
+        let db = found.get("db").expect(
+            "no facts for postgres: is PostgreSQL installed? (Debian: apt-get install postgresql)",
+        );
+        assert_eq!(db.engine, DatabaseEngine::Postgres);
+        assert_eq!(
+            (db.superuser.as_str(), db.database.as_str()),
+            ("app", "app")
+        );
+        assert_eq!(
+            db.credentials,
+            Credentials::Variable("POSTGRES_PASSWORD".into())
+        );
+        assert_eq!(db.port, 15432);
+        assert!(db.socket.ends_with("sockets/db/.s.PGSQL.15432"), "{db:?}");
+        assert_eq!(db.data_dir, volumes.join("db-data"));
+        let my = found.get("my").expect(
+            "no facts for mariadb: is MariaDB installed? (Debian: apt-get install mariadb-server)",
+        );
+        assert_eq!(my.engine, DatabaseEngine::Mariadb);
+        assert_eq!(
+            (my.superuser.as_str(), my.database.as_str()),
+            ("root", "shop")
+        );
+        assert_eq!(
+            my.credentials,
+            Credentials::Variable("MARIADB_ROOT_PASSWORD".into())
+        );
+        assert_eq!((my.port, my.version.as_str()), (3306, "11"));
+        assert!(!found.contains_key("cache"), "redis is no database here");
+    }
 
     #[test]
     fn runtime_images_are_recognized_with_registry_and_tag() {

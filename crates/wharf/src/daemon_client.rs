@@ -16,7 +16,7 @@ pub fn connect(paths: &Paths) -> anyhow::Result<Client> {
     let client = Client::new(paths.socket());
     match client.get::<DaemonStatus>("/v1/status") {
         Ok(_) => return Ok(client),
-        Err(ClientError::Connect { .. }) => {}
+        Err(err) if not_answering(&err) => {}
         Err(err) => return Err(err.into()),
     }
     start_daemon(paths)?;
@@ -25,7 +25,7 @@ pub fn connect(paths: &Paths) -> anyhow::Result<Client> {
     loop {
         match client.get::<DaemonStatus>("/v1/status") {
             Ok(_) => return Ok(client),
-            Err(ClientError::Connect { .. }) if Instant::now() < deadline => {
+            Err(err) if not_answering(&err) && Instant::now() < deadline => {
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_millis(100));
             }
@@ -37,6 +37,13 @@ pub fn connect(paths: &Paths) -> anyhow::Result<Client> {
             }
         }
     }
+}
+
+/// No daemon answers: nothing listens, or the one that did died while answering (its
+/// socket took the connection, then closed it unanswered).
+fn not_answering(err: &ClientError) -> bool {
+    matches!(err, ClientError::Connect { .. } | ClientError::Io(_))
+        || matches!(err, ClientError::Protocol(what) if what.starts_with("status line"))
 }
 
 /// A client only if a daemon is already running (for `daemon status`, `daemon stop`).

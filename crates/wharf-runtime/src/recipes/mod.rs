@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use wharf_model::Service;
 use wharf_plan::PortSpec;
 
+pub use self::facts::{Credentials, DatabaseEngine, DatabaseFacts};
 pub use self::launch::{LaunchError, Options};
 
 mod entrypoint;
+mod facts;
 mod launch;
 mod mariadb;
 mod nginx;
@@ -24,9 +26,12 @@ pub struct Recipe {
     pub origin: String,
     /// The image's stop signal, when it is not SIGTERM.
     pub stop_signal: Option<&'static str>,
+    /// What it runs, when it runs a database server.
+    pub database: Option<DatabaseFacts>,
 }
 
 /// What a recipe may look at.
+#[derive(Clone, Copy)]
 pub struct RecipeContext<'a> {
     pub service_name: &'a str,
     pub service: &'a Service,
@@ -244,6 +249,7 @@ fn redis(context: &RecipeContext<'_>) -> Result<Recipe, String> {
         environment: BTreeMap::new(),
         origin: "recipe redis".to_owned(),
         stop_signal: None,
+        database: None,
     })
 }
 
@@ -277,6 +283,7 @@ fn memcached(context: &RecipeContext<'_>) -> Result<Recipe, String> {
         environment: BTreeMap::new(),
         origin: "recipe memcached".to_owned(),
         stop_signal: None,
+        database: None,
     })
 }
 

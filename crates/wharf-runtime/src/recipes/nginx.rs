@@ -49,6 +49,7 @@ pub fn recipe(context: &RecipeContext<'_>) -> Result<Recipe, String> {
         origin: "recipe nginx".to_owned(),
         // nginx's graceful stop, the image's STOPSIGNAL.
         stop_signal: Some("SIGQUIT"),
+        database: None,
     })
 }
 

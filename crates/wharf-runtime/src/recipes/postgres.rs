@@ -16,7 +16,10 @@ use anyhow::{Context as _, bail};
 use super::entrypoint::{
     become_account, check, initialize_once, prepare_dirs, run_init_files, wait_until_ready,
 };
-use super::{DatabaseArgs, LaunchError, Options, Recipe, RecipeContext};
+use super::{
+    Credentials, DatabaseArgs, DatabaseEngine, DatabaseFacts, LaunchError, Options, Recipe,
+    RecipeContext,
+};
 
 const INSTALLS: &str = "/usr/lib/postgresql";
 
@@ -89,6 +92,30 @@ pub fn recipe(context: &RecipeContext<'_>, tag: &str) -> Result<Recipe, String> 
         ),
         ("PGPORT".to_owned(), context.port.to_string()),
     ]);
+    let superuser = context
+        .env("POSTGRES_USER")
+        .filter(|u| !u.is_empty())
+        .unwrap_or("postgres")
+        .to_owned();
+    let database = DatabaseFacts {
+        engine: DatabaseEngine::Postgres,
+        version: version.to_string(),
+        credentials: if trust {
+            Credentials::NotNeeded
+        } else {
+            Credentials::Variable("POSTGRES_PASSWORD".to_owned())
+        },
+        database: context
+            .env("POSTGRES_DB")
+            .filter(|d| !d.is_empty())
+            .map_or_else(|| superuser.clone(), str::to_owned),
+        superuser,
+        socket: context
+            .own_dir("sockets")
+            .join(format!(".s.PGSQL.{}", context.port)),
+        port: context.port,
+        data_dir: data,
+    };
     Ok(Recipe {
         command,
         working_dir: context.project_dir.to_owned(),
@@ -96,6 +123,7 @@ pub fn recipe(context: &RecipeContext<'_>, tag: &str) -> Result<Recipe, String> 
         origin: format!("recipe postgres {version}"),
         // Fast shutdown, the image's STOPSIGNAL: SIGTERM would wait for every client.
         stop_signal: Some("SIGINT"),
+        database: Some(database),
     })
 }
 

@@ -68,6 +68,7 @@ pub fn recipe(context: &RecipeContext<'_>) -> Result<Recipe, String> {
         environment,
         origin: "recipe rabbitmq".to_owned(),
         stop_signal: None,
+        database: None,
     })
 }
 
