@@ -1,12 +1,13 @@
 //! Which project a runtime command means: `-p NAME`, else the name of the project the
 //! compose files in this directory define.
 
-use anyhow::bail;
+use std::io::Read as _;
+
+use anyhow::{Context as _, bail};
 use wharf_api::{Client, ClientError, InstanceStatus};
 use wharf_manifest::{LoadOptions, Loaded};
 
 use crate::cli::GlobalArgs;
-use crate::commands::config::load_options;
 use crate::printer::Printer;
 
 /// Loads the project from its files, printing the loader's warnings.
@@ -99,4 +100,34 @@ fn recorded_name(options: &LoadOptions) -> Option<String> {
 /// `/v1/projects/<name>/<action>`; project names are `[a-z0-9_-]`, safe in a path.
 pub fn endpoint(name: &str, action: &str) -> String {
     format!("{}/projects/{name}/{action}", wharf_api::API_PREFIX)
+}
+
+/// Settings every project-reading command shares, from the flags and the shell.
+pub fn load_options(
+    global: &GlobalArgs,
+    interpolate: bool,
+    services: &[String],
+) -> anyhow::Result<LoadOptions> {
+    let stdin = if global.files.iter().any(|f| f.as_os_str() == "-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the compose file from standard input")?;
+        Some(text)
+    } else {
+        None
+    };
+    Ok(LoadOptions {
+        files: global.files.clone(),
+        project_name: global.project_name.clone(),
+        project_directory: global.project_directory.clone(),
+        profiles: global.profiles.clone(),
+        env_files: global.env_files.clone(),
+        working_dir: std::env::current_dir().context("cannot read the current directory")?,
+        shell: std::env::vars().collect(),
+        interpolate,
+        stdin,
+        services: services.to_vec(),
+        keep_env_files: false,
+    })
 }

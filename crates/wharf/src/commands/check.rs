@@ -11,9 +11,9 @@ use wharf_api::{InstanceState, InstanceStatus, Paths};
 use wharf_manifest::Loaded;
 
 use crate::cli::{CheckArgs, GlobalArgs, ListFormat};
-use crate::commands::repos::ProjectRepos;
 use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
+use crate::project_repos::ProjectRepos;
 use crate::requirements::{ImageRecord, RecordedHashes, image_record};
 use wharf_engine::BlockingEngine;
 use wharf_runtime::BackendChoice;
@@ -163,7 +163,7 @@ fn check_project(global: &GlobalArgs, args: &CheckArgs, loaded: &Loaded, report:
 fn check_env(global: &GlobalArgs, loaded: &Loaded, report: &mut Report) -> anyhow::Result<()> {
     // The loader's warnings were shown once already.
     let quiet = Printer::new(0, true);
-    for variable in crate::commands::env::documented(global, &quiet)? {
+    for variable in crate::documented_env::documented(global, &quiet)? {
         if let Some(source) = &variable.source {
             report.ok("env", &variable.name, format!("set ({source})"));
             continue;

@@ -2,15 +2,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Read;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use wharf_manifest::{LoadOptions, Loaded};
+use wharf_manifest::Loaded;
 
 use crate::cli::{ConfigArgs, Format, GlobalArgs};
 use crate::output;
 use crate::printer::Printer;
+use crate::project_ref::load_options;
+use crate::secrets::mask_secret;
 
 pub fn run(global: &GlobalArgs, args: &ConfigArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut options = load_options(global, !args.no_interpolate, &args.services)?;
@@ -33,36 +34,6 @@ pub fn run(global: &GlobalArgs, args: &ConfigArgs, printer: &Printer) -> anyhow:
         None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Settings every project-reading command shares, from the flags and the shell.
-pub fn load_options(
-    global: &GlobalArgs,
-    interpolate: bool,
-    services: &[String],
-) -> anyhow::Result<LoadOptions> {
-    let stdin = if global.files.iter().any(|f| f.as_os_str() == "-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read the compose file from standard input")?;
-        Some(text)
-    } else {
-        None
-    };
-    Ok(LoadOptions {
-        files: global.files.clone(),
-        project_name: global.project_name.clone(),
-        project_directory: global.project_directory.clone(),
-        profiles: global.profiles.clone(),
-        env_files: global.env_files.clone(),
-        working_dir: std::env::current_dir().context("cannot read the current directory")?,
-        shell: std::env::vars().collect(),
-        interpolate,
-        stdin,
-        services: services.to_vec(),
-        keep_env_files: false,
-    })
 }
 
 /// What `wharf up` would run natively, service by service.
@@ -110,31 +81,6 @@ fn resolved(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
         Format::Json => output::to_json(&value),
         Format::Yaml => Ok(output::to_yaml(&value)),
     }
-}
-
-/// Hides values that look secret: variables named like a password, token or key, and
-/// the password in a URL (`postgres://user:…@db`).
-pub fn mask_secret(key: &str, value: &str) -> String {
-    const HIDDEN: &str = "********";
-    let upper = key.to_ascii_uppercase();
-    if ["PASSWORD", "SECRET", "TOKEN", "KEY", "PASS"]
-        .iter()
-        .any(|w| upper.contains(w))
-    {
-        return HIDDEN.to_owned();
-    }
-    if let Some(scheme_end) = value.find("://") {
-        let rest = &value[scheme_end + 3..];
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        if let Some(at) = rest[..authority_end].rfind('@')
-            && let Some(colon) = rest[..at].find(':')
-        {
-            let start = scheme_end + 3 + colon + 1;
-            let end = scheme_end + 3 + at;
-            return format!("{}{HIDDEN}{}", &value[..start], &value[end..]);
-        }
-    }
-    value.to_owned()
 }
 
 fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
@@ -240,24 +186,4 @@ fn variables_table(loaded: &Loaded) -> String {
         table.push([name.to_owned(), required.to_string(), default, alternate]);
     }
     output::aligned_table(&table)
-}
-
-#[cfg(test)]
-mod secret_tests {
-    use super::mask_secret;
-
-    #[test]
-    fn secrets_are_masked_by_name_and_in_urls() {
-        assert_eq!(mask_secret("POSTGRES_PASSWORD", "hunter2"), "********");
-        assert_eq!(mask_secret("API_TOKEN", "abc"), "********");
-        assert_eq!(
-            mask_secret("DATABASE_URL", "postgres://shop:s3cret@127.0.0.1:5432/shop"),
-            "postgres://shop:********@127.0.0.1:5432/shop"
-        );
-        assert_eq!(
-            mask_secret("API_URL", "http://127.0.0.1:8010"),
-            "http://127.0.0.1:8010"
-        );
-        assert_eq!(mask_secret("NOTE", "user@example.org"), "user@example.org");
-    }
 }

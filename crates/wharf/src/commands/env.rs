@@ -1,29 +1,15 @@
 //! `wharf env`: the project's documented variables (`x-wharf.env`), each with its
 //! current value and where that value comes from, secrets masked.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::json;
-use wharf_manifest::Environment;
 
 use crate::cli::{EnvArgs, GlobalArgs, ListFormat};
-use crate::commands::config::{load_options, mask_secret};
+use crate::documented_env::{Documented, documented};
 use crate::output::aligned_table;
 use crate::printer::Printer;
-
-/// One documented variable as it stands.
-pub struct Documented {
-    pub name: String,
-    pub value: Option<String>,
-    /// `shell`, `.env`, `--env-file PATH`, `environment of SERVICE`, `env_file PATH`,
-    /// `default`; `None` when unset.
-    pub source: Option<String>,
-    pub secret: bool,
-    pub description: String,
-    pub used_by: Vec<String>,
-}
+use crate::secrets::mask_secret;
 
 pub fn run(global: &GlobalArgs, args: &EnvArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let variables = documented(global, printer)?;
@@ -59,97 +45,4 @@ pub fn run(global: &GlobalArgs, args: &EnvArgs, printer: &Printer) -> anyhow::Re
     }
     print!("{}", aligned_table(&rows));
     Ok(ExitCode::SUCCESS)
-}
-
-/// Every documented variable with its value and source, first source winning: the
-/// shell, the project's `.env` (or `--env-file`s), a using service's `environment`,
-/// its `env_file`s, the documented default.
-pub fn documented(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Vec<Documented>> {
-    let mut options = load_options(global, true, &[])?;
-    // Keep env_file unread, to tell its values from `environment`'s.
-    options.keep_env_files = true;
-    let loaded = wharf_manifest::load(&options)?;
-    for warning in &loaded.warnings {
-        printer.warn(warning);
-    }
-    let project_files: Vec<(String, PathBuf)> = if global.env_files.is_empty() {
-        Environment::default_env_files(&loaded.project_dir)
-            .into_iter()
-            .map(|path| (".env".to_owned(), path))
-            .collect()
-    } else {
-        global
-            .env_files
-            .iter()
-            .map(|path| (format!("--env-file {}", path.display()), path.clone()))
-            .collect()
-    };
-    let empty = BTreeMap::new();
-    let mut project_values: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for (label, path) in &project_files {
-        for (key, value) in Environment::read_file(path, &empty)? {
-            project_values.insert(key, (value, label.clone()));
-        }
-    }
-    // What each using service sets, read once: its env_files (later ones win), then its
-    // `environment`, which wins over them as in Compose.
-    let documented = &loaded.project.wharf.env;
-    let mut service_values: BTreeMap<&str, BTreeMap<String, (String, String)>> = BTreeMap::new();
-    for service_name in documented.values().flat_map(|doc| &doc.used_by) {
-        let Some(service) = loaded.project.services.get(service_name) else {
-            continue;
-        };
-        if service_values.contains_key(service_name.as_str()) {
-            continue;
-        }
-        let mut values = BTreeMap::new();
-        for env_file in &service.env_file {
-            let path = loaded.project_dir.join(&env_file.path);
-            if !path.is_file() {
-                continue;
-            }
-            let shown = path.strip_prefix(&loaded.project_dir).unwrap_or(&path);
-            let label = format!("env_file {}", shown.display());
-            for (key, value) in Environment::read_file(&path, &loaded.environment)? {
-                values.insert(key, (value, label.clone()));
-            }
-        }
-        for (key, value) in &service.environment {
-            if let Some(value) = value {
-                values.insert(
-                    key.clone(),
-                    (value.clone(), format!("environment of {service_name}")),
-                );
-            }
-        }
-        service_values.insert(service_name, values);
-    }
-    let mut out = Vec::new();
-    for (name, doc) in documented {
-        let found: Option<(String, String)> = options
-            .shell
-            .get(name)
-            .map(|value| (value.clone(), "shell".to_owned()))
-            .or_else(|| project_values.get(name).cloned())
-            .or_else(|| {
-                doc.used_by
-                    .iter()
-                    .find_map(|service| service_values.get(service.as_str())?.get(name).cloned())
-            });
-        let found = found.or_else(|| {
-            doc.default
-                .clone()
-                .map(|value| (value, "default".to_owned()))
-        });
-        let (value, source) = found.unzip();
-        out.push(Documented {
-            name: name.clone(),
-            value,
-            source,
-            secret: doc.secret,
-            description: doc.description.clone().unwrap_or_default(),
-            used_by: doc.used_by.clone(),
-        });
-    }
-    Ok(out)
 }

@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use wharf_api::{Health, InstanceState, InstanceStatus, Paths, ProjectSummary, now_ms};
+use wharf_api::{InstanceStatus, Paths, ProjectSummary, now_ms};
 
-use crate::age::ago;
 use crate::cli::{GlobalArgs, ListFormat, ListFormatArgs, PsArgs};
 use crate::daemon_client;
 use crate::output::aligned_table;
 use crate::project_ref;
+use crate::status_text::status_text;
 
 pub fn run(global: &GlobalArgs, args: &PsArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name_defining(global, &args.services)?;
@@ -57,35 +57,6 @@ fn table(instances: &[InstanceStatus]) -> String {
         ]);
     }
     aligned_table(&rows)
-}
-
-/// `running 5m (healthy)`, `exited (1)`, `restarting: …`, as one cell.
-pub fn status_text(i: &InstanceStatus, now: u64) -> String {
-    let mut text = match i.state {
-        InstanceState::Waiting => "waiting for dependencies".to_owned(),
-        InstanceState::Stopping => "stopping".to_owned(),
-        InstanceState::Running => format!(
-            "running {}",
-            i.started_at_ms.map(|t| ago(now, t)).unwrap_or_default()
-        ),
-        InstanceState::Restarting | InstanceState::CrashLoop => i.message.clone(),
-        InstanceState::Exited => match i.exit_code {
-            Some(code) => format!("exited ({code})"),
-            None => "exited".to_owned(),
-        },
-        InstanceState::Stopped => "stopped".to_owned(),
-    };
-    match i.health {
-        Health::None => {}
-        Health::Starting => text.push_str(" (health: starting)"),
-        Health::Healthy => text.push_str(" (healthy)"),
-        Health::Unhealthy => text.push_str(" (unhealthy)"),
-    }
-    if i.state == InstanceState::Exited && !i.message.is_empty() {
-        text.push_str(": ");
-        text.push_str(&i.message);
-    }
-    text
 }
 
 pub fn list(args: &ListFormatArgs) -> anyhow::Result<ExitCode> {

@@ -4,54 +4,15 @@
 use std::process::ExitCode;
 use std::sync::Mutex;
 
-use anyhow::bail;
 use serde_json::json;
-use wharf_api::Paths;
-use wharf_repos::{CheckoutOutcome, Progress, RepoSet, RepoSpec, UpdateOutcome};
+use wharf_repos::{CheckoutOutcome, Progress, RepoSpec, UpdateOutcome};
 
 use crate::cli::{
     GlobalArgs, ListFormat, ListFormatArgs, ReposArgs, ReposExecArgs, RevsArgs, UpdateArgs,
 };
 use crate::output::aligned_table;
 use crate::printer::Printer;
-use crate::user_settings::UserSettings;
-
-/// The project's repos for this user: under `wharf root`, else the project directory.
-pub struct ProjectRepos {
-    pub set: RepoSet,
-}
-
-impl ProjectRepos {
-    pub fn load(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Self> {
-        Self::of(&crate::project_ref::load(global, printer)?)
-    }
-
-    pub fn of(loaded: &wharf_manifest::Loaded) -> anyhow::Result<Self> {
-        let settings = UserSettings::load(&Paths::from_env())?;
-        let root = settings
-            .root()
-            .unwrap_or_else(|| loaded.project_dir.clone());
-        let wharf = &loaded.project.wharf;
-        let user = settings.user().or(wharf.owner.as_deref());
-        let set = RepoSet::resolve(&wharf.repos, &wharf.directories, &root, user)
-            .map_err(|err| anyhow::anyhow!("{err}\nhint: wharf whoami NAME"))?;
-        Ok(Self { set })
-    }
-
-    /// The repos `names` picks (all when empty), or an error naming the unknown one.
-    pub fn select(&self, names: &[String]) -> anyhow::Result<Vec<RepoSpec>> {
-        if self.set.repos.is_empty() {
-            bail!("the project has no repos (x-wharf.repos)");
-        }
-        self.set.select(names).map_err(|unknown| {
-            let known: Vec<&str> = self.set.repos.iter().map(|r| r.name.as_str()).collect();
-            anyhow::anyhow!(
-                "no repo `{unknown}` (the project has: {})",
-                known.join(", ")
-            )
-        })
-    }
-}
+use crate::project_repos::ProjectRepos;
 
 pub fn checkout(
     global: &GlobalArgs,
@@ -123,7 +84,7 @@ pub fn update(
                 continue;
             };
             printer.info(&format!("{}: running task {task}", repo.name));
-            let code = crate::commands::tasks::run_named(global, task, &[], printer)?;
+            let code = crate::project_tasks::run_named(global, task, &[], printer)?;
             if code != ExitCode::SUCCESS {
                 failed += 1;
                 printer.warn(&format!("{}: task {task} failed", repo.name));

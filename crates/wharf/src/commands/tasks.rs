@@ -3,64 +3,23 @@
 //! instance when there is one (as `exec`), else as a one-off with its dependencies
 //! started (as `run`), in whichever backend runs the service.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde_json::json;
-use wharf_api::{InstanceState, InstanceStatus, Paths};
 use wharf_manifest::Loaded;
 use wharf_model::x_wharf::CommandLine;
 
-use crate::cli::{ExecArgs, GlobalArgs, ListFormat, ListFormatArgs, RunArgs, ShellArgs, TaskArgs};
-use crate::commands::exec;
-use crate::daemon_client;
+use crate::cli::{GlobalArgs, ListFormat, ListFormatArgs, ShellArgs, TaskArgs};
 use crate::output::aligned_table;
 use crate::printer::Printer;
-use crate::project_ref::{self, endpoint};
+use crate::project_ref;
+use crate::project_tasks::run_named;
+use crate::service_exec::in_service;
 
 pub fn task(global: &GlobalArgs, args: &TaskArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     run_named(global, &args.name, &args.args, printer)
-}
-
-/// Runs the task `name` with `extra` arguments appended to its command.
-pub fn run_named(
-    global: &GlobalArgs,
-    name: &str,
-    extra: &[String],
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let loaded = project_ref::load(global, printer)?;
-    let tasks = &loaded.project.wharf.tasks;
-    let Some(task) = tasks.get(name) else {
-        let known: Vec<&str> = tasks.keys().map(String::as_str).collect();
-        bail!(
-            "no task `{name}` ({})",
-            if known.is_empty() {
-                "the project defines none in x-wharf.tasks".to_owned()
-            } else {
-                format!("the project has: {}", known.join(", "))
-            }
-        );
-    };
-    if !loaded.project.services.contains_key(&task.service) {
-        bail!(
-            "task `{name}` runs in service `{}`, which the project does not have",
-            task.service
-        );
-    }
-    if task.interactive && !std::io::stdin().is_terminal() {
-        bail!("task `{name}` is interactive: run it from a terminal");
-    }
-    let mut command = match &task.run {
-        Some(CommandLine::Exec(argv)) => argv.clone(),
-        Some(CommandLine::Shell(line)) => wharf_manifest::split_command(line)
-            .map_err(|err| anyhow::anyhow!("task `{name}`: {err}"))?,
-        None => bail!("task `{name}` has no `run` command"),
-    };
-    command.extend(extra.iter().cloned());
-    in_service(&loaded, &task.service, command)
 }
 
 pub fn list(
@@ -121,46 +80,6 @@ pub fn shell(global: &GlobalArgs, args: &ShellArgs, printer: &Printer) -> anyhow
         vec![std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".to_owned())]
     };
     in_service(&loaded, &service, command)
-}
-
-/// `command` in `service`: exec'd into its running instance, else run as a one-off.
-fn in_service(loaded: &Loaded, service: &str, command: Vec<String>) -> anyhow::Result<ExitCode> {
-    if is_running(&loaded.project.name, service) {
-        return exec::exec_in(
-            &loaded.project.name,
-            &ExecArgs {
-                service: service.to_owned(),
-                command,
-                env: Vec::new(),
-                workdir: None,
-            },
-        );
-    }
-    exec::run_loaded(
-        loaded,
-        &RunArgs {
-            service: service.to_owned(),
-            command,
-            env: Vec::new(),
-            workdir: None,
-            no_deps: false,
-            rm: true,
-            service_ports: false,
-        },
-    )
-}
-
-fn is_running(project: &str, service: &str) -> bool {
-    let Some(client) = daemon_client::existing(&Paths::from_env()) else {
-        return false;
-    };
-    client
-        .get::<Vec<InstanceStatus>>(&endpoint(project, "ps"))
-        .is_ok_and(|instances| {
-            instances
-                .iter()
-                .any(|i| i.service == service && i.state == InstanceState::Running)
-        })
 }
 
 /// The service whose build context or working directory holds the current directory

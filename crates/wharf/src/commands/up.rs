@@ -2,29 +2,25 @@
 //! be ready (`--wait`), or return (`-d`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use nix::sys::signal::{SigSet, Signal};
 use wharf_api::{
-    ChangeAction, Client, Health, InstanceState, InstanceStatus, LogLine, Paths, ServicesRequest,
+    ChangeAction, Client, InstanceState, InstanceStatus, LogLine, Paths, ServicesRequest,
     UpRequest, UpResponse, now_ms,
 };
 use wharf_engine::BlockingEngine;
 
 use crate::cli::{GlobalArgs, ScaleArgs, UpArgs};
-use crate::commands::logs::{LogPrinter, logs_path};
-use crate::commands::ps::status_text;
 use crate::daemon_client;
+use crate::log_printer::{LogPrinter, logs_path};
 use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
 use crate::project_watch::ProjectWatch;
+use crate::readiness::{DEFAULT_WAIT_TIMEOUT, wait};
 use crate::requirements::{ImageRecord, RecordedHashes, image_record};
-use wharf_host::ports::accepts;
-
-const POLL: Duration = Duration::from_millis(20);
 
 pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let loaded = project_ref::load(global, printer)?;
@@ -50,9 +46,7 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
             .map_or(ImageRecord::Missing, |e| image_record(e, &image));
         match record {
             ImageRecord::Missing => {
-                crate::commands::images::build_service(
-                    &loaded, name, service, false, false, printer,
-                )?;
+                crate::image_build::build_service(&loaded, name, service, false, false, printer)?;
             }
             ImageRecord::Recorded(hash)
                 if crate::requirements::hash(&loaded, service)?.is_some_and(|now| now != hash) =>
@@ -223,183 +217,6 @@ fn parse_scale(pairs: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
             Ok((service.to_owned(), count))
         })
         .collect()
-}
-
-/// How long `--wait` waits when `--wait-timeout` does not say.
-pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_mins(2);
-/// A service with neither a healthcheck nor a port must run this long to count as
-/// ready: one that crashes on start would otherwise be ready for an instant.
-const SETTLE: Duration = Duration::from_millis(100);
-
-/// Ready means running and healthy (with a healthcheck) or answering on its ports
-/// (without one); a one-off that exited 0 is ready too.
-pub fn wait(
-    client: &Client,
-    name: &str,
-    services: &BTreeSet<String>,
-    timeout: Duration,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
-    let mut progress = Progress::new(printer);
-    let mut watch = ProjectWatch::open(client, name)?;
-    loop {
-        if watch.down {
-            bail!("{name} was taken down (`wharf down`) while waiting for it to be ready");
-        }
-        if watch.daemon_gone {
-            bail!(
-                "wharfd stopped while waiting for {name} to be ready; the next wharf \
-                 command starts it again and brings the stack back (its log: `wharf daemon logs`)"
-            );
-        }
-        let relevant: Vec<&InstanceStatus> = watch
-            .instances()
-            .into_iter()
-            .filter(|i| services.contains(&i.service))
-            .collect();
-        let now = now_ms();
-        let awaited: Vec<(&InstanceStatus, Option<String>)> =
-            relevant.iter().map(|i| (*i, awaiting(i, now))).collect();
-        progress.show(&awaited, now);
-        let failed: Vec<&&InstanceStatus> = relevant
-            .iter()
-            .filter(|i| match i.state {
-                InstanceState::Exited => i.exit_code != Some(0),
-                InstanceState::CrashLoop | InstanceState::Stopped => true,
-                _ => i.health == Health::Unhealthy,
-            })
-            .collect();
-        if let Some(stopped) = failed.iter().find(|i| i.state == InstanceState::Stopped) {
-            bail!(
-                "{} was stopped (`wharf stop` or `wharf down`) while waiting for it to be ready",
-                stopped.name
-            );
-        }
-        if let Some(first) = failed.first() {
-            bail!(
-                "{} failed: {}\nhint: `wharf logs {}` shows why",
-                first.name,
-                status_text(first, now),
-                first.service
-            );
-        }
-        if awaited.iter().all(|(_, what)| what.is_none()) {
-            printer.info(&format!("ready in {:.2}s", started.elapsed().as_secs_f64()));
-            return Ok(ExitCode::SUCCESS);
-        }
-        if started.elapsed() > timeout {
-            let laggards: Vec<String> = awaited
-                .iter()
-                .filter_map(|(i, what)| {
-                    let what = what.as_ref()?;
-                    Some(format!(
-                        "  {}: {}, waiting for {what}",
-                        i.name,
-                        status_text(i, now)
-                    ))
-                })
-                .collect();
-            let waited: Vec<InstanceStatus> = relevant.iter().map(|i| (*i).clone()).collect();
-            let mut why = String::new();
-            for exposure in crate::listening::exposures(&waited, now) {
-                let _ = write!(
-                    why,
-                    "\n  {} {}; {}",
-                    exposure.instance, exposure.problem, exposure.fix
-                );
-            }
-            bail!(
-                "not ready after {}s:\n{}{why}\nhint: `wharf logs SERVICE` shows why; \
-                 `--wait-timeout SECONDS` waits longer",
-                timeout.as_secs(),
-                laggards.join("\n")
-            );
-        }
-        // Changes come as events; a port or a settling process is looked at again soon.
-        let polled = awaited
-            .iter()
-            .any(|(i, what)| what.is_some() && i.state == InstanceState::Running);
-        let left = timeout.saturating_sub(started.elapsed()) + POLL;
-        watch.next(if polled { POLL } else { left });
-    }
-}
-
-/// What an instance is still waited for, in words; `None` when it is ready.
-fn awaiting(instance: &InstanceStatus, now: u64) -> Option<String> {
-    match (instance.state, instance.health) {
-        (InstanceState::Running, Health::Healthy) => None,
-        (InstanceState::Running, Health::Starting | Health::Unhealthy) => {
-            Some("its healthcheck to pass".to_owned())
-        }
-        (InstanceState::Running, Health::None) => {
-            if let Some(port) = instance.ports.iter().find(|p| !accepts(p.published)) {
-                return Some(format!(
-                    "127.0.0.1:{} to accept connections",
-                    port.published
-                ));
-            }
-            let running_for = instance.started_at_ms.map_or(0, |t| now.saturating_sub(t));
-            (instance.ports.is_empty() && u128::from(running_for) < SETTLE.as_millis())
-                .then(|| "it to keep running".to_owned())
-        }
-        (InstanceState::Exited, _) if instance.exit_code == Some(0) => None,
-        (InstanceState::Waiting, _) => Some("its dependencies".to_owned()),
-        _ => Some("it to run".to_owned()),
-    }
-}
-
-/// Where `--wait` shows how the start goes: on a terminal, one line per instance
-/// redrawn in place; otherwise a line whenever an instance's state changes.
-struct Progress<'a> {
-    printer: &'a Printer,
-    live: bool,
-    drawn: Vec<String>,
-    shown: BTreeMap<String, (InstanceState, Health, Option<String>)>,
-}
-
-impl<'a> Progress<'a> {
-    fn new(printer: &'a Printer) -> Self {
-        Self {
-            printer,
-            live: printer.is_interactive(),
-            drawn: Vec::new(),
-            shown: BTreeMap::new(),
-        }
-    }
-
-    fn show(&mut self, instances: &[(&InstanceStatus, Option<String>)], now: u64) {
-        let width = instances
-            .iter()
-            .map(|(i, _)| i.name.len())
-            .max()
-            .unwrap_or(0);
-        let line = |i: &InstanceStatus, awaited: &Option<String>| {
-            let status = status_text(i, now);
-            match awaited {
-                // `waiting for dependencies` says it already.
-                Some(what) if i.state != InstanceState::Waiting => {
-                    format!("{:<width$}  {status}, waiting for {what}", i.name)
-                }
-                _ => format!("{:<width$}  {status}", i.name),
-            }
-        };
-        if self.live {
-            let lines: Vec<String> = instances.iter().map(|(i, a)| line(i, a)).collect();
-            if lines != self.drawn {
-                self.printer.redraw(self.drawn.len(), &lines);
-                self.drawn = lines;
-            }
-            return;
-        }
-        for (instance, awaited) in instances {
-            let seen = (instance.state, instance.health, awaited.clone());
-            if self.shown.get(&instance.name) != Some(&seen) {
-                self.printer.info(&line(instance, awaited));
-                self.shown.insert(instance.name.clone(), seen);
-            }
-        }
-    }
 }
 
 /// Follows the logs until Ctrl-C (which stops the stack), or until the services have

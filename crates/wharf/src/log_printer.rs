@@ -1,0 +1,102 @@
+//! How log lines read: `web-1  | text`, one colour per instance on a terminal, and
+//! the daemon query that fetches them (`wharf logs`, attached `wharf up`).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+
+use wharf_api::{LogLine, LogStream};
+
+use crate::project_ref;
+
+const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
+
+/// Prints lines as `web-1  | text`, one colour per instance on a terminal.
+pub struct LogPrinter {
+    color: bool,
+    prefix: bool,
+    timestamps: bool,
+    width: usize,
+    colors: HashMap<String, &'static str>,
+}
+
+impl LogPrinter {
+    pub fn new(no_color: bool, prefix: bool, timestamps: bool) -> Self {
+        let color = !no_color
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Self {
+            color,
+            prefix,
+            timestamps,
+            width: 0,
+            colors: HashMap::new(),
+        }
+    }
+
+    pub fn print(&mut self, line: &LogLine) -> std::io::Result<()> {
+        let mut out = String::new();
+        if self.prefix {
+            let name = format!("{}-{}", line.service, line.replica);
+            self.width = self.width.max(name.len());
+            let next = COLORS[self.colors.len() % COLORS.len()];
+            let color = *self.colors.entry(name.clone()).or_insert(next);
+            let padded = format!("{name:<width$} |", width = self.width);
+            if self.color {
+                let _ = write!(out, "\x1b[{color}m{padded}\x1b[0m ");
+            } else {
+                out.push_str(&padded);
+                out.push(' ');
+            }
+        }
+        if self.timestamps {
+            out.push_str(&format_time(line.time_ms));
+            out.push(' ');
+        }
+        if line.stream == LogStream::Wharf {
+            let _ = write!(out, "[wharf] {}", line.line);
+        } else {
+            out.push_str(&line.line);
+        }
+        out.push('\n');
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(out.as_bytes())?;
+        stdout.flush()
+    }
+}
+
+/// `HH:MM:SS.mmm` in UTC: enough to order lines without a time-zone database.
+fn format_time(ms: u64) -> String {
+    let seconds = ms / 1000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}Z",
+        (seconds / 3600) % 24,
+        (seconds / 60) % 60,
+        seconds % 60,
+        ms % 1000
+    )
+}
+
+pub fn logs_path(
+    project: &str,
+    services: &[String],
+    tail: Option<usize>,
+    since_ms: Option<u64>,
+    follow: bool,
+) -> String {
+    let mut query: Vec<String> = services.iter().map(|s| format!("service={s}")).collect();
+    if let Some(tail) = tail {
+        query.push(format!("tail={tail}"));
+    }
+    if let Some(since) = since_ms {
+        query.push(format!("since_ms={since}"));
+    }
+    if follow {
+        query.push("follow=1".to_owned());
+    }
+    format!(
+        "{}?{}",
+        project_ref::endpoint(project, "logs"),
+        query.join("&")
+    )
+}

@@ -1,0 +1,313 @@
+//! A command in a service's environment and directory, in the foreground, with the
+//! terminal passed through and its exit code returned: inside its running instance
+//! (`exec`), or as a one-off with its dependencies started (`run`), in whichever
+//! backend runs the service. `exec`, `run`, `task` and `shell` share it.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context as _, bail};
+use nix::sys::signal::{SigSet, Signal};
+use wharf_api::{ClientError, InstanceState, InstanceStatus, Paths, UpRequest, UpResponse};
+use wharf_manifest::Loaded;
+use wharf_plan::{ProjectSpec, ServiceSpec};
+
+use crate::cli::{ExecArgs, RunArgs};
+use crate::daemon_client;
+use crate::printer::Printer;
+use crate::project_ref::endpoint;
+use crate::readiness::{DEFAULT_WAIT_TIMEOUT, wait};
+
+/// `exec` in project `name`.
+pub fn exec_in(name: &str, args: &ExecArgs) -> anyhow::Result<ExitCode> {
+    let client = daemon_client::connect(&Paths::from_env())?;
+    let spec: ProjectSpec = match client.get(&endpoint(name, "spec")) {
+        Ok(spec) => spec,
+        Err(ClientError::Api { status: 404, .. }) => bail!("project {name} is not running"),
+        Err(err) => return Err(err.into()),
+    };
+    let service = spec
+        .services
+        .get(&args.service)
+        .with_context(|| format!("no such service: {}", args.service))?;
+    let instances: Vec<InstanceStatus> = client.get(&endpoint(name, "ps"))?;
+    let Some(instance) = instances
+        .iter()
+        .find(|i| i.service == args.service && i.state == InstanceState::Running)
+    else {
+        bail!(
+            "service {} is not running (start it with `wharf up -d {}`)",
+            args.service,
+            args.service
+        );
+    };
+    if service.container.is_some() {
+        return in_container(&instance.name, args);
+    }
+    foreground(
+        &args.command,
+        &service.for_replica(1),
+        &args.env,
+        args.workdir.as_ref(),
+    )
+}
+
+/// `docker exec` does what exec in a container takes (a terminal when there is one,
+/// signals, the exit code); wharf hands it the same arguments.
+fn in_container(container: &str, args: &ExecArgs) -> anyhow::Result<ExitCode> {
+    let mut command = Command::new("docker");
+    command.arg("exec");
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        command.arg("-it");
+    } else {
+        command.arg("-i");
+    }
+    for pair in &args.env {
+        command.arg("-e").arg(pair);
+    }
+    if let Some(dir) = &args.workdir {
+        command.arg("-w").arg(dir);
+    }
+    command.arg(container).args(&args.command);
+    let status = command.status().context(
+        "running a command in a container needs the docker CLI (Debian: apt-get install docker.io)",
+    )?;
+    Ok(exit_code(status))
+}
+
+/// The command's exit code as a shell reports it: the code, or 128 + its signal.
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// A one-off container as `docker compose run` makes it (named `<project>-<service>-
+/// run-<id>`, labelled `oneoff=True`, on the service's networks with its mounts and
+/// environment), run in the foreground through `docker run`.
+fn one_off_container(
+    project: &str,
+    service: &str,
+    container: &wharf_plan::ContainerSpec,
+    args: &RunArgs,
+) -> anyhow::Result<ExitCode> {
+    let id = format!(
+        "{:012x}",
+        wharf_api::now_ms() ^ u64::from(std::process::id())
+    );
+    let mut command = Command::new("docker");
+    command.args(["run", "-i"]);
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        command.arg("-t");
+    }
+    if args.rm {
+        command.arg("--rm");
+    }
+    command
+        .arg("--name")
+        .arg(format!("{project}-{service}-run-{id}"));
+    for (key, value) in &container.labels {
+        let value = if key == "com.docker.compose.oneoff" {
+            "True"
+        } else {
+            value
+        };
+        command.arg("--label").arg(format!("{key}={value}"));
+    }
+    command
+        .arg("--label")
+        .arg("com.docker.compose.container-number=1");
+    if let Some((network, aliases)) = container.networks.iter().next() {
+        command.arg("--network").arg(network);
+        for alias in aliases.iter().skip(1) {
+            command.arg("--network-alias").arg(alias);
+        }
+    }
+    for mount in &container.mounts {
+        match mount.kind.as_str() {
+            "tmpfs" => command.arg("--tmpfs").arg(&mount.target),
+            _ => command.arg("-v").arg(format!(
+                "{}:{}:{}",
+                mount.source,
+                mount.target,
+                if mount.read_only { "ro" } else { "rw" }
+            )),
+        };
+    }
+    for pair in container.environment.iter().chain(&args.env) {
+        command.arg("-e").arg(pair);
+    }
+    if let Some(dir) = &args.workdir {
+        command.arg("-w").arg(dir);
+    } else if !container.working_dir.is_empty() {
+        command.arg("-w").arg(&container.working_dir);
+    }
+    if !container.user.is_empty() {
+        command.arg("--user").arg(&container.user);
+    }
+    if container.init == Some(true) {
+        command.arg("--init");
+    }
+    if let Some(entrypoint) = &container.entrypoint {
+        // `docker run --entrypoint` takes the program; its arguments lead the command.
+        if let Some((program, rest)) = entrypoint.split_first() {
+            command.arg("--entrypoint").arg(program);
+            command.arg(&container.image).args(rest);
+        }
+    } else {
+        command.arg(&container.image);
+    }
+    if args.command.is_empty() {
+        command.args(container.command.iter().flatten());
+    } else {
+        command.args(&args.command);
+    }
+    let status = command.status().context(
+        "running a one-off container needs the docker CLI (Debian: apt-get install docker.io)",
+    )?;
+    Ok(exit_code(status))
+}
+
+/// `run` in the `loaded` project.
+pub fn run_loaded(loaded: &Loaded, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let paths = Paths::from_env();
+    let volumes = paths.project_data(&loaded.project.name).join("volumes");
+    let containers = wharf_runtime::backend::containers(loaded, wharf_runtime::BackendChoice::Auto);
+    let spec = wharf_runtime::project_spec(
+        loaded,
+        &std::collections::BTreeMap::new(),
+        &volumes,
+        &containers,
+    )?;
+    let service = spec
+        .services
+        .get(&args.service)
+        .with_context(|| format!("no such service: {}", args.service))?
+        .clone();
+    let dependencies: Vec<String> = service
+        .depends_on
+        .keys()
+        .filter(|d| spec.services.contains_key(*d))
+        .cloned()
+        .collect();
+    if !args.no_deps && !dependencies.is_empty() {
+        let client = daemon_client::connect(&paths)?;
+        let name = spec.name.clone();
+        let response: UpResponse = client.post(
+            &endpoint(&name, "up"),
+            &UpRequest {
+                spec,
+                services: dependencies,
+                no_deps: false,
+                force_recreate: false,
+                dormant: loaded.disabled.iter().cloned().collect(),
+            },
+        )?;
+        let started: BTreeSet<String> = response.changes.into_iter().map(|c| c.service).collect();
+        if wait(
+            &client,
+            &name,
+            &started,
+            DEFAULT_WAIT_TIMEOUT,
+            &Printer::new(0, true),
+        )? != ExitCode::SUCCESS
+        {
+            bail!(
+                "the services {} depends on did not become ready",
+                args.service
+            );
+        }
+    }
+    if let Some(container) = &service.container {
+        return one_off_container(&loaded.project.name, &args.service, container, args);
+    }
+    let command = if args.command.is_empty() {
+        service.command.clone()
+    } else {
+        args.command.clone()
+    };
+    foreground(
+        &command,
+        &service.for_replica(1),
+        &args.env,
+        args.workdir.as_ref(),
+    )
+}
+
+fn foreground(
+    argv: &[String],
+    service: &ServiceSpec,
+    env: &[String],
+    workdir: Option<&PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let (program, arguments) = argv.split_first().context("no command to run")?;
+    let mut command = Command::new(program);
+    command
+        .args(arguments)
+        .current_dir(workdir.unwrap_or(&service.working_dir))
+        .envs(&service.environment);
+    for pair in env {
+        let (key, value) = pair
+            .split_once('=')
+            .with_context(|| format!("-e {pair:?}: expected KEY=VALUE"))?;
+        command.env(key, value);
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot start `{program}`"))?;
+    // Ctrl-C is the command's to handle; wharf stays to report its exit code. Blocked
+    // only after the spawn, so the command itself still receives the signals.
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGQUIT);
+    signals.thread_block()?;
+    Ok(exit_code(child.wait()?))
+}
+
+/// `command` in `service`: exec'd into its running instance, else run as a one-off.
+pub fn in_service(
+    loaded: &Loaded,
+    service: &str,
+    command: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    if is_running(&loaded.project.name, service) {
+        return exec_in(
+            &loaded.project.name,
+            &ExecArgs {
+                service: service.to_owned(),
+                command,
+                env: Vec::new(),
+                workdir: None,
+            },
+        );
+    }
+    run_loaded(
+        loaded,
+        &RunArgs {
+            service: service.to_owned(),
+            command,
+            env: Vec::new(),
+            workdir: None,
+            no_deps: false,
+            rm: true,
+            service_ports: false,
+        },
+    )
+}
+
+fn is_running(project: &str, service: &str) -> bool {
+    let Some(client) = daemon_client::existing(&Paths::from_env()) else {
+        return false;
+    };
+    client
+        .get::<Vec<InstanceStatus>>(&endpoint(project, "ps"))
+        .is_ok_and(|instances| {
+            instances
+                .iter()
+                .any(|i| i.service == service && i.state == InstanceState::Running)
+        })
+}
