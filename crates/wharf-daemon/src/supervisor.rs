@@ -793,6 +793,9 @@ impl Supervisor {
         if let Some(project) = self.shared.projects().remove(name) {
             project.logs.close();
         }
+        // The proxy forgets the project's routes now, and subscribers hear so.
+        self.shared.changed.send_modify(|n| *n = n.wrapping_add(1));
+        self.shared.events.routes(name, Vec::new());
         self.shared.events.forget(name);
         let mut deleted_volumes = Vec::new();
         if spec.services.values().any(|s| s.container.is_some()) {

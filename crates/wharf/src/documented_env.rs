@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use wharf_manifest::Environment;
 
-use crate::cli::GlobalArgs;
 use crate::printer::Printer;
 use crate::project_ref::load_options;
+use crate::settings::Settings;
 
 /// One documented variable as it stands.
 pub struct Documented {
@@ -25,21 +25,23 @@ pub struct Documented {
 /// Every documented variable with its value and source, first source winning: the
 /// shell, the project's `.env` (or `--env-file`s), a using service's `environment`,
 /// its `env_file`s, the documented default.
-pub fn documented(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Vec<Documented>> {
-    let mut options = load_options(global, true, &[])?;
+/// The loader's warnings go to `printer`.
+pub fn documented(settings: &Settings, printer: &Printer) -> anyhow::Result<Vec<Documented>> {
+    let mut options = load_options(settings, true, &[])?;
     // Keep env_file unread, to tell its values from `environment`'s.
     options.keep_env_files = true;
     let loaded = wharf_manifest::load(&options)?;
     for warning in &loaded.warnings {
         printer.warn(warning);
     }
-    let project_files: Vec<(String, PathBuf)> = if global.env_files.is_empty() {
+    let project_files: Vec<(String, PathBuf)> = if settings.global.env_files.is_empty() {
         Environment::default_env_files(&loaded.project_dir)
             .into_iter()
             .map(|path| (".env".to_owned(), path))
             .collect()
     } else {
-        global
+        settings
+            .global
             .env_files
             .iter()
             .map(|path| (format!("--env-file {}", path.display()), path.clone()))

@@ -21,6 +21,7 @@ mod readiness;
 mod requirements;
 mod secrets;
 mod service_exec;
+mod settings;
 mod status_text;
 mod user_settings;
 
@@ -30,6 +31,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::printer::Printer;
+use crate::settings::Settings;
 
 /// `wharf recipe NAME …` is the entrypoint wharfd runs for a recipe, written by
 /// wharf_runtime and read back by it whole: no user types it, so clap (which would
@@ -70,69 +72,58 @@ fn main() -> ExitCode {
             )
         };
     }
-    let printer = Printer::new(cli.global.verbose, cli.global.quiet);
-    let result = match &cli.command {
-        Command::Config(args) => commands::config::run(&cli.global, args, &printer),
+    let Cli { global, command } = cli;
+    let settings = Settings::new(global);
+    let result = match &command {
+        Command::Config(args) => commands::config::run(&settings, args),
         Command::Completion(args) => commands::completion::run(args),
         Command::Man => commands::completion::man(),
         Command::Schema => commands::schema::run(),
-        Command::Up(args) => commands::up::run(&cli.global, args, &printer),
-        Command::Down(args) => commands::down::run(&cli.global, args, &printer),
-        Command::Start(args) => {
-            commands::lifecycle::run(&cli.global, "start", &args.services, None, &printer)
-        }
-        Command::Stop(args) => {
-            commands::lifecycle::run(&cli.global, "stop", &args.services, None, &printer)
-        }
+        Command::Up(args) => commands::up::run(&settings, args),
+        Command::Down(args) => commands::down::run(&settings, args),
+        Command::Start(args) => commands::lifecycle::run(&settings, "start", &args.services, None),
+        Command::Stop(args) => commands::lifecycle::run(&settings, "stop", &args.services, None),
         Command::Restart(args) => {
-            commands::lifecycle::run(&cli.global, "restart", &args.services, None, &printer)
+            commands::lifecycle::run(&settings, "restart", &args.services, None)
         }
-        Command::Kill(args) => commands::lifecycle::run(
-            &cli.global,
-            "kill",
-            &args.services,
-            Some(&args.signal),
-            &printer,
-        ),
-        Command::Ps(args) => commands::ps::run(&cli.global, args),
-        Command::Logs(args) => commands::logs::run(&cli.global, args),
-        Command::Ls(args) => commands::ps::list(args),
-        Command::Exec(args) => commands::exec::exec(&cli.global, args),
-        Command::Run(args) => commands::exec::run(&cli.global, args, &printer),
-        Command::Top(args) => commands::top::run(&cli.global, args),
-        Command::Build(args) => commands::images::build(&cli.global, args, &printer),
-        Command::Pull(args) => commands::images::pull(&cli.global, args, &printer),
-        Command::Push(args) => commands::images::push(&cli.global, args, &printer),
-        Command::Images(args) => commands::images::images(&cli.global, args, &printer),
-        Command::Stats(args) => commands::stats::stats(&cli.global, args),
-        Command::Port(args) => commands::stats::port(&cli.global, args),
-        Command::Scale(args) => commands::up::scale(&cli.global, args, &printer),
-        Command::Urls(args) => commands::urls::run(&cli.global, args),
-        Command::Share(args) => commands::share::run(&cli.global, args, &printer),
-        Command::Proxy(cli::ProxyCommand::Trust(args)) => commands::proxy::trust(args, &printer),
-        Command::Root(args) => commands::settings::root(args),
-        Command::Whoami(args) => commands::settings::whoami(&cli.global, args, &printer),
-        Command::Checkout(args) => commands::repos::checkout(&cli.global, args, &printer),
-        Command::Update(args) => commands::repos::update(&cli.global, args, &printer),
-        Command::Revs(args) => commands::repos::revs(&cli.global, args, &printer),
-        Command::Gitconfig(args) => commands::repos::gitconfig(&cli.global, args, &printer),
-        Command::Repos(cli::ReposCommand::Ls(args)) => {
-            commands::repos::list(&cli.global, args, &printer)
+        Command::Kill(args) => {
+            commands::lifecycle::run(&settings, "kill", &args.services, Some(&args.signal))
         }
-        Command::Repos(cli::ReposCommand::Exec(args)) => {
-            commands::repos::exec(&cli.global, args, &printer)
-        }
-        Command::Task(args) => commands::tasks::task(&cli.global, args, &printer),
-        Command::Tasks(args) => commands::tasks::list(&cli.global, args, &printer),
-        Command::Shell(args) => commands::tasks::shell(&cli.global, args, &printer),
-        Command::Env(args) => commands::env::run(&cli.global, args, &printer),
-        Command::Check(args) => commands::check::run(&cli.global, args, &printer),
-        Command::Daemon(command) => commands::daemon::run(command, &printer),
+        Command::Ps(args) => commands::ps::run(&settings, args),
+        Command::Logs(args) => commands::logs::run(&settings, args),
+        Command::Ls(args) => commands::ps::list(&settings, args),
+        Command::Exec(args) => commands::exec::exec(&settings, args),
+        Command::Run(args) => commands::exec::run(&settings, args),
+        Command::Top(args) => commands::top::run(&settings, args),
+        Command::Build(args) => commands::images::build(&settings, args),
+        Command::Pull(args) => commands::images::pull(&settings, args),
+        Command::Push(args) => commands::images::push(&settings, args),
+        Command::Images(args) => commands::images::images(&settings, args),
+        Command::Stats(args) => commands::stats::stats(&settings, args),
+        Command::Port(args) => commands::stats::port(&settings, args),
+        Command::Scale(args) => commands::up::scale(&settings, args),
+        Command::Urls(args) => commands::urls::run(&settings, args),
+        Command::Share(args) => commands::share::run(&settings, args),
+        Command::Proxy(cli::ProxyCommand::Trust(args)) => commands::proxy::trust(&settings, args),
+        Command::Root(args) => commands::user::root(&settings, args),
+        Command::Whoami(args) => commands::user::whoami(&settings, args),
+        Command::Checkout(args) => commands::repos::checkout(&settings, args),
+        Command::Update(args) => commands::repos::update(&settings, args),
+        Command::Revs(args) => commands::repos::revs(&settings, args),
+        Command::Gitconfig(args) => commands::repos::gitconfig(&settings, args),
+        Command::Repos(cli::ReposCommand::Ls(args)) => commands::repos::list(&settings, args),
+        Command::Repos(cli::ReposCommand::Exec(args)) => commands::repos::exec(&settings, args),
+        Command::Task(args) => commands::tasks::task(&settings, args),
+        Command::Tasks(args) => commands::tasks::list(&settings, args),
+        Command::Shell(args) => commands::tasks::shell(&settings, args),
+        Command::Env(args) => commands::env::run(&settings, args),
+        Command::Check(args) => commands::check::run(&settings, args),
+        Command::Daemon(command) => commands::daemon::run(&settings, command),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
-            printer.error(&err);
+            settings.printer.error(&err);
             ExitCode::FAILURE
         }
     }

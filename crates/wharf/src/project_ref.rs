@@ -7,15 +7,14 @@ use anyhow::{Context as _, bail};
 use wharf_api::{Client, ClientError, InstanceStatus};
 use wharf_manifest::{LoadOptions, Loaded};
 
-use crate::cli::GlobalArgs;
-use crate::printer::Printer;
+use crate::settings::Settings;
 
 /// Loads the project from its files, printing the loader's warnings.
-pub fn load(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Loaded> {
-    let options = load_options(global, true, &[])?;
+pub fn load(settings: &Settings) -> anyhow::Result<Loaded> {
+    let options = load_options(settings, true, &[])?;
     let loaded = wharf_manifest::load(&options)?;
     for warning in &loaded.warnings {
-        printer.warn(warning);
+        settings.printer.warn(warning);
     }
     Ok(loaded)
 }
@@ -23,18 +22,23 @@ pub fn load(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Loaded> {
 /// The project's name: `-p NAME`, else the files'. When the files do not load (a
 /// YAML error mid-edit), the project wharfd runs from them is still reachable, so
 /// `ps`, `logs` and `down` keep working on what was recorded.
-pub fn name(global: &GlobalArgs) -> anyhow::Result<String> {
-    name_defining(global, &[])
+pub fn name(settings: &Settings) -> anyhow::Result<String> {
+    name_defining(settings, &[])
 }
 
 /// As `name`, and fails naming the first of `services` the compose file does not
 /// define (enabled or not), as Compose does; the file is read once for both. When it
 /// does not load, the daemon is the judge of the names.
-pub fn name_defining(global: &GlobalArgs, services: &[String]) -> anyhow::Result<String> {
-    if let Some(name) = global.project_name.as_ref().filter(|_| services.is_empty()) {
+pub fn name_defining(settings: &Settings, services: &[String]) -> anyhow::Result<String> {
+    if let Some(name) = settings
+        .global
+        .project_name
+        .as_ref()
+        .filter(|_| services.is_empty())
+    {
         return Ok(name.clone());
     }
-    let options = load_options(global, true, &[])?;
+    let options = load_options(settings, true, &[])?;
     let err = match wharf_manifest::load(&options) {
         Ok(loaded) => {
             let defined = |name: &&String| {
@@ -43,14 +47,18 @@ pub fn name_defining(global: &GlobalArgs, services: &[String]) -> anyhow::Result
             if let Some(unknown) = services.iter().find(|name| !defined(name)) {
                 bail!("no such service: {unknown}");
             }
-            return Ok(global.project_name.clone().unwrap_or(loaded.project.name));
+            return Ok(settings
+                .global
+                .project_name
+                .clone()
+                .unwrap_or(loaded.project.name));
         }
         Err(err) => err,
     };
-    if let Some(name) = &global.project_name {
+    if let Some(name) = &settings.global.project_name {
         return Ok(name.clone());
     }
-    let Some(recorded) = recorded_name(&options) else {
+    let Some(recorded) = recorded_name(&settings.paths, &options) else {
         bail!(
             "{err}\nhint: `-p NAME` reaches a project without its files (`wharf -p NAME \
              ps`); `wharf ls` lists the projects wharf runs"
@@ -78,8 +86,8 @@ pub fn instances(client: &Client, name: &str) -> anyhow::Result<Vec<InstanceStat
 
 /// The project wharfd runs from the files `options` name (or, with none named, from a
 /// compose file in the working directory).
-fn recorded_name(options: &LoadOptions) -> Option<String> {
-    let client = crate::daemon_client::existing(&wharf_api::Paths::from_env())?;
+fn recorded_name(paths: &wharf_api::Paths, options: &LoadOptions) -> Option<String> {
+    let client = crate::daemon_client::existing(paths)?;
     let projects: Vec<wharf_api::ProjectSummary> = client
         .get(&format!("{}/projects", wharf_api::API_PREFIX))
         .ok()?;
@@ -104,11 +112,11 @@ pub fn endpoint(name: &str, action: &str) -> String {
 
 /// Settings every project-reading command shares, from the flags and the shell.
 pub fn load_options(
-    global: &GlobalArgs,
+    settings: &Settings,
     interpolate: bool,
     services: &[String],
 ) -> anyhow::Result<LoadOptions> {
-    let stdin = if global.files.iter().any(|f| f.as_os_str() == "-") {
+    let stdin = if settings.global.files.iter().any(|f| f.as_os_str() == "-") {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
@@ -118,11 +126,11 @@ pub fn load_options(
         None
     };
     Ok(LoadOptions {
-        files: global.files.clone(),
-        project_name: global.project_name.clone(),
-        project_directory: global.project_directory.clone(),
-        profiles: global.profiles.clone(),
-        env_files: global.env_files.clone(),
+        files: settings.global.files.clone(),
+        project_name: settings.global.project_name.clone(),
+        project_directory: settings.global.project_directory.clone(),
+        profiles: settings.global.profiles.clone(),
+        env_files: settings.global.env_files.clone(),
         working_dir: std::env::current_dir().context("cannot read the current directory")?,
         shell: std::env::vars().collect(),
         interpolate,

@@ -2,12 +2,9 @@
 //! (else the project directory) and named with `wharf whoami`.
 
 use anyhow::bail;
-use wharf_api::Paths;
 use wharf_repos::{RepoSet, RepoSpec};
 
-use crate::cli::GlobalArgs;
-use crate::printer::Printer;
-use crate::user_settings::UserSettings;
+use crate::settings::Settings;
 
 /// The project's repos for this user: under `wharf root`, else the project directory.
 pub struct ProjectRepos {
@@ -15,17 +12,15 @@ pub struct ProjectRepos {
 }
 
 impl ProjectRepos {
-    pub fn load(global: &GlobalArgs, printer: &Printer) -> anyhow::Result<Self> {
-        Self::of(&crate::project_ref::load(global, printer)?)
+    pub fn load(settings: &Settings) -> anyhow::Result<Self> {
+        Self::of(&crate::project_ref::load(settings)?, settings)
     }
 
-    pub fn of(loaded: &wharf_manifest::Loaded) -> anyhow::Result<Self> {
-        let settings = UserSettings::load(&Paths::from_env())?;
-        let root = settings
-            .root()
-            .unwrap_or_else(|| loaded.project_dir.clone());
+    pub fn of(loaded: &wharf_manifest::Loaded, settings: &Settings) -> anyhow::Result<Self> {
+        let own = settings.user()?;
+        let root = own.root().unwrap_or_else(|| loaded.project_dir.clone());
         let wharf = &loaded.project.wharf;
-        let user = settings.user().or(wharf.owner.as_deref());
+        let user = own.user().or(wharf.owner.as_deref());
         let set = RepoSet::resolve(&wharf.repos, &wharf.directories, &root, user)
             .map_err(|err| anyhow::anyhow!("{err}\nhint: wharf whoami NAME"))?;
         Ok(Self { set })

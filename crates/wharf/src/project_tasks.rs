@@ -6,19 +6,13 @@ use std::process::ExitCode;
 use anyhow::bail;
 use wharf_model::x_wharf::CommandLine;
 
-use crate::cli::GlobalArgs;
-use crate::printer::Printer;
 use crate::project_ref;
 use crate::service_exec::in_service;
+use crate::settings::Settings;
 
 /// Runs the task `name` with `extra` arguments appended to its command.
-pub fn run_named(
-    global: &GlobalArgs,
-    name: &str,
-    extra: &[String],
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let loaded = project_ref::load(global, printer)?;
+pub fn run_named(settings: &Settings, name: &str, extra: &[String]) -> anyhow::Result<ExitCode> {
+    let loaded = project_ref::load(settings)?;
     let tasks = &loaded.project.wharf.tasks;
     let Some(task) = tasks.get(name) else {
         let known: Vec<&str> = tasks.keys().map(String::as_str).collect();
@@ -47,5 +41,5 @@ pub fn run_named(
         None => bail!("task `{name}` has no `run` command"),
     };
     command.extend(extra.iter().cloned());
-    in_service(&loaded, &task.service, command)
+    in_service(&settings.paths, &loaded, &task.service, command)
 }

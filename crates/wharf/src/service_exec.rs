@@ -22,8 +22,8 @@ use crate::project_ref::endpoint;
 use crate::readiness::{DEFAULT_WAIT_TIMEOUT, wait};
 
 /// `exec` in project `name`.
-pub fn exec_in(name: &str, args: &ExecArgs) -> anyhow::Result<ExitCode> {
-    let client = daemon_client::connect(&Paths::from_env())?;
+pub fn exec_in(paths: &Paths, name: &str, args: &ExecArgs) -> anyhow::Result<ExitCode> {
+    let client = daemon_client::connect(paths)?;
     let spec: ProjectSpec = match client.get(&endpoint(name, "spec")) {
         Ok(spec) => spec,
         Err(ClientError::Api { status: 404, .. }) => bail!("project {name} is not running"),
@@ -173,8 +173,7 @@ fn one_off_container(
 }
 
 /// `run` in the `loaded` project.
-pub fn run_loaded(loaded: &Loaded, args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let paths = Paths::from_env();
+pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
     let containers = wharf_runtime::backend::containers(loaded, wharf_runtime::BackendChoice::Auto);
     let spec = wharf_runtime::project_spec(
@@ -195,7 +194,7 @@ pub fn run_loaded(loaded: &Loaded, args: &RunArgs) -> anyhow::Result<ExitCode> {
         .cloned()
         .collect();
     if !args.no_deps && !dependencies.is_empty() {
-        let client = daemon_client::connect(&paths)?;
+        let client = daemon_client::connect(paths)?;
         let name = spec.name.clone();
         let response: UpResponse = client.post(
             &endpoint(&name, "up"),
@@ -270,12 +269,14 @@ fn foreground(
 
 /// `command` in `service`: exec'd into its running instance, else run as a one-off.
 pub fn in_service(
+    paths: &Paths,
     loaded: &Loaded,
     service: &str,
     command: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
-    if is_running(&loaded.project.name, service) {
+    if is_running(paths, &loaded.project.name, service) {
         return exec_in(
+            paths,
             &loaded.project.name,
             &ExecArgs {
                 service: service.to_owned(),
@@ -286,6 +287,7 @@ pub fn in_service(
         );
     }
     run_loaded(
+        paths,
         loaded,
         &RunArgs {
             service: service.to_owned(),
@@ -299,8 +301,8 @@ pub fn in_service(
     )
 }
 
-fn is_running(project: &str, service: &str) -> bool {
-    let Some(client) = daemon_client::existing(&Paths::from_env()) else {
+fn is_running(paths: &Paths, project: &str, service: &str) -> bool {
+    let Some(client) = daemon_client::existing(paths) else {
         return false;
     };
     client

@@ -74,8 +74,10 @@ services:
         ps.iter().filter(running).count() == 2
     });
     step("its own log", &["logs", "worker", "--no-log-prefix"]);
+    step("where the proxy reaches it", &["urls"]);
     step("everything down", &["down"]);
     step("nothing left", &["ps"]);
+    step("no routes left", &["urls"]);
     assert_snapshot("everyday_commands", &steps.join("\n"), &filters);
 }
 

@@ -10,11 +10,12 @@ use serde::Serialize;
 use wharf_api::{InstanceState, InstanceStatus, Paths};
 use wharf_manifest::Loaded;
 
-use crate::cli::{CheckArgs, GlobalArgs, ListFormat};
+use crate::cli::{CheckArgs, ListFormat};
 use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
 use crate::project_repos::ProjectRepos;
 use crate::requirements::{ImageRecord, RecordedHashes, image_record};
+use crate::settings::Settings;
 use wharf_engine::BlockingEngine;
 use wharf_runtime::BackendChoice;
 use wharf_runtime::image_name;
@@ -72,10 +73,10 @@ impl Report {
     }
 }
 
-pub fn run(global: &GlobalArgs, args: &CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+pub fn run(settings: &Settings, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let mut report = Report::default();
-    match project_ref::load(global, printer) {
-        Ok(loaded) => check_project(global, args, &loaded, &mut report),
+    match project_ref::load(settings) {
+        Ok(loaded) => check_project(settings, args, &loaded, &mut report),
         Err(err) => {
             let mut detail = err.to_string();
             for cause in err.chain().skip(1) {
@@ -102,7 +103,7 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs, printer: &Printer) -> anyhow::
     })
 }
 
-fn check_project(global: &GlobalArgs, args: &CheckArgs, loaded: &Loaded, report: &mut Report) {
+fn check_project(settings: &Settings, args: &CheckArgs, loaded: &Loaded, report: &mut Report) {
     let files: Vec<String> = loaded
         .files
         .iter()
@@ -119,7 +120,7 @@ fn check_project(global: &GlobalArgs, args: &CheckArgs, loaded: &Loaded, report:
         files.join(", "),
         format!("loads: {count} service{}", crate::output::plural(count)),
     );
-    if let Err(err) = check_env(global, loaded, report) {
+    if let Err(err) = check_env(settings, loaded, report) {
         report.problem(
             "env",
             "x-wharf.env",
@@ -127,8 +128,8 @@ fn check_project(global: &GlobalArgs, args: &CheckArgs, loaded: &Loaded, report:
             "correct the file named",
         );
     }
-    check_repos(loaded, report);
-    let paths = Paths::from_env();
+    check_repos(settings, loaded, report);
+    let paths = settings.paths.clone();
     let containers = wharf_runtime::backend::containers(loaded, args.backend.into());
     let not_native = check_native(loaded, &paths, &containers, report);
     let engine = check_engine(args.backend.into(), &containers, not_native, report);
@@ -160,10 +161,10 @@ fn check_project(global: &GlobalArgs, args: &CheckArgs, loaded: &Loaded, report:
     }
 }
 
-fn check_env(global: &GlobalArgs, loaded: &Loaded, report: &mut Report) -> anyhow::Result<()> {
+fn check_env(settings: &Settings, loaded: &Loaded, report: &mut Report) -> anyhow::Result<()> {
     // The loader's warnings were shown once already.
     let quiet = Printer::new(0, true);
-    for variable in crate::documented_env::documented(global, &quiet)? {
+    for variable in crate::documented_env::documented(settings, &quiet)? {
         if let Some(source) = &variable.source {
             report.ok("env", &variable.name, format!("set ({source})"));
             continue;
@@ -187,8 +188,8 @@ fn check_env(global: &GlobalArgs, loaded: &Loaded, report: &mut Report) -> anyho
     Ok(())
 }
 
-fn check_repos(loaded: &Loaded, report: &mut Report) {
-    let repos = match ProjectRepos::of(loaded) {
+fn check_repos(settings: &Settings, loaded: &Loaded, report: &mut Report) {
+    let repos = match ProjectRepos::of(loaded, settings) {
         Ok(repos) => repos,
         Err(err) => {
             let text = err.to_string();

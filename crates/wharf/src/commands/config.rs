@@ -5,26 +5,27 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use wharf_api::Paths;
 use wharf_manifest::Loaded;
 
-use crate::cli::{ConfigArgs, Format, GlobalArgs};
+use crate::cli::{ConfigArgs, Format};
 use crate::output;
-use crate::printer::Printer;
 use crate::project_ref::load_options;
 use crate::secrets::mask_secret;
+use crate::settings::Settings;
 
-pub fn run(global: &GlobalArgs, args: &ConfigArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let mut options = load_options(global, !args.no_interpolate, &args.services)?;
+pub fn run(settings: &Settings, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
+    let mut options = load_options(settings, !args.no_interpolate, &args.services)?;
     options.keep_env_files = args.hash.is_some();
     let loaded = wharf_manifest::load(&options)?;
     for warning in &loaded.warnings {
-        printer.warn(warning);
+        settings.printer.warn(warning);
     }
-    if (args.quiet || global.quiet) && args.output.is_none() {
+    if (args.quiet || settings.global.quiet) && args.output.is_none() {
         return Ok(ExitCode::SUCCESS);
     }
     let text = if args.resolved {
-        resolved(&loaded, args)?
+        resolved(&settings.paths, &loaded, args)?
     } else {
         render(&loaded, args)?
     };
@@ -37,10 +38,8 @@ pub fn run(global: &GlobalArgs, args: &ConfigArgs, printer: &Printer) -> anyhow:
 }
 
 /// What `wharf up` would run natively, service by service.
-fn resolved(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
-    let volumes = wharf_api::Paths::from_env()
-        .project_data(&loaded.project.name)
-        .join("volumes");
+fn resolved(paths: &Paths, loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
+    let volumes = paths.project_data(&loaded.project.name).join("volumes");
     let containers = wharf_runtime::backend::containers(loaded, wharf_runtime::BackendChoice::Auto);
     let spec = wharf_runtime::project_spec(loaded, &BTreeMap::new(), &volumes, &containers)?;
     let mut services = serde_json::Map::new();

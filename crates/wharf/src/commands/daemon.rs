@@ -3,15 +3,15 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use wharf_api::{DaemonStatus, Paths};
+use wharf_api::DaemonStatus;
 
 use crate::age::ago;
 use crate::cli::{DaemonCommand, ListFormat};
 use crate::daemon_client;
-use crate::printer::Printer;
+use crate::settings::Settings;
 
-pub fn run(command: &DaemonCommand, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let paths = Paths::from_env();
+pub fn run(settings: &Settings, command: &DaemonCommand) -> anyhow::Result<ExitCode> {
+    let (paths, printer) = (settings.paths.clone(), &settings.printer);
     match command {
         DaemonCommand::Run => {
             wharf_daemon::run(&paths)?;

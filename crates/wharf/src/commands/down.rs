@@ -8,18 +8,18 @@ use std::process::ExitCode;
 use anyhow::bail;
 use wharf_api::{ClientError, DownRequest, DownResponse, Paths};
 
-use crate::cli::{DownArgs, GlobalArgs};
+use crate::cli::DownArgs;
 use crate::daemon_client;
-use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
+use crate::settings::Settings;
 
-pub fn run(global: &GlobalArgs, args: &DownArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let name = project_ref::name(global)?;
-    let paths = Paths::from_env();
+pub fn run(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
+    let name = project_ref::name(settings)?;
+    let paths = settings.paths.clone();
     if args.volumes {
         let volumes = volume_dirs(&paths, &name);
         if !volumes.is_empty() && !args.yes && !confirm(&name, &volumes)? {
-            printer.info("nothing was stopped or deleted");
+            settings.printer.info("nothing was stopped or deleted");
             return Ok(ExitCode::FAILURE);
         }
     }
@@ -32,19 +32,21 @@ pub fn run(global: &GlobalArgs, args: &DownArgs, printer: &Printer) -> anyhow::R
     ) {
         Ok(response) => response,
         Err(ClientError::Api { status: 404, .. }) => {
-            printer.info(&format!("project {name} is not running"));
+            settings
+                .printer
+                .info(&format!("project {name} is not running"));
             return Ok(ExitCode::SUCCESS);
         }
         Err(err) => return Err(err.into()),
     };
     for service in &response.stopped {
-        printer.info(&format!("{service:<10} stopped"));
+        settings.printer.info(&format!("{service:<10} stopped"));
     }
     for note in &response.notes {
-        printer.warn(note);
+        settings.printer.warn(note);
     }
     for dir in &response.deleted_volumes {
-        printer.info(&format!("deleted {dir}"));
+        settings.printer.info(&format!("deleted {dir}"));
     }
     Ok(ExitCode::SUCCESS)
 }

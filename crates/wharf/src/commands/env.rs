@@ -5,14 +5,14 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use crate::cli::{EnvArgs, GlobalArgs, ListFormat};
+use crate::cli::{EnvArgs, ListFormat};
 use crate::documented_env::{Documented, documented};
 use crate::output::aligned_table;
-use crate::printer::Printer;
 use crate::secrets::mask_secret;
+use crate::settings::Settings;
 
-pub fn run(global: &GlobalArgs, args: &EnvArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let variables = documented(global, printer)?;
+pub fn run(settings: &Settings, args: &EnvArgs) -> anyhow::Result<ExitCode> {
+    let variables = documented(settings, &settings.printer)?;
     let shown = |v: &Documented| {
         v.value
             .as_ref()

@@ -3,15 +3,15 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{ExecArgs, GlobalArgs, RunArgs};
-use crate::printer::Printer;
+use crate::cli::{ExecArgs, RunArgs};
 use crate::project_ref;
 use crate::service_exec::{exec_in, run_loaded};
+use crate::settings::Settings;
 
-pub fn exec(global: &GlobalArgs, args: &ExecArgs) -> anyhow::Result<ExitCode> {
-    exec_in(&project_ref::name(global)?, args)
+pub fn exec(settings: &Settings, args: &ExecArgs) -> anyhow::Result<ExitCode> {
+    exec_in(&settings.paths, &project_ref::name(settings)?, args)
 }
 
-pub fn run(global: &GlobalArgs, args: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    run_loaded(&project_ref::load(global, printer)?, args)
+pub fn run(settings: &Settings, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    run_loaded(&settings.paths, &project_ref::load(settings)?, args)
 }

@@ -9,11 +9,11 @@ use wharf_engine::BlockingEngine;
 use wharf_manifest::Loaded;
 use wharf_model::Service;
 
-use crate::cli::{BuildArgs, GlobalArgs, ImagesArgs, ListFormat, ServicesArgs};
+use crate::cli::{BuildArgs, ImagesArgs, ListFormat, ServicesArgs};
 use crate::image_build::{build_service, docker};
 use crate::output::aligned_table;
-use crate::printer::Printer;
 use crate::project_ref;
+use crate::settings::Settings;
 use wharf_runtime::image_name;
 
 fn chosen<'a>(
@@ -33,28 +33,33 @@ fn chosen<'a>(
         .collect())
 }
 
-pub fn build(global: &GlobalArgs, args: &BuildArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let loaded = project_ref::load(global, printer)?;
+pub fn build(settings: &Settings, args: &BuildArgs) -> anyhow::Result<ExitCode> {
+    let loaded = project_ref::load(settings)?;
     for (name, service) in chosen(&loaded, &args.services)? {
         if service.build.is_some() {
-            build_service(&loaded, name, service, args.no_cache, args.pull, printer)?;
+            build_service(
+                &loaded,
+                name,
+                service,
+                args.no_cache,
+                args.pull,
+                &settings.printer,
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn pull(
-    global: &GlobalArgs,
-    args: &ServicesArgs,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let loaded = project_ref::load(global, printer)?;
+pub fn pull(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
+    let loaded = project_ref::load(settings)?;
     let mut failed = Vec::new();
     for (name, service) in chosen(&loaded, &args.services)? {
         if service.image.is_empty() {
             continue; // built here, nothing to pull
         }
-        printer.info(&format!("pulling {name} ({})", service.image));
+        settings
+            .printer
+            .info(&format!("pulling {name} ({})", service.image));
         if docker(&["pull".into(), service.image.clone()], "pull").is_err() {
             failed.push(service.image.clone());
         }
@@ -68,15 +73,13 @@ pub fn pull(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn push(
-    global: &GlobalArgs,
-    args: &ServicesArgs,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let loaded = project_ref::load(global, printer)?;
+pub fn push(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
+    let loaded = project_ref::load(settings)?;
     for (name, service) in chosen(&loaded, &args.services)? {
         if service.build.is_some() && !service.image.is_empty() {
-            printer.info(&format!("pushing {name} ({})", service.image));
+            settings
+                .printer
+                .info(&format!("pushing {name} ({})", service.image));
             docker(
                 &["push".into(), service.image.clone()],
                 &format!("pushing {}", service.image),
@@ -86,13 +89,9 @@ pub fn push(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn images(
-    global: &GlobalArgs,
-    args: &ImagesArgs,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
+pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode> {
     let format = args.format.format;
-    let loaded = project_ref::load(global, printer)?;
+    let loaded = project_ref::load(settings)?;
     let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
     let mut rows = vec![["SERVICE", "IMAGE", "IMAGE ID", "SIZE"].map(str::to_owned)];
     let mut listed = Vec::new();

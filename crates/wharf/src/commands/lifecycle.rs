@@ -2,22 +2,20 @@
 
 use std::process::ExitCode;
 
-use wharf_api::{Paths, ServicesRequest};
+use wharf_api::ServicesRequest;
 
-use crate::cli::GlobalArgs;
 use crate::daemon_client;
-use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
+use crate::settings::Settings;
 
 pub fn run(
-    global: &GlobalArgs,
+    settings: &Settings,
     action: &str,
     services: &[String],
     signal: Option<&str>,
-    printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
-    let name = project_ref::name(global)?;
-    let client = daemon_client::connect(&Paths::from_env())?;
+    let name = project_ref::name(settings)?;
+    let client = daemon_client::connect(&settings.paths)?;
     let _: serde_json::Value = client.post(
         &endpoint(&name, action),
         &ServicesRequest {
@@ -31,6 +29,6 @@ pub fn run(
     } else {
         services.join(", ")
     };
-    printer.info(&format!("{action}: {what}"));
+    settings.printer.info(&format!("{action}: {what}"));
     Ok(ExitCode::SUCCESS)
 }

@@ -3,21 +3,22 @@
 use std::process::ExitCode;
 
 use anyhow::bail;
-use wharf_api::{LogLine, Paths, now_ms};
+use wharf_api::{LogLine, now_ms};
 
-use crate::cli::{GlobalArgs, LogsArgs};
+use crate::cli::LogsArgs;
 use crate::daemon_client;
 use crate::log_printer::{LogPrinter, logs_path};
 use crate::project_ref;
+use crate::settings::Settings;
 
-pub fn run(global: &GlobalArgs, args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let name = project_ref::name_defining(global, &args.services)?;
+pub fn run(settings: &Settings, args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    let name = project_ref::name_defining(settings, &args.services)?;
     let since = args.since.as_deref().map(parse_since).transpose()?;
-    let client = daemon_client::connect(&Paths::from_env())?;
+    let client = daemon_client::connect(&settings.paths)?;
     let path = logs_path(&name, &args.services, args.tail, since, args.follow);
-    let mut printer = LogPrinter::new(args.no_color, !args.no_log_prefix, args.timestamps);
+    let mut lines = LogPrinter::new(args.no_color, !args.no_log_prefix, args.timestamps);
     for line in client.stream::<LogLine>(&path)? {
-        if printer.print(&line?).is_err() {
+        if lines.print(&line?).is_err() {
             break; // the reader went away (a closed pipe): not an error
         }
     }

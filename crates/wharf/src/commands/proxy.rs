@@ -5,19 +5,18 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use anyhow::Context as _;
-use wharf_api::Paths;
 
 use crate::cli::TrustArgs;
 use crate::daemon_client;
-use crate::printer::Printer;
+use crate::settings::Settings;
 
 /// Where Debian's `update-ca-certificates` takes local authorities from.
 const SYSTEM_CA_DIR: &str = "/usr/local/share/ca-certificates";
 
-pub fn trust(args: &TrustArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let paths = Paths::from_env();
+pub fn trust(settings: &Settings, args: &TrustArgs) -> anyhow::Result<ExitCode> {
+    let (paths, printer) = (&settings.paths, &settings.printer);
     // The daemon creates the CA when it starts.
-    daemon_client::connect(&paths)?;
+    daemon_client::connect(paths)?;
     let ca = paths.data.join("ca/ca.pem");
     anyhow::ensure!(
         ca.exists(),

@@ -2,17 +2,18 @@
 
 use std::process::ExitCode;
 
-use wharf_api::{InstanceStatus, Paths, ProjectSummary, now_ms};
+use wharf_api::{InstanceStatus, ProjectSummary, now_ms};
 
-use crate::cli::{GlobalArgs, ListFormat, ListFormatArgs, PsArgs};
+use crate::cli::{ListFormat, ListFormatArgs, PsArgs};
 use crate::daemon_client;
 use crate::output::aligned_table;
 use crate::project_ref;
+use crate::settings::Settings;
 use crate::status_text::status_text;
 
-pub fn run(global: &GlobalArgs, args: &PsArgs) -> anyhow::Result<ExitCode> {
-    let name = project_ref::name_defining(global, &args.services)?;
-    let client = daemon_client::connect(&Paths::from_env())?;
+pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
+    let name = project_ref::name_defining(settings, &args.services)?;
+    let client = daemon_client::connect(&settings.paths)?;
     let mut instances = project_ref::instances(&client, &name)?;
     instances.retain(|i| {
         (args.all || i.state.is_active())
@@ -59,8 +60,8 @@ fn table(instances: &[InstanceStatus]) -> String {
     aligned_table(&rows)
 }
 
-pub fn list(args: &ListFormatArgs) -> anyhow::Result<ExitCode> {
-    let client = daemon_client::connect(&Paths::from_env())?;
+pub fn list(settings: &Settings, args: &ListFormatArgs) -> anyhow::Result<ExitCode> {
+    let client = daemon_client::connect(&settings.paths)?;
     let projects: Vec<ProjectSummary> =
         client.get(&format!("{}/projects", wharf_api::API_PREFIX))?;
     if args.format == ListFormat::Json {

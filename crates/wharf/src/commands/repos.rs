@@ -7,21 +7,16 @@ use std::sync::Mutex;
 use serde_json::json;
 use wharf_repos::{CheckoutOutcome, Progress, RepoSpec, UpdateOutcome};
 
-use crate::cli::{
-    GlobalArgs, ListFormat, ListFormatArgs, ReposArgs, ReposExecArgs, RevsArgs, UpdateArgs,
-};
+use crate::cli::{ListFormat, ListFormatArgs, ReposArgs, ReposExecArgs, RevsArgs, UpdateArgs};
 use crate::output::aligned_table;
 use crate::printer::Printer;
 use crate::project_repos::ProjectRepos;
+use crate::settings::Settings;
 
-pub fn checkout(
-    global: &GlobalArgs,
-    args: &ReposArgs,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let project = ProjectRepos::load(global, printer)?;
+pub fn checkout(settings: &Settings, args: &ReposArgs) -> anyhow::Result<ExitCode> {
+    let project = ProjectRepos::load(settings)?;
     let repos = project.select(&args.repos)?;
-    let progress = LiveProgress::new(printer, &repos);
+    let progress = LiveProgress::new(&settings.printer, &repos);
     let outcomes = wharf_repos::checkout(&project.set, &repos, &progress);
     let failed = outcomes
         .iter()
@@ -42,18 +37,14 @@ pub fn checkout(
     Ok(exit_code(failed))
 }
 
-pub fn update(
-    global: &GlobalArgs,
-    args: &UpdateArgs,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let project = ProjectRepos::load(global, printer)?;
+pub fn update(settings: &Settings, args: &UpdateArgs) -> anyhow::Result<ExitCode> {
+    let project = ProjectRepos::load(settings)?;
     let repos = project.select(&args.repos.repos)?;
     // Neither flag: both steps.
     let (pull, migrate) = (args.git || !args.migrations, args.migrations || !args.git);
     let mut failed = 0;
     if pull {
-        let progress = LiveProgress::new(printer, &repos);
+        let progress = LiveProgress::new(&settings.printer, &repos);
         let outcomes = wharf_repos::update(&repos, &progress);
         let lines: Vec<(String, String)> = outcomes
             .into_iter()
@@ -83,19 +74,23 @@ pub fn update(
             let Some(task) = &repo.migrate else {
                 continue;
             };
-            printer.info(&format!("{}: running task {task}", repo.name));
-            let code = crate::project_tasks::run_named(global, task, &[], printer)?;
+            settings
+                .printer
+                .info(&format!("{}: running task {task}", repo.name));
+            let code = crate::project_tasks::run_named(settings, task, &[])?;
             if code != ExitCode::SUCCESS {
                 failed += 1;
-                printer.warn(&format!("{}: task {task} failed", repo.name));
+                settings
+                    .printer
+                    .warn(&format!("{}: task {task} failed", repo.name));
             }
         }
     }
     Ok(exit_code(failed))
 }
 
-pub fn revs(global: &GlobalArgs, args: &RevsArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let project = ProjectRepos::load(global, printer)?;
+pub fn revs(settings: &Settings, args: &RevsArgs) -> anyhow::Result<ExitCode> {
+    let project = ProjectRepos::load(settings)?;
     let repos = project.select(&args.repos.repos)?;
     let revisions = wharf_repos::revisions(&repos);
     if args.format.format == ListFormat::Json {
@@ -151,12 +146,8 @@ pub fn revs(global: &GlobalArgs, args: &RevsArgs, printer: &Printer) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn gitconfig(
-    global: &GlobalArgs,
-    args: &RevsArgs,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let project = ProjectRepos::load(global, printer)?;
+pub fn gitconfig(settings: &Settings, args: &RevsArgs) -> anyhow::Result<ExitCode> {
+    let project = ProjectRepos::load(settings)?;
     let repos = project.select(&args.repos.repos)?;
     let trees = wharf_repos::gitconfig(&repos);
     if args.format.format == ListFormat::Json {
@@ -202,12 +193,8 @@ pub fn gitconfig(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn list(
-    global: &GlobalArgs,
-    args: &ListFormatArgs,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let project = ProjectRepos::load(global, printer)?;
+pub fn list(settings: &Settings, args: &ListFormatArgs) -> anyhow::Result<ExitCode> {
+    let project = ProjectRepos::load(settings)?;
     if args.format == ListFormat::Json {
         println!("{}", serde_json::to_string_pretty(&project.set.repos)?);
         return Ok(ExitCode::SUCCESS);
@@ -220,12 +207,8 @@ pub fn list(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn exec(
-    global: &GlobalArgs,
-    args: &ReposExecArgs,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let project = ProjectRepos::load(global, printer)?;
+pub fn exec(settings: &Settings, args: &ReposExecArgs) -> anyhow::Result<ExitCode> {
+    let project = ProjectRepos::load(settings)?;
     let repos = project.select(&args.repos)?;
     let mut failed = 0;
     for result in wharf_repos::run_each(&repos, &args.command) {

@@ -5,16 +5,15 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use wharf_api::Paths;
 
-use crate::cli::{GlobalArgs, ShareArgs};
+use crate::cli::ShareArgs;
 use crate::daemon_client;
-use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
+use crate::settings::Settings;
 
-pub fn run(global: &GlobalArgs, args: &ShareArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let name = project_ref::name(global)?;
-    let client = daemon_client::connect(&Paths::from_env())?;
+pub fn run(settings: &Settings, args: &ShareArgs) -> anyhow::Result<ExitCode> {
+    let name = project_ref::name(settings)?;
+    let client = daemon_client::connect(&settings.paths)?;
     let mut stream = client.stream::<serde_json::Value>(&format!(
         "{}?port={}",
         endpoint(&name, "share"),
@@ -22,7 +21,7 @@ pub fn run(global: &GlobalArgs, args: &ShareArgs, printer: &Printer) -> anyhow::
     ))?;
     let announcement = stream.next().context("wharfd ended the share at once")??;
     let url = announcement["url"].as_str().unwrap_or_default();
-    printer.warn(&format!(
+    settings.printer.warn(&format!(
         "{name} is now reachable by anyone on your network at {url} (Ctrl-C stops sharing)"
     ));
     println!("{url}");

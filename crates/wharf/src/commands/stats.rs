@@ -6,19 +6,20 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use wharf_api::{InstanceStatus, Paths};
+use wharf_api::InstanceStatus;
 
-use crate::cli::{GlobalArgs, ListFormat, PortArgs, StatsArgs};
+use crate::cli::{ListFormat, PortArgs, StatsArgs};
 use crate::daemon_client;
 use crate::output::aligned_table;
 use crate::proc_table::all_processes;
 use crate::project_ref;
+use crate::settings::Settings;
 
 const SAMPLE: Duration = Duration::from_millis(500);
 
-fn running(global: &GlobalArgs) -> anyhow::Result<Vec<InstanceStatus>> {
-    let name = project_ref::name(global)?;
-    let client = daemon_client::connect(&Paths::from_env())?;
+fn running(settings: &Settings) -> anyhow::Result<Vec<InstanceStatus>> {
+    let name = project_ref::name(settings)?;
+    let client = daemon_client::connect(&settings.paths)?;
     project_ref::instances(&client, &name)
 }
 
@@ -33,8 +34,8 @@ fn usage_by_group() -> BTreeMap<u32, (u64, u64)> {
     usage
 }
 
-pub fn stats(global: &GlobalArgs, args: &StatsArgs) -> anyhow::Result<ExitCode> {
-    let instances: Vec<InstanceStatus> = running(global)?
+pub fn stats(settings: &Settings, args: &StatsArgs) -> anyhow::Result<ExitCode> {
+    let instances: Vec<InstanceStatus> = running(settings)?
         .into_iter()
         .filter(|i| {
             i.pid.is_some() && (args.services.is_empty() || args.services.contains(&i.service))
@@ -71,13 +72,13 @@ pub fn stats(global: &GlobalArgs, args: &StatsArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn port(global: &GlobalArgs, args: &PortArgs) -> anyhow::Result<ExitCode> {
-    let instances = running(global)?;
+pub fn port(settings: &Settings, args: &PortArgs) -> anyhow::Result<ExitCode> {
+    let instances = running(settings)?;
     let Some(instance) = instances
         .iter()
         .find(|i| i.service == args.service && i.replica == args.index)
     else {
-        project_ref::name_defining(global, std::slice::from_ref(&args.service))?;
+        project_ref::name_defining(settings, std::slice::from_ref(&args.service))?;
         bail!(
             "{} has no instance {} running; `wharf up -d {}` starts it",
             args.service,

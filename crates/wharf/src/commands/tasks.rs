@@ -11,23 +11,19 @@ use serde_json::json;
 use wharf_manifest::Loaded;
 use wharf_model::x_wharf::CommandLine;
 
-use crate::cli::{GlobalArgs, ListFormat, ListFormatArgs, ShellArgs, TaskArgs};
+use crate::cli::{ListFormat, ListFormatArgs, ShellArgs, TaskArgs};
 use crate::output::aligned_table;
-use crate::printer::Printer;
 use crate::project_ref;
 use crate::project_tasks::run_named;
 use crate::service_exec::in_service;
+use crate::settings::Settings;
 
-pub fn task(global: &GlobalArgs, args: &TaskArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    run_named(global, &args.name, &args.args, printer)
+pub fn task(settings: &Settings, args: &TaskArgs) -> anyhow::Result<ExitCode> {
+    run_named(settings, &args.name, &args.args)
 }
 
-pub fn list(
-    global: &GlobalArgs,
-    args: &ListFormatArgs,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let loaded = project_ref::load(global, printer)?;
+pub fn list(settings: &Settings, args: &ListFormatArgs) -> anyhow::Result<ExitCode> {
+    let loaded = project_ref::load(settings)?;
     let tasks = &loaded.project.wharf.tasks;
     let command_text = |run: &Option<CommandLine>| match run {
         Some(CommandLine::Shell(line)) => line.clone(),
@@ -58,8 +54,8 @@ pub fn list(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn shell(global: &GlobalArgs, args: &ShellArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let loaded = project_ref::load(global, printer)?;
+pub fn shell(settings: &Settings, args: &ShellArgs) -> anyhow::Result<ExitCode> {
+    let loaded = project_ref::load(settings)?;
     let service = match &args.service {
         Some(service) => service.clone(),
         None => service_here(&loaded)?,
@@ -79,7 +75,7 @@ pub fn shell(global: &GlobalArgs, args: &ShellArgs, printer: &Printer) -> anyhow
     } else {
         vec![std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".to_owned())]
     };
-    in_service(&loaded, &service, command)
+    in_service(&settings.paths, &loaded, &service, command)
 }
 
 /// The service whose build context or working directory holds the current directory

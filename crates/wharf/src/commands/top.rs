@@ -3,17 +3,18 @@
 
 use std::process::ExitCode;
 
-use wharf_api::{InstanceStatus, Paths};
+use wharf_api::InstanceStatus;
 
-use crate::cli::{GlobalArgs, ServicesArgs};
+use crate::cli::ServicesArgs;
 use crate::daemon_client;
 use crate::output::aligned_table;
 use crate::proc_table::all_processes;
 use crate::project_ref::{self, endpoint};
+use crate::settings::Settings;
 
-pub fn run(global: &GlobalArgs, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
-    let name = project_ref::name(global)?;
-    let client = daemon_client::connect(&Paths::from_env())?;
+pub fn run(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
+    let name = project_ref::name(settings)?;
+    let client = daemon_client::connect(&settings.paths)?;
     let instances: Vec<InstanceStatus> = client.get(&endpoint(&name, "ps"))?;
     let processes = all_processes();
     for instance in instances {

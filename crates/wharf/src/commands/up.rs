@@ -13,7 +13,7 @@ use wharf_api::{
 };
 use wharf_engine::BlockingEngine;
 
-use crate::cli::{GlobalArgs, ScaleArgs, UpArgs};
+use crate::cli::{ScaleArgs, UpArgs};
 use crate::daemon_client;
 use crate::log_printer::{LogPrinter, logs_path};
 use crate::printer::Printer;
@@ -21,10 +21,11 @@ use crate::project_ref::{self, endpoint};
 use crate::project_watch::ProjectWatch;
 use crate::readiness::{DEFAULT_WAIT_TIMEOUT, wait};
 use crate::requirements::{ImageRecord, RecordedHashes, image_record};
+use crate::settings::Settings;
 
-pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let loaded = project_ref::load(global, printer)?;
-    let paths = Paths::from_env();
+pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
+    let loaded = project_ref::load(settings)?;
+    let paths = settings.paths.clone();
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
     let containers = wharf_runtime::backend::containers(&loaded, args.backend.into());
     let engine = if containers.is_empty() {
@@ -46,12 +47,19 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
             .map_or(ImageRecord::Missing, |e| image_record(e, &image));
         match record {
             ImageRecord::Missing => {
-                crate::image_build::build_service(&loaded, name, service, false, false, printer)?;
+                crate::image_build::build_service(
+                    &loaded,
+                    name,
+                    service,
+                    false,
+                    false,
+                    &settings.printer,
+                )?;
             }
             ImageRecord::Recorded(hash)
                 if crate::requirements::hash(&loaded, service)?.is_some_and(|now| now != hash) =>
             {
-                printer.warn(&format!(
+                settings.printer.warn(&format!(
                     "the requirements of {name} changed since its image was built; \
                      `wharf up --build` rebuilds it"
                 ));
@@ -123,11 +131,15 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
             ChangeAction::Start => ("started", change.reason.as_str()),
             ChangeAction::Keep => ("running", change.reason.as_str()),
         };
-        printer.info(&format!("{:<width$} {verb:<10} {reason}", change.service));
+        settings
+            .printer
+            .info(&format!("{:<width$} {verb:<10} {reason}", change.service));
     }
     // What started stays started: a hash that cannot be recorded is only a warning.
     if let Err(err) = record_requirements(&loaded, &paths, &containers, &response) {
-        printer.warn(&format!("requirements not recorded: {err:#}"));
+        settings
+            .printer
+            .warn(&format!("requirements not recorded: {err:#}"));
     }
     let selected: BTreeSet<String> = response
         .changes
@@ -139,12 +151,12 @@ pub fn run(global: &GlobalArgs, args: &UpArgs, printer: &Printer) -> anyhow::Res
         let timeout = args
             .wait_timeout
             .map_or(DEFAULT_WAIT_TIMEOUT, Duration::from_secs);
-        return wait(&client, &name, &selected, timeout, printer);
+        return wait(&client, &name, &selected, timeout, &settings.printer);
     }
     if args.detach {
         return Ok(ExitCode::SUCCESS);
     }
-    attached(&client, &name, since, args, printer)
+    attached(&client, &name, since, args, &settings.printer)
 }
 
 /// Records the requirements hash of each service just started that has no image
@@ -185,7 +197,7 @@ fn record_requirements(
 }
 
 /// `wharf scale web=3`: `up -d` of those services with those counts.
-pub fn scale(global: &GlobalArgs, args: &ScaleArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+pub fn scale(settings: &Settings, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
     let services = parse_scale(&args.scale)?.into_keys().collect();
     let up = UpArgs {
         services,
@@ -200,7 +212,7 @@ pub fn scale(global: &GlobalArgs, args: &ScaleArgs, printer: &Printer) -> anyhow
         build: false,
         backend: crate::cli::BackendArg::Auto,
     };
-    run(global, &up, printer)
+    run(settings, &up)
 }
 
 /// `web=3` pairs from `--scale`.

@@ -3,16 +3,17 @@
 
 use std::process::ExitCode;
 
-use wharf_api::{Paths, RouteInfo};
+use wharf_api::RouteInfo;
 
-use crate::cli::{GlobalArgs, ListFormat, ListFormatArgs};
+use crate::cli::{ListFormat, ListFormatArgs};
 use crate::daemon_client;
 use crate::output::aligned_table;
 use crate::project_ref::{self, endpoint};
+use crate::settings::Settings;
 
-pub fn run(global: &GlobalArgs, args: &ListFormatArgs) -> anyhow::Result<ExitCode> {
-    let name = project_ref::name(global)?;
-    let client = daemon_client::connect(&Paths::from_env())?;
+pub fn run(settings: &Settings, args: &ListFormatArgs) -> anyhow::Result<ExitCode> {
+    let name = project_ref::name(settings)?;
+    let client = daemon_client::connect(&settings.paths)?;
     let routes: Vec<RouteInfo> = client.get(&endpoint(&name, "urls"))?;
     if args.format == ListFormat::Json {
         println!("{}", serde_json::to_string_pretty(&routes)?);

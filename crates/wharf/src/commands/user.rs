@@ -2,21 +2,20 @@
 
 use std::process::ExitCode;
 
-use wharf_api::Paths;
-
-use crate::cli::{GlobalArgs, RootArgs, WhoamiArgs};
-use crate::printer::Printer;
+use crate::cli::{RootArgs, WhoamiArgs};
+use crate::settings::Settings;
 use crate::user_settings::{UserSettings, expand_path};
 
-pub fn root(args: &RootArgs) -> anyhow::Result<ExitCode> {
-    let mut settings = UserSettings::load(&Paths::from_env())?;
+pub fn root(settings: &Settings, args: &RootArgs) -> anyhow::Result<ExitCode> {
+    // Read afresh, not through `settings.user()`: this command changes the file.
+    let mut own = UserSettings::load(&settings.paths)?;
     if let Some(raw) = &args.dir {
         let dir = expand_path(raw, &std::env::current_dir()?)?;
-        settings.set("root", dir.display().to_string())?;
+        own.set("root", dir.display().to_string())?;
         println!("{}", dir.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(dir) = settings.root() else {
+    let Some(dir) = own.root() else {
         eprintln!(
             "no root set: each project's repos go under its own directory\nhint: wharf root ~/src"
         );
@@ -26,26 +25,22 @@ pub fn root(args: &RootArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn whoami(
-    global: &GlobalArgs,
-    args: &WhoamiArgs,
-    printer: &Printer,
-) -> anyhow::Result<ExitCode> {
-    let mut settings = UserSettings::load(&Paths::from_env())?;
+pub fn whoami(settings: &Settings, args: &WhoamiArgs) -> anyhow::Result<ExitCode> {
+    let mut own = UserSettings::load(&settings.paths)?;
     if let Some(user) = &args.user {
         if user.is_empty() || user.contains(['/', ' ', ':']) {
             anyhow::bail!("`{user}` is not an account name");
         }
-        settings.set("user", user.clone())?;
+        own.set("user", user.clone())?;
         println!("{user}");
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(user) = settings.user() {
+    if let Some(user) = own.user() {
         println!("{user}");
         return Ok(ExitCode::SUCCESS);
     }
     // Unset: the project's default owner, when there is a project here.
-    let owner = crate::project_ref::load(global, printer)
+    let owner = crate::project_ref::load(settings)
         .ok()
         .and_then(|loaded| loaded.project.wharf.owner);
     let Some(owner) = owner else {
