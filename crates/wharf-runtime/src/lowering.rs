@@ -557,31 +557,32 @@ mod tests {
         let db = found.get("db").expect(
             "no facts for postgres: is PostgreSQL installed? (Debian: apt-get install postgresql)",
         );
-        assert_eq!(db.engine, DatabaseEngine::Postgres);
-        assert_eq!(
-            (db.superuser.as_str(), db.database.as_str()),
-            ("app", "app")
-        );
-        assert_eq!(
-            db.credentials,
-            Credentials::Variable("POSTGRES_PASSWORD".into())
-        );
-        assert_eq!(db.port, 15432);
-        assert!(db.socket.ends_with("sockets/db/.s.PGSQL.15432"), "{db:?}");
-        assert_eq!(db.data_dir, volumes.join("db-data"));
+        let sockets = dir.path().join("sockets/db");
+        let expected = DatabaseFacts {
+            engine: DatabaseEngine::Postgres,
+            version: db.version.clone(), // the newest installed here
+            superuser: "app".into(),
+            credentials: Credentials::Variable("POSTGRES_PASSWORD".into()),
+            database: "app".into(),
+            socket: sockets.join(".s.PGSQL.15432"),
+            port: 15432,
+            data_dir: volumes.join("db-data"),
+        };
+        assert_eq!(*db, expected);
         let my = found.get("my").expect(
             "no facts for mariadb: is MariaDB installed? (Debian: apt-get install mariadb-server)",
         );
-        assert_eq!(my.engine, DatabaseEngine::Mariadb);
-        assert_eq!(
-            (my.superuser.as_str(), my.database.as_str()),
-            ("root", "shop")
-        );
-        assert_eq!(
-            my.credentials,
-            Credentials::Variable("MARIADB_ROOT_PASSWORD".into())
-        );
-        assert_eq!((my.port, my.version.as_str()), (3306, "11"));
+        let expected = DatabaseFacts {
+            engine: DatabaseEngine::Mariadb,
+            version: "11".into(),
+            superuser: "root".into(),
+            credentials: Credentials::Variable("MARIADB_ROOT_PASSWORD".into()),
+            database: "shop".into(),
+            socket: dir.path().join("sockets/my/mysqld.sock"),
+            port: 3306,
+            data_dir: volumes.join("my-data"),
+        };
+        assert_eq!(*my, expected);
         assert!(!found.contains_key("cache"), "redis is no database here");
     }
 

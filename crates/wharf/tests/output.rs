@@ -9,6 +9,34 @@ use std::process::Output;
 use support::Stack;
 use support::snapshot::{Filters, assert_snapshot};
 
+/// What a user typed and read, step by step.
+struct Transcript<'a> {
+    stack: &'a Stack,
+    steps: Vec<String>,
+}
+
+impl<'a> Transcript<'a> {
+    fn new(stack: &'a Stack) -> Self {
+        Self {
+            stack,
+            steps: Vec::new(),
+        }
+    }
+
+    fn step(&mut self, title: &str, args: &[&str]) {
+        let output = self.stack.wharf(args);
+        self.steps.push(format!(
+            "$ wharf {}  # {title}\n{}",
+            args.join(" "),
+            shown(&output)
+        ));
+    }
+
+    fn text(&self) -> String {
+        self.steps.join("\n")
+    }
+}
+
 /// Both streams, as a terminal shows them, with the exit status.
 fn shown(output: &Output) -> String {
     format!(
@@ -48,37 +76,29 @@ services:
 "#
     ));
     let filters = filters(&stack, &[port]);
-    let mut steps = Vec::new();
-    let mut step = |title: &str, args: &[&str]| {
-        let output = stack.wharf(args);
-        steps.push(format!(
-            "$ wharf {}  # {title}\n{}",
-            args.join(" "),
-            shown(&output)
-        ));
-    };
-    step("first start", &["up", "-d"]);
-    step("nothing changed", &["up", "-d"]);
+    let mut transcript = Transcript::new(&stack);
+    transcript.step("first start", &["up", "-d"]);
+    transcript.step("nothing changed", &["up", "-d"]);
     support::eventually("both running", std::time::Duration::from_secs(10), || {
         stack.ps().iter().all(|i| i["state"] == "running")
     });
-    step("the table", &["ps"]);
-    step("projects", &["ls"]);
-    step("a service that is not in the file", &["ps", "nosuch"]);
-    step("stop one", &["stop", "worker"]);
-    step("and start it", &["start", "worker"]);
-    step("more replicas", &["scale", "worker=2"]);
+    transcript.step("the table", &["ps"]);
+    transcript.step("projects", &["ls"]);
+    transcript.step("a service that is not in the file", &["ps", "nosuch"]);
+    transcript.step("stop one", &["stop", "worker"]);
+    transcript.step("and start it", &["start", "worker"]);
+    transcript.step("more replicas", &["scale", "worker=2"]);
     support::eventually("two workers", std::time::Duration::from_secs(10), || {
         let ps = stack.ps();
         let running = |i: &&serde_json::Value| i["service"] == "worker" && i["state"] == "running";
         ps.iter().filter(running).count() == 2
     });
-    step("its own log", &["logs", "worker", "--no-log-prefix"]);
-    step("where the proxy reaches it", &["urls"]);
-    step("everything down", &["down"]);
-    step("nothing left", &["ps"]);
-    step("no routes left", &["urls"]);
-    assert_snapshot("everyday_commands", &steps.join("\n"), &filters);
+    transcript.step("its own log", &["logs", "worker", "--no-log-prefix"]);
+    transcript.step("where the proxy reaches it", &["urls"]);
+    transcript.step("everything down", &["down"]);
+    transcript.step("nothing left", &["ps"]);
+    transcript.step("no routes left", &["urls"]);
+    assert_snapshot("everyday_commands", &transcript.text(), &filters);
 }
 
 #[test]
@@ -87,25 +107,17 @@ fn mistakes_are_answered_as_pinned() {
         "name: shop\nservices:\n  web:\n    image: busybox\n    command: sleep 600\n    ports: [\"99999:80\"]\n",
     );
     let filters = filters(&stack, &[]);
-    let mut steps = Vec::new();
-    let mut step = |title: &str, args: &[&str]| {
-        let output = stack.wharf(args);
-        steps.push(format!(
-            "$ wharf {}  # {title}\n{}",
-            args.join(" "),
-            shown(&output)
-        ));
-    };
-    step("a port out of range", &["config"]);
+    let mut transcript = Transcript::new(&stack);
+    transcript.step("a port out of range", &["config"]);
     stack.write("name: shop\nservices:\n  web:\n    image: busybox\n    command: [sleep\n");
-    step("YAML cut short", &["up", "-d"]);
+    transcript.step("YAML cut short", &["up", "-d"]);
     stack.write("name: shop\nservices:\n  web:\n    image: nosuchimage:1\n");
-    step(
+    transcript.step(
         "an image with no recipe",
         &["up", "-d", "--backend", "process"],
     );
     stack.write("name: shop\nservices:\n  web:\n    image: busybox\n    command: sleep 600\n    depends_on: [db]\n");
-    step("a dependency that is not there", &["up", "-d"]);
-    step("an unknown flag", &["up", "--detatch"]);
-    assert_snapshot("mistakes", &steps.join("\n"), &filters);
+    transcript.step("a dependency that is not there", &["up", "-d"]);
+    transcript.step("an unknown flag", &["up", "--detatch"]);
+    assert_snapshot("mistakes", &transcript.text(), &filters);
 }
