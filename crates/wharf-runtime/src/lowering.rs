@@ -56,19 +56,31 @@ pub fn databases(loaded: &Loaded, volumes_dir: &Path) -> BTreeMap<String, Databa
         .iter()
         .filter(|(_, service)| service.wharf.process.is_none())
         .filter_map(|(name, service)| {
-            let context = RecipeContext {
-                service_name: name,
-                service,
-                project_dir: &loaded.project_dir,
-                volumes_dir,
-                port: 0,
-                wharf: &wharf,
-                reachable: &reachable,
-            };
+            let context = recipe_context(loaded, name, service, volumes_dir, &wharf, &reachable);
             let recipe = recipe(context, &ports(service).ok()?)?.ok()?;
             Some((name.clone(), recipe.database?))
         })
         .collect()
+}
+
+/// What a recipe of `service` may look at; its port is set by `recipe`.
+fn recipe_context<'a>(
+    loaded: &'a Loaded,
+    name: &'a str,
+    service: &'a Service,
+    volumes_dir: &'a Path,
+    wharf: &'a Path,
+    reachable: &'a BTreeMap<String, Vec<PortSpec>>,
+) -> RecipeContext<'a> {
+    RecipeContext {
+        service_name: name,
+        service,
+        project_dir: &loaded.project_dir,
+        volumes_dir,
+        port: 0,
+        wharf,
+        reachable,
+    }
 }
 
 /// This program, which carries the recipes' entrypoints.
@@ -118,15 +130,7 @@ pub fn project_spec(
     let mut problems = Vec::new();
     let reachable = reachable(loaded);
     for (name, service) in &project.services {
-        let context = RecipeContext {
-            service_name: name,
-            service,
-            project_dir: &loaded.project_dir,
-            volumes_dir,
-            port: 0,
-            wharf: &wharf,
-            reachable: &reachable,
-        };
+        let context = recipe_context(loaded, name, service, volumes_dir, &wharf, &reachable);
         let built = if containers.contains(name) {
             let hashed = crate::containers::service_json(&project_json, name);
             container_service_spec(loaded, name, service, &hashed)

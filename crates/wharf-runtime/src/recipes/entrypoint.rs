@@ -199,3 +199,13 @@ pub fn check(command: &mut Command, what: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Stops the server the one-time initialization ran (with `signal`, the image's way
+/// of stopping it fast) and waits for it to be gone.
+pub fn stop_temporary(server: &mut std::process::Child, signal: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id().cast_signed()),
+        signal,
+    );
+    let _ = server.wait();
+}

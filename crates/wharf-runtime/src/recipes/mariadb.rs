@@ -166,11 +166,7 @@ fn initialize(args: &DatabaseArgs) -> anyhow::Result<()> {
         user.as_deref(),
         &password,
     );
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(temporary.id().cast_signed()),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = temporary.wait();
+    super::entrypoint::stop_temporary(&mut temporary, nix::sys::signal::Signal::SIGTERM);
     outcome
 }
 

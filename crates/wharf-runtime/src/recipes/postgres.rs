@@ -235,11 +235,7 @@ fn initialize(
         .context("cannot start postgres")?;
     let outcome = initialize_running(args, user, database, &mut temporary);
     // Fast shutdown, as the image's entrypoint does.
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(temporary.id().cast_signed()),
-        nix::sys::signal::Signal::SIGINT,
-    );
-    let _ = temporary.wait();
+    super::entrypoint::stop_temporary(&mut temporary, nix::sys::signal::Signal::SIGINT);
     outcome
 }
 
