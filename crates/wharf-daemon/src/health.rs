@@ -88,6 +88,26 @@ impl HealthTracker {
     }
 }
 
+/// How a probe went: whether it passed, and what a failing one said.
+pub struct ProbeResult {
+    pub passed: bool,
+    /// The end of a failing probe's output, or why it did not run: what the user is
+    /// shown when the service turns unhealthy.
+    pub said: String,
+}
+
+/// How much of a failing probe's output is kept.
+const SAID_CHARS: usize = 300;
+
+impl ProbeResult {
+    fn failed(said: impl Into<String>) -> Self {
+        Self {
+            passed: false,
+            said: said.into(),
+        }
+    }
+}
+
 /// Runs one probe in the service's environment; a probe past its timeout fails.
 pub async fn probe(
     spec: &HealthSpec,
@@ -95,11 +115,11 @@ pub async fn probe(
     env: &BTreeMap<String, String>,
     children: &Children,
     containment: Containment<'_>,
-) -> bool {
+) -> ProbeResult {
     let mut command = match &spec.probe {
         Probe::Exec(argv) => {
             let Some((program, arguments)) = argv.split_first() else {
-                return false;
+                return ProbeResult::failed("the healthcheck's command is empty");
             };
             let mut command = Command::new(program);
             command.args(arguments);
@@ -115,36 +135,53 @@ pub async fn probe(
         .current_dir(dir)
         .envs(env)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
     containment.apply(&mut command);
-    let Ok(mut child) = command.spawn() else {
-        return false;
+    let child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => return ProbeResult::failed(format!("the healthcheck did not run: {err}")),
     };
     let pid = child.id().unwrap_or_default();
     children.adopt(pid);
-    let passed = finish(spec, &mut child).await;
+    let result = finish(spec, child, pid).await;
     children.release(pid);
-    passed
+    result
 }
 
 /// Waits for a probe, killing it past its timeout.
-async fn finish(spec: &HealthSpec, child: &mut tokio::process::Child) -> bool {
+async fn finish(spec: &HealthSpec, child: tokio::process::Child, pid: u32) -> ProbeResult {
     let timeout = if spec.timeout.is_zero() {
         Duration::from_secs(30)
     } else {
         spec.timeout
     };
-    match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(status)) => status.success(),
-        Ok(Err(_)) => false,
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(Ok(output)) if output.status.success() => ProbeResult {
+            passed: true,
+            said: String::new(),
+        },
+        Ok(Ok(output)) => {
+            let text = [output.stdout, output.stderr].concat();
+            let text = String::from_utf8_lossy(&text);
+            let text = text.trim();
+            let start = text
+                .char_indices()
+                .rev()
+                .nth(SAID_CHARS)
+                .map_or(0, |(at, _)| at);
+            let code = output
+                .status
+                .code()
+                .map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
+            ProbeResult::failed(format!("exit {code}: {}", &text[start..]).replace('\n', " "))
+        }
+        Ok(Err(err)) => ProbeResult::failed(err.to_string()),
         Err(_) => {
-            if let Some(pid) = child.id() {
-                signal_group(pid, Signal::SIGKILL);
-            }
-            let _ = child.wait().await;
-            false
+            // The future owned the child: its group goes, and dropping it reaps it.
+            signal_group(pid, Signal::SIGKILL);
+            ProbeResult::failed(format!("timed out after {}s", timeout.as_secs()))
         }
     }
 }

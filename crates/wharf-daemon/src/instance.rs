@@ -142,7 +142,7 @@ pub async fn run(
                 };
                 loop {
                     tokio::time::sleep(tracker.next_delay()).await;
-                    let passed = probe(
+                    let result = probe(
                         &health,
                         &spec.working_dir,
                         &spec.environment,
@@ -151,10 +151,25 @@ pub async fn run(
                     )
                     .await;
                     let before = tracker.status();
-                    tracker.record(passed, Instant::now());
-                    if tracker.status() != before {
-                        let status = tracker.status();
-                        shared.update(&key, |s| s.health = status);
+                    tracker.record(result.passed, Instant::now());
+                    let status = tracker.status();
+                    if status != before {
+                        // An unhealthy service says why: the last probe's own words.
+                        if status == Health::Unhealthy {
+                            shared.log(
+                                &key,
+                                LogStream::Wharf,
+                                format!("unhealthy: the healthcheck failed ({})", result.said),
+                            );
+                        }
+                        shared.update(&key, |s| {
+                            s.health = status;
+                            s.message = if status == Health::Unhealthy {
+                                format!("healthcheck: {}", result.said)
+                            } else {
+                                String::new()
+                            };
+                        });
                     }
                 }
             })

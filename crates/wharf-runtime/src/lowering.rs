@@ -153,6 +153,7 @@ pub fn project_spec(
             Err(why) => problems.push((name.clone(), why)),
         }
     }
+    problems.extend(shared_host_ports(&services));
     if !problems.is_empty() {
         return Err(NotNative(problems));
     }
@@ -337,6 +338,39 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
         origin,
         container: None,
     })
+}
+
+/// Natively every replica listens on the host itself, so no two may need the same
+/// host port: `scale web=2` would put web's second replica on the port after web's,
+/// which may be another service's.
+fn shared_host_ports(services: &BTreeMap<String, ServiceSpec>) -> Vec<(String, String)> {
+    let mut holders: BTreeMap<u16, String> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (name, spec) in services.iter().filter(|(_, s)| s.container.is_none()) {
+        for replica in 1..=spec.replicas {
+            let instance = if spec.replicas > 1 {
+                format!("{name} replica {replica}")
+            } else {
+                name.clone()
+            };
+            for port in spec.for_replica(replica).ports {
+                match holders.get(&port.published) {
+                    Some(holder) => problems.push((
+                        name.clone(),
+                        format!(
+                            "{instance} would listen on host port {}, which {holder} uses; \
+                             publish another port, or fewer replicas",
+                            port.published
+                        ),
+                    )),
+                    None => {
+                        holders.insert(port.published, instance.clone());
+                    }
+                }
+            }
+        }
+    }
+    problems
 }
 
 /// Natively replica *n* listens on the published port + *n* − 1; a published range

@@ -84,14 +84,8 @@ pub fn wait(
         if started.elapsed() > timeout {
             let laggards: Vec<String> = awaited
                 .iter()
-                .filter_map(|(i, what)| {
-                    let what = what.as_ref()?;
-                    Some(format!(
-                        "  {}: {}, waiting for {what}",
-                        i.name,
-                        status_text(i, now)
-                    ))
-                })
+                .filter(|(_, what)| what.is_some())
+                .map(|(i, what)| format!("  {}: {}", i.name, described(i, what.as_ref(), now)))
                 .collect();
             let waited: Vec<InstanceStatus> = relevant.iter().map(|i| (*i).clone()).collect();
             let mut why = String::new();
@@ -115,6 +109,18 @@ pub fn wait(
             .any(|(i, what)| what.is_some() && i.state == InstanceState::Running);
         let left = timeout.saturating_sub(started.elapsed()) + POLL;
         watch.next(if polled { POLL } else { left });
+    }
+}
+
+/// `running 2s, waiting for 127.0.0.1:8000 to accept connections`; a waiting
+/// instance's status (`waiting for dependencies`) says it already.
+fn described(instance: &InstanceStatus, awaited: Option<&String>, now: u64) -> String {
+    let status = status_text(instance, now);
+    match awaited {
+        Some(what) if instance.state != InstanceState::Waiting => {
+            format!("{status}, waiting for {what}")
+        }
+        _ => status,
     }
 }
 
@@ -168,14 +174,11 @@ impl<'a> Progress<'a> {
             .max()
             .unwrap_or(0);
         let line = |i: &InstanceStatus, awaited: &Option<String>| {
-            let status = status_text(i, now);
-            match awaited {
-                // `waiting for dependencies` says it already.
-                Some(what) if i.state != InstanceState::Waiting => {
-                    format!("{:<width$}  {status}, waiting for {what}", i.name)
-                }
-                _ => format!("{:<width$}  {status}", i.name),
-            }
+            format!(
+                "{:<width$}  {}",
+                i.name,
+                described(i, awaited.as_ref(), now)
+            )
         };
         if self.live {
             let lines: Vec<String> = instances.iter().map(|(i, a)| line(i, a)).collect();

@@ -26,7 +26,8 @@ pub fn status_text(i: &InstanceStatus, now: u64) -> String {
         Health::Healthy => text.push_str(" (healthy)"),
         Health::Unhealthy => text.push_str(" (unhealthy)"),
     }
-    if i.state == InstanceState::Exited && !i.message.is_empty() {
+    let says_why = i.state == InstanceState::Exited || i.health == Health::Unhealthy;
+    if says_why && !i.message.is_empty() {
         text.push_str(": ");
         text.push_str(&i.message);
     }

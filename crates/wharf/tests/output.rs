@@ -119,5 +119,12 @@ fn mistakes_are_answered_as_pinned() {
     stack.write("name: shop\nservices:\n  web:\n    image: busybox\n    command: sleep 600\n    depends_on: [db]\n");
     transcript.step("a dependency that is not there", &["up", "-d"]);
     transcript.step("an unknown flag", &["up", "--detatch"]);
+    stack.write(
+        "name: shop\nservices:\n  web:\n    image: busybox\n    command: sleep 600\n    ports: [\"28000:28000\"]\n  api:\n    image: busybox\n    command: sleep 600\n    ports: [\"28001:28001\"]\n",
+    );
+    transcript.step(
+        "a second replica on another service's port",
+        &["up", "-d", "--scale", "web=2"],
+    );
     assert_snapshot("mistakes", &transcript.text(), &filters);
 }
