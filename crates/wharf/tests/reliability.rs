@@ -686,3 +686,25 @@ fn up_wait_never_calls_a_crash_looping_service_ready() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_unhealthy_service_says_what_its_healthcheck_said() {
+    let stack = Stack::new(
+        "name: sick\nservices:\n  db:\n    image: debian\n    command: sleep 600\n    \
+         healthcheck:\n      test: [CMD-SHELL, 'echo db not reachable >&2; exit 1']\n      \
+         interval: 1s\n      retries: 1\n",
+    );
+    let output = stack.wharf(&["up", "-d", "--wait", "--wait-timeout", "20"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("sick-db-1 failed: running")
+            && stderr.contains("(unhealthy): healthcheck: exit code 1: db not reachable"),
+        "{stderr}"
+    );
+    let logs = stack.ok(&["logs", "db", "--no-log-prefix"]);
+    assert!(
+        logs.contains("unhealthy: the healthcheck failed (exit code 1: db not reachable)"),
+        "{logs}"
+    );
+}
