@@ -5,13 +5,14 @@ Usage: bench/events.py [--runs N]
 Runs 2N native services (`sleep`) under a private WHARF_HOME, kills N of their
 processes one at a time and times, from the kill, until the subscriber reads the
 event saying the instance left `running` (target: 5 ms). The anchor, in the same
-invocation, is what `up --wait` did before events: asking `ps` every 20 ms until the
-change shows.
+invocation, is what `up --wait` did before events: asking `ps` every 20 ms (on a
+cadence of its own, so the kill lands anywhere in it) until the change shows.
 """
 
 import argparse
 import json
 import os
+import random
 import pathlib
 import signal
 import socket
@@ -96,6 +97,17 @@ def left_running(service):
                           and event["instance"]["state"] != "running")
 
 
+class PollClock:
+    """The instants a client asking every 20 ms asks at, fixed from the start."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def next_tick(self):
+        elapsed = time.perf_counter() - self.start
+        return self.start + (int(elapsed / POLL) + 1) * POLL
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=31)
@@ -114,6 +126,7 @@ def main():
         try:
             subscriber = Subscriber(sock_path, "ev")
             pushed, polled = [], []
+            poll_clock = PollClock()
             for run in range(args.runs):
                 pushed_service, polled_service = f"s{2 * run}", f"s{2 * run + 1}"
                 pid = state(sock_path, "ev", pushed_service)["pid"]
@@ -124,10 +137,15 @@ def main():
                 pushed.append((arrived - killed) * 1000)
 
                 pid = state(sock_path, "ev", polled_service)["pid"]
+                # A poller keeps its own cadence: the kill lands anywhere in its cycle.
+                time.sleep(random.uniform(0, POLL))
                 killed = time.perf_counter()
                 os.kill(pid, signal.SIGKILL)
-                while state(sock_path, "ev", polled_service)["state"] == "running":
-                    time.sleep(POLL)
+                while True:
+                    due = poll_clock.next_tick()
+                    time.sleep(max(0.0, due - time.perf_counter()))
+                    if state(sock_path, "ev", polled_service)["state"] != "running":
+                        break
                 polled.append((time.perf_counter() - killed) * 1000)
         finally:
             subprocess.run([WHARF, "daemon", "stop"], cwd=project, env=env, stderr=subprocess.DEVNULL)
