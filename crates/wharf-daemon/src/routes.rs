@@ -112,7 +112,19 @@ impl RouteTable {
                         project: spec.name.clone(),
                         service: service.to_owned(),
                         port,
-                        waiting: chosen.count() - ready.len(),
+                        // Stopped and exited ones are not coming: only those on their way.
+                        waiting: chosen
+                            .filter(|i| {
+                                matches!(
+                                    i.state,
+                                    InstanceState::Waiting
+                                        | InstanceState::Running
+                                        | InstanceState::Restarting
+                                        | InstanceState::CrashLoop
+                                )
+                            })
+                            .count()
+                            .saturating_sub(ready.len()),
                         backends: ready,
                         least_connections,
                         next: AtomicUsize::new(0),
@@ -345,6 +357,18 @@ mod tests {
             table.lookup("nope.localhost", "/"),
             Lookup::UnknownHost
         ));
+    }
+
+    #[test]
+    fn a_stopped_instance_is_not_counted_as_on_its_way() {
+        let mut stopped = instance("web", 1, 18001, false);
+        stopped.state = InstanceState::Stopped;
+        let spec = shop(&["web"]);
+        let table = RouteTable::build(&[ProjectInstances::new(&spec, [stopped].iter())]);
+        let Lookup::Found(web) = table.lookup("web.shop.localhost", "/") else {
+            panic!("web")
+        };
+        assert_eq!((web.backends.len(), web.waiting), (0, 0));
     }
 
     #[test]
