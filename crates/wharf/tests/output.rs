@@ -128,3 +128,58 @@ fn mistakes_are_answered_as_pinned() {
     );
     assert_snapshot("mistakes", &transcript.text(), &filters);
 }
+
+#[test]
+fn looking_at_a_project_reads_as_pinned() {
+    let port = support::free_port();
+    let stack = Stack::new(&format!(
+        r#"name: shop
+x-wharf:
+  env:
+    SHOP_TOKEN: {{description: "the API token", secret: true, default: "t0ken"}}
+    SHOP_COLOR: {{description: "the theme", default: blue}}
+  tasks:
+    hello: {{service: web, run: "echo hello from the task", description: "says hello"}}
+services:
+  web:
+    image: busybox
+    command: ["busybox", "httpd", "-f", "-p", "{port}"]
+    ports: ["{port}:{port}"]
+    environment:
+      SHOP_TOKEN: ${{SHOP_TOKEN:-t0ken}}
+      SHOP_COLOR: ${{SHOP_COLOR:-blue}}
+  debug:
+    image: busybox
+    command: sleep 600
+    profiles: [debug]
+"#
+    ));
+    let filters = filters(&stack, &[port]);
+    let mut transcript = Transcript::new(&stack);
+    transcript.step("the services", &["config", "--services"]);
+    transcript.step("the profiles", &["config", "--profiles"]);
+    transcript.step("the images", &["config", "--images"]);
+    transcript.step("the documented variables", &["env"]);
+    transcript.step("the tasks", &["tasks"]);
+    transcript.step("no daemon yet", &["daemon", "status"]);
+    // `--wait`'s progress lines follow timing; `up -d` and a wait here do not.
+    transcript.step("start", &["up", "-d"]);
+    support::eventually("web running", std::time::Duration::from_secs(10), || {
+        stack.ps().iter().all(|i| i["state"] == "running")
+    });
+    transcript.step(
+        "where a port is published",
+        &["port", "web", &port.to_string()],
+    );
+    transcript.step(
+        "a command in the running service",
+        &["exec", "web", "echo", "hi"],
+    );
+    transcript.step("a task", &["task", "hello"]);
+    transcript.step(
+        "a failing command keeps its code",
+        &["exec", "web", "sh", "-c", "exit 7"],
+    );
+    transcript.step("down", &["down"]);
+    assert_snapshot("looking_at_a_project", &transcript.text(), &filters);
+}
