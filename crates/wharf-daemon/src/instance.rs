@@ -210,12 +210,13 @@ pub async fn run(
             return;
         }
         let code_text = code.map_or_else(|| "unknown".to_owned(), |c| c.to_string());
-        shared.log(
-            &key,
-            LogStream::Wharf,
-            format!("exited with code {code_text}"),
-        );
         if manual || !spec.restart.restarts_after(code, restarts) {
+            // One line per exit: a restart says it with its delay, below.
+            shared.log(
+                &key,
+                LogStream::Wharf,
+                format!("exited with code {code_text}"),
+            );
             shared.update(&key, |s| {
                 s.state = InstanceState::Exited;
                 s.pid = None;
@@ -267,7 +268,7 @@ pub async fn run(
             () = tokio::time::sleep(backoff) => {}
             _ = commands.changed() => {
                 if *commands.borrow_and_update() != Command::Run {
-                    shared.update(&key, |s| s.state = InstanceState::Stopped);
+                    shared.mark_stopped(&key, code);
                     return;
                 }
             }
