@@ -642,7 +642,10 @@ fn a_native_process_must_listen_where_ps_says_and_is_warned_when_it_listens_beyo
     assert!(!check.status.success(), "{report}");
     assert!(
         report.contains("beyond loopback")
-            && report.contains(&format!("make moved listen on {moved}")),
+            && report.contains(&format!("make moved listen on {moved}"))
+            && report.contains(&format!(
+                "moved is running, but nothing answers on 127.0.0.1:{moved}"
+            )),
         "{report}"
     );
 }

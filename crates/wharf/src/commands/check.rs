@@ -352,11 +352,24 @@ fn check_ports(
                     && instance.state.is_active()
                     && instance.ports.iter().any(|p| p.published == port.published)
             });
-            if ours {
+            // Natively the service itself must answer there; in Docker the engine does.
+            if ours && (containers.contains(name) || wharf_host::ports::accepts(port.published)) {
                 report.ok(
                     "ports",
                     subject,
                     format!("held by {name}, which is running"),
+                );
+                continue;
+            }
+            if ours {
+                report.problem(
+                    "ports",
+                    subject,
+                    format!("{name} is running, but nothing answers on 127.0.0.1:{}", port.published),
+                    format!(
+                        "make {name} listen on {} (wharf gives it PORT={}); `wharf logs {name}` may say where it listens",
+                        port.published, port.published
+                    ),
                 );
                 continue;
             }
