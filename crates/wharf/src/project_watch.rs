@@ -1,7 +1,7 @@
 //! A project's instances as wharfd reports them, kept current by following
 //! `GET /v1/events` instead of asking again and again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
@@ -12,6 +12,10 @@ pub struct ProjectWatch {
     instances: BTreeMap<(String, u32), InstanceStatus>,
     /// The project was taken down (`wharf down`) while watched.
     pub down: bool,
+    /// Services `stop` or `kill` took out of what should run while watched
+    /// (`all_stopped`: every one of them).
+    stopped: BTreeSet<String>,
+    all_stopped: bool,
     /// The stream ended: wharfd stopped.
     pub daemon_gone: bool,
 }
@@ -36,6 +40,8 @@ impl ProjectWatch {
             events,
             instances: BTreeMap::new(),
             down: false,
+            stopped: BTreeSet::new(),
+            all_stopped: false,
             daemon_gone: false,
         };
         // The snapshot first, whole, so no instance is judged on half of it.
@@ -72,6 +78,12 @@ impl ProjectWatch {
         true
     }
 
+    /// Whether `service` was stopped on request (`stop`, `kill`) while watched, as
+    /// against stopped on its way to being recreated.
+    pub fn was_stopped(&self, service: &str) -> bool {
+        self.all_stopped || self.stopped.contains(service)
+    }
+
     /// The instances, ordered by service and replica.
     pub fn instances(&self) -> Vec<&InstanceStatus> {
         self.instances.values().collect()
@@ -88,8 +100,22 @@ impl ProjectWatch {
             } => {
                 self.instances.remove(&(service, replica));
             }
-            Change::Project { action, .. } if action == "down" => self.down = true,
-            Change::Project { .. } | Change::Routes { .. } | Change::Live => {}
+            Change::Project { action, services } => match action.as_str() {
+                "down" => self.down = true,
+                "stop" | "kill" if services.is_empty() => self.all_stopped = true,
+                "stop" | "kill" => self.stopped.extend(services),
+                "start" | "up" if services.is_empty() => {
+                    self.all_stopped = false;
+                    self.stopped.clear();
+                }
+                "start" | "up" => {
+                    for service in &services {
+                        self.stopped.remove(service);
+                    }
+                }
+                _ => {}
+            },
+            Change::Routes { .. } | Change::Live => {}
         }
     }
 }

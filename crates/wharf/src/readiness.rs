@@ -2,7 +2,7 @@
 //! running and healthy, or answering on their ports — showing what each still waits
 //! for, or failing with every laggard and why.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -29,7 +29,7 @@ const SETTLE: Duration = Duration::from_millis(100);
 pub fn wait(
     client: &Client,
     name: &str,
-    services: &BTreeSet<String>,
+    services: &BTreeMap<String, u32>,
     timeout: Duration,
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
@@ -49,7 +49,16 @@ pub fn wait(
         let relevant: Vec<&InstanceStatus> = watch
             .instances()
             .into_iter()
-            .filter(|i| services.contains(&i.service))
+            .filter(|i| services.contains_key(&i.service))
+            .collect();
+        // A service recreated by another `up` has, for a moment, no instance at all.
+        let absent: Vec<String> = services
+            .iter()
+            .filter(|(service, want)| {
+                let have = relevant.iter().filter(|i| &i.service == *service).count();
+                have < **want as usize
+            })
+            .map(|(service, _)| format!("  {service}: not started yet"))
             .collect();
         let now = now_ms();
         let awaited: Vec<(&InstanceStatus, Option<String>)> =
@@ -59,13 +68,15 @@ pub fn wait(
             .iter()
             .filter(|i| match i.state {
                 InstanceState::Exited => i.exit_code != Some(0),
-                InstanceState::CrashLoop | InstanceState::Stopped => true,
+                InstanceState::CrashLoop => true,
+                // Stopped on request; otherwise it is being recreated (another `up`).
+                InstanceState::Stopped => watch.was_stopped(&i.service),
                 _ => i.health == Health::Unhealthy,
             })
             .collect();
         if let Some(stopped) = failed.iter().find(|i| i.state == InstanceState::Stopped) {
             bail!(
-                "{} was stopped (`wharf stop` or `wharf down`) while waiting for it to be ready",
+                "{} was stopped (`wharf stop` or `wharf kill`) while waiting for it to be ready",
                 stopped.name
             );
         }
@@ -77,7 +88,7 @@ pub fn wait(
                 first.service
             );
         }
-        if awaited.iter().all(|(_, what)| what.is_none()) {
+        if absent.is_empty() && awaited.iter().all(|(_, what)| what.is_none()) {
             printer.info(&format!("ready in {:.2}s", started.elapsed().as_secs_f64()));
             return Ok(ExitCode::SUCCESS);
         }
@@ -86,6 +97,7 @@ pub fn wait(
                 .iter()
                 .filter(|(_, what)| what.is_some())
                 .map(|(i, what)| format!("  {}: {}", i.name, described(i, what.as_ref(), now)))
+                .chain(absent)
                 .collect();
             let waited: Vec<InstanceStatus> = relevant.iter().map(|i| (*i).clone()).collect();
             let mut why = String::new();

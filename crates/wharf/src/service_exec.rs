@@ -3,7 +3,7 @@
 //! (`exec`), or as a one-off with its dependencies started (`run`), in whichever
 //! backend runs the service. `exec`, `run`, `task` and `shell` share it.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -196,6 +196,11 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
     if !args.no_deps && !dependencies.is_empty() {
         let client = daemon_client::connect(paths)?;
         let name = spec.name.clone();
+        let replicas: BTreeMap<String, u32> = spec
+            .services
+            .iter()
+            .map(|(name, service)| (name.clone(), service.replicas))
+            .collect();
         let response: UpResponse = client.post(
             &endpoint(&name, "up"),
             &UpRequest {
@@ -206,7 +211,14 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
                 dormant: loaded.disabled.iter().cloned().collect(),
             },
         )?;
-        let started: BTreeSet<String> = response.changes.into_iter().map(|c| c.service).collect();
+        let started: BTreeMap<String, u32> = response
+            .changes
+            .into_iter()
+            .map(|c| {
+                let want = replicas.get(&c.service).copied().unwrap_or(0);
+                (c.service, want)
+            })
+            .collect();
         if wait(
             &client,
             &name,

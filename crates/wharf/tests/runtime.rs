@@ -490,7 +490,7 @@ services:
     assert!(
         !waited.status.success()
             && (said.contains("early was taken down (`wharf down`) while waiting")
-                || said.contains("was stopped (`wharf stop` or `wharf down`) while waiting")),
+                || said.contains("was stopped (`wharf stop` or `wharf kill`) while waiting")),
         "the waiting `up` reports that the stack went away: {said}"
     );
     assert!(stack.ok(&["ps", "-a", "-q"]).trim().is_empty());
@@ -701,4 +701,51 @@ volumes:
     assert_eq!(stack.ps().len(), 3, "nothing was stopped or forgotten");
     stack.ok(&["down", "-v", "--yes"]);
     assert!(!volume.exists());
+}
+
+#[test]
+fn up_wait_outlives_another_up_recreating_its_service_and_names_a_stop() {
+    let stack = Stack::new(
+        "name: twice\nservices:\n  slow:\n    image: debian\n    \
+         command: [sh, -c, 'sleep 1.5; touch up; exec sleep 600']\n    \
+         healthcheck: {test: [CMD-SHELL, 'test -e up'], interval: 1s}\n",
+    );
+    // Another `up` recreates the service while this one waits: not a stop.
+    let waiting = stack
+        .command(&["up", "-d", "--wait", "--wait-timeout", "20"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    stack.ok(&["up", "-d", "--force-recreate"]);
+    let output = waiting.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && said.contains("ready in"),
+        "{said}"
+    );
+
+    // `wharf stop` while it waits is one, and is named as such.
+    std::fs::remove_file(stack.dir.path().join("up")).unwrap();
+    let waiting = stack
+        .command(&[
+            "up",
+            "-d",
+            "--force-recreate",
+            "--wait",
+            "--wait-timeout",
+            "20",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    stack.ok(&["stop", "slow"]);
+    let output = waiting.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success()
+            && said.contains("twice-slow-1 was stopped (`wharf stop` or `wharf kill`)"),
+        "{said}"
+    );
 }

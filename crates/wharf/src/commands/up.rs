@@ -98,6 +98,11 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         .filter(|(_, service)| service.replicas == 0)
         .map(|(name, _)| name.clone())
         .collect();
+    let replicas: BTreeMap<String, u32> = spec
+        .services
+        .iter()
+        .map(|(name, service)| (name.clone(), service.replicas))
+        .collect();
     let client = daemon_client::connect(&paths)?;
     let since = now_ms();
     let response: UpResponse = client.post(
@@ -141,11 +146,16 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             .printer
             .warn(&format!("requirements not recorded: {err:#}"));
     }
-    let selected: BTreeSet<String> = response
+    let selected: BTreeMap<String, u32> = response
         .changes
         .iter()
         .filter(|c| c.action != ChangeAction::Remove)
-        .map(|c| c.service.clone())
+        .map(|c| {
+            (
+                c.service.clone(),
+                replicas.get(&c.service).copied().unwrap_or(0),
+            )
+        })
         .collect();
     if args.wait {
         let timeout = args
