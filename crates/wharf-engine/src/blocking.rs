@@ -29,6 +29,11 @@ impl BlockingEngine {
         self.engine.socket()
     }
 
+    /// Pulls `image`, telling `progress` each layer's status as it changes.
+    pub fn pull(&self, image: &str, progress: impl FnMut(&str)) -> Result<(), EngineError> {
+        self.runtime.block_on(self.engine.pull(image, progress))
+    }
+
     /// What the engine knows of `image`; `None` when it has no such image.
     pub fn inspect_image(&self, image: &str) -> Result<Option<ImageInspect>, EngineError> {
         self.runtime.block_on(self.engine.inspect_image(image))

@@ -78,6 +78,22 @@ fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
     )])
 }
 
+/// An image reference as the engine's pull takes it: the name, and the tag apart
+/// (`latest` when none is given; none with a digest, which the name keeps).
+fn reference_and_tag(image: &str) -> (&str, Option<&str>) {
+    if image.contains('@') {
+        return (image, None);
+    }
+    let last_part = image.rfind('/').map_or(0, |slash| slash + 1);
+    match image[last_part..].rfind(':') {
+        Some(colon) => (
+            &image[..last_part + colon],
+            Some(&image[last_part + colon + 1..]),
+        ),
+        None => (image, Some("latest")),
+    }
+}
+
 fn not_found(err: &bollard::errors::Error) -> bool {
     matches!(
         err,
@@ -116,6 +132,36 @@ impl Engine {
     /// The socket this engine answers on.
     pub fn socket(&self) -> &std::path::Path {
         &self.socket
+    }
+
+    /// Pulls `image`, telling `progress` each layer's status as the engine reports it
+    /// (`<layer>: Downloading`), once per change.
+    pub async fn pull(
+        &self,
+        image: &str,
+        mut progress: impl FnMut(&str),
+    ) -> Result<(), EngineError> {
+        let (from_image, tag) = reference_and_tag(image);
+        let options = bollard::query_parameters::CreateImageOptions {
+            from_image: Some(from_image.to_owned()),
+            tag: tag.map(str::to_owned),
+            ..Default::default()
+        };
+        let mut stream = self.docker.create_image(Some(options), None, None);
+        let mut last = String::new();
+        while let Some(info) = stream.next().await {
+            let info = info?;
+            let Some(status) = info.status else { continue };
+            let line = match info.id {
+                Some(id) => format!("{id}: {status}"),
+                None => status,
+            };
+            if line != last {
+                progress(&line);
+                last = line;
+            }
+        }
+        Ok(())
     }
 
     /// What the engine knows of `image`; `None` when it has no such image.
@@ -664,7 +710,22 @@ impl LogTime {
 
 #[cfg(test)]
 mod tests {
-    use super::LogTime;
+    use super::{LogTime, reference_and_tag};
+
+    #[test]
+    fn references_split_into_name_and_tag_as_the_engine_pulls_them() {
+        assert_eq!(reference_and_tag("busybox"), ("busybox", Some("latest")));
+        assert_eq!(reference_and_tag("redis:7"), ("redis", Some("7")));
+        assert_eq!(
+            reference_and_tag("localhost:5000/team/app:1.2"),
+            ("localhost:5000/team/app", Some("1.2"))
+        );
+        assert_eq!(
+            reference_and_tag("localhost:5000/team/app"),
+            ("localhost:5000/team/app", Some("latest"))
+        );
+        assert_eq!(reference_and_tag("app@sha256:ab"), ("app@sha256:ab", None));
+    }
 
     #[test]
     fn log_times_order_and_convert() {

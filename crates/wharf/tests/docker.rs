@@ -370,10 +370,11 @@ services:
     assert!(listed.contains("wharfbuild-app"), "{listed}");
 
     let pull = stack.wharf(&["pull", "ghost"]);
-    assert!(!pull.status.success());
+    let said = String::from_utf8_lossy(&pull.stderr);
+    assert!(!pull.status.success(), "{said}");
     assert!(
-        String::from_utf8_lossy(&pull.stderr)
-            .contains("could not pull registry.invalid/nobody/ghost:1")
+        said.contains("could not pull:\n  registry.invalid/nobody/ghost:1: "),
+        "{said}"
     );
     stack.ok(&["down"]);
 }
@@ -764,5 +765,28 @@ fn everyday_edits_in_docker_keep_ps_and_the_engine_equal_to_the_file() {
     assert!(
         engine_containers("wharfedits").is_empty(),
         "down removed every container"
+    );
+}
+
+#[test]
+fn pull_speaks_to_the_engine_without_the_docker_cli() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new("name: pulls\nservices:\n  web:\n    image: localhost:1/nosuch:1\n");
+    // No `docker` on PATH: the engine's socket is enough.
+    let output = stack
+        .command(&["pull"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("pulling web (localhost:1/nosuch:1)")
+            && stderr.contains("could not pull:\n  localhost:1/nosuch:1: ")
+            && stderr.contains("connection refused")
+            && !stderr.contains("docker CLI"),
+        "{stderr}"
     );
 }

@@ -1,6 +1,7 @@
-//! `wharf build`, `pull`, `push` and `images`: the project's images. Building,
-//! pulling and pushing go through the Docker CLI (`image_build`); built images get
-//! Compose's name (`<project>-<service>` when the service names none) and labels.
+//! `wharf build`, `pull`, `push` and `images`: the project's images. Pulling and
+//! listing go through the engine's API; building and pushing still through the Docker
+//! CLI (`image_build`). Built images get Compose's name (`<project>-<service>` when
+//! the service names none) and labels.
 
 use std::process::ExitCode;
 
@@ -50,8 +51,11 @@ pub fn build(settings: &Settings, args: &BuildArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// `wharf pull`: each service's image through the engine's API, its progress shown
+/// as the engine reports it.
 pub fn pull(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
     let loaded = project_ref::load(settings)?;
+    let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
     let mut failed = Vec::new();
     for (name, service) in chosen(&loaded, &args.services)? {
         if service.image.is_empty() {
@@ -60,15 +64,14 @@ pub fn pull(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode
         settings
             .printer
             .info(&format!("pulling {name} ({})", service.image));
-        if docker(&["pull".into(), service.image.clone()], "pull").is_err() {
-            failed.push(service.image.clone());
+        if let Err(err) = engine.pull(&service.image, |line| {
+            settings.printer.info(&format!("  {line}"));
+        }) {
+            failed.push(format!("{}: {err}", service.image));
         }
     }
     if !failed.is_empty() {
-        bail!(
-            "could not pull {}: no registry answered for them, or they do not exist",
-            failed.join(", ")
-        );
+        bail!("could not pull:\n  {}", failed.join("\n  "));
     }
     Ok(ExitCode::SUCCESS)
 }
