@@ -1,5 +1,6 @@
 //! A blocking client for the control API. One request per connection
-//! (`Connection: close`), so a response body is everything up to end of stream.
+//! (`Connection: close`); a body is read by its length, to the end of the stream, or
+//! chunk by chunk as it streams.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -17,6 +18,9 @@ pub enum ClientError {
         socket: PathBuf,
         source: std::io::Error,
     },
+    /// It took the request and closed the connection without an answer: it died.
+    #[error("wharfd closed the connection without answering")]
+    Unanswered,
     #[error("talking to wharfd: {0}")]
     Io(#[from] std::io::Error),
     /// The daemon answered with an error status; `message` is its explanation.
@@ -80,11 +84,20 @@ impl Client {
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(body)?;
+        // A server that dies holding the connection resets it or closes it empty.
+        let unanswered = |err: std::io::Error| match err.kind() {
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
+                ClientError::Unanswered
+            }
+            _ => err.into(),
+        };
+        stream.write_all(head.as_bytes()).map_err(unanswered)?;
+        stream.write_all(body).map_err(unanswered)?;
         let mut reader = BufReader::new(stream);
         let mut status_line = String::new();
-        reader.read_line(&mut status_line)?;
+        if reader.read_line(&mut status_line).map_err(unanswered)? == 0 {
+            return Err(ClientError::Unanswered);
+        }
         let status: u16 = status_line
             .split_whitespace()
             .nth(1)

@@ -30,9 +30,13 @@ impl Default for EventBus {
 }
 
 impl EventBus {
+    /// Whether anyone follows the stream: what only an event needs is skipped when not.
+    pub fn heard(&self) -> bool {
+        self.sender.receiver_count() > 0
+    }
+
     pub fn emit(&self, project: &str, change: Change) {
-        // Nobody listening is the usual case: skip the stamping.
-        if self.sender.receiver_count() == 0 {
+        if !self.heard() {
             return;
         }
         let _ = self.sender.send(Event {
@@ -47,7 +51,8 @@ impl EventBus {
         self.sender.subscribe()
     }
 
-    /// Announces a project's URLs when they differ from the last announced.
+    /// Announces a project's URLs when they differ from the last announced (to a
+    /// subscriber: with none, the first change it hears may repeat them).
     pub fn routes(&self, project: &str, urls: Vec<String>) {
         let mut seen = self.urls.lock().unwrap_or_else(PoisonError::into_inner);
         if seen.get(project) == Some(&urls) {

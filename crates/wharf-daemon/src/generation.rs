@@ -96,7 +96,11 @@ impl Generation {
         let store = Store::new(self.paths.state.join("projects"));
         let mut groups = BTreeSet::new();
         for project in store.project_names() {
-            for record in store.load_processes(&project) {
+            let records = store.load_processes(&project);
+            if records.is_empty() {
+                continue; // a clean stop left nothing: nothing to rewrite either
+            }
+            for record in records {
                 if start_time(record.pid) == Some(record.start_time) {
                     groups.insert(record.pid);
                 }

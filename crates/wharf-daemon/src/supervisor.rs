@@ -122,7 +122,7 @@ pub struct Shared {
     /// Every change, for `GET /v1/events`.
     pub events: EventBus,
     /// Projects whose process records are to be written (`records_due`).
-    records_due: Mutex<BTreeSet<String>>,
+    records_pending: Mutex<BTreeSet<String>>,
     records_wanted: tokio::sync::Notify,
 }
 
@@ -152,9 +152,11 @@ impl Shared {
             if instance.generation != key.generation {
                 return;
             }
-            let before = instance.status.clone();
+            let pid_before = instance.status.pid;
+            // A copy to compare with only when an event may be sent.
+            let before = self.events.heard().then(|| instance.status.clone());
             change(&mut instance.status);
-            if instance.status != before {
+            if before.is_some_and(|before| before != instance.status) {
                 self.events.emit(
                     &key.project,
                     Change::Instance {
@@ -162,7 +164,7 @@ impl Shared {
                     },
                 );
             }
-            let process_changed = before.pid != instance.status.pid;
+            let process_changed = pid_before != instance.status.pid;
             if process_changed {
                 instance.process = instance.status.pid.and_then(|pid| {
                     start_time(pid).map(|start_time| ProcessRecord { pid, start_time })
@@ -181,7 +183,7 @@ impl Shared {
     /// The cgroup tree and the instance markers find a process the records miss.
     fn records_due(&self, project: &str) {
         let mut due = self
-            .records_due
+            .records_pending
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         due.insert(project.to_owned());
@@ -197,16 +199,20 @@ impl Shared {
             tokio::time::sleep(RECORDS_DELAY).await;
             let due = std::mem::take(
                 &mut *self
-                    .records_due
+                    .records_pending
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner),
             );
             for project in due {
-                let records = self.projects().get(&project).map(process_records);
-                if let Some(records) = records {
-                    let _ = self.store.save_processes(&project, &records);
-                }
+                self.write_records(&project);
             }
+        }
+    }
+
+    fn write_records(&self, project: &str) {
+        let records = self.projects().get(project).map(process_records);
+        if let Some(records) = records {
+            let _ = self.store.save_processes(project, &records);
         }
     }
 
@@ -318,6 +324,9 @@ impl Shared {
             (RouteTable::build(&inputs), names)
         };
         self.routes.replace(table);
+        if !self.events.heard() {
+            return;
+        }
         for project in projects {
             let urls = self.urls(&project).into_iter().map(|r| r.url).collect();
             self.events.routes(&project, urls);
@@ -406,7 +415,7 @@ impl Supervisor {
                 proxy_port: Mutex::new(None),
                 proxy: std::sync::OnceLock::new(),
                 events: EventBus::default(),
-                records_due: Mutex::default(),
+                records_pending: Mutex::default(),
                 records_wanted: tokio::sync::Notify::new(),
             }),
         }
@@ -972,6 +981,8 @@ impl Supervisor {
             for level in stop_levels(&spec.services).unwrap_or_default() {
                 self.stop_services(&name, &level, Command::Stop, true).await;
             }
+            // Now, not a moment later: the daemon is about to end.
+            self.shared.write_records(&name);
         }
     }
 

@@ -42,8 +42,7 @@ pub fn connect(paths: &Paths) -> anyhow::Result<Client> {
 /// No daemon answers: nothing listens, or the one that did died while answering (its
 /// socket took the connection, then closed it unanswered).
 fn not_answering(err: &ClientError) -> bool {
-    matches!(err, ClientError::Connect { .. } | ClientError::Io(_))
-        || matches!(err, ClientError::Protocol(what) if what.starts_with("status line"))
+    matches!(err, ClientError::Connect { .. } | ClientError::Unanswered)
 }
 
 /// A client only if a daemon is already running (for `daemon status`, `daemon stop`).

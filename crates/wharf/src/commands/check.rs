@@ -129,14 +129,14 @@ fn check_project(settings: &Settings, args: &CheckArgs, loaded: &Loaded, report:
         );
     }
     check_repos(settings, loaded, report);
-    let paths = settings.paths.clone();
+    let paths = &settings.paths;
     let containers = wharf_runtime::backend::containers(loaded, args.backend.into());
-    let not_native = check_native(loaded, &paths, &containers, report);
+    let not_native = check_native(loaded, paths, &containers, report);
     let engine = check_engine(args.backend.into(), &containers, not_native, report);
     if let Some(engine) = &engine {
         check_images(loaded, &containers, engine, report);
     }
-    let running = running_instances(&paths, &loaded.project.name);
+    let running = running_instances(paths, &loaded.project.name);
     check_ports(loaded, &containers, &running, report);
     for exposure in crate::listening::exposures(&running, wharf_api::now_ms()) {
         report.problem(
@@ -150,7 +150,7 @@ fn check_project(settings: &Settings, args: &CheckArgs, loaded: &Loaded, report:
         check_monitors(loaded, &running, report);
     }
     if args.requirements
-        && let Err(err) = check_requirements(loaded, &paths, &containers, engine.as_ref(), report)
+        && let Err(err) = check_requirements(loaded, paths, &containers, engine.as_ref(), report)
     {
         report.problem(
             "requirements",

@@ -11,14 +11,14 @@ use crate::daemon_client;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, command: &DaemonCommand) -> anyhow::Result<ExitCode> {
-    let (paths, printer) = (settings.paths.clone(), &settings.printer);
+    let (paths, printer) = (&settings.paths, &settings.printer);
     match command {
         DaemonCommand::Run => {
-            wharf_daemon::run(&paths)?;
+            wharf_daemon::run(paths)?;
             Ok(ExitCode::SUCCESS)
         }
         DaemonCommand::Status(format) => {
-            let Some(client) = daemon_client::existing(&paths) else {
+            let Some(client) = daemon_client::existing(paths) else {
                 if format.format == ListFormat::Json {
                     println!("{{\"running\": false}}");
                 } else {
@@ -43,7 +43,7 @@ pub fn run(settings: &Settings, command: &DaemonCommand) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         DaemonCommand::Stop => {
-            let Some(client) = daemon_client::existing(&paths) else {
+            let Some(client) = daemon_client::existing(paths) else {
                 printer.info("wharfd is not running");
                 return Ok(ExitCode::SUCCESS);
             };

@@ -15,15 +15,15 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name(settings)?;
-    let paths = settings.paths.clone();
+    let paths = &settings.paths;
     if args.volumes {
-        let volumes = volume_dirs(&paths, &name);
+        let volumes = volume_dirs(paths, &name);
         if !volumes.is_empty() && !args.yes && !confirm(&name, &volumes)? {
             settings.printer.info("nothing was stopped or deleted");
             return Ok(ExitCode::FAILURE);
         }
     }
-    let client = daemon_client::connect(&paths)?;
+    let client = daemon_client::connect(paths)?;
     let response: DownResponse = match client.post(
         &endpoint(&name, "down"),
         &DownRequest {

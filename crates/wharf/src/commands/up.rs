@@ -25,7 +25,7 @@ use crate::settings::Settings;
 
 pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let loaded = project_ref::load(settings)?;
-    let paths = settings.paths.clone();
+    let paths = &settings.paths;
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
     let containers = wharf_runtime::backend::containers(&loaded, args.backend.into());
     let engine = if containers.is_empty() {
@@ -103,7 +103,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|(name, service)| (name.clone(), service.replicas))
         .collect();
-    let client = daemon_client::connect(&paths)?;
+    let client = daemon_client::connect(paths)?;
     let since = now_ms();
     let response: UpResponse = client.post(
         &endpoint(&name, "up"),
@@ -141,7 +141,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             .info(&format!("{:<width$} {verb:<10} {reason}", change.service));
     }
     // What started stays started: a hash that cannot be recorded is only a warning.
-    if let Err(err) = record_requirements(&loaded, &paths, &containers, &response) {
+    if let Err(err) = record_requirements(&loaded, paths, &containers, &response) {
         settings
             .printer
             .warn(&format!("requirements not recorded: {err:#}"));
