@@ -1,18 +1,19 @@
-//! One container instance's life: wait for its dependencies, create (or reuse, when
-//! its config hash still matches) and start the container, follow its output and
-//! state, stop it on request. The engine applies the restart policy and runs the
-//! healthcheck; this task reports what the engine says.
+//! The driver of a container instance: waits for its dependencies, creates (or reuses,
+//! when its config hash still matches) and starts the container, follows its output
+//! and state, stops it on request. The engine applies the restart policy and runs the
+//! healthcheck; this driver reports what the engine says as lifecycle events.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::watch;
-use wharf_api::{Health, InstanceState, LogStream, now_ms};
+use wharf_api::{Health, LogStream, now_ms};
 use wharf_plan::{ContainerSpec, ServiceSpec};
 
-use crate::instance::wait_for_dependencies;
-use crate::supervisor::{Command, InstanceKey, Shared};
+use crate::dependencies::wait_for_dependencies;
+use crate::lifecycle::{Command, Event, InstanceKey};
+use crate::shared::Shared;
 use wharf_engine::{Engine, LogTime};
 
 const FIRST_POLL: Duration = Duration::from_millis(5);
@@ -39,16 +40,9 @@ pub async fn run(
     };
     match wait_for_dependencies(&shared, &key, &spec, &mut commands).await {
         Ok(()) => {}
-        Err(reason) => {
-            let stopped = reason.is_none();
-            shared.update(&key, |s| {
-                s.state = if stopped {
-                    InstanceState::Stopped
-                } else {
-                    InstanceState::Exited
-                };
-                s.message = reason.unwrap_or_default();
-            });
+        Err(Some(reason)) => return fail(&shared, &key, reason),
+        Err(None) => {
+            shared.report(&key, Event::Stopped { exit_code: None });
             return;
         }
     }
@@ -79,16 +73,14 @@ pub async fn run(
         .healthcheck
         .as_ref()
         .is_some_and(|h| h.test.first().is_some_and(|t| t != "NONE"));
-    shared.update(&key, |s| {
-        s.state = InstanceState::Running;
-        s.started_at_ms = Some(now_ms());
-        s.health = if checked {
-            Health::Starting
-        } else {
-            Health::None
-        };
-        s.message.clear();
-    });
+    shared.report(
+        &key,
+        Event::Started {
+            pid: None,
+            checked,
+            restarts: 0,
+        },
+    );
 
     // Until the first passing check, wharf runs the test itself, fast, so dependents
     // start without waiting for the engine's interval.
@@ -113,7 +105,7 @@ pub async fn run(
                 match command {
                     Command::Run => {}
                     Command::Stop => {
-                        shared.update(&key, |s| s.state = InstanceState::Stopping);
+                        shared.report(&key, Event::StopRequested);
                         let asked = std::time::Instant::now();
                         let _ = engine.stop(&id, spec.stop_grace_period).await;
                         follower.abort();
@@ -163,35 +155,25 @@ pub async fn run(
         } else {
             state.health
         };
-        shared.update(&key, |s| {
-            s.state = if state.running {
-                InstanceState::Running
-            } else if state.restarting {
-                InstanceState::Restarting
-            } else {
-                InstanceState::Exited
-            };
-            s.pid = state.pid;
-            s.health = health;
-            if state.running {
-                s.ports.clone_from(&state.ports);
-            }
-            s.exit_code = state.exit_code;
-            s.restarts = state.restarts;
-        });
+        let (running, code, restarts) = (state.running, state.exit_code, state.restarts);
+        shared.report(
+            &key,
+            Event::Observed {
+                container: state,
+                health,
+            },
+        );
         // The engine restarts by policy; a container left exited stays watched, since
         // another tool may start or remove it.
-        let stays_exited = exited && !spec.restart.restarts_after(state.exit_code, state.restarts);
+        let stays_exited = exited && !spec.restart.restarts_after(code, restarts);
         if stays_exited && !reported_exit {
-            let code = state
-                .exit_code
-                .map_or_else(|| "unknown".to_owned(), |c| c.to_string());
+            let code = code.map_or_else(|| "unknown".to_owned(), |c| c.to_string());
             shared.log(&key, LogStream::Wharf, format!("exited with code {code}"));
         }
         reported_exit = stays_exited;
         delay = if stays_exited {
             STEADY_POLL
-        } else if health == Health::Starting || !state.running {
+        } else if health == Health::Starting || !running {
             (delay * 3 / 2).min(STARTING_POLL_CAP)
         } else {
             STEADY_POLL
@@ -260,10 +242,13 @@ async fn follow(
     }
 }
 
-fn fail(shared: &Shared, key: &InstanceKey, message: String) {
-    shared.log(key, LogStream::Wharf, format!("not started: {message}"));
-    shared.update(key, |s| {
-        s.state = InstanceState::Exited;
-        s.message = message;
-    });
+fn fail(shared: &Shared, key: &InstanceKey, reason: String) {
+    shared.log(key, LogStream::Wharf, format!("not started: {reason}"));
+    shared.report(
+        key,
+        Event::NotStarted {
+            reason,
+            exit_code: None,
+        },
+    );
 }

@@ -1,8 +1,7 @@
-//! One instance's life: wait for its dependencies, start, probe, restart by policy
-//! with backoff, stop on request. Runs as one task per instance; reports through
-//! `Shared::update` and the project's log.
+//! The driver of a native instance: waits for its dependencies, starts its process,
+//! probes it, restarts it by policy with a backoff, stops it on request. It reports
+//! each step as a lifecycle event (`Shared::report`) and says it in the project's log.
 
-use std::collections::VecDeque;
 use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,26 +10,23 @@ use nix::sys::signal::Signal;
 use tokio::io::AsyncRead;
 use tokio::process::Child;
 use tokio::sync::watch;
-use wharf_api::{Health, InstanceState, LogStream, now_ms};
-use wharf_plan::{Condition, ServiceSpec};
+use wharf_api::{Health, LogStream};
+use wharf_plan::ServiceSpec;
 
 use crate::cgroup::Cgroup;
+use crate::dependencies::wait_for_dependencies;
 use crate::health::{HealthTracker, probe};
+use crate::lifecycle::{Command, Event, InstanceKey};
 use crate::orphans::kill_marked;
 use crate::ports::in_use;
 use crate::process::{Containment, parse_signal, signal_group, spawn};
-use crate::supervisor::{Command, InstanceKey, Shared};
+use crate::restart_backoff::RestartBackoff;
+use crate::shared::Shared;
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// A run this long resets the backoff: the service was working.
-const STABLE_RUN: Duration = Duration::from_secs(10);
-/// This many exits within `CRASH_WINDOW` is reported as a crash loop.
-const CRASH_LOOP_EXITS: usize = 5;
-const CRASH_WINDOW: Duration = Duration::from_mins(1);
 /// How long the processes a service left behind may take to die once killed.
 const LEFTOVERS_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How a run ended.
 enum Outcome {
     Exited(Option<i32>),
     StopRequested,
@@ -44,16 +40,9 @@ pub async fn run(
 ) {
     match wait_for_dependencies(&shared, &key, &spec, &mut commands).await {
         Ok(()) => {}
-        Err(Some(reason)) => {
-            shared.log(&key, LogStream::Wharf, format!("not started: {reason}"));
-            shared.update(&key, |s| {
-                s.state = InstanceState::Exited;
-                s.message = reason;
-            });
-            return;
-        }
+        Err(Some(reason)) => return not_started(&shared, &key, reason, None),
         Err(None) => {
-            shared.update(&key, |s| s.state = InstanceState::Stopped);
+            shared.report(&key, Event::Stopped { exit_code: None });
             return;
         }
     }
@@ -63,30 +52,22 @@ pub async fn run(
             .as_ref()
             .and_then(|tree| tree.instance(&key.project, &key.service, key.replica)),
     );
-    let mut restarts = 0u32;
-    let mut backoff = FIRST_BACKOFF;
-    let mut exits: VecDeque<Instant> = VecDeque::new();
+    let mut backoff = RestartBackoff::default();
     loop {
         if let Some(problem) = spec.ports.iter().find_map(|p| in_use(p.published)) {
-            shared.log(&key, LogStream::Wharf, format!("not started: {problem}"));
-            shared.update(&key, |s| {
-                s.state = InstanceState::Exited;
-                s.message = problem;
-            });
-            return;
+            return not_started(&shared, &key, problem, None);
         }
         let marker = shared.instance_marker(&key);
         let containment = Containment {
             marker: &marker,
             cgroup: cgroup.0.as_ref(),
         };
-        let spawned = spawn(
+        let mut child = match spawn(
             &spec.command,
             &spec.working_dir,
             &spec.environment,
             containment,
-        );
-        let mut child = match spawned {
+        ) {
             Ok(child) => child,
             Err(err) => {
                 let program = spec.command.first().map_or("", String::as_str);
@@ -98,13 +79,7 @@ pub async fn run(
                         spec.working_dir.display()
                     )
                 };
-                shared.log(&key, LogStream::Wharf, message.clone());
-                shared.update(&key, |s| {
-                    s.state = InstanceState::Exited;
-                    s.exit_code = Some(127);
-                    s.message = message;
-                });
-                return;
+                return not_started(&shared, &key, message, Some(127));
             }
         };
         let pid = child.id().unwrap_or_default();
@@ -112,67 +87,24 @@ pub async fn run(
         let started = Instant::now();
         pump_logs(&shared, &key, &mut child);
         shared.log(&key, LogStream::Wharf, format!("started (pid {pid})"));
-        shared.update(&key, |s| {
-            s.state = InstanceState::Running;
-            s.pid = Some(pid);
-            s.exit_code = None;
-            s.started_at_ms = Some(now_ms());
-            s.health = if spec.healthcheck.is_some() {
-                Health::Starting
-            } else {
-                Health::None
-            };
-            s.restarts = restarts;
-            s.message.clear();
-            s.listening.clear();
-        });
+        shared.report(
+            &key,
+            Event::Started {
+                pid: Some(pid),
+                checked: spec.healthcheck.is_some(),
+                restarts: backoff.restarts(),
+            },
+        );
         tokio::spawn(look_where_it_listens(Arc::clone(&shared), key.clone(), pid));
-        let prober = spec.healthcheck.clone().map(|health| {
-            let shared = Arc::clone(&shared);
-            let key = key.clone();
-            let spec = spec.clone();
-            let marker = marker.clone();
-            let cgroup = cgroup.0.clone();
-            tokio::spawn(async move {
-                let mut tracker = HealthTracker::new(health.clone(), started);
-                // Probes are the service's processes too: contained like it.
-                let containment = Containment {
-                    marker: &marker,
-                    cgroup: cgroup.as_ref(),
-                };
-                loop {
-                    tokio::time::sleep(tracker.next_delay()).await;
-                    let result = probe(
-                        &health,
-                        &spec.working_dir,
-                        &spec.environment,
-                        &shared.children,
-                        containment,
-                    )
-                    .await;
-                    let before = tracker.status();
-                    tracker.record(result.passed, Instant::now());
-                    let status = tracker.status();
-                    if status != before {
-                        // An unhealthy service says why: the last probe's own words.
-                        if status == Health::Unhealthy {
-                            shared.log(
-                                &key,
-                                LogStream::Wharf,
-                                format!("unhealthy: the healthcheck failed ({})", result.said),
-                            );
-                        }
-                        shared.update(&key, |s| {
-                            s.health = status;
-                            s.message = if status == Health::Unhealthy {
-                                format!("healthcheck: {}", result.said)
-                            } else {
-                                String::new()
-                            };
-                        });
-                    }
-                }
-            })
+        let prober = spec.healthcheck.is_some().then(|| {
+            tokio::spawn(follow_health(
+                Arc::clone(&shared),
+                key.clone(),
+                spec.clone(),
+                marker.clone(),
+                cgroup.0.clone(),
+                started,
+            ))
         });
 
         let mut manual = false;
@@ -198,7 +130,7 @@ pub async fn run(
         let stop_requested = matches!(outcome, Outcome::StopRequested);
         let code = match outcome {
             Outcome::StopRequested => {
-                shared.update(&key, |s| s.state = InstanceState::Stopping);
+                shared.report(&key, Event::StopRequested);
                 stop_child(&mut child, pid, &spec).await
             }
             Outcome::Exited(code) => code,
@@ -210,62 +142,30 @@ pub async fn run(
             return;
         }
         let code_text = code.map_or_else(|| "unknown".to_owned(), |c| c.to_string());
-        if manual || !spec.restart.restarts_after(code, restarts) {
+        if manual || !spec.restart.restarts_after(code, backoff.restarts()) {
             // One line per exit: a restart says it with its delay, below.
             shared.log(
                 &key,
                 LogStream::Wharf,
                 format!("exited with code {code_text}"),
             );
-            shared.update(&key, |s| {
-                s.state = InstanceState::Exited;
-                s.pid = None;
-                s.exit_code = code;
-                s.health = Health::None;
-            });
+            shared.report(&key, Event::Exited { exit_code: code });
             return;
         }
-        if started.elapsed() >= STABLE_RUN {
-            backoff = FIRST_BACKOFF;
-        }
-        let now = Instant::now();
-        exits.push_back(now);
-        while exits
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > CRASH_WINDOW)
-        {
-            exits.pop_front();
-        }
-        restarts += 1;
-        let crash_loop = exits.len() >= CRASH_LOOP_EXITS;
-        let message = if crash_loop {
-            format!(
-                "crash loop: {} exits in the last {}s (last code {code_text}); next try in {:.1}s",
-                exits.len(),
-                CRASH_WINDOW.as_secs(),
-                backoff.as_secs_f64()
-            )
-        } else {
-            format!(
-                "exited with code {code_text}; restarting in {:.1}s",
-                backoff.as_secs_f64()
-            )
-        };
+        let retry = backoff.after_exit(started, Instant::now());
+        let message = retry.message(&code_text);
         shared.log(&key, LogStream::Wharf, message.clone());
-        shared.update(&key, |s| {
-            s.state = if crash_loop {
-                InstanceState::CrashLoop
-            } else {
-                InstanceState::Restarting
-            };
-            s.pid = None;
-            s.exit_code = code;
-            s.health = Health::None;
-            s.restarts = restarts;
-            s.message = message;
-        });
+        shared.report(
+            &key,
+            Event::WillRestart {
+                exit_code: code,
+                restarts: retry.restarts,
+                crash_loop: retry.crash_loop.is_some(),
+                message,
+            },
+        );
         tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
+            () = tokio::time::sleep(retry.delay) => {}
             _ = commands.changed() => {
                 if *commands.borrow_and_update() != Command::Run {
                     shared.mark_stopped(&key, code);
@@ -273,7 +173,64 @@ pub async fn run(
                 }
             }
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Says in the log and the status why the instance did not start.
+fn not_started(shared: &Shared, key: &InstanceKey, reason: String, exit_code: Option<i32>) {
+    shared.log(key, LogStream::Wharf, format!("not started: {reason}"));
+    shared.report(key, Event::NotStarted { reason, exit_code });
+}
+
+/// Runs the healthcheck for one run of the process, reporting each change of verdict.
+async fn follow_health(
+    shared: Arc<Shared>,
+    key: InstanceKey,
+    spec: ServiceSpec,
+    marker: String,
+    cgroup: Option<Cgroup>,
+    started: Instant,
+) {
+    let Some(health) = spec.healthcheck.clone() else {
+        return;
+    };
+    let mut tracker = HealthTracker::new(health.clone(), started);
+    // Probes are the service's processes too: contained like it.
+    let containment = Containment {
+        marker: &marker,
+        cgroup: cgroup.as_ref(),
+    };
+    loop {
+        tokio::time::sleep(tracker.next_delay()).await;
+        let result = probe(
+            &health,
+            &spec.working_dir,
+            &spec.environment,
+            &shared.children,
+            containment,
+        )
+        .await;
+        let before = tracker.status();
+        tracker.record(result.passed, Instant::now());
+        let status = tracker.status();
+        if status == before {
+            continue;
+        }
+        // An unhealthy service says why: the last probe's own words.
+        if status == Health::Unhealthy {
+            shared.log(
+                &key,
+                LogStream::Wharf,
+                format!("unhealthy: the healthcheck failed ({})", result.said),
+            );
+        }
+        shared.report(
+            &key,
+            Event::HealthChanged {
+                health: status,
+                said: result.said,
+            },
+        );
     }
 }
 
@@ -358,122 +315,6 @@ async fn pump(
     crate::line_reader::for_each_line(output, |line| shared.log(&key, stream, line)).await;
 }
 
-/// Waits until every dependency meets its condition. `Err(Some(reason))` when a
-/// required one cannot, `Err(None)` when asked to stop meanwhile.
-pub(crate) async fn wait_for_dependencies(
-    shared: &Shared,
-    key: &InstanceKey,
-    spec: &ServiceSpec,
-    commands: &mut watch::Receiver<Command>,
-) -> Result<(), Option<String>> {
-    let mut changes = shared.subscribe_changes();
-    let mut warned = false;
-    loop {
-        let mut pending = false;
-        for (name, dependency) in &spec.depends_on {
-            match check(shared, &key.project, name, dependency.condition) {
-                Check::Met => {}
-                Check::Pending => pending = true,
-                Check::Failed(reason) if dependency.required => {
-                    return Err(Some(format!("dependency {name} {reason}")));
-                }
-                Check::Failed(reason) => {
-                    if !warned {
-                        shared.log(
-                            key,
-                            LogStream::Wharf,
-                            format!("optional dependency {name} {reason}; starting anyway"),
-                        );
-                    }
-                }
-            }
-        }
-        if !pending {
-            return Ok(());
-        }
-        warned = true;
-        tokio::select! {
-            _ = changes.changed() => {}
-            _ = commands.changed() => {
-                if *commands.borrow_and_update() != Command::Run {
-                    return Err(None);
-                }
-            }
-        }
-    }
-}
-
-enum Check {
-    Met,
-    Pending,
-    Failed(String),
-}
-
-fn check(shared: &Shared, project: &str, service: &str, condition: Condition) -> Check {
-    let instances = shared.service_statuses(project, service);
-    if instances.is_empty() {
-        return if shared.is_up(project, service) {
-            Check::Pending
-        } else {
-            Check::Failed("is not running".to_owned())
-        };
-    }
-    let mut pending = false;
-    for instance in &instances {
-        let verdict = match condition {
-            Condition::ServiceStarted => match instance.state {
-                InstanceState::Waiting => Check::Pending,
-                InstanceState::Exited
-                    if instance.pid.is_none() && instance.started_at_ms.is_none() =>
-                {
-                    Check::Failed(format!("did not start: {}", instance.message))
-                }
-                InstanceState::Stopped => Check::Failed("was stopped".to_owned()),
-                _ => Check::Met,
-            },
-            Condition::ServiceHealthy => match (instance.state, instance.health) {
-                (InstanceState::Running, Health::Healthy) => Check::Met,
-                (InstanceState::Running, Health::None) => {
-                    Check::Failed("has no healthcheck, so it can never be healthy".to_owned())
-                }
-                (InstanceState::Running, Health::Unhealthy) => {
-                    Check::Failed("is unhealthy".to_owned())
-                }
-                (
-                    InstanceState::Waiting | InstanceState::Running | InstanceState::Restarting,
-                    _,
-                ) => Check::Pending,
-                (_, _) => Check::Failed(format!(
-                    "exited before it was healthy{}",
-                    code_suffix(instance.exit_code)
-                )),
-            },
-            Condition::ServiceCompletedSuccessfully => match (instance.state, instance.exit_code) {
-                (InstanceState::Exited, Some(0)) => Check::Met,
-                (
-                    InstanceState::Exited | InstanceState::Stopped | InstanceState::CrashLoop,
-                    code,
-                ) => Check::Failed(format!(
-                    "did not complete successfully{}",
-                    code_suffix(code)
-                )),
-                _ => Check::Pending,
-            },
-        };
-        match verdict {
-            Check::Met => {}
-            Check::Pending => pending = true,
-            failed @ Check::Failed(_) => return failed,
-        }
-    }
-    if pending { Check::Pending } else { Check::Met }
-}
-
-fn code_suffix(code: Option<i32>) -> String {
-    code.map(|c| format!(" (exit code {c})"))
-        .unwrap_or_default()
-}
-
 /// When a process's listening sockets are looked at, after it starts: servers open
 /// them at once or after a warm-up; `ps` reads the result instead of `/proc`.
 const LISTENING_LOOKS: [Duration; 3] = [
@@ -488,17 +329,10 @@ async fn look_where_it_listens(shared: Arc<Shared>, key: InstanceKey, pid: u32) 
     for at in LISTENING_LOOKS {
         tokio::time::sleep(at.saturating_sub(waited)).await;
         waited = at;
-        let listening = wharf_host::ports::listening_of(&std::collections::BTreeSet::from([pid]))
+        let addresses = wharf_host::ports::listening_of(&std::collections::BTreeSet::from([pid]))
             .remove(&pid)
             .unwrap_or_default();
-        let mut current = true;
-        shared.update(&key, |s| {
-            current = s.pid == Some(pid);
-            if current {
-                s.listening = listening;
-            }
-        });
-        if !current {
+        if !shared.report(&key, Event::Listening { pid, addresses }) {
             return;
         }
     }

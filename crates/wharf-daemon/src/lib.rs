@@ -4,20 +4,24 @@
 
 mod cgroup;
 mod container_instance;
+mod dependencies;
 mod events;
 mod forward;
 mod generation;
 mod health;
 mod http;
 mod instance;
+mod lifecycle;
 mod line_reader;
 mod logs;
 mod orphans;
 mod ports;
 mod process;
 mod proxy;
+mod restart_backoff;
 mod routes;
 mod server;
+mod shared;
 mod store;
 mod supervisor;
 mod tls;
@@ -244,7 +248,7 @@ async fn serve(paths: &Paths, cgroups: Option<cgroup::Tree>) -> Result<(), Daemo
 /// from the local CA in the data directory; logged and skipped when it cannot be.
 fn https(
     paths: &Paths,
-    shared: &Arc<supervisor::Shared>,
+    shared: &Arc<shared::Shared>,
 ) -> Option<(std::net::TcpListener, tokio_rustls::TlsAcceptor)> {
     let port = std::env::var("WHARF_PROXY_HTTPS_PORT")
         .ok()
@@ -286,6 +290,6 @@ fn https(
 }
 
 /// A line in the daemon's log (its stderr, which the CLI points at `wharfd.log`).
-fn say(message: &str) {
+pub(crate) fn say(message: &str) {
     eprintln!("{} {message}", wharf_api::utc_text(wharf_api::now_ms()));
 }

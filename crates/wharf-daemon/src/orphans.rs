@@ -11,10 +11,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 
-use crate::process::{ProcStat, all_pids};
-
-/// The environment variable that marks a service's processes.
-pub const MARKER: &str = "WHARF_INSTANCE";
+use crate::process::{MARKER, ProcStat, all_pids};
 
 /// The marker value of one instance: the daemon (its runtime directory, so daemons of
 /// different homes never touch each other's processes), project, service and replica.

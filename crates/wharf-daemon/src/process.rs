@@ -15,6 +15,9 @@ use tokio::process::{Child, Command};
 
 use crate::cgroup::Cgroup;
 
+/// The environment variable that marks a service's processes (see `orphans`).
+pub const MARKER: &str = "WHARF_INSTANCE";
+
 /// What keeps every process of an instance together, so none outlives it: its
 /// marker in the environment, and its cgroup where the machine gives one.
 #[derive(Clone, Copy)]
@@ -27,9 +30,7 @@ impl Containment<'_> {
     /// Makes `command` start in a new process group, carrying the marker, inside the
     /// cgroup, with the parent-death signal set and the inherited open-files limit.
     pub fn apply(&self, command: &mut Command) {
-        command
-            .env(crate::orphans::MARKER, self.marker)
-            .process_group(0);
+        command.env(MARKER, self.marker).process_group(0);
         let files_limit = INHERITED_FILES_LIMIT.get().copied();
         let cgroup = self.cgroup.cloned();
         // SAFETY: prctl, setrlimit and the cgroup's open and write are async-signal-safe

@@ -13,8 +13,9 @@ use tokio::sync::broadcast::error::RecvError;
 use wharf_api::{DaemonStatus, DownRequest, ServicesRequest, UpRequest};
 
 use crate::http::{Reply, Request, error, json, stream};
+use crate::lifecycle::Command;
 use crate::process::parse_signal;
-use crate::supervisor::{Command, Supervisor, SupervisorError};
+use crate::supervisor::{Supervisor, SupervisorError};
 
 /// A request's head must arrive within this time.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);

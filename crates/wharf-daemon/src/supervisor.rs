@@ -4,15 +4,14 @@
 //! applied one after the other, never interleaved.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::sync::{Arc, PoisonError};
 
 use nix::sys::signal::Signal;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wharf_api::{
-    Change, ChangeAction, DownResponse, Health, InstanceState, InstanceStatus, LogLine, LogStream,
-    Paths, ProjectSummary, ServiceChange, UpRequest, UpResponse, now_ms,
+    Change, ChangeAction, DownResponse, InstanceState, InstanceStatus, LogLine, LogStream, Paths,
+    ProjectSummary, ServiceChange, UpRequest, UpResponse, now_ms,
 };
 use wharf_plan::{
     ChangeReason, GraphError, ProjectSpec, diff, start_order, stop_levels, stop_order,
@@ -20,15 +19,14 @@ use wharf_plan::{
 };
 
 use crate::cgroup::Tree;
-use crate::events::EventBus;
 use crate::forward::spawn_forwarder;
+use crate::lifecycle::{self, Command, InstanceKey};
 use crate::logs::LogBook;
-use crate::orphans::{Children, marker};
-use crate::process::{signal_group, start_time};
-use crate::routes::{ProjectInstances, RouteTable, SharedTable};
-use crate::store::{Desired, ProcessRecord, Store};
+use crate::process::signal_group;
+use crate::shared::{Forwarders, Instance, ProjectRuntime, Shared, removed};
+use crate::store::Desired;
 use crate::{container_instance, instance};
-use wharf_engine::{Engine, EngineError};
+use wharf_engine::EngineError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
@@ -44,380 +42,15 @@ pub enum SupervisorError {
     Engine(#[from] EngineError),
 }
 
-/// What an instance's task is asked to do next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command {
-    Run,
-    /// Stop with the service's stop signal, then SIGKILL after its grace period.
-    Stop,
-    /// Send this signal; whatever happens next is not restarted.
-    Kill(Signal),
-}
-
-/// Identifies one instance of one generation: a recreated instance gets a new
-/// generation, so the old task's late updates are ignored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InstanceKey {
-    pub project: String,
-    pub service: String,
-    pub replica: u32,
-    pub generation: u64,
-}
-
-struct Instance {
-    generation: u64,
-    status: InstanceStatus,
-    /// The running process as the process records keep it, read once per process.
-    process: Option<ProcessRecord>,
-    command: watch::Sender<Command>,
-    task: Option<JoinHandle<()>>,
-}
-
-/// How long after a process starts or ends the project's records are written.
-const RECORDS_DELAY: std::time::Duration = std::time::Duration::from_millis(25);
-
-struct ProjectRuntime {
-    spec: ProjectSpec,
-    up: BTreeSet<String>,
-    logs: Arc<LogBook>,
-    instances: BTreeMap<(String, u32), Instance>,
-    forwarders: Forwarders,
-}
-
-/// The port forwarders of a mixed stack, by address; they stop when the project goes.
-#[derive(Default)]
-struct Forwarders(BTreeMap<std::net::SocketAddr, JoinHandle<()>>);
-
-impl Drop for Forwarders {
-    fn drop(&mut self) {
-        for handle in self.0.values() {
-            handle.abort();
-        }
-    }
-}
-
-pub struct Shared {
-    pub paths: Paths,
-    store: Store,
-    projects: Mutex<BTreeMap<String, ProjectRuntime>>,
-    /// Bumped on every status change; dependents and `--wait` watch it.
-    changed: watch::Sender<u64>,
-    /// Serializes the operations that change what runs.
-    operations: tokio::sync::Mutex<()>,
-    next_generation: Mutex<u64>,
-    pub started: Instant,
-    /// What wharfd spawned itself; other children are adopted orphans.
-    pub children: Children,
-    /// The cgroup tree each instance gets a cgroup in, where the machine gives one.
-    pub cgroups: Option<Tree>,
-    /// The Docker engine, connected when a container first needs it.
-    engine: tokio::sync::OnceCell<Arc<Engine>>,
-    /// Notes for the user about each project's last stop, handed out by `down`.
-    notes: Mutex<BTreeMap<String, Vec<String>>>,
-    /// The proxy's routes, rebuilt on every change.
-    pub routes: Arc<SharedTable>,
-    proxy_port: Mutex<Option<u16>>,
-    /// The proxy, once it runs, for `wharf share`.
-    pub proxy: std::sync::OnceLock<Arc<crate::proxy::Proxy>>,
-    /// Every change, for `GET /v1/events`.
-    pub events: EventBus,
-    /// Projects whose process records are to be written (`records_due`).
-    records_pending: Mutex<BTreeSet<String>>,
-    records_wanted: tokio::sync::Notify,
-}
-
 #[derive(Clone)]
 pub struct Supervisor {
     shared: Arc<Shared>,
 }
 
-impl Shared {
-    fn projects(&self) -> MutexGuard<'_, BTreeMap<String, ProjectRuntime>> {
-        self.projects.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Changes an instance's status, if that instance is still the current one.
-    pub fn update(&self, key: &InstanceKey, change: impl FnOnce(&mut InstanceStatus)) {
-        let process_changed = {
-            let mut projects = self.projects();
-            let Some(project) = projects.get_mut(&key.project) else {
-                return;
-            };
-            let Some(instance) = project
-                .instances
-                .get_mut(&(key.service.clone(), key.replica))
-            else {
-                return;
-            };
-            if instance.generation != key.generation {
-                return;
-            }
-            let pid_before = instance.status.pid;
-            // A copy to compare with only when an event may be sent.
-            let before = self.events.heard().then(|| instance.status.clone());
-            change(&mut instance.status);
-            if before.is_some_and(|before| before != instance.status) {
-                self.events.emit(
-                    &key.project,
-                    Change::Instance {
-                        instance: instance.status.clone(),
-                    },
-                );
-            }
-            let process_changed = pid_before != instance.status.pid;
-            if process_changed {
-                instance.process = instance.status.pid.and_then(|pid| {
-                    start_time(pid).map(|start_time| ProcessRecord { pid, start_time })
-                });
-            }
-            process_changed
-        };
-        if process_changed {
-            self.records_due(&key.project);
-        }
-        self.changed.send_modify(|n| *n = n.wrapping_add(1));
-    }
-
-    /// Asks for the project's process records to be written: a burst of starts or
-    /// exits (a stack coming up) is written once, a moment later, not once per process.
-    /// The cgroup tree and the instance markers find a process the records miss.
-    fn records_due(&self, project: &str) {
-        let mut due = self
-            .records_pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        due.insert(project.to_owned());
-        drop(due);
-        self.records_wanted.notify_one();
-    }
-
-    /// Writes the process records asked for, as they are when it runs; runs for the
-    /// daemon's life.
-    pub async fn write_process_records(&self) {
-        loop {
-            self.records_wanted.notified().await;
-            tokio::time::sleep(RECORDS_DELAY).await;
-            let due = std::mem::take(
-                &mut *self
-                    .records_pending
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner),
-            );
-            for project in due {
-                self.write_records(&project);
-            }
-        }
-    }
-
-    fn write_records(&self, project: &str) {
-        let records = self.projects().get(project).map(process_records);
-        if let Some(records) = records {
-            let _ = self.store.save_processes(project, &records);
-        }
-    }
-
-    /// Drops an instance whose container was removed behind wharf's back (`docker
-    /// compose down`); a project left with no instance is forgotten, as after `down`.
-    pub fn instance_removed_externally(&self, key: &InstanceKey) {
-        let mut projects = self.projects();
-        let Some(project) = projects.get_mut(&key.project) else {
-            return;
-        };
-        let slot = (key.service.clone(), key.replica);
-        if project
-            .instances
-            .get(&slot)
-            .is_some_and(|i| i.generation == key.generation)
-            && let Some(gone) = project.instances.remove(&slot)
-        {
-            self.events.emit(&key.project, removed(&gone.status));
-        }
-        if project.instances.is_empty() {
-            projects.remove(&key.project);
-            let _ = self.store.forget(&key.project);
-        }
-        drop(projects);
-        self.changed.send_modify(|n| *n = n.wrapping_add(1));
-    }
-
-    pub async fn engine(&self) -> Result<Arc<Engine>, EngineError> {
-        self.engine
-            .get_or_try_init(|| async { Ok(Arc::new(Engine::connect().await?)) })
-            .await
-            .cloned()
-    }
-
-    /// The marker of an instance's processes (see `orphans`).
-    pub fn instance_marker(&self, key: &InstanceKey) -> String {
-        marker(
-            &self.paths.runtime.display().to_string(),
-            &key.project,
-            &key.service,
-            key.replica,
-        )
-    }
-
-    pub fn note(&self, project: &str, note: String) {
-        self.notes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(project.to_owned())
-            .or_default()
-            .push(note);
-    }
-
-    fn take_notes(&self, project: &str) -> Vec<String> {
-        self.notes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(project)
-            .unwrap_or_default()
-    }
-
-    /// The proxy's port, once it listens.
-    pub fn set_proxy_port(&self, port: u16) {
-        *self
-            .proxy_port
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(port);
-    }
-
-    /// A project's routes, with the URLs the proxy answers on.
-    pub fn urls(&self, project: &str) -> Vec<wharf_api::RouteInfo> {
-        let port = *self
-            .proxy_port
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let table = self.routes.current();
-        table
-            .routes_of(Some(project))
-            .map(|route| {
-                let path = if route.path == "/" {
-                    ""
-                } else {
-                    route.path.as_str()
-                };
-                wharf_api::RouteInfo {
-                    url: match port {
-                        Some(port) => format!("http://{}:{port}{path}", route.host),
-                        None => format!("(the proxy is not listening) {}{path}", route.host),
-                    },
-                    service: route.service.clone(),
-                    port: route.port,
-                    backends: route.backends.iter().map(ToString::to_string).collect(),
-                    waiting: route.waiting,
-                }
-            })
-            .collect()
-    }
-
-    /// Rebuilds the proxy's table from every project and its instances.
-    pub fn rebuild_routes(&self) {
-        // Built under the lock from what is there, not from copies.
-        let (table, projects) = {
-            let projects = self.projects();
-            let inputs: Vec<ProjectInstances<'_>> = projects
-                .values()
-                .map(|p| ProjectInstances::new(&p.spec, p.instances.values().map(|i| &i.status)))
-                .collect();
-            let names: Vec<String> = projects.keys().cloned().collect();
-            (RouteTable::build(&inputs), names)
-        };
-        self.routes.replace(table);
-        if !self.events.heard() {
-            return;
-        }
-        for project in projects {
-            let urls = self.urls(&project).into_iter().map(|r| r.url).collect();
-            self.events.routes(&project, urls);
-        }
-    }
-
-    /// Records that an instance stopped on request, with its exit code.
-    pub fn mark_stopped(&self, key: &InstanceKey, code: Option<i32>) {
-        self.log(key, LogStream::Wharf, "stopped".to_owned());
-        self.update(key, |s| {
-            s.state = InstanceState::Stopped;
-            s.pid = None;
-            s.exit_code = code;
-            s.health = Health::None;
-        });
-    }
-
-    pub fn log(&self, key: &InstanceKey, stream: LogStream, line: String) {
-        let logs = self
-            .projects()
-            .get(&key.project)
-            .map(|p| Arc::clone(&p.logs));
-        if let Some(logs) = logs {
-            logs.write(LogLine {
-                service: key.service.clone(),
-                replica: key.replica,
-                stream,
-                time_ms: now_ms(),
-                line,
-            });
-        }
-    }
-
-    pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
-    }
-
-    /// The statuses of every instance of `service` in `project`.
-    pub fn service_statuses(&self, project: &str, service: &str) -> Vec<InstanceStatus> {
-        self.projects()
-            .get(project)
-            .map(|p| {
-                // Keyed by (service, replica): a service's instances are one range.
-                let from = (service.to_owned(), 0);
-                let to = (service.to_owned(), u32::MAX);
-                p.instances
-                    .range(from..=to)
-                    .map(|(_, i)| i.status.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    pub fn is_up(&self, project: &str, service: &str) -> bool {
-        self.projects()
-            .get(project)
-            .is_some_and(|p| p.up.contains(service))
-    }
-}
-
-fn process_records(project: &ProjectRuntime) -> Vec<ProcessRecord> {
-    project
-        .instances
-        .values()
-        .filter_map(|i| i.process)
-        .collect()
-}
-
 impl Supervisor {
     pub fn new(paths: Paths, cgroups: Option<Tree>) -> Self {
-        let store = Store::new(paths.state.join("projects"));
         Self {
-            shared: Arc::new(Shared {
-                paths,
-                cgroups,
-                store,
-                projects: Mutex::new(BTreeMap::new()),
-                changed: watch::channel(0).0,
-                operations: tokio::sync::Mutex::new(()),
-                next_generation: Mutex::new(1),
-                started: Instant::now(),
-                children: Children::default(),
-                engine: tokio::sync::OnceCell::new(),
-                notes: Mutex::new(BTreeMap::new()),
-                routes: Arc::new(SharedTable::default()),
-                proxy_port: Mutex::new(None),
-                proxy: std::sync::OnceLock::new(),
-                events: EventBus::default(),
-                records_pending: Mutex::default(),
-                records_wanted: tokio::sync::Notify::new(),
-            }),
+            shared: Arc::new(Shared::new(paths, cgroups)),
         }
     }
 
@@ -686,26 +319,13 @@ impl Supervisor {
                 || format!("{project_name}-{service}-{replica}"),
                 |container| container_instance::container_name(&key, container),
             );
-            let status = InstanceStatus {
-                service: service.to_owned(),
-                replica,
-                name,
-                backend: if instance_spec.container.is_some() {
-                    "docker"
-                } else {
-                    "process"
-                }
-                .to_owned(),
-                state: InstanceState::Waiting,
-                health: Health::None,
-                pid: None,
-                exit_code: None,
-                restarts: 0,
-                ports: instance_spec.ports.clone(),
-                started_at_ms: None,
-                listening: Vec::new(),
-                message: String::new(),
+            let backend = if instance_spec.container.is_some() {
+                "docker"
+            } else {
+                "process"
             };
+            let status =
+                lifecycle::waiting(service, replica, name, backend, instance_spec.ports.clone());
             let (command, commands) = watch::channel(Command::Run);
             let shared = Arc::clone(&self.shared);
             let task = if instance_spec.container.is_some() {
@@ -1194,14 +814,6 @@ fn describe(
         service: change.service,
         action,
         reason,
-    }
-}
-
-fn removed(status: &InstanceStatus) -> Change {
-    Change::Removed {
-        service: status.service.clone(),
-        replica: status.replica,
-        name: status.name.clone(),
     }
 }
 

@@ -17,7 +17,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::proxy::Body;
+/// A body as the proxy passes it on, whichever side it came from.
+pub type Body = http_body_util::combinators::BoxBody<hyper::body::Bytes, hyper::Error>;
 
 /// How long an unused connection stays open.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -41,7 +41,7 @@ pub enum EngineError {
 }
 
 /// What the daemon needs to know of a container's state.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContainerState {
     pub running: bool,
     pub restarting: bool,

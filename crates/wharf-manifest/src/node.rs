@@ -106,7 +106,7 @@ impl Node {
             Value::Str(text) => Some(text.clone()),
             Value::Bool(b) => Some(b.to_string()),
             Value::Int(i) => Some(i.to_string()),
-            Value::Float(f) => Some(crate::scalar::format_float(*f)),
+            Value::Float(f) => Some(crate::go_float::format_float(*f)),
             Value::Null | Value::Seq(_) | Value::Map(_) => None,
         }
     }

@@ -1,0 +1,491 @@
+//! An instance's lifecycle: its states, the events that move it between them, and
+//! what each event writes into its status. This is the one place an instance's state
+//! changes. The drivers (`instance.rs` for processes, `container_instance.rs` for
+//! containers) turn what the system or the engine says into these events; an event
+//! the current state does not allow is refused and changes nothing, so a late report
+//! from a task that lost a race cannot undo what happened after it.
+
+use std::net::SocketAddr;
+
+use nix::sys::signal::Signal;
+use wharf_api::{Health, InstanceState, InstanceStatus, now_ms};
+use wharf_engine::ContainerState;
+
+/// Identifies one instance of one generation: a recreated instance gets a new
+/// generation, so the old task's late reports are ignored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceKey {
+    pub project: String,
+    pub service: String,
+    pub replica: u32,
+    pub generation: u64,
+}
+
+/// What an instance's driver is asked to do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Run,
+    /// Stop with the service's stop signal, then SIGKILL after its grace period.
+    Stop,
+    /// Send this signal; whatever happens next is not restarted.
+    Kill(Signal),
+}
+
+/// What happened to an instance, as its driver reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// It could not start: a dependency failed, its port is taken, its program or
+    /// image is missing. `exit_code` is the shell's for a program that cannot run.
+    NotStarted {
+        reason: String,
+        exit_code: Option<i32>,
+    },
+    /// Its process (or container) started; `checked` when it has a healthcheck.
+    Started {
+        pid: Option<u32>,
+        checked: bool,
+        restarts: u32,
+    },
+    /// Its healthcheck's verdict changed; `said` is the last probe's own words.
+    HealthChanged { health: Health, said: String },
+    /// Where its process `pid` listens, as looked at after it started.
+    Listening {
+        pid: u32,
+        addresses: Vec<SocketAddr>,
+    },
+    /// Asked to stop: the proxy sends it nothing new from here on.
+    StopRequested,
+    /// It ended because it was asked to (or was asked before it ever started).
+    Stopped { exit_code: Option<i32> },
+    /// Its process exited and its restart policy does not bring it back.
+    Exited { exit_code: Option<i32> },
+    /// Its process exited and starts again after a backoff.
+    WillRestart {
+        exit_code: Option<i32>,
+        restarts: u32,
+        crash_loop: bool,
+        message: String,
+    },
+    /// What the engine says of its container: the engine restarts containers and
+    /// runs their healthchecks, so a container's state is read, not decided here.
+    /// `health` is the verdict to show (the engine's, or wharf's own first probe).
+    Observed {
+        container: ContainerState,
+        health: Health,
+    },
+}
+
+/// An event the instance's current state does not allow.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{event} is not allowed while {state:?}")]
+pub struct Refused {
+    pub state: InstanceState,
+    pub event: &'static str,
+}
+
+impl Refused {
+    /// A look at where a process listens that came after it ended: expected, since
+    /// the look runs on its own clock, not a driver's mistake.
+    pub fn is_late_look(&self) -> bool {
+        self.event == "listening"
+    }
+}
+
+impl Event {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::NotStarted { .. } => "not-started",
+            Self::Started { .. } => "started",
+            Self::HealthChanged { .. } => "health-changed",
+            Self::Listening { .. } => "listening",
+            Self::StopRequested => "stop-requested",
+            Self::Stopped { .. } => "stopped",
+            Self::Exited { .. } => "exited",
+            Self::WillRestart { .. } => "will-restart",
+            Self::Observed { .. } => "observed",
+        }
+    }
+}
+
+/// The transition table: the state `event` moves an instance in `state` to, or
+/// `None` when that event cannot happen there.
+// One arm per row of the table, even where two rows lead to the same state.
+#[allow(clippy::match_same_arms)]
+pub fn next_state(state: InstanceState, event: &Event) -> Option<InstanceState> {
+    use InstanceState::{CrashLoop, Exited, Restarting, Running, Stopped, Stopping, Waiting};
+    let next = match (state, event) {
+        // Before a run: while waiting for dependencies, or in a restart's backoff.
+        (Waiting | Restarting | CrashLoop, Event::NotStarted { .. }) => Exited,
+        (Waiting | Restarting | CrashLoop, Event::Started { .. }) => Running,
+        (Waiting | Restarting | CrashLoop, Event::Stopped { .. }) => Stopped,
+        // A run.
+        (Running, Event::HealthChanged { .. }) => Running,
+        (Running | Stopping, Event::Listening { .. }) => state,
+        (Running, Event::Exited { .. }) => Exited,
+        (Running, Event::WillRestart { crash_loop, .. }) => {
+            if *crash_loop {
+                CrashLoop
+            } else {
+                Restarting
+            }
+        }
+        // A stop: an exited container is still there to stop.
+        (Waiting | Running | Restarting | CrashLoop | Exited, Event::StopRequested) => Stopping,
+        (Stopping, Event::Stopped { .. }) => Stopped,
+        // A container as the engine has it; another tool may start an exited one.
+        (Running | Restarting | Exited, Event::Observed { container, .. }) => {
+            if container.running {
+                Running
+            } else if container.restarting {
+                Restarting
+            } else {
+                Exited
+            }
+        }
+        _ => return None,
+    };
+    Some(next)
+}
+
+/// Applies `event` to `status`: its new state and the facts that come with it.
+pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
+    let refused = || Refused {
+        state: status.state,
+        event: event.name(),
+    };
+    let next = next_state(status.state, &event).ok_or_else(refused)?;
+    if let Event::Listening { pid, .. } = &event
+        && status.pid != Some(*pid)
+    {
+        // Looked at a process that is no longer this instance's.
+        return Err(refused());
+    }
+    status.state = next;
+    match event {
+        Event::NotStarted { reason, exit_code } => {
+            status.exit_code = exit_code;
+            status.message = reason;
+        }
+        Event::Started {
+            pid,
+            checked,
+            restarts,
+        } => {
+            status.pid = pid;
+            status.exit_code = None;
+            status.started_at_ms = Some(now_ms());
+            status.health = if checked {
+                Health::Starting
+            } else {
+                Health::None
+            };
+            status.restarts = restarts;
+            status.message.clear();
+            status.listening.clear();
+        }
+        Event::HealthChanged { health, said } => {
+            status.health = health;
+            status.message = if health == Health::Unhealthy {
+                format!("healthcheck: {said}")
+            } else {
+                String::new()
+            };
+        }
+        Event::Listening { addresses, .. } => status.listening = addresses,
+        Event::StopRequested => {}
+        Event::Stopped { exit_code } | Event::Exited { exit_code } => ended(status, exit_code),
+        Event::WillRestart {
+            exit_code,
+            restarts,
+            message,
+            ..
+        } => {
+            ended(status, exit_code);
+            status.restarts = restarts;
+            status.message = message;
+        }
+        Event::Observed { container, health } => {
+            status.pid = container.pid;
+            status.health = health;
+            if container.running {
+                status.ports = container.ports;
+            }
+            status.exit_code = container.exit_code;
+            status.restarts = container.restarts;
+        }
+    }
+    Ok(())
+}
+
+/// What every end of a run leaves: no process, its code, no health to speak of.
+fn ended(status: &mut InstanceStatus, exit_code: Option<i32>) {
+    status.pid = None;
+    status.exit_code = exit_code;
+    status.health = Health::None;
+}
+
+/// A new instance's status: waiting for its dependencies.
+pub fn waiting(
+    service: &str,
+    replica: u32,
+    name: String,
+    backend: &str,
+    ports: Vec<wharf_plan::PortSpec>,
+) -> InstanceStatus {
+    InstanceStatus {
+        service: service.to_owned(),
+        replica,
+        name,
+        backend: backend.to_owned(),
+        state: InstanceState::Waiting,
+        health: Health::None,
+        pid: None,
+        exit_code: None,
+        restarts: 0,
+        ports,
+        started_at_ms: None,
+        listening: Vec::new(),
+        message: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use InstanceState::{CrashLoop, Exited, Restarting, Running, Stopped, Stopping, Waiting};
+
+    const ALL: [InstanceState; 7] = [
+        Waiting, Running, Stopping, Restarting, CrashLoop, Exited, Stopped,
+    ];
+
+    fn status() -> InstanceStatus {
+        waiting("web", 1, "demo-web-1".into(), "process", Vec::new())
+    }
+
+    fn started(pid: u32) -> Event {
+        Event::Started {
+            pid: Some(pid),
+            checked: true,
+            restarts: 0,
+        }
+    }
+
+    fn container(running: bool, restarting: bool, code: Option<i32>) -> Event {
+        Event::Observed {
+            container: ContainerState {
+                running,
+                restarting,
+                exit_code: code,
+                pid: running.then_some(42),
+                health: Health::None,
+                restarts: 0,
+                ports: Vec::new(),
+            },
+            health: Health::None,
+        }
+    }
+
+    /// Feeds `events` to a fresh instance; the states it went through, or the refusal.
+    fn drive(events: impl IntoIterator<Item = Event>) -> Result<Vec<InstanceState>, Refused> {
+        let mut status = status();
+        let mut path = vec![status.state];
+        for event in events {
+            apply(&mut status, event)?;
+            path.push(status.state);
+        }
+        Ok(path)
+    }
+
+    #[test]
+    fn stopped_is_final() {
+        let events = [
+            Event::NotStarted {
+                reason: String::new(),
+                exit_code: None,
+            },
+            started(1),
+            Event::StopRequested,
+            Event::Stopped { exit_code: None },
+            Event::Exited { exit_code: None },
+            container(true, false, None),
+        ];
+        for event in events {
+            assert_eq!(next_state(Stopped, &event), None, "{event:?}");
+        }
+    }
+
+    #[test]
+    fn every_state_but_stopped_can_be_stopped() {
+        for state in ALL {
+            let mut status = status();
+            status.state = state;
+            // Through `stopping` when something runs to be stopped, else at once.
+            let _ = apply(&mut status, Event::StopRequested);
+            let stopped = apply(&mut status, Event::Stopped { exit_code: None }).is_ok();
+            assert_eq!(stopped, state != Stopped, "{state:?}");
+            assert_eq!(status.state, Stopped);
+        }
+    }
+
+    #[test]
+    fn a_process_that_keeps_failing_restarts_then_loops_and_stops_on_request() {
+        let mut events = Vec::new();
+        for exit in 1..=5u32 {
+            events.push(started(100 + exit));
+            events.push(Event::WillRestart {
+                exit_code: Some(1),
+                restarts: exit,
+                crash_loop: exit == 5,
+                message: String::new(),
+            });
+        }
+        events.push(Event::Stopped { exit_code: Some(1) });
+        let states = drive(events).unwrap();
+        assert_eq!(
+            states,
+            [
+                Waiting, Running, Restarting, Running, Restarting, Running, Restarting, Running,
+                Restarting, Running, CrashLoop, Stopped
+            ]
+        );
+    }
+
+    #[test]
+    fn each_event_writes_its_facts() {
+        let mut status = status();
+        apply(&mut status, started(7)).unwrap();
+        assert_eq!((status.pid, status.health), (Some(7), Health::Starting));
+        assert!(status.started_at_ms.is_some());
+        apply(
+            &mut status,
+            Event::HealthChanged {
+                health: Health::Unhealthy,
+                said: "exit 1".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(status.message, "healthcheck: exit 1");
+        apply(
+            &mut status,
+            Event::Listening {
+                pid: 7,
+                addresses: vec!["127.0.0.1:80".parse().unwrap()],
+            },
+        )
+        .unwrap();
+        assert_eq!(status.listening.len(), 1);
+        apply(
+            &mut status,
+            Event::WillRestart {
+                exit_code: Some(3),
+                restarts: 1,
+                crash_loop: false,
+                message: "exited with code 3; restarting in 0.1s".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (status.pid, status.exit_code, status.health, status.restarts),
+            (None, Some(3), Health::None, 1)
+        );
+        apply(&mut status, started(8)).unwrap();
+        assert!(status.message.is_empty() && status.listening.is_empty());
+        assert_eq!(status.exit_code, None);
+    }
+
+    #[test]
+    fn late_reports_of_an_earlier_run_are_refused() {
+        let mut status = status();
+        apply(&mut status, started(7)).unwrap();
+        apply(&mut status, Event::Exited { exit_code: Some(0) }).unwrap();
+        // The prober and the listener lookup of the run that ended report late.
+        let health = Event::HealthChanged {
+            health: Health::Healthy,
+            said: String::new(),
+        };
+        assert_eq!(
+            apply(&mut status, health),
+            Err(Refused {
+                state: Exited,
+                event: "health-changed"
+            })
+        );
+        let listening = Event::Listening {
+            pid: 7,
+            addresses: Vec::new(),
+        };
+        assert!(apply(&mut status, listening).is_err());
+        assert_eq!((status.state, status.exit_code), (Exited, Some(0)));
+        // A new run's process is not the old one's.
+        let mut status = self::status();
+        apply(&mut status, started(8)).unwrap();
+        let stale = Event::Listening {
+            pid: 7,
+            addresses: vec!["127.0.0.1:1".parse().unwrap()],
+        };
+        assert!(apply(&mut status, stale).is_err());
+        assert!(status.listening.is_empty());
+    }
+
+    #[test]
+    fn nothing_runs_before_it_starts() {
+        for event in [
+            Event::Exited { exit_code: Some(0) },
+            Event::HealthChanged {
+                health: Health::Healthy,
+                said: String::new(),
+            },
+            container(true, false, None),
+        ] {
+            assert!(drive([event.clone()]).is_err(), "{event:?}");
+        }
+        assert_eq!(
+            drive([Event::Stopped { exit_code: None }]).unwrap(),
+            [Waiting, Stopped]
+        );
+    }
+
+    #[test]
+    fn a_container_follows_the_engine_and_can_be_started_by_another_tool() {
+        let states = drive([
+            Event::Started {
+                pid: None,
+                checked: false,
+                restarts: 0,
+            },
+            container(false, true, Some(1)),
+            container(false, false, Some(1)),
+            container(true, false, None),
+            container(false, false, Some(0)),
+            Event::StopRequested,
+            Event::Stopped { exit_code: Some(0) },
+        ])
+        .unwrap();
+        assert_eq!(
+            states,
+            [
+                Waiting, Running, Restarting, Exited, Running, Exited, Stopping, Stopped
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stopping_instance_is_not_revived() {
+        let mut status = status();
+        apply(&mut status, started(7)).unwrap();
+        apply(&mut status, Event::StopRequested).unwrap();
+        for event in [
+            started(9),
+            container(true, false, None),
+            Event::WillRestart {
+                exit_code: Some(1),
+                restarts: 1,
+                crash_loop: false,
+                message: String::new(),
+            },
+        ] {
+            assert!(apply(&mut status, event).is_err());
+        }
+        assert_eq!(status.state, Stopping);
+    }
+}
