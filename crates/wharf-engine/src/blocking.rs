@@ -3,8 +3,10 @@
 
 use bollard::models::ImageInspect;
 
+use crate::build_context::BuildContext;
 use crate::diagnosis::EngineProblem;
 use crate::engine::{Engine, EngineError};
+use crate::images::BuildRequest;
 
 pub struct BlockingEngine {
     runtime: tokio::runtime::Runtime,
@@ -37,5 +39,21 @@ impl BlockingEngine {
     /// What the engine knows of `image`; `None` when it has no such image.
     pub fn inspect_image(&self, image: &str) -> Result<Option<ImageInspect>, EngineError> {
         self.runtime.block_on(self.engine.inspect_image(image))
+    }
+
+    /// Builds `context` (see `Engine::build`); the image's id.
+    pub fn build(
+        &self,
+        context: BuildContext,
+        request: &BuildRequest,
+        progress: impl FnMut(&str),
+    ) -> Result<String, EngineError> {
+        self.runtime
+            .block_on(self.engine.build(context, request, progress))
+    }
+
+    /// Pushes `image` to its registry (see `Engine::push`).
+    pub fn push(&self, image: &str, progress: impl FnMut(&str)) -> Result<(), EngineError> {
+        self.runtime.block_on(self.engine.push(image, progress))
     }
 }

@@ -38,6 +38,12 @@ pub enum EngineError {
     ExternalMissing { kind: &'static str, name: String },
     #[error("Docker engine: {0}")]
     Api(#[from] bollard::errors::Error),
+    #[error("the build failed: {0}")]
+    BuildFailed(String),
+    #[error("reading the build context: {0}")]
+    Context(std::io::Error),
+    #[error("pushing {image}: {why}")]
+    PushFailed { image: String, why: String },
 }
 
 /// What the daemon needs to know of a container's state.
@@ -57,7 +63,7 @@ pub struct ContainerState {
 const REQUEST_TIMEOUT_SECONDS: u64 = 120;
 
 pub struct Engine {
-    docker: Docker,
+    pub(crate) docker: Docker,
     socket: std::path::PathBuf,
 }
 
@@ -80,7 +86,7 @@ fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
 
 /// An image reference as the engine's pull takes it: the name, and the tag apart
 /// (`latest` when none is given; none with a digest, which the name keeps).
-fn reference_and_tag(image: &str) -> (&str, Option<&str>) {
+pub(crate) fn reference_and_tag(image: &str) -> (&str, Option<&str>) {
     if image.contains('@') {
         return (image, None);
     }

@@ -3,11 +3,17 @@
 //! (`engine`), and a blocking front for the CLI's short questions (`blocking`).
 
 mod blocking;
+mod build_context;
 mod diagnosis;
+mod dockerignore;
 mod engine;
+mod images;
+mod registry_auth;
 mod socket;
 
 pub use blocking::BlockingEngine;
+pub use build_context::{BuildContext, Dockerfile};
 pub use diagnosis::EngineProblem;
 pub use engine::{ContainerState, Engine, EngineError, LogTime, ProjectContainer};
+pub use images::BuildRequest;
 pub use socket::engine_socket;

@@ -1,26 +1,17 @@
 //! Building a service's image as `docker compose build` does (Compose's name, labels
-//! and build options), through the Docker CLI, which streams the engine's progress.
+//! and build options), through the engine's API, its progress shown as the engine
+//! prints it.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context as _, bail};
+use wharf_engine::{BlockingEngine, BuildContext, BuildRequest, Dockerfile};
 use wharf_manifest::Loaded;
 use wharf_model::Service;
 
 use crate::printer::Printer;
 use wharf_runtime::{COMPOSE_VERSION, image_name};
-
-pub fn docker(args: &[String], what: &str) -> anyhow::Result<()> {
-    let status = Command::new("docker")
-        .args(args)
-        .status()
-        .context("this needs the docker CLI (Debian: apt-get install docker.io)")?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
-    Ok(())
-}
 
 /// Builds one service's image as `docker compose build` would.
 pub fn build_service(
@@ -34,28 +25,23 @@ pub fn build_service(
     let Some(build) = &service.build else {
         return Ok(());
     };
+    if build.context.contains("://") || build.context.starts_with("git@") {
+        bail!(
+            "building {name}: a remote build context ({}) is not supported; clone it and point `build.context` at the clone",
+            build.context
+        );
+    }
     let project = &loaded.project.name;
     let image = image_name(project, name, service);
     printer.info(&format!("building {name} as {image}"));
-    let mut argv: Vec<String> = vec!["build".into(), "-t".into(), image];
-    for tag in &build.tags {
-        argv.extend(["-t".into(), tag.clone()]);
-    }
-    // An inline Dockerfile is written beside the build, as Compose hands it to the builder.
-    let inline = tempfile::NamedTempFile::new()?;
-    if build.dockerfile_inline.is_empty() {
-        let dockerfile = Path::new(&build.context).join(&build.dockerfile);
-        argv.extend(["-f".into(), dockerfile.display().to_string()]);
+    let dockerfile = if build.dockerfile_inline.is_empty() {
+        Dockerfile::File(build.dockerfile.clone().into())
     } else {
-        std::fs::write(inline.path(), &build.dockerfile_inline)?;
-        argv.extend(["-f".into(), inline.path().display().to_string()]);
-    }
-    for (key, value) in &build.args {
-        if let Some(value) = value {
-            argv.extend(["--build-arg".into(), format!("{key}={value}")]);
-        }
-    }
-    let mut labels = build.labels.clone();
+        Dockerfile::Inline(build.dockerfile_inline.clone())
+    };
+    let context = BuildContext::new(Path::new(&build.context), dockerfile)
+        .with_context(|| format!("building {name}"))?;
+    let mut labels: HashMap<String, String> = build.labels.clone().into_iter().collect();
     labels.insert("com.docker.compose.project".into(), project.clone());
     labels.insert("com.docker.compose.service".into(), name.to_owned());
     labels.insert(
@@ -65,26 +51,35 @@ pub fn build_service(
     if let Some(hash) = crate::requirements::hash(loaded, service)? {
         labels.insert(crate::requirements::IMAGE_LABEL.into(), hash);
     }
-    for (key, value) in labels {
-        argv.extend(["--label".into(), format!("{key}={value}")]);
+    let request = BuildRequest {
+        tags: std::iter::once(image)
+            .chain(build.tags.iter().cloned())
+            .collect(),
+        args: build
+            .args
+            .iter()
+            .filter_map(|(key, value)| Some((key.clone(), value.clone()?)))
+            .collect(),
+        labels,
+        target: build.target.clone(),
+        network: build.network.clone(),
+        extra_hosts: build
+            .extra_hosts
+            .iter()
+            .flat_map(|(host, addresses)| addresses.iter().map(move |a| format!("{host}:{a}")))
+            .collect(),
+        no_cache: no_cache || build.no_cache,
+        pull: pull || build.pull,
+    };
+    let image = request.tags[0].clone();
+    let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+    match engine.build(context, &request, |line| printer.info(&format!("  {line}"))) {
+        Ok(_) => Ok(()),
+        // The engine's classic builder is what its API offers without a BuildKit session.
+        Err(err) if err.to_string().contains("BuildKit") => bail!(
+            "building {name}: {err}\nhint: this Dockerfile needs BuildKit, which wharf's builds do not speak yet; `docker buildx build -t {image} {}` builds it, and `wharf up` then uses that image",
+            build.context
+        ),
+        Err(err) => Err(anyhow::Error::new(err).context(format!("building {name}"))),
     }
-    if !build.target.is_empty() {
-        argv.extend(["--target".into(), build.target.clone()]);
-    }
-    if !build.network.is_empty() {
-        argv.extend(["--network".into(), build.network.clone()]);
-    }
-    for (host, addresses) in &build.extra_hosts {
-        for address in addresses {
-            argv.extend(["--add-host".into(), format!("{host}:{address}")]);
-        }
-    }
-    if no_cache || build.no_cache {
-        argv.push("--no-cache".into());
-    }
-    if pull || build.pull {
-        argv.push("--pull".into());
-    }
-    argv.push(build.context.clone());
-    docker(&argv, &format!("building {name}"))
 }

@@ -790,3 +790,159 @@ fn pull_speaks_to_the_engine_without_the_docker_cli() {
         "{stderr}"
     );
 }
+
+/// Debian's `docker-registry` on a free loopback port, stopped when dropped.
+struct Registry {
+    address: String,
+    server: std::process::Child,
+    _storage: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Self {
+        let storage = tempfile::tempdir().unwrap();
+        let address = format!("127.0.0.1:{}", free_port());
+        let config = storage.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: {address}}}\n",
+                storage.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let server = Command::new("docker-registry")
+            .args(["serve"])
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("these tests need Debian's docker-registry: run scripts/test-all, or `apt-get install docker-registry`");
+        let registry = Self {
+            address,
+            server,
+            _storage: storage,
+        };
+        eventually("the registry answers", Duration::from_secs(10), || {
+            registry.get("/v2/").is_some()
+        });
+        registry
+    }
+
+    fn get(&self, path: &str) -> Option<String> {
+        let output = Command::new("curl")
+            .args(["-sf", &format!("http://{}{path}", self.address)])
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+#[test]
+fn build_push_and_pull_speak_to_the_engine_and_a_real_registry_without_the_docker_cli() {
+    if !engine_ready() {
+        return;
+    }
+    let registry = Registry::start();
+    let image = format!("{}/wharf-test/pushed:1", registry.address);
+    let stack = Stack::new(&format!(
+        "name: pushes\nservices:\n  app:\n    image: {image}\n    build:\n      context: ./app\n      args: {{FLAVOUR: plain}}\n"
+    ));
+    let app = stack.dir.path().join("app");
+    std::fs::create_dir_all(app.join("node_modules/left-pad")).unwrap();
+    std::fs::write(app.join("node_modules/left-pad/index.js"), "x").unwrap();
+    std::fs::write(app.join("kept.txt"), "kept").unwrap();
+    std::fs::write(app.join("secret.key"), "do not ship").unwrap();
+    std::fs::write(app.join(".dockerignore"), "node_modules\n*.key\n").unwrap();
+    std::fs::write(
+        app.join("Dockerfile"),
+        format!("FROM {IMAGE}\nARG FLAVOUR\nCOPY . /ctx\nRUN echo $FLAVOUR > /flavour\n"),
+    )
+    .unwrap();
+    let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
+    // No `docker` on PATH: the engine's socket is enough for all three.
+    let without_cli = |args: &[&str]| {
+        let output = stack
+            .command(args)
+            .env("PATH", "/nonexistent")
+            .env("DOCKER_CONFIG", stack.home.path())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "wharf {args:?}: {said}");
+        said
+    };
+    let said = without_cli(&["build"]);
+    assert!(said.contains("building app as"), "{said}");
+    assert!(
+        said.contains("COPY . /ctx"),
+        "the engine's steps are shown: {said}"
+    );
+    let listed = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            &image,
+            "/bin/sh",
+            "-c",
+            "ls -A /ctx; cat /flavour",
+        ])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(
+        listed.split_whitespace().collect::<Vec<_>>(),
+        [".dockerignore", "Dockerfile", "kept.txt", "plain"],
+        "what .dockerignore leaves out is not sent"
+    );
+
+    let said = without_cli(&["push"]);
+    assert!(said.contains(&format!("pushing app ({image})")), "{said}");
+    let tags = registry
+        .get("/v2/wharf-test/pushed/tags/list")
+        .unwrap_or_default();
+    assert!(tags.contains("\"1\""), "the registry has the image: {tags}");
+
+    let removed = Command::new("docker")
+        .args(["rmi", "-f", &image])
+        .output()
+        .unwrap();
+    assert!(removed.status.success());
+    without_cli(&["pull"]);
+    let back = Command::new("docker")
+        .args(["image", "inspect", &image])
+        .output()
+        .unwrap();
+    assert!(back.status.success(), "pulled back from the registry");
+
+    // A failing step says so, in the engine's words.
+    std::fs::write(
+        app.join("Dockerfile"),
+        format!("FROM {IMAGE}\nRUN exit 3\n"),
+    )
+    .unwrap();
+    let failed = stack
+        .command(&["build"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success());
+    assert!(
+        said.contains("building app")
+            && said.contains("the build failed")
+            && said.contains("returned a non-zero code: 3"),
+        "{said}"
+    );
+    let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
+}

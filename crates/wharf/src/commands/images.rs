@@ -11,7 +11,7 @@ use wharf_manifest::Loaded;
 use wharf_model::Service;
 
 use crate::cli::{BuildArgs, ImagesArgs, ListFormat, ServicesArgs};
-use crate::image_build::{build_service, docker};
+use crate::image_build::build_service;
 use crate::output::aligned_table;
 use crate::project_ref;
 use crate::settings::Settings;
@@ -76,18 +76,24 @@ pub fn pull(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
+/// `wharf push`: each built service's image to its registry, through the engine's API.
 pub fn push(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
     let loaded = project_ref::load(settings)?;
-    for (name, service) in chosen(&loaded, &args.services)? {
-        if service.build.is_some() && !service.image.is_empty() {
-            settings
-                .printer
-                .info(&format!("pushing {name} ({})", service.image));
-            docker(
-                &["push".into(), service.image.clone()],
-                &format!("pushing {}", service.image),
-            )?;
-        }
+    let pushed: Vec<_> = chosen(&loaded, &args.services)?
+        .into_iter()
+        .filter(|(_, service)| service.build.is_some() && !service.image.is_empty())
+        .collect();
+    if pushed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+    for (name, service) in pushed {
+        settings
+            .printer
+            .info(&format!("pushing {name} ({})", service.image));
+        engine.push(&service.image, |line| {
+            settings.printer.info(&format!("  {line}"));
+        })?;
     }
     Ok(ExitCode::SUCCESS)
 }

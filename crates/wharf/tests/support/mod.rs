@@ -130,15 +130,17 @@ impl Drop for Stack {
     /// lifecycle's table refused: every end-to-end test checks the drivers too.
     fn drop(&mut self) {
         let _ = self.wharf(&["daemon", "stop"]);
-        let log = std::fs::read_to_string(self.home.path().join("state/wharfd.log"))
-            .unwrap_or_default();
+        let log =
+            std::fs::read_to_string(self.home.path().join("state/wharfd.log")).unwrap_or_default();
         let refused: Vec<&str> = log
             .lines()
             .filter(|l| l.contains(" is not allowed while "))
             .collect();
-        if !refused.is_empty() && !std::thread::panicking() {
-            panic!("wharfd refused lifecycle events:\n{}", refused.join("\n"));
-        }
+        assert!(
+            refused.is_empty() || std::thread::panicking(),
+            "wharfd refused lifecycle events:\n{}",
+            refused.join("\n")
+        );
     }
 }
 
