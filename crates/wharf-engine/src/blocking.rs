@@ -3,6 +3,7 @@
 
 use bollard::models::ImageInspect;
 
+use crate::attach::{ExecRequest, OneOff};
 use crate::build_context::BuildContext;
 use crate::diagnosis::EngineProblem;
 use crate::engine::{Engine, EngineError};
@@ -55,5 +56,15 @@ impl BlockingEngine {
     /// Pushes `image` to its registry (see `Engine::push`).
     pub fn push(&self, image: &str, progress: impl FnMut(&str)) -> Result<(), EngineError> {
         self.runtime.block_on(self.engine.push(image, progress))
+    }
+
+    /// Runs a command in a container, attached (see `Engine::exec`); its exit code.
+    pub fn exec(&self, request: &ExecRequest<'_>) -> Result<i64, EngineError> {
+        self.runtime.block_on(self.engine.exec(request))
+    }
+
+    /// Runs a one-off container, attached (see `Engine::run_attached`); its exit code.
+    pub fn run_attached(&self, one_off: &OneOff<'_>) -> Result<i64, EngineError> {
+        self.runtime.block_on(self.engine.run_attached(one_off))
     }
 }

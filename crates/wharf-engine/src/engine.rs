@@ -38,6 +38,10 @@ pub enum EngineError {
     ExternalMissing { kind: &'static str, name: String },
     #[error("Docker engine: {0}")]
     Api(#[from] bollard::errors::Error),
+    #[error("the engine ran the command detached, not attached")]
+    Detached,
+    #[error("copying the command's output: {0}")]
+    Output(#[from] std::io::Error),
     #[error("the build failed: {0}")]
     BuildFailed(String),
     #[error("reading the build context: {0}")]
@@ -97,6 +101,18 @@ pub(crate) fn reference_and_tag(image: &str) -> (&str, Option<&str>) {
             Some(&image[last_part + colon + 1..]),
         ),
         None => (image, Some("latest")),
+    }
+}
+
+/// A container's place on a network: known there by its name and the service's aliases.
+fn endpoint(name: &str, aliases: &[String]) -> EndpointSettings {
+    EndpointSettings {
+        aliases: Some(
+            std::iter::once(name.to_owned())
+                .chain(aliases.iter().cloned())
+                .collect(),
+        ),
+        ..EndpointSettings::default()
     }
 }
 
@@ -307,6 +323,20 @@ impl Engine {
         stop_signal: &str,
         stop_grace: Duration,
     ) -> Result<String, EngineError> {
+        let body = self.create_body(name, spec, number, image_id, stop_signal, stop_grace)?;
+        self.create_from(name, spec, body).await
+    }
+
+    /// The engine's form of a container as Compose would create it.
+    pub(crate) fn create_body(
+        &self,
+        name: &str,
+        spec: &ContainerSpec,
+        number: u32,
+        image_id: &str,
+        stop_signal: &str,
+        stop_grace: Duration,
+    ) -> Result<ContainerCreateBody, EngineError> {
         let version = self.docker.client_version();
         let old_engine = (version.major_version, version.minor_version) < (1, 44);
         if old_engine
@@ -370,16 +400,7 @@ impl Engine {
             "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
             _ => RestartPolicyNameEnum::NO,
         };
-        let mut networks = spec.networks.iter();
-        let first = networks.next();
-        let endpoint = |aliases: &Vec<String>| EndpointSettings {
-            aliases: Some(
-                std::iter::once(name.to_owned())
-                    .chain(aliases.iter().cloned())
-                    .collect(),
-            ),
-            ..EndpointSettings::default()
-        };
+        let first = spec.networks.iter().next();
         let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
@@ -419,20 +440,30 @@ impl Engine {
                 ..HostConfig::default()
             }),
             networking_config: first.map(|(network, aliases)| NetworkingConfig {
-                endpoints_config: Some(HashMap::from([(network.clone(), endpoint(aliases))])),
+                endpoints_config: Some(HashMap::from([(network.clone(), endpoint(name, aliases))])),
             }),
             ..ContainerCreateBody::default()
         };
+        Ok(body)
+    }
+
+    /// Creates the container `name` from `body`, on every network of `spec`.
+    pub(crate) async fn create_from(
+        &self,
+        name: &str,
+        spec: &ContainerSpec,
+        body: ContainerCreateBody,
+    ) -> Result<String, EngineError> {
         let options = CreateContainerOptions {
             name: Some(name.to_owned()),
             ..Default::default()
         };
         let created = self.docker.create_container(Some(options), body).await?;
         // Older engines take one network at creation; the others are joined after.
-        for (network, aliases) in networks {
+        for (network, aliases) in spec.networks.iter().skip(1) {
             let request = NetworkConnectRequest {
                 container: name.to_owned(),
-                endpoint_config: Some(endpoint(aliases)),
+                endpoint_config: Some(endpoint(name, aliases)),
             };
             self.docker.connect_network(network, request).await?;
         }

@@ -2,6 +2,7 @@
 //! when none answers (`socket`, `diagnosis`), the engine's API for the daemon
 //! (`engine`), and a blocking front for the CLI's short questions (`blocking`).
 
+mod attach;
 mod blocking;
 mod build_context;
 mod diagnosis;
@@ -11,6 +12,7 @@ mod images;
 mod registry_auth;
 mod socket;
 
+pub use attach::{ExecRequest, OneOff, WindowSize};
 pub use blocking::BlockingEngine;
 pub use build_context::{BuildContext, Dockerfile};
 pub use diagnosis::EngineProblem;

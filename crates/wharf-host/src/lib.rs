@@ -1,5 +1,7 @@
-//! What this machine says about its ports, read from `/proc`: whether a port is free
-//! or answers, who holds a taken one, and where a process really listens. The CLI,
-//! the runtime's recipes and the daemon all ask here.
+//! What this machine says: about its ports, read from `/proc` (whether a port is free
+//! or answers, who holds a taken one, and where a process really listens), which the
+//! CLI, the runtime's recipes and the daemon all ask; and about the user's terminal,
+//! for commands attached to a container's.
 
 pub mod ports;
+pub mod terminal;

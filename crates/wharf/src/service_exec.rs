@@ -4,7 +4,6 @@
 //! backend runs the service. `exec`, `run`, `task` and `shell` share it.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -20,6 +19,7 @@ use crate::daemon_client;
 use crate::printer::Printer;
 use crate::project_ref::endpoint;
 use crate::readiness::{DEFAULT_WAIT_TIMEOUT, wait};
+use wharf_engine::{BlockingEngine, ExecRequest, OneOff, WindowSize};
 
 /// `exec` in project `name`.
 pub fn exec_in(paths: &Paths, name: &str, args: &ExecArgs) -> anyhow::Result<ExitCode> {
@@ -55,27 +55,34 @@ pub fn exec_in(paths: &Paths, name: &str, args: &ExecArgs) -> anyhow::Result<Exi
     )
 }
 
-/// `docker exec` does what exec in a container takes (a terminal when there is one,
-/// signals, the exit code); wharf hands it the same arguments.
+/// Runs the command in the container through the engine's API, attached as `docker
+/// exec -i` is, with a terminal when this process has one.
 fn in_container(container: &str, args: &ExecArgs) -> anyhow::Result<ExitCode> {
-    let mut command = Command::new("docker");
-    command.arg("exec");
-    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-        command.arg("-it");
-    } else {
-        command.arg("-i");
-    }
-    for pair in &args.env {
-        command.arg("-e").arg(pair);
-    }
-    if let Some(dir) = &args.workdir {
-        command.arg("-w").arg(dir);
-    }
-    command.arg(container).args(&args.command);
-    let status = command.status().context(
-        "running a command in a container needs the docker CLI (Debian: apt-get install docker.io)",
-    )?;
-    Ok(exit_code(status))
+    let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+    let workdir = args.workdir.as_ref().map(|dir| dir.to_string_lossy());
+    attached(|tty| {
+        engine.exec(&ExecRequest {
+            container,
+            command: &args.command,
+            env: &args.env,
+            workdir: workdir.as_deref(),
+            tty,
+        })
+    })
+}
+
+/// Runs `command` attached to this terminal, in raw mode while it runs when there is
+/// one (`tty` then says how to read the window's size); its exit code.
+fn attached(
+    command: impl FnOnce(Option<WindowSize>) -> Result<i64, wharf_engine::EngineError>,
+) -> anyhow::Result<ExitCode> {
+    let interactive = wharf_host::terminal::is_interactive();
+    let raw = interactive
+        .then(wharf_host::terminal::RawMode::enter)
+        .flatten();
+    let code = command(interactive.then_some(wharf_host::terminal::window_size as WindowSize));
+    drop(raw);
+    Ok(ExitCode::from(u8::try_from(code?).unwrap_or(1)))
 }
 
 /// The command's exit code as a shell reports it: the code, or 128 + its signal.
@@ -87,8 +94,9 @@ fn exit_code(status: std::process::ExitStatus) -> ExitCode {
 }
 
 /// A one-off container as `docker compose run` makes it (named `<project>-<service>-
-/// run-<id>`, labelled `oneoff=True`, on the service's networks with its mounts and
-/// environment), run in the foreground through `docker run`.
+/// run-<id>`, labelled `oneoff=True`, on the service's networks without its aliases,
+/// with its mounts and environment, publishing its ports only with
+/// `--service-ports`), run in the foreground through the engine's API.
 fn one_off_container(
     project: &str,
     service: &str,
@@ -99,77 +107,34 @@ fn one_off_container(
         "{:012x}",
         wharf_api::now_ms() ^ u64::from(std::process::id())
     );
-    let mut command = Command::new("docker");
-    command.args(["run", "-i"]);
-    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-        command.arg("-t");
+    let mut spec = container.clone();
+    if let Some(oneoff) = spec.labels.get_mut("com.docker.compose.oneoff") {
+        "True".clone_into(oneoff);
     }
-    if args.rm {
-        command.arg("--rm");
-    }
-    command
-        .arg("--name")
-        .arg(format!("{project}-{service}-run-{id}"));
-    for (key, value) in &container.labels {
-        let value = if key == "com.docker.compose.oneoff" {
-            "True"
-        } else {
-            value
-        };
-        command.arg("--label").arg(format!("{key}={value}"));
-    }
-    command
-        .arg("--label")
-        .arg("com.docker.compose.container-number=1");
-    if let Some((network, aliases)) = container.networks.iter().next() {
-        command.arg("--network").arg(network);
-        for alias in aliases.iter().skip(1) {
-            command.arg("--network-alias").arg(alias);
-        }
-    }
-    for mount in &container.mounts {
-        match mount.kind.as_str() {
-            "tmpfs" => command.arg("--tmpfs").arg(&mount.target),
-            _ => command.arg("-v").arg(format!(
-                "{}:{}:{}",
-                mount.source,
-                mount.target,
-                if mount.read_only { "ro" } else { "rw" }
-            )),
-        };
-    }
-    for pair in container.environment.iter().chain(&args.env) {
-        command.arg("-e").arg(pair);
-    }
+    spec.environment.extend(args.env.iter().cloned());
     if let Some(dir) = &args.workdir {
-        command.arg("-w").arg(dir);
-    } else if !container.working_dir.is_empty() {
-        command.arg("-w").arg(&container.working_dir);
+        spec.working_dir = dir.display().to_string();
     }
-    if !container.user.is_empty() {
-        command.arg("--user").arg(&container.user);
+    if !args.command.is_empty() {
+        spec.command = Some(args.command.clone());
     }
-    if container.init == Some(true) {
-        command.arg("--init");
+    if !args.service_ports {
+        spec.ports.clear();
     }
-    if let Some(entrypoint) = &container.entrypoint {
-        // `docker run --entrypoint` takes the program; its arguments lead the command.
-        if let Some((program, rest)) = entrypoint.split_first() {
-            command.arg("--entrypoint").arg(program);
-            command.arg(&container.image).args(rest);
-        }
-    } else {
-        command.arg(&container.image);
+    "no".clone_into(&mut spec.restart);
+    for aliases in spec.networks.values_mut() {
+        aliases.clear();
     }
-    if args.command.is_empty() {
-        command.args(container.command.iter().flatten());
-    } else {
-        command.args(&args.command);
-    }
-    let status = command.status().context(
-        "running a one-off container needs the docker CLI (Debian: apt-get install docker.io)",
-    )?;
-    Ok(exit_code(status))
+    let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+    let name = format!("{project}-{service}-run-{id}");
+    attached(|tty| {
+        engine.run_attached(&OneOff {
+            name: &name,
+            spec: &spec,
+            tty,
+            remove: args.rm,
+        })
+    })
 }
 
 /// `run` in the `loaded` project.

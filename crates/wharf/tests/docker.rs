@@ -946,3 +946,87 @@ fn build_push_and_pull_speak_to_the_engine_and_a_real_registry_without_the_docke
     );
     let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
 }
+
+#[test]
+fn exec_and_run_attach_through_the_engine_without_the_docker_cli() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        "name: attach\nservices:\n  app:\n    image: {IMAGE}\n    init: true\n    command: [\"sleep\", \"600\"]\n"
+    ));
+    docker_up(&stack);
+    let attached = |args: &[&str], input: &str| {
+        let mut child = stack
+            .command(args)
+            .env("PATH", "/nonexistent")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // Input goes in and its end closes the command's; output and errors come back apart.
+    let exec = attached(
+        &[
+            "exec",
+            "-e",
+            "WHO=exec",
+            "app",
+            "sh",
+            "-c",
+            "cat; echo $WHO >&2; exit 7",
+        ],
+        "piped in\n",
+    );
+    assert_eq!(exec.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&exec.stdout), "piped in\n");
+    assert_eq!(String::from_utf8_lossy(&exec.stderr), "exec\n");
+    let run = attached(
+        &["run", "--rm", "app", "sh", "-c", "wc -l; exit 3"],
+        "a\nb\n",
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "2");
+    let left = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            "label=com.docker.compose.oneoff=True",
+            "--filter",
+            "label=com.docker.compose.project=attach",
+        ])
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "--rm removes the one-off container");
+
+    // With a terminal (script(1) gives one), the command gets one too.
+    let wharf = env!("CARGO_BIN_EXE_wharf");
+    let typescript = stack.dir.path().join("typescript");
+    for (verb, expected) in [("exec", 5), ("run", 6)] {
+        let inner = format!("PATH=/nonexistent {wharf} {verb} app sh -c 'tty; exit {expected}'");
+        let output = Command::new("script")
+            .args(["-qec", &inner])
+            .arg(&typescript)
+            .current_dir(stack.dir.path())
+            .env("WHARF_HOME", stack.home.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("script(1), from bsdutils");
+        assert_eq!(output.status.code(), Some(expected), "{verb}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("/dev/pts/"),
+            "{verb} has a terminal: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+    stack.ok(&["down"]);
+}

@@ -1,0 +1,244 @@
+//! A command in a container with the user's standard streams joined to it, as `docker
+//! exec -i[t]` and `docker run -i[t]` join them: input passed on (its end closes the
+//! command's), output and errors copied back (one stream with a terminal), the
+//! terminal's window size followed, the command's exit code returned.
+
+use std::io::{Read as _, Write as _};
+
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::query_parameters::{
+    AttachContainerOptions, RemoveContainerOptions, ResizeContainerTTYOptions, ResizeExecOptions,
+    WaitContainerOptions,
+};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use wharf_plan::ContainerSpec;
+
+use crate::engine::{Engine, EngineError};
+
+/// How to read the user's window size, (rows, columns), when attached to a terminal.
+pub type WindowSize = fn() -> Option<(u16, u16)>;
+
+/// What to run, where, and how.
+pub struct ExecRequest<'a> {
+    pub container: &'a str,
+    pub command: &'a [String],
+    /// `KEY=value` pairs added to the container's environment.
+    pub env: &'a [String],
+    pub workdir: Option<&'a str>,
+    /// A terminal for the command, sized as the user's window.
+    pub tty: Option<WindowSize>,
+}
+
+impl Engine {
+    /// Runs `request` attached to this process's standard streams; its exit code.
+    pub async fn exec(&self, request: &ExecRequest<'_>) -> Result<i64, EngineError> {
+        let tty = request.tty.is_some();
+        let options = CreateExecOptions {
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(tty),
+            env: Some(request.env.to_vec()),
+            cmd: Some(request.command.to_vec()),
+            working_dir: request.workdir.map(str::to_owned),
+            ..CreateExecOptions::default()
+        };
+        let id = self
+            .docker
+            .create_exec(request.container, options)
+            .await?
+            .id;
+        let start = StartExecOptions {
+            detach: false,
+            tty,
+            output_capacity: None,
+        };
+        let StartExecResults::Attached { output, input } =
+            self.docker.start_exec(&id, Some(start)).await?
+        else {
+            return Err(EngineError::Detached);
+        };
+        let resizer = request.tty.map(|window| {
+            tokio::spawn(follow_window(
+                self.docker.clone(),
+                Resize::Exec(id.clone()),
+                window,
+            ))
+        });
+        let joined = join_streams(output, input).await;
+        if let Some(resizer) = resizer {
+            resizer.abort();
+        }
+        joined?;
+        let inspected = self.docker.inspect_exec(&id).await?;
+        Ok(inspected.exit_code.unwrap_or(0))
+    }
+}
+
+/// A one-off container: what it runs and how it is attached.
+pub struct OneOff<'a> {
+    pub name: &'a str,
+    pub spec: &'a ContainerSpec,
+    /// A terminal for it, sized as the user's window.
+    pub tty: Option<WindowSize>,
+    /// Removed once it exits (`--rm`).
+    pub remove: bool,
+}
+
+impl Engine {
+    /// Creates and starts a one-off container attached to this process's standard
+    /// streams, as `docker run -i[t]` does; its exit code.
+    pub async fn run_attached(&self, one_off: &OneOff<'_>) -> Result<i64, EngineError> {
+        let image = self.image_id(&one_off.spec.image).await?;
+        let mut body = self.create_body(
+            one_off.name,
+            one_off.spec,
+            1,
+            &image,
+            "SIGTERM",
+            std::time::Duration::from_secs(10),
+        )?;
+        let tty = one_off.tty.is_some();
+        body.tty = Some(tty);
+        body.open_stdin = Some(true);
+        body.stdin_once = Some(true);
+        body.attach_stdin = Some(true);
+        body.attach_stdout = Some(true);
+        body.attach_stderr = Some(true);
+        let id = self.create_from(one_off.name, one_off.spec, body).await?;
+        let attach = AttachContainerOptions {
+            stream: true,
+            stdin: true,
+            stdout: true,
+            stderr: true,
+            ..AttachContainerOptions::default()
+        };
+        let attached = self.docker.attach_container(&id, Some(attach)).await?;
+        // Asked for before the start, so no early exit is missed.
+        let mut exit = self
+            .docker
+            .wait_container(&id, None::<WaitContainerOptions>);
+        self.docker
+            .start_container(
+                &id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await?;
+        let resizer = one_off.tty.map(|window| {
+            tokio::spawn(follow_window(
+                self.docker.clone(),
+                Resize::Container(id.clone()),
+                window,
+            ))
+        });
+        let joined = join_streams(attached.output, attached.input).await;
+        if let Some(resizer) = resizer {
+            resizer.abort();
+        }
+        // The engine ends the wait with an error for a non-zero exit; its code is there.
+        let code = match exit.next().await {
+            Some(Ok(done)) => done.status_code,
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+            Some(Err(err)) => return Err(err.into()),
+            None => 0,
+        };
+        if one_off.remove {
+            let options = RemoveContainerOptions {
+                force: true,
+                ..RemoveContainerOptions::default()
+            };
+            self.docker.remove_container(&id, Some(options)).await?;
+        }
+        joined?;
+        Ok(code)
+    }
+}
+
+/// What a window change resizes.
+enum Resize {
+    Exec(String),
+    Container(String),
+}
+
+/// Tells the engine the window's size now and on each change (SIGWINCH).
+async fn follow_window(docker: bollard::Docker, target: Resize, window: WindowSize) {
+    let Ok(mut changes) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
+    else {
+        return;
+    };
+    loop {
+        if let Some((rows, columns)) = window() {
+            let (h, w) = (i32::from(rows), i32::from(columns));
+            let _ = match &target {
+                Resize::Exec(id) => docker.resize_exec(id, ResizeExecOptions { h, w }).await,
+                Resize::Container(id) => {
+                    docker
+                        .resize_container_tty(id, ResizeContainerTTYOptions { h, w })
+                        .await
+                }
+            };
+        }
+        if changes.recv().await.is_none() {
+            return;
+        }
+    }
+}
+
+/// Copies the output back until it ends, passing standard input on meanwhile.
+async fn join_streams(
+    mut output: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
+    >,
+    mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+) -> Result<(), EngineError> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    // A thread of its own, not the runtime's: a read of a terminal blocks until a key
+    // is pressed, and must not hold the command's end up.
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buffer = [0u8; 8192];
+        loop {
+            match stdin.read(&mut buffer) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if sender.blocking_send(buffer[..n].to_vec()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let forward = tokio::spawn(async move {
+        while let Some(chunk) = receiver.recv().await {
+            if input.write_all(&chunk).await.is_err() || input.flush().await.is_err() {
+                return;
+            }
+        }
+        // The end of input closes the command's standard input.
+        let _ = input.shutdown().await;
+    });
+    let copied = async {
+        while let Some(item) = output.next().await {
+            match item? {
+                LogOutput::StdErr { message } => {
+                    let mut stderr = std::io::stderr().lock();
+                    stderr.write_all(&message)?;
+                    stderr.flush()?;
+                }
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    let mut stdout = std::io::stdout().lock();
+                    stdout.write_all(&message)?;
+                    stdout.flush()?;
+                }
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        Ok::<(), EngineError>(())
+    }
+    .await;
+    forward.abort();
+    copied
+}
