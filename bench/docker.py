@@ -91,6 +91,27 @@ def timed(argv, cwd, env):
     return elapsed
 
 
+def engine_floor(count):
+    """How long the engine alone takes to start `count` containers of the test image on
+    one bridge network, all asked at once with the docker CLI: no tool starts them
+    faster, healthchecks aside."""
+    network = "wharf-bench-floor"
+    names = [f"wharf-bench-floor-{i}" for i in range(count)]
+    subprocess.run(["docker", "network", "create", network], capture_output=True)
+    try:
+        for name in names:
+            subprocess.run(["docker", "create", "--init", "--name", name, "--network", network,
+                            IMAGE, "/bin/sleep", "3600"], check=True, capture_output=True)
+        start = time.perf_counter()
+        starts = [subprocess.Popen(["docker", "start", name], stdout=subprocess.DEVNULL) for name in names]
+        if any(p.wait() != 0 for p in starts):
+            sys.exit("docker start failed while measuring the engine's floor")
+        return (time.perf_counter() - start) * 1000
+    finally:
+        subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
+        subprocess.run(["docker", "network", "rm", network], capture_output=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -102,7 +123,7 @@ def main():
         sys.exit("no Docker engine answers: start dockerd")
     ensure_image()
     compose = compose_binary()
-    results = {key: [] for key in ("wharf up", "compose up", "wharf ps", "compose ps", "wharf down", "compose down")}
+    results = {key: [] for key in ("wharf up", "compose up", "wharf ps", "compose ps", "wharf down", "compose down", "floor")}
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as project:
         pathlib.Path(project, "compose.yaml").write_text(WIDE if args.wide else STACK)
         env = dict(os.environ, WHARF_HOME=home, NO_COLOR="1")
@@ -116,6 +137,8 @@ def main():
                 results["compose up"].append(timed([compose, "up", "-d", "--wait"], project, env))
                 results["compose ps"].append(statistics.median(timed([compose, "ps"], project, env) for _ in range(5)))
                 results["compose down"].append(timed([compose, "down"], project, env))
+                if args.wide:
+                    results["floor"].append(engine_floor(20))
         finally:
             subprocess.run([compose, "down", "-t", "0"], cwd=project, env=env, capture_output=True)
             subprocess.run(wharf + ["daemon", "stop"], cwd=project, env=env, capture_output=True)
@@ -126,6 +149,11 @@ def main():
         theirs = statistics.median(results[f"compose {step}"])
         goal = f"   (target <= {target}x)" if target else ""
         print(f"{step:<6} wharf {ours:8.1f} ms   compose {theirs:8.1f} ms   ratio {ours / theirs:5.2f}x{goal}")
+    if args.wide:
+        floor = statistics.median(results["floor"])
+        compose_up = statistics.median(results["compose up"])
+        print(f"engine floor: 20 parallel `docker start`s take {floor:.1f} ms "
+              f"= {floor / compose_up:.2f}x Compose's up, healthchecks aside")
 
 
 if __name__ == "__main__":
