@@ -4,48 +4,8 @@
 
 mod support;
 
-use std::process::Output;
-
 use support::Stack;
-use support::snapshot::{Filters, assert_snapshot};
-
-/// What a user typed and read, step by step.
-struct Transcript<'a> {
-    stack: &'a Stack,
-    steps: Vec<String>,
-}
-
-impl<'a> Transcript<'a> {
-    fn new(stack: &'a Stack) -> Self {
-        Self {
-            stack,
-            steps: Vec::new(),
-        }
-    }
-
-    fn step(&mut self, title: &str, args: &[&str]) {
-        let output = self.stack.wharf(args);
-        self.steps.push(format!(
-            "$ wharf {}  # {title}\n{}",
-            args.join(" "),
-            shown(&output)
-        ));
-    }
-
-    fn text(&self) -> String {
-        self.steps.join("\n")
-    }
-}
-
-/// Both streams, as a terminal shows them, with the exit status.
-fn shown(output: &Output) -> String {
-    format!(
-        "exit: {}\n--- stdout\n{}--- stderr\n{}",
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use support::snapshot::{Filters, Transcript, assert_snapshot};
 
 fn filters(stack: &Stack, ports: &[u16]) -> Filters {
     let mut filters = Filters::default()
@@ -182,4 +142,57 @@ services:
     );
     transcript.step("down", &["down"]);
     assert_snapshot("looking_at_a_project", &transcript.text(), &filters);
+}
+
+#[test]
+fn the_machine_and_the_processes_read_as_pinned() {
+    let port = support::free_port();
+    let stack = Stack::new(&format!(
+        r#"name: shop
+x-wharf:
+  env:
+    SHOP_TOKEN: {{description: "the API token", secret: true}}
+services:
+  web:
+    image: busybox
+    command: ["busybox", "httpd", "-f", "-p", "{port}"]
+    ports: ["{port}:{port}"]
+  worker:
+    image: busybox
+    command: ["sh", "-c", "sleep 600 & sleep 700"]
+  tool:
+    image: nosuch-runtime:1
+    profiles: [tools]
+    x-wharf: {{process: {{command: ["nosuchprogram", "x"]}}}}
+"#
+    ));
+    // The engine is found where this machine has it; the rest is the project's.
+    let filters = filters(&stack, &[port])
+        .text(&"/var/run/docker.sock", "ENGINE")
+        .text(&"/run/docker.sock", "ENGINE");
+    let mut transcript = Transcript::new(&stack);
+    transcript.step(
+        "a variable unset, a program missing",
+        &["--profile", "tools", "check"],
+    );
+    transcript.step("start", &["up", "-d"]);
+    support::eventually("both running", std::time::Duration::from_secs(10), || {
+        let ps = stack.ps();
+        ps.len() == 2 && ps.iter().all(|i| i["state"] == "running")
+    });
+    // The worker's shell has started both sleeps once `top` lists three processes.
+    support::eventually(
+        "the worker's sleeps",
+        std::time::Duration::from_secs(10),
+        || stack.ok(&["top", "worker"]).matches("sleep ").count() >= 3,
+    );
+    transcript.step("figures", &["stats"]);
+    transcript.step("processes", &["top"]);
+    transcript.step("running, with a server listening too widely", &["check"]);
+    transcript.step("down", &["down"]);
+    assert_snapshot(
+        "the_machine_and_the_processes",
+        &transcript.text(),
+        &filters,
+    );
 }

@@ -69,6 +69,10 @@ fn placeholder(word: &str) -> Option<String> {
     let core = word.trim_matches(['(', ')', ',', ':', ';']);
     let replaced = if is_duration(core) {
         "[TIME]"
+    } else if is_measure(core, &["B", "KiB", "MiB", "GiB"]) {
+        "[SIZE]"
+    } else if is_measure(core, &["%"]) {
+        "[PCT]"
     } else if core.len() >= 3 && core.bytes().all(|b| b.is_ascii_digit()) {
         "[N]"
     } else {
@@ -84,6 +88,53 @@ fn is_duration(word: &str) -> bool {
     !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && matches!(unit, "s" | "ms" | "m" | "h" | "d")
+}
+
+/// `1.4MiB`, `0.00%`: a number with one of `units`.
+fn is_measure(word: &str, units: &[&str]) -> bool {
+    units.iter().any(|unit| {
+        word.strip_suffix(unit).is_some_and(|digits| {
+            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        })
+    })
+}
+
+/// What a user typed and read, step by step.
+pub struct Transcript<'a> {
+    stack: &'a super::Stack,
+    steps: Vec<String>,
+}
+
+impl<'a> Transcript<'a> {
+    pub fn new(stack: &'a super::Stack) -> Self {
+        Self {
+            stack,
+            steps: Vec::new(),
+        }
+    }
+
+    pub fn step(&mut self, title: &str, args: &[&str]) {
+        let output = self.stack.wharf(args);
+        self.steps.push(format!(
+            "$ wharf {}  # {title}\n{}",
+            args.join(" "),
+            shown(&output)
+        ));
+    }
+
+    pub fn text(&self) -> String {
+        self.steps.join("\n")
+    }
+}
+
+/// Both streams, as a terminal shows them, with the exit status.
+fn shown(output: &std::process::Output) -> String {
+    format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 /// Compares `output` (filtered) with `tests/snapshots/<name>.snap`.
