@@ -6,6 +6,7 @@ mod support;
 
 use std::path::PathBuf;
 
+use support::snapshot::{Filters, Transcript, assert_snapshot};
 use support::{Stack, git};
 
 /// Bare remotes under `<remotes>/<owner>/<name>.git`, each with one commit on main,
@@ -431,4 +432,52 @@ x-wharf:
         shown.contains("hunter2") && shown.contains("(unset)"),
         "{shown}"
     );
+}
+
+#[test]
+fn the_workspace_commands_read_as_pinned() {
+    let remotes = Remotes::new(&["api", "web"]);
+    let stack = project(
+        &remotes,
+        &format!(
+            "    gone: {{url: \"{}/team/gone.git\"}}",
+            remotes.root.path().display()
+        ),
+    );
+    let mut transcript = Transcript::new(&stack);
+    transcript.step("clone what is missing", &["checkout"]);
+    transcript.step("the repos", &["repos", "ls"]);
+    remotes.push_commit("api", "new.txt", "from upstream");
+    let web = stack.dir.path().join("trees/web");
+    std::fs::write(web.join("README"), "my unsaved work\n").unwrap();
+    transcript.step("bring them up to date", &["update", "--git", "api", "web"]);
+    transcript.step("where each stands", &["revs", "api", "web"]);
+    transcript.step(
+        "a command in each",
+        &[
+            "repos",
+            "exec",
+            "--repo",
+            "api",
+            "--",
+            "git",
+            "log",
+            "-1",
+            "--format=%s",
+        ],
+    );
+    // Commits carry their time, so their ids differ from run to run.
+    let mut filters = Filters::default()
+        .text(&stack.dir.path().display(), "PROJECT")
+        .text(&remotes.root.path().display(), "REMOTES");
+    for tree in ["trees/api", "trees/web"] {
+        let dir = stack.dir.path().join(tree);
+        for commit in git(&dir, &["log", "--all", "--format=%H"]).lines() {
+            // In full, and as long as revs and git show it.
+            for length in [40, 12, 7] {
+                filters = filters.text(&&commit[..length], "COMMIT");
+            }
+        }
+    }
+    assert_snapshot("workspace_commands", &transcript.text(), &filters);
 }
