@@ -9,12 +9,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::watch;
 use wharf_api::{Health, LogStream, now_ms};
-use wharf_plan::{ContainerSpec, ServiceSpec};
+use wharf_plan::{ContainerSpec, RestartPolicy, ServiceSpec};
 
 use crate::dependencies::wait_for_dependencies;
 use crate::lifecycle::{Command, Event, InstanceKey};
 use crate::shared::Shared;
-use wharf_engine::{Engine, LogTime};
+use wharf_engine::{ContainerState, Engine, LogTime};
 
 const FIRST_POLL: Duration = Duration::from_millis(5);
 const STARTING_POLL_CAP: Duration = Duration::from_millis(250);
@@ -141,7 +141,6 @@ pub async fn run(
             shared.instance_removed_externally(&key);
             return;
         };
-        let exited = !state.running && !state.restarting;
         if let Some((test, timeout)) = &probe
             && state.running
             && state.health == Health::Starting
@@ -149,35 +148,67 @@ pub async fn run(
         {
             probed_healthy = engine.probe(&id, test, *timeout).await;
         }
-        // The engine's verdict stands once it has one; before that, wharf's own probe.
-        let health = if state.health == Health::Starting && probed_healthy {
-            Health::Healthy
-        } else {
-            state.health
-        };
-        let (running, code, restarts) = (state.running, state.exit_code, state.restarts);
-        shared.report(
-            &key,
-            Event::Observed {
-                container: state,
-                health,
-            },
-        );
-        // The engine restarts by policy; a container left exited stays watched, since
-        // another tool may start or remove it.
-        let stays_exited = exited && !spec.restart.restarts_after(code, restarts);
-        if stays_exited && !reported_exit {
-            let code = code.map_or_else(|| "unknown".to_owned(), |c| c.to_string());
-            shared.log(&key, LogStream::Wharf, format!("exited with code {code}"));
+        let seen = look(state, probed_healthy, spec.restart, reported_exit, delay);
+        if let Some(said) = seen.said {
+            shared.log(&key, LogStream::Wharf, said);
         }
-        reported_exit = stays_exited;
-        delay = if stays_exited {
-            STEADY_POLL
-        } else if health == Health::Starting || !running {
-            (delay * 3 / 2).min(STARTING_POLL_CAP)
-        } else {
-            STEADY_POLL
-        };
+        shared.report(&key, seen.event);
+        reported_exit = seen.stays_exited;
+        delay = seen.next_delay;
+    }
+}
+
+/// What the driver makes of one look at its container.
+struct Look {
+    event: Event,
+    /// A line for the log: an exit that stays, said once.
+    said: Option<String>,
+    stays_exited: bool,
+    /// When to look again: quickly while it starts, steadily once it runs or rests.
+    next_delay: Duration,
+}
+
+/// Reads one look at the container (`probed_healthy`: wharf's own first probe
+/// passed); `reported_exit` when the last look already said it exited. The driver's
+/// one decision, kept apart so it is tested without an engine.
+fn look(
+    state: ContainerState,
+    probed_healthy: bool,
+    policy: RestartPolicy,
+    reported_exit: bool,
+    delay: Duration,
+) -> Look {
+    let exited = !state.running && !state.restarting;
+    // The engine's verdict stands once it has one; before that, wharf's own probe.
+    let health = if state.health == Health::Starting && probed_healthy {
+        Health::Healthy
+    } else {
+        state.health
+    };
+    // The engine restarts by policy; a container left exited stays watched, since
+    // another tool may start or remove it.
+    let stays_exited = exited && !policy.restarts_after(state.exit_code, state.restarts);
+    let said = (stays_exited && !reported_exit).then(|| {
+        let code = state
+            .exit_code
+            .map_or_else(|| "unknown".to_owned(), |c| c.to_string());
+        format!("exited with code {code}")
+    });
+    let next_delay = if stays_exited {
+        STEADY_POLL
+    } else if health == Health::Starting || !state.running {
+        (delay * 3 / 2).min(STARTING_POLL_CAP)
+    } else {
+        STEADY_POLL
+    };
+    Look {
+        event: Event::Observed {
+            container: state,
+            health,
+        },
+        said,
+        stays_exited,
+        next_delay,
     }
 }
 
@@ -251,4 +282,125 @@ fn fail(shared: &Shared, key: &InstanceKey, reason: String) {
             exit_code: None,
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::{apply, waiting};
+    use wharf_api::InstanceState;
+
+    /// What a fake engine says of a container, look after look.
+    fn container(
+        running: bool,
+        restarting: bool,
+        code: Option<i32>,
+        health: Health,
+    ) -> ContainerState {
+        ContainerState {
+            running,
+            restarting,
+            exit_code: code,
+            pid: running.then_some(42),
+            health,
+            restarts: 0,
+            ports: Vec::new(),
+        }
+    }
+
+    /// Feeds the looks to the driver's decision and the lifecycle, as the real loop
+    /// does after the container started; the states, the shown health, the log's
+    /// lines, and the delays between looks.
+    fn drive(
+        policy: RestartPolicy,
+        looks: Vec<(ContainerState, bool)>,
+    ) -> (Vec<InstanceState>, Vec<Health>, Vec<String>, Vec<u128>) {
+        let mut instance = waiting("web", 1, "demo-web-1".into(), "docker", Vec::new());
+        let started = Event::Started {
+            pid: None,
+            checked: true,
+            restarts: 0,
+        };
+        apply(&mut instance, started).unwrap();
+        let (mut reported, mut delay) = (false, FIRST_POLL);
+        let (mut states, mut health, mut said, mut delays) = (vec![], vec![], vec![], vec![]);
+        for (state, probed) in looks {
+            let seen = look(state, probed, policy, reported, delay);
+            said.extend(seen.said);
+            apply(&mut instance, seen.event).expect("the driver's event is allowed");
+            states.push(instance.state);
+            health.push(instance.health);
+            reported = seen.stays_exited;
+            delay = seen.next_delay;
+            delays.push(delay.as_millis());
+        }
+        (states, health, said, delays)
+    }
+
+    #[test]
+    fn wharfs_own_probe_makes_it_healthy_before_the_engine_says_so() {
+        let starting = container(true, false, None, Health::Starting);
+        let healthy = container(true, false, None, Health::Healthy);
+        let (states, health, said, delays) = drive(
+            RestartPolicy::No,
+            vec![
+                (starting.clone(), false),
+                (starting.clone(), false),
+                (starting, true),
+                (healthy, true),
+            ],
+        );
+        assert!(states.iter().all(|s| *s == InstanceState::Running));
+        assert_eq!(
+            health,
+            [
+                Health::Starting,
+                Health::Starting,
+                Health::Healthy,
+                Health::Healthy
+            ]
+        );
+        assert!(said.is_empty());
+        // Quick looks while it starts, growing by half, then steady once it is ready.
+        assert_eq!(delays, [7, 11, 1000, 1000]);
+    }
+
+    #[test]
+    fn an_exit_that_stays_is_said_once_and_a_restart_by_another_tool_is_followed() {
+        let exited = container(false, false, Some(1), Health::None);
+        let running = container(true, false, None, Health::None);
+        let (states, _, said, delays) = drive(
+            RestartPolicy::No,
+            vec![
+                (exited.clone(), false),
+                (exited.clone(), false),
+                (running, false),
+                (exited, false),
+            ],
+        );
+        assert_eq!(
+            states,
+            [
+                InstanceState::Exited,
+                InstanceState::Exited,
+                InstanceState::Running,
+                InstanceState::Exited
+            ]
+        );
+        assert_eq!(said, ["exited with code 1", "exited with code 1"]);
+        assert_eq!(delays, [1000, 1000, 1000, 1000]);
+    }
+
+    #[test]
+    fn the_engines_restarts_are_shown_not_reported_as_exits() {
+        let restarting = container(false, true, Some(1), Health::None);
+        let between = container(false, false, Some(1), Health::None);
+        let (states, _, said, delays) = drive(
+            RestartPolicy::Always,
+            vec![(restarting, false), (between, false)],
+        );
+        assert_eq!(states, [InstanceState::Restarting, InstanceState::Exited]);
+        assert!(said.is_empty(), "it restarts by policy: {said:?}");
+        assert_eq!(delays, [7, 11], "looked at quickly until it runs again");
+    }
 }

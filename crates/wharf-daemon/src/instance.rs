@@ -11,7 +11,7 @@ use tokio::io::AsyncRead;
 use tokio::process::Child;
 use tokio::sync::watch;
 use wharf_api::{Health, LogStream};
-use wharf_plan::ServiceSpec;
+use wharf_plan::{RestartPolicy, ServiceSpec};
 
 use crate::cgroup::Cgroup;
 use crate::dependencies::wait_for_dependencies;
@@ -137,35 +137,19 @@ pub async fn run(
         };
         shared.children.release(pid);
         end_leftovers(cgroup.0.as_ref(), pid, &marker).await;
-        if stop_requested {
-            shared.mark_stopped(&key, code);
+        let end = RunEnd {
+            code,
+            stop_requested,
+            killed_by_hand: manual,
+        };
+        let next = after_run(&end, spec.restart, &mut backoff, started, Instant::now());
+        shared.log(&key, LogStream::Wharf, next.said);
+        shared.report(&key, next.event);
+        let Some(delay) = next.again_after else {
             return;
-        }
-        let code_text = code.map_or_else(|| "unknown".to_owned(), |c| c.to_string());
-        if manual || !spec.restart.restarts_after(code, backoff.restarts()) {
-            // One line per exit: a restart says it with its delay, below.
-            shared.log(
-                &key,
-                LogStream::Wharf,
-                format!("exited with code {code_text}"),
-            );
-            shared.report(&key, Event::Exited { exit_code: code });
-            return;
-        }
-        let retry = backoff.after_exit(started, Instant::now());
-        let message = retry.message(&code_text);
-        shared.log(&key, LogStream::Wharf, message.clone());
-        shared.report(
-            &key,
-            Event::WillRestart {
-                exit_code: code,
-                restarts: retry.restarts,
-                crash_loop: retry.crash_loop.is_some(),
-                message,
-            },
-        );
+        };
         tokio::select! {
-            () = tokio::time::sleep(retry.delay) => {}
+            () = tokio::time::sleep(delay) => {}
             _ = commands.changed() => {
                 if *commands.borrow_and_update() != Command::Run {
                     shared.mark_stopped(&key, code);
@@ -173,6 +157,62 @@ pub async fn run(
                 }
             }
         }
+    }
+}
+
+/// How one run of the process ended, as the driver saw it.
+struct RunEnd {
+    code: Option<i32>,
+    /// Ended by a stop this driver was asked for.
+    stop_requested: bool,
+    /// Sent a signal by `wharf kill`: what follows is not restarted.
+    killed_by_hand: bool,
+}
+
+/// What follows a run's end: the event, the log's line, and when to start again.
+struct AfterRun {
+    event: Event,
+    said: String,
+    again_after: Option<Duration>,
+}
+
+/// Decides what follows a run's end by the restart policy and the backoff; the
+/// driver's one decision, kept apart so it is tested without processes.
+fn after_run(
+    end: &RunEnd,
+    policy: RestartPolicy,
+    backoff: &mut RestartBackoff,
+    started: Instant,
+    now: Instant,
+) -> AfterRun {
+    let code = end.code;
+    if end.stop_requested {
+        return AfterRun {
+            event: Event::Stopped { exit_code: code },
+            said: "stopped".to_owned(),
+            again_after: None,
+        };
+    }
+    let code_text = code.map_or_else(|| "unknown".to_owned(), |c| c.to_string());
+    if end.killed_by_hand || !policy.restarts_after(code, backoff.restarts()) {
+        // One line per exit: a restart says it with its delay, below.
+        return AfterRun {
+            event: Event::Exited { exit_code: code },
+            said: format!("exited with code {code_text}"),
+            again_after: None,
+        };
+    }
+    let retry = backoff.after_exit(started, now);
+    let message = retry.message(&code_text);
+    AfterRun {
+        event: Event::WillRestart {
+            exit_code: code,
+            restarts: retry.restarts,
+            crash_loop: retry.crash_loop.is_some(),
+            message: message.clone(),
+        },
+        said: message,
+        again_after: Some(retry.delay),
     }
 }
 
@@ -335,5 +375,145 @@ async fn look_where_it_listens(shared: Arc<Shared>, key: InstanceKey, pid: u32) 
         if !shared.report(&key, Event::Listening { pid, addresses }) {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::{apply, waiting};
+    use wharf_api::InstanceState;
+
+    /// A fake process: each run exits with its code after a moment (or is stopped, or
+    /// killed by hand). Drives the driver's decision and the lifecycle as the real
+    /// loop does; returns the states it went through, what it logged, and the waits.
+    fn drive(
+        policy: RestartPolicy,
+        runs: &[RunEnd],
+    ) -> (Vec<InstanceState>, Vec<String>, Vec<Duration>) {
+        let mut instance = waiting("web", 1, "demo-web-1".into(), "process", Vec::new());
+        let mut backoff = RestartBackoff::default();
+        let mut now = Instant::now();
+        let (mut states, mut said, mut waits) = (Vec::new(), Vec::new(), Vec::new());
+        for (pid, end) in (100..).zip(runs) {
+            let started = Event::Started {
+                pid: Some(pid),
+                checked: false,
+                restarts: backoff.restarts(),
+            };
+            apply(&mut instance, started).expect("a start after a wait");
+            if end.stop_requested {
+                apply(&mut instance, Event::StopRequested).unwrap();
+            }
+            let began = now;
+            now += Duration::from_millis(10);
+            let next = after_run(end, policy, &mut backoff, began, now);
+            apply(&mut instance, next.event).expect("the driver's event is allowed");
+            states.push(instance.state);
+            said.push(next.said);
+            let Some(delay) = next.again_after else {
+                break;
+            };
+            waits.push(delay);
+            now += delay;
+        }
+        (states, said, waits)
+    }
+
+    fn exit(code: i32) -> RunEnd {
+        RunEnd {
+            code: Some(code),
+            stop_requested: false,
+            killed_by_hand: false,
+        }
+    }
+
+    #[test]
+    fn on_failure_with_a_limit_restarts_that_often_then_stays_exited() {
+        let (states, said, waits) = drive(
+            RestartPolicy::OnFailure(Some(2)),
+            &[exit(1), exit(1), exit(1), exit(1)],
+        );
+        assert_eq!(
+            states,
+            [
+                InstanceState::Restarting,
+                InstanceState::Restarting,
+                InstanceState::Exited
+            ]
+        );
+        assert_eq!(
+            said,
+            [
+                "exited with code 1; restarting in 0.1s",
+                "exited with code 1; restarting in 0.2s",
+                "exited with code 1"
+            ]
+        );
+        assert_eq!(
+            waits,
+            [Duration::from_millis(100), Duration::from_millis(200)]
+        );
+    }
+
+    #[test]
+    fn a_clean_exit_ends_on_failure_but_not_always() {
+        let (states, _, _) = drive(RestartPolicy::OnFailure(None), &[exit(0)]);
+        assert_eq!(states, [InstanceState::Exited]);
+        let (states, _, _) = drive(RestartPolicy::Always, &[exit(0), exit(0)]);
+        assert_eq!(
+            states,
+            [InstanceState::Restarting, InstanceState::Restarting]
+        );
+        let (states, said, _) = drive(RestartPolicy::No, &[exit(3)]);
+        assert_eq!(
+            (states, said),
+            (
+                vec![InstanceState::Exited],
+                vec!["exited with code 3".to_owned()]
+            )
+        );
+    }
+
+    #[test]
+    fn a_process_crashing_fast_becomes_a_crash_loop_and_still_retries() {
+        let (states, said, waits) = drive(
+            RestartPolicy::Always,
+            &[exit(1), exit(1), exit(1), exit(1), exit(1), exit(1)],
+        );
+        assert_eq!(states[3], InstanceState::Restarting);
+        assert_eq!(states[4], InstanceState::CrashLoop);
+        assert!(
+            said[4].starts_with("crash loop: 5 exits in the last 60s (last code 1)"),
+            "{}",
+            said[4]
+        );
+        assert_eq!(waits.len(), 6, "a crash loop is retried, never given up");
+    }
+
+    #[test]
+    fn a_kill_by_hand_or_a_stop_is_never_restarted() {
+        let killed = RunEnd {
+            code: Some(137),
+            stop_requested: false,
+            killed_by_hand: true,
+        };
+        let (states, said, waits) = drive(RestartPolicy::Always, &[killed]);
+        assert_eq!(
+            (states, said),
+            (
+                vec![InstanceState::Exited],
+                vec!["exited with code 137".to_owned()]
+            )
+        );
+        assert!(waits.is_empty());
+        let stopped = RunEnd {
+            code: Some(143),
+            stop_requested: true,
+            killed_by_hand: false,
+        };
+        let (states, said, _) = drive(RestartPolicy::Always, &[exit(1), stopped]);
+        assert_eq!(states, [InstanceState::Restarting, InstanceState::Stopped]);
+        assert_eq!(said[1], "stopped");
     }
 }
