@@ -135,10 +135,11 @@ pub enum InstanceState {
 }
 
 impl InstanceState {
+    /// Whether it runs or will run again by itself: a crash loop is still retried.
     pub fn is_active(self) -> bool {
         matches!(
             self,
-            Self::Waiting | Self::Running | Self::Stopping | Self::Restarting
+            Self::Waiting | Self::Running | Self::Stopping | Self::Restarting | Self::CrashLoop
         )
     }
 }

@@ -45,8 +45,9 @@ pub async fn wait_for_dependencies(
         warned = true;
         tokio::select! {
             _ = changes.changed() => {}
-            _ = commands.changed() => {
-                if *commands.borrow_and_update() != Command::Run {
+            asked = commands.changed() => {
+                // A dropped sender: the instance was replaced or forgotten.
+                if asked.is_err() || *commands.borrow_and_update() != Command::Run {
                     return Err(None);
                 }
             }

@@ -150,8 +150,9 @@ pub async fn run(
         };
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            _ = commands.changed() => {
-                if *commands.borrow_and_update() != Command::Run {
+            changed = commands.changed() => {
+                // A dropped sender: the instance was replaced or forgotten.
+                if changed.is_err() || *commands.borrow_and_update() != Command::Run {
                     shared.mark_stopped(&key, code);
                     return;
                 }

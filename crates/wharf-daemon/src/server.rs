@@ -151,7 +151,9 @@ impl Server {
                     .await?;
             }
         }
-        Ok(json(&serde_json::json!({"ok": true})))
+        // What the user should hear of it (a container that ignored its stop signal).
+        let notes = self.supervisor.shared().take_notes(name);
+        Ok(json(&serde_json::json!({"ok": true, "notes": notes})))
     }
 
     /// `GET /v1/events[?project=NAME]`: the instances as they are, then every change.

@@ -238,13 +238,14 @@ impl Shared {
         )
     }
 
+    /// Keeps a note for the user, handed out by the operation that caused it; said
+    /// once however often it happened.
     pub fn note(&self, project: &str, note: String) {
-        self.notes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(project.to_owned())
-            .or_default()
-            .push(note);
+        let mut notes = self.notes.lock().unwrap_or_else(PoisonError::into_inner);
+        let kept = notes.entry(project.to_owned()).or_default();
+        if !kept.contains(&note) {
+            kept.push(note);
+        }
     }
 
     pub(crate) fn take_notes(&self, project: &str) -> Vec<String> {

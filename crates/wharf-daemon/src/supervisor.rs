@@ -363,7 +363,8 @@ impl Supervisor {
     }
 
     /// Stops the instances of `service` numbered `from_replica` and up, and waits for
-    /// them; `remove` drops them from the table afterwards.
+    /// them (a kill is sent, not waited for); `remove` drops them from the table
+    /// afterwards.
     async fn stop_instances(
         &self,
         project_name: &str,
@@ -383,7 +384,15 @@ impl Supervisor {
                 .filter(|((name, replica), _)| name == service && *replica >= from_replica)
                 .filter_map(|(_, instance)| {
                     let _ = instance.command.send(how);
-                    instance.task.take()
+                    // A signal is delivered, not waited for: what follows is the
+                    // process's affair (nginx reloads on SIGHUP; a container the
+                    // engine killed stays watched), and waiting would hold every
+                    // other operation.
+                    if matches!(how, Command::Kill(_)) {
+                        None
+                    } else {
+                        instance.task.take()
+                    }
                 })
                 .collect()
         };

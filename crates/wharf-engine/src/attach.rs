@@ -8,12 +8,19 @@ use std::io::{Read as _, Write as _};
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::query_parameters::{
-    AttachContainerOptions, RemoveContainerOptions, ResizeContainerTTYOptions, ResizeExecOptions,
+    AttachContainerOptions, KillContainerOptions, ResizeContainerTTYOptions, ResizeExecOptions,
     WaitContainerOptions,
 };
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
-use wharf_plan::ContainerSpec;
+use wharf_plan::{ContainerSpec, EngineResource};
+
+/// A project's networks and volumes, by name.
+#[derive(Default)]
+pub struct ProjectResources {
+    pub networks: std::collections::BTreeMap<String, EngineResource>,
+    pub volumes: std::collections::BTreeMap<String, EngineResource>,
+}
 
 use crate::engine::{Engine, EngineError};
 
@@ -81,9 +88,12 @@ impl Engine {
 pub struct OneOff<'a> {
     pub name: &'a str,
     pub spec: &'a ContainerSpec,
+    /// The project's networks and volumes, made first if missing, as Compose's `run`
+    /// makes them.
+    pub resources: &'a ProjectResources,
     /// A terminal for it, sized as the user's window.
     pub tty: Option<WindowSize>,
-    /// Removed once it exits (`--rm`).
+    /// Removed by the engine once it exits (`--rm`).
     pub remove: bool,
 }
 
@@ -91,6 +101,15 @@ impl Engine {
     /// Creates and starts a one-off container attached to this process's standard
     /// streams, as `docker run -i[t]` does; its exit code.
     pub async fn run_attached(&self, one_off: &OneOff<'_>) -> Result<i64, EngineError> {
+        // Listened for from the start: a signal before the container runs is passed
+        // on once it does.
+        let signals = Signals::listen();
+        for network in one_off.resources.networks.values() {
+            self.ensure_network(network).await?;
+        }
+        for volume in one_off.resources.volumes.values() {
+            self.ensure_volume(volume).await?;
+        }
         let image = self.image_id(&one_off.spec.image).await?;
         let mut body = self.create_body(
             one_off.name,
@@ -107,6 +126,12 @@ impl Engine {
         body.attach_stdin = Some(true);
         body.attach_stdout = Some(true);
         body.attach_stderr = Some(true);
+        if one_off.remove {
+            // The engine removes it however it ends, even if this process is killed.
+            body.host_config
+                .get_or_insert_with(Default::default)
+                .auto_remove = Some(true);
+        }
         let id = self.create_from(one_off.name, one_off.spec, body).await?;
         let attach = AttachContainerOptions {
             stream: true,
@@ -126,6 +151,9 @@ impl Engine {
                 None::<bollard::query_parameters::StartContainerOptions>,
             )
             .await?;
+        // Interrupted or terminated, the container is too, as `docker run` passes
+        // signals on; it ends, and so does this command.
+        let passer = tokio::spawn(signals.pass_to(self.docker.clone(), id.clone()));
         let resizer = one_off.tty.map(|window| {
             tokio::spawn(follow_window(
                 self.docker.clone(),
@@ -137,6 +165,7 @@ impl Engine {
         if let Some(resizer) = resizer {
             resizer.abort();
         }
+        passer.abort();
         // The engine ends the wait with an error for a non-zero exit; its code is there.
         let code = match exit.next().await {
             Some(Ok(done)) => done.status_code,
@@ -144,15 +173,39 @@ impl Engine {
             Some(Err(err)) => return Err(err.into()),
             None => 0,
         };
-        if one_off.remove {
-            let options = RemoveContainerOptions {
-                force: true,
-                ..RemoveContainerOptions::default()
-            };
-            self.docker.remove_container(&id, Some(options)).await?;
-        }
         joined?;
         Ok(code)
+    }
+}
+
+/// SIGINT and SIGTERM, caught instead of ending this process.
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl Signals {
+    fn listen() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Self(
+            signal(SignalKind::interrupt())
+                .ok()
+                .zip(signal(SignalKind::terminate()).ok()),
+        )
+    }
+
+    /// Passes each one on to the container `id`, as `docker run` does.
+    async fn pass_to(self, docker: bollard::Docker, id: String) {
+        let Some((mut interrupt, mut terminate)) = self.0 else {
+            return;
+        };
+        loop {
+            let name = tokio::select! {
+                _ = interrupt.recv() => "SIGINT",
+                _ = terminate.recv() => "SIGTERM",
+            };
+            let options = KillContainerOptions {
+                signal: name.to_owned(),
+            };
+            let _ = docker.kill_container(&id, Some(options)).await;
+        }
     }
 }
 

@@ -151,6 +151,10 @@ impl Engine {
 fn stream_message(err: bollard::errors::Error) -> String {
     match err {
         bollard::errors::Error::DockerStreamError { error } => error.trim().to_owned(),
+        // The engine's words (a Dockerfile it cannot parse), not the client's framing.
+        bollard::errors::Error::DockerResponseServerError { message, .. } => {
+            message.trim().to_owned()
+        }
         other => other.to_string(),
     }
 }

@@ -12,7 +12,7 @@ mod images;
 mod registry_auth;
 mod socket;
 
-pub use attach::{ExecRequest, OneOff, WindowSize};
+pub use attach::{ExecRequest, OneOff, ProjectResources, WindowSize};
 pub use blocking::BlockingEngine;
 pub use build_context::{BuildContext, Dockerfile};
 pub use diagnosis::EngineProblem;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use wharf_engine::{BlockingEngine, BuildContext, BuildRequest, Dockerfile};
 use wharf_manifest::Loaded;
 use wharf_model::Service;
@@ -40,7 +40,7 @@ pub fn build_service(
         Dockerfile::Inline(build.dockerfile_inline.clone())
     };
     let context = BuildContext::new(Path::new(&build.context), dockerfile)
-        .with_context(|| format!("building {name}"))?;
+        .map_err(|err| anyhow::anyhow!("building {name}: {err}"))?;
     let mut labels: HashMap<String, String> = build.labels.clone().into_iter().collect();
     labels.insert("com.docker.compose.project".into(), project.clone());
     labels.insert("com.docker.compose.service".into(), name.to_owned());
@@ -77,9 +77,9 @@ pub fn build_service(
         Ok(_) => Ok(()),
         // The engine's classic builder is what its API offers without a BuildKit session.
         Err(err) if err.to_string().contains("BuildKit") => bail!(
-            "building {name}: {err}\nhint: this Dockerfile needs BuildKit, which wharf's builds do not speak yet; `docker buildx build -t {image} {}` builds it, and `wharf up` then uses that image",
+            "building {name}: {err}\nhint: this Dockerfile needs BuildKit, which wharf's builds do not speak yet; `DOCKER_BUILDKIT=1 docker build -t {image} {}` builds it, and `wharf up` then uses that image",
             build.context
         ),
-        Err(err) => Err(anyhow::Error::new(err).context(format!("building {name}"))),
+        Err(err) => bail!("building {name}: {err}"),
     }
 }

@@ -19,7 +19,7 @@ use crate::daemon_client;
 use crate::printer::Printer;
 use crate::project_ref::endpoint;
 use crate::readiness::{DEFAULT_WAIT_TIMEOUT, wait};
-use wharf_engine::{BlockingEngine, ExecRequest, OneOff, WindowSize};
+use wharf_engine::{BlockingEngine, ExecRequest, OneOff, ProjectResources, WindowSize};
 
 /// `exec` in project `name`.
 pub fn exec_in(paths: &Paths, name: &str, args: &ExecArgs) -> anyhow::Result<ExitCode> {
@@ -98,7 +98,7 @@ fn exit_code(status: std::process::ExitStatus) -> ExitCode {
 /// with its mounts and environment, publishing its ports only with
 /// `--service-ports`), run in the foreground through the engine's API.
 fn one_off_container(
-    project: &str,
+    project: &ProjectSpec,
     service: &str,
     container: &wharf_plan::ContainerSpec,
     args: &RunArgs,
@@ -126,11 +126,16 @@ fn one_off_container(
         aliases.clear();
     }
     let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
-    let name = format!("{project}-{service}-run-{id}");
+    let name = format!("{}-{service}-run-{id}", project.name);
+    let resources = ProjectResources {
+        networks: project.networks.clone(),
+        volumes: project.volumes.clone(),
+    };
     attached(|tty| {
         engine.run_attached(&OneOff {
             name: &name,
             spec: &spec,
+            resources: &resources,
             tty,
             remove: args.rm,
         })
@@ -169,7 +174,7 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
         let response: UpResponse = client.post(
             &endpoint(&name, "up"),
             &UpRequest {
-                spec,
+                spec: spec.clone(),
                 services: dependencies,
                 no_deps: false,
                 force_recreate: false,
@@ -199,7 +204,7 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
         }
     }
     if let Some(container) = &service.container {
-        return one_off_container(&loaded.project.name, &args.service, container, args);
+        return one_off_container(&spec, &args.service, container, args);
     }
     let command = if args.command.is_empty() {
         service.command.clone()

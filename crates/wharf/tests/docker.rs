@@ -286,12 +286,29 @@ services:
 "#
     ));
     docker_up(&stack);
+    // `stop` says it too, once; the `down` after it does not repeat it.
+    let output = stack.wharf(&["stop"]);
+    assert!(output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        said.matches("wharfdeaf-deaf-1 ignored SIGTERM").count(),
+        1,
+        "{said}"
+    );
+    let output = stack.wharf(&["down"]);
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("ignored"));
+    docker_up(&stack);
     let output = stack.wharf(&["down"]);
     assert!(output.status.success());
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
         said.contains("wharfdeaf-deaf-1 ignored SIGTERM") && said.contains("init: true"),
         "{said}"
+    );
+    assert_eq!(
+        said.matches("ignored SIGTERM").count(),
+        1,
+        "said once: {said}"
     );
 }
 
@@ -1029,4 +1046,86 @@ fn exec_and_run_attach_through_the_engine_without_the_docker_cli() {
         );
     }
     stack.ok(&["down"]);
+}
+
+#[test]
+fn kill_answers_at_once_and_up_builds_only_what_it_starts() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        "name: killbuild\nservices:\n  app:\n    image: {IMAGE}\n    init: true\n    command: [\"sleep\", \"600\"]\n    restart: always\n  broken:\n    build: ./broken\n"
+    ));
+    let broken = stack.dir.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::write(
+        broken.join("Dockerfile"),
+        format!("FROM {IMAGE}\nRUN exit 1\n"),
+    )
+    .unwrap();
+    // `up app` builds nothing it does not start.
+    let output = stack
+        .command(&["up", "-d", "--wait", "app"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && !said.contains("building broken"),
+        "{said}"
+    );
+    // A killed container is not waited for, and nothing else waits behind it.
+    let asked = std::time::Instant::now();
+    stack.ok(&["kill", "app"]);
+    stack.ok(&["up", "-d", "app"]);
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
+    eventually("the kill shows", Duration::from_secs(10), || {
+        stack
+            .ps()
+            .iter()
+            .any(|i| i["service"] == "app" && i["exit_code"] == 137)
+    });
+    stack.ok(&["down"]);
+}
+
+#[test]
+fn an_interrupted_run_rm_leaves_no_container() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        "name: runint\nservices:\n  app:\n    image: {IMAGE}\n    init: true\n    command: [\"sleep\", \"600\"]\n"
+    ));
+    let one_offs = || {
+        let listed = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                "label=com.docker.compose.project=runint",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&listed.stdout).lines().count()
+    };
+    let mut run = stack
+        .command(&["run", "--rm", "--no-deps", "app", "sleep", "30"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the one-off runs", Duration::from_secs(20), || {
+        one_offs() == 1
+    });
+    support::signal(run.id(), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = run.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the interrupted command fails as its container did"
+    );
+    eventually("the container is gone", Duration::from_secs(10), || {
+        one_offs() == 0
+    });
 }

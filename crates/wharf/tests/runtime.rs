@@ -190,10 +190,38 @@ services:
                 .any(|i| i["service"] == "crasher" && i["state"] == "crash_loop")
         },
     );
-    let table = stack.ok(&["ps", "-a"]);
+    // Still retried, so `ps` lists it without -a.
+    let table = stack.ok(&["ps"]);
     assert!(table.contains("crash loop"), "{table}");
     assert_eq!(stack.pid_of("loop-steady-1"), Some(steady));
     assert!(stack.ok(&["logs", "crasher"]).contains("boom"));
+
+    // Another `up` while it waits out its backoff changes nothing: one instance, still
+    // retried, never started twice at once.
+    let said = String::from_utf8_lossy(&stack.wharf(&["up", "-d"]).stderr).into_owned();
+    let crasher = said.lines().find(|l| l.starts_with("crasher")).unwrap_or_default();
+    assert!(crasher.ends_with("unchanged"), "{said}");
+    let restarts = |stack: &Stack| {
+        stack
+            .ps()
+            .iter()
+            .find(|i| i["service"] == "crasher")
+            .and_then(|i| i["restarts"].as_u64())
+            .unwrap_or_default()
+    };
+    let before = restarts(&stack);
+    eventually("it is retried again", Duration::from_secs(40), || {
+        restarts(&stack) > before
+    });
+    let logs = stack.ok(&["logs", "crasher"]);
+    assert!(!logs.contains("cannot start"), "{logs}");
+    let lines: Vec<&str> = logs.lines().filter(|l| l.contains("[wharf]")).collect();
+    assert!(
+        lines
+            .windows(2)
+            .all(|pair| !(pair[0].contains("started (pid") && pair[1].contains("started (pid"))),
+        "never two starts in a row: {lines:#?}"
+    );
 }
 
 #[test]

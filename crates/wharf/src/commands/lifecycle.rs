@@ -16,7 +16,7 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let name = project_ref::name(settings)?;
     let client = daemon_client::connect(&settings.paths)?;
-    let _: serde_json::Value = client.post(
+    let answer: serde_json::Value = client.post(
         &endpoint(&name, action),
         &ServicesRequest {
             services: services.to_vec(),
@@ -30,5 +30,10 @@ pub fn run(
         services.join(", ")
     };
     settings.printer.info(&format!("{action}: {what}"));
+    for note in answer["notes"].as_array().into_iter().flatten() {
+        if let Some(note) = note.as_str() {
+            settings.printer.warn(note);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

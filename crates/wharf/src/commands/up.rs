@@ -33,10 +33,12 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
     } else {
         Some(BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?)
     };
-    // Build what runs in Docker and builds: with --build, or when its image is missing.
+    // Build what this `up` starts in Docker and builds: with --build, or when its
+    // image is missing.
+    let starting = starting_services(&loaded, &args.services, args.no_deps);
     let builds: Vec<&String> = containers
         .iter()
-        .filter(|name| loaded.project.services[*name].build.is_some())
+        .filter(|name| starting.contains(*name) && loaded.project.services[*name].build.is_some())
         .collect();
     let engine = engine.filter(|_| !args.build);
     for name in builds {
@@ -338,4 +340,28 @@ fn attached(
     Ok(ExitCode::from(
         u8::try_from(code.clamp(0, 255)).unwrap_or(1),
     ))
+}
+
+/// The services an `up` of `named` starts: all when none are named, else those and,
+/// unless `no_deps`, everything they depend on.
+fn starting_services(
+    loaded: &wharf_manifest::Loaded,
+    named: &[String],
+    no_deps: bool,
+) -> BTreeSet<String> {
+    let services = &loaded.project.services;
+    if named.is_empty() {
+        return services.keys().cloned().collect();
+    }
+    let mut starting = BTreeSet::new();
+    let mut pending: Vec<String> = named.to_vec();
+    while let Some(name) = pending.pop() {
+        if !starting.insert(name.clone()) || no_deps {
+            continue;
+        }
+        if let Some(service) = services.get(&name) {
+            pending.extend(service.depends_on.keys().cloned());
+        }
+    }
+    starting
 }
