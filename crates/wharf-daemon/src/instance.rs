@@ -53,6 +53,7 @@ pub async fn run(
             .and_then(|tree| tree.instance(&key.project, &key.service, key.replica)),
     );
     let mut backoff = RestartBackoff::default();
+    let environment = spec.process_environment();
     loop {
         if let Some(problem) = spec.ports.iter().find_map(|p| in_use(p.published)) {
             return not_started(&shared, &key, problem, None);
@@ -62,12 +63,7 @@ pub async fn run(
             marker: &marker,
             cgroup: cgroup.0.as_ref(),
         };
-        let mut child = match spawn(
-            &spec.command,
-            &spec.working_dir,
-            &spec.environment,
-            containment,
-        ) {
+        let mut child = match spawn(&spec.command, &spec.working_dir, &environment, containment) {
             Ok(child) => child,
             Err(err) => {
                 let program = spec.command.first().map_or("", String::as_str);
@@ -236,6 +232,7 @@ async fn follow_health(
         return;
     };
     let mut tracker = HealthTracker::new(health.clone(), started);
+    let environment = spec.process_environment();
     // Probes are the service's processes too: contained like it.
     let containment = Containment {
         marker: &marker,
@@ -246,7 +243,7 @@ async fn follow_health(
         let result = probe(
             &health,
             &spec.working_dir,
-            &spec.environment,
+            &environment,
             &shared.children,
             containment,
         )

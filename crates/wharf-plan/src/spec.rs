@@ -44,7 +44,7 @@ pub struct RouteSpec {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSpec {
-    /// argv; the program is looked up on the daemon's PATH.
+    /// argv; the program is looked up on `search_path`.
     pub command: Vec<String>,
     pub working_dir: PathBuf,
     pub environment: BTreeMap<String, String>,
@@ -62,9 +62,27 @@ pub struct ServiceSpec {
     /// above that describe a process (`command`, `working_dir`) are then unused.
     #[serde(default)]
     pub container: Option<Box<ContainerSpec>>,
+    /// Where its programs (and its healthcheck's) are found when its environment sets
+    /// no `PATH`: the `PATH` of the shell that ran `up`, not that of whichever shell
+    /// started the daemon. A new one is not a change that recreates the service.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub search_path: String,
 }
 
 impl ServiceSpec {
+    /// The environment its processes get: its own, with `PATH` from `search_path`
+    /// unless it sets one.
+    #[must_use]
+    pub fn process_environment(&self) -> BTreeMap<String, String> {
+        let mut environment = self.environment.clone();
+        if !self.search_path.is_empty() {
+            environment
+                .entry("PATH".to_owned())
+                .or_insert_with(|| self.search_path.clone());
+        }
+        environment
+    }
+
     /// What replica `replica` (from 1) runs: `WHARF_REPLICA` set, and with several
     /// replicas each listening on its own host ports (the published ones shifted by
     /// `replica - 1`), the first of them given in `PORT`.

@@ -135,7 +135,11 @@ pub fn project_spec(
             let hashed = crate::containers::service_json(&project_json, name);
             container_service_spec(loaded, name, service, &hashed)
         } else {
-            service_spec(context)
+            // Its programs are found where this shell finds them.
+            service_spec(context).map(|spec| ServiceSpec {
+                search_path: loaded.environment.get("PATH").cloned().unwrap_or_default(),
+                ..spec
+            })
         };
         match built {
             Ok(mut spec) => {
@@ -233,6 +237,7 @@ fn container_service_spec(
             .stop_grace_period
             .map_or(Duration::from_secs(10), wharf_model::Duration::as_std),
         origin: format!("container {}", container.image),
+        search_path: String::new(),
         container: Some(Box::new(container)),
     })
 }
@@ -337,6 +342,7 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
             .map_or(Duration::from_secs(10), wharf_model::Duration::as_std),
         origin,
         container: None,
+        search_path: String::new(),
     })
 }
 

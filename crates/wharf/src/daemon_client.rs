@@ -67,9 +67,15 @@ fn start_daemon(paths: &Paths) -> anyhow::Result<()> {
         .open(&log_path)
         .with_context(|| format!("cannot open {}", log_path.display()))?;
     let exe = std::env::current_exe().context("cannot find the wharf executable")?;
-    // Its own session: the daemon must not get the terminal's Ctrl-C.
+    // Its own session: the daemon must not get the terminal's Ctrl-C. Its own tools
+    // (`true`, `setsid`) are found whatever PATH this shell has; the services get the
+    // PATH of each `up` (`ServiceSpec::search_path`).
     Command::new(exe)
         .args(["daemon", "run"])
+        .env(
+            "PATH",
+            with_system_directories(std::env::var_os("PATH").as_deref()),
+        )
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -77,4 +83,17 @@ fn start_daemon(paths: &Paths) -> anyhow::Result<()> {
         .spawn()
         .context("cannot start wharfd")?;
     Ok(())
+}
+
+/// `path` with the system's program directories after it, where they are missing.
+fn with_system_directories(path: Option<&std::ffi::OsStr>) -> std::ffi::OsString {
+    let mut directories: Vec<std::path::PathBuf> = path
+        .map(|p| std::env::split_paths(p).collect())
+        .unwrap_or_default();
+    for system in ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
+        if !directories.iter().any(|d| d.as_os_str() == system) {
+            directories.push(system.into());
+        }
+    }
+    std::env::join_paths(directories).unwrap_or_default()
 }

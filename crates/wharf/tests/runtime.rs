@@ -199,7 +199,10 @@ services:
     // Another `up` while it waits out its backoff changes nothing: one instance, still
     // retried, never started twice at once.
     let said = String::from_utf8_lossy(&stack.wharf(&["up", "-d"]).stderr).into_owned();
-    let crasher = said.lines().find(|l| l.starts_with("crasher")).unwrap_or_default();
+    let crasher = said
+        .lines()
+        .find(|l| l.starts_with("crasher"))
+        .unwrap_or_default();
     assert!(crasher.ends_with("unchanged"), "{said}");
     let restarts = |stack: &Stack| {
         stack
@@ -776,4 +779,62 @@ fn up_wait_outlives_another_up_recreating_its_service_and_names_a_stop() {
             && said.contains("twice-slow-1 was stopped (`wharf stop` or `wharf kill`)"),
         "{said}"
     );
+}
+
+#[test]
+fn services_find_programs_on_the_path_of_the_up_that_started_them() {
+    let stack = Stack::new(
+        "name: paths\nservices:\n  first:\n    image: debian\n    x-wharf: {process: {command: [\"sleep\", \"600\"]}}\n",
+    );
+    // The daemon starts under a narrow PATH...
+    let narrow = stack
+        .command(&["up", "-d", "--wait"])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(
+        narrow.status.success(),
+        "{}",
+        String::from_utf8_lossy(&narrow.stderr)
+    );
+    // ...and a later `up` from a shell with the project's own tools on its PATH runs
+    // them, and their healthchecks, from there.
+    let tools = stack.dir.path().join("bin");
+    std::fs::create_dir(&tools).unwrap();
+    let tool = tools.join("hello-tool");
+    std::fs::write(
+        &tool,
+        "#!/bin/sh\n[ \"$1\" = --check ] && exit 0\nexec sleep 600\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    stack.write("name: paths\nservices:\n  first:\n    image: debian\n    x-wharf: {process: {command: [\"sleep\", \"600\"]}}\n  tool:\n    image: debian\n    x-wharf: {process: {command: [\"hello-tool\"]}}\n    healthcheck: {test: [\"CMD\", \"hello-tool\", \"--check\"], interval: 1s}\n");
+    let wide = stack
+        .command(&["up", "-d", "--wait", "--wait-timeout", "20"])
+        .env("PATH", format!("{}:/usr/bin:/bin", tools.display()))
+        .output()
+        .unwrap();
+    assert!(
+        wide.status.success(),
+        "{}",
+        String::from_utf8_lossy(&wide.stderr)
+    );
+    let said = String::from_utf8_lossy(&wide.stderr);
+    let first = said
+        .lines()
+        .find(|l| l.starts_with("first"))
+        .unwrap_or_default();
+    assert!(
+        first.ends_with("unchanged"),
+        "a new PATH does not recreate what runs: {said}"
+    );
+    assert!(
+        stack
+            .ps()
+            .iter()
+            .any(|i| i["service"] == "tool" && i["health"] == "healthy"),
+        "{:?}",
+        stack.ps()
+    );
+    stack.ok(&["down"]);
 }
