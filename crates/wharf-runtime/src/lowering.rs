@@ -101,12 +101,20 @@ fn reachable(loaded: &Loaded) -> BTreeMap<String, Vec<PortSpec>> {
 /// The recipe of a service whose image has one, listening on the host port of the
 /// image's usual port (published, else that port itself).
 fn recipe(mut context: RecipeContext<'_>, ports: &[PortSpec]) -> Option<Result<Recipe, String>> {
-    let usual = usual_port(&context.service.image)?;
-    context.port = ports
-        .iter()
-        .find(|p| p.target == usual)
-        .map_or(usual, |p| p.published);
+    context.port = recipe_port(&context.service.image, ports)?;
     recipes::for_image(&context)
+}
+
+/// The host port a recipe listens on: where the image's usual port is published,
+/// else that port itself.
+fn recipe_port(image: &str, ports: &[PortSpec]) -> Option<u16> {
+    let usual = usual_port(image)?;
+    Some(
+        ports
+            .iter()
+            .find(|p| p.target == usual)
+            .map_or(usual, |p| p.published),
+    )
 }
 
 /// `scale` overrides replica counts (`--scale web=3`); named volumes of native
@@ -165,6 +173,16 @@ pub fn project_spec(
     for spec in services.values_mut().filter(|s| s.container.is_none()) {
         for value in spec.environment.values_mut() {
             *value = resolve_references(value, &reachable);
+        }
+        if let Some(health) = &mut spec.healthcheck {
+            match &mut health.probe {
+                Probe::Exec(argv) => {
+                    for arg in argv.iter_mut().skip(1) {
+                        *arg = resolve_references(arg, &reachable);
+                    }
+                }
+                Probe::Shell(line) => *line = resolve_references(line, &reachable),
+            }
         }
         // A recipe whose entrypoint is wharf already got exact addresses.
         if spec.command.first().map(Path::new) != Some(wharf.as_path()) {
@@ -323,13 +341,21 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
             }
         ));
     }
+    let mut healthcheck = service.healthcheck.as_ref().and_then(health_spec);
+    if let Some(Probe::Exec(argv)) = healthcheck.as_mut().map(|h| &mut h.probe)
+        && service.wharf.process.is_none()
+        && let Some(port) = recipe_port(&service.image, &ports)
+    {
+        let added = recipes::probe_port_args(&service.image, argv, port);
+        argv.splice(1..1, added);
+    }
     Ok(ServiceSpec {
         command,
         working_dir,
         environment,
         ports,
         depends_on: dependencies(service),
-        healthcheck: service.healthcheck.as_ref().and_then(health_spec),
+        healthcheck,
         restart: restart_policy(service)?,
         replicas: replicas(service),
         stop_signal: if service.stop_signal.is_empty() {
@@ -628,6 +654,52 @@ mod tests {
         };
         assert_eq!(*my, expected);
         assert!(!found.contains_key("cache"), "redis is no database here");
+    }
+
+    #[test]
+    fn healthchecks_reach_services_where_they_run_natively() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("compose.yaml"),
+            "name: shop\nservices:\n  cache:\n    image: redis:7\n    ports: [\"26379:6379\"]\n    healthcheck: {test: [\"CMD\", \"redis-cli\", \"ping\"]}\n  web:\n    image: python:3.12\n    command: [\"python3\", \"-m\", \"http.server\"]\n    healthcheck: {test: [\"CMD\", \"redis-cli\", \"-u\", \"redis://cache:6379\", \"ping\"]}\n  shell:\n    image: python:3.12\n    command: [\"python3\", \"-m\", \"http.server\", \"8001\"]\n    healthcheck: {test: \"redis-cli -u redis://cache:6379 ping\"}\n",
+        )
+        .unwrap();
+        let loaded = wharf_manifest::load(&wharf_manifest::LoadOptions {
+            working_dir: dir.path().to_owned(),
+            interpolate: true,
+            ..wharf_manifest::LoadOptions::default()
+        })
+        .unwrap();
+        let spec = project_spec(
+            &loaded,
+            &BTreeMap::new(),
+            &dir.path().join("v"),
+            &BTreeSet::new(),
+        )
+        .expect("redis-server and python3 are installed (Debian: apt-get install redis-server)");
+        let probe = |name: &str| spec.services[name].healthcheck.clone().unwrap().probe;
+        // The image's own client, pointed at the port the recipe listens on.
+        assert_eq!(
+            probe("cache"),
+            Probe::Exec(
+                ["redis-cli", "-p", "26379", "ping"]
+                    .map(str::to_owned)
+                    .to_vec()
+            )
+        );
+        // Another service named in a probe is reached where it runs.
+        assert_eq!(
+            probe("web"),
+            Probe::Exec(
+                ["redis-cli", "-u", "redis://127.0.0.1:26379", "ping"]
+                    .map(str::to_owned)
+                    .to_vec()
+            )
+        );
+        assert_eq!(
+            probe("shell"),
+            Probe::Shell("redis-cli -u redis://127.0.0.1:26379 ping".to_owned())
+        );
     }
 
     #[test]

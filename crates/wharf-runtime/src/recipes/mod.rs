@@ -152,6 +152,24 @@ pub fn for_image(context: &RecipeContext<'_>) -> Option<Result<Recipe, String>> 
     }
 }
 
+/// A healthcheck running the image's own client with no address of its own (`redis-cli
+/// ping`) asks the usual port, which natively is free or someone else's: the
+/// arguments that point it at `port`, where the recipe listens. Clients that read
+/// their port from the environment (`PGPORT`) need none.
+pub fn probe_port_args(image: &str, probe: &[String], port: u16) -> Vec<String> {
+    let Some((program, args)) = probe.split_first() else {
+        return Vec::new();
+    };
+    let program = program.rsplit('/').next().unwrap_or(program);
+    let addressed = |flags: &[&str]| args.iter().any(|a| flags.iter().any(|f| a.starts_with(f)));
+    match (image_name_and_tag(image).0, program) {
+        ("redis", "redis-cli") if !addressed(&["-p", "-u", "-h", "-s"]) => {
+            vec!["-p".to_owned(), port.to_string()]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// The image's usual port, which the recipe listens on (moved to the published one).
 pub fn usual_port(image: &str) -> Option<u16> {
     match image_name_and_tag(image).0 {
