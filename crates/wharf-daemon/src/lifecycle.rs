@@ -193,7 +193,12 @@ pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
         }
         Event::Listening { addresses, .. } => status.listening = addresses,
         Event::StopRequested => {}
-        Event::Stopped { exit_code } | Event::Exited { exit_code } => ended(status, exit_code),
+        Event::Stopped { exit_code } => {
+            ended(status, exit_code);
+            // Stopped on request: why it was unhealthy or looping is history now.
+            status.message.clear();
+        }
+        Event::Exited { exit_code } => ended(status, exit_code),
         Event::WillRestart {
             exit_code,
             restarts,
@@ -319,11 +324,15 @@ mod tests {
         for state in ALL {
             let mut status = status();
             status.state = state;
+            status.message = "healthcheck: exit code 1".into();
             // Through `stopping` when something runs to be stopped, else at once.
             let _ = apply(&mut status, Event::StopRequested);
             let stopped = apply(&mut status, Event::Stopped { exit_code: None }).is_ok();
             assert_eq!(stopped, state != Stopped, "{state:?}");
             assert_eq!(status.state, Stopped);
+            if stopped {
+                assert!(status.message.is_empty(), "a stop clears what went wrong before");
+            }
         }
     }
 
