@@ -331,7 +331,10 @@ mod tests {
             assert_eq!(stopped, state != Stopped, "{state:?}");
             assert_eq!(status.state, Stopped);
             if stopped {
-                assert!(status.message.is_empty(), "a stop clears what went wrong before");
+                assert!(
+                    status.message.is_empty(),
+                    "a stop clears what went wrong before"
+                );
             }
         }
     }

@@ -608,20 +608,24 @@ mod tests {
     use super::*;
     use crate::recipes::{Credentials, DatabaseEngine};
 
-    #[test]
-    fn database_recipes_say_what_they_run_and_where_to_reach_it() {
+    /// `compose` loaded from a project directory of its own.
+    fn load(compose: &str) -> (tempfile::TempDir, Loaded) {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("compose.yaml"),
-            "name: shop\nservices:\n  db:\n    image: postgres:15\n    environment: {POSTGRES_USER: app, POSTGRES_PASSWORD: secret}\n    ports: [\"15432:5432\"]\n  my:\n    image: mariadb:11\n    environment: {MARIADB_ROOT_PASSWORD: r, MARIADB_DATABASE: shop}\n  cache:\n    image: redis:7\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("compose.yaml"), compose).unwrap();
         let loaded = wharf_manifest::load(&wharf_manifest::LoadOptions {
             working_dir: dir.path().to_owned(),
             interpolate: true,
             ..wharf_manifest::LoadOptions::default()
         })
         .unwrap();
+        (dir, loaded)
+    }
+
+    #[test]
+    fn database_recipes_say_what_they_run_and_where_to_reach_it() {
+        let (dir, loaded) = load(
+            "name: shop\nservices:\n  db:\n    image: postgres:15\n    environment: {POSTGRES_USER: app, POSTGRES_PASSWORD: secret}\n    ports: [\"15432:5432\"]\n  my:\n    image: mariadb:11\n    environment: {MARIADB_ROOT_PASSWORD: r, MARIADB_DATABASE: shop}\n  cache:\n    image: redis:7\n",
+        );
         let volumes = dir.path().join("volumes");
         let found = databases(&loaded, &volumes);
         let db = found.get("db").expect(
@@ -658,18 +662,9 @@ mod tests {
 
     #[test]
     fn healthchecks_reach_services_where_they_run_natively() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("compose.yaml"),
+        let (dir, loaded) = load(
             "name: shop\nservices:\n  cache:\n    image: redis:7\n    ports: [\"26379:6379\"]\n    healthcheck: {test: [\"CMD\", \"redis-cli\", \"ping\"]}\n  web:\n    image: python:3.12\n    command: [\"python3\", \"-m\", \"http.server\"]\n    healthcheck: {test: [\"CMD\", \"redis-cli\", \"-u\", \"redis://cache:6379\", \"ping\"]}\n  shell:\n    image: python:3.12\n    command: [\"python3\", \"-m\", \"http.server\", \"8001\"]\n    healthcheck: {test: \"redis-cli -u redis://cache:6379 ping\"}\n",
-        )
-        .unwrap();
-        let loaded = wharf_manifest::load(&wharf_manifest::LoadOptions {
-            working_dir: dir.path().to_owned(),
-            interpolate: true,
-            ..wharf_manifest::LoadOptions::default()
-        })
-        .unwrap();
+        );
         let spec = project_spec(
             &loaded,
             &BTreeMap::new(),
