@@ -310,10 +310,10 @@ pub struct RunArgs {
     /// Don't start the services it depends on
     #[arg(long)]
     pub no_deps: bool,
-    /// Accepted for Compose compatibility: a native one-off keeps nothing behind
+    /// Remove the container when it exits (a native one-off keeps nothing behind)
     #[arg(long)]
     pub rm: bool,
-    /// Accepted for Compose compatibility: a native process listens where it says
+    /// Publish the service's ports from the container (a native process listens where it says)
     #[arg(long)]
     pub service_ports: bool,
 }
