@@ -613,6 +613,9 @@ impl Supervisor {
             // Now, not a moment later: the daemon is about to end.
             self.shared.write_records(&name);
         }
+        // Forgotten here (their desired state stays on disk), so no late write of
+        // records or logs lands in a home the user removes once `daemon stop` returns.
+        self.shared.projects().clear();
     }
 
     pub fn spec(&self, name: &str) -> Result<ProjectSpec, SupervisorError> {
