@@ -626,8 +626,8 @@ impl Supervisor {
             .ok_or_else(|| SupervisorError::UnknownProject(name.to_owned()))
     }
 
-    /// The instances wharf runs, or, for a project it does not run, the containers
-    /// Docker Compose started for it.
+    /// The instances wharf runs, or, for a project it does not run, the project's
+    /// containers on the engine (Docker Compose's, or left by an earlier run).
     pub async fn ps(&self, name: &str) -> Result<Vec<InstanceStatus>, SupervisorError> {
         if let Some(instances) = self.own_instances(name) {
             return Ok(instances);
@@ -659,7 +659,8 @@ impl Supervisor {
                 ports: Vec::new(),
                 started_at_ms: None,
                 listening: Vec::new(),
-                message: "started by Docker Compose".to_owned(),
+                message: "not run by wharfd: Docker Compose's, or left by an earlier run"
+                    .to_owned(),
             })
             .collect())
     }
