@@ -131,7 +131,12 @@ impl RouteTable {
                     }
                 };
             for (name, service) in &spec.services {
-                for (index, port) in service.ports.iter().enumerate() {
+                // A database's port gets no HTTP route; the first HTTP one is the name's.
+                let http = service
+                    .ports
+                    .iter()
+                    .filter(|p| !service.not_http.contains(&p.target));
+                for (index, port) in http.enumerate() {
                     if index == 0 {
                         routes.push(route(
                             format!("{name}.{domain}"),
@@ -332,6 +337,37 @@ mod tests {
             instance("api", 1, 18010, true),
         ];
         RouteTable::build(&[ProjectInstances::new(&spec, instances.iter())])
+    }
+
+    #[test]
+    fn a_database_port_gets_no_http_route() {
+        let mut spec = shop(&["db", "broker"]);
+        let db = spec.services.get_mut("db").unwrap();
+        db.ports = vec![PortSpec {
+            target: 5432,
+            published: 15432,
+        }];
+        db.not_http = vec![5432];
+        // RabbitMQ: AMQP is not HTTP, its management page is.
+        let broker = spec.services.get_mut("broker").unwrap();
+        broker.ports = [5672, 15672]
+            .map(|target| PortSpec {
+                target,
+                published: 0,
+            })
+            .to_vec();
+        broker.not_http = vec![5672];
+        let table = RouteTable::build(&[ProjectInstances::new(&spec, std::iter::empty())]);
+        let hosts: Vec<&str> = table
+            .routes_of(Some("shop"))
+            .map(|r| r.host.as_str())
+            .collect();
+        assert!(!hosts.iter().any(|h| h.contains("db.")), "{hosts:?}");
+        assert!(!hosts.iter().any(|h| h.starts_with("5672.")), "{hosts:?}");
+        let Lookup::Found(broker) = table.lookup("broker.shop.localhost", "/") else {
+            panic!("the broker's name leads to its HTTP port: {hosts:?}")
+        };
+        assert_eq!(broker.port, 15672);
     }
 
     #[test]

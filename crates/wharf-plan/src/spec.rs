@@ -67,6 +67,10 @@ pub struct ServiceSpec {
     /// started the daemon. A new one is not a change that recreates the service.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub search_path: String,
+    /// Its ports (targets) that speak something else than HTTP (PostgreSQL's, Redis's):
+    /// the proxy gives them no route. Not a change that recreates the service.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_http: Vec<u16>,
 }
 
 impl ServiceSpec {

@@ -151,6 +151,7 @@ pub fn project_spec(
         };
         match built {
             Ok(mut spec) => {
+                spec.not_http = recipes::not_http_port(&service.image).into_iter().collect();
                 if let Some(replicas) = scale.get(name) {
                     spec.replicas = *replicas;
                 }
@@ -256,6 +257,7 @@ fn container_service_spec(
             .map_or(Duration::from_secs(10), wharf_model::Duration::as_std),
         origin: format!("container {}", container.image),
         search_path: String::new(),
+        not_http: Vec::new(),
         container: Some(Box::new(container)),
     })
 }
@@ -369,6 +371,7 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
         origin,
         container: None,
         search_path: String::new(),
+        not_http: Vec::new(),
     })
 }
 
@@ -673,6 +676,9 @@ mod tests {
         )
         .expect("redis-server and python3 are installed (Debian: apt-get install redis-server)");
         let probe = |name: &str| spec.services[name].healthcheck.clone().unwrap().probe;
+        // Redis's port gets no HTTP route; a program's does.
+        assert_eq!(spec.services["cache"].not_http, [6379]);
+        assert!(spec.services["web"].not_http.is_empty());
         // The image's own client, pointed at the port the recipe listens on.
         assert_eq!(
             probe("cache"),

@@ -170,6 +170,15 @@ pub fn probe_port_args(image: &str, probe: &[String], port: u16) -> Vec<String> 
     }
 }
 
+/// The image's usual port when it speaks something else than HTTP (a database's, a
+/// cache's, a broker's), so the proxy gives it no route.
+pub fn not_http_port(image: &str) -> Option<u16> {
+    match image_name_and_tag(image).0 {
+        "nginx" => None,
+        _ => usual_port(image),
+    }
+}
+
 /// The image's usual port, which the recipe listens on (moved to the published one).
 pub fn usual_port(image: &str) -> Option<u16> {
     match image_name_and_tag(image).0 {
