@@ -315,7 +315,13 @@ mod tests {
         policy: RestartPolicy,
         looks: Vec<(ContainerState, bool)>,
     ) -> (Vec<InstanceState>, Vec<Health>, Vec<String>, Vec<u128>) {
-        let mut instance = waiting("web", 1, "demo-web-1".into(), "docker", Vec::new());
+        let mut instance = waiting(
+            "web",
+            1,
+            "demo-web-1".into(),
+            "docker",
+            &ServiceSpec::default(),
+        );
         let started = Event::Started {
             pid: None,
             checked: true,

@@ -389,7 +389,13 @@ mod tests {
         policy: RestartPolicy,
         runs: &[RunEnd],
     ) -> (Vec<InstanceState>, Vec<String>, Vec<Duration>) {
-        let mut instance = waiting("web", 1, "demo-web-1".into(), "process", Vec::new());
+        let mut instance = waiting(
+            "web",
+            1,
+            "demo-web-1".into(),
+            "process",
+            &ServiceSpec::default(),
+        );
         let mut backoff = RestartBackoff::default();
         let mut now = Instant::now();
         let (mut states, mut said, mut waits) = (Vec::new(), Vec::new(), Vec::new());

@@ -229,14 +229,15 @@ fn ended(status: &mut InstanceStatus, exit_code: Option<i32>) {
     status.health = Health::None;
 }
 
-/// A new instance's status: waiting for its dependencies.
+/// A new instance's status: waiting for its dependencies, which its message names.
 pub fn waiting(
     service: &str,
     replica: u32,
     name: String,
     backend: &str,
-    ports: Vec<wharf_plan::PortSpec>,
+    spec: &wharf_plan::ServiceSpec,
 ) -> InstanceStatus {
+    let dependencies: Vec<&str> = spec.depends_on.keys().map(String::as_str).collect();
     InstanceStatus {
         service: service.to_owned(),
         replica,
@@ -247,10 +248,14 @@ pub fn waiting(
         pid: None,
         exit_code: None,
         restarts: 0,
-        ports,
+        ports: spec.ports.clone(),
         started_at_ms: None,
         listening: Vec::new(),
-        message: String::new(),
+        message: if dependencies.is_empty() {
+            String::new()
+        } else {
+            format!("waiting for {}", dependencies.join(", "))
+        },
     }
 }
 
@@ -258,13 +263,43 @@ pub fn waiting(
 mod tests {
     use super::*;
     use InstanceState::{CrashLoop, Exited, Restarting, Running, Stopped, Stopping, Waiting};
+    use wharf_plan::ServiceSpec;
 
     const ALL: [InstanceState; 7] = [
         Waiting, Running, Stopping, Restarting, CrashLoop, Exited, Stopped,
     ];
 
     fn status() -> InstanceStatus {
-        waiting("web", 1, "demo-web-1".into(), "process", Vec::new())
+        waiting(
+            "web",
+            1,
+            "demo-web-1".into(),
+            "process",
+            &ServiceSpec::default(),
+        )
+    }
+
+    #[test]
+    fn a_waiting_instance_names_what_it_waits_for_until_it_starts() {
+        let mut spec = ServiceSpec::default();
+        for name in ["db", "cache"] {
+            spec.depends_on.insert(
+                name.into(),
+                wharf_plan::Dependency {
+                    condition: wharf_plan::Condition::ServiceHealthy,
+                    required: true,
+                    restart: false,
+                },
+            );
+        }
+        let mut instance = waiting("web", 1, "demo-web-1".into(), "process", &spec);
+        assert_eq!(instance.message, "waiting for cache, db");
+        apply(&mut instance, started(7)).unwrap();
+        assert!(instance.message.is_empty());
+        assert!(
+            status().message.is_empty(),
+            "nothing to wait for: nothing said"
+        );
     }
 
     fn started(pid: u32) -> Event {

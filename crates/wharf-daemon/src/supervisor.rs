@@ -324,8 +324,7 @@ impl Supervisor {
             } else {
                 "process"
             };
-            let status =
-                lifecycle::waiting(service, replica, name, backend, instance_spec.ports.clone());
+            let status = lifecycle::waiting(service, replica, name, backend, &instance_spec);
             let (command, commands) = watch::channel(Command::Run);
             let shared = Arc::clone(&self.shared);
             let task = if instance_spec.container.is_some() {

@@ -125,7 +125,7 @@ pub fn wait(
 }
 
 /// `running 2s, waiting for 127.0.0.1:8000 to accept connections`; a waiting
-/// instance's status (`waiting for dependencies`) says it already.
+/// instance's status (`waiting for api, db`) says it already.
 fn described(instance: &InstanceStatus, awaited: Option<&String>, now: u64) -> String {
     let status = status_text(instance, now);
     match awaited {

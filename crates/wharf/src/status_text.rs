@@ -7,13 +7,16 @@ use crate::age::ago;
 /// `running 5m (healthy)`, `exited (1)`, `restarting: …`, as one cell.
 pub fn status_text(i: &InstanceStatus, now: u64) -> String {
     let mut text = match i.state {
-        InstanceState::Waiting => "waiting for dependencies".to_owned(),
+        // The daemon names the dependencies; without any, it is about to start.
+        InstanceState::Waiting if i.message.is_empty() => "starting".to_owned(),
         InstanceState::Stopping => "stopping".to_owned(),
         InstanceState::Running => format!(
             "running {}",
             i.started_at_ms.map(|t| ago(now, t)).unwrap_or_default()
         ),
-        InstanceState::Restarting | InstanceState::CrashLoop => i.message.clone(),
+        InstanceState::Waiting | InstanceState::Restarting | InstanceState::CrashLoop => {
+            i.message.clone()
+        }
         InstanceState::Exited => match i.exit_code {
             Some(code) => format!("exited ({code})"),
             None => "exited".to_owned(),
