@@ -83,14 +83,6 @@ pub struct Refused {
     pub event: &'static str,
 }
 
-impl Refused {
-    /// A look at where a process listens that came after it ended: expected, since
-    /// the look runs on its own clock, not a driver's mistake.
-    pub fn is_late_look(&self) -> bool {
-        self.event == "listening"
-    }
-}
-
 impl Event {
     fn name(&self) -> &'static str {
         match self {

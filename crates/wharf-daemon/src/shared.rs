@@ -126,9 +126,11 @@ impl Shared {
             let pid_before = instance.status.pid;
             // A copy to compare with only when an event may be sent.
             let before = self.events.heard().then(|| instance.status.clone());
+            // A look at where a process listens runs on its own clock and may come
+            // after the process ended; any other refusal is a driver's bug.
+            let look = matches!(event, Event::Listening { .. });
             if let Err(refused) = apply(&mut instance.status, event) {
-                // Otherwise a driver's bug, not the user's: the daemon's log says which.
-                if !refused.is_late_look() {
+                if !look {
                     crate::say(&format!(
                         "{}/{}/{}: {refused}",
                         key.project, key.service, key.replica

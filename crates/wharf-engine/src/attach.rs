@@ -24,6 +24,13 @@ pub struct ProjectResources {
 
 use crate::engine::{Engine, EngineError};
 
+/// What the engine says, as it says it.
+type Output = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
+>;
+/// Where the command's standard input goes.
+type Input = std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>;
+
 /// How to read the user's window size, (rows, columns), when attached to a terminal.
 pub type WindowSize = fn() -> Option<(u16, u16)>;
 
@@ -67,17 +74,9 @@ impl Engine {
         else {
             return Err(EngineError::Detached);
         };
-        let resizer = request.tty.map(|window| {
-            tokio::spawn(follow_window(
-                self.docker.clone(),
-                Resize::Exec(id.clone()),
-                window,
-            ))
-        });
-        let joined = join_streams(output, input).await;
-        if let Some(resizer) = resizer {
-            resizer.abort();
-        }
+        let joined = self
+            .join_sized(Resize::Exec(id.clone()), request.tty, output, input)
+            .await;
         joined?;
         let inspected = self.docker.inspect_exec(&id).await?;
         Ok(inspected.exit_code.unwrap_or(0))
@@ -154,17 +153,14 @@ impl Engine {
         // Interrupted or terminated, the container is too, as `docker run` passes
         // signals on; it ends, and so does this command.
         let passer = tokio::spawn(signals.pass_to(self.docker.clone(), id.clone()));
-        let resizer = one_off.tty.map(|window| {
-            tokio::spawn(follow_window(
-                self.docker.clone(),
+        let joined = self
+            .join_sized(
                 Resize::Container(id.clone()),
-                window,
-            ))
-        });
-        let joined = join_streams(attached.output, attached.input).await;
-        if let Some(resizer) = resizer {
-            resizer.abort();
-        }
+                one_off.tty,
+                attached.output,
+                attached.input,
+            )
+            .await;
         passer.abort();
         // The engine ends the wait with an error for a non-zero exit; its code is there.
         let code = match exit.next().await {
@@ -209,6 +205,26 @@ impl Signals {
     }
 }
 
+impl Engine {
+    /// Joins the streams (see `join_streams`), keeping `target`'s terminal the size of
+    /// the user's window meanwhile when there is one.
+    async fn join_sized(
+        &self,
+        target: Resize,
+        window: Option<WindowSize>,
+        output: Output,
+        input: Input,
+    ) -> Result<(), EngineError> {
+        let resizer =
+            window.map(|window| tokio::spawn(follow_window(self.docker.clone(), target, window)));
+        let joined = join_streams(output, input).await;
+        if let Some(resizer) = resizer {
+            resizer.abort();
+        }
+        joined
+    }
+}
+
 /// What a window change resizes.
 enum Resize {
     Exec(String),
@@ -241,12 +257,7 @@ async fn follow_window(docker: bollard::Docker, target: Resize, window: WindowSi
 }
 
 /// Copies the output back until it ends, passing standard input on meanwhile.
-async fn join_streams(
-    mut output: std::pin::Pin<
-        Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
-    >,
-    mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
-) -> Result<(), EngineError> {
+async fn join_streams(mut output: Output, mut input: Input) -> Result<(), EngineError> {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
     // A thread of its own, not the runtime's: a read of a terminal blocks until a key
     // is pressed, and must not hold the command's end up.

@@ -20,6 +20,7 @@ use wharf_api::Health;
 use wharf_plan::{ContainerSpec, EngineResource};
 
 use crate::diagnosis::{EngineProblem, classify};
+use crate::registry_auth::{credentials_for, registry_of};
 use crate::socket::engine_socket;
 
 #[derive(Debug, thiserror::Error)]
@@ -169,7 +170,9 @@ impl Engine {
             tag: tag.map(str::to_owned),
             ..Default::default()
         };
-        let mut stream = self.docker.create_image(Some(options), None, None);
+        // A private registry's image needs what `docker login` left for it.
+        let credentials = credentials_for(registry_of(image));
+        let mut stream = self.docker.create_image(Some(options), None, credentials);
         let mut last = String::new();
         while let Some(info) = stream.next().await {
             let info = info?;
@@ -278,16 +281,9 @@ impl Engine {
         if let Ok(found) = self.docker.inspect_image(image).await {
             return Ok(found.id.unwrap_or_default());
         }
-        let options = bollard::query_parameters::CreateImageOptions {
-            from_image: Some(image.to_owned()),
-            ..Default::default()
-        };
-        let mut pull = self.docker.create_image(Some(options), None, None);
-        while let Some(step) = pull.next().await {
-            if step.is_err() {
-                return Err(EngineError::ImageMissing(image.to_owned()));
-            }
-        }
+        self.pull(image, |_| {})
+            .await
+            .map_err(|_| EngineError::ImageMissing(image.to_owned()))?;
         let found = self
             .docker
             .inspect_image(image)

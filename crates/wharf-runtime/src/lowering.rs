@@ -171,25 +171,17 @@ pub fn project_spec(
         return Err(NotNative(problems));
     }
     // Containers reach each other by name on their network; native processes need help.
+    let rewrite = |text: &mut String| *text = resolve_references(text, &reachable);
     for spec in services.values_mut().filter(|s| s.container.is_none()) {
-        for value in spec.environment.values_mut() {
-            *value = resolve_references(value, &reachable);
-        }
-        if let Some(health) = &mut spec.healthcheck {
-            match &mut health.probe {
-                Probe::Exec(argv) => {
-                    for arg in argv.iter_mut().skip(1) {
-                        *arg = resolve_references(arg, &reachable);
-                    }
-                }
-                Probe::Shell(line) => *line = resolve_references(line, &reachable),
-            }
+        spec.environment.values_mut().for_each(rewrite);
+        match spec.healthcheck.as_mut().map(|h| &mut h.probe) {
+            Some(Probe::Exec(argv)) => argv.iter_mut().skip(1).for_each(rewrite),
+            Some(Probe::Shell(line)) => rewrite(line),
+            None => {}
         }
         // A recipe whose entrypoint is wharf already got exact addresses.
         if spec.command.first().map(Path::new) != Some(wharf.as_path()) {
-            for arg in spec.command.iter_mut().skip(1) {
-                *arg = resolve_references(arg, &reachable);
-            }
+            spec.command.iter_mut().skip(1).for_each(rewrite);
         }
     }
     let (networks, volumes) = if containers.is_empty() {

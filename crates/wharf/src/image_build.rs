@@ -13,8 +13,9 @@ use wharf_model::Service;
 use crate::printer::Printer;
 use wharf_runtime::{COMPOSE_VERSION, image_name};
 
-/// Builds one service's image as `docker compose build` would.
+/// Builds one service's image as `docker compose build` would, on `engine`.
 pub fn build_service(
+    engine: &BlockingEngine,
     loaded: &Loaded,
     name: &str,
     service: &Service,
@@ -72,7 +73,6 @@ pub fn build_service(
         pull: pull || build.pull,
     };
     let image = request.tags[0].clone();
-    let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
     match engine.build(context, &request, |line| printer.info(&format!("  {line}"))) {
         Ok(_) => Ok(()),
         // The engine's classic builder is what its API offers without a BuildKit session.

@@ -36,17 +36,24 @@ fn chosen<'a>(
 
 pub fn build(settings: &Settings, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let loaded = project_ref::load(settings)?;
-    for (name, service) in chosen(&loaded, &args.services)? {
-        if service.build.is_some() {
-            build_service(
-                &loaded,
-                name,
-                service,
-                args.no_cache,
-                args.pull,
-                &settings.printer,
-            )?;
-        }
+    let built: Vec<_> = chosen(&loaded, &args.services)?
+        .into_iter()
+        .filter(|(_, service)| service.build.is_some())
+        .collect();
+    if built.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+    for (name, service) in built {
+        build_service(
+            &engine,
+            &loaded,
+            name,
+            service,
+            args.no_cache,
+            args.pull,
+            &settings.printer,
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -40,16 +40,20 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .filter(|name| starting.contains(*name) && loaded.project.services[*name].build.is_some())
         .collect();
-    let engine = engine.filter(|_| !args.build);
     for name in builds {
+        // Containers, so the engine is connected.
+        let Some(engine) = &engine else { break };
         let service = &loaded.project.services[name];
         let image = wharf_runtime::image_name(&loaded.project.name, name, service);
-        let record = engine
-            .as_ref()
-            .map_or(ImageRecord::Missing, |e| image_record(e, &image));
+        let record = if args.build {
+            ImageRecord::Missing
+        } else {
+            image_record(engine, &image)
+        };
         match record {
             ImageRecord::Missing => {
                 crate::image_build::build_service(
+                    engine,
                     &loaded,
                     name,
                     service,
