@@ -6,7 +6,8 @@ cost printed (2.0 is linear).
 Usage: bench/stack_growth.py [--services 50] [--runs 3]
 Builds nothing: run `cargo build --release` first. Each size runs under a private
 WHARF_HOME with its own daemon; the anchor is the smallest stack, in the same
-invocation; medians of the runs are quoted.
+invocation; medians of the runs are quoted. WHARF_BIN runs another build (say, the
+previous commit's) through the same script, to alternate the two.
 """
 
 import argparse
@@ -18,7 +19,7 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-WHARF = ROOT / "target" / "release" / "wharf"
+WHARF = pathlib.Path(os.environ.get("WHARF_BIN", ROOT / "target" / "release" / "wharf"))
 
 
 def generate(services):

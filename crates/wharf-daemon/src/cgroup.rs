@@ -127,6 +127,16 @@ impl Cgroup {
         }
     }
 
+    /// Its `cgroup.procs`, open for a child to write itself into (see `spawn`).
+    pub fn open_procs(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        use nix::fcntl::{OFlag, open};
+        Ok(open(
+            self.procs.as_c_str(),
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?)
+    }
+
     /// Called in the child between fork and exec: moves the calling process into the
     /// cgroup (`0` names the writer). Only system calls, no allocation.
     pub fn join_from_child(&self) -> std::io::Result<()> {

@@ -4,16 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::Signal;
-use tokio::process::Command;
 use wharf_api::Health;
 use wharf_plan::{HealthSpec, Probe};
 
 use crate::orphans::Children;
-use crate::process::{Containment, signal_group};
+use crate::spawn::{Containment, Process, spawn};
 
 const FIRST_DELAY: Duration = Duration::from_millis(5);
 /// While starting, the delay between probes never grows past this.
@@ -116,48 +113,36 @@ pub async fn probe(
     children: &Children,
     containment: Containment<'_>,
 ) -> ProbeResult {
-    let mut command = match &spec.probe {
-        Probe::Exec(argv) => {
-            let Some((program, arguments)) = argv.split_first() else {
-                return ProbeResult::failed("the healthcheck's command is empty");
-            };
-            let mut command = Command::new(program);
-            command.args(arguments);
-            command
+    let shell;
+    let argv = match &spec.probe {
+        Probe::Exec(argv) if argv.is_empty() => {
+            return ProbeResult::failed("the healthcheck's command is empty");
         }
+        Probe::Exec(argv) => argv,
         Probe::Shell(script) => {
-            let mut command = Command::new("/bin/sh");
-            command.arg("-c").arg(script);
-            command
+            shell = ["/bin/sh".to_owned(), "-c".to_owned(), script.clone()];
+            &shell[..]
         }
     };
-    command
-        .current_dir(dir)
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    containment.apply(&mut command);
-    let child = match command.spawn() {
+    let child = match spawn(argv, dir, env, containment) {
         Ok(child) => child,
         Err(err) => return ProbeResult::failed(format!("the healthcheck did not run: {err}")),
     };
-    let pid = child.id().unwrap_or_default();
+    let pid = child.id();
     children.adopt(pid);
-    let result = finish(spec, child, pid).await;
+    let result = finish(spec, child).await;
     children.release(pid);
     result
 }
 
 /// Waits for a probe, killing it past its timeout.
-async fn finish(spec: &HealthSpec, child: tokio::process::Child, pid: u32) -> ProbeResult {
+async fn finish(spec: &HealthSpec, child: Process) -> ProbeResult {
     let timeout = if spec.timeout.is_zero() {
         Duration::from_secs(30)
     } else {
         spec.timeout
     };
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+    match tokio::time::timeout(timeout, child.output()).await {
         Ok(Ok(output)) if output.status.success() => ProbeResult {
             passed: true,
             said: String::new(),
@@ -179,8 +164,7 @@ async fn finish(spec: &HealthSpec, child: tokio::process::Child, pid: u32) -> Pr
         }
         Ok(Err(err)) => ProbeResult::failed(err.to_string()),
         Err(_) => {
-            // The future owned the child: its group goes, and dropping it reaps it.
-            signal_group(pid, Signal::SIGKILL);
+            // The future owned the probe: dropping it killed its group and reaps it.
             ProbeResult::failed(format!("timed out after {}s", timeout.as_secs()))
         }
     }

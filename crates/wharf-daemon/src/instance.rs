@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use tokio::io::AsyncRead;
-use tokio::process::Child;
 use tokio::sync::watch;
 use wharf_api::{Health, LogStream};
 use wharf_plan::{RestartPolicy, ServiceSpec};
@@ -19,9 +18,10 @@ use crate::health::{HealthTracker, probe};
 use crate::lifecycle::{Command, Event, InstanceKey};
 use crate::orphans::kill_marked;
 use crate::ports::in_use;
-use crate::process::{Containment, parse_signal, signal_group, spawn};
+use crate::process::{parse_signal, signal_group};
 use crate::restart_backoff::RestartBackoff;
 use crate::shared::Shared;
+use crate::spawn::{Containment, Process, spawn};
 
 /// How long the processes a service left behind may take to die once killed.
 const LEFTOVERS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -78,7 +78,7 @@ pub async fn run(
                 return not_started(&shared, &key, message, Some(127));
             }
         };
-        let pid = child.id().unwrap_or_default();
+        let pid = child.id();
         shared.children.adopt(pid);
         let started = Instant::now();
         pump_logs(&shared, &key, &mut child);
@@ -308,7 +308,7 @@ fn exit_code(status: std::process::ExitStatus) -> Option<i32> {
 }
 
 /// Sends the stop signal to the group, then SIGKILL after the grace period.
-async fn stop_child(child: &mut Child, pid: u32, spec: &ServiceSpec) -> Option<i32> {
+async fn stop_child(child: &mut Process, pid: u32, spec: &ServiceSpec) -> Option<i32> {
     let signal = parse_signal(&spec.stop_signal).unwrap_or(Signal::SIGTERM);
     signal_group(pid, signal);
     let grace = if spec.stop_grace_period.is_zero() {
@@ -325,7 +325,7 @@ async fn stop_child(child: &mut Child, pid: u32, spec: &ServiceSpec) -> Option<i
     status.and_then(exit_code)
 }
 
-fn pump_logs(shared: &Arc<Shared>, key: &InstanceKey, child: &mut Child) {
+fn pump_logs(shared: &Arc<Shared>, key: &InstanceKey, child: &mut Process) {
     if let Some(stdout) = child.stdout.take() {
         tokio::spawn(pump(
             Arc::clone(shared),

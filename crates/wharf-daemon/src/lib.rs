@@ -22,6 +22,7 @@ mod restart_backoff;
 mod routes;
 mod server;
 mod shared;
+mod spawn;
 mod store;
 mod supervisor;
 mod tls;

@@ -1,83 +1,24 @@
-//! Starting and signalling native processes. Each service process leads its own
-//! process group, so a signal reaches everything it started; it also gets SIGKILL if
-//! the daemon dies (the parent-death signal), so nothing outlives a crashed daemon.
+//! Signalling and reading native processes. Each service process leads its own
+//! process group (see `spawn`), so a signal reaches everything it started.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Stdio;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::process::{Child, Command};
-
-use crate::cgroup::Cgroup;
 
 /// The environment variable that marks a service's processes (see `orphans`).
 pub const MARKER: &str = "WHARF_INSTANCE";
 
-/// What keeps every process of an instance together, so none outlives it: its
-/// marker in the environment, and its cgroup where the machine gives one.
-#[derive(Clone, Copy)]
-pub struct Containment<'a> {
-    pub marker: &'a str,
-    pub cgroup: Option<&'a Cgroup>,
-}
-
-impl Containment<'_> {
-    /// Makes `command` start in a new process group, carrying the marker, inside the
-    /// cgroup, with the parent-death signal set and the inherited open-files limit.
-    pub fn apply(&self, command: &mut Command) {
-        command.env(MARKER, self.marker).process_group(0);
-        let files_limit = INHERITED_FILES_LIMIT.get().copied();
-        let cgroup = self.cgroup.cloned();
-        // SAFETY: prctl, setrlimit and the cgroup's open and write are async-signal-safe
-        // system calls on memory prepared before the fork; they are all that is done
-        // between fork and exec. The daemon spawns from its single runtime thread, which
-        // lives as long as the daemon, so the signal fires when it dies.
-        #[allow(unsafe_code)]
-        unsafe {
-            command.pre_exec(move || {
-                if let Some(cgroup) = &cgroup {
-                    cgroup.join_from_child()?;
-                }
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-                if let Some((soft, hard)) = files_limit {
-                    setrlimit(Resource::RLIMIT_NOFILE, soft, hard)?;
-                }
-                Ok(())
-            });
-        }
-    }
-}
-
-/// Spawns `argv` in `dir` with the daemon's environment overlaid by `env`, contained,
-/// stdin closed, stdout and stderr piped.
-pub fn spawn(
-    argv: &[String],
-    dir: &Path,
-    env: &BTreeMap<String, String>,
-    containment: Containment<'_>,
-) -> std::io::Result<Child> {
-    let (program, arguments) = argv
-        .split_first()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"))?;
-    let mut command = Command::new(program);
-    command
-        .args(arguments)
-        .current_dir(dir)
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    containment.apply(&mut command);
-    command.spawn()
-}
-
 /// The open-files limit the daemon started with, when it raised its own.
 static INHERITED_FILES_LIMIT: OnceLock<(u64, u64)> = OnceLock::new();
+
+/// The open-files limit services get: the one the daemon started with, when it
+/// raised its own.
+pub fn inherited_files_limit() -> Option<(u64, u64)> {
+    INHERITED_FILES_LIMIT.get().copied()
+}
 
 /// Raises the daemon's soft open-files limit to the hard one, as the proxy holds a socket
 /// per client; services get the limit they would have had back (a high soft limit

@@ -48,9 +48,17 @@ pub fn run(settings: &Settings, command: &DaemonCommand) -> anyhow::Result<ExitC
                 return Ok(ExitCode::SUCCESS);
             };
             let _: serde_json::Value = client.post("/v1/shutdown", &serde_json::json!({}))?;
-            // The socket disappears once every service has stopped.
+            // The socket disappears once every service has stopped; the lock is let go
+            // once the daemon and its guard have written their last, so a script may
+            // delete WHARF_HOME the moment this returns.
             while paths.socket().exists() {
                 std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            if let Ok(lock) = std::fs::File::open(paths.lock()) {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while lock.try_lock().is_err() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
             }
             printer.info("wharfd stopped");
             Ok(ExitCode::SUCCESS)
