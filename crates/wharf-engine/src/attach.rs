@@ -41,22 +41,31 @@ pub struct ExecRequest<'a> {
     /// `KEY=value` pairs added to the container's environment.
     pub env: &'a [String],
     pub workdir: Option<&'a str>,
+    /// `user`, `user:group` or ids; `None`: the container's.
+    pub user: Option<&'a str>,
+    pub privileged: bool,
     /// A terminal for the command, sized as the user's window.
     pub tty: Option<WindowSize>,
+    /// Started in the background: nothing attached, no exit code waited for.
+    pub detach: bool,
 }
 
 impl Engine {
-    /// Runs `request` attached to this process's standard streams; its exit code.
+    /// Runs `request` attached to this process's standard streams; its exit code (0
+    /// once started, when detached).
     pub async fn exec(&self, request: &ExecRequest<'_>) -> Result<i64, EngineError> {
         let tty = request.tty.is_some();
+        let attach = !request.detach;
         let options = CreateExecOptions {
-            attach_stdin: Some(true),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
+            attach_stdin: Some(attach),
+            attach_stdout: Some(attach),
+            attach_stderr: Some(attach),
             tty: Some(tty),
             env: Some(request.env.to_vec()),
             cmd: Some(request.command.to_vec()),
             working_dir: request.workdir.map(str::to_owned),
+            user: request.user.map(str::to_owned),
+            privileged: Some(request.privileged),
             ..CreateExecOptions::default()
         };
         let id = self
@@ -65,13 +74,15 @@ impl Engine {
             .await?
             .id;
         let start = StartExecOptions {
-            detach: false,
+            detach: request.detach,
             tty,
             output_capacity: None,
         };
-        let StartExecResults::Attached { output, input } =
-            self.docker.start_exec(&id, Some(start)).await?
-        else {
+        let started = self.docker.start_exec(&id, Some(start)).await?;
+        if request.detach {
+            return Ok(0);
+        }
+        let StartExecResults::Attached { output, input } = started else {
             return Err(EngineError::Detached);
         };
         let joined = self
@@ -103,35 +114,7 @@ impl Engine {
         // Listened for from the start: a signal before the container runs is passed
         // on once it does.
         let signals = Signals::listen();
-        for network in one_off.resources.networks.values() {
-            self.ensure_network(network).await?;
-        }
-        for volume in one_off.resources.volumes.values() {
-            self.ensure_volume(volume).await?;
-        }
-        let image = self.image_id(&one_off.spec.image).await?;
-        let mut body = self.create_body(
-            one_off.name,
-            one_off.spec,
-            1,
-            &image,
-            "SIGTERM",
-            std::time::Duration::from_secs(10),
-        )?;
-        let tty = one_off.tty.is_some();
-        body.tty = Some(tty);
-        body.open_stdin = Some(true);
-        body.stdin_once = Some(true);
-        body.attach_stdin = Some(true);
-        body.attach_stdout = Some(true);
-        body.attach_stderr = Some(true);
-        if one_off.remove {
-            // The engine removes it however it ends, even if this process is killed.
-            body.host_config
-                .get_or_insert_with(Default::default)
-                .auto_remove = Some(true);
-        }
-        let id = self.create_from(one_off.name, one_off.spec, body).await?;
+        let id = self.create_one_off(one_off, true).await?;
         let attach = AttachContainerOptions {
             stream: true,
             stdin: true,
@@ -171,6 +154,58 @@ impl Engine {
         };
         joined?;
         Ok(code)
+    }
+}
+
+impl Engine {
+    /// Creates and starts a one-off container in the background, as `docker run -d`
+    /// does; its id.
+    pub async fn run_detached(&self, one_off: &OneOff<'_>) -> Result<String, EngineError> {
+        let id = self.create_one_off(one_off, false).await?;
+        self.docker
+            .start_container(
+                &id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await?;
+        Ok(id)
+    }
+
+    /// Creates the one-off container, after the project's networks and volumes, with
+    /// its standard streams open to an attach or not.
+    async fn create_one_off(
+        &self,
+        one_off: &OneOff<'_>,
+        attach: bool,
+    ) -> Result<String, EngineError> {
+        for network in one_off.resources.networks.values() {
+            self.ensure_network(network).await?;
+        }
+        for volume in one_off.resources.volumes.values() {
+            self.ensure_volume(volume).await?;
+        }
+        let image = self.image_id(&one_off.spec.image).await?;
+        let mut body = self.create_body(
+            one_off.name,
+            one_off.spec,
+            1,
+            &image,
+            "SIGTERM",
+            std::time::Duration::from_secs(10),
+        )?;
+        body.tty = Some(one_off.tty.is_some());
+        body.open_stdin = Some(attach);
+        body.stdin_once = Some(attach);
+        body.attach_stdin = Some(attach);
+        body.attach_stdout = Some(attach);
+        body.attach_stderr = Some(attach);
+        if one_off.remove {
+            // The engine removes it however it ends, even if this process is killed.
+            body.host_config
+                .get_or_insert_with(Default::default)
+                .auto_remove = Some(true);
+        }
+        self.create_from(one_off.name, one_off.spec, body).await
     }
 }
 

@@ -67,4 +67,9 @@ impl BlockingEngine {
     pub fn run_attached(&self, one_off: &OneOff<'_>) -> Result<i64, EngineError> {
         self.runtime.block_on(self.engine.run_attached(one_off))
     }
+
+    /// Starts a one-off container in the background (see `Engine::run_detached`); its id.
+    pub fn run_detached(&self, one_off: &OneOff<'_>) -> Result<String, EngineError> {
+        self.runtime.block_on(self.engine.run_detached(one_off))
+    }
 }

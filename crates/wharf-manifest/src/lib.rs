@@ -32,4 +32,5 @@ pub use error::{Error, Result};
 pub use go_float::format_float;
 pub use loader::{LoadOptions, Loaded, load};
 pub use shell_words::split as split_command;
+pub use short_syntax::{parse_port, parse_volume};
 pub use source::Span;

@@ -293,6 +293,38 @@ pub struct ExecArgs {
     /// Run in this directory instead of the service's
     #[arg(short, long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
+    /// Run it in the background and return at once
+    #[arg(short, long)]
+    pub detach: bool,
+    /// No terminal for the command, even when this is one
+    #[arg(short = 'T', long = "no-TTY")]
+    pub no_tty: bool,
+    /// Run as this user (natively: a user of this machine, which needs root)
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Give the command extended privileges (a container's; natively, nothing changes)
+    #[arg(long)]
+    pub privileged: bool,
+    /// Which instance of the service, when it has several
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub index: u32,
+}
+
+impl ExecArgs {
+    /// `COMMAND` in `service`'s first instance, with nothing else changed.
+    pub fn plain(service: &str, command: Vec<String>) -> Self {
+        Self {
+            service: service.to_owned(),
+            command,
+            env: Vec::new(),
+            workdir: None,
+            detach: false,
+            no_tty: false,
+            user: None,
+            privileged: false,
+            index: 1,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -316,6 +348,65 @@ pub struct RunArgs {
     /// Publish the service's ports from the container (a native process listens where it says)
     #[arg(long)]
     pub service_ports: bool,
+    /// Run the container in the background and print its name (containers only)
+    #[arg(short, long)]
+    pub detach: bool,
+    /// No terminal for the command, even when this is one
+    #[arg(short = 'T', long = "no-TTY")]
+    pub no_tty: bool,
+    /// Keep standard input open (the default; accepted as Compose accepts it)
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Run as this user (natively: a user of this machine, which needs root)
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Override the image's entrypoint (natively: put before the command)
+    #[arg(long, value_name = "COMMAND")]
+    pub entrypoint: Option<String>,
+    /// Mount a volume or a host path, SOURCE:TARGET[:ro] (repeatable; containers only)
+    #[arg(short, long = "volume", value_name = "SOURCE:TARGET")]
+    pub volumes: Vec<String>,
+    /// Publish a port, [HOST:]CONTAINER (repeatable; containers only)
+    #[arg(short, long = "publish", value_name = "PORT")]
+    pub publish: Vec<String>,
+    /// Name the one-off container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Add or override a label, KEY=VALUE (repeatable; containers only)
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Build the service's image before running it
+    #[arg(long)]
+    pub build: bool,
+    /// Keep the service's network aliases on the one-off container
+    #[arg(long)]
+    pub use_aliases: bool,
+}
+
+impl RunArgs {
+    /// `COMMAND` as a one-off of `service`, removed when it ends, nothing else changed.
+    pub fn plain(service: &str, command: Vec<String>) -> Self {
+        Self {
+            service: service.to_owned(),
+            command,
+            env: Vec::new(),
+            workdir: None,
+            no_deps: false,
+            rm: true,
+            service_ports: false,
+            detach: false,
+            no_tty: false,
+            interactive: false,
+            user: None,
+            entrypoint: None,
+            volumes: Vec::new(),
+            publish: Vec::new(),
+            name: None,
+            labels: Vec::new(),
+            build: false,
+            use_aliases: false,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

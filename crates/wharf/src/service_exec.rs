@@ -34,10 +34,21 @@ pub fn exec_in(paths: &Paths, name: &str, args: &ExecArgs) -> anyhow::Result<Exi
         .get(&args.service)
         .with_context(|| format!("no such service: {}", args.service))?;
     let instances: Vec<InstanceStatus> = client.get(&endpoint(name, "ps"))?;
+    let running =
+        |i: &&InstanceStatus| i.service == args.service && i.state == InstanceState::Running;
     let Some(instance) = instances
         .iter()
-        .find(|i| i.service == args.service && i.state == InstanceState::Running)
+        .filter(running)
+        .find(|i| i.replica == args.index)
     else {
+        if instances.iter().any(|i| running(&i)) {
+            bail!(
+                "service {} has no running instance {} (see `wharf ps {}`)",
+                args.service,
+                args.index,
+                args.service
+            );
+        }
         bail!(
             "service {} is not running (start it with `wharf up -d {}`)",
             args.service,
@@ -47,36 +58,49 @@ pub fn exec_in(paths: &Paths, name: &str, args: &ExecArgs) -> anyhow::Result<Exi
     if service.container.is_some() {
         return in_container(&instance.name, args);
     }
+    if args.detach {
+        bail!(
+            "exec -d needs a container: a native command in the background would outlive its service; \
+             run it in your shell's background instead (`wharf exec {} … &`)",
+            args.service
+        );
+    }
     foreground(
         &args.command,
-        &service.for_replica(1),
+        &service.for_replica(args.index),
         &args.env,
         args.workdir.as_ref(),
+        args.user.as_deref(),
     )
 }
 
 /// Runs the command in the container through the engine's API, attached as `docker
-/// exec -i` is, with a terminal when this process has one.
+/// exec -i` is, with a terminal when this process has one and `-T` is not given.
 fn in_container(container: &str, args: &ExecArgs) -> anyhow::Result<ExitCode> {
     let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
     let workdir = args.workdir.as_ref().map(|dir| dir.to_string_lossy());
-    attached(|tty| {
+    attached(!args.no_tty && !args.detach, |tty| {
         engine.exec(&ExecRequest {
             container,
             command: &args.command,
             env: &args.env,
             workdir: workdir.as_deref(),
+            user: args.user.as_deref(),
+            privileged: args.privileged,
             tty,
+            detach: args.detach,
         })
     })
 }
 
 /// Runs `command` attached to this terminal, in raw mode while it runs when there is
-/// one (`tty` then says how to read the window's size); its exit code.
+/// one and `terminal` allows it (`tty` then says how to read the window's size); its
+/// exit code.
 fn attached(
+    terminal: bool,
     command: impl FnOnce(Option<WindowSize>) -> Result<i64, wharf_engine::EngineError>,
 ) -> anyhow::Result<ExitCode> {
-    let interactive = wharf_host::terminal::is_interactive();
+    let interactive = terminal && wharf_host::terminal::is_interactive();
     let raw = interactive
         .then(wharf_host::terminal::RawMode::enter)
         .flatten();
@@ -96,7 +120,8 @@ fn exit_code(status: std::process::ExitStatus) -> ExitCode {
 /// A one-off container as `docker compose run` makes it (named `<project>-<service>-
 /// run-<id>`, labelled `oneoff=True`, on the service's networks without its aliases,
 /// with its mounts and environment, publishing its ports only with
-/// `--service-ports`), run in the foreground through the engine's API.
+/// `--service-ports`), run in the foreground through the engine's API, or started in
+/// the background with `-d`.
 fn one_off_container(
     project: &ProjectSpec,
     service: &str,
@@ -115,30 +140,103 @@ fn one_off_container(
     if let Some(dir) = &args.workdir {
         spec.working_dir = dir.display().to_string();
     }
+    if let Some(user) = &args.user {
+        spec.user.clone_from(user);
+    }
+    if let Some(entrypoint) = &args.entrypoint {
+        spec.entrypoint = Some(entrypoint_words(entrypoint)?);
+        // As Compose: a new entrypoint drops the service's command.
+        spec.command = None;
+    }
     if !args.command.is_empty() {
         spec.command = Some(args.command.clone());
     }
     if !args.service_ports {
         spec.ports.clear();
     }
+    for published in &args.publish {
+        spec.ports.extend(published_ports(published)?);
+    }
+    for volume in &args.volumes {
+        spec.mounts.push(mount(project, volume)?);
+    }
+    for label in &args.labels {
+        let (key, value) = label.split_once('=').unwrap_or((label, ""));
+        spec.labels.insert(key.to_owned(), value.to_owned());
+    }
     "no".clone_into(&mut spec.restart);
-    for aliases in spec.networks.values_mut() {
-        aliases.clear();
+    if !args.use_aliases {
+        for aliases in spec.networks.values_mut() {
+            aliases.clear();
+        }
     }
     let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
-    let name = format!("{}-{service}-run-{id}", project.name);
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{service}-run-{id}", project.name));
     let resources = ProjectResources {
         networks: project.networks.clone(),
         volumes: project.volumes.clone(),
     };
-    attached(|tty| {
-        engine.run_attached(&OneOff {
-            name: &name,
-            spec: &spec,
-            resources: &resources,
-            tty,
-            remove: args.rm,
+    let one_off = |tty| OneOff {
+        name: &name,
+        spec: &spec,
+        resources: &resources,
+        tty,
+        remove: args.rm,
+    };
+    if args.detach {
+        // As Compose: the container's id, for `docker logs`, `docker stop`…
+        println!("{}", engine.run_detached(&one_off(None))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    attached(!args.no_tty, |tty| engine.run_attached(&one_off(tty)))
+}
+
+/// `--entrypoint`, split as a shell would split it.
+fn entrypoint_words(text: &str) -> anyhow::Result<Vec<String>> {
+    wharf_manifest::split_command(text)
+        .map_err(|err| anyhow::anyhow!("--entrypoint {text:?}: {err}"))
+}
+
+/// `-p [[IP:]HOST:]CONTAINER[/PROTOCOL]`.
+fn published_ports(text: &str) -> anyhow::Result<Vec<wharf_plan::ContainerPort>> {
+    let ports = wharf_manifest::parse_port(text).map_err(|err| anyhow::anyhow!("-p: {err}"))?;
+    ports
+        .into_iter()
+        .map(|port| {
+            Ok(wharf_plan::ContainerPort {
+                host_ip: port.host_ip,
+                published: port.published,
+                target: u16::try_from(port.target)
+                    .map_err(|_| anyhow::anyhow!("-p {text:?}: no such port"))?,
+                protocol: port.protocol,
+            })
         })
+        .collect()
+}
+
+/// `-v SOURCE:TARGET[:ro]`: a host path (relative to the project's directory) or a
+/// volume, the project's own when the file declares it.
+fn mount(project: &ProjectSpec, text: &str) -> anyhow::Result<wharf_plan::Mount> {
+    let volume = wharf_manifest::parse_volume(text).map_err(|err| anyhow::anyhow!("-v: {err}"))?;
+    let source = match volume.kind {
+        "bind" => project
+            .working_dir
+            .join(&volume.source)
+            .display()
+            .to_string(),
+        _ => project
+            .volumes
+            .get(&volume.source)
+            .map_or(volume.source, |declared| declared.name.clone()),
+    };
+    Ok(wharf_plan::Mount {
+        kind: volume.kind.to_owned(),
+        source,
+        target: volume.target,
+        read_only: volume.read_only,
     })
 }
 
@@ -206,16 +304,35 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
     if let Some(container) = &service.container {
         return one_off_container(&spec, &args.service, container, args);
     }
-    let command = if args.command.is_empty() {
-        service.command.clone()
-    } else {
-        args.command.clone()
+    let containers_only = [
+        ("-d", args.detach),
+        ("-v", !args.volumes.is_empty()),
+        ("-p", !args.publish.is_empty()),
+        ("-l", !args.labels.is_empty()),
+        ("--name", args.name.is_some()),
+    ];
+    if let Some((flag, _)) = containers_only.iter().find(|(_, given)| *given) {
+        bail!(
+            "run {flag} needs a container, and {} runs natively here \
+             (`x-wharf.backend: docker` or `--backend docker` on `up` runs it in one)",
+            args.service
+        );
+    }
+    let mut command = match &args.entrypoint {
+        Some(entrypoint) => entrypoint_words(entrypoint)?,
+        None => Vec::new(),
     };
+    if !args.command.is_empty() {
+        command.extend(args.command.iter().cloned());
+    } else if args.entrypoint.is_none() {
+        command.clone_from(&service.command);
+    }
     foreground(
         &command,
         &service.for_replica(1),
         &args.env,
         args.workdir.as_ref(),
+        args.user.as_deref(),
     )
 }
 
@@ -224,6 +341,7 @@ fn foreground(
     service: &ServiceSpec,
     env: &[String],
     workdir: Option<&PathBuf>,
+    user: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let (program, arguments) = argv.split_first().context("no command to run")?;
     let mut command = Command::new(program);
@@ -231,6 +349,11 @@ fn foreground(
         .args(arguments)
         .current_dir(workdir.unwrap_or(&service.working_dir))
         .envs(&service.environment);
+    if let Some(user) = user {
+        let (uid, gid) = native_user(user)?;
+        std::os::unix::process::CommandExt::uid(&mut command, uid);
+        std::os::unix::process::CommandExt::gid(&mut command, gid);
+    }
     for pair in env {
         let (key, value) = pair
             .split_once('=')
@@ -249,6 +372,36 @@ fn foreground(
     Ok(exit_code(child.wait()?))
 }
 
+/// `-u NAME|UID[:GROUP|GID]` for a native command: a user of this machine. Native
+/// services run as whoever runs wharf, so another user needs root.
+fn native_user(text: &str) -> anyhow::Result<(u32, u32)> {
+    use nix::unistd::{Gid, Group, Uid, User};
+    let (name, group) = text
+        .split_once(':')
+        .map_or((text, None), |(n, g)| (n, Some(g)));
+    let user = match name.parse::<u32>() {
+        Ok(uid) => User::from_uid(Uid::from_raw(uid))?,
+        Err(_) => User::from_name(name)?,
+    }
+    .with_context(|| format!("-u {text}: no such user on this machine"))?;
+    let gid = match group {
+        None => user.gid,
+        Some(group) => match group.parse::<u32>() {
+            Ok(gid) => Gid::from_raw(gid),
+            Err(_) => {
+                Group::from_name(group)?
+                    .with_context(|| format!("-u {text}: no such group on this machine"))?
+                    .gid
+            }
+        },
+    };
+    let me = Uid::effective();
+    if user.uid != me && !me.is_root() {
+        bail!("-u {text}: native services run as you, and running as another user needs root");
+    }
+    Ok((user.uid.as_raw(), gid.as_raw()))
+}
+
 /// `command` in `service`: exec'd into its running instance, else run as a one-off.
 pub fn in_service(
     paths: &Paths,
@@ -260,27 +413,10 @@ pub fn in_service(
         return exec_in(
             paths,
             &loaded.project.name,
-            &ExecArgs {
-                service: service.to_owned(),
-                command,
-                env: Vec::new(),
-                workdir: None,
-            },
+            &ExecArgs::plain(service, command),
         );
     }
-    run_loaded(
-        paths,
-        loaded,
-        &RunArgs {
-            service: service.to_owned(),
-            command,
-            env: Vec::new(),
-            workdir: None,
-            no_deps: false,
-            rm: true,
-            service_ports: false,
-        },
-    )
+    run_loaded(paths, loaded, &RunArgs::plain(service, command))
 }
 
 fn is_running(paths: &Paths, project: &str, service: &str) -> bool {

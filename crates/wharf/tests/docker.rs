@@ -1049,6 +1049,113 @@ fn exec_and_run_attach_through_the_engine_without_the_docker_cli() {
 }
 
 #[test]
+fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        "name: flags\nservices:\n  app:\n    image: {IMAGE}\n    init: true\n    command: [\"sleep\", \"600\"]\n    scale: 2\n    volumes: [shared:/shared]\nvolumes:\n  shared: {{}}\n"
+    ));
+    docker_up(&stack);
+    let wharf = env!("CARGO_BIN_EXE_wharf");
+    let typescript = stack.dir.path().join("typescript");
+    // -T: no terminal even under one, as in every CI script.
+    for verb in ["exec -T", "run --rm -T"] {
+        let inner = format!("PATH=/nonexistent {wharf} {verb} app sh -c 'tty; true'");
+        let output = Command::new("script")
+            .args(["-qec", &inner])
+            .arg(&typescript)
+            .current_dir(stack.dir.path())
+            .env("WHARF_HOME", stack.home.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("script(1), from bsdutils");
+        let said = String::from_utf8_lossy(&output.stdout);
+        assert!(said.contains("not a tty"), "{verb}: {said}");
+    }
+    // -u, --index, --privileged.
+    assert_eq!(
+        stack.ok(&["exec", "-u", "65534", "app", "id", "-u"]).trim(),
+        "65534"
+    );
+    let second = stack.ok(&["exec", "--index", "2", "app", "hostname"]);
+    let first = stack.ok(&["exec", "app", "hostname"]);
+    assert_ne!(first, second, "--index 2 is the other instance");
+    let missing = stack.wharf(&["exec", "--index", "3", "app", "true"]);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("no running instance 3"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    // --privileged asks the engine as `docker exec --privileged` does (which a
+    // machine that withholds capabilities from the engine refuses, to both alike).
+    let ours = stack.wharf(&["exec", "--privileged", "app", "true"]);
+    let docker = Command::new("docker")
+        .args(["exec", "--privileged", "flags-app-1", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(ours.status.code(), docker.status.code());
+    // -d: started and left to run.
+    stack.ok(&["exec", "-d", "app", "sh", "-c", "sleep 1; touch /detached"]);
+    eventually("the detached exec ran", Duration::from_secs(10), || {
+        stack
+            .wharf(&["exec", "app", "test", "-e", "/detached"])
+            .status
+            .success()
+    });
+    // run: a named, labelled one-off with a volume and a published port, in the background.
+    let id = stack
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "flags-oneoff",
+            "-l",
+            "purpose=test",
+            "-v",
+            "shared:/data",
+            "-p",
+            "127.0.0.1::80",
+            "-u",
+            "65534",
+            "app",
+            "sleep",
+            "600",
+        ])
+        .trim()
+        .to_owned();
+    // As Compose, the id is printed.
+    assert!(
+        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+    let inspect = Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{index .Config.Labels \"purpose\"}} {{.Config.User}} {{range .Mounts}}{{.Name}}:{{.Destination}} {{end}} {{range $p, $b := .NetworkSettings.Ports}}{{$p}}{{end}}",
+            "flags-oneoff",
+        ])
+        .output()
+        .unwrap();
+    let inspected = String::from_utf8_lossy(&inspect.stdout);
+    let mut words: Vec<&str> = inspected.split_whitespace().collect();
+    words.sort_unstable();
+    assert_eq!(
+        words,
+        ["65534", "80/tcp", "flags_shared:/data", "flags_shared:/shared", "test", "true"],
+        "the project's volume, by its engine name"
+    );
+    let _ = Command::new("docker")
+        .args(["rm", "-f", "flags-oneoff"])
+        .output();
+    // --entrypoint replaces the image's entrypoint and the service's command.
+    let output = stack.ok(&["run", "--rm", "--entrypoint", "echo from entrypoint", "app"]);
+    assert_eq!(output.trim(), "from entrypoint");
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn kill_answers_at_once_and_up_builds_only_what_it_starts() {
     if !engine_ready() {
         return;

@@ -446,6 +446,47 @@ services:
         top.contains("tools-app-1") && top.contains("sleep 600"),
         "{top}"
     );
+
+    // Compose's flags, as they map natively: -u switches user (this test runs as root),
+    // -T changes nothing, --entrypoint goes before the command.
+    assert_eq!(
+        stack
+            .ok(&["exec", "-T", "-u", "nobody", "app", "id", "-un"])
+            .trim(),
+        "nobody"
+    );
+    assert_eq!(
+        stack
+            .ok(&[
+                "run",
+                "--no-deps",
+                "--entrypoint",
+                "echo first",
+                "app",
+                "second"
+            ])
+            .trim(),
+        "first second"
+    );
+    for (flags, said) in [
+        (
+            &["exec", "-d", "app", "true"][..],
+            "exec -d needs a container",
+        ),
+        (
+            &["run", "-v", "/tmp:/x", "app", "true"][..],
+            "run -v needs a container",
+        ),
+        (
+            &["exec", "-u", "no-such-user-here", "app", "true"][..],
+            "no such user",
+        ),
+    ] {
+        let refused = stack.wharf(flags);
+        assert_eq!(refused.status.code(), Some(1), "{flags:?}");
+        let text = String::from_utf8_lossy(&refused.stderr);
+        assert!(text.contains(said), "{flags:?}: {text}");
+    }
 }
 
 #[test]
