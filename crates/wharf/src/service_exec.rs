@@ -194,6 +194,32 @@ fn one_off_container(
     attached(!args.no_tty, |tty| engine.run_attached(&one_off(tty)))
 }
 
+/// Builds the service's image when asked (`--build`) or when it is missing, as
+/// Compose's `run` does; a service without `build` is pulled on creation instead.
+fn build_if_needed(loaded: &Loaded, name: &str, image: &str, asked: bool) -> anyhow::Result<()> {
+    let Some(service) = loaded
+        .project
+        .services
+        .get(name)
+        .filter(|s| s.build.is_some())
+    else {
+        return Ok(());
+    };
+    let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+    if asked || engine.inspect_image(image)?.is_none() {
+        crate::image_build::build_service(
+            &engine,
+            loaded,
+            name,
+            service,
+            false,
+            false,
+            &Printer::new(0, false),
+        )?;
+    }
+    Ok(())
+}
+
 /// `--entrypoint`, split as a shell would split it.
 fn entrypoint_words(text: &str) -> anyhow::Result<Vec<String>> {
     wharf_manifest::split_command(text)
@@ -302,9 +328,11 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
         }
     }
     if let Some(container) = &service.container {
+        build_if_needed(loaded, &args.service, &container.image, args.build)?;
         return one_off_container(&spec, &args.service, container, args);
     }
     let containers_only = [
+        ("--build", args.build),
         ("-d", args.detach),
         ("-v", !args.volumes.is_empty()),
         ("-p", !args.publish.is_empty()),

@@ -1143,11 +1143,37 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     words.sort_unstable();
     assert_eq!(
         words,
-        ["65534", "80/tcp", "flags_shared:/data", "flags_shared:/shared", "test", "true"],
+        [
+            "65534",
+            "80/tcp",
+            "flags_shared:/data",
+            "flags_shared:/shared",
+            "test",
+            "true"
+        ],
         "the project's volume, by its engine name"
     );
     let _ = Command::new("docker")
         .args(["rm", "-f", "flags-oneoff"])
+        .output();
+    // --build builds the image of a service that builds, first.
+    let built = stack.dir.path().join("built");
+    std::fs::create_dir(&built).unwrap();
+    std::fs::write(
+        built.join("Dockerfile"),
+        format!("FROM {IMAGE}\nRUN echo baked > /baked\n"),
+    )
+    .unwrap();
+    let mut file = std::fs::read_to_string(stack.dir.path().join("compose.yaml")).unwrap();
+    file = file.replace(
+        "volumes:\n  shared",
+        "  built:\n    build: ./built\nvolumes:\n  shared",
+    );
+    std::fs::write(stack.dir.path().join("compose.yaml"), file).unwrap();
+    let output = stack.ok(&["run", "--rm", "--build", "built", "cat", "/baked"]);
+    assert_eq!(output.trim(), "baked");
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", "flags-built"])
         .output();
     // --entrypoint replaces the image's entrypoint and the service's command.
     let output = stack.ok(&["run", "--rm", "--entrypoint", "echo from entrypoint", "app"]);
