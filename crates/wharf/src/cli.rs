@@ -297,7 +297,7 @@ pub struct ExecArgs {
     #[arg(short, long)]
     pub detach: bool,
     /// No terminal for the command, even when this is one
-    #[arg(short = 'T', long = "no-TTY")]
+    #[arg(short = 'T', long = "no-tty")]
     pub no_tty: bool,
     /// Run as this user (natively: a user of this machine, which needs root)
     #[arg(short, long)]

@@ -59,6 +59,11 @@ fn main() -> ExitCode {
     if let Some(code) = recipe_entrypoint() {
         return code;
     }
+    // A bare `wharf` asks for help, as a bare `docker compose` does: on stdout, exit 0.
+    if std::env::args_os().len() == 1 {
+        let _ = <Cli as clap::CommandFactory>::command().print_help();
+        return ExitCode::SUCCESS;
+    }
     let cli = Cli::parse();
     // Output piped into `head` ends quietly, as with other command-line tools. The
     // daemon keeps ignoring SIGPIPE: a client that goes away must not end it.
