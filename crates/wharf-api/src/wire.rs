@@ -101,6 +101,9 @@ pub struct InstanceStatus {
     /// `process` or `docker`.
     #[serde(default)]
     pub backend: String,
+    /// The engine's id of its container; empty for a native instance.
+    #[serde(default)]
+    pub container_id: String,
     pub state: InstanceState,
     pub health: Health,
     pub pid: Option<u32>,

@@ -79,6 +79,7 @@ pub async fn run(
             pid: None,
             checked,
             restarts: 0,
+            container_id: Some(id.clone()),
         },
     );
 
@@ -326,6 +327,7 @@ mod tests {
             pid: None,
             checked: true,
             restarts: 0,
+            container_id: None,
         };
         apply(&mut instance, started).unwrap();
         let (mut reported, mut delay) = (false, FIRST_POLL);

@@ -89,6 +89,7 @@ pub async fn run(
                 pid: Some(pid),
                 checked: spec.healthcheck.is_some(),
                 restarts: backoff.restarts(),
+                container_id: None,
             },
         );
         tokio::spawn(look_where_it_listens(Arc::clone(&shared), key.clone(), pid));
@@ -404,6 +405,7 @@ mod tests {
                 pid: Some(pid),
                 checked: false,
                 restarts: backoff.restarts(),
+                container_id: None,
             };
             apply(&mut instance, started).expect("a start after a wait");
             if end.stop_requested {

@@ -45,6 +45,8 @@ pub enum Event {
         pid: Option<u32>,
         checked: bool,
         restarts: u32,
+        /// The engine's id of the container it runs in.
+        container_id: Option<String>,
     },
     /// Its healthcheck's verdict changed; `said` is the last probe's own words.
     HealthChanged { health: Health, said: String },
@@ -162,8 +164,10 @@ pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
             pid,
             checked,
             restarts,
+            container_id,
         } => {
             status.pid = pid;
+            status.container_id = container_id.unwrap_or_default();
             status.exit_code = None;
             status.started_at_ms = Some(now_ms());
             status.health = if checked {
@@ -235,6 +239,7 @@ pub fn waiting(
         replica,
         name,
         backend: backend.to_owned(),
+        container_id: String::new(),
         state: InstanceState::Waiting,
         health: Health::None,
         pid: None,
@@ -299,6 +304,7 @@ mod tests {
             pid: Some(pid),
             checked: true,
             restarts: 0,
+            container_id: None,
         }
     }
 
@@ -491,6 +497,7 @@ mod tests {
                 pid: None,
                 checked: false,
                 restarts: 0,
+                container_id: None,
             },
             container(false, true, Some(1)),
             container(false, false, Some(1)),

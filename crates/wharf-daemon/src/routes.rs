@@ -279,6 +279,7 @@ mod tests {
             replica,
             name: format!("shop-{service}-{replica}"),
             backend: "process".into(),
+            container_id: String::new(),
             state: if ready {
                 InstanceState::Running
             } else {

@@ -646,6 +646,7 @@ impl Supervisor {
                 replica: c.number,
                 name: c.name,
                 backend: "docker".to_owned(),
+                container_id: c.id,
                 state: if c.running {
                     InstanceState::Running
                 } else {

@@ -75,6 +75,7 @@ pub struct Engine {
 /// A container of the project as the engine lists it.
 #[derive(Clone, Debug)]
 pub struct ProjectContainer {
+    pub id: String,
     pub name: String,
     pub service: String,
     pub number: u32,
@@ -489,6 +490,7 @@ impl Engine {
                 };
                 let status = c.status.unwrap_or_default();
                 Some(ProjectContainer {
+                    id: c.id.unwrap_or_default(),
                     name: c.names?.first()?.trim_start_matches('/').to_owned(),
                     service: label("service"),
                     number: label("container-number").parse().unwrap_or(1),

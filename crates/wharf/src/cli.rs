@@ -72,7 +72,7 @@ pub enum Command {
     /// Show the project's logs
     Logs(LogsArgs),
     /// List the projects wharfd runs
-    Ls(ListFormatArgs),
+    Ls(LsArgs),
     /// Run a command in a running service's environment and directory
     Exec(ExecArgs),
     /// Run a one-off command for a service, with its dependencies started
@@ -425,6 +425,9 @@ pub struct BuildArgs {
 pub struct ImagesArgs {
     /// Services (default: all)
     pub services: Vec<String>,
+    /// Print only image ids
+    #[arg(short, long)]
+    pub quiet: bool,
     #[command(flatten)]
     pub format: ListFormatArgs,
 }
@@ -509,9 +512,36 @@ pub struct PsArgs {
     /// Show stopped and exited instances too
     #[arg(short, long)]
     pub all: bool,
-    /// Print only instance names
+    /// Print only ids: a container's id, a native instance's name
     #[arg(short, long)]
     pub quiet: bool,
+    /// Print only the services' names
+    #[arg(long = "services")]
+    pub services_only: bool,
+    /// Only instances in this state, as Compose names them (repeatable)
+    #[arg(long, value_name = "STATE", value_parser = clap::builder::PossibleValuesParser::new(crate::compose_json::COMPOSE_STATES))]
+    pub status: Vec<String>,
+    /// Filter by a property: `status=STATE`, as Compose's
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+    /// Don't truncate (wharf never does; accepted as Compose accepts it)
+    #[arg(long)]
+    pub no_trunc: bool,
+    #[command(flatten)]
+    pub format: ListFormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Show stopped projects too
+    #[arg(short, long)]
+    pub all: bool,
+    /// Print only project names
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Filter by a property: `name=TEXT` (a part of the name)
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
     #[command(flatten)]
     pub format: ListFormatArgs,
 }

@@ -3,6 +3,7 @@
 mod age;
 mod cli;
 mod commands;
+mod compose_json;
 mod daemon_client;
 mod documented_env;
 mod glob;

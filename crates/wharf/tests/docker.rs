@@ -1095,6 +1095,29 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
         .output()
         .unwrap();
     assert_eq!(ours.status.code(), docker.status.code());
+    // ps -q gives the containers' ids, as Compose's; images -q the images' ids.
+    let ids = stack.ok(&["ps", "-q"]);
+    let engine_ids = Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            "label=com.docker.compose.project=flags",
+        ])
+        .output()
+        .unwrap();
+    let sorted = |text: &str| {
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(
+        sorted(&ids),
+        sorted(&String::from_utf8_lossy(&engine_ids.stdout))
+    );
+    let image_id = stack.ok(&["images", "-q"]);
+    assert!(image_id.trim().len() == 64, "{image_id}");
     // -d: started and left to run.
     stack.ok(&["exec", "-d", "app", "sh", "-c", "sleep 1; touch /detached"]);
     eventually("the detached exec ran", Duration::from_secs(10), || {

@@ -298,8 +298,11 @@ services:
         "the error points at the file and line: {said}"
     );
     // `-p` names the project without reading the broken file.
-    let after: Vec<Value> =
-        serde_json::from_str(&stack.ok(&["-p", "steady", "ps", "--format", "json"])).unwrap();
+    let after: Vec<Value> = stack
+        .ok(&["-p", "steady", "ps", "--format", "json"])
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
     assert_eq!(after.len(), 1);
     assert_eq!(after[0]["pid"].as_u64().map(|p| p as u32), pid);
 }
@@ -878,4 +881,84 @@ fn services_find_programs_on_the_path_of_the_up_that_started_them() {
         stack.ps()
     );
     stack.ok(&["down"]);
+}
+
+#[test]
+fn ps_and_ls_take_composes_filters_and_print_composes_json() {
+    let stack = Stack::new(
+        r#"name: filters
+services:
+  web:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+  once:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "exit 3"]}}
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait", "web"]);
+    let _ = stack.wharf(&["up", "-d", "once"]);
+    eventually("once exits", Duration::from_secs(10), || {
+        stack
+            .ps()
+            .iter()
+            .any(|i| i["service"] == "once" && i["state"] == "exited")
+    });
+    assert_eq!(stack.ok(&["ps", "--services"]), "web\n");
+    assert_eq!(
+        stack.ok(&["ps", "--services", "--status", "exited"]),
+        "once\n"
+    );
+    assert_eq!(
+        stack.ok(&["ps", "-q", "--filter", "status=running"]),
+        "filters-web-1\n"
+    );
+    let bad = stack.wharf(&["ps", "--filter", "colour=red"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("status=STATE"));
+    let nosuch = stack.wharf(&["ps", "nosuch"]);
+    assert_eq!(nosuch.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&nosuch.stderr).contains("no such service: nosuch"));
+    // One object per line, Compose's fields beside wharf's.
+    let lines: Vec<Value> = stack
+        .ok(&["ps", "-a", "--format", "json"])
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    let once = lines
+        .iter()
+        .find(|l| l["Service"] == "once")
+        .expect("once listed");
+    assert_eq!(once["State"], "exited");
+    assert_eq!(once["ExitCode"], 3);
+    assert_eq!(once["Name"], "filters-once-1");
+    assert_eq!(once["Project"], "filters");
+    assert!(
+        once["Status"].as_str().unwrap().starts_with("Exited (3)"),
+        "{once}"
+    );
+    assert_eq!(once["backend"], "process");
+
+    assert_eq!(stack.ok(&["ls", "-q"]), "filters\n");
+    assert_eq!(stack.ok(&["ls", "-q", "--filter", "name=nomatch"]), "");
+    let projects: Value = serde_json::from_str(&stack.ok(&["ls", "--format", "json"])).unwrap();
+    assert_eq!(projects[0]["Name"], "filters");
+    assert!(
+        projects[0]["ConfigFiles"]
+            .as_str()
+            .unwrap()
+            .ends_with("compose.yaml")
+    );
+    stack.ok(&["stop", "web"]);
+    assert_eq!(
+        stack.ok(&["ls", "-q"]),
+        "",
+        "a project with nothing running shows with -a only"
+    );
+    assert_eq!(stack.ok(&["ls", "-q", "-a"]), "filters\n");
+
+    // A bare `wharf` is help, on stdout, exit 0.
+    let bare = stack.wharf(&[]);
+    assert_eq!(bare.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&bare.stdout).contains("Usage: wharf"));
 }

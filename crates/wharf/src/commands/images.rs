@@ -1,7 +1,6 @@
-//! `wharf build`, `pull`, `push` and `images`: the project's images. Pulling and
-//! listing go through the engine's API; building and pushing still through the Docker
-//! CLI (`image_build`). Built images get Compose's name (`<project>-<service>` when
-//! the service names none) and labels.
+//! `wharf build`, `pull`, `push` and `images`: the project's images, through the
+//! engine's API. Built images get Compose's name (`<project>-<service>` when the
+//! service names none) and labels (`image_build`).
 
 use std::process::ExitCode;
 
@@ -130,7 +129,11 @@ pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode
             format!("{:.1}MB", size as f64 / 1e6),
         ]);
     }
-    if format == ListFormat::Json {
+    if args.quiet {
+        for image in &listed {
+            println!("{}", image["id"].as_str().unwrap_or_default());
+        }
+    } else if format == ListFormat::Json {
         println!("{}", serde_json::to_string_pretty(&listed)?);
     } else {
         print!("{}", aligned_table(&rows));

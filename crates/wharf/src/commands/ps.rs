@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use wharf_api::{InstanceStatus, ProjectSummary, now_ms};
 
-use crate::cli::{ListFormat, ListFormatArgs, PsArgs};
+use anyhow::bail;
+
+use crate::cli::{ListFormat, LsArgs, PsArgs};
+use crate::compose_json::{COMPOSE_STATES, compose_state, ls_entry, ps_line};
 use crate::daemon_client;
 use crate::output::aligned_table;
 use crate::project_ref;
@@ -15,15 +18,45 @@ pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name_defining(settings, &args.services)?;
     let client = daemon_client::connect(&settings.paths)?;
     let mut instances = project_ref::instances(&client, &name)?;
+    let mut states = args.status.clone();
+    for filter in &args.filter {
+        match filter.split_once('=') {
+            Some(("status", state)) if COMPOSE_STATES.contains(&state) => {
+                states.push(state.to_owned());
+            }
+            _ => bail!(
+                "--filter {filter}: the filter Compose's ps supports is status=STATE (one of {})",
+                COMPOSE_STATES.join(", ")
+            ),
+        }
+    }
     instances.retain(|i| {
-        (args.all || i.state.is_active())
-            && (args.services.is_empty() || args.services.contains(&i.service))
+        let shown = if states.is_empty() {
+            args.all || i.state.is_active()
+        } else {
+            states.iter().any(|s| s == compose_state(i.state))
+        };
+        shown && (args.services.is_empty() || args.services.contains(&i.service))
     });
-    if args.format.format == ListFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&instances)?);
+    if args.services_only {
+        let mut services: Vec<&str> = instances.iter().map(|i| i.service.as_str()).collect();
+        services.dedup();
+        for service in services {
+            println!("{service}");
+        }
+    } else if args.format.format == ListFormat::Json {
+        let now = now_ms();
+        for instance in &instances {
+            println!("{}", ps_line(&name, instance, now));
+        }
     } else if args.quiet {
         for instance in &instances {
-            println!("{}", instance.name);
+            // Compose prints container ids; a native instance has its name.
+            if instance.container_id.is_empty() {
+                println!("{}", instance.name);
+            } else {
+                println!("{}", instance.container_id);
+            }
         }
     } else {
         print!("{}", table(&instances));
@@ -60,12 +93,30 @@ fn table(instances: &[InstanceStatus]) -> String {
     aligned_table(&rows)
 }
 
-pub fn list(settings: &Settings, args: &ListFormatArgs) -> anyhow::Result<ExitCode> {
+pub fn list(settings: &Settings, args: &LsArgs) -> anyhow::Result<ExitCode> {
     let client = daemon_client::connect(&settings.paths)?;
-    let projects: Vec<ProjectSummary> =
+    let mut projects: Vec<ProjectSummary> =
         client.get(&format!("{}/projects", wharf_api::API_PREFIX))?;
-    if args.format == ListFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&projects)?);
+    let mut parts = Vec::new();
+    for filter in &args.filter {
+        match filter.split_once('=') {
+            Some(("name", part)) => parts.push(part),
+            _ => bail!("--filter {filter}: the filter Compose's ls supports is name=TEXT"),
+        }
+    }
+    // As Compose's: projects with something running, unless -a.
+    projects.retain(|p| {
+        (args.all || p.status.contains("running")) && parts.iter().all(|part| p.name.contains(part))
+    });
+    if args.quiet {
+        for project in &projects {
+            println!("{}", project.name);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.format.format == ListFormat::Json {
+        let entries: Vec<_> = projects.iter().map(ls_entry).collect();
+        println!("{}", serde_json::to_string(&entries)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![["NAME", "STATUS", "CONFIG FILES"].map(str::to_owned)];

@@ -76,7 +76,10 @@ impl Stack {
     }
 
     pub fn ps(&self) -> Vec<Value> {
-        serde_json::from_str(&self.ok(&["ps", "-a", "--format", "json"])).unwrap()
+        self.ok(&["ps", "-a", "--format", "json"])
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
     }
 
     pub fn pid_of(&self, name: &str) -> Option<u32> {

@@ -1,0 +1,195 @@
+//! `--format json` in Compose's shapes, so `jq` scripts written for `docker compose ps`
+//! and `ls` keep working: Compose's fields first (`Name`, `Service`, `State`,
+//! `Publishers`…), wharf's own fields beside them under their own names.
+
+use serde_json::{Map, Value, json};
+use wharf_api::{Health, InstanceState, InstanceStatus, ProjectSummary};
+
+/// The state as Compose names a container's: `created`, `running`, `restarting`,
+/// `exited` (and `paused`, `removing`, `dead`, which wharf's instances never are).
+pub fn compose_state(state: InstanceState) -> &'static str {
+    match state {
+        InstanceState::Waiting => "created",
+        InstanceState::Running | InstanceState::Stopping => "running",
+        InstanceState::Restarting | InstanceState::CrashLoop => "restarting",
+        InstanceState::Exited | InstanceState::Stopped => "exited",
+    }
+}
+
+/// The states `ps --status` accepts, as Compose's does.
+pub const COMPOSE_STATES: [&str; 7] = [
+    "paused",
+    "restarting",
+    "removing",
+    "running",
+    "dead",
+    "created",
+    "exited",
+];
+
+/// One line of `ps --format json`.
+pub fn ps_line(project: &str, instance: &InstanceStatus, now_ms: u64) -> Value {
+    let since = instance
+        .started_at_ms
+        .map(|t| human_duration(now_ms.saturating_sub(t)));
+    let health = match instance.health {
+        Health::None => "",
+        Health::Starting => "starting",
+        Health::Healthy => "healthy",
+        Health::Unhealthy => "unhealthy",
+    };
+    let state = compose_state(instance.state);
+    let mut status = match (state, &since) {
+        ("running", Some(since)) => format!("Up {since}"),
+        ("exited", Some(since)) => format!(
+            "Exited ({}) {since} ago",
+            instance.exit_code.unwrap_or_default()
+        ),
+        ("restarting", Some(since)) => format!(
+            "Restarting ({}) {since} ago",
+            instance.exit_code.unwrap_or_default()
+        ),
+        ("exited", None) => format!("Exited ({})", instance.exit_code.unwrap_or_default()),
+        _ => "Created".to_owned(),
+    };
+    if state == "running" && !health.is_empty() {
+        if instance.health == Health::Starting {
+            status.push_str(" (health: starting)");
+        } else {
+            use std::fmt::Write as _;
+            let _ = write!(status, " ({health})");
+        }
+    }
+    let publishers: Vec<Value> = instance
+        .ports
+        .iter()
+        .map(|p| {
+            json!({
+                "URL": "127.0.0.1",
+                "TargetPort": p.target,
+                "PublishedPort": p.published,
+                "Protocol": "tcp",
+            })
+        })
+        .collect();
+    let ports = instance
+        .ports
+        .iter()
+        .map(|p| format!("127.0.0.1:{}->{}/tcp", p.published, p.target))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut line = json!({
+        "ID": instance.container_id.get(..12).unwrap_or(&instance.container_id),
+        "Name": instance.name,
+        "Names": instance.name,
+        "Project": project,
+        "Service": instance.service,
+        "State": state,
+        "Status": status,
+        "Health": health,
+        "ExitCode": instance.exit_code.unwrap_or_default(),
+        "Publishers": publishers,
+        "Ports": ports,
+        "RunningFor": since.map(|s| format!("{s} ago")).unwrap_or_default(),
+    });
+    with_own_fields(&mut line, instance);
+    line
+}
+
+/// One entry of `ls --format json`.
+pub fn ls_entry(project: &ProjectSummary) -> Value {
+    let files = project
+        .config_files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut entry = json!({
+        "Name": project.name,
+        "Status": project.status,
+        "ConfigFiles": files,
+    });
+    with_own_fields(&mut entry, project);
+    entry
+}
+
+/// Adds wharf's own fields (snake case, so they never clash with Compose's).
+fn with_own_fields(into: &mut Value, own: &impl serde::Serialize) {
+    if let (Some(into), Ok(Value::Object(own))) = (into.as_object_mut(), serde_json::to_value(own))
+    {
+        let own: Map<String, Value> = own;
+        for (key, value) in own {
+            into.entry(key).or_insert(value);
+        }
+    }
+}
+
+/// A duration in Docker's words: `Less than a second`, `5 seconds`, `About a minute`,
+/// `3 minutes`, `About an hour`, `2 hours`, `3 days`, `2 weeks`, `4 months`, `2 years`.
+pub fn human_duration(ms: u64) -> String {
+    let seconds = ms / 1000;
+    let minutes = seconds / 60;
+    let hours = minutes / 60;
+    match seconds {
+        0 => "Less than a second".to_owned(),
+        1 => "1 second".to_owned(),
+        2..60 => format!("{seconds} seconds"),
+        60..120 => "About a minute".to_owned(),
+        120..3600 => format!("{minutes} minutes"),
+        3600..7200 => "About an hour".to_owned(),
+        7200..172_800 => format!("{hours} hours"),
+        172_800..1_209_600 => format!("{} days", hours / 24),
+        1_209_600..5_184_000 => format!("{} weeks", hours / 24 / 7),
+        5_184_000..63_072_000 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", hours / 24 / 365),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_dockers() {
+        assert_eq!(human_duration(400), "Less than a second");
+        assert_eq!(human_duration(1_000), "1 second");
+        assert_eq!(human_duration(45_000), "45 seconds");
+        assert_eq!(human_duration(90_000), "About a minute");
+        assert_eq!(human_duration(5 * 60_000), "5 minutes");
+        assert_eq!(human_duration(3_700_000), "About an hour");
+        assert_eq!(human_duration(5 * 3_600_000), "5 hours");
+        assert_eq!(human_duration(3 * 86_400_000), "3 days");
+    }
+
+    #[test]
+    fn a_ps_line_has_composes_fields_and_wharfs_beside_them() {
+        let instance = InstanceStatus {
+            service: "web".into(),
+            replica: 1,
+            name: "shop-web-1".into(),
+            backend: "docker".into(),
+            container_id: "e175510667a7ab9894176e3e97326c0c".into(),
+            state: InstanceState::Running,
+            health: Health::Healthy,
+            pid: None,
+            exit_code: None,
+            restarts: 0,
+            ports: vec![wharf_plan::PortSpec {
+                target: 80,
+                published: 32772,
+            }],
+            started_at_ms: Some(1_000),
+            listening: Vec::new(),
+            message: String::new(),
+        };
+        let line = ps_line("shop", &instance, 121_000);
+        assert_eq!(line["ID"], "e175510667a7");
+        assert_eq!(line["State"], "running");
+        assert_eq!(line["Status"], "Up 2 minutes (healthy)");
+        assert_eq!(line["Ports"], "127.0.0.1:32772->80/tcp");
+        assert_eq!(line["Publishers"][0]["PublishedPort"], 32772);
+        assert_eq!(line["RunningFor"], "2 minutes ago");
+        assert_eq!(line["backend"], "docker");
+        assert_eq!(line["service"], "web");
+    }
+}
