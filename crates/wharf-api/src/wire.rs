@@ -36,6 +36,10 @@ pub struct UpRequest {
     /// it is, as Compose leaves them (a service no longer in the file is removed).
     #[serde(default)]
     pub dormant: Vec<String>,
+    /// Seconds before SIGKILL when recreating, instead of each service's
+    /// `stop_grace_period`.
+    #[serde(default)]
+    pub timeout_s: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -72,6 +76,10 @@ pub struct ServicesRequest {
     /// graceful stop) is under way — the second Ctrl-C.
     #[serde(default)]
     pub force: bool,
+    /// For `stop` and `restart`: seconds before SIGKILL, instead of each service's
+    /// `stop_grace_period`.
+    #[serde(default)]
+    pub timeout_s: Option<u64>,
 }
 
 /// `POST /v1/projects/{name}/down`
@@ -79,6 +87,9 @@ pub struct ServicesRequest {
 pub struct DownRequest {
     /// Also delete the project's named volumes (the CLI has asked the user).
     pub volumes: bool,
+    /// Seconds before SIGKILL, instead of each service's `stop_grace_period`.
+    #[serde(default)]
+    pub timeout_s: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

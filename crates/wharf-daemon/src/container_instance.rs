@@ -102,23 +102,24 @@ pub async fn run(
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             changed = commands.changed() => {
-                let command = if changed.is_ok() { *commands.borrow_and_update() } else { Command::Stop };
+                let command = if changed.is_ok() { *commands.borrow_and_update() } else { Command::Stop(None) };
                 match command {
                     Command::Run => {}
-                    Command::Stop => {
+                    Command::Stop(grace) => {
                         shared.report(&key, Event::StopRequested);
                         let asked = std::time::Instant::now();
-                        let _ = engine.stop(&id, spec.stop_grace_period).await;
+                        let grace = grace.unwrap_or(spec.stop_grace_period);
+                        let _ = engine.stop(&id, grace).await;
                         follower.abort();
                         let code = engine.state(&id).await.ok().and_then(|s| s.exit_code);
                         let waited = asked.elapsed();
-                        if code == Some(137) && waited + Duration::from_millis(500) >= spec.stop_grace_period {
+                        if code == Some(137) && waited + Duration::from_millis(500) >= grace {
                             shared.note(
                                 &key.project,
                                 format!(
                                     "{name} ignored {} and was killed after {}s; `init: true` gives it an init process that passes signals on",
                                     spec.stop_signal,
-                                    spec.stop_grace_period.as_secs()
+                                    grace.as_secs()
                                 ),
                             );
                         }

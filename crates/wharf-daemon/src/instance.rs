@@ -29,7 +29,8 @@ const LEFTOVERS_TIMEOUT: Duration = Duration::from_secs(5);
 /// How a run ended.
 enum Outcome {
     Exited(Option<i32>),
-    StopRequested,
+    /// With the grace period asked for, if any.
+    StopRequested(Option<Duration>),
 }
 
 pub async fn run(
@@ -109,10 +110,10 @@ pub async fn run(
             tokio::select! {
                 status = child.wait() => break Outcome::Exited(status.ok().and_then(exit_code)),
                 changed = commands.changed() => {
-                    let command = if changed.is_ok() { *commands.borrow_and_update() } else { Command::Stop };
+                    let command = if changed.is_ok() { *commands.borrow_and_update() } else { Command::Stop(None) };
                     match command {
                         Command::Run => {}
-                        Command::Stop => break Outcome::StopRequested,
+                        Command::Stop(grace) => break Outcome::StopRequested(grace),
                         Command::Kill(signal) => {
                             manual = true;
                             signal_group(pid, signal);
@@ -124,11 +125,11 @@ pub async fn run(
         if let Some(prober) = prober {
             prober.abort();
         }
-        let stop_requested = matches!(outcome, Outcome::StopRequested);
+        let stop_requested = matches!(outcome, Outcome::StopRequested(_));
         let code = match outcome {
-            Outcome::StopRequested => {
+            Outcome::StopRequested(grace) => {
                 shared.report(&key, Event::StopRequested);
-                stop_child(&mut child, pid, &spec).await
+                stop_child(&mut child, pid, &spec, grace).await
             }
             Outcome::Exited(code) => code,
         };
@@ -309,14 +310,19 @@ fn exit_code(status: std::process::ExitStatus) -> Option<i32> {
 }
 
 /// Sends the stop signal to the group, then SIGKILL after the grace period.
-async fn stop_child(child: &mut Process, pid: u32, spec: &ServiceSpec) -> Option<i32> {
+async fn stop_child(
+    child: &mut Process,
+    pid: u32,
+    spec: &ServiceSpec,
+    grace: Option<Duration>,
+) -> Option<i32> {
     let signal = parse_signal(&spec.stop_signal).unwrap_or(Signal::SIGTERM);
     signal_group(pid, signal);
-    let grace = if spec.stop_grace_period.is_zero() {
+    let grace = grace.unwrap_or(if spec.stop_grace_period.is_zero() {
         Duration::from_secs(10)
     } else {
         spec.stop_grace_period
-    };
+    });
     let status = if let Ok(status) = tokio::time::timeout(grace, child.wait()).await {
         status.ok()
     } else {

@@ -6,6 +6,7 @@
 //! from a task that lost a race cannot undo what happened after it.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use wharf_api::{Health, InstanceState, InstanceStatus, now_ms};
@@ -25,8 +26,9 @@ pub struct InstanceKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
     Run,
-    /// Stop with the service's stop signal, then SIGKILL after its grace period.
-    Stop,
+    /// Stop with the service's stop signal, then SIGKILL after the grace period: this
+    /// one (`stop -t`), else the service's.
+    Stop(Option<Duration>),
     /// Send this signal; whatever happens next is not restarted.
     Kill(Signal),
 }

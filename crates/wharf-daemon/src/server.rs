@@ -92,7 +92,7 @@ impl Server {
             ("POST", "down") => match body::<DownRequest>(request) {
                 Ok(down) => self
                     .supervisor
-                    .down(name, down.volumes)
+                    .down(name, down.volumes, down.timeout_s.map(Duration::from_secs))
                     .await
                     .map(|v| json(&v)),
                 Err(why) => return error(400, &why),
@@ -125,9 +125,10 @@ impl Server {
         request: &ServicesRequest,
     ) -> Result<Reply, SupervisorError> {
         let services = &request.services;
+        let stop = Command::Stop(request.timeout_s.map(Duration::from_secs));
         match action {
             "start" => self.supervisor.start(name, services).await?,
-            "stop" => self.supervisor.stop(name, services, Command::Stop).await?,
+            "stop" => self.supervisor.stop(name, services, stop).await?,
             "restart" => {
                 // Dependents with `restart: true` go down and come back with it.
                 let spec = self.supervisor.spec(name)?;
@@ -138,7 +139,7 @@ impl Server {
                         .into_iter()
                         .collect()
                 };
-                self.supervisor.stop(name, &chosen, Command::Stop).await?;
+                self.supervisor.stop(name, &chosen, stop).await?;
                 self.supervisor.start(name, &chosen).await?;
             }
             _ if request.force => self.supervisor.force_kill(name, services)?,

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, PoisonError};
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use tokio::sync::watch;
@@ -88,6 +89,7 @@ impl Supervisor {
                 no_deps: true,
                 force_recreate: false,
                 dormant: Vec::new(),
+                timeout_s: None,
             };
             if let Err(err) = self.up(request).await {
                 problems.push(format!("restoring {name}: {err}"));
@@ -179,7 +181,8 @@ impl Supervisor {
             .events
             .emit(&spec.name, project_change("up", &chosen));
         for (service, from) in &to_stop {
-            self.stop_instances(&spec.name, service, *from, Command::Stop, true)
+            let grace = request.timeout_s.map(Duration::from_secs);
+            self.stop_instances(&spec.name, service, *from, Command::Stop(grace), true)
                 .await;
         }
         {
@@ -411,7 +414,12 @@ impl Supervisor {
         }
     }
 
-    pub async fn down(&self, name: &str, volumes: bool) -> Result<DownResponse, SupervisorError> {
+    pub async fn down(
+        &self,
+        name: &str,
+        volumes: bool,
+        grace: Option<Duration>,
+    ) -> Result<DownResponse, SupervisorError> {
         let _turn = self.shared.operations.lock().await;
         let spec = match self.spec(name) {
             Ok(spec) => spec,
@@ -424,7 +432,8 @@ impl Supervisor {
         self.shared.events.emit(name, project_change("down", &[]));
         let mut stopped = Vec::new();
         for level in levels {
-            self.stop_services(name, &level, Command::Stop, true).await;
+            self.stop_services(name, &level, Command::Stop(grace), true)
+                .await;
             stopped.extend(level);
         }
         if let Some(project) = self.shared.projects().remove(name) {
@@ -607,7 +616,8 @@ impl Supervisor {
         for name in names {
             let Ok(spec) = self.spec(&name) else { continue };
             for level in stop_levels(&spec.services).unwrap_or_default() {
-                self.stop_services(&name, &level, Command::Stop, true).await;
+                self.stop_services(&name, &level, Command::Stop(None), true)
+                    .await;
             }
             // Now, not a moment later: the daemon is about to end.
             self.shared.write_records(&name);

@@ -62,9 +62,9 @@ pub enum Command {
     /// Start services that were stopped
     Start(ServicesArgs),
     /// Stop services, keeping them in the project
-    Stop(ServicesArgs),
+    Stop(StopArgs),
     /// Stop and start services
-    Restart(ServicesArgs),
+    Restart(StopArgs),
     /// Send a signal to services (default SIGKILL)
     Kill(KillArgs),
     /// List the project's service instances
@@ -279,6 +279,10 @@ pub struct UpArgs {
     /// Where services run (a service's `x-wharf.backend` wins over this)
     #[arg(long, value_enum, default_value_t = BackendArg::Auto, env = "WHARF_BACKEND")]
     pub backend: BackendArg,
+    /// Seconds to wait before killing what is stopped (recreated, or on Ctrl-C),
+    /// instead of each service's `stop_grace_period`
+    #[arg(short, long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -488,12 +492,24 @@ pub struct DownArgs {
     /// Don't ask before deleting volumes
     #[arg(short, long)]
     pub yes: bool,
+    /// Seconds to wait before killing, instead of each service's `stop_grace_period`
+    #[arg(short, long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]
 pub struct ServicesArgs {
     /// Services (default: all)
     pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Services (default: all)
+    pub services: Vec<String>,
+    /// Seconds to wait before killing, instead of each service's `stop_grace_period`
+    #[arg(short, long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -87,13 +87,17 @@ fn main() -> ExitCode {
         Command::Schema => commands::schema::run(),
         Command::Up(args) => commands::up::run(&settings, args),
         Command::Down(args) => commands::down::run(&settings, args),
-        Command::Start(args) => commands::lifecycle::run(&settings, "start", &args.services, None),
-        Command::Stop(args) => commands::lifecycle::run(&settings, "stop", &args.services, None),
+        Command::Start(args) => {
+            commands::lifecycle::run(&settings, "start", &args.services, None, None)
+        }
+        Command::Stop(args) => {
+            commands::lifecycle::run(&settings, "stop", &args.services, None, args.timeout)
+        }
         Command::Restart(args) => {
-            commands::lifecycle::run(&settings, "restart", &args.services, None)
+            commands::lifecycle::run(&settings, "restart", &args.services, None, args.timeout)
         }
         Command::Kill(args) => {
-            commands::lifecycle::run(&settings, "kill", &args.services, Some(&args.signal))
+            commands::lifecycle::run(&settings, "kill", &args.services, Some(&args.signal), None)
         }
         Command::Ps(args) => commands::ps::run(&settings, args),
         Command::Logs(args) => commands::logs::run(&settings, args),

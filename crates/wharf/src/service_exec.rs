@@ -303,6 +303,7 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
                 no_deps: false,
                 force_recreate: false,
                 dormant: loaded.disabled.iter().cloned().collect(),
+                timeout_s: None,
             },
         )?;
         let started: BTreeMap<String, u32> = response

@@ -962,3 +962,31 @@ services:
     assert_eq!(bare.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&bare.stdout).contains("Usage: wharf"));
 }
+
+#[test]
+fn stop_restart_and_down_take_a_timeout_before_the_kill() {
+    let stack = Stack::new(
+        r#"name: patience
+services:
+  stubborn:
+    image: debian
+    stop_grace_period: 60s
+    x-wharf: {process: {command: ["sh", "-c", "trap '' TERM; sleep 600"]}}
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    for verb in [
+        &["stop", "-t", "1"][..],
+        &["restart", "--timeout", "1"],
+        &["down", "-t", "1"],
+    ] {
+        let asked = std::time::Instant::now();
+        stack.ok(verb);
+        assert!(
+            asked.elapsed() < Duration::from_secs(8),
+            "{verb:?} waited {:?}, not the 60 s grace period",
+            asked.elapsed()
+        );
+    }
+    assert!(stack.ps().is_empty());
+}

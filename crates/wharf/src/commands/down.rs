@@ -28,6 +28,7 @@ pub fn run(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
         &endpoint(&name, "down"),
         &DownRequest {
             volumes: args.volumes,
+            timeout_s: args.timeout,
         },
     ) {
         Ok(response) => response,

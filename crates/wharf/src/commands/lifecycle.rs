@@ -13,6 +13,7 @@ pub fn run(
     action: &str,
     services: &[String],
     signal: Option<&str>,
+    timeout_s: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
     let name = project_ref::name(settings)?;
     let client = daemon_client::connect(&settings.paths)?;
@@ -22,6 +23,7 @@ pub fn run(
             services: services.to_vec(),
             signal: signal.map(str::to_owned),
             force: false,
+            timeout_s,
         },
     )?;
     let what = if services.is_empty() {

@@ -119,6 +119,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             no_deps: args.no_deps,
             force_recreate: args.force_recreate,
             dormant: loaded.disabled.iter().cloned().collect(),
+            timeout_s: args.timeout,
         },
     )?;
     let width = response
@@ -227,6 +228,7 @@ pub fn scale(settings: &Settings, args: &ScaleArgs) -> anyhow::Result<ExitCode> 
         exit_code_from: None,
         build: false,
         backend: crate::cli::BackendArg::Auto,
+        timeout: None,
     };
     run(settings, &up)
 }
@@ -312,10 +314,14 @@ fn attached(
         "gracefully stopping... (the services get their stop signal)"
     });
     // Stop in the background, so a second Ctrl-C can still force it.
+    let stop = ServicesRequest {
+        timeout_s: args.timeout,
+        ..ServicesRequest::default()
+    };
     let stopper = client.clone();
     let stop_path = endpoint(name, "stop");
     let stopping = std::thread::spawn(move || {
-        let result = stopper.post::<_, serde_json::Value>(&stop_path, &ServicesRequest::default());
+        let result = stopper.post::<_, serde_json::Value>(&stop_path, &stop);
         let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGUSR2);
         result
     });
