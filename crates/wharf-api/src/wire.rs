@@ -80,6 +80,10 @@ pub struct ServicesRequest {
     /// `stop_grace_period`.
     #[serde(default)]
     pub timeout_s: Option<u64>,
+    /// For `restart`: only the named services, not their dependents that ask to be
+    /// restarted with them.
+    #[serde(default)]
+    pub no_deps: bool,
 }
 
 /// `POST /v1/projects/{name}/down`

@@ -132,8 +132,8 @@ impl Server {
             "restart" => {
                 // Dependents with `restart: true` go down and come back with it.
                 let spec = self.supervisor.spec(name)?;
-                let chosen: Vec<String> = if services.is_empty() {
-                    Vec::new()
+                let chosen: Vec<String> = if services.is_empty() || request.no_deps {
+                    services.clone()
                 } else {
                     wharf_plan::with_restart_dependents(&spec.services, services)
                         .into_iter()

@@ -64,7 +64,7 @@ pub enum Command {
     /// Stop services, keeping them in the project
     Stop(StopArgs),
     /// Stop and start services
-    Restart(StopArgs),
+    Restart(RestartArgs),
     /// Send a signal to services (default SIGKILL)
     Kill(KillArgs),
     /// List the project's service instances
@@ -128,6 +128,8 @@ pub enum Command {
     /// Manage wharfd, the background daemon
     #[command(subcommand)]
     Daemon(DaemonCommand),
+    /// Print wharf's version
+    Version(VersionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -440,6 +442,15 @@ pub struct ImagesArgs {
 pub struct StatsArgs {
     /// Services (default: all)
     pub services: Vec<String>,
+    /// Print one sample and return (the default is a new one each second until Ctrl-C)
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Include instances that are not running
+    #[arg(short, long)]
+    pub all: bool,
+    /// Don't truncate (wharf never does; accepted as Compose accepts it)
+    #[arg(long)]
+    pub no_trunc: bool,
     #[command(flatten)]
     pub format: ListFormatArgs,
 }
@@ -452,6 +463,9 @@ pub struct PortArgs {
     /// Which instance (from 1)
     #[arg(long, default_value_t = 1)]
     pub index: u32,
+    /// The port's protocol
+    #[arg(long, value_parser = ["tcp", "udp"], default_value = "tcp")]
+    pub protocol: String,
 }
 
 #[derive(Debug, Args)]
@@ -510,6 +524,31 @@ pub struct StopArgs {
     /// Seconds to wait before killing, instead of each service's `stop_grace_period`
     #[arg(short, long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    #[command(flatten)]
+    pub stop: StopArgs,
+    /// Don't restart the dependents that ask for it (`depends_on: {restart: true}`)
+    #[arg(long)]
+    pub no_deps: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Print only the version number
+    #[arg(long)]
+    pub short: bool,
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = VersionFormat::Pretty)]
+    pub format: VersionFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VersionFormat {
+    Pretty,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -585,9 +624,16 @@ pub struct LogsArgs {
     /// Show only the last N lines
     #[arg(short = 'n', long, value_name = "N")]
     pub tail: Option<usize>,
-    /// Show lines since this time: seconds (`90`), a duration (`10m`, `2h`) or epoch ms
+    /// Show lines since this time: a duration ago (`10m`, `2h`), Unix seconds, or
+    /// `2026-12-01T13:23:37Z`
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
+    /// Show lines before this time (as --since)
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only this instance of each service (from 1)
+    #[arg(long, value_name = "N")]
+    pub index: Option<u32>,
     /// Show timestamps
     #[arg(short, long)]
     pub timestamps: bool,

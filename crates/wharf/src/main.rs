@@ -93,9 +93,8 @@ fn main() -> ExitCode {
         Command::Stop(args) => {
             commands::lifecycle::run(&settings, "stop", &args.services, None, args.timeout)
         }
-        Command::Restart(args) => {
-            commands::lifecycle::run(&settings, "restart", &args.services, None, args.timeout)
-        }
+        Command::Restart(args) => commands::lifecycle::restart(&settings, args),
+        Command::Version(args) => Ok(commands::version::run(args)),
         Command::Kill(args) => {
             commands::lifecycle::run(&settings, "kill", &args.services, Some(&args.signal), None)
         }

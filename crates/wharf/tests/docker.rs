@@ -227,7 +227,8 @@ fn each_tool_takes_down_what_the_other_started() {
     stack.ok(&["scale", "db=2"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let stats = loop {
-        let stats: Value = serde_json::from_str(&stack.ok(&["stats", "--format", "json"])).unwrap();
+        let stats: Value =
+            serde_json::from_str(&stack.ok(&["stats", "--no-stream", "--format", "json"])).unwrap();
         let scaled = stats
             .as_array()
             .unwrap()

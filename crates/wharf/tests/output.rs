@@ -186,7 +186,7 @@ services:
         std::time::Duration::from_secs(10),
         || stack.ok(&["top", "worker"]).matches("sleep ").count() >= 3,
     );
-    transcript.step("figures", &["stats"]);
+    transcript.step("figures", &["stats", "--no-stream"]);
     transcript.step("processes", &["top"]);
     transcript.step("running, with a server listening too widely", &["check"]);
     transcript.step("down", &["down"]);

@@ -990,3 +990,75 @@ services:
     }
     assert!(stack.ps().is_empty());
 }
+
+#[test]
+fn logs_stats_port_restart_and_version_take_composes_flags() {
+    let port = free_port();
+    let stack = Stack::new(&format!(
+        r#"name: flagged
+services:
+  db:
+    image: debian
+    x-wharf: {{process: {{command: ["sleep", "600"]}}}}
+  web:
+    image: debian
+    scale: 2
+    depends_on: {{db: {{condition: service_started, restart: true}}}}
+    x-wharf: {{process: {{command: ["sh", "-c", "echo web; sleep 600"]}}}}
+  api:
+    image: python:3.12
+    command: python3 -m http.server {port} --bind 127.0.0.1
+    ports: ["127.0.0.1:{port}:{port}"]
+"#
+    ));
+    stack.ok(&["up", "-d", "--wait"]);
+    eventually("both replicas said so", Duration::from_secs(10), || {
+        stack
+            .ok(&["logs", "--no-log-prefix", "web"])
+            .matches("web")
+            .count()
+            >= 2
+    });
+    // --index: one instance; --until: nothing after it; --since an RFC 3339 time.
+    let second = stack.ok(&["logs", "--index", "2", "web"]);
+    assert!(
+        second.contains("web-2") && !second.contains("web-1"),
+        "{second}"
+    );
+    assert_eq!(stack.ok(&["logs", "--until", "1970-01-02T00:00:00Z"]), "");
+    assert!(
+        stack
+            .ok(&["logs", "--since", "2000-01-01T00:00:00Z", "web"])
+            .contains("web")
+    );
+    let bad = stack.wharf(&["logs", "--until", "someday"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--until \"someday\""));
+
+    let sample = stack.ok(&["stats", "--no-stream", "--format", "json"]);
+    let sample: Value = serde_json::from_str(&sample).unwrap();
+    assert_eq!(sample.as_array().map(Vec::len), Some(4), "{sample}");
+
+    let published = stack.ok(&["port", "--protocol", "tcp", "api", &port.to_string()]);
+    assert_eq!(published.trim(), format!("127.0.0.1:{port}"));
+    let udp = stack.wharf(&["port", "--protocol", "udp", "api", &port.to_string()]);
+    assert!(
+        String::from_utf8_lossy(&udp.stderr).contains(&format!("publishes no udp port {port}"))
+    );
+
+    // restart --no-deps leaves the dependents that ask to follow alone.
+    let web_pid = stack.pid_of("flagged-web-1");
+    stack.ok(&["restart", "--no-deps", "db"]);
+    assert_eq!(stack.pid_of("flagged-web-1"), web_pid);
+    stack.ok(&["restart", "db"]);
+    eventually("web followed db", Duration::from_secs(10), || {
+        let now = stack.pid_of("flagged-web-1");
+        now.is_some() && now != web_pid
+    });
+
+    assert_eq!(
+        stack.ok(&["version", "--short"]).trim(),
+        env!("CARGO_PKG_VERSION")
+    );
+    let version: Value = serde_json::from_str(&stack.ok(&["version", "-f", "json"])).unwrap();
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+}

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use wharf_api::ServicesRequest;
 
+use crate::cli::RestartArgs;
 use crate::daemon_client;
 use crate::project_ref::{self, endpoint};
 use crate::settings::Settings;
@@ -15,17 +16,31 @@ pub fn run(
     signal: Option<&str>,
     timeout_s: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
+    let request = ServicesRequest {
+        services: services.to_vec(),
+        signal: signal.map(str::to_owned),
+        timeout_s,
+        ..ServicesRequest::default()
+    };
+    act(settings, action, &request)
+}
+
+/// `wharf restart`: with its dependents that ask for it, unless `--no-deps`.
+pub fn restart(settings: &Settings, args: &RestartArgs) -> anyhow::Result<ExitCode> {
+    let request = ServicesRequest {
+        services: args.stop.services.clone(),
+        timeout_s: args.stop.timeout,
+        no_deps: args.no_deps,
+        ..ServicesRequest::default()
+    };
+    act(settings, "restart", &request)
+}
+
+fn act(settings: &Settings, action: &str, request: &ServicesRequest) -> anyhow::Result<ExitCode> {
+    let services = &request.services;
     let name = project_ref::name(settings)?;
     let client = daemon_client::connect(&settings.paths)?;
-    let answer: serde_json::Value = client.post(
-        &endpoint(&name, action),
-        &ServicesRequest {
-            services: services.to_vec(),
-            signal: signal.map(str::to_owned),
-            force: false,
-            timeout_s,
-        },
-    )?;
+    let answer: serde_json::Value = client.post(&endpoint(&name, action), request)?;
     let what = if services.is_empty() {
         "all services".to_owned()
     } else {

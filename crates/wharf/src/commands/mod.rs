@@ -19,3 +19,4 @@ pub mod top;
 pub mod up;
 pub mod urls;
 pub mod user;
+pub mod version;

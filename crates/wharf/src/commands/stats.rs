@@ -34,13 +34,42 @@ fn usage_by_group() -> BTreeMap<u32, (u64, u64)> {
     usage
 }
 
+/// `wharf stats`: a sample each second until Ctrl-C, as Compose's, or one with
+/// `--no-stream`.
 pub fn stats(settings: &Settings, args: &StatsArgs) -> anyhow::Result<ExitCode> {
-    let instances: Vec<InstanceStatus> = running(settings)?
-        .into_iter()
-        .filter(|i| {
-            i.pid.is_some() && (args.services.is_empty() || args.services.contains(&i.service))
-        })
-        .collect();
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    loop {
+        let instances: Vec<InstanceStatus> = running(settings)?
+            .into_iter()
+            .filter(|i| {
+                (args.all || i.pid.is_some())
+                    && (args.services.is_empty() || args.services.contains(&i.service))
+            })
+            .collect();
+        let sample = sample(&instances);
+        if !args.no_stream && terminal {
+            // A screen that updates in place, as `docker stats` draws it.
+            print!("\x1b[2J\x1b[H");
+        }
+        print_sample(&sample, args.format.format)?;
+        if args.no_stream {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(STREAM_EVERY.saturating_sub(SAMPLE));
+    }
+}
+
+const STREAM_EVERY: Duration = Duration::from_secs(1);
+
+/// One instance's figures over a sample.
+struct Usage<'a> {
+    instance: &'a InstanceStatus,
+    cpu_percent: f64,
+    memory_bytes: f64,
+}
+
+/// Each instance's CPU and memory over `SAMPLE`.
+fn sample(instances: &[InstanceStatus]) -> Vec<Usage<'_>> {
     // Clock ticks and page size as Linux reports them on every supported machine.
     let (ticks_per_second, page_bytes) = (100.0, 4096.0);
     let before = usage_by_group();
@@ -48,28 +77,44 @@ pub fn stats(settings: &Settings, args: &StatsArgs) -> anyhow::Result<ExitCode> 
     std::thread::sleep(SAMPLE);
     let after = usage_by_group();
     let seconds = started.elapsed().as_secs_f64();
-    let mut rows = vec![["NAME", "BACKEND", "CPU %", "MEM"].map(str::to_owned)];
-    let mut listed = Vec::new();
-    for instance in &instances {
-        let group = instance.pid.unwrap_or_default();
-        let (cpu_before, _) = before.get(&group).copied().unwrap_or_default();
-        let (cpu_after, pages) = after.get(&group).copied().unwrap_or_default();
-        let cpu = cpu_after.saturating_sub(cpu_before) as f64 / ticks_per_second / seconds * 100.0;
-        let memory = pages as f64 * page_bytes;
-        rows.push([
-            instance.name.clone(),
-            instance.backend.clone(),
-            format!("{cpu:.2}%"),
-            format!("{:.1}MiB", memory / (1024.0 * 1024.0)),
-        ]);
-        listed.push(serde_json::json!({"name": instance.name, "backend": instance.backend, "cpu_percent": cpu, "memory_bytes": memory}));
-    }
-    if args.format.format == ListFormat::Json {
+    instances
+        .iter()
+        .map(|instance| {
+            let group = instance.pid.unwrap_or_default();
+            let (cpu_before, _) = before.get(&group).copied().unwrap_or_default();
+            let (cpu_after, pages) = after.get(&group).copied().unwrap_or_default();
+            Usage {
+                instance,
+                cpu_percent: cpu_after.saturating_sub(cpu_before) as f64
+                    / ticks_per_second
+                    / seconds
+                    * 100.0,
+                memory_bytes: pages as f64 * page_bytes,
+            }
+        })
+        .collect()
+}
+
+fn print_sample(sample: &[Usage<'_>], format: ListFormat) -> anyhow::Result<()> {
+    if format == ListFormat::Json {
+        let listed: Vec<_> = sample
+            .iter()
+            .map(|u| serde_json::json!({"name": u.instance.name, "backend": u.instance.backend, "cpu_percent": u.cpu_percent, "memory_bytes": u.memory_bytes}))
+            .collect();
         println!("{}", serde_json::to_string_pretty(&listed)?);
-    } else {
-        print!("{}", aligned_table(&rows));
+        return Ok(());
     }
-    Ok(ExitCode::SUCCESS)
+    let mut rows = vec![["NAME", "BACKEND", "CPU %", "MEM"].map(str::to_owned)];
+    for u in sample {
+        rows.push([
+            u.instance.name.clone(),
+            u.instance.backend.clone(),
+            format!("{:.2}%", u.cpu_percent),
+            format!("{:.1}MiB", u.memory_bytes / (1024.0 * 1024.0)),
+        ]);
+    }
+    print!("{}", aligned_table(&rows));
+    Ok(())
 }
 
 pub fn port(settings: &Settings, args: &PortArgs) -> anyhow::Result<ExitCode> {
@@ -86,12 +131,18 @@ pub fn port(settings: &Settings, args: &PortArgs) -> anyhow::Result<ExitCode> {
             args.service
         );
     };
+    // Instances publish TCP ports only.
     let Some(port) = instance
         .ports
         .iter()
-        .find(|p| p.target == args.private_port)
+        .find(|p| p.target == args.private_port && args.protocol == "tcp")
     else {
-        bail!("{} publishes no port {}", instance.name, args.private_port);
+        bail!(
+            "{} publishes no {} port {}",
+            instance.name,
+            args.protocol,
+            args.private_port
+        );
     };
     println!("127.0.0.1:{}", port.published);
     Ok(ExitCode::SUCCESS)
