@@ -247,7 +247,7 @@ impl From<BackendArg> for BackendChoice {
     }
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct UpArgs {
     /// Services to start (default: all enabled), with what they depend on
     pub services: Vec<String>,
@@ -285,6 +285,50 @@ pub struct UpArgs {
     /// instead of each service's `stop_grace_period`
     #[arg(short, long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Don't build an image, even a missing one
+    #[arg(long, conflicts_with = "build")]
+    pub no_build: bool,
+    /// Stop everything when a service exits with a failure (a code other than 0)
+    #[arg(long)]
+    pub abort_on_container_failure: bool,
+    /// Show only these services' logs (repeatable)
+    #[arg(long, value_name = "SERVICE")]
+    pub attach: Vec<String>,
+    /// Don't show these services' logs (repeatable)
+    #[arg(long, value_name = "SERVICE")]
+    pub no_attach: Vec<String>,
+    /// Show the logs of the named services' dependencies too
+    #[arg(long)]
+    pub attach_dependencies: bool,
+    /// Don't prefix log lines with the instance name
+    #[arg(long)]
+    pub no_log_prefix: bool,
+    /// Show timestamps in the logs
+    #[arg(long)]
+    pub timestamps: bool,
+    /// Plain logs, no colours
+    #[arg(long)]
+    pub no_color: bool,
+    /// Don't show the builds' progress
+    #[arg(long)]
+    pub quiet_build: bool,
+    /// Answer yes to every question (up asks none; accepted as Compose accepts it)
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Remove what runs of services no longer in the file (wharf always does)
+    #[arg(long)]
+    pub remove_orphans: bool,
+}
+
+impl UpArgs {
+    /// `up -d SERVICE…`, nothing else asked.
+    pub fn detached(services: Vec<String>) -> Self {
+        Self {
+            services,
+            detach: true,
+            ..Self::default()
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -387,6 +431,9 @@ pub struct RunArgs {
     /// Keep the service's network aliases on the one-off container
     #[arg(long)]
     pub use_aliases: bool,
+    /// Remove what runs of services no longer in the file (wharf always does)
+    #[arg(long)]
+    pub remove_orphans: bool,
 }
 
 impl RunArgs {
@@ -411,6 +458,7 @@ impl RunArgs {
             labels: Vec::new(),
             build: false,
             use_aliases: false,
+            remove_orphans: false,
         }
     }
 }
@@ -509,6 +557,9 @@ pub struct DownArgs {
     /// Seconds to wait before killing, instead of each service's `stop_grace_period`
     #[arg(short, long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Remove what runs of services no longer in the file (wharf always does)
+    #[arg(long)]
+    pub remove_orphans: bool,
 }
 
 #[derive(Debug, Args)]
@@ -558,6 +609,9 @@ pub struct KillArgs {
     /// The signal to send
     #[arg(short, long, default_value = "SIGKILL")]
     pub signal: String,
+    /// Also services no longer in the file (wharf keeps none running)
+    #[arg(long)]
+    pub remove_orphans: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1062,3 +1062,52 @@ services:
     let version: Value = serde_json::from_str(&stack.ok(&["version", "-f", "json"])).unwrap();
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
 }
+
+#[test]
+fn an_attached_up_shows_the_logs_asked_for_and_aborts_on_a_failure() {
+    let stack = Stack::new(
+        r#"name: attach
+services:
+  steady:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "echo steady-line; sleep 600"]}}
+  chatty:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "echo chatty-line; sleep 600"]}}
+  flaky:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "echo flaky-line; sleep 1; exit 2"]}}
+"#,
+    );
+    let output = stack
+        .command(&[
+            "up",
+            "--abort-on-container-failure",
+            "--no-log-prefix",
+            "--no-attach",
+            "chatty",
+            "--timeout",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "the failed service's code: {printed}"
+    );
+    assert!(
+        printed.lines().any(|l| l == "steady-line"),
+        "no prefix: {printed}"
+    );
+    assert!(printed.contains("flaky-line"), "{printed}");
+    assert!(
+        !printed.contains("chatty-line"),
+        "--no-attach hides it: {printed}"
+    );
+    assert!(
+        stack.ps().iter().all(|i| i["state"] != "running"),
+        "everything stopped"
+    );
+}

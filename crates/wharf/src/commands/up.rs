@@ -39,7 +39,14 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let builds: Vec<&String> = containers
         .iter()
         .filter(|name| starting.contains(*name) && loaded.project.services[*name].build.is_some())
+        .filter(|_| !args.no_build)
         .collect();
+    let quiet = Printer::new(0, true);
+    let build_printer = if args.quiet_build {
+        &quiet
+    } else {
+        &settings.printer
+    };
     for name in builds {
         // Containers, so the engine is connected.
         let Some(engine) = &engine else { break };
@@ -59,7 +66,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
                     service,
                     false,
                     false,
-                    &settings.printer,
+                    build_printer,
                 )?;
             }
             ImageRecord::Recorded(hash)
@@ -217,18 +224,9 @@ fn record_requirements(
 pub fn scale(settings: &Settings, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
     let services = parse_scale(&args.scale)?.into_keys().collect();
     let up = UpArgs {
-        services,
-        detach: true,
-        wait: false,
-        wait_timeout: None,
         no_deps: args.no_deps,
-        force_recreate: false,
         scale: args.scale.clone(),
-        abort_on_container_exit: false,
-        exit_code_from: None,
-        build: false,
-        backend: crate::cli::BackendArg::Auto,
-        timeout: None,
+        ..UpArgs::detached(services)
     };
     run(settings, &up)
 }
@@ -247,6 +245,19 @@ fn parse_scale(pairs: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
             Ok((service.to_owned(), count))
         })
         .collect()
+}
+
+/// The services whose logs an attached `up` shows (empty: all): `--attach`'s, else the
+/// named ones (with their dependencies' only with `--attach-dependencies`), as
+/// Compose's.
+fn attached_services(args: &UpArgs) -> Vec<String> {
+    if !args.attach.is_empty() {
+        return args.attach.clone();
+    }
+    if args.attach_dependencies {
+        return Vec::new();
+    }
+    args.services.clone()
 }
 
 /// Follows the logs until Ctrl-C (which stops the stack), or until the services have
@@ -270,16 +281,22 @@ fn attached(
     }
     signals.thread_block().context("cannot block signals")?;
 
-    let logs = client.stream::<LogLine>(&logs_path(name, &[], None, Some(since), true))?;
+    let shown = attached_services(args);
+    let logs = client.stream::<LogLine>(&logs_path(name, &shown, None, Some(since), true))?;
+    let hidden = args.no_attach.clone();
+    let mut log_printer = LogPrinter::new(args.no_color, !args.no_log_prefix, args.timestamps);
     std::thread::spawn(move || {
-        let mut printer = LogPrinter::new(false, true, false);
         for line in logs.map_while(Result::ok) {
-            if printer.print(&line).is_err() {
+            if hidden.contains(&line.service) {
+                continue;
+            }
+            if log_printer.print(&line).is_err() {
                 break;
             }
         }
     });
     let abort_on_exit = args.abort_on_container_exit || args.exit_code_from.is_some();
+    let abort_on_failure = args.abort_on_container_failure;
     let mut watch = ProjectWatch::open(client, name)?;
     let exit_code_from = args.exit_code_from.clone();
     let outcome = std::thread::spawn(move || -> Option<i32> {
@@ -293,7 +310,11 @@ fn attached(
                 .filter(|i| i.state == InstanceState::Exited)
                 .collect();
             let everything_ended = !all.is_empty() && all.iter().all(|i| !i.state.is_active());
-            if (abort_on_exit && !exited.is_empty()) || everything_ended {
+            let failed = exited.iter().any(|i| i.exit_code.is_some_and(|c| c != 0));
+            if (abort_on_exit && !exited.is_empty())
+                || (abort_on_failure && failed)
+                || everything_ended
+            {
                 let code = match &exit_code_from {
                     Some(service) => all
                         .iter()
