@@ -329,7 +329,16 @@ services:
 "#
     ));
     docker_up(&stack);
-    assert_eq!(stack.ok(&["ps", "-q"]).trim(), "wharfnamed-the-box");
+    let engine_id = Command::new("docker")
+        .args(["inspect", "-f", "{{.Id}}", "wharfnamed-the-box"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stack.ok(&["ps", "-q"]).trim(),
+        String::from_utf8_lossy(&engine_id.stdout).trim(),
+        "ps -q gives the container's id"
+    );
+    assert_eq!(stack.ps()[0]["Name"], "wharfnamed-the-box");
     assert_eq!(stack.ok(&["exec", "box", "echo", "hi"]).trim(), "hi");
     eventually(
         "the box's output is logged",
