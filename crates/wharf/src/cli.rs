@@ -130,6 +130,10 @@ pub enum Command {
     Daemon(DaemonCommand),
     /// Print wharf's version
     Version(VersionArgs),
+    /// Print what happens to the project's instances as it happens
+    Events(EventsArgs),
+    /// Wait until the services' instances have ended; exit with the last one's code
+    Wait(WaitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -584,6 +588,25 @@ pub struct RestartArgs {
     /// Don't restart the dependents that ask for it (`depends_on: {restart: true}`)
     #[arg(long)]
     pub no_deps: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only these services' (default: all)
+    pub services: Vec<String>,
+    /// The events as wharfd sends them, one JSON object per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The services to wait for
+    #[arg(required = true)]
+    pub services: Vec<String>,
+    /// Take the project down once the first instance has ended
+    #[arg(long)]
+    pub down_project: bool,
 }
 
 #[derive(Debug, Args)]

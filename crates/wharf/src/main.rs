@@ -95,6 +95,8 @@ fn main() -> ExitCode {
         }
         Command::Restart(args) => commands::lifecycle::restart(&settings, args),
         Command::Version(args) => Ok(commands::version::run(args)),
+        Command::Events(args) => commands::events::run(&settings, args),
+        Command::Wait(args) => commands::wait::run(&settings, args),
         Command::Kill(args) => {
             commands::lifecycle::run(&settings, "kill", &args.services, Some(&args.signal), None)
         }

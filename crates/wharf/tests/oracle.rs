@@ -288,7 +288,8 @@ const NOT_YET: &[(&str, &str)] = &[
     ("cp", ""),
     ("create", ""),
     ("down", "--rmi"),
-    ("events", ""),
+    ("events", "--since"),
+    ("events", "--until"),
     ("export", ""),
     ("pause", ""),
     ("ps", "--orphans"),
@@ -328,7 +329,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("up", "-V"),
     ("up", "-w"),
     ("volumes", ""),
-    ("wait", ""),
     ("watch", ""),
 ];
 

@@ -1111,3 +1111,67 @@ services:
         "everything stopped"
     );
 }
+
+#[test]
+fn wait_blocks_until_services_end_and_events_follow_what_happens() {
+    let stack = Stack::new(
+        r#"name: waiting
+services:
+  first:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "sleep 0.3; exit 3"]}}
+  second:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "sleep 0.8; exit 4"]}}
+  web:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+"#,
+    );
+    stack.ok(&["up", "-d"]);
+    let waited = stack.wharf(&["wait", "first", "second"]);
+    let said = String::from_utf8_lossy(&waited.stdout);
+    assert_eq!(waited.status.code(), Some(4), "the last one's code: {said}");
+    assert_eq!(
+        said,
+        "container \"waiting-first-1\" exited with status code 3\ncontainer \"waiting-second-1\" exited with status code 4\n"
+    );
+    let nosuch = stack.wharf(&["wait", "nosuch"]);
+    assert_eq!(nosuch.status.code(), Some(1));
+
+    // events: what happens from now on, as text and as JSON.
+    let mut follower = stack
+        .command(&["events", "--json", "web"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut text = stack
+        .command(&["events"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    stack.ok(&["stop", "web"]);
+    std::thread::sleep(Duration::from_millis(500));
+    for child in [&mut follower, &mut text] {
+        let _ = child.kill();
+    }
+    let json = String::from_utf8_lossy(&follower.wait_with_output().unwrap().stdout).into_owned();
+    let events: Vec<Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "instance" && e["instance"]["state"] == "stopped"),
+        "{json}"
+    );
+    assert!(
+        events.iter().all(|e| e["seq"].as_u64() > Some(0)),
+        "no snapshot: {json}"
+    );
+    let lines = String::from_utf8_lossy(&text.wait_with_output().unwrap().stdout).into_owned();
+    assert!(lines.contains("project waiting stop web"), "{lines}");
+    assert!(lines.contains("instance waiting-web-1 stopped"), "{lines}");
+}

@@ -1,0 +1,92 @@
+//! `wharf events`: what happens to the project's instances as it happens, from
+//! wharfd's event stream, one line each (`--json`: the events as wharfd sends them).
+
+use std::process::ExitCode;
+
+use wharf_api::{Change, Event, InstanceStatus};
+
+use crate::cli::EventsArgs;
+use crate::daemon_client;
+use crate::project_ref;
+use crate::settings::Settings;
+
+pub fn run(settings: &Settings, args: &EventsArgs) -> anyhow::Result<ExitCode> {
+    let name = project_ref::name_defining(settings, &args.services)?;
+    let client = daemon_client::connect(&settings.paths)?;
+    // Project names are `[a-z0-9_-]`, safe in a query.
+    let stream =
+        client.stream::<Event>(&format!("{}/events?project={name}", wharf_api::API_PREFIX))?;
+    let mut live = false;
+    for event in stream {
+        let event = event?;
+        // The opening snapshot is how things are, not something that happened.
+        if !live {
+            live = event.change == Change::Live;
+            continue;
+        }
+        if !args.services.is_empty() && !concerns(&event.change, &args.services) {
+            continue;
+        }
+        if args.json {
+            println!("{}", serde_json::to_string(&event)?);
+        } else if let Some(line) = line(&event) {
+            println!("{line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn concerns(change: &Change, services: &[String]) -> bool {
+    match change {
+        Change::Instance { instance } => services.contains(&instance.service),
+        Change::Removed { service, .. } => services.contains(service),
+        Change::Project {
+            services: changed, ..
+        } => changed.is_empty() || changed.iter().any(|s| services.contains(s)),
+        Change::Routes { .. } | Change::Live => false,
+    }
+}
+
+/// `2026-12-01T12:38:19.123Z instance shop-web-1 running (healthy, pid 4242)`, in
+/// the spirit of `docker compose events`' lines.
+fn line(event: &Event) -> Option<String> {
+    let what = match &event.change {
+        Change::Instance { instance } => format!("instance {} {}", instance.name, state(instance)),
+        Change::Removed { name, .. } => format!("instance {name} removed"),
+        Change::Project { action, services } if services.is_empty() => {
+            format!("project {} {action}", event.project)
+        }
+        Change::Project { action, services } => {
+            format!("project {} {action} {}", event.project, services.join(" "))
+        }
+        Change::Routes { urls } => format!("routes {} {}", event.project, urls.join(" ")),
+        Change::Live => return None,
+    };
+    Some(format!("{} {what}", event.time))
+}
+
+fn state(instance: &InstanceStatus) -> String {
+    let state = serde_json::to_value(instance.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut details = Vec::new();
+    let health = serde_json::to_value(instance.health)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    if health != "none" {
+        details.push(health);
+    }
+    if let Some(pid) = instance.pid {
+        details.push(format!("pid {pid}"));
+    }
+    if let Some(code) = instance.exit_code {
+        details.push(format!("exit {code}"));
+    }
+    if details.is_empty() {
+        state
+    } else {
+        format!("{state} ({})", details.join(", "))
+    }
+}
