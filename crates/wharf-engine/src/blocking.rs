@@ -5,6 +5,7 @@ use bollard::models::ImageInspect;
 
 use crate::attach::{ExecRequest, OneOff};
 use crate::build_context::BuildContext;
+use crate::container_image::CommitRequest;
 use crate::diagnosis::EngineProblem;
 use crate::engine::{Engine, EngineError};
 use crate::images::BuildRequest;
@@ -66,6 +67,25 @@ impl BlockingEngine {
     /// Runs a one-off container, attached (see `Engine::run_attached`); its exit code.
     pub fn run_attached(&self, one_off: &OneOff<'_>) -> Result<i64, EngineError> {
         self.runtime.block_on(self.engine.run_attached(one_off))
+    }
+
+    /// Writes the container's file system to `into` as a tar archive.
+    pub fn export(
+        &self,
+        container: &str,
+        into: &mut impl std::io::Write,
+    ) -> Result<(), EngineError> {
+        self.runtime.block_on(self.engine.export(container, into))
+    }
+
+    /// Commits the container as a new image; its id.
+    pub fn commit(
+        &self,
+        container: &str,
+        request: &CommitRequest<'_>,
+    ) -> Result<String, EngineError> {
+        self.runtime
+            .block_on(self.engine.commit(container, request))
     }
 
     /// Starts a one-off container in the background (see `Engine::run_detached`); its id.

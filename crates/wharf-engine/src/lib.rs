@@ -5,6 +5,7 @@
 mod attach;
 mod blocking;
 mod build_context;
+mod container_image;
 mod diagnosis;
 mod dockerignore;
 mod engine;
@@ -15,6 +16,7 @@ mod socket;
 pub use attach::{ExecRequest, OneOff, ProjectResources, WindowSize};
 pub use blocking::BlockingEngine;
 pub use build_context::{BuildContext, Dockerfile};
+pub use container_image::CommitRequest;
 pub use diagnosis::EngineProblem;
 pub use engine::{ContainerState, Engine, EngineError, LogTime, ProjectContainer};
 pub use images::BuildRequest;

@@ -134,6 +134,10 @@ pub enum Command {
     Events(EventsArgs),
     /// Wait until the services' instances have ended; exit with the last one's code
     Wait(WaitArgs),
+    /// Write a service container's file system as a tar archive
+    Export(ExportArgs),
+    /// Make a new image of a service container's changes
+    Commit(CommitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -607,6 +611,39 @@ pub struct WaitArgs {
     /// Take the project down once the first instance has ended
     #[arg(long)]
     pub down_project: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    pub service: String,
+    /// Write to this file instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Which instance of the service, when it has several
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub index: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    pub service: String,
+    /// The new image's name, REPOSITORY[:TAG]
+    pub reference: Option<String>,
+    /// Its author ("Name <email>")
+    #[arg(short, long)]
+    pub author: Option<String>,
+    /// A Dockerfile instruction to apply to it (repeatable)
+    #[arg(short = 'c', long = "change", value_name = "INSTRUCTION")]
+    pub changes: Vec<String>,
+    /// Its commit message
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Pause the container while committing
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub pause: bool,
+    /// Which instance of the service, when it has several
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub index: u32,
 }
 
 #[derive(Debug, Args)]

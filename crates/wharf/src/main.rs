@@ -97,6 +97,8 @@ fn main() -> ExitCode {
         Command::Version(args) => Ok(commands::version::run(args)),
         Command::Events(args) => commands::events::run(&settings, args),
         Command::Wait(args) => commands::wait::run(&settings, args),
+        Command::Export(args) => commands::container_image::export(&settings, args),
+        Command::Commit(args) => commands::container_image::commit(&settings, args),
         Command::Kill(args) => {
             commands::lifecycle::run(&settings, "kill", &args.services, Some(&args.signal), None)
         }

@@ -84,6 +84,32 @@ pub fn instances(client: &Client, name: &str) -> anyhow::Result<Vec<InstanceStat
     }
 }
 
+/// The engine's id of the container of `service`'s instance `index`; an error that
+/// says why when there is none (not running, or run natively: `what` needs a
+/// container).
+pub fn container_of(
+    client: &Client,
+    project: &str,
+    service: &str,
+    index: u32,
+    what: &str,
+) -> anyhow::Result<String> {
+    let instances = instances(client, project)?;
+    let Some(instance) = instances
+        .iter()
+        .find(|i| i.service == service && i.replica == index)
+    else {
+        bail!("{service} has no instance {index} (`wharf up -d {service}` starts it)");
+    };
+    if instance.container_id.is_empty() {
+        bail!(
+            "{what} needs a container, and {} runs natively",
+            instance.name
+        );
+    }
+    Ok(instance.container_id.clone())
+}
+
 /// The project wharfd runs from the files `options` name (or, with none named, from a
 /// compose file in the working directory).
 fn recorded_name(paths: &wharf_api::Paths, options: &LoadOptions) -> Option<String> {

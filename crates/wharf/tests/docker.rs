@@ -1128,6 +1128,62 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     );
     let image_id = stack.ok(&["images", "-q"]);
     assert!(image_id.trim().len() == 64, "{image_id}");
+    // export: the file system as a tar archive, whole or not at all; commit: an image.
+    let archive = stack.dir.path().join("app.tar");
+    stack.ok(&[
+        "export",
+        "--index",
+        "2",
+        "-o",
+        archive.to_str().unwrap(),
+        "app",
+    ]);
+    let listed = Command::new("tar")
+        .arg("-tf")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .any(|l| l == "bin/sh" || l == "bin/"),
+        "a file system"
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&archive).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let failed = stack.wharf(&["export", "-o", "/nonexistent/dir/app.tar", "app"]);
+    assert_eq!(failed.status.code(), Some(1));
+    let piped = stack.wharf(&["export", "app"]);
+    assert!(piped.status.success() && piped.stdout.len() > 10_000);
+    let id = stack.ok(&[
+        "commit",
+        "-m",
+        "kept",
+        "-c",
+        "ENV KEPT=yes",
+        "app",
+        "wharf-test/committed:1",
+    ]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    let env = Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{.Config.Env}} {{.Comment}}",
+            "wharf-test/committed:1",
+        ])
+        .output()
+        .unwrap();
+    let env = String::from_utf8_lossy(&env.stdout);
+    assert!(
+        env.contains("KEPT=yes") && env.trim_end().ends_with("kept"),
+        "{env}"
+    );
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", "wharf-test/committed:1"])
+        .output();
     // -d: started and left to run.
     stack.ok(&["exec", "-d", "app", "sh", "-c", "sleep 1; touch /detached"]);
     eventually("the detached exec ran", Duration::from_secs(10), || {

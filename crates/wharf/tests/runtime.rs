@@ -1174,4 +1174,14 @@ services:
     let lines = String::from_utf8_lossy(&text.wait_with_output().unwrap().stdout).into_owned();
     assert!(lines.contains("project waiting stop web"), "{lines}");
     assert!(lines.contains("instance waiting-web-1 stopped"), "{lines}");
+
+    // A native service has no file system of its own to export or commit.
+    stack.ok(&["start", "web"]);
+    let refused = stack.wharf(&["export", "-o", "web.tar", "web"]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("export needs a container, and waiting-web-1 runs natively"),
+        "{said}"
+    );
+    assert!(!stack.dir.path().join("web.tar").exists());
 }

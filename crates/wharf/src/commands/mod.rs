@@ -1,6 +1,7 @@
 pub mod check;
 pub mod completion;
 pub mod config;
+pub mod container_image;
 pub mod daemon;
 pub mod down;
 pub mod env;
