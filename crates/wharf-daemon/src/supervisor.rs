@@ -500,7 +500,13 @@ impl Supervisor {
         }
         let mut deleted_volumes = Vec::new();
         if volumes {
-            for volume in engine.project_volumes(name).await.ok()? {
+            for volume in engine
+                .project_volumes(name)
+                .await
+                .ok()?
+                .into_iter()
+                .map(|v| v.name)
+            {
                 engine.remove_volume(&volume).await;
                 deleted_volumes.push(volume);
             }

@@ -69,6 +69,11 @@ impl BlockingEngine {
         self.runtime.block_on(self.engine.run_attached(one_off))
     }
 
+    /// The project's volumes, by the label Compose puts on them.
+    pub fn project_volumes(&self, project: &str) -> Result<Vec<crate::ProjectVolume>, EngineError> {
+        self.runtime.block_on(self.engine.project_volumes(project))
+    }
+
     /// Writes the container's file system to `into` as a tar archive.
     pub fn export(
         &self,

@@ -72,6 +72,17 @@ pub struct Engine {
     socket: std::path::PathBuf,
 }
 
+/// A volume of the project as the engine lists it.
+#[derive(Clone, Debug)]
+pub struct ProjectVolume {
+    /// The engine's name (`<project>_<volume>`, or the file's `name:`).
+    pub name: String,
+    /// The file's name for it.
+    pub volume: String,
+    pub driver: String,
+    pub mountpoint: String,
+}
+
 /// A container of the project as the engine lists it.
 #[derive(Clone, Debug)]
 pub struct ProjectContainer {
@@ -512,7 +523,7 @@ impl Engine {
     }
 
     /// The project's volumes, by the label Compose puts on them.
-    pub async fn project_volumes(&self, project: &str) -> Result<Vec<String>, EngineError> {
+    pub async fn project_volumes(&self, project: &str) -> Result<Vec<ProjectVolume>, EngineError> {
         let options = bollard::query_parameters::ListVolumesOptions {
             filters: Some(project_filter(project)),
         };
@@ -521,7 +532,16 @@ impl Engine {
             .volumes
             .unwrap_or_default()
             .into_iter()
-            .map(|v| v.name)
+            .map(|v| ProjectVolume {
+                volume: v
+                    .labels
+                    .get("com.docker.compose.volume")
+                    .cloned()
+                    .unwrap_or_default(),
+                name: v.name,
+                driver: v.driver,
+                mountpoint: v.mountpoint,
+            })
             .collect())
     }
 

@@ -18,6 +18,6 @@ pub use blocking::BlockingEngine;
 pub use build_context::{BuildContext, Dockerfile};
 pub use container_image::CommitRequest;
 pub use diagnosis::EngineProblem;
-pub use engine::{ContainerState, Engine, EngineError, LogTime, ProjectContainer};
+pub use engine::{ContainerState, Engine, EngineError, LogTime, ProjectContainer, ProjectVolume};
 pub use images::BuildRequest;
 pub use socket::engine_socket;

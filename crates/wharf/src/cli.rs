@@ -138,6 +138,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Make a new image of a service container's changes
     Commit(CommitArgs),
+    /// List the project's volumes
+    Volumes(VolumesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -644,6 +646,17 @@ pub struct CommitArgs {
     /// Which instance of the service, when it has several
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub index: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumesArgs {
+    /// Only the volumes these services mount (default: all the project's)
+    pub services: Vec<String>,
+    /// Print only the volumes' names
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub format: ListFormatArgs,
 }
 
 #[derive(Debug, Args)]

@@ -99,6 +99,7 @@ fn main() -> ExitCode {
         Command::Wait(args) => commands::wait::run(&settings, args),
         Command::Export(args) => commands::container_image::export(&settings, args),
         Command::Commit(args) => commands::container_image::commit(&settings, args),
+        Command::Volumes(args) => commands::volumes::run(&settings, args),
         Command::Kill(args) => {
             commands::lifecycle::run(&settings, "kill", &args.services, Some(&args.signal), None)
         }

@@ -1184,6 +1184,7 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     let _ = Command::new("docker")
         .args(["rmi", "-f", "wharf-test/committed:1"])
         .output();
+    assert_eq!(stack.ok(&["volumes", "-q"]), "flags_shared\n");
     // -d: started and left to run.
     stack.ok(&["exec", "-d", "app", "sh", "-c", "sleep 1; touch /detached"]);
     eventually("the detached exec ran", Duration::from_secs(10), || {

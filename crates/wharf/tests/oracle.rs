@@ -326,7 +326,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("up", "--watch"),
     ("up", "-V"),
     ("up", "-w"),
-    ("volumes", ""),
     ("watch", ""),
 ];
 

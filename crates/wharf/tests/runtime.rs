@@ -999,6 +999,7 @@ fn logs_stats_port_restart_and_version_take_composes_flags() {
 services:
   db:
     image: debian
+    volumes: [data:/var/lib/data]
     x-wharf: {{process: {{command: ["sleep", "600"]}}}}
   web:
     image: debian
@@ -1009,9 +1010,19 @@ services:
     image: python:3.12
     command: python3 -m http.server {port} --bind 127.0.0.1
     ports: ["127.0.0.1:{port}:{port}"]
+volumes:
+  data: {{}}
 "#
     ));
     stack.ok(&["up", "-d", "--wait"]);
+    // A native volume is a directory of the project's.
+    assert_eq!(stack.ok(&["volumes", "-q"]), "data\n");
+    assert_eq!(stack.ok(&["volumes", "-q", "web"]), "");
+    let table = stack.ok(&["volumes", "db"]);
+    assert!(
+        table.starts_with("DRIVER") && table.contains("volumes/data"),
+        "{table}"
+    );
     eventually("both replicas said so", Duration::from_secs(10), || {
         stack
             .ok(&["logs", "--no-log-prefix", "web"])

@@ -22,4 +22,5 @@ pub mod up;
 pub mod urls;
 pub mod user;
 pub mod version;
+pub mod volumes;
 pub mod wait;
