@@ -97,7 +97,7 @@ impl Server {
                     .map(|v| json(&v)),
                 Err(why) => return error(400, &why),
             },
-            ("POST", "start" | "stop" | "restart" | "kill") => {
+            ("POST", "start" | "stop" | "restart" | "kill" | "rm") => {
                 let services = match body::<ServicesRequest>(request) {
                     Ok(s) => s,
                     Err(why) => return error(400, &why),
@@ -141,6 +141,10 @@ impl Server {
                 };
                 self.supervisor.stop(name, &chosen, stop).await?;
                 self.supervisor.start(name, &chosen).await?;
+            }
+            "rm" => {
+                let removed = self.supervisor.remove_ended(name, services).await?;
+                return Ok(json(&serde_json::json!({"ok": true, "removed": removed})));
             }
             _ if request.force => self.supervisor.force_kill(name, services)?,
             _ => {

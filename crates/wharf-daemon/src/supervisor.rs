@@ -547,6 +547,56 @@ impl Supervisor {
         Ok(())
     }
 
+    /// `rm`: forgets the instances of `services` (all when empty) that have ended, and
+    /// removes their containers; a service with an instance still running is left
+    /// alone. The names of the instances removed.
+    pub async fn remove_ended(
+        &self,
+        name: &str,
+        services: &[String],
+    ) -> Result<Vec<String>, SupervisorError> {
+        let _turn = self.shared.operations.lock().await;
+        let spec = self.spec(name)?;
+        let chosen = choose(&spec, services)?;
+        let ended: Vec<(String, Vec<String>, bool)> = {
+            let projects = self.shared.projects();
+            let Some(project) = projects.get(name) else {
+                return Ok(Vec::new());
+            };
+            chosen
+                .iter()
+                .filter_map(|service| {
+                    let instances: Vec<&InstanceStatus> = project
+                        .instances
+                        .iter()
+                        .filter(|((s, _), _)| s == service)
+                        .map(|(_, instance)| &instance.status)
+                        .collect();
+                    let all_ended =
+                        !instances.is_empty() && instances.iter().all(|i| !i.state.is_active());
+                    all_ended.then(|| {
+                        let names = instances.iter().map(|i| i.name.clone()).collect();
+                        let in_containers = instances.iter().any(|i| !i.container_id.is_empty());
+                        (service.clone(), names, in_containers)
+                    })
+                })
+                .collect()
+        };
+        let mut removed = Vec::new();
+        for (service, names, in_containers) in ended {
+            self.stop_instances(name, &service, 1, Command::Stop(None), true)
+                .await;
+            if in_containers {
+                let engine = self.shared.engine().await?;
+                for container in &names {
+                    engine.remove(container).await?;
+                }
+            }
+            removed.extend(names);
+        }
+        Ok(removed)
+    }
+
     /// Stops every instance of `services` at once, and waits for them all.
     async fn stop_services(&self, project: &str, services: &[String], how: Command, remove: bool) {
         futures_util::future::join_all(

@@ -140,6 +140,8 @@ pub enum Command {
     Commit(CommitArgs),
     /// List the project's volumes
     Volumes(VolumesArgs),
+    /// Remove the instances of services that have ended (stopped or exited)
+    Rm(RmArgs),
 }
 
 #[derive(Debug, Args)]
@@ -657,6 +659,18 @@ pub struct VolumesArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub format: ListFormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Services (default: all)
+    pub services: Vec<String>,
+    /// Don't ask
+    #[arg(short, long)]
+    pub force: bool,
+    /// Stop the services first
+    #[arg(short, long)]
+    pub stop: bool,
 }
 
 #[derive(Debug, Args)]

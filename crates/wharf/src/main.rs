@@ -4,6 +4,7 @@ mod age;
 mod cli;
 mod commands;
 mod compose_json;
+mod confirm;
 mod daemon_client;
 mod documented_env;
 mod glob;
@@ -100,6 +101,7 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::container_image::export(&settings, args),
         Command::Commit(args) => commands::container_image::commit(&settings, args),
         Command::Volumes(args) => commands::volumes::run(&settings, args),
+        Command::Rm(args) => commands::rm::run(&settings, args),
         Command::Kill(args) => {
             commands::lifecycle::run(&settings, "kill", &args.services, Some(&args.signal), None)
         }

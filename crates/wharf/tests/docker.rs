@@ -1265,7 +1265,27 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     let _ = Command::new("docker")
         .args(["rmi", "-f", "flags-built"])
         .output();
-    // --entrypoint replaces the image's entrypoint and the service's command.
+    // rm -s: stopped, then the containers are gone.
+    stack.ok(&["rm", "-s", "-f", "app"]);
+    let left = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            "label=com.docker.compose.project=flags",
+            "--filter",
+            "label=com.docker.compose.service=app",
+            "--filter",
+            "label=com.docker.compose.oneoff=False",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+
     let output = stack.ok(&["run", "--rm", "--entrypoint", "echo from entrypoint", "app"]);
     assert_eq!(output.trim(), "from entrypoint");
     stack.ok(&["down"]);

@@ -957,6 +957,26 @@ services:
     );
     assert_eq!(stack.ok(&["ls", "-q", "-a"]), "filters\n");
 
+    // rm: what has ended goes, after asking (no terminal here: -f answers).
+    let unanswered = stack.wharf(&["rm"]);
+    assert_eq!(unanswered.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&unanswered.stderr);
+    assert!(
+        said.contains("filters-once-1") && said.contains("run again with -f"),
+        "{said}"
+    );
+    assert_eq!(stack.ps().len(), 2, "nothing removed unasked");
+    stack.ok(&["rm", "-f", "once"]);
+    let left: Vec<String> = stack
+        .ps()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(left, ["filters-web-1"]);
+    stack.ok(&["start", "web"]);
+    stack.ok(&["rm", "-s", "-f"]);
+    assert!(stack.ps().is_empty(), "-s stops, then removes");
+
     // A bare `wharf` is help, on stdout, exit 0.
     let bare = stack.wharf(&[]);
     assert_eq!(bare.status.code(), Some(0));

@@ -1,14 +1,13 @@
 //! `wharf down`: stop the project and forget it; with `-v`, delete its volumes too,
 //! after saying which and asking (or `--yes`).
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::bail;
 use wharf_api::{ClientError, DownRequest, DownResponse, Paths};
 
 use crate::cli::DownArgs;
+use crate::confirm::confirm;
 use crate::daemon_client;
 use crate::project_ref::{self, endpoint};
 use crate::settings::Settings;
@@ -18,7 +17,19 @@ pub fn run(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
     let paths = &settings.paths;
     if args.volumes {
         let volumes = volume_dirs(paths, &name);
-        if !volumes.is_empty() && !args.yes && !confirm(&name, &volumes)? {
+        let listed: Vec<String> = volumes
+            .iter()
+            .map(|dir| dir.display().to_string())
+            .collect();
+        if !volumes.is_empty()
+            && !args.yes
+            && !confirm(
+                &format!("This deletes the data of project {name}'s volumes:"),
+                &listed,
+                "Delete them?",
+                "deleting volumes needs confirmation: run again with --yes",
+            )?
+        {
             settings.printer.info("nothing was stopped or deleted");
             return Ok(ExitCode::FAILURE);
         }
@@ -59,23 +70,4 @@ fn volume_dirs(paths: &Paths, project: &str) -> Vec<PathBuf> {
         .unwrap_or_default();
     dirs.sort();
     dirs
-}
-
-fn confirm(project: &str, volumes: &[PathBuf]) -> anyhow::Result<bool> {
-    let mut stderr = std::io::stderr().lock();
-    writeln!(
-        stderr,
-        "This deletes the data of project {project}'s volumes:"
-    )?;
-    for dir in volumes {
-        writeln!(stderr, "  {}", dir.display())?;
-    }
-    if !std::io::stdin().is_terminal() {
-        bail!("deleting volumes needs confirmation: run again with --yes");
-    }
-    write!(stderr, "Delete them? [y/N] ")?;
-    stderr.flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }

@@ -13,6 +13,7 @@ pub mod logs;
 pub mod proxy;
 pub mod ps;
 pub mod repos;
+pub mod rm;
 pub mod schema;
 pub mod share;
 pub mod stats;
