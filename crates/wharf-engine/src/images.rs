@@ -25,6 +25,8 @@ pub struct BuildRequest {
     pub no_cache: bool,
     /// Pull newer versions of the base images first.
     pub pull: bool,
+    /// The build's memory limit, in bytes (the classic builder's API takes up to 2 GiB).
+    pub memory: Option<i32>,
 }
 
 /// Chunks of the context tar in flight to the engine; a few, so a slow engine holds
@@ -51,6 +53,7 @@ impl Engine {
             extrahosts: (!request.extra_hosts.is_empty()).then(|| request.extra_hosts.join(",")),
             nocache: request.no_cache,
             pull: request.pull.then(|| "1".to_owned()),
+            memory: request.memory,
             rm: true,
             ..BuildImageOptions::default()
         };

@@ -82,9 +82,9 @@ pub enum Command {
     /// Build the images of services that have a `build` section
     Build(BuildArgs),
     /// Pull the images of services
-    Pull(ServicesArgs),
+    Pull(PullArgs),
     /// Push the images services build
-    Push(ServicesArgs),
+    Push(PushArgs),
     /// List the images the project's services use
     Images(ImagesArgs),
     /// Show CPU and memory use of running instances
@@ -485,6 +485,57 @@ pub struct BuildArgs {
     /// Pull newer versions of base images
     #[arg(long)]
     pub pull: bool,
+    /// Set a build argument, KEY=VALUE, or KEY for this environment's value (repeatable)
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    pub arguments: Vec<String>,
+    /// The build's memory limit (`512m`, `1g`)
+    #[arg(short, long, value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// Don't show the build's progress
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Push the images once built
+    #[arg(long)]
+    pub push: bool,
+    /// Also build the images of the services they depend on
+    #[arg(long)]
+    pub with_dependencies: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Services (default: all)
+    pub services: Vec<String>,
+    /// Don't show the pulls' progress
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Say which images could not be pulled, but don't fail
+    #[arg(long)]
+    pub ignore_pull_failures: bool,
+    /// Also pull the images of the services they depend on
+    #[arg(long)]
+    pub include_deps: bool,
+    /// Leave alone the services that build their image
+    #[arg(long)]
+    pub ignore_buildable: bool,
+    /// `missing`: only images not on this machine; `always` (the default): all
+    #[arg(long, value_parser = ["missing", "always"])]
+    pub policy: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Services (default: all that build)
+    pub services: Vec<String>,
+    /// Don't show the pushes' progress
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Say which images could not be pushed, but don't fail
+    #[arg(long)]
+    pub ignore_push_failures: bool,
+    /// Also push the images of the services they depend on
+    #[arg(long)]
+    pub include_deps: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,14 +13,24 @@ use wharf_model::Service;
 use crate::printer::Printer;
 use wharf_runtime::{COMPOSE_VERSION, image_name};
 
+/// What the command line adds to the file's `build` sections.
+#[derive(Debug, Default)]
+pub struct BuildOptions {
+    pub no_cache: bool,
+    pub pull: bool,
+    /// `KEY=VALUE`, or `KEY` for the value in this environment (`--build-arg`).
+    pub args: Vec<String>,
+    /// The build's memory limit (`-m 512m`).
+    pub memory: Option<String>,
+}
+
 /// Builds one service's image as `docker compose build` would, on `engine`.
 pub fn build_service(
     engine: &BlockingEngine,
     loaded: &Loaded,
     name: &str,
     service: &Service,
-    no_cache: bool,
-    pull: bool,
+    options: &BuildOptions,
     printer: &Printer,
 ) -> anyhow::Result<()> {
     let Some(build) = &service.build else {
@@ -60,6 +70,16 @@ pub fn build_service(
             .args
             .iter()
             .filter_map(|(key, value)| Some((key.clone(), value.clone()?)))
+            .chain(
+                options
+                    .args
+                    .iter()
+                    .filter_map(|arg| match arg.split_once('=') {
+                        Some((key, value)) => Some((key.to_owned(), value.to_owned())),
+                        // As Compose: a bare KEY takes this environment's value, if any.
+                        None => std::env::var(arg).ok().map(|value| (arg.clone(), value)),
+                    }),
+            )
             .collect(),
         labels,
         target: build.target.clone(),
@@ -69,8 +89,19 @@ pub fn build_service(
             .iter()
             .flat_map(|(host, addresses)| addresses.iter().map(move |a| format!("{host}:{a}")))
             .collect(),
-        no_cache: no_cache || build.no_cache,
-        pull: pull || build.pull,
+        no_cache: options.no_cache || build.no_cache,
+        pull: options.pull || build.pull,
+        memory: options
+            .memory
+            .as_deref()
+            .map(|text| {
+                let bytes = wharf_model::UnitBytes::parse(text)
+                    .map_err(|err| anyhow::anyhow!("--memory {text}: {err}"))?;
+                i32::try_from(bytes.0).map_err(|_| {
+                    anyhow::anyhow!("--memory {text}: the engine's build API takes at most 2 GiB")
+                })
+            })
+            .transpose()?,
     };
     let image = request.tags[0].clone();
     match engine.build(context, &request, |line| printer.info(&format!("  {line}"))) {

@@ -212,8 +212,7 @@ fn build_if_needed(loaded: &Loaded, name: &str, image: &str, asked: bool) -> any
             loaded,
             name,
             service,
-            false,
-            false,
+            &crate::image_build::BuildOptions::default(),
             &Printer::new(0, false),
         )?;
     }

@@ -883,7 +883,8 @@ fn build_push_and_pull_speak_to_the_engine_and_a_real_registry_without_the_docke
     let registry = Registry::start();
     let image = format!("{}/wharf-test/pushed:1", registry.address);
     let stack = Stack::new(&format!(
-        "name: pushes\nservices:\n  app:\n    image: {image}\n    build:\n      context: ./app\n      args: {{FLAVOUR: plain}}\n"
+        "name: pushes\nservices:\n  app:\n    image: {image}\n    build:\n      context: ./app\n      args: {{FLAVOUR: plain}}\n  gone:\n    image: {}/wharf-test/never-pushed:1\n    profiles: [gone]\n",
+        registry.address
     ));
     let app = stack.dir.path().join("app");
     std::fs::create_dir_all(app.join("node_modules/left-pad")).unwrap();
@@ -951,6 +952,34 @@ fn build_push_and_pull_speak_to_the_engine_and_a_real_registry_without_the_docke
         .output()
         .unwrap();
     assert!(back.status.success(), "pulled back from the registry");
+
+    // Compose's flags: build args from the command line, quiet builds, a push after the
+    // build; pulls of what is missing only, or not of what builds; failures ignored.
+    let said = without_cli(&["build", "-q", "--build-arg", "FLAVOUR=spicy", "--push"]);
+    assert!(!said.contains("COPY"), "-q: {said}");
+    let flavour = Command::new("docker")
+        .args(["run", "--rm", &image, "cat", "/flavour"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&flavour.stdout).trim(), "spicy");
+    let too_big = stack.wharf(&["build", "-m", "3g"]);
+    assert!(String::from_utf8_lossy(&too_big.stderr).contains("at most 2 GiB"));
+    assert!(!without_cli(&["pull", "--policy", "missing"]).contains("pulling app"));
+    assert!(!without_cli(&["pull", "--ignore-buildable"]).contains("pulling app"));
+    let failing = stack.wharf(&["--profile", "gone", "pull", "gone"]);
+    assert!(!failing.status.success());
+    let said = without_cli(&[
+        "--profile",
+        "gone",
+        "pull",
+        "-q",
+        "--ignore-pull-failures",
+        "gone",
+    ]);
+    assert!(
+        said.contains("could not pull") && !said.contains("pulling gone"),
+        "{said}"
+    );
 
     // A failing step says so, in the engine's words.
     std::fs::write(

@@ -264,19 +264,12 @@ const NOT_YET: &[(&str, &str)] = &[
     ("", "--parallel"),
     ("", "--progress"),
     ("attach", ""),
-    ("build", "--build-arg"),
     ("build", "--builder"),
     ("build", "--check"),
-    ("build", "--memory"),
     ("build", "--print"),
     ("build", "--provenance"),
-    ("build", "--push"),
-    ("build", "--quiet"),
     ("build", "--sbom"),
     ("build", "--ssh"),
-    ("build", "--with-dependencies"),
-    ("build", "-m"),
-    ("build", "-q"),
     ("config", "--lock-image-digests"),
     ("config", "--models"),
     ("config", "--no-consistency"),
@@ -292,16 +285,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("pause", ""),
     ("ps", "--orphans"),
     ("publish", ""),
-    ("pull", "--ignore-buildable"),
-    ("pull", "--ignore-pull-failures"),
-    ("pull", "--include-deps"),
-    ("pull", "--policy"),
-    ("pull", "--quiet"),
-    ("pull", "-q"),
-    ("push", "--ignore-push-failures"),
-    ("push", "--include-deps"),
-    ("push", "--quiet"),
-    ("push", "-q"),
     ("rm", "--volumes"),
     ("rm", "-v"),
     ("run", "--cap-add"),
@@ -315,9 +298,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("run", "-q"),
     ("unpause", ""),
     ("up", "--always-recreate-deps"),
-    ("up", "--attach-dependencies."),
-    ("up", "--detach."),
-    ("up", "--force-recreate."),
     ("up", "--menu"),
     ("up", "--no-recreate"),
     ("up", "--no-start"),
@@ -345,8 +325,16 @@ fn help_flags(program: &str, args: &[&str]) -> Option<std::collections::BTreeSet
         .lines()
         .flat_map(|line| {
             line.split_whitespace()
-                .take_while(|word| word.starts_with('-'))
-                .map(|word| word.trim_end_matches(',').to_owned())
+                .map(|word| word.trim_end_matches(','))
+                .take_while(|word| {
+                    // A flag, not a wrapped description that starts with one (`--detach.`).
+                    word.starts_with('-')
+                        && word
+                            .trim_start_matches('-')
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
+                .map(str::to_owned)
                 .collect::<Vec<_>>()
         })
         .filter(|flag| flag != "-h" && flag != "--help")

@@ -2,6 +2,7 @@
 //! engine's API. Built images get Compose's name (`<project>-<service>` when the
 //! service names none) and labels (`image_build`).
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use anyhow::bail;
@@ -9,99 +10,150 @@ use wharf_engine::BlockingEngine;
 use wharf_manifest::Loaded;
 use wharf_model::Service;
 
-use crate::cli::{BuildArgs, ImagesArgs, ListFormat, ServicesArgs};
-use crate::image_build::build_service;
+use crate::cli::{BuildArgs, ImagesArgs, ListFormat, PullArgs, PushArgs};
+use crate::image_build::{BuildOptions, build_service};
 use crate::output::aligned_table;
+use crate::printer::Printer;
 use crate::project_ref;
 use crate::settings::Settings;
 use wharf_runtime::image_name;
 
+/// The named services (all when none are), with what they depend on when asked.
 fn chosen<'a>(
     loaded: &'a Loaded,
     services: &[String],
+    with_dependencies: bool,
 ) -> anyhow::Result<Vec<(&'a String, &'a Service)>> {
     for name in services {
         if !loaded.project.services.contains_key(name) {
             bail!("no such service: {name}");
         }
     }
+    let mut wanted: BTreeSet<&str> = services.iter().map(String::as_str).collect();
+    let mut unvisited: Vec<&str> = wanted.iter().copied().collect();
+    while let Some(name) = unvisited.pop().filter(|_| with_dependencies) {
+        for dependency in loaded.project.services[name].depends_on.keys() {
+            if loaded.project.services.contains_key(dependency) && wanted.insert(dependency) {
+                unvisited.push(dependency);
+            }
+        }
+    }
     Ok(loaded
         .project
         .services
         .iter()
-        .filter(|(name, _)| services.is_empty() || services.contains(name))
+        .filter(|(name, _)| services.is_empty() || wanted.contains(name.as_str()))
         .collect())
 }
 
 pub fn build(settings: &Settings, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let loaded = project_ref::load(settings)?;
-    let built: Vec<_> = chosen(&loaded, &args.services)?
+    let built: Vec<_> = chosen(&loaded, &args.services, args.with_dependencies)?
         .into_iter()
         .filter(|(_, service)| service.build.is_some())
         .collect();
     if built.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
+    let quiet = Printer::new(0, true);
+    let printer = if args.quiet {
+        &quiet
+    } else {
+        &settings.printer
+    };
+    let options = BuildOptions {
+        no_cache: args.no_cache,
+        pull: args.pull,
+        args: args.arguments.clone(),
+        memory: args.memory.clone(),
+    };
     let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
-    for (name, service) in built {
-        build_service(
-            &engine,
-            &loaded,
-            name,
-            service,
-            args.no_cache,
-            args.pull,
-            &settings.printer,
-        )?;
+    for (name, service) in &built {
+        build_service(&engine, &loaded, name, service, &options, printer)?;
+    }
+    if args.push {
+        push_each(&engine, &built, false, printer)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `wharf pull`: each service's image through the engine's API, its progress shown
 /// as the engine reports it.
-pub fn pull(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
+pub fn pull(settings: &Settings, args: &PullArgs) -> anyhow::Result<ExitCode> {
     let loaded = project_ref::load(settings)?;
     let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+    let quiet = Printer::new(0, true);
+    let printer = if args.quiet {
+        &quiet
+    } else {
+        &settings.printer
+    };
+    let only_missing = args.policy.as_deref() == Some("missing");
     let mut failed = Vec::new();
-    for (name, service) in chosen(&loaded, &args.services)? {
-        if service.image.is_empty() {
-            continue; // built here, nothing to pull
+    for (name, service) in chosen(&loaded, &args.services, args.include_deps)? {
+        // Built here, nothing to pull; or left to its build when asked.
+        if service.image.is_empty() || (args.ignore_buildable && service.build.is_some()) {
+            continue;
         }
-        settings
-            .printer
-            .info(&format!("pulling {name} ({})", service.image));
+        if only_missing && engine.inspect_image(&service.image)?.is_some() {
+            continue;
+        }
+        printer.info(&format!("pulling {name} ({})", service.image));
         if let Err(err) = engine.pull(&service.image, |line| {
-            settings.printer.info(&format!("  {line}"));
+            printer.info(&format!("  {line}"));
         }) {
             failed.push(format!("{}: {err}", service.image));
         }
     }
-    if !failed.is_empty() {
-        bail!("could not pull:\n  {}", failed.join("\n  "));
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
     }
-    Ok(ExitCode::SUCCESS)
+    let said = format!("could not pull:\n  {}", failed.join("\n  "));
+    if args.ignore_pull_failures {
+        settings.printer.warn(&said);
+        return Ok(ExitCode::SUCCESS);
+    }
+    bail!("{said}")
 }
 
 /// `wharf push`: each built service's image to its registry, through the engine's API.
-pub fn push(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
+pub fn push(settings: &Settings, args: &PushArgs) -> anyhow::Result<ExitCode> {
     let loaded = project_ref::load(settings)?;
-    let pushed: Vec<_> = chosen(&loaded, &args.services)?
-        .into_iter()
-        .filter(|(_, service)| service.build.is_some() && !service.image.is_empty())
-        .collect();
-    if pushed.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
+    let pushed = chosen(&loaded, &args.services, args.include_deps)?;
+    let quiet = Printer::new(0, true);
+    let printer = if args.quiet {
+        &quiet
+    } else {
+        &settings.printer
+    };
     let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
-    for (name, service) in pushed {
-        settings
-            .printer
-            .info(&format!("pushing {name} ({})", service.image));
-        engine.push(&service.image, |line| {
-            settings.printer.info(&format!("  {line}"));
-        })?;
-    }
+    push_each(&engine, &pushed, args.ignore_push_failures, printer)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Pushes the images of those of `services` that build one and name it; with
+/// `keep_going`, a failure is said and the others are still pushed.
+fn push_each(
+    engine: &BlockingEngine,
+    services: &[(&String, &Service)],
+    keep_going: bool,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    for (name, service) in services {
+        if service.build.is_none() || service.image.is_empty() {
+            continue;
+        }
+        printer.info(&format!("pushing {name} ({})", service.image));
+        if let Err(err) = engine.push(&service.image, |line| {
+            printer.info(&format!("  {line}"));
+        }) {
+            if !keep_going {
+                return Err(err.into());
+            }
+            printer.warn(&format!("could not push {}: {err}", service.image));
+        }
+    }
+    Ok(())
 }
 
 pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode> {
@@ -110,7 +162,7 @@ pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode
     let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
     let mut rows = vec![["SERVICE", "IMAGE", "IMAGE ID", "SIZE"].map(str::to_owned)];
     let mut listed = Vec::new();
-    for (name, service) in chosen(&loaded, &args.services)? {
+    for (name, service) in chosen(&loaded, &args.services, false)? {
         let image = image_name(&loaded.project.name, name, service);
         let Some(found) = engine.inspect_image(&image)? else {
             continue;

@@ -64,8 +64,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
                     &loaded,
                     name,
                     service,
-                    false,
-                    false,
+                    &crate::image_build::BuildOptions::default(),
                     build_printer,
                 )?;
             }
