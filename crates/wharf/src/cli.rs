@@ -408,8 +408,29 @@ pub struct RunArgs {
     #[arg(long)]
     pub rm: bool,
     /// Publish the service's ports from the container (a native process listens where it says)
-    #[arg(long)]
+    #[arg(short = 'P', long)]
     pub service_ports: bool,
+    /// Read variables from this file, as `env_file` does (repeatable; `-e` wins)
+    #[arg(long, value_name = "FILE")]
+    pub env_from_file: Vec<PathBuf>,
+    /// Add a Linux capability (containers only; repeatable)
+    #[arg(long, value_name = "CAPABILITY")]
+    pub cap_add: Vec<String>,
+    /// Drop a Linux capability (containers only; repeatable)
+    #[arg(long, value_name = "CAPABILITY")]
+    pub cap_drop: Vec<String>,
+    /// Pull the image first: `always`, `missing` (the default) or `never`
+    #[arg(long, value_parser = ["always", "missing", "never"])]
+    pub pull: Option<String>,
+    /// Don't show progress (pulls, builds, dependencies)
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Don't show the build's progress
+    #[arg(long)]
+    pub quiet_build: bool,
+    /// Don't show the pull's progress
+    #[arg(long)]
+    pub quiet_pull: bool,
     /// Run the container in the background and print its name (containers only)
     #[arg(short, long)]
     pub detach: bool,
@@ -471,6 +492,13 @@ impl RunArgs {
             build: false,
             use_aliases: false,
             remove_orphans: false,
+            env_from_file: Vec::new(),
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+            pull: None,
+            quiet: false,
+            quiet_build: false,
+            quiet_pull: false,
         }
     }
 }

@@ -127,6 +127,7 @@ fn one_off_container(
     service: &str,
     container: &wharf_plan::ContainerSpec,
     args: &RunArgs,
+    env: &[String],
 ) -> anyhow::Result<ExitCode> {
     let id = format!(
         "{:012x}",
@@ -136,7 +137,9 @@ fn one_off_container(
     if let Some(oneoff) = spec.labels.get_mut("com.docker.compose.oneoff") {
         "True".clone_into(oneoff);
     }
-    spec.environment.extend(args.env.iter().cloned());
+    spec.environment.extend(env.iter().cloned());
+    spec.cap_add.extend(args.cap_add.iter().cloned());
+    spec.cap_drop.extend(args.cap_drop.iter().cloned());
     if let Some(dir) = &args.workdir {
         spec.working_dir = dir.display().to_string();
     }
@@ -196,7 +199,13 @@ fn one_off_container(
 
 /// Builds the service's image when asked (`--build`) or when it is missing, as
 /// Compose's `run` does; a service without `build` is pulled on creation instead.
-fn build_if_needed(loaded: &Loaded, name: &str, image: &str, asked: bool) -> anyhow::Result<()> {
+fn build_if_needed(
+    loaded: &Loaded,
+    name: &str,
+    image: &str,
+    asked: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
     let Some(service) = loaded
         .project
         .services
@@ -213,7 +222,7 @@ fn build_if_needed(loaded: &Loaded, name: &str, image: &str, asked: bool) -> any
             name,
             service,
             &crate::image_build::BuildOptions::default(),
-            &Printer::new(0, false),
+            &Printer::new(0, quiet),
         )?;
     }
     Ok(())
@@ -327,12 +336,32 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
             );
         }
     }
+    // Variables from the files first, so `-e` wins, as in Compose.
+    let mut env = Vec::new();
+    for file in &args.env_from_file {
+        let read = wharf_manifest::Environment::read_file(file, &loaded.environment)
+            .map_err(|err| anyhow::anyhow!("--env-from-file: {err}"))?;
+        env.extend(
+            read.into_iter()
+                .map(|(key, value)| format!("{key}={value}")),
+        );
+    }
+    env.extend(args.env.iter().cloned());
     if let Some(container) = &service.container {
-        build_if_needed(loaded, &args.service, &container.image, args.build)?;
-        return one_off_container(&spec, &args.service, container, args);
+        let quiet = args.quiet || args.quiet_build;
+        build_if_needed(loaded, &args.service, &container.image, args.build, quiet)?;
+        pull_by_policy(
+            &container.image,
+            args.pull.as_deref(),
+            args.quiet || args.quiet_pull,
+        )?;
+        return one_off_container(&spec, &args.service, container, args, &env);
     }
     let containers_only = [
         ("--build", args.build),
+        ("--cap-add", !args.cap_add.is_empty()),
+        ("--cap-drop", !args.cap_drop.is_empty()),
+        ("--pull", args.pull.is_some()),
         ("-d", args.detach),
         ("-v", !args.volumes.is_empty()),
         ("-p", !args.publish.is_empty()),
@@ -358,10 +387,29 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
     foreground(
         &command,
         &service.for_replica(1),
-        &args.env,
+        &env,
         args.workdir.as_ref(),
         args.user.as_deref(),
     )
+}
+
+/// `--pull`: `always` pulls now, `never` insists the image is here; `missing` (the
+/// default) leaves it to the container's creation, which pulls what is missing.
+fn pull_by_policy(image: &str, policy: Option<&str>, quiet: bool) -> anyhow::Result<()> {
+    let Some(policy @ ("always" | "never")) = policy else {
+        return Ok(());
+    };
+    let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+    if policy == "never" {
+        if engine.inspect_image(image)?.is_none() {
+            bail!("--pull never: image {image} is not on this machine");
+        }
+        return Ok(());
+    }
+    let printer = Printer::new(0, quiet);
+    printer.info(&format!("pulling {image}"));
+    engine.pull(image, |line| printer.info(&format!("  {line}")))?;
+    Ok(())
 }
 
 fn foreground(

@@ -1315,6 +1315,29 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
         String::from_utf8_lossy(&left.stdout)
     );
 
+    // Variables from a file (-e wins), capabilities, and the pull policy.
+    std::fs::write(stack.dir.path().join("vars.env"), "A=file\nB=file\n").unwrap();
+    let output = stack.ok(&[
+        "run",
+        "--rm",
+        "--env-from-file",
+        "vars.env",
+        "-e",
+        "B=cli",
+        "--cap-add",
+        "NET_ADMIN",
+        "--cap-drop",
+        "CHOWN",
+        "--pull",
+        "never",
+        "-q",
+        "app",
+        "sh",
+        "-c",
+        "echo $A $B",
+    ]);
+    assert_eq!(output.trim(), "file cli");
+    // --entrypoint replaces the image's entrypoint and the service's command.
     let output = stack.ok(&["run", "--rm", "--entrypoint", "echo from entrypoint", "app"]);
     assert_eq!(output.trim(), "from entrypoint");
     stack.ok(&["down"]);

@@ -471,6 +471,18 @@ services:
             .trim(),
         "first second"
     );
+    std::fs::write(stack.dir.path().join("vars.env"), "FROM_FILE=yes\n").unwrap();
+    let from_file = [
+        "run",
+        "--no-deps",
+        "--env-from-file",
+        "vars.env",
+        "app",
+        "sh",
+        "-c",
+        "echo $FROM_FILE",
+    ];
+    assert_eq!(stack.ok(&from_file).trim(), "yes");
     for (flags, said) in [
         (
             &["exec", "-d", "app", "true"][..],
@@ -479,6 +491,10 @@ services:
         (
             &["run", "-v", "/tmp:/x", "app", "true"][..],
             "run -v needs a container",
+        ),
+        (
+            &["run", "--cap-add", "NET_ADMIN", "app", "true"][..],
+            "run --cap-add needs a container",
         ),
         (
             &["exec", "-u", "no-such-user-here", "app", "true"][..],
