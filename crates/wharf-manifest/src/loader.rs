@@ -67,14 +67,34 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
             .and_then(|f| f.parent())
             .map_or_else(|| shell_dir.clone(), Path::to_path_buf),
     };
-    let env_files = if options.env_files.is_empty() {
-        Environment::default_env_files(&project_dir)
+    // `--env-file`, else `COMPOSE_ENV_FILES` (comma-separated), else the project's
+    // `.env` unless `COMPOSE_DISABLE_ENV_FILE` is true, as Compose chooses.
+    let from_shell: Vec<PathBuf> = options
+        .shell
+        .get("COMPOSE_ENV_FILES")
+        .map(|files| {
+            files
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let named = if options.env_files.is_empty() {
+        &from_shell
     } else {
-        options
-            .env_files
-            .iter()
-            .map(|f| shell_dir.join(f))
-            .collect()
+        &options.env_files
+    };
+    let env_files = if !named.is_empty() {
+        named.iter().map(|f| shell_dir.join(f)).collect()
+    } else if options
+        .shell
+        .get("COMPOSE_DISABLE_ENV_FILE")
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"))
+    {
+        Vec::new()
+    } else {
+        Environment::default_env_files(&project_dir)
     };
     let env = Environment::load(&options.shell, &env_files)?;
     let mut context = Context {

@@ -43,6 +43,41 @@ pub struct GlobalArgs {
     /// Print only errors
     #[arg(short, long)]
     pub quiet: bool,
+    /// When to colour the output
+    #[arg(long, value_enum, default_value_t = Ansi::Auto, env = "COMPOSE_ANSI")]
+    pub ansi: Ansi,
+    /// How progress shows: redrawn in place (`tty`), line by line (`plain`), or not at all
+    #[arg(long, value_enum, default_value_t = Progress::Auto, env = "COMPOSE_PROGRESS")]
+    pub progress: Progress,
+    /// At most N pulls and builds at once (wharf does them one at a time, within any limit)
+    #[arg(
+        long,
+        value_name = "N",
+        env = "COMPOSE_PARALLEL_LIMIT",
+        allow_negative_numbers = true
+    )]
+    pub parallel: Option<i64>,
+}
+
+/// `--ansi`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Ansi {
+    Never,
+    Always,
+    /// On a terminal, unless `NO_COLOR` is set
+    #[default]
+    Auto,
+}
+
+/// `--progress`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Progress {
+    /// Redrawn in place on a terminal, line by line elsewhere
+    #[default]
+    Auto,
+    Tty,
+    Plain,
+    Quiet,
 }
 
 #[derive(Debug, Subcommand)]

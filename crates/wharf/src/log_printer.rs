@@ -7,6 +7,8 @@ use std::io::{IsTerminal, Write};
 
 use wharf_api::{LogLine, LogStream};
 
+use crate::cli::Ansi;
+use crate::printer::colors;
 use crate::project_ref;
 
 const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
@@ -21,12 +23,9 @@ pub struct LogPrinter {
 }
 
 impl LogPrinter {
-    pub fn new(no_color: bool, prefix: bool, timestamps: bool) -> Self {
-        let color = !no_color
-            && std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    pub fn new(ansi: Ansi, prefix: bool, timestamps: bool) -> Self {
         Self {
-            color,
+            color: colors(ansi, std::io::stdout().is_terminal()),
             prefix,
             timestamps,
             width: 0,

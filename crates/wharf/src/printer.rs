@@ -4,25 +4,46 @@
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 
+use crate::cli::{Ansi, Progress};
+
 pub struct Printer {
     verbosity: i8,
     color: bool,
     interactive: bool,
 }
 
+/// Whether to colour what goes to a stream: `--ansi` says, or (`auto`) whether it is
+/// a terminal and `NO_COLOR` is unset.
+pub fn colors(ansi: Ansi, terminal: bool) -> bool {
+    match ansi {
+        Ansi::Never => false,
+        Ansi::Always => true,
+        Ansi::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    }
+}
+
 impl Printer {
     pub fn new(verbose: u8, quiet: bool) -> Self {
-        let color = std::io::stderr().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        let verbosity = if quiet {
+        Self::with(verbose, quiet, Ansi::Auto, Progress::Auto)
+    }
+
+    /// As the global flags say: `--ansi` for colour, `--progress` for how progress
+    /// shows (`quiet` as `-q`; `plain` never redrawn in place; `tty` always).
+    pub fn with(verbose: u8, quiet: bool, ansi: Ansi, progress: Progress) -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let verbosity = if quiet || progress == Progress::Quiet {
             -1
         } else {
             verbose.min(3).cast_signed()
         };
         Self {
             verbosity,
-            color,
-            interactive: std::io::stderr().is_terminal(),
+            color: colors(ansi, terminal),
+            interactive: match progress {
+                Progress::Tty => true,
+                Progress::Plain | Progress::Quiet => false,
+                Progress::Auto => terminal,
+            },
         }
     }
 

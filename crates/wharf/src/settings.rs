@@ -20,7 +20,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn new(global: GlobalArgs) -> Self {
-        let printer = Printer::new(global.verbose, global.quiet);
+        let printer = Printer::with(global.verbose, global.quiet, global.ansi, global.progress);
         Self {
             global,
             paths: Paths::from_env(),

@@ -258,11 +258,8 @@ fn compare(expected: &Output, actual: &Output, json: bool, listing: bool) -> Res
 /// shrinks. docs/commands.md says the same in words.
 const NOT_YET: &[(&str, &str)] = &[
     ("", "--all-resources"),
-    ("", "--ansi"),
     ("", "--compatibility"),
     ("", "--dry-run"),
-    ("", "--parallel"),
-    ("", "--progress"),
     ("attach", ""),
     ("build", "--builder"),
     ("build", "--check"),

@@ -1078,6 +1078,29 @@ volumes:
             .ok(&["logs", "--since", "2000-01-01T00:00:00Z", "web"])
             .contains("web")
     );
+    // --ansi (or COMPOSE_ANSI) decides colour, whatever the terminal.
+    assert!(
+        stack
+            .ok(&["--ansi", "always", "logs", "web"])
+            .contains("\x1b[")
+    );
+    let plain = stack
+        .command(&["logs", "web"])
+        .env("COMPOSE_ANSI", "never")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains('\x1b'));
+    // --progress quiet (or COMPOSE_PROGRESS) says nothing of what happens.
+    let quiet = stack
+        .command(&["up", "-d"])
+        .env("COMPOSE_PROGRESS", "quiet")
+        .output()
+        .unwrap();
+    assert!(
+        quiet.status.success() && quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
     let bad = stack.wharf(&["logs", "--until", "someday"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--until \"someday\""));
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use wharf_api::{LogLine, now_ms};
 
-use crate::cli::LogsArgs;
+use crate::cli::{Ansi, LogsArgs};
 use crate::daemon_client;
 use crate::log_printer::{LogPrinter, logs_path};
 use crate::project_ref;
@@ -25,7 +25,12 @@ pub fn run(settings: &Settings, args: &LogsArgs) -> anyhow::Result<ExitCode> {
         .transpose()?;
     let client = daemon_client::connect(&settings.paths)?;
     let path = logs_path(&name, &args.services, args.tail, since, args.follow);
-    let mut lines = LogPrinter::new(args.no_color, !args.no_log_prefix, args.timestamps);
+    let ansi = if args.no_color {
+        Ansi::Never
+    } else {
+        settings.global.ansi
+    };
+    let mut lines = LogPrinter::new(ansi, !args.no_log_prefix, args.timestamps);
     for line in client.stream::<LogLine>(&path)? {
         let line = line?;
         if until.is_some_and(|until| line.time_ms > until) {

@@ -13,7 +13,7 @@ use wharf_api::{
 };
 use wharf_engine::BlockingEngine;
 
-use crate::cli::{ScaleArgs, UpArgs};
+use crate::cli::{Ansi, ScaleArgs, UpArgs};
 use crate::daemon_client;
 use crate::log_printer::{LogPrinter, logs_path};
 use crate::printer::Printer;
@@ -179,7 +179,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
     if args.detach {
         return Ok(ExitCode::SUCCESS);
     }
-    attached(&client, &name, since, args, &settings.printer)
+    attached(&client, &name, since, args, settings)
 }
 
 /// Records the requirements hash of each service just started that has no image
@@ -266,8 +266,9 @@ fn attached(
     name: &str,
     since: u64,
     args: &UpArgs,
-    printer: &Printer,
+    settings: &Settings,
 ) -> anyhow::Result<ExitCode> {
+    let (printer, ansi) = (&settings.printer, settings.global.ansi);
     // Block the signals before any thread starts, so only `wait` below receives them.
     let mut signals = SigSet::empty();
     for signal in [
@@ -283,7 +284,8 @@ fn attached(
     let shown = attached_services(args);
     let logs = client.stream::<LogLine>(&logs_path(name, &shown, None, Some(since), true))?;
     let hidden = args.no_attach.clone();
-    let mut log_printer = LogPrinter::new(args.no_color, !args.no_log_prefix, args.timestamps);
+    let ansi = if args.no_color { Ansi::Never } else { ansi };
+    let mut log_printer = LogPrinter::new(ansi, !args.no_log_prefix, args.timestamps);
     std::thread::spawn(move || {
         for line in logs.map_while(Result::ok) {
             if hidden.contains(&line.service) {
