@@ -40,6 +40,10 @@ pub struct UpRequest {
     /// `stop_grace_period`.
     #[serde(default)]
     pub timeout_s: Option<u64>,
+    /// Leave what runs as it is, even where the file changed it (it is recreated by a
+    /// later `up` without this).
+    #[serde(default)]
+    pub no_recreate: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

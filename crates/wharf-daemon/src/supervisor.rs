@@ -90,6 +90,7 @@ impl Supervisor {
                 force_recreate: false,
                 dormant: Vec::new(),
                 timeout_s: None,
+                no_recreate: false,
             };
             if let Err(err) = self.up(request).await {
                 problems.push(format!("restoring {name}: {err}"));
@@ -120,6 +121,18 @@ impl Supervisor {
             }
         };
         let dormant = carry_dormant(&mut spec, old_spec.as_ref(), &request.dormant);
+        if request.no_recreate
+            && let Some(old) = &old_spec
+        {
+            // What runs keeps its definition, so a later `up` still sees the change.
+            for (name, service) in &mut spec.services {
+                if running_before.contains(name)
+                    && let Some(running) = old.services.get(name)
+                {
+                    service.clone_from(running);
+                }
+            }
+        }
         start_order(&spec.services)?;
         let selected: BTreeSet<String> = if request.services.is_empty() {
             spec.services

@@ -163,6 +163,9 @@ pub fn project_spec(
                 }
                 services.insert(name.clone(), spec);
             }
+            // A service whose profiles are off runs nothing: what it would need is
+            // said when it is asked for, not now.
+            Err(_) if loaded.disabled.contains(name) => {}
             Err(why) => problems.push((name.clone(), why)),
         }
     }

@@ -365,6 +365,15 @@ pub struct UpArgs {
     /// Remove what runs of services no longer in the file (wharf always does)
     #[arg(long)]
     pub remove_orphans: bool,
+    /// Leave running services as they are, even where the file changed them
+    #[arg(long, conflicts_with = "force_recreate")]
+    pub no_recreate: bool,
+    /// Pull images first: `always`, `missing` (the default), `never`, or `build` (build them)
+    #[arg(long, value_parser = ["always", "missing", "never", "build"])]
+    pub pull: Option<String>,
+    /// Don't show the pulls' progress
+    #[arg(long)]
+    pub quiet_pull: bool,
 }
 
 impl UpArgs {

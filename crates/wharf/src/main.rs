@@ -9,6 +9,7 @@ mod daemon_client;
 mod documented_env;
 mod glob;
 mod image_build;
+mod image_pull;
 mod listening;
 mod log_printer;
 mod monitor;

@@ -312,6 +312,7 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
                 force_recreate: false,
                 dormant: loaded.disabled.iter().cloned().collect(),
                 timeout_s: None,
+                no_recreate: false,
             },
         )?;
         let started: BTreeMap<String, u32> = response
@@ -350,11 +351,16 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
     if let Some(container) = &service.container {
         let quiet = args.quiet || args.quiet_build;
         build_if_needed(loaded, &args.service, &container.image, args.build, quiet)?;
-        pull_by_policy(
-            &container.image,
-            args.pull.as_deref(),
-            args.quiet || args.quiet_pull,
-        )?;
+        if let Some(policy @ ("always" | "never")) = args.pull.as_deref() {
+            let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+            let printer = Printer::new(0, args.quiet || args.quiet_pull);
+            crate::image_pull::pull_by_policy(
+                &engine,
+                &[&container.image],
+                Some(policy),
+                &printer,
+            )?;
+        }
         return one_off_container(&spec, &args.service, container, args, &env);
     }
     let containers_only = [
@@ -391,25 +397,6 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
         args.workdir.as_ref(),
         args.user.as_deref(),
     )
-}
-
-/// `--pull`: `always` pulls now, `never` insists the image is here; `missing` (the
-/// default) leaves it to the container's creation, which pulls what is missing.
-fn pull_by_policy(image: &str, policy: Option<&str>, quiet: bool) -> anyhow::Result<()> {
-    let Some(policy @ ("always" | "never")) = policy else {
-        return Ok(());
-    };
-    let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
-    if policy == "never" {
-        if engine.inspect_image(image)?.is_none() {
-            bail!("--pull never: image {image} is not on this machine");
-        }
-        return Ok(());
-    }
-    let printer = Printer::new(0, quiet);
-    printer.info(&format!("pulling {image}"));
-    engine.pull(image, |line| printer.info(&format!("  {line}")))?;
-    Ok(())
 }
 
 fn foreground(

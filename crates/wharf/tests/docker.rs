@@ -1093,7 +1093,7 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
         return;
     }
     let stack = Stack::new(&format!(
-        "name: flags\nservices:\n  app:\n    image: {IMAGE}\n    init: true\n    command: [\"sleep\", \"600\"]\n    scale: 2\n    volumes: [shared:/shared]\nvolumes:\n  shared: {{}}\n"
+        "name: flags\nservices:\n  app:\n    image: {IMAGE}\n    init: true\n    command: [\"sleep\", \"600\"]\n    scale: 2\n    volumes: [shared:/shared]\n  absent:\n    image: wharf-test/absent:1\n    profiles: [absent]\n    x-wharf: {{backend: docker}}\nvolumes:\n  shared: {{}}\n"
     ));
     docker_up(&stack);
     let wharf = env!("CARGO_BIN_EXE_wharf");
@@ -1134,6 +1134,23 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
         .output()
         .unwrap();
     assert_eq!(ours.status.code(), docker.status.code());
+    // --pull never: what is here is used, what is not is refused before anything starts.
+    stack.ok(&["up", "-d", "--pull", "never", "app"]);
+    let refused = stack.wharf(&[
+        "--profile",
+        "absent",
+        "up",
+        "-d",
+        "--pull",
+        "never",
+        "absent",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("--pull never: image wharf-test/absent:1 is not on this machine"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     // ps -q gives the containers' ids, as Compose's; images -q the images' ids.
     let ids = stack.ok(&["ps", "-q"]);
     let engine_ids = Command::new("docker")

@@ -1255,3 +1255,34 @@ services:
     );
     assert!(!stack.dir.path().join("web.tar").exists());
 }
+
+#[test]
+fn up_no_recreate_leaves_a_changed_service_running_until_a_plain_up() {
+    let file = |greeting: &str| {
+        format!(
+            "name: keep\nservices:\n  app:\n    image: debian\n    environment: {{GREETING: {greeting}}}\n    x-wharf: {{process: {{command: [\"sleep\", \"600\"]}}}}\n"
+        )
+    };
+    let stack = Stack::new(&file("hello"));
+    stack.ok(&["up", "-d", "--wait"]);
+    let pid = stack.pid_of("keep-app-1");
+    std::fs::write(stack.dir.path().join("compose.yaml"), file("bonjour")).unwrap();
+    let said = stack.ok(&["up", "-d", "--wait", "--no-recreate"]);
+    assert_eq!(stack.pid_of("keep-app-1"), pid, "kept: {said}");
+    stack.ok(&["up", "-d", "--wait"]);
+    assert_ne!(stack.pid_of("keep-app-1"), pid, "a plain up recreates it");
+    let conflict = stack.wharf(&["up", "-d", "--no-recreate", "--force-recreate"]);
+    assert_eq!(conflict.status.code(), Some(2), "usage error");
+}
+
+#[test]
+fn a_service_whose_profile_is_off_does_not_stop_the_others_for_what_it_would_need() {
+    let stack = Stack::new(
+        "name: offstage\nservices:\n  app:\n    image: debian\n    x-wharf: {process: {command: [\"sleep\", \"600\"]}}\n  extra:\n    image: example/unknown-thing:1\n    profiles: [extra]\n",
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    // Asked for, it says what it needs.
+    let asked = stack.wharf(&["--profile", "extra", "up", "-d"]);
+    assert!(String::from_utf8_lossy(&asked.stderr).contains("extra: no native recipe"));
+    assert_eq!(stack.ps().len(), 1);
+}

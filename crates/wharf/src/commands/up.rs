@@ -52,7 +52,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         let Some(engine) = &engine else { break };
         let service = &loaded.project.services[name];
         let image = wharf_runtime::image_name(&loaded.project.name, name, service);
-        let record = if args.build {
+        let record = if args.build || args.pull.as_deref() == Some("build") {
             ImageRecord::Missing
         } else {
             image_record(engine, &image)
@@ -78,6 +78,21 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             }
             ImageRecord::Recorded(_) | ImageRecord::Unrecorded => {}
         }
+    }
+    if let Some(engine) = &engine {
+        let pulled_images: Vec<&str> = containers
+            .iter()
+            .filter(|name| starting.contains(*name))
+            .map(|name| &loaded.project.services[name])
+            .filter(|service| service.build.is_none() && !service.image.is_empty())
+            .map(|service| service.image.as_str())
+            .collect();
+        let printer = if args.quiet_pull {
+            &quiet
+        } else {
+            &settings.printer
+        };
+        crate::image_pull::pull_by_policy(engine, &pulled_images, args.pull.as_deref(), printer)?;
     }
     let spec =
         wharf_runtime::project_spec(&loaded, &parse_scale(&args.scale)?, &volumes, &containers)?;
@@ -126,6 +141,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             force_recreate: args.force_recreate,
             dormant: loaded.disabled.iter().cloned().collect(),
             timeout_s: args.timeout,
+            no_recreate: args.no_recreate,
         },
     )?;
     let width = response
