@@ -728,6 +728,12 @@ pub struct EventsArgs {
     /// The events as wharfd sends them, one JSON object per line
     #[arg(long)]
     pub json: bool,
+    /// Only events from this time on (wharfd keeps no past events: a time to come waits)
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Stop at this time
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Args)]

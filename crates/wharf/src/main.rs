@@ -27,6 +27,7 @@ mod service_exec;
 mod settings;
 mod status_text;
 mod user_settings;
+mod when;
 
 use std::process::ExitCode;
 

@@ -277,8 +277,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("cp", ""),
     ("create", ""),
     ("down", "--rmi"),
-    ("events", "--since"),
-    ("events", "--until"),
     ("pause", ""),
     ("ps", "--orphans"),
     ("publish", ""),

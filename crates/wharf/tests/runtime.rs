@@ -1245,6 +1245,20 @@ services:
     assert!(lines.contains("project waiting stop web"), "{lines}");
     assert!(lines.contains("instance waiting-web-1 stopped"), "{lines}");
 
+    // --until: it stops by itself when the time comes, events or not.
+    let soon = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2;
+    let asked = std::time::Instant::now();
+    let ended = stack.wharf(&["events", "--until", &soon.to_string()]);
+    assert!(ended.status.success());
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
     // A native service has no file system of its own to export or commit.
     stack.ok(&["start", "web"]);
     let refused = stack.wharf(&["export", "-o", "web.tar", "web"]);

@@ -3,15 +3,35 @@
 
 use std::process::ExitCode;
 
-use wharf_api::{Change, Event, InstanceStatus};
+use wharf_api::{Change, Event, InstanceStatus, now_ms};
 
 use crate::cli::EventsArgs;
 use crate::daemon_client;
 use crate::project_ref;
 use crate::settings::Settings;
+use crate::when::{rfc3339_ms, when};
 
 pub fn run(settings: &Settings, args: &EventsArgs) -> anyhow::Result<ExitCode> {
+    let since = args
+        .since
+        .as_deref()
+        .map(|t| when("--since", t))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|t| when("--until", t))
+        .transpose()?;
     let name = project_ref::name_defining(settings, &args.services)?;
+    if let Some(until) = until {
+        // The stream waits for the next event; the time to stop may come first.
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(
+                until.saturating_sub(now_ms()),
+            ));
+            std::process::exit(0);
+        });
+    }
     let client = daemon_client::connect(&settings.paths)?;
     // Project names are `[a-z0-9_-]`, safe in a query.
     let stream =
@@ -24,7 +44,13 @@ pub fn run(settings: &Settings, args: &EventsArgs) -> anyhow::Result<ExitCode> {
             live = event.change == Change::Live;
             continue;
         }
-        if !args.services.is_empty() && !concerns(&event.change, &args.services) {
+        let at = rfc3339_ms(&event.time).unwrap_or_else(now_ms);
+        if until.is_some_and(|until| at > until) {
+            break;
+        }
+        if since.is_some_and(|since| at < since)
+            || (!args.services.is_empty() && !concerns(&event.change, &args.services))
+        {
             continue;
         }
         if args.json {
