@@ -74,6 +74,23 @@ impl BlockingEngine {
         self.runtime.block_on(self.engine.project_volumes(project))
     }
 
+    /// `path` of the container as a tar archive (see `Engine::copy_out`).
+    pub fn copy_out(
+        &self,
+        container: &str,
+        path: &str,
+        into: &mut impl std::io::Write,
+    ) -> Result<(), EngineError> {
+        self.runtime
+            .block_on(self.engine.copy_out(container, path, into))
+    }
+
+    /// Unpacks a tar archive into the container's directory `dir`.
+    pub fn copy_in(&self, container: &str, dir: &str, tar: Vec<u8>) -> Result<(), EngineError> {
+        self.runtime
+            .block_on(self.engine.copy_in(container, dir, tar))
+    }
+
     /// Writes the container's file system to `into` as a tar archive.
     pub fn export(
         &self,

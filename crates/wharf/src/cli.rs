@@ -177,6 +177,8 @@ pub enum Command {
     Volumes(VolumesArgs),
     /// Remove the instances of services that have ended (stopped or exited)
     Rm(RmArgs),
+    /// Copy files between a service and this machine
+    Cp(CpArgs),
 }
 
 #[derive(Debug, Args)]
@@ -788,6 +790,19 @@ pub struct VolumesArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub format: ListFormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// SERVICE:PATH, or a path here (`-`: a tar archive on standard input)
+    #[arg(value_name = "SRC")]
+    pub source: String,
+    /// A path here (`-`: a tar archive on standard output), or SERVICE:PATH
+    #[arg(value_name = "DEST")]
+    pub destination: String,
+    /// Which instance of the service, when it has several
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub index: u32,
 }
 
 #[derive(Debug, Args)]

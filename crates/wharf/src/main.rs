@@ -104,6 +104,7 @@ fn main() -> ExitCode {
         Command::Commit(args) => commands::container_image::commit(&settings, args),
         Command::Volumes(args) => commands::volumes::run(&settings, args),
         Command::Rm(args) => commands::rm::run(&settings, args),
+        Command::Cp(args) => commands::cp::run(&settings, args),
         Command::Kill(args) => {
             commands::lifecycle::run(&settings, "kill", &args.services, Some(&args.signal), None)
         }

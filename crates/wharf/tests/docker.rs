@@ -1174,6 +1174,36 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     );
     let image_id = stack.ok(&["images", "-q"]);
     assert!(image_id.trim().len() == 64, "{image_id}");
+    // cp: a file out, renamed or into a directory; a directory in and back; a tar on stdout.
+    let here = stack.dir.path();
+    stack.ok(&["cp", "app:/etc/hostname", "copied-hostname"]);
+    assert!(
+        !std::fs::read_to_string(here.join("copied-hostname"))
+            .unwrap()
+            .trim()
+            .is_empty()
+    );
+    std::fs::create_dir_all(here.join("bundle/inner")).unwrap();
+    std::fs::write(here.join("bundle/inner/data.txt"), "payload").unwrap();
+    stack.ok(&["cp", "bundle", "app:/"]);
+    assert_eq!(
+        stack.ok(&["exec", "app", "cat", "/bundle/inner/data.txt"]),
+        "payload"
+    );
+    stack.ok(&["cp", "bundle/inner/data.txt", "app:/renamed.txt"]);
+    assert_eq!(stack.ok(&["exec", "app", "cat", "/renamed.txt"]), "payload");
+    std::fs::create_dir(here.join("back")).unwrap();
+    stack.ok(&["cp", "app:/bundle", "back"]);
+    assert_eq!(
+        std::fs::read_to_string(here.join("back/bundle/inner/data.txt")).unwrap(),
+        "payload"
+    );
+    let tar = stack.wharf(&["cp", "app:/renamed.txt", "-"]);
+    assert!(tar.status.success() && tar.stdout.windows(7).any(|w| w == b"payload"));
+    let neither = stack.wharf(&["cp", "a.txt", "b.txt"]);
+    assert!(
+        String::from_utf8_lossy(&neither.stderr).contains("one of SRC and DEST is SERVICE:PATH")
+    );
     // export: the file system as a tar archive, whole or not at all; commit: an image.
     let archive = stack.dir.path().join("app.tar");
     stack.ok(&[

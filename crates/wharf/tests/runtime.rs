@@ -1259,8 +1259,19 @@ services:
         "{:?}",
         asked.elapsed()
     );
-    // A native service has no file system of its own to export or commit.
+    // A native service has no file system of its own to export or commit; cp copies
+    // to and from its working directory.
     stack.ok(&["start", "web"]);
+    std::fs::write(stack.dir.path().join("local.txt"), "from here").unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let copied = elsewhere.path().join("copied.txt");
+    stack.ok(&["cp", "web:local.txt", copied.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&copied).unwrap(), "from here");
+    stack.ok(&["cp", copied.to_str().unwrap(), "web:back.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(stack.dir.path().join("back.txt")).unwrap(),
+        "from here"
+    );
     let refused = stack.wharf(&["export", "-o", "web.tar", "web"]);
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(

@@ -2,6 +2,7 @@ pub mod check;
 pub mod completion;
 pub mod config;
 pub mod container_image;
+pub mod cp;
 pub mod daemon;
 pub mod down;
 pub mod env;

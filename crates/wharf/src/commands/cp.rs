@@ -1,0 +1,252 @@
+//! `wharf cp SERVICE:SRC DEST` and `wharf cp SRC SERVICE:DEST`: files between a service
+//! and this machine, as `docker compose cp` copies them. A container's files go
+//! through the engine's archive API; a native service's files are this machine's,
+//! relative paths taken from its working directory. Either way the copy travels as a
+//! tar archive, so `-` reads or writes one, and a directory comes whole.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use wharf_api::{ClientError, InstanceStatus};
+use wharf_engine::{BlockingEngine, archive};
+use wharf_plan::ProjectSpec;
+
+use crate::cli::CpArgs;
+use crate::daemon_client;
+use crate::project_ref::{self, endpoint};
+use crate::settings::Settings;
+
+/// Where the files are: a service's (`SERVICE:PATH`) or this machine's.
+enum Side<'a> {
+    Service { service: &'a str, path: &'a str },
+    Local(&'a str),
+}
+
+fn side(text: &str) -> Side<'_> {
+    // As Docker reads it: a colon before any slash names a service; `./a:b` is a path.
+    match text.split_once(':') {
+        Some((service, path)) if !service.is_empty() && !service.contains('/') => {
+            Side::Service { service, path }
+        }
+        _ => Side::Local(text),
+    }
+}
+
+pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
+    // `path` is the service's side, `local` this machine's.
+    let (service, path, local, inward) = match (side(&args.source), side(&args.destination)) {
+        (Side::Service { service, path }, Side::Local(local)) => (service, path, local, false),
+        (Side::Local(local), Side::Service { service, path }) => (service, path, local, true),
+        _ => bail!(
+            "cp copies between a service and this machine: one of SRC and DEST is SERVICE:PATH"
+        ),
+    };
+    let name = project_ref::name_defining(settings, &[service.to_owned()])?;
+    let client = daemon_client::connect(&settings.paths)?;
+    let spec: ProjectSpec = match client.get(&endpoint(&name, "spec")) {
+        Ok(spec) => spec,
+        Err(ClientError::Api { status: 404, .. }) => bail!("project {name} is not running"),
+        Err(err) => return Err(err.into()),
+    };
+    let in_container = spec
+        .services
+        .get(service)
+        .is_some_and(|s| s.container.is_some());
+    let container = if in_container {
+        let instances: Vec<InstanceStatus> = project_ref::instances(&client, &name)?;
+        let instance = instances
+            .iter()
+            .find(|i| i.service == service && i.replica == args.index && !i.container_id.is_empty())
+            .with_context(|| {
+                format!(
+                    "{service} has no container {} (`wharf up -d {service}` makes it)",
+                    args.index
+                )
+            })?;
+        Some(instance.container_id.clone())
+    } else {
+        None
+    };
+    let working_dir = spec
+        .services
+        .get(service)
+        .map(|s| s.working_dir.clone())
+        .unwrap_or_default();
+    let service_path = |path: &str| working_dir.join(path);
+    match (inward, &container) {
+        // Out of a container.
+        (false, Some(id)) => {
+            let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+            let mut tar = Vec::new();
+            engine.copy_out(id, path, &mut tar)?;
+            deliver(&tar, local)
+        }
+        // Into a container.
+        (true, Some(id)) => {
+            let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+            if local == "-" {
+                let mut tar = Vec::new();
+                std::io::stdin().read_to_end(&mut tar)?;
+                engine.copy_in(id, path, tar)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let source = Path::new(local);
+            let own_name = last_name(source)?;
+            // Into DEST when it is a directory there; else as DEST, in its directory.
+            if engine
+                .copy_in(id, path, archive(source, &own_name)?)
+                .is_err()
+            {
+                let dest = Path::new(path);
+                let dir = dest
+                    .parent()
+                    .map_or("/".into(), |p| p.display().to_string());
+                engine.copy_in(id, &dir, archive(source, &last_name(dest)?)?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        // Natively: this machine's files, relative paths from the working directory.
+        (false, None) => {
+            let source = service_path(path);
+            let tar = archive(&source, &last_name(&source)?)
+                .with_context(|| format!("cannot read {}", source.display()))?;
+            deliver(&tar, local)
+        }
+        (true, None) => {
+            let tar = if local == "-" {
+                let mut tar = Vec::new();
+                std::io::stdin().read_to_end(&mut tar)?;
+                tar
+            } else {
+                let source = Path::new(local);
+                archive(source, &last_name(source)?)
+                    .with_context(|| format!("cannot read {}", source.display()))?
+            };
+            place(&tar, &service_path(path))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The copy, to standard output as a tar archive (`-`) or placed at `destination`.
+fn deliver(tar: &[u8], destination: &str) -> anyhow::Result<ExitCode> {
+    if destination == "-" {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(tar)?;
+        stdout.flush()?;
+    } else {
+        place(tar, Path::new(destination))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn last_name(path: &Path) -> anyhow::Result<String> {
+    let cleaned: PathBuf = path.components().collect();
+    cleaned
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .with_context(|| {
+            format!(
+                "{}: a path that names a file or a directory",
+                path.display()
+            )
+        })
+}
+
+/// Unpacks `tar` (one top entry) so that it lands at `dest`: inside it when it is a
+/// directory, else as it. Unpacked beside it first, so a broken archive leaves the
+/// destination as it was.
+fn place(tar: &[u8], dest: &Path) -> anyhow::Result<()> {
+    let into_dir = dest.is_dir();
+    let parent = if into_dir {
+        dest.to_path_buf()
+    } else {
+        dest.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    };
+    let staging = tempfile::Builder::new()
+        .prefix(".wharf-cp-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("cannot write in {}", parent.display()))?;
+    tar::Archive::new(tar)
+        .unpack(staging.path())
+        .context("cannot unpack the copy")?;
+    let top = std::fs::read_dir(staging.path())?
+        .find_map(Result::ok)
+        .context("the copy is empty")?
+        .path();
+    let target = if into_dir {
+        dest.join(top.file_name().unwrap_or_default())
+    } else {
+        dest.to_path_buf()
+    };
+    move_merging(&top, &target).with_context(|| format!("cannot write {}", target.display()))
+}
+
+/// Moves `from` to `to`; a directory's entries merge into an existing one, as `cp -r`.
+fn move_merging(from: &Path, to: &Path) -> std::io::Result<()> {
+    if from.is_dir() && to.is_dir() {
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            move_merging(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        return Ok(());
+    }
+    std::fs::rename(from, to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_colon_before_any_slash_names_a_service() {
+        assert!(matches!(
+            side("web:/etc/hosts"),
+            Side::Service {
+                service: "web",
+                path: "/etc/hosts"
+            }
+        ));
+        assert!(matches!(side("./a:b"), Side::Local("./a:b")));
+        assert!(matches!(side("/tmp/x"), Side::Local("/tmp/x")));
+        assert!(matches!(side("-"), Side::Local("-")));
+    }
+
+    #[test]
+    fn a_copy_lands_inside_a_directory_or_as_the_named_path() {
+        let work = tempfile::tempdir().unwrap();
+        let source = work.path().join("notes.txt");
+        std::fs::write(&source, "hello").unwrap();
+        let tar = archive(&source, "notes.txt").unwrap();
+        let dir = work.path().join("dir");
+        std::fs::create_dir(&dir).unwrap();
+        place(&tar, &dir).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+            "hello"
+        );
+        place(&tar, &work.path().join("renamed.txt")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(work.path().join("renamed.txt")).unwrap(),
+            "hello"
+        );
+        // Nothing of the staging is left behind.
+        let left: Vec<_> = std::fs::read_dir(work.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".wharf-cp-"))
+            .collect();
+        assert!(left.is_empty());
+        assert!(
+            place(
+                b"not a tar at all, not even close to 512 bytes",
+                &dir.join("x")
+            )
+            .is_err()
+        );
+    }
+}
