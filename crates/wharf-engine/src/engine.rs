@@ -129,6 +129,18 @@ fn endpoint(name: &str, aliases: &[String]) -> EndpointSettings {
     }
 }
 
+/// The engine is already removing it (a one-off run with `--rm` that just ended):
+/// as good as removed.
+fn being_removed(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            message,
+        } if message.contains("already in progress")
+    )
+}
+
 fn not_found(err: &bollard::errors::Error) -> bool {
     matches!(
         err,
@@ -627,7 +639,7 @@ impl Engine {
         };
         match self.docker.remove_container(name, Some(options)).await {
             Ok(()) => Ok(()),
-            Err(err) if not_found(&err) => Ok(()),
+            Err(err) if not_found(&err) || being_removed(&err) => Ok(()),
             Err(err) => Err(err.into()),
         }
     }

@@ -4,6 +4,17 @@
 use anyhow::bail;
 use wharf_api::now_ms;
 
+/// `--since` and `--until`, read as `when` reads each.
+pub fn window(
+    since: Option<&str>,
+    until: Option<&str>,
+) -> anyhow::Result<(Option<u64>, Option<u64>)> {
+    Ok((
+        since.map(|t| when("--since", t)).transpose()?,
+        until.map(|t| when("--until", t)).transpose()?,
+    ))
+}
+
 /// `30s`, `10m`, `2h`, `1d` ago, a number of seconds since the Unix epoch, or an RFC
 /// 3339 time (`2026-12-01T13:23:37Z`), as Compose's `--since` and `--until` take.
 pub fn when(flag: &str, text: &str) -> anyhow::Result<u64> {

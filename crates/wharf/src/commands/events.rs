@@ -9,19 +9,10 @@ use crate::cli::EventsArgs;
 use crate::daemon_client;
 use crate::project_ref;
 use crate::settings::Settings;
-use crate::when::{rfc3339_ms, when};
+use crate::when::{rfc3339_ms, window};
 
 pub fn run(settings: &Settings, args: &EventsArgs) -> anyhow::Result<ExitCode> {
-    let since = args
-        .since
-        .as_deref()
-        .map(|t| when("--since", t))
-        .transpose()?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|t| when("--until", t))
-        .transpose()?;
+    let (since, until) = window(args.since.as_deref(), args.until.as_deref())?;
     let name = project_ref::name_defining(settings, &args.services)?;
     if let Some(until) = until {
         // The stream waits for the next event; the time to stop may come first.

@@ -9,20 +9,11 @@ use crate::daemon_client;
 use crate::log_printer::{LogPrinter, logs_path};
 use crate::project_ref;
 use crate::settings::Settings;
-use crate::when::when;
+use crate::when::window;
 
 pub fn run(settings: &Settings, args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name_defining(settings, &args.services)?;
-    let since = args
-        .since
-        .as_deref()
-        .map(|t| when("--since", t))
-        .transpose()?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|t| when("--until", t))
-        .transpose()?;
+    let (since, until) = window(args.since.as_deref(), args.until.as_deref())?;
     let client = daemon_client::connect(&settings.paths)?;
     let path = logs_path(&name, &args.services, args.tail, since, args.follow);
     let ansi = if args.no_color {
