@@ -6,11 +6,15 @@
 //! `wharf ps` fast.
 
 mod client;
+mod compose_json;
 mod paths;
+mod watch;
 mod wire;
 
 pub use client::{Client, ClientError, LineStream};
+pub use compose_json::{COMPOSE_STATES, compose_state, ls_entry, ps_line};
 pub use paths::{Paths, create_private_dir, write_private};
+pub use watch::ProjectWatch;
 pub use wire::*;
 
 /// The path prefix of this version of the API.

@@ -4,4 +4,5 @@
 //! for commands attached to a container's.
 
 pub mod ports;
+pub mod processes;
 pub mod terminal;

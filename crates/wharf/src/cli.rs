@@ -859,7 +859,7 @@ pub struct PsArgs {
     #[arg(long = "services")]
     pub services_only: bool,
     /// Only instances in this state, as Compose names them (repeatable)
-    #[arg(long, value_name = "STATE", value_parser = clap::builder::PossibleValuesParser::new(crate::compose_json::COMPOSE_STATES))]
+    #[arg(long, value_name = "STATE", value_parser = clap::builder::PossibleValuesParser::new(wharf_api::COMPOSE_STATES))]
     pub status: Vec<String>,
     /// Filter by a property: `status=STATE`, as Compose's
     #[arg(long, value_name = "KEY=VALUE")]

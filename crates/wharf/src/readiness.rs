@@ -12,8 +12,8 @@ use wharf_api::{Client, Health, InstanceState, InstanceStatus, now_ms};
 use wharf_host::ports::accepts;
 
 use crate::printer::Printer;
-use crate::project_watch::ProjectWatch;
 use crate::status_text::status_text;
+use wharf_api::ProjectWatch;
 
 const POLL: Duration = Duration::from_millis(20);
 

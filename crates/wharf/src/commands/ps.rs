@@ -7,12 +7,12 @@ use wharf_api::{InstanceStatus, ProjectSummary, now_ms};
 use anyhow::bail;
 
 use crate::cli::{ListFormat, LsArgs, PsArgs};
-use crate::compose_json::{COMPOSE_STATES, compose_state, ls_entry, ps_line};
 use crate::daemon_client;
 use crate::output::aligned_table;
 use crate::project_ref;
 use crate::settings::Settings;
 use crate::status_text::status_text;
+use wharf_api::{COMPOSE_STATES, compose_state, ls_entry, ps_line};
 
 pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name_defining(settings, &args.services)?;

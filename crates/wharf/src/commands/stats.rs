@@ -11,9 +11,9 @@ use wharf_api::InstanceStatus;
 use crate::cli::{ListFormat, PortArgs, StatsArgs};
 use crate::daemon_client;
 use crate::output::aligned_table;
-use crate::proc_table::all_processes;
 use crate::project_ref;
 use crate::settings::Settings;
+use wharf_host::processes::all_processes;
 
 const SAMPLE: Duration = Duration::from_millis(500);
 

@@ -8,9 +8,9 @@ use wharf_api::InstanceStatus;
 use crate::cli::ServicesArgs;
 use crate::daemon_client;
 use crate::output::aligned_table;
-use crate::proc_table::all_processes;
 use crate::project_ref::{self, endpoint};
 use crate::settings::Settings;
+use wharf_host::processes::all_processes;
 
 pub fn run(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name(settings)?;

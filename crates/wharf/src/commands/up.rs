@@ -18,10 +18,10 @@ use crate::daemon_client;
 use crate::log_printer::{LogPrinter, logs_path};
 use crate::printer::Printer;
 use crate::project_ref::{self, endpoint};
-use crate::project_watch::ProjectWatch;
 use crate::readiness::{DEFAULT_WAIT_TIMEOUT, wait};
 use crate::requirements::{ImageRecord, RecordedHashes, image_record};
 use crate::settings::Settings;
+use wharf_api::ProjectWatch;
 
 pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let loaded = project_ref::load(settings)?;

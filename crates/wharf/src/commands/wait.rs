@@ -10,8 +10,8 @@ use wharf_api::{DownRequest, DownResponse, InstanceStatus};
 use crate::cli::WaitArgs;
 use crate::daemon_client;
 use crate::project_ref::{self, endpoint};
-use crate::project_watch::ProjectWatch;
 use crate::settings::Settings;
+use wharf_api::ProjectWatch;
 
 pub fn run(settings: &Settings, args: &WaitArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name_defining(settings, &args.services)?;

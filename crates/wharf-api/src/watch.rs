@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
-use wharf_api::{Change, Client, ClientError, Event, InstanceStatus};
+use crate::{Change, Client, ClientError, Event, InstanceStatus};
 
 pub struct ProjectWatch {
     events: Receiver<Event>,
@@ -24,10 +24,8 @@ impl ProjectWatch {
     /// Follows `project`, starting from its instances as they are now.
     pub fn open(client: &Client, project: &str) -> Result<Self, ClientError> {
         // Project names are `[a-z0-9_-]`, safe in a query.
-        let stream = client.stream::<Event>(&format!(
-            "{}/events?project={project}",
-            wharf_api::API_PREFIX
-        ))?;
+        let stream =
+            client.stream::<Event>(&format!("{}/events?project={project}", crate::API_PREFIX))?;
         let (sender, events) = channel();
         std::thread::spawn(move || {
             for event in stream.map_while(Result::ok) {

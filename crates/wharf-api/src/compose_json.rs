@@ -2,8 +2,8 @@
 //! and `ls` keep working: Compose's fields first (`Name`, `Service`, `State`,
 //! `Publishers`…), wharf's own fields beside them under their own names.
 
+use crate::{Health, InstanceState, InstanceStatus, ProjectSummary};
 use serde_json::{Map, Value, json};
-use wharf_api::{Health, InstanceState, InstanceStatus, ProjectSummary};
 
 /// The state as Compose names a container's: `created`, `running`, `restarting`,
 /// `exited` (and `paused`, `removing`, `dead`, which wharf's instances never are).
