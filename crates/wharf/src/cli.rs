@@ -86,8 +86,8 @@ pub enum Command {
     Config(ConfigArgs),
     /// Print a shell completion script
     Completion(CompletionArgs),
-    /// Print the man page (roff)
-    Man,
+    /// Print the man page (roff) of wharf, or of one of its commands
+    Man(ManArgs),
     /// Print the JSON schema of wharf's `x-wharf` extensions
     Schema,
     /// Start the project's services (all, or the named ones with their dependencies)
@@ -997,6 +997,12 @@ pub struct ConfigArgs {
 pub enum Format {
     Yaml,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command (default: wharf itself)
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -83,7 +83,7 @@ fn main() -> ExitCode {
     let result = match &command {
         Command::Config(args) => commands::config::run(&settings, args),
         Command::Completion(args) => commands::completion::run(args),
-        Command::Man => commands::completion::man(),
+        Command::Man(args) => commands::completion::man(args),
         Command::Schema => commands::schema::run(),
         Command::Up(args) => commands::up::run(&settings, args),
         Command::Down(args) => commands::down::run(&settings, args),

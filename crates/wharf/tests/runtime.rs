@@ -1311,3 +1311,50 @@ fn a_service_whose_profile_is_off_does_not_stop_the_others_for_what_it_would_nee
     assert!(String::from_utf8_lossy(&asked.stderr).contains("extra: no native recipe"));
     assert_eq!(stack.ps().len(), 1);
 }
+
+#[test]
+fn service_names_complete_in_bash_and_each_command_has_a_man_page() {
+    let stack = Stack::new(
+        "name: completes\nservices:\n  web:\n    image: debian\n  worker:\n    image: debian\n  db:\n    image: debian\n",
+    );
+    let wharf = std::path::Path::new(env!("CARGO_BIN_EXE_wharf"));
+    let script = stack.ok(&["completion", "bash"]);
+    std::fs::write(stack.dir.path().join("wharf.bash"), script).unwrap();
+    let complete = |line: &str| {
+        let program = format!(
+            "source ./wharf.bash; COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}; read -ra COMP_WORDS <<< \"$COMP_LINE\"; [[ $COMP_LINE == *' ' ]] && COMP_WORDS+=(''); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); _wharf_services wharf \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        );
+        let output = std::process::Command::new("bash")
+            .args(["-c", &program])
+            .current_dir(stack.dir.path())
+            .env("WHARF_HOME", stack.home.path())
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", wharf.parent().unwrap().display()),
+            )
+            .output()
+            .expect("bash");
+        let mut words: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect();
+        words.sort();
+        words.dedup();
+        words
+    };
+    assert_eq!(complete("wharf logs w"), ["web", "worker"]);
+    assert_eq!(complete("wharf restart -t 3 d"), ["db"]);
+    assert!(
+        !complete("wharf config ").contains(&"web".to_owned()),
+        "config takes no services"
+    );
+
+    let page = stack.ok(&["man", "logs"]);
+    assert!(
+        page.contains(".TH wharf-logs 1") && page.contains("until"),
+        "{page}"
+    );
+    let unknown = stack.wharf(&["man", "nosuch"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no such command: nosuch"));
+}
