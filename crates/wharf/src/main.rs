@@ -65,7 +65,18 @@ fn main() -> ExitCode {
         let _ = <Cli as clap::CommandFactory>::command().print_help();
         return ExitCode::SUCCESS;
     }
-    let cli = Cli::parse();
+    // Usage errors exit 1, as Compose's do (clap's own would be 2); help is not one.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     // Output piped into `head` ends quietly, as with other command-line tools. The
     // daemon keeps ignoring SIGPIPE: a client that goes away must not end it.
     if !matches!(cli.command, Command::Daemon(cli::DaemonCommand::Run)) {

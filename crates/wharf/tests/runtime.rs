@@ -1297,7 +1297,13 @@ fn up_no_recreate_leaves_a_changed_service_running_until_a_plain_up() {
     stack.ok(&["up", "-d", "--wait"]);
     assert_ne!(stack.pid_of("keep-app-1"), pid, "a plain up recreates it");
     let conflict = stack.wharf(&["up", "-d", "--no-recreate", "--force-recreate"]);
-    assert_eq!(conflict.status.code(), Some(2), "usage error");
+    assert_eq!(conflict.status.code(), Some(1), "a usage error, as Compose's");
+    let unknown = stack.wharf(&["ps", "--no-such-flag"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--no-such-flag"));
+    let help = stack.wharf(&["ps", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--status"));
 }
 
 #[test]
