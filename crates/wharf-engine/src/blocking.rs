@@ -69,6 +69,11 @@ impl BlockingEngine {
         self.runtime.block_on(self.engine.run_attached(one_off))
     }
 
+    /// Removes the image `name`; false when there was no such image.
+    pub fn remove_image(&self, name: &str) -> Result<bool, EngineError> {
+        self.runtime.block_on(self.engine.remove_image(name))
+    }
+
     /// The project's volumes, by the label Compose puts on them.
     pub fn project_volumes(&self, project: &str) -> Result<Vec<crate::ProjectVolume>, EngineError> {
         self.runtime.block_on(self.engine.project_volumes(project))

@@ -35,6 +35,26 @@ const CONTEXT_CHUNKS_IN_FLIGHT: usize = 8;
 const CONTEXT_CHUNK: usize = 256 * 1024;
 
 impl Engine {
+    /// Removes the image `name` (its tag; the layers go once nothing else uses them);
+    /// false when there was no such image.
+    pub async fn remove_image(&self, name: &str) -> Result<bool, EngineError> {
+        match self
+            .docker
+            .remove_image(
+                name,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Builds `context` as `request` says, telling `progress` each line the engine
     /// prints; the image's id.
     pub async fn build(

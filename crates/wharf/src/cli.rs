@@ -697,6 +697,10 @@ pub struct DownArgs {
     /// Remove what runs of services no longer in the file (wharf always does)
     #[arg(long)]
     pub remove_orphans: bool,
+    /// Also remove the services' images: `local`, those built under the project's
+    /// own name; `all`, every one
+    #[arg(long, value_parser = ["local", "all"])]
+    pub rmi: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -867,6 +871,9 @@ pub struct PsArgs {
     /// Don't truncate (wharf never does; accepted as Compose accepts it)
     #[arg(long)]
     pub no_trunc: bool,
+    /// Include instances of services the file no longer has (`--orphans=false`: don't)
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub orphans: bool,
     #[command(flatten)]
     pub format: ListFormatArgs,
 }

@@ -1338,9 +1338,6 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     std::fs::write(stack.dir.path().join("compose.yaml"), file).unwrap();
     let output = stack.ok(&["run", "--rm", "--build", "built", "cat", "/baked"]);
     assert_eq!(output.trim(), "baked");
-    let _ = Command::new("docker")
-        .args(["rmi", "-f", "flags-built"])
-        .output();
     // rm -s: stopped, then the containers are gone.
     stack.ok(&["rm", "-s", "-f", "app"]);
     let left = Command::new("docker")
@@ -1387,7 +1384,21 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     // --entrypoint replaces the image's entrypoint and the service's command.
     let output = stack.ok(&["run", "--rm", "--entrypoint", "echo from entrypoint", "app"]);
     assert_eq!(output.trim(), "from entrypoint");
-    stack.ok(&["down"]);
+    // down --rmi local: the images built under the project's name go, others stay.
+    let down = stack.wharf(&["down", "--rmi", "local"]);
+    let said = String::from_utf8_lossy(&down.stderr);
+    assert!(
+        down.status.success() && said.contains("removed image flags-built"),
+        "{said}"
+    );
+    let image_exists = |image: &str| {
+        Command::new("docker")
+            .args(["image", "inspect", image])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    assert!(!image_exists("flags-built"));
+    assert!(image_exists(IMAGE));
 }
 
 #[test]

@@ -1297,7 +1297,11 @@ fn up_no_recreate_leaves_a_changed_service_running_until_a_plain_up() {
     stack.ok(&["up", "-d", "--wait"]);
     assert_ne!(stack.pid_of("keep-app-1"), pid, "a plain up recreates it");
     let conflict = stack.wharf(&["up", "-d", "--no-recreate", "--force-recreate"]);
-    assert_eq!(conflict.status.code(), Some(1), "a usage error, as Compose's");
+    assert_eq!(
+        conflict.status.code(),
+        Some(1),
+        "a usage error, as Compose's"
+    );
     let unknown = stack.wharf(&["ps", "--no-such-flag"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("--no-such-flag"));
@@ -1363,4 +1367,21 @@ fn service_names_complete_in_bash_and_each_command_has_a_man_page() {
     );
     let unknown = stack.wharf(&["man", "nosuch"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no such command: nosuch"));
+}
+
+#[test]
+fn ps_orphans_false_leaves_out_services_the_file_no_longer_has() {
+    let file = |extra: bool| {
+        let mut text = "name: orphans\nservices:\n  app:\n    image: debian\n    x-wharf: {process: {command: [\"sleep\", \"600\"]}}\n".to_owned();
+        if extra {
+            text.push_str("  old:\n    image: debian\n    x-wharf: {process: {command: [\"sleep\", \"600\"]}}\n");
+        }
+        text
+    };
+    let stack = Stack::new(&file(true));
+    stack.ok(&["up", "-d", "--wait"]);
+    std::fs::write(stack.dir.path().join("compose.yaml"), file(false)).unwrap();
+    assert_eq!(stack.ok(&["ps", "--services"]), "app\nold\n");
+    assert_eq!(stack.ok(&["ps", "--services", "--orphans=false"]), "app\n");
+    assert_eq!(stack.ok(&["ps", "--services", "--orphans"]), "app\nold\n");
 }

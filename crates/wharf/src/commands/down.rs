@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use wharf_api::{ClientError, DownRequest, DownResponse, Paths};
 
+use wharf_engine::BlockingEngine;
+
 use crate::cli::DownArgs;
 use crate::confirm::confirm;
 use crate::daemon_client;
@@ -60,7 +62,37 @@ pub fn run(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
     for dir in &response.deleted_volumes {
         settings.printer.info(&format!("deleted {dir}"));
     }
+    if let Some(which) = &args.rmi {
+        remove_images(settings, which == "all")?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--rmi`: the images of the file's services, after the containers are gone; without
+/// `all`, only those built under the project's own name (no `image:` of their own).
+fn remove_images(settings: &Settings, all: bool) -> anyhow::Result<()> {
+    let loaded = project_ref::load(settings)?;
+    let containers =
+        wharf_runtime::backend::containers(&loaded, wharf_runtime::BackendChoice::Auto);
+    if containers.is_empty() {
+        return Ok(());
+    }
+    let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+    let mut images: Vec<String> = loaded
+        .project
+        .services
+        .iter()
+        .filter(|(_, service)| all || service.image.is_empty())
+        .map(|(name, service)| wharf_runtime::image_name(&loaded.project.name, name, service))
+        .collect();
+    images.sort();
+    images.dedup();
+    for image in images {
+        if engine.remove_image(&image)? {
+            settings.printer.info(&format!("removed image {image}"));
+        }
+    }
+    Ok(())
 }
 
 fn volume_dirs(paths: &Paths, project: &str) -> Vec<PathBuf> {

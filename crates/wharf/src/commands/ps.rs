@@ -30,6 +30,12 @@ pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
             ),
         }
     }
+    if !args.orphans {
+        let loaded = project_ref::load(settings)?;
+        instances.retain(|i| {
+            loaded.project.services.contains_key(&i.service) || loaded.disabled.contains(&i.service)
+        });
+    }
     instances.retain(|i| {
         let shown = if states.is_empty() {
             args.all || i.state.is_active()
