@@ -223,12 +223,16 @@ async fn prepare(
     key: &InstanceKey,
     spec: &ServiceSpec,
 ) -> Result<(String, bool), wharf_engine::EngineError> {
+    let image = engine.image_id(&container.image).await?;
+    // Kept only when made from this definition and this image, as Compose keeps it: a
+    // rebuilt or newly pulled image means a new container.
     match engine.existing(name).await? {
-        Some((id, hash)) if hash == container.config_hash => return Ok((id, false)),
-        Some((id, _)) => engine.remove(&id).await?,
+        Some(found) if found.config_hash == container.config_hash && found.image == image => {
+            return Ok((found.id, false));
+        }
+        Some(found) => engine.remove(&found.id).await?,
         None => {}
     }
-    let image = engine.image_id(&container.image).await?;
     let id = engine
         .create(
             name,

@@ -154,6 +154,7 @@ impl Supervisor {
 
         // Stop what is removed, changed, scaled down or forced, dependents first.
         let mut to_stop: Vec<(String, u32)> = Vec::new();
+        let mut forced: BTreeSet<String> = BTreeSet::new();
         for change in &changes {
             let stop_from = match &change.reason {
                 ChangeReason::Removed | ChangeReason::Changed(_) => Some(1),
@@ -161,6 +162,7 @@ impl Supervisor {
                 ChangeReason::Unchanged
                     if request.force_recreate && selected.contains(&change.service) =>
                 {
+                    forced.insert(change.service.clone());
                     Some(1)
                 }
                 ChangeReason::Added | ChangeReason::Unchanged => None,
@@ -193,10 +195,33 @@ impl Supervisor {
         self.shared
             .events
             .emit(&spec.name, project_change("up", &chosen));
+        // A forced container is made anew, not started again (its definition is the
+        // same, so its driver would find and keep it).
+        let forced_containers: Vec<String> = self
+            .shared
+            .projects()
+            .get(&spec.name)
+            .map(|project| {
+                project
+                    .instances
+                    .values()
+                    .filter(|i| {
+                        forced.contains(&i.status.service) && !i.status.container_id.is_empty()
+                    })
+                    .map(|i| i.status.container_id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
         for (service, from) in &to_stop {
             let grace = request.timeout_s.map(Duration::from_secs);
             self.stop_instances(&spec.name, service, *from, Command::Stop(grace), true)
                 .await;
+        }
+        if !forced_containers.is_empty() {
+            let engine = self.shared.engine().await?;
+            for id in &forced_containers {
+                engine.remove(id).await?;
+            }
         }
         {
             let mut projects = self.shared.projects();

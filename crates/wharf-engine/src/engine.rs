@@ -72,6 +72,15 @@ pub struct Engine {
     socket: std::path::PathBuf,
 }
 
+/// A container as `existing` finds it.
+#[derive(Clone, Debug)]
+pub struct Existing {
+    pub id: String,
+    pub config_hash: String,
+    /// The id of the image it was created from.
+    pub image: String,
+}
+
 /// A volume of the project as the engine lists it.
 #[derive(Clone, Debug)]
 pub struct ProjectVolume {
@@ -316,17 +325,18 @@ impl Engine {
         Ok(found.id.unwrap_or_default())
     }
 
-    /// The id and config-hash label of the container named `name`, if it exists.
-    pub async fn existing(&self, name: &str) -> Result<Option<(String, String)>, EngineError> {
+    /// The container named `name`, if it exists: its id, config-hash label and image.
+    pub async fn existing(&self, name: &str) -> Result<Option<Existing>, EngineError> {
         match self.docker.inspect_container(name, None).await {
-            Ok(found) => Ok(Some((
-                found.id.unwrap_or_default(),
-                found
+            Ok(found) => Ok(Some(Existing {
+                id: found.id.unwrap_or_default(),
+                config_hash: found
                     .config
                     .and_then(|c| c.labels)
                     .and_then(|l| l.get("com.docker.compose.config-hash").cloned())
                     .unwrap_or_default(),
-            ))),
+                image: found.image.unwrap_or_default(),
+            })),
             Err(err) if not_found(&err) => Ok(None),
             Err(err) => Err(err.into()),
         }

@@ -72,6 +72,18 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
     // A container is recreated when Compose would: its definition's hash changed.
     let hash = |spec: &ServiceSpec| spec.container.as_ref().map(|c| c.config_hash.clone());
     check("configuration", hash(old) == hash(new));
+    // Or its image is another one now (rebuilt, pulled anew); unknown on one side (not
+    // on the machine yet) is no change.
+    let image = |spec: &ServiceSpec| {
+        spec.container
+            .as_ref()
+            .map(|c| c.image_id.clone())
+            .filter(|id| !id.is_empty())
+    };
+    check(
+        "image",
+        image(old).is_none() || image(new).is_none() || image(old) == image(new),
+    );
     if !fields.is_empty() {
         ChangeReason::Changed(fields)
     } else if old.replicas != new.replicas {

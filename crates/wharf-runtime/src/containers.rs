@@ -164,6 +164,7 @@ pub fn container_spec(
         restart,
         restart_max,
         config_hash: config_hash(hashed),
+        image_id: String::new(),
     }
 }
 

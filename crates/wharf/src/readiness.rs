@@ -124,6 +124,42 @@ pub fn wait(
     }
 }
 
+/// `up -d`, `start`, `restart`: returns once every instance of `services` (all when
+/// empty) has started, or could not, as Compose's return once their containers run (so
+/// `up -d && exec` works). One that could not start fails the command with why.
+pub fn wait_started(client: &Client, name: &str, services: &[String]) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut watch = ProjectWatch::open(client, name)?;
+    loop {
+        if watch.down || watch.daemon_gone {
+            return Ok(());
+        }
+        let relevant: Vec<&InstanceStatus> = watch
+            .instances()
+            .into_iter()
+            .filter(|i| services.is_empty() || services.contains(&i.service))
+            .collect();
+        // Exited without ever running: its program, image or port was not there.
+        if let Some(failed) = relevant
+            .iter()
+            .find(|i| i.state == InstanceState::Exited && i.started_at_ms.is_none())
+        {
+            bail!(
+                "{} could not start: {}
+hint: `wharf logs {}` shows why",
+                failed.name,
+                failed.message,
+                failed.service
+            );
+        }
+        let waiting = relevant.iter().any(|i| i.state == InstanceState::Waiting);
+        if !waiting || started.elapsed() > DEFAULT_WAIT_TIMEOUT {
+            return Ok(());
+        }
+        watch.next(DEFAULT_WAIT_TIMEOUT.saturating_sub(started.elapsed()) + POLL);
+    }
+}
+
 /// `running 2s, waiting for 127.0.0.1:8000 to accept connections`; a waiting
 /// instance's status (`waiting for api, db`) says it already.
 fn described(instance: &InstanceStatus, awaited: Option<&String>, now: u64) -> String {

@@ -1151,6 +1151,29 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
+    // up -d and restart return once the containers run, so exec works at once; an
+    // image that cannot be had fails the up.
+    stack.ok(&["restart", "app"]);
+    stack.ok(&["exec", "-T", "app", "true"]);
+    let missing = stack.wharf(&["--profile", "absent", "up", "-d", "absent"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("flags-absent-1 could not start"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    // --force-recreate makes new containers, not restarted ones.
+    let container_id = |name: &str| {
+        let out = Command::new("docker")
+            .args(["inspect", "-f", "{{.Id}}", name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let before = container_id("flags-app-1");
+    stack.ok(&["up", "-d", "--force-recreate", "app"]);
+    assert_ne!(container_id("flags-app-1"), before, "a new container");
+    stack.ok(&["exec", "-T", "app", "true"]);
     // ps -q gives the containers' ids, as Compose's; images -q the images' ids.
     let ids = stack.ok(&["ps", "-q"]);
     let engine_ids = Command::new("docker")
@@ -1338,6 +1361,22 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     std::fs::write(stack.dir.path().join("compose.yaml"), file).unwrap();
     let output = stack.ok(&["run", "--rm", "--build", "built", "cat", "/baked"]);
     assert_eq!(output.trim(), "baked");
+    // A rebuilt image is used by the next up: its container is made anew.
+    stack.ok(&["up", "-d", "built"]);
+    let first = container_id("flags-built-1");
+    std::fs::write(
+        built.join("Dockerfile"),
+        format!("FROM {IMAGE}\nRUN echo rebaked > /baked\n"),
+    )
+    .unwrap();
+    stack.ok(&["build", "built"]);
+    let said = stack.wharf(&["up", "-d", "built"]);
+    assert!(
+        String::from_utf8_lossy(&said.stderr).contains("recreated"),
+        "{}",
+        String::from_utf8_lossy(&said.stderr)
+    );
+    assert_ne!(container_id("flags-built-1"), first);
     // rm -s: stopped, then the containers are gone.
     stack.ok(&["rm", "-s", "-f", "app"]);
     let left = Command::new("docker")

@@ -41,6 +41,10 @@ fn act(settings: &Settings, action: &str, request: &ServicesRequest) -> anyhow::
     let name = project_ref::name(settings)?;
     let client = daemon_client::connect(&settings.paths)?;
     let answer: serde_json::Value = client.post(&endpoint(&name, action), request)?;
+    // Returned once what it started runs, as Compose's `start` and `restart`.
+    if matches!(action, "start" | "restart") {
+        crate::readiness::wait_started(&client, &name, services)?;
+    }
     let what = if services.is_empty() {
         "all services".to_owned()
     } else {

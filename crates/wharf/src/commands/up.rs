@@ -94,8 +94,20 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         };
         crate::image_pull::pull_by_policy(engine, &pulled_images, args.pull.as_deref(), printer)?;
     }
-    let spec =
+    let mut spec =
         wharf_runtime::project_spec(&loaded, &parse_scale(&args.scale)?, &volumes, &containers)?;
+    if let Some(engine) = &engine {
+        // Each image's id now, so a rebuilt or newly pulled one recreates its containers.
+        for container in spec
+            .services
+            .values_mut()
+            .filter_map(|s| s.container.as_mut())
+        {
+            if let Some(found) = engine.inspect_image(&container.image)? {
+                container.image_id = found.id.unwrap_or_default();
+            }
+        }
+    }
     // Like Docker creating a project's volumes on `up`: each named volume, and a
     // recipe's data directory, exists before a process starts in it.
     let named = loaded
@@ -193,6 +205,10 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         return wait(&client, &name, &selected, timeout, &settings.printer);
     }
     if args.detach {
+        let started: Vec<String> = selected.keys().cloned().collect();
+        if !started.is_empty() {
+            crate::readiness::wait_started(&client, &name, &started)?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     attached(&client, &name, since, args, settings)
