@@ -1,9 +1,10 @@
-//! `--format json` in Compose's shapes, so `jq` scripts written for `docker compose ps`
-//! and `ls` keep working: Compose's fields first (`Name`, `Service`, `State`,
-//! `Publishers`…), wharf's own fields beside them under their own names.
+//! `--format json` in Compose's shapes, so scripts written for `docker compose ps` and
+//! `ls` keep working: Compose's fields (`Name`, `Service`, `State`, `Publishers`…), and
+//! wharf's own under `wharf`, where no decoder that ignores case mistakes one for the
+//! other (Compose's `State` and wharf's `state` differ).
 
 use crate::{Health, InstanceState, InstanceStatus, ProjectSummary};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// The state as Compose names a container's: `created`, `running`, `restarting`,
 /// `exited` (and `paused`, `removing`, `dead`, which wharf's instances never are).
@@ -113,14 +114,10 @@ pub fn ls_entry(project: &ProjectSummary) -> Value {
     entry
 }
 
-/// Adds wharf's own fields (snake case, so they never clash with Compose's).
+/// Adds wharf's own fields, under `wharf`.
 fn with_own_fields(into: &mut Value, own: &impl serde::Serialize) {
-    if let (Some(into), Ok(Value::Object(own))) = (into.as_object_mut(), serde_json::to_value(own))
-    {
-        let own: Map<String, Value> = own;
-        for (key, value) in own {
-            into.entry(key).or_insert(value);
-        }
+    if let (Some(into), Ok(own)) = (into.as_object_mut(), serde_json::to_value(own)) {
+        into.insert("wharf".to_owned(), own);
     }
 }
 
@@ -189,7 +186,7 @@ mod tests {
         assert_eq!(line["Ports"], "127.0.0.1:32772->80/tcp");
         assert_eq!(line["Publishers"][0]["PublishedPort"], 32772);
         assert_eq!(line["RunningFor"], "2 minutes ago");
-        assert_eq!(line["backend"], "docker");
-        assert_eq!(line["service"], "web");
+        assert_eq!(line["wharf"]["backend"], "docker");
+        assert_eq!(line["wharf"]["state"], "running");
     }
 }

@@ -338,7 +338,7 @@ services:
         String::from_utf8_lossy(&engine_id.stdout).trim(),
         "ps -q gives the container's id"
     );
-    assert_eq!(stack.ps()[0]["Name"], "wharfnamed-the-box");
+    assert_eq!(stack.ps()[0]["name"], "wharfnamed-the-box");
     assert_eq!(stack.ok(&["exec", "box", "echo", "hi"]).trim(), "hi");
     eventually(
         "the box's output is logged",

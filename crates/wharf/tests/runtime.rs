@@ -304,7 +304,7 @@ services:
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
     assert_eq!(after.len(), 1);
-    assert_eq!(after[0]["pid"].as_u64().map(|p| p as u32), pid);
+    assert_eq!(after[0]["wharf"]["pid"].as_u64().map(|p| p as u32), pid);
 }
 
 #[test]
@@ -953,7 +953,7 @@ services:
         once["Status"].as_str().unwrap().starts_with("Exited (3)"),
         "{once}"
     );
-    assert_eq!(once["backend"], "process");
+    assert_eq!(once["wharf"]["backend"], "process");
 
     assert_eq!(stack.ok(&["ls", "-q"]), "filters\n");
     assert_eq!(stack.ok(&["ls", "-q", "--filter", "name=nomatch"]), "");

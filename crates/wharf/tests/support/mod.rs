@@ -76,9 +76,10 @@ impl Stack {
     }
 
     pub fn ps(&self) -> Vec<Value> {
+        // wharf's own view of each instance, beside Compose's fields.
         self.ok(&["ps", "-a", "--format", "json"])
             .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
+            .map(|line| serde_json::from_str::<Value>(line).unwrap()["wharf"].clone())
             .collect()
     }
 
