@@ -49,6 +49,10 @@ pub struct UpRequest {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UpResponse {
     pub changes: Vec<ServiceChange>,
+    /// What the user should know of what this `up` stopped (a container that ignored
+    /// its stop signal), said by this command and no later one.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// What `up` did to one service, and why.

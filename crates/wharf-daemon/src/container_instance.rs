@@ -108,12 +108,14 @@ pub async fn run(
                     Command::Stop(grace) => {
                         shared.report(&key, Event::StopRequested);
                         let asked = std::time::Instant::now();
+                        // A grace period asked for (`-t`) is no news when it runs out.
+                        let grace_asked = grace.is_some();
                         let grace = grace.unwrap_or(spec.stop_grace_period);
                         let _ = engine.stop(&id, grace).await;
                         follower.abort();
                         let code = engine.state(&id).await.ok().and_then(|s| s.exit_code);
                         let waited = asked.elapsed();
-                        if code == Some(137) && waited + Duration::from_millis(500) >= grace {
+                        if !grace_asked && code == Some(137) && waited + Duration::from_millis(500) >= grace {
                             shared.note(
                                 &key.project,
                                 format!(

@@ -252,7 +252,10 @@ impl Supervisor {
             .filter(|c| selected.contains(&c.service) || c.reason == ChangeReason::Removed)
             .map(|c| describe(c, &started, &running_before, request.force_recreate))
             .collect();
-        Ok(UpResponse { changes: summary })
+        Ok(UpResponse {
+            changes: summary,
+            notes: self.shared.take_notes(&spec.name),
+        })
     }
 
     /// Creates the project's networks and volumes on the engine. In a stack that mixes

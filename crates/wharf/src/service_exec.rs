@@ -161,7 +161,10 @@ fn one_off_container(
         spec.ports.extend(published_ports(published)?);
     }
     for volume in &args.volumes {
-        spec.mounts.push(mount(project, volume)?);
+        // As Compose: a `-v` replaces the service's mount at the same path.
+        let mount = mount(project, volume)?;
+        spec.mounts.retain(|m| m.target != mount.target);
+        spec.mounts.push(mount);
     }
     for label in &args.labels {
         let (key, value) = label.split_once('=').unwrap_or((label, ""));

@@ -311,6 +311,23 @@ services:
         1,
         "said once: {said}"
     );
+    // An `up` that recreates it says so itself, and no later command repeats it; a
+    // grace period asked for (`-t`) running out is no news.
+    docker_up(&stack);
+    let file = stack.dir.path().join("compose.yaml");
+    let edited = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("600", "601");
+    std::fs::write(&file, edited).unwrap();
+    let up = stack.wharf(&["up", "-d"]);
+    assert!(String::from_utf8_lossy(&up.stderr).contains("ignored SIGTERM"));
+    let stop = stack.wharf(&["stop", "-t", "1"]);
+    assert!(
+        !String::from_utf8_lossy(&stop.stderr).contains("ignored"),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+    stack.ok(&["down"]);
 }
 
 #[test]
@@ -1345,6 +1362,18 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     let _ = Command::new("docker")
         .args(["rm", "-f", "flags-oneoff"])
         .output();
+    // A -v at a path the service mounts already replaces that mount.
+    std::fs::write(stack.dir.path().join("marker.txt"), "bound").unwrap();
+    let bound = stack.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "./:/shared:ro",
+        "app",
+        "cat",
+        "/shared/marker.txt",
+    ]);
+    assert_eq!(bound.trim(), "bound");
     // --build builds the image of a service that builds, first.
     let built = stack.dir.path().join("built");
     std::fs::create_dir(&built).unwrap();

@@ -181,6 +181,9 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             .printer
             .info(&format!("{:<width$} {verb:<10} {reason}", change.service));
     }
+    for note in &response.notes {
+        settings.printer.warn(note);
+    }
     // What started stays started: a hash that cannot be recorded is only a warning.
     if let Err(err) = record_requirements(&loaded, paths, &containers, &response) {
         settings
