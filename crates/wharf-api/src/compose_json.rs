@@ -66,7 +66,7 @@ pub fn ps_line(project: &str, instance: &InstanceStatus, now_ms: u64) -> Value {
         .iter()
         .map(|p| {
             json!({
-                "URL": "127.0.0.1",
+                "URL": p.host.map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.to_string()),
                 "TargetPort": p.target,
                 "PublishedPort": p.published,
                 "Protocol": "tcp",
@@ -76,7 +76,7 @@ pub fn ps_line(project: &str, instance: &InstanceStatus, now_ms: u64) -> Value {
     let ports = instance
         .ports
         .iter()
-        .map(|p| format!("127.0.0.1:{}->{}/tcp", p.published, p.target))
+        .map(|p| format!("{}->{}/tcp", p.address(), p.target))
         .collect::<Vec<_>>()
         .join(", ");
     let mut line = json!({
@@ -174,6 +174,7 @@ mod tests {
             ports: vec![wharf_plan::PortSpec {
                 target: 80,
                 published: 32772,
+                host: None,
             }],
             started_at_ms: Some(1_000),
             listening: Vec::new(),

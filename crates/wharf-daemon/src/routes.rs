@@ -292,6 +292,7 @@ mod tests {
             ports: vec![PortSpec {
                 target: 8000,
                 published,
+                host: None,
             }],
             started_at_ms: None,
             listening: Vec::new(),
@@ -309,6 +310,7 @@ mod tests {
             let port = PortSpec {
                 target: 8000,
                 published: 0,
+                host: None,
             };
             let service = ServiceSpec {
                 ports: vec![port],
@@ -347,6 +349,7 @@ mod tests {
         db.ports = vec![PortSpec {
             target: 5432,
             published: 15432,
+            host: None,
         }];
         db.not_http = vec![5432];
         // RabbitMQ: AMQP is not HTTP, its management page is.
@@ -355,6 +358,7 @@ mod tests {
             .map(|target| PortSpec {
                 target,
                 published: 0,
+                host: None,
             })
             .to_vec();
         broker.not_http = vec![5672];

@@ -676,15 +676,21 @@ impl Engine {
                     .and_then(|p| p.parse().ok())
                     .unwrap_or(0);
                 bindings.into_iter().flatten().filter_map(move |b| {
+                    let host = b.host_ip.as_deref().and_then(|ip| ip.parse().ok());
                     b.host_port?
                         .parse()
                         .ok()
-                        .map(|published| wharf_plan::PortSpec { target, published })
+                        .map(|published| wharf_plan::PortSpec {
+                            target,
+                            published,
+                            host,
+                        })
                 })
             })
             .collect();
-        ports.sort_by_key(|p| (p.target, p.published));
-        ports.dedup();
+        // One line a port, its IPv4 binding first (the engine binds `0.0.0.0` and `::`).
+        ports.sort_by_key(|p| (p.target, p.published, p.host.is_some_and(|h| h.is_ipv6())));
+        ports.dedup_by_key(|p| (p.target, p.published));
         Ok(ContainerState {
             ports,
             running,

@@ -118,6 +118,21 @@ impl ServiceSpec {
 pub struct PortSpec {
     pub target: u16,
     pub published: u16,
+    /// The host address the engine bound it to (`0.0.0.0`: every interface); `None`
+    /// for loopback, where wharf publishes what it runs natively.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<std::net::IpAddr>,
+}
+
+impl PortSpec {
+    /// `127.0.0.1:8080`, or where the engine bound it (`0.0.0.0:8080`).
+    pub fn address(&self) -> String {
+        match self.host {
+            Some(std::net::IpAddr::V6(ip)) => format!("[{ip}]:{}", self.published),
+            Some(ip) => format!("{ip}:{}", self.published),
+            None => format!("127.0.0.1:{}", self.published),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,6 +242,7 @@ mod tests {
             ports: vec![PortSpec {
                 target: 8000,
                 published: 8000,
+                host: None,
             }],
             ..ServiceSpec::default()
         };

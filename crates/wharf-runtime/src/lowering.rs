@@ -521,7 +521,11 @@ pub fn ports(service: &Service) -> Result<Vec<PortSpec>, String> {
                 }
             }
         };
-        ports.push(PortSpec { target, published });
+        ports.push(PortSpec {
+            target,
+            published,
+            host: None,
+        });
     }
     Ok(ports)
 }

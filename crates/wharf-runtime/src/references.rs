@@ -64,6 +64,7 @@ mod tests {
                 vec![PortSpec {
                     target: 5432,
                     published: 15432,
+                    host: None,
                 }],
             ),
             (
@@ -71,6 +72,7 @@ mod tests {
                 vec![PortSpec {
                     target: 8001,
                     published: 8001,
+                    host: None,
                 }],
             ),
         ])

@@ -1110,7 +1110,7 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
         return;
     }
     let stack = Stack::new(&format!(
-        "name: flags\nservices:\n  app:\n    image: {IMAGE}\n    init: true\n    command: [\"sleep\", \"600\"]\n    scale: 2\n    volumes: [shared:/shared]\n  absent:\n    image: wharf-test/absent:1\n    profiles: [absent]\n    x-wharf: {{backend: docker}}\nvolumes:\n  shared: {{}}\n"
+        "name: flags\nservices:\n  app:\n    image: {IMAGE}\n    init: true\n    command: [\"sleep\", \"600\"]\n    scale: 2\n    ports: [\"80\"]\n    volumes: [shared:/shared]\n  absent:\n    image: wharf-test/absent:1\n    profiles: [absent]\n    x-wharf: {{backend: docker}}\nvolumes:\n  shared: {{}}\n"
     ));
     docker_up(&stack);
     let wharf = env!("CARGO_BIN_EXE_wharf");
@@ -1168,6 +1168,18 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
+    // A port the engine binds on every interface is said to be, as Compose says it.
+    let bound = stack.ok(&["port", "app", "80"]);
+    assert!(bound.starts_with("0.0.0.0:"), "{bound}");
+    let line: Value = serde_json::from_str(
+        stack
+            .ok(&["ps", "--format", "json"])
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(line["Publishers"][0]["URL"], "0.0.0.0", "{line}");
     // up -d and restart return once the containers run, so exec works at once; an
     // image that cannot be had fails the up.
     stack.ok(&["restart", "app"]);

@@ -93,6 +93,7 @@ pub fn run(args: &NginxArgs) -> anyhow::Result<()> {
             .push(PortSpec {
                 target: target.parse().context("--resolve port")?,
                 published: host.parse().context("--resolve host port")?,
+                host: None,
             });
     }
     let rewrite = Rewrite {
@@ -295,6 +296,7 @@ mod tests {
             vec![PortSpec {
                 target: 8000,
                 published: 18000,
+                host: None,
             }],
         )]);
         let rewrite = Rewrite {

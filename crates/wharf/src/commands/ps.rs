@@ -84,7 +84,7 @@ fn table(instances: &[InstanceStatus]) -> String {
         let ports = i
             .ports
             .iter()
-            .map(|p| format!("127.0.0.1:{}->{}", p.published, p.target))
+            .map(|p| format!("{}->{}", p.address(), p.target))
             .collect::<Vec<_>>()
             .join(", ");
         rows.push([

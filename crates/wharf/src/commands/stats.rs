@@ -144,6 +144,6 @@ pub fn port(settings: &Settings, args: &PortArgs) -> anyhow::Result<ExitCode> {
             args.private_port
         );
     };
-    println!("127.0.0.1:{}", port.published);
+    println!("{}", port.address());
     Ok(ExitCode::SUCCESS)
 }
