@@ -37,8 +37,9 @@ pub enum EngineError {
     StartIntervalUnsupported(String),
     #[error("external {kind} {name} does not exist; create it first")]
     ExternalMissing { kind: &'static str, name: String },
+    /// The engine's own words, said once (not again as a cause).
     #[error("Docker engine: {0}")]
-    Api(#[from] bollard::errors::Error),
+    Api(bollard::errors::Error),
     #[error("the engine ran the command detached, not attached")]
     Detached,
     #[error("copying the command's output: {0}")]
@@ -49,6 +50,12 @@ pub enum EngineError {
     Context(std::io::Error),
     #[error("pushing {image}: {why}")]
     PushFailed { image: String, why: String },
+}
+
+impl From<bollard::errors::Error> for EngineError {
+    fn from(err: bollard::errors::Error) -> Self {
+        Self::Api(err)
+    }
 }
 
 /// What the daemon needs to know of a container's state.

@@ -906,6 +906,15 @@ pub enum ListFormat {
     Json,
 }
 
+/// `--tail N`, or `all` (no limit), as Compose takes it.
+fn parse_tail(text: &str) -> Result<usize, String> {
+    if text == "all" {
+        return Ok(usize::MAX);
+    }
+    text.parse()
+        .map_err(|_| format!("{text:?}: expected a number of lines or `all`"))
+}
+
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// Services to show (default: all)
@@ -913,8 +922,8 @@ pub struct LogsArgs {
     /// Keep printing new lines
     #[arg(short, long)]
     pub follow: bool,
-    /// Show only the last N lines
-    #[arg(short = 'n', long, value_name = "N")]
+    /// Show only the last N lines (`all`: every one, the default)
+    #[arg(short = 'n', long, value_name = "N", value_parser = parse_tail)]
     pub tail: Option<usize>,
     /// Show lines since this time: a duration ago (`10m`, `2h`), Unix seconds, or
     /// `2026-12-01T13:23:37Z`

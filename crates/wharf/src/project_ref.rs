@@ -99,6 +99,12 @@ pub fn container_of(
         .iter()
         .find(|i| i.service == service && i.replica == index)
     else {
+        let has = instances.iter().filter(|i| i.service == service).count();
+        if has > 0 {
+            bail!(
+                "{service} has no instance {index}: it has {has} (`wharf scale {service}={index}` adds more)"
+            );
+        }
         bail!("{service} has no instance {index} (`wharf up -d {service}` starts it)");
     };
     if instance.container_id.is_empty() {

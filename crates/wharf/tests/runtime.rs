@@ -1101,6 +1101,30 @@ volumes:
         "{}",
         String::from_utf8_lossy(&quiet.stderr)
     );
+    assert!(stack.ok(&["logs", "-n", "all", "web"]).contains("web"));
+    for (args, said) in [
+        (
+            &["logs", "--index", "9", "web"][..],
+            "service web has no instance 9",
+        ),
+        (&["top", "nosuch"][..], "no such service: nosuch"),
+        (
+            &["stats", "--no-stream", "nosuch"][..],
+            "no such service: nosuch",
+        ),
+        (
+            &["port", "--index", "3", "web", "80"][..],
+            "web has no instance 3: it has 2",
+        ),
+    ] {
+        let refused = stack.wharf(args);
+        assert_eq!(refused.status.code(), Some(1), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains(said),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
+    }
     let bad = stack.wharf(&["logs", "--until", "someday"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--until \"someday\""));
 

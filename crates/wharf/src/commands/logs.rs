@@ -15,6 +15,18 @@ pub fn run(settings: &Settings, args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name_defining(settings, &args.services)?;
     let (since, until) = window(args.since.as_deref(), args.until.as_deref())?;
     let client = daemon_client::connect(&settings.paths)?;
+    if let Some(index) = args.index {
+        // As Compose: an instance that is not there is an error, not silence.
+        let instances = project_ref::instances(&client, &name)?;
+        for service in &args.services {
+            if !instances
+                .iter()
+                .any(|i| &i.service == service && i.replica == index)
+            {
+                anyhow::bail!("service {service} has no instance {index}");
+            }
+        }
+    }
     let path = logs_path(&name, &args.services, args.tail, since, args.follow);
     let ansi = if args.no_color {
         Ansi::Never

@@ -17,8 +17,9 @@ use wharf_host::processes::all_processes;
 
 const SAMPLE: Duration = Duration::from_millis(500);
 
-fn running(settings: &Settings) -> anyhow::Result<Vec<InstanceStatus>> {
-    let name = project_ref::name(settings)?;
+/// The project's instances; `services` must be the file's.
+fn running(settings: &Settings, services: &[String]) -> anyhow::Result<Vec<InstanceStatus>> {
+    let name = project_ref::name_defining(settings, services)?;
     let client = daemon_client::connect(&settings.paths)?;
     project_ref::instances(&client, &name)
 }
@@ -39,7 +40,7 @@ fn usage_by_group() -> BTreeMap<u32, (u64, u64)> {
 pub fn stats(settings: &Settings, args: &StatsArgs) -> anyhow::Result<ExitCode> {
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
     loop {
-        let instances: Vec<InstanceStatus> = running(settings)?
+        let instances: Vec<InstanceStatus> = running(settings, &args.services)?
             .into_iter()
             .filter(|i| {
                 (args.all || i.pid.is_some())
@@ -118,12 +119,25 @@ fn print_sample(sample: &[Usage<'_>], format: ListFormat) -> anyhow::Result<()> 
 }
 
 pub fn port(settings: &Settings, args: &PortArgs) -> anyhow::Result<ExitCode> {
-    let instances = running(settings)?;
+    let instances = running(settings, std::slice::from_ref(&args.service))?;
     let Some(instance) = instances
         .iter()
         .find(|i| i.service == args.service && i.replica == args.index)
     else {
         project_ref::name_defining(settings, std::slice::from_ref(&args.service))?;
+        let has = instances
+            .iter()
+            .filter(|i| i.service == args.service)
+            .count();
+        if has > 0 {
+            bail!(
+                "{} has no instance {}: it has {has} (`wharf scale {}={}` adds more)",
+                args.service,
+                args.index,
+                args.service,
+                args.index
+            );
+        }
         bail!(
             "{} has no instance {} running; `wharf up -d {}` starts it",
             args.service,

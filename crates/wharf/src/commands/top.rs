@@ -13,7 +13,7 @@ use crate::settings::Settings;
 use wharf_host::processes::all_processes;
 
 pub fn run(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
-    let name = project_ref::name(settings)?;
+    let name = project_ref::name_defining(settings, &args.services)?;
     let client = daemon_client::connect(&settings.paths)?;
     let instances: Vec<InstanceStatus> = client.get(&endpoint(&name, "ps"))?;
     let processes = all_processes();
