@@ -5,7 +5,6 @@ use std::io::Write;
 
 use bollard::models::ContainerConfig;
 use bollard::query_parameters::CommitContainerOptions;
-use futures_util::StreamExt;
 
 use crate::engine::{Engine, EngineError};
 
@@ -25,11 +24,7 @@ pub struct CommitRequest<'a> {
 impl Engine {
     /// Writes the container's file system to `into` as a tar archive.
     pub async fn export(&self, container: &str, into: &mut impl Write) -> Result<(), EngineError> {
-        let mut stream = self.docker.export_container(container);
-        while let Some(chunk) = stream.next().await {
-            into.write_all(&chunk?)?;
-        }
-        Ok(into.flush()?)
+        crate::copy::write_out(self.docker.export_container(container), into).await
     }
 
     /// Commits the container as a new image; its id.

@@ -20,13 +20,10 @@ impl Engine {
         let options = DownloadFromContainerOptions {
             path: path.to_owned(),
         };
-        let mut stream = self
+        let stream = self
             .docker
             .download_from_container(container, Some(options));
-        while let Some(chunk) = stream.next().await {
-            into.write_all(&chunk?)?;
-        }
-        Ok(into.flush()?)
+        write_out(stream, into).await
     }
 
     /// Unpacks the tar archive `tar` into the container's directory `dir`.
@@ -45,6 +42,18 @@ impl Engine {
             .await?;
         Ok(())
     }
+}
+
+/// Writes what the engine streams (a tar archive) to `into`, as it comes.
+pub(crate) async fn write_out(
+    stream: impl futures_util::Stream<Item = Result<bytes::Bytes, bollard::errors::Error>>,
+    into: &mut impl std::io::Write,
+) -> Result<(), EngineError> {
+    let mut stream = std::pin::pin!(stream);
+    while let Some(chunk) = stream.next().await {
+        into.write_all(&chunk?)?;
+    }
+    Ok(into.flush()?)
 }
 
 /// `source` (a file or a directory, with what is in it) as a tar archive whose one top
