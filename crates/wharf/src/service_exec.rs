@@ -377,10 +377,17 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
         ("-l", !args.labels.is_empty()),
         ("--name", args.name.is_some()),
     ];
-    if let Some((flag, _)) = containers_only.iter().find(|(_, given)| *given) {
+    let given: Vec<&str> = containers_only
+        .iter()
+        .filter(|(_, given)| *given)
+        .map(|(flag, _)| *flag)
+        .collect();
+    if !given.is_empty() {
         bail!(
-            "run {flag} needs a container, and {} runs natively here \
+            "run {} need{} a container, and {} runs natively here \
              (`x-wharf.backend: docker` or `--backend docker` on `up` runs it in one)",
+            given.join(", "),
+            if given.len() == 1 { "s" } else { "" },
             args.service
         );
     }

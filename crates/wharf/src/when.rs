@@ -24,6 +24,11 @@ pub fn when(flag: &str, text: &str) -> anyhow::Result<u64> {
     if let Some(ms) = rfc3339_ms(text) {
         return Ok(ms);
     }
+    if text.contains(['-', ':']) {
+        bail!(
+            "{flag} {text:?}: a time needs its date, clock and zone, such as 2026-12-01T13:23:37Z or …+01:00"
+        );
+    }
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
@@ -118,5 +123,9 @@ mod tests {
         let ten_minutes_ago = when("--since", "10m").unwrap();
         assert!(now_ms() - ten_minutes_ago >= 600_000);
         assert!(when("--since", "10x").is_err());
+        let zoneless = when("--since", "2026-12-01T13:12:00")
+            .unwrap_err()
+            .to_string();
+        assert!(zoneless.contains("zone"), "{zoneless}");
     }
 }
