@@ -69,6 +69,11 @@ impl BlockingEngine {
         self.runtime.block_on(self.engine.run_attached(one_off))
     }
 
+    /// Removes the volume `name` (one that is gone already is fine).
+    pub fn remove_volume(&self, name: &str) {
+        self.runtime.block_on(self.engine.remove_volume(name));
+    }
+
     /// Removes the image `name`; false when there was no such image.
     pub fn remove_image(&self, name: &str) -> Result<bool, EngineError> {
         self.runtime.block_on(self.engine.remove_image(name))

@@ -1479,6 +1479,20 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     };
     assert!(!image_exists("flags-built"));
     assert!(image_exists(IMAGE));
+    // down -v names the engine's volumes it would delete, and deletes them even once
+    // the project is down.
+    let unasked = stack.wharf(&["down", "-v"]);
+    let said = String::from_utf8_lossy(&unasked.stderr);
+    assert!(
+        !unasked.status.success() && said.contains("flags_shared (an engine volume)"),
+        "{said}"
+    );
+    stack.ok(&["down", "-v", "--yes"]);
+    let volume = Command::new("docker")
+        .args(["volume", "inspect", "flags_shared"])
+        .output()
+        .unwrap();
+    assert!(!volume.status.success(), "the volume is gone");
 }
 
 #[test]

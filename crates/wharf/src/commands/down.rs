@@ -17,13 +17,36 @@ use crate::settings::Settings;
 pub fn run(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name(settings)?;
     let paths = &settings.paths;
+    // What `-v` deletes: the native volumes' directories and the engine's volumes of
+    // the project (found by its label, when an engine answers).
+    let engine = args
+        .volumes
+        .then(|| BlockingEngine::connect().ok())
+        .flatten();
+    let engine_volumes: Vec<String> = match &engine {
+        Some(engine) => engine
+            .project_volumes(&name)?
+            .into_iter()
+            .map(|v| v.name)
+            .collect(),
+        None => Vec::new(),
+    };
+    let volumes = if args.volumes {
+        volume_dirs(paths, &name)
+    } else {
+        Vec::new()
+    };
     if args.volumes {
-        let volumes = volume_dirs(paths, &name);
         let listed: Vec<String> = volumes
             .iter()
             .map(|dir| dir.display().to_string())
+            .chain(
+                engine_volumes
+                    .iter()
+                    .map(|v| format!("{v} (an engine volume)")),
+            )
             .collect();
-        if !volumes.is_empty()
+        if !listed.is_empty()
             && !args.yes
             && !confirm(
                 &format!("This deletes the data of project {name}'s volumes:"),
@@ -49,6 +72,17 @@ pub fn run(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
             settings
                 .printer
                 .info(&format!("project {name} is not running"));
+            // Its volumes outlive it, as Compose's do, until `down -v` says otherwise.
+            for dir in &volumes {
+                std::fs::remove_dir_all(dir)?;
+                settings.printer.info(&format!("deleted {}", dir.display()));
+            }
+            if let Some(engine) = &engine {
+                for volume in &engine_volumes {
+                    engine.remove_volume(volume);
+                    settings.printer.info(&format!("deleted {volume}"));
+                }
+            }
             return Ok(ExitCode::SUCCESS);
         }
         Err(err) => return Err(err.into()),
