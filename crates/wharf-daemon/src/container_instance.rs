@@ -228,13 +228,33 @@ async fn prepare(
     let image = engine.image_id(&container.image).await?;
     // Kept only when made from this definition and this image, as Compose keeps it: a
     // rebuilt or newly pulled image means a new container.
+    let mut container = container.clone();
     match engine.existing(name).await? {
         Some(found) if found.config_hash == container.config_hash && found.image == image => {
             return Ok((found.id, false));
         }
-        Some(found) => engine.remove(&found.id).await?,
+        Some(found) => {
+            // As Compose: the new container gets the old one's anonymous volumes, so
+            // their data survives a recreation (unless `up -V`). Removing the old
+            // container leaves its volumes.
+            if !container.renew_anonymous_volumes {
+                for mount in container
+                    .mounts
+                    .iter_mut()
+                    .filter(|m| m.kind == "volume" && m.source.is_empty())
+                {
+                    if let Some((_, volume)) =
+                        found.volumes.iter().find(|(at, _)| *at == mount.target)
+                    {
+                        mount.source.clone_from(volume);
+                    }
+                }
+            }
+            engine.remove(&found.id).await?;
+        }
         None => {}
     }
+    let container = &container;
     let id = engine
         .create(
             name,

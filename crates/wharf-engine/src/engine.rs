@@ -86,6 +86,8 @@ pub struct Existing {
     pub config_hash: String,
     /// The id of the image it was created from.
     pub image: String,
+    /// Each volume it mounts: (the path inside, the volume's name).
+    pub volumes: Vec<(String, String)>,
 }
 
 /// A volume of the project as the engine lists it.
@@ -343,6 +345,13 @@ impl Engine {
                     .and_then(|l| l.get("com.docker.compose.config-hash").cloned())
                     .unwrap_or_default(),
                 image: found.image.unwrap_or_default(),
+                volumes: found
+                    .mounts
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|m| m.typ.as_deref() == Some("volume"))
+                    .filter_map(|m| Some((m.destination?, m.name?)))
+                    .collect(),
             })),
             Err(err) if not_found(&err) => Ok(None),
             Err(err) => Err(err.into()),
@@ -407,10 +416,17 @@ impl Engine {
                     host_port: Some(port.published.clone()),
                 });
         }
+        // An anonymous volume (no source) is declared, and the engine makes it.
+        let anonymous: Vec<String> = spec
+            .mounts
+            .iter()
+            .filter(|m| m.kind == "volume" && m.source.is_empty())
+            .map(|m| m.target.clone())
+            .collect();
         let binds: Vec<String> = spec
             .mounts
             .iter()
-            .filter(|m| m.kind == "bind" || m.kind == "volume")
+            .filter(|m| (m.kind == "bind" || m.kind == "volume") && !m.source.is_empty())
             .map(|m| {
                 format!(
                     "{}:{}:{}",
@@ -448,6 +464,7 @@ impl Engine {
             user: (!spec.user.is_empty()).then(|| spec.user.clone()),
             hostname: (!spec.hostname.is_empty()).then(|| spec.hostname.clone()),
             labels: Some(labels),
+            volumes: (!anonymous.is_empty()).then_some(anonymous),
             exposed_ports: (!exposed.is_empty()).then_some(exposed),
             stop_signal: Some(stop_signal.to_owned()),
             stop_timeout: Some(i64::try_from(stop_grace.as_secs()).unwrap_or(i64::MAX)),

@@ -49,6 +49,10 @@ pub struct ContainerSpec {
     /// another one, rebuilt or pulled anew, recreates the container, as Compose does.
     #[serde(default)]
     pub image_id: String,
+    /// Give a recreated container new anonymous volumes (`up -V`), instead of the
+    /// previous container's, which Compose carries over.
+    #[serde(default)]
+    pub renew_anonymous_volumes: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -165,6 +165,7 @@ pub fn container_spec(
         restart_max,
         config_hash: config_hash(hashed),
         image_id: String::new(),
+        renew_anonymous_volumes: false,
     }
 }
 

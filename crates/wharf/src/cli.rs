@@ -376,6 +376,9 @@ pub struct UpArgs {
     /// Don't show the pulls' progress
     #[arg(long)]
     pub quiet_pull: bool,
+    /// Give recreated containers new anonymous volumes, not the previous ones' data
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
 }
 
 impl UpArgs {

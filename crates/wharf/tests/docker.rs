@@ -1576,3 +1576,30 @@ fn an_interrupted_run_rm_leaves_no_container() {
         one_offs() == 0
     });
 }
+
+#[test]
+fn a_recreated_container_keeps_its_anonymous_volumes_unless_renewed() {
+    if !engine_ready() {
+        return;
+    }
+    let file = |greeting: &str| {
+        format!(
+            "name: anonvol\nservices:\n  app:\n    image: {IMAGE}\n    init: true\n    command: [\"sleep\", \"600\"]\n    environment: {{GREETING: {greeting}}}\n    volumes: [\"/data\"]\n"
+        )
+    };
+    let stack = Stack::new(&file("one"));
+    docker_up(&stack);
+    stack.ok(&["exec", "app", "sh", "-c", "echo kept > /data/note"]);
+    std::fs::write(stack.dir.path().join("compose.yaml"), file("two")).unwrap();
+    stack.ok(&["up", "-d"]);
+    assert_eq!(
+        stack.ok(&["exec", "app", "cat", "/data/note"]).trim(),
+        "kept",
+        "carried over, as Compose does"
+    );
+    std::fs::write(stack.dir.path().join("compose.yaml"), file("three")).unwrap();
+    stack.ok(&["up", "-d", "-V"]);
+    let renewed = stack.wharf(&["exec", "app", "cat", "/data/note"]);
+    assert!(!renewed.status.success(), "-V starts from an empty volume");
+    stack.ok(&["down", "-v", "--yes"]);
+}

@@ -288,9 +288,7 @@ const NOT_YET: &[(&str, &str)] = &[
     ("up", "--always-recreate-deps"),
     ("up", "--menu"),
     ("up", "--no-start"),
-    ("up", "--renew-anon-volumes"),
     ("up", "--watch"),
-    ("up", "-V"),
     ("up", "-w"),
     ("watch", ""),
 ];

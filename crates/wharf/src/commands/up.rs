@@ -106,6 +106,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             if let Some(found) = engine.inspect_image(&container.image)? {
                 container.image_id = found.id.unwrap_or_default();
             }
+            container.renew_anonymous_volumes = args.renew_anon_volumes;
         }
     }
     // Like Docker creating a project's volumes on `up`: each named volume, and a
