@@ -9,12 +9,14 @@ mod client;
 mod compose_json;
 mod paths;
 mod watch;
+mod when;
 mod wire;
 
 pub use client::{Client, ClientError, LineStream};
 pub use compose_json::{COMPOSE_STATES, compose_state, ls_entry, ps_line};
 pub use paths::{Paths, create_private_dir, write_private};
 pub use watch::ProjectWatch;
+pub use when::{rfc3339_ms, when, window};
 pub use wire::*;
 
 /// The path prefix of this version of the API.

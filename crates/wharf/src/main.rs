@@ -24,7 +24,6 @@ mod service_exec;
 mod settings;
 mod status_text;
 mod user_settings;
-mod when;
 
 use std::process::ExitCode;
 

@@ -9,10 +9,11 @@ use crate::cli::EventsArgs;
 use crate::daemon_client;
 use crate::project_ref;
 use crate::settings::Settings;
-use crate::when::{rfc3339_ms, window};
+use wharf_api::{rfc3339_ms, window};
 
 pub fn run(settings: &Settings, args: &EventsArgs) -> anyhow::Result<ExitCode> {
-    let (since, until) = window(args.since.as_deref(), args.until.as_deref())?;
+    let (since, until) =
+        window(args.since.as_deref(), args.until.as_deref()).map_err(anyhow::Error::msg)?;
     let name = project_ref::name_defining(settings, &args.services)?;
     if let Some(until) = until {
         // The stream waits for the next event; the time to stop may come first.

@@ -9,11 +9,12 @@ use crate::daemon_client;
 use crate::log_printer::{LogPrinter, logs_path};
 use crate::project_ref;
 use crate::settings::Settings;
-use crate::when::window;
+use wharf_api::window;
 
 pub fn run(settings: &Settings, args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name_defining(settings, &args.services)?;
-    let (since, until) = window(args.since.as_deref(), args.until.as_deref())?;
+    let (since, until) =
+        window(args.since.as_deref(), args.until.as_deref()).map_err(anyhow::Error::msg)?;
     let client = daemon_client::connect(&settings.paths)?;
     if let Some(index) = args.index {
         // As Compose: an instance that is not there is an error, not silence.

@@ -1,14 +1,13 @@
 //! Times as `--since` and `--until` take them: a duration ago (`10m`), Unix seconds,
 //! or an RFC 3339 time; and the RFC 3339 times wharfd's events carry.
 
-use anyhow::bail;
-use wharf_api::now_ms;
+use crate::now_ms;
 
 /// `--since` and `--until`, read as `when` reads each.
 pub fn window(
     since: Option<&str>,
     until: Option<&str>,
-) -> anyhow::Result<(Option<u64>, Option<u64>)> {
+) -> Result<(Option<u64>, Option<u64>), String> {
     Ok((
         since.map(|t| when("--since", t)).transpose()?,
         until.map(|t| when("--until", t)).transpose()?,
@@ -17,7 +16,7 @@ pub fn window(
 
 /// `30s`, `10m`, `2h`, `1d` ago, a number of seconds since the Unix epoch, or an RFC
 /// 3339 time (`2026-12-01T13:23:37Z`), as Compose's `--since` and `--until` take.
-pub fn when(flag: &str, text: &str) -> anyhow::Result<u64> {
+pub fn when(flag: &str, text: &str) -> Result<u64, String> {
     if let Ok(epoch_seconds) = text.parse::<u64>() {
         return Ok(epoch_seconds * 1000);
     }
@@ -25,18 +24,18 @@ pub fn when(flag: &str, text: &str) -> anyhow::Result<u64> {
         return Ok(ms);
     }
     if text.contains(['-', ':']) {
-        bail!(
+        return Err(format!(
             "{flag} {text:?}: a time needs its date, clock and zone, such as 2026-12-01T13:23:37Z or …+01:00"
-        );
+        ));
     }
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let Ok(number) = number.parse::<u64>() else {
-        bail!(
+        return Err(format!(
             "{flag} {text:?}: expected a duration such as 10m, a Unix time in seconds or a time such as 2026-12-01T13:23:37Z"
-        );
+        ));
     };
     let unit_ms = match unit {
         "ms" => 1,
@@ -44,7 +43,11 @@ pub fn when(flag: &str, text: &str) -> anyhow::Result<u64> {
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        _ => bail!("{flag} {text:?}: the unit must be ms, s, m, h or d"),
+        _ => {
+            return Err(format!(
+                "{flag} {text:?}: the unit must be ms, s, m, h or d"
+            ));
+        }
     };
     Ok(now_ms().saturating_sub(number * unit_ms))
 }
@@ -123,9 +126,7 @@ mod tests {
         let ten_minutes_ago = when("--since", "10m").unwrap();
         assert!(now_ms() - ten_minutes_ago >= 600_000);
         assert!(when("--since", "10x").is_err());
-        let zoneless = when("--since", "2026-12-01T13:12:00")
-            .unwrap_err()
-            .to_string();
+        let zoneless = when("--since", "2026-12-01T13:12:00").unwrap_err();
         assert!(zoneless.contains("zone"), "{zoneless}");
     }
 }
