@@ -277,7 +277,9 @@ async fn follow(
     name: String,
     from_start: bool,
 ) {
-    let mut last: Option<LogTime> = None;
+    // A container started again (not made anew) has lines of its earlier run in the
+    // same second as now: they were copied then, so only what comes after now is new.
+    let mut last: Option<LogTime> = (!from_start).then(|| LogTime::at_ms(now_ms()));
     let mut since = (!from_start).then(|| i32::try_from(now_ms() / 1000).unwrap_or(i32::MAX));
     loop {
         let mut lines = Box::pin(engine.logs(&name, since));

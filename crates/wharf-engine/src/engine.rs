@@ -791,27 +791,14 @@ impl LogTime {
 
     /// The Unix second this falls in, for `since` (the date part read as UTC).
     pub fn unix_seconds(&self) -> Option<i32> {
-        let (date, time) = self.0.split_once('T')?;
-        let mut date_parts = date.split('-').map(|p| p.parse::<i64>().ok());
-        let (year, month, day) = (
-            date_parts.next()??,
-            date_parts.next()??,
-            date_parts.next()??,
-        );
-        let mut time_parts = time.split(['.', ':']).map(|p| p.parse::<i64>().ok());
-        let (hour, minute, second) = (
-            time_parts.next()??,
-            time_parts.next()??,
-            time_parts.next()??,
-        );
-        // Days from the civil date (Howard Hinnant's algorithm).
-        let y = if month <= 2 { year - 1 } else { year };
-        let era = y.div_euclid(400);
-        let year_of_era = y - era * 400;
-        let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
-        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-        let days = era * 146_097 + day_of_era - 719_468;
-        i32::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()
+        let ms = wharf_api::rfc3339_ms(&format!("{}Z", self.0))?;
+        i32::try_from(ms / 1000).ok()
+    }
+
+    /// The moment `ms` milliseconds after the epoch: what came before it was not this
+    /// follower's to copy.
+    pub fn at_ms(ms: u64) -> Self {
+        Self::parse(&wharf_api::utc_text(ms))
     }
 }
 
@@ -847,5 +834,8 @@ mod tests {
             LogTime::parse("2026-11-21T22:20:45.5Z").unix_seconds(),
             Some(1_795_299_645)
         );
+        // A moment in milliseconds sorts among the engine's nanosecond stamps.
+        let now = LogTime::at_ms(1_795_299_645_400);
+        assert!(b < now && now < a);
     }
 }
