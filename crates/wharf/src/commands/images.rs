@@ -182,8 +182,12 @@ pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode
         ]);
     }
     if args.quiet {
-        for image in &listed {
-            println!("{}", image["id"].as_str().unwrap_or_default());
+        // Each image once, as Compose's, however many services use it.
+        let mut ids: Vec<&str> = listed.iter().filter_map(|i| i["id"].as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            println!("{id}");
         }
     } else if format == ListFormat::Json {
         println!("{}", serde_json::to_string_pretty(&listed)?);
