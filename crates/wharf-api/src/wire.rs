@@ -92,6 +92,9 @@ pub struct ServicesRequest {
     /// restarted with them.
     #[serde(default)]
     pub no_deps: bool,
+    /// For `rm`: also the anonymous volumes of the containers removed.
+    #[serde(default)]
+    pub volumes: bool,
 }
 
 /// `POST /v1/projects/{name}/down`

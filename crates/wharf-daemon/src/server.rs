@@ -143,7 +143,10 @@ impl Server {
                 self.supervisor.start(name, &chosen).await?;
             }
             "rm" => {
-                let removed = self.supervisor.remove_ended(name, services).await?;
+                let removed = self
+                    .supervisor
+                    .remove_ended(name, services, request.volumes)
+                    .await?;
                 return Ok(json(&serde_json::json!({"ok": true, "removed": removed})));
             }
             _ if request.force => self.supervisor.force_kill(name, services)?,

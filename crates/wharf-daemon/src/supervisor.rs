@@ -595,6 +595,7 @@ impl Supervisor {
         &self,
         name: &str,
         services: &[String],
+        anonymous_volumes: bool,
     ) -> Result<Vec<String>, SupervisorError> {
         let _turn = self.shared.operations.lock().await;
         let spec = self.spec(name)?;
@@ -630,7 +631,7 @@ impl Supervisor {
             if in_containers {
                 let engine = self.shared.engine().await?;
                 for container in &names {
-                    engine.remove(container).await?;
+                    engine.remove_with(container, anonymous_volumes).await?;
                 }
             }
             removed.extend(names);

@@ -667,8 +667,19 @@ impl Engine {
     }
 
     pub async fn remove(&self, name: &str) -> Result<(), EngineError> {
+        self.remove_with(name, false).await
+    }
+
+    /// Removes the container, and with `anonymous_volumes` the volumes no one named
+    /// that it mounts (`rm -v`).
+    pub async fn remove_with(
+        &self,
+        name: &str,
+        anonymous_volumes: bool,
+    ) -> Result<(), EngineError> {
         let options = RemoveContainerOptions {
             force: true,
+            v: anonymous_volumes,
             ..Default::default()
         };
         match self.docker.remove_container(name, Some(options)).await {

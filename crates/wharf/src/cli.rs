@@ -822,6 +822,9 @@ pub struct RmArgs {
     /// Stop the services first
     #[arg(short, long)]
     pub stop: bool,
+    /// Also remove the containers' anonymous volumes (named volumes stay)
+    #[arg(short, long)]
+    pub volumes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1601,5 +1601,23 @@ fn a_recreated_container_keeps_its_anonymous_volumes_unless_renewed() {
     stack.ok(&["up", "-d", "-V"]);
     let renewed = stack.wharf(&["exec", "app", "cat", "/data/note"]);
     assert!(!renewed.status.success(), "-V starts from an empty volume");
+    // rm -v takes the container's anonymous volume with it.
+    let volume = Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{range .Mounts}}{{.Name}}{{end}}",
+            "anonvol-app-1",
+        ])
+        .output()
+        .unwrap();
+    let volume = String::from_utf8_lossy(&volume.stdout).trim().to_owned();
+    assert!(!volume.is_empty());
+    stack.ok(&["rm", "-s", "-f", "-v", "app"]);
+    let gone = Command::new("docker")
+        .args(["volume", "inspect", &volume])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "the anonymous volume went with it");
     stack.ok(&["down", "-v", "--yes"]);
 }

@@ -282,8 +282,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("create", ""),
     ("pause", ""),
     ("publish", ""),
-    ("rm", "--volumes"),
-    ("rm", "-v"),
     ("unpause", ""),
     ("up", "--always-recreate-deps"),
     ("up", "--menu"),

@@ -16,6 +16,7 @@ pub fn run(settings: &Settings, args: &RmArgs) -> anyhow::Result<ExitCode> {
     let client = daemon_client::connect(&settings.paths)?;
     let request = ServicesRequest {
         services: args.services.clone(),
+        volumes: args.volumes,
         ..ServicesRequest::default()
     };
     if args.stop {
