@@ -1224,6 +1224,12 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
         sorted(&ids),
         sorted(&String::from_utf8_lossy(&engine_ids.stdout))
     );
+    let images: Value = serde_json::from_str(&stack.ok(&["images", "--format", "json"])).unwrap();
+    assert_eq!(images[0]["Repository"], "wharf-test/busybox", "{images}");
+    assert_eq!(images[0]["Tag"], "1");
+    assert_eq!(images[0]["ContainerName"], "flags-app-1");
+    assert!(images[0]["ID"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(images[0]["wharf"]["service"], "app");
     let image_id = stack.ok(&["images", "-q"]);
     assert!(image_id.trim().len() == 64, "{image_id}");
     // cp: a file out, renamed or into a directory; a directory in and back; a tar on stdout.

@@ -173,7 +173,29 @@ pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode
             .unwrap_or_default()
             .trim_start_matches("sha256:");
         let size = found.size.unwrap_or(0);
-        listed.push(serde_json::json!({"service": name, "image": image, "id": id, "size": size}));
+        // Compose's fields, as its `images --format json` prints them; wharf's under `wharf`.
+        let (repository, tag) = match image.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+            Some((repository, tag)) => (repository, tag),
+            None => (image.as_str(), "latest"),
+        };
+        let container = if service.container_name.is_empty() {
+            format!("{}-{name}-1", loaded.project.name)
+        } else {
+            service.container_name.clone()
+        };
+        listed.push(serde_json::json!({
+            "ID": found.id.clone().unwrap_or_default(),
+            "ContainerName": container,
+            "Repository": repository,
+            "Tag": tag,
+            "Platform": format!(
+                "{}/{}",
+                found.os.as_deref().unwrap_or_default(),
+                found.architecture.as_deref().unwrap_or_default()
+            ),
+            "Size": size,
+            "wharf": {"service": name, "image": image, "id": id, "size": size},
+        }));
         rows.push([
             name.clone(),
             image,
@@ -183,14 +205,17 @@ pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode
     }
     if args.quiet {
         // Each image once, as Compose's, however many services use it.
-        let mut ids: Vec<&str> = listed.iter().filter_map(|i| i["id"].as_str()).collect();
+        let mut ids: Vec<&str> = listed
+            .iter()
+            .filter_map(|i| i["wharf"]["id"].as_str())
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         for id in ids {
             println!("{id}");
         }
     } else if format == ListFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&listed)?);
+        println!("{}", serde_json::to_string(&listed)?);
     } else {
         print!("{}", aligned_table(&rows));
     }
