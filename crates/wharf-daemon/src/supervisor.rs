@@ -150,6 +150,7 @@ impl Supervisor {
         } else {
             with_dependencies(&spec.services, &request.services)?
         };
+        self.note_image_ids(&mut spec).await?;
         let changes = diff(old_spec.as_ref(), &spec);
 
         // Stop what is removed, changed, scaled down or forced, dependents first.
@@ -261,6 +262,25 @@ impl Supervisor {
     /// Creates the project's networks and volumes on the engine. In a stack that mixes
     /// backends, containers also get each native service's name as a host entry for
     /// their network's gateway, where wharfd forwards the service's ports.
+    /// Each container service's image id as the engine has it now, so a rebuilt or
+    /// newly pulled image shows as a change, whichever command sent the spec.
+    async fn note_image_ids(&self, spec: &mut ProjectSpec) -> Result<(), SupervisorError> {
+        if spec.services.values().all(|s| s.container.is_none()) {
+            return Ok(());
+        }
+        let engine = self.shared.engine().await?;
+        for container in spec
+            .services
+            .values_mut()
+            .filter_map(|s| s.container.as_mut())
+        {
+            if let Some(found) = engine.inspect_image(&container.image).await? {
+                container.image_id = found.id.unwrap_or_default();
+            }
+        }
+        Ok(())
+    }
+
     async fn prepare_engine(&self, spec: &mut ProjectSpec) -> Result<Forwarders, SupervisorError> {
         if spec.services.values().all(|s| s.container.is_none()) {
             return Ok(Forwarders::default());

@@ -45,8 +45,9 @@ pub struct ContainerSpec {
     /// Compose's hash of the service's definition: a container whose label differs is
     /// recreated.
     pub config_hash: String,
-    /// The id of its image when `up` sent this (empty when the engine had none yet):
-    /// another one, rebuilt or pulled anew, recreates the container, as Compose does.
+    /// The id of its image when the daemon took this spec (empty when the engine had
+    /// none yet): another one, rebuilt or pulled anew, recreates the container, as
+    /// Compose does.
     #[serde(default)]
     pub image_id: String,
     /// Give a recreated container new anonymous volumes (`up -V`), instead of the

@@ -300,7 +300,7 @@ impl From<BackendArg> for BackendChoice {
 pub struct UpArgs {
     /// Services to start (default: all enabled), with what they depend on
     pub services: Vec<String>,
-    /// Start in the background and return
+    /// Start in the background; return once what it started runs
     #[arg(short, long)]
     pub detach: bool,
     /// Wait until the services are running and healthy (implies --detach)

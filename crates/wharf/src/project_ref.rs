@@ -84,6 +84,28 @@ pub fn instances(client: &Client, name: &str) -> anyhow::Result<Vec<InstanceStat
     }
 }
 
+/// `service`'s instance `index` (`--index`); an error that says how to get it when
+/// there is none.
+pub fn instance_of<'a>(
+    instances: &'a [InstanceStatus],
+    service: &str,
+    index: u32,
+) -> anyhow::Result<&'a InstanceStatus> {
+    if let Some(instance) = instances
+        .iter()
+        .find(|i| i.service == service && i.replica == index)
+    {
+        return Ok(instance);
+    }
+    let has = instances.iter().filter(|i| i.service == service).count();
+    if has > 0 {
+        bail!(
+            "{service} has no instance {index}: it has {has} (`wharf scale {service}={index}` adds more)"
+        );
+    }
+    bail!("{service} has no instance {index} (`wharf up -d {service}` starts it)");
+}
+
 /// The engine's id of the container of `service`'s instance `index`; an error that
 /// says why when there is none (not running, or run natively: `what` needs a
 /// container).
@@ -95,18 +117,7 @@ pub fn container_of(
     what: &str,
 ) -> anyhow::Result<String> {
     let instances = instances(client, project)?;
-    let Some(instance) = instances
-        .iter()
-        .find(|i| i.service == service && i.replica == index)
-    else {
-        let has = instances.iter().filter(|i| i.service == service).count();
-        if has > 0 {
-            bail!(
-                "{service} has no instance {index}: it has {has} (`wharf scale {service}={index}` adds more)"
-            );
-        }
-        bail!("{service} has no instance {index} (`wharf up -d {service}` starts it)");
-    };
+    let instance = instance_of(&instances, service, index)?;
     if instance.container_id.is_empty() {
         bail!(
             "{what} needs a container, and {} runs natively",

@@ -1082,18 +1082,8 @@ fn exec_and_run_attach_through_the_engine_without_the_docker_cli() {
     assert!(left.stdout.is_empty(), "--rm removes the one-off container");
 
     // With a terminal (script(1) gives one), the command gets one too.
-    let wharf = env!("CARGO_BIN_EXE_wharf");
-    let typescript = stack.dir.path().join("typescript");
     for (verb, expected) in [("exec", 5), ("run", 6)] {
-        let inner = format!("PATH=/nonexistent {wharf} {verb} app sh -c 'tty; exit {expected}'");
-        let output = Command::new("script")
-            .args(["-qec", &inner])
-            .arg(&typescript)
-            .current_dir(stack.dir.path())
-            .env("WHARF_HOME", stack.home.path())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("script(1), from bsdutils");
+        let output = stack.under_terminal(&format!("{verb} app sh -c 'tty; exit {expected}'"));
         assert_eq!(output.status.code(), Some(expected), "{verb}");
         assert!(
             String::from_utf8_lossy(&output.stdout).contains("/dev/pts/"),
@@ -1113,19 +1103,9 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
         "name: flags\nservices:\n  app:\n    image: {IMAGE}\n    init: true\n    command: [\"sleep\", \"600\"]\n    scale: 2\n    ports: [\"80\"]\n    volumes: [shared:/shared]\n  absent:\n    image: wharf-test/absent:1\n    profiles: [absent]\n    x-wharf: {{backend: docker}}\nvolumes:\n  shared: {{}}\n"
     ));
     docker_up(&stack);
-    let wharf = env!("CARGO_BIN_EXE_wharf");
-    let typescript = stack.dir.path().join("typescript");
     // -T: no terminal even under one, as in every CI script.
     for verb in ["exec -T", "run --rm -T"] {
-        let inner = format!("PATH=/nonexistent {wharf} {verb} app sh -c 'tty; true'");
-        let output = Command::new("script")
-            .args(["-qec", &inner])
-            .arg(&typescript)
-            .current_dir(stack.dir.path())
-            .env("WHARF_HOME", stack.home.path())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("script(1), from bsdutils");
+        let output = stack.under_terminal(&format!("{verb} app sh -c 'tty; true'"));
         let said = String::from_utf8_lossy(&output.stdout);
         assert!(said.contains("not a tty"), "{verb}: {said}");
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use wharf_api::{ClientError, InstanceStatus};
+use wharf_api::ClientError;
 use wharf_engine::{BlockingEngine, archive};
 use wharf_plan::ProjectSpec;
 
@@ -54,21 +54,9 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
         .services
         .get(service)
         .is_some_and(|s| s.container.is_some());
-    let container = if in_container {
-        let instances: Vec<InstanceStatus> = project_ref::instances(&client, &name)?;
-        let instance = instances
-            .iter()
-            .find(|i| i.service == service && i.replica == args.index && !i.container_id.is_empty())
-            .with_context(|| {
-                format!(
-                    "{service} has no container {} (`wharf up -d {service}` makes it)",
-                    args.index
-                )
-            })?;
-        Some(instance.container_id.clone())
-    } else {
-        None
-    };
+    let container = in_container
+        .then(|| project_ref::container_of(&client, &name, service, args.index, "cp"))
+        .transpose()?;
     let working_dir = spec
         .services
         .get(service)

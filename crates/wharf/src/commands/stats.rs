@@ -120,31 +120,7 @@ fn print_sample(sample: &[Usage<'_>], format: ListFormat) -> anyhow::Result<()> 
 
 pub fn port(settings: &Settings, args: &PortArgs) -> anyhow::Result<ExitCode> {
     let instances = running(settings, std::slice::from_ref(&args.service))?;
-    let Some(instance) = instances
-        .iter()
-        .find(|i| i.service == args.service && i.replica == args.index)
-    else {
-        project_ref::name_defining(settings, std::slice::from_ref(&args.service))?;
-        let has = instances
-            .iter()
-            .filter(|i| i.service == args.service)
-            .count();
-        if has > 0 {
-            bail!(
-                "{} has no instance {}: it has {has} (`wharf scale {}={}` adds more)",
-                args.service,
-                args.index,
-                args.service,
-                args.index
-            );
-        }
-        bail!(
-            "{} has no instance {} running; `wharf up -d {}` starts it",
-            args.service,
-            args.index,
-            args.service
-        );
-    };
+    let instance = project_ref::instance_of(&instances, &args.service, args.index)?;
     // Instances publish TCP ports only.
     let Some(port) = instance
         .ports

@@ -96,18 +96,12 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
     }
     let mut spec =
         wharf_runtime::project_spec(&loaded, &parse_scale(&args.scale)?, &volumes, &containers)?;
-    if let Some(engine) = &engine {
-        // Each image's id now, so a rebuilt or newly pulled one recreates its containers.
-        for container in spec
-            .services
-            .values_mut()
-            .filter_map(|s| s.container.as_mut())
-        {
-            if let Some(found) = engine.inspect_image(&container.image)? {
-                container.image_id = found.id.unwrap_or_default();
-            }
-            container.renew_anonymous_volumes = args.renew_anon_volumes;
-        }
+    for container in spec
+        .services
+        .values_mut()
+        .filter_map(|s| s.container.as_mut())
+    {
+        container.renew_anonymous_volumes = args.renew_anon_volumes;
     }
     // Like Docker creating a project's volumes on `up`: each named volume, and a
     // recipe's data directory, exists before a process starts in it.

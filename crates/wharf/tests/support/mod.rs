@@ -55,6 +55,20 @@ impl Stack {
         self.command(args).output().unwrap()
     }
 
+    /// Runs `wharf ARGS` (a shell line, the docker CLI off the PATH) under a terminal
+    /// that script(1) makes, as a user at one would.
+    pub fn under_terminal(&self, args: &str) -> Output {
+        let wharf = env!("CARGO_BIN_EXE_wharf");
+        Command::new("script")
+            .args(["-qec", &format!("PATH=/nonexistent {wharf} {args}")])
+            .arg(self.dir.path().join("typescript"))
+            .current_dir(self.dir.path())
+            .env("WHARF_HOME", self.home.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("script(1), from bsdutils")
+    }
+
     /// Runs and asserts success, returning stdout; a failure shows the recent logs.
     pub fn ok(&self, args: &[&str]) -> String {
         self.ok_command(self.command(args))
