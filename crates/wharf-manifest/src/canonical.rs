@@ -57,15 +57,34 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
                 ],
             );
             file_references(build_map, "secrets");
+            for key in ["provenance", "sbom"] {
+                if let Some(attestation) = build_map.get_mut(key)
+                    && let Some(text) = attestation.scalar_text()
+                {
+                    attestation.value = Value::Str(text);
+                }
+            }
         }
     }
-    for key in ["command", "entrypoint"] {
-        if let Some(node) = map.get_mut(key)
-            && let Some(text) = node.as_str()
-        {
-            let words = shell_words::split(text).map_err(|e| Error::at(&node.span, e))?;
-            let span = node.span.clone();
-            *node = list_node(words, &span);
+    split_command(map, "command")?;
+    split_command(map, "entrypoint")?;
+    for key in ["post_start", "pre_stop"] {
+        for hook in seq_items(map, key) {
+            if let Some(hook) = hook.as_map_mut() {
+                split_command(hook, "command")?;
+                to_mapping(hook, "environment", true)?;
+            }
+        }
+    }
+    if let Some(develop) = map.get_mut("develop").and_then(Node::as_map_mut) {
+        for rule in seq_items(develop, "watch") {
+            if let Some(exec) = rule
+                .as_map_mut()
+                .and_then(|r| r.get_mut("exec"))
+                .and_then(Node::as_map_mut)
+            {
+                split_command(exec, "command")?;
+            }
         }
     }
     if let Some(test) = map
@@ -78,11 +97,57 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
         *test = list_node(vec!["CMD-SHELL".to_owned(), text.to_owned()], &span);
     }
     to_mapping(map, "environment", true)?;
-    for key in ["labels", "annotations", "sysctls", "storage_opt", "log_opt"] {
+    for key in ["labels", "annotations", "sysctls", "storage_opt"] {
         to_mapping(map, key, false)?;
     }
     if let Some(deploy) = map.get_mut("deploy").and_then(Node::as_map_mut) {
         to_mapping(deploy, "labels", false)?;
+        if let Some(reservations) = deploy
+            .get_mut("resources")
+            .and_then(Node::as_map_mut)
+            .and_then(|r| r.get_mut("reservations"))
+            .and_then(Node::as_map_mut)
+        {
+            devices_count_all(seq_items(reservations, "devices"));
+        }
+    }
+    if let Some(gpus) = map.get_mut("gpus") {
+        if gpus.as_str() == Some("all") {
+            let span = gpus.span.clone();
+            let every = Node::new(Value::Int(-1), span.clone());
+            *gpus = Node::new(
+                Value::Seq(vec![map_node(vec![("count", every)], span.clone())]),
+                span,
+            );
+        }
+        devices_count_all(match &mut gpus.value {
+            Value::Seq(items) => items.iter_mut(),
+            _ => [].iter_mut(),
+        });
+    }
+    if let Some(pull_policy) = map.get_mut("pull_policy")
+        && pull_policy.as_str() == Some("if_not_present")
+    {
+        pull_policy.value = Value::Str("missing".to_owned());
+    }
+    for item in seq_items(map, "group_add") {
+        if let Some(text) = item.scalar_text() {
+            item.value = Value::Str(text);
+        }
+    }
+    blkio_config(map)?;
+    provider_options(map);
+    if let Some(models) = map.get_mut("models")
+        && let Some(names) = models.as_seq()
+    {
+        let entries = names
+            .iter()
+            .map(|name| {
+                let key = Key::new(name.scalar_text().unwrap_or_default(), name.span.clone());
+                (key, Node::null(name.span.clone()))
+            })
+            .collect();
+        models.value = Value::Map(Map::from_entries(entries));
     }
     extra_hosts(map)?;
     env_files(map);
@@ -105,7 +170,7 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
     }
     file_references(map, "secrets");
     file_references(map, "configs");
-    string_to_list(map, &["dns", "dns_search", "tmpfs"]);
+    string_to_list(map, &["dns", "dns_search", "tmpfs", "label_file"]);
     if let Some(expose) = map.get_mut("expose").and_then(|e| match &mut e.value {
         Value::Seq(items) => Some(items),
         _ => None,
@@ -155,6 +220,90 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A shell-form command (`command: npm start`) → its words, as Compose stores it.
+fn split_command(map: &mut Map, key: &str) -> Result<()> {
+    if let Some(node) = map.get_mut(key)
+        && let Some(text) = node.as_str()
+    {
+        let words = shell_words::split(text).map_err(|e| Error::at(&node.span, e))?;
+        let span = node.span.clone();
+        *node = list_node(words, &span);
+    }
+    Ok(())
+}
+
+/// The items of the sequence under `key`, or none.
+fn seq_items<'a>(map: &'a mut Map, key: &str) -> std::slice::IterMut<'a, Node> {
+    match map.get_mut(key).map(|n| &mut n.value) {
+        Some(Value::Seq(items)) => items.iter_mut(),
+        _ => [].iter_mut(),
+    }
+}
+
+/// A device request's `count: all` is stored as -1, Docker's "every device".
+fn devices_count_all<'a>(devices: impl Iterator<Item = &'a mut Node>) {
+    for device in devices {
+        if let Some(count) = device.as_map_mut().and_then(|d| d.get_mut("count"))
+            && count.as_str() == Some("all")
+        {
+            count.value = Value::Int(-1);
+        }
+    }
+}
+
+/// Block IO rates are stored as strings: bytes per second (`12mb` → `12582912`), or
+/// operations per second as written.
+fn blkio_config(map: &mut Map) -> Result<()> {
+    let Some(blkio) = map.get_mut("blkio_config").and_then(Node::as_map_mut) else {
+        return Ok(());
+    };
+    for (key, in_bytes) in [
+        ("device_read_bps", true),
+        ("device_write_bps", true),
+        ("device_read_iops", false),
+        ("device_write_iops", false),
+    ] {
+        for device in seq_items(blkio, key) {
+            let Some(rate) = device.as_map_mut().and_then(|d| d.get_mut("rate")) else {
+                continue;
+            };
+            let Some(text) = rate.scalar_text() else {
+                continue;
+            };
+            let stored = if in_bytes {
+                wharf_model::UnitBytes::parse(&text)
+                    .map_err(|e| Error::at(&rate.span, e))?
+                    .0
+                    .to_string()
+            } else {
+                text
+            };
+            rate.value = Value::Str(stored);
+        }
+    }
+    Ok(())
+}
+
+/// A provider's options are lists of strings: a single value becomes a one-item list.
+fn provider_options(map: &mut Map) {
+    let Some(options) = map
+        .get_mut("provider")
+        .and_then(Node::as_map_mut)
+        .and_then(|p| p.get_mut("options"))
+        .and_then(Node::as_map_mut)
+    else {
+        return;
+    };
+    for (_, value) in options.iter_mut() {
+        let span = value.span.clone();
+        let items = match &value.value {
+            Value::Seq(items) => items.iter().filter_map(Node::scalar_text).collect(),
+            _ => value.scalar_text().into_iter().collect(),
+        };
+        *value = list_node(items, &span);
+    }
 }
 
 pub fn map_node(entries: Vec<(&str, Node)>, span: Span) -> Node {
@@ -436,38 +585,16 @@ fn volumes(map: &mut Map) -> Result<()> {
                 entries.push(("volume", map_node(options, span.clone())));
             }
             *item = map_node(entries, span);
-        } else if let Some(mount) = item.as_map_mut() {
-            let kind = mount
-                .get("type")
-                .and_then(Node::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            if kind == "bind" {
-                match mount.get_mut("bind").and_then(Node::as_map_mut) {
-                    Some(bind) if !bind.contains("create_host_path") => {
-                        bind.push((
-                            Key::new("create_host_path", span.clone()),
-                            Node::new(Value::Bool(true), span.clone()),
-                        ));
-                    }
-                    Some(_) => {}
-                    None => mount.push((
-                        Key::new("bind", span.clone()),
-                        map_node(
-                            vec![(
-                                "create_host_path",
-                                Node::new(Value::Bool(true), span.clone()),
-                            )],
-                            span.clone(),
-                        ),
-                    )),
-                }
-            } else if kind == "volume" && !mount.contains("volume") {
-                mount.push((
-                    Key::new("volume", span.clone()),
-                    map_node(Vec::new(), span.clone()),
-                ));
-            }
+        }
+        // Compose stores every mount's target cleaned (`/data/` → `/data`); the long
+        // syntax otherwise stays as written.
+        if let Some(target) = item.as_map_mut().and_then(|m| m.get_mut("target"))
+            && let Value::Str(text) = &mut target.value
+            && text.starts_with('/')
+        {
+            *text = crate::paths::clean(std::path::Path::new(text.as_str()))
+                .to_string_lossy()
+                .into_owned();
         }
     }
     Ok(())

@@ -19,12 +19,81 @@ pub fn project_value(
         for child in top.values_mut() {
             drop_extensions(child);
         }
+        json_only_forms(top);
+    } else if let Some(Value::Object(services)) = value.get_mut("services") {
+        for service in services.values_mut() {
+            yaml_ssh_keys(service);
+        }
     }
     inline_extensions(&mut value);
     if escape_dollars {
         escape(&mut value);
     }
     Ok(value)
+}
+
+/// Where Compose's JSON differs from its YAML: top-level models are left out, block IO
+/// devices keep Go's field names, and a watch rule always has an `exec`.
+fn json_only_forms(top: &mut serde_json::Map<String, Value>) {
+    top.shift_remove("models");
+    let Some(Value::Object(services)) = top.get_mut("services") else {
+        return;
+    };
+    for service in services.values_mut() {
+        if let Some(Value::Object(blkio)) = service.get_mut("blkio_config") {
+            for (key, devices) in blkio.iter_mut() {
+                if key == "weight" {
+                    continue;
+                }
+                for device in devices.as_array_mut().into_iter().flatten() {
+                    if let Value::Object(fields) = device {
+                        *fields = std::mem::take(fields)
+                            .into_iter()
+                            .map(|(name, value)| (go_field_name(&name), value))
+                            .collect();
+                    }
+                }
+            }
+        }
+        let rules = service
+            .pointer_mut("/develop/watch")
+            .and_then(Value::as_array_mut);
+        for rule in rules.into_iter().flatten() {
+            if let Value::Object(rule) = rule
+                && !rule.contains_key("exec")
+            {
+                // In Go's field order: after path, action and target.
+                let at = ["path", "action", "target"]
+                    .iter()
+                    .filter(|key| rule.contains_key(**key))
+                    .count();
+                rule.shift_insert(at, "exec".to_owned(), serde_json::json!({"command": null}));
+            }
+        }
+    }
+}
+
+/// Compose's YAML prints a build's `id=path` SSH key as the string `id: path`.
+fn yaml_ssh_keys(service: &mut Value) {
+    let keys = service
+        .pointer_mut("/build/ssh")
+        .and_then(Value::as_array_mut);
+    for key in keys.into_iter().flatten() {
+        if let Value::String(text) = key
+            && let Some((id, path)) = text.split_once('=')
+        {
+            *text = format!("{id}: {path}");
+        }
+    }
+}
+
+/// `path` → `Path`: the name of a Go struct field that has no JSON tag.
+fn go_field_name(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
 }
 
 fn inline_extensions(value: &mut Value) {

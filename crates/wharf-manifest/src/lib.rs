@@ -25,6 +25,7 @@ mod source;
 mod suggest;
 mod tree_path;
 mod yaml;
+mod yaml_writer;
 
 pub use compose_form::project_value;
 pub use environment::Environment;
@@ -34,3 +35,4 @@ pub use loader::{LoadOptions, Loaded, load};
 pub use shell_words::split as split_command;
 pub use short_syntax::{parse_port, parse_volume};
 pub use source::Span;
+pub use yaml_writer::{to_yaml, yaml_shape};

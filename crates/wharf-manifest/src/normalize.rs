@@ -30,6 +30,7 @@ pub fn normalize(
     let spans = ServiceSpans::new(root);
     read_wharf_settings(&mut project, root)?;
     let all = active_profiles.iter().any(|p| p == "*");
+    let defined: HashSet<String> = project.services.keys().cloned().collect();
     project.services.retain(|name, service| {
         service.profiles.is_empty()
             || all
@@ -45,19 +46,24 @@ pub fn normalize(
     for (name, service) in &mut project.services {
         let span = spans.service(name);
         add_implicit_dependencies(service);
-        check_dependencies(name, service, &names, &span)?;
+        check_dependencies(name, service, &names, &defined, &span)?;
         if read_env_files_into_environment {
             read_env_files(service, env, project_dir).map_err(|e| e.or_at(&span))?;
             service.env_file.clear();
         }
+        read_label_files(service).map_err(|e| e.or_at(&span))?;
+        dedup_ports(service);
         for (key, value) in &mut service.environment {
             if value.is_none() {
                 *value = env.get(key).map(str::to_owned);
             }
         }
         if let Some(build) = &mut service.build {
-            if build.dockerfile.is_empty() && build.dockerfile_inline.is_empty() {
-                "Dockerfile".clone_into(&mut build.dockerfile);
+            if build.context.is_none() {
+                build.context = Some(project_dir.to_string_lossy().into_owned());
+            }
+            if build.dockerfile.is_none() && build.dockerfile_inline.is_empty() {
+                build.dockerfile = Some("Dockerfile".to_owned());
             }
             // A bare build arg takes the environment's value, and is dropped when unset.
             build.args.retain(|key, value| {
@@ -67,7 +73,10 @@ pub fn normalize(
                 value.is_some()
             });
         }
-        if service.network_mode.is_empty() && service.networks.is_empty() {
+        if service.network_mode.is_empty()
+            && service.networks.is_empty()
+            && service.provider.is_none()
+        {
             service.networks.insert("default".to_owned(), None);
         }
         for secret in &mut service.secrets {
@@ -160,24 +169,64 @@ fn add_implicit_dependencies(service: &mut Service) {
     }
 }
 
+/// A dependency must be defined; one whose profile is off is allowed only when marked
+/// `required: false`, and stays listed (as Compose prints it) for the runtime to skip.
 fn check_dependencies(
     name: &str,
-    service: &mut Service,
-    names: &[String],
+    service: &Service,
+    enabled: &[String],
+    defined: &HashSet<String>,
     span: &Span,
 ) -> Result<()> {
-    let mut missing = Vec::new();
     for (dependency, spec) in &service.depends_on {
-        if !names.contains(dependency) {
-            if spec.required {
-                return Err(Error::at(span, format!("service {name:?} depends on undefined service {dependency:?}"))
-                    .with_help("define that service, enable its profile, or mark the dependency `required: false`"));
-            }
-            missing.push(dependency.clone());
+        if enabled.contains(dependency) {
+            continue;
+        }
+        if !defined.contains(dependency) {
+            return Err(Error::at(
+                span,
+                format!("service {name:?} depends on undefined service {dependency:?}"),
+            )
+            .with_help("define that service, or remove the dependency"));
+        }
+        if spec.required {
+            return Err(Error::at(span, format!("service {name:?} depends on service {dependency:?}, whose profile is not enabled"))
+                .with_help("enable its profile, or mark the dependency `required: false`"));
         }
     }
-    for dependency in missing {
-        service.depends_on.remove(&dependency);
+    Ok(())
+}
+
+/// The same port published twice (a range overlapping a single port, say) is one port.
+fn dedup_ports(service: &mut Service) {
+    let mut seen = Vec::with_capacity(service.ports.len());
+    service.ports.retain(|port| {
+        let new = !seen.contains(port);
+        if new {
+            seen.push(port.clone());
+        }
+        new
+    });
+}
+
+/// `label_file` entries are read into `labels`, without interpolation as Compose does;
+/// the service's own `labels` win over a file's.
+fn read_label_files(service: &mut Service) -> Result<()> {
+    struct NoVariables;
+    impl Variables for NoVariables {
+        fn get(&self, _: &str) -> Option<&str> {
+            None
+        }
+    }
+    for path in std::mem::take(&mut service.label_file) {
+        let text = std::fs::read_to_string(&path).map_err(|err| {
+            Error::new(format!("label file {path} not found: {err}"))
+                .with_help("create it, or remove it from `label_file`")
+        })?;
+        let file = SourceFile::new(path.clone(), text);
+        for (key, value) in dotenv::parse(&file, &NoVariables)? {
+            service.labels.entry(key).or_insert(value);
+        }
     }
     Ok(())
 }
@@ -190,6 +239,11 @@ fn read_env_files(service: &mut Service, env: &Environment, project_dir: &Path) 
     for env_file in &service.env_file {
         let path = project_dir.join(&env_file.path);
         match std::fs::read_to_string(&path) {
+            Ok(text) if env_file.format == "raw" => {
+                for (key, value) in raw_env(&path, &text)? {
+                    from_files.insert(key, Some(value));
+                }
+            }
             Ok(text) => {
                 let file = SourceFile::new(path.clone(), text);
                 for (key, value) in dotenv::parse(&file, env)? {
@@ -209,8 +263,31 @@ fn read_env_files(service: &mut Service, env: &Environment, project_dir: &Path) 
     Ok(())
 }
 
+/// `format: raw`: each `KEY=VALUE` line taken as it is — no quotes, escapes, comments
+/// or variables — skipping blank lines, `#` lines and lines without `=`.
+fn raw_env(path: &Path, text: &str) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if key.contains(char::is_whitespace) {
+            return Err(Error::new(format!(
+                "failed to parse env_file {}: variable {key:?} contains whitespaces",
+                path.display()
+            )));
+        }
+        out.push((key.to_owned(), value.to_owned()));
+    }
+    Ok(out)
+}
+
 fn check_consistency(name: &str, service: &Service, span: &Span) -> Result<()> {
-    if service.image.is_empty() && service.build.is_none() {
+    if service.image.is_empty() && service.build.is_none() && service.provider.is_none() {
         return Err(Error::at(
             span,
             format!("service {name:?} has neither an image nor a build context specified"),
@@ -223,6 +300,27 @@ fn check_consistency(name: &str, service: &Service, span: &Span) -> Result<()> {
             format!("services.{name}: can't set distinct values on '{a}' and '{b}'"),
         )
     };
+    if !service.container_name.is_empty() && service.replicas() > 1 {
+        return Err(Error::at(
+            span,
+            format!("services.{name}: can't set container_name {:?} with {} replicas, as a container name must be unique", service.container_name, service.replicas()),
+        )
+        .with_help("remove `container_name`, or run one replica"));
+    }
+    if let Some(build) = &service.build
+        && !service.platform.is_empty()
+        && !build.platforms.is_empty()
+        && !build.platforms.contains(&service.platform)
+    {
+        return Err(Error::at(
+            span,
+            format!(
+                "services.{name}: build.platforms must include the service's platform {:?}",
+                service.platform
+            ),
+        )
+        .with_help("add it to `build.platforms`, or change `platform`"));
+    }
     if let (Some(scale), Some(replicas)) = (
         service.scale,
         service.deploy.as_ref().and_then(|d| d.replicas),
@@ -340,6 +438,7 @@ fn drop_unused_resources(project: &mut Project) {
     let mut volumes = BTreeSet::new();
     let mut secrets = BTreeSet::new();
     let mut configs = BTreeSet::new();
+    let mut models = BTreeSet::new();
     for service in services {
         networks.extend(service.networks.keys().cloned());
         volumes.extend(
@@ -358,11 +457,23 @@ fn drop_unused_resources(project: &mut Project) {
                 .map(|s| s.source.clone()),
         );
         configs.extend(service.configs.iter().map(|c| c.source.clone()));
+        models.extend(service_models(service).map(str::to_owned));
     }
     project.networks.retain(|key, _| networks.contains(key));
     project.volumes.retain(|key, _| volumes.contains(key));
     project.secrets.retain(|key, _| secrets.contains(key));
     project.configs.retain(|key, _| configs.contains(key));
+    project.models.retain(|key, _| models.contains(key));
+}
+
+/// The names of the models a service uses (its `models` is a mapping once canonical).
+fn service_models(service: &Service) -> impl Iterator<Item = &str> {
+    service
+        .models
+        .as_ref()
+        .and_then(serde_json::Value::as_object)
+        .into_iter()
+        .flat_map(|models| models.keys().map(String::as_str))
 }
 
 fn check_references(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {
@@ -396,6 +507,11 @@ fn check_references(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {
         for config in &service.configs {
             if !project.configs.contains_key(&config.source) {
                 return Err(undefined("config", &config.source));
+            }
+        }
+        for model in service_models(service) {
+            if !project.models.contains_key(model) {
+                return Err(undefined("model", model));
             }
         }
     }

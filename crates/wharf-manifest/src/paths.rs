@@ -13,6 +13,13 @@ pub fn absolutize(root: &mut Node, dir: &Path, home: Option<&str>) {
             absolutize_service(service, dir, home);
         }
     }
+    if let Some(volumes) = top.get_mut("volumes").and_then(Node::as_map_mut) {
+        for (_, volume) in volumes.iter_mut() {
+            if let Some(volume) = volume.as_map_mut() {
+                bind_device(volume, dir, home);
+            }
+        }
+    }
     for section in ["secrets", "configs"] {
         if let Some(objects) = top.get_mut(section).and_then(Node::as_map_mut) {
             for (_, object) in objects.iter_mut() {
@@ -28,13 +35,23 @@ pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
     let Some(map) = service.as_map_mut() else {
         return;
     };
-    if let Some(context) = map
-        .get_mut("build")
-        .and_then(Node::as_map_mut)
-        .and_then(|b| b.get_mut("context"))
-        && context.as_str().is_some_and(|c| !is_remote(c))
-    {
-        resolve_node(context, dir, home);
+    if let Some(build) = map.get_mut("build").and_then(Node::as_map_mut) {
+        if let Some(context) = build.get_mut("context")
+            && context.as_str().is_some_and(|c| !is_remote(c))
+        {
+            resolve_node(context, dir, home);
+        }
+        // Compose takes every additional context without a URL scheme for a path.
+        if let Some(contexts) = build
+            .get_mut("additional_contexts")
+            .and_then(Node::as_map_mut)
+        {
+            for (_, context) in contexts.iter_mut() {
+                if context.as_str().is_some_and(|c| !c.contains("://")) {
+                    resolve_node(context, dir, home);
+                }
+            }
+        }
     }
     if let Some(Value::Seq(files)) = map.get_mut("env_file").map(|n| &mut n.value) {
         for file in files {
@@ -55,6 +72,23 @@ pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
             }
         }
     }
+    if let Some(Value::Seq(files)) = map.get_mut("label_file").map(|n| &mut n.value) {
+        for file in files {
+            resolve_node(file, dir, home);
+        }
+    }
+    if let Some(Value::Seq(rules)) = map
+        .get_mut("develop")
+        .and_then(Node::as_map_mut)
+        .and_then(|d| d.get_mut("watch"))
+        .map(|n| &mut n.value)
+    {
+        for rule in rules {
+            if let Some(path) = rule.as_map_mut().and_then(|r| r.get_mut("path")) {
+                resolve_node(path, dir, home);
+            }
+        }
+    }
     if let Some(file) = map
         .get_mut("extends")
         .and_then(Node::as_map_mut)
@@ -64,26 +98,39 @@ pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
     }
 }
 
+/// A local volume bound to a host directory (`driver: local`, `o: bind`) names that
+/// directory in `driver_opts.device`, relative to the project as a bind mount's source.
+fn bind_device(volume: &mut crate::node::Map, dir: &Path, home: Option<&str>) {
+    if volume.get("driver").and_then(Node::as_str) != Some("local") {
+        return;
+    }
+    let Some(options) = volume.get_mut("driver_opts").and_then(Node::as_map_mut) else {
+        return;
+    };
+    if options.get("o").and_then(Node::as_str) != Some("bind") {
+        return;
+    }
+    if let Some(device) = options.get_mut("device") {
+        resolve_node(device, dir, home);
+    }
+}
+
 fn resolve_node(node: &mut Node, dir: &Path, home: Option<&str>) {
     if let Value::Str(text) = &mut node.value {
         *text = resolve(text, dir, home).to_string_lossy().into_owned();
     }
 }
 
-/// `~` → home, relative → under `dir`, then `.` and `..` folded away lexically.
+/// As Compose resolves a path: `~` → home and relative → under `dir`, each with `.`
+/// and `..` folded away lexically; an absolute path stays exactly as written.
 pub fn resolve(path: &str, dir: &Path, home: Option<&str>) -> PathBuf {
-    let expanded = match (path.strip_prefix('~'), home) {
+    match (path.strip_prefix('~'), home) {
         (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
-            PathBuf::from(format!("{home}{rest}"))
+            clean(&PathBuf::from(format!("{home}{rest}")))
         }
-        _ => PathBuf::from(path),
-    };
-    let joined = if expanded.is_absolute() {
-        expanded
-    } else {
-        dir.join(expanded)
-    };
-    clean(&joined)
+        _ if Path::new(path).is_absolute() => PathBuf::from(path),
+        _ => clean(&dir.join(path)),
+    }
 }
 
 pub fn clean(path: &Path) -> PathBuf {
@@ -120,5 +167,6 @@ mod tests {
             PathBuf::from("/home/u/cache")
         );
         assert_eq!(resolve("/abs", dir, None), PathBuf::from("/abs"));
+        assert_eq!(resolve("/srv//x/", dir, None), PathBuf::from("/srv//x/"));
     }
 }

@@ -85,6 +85,34 @@ fn check_service(path: &str, service: &Map) -> Result<()> {
             }
         }
     }
+    if let Some(name) = service.get("container_name")
+        && let Some(text) = name.as_str()
+        && !is_container_name(text)
+    {
+        return Err(Error::at(
+            &name.span,
+            format!("{path}.container_name {text:?} is not a valid container name"),
+        )
+        .with_help("start with a letter or digit, then at least one more of letters, digits, '_', '.' or '-'"));
+    }
+    let devices = service
+        .get("deploy")
+        .and_then(Node::as_map)
+        .and_then(|d| d.get("resources"))
+        .and_then(Node::as_map)
+        .and_then(|r| r.get("reservations"))
+        .and_then(Node::as_map)
+        .and_then(|r| r.get("devices"))
+        .and_then(Node::as_seq);
+    for device in devices.into_iter().flatten().filter_map(Node::as_map) {
+        if let (true, Some(ids)) = (device.contains("count"), device.key("device_ids")) {
+            return Err(Error::at(
+                &ids.span,
+                format!("{path}.deploy.resources.reservations.devices: \"count\" and \"device_ids\" attributes are exclusive"),
+            )
+            .with_help("ask for a number of devices, or for these devices, not both"));
+        }
+    }
     if let Some(cgroup) = service.get("cgroup") {
         one_of(&format!("{path}.cgroup"), cgroup, CGROUP_MODES)?;
     }
@@ -200,6 +228,14 @@ fn is_resource_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+/// Docker's pattern for container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+fn is_container_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && !chars.as_str().is_empty()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
 /// `every_` followed by one or more `<digits><unit>` groups, as in Compose's pattern.
 fn is_pull_policy(text: &str) -> bool {
     if PULL_POLICIES.contains(&text) {
@@ -242,5 +278,13 @@ mod tests {
         assert!(is_resource_name("web-1.api_x"));
         assert!(!is_resource_name("a b"));
         assert!(!is_resource_name(""));
+    }
+
+    #[test]
+    fn container_names() {
+        assert!(is_container_name("db-1.x_y"));
+        assert!(!is_container_name("x"));
+        assert!(!is_container_name("-db"));
+        assert!(!is_container_name("a b"));
     }
 }

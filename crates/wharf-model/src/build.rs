@@ -6,16 +6,19 @@ use crate::hosts::HostsList;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::skip::{is_false, is_zero};
+use crate::skip::{is_blank, is_false, is_zero};
 use crate::{Extensions, FileReference, Ulimit, UnitBytes};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Build {
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub context: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub dockerfile: String,
+    /// Unset until the loader fills in the project directory; set but empty, it stays
+    /// empty (and unprinted), as in Compose.
+    #[serde(skip_serializing_if = "is_blank")]
+    pub context: Option<String>,
+    /// Unset until the loader fills in `Dockerfile` (unless the build is inline).
+    #[serde(skip_serializing_if = "is_blank")]
+    pub dockerfile: Option<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub dockerfile_inline: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -67,4 +70,24 @@ pub struct Build {
     pub privileged: bool,
     #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
     pub extensions: Extensions,
+}
+
+impl Build {
+    /// The build context as a path: the project directory when left empty.
+    #[must_use]
+    pub fn context_dir(&self) -> &str {
+        self.context
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .unwrap_or(".")
+    }
+
+    /// The Dockerfile's path in the context: `Dockerfile` when left empty.
+    #[must_use]
+    pub fn dockerfile_path(&self) -> &str {
+        self.dockerfile
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .unwrap_or("Dockerfile")
+    }
 }

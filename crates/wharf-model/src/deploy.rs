@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::skip::is_zero;
-use crate::{Cpus, Duration, Extensions, UnitBytes};
+use crate::{Cpus, DeviceRequest, Duration, Extensions, UnitBytes};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -74,7 +74,7 @@ pub struct Resource {
     #[serde(skip_serializing_if = "is_zero")]
     pub pids: i64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub devices: Vec<Value>,
+    pub devices: Vec<DeviceRequest>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub generic_resources: Vec<Value>,
     #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]

@@ -6,10 +6,13 @@
 
 mod build;
 mod deploy;
+mod develop;
+mod device_request;
 mod duration;
 mod extensions;
 mod file_object;
 mod healthcheck;
+mod hook;
 mod hosts;
 mod network;
 mod port;
@@ -23,16 +26,20 @@ pub mod x_wharf;
 
 pub use build::Build;
 pub use deploy::{Deploy, Placement, Resource, Resources, RestartPolicy, UpdateConfig};
+pub use develop::{Develop, WatchRule};
+pub use device_request::DeviceRequest;
 pub use duration::Duration;
 pub use extensions::{EXTENSIONS_KEY, Extensions};
 pub use file_object::{FileMode, FileObject, FileReference};
 pub use healthcheck::Healthcheck;
+pub use hook::ServiceHook;
 pub use hosts::HostsList;
 pub use network::{Ipam, IpamPool, Network, ServiceNetwork};
 pub use port::Port;
 pub use project::Project;
 pub use service::{
-    Cpus, DependsOn, DeviceMapping, EnvFile, Extends, Logging, Service, ShellCommand, Ulimit,
+    Cpus, DependsOn, DeviceMapping, EnvFile, Extends, Logging, Provider, Service, ShellCommand,
+    Ulimit,
 };
 pub use unit_bytes::UnitBytes;
 pub use volume::Volume;

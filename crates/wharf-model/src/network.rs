@@ -41,6 +41,9 @@ pub struct Ipam {
     pub driver: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub config: Vec<IpamPool>,
+    /// Accepted, and left out of the normalized model, as Compose does.
+    #[serde(skip_serializing)]
+    pub options: BTreeMap<String, String>,
     #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
     pub extensions: Extensions,
 }

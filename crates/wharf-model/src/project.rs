@@ -20,8 +20,8 @@ pub struct Project {
     pub secrets: BTreeMap<String, FileObject>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub configs: BTreeMap<String, FileObject>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub models: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub models: BTreeMap<String, serde_json::Value>,
     #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
     pub extensions: Extensions,
     /// The typed top-level `x-wharf` section (also kept verbatim in `extensions`).

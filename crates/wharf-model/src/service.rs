@@ -11,8 +11,8 @@ use serde_json::Value;
 use crate::skip::{is_false, is_zero};
 use crate::x_wharf::ServiceSettings;
 use crate::{
-    Build, Deploy, Duration, Extensions, FileReference, Healthcheck, Port, ServiceNetwork,
-    UnitBytes, VolumeMount,
+    Build, Deploy, Develop, DeviceRequest, Duration, Extensions, FileReference, Healthcheck, Port,
+    ServiceHook, ServiceNetwork, UnitBytes, VolumeMount,
 };
 
 /// A command in exec form. `None` keeps the image's default; `Some([])` clears it.
@@ -30,7 +30,7 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build: Option<Build>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub develop: Option<Value>,
+    pub develop: Option<Develop>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blkio_config: Option<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -82,13 +82,11 @@ pub struct Service {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dns_search: Vec<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
-    pub dockerfile: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
     pub domainname: String,
     /// Always present in JSON output (as `null` when unset), like Compose.
     pub entrypoint: ShellCommand,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider: Option<Value>,
+    pub provider: Option<Provider>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, Option<String>>,
     /// Read into `environment` (and then emptied) by the loader, unless it was asked to
@@ -108,8 +106,8 @@ pub struct Service {
     pub extra_hosts: HostsList,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub group_add: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gpus: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gpus: Vec<DeviceRequest>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub hostname: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -130,10 +128,6 @@ pub struct Service {
     pub links: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logging: Option<Logging>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub log_driver: String,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub log_opt: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "is_zero")]
     pub mem_limit: UnitBytes,
     #[serde(skip_serializing_if = "is_zero")]
@@ -146,8 +140,6 @@ pub struct Service {
     pub mac_address: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models: Option<Value>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub net: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub network_mode: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -206,8 +198,6 @@ pub struct Service {
     pub userns_mode: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub uts: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub volume_driver: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<VolumeMount>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -215,9 +205,9 @@ pub struct Service {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub working_dir: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub post_start: Vec<Value>,
+    pub post_start: Vec<ServiceHook>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub pre_stop: Vec<Value>,
+    pub pre_stop: Vec<ServiceHook>,
     #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
     pub extensions: Extensions,
     /// The typed `x-wharf` section (also kept verbatim in `extensions`).
@@ -241,8 +231,13 @@ pub struct Cpus(pub f32);
 
 impl Serialize for Cpus {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Going through the shortest f32 text keeps 0.1 from printing as 0.10000000149.
+        // Going through the shortest f32 text keeps 0.1 from printing as 0.10000000149;
+        // a whole number prints without a fraction, as Go prints a float64.
         let shortest: f64 = self.0.to_string().parse().unwrap_or_default();
+        if shortest.fract() == 0.0 && shortest.abs() < 1e15 {
+            #[allow(clippy::cast_possible_truncation)] // whole and in range: checked above
+            return serializer.serialize_i64(shortest as i64);
+        }
         serializer.serialize_f64(shortest)
     }
 }
@@ -294,11 +289,12 @@ pub struct EnvFile {
     pub format: String,
 }
 
-/// As Compose writes it: a plain path when required (the default), else the long form.
+/// As Compose writes it: a plain path when required (the default, whatever the format),
+/// else the long form.
 impl Serialize for EnvFile {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        if self.required && self.format.is_empty() {
+        if self.required {
             return serializer.serialize_str(&self.path);
         }
         let mut map = serializer.serialize_map(None)?;
@@ -309,6 +305,19 @@ impl Serialize for EnvFile {
         map.serialize_entry("required", &self.required)?;
         map.end()
     }
+}
+
+/// A service that a provider plugin makes (a cloud database, a model runner): no image,
+/// no build, only the plugin's type and its options.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Provider {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, Vec<String>>,
+    #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
+    pub extensions: Extensions,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -36,21 +36,21 @@ pub fn build_service(
     let Some(build) = &service.build else {
         return Ok(());
     };
-    if build.context.contains("://") || build.context.starts_with("git@") {
+    let context_dir = build.context_dir();
+    if context_dir.contains("://") || context_dir.starts_with("git@") {
         bail!(
-            "building {name}: a remote build context ({}) is not supported; clone it and point `build.context` at the clone",
-            build.context
+            "building {name}: a remote build context ({context_dir}) is not supported; clone it and point `build.context` at the clone"
         );
     }
     let project = &loaded.project.name;
     let image = image_name(project, name, service);
     printer.info(&format!("building {name} as {image}"));
     let dockerfile = if build.dockerfile_inline.is_empty() {
-        Dockerfile::File(build.dockerfile.clone().into())
+        Dockerfile::File(build.dockerfile_path().into())
     } else {
         Dockerfile::Inline(build.dockerfile_inline.clone())
     };
-    let context = BuildContext::new(Path::new(&build.context), dockerfile)
+    let context = BuildContext::new(Path::new(context_dir), dockerfile)
         .map_err(|err| anyhow::anyhow!("building {name}: {err}"))?;
     let mut labels: HashMap<String, String> = build.labels.clone().into_iter().collect();
     labels.insert("com.docker.compose.project".into(), project.clone());
@@ -109,7 +109,7 @@ pub fn build_service(
         // The engine's classic builder is what its API offers without a BuildKit session.
         Err(err) if err.to_string().contains("BuildKit") => bail!(
             "building {name}: {err}\nhint: this Dockerfile needs BuildKit, which wharf's builds do not speak yet; `DOCKER_BUILDKIT=1 docker build -t {image} {}` builds it, and `wharf up` then uses that image",
-            build.context
+            build.context_dir()
         ),
         Err(err) => bail!("building {name}: {err}"),
     }

@@ -20,7 +20,7 @@ pub const IMAGE_LABEL: &str = "dev.wharf.requirements";
 /// runs in natively, else the project directory.
 pub fn base_dir(loaded: &Loaded, service: &Service) -> PathBuf {
     if let Some(build) = &service.build {
-        return loaded.project_dir.join(&build.context);
+        return loaded.project_dir.join(build.context_dir());
     }
     let process_dir = service
         .wharf

@@ -78,7 +78,7 @@ fn resolved(paths: &Paths, loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result
     let value = serde_json::json!({ "name": spec.name, "services": services });
     match args.format {
         Format::Json => output::to_json(&value),
-        Format::Yaml => Ok(output::to_yaml(&value)),
+        Format::Yaml => Ok(wharf_manifest::to_yaml(&value)),
     }
 }
 
@@ -137,8 +137,8 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
     match args.format {
         Format::Json => output::to_json(&value),
         Format::Yaml => {
-            output::yaml_shape(&mut value);
-            Ok(output::to_yaml(&value))
+            wharf_manifest::yaml_shape(&mut value);
+            Ok(wharf_manifest::to_yaml(&value))
         }
     }
 }

@@ -93,7 +93,7 @@ fn service_here(loaded: &Loaded) -> anyhow::Result<String> {
         let build_dir = service
             .build
             .as_ref()
-            .map(|build| loaded.project_dir.join(&build.context));
+            .map(|build| loaded.project_dir.join(build.context_dir()));
         for dir in [process_dir, build_dir].into_iter().flatten() {
             let depth = dir.components().count();
             if contains(&dir, &here) && best.is_none_or(|(deepest, _)| depth > deepest) {
