@@ -12,6 +12,7 @@ use wharf_api::{Health, LogStream, now_ms};
 use wharf_plan::{ContainerSpec, RestartPolicy, ServiceSpec};
 
 use crate::dependencies::wait_for_dependencies;
+use crate::hooks::{self, Interrupted, Target};
 use crate::lifecycle::{Command, Event, InstanceKey};
 use crate::shared::Shared;
 use wharf_engine::{ContainerState, Engine, LogTime};
@@ -62,6 +63,26 @@ pub async fn run(
         return fail(&shared, &key, err.to_string());
     }
     shared.log(&key, LogStream::Wharf, format!("container {name} started"));
+    let target = Target::Container {
+        engine: &engine,
+        id: &id,
+    };
+    if let Err(interrupted) = hooks::after_start(&shared, &key, &spec, &target, &mut commands).await
+    {
+        let (grace, failure) = match interrupted {
+            Interrupted::Failed(why) => (None, Some(why)),
+            Interrupted::StopAsked(grace) => (grace, None),
+        };
+        let _ = engine
+            .stop(&id, grace.unwrap_or(spec.stop_grace_period))
+            .await;
+        let code = engine.state(&id).await.ok().and_then(|s| s.exit_code);
+        match failure {
+            Some(why) => fail(&shared, &key, why),
+            None => shared.mark_stopped(&key, code),
+        }
+        return;
+    }
     let follower = tokio::spawn(follow(
         Arc::clone(&shared),
         key.clone(),
@@ -111,6 +132,7 @@ pub async fn run(
                         // A grace period asked for (`-t`) is no news when it runs out.
                         let grace_asked = grace.is_some();
                         let grace = grace.unwrap_or(spec.stop_grace_period);
+                        hooks::before_stop(&shared, &key, &spec, grace, &target).await;
                         let _ = engine.stop(&id, grace).await;
                         follower.abort();
                         let code = engine.state(&id).await.ok().and_then(|s| s.exit_code);

@@ -15,6 +15,7 @@ use wharf_plan::{RestartPolicy, ServiceSpec};
 use crate::cgroup::Cgroup;
 use crate::dependencies::wait_for_dependencies;
 use crate::health::{HealthTracker, probe};
+use crate::hooks::{self, Interrupted, Target};
 use crate::lifecycle::{Command, Event, InstanceKey};
 use crate::orphans::kill_marked;
 use crate::ports::in_use;
@@ -84,6 +85,22 @@ pub async fn run(
         let started = Instant::now();
         pump_logs(&shared, &key, &mut child);
         shared.log(&key, LogStream::Wharf, format!("started (pid {pid})"));
+        let hooked =
+            hooks::after_start(&shared, &key, &spec, &Target::Process, &mut commands).await;
+        if let Err(interrupted) = hooked {
+            let (grace, failure) = match interrupted {
+                Interrupted::Failed(why) => (None, Some(why)),
+                Interrupted::StopAsked(grace) => (grace, None),
+            };
+            let code = stop_child(&mut child, pid, &spec, grace).await;
+            shared.children.release(pid);
+            end_leftovers(cgroup.0.as_ref(), pid, &marker).await;
+            match failure {
+                Some(why) => not_started(&shared, &key, why, None),
+                None => shared.mark_stopped(&key, code),
+            }
+            return;
+        }
         shared.report(
             &key,
             Event::Started {
@@ -129,6 +146,8 @@ pub async fn run(
         let code = match outcome {
             Outcome::StopRequested(grace) => {
                 shared.report(&key, Event::StopRequested);
+                let hook_time = grace.unwrap_or_else(|| grace_period(&spec));
+                hooks::before_stop(&shared, &key, &spec, hook_time, &Target::Process).await;
                 stop_child(&mut child, pid, &spec, grace).await
             }
             Outcome::Exited(code) => code,
@@ -309,6 +328,15 @@ fn exit_code(status: std::process::ExitStatus) -> Option<i32> {
     status.code().or_else(|| status.signal().map(|s| 128 + s))
 }
 
+/// The service's stop grace period: Compose's 10 s unless it sets one.
+fn grace_period(spec: &ServiceSpec) -> Duration {
+    if spec.stop_grace_period.is_zero() {
+        Duration::from_secs(10)
+    } else {
+        spec.stop_grace_period
+    }
+}
+
 /// Sends the stop signal to the group, then SIGKILL after the grace period.
 async fn stop_child(
     child: &mut Process,
@@ -318,11 +346,7 @@ async fn stop_child(
 ) -> Option<i32> {
     let signal = parse_signal(&spec.stop_signal).unwrap_or(Signal::SIGTERM);
     signal_group(pid, signal);
-    let grace = grace.unwrap_or(if spec.stop_grace_period.is_zero() {
-        Duration::from_secs(10)
-    } else {
-        spec.stop_grace_period
-    });
+    let grace = grace.unwrap_or_else(|| grace_period(spec));
     let status = if let Ok(status) = tokio::time::timeout(grace, child.wait()).await {
         status.ok()
     } else {

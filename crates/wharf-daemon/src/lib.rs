@@ -9,6 +9,7 @@ mod events;
 mod forward;
 mod generation;
 mod health;
+mod hooks;
 mod http;
 mod instance;
 mod lifecycle;

@@ -341,3 +341,48 @@ async fn join_streams(mut output: Output, mut input: Input) -> Result<(), Engine
     forward.abort();
     copied
 }
+
+impl Engine {
+    /// Runs `request` with nothing attached but its output, which comes back with its
+    /// exit code: a command run on the user's behalf (a lifecycle hook), whose words
+    /// go to the service's log.
+    pub async fn exec_captured(
+        &self,
+        request: &ExecRequest<'_>,
+    ) -> Result<(i64, String), EngineError> {
+        let options = CreateExecOptions {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            env: Some(request.env.to_vec()),
+            cmd: Some(request.command.to_vec()),
+            working_dir: request.workdir.map(str::to_owned),
+            user: request.user.map(str::to_owned),
+            privileged: Some(request.privileged),
+            ..CreateExecOptions::default()
+        };
+        let id = self
+            .docker
+            .create_exec(request.container, options)
+            .await?
+            .id;
+        let StartExecResults::Attached { mut output, .. } =
+            self.docker.start_exec(&id, None).await?
+        else {
+            return Err(EngineError::Detached);
+        };
+        let mut said = Vec::new();
+        while let Some(chunk) = output.next().await {
+            match chunk? {
+                LogOutput::StdOut { message }
+                | LogOutput::StdErr { message }
+                | LogOutput::Console { message } => said.extend_from_slice(&message),
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        let inspected = self.docker.inspect_exec(&id).await?;
+        Ok((
+            inspected.exit_code.unwrap_or(0),
+            String::from_utf8_lossy(&said).into_owned(),
+        ))
+    }
+}

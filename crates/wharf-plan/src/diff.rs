@@ -69,6 +69,10 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
         old.stop_grace_period == new.stop_grace_period,
     );
     check("origin", old.origin == new.origin);
+    check(
+        "hooks",
+        old.post_start == new.post_start && old.pre_stop == new.pre_stop,
+    );
     // A container is recreated when Compose would: its definition's hash changed.
     let hash = |spec: &ServiceSpec| spec.container.as_ref().map(|c| c.config_hash.clone());
     check("configuration", hash(old) == hash(new));

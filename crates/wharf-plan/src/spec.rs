@@ -71,6 +71,31 @@ pub struct ServiceSpec {
     /// the proxy gives them no route. Not a change that recreates the service.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_http: Vec<u16>,
+    /// Run after each start, in order, before the instance counts as started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<HookSpec>,
+    /// Run before each stop that wharf asks for, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<HookSpec>,
+}
+
+/// A lifecycle hook (`post_start`, `pre_stop`): a command run in the service's
+/// container, or natively beside its process with its environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookSpec {
+    pub command: Vec<String>,
+    /// Another user to run it as (`user`, `user:group` or ids); the service's if empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
+    /// Where it runs; the service's working directory if empty (natively, a relative
+    /// one is under it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub working_dir: String,
+    /// Added to the service's environment.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
 }
 
 impl ServiceSpec {

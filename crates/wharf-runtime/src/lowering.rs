@@ -12,9 +12,10 @@ use wharf_manifest::Loaded;
 use crate::recipes::{self, DatabaseFacts, Recipe, RecipeContext, image_name_and_tag, usual_port};
 use crate::references::resolve_references;
 use wharf_model::x_wharf::CommandLine;
-use wharf_model::{Healthcheck, Service};
+use wharf_model::{Healthcheck, Service, ServiceHook};
 use wharf_plan::{
-    Condition, Dependency, HealthSpec, PortSpec, Probe, ProjectSpec, RestartPolicy, ServiceSpec,
+    Condition, Dependency, HealthSpec, HookSpec, PortSpec, Probe, ProjectSpec, RestartPolicy,
+    ServiceSpec,
 };
 
 /// Images whose command runs unchanged with the host's own interpreter or shell.
@@ -152,6 +153,8 @@ pub fn project_spec(
         match built {
             Ok(mut spec) => {
                 spec.not_http = recipes::not_http_port(&service.image).into_iter().collect();
+                spec.post_start = hooks(&service.post_start, &loaded.environment);
+                spec.pre_stop = hooks(&service.pre_stop, &loaded.environment);
                 if let Some(replicas) = scale.get(name) {
                     spec.replicas = *replicas;
                 }
@@ -253,6 +256,8 @@ fn container_service_spec(
         origin: format!("container {}", container.image),
         search_path: String::new(),
         not_http: Vec::new(),
+        post_start: Vec::new(),
+        pre_stop: Vec::new(),
         container: Some(Box::new(container)),
     })
 }
@@ -367,6 +372,8 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
         container: None,
         search_path: String::new(),
         not_http: Vec::new(),
+        post_start: Vec::new(),
+        pre_stop: Vec::new(),
     })
 }
 
@@ -528,6 +535,28 @@ pub fn ports(service: &Service) -> Result<Vec<PortSpec>, String> {
         });
     }
     Ok(ports)
+}
+
+/// A service's hooks as they run; a variable named without a value takes the
+/// environment's, as a service's own would, and is left out when that has none.
+fn hooks(hooks: &[ServiceHook], environment: &BTreeMap<String, String>) -> Vec<HookSpec> {
+    hooks
+        .iter()
+        .map(|hook| HookSpec {
+            command: hook.command.clone().unwrap_or_default(),
+            user: hook.user.clone(),
+            privileged: hook.privileged,
+            working_dir: hook.working_dir.clone(),
+            environment: hook
+                .environment
+                .iter()
+                .filter_map(|(key, value)| {
+                    let value = value.clone().or_else(|| environment.get(key).cloned())?;
+                    Some((key.clone(), value))
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 fn dependencies(service: &Service) -> BTreeMap<String, Dependency> {

@@ -423,7 +423,7 @@ fn foreground(
         .current_dir(workdir.unwrap_or(&service.working_dir))
         .envs(&service.environment);
     if let Some(user) = user {
-        let (uid, gid) = native_user(user)?;
+        let (uid, gid) = wharf_host::users::lookup(user)?;
         std::os::unix::process::CommandExt::uid(&mut command, uid);
         std::os::unix::process::CommandExt::gid(&mut command, gid);
     }
@@ -443,36 +443,6 @@ fn foreground(
     signals.add(Signal::SIGQUIT);
     signals.thread_block()?;
     Ok(exit_code(child.wait()?))
-}
-
-/// `-u NAME|UID[:GROUP|GID]` for a native command: a user of this machine. Native
-/// services run as whoever runs wharf, so another user needs root.
-fn native_user(text: &str) -> anyhow::Result<(u32, u32)> {
-    use nix::unistd::{Gid, Group, Uid, User};
-    let (name, group) = text
-        .split_once(':')
-        .map_or((text, None), |(n, g)| (n, Some(g)));
-    let user = match name.parse::<u32>() {
-        Ok(uid) => User::from_uid(Uid::from_raw(uid))?,
-        Err(_) => User::from_name(name)?,
-    }
-    .with_context(|| format!("-u {text}: no such user on this machine"))?;
-    let gid = match group {
-        None => user.gid,
-        Some(group) => match group.parse::<u32>() {
-            Ok(gid) => Gid::from_raw(gid),
-            Err(_) => {
-                Group::from_name(group)?
-                    .with_context(|| format!("-u {text}: no such group on this machine"))?
-                    .gid
-            }
-        },
-    };
-    let me = Uid::effective();
-    if user.uid != me && !me.is_root() {
-        bail!("-u {text}: native services run as you, and running as another user needs root");
-    }
-    Ok((user.uid.as_raw(), gid.as_raw()))
 }
 
 /// `command` in `service`: exec'd into its running instance, else run as a one-off.

@@ -1607,3 +1607,46 @@ fn a_recreated_container_keeps_its_anonymous_volumes_unless_renewed() {
     assert!(!gone.status.success(), "the anonymous volume went with it");
     stack.ok(&["down", "-v", "--yes"]);
 }
+
+#[test]
+fn lifecycle_hooks_run_in_the_container_as_compose_runs_them() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfhooks
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    post_start:
+      - command: sh -c 'echo "$$WHO as $$(id -u) in $$(pwd)" > /hooked; echo hooked'
+        environment: [WHO=post_start]
+        user: "0"
+        working_dir: /bin
+    pre_stop:
+      - command: ["sh", "-c", "echo draining"]
+  broken:
+    image: {IMAGE}
+    command: ["sleep", "600"]
+    stop_grace_period: 1s
+    post_start:
+      - command: ["sh", "-c", "exit 4"]
+"#
+    ));
+    let up = stack.wharf(&["up", "-d", "--wait"]);
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert!(!up.status.success(), "broken's hook fails the up: {said}");
+    assert!(
+        said.contains("post_start `sh -c exit 4` exited with code 4"),
+        "{said}"
+    );
+    assert_eq!(
+        stack.ok(&["exec", "-T", "app", "cat", "/hooked"]),
+        "post_start as 0 in /bin\n"
+    );
+    assert!(stack.ok(&["logs", "app"]).contains("post_start: hooked"));
+    stack.ok(&["stop", "app"]);
+    assert!(stack.ok(&["logs", "app"]).contains("pre_stop: draining"));
+    stack.ok(&["down"]);
+}

@@ -1409,3 +1409,73 @@ fn ps_orphans_false_leaves_out_services_the_file_no_longer_has() {
     assert_eq!(stack.ok(&["ps", "--services", "--orphans=false"]), "app\n");
     assert_eq!(stack.ok(&["ps", "--services", "--orphans"]), "app\nold\n");
 }
+
+#[test]
+fn lifecycle_hooks_run_beside_the_process_and_a_failing_post_start_fails_up() {
+    let stack = Stack::new(
+        r#"name: hooked
+services:
+  db:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "exec sleep 600"]}}
+    post_start:
+      - command: sh -c 'echo "seeded by $$WHO" > seeded.txt; echo seeding done'
+        environment: {WHO: post_start}
+    pre_stop:
+      - command: ["sh", "-c", "echo drained > drained.txt"]
+  app:
+    image: debian
+    depends_on: [db]
+    x-wharf: {process: {command: ["sh", "-c", "cat seeded.txt; exec sleep 600"]}}
+"#,
+    );
+    stack.ok(&["up", "--wait", "--wait-timeout", "20"]);
+    let dir = stack.dir.path();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("seeded.txt")).unwrap(),
+        "seeded by post_start\n"
+    );
+    // The dependent started only once the hook was done: it read what the hook wrote.
+    eventually("app printed the seed", Duration::from_secs(5), || {
+        stack.ok(&["logs", "app"]).contains("seeded by post_start")
+    });
+    assert!(
+        stack
+            .ok(&["logs", "db"])
+            .contains("post_start: seeding done")
+    );
+    assert!(!dir.join("drained.txt").exists());
+    stack.ok(&["stop", "db"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("drained.txt")).unwrap(),
+        "drained\n"
+    );
+    stack.ok(&["down"]);
+
+    stack.write(
+        r#"name: hooked
+services:
+  broken:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+    post_start:
+      - command: ["sh", "-c", "echo cannot seed; exit 3"]
+"#,
+    );
+    let up = stack.wharf(&["up", "--wait", "--wait-timeout", "20"]);
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert!(!up.status.success(), "{said}");
+    assert!(
+        said.contains("post_start `sh -c echo cannot seed; exit 3` exited with code 3"),
+        "{said}"
+    );
+    assert!(
+        stack
+            .ok(&["logs", "broken"])
+            .contains("post_start: cannot seed")
+    );
+    let ps = stack.ps();
+    assert_eq!(ps[0]["state"], "exited", "{ps:?}");
+    assert!(ps[0]["pid"].is_null(), "its process was stopped: {ps:?}");
+    stack.ok(&["down"]);
+}
