@@ -141,7 +141,16 @@ fn sort_keys(value: &mut Value) {
 fn escape(value: &mut Value) {
     match value {
         Value::String(text) if text.contains('$') => *text = text.replace('$', "$$"),
-        Value::Object(map) => map.values_mut().for_each(escape),
+        Value::Object(map) => {
+            // Keys are escaped too: Compose escapes every string of the tree.
+            if map.keys().any(|key| key.contains('$')) {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(key, value)| (key.replace('$', "$$"), value))
+                    .collect();
+            }
+            map.values_mut().for_each(escape);
+        }
         Value::Array(items) => items.iter_mut().for_each(escape),
         _ => {}
     }

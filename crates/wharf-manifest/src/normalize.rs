@@ -300,6 +300,13 @@ fn check_consistency(name: &str, service: &Service, span: &Span) -> Result<()> {
             format!("services.{name}: can't set distinct values on '{a}' and '{b}'"),
         )
     };
+    if !service.network_mode.is_empty() && !service.networks.is_empty() {
+        return Err(Error::at(
+            span,
+            format!("service {name:?} declares mutually exclusive `network_mode` and `networks`"),
+        )
+        .with_help("a service joins networks, or shares another's network stack, not both"));
+    }
     if !service.container_name.is_empty() && service.replicas() > 1 {
         return Err(Error::at(
             span,
@@ -500,6 +507,12 @@ fn check_references(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {
             }
         }
         for secret in &service.secrets {
+            if !project.secrets.contains_key(&secret.source) {
+                return Err(undefined("secret", &secret.source));
+            }
+        }
+        let build_secrets = service.build.iter().flat_map(|build| &build.secrets);
+        for secret in build_secrets {
             if !project.secrets.contains_key(&secret.source) {
                 return Err(undefined("secret", &secret.source));
             }

@@ -15,8 +15,16 @@ pub fn parse_port(spec: &str) -> Result<Vec<PortSpec>, String> {
         format!("invalid port {spec:?}: expected [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]")
     };
     let (rest, protocol) = match spec.rsplit_once('/') {
-        Some((rest, proto)) if !proto.is_empty() => (rest, proto.to_ascii_lowercase()),
-        Some(_) => return Err(invalid()),
+        Some((rest, proto))
+            if ["tcp", "udp", "sctp"].contains(&proto.to_ascii_lowercase().as_str()) =>
+        {
+            (rest, proto.to_ascii_lowercase())
+        }
+        Some((_, proto)) => {
+            return Err(format!(
+                "invalid port {spec:?}: unknown protocol {proto:?} (tcp, udp or sctp)"
+            ));
+        }
         None => (spec, "tcp".to_owned()),
     };
     // An IPv6 host address is bracketed: [::1]:8080:80.
