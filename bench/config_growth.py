@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """How `wharf config` grows with the project: times it on generated projects of N, 2N,
-4N and 8N services and prints each doubling's cost (2.0 is linear).
+4N and 8N services and prints each doubling's cost (2.0 is linear) and the peak memory.
 
 Usage: bench/config_growth.py [--services 5000] [--runs 5]
 Builds nothing: run `cargo build --release` first. The anchor is the smallest project,
@@ -8,6 +8,7 @@ measured in the same invocation; the median of the runs is quoted.
 """
 
 import argparse
+import os
 import pathlib
 import statistics
 import subprocess
@@ -33,13 +34,17 @@ def generate(services):
     return "\n".join(line for line in lines if line) + "\n"
 
 
-def median_seconds(path, runs):
-    times = []
+def median_seconds_and_peak_mib(path, runs):
+    times, peaks = [], []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([WHARF, "-f", path, "config", "-q"], check=True)
+        child = subprocess.Popen([WHARF, "-f", path, "config", "-q"])
+        _, status, usage = os.wait4(child.pid, 0)
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"wharf config failed on {path}")
+        peaks.append(usage.ru_maxrss / 1024)
+    return statistics.median(times), max(peaks)
 
 
 def main():
@@ -54,9 +59,9 @@ def main():
             count = args.services * factor
             path = pathlib.Path(work) / f"compose-{count}.yaml"
             path.write_text(generate(count))
-            seconds = median_seconds(path, args.runs)
+            seconds, peak = median_seconds_and_peak_mib(path, args.runs)
             growth = f"  x{seconds / previous:.2f} for twice the services" if previous else ""
-            print(f"{count:>7} services  {seconds * 1000:8.1f} ms{growth}")
+            print(f"{count:>7} services  {seconds * 1000:8.1f} ms  {peak:6.0f} MiB peak{growth}")
             previous = seconds
 
 

@@ -38,6 +38,8 @@ pub struct LoadOptions {
     pub services: Vec<String>,
     /// Leave `env_file` unread, as Compose does when it only hashes the configuration.
     pub keep_env_files: bool,
+    /// Gather every use of a variable into [`Loaded::variables`] (`config --variables`).
+    pub collect_variables: bool,
 }
 
 /// A loaded project and what was learnt on the way.
@@ -48,6 +50,7 @@ pub struct Loaded {
     pub project_dir: PathBuf,
     /// The variables used for interpolation (.env overlaid by the shell).
     pub environment: BTreeMap<String, String>,
+    /// Each use of a variable, when asked for (`LoadOptions::collect_variables`).
     pub variables: Vec<VariableUse>,
     /// Every profile any service names, enabled or not.
     pub profiles: BTreeSet<String>,
@@ -322,7 +325,9 @@ impl Context<'_> {
         path: &Path,
         project_dir: &Path,
     ) -> Result<Node> {
-        collect_variables(&document, &mut self.variables);
+        if self.options.collect_variables {
+            collect_variables(&document, &mut self.variables);
+        }
         if self.options.interpolate {
             interpolate_tree(&mut document, self.env)?;
         }

@@ -45,7 +45,10 @@ pub struct Key {
 #[derive(Clone, Debug, Default)]
 pub struct Map {
     entries: Vec<(Key, Node)>,
-    index: std::cell::OnceCell<std::collections::HashMap<String, usize>>,
+    /// Boxed: most mappings are small and never build one, and every node of the tree
+    /// pays for this field's size.
+    #[allow(clippy::box_collection)] // the point is the field's size, not the map's place
+    index: std::cell::OnceCell<Box<std::collections::HashMap<String, usize>>>,
 }
 
 /// Below this many keys a scan is cheaper than an index.
@@ -151,7 +154,7 @@ impl Map {
             for (position, (key, _)) in self.entries.iter().enumerate() {
                 index.entry(key.name.clone()).or_insert(position);
             }
-            index
+            Box::new(index)
         });
         index.get(name).copied()
     }
@@ -223,5 +226,21 @@ impl Key {
             name: name.into(),
             span,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real file has tens of nodes per service and projects have thousands of
+    /// services: the node's size is the loader's memory.
+    #[test]
+    fn a_node_stays_small() {
+        assert!(
+            std::mem::size_of::<Node>() <= 64,
+            "{}",
+            std::mem::size_of::<Node>()
+        );
     }
 }

@@ -42,7 +42,7 @@ pub fn normalize(
             return Err(Error::new(format!("no such service: {name}")));
         }
     }
-    let names: Vec<String> = project.services.keys().cloned().collect();
+    let names: HashSet<String> = project.services.keys().cloned().collect();
     for (name, service) in &mut project.services {
         let span = spans.service(name);
         add_implicit_dependencies(service);
@@ -174,7 +174,7 @@ fn add_implicit_dependencies(service: &mut Service) {
 fn check_dependencies(
     name: &str,
     service: &Service,
-    enabled: &[String],
+    enabled: &HashSet<String>,
     defined: &HashSet<String>,
     span: &Span,
 ) -> Result<()> {
@@ -353,41 +353,52 @@ fn check_consistency(name: &str, service: &Service, span: &Span) -> Result<()> {
     Ok(())
 }
 
+/// Depth-first over `depends_on`, without recursion (a chain of thousands of services
+/// is a real file's shape) and with the services on the current path in a set, so the
+/// check stays linear.
 fn check_cycles(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {
-    fn visit<'a>(
-        project: &'a Project,
-        name: &'a str,
-        path: &mut Vec<&'a str>,
-        done: &mut HashSet<&'a str>,
-    ) -> Option<Vec<String>> {
-        if done.contains(&name) {
-            return None;
+    let mut done: HashSet<&str> = HashSet::new();
+    for start in project.services.keys() {
+        if done.contains(start.as_str()) {
+            continue;
         }
-        if let Some(start) = path.iter().position(|n| *n == name) {
-            let mut cycle: Vec<String> = path[start..].iter().map(|s| (*s).to_owned()).collect();
-            cycle.push(name.to_owned());
-            return Some(cycle);
-        }
-        path.push(name);
-        if let Some(service) = project.services.get(name) {
-            for dependency in service.depends_on.keys() {
-                if let Some(cycle) = visit(project, dependency, path, done) {
-                    return Some(cycle);
-                }
+        // Each frame: a service and the dependencies of it still to visit.
+        let mut path: Vec<(&str, Vec<&str>)> = Vec::new();
+        let mut on_path: HashSet<&str> = HashSet::new();
+        let dependencies = |name: &str| -> Vec<&str> {
+            project
+                .services
+                .get(name)
+                // Reversed: popped in name order.
+                .map(|s| s.depends_on.keys().rev().map(String::as_str).collect())
+                .unwrap_or_default()
+        };
+        path.push((start, dependencies(start)));
+        on_path.insert(start);
+        while let Some((name, pending)) = path.last_mut() {
+            let Some(next) = pending.pop() else {
+                let name = *name;
+                on_path.remove(name);
+                done.insert(name);
+                path.pop();
+                continue;
+            };
+            if done.contains(next) {
+                continue;
             }
-        }
-        path.pop();
-        done.insert(name);
-        None
-    }
-    let mut done = HashSet::new();
-    for name in project.services.keys() {
-        if let Some(cycle) = visit(project, name, &mut Vec::new(), &mut done) {
-            return Err(Error::at(
-                &spans.service(&cycle[0]),
-                format!("dependency cycle detected: {}", cycle.join(" -> ")),
-            )
-            .with_help("remove one of these depends_on entries"));
+            if on_path.contains(next) {
+                let from = path.iter().position(|(n, _)| *n == next).unwrap_or(0);
+                let mut cycle: Vec<String> =
+                    path[from..].iter().map(|(n, _)| (*n).to_owned()).collect();
+                cycle.push(next.to_owned());
+                return Err(Error::at(
+                    &spans.service(&cycle[0]),
+                    format!("dependency cycle detected: {}", cycle.join(" -> ")),
+                )
+                .with_help("remove one of these depends_on entries"));
+            }
+            on_path.insert(next);
+            path.push((next, dependencies(next)));
         }
     }
     Ok(())

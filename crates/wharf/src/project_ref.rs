@@ -180,5 +180,6 @@ pub fn load_options(
         stdin,
         services: services.to_vec(),
         keep_env_files: false,
+        collect_variables: false,
     })
 }

@@ -17,11 +17,13 @@ use crate::settings::Settings;
 pub fn run(settings: &Settings, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     let mut options = load_options(settings, !args.no_interpolate, &args.services)?;
     options.keep_env_files = args.hash.is_some();
+    options.collect_variables = args.variables;
     let loaded = wharf_manifest::load(&options)?;
     for warning in &loaded.warnings {
         settings.printer.warn(warning);
     }
     if (args.quiet || settings.global.quiet) && args.output.is_none() {
+        std::mem::forget(loaded);
         return Ok(ExitCode::SUCCESS);
     }
     let text = if args.resolved {
@@ -34,6 +36,9 @@ pub fn run(settings: &Settings, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => print!("{text}"),
     }
+    // The process ends here: freeing a large project piece by piece is time spent on
+    // nothing (a tenth of a 20,000-service `config`).
+    std::mem::forget(loaded);
     Ok(ExitCode::SUCCESS)
 }
 
