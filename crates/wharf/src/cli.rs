@@ -987,6 +987,9 @@ pub struct ConfigArgs {
     /// Print the network names, one per line
     #[arg(long)]
     pub networks: bool,
+    /// Print the model each used model runs, one per line
+    #[arg(long)]
+    pub models: bool,
     /// Print the variables the files use, with their defaults
     #[arg(long)]
     pub variables: bool,

@@ -55,7 +55,8 @@ fn run(program: &str, dir: &Path, args: &[String], env: &[(String, String)]) -> 
 }
 
 /// Outputs whose line order Compose leaves to Go's map iteration (or sorts differently).
-const LISTINGS: [&str; 6] = [
+const LISTINGS: [&str; 7] = [
+    "--models",
     "--services",
     "--volumes",
     "--networks",
@@ -268,7 +269,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("build", "--sbom"),
     ("build", "--ssh"),
     ("config", "--lock-image-digests"),
-    ("config", "--models"),
     ("config", "--no-consistency"),
     ("config", "--no-env-resolution"),
     ("config", "--no-normalize"),

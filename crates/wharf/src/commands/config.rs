@@ -99,6 +99,15 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
     if args.networks {
         return Ok(lines(project.networks.keys().cloned().collect()));
     }
+    if args.models {
+        return Ok(lines(
+            project
+                .models
+                .values()
+                .filter_map(|model| model.get("model")?.as_str().map(str::to_owned))
+                .collect(),
+        ));
+    }
     if args.profiles {
         return Ok(lines(loaded.profiles.iter().cloned().collect()));
     }
