@@ -24,6 +24,7 @@ mod short_syntax;
 mod source;
 mod suggest;
 mod tree_path;
+mod typing;
 mod yaml;
 mod yaml_writer;
 

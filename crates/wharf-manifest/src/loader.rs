@@ -8,7 +8,6 @@ use std::sync::Arc;
 use wharf_model::Project;
 
 use crate::canonical::canonicalize;
-use crate::de::from_node;
 use crate::discovery::{find_files, normalize_project_name, validate_project_name};
 use crate::environment::Environment;
 use crate::error::{Error, Result};
@@ -17,7 +16,7 @@ use crate::merge::{merge, strip_tags};
 use crate::node::{Key, Map, Node, Value};
 use crate::schema;
 use crate::source::{SourceFile, Span};
-use crate::{extends, include, normalize, paths, yaml};
+use crate::{extends, include, normalize, paths, typing, yaml};
 
 /// What the command line and the shell say about where and how to load.
 #[derive(Debug, Clone, Default)]
@@ -129,7 +128,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         Node::str(name, name_span),
     );
     schema::check(&root)?;
-    let project: Project = from_node(&root, "")?;
+    let (project, spans) = typing::type_project(root)?;
     let profiles = project
         .services
         .values()
@@ -139,7 +138,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
     let defined: BTreeSet<String> = project.services.keys().cloned().collect();
     let project = normalize::normalize(
         project,
-        &root,
+        &spans,
         &active,
         &options.services,
         &env,

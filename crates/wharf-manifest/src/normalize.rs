@@ -4,31 +4,27 @@
 //! prefixed with the project, `env_file` read into `environment`) and rejects what it
 //! rejects (undefined references, dependency cycles, contradictory settings).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
-use wharf_model::x_wharf::{ProjectSettings, ServiceSettings};
 use wharf_model::{DependsOn, Network, Project, Service};
 
-use crate::de::from_node;
 use crate::dotenv;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::interpolate::Variables;
-use crate::node::{Map, Node};
 use crate::source::{SourceFile, Span};
+use crate::typing::ServiceSpans;
 
 pub fn normalize(
     mut project: Project,
-    root: &Node,
+    spans: &ServiceSpans,
     active_profiles: &[String],
     requested: &[String],
     env: &Environment,
     project_dir: &Path,
     read_env_files_into_environment: bool,
 ) -> Result<Project> {
-    let spans = ServiceSpans::new(root);
-    read_wharf_settings(&mut project, root)?;
     let all = active_profiles.iter().any(|p| p == "*");
     let defined: HashSet<String> = project.services.keys().cloned().collect();
     project.services.retain(|name, service| {
@@ -86,55 +82,11 @@ pub fn normalize(
         }
         check_consistency(name, service, &span)?;
     }
-    check_cycles(&project, &spans)?;
+    check_cycles(&project, spans)?;
     name_resources(&mut project);
-    check_references(&project, &spans)?;
+    check_references(&project, spans)?;
     drop_unused_resources(&mut project);
     Ok(project)
-}
-
-/// Where each service is defined, for errors found after typing.
-struct ServiceSpans<'a>(HashMap<&'a str, &'a Span>);
-
-impl<'a> ServiceSpans<'a> {
-    fn new(root: &'a Node) -> Self {
-        let services = root
-            .as_map()
-            .and_then(|m| m.get("services"))
-            .and_then(Node::as_map);
-        let spans = services
-            .into_iter()
-            .flat_map(Map::iter)
-            .map(|(key, _)| (key.name.as_str(), &key.span))
-            .collect();
-        Self(spans)
-    }
-
-    fn service(&self, name: &str) -> Span {
-        self.0.get(name).map(|s| (*s).clone()).unwrap_or_default()
-    }
-}
-
-fn read_wharf_settings(project: &mut Project, root: &Node) -> Result<()> {
-    let Some(top) = root.as_map() else {
-        return Ok(());
-    };
-    if let Some(node) = top.get("x-wharf") {
-        project.wharf = from_node::<ProjectSettings>(node, "x-wharf")?;
-    }
-    let Some(services) = top.get("services").and_then(Node::as_map) else {
-        return Ok(());
-    };
-    for (key, node) in services.iter() {
-        if let Some(settings) = node.as_map().and_then(|m| m.get("x-wharf")) {
-            let parsed: ServiceSettings =
-                from_node(settings, &format!("services.{}.x-wharf", key.name))?;
-            if let Some(service) = project.services.get_mut(&key.name) {
-                service.wharf = parsed;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Links, `network_mode: service:x` and `volumes_from` need the other service started
@@ -356,7 +308,7 @@ fn check_consistency(name: &str, service: &Service, span: &Span) -> Result<()> {
 /// Depth-first over `depends_on`, without recursion (a chain of thousands of services
 /// is a real file's shape) and with the services on the current path in a set, so the
 /// check stays linear.
-fn check_cycles(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {
+fn check_cycles(project: &Project, spans: &ServiceSpans) -> Result<()> {
     let mut done: HashSet<&str> = HashSet::new();
     for start in project.services.keys() {
         if done.contains(start.as_str()) {
@@ -494,7 +446,7 @@ fn service_models(service: &Service) -> impl Iterator<Item = &str> {
         .flat_map(|models| models.keys().map(String::as_str))
 }
 
-fn check_references(project: &Project, spans: &ServiceSpans<'_>) -> Result<()> {
+fn check_references(project: &Project, spans: &ServiceSpans) -> Result<()> {
     for (name, service) in &project.services {
         let span = spans.service(name);
         let undefined = |kind: &str, what: &str| {
