@@ -56,23 +56,7 @@ impl Engine {
     pub async fn exec(&self, request: &ExecRequest<'_>) -> Result<i64, EngineError> {
         let tty = request.tty.is_some();
         let attach = !request.detach;
-        let options = CreateExecOptions {
-            attach_stdin: Some(attach),
-            attach_stdout: Some(attach),
-            attach_stderr: Some(attach),
-            tty: Some(tty),
-            env: Some(request.env.to_vec()),
-            cmd: Some(request.command.to_vec()),
-            working_dir: request.workdir.map(str::to_owned),
-            user: request.user.map(str::to_owned),
-            privileged: Some(request.privileged),
-            ..CreateExecOptions::default()
-        };
-        let id = self
-            .docker
-            .create_exec(request.container, options)
-            .await?
-            .id;
+        let id = self.create_exec(request, attach, attach).await?;
         let start = StartExecOptions {
             detach: request.detach,
             tty,
@@ -343,16 +327,19 @@ async fn join_streams(mut output: Output, mut input: Input) -> Result<(), Engine
 }
 
 impl Engine {
-    /// Runs `request` with nothing attached but its output, which comes back with its
-    /// exit code: a command run on the user's behalf (a lifecycle hook), whose words
-    /// go to the service's log.
-    pub async fn exec_captured(
+    /// Creates the exec `request` describes, with its input and its output attached
+    /// or not; its id.
+    async fn create_exec(
         &self,
         request: &ExecRequest<'_>,
-    ) -> Result<(i64, String), EngineError> {
+        input: bool,
+        output: bool,
+    ) -> Result<String, EngineError> {
         let options = CreateExecOptions {
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
+            attach_stdin: Some(input),
+            attach_stdout: Some(output),
+            attach_stderr: Some(output),
+            tty: Some(request.tty.is_some()),
             env: Some(request.env.to_vec()),
             cmd: Some(request.command.to_vec()),
             working_dir: request.workdir.map(str::to_owned),
@@ -360,11 +347,21 @@ impl Engine {
             privileged: Some(request.privileged),
             ..CreateExecOptions::default()
         };
-        let id = self
+        Ok(self
             .docker
             .create_exec(request.container, options)
             .await?
-            .id;
+            .id)
+    }
+
+    /// Runs `request` with nothing attached but its output, which comes back with its
+    /// exit code: a command run on the user's behalf (a lifecycle hook), whose words
+    /// go to the service's log.
+    pub async fn exec_captured(
+        &self,
+        request: &ExecRequest<'_>,
+    ) -> Result<(i64, String), EngineError> {
+        let id = self.create_exec(request, false, true).await?;
         let StartExecResults::Attached { mut output, .. } =
             self.docker.start_exec(&id, None).await?
         else {

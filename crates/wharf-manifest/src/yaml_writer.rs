@@ -27,7 +27,7 @@ pub fn yaml_shape(value: &mut Value) {
 pub fn to_yaml(value: &Value) -> String {
     let mut out = String::new();
     match value {
-        Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0),
+        Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0, false),
         Value::Array(items) if !items.is_empty() => write_seq(&mut out, items, 0),
         scalar => write_scalar(&mut out, scalar, 0),
     }
@@ -45,12 +45,16 @@ fn ordered_entries(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
     entries
 }
 
-fn write_map(out: &mut String, map: &Map<String, Value>, indent: usize) {
-    for (key, value) in ordered_entries(map) {
-        out.push_str(&" ".repeat(indent));
+/// The entries of `map` at `indent`; with `first_inline`, the first one goes where the
+/// writer stands (after a list's dash) and the rest align under it.
+fn write_map(out: &mut String, map: &Map<String, Value>, indent: usize, first_inline: bool) {
+    for (i, (key, value)) in ordered_entries(map).into_iter().enumerate() {
+        if !(first_inline && i == 0) {
+            out.push_str(&" ".repeat(indent));
+        }
         out.push_str(&flow_scalar(key));
         out.push(':');
-        write_value_after_key(out, value, indent);
+        write_node(out, value, indent, false);
     }
 }
 
@@ -58,37 +62,17 @@ fn write_seq(out: &mut String, items: &[Value], indent: usize) {
     for item in items {
         out.push_str(&" ".repeat(indent));
         out.push('-');
-        match item {
-            Value::Object(map) if !map.is_empty() => {
-                // The first key goes on the dash's line, the rest align under it.
-                for (i, (key, value)) in ordered_entries(map).into_iter().enumerate() {
-                    if i == 0 {
-                        out.push(' ');
-                    } else {
-                        out.push_str(&" ".repeat(indent + 2));
-                    }
-                    out.push_str(&flow_scalar(key));
-                    out.push(':');
-                    write_value_after_key(out, value, indent + 2);
-                }
-            }
-            Value::Array(inner) if !inner.is_empty() => {
-                out.push('\n');
-                write_seq(out, inner, indent + 2);
-            }
-            scalar => {
-                out.push(' ');
-                write_scalar(out, scalar, indent + 2);
-            }
-        }
+        write_node(out, item, indent, true);
     }
 }
 
-fn write_value_after_key(out: &mut String, value: &Value, indent: usize) {
+/// A value after its key's colon, or after a list's dash (`after_dash`), the one
+/// standing at `indent`.
+fn write_node(out: &mut String, value: &Value, indent: usize, after_dash: bool) {
     match value {
         Value::Object(map) if !map.is_empty() => {
-            out.push('\n');
-            write_map(out, map, indent + 2);
+            out.push(if after_dash { ' ' } else { '\n' });
+            write_map(out, map, indent + 2, after_dash);
         }
         Value::Array(items) if !items.is_empty() => {
             out.push('\n');
