@@ -7,6 +7,7 @@
 
 mod client;
 mod compose_json;
+mod go_template;
 mod paths;
 mod watch;
 mod when;
@@ -14,6 +15,7 @@ mod wire;
 
 pub use client::{Client, ClientError, LineStream};
 pub use compose_json::{COMPOSE_STATES, compose_state, ls_entry, ps_line};
+pub use go_template::{Template, TemplateError};
 pub use paths::{Paths, create_private_dir, write_private};
 pub use watch::ProjectWatch;
 pub use when::{rfc3339_ms, when, window};

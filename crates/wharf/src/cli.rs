@@ -623,7 +623,7 @@ pub struct ImagesArgs {
     #[arg(short, long)]
     pub quiet: bool,
     #[command(flatten)]
-    pub format: ListFormatArgs,
+    pub format: ComposeFormatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -881,7 +881,7 @@ pub struct PsArgs {
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub orphans: bool,
     #[command(flatten)]
-    pub format: ListFormatArgs,
+    pub format: ComposeFormatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -896,7 +896,7 @@ pub struct LsArgs {
     #[arg(long, value_name = "KEY=VALUE")]
     pub filter: Vec<String>,
     #[command(flatten)]
-    pub format: ListFormatArgs,
+    pub format: ComposeFormatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -910,6 +910,32 @@ pub struct ListFormatArgs {
 pub enum ListFormat {
     Table,
     Json,
+}
+
+/// `--format` of the commands Compose has too (`ps`, `ls`, `images`): a table, JSON,
+/// or a Go template applied to each JSON object.
+#[derive(Debug, Args)]
+pub struct ComposeFormatArgs {
+    /// Output format: table, json, or a Go template such as '{{.Name}}\t{{.State}}'
+    #[arg(long, value_parser = parse_compose_format, default_value = "table")]
+    pub format: ComposeFormat,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComposeFormat {
+    Table,
+    Json,
+    Template(wharf_api::Template),
+}
+
+fn parse_compose_format(text: &str) -> Result<ComposeFormat, String> {
+    match text {
+        "table" => Ok(ComposeFormat::Table),
+        "json" => Ok(ComposeFormat::Json),
+        _ => wharf_api::Template::parse(text)
+            .map(ComposeFormat::Template)
+            .map_err(|e| e.to_string()),
+    }
 }
 
 /// `--tail N`, or `all` (no limit), as Compose takes it.

@@ -954,6 +954,21 @@ services:
         "{once}"
     );
     assert_eq!(once["wharf"]["backend"], "process");
+    // Go templates over the same objects, as scripts for Compose write them.
+    assert_eq!(
+        stack.ok(&[
+            "ps",
+            "-a",
+            "--format",
+            "{{.Service}} {{.State}} {{.ExitCode}}"
+        ]),
+        "once exited 3\nweb running 0\n"
+    );
+    let table = stack.ok(&["ps", "--format", "table {{.Name}}\\t{{.State}}"]);
+    assert_eq!(table, "NAME            STATE\nfilters-web-1   running\n");
+    let unknown = stack.wharf(&["ps", "--format", "{{.Colour}}"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no field `Colour`"));
 
     assert_eq!(stack.ok(&["ls", "-q"]), "filters\n");
     assert_eq!(stack.ok(&["ls", "-q", "--filter", "name=nomatch"]), "");

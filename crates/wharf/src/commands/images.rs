@@ -10,7 +10,7 @@ use wharf_engine::BlockingEngine;
 use wharf_manifest::Loaded;
 use wharf_model::Service;
 
-use crate::cli::{BuildArgs, ImagesArgs, ListFormat, PullArgs, PushArgs};
+use crate::cli::{BuildArgs, ComposeFormat, ImagesArgs, PullArgs, PushArgs};
 use crate::image_build::{BuildOptions, build_service};
 use crate::output::aligned_table;
 use crate::printer::Printer;
@@ -157,7 +157,7 @@ fn push_each(
 }
 
 pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode> {
-    let format = args.format.format;
+    let format = &args.format.format;
     let loaded = project_ref::load(settings)?;
     let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
     let mut rows = vec![["SERVICE", "IMAGE", "IMAGE ID", "SIZE"].map(str::to_owned)];
@@ -214,7 +214,9 @@ pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode
         for id in ids {
             println!("{id}");
         }
-    } else if format == ListFormat::Json {
+    } else if let ComposeFormat::Template(template) = format {
+        print!("{}", template.render(&listed)?);
+    } else if *format == ComposeFormat::Json {
         println!("{}", serde_json::to_string(&listed)?);
     } else {
         print!("{}", aligned_table(&rows));

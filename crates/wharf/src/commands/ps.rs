@@ -6,7 +6,7 @@ use wharf_api::{InstanceStatus, ProjectSummary, now_ms};
 
 use anyhow::bail;
 
-use crate::cli::{ListFormat, LsArgs, PsArgs};
+use crate::cli::{ComposeFormat, LsArgs, PsArgs};
 use crate::daemon_client;
 use crate::output::aligned_table;
 use crate::project_ref;
@@ -50,11 +50,15 @@ pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
         for service in services {
             println!("{service}");
         }
-    } else if args.format.format == ListFormat::Json {
+    } else if args.format.format == ComposeFormat::Json {
         let now = now_ms();
         for instance in &instances {
             println!("{}", ps_line(&name, instance, now));
         }
+    } else if let ComposeFormat::Template(template) = &args.format.format {
+        let now = now_ms();
+        let lines: Vec<_> = instances.iter().map(|i| ps_line(&name, i, now)).collect();
+        print!("{}", template.render(&lines)?);
     } else if args.quiet {
         for instance in &instances {
             // Compose prints container ids; a native instance has its name.
@@ -120,10 +124,18 @@ pub fn list(settings: &Settings, args: &LsArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if args.format.format == ListFormat::Json {
-        let entries: Vec<_> = projects.iter().map(ls_entry).collect();
-        println!("{}", serde_json::to_string(&entries)?);
-        return Ok(ExitCode::SUCCESS);
+    match &args.format.format {
+        ComposeFormat::Json => {
+            let entries: Vec<_> = projects.iter().map(ls_entry).collect();
+            println!("{}", serde_json::to_string(&entries)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        ComposeFormat::Template(template) => {
+            let entries: Vec<_> = projects.iter().map(ls_entry).collect();
+            print!("{}", template.render(&entries)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        ComposeFormat::Table => {}
     }
     let mut rows = vec![["NAME", "STATUS", "CONFIG FILES"].map(str::to_owned)];
     for p in projects {
