@@ -69,16 +69,22 @@ pub async fn run(
     };
     if let Err(interrupted) = hooks::after_start(&shared, &key, &spec, &target, &mut commands).await
     {
+        // A failed hook ends the container at once; a stop asked for takes its time.
         let (grace, failure) = match interrupted {
-            Interrupted::Failed(why) => (None, Some(why)),
-            Interrupted::StopAsked(grace) => (grace, None),
+            Interrupted::Failed { why, code } => (Duration::ZERO, Some((why, code))),
+            Interrupted::StopAsked(grace) => (grace.unwrap_or(spec.stop_grace_period), None),
         };
-        let _ = engine
-            .stop(&id, grace.unwrap_or(spec.stop_grace_period))
-            .await;
+        let _ = engine.stop(&id, grace).await;
         let code = engine.state(&id).await.ok().and_then(|s| s.exit_code);
         match failure {
-            Some(why) => fail(&shared, &key, why),
+            Some((why, hook_code)) => {
+                shared.log(&key, LogStream::Wharf, format!("not started: {why}"));
+                let event = Event::NotStarted {
+                    reason: why,
+                    exit_code: hook_code,
+                };
+                shared.report(&key, event);
+            }
             None => shared.mark_stopped(&key, code),
         }
         return;

@@ -1,11 +1,12 @@
-//! Lifecycle hooks: `post_start` commands run after an instance starts, before it
-//! counts as started (so its dependents wait for them, as Compose's do), and
-//! `pre_stop` commands run before a stop that wharf asks for. In a container they run
-//! through the engine's exec; natively, beside the process, with its environment and
-//! working directory. What they print goes to the service's log.
+//! Lifecycle hooks: `post_start` commands run once an instance is started by wharf
+//! (not on a restart by its restart policy, as the engine's restarts run none in
+//! Compose), before it counts as started, so its dependents wait for them; `pre_stop`
+//! commands run before a stop that wharf asks for. In a container they run through the
+//! engine's exec; natively, beside the process, contained as it is (its cgroup and
+//! marker), with its environment and working directory. Each line they print goes to
+//! the service's log as it comes.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -14,7 +15,9 @@ use wharf_engine::{Engine, ExecRequest};
 use wharf_plan::{HookSpec, ServiceSpec};
 
 use crate::lifecycle::{Command, InstanceKey};
+use crate::line_reader::for_each_line;
 use crate::shared::Shared;
+use crate::spawn::{Containment, spawn_as};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hook {
@@ -29,49 +32,18 @@ impl Hook {
             Self::PreStop => "pre_stop",
         }
     }
-
-    fn of(self, spec: &ServiceSpec) -> &[HookSpec] {
-        match self {
-            Self::PostStart => &spec.post_start,
-            Self::PreStop => &spec.pre_stop,
-        }
-    }
 }
 
 /// Where a service's hooks run.
 pub enum Target<'a> {
-    Process,
+    Process(Containment<'a>),
     Container { engine: &'a Engine, id: &'a str },
-}
-
-/// Runs `hook`'s commands in order, stopping at the first that fails; why it failed.
-async fn run(
-    shared: &Shared,
-    key: &InstanceKey,
-    spec: &ServiceSpec,
-    hook: Hook,
-    target: &Target<'_>,
-) -> Result<(), String> {
-    for command in hook.of(spec) {
-        let shown = command.command.join(" ");
-        let ran = match target {
-            Target::Process => natively(spec, command).await,
-            Target::Container { engine, id } => in_container(engine, id, command).await,
-        };
-        let (code, said) = ran.map_err(|why| format!("{} `{shown}`: {why}", hook.name()))?;
-        for line in said.lines() {
-            shared.log(key, LogStream::Wharf, format!("{}: {line}", hook.name()));
-        }
-        if code != 0 {
-            return Err(format!("{} `{shown}` exited with code {code}", hook.name()));
-        }
-    }
-    Ok(())
 }
 
 /// Why an instance did not get past its `post_start` hooks.
 pub enum Interrupted {
-    Failed(String),
+    /// A hook failed: why, and its exit code when it ran.
+    Failed { why: String, code: Option<i32> },
     /// Asked to stop while they ran (with the grace period asked for, if any).
     StopAsked(Option<Duration>),
 }
@@ -99,14 +71,21 @@ pub async fn after_start(
             }
         }
     };
+    let all = async {
+        for hook in &spec.post_start {
+            run_one(shared, key, spec, Hook::PostStart, hook, target).await?;
+        }
+        Ok(())
+    };
     tokio::select! {
-        ran = run(shared, key, spec, Hook::PostStart, target) => ran.map_err(Interrupted::Failed),
+        ran = all => ran,
         grace = asked => Err(Interrupted::StopAsked(grace)),
     }
 }
 
-/// `pre_stop`, given at most the stop's grace period, so a stuck hook cannot hold up a
-/// stop; a failure is said in the log and the stop goes on.
+/// `pre_stop`, each command in turn, given together at most the stop's grace period,
+/// so a stuck hook cannot hold up a stop; a failure is said in the log and the rest
+/// go on, and so does the stop.
 pub async fn before_stop(
     shared: &Shared,
     key: &InstanceKey,
@@ -123,49 +102,141 @@ pub async fn before_stop(
     } else {
         grace
     };
-    let ran = tokio::time::timeout(grace, run(shared, key, spec, Hook::PreStop, target)).await;
-    let why = match ran {
-        Ok(Ok(())) => return,
-        Ok(Err(why)) => why,
-        Err(_) => format!("pre_stop did not finish within {}s", grace.as_secs()),
+    let all = async {
+        for hook in &spec.pre_stop {
+            if let Err(Interrupted::Failed { why, .. }) =
+                run_one(shared, key, spec, Hook::PreStop, hook, target).await
+            {
+                shared.log(key, LogStream::Wharf, format!("{why}; going on"));
+            }
+        }
     };
-    shared.log(key, LogStream::Wharf, format!("{why}; stopping anyway"));
+    if tokio::time::timeout(grace, all).await.is_err() {
+        let said = format!(
+            "pre_stop did not finish within {}s; stopping anyway",
+            grace.as_secs()
+        );
+        shared.log(key, LogStream::Wharf, said);
+    }
 }
 
-async fn natively(spec: &ServiceSpec, hook: &HookSpec) -> Result<(i64, String), String> {
-    let (program, arguments) = hook.command.split_first().ok_or("no command")?;
+async fn run_one(
+    shared: &Shared,
+    key: &InstanceKey,
+    spec: &ServiceSpec,
+    hook: Hook,
+    command: &HookSpec,
+    target: &Target<'_>,
+) -> Result<(), Interrupted> {
+    let name = hook.name();
+    let shown = shown(&command.command);
+    shared.log(key, LogStream::Wharf, format!("{name}: running {shown}"));
+    let said = |line: String| shared.log(key, LogStream::Wharf, format!("{name}: {line}"));
+    let ran = match target {
+        Target::Process(containment) => natively(shared, spec, command, *containment, said).await,
+        Target::Container { engine, id } => in_container(engine, id, command, said).await,
+    };
+    match ran {
+        Ok(0) => Ok(()),
+        Ok(code) => Err(Interrupted::Failed {
+            why: format!("{name} {shown} exited with code {code}"),
+            code: Some(code),
+        }),
+        Err(why) => Err(Interrupted::Failed {
+            why: format!("{name} {shown}: {why}"),
+            code: None,
+        }),
+    }
+}
+
+/// A command as a shell would take it back: each word quoted where it needs to be.
+fn shown(argv: &[String]) -> String {
+    let words: Vec<String> = argv
+        .iter()
+        .map(|word| {
+            let plain = !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c));
+            if plain {
+                word.clone()
+            } else {
+                format!("'{}'", word.replace('\'', r"'\''"))
+            }
+        })
+        .collect();
+    format!("`{}`", words.join(" "))
+}
+
+async fn natively(
+    shared: &Shared,
+    spec: &ServiceSpec,
+    hook: &HookSpec,
+    containment: Containment<'_>,
+    mut said: impl FnMut(String),
+) -> Result<i32, String> {
     let working_dir = if hook.working_dir.is_empty() {
         spec.working_dir.clone()
     } else {
         spec.working_dir.join(Path::new(&hook.working_dir))
     };
-    let mut command = tokio::process::Command::new(program);
-    command
-        .args(arguments)
-        .env_clear()
-        .envs(spec.process_environment())
-        .envs(&hook.environment)
-        .current_dir(&working_dir)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    if !hook.user.is_empty() {
-        let (uid, gid) = wharf_host::users::lookup(&hook.user).map_err(|e| e.to_string())?;
-        command.uid(uid).gid(gid);
+    if !working_dir.is_dir() {
+        return Err(format!(
+            "its working directory {} does not exist",
+            working_dir.display()
+        ));
     }
-    let output = command
-        .output()
-        .await
-        .map_err(|err| format!("cannot start `{program}`: {err}"))?;
-    let mut said = String::from_utf8_lossy(&output.stdout).into_owned();
-    said.push_str(&String::from_utf8_lossy(&output.stderr));
+    let user = if hook.user.is_empty() {
+        None
+    } else {
+        Some(wharf_host::users::lookup(&hook.user).map_err(|e| e.to_string())?)
+    };
+    let mut environment = spec.process_environment();
+    environment.extend(hook.environment.clone());
+    let mut child = spawn_as(&hook.command, &working_dir, &environment, containment, user)
+        .map_err(|err| format!("cannot start it: {err}"))?;
+    let pid = child.id();
+    shared.children.adopt(pid);
+    // Both outputs, each line as it comes, then the exit.
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let (lines, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let read = |output: Option<tokio::net::unix::pipe::Receiver>| {
+        let lines = lines.clone();
+        async move {
+            if let Some(output) = output {
+                for_each_line(output, |line| drop(lines.send(line))).await;
+            }
+        }
+    };
+    let reading = futures_util::future::join(read(stdout), read(stderr));
+    drop(lines);
+    let forwarding = async {
+        while let Some(line) = received.recv().await {
+            said(line);
+        }
+    };
+    let ((), ()) = futures_util::future::join(
+        async {
+            reading.await;
+        },
+        forwarding,
+    )
+    .await;
+    let status = child.wait().await;
+    shared.children.release(pid);
+    let status = status.map_err(|err| err.to_string())?;
     // Killed by a signal: the shell's code for it.
-    let code = output.status.code().unwrap_or_else(|| {
-        128 + std::os::unix::process::ExitStatusExt::signal(&output.status).unwrap_or(0)
-    });
-    Ok((i64::from(code), said))
+    Ok(status.code().unwrap_or_else(|| {
+        128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)
+    }))
 }
 
-async fn in_container(engine: &Engine, id: &str, hook: &HookSpec) -> Result<(i64, String), String> {
+async fn in_container(
+    engine: &Engine,
+    id: &str,
+    hook: &HookSpec,
+    said: impl FnMut(String),
+) -> Result<i32, String> {
     let env: Vec<String> = hook
         .environment
         .iter()
@@ -181,8 +252,24 @@ async fn in_container(engine: &Engine, id: &str, hook: &HookSpec) -> Result<(i64
         tty: None,
         detach: false,
     };
-    engine
-        .exec_captured(&request)
+    let code = engine
+        .exec_lines(&request, said)
         .await
-        .map_err(|err| err.to_string())
+        .map_err(|err| err.to_string())?;
+    Ok(i32::try_from(code).unwrap_or(i32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn a_command_is_shown_as_a_shell_would_read_it_back() {
+        let argv = ["sh", "-c", "echo it's; exit 7"].map(str::to_owned);
+        assert_eq!(shown(&argv), r"`sh -c 'echo it'\''s; exit 7'`");
+        assert_eq!(
+            shown(&["./seed.sh".to_owned(), "--all=1".to_owned()]),
+            "`./seed.sh --all=1`"
+        );
+    }
 }

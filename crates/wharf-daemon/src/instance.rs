@@ -85,18 +85,24 @@ pub async fn run(
         let started = Instant::now();
         pump_logs(&shared, &key, &mut child);
         shared.log(&key, LogStream::Wharf, format!("started (pid {pid})"));
-        let hooked =
-            hooks::after_start(&shared, &key, &spec, &Target::Process, &mut commands).await;
+        // Hooks run when wharf starts the instance, not on its policy's restarts.
+        let hooked = if backoff.restarts() == 0 {
+            let target = Target::Process(containment);
+            hooks::after_start(&shared, &key, &spec, &target, &mut commands).await
+        } else {
+            Ok(())
+        };
         if let Err(interrupted) = hooked {
+            // A failed hook ends the process at once; a stop asked for takes its time.
             let (grace, failure) = match interrupted {
-                Interrupted::Failed(why) => (None, Some(why)),
+                Interrupted::Failed { why, code } => (Some(Duration::ZERO), Some((why, code))),
                 Interrupted::StopAsked(grace) => (grace, None),
             };
             let code = stop_child(&mut child, pid, &spec, grace).await;
             shared.children.release(pid);
             end_leftovers(cgroup.0.as_ref(), pid, &marker).await;
             match failure {
-                Some(why) => not_started(&shared, &key, why, None),
+                Some((why, hook_code)) => not_started(&shared, &key, why, hook_code),
                 None => shared.mark_stopped(&key, code),
             }
             return;
@@ -147,7 +153,8 @@ pub async fn run(
             Outcome::StopRequested(grace) => {
                 shared.report(&key, Event::StopRequested);
                 let hook_time = grace.unwrap_or_else(|| grace_period(&spec));
-                hooks::before_stop(&shared, &key, &spec, hook_time, &Target::Process).await;
+                let target = Target::Process(containment);
+                hooks::before_stop(&shared, &key, &spec, hook_time, &target).await;
                 stop_child(&mut child, pid, &spec, grace).await
             }
             Outcome::Exited(code) => code,

@@ -54,6 +54,18 @@ pub fn spawn(
     env: &BTreeMap<String, String>,
     containment: Containment<'_>,
 ) -> io::Result<Process> {
+    spawn_as(argv, dir, env, containment, None)
+}
+
+/// As [`spawn`], as the user and group `user` (uid, gid) when given: the daemon must be
+/// root to switch.
+pub fn spawn_as(
+    argv: &[String],
+    dir: &Path,
+    env: &BTreeMap<String, String>,
+    containment: Containment<'_>,
+    user: Option<(u32, u32)>,
+) -> io::Result<Process> {
     let (program, _) = argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
@@ -89,6 +101,7 @@ pub fn spawn(
             rlim_cur: soft,
             rlim_max: hard,
         }),
+        user,
         // SAFETY: an all-zero sigset_t is a valid (empty) set; it is filled below.
         #[allow(unsafe_code)]
         mask: unsafe { std::mem::zeroed() },
@@ -200,6 +213,8 @@ struct ChildPlan {
     /// `cgroup.procs` of the instance's cgroup, or -1.
     cgroup_procs: RawFd,
     files_limit: Option<libc::rlimit>,
+    /// The uid and gid to run as, switched to after joining the cgroup.
+    user: Option<(u32, u32)>,
     /// The daemon's signal mask, which the child restores just before it execs.
     mask: libc::sigset_t,
     /// The errno of the step that failed in the child; 0 when it exec'd.
@@ -295,6 +310,14 @@ unsafe fn prepare_and_exec(plan: &ChildPlan) -> c_int {
         if plan.cgroup_procs >= 0 && libc::write(plan.cgroup_procs, b"0".as_ptr().cast(), 1) != 1 {
             return errno();
         }
+        if let Some((uid, gid)) = plan.user
+            && (libc::setgroups(1, &raw const gid) != 0
+                || libc::setgid(gid) != 0
+                || libc::setuid(uid) != 0)
+        {
+            return errno();
+        }
+        // After the switch: a change of credentials clears the parent-death signal.
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
             return errno();
         }

@@ -354,32 +354,44 @@ impl Engine {
             .id)
     }
 
-    /// Runs `request` with nothing attached but its output, which comes back with its
-    /// exit code: a command run on the user's behalf (a lifecycle hook), whose words
-    /// go to the service's log.
-    pub async fn exec_captured(
+    /// Runs `request` with nothing attached but its output, each line of which goes to
+    /// `on_line` as it comes; its exit code. For a command run on the user's behalf (a
+    /// lifecycle hook), whose words go to the service's log.
+    pub async fn exec_lines(
         &self,
         request: &ExecRequest<'_>,
-    ) -> Result<(i64, String), EngineError> {
+        mut on_line: impl FnMut(String),
+    ) -> Result<i64, EngineError> {
         let id = self.create_exec(request, false, true).await?;
         let StartExecResults::Attached { mut output, .. } =
             self.docker.start_exec(&id, None).await?
         else {
             return Err(EngineError::Detached);
         };
-        let mut said = Vec::new();
+        // A partial line of each stream, until its end comes.
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let emit = |pending: &mut Vec<u8>, chunk: &[u8], on_line: &mut dyn FnMut(String)| {
+            pending.extend_from_slice(chunk);
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                on_line(String::from_utf8_lossy(&line[..end]).into_owned());
+            }
+        };
         while let Some(chunk) = output.next().await {
             match chunk? {
-                LogOutput::StdOut { message }
-                | LogOutput::StdErr { message }
-                | LogOutput::Console { message } => said.extend_from_slice(&message),
+                LogOutput::StdErr { message } => emit(&mut err, &message, &mut on_line),
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    emit(&mut out, &message, &mut on_line);
+                }
                 LogOutput::StdIn { .. } => {}
             }
         }
+        for rest in [out, err] {
+            if !rest.is_empty() {
+                on_line(String::from_utf8_lossy(&rest).into_owned());
+            }
+        }
         let inspected = self.docker.inspect_exec(&id).await?;
-        Ok((
-            inspected.exit_code.unwrap_or(0),
-            String::from_utf8_lossy(&said).into_owned(),
-        ))
+        Ok(inspected.exit_code.unwrap_or(0))
     }
 }

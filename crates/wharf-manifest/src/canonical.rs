@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::node::{Key, Map, Node, Value};
+use crate::schema;
 use crate::shell_words;
 use crate::short_syntax::{parse_port, parse_volume};
 use crate::source::Span;
@@ -19,8 +20,10 @@ pub fn canonicalize(root: &mut Node) -> Result<()> {
     }
     for section in ["networks", "volumes", "secrets", "configs"] {
         if let Some(objects) = top.get_mut(section).and_then(Node::as_map_mut) {
-            for (_, object) in objects.iter_mut() {
+            for (name, object) in objects.iter_mut() {
                 if let Some(map) = object.as_map_mut() {
+                    let path = || format!("{section}.{}.driver_opts", name.name);
+                    schema::number_or_string_values(path, map.get("driver_opts"))?;
                     for key in ["labels", "driver_opts"] {
                         to_mapping(map, key, false)?;
                     }
@@ -120,10 +123,19 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
                 span,
             );
         }
-        devices_count_all(match &mut gpus.value {
-            Value::Seq(items) => items.iter_mut(),
-            _ => [].iter_mut(),
-        });
+        if let Value::Seq(items) = &mut gpus.value {
+            // Compose reads only these of a GPU request, and drops any other key.
+            for item in items.iter_mut().filter_map(Node::as_map_mut) {
+                let known = ["capabilities", "driver", "count", "device_ids", "options"];
+                let kept = std::mem::take(item)
+                    .into_entries()
+                    .into_iter()
+                    .filter(|(key, _)| known.contains(&key.name.as_str()))
+                    .collect();
+                *item = Map::from_entries(kept);
+            }
+            devices_count_all(items.iter_mut());
+        }
     }
     if let Some(pull_policy) = map.get_mut("pull_policy")
         && pull_policy.as_str() == Some("if_not_present")
@@ -136,7 +148,7 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
         }
     }
     blkio_config(map)?;
-    provider_options(map);
+    provider_options(map)?;
     if let Some(models) = map.get_mut("models")
         && let Some(names) = models.as_seq()
     {
@@ -148,6 +160,9 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
             })
             .collect();
         models.value = Value::Map(Map::from_entries(entries));
+    }
+    if let Some(logging) = map.get_mut("logging").and_then(Node::as_map_mut) {
+        to_mapping(logging, "options", false)?;
     }
     extra_hosts(map)?;
     env_files(map);
@@ -167,6 +182,15 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
             })
             .collect();
         networks.value = Value::Map(Map::from_entries(entries));
+    }
+    if let Some(networks) = map.get_mut("networks").and_then(Node::as_map_mut) {
+        for (name, network) in networks.iter_mut() {
+            if let Some(network) = network.as_map_mut() {
+                let path = || format!("networks.{}.driver_opts", name.name);
+                schema::number_or_string_values(path, network.get("driver_opts"))?;
+                to_mapping(network, "driver_opts", false)?;
+            }
+        }
     }
     file_references(map, "secrets");
     file_references(map, "configs");
@@ -287,23 +311,38 @@ fn blkio_config(map: &mut Map) -> Result<()> {
 }
 
 /// A provider's options are lists of strings: a single value becomes a one-item list.
-fn provider_options(map: &mut Map) {
+/// Each value is a scalar or a list of them, as Compose's schema says.
+fn provider_options(map: &mut Map) -> Result<()> {
     let Some(options) = map
         .get_mut("provider")
         .and_then(Node::as_map_mut)
         .and_then(|p| p.get_mut("options"))
         .and_then(Node::as_map_mut)
     else {
-        return;
+        return Ok(());
     };
-    for (_, value) in options.iter_mut() {
+    for (key, value) in options.iter_mut() {
         let span = value.span.clone();
-        let items = match &value.value {
-            Value::Seq(items) => items.iter().filter_map(Node::scalar_text).collect(),
-            _ => value.scalar_text().into_iter().collect(),
+        let nodes = match &value.value {
+            Value::Seq(items) => items.as_slice(),
+            _ => std::slice::from_ref(&*value),
+        };
+        let items: Option<Vec<String>> = nodes
+            .iter()
+            .map(|n| n.scalar_text().filter(|_| !n.is_null()))
+            .collect();
+        let Some(items) = items else {
+            return Err(Error::at(
+                &span,
+                format!(
+                    "provider.options.{} must be a boolean, number or string, or a list of them",
+                    key.name
+                ),
+            ));
         };
         *value = list_node(items, &span);
     }
+    Ok(())
 }
 
 pub fn map_node(entries: Vec<(&str, Node)>, span: Span) -> Node {

@@ -48,6 +48,7 @@ pub fn normalize(
             service.env_file.clear();
         }
         read_label_files(service).map_err(|e| e.or_at(&span))?;
+        every_device_unless_counted(service);
         dedup_ports(service);
         for (key, value) in &mut service.environment {
             if value.is_none() {
@@ -147,6 +148,20 @@ fn check_dependencies(
         }
     }
     Ok(())
+}
+
+/// A device request that names neither a count nor devices asks for every device.
+fn every_device_unless_counted(service: &mut Service) {
+    let reserved = service
+        .deploy
+        .iter_mut()
+        .filter_map(|deploy| deploy.resources.reservations.as_mut())
+        .flat_map(|reservations| reservations.devices.iter_mut());
+    for device in service.gpus.iter_mut().chain(reserved) {
+        if device.count.is_none() && device.device_ids.is_empty() {
+            device.count = Some(-1);
+        }
+    }
 }
 
 /// The same port published twice (a range overlapping a single port, say) is one port.
@@ -436,14 +451,9 @@ fn drop_unused_resources(project: &mut Project) {
     project.models.retain(|key, _| models.contains(key));
 }
 
-/// The names of the models a service uses (its `models` is a mapping once canonical).
+/// The names of the models a service uses.
 fn service_models(service: &Service) -> impl Iterator<Item = &str> {
-    service
-        .models
-        .as_ref()
-        .and_then(serde_json::Value::as_object)
-        .into_iter()
-        .flat_map(|models| models.keys().map(String::as_str))
+    service.models.keys().map(String::as_str)
 }
 
 fn check_references(project: &Project, spans: &ServiceSpans) -> Result<()> {

@@ -51,6 +51,15 @@ pub fn check(root: &Node) -> Result<()> {
             }
         }
     }
+    for (key, model) in top
+        .get("models")
+        .and_then(Node::as_map)
+        .into_iter()
+        .flat_map(Map::iter)
+    {
+        require(&format!("models.{}", key.name), model, &["model"])?;
+    }
+
     for (section, sources) in [
         ("secrets", &["file", "environment"][..]),
         ("configs", &["file", "environment", "content"][..]),
@@ -67,6 +76,7 @@ pub fn check(root: &Node) -> Result<()> {
 }
 
 fn check_service(path: &str, service: &Map) -> Result<()> {
+    check_required(path, service)?;
     if let Some(dependencies) = service.get("depends_on").and_then(Node::as_map) {
         for (name, dependency) in dependencies.iter() {
             if let Some(condition) = dependency.as_map().and_then(|d| d.get("condition")) {
@@ -148,6 +158,106 @@ fn check_service(path: &str, service: &Map) -> Result<()> {
     Ok(())
 }
 
+/// What Compose's schema requires of the nested sections, and the values it bounds.
+fn check_required(path: &str, service: &Map) -> Result<()> {
+    let items = |key: &str| service.get(key).and_then(Node::as_seq).unwrap_or_default();
+    for key in ["post_start", "pre_stop"] {
+        for (i, hook) in items(key).iter().enumerate() {
+            require(&format!("{path}.{key}[{i}]"), hook, &["command"])?;
+        }
+    }
+    if let Some(provider) = service.get("provider") {
+        require(&format!("{path}.provider"), provider, &["type"])?;
+    }
+    for (i, file) in items("env_file").iter().enumerate() {
+        if let Some(format) = file.as_map().and_then(|f| f.get("format"))
+            && !matches!(format.as_str(), Some("" | "raw"))
+        {
+            return Err(Error::at(
+                &format.span,
+                format!(
+                    "{path}.env_file[{i}]: unsupported env_file format {:?}",
+                    format.scalar_text().unwrap_or_default()
+                ),
+            )
+            .with_help("leave `format` out for Compose's .env rules, or write `raw`"));
+        }
+    }
+    let watch = service
+        .get("develop")
+        .and_then(Node::as_map)
+        .and_then(|d| d.get("watch"))
+        .and_then(Node::as_seq)
+        .unwrap_or_default();
+    for (i, rule) in watch.iter().enumerate() {
+        let at = format!("{path}.develop.watch[{i}]");
+        require(&at, rule, &["path", "action"])?;
+        let action = rule
+            .as_map()
+            .and_then(|r| r.get("action"))
+            .and_then(Node::as_str);
+        if !matches!(action, Some("rebuild" | "restart"))
+            && !rule.as_map().is_some_and(|r| r.contains("target"))
+        {
+            return Err(Error::at(
+                &rule.span,
+                format!("{at}: target is required for non-rebuild actions"),
+            ));
+        }
+    }
+    let devices = service
+        .get("deploy")
+        .and_then(Node::as_map)
+        .and_then(|d| d.get("resources"))
+        .and_then(Node::as_map)
+        .and_then(|r| r.get("reservations"))
+        .and_then(Node::as_map)
+        .and_then(|r| r.get("devices"))
+        .and_then(Node::as_seq)
+        .unwrap_or_default();
+    for (i, device) in devices.iter().enumerate() {
+        require(
+            &format!("{path}.deploy.resources.reservations.devices[{i}]"),
+            device,
+            &["capabilities"],
+        )?;
+    }
+    for (i, mount) in items("volumes").iter().enumerate() {
+        let at = format!("{path}.volumes[{i}]");
+        require(&at, mount, &["type"])?;
+        if mount
+            .as_map()
+            .and_then(|m| m.get("type"))
+            .and_then(Node::as_str)
+            == Some("bind")
+        {
+            require(&at, mount, &["source"])?;
+        }
+    }
+    if let Some(scale) = service.get("scale")
+        && matches!(scale.value, Value::Int(n) if n < 0)
+    {
+        return Err(Error::at(
+            &scale.span,
+            format!("{path}.scale must be greater than or equal to 0"),
+        ));
+    }
+    Ok(())
+}
+
+/// `node` is a mapping that sets each of `keys`.
+fn require(path: &str, node: &Node, keys: &[&str]) -> Result<()> {
+    for key in keys {
+        if !node.as_map().is_some_and(|m| m.contains(key)) {
+            return Err(Error::at(
+                &node.span,
+                format!("{path}: missing property '{key}'"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_external_volume(name: &str, volume: &Map) -> Result<()> {
     let external = volume.get("external").is_some_and(|e| match &e.value {
         Value::Bool(b) => *b,
@@ -199,6 +309,24 @@ fn check_file_object(path: &str, object: &Map, sources: &[&str]) -> Result<()> {
             Error::at(&span, format!("{path}: one of {listed} must be set"))
                 .with_help("or mark it `external: true` if it is created outside the project"),
         );
+    }
+    Ok(())
+}
+
+/// Driver options are numbers or strings, as Compose's schema says: checked before
+/// they are made strings.
+pub fn number_or_string_values(path: impl Fn() -> String, options: Option<&Node>) -> Result<()> {
+    for (key, value) in options
+        .and_then(Node::as_map)
+        .into_iter()
+        .flat_map(Map::iter)
+    {
+        if !matches!(value.value, Value::Str(_) | Value::Int(_) | Value::Float(_)) {
+            return Err(Error::at(
+                &value.span,
+                format!("{}.{} must be a number or string", path(), key.name),
+            ));
+        }
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value};
 
 use crate::go_float::format_float;
+use crate::yaml_scalar;
 
 /// Drops what Compose prints in JSON but omits in YAML: unset commands and empty
 /// `ipam`, `placement` and `resources`.
@@ -52,7 +53,7 @@ fn write_map(out: &mut String, map: &Map<String, Value>, indent: usize, first_in
         if !(first_inline && i == 0) {
             out.push_str(&" ".repeat(indent));
         }
-        out.push_str(&flow_scalar(key));
+        out.push_str(&yaml_scalar::flow(key));
         out.push(':');
         write_node(out, value, indent, false);
     }
@@ -97,144 +98,12 @@ fn write_scalar(out: &mut String, value: &Value, indent: usize) {
             (_, _, Some(f)) => format_float(f),
             _ => n.to_string(),
         },
-        Value::String(s) if s.contains('\n') && literal_allowed(s) => {
-            write_literal(out, s, indent);
-            return;
-        }
-        Value::String(s) => flow_scalar(s),
+        Value::String(s) => return yaml_scalar::write_value(out, s, indent),
         Value::Array(_) => "[]".to_owned(),
         Value::Object(_) => "{}".to_owned(),
     };
     out.push_str(&text);
     out.push('\n');
-}
-
-fn write_literal(out: &mut String, text: &str, indent: usize) {
-    let body = text.trim_end_matches('\n');
-    let chomping = match text.len() - body.len() {
-        0 => "-",
-        1 => "",
-        _ => "+",
-    };
-    out.push('|');
-    out.push_str(chomping);
-    out.push('\n');
-    let kept = if chomping == "+" { text } else { body };
-    for line in kept.strip_suffix('\n').unwrap_or(kept).split('\n') {
-        if !line.is_empty() {
-            out.push_str(&" ".repeat(indent));
-            out.push_str(line);
-        }
-        out.push('\n');
-    }
-}
-
-/// A literal block holds the text as is: no control characters, no line starting
-/// with a space (it would need an indentation indicator), no space before a break.
-fn literal_allowed(text: &str) -> bool {
-    !text.starts_with(' ')
-        && !text.contains(" \n")
-        && !text.chars().any(|c| c != '\n' && is_special(c))
-}
-
-/// Plain when it reads back as the same string; double-quoted when it would read back
-/// as another type or holds characters only escapes can carry; single-quoted otherwise.
-fn flow_scalar(text: &str) -> String {
-    if resolves_to_other_type(text) || text.chars().any(is_special) {
-        return double_quoted(text);
-    }
-    if plain_allowed(text) {
-        return text.to_owned();
-    }
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-/// Characters YAML cannot print unescaped: controls (tab and line breaks included)
-/// and the byte-order mark.
-fn is_special(c: char) -> bool {
-    c.is_control() || c == '\u{feff}'
-}
-
-fn double_quoted(text: &str) -> String {
-    use std::fmt::Write as _;
-    let mut quoted = String::with_capacity(text.len() + 2);
-    quoted.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => quoted.push_str("\\\""),
-            '\\' => quoted.push_str("\\\\"),
-            '\n' => quoted.push_str("\\n"),
-            '\r' => quoted.push_str("\\r"),
-            '\t' => quoted.push_str("\\t"),
-            c if is_special(c) => {
-                let _ = write!(quoted, "\\u{:04X}", c as u32);
-            }
-            c => quoted.push(c),
-        }
-    }
-    quoted.push('"');
-    quoted
-}
-
-/// What yaml.v3 will not print plain: empty, leading or trailing space, an indicator
-/// first, `: ` or ` #` inside, a trailing `:`, a document marker.
-fn plain_allowed(text: &str) -> bool {
-    let Some(first) = text.chars().next() else {
-        return false;
-    };
-    if text.trim_matches(' ') != text || text.starts_with("---") || text.starts_with("...") {
-        return false;
-    }
-    let second = text.chars().nth(1);
-    let indicator = match first {
-        '-' | '?' | ':' => second.is_none_or(|c| c == ' '),
-        ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%'
-        | '@' | '`' => true,
-        _ => false,
-    };
-    !indicator && !text.contains(": ") && !text.contains(" #") && !text.ends_with(':')
-}
-
-/// Strings a YAML reader would take for a number, a boolean (YAML 1.1's words too,
-/// which yaml.v3 still quotes) or null.
-fn resolves_to_other_type(text: &str) -> bool {
-    const WORDS: [&str; 24] = [
-        "", "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "y",
-        "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON",
-    ];
-    WORDS.contains(&text) || matches!(text, "off" | "Off" | "OFF") || looks_numeric(text)
-}
-
-fn looks_numeric(text: &str) -> bool {
-    let body = text.trim_start_matches(['-', '+']);
-    if matches!(body, ".inf" | ".Inf" | ".INF" | ".nan" | ".NaN" | ".NAN") {
-        return true;
-    }
-    body.starts_with('.') && body.len() > 1 && body[1..].chars().all(|c| c.is_ascii_digit())
-        || body.chars().next().is_some_and(|c| c.is_ascii_digit())
-            && body
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | ':'))
-            && (body.replace('_', "").parse::<f64>().is_ok()
-                || body.chars().all(|c| {
-                    c.is_ascii_hexdigit() || matches!(c, 'x' | 'o' | 'b' | '_' | 'X' | 'O' | 'B')
-                })
-                || is_base60(body))
-}
-
-/// YAML 1.1's sexagesimal numbers (`1:20`), which yaml.v3 quotes.
-fn is_base60(text: &str) -> bool {
-    let mut parts = text.split(':');
-    let head = parts.next().unwrap_or_default();
-    !head.is_empty()
-        && head.chars().all(|c| c.is_ascii_digit() || c == '_')
-        && text.contains(':')
-        && parts.all(|p| {
-            let digits = p.split('.').next().unwrap_or_default();
-            (1..=2).contains(&digits.len())
-                && digits.chars().all(|c| c.is_ascii_digit())
-                && digits.parse::<u8>().is_ok_and(|n| n < 60)
-        })
 }
 
 /// yaml.v3's order of map keys: letters compare as characters, runs of digits as
@@ -287,28 +156,6 @@ fn natural_order(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn strings_are_quoted_as_yaml_v3_quotes_them() {
-        for (text, shown) in [
-            ("8080", "\"8080\""),
-            ("1.5", "\"1.5\""),
-            ("yes", "\"yes\""),
-            ("", "\"\""),
-            ("tab\there", "\"tab\\there\""),
-            ("a: b", "'a: b'"),
-            ("#x", "'#x'"),
-            ("it's: x", "'it''s: x'"),
-            ("trail ", "'trail '"),
-            ("- dash", "'- dash'"),
-            ("nginx:1.25", "nginx:1.25"),
-            ("-c", "-c"),
-            ("a b", "a b"),
-            ("127.0.0.1", "127.0.0.1"),
-        ] {
-            assert_eq!(flow_scalar(text), shown, "{text}");
-        }
-    }
 
     #[test]
     fn multi_line_strings_are_literal_blocks() {

@@ -4,6 +4,7 @@
 //! `docker compose config`, so printing a [`Project`] is printing the normalized file.
 //! No IO here: the loader (`wharf-manifest`) builds these; everything else reads them.
 
+mod blkio;
 mod build;
 mod deploy;
 mod develop;
@@ -14,6 +15,7 @@ mod file_object;
 mod healthcheck;
 mod hook;
 mod hosts;
+mod model;
 mod network;
 mod port;
 mod project;
@@ -24,6 +26,7 @@ mod volume;
 mod volume_mount;
 pub mod x_wharf;
 
+pub use blkio::{BlkioConfig, ThrottleDevice, WeightDevice};
 pub use build::Build;
 pub use deploy::{Deploy, Placement, Resource, Resources, RestartPolicy, UpdateConfig};
 pub use develop::{Develop, WatchRule};
@@ -34,6 +37,7 @@ pub use file_object::{FileMode, FileObject, FileReference};
 pub use healthcheck::Healthcheck;
 pub use hook::ServiceHook;
 pub use hosts::HostsList;
+pub use model::{Model, ServiceModel};
 pub use network::{Ipam, IpamPool, Network, ServiceNetwork};
 pub use port::Port;
 pub use project::Project;

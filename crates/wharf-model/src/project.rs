@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::x_wharf::ProjectSettings;
-use crate::{Extensions, FileObject, Network, Service, Volume};
+use crate::{Extensions, FileObject, Model, Network, Service, Volume};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -21,10 +21,37 @@ pub struct Project {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub configs: BTreeMap<String, FileObject>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub models: BTreeMap<String, serde_json::Value>,
+    pub models: BTreeMap<String, Model>,
     #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
     pub extensions: Extensions,
     /// The typed top-level `x-wharf` section (also kept verbatim in `extensions`).
     #[serde(skip)]
     pub wharf: ProjectSettings,
+}
+
+impl Project {
+    /// The services' names, each after what it depends on (ties in name order), as
+    /// `docker compose config --services` lists them.
+    #[must_use]
+    pub fn services_in_dependency_order(&self) -> Vec<&str> {
+        let mut placed: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut out = Vec::with_capacity(self.services.len());
+        for start in self.services.keys() {
+            // Depth first without recursion: a chain of thousands is a real shape.
+            let mut stack: Vec<(&str, bool)> = vec![(start, false)];
+            while let Some((name, expanded)) = stack.pop() {
+                if expanded {
+                    out.push(name);
+                    continue;
+                }
+                if !placed.insert(name) || !self.services.contains_key(name) {
+                    continue;
+                }
+                stack.push((name, true));
+                let dependencies = &self.services[name].depends_on;
+                stack.extend(dependencies.keys().rev().map(|d| (d.as_str(), false)));
+            }
+        }
+        out
+    }
 }

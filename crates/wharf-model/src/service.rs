@@ -11,8 +11,8 @@ use serde_json::Value;
 use crate::skip::{is_false, is_zero};
 use crate::x_wharf::ServiceSettings;
 use crate::{
-    Build, Deploy, Develop, DeviceRequest, Duration, Extensions, FileReference, Healthcheck, Port,
-    ServiceHook, ServiceNetwork, UnitBytes, VolumeMount,
+    BlkioConfig, Build, Deploy, Develop, DeviceRequest, Duration, Extensions, FileReference,
+    Healthcheck, Port, ServiceHook, ServiceModel, ServiceNetwork, UnitBytes, VolumeMount,
 };
 
 /// A command in exec form. `None` keeps the image's default; `Some([])` clears it.
@@ -34,7 +34,7 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub develop: Option<Develop>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub blkio_config: Option<Value>,
+    pub blkio_config: Option<BlkioConfig>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cap_add: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -140,8 +140,8 @@ pub struct Service {
     pub mem_swappiness: UnitBytes,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub mac_address: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub models: Option<Value>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub models: BTreeMap<String, Option<ServiceModel>>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub network_mode: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

@@ -33,7 +33,8 @@ pub struct VolumeMount {
     pub extensions: Extensions,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The short syntax sets `create_host_path`; the long one leaves it as written.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BindOptions {
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -46,18 +47,6 @@ pub struct BindOptions {
     pub recursive: String,
     #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
     pub extensions: Extensions,
-}
-
-impl Default for BindOptions {
-    fn default() -> Self {
-        Self {
-            selinux: String::new(),
-            propagation: String::new(),
-            create_host_path: true,
-            recursive: String::new(),
-            extensions: Extensions::new(),
-        }
-    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

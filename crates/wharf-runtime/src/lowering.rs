@@ -185,6 +185,10 @@ pub fn project_spec(
             Some(Probe::Shell(line)) => rewrite(line),
             None => {}
         }
+        for hook in spec.post_start.iter_mut().chain(&mut spec.pre_stop) {
+            hook.environment.values_mut().for_each(rewrite);
+            hook.command.iter_mut().skip(1).for_each(rewrite);
+        }
         // A recipe whose entrypoint is wharf already got exact addresses.
         if spec.command.first().map(Path::new) != Some(wharf.as_path()) {
             spec.command.iter_mut().skip(1).for_each(rewrite);

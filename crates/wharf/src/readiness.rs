@@ -81,10 +81,13 @@ pub fn wait(
             );
         }
         if let Some(first) = failed.first() {
+            let each: Vec<String> = failed
+                .iter()
+                .map(|i| format!("{} failed: {}", i.name, status_text(i, now)))
+                .collect();
             bail!(
-                "{} failed: {}\nhint: `wharf logs {}` shows why",
-                first.name,
-                status_text(first, now),
+                "{}\nhint: `wharf logs {}` shows why",
+                each.join("\n"),
                 first.service
             );
         }
@@ -175,7 +178,8 @@ fn described(instance: &InstanceStatus, awaited: Option<&String>, now: u64) -> S
 /// What an instance is still waited for, in words; `None` when it is ready.
 fn awaiting(instance: &InstanceStatus, now: u64) -> Option<String> {
     match (instance.state, instance.health) {
-        (InstanceState::Running, Health::Healthy) => None,
+        // Ready; or done, or failed (said as a failure): waited for no more.
+        (InstanceState::Running, Health::Healthy) | (InstanceState::Exited, _) => None,
         (InstanceState::Running, Health::Starting | Health::Unhealthy) => {
             Some("its healthcheck to pass".to_owned())
         }
@@ -190,7 +194,6 @@ fn awaiting(instance: &InstanceStatus, now: u64) -> Option<String> {
             (instance.ports.is_empty() && u128::from(running_for) < SETTLE.as_millis())
                 .then(|| "it to keep running".to_owned())
         }
-        (InstanceState::Exited, _) if instance.exit_code == Some(0) => None,
         (InstanceState::Waiting, _) => Some("its dependencies".to_owned()),
         _ => Some("it to run".to_owned()),
     }

@@ -49,18 +49,28 @@ fn resolved(paths: &Paths, loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result
     let spec = wharf_runtime::project_spec(loaded, &BTreeMap::new(), &volumes, &containers)?;
     let mut services = serde_json::Map::new();
     for (name, service) in &spec.services {
-        let environment: serde_json::Map<String, serde_json::Value> = service
-            .environment
-            .iter()
-            .map(|(key, value)| {
-                let shown = if args.show_secrets {
-                    value.clone()
-                } else {
-                    mask_secret(key, value)
-                };
-                (key.clone(), serde_json::Value::String(shown))
-            })
-            .collect();
+        let shown = |environment: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+            environment
+                .iter()
+                .map(|(key, value)| {
+                    let shown = if args.show_secrets {
+                        value.clone()
+                    } else {
+                        mask_secret(key, value)
+                    };
+                    (key.clone(), shown)
+                })
+                .collect()
+        };
+        let hooks = |hooks: &[wharf_plan::HookSpec]| -> Vec<serde_json::Value> {
+            hooks
+                .iter()
+                .map(|hook| {
+                    serde_json::json!({"command": hook.command, "user": hook.user,
+                        "working_dir": hook.working_dir, "environment": shown(&hook.environment)})
+                })
+                .collect()
+        };
         let ports: Vec<String> = service
             .ports
             .iter()
@@ -72,11 +82,13 @@ fn resolved(paths: &Paths, loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result
                 "runs": service.origin,
                 "command": service.command,
                 "working_dir": service.working_dir,
-                "environment": environment,
+                "environment": shown(&service.environment),
                 "ports": ports,
                 "replicas": service.replicas,
                 "depends_on": service.depends_on,
                 "healthcheck": service.healthcheck.as_ref().map(|h| &h.probe),
+                "post_start": hooks(&service.post_start),
+                "pre_stop": hooks(&service.pre_stop),
             }),
         );
     }
@@ -91,7 +103,8 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
     let project = &loaded.project;
     let lines = |items: Vec<String>| items.into_iter().map(|i| i + "\n").collect::<String>();
     if args.list_services {
-        return Ok(lines(project.services.keys().cloned().collect()));
+        let names = project.services_in_dependency_order();
+        return Ok(lines(names.into_iter().map(str::to_owned).collect()));
     }
     if args.volumes {
         return Ok(lines(project.volumes.keys().cloned().collect()));
@@ -104,7 +117,7 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
             project
                 .models
                 .values()
-                .filter_map(|model| model.get("model")?.as_str().map(str::to_owned))
+                .map(|model| model.model.clone())
                 .collect(),
         ));
     }
@@ -127,13 +140,12 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
         ));
     }
     if args.environment {
-        return Ok(loaded
-            .environment
-            .iter()
-            .fold(String::new(), |mut out, (k, v)| {
-                let _ = writeln!(out, "{k}={v}");
-                out
-            }));
+        let mut environment = loaded.environment.clone();
+        environment.insert("COMPOSE_PROJECT_NAME".to_owned(), project.name.clone());
+        return Ok(environment.iter().fold(String::new(), |mut out, (k, v)| {
+            let _ = writeln!(out, "{k}={v}");
+            out
+        }));
     }
     if args.variables {
         return Ok(variables_table(loaded));

@@ -351,7 +351,10 @@ fn attached(
                         .iter()
                         .find(|i| &i.service == service)
                         .and_then(|i| i.exit_code),
-                    None => exited.first().and_then(|i| i.exit_code),
+                    // One that never started counts as a failure, as in Compose.
+                    None => exited
+                        .first()
+                        .and_then(|i| i.exit_code.or(i.started_at_ms.is_none().then_some(1))),
                 };
                 let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGUSR1);
                 break Some(code.unwrap_or(0));
