@@ -205,6 +205,15 @@ fn read_env_files(service: &mut Service, env: &Environment, project_dir: &Path) 
     let mut from_files = BTreeMap::new();
     for env_file in &service.env_file {
         let path = project_dir.join(&env_file.path);
+        // Checked as the file is read, as Compose does (not when env files are kept).
+        if !matches!(env_file.format.as_str(), "" | "raw") {
+            return Err(Error::new(format!(
+                "unsupported env_file format {:?} for {}",
+                env_file.format,
+                path.display()
+            ))
+            .with_help("leave `format` out for Compose's .env rules, or write `raw`"));
+        }
         match std::fs::read_to_string(&path) {
             Ok(text) if env_file.format == "raw" => {
                 for (key, value) in raw_env(&path, &text)? {

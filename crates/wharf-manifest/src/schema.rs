@@ -169,20 +169,6 @@ fn check_required(path: &str, service: &Map) -> Result<()> {
     if let Some(provider) = service.get("provider") {
         require(&format!("{path}.provider"), provider, &["type"])?;
     }
-    for (i, file) in items("env_file").iter().enumerate() {
-        if let Some(format) = file.as_map().and_then(|f| f.get("format"))
-            && !matches!(format.as_str(), Some("" | "raw"))
-        {
-            return Err(Error::at(
-                &format.span,
-                format!(
-                    "{path}.env_file[{i}]: unsupported env_file format {:?}",
-                    format.scalar_text().unwrap_or_default()
-                ),
-            )
-            .with_help("leave `format` out for Compose's .env rules, or write `raw`"));
-        }
-    }
     let watch = service
         .get("develop")
         .and_then(Node::as_map)

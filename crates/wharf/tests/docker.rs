@@ -1638,7 +1638,7 @@ services:
     let said = String::from_utf8_lossy(&up.stderr);
     assert!(!up.status.success(), "broken's hook fails the up: {said}");
     assert!(
-        said.contains("post_start `sh -c exit 4` exited with code 4"),
+        said.contains("post_start `sh -c 'exit 4'` exited with code 4"),
         "{said}"
     );
     assert_eq!(

@@ -1436,6 +1436,7 @@ services:
     post_start:
       - command: sh -c 'echo "seeded by $$WHO" > seeded.txt; echo seeding done'
         environment: {WHO: post_start}
+      - command: sh -c 'sleep 3603 >/dev/null 2>&1 &'
     pre_stop:
       - command: ["sh", "-c", "echo drained > drained.txt"]
   app:
@@ -1454,16 +1455,32 @@ services:
     eventually("app printed the seed", Duration::from_secs(5), || {
         stack.ok(&["logs", "app"]).contains("seeded by post_start")
     });
-    assert!(
-        stack
-            .ok(&["logs", "db"])
-            .contains("post_start: seeding done")
-    );
+    let logs = stack.ok(&["logs", "db"]);
+    assert!(logs.contains("post_start: running `sh -c 'echo"), "{logs}");
+    assert!(logs.contains("post_start: seeding done"), "{logs}");
     assert!(!dir.join("drained.txt").exists());
+    let left = || {
+        std::process::Command::new("pgrep")
+            .args(["-f", "sleep 3603"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(
+        left(),
+        "the hook's background process runs while the service does"
+    );
     stack.ok(&["stop", "db"]);
     assert_eq!(
         std::fs::read_to_string(dir.join("drained.txt")).unwrap(),
         "drained\n"
+    );
+    // What a hook left running is the service's, and ends with it.
+    eventually(
+        "the hook's leftover ends with its service",
+        Duration::from_secs(5),
+        || !left(),
     );
     stack.ok(&["down"]);
 
@@ -1481,7 +1498,7 @@ services:
     let said = String::from_utf8_lossy(&up.stderr);
     assert!(!up.status.success(), "{said}");
     assert!(
-        said.contains("post_start `sh -c echo cannot seed; exit 3` exited with code 3"),
+        said.contains("post_start `sh -c 'echo cannot seed; exit 3'` exited with code 3"),
         "{said}"
     );
     assert!(
@@ -1491,6 +1508,14 @@ services:
     );
     let ps = stack.ps();
     assert_eq!(ps[0]["state"], "exited", "{ps:?}");
+    assert_eq!(ps[0]["exit_code"], 3, "the hook's code: {ps:?}");
     assert!(ps[0]["pid"].is_null(), "its process was stopped: {ps:?}");
+    stack.ok(&["down"]);
+    let attached = stack.wharf(&["up"]);
+    assert_eq!(
+        attached.status.code(),
+        Some(3),
+        "an attached up fails with it"
+    );
     stack.ok(&["down"]);
 }
