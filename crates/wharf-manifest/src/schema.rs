@@ -105,16 +105,7 @@ fn check_service(path: &str, service: &Map) -> Result<()> {
         )
         .with_help("start with a letter or digit, then at least one more of letters, digits, '_', '.' or '-'"));
     }
-    let devices = service
-        .get("deploy")
-        .and_then(Node::as_map)
-        .and_then(|d| d.get("resources"))
-        .and_then(Node::as_map)
-        .and_then(|r| r.get("reservations"))
-        .and_then(Node::as_map)
-        .and_then(|r| r.get("devices"))
-        .and_then(Node::as_seq);
-    for device in devices.into_iter().flatten().filter_map(Node::as_map) {
+    for device in reserved_devices(service).iter().filter_map(Node::as_map) {
         if let (true, Some(ids)) = (device.contains("count"), device.key("device_ids")) {
             return Err(Error::at(
                 &ids.span,
@@ -126,12 +117,7 @@ fn check_service(path: &str, service: &Map) -> Result<()> {
     if let Some(cgroup) = service.get("cgroup") {
         one_of(&format!("{path}.cgroup"), cgroup, CGROUP_MODES)?;
     }
-    if let Some(watches) = service
-        .get("develop")
-        .and_then(Node::as_map)
-        .and_then(|d| d.get("watch"))
-        .and_then(Node::as_seq)
-    {
+    if let Some(watches) = nested(service, &["develop", "watch"]).and_then(Node::as_seq) {
         for (i, watch) in watches.iter().enumerate() {
             if let Some(action) = watch.as_map().and_then(|w| w.get("action")) {
                 one_of(
@@ -169,10 +155,7 @@ fn check_required(path: &str, service: &Map) -> Result<()> {
     if let Some(provider) = service.get("provider") {
         require(&format!("{path}.provider"), provider, &["type"])?;
     }
-    let watch = service
-        .get("develop")
-        .and_then(Node::as_map)
-        .and_then(|d| d.get("watch"))
+    let watch = nested(service, &["develop", "watch"])
         .and_then(Node::as_seq)
         .unwrap_or_default();
     for (i, rule) in watch.iter().enumerate() {
@@ -191,17 +174,7 @@ fn check_required(path: &str, service: &Map) -> Result<()> {
             ));
         }
     }
-    let devices = service
-        .get("deploy")
-        .and_then(Node::as_map)
-        .and_then(|d| d.get("resources"))
-        .and_then(Node::as_map)
-        .and_then(|r| r.get("reservations"))
-        .and_then(Node::as_map)
-        .and_then(|r| r.get("devices"))
-        .and_then(Node::as_seq)
-        .unwrap_or_default();
-    for (i, device) in devices.iter().enumerate() {
+    for (i, device) in reserved_devices(service).iter().enumerate() {
         require(
             &format!("{path}.deploy.resources.reservations.devices[{i}]"),
             device,
@@ -229,6 +202,20 @@ fn check_required(path: &str, service: &Map) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The node at `keys` below `map`, through nested mappings.
+fn nested<'a>(map: &'a Map, keys: &[&str]) -> Option<&'a Node> {
+    let (first, rest) = keys.split_first()?;
+    rest.iter()
+        .try_fold(map.get(first)?, |node, key| node.as_map()?.get(key))
+}
+
+/// `deploy.resources.reservations.devices`, or none.
+fn reserved_devices(service: &Map) -> &[Node] {
+    nested(service, &["deploy", "resources", "reservations", "devices"])
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
 }
 
 /// `node` is a mapping that sets each of `keys`.
