@@ -96,9 +96,15 @@ impl BlockingEngine {
     }
 
     /// Unpacks a tar archive into the container's directory `dir`.
-    pub fn copy_in(&self, container: &str, dir: &str, tar: Vec<u8>) -> Result<(), EngineError> {
+    pub fn copy_in(
+        &self,
+        container: &str,
+        dir: &str,
+        tar: Vec<u8>,
+        keep_owners: bool,
+    ) -> Result<(), EngineError> {
         self.runtime
-            .block_on(self.engine.copy_in(container, dir, tar))
+            .block_on(self.engine.copy_in(container, dir, tar, keep_owners))
     }
 
     /// Writes the container's file system to `into` as a tar archive.

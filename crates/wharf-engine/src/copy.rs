@@ -26,15 +26,18 @@ impl Engine {
         write_out(stream, into).await
     }
 
-    /// Unpacks the tar archive `tar` into the container's directory `dir`.
+    /// Unpacks the tar archive `tar` into the container's directory `dir`; with
+    /// `keep_owners`, its files keep the owners the archive gives them (`cp -a`).
     pub async fn copy_in(
         &self,
         container: &str,
         dir: &str,
         tar: Vec<u8>,
+        keep_owners: bool,
     ) -> Result<(), EngineError> {
         let options = UploadToContainerOptions {
             path: dir.to_owned(),
+            copy_uidgid: keep_owners.then(|| "true".to_owned()),
             ..UploadToContainerOptions::default()
         };
         self.docker
@@ -57,14 +60,114 @@ pub(crate) async fn write_out(
 }
 
 /// `source` (a file or a directory, with what is in it) as a tar archive whose one top
-/// entry is named `name`.
-pub fn archive(source: &Path, name: &str) -> std::io::Result<Vec<u8>> {
+/// entry is named `name`; with `follow_links`, a symbolic link is archived as what it
+/// points to (`cp -L`).
+pub fn archive(source: &Path, name: &str, follow_links: bool) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
-    builder.follow_symlinks(false);
-    if source.is_dir() {
+    builder.follow_symlinks(follow_links);
+    let is_dir = if follow_links {
+        source.is_dir()
+    } else {
+        source.symlink_metadata()?.is_dir()
+    };
+    if is_dir {
         builder.append_dir_all(name, source)?;
     } else {
         builder.append_path_with_name(source, name)?;
     }
     builder.into_inner()
+}
+
+/// Where the top entry of `tar` points, when it is a symbolic link.
+pub fn top_link(tar: &[u8]) -> std::io::Result<Option<String>> {
+    let mut archive = tar::Archive::new(tar);
+    let Some(top) = archive.entries()?.next().transpose()? else {
+        return Ok(None);
+    };
+    if top.header().entry_type() != tar::EntryType::Symlink {
+        return Ok(None);
+    }
+    Ok(top
+        .link_name()?
+        .map(|target| target.to_string_lossy().into_owned()))
+}
+
+/// `tar` with its top entry (and what is under it) renamed `name`.
+pub fn rename_top(tar: &[u8], name: &str) -> std::io::Result<Vec<u8>> {
+    rewrite(tar, |path, _| {
+        let mut parts = path.components();
+        parts.next();
+        let rest = parts.as_path();
+        *path = if rest.as_os_str().is_empty() {
+            name.into()
+        } else {
+            Path::new(name).join(rest)
+        };
+    })
+}
+
+/// `tar` with every entry owned by root, as a copy into a container is without
+/// `cp -a`: the engine keeps whatever owners the archive names.
+pub fn owned_by_root(tar: &[u8]) -> std::io::Result<Vec<u8>> {
+    rewrite(tar, |_, header| {
+        header.set_uid(0);
+        header.set_gid(0);
+        let _ = header.set_username("root");
+        let _ = header.set_groupname("root");
+    })
+}
+
+/// `tar` with each entry's path and header passed through `edit`.
+fn rewrite(
+    tar: &[u8],
+    mut edit: impl FnMut(&mut std::path::PathBuf, &mut tar::Header),
+) -> std::io::Result<Vec<u8>> {
+    let mut archive = tar::Archive::new(tar);
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let mut path = entry.path()?.into_owned();
+        let mut header = entry.header().clone();
+        edit(&mut path, &mut header);
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data)?;
+        if header.entry_type().is_symlink() || header.entry_type().is_hard_link() {
+            let target = entry
+                .link_name()?
+                .map(std::borrow::Cow::into_owned)
+                .unwrap_or_default();
+            builder.append_link(&mut header, &path, target)?;
+        } else {
+            builder.append_data(&mut header, &path, data.as_slice())?;
+        }
+    }
+    builder.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_is_archived_as_itself_or_as_what_it_points_to() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("real.txt"), "real").unwrap();
+        std::os::unix::fs::symlink("real.txt", dir.path().join("link")).unwrap();
+        let as_link = archive(&dir.path().join("link"), "link", false).unwrap();
+        assert_eq!(top_link(&as_link).unwrap().as_deref(), Some("real.txt"));
+        let followed = archive(&dir.path().join("link"), "link", true).unwrap();
+        assert_eq!(top_link(&followed).unwrap(), None);
+        let renamed = rename_top(&followed, "other").unwrap();
+        let mut entries = tar::Archive::new(renamed.as_slice());
+        let top = entries.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(top.path().unwrap().to_string_lossy(), "other");
+        let root = owned_by_root(&as_link).unwrap();
+        assert_eq!(top_link(&root).unwrap().as_deref(), Some("real.txt"));
+        let mut entries = tar::Archive::new(root.as_slice());
+        let top = entries.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(
+            (top.header().uid().unwrap(), top.header().gid().unwrap()),
+            (0, 0)
+        );
+    }
 }

@@ -18,7 +18,7 @@ pub use attach::{ExecRequest, OneOff, ProjectResources, WindowSize};
 pub use blocking::BlockingEngine;
 pub use build_context::{BuildContext, Dockerfile};
 pub use container_image::CommitRequest;
-pub use copy::archive;
+pub use copy::{archive, owned_by_root, rename_top, top_link};
 pub use diagnosis::EngineProblem;
 pub use engine::{ContainerState, Engine, EngineError, LogTime, ProjectContainer, ProjectVolume};
 pub use images::BuildRequest;

@@ -810,6 +810,12 @@ pub struct CpArgs {
     /// Which instance of the service, when it has several
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub index: u32,
+    /// Keep the files' owners (uid and gid) as they are in SRC
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Copy what a symbolic link SRC points to, not the link
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1236,6 +1236,40 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
         std::fs::read_to_string(here.join("back/bundle/inner/data.txt")).unwrap(),
         "payload"
     );
+    // -L copies what a link points to; -a keeps the owners the files have here.
+    std::os::unix::fs::symlink("inner/data.txt", here.join("bundle/link")).unwrap();
+    stack.ok(&["cp", "-L", "bundle/link", "app:/followed.txt"]);
+    assert_eq!(
+        stack.ok(&["exec", "app", "cat", "/followed.txt"]),
+        "payload"
+    );
+    stack.ok(&["cp", "bundle/link", "app:/kept-link"]);
+    assert_eq!(
+        stack.ok(&["exec", "app", "readlink", "/kept-link"]),
+        "inner/data.txt\n"
+    );
+    stack.ok(&["exec", "app", "ln", "-s", "/renamed.txt", "/to-renamed"]);
+    stack.ok(&["cp", "-L", "app:/to-renamed", "out-followed"]);
+    assert_eq!(
+        std::fs::read_to_string(here.join("out-followed")).unwrap(),
+        "payload"
+    );
+    nix::unistd::chown(
+        &here.join("bundle/inner/data.txt"),
+        Some(nix::unistd::Uid::from_raw(4321)),
+        Some(nix::unistd::Gid::from_raw(4321)),
+    )
+    .unwrap();
+    stack.ok(&["cp", "-a", "bundle/inner/data.txt", "app:/owned.txt"]);
+    assert_eq!(
+        stack.ok(&["exec", "app", "stat", "-c", "%u:%g", "/owned.txt"]),
+        "4321:4321\n"
+    );
+    stack.ok(&["cp", "bundle/inner/data.txt", "app:/unowned.txt"]);
+    assert_eq!(
+        stack.ok(&["exec", "app", "stat", "-c", "%u:%g", "/unowned.txt"]),
+        "0:0\n"
+    );
     let tar = stack.wharf(&["cp", "app:/renamed.txt", "-"]);
     assert!(tar.status.success() && tar.stdout.windows(7).any(|w| w == b"payload"));
     let neither = stack.wharf(&["cp", "a.txt", "b.txt"]);

@@ -69,7 +69,17 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
             let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
             let mut tar = Vec::new();
             engine.copy_out(id, path, &mut tar)?;
-            deliver(&tar, local)
+            // -L: what the link points to (relative to its directory), under its name.
+            if args.follow_link
+                && let Some(target) = wharf_engine::top_link(&tar)?
+            {
+                let link = Path::new(path);
+                let target = link.parent().unwrap_or(Path::new("/")).join(target);
+                let mut followed = Vec::new();
+                engine.copy_out(id, &target.to_string_lossy(), &mut followed)?;
+                tar = wharf_engine::rename_top(&followed, &last_name(link)?)?;
+            }
+            deliver(&tar, local, args.archive)
         }
         // Into a container.
         (true, Some(id)) => {
@@ -77,30 +87,39 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
             if local == "-" {
                 let mut tar = Vec::new();
                 std::io::stdin().read_to_end(&mut tar)?;
-                engine.copy_in(id, path, tar)?;
+                engine.copy_in(id, path, tar, args.archive)?;
                 return Ok(ExitCode::SUCCESS);
             }
             let source = Path::new(local);
             let own_name = last_name(source)?;
             // Into DEST when it is a directory there; else as DEST, in its directory.
+            // Without -a the files are root's, as `docker cp` gives them.
+            let packed = |name: &str| {
+                let tar = archive(source, name, args.follow_link)?;
+                if args.archive {
+                    Ok::<_, std::io::Error>(tar)
+                } else {
+                    wharf_engine::owned_by_root(&tar)
+                }
+            };
             if engine
-                .copy_in(id, path, archive(source, &own_name)?)
+                .copy_in(id, path, packed(&own_name)?, args.archive)
                 .is_err()
             {
                 let dest = Path::new(path);
                 let dir = dest
                     .parent()
                     .map_or("/".into(), |p| p.display().to_string());
-                engine.copy_in(id, &dir, archive(source, &last_name(dest)?)?)?;
+                engine.copy_in(id, &dir, packed(&last_name(dest)?)?, args.archive)?;
             }
             Ok(ExitCode::SUCCESS)
         }
         // Natively: this machine's files, relative paths from the working directory.
         (false, None) => {
             let source = service_path(path);
-            let tar = archive(&source, &last_name(&source)?)
+            let tar = archive(&source, &last_name(&source)?, args.follow_link)
                 .with_context(|| format!("cannot read {}", source.display()))?;
-            deliver(&tar, local)
+            deliver(&tar, local, args.archive)
         }
         (true, None) => {
             let tar = if local == "-" {
@@ -109,23 +128,24 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
                 tar
             } else {
                 let source = Path::new(local);
-                archive(source, &last_name(source)?)
+                archive(source, &last_name(source)?, args.follow_link)
                     .with_context(|| format!("cannot read {}", source.display()))?
             };
-            place(&tar, &service_path(path))?;
+            place(&tar, &service_path(path), args.archive)?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-/// The copy, to standard output as a tar archive (`-`) or placed at `destination`.
-fn deliver(tar: &[u8], destination: &str) -> anyhow::Result<ExitCode> {
+/// The copy, to standard output as a tar archive (`-`) or placed at `destination`
+/// (keeping the archive's owners with `keep_owners`).
+fn deliver(tar: &[u8], destination: &str, keep_owners: bool) -> anyhow::Result<ExitCode> {
     if destination == "-" {
         let mut stdout = std::io::stdout().lock();
         stdout.write_all(tar)?;
         stdout.flush()?;
     } else {
-        place(tar, Path::new(destination))?;
+        place(tar, Path::new(destination), keep_owners)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -144,9 +164,10 @@ fn last_name(path: &Path) -> anyhow::Result<String> {
 }
 
 /// Unpacks `tar` (one top entry) so that it lands at `dest`: inside it when it is a
-/// directory, else as it. Unpacked beside it first, so a broken archive leaves the
-/// destination as it was.
-fn place(tar: &[u8], dest: &Path) -> anyhow::Result<()> {
+/// directory, else as it, with the archive's owners when `keep_owners` (and wharf may
+/// set them). Unpacked beside it first, so a broken archive leaves the destination as
+/// it was.
+fn place(tar: &[u8], dest: &Path, keep_owners: bool) -> anyhow::Result<()> {
     let into_dir = dest.is_dir();
     let parent = if into_dir {
         dest.to_path_buf()
@@ -159,7 +180,9 @@ fn place(tar: &[u8], dest: &Path) -> anyhow::Result<()> {
         .prefix(".wharf-cp-")
         .tempdir_in(&parent)
         .with_context(|| format!("cannot write in {}", parent.display()))?;
-    tar::Archive::new(tar)
+    let mut unpacked = tar::Archive::new(tar);
+    unpacked.set_preserve_ownerships(keep_owners);
+    unpacked
         .unpack(staging.path())
         .context("cannot unpack the copy")?;
     let top = std::fs::read_dir(staging.path())?
@@ -209,15 +232,15 @@ mod tests {
         let work = tempfile::tempdir().unwrap();
         let source = work.path().join("notes.txt");
         std::fs::write(&source, "hello").unwrap();
-        let tar = archive(&source, "notes.txt").unwrap();
+        let tar = archive(&source, "notes.txt", false).unwrap();
         let dir = work.path().join("dir");
         std::fs::create_dir(&dir).unwrap();
-        place(&tar, &dir).unwrap();
+        place(&tar, &dir, false).unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
             "hello"
         );
-        place(&tar, &work.path().join("renamed.txt")).unwrap();
+        place(&tar, &work.path().join("renamed.txt"), true).unwrap();
         assert_eq!(
             std::fs::read_to_string(work.path().join("renamed.txt")).unwrap(),
             "hello"
@@ -232,7 +255,8 @@ mod tests {
         assert!(
             place(
                 b"not a tar at all, not even close to 512 bytes",
-                &dir.join("x")
+                &dir.join("x"),
+                false
             )
             .is_err()
         );
