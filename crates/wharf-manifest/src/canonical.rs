@@ -81,6 +81,9 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
     }
     if let Some(develop) = map.get_mut("develop").and_then(Node::as_map_mut) {
         for rule in seq_items(develop, "watch") {
+            if let Some(rule) = rule.as_map_mut() {
+                string_to_list(rule, &["ignore", "include"]);
+            }
             if let Some(exec) = rule
                 .as_map_mut()
                 .and_then(|r| r.get_mut("exec"))
@@ -111,7 +114,7 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
             .and_then(|r| r.get_mut("reservations"))
             .and_then(Node::as_map_mut)
         {
-            devices_count_all(seq_items(reservations, "devices"));
+            devices_count_all(seq_items(reservations, "devices"))?;
         }
     }
     if let Some(gpus) = map.get_mut("gpus") {
@@ -134,7 +137,7 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
                     .collect();
                 *item = Map::from_entries(kept);
             }
-            devices_count_all(items.iter_mut());
+            devices_count_all(items.iter_mut())?;
         }
     }
     if let Some(pull_policy) = map.get_mut("pull_policy")
@@ -162,6 +165,7 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
         models.value = Value::Map(Map::from_entries(entries));
     }
     if let Some(logging) = map.get_mut("logging").and_then(Node::as_map_mut) {
+        schema::logging_options(logging.get("options"))?;
         to_mapping(logging, "options", false)?;
     }
     extra_hosts(map)?;
@@ -266,15 +270,18 @@ fn seq_items<'a>(map: &'a mut Map, key: &str) -> std::slice::IterMut<'a, Node> {
     }
 }
 
-/// A device request's `count: all` is stored as -1, Docker's "every device".
-fn devices_count_all<'a>(devices: impl Iterator<Item = &'a mut Node>) {
-    for device in devices {
-        if let Some(count) = device.as_map_mut().and_then(|d| d.get_mut("count"))
+/// A device request's `count: all` is stored as -1, Docker's "every device"; its
+/// options are strings.
+fn devices_count_all<'a>(devices: impl Iterator<Item = &'a mut Node>) -> Result<()> {
+    for device in devices.filter_map(Node::as_map_mut) {
+        if let Some(count) = device.get_mut("count")
             && count.as_str() == Some("all")
         {
             count.value = Value::Int(-1);
         }
+        to_mapping(device, "options", false)?;
     }
+    Ok(())
 }
 
 /// Block IO rates are stored as strings: bytes per second (`12mb` → `12582912`), or

@@ -183,7 +183,7 @@ fn check_required(path: &str, service: &Map) -> Result<()> {
     }
     for (i, mount) in items("volumes").iter().enumerate() {
         let at = format!("{path}.volumes[{i}]");
-        require(&at, mount, &["type"])?;
+        require(&at, mount, &["type", "target"])?;
         if mount
             .as_map()
             .and_then(|m| m.get("type"))
@@ -193,13 +193,41 @@ fn check_required(path: &str, service: &Map) -> Result<()> {
             require(&at, mount, &["source"])?;
         }
     }
-    if let Some(scale) = service.get("scale")
-        && matches!(scale.value, Value::Int(n) if n < 0)
+    let replicas = nested(service, &["deploy", "replicas"]).map(|n| (n, "deploy.replicas"));
+    for (count, name) in service
+        .get("scale")
+        .map(|n| (n, "scale"))
+        .into_iter()
+        .chain(replicas)
     {
-        return Err(Error::at(
-            &scale.span,
-            format!("{path}.scale must be greater than or equal to 0"),
-        ));
+        if matches!(count.value, Value::Int(n) if n < 0) {
+            return Err(Error::at(
+                &count.span,
+                format!("{path}.{name} must be greater than or equal to 0"),
+            ));
+        }
+    }
+    if let Some(limits) = nested(service, &["deploy", "resources", "limits"]).and_then(Node::as_map)
+    {
+        for key in ["devices", "generic_resources"] {
+            if let Some(found) = limits.key(key) {
+                return Err(Error::at(
+                    &found.span,
+                    format!(
+                        "{path}.deploy.resources.limits: additional properties '{key}' not allowed"
+                    ),
+                )
+                .with_help("devices are reserved: `deploy.resources.reservations.devices`"));
+            }
+        }
+    }
+    for gpu in items("gpus").iter().filter_map(Node::as_map) {
+        if let (true, Some(ids)) = (gpu.contains("count"), gpu.key("device_ids")) {
+            return Err(Error::at(
+                &ids.span,
+                format!("{path}.gpus: \"count\" and \"device_ids\" attributes are exclusive"),
+            ));
+        }
     }
     Ok(())
 }
@@ -298,6 +326,27 @@ pub fn number_or_string_values(path: impl Fn() -> String, options: Option<&Node>
             return Err(Error::at(
                 &value.span,
                 format!("{}.{} must be a number or string", path(), key.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Logging options are null, numbers or strings, as Compose's schema says: checked
+/// before they are made strings.
+pub fn logging_options(options: Option<&Node>) -> Result<()> {
+    for (key, value) in options
+        .and_then(Node::as_map)
+        .into_iter()
+        .flat_map(Map::iter)
+    {
+        if matches!(value.value, Value::Bool(_) | Value::Seq(_) | Value::Map(_)) {
+            return Err(Error::at(
+                &value.span,
+                format!(
+                    "logging.options.{} must be a null, number or string",
+                    key.name
+                ),
             ));
         }
     }

@@ -27,7 +27,12 @@ pub fn flow(text: &str) -> String {
 fn flow_at(text: &str, indent: usize) -> String {
     let facts = Facts::of(text);
     // A line break in a flow scalar would need folding: escaped instead.
-    if resolves_to_other_type(text) || facts.special || facts.space_break || text.contains('\n') {
+    if resolves_to_other_type(text)
+        || facts.special
+        || facts.tabs
+        || facts.space_break
+        || text.contains('\n')
+    {
         double_quoted(text)
     } else if facts.plain_allowed(text) {
         text.to_owned()
@@ -55,6 +60,8 @@ struct Facts {
     trailing_break: bool,
     /// A space right before a line break.
     space_break: bool,
+    /// A tab: escaped in flow style, but a literal block may hold it.
+    tabs: bool,
     /// A line break right before a space.
     break_space: bool,
 }
@@ -66,7 +73,9 @@ impl Facts {
         let count = text.chars().count();
         for (i, c) in text.chars().enumerate() {
             let last = i + 1 == count;
-            if !is_printable(c) || c == '\u{feff}' {
+            if c == '\t' {
+                facts.tabs = true;
+            } else if !is_printable(c) || c == '\u{feff}' {
                 facts.special = true;
             }
             if c == ' ' {
@@ -141,9 +150,10 @@ fn write_literal(out: &mut String, text: &str, indent: usize) {
         out.push('2');
     }
     let body = text.trim_end_matches('\n');
+    // Kept (`+`) when more than the last line break ends it, or when it is only breaks.
     out.push_str(match text.len() - body.len() {
         0 => "-",
-        1 => "",
+        1 if !body.is_empty() => "",
         _ => "+",
     });
     out.push('\n');
@@ -398,7 +408,8 @@ mod tests {
         assert_eq!(value("one\ntwo"), "|-\n  one\n  two\n");
         assert_eq!(value("one\n\n"), "|+\n  one\n\n");
         assert_eq!(value("\n\nleading"), "|2-\n\n\n  leading\n");
-        assert_eq!(value("tab\tand\nbreak"), "\"tab\\tand\\nbreak\"\n");
+        assert_eq!(value("tab\tand\nbreak"), "|-\n  tab\tand\n  break\n");
+        assert_eq!(value("\n"), "|2+\n\n");
         assert_eq!(value("space \nbreak"), "\"space \\nbreak\"\n");
     }
 }

@@ -8,20 +8,30 @@ use serde_json::{Map, Value};
 use crate::go_float::format_float;
 use crate::yaml_scalar;
 
-/// Drops what Compose prints in JSON but omits in YAML: unset commands and empty
-/// `ipam`, `placement` and `resources`.
+/// Drops what Compose prints in JSON but omits in YAML: a service's unset commands, and
+/// empty `ipam`, `placement` and `resources`.
 pub fn yaml_shape(value: &mut Value) {
+    shape(value, true);
+}
+
+/// `commands`: whether an unset `command` here is a service's (a hook's stays).
+fn shape(value: &mut Value, commands: bool) {
     if let Value::Object(map) = value {
         map.retain(|key, child| match key.as_str() {
-            "command" | "entrypoint" => {
+            "command" | "entrypoint" if commands => {
                 !child.is_null() && child.as_array().is_none_or(|a| !a.is_empty())
             }
             "ipam" | "placement" | "resources" => child.as_object().is_none_or(|o| !o.is_empty()),
             _ => true,
         });
-        map.values_mut().for_each(yaml_shape);
+        for (key, child) in map.iter_mut() {
+            let hooks = matches!(key.as_str(), "post_start" | "pre_stop" | "develop");
+            shape(child, commands && !hooks);
+        }
     } else if let Value::Array(items) = value {
-        items.iter_mut().for_each(yaml_shape);
+        for item in items {
+            shape(item, commands);
+        }
     }
 }
 

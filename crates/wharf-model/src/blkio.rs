@@ -34,12 +34,23 @@ pub struct WeightDevice {
     pub extensions: Extensions,
 }
 
-/// A device's rate limit: bytes or operations per second, as a string once loaded.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// A device's rate limit: bytes or operations per second, as a string once loaded
+/// (`0` when not given, as Compose prints it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ThrottleDevice {
     pub path: String,
     pub rate: String,
     #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
     pub extensions: Extensions,
+}
+
+impl Default for ThrottleDevice {
+    fn default() -> Self {
+        Self {
+            path: String::new(),
+            rate: "0".to_owned(),
+            extensions: Extensions::new(),
+        }
+    }
 }

@@ -10,6 +10,7 @@ use crate::Extensions;
 pub struct Model {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub model: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_size: Option<i64>,
