@@ -69,14 +69,14 @@ pub fn ps_line(project: &str, instance: &InstanceStatus, now_ms: u64) -> Value {
                 "URL": p.host.map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.to_string()),
                 "TargetPort": p.target,
                 "PublishedPort": p.published,
-                "Protocol": "tcp",
+                "Protocol": p.protocol.name(),
             })
         })
         .collect();
     let ports = instance
         .ports
         .iter()
-        .map(|p| format!("{}->{}/tcp", p.address(), p.target))
+        .map(|p| format!("{}->{}/{}", p.address(), p.target, p.protocol.name()))
         .collect::<Vec<_>>()
         .join(", ");
     let mut line = json!({
@@ -175,6 +175,7 @@ mod tests {
                 target: 80,
                 published: 32772,
                 host: None,
+                ..Default::default()
             }],
             started_at_ms: Some(1_000),
             listening: Vec::new(),

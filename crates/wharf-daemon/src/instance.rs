@@ -57,7 +57,8 @@ pub async fn run(
     let mut backoff = RestartBackoff::default();
     let environment = spec.process_environment();
     loop {
-        if let Some(problem) = spec.ports.iter().find_map(|p| in_use(p.published)) {
+        let tcp = spec.ports.iter().filter(|p| p.protocol.is_tcp());
+        if let Some(problem) = tcp.map(|p| p.published).find_map(in_use) {
             return not_started(&shared, &key, problem, None);
         }
         let marker = shared.instance_marker(&key);

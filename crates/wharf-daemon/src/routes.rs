@@ -135,7 +135,7 @@ impl RouteTable {
                 let http = service
                     .ports
                     .iter()
-                    .filter(|p| !service.not_http.contains(&p.target));
+                    .filter(|p| p.protocol.is_tcp() && !service.not_http.contains(&p.target));
                 for (index, port) in http.enumerate() {
                     if index == 0 {
                         routes.push(route(
@@ -293,6 +293,7 @@ mod tests {
                 target: 8000,
                 published,
                 host: None,
+                ..Default::default()
             }],
             started_at_ms: None,
             listening: Vec::new(),
@@ -311,6 +312,7 @@ mod tests {
                 target: 8000,
                 published: 0,
                 host: None,
+                ..Default::default()
             };
             let service = ServiceSpec {
                 ports: vec![port],
@@ -350,6 +352,7 @@ mod tests {
             target: 5432,
             published: 15432,
             host: None,
+            ..Default::default()
         }];
         db.not_http = vec![5432];
         // RabbitMQ: AMQP is not HTTP, its management page is.
@@ -359,6 +362,7 @@ mod tests {
                 target,
                 published: 0,
                 host: None,
+                ..Default::default()
             })
             .to_vec();
         broker.not_http = vec![5672];

@@ -705,11 +705,9 @@ impl Engine {
             .into_iter()
             .flatten()
             .flat_map(|(key, bindings)| {
-                let target = key
-                    .split('/')
-                    .next()
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(0);
+                let (port, protocol) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+                let target = port.parse().unwrap_or(0);
+                let protocol = wharf_plan::Protocol::from_name(protocol);
                 bindings.into_iter().flatten().filter_map(move |b| {
                     let host = b.host_ip.as_deref().and_then(|ip| ip.parse().ok());
                     b.host_port?
@@ -719,13 +717,17 @@ impl Engine {
                             target,
                             published,
                             host,
+                            protocol,
                         })
                 })
             })
             .collect();
         // One line a port, its IPv4 binding first (the engine binds `0.0.0.0` and `::`).
-        ports.sort_by_key(|p| (p.target, p.published, p.host.is_some_and(|h| h.is_ipv6())));
-        ports.dedup_by_key(|p| (p.target, p.published));
+        ports.sort_by_key(|p| {
+            let ipv6 = p.host.is_some_and(|h| h.is_ipv6());
+            (p.target, p.protocol.name(), p.published, ipv6)
+        });
+        ports.dedup_by_key(|p| (p.target, p.protocol, p.published));
         Ok(ContainerState {
             ports,
             running,

@@ -16,6 +16,6 @@ pub use graph::{
     GraphError, start_order, stop_levels, stop_order, with_dependencies, with_restart_dependents,
 };
 pub use spec::{
-    Condition, Dependency, HealthSpec, HookSpec, PortSpec, Probe, ProjectSpec, RestartPolicy,
-    RouteSpec, ServiceSpec,
+    Condition, Dependency, HealthSpec, HookSpec, PortSpec, Probe, ProjectSpec, Protocol,
+    RestartPolicy, RouteSpec, ServiceSpec,
 };

@@ -147,6 +147,45 @@ pub struct PortSpec {
     /// for loopback, where wharf publishes what it runs natively.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<std::net::IpAddr>,
+    /// Only a TCP port is waited on, routed and checked for a holder.
+    #[serde(default, skip_serializing_if = "Protocol::is_tcp")]
+    pub protocol: Protocol,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    /// `tcp`, `udp` or `sctp`, as Compose writes it; anything else is TCP.
+    #[must_use]
+    pub fn from_name(name: &str) -> Self {
+        match name.to_ascii_lowercase().as_str() {
+            "udp" => Self::Udp,
+            "sctp" => Self::Sctp,
+            _ => Self::Tcp,
+        }
+    }
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Udp => "udp",
+            Self::Sctp => "sctp",
+        }
+    }
+
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde passes fields by reference
+    #[must_use]
+    pub fn is_tcp(&self) -> bool {
+        *self == Self::Tcp
+    }
 }
 
 impl PortSpec {
@@ -268,6 +307,7 @@ mod tests {
                 target: 8000,
                 published: 8000,
                 host: None,
+                ..Default::default()
             }],
             ..ServiceSpec::default()
         };

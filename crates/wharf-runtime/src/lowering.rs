@@ -536,6 +536,7 @@ pub fn ports(service: &Service) -> Result<Vec<PortSpec>, String> {
             target,
             published,
             host: None,
+            protocol: wharf_plan::Protocol::from_name(&port.protocol),
         });
     }
     Ok(ports)

@@ -65,6 +65,7 @@ mod tests {
                     target: 5432,
                     published: 15432,
                     host: None,
+                    ..Default::default()
                 }],
             ),
             (
@@ -73,6 +74,7 @@ mod tests {
                     target: 8001,
                     published: 8001,
                     host: None,
+                    ..Default::default()
                 }],
             ),
         ])

@@ -184,14 +184,16 @@ fn awaiting(instance: &InstanceStatus, now: u64) -> Option<String> {
             Some("its healthcheck to pass".to_owned())
         }
         (InstanceState::Running, Health::None) => {
-            if let Some(port) = instance.ports.iter().find(|p| !accepts(p.published)) {
+            // A UDP (or SCTP) port takes no connection to wait for.
+            let mut waited = instance.ports.iter().filter(|p| p.protocol.is_tcp());
+            if let Some(port) = waited.clone().find(|p| !accepts(p.published)) {
                 return Some(format!(
                     "127.0.0.1:{} to accept connections",
                     port.published
                 ));
             }
             let running_for = instance.started_at_ms.map_or(0, |t| now.saturating_sub(t));
-            (instance.ports.is_empty() && u128::from(running_for) < SETTLE.as_millis())
+            (waited.next().is_none() && u128::from(running_for) < SETTLE.as_millis())
                 .then(|| "it to keep running".to_owned())
         }
         (InstanceState::Waiting, _) => Some("its dependencies".to_owned()),

@@ -1684,3 +1684,37 @@ services:
     assert!(stack.ok(&["logs", "app"]).contains("pre_stop: draining"));
     stack.ok(&["down"]);
 }
+
+#[test]
+fn a_udp_port_is_published_shown_and_not_waited_on_as_tcp() {
+    if !engine_ready() {
+        return;
+    }
+    let port = free_port();
+    let stack = Stack::new(&format!(
+        r#"name: wharfudp
+services:
+  dns:
+    image: {IMAGE}
+    command: ["sleep", "600"]
+    stop_grace_period: 1s
+    ports: ["{port}:53/udp"]
+"#
+    ));
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "20"]);
+    let lines: Vec<Value> = stack
+        .ok(&["ps", "--format", "json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["Publishers"][0]["Protocol"], "udp", "{lines:?}");
+    assert!(lines[0]["Ports"].as_str().unwrap().ends_with("->53/udp"));
+    assert!(
+        stack
+            .ok(&["port", "--protocol", "udp", "dns", "53"])
+            .ends_with(&format!(":{port}\n"))
+    );
+    let tcp = stack.wharf(&["port", "dns", "53"]);
+    assert_eq!(tcp.status.code(), Some(1), "no TCP port 53");
+    stack.ok(&["down"]);
+}

@@ -94,6 +94,7 @@ pub fn run(args: &NginxArgs) -> anyhow::Result<()> {
                 target: target.parse().context("--resolve port")?,
                 published: host.parse().context("--resolve host port")?,
                 host: None,
+                ..Default::default()
             });
     }
     let rewrite = Rewrite {
@@ -297,6 +298,7 @@ mod tests {
                 target: 8000,
                 published: 18000,
                 host: None,
+                ..Default::default()
             }],
         )]);
         let rewrite = Rewrite {

@@ -88,7 +88,10 @@ fn table(instances: &[InstanceStatus]) -> String {
         let ports = i
             .ports
             .iter()
-            .map(|p| format!("{}->{}", p.address(), p.target))
+            .map(|p| match p.protocol {
+                wharf_plan::Protocol::Tcp => format!("{}->{}", p.address(), p.target),
+                other => format!("{}->{}/{}", p.address(), p.target, other.name()),
+            })
             .collect::<Vec<_>>()
             .join(", ");
         rows.push([

@@ -121,11 +121,10 @@ fn print_sample(sample: &[Usage<'_>], format: ListFormat) -> anyhow::Result<()> 
 pub fn port(settings: &Settings, args: &PortArgs) -> anyhow::Result<ExitCode> {
     let instances = running(settings, std::slice::from_ref(&args.service))?;
     let instance = project_ref::instance_of(&instances, &args.service, args.index)?;
-    // Instances publish TCP ports only.
     let Some(port) = instance
         .ports
         .iter()
-        .find(|p| p.target == args.private_port && args.protocol == "tcp")
+        .find(|p| p.target == args.private_port && p.protocol.name() == args.protocol)
     else {
         bail!(
             "{} publishes no {} port {}",
