@@ -73,6 +73,12 @@ pub async fn run(
         let (grace, failure) = match interrupted {
             Interrupted::Failed { why, code } => (Duration::ZERO, Some((why, code))),
             Interrupted::StopAsked(grace) => (grace.unwrap_or(spec.stop_grace_period), None),
+            Interrupted::Killed(signal) => {
+                let _ = engine.kill(&id, signal.as_str()).await;
+                let code = 128 + signal as i32;
+                let why = format!("killed ({signal}) while its post_start hooks ran");
+                (Duration::ZERO, Some((why, Some(code))))
+            }
         };
         let _ = engine.stop(&id, grace).await;
         let code = engine.state(&id).await.ok().and_then(|s| s.exit_code);

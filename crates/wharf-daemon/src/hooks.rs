@@ -9,6 +9,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use nix::sys::signal::Signal;
 use tokio::sync::watch;
 use wharf_api::LogStream;
 use wharf_engine::{Engine, ExecRequest};
@@ -46,6 +47,8 @@ pub enum Interrupted {
     Failed { why: String, code: Option<i32> },
     /// Asked to stop while they ran (with the grace period asked for, if any).
     StopAsked(Option<Duration>),
+    /// Sent this signal (`wharf kill`) while they ran.
+    Killed(Signal),
 }
 
 /// `post_start`, until it is done or a stop is asked for, so a stuck hook cannot hold
@@ -64,10 +67,12 @@ pub async fn after_start(
         loop {
             // A dropped sender: the instance was replaced or forgotten.
             if commands.changed().await.is_err() {
-                return None;
+                return Interrupted::StopAsked(None);
             }
-            if let Command::Stop(grace) = *commands.borrow_and_update() {
-                return grace;
+            match *commands.borrow_and_update() {
+                Command::Stop(grace) => return Interrupted::StopAsked(grace),
+                Command::Kill(signal) => return Interrupted::Killed(signal),
+                Command::Run => {}
             }
         }
     };
@@ -79,7 +84,7 @@ pub async fn after_start(
     };
     tokio::select! {
         ran = all => ran,
-        grace = asked => Err(Interrupted::StopAsked(grace)),
+        interrupted = asked => Err(interrupted),
     }
 }
 

@@ -98,6 +98,12 @@ pub async fn run(
             let (grace, failure) = match interrupted {
                 Interrupted::Failed { why, code } => (Some(Duration::ZERO), Some((why, code))),
                 Interrupted::StopAsked(grace) => (grace, None),
+                Interrupted::Killed(signal) => {
+                    signal_group(pid, signal);
+                    let code = 128 + signal as i32;
+                    let why = format!("killed ({signal}) while its post_start hooks ran");
+                    (Some(Duration::ZERO), Some((why, Some(code))))
+                }
             };
             let code = stop_child(&mut child, pid, &spec, grace).await;
             shared.children.release(pid);

@@ -1519,3 +1519,51 @@ services:
     );
     stack.ok(&["down"]);
 }
+
+#[test]
+fn a_hung_post_start_gives_way_to_kill() {
+    let stack = Stack::new(
+        r#"name: hung
+services:
+  app:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "3605"]}}
+    post_start:
+      - command: sh -c 'echo before the hang; sleep 3604'
+"#,
+    );
+    let up = stack
+        .command(&["up", "-d"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the hook runs", Duration::from_secs(10), || {
+        stack
+            .ok(&["logs", "app"])
+            .contains("post_start: before the hang")
+    });
+    stack.ok(&["kill", "app"]);
+    let up = up.wait_with_output().unwrap();
+    assert_eq!(
+        up.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let ps = stack.ps();
+    assert_eq!(ps[0]["state"], "exited", "{ps:?}");
+    assert_eq!(ps[0]["exit_code"], 137, "{ps:?}");
+    let running = |pattern: &str| {
+        std::process::Command::new("pgrep")
+            .args(["-f", pattern])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    eventually("nothing of it is left", Duration::from_secs(5), || {
+        !running("sleep 3604") && !running("sleep 3605")
+    });
+    stack.ok(&["down"]);
+}
