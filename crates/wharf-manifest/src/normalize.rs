@@ -90,16 +90,19 @@ pub fn normalize(
     Ok(project)
 }
 
-/// Links, `network_mode: service:x` and `volumes_from` need the other service started
-/// first, so Compose adds them to `depends_on` where the file did not.
+/// Links, `network_mode`, `ipc` and `pid` of `service:x`, and `volumes_from` need the
+/// other service started first, so Compose adds them to `depends_on` where the file
+/// did not; one that shares a namespace restarts with it.
 fn add_implicit_dependencies(service: &mut Service) {
     let mut implied: Vec<(String, bool)> = Vec::new();
     for link in &service.links {
         let target = link.split_once(':').map_or(link.as_str(), |(name, _)| name);
         implied.push((target.to_owned(), true));
     }
-    if let Some(target) = service.network_mode.strip_prefix("service:") {
-        implied.push((target.to_owned(), true));
+    for shared in [&service.network_mode, &service.ipc, &service.pid] {
+        if let Some(target) = shared.strip_prefix("service:") {
+            implied.push((target.to_owned(), true));
+        }
     }
     for source in &service.volumes_from {
         if !source.starts_with("container:") {
@@ -109,16 +112,23 @@ fn add_implicit_dependencies(service: &mut Service) {
             implied.push((target.to_owned(), false));
         }
     }
+    if implied.is_empty() {
+        return;
+    }
+    let declared: HashSet<String> = service.depends_on.keys().cloned().collect();
     for (target, restart) in implied {
-        service
+        if declared.contains(&target) {
+            continue;
+        }
+        let dependency = service
             .depends_on
             .entry(target)
             .or_insert_with(|| DependsOn {
                 condition: "service_started".to_owned(),
-                restart,
                 required: true,
                 ..DependsOn::default()
             });
+        dependency.restart |= restart;
     }
 }
 
