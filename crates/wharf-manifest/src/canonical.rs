@@ -623,6 +623,12 @@ fn volumes(map: &mut Map) -> Result<()> {
                 }
                 entries.push(("bind", map_node(bind, span.clone())));
             } else {
+                // A named volume keeps its SELinux label in a `bind` section, as
+                // Compose writes it.
+                if !spec.selinux.is_empty() {
+                    let selinux = vec![("selinux", Node::str(spec.selinux.clone(), span.clone()))];
+                    entries.push(("bind", map_node(selinux, span.clone())));
+                }
                 let options = if spec.nocopy {
                     vec![("nocopy", Node::new(Value::Bool(true), span.clone()))]
                 } else {
