@@ -457,6 +457,11 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
                             format!("invalid extra_hosts entry {text:?}: expected HOST=IP"),
                         )
                     })?;
+                // An IPv6 address may come bracketed; Compose stores it bare.
+                let ip = ip
+                    .strip_prefix('[')
+                    .and_then(|ip| ip.strip_suffix(']'))
+                    .unwrap_or(ip);
                 add(
                     name.to_owned(),
                     Node::str(ip, item.span.clone()),

@@ -363,13 +363,17 @@ pub enum Ulimit {
 
 impl Serialize for Ulimit {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // As Compose writes it: a zero limit is left out, and a single zero is `{}`.
         #[derive(Serialize)]
         struct Range {
+            #[serde(skip_serializing_if = "is_zero")]
             soft: i64,
+            #[serde(skip_serializing_if = "is_zero")]
             hard: i64,
         }
         match *self {
-            Self::Single(value) => serializer.serialize_i64(value),
+            Self::Single(value) if value != 0 => serializer.serialize_i64(value),
+            Self::Single(_) => Range { soft: 0, hard: 0 }.serialize(serializer),
             Self::Range { soft, hard } => Range { soft, hard }.serialize(serializer),
         }
     }
