@@ -42,6 +42,11 @@ pub fn parse_port(spec: &str) -> Result<Vec<PortSpec>, String> {
             _ => return Err(invalid()),
         }
     };
+    if !host_ip.is_empty() && host_ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(format!(
+            "invalid port {spec:?}: invalid IP address {host_ip}"
+        ));
+    }
     let (published, container) = match rest.split_once(':') {
         Some((published, container)) => (published, container),
         None => ("", rest),
@@ -149,7 +154,9 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
             "z" | "Z" => option.clone_into(&mut volume.selinux),
             "nocopy" => volume.nocopy = true,
             p if PROPAGATIONS.contains(&p) => p.clone_into(&mut volume.propagation),
-            other => return Err(format!("invalid volume {spec:?}: unknown mode {other:?}")),
+            // Consistency (`cached`, `delegated`) and anything else: ignored, as by
+            // Compose.
+            _ => {}
         }
     }
     Ok(volume)
@@ -224,6 +231,7 @@ mod tests {
             ("volume", "", "/tmp")
         );
         assert!(parse_volume("a:b:c:d").is_err());
-        assert!(parse_volume("a:b:bogus").is_err());
+        // Modes Compose does not know are ignored, as it ignores them.
+        assert!(parse_volume("./a:/b:bogus,ro").unwrap().read_only);
     }
 }
