@@ -7,7 +7,10 @@ use crate::node::{Map, Node, NodeTag, Value};
 
 /// Merges `over` into `base`. `path` is the dotted location of `base` in the file.
 pub fn merge(base: &mut Node, over: Node, path: &[&str]) {
-    if over.tag == Some(NodeTag::Override) || replaces_whole(path) {
+    if over.tag == Some(NodeTag::Override)
+        || replaces_whole(path)
+        || other_logging_driver(base, &over, path)
+    {
         *base = strip_tags(over);
         return;
     }
@@ -45,7 +48,10 @@ fn merge_maps(base: &mut Map, over: Map, path: &[&str]) {
 fn merge_lists(base: &mut Vec<Node>, over: Vec<Node>, path: &[&str]) {
     let identity: fn(&Node) -> Option<String> = match path {
         ["services", _, "volumes"] => |n| field(n, "target"),
-        ["services", _, "secrets" | "configs"] => |n| field(n, "source"),
+        // The same file at another target is another mount.
+        ["services", _, "secrets" | "configs"] => {
+            |n| Some(format!("{:?}:{:?}", field(n, "source"), field(n, "target")))
+        }
         _ => |n| Some(fingerprint(n)),
     };
     for item in over {
@@ -71,6 +77,14 @@ fn replaces_whole(path: &[&str]) -> bool {
         path,
         ["services", _, "command" | "entrypoint"] | ["services", _, "healthcheck", "test"]
     )
+}
+
+/// Logging set with another driver replaces the base's whole; with the same driver
+/// (or none) its options merge.
+fn other_logging_driver(base: &Node, over: &Node, path: &[&str]) -> bool {
+    let driver = |n: &Node| field(n, "driver").filter(|d| !d.is_empty());
+    matches!(path, ["services", _, "logging"])
+        && matches!((driver(base), driver(over)), (Some(a), Some(b)) if a != b)
 }
 
 fn is_service_level(path: &[&str]) -> bool {
