@@ -158,7 +158,17 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
     if !args.services.is_empty()
         && let Some(services) = value.get_mut("services").and_then(|s| s.as_object_mut())
     {
-        services.retain(|name, _| args.services.contains(name));
+        // The services asked for, and what they depend on, as Compose prints them.
+        let mut kept: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        let mut pending: Vec<&str> = args.services.iter().map(String::as_str).collect();
+        while let Some(name) = pending.pop() {
+            if kept.insert(name)
+                && let Some(service) = project.services.get(name)
+            {
+                pending.extend(service.depends_on.keys().map(String::as_str));
+            }
+        }
+        services.retain(|name, _| kept.contains(name.as_str()));
     }
     match args.format {
         Format::Json => output::to_json(&value),
