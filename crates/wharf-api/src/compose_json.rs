@@ -17,6 +17,15 @@ pub fn compose_state(state: InstanceState) -> &'static str {
     }
 }
 
+/// An instance's state as Compose names its container's, `paused` included.
+pub fn compose_state_of(instance: &InstanceStatus) -> &'static str {
+    if instance.paused {
+        "paused"
+    } else {
+        compose_state(instance.state)
+    }
+}
+
 /// The states `ps --status` accepts, as Compose's does.
 pub const COMPOSE_STATES: [&str; 7] = [
     "paused",
@@ -39,9 +48,10 @@ pub fn ps_line(project: &str, instance: &InstanceStatus, now_ms: u64) -> Value {
         Health::Healthy => "healthy",
         Health::Unhealthy => "unhealthy",
     };
-    let state = compose_state(instance.state);
+    let state = compose_state_of(instance);
     let mut status = match (state, &since) {
         ("running", Some(since)) => format!("Up {since}"),
+        ("paused", Some(since)) => format!("Up {since} (Paused)"),
         ("exited", Some(since)) => format!(
             "Exited ({}) {since} ago",
             instance.exit_code.unwrap_or_default()
@@ -180,6 +190,7 @@ mod tests {
             started_at_ms: Some(1_000),
             listening: Vec::new(),
             message: String::new(),
+            paused: false,
         };
         let line = ps_line("shop", &instance, 121_000);
         assert_eq!(line["ID"], "e175510667a7");

@@ -144,6 +144,9 @@ pub struct InstanceStatus {
     pub listening: Vec<std::net::SocketAddr>,
     /// Why it is in this state, when that needs saying (a crash loop, a missing binary).
     pub message: String,
+    /// Running, but paused (`wharf pause`): its processes stopped until `unpause`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -109,6 +109,15 @@ impl Tree {
 }
 
 impl Cgroup {
+    /// Freezes (or thaws) every process in the cgroup; false when the kernel cannot.
+    pub fn freeze(&self, frozen: bool) -> bool {
+        std::fs::write(
+            self.dir.join("cgroup.freeze"),
+            if frozen { "1" } else { "0" },
+        )
+        .is_ok()
+    }
+
     /// Kills every process in the cgroup at once.
     pub fn kill(&self) {
         kill_cgroup(&self.dir);

@@ -131,13 +131,28 @@ pub async fn run(
     let mut probed_healthy = false;
     let mut reported_exit = false;
     let mut delay = FIRST_POLL;
+    let mut paused = false;
     loop {
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             changed = commands.changed() => {
                 let command = if changed.is_ok() { *commands.borrow_and_update() } else { Command::Stop(None) };
+                // Anything but a pause thaws it first, as a frozen container stops slowly.
+                if paused && command != Command::Pause {
+                    let _ = engine.pause(&id, false).await;
+                    paused = false;
+                    shared.report(&key, Event::Paused(false));
+                }
                 match command {
-                    Command::Run => {}
+                    Command::Pause if !paused => match engine.pause(&id, true).await {
+                        Ok(()) => {
+                            paused = true;
+                            shared.report(&key, Event::Paused(true));
+                        }
+                        Err(err) => shared.log(&key, LogStream::Wharf, format!("cannot pause: {err}")),
+                    },
+                    // Running already, or paused already.
+                    Command::Run | Command::Pause => {}
                     Command::Stop(grace) => {
                         shared.report(&key, Event::StopRequested);
                         let asked = std::time::Instant::now();

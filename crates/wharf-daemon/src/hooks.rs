@@ -72,7 +72,8 @@ pub async fn after_start(
             match *commands.borrow_and_update() {
                 Command::Stop(grace) => return Interrupted::StopAsked(grace),
                 Command::Kill(signal) => return Interrupted::Killed(signal),
-                Command::Run => {}
+                // Nothing to pause before it counts as started.
+                Command::Run | Command::Pause => {}
             }
         }
     };

@@ -124,25 +124,46 @@ pub async fn run(
             },
         );
         tokio::spawn(look_where_it_listens(Arc::clone(&shared), key.clone(), pid));
-        let prober = spec.healthcheck.is_some().then(|| {
-            tokio::spawn(follow_health(
-                Arc::clone(&shared),
-                key.clone(),
-                spec.clone(),
-                marker.clone(),
-                cgroup.0.clone(),
-                started,
-            ))
-        });
+        let probe = || {
+            spec.healthcheck.is_some().then(|| {
+                tokio::spawn(follow_health(
+                    Arc::clone(&shared),
+                    key.clone(),
+                    spec.clone(),
+                    marker.clone(),
+                    cgroup.0.clone(),
+                    started,
+                ))
+            })
+        };
+        let mut prober = probe();
 
         let mut manual = false;
+        let mut paused = false;
         let outcome = loop {
             tokio::select! {
                 status = child.wait() => break Outcome::Exited(status.ok().and_then(exit_code)),
                 changed = commands.changed() => {
                     let command = if changed.is_ok() { *commands.borrow_and_update() } else { Command::Stop(None) };
+                    // Anything but a pause thaws it first: a frozen process takes no signal.
+                    if paused && command != Command::Pause {
+                        freeze(cgroup.0.as_ref(), pid, false);
+                        paused = false;
+                        shared.report(&key, Event::Paused(false));
+                        prober = probe();
+                    }
                     match command {
-                        Command::Run => {}
+                        Command::Pause if !paused => {
+                            // A frozen process answers no probe: probing waits too.
+                            if let Some(prober) = prober.take() {
+                                prober.abort();
+                            }
+                            freeze(cgroup.0.as_ref(), pid, true);
+                            paused = true;
+                            shared.report(&key, Event::Paused(true));
+                        }
+                        // Running already, or paused already.
+                    Command::Run | Command::Pause => {}
                         Command::Stop(grace) => break Outcome::StopRequested(grace),
                         Command::Kill(signal) => {
                             manual = true;
@@ -340,6 +361,22 @@ async fn end_leftovers(cgroup: Option<&Cgroup>, pid: u32, marker: &str) {
 /// The exit code as Docker reports it: the code, or 128 + the signal that ended it.
 fn exit_code(status: std::process::ExitStatus) -> Option<i32> {
     status.code().or_else(|| status.signal().map(|s| 128 + s))
+}
+
+/// Freezes or thaws an instance: its whole cgroup where the machine gives one, else
+/// its process group (SIGSTOP, SIGCONT).
+fn freeze(cgroup: Option<&Cgroup>, pid: u32, frozen: bool) {
+    if cgroup.is_some_and(|c| c.freeze(frozen)) {
+        return;
+    }
+    signal_group(
+        pid,
+        if frozen {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        },
+    );
 }
 
 /// The service's stop grace period: Compose's 10 s unless it sets one.

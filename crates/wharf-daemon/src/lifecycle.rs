@@ -31,6 +31,8 @@ pub enum Command {
     Stop(Option<Duration>),
     /// Send this signal; whatever happens next is not restarted.
     Kill(Signal),
+    /// Freeze its processes (`pause`) until `Run` comes again (`unpause`).
+    Pause,
 }
 
 /// What happened to an instance, as its driver reports it.
@@ -57,6 +59,8 @@ pub enum Event {
         pid: u32,
         addresses: Vec<SocketAddr>,
     },
+    /// Its processes were frozen (`true`) or thawed (`false`).
+    Paused(bool),
     /// Asked to stop: the proxy sends it nothing new from here on.
     StopRequested,
     /// It ended because it was asked to (or was asked before it ever started).
@@ -94,6 +98,7 @@ impl Event {
             Self::Started { .. } => "started",
             Self::HealthChanged { .. } => "health-changed",
             Self::Listening { .. } => "listening",
+            Self::Paused(_) => "paused",
             Self::StopRequested => "stop-requested",
             Self::Stopped { .. } => "stopped",
             Self::Exited { .. } => "exited",
@@ -115,7 +120,7 @@ pub fn next_state(state: InstanceState, event: &Event) -> Option<InstanceState> 
         (Waiting | Restarting | CrashLoop, Event::Started { .. }) => Running,
         (Waiting | Restarting | CrashLoop, Event::Stopped { .. }) => Stopped,
         // A run.
-        (Running, Event::HealthChanged { .. }) => Running,
+        (Running, Event::HealthChanged { .. } | Event::Paused(_)) => Running,
         (Running | Stopping, Event::Listening { .. }) => state,
         (Running, Event::Exited { .. }) => Exited,
         (Running, Event::WillRestart { crash_loop, .. }) => {
@@ -180,6 +185,7 @@ pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
             status.restarts = restarts;
             status.message.clear();
             status.listening.clear();
+            status.paused = false;
         }
         Event::HealthChanged { health, said } => {
             status.health = health;
@@ -190,6 +196,7 @@ pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
             };
         }
         Event::Listening { addresses, .. } => status.listening = addresses,
+        Event::Paused(paused) => status.paused = paused,
         Event::StopRequested => {}
         Event::Stopped { exit_code } => {
             ended(status, exit_code);
@@ -223,6 +230,7 @@ pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
 /// What every end of a run leaves: no process, its code, no health to speak of.
 fn ended(status: &mut InstanceStatus, exit_code: Option<i32>) {
     status.pid = None;
+    status.paused = false;
     status.exit_code = exit_code;
     status.health = Health::None;
 }
@@ -255,6 +263,7 @@ pub fn waiting(
         } else {
             format!("waiting for {}", dependencies.join(", "))
         },
+        paused: false,
     }
 }
 

@@ -298,6 +298,7 @@ mod tests {
             started_at_ms: None,
             listening: Vec::new(),
             message: String::new(),
+            paused: false,
         }
     }
 

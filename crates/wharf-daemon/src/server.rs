@@ -97,7 +97,7 @@ impl Server {
                     .map(|v| json(&v)),
                 Err(why) => return error(400, &why),
             },
-            ("POST", "start" | "stop" | "restart" | "kill" | "rm") => {
+            ("POST", "start" | "stop" | "restart" | "kill" | "rm" | "pause" | "unpause") => {
                 let services = match body::<ServicesRequest>(request) {
                     Ok(s) => s,
                     Err(why) => return error(400, &why),
@@ -128,6 +128,8 @@ impl Server {
         let stop = Command::Stop(request.timeout_s.map(Duration::from_secs));
         match action {
             "start" => self.supervisor.start(name, services).await?,
+            "pause" => self.supervisor.pause(name, services, true).await?,
+            "unpause" => self.supervisor.pause(name, services, false).await?,
             "stop" => self.supervisor.stop(name, services, stop).await?,
             "restart" => {
                 // Dependents with `restart: true` go down and come back with it.

@@ -669,6 +669,58 @@ impl Supervisor {
         .await;
     }
 
+    /// `pause` (or `unpause`): freezes (or thaws) the running instances of `services`
+    /// (all when empty); they stay up, as far as the desired state goes.
+    pub async fn pause(
+        &self,
+        name: &str,
+        services: &[String],
+        paused: bool,
+    ) -> Result<(), SupervisorError> {
+        let _turn = self.shared.operations.lock().await;
+        let spec = self.spec(name)?;
+        let chosen = choose(&spec, services)?;
+        let action = if paused { "pause" } else { "unpause" };
+        self.shared
+            .events
+            .emit(name, project_change(action, services));
+        let command = if paused { Command::Pause } else { Command::Run };
+        // The instances to change, still running and not there yet.
+        let pending = |send: bool| {
+            let projects = self.shared.projects();
+            let mut left = 0;
+            for instance in projects
+                .get(name)
+                .into_iter()
+                .flat_map(|p| p.instances.values())
+            {
+                if chosen.contains(&instance.status.service)
+                    && instance.status.state == InstanceState::Running
+                    && instance.status.paused != paused
+                {
+                    if send {
+                        let _ = instance.command.send(command);
+                    }
+                    left += 1;
+                }
+            }
+            left
+        };
+        let mut changes = self.shared.subscribe_changes();
+        pending(true);
+        // Returned once done, as `docker pause` returns: a driver says so in a moment.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while pending(false) > 0 {
+            if !matches!(
+                tokio::time::timeout_at(deadline, changes.changed()).await,
+                Ok(Ok(()))
+            ) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// SIGKILLs the process groups of `services` (all when empty) at once, without
     /// waiting for the operation in progress: the instances see their processes exit.
     pub fn force_kill(&self, name: &str, services: &[String]) -> Result<(), SupervisorError> {
@@ -789,6 +841,7 @@ impl Supervisor {
                 listening: Vec::new(),
                 message: "not run by wharfd: Docker Compose's, or left by an earlier run"
                     .to_owned(),
+                paused: false,
             })
             .collect())
     }

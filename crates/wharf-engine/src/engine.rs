@@ -666,6 +666,16 @@ impl Engine {
         Ok(())
     }
 
+    /// Freezes (or thaws) every process of the container, as `docker pause` does.
+    pub async fn pause(&self, name: &str, paused: bool) -> Result<(), EngineError> {
+        if paused {
+            self.docker.pause_container(name).await?;
+        } else {
+            self.docker.unpause_container(name).await?;
+        }
+        Ok(())
+    }
+
     pub async fn remove(&self, name: &str) -> Result<(), EngineError> {
         self.remove_with(name, false).await
     }

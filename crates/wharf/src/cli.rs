@@ -102,6 +102,10 @@ pub enum Command {
     Restart(RestartArgs),
     /// Send a signal to services (default SIGKILL)
     Kill(KillArgs),
+    /// Freeze the running services' processes (a container's, or a native cgroup's)
+    Pause(ServicesArgs),
+    /// Thaw paused services
+    Unpause(ServicesArgs),
     /// List the project's service instances
     Ps(PsArgs),
     /// Show the project's logs

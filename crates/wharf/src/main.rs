@@ -104,6 +104,12 @@ fn main() -> ExitCode {
             commands::lifecycle::run(&settings, "stop", &args.services, None, args.timeout)
         }
         Command::Restart(args) => commands::lifecycle::restart(&settings, args),
+        Command::Pause(args) => {
+            commands::lifecycle::run(&settings, "pause", &args.services, None, None)
+        }
+        Command::Unpause(args) => {
+            commands::lifecycle::run(&settings, "unpause", &args.services, None, None)
+        }
         Command::Version(args) => Ok(commands::version::run(args)),
         Command::Events(args) => commands::events::run(&settings, args),
         Command::Wait(args) => commands::wait::run(&settings, args),

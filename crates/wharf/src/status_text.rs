@@ -10,6 +10,7 @@ pub fn status_text(i: &InstanceStatus, now: u64) -> String {
         // The daemon names the dependencies; without any, it is about to start.
         InstanceState::Waiting if i.message.is_empty() => "starting".to_owned(),
         InstanceState::Stopping => "stopping".to_owned(),
+        InstanceState::Running if i.paused => "paused".to_owned(),
         InstanceState::Running => format!(
             "running {}",
             i.started_at_ms.map(|t| ago(now, t)).unwrap_or_default()

@@ -1718,3 +1718,45 @@ services:
     assert_eq!(tcp.status.code(), Some(1), "no TCP port 53");
     stack.ok(&["down"]);
 }
+
+#[test]
+fn pause_and_unpause_a_container_as_compose_does() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfpause
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+"#
+    ));
+    stack.ok(&["up", "-d", "--wait"]);
+    let paused = || {
+        let out = Command::new("docker")
+            .args(["inspect", "-f", "{{.State.Paused}}", "wharfpause-app-1"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "true"
+    };
+    stack.ok(&["pause", "app"]);
+    assert!(paused());
+    let line: Value = serde_json::from_str(
+        stack
+            .ok(&["ps", "--format", "json"])
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(line["State"], "paused", "{line}");
+    assert!(
+        line["Status"].as_str().unwrap().ends_with("(Paused)"),
+        "{line}"
+    );
+    stack.ok(&["unpause", "app"]);
+    assert!(!paused());
+    stack.ok(&["pause"]);
+    stack.ok(&["down"]);
+}

@@ -1567,3 +1567,51 @@ services:
     });
     stack.ok(&["down"]);
 }
+
+#[test]
+fn pause_freezes_a_service_and_unpause_thaws_it() {
+    let stack = Stack::new(
+        r#"name: frozen
+services:
+  ticker:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "while true; do date +%s%N > tick; sleep 0.05; done"]}}
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    let tick = || std::fs::read_to_string(stack.dir.path().join("tick")).unwrap_or_default();
+    eventually("it ticks", Duration::from_secs(5), || !tick().is_empty());
+    stack.ok(&["pause", "ticker"]);
+    let json: Value = serde_json::from_str(
+        stack
+            .ok(&["ps", "--format", "json"])
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["State"], "paused", "{json}");
+    assert!(stack.ok(&["ps"]).contains("paused"));
+    assert_eq!(
+        stack.ok(&["ps", "-q", "--status", "paused"]),
+        "frozen-ticker-1\n"
+    );
+    let frozen = tick();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(tick(), frozen, "no tick while paused");
+    stack.ok(&["unpause", "ticker"]);
+    eventually("it ticks again", Duration::from_secs(5), || {
+        tick() != frozen
+    });
+    assert_eq!(stack.ps()[0]["paused"], Value::Null, "paused no more");
+    // A paused service stops as quickly as a running one.
+    stack.ok(&["pause"]);
+    let started = Instant::now();
+    stack.ok(&["stop"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    stack.ok(&["down"]);
+}

@@ -1,4 +1,5 @@
-//! `wharf start|stop|restart|kill`: act on services of a project wharfd runs.
+//! `wharf start|stop|restart|kill|pause|unpause`: act on services of a project wharfd
+//! runs.
 
 use std::process::ExitCode;
 

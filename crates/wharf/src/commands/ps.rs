@@ -12,7 +12,7 @@ use crate::output::aligned_table;
 use crate::project_ref;
 use crate::settings::Settings;
 use crate::status_text::status_text;
-use wharf_api::{COMPOSE_STATES, compose_state, ls_entry, ps_line};
+use wharf_api::{COMPOSE_STATES, compose_state_of, ls_entry, ps_line};
 
 pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name_defining(settings, &args.services)?;
@@ -40,7 +40,7 @@ pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
         let shown = if states.is_empty() {
             args.all || i.state.is_active()
         } else {
-            states.iter().any(|s| s == compose_state(i.state))
+            states.iter().any(|s| s == compose_state_of(i))
         };
         shown && (args.services.is_empty() || args.services.contains(&i.service))
     });
