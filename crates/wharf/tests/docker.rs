@@ -1151,14 +1151,7 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     // A port the engine binds on every interface is said to be, as Compose says it.
     let bound = stack.ok(&["port", "app", "80"]);
     assert!(bound.starts_with("0.0.0.0:"), "{bound}");
-    let line: Value = serde_json::from_str(
-        stack
-            .ok(&["ps", "--format", "json"])
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
+    let line = stack.compose_ps().remove(0);
     assert_eq!(line["Publishers"][0]["URL"], "0.0.0.0", "{line}");
     // up -d and restart return once the containers run, so exec works at once; an
     // image that cannot be had fails the up.
@@ -1702,11 +1695,7 @@ services:
 "#
     ));
     stack.ok(&["up", "-d", "--wait", "--wait-timeout", "20"]);
-    let lines: Vec<Value> = stack
-        .ok(&["ps", "--format", "json"])
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = stack.compose_ps();
     assert_eq!(lines[0]["Publishers"][0]["Protocol"], "udp", "{lines:?}");
     assert!(lines[0]["Ports"].as_str().unwrap().ends_with("->53/udp"));
     assert!(
@@ -1742,14 +1731,7 @@ services:
     };
     stack.ok(&["pause", "app"]);
     assert!(paused());
-    let line: Value = serde_json::from_str(
-        stack
-            .ok(&["ps", "--format", "json"])
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
+    let line = stack.compose_ps().remove(0);
     assert_eq!(line["State"], "paused", "{line}");
     assert!(
         line["Status"].as_str().unwrap().ends_with("(Paused)"),

@@ -1582,14 +1582,7 @@ services:
     let tick = || std::fs::read_to_string(stack.dir.path().join("tick")).unwrap_or_default();
     eventually("it ticks", Duration::from_secs(5), || !tick().is_empty());
     stack.ok(&["pause", "ticker"]);
-    let json: Value = serde_json::from_str(
-        stack
-            .ok(&["ps", "--format", "json"])
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
+    let json = stack.compose_ps().remove(0);
     assert_eq!(json["State"], "paused", "{json}");
     assert!(stack.ok(&["ps"]).contains("paused"));
     assert_eq!(

@@ -91,9 +91,17 @@ impl Stack {
 
     pub fn ps(&self) -> Vec<Value> {
         // wharf's own view of each instance, beside Compose's fields.
+        self.compose_ps()
+            .into_iter()
+            .map(|line| line["wharf"].clone())
+            .collect()
+    }
+
+    /// `ps -a --format json`: one object per instance, in Compose's shape.
+    pub fn compose_ps(&self) -> Vec<Value> {
         self.ok(&["ps", "-a", "--format", "json"])
             .lines()
-            .map(|line| serde_json::from_str::<Value>(line).unwrap()["wharf"].clone())
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
             .collect()
     }
 
