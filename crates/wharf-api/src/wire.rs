@@ -44,6 +44,10 @@ pub struct UpRequest {
     /// later `up` without this).
     #[serde(default)]
     pub no_recreate: bool,
+    /// Recreate what the named services depend on even where unchanged
+    /// (`--always-recreate-deps`); `force_recreate` forces only the named ones.
+    #[serde(default)]
+    pub recreate_dependencies: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

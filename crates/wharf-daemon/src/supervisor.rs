@@ -91,6 +91,7 @@ impl Supervisor {
                 dormant: Vec::new(),
                 timeout_s: None,
                 no_recreate: false,
+                recreate_dependencies: false,
             };
             if let Err(err) = self.up(request).await {
                 problems.push(format!("restoring {name}: {err}"));
@@ -101,6 +102,11 @@ impl Supervisor {
 
     pub async fn up(&self, request: UpRequest) -> Result<UpResponse, SupervisorError> {
         let _turn = self.shared.operations.lock().await;
+        let named = Forcing {
+            named: request.services.clone(),
+            named_ones: request.force_recreate,
+            dependencies: request.recreate_dependencies,
+        };
         let mut spec = request.spec;
         if spec.name.is_empty() {
             return Err(SupervisorError::Invalid("the project has no name".into()));
@@ -155,15 +161,16 @@ impl Supervisor {
 
         // Stop what is removed, changed, scaled down or forced, dependents first.
         let mut to_stop: Vec<(String, u32)> = Vec::new();
-        let mut forced: BTreeSet<String> = BTreeSet::new();
+        // Each service recreated unchanged, with the flag that asked for it.
+        let mut forced: BTreeMap<String, &'static str> = BTreeMap::new();
         for change in &changes {
             let stop_from = match &change.reason {
                 ChangeReason::Removed | ChangeReason::Changed(_) => Some(1),
                 ChangeReason::Scaled { to, .. } => Some(to + 1),
                 ChangeReason::Unchanged
-                    if request.force_recreate && selected.contains(&change.service) =>
+                    if let Some(flag) = forced_by(&named, &selected, &change.service) =>
                 {
-                    forced.insert(change.service.clone());
+                    forced.insert(change.service.clone(), flag);
                     Some(1)
                 }
                 ChangeReason::Added | ChangeReason::Unchanged => None,
@@ -207,7 +214,7 @@ impl Supervisor {
                     .instances
                     .values()
                     .filter(|i| {
-                        forced.contains(&i.status.service) && !i.status.container_id.is_empty()
+                        forced.contains_key(&i.status.service) && !i.status.container_id.is_empty()
                     })
                     .map(|i| i.status.container_id.clone())
                     .collect()
@@ -251,7 +258,10 @@ impl Supervisor {
         let summary = changes
             .into_iter()
             .filter(|c| selected.contains(&c.service) || c.reason == ChangeReason::Removed)
-            .map(|c| describe(c, &started, &running_before, request.force_recreate))
+            .map(|c| {
+                let flag = forced.get(&c.service).copied();
+                describe(c, &started, &running_before, flag)
+            })
             .collect();
         Ok(UpResponse {
             changes: summary,
@@ -975,11 +985,36 @@ fn choose(spec: &ProjectSpec, services: &[String]) -> Result<BTreeSet<String>, S
     Ok(services.iter().cloned().collect())
 }
 
+/// Which unchanged services `up` recreates: the named ones (every one when none is
+/// named) with `--force-recreate`, what they depend on with `--always-recreate-deps`.
+struct Forcing {
+    named: Vec<String>,
+    named_ones: bool,
+    dependencies: bool,
+}
+
+fn forced_by(
+    forcing: &Forcing,
+    selected: &BTreeSet<String>,
+    service: &String,
+) -> Option<&'static str> {
+    let named = forcing.named.is_empty() || forcing.named.contains(service);
+    if !selected.contains(service) {
+        None
+    } else if forcing.named_ones && named {
+        Some("--force-recreate")
+    } else if forcing.dependencies && !named {
+        Some("--always-recreate-deps")
+    } else {
+        None
+    }
+}
+
 fn describe(
     change: wharf_plan::Change,
     started: &BTreeSet<String>,
     running_before: &BTreeSet<String>,
-    forced: bool,
+    forced: Option<&str>,
 ) -> ServiceChange {
     let (action, reason) = match change.reason {
         ChangeReason::Added => (ChangeAction::Create, "new service".to_owned()),
@@ -991,8 +1026,8 @@ fn describe(
         ChangeReason::Scaled { from, to } => {
             (ChangeAction::Scale, format!("replicas {from} -> {to}"))
         }
-        ChangeReason::Unchanged if forced => {
-            (ChangeAction::Recreate, "--force-recreate".to_owned())
+        ChangeReason::Unchanged if let Some(flag) = forced => {
+            (ChangeAction::Recreate, flag.to_owned())
         }
         ChangeReason::Unchanged if started.contains(&change.service) => {
             let why = if running_before.contains(&change.service) {

@@ -372,8 +372,11 @@ pub struct UpArgs {
     #[arg(long)]
     pub remove_orphans: bool,
     /// Leave running services as they are, even where the file changed them
-    #[arg(long, conflicts_with = "force_recreate")]
+    #[arg(long, conflicts_with_all = ["force_recreate", "always_recreate_deps"])]
     pub no_recreate: bool,
+    /// Recreate the services the named ones depend on, even unchanged
+    #[arg(long)]
+    pub always_recreate_deps: bool,
     /// Pull images first: `always`, `missing` (the default), `never`, or `build` (build them)
     #[arg(long, value_parser = ["always", "missing", "never", "build"])]
     pub pull: Option<String>,

@@ -316,6 +316,7 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
                 dormant: loaded.disabled.iter().cloned().collect(),
                 timeout_s: None,
                 no_recreate: false,
+                recreate_dependencies: false,
             },
         )?;
         let started: BTreeMap<String, u32> = response

@@ -277,7 +277,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("cp", "--all"),
     ("create", ""),
     ("publish", ""),
-    ("up", "--always-recreate-deps"),
     ("up", "--menu"),
     ("up", "--no-start"),
     ("up", "--watch"),

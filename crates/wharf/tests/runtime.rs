@@ -1608,3 +1608,42 @@ services:
     );
     stack.ok(&["down"]);
 }
+
+#[test]
+fn force_recreate_takes_the_named_services_and_always_recreate_deps_what_they_need() {
+    let stack = Stack::new(
+        r#"name: recreate
+services:
+  db:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+  web:
+    image: debian
+    depends_on: [db]
+    x-wharf: {process: {command: ["sleep", "601"]}}
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    let pids = || {
+        (
+            stack.pid_of("recreate-db-1"),
+            stack.pid_of("recreate-web-1"),
+        )
+    };
+    let (db, web) = pids();
+    stack.ok(&["up", "-d", "--wait", "--force-recreate", "web"]);
+    let (db_after, web_after) = pids();
+    assert_eq!(db_after, db, "a dependency is not forced");
+    assert_ne!(web_after, web, "the named service is");
+    let said = stack.wharf(&["up", "-d", "--wait", "--always-recreate-deps", "web"]);
+    assert!(String::from_utf8_lossy(&said.stderr).contains("--always-recreate-deps"));
+    let (db_last, web_last) = pids();
+    assert_ne!(
+        db_last, db_after,
+        "--always-recreate-deps recreates what web needs"
+    );
+    assert_eq!(web_last, web_after, "and leaves web as it is");
+    let refused = stack.wharf(&["up", "--no-recreate", "--always-recreate-deps"]);
+    assert_eq!(refused.status.code(), Some(1));
+    stack.ok(&["down"]);
+}

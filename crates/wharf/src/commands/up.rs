@@ -149,6 +149,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             dormant: loaded.disabled.iter().cloned().collect(),
             timeout_s: args.timeout,
             no_recreate: args.no_recreate,
+            recreate_dependencies: args.always_recreate_deps,
         },
     )?;
     let width = response
