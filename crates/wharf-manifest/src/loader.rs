@@ -39,6 +39,9 @@ pub struct LoadOptions {
     pub keep_env_files: bool,
     /// Gather every use of a variable into [`Loaded::variables`] (`config --variables`).
     pub collect_variables: bool,
+    /// Keep the networks, volumes, secrets, configs and models no enabled service uses
+    /// (`--all-resources`).
+    pub all_resources: bool,
 }
 
 /// A loaded project and what was learnt on the way.
@@ -136,15 +139,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         .collect();
     let active = active_profiles(options, &env);
     let defined: BTreeSet<String> = project.services.keys().cloned().collect();
-    let project = normalize::normalize(
-        project,
-        &spans,
-        &active,
-        &options.services,
-        &env,
-        &project_dir,
-        !options.keep_env_files,
-    )?;
+    let project = normalize::normalize(project, &spans, &active, &env, &project_dir, options)?;
 
     context.warnings.extend(
         env.unset_names()

@@ -13,6 +13,7 @@ use crate::dotenv;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::interpolate::Variables;
+use crate::loader::LoadOptions;
 use crate::source::{SourceFile, Span};
 use crate::typing::ServiceSpans;
 
@@ -20,11 +21,11 @@ pub fn normalize(
     mut project: Project,
     spans: &ServiceSpans,
     active_profiles: &[String],
-    requested: &[String],
     env: &Environment,
     project_dir: &Path,
-    read_env_files_into_environment: bool,
+    options: &LoadOptions,
 ) -> Result<Project> {
+    let requested = &options.services;
     let all = active_profiles.iter().any(|p| p == "*");
     let defined: HashSet<String> = project.services.keys().cloned().collect();
     project.services.retain(|name, service| {
@@ -43,7 +44,7 @@ pub fn normalize(
         let span = spans.service(name);
         add_implicit_dependencies(service);
         check_dependencies(name, service, &names, &defined, &span)?;
-        if read_env_files_into_environment {
+        if !options.keep_env_files {
             read_env_files(service, env, project_dir).map_err(|e| e.or_at(&span))?;
             service.env_file.clear();
         }
@@ -86,7 +87,9 @@ pub fn normalize(
     check_cycles(&project, spans)?;
     name_resources(&mut project);
     check_references(&project, spans)?;
-    drop_unused_resources(&mut project);
+    if !options.all_resources {
+        drop_unused_resources(&mut project);
+    }
     Ok(project)
 }
 

@@ -43,6 +43,9 @@ pub struct GlobalArgs {
     /// Print only errors
     #[arg(short, long)]
     pub quiet: bool,
+    /// Keep the networks, volumes, secrets and configs no service uses
+    #[arg(long)]
+    pub all_resources: bool,
     /// When to colour the output
     #[arg(long, value_enum, default_value_t = Ansi::Auto, env = "COMPOSE_ANSI")]
     pub ansi: Ansi,

@@ -181,5 +181,6 @@ pub fn load_options(
         services: services.to_vec(),
         keep_env_files: false,
         collect_variables: false,
+        all_resources: settings.global.all_resources,
     })
 }
