@@ -829,7 +829,7 @@ impl Supervisor {
         if containers.is_empty() {
             return Err(unknown());
         }
-        Ok(containers
+        let mut found: Vec<InstanceStatus> = containers
             .into_iter()
             .map(|c| InstanceStatus {
                 service: c.service,
@@ -844,16 +844,20 @@ impl Supervisor {
                 },
                 health: c.health,
                 pid: None,
-                exit_code: None,
+                exit_code: c.exit_code,
                 restarts: 0,
-                ports: Vec::new(),
-                started_at_ms: None,
+                ports: c.ports,
+                // The engine's list says when it was made; it started right after.
+                started_at_ms: c.created_ms,
                 listening: Vec::new(),
                 message: "not run by wharfd: Docker Compose's, or left by an earlier run"
                     .to_owned(),
                 paused: false,
             })
-            .collect())
+            .collect();
+        // In name order, as Compose lists them.
+        found.sort_by(|a, b| (&a.service, a.replica).cmp(&(&b.service, b.replica)));
+        Ok(found)
     }
 
     fn own_instances(&self, name: &str) -> Option<Vec<InstanceStatus>> {

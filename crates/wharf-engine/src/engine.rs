@@ -110,6 +110,11 @@ pub struct ProjectContainer {
     pub number: u32,
     pub running: bool,
     pub health: Health,
+    /// The exit code the engine's status gives (`Exited (137) …`).
+    pub exit_code: Option<i32>,
+    /// When the engine created it, in milliseconds since the epoch.
+    pub created_ms: Option<u64>,
+    pub ports: Vec<wharf_plan::PortSpec>,
 }
 
 fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
@@ -563,7 +568,40 @@ impl Engine {
                     } else {
                         Health::None
                     },
+                    exit_code: status
+                        .strip_prefix("Exited (")
+                        .and_then(|rest| rest.split_once(')'))
+                        .and_then(|(code, _)| code.parse().ok()),
+                    created_ms: c
+                        .created
+                        .and_then(|s| u64::try_from(s).ok())
+                        .map(|s| s * 1000),
+                    ports: c
+                        .ports
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|p| {
+                            Some(wharf_plan::PortSpec {
+                                target: p.private_port,
+                                published: p.public_port?,
+                                host: p.ip.as_deref().and_then(|ip| ip.parse().ok()),
+                                protocol: p.typ.map_or(wharf_plan::Protocol::Tcp, |t| {
+                                    wharf_plan::Protocol::from_name(t.as_ref())
+                                }),
+                            })
+                        })
+                        .collect::<Vec<_>>(),
                 })
+            })
+            .map(|mut c| {
+                // One line a port, its IPv4 binding first, as the engine's state gives.
+                c.ports.sort_by_key(|p| {
+                    let ipv6 = p.host.is_some_and(|h| h.is_ipv6());
+                    (p.target, p.protocol.name(), p.published, ipv6)
+                });
+                c.ports
+                    .dedup_by_key(|p| (p.target, p.protocol, p.published));
+                c
             })
             .collect())
     }

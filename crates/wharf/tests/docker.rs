@@ -263,6 +263,13 @@ fn each_tool_takes_down_what_the_other_started() {
             listed.contains("wharfcross-web-1") && listed.contains("wharfcross-db-1")
         },
     );
+    // Shown as Compose shows them: in name order, up, with their ports.
+    let lines = stack.compose_ps();
+    let names: Vec<&str> = lines.iter().map(|l| l["Name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["wharfcross-db-1", "wharfcross-web-1"], "{lines:?}");
+    let web = &lines[1];
+    assert!(web["Status"].as_str().unwrap().starts_with("Up "), "{web}");
+    assert_eq!(web["Publishers"][0]["PublishedPort"], port, "{web}");
     stack.ok(&["down", "-v", "--yes"]);
     assert!(gone(), "wharf down removed Compose's containers");
     let networks = Command::new("docker")
