@@ -37,6 +37,34 @@ pub const COMPOSE_STATES: [&str; 7] = [
     "exited",
 ];
 
+/// Adds what the spec knows of an instance to its `ps` line: the `Image` a container
+/// runs and its `Command`, quoted as Docker shows it (a native instance's command,
+/// with no image).
+pub fn with_spec_fields(line: &mut Value, service: &wharf_plan::ServiceSpec) {
+    let (image, command) = match &service.container {
+        Some(container) => {
+            let words: Vec<String> = container
+                .entrypoint
+                .iter()
+                .flatten()
+                .chain(container.command.iter().flatten())
+                .cloned()
+                .collect();
+            (container.image.clone(), words)
+        }
+        None => (String::new(), service.command.clone()),
+    };
+    if let Value::Object(fields) = line {
+        fields.insert("Image".to_owned(), Value::String(image));
+        let command = if command.is_empty() {
+            String::new()
+        } else {
+            format!("\"{}\"", command.join(" "))
+        };
+        fields.insert("Command".to_owned(), Value::String(command));
+    }
+}
+
 /// One line of `ps --format json`.
 pub fn ps_line(project: &str, instance: &InstanceStatus, now_ms: u64) -> Value {
     let since = instance

@@ -14,7 +14,9 @@ mod when;
 mod wire;
 
 pub use client::{Client, ClientError, LineStream};
-pub use compose_json::{COMPOSE_STATES, compose_state, compose_state_of, ls_entry, ps_line};
+pub use compose_json::{
+    COMPOSE_STATES, compose_state, compose_state_of, ls_entry, ps_line, with_spec_fields,
+};
 pub use go_template::{Template, TemplateError};
 pub use paths::{Paths, create_private_dir, write_private};
 pub use watch::ProjectWatch;

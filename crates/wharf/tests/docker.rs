@@ -1740,6 +1740,8 @@ services:
     assert!(paused());
     let line = stack.compose_ps().remove(0);
     assert_eq!(line["State"], "paused", "{line}");
+    assert_eq!(line["Image"], IMAGE, "{line}");
+    assert!(line["Command"].as_str().unwrap().starts_with("\"sh -c"), "{line}");
     assert!(
         line["Status"].as_str().unwrap().ends_with("(Paused)"),
         "{line}"

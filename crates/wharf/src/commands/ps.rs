@@ -12,7 +12,7 @@ use crate::output::aligned_table;
 use crate::project_ref;
 use crate::settings::Settings;
 use crate::status_text::status_text;
-use wharf_api::{COMPOSE_STATES, compose_state_of, ls_entry, ps_line};
+use wharf_api::{COMPOSE_STATES, compose_state_of, ls_entry, ps_line, with_spec_fields};
 
 pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name_defining(settings, &args.services)?;
@@ -51,13 +51,11 @@ pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
             println!("{service}");
         }
     } else if args.format.format == ComposeFormat::Json {
-        let now = now_ms();
-        for instance in &instances {
-            println!("{}", ps_line(&name, instance, now));
+        for line in compose_lines(&client, &name, &instances) {
+            println!("{line}");
         }
     } else if let ComposeFormat::Template(template) = &args.format.format {
-        let now = now_ms();
-        let lines: Vec<_> = instances.iter().map(|i| ps_line(&name, i, now)).collect();
+        let lines = compose_lines(&client, &name, &instances);
         print!("{}", template.render(&lines)?);
     } else if args.quiet {
         for instance in &instances {
@@ -152,4 +150,29 @@ pub fn list(settings: &Settings, args: &LsArgs) -> anyhow::Result<ExitCode> {
     }
     print!("{}", aligned_table(&rows));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each instance as Compose's `ps --format json` gives it, with the spec's `Image` and
+/// `Command` where the daemon has a spec (not for containers it does not run).
+fn compose_lines(
+    client: &wharf_api::Client,
+    name: &str,
+    instances: &[InstanceStatus],
+) -> Vec<serde_json::Value> {
+    let spec: Option<wharf_plan::ProjectSpec> =
+        client.get(&crate::project_ref::endpoint(name, "spec")).ok();
+    let now = now_ms();
+    instances
+        .iter()
+        .map(|instance| {
+            let mut line = ps_line(name, instance, now);
+            if let Some(service) = spec
+                .as_ref()
+                .and_then(|s| s.services.get(&instance.service))
+            {
+                with_spec_fields(&mut line, service);
+            }
+            line
+        })
+        .collect()
 }
