@@ -1741,7 +1741,10 @@ services:
     let line = stack.compose_ps().remove(0);
     assert_eq!(line["State"], "paused", "{line}");
     assert_eq!(line["Image"], IMAGE, "{line}");
-    assert!(line["Command"].as_str().unwrap().starts_with("\"sh -c"), "{line}");
+    assert!(
+        line["Command"].as_str().unwrap().starts_with("\"sh -c"),
+        "{line}"
+    );
     assert!(
         line["Status"].as_str().unwrap().ends_with("(Paused)"),
         "{line}"
