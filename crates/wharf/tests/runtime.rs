@@ -1539,10 +1539,10 @@ services:
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Asked until the `up` in the background has made the project known.
     eventually("the hook runs", Duration::from_secs(10), || {
-        stack
-            .ok(&["logs", "app"])
-            .contains("post_start: before the hang")
+        let logs = stack.wharf(&["logs", "app"]);
+        String::from_utf8_lossy(&logs.stdout).contains("post_start: before the hang")
     });
     stack.ok(&["kill", "app"]);
     let up = up.wait_with_output().unwrap();
