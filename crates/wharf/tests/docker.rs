@@ -1675,6 +1675,13 @@ services:
         said.contains("post_start `sh -c 'exit 4'` exited with code 4"),
         "{said}"
     );
+    // The up gave up at broken's failure; app finishes its own hook.
+    eventually("app runs", Duration::from_secs(10), || {
+        stack
+            .ps()
+            .iter()
+            .any(|i| i["service"] == "app" && i["state"] == "running")
+    });
     assert_eq!(
         stack.ok(&["exec", "-T", "app", "cat", "/hooked"]),
         "post_start as 0 in /bin\n"
