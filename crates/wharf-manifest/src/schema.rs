@@ -184,6 +184,16 @@ fn check_required(path: &str, service: &Map) -> Result<()> {
     for (i, mount) in items("volumes").iter().enumerate() {
         let at = format!("{path}.volumes[{i}]");
         require(&at, mount, &["type", "target"])?;
+        // A tmpfs mode is a number (`0755` unquoted, read as octal), never a string.
+        if let Some(mode) = nested_in(mount, &["tmpfs", "mode"])
+            && matches!(mode.value, Value::Str(_))
+        {
+            return Err(Error::at(
+                &mode.span,
+                format!("{at}.tmpfs.mode must be a number, not a string"),
+            )
+            .with_help("write the mode unquoted: `mode: 0755`"));
+        }
         if mount
             .as_map()
             .and_then(|m| m.get("type"))
@@ -237,6 +247,11 @@ fn nested<'a>(map: &'a Map, keys: &[&str]) -> Option<&'a Node> {
     let (first, rest) = keys.split_first()?;
     rest.iter()
         .try_fold(map.get(first)?, |node, key| node.as_map()?.get(key))
+}
+
+/// The node at `keys` below `node`, when it is a mapping.
+fn nested_in<'a>(node: &'a Node, keys: &[&str]) -> Option<&'a Node> {
+    nested(node.as_map()?, keys)
 }
 
 /// `deploy.resources.reservations.devices`, or none.
