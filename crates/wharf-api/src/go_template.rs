@@ -4,9 +4,9 @@
 //! `{{json .}}`; `\t` and `\n` written as escapes; a leading `table ` prints a header
 //! and aligns the columns, as Docker's formatter does.
 
-use std::fmt::Write as _;
-
 use serde_json::Value;
+
+use crate::columns::aligned_columns;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
@@ -147,30 +147,11 @@ fn header(part: &Part) -> String {
     }
 }
 
-/// Tab-separated cells in columns, each as wide as its widest cell plus three spaces
-/// (and at least ten), as Docker's tab writer lays out a table.
+/// Tab-separated cells in columns, at least ten wide, as Docker's tab writer lays out
+/// a table.
 fn aligned(rows: &[String]) -> String {
     let cells: Vec<Vec<&str>> = rows.iter().map(|r| r.split('\t').collect()).collect();
-    let columns = cells.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0; columns];
-    for row in &cells {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in &cells {
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 == row.len() {
-                out.push_str(cell);
-            } else {
-                let width = (widths[i] + 3).max(10);
-                let _ = write!(out, "{cell:<width$}");
-            }
-        }
-        out.push('\n');
-    }
-    out
+    aligned_columns(&cells, 10)
 }
 
 #[cfg(test)]

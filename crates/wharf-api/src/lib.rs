@@ -6,6 +6,7 @@
 //! `wharf ps` fast.
 
 mod client;
+mod columns;
 mod compose_json;
 mod go_template;
 mod paths;
@@ -14,6 +15,7 @@ mod when;
 mod wire;
 
 pub use client::{Client, ClientError, LineStream};
+pub use columns::aligned_columns;
 pub use compose_json::{
     COMPOSE_STATES, compose_state, compose_state_of, ls_entry, ps_line, with_spec_fields,
 };

@@ -12,7 +12,7 @@ use wharf_api::{Health, LogStream, now_ms};
 use wharf_plan::{ContainerSpec, RestartPolicy, ServiceSpec};
 
 use crate::dependencies::wait_for_dependencies;
-use crate::hooks::{self, Interrupted, Target};
+use crate::hooks::{self, Target};
 use crate::lifecycle::{Command, Event, InstanceKey};
 use crate::shared::Shared;
 use wharf_engine::{ContainerState, Engine, LogTime};
@@ -41,7 +41,7 @@ pub async fn run(
     };
     match wait_for_dependencies(&shared, &key, &spec, &mut commands).await {
         Ok(()) => {}
-        Err(Some(reason)) => return fail(&shared, &key, reason),
+        Err(Some(reason)) => return shared.mark_not_started(&key, reason, None),
         Err(None) => {
             shared.report(&key, Event::Stopped { exit_code: None });
             return;
@@ -50,17 +50,17 @@ pub async fn run(
     let name = container_name(&key, container);
     let engine = match shared.engine().await {
         Ok(engine) => engine,
-        Err(err) => return fail(&shared, &key, err.to_string()),
+        Err(err) => return shared.mark_not_started(&key, err.to_string(), None),
     };
     // Followed by id from here on: a new container of the same name is not this one.
     let (id, fresh) = match prepare(&engine, &name, container, &key, &spec).await {
         Ok(prepared) => prepared,
-        Err(err) => return fail(&shared, &key, err.to_string()),
+        Err(err) => return shared.mark_not_started(&key, err.to_string(), None),
     };
     if let Err(err) = engine.start(&id).await
         && !engine.state(&id).await.is_ok_and(|s| s.running)
     {
-        return fail(&shared, &key, err.to_string());
+        return shared.mark_not_started(&key, err.to_string(), None);
     }
     shared.log(&key, LogStream::Wharf, format!("container {name} started"));
     let target = Target::Container {
@@ -69,28 +69,15 @@ pub async fn run(
     };
     if let Err(interrupted) = hooks::after_start(&shared, &key, &spec, &target, &mut commands).await
     {
-        // A failed hook ends the container at once; a stop asked for takes its time.
-        let (grace, failure) = match interrupted {
-            Interrupted::Failed { why, code } => (Duration::ZERO, Some((why, code))),
-            Interrupted::StopAsked(grace) => (grace.unwrap_or(spec.stop_grace_period), None),
-            Interrupted::Killed(signal) => {
-                let _ = engine.kill(&id, signal.as_str()).await;
-                let code = 128 + signal as i32;
-                let why = format!("killed ({signal}) while its post_start hooks ran");
-                (Duration::ZERO, Some((why, Some(code))))
-            }
-        };
+        let ending = interrupted.ending();
+        if let Some(signal) = ending.signal {
+            let _ = engine.kill(&id, signal.as_str()).await;
+        }
+        let grace = ending.grace.unwrap_or(spec.stop_grace_period);
         let _ = engine.stop(&id, grace).await;
         let code = engine.state(&id).await.ok().and_then(|s| s.exit_code);
-        match failure {
-            Some((why, hook_code)) => {
-                shared.log(&key, LogStream::Wharf, format!("not started: {why}"));
-                let event = Event::NotStarted {
-                    reason: why,
-                    exit_code: hook_code,
-                };
-                shared.report(&key, event);
-            }
+        match ending.failure {
+            Some((why, hook_code)) => shared.mark_not_started(&key, why, hook_code),
             None => shared.mark_stopped(&key, code),
         }
         return;
@@ -350,17 +337,6 @@ async fn follow(
         since = last.as_ref().and_then(LogTime::unix_seconds).or(since);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-fn fail(shared: &Shared, key: &InstanceKey, reason: String) {
-    shared.log(key, LogStream::Wharf, format!("not started: {reason}"));
-    shared.report(
-        key,
-        Event::NotStarted {
-            reason,
-            exit_code: None,
-        },
-    );
 }
 
 #[cfg(test)]

@@ -51,6 +51,42 @@ pub enum Interrupted {
     Killed(Signal),
 }
 
+/// How an instance ends whose `post_start` hooks were interrupted.
+pub struct Ending {
+    /// Sent to it first (`wharf kill`).
+    pub signal: Option<Signal>,
+    /// The stop's grace period: none for a failure, which ends it at once; the one
+    /// asked for, else the service's (`None`), for a stop.
+    pub grace: Option<Duration>,
+    /// Why it did not start, and the code it ended with; `None` when stopped.
+    pub failure: Option<(String, Option<i32>)>,
+}
+
+impl Interrupted {
+    pub fn ending(self) -> Ending {
+        match self {
+            Self::Failed { why, code } => Ending {
+                signal: None,
+                grace: Some(Duration::ZERO),
+                failure: Some((why, code)),
+            },
+            Self::StopAsked(grace) => Ending {
+                signal: None,
+                grace,
+                failure: None,
+            },
+            Self::Killed(signal) => Ending {
+                signal: Some(signal),
+                grace: Some(Duration::ZERO),
+                failure: Some((
+                    format!("killed ({signal}) while its post_start hooks ran"),
+                    Some(128 + signal as i32),
+                )),
+            },
+        }
+    }
+}
+
 /// `post_start`, until it is done or a stop is asked for, so a stuck hook cannot hold
 /// up a stop.
 pub async fn after_start(
@@ -179,7 +215,7 @@ async fn natively(
     spec: &ServiceSpec,
     hook: &HookSpec,
     containment: Containment<'_>,
-    mut said: impl FnMut(String),
+    said: impl Fn(String),
 ) -> Result<i32, String> {
     let working_dir = if hook.working_dir.is_empty() {
         spec.working_dir.clone()
@@ -204,30 +240,12 @@ async fn natively(
     let pid = child.id();
     shared.children.adopt(pid);
     // Both outputs, each line as it comes, then the exit.
-    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-    let (lines, mut received) = tokio::sync::mpsc::unbounded_channel();
-    let read = |output: Option<tokio::net::unix::pipe::Receiver>| {
-        let lines = lines.clone();
-        async move {
-            if let Some(output) = output {
-                for_each_line(output, |line| drop(lines.send(line))).await;
-            }
+    let read = |output: Option<tokio::net::unix::pipe::Receiver>| async {
+        if let Some(output) = output {
+            for_each_line(output, &said).await;
         }
     };
-    let reading = futures_util::future::join(read(stdout), read(stderr));
-    drop(lines);
-    let forwarding = async {
-        while let Some(line) = received.recv().await {
-            said(line);
-        }
-    };
-    let ((), ()) = futures_util::future::join(
-        async {
-            reading.await;
-        },
-        forwarding,
-    )
-    .await;
+    futures_util::future::join(read(child.stdout.take()), read(child.stderr.take())).await;
     let status = child.wait().await;
     shared.children.release(pid);
     let status = status.map_err(|err| err.to_string())?;

@@ -15,7 +15,7 @@ use wharf_plan::{RestartPolicy, ServiceSpec};
 use crate::cgroup::Cgroup;
 use crate::dependencies::wait_for_dependencies;
 use crate::health::{HealthTracker, probe};
-use crate::hooks::{self, Interrupted, Target};
+use crate::hooks::{self, Target};
 use crate::lifecycle::{Command, Event, InstanceKey};
 use crate::orphans::kill_marked;
 use crate::ports::in_use;
@@ -42,7 +42,7 @@ pub async fn run(
 ) {
     match wait_for_dependencies(&shared, &key, &spec, &mut commands).await {
         Ok(()) => {}
-        Err(Some(reason)) => return not_started(&shared, &key, reason, None),
+        Err(Some(reason)) => return shared.mark_not_started(&key, reason, None),
         Err(None) => {
             shared.report(&key, Event::Stopped { exit_code: None });
             return;
@@ -59,7 +59,7 @@ pub async fn run(
     loop {
         let tcp = spec.ports.iter().filter(|p| p.protocol.is_tcp());
         if let Some(problem) = tcp.map(|p| p.published).find_map(in_use) {
-            return not_started(&shared, &key, problem, None);
+            return shared.mark_not_started(&key, problem, None);
         }
         let marker = shared.instance_marker(&key);
         let containment = Containment {
@@ -78,7 +78,7 @@ pub async fn run(
                         spec.working_dir.display()
                     )
                 };
-                return not_started(&shared, &key, message, Some(127));
+                return shared.mark_not_started(&key, message, Some(127));
             }
         };
         let pid = child.id();
@@ -94,22 +94,15 @@ pub async fn run(
             Ok(())
         };
         if let Err(interrupted) = hooked {
-            // A failed hook ends the process at once; a stop asked for takes its time.
-            let (grace, failure) = match interrupted {
-                Interrupted::Failed { why, code } => (Some(Duration::ZERO), Some((why, code))),
-                Interrupted::StopAsked(grace) => (grace, None),
-                Interrupted::Killed(signal) => {
-                    signal_group(pid, signal);
-                    let code = 128 + signal as i32;
-                    let why = format!("killed ({signal}) while its post_start hooks ran");
-                    (Some(Duration::ZERO), Some((why, Some(code))))
-                }
-            };
-            let code = stop_child(&mut child, pid, &spec, grace).await;
+            let ending = interrupted.ending();
+            if let Some(signal) = ending.signal {
+                signal_group(pid, signal);
+            }
+            let code = stop_child(&mut child, pid, &spec, ending.grace).await;
             shared.children.release(pid);
             end_leftovers(cgroup.0.as_ref(), pid, &marker).await;
-            match failure {
-                Some((why, hook_code)) => not_started(&shared, &key, why, hook_code),
+            match ending.failure {
+                Some((why, hook_code)) => shared.mark_not_started(&key, why, hook_code),
                 None => shared.mark_stopped(&key, code),
             }
             return;
@@ -163,7 +156,7 @@ pub async fn run(
                             shared.report(&key, Event::Paused(true));
                         }
                         // Running already, or paused already.
-                    Command::Run | Command::Pause => {}
+                        Command::Run | Command::Pause => {}
                         Command::Stop(grace) => break Outcome::StopRequested(grace),
                         Command::Kill(signal) => {
                             manual = true;
@@ -267,12 +260,6 @@ fn after_run(
         said: message,
         again_after: Some(retry.delay),
     }
-}
-
-/// Says in the log and the status why the instance did not start.
-fn not_started(shared: &Shared, key: &InstanceKey, reason: String, exit_code: Option<i32>) {
-    shared.log(key, LogStream::Wharf, format!("not started: {reason}"));
-    shared.report(key, Event::NotStarted { reason, exit_code });
 }
 
 /// Runs the healthcheck for one run of the process, reporting each change of verdict.

@@ -317,6 +317,13 @@ impl Shared {
         }
     }
 
+    /// Says in the log and the status why an instance did not start (`exit_code`: the
+    /// shell's for a program that cannot run, a failed hook's).
+    pub fn mark_not_started(&self, key: &InstanceKey, reason: String, exit_code: Option<i32>) {
+        self.log(key, LogStream::Wharf, format!("not started: {reason}"));
+        self.report(key, Event::NotStarted { reason, exit_code });
+    }
+
     /// Records that an instance stopped on request, with its exit code.
     pub fn mark_stopped(&self, key: &InstanceKey, code: Option<i32>) {
         self.log(key, LogStream::Wharf, "stopped".to_owned());

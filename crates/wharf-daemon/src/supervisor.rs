@@ -102,7 +102,7 @@ impl Supervisor {
 
     pub async fn up(&self, request: UpRequest) -> Result<UpResponse, SupervisorError> {
         let _turn = self.shared.operations.lock().await;
-        let named = Forcing {
+        let forcing = Forcing {
             named: request.services.clone(),
             named_ones: request.force_recreate,
             dependencies: request.recreate_dependencies,
@@ -168,7 +168,7 @@ impl Supervisor {
                 ChangeReason::Removed | ChangeReason::Changed(_) => Some(1),
                 ChangeReason::Scaled { to, .. } => Some(to + 1),
                 ChangeReason::Unchanged
-                    if let Some(flag) = forced_by(&named, &selected, &change.service) =>
+                    if let Some(flag) = forced_by(&forcing, &selected, &change.service) =>
                 {
                     forced.insert(change.service.clone(), flag);
                     Some(1)
@@ -269,9 +269,6 @@ impl Supervisor {
         })
     }
 
-    /// Creates the project's networks and volumes on the engine. In a stack that mixes
-    /// backends, containers also get each native service's name as a host entry for
-    /// their network's gateway, where wharfd forwards the service's ports.
     /// Each container service's image id as the engine has it now, so a rebuilt or
     /// newly pulled image shows as a change, whichever command sent the spec.
     async fn note_image_ids(&self, spec: &mut ProjectSpec) -> Result<(), SupervisorError> {
@@ -291,6 +288,9 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Creates the project's networks and volumes on the engine. In a stack that mixes
+    /// backends, containers also get each native service's name as a host entry for
+    /// their network's gateway, where wharfd forwards the service's ports.
     async fn prepare_engine(&self, spec: &mut ProjectSpec) -> Result<Forwarders, SupervisorError> {
         if spec.services.values().all(|s| s.container.is_none()) {
             return Ok(Forwarders::default());

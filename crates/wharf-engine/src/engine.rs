@@ -117,6 +117,16 @@ pub struct ProjectContainer {
     pub ports: Vec<wharf_plan::PortSpec>,
 }
 
+/// One entry a published port, its IPv4 binding kept (the engine binds `0.0.0.0` and
+/// `::`).
+fn one_line_a_port(ports: &mut Vec<wharf_plan::PortSpec>) {
+    ports.sort_by_key(|p| {
+        let ipv6 = p.host.is_some_and(|h| h.is_ipv6());
+        (p.target, p.protocol.name(), p.published, ipv6)
+    });
+    ports.dedup_by_key(|p| (p.target, p.protocol, p.published));
+}
+
 fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
     HashMap::from([(
         "label".to_owned(),
@@ -594,13 +604,7 @@ impl Engine {
                 })
             })
             .map(|mut c| {
-                // One line a port, its IPv4 binding first, as the engine's state gives.
-                c.ports.sort_by_key(|p| {
-                    let ipv6 = p.host.is_some_and(|h| h.is_ipv6());
-                    (p.target, p.protocol.name(), p.published, ipv6)
-                });
-                c.ports
-                    .dedup_by_key(|p| (p.target, p.protocol, p.published));
+                one_line_a_port(&mut c.ports);
                 c
             })
             .collect())
@@ -770,12 +774,7 @@ impl Engine {
                 })
             })
             .collect();
-        // One line a port, its IPv4 binding first (the engine binds `0.0.0.0` and `::`).
-        ports.sort_by_key(|p| {
-            let ipv6 = p.host.is_some_and(|h| h.is_ipv6());
-            (p.target, p.protocol.name(), p.published, ipv6)
-        });
-        ports.dedup_by_key(|p| (p.target, p.protocol, p.published));
+        one_line_a_port(&mut ports);
         Ok(ContainerState {
             ports,
             running,

@@ -23,7 +23,7 @@ pub fn canonicalize(root: &mut Node) -> Result<()> {
             for (name, object) in objects.iter_mut() {
                 if let Some(map) = object.as_map_mut() {
                     let path = || format!("{section}.{}.driver_opts", name.name);
-                    schema::number_or_string_values(path, map.get("driver_opts"))?;
+                    schema::option_values(path, map.get("driver_opts"), false)?;
                     for key in ["labels", "driver_opts"] {
                         to_mapping(map, key, false)?;
                     }
@@ -72,23 +72,15 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
     split_command(map, "command")?;
     split_command(map, "entrypoint")?;
     for key in ["post_start", "pre_stop"] {
-        for hook in seq_items(map, key) {
-            if let Some(hook) = hook.as_map_mut() {
-                split_command(hook, "command")?;
-                to_mapping(hook, "environment", true)?;
-            }
+        for hook in seq_items(map, key).filter_map(Node::as_map_mut) {
+            split_command(hook, "command")?;
+            to_mapping(hook, "environment", true)?;
         }
     }
     if let Some(develop) = map.get_mut("develop").and_then(Node::as_map_mut) {
-        for rule in seq_items(develop, "watch") {
-            if let Some(rule) = rule.as_map_mut() {
-                string_to_list(rule, &["ignore", "include"]);
-            }
-            if let Some(exec) = rule
-                .as_map_mut()
-                .and_then(|r| r.get_mut("exec"))
-                .and_then(Node::as_map_mut)
-            {
+        for rule in seq_items(develop, "watch").filter_map(Node::as_map_mut) {
+            string_to_list(rule, &["ignore", "include"]);
+            if let Some(exec) = rule.get_mut("exec").and_then(Node::as_map_mut) {
                 split_command(exec, "command")?;
             }
         }
@@ -165,7 +157,11 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
         models.value = Value::Map(Map::from_entries(entries));
     }
     if let Some(logging) = map.get_mut("logging").and_then(Node::as_map_mut) {
-        schema::logging_options(logging.get("options"))?;
+        schema::option_values(
+            || "logging.options".to_owned(),
+            logging.get("options"),
+            true,
+        )?;
         to_mapping(logging, "options", false)?;
     }
     extra_hosts(map)?;
@@ -191,7 +187,7 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
         for (name, network) in networks.iter_mut() {
             if let Some(network) = network.as_map_mut() {
                 let path = || format!("networks.{}.driver_opts", name.name);
-                schema::number_or_string_values(path, network.get("driver_opts"))?;
+                schema::option_values(path, network.get("driver_opts"), false)?;
                 to_mapping(network, "driver_opts", false)?;
             }
         }

@@ -179,14 +179,11 @@ fn every_device_unless_counted(service: &mut Service) {
 
 /// The same port published twice (a range overlapping a single port, say) is one port.
 fn dedup_ports(service: &mut Service) {
-    let mut seen = Vec::with_capacity(service.ports.len());
-    service.ports.retain(|port| {
-        let new = !seen.contains(port);
-        if new {
-            seen.push(port.clone());
+    for port in std::mem::take(&mut service.ports) {
+        if !service.ports.contains(&port) {
+            service.ports.push(port);
         }
-        new
-    });
+    }
 }
 
 /// `label_file` entries are read into `labels`, without interpolation as Compose does;

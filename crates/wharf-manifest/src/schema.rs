@@ -57,7 +57,7 @@ pub fn check(root: &Node) -> Result<()> {
         .into_iter()
         .flat_map(Map::iter)
     {
-        require(&format!("models.{}", key.name), model, &["model"])?;
+        require(|| format!("models.{}", key.name), model, &["model"])?;
     }
 
     for (section, sources) in [
@@ -105,15 +105,10 @@ fn check_service(path: &str, service: &Map) -> Result<()> {
         )
         .with_help("start with a letter or digit, then at least one more of letters, digits, '_', '.' or '-'"));
     }
-    for device in reserved_devices(service).iter().filter_map(Node::as_map) {
-        if let (true, Some(ids)) = (device.contains("count"), device.key("device_ids")) {
-            return Err(Error::at(
-                &ids.span,
-                format!("{path}.deploy.resources.reservations.devices: \"count\" and \"device_ids\" attributes are exclusive"),
-            )
-            .with_help("ask for a number of devices, or for these devices, not both"));
-        }
-    }
+    count_or_device_ids(
+        || format!("{path}.deploy.resources.reservations.devices"),
+        reserved_devices(service),
+    )?;
     if let Some(cgroup) = service.get("cgroup") {
         one_of(&format!("{path}.cgroup"), cgroup, CGROUP_MODES)?;
     }
@@ -149,18 +144,18 @@ fn check_required(path: &str, service: &Map) -> Result<()> {
     let items = |key: &str| service.get(key).and_then(Node::as_seq).unwrap_or_default();
     for key in ["post_start", "pre_stop"] {
         for (i, hook) in items(key).iter().enumerate() {
-            require(&format!("{path}.{key}[{i}]"), hook, &["command"])?;
+            require(|| format!("{path}.{key}[{i}]"), hook, &["command"])?;
         }
     }
     if let Some(provider) = service.get("provider") {
-        require(&format!("{path}.provider"), provider, &["type"])?;
+        require(|| format!("{path}.provider"), provider, &["type"])?;
     }
     let watch = nested(service, &["develop", "watch"])
         .and_then(Node::as_seq)
         .unwrap_or_default();
     for (i, rule) in watch.iter().enumerate() {
-        let at = format!("{path}.develop.watch[{i}]");
-        require(&at, rule, &["path", "action"])?;
+        let at = || format!("{path}.develop.watch[{i}]");
+        require(at, rule, &["path", "action"])?;
         let action = rule
             .as_map()
             .and_then(|r| r.get("action"))
@@ -170,37 +165,32 @@ fn check_required(path: &str, service: &Map) -> Result<()> {
         {
             return Err(Error::at(
                 &rule.span,
-                format!("{at}: target is required for non-rebuild actions"),
+                format!("{}: target is required for non-rebuild actions", at()),
             ));
         }
     }
     for (i, device) in reserved_devices(service).iter().enumerate() {
         require(
-            &format!("{path}.deploy.resources.reservations.devices[{i}]"),
+            || format!("{path}.deploy.resources.reservations.devices[{i}]"),
             device,
             &["capabilities"],
         )?;
     }
     for (i, mount) in items("volumes").iter().enumerate() {
-        let at = format!("{path}.volumes[{i}]");
-        require(&at, mount, &["type", "target"])?;
+        let at = || format!("{path}.volumes[{i}]");
+        require(at, mount, &["type", "target"])?;
         // A tmpfs mode is a number (`0755` unquoted, read as octal), never a string.
         if let Some(mode) = nested_in(mount, &["tmpfs", "mode"])
             && matches!(mode.value, Value::Str(_))
         {
             return Err(Error::at(
                 &mode.span,
-                format!("{at}.tmpfs.mode must be a number, not a string"),
+                format!("{}.tmpfs.mode must be a number, not a string", at()),
             )
             .with_help("write the mode unquoted: `mode: 0755`"));
         }
-        if mount
-            .as_map()
-            .and_then(|m| m.get("type"))
-            .and_then(Node::as_str)
-            == Some("bind")
-        {
-            require(&at, mount, &["source"])?;
+        if nested_in(mount, &["type"]).and_then(Node::as_str) == Some("bind") {
+            require(at, mount, &["source"])?;
         }
     }
     let replicas = nested(service, &["deploy", "replicas"]).map(|n| (n, "deploy.replicas"));
@@ -231,12 +221,21 @@ fn check_required(path: &str, service: &Map) -> Result<()> {
             }
         }
     }
-    for gpu in items("gpus").iter().filter_map(Node::as_map) {
-        if let (true, Some(ids)) = (gpu.contains("count"), gpu.key("device_ids")) {
+    count_or_device_ids(|| format!("{path}.gpus"), items("gpus"))
+}
+
+/// A device request asks for a number of devices or for these devices, not both.
+fn count_or_device_ids(path: impl Fn() -> String, requests: &[Node]) -> Result<()> {
+    for request in requests.iter().filter_map(Node::as_map) {
+        if let (true, Some(ids)) = (request.contains("count"), request.key("device_ids")) {
             return Err(Error::at(
                 &ids.span,
-                format!("{path}.gpus: \"count\" and \"device_ids\" attributes are exclusive"),
-            ));
+                format!(
+                    "{}: \"count\" and \"device_ids\" attributes are exclusive",
+                    path()
+                ),
+            )
+            .with_help("ask for a number of devices, or for these devices, not both"));
         }
     }
     Ok(())
@@ -261,13 +260,13 @@ fn reserved_devices(service: &Map) -> &[Node] {
         .unwrap_or_default()
 }
 
-/// `node` is a mapping that sets each of `keys`.
-fn require(path: &str, node: &Node, keys: &[&str]) -> Result<()> {
+/// `node` is a mapping that sets each of `keys`; `path` is made only for the error.
+fn require(path: impl Fn() -> String, node: &Node, keys: &[&str]) -> Result<()> {
     for key in keys {
         if !node.as_map().is_some_and(|m| m.contains(key)) {
             return Err(Error::at(
                 &node.span,
-                format!("{path}: missing property '{key}'"),
+                format!("{}: missing property '{key}'", path()),
             ));
         }
     }
@@ -329,39 +328,32 @@ fn check_file_object(path: &str, object: &Map, sources: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Driver options are numbers or strings, as Compose's schema says: checked before
-/// they are made strings.
-pub fn number_or_string_values(path: impl Fn() -> String, options: Option<&Node>) -> Result<()> {
+/// Option values as Compose's schema allows them: numbers and strings (and null, for
+/// `nullable`), checked before they are made strings. `path` is made only for the error.
+pub fn option_values(
+    path: impl Fn() -> String,
+    options: Option<&Node>,
+    nullable: bool,
+) -> Result<()> {
     for (key, value) in options
         .and_then(Node::as_map)
         .into_iter()
         .flat_map(Map::iter)
     {
-        if !matches!(value.value, Value::Str(_) | Value::Int(_) | Value::Float(_)) {
+        let allowed = match value.value {
+            Value::Str(_) | Value::Int(_) | Value::Float(_) => true,
+            Value::Null => nullable,
+            _ => false,
+        };
+        if !allowed {
+            let kinds = if nullable {
+                "a null, number or string"
+            } else {
+                "a number or string"
+            };
             return Err(Error::at(
                 &value.span,
-                format!("{}.{} must be a number or string", path(), key.name),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Logging options are null, numbers or strings, as Compose's schema says: checked
-/// before they are made strings.
-pub fn logging_options(options: Option<&Node>) -> Result<()> {
-    for (key, value) in options
-        .and_then(Node::as_map)
-        .into_iter()
-        .flat_map(Map::iter)
-    {
-        if matches!(value.value, Value::Bool(_) | Value::Seq(_) | Value::Map(_)) {
-            return Err(Error::at(
-                &value.span,
-                format!(
-                    "logging.options.{} must be a null, number or string",
-                    key.name
-                ),
+                format!("{}.{} must be {kinds}", path(), key.name),
             ));
         }
     }

@@ -12,20 +12,19 @@ pub fn write_value(out: &mut String, text: &str, indent: usize) {
     if text.contains('\n') && facts.block_allowed() {
         write_literal(out, text, indent);
     } else {
-        out.push_str(&flow_at(text, indent));
+        out.push_str(&flow_with(text, &facts, indent));
         out.push('\n');
     }
 }
 
 /// `text` as a key, on one line.
 pub fn flow(text: &str) -> String {
-    flow_at(text, 0)
+    flow_with(text, &Facts::of(text), 0)
 }
 
-/// `text` in flow style; `indent` is where a line continues after a line separator
-/// in single quotes.
-fn flow_at(text: &str, indent: usize) -> String {
-    let facts = Facts::of(text);
+/// `text` in flow style, as `facts` allow; `indent` is where a line continues after a
+/// line separator in single quotes.
+fn flow_with(text: &str, facts: &Facts, indent: usize) -> String {
     // A line break in a flow scalar would need folding: escaped instead.
     if resolves_to_other_type(text)
         || facts.special

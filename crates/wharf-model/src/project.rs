@@ -1,6 +1,6 @@
 //! A whole loaded project.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +30,22 @@ pub struct Project {
 }
 
 impl Project {
+    /// `named` and every service they depend on, through the whole chain (names the
+    /// project does not define are kept, for the caller to refuse).
+    #[must_use]
+    pub fn with_dependencies<'a>(&'a self, named: &'a [String]) -> BTreeSet<&'a str> {
+        let mut wanted = BTreeSet::new();
+        let mut pending: Vec<&str> = named.iter().map(String::as_str).collect();
+        while let Some(name) = pending.pop() {
+            if wanted.insert(name)
+                && let Some(service) = self.services.get(name)
+            {
+                pending.extend(service.depends_on.keys().map(String::as_str));
+            }
+        }
+        wanted
+    }
+
     /// The services' names, each after what it depends on (ties in name order), as
     /// `docker compose config --services` lists them.
     #[must_use]

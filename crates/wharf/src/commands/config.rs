@@ -159,15 +159,7 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
         && let Some(services) = value.get_mut("services").and_then(|s| s.as_object_mut())
     {
         // The services asked for, and what they depend on, as Compose prints them.
-        let mut kept: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
-        let mut pending: Vec<&str> = args.services.iter().map(String::as_str).collect();
-        while let Some(name) = pending.pop() {
-            if kept.insert(name)
-                && let Some(service) = project.services.get(name)
-            {
-                pending.extend(service.depends_on.keys().map(String::as_str));
-            }
-        }
+        let kept = project.with_dependencies(&args.services);
         services.retain(|name, _| kept.contains(name.as_str()));
     }
     match args.format {

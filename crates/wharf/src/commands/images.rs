@@ -29,15 +29,11 @@ fn chosen<'a>(
             bail!("no such service: {name}");
         }
     }
-    let mut wanted: BTreeSet<&str> = services.iter().map(String::as_str).collect();
-    let mut unvisited: Vec<&str> = wanted.iter().copied().collect();
-    while let Some(name) = unvisited.pop().filter(|_| with_dependencies) {
-        for dependency in loaded.project.services[name].depends_on.keys() {
-            if loaded.project.services.contains_key(dependency) && wanted.insert(dependency) {
-                unvisited.push(dependency);
-            }
-        }
-    }
+    let wanted: BTreeSet<&str> = if with_dependencies {
+        loaded.project.with_dependencies(services)
+    } else {
+        services.iter().map(String::as_str).collect()
+    };
     Ok(loaded
         .project
         .services

@@ -415,19 +415,12 @@ fn starting_services(
     named: &[String],
     no_deps: bool,
 ) -> BTreeSet<String> {
-    let services = &loaded.project.services;
     if named.is_empty() {
-        return services.keys().cloned().collect();
+        return loaded.project.services.keys().cloned().collect();
     }
-    let mut starting = BTreeSet::new();
-    let mut pending: Vec<String> = named.to_vec();
-    while let Some(name) = pending.pop() {
-        if !starting.insert(name.clone()) || no_deps {
-            continue;
-        }
-        if let Some(service) = services.get(&name) {
-            pending.extend(service.depends_on.keys().cloned());
-        }
+    if no_deps {
+        return named.iter().cloned().collect();
     }
-    starting
+    let starting = loaded.project.with_dependencies(named);
+    starting.into_iter().map(str::to_owned).collect()
 }
