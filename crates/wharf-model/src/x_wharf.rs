@@ -95,6 +95,21 @@ pub struct ProjectSettings {
     pub tasks: BTreeMap<String, Task>,
     pub proxy: ProxySettings,
     pub env: BTreeMap<String, EnvVar>,
+    /// The project's databases by name, for `wharf db`.
+    pub databases: BTreeMap<String, DatabaseSettings>,
+}
+
+/// A database of the project: on which server, and how `wharf db reset` fills it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// The server's service (default: the project's only database server).
+    pub service: Option<String>,
+    /// The task (`x-wharf.tasks`) that migrates it.
+    pub migrate: Option<String>,
+    /// What fills it after migrating, in order: tasks by name, else dump files
+    /// (`.sql`, `.sql.gz`, `.sql.zst`) relative to the project directory.
+    pub seed: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

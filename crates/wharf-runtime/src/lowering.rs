@@ -677,6 +677,7 @@ mod tests {
             socket: sockets.join(".s.PGSQL.15432"),
             port: 15432,
             data_dir: volumes.join("db-data"),
+            client_dir: db.client_dir.clone(),
         };
         assert_eq!(*db, expected);
         let my = found.get("my").expect(
@@ -691,6 +692,7 @@ mod tests {
             socket: dir.path().join("sockets/my/mysqld.sock"),
             port: 3306,
             data_dir: volumes.join("my-data"),
+            client_dir: None,
         };
         assert_eq!(*my, expected);
         assert!(!found.contains_key("cache"), "redis is no database here");

@@ -186,6 +186,104 @@ pub enum Command {
     Rm(RmArgs),
     /// Copy files between a service and this machine
     Cp(CpArgs),
+    /// The project's databases: list, shell, dump, load, snapshot, restore, reset
+    Db(DbArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// The database server's service, when the project has several
+    #[arg(long, global = true, value_name = "SERVICE")]
+    pub service: Option<String>,
+    #[command(subcommand)]
+    pub command: DbCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// List each server's databases with their sizes and snapshots
+    Ls(ListFormatArgs),
+    /// Create an empty database
+    Create { name: String },
+    /// Delete a database (kept as an automatic snapshot: `db restore --undo`)
+    Drop {
+        name: String,
+        #[command(flatten)]
+        yes: YesArgs,
+    },
+    /// Open the server's client (psql, mariadb) on a database as its superuser; SQL
+    /// from standard input when it is not a terminal
+    Shell {
+        /// The database (default: the project's)
+        name: Option<String>,
+        /// Arguments for the client, after `--`
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Write a logical dump: to standard output, or to a file whose extension says
+    /// the format (.sql, .sql.gz, .sql.zst)
+    Dump {
+        /// The database (default: the project's)
+        name: Option<String>,
+        /// The file (default on a terminal: NAME-DATE.sql.zst here)
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Replace a database with a dump (plain, gzip or zstd; `-` reads standard input);
+    /// the old one is kept as an automatic snapshot
+    Load {
+        /// [NAME] FILE: the database (default: the project's) and the dump
+        #[arg(value_name = "NAME_OR_FILE", num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        #[command(flatten)]
+        yes: YesArgs,
+    },
+    /// Take a snapshot of a database (`db snapshot rm TAG` removes one)
+    #[command(args_conflicts_with_subcommands = true)]
+    Snapshot {
+        #[command(subcommand)]
+        command: Option<SnapshotCommand>,
+        /// The database (default: the project's)
+        name: Option<String>,
+        /// The snapshot's name (default: NAME-DATE-TIME)
+        #[arg(long)]
+        tag: Option<String>,
+    },
+    /// List the snapshots, newest last
+    Snapshots(ListFormatArgs),
+    /// Put a snapshot back in its database's place; the database it replaces is kept
+    /// as an automatic snapshot
+    Restore {
+        #[arg(required_unless_present = "undo")]
+        tag: Option<String>,
+        /// Restore the newest automatic snapshot: undo the last drop, load, reset or restore
+        #[arg(long, conflicts_with = "tag")]
+        undo: bool,
+        #[command(flatten)]
+        yes: YesArgs,
+    },
+    /// Drop and create a database, run its migrate task, then load its seed
+    Reset {
+        /// The database (default: the project's)
+        name: Option<String>,
+        #[command(flatten)]
+        yes: YesArgs,
+    },
+    /// Copy a database under a new name (for a branch, a test run)
+    Clone { name: String, new: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Remove a snapshot
+    Rm { tag: String },
+}
+
+#[derive(Debug, Args)]
+pub struct YesArgs {
+    /// Do not ask before replacing or deleting
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

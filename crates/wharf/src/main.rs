@@ -77,8 +77,13 @@ fn main() -> ExitCode {
         }
     };
     // Output piped into `head` ends quietly, as with other command-line tools. The
-    // daemon keeps ignoring SIGPIPE: a client that goes away must not end it.
-    if !matches!(cli.command, Command::Daemon(cli::DaemonCommand::Run)) {
+    // daemon keeps ignoring SIGPIPE: a client that goes away must not end it; so does
+    // `db`, which pipes dumps into clients that may stop reading at an error and must
+    // then clean up.
+    if !matches!(
+        cli.command,
+        Command::Daemon(cli::DaemonCommand::Run) | Command::Db(_)
+    ) {
         // SAFETY: restoring the default disposition installs no handler code.
         #[allow(unsafe_code)]
         let _ = unsafe {
@@ -118,6 +123,7 @@ fn main() -> ExitCode {
         Command::Volumes(args) => commands::volumes::run(&settings, args),
         Command::Rm(args) => commands::rm::run(&settings, args),
         Command::Cp(args) => commands::cp::run(&settings, args),
+        Command::Db(args) => commands::db::run(&settings, args),
         Command::Kill(args) => {
             commands::lifecycle::run(&settings, "kill", &args.services, Some(&args.signal), None)
         }

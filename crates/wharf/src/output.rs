@@ -22,3 +22,31 @@ pub fn aligned_table<const N: usize>(rows: &[[String; N]]) -> String {
         .collect();
     wharf_api::aligned_columns(&rows, 20)
 }
+
+/// `7.2MiB`: a size in the largest binary unit it fills.
+pub fn human_size(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit + 1 < units.len() {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{size:.1}{}", units[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_read_in_the_largest_unit() {
+        assert_eq!(human_size(512), "512B");
+        assert_eq!(human_size(7_549_747), "7.2MiB");
+        assert_eq!(human_size(3 << 30), "3.0GiB");
+    }
+}

@@ -33,4 +33,7 @@ pub struct DatabaseFacts {
     /// The loopback port it listens on.
     pub port: u16,
     pub data_dir: PathBuf,
+    /// Where the server's own client programs are (pg_dump must be as new as the
+    /// server); `None`: on the PATH.
+    pub client_dir: Option<PathBuf>,
 }

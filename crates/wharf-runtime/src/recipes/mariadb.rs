@@ -63,6 +63,7 @@ pub fn recipe(context: &RecipeContext<'_>, image: &str) -> Result<Recipe, String
         socket: sockets.join(SOCKET),
         port: context.port,
         data_dir: data,
+        client_dir: None,
     };
     Ok(Recipe {
         command,

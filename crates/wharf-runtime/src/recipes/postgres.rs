@@ -115,6 +115,7 @@ pub fn recipe(context: &RecipeContext<'_>, tag: &str) -> Result<Recipe, String> 
             .join(format!(".s.PGSQL.{}", context.port)),
         port: context.port,
         data_dir: data,
+        client_dir: Some(PathBuf::from(format!("{INSTALLS}/{version}/bin"))),
     };
     Ok(Recipe {
         command,

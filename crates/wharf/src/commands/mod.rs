@@ -4,6 +4,7 @@ pub mod config;
 pub mod container_image;
 pub mod cp;
 pub mod daemon;
+pub mod db;
 pub mod down;
 pub mod env;
 pub mod events;

@@ -1,0 +1,318 @@
+//! MariaDB (and MySQL images run on it): statements through the `mariadb` client on
+//! the server's unix socket, dumps with `mariadb-dump`. MariaDB cannot copy or rename
+//! a database as a whole: a copy is each table created alike and filled by
+//! `INSERT … SELECT` inside the server (no SQL text to parse), a rename is one atomic
+//! `RENAME TABLE` of every table. Views, triggers, routines and events do not move
+//! that way, so databases holding them are refused (a dump carries them).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::DbError;
+use crate::server::{Server, ServerAccess};
+
+/// Schemas of the server itself, never the project's.
+const SYSTEM: &str = "('mysql', 'information_schema', 'performance_schema', 'sys')";
+
+pub struct Mariadb {
+    access: ServerAccess,
+}
+
+impl Mariadb {
+    pub fn new(access: ServerAccess) -> Self {
+        Self { access }
+    }
+
+    /// A client program as root over the unix socket, the password in its environment.
+    fn program(&self, name: &str) -> Command {
+        let facts = &self.access.facts;
+        let mut command = Command::new(name);
+        command
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", facts.socket.display()))
+            .arg(format!("--user={}", facts.superuser));
+        match &self.access.password {
+            Some(password) => command.env("MYSQL_PWD", password),
+            None => command.env_remove("MYSQL_PWD"),
+        };
+        command
+    }
+
+    /// Runs `script` (statements separated by `;`) in one session; its rows, by tab.
+    fn sql(&self, script: &str, what: &str) -> Result<String, DbError> {
+        let mut client = self.program("mariadb");
+        client
+            .args(["--batch", "--skip-column-names", "--raw"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let program = "mariadb".to_owned();
+        let mut child = client
+            .spawn()
+            .map_err(|source| DbError::Spawn { program, source })?;
+        let written = child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(script.as_bytes());
+        let output = child.wait_with_output().map_err(DbError::io("mariadb"))?;
+        if output.status.success() && written.is_ok() {
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+        }
+        let message = crate::server::last_words(&String::from_utf8_lossy(&output.stderr));
+        if message.contains("Can't connect to local server through socket") {
+            return Err(DbError::NotAccepting {
+                service: self.access.service.clone(),
+                socket: self.access.facts.socket.clone(),
+            });
+        }
+        Err(DbError::Failed {
+            what: what.to_owned(),
+            message,
+        })
+    }
+
+    /// The tables of `name`, after checking it holds nothing a table-by-table copy
+    /// would lose.
+    fn tables(&self, name: &str, doing: &str) -> Result<Vec<String>, DbError> {
+        let schema = literal(name);
+        let others = self.sql(
+            &format!(
+                "SELECT 'views', COUNT(*) FROM information_schema.views WHERE table_schema = {schema} \
+                 UNION ALL SELECT 'triggers', COUNT(*) FROM information_schema.triggers WHERE trigger_schema = {schema} \
+                 UNION ALL SELECT 'routines', COUNT(*) FROM information_schema.routines WHERE routine_schema = {schema} \
+                 UNION ALL SELECT 'events', COUNT(*) FROM information_schema.events WHERE event_schema = {schema};"
+            ),
+            &format!("looking into {name}"),
+        )?;
+        let held: Vec<&str> = others
+            .lines()
+            .filter_map(|row| row.split_once('\t'))
+            .filter(|(_, count)| *count != "0")
+            .map(|(kind, _)| kind)
+            .collect();
+        if !held.is_empty() {
+            return Err(DbError::Dump(format!(
+                "{doing} {name}: it holds {}, which wharf cannot yet copy inside MariaDB; `wharf db dump` and `wharf db load` carry them",
+                held.join(" and ")
+            )));
+        }
+        Ok(self
+            .sql(
+                &format!(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = {schema} ORDER BY table_name;"
+                ),
+                &format!("listing the tables of {name}"),
+            )?
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// Ends the sessions using `name` but this one, as PostgreSQL's copy needs.
+    fn disconnect(&self, name: &str) -> Result<(), DbError> {
+        let ids = self.sql(
+            &format!(
+                "SELECT id FROM information_schema.processlist WHERE db = {} AND id <> CONNECTION_ID();",
+                literal(name)
+            ),
+            "listing clients",
+        )?;
+        // A client may have left on its own meanwhile: KILL of a gone id is no failure.
+        for id in ids.lines() {
+            let _ = self.sql(&format!("KILL CONNECTION {id};"), "disconnecting a client");
+        }
+        Ok(())
+    }
+
+    /// The columns `INSERT … SELECT` may write: generated ones compute themselves.
+    fn stored_columns(&self, name: &str, table: &str) -> Result<Vec<String>, DbError> {
+        Ok(self
+            .sql(
+                &format!(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = {} AND table_name = {} \
+                     AND extra NOT LIKE '%GENERATED%' ORDER BY ordinal_position;",
+                    literal(name),
+                    literal(table)
+                ),
+                &format!("listing the columns of {table}"),
+            )?
+            .lines()
+            .map(identifier)
+            .collect())
+    }
+}
+
+impl Server for Mariadb {
+    fn access(&self) -> &ServerAccess {
+        &self.access
+    }
+
+    fn wait_until_accepting(&self, timeout: Duration) -> Result<(), DbError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.sql("SELECT 1;", "probing") {
+                Ok(_) => return Ok(()),
+                Err(err @ DbError::Spawn { .. }) => return Err(err),
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(_) => {
+                    return Err(DbError::NotAccepting {
+                        service: self.access.service.clone(),
+                        socket: self.access.facts.socket.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn version(&self) -> Result<String, DbError> {
+        let version = self.sql("SELECT VERSION();", "asking the version")?;
+        Ok(version
+            .trim()
+            .split('-')
+            .next()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    fn databases(&self) -> Result<Vec<(String, u64)>, DbError> {
+        let rows = self.sql(
+            &format!(
+                "SELECT s.schema_name, COALESCE(SUM(t.data_length + t.index_length), 0) \
+                 FROM information_schema.schemata s LEFT JOIN information_schema.tables t ON t.table_schema = s.schema_name \
+                 WHERE s.schema_name NOT IN {SYSTEM} GROUP BY s.schema_name ORDER BY s.schema_name;"
+            ),
+            "listing databases",
+        )?;
+        Ok(rows
+            .lines()
+            .filter_map(|row| {
+                let (name, size) = row.split_once('\t')?;
+                Some((name.to_owned(), size.parse().unwrap_or(0)))
+            })
+            .collect())
+    }
+
+    fn create(&self, name: &str) -> Result<(), DbError> {
+        self.sql(
+            &format!("CREATE DATABASE {};", identifier(name)),
+            &format!("creating {name}"),
+        )
+        .map(drop)
+    }
+
+    fn drop(&self, name: &str) -> Result<(), DbError> {
+        self.disconnect(name)?;
+        self.sql(
+            &format!("DROP DATABASE {};", identifier(name)),
+            &format!("dropping {name}"),
+        )
+        .map(drop)
+    }
+
+    fn copy(&self, from: &str, to: &str) -> Result<(), DbError> {
+        let tables = self.tables(from, "copying")?;
+        self.disconnect(from)?;
+        let mut script = format!(
+            "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO';\n\
+             CREATE DATABASE {};\n",
+            identifier(to)
+        );
+        for table in &tables {
+            let columns = self.stored_columns(from, table)?.join(", ");
+            let (source, target) = (
+                format!("{}.{}", identifier(from), identifier(table)),
+                format!("{}.{}", identifier(to), identifier(table)),
+            );
+            let _ = writeln!(
+                script,
+                "CREATE TABLE {target} LIKE {source};\nINSERT INTO {target} ({columns}) SELECT {columns} FROM {source};"
+            );
+        }
+        let copied = self.sql(&script, &format!("copying {from}"));
+        if copied.is_err() {
+            let _ = self.sql(&format!("DROP DATABASE IF EXISTS {};", identifier(to)), "");
+        }
+        copied.map(drop)
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<(), DbError> {
+        let tables = self.tables(from, "renaming")?;
+        self.disconnect(from)?;
+        let moves: Vec<String> = tables
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}.{} TO {}.{}",
+                    identifier(from),
+                    identifier(t),
+                    identifier(to),
+                    identifier(t)
+                )
+            })
+            .collect();
+        let mut script = format!("CREATE DATABASE {};\n", identifier(to));
+        if !moves.is_empty() {
+            let _ = writeln!(script, "RENAME TABLE {};", moves.join(", "));
+        }
+        let _ = writeln!(script, "DROP DATABASE {};", identifier(from));
+        self.sql(&script, &format!("renaming {from}")).map(drop)
+    }
+
+    /// MariaDB has no per-database gate; wharf's own names keep clients away.
+    fn seal(&self, _: &str, _: bool) -> Result<(), DbError> {
+        Ok(())
+    }
+
+    fn shell(&self, name: &str, args: &[String], _batch: bool) -> Command {
+        // The client stops at the first error of piped SQL by itself.
+        let mut client = self.program("mariadb");
+        client.arg(format!("--database={name}")).args(args);
+        client
+    }
+
+    fn dump(&self, name: &str) -> Command {
+        let mut dump = self.program("mariadb-dump");
+        // One consistent read; no date in the trailer, so equal databases dump equal.
+        dump.args([
+            "--single-transaction",
+            "--routines",
+            "--triggers",
+            "--events",
+            "--skip-dump-date",
+            name,
+        ]);
+        dump
+    }
+
+    fn load(&self, name: &str) -> Command {
+        let mut client = self.program("mariadb");
+        client.arg(format!("--database={name}"));
+        client
+    }
+}
+
+/// `` `name` ``, with inner backquotes doubled.
+fn identifier(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// `'text'`, with backslashes and quotes escaped.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_texts_are_quoted_for_mariadb() {
+        assert_eq!(identifier("we`ird"), "`we``ird`");
+        assert_eq!(literal("it's \\"), "'it''s \\\\'");
+    }
+}

@@ -1,0 +1,655 @@
+//! Every change to a server's databases, written once over `Server`: snapshots as
+//! sealed copies, and replacements (restore, load, reset, drop) that build the new
+//! database beside the old one and swap names, keeping the old one as an automatic
+//! snapshot, so a failure anywhere leaves the database as it was.
+
+use std::collections::BTreeMap;
+
+use wharf_runtime::recipes::DatabaseEngine;
+
+use crate::error::DbError;
+use crate::server::Server;
+use crate::snapshots::{Snapshot, SnapshotStore, valid_tag};
+
+/// Names of wharf's own databases, which `db ls` hides and users may not take.
+const SNAPSHOT_PREFIX: &str = "wharf_snapshot_";
+const INCOMING_PREFIX: &str = "wharf_incoming_";
+
+/// Automatic snapshots kept per database; older ones are removed.
+pub const AUTOMATIC_KEPT: usize = 3;
+
+/// A database as `db ls` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Listed {
+    pub name: String,
+    pub size: u64,
+    pub snapshots: usize,
+}
+
+/// One server's databases and the project's snapshots of them.
+pub struct Databases<'a> {
+    pub server: &'a dyn Server,
+    pub store: &'a SnapshotStore,
+    /// Each checked-out repo's commit now, recorded with every snapshot.
+    pub revisions: BTreeMap<String, String>,
+    /// The time, in milliseconds since the epoch, snapshots are taken at.
+    pub now_ms: u64,
+}
+
+impl Databases<'_> {
+    fn service(&self) -> &str {
+        &self.server.access().service
+    }
+
+    /// The server's databases with their sizes and how many snapshots each has.
+    pub fn list(&self) -> Result<Vec<Listed>, DbError> {
+        let snapshots = self.snapshots()?;
+        Ok(self
+            .server
+            .databases()?
+            .into_iter()
+            .filter(|(name, _)| !is_wharfs(name))
+            .map(|(name, size)| Listed {
+                snapshots: snapshots.iter().filter(|s| s.database == name).count(),
+                name,
+                size,
+            })
+            .collect())
+    }
+
+    /// This server's snapshots, oldest first.
+    pub fn snapshots(&self) -> Result<Vec<Snapshot>, DbError> {
+        let mut all = self.store.list()?;
+        all.retain(|s| s.service == self.service());
+        Ok(all)
+    }
+
+    /// The size of `name`, or the error saying there is no such database.
+    pub fn size_of(&self, name: &str) -> Result<u64, DbError> {
+        self.find(name)?.ok_or_else(|| DbError::NoDatabase {
+            name: name.to_owned(),
+            service: self.service().to_owned(),
+        })
+    }
+
+    fn find(&self, name: &str) -> Result<Option<u64>, DbError> {
+        Ok(self
+            .server
+            .databases()?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, size)| size))
+    }
+
+    pub fn create(&self, name: &str) -> Result<(), DbError> {
+        self.check_new(name)?;
+        self.server.create(name)
+    }
+
+    /// A copy of `name` as the new database `new`.
+    pub fn clone_to(&self, name: &str, new: &str) -> Result<(), DbError> {
+        self.size_of(name)?;
+        self.check_new(new)?;
+        self.server.copy(name, new)
+    }
+
+    /// A name users may give a new database that does not exist yet.
+    fn check_new(&self, name: &str) -> Result<(), DbError> {
+        if !valid_name(name) {
+            return Err(DbError::BadName(name.to_owned()));
+        }
+        if self.find(name)?.is_some() {
+            return Err(DbError::Exists {
+                name: name.to_owned(),
+                service: self.service().to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A sealed copy of `name`, recorded under `tag` (default: the database and the
+    /// time).
+    pub fn snapshot(&self, name: &str, tag: Option<&str>) -> Result<Snapshot, DbError> {
+        let size = self.size_of(name)?;
+        let tag = match tag {
+            Some(tag) if !valid_tag(tag) => {
+                return Err(DbError::Dump(format!(
+                    "`{tag}` is no tag: use letters, digits, `.`, `_` and `-`"
+                )));
+            }
+            Some(tag) if self.store.contains(tag) => {
+                return Err(DbError::SnapshotExists(tag.to_owned()));
+            }
+            Some(tag) => tag.to_owned(),
+            None => self.free_tag(name, ""),
+        };
+        let stored_as = self.free_name(SNAPSHOT_PREFIX)?;
+        self.server.copy(name, &stored_as)?;
+        let recorded = self
+            .server
+            .seal(&stored_as, true)
+            .and_then(|()| self.record(name, tag, size, stored_as.clone(), None))
+            .and_then(|snapshot| self.store.save(&snapshot).map(|()| snapshot));
+        if recorded.is_err() {
+            let _ = self.server.drop(&stored_as);
+        }
+        recorded
+    }
+
+    /// Replaces the snapshot's database with a copy of it; the database it replaces is
+    /// kept as an automatic snapshot, returned.
+    pub fn restore(&self, snapshot: &Snapshot) -> Result<Option<Snapshot>, DbError> {
+        if self.find(&snapshot.stored_as)?.is_none() {
+            return Err(DbError::Dump(format!(
+                "snapshot `{}` is gone from {} (its volume was removed?); `wharf db snapshot rm {}` forgets it",
+                snapshot.tag,
+                self.service(),
+                snapshot.tag
+            )));
+        }
+        let incoming = self.free_name(INCOMING_PREFIX)?;
+        self.server.copy(&snapshot.stored_as, &incoming)?;
+        self.replace(&snapshot.database, &incoming, "restore")
+    }
+
+    /// Loads a dump into a new database beside `name`, then puts it in `name`'s
+    /// place; `feed` runs the dump into the command it is given. Returns the automatic
+    /// snapshot of what `name` held, if it existed.
+    pub fn load(
+        &self,
+        name: &str,
+        feed: impl FnOnce(std::process::Command) -> Result<(), DbError>,
+    ) -> Result<Option<Snapshot>, DbError> {
+        if !valid_name(name) {
+            return Err(DbError::BadName(name.to_owned()));
+        }
+        let incoming = self.free_name(INCOMING_PREFIX)?;
+        self.server.create(&incoming)?;
+        if let Err(err) = feed(self.server.load(&incoming)) {
+            let _ = self.server.drop(&incoming);
+            return Err(err);
+        }
+        self.replace(name, &incoming, "load")
+    }
+
+    /// Drops `name`, keeping it as an automatic snapshot (returned): the undo.
+    pub fn drop(&self, name: &str) -> Result<Snapshot, DbError> {
+        self.size_of(name)?;
+        self.set_aside(name, "drop")
+    }
+
+    /// Drops `name` if it exists (kept as an automatic snapshot, returned) and creates
+    /// it empty.
+    pub fn reset(&self, name: &str) -> Result<Option<Snapshot>, DbError> {
+        if !valid_name(name) {
+            return Err(DbError::BadName(name.to_owned()));
+        }
+        let kept = match self.find(name)? {
+            Some(_) => Some(self.set_aside(name, "reset")?),
+            None => None,
+        };
+        self.server.create(name)?;
+        Ok(kept)
+    }
+
+    /// Removes a snapshot: its database and its record.
+    pub fn remove_snapshot(&self, snapshot: &Snapshot) -> Result<(), DbError> {
+        if self.find(&snapshot.stored_as)?.is_some() {
+            self.server.drop(&snapshot.stored_as)?;
+        }
+        self.store.remove(&snapshot.tag)
+    }
+
+    /// Puts `incoming` in `target`'s place, `target` set aside as an automatic
+    /// snapshot first; if the swap fails, `target` is put back.
+    fn replace(
+        &self,
+        target: &str,
+        incoming: &str,
+        reason: &str,
+    ) -> Result<Option<Snapshot>, DbError> {
+        let kept = match self.find(target) {
+            Ok(Some(_)) => match self.set_aside(target, reason) {
+                Ok(kept) => Some(kept),
+                Err(err) => {
+                    let _ = self.server.drop(incoming);
+                    return Err(err);
+                }
+            },
+            Ok(None) => None,
+            Err(err) => {
+                let _ = self.server.drop(incoming);
+                return Err(err);
+            }
+        };
+        if let Err(err) = self.server.rename(incoming, target) {
+            if let Some(kept) = &kept {
+                let _ = self.put_back(kept);
+            }
+            let _ = self.server.drop(incoming);
+            return Err(err);
+        }
+        Ok(kept)
+    }
+
+    /// Renames `name` into a sealed automatic snapshot: no copy, no time.
+    fn set_aside(&self, name: &str, reason: &str) -> Result<Snapshot, DbError> {
+        let size = self.size_of(name)?;
+        let stored_as = self.free_name(SNAPSHOT_PREFIX)?;
+        self.server.rename(name, &stored_as)?;
+        let tag = self.free_tag(name, "auto-");
+        let snapshot = match self.record(name, tag, size, stored_as.clone(), Some(reason)) {
+            Ok(snapshot) => snapshot,
+            Err(err) => {
+                let _ = self.server.rename(&stored_as, name);
+                return Err(err);
+            }
+        };
+        let saved = self
+            .server
+            .seal(&stored_as, true)
+            .and_then(|()| self.store.save(&snapshot));
+        if let Err(err) = saved {
+            let _ = self.put_back(&snapshot);
+            return Err(err);
+        }
+        self.prune(name)?;
+        Ok(snapshot)
+    }
+
+    /// Undoes `set_aside`.
+    fn put_back(&self, snapshot: &Snapshot) -> Result<(), DbError> {
+        self.server.seal(&snapshot.stored_as, false)?;
+        self.server
+            .rename(&snapshot.stored_as, &snapshot.database)?;
+        if self.store.contains(&snapshot.tag) {
+            self.store.remove(&snapshot.tag)?;
+        }
+        Ok(())
+    }
+
+    /// Removes automatic snapshots of `name` beyond the newest `AUTOMATIC_KEPT`.
+    fn prune(&self, name: &str) -> Result<(), DbError> {
+        let automatic: Vec<Snapshot> = self
+            .snapshots()?
+            .into_iter()
+            .filter(|s| s.automatic.is_some() && s.database == name)
+            .collect();
+        let excess = automatic.len().saturating_sub(AUTOMATIC_KEPT);
+        for old in &automatic[..excess] {
+            self.remove_snapshot(old)?;
+        }
+        Ok(())
+    }
+
+    fn record(
+        &self,
+        name: &str,
+        tag: String,
+        size: u64,
+        stored_as: String,
+        automatic: Option<&str>,
+    ) -> Result<Snapshot, DbError> {
+        let access = self.server.access();
+        Ok(Snapshot {
+            tag,
+            service: access.service.clone(),
+            database: name.to_owned(),
+            engine: match access.facts.engine {
+                DatabaseEngine::Postgres => "postgres",
+                DatabaseEngine::Mariadb => "mariadb",
+            }
+            .to_owned(),
+            version: self.server.version()?,
+            created_ms: self.now_ms,
+            size,
+            stored_as,
+            automatic: automatic.map(str::to_owned),
+            revisions: self.revisions.clone(),
+        })
+    }
+
+    /// `<prefix><database>-<yyyymmdd-hhmmss>`, with `-2`… when taken.
+    fn free_tag(&self, name: &str, prefix: &str) -> String {
+        let stamp: String = wharf_api::utc_text(self.now_ms)
+            .chars()
+            .take(19)
+            .filter(char::is_ascii_digit)
+            .collect();
+        let base = format!("{prefix}{name}-{}-{}", &stamp[..8], &stamp[8..]);
+        let base: String = base
+            .chars()
+            .map(|c| if valid_tag(&c.to_string()) { c } else { '_' })
+            .collect();
+        let mut tag = base.clone();
+        let mut n = 1;
+        while self.store.contains(&tag) {
+            n += 1;
+            tag = format!("{base}-{n}");
+        }
+        tag
+    }
+
+    /// A name for one of wharf's own databases that the server does not have yet.
+    fn free_name(&self, prefix: &str) -> Result<String, DbError> {
+        let taken: Vec<String> = self.server.databases()?.into_iter().map(|d| d.0).collect();
+        let mut n = 0;
+        loop {
+            let name = format!("{prefix}{}_{n}", self.now_ms);
+            if !taken.contains(&name) {
+                return Ok(name);
+            }
+            n += 1;
+        }
+    }
+}
+
+/// Whether `name` is one of wharf's own databases (snapshots, loads in progress).
+pub fn is_wharfs(name: &str) -> bool {
+    name.starts_with(SNAPSHOT_PREFIX) || name.starts_with(INCOMING_PREFIX)
+}
+
+/// A name users may give a database: letters, digits, `_`, `-`; at most 63 bytes
+/// (PostgreSQL's limit; MariaDB's is 64); none of wharf's own.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        && !is_wharfs(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::path::PathBuf;
+    use std::process::Command;
+    use std::time::Duration;
+
+    use wharf_runtime::recipes::{Credentials, DatabaseFacts};
+
+    use super::*;
+    use crate::server::ServerAccess;
+
+    /// A server in memory: each database is its contents; `fail_rename_to` makes
+    /// the next rename onto that name fail, as a busy server would.
+    struct FakeServer {
+        access: ServerAccess,
+        databases: RefCell<BTreeMap<String, (String, bool)>>,
+        fail_rename_to: RefCell<Option<String>>,
+    }
+
+    impl FakeServer {
+        fn with(databases: &[(&str, &str)]) -> Self {
+            Self {
+                access: ServerAccess {
+                    service: "db".to_owned(),
+                    facts: DatabaseFacts {
+                        engine: DatabaseEngine::Postgres,
+                        version: "15".to_owned(),
+                        superuser: "app".to_owned(),
+                        credentials: Credentials::NotNeeded,
+                        database: "app".to_owned(),
+                        socket: PathBuf::from("/nowhere"),
+                        port: 5432,
+                        data_dir: PathBuf::from("/nowhere"),
+                        client_dir: None,
+                    },
+                    password: None,
+                },
+                databases: RefCell::new(
+                    databases
+                        .iter()
+                        .map(|(n, c)| ((*n).to_owned(), ((*c).to_owned(), false)))
+                        .collect(),
+                ),
+                fail_rename_to: RefCell::new(None),
+            }
+        }
+
+        fn contents(&self, name: &str) -> Option<String> {
+            self.databases.borrow().get(name).map(|d| d.0.clone())
+        }
+
+        fn user_visible(&self) -> Vec<String> {
+            self.databases
+                .borrow()
+                .keys()
+                .filter(|n| !is_wharfs(n))
+                .cloned()
+                .collect()
+        }
+
+        fn failed(what: &str) -> DbError {
+            DbError::Failed {
+                what: what.to_owned(),
+                message: "refused".to_owned(),
+            }
+        }
+    }
+
+    impl Server for FakeServer {
+        fn access(&self) -> &ServerAccess {
+            &self.access
+        }
+        fn wait_until_accepting(&self, _: Duration) -> Result<(), DbError> {
+            Ok(())
+        }
+        fn version(&self) -> Result<String, DbError> {
+            Ok("15.18".to_owned())
+        }
+        fn databases(&self) -> Result<Vec<(String, u64)>, DbError> {
+            Ok(self
+                .databases
+                .borrow()
+                .iter()
+                .map(|(n, (c, _))| (n.clone(), c.len() as u64))
+                .collect())
+        }
+        fn create(&self, name: &str) -> Result<(), DbError> {
+            let mut databases = self.databases.borrow_mut();
+            if databases.contains_key(name) {
+                return Err(Self::failed("create"));
+            }
+            databases.insert(name.to_owned(), (String::new(), false));
+            Ok(())
+        }
+        fn drop(&self, name: &str) -> Result<(), DbError> {
+            self.databases
+                .borrow_mut()
+                .remove(name)
+                .map(drop)
+                .ok_or_else(|| Self::failed("drop"))
+        }
+        fn copy(&self, from: &str, to: &str) -> Result<(), DbError> {
+            let contents = self.contents(from).ok_or_else(|| Self::failed("copy"))?;
+            self.databases
+                .borrow_mut()
+                .insert(to.to_owned(), (contents, false));
+            Ok(())
+        }
+        fn rename(&self, from: &str, to: &str) -> Result<(), DbError> {
+            if self.fail_rename_to.borrow().as_deref() == Some(to) {
+                self.fail_rename_to.take();
+                return Err(Self::failed("rename"));
+            }
+            let mut databases = self.databases.borrow_mut();
+            let database = databases
+                .remove(from)
+                .ok_or_else(|| Self::failed("rename"))?;
+            databases.insert(to.to_owned(), database);
+            Ok(())
+        }
+        fn seal(&self, name: &str, sealed: bool) -> Result<(), DbError> {
+            let mut databases = self.databases.borrow_mut();
+            databases
+                .get_mut(name)
+                .ok_or_else(|| Self::failed("seal"))?
+                .1 = sealed;
+            Ok(())
+        }
+        fn shell(&self, _: &str, _: &[String], _: bool) -> Command {
+            Command::new("true")
+        }
+        fn dump(&self, _: &str) -> Command {
+            Command::new("true")
+        }
+        fn load(&self, name: &str) -> Command {
+            let mut command = Command::new("load");
+            command.arg(name);
+            command
+        }
+    }
+
+    fn databases<'a>(
+        server: &'a FakeServer,
+        store: &'a SnapshotStore,
+        now_ms: u64,
+    ) -> Databases<'a> {
+        Databases {
+            server,
+            store,
+            revisions: BTreeMap::from([("api".to_owned(), "c0ffee".to_owned())]),
+            now_ms,
+        }
+    }
+
+    /// `feed` for `load`: writes `contents` into the database the command names.
+    fn writing<'a>(
+        server: &'a FakeServer,
+        contents: &'a str,
+    ) -> impl FnOnce(Command) -> Result<(), DbError> + 'a {
+        move |command| {
+            let name = command
+                .get_args()
+                .next()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            server.databases.borrow_mut().get_mut(&name).unwrap().0 = contents.to_owned();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_snapshot_is_a_sealed_copy_restored_beside_and_swapped_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let server = FakeServer::with(&[("app", "v1"), ("postgres", "")]);
+        let at = |ms| databases(&server, &store, ms);
+
+        let snapshot = at(1_796_102_701_000).snapshot("app", None).unwrap();
+        assert_eq!(snapshot.tag, "app-20261201-052501");
+        assert_eq!(snapshot.revisions["api"], "c0ffee");
+        assert_eq!(snapshot.version, "15.18");
+        assert!(server.databases.borrow()[&snapshot.stored_as].1, "sealed");
+        server.databases.borrow_mut().get_mut("app").unwrap().0 = "v2".to_owned();
+
+        let undo = at(1_796_102_702_000).restore(&snapshot).unwrap().unwrap();
+        assert_eq!(server.contents("app").as_deref(), Some("v1"));
+        assert_eq!(undo.automatic.as_deref(), Some("restore"));
+        assert_eq!(undo.tag, "auto-app-20261201-052502");
+        assert_eq!(server.contents(&undo.stored_as).as_deref(), Some("v2"));
+        // The snapshot stays, to be restored again.
+        assert_eq!(server.contents(&snapshot.stored_as).as_deref(), Some("v1"));
+
+        // Undo: the automatic snapshot brings v2 back, itself undoable.
+        let last = store.last_automatic(None).unwrap().unwrap();
+        assert_eq!(last, undo);
+        at(1_796_102_703_000).restore(&last).unwrap();
+        assert_eq!(server.contents("app").as_deref(), Some("v2"));
+        assert_eq!(server.user_visible(), ["app", "postgres"]);
+        let listed = at(0).list().unwrap();
+        assert_eq!(listed[0].name, "app");
+        assert_eq!(listed[0].snapshots, 3);
+    }
+
+    #[test]
+    fn a_failed_swap_puts_the_database_back_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let server = FakeServer::with(&[("app", "v1")]);
+        let snapshot = databases(&server, &store, 1)
+            .snapshot("app", Some("s"))
+            .unwrap();
+        server.databases.borrow_mut().get_mut("app").unwrap().0 = "v2".to_owned();
+        server.fail_rename_to.replace(Some("app".to_owned()));
+        // The incoming copy cannot take app's name, so app comes back, as it was…
+        let err = databases(&server, &store, 2).restore(&snapshot);
+        assert!(err.is_err());
+        assert_eq!(server.contents("app").as_deref(), Some("v2"));
+        assert!(!server.databases.borrow()["app"].1, "not sealed");
+        // …and nothing but the asked-for snapshot is left over.
+        assert_eq!(store.list().unwrap().len(), 1);
+        assert_eq!(server.databases.borrow().len(), 2);
+    }
+
+    #[test]
+    fn a_failed_load_leaves_the_database_and_nothing_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let server = FakeServer::with(&[("app", "v1")]);
+        let failing = |_| Err(DbError::Dump("bad dump".to_owned()));
+        assert!(databases(&server, &store, 1).load("app", failing).is_err());
+        assert_eq!(server.databases.borrow().len(), 1);
+        assert_eq!(server.contents("app").as_deref(), Some("v1"));
+
+        let kept = databases(&server, &store, 2)
+            .load("app", writing(&server, "dumped"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(server.contents("app").as_deref(), Some("dumped"));
+        assert_eq!(server.contents(&kept.stored_as).as_deref(), Some("v1"));
+        // A database that did not exist is created, with nothing to keep.
+        let none = databases(&server, &store, 3)
+            .load("fresh", writing(&server, "new"))
+            .unwrap();
+        assert_eq!(none, None);
+        assert_eq!(server.contents("fresh").as_deref(), Some("new"));
+    }
+
+    #[test]
+    fn drop_and_reset_keep_what_they_remove_and_only_the_newest_automatic_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let server = FakeServer::with(&[("app", "v1")]);
+        let kept = databases(&server, &store, 1).drop("app").unwrap();
+        assert_eq!(server.user_visible(), Vec::<String>::new());
+        assert_eq!(server.contents(&kept.stored_as).as_deref(), Some("v1"));
+        for n in 2..=6 {
+            databases(&server, &store, n * 1000).reset("app").unwrap();
+        }
+        assert_eq!(server.contents("app").as_deref(), Some(""));
+        let automatic = store.list().unwrap();
+        assert_eq!(automatic.len(), AUTOMATIC_KEPT);
+        assert_eq!(automatic[0].created_ms, 4000, "the oldest went first");
+        assert_eq!(server.databases.borrow().len(), AUTOMATIC_KEPT + 1);
+    }
+
+    #[test]
+    fn names_are_checked_before_anything_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let server = FakeServer::with(&[("app", "v1")]);
+        let ops = databases(&server, &store, 1);
+        assert!(matches!(ops.create("app"), Err(DbError::Exists { .. })));
+        assert!(matches!(ops.create("a;drop"), Err(DbError::BadName(_))));
+        assert!(matches!(
+            ops.create("wharf_snapshot_1"),
+            Err(DbError::BadName(_))
+        ));
+        assert!(matches!(
+            ops.clone_to("nope", "x"),
+            Err(DbError::NoDatabase { .. })
+        ));
+        assert!(matches!(ops.drop("nope"), Err(DbError::NoDatabase { .. })));
+        ops.snapshot("app", Some("t")).unwrap();
+        assert!(matches!(
+            ops.snapshot("app", Some("t")),
+            Err(DbError::SnapshotExists(_))
+        ));
+        ops.clone_to("app", "app_copy").unwrap();
+        assert_eq!(server.contents("app_copy").as_deref(), Some("v1"));
+    }
+}

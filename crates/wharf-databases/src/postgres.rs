@@ -1,0 +1,271 @@
+//! PostgreSQL: statements through `psql` on the server's unix socket, dumps with
+//! `pg_dump`, copies with `CREATE DATABASE … TEMPLATE` (a copy of the database's files
+//! inside the server).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::DbError;
+use crate::server::{Server, ServerAccess, output_of, while_busy};
+
+/// The database statements run in: it exists in every cluster `initdb` made.
+const MAINTENANCE: &str = "postgres";
+
+pub struct Postgres {
+    access: ServerAccess,
+}
+
+impl Postgres {
+    pub fn new(access: ServerAccess) -> Self {
+        Self { access }
+    }
+
+    /// One of the server's client programs, as the superuser over the unix socket.
+    fn program(&self, name: &str) -> Command {
+        let facts = &self.access.facts;
+        let path = facts
+            .client_dir
+            .as_ref()
+            .map(|dir| dir.join(name))
+            .filter(|path| path.is_file())
+            .unwrap_or_else(|| PathBuf::from(name));
+        let mut command = Command::new(path);
+        command
+            .env("PGHOST", facts.socket.parent().unwrap_or(&facts.socket))
+            .env("PGPORT", facts.port.to_string())
+            .env("PGUSER", &facts.superuser)
+            .env_remove("PGDATABASE")
+            .env_remove("PGSERVICE");
+        match &self.access.password {
+            Some(password) => command.env("PGPASSWORD", password),
+            None => command.env_remove("PGPASSWORD"),
+        };
+        command
+    }
+
+    /// Runs one statement in the maintenance database; its rows, fields split by US.
+    fn sql(&self, statement: &str, what: &str) -> Result<String, DbError> {
+        let mut psql = self.program("psql");
+        psql.args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-F",
+            "\x1f",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ])
+        .args(["-d", MAINTENANCE, "-c", statement]);
+        output_of(psql, what).map_err(|err| self.plain(err))
+    }
+
+    /// psql's `ERROR:  database "x" does not exist` as the error it means.
+    fn plain(&self, err: DbError) -> DbError {
+        let DbError::Failed { what, message } = err else {
+            return err;
+        };
+        let message = message
+            .split_once("ERROR:")
+            .map_or(message.as_str(), |(_, rest)| rest)
+            .trim()
+            .to_owned();
+        if message.contains("No such file or directory") && message.contains("socket") {
+            return DbError::NotAccepting {
+                service: self.access.service.clone(),
+                socket: self.access.facts.socket.clone(),
+            };
+        }
+        DbError::Failed { what, message }
+    }
+
+    /// Disconnects every client of `name` but this session.
+    fn disconnect(&self, name: &str) -> Result<(), DbError> {
+        self.sql(
+            &format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()",
+                literal(name)
+            ),
+            "disconnecting clients",
+        )
+        .map(drop)
+    }
+
+    /// `CREATE DATABASE` copies files directly (no WAL of every page) from 15 on.
+    fn file_copy(&self) -> &'static str {
+        let major: u32 = self
+            .access
+            .facts
+            .version
+            .split('.')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if major >= 15 {
+            " STRATEGY FILE_COPY"
+        } else {
+            ""
+        }
+    }
+}
+
+fn busy(err: &DbError) -> bool {
+    matches!(err, DbError::Failed { message, .. } if message.contains("being accessed by other users"))
+}
+
+impl Server for Postgres {
+    fn access(&self) -> &ServerAccess {
+        &self.access
+    }
+
+    fn wait_until_accepting(&self, timeout: Duration) -> Result<(), DbError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut probe = self.program("psql");
+            probe
+                .args(["-X", "-q", "-d", MAINTENANCE, "-c", "SELECT 1"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .stdin(Stdio::null());
+            let program = probe.get_program().to_string_lossy().into_owned();
+            let status = probe
+                .status()
+                .map_err(|source| DbError::Spawn { program, source })?;
+            if status.success() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(DbError::NotAccepting {
+                    service: self.access.service.clone(),
+                    socket: self.access.facts.socket.clone(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn version(&self) -> Result<String, DbError> {
+        Ok(self
+            .sql("SHOW server_version", "asking the version")?
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    fn databases(&self) -> Result<Vec<(String, u64)>, DbError> {
+        let rows = self.sql(
+            "SELECT datname, pg_database_size(oid) FROM pg_database WHERE datname NOT IN ('template0', 'template1') ORDER BY datname",
+            "listing databases",
+        )?;
+        Ok(rows
+            .lines()
+            .filter_map(|row| {
+                let (name, size) = row.split_once('\x1f')?;
+                Some((name.to_owned(), size.parse().unwrap_or(0)))
+            })
+            .collect())
+    }
+
+    fn create(&self, name: &str) -> Result<(), DbError> {
+        self.sql(
+            &format!("CREATE DATABASE {}", identifier(name)),
+            &format!("creating {name}"),
+        )
+        .map(drop)
+    }
+
+    fn drop(&self, name: &str) -> Result<(), DbError> {
+        self.sql(
+            &format!("DROP DATABASE {} WITH (FORCE)", identifier(name)),
+            &format!("dropping {name}"),
+        )
+        .map(drop)
+    }
+
+    fn copy(&self, from: &str, to: &str) -> Result<(), DbError> {
+        let statement = format!(
+            "CREATE DATABASE {} TEMPLATE {}{}",
+            identifier(to),
+            identifier(from),
+            self.file_copy()
+        );
+        while_busy(busy, || {
+            self.disconnect(from)?;
+            self.sql(&statement, &format!("copying {from}")).map(drop)
+        })
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<(), DbError> {
+        let statement = format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            identifier(from),
+            identifier(to)
+        );
+        while_busy(busy, || {
+            self.disconnect(from)?;
+            self.sql(&statement, &format!("renaming {from}")).map(drop)
+        })
+    }
+
+    fn seal(&self, name: &str, sealed: bool) -> Result<(), DbError> {
+        self.sql(
+            &format!(
+                "ALTER DATABASE {} ALLOW_CONNECTIONS {}",
+                identifier(name),
+                !sealed
+            ),
+            &format!("sealing {name}"),
+        )?;
+        if sealed {
+            self.disconnect(name)?;
+        }
+        Ok(())
+    }
+
+    fn shell(&self, name: &str, args: &[String], batch: bool) -> Command {
+        let mut psql = self.program("psql");
+        psql.args(["-d", name]);
+        if batch {
+            psql.args(["-v", "ON_ERROR_STOP=1"]);
+        }
+        psql.args(args);
+        psql
+    }
+
+    fn dump(&self, name: &str) -> Command {
+        let mut pg_dump = self.program("pg_dump");
+        // Without owners and grants: the dump loads as any user on any server.
+        pg_dump.args(["--no-owner", "--no-privileges", "-d", name]);
+        pg_dump
+    }
+
+    fn load(&self, name: &str) -> Command {
+        let mut psql = self.program("psql");
+        psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"])
+            .args(["-d", name]);
+        psql
+    }
+}
+
+/// `"name"`, with inner quotes doubled.
+fn identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `'text'`, with inner quotes doubled (standard_conforming_strings is on).
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_texts_are_quoted_for_sql() {
+        assert_eq!(identifier("my\"db"), "\"my\"\"db\"");
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+}

@@ -1,0 +1,102 @@
+//! A database server as the `db` commands reach it, and what each engine does its own
+//! way: list, create, drop, copy, rename, seal, and the commands of its client
+//! programs. Everything above this (snapshots, swaps, undo) is written once, in
+//! `operations.rs`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use wharf_runtime::recipes::{DatabaseEngine, DatabaseFacts};
+
+use crate::error::DbError;
+use crate::postgres::Postgres;
+
+/// A server of the project and how to act on it as its superuser.
+#[derive(Clone, Debug)]
+pub struct ServerAccess {
+    pub service: String,
+    pub facts: DatabaseFacts,
+    /// The superuser's password, from the service's environment: client programs get
+    /// it in their environment, never on their command line.
+    pub password: Option<String>,
+}
+
+pub trait Server {
+    fn access(&self) -> &ServerAccess;
+    /// Returns once the server answers, or fails after `timeout`.
+    fn wait_until_accepting(&self, timeout: Duration) -> Result<(), DbError>;
+    /// The server's version as it reports it (`15.18`).
+    fn version(&self) -> Result<String, DbError>;
+    /// Every database with its size in bytes, wharf's own included.
+    fn databases(&self) -> Result<Vec<(String, u64)>, DbError>;
+    fn create(&self, name: &str) -> Result<(), DbError>;
+    fn drop(&self, name: &str) -> Result<(), DbError>;
+    /// Copies database `from` to a new database `to` with the engine's fastest
+    /// safe copy; clients connected to `from` are disconnected first.
+    fn copy(&self, from: &str, to: &str) -> Result<(), DbError>;
+    /// Renames a database; its clients are disconnected first.
+    fn rename(&self, from: &str, to: &str) -> Result<(), DbError>;
+    /// Keeps clients out of a database wharf holds as a snapshot (or lets them in).
+    fn seal(&self, name: &str, sealed: bool) -> Result<(), DbError>;
+    /// The interactive client on `name`; `batch` when SQL comes from a pipe, so the
+    /// first error stops it and sets its exit code.
+    fn shell(&self, name: &str, args: &[String], batch: bool) -> Command;
+    /// Writes a portable logical dump of `name` on its standard output.
+    fn dump(&self, name: &str) -> Command;
+    /// Runs the SQL on its standard input in `name`, stopping at the first error.
+    fn load(&self, name: &str) -> Command;
+}
+
+/// The server `access` describes, spoken to in its engine's way.
+pub fn connect(access: ServerAccess) -> Box<dyn Server> {
+    match access.facts.engine {
+        DatabaseEngine::Postgres => Box::new(Postgres::new(access)),
+        DatabaseEngine::Mariadb => Box::new(crate::mariadb::Mariadb::new(access)),
+    }
+}
+
+/// Runs `command` to the end; its standard output on success, else its error output
+/// as the message of `what` failing.
+pub(crate) fn output_of(mut command: Command, what: &str) -> Result<String, DbError> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let output = command
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|source| DbError::Spawn { program, source })?;
+    if output.status.success() {
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+    }
+    Err(DbError::Failed {
+        what: what.to_owned(),
+        message: last_words(&String::from_utf8_lossy(&output.stderr)),
+    })
+}
+
+/// The end of a client's error output, without its program-name prefixes.
+pub(crate) fn last_words(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let start = lines.len().saturating_sub(3);
+    lines[start..].join("; ")
+}
+
+/// Tries `attempt` a few times while the server says the database is busy (a client
+/// connected between our disconnecting it and the statement).
+pub(crate) fn while_busy<T>(
+    busy: impl Fn(&DbError) -> bool,
+    mut attempt: impl FnMut() -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    let mut tries = 0;
+    loop {
+        match attempt() {
+            Err(err) if busy(&err) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,608 @@
+//! `wharf db`: the project's databases. The servers are the services a database
+//! recipe runs (PostgreSQL, MariaDB/MySQL); `x-wharf.databases` names the databases,
+//! their server, migrate task and seed. What changes a database is done by
+//! `wharf_databases`; here: picking the server and the database, asking, printing.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+use wharf_databases::{
+    Databases, DumpFormat, Server, ServerAccess, Snapshot, SnapshotStore, read_dump, write_dump,
+};
+use wharf_manifest::Loaded;
+use wharf_runtime::recipes::Credentials;
+
+use crate::cli::{DbArgs, DbCommand, ListFormat, ListFormatArgs, SnapshotCommand};
+use crate::confirm::confirm;
+use crate::output::{aligned_table, human_size};
+use crate::project_ref;
+use crate::project_tasks;
+use crate::settings::Settings;
+
+/// How long a command waits for a server that is starting to accept connections.
+const ACCEPT_TIMEOUT: Duration = Duration::from_mins(1);
+
+pub fn run(settings: &Settings, args: &DbArgs) -> anyhow::Result<ExitCode> {
+    let project = DbProject::load(settings, args.service.as_deref())?;
+    match &args.command {
+        DbCommand::Ls(format) => list(&project, format),
+        DbCommand::Create { name } => {
+            let server = project.server_for(Some(name))?;
+            project.databases(server.as_ref()).create(name)?;
+            println!("created {name} on {}", server.access().service);
+            Ok(ExitCode::SUCCESS)
+        }
+        DbCommand::Drop { name, yes } => drop_database(&project, name, yes.yes),
+        DbCommand::Shell { name, args } => shell(&project, name.as_deref(), args),
+        DbCommand::Dump { name, output } => dump(&project, name.as_deref(), output.as_deref()),
+        DbCommand::Load { args, yes } => {
+            let (name, file) = match args.as_slice() {
+                [file] => (None, file),
+                [name, file] => (Some(name.as_str()), file),
+                _ => unreachable!("clap takes one or two"),
+            };
+            load(&project, name, file, yes.yes)
+        }
+        DbCommand::Snapshot {
+            command: Some(SnapshotCommand::Rm { tag }),
+            ..
+        } => remove_snapshot(&project, tag),
+        DbCommand::Snapshot { name, tag, .. } => {
+            snapshot(&project, name.as_deref(), tag.as_deref())
+        }
+        DbCommand::Snapshots(format) => list_snapshots(&project, format),
+        DbCommand::Restore { tag, undo, yes } => restore(&project, tag.as_deref(), *undo, yes.yes),
+        DbCommand::Reset { name, yes } => reset(settings, &project, name.as_deref(), yes.yes),
+        DbCommand::Clone { name, new } => {
+            let server = project.server_for(Some(name))?;
+            let started = Instant::now();
+            project.databases(server.as_ref()).clone_to(name, new)?;
+            println!("copied {name} to {new} in {}", seconds(started));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The project, its database servers, and where its snapshots are kept.
+struct DbProject {
+    loaded: Loaded,
+    servers: BTreeMap<String, ServerAccess>,
+    /// `--service`.
+    chosen: Option<String>,
+    store: SnapshotStore,
+    revisions: BTreeMap<String, String>,
+}
+
+impl DbProject {
+    fn load(settings: &Settings, chosen: Option<&str>) -> anyhow::Result<Self> {
+        let loaded = project_ref::load(settings)?;
+        let data = settings.paths.project_data(&loaded.project.name);
+        let servers = wharf_runtime::databases(&loaded, &data.join("volumes"))
+            .into_iter()
+            .map(|(service, facts)| {
+                let password = match &facts.credentials {
+                    Credentials::Variable(name) => loaded.project.services[&service]
+                        .environment
+                        .get(name)
+                        .cloned()
+                        .flatten(),
+                    Credentials::NotNeeded => None,
+                };
+                let access = ServerAccess {
+                    service: service.clone(),
+                    facts,
+                    password,
+                };
+                (service, access)
+            })
+            .collect();
+        let revisions = crate::project_repos::ProjectRepos::of(&loaded, settings)
+            .map(|repos| {
+                wharf_repos::revisions(&repos.set.repos)
+                    .into_iter()
+                    .filter_map(|r| Some((r.name, r.commit?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            store: SnapshotStore::new(&data),
+            loaded,
+            servers,
+            chosen: chosen.map(str::to_owned),
+            revisions,
+        })
+    }
+
+    fn databases<'a>(&'a self, server: &'a dyn Server) -> Databases<'a> {
+        Databases {
+            server,
+            store: &self.store,
+            revisions: self.revisions.clone(),
+            now_ms: wharf_api::now_ms(),
+        }
+    }
+
+    /// The server of database `name` (`--service`, else the one `x-wharf.databases`
+    /// names, else the project's only one), once it accepts connections.
+    fn server_for(&self, name: Option<&str>) -> anyhow::Result<Box<dyn Server>> {
+        let named = name
+            .and_then(|n| self.loaded.project.wharf.databases.get(n))
+            .and_then(|d| d.service.as_deref());
+        let service = match (self.chosen.as_deref(), named) {
+            (Some(service), _) | (None, Some(service)) => service.to_owned(),
+            (None, None) => match self.servers.keys().collect::<Vec<_>>().as_slice() {
+                [only] => (*only).clone(),
+                [] => bail!(
+                    "the project runs no database server wharf knows: a service with a postgres, mariadb or mysql image"
+                ),
+                several => bail!(
+                    "the project has several database servers ({}): pick one with --service",
+                    join(several)
+                ),
+            },
+        };
+        self.server(&service)
+    }
+
+    fn server(&self, service: &str) -> anyhow::Result<Box<dyn Server>> {
+        let Some(access) = self.servers.get(service) else {
+            bail!(
+                "`{service}` runs no database server wharf knows (the project's: {})",
+                if self.servers.is_empty() {
+                    "none".to_owned()
+                } else {
+                    join(&self.servers.keys().collect::<Vec<_>>())
+                }
+            );
+        };
+        let server = wharf_databases::connect(access.clone());
+        // A server that is starting gets time; one that is not up fails at once.
+        let timeout = if access.facts.socket.exists() {
+            ACCEPT_TIMEOUT
+        } else {
+            Duration::ZERO
+        };
+        server.wait_until_accepting(timeout)?;
+        Ok(server)
+    }
+
+    /// `name`, else the server's database: the one `x-wharf.databases` puts there, or
+    /// the one its image creates.
+    fn database(&self, name: Option<&str>, server: &dyn Server) -> anyhow::Result<String> {
+        if let Some(name) = name {
+            return Ok(name.to_owned());
+        }
+        let service = &server.access().service;
+        let only = self.servers.len() == 1;
+        let declared: Vec<&String> = self
+            .loaded
+            .project
+            .wharf
+            .databases
+            .iter()
+            .filter(|(_, d)| d.service.as_ref().map_or(only, |s| s == service))
+            .map(|(name, _)| name)
+            .collect();
+        match declared.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] if !server.access().facts.database.is_empty() => {
+                Ok(server.access().facts.database.clone())
+            }
+            [] => bail!("{service} has no database of the project's: name one"),
+            several => bail!(
+                "{service} has several of the project's databases ({}): name one",
+                join(several)
+            ),
+        }
+    }
+
+    /// The server and database a command without `--service` means by `name`.
+    fn target(&self, name: Option<&str>) -> anyhow::Result<(Box<dyn Server>, String)> {
+        let server = self.server_for(name)?;
+        let name = self.database(name, server.as_ref())?;
+        Ok((server, name))
+    }
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn seconds(since: Instant) -> String {
+    format!("{:.1}s", since.elapsed().as_secs_f64())
+}
+
+fn list(project: &DbProject, format: &ListFormatArgs) -> anyhow::Result<ExitCode> {
+    let services: Vec<String> = match &project.chosen {
+        Some(service) => vec![service.clone()],
+        None => project.servers.keys().cloned().collect(),
+    };
+    let mut rows = Vec::new();
+    for service in &services {
+        let server = project.server(service)?;
+        for listed in project.databases(server.as_ref()).list()? {
+            rows.push((service.clone(), listed));
+        }
+    }
+    if format.format == ListFormat::Json {
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(service, l)| {
+                json!({"service": service, "name": l.name, "size": l.size, "snapshots": l.snapshots})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = vec![["SERVICE", "DATABASE", "SIZE", "SNAPSHOTS"].map(str::to_owned)];
+    for (service, l) in rows {
+        table.push([service, l.name, human_size(l.size), l.snapshots.to_string()]);
+    }
+    print!("{}", aligned_table(&table));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn drop_database(project: &DbProject, name: &str, yes: bool) -> anyhow::Result<ExitCode> {
+    let server = project.server_for(Some(name))?;
+    let databases = project.databases(server.as_ref());
+    let size = databases.size_of(name)?;
+    let service = &server.access().service;
+    if !yes
+        && !confirm(
+            &format!(
+                "This drops database {name} ({}) on {service}.",
+                human_size(size)
+            ),
+            &[
+                "wharf keeps it as an automatic snapshot: `wharf db restore --undo` brings it back"
+                    .to_owned(),
+            ],
+            "Drop it?",
+            "nothing dropped: there is no terminal to ask on; pass --yes to drop",
+        )?
+    {
+        bail!("nothing dropped");
+    }
+    let kept = databases.drop(name)?;
+    println!(
+        "dropped {name}; kept as snapshot {} (`wharf db restore --undo` brings it back)",
+        kept.tag
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn shell(project: &DbProject, name: Option<&str>, args: &[String]) -> anyhow::Result<ExitCode> {
+    let (server, name) = project.target(name)?;
+    let batch = !std::io::stdin().is_terminal();
+    let mut client = server.shell(&name, args, batch);
+    let status = client
+        .status()
+        .with_context(|| format!("cannot run {}", client.get_program().to_string_lossy()))?;
+    Ok(ExitCode::from(
+        status.code().unwrap_or(1).clamp(0, 255) as u8
+    ))
+}
+
+fn dump(
+    project: &DbProject,
+    name: Option<&str>,
+    output: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let (server, name) = project.target(name)?;
+    let databases = project.databases(server.as_ref());
+    databases.size_of(&name)?;
+    // On a terminal, a dump goes to a file of its own rather than the screen.
+    let default_file;
+    let target = match output {
+        Some(path) if path == Path::new("-") => None,
+        Some(path) => Some(path),
+        None if std::io::stdout().is_terminal() => {
+            let stamp: String = wharf_api::utc_text(wharf_api::now_ms())
+                .chars()
+                .take(19)
+                .filter(char::is_ascii_digit)
+                .collect();
+            default_file = PathBuf::from(format!("{name}-{}-{}.sql.zst", &stamp[..8], &stamp[8..]));
+            Some(default_file.as_path())
+        }
+        None => None,
+    };
+    let format = target.map_or(Ok(DumpFormat::Sql), DumpFormat::of_path)?;
+    let started = Instant::now();
+    write_dump(server.dump(&name), format, target)?;
+    if let Some(target) = target {
+        let size = std::fs::metadata(target).map_or(0, |m| m.len());
+        eprintln!(
+            "dumped {name} to {} ({}) in {}",
+            target.display(),
+            human_size(size),
+            seconds(started)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load(
+    project: &DbProject,
+    name: Option<&str>,
+    file: &str,
+    yes: bool,
+) -> anyhow::Result<ExitCode> {
+    let (server, name) = project.target(name)?;
+    let source = (file != "-").then(|| Path::new(file));
+    if let Some(path) = source
+        && !path.is_file()
+    {
+        bail!("{file}: no such dump file");
+    }
+    let databases = project.databases(server.as_ref());
+    if let Ok(size) = databases.size_of(&name)
+        && !yes
+        && !confirm(
+            &format!(
+                "This replaces database {name} ({}) on {} with {file}.",
+                human_size(size),
+                server.access().service
+            ),
+            &["wharf keeps the current one as an automatic snapshot: `wharf db restore --undo` brings it back".to_owned()],
+            "Replace it?",
+            "nothing loaded: there is no terminal to ask on; pass --yes to replace it",
+        )?
+    {
+        bail!("nothing loaded");
+    }
+    let started = Instant::now();
+    let kept = databases.load(&name, |load| read_dump(source, load))?;
+    println!("loaded {file} into {name} in {}", seconds(started));
+    if let Some(kept) = kept {
+        println!(
+            "the previous {name} is snapshot {} (`wharf db restore --undo`)",
+            kept.tag
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn snapshot(
+    project: &DbProject,
+    name: Option<&str>,
+    tag: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let (server, name) = project.target(name)?;
+    let started = Instant::now();
+    let taken = project.databases(server.as_ref()).snapshot(&name, tag)?;
+    println!(
+        "snapshot {} of {name} ({}) taken in {}",
+        taken.tag,
+        human_size(taken.size),
+        seconds(started)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn remove_snapshot(project: &DbProject, tag: &str) -> anyhow::Result<ExitCode> {
+    let snapshot = project.store.get(tag)?;
+    let server = project.server(&snapshot.service)?;
+    project
+        .databases(server.as_ref())
+        .remove_snapshot(&snapshot)?;
+    println!("removed snapshot {tag}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list_snapshots(project: &DbProject, format: &ListFormatArgs) -> anyhow::Result<ExitCode> {
+    let mut snapshots = project.store.list()?;
+    if let Some(service) = &project.chosen {
+        snapshots.retain(|s| &s.service == service);
+    }
+    if format.format == ListFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&snapshots)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = vec![
+        [
+            "TAG", "DATABASE", "SERVICE", "SIZE", "TAKEN", "ENGINE", "WHY",
+        ]
+        .map(str::to_owned),
+    ];
+    for s in snapshots {
+        table.push([
+            s.tag,
+            s.database,
+            s.service,
+            human_size(s.size),
+            wharf_api::utc_text(s.created_ms)[..19].replace('T', " "),
+            format!("{} {}", s.engine, s.version),
+            s.automatic
+                .map_or_else(|| "asked".to_owned(), |why| format!("before {why}")),
+        ]);
+    }
+    print!("{}", aligned_table(&table));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn restore(
+    project: &DbProject,
+    tag: Option<&str>,
+    undo: bool,
+    yes: bool,
+) -> anyhow::Result<ExitCode> {
+    let snapshot = if let Some(tag) = tag {
+        project.store.get(tag)?
+    } else {
+        debug_assert!(undo);
+        project
+            .store
+            .last_automatic(project.chosen.as_deref())?
+            .context("nothing to undo: no automatic snapshot (wharf db snapshots lists them)")?
+    };
+    let server = project.server(&snapshot.service)?;
+    let databases = project.databases(server.as_ref());
+    let differ = differences(&snapshot, server.as_ref(), &project.revisions)?;
+    let current = databases.size_of(&snapshot.database).ok();
+    let mut notes = differ.clone();
+    if let Some(size) = current {
+        notes.push(format!(
+            "the current {} ({}) is kept as an automatic snapshot: `wharf db restore --undo` brings it back",
+            snapshot.database,
+            human_size(size)
+        ));
+    }
+    // Replacing data, or restoring what was taken elsewhere, is asked about.
+    if !yes
+        && (current.is_some() || !differ.is_empty())
+        && !confirm(
+            &format!(
+                "This restores snapshot {} ({}) into database {} on {}.",
+                snapshot.tag,
+                human_size(snapshot.size),
+                snapshot.database,
+                snapshot.service
+            ),
+            &notes,
+            "Restore it?",
+            "nothing restored: there is no terminal to ask on; pass --yes to restore",
+        )?
+    {
+        bail!("nothing restored");
+    }
+    let started = Instant::now();
+    let kept = databases.restore(&snapshot)?;
+    println!(
+        "restored {} into {} in {}",
+        snapshot.tag,
+        snapshot.database,
+        seconds(started)
+    );
+    if let Some(kept) = kept {
+        println!(
+            "the previous {} is snapshot {}",
+            snapshot.database, kept.tag
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What differs between when `snapshot` was taken and now: the server's version, the
+/// repos' revisions.
+fn differences(
+    snapshot: &Snapshot,
+    server: &dyn Server,
+    revisions: &BTreeMap<String, String>,
+) -> anyhow::Result<Vec<String>> {
+    let mut notes = Vec::new();
+    let version = server.version()?;
+    if version != snapshot.version {
+        notes.push(format!(
+            "it was taken on {} {}; the server is {version} now",
+            snapshot.engine, snapshot.version
+        ));
+    }
+    for (repo, then) in &snapshot.revisions {
+        match revisions.get(repo) {
+            Some(now) if now != then => notes.push(format!(
+                "it was taken with {repo} at {}; {repo} is at {} now",
+                &then[..then.len().min(12)],
+                &now[..now.len().min(12)]
+            )),
+            _ => {}
+        }
+    }
+    Ok(notes)
+}
+
+fn reset(
+    settings: &Settings,
+    project: &DbProject,
+    name: Option<&str>,
+    yes: bool,
+) -> anyhow::Result<ExitCode> {
+    let (server, name) = project.target(name)?;
+    let declared = project.loaded.project.wharf.databases.get(&name);
+    let migrate = declared.and_then(|d| d.migrate.as_deref());
+    let seed = declared.map_or(&[][..], |d| d.seed.as_slice());
+    let tasks = &project.loaded.project.wharf.tasks;
+    for step in migrate.into_iter().chain(seed.iter().map(String::as_str)) {
+        let is_task = tasks.contains_key(step);
+        if !is_task && migrate == Some(step) {
+            bail!("x-wharf.databases.{name}.migrate: no task `{step}` in x-wharf.tasks");
+        }
+        if !is_task {
+            DumpFormat::of_path(Path::new(step))?;
+            let path = project.loaded.project_dir.join(step);
+            if !path.is_file() {
+                bail!(
+                    "x-wharf.databases.{name}.seed: `{step}` is neither a task nor a file ({} does not exist)",
+                    path.display()
+                );
+            }
+        }
+    }
+    let databases = project.databases(server.as_ref());
+    let mut steps = Vec::new();
+    if let Ok(size) = databases.size_of(&name) {
+        steps.push(format!(
+            "drop {name} ({}), kept as an automatic snapshot (`wharf db restore --undo`)",
+            human_size(size)
+        ));
+    }
+    steps.push(format!("create {name} empty"));
+    if let Some(task) = migrate {
+        steps.push(format!("run task {task}"));
+    }
+    steps.extend(seed.iter().map(|s| format!("load {s}")));
+    if !yes
+        && !confirm(
+            &format!(
+                "This resets database {name} on {}:",
+                server.access().service
+            ),
+            &steps,
+            "Reset it?",
+            "nothing reset: there is no terminal to ask on; pass --yes to reset",
+        )?
+    {
+        bail!("nothing reset");
+    }
+    let kept = databases.reset(&name)?;
+    let undo = kept.as_ref().map_or(String::new(), |k| {
+        format!(
+            " (the previous {name} is snapshot {}: `wharf db restore --undo`)",
+            k.tag
+        )
+    });
+    println!("created {name} empty{undo}");
+    for step in migrate.into_iter().chain(seed.iter().map(String::as_str)) {
+        if tasks.contains_key(step) {
+            let code = project_tasks::run_named(settings, step, &[])?;
+            if code != ExitCode::SUCCESS {
+                bail!("task {step} failed; {name} is left as it stands{undo}");
+            }
+        } else {
+            read_dump(
+                Some(&project.loaded.project_dir.join(step)),
+                server.load(&name),
+            )
+            .with_context(|| format!("loading {step} failed; {name} is left as it stands{undo}"))?;
+        }
+        println!(
+            "{} {step}",
+            if tasks.contains_key(step) {
+                "ran"
+            } else {
+                "loaded"
+            }
+        );
+    }
+    println!("reset {name}");
+    Ok(ExitCode::SUCCESS)
+}
