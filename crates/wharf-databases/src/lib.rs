@@ -16,5 +16,5 @@ mod snapshots;
 pub use dump_file::{DumpFormat, read_dump, write_dump};
 pub use error::DbError;
 pub use operations::{Databases, Listed};
-pub use server::{Server, ServerAccess, connect};
+pub use server::{Place, Server, ServerAccess, connect};
 pub use snapshots::{Snapshot, SnapshotStore, valid_tag};

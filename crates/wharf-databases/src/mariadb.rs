@@ -11,7 +11,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::DbError;
-use crate::server::{Server, ServerAccess};
+use wharf_runtime::recipes::Credentials;
+
+use crate::server::{Place, Server, ServerAccess};
 
 /// Schemas of the server itself, never the project's.
 const SYSTEM: &str = "('mysql', 'information_schema', 'performance_schema', 'sys')";
@@ -25,14 +27,33 @@ impl Mariadb {
         Self { access }
     }
 
-    /// A client program as root over the unix socket, the password in its environment.
+    /// A client program as root: on this machine over the server's unix socket,
+    /// the password in its environment; in a container, where the image's settings
+    /// find the socket, the password taken from the container's own environment.
     fn program(&self, name: &str) -> Command {
+        self.program_on(name, false)
+    }
+
+    /// `program`, given the user's terminal when `terminal`.
+    fn program_on(&self, name: &str, terminal: bool) -> Command {
         let facts = &self.access.facts;
-        let mut command = Command::new(name);
+        let user = format!("--user={}", facts.superuser);
+        if self.access.place != Place::Host {
+            let mut command = self.access.client("sh", &[], terminal);
+            let password = match &facts.credentials {
+                Credentials::Variable(variable) => format!("MYSQL_PWD=\"${variable}\" "),
+                Credentials::NotNeeded => String::new(),
+            };
+            command
+                .args(["-c", &format!("{password}exec \"$@\""), "sh", name])
+                .arg(user);
+            return command;
+        }
+        let mut command = self.access.client(name, &[], terminal);
         command
             .arg("--no-defaults")
             .arg(format!("--socket={}", facts.socket.display()))
-            .arg(format!("--user={}", facts.superuser));
+            .arg(user);
         match &self.access.password {
             Some(password) => command.env("MYSQL_PWD", password),
             None => command.env_remove("MYSQL_PWD"),
@@ -268,9 +289,9 @@ impl Server for Mariadb {
         Ok(())
     }
 
-    fn shell(&self, name: &str, args: &[String], _batch: bool) -> Command {
+    fn shell(&self, name: &str, args: &[String], batch: bool) -> Command {
         // The client stops at the first error of piped SQL by itself.
-        let mut client = self.program("mariadb");
+        let mut client = self.program_on("mariadb", !batch);
         client.arg(format!("--database={name}")).args(args);
         client
     }

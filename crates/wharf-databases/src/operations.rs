@@ -397,6 +397,7 @@ mod tests {
                         client_dir: None,
                     },
                     password: None,
+                    place: crate::server::Place::Host,
                 },
                 databases: RefCell::new(
                     databases

@@ -2,12 +2,11 @@
 //! `pg_dump`, copies with `CREATE DATABASE … TEMPLATE` (a copy of the database's files
 //! inside the server).
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::DbError;
-use crate::server::{Server, ServerAccess, output_of, while_busy};
+use crate::server::{Place, Server, ServerAccess, output_of, while_busy};
 
 /// The database statements run in: it exists in every cluster `initdb` made.
 const MAINTENANCE: &str = "postgres";
@@ -21,25 +20,34 @@ impl Postgres {
         Self { access }
     }
 
-    /// One of the server's client programs, as the superuser over the unix socket.
+    /// One of the server's client programs, as the superuser: on this machine over
+    /// the server's unix socket with the password, in a container over the image's
+    /// socket, where local connections are trusted.
     fn program(&self, name: &str) -> Command {
+        self.program_on(name, false)
+    }
+
+    /// `program`, given the user's terminal when `terminal`.
+    fn program_on(&self, name: &str, terminal: bool) -> Command {
         let facts = &self.access.facts;
-        let path = facts
-            .client_dir
-            .as_ref()
-            .map(|dir| dir.join(name))
-            .filter(|path| path.is_file())
-            .unwrap_or_else(|| PathBuf::from(name));
-        let mut command = Command::new(path);
-        command
-            .env("PGHOST", facts.socket.parent().unwrap_or(&facts.socket))
-            .env("PGPORT", facts.port.to_string())
-            .env("PGUSER", &facts.superuser)
-            .env_remove("PGDATABASE")
-            .env_remove("PGSERVICE");
-        match &self.access.password {
-            Some(password) => command.env("PGPASSWORD", password),
-            None => command.env_remove("PGPASSWORD"),
+        let mut env = vec![("PGUSER", facts.superuser.clone())];
+        if self.access.place == Place::Host {
+            env.push((
+                "PGHOST",
+                facts
+                    .socket
+                    .parent()
+                    .unwrap_or(&facts.socket)
+                    .display()
+                    .to_string(),
+            ));
+            env.push(("PGPORT", facts.port.to_string()));
+        }
+        let mut command = self.access.client(name, &env, terminal);
+        command.env_remove("PGDATABASE").env_remove("PGSERVICE");
+        match (&self.access.place, &self.access.password) {
+            (Place::Host, Some(password)) => command.env("PGPASSWORD", password),
+            _ => command.env_remove("PGPASSWORD"),
         };
         command
     }
@@ -225,7 +233,7 @@ impl Server for Postgres {
     }
 
     fn shell(&self, name: &str, args: &[String], batch: bool) -> Command {
-        let mut psql = self.program("psql");
+        let mut psql = self.program_on("psql", !batch);
         psql.args(["-d", name]);
         if batch {
             psql.args(["-v", "ON_ERROR_STOP=1"]);

@@ -3,6 +3,7 @@
 //! programs. Everything above this (snapshots, swaps, undo) is written once, in
 //! `operations.rs`.
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -19,6 +20,51 @@ pub struct ServerAccess {
     /// The superuser's password, from the service's environment: client programs get
     /// it in their environment, never on their command line.
     pub password: Option<String>,
+    pub place: Place,
+}
+
+/// Where the server runs, and so where its client programs run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// On this machine (a recipe's server): the clients reach its unix socket.
+    Host,
+    /// In the service's container: the clients run there, through `wharf exec`, so
+    /// this machine needs none of them.
+    Container { wharf: PathBuf, project: String },
+}
+
+impl ServerAccess {
+    /// `program` where the server is, with `env` set for it: on this machine (from the
+    /// server's client directory, else the PATH), or in the container (given the
+    /// user's terminal when `terminal`).
+    pub(crate) fn client(&self, program: &str, env: &[(&str, String)], terminal: bool) -> Command {
+        match &self.place {
+            Place::Host => {
+                let path = self
+                    .facts
+                    .client_dir
+                    .as_ref()
+                    .map(|dir| dir.join(program))
+                    .filter(|path| path.is_file())
+                    .unwrap_or_else(|| PathBuf::from(program));
+                let mut command = Command::new(path);
+                command.envs(env.iter().map(|(k, v)| (k, v)));
+                command
+            }
+            Place::Container { wharf, project } => {
+                let mut command = Command::new(wharf);
+                command.args(["-p", project, "exec"]);
+                if !terminal {
+                    command.arg("-T");
+                }
+                for (name, value) in env {
+                    command.arg("-e").arg(format!("{name}={value}"));
+                }
+                command.arg(&self.service).arg(program);
+                command
+            }
+        }
+    }
 }
 
 pub trait Server {

@@ -14,6 +14,7 @@ mod log_printer;
 mod monitor;
 mod output;
 mod printer;
+mod project_databases;
 mod project_ref;
 mod project_repos;
 mod project_tasks;

@@ -287,3 +287,120 @@ services:
     assert!(String::from_utf8_lossy(&output.stderr).contains("holds views"));
     assert!(!output.status.success());
 }
+
+/// Whether the engine answers and has the server images `scripts/build-test-images`
+/// makes; fails saying what to run, unless WHARF_SKIP_DOCKER=1 (then `false`: skip).
+fn server_images_ready() -> bool {
+    let has = |image: &str| {
+        Command::new("docker")
+            .args(["image", "inspect", image])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if has("wharf-test/postgres:15") && has("wharf-test/mariadb:10.11") {
+        return true;
+    }
+    assert!(
+        std::env::var_os("WHARF_SKIP_DOCKER").is_some(),
+        "these tests need a Docker engine with the server images: run scripts/test-all, or start dockerd and run scripts/build-test-images (WHARF_SKIP_DOCKER=1 skips)"
+    );
+    false
+}
+
+#[test]
+fn databases_in_containers_are_reached_through_the_engine_without_host_clients() {
+    if !server_images_ready() {
+        return;
+    }
+    let stack = Stack::new(
+        r#"name: dbincontainers
+services:
+  pg:
+    image: wharf-test/postgres:15
+    environment: {POSTGRES_USER: shop, POSTGRES_PASSWORD: s3cret, POSTGRES_DB: shopdb}
+    ports: ["127.0.0.1::5432"]
+    x-wharf: {backend: docker}
+  my:
+    image: wharf-test/mariadb:10.11
+    environment: {MARIADB_ROOT_PASSWORD: r00t, MARIADB_DATABASE: shop}
+    ports: ["127.0.0.1::3306"]
+    x-wharf: {backend: docker}
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "180"]);
+    // No client program of this machine's: everything runs in the containers.
+    let db = |args: &[&str], input: &str| {
+        let mut command = stack.command(&[&["db"], args].concat());
+        command.env("PATH", "/nonexistent");
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "wharf db {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    let listed = db(&["ls"], "");
+    assert!(
+        listed.contains("shopdb") && listed.contains("shop "),
+        "{listed}"
+    );
+    db(
+        &["--service", "pg", "shell"],
+        "CREATE TABLE items AS SELECT g AS id, 'row ' || g AS name FROM generate_series(1, 2000) g;",
+    );
+    let pg_sum = |db_args: &[&str]| {
+        db(
+            &[&["--service", "pg", "shell"], db_args, &["--", "-At"]].concat(),
+            PG_CHECKSUM,
+        )
+        .trim()
+        .to_owned()
+    };
+    let original = pg_sum(&[]);
+    assert!(original.starts_with("2000:"), "{original}");
+    let dump = db(&["--service", "pg", "dump"], "");
+    db(&["--service", "pg", "load", "copy", "-"], &dump);
+    assert_eq!(
+        comparable(&db(&["--service", "pg", "dump", "copy"], "")),
+        comparable(&dump)
+    );
+    db(&["--service", "pg", "snapshot", "--tag", "pg1"], "");
+    db(
+        &["--service", "pg", "shell"],
+        "DELETE FROM items WHERE id > 10;",
+    );
+    db(&["restore", "pg1", "--yes"], "");
+    assert_eq!(pg_sum(&[]), original);
+
+    db(
+        &["--service", "my", "shell"],
+        "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT seq, concat('row ', seq) FROM seq_1_to_500;",
+    );
+    let my_sum = || {
+        db(
+            &["--service", "my", "shell", "--", "-N"],
+            "SELECT concat(count(*), ':', md5(group_concat(id, name ORDER BY id))) FROM items;",
+        )
+        .trim()
+        .to_owned()
+    };
+    let original = my_sum();
+    assert!(original.starts_with("500:"), "{original}");
+    db(&["--service", "my", "snapshot", "--tag", "my1"], "");
+    db(&["--service", "my", "shell"], "DELETE FROM items;");
+    db(&["restore", "my1", "--yes"], "");
+    assert_eq!(my_sum(), original);
+    let dump = db(&["--service", "my", "dump"], "");
+    db(&["--service", "my", "load", "-", "--yes"], &dump);
+    assert_eq!(db(&["--service", "my", "dump"], ""), dump);
+}

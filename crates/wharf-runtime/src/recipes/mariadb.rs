@@ -15,10 +15,7 @@ use anyhow::{Context as _, bail};
 use super::entrypoint::{
     become_account, check, initialize_once, prepare_dirs, run_init_files, wait_until_ready,
 };
-use super::{
-    Credentials, DatabaseArgs, DatabaseEngine, DatabaseFacts, Options, Recipe, RecipeContext,
-    find_program, image_name_and_tag, missing,
-};
+use super::{DatabaseArgs, DatabaseFacts, Options, Recipe, RecipeContext, find_program, missing};
 
 /// The image's variable, under either of its names (MARIADB_ first, as the image does).
 fn setting(lookup: impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
@@ -49,21 +46,11 @@ pub fn recipe(context: &RecipeContext<'_>, image: &str) -> Result<Recipe, String
     // Clients in healthchecks and `wharf exec` (`mariadb-admin ping`) find the server
     // through the option file the entrypoint writes there, read after the host's own.
     let environment = BTreeMap::from([("MARIADB_HOME".to_owned(), sockets.display().to_string())]);
-    let password = ["MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD"]
-        .into_iter()
-        .find(|name| context.env(name).is_some_and(|v| !v.is_empty()));
     let database = DatabaseFacts {
-        engine: DatabaseEngine::Mariadb,
-        version: image_name_and_tag(&context.service.image).1.to_owned(),
-        superuser: "root".to_owned(),
-        credentials: password.map_or(Credentials::NotNeeded, |name| {
-            Credentials::Variable(name.to_owned())
-        }),
-        database: setting(env, "DATABASE").unwrap_or_default(),
         socket: sockets.join(SOCKET),
         port: context.port,
         data_dir: data,
-        client_dir: None,
+        ..super::facts::of_image(context.service).expect("a mariadb or mysql image")
     };
     Ok(Recipe {
         command,

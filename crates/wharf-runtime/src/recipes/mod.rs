@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use wharf_model::Service;
 use wharf_plan::PortSpec;
 
-pub use self::facts::{Credentials, DatabaseEngine, DatabaseFacts};
+pub use self::facts::{Credentials, DatabaseEngine, DatabaseFacts, of_image};
 pub use self::launch::{LaunchError, Options};
 
 mod entrypoint;

@@ -16,10 +16,7 @@ use anyhow::{Context as _, bail};
 use super::entrypoint::{
     become_account, check, initialize_once, prepare_dirs, run_init_files, wait_until_ready,
 };
-use super::{
-    Credentials, DatabaseArgs, DatabaseEngine, DatabaseFacts, LaunchError, Options, Recipe,
-    RecipeContext,
-};
+use super::{DatabaseArgs, DatabaseFacts, LaunchError, Options, Recipe, RecipeContext};
 
 const INSTALLS: &str = "/usr/lib/postgresql";
 
@@ -92,30 +89,15 @@ pub fn recipe(context: &RecipeContext<'_>, tag: &str) -> Result<Recipe, String> 
         ),
         ("PGPORT".to_owned(), context.port.to_string()),
     ]);
-    let superuser = context
-        .env("POSTGRES_USER")
-        .filter(|u| !u.is_empty())
-        .unwrap_or("postgres")
-        .to_owned();
     let database = DatabaseFacts {
-        engine: DatabaseEngine::Postgres,
         version: version.to_string(),
-        credentials: if trust {
-            Credentials::NotNeeded
-        } else {
-            Credentials::Variable("POSTGRES_PASSWORD".to_owned())
-        },
-        database: context
-            .env("POSTGRES_DB")
-            .filter(|d| !d.is_empty())
-            .map_or_else(|| superuser.clone(), str::to_owned),
-        superuser,
         socket: context
             .own_dir("sockets")
             .join(format!(".s.PGSQL.{}", context.port)),
         port: context.port,
         data_dir: data,
         client_dir: Some(PathBuf::from(format!("{INSTALLS}/{version}/bin"))),
+        ..super::facts::of_image(context.service).expect("a postgres image")
     };
     Ok(Recipe {
         command,

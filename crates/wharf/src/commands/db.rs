@@ -7,28 +7,21 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
-use wharf_databases::{
-    Databases, DumpFormat, Server, ServerAccess, Snapshot, SnapshotStore, read_dump, write_dump,
-};
-use wharf_manifest::Loaded;
-use wharf_runtime::recipes::Credentials;
+use wharf_databases::{DumpFormat, Server, Snapshot, read_dump, write_dump};
 
 use crate::cli::{DbArgs, DbCommand, ListFormat, ListFormatArgs, SnapshotCommand};
 use crate::confirm::confirm;
 use crate::output::{aligned_table, human_size};
-use crate::project_ref;
+use crate::project_databases::ProjectDatabases;
 use crate::project_tasks;
 use crate::settings::Settings;
 
-/// How long a command waits for a server that is starting to accept connections.
-const ACCEPT_TIMEOUT: Duration = Duration::from_mins(1);
-
 pub fn run(settings: &Settings, args: &DbArgs) -> anyhow::Result<ExitCode> {
-    let project = DbProject::load(settings, args.service.as_deref())?;
+    let project = ProjectDatabases::load(settings, args.service.as_deref())?;
     match &args.command {
         DbCommand::Ls(format) => list(&project, format),
         DbCommand::Create { name } => {
@@ -68,160 +61,11 @@ pub fn run(settings: &Settings, args: &DbArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The project, its database servers, and where its snapshots are kept.
-struct DbProject {
-    loaded: Loaded,
-    servers: BTreeMap<String, ServerAccess>,
-    /// `--service`.
-    chosen: Option<String>,
-    store: SnapshotStore,
-    revisions: BTreeMap<String, String>,
-}
-
-impl DbProject {
-    fn load(settings: &Settings, chosen: Option<&str>) -> anyhow::Result<Self> {
-        let loaded = project_ref::load(settings)?;
-        let data = settings.paths.project_data(&loaded.project.name);
-        let servers = wharf_runtime::databases(&loaded, &data.join("volumes"))
-            .into_iter()
-            .map(|(service, facts)| {
-                let password = match &facts.credentials {
-                    Credentials::Variable(name) => loaded.project.services[&service]
-                        .environment
-                        .get(name)
-                        .cloned()
-                        .flatten(),
-                    Credentials::NotNeeded => None,
-                };
-                let access = ServerAccess {
-                    service: service.clone(),
-                    facts,
-                    password,
-                };
-                (service, access)
-            })
-            .collect();
-        let revisions = crate::project_repos::ProjectRepos::of(&loaded, settings)
-            .map(|repos| {
-                wharf_repos::revisions(&repos.set.repos)
-                    .into_iter()
-                    .filter_map(|r| Some((r.name, r.commit?)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Self {
-            store: SnapshotStore::new(&data),
-            loaded,
-            servers,
-            chosen: chosen.map(str::to_owned),
-            revisions,
-        })
-    }
-
-    fn databases<'a>(&'a self, server: &'a dyn Server) -> Databases<'a> {
-        Databases {
-            server,
-            store: &self.store,
-            revisions: self.revisions.clone(),
-            now_ms: wharf_api::now_ms(),
-        }
-    }
-
-    /// The server of database `name` (`--service`, else the one `x-wharf.databases`
-    /// names, else the project's only one), once it accepts connections.
-    fn server_for(&self, name: Option<&str>) -> anyhow::Result<Box<dyn Server>> {
-        let named = name
-            .and_then(|n| self.loaded.project.wharf.databases.get(n))
-            .and_then(|d| d.service.as_deref());
-        let service = match (self.chosen.as_deref(), named) {
-            (Some(service), _) | (None, Some(service)) => service.to_owned(),
-            (None, None) => match self.servers.keys().collect::<Vec<_>>().as_slice() {
-                [only] => (*only).clone(),
-                [] => bail!(
-                    "the project runs no database server wharf knows: a service with a postgres, mariadb or mysql image"
-                ),
-                several => bail!(
-                    "the project has several database servers ({}): pick one with --service",
-                    join(several)
-                ),
-            },
-        };
-        self.server(&service)
-    }
-
-    fn server(&self, service: &str) -> anyhow::Result<Box<dyn Server>> {
-        let Some(access) = self.servers.get(service) else {
-            bail!(
-                "`{service}` runs no database server wharf knows (the project's: {})",
-                if self.servers.is_empty() {
-                    "none".to_owned()
-                } else {
-                    join(&self.servers.keys().collect::<Vec<_>>())
-                }
-            );
-        };
-        let server = wharf_databases::connect(access.clone());
-        // A server that is starting gets time; one that is not up fails at once.
-        let timeout = if access.facts.socket.exists() {
-            ACCEPT_TIMEOUT
-        } else {
-            Duration::ZERO
-        };
-        server.wait_until_accepting(timeout)?;
-        Ok(server)
-    }
-
-    /// `name`, else the server's database: the one `x-wharf.databases` puts there, or
-    /// the one its image creates.
-    fn database(&self, name: Option<&str>, server: &dyn Server) -> anyhow::Result<String> {
-        if let Some(name) = name {
-            return Ok(name.to_owned());
-        }
-        let service = &server.access().service;
-        let only = self.servers.len() == 1;
-        let declared: Vec<&String> = self
-            .loaded
-            .project
-            .wharf
-            .databases
-            .iter()
-            .filter(|(_, d)| d.service.as_ref().map_or(only, |s| s == service))
-            .map(|(name, _)| name)
-            .collect();
-        match declared.as_slice() {
-            [one] => Ok((*one).clone()),
-            [] if !server.access().facts.database.is_empty() => {
-                Ok(server.access().facts.database.clone())
-            }
-            [] => bail!("{service} has no database of the project's: name one"),
-            several => bail!(
-                "{service} has several of the project's databases ({}): name one",
-                join(several)
-            ),
-        }
-    }
-
-    /// The server and database a command without `--service` means by `name`.
-    fn target(&self, name: Option<&str>) -> anyhow::Result<(Box<dyn Server>, String)> {
-        let server = self.server_for(name)?;
-        let name = self.database(name, server.as_ref())?;
-        Ok((server, name))
-    }
-}
-
-fn join<T: std::fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn seconds(since: Instant) -> String {
     format!("{:.1}s", since.elapsed().as_secs_f64())
 }
 
-fn list(project: &DbProject, format: &ListFormatArgs) -> anyhow::Result<ExitCode> {
+fn list(project: &ProjectDatabases, format: &ListFormatArgs) -> anyhow::Result<ExitCode> {
     let services: Vec<String> = match &project.chosen {
         Some(service) => vec![service.clone()],
         None => project.servers.keys().cloned().collect(),
@@ -251,7 +95,7 @@ fn list(project: &DbProject, format: &ListFormatArgs) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-fn drop_database(project: &DbProject, name: &str, yes: bool) -> anyhow::Result<ExitCode> {
+fn drop_database(project: &ProjectDatabases, name: &str, yes: bool) -> anyhow::Result<ExitCode> {
     let server = project.server_for(Some(name))?;
     let databases = project.databases(server.as_ref());
     let size = databases.size_of(name)?;
@@ -280,7 +124,11 @@ fn drop_database(project: &DbProject, name: &str, yes: bool) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-fn shell(project: &DbProject, name: Option<&str>, args: &[String]) -> anyhow::Result<ExitCode> {
+fn shell(
+    project: &ProjectDatabases,
+    name: Option<&str>,
+    args: &[String],
+) -> anyhow::Result<ExitCode> {
     let (server, name) = project.target(name)?;
     let batch = !std::io::stdin().is_terminal();
     let mut client = server.shell(&name, args, batch);
@@ -293,7 +141,7 @@ fn shell(project: &DbProject, name: Option<&str>, args: &[String]) -> anyhow::Re
 }
 
 fn dump(
-    project: &DbProject,
+    project: &ProjectDatabases,
     name: Option<&str>,
     output: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
@@ -332,7 +180,7 @@ fn dump(
 }
 
 fn load(
-    project: &DbProject,
+    project: &ProjectDatabases,
     name: Option<&str>,
     file: &str,
     yes: bool,
@@ -373,7 +221,7 @@ fn load(
 }
 
 fn snapshot(
-    project: &DbProject,
+    project: &ProjectDatabases,
     name: Option<&str>,
     tag: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
@@ -389,7 +237,7 @@ fn snapshot(
     Ok(ExitCode::SUCCESS)
 }
 
-fn remove_snapshot(project: &DbProject, tag: &str) -> anyhow::Result<ExitCode> {
+fn remove_snapshot(project: &ProjectDatabases, tag: &str) -> anyhow::Result<ExitCode> {
     let snapshot = project.store.get(tag)?;
     let server = project.server(&snapshot.service)?;
     project
@@ -399,7 +247,7 @@ fn remove_snapshot(project: &DbProject, tag: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn list_snapshots(project: &DbProject, format: &ListFormatArgs) -> anyhow::Result<ExitCode> {
+fn list_snapshots(project: &ProjectDatabases, format: &ListFormatArgs) -> anyhow::Result<ExitCode> {
     let mut snapshots = project.store.list()?;
     if let Some(service) = &project.chosen {
         snapshots.retain(|s| &s.service == service);
@@ -431,7 +279,7 @@ fn list_snapshots(project: &DbProject, format: &ListFormatArgs) -> anyhow::Resul
 }
 
 fn restore(
-    project: &DbProject,
+    project: &ProjectDatabases,
     tag: Option<&str>,
     undo: bool,
     yes: bool,
@@ -522,7 +370,7 @@ fn differences(
 
 fn reset(
     settings: &Settings,
-    project: &DbProject,
+    project: &ProjectDatabases,
     name: Option<&str>,
     yes: bool,
 ) -> anyhow::Result<ExitCode> {

@@ -70,6 +70,10 @@ pub fn update(settings: &Settings, args: &UpdateArgs) -> anyhow::Result<ExitCode
         progress.finish(&lines);
     }
     if migrate {
+        if repos.iter().any(|r| r.migrate.is_some()) {
+            crate::project_databases::ProjectDatabases::load(settings, None)?
+                .wait_for_running_servers()?;
+        }
         for repo in &repos {
             let Some(task) = &repo.migrate else {
                 continue;

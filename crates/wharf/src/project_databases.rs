@@ -1,0 +1,227 @@
+//! The project's database servers as `wharf db` and `wharf update --migrations` reach
+//! them: the services a database recipe runs, with the superuser's password from the
+//! service's environment, the snapshots' store, and which server and database a
+//! command means.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::bail;
+use wharf_api::{InstanceState, InstanceStatus};
+use wharf_databases::{Databases, Place, Server, ServerAccess, SnapshotStore};
+use wharf_manifest::Loaded;
+use wharf_runtime::recipes::{self, Credentials};
+
+use crate::project_ref;
+use crate::settings::Settings;
+
+/// How long a command waits for a server that is starting to accept connections.
+const ACCEPT_TIMEOUT: Duration = Duration::from_mins(1);
+
+/// The project, its database servers, and where its snapshots are kept.
+pub struct ProjectDatabases {
+    pub loaded: Loaded,
+    pub servers: BTreeMap<String, ServerAccess>,
+    /// `--service`.
+    pub chosen: Option<String>,
+    pub store: SnapshotStore,
+    pub revisions: BTreeMap<String, String>,
+    /// What wharfd runs of the project (none when it does not run).
+    instances: Vec<InstanceStatus>,
+}
+
+/// The project's database servers: in a container when wharfd runs the service in
+/// one, else on this machine when a recipe runs it, else where the image puts it.
+fn servers(
+    loaded: &Loaded,
+    volumes: &std::path::Path,
+    instances: &[InstanceStatus],
+) -> BTreeMap<String, ServerAccess> {
+    let native = wharf_runtime::databases(loaded, volumes);
+    let in_container = |service: &str| {
+        instances
+            .iter()
+            .any(|i| i.service == service && !i.container_id.is_empty())
+    };
+    let wharf = std::env::current_exe().unwrap_or_else(|_| "wharf".into());
+    loaded
+        .project
+        .services
+        .iter()
+        .filter_map(|(name, service)| {
+            let (facts, place) = match native.get(name) {
+                Some(facts) if !in_container(name) => (facts.clone(), Place::Host),
+                _ => (
+                    recipes::of_image(service)?,
+                    Place::Container {
+                        wharf: wharf.clone(),
+                        project: loaded.project.name.clone(),
+                    },
+                ),
+            };
+            let password = match &facts.credentials {
+                Credentials::Variable(variable) => {
+                    service.environment.get(variable).cloned().flatten()
+                }
+                Credentials::NotNeeded => None,
+            };
+            let access = ServerAccess {
+                service: name.clone(),
+                facts,
+                password,
+                place,
+            };
+            Some((name.clone(), access))
+        })
+        .collect()
+}
+
+impl ProjectDatabases {
+    pub fn load(settings: &Settings, chosen: Option<&str>) -> anyhow::Result<Self> {
+        let loaded = project_ref::load(settings)?;
+        let data = settings.paths.project_data(&loaded.project.name);
+        let instances = crate::daemon_client::existing(&settings.paths)
+            .and_then(|client| project_ref::instances(&client, &loaded.project.name).ok())
+            .unwrap_or_default();
+        let servers = servers(&loaded, &data.join("volumes"), &instances);
+        let revisions = crate::project_repos::ProjectRepos::of(&loaded, settings)
+            .map(|repos| {
+                wharf_repos::revisions(&repos.set.repos)
+                    .into_iter()
+                    .filter_map(|r| Some((r.name, r.commit?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            store: SnapshotStore::new(&data),
+            loaded,
+            servers,
+            chosen: chosen.map(str::to_owned),
+            revisions,
+            instances,
+        })
+    }
+
+    pub fn databases<'a>(&'a self, server: &'a dyn Server) -> Databases<'a> {
+        Databases {
+            server,
+            store: &self.store,
+            revisions: self.revisions.clone(),
+            now_ms: wharf_api::now_ms(),
+        }
+    }
+
+    /// The server of database `name` (`--service`, else the one `x-wharf.databases`
+    /// names, else the project's only one), once it accepts connections.
+    pub fn server_for(&self, name: Option<&str>) -> anyhow::Result<Box<dyn Server>> {
+        let named = name
+            .and_then(|n| self.loaded.project.wharf.databases.get(n))
+            .and_then(|d| d.service.as_deref());
+        let service = match (self.chosen.as_deref(), named) {
+            (Some(service), _) | (None, Some(service)) => service.to_owned(),
+            (None, None) => match self.servers.keys().collect::<Vec<_>>().as_slice() {
+                [only] => (*only).clone(),
+                [] => bail!(
+                    "the project runs no database server wharf knows: a service with a postgres, mariadb or mysql image"
+                ),
+                several => bail!(
+                    "the project has several database servers ({}): pick one with --service",
+                    join(several)
+                ),
+            },
+        };
+        self.server(&service)
+    }
+
+    pub fn server(&self, service: &str) -> anyhow::Result<Box<dyn Server>> {
+        let Some(access) = self.servers.get(service) else {
+            bail!(
+                "`{service}` runs no database server wharf knows (the project's: {})",
+                if self.servers.is_empty() {
+                    "none".to_owned()
+                } else {
+                    join(&self.servers.keys().collect::<Vec<_>>())
+                }
+            );
+        };
+        let server = wharf_databases::connect(access.clone());
+        // A server that is starting gets time; one that is not up fails at once.
+        let timeout = if self.is_up(service) {
+            ACCEPT_TIMEOUT
+        } else {
+            Duration::ZERO
+        };
+        server.wait_until_accepting(timeout)?;
+        Ok(server)
+    }
+
+    /// Whether wharfd runs `service` (or is starting it).
+    fn is_up(&self, service: &str) -> bool {
+        self.instances.iter().any(|i| {
+            i.service == service
+                && matches!(
+                    i.state,
+                    InstanceState::Waiting
+                        | InstanceState::Running
+                        | InstanceState::Restarting
+                        | InstanceState::CrashLoop
+                )
+        })
+    }
+
+    /// Waits until every server wharfd runs accepts connections (before migrations:
+    /// no wait loop in anyone's entrypoint).
+    pub fn wait_for_running_servers(&self) -> anyhow::Result<()> {
+        for service in self.servers.keys() {
+            if self.is_up(service) {
+                self.server(service)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `name`, else the server's database: the one `x-wharf.databases` puts there, or
+    /// the one its image creates.
+    pub fn database(&self, name: Option<&str>, server: &dyn Server) -> anyhow::Result<String> {
+        if let Some(name) = name {
+            return Ok(name.to_owned());
+        }
+        let service = &server.access().service;
+        let only = self.servers.len() == 1;
+        let declared: Vec<&String> = self
+            .loaded
+            .project
+            .wharf
+            .databases
+            .iter()
+            .filter(|(_, d)| d.service.as_ref().map_or(only, |s| s == service))
+            .map(|(name, _)| name)
+            .collect();
+        match declared.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] if !server.access().facts.database.is_empty() => {
+                Ok(server.access().facts.database.clone())
+            }
+            [] => bail!("{service} has no database of the project's: name one"),
+            several => bail!(
+                "{service} has several of the project's databases ({}): name one",
+                join(several)
+            ),
+        }
+    }
+
+    /// The server and database a command without `--service` means by `name`.
+    pub fn target(&self, name: Option<&str>) -> anyhow::Result<(Box<dyn Server>, String)> {
+        let server = self.server_for(name)?;
+        let name = self.database(name, server.as_ref())?;
+        Ok((server, name))
+    }
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
