@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times `wharf db` snapshots, restores and clones against dump-and-reload.
 
-Usage: bench/db.py [--pg-mib N] [--mariadb-mib N] [--runs N]
+Usage: bench/db.py [--pg-mib N] [--mariadb-mib N] [--runs N] [--home-in DIR]
 Starts PostgreSQL 15 and MariaDB through wharf's recipes under a private WHARF_HOME,
 fills a database of each with about the given size, then times, in the same
 invocation:
@@ -9,7 +9,9 @@ invocation:
               `wharf db clone`                            (target < 2 s at 1 GiB)
   MariaDB     `wharf db restore`                          vs  mariadb-dump + reload
 Targets (issue 15): PostgreSQL >= 20x, MariaDB >= 5x. Medians of --runs runs.
-Needs the release build (cargo build --release) and about 6x the sizes in free disk.
+--home-in puts the servers' data on another filesystem (one with reflinks, such as XFS
+or btrfs, copies in milliseconds). Needs the release build (cargo build --release)
+and about 6x the sizes in free disk.
 """
 
 import argparse
@@ -64,10 +66,13 @@ def main():
     parser.add_argument("--pg-mib", type=int, default=1024)
     parser.add_argument("--mariadb-mib", type=int, default=256)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--home-in", default=None, help="where the private WHARF_HOME is made")
     args = parser.parse_args()
     if not WHARF.exists():
         sys.exit(f"{WHARF} missing: run `cargo build --release` first")
-    with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as project:
+    with tempfile.TemporaryDirectory(dir=args.home_in) as home, tempfile.TemporaryDirectory() as project:
+        kind = subprocess.run(["stat", "-f", "-c", "%T", home], capture_output=True, text=True).stdout.strip()
+        print(f"the servers' data on {kind}")
         os.chmod(home, 0o755)  # the servers run as their own users
         (pathlib.Path(project) / "compose.yaml").write_text(COMPOSE.format(pg=free_port(), my=free_port()))
         env = dict(os.environ, WHARF_HOME=home, WHARF_PROXY_PORT="0", NO_COLOR="1")

@@ -8,8 +8,10 @@
 mod dump_file;
 mod error;
 mod mariadb;
+mod mariadb_files;
 mod operations;
 mod postgres;
+mod postgres_files;
 mod server;
 mod snapshots;
 

@@ -1,8 +1,8 @@
 //! MariaDB (and MySQL images run on it): statements through the `mariadb` client on
 //! the server's unix socket, dumps with `mariadb-dump`. MariaDB cannot copy or rename
-//! a database as a whole: a copy is each table created alike and filled by
-//! `INSERT … SELECT` inside the server (no SQL text to parse), a rename is one atomic
-//! `RENAME TABLE` of every table. Views, triggers, routines and events do not move
+//! a database as a whole: a copy is each table's files moved (`mariadb_files.rs`), or
+//! where they cannot be, each table created alike and filled by `INSERT … SELECT`
+//! inside the server; a rename is one atomic `RENAME TABLE` of every table. Views, triggers, routines and events do not move
 //! that way, so databases holding them are refused (a dump carries them).
 
 use std::fmt::Write as _;
@@ -19,7 +19,7 @@ use crate::server::{Place, Server, ServerAccess};
 const SYSTEM: &str = "('mysql', 'information_schema', 'performance_schema', 'sys')";
 
 pub struct Mariadb {
-    access: ServerAccess,
+    pub(crate) access: ServerAccess,
 }
 
 impl Mariadb {
@@ -30,7 +30,7 @@ impl Mariadb {
     /// A client program as root: on this machine over the server's unix socket,
     /// the password in its environment; in a container, where the image's settings
     /// find the socket, the password taken from the container's own environment.
-    fn program(&self, name: &str) -> Command {
+    pub(crate) fn program(&self, name: &str) -> Command {
         self.program_on(name, false)
     }
 
@@ -62,7 +62,7 @@ impl Mariadb {
     }
 
     /// Runs `script` (statements separated by `;`) in one session; its rows, by tab.
-    fn sql(&self, script: &str, what: &str) -> Result<String, DbError> {
+    pub(crate) fn sql(&self, script: &str, what: &str) -> Result<String, DbError> {
         let mut client = self.program("mariadb");
         client
             .args(["--batch", "--skip-column-names", "--raw"])
@@ -130,6 +130,14 @@ impl Mariadb {
             .lines()
             .map(str::to_owned)
             .collect())
+    }
+
+    /// Whether this process can reach the server's files where they are.
+    fn files_reachable(&self) -> bool {
+        match &self.access.place {
+            Place::Host => self.access.facts.data_dir.join("mysql").is_dir(),
+            Place::Container { .. } => true,
+        }
     }
 
     /// Ends the sessions using `name` but this one, as PostgreSQL's copy needs.
@@ -238,6 +246,9 @@ impl Server for Mariadb {
     fn copy(&self, from: &str, to: &str) -> Result<(), DbError> {
         let tables = self.tables(from, "copying")?;
         self.disconnect(from)?;
+        if self.files_reachable() && self.copy_files(from, to, &tables)? {
+            return Ok(());
+        }
         let mut script = format!(
             "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO';\n\
              CREATE DATABASE {};\n",
@@ -318,12 +329,12 @@ impl Server for Mariadb {
 }
 
 /// `` `name` ``, with inner backquotes doubled.
-fn identifier(name: &str) -> String {
+pub(crate) fn identifier(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
 /// `'text'`, with backslashes and quotes escaped.
-fn literal(text: &str) -> String {
+pub(crate) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 

@@ -12,7 +12,7 @@ use crate::server::{Place, Server, ServerAccess, output_of, while_busy};
 const MAINTENANCE: &str = "postgres";
 
 pub struct Postgres {
-    access: ServerAccess,
+    pub(crate) access: ServerAccess,
 }
 
 impl Postgres {
@@ -23,7 +23,7 @@ impl Postgres {
     /// One of the server's client programs, as the superuser: on this machine over
     /// the server's unix socket with the password, in a container over the image's
     /// socket, where local connections are trusted.
-    fn program(&self, name: &str) -> Command {
+    pub(crate) fn program(&self, name: &str) -> Command {
         self.program_on(name, false)
     }
 
@@ -53,7 +53,7 @@ impl Postgres {
     }
 
     /// Runs one statement in the maintenance database; its rows, fields split by US.
-    fn sql(&self, statement: &str, what: &str) -> Result<String, DbError> {
+    pub(crate) fn sql(&self, statement: &str, what: &str) -> Result<String, DbError> {
         let mut psql = self.program("psql");
         psql.args([
             "-X",
@@ -88,29 +88,34 @@ impl Postgres {
         DbError::Failed { what, message }
     }
 
-    /// Disconnects every client of `name` but this session.
-    fn disconnect(&self, name: &str) -> Result<(), DbError> {
-        self.sql(
+    /// Disconnects every client of `name` but this session; how many there were.
+    pub(crate) fn disconnect(&self, name: &str) -> Result<usize, DbError> {
+        // In the select list, not the WHERE clause: the filter comes first, whatever
+        // order the planner gives the conditions.
+        let count = self.sql(
             &format!(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()",
                 literal(name)
             ),
             "disconnecting clients",
-        )
-        .map(drop)
+        )?;
+        Ok(count.trim().parse().unwrap_or(0))
     }
 
-    /// `CREATE DATABASE` copies files directly (no WAL of every page) from 15 on.
-    fn file_copy(&self) -> &'static str {
-        let major: u32 = self
-            .access
+    /// The server's major version, as far as the facts say (`15`).
+    pub(crate) fn major(&self) -> u32 {
+        self.access
             .facts
             .version
             .split('.')
             .next()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        if major >= 15 {
+            .unwrap_or(0)
+    }
+
+    /// `CREATE DATABASE` copies files directly (no WAL of every page) from 15 on.
+    fn file_copy(&self) -> &'static str {
+        if self.major() >= 15 {
             " STRATEGY FILE_COPY"
         } else {
             ""
@@ -193,6 +198,9 @@ impl Server for Postgres {
     }
 
     fn copy(&self, from: &str, to: &str) -> Result<(), DbError> {
+        if self.copy_files(from, to)? {
+            return Ok(());
+        }
         let statement = format!(
             "CREATE DATABASE {} TEMPLATE {}{}",
             identifier(to),
@@ -258,12 +266,12 @@ impl Server for Postgres {
 }
 
 /// `"name"`, with inner quotes doubled.
-fn identifier(name: &str) -> String {
+pub(crate) fn identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// `'text'`, with inner quotes doubled (standard_conforming_strings is on).
-fn literal(text: &str) -> String {
+pub(crate) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 

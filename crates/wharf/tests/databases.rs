@@ -312,21 +312,23 @@ fn databases_in_containers_are_reached_through_the_engine_without_host_clients()
     if !server_images_ready() {
         return;
     }
-    let stack = Stack::new(
-        r#"name: dbincontainers
+    // A name of its own: containers of an earlier run would be reused as they are.
+    let stack = Stack::new(&format!(
+        r#"name: dbincontainers{}
 services:
   pg:
     image: wharf-test/postgres:15
-    environment: {POSTGRES_USER: shop, POSTGRES_PASSWORD: s3cret, POSTGRES_DB: shopdb}
+    environment: {{POSTGRES_USER: shop, POSTGRES_PASSWORD: s3cret, POSTGRES_DB: shopdb}}
     ports: ["127.0.0.1::5432"]
-    x-wharf: {backend: docker}
+    x-wharf: {{backend: docker}}
   my:
     image: wharf-test/mariadb:10.11
-    environment: {MARIADB_ROOT_PASSWORD: r00t, MARIADB_DATABASE: shop}
+    environment: {{MARIADB_ROOT_PASSWORD: r00t, MARIADB_DATABASE: shop}}
     ports: ["127.0.0.1::3306"]
-    x-wharf: {backend: docker}
+    x-wharf: {{backend: docker}}
 "#,
-    );
+        std::process::id()
+    ));
     stack.ok(&["up", "-d", "--wait", "--wait-timeout", "180"]);
     // No client program of this machine's: everything runs in the containers.
     let db = |args: &[&str], input: &str| {
@@ -403,4 +405,5 @@ services:
     let dump = db(&["--service", "my", "dump"], "");
     db(&["--service", "my", "load", "-", "--yes"], &dump);
     assert_eq!(db(&["--service", "my", "dump"], ""), dump);
+    stack.ok(&["down", "-v", "--yes"]);
 }

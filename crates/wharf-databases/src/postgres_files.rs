@@ -1,0 +1,202 @@
+//! PostgreSQL databases copied file by file, as `CREATE DATABASE … STRATEGY FILE_COPY`
+//! copies them, but with `cp --reflink=auto`: on a filesystem with reflinks (XFS,
+//! btrfs) a copy of any size takes milliseconds, elsewhere the kernel copies
+//! (`copy_file_range`) without passing the data through a process. The steps are the
+//! server's own: the new database is registered empty (template0, sealed), the source
+//! is sealed and emptied of clients, a checkpoint puts its pages on disk, its
+//! directory is copied over the new one and synced, the new database gets the
+//! source's transaction horizons, and a second checkpoint makes sure recovery never
+//! replays the empty creation over the copy. Anything this cannot copy exactly
+//! (other tablespaces, unlogged tables, prepared transactions) goes the server's way.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use crate::error::DbError;
+use crate::postgres::{Postgres, identifier, literal};
+
+/// The source database as the copy needs it.
+struct Source {
+    oid: String,
+    allows_connections: bool,
+    frozen_xid: String,
+    min_multixact: String,
+    /// `ENCODING … LOCALE_PROVIDER …`: the new database's options, as the source's.
+    options: String,
+}
+
+impl Postgres {
+    /// Copies `from` to the new database `to` by its files; `Ok(false)` when it cannot
+    /// (the caller then lets the server copy).
+    pub(crate) fn copy_files(&self, from: &str, to: &str) -> Result<bool, DbError> {
+        if self.major() < 15 || !self.files_reachable() {
+            return Ok(false);
+        }
+        let Some(source) = self.source(from)? else {
+            return Ok(false);
+        };
+        self.sql(
+            &format!(
+                "CREATE DATABASE {} TEMPLATE template0 {} ALLOW_CONNECTIONS false STRATEGY FILE_COPY",
+                identifier(to),
+                source.options
+            ),
+            &format!("creating {to}"),
+        )?;
+        let to_oid = self.sql(
+            &format!(
+                "SELECT oid FROM pg_database WHERE datname = {}",
+                literal(to)
+            ),
+            "finding the copy",
+        )?;
+        let copied = self.copy_sealed(from, &source, to_oid.trim());
+        if source.allows_connections {
+            let _ = self.sql(
+                &format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", identifier(from)),
+                &format!("reopening {from}"),
+            );
+        }
+        match copied {
+            Ok(()) => {
+                self.sql(
+                    &format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", identifier(to)),
+                    &format!("opening {to}"),
+                )?;
+                Ok(true)
+            }
+            Err(err) => {
+                let _ = self.sql(&format!("DROP DATABASE {}", identifier(to)), "");
+                Err(err)
+            }
+        }
+    }
+
+    /// What the copy needs of `from`, or `None` when a copy of its directory would not
+    /// be the whole database.
+    fn source(&self, from: &str) -> Result<Option<Source>, DbError> {
+        let row = self.sql(
+            &format!(
+                "SELECT d.oid, d.datallowconn, d.datfrozenxid, d.datminmxid, pg_encoding_to_char(d.encoding), \
+                 d.datcollate, d.datctype, d.datlocprovider, coalesce(d.daticulocale, ''), \
+                 (SELECT count(*) FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global')) \
+                 + (SELECT count(*) FROM pg_prepared_xacts p WHERE p.database = d.datname) \
+                 + CASE WHEN t.spcname = 'pg_default' THEN 0 ELSE 1 END \
+                 FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname = {}",
+                literal(from)
+            ),
+            &format!("looking at {from}"),
+        )?;
+        let fields: Vec<&str> = row.trim_end_matches('\n').split('\x1f').collect();
+        let [
+            oid,
+            allows,
+            frozen,
+            multixact,
+            encoding,
+            collate,
+            ctype,
+            provider,
+            icu,
+            obstacles,
+        ] = fields.as_slice()
+        else {
+            return Err(DbError::NoDatabase {
+                name: from.to_owned(),
+                service: self.access.service.clone(),
+            });
+        };
+        // A sealed database (a snapshot) takes no clients, so it has no pages in
+        // memory that a checkpoint would leave out; an open one may, of unlogged tables.
+        let allows_connections = *allows == "t";
+        if *obstacles != "0" || (allows_connections && self.has_unlogged_tables(from)?) {
+            return Ok(None);
+        }
+        let mut options = format!(
+            "ENCODING {} LC_COLLATE {} LC_CTYPE {}",
+            literal(encoding),
+            literal(collate),
+            literal(ctype)
+        );
+        if *provider == "i" {
+            let _ = write!(options, " LOCALE_PROVIDER icu ICU_LOCALE {}", literal(icu));
+        }
+        Ok(Some(Source {
+            oid: (*oid).to_owned(),
+            allows_connections,
+            frozen_xid: (*frozen).to_owned(),
+            min_multixact: (*multixact).to_owned(),
+            options,
+        }))
+    }
+
+    /// A checkpoint does not write unlogged tables' pages: those need the server's copy.
+    fn has_unlogged_tables(&self, name: &str) -> Result<bool, DbError> {
+        let mut psql = self.program("psql");
+        psql.args(["-X", "-q", "-A", "-t", "-d", name, "-c"])
+            .arg("SELECT count(*) FROM pg_class WHERE relpersistence = 'u'");
+        let count = crate::server::output_of(psql, &format!("looking into {name}"))?;
+        Ok(count.trim() != "0")
+    }
+
+    /// Seals `from`, waits until no client is left in it, and copies its directory
+    /// over the directory of the new database `to_oid`.
+    fn copy_sealed(&self, from: &str, source: &Source, to_oid: &str) -> Result<(), DbError> {
+        self.sql(
+            &format!(
+                "ALTER DATABASE {} ALLOW_CONNECTIONS false",
+                identifier(from)
+            ),
+            &format!("sealing {from}"),
+        )?;
+        self.wait_until_empty(from)?;
+        self.sql("CHECKPOINT", "a checkpoint")?;
+        let base = self.access.facts.data_dir.join("base");
+        let mut copy = self.access.client("sh", &[], false);
+        copy.args([
+            "-c",
+            "set -e; rm -rf \"$2\"; cp -a --reflink=auto \"$1\" \"$2\"; sync \"$2\" \"$2\"/*",
+            "sh",
+        ])
+        .arg(base.join(&source.oid))
+        .arg(base.join(to_oid));
+        crate::server::output_of(copy, &format!("copying the files of {from}"))?;
+        self.sql(
+            &format!(
+                "UPDATE pg_database SET datfrozenxid = {}::xid, datminmxid = {}::xid WHERE oid = {}",
+                literal(&source.frozen_xid),
+                literal(&source.min_multixact),
+                to_oid
+            ),
+            "registering the copy",
+        )?;
+        self.sql("CHECKPOINT", "a checkpoint").map(drop)
+    }
+
+    /// Disconnects `name`'s clients (autovacuum's workers too) and waits until they
+    /// are gone.
+    fn wait_until_empty(&self, name: &str) -> Result<(), DbError> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = self.disconnect(name)?;
+            if left == 0 {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(DbError::Failed {
+                    what: format!("copying {name}"),
+                    message: format!("{left} clients would not leave it"),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether this process can read the server's files where they are.
+    fn files_reachable(&self) -> bool {
+        match &self.access.place {
+            crate::server::Place::Host => self.access.facts.data_dir.join("PG_VERSION").exists(),
+            crate::server::Place::Container { .. } => true,
+        }
+    }
+}
