@@ -8,8 +8,18 @@ use std::time::{Duration, Instant};
 use crate::error::DbError;
 use crate::server::{Place, Server, ServerAccess, output_of, while_busy};
 
-/// The database statements run in: it exists in every cluster `initdb` made.
+/// The database statements run in: it exists in every cluster `initdb` made. A
+/// statement about `postgres` itself runs in `template1`.
 const MAINTENANCE: &str = "postgres";
+
+/// Where a statement about the databases `about` runs: never in one of them.
+fn maintenance_for(about: &[&str]) -> &'static str {
+    if about.contains(&MAINTENANCE) {
+        "template1"
+    } else {
+        MAINTENANCE
+    }
+}
 
 pub struct Postgres {
     pub(crate) access: ServerAccess,
@@ -52,8 +62,14 @@ impl Postgres {
         command
     }
 
-    /// Runs one statement in the maintenance database; its rows, fields split by US.
-    pub(crate) fn sql(&self, statement: &str, what: &str) -> Result<String, DbError> {
+    /// Runs one statement about the databases `about` in a maintenance database; its
+    /// rows, fields split by US.
+    pub(crate) fn sql(
+        &self,
+        about: &[&str],
+        statement: &str,
+        what: &str,
+    ) -> Result<String, DbError> {
         let mut psql = self.program("psql");
         psql.args([
             "-X",
@@ -65,8 +81,17 @@ impl Postgres {
             "-v",
             "ON_ERROR_STOP=1",
         ])
-        .args(["-d", MAINTENANCE, "-c", statement]);
-        output_of(psql, what).map_err(|err| self.plain(err))
+        .args(["-d", maintenance_for(about), "-c", statement]);
+        match output_of(psql, what).map_err(|err| self.plain(err)) {
+            // Mid-swap of `postgres` itself (a reset or restore of it), template1 answers.
+            Err(DbError::Failed { message, .. })
+                if message.contains("database \"postgres\" does not exist")
+                    && maintenance_for(about) == MAINTENANCE =>
+            {
+                self.sql(&[MAINTENANCE], statement, what)
+            }
+            other => other,
+        }
     }
 
     /// psql's `ERROR:  database "x" does not exist` as the error it means.
@@ -93,6 +118,7 @@ impl Postgres {
         // In the select list, not the WHERE clause: the filter comes first, whatever
         // order the planner gives the conditions.
         let count = self.sql(
+            &[name],
             &format!(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = {} AND pid <> pg_backend_pid()",
                 literal(name)
@@ -160,7 +186,7 @@ impl Server for Postgres {
 
     fn version(&self) -> Result<String, DbError> {
         Ok(self
-            .sql("SHOW server_version", "asking the version")?
+            .sql(&[], "SHOW server_version", "asking the version")?
             .split_whitespace()
             .next()
             .unwrap_or_default()
@@ -169,6 +195,7 @@ impl Server for Postgres {
 
     fn databases(&self) -> Result<Vec<(String, u64)>, DbError> {
         let rows = self.sql(
+            &[],
             "SELECT datname, pg_database_size(oid) FROM pg_database WHERE datname NOT IN ('template0', 'template1') ORDER BY datname",
             "listing databases",
         )?;
@@ -182,8 +209,16 @@ impl Server for Postgres {
     }
 
     fn create(&self, name: &str) -> Result<(), DbError> {
+        // From template1, as the image creates POSTGRES_DB; `postgres` itself from
+        // template0, since its statement runs in template1.
+        let template = if maintenance_for(&[name]) == "template1" {
+            " TEMPLATE template0"
+        } else {
+            ""
+        };
         self.sql(
-            &format!("CREATE DATABASE {}", identifier(name)),
+            &[name],
+            &format!("CREATE DATABASE {}{template}", identifier(name)),
             &format!("creating {name}"),
         )
         .map(drop)
@@ -191,6 +226,7 @@ impl Server for Postgres {
 
     fn drop(&self, name: &str) -> Result<(), DbError> {
         self.sql(
+            &[name],
             &format!("DROP DATABASE {} WITH (FORCE)", identifier(name)),
             &format!("dropping {name}"),
         )
@@ -209,7 +245,8 @@ impl Server for Postgres {
         );
         while_busy(busy, || {
             self.disconnect(from)?;
-            self.sql(&statement, &format!("copying {from}")).map(drop)
+            self.sql(&[from, to], &statement, &format!("copying {from}"))
+                .map(drop)
         })
     }
 
@@ -221,12 +258,14 @@ impl Server for Postgres {
         );
         while_busy(busy, || {
             self.disconnect(from)?;
-            self.sql(&statement, &format!("renaming {from}")).map(drop)
+            self.sql(&[from, to], &statement, &format!("renaming {from}"))
+                .map(drop)
         })
     }
 
     fn seal(&self, name: &str, sealed: bool) -> Result<(), DbError> {
         self.sql(
+            &[name],
             &format!(
                 "ALTER DATABASE {} ALLOW_CONNECTIONS {}",
                 identifier(name),

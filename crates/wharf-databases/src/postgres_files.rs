@@ -36,6 +36,7 @@ impl Postgres {
             return Ok(false);
         };
         self.sql(
+            &[from, to],
             &format!(
                 "CREATE DATABASE {} TEMPLATE template0 {} ALLOW_CONNECTIONS false STRATEGY FILE_COPY",
                 identifier(to),
@@ -44,6 +45,7 @@ impl Postgres {
             &format!("creating {to}"),
         )?;
         let to_oid = self.sql(
+            &[from, to],
             &format!(
                 "SELECT oid FROM pg_database WHERE datname = {}",
                 literal(to)
@@ -53,6 +55,7 @@ impl Postgres {
         let copied = self.copy_sealed(from, &source, to_oid.trim());
         if source.allows_connections {
             let _ = self.sql(
+                &[from, to],
                 &format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", identifier(from)),
                 &format!("reopening {from}"),
             );
@@ -60,13 +63,18 @@ impl Postgres {
         match copied {
             Ok(()) => {
                 self.sql(
+                    &[from, to],
                     &format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", identifier(to)),
                     &format!("opening {to}"),
                 )?;
                 Ok(true)
             }
             Err(err) => {
-                let _ = self.sql(&format!("DROP DATABASE {}", identifier(to)), "");
+                let _ = self.sql(
+                    &[from, to],
+                    &format!("DROP DATABASE {}", identifier(to)),
+                    "",
+                );
                 Err(err)
             }
         }
@@ -76,6 +84,7 @@ impl Postgres {
     /// be the whole database.
     fn source(&self, from: &str) -> Result<Option<Source>, DbError> {
         let row = self.sql(
+            &[from],
             &format!(
                 "SELECT d.oid, d.datallowconn, d.datfrozenxid, d.datminmxid, pg_encoding_to_char(d.encoding), \
                  d.datcollate, d.datctype, d.datlocprovider, coalesce(d.daticulocale, ''), \
@@ -143,6 +152,7 @@ impl Postgres {
     /// over the directory of the new database `to_oid`.
     fn copy_sealed(&self, from: &str, source: &Source, to_oid: &str) -> Result<(), DbError> {
         self.sql(
+            &[from],
             &format!(
                 "ALTER DATABASE {} ALLOW_CONNECTIONS false",
                 identifier(from)
@@ -150,7 +160,7 @@ impl Postgres {
             &format!("sealing {from}"),
         )?;
         self.wait_until_empty(from)?;
-        self.sql("CHECKPOINT", "a checkpoint")?;
+        self.sql(&[from], "CHECKPOINT", "a checkpoint")?;
         let base = self.access.facts.data_dir.join("base");
         let mut copy = self.access.client("sh", &[], false);
         copy.args([
@@ -162,6 +172,7 @@ impl Postgres {
         .arg(base.join(to_oid));
         crate::server::output_of(copy, &format!("copying the files of {from}"))?;
         self.sql(
+            &[from],
             &format!(
                 "UPDATE pg_database SET datfrozenxid = {}::xid, datminmxid = {}::xid WHERE oid = {}",
                 literal(&source.frozen_xid),
@@ -170,7 +181,7 @@ impl Postgres {
             ),
             "registering the copy",
         )?;
-        self.sql("CHECKPOINT", "a checkpoint").map(drop)
+        self.sql(&[from], "CHECKPOINT", "a checkpoint").map(drop)
     }
 
     /// Disconnects `name`'s clients (autovacuum's workers too) and waits until they

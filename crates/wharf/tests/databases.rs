@@ -185,6 +185,22 @@ x-wharf:
     db(&stack, &["restore", "--undo", "--yes"], "");
     assert_eq!(sql(PG_CHECKSUM), original);
 
+    // The server's own `postgres` database, the image's when POSTGRES_DB is unset.
+    db(
+        &stack,
+        &["shell", "postgres"],
+        "CREATE TABLE mine AS SELECT 1 AS one;",
+    );
+    db(&stack, &["snapshot", "postgres", "--tag", "own"], "");
+    db(&stack, &["reset", "postgres", "--yes"], "");
+    db(&stack, &["restore", "own", "--yes"], "");
+    let own = db(
+        &stack,
+        &["shell", "postgres", "--", "-At"],
+        "SELECT one FROM mine",
+    );
+    assert_eq!(own.trim(), "1");
+
     // A clone for a test run; snapshots and their records are private.
     db(&stack, &["clone", "shopdb", "shop_test"], "");
     let cloned = db(&stack, &["shell", "shop_test", "--", "-At"], PG_CHECKSUM);
@@ -196,7 +212,7 @@ x-wharf:
     let snapshots: Vec<serde_json::Value> = serde_json::from_str(&snapshots).unwrap();
     let automatic = snapshots
         .iter()
-        .filter(|s| !s["automatic"].is_null())
+        .filter(|s| !s["automatic"].is_null() && s["database"] == "shopdb")
         .count();
     assert!(
         (1..=3).contains(&automatic),
