@@ -45,6 +45,7 @@ pub fn run(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|v| format!("{v} (an engine volume)")),
             )
+            .chain(snapshots_note(paths, &name))
             .collect();
         if !listed.is_empty()
             && !args.yes
@@ -127,6 +128,18 @@ fn remove_images(settings: &Settings, all: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Database snapshots live in their server's data: a volume's deletion takes them.
+fn snapshots_note(paths: &Paths, project: &str) -> Option<String> {
+    let recorded = wharf_databases::SnapshotStore::new(&paths.project_data(project))
+        .list()
+        .map_or(0, |snapshots| snapshots.len());
+    (recorded > 0).then(|| {
+        format!(
+            "with them, the database snapshots kept in them ({recorded} recorded: wharf db snapshots)"
+        )
+    })
 }
 
 fn volume_dirs(paths: &Paths, project: &str) -> Vec<PathBuf> {
