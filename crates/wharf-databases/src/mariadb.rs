@@ -10,6 +10,8 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub(crate) use wharf_runtime::sql_quote::mariadb::{identifier, literal};
+
 use crate::error::DbError;
 use wharf_runtime::recipes::Credentials;
 
@@ -325,26 +327,5 @@ impl Server for Mariadb {
         let mut client = self.program("mariadb");
         client.arg(format!("--database={name}"));
         client
-    }
-}
-
-/// `` `name` ``, with inner backquotes doubled.
-pub(crate) fn identifier(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
-/// `'text'`, with backslashes and quotes escaped.
-pub(crate) fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_and_texts_are_quoted_for_mariadb() {
-        assert_eq!(identifier("we`ird"), "`we``ird`");
-        assert_eq!(literal("it's \\"), "'it''s \\\\'");
     }
 }

@@ -5,6 +5,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub(crate) use wharf_runtime::sql_quote::postgres::{identifier, literal};
+
 use crate::error::DbError;
 use crate::server::{Place, Server, ServerAccess, output_of, while_busy};
 
@@ -301,26 +303,5 @@ impl Server for Postgres {
         psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"])
             .args(["-d", name]);
         psql
-    }
-}
-
-/// `"name"`, with inner quotes doubled.
-pub(crate) fn identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// `'text'`, with inner quotes doubled (standard_conforming_strings is on).
-pub(crate) fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_and_texts_are_quoted_for_sql() {
-        assert_eq!(identifier("my\"db"), "\"my\"\"db\"");
-        assert_eq!(literal("it's"), "'it''s'");
     }
 }

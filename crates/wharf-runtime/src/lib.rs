@@ -11,6 +11,7 @@ mod data_dir;
 mod lowering;
 pub mod recipes;
 mod references;
+pub mod sql_quote;
 
 pub use backend::BackendChoice;
 pub use config_hash::{config_hash, hex};

@@ -15,6 +15,8 @@ use anyhow::{Context as _, bail};
 use super::entrypoint::{
     become_account, check, initialize_once, prepare_dirs, run_init_files, wait_until_ready,
 };
+use crate::sql_quote::mariadb::{identifier, literal};
+
 use super::{DatabaseArgs, DatabaseFacts, Options, Recipe, RecipeContext, find_program, missing};
 
 /// The image's variable, under either of its names (MARIADB_ first, as the image does).
@@ -241,25 +243,9 @@ fn initialize_running(
     })
 }
 
-/// A SQL string literal.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
-}
-
-/// A SQL identifier.
-fn identifier(text: &str) -> String {
-    format!("`{}`", text.replace('`', "``"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn values_are_quoted_for_sql() {
-        assert_eq!(literal("it's \\ fine"), "'it''s \\\\ fine'");
-        assert_eq!(identifier("we`ird"), "`we``ird`");
-    }
 
     #[test]
     fn either_name_of_a_setting_is_read() {

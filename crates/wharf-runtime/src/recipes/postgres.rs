@@ -247,7 +247,7 @@ fn initialize_running(
             .success())
     })?;
     if database != "postgres" {
-        let quoted = format!("\"{}\"", database.replace('"', "\"\""));
+        let quoted = crate::sql_quote::postgres::identifier(database);
         check(
             psql("postgres")
                 .arg("-c")
