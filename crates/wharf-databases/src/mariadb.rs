@@ -25,10 +25,6 @@ pub struct Mariadb {
 }
 
 impl Mariadb {
-    pub fn new(access: ServerAccess) -> Self {
-        Self { access }
-    }
-
     /// A client program as root: on this machine over the server's unix socket,
     /// the password in its environment; in a container, where the image's settings
     /// find the socket, the password taken from the container's own environment.

@@ -28,10 +28,6 @@ pub struct Postgres {
 }
 
 impl Postgres {
-    pub fn new(access: ServerAccess) -> Self {
-        Self { access }
-    }
-
     /// One of the server's client programs, as the superuser: on this machine over
     /// the server's unix socket with the password, in a container over the image's
     /// socket, where local connections are trusted.

@@ -96,8 +96,8 @@ pub trait Server {
 /// The server `access` describes, spoken to in its engine's way.
 pub fn connect(access: ServerAccess) -> Box<dyn Server> {
     match access.facts.engine {
-        DatabaseEngine::Postgres => Box::new(Postgres::new(access)),
-        DatabaseEngine::Mariadb => Box::new(crate::mariadb::Mariadb::new(access)),
+        DatabaseEngine::Postgres => Box::new(Postgres { access }),
+        DatabaseEngine::Mariadb => Box::new(crate::mariadb::Mariadb { access }),
     }
 }
 
