@@ -423,3 +423,69 @@ services:
     assert_eq!(db(&["--service", "my", "dump"], ""), dump);
     stack.ok(&["down", "-v", "--yes"]);
 }
+
+#[test]
+fn migrations_wait_for_the_server_and_restores_say_when_the_code_moved_on() {
+    if !support::have_servers() {
+        return;
+    }
+    let pg = free_port();
+    let stack = Stack::new(&format!(
+        r#"name: pgrepos
+services:
+  db:
+    image: postgres:15
+    environment: {{POSTGRES_USER: shop, POSTGRES_PASSWORD: s3cret, POSTGRES_DB: shopdb}}
+    ports: ["127.0.0.1:{pg}:5432"]
+  app:
+    image: debian
+    x-wharf:
+      process: {{command: ["sleep", "600"]}}
+x-wharf:
+  repos:
+    api: {{url: "file:///nonexistent/api.git", path: api, migrate: migrate}}
+  tasks:
+    migrate:
+      service: app
+      run: ["psql", "postgres://shop:s3cret@127.0.0.1:{pg}/shopdb", "-c", "CREATE TABLE items (id int)"]
+"#
+    ));
+    reachable_home(&stack);
+    let api = stack.dir.path().join("api");
+    std::fs::create_dir(&api).unwrap();
+    support::git(&api, &["init", "-q", "-b", "main"]);
+    support::git(&api, &["commit", "-q", "--allow-empty", "-m", "first"]);
+
+    // `up -d` returns once the server's process runs, before its first initdb is
+    // done: the migration waits for it rather than failing to connect.
+    stack.ok(&["up", "-d"]);
+    stack.ok(&["update", "--migrations"]);
+    assert_eq!(
+        db(
+            &stack,
+            &["shell", "--", "-At"],
+            "SELECT count(*) FROM items"
+        )
+        .trim(),
+        "0"
+    );
+
+    db(&stack, &["snapshot", "--tag", "at-first"], "");
+    let json = db(&stack, &["snapshots", "--format", "json"], "");
+    let first = support::git(&api, &["rev-parse", "HEAD"]);
+    assert!(
+        json.contains(first.trim()),
+        "the revision is recorded: {json}"
+    );
+    support::git(&api, &["commit", "-q", "--allow-empty", "-m", "second"]);
+    // Restoring data of older code says so and asks; without a terminal, nothing
+    // happens until --yes.
+    let output = db_output(&stack, &["restore", "at-first"], "");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("it was taken with api at {}", &first.trim()[..12])),
+        "{said}"
+    );
+    db(&stack, &["restore", "at-first", "--yes"], "");
+}
