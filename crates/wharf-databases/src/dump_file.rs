@@ -8,10 +8,10 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use crate::error::DbError;
-use crate::server::last_words;
+use crate::pipeline::Pipeline;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DumpFormat {
@@ -70,31 +70,6 @@ impl DumpFormat {
     }
 }
 
-fn spawn(command: &mut Command) -> Result<Child, DbError> {
-    command.spawn().map_err(|source| DbError::Spawn {
-        program: command.get_program().to_string_lossy().into_owned(),
-        source,
-    })
-}
-
-/// What a finished program of a pipe said, if it failed.
-fn failure(child: Child, what: &str) -> Result<(), DbError> {
-    let output = child.wait_with_output().map_err(|source| DbError::Spawn {
-        program: what.to_owned(),
-        source,
-    })?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(DbError::Failed {
-        what: what.to_owned(),
-        message: match last_words(&String::from_utf8_lossy(&output.stderr)) {
-            words if words.is_empty() => output.status.to_string(),
-            words => words,
-        },
-    })
-}
-
 /// Runs `dump` (SQL on its standard output) into `target` in `format`, or onto this
 /// process's standard output when `target` is `None`.
 pub fn write_dump(
@@ -114,38 +89,10 @@ pub fn write_dump(
         ),
         None => None,
     };
-    let sink = |file: &Option<File>| -> Result<Stdio, DbError> {
-        match file {
-            Some(file) => Ok(file.try_clone().map_err(DbError::io("dump file"))?.into()),
-            None => Ok(Stdio::inherit()),
-        }
-    };
-    let outcome = (|| {
-        dump.stdin(Stdio::null()).stderr(Stdio::piped());
-        let finished = match format.compressor() {
-            None => {
-                let child = spawn(dump.stdout(sink(&file)?))?;
-                failure(child, "the dump")
-            }
-            Some(mut compressor) => {
-                let mut child = spawn(dump.stdout(Stdio::piped()))?;
-                let sql = child.stdout.take().expect("piped");
-                let squeezed = spawn(
-                    compressor
-                        .stdin(sql)
-                        .stdout(sink(&file)?)
-                        .stderr(Stdio::piped()),
-                );
-                let dumped = failure(child, "the dump");
-                dumped.and(failure(squeezed?, "compressing the dump"))
-            }
-        };
-        finished?;
-        if let Some(file) = &file {
-            file.sync_all().map_err(DbError::io("dump file"))?;
-        }
-        Ok(())
-    })();
+    let outcome = run_dump(&mut dump, format, file.as_ref()).and_then(|()| match &file {
+        Some(file) => file.sync_all().map_err(DbError::io("dump file")),
+        None => Ok(()),
+    });
     match (partial, target) {
         (Some(partial), Some(target)) if outcome.is_ok() => {
             std::fs::rename(&partial, target).map_err(DbError::io(target))
@@ -154,8 +101,45 @@ pub fn write_dump(
             let _ = std::fs::remove_file(partial);
             outcome
         }
-        _ => outcome,
+        // A reader of standard output that stops (`| head`) ends the dump, quietly.
+        (None, _) => match outcome {
+            Err(DbError::Failed { message, .. })
+                if message.contains("Broken pipe") || message.contains("errno 32") =>
+            {
+                Ok(())
+            }
+            other => other,
+        },
     }
+}
+
+/// The dump, through the compressor when there is one, into `file` or standard output.
+fn run_dump(dump: &mut Command, format: DumpFormat, file: Option<&File>) -> Result<(), DbError> {
+    let sink = || -> Result<Stdio, DbError> {
+        match file {
+            Some(file) => Ok(file.try_clone().map_err(DbError::io("dump file"))?.into()),
+            None => Ok(Stdio::inherit()),
+        }
+    };
+    let mut pipeline = Pipeline::default();
+    dump.stdin(Stdio::null());
+    match format.compressor() {
+        None => {
+            pipeline.spawn(dump.stdout(sink()?), "the dump")?;
+        }
+        Some(mut compressor) => {
+            let sql = pipeline
+                .spawn(dump.stdout(Stdio::piped()), "the dump")?
+                .stdout
+                .take()
+                .expect("piped");
+            pipeline.spawn(
+                compressor.stdin(sql).stdout(sink()?),
+                "compressing the dump",
+            )?;
+        }
+    }
+    pipeline.wait()
 }
 
 /// `.<name>.partial-<pid>` beside `target`: the same filesystem, so the rename is atomic.
@@ -165,48 +149,63 @@ fn partial_name(target: &Path) -> PathBuf {
 }
 
 /// Feeds the dump at `source` (`None`: this process's standard input), in whichever
-/// format its first bytes say, to `load`'s standard input.
+/// format its first bytes say, to `load`'s standard input. Input that is no dump
+/// (empty, or binary that is neither gzip nor zstd) is refused before anything runs.
 pub fn read_dump(source: Option<&Path>, mut load: Command) -> Result<(), DbError> {
-    let mut input: Box<dyn Read> = match source {
+    let name = source.map_or_else(|| "standard input".to_owned(), |p| p.display().to_string());
+    let mut input: Box<dyn Read + Send> = match source {
         Some(path) => Box::new(File::open(path).map_err(DbError::io(path))?),
-        None => Box::new(std::io::stdin().lock()),
+        None => Box::new(std::io::stdin()),
     };
-    let mut head = Vec::with_capacity(4);
+    let mut head = Vec::with_capacity(HEAD);
     (&mut input)
-        .take(4)
+        .take(HEAD as u64)
         .read_to_end(&mut head)
-        .map_err(DbError::io(source.unwrap_or(Path::new("standard input"))))?;
-    load.stdout(Stdio::null()).stderr(Stdio::piped());
-    let (mut first, loader) = match DumpFormat::sniff(&head).decompressor() {
-        None => {
-            let loader = spawn(load.stdin(Stdio::piped()))?;
-            (None, loader)
-        }
-        Some(mut decompressor) => {
-            let mut unpack = spawn(
-                decompressor
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped()),
-            )?;
-            let sql = unpack.stdout.take().expect("piped");
-            let loader = spawn(load.stdin(sql))?;
-            (Some(unpack), loader)
-        }
+        .map_err(DbError::io(&name))?;
+    let format = DumpFormat::sniff(&head);
+    check_head(&head, format).map_err(|why| DbError::Dump(format!("{name}: {why}")))?;
+    let mut pipeline = Pipeline::default();
+    load.stdout(Stdio::null());
+    let loader_input = pipeline
+        .spawn(load.stdin(Stdio::piped()), "loading the dump")?
+        .stdin
+        .take()
+        .expect("piped");
+    let pipe = match format.decompressor() {
+        None => loader_input,
+        Some(mut decompressor) => pipeline
+            .spawn(
+                decompressor.stdin(Stdio::piped()).stdout(loader_input),
+                "decompressing the dump",
+            )?
+            .stdin
+            .take()
+            .expect("piped"),
     };
-    let mut loader = loader;
-    let pipe = match &mut first {
-        Some(unpack) => unpack.stdin.take(),
-        None => loader.stdin.take(),
-    }
-    .expect("piped");
-    // A program that stops reading (an error in the SQL) ends the copy; its own error
+    // The copy runs beside the wait, so an interruption is seen while it blocks; a
+    // program that stops reading (an error in the SQL) ends it, and its own error
     // says why, so the broken pipe is not the news.
-    let copied = copy_into(pipe, &head, &mut input);
-    let unpacked = first.map_or(Ok(()), |unpack| failure(unpack, "decompressing the dump"));
-    failure(loader, "loading the dump")?;
-    unpacked?;
-    copied.map_err(DbError::io(source.unwrap_or(Path::new("standard input"))))
+    let copy = std::thread::spawn(move || copy_into(pipe, &head, &mut input));
+    pipeline.wait()?;
+    match copy.join() {
+        Ok(copied) => copied.map_err(DbError::io(&name)),
+        Err(_) => Err(DbError::Dump(format!("{name}: the copy failed"))),
+    }
+}
+
+/// How much of a dump is looked at before it is loaded.
+const HEAD: usize = 4096;
+
+/// Refuses what cannot be a dump: nothing at all, or binary bytes (a NUL) that are
+/// neither of the compressed formats.
+fn check_head(head: &[u8], format: DumpFormat) -> Result<(), &'static str> {
+    if head.is_empty() {
+        return Err("it is empty, so it is no dump");
+    }
+    if format == DumpFormat::Sql && head.contains(&0) {
+        return Err("it is neither SQL text nor gzip or zstd, so it is no dump");
+    }
+    Ok(())
 }
 
 fn copy_into(mut pipe: impl Write, head: &[u8], rest: &mut dyn Read) -> std::io::Result<()> {
@@ -285,6 +284,23 @@ mod tests {
         );
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "no partial file left: {left:?}");
+    }
+
+    #[test]
+    fn what_is_no_dump_is_refused_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        for (name, bytes) in [
+            ("empty.sql", &b""[..]),
+            ("bin.dump", &b"\x00\x01binary"[..]),
+        ] {
+            let source = dir.path().join(name);
+            std::fs::write(&source, bytes).unwrap();
+            let err =
+                read_dump(Some(&source), sh(&format!("touch {}", marker.display()))).unwrap_err();
+            assert!(err.to_string().contains("no dump"), "{name}: {err}");
+            assert!(!marker.exists(), "{name}: the loader ran");
+        }
     }
 
     #[test]

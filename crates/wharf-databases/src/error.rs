@@ -11,8 +11,16 @@ pub enum DbError {
     },
     #[error("{what} failed: {message}")]
     Failed { what: String, message: String },
-    #[error("{service} does not accept connections at {}; is it up? (wharf up -d {service})", .socket.display())]
-    NotAccepting { service: String, socket: PathBuf },
+    #[error("{service} does not accept connections {place}{}; is it up? (wharf up -d {service})", .cause.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    NotAccepting {
+        service: String,
+        /// `at <socket>`, `in its container`.
+        place: String,
+        /// What the last try said.
+        cause: Option<String>,
+    },
+    #[error("{service} refuses wharf's connection: {message}")]
+    Refused { service: String, message: String },
     #[error("no database `{name}` on {service}")]
     NoDatabase { name: String, service: String },
     #[error("database `{name}` already exists on {service}")]
@@ -30,6 +38,8 @@ pub enum DbError {
     },
     #[error("{0}")]
     Dump(String),
+    #[error("interrupted")]
+    Interrupted,
 }
 
 fn hint_for(err: &std::io::Error) -> &'static str {

@@ -7,9 +7,11 @@
 
 mod dump_file;
 mod error;
+pub mod interrupt;
 mod mariadb;
 mod mariadb_files;
 mod operations;
+mod pipeline;
 mod postgres;
 mod postgres_files;
 mod server;

@@ -8,14 +8,14 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(crate) use wharf_runtime::sql_quote::mariadb::{identifier, literal};
 
 use crate::error::DbError;
 use wharf_runtime::recipes::Credentials;
 
-use crate::server::{Place, Server, ServerAccess};
+use crate::server::{Place, Server, ServerAccess, wait_for};
 
 /// Schemas of the server itself, never the project's.
 const SYSTEM: &str = "('mysql', 'information_schema', 'performance_schema', 'sys')";
@@ -82,10 +82,7 @@ impl Mariadb {
         }
         let message = crate::server::last_words(&String::from_utf8_lossy(&output.stderr));
         if message.contains("Can't connect to local server through socket") {
-            return Err(DbError::NotAccepting {
-                service: self.access.service.clone(),
-                socket: self.access.facts.socket.clone(),
-            });
+            return Err(self.access.not_accepting(Some(message)));
         }
         Err(DbError::Failed {
             what: what.to_owned(),
@@ -178,22 +175,9 @@ impl Server for Mariadb {
     }
 
     fn wait_until_accepting(&self, timeout: Duration) -> Result<(), DbError> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.sql("SELECT 1;", "probing") {
-                Ok(_) => return Ok(()),
-                Err(err @ DbError::Spawn { .. }) => return Err(err),
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(_) => {
-                    return Err(DbError::NotAccepting {
-                        service: self.access.service.clone(),
-                        socket: self.access.facts.socket.clone(),
-                    });
-                }
-            }
-        }
+        wait_for(&self.access, timeout, || {
+            self.sql("SELECT 1;", "connecting").map(drop)
+        })
     }
 
     fn version(&self) -> Result<String, DbError> {

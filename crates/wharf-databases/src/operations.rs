@@ -15,6 +15,9 @@ use crate::snapshots::{Snapshot, SnapshotStore, valid_tag};
 const SNAPSHOT_PREFIX: &str = "wharf_snapshot_";
 const INCOMING_PREFIX: &str = "wharf_incoming_";
 
+/// Why wharf took an automatic snapshot when `restore --undo` replaced a database.
+pub const UNDO: &str = "undo";
+
 /// Automatic snapshots kept per database; older ones are removed.
 pub const AUTOMATIC_KEPT: usize = 3;
 
@@ -59,9 +62,25 @@ impl Databases<'_> {
 
     /// This server's snapshots, oldest first.
     pub fn snapshots(&self) -> Result<Vec<Snapshot>, DbError> {
-        let mut all = self.store.list()?;
-        all.retain(|s| s.service == self.service());
-        Ok(all)
+        self.forget_lost()
+    }
+
+    /// This server's snapshots, forgetting those whose copy the server no longer has
+    /// (its data was deleted, as `down -v` does).
+    fn forget_lost(&self) -> Result<Vec<Snapshot>, DbError> {
+        let present: Vec<String> = self.server.databases()?.into_iter().map(|d| d.0).collect();
+        let mut kept = Vec::new();
+        for snapshot in self.store.list()? {
+            if snapshot.service != self.service() {
+                continue;
+            }
+            if present.contains(&snapshot.stored_as) {
+                kept.push(snapshot);
+            } else {
+                self.store.remove(&snapshot.tag)?;
+            }
+        }
+        Ok(kept)
     }
 
     /// The size of `name`, or the error saying there is no such database.
@@ -111,6 +130,7 @@ impl Databases<'_> {
     /// time).
     pub fn snapshot(&self, name: &str, tag: Option<&str>) -> Result<Snapshot, DbError> {
         let size = self.size_of(name)?;
+        self.forget_lost()?;
         let tag = match tag {
             Some(tag) if !valid_tag(tag) => {
                 return Err(DbError::Dump(format!(
@@ -137,8 +157,9 @@ impl Databases<'_> {
     }
 
     /// Replaces the snapshot's database with a copy of it; the database it replaces is
-    /// kept as an automatic snapshot, returned.
-    pub fn restore(&self, snapshot: &Snapshot) -> Result<Option<Snapshot>, DbError> {
+    /// kept as an automatic snapshot, returned. An `undo` marks the snapshot undone, so
+    /// the next undo goes further back rather than forth again.
+    pub fn restore(&self, snapshot: &Snapshot, undo: bool) -> Result<Option<Snapshot>, DbError> {
         if self.find(&snapshot.stored_as)?.is_none() {
             return Err(DbError::Dump(format!(
                 "snapshot `{}` is gone from {} (its volume was removed?); `wharf db snapshot rm {}` forgets it",
@@ -149,7 +170,15 @@ impl Databases<'_> {
         }
         let incoming = self.free_name(INCOMING_PREFIX)?;
         self.server.copy(&snapshot.stored_as, &incoming)?;
-        self.replace(&snapshot.database, &incoming, "restore")
+        let reason = if undo { UNDO } else { "restore" };
+        let kept = self.replace(&snapshot.database, &incoming, reason)?;
+        if undo {
+            self.store.save(&Snapshot {
+                undone: true,
+                ..snapshot.clone()
+            })?;
+        }
+        Ok(kept)
     }
 
     /// Loads a dump into a new database beside `name`, then puts it in `name`'s
@@ -163,11 +192,20 @@ impl Databases<'_> {
         if !valid_name(name) {
             return Err(DbError::BadName(name.to_owned()));
         }
-        let incoming = self.free_name(INCOMING_PREFIX)?;
+        // A new database is loaded where it will stay: nothing to swap with.
+        let new = self.find(name)?.is_none();
+        let incoming = if new {
+            name.to_owned()
+        } else {
+            self.free_name(INCOMING_PREFIX)?
+        };
         self.server.create(&incoming)?;
         if let Err(err) = feed(self.server.load(&incoming)) {
             let _ = self.server.drop(&incoming);
             return Err(err);
+        }
+        if new {
+            return Ok(None);
         }
         self.replace(name, &incoming, "load")
     }
@@ -175,6 +213,11 @@ impl Databases<'_> {
     /// Drops `name`, keeping it as an automatic snapshot (returned): the undo.
     pub fn drop(&self, name: &str) -> Result<Snapshot, DbError> {
         self.size_of(name)?;
+        if self.server.servers_own().contains(&name) {
+            return Err(DbError::Dump(format!(
+                "`{name}` is the server's own database, which its tools connect to; `wharf db reset {name}` empties it instead"
+            )));
+        }
         self.set_aside(name, "drop")
     }
 
@@ -305,6 +348,7 @@ impl Databases<'_> {
             size,
             stored_as,
             automatic: automatic.map(str::to_owned),
+            undone: false,
             revisions: self.revisions.clone(),
         })
     }
@@ -547,7 +591,10 @@ mod tests {
         assert!(server.databases.borrow()[&snapshot.stored_as].1, "sealed");
         server.databases.borrow_mut().get_mut("app").unwrap().0 = "v2".to_owned();
 
-        let undo = at(1_796_102_702_000).restore(&snapshot).unwrap().unwrap();
+        let undo = at(1_796_102_702_000)
+            .restore(&snapshot, false)
+            .unwrap()
+            .unwrap();
         assert_eq!(server.contents("app").as_deref(), Some("v1"));
         assert_eq!(undo.automatic.as_deref(), Some("restore"));
         assert_eq!(undo.tag, "auto-app-20261201-052502");
@@ -555,15 +602,54 @@ mod tests {
         // The snapshot stays, to be restored again.
         assert_eq!(server.contents(&snapshot.stored_as).as_deref(), Some("v1"));
 
-        // Undo: the automatic snapshot brings v2 back, itself undoable.
+        // Undo: the automatic snapshot brings v2 back…
         let last = store.last_automatic(None).unwrap().unwrap();
         assert_eq!(last, undo);
-        at(1_796_102_703_000).restore(&last).unwrap();
+        at(1_796_102_703_000).restore(&last, true).unwrap();
         assert_eq!(server.contents("app").as_deref(), Some("v2"));
         assert_eq!(server.user_visible(), ["app", "postgres"]);
         let listed = at(0).list().unwrap();
         assert_eq!(listed[0].name, "app");
         assert_eq!(listed[0].snapshots, 3);
+        // …and the next undo steps further back, not forth again: nothing came
+        // before the restore here.
+        assert_eq!(store.last_automatic(None).unwrap(), None);
+    }
+
+    #[test]
+    fn undo_after_undo_steps_back_through_the_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let server = FakeServer::with(&[("app", "v1")]);
+        let at = |ms| databases(&server, &store, ms);
+        at(1000).load("app", writing(&server, "v2")).unwrap();
+        at(2000).load("app", writing(&server, "v3")).unwrap();
+        for (ms, expected) in [(3000, "v2"), (4000, "v1")] {
+            let last = store.last_automatic(None).unwrap().unwrap();
+            at(ms).restore(&last, true).unwrap();
+            assert_eq!(server.contents("app").as_deref(), Some(expected));
+        }
+        assert_eq!(
+            store.last_automatic(None).unwrap(),
+            None,
+            "nothing before v1"
+        );
+    }
+
+    #[test]
+    fn snapshots_whose_copy_is_gone_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let server = FakeServer::with(&[("app", "v1")]);
+        let taken = databases(&server, &store, 1)
+            .snapshot("app", Some("t"))
+            .unwrap();
+        server.databases.borrow_mut().remove(&taken.stored_as);
+        assert_eq!(databases(&server, &store, 2).snapshots().unwrap(), vec![]);
+        // The tag is free again.
+        databases(&server, &store, 3)
+            .snapshot("app", Some("t"))
+            .unwrap();
     }
 
     #[test]
@@ -577,7 +663,7 @@ mod tests {
         server.databases.borrow_mut().get_mut("app").unwrap().0 = "v2".to_owned();
         server.fail_rename_to.replace(Some("app".to_owned()));
         // The incoming copy cannot take app's name, so app comes back, as it was…
-        let err = databases(&server, &store, 2).restore(&snapshot);
+        let err = databases(&server, &store, 2).restore(&snapshot, false);
         assert!(err.is_err());
         assert_eq!(server.contents("app").as_deref(), Some("v2"));
         assert!(!server.databases.borrow()["app"].1, "not sealed");

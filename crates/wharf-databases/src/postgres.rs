@@ -2,13 +2,13 @@
 //! `pg_dump`, copies with `CREATE DATABASE … TEMPLATE` (a copy of the database's files
 //! inside the server).
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 pub(crate) use wharf_runtime::sql_quote::postgres::{identifier, literal};
 
 use crate::error::DbError;
-use crate::server::{Place, Server, ServerAccess, output_of, while_busy};
+use crate::server::{Place, Server, ServerAccess, output_of, wait_for, while_busy};
 
 /// The database statements run in: it exists in every cluster `initdb` made. A
 /// statement about `postgres` itself runs in `template1`.
@@ -103,10 +103,7 @@ impl Postgres {
             .trim()
             .to_owned();
         if message.contains("No such file or directory") && message.contains("socket") {
-            return DbError::NotAccepting {
-                service: self.access.service.clone(),
-                socket: self.access.facts.socket.clone(),
-            };
+            return self.access.not_accepting(None);
         }
         DbError::Failed { what, message }
     }
@@ -157,29 +154,9 @@ impl Server for Postgres {
     }
 
     fn wait_until_accepting(&self, timeout: Duration) -> Result<(), DbError> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let mut probe = self.program("psql");
-            probe
-                .args(["-X", "-q", "-d", MAINTENANCE, "-c", "SELECT 1"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .stdin(Stdio::null());
-            let program = probe.get_program().to_string_lossy().into_owned();
-            let status = probe
-                .status()
-                .map_err(|source| DbError::Spawn { program, source })?;
-            if status.success() {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(DbError::NotAccepting {
-                    service: self.access.service.clone(),
-                    socket: self.access.facts.socket.clone(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for(&self.access, timeout, || {
+            self.sql(&[], "SELECT 1", "connecting").map(drop)
+        })
     }
 
     fn version(&self) -> Result<String, DbError> {
@@ -292,6 +269,10 @@ impl Server for Postgres {
         // Without owners and grants: the dump loads as any user on any server.
         pg_dump.args(["--no-owner", "--no-privileges", "-d", name]);
         pg_dump
+    }
+
+    fn servers_own(&self) -> &'static [&'static str] {
+        &[MAINTENANCE]
     }
 
     fn load(&self, name: &str) -> Command {

@@ -34,6 +34,22 @@ pub enum Place {
 }
 
 impl ServerAccess {
+    /// Where clients reach the server, as messages say it.
+    pub(crate) fn location(&self) -> String {
+        match self.place {
+            Place::Host => format!("at {}", self.facts.socket.display()),
+            Place::Container { .. } => "in its container".to_owned(),
+        }
+    }
+
+    pub(crate) fn not_accepting(&self, cause: Option<String>) -> DbError {
+        DbError::NotAccepting {
+            service: self.service.clone(),
+            place: self.location(),
+            cause,
+        }
+    }
+
     /// `program` where the server is, with `env` set for it: on this machine (from the
     /// server's client directory, else the PATH), or in the container (given the
     /// user's terminal when `terminal`).
@@ -91,6 +107,10 @@ pub trait Server {
     fn dump(&self, name: &str) -> Command;
     /// Runs the SQL on its standard input in `name`, stopping at the first error.
     fn load(&self, name: &str) -> Command;
+    /// The databases the server needs for itself, which may be emptied but not dropped.
+    fn servers_own(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// The server `access` describes, spoken to in its engine's way.
@@ -127,6 +147,48 @@ pub(crate) fn last_words(stderr: &str) -> String {
         .collect();
     let start = lines.len().saturating_sub(3);
     lines[start..].join("; ")
+}
+
+/// Probes until the server answers: a server still starting (no socket yet, not yet
+/// accepting) gets until `timeout`; one that refuses wharf's credentials fails at once,
+/// saying why.
+pub(crate) fn wait_for(
+    access: &ServerAccess,
+    timeout: Duration,
+    probe: impl Fn() -> Result<(), DbError>,
+) -> Result<(), DbError> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let cause = match probe() {
+            Ok(()) => return Ok(()),
+            Err(DbError::Failed { message, .. }) if refused(&message) => {
+                return Err(DbError::Refused {
+                    service: access.service.clone(),
+                    message,
+                });
+            }
+            Err(DbError::Failed { message, .. }) => Some(message),
+            Err(DbError::NotAccepting { cause, .. }) => cause,
+            Err(other) => return Err(other),
+        };
+        if std::time::Instant::now() >= deadline {
+            return Err(access.not_accepting(cause));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A server's answer that waiting will not change: wrong credentials, a missing role.
+fn refused(message: &str) -> bool {
+    [
+        "password authentication failed",
+        "role \"",
+        "no pg_hba.conf entry",
+        "Access denied",
+        "permission denied",
+    ]
+    .iter()
+    .any(|words| message.contains(words))
 }
 
 /// Tries `attempt` a few times while the server says the database is busy (a client

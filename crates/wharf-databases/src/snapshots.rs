@@ -25,6 +25,9 @@ pub struct Snapshot {
     pub stored_as: String,
     /// Why wharf took it by itself (`before restore`); `None` when it was asked for.
     pub automatic: Option<String>,
+    /// Restored by `restore --undo`: the next undo goes further back.
+    #[serde(default)]
+    pub undone: bool,
     /// Each checked-out repo's commit when it was taken.
     pub revisions: BTreeMap<String, String>,
 }
@@ -71,13 +74,17 @@ impl SnapshotStore {
         read(&self.file(tag))
     }
 
-    /// The newest automatic snapshot (of `service`'s databases when given): what
-    /// `--undo` restores.
+    /// What `restore --undo` restores: the newest automatic snapshot (of `service`'s
+    /// databases when given) that an undo neither took nor restored already, so undo
+    /// after undo steps back through the drops, loads, resets and restores.
     pub fn last_automatic(&self, service: Option<&str>) -> Result<Option<Snapshot>, DbError> {
-        Ok(self
-            .list()?
-            .into_iter()
-            .rfind(|s| s.automatic.is_some() && service.is_none_or(|name| s.service == name)))
+        Ok(self.list()?.into_iter().rfind(|s| {
+            s.automatic
+                .as_deref()
+                .is_some_and(|why| why != crate::operations::UNDO)
+                && !s.undone
+                && service.is_none_or(|name| s.service == name)
+        }))
     }
 
     pub fn contains(&self, tag: &str) -> bool {
@@ -135,6 +142,7 @@ mod tests {
             size: 7_000_000,
             stored_as: format!("wharf_snapshot_{created_ms}"),
             automatic: None,
+            undone: false,
             revisions: BTreeMap::from([("api".to_owned(), "abc123".to_owned())]),
         }
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use wharf_manifest::Loaded;
 
 use crate::recipes::{self, DatabaseFacts, Recipe, RecipeContext, image_name_and_tag, usual_port};
-use crate::references::resolve_references;
+use crate::references::{names_no_host, resolve_embedded, resolve_references};
 use wharf_model::x_wharf::CommandLine;
 use wharf_model::{Healthcheck, Service, ServiceHook};
 use wharf_plan::{
@@ -178,20 +178,38 @@ pub fn project_spec(
     }
     // Containers reach each other by name on their network; native processes need help.
     let rewrite = |text: &mut String| *text = resolve_references(text, &reachable);
+    let rewrite_env = |environment: &mut BTreeMap<String, String>| {
+        for (variable, value) in environment.iter_mut() {
+            *value = if names_no_host(variable) {
+                resolve_embedded(value, &reachable)
+            } else {
+                resolve_references(value, &reachable)
+            };
+        }
+    };
+    let rewrite_argv = |argv: &mut [String]| {
+        for i in 1..argv.len() {
+            argv[i] = if names_no_host(&argv[i - 1]) {
+                resolve_embedded(&argv[i], &reachable)
+            } else {
+                resolve_references(&argv[i], &reachable)
+            };
+        }
+    };
     for spec in services.values_mut().filter(|s| s.container.is_none()) {
-        spec.environment.values_mut().for_each(rewrite);
+        rewrite_env(&mut spec.environment);
         match spec.healthcheck.as_mut().map(|h| &mut h.probe) {
-            Some(Probe::Exec(argv)) => argv.iter_mut().skip(1).for_each(rewrite),
+            Some(Probe::Exec(argv)) => rewrite_argv(argv),
             Some(Probe::Shell(line)) => rewrite(line),
             None => {}
         }
         for hook in spec.post_start.iter_mut().chain(&mut spec.pre_stop) {
-            hook.environment.values_mut().for_each(rewrite);
-            hook.command.iter_mut().skip(1).for_each(rewrite);
+            rewrite_env(&mut hook.environment);
+            rewrite_argv(&mut hook.command);
         }
         // A recipe whose entrypoint is wharf already got exact addresses.
         if spec.command.first().map(Path::new) != Some(wharf.as_path()) {
-            spec.command.iter_mut().skip(1).for_each(rewrite);
+            rewrite_argv(&mut spec.command);
         }
     }
     let (networks, volumes) = if containers.is_empty() {
@@ -735,6 +753,33 @@ mod tests {
         assert_eq!(
             probe("shell"),
             Probe::Shell("redis-cli -u redis://127.0.0.1:26379 ping".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_user_or_database_named_like_a_service_is_no_host() {
+        let (dir, loaded) = load(
+            "name: shop\nservices:\n  db:\n    image: redis:7\n    environment: {POSTGRES_USER: app}\n  app:\n    image: python:3.12\n    command: [\"python3\", \"-m\", \"http.server\"]\n    environment: {DB_HOST: db, DB_USER: db, DB_NAME: db}\n    healthcheck: {test: [\"CMD\", \"pg_isready\", \"-h\", \"db\", \"-U\", \"db\"]}\n",
+        );
+        let spec = project_spec(
+            &loaded,
+            &BTreeMap::new(),
+            &dir.path().join("v"),
+            &BTreeSet::new(),
+        )
+        .expect("redis-server and python3 are installed (Debian: apt-get install redis-server)");
+        let env = |service: &str, name: &str| spec.services[service].environment[name].clone();
+        assert_eq!(env("db", "POSTGRES_USER"), "app");
+        assert_eq!(env("app", "DB_HOST"), "127.0.0.1");
+        assert_eq!(env("app", "DB_USER"), "db");
+        assert_eq!(env("app", "DB_NAME"), "db");
+        assert_eq!(
+            spec.services["app"].healthcheck.clone().unwrap().probe,
+            Probe::Exec(
+                ["pg_isready", "-h", "127.0.0.1", "-U", "db"]
+                    .map(str::to_owned)
+                    .to_vec()
+            )
         );
     }
 

@@ -49,6 +49,39 @@ pub fn resolve_references(value: &str, services: &BTreeMap<String, Vec<PortSpec>
     out
 }
 
+/// Whether values under this environment variable, or after this command-line flag,
+/// name something else than a host (a user, a database, a password), so a value that
+/// happens to be a service's name stays as written: `POSTGRES_USER: app` beside a
+/// service `app`, `pg_isready -U app`.
+pub fn names_no_host(variable_or_flag: &str) -> bool {
+    const FLAGS: [&str; 7] = [
+        "-U",
+        "-u",
+        "--user",
+        "--username",
+        "-d",
+        "--dbname",
+        "--database",
+    ];
+    const ENDINGS: [&str; 7] = [
+        "USER", "USERNAME", "PASSWORD", "DB", "DATABASE", "NAME", "SCHEMA",
+    ];
+    FLAGS.contains(&variable_or_flag)
+        || ENDINGS
+            .iter()
+            .any(|ending| variable_or_flag.to_ascii_uppercase().ends_with(ending))
+            && !variable_or_flag.starts_with('-')
+}
+
+/// `resolve_references` for a value `names_no_host` says is no host: only `name:port`
+/// references in it are rewritten.
+pub fn resolve_embedded(value: &str, services: &BTreeMap<String, Vec<PortSpec>>) -> String {
+    if services.contains_key(value) {
+        return value.to_owned();
+    }
+    resolve_references(value, services)
+}
+
 fn is_host_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
 }
@@ -97,5 +130,11 @@ mod tests {
         assert_eq!(resolve_references("mydb:5432", &r), "mydb:5432");
         assert_eq!(resolve_references("db:54321", &r), "db:54321");
         assert_eq!(resolve_references("database", &r), "database");
+        // A user or a database named like a service is no host.
+        assert_eq!(resolve_embedded("db", &r), "db");
+        assert_eq!(resolve_embedded("db:5432", &r), "127.0.0.1:15432");
+        assert!(names_no_host("POSTGRES_USER") && names_no_host("DB_NAME"));
+        assert!(names_no_host("-U") && names_no_host("--dbname"));
+        assert!(!names_no_host("DB_HOST") && !names_no_host("-h") && !names_no_host("REDIS_URL"));
     }
 }

@@ -239,7 +239,6 @@ pub enum DbCommand {
         yes: YesArgs,
     },
     /// Take a snapshot of a database (`db snapshot rm TAG` removes one)
-    #[command(args_conflicts_with_subcommands = true)]
     Snapshot {
         #[command(subcommand)]
         command: Option<SnapshotCommand>,
@@ -256,7 +255,7 @@ pub enum DbCommand {
     Restore {
         #[arg(required_unless_present = "undo")]
         tag: Option<String>,
-        /// Restore the newest automatic snapshot: undo the last drop, load, reset or restore
+        /// Undo the last drop, load, reset or restore (again: the one before it)
         #[arg(long, conflicts_with = "tag")]
         undo: bool,
         #[command(flatten)]
@@ -275,8 +274,12 @@ pub enum DbCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SnapshotCommand {
-    /// Remove a snapshot
-    Rm { tag: String },
+    /// Remove a snapshot (asks; it cannot be undone)
+    Rm {
+        tag: String,
+        #[command(flatten)]
+        yes: YesArgs,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -117,6 +117,14 @@ impl ProjectDatabases {
         let named = name
             .and_then(|n| self.loaded.project.wharf.databases.get(n))
             .and_then(|d| d.service.as_deref());
+        if let (Some(name), Some(service)) = (name, named)
+            && !self.servers.contains_key(service)
+        {
+            bail!(
+                "x-wharf.databases.{name}.service: `{service}` runs no database server wharf knows (the project's: {})",
+                join(&self.servers.keys().collect::<Vec<_>>())
+            );
+        }
         let service = match (self.chosen.as_deref(), named) {
             (Some(service), _) | (None, Some(service)) => service.to_owned(),
             (None, None) => match self.servers.keys().collect::<Vec<_>>().as_slice() {
@@ -156,7 +164,7 @@ impl ProjectDatabases {
     }
 
     /// Whether wharfd runs `service` (or is starting it).
-    fn is_up(&self, service: &str) -> bool {
+    pub fn is_up(&self, service: &str) -> bool {
         self.instances.iter().any(|i| {
             i.service == service
                 && matches!(
@@ -212,9 +220,30 @@ impl ProjectDatabases {
 
     /// The server and database a command without `--service` means by `name`.
     pub fn target(&self, name: Option<&str>) -> anyhow::Result<(Box<dyn Server>, String)> {
+        // Without a name, the project's only declared database, wherever it is (unless
+        // --service points at another server).
+        let declared = &self.loaded.project.wharf.databases;
+        let only_declared = match declared.iter().collect::<Vec<_>>().as_slice() {
+            [(only, settings)]
+                if self.chosen.is_none()
+                    || settings.service.is_none()
+                    || settings.service == self.chosen =>
+            {
+                Some(only.as_str())
+            }
+            _ => None,
+        };
+        let name = name.or(only_declared);
         let server = self.server_for(name)?;
         let name = self.database(name, server.as_ref())?;
         Ok((server, name))
+    }
+
+    /// Whether `reset` may create `name`: one of the project's databases (declared,
+    /// or the one the image creates), not a typo.
+    pub fn is_projects(&self, name: &str, server: &dyn Server) -> bool {
+        self.loaded.project.wharf.databases.contains_key(name)
+            || server.access().facts.database == name
     }
 }
 

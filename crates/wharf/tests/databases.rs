@@ -218,7 +218,9 @@ x-wharf:
         (1..=3).contains(&automatic),
         "automatic ones are pruned: {snapshots:?}"
     );
-    db(&stack, &["snapshot", "rm", "before-cleanup"], "");
+    let output = db_output(&stack, &["snapshot", "rm", "before-cleanup"], "");
+    assert!(!output.status.success(), "removing a snapshot asks");
+    db(&stack, &["snapshot", "rm", "before-cleanup", "--yes"], "");
     assert!(!records.join("before-cleanup.json").exists());
     assert!(
         !db(
@@ -302,6 +304,18 @@ services:
     let output = db_output(&stack, &["snapshot"], "");
     assert!(String::from_utf8_lossy(&output.stderr).contains("holds views"));
     assert!(!output.status.success());
+    // A dump carries the view into a new database.
+    let with_view = db(&stack, &["dump"], "");
+    db(&stack, &["load", "copy", "-"], &with_view);
+    assert_eq!(
+        db(
+            &stack,
+            &["shell", "copy", "--", "-N"],
+            "SELECT COUNT(*) FROM v;"
+        )
+        .trim(),
+        "3000"
+    );
 }
 
 /// Whether the engine answers and has the server images `scripts/build-test-images`
@@ -488,4 +502,112 @@ x-wharf:
         "{said}"
     );
     db(&stack, &["restore", "at-first", "--yes"], "");
+}
+
+/// The processes whose command line mentions `needle`, but for this test's own.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| {
+            let cmdline = std::fs::read(entry.ok()?.path().join("cmdline")).ok()?;
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            text.contains(needle).then_some(text)
+        })
+        .collect()
+}
+
+#[test]
+fn an_interrupted_dump_or_load_leaves_nothing_behind() {
+    if !support::have_servers() {
+        return;
+    }
+    let pg = free_port();
+    let stack = Stack::new(&format!(
+        r#"name: pgstop
+services:
+  db:
+    image: postgres:15
+    environment: {{POSTGRES_USER: shop, POSTGRES_PASSWORD: s3cret, POSTGRES_DB: shopdb}}
+    ports: ["127.0.0.1:{pg}:5432"]
+"#
+    ));
+    reachable_home(&stack);
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "120"]);
+    db(
+        &stack,
+        &["shell"],
+        "CREATE TABLE items AS SELECT g AS id, repeat(md5(g::text), 3) AS name FROM generate_series(1, 600000) g;",
+    );
+    let original = db(
+        &stack,
+        &["shell", "--", "-At"],
+        "SELECT count(*) FROM items",
+    );
+    let dir = stack.dir.path();
+    let partial_exists = || {
+        std::fs::read_dir(dir).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".partial-")
+        })
+    };
+
+    // SIGTERM to wharf alone, mid-dump: its programs end with it, nothing is left.
+    let mut dump = stack
+        .command(&["db", "dump", "-o", "big.sql.gz"])
+        .spawn()
+        .unwrap();
+    support::eventually(
+        "the dump to start",
+        std::time::Duration::from_secs(20),
+        partial_exists,
+    );
+    support::signal(dump.id(), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = dump.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status}");
+    assert!(!partial_exists() && !dir.join("big.sql.gz").exists());
+    let socket_dir = stack.home.path().join("data/projects/pgstop/sockets/db");
+    let left = processes_mentioning("pg_dump")
+        .into_iter()
+        .chain(processes_mentioning("gzip -c"))
+        .filter(|p| !p.contains("cargo"))
+        .collect::<Vec<_>>();
+    assert!(
+        left.is_empty(),
+        "left running: {left:?} ({})",
+        socket_dir.display()
+    );
+
+    // Mid-load over the database: the half-loaded copy beside it goes, the database stays.
+    let sql = db(&stack, &["dump"], "");
+    std::fs::write(dir.join("big.sql"), &sql).unwrap();
+    let mut load = stack
+        .command(&["db", "load", "shopdb", "big.sql", "--yes"])
+        .spawn()
+        .unwrap();
+    let beside = || {
+        db(
+            &stack,
+            &["shell", "--", "-At"],
+            "SELECT datname FROM pg_database",
+        )
+        .contains("wharf_incoming_")
+    };
+    support::eventually(
+        "the load to start",
+        std::time::Duration::from_secs(20),
+        beside,
+    );
+    support::signal(load.id(), nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert_eq!(load.wait().unwrap().code(), Some(130));
+    assert!(!beside(), "the half-loaded database was dropped");
+    assert_eq!(
+        db(
+            &stack,
+            &["shell", "--", "-At"],
+            "SELECT count(*) FROM items"
+        ),
+        original
+    );
 }

@@ -20,14 +20,41 @@ use crate::project_databases::ProjectDatabases;
 use crate::project_tasks;
 use crate::settings::Settings;
 
+/// `println!` and `print!` that do not panic when standard output is a closed pipe
+/// (`wharf db ls | head -1`): what no one reads is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 pub fn run(settings: &Settings, args: &DbArgs) -> anyhow::Result<ExitCode> {
+    // Ctrl-C and SIGTERM are noted, so what runs ends tidily (no half-written dump,
+    // no half-loaded database left beside); the command then exits 130.
+    wharf_databases::interrupt::catch();
+    let outcome = run_command(settings, args);
+    if wharf_databases::interrupt::interrupted() {
+        eprintln!("interrupted");
+        return Ok(ExitCode::from(130));
+    }
+    outcome
+}
+
+fn run_command(settings: &Settings, args: &DbArgs) -> anyhow::Result<ExitCode> {
     let project = ProjectDatabases::load(settings, args.service.as_deref())?;
     match &args.command {
         DbCommand::Ls(format) => list(&project, format),
         DbCommand::Create { name } => {
             let server = project.server_for(Some(name))?;
             project.databases(server.as_ref()).create(name)?;
-            println!("created {name} on {}", server.access().service);
+            say!("created {name} on {}", server.access().service);
             Ok(ExitCode::SUCCESS)
         }
         DbCommand::Drop { name, yes } => drop_database(&project, name, yes.yes),
@@ -42,9 +69,9 @@ pub fn run(settings: &Settings, args: &DbArgs) -> anyhow::Result<ExitCode> {
             load(&project, name, file, yes.yes)
         }
         DbCommand::Snapshot {
-            command: Some(SnapshotCommand::Rm { tag }),
+            command: Some(SnapshotCommand::Rm { tag, yes }),
             ..
-        } => remove_snapshot(&project, tag),
+        } => remove_snapshot(&project, tag, yes.yes),
         DbCommand::Snapshot { name, tag, .. } => {
             snapshot(&project, name.as_deref(), tag.as_deref())
         }
@@ -55,7 +82,7 @@ pub fn run(settings: &Settings, args: &DbArgs) -> anyhow::Result<ExitCode> {
             let server = project.server_for(Some(name))?;
             let started = Instant::now();
             project.databases(server.as_ref()).clone_to(name, new)?;
-            println!("copied {name} to {new} in {}", seconds(started));
+            say!("copied {name} to {new} in {}", seconds(started));
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -84,14 +111,14 @@ fn list(project: &ProjectDatabases, format: &ListFormatArgs) -> anyhow::Result<E
                 json!({"service": service, "name": l.name, "size": l.size, "snapshots": l.snapshots})
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        say!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = vec![["SERVICE", "DATABASE", "SIZE", "SNAPSHOTS"].map(str::to_owned)];
     for (service, l) in rows {
         table.push([service, l.name, human_size(l.size), l.snapshots.to_string()]);
     }
-    print!("{}", aligned_table(&table));
+    say_raw!("{}", aligned_table(&table));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -117,7 +144,7 @@ fn drop_database(project: &ProjectDatabases, name: &str, yes: bool) -> anyhow::R
         bail!("nothing dropped");
     }
     let kept = databases.drop(name)?;
-    println!(
+    say!(
         "dropped {name}; kept as snapshot {} (`wharf db restore --undo` brings it back)",
         kept.tag
     );
@@ -210,9 +237,9 @@ fn load(
     }
     let started = Instant::now();
     let kept = databases.load(&name, |load| read_dump(source, load))?;
-    println!("loaded {file} into {name} in {}", seconds(started));
+    say!("loaded {file} into {name} in {}", seconds(started));
     if let Some(kept) = kept {
-        println!(
+        say!(
             "the previous {name} is snapshot {} (`wharf db restore --undo`)",
             kept.tag
         );
@@ -228,7 +255,7 @@ fn snapshot(
     let (server, name) = project.target(name)?;
     let started = Instant::now();
     let taken = project.databases(server.as_ref()).snapshot(&name, tag)?;
-    println!(
+    say!(
         "snapshot {} of {name} ({}) taken in {}",
         taken.tag,
         human_size(taken.size),
@@ -237,23 +264,45 @@ fn snapshot(
     Ok(ExitCode::SUCCESS)
 }
 
-fn remove_snapshot(project: &ProjectDatabases, tag: &str) -> anyhow::Result<ExitCode> {
+fn remove_snapshot(project: &ProjectDatabases, tag: &str, yes: bool) -> anyhow::Result<ExitCode> {
     let snapshot = project.store.get(tag)?;
     let server = project.server(&snapshot.service)?;
+    if !yes
+        && !confirm(
+            &format!(
+                "This deletes snapshot {tag} of {} ({}), which cannot be undone.",
+                snapshot.database,
+                human_size(snapshot.size)
+            ),
+            &[],
+            "Delete it?",
+            "nothing deleted: there is no terminal to ask on; pass --yes to delete it",
+        )?
+    {
+        bail!("nothing deleted");
+    }
     project
         .databases(server.as_ref())
         .remove_snapshot(&snapshot)?;
-    println!("removed snapshot {tag}");
+    say!("removed snapshot {tag}");
     Ok(ExitCode::SUCCESS)
 }
 
 fn list_snapshots(project: &ProjectDatabases, format: &ListFormatArgs) -> anyhow::Result<ExitCode> {
+    // Each server that runs forgets the snapshots whose copies it no longer has.
+    for service in project.servers.keys() {
+        if project.is_up(service)
+            && let Ok(server) = project.server(service)
+        {
+            project.databases(server.as_ref()).snapshots()?;
+        }
+    }
     let mut snapshots = project.store.list()?;
     if let Some(service) = &project.chosen {
         snapshots.retain(|s| &s.service == service);
     }
     if format.format == ListFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&snapshots)?);
+        say!("{}", serde_json::to_string_pretty(&snapshots)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = vec![
@@ -274,7 +323,7 @@ fn list_snapshots(project: &ProjectDatabases, format: &ListFormatArgs) -> anyhow
                 .map_or_else(|| "asked".to_owned(), |why| format!("before {why}")),
         ]);
     }
-    print!("{}", aligned_table(&table));
+    say_raw!("{}", aligned_table(&table));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -324,17 +373,18 @@ fn restore(
         bail!("nothing restored");
     }
     let started = Instant::now();
-    let kept = databases.restore(&snapshot)?;
-    println!(
+    let kept = databases.restore(&snapshot, undo)?;
+    say!(
         "restored {} into {} in {}",
         snapshot.tag,
         snapshot.database,
         seconds(started)
     );
     if let Some(kept) = kept {
-        println!(
+        say!(
             "the previous {} is snapshot {}",
-            snapshot.database, kept.tag
+            snapshot.database,
+            kept.tag
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -396,8 +446,15 @@ fn reset(
         }
     }
     let databases = project.databases(server.as_ref());
+    let existing = databases.size_of(&name).ok();
+    if existing.is_none() && !project.is_projects(&name, server.as_ref()) {
+        bail!(
+            "no database `{name}` on {}: reset makes only the project's databases (x-wharf.databases, or the image's); `wharf db create {name}` makes a new one",
+            server.access().service
+        );
+    }
     let mut steps = Vec::new();
-    if let Ok(size) = databases.size_of(&name) {
+    if let Some(size) = existing {
         steps.push(format!(
             "drop {name} ({}), kept as an automatic snapshot (`wharf db restore --undo`)",
             human_size(size)
@@ -428,7 +485,7 @@ fn reset(
             k.tag
         )
     });
-    println!("created {name} empty{undo}");
+    say!("created {name} empty{undo}");
     for step in migrate.into_iter().chain(seed.iter().map(String::as_str)) {
         if tasks.contains_key(step) {
             let code = project_tasks::run_named(settings, step, &[])?;
@@ -442,7 +499,7 @@ fn reset(
             )
             .with_context(|| format!("loading {step} failed; {name} is left as it stands{undo}"))?;
         }
-        println!(
+        say!(
             "{} {step}",
             if tasks.contains_key(step) {
                 "ran"
@@ -451,6 +508,6 @@ fn reset(
             }
         );
     }
-    println!("reset {name}");
+    say!("reset {name}");
     Ok(ExitCode::SUCCESS)
 }
