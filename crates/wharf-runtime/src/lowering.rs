@@ -716,18 +716,23 @@ mod tests {
         assert!(!found.contains_key("cache"), "redis is no database here");
     }
 
+    /// The spec of a project whose services all run natively here.
+    fn native_spec(dir: &tempfile::TempDir, loaded: &Loaded) -> ProjectSpec {
+        project_spec(
+            loaded,
+            &BTreeMap::new(),
+            &dir.path().join("v"),
+            &BTreeSet::new(),
+        )
+        .expect("redis-server and python3 are installed (Debian: apt-get install redis-server)")
+    }
+
     #[test]
     fn healthchecks_reach_services_where_they_run_natively() {
         let (dir, loaded) = load(
             "name: shop\nservices:\n  cache:\n    image: redis:7\n    ports: [\"26379:6379\"]\n    healthcheck: {test: [\"CMD\", \"redis-cli\", \"ping\"]}\n  web:\n    image: python:3.12\n    command: [\"python3\", \"-m\", \"http.server\"]\n    healthcheck: {test: [\"CMD\", \"redis-cli\", \"-u\", \"redis://cache:6379\", \"ping\"]}\n  shell:\n    image: python:3.12\n    command: [\"python3\", \"-m\", \"http.server\", \"8001\"]\n    healthcheck: {test: \"redis-cli -u redis://cache:6379 ping\"}\n",
         );
-        let spec = project_spec(
-            &loaded,
-            &BTreeMap::new(),
-            &dir.path().join("v"),
-            &BTreeSet::new(),
-        )
-        .expect("redis-server and python3 are installed (Debian: apt-get install redis-server)");
+        let spec = native_spec(&dir, &loaded);
         let probe = |name: &str| spec.services[name].healthcheck.clone().unwrap().probe;
         // Redis's port gets no HTTP route; a program's does.
         assert_eq!(spec.services["cache"].not_http, [6379]);
@@ -761,13 +766,7 @@ mod tests {
         let (dir, loaded) = load(
             "name: shop\nservices:\n  db:\n    image: redis:7\n    environment: {POSTGRES_USER: app}\n  app:\n    image: python:3.12\n    command: [\"python3\", \"-m\", \"http.server\"]\n    environment: {DB_HOST: db, DB_USER: db, DB_NAME: db}\n    healthcheck: {test: [\"CMD\", \"pg_isready\", \"-h\", \"db\", \"-U\", \"db\"]}\n",
         );
-        let spec = project_spec(
-            &loaded,
-            &BTreeMap::new(),
-            &dir.path().join("v"),
-            &BTreeSet::new(),
-        )
-        .expect("redis-server and python3 are installed (Debian: apt-get install redis-server)");
+        let spec = native_spec(&dir, &loaded);
         let env = |service: &str, name: &str| spec.services[service].environment[name].clone();
         assert_eq!(env("db", "POSTGRES_USER"), "app");
         assert_eq!(env("app", "DB_HOST"), "127.0.0.1");

@@ -13,19 +13,15 @@ use support::{Stack, free_port};
 
 /// `wharf db ARGS` with `input` on its standard input; stdout, asserting success.
 fn db(stack: &Stack, args: &[&str], input: &str) -> String {
-    let output = db_output(stack, args, input);
-    assert!(
-        output.status.success(),
-        "wharf db {args:?} failed ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    succeeded(args, &db_output(stack, args, input))
 }
 
 fn db_output(stack: &Stack, args: &[&str], input: &str) -> std::process::Output {
-    let mut command = stack.command(&[&["db"], args].concat());
+    with_input(stack.command(&[&["db"], args].concat()), input)
+}
+
+/// Runs `command` with `input` on its standard input.
+fn with_input(mut command: Command, input: &str) -> std::process::Output {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -36,6 +32,18 @@ fn db_output(stack: &Stack, args: &[&str], input: &str) -> std::process::Output 
     // helper's failure, the caller asserts what the command did.
     let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
     child.wait_with_output().unwrap()
+}
+
+/// The standard output of `wharf db ARGS`, which must have succeeded.
+fn succeeded(args: &[&str], output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "wharf db {args:?} failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
 }
 
 /// A dump without pg_dump's per-dump random `\restrict` key.
@@ -55,6 +63,29 @@ fn reachable_home(stack: &Stack) {
     std::fs::set_permissions(stack.home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// A project `name` whose `db` is PostgreSQL 15 (superuser `shop`, database `shopdb`)
+/// on a free port, and an `app` that sleeps, followed by `more` (volumes, `x-wharf`),
+/// given the port; the wharf home made reachable for the server.
+fn postgres_project(name: &str, db_extra: &str, more: impl Fn(u16) -> String) -> Stack {
+    let pg = free_port();
+    let stack = Stack::new(&format!(
+        r#"name: {name}
+services:
+  db:
+    image: postgres:15
+    environment: {{POSTGRES_USER: shop, POSTGRES_PASSWORD: s3cret, POSTGRES_DB: shopdb}}
+    ports: ["127.0.0.1:{pg}:5432"]
+{db_extra}  app:
+    image: debian
+    x-wharf:
+      process: {{command: ["sleep", "600"]}}
+{}"#,
+        more(pg)
+    ));
+    reachable_home(&stack);
+    stack
+}
+
 const PG_CHECKSUM: &str =
     "SELECT count(*) || ':' || md5(string_agg(i::text, ',' ORDER BY id)) FROM items i";
 
@@ -63,20 +94,12 @@ fn postgres_databases_round_trip_snapshot_and_undo_without_losing_anything() {
     if !support::have_servers() {
         return;
     }
-    let pg = free_port();
-    let stack = Stack::new(&format!(
-        r#"name: pgdb
-services:
-  db:
-    image: postgres:15
-    environment: {{POSTGRES_USER: shop, POSTGRES_PASSWORD: s3cret, POSTGRES_DB: shopdb}}
-    ports: ["127.0.0.1:{pg}:5432"]
-    volumes: [dbdata:/var/lib/postgresql/data]
-  app:
-    image: debian
-    x-wharf:
-      process: {{command: ["sleep", "600"]}}
-volumes:
+    let stack = postgres_project(
+        "pgdb",
+        "    volumes: [dbdata:/var/lib/postgresql/data]\n",
+        |pg| {
+            format!(
+                r#"volumes:
   dbdata:
 x-wharf:
   tasks:
@@ -86,8 +109,9 @@ x-wharf:
   databases:
     shopdb: {{service: db, migrate: migrate, seed: [seed.sql.gz]}}
 "#
-    ));
-    reachable_home(&stack);
+            )
+        },
+    );
     let seed = Command::new("sh")
         .arg("-c")
         .arg("printf \"INSERT INTO items VALUES (1, 'seeded');\\n\" | gzip > seed.sql.gz")
@@ -364,21 +388,7 @@ services:
     let db = |args: &[&str], input: &str| {
         let mut command = stack.command(&[&["db"], args].concat());
         command.env("PATH", "/nonexistent");
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "wharf db {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
+        succeeded(args, &with_input(command, input))
     };
 
     let listed = db(&["ls"], "");
@@ -443,19 +453,9 @@ fn migrations_wait_for_the_server_and_restores_say_when_the_code_moved_on() {
     if !support::have_servers() {
         return;
     }
-    let pg = free_port();
-    let stack = Stack::new(&format!(
-        r#"name: pgrepos
-services:
-  db:
-    image: postgres:15
-    environment: {{POSTGRES_USER: shop, POSTGRES_PASSWORD: s3cret, POSTGRES_DB: shopdb}}
-    ports: ["127.0.0.1:{pg}:5432"]
-  app:
-    image: debian
-    x-wharf:
-      process: {{command: ["sleep", "600"]}}
-x-wharf:
+    let stack = postgres_project("pgrepos", "", |pg| {
+        format!(
+            r#"x-wharf:
   repos:
     api: {{url: "file:///nonexistent/api.git", path: api, migrate: migrate}}
   tasks:
@@ -463,8 +463,8 @@ x-wharf:
       service: app
       run: ["psql", "postgres://shop:s3cret@127.0.0.1:{pg}/shopdb", "-c", "CREATE TABLE items (id int)"]
 "#
-    ));
-    reachable_home(&stack);
+        )
+    });
     let api = stack.dir.path().join("api");
     std::fs::create_dir(&api).unwrap();
     support::git(&api, &["init", "-q", "-b", "main"]);
@@ -521,17 +521,7 @@ fn an_interrupted_dump_or_load_leaves_nothing_behind() {
     if !support::have_servers() {
         return;
     }
-    let pg = free_port();
-    let stack = Stack::new(&format!(
-        r#"name: pgstop
-services:
-  db:
-    image: postgres:15
-    environment: {{POSTGRES_USER: shop, POSTGRES_PASSWORD: s3cret, POSTGRES_DB: shopdb}}
-    ports: ["127.0.0.1:{pg}:5432"]
-"#
-    ));
-    reachable_home(&stack);
+    let stack = postgres_project("pgstop", "", |_| String::new());
     stack.ok(&["up", "-d", "--wait", "--wait-timeout", "120"]);
     db(
         &stack,
