@@ -1,7 +1,7 @@
 //! Which services run as containers: `--backend`, `x-wharf.backend` per service, and
 //! for `auto`, whether a Docker engine answers and can run the service's image now.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use wharf_engine::BlockingEngine;
 use wharf_manifest::Loaded;
@@ -36,6 +36,9 @@ pub fn has_image(engine: &BlockingEngine, image: &str) -> bool {
 pub fn containers(loaded: &Loaded, choice: BackendChoice) -> BTreeSet<String> {
     let mut engine = None;
     let mut probed = false;
+    // Services sharing an image ask the engine about it once: a stack of 400 services
+    // of one image is one question, not 400.
+    let mut present: BTreeMap<&str, bool> = BTreeMap::new();
     let mut chosen = BTreeSet::new();
     for (name, service) in &loaded.project.services {
         let wanted = match (service.wharf.backend, choice) {
@@ -52,7 +55,10 @@ pub fn containers(loaded: &Loaded, choice: BackendChoice) -> BTreeSet<String> {
                     probed = true;
                 }
                 engine.as_ref().is_some_and(|engine| {
-                    service.build.is_some() || has_image(engine, &service.image)
+                    service.build.is_some()
+                        || *present
+                            .entry(service.image.as_str())
+                            .or_insert_with(|| has_image(engine, &service.image))
                 })
             }
         };
