@@ -10,6 +10,7 @@ mod error;
 pub mod interrupt;
 mod mariadb;
 mod mariadb_files;
+mod mariadb_objects;
 mod operations;
 mod pipeline;
 mod postgres;

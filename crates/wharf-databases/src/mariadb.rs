@@ -13,6 +13,7 @@ use std::time::Duration;
 pub(crate) use wharf_runtime::sql_quote::mariadb::{identifier, literal};
 
 use crate::error::DbError;
+use crate::mariadb_objects::Object;
 use wharf_runtime::recipes::Credentials;
 
 use crate::server::{Place, Server, ServerAccess, wait_for};
@@ -90,41 +91,70 @@ impl Mariadb {
         })
     }
 
-    /// The tables of `name`, after checking it holds nothing a table-by-table copy
-    /// would lose.
-    fn tables(&self, name: &str, doing: &str) -> Result<Vec<String>, DbError> {
-        let schema = literal(name);
-        let others = self.sql(
-            &format!(
-                "SELECT 'views', COUNT(*) FROM information_schema.views WHERE table_schema = {schema} \
-                 UNION ALL SELECT 'triggers', COUNT(*) FROM information_schema.triggers WHERE trigger_schema = {schema} \
-                 UNION ALL SELECT 'routines', COUNT(*) FROM information_schema.routines WHERE routine_schema = {schema} \
-                 UNION ALL SELECT 'events', COUNT(*) FROM information_schema.events WHERE event_schema = {schema};"
-            ),
-            &format!("looking into {name}"),
-        )?;
-        let held: Vec<&str> = others
-            .lines()
-            .filter_map(|row| row.split_once('\t'))
-            .filter(|(_, count)| *count != "0")
-            .map(|(kind, _)| kind)
-            .collect();
-        if !held.is_empty() {
-            return Err(DbError::Dump(format!(
-                "{doing} {name}: it holds {}, which wharf cannot yet copy inside MariaDB; `wharf db dump` and `wharf db load` carry them",
-                held.join(" and ")
-            )));
-        }
+    /// The base tables of `name` (its views are among its other objects).
+    fn tables(&self, name: &str) -> Result<Vec<String>, DbError> {
         Ok(self
             .sql(
                 &format!(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = {schema} ORDER BY table_name;"
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = {} \
+                     AND table_type = 'BASE TABLE' ORDER BY table_name;",
+                    literal(name)
                 ),
                 &format!("listing the tables of {name}"),
             )?
             .lines()
             .map(str::to_owned)
             .collect())
+    }
+
+    /// Each table of `from` created alike in the new database `to` and filled by
+    /// `INSERT … SELECT` inside the server (no SQL text to parse).
+    fn copy_rows(&self, from: &str, to: &str, tables: &[String]) -> Result<(), DbError> {
+        let mut script = format!(
+            "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO';\n\
+             CREATE DATABASE {};\n",
+            identifier(to)
+        );
+        for table in tables {
+            let columns = self.stored_columns(from, table)?.join(", ");
+            let (source, target) = (
+                format!("{}.{}", identifier(from), identifier(table)),
+                format!("{}.{}", identifier(to), identifier(table)),
+            );
+            let _ = writeln!(
+                script,
+                "CREATE TABLE {target} LIKE {source};\nINSERT INTO {target} ({columns}) SELECT {columns} FROM {source};"
+            );
+        }
+        let copied = self.sql(&script, &format!("copying {from}"));
+        if copied.is_err() {
+            let _ = self.sql(&format!("DROP DATABASE IF EXISTS {};", identifier(to)), "");
+        }
+        copied.map(drop)
+    }
+
+    /// Every table of `from` into `to` in one atomic `RENAME TABLE`.
+    fn move_tables(&self, tables: &[String], from: &str, to: &str) -> Result<(), DbError> {
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let moves: Vec<String> = tables
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}.{} TO {}.{}",
+                    identifier(from),
+                    identifier(t),
+                    identifier(to),
+                    identifier(t)
+                )
+            })
+            .collect();
+        self.sql(
+            &format!("RENAME TABLE {};", moves.join(", ")),
+            &format!("moving the tables of {from}"),
+        )
+        .map(drop)
     }
 
     /// Whether this process can reach the server's files where they are.
@@ -226,55 +256,48 @@ impl Server for Mariadb {
     }
 
     fn copy(&self, from: &str, to: &str) -> Result<(), DbError> {
-        let tables = self.tables(from, "copying")?;
+        let tables = self.tables(from)?;
+        let objects = self.objects(from)?;
         self.disconnect(from)?;
-        if self.files_reachable() && self.copy_files(from, to, &tables)? {
-            return Ok(());
-        }
-        let mut script = format!(
-            "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO';\n\
-             CREATE DATABASE {};\n",
-            identifier(to)
-        );
-        for table in &tables {
-            let columns = self.stored_columns(from, table)?.join(", ");
-            let (source, target) = (
-                format!("{}.{}", identifier(from), identifier(table)),
-                format!("{}.{}", identifier(to), identifier(table)),
-            );
-            let _ = writeln!(
-                script,
-                "CREATE TABLE {target} LIKE {source};\nINSERT INTO {target} ({columns}) SELECT {columns} FROM {source};"
-            );
-        }
-        let copied = self.sql(&script, &format!("copying {from}"));
-        if copied.is_err() {
+        let copied = if self.files_reachable() && self.copy_files(from, to, &tables)? {
+            Ok(())
+        } else {
+            self.copy_rows(from, to, &tables)
+        };
+        copied?;
+        let made = self.recreate(&objects, from, to);
+        if made.is_err() {
             let _ = self.sql(&format!("DROP DATABASE IF EXISTS {};", identifier(to)), "");
         }
-        copied.map(drop)
+        made
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<(), DbError> {
-        let tables = self.tables(from, "renaming")?;
+        let tables = self.tables(from)?;
+        let objects = self.objects(from)?;
         self.disconnect(from)?;
-        let moves: Vec<String> = tables
-            .iter()
-            .map(|t| {
-                format!(
-                    "{}.{} TO {}.{}",
-                    identifier(from),
-                    identifier(t),
-                    identifier(to),
-                    identifier(t)
-                )
-            })
-            .collect();
-        let mut script = format!("CREATE DATABASE {};\n", identifier(to));
-        if !moves.is_empty() {
-            let _ = writeln!(script, "RENAME TABLE {};", moves.join(", "));
+        self.sql(
+            &format!("CREATE DATABASE {};", identifier(to)),
+            &format!("creating {to}"),
+        )?;
+        let moved = self
+            .drop_triggers(&objects, from)
+            .and_then(|()| self.move_tables(&tables, from, to))
+            .and_then(|()| self.recreate(&objects, from, to));
+        if let Err(err) = moved {
+            // Back as it was: the tables where they were, their triggers again.
+            let _ = self.drop_triggers(&objects, to);
+            let _ = self.move_tables(&tables, to, from);
+            let _ = self.sql(&format!("DROP DATABASE IF EXISTS {};", identifier(to)), "");
+            let triggers: Vec<_> = objects.into_iter().filter(Object::is_trigger).collect();
+            let _ = self.recreate(&triggers, from, from);
+            return Err(err);
         }
-        let _ = writeln!(script, "DROP DATABASE {};", identifier(from));
-        self.sql(&script, &format!("renaming {from}")).map(drop)
+        self.sql(
+            &format!("DROP DATABASE {};", identifier(from)),
+            &format!("renaming {from}"),
+        )
+        .map(drop)
     }
 
     /// MariaDB has no per-database gate; wharf's own names keep clients away.
