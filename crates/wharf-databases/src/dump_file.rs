@@ -77,6 +77,16 @@ pub fn write_dump(
     format: DumpFormat,
     target: Option<&Path>,
 ) -> Result<(), DbError> {
+    if let Some(dir) = target
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(DbError::Dump(format!(
+            "{}: no such directory",
+            dir.display()
+        )));
+    }
     let partial = target.map(partial_name);
     let file = match &partial {
         Some(path) => Some(
@@ -104,7 +114,9 @@ pub fn write_dump(
         // A reader of standard output that stops (`| head`) ends the dump, quietly.
         (None, _) => match outcome {
             Err(DbError::Failed { message, .. })
-                if message.contains("Broken pipe") || message.contains("errno 32") =>
+                if ["Broken pipe", "errno 32", "SIGPIPE"]
+                    .iter()
+                    .any(|words| message.contains(words)) =>
             {
                 Ok(())
             }
@@ -171,24 +183,46 @@ pub fn read_dump(source: Option<&Path>, mut load: Command) -> Result<(), DbError
         .stdin
         .take()
         .expect("piped");
-    let pipe = match format.decompressor() {
-        None => loader_input,
-        Some(mut decompressor) => pipeline
-            .spawn(
-                decompressor.stdin(Stdio::piped()).stdout(loader_input),
-                "decompressing the dump",
-            )?
-            .stdin
-            .take()
-            .expect("piped"),
-    };
-    // The copy runs beside the wait, so an interruption is seen while it blocks; a
-    // program that stops reading (an error in the SQL) ends it, and its own error
+    // The copies run beside the wait, so an interruption is seen while they block; a
+    // program that stops reading (an error in the SQL) ends them, and its own error
     // says why, so the broken pipe is not the news.
-    let copy = std::thread::spawn(move || copy_into(pipe, &head, &mut input));
-    pipeline.wait()?;
+    let Some(mut decompressor) = format.decompressor() else {
+        let copy = std::thread::spawn(move || copy_into(loader_input, &head, &mut input));
+        pipeline.wait()?;
+        return joined(copy, &name);
+    };
+    let unpack = pipeline.spawn(
+        decompressor.stdin(Stdio::piped()).stdout(Stdio::piped()),
+        "decompressing the dump",
+    )?;
+    let (compressed, mut sql) = (
+        unpack.stdin.take().expect("piped"),
+        unpack.stdout.take().expect("piped"),
+    );
+    let feed = std::thread::spawn(move || copy_into(compressed, &head, &mut input));
+    // What comes out of the decompressor is looked at as a plain dump would be.
+    let forward = std::thread::spawn(move || -> Result<(), String> {
+        let mut unpacked = Vec::with_capacity(HEAD);
+        (&mut sql)
+            .take(HEAD as u64)
+            .read_to_end(&mut unpacked)
+            .map_err(|err| err.to_string())?;
+        check_head(&unpacked, DumpFormat::Sql)
+            .map_err(|why| format!("once decompressed, {why}"))?;
+        copy_into(loader_input, &unpacked, &mut sql).map_err(|err| err.to_string())
+    });
+    let waited = pipeline.wait();
+    if let Ok(Err(why)) = forward.join() {
+        return Err(DbError::Dump(format!("{name}: {why}")));
+    }
+    waited?;
+    joined(feed, &name)
+}
+
+/// The outcome of a copying thread.
+fn joined(copy: std::thread::JoinHandle<std::io::Result<()>>, name: &str) -> Result<(), DbError> {
     match copy.join() {
-        Ok(copied) => copied.map_err(DbError::io(&name)),
+        Ok(copied) => copied.map_err(DbError::io(name)),
         Err(_) => Err(DbError::Dump(format!("{name}: the copy failed"))),
     }
 }
@@ -300,6 +334,33 @@ mod tests {
                 read_dump(Some(&source), sh(&format!("touch {}", marker.display()))).unwrap_err();
             assert!(err.to_string().contains("no dump"), "{name}: {err}");
             assert!(!marker.exists(), "{name}: the loader ran");
+        }
+    }
+
+    #[test]
+    fn what_decompresses_to_no_dump_is_refused_and_the_loader_gets_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in [
+            ("empty.sql.gz", &b""[..]),
+            ("bin.sql.gz", &b"\x00\x01binary"[..]),
+        ] {
+            let source = dir.path().join(name);
+            let mut gzip = Command::new("sh")
+                .arg("-c")
+                .arg(format!("gzip -c > {}", source.display()))
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap();
+            gzip.stdin.take().unwrap().write_all(bytes).unwrap();
+            assert!(gzip.wait().unwrap().success());
+            let received = dir.path().join(format!("{name}.received"));
+            let err =
+                read_dump(Some(&source), sh(&format!("cat > {}", received.display()))).unwrap_err();
+            assert!(
+                err.to_string().contains("once decompressed"),
+                "{name}: {err}"
+            );
+            assert_eq!(std::fs::read(&received).unwrap(), b"", "{name}");
         }
     }
 

@@ -14,8 +14,6 @@ pub(crate) use wharf_runtime::sql_quote::mariadb::{identifier, literal};
 
 use crate::error::DbError;
 use crate::mariadb_objects::Object;
-use wharf_runtime::recipes::Credentials;
-
 use crate::server::{Place, Server, ServerAccess, wait_for};
 
 /// Schemas of the server itself, never the project's.
@@ -36,27 +34,15 @@ impl Mariadb {
     /// `program`, given the user's terminal when `terminal`.
     fn program_on(&self, name: &str, terminal: bool) -> Command {
         let facts = &self.access.facts;
-        let user = format!("--user={}", facts.superuser);
-        if self.access.place != Place::Host {
-            let mut command = self.access.client("sh", &[], terminal);
-            let password = match &facts.credentials {
-                Credentials::Variable(variable) => format!("MYSQL_PWD=\"${variable}\" "),
-                Credentials::NotNeeded => String::new(),
-            };
+        let mut command = self.access.client(name, &[], terminal, Some("MYSQL_PWD"));
+        // Here, the server's own socket; in a container, where the image's settings
+        // say.
+        if self.access.place == Place::Host {
             command
-                .args(["-c", &format!("{password}exec \"$@\""), "sh", name])
-                .arg(user);
-            return command;
+                .arg("--no-defaults")
+                .arg(format!("--socket={}", facts.socket.display()));
         }
-        let mut command = self.access.client(name, &[], terminal);
-        command
-            .arg("--no-defaults")
-            .arg(format!("--socket={}", facts.socket.display()))
-            .arg(user);
-        match &self.access.password {
-            Some(password) => command.env("MYSQL_PWD", password),
-            None => command.env_remove("MYSQL_PWD"),
-        };
+        command.arg(format!("--user={}", facts.superuser));
         command
     }
 

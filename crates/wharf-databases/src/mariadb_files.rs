@@ -112,7 +112,7 @@ impl Mariadb {
     /// `cp --reflink=auto` of each table's `.ibd` and `.cfg`, owner kept, synced.
     fn copy_table_files(&self, from: &str, to: &str, tables: &[String]) -> Result<(), DbError> {
         let data = &self.access.facts.data_dir;
-        let mut copy = self.access.client("sh", &[], false);
+        let mut copy = self.access.client("sh", &[], false, None);
         copy.args([
             "-c",
             "set -e; from=$1; to=$2; shift 2; for t; do \
@@ -137,7 +137,7 @@ impl Mariadb {
             );
         }
         self.sql(&script, &format!("importing into {to}"))?;
-        let mut tidy = self.access.client("sh", &[], false);
+        let mut tidy = self.access.client("sh", &[], false, None);
         tidy.args(["-c", "rm -f \"$1\"/*.cfg", "sh"])
             .arg(self.access.facts.data_dir.join(to));
         crate::server::output_of(tidy, "removing the export's files").map(drop)

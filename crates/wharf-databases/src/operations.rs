@@ -109,11 +109,27 @@ impl Databases<'_> {
     pub fn clone_to(&self, name: &str, new: &str) -> Result<(), DbError> {
         self.size_of(name)?;
         self.check_new(new)?;
-        self.server.copy(name, new)
+        self.server.copy(name, new)?;
+        self.unless_interrupted(new)
+    }
+
+    /// After a step that made database `made`: an interruption meanwhile undoes it and
+    /// ends the command, before anything else changes.
+    fn unless_interrupted(&self, made: &str) -> Result<(), DbError> {
+        if crate::interrupt::interrupted() {
+            let _ = self.server.drop(made);
+            return Err(DbError::Interrupted);
+        }
+        Ok(())
     }
 
     /// A name users may give a new database that does not exist yet.
     fn check_new(&self, name: &str) -> Result<(), DbError> {
+        if is_wharfs(name) {
+            return Err(DbError::Dump(format!(
+                "`{name}`: names starting with wharf_snapshot_ or wharf_incoming_ are wharf's own"
+            )));
+        }
         if !valid_name(name) {
             return Err(DbError::BadName(name.to_owned()));
         }
@@ -145,6 +161,7 @@ impl Databases<'_> {
         };
         let stored_as = self.free_name(SNAPSHOT_PREFIX)?;
         self.server.copy(name, &stored_as)?;
+        self.unless_interrupted(&stored_as)?;
         let recorded = self
             .server
             .seal(&stored_as, true)
@@ -170,6 +187,7 @@ impl Databases<'_> {
         }
         let incoming = self.free_name(INCOMING_PREFIX)?;
         self.server.copy(&snapshot.stored_as, &incoming)?;
+        self.unless_interrupted(&incoming)?;
         let reason = if undo { UNDO } else { "restore" };
         let kept = self.replace(&snapshot.database, &incoming, reason)?;
         if undo {
@@ -204,6 +222,7 @@ impl Databases<'_> {
             let _ = self.server.drop(&incoming);
             return Err(err);
         }
+        self.unless_interrupted(&incoming)?;
         if new {
             return Ok(None);
         }

@@ -28,9 +28,8 @@ pub struct Postgres {
 }
 
 impl Postgres {
-    /// One of the server's client programs, as the superuser: on this machine over
-    /// the server's unix socket with the password, in a container over the image's
-    /// socket, where local connections are trusted.
+    /// One of the server's client programs, as the superuser with the password: on
+    /// this machine over the server's unix socket, in a container over the image's.
     pub(crate) fn program(&self, name: &str) -> Command {
         self.program_on(name, false)
     }
@@ -51,12 +50,8 @@ impl Postgres {
             ));
             env.push(("PGPORT", facts.port.to_string()));
         }
-        let mut command = self.access.client(name, &env, terminal);
+        let mut command = self.access.client(name, &env, terminal, Some("PGPASSWORD"));
         command.env_remove("PGDATABASE").env_remove("PGSERVICE");
-        match (&self.access.place, &self.access.password) {
-            (Place::Host, Some(password)) => command.env("PGPASSWORD", password),
-            _ => command.env_remove("PGPASSWORD"),
-        };
         command
     }
 

@@ -162,7 +162,7 @@ impl Postgres {
         self.wait_until_empty(from)?;
         self.sql(&[from], "CHECKPOINT", "a checkpoint")?;
         let base = self.access.facts.data_dir.join("base");
-        let mut copy = self.access.client("sh", &[], false);
+        let mut copy = self.access.client("sh", &[], false, None);
         copy.args([
             "-c",
             "set -e; rm -rf \"$2\"; cp -a --reflink=auto \"$1\" \"$2\"; sync \"$2\" \"$2\"/*",

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use wharf_runtime::recipes::{DatabaseEngine, DatabaseFacts};
+use wharf_runtime::recipes::{Credentials, DatabaseEngine, DatabaseFacts};
 
 use crate::error::DbError;
 use crate::postgres::Postgres;
@@ -52,8 +52,17 @@ impl ServerAccess {
 
     /// `program` where the server is, with `env` set for it: on this machine (from the
     /// server's client directory, else the PATH), or in the container (given the
-    /// user's terminal when `terminal`).
-    pub(crate) fn client(&self, program: &str, env: &[(&str, String)], terminal: bool) -> Command {
+    /// user's terminal when `terminal`). `secret` names the variable the client reads
+    /// the superuser's password from (`PGPASSWORD`): here it is set from the service's
+    /// environment; in a container, from the container's own, by a shell in there, so
+    /// the password is never on a command line.
+    pub(crate) fn client(
+        &self,
+        program: &str,
+        env: &[(&str, String)],
+        terminal: bool,
+        secret: Option<&str>,
+    ) -> Command {
         match &self.place {
             Place::Host => {
                 let path = self
@@ -65,6 +74,12 @@ impl ServerAccess {
                     .unwrap_or_else(|| PathBuf::from(program));
                 let mut command = Command::new(path);
                 command.envs(env.iter().map(|(k, v)| (k, v)));
+                if let Some(secret) = secret {
+                    match &self.password {
+                        Some(password) => command.env(secret, password),
+                        None => command.env_remove(secret),
+                    };
+                }
                 command
             }
             Place::Container { wharf, project } => {
@@ -76,7 +91,22 @@ impl ServerAccess {
                 for (name, value) in env {
                     command.arg("-e").arg(format!("{name}={value}"));
                 }
-                command.arg(&self.service).arg(program);
+                command.arg(&self.service);
+                match (secret, &self.facts.credentials) {
+                    // The variable's name is the image's own (POSTGRES_PASSWORD…).
+                    (Some(secret), Credentials::Variable(variable)) => {
+                        command.args([
+                            "sh",
+                            "-c",
+                            &format!("{secret}=\"${variable}\" exec \"$@\""),
+                            "sh",
+                            program,
+                        ]);
+                    }
+                    _ => {
+                        command.arg(program);
+                    }
+                }
                 command
             }
         }
@@ -174,6 +204,9 @@ pub(crate) fn wait_for(
         if std::time::Instant::now() >= deadline {
             return Err(access.not_accepting(cause));
         }
+        if crate::interrupt::interrupted() {
+            return Err(DbError::Interrupted);
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -182,6 +215,7 @@ pub(crate) fn wait_for(
 fn refused(message: &str) -> bool {
     [
         "password authentication failed",
+        "no password supplied",
         "role \"",
         "no pg_hba.conf entry",
         "Access denied",

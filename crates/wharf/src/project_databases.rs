@@ -132,10 +132,16 @@ impl ProjectDatabases {
                 [] => bail!(
                     "the project runs no database server wharf knows: a service with a postgres, mariadb or mysql image"
                 ),
-                several => bail!(
-                    "the project has several database servers ({}): pick one with --service",
-                    join(several)
-                ),
+                several => match name {
+                    Some(name) if self.loaded.project.wharf.databases.contains_key(name) => bail!(
+                        "x-wharf.databases.{name} names no service, and the project has several database servers ({}): set its service, or pick one with --service",
+                        join(several)
+                    ),
+                    _ => bail!(
+                        "the project has several database servers ({}): pick one with --service",
+                        join(several)
+                    ),
+                },
             },
         };
         self.server(&service)

@@ -567,6 +567,24 @@ fn an_interrupted_dump_or_load_leaves_nothing_behind() {
         })
     };
 
+    // A reader that stops early (`| head`) ends the dump quietly.
+    let mut piped = stack
+        .command(&["db", "dump"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    std::io::Read::read_exact(piped.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(piped.stdout.take());
+    let output = piped.wait_with_output().unwrap();
+    assert!(
+        output.status.success() && output.stderr.is_empty(),
+        "{}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+
     // SIGTERM to wharf alone, mid-dump: its programs end with it, nothing is left.
     let mut dump = stack
         .command(&["db", "dump", "-o", "big.sql.gz"])

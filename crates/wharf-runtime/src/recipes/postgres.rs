@@ -216,7 +216,7 @@ fn initialize(
     let mut temporary = server(args, "", &sockets)
         .spawn()
         .context("cannot start postgres")?;
-    let outcome = initialize_running(args, user, database, &mut temporary);
+    let outcome = initialize_running(args, user, database, password, &mut temporary);
     // Fast shutdown, as the image's entrypoint does.
     super::entrypoint::stop_temporary(&mut temporary, nix::sys::signal::Signal::SIGINT);
     outcome
@@ -226,8 +226,11 @@ fn initialize_running(
     args: &PostgresArgs,
     user: &str,
     database: &str,
+    password: Option<&str>,
     server: &mut Child,
 ) -> anyhow::Result<()> {
+    // With the password, as the image's entrypoint: POSTGRES_INITDB_ARGS may ask for
+    // it on local connections too (`--auth-local=scram-sha-256`).
     let psql = |db: &str| {
         let mut command = Command::new(args.bin.join("psql"));
         command
@@ -236,6 +239,9 @@ fn initialize_running(
             .arg("-p")
             .arg(args.database.port.to_string())
             .args(["-U", user, "-d", db]);
+        if let Some(password) = password {
+            command.env("PGPASSWORD", password);
+        }
         command
     };
     wait_until_ready(server, "postgres", || {
@@ -258,12 +264,15 @@ fn initialize_running(
     let Some(scripts) = &args.database.initdb_d else {
         return Ok(());
     };
-    let script_env = [
+    let mut script_env = vec![
         ("PGHOST", init_sockets(args).display().to_string()),
         ("PGPORT", args.database.port.to_string()),
         ("PGUSER", user.to_owned()),
         ("PGDATABASE", database.to_owned()),
     ];
+    if let Some(password) = password {
+        script_env.push(("PGPASSWORD", password.to_owned()));
+    }
     run_init_files(scripts, &script_env, || psql(database))
 }
 

@@ -39,12 +39,15 @@ pub fn run(settings: &Settings, args: &DbArgs) -> anyhow::Result<ExitCode> {
     // Ctrl-C and SIGTERM are noted, so what runs ends tidily (no half-written dump,
     // no half-loaded database left beside); the command then exits 130.
     wharf_databases::interrupt::catch();
-    let outcome = run_command(settings, args);
-    if wharf_databases::interrupt::interrupted() {
-        eprintln!("interrupted");
-        return Ok(ExitCode::from(130));
+    match run_command(settings, args) {
+        // What failed because of the interruption is no news: that it stopped is.
+        Err(_) if wharf_databases::interrupt::interrupted() => {
+            eprintln!("interrupted: what was half done is undone");
+            Ok(ExitCode::from(130))
+        }
+        // Done before it could stop: done.
+        outcome => outcome,
     }
-    outcome
 }
 
 fn run_command(settings: &Settings, args: &DbArgs) -> anyhow::Result<ExitCode> {
@@ -97,12 +100,26 @@ fn list(project: &ProjectDatabases, format: &ListFormatArgs) -> anyhow::Result<E
         Some(service) => vec![service.clone()],
         None => project.servers.keys().cloned().collect(),
     };
+    // A server that cannot be reached is said, and the others are listed still.
     let mut rows = Vec::new();
+    let mut failures = Vec::new();
     for service in &services {
-        let server = project.server(service)?;
-        for listed in project.databases(server.as_ref()).list()? {
-            rows.push((service.clone(), listed));
+        let listed = project
+            .server(service)
+            .and_then(|server| Ok(project.databases(server.as_ref()).list()?));
+        match listed {
+            Ok(listed) => rows.extend(listed.into_iter().map(|l| (service.clone(), l))),
+            Err(err) if services.len() > 1 => failures.push(err),
+            Err(err) => return Err(err),
         }
+    }
+    let code = if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
+    for failure in &failures {
+        eprintln!("error: {failure:#}");
     }
     if format.format == ListFormat::Json {
         let rows: Vec<_> = rows
@@ -112,14 +129,14 @@ fn list(project: &ProjectDatabases, format: &ListFormatArgs) -> anyhow::Result<E
             })
             .collect();
         say!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     let mut table = vec![["SERVICE", "DATABASE", "SIZE", "SNAPSHOTS"].map(str::to_owned)];
     for (service, l) in rows {
         table.push([service, l.name, human_size(l.size), l.snapshots.to_string()]);
     }
     say_raw!("{}", aligned_table(&table));
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 fn drop_database(project: &ProjectDatabases, name: &str, yes: bool) -> anyhow::Result<ExitCode> {
@@ -266,6 +283,15 @@ fn snapshot(
 
 fn remove_snapshot(project: &ProjectDatabases, tag: &str, yes: bool) -> anyhow::Result<ExitCode> {
     let snapshot = project.store.get(tag)?;
+    if let Some(service) = &project.chosen
+        && &snapshot.service != service
+    {
+        bail!(
+            "snapshot {tag} is of {}'s {}, not of {service}'s",
+            snapshot.service,
+            snapshot.database
+        );
+    }
     let server = project.server(&snapshot.service)?;
     if !yes
         && !confirm(
@@ -340,7 +366,9 @@ fn restore(
         project
             .store
             .last_automatic(project.chosen.as_deref())?
-            .context("nothing to undo: no automatic snapshot (wharf db snapshots lists them)")?
+            .context(
+                "nothing (more) to undo: no drop, load, reset or restore left that an undo has not undone; `wharf db restore TAG` restores any snapshot `wharf db snapshots` lists",
+            )?
     };
     let server = project.server(&snapshot.service)?;
     let databases = project.databases(server.as_ref());
