@@ -741,10 +741,8 @@ mod tests {
         let ops = databases(&server, &store, 1);
         assert!(matches!(ops.create("app"), Err(DbError::Exists { .. })));
         assert!(matches!(ops.create("a;drop"), Err(DbError::BadName(_))));
-        assert!(matches!(
-            ops.create("wharf_snapshot_1"),
-            Err(DbError::BadName(_))
-        ));
+        let reserved = ops.create("wharf_snapshot_1").unwrap_err();
+        assert!(reserved.to_string().contains("wharf's own"), "{reserved}");
         assert!(matches!(
             ops.clone_to("nope", "x"),
             Err(DbError::NoDatabase { .. })
