@@ -185,6 +185,7 @@ impl Databases<'_> {
                 snapshot.tag
             )));
         }
+        self.sweep_abandoned()?;
         let incoming = self.free_name(INCOMING_PREFIX)?;
         self.server.copy(&snapshot.stored_as, &incoming)?;
         self.unless_interrupted(&incoming)?;
@@ -210,6 +211,7 @@ impl Databases<'_> {
         if !valid_name(name) {
             return Err(DbError::BadName(name.to_owned()));
         }
+        self.sweep_abandoned()?;
         // A new database is loaded where it will stay: nothing to swap with.
         let new = self.find(name)?.is_none();
         let incoming = if new {
@@ -394,16 +396,35 @@ impl Databases<'_> {
     }
 
     /// A name for one of wharf's own databases that the server does not have yet.
+    /// The name carries this process's id, so what a killed `wharf db` left half made
+    /// can be told from what another one is making (`sweep_abandoned`).
     fn free_name(&self, prefix: &str) -> Result<String, DbError> {
         let taken: Vec<String> = self.server.databases()?.into_iter().map(|d| d.0).collect();
         let mut n = 0;
         loop {
-            let name = format!("{prefix}{}_{n}", self.now_ms);
+            let name = format!("{prefix}{}_{}_{n}", self.now_ms, std::process::id());
             if !taken.contains(&name) {
                 return Ok(name);
             }
             n += 1;
         }
+    }
+
+    /// Drops the databases a `wharf db` killed mid-load or mid-restore (SIGKILL, a
+    /// crash) left beside the real ones: those whose process is gone.
+    fn sweep_abandoned(&self) -> Result<(), DbError> {
+        for (name, _) in self.server.databases()? {
+            let pid = name
+                .strip_prefix(INCOMING_PREFIX)
+                .and_then(|rest| rest.split('_').nth(1))
+                .and_then(|pid| pid.parse::<u32>().ok());
+            if let Some(pid) = pid
+                && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            {
+                self.server.drop(&name)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -713,6 +734,27 @@ mod tests {
             .unwrap();
         assert_eq!(none, None);
         assert_eq!(server.contents("fresh").as_deref(), Some("new"));
+    }
+
+    #[test]
+    fn what_a_killed_load_left_beside_is_swept_and_a_running_ones_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let mine = format!("wharf_incoming_5_{}_0", std::process::id());
+        let server = FakeServer::with(&[
+            ("app", "v1"),
+            ("wharf_incoming_5_999999999_0", "half"),
+            (&mine, "half"),
+        ]);
+        databases(&server, &store, 9)
+            .load("app", writing(&server, "v2"))
+            .unwrap();
+        assert!(server.contents("wharf_incoming_5_999999999_0").is_none());
+        assert!(
+            server.contents(&mine).is_some(),
+            "a live process's load is its own"
+        );
+        assert_eq!(server.contents("app").as_deref(), Some("v2"));
     }
 
     #[test]
