@@ -196,3 +196,62 @@ services:
         &filters,
     );
 }
+
+#[test]
+fn the_database_commands_read_as_pinned() {
+    if !support::have_servers() {
+        return;
+    }
+    let port = support::free_port();
+    let stack = Stack::new(&format!(
+        r#"name: shopdb
+services:
+  db:
+    image: postgres:15
+    environment: {{POSTGRES_USER: shop, POSTGRES_PASSWORD: s3cret, POSTGRES_DB: shop}}
+    ports: ["127.0.0.1:{port}:5432"]
+"#
+    ));
+    // PostgreSQL runs as its own user: the wharf home must be reachable.
+    std::fs::set_permissions(
+        stack.home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "120"]);
+    // The server's version is Debian's of the day.
+    let version = stack.ok(&["db", "shell", "--", "-At", "-c", "SHOW server_version"]);
+    let version = version
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let filters = filters(&stack, &[port]).text(&version, "VERSION");
+    let mut transcript = Transcript::new(&stack);
+    transcript.step("the databases", &["db", "ls"]);
+    transcript.step("a new one", &["db", "create", "extra"]);
+    transcript.step("twice", &["db", "create", "extra"]);
+    transcript.step("a name that is none", &["db", "create", "no way"]);
+    transcript.step("a snapshot", &["db", "snapshot", "--tag", "before"]);
+    transcript.step("the snapshots", &["db", "snapshots"]);
+    transcript.step("drop, with nobody to ask", &["db", "drop", "extra"]);
+    transcript.step("drop, answered", &["db", "drop", "extra", "--yes"]);
+    transcript.step("and back", &["db", "restore", "--undo", "--yes"]);
+    transcript.step("no such snapshot", &["db", "restore", "nosuch"]);
+    transcript.step(
+        "a dump of no known format",
+        &["db", "dump", "-o", "shop.bak"],
+    );
+    transcript.step(
+        "a dump that is not there",
+        &["db", "load", "missing.sql", "--yes"],
+    );
+    transcript.step("a copy", &["db", "clone", "shop", "shop_test"]);
+    transcript.step(
+        "a server that is not one",
+        &["db", "--service", "nosuch", "ls"],
+    );
+    transcript.step("the server down", &["stop", "db"]);
+    transcript.step("and asked", &["db", "ls"]);
+    assert_snapshot("database_commands", &transcript.text(), &filters);
+}

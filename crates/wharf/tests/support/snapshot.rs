@@ -75,10 +75,39 @@ fn placeholder(word: &str) -> Option<String> {
         "[PCT]"
     } else if core.len() >= 3 && core.bytes().all(|b| b.is_ascii_digit()) {
         "[N]"
+    } else if let Some(stamped) = without_stamp(word) {
+        return Some(stamped);
+    } else if is_shaped(core, "dddd-dd-dd") {
+        "[DATE]"
+    } else if is_shaped(core, "dd:dd:dd") {
+        "[CLOCK]"
     } else {
         return None;
     };
     Some(word.replacen(core, replaced, 1))
+}
+
+/// `auto-shop-20261201-175801-2` → `auto-shop-[STAMP]-2`: the date and time wharf puts
+/// in the names of snapshots and dumps.
+fn without_stamp(word: &str) -> Option<String> {
+    let bytes = word.as_bytes();
+    (0..bytes.len().saturating_sub(14)).find_map(|start| {
+        let candidate = &word.get(start..start + 15)?;
+        is_shaped(candidate, "dddddddd-dddddd")
+            .then(|| format!("{}[STAMP]{}", &word[..start], &word[start + 15..]))
+    })
+}
+
+/// Whether `word` has the shape `pattern`, where `d` stands for any digit.
+fn is_shaped(word: &str, pattern: &str) -> bool {
+    word.len() == pattern.len()
+        && word.bytes().zip(pattern.bytes()).all(|(b, p)| {
+            if p == b'd' {
+                b.is_ascii_digit()
+            } else {
+                b == p
+            }
+        })
 }
 
 /// `0s`, `2.31s`, `15ms`, `3m`, `1h`: how long something took or has run.
