@@ -336,3 +336,45 @@ fn a_socket_this_user_may_not_open_gets_the_permission_hint() {
         "{engine}"
     );
 }
+
+#[test]
+fn the_projects_databases_are_checked_against_the_file() {
+    let stack = Stack::new(
+        r#"name: dbchecked
+services:
+  db:
+    image: postgres:15
+    environment: {POSTGRES_PASSWORD: x}
+  web:
+    image: python
+x-wharf:
+  tasks:
+    migrate: {service: web, run: ["true"]}
+  databases:
+    shop: {service: db, migrate: migrate, seed: [migrate]}
+    typo: {service: dbx}
+    cache: {service: web}
+    unmigrated: {service: db, migrate: nosuch}
+    unseeded: {service: db, seed: [missing.sql]}
+"#,
+    );
+    let report = report(&stack.wharf(&["check", "--format", "json"]));
+    assert_eq!(
+        finding(&report, "databases", "x-wharf.databases.shop")["ok"],
+        true
+    );
+    for (subject, words) in [
+        ("typo", "service `dbx` is not in the file"),
+        ("cache", "`web` runs no postgres, mariadb or mysql image"),
+        ("unmigrated", "migrate task `nosuch`"),
+        ("unseeded", "seed `missing.sql`"),
+    ] {
+        let found = finding(
+            &report,
+            "databases",
+            &format!("x-wharf.databases.{subject}"),
+        );
+        assert_eq!(found["ok"], false, "{found}");
+        assert!(found["detail"].as_str().unwrap().contains(words), "{found}");
+    }
+}
