@@ -62,14 +62,26 @@ pub fn utc_text(ms: u64) -> String {
     )
 }
 
+/// `20261201-052501`: a Unix time in milliseconds as a UTC date and time for names of
+/// files and snapshots.
+pub fn utc_stamp(ms: u64) -> String {
+    let digits: String = utc_text(ms)
+        .chars()
+        .take(19)
+        .filter(char::is_ascii_digit)
+        .collect();
+    format!("{}-{}", &digits[..8], &digits[8..])
+}
+
 #[cfg(test)]
 mod tests {
-    use super::utc_text;
+    use super::{utc_stamp, utc_text};
 
     #[test]
     fn times_read_as_utc_dates() {
         assert_eq!(utc_text(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(utc_text(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(utc_text(1_796_102_701_123), "2026-12-01T05:25:01.123Z");
+        assert_eq!(utc_stamp(1_796_102_701_123), "20261201-052501");
     }
 }

@@ -2,8 +2,8 @@
 //! the server's unix socket, dumps with `mariadb-dump`. MariaDB cannot copy or rename
 //! a database as a whole: a copy is each table's files moved (`mariadb_files.rs`), or
 //! where they cannot be, each table created alike and filled by `INSERT … SELECT`
-//! inside the server; a rename is one atomic `RENAME TABLE` of every table. Views, triggers, routines and events do not move
-//! that way, so databases holding them are refused (a dump carries them).
+//! inside the server; a rename is one atomic `RENAME TABLE` of every table. Routines,
+//! views, triggers and events are made again beside them (`mariadb_objects.rs`).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -46,11 +46,14 @@ impl Mariadb {
         command
     }
 
-    /// Runs `script` (statements separated by `;`) in one session; its rows, by tab.
-    pub(crate) fn sql(&self, script: &str, what: &str) -> Result<String, DbError> {
+    /// Runs `script` (statements separated by `;`) in one session; its rows, each a
+    /// list of fields as the server has them.
+    pub(crate) fn sql(&self, script: &str, what: &str) -> Result<Vec<Vec<String>>, DbError> {
         let mut client = self.program("mariadb");
+        // Batch output escapes tabs, newlines and backslashes in values, so a row is a
+        // line and a field is what lies between tabs, whatever the values hold.
         client
-            .args(["--batch", "--skip-column-names", "--raw"])
+            .args(["--batch", "--skip-column-names"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -65,7 +68,10 @@ impl Mariadb {
             .write_all(script.as_bytes());
         let output = child.wait_with_output().map_err(DbError::io("mariadb"))?;
         if output.status.success() && written.is_ok() {
-            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+            return Ok(String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .map(|row| row.split('\t').map(unescape).collect())
+                .collect());
         }
         let message = crate::server::last_words(&String::from_utf8_lossy(&output.stderr));
         if message.contains("Can't connect to local server through socket") {
@@ -77,20 +83,25 @@ impl Mariadb {
         })
     }
 
+    /// The first field of each row `script` answers (names, ids, a count).
+    pub(crate) fn column(&self, script: &str, what: &str) -> Result<Vec<String>, DbError> {
+        Ok(self
+            .sql(script, what)?
+            .into_iter()
+            .filter_map(|row| row.into_iter().next())
+            .collect())
+    }
+
     /// The base tables of `name` (its views are among its other objects).
     fn tables(&self, name: &str) -> Result<Vec<String>, DbError> {
-        Ok(self
-            .sql(
-                &format!(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = {} \
-                     AND table_type = 'BASE TABLE' ORDER BY table_name;",
-                    literal(name)
-                ),
-                &format!("listing the tables of {name}"),
-            )?
-            .lines()
-            .map(str::to_owned)
-            .collect())
+        self.column(
+            &format!(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = {} \
+                 AND table_type = 'BASE TABLE' ORDER BY table_name;",
+                literal(name)
+            ),
+            &format!("listing the tables of {name}"),
+        )
     }
 
     /// Each table of `from` created alike in the new database `to` and filled by
@@ -153,7 +164,7 @@ impl Mariadb {
 
     /// Ends the sessions using `name` but this one, as PostgreSQL's copy needs.
     fn disconnect(&self, name: &str) -> Result<(), DbError> {
-        let ids = self.sql(
+        let ids = self.column(
             &format!(
                 "SELECT id FROM information_schema.processlist WHERE db = {} AND id <> CONNECTION_ID();",
                 literal(name)
@@ -161,7 +172,7 @@ impl Mariadb {
             "listing clients",
         )?;
         // A client may have left on its own meanwhile: KILL of a gone id is no failure.
-        for id in ids.lines() {
+        for id in ids {
             let _ = self.sql(&format!("KILL CONNECTION {id};"), "disconnecting a client");
         }
         Ok(())
@@ -170,7 +181,7 @@ impl Mariadb {
     /// The columns `INSERT … SELECT` may write: generated ones compute themselves.
     fn stored_columns(&self, name: &str, table: &str) -> Result<Vec<String>, DbError> {
         Ok(self
-            .sql(
+            .column(
                 &format!(
                     "SELECT column_name FROM information_schema.columns WHERE table_schema = {} AND table_name = {} \
                      AND extra NOT LIKE '%GENERATED%' ORDER BY ordinal_position;",
@@ -179,8 +190,8 @@ impl Mariadb {
                 ),
                 &format!("listing the columns of {table}"),
             )?
-            .lines()
-            .map(identifier)
+            .iter()
+            .map(|column| identifier(column))
             .collect())
     }
 }
@@ -197,13 +208,9 @@ impl Server for Mariadb {
     }
 
     fn version(&self) -> Result<String, DbError> {
-        let version = self.sql("SELECT VERSION();", "asking the version")?;
-        Ok(version
-            .trim()
-            .split('-')
-            .next()
-            .unwrap_or_default()
-            .to_owned())
+        let version = self.column("SELECT VERSION();", "asking the version")?;
+        let version = version.first().map_or("", String::as_str);
+        Ok(version.split('-').next().unwrap_or_default().to_owned())
     }
 
     fn databases(&self) -> Result<Vec<(String, u64)>, DbError> {
@@ -216,10 +223,10 @@ impl Server for Mariadb {
             "listing databases",
         )?;
         Ok(rows
-            .lines()
-            .filter_map(|row| {
-                let (name, size) = row.split_once('\t')?;
-                Some((name.to_owned(), size.parse().unwrap_or(0)))
+            .into_iter()
+            .filter_map(|row| match <[String; 2]>::try_from(row) {
+                Ok([name, size]) => Some((name, size.parse().unwrap_or(0))),
+                Err(_) => None,
             })
             .collect())
     }
@@ -316,5 +323,38 @@ impl Server for Mariadb {
         let mut client = self.program("mariadb");
         client.arg(format!("--database={name}"));
         client
+    }
+}
+
+/// A field of the client's batch output, its escapes undone (`\t`, `\n`, `\\`, `\0`).
+fn unescape(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut chars = field.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('0') => out.push('\0'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape;
+
+    #[test]
+    fn batch_output_is_read_back_as_written() {
+        assert_eq!(
+            unescape("BEGIN\\n\\tSET x = 'a\\\\b';\\nEND"),
+            "BEGIN\n\tSET x = 'a\\b';\nEND"
+        );
     }
 }

@@ -51,7 +51,7 @@ impl Mariadb {
             return Ok(false);
         }
         let schema = literal(from);
-        let obstacles = self.sql(
+        let obstacles = self.column(
             &format!(
                 "SELECT (SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = {schema} \
                  AND (engine <> 'InnoDB' OR create_options LIKE '%partitioned%')) \
@@ -61,7 +61,7 @@ impl Mariadb {
             ),
             &format!("looking into {from}"),
         )?;
-        Ok(obstacles.trim() == "0")
+        Ok(obstacles == ["0"])
     }
 
     /// Flushes `from`'s tables for export in a session held open while their files are

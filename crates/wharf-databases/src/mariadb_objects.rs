@@ -89,28 +89,27 @@ impl Mariadb {
     pub(crate) fn objects(&self, database: &str) -> Result<Vec<Object>, DbError> {
         let mut objects = Vec::new();
         for kind in KINDS {
-            let names = self.sql(
+            let names = self.column(
                 &kind.names_query(&literal(database)),
                 &format!(
                     "listing the {}s of {database}",
                     kind.keyword().to_lowercase()
                 ),
             )?;
-            for name in names.lines() {
-                let shown = self.sql(
-                    &format!(
-                        "SHOW CREATE {} {}.{};",
-                        kind.keyword(),
-                        identifier(database),
-                        identifier(name)
-                    ),
-                    &format!("reading {name}"),
-                )?;
-                let fields: Vec<String> = shown
-                    .trim_end_matches('\n')
-                    .split('\t')
-                    .map(unescape)
-                    .collect();
+            for name in &names {
+                let fields = self
+                    .sql(
+                        &format!(
+                            "SHOW CREATE {} {}.{};",
+                            kind.keyword(),
+                            identifier(database),
+                            identifier(name)
+                        ),
+                        &format!("reading {name}"),
+                    )?
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default();
                 let (statement, mode) = kind.columns();
                 objects.push(Object {
                     kind,
@@ -167,38 +166,5 @@ impl Mariadb {
             &format!("setting aside the triggers of {database}"),
         )
         .map(drop)
-    }
-}
-
-/// A field of the client's batch output, its escapes undone (`\t`, `\n`, `\\`, `\0`).
-fn unescape(field: &str) -> String {
-    let mut out = String::with_capacity(field.len());
-    let mut chars = field.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some('0') => out.push('\0'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unescape;
-
-    #[test]
-    fn batch_output_is_read_back_as_written() {
-        assert_eq!(
-            unescape("BEGIN\\n\\tSET x = 'a\\\\b';\\nEND"),
-            "BEGIN\n\tSET x = 'a\\b';\nEND"
-        );
     }
 }

@@ -4,6 +4,7 @@
 //! snapshot, so a failure anywhere leaves the database as it was.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use wharf_runtime::recipes::DatabaseEngine;
 
@@ -29,12 +30,23 @@ pub struct Listed {
     pub snapshots: usize,
 }
 
+/// Each checked-out repo's commit now, recorded with every snapshot: asked only when
+/// one is recorded, since reading them runs git in every repo.
+pub trait RepoRevisions {
+    fn revisions(&self) -> BTreeMap<String, String>;
+}
+
+impl RepoRevisions for BTreeMap<String, String> {
+    fn revisions(&self) -> BTreeMap<String, String> {
+        self.clone()
+    }
+}
+
 /// One server's databases and the project's snapshots of them.
 pub struct Databases<'a> {
     pub server: &'a dyn Server,
     pub store: &'a SnapshotStore,
-    /// Each checked-out repo's commit now, recorded with every snapshot.
-    pub revisions: BTreeMap<String, String>,
+    pub revisions: &'a dyn RepoRevisions,
     /// The time, in milliseconds since the epoch, snapshots are taken at.
     pub now_ms: u64,
 }
@@ -159,7 +171,7 @@ impl Databases<'_> {
             Some(tag) => tag.to_owned(),
             None => self.free_tag(name, ""),
         };
-        let stored_as = self.free_name(SNAPSHOT_PREFIX)?;
+        let stored_as = self.free_name(SNAPSHOT_PREFIX);
         self.server.copy(name, &stored_as)?;
         self.unless_interrupted(&stored_as)?;
         let recorded = self
@@ -186,7 +198,7 @@ impl Databases<'_> {
             )));
         }
         self.sweep_abandoned()?;
-        let incoming = self.free_name(INCOMING_PREFIX)?;
+        let incoming = self.free_name(INCOMING_PREFIX);
         self.server.copy(&snapshot.stored_as, &incoming)?;
         self.unless_interrupted(&incoming)?;
         let reason = if undo { UNDO } else { "restore" };
@@ -217,7 +229,7 @@ impl Databases<'_> {
         let incoming = if new {
             name.to_owned()
         } else {
-            self.free_name(INCOMING_PREFIX)?
+            self.free_name(INCOMING_PREFIX)
         };
         self.server.create(&incoming)?;
         if let Err(err) = feed(self.server.load(&incoming)) {
@@ -233,13 +245,13 @@ impl Databases<'_> {
 
     /// Drops `name`, keeping it as an automatic snapshot (returned): the undo.
     pub fn drop(&self, name: &str) -> Result<Snapshot, DbError> {
-        self.size_of(name)?;
+        let size = self.size_of(name)?;
         if self.server.servers_own().contains(&name) {
             return Err(DbError::Dump(format!(
                 "`{name}` is the server's own database, which its tools connect to; `wharf db reset {name}` empties it instead"
             )));
         }
-        self.set_aside(name, "drop")
+        self.set_aside(name, size, "drop")
     }
 
     /// Drops `name` if it exists (kept as an automatic snapshot, returned) and creates
@@ -249,7 +261,7 @@ impl Databases<'_> {
             return Err(DbError::BadName(name.to_owned()));
         }
         let kept = match self.find(name)? {
-            Some(_) => Some(self.set_aside(name, "reset")?),
+            Some(size) => Some(self.set_aside(name, size, "reset")?),
             None => None,
         };
         self.server.create(name)?;
@@ -273,7 +285,7 @@ impl Databases<'_> {
         reason: &str,
     ) -> Result<Option<Snapshot>, DbError> {
         let kept = match self.find(target) {
-            Ok(Some(_)) => match self.set_aside(target, reason) {
+            Ok(Some(size)) => match self.set_aside(target, size, reason) {
                 Ok(kept) => Some(kept),
                 Err(err) => {
                     let _ = self.server.drop(incoming);
@@ -296,10 +308,9 @@ impl Databases<'_> {
         Ok(kept)
     }
 
-    /// Renames `name` into a sealed automatic snapshot: no copy, no time.
-    fn set_aside(&self, name: &str, reason: &str) -> Result<Snapshot, DbError> {
-        let size = self.size_of(name)?;
-        let stored_as = self.free_name(SNAPSHOT_PREFIX)?;
+    /// Renames `name` (of `size`) into a sealed automatic snapshot: no copy, no time.
+    fn set_aside(&self, name: &str, size: u64, reason: &str) -> Result<Snapshot, DbError> {
+        let stored_as = self.free_name(SNAPSHOT_PREFIX);
         self.server.rename(name, &stored_as)?;
         let tag = self.free_tag(name, "auto-");
         let snapshot = match self.record(name, tag, size, stored_as.clone(), Some(reason)) {
@@ -370,22 +381,24 @@ impl Databases<'_> {
             stored_as,
             automatic: automatic.map(str::to_owned),
             undone: false,
-            revisions: self.revisions.clone(),
+            revisions: self.revisions.revisions(),
         })
     }
 
-    /// `<prefix><database>-<yyyymmdd-hhmmss>`, with `-2`… when taken.
+    /// `<prefix><database>-<yyyymmdd-hhmmss>`, with `-2`… when taken; a character a
+    /// tag cannot hold (in a database's odd name) becomes `_`.
     fn free_tag(&self, name: &str, prefix: &str) -> String {
-        let stamp: String = wharf_api::utc_text(self.now_ms)
+        let name: String = name
             .chars()
-            .take(19)
-            .filter(char::is_ascii_digit)
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
-        let base = format!("{prefix}{name}-{}-{}", &stamp[..8], &stamp[8..]);
-        let base: String = base
-            .chars()
-            .map(|c| if valid_tag(&c.to_string()) { c } else { '_' })
-            .collect();
+        let base = format!("{prefix}{name}-{}", wharf_api::utc_stamp(self.now_ms));
         let mut tag = base.clone();
         let mut n = 1;
         while self.store.contains(&tag) {
@@ -395,19 +408,13 @@ impl Databases<'_> {
         tag
     }
 
-    /// A name for one of wharf's own databases that the server does not have yet.
-    /// The name carries this process's id, so what a killed `wharf db` left half made
-    /// can be told from what another one is making (`sweep_abandoned`).
-    fn free_name(&self, prefix: &str) -> Result<String, DbError> {
-        let taken: Vec<String> = self.server.databases()?.into_iter().map(|d| d.0).collect();
-        let mut n = 0;
-        loop {
-            let name = format!("{prefix}{}_{}_{n}", self.now_ms, std::process::id());
-            if !taken.contains(&name) {
-                return Ok(name);
-            }
-            n += 1;
-        }
+    /// A name for one of wharf's own databases, unique without asking the server: it
+    /// holds the time, this process's id (so what a killed `wharf db` left half made
+    /// can be told from what another one is making, `sweep_abandoned`) and a count.
+    fn free_name(&self, prefix: &str) -> String {
+        static MADE: AtomicU32 = AtomicU32::new(0);
+        let n = MADE.fetch_add(1, Ordering::Relaxed);
+        format!("{prefix}{}_{}_{n}", self.now_ms, std::process::id())
     }
 
     /// Drops the databases a `wharf db` killed mid-load or mid-restore (SIGKILL, a
@@ -592,10 +599,12 @@ mod tests {
         store: &'a SnapshotStore,
         now_ms: u64,
     ) -> Databases<'a> {
+        static REVISIONS: std::sync::LazyLock<BTreeMap<String, String>> =
+            std::sync::LazyLock::new(|| BTreeMap::from([("api".to_owned(), "c0ffee".to_owned())]));
         Databases {
             server,
             store,
-            revisions: BTreeMap::from([("api".to_owned(), "c0ffee".to_owned())]),
+            revisions: &*REVISIONS,
             now_ms,
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 pub(crate) use wharf_runtime::sql_quote::postgres::{identifier, literal};
 
 use crate::error::DbError;
-use crate::server::{Place, Server, ServerAccess, output_of, wait_for, while_busy};
+use crate::server::{Place, Server, ServerAccess, output_of, wait_for};
 
 /// The database statements run in: it exists in every cluster `initdb` made. A
 /// statement about `postgres` itself runs in `template1`.
@@ -139,8 +139,21 @@ impl Postgres {
     }
 }
 
-fn busy(err: &DbError) -> bool {
-    matches!(err, DbError::Failed { message, .. } if message.contains("being accessed by other users"))
+/// Tries `attempt` a few times while the server says the database is busy (a client
+/// connected between our disconnecting it and the statement).
+fn while_busy<T>(mut attempt: impl FnMut() -> Result<T, DbError>) -> Result<T, DbError> {
+    let mut tries = 0;
+    loop {
+        match attempt() {
+            Err(DbError::Failed { ref message, .. })
+                if message.contains("being accessed by other users") && tries < 20 =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
 }
 
 impl Server for Postgres {
@@ -213,7 +226,7 @@ impl Server for Postgres {
             identifier(from),
             self.file_copy()
         );
-        while_busy(busy, || {
+        while_busy(|| {
             self.disconnect(from)?;
             self.sql(&[from, to], &statement, &format!("copying {from}"))
                 .map(drop)
@@ -226,7 +239,7 @@ impl Server for Postgres {
             identifier(from),
             identifier(to)
         );
-        while_busy(busy, || {
+        while_busy(|| {
             self.disconnect(from)?;
             self.sql(&[from, to], &statement, &format!("renaming {from}"))
                 .map(drop)

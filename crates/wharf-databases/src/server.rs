@@ -224,21 +224,3 @@ fn refused(message: &str) -> bool {
     .iter()
     .any(|words| message.contains(words))
 }
-
-/// Tries `attempt` a few times while the server says the database is busy (a client
-/// connected between our disconnecting it and the statement).
-pub(crate) fn while_busy<T>(
-    busy: impl Fn(&DbError) -> bool,
-    mut attempt: impl FnMut() -> Result<T, DbError>,
-) -> Result<T, DbError> {
-    let mut tries = 0;
-    loop {
-        match attempt() {
-            Err(err) if busy(&err) && tries < 20 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            other => return other,
-        }
-    }
-}

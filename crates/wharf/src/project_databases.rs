@@ -4,12 +4,17 @@
 //! command means.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::bail;
 use wharf_api::{InstanceState, InstanceStatus};
-use wharf_databases::{Databases, Place, Server, ServerAccess, SnapshotStore};
+use wharf_databases::{
+    Databases, DumpFormat, Place, RepoRevisions, Server, ServerAccess, SnapshotStore,
+};
 use wharf_manifest::Loaded;
+use wharf_model::x_wharf::DatabaseSettings;
 use wharf_runtime::recipes::{self, Credentials};
 
 use crate::project_ref;
@@ -25,9 +30,24 @@ pub struct ProjectDatabases {
     /// `--service`.
     pub chosen: Option<String>,
     pub store: SnapshotStore,
-    pub revisions: BTreeMap<String, String>,
+    /// The project's checkouts, and their commits once asked for.
+    repos: Vec<wharf_repos::RepoSpec>,
+    revisions: OnceLock<BTreeMap<String, String>>,
     /// What wharfd runs of the project (none when it does not run).
     instances: Vec<InstanceStatus>,
+}
+
+impl RepoRevisions for ProjectDatabases {
+    fn revisions(&self) -> BTreeMap<String, String> {
+        self.revisions
+            .get_or_init(|| {
+                wharf_repos::revisions(&self.repos)
+                    .into_iter()
+                    .filter_map(|r| Some((r.name, r.commit?)))
+                    .collect()
+            })
+            .clone()
+    }
 }
 
 /// The project's database servers: in a container when wharfd runs the service in
@@ -84,20 +104,16 @@ impl ProjectDatabases {
             .and_then(|client| project_ref::instances(&client, &loaded.project.name).ok())
             .unwrap_or_default();
         let servers = servers(&loaded, &data.join("volumes"), &instances);
-        let revisions = crate::project_repos::ProjectRepos::of(&loaded, settings)
-            .map(|repos| {
-                wharf_repos::revisions(&repos.set.repos)
-                    .into_iter()
-                    .filter_map(|r| Some((r.name, r.commit?)))
-                    .collect()
-            })
+        let repos = crate::project_repos::ProjectRepos::of(&loaded, settings)
+            .map(|repos| repos.set.repos)
             .unwrap_or_default();
         Ok(Self {
             store: SnapshotStore::new(&data),
             loaded,
             servers,
             chosen: chosen.map(str::to_owned),
-            revisions,
+            repos,
+            revisions: OnceLock::new(),
             instances,
         })
     }
@@ -106,7 +122,7 @@ impl ProjectDatabases {
         Databases {
             server,
             store: &self.store,
-            revisions: self.revisions.clone(),
+            revisions: self,
             now_ms: wharf_api::now_ms(),
         }
     }
@@ -169,17 +185,10 @@ impl ProjectDatabases {
         Ok(server)
     }
 
-    /// Whether wharfd runs `service` (or is starting it).
+    /// Whether wharfd runs `service` (or is starting it), not on its way down.
     pub fn is_up(&self, service: &str) -> bool {
         self.instances.iter().any(|i| {
-            i.service == service
-                && matches!(
-                    i.state,
-                    InstanceState::Waiting
-                        | InstanceState::Running
-                        | InstanceState::Restarting
-                        | InstanceState::CrashLoop
-                )
+            i.service == service && i.state.is_active() && i.state != InstanceState::Stopping
         })
     }
 
@@ -251,6 +260,44 @@ impl ProjectDatabases {
         self.loaded.project.wharf.databases.contains_key(name)
             || server.access().facts.database == name
     }
+}
+
+/// What is wrong with a database the file declares (`x-wharf.databases`): a service
+/// that runs no database image, a migrate task or a seed that does not exist.
+pub fn declared_problem(loaded: &Loaded, declared: &DatabaseSettings) -> Option<String> {
+    let project = &loaded.project;
+    if let Some(service) = &declared.service {
+        match project.services.get(service) {
+            None => return Some(format!("service `{service}` is not in the file")),
+            Some(found) if recipes::of_image(found).is_none() => {
+                return Some(format!(
+                    "`{service}` runs no postgres, mariadb or mysql image"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let task = |name: &str| project.wharf.tasks.contains_key(name);
+    if let Some(migrate) = &declared.migrate
+        && !task(migrate)
+    {
+        return Some(format!(
+            "its migrate task `{migrate}` is not in x-wharf.tasks"
+        ));
+    }
+    declared
+        .seed
+        .iter()
+        .filter(|seed| !task(seed))
+        .find_map(|seed| {
+            if loaded.project_dir.join(seed).is_file() {
+                DumpFormat::of_path(Path::new(seed))
+                    .err()
+                    .map(|err| format!("its seed: {err}"))
+            } else {
+                Some(format!("its seed `{seed}` is neither a task nor a file"))
+            }
+        })
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {

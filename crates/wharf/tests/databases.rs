@@ -331,7 +331,8 @@ services:
         "CREATE TABLE audit (id int);\n\
          CREATE VIEW v AS SELECT id FROM items WHERE id <= 10;\n\
          CREATE TRIGGER noted AFTER INSERT ON items FOR EACH ROW INSERT INTO audit VALUES (NEW.id);\n\
-         CREATE FUNCTION twice(x int) RETURNS int DETERMINISTIC RETURN x * 2;",
+         CREATE FUNCTION twice(x int) RETURNS int DETERMINISTIC RETURN x * 2;\n\
+         CREATE FUNCTION spaced() RETURNS text DETERMINISTIC RETURN CONCAT('a\\\\b', '\t', 'c');",
     );
     let objects = "INSERT INTO items (id, name) VALUES (100000, 'new');\n\
                    SELECT concat((SELECT COUNT(*) FROM v), ':', (SELECT COUNT(*) FROM audit), ':', twice(21));";
@@ -340,6 +341,11 @@ services:
     assert_eq!(
         db(&stack, &["shell", "--", "-N"], objects).trim(),
         "10:1:42"
+    );
+    // A routine whose text holds a backslash and a tab comes back as written.
+    assert_eq!(
+        db(&stack, &["shell", "--", "-N"], "SELECT HEX(spaced());").trim(),
+        "615C620963"
     );
     db(&stack, &["drop", "shop", "--yes"], "");
     db(&stack, &["restore", "--undo", "--yes"], "");

@@ -164,34 +164,9 @@ fn check_project(settings: &Settings, args: &CheckArgs, loaded: &Loaded, report:
 
 /// `x-wharf.databases`: each names a database server, a task and seed that exist.
 fn check_databases(loaded: &Loaded, report: &mut Report) {
-    let project = &loaded.project;
-    for (name, database) in &project.wharf.databases {
+    for (name, database) in &loaded.project.wharf.databases {
         let subject = format!("x-wharf.databases.{name}");
-        let server =
-            database
-                .service
-                .as_deref()
-                .map(|service| match project.services.get(service) {
-                    None => Err(format!("service `{service}` is not in the file")),
-                    Some(found) if wharf_runtime::recipes::of_image(found).is_none() => Err(
-                        format!("`{service}` runs no postgres, mariadb or mysql image"),
-                    ),
-                    Some(_) => Ok(()),
-                });
-        let task = |task: &str| project.wharf.tasks.contains_key(task);
-        let missing_seed = database
-            .seed
-            .iter()
-            .find(|seed| !task(seed) && !loaded.project_dir.join(seed.as_str()).is_file());
-        let problem = match (server, &database.migrate, missing_seed) {
-            (Some(Err(why)), _, _) => Some(why),
-            (_, Some(migrate), _) if !task(migrate) => Some(format!(
-                "its migrate task `{migrate}` is not in x-wharf.tasks"
-            )),
-            (_, _, Some(seed)) => Some(format!("its seed `{seed}` is neither a task nor a file")),
-            _ => None,
-        };
-        match problem {
+        match crate::project_databases::declared_problem(loaded, database) {
             Some(why) => report.problem("databases", subject, why, "correct the file named"),
             None => report.ok(
                 "databases",

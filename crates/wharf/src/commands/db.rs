@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
-use wharf_databases::{DumpFormat, Server, Snapshot, read_dump, write_dump};
+use wharf_databases::{DumpFormat, RepoRevisions as _, Server, Snapshot, read_dump, write_dump};
 
 use crate::cli::{DbArgs, DbCommand, ListFormat, ListFormatArgs, SnapshotCommand};
 use crate::confirm::confirm;
@@ -198,12 +198,8 @@ fn dump(
         Some(path) if path == Path::new("-") => None,
         Some(path) => Some(path),
         None if std::io::stdout().is_terminal() => {
-            let stamp: String = wharf_api::utc_text(wharf_api::now_ms())
-                .chars()
-                .take(19)
-                .filter(char::is_ascii_digit)
-                .collect();
-            default_file = PathBuf::from(format!("{name}-{}-{}.sql.zst", &stamp[..8], &stamp[8..]));
+            let stamp = wharf_api::utc_stamp(wharf_api::now_ms());
+            default_file = PathBuf::from(format!("{name}-{stamp}.sql.zst"));
             Some(default_file.as_path())
         }
         None => None,
@@ -372,7 +368,7 @@ fn restore(
     };
     let server = project.server(&snapshot.service)?;
     let databases = project.databases(server.as_ref());
-    let differ = differences(&snapshot, server.as_ref(), &project.revisions)?;
+    let differ = differences(&snapshot, server.as_ref(), &project.revisions())?;
     let current = databases.size_of(&snapshot.database).ok();
     let mut notes = differ.clone();
     if let Some(size) = current {
@@ -457,21 +453,10 @@ fn reset(
     let migrate = declared.and_then(|d| d.migrate.as_deref());
     let seed = declared.map_or(&[][..], |d| d.seed.as_slice());
     let tasks = &project.loaded.project.wharf.tasks;
-    for step in migrate.into_iter().chain(seed.iter().map(String::as_str)) {
-        let is_task = tasks.contains_key(step);
-        if !is_task && migrate == Some(step) {
-            bail!("x-wharf.databases.{name}.migrate: no task `{step}` in x-wharf.tasks");
-        }
-        if !is_task {
-            DumpFormat::of_path(Path::new(step))?;
-            let path = project.loaded.project_dir.join(step);
-            if !path.is_file() {
-                bail!(
-                    "x-wharf.databases.{name}.seed: `{step}` is neither a task nor a file ({} does not exist)",
-                    path.display()
-                );
-            }
-        }
+    if let Some(why) =
+        declared.and_then(|d| crate::project_databases::declared_problem(&project.loaded, d))
+    {
+        bail!("x-wharf.databases.{name}: {why}");
     }
     let databases = project.databases(server.as_ref());
     let existing = databases.size_of(&name).ok();
