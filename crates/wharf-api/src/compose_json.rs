@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 /// `exited` (and `paused`, `removing`, `dead`, which wharf's instances never are).
 pub fn compose_state(state: InstanceState) -> &'static str {
     match state {
-        InstanceState::Waiting => "created",
+        InstanceState::Created | InstanceState::Waiting => "created",
         InstanceState::Running | InstanceState::Stopping => "running",
         InstanceState::Restarting | InstanceState::CrashLoop => "restarting",
         InstanceState::Exited | InstanceState::Stopped => "exited",

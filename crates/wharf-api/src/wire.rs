@@ -48,6 +48,10 @@ pub struct UpRequest {
     /// (`--always-recreate-deps`); `force_recreate` forces only the named ones.
     #[serde(default)]
     pub recreate_dependencies: bool,
+    /// Make what is missing (containers) without starting anything (`create`,
+    /// `up --no-start`): the services stay down until `start`.
+    #[serde(default)]
+    pub no_start: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -156,6 +160,9 @@ pub struct InstanceStatus {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InstanceState {
+    /// Made but never started (`create`, `up --no-start`): a container that exists,
+    /// or a process that `start` will run.
+    Created,
     /// Waiting for its dependencies.
     Waiting,
     Running,

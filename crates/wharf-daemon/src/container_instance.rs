@@ -254,7 +254,7 @@ fn look(
 
 /// Creates the container unless one with the same config hash exists; returns its id
 /// and whether it was created now (its whole output is then new).
-async fn prepare(
+pub(crate) async fn prepare(
     engine: &Engine,
     name: &str,
     container: &ContainerSpec,

@@ -73,6 +73,10 @@ fn check(shared: &Shared, project: &str, service: &str, condition: Condition) ->
     let mut pending = false;
     for instance in &instances {
         let verdict = match condition {
+            // Made by `create`: only `start`, or an `up` that names it, runs it.
+            _ if instance.state == InstanceState::Created => {
+                Check::Failed("was created, not started".to_owned())
+            }
             Condition::ServiceStarted => match instance.state {
                 InstanceState::Waiting => Check::Pending,
                 InstanceState::Exited

@@ -267,14 +267,26 @@ pub fn waiting(
     }
 }
 
+/// A new instance's status once `create` has made it (its container, when it has
+/// one) without starting it: nothing to wait for until `start`.
+pub fn created(waiting: InstanceStatus) -> InstanceStatus {
+    InstanceStatus {
+        state: InstanceState::Created,
+        message: String::new(),
+        ..waiting
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use InstanceState::{CrashLoop, Exited, Restarting, Running, Stopped, Stopping, Waiting};
+    use InstanceState::{
+        CrashLoop, Created, Exited, Restarting, Running, Stopped, Stopping, Waiting,
+    };
     use wharf_plan::ServiceSpec;
 
-    const ALL: [InstanceState; 7] = [
-        Waiting, Running, Stopping, Restarting, CrashLoop, Exited, Stopped,
+    const ALL: [InstanceState; 8] = [
+        Created, Waiting, Running, Stopping, Restarting, CrashLoop, Exited, Stopped,
     ];
 
     fn status() -> InstanceStatus {
@@ -364,8 +376,8 @@ mod tests {
     }
 
     #[test]
-    fn every_state_but_stopped_can_be_stopped() {
-        for state in ALL {
+    fn every_state_but_stopped_and_created_can_be_stopped() {
+        for state in ALL.into_iter().filter(|s| *s != Created) {
             let mut status = status();
             status.state = state;
             status.message = "healthcheck: exit code 1".into();
@@ -381,6 +393,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_created_instance_has_no_driver_so_no_event_moves_it() {
+        // `start` replaces it with a new generation that has one.
+        let created = created(status());
+        assert_eq!(created.state, Created);
+        let events = [
+            started(7),
+            Event::StopRequested,
+            Event::Stopped { exit_code: None },
+            Event::Exited { exit_code: None },
+            container(true, false, None),
+        ];
+        for event in events {
+            assert_eq!(next_state(Created, &event), None, "{event:?}");
+        }
+        assert!(!Created.is_active(), "`start` and `up` make it anew");
     }
 
     #[test]

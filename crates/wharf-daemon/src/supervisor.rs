@@ -92,6 +92,7 @@ impl Supervisor {
                 timeout_s: None,
                 no_recreate: false,
                 recreate_dependencies: false,
+                no_start: false,
             };
             if let Err(err) = self.up(request).await {
                 problems.push(format!("restoring {name}: {err}"));
@@ -188,7 +189,9 @@ impl Supervisor {
         // Persist first: when the new state cannot be saved, what runs is left as it was.
         let mut up = up_before;
         up.retain(|s| spec.services.contains_key(s));
-        up.extend(selected.iter().cloned());
+        if !request.no_start {
+            up.extend(selected.iter().cloned());
+        }
         let desired = Desired {
             spec: spec.clone(),
             up: up.clone(),
@@ -249,8 +252,16 @@ impl Supervisor {
         }
 
         let mut started = BTreeSet::new();
+        let mut created = BTreeSet::new();
         for service in start_order(&spec.services)? {
-            if selected.contains(&service) && self.start_missing(&spec.name, &service) {
+            if !selected.contains(&service) {
+                continue;
+            }
+            if request.no_start {
+                if self.create_missing(&spec.name, &service).await? {
+                    created.insert(service);
+                }
+            } else if self.start_missing(&spec.name, &service) {
                 started.insert(service);
             }
         }
@@ -260,7 +271,7 @@ impl Supervisor {
             .filter(|c| selected.contains(&c.service) || c.reason == ChangeReason::Removed)
             .map(|c| {
                 let flag = forced.get(&c.service).copied();
-                describe(c, &started, &running_before, flag)
+                describe(c, &started, &created, &running_before, flag)
             })
             .collect();
         Ok(UpResponse {
@@ -372,67 +383,142 @@ impl Supervisor {
             {
                 continue;
             }
-            let generation = {
-                let mut next = self
-                    .shared
-                    .next_generation
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                *next += 1;
-                *next
-            };
-            let instance_spec = spec.for_replica(replica);
-            let key = InstanceKey {
-                project: project_name.to_owned(),
-                service: service.to_owned(),
-                replica,
-                generation,
-            };
-            // A container is known by its `container_name` when it has one, as in Docker.
-            let name = instance_spec.container.as_ref().map_or_else(
-                || format!("{project_name}-{service}-{replica}"),
-                |container| container_instance::container_name(&key, container),
-            );
-            let backend = if instance_spec.container.is_some() {
-                "docker"
-            } else {
-                "process"
-            };
-            let status = lifecycle::waiting(service, replica, name, backend, &instance_spec);
+            let fresh = self.fresh_instance(project_name, service, replica, &spec);
             let (command, commands) = watch::channel(Command::Run);
             let shared = Arc::clone(&self.shared);
-            let task = if instance_spec.container.is_some() {
+            let task = if fresh.spec.container.is_some() {
                 tokio::spawn(container_instance::run(
-                    shared,
-                    key,
-                    instance_spec,
-                    commands,
+                    shared, fresh.key, fresh.spec, commands,
                 ))
             } else {
-                tokio::spawn(instance::run(shared, key, instance_spec, commands))
+                tokio::spawn(instance::run(shared, fresh.key, fresh.spec, commands))
             };
-            self.shared.events.emit(
-                project_name,
-                Change::Instance {
-                    instance: status.clone(),
-                },
-            );
-            project.instances.insert(
-                slot,
-                Instance {
-                    generation,
-                    status,
-                    process: None,
-                    command,
-                    task: Some(task),
-                },
-            );
+            self.add_instance(project, fresh.generation, fresh.status, command, Some(task));
             any = true;
         }
         if any {
             self.shared.changed.send_modify(|n| *n = n.wrapping_add(1));
         }
         any
+    }
+
+    /// `create`, `up --no-start`: makes the replicas of `service` that have no
+    /// instance at all, without starting them: a container is created on the engine,
+    /// a process waits for `start`.
+    async fn create_missing(
+        &self,
+        project_name: &str,
+        service: &str,
+    ) -> Result<bool, SupervisorError> {
+        let fresh: Vec<FreshInstance> = {
+            let projects = self.shared.projects();
+            let Some(project) = projects.get(project_name) else {
+                return Ok(false);
+            };
+            let Some(spec) = project.spec.services.get(service) else {
+                return Ok(false);
+            };
+            (1..=spec.replicas)
+                .filter(|replica| {
+                    !project
+                        .instances
+                        .contains_key(&(service.to_owned(), *replica))
+                })
+                .map(|replica| self.fresh_instance(project_name, service, replica, spec))
+                .collect()
+        };
+        let any = !fresh.is_empty();
+        for mut instance in fresh {
+            if let Some(container) = &instance.spec.container {
+                let engine = self.shared.engine().await?;
+                let (id, _) = container_instance::prepare(
+                    &engine,
+                    &instance.status.name,
+                    container,
+                    &instance.key,
+                    &instance.spec,
+                )
+                .await?;
+                instance.status.container_id = id;
+            }
+            let status = lifecycle::created(instance.status);
+            let mut projects = self.shared.projects();
+            if let Some(project) = projects.get_mut(project_name) {
+                let (command, _) = watch::channel(Command::Run);
+                self.add_instance(project, instance.generation, status, command, None);
+            }
+        }
+        Ok(any)
+    }
+
+    /// A new generation of one replica: its key, name and first status (waiting).
+    fn fresh_instance(
+        &self,
+        project_name: &str,
+        service: &str,
+        replica: u32,
+        spec: &wharf_plan::ServiceSpec,
+    ) -> FreshInstance {
+        let generation = {
+            let mut next = self
+                .shared
+                .next_generation
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            *next += 1;
+            *next
+        };
+        let instance_spec = spec.for_replica(replica);
+        let key = InstanceKey {
+            project: project_name.to_owned(),
+            service: service.to_owned(),
+            replica,
+            generation,
+        };
+        // A container is known by its `container_name` when it has one, as in Docker.
+        let name = instance_spec.container.as_ref().map_or_else(
+            || format!("{project_name}-{service}-{replica}"),
+            |container| container_instance::container_name(&key, container),
+        );
+        let backend = if instance_spec.container.is_some() {
+            "docker"
+        } else {
+            "process"
+        };
+        let status = lifecycle::waiting(service, replica, name, backend, &instance_spec);
+        FreshInstance {
+            generation,
+            key,
+            spec: instance_spec,
+            status,
+        }
+    }
+
+    /// Puts an instance in its slot (replacing any ended one) and says so.
+    fn add_instance(
+        &self,
+        project: &mut ProjectRuntime,
+        generation: u64,
+        status: InstanceStatus,
+        command: watch::Sender<Command>,
+        task: Option<JoinHandle<()>>,
+    ) {
+        self.shared.events.emit(
+            &project.spec.name,
+            Change::Instance {
+                instance: status.clone(),
+            },
+        );
+        project.instances.insert(
+            (status.service.clone(), status.replica),
+            Instance {
+                generation,
+                status,
+                process: None,
+                command,
+                task,
+            },
+        );
     }
 
     /// Stops the instances of `service` numbered `from_replica` and up, and waits for
@@ -974,6 +1060,7 @@ fn state_word(state: InstanceState) -> &'static str {
         InstanceState::CrashLoop => "crash-loop",
         InstanceState::Exited => "exited",
         InstanceState::Stopped => "stopped",
+        InstanceState::Created => "created",
     }
 }
 
@@ -1014,9 +1101,18 @@ fn forced_by(
     }
 }
 
+/// One replica about to be made: see [`Supervisor::fresh_instance`].
+struct FreshInstance {
+    generation: u64,
+    key: InstanceKey,
+    spec: wharf_plan::ServiceSpec,
+    status: InstanceStatus,
+}
+
 fn describe(
     change: wharf_plan::Change,
     started: &BTreeSet<String>,
+    created: &BTreeSet<String>,
     running_before: &BTreeSet<String>,
     forced: Option<&str>,
 ) -> ServiceChange {
@@ -1040,6 +1136,9 @@ fn describe(
                 "was not running"
             };
             (ChangeAction::Start, why.to_owned())
+        }
+        ChangeReason::Unchanged if created.contains(&change.service) => {
+            (ChangeAction::Create, "was not created".to_owned())
         }
         ChangeReason::Unchanged => (ChangeAction::Keep, "unchanged".to_owned()),
     };

@@ -95,6 +95,9 @@ pub enum Command {
     Schema,
     /// Start the project's services (all, or the named ones with their dependencies)
     Up(UpArgs),
+    /// Make the services' containers (and a native service's place) without starting
+    /// them: `up --no-start`
+    Create(CreateArgs),
     /// Stop the project's services and forget them
     Down(DownArgs),
     /// Start services that were stopped
@@ -490,6 +493,9 @@ pub struct UpArgs {
     /// Give recreated containers new anonymous volumes, not the previous ones' data
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
+    /// Make what is missing (containers) and start nothing: `wharf start` runs it
+    #[arg(long, conflicts_with_all = ["wait", "abort_on_container_exit", "exit_code_from"])]
+    pub no_start: bool,
 }
 
 impl UpArgs {
@@ -765,6 +771,63 @@ pub struct PortArgs {
     /// The port's protocol
     #[arg(long, value_parser = ["tcp", "udp"], default_value = "tcp")]
     pub protocol: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Services to make (default: all enabled), with what they depend on
+    pub services: Vec<String>,
+    /// Build images first (else only those missing are built)
+    #[arg(long)]
+    pub build: bool,
+    /// Don't build an image, even a missing one
+    #[arg(long, conflicts_with = "build")]
+    pub no_build: bool,
+    /// Recreate services even if they did not change
+    #[arg(long)]
+    pub force_recreate: bool,
+    /// Leave existing services as they are, even where the file changed them
+    #[arg(long, conflicts_with = "force_recreate")]
+    pub no_recreate: bool,
+    /// Pull images first: `always`, `missing` (the default), `never`, or `build` (build them)
+    #[arg(long, value_parser = ["always", "missing", "never", "build"])]
+    pub pull: Option<String>,
+    /// Don't show the pulls' progress
+    #[arg(long)]
+    pub quiet_pull: bool,
+    /// Remove what runs of services no longer in the file (wharf always does)
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Make N instances of SERVICE (SERVICE=N; repeatable)
+    #[arg(long, value_name = "SERVICE=N")]
+    pub scale: Vec<String>,
+    /// Answer yes to every question (create asks none; accepted as Compose accepts it)
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Where services run (a service's `x-wharf.backend` wins over this)
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto, env = "WHARF_BACKEND")]
+    pub backend: BackendArg,
+}
+
+impl CreateArgs {
+    /// The `up --no-start` it is.
+    pub fn as_up(&self) -> UpArgs {
+        UpArgs {
+            services: self.services.clone(),
+            build: self.build,
+            no_build: self.no_build,
+            force_recreate: self.force_recreate,
+            no_recreate: self.no_recreate,
+            pull: self.pull.clone(),
+            quiet_pull: self.quiet_pull,
+            remove_orphans: self.remove_orphans,
+            scale: self.scale.clone(),
+            yes: self.yes,
+            backend: self.backend,
+            no_start: true,
+            ..UpArgs::default()
+        }
+    }
 }
 
 #[derive(Debug, Args)]

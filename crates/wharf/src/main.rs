@@ -102,6 +102,7 @@ fn main() -> ExitCode {
         Command::Man(args) => commands::completion::man(args),
         Command::Schema => commands::schema::run(),
         Command::Up(args) => commands::up::run(&settings, args),
+        Command::Create(args) => commands::up::run(&settings, &args.as_up()),
         Command::Down(args) => commands::down::run(&settings, args),
         Command::Start(args) => {
             commands::lifecycle::run(&settings, "start", &args.services, None, None)

@@ -23,6 +23,7 @@ pub fn status_text(i: &InstanceStatus, now: u64) -> String {
             None => "exited".to_owned(),
         },
         InstanceState::Stopped => "stopped".to_owned(),
+        InstanceState::Created => "created".to_owned(),
     };
     match i.health {
         Health::None => {}

@@ -1723,6 +1723,44 @@ services:
 }
 
 #[test]
+fn create_makes_containers_that_start_runs_as_compose_does() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfcreate
+services:
+  app:
+    image: {IMAGE}
+    command: ["sleep", "600"]
+    stop_grace_period: 1s
+"#
+    ));
+    stack.ok(&["create"]);
+    let state = || {
+        let out = Command::new("docker")
+            .args(["inspect", "-f", "{{.State.Status}}", "wharfcreate-app-1"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(state(), "created");
+    let line = stack.compose_ps().remove(0);
+    assert_eq!(line["State"], "created", "{line}");
+    let id = line["ID"].as_str().unwrap().to_owned();
+    stack.ok(&["start"]);
+    assert_eq!(state(), "running");
+    let line = stack.compose_ps().remove(0);
+    assert_eq!(
+        line["ID"],
+        id.as_str(),
+        "the container created is the one started"
+    );
+    stack.ok(&["down"]);
+    assert_eq!(state(), "", "down removes it");
+}
+
+#[test]
 fn pause_and_unpause_a_container_as_compose_does() {
     if !engine_ready() {
         return;

@@ -1611,6 +1611,52 @@ services:
 }
 
 #[test]
+fn create_makes_the_services_without_starting_them_and_start_runs_them() {
+    let stack = Stack::new(
+        r#"name: made
+services:
+  db:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "620"]}}
+  web:
+    image: debian
+    depends_on: [db]
+    x-wharf: {process: {command: ["sleep", "621"]}}
+"#,
+    );
+    let made = stack.wharf(&["create"]);
+    assert!(made.status.success(), "{made:?}");
+    assert!(
+        String::from_utf8_lossy(&made.stderr).contains("created"),
+        "{made:?}"
+    );
+    let states: Vec<String> = stack
+        .compose_ps()
+        .iter()
+        .map(|line| line["State"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(states, ["created", "created"]);
+    assert_eq!(stack.ok(&["ps", "-q"]), "", "ps shows what runs");
+    assert!(stack.ok(&["ps", "-a"]).contains("created"));
+    let sleeping = |arg: &str| {
+        std::process::Command::new("pgrep")
+            .args(["-f", &format!("sleep {arg}")])
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(!sleeping("620") && !sleeping("621"), "nothing started");
+    stack.ok(&["start"]);
+    eventually("both run", Duration::from_secs(5), || {
+        sleeping("620") && sleeping("621")
+    });
+    // Over what runs, `up --no-start` leaves it running.
+    stack.ok(&["up", "--no-start"]);
+    assert!(sleeping("620"));
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn force_recreate_takes_the_named_services_and_always_recreate_deps_what_they_need() {
     let stack = Stack::new(
         r#"name: recreate

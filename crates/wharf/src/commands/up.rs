@@ -150,6 +150,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             timeout_s: args.timeout,
             no_recreate: args.no_recreate,
             recreate_dependencies: args.always_recreate_deps,
+            no_start: args.no_start,
         },
     )?;
     let width = response
@@ -171,6 +172,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             ChangeAction::Scale => ("scaled", change.reason.as_str()),
             ChangeAction::Remove => ("removed", change.reason.as_str()),
             ChangeAction::Start => ("started", change.reason.as_str()),
+            ChangeAction::Keep if args.no_start => ("kept", change.reason.as_str()),
             ChangeAction::Keep => ("running", change.reason.as_str()),
         };
         settings
@@ -185,6 +187,9 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         settings
             .printer
             .warn(&format!("requirements not recorded: {err:#}"));
+    }
+    if args.no_start {
+        return Ok(ExitCode::SUCCESS);
     }
     let selected: BTreeMap<String, u32> = response
         .changes
