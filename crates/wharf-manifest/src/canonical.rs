@@ -9,13 +9,15 @@ use crate::short_syntax::{parse_port, parse_volume};
 use crate::source::Span;
 
 /// Canonicalizes a whole file (top-level mapping).
-pub fn canonicalize(root: &mut Node) -> Result<()> {
+/// `normalize`: also what Compose counts as normalizing, which `config --no-normalize`
+/// leaves as written: `pull_policy: if_not_present` → `missing`, mount targets cleaned.
+pub fn canonicalize(root: &mut Node, normalize: bool) -> Result<()> {
     let Some(top) = root.as_map_mut() else {
         return Ok(());
     };
     if let Some(services) = top.get_mut("services").and_then(Node::as_map_mut) {
         for (_, service) in services.iter_mut() {
-            canonicalize_service(service)?;
+            canonicalize_service(service, normalize)?;
         }
     }
     for section in ["networks", "volumes", "secrets", "configs"] {
@@ -35,7 +37,7 @@ pub fn canonicalize(root: &mut Node) -> Result<()> {
     Ok(())
 }
 
-pub fn canonicalize_service(service: &mut Node) -> Result<()> {
+fn canonicalize_service(service: &mut Node, normalize: bool) -> Result<()> {
     let Some(map) = service.as_map_mut() else {
         return Ok(());
     };
@@ -133,6 +135,7 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
         }
     }
     if let Some(pull_policy) = map.get_mut("pull_policy")
+        && normalize
         && pull_policy.as_str() == Some("if_not_present")
     {
         pull_policy.value = Value::Str("missing".to_owned());
@@ -167,7 +170,7 @@ pub fn canonicalize_service(service: &mut Node) -> Result<()> {
     extra_hosts(map)?;
     env_files(map);
     ports(map)?;
-    volumes(map)?;
+    volumes(map, normalize)?;
     depends_on(map)?;
     if let Some(networks) = map.get_mut("networks")
         && let Some(items) = networks.as_seq()
@@ -586,12 +589,13 @@ fn ports(map: &mut Map) -> Result<()> {
     Ok(())
 }
 
-fn volumes(map: &mut Map) -> Result<()> {
+fn volumes(map: &mut Map, clean_targets: bool) -> Result<()> {
     let Some(Value::Seq(items)) = map.get_mut("volumes").map(|n| &mut n.value) else {
         return Ok(());
     };
     for item in items.iter_mut() {
         let span = item.span.clone();
+        let short = item.as_str().is_some();
         if let Some(text) = item.as_str() {
             let spec = parse_volume(text).map_err(|e| Error::at(&span, e))?;
             let mut entries = vec![("type", Node::str(spec.kind, span.clone()))];
@@ -639,9 +643,11 @@ fn volumes(map: &mut Map) -> Result<()> {
             }
             *item = map_node(entries, span);
         }
-        // Compose stores every mount's target cleaned (`/data/` → `/data`); the long
-        // syntax otherwise stays as written.
+        // Compose stores every mount's target cleaned (`/data/` → `/data`): the short
+        // syntax's as it is read, the long syntax's as it normalizes; the long syntax
+        // otherwise stays as written.
         if let Some(target) = item.as_map_mut().and_then(|m| m.get_mut("target"))
+            && (short || clean_targets)
             && let Value::Str(text) = &mut target.value
             && text.starts_with('/')
         {

@@ -63,7 +63,7 @@ fn resolve(
             if context.options.interpolate {
                 interpolate_tree(&mut document, context.env)?;
             }
-            canonicalize(&mut document)?;
+            canonicalize(&mut document, !context.options.skip_normalization)?;
             match &mut tree {
                 None => tree = Some(strip_tags(document)),
                 Some(base) => merge(base, document, &[]),

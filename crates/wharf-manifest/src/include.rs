@@ -168,6 +168,7 @@ fn load_included(context: &mut Context<'_>, entry: &IncludeEntry) -> Result<Node
         env: &env,
         variables: Vec::new(),
         warnings: Vec::new(),
+        including: context.including.clone(),
     };
     let mut tree = sub.load_tree(&entry.paths, &entry.project_dir)?;
     let home = env.vars().get("HOME").cloned();

@@ -42,6 +42,15 @@ pub struct LoadOptions {
     /// Keep the networks, volumes, secrets, configs and models no enabled service uses
     /// (`--all-resources`).
     pub all_resources: bool,
+    /// Skip the checks that relate one part of the project to another: undefined
+    /// references, dependency cycles, conflicting settings (`config --no-consistency`).
+    pub skip_consistency: bool,
+    /// Leave relative paths as written (`config --no-path-resolution`).
+    pub keep_relative_paths: bool,
+    /// Add none of the implicit defaults: the default network, resources' engine
+    /// names, the Dockerfile's name, the dependencies links imply, a lowercase project
+    /// name (`config --no-normalize`).
+    pub skip_normalization: bool,
 }
 
 /// A loaded project and what was learnt on the way.
@@ -107,12 +116,17 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         env: &env,
         variables: Vec::new(),
         warnings: Vec::new(),
+        including: Vec::new(),
     };
     let mut root = context.load_tree(&files, &project_dir)?;
 
     let name = project_name(options, &env, &root, &project_dir)?;
     let home = env.vars().get("HOME").cloned();
-    paths::absolutize(&mut root, &project_dir, home.as_deref());
+    if options.keep_relative_paths {
+        paths::rebase_imported(&mut root, &project_dir, &files);
+    } else {
+        paths::absolutize(&mut root, &project_dir, home.as_deref());
+    }
     let top = root
         .as_map_mut()
         .ok_or_else(|| Error::new("empty compose file"))?;
@@ -130,7 +144,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         Key::new("name", name_span.clone()),
         Node::str(name, name_span),
     );
-    schema::check(&root)?;
+    schema::check(&root, options)?;
     let (project, spans) = typing::type_project(root)?;
     let profiles = project
         .services
@@ -229,6 +243,9 @@ fn project_name(
         let name = node
             .as_str()
             .ok_or_else(|| Error::at(&node.span, "name must be a string"))?;
+        if options.skip_normalization {
+            return Ok(name.to_owned());
+        }
         // Compose normalizes a `name:` from the file rather than rejecting it.
         let normalized = normalize_project_name(name);
         validate_project_name(&normalized).map_err(|e| e.or_at(&node.span))?;
@@ -255,6 +272,8 @@ pub struct Context<'a> {
     pub env: &'a Environment,
     pub variables: Vec<VariableUse>,
     pub warnings: Vec<String>,
+    /// The files being loaded, outermost first: an include of one of them is a cycle.
+    pub including: Vec<PathBuf>,
 }
 
 impl Context<'_> {
@@ -262,6 +281,19 @@ impl Context<'_> {
     pub fn load_tree(&mut self, files: &[PathBuf], project_dir: &Path) -> Result<Node> {
         let mut root: Option<Node> = None;
         for path in files {
+            if self.including.contains(path) {
+                let chain: Vec<String> = self
+                    .including
+                    .iter()
+                    .chain([path])
+                    .map(|p| p.display().to_string())
+                    .collect();
+                return Err(Error::new(format!(
+                    "include cycle detected: {}",
+                    chain.join(" includes ")
+                )));
+            }
+            self.including.push(path.clone());
             for document in self.read_documents(path)? {
                 let mut document = self.process_document(document, path, project_dir)?;
                 match &mut root {
@@ -272,6 +304,7 @@ impl Context<'_> {
                     }
                 }
             }
+            self.including.pop();
         }
         root.ok_or_else(|| {
             Error::new(format!(
@@ -325,7 +358,7 @@ impl Context<'_> {
         if self.options.interpolate {
             interpolate_tree(&mut document, self.env)?;
         }
-        canonicalize(&mut document)?;
+        canonicalize(&mut document, !self.options.skip_normalization)?;
         include::apply(self, &mut document, project_dir)?;
         let file_dir = path
             .parent()

@@ -153,7 +153,7 @@ mod tests {
         let mut node = parse_documents(&SourceFile::new("t.yaml", text))
             .unwrap()
             .remove(0);
-        crate::canonical::canonicalize(&mut node).unwrap();
+        crate::canonical::canonicalize(&mut node, true).unwrap();
         node
     }
 

@@ -42,8 +42,13 @@ pub fn normalize(
     let names: HashSet<String> = project.services.keys().cloned().collect();
     for (name, service) in &mut project.services {
         let span = spans.service(name);
-        add_implicit_dependencies(service);
-        check_dependencies(name, service, &names, &defined, &span)?;
+        let defaults = !options.skip_normalization;
+        if defaults {
+            add_implicit_dependencies(service);
+        }
+        if !options.skip_consistency {
+            check_dependencies(name, service, &names, &defined, &span)?;
+        }
         if !options.keep_env_files {
             read_env_files(service, env, project_dir).map_err(|e| e.or_at(&span))?;
             service.env_file.clear();
@@ -58,20 +63,28 @@ pub fn normalize(
         }
         if let Some(build) = &mut service.build {
             if build.context.is_none() {
-                build.context = Some(project_dir.to_string_lossy().into_owned());
+                build.context = Some(if options.keep_relative_paths {
+                    ".".to_owned()
+                } else {
+                    project_dir.to_string_lossy().into_owned()
+                });
             }
-            if build.dockerfile.is_none() && build.dockerfile_inline.is_empty() {
+            if defaults && build.dockerfile.is_none() && build.dockerfile_inline.is_empty() {
                 build.dockerfile = Some("Dockerfile".to_owned());
             }
             // A bare build arg takes the environment's value, and is dropped when unset.
             build.args.retain(|key, value| {
+                if !defaults {
+                    return true;
+                }
                 if value.is_none() {
                     *value = env.get(key).map(str::to_owned);
                 }
                 value.is_some()
             });
         }
-        if service.network_mode.is_empty()
+        if defaults
+            && service.network_mode.is_empty()
             && service.networks.is_empty()
             && service.provider.is_none()
         {
@@ -82,11 +95,19 @@ pub fn normalize(
                 secret.target = format!("/run/secrets/{}", secret.source);
             }
         }
-        check_consistency(name, service, &span)?;
+        if !options.skip_consistency {
+            check_consistency(name, service, &span)?;
+        }
     }
-    check_cycles(&project, spans)?;
-    name_resources(&mut project);
-    check_references(&project, spans)?;
+    if !options.skip_consistency {
+        check_cycles(&project, spans)?;
+    }
+    if !options.skip_normalization {
+        name_resources(&mut project);
+    }
+    if !options.skip_consistency {
+        check_references(&project, spans)?;
+    }
     if !options.all_resources {
         drop_unused_resources(&mut project);
     }
@@ -393,10 +414,12 @@ fn check_cycles(project: &Project, spans: &ServiceSpans) -> Result<()> {
 /// Gives networks, volumes, secrets and configs their engine names (`<project>_<key>`,
 /// or the key itself when external), and adds the default network when used.
 fn name_resources(project: &mut Project) {
+    // A service with a `network_mode` joins no network, whatever it lists (as
+    // Compose's, seen with `--no-consistency`).
     let uses_default = project
         .services
         .values()
-        .any(|s| s.networks.contains_key("default"));
+        .any(|s| s.network_mode.is_empty() && s.networks.contains_key("default"));
     if uses_default && !project.networks.contains_key("default") {
         project
             .networks
@@ -485,6 +508,15 @@ fn check_references(project: &Project, spans: &ServiceSpans) -> Result<()> {
             )
             .with_help(format!("declare it under the top-level `{kind}s:` key"))
         };
+        // Checked here too for `--no-normalize`, which adds no dependency on it.
+        if let Some(other) = service.network_mode.strip_prefix("service:")
+            && !project.services.contains_key(other)
+        {
+            return Err(Error::at(
+                &span,
+                format!("service {other:?} not found for network_mode 'service:{other}'"),
+            ));
+        }
         for network in service.networks.keys() {
             if !project.networks.contains_key(network) {
                 return Err(undefined("network", network));

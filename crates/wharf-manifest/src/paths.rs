@@ -7,16 +7,67 @@ use crate::node::{Node, Value};
 
 /// Makes the relative paths of a canonical tree absolute against `dir`.
 pub fn absolutize(root: &mut Node, dir: &Path, home: Option<&str>) {
+    visit_paths(root, &mut |node| resolve_node(node, dir, home));
+}
+
+pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
+    visit_service_paths(service, &mut |node| resolve_node(node, dir, home));
+}
+
+/// `config --no-path-resolution`: the main files' paths stay as written, and those an
+/// included or extended file brought (made absolute against their own directory)
+/// become relative to the project directory again, as Compose rebases them.
+pub fn rebase_imported(root: &mut Node, project_dir: &Path, main_files: &[PathBuf]) {
+    visit_paths(root, &mut |node| {
+        let imported = node
+            .span
+            .path()
+            .is_some_and(|file| !main_files.iter().any(|f| f == file));
+        if let Value::Str(text) = &mut node.value
+            && imported
+            && let Some(relative) = relative_to(Path::new(text.as_str()), project_dir)
+        {
+            *text = relative.to_string_lossy().into_owned();
+        }
+    });
+}
+
+/// `path` relative to `base`, both absolute and clean: `None` when `path` is not
+/// absolute.
+fn relative_to(path: &Path, base: &Path) -> Option<PathBuf> {
+    if !path.is_absolute() {
+        return None;
+    }
+    let mut path_parts = path.components().peekable();
+    let mut base_parts = base.components().peekable();
+    while let (Some(a), Some(b)) = (path_parts.peek(), base_parts.peek()) {
+        if a != b {
+            break;
+        }
+        path_parts.next();
+        base_parts.next();
+    }
+    let mut relative: PathBuf = base_parts.map(|_| Component::ParentDir).collect();
+    relative.extend(path_parts);
+    Some(if relative.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        relative
+    })
+}
+
+/// Calls `f` on every node of a canonical tree that holds a local path.
+fn visit_paths(root: &mut Node, f: &mut dyn FnMut(&mut Node)) {
     let Some(top) = root.as_map_mut() else { return };
     if let Some(services) = top.get_mut("services").and_then(Node::as_map_mut) {
         for (_, service) in services.iter_mut() {
-            absolutize_service(service, dir, home);
+            visit_service_paths(service, f);
         }
     }
     if let Some(volumes) = top.get_mut("volumes").and_then(Node::as_map_mut) {
         for (_, volume) in volumes.iter_mut() {
-            if let Some(volume) = volume.as_map_mut() {
-                bind_device(volume, dir, home);
+            if let Some(device) = volume.as_map_mut().and_then(bind_device) {
+                f(device);
             }
         }
     }
@@ -24,14 +75,14 @@ pub fn absolutize(root: &mut Node, dir: &Path, home: Option<&str>) {
         if let Some(objects) = top.get_mut(section).and_then(Node::as_map_mut) {
             for (_, object) in objects.iter_mut() {
                 if let Some(file) = object.as_map_mut().and_then(|m| m.get_mut("file")) {
-                    resolve_node(file, dir, home);
+                    f(file);
                 }
             }
         }
     }
 }
 
-pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
+fn visit_service_paths(service: &mut Node, f: &mut dyn FnMut(&mut Node)) {
     let Some(map) = service.as_map_mut() else {
         return;
     };
@@ -39,7 +90,7 @@ pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
         if let Some(context) = build.get_mut("context")
             && context.as_str().is_some_and(|c| !is_remote(c))
         {
-            resolve_node(context, dir, home);
+            f(context);
         }
         // Compose takes every additional context without a URL scheme for a path.
         if let Some(contexts) = build
@@ -48,7 +99,7 @@ pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
         {
             for (_, context) in contexts.iter_mut() {
                 if context.as_str().is_some_and(|c| !c.contains("://")) {
-                    resolve_node(context, dir, home);
+                    f(context);
                 }
             }
         }
@@ -56,7 +107,7 @@ pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
     if let Some(Value::Seq(files)) = map.get_mut("env_file").map(|n| &mut n.value) {
         for file in files {
             if let Some(path) = file.as_map_mut().and_then(|m| m.get_mut("path")) {
-                resolve_node(path, dir, home);
+                f(path);
             }
         }
     }
@@ -68,13 +119,13 @@ pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
             if mount.get("type").and_then(Node::as_str) == Some("bind")
                 && let Some(source) = mount.get_mut("source")
             {
-                resolve_node(source, dir, home);
+                f(source);
             }
         }
     }
     if let Some(Value::Seq(files)) = map.get_mut("label_file").map(|n| &mut n.value) {
         for file in files {
-            resolve_node(file, dir, home);
+            f(file);
         }
     }
     if let Some(Value::Seq(rules)) = map
@@ -85,7 +136,7 @@ pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
     {
         for rule in rules {
             if let Some(path) = rule.as_map_mut().and_then(|r| r.get_mut("path")) {
-                resolve_node(path, dir, home);
+                f(path);
             }
         }
     }
@@ -94,25 +145,21 @@ pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
         .and_then(Node::as_map_mut)
         .and_then(|e| e.get_mut("file"))
     {
-        resolve_node(file, dir, home);
+        f(file);
     }
 }
 
 /// A local volume bound to a host directory (`driver: local`, `o: bind`) names that
 /// directory in `driver_opts.device`, relative to the project as a bind mount's source.
-fn bind_device(volume: &mut crate::node::Map, dir: &Path, home: Option<&str>) {
+fn bind_device(volume: &mut crate::node::Map) -> Option<&mut Node> {
     if volume.get("driver").and_then(Node::as_str) != Some("local") {
-        return;
+        return None;
     }
-    let Some(options) = volume.get_mut("driver_opts").and_then(Node::as_map_mut) else {
-        return;
-    };
+    let options = volume.get_mut("driver_opts").and_then(Node::as_map_mut)?;
     if options.get("o").and_then(Node::as_str) != Some("bind") {
-        return;
+        return None;
     }
-    if let Some(device) = options.get_mut("device") {
-        resolve_node(device, dir, home);
-    }
+    options.get_mut("device")
 }
 
 fn resolve_node(node: &mut Node, dir: &Path, home: Option<&str>) {
@@ -168,5 +215,15 @@ mod tests {
         );
         assert_eq!(resolve("/abs", dir, None), PathBuf::from("/abs"));
         assert_eq!(resolve("/srv//x/", dir, None), PathBuf::from("/srv//x/"));
+    }
+
+    #[test]
+    fn a_path_relative_to_the_project_climbs_out_where_it_must() {
+        let project = Path::new("/p/q");
+        let rel = |path: &str| relative_to(Path::new(path), project);
+        assert_eq!(rel("/p/q/lib/data"), Some(PathBuf::from("lib/data")));
+        assert_eq!(rel("/p/other"), Some(PathBuf::from("../other")));
+        assert_eq!(rel("/p/q"), Some(PathBuf::from(".")));
+        assert_eq!(rel("lib"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! merged tree, so each error points at the value the user wrote.
 
 use crate::error::{Error, Result};
+use crate::loader::LoadOptions;
 use crate::node::{Map, Node, Value};
 
 const DEPENDENCY_CONDITIONS: &[&str] = &[
@@ -26,7 +27,9 @@ const PULL_POLICIES: &[&str] = &[
 /// Attributes a volume marked `external` must not set: it is not wharf's to create.
 const EXTERNAL_VOLUME_CONFLICTS: &[&str] = &["driver", "driver_opts", "labels"];
 
-pub fn check(root: &Node) -> Result<()> {
+/// Also, unless `options` skip them, what Compose checks as consistency (watch rules'
+/// targets, non-negative counts) and while resolving paths (a bind mount's source).
+pub fn check(root: &Node, options: &LoadOptions) -> Result<()> {
     let Some(top) = root.as_map() else {
         return Ok(());
     };
@@ -40,7 +43,7 @@ pub fn check(root: &Node) -> Result<()> {
                 );
             }
             if let Some(service) = service.as_map() {
-                check_service(&format!("services.{}", key.name), service)?;
+                check_service(&format!("services.{}", key.name), service, options)?;
             }
         }
     }
@@ -75,8 +78,11 @@ pub fn check(root: &Node) -> Result<()> {
     Ok(())
 }
 
-fn check_service(path: &str, service: &Map) -> Result<()> {
-    check_required(path, service)?;
+fn check_service(path: &str, service: &Map, options: &LoadOptions) -> Result<()> {
+    check_required(path, service, !options.keep_relative_paths)?;
+    if !options.skip_consistency {
+        check_consistent(path, service)?;
+    }
     if let Some(dependencies) = service.get("depends_on").and_then(Node::as_map) {
         for (name, dependency) in dependencies.iter() {
             if let Some(condition) = dependency.as_map().and_then(|d| d.get("condition")) {
@@ -139,8 +145,45 @@ fn check_service(path: &str, service: &Map) -> Result<()> {
     Ok(())
 }
 
+/// What Compose checks as consistency rather than schema: a watch rule that copies
+/// names where to, and counts are not negative.
+fn check_consistent(path: &str, service: &Map) -> Result<()> {
+    let watch = nested(service, &["develop", "watch"])
+        .and_then(Node::as_seq)
+        .unwrap_or_default();
+    for (i, rule) in watch.iter().enumerate() {
+        let action = rule
+            .as_map()
+            .and_then(|r| r.get("action"))
+            .and_then(Node::as_str);
+        if !matches!(action, Some("rebuild" | "restart"))
+            && !rule.as_map().is_some_and(|r| r.contains("target"))
+        {
+            return Err(Error::at(
+                &rule.span,
+                format!("{path}.develop.watch[{i}]: target is required for non-rebuild actions"),
+            ));
+        }
+    }
+    let replicas = nested(service, &["deploy", "replicas"]).map(|n| (n, "deploy.replicas"));
+    for (count, name) in service
+        .get("scale")
+        .map(|n| (n, "scale"))
+        .into_iter()
+        .chain(replicas)
+    {
+        if matches!(count.value, Value::Int(n) if n < 0) {
+            return Err(Error::at(
+                &count.span,
+                format!("{path}.{name} must be greater than or equal to 0"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What Compose's schema requires of the nested sections, and the values it bounds.
-fn check_required(path: &str, service: &Map) -> Result<()> {
+fn check_required(path: &str, service: &Map, bind_sources: bool) -> Result<()> {
     let items = |key: &str| service.get(key).and_then(Node::as_seq).unwrap_or_default();
     for key in ["post_start", "pre_stop"] {
         for (i, hook) in items(key).iter().enumerate() {
@@ -156,18 +199,6 @@ fn check_required(path: &str, service: &Map) -> Result<()> {
     for (i, rule) in watch.iter().enumerate() {
         let at = || format!("{path}.develop.watch[{i}]");
         require(at, rule, &["path", "action"])?;
-        let action = rule
-            .as_map()
-            .and_then(|r| r.get("action"))
-            .and_then(Node::as_str);
-        if !matches!(action, Some("rebuild" | "restart"))
-            && !rule.as_map().is_some_and(|r| r.contains("target"))
-        {
-            return Err(Error::at(
-                &rule.span,
-                format!("{}: target is required for non-rebuild actions", at()),
-            ));
-        }
     }
     for (i, device) in reserved_devices(service).iter().enumerate() {
         require(
@@ -189,22 +220,8 @@ fn check_required(path: &str, service: &Map) -> Result<()> {
             )
             .with_help("write the mode unquoted: `mode: 0755`"));
         }
-        if nested_in(mount, &["type"]).and_then(Node::as_str) == Some("bind") {
+        if bind_sources && nested_in(mount, &["type"]).and_then(Node::as_str) == Some("bind") {
             require(at, mount, &["source"])?;
-        }
-    }
-    let replicas = nested(service, &["deploy", "replicas"]).map(|n| (n, "deploy.replicas"));
-    for (count, name) in service
-        .get("scale")
-        .map(|n| (n, "scale"))
-        .into_iter()
-        .chain(replicas)
-    {
-        if matches!(count.value, Value::Int(n) if n < 0) {
-            return Err(Error::at(
-                &count.span,
-                format!("{path}.{name} must be greater than or equal to 0"),
-            ));
         }
     }
     if let Some(limits) = nested(service, &["deploy", "resources", "limits"]).and_then(Node::as_map)

@@ -1205,6 +1205,21 @@ pub struct ConfigArgs {
     /// Leave `${VAR}` references as written
     #[arg(long)]
     pub no_interpolate: bool,
+    /// Don't check how parts of the project relate (undefined references, dependency
+    /// cycles, conflicting settings): the output may not be a valid project
+    #[arg(long)]
+    pub no_consistency: bool,
+    /// Accepted as Compose accepts it: `env_file`s are read into `environment` either
+    /// way, as Compose v2.40.3 prints them
+    #[arg(long)]
+    pub no_env_resolution: bool,
+    /// Leave relative paths (build contexts, bind mounts, files) as written
+    #[arg(long)]
+    pub no_path_resolution: bool,
+    /// Add no implicit defaults (the default network, resources' engine names, the
+    /// Dockerfile's name, dependencies that links imply)
+    #[arg(long)]
+    pub no_normalize: bool,
     /// Print the config hash of these services (`*` for all, or `web,db`), as Compose
     /// labels their containers with
     #[arg(long, value_name = "SERVICES")]

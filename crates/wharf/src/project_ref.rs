@@ -182,5 +182,8 @@ pub fn load_options(
         keep_env_files: false,
         collect_variables: false,
         all_resources: settings.global.all_resources,
+        skip_consistency: false,
+        keep_relative_paths: false,
+        skip_normalization: false,
     })
 }

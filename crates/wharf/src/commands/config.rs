@@ -18,6 +18,9 @@ pub fn run(settings: &Settings, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     let mut options = load_options(settings, !args.no_interpolate, &args.services)?;
     options.keep_env_files = args.hash.is_some();
     options.collect_variables = args.variables;
+    options.skip_consistency = args.no_consistency;
+    options.keep_relative_paths = args.no_path_resolution;
+    options.skip_normalization = args.no_normalize;
     let loaded = wharf_manifest::load(&options)?;
     for warning in &loaded.warnings {
         settings.printer.warn(warning);
