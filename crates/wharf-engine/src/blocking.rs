@@ -54,6 +54,11 @@ impl BlockingEngine {
             .block_on(self.engine.build(context, request, progress))
     }
 
+    /// `image` pinned to its registry's digest (see `Engine::pin_digest`).
+    pub fn pin_digest(&self, image: &str) -> Result<String, EngineError> {
+        self.runtime.block_on(self.engine.pin_digest(image))
+    }
+
     /// Pushes `image` to its registry (see `Engine::push`).
     pub fn push(&self, image: &str, progress: impl FnMut(&str)) -> Result<(), EngineError> {
         self.runtime.block_on(self.engine.push(image, progress))

@@ -50,6 +50,8 @@ pub enum EngineError {
     Context(std::io::Error),
     #[error("pushing {image}: {why}")]
     PushFailed { image: String, why: String },
+    #[error("failed to resolve digest for {image}: {why}")]
+    DigestUnknown { image: String, why: String },
 }
 
 impl From<bollard::errors::Error> for EngineError {

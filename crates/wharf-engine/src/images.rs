@@ -170,6 +170,36 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// `image` pinned to the digest its registry gives its tag now, as
+    /// `name:tag@sha256:…` (`config --resolve-image-digests`); an image already pinned
+    /// stays as it is.
+    pub async fn pin_digest(&self, image: &str) -> Result<String, EngineError> {
+        let (name, tag) = reference_and_tag(image);
+        let Some(tag) = tag else {
+            return Ok(image.to_owned());
+        };
+        let tagged = format!("{name}:{tag}");
+        let credentials = credentials_for(registry_of(image));
+        let found = self
+            .docker
+            .inspect_registry_image(&tagged, credentials)
+            .await
+            .map_err(|err| EngineError::DigestUnknown {
+                image: tagged.clone(),
+                why: stream_message(err),
+            })?;
+        let digest = found.descriptor.digest.unwrap_or_default();
+        if digest.is_empty() {
+            return Err(EngineError::DigestUnknown {
+                image: tagged,
+                why: "the registry gave no digest".to_owned(),
+            });
+        }
+        Ok(format!("{tagged}@{digest}"))
+    }
+}
+
 /// What the engine said, without the client's wrapping.
 fn stream_message(err: bollard::errors::Error) -> String {
     match err {

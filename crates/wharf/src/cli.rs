@@ -1220,6 +1220,13 @@ pub struct ConfigArgs {
     /// Dockerfile's name, dependencies that links imply)
     #[arg(long)]
     pub no_normalize: bool,
+    /// Pin each service's image to the digest its registry gives the tag now
+    /// (`name:tag@sha256:…`), asking through the engine
+    #[arg(long)]
+    pub resolve_image_digests: bool,
+    /// Print an override file that pins each service's image to its digest
+    #[arg(long)]
+    pub lock_image_digests: bool,
     /// Print the config hash of these services (`*` for all, or `web,db`), as Compose
     /// labels their containers with
     #[arg(long, value_name = "SERVICES")]

@@ -86,7 +86,12 @@ impl Printer {
     pub fn error(&self, error: &anyhow::Error) {
         let mut text = error.to_string();
         for cause in error.chain().skip(1) {
-            let _ = write!(text, "\n  caused by: {cause}");
+            // An error that already says its cause's words (the engine's diagnosis)
+            // is not followed by them again.
+            let cause = cause.to_string();
+            if !text.contains(&cause) {
+                let _ = write!(text, "\n  caused by: {cause}");
+            }
         }
         self.write("error", "31", &text);
     }

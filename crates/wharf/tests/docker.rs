@@ -900,6 +900,51 @@ impl Drop for Registry {
 }
 
 #[test]
+fn config_pins_images_to_the_digests_a_real_registry_gives() {
+    if !engine_ready() {
+        return;
+    }
+    let registry = Registry::start();
+    let image = format!("{}/wharf-test/pinned:1", registry.address);
+    for args in [vec!["tag", IMAGE, &image], vec!["push", &image]] {
+        let done = Command::new("docker").args(&args).output().unwrap();
+        assert!(done.status.success(), "docker {args:?}: {done:?}");
+    }
+    let inspected = Command::new("docker")
+        .args(["inspect", "-f", "{{index .RepoDigests 0}}", &image])
+        .output()
+        .unwrap();
+    let repo_digest = String::from_utf8_lossy(&inspected.stdout).trim().to_owned();
+    let digest = repo_digest.split_once('@').unwrap().1.to_owned();
+    let pinned = format!("{image}@{digest}");
+    let stack = Stack::new(&format!(
+        "name: pins\nservices:\n  app:\n    image: {image}\n  built:\n    build: .\n"
+    ));
+    let resolved = stack.ok(&["config", "--resolve-image-digests"]);
+    assert!(
+        resolved.contains(&format!("image: {pinned}\n")),
+        "{resolved}"
+    );
+    assert_eq!(
+        stack.ok(&["config", "--lock-image-digests"]),
+        format!("services:\n  app:\n    image: {pinned}\n  built: {{}}\n")
+    );
+    // A tag the registry does not have is an error that names it.
+    let missing = Stack::new(&format!(
+        "name: pins\nservices:\n  app:\n    image: {}/wharf-test/pinned:nope\n",
+        registry.address
+    ));
+    let said = missing.wharf(&["config", "--resolve-image-digests"]);
+    assert_eq!(said.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&said.stderr).contains("pinned:nope"),
+        "{said:?}"
+    );
+    // The registry's port is new each run: its tag would be left behind.
+    let _ = Command::new("docker").args(["rmi", &image]).output();
+}
+
+#[test]
 fn build_push_and_pull_speak_to_the_engine_and_a_real_registry_without_the_docker_cli() {
     if !engine_ready() {
         return;

@@ -273,8 +273,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("build", "--provenance"),
     ("build", "--sbom"),
     ("build", "--ssh"),
-    ("config", "--lock-image-digests"),
-    ("config", "--resolve-image-digests"),
     ("cp", "--all"),
     ("publish", ""),
     ("up", "--menu"),

@@ -21,7 +21,10 @@ pub fn run(settings: &Settings, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     options.skip_consistency = args.no_consistency;
     options.keep_relative_paths = args.no_path_resolution;
     options.skip_normalization = args.no_normalize;
-    let loaded = wharf_manifest::load(&options)?;
+    let mut loaded = wharf_manifest::load(&options)?;
+    if args.resolve_image_digests || args.lock_image_digests {
+        pin_image_digests(&mut loaded.project)?;
+    }
     for warning in &loaded.warnings {
         settings.printer.warn(warning);
     }
@@ -31,6 +34,8 @@ pub fn run(settings: &Settings, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     }
     let text = if args.resolved {
         resolved(&settings.paths, &loaded, args)?
+    } else if args.lock_image_digests {
+        image_lock(&loaded.project, args.format)?
     } else {
         render(&loaded, args)?
     };
@@ -43,6 +48,46 @@ pub fn run(settings: &Settings, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     // nothing (a tenth of a 20,000-service `config`).
     std::mem::forget(loaded);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--resolve-image-digests`: each image as its registry has it now, through the
+/// engine (which holds the credentials' use), as Compose pins them.
+fn pin_image_digests(project: &mut wharf_model::Project) -> anyhow::Result<()> {
+    let engine =
+        wharf_engine::BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+    for service in project.services.values_mut() {
+        if !service.image.is_empty() {
+            service.image = engine.pin_digest(&service.image)?;
+        }
+    }
+    Ok(())
+}
+
+/// `--lock-image-digests`: an override file that pins every service's image, in
+/// Compose's shape (a service without an image is there, empty).
+fn image_lock(project: &wharf_model::Project, format: Format) -> anyhow::Result<String> {
+    let services: serde_json::Map<String, serde_json::Value> = project
+        .services
+        .iter()
+        .map(|(name, service)| {
+            let mut pinned = serde_json::Map::new();
+            if format == Format::Json {
+                // Compose writes its whole service type: these two are never omitted.
+                pinned.insert("command".to_owned(), serde_json::Value::Null);
+                pinned.insert("entrypoint".to_owned(), serde_json::Value::Null);
+            }
+            if !service.image.is_empty() {
+                pinned.insert("image".to_owned(), service.image.clone().into());
+            }
+            (name.clone(), pinned.into())
+        })
+        .collect();
+    match format {
+        Format::Json => output::to_json(&serde_json::json!({"name": "", "services": services})),
+        Format::Yaml => Ok(wharf_manifest::to_yaml(
+            &serde_json::json!({"services": services}),
+        )),
+    }
 }
 
 /// What `wharf up` would run natively, service by service.
