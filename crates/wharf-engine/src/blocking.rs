@@ -54,6 +54,15 @@ impl BlockingEngine {
             .block_on(self.engine.build(context, request, progress))
     }
 
+    /// The containers labelled as the project's, `run` ones included.
+    pub fn project_containers(
+        &self,
+        project: &str,
+    ) -> Result<Vec<crate::ProjectContainer>, EngineError> {
+        self.runtime
+            .block_on(self.engine.project_containers(project))
+    }
+
     /// `image` pinned to its registry's digest (see `Engine::pin_digest`).
     pub fn pin_digest(&self, image: &str) -> Result<String, EngineError> {
         self.runtime.block_on(self.engine.pin_digest(image))

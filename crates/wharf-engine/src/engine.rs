@@ -110,6 +110,8 @@ pub struct ProjectContainer {
     pub name: String,
     pub service: String,
     pub number: u32,
+    /// A `run` container (`com.docker.compose.oneoff=True`), not a service's instance.
+    pub one_off: bool,
     pub running: bool,
     pub health: Health,
     /// The exit code the engine's status gives (`Exited (137) …`).
@@ -568,6 +570,7 @@ impl Engine {
                     name: c.names?.first()?.trim_start_matches('/').to_owned(),
                     service: label("service"),
                     number: label("container-number").parse().unwrap_or(1),
+                    one_off: label("oneoff") == "True",
                     running: c
                         .state
                         .is_some_and(|s| s == bollard::models::ContainerSummaryStateEnum::RUNNING),

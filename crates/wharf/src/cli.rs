@@ -981,9 +981,13 @@ pub struct CpArgs {
     /// A path here (`-`: a tar archive on standard output), or SERVICE:PATH
     #[arg(value_name = "DEST")]
     pub destination: String,
-    /// Which instance of the service, when it has several
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub index: u32,
+    /// Which instance of the service (default: the first to copy from, every one to
+    /// copy into)
+    #[arg(long, value_name = "N")]
+    pub index: Option<u32>,
+    /// Copying into a service: its `wharf run` containers too
+    #[arg(long)]
+    pub all: bool,
     /// Keep the files' owners (uid and gid) as they are in SRC
     #[arg(short, long)]
     pub archive: bool,

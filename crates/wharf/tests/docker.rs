@@ -1436,6 +1436,23 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
         ],
         "the project's volume, by its engine name"
     );
+    // cp into a service reaches every replica (with --all, its run containers too);
+    // --index one of them; cp out reads the first.
+    let has = |container: &str, path: &str| {
+        Command::new("docker")
+            .args(["exec", container, "test", "-e", path])
+            .status()
+            .unwrap()
+            .success()
+    };
+    std::fs::write(stack.dir.path().join("spread.txt"), "x").unwrap();
+    stack.ok(&["cp", "spread.txt", "app:/spread.txt"]);
+    assert!(has("flags-app-1", "/spread.txt") && has("flags-app-2", "/spread.txt"));
+    assert!(!has("flags-oneoff", "/spread.txt"), "not a run container");
+    stack.ok(&["cp", "--index", "2", "spread.txt", "app:/second.txt"]);
+    assert!(!has("flags-app-1", "/second.txt") && has("flags-app-2", "/second.txt"));
+    stack.ok(&["cp", "--all", "spread.txt", "app:/everywhere.txt"]);
+    assert!(has("flags-oneoff", "/everywhere.txt") && has("flags-app-1", "/everywhere.txt"));
     let _ = Command::new("docker")
         .args(["rm", "-f", "flags-oneoff"])
         .output();

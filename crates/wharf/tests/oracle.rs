@@ -273,7 +273,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("build", "--provenance"),
     ("build", "--sbom"),
     ("build", "--ssh"),
-    ("cp", "--all"),
     ("publish", ""),
     ("up", "--menu"),
     ("up", "--watch"),

@@ -54,16 +54,18 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
         .services
         .get(service)
         .is_some_and(|s| s.container.is_some());
-    let container = in_container
-        .then(|| project_ref::container_of(&client, &name, service, args.index, "cp"))
-        .transpose()?;
+    let containers = if in_container {
+        containers_for_copy(&client, &name, service, args, inward)?
+    } else {
+        Vec::new()
+    };
     let working_dir = spec
         .services
         .get(service)
         .map(|s| s.working_dir.clone())
         .unwrap_or_default();
     let service_path = |path: &str| working_dir.join(path);
-    match (inward, &container) {
+    match (inward, containers.first()) {
         // Out of a container.
         (false, Some(id)) => {
             let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
@@ -81,13 +83,15 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
             }
             deliver(&tar, local, args.archive)
         }
-        // Into a container.
-        (true, Some(id)) => {
+        // Into containers: each one the copy goes to.
+        (true, Some(_)) => {
             let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
             if local == "-" {
                 let mut tar = Vec::new();
                 std::io::stdin().read_to_end(&mut tar)?;
-                engine.copy_in(id, path, tar, args.archive)?;
+                for id in &containers {
+                    engine.copy_in(id, path, tar.clone(), args.archive)?;
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             let source = Path::new(local);
@@ -102,15 +106,17 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
                     wharf_engine::owned_by_root(&tar)
                 }
             };
-            if engine
-                .copy_in(id, path, packed(&own_name)?, args.archive)
-                .is_err()
-            {
-                let dest = Path::new(path);
-                let dir = dest
-                    .parent()
-                    .map_or("/".into(), |p| p.display().to_string());
-                engine.copy_in(id, &dir, packed(&last_name(dest)?)?, args.archive)?;
+            for id in &containers {
+                if engine
+                    .copy_in(id, path, packed(&own_name)?, args.archive)
+                    .is_err()
+                {
+                    let dest = Path::new(path);
+                    let dir = dest
+                        .parent()
+                        .map_or("/".into(), |p| p.display().to_string());
+                    engine.copy_in(id, &dir, packed(&last_name(dest)?)?, args.archive)?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -135,6 +141,47 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The containers a copy involves, as Compose picks them: `--index`'s instance, else
+/// the first to copy from and every instance to copy into (with `--all`, the service's
+/// `wharf run` containers too).
+fn containers_for_copy(
+    client: &wharf_api::Client,
+    project: &str,
+    service: &str,
+    args: &CpArgs,
+    inward: bool,
+) -> anyhow::Result<Vec<String>> {
+    if let Some(index) = args.index {
+        return Ok(vec![project_ref::container_of(
+            client, project, service, index, "cp",
+        )?]);
+    }
+    if !inward {
+        return Ok(vec![project_ref::container_of(
+            client, project, service, 1, "cp",
+        )?]);
+    }
+    let mut ids: Vec<String> = project_ref::instances(client, project)?
+        .into_iter()
+        .filter(|i| i.service == service && !i.container_id.is_empty())
+        .map(|i| i.container_id)
+        .collect();
+    if args.all {
+        let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+        ids.extend(
+            engine
+                .project_containers(project)?
+                .into_iter()
+                .filter(|c| c.one_off && c.service == service)
+                .map(|c| c.id),
+        );
+    }
+    if ids.is_empty() {
+        bail!("no container found for service {service:?}");
+    }
+    Ok(ids)
 }
 
 /// The copy, to standard output as a tar archive (`-`) or placed at `destination`
