@@ -48,10 +48,42 @@ pub struct UpRequest {
     /// (`--always-recreate-deps`); `force_recreate` forces only the named ones.
     #[serde(default)]
     pub recreate_dependencies: bool,
-    /// Make what is missing (containers) without starting anything (`create`,
-    /// `up --no-start`): the services stay down until `start`.
-    #[serde(default)]
-    pub no_start: bool,
+}
+
+/// What a request of `up`'s shape asks for; each has its own endpoint, so a daemon
+/// older than the mode answers 404 instead of starting what it was not asked to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpMode {
+    /// `up`: make and start.
+    Start,
+    /// `create`, `up --no-start`: make what is missing (containers), start nothing.
+    Create,
+    /// `--dry-run` of `up`: say what would change, change nothing.
+    PlanStart,
+    /// `--dry-run` of `create`.
+    PlanCreate,
+}
+
+impl UpMode {
+    pub const ALL: [Self; 4] = [Self::Start, Self::Create, Self::PlanStart, Self::PlanCreate];
+
+    /// The action in `/v1/projects/{name}/{action}`.
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::Start => "up",
+            Self::Create => "create",
+            Self::PlanStart => "plan-up",
+            Self::PlanCreate => "plan-create",
+        }
+    }
+
+    pub fn starts(self) -> bool {
+        matches!(self, Self::Start | Self::PlanStart)
+    }
+
+    pub fn is_plan(self) -> bool {
+        matches!(self, Self::PlanStart | Self::PlanCreate)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 use tokio::sync::broadcast::error::RecvError;
-use wharf_api::{DaemonStatus, DownRequest, ServicesRequest, UpRequest};
+use wharf_api::{DaemonStatus, DownRequest, ServicesRequest, UpMode, UpRequest};
 
 use crate::http::{Reply, Request, error, json, stream};
 use crate::lifecycle::Command;
@@ -82,13 +82,17 @@ impl Server {
             ("GET", "ps") => self.supervisor.ps(name).await.map(|v| json(&v)),
             ("GET", "spec") => self.supervisor.spec(name).map(|v| json(&v)),
             ("GET", "urls") => Ok(json(&self.supervisor.shared().urls(name))),
-            ("POST", "up") => match body::<UpRequest>(request) {
-                Ok(up) if up.spec.name != name => {
-                    return error(400, "the spec's name differs from the project in the path");
+            ("POST", action)
+                if let Some(mode) = UpMode::ALL.into_iter().find(|m| m.action() == action) =>
+            {
+                match body::<UpRequest>(request) {
+                    Ok(up) if up.spec.name != name => {
+                        return error(400, "the spec's name differs from the project in the path");
+                    }
+                    Ok(up) => self.supervisor.up(up, mode).await.map(|v| json(&v)),
+                    Err(why) => return error(400, &why),
                 }
-                Ok(up) => self.supervisor.up(up).await.map(|v| json(&v)),
-                Err(why) => return error(400, &why),
-            },
+            }
             ("POST", "down") => match body::<DownRequest>(request) {
                 Ok(down) => self
                     .supervisor

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wharf_api::{
     Change, ChangeAction, DownResponse, InstanceState, InstanceStatus, LogLine, LogStream, Paths,
-    ProjectSummary, ServiceChange, UpRequest, UpResponse, now_ms,
+    ProjectSummary, ServiceChange, UpMode, UpRequest, UpResponse, now_ms,
 };
 use wharf_plan::{
     ChangeReason, GraphError, ProjectSpec, diff, start_order, stop_levels, stop_order,
@@ -92,16 +92,19 @@ impl Supervisor {
                 timeout_s: None,
                 no_recreate: false,
                 recreate_dependencies: false,
-                no_start: false,
             };
-            if let Err(err) = self.up(request).await {
+            if let Err(err) = self.up(request, UpMode::Start).await {
                 problems.push(format!("restoring {name}: {err}"));
             }
         }
         problems
     }
 
-    pub async fn up(&self, request: UpRequest) -> Result<UpResponse, SupervisorError> {
+    pub async fn up(
+        &self,
+        request: UpRequest,
+        mode: UpMode,
+    ) -> Result<UpResponse, SupervisorError> {
         let _turn = self.shared.operations.lock().await;
         let forcing = Forcing {
             named: request.services.clone(),
@@ -184,12 +187,34 @@ impl Supervisor {
             let order = stop_order(&old.services)?;
             to_stop.sort_by_key(|(name, _)| order.iter().position(|n| n == name));
         }
+        if mode.is_plan() {
+            // What this `up` would do, and nothing done: no state saved, nothing
+            // stopped, created or started.
+            let idle: BTreeSet<String> = selected.difference(&running_before).cloned().collect();
+            let (started, created) = if mode.starts() {
+                (idle, BTreeSet::new())
+            } else {
+                (BTreeSet::new(), idle)
+            };
+            let changes = changes
+                .into_iter()
+                .filter(|c| selected.contains(&c.service) || c.reason == ChangeReason::Removed)
+                .map(|c| {
+                    let flag = forced.get(&c.service).copied();
+                    describe(c, &started, &created, &running_before, flag)
+                })
+                .collect();
+            return Ok(UpResponse {
+                changes,
+                notes: Vec::new(),
+            });
+        }
 
         let forwarders = self.prepare_engine(&mut spec).await?;
         // Persist first: when the new state cannot be saved, what runs is left as it was.
         let mut up = up_before;
         up.retain(|s| spec.services.contains_key(s));
-        if !request.no_start {
+        if mode.starts() {
             up.extend(selected.iter().cloned());
         }
         let desired = Desired {
@@ -257,7 +282,7 @@ impl Supervisor {
             if !selected.contains(&service) {
                 continue;
             }
-            if request.no_start {
+            if !mode.starts() {
                 if self.create_missing(&spec.name, &service).await? {
                     created.insert(service);
                 }

@@ -46,6 +46,9 @@ pub struct GlobalArgs {
     /// Keep the networks, volumes, secrets and configs no service uses
     #[arg(long)]
     pub all_resources: bool,
+    /// Say what a command would change, and change nothing
+    #[arg(long, global = true)]
+    pub dry_run: bool,
     /// When to colour the output
     #[arg(long, value_enum, default_value_t = Ansi::Auto, env = "COMPOSE_ANSI")]
     pub ansi: Ansi,

@@ -6,6 +6,7 @@ mod commands;
 mod confirm;
 mod daemon_client;
 mod documented_env;
+mod dry_run;
 mod glob;
 mod image_build;
 mod image_pull;
@@ -96,75 +97,84 @@ fn main() -> ExitCode {
     }
     let Cli { global, command } = cli;
     let settings = Settings::new(global);
-    let result = match &command {
-        Command::Config(args) => commands::config::run(&settings, args),
-        Command::Completion(args) => commands::completion::run(args),
-        Command::Man(args) => commands::completion::man(args),
-        Command::Schema => commands::schema::run(),
-        Command::Up(args) => commands::up::run(&settings, args),
-        Command::Create(args) => commands::up::run(&settings, &args.as_up()),
-        Command::Down(args) => commands::down::run(&settings, args),
-        Command::Start(args) => {
-            commands::lifecycle::run(&settings, "start", &args.services, None, None)
-        }
-        Command::Stop(args) => {
-            commands::lifecycle::run(&settings, "stop", &args.services, None, args.timeout)
-        }
-        Command::Restart(args) => commands::lifecycle::restart(&settings, args),
-        Command::Pause(args) => {
-            commands::lifecycle::run(&settings, "pause", &args.services, None, None)
-        }
-        Command::Unpause(args) => {
-            commands::lifecycle::run(&settings, "unpause", &args.services, None, None)
-        }
-        Command::Version(args) => Ok(commands::version::run(args)),
-        Command::Events(args) => commands::events::run(&settings, args),
-        Command::Wait(args) => commands::wait::run(&settings, args),
-        Command::Export(args) => commands::container_image::export(&settings, args),
-        Command::Commit(args) => commands::container_image::commit(&settings, args),
-        Command::Volumes(args) => commands::volumes::run(&settings, args),
-        Command::Rm(args) => commands::rm::run(&settings, args),
-        Command::Cp(args) => commands::cp::run(&settings, args),
-        Command::Db(args) => commands::db::run(&settings, args),
-        Command::Kill(args) => {
-            commands::lifecycle::run(&settings, "kill", &args.services, Some(&args.signal), None)
-        }
-        Command::Ps(args) => commands::ps::run(&settings, args),
-        Command::Logs(args) => commands::logs::run(&settings, args),
-        Command::Ls(args) => commands::ps::list(&settings, args),
-        Command::Exec(args) => commands::exec::exec(&settings, args),
-        Command::Run(args) => commands::exec::run(&settings, args),
-        Command::Top(args) => commands::top::run(&settings, args),
-        Command::Build(args) => commands::images::build(&settings, args),
-        Command::Pull(args) => commands::images::pull(&settings, args),
-        Command::Push(args) => commands::images::push(&settings, args),
-        Command::Images(args) => commands::images::images(&settings, args),
-        Command::Stats(args) => commands::stats::stats(&settings, args),
-        Command::Port(args) => commands::stats::port(&settings, args),
-        Command::Scale(args) => commands::up::scale(&settings, args),
-        Command::Urls(args) => commands::urls::run(&settings, args),
-        Command::Share(args) => commands::share::run(&settings, args),
-        Command::Proxy(cli::ProxyCommand::Trust(args)) => commands::proxy::trust(&settings, args),
-        Command::Root(args) => commands::user::root(&settings, args),
-        Command::Whoami(args) => commands::user::whoami(&settings, args),
-        Command::Checkout(args) => commands::repos::checkout(&settings, args),
-        Command::Update(args) => commands::repos::update(&settings, args),
-        Command::Revs(args) => commands::repos::revs(&settings, args),
-        Command::Gitconfig(args) => commands::repos::gitconfig(&settings, args),
-        Command::Repos(cli::ReposCommand::Ls(args)) => commands::repos::list(&settings, args),
-        Command::Repos(cli::ReposCommand::Exec(args)) => commands::repos::exec(&settings, args),
-        Command::Task(args) => commands::tasks::task(&settings, args),
-        Command::Tasks(args) => commands::tasks::list(&settings, args),
-        Command::Shell(args) => commands::tasks::shell(&settings, args),
-        Command::Env(args) => commands::env::run(&settings, args),
-        Command::Check(args) => commands::check::run(&settings, args),
-        Command::Daemon(command) => commands::daemon::run(&settings, command),
+    let planned = if settings.global.dry_run {
+        dry_run::plan(&settings, &command)
+    } else {
+        None
     };
+    let result = planned.unwrap_or_else(|| run(&settings, &command));
     match result {
         Ok(code) => code,
         Err(err) => {
             settings.printer.error(&err);
             ExitCode::FAILURE
         }
+    }
+}
+
+fn run(settings: &Settings, command: &Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Config(args) => commands::config::run(settings, args),
+        Command::Completion(args) => commands::completion::run(args),
+        Command::Man(args) => commands::completion::man(args),
+        Command::Schema => commands::schema::run(),
+        Command::Up(args) => commands::up::run(settings, args),
+        Command::Create(args) => commands::up::run(settings, &args.as_up()),
+        Command::Down(args) => commands::down::run(settings, args),
+        Command::Start(args) => {
+            commands::lifecycle::run(settings, "start", &args.services, None, None)
+        }
+        Command::Stop(args) => {
+            commands::lifecycle::run(settings, "stop", &args.services, None, args.timeout)
+        }
+        Command::Restart(args) => commands::lifecycle::restart(settings, args),
+        Command::Pause(args) => {
+            commands::lifecycle::run(settings, "pause", &args.services, None, None)
+        }
+        Command::Unpause(args) => {
+            commands::lifecycle::run(settings, "unpause", &args.services, None, None)
+        }
+        Command::Version(args) => Ok(commands::version::run(args)),
+        Command::Events(args) => commands::events::run(settings, args),
+        Command::Wait(args) => commands::wait::run(settings, args),
+        Command::Export(args) => commands::container_image::export(settings, args),
+        Command::Commit(args) => commands::container_image::commit(settings, args),
+        Command::Volumes(args) => commands::volumes::run(settings, args),
+        Command::Rm(args) => commands::rm::run(settings, args),
+        Command::Cp(args) => commands::cp::run(settings, args),
+        Command::Db(args) => commands::db::run(settings, args),
+        Command::Kill(args) => {
+            commands::lifecycle::run(settings, "kill", &args.services, Some(&args.signal), None)
+        }
+        Command::Ps(args) => commands::ps::run(settings, args),
+        Command::Logs(args) => commands::logs::run(settings, args),
+        Command::Ls(args) => commands::ps::list(settings, args),
+        Command::Exec(args) => commands::exec::exec(settings, args),
+        Command::Run(args) => commands::exec::run(settings, args),
+        Command::Top(args) => commands::top::run(settings, args),
+        Command::Build(args) => commands::images::build(settings, args),
+        Command::Pull(args) => commands::images::pull(settings, args),
+        Command::Push(args) => commands::images::push(settings, args),
+        Command::Images(args) => commands::images::images(settings, args),
+        Command::Stats(args) => commands::stats::stats(settings, args),
+        Command::Port(args) => commands::stats::port(settings, args),
+        Command::Scale(args) => commands::up::scale(settings, args),
+        Command::Urls(args) => commands::urls::run(settings, args),
+        Command::Share(args) => commands::share::run(settings, args),
+        Command::Proxy(cli::ProxyCommand::Trust(args)) => commands::proxy::trust(settings, args),
+        Command::Root(args) => commands::user::root(settings, args),
+        Command::Whoami(args) => commands::user::whoami(settings, args),
+        Command::Checkout(args) => commands::repos::checkout(settings, args),
+        Command::Update(args) => commands::repos::update(settings, args),
+        Command::Revs(args) => commands::repos::revs(settings, args),
+        Command::Gitconfig(args) => commands::repos::gitconfig(settings, args),
+        Command::Repos(cli::ReposCommand::Ls(args)) => commands::repos::list(settings, args),
+        Command::Repos(cli::ReposCommand::Exec(args)) => commands::repos::exec(settings, args),
+        Command::Task(args) => commands::tasks::task(settings, args),
+        Command::Tasks(args) => commands::tasks::list(settings, args),
+        Command::Shell(args) => commands::tasks::shell(settings, args),
+        Command::Env(args) => commands::env::run(settings, args),
+        Command::Check(args) => commands::check::run(settings, args),
+        Command::Daemon(command) => commands::daemon::run(settings, command),
     }
 }

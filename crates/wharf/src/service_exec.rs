@@ -317,7 +317,6 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
                 timeout_s: None,
                 no_recreate: false,
                 recreate_dependencies: false,
-                no_start: false,
             },
         )?;
         let started: BTreeMap<String, u32> = response

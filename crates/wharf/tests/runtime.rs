@@ -1657,6 +1657,44 @@ services:
 }
 
 #[test]
+fn dry_run_says_what_would_change_and_changes_nothing() {
+    let stack = Stack::new(
+        r#"name: rehearsal
+services:
+  db:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "630"]}}
+  web:
+    image: debian
+    depends_on: [db]
+    x-wharf: {process: {command: ["sleep", "631"]}}
+"#,
+    );
+    let said = |args: &[&str]| {
+        let out = stack.wharf(args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let planned = said(&["--dry-run", "up", "-d"]);
+    assert!(planned.contains("would create"), "{planned}");
+    assert!(stack.ps().is_empty(), "nothing made");
+    stack.ok(&["up", "-d", "--wait"]);
+    let pid = stack.pid_of("rehearsal-web-1");
+    let planned = said(&["--dry-run", "up", "-d", "--force-recreate", "web"]);
+    assert!(planned.contains("web would recreate"), "{planned}");
+    assert!(said(&["stop", "--dry-run", "web"]).contains("would stop rehearsal-web-1"));
+    assert!(said(&["--dry-run", "down"]).contains("would stop and remove"));
+    assert_eq!(
+        stack.pid_of("rehearsal-web-1"),
+        pid,
+        "still the same process"
+    );
+    let refused = stack.wharf(&["--dry-run", "db", "ls"]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn force_recreate_takes_the_named_services_and_always_recreate_deps_what_they_need() {
     let stack = Stack::new(
         r#"name: recreate

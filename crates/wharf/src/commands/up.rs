@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use nix::sys::signal::{SigSet, Signal};
 use wharf_api::{
-    ChangeAction, Client, InstanceState, InstanceStatus, LogLine, Paths, ServicesRequest,
-    UpRequest, UpResponse, now_ms,
+    ChangeAction, Client, ClientError, InstanceState, InstanceStatus, LogLine, Paths,
+    ServicesRequest, UpMode, UpRequest, UpResponse, now_ms,
 };
 use wharf_engine::BlockingEngine;
 
@@ -24,6 +24,7 @@ use crate::settings::Settings;
 use wharf_api::ProjectWatch;
 
 pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
+    let dry_run = settings.global.dry_run;
     let loaded = project_ref::load(settings)?;
     let paths = &settings.paths;
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
@@ -58,6 +59,11 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             image_record(engine, &image)
         };
         match record {
+            ImageRecord::Missing if dry_run => {
+                settings
+                    .printer
+                    .info(&format!("dry run: would build {name} as {image}"));
+            }
             ImageRecord::Missing => {
                 crate::image_build::build_service(
                     engine,
@@ -92,7 +98,18 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         } else {
             &settings.printer
         };
-        crate::image_pull::pull_by_policy(engine, &pulled_images, args.pull.as_deref(), printer)?;
+        if !dry_run {
+            crate::image_pull::pull_by_policy(
+                engine,
+                &pulled_images,
+                args.pull.as_deref(),
+                printer,
+            )?;
+        } else if args.pull.as_deref() == Some("always") {
+            for image in &pulled_images {
+                printer.info(&format!("dry run: would pull {image}"));
+            }
+        }
     }
     let mut spec =
         wharf_runtime::project_spec(&loaded, &parse_scale(&args.scale)?, &volumes, &containers)?;
@@ -116,7 +133,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         .values()
         .map(|service| service.working_dir.clone())
         .filter(|dir| dir.starts_with(&volumes));
-    for dir in named.chain(working) {
+    for dir in named.chain(working).filter(|_| !dry_run) {
         wharf_runtime::create_data_dir(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -139,8 +156,14 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let client = daemon_client::connect(paths)?;
     let since = now_ms();
-    let response: UpResponse = client.post(
-        &endpoint(&name, "up"),
+    let mode = match (args.no_start, dry_run) {
+        (false, false) => UpMode::Start,
+        (true, false) => UpMode::Create,
+        (false, true) => UpMode::PlanStart,
+        (true, true) => UpMode::PlanCreate,
+    };
+    let response: Result<UpResponse, _> = client.post(
+        &endpoint(&name, mode.action()),
         &UpRequest {
             spec,
             services: args.services.clone(),
@@ -150,9 +173,21 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             timeout_s: args.timeout,
             no_recreate: args.no_recreate,
             recreate_dependencies: args.always_recreate_deps,
-            no_start: args.no_start,
         },
-    )?;
+    );
+    let response = match response {
+        // A daemon from before this mode: it must not be sent `up` instead.
+        Err(ClientError::Api { status: 404, .. }) if mode != UpMode::Start => bail!(
+            "wharfd is older than this wharf and cannot {}: `wharf daemon stop` restarts \
+             it (what was up comes back with the next command)",
+            if mode.is_plan() {
+                "plan (--dry-run)"
+            } else {
+                "create"
+            }
+        ),
+        other => other?,
+    };
     let width = response
         .changes
         .iter()
@@ -161,6 +196,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or(0);
     for change in &response.changes {
         let (verb, reason) = match change.action {
+            _ if dry_run => (would(change.action), change.reason.as_str()),
             // A service with no replicas runs nothing, whatever else is said of it.
             ChangeAction::Create | ChangeAction::Keep | ChangeAction::Start
                 if without_replicas.contains(&change.service) =>
@@ -181,6 +217,12 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
     }
     for note in &response.notes {
         settings.printer.warn(note);
+    }
+    if dry_run {
+        settings
+            .printer
+            .info("dry run: nothing was built, pulled, created, started or stopped");
+        return Ok(ExitCode::SUCCESS);
     }
     // What started stays started: a hash that cannot be recorded is only a warning.
     if let Err(err) = record_requirements(&loaded, paths, &containers, &response) {
@@ -216,6 +258,18 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     attached(&client, &name, since, args, settings)
+}
+
+/// What `--dry-run` says `up` would do to a service.
+fn would(action: ChangeAction) -> &'static str {
+    match action {
+        ChangeAction::Create => "would create",
+        ChangeAction::Recreate => "would recreate",
+        ChangeAction::Scale => "would scale",
+        ChangeAction::Remove => "would remove",
+        ChangeAction::Start => "would start",
+        ChangeAction::Keep => "kept",
+    }
 }
 
 /// Records the requirements hash of each service just started that has no image
