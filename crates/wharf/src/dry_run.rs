@@ -32,31 +32,31 @@ pub fn plan(settings: &Settings, command: &Command) -> Option<anyhow::Result<Exi
         Command::Pull(args) => return Some(images(settings, "pull", &args.services, false)),
         Command::Push(args) => return Some(images(settings, "push", &args.services, true)),
         Command::Cp(args) => {
-            return Some(say(
+            return Some(Ok(say(
                 settings,
                 &format!("would copy {} to {}", args.source, args.destination),
-            ));
+            )));
         }
         Command::Exec(args) => {
-            return Some(say(
+            return Some(Ok(say(
                 settings,
                 &format!("would run {:?} in {}", args.command, args.service),
-            ));
+            )));
         }
         Command::Run(args) => {
-            return Some(say(
+            return Some(Ok(say(
                 settings,
                 &format!(
                     "would run {:?} as a one-off of {}",
                     args.command, args.service
                 ),
-            ));
+            )));
         }
         Command::Export(args) => {
-            return Some(say(settings, &format!("would export {}", args.service)));
+            return Some(Ok(say(settings, &format!("would export {}", args.service))));
         }
         Command::Commit(args) => {
-            return Some(say(settings, &format!("would commit {}", args.service)));
+            return Some(Ok(say(settings, &format!("would commit {}", args.service))));
         }
         Command::Db(_)
         | Command::Update(_)
@@ -77,9 +77,9 @@ pub fn plan(settings: &Settings, command: &Command) -> Option<anyhow::Result<Exi
     Some(instances(settings, verb, services))
 }
 
-fn say(settings: &Settings, line: &str) -> anyhow::Result<ExitCode> {
+fn say(settings: &Settings, line: &str) -> ExitCode {
     settings.printer.info(&format!("dry run: {line}"));
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 /// The instances of `services` (all when empty) the command would act on.
@@ -98,9 +98,12 @@ fn instances(settings: &Settings, verb: &str, services: &[String]) -> anyhow::Re
         .map(|i| i.name.as_str())
         .collect();
     if chosen.is_empty() {
-        return say(settings, &format!("nothing to {verb} in {name}"));
+        return Ok(say(settings, &format!("nothing to {verb} in {name}")));
     }
-    say(settings, &format!("would {verb} {}", chosen.join(", ")))
+    Ok(say(
+        settings,
+        &format!("would {verb} {}", chosen.join(", ")),
+    ))
 }
 
 /// The images of `services` (all when empty) a build, pull or push would touch.
@@ -131,7 +134,10 @@ fn images(
         .map(|(name, service)| wharf_runtime::image_name(&project.name, name, service))
         .collect();
     if chosen.is_empty() {
-        return say(settings, &format!("no image to {verb}"));
+        return Ok(say(settings, &format!("no image to {verb}")));
     }
-    say(settings, &format!("would {verb} {}", chosen.join(", ")))
+    Ok(say(
+        settings,
+        &format!("would {verb} {}", chosen.join(", ")),
+    ))
 }
