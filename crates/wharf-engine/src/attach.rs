@@ -70,7 +70,7 @@ impl Engine {
             return Err(EngineError::Detached);
         };
         let joined = self
-            .join_sized(Resize::Exec(id.clone()), request.tty, output, input)
+            .join_sized(Resize::Exec(id.clone()), request.tty, output, Some(input))
             .await;
         joined?;
         let inspected = self.docker.inspect_exec(&id).await?;
@@ -125,7 +125,7 @@ impl Engine {
                 Resize::Container(id.clone()),
                 one_off.tty,
                 attached.output,
-                attached.input,
+                Some(attached.input),
             )
             .await;
         passer.abort();
@@ -193,6 +193,69 @@ impl Engine {
     }
 }
 
+/// Joining a running container, as `docker attach` does.
+pub struct AttachRequest<'a> {
+    pub container: &'a str,
+    /// Pass this process's standard input on (when the container keeps its open).
+    pub stdin: bool,
+    /// Pass SIGINT and SIGTERM on to the container instead of ending this process.
+    pub sig_proxy: bool,
+    /// The keys that leave the container running (the engine's default: ctrl-p,ctrl-q).
+    pub detach_keys: Option<&'a str>,
+    /// The user's window, when attached to a terminal and the container has one.
+    pub tty: Option<WindowSize>,
+}
+
+impl Engine {
+    /// Whether the container was made with a terminal, so the user's goes raw.
+    pub async fn has_tty(&self, container: &str) -> Result<bool, EngineError> {
+        let inspected = self
+            .docker
+            .inspect_container(
+                container,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await?;
+        Ok(inspected.config.and_then(|c| c.tty).unwrap_or(false))
+    }
+
+    /// Joins this process's standard streams to a running container until it ends or
+    /// the detach keys are pressed; its exit code when it ended, else `None`.
+    pub async fn attach(&self, request: &AttachRequest<'_>) -> Result<Option<i64>, EngineError> {
+        let signals = request.sig_proxy.then(Signals::listen);
+        let attach = AttachContainerOptions {
+            stream: true,
+            stdin: request.stdin,
+            stdout: true,
+            stderr: true,
+            detach_keys: request.detach_keys.map(str::to_owned),
+            ..AttachContainerOptions::default()
+        };
+        let attached = self
+            .docker
+            .attach_container(request.container, Some(attach))
+            .await?;
+        let passer = signals.map(|signals| {
+            tokio::spawn(signals.pass_to(self.docker.clone(), request.container.to_owned()))
+        });
+        let joined = self
+            .join_sized(
+                Resize::Container(request.container.to_owned()),
+                request.tty,
+                attached.output,
+                request.stdin.then_some(attached.input),
+            )
+            .await;
+        if let Some(passer) = passer {
+            passer.abort();
+        }
+        joined?;
+        // Ended, or only detached from.
+        let state = self.state(request.container).await?;
+        Ok((!state.running).then(|| i64::from(state.exit_code.unwrap_or(0))))
+    }
+}
+
 /// SIGINT and SIGTERM, caught instead of ending this process.
 struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
 
@@ -232,7 +295,7 @@ impl Engine {
         target: Resize,
         window: Option<WindowSize>,
         output: Output,
-        input: Input,
+        input: Option<Input>,
     ) -> Result<(), EngineError> {
         let resizer =
             window.map(|window| tokio::spawn(follow_window(self.docker.clone(), target, window)));
@@ -275,8 +338,12 @@ async fn follow_window(docker: bollard::Docker, target: Resize, window: WindowSi
     }
 }
 
-/// Copies the output back until it ends, passing standard input on meanwhile.
-async fn join_streams(mut output: Output, mut input: Input) -> Result<(), EngineError> {
+/// Copies the output back until it ends, passing standard input on meanwhile (when
+/// there is somewhere to pass it).
+async fn join_streams(mut output: Output, input: Option<Input>) -> Result<(), EngineError> {
+    let Some(mut input) = input else {
+        return copy_output(&mut output).await;
+    };
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
     // A thread of its own, not the runtime's: a read of a terminal blocks until a key
     // is pressed, and must not hold the command's end up.
@@ -303,27 +370,29 @@ async fn join_streams(mut output: Output, mut input: Input) -> Result<(), Engine
         // The end of input closes the command's standard input.
         let _ = input.shutdown().await;
     });
-    let copied = async {
-        while let Some(item) = output.next().await {
-            match item? {
-                LogOutput::StdErr { message } => {
-                    let mut stderr = std::io::stderr().lock();
-                    stderr.write_all(&message)?;
-                    stderr.flush()?;
-                }
-                LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                    let mut stdout = std::io::stdout().lock();
-                    stdout.write_all(&message)?;
-                    stdout.flush()?;
-                }
-                LogOutput::StdIn { .. } => {}
-            }
-        }
-        Ok::<(), EngineError>(())
-    }
-    .await;
+    let copied = copy_output(&mut output).await;
     forward.abort();
     copied
+}
+
+/// Copies what the engine says to this process's output and errors until it ends.
+async fn copy_output(output: &mut Output) -> Result<(), EngineError> {
+    while let Some(item) = output.next().await {
+        match item? {
+            LogOutput::StdErr { message } => {
+                let mut stderr = std::io::stderr().lock();
+                stderr.write_all(&message)?;
+                stderr.flush()?;
+            }
+            LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                let mut stdout = std::io::stdout().lock();
+                stdout.write_all(&message)?;
+                stdout.flush()?;
+            }
+            LogOutput::StdIn { .. } => {}
+        }
+    }
+    Ok(())
 }
 
 impl Engine {

@@ -63,6 +63,16 @@ impl BlockingEngine {
             .block_on(self.engine.project_containers(project))
     }
 
+    /// Whether the container has a terminal (see `Engine::has_tty`).
+    pub fn has_tty(&self, container: &str) -> Result<bool, EngineError> {
+        self.runtime.block_on(self.engine.has_tty(container))
+    }
+
+    /// Joins a running container (see `Engine::attach`); its exit code if it ended.
+    pub fn attach(&self, request: &crate::AttachRequest<'_>) -> Result<Option<i64>, EngineError> {
+        self.runtime.block_on(self.engine.attach(request))
+    }
+
     /// `image` pinned to its registry's digest (see `Engine::pin_digest`).
     pub fn pin_digest(&self, image: &str) -> Result<String, EngineError> {
         self.runtime.block_on(self.engine.pin_digest(image))

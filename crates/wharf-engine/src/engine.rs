@@ -482,6 +482,8 @@ impl Engine {
             working_dir: (!spec.working_dir.is_empty()).then(|| spec.working_dir.clone()),
             user: (!spec.user.is_empty()).then(|| spec.user.clone()),
             hostname: (!spec.hostname.is_empty()).then(|| spec.hostname.clone()),
+            open_stdin: Some(spec.stdin_open),
+            tty: Some(spec.tty),
             labels: Some(labels),
             volumes: (!anonymous.is_empty()).then_some(anonymous),
             exposed_ports: (!exposed.is_empty()).then_some(exposed),

@@ -14,7 +14,7 @@ mod images;
 mod registry_auth;
 mod socket;
 
-pub use attach::{ExecRequest, OneOff, ProjectResources, WindowSize};
+pub use attach::{AttachRequest, ExecRequest, OneOff, ProjectResources, WindowSize};
 pub use blocking::BlockingEngine;
 pub use build_context::{BuildContext, Dockerfile};
 pub use container_image::CommitRequest;

@@ -19,6 +19,12 @@ pub struct ContainerSpec {
     pub working_dir: String,
     pub user: String,
     pub init: Option<bool>,
+    /// Keep standard input open for `attach` (`stdin_open`), and give it a terminal
+    /// (`tty`).
+    #[serde(default)]
+    pub stdin_open: bool,
+    #[serde(default)]
+    pub tty: bool,
     pub hostname: String,
     /// Set when the file names the container; replicas are then impossible.
     pub container_name: String,

@@ -143,6 +143,8 @@ pub fn container_spec(
         working_dir: service.working_dir.clone(),
         user: service.user.clone(),
         init: service.init,
+        stdin_open: service.stdin_open,
+        tty: service.tty,
         hostname: service.hostname.clone(),
         container_name: service.container_name.clone(),
         mounts,

@@ -125,6 +125,8 @@ pub enum Command {
     Exec(ExecArgs),
     /// Run a one-off command for a service, with its dependencies started
     Run(RunArgs),
+    /// Join this terminal to a service's running instance: its output, your input
+    Attach(AttachArgs),
     /// Show the processes of the project's instances
     Top(ServicesArgs),
     /// Build the images of services that have a `build` section
@@ -774,6 +776,25 @@ pub struct PortArgs {
     /// The port's protocol
     #[arg(long, value_parser = ["tcp", "udp"], default_value = "tcp")]
     pub protocol: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    pub service: String,
+    /// Which instance of the service, when it has several
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub index: u32,
+    /// Don't pass this terminal's input on
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Pass SIGINT and SIGTERM on to the instance (`--sig-proxy=false`: they end only
+    /// this command)
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
+    /// The keys that leave a container running (default ctrl-p,ctrl-q)
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
 }
 
 #[derive(Debug, Args)]

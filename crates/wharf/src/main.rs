@@ -151,6 +151,7 @@ fn run(settings: &Settings, command: &Command) -> anyhow::Result<ExitCode> {
         Command::Ls(args) => commands::ps::list(settings, args),
         Command::Exec(args) => commands::exec::exec(settings, args),
         Command::Run(args) => commands::exec::run(settings, args),
+        Command::Attach(args) => commands::attach::run(settings, args),
         Command::Top(args) => commands::top::run(settings, args),
         Command::Build(args) => commands::images::build(settings, args),
         Command::Pull(args) => commands::images::pull(settings, args),

@@ -1823,6 +1823,48 @@ services:
 }
 
 #[test]
+fn attach_joins_a_running_container_input_and_output() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfattach
+services:
+  echo:
+    image: {IMAGE}
+    stdin_open: true
+    init: true
+    command: ["sh", "-c", "while read line; do echo got $$line; done"]
+"#
+    ));
+    stack.ok(&["up", "-d", "--wait"]);
+    let mut attach = stack
+        .command(&["attach", "echo"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut input = attach.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        input.write_all(b"hello\n").unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = attach.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("got hello"),
+        "{out:?}"
+    );
+    let running = stack.compose_ps().remove(0);
+    assert_eq!(
+        running["State"], "running",
+        "the end of input leaves it running"
+    );
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn pause_and_unpause_a_container_as_compose_does() {
     if !engine_ready() {
         return;

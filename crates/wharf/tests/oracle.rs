@@ -265,7 +265,6 @@ fn compare(expected: &Output, actual: &Output, json: bool, listing: bool) -> Res
 /// shrinks. docs/commands.md says the same in words.
 const NOT_YET: &[(&str, &str)] = &[
     ("", "--compatibility"),
-    ("attach", ""),
     ("build", "--builder"),
     ("build", "--check"),
     ("build", "--print"),

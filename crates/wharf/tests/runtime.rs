@@ -1657,6 +1657,38 @@ services:
 }
 
 #[test]
+fn attach_follows_a_native_instance_and_passes_ctrl_c_on() {
+    let stack = Stack::new(
+        r#"name: joined
+services:
+  ticker:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "trap 'echo interrupted; exit 3' INT; while true; do echo tick; sleep 0.1; done"]}}
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    let attach = stack
+        .command(&["attach", "ticker"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(attach.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = attach.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("tick") && said.contains("interrupted"),
+        "{said}"
+    );
+    assert_eq!(out.status.code(), Some(3), "the instance's exit code");
+    eventually("it exited", Duration::from_secs(5), || {
+        stack.ps()[0]["state"] == "exited"
+    });
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn dry_run_says_what_would_change_and_changes_nothing() {
     let stack = Stack::new(
         r#"name: rehearsal

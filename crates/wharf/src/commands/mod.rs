@@ -1,3 +1,4 @@
+pub mod attach;
 pub mod check;
 pub mod completion;
 pub mod config;
