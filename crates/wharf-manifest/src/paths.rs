@@ -92,13 +92,17 @@ fn visit_service_paths(service: &mut Node, f: &mut dyn FnMut(&mut Node)) {
         {
             f(context);
         }
-        // Compose takes every additional context without a URL scheme for a path.
+        // Compose takes every additional context without a URL scheme for a path, but
+        // another service's image (`service:x`).
         if let Some(contexts) = build
             .get_mut("additional_contexts")
             .and_then(Node::as_map_mut)
         {
             for (_, context) in contexts.iter_mut() {
-                if context.as_str().is_some_and(|c| !c.contains("://")) {
+                if context
+                    .as_str()
+                    .is_some_and(|c| !c.contains("://") && !c.starts_with("service:"))
+                {
                     f(context);
                 }
             }

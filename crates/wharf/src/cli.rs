@@ -699,6 +699,10 @@ pub struct BuildArgs {
     /// Also build the images of the services they depend on
     #[arg(long)]
     pub with_dependencies: bool,
+    /// Print the builds as a BuildKit bake file (for `docker buildx bake -f -`) and
+    /// build nothing
+    #[arg(long)]
+    pub print: bool,
 }
 
 #[derive(Debug, Args)]

@@ -28,7 +28,9 @@ pub fn plan(settings: &Settings, command: &Command) -> Option<anyhow::Result<Exi
         Command::Restart(args) => ("restart", &args.stop.services),
         Command::Kill(args) => ("kill", &args.services),
         Command::Rm(args) => ("remove, if ended,", &args.services),
-        Command::Build(args) => return Some(images(settings, "build", &args.services, true)),
+        Command::Build(args) if !args.print => {
+            return Some(images(settings, "build", &args.services, true));
+        }
         Command::Pull(args) => return Some(images(settings, "pull", &args.services, false)),
         Command::Push(args) => return Some(images(settings, "push", &args.services, true)),
         Command::Cp(args) => {

@@ -2,13 +2,13 @@
 //! and build options), through the engine's API, its progress shown as the engine
 //! prints it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::bail;
 use wharf_engine::{BlockingEngine, BuildContext, BuildRequest, Dockerfile};
 use wharf_manifest::Loaded;
-use wharf_model::Service;
+use wharf_model::{Build, Service};
 
 use crate::printer::Printer;
 use wharf_runtime::{COMPOSE_VERSION, image_name};
@@ -22,6 +22,37 @@ pub struct BuildOptions {
     pub args: Vec<String>,
     /// The build's memory limit (`-m 512m`).
     pub memory: Option<String>,
+}
+
+/// The labels Compose gives a service's image: the file's, and whose it is.
+pub fn image_labels(project: &str, service: &str, build: &Build) -> BTreeMap<String, String> {
+    let mut labels = build.labels.clone();
+    labels.insert("com.docker.compose.project".into(), project.to_owned());
+    labels.insert("com.docker.compose.service".into(), service.to_owned());
+    labels.insert(
+        "com.docker.compose.version".into(),
+        COMPOSE_VERSION.to_owned(),
+    );
+    labels
+}
+
+/// The build's arguments: the file's that have a value, then `--build-arg`'s.
+pub fn build_arguments(build: &Build, options: &BuildOptions) -> BTreeMap<String, String> {
+    build
+        .args
+        .iter()
+        .filter_map(|(key, value)| Some((key.clone(), value.clone()?)))
+        .chain(
+            options
+                .args
+                .iter()
+                .filter_map(|arg| match arg.split_once('=') {
+                    Some((key, value)) => Some((key.to_owned(), value.to_owned())),
+                    // As Compose: a bare KEY takes this environment's value, if any.
+                    None => std::env::var(arg).ok().map(|value| (arg.clone(), value)),
+                }),
+        )
+        .collect()
 }
 
 /// Builds one service's image as `docker compose build` would, on `engine`.
@@ -52,13 +83,8 @@ pub fn build_service(
     };
     let context = BuildContext::new(Path::new(context_dir), dockerfile)
         .map_err(|err| anyhow::anyhow!("building {name}: {err}"))?;
-    let mut labels: HashMap<String, String> = build.labels.clone().into_iter().collect();
-    labels.insert("com.docker.compose.project".into(), project.clone());
-    labels.insert("com.docker.compose.service".into(), name.to_owned());
-    labels.insert(
-        "com.docker.compose.version".into(),
-        COMPOSE_VERSION.to_owned(),
-    );
+    let mut labels: HashMap<String, String> =
+        image_labels(project, name, build).into_iter().collect();
     if let Some(hash) = crate::requirements::hash(loaded, service)? {
         labels.insert(crate::requirements::IMAGE_LABEL.into(), hash);
     }
@@ -66,21 +92,7 @@ pub fn build_service(
         tags: std::iter::once(image)
             .chain(build.tags.iter().cloned())
             .collect(),
-        args: build
-            .args
-            .iter()
-            .filter_map(|(key, value)| Some((key.clone(), value.clone()?)))
-            .chain(
-                options
-                    .args
-                    .iter()
-                    .filter_map(|arg| match arg.split_once('=') {
-                        Some((key, value)) => Some((key.to_owned(), value.to_owned())),
-                        // As Compose: a bare KEY takes this environment's value, if any.
-                        None => std::env::var(arg).ok().map(|value| (arg.clone(), value)),
-                    }),
-            )
-            .collect(),
+        args: build_arguments(build, options).into_iter().collect(),
         labels,
         target: build.target.clone(),
         network: build.network.clone(),

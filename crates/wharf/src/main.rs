@@ -1,6 +1,7 @@
 //! The `wharf` command: parses arguments once into settings, then runs one command.
 
 mod age;
+mod bake_file;
 mod cli;
 mod commands;
 mod confirm;

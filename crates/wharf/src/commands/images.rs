@@ -48,6 +48,18 @@ pub fn build(settings: &Settings, args: &BuildArgs) -> anyhow::Result<ExitCode> 
         .into_iter()
         .filter(|(_, service)| service.build.is_some())
         .collect();
+    let options = BuildOptions {
+        no_cache: args.no_cache,
+        pull: args.pull,
+        args: args.arguments.clone(),
+        memory: args.memory.clone(),
+    };
+    if args.print {
+        let names: Vec<String> = built.iter().map(|(name, _)| (*name).clone()).collect();
+        let bake = crate::bake_file::bake_file(&loaded.project, &names, &options);
+        println!("{}", serde_json::to_string_pretty(&bake)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     if built.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -56,12 +68,6 @@ pub fn build(settings: &Settings, args: &BuildArgs) -> anyhow::Result<ExitCode> 
         &quiet
     } else {
         &settings.printer
-    };
-    let options = BuildOptions {
-        no_cache: args.no_cache,
-        pull: args.pull,
-        args: args.arguments.clone(),
-        memory: args.memory.clone(),
     };
     let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
     for (name, service) in &built {
