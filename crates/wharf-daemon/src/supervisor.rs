@@ -196,16 +196,13 @@ impl Supervisor {
             } else {
                 (BTreeSet::new(), idle)
             };
-            let changes = changes
-                .into_iter()
-                .filter(|c| selected.contains(&c.service) || c.reason == ChangeReason::Removed)
-                .map(|c| {
-                    let flag = forced.get(&c.service).copied();
-                    describe(c, &started, &created, &running_before, flag)
-                })
-                .collect();
+            let made = Made {
+                started,
+                created,
+                running_before,
+            };
             return Ok(UpResponse {
-                changes,
+                changes: summarize(changes, &selected, &forced, &made),
                 notes: Vec::new(),
             });
         }
@@ -291,16 +288,13 @@ impl Supervisor {
             }
         }
 
-        let summary = changes
-            .into_iter()
-            .filter(|c| selected.contains(&c.service) || c.reason == ChangeReason::Removed)
-            .map(|c| {
-                let flag = forced.get(&c.service).copied();
-                describe(c, &started, &created, &running_before, flag)
-            })
-            .collect();
+        let made = Made {
+            started,
+            created,
+            running_before,
+        };
         Ok(UpResponse {
-            changes: summary,
+            changes: summarize(changes, &selected, &forced, &made),
             notes: self.shared.take_notes(&spec.name),
         })
     }
@@ -1134,13 +1128,36 @@ struct FreshInstance {
     status: InstanceStatus,
 }
 
-fn describe(
-    change: wharf_plan::Change,
-    started: &BTreeSet<String>,
-    created: &BTreeSet<String>,
-    running_before: &BTreeSet<String>,
-    forced: Option<&str>,
-) -> ServiceChange {
+/// What an `up` made of the services it chose (or would make, for a plan).
+struct Made {
+    started: BTreeSet<String>,
+    created: BTreeSet<String>,
+    running_before: BTreeSet<String>,
+}
+
+/// The changes an `up` answers with: those of the services it chose, and removals.
+fn summarize(
+    changes: Vec<wharf_plan::Change>,
+    selected: &BTreeSet<String>,
+    forced: &BTreeMap<String, &'static str>,
+    made: &Made,
+) -> Vec<ServiceChange> {
+    changes
+        .into_iter()
+        .filter(|c| selected.contains(&c.service) || c.reason == ChangeReason::Removed)
+        .map(|c| {
+            let flag = forced.get(&c.service).copied();
+            describe(c, made, flag)
+        })
+        .collect()
+}
+
+fn describe(change: wharf_plan::Change, made: &Made, forced: Option<&str>) -> ServiceChange {
+    let Made {
+        started,
+        created,
+        running_before,
+    } = made;
     let (action, reason) = match change.reason {
         ChangeReason::Added => (ChangeAction::Create, "new service".to_owned()),
         ChangeReason::Removed => (ChangeAction::Remove, "no longer in the project".to_owned()),
