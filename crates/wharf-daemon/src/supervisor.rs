@@ -196,13 +196,13 @@ impl Supervisor {
             } else {
                 (BTreeSet::new(), idle)
             };
-            let made = Made {
+            let outcome = Outcome {
                 started,
                 created,
                 running_before,
             };
             return Ok(UpResponse {
-                changes: summarize(changes, &selected, &forced, &made),
+                changes: summarize(changes, &selected, &forced, &outcome),
                 notes: Vec::new(),
             });
         }
@@ -228,7 +228,7 @@ impl Supervisor {
         self.shared
             .events
             .emit(&spec.name, project_change("up", &chosen));
-        // A forced container is made anew, not started again (its definition is the
+        // A forced container is outcome anew, not started again (its definition is the
         // same, so its driver would find and keep it).
         let forced_containers: Vec<String> = self
             .shared
@@ -288,13 +288,13 @@ impl Supervisor {
             }
         }
 
-        let made = Made {
+        let outcome = Outcome {
             started,
             created,
             running_before,
         };
         Ok(UpResponse {
-            changes: summarize(changes, &selected, &forced, &made),
+            changes: summarize(changes, &selected, &forced, &outcome),
             notes: self.shared.take_notes(&spec.name),
         })
     }
@@ -952,7 +952,7 @@ impl Supervisor {
                 exit_code: c.exit_code,
                 restarts: 0,
                 ports: c.ports,
-                // The engine's list says when it was made; it started right after.
+                // The engine's list says when it was outcome; it started right after.
                 started_at_ms: c.created_ms,
                 listening: Vec::new(),
                 message: "not run by wharfd: Docker Compose's, or left by an earlier run"
@@ -1120,7 +1120,7 @@ fn forced_by(
     }
 }
 
-/// One replica about to be made: see [`Supervisor::fresh_instance`].
+/// One replica about to be outcome: see [`Supervisor::fresh_instance`].
 struct FreshInstance {
     generation: u64,
     key: InstanceKey,
@@ -1129,7 +1129,7 @@ struct FreshInstance {
 }
 
 /// What an `up` made of the services it chose (or would make, for a plan).
-struct Made {
+struct Outcome {
     started: BTreeSet<String>,
     created: BTreeSet<String>,
     running_before: BTreeSet<String>,
@@ -1140,24 +1140,24 @@ fn summarize(
     changes: Vec<wharf_plan::Change>,
     selected: &BTreeSet<String>,
     forced: &BTreeMap<String, &'static str>,
-    made: &Made,
+    outcome: &Outcome,
 ) -> Vec<ServiceChange> {
     changes
         .into_iter()
         .filter(|c| selected.contains(&c.service) || c.reason == ChangeReason::Removed)
         .map(|c| {
             let flag = forced.get(&c.service).copied();
-            describe(c, made, flag)
+            describe(c, outcome, flag)
         })
         .collect()
 }
 
-fn describe(change: wharf_plan::Change, made: &Made, forced: Option<&str>) -> ServiceChange {
-    let Made {
+fn describe(change: wharf_plan::Change, outcome: &Outcome, forced: Option<&str>) -> ServiceChange {
+    let Outcome {
         started,
         created,
         running_before,
-    } = made;
+    } = outcome;
     let (action, reason) = match change.reason {
         ChangeReason::Added => (ChangeAction::Create, "new service".to_owned()),
         ChangeReason::Removed => (ChangeAction::Remove, "no longer in the project".to_owned()),
