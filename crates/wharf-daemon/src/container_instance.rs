@@ -21,15 +21,6 @@ const FIRST_POLL: Duration = Duration::from_millis(5);
 const STARTING_POLL_CAP: Duration = Duration::from_millis(250);
 const STEADY_POLL: Duration = Duration::from_secs(1);
 
-/// The container's name, as Compose names it.
-pub fn container_name(key: &InstanceKey, container: &ContainerSpec) -> String {
-    if container.container_name.is_empty() {
-        format!("{}-{}-{}", key.project, key.service, key.replica)
-    } else {
-        container.container_name.clone()
-    }
-}
-
 pub async fn run(
     shared: Arc<Shared>,
     key: InstanceKey,
@@ -47,7 +38,7 @@ pub async fn run(
             return;
         }
     }
-    let name = container_name(&key, container);
+    let name = spec.instance_name(&key.project, &key.service, key.replica);
     let engine = match shared.engine().await {
         Ok(engine) => engine,
         Err(err) => return shared.mark_not_started(&key, err.to_string(), None),

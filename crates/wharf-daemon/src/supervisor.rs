@@ -495,10 +495,7 @@ impl Supervisor {
             generation,
         };
         // A container is known by its `container_name` when it has one, as in Docker.
-        let name = instance_spec.container.as_ref().map_or_else(
-            || format!("{project_name}-{service}-{replica}"),
-            |container| container_instance::container_name(&key, container),
-        );
+        let name = instance_spec.instance_name(project_name, service, replica);
         let backend = if instance_spec.container.is_some() {
             "docker"
         } else {

@@ -51,6 +51,8 @@ pub struct LoadOptions {
     /// names, the Dockerfile's name, the dependencies links imply, a lowercase project
     /// name (`config --no-normalize`).
     pub skip_normalization: bool,
+    /// `--compatibility`: Compose v1's names (`project_service_1`).
+    pub compatibility: bool,
 }
 
 /// A loaded project and what was learnt on the way.
@@ -153,7 +155,8 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         .collect();
     let active = active_profiles(options, &env);
     let defined: BTreeSet<String> = project.services.keys().cloned().collect();
-    let project = normalize::normalize(project, &spans, &active, &env, &project_dir, options)?;
+    let mut project = normalize::normalize(project, &spans, &active, &env, &project_dir, options)?;
+    project.compatibility = options.compatibility;
 
     context.warnings.extend(
         env.unset_names()

@@ -27,9 +27,19 @@ pub struct Project {
     /// The typed top-level `x-wharf` section (also kept verbatim in `extensions`).
     #[serde(skip)]
     pub wharf: ProjectSettings,
+    /// `--compatibility`: names joined by `_`, as Compose v1 made them
+    /// (`project_service_1`).
+    #[serde(skip)]
+    pub compatibility: bool,
 }
 
 impl Project {
+    /// What joins the parts of a name wharf makes: an image's, an instance's.
+    #[must_use]
+    pub fn name_separator(&self) -> char {
+        if self.compatibility { '_' } else { '-' }
+    }
+
     /// `named` and every service they depend on, through the whole chain (names the
     /// project does not define are kept, for the caller to refuse).
     #[must_use]

@@ -77,6 +77,10 @@ pub struct ServiceSpec {
     /// Run before each stop that wharf asks for, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pre_stop: Vec<HookSpec>,
+    /// Its instances named as Compose v1 named containers (`project_service_1`,
+    /// `--compatibility`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub v1_names: bool,
 }
 
 /// A lifecycle hook (`post_start`, `pre_stop`): a command run in the service's
@@ -99,6 +103,27 @@ pub struct HookSpec {
 }
 
 impl ServiceSpec {
+    /// Replica `replica`'s name: the file's `container_name` when it gives one, else
+    /// `<project>-<service>-<n>` as Compose names containers.
+    #[must_use]
+    pub fn instance_name(&self, project: &str, service: &str, replica: u32) -> String {
+        match &self.container {
+            Some(container) if !container.container_name.is_empty() => {
+                container.container_name.clone()
+            }
+            _ => {
+                let sep = self.name_separator();
+                format!("{project}{sep}{service}{sep}{replica}")
+            }
+        }
+    }
+
+    /// What joins the parts of the names wharf gives its instances and one-offs.
+    #[must_use]
+    pub fn name_separator(&self) -> char {
+        if self.v1_names { '_' } else { '-' }
+    }
+
     /// The environment its processes get: its own, with `PATH` from `search_path`
     /// unless it sets one.
     #[must_use]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use wharf_manifest::Loaded;
-use wharf_model::Service;
+use wharf_model::{Project, Service};
 use wharf_plan::{ContainerPort, ContainerSpec, EngineHealthcheck, EngineResource, Mount};
 
 use crate::config_hash::config_hash;
@@ -132,7 +132,7 @@ pub fn container_spec(
         });
     let (restart, restart_max) = engine_restart(service);
     ContainerSpec {
-        image: image_name(&project.name, name, service),
+        image: image_name(project, name, service),
         entrypoint: service.entrypoint.clone(),
         command: service.command.clone(),
         environment: service
@@ -172,9 +172,9 @@ pub fn container_spec(
 }
 
 /// The image a service runs: its `image`, else Compose's name for what it builds.
-pub fn image_name(project: &str, service_name: &str, service: &Service) -> String {
+pub fn image_name(project: &Project, service_name: &str, service: &Service) -> String {
     if service.image.is_empty() {
-        format!("{project}-{service_name}")
+        format!("{}{}{service_name}", project.name, project.name_separator())
     } else {
         service.image.clone()
     }

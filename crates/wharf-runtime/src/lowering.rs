@@ -155,6 +155,7 @@ pub fn project_spec(
                 spec.not_http = recipes::not_http_port(&service.image).into_iter().collect();
                 spec.post_start = hooks(&service.post_start, &loaded.environment);
                 spec.pre_stop = hooks(&service.pre_stop, &loaded.environment);
+                spec.v1_names = project.compatibility;
                 if let Some(replicas) = scale.get(name) {
                     spec.replicas = *replicas;
                 }
@@ -280,6 +281,7 @@ fn container_service_spec(
         not_http: Vec::new(),
         post_start: Vec::new(),
         pre_stop: Vec::new(),
+        v1_names: false,
         container: Some(Box::new(container)),
     })
 }
@@ -396,6 +398,7 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
         not_http: Vec::new(),
         post_start: Vec::new(),
         pre_stop: Vec::new(),
+        v1_names: false,
     })
 }
 

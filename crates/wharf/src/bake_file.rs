@@ -21,7 +21,7 @@ pub fn bake_file(project: &Project, chosen: &[String], options: &BuildOptions) -
         let Some(build) = service.build.as_ref().filter(|_| chosen.contains(name)) else {
             continue;
         };
-        let image = image_name(&project.name, name, service);
+        let image = image_name(project, name, service);
         definitions.insert(
             targets[name].clone(),
             target(project, name, build, &image, &targets, options),

@@ -49,6 +49,10 @@ pub struct GlobalArgs {
     /// Say what a command would change, and change nothing
     #[arg(long, global = true)]
     pub dry_run: bool,
+    /// Compose v1's ways: names joined by `_` (`project_service_1`), and `config`
+    /// prints the project unnormalized
+    #[arg(long, env = "COMPOSE_COMPATIBILITY")]
+    pub compatibility: bool,
     /// When to colour the output
     #[arg(long, value_enum, default_value_t = Ansi::Auto, env = "COMPOSE_ANSI")]
     pub ansi: Ansi,

@@ -133,7 +133,7 @@ fn images(
                 service.build.is_none() && !service.image.is_empty()
             }
         })
-        .map(|(name, service)| wharf_runtime::image_name(&project.name, name, service))
+        .map(|(name, service)| wharf_runtime::image_name(project, name, service))
         .collect();
     if chosen.is_empty() {
         return Ok(say(settings, &format!("no image to {verb}")));

@@ -74,7 +74,7 @@ pub fn build_service(
         );
     }
     let project = &loaded.project.name;
-    let image = image_name(project, name, service);
+    let image = image_name(&loaded.project, name, service);
     printer.info(&format!("building {name} as {image}"));
     let dockerfile = if build.dockerfile_inline.is_empty() {
         Dockerfile::File(build.dockerfile_path().into())

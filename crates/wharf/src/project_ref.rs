@@ -185,5 +185,6 @@ pub fn load_options(
         skip_consistency: false,
         keep_relative_paths: false,
         skip_normalization: false,
+        compatibility: settings.global.compatibility,
     })
 }

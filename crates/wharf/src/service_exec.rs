@@ -177,10 +177,13 @@ fn one_off_container(
         }
     }
     let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{}-{service}-run-{id}", project.name));
+    let name = args.name.clone().unwrap_or_else(|| {
+        let sep = project
+            .services
+            .get(service)
+            .map_or('-', wharf_plan::ServiceSpec::name_separator);
+        format!("{}{sep}{service}{sep}run{sep}{id}", project.name)
+    });
     let resources = ProjectResources {
         networks: project.networks.clone(),
         volumes: project.volumes.clone(),

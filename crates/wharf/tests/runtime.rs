@@ -1689,6 +1689,27 @@ services:
 }
 
 #[test]
+fn compatibility_names_instances_as_compose_v1_did() {
+    let stack = Stack::new(
+        r#"name: legacy
+services:
+  app:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "640"]}}
+"#,
+    );
+    stack.ok(&["--compatibility", "up", "-d", "--wait"]);
+    assert_eq!(stack.ps()[0]["name"], "legacy_app_1");
+    let images = stack
+        .command(&["config", "--images"])
+        .env("COMPOSE_COMPATIBILITY", "true")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&images.stdout), "debian\n");
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn dry_run_says_what_would_change_and_changes_nothing() {
     let stack = Stack::new(
         r#"name: rehearsal

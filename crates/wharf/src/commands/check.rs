@@ -320,7 +320,7 @@ fn check_images(
 ) {
     for name in containers {
         let service = &loaded.project.services[name];
-        let image = image_name(&loaded.project.name, name, service);
+        let image = image_name(&loaded.project, name, service);
         if wharf_runtime::backend::has_image(engine, &image) {
             report.ok("images", name, format!("{image} is present"));
         } else if service.build.is_some() {
@@ -509,7 +509,7 @@ fn check_requirements(
         };
         let built_image = containers.contains(name) && service.build.is_some();
         if built_image {
-            let image = image_name(&loaded.project.name, name, service);
+            let image = image_name(&loaded.project, name, service);
             let Some(engine) = engine else {
                 continue; // the engine check says why
             };

@@ -20,7 +20,7 @@ pub fn run(settings: &Settings, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     options.collect_variables = args.variables;
     options.skip_consistency = args.no_consistency;
     options.keep_relative_paths = args.no_path_resolution;
-    options.skip_normalization = args.no_normalize;
+    options.skip_normalization = args.no_normalize || settings.global.compatibility;
     let mut loaded = wharf_manifest::load(&options)?;
     if args.resolve_image_digests || args.lock_image_digests {
         pin_image_digests(&mut loaded.project)?;
@@ -177,13 +177,7 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
             project
                 .services
                 .iter()
-                .map(|(name, s)| {
-                    if s.image.is_empty() {
-                        format!("{}-{name}", project.name)
-                    } else {
-                        s.image.clone()
-                    }
-                })
+                .map(|(name, service)| wharf_runtime::image_name(project, name, service))
                 .collect(),
         ));
     }

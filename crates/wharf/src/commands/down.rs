@@ -118,7 +118,7 @@ fn remove_images(settings: &Settings, all: bool) -> anyhow::Result<()> {
         .services
         .iter()
         .filter(|(_, service)| all || service.image.is_empty())
-        .map(|(name, service)| wharf_runtime::image_name(&loaded.project.name, name, service))
+        .map(|(name, service)| wharf_runtime::image_name(&loaded.project, name, service))
         .collect();
     images.sort();
     images.dedup();

@@ -165,7 +165,7 @@ pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode
     let mut rows = vec![["SERVICE", "IMAGE", "IMAGE ID", "SIZE"].map(str::to_owned)];
     let mut listed = Vec::new();
     for (name, service) in chosen(&loaded, &args.services, false)? {
-        let image = image_name(&loaded.project.name, name, service);
+        let image = image_name(&loaded.project, name, service);
         let Some(found) = engine.inspect_image(&image)? else {
             continue;
         };

@@ -52,7 +52,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         // Containers, so the engine is connected.
         let Some(engine) = &engine else { break };
         let service = &loaded.project.services[name];
-        let image = wharf_runtime::image_name(&loaded.project.name, name, service);
+        let image = wharf_runtime::image_name(&loaded.project, name, service);
         let record = if args.build || args.pull.as_deref() == Some("build") {
             ImageRecord::Missing
         } else {
