@@ -853,7 +853,13 @@ impl Supervisor {
     pub async fn start(&self, name: &str, services: &[String]) -> Result<(), SupervisorError> {
         let _turn = self.shared.operations.lock().await;
         let spec = self.spec(name)?;
-        let chosen = choose(&spec, services)?;
+        // As Compose's: what the named services depend on starts first, if it is not
+        // running (a `create` left it made, not started).
+        let chosen = if services.is_empty() {
+            choose(&spec, services)?
+        } else {
+            with_dependencies(&spec.services, services)?
+        };
         self.set_up(name, |up| up.extend(chosen.iter().cloned()))?;
         self.shared
             .events

@@ -29,7 +29,15 @@ type Output = std::pin::Pin<
     Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
 >;
 /// Where the command's standard input goes.
-type Input = std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>;
+type Writer = std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>;
+
+/// The command's standard input, and what the end of this process's means for it.
+enum Input {
+    /// Closed with it: a command's input ends with the user's (`exec`, `run`).
+    CloseAtEnd(Writer),
+    /// Left open: an attached container's input is its own (`attach`).
+    KeepOpen(Writer),
+}
 
 /// How to read the user's window size, (rows, columns), when attached to a terminal.
 pub type WindowSize = fn() -> Option<(u16, u16)>;
@@ -70,7 +78,12 @@ impl Engine {
             return Err(EngineError::Detached);
         };
         let joined = self
-            .join_sized(Resize::Exec(id.clone()), request.tty, output, Some(input))
+            .join_sized(
+                Resize::Exec(id.clone()),
+                request.tty,
+                output,
+                Some(Input::CloseAtEnd(input)),
+            )
             .await;
         joined?;
         let inspected = self.docker.inspect_exec(&id).await?;
@@ -125,7 +138,7 @@ impl Engine {
                 Resize::Container(id.clone()),
                 one_off.tty,
                 attached.output,
-                Some(attached.input),
+                Some(Input::CloseAtEnd(attached.input)),
             )
             .await;
         passer.abort();
@@ -193,6 +206,9 @@ impl Engine {
     }
 }
 
+/// How long an attach waits, once its container ended, for the output still in flight.
+const LAST_WORDS: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Joining a running container, as `docker attach` does.
 pub struct AttachRequest<'a> {
     pub container: &'a str,
@@ -235,17 +251,29 @@ impl Engine {
             .docker
             .attach_container(request.container, Some(attach))
             .await?;
+        // Asked for once attached: a container that ends (even one that had ended
+        // already) ends the attach, whatever its streams do.
+        let mut exit = self
+            .docker
+            .wait_container(request.container, None::<WaitContainerOptions>);
         let passer = signals.map(|signals| {
             tokio::spawn(signals.pass_to(self.docker.clone(), request.container.to_owned()))
         });
-        let joined = self
-            .join_sized(
-                Resize::Container(request.container.to_owned()),
-                request.tty,
-                attached.output,
-                request.stdin.then_some(attached.input),
-            )
-            .await;
+        let joined = self.join_sized(
+            Resize::Container(request.container.to_owned()),
+            request.tty,
+            attached.output,
+            // The end of this input is not the container's: it keeps its own open.
+            request.stdin.then_some(Input::KeepOpen(attached.input)),
+        );
+        tokio::pin!(joined);
+        let joined = tokio::select! {
+            joined = &mut joined => joined,
+            // What it said last may still be on its way.
+            _ = exit.next() => tokio::time::timeout(LAST_WORDS, &mut joined)
+                .await
+                .unwrap_or(Ok(())),
+        };
         if let Some(passer) = passer {
             passer.abort();
         }
@@ -341,8 +369,10 @@ async fn follow_window(docker: bollard::Docker, target: Resize, window: WindowSi
 /// Copies the output back until it ends, passing standard input on meanwhile (when
 /// there is somewhere to pass it).
 async fn join_streams(mut output: Output, input: Option<Input>) -> Result<(), EngineError> {
-    let Some(mut input) = input else {
-        return copy_output(&mut output).await;
+    let (mut input, close_at_end) = match input {
+        None => return copy_output(&mut output).await,
+        Some(Input::CloseAtEnd(writer)) => (writer, true),
+        Some(Input::KeepOpen(writer)) => (writer, false),
     };
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
     // A thread of its own, not the runtime's: a read of a terminal blocks until a key
@@ -367,8 +397,12 @@ async fn join_streams(mut output: Output, input: Option<Input>) -> Result<(), En
                 return;
             }
         }
-        // The end of input closes the command's standard input.
-        let _ = input.shutdown().await;
+        // The end of input closes the command's standard input, unless it is kept.
+        if close_at_end {
+            let _ = input.shutdown().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
     });
     let copied = copy_output(&mut output).await;
     forward.abort();

@@ -96,8 +96,11 @@ fn resolve(
             .get(&base_name)
             .cloned()
             .unwrap_or_else(|| Node::null(extends.span.clone()));
-        let home = context.env.vars().get("HOME").cloned();
-        paths::absolutize_service(&mut base, &other_dir, home.as_deref());
+        context.resolve_imported(
+            |resolver| resolver.service(&mut base),
+            &other_dir,
+            std::slice::from_ref(&path),
+        );
         base
     } else {
         if !services.contains(&base_name) {

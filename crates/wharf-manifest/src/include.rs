@@ -169,10 +169,14 @@ fn load_included(context: &mut Context<'_>, entry: &IncludeEntry) -> Result<Node
         variables: Vec::new(),
         warnings: Vec::new(),
         including: context.including.clone(),
+        project_dir: context.project_dir.clone(),
     };
     let mut tree = sub.load_tree(&entry.paths, &entry.project_dir)?;
-    let home = env.vars().get("HOME").cloned();
-    paths::absolutize(&mut tree, &entry.project_dir, home.as_deref());
+    sub.resolve_imported(
+        |resolver| resolver.tree(&mut tree),
+        &entry.project_dir,
+        &entry.paths,
+    );
     context.variables.append(&mut sub.variables);
     context.warnings.append(&mut sub.warnings);
     for name in env.unset_names() {

@@ -119,14 +119,13 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         variables: Vec::new(),
         warnings: Vec::new(),
         including: Vec::new(),
+        project_dir: project_dir.clone(),
     };
     let mut root = context.load_tree(&files, &project_dir)?;
 
     let name = project_name(options, &env, &root, &project_dir)?;
     let home = env.vars().get("HOME").cloned();
-    if options.keep_relative_paths {
-        paths::rebase_imported(&mut root, &project_dir, &files);
-    } else {
+    if !options.keep_relative_paths {
         paths::absolutize(&mut root, &project_dir, home.as_deref());
     }
     let top = root
@@ -277,6 +276,30 @@ pub struct Context<'a> {
     pub warnings: Vec<String>,
     /// The files being loaded, outermost first: an include of one of them is a cycle.
     pub including: Vec<PathBuf>,
+    /// The project's directory, which `--no-path-resolution` rebases imported paths on.
+    pub project_dir: PathBuf,
+}
+
+impl Context<'_> {
+    /// Resolves the paths an included or extended `file` brought, relative to `dir`:
+    /// absolute, or (`--no-path-resolution`) relative to the project directory.
+    pub fn resolve_imported(
+        &self,
+        resolve: impl FnOnce(&mut paths::Resolver<'_>),
+        dir: &Path,
+        files: &[PathBuf],
+    ) {
+        let home = self.env.vars().get("HOME").cloned();
+        let mut resolver = paths::Resolver {
+            dir,
+            home: home.as_deref(),
+            rebase_on: self
+                .options
+                .keep_relative_paths
+                .then_some((self.project_dir.as_path(), files)),
+        };
+        resolve(&mut resolver);
+    }
 }
 
 impl Context<'_> {

@@ -10,26 +10,47 @@ pub fn absolutize(root: &mut Node, dir: &Path, home: Option<&str>) {
     visit_paths(root, &mut |node| resolve_node(node, dir, home));
 }
 
-pub fn absolutize_service(service: &mut Node, dir: &Path, home: Option<&str>) {
-    visit_service_paths(service, &mut |node| resolve_node(node, dir, home));
+/// Resolves the paths of an included or extended file's tree against its directory.
+pub struct Resolver<'a> {
+    pub dir: &'a Path,
+    pub home: Option<&'a str>,
+    /// `config --no-path-resolution`: a relative path becomes relative to this
+    /// project directory instead of absolute (`~` and absolute paths are resolved as
+    /// ever), and only in these files: the paths of files they imported in turn were
+    /// rebased already.
+    pub rebase_on: Option<(&'a Path, &'a [PathBuf])>,
 }
 
-/// `config --no-path-resolution`: the main files' paths stay as written, and those an
-/// included or extended file brought (made absolute against their own directory)
-/// become relative to the project directory again, as Compose rebases them.
-pub fn rebase_imported(root: &mut Node, project_dir: &Path, main_files: &[PathBuf]) {
-    visit_paths(root, &mut |node| {
-        let imported = node
+impl Resolver<'_> {
+    pub fn tree(&mut self, root: &mut Node) {
+        visit_paths(root, &mut |node| self.resolve(node));
+    }
+
+    pub fn service(&mut self, service: &mut Node) {
+        visit_service_paths(service, &mut |node| self.resolve(node));
+    }
+
+    fn resolve(&self, node: &mut Node) {
+        let Some((project_dir, files)) = self.rebase_on else {
+            return resolve_node(node, self.dir, self.home);
+        };
+        let from_these = node
             .span
             .path()
-            .is_some_and(|file| !main_files.iter().any(|f| f == file));
-        if let Value::Str(text) = &mut node.value
-            && imported
-            && let Some(relative) = relative_to(Path::new(text.as_str()), project_dir)
-        {
-            *text = relative.to_string_lossy().into_owned();
+            .is_some_and(|file| files.iter().any(|f| f == file));
+        let Value::Str(text) = &mut node.value else {
+            return;
+        };
+        if !from_these {
+            return;
         }
-    });
+        let written_relative = !text.starts_with('/') && !text.starts_with('~');
+        let resolved = resolve(text, self.dir, self.home);
+        *text = match relative_to(&resolved, project_dir).filter(|_| written_relative) {
+            Some(relative) => relative.to_string_lossy().into_owned(),
+            None => resolved.to_string_lossy().into_owned(),
+        };
+    }
 }
 
 /// `path` relative to `base`, both absolute and clean: `None` when `path` is not

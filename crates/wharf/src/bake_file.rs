@@ -12,8 +12,14 @@ use wharf_runtime::image_name;
 
 use crate::image_build::{BuildOptions, build_arguments, image_labels};
 
-/// The bake file of `chosen` (the services to build) in `project`, a target each.
-pub fn bake_file(project: &Project, chosen: &[String], options: &BuildOptions) -> Value {
+/// The bake file of `chosen` (the services to build) in `project`, a target each;
+/// `push` (`build --push`) sends the images that have a name to their registry.
+pub fn bake_file(
+    project: &Project,
+    chosen: &[String],
+    options: &BuildOptions,
+    push: bool,
+) -> Value {
     let chosen = &with_context_services(project, chosen);
     let targets = target_names(project);
     let mut definitions = Map::new();
@@ -22,9 +28,10 @@ pub fn bake_file(project: &Project, chosen: &[String], options: &BuildOptions) -
             continue;
         };
         let image = image_name(project, name, service);
+        let push = push && !service.image.is_empty();
         definitions.insert(
             targets[name].clone(),
-            target(project, name, build, &image, &targets, options),
+            target(project, name, build, &image, &targets, options, push),
         );
     }
     let group: Vec<&String> = chosen
@@ -81,6 +88,7 @@ fn target(
     image: &str,
     targets: &BTreeMap<String, String>,
     options: &BuildOptions,
+    push: bool,
 ) -> Value {
     let mut target = Map::new();
     let mut put = |key: &str, value: Value| {
@@ -177,9 +185,11 @@ fn target(
         .collect();
     put("extra-hosts", hosts.into());
     let output = if build.platforms.len() > 1 {
-        "type=image,push=false"
+        format!("type=image,push={push}")
+    } else if push {
+        "type=registry".to_owned()
     } else {
-        "type=docker"
+        "type=docker".to_owned()
     };
     put("output", vec![output].into());
     let attest: Vec<Value> = [("provenance", &build.provenance), ("sbom", &build.sbom)]

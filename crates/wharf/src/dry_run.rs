@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
-use crate::cli::Command;
+use crate::cli::{self, Command};
 use crate::daemon_client;
 use crate::project_ref;
 use crate::settings::Settings;
@@ -15,6 +15,20 @@ use crate::settings::Settings;
 /// runs as usual (or plans for itself).
 pub fn plan(settings: &Settings, command: &Command) -> Option<anyhow::Result<ExitCode>> {
     let (verb, services): (&str, &[String]) = match command {
+        Command::Down(args) if args.volumes || args.rmi.is_some() => {
+            return Some(instances(settings, "stop and remove", &[]).inspect(|_| {
+                if args.volumes {
+                    settings
+                        .printer
+                        .info("dry run: would delete the project's volumes");
+                }
+                if let Some(which) = &args.rmi {
+                    settings
+                        .printer
+                        .info(&format!("dry run: would remove the images (--rmi {which})"));
+                }
+            }));
+        }
         Command::Down(_) => ("stop and remove", &[]),
         Command::Start(args) | Command::Pause(args) | Command::Unpause(args) => {
             let verb = match command {
@@ -34,32 +48,57 @@ pub fn plan(settings: &Settings, command: &Command) -> Option<anyhow::Result<Exi
         Command::Pull(args) => return Some(images(settings, "pull", &args.services, false)),
         Command::Push(args) => return Some(images(settings, "push", &args.services, true)),
         Command::Cp(args) => {
-            return Some(Ok(say(
+            let line = format!("would copy {} to {}", args.source, args.destination);
+            let service = crate::commands::cp::service_named(args);
+            return Some(instance_then(
                 settings,
-                &format!("would copy {} to {}", args.source, args.destination),
-            )));
+                service,
+                args.index.unwrap_or(1),
+                &line,
+            ));
         }
         Command::Exec(args) => {
-            return Some(Ok(say(
+            let line = format!("would run {:?} in {}", args.command, args.service);
+            return Some(instance_then(
                 settings,
-                &format!("would run {:?} in {}", args.command, args.service),
-            )));
+                Some(&args.service),
+                args.index,
+                &line,
+            ));
         }
         Command::Run(args) => {
-            return Some(Ok(say(
-                settings,
-                &format!(
-                    "would run {:?} as a one-off of {}",
-                    args.command, args.service
-                ),
-            )));
+            let line = format!(
+                "would run {:?} as a one-off of {}",
+                args.command, args.service
+            );
+            return Some(defined_then(settings, &args.service, &line));
         }
         Command::Export(args) => {
-            return Some(Ok(say(settings, &format!("would export {}", args.service))));
+            let line = format!("would export {}", args.service);
+            return Some(instance_then(
+                settings,
+                Some(&args.service),
+                args.index,
+                &line,
+            ));
         }
         Command::Commit(args) => {
-            return Some(Ok(say(settings, &format!("would commit {}", args.service))));
+            let line = format!("would commit {}", args.service);
+            return Some(instance_then(
+                settings,
+                Some(&args.service),
+                args.index,
+                &line,
+            ));
         }
+        // wharf's own commands that only look run as usual.
+        Command::Db(cli::DbArgs {
+            command: cli::DbCommand::Ls(_) | cli::DbCommand::Snapshots(_),
+            ..
+        })
+        | Command::Daemon(cli::DaemonCommand::Status(_) | cli::DaemonCommand::Logs)
+        | Command::Repos(cli::ReposCommand::Ls(_))
+        | Command::Gitconfig(_) => return None,
         Command::Db(_)
         | Command::Update(_)
         | Command::Checkout(_)
@@ -67,7 +106,6 @@ pub fn plan(settings: &Settings, command: &Command) -> Option<anyhow::Result<Exi
         | Command::Shell(_)
         | Command::Share(_)
         | Command::Proxy(_)
-        | Command::Gitconfig(_)
         | Command::Daemon(_)
         | Command::Repos(_) => {
             return Some(Err(anyhow::anyhow!(
@@ -77,6 +115,32 @@ pub fn plan(settings: &Settings, command: &Command) -> Option<anyhow::Result<Exi
         _ => return None,
     };
     Some(instances(settings, verb, services))
+}
+
+/// Says `line` once `service`'s instance `index` is known to exist, as the command
+/// itself would first find it.
+fn instance_then(
+    settings: &Settings,
+    service: Option<&str>,
+    index: u32,
+    line: &str,
+) -> anyhow::Result<ExitCode> {
+    if let Some(service) = service {
+        let name = project_ref::name_defining(settings, &[service.to_owned()])?;
+        let client = daemon_client::connect(&settings.paths)?;
+        let instances = project_ref::instances(&client, &name)?;
+        project_ref::instance_of(&instances, service, index)?;
+    }
+    Ok(say(settings, line))
+}
+
+/// Says `line` once the project is known to define `service`.
+fn defined_then(settings: &Settings, service: &str, line: &str) -> anyhow::Result<ExitCode> {
+    let loaded = project_ref::load(settings)?;
+    if !loaded.project.services.contains_key(service) {
+        bail!("no such service: {service}");
+    }
+    Ok(say(settings, line))
 }
 
 fn say(settings: &Settings, line: &str) -> ExitCode {
@@ -122,7 +186,7 @@ fn images(
             bail!("no such service: {service}");
         }
     }
-    let chosen: Vec<String> = project
+    let mut chosen: Vec<String> = project
         .services
         .iter()
         .filter(|(name, _)| services.is_empty() || services.contains(name))
@@ -135,6 +199,8 @@ fn images(
         })
         .map(|(name, service)| wharf_runtime::image_name(project, name, service))
         .collect();
+    chosen.sort();
+    chosen.dedup();
     if chosen.is_empty() {
         return Ok(say(settings, &format!("no image to {verb}")));
     }

@@ -98,6 +98,9 @@ pub fn instance_of<'a>(
         return Ok(instance);
     }
     let has = instances.iter().filter(|i| i.service == service).count();
+    if index == 0 {
+        bail!("instances are numbered from 1: {service} has {has}");
+    }
     if has > 0 {
         bail!(
             "{service} has no instance {index}: it has {has} (`wharf scale {service}={index}` adds more)"

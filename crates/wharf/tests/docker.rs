@@ -1849,18 +1849,27 @@ services:
         let mut input = attach.stdin.take().unwrap();
         std::thread::sleep(Duration::from_millis(500));
         input.write_all(b"hello\n").unwrap();
-        std::thread::sleep(Duration::from_millis(500));
     }
-    let out = attach.wait_with_output().unwrap();
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("got hello"),
-        "{out:?}"
-    );
+    // The end of this input is not the container's: it runs on, followed.
+    std::thread::sleep(Duration::from_millis(800));
     let running = stack.compose_ps().remove(0);
     assert_eq!(
         running["State"], "running",
         "the end of input leaves it running"
     );
+    assert!(attach.try_wait().unwrap().is_none(), "still attached");
+    stack.ok(&["stop", "echo"]);
+    let out = attach.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("got hello"),
+        "{out:?}"
+    );
+    // An ended container ends an attach at once, with or without input.
+    let ended = stack
+        .command(&["attach", "--no-stdin", "echo"])
+        .output()
+        .unwrap();
+    assert_eq!(ended.status.code(), Some(1), "{ended:?}");
     stack.ok(&["down"]);
 }
 

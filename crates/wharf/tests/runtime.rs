@@ -1646,7 +1646,8 @@ services:
             .success()
     };
     assert!(!sleeping("620") && !sleeping("621"), "nothing started");
-    stack.ok(&["start"]);
+    // What web depends on starts with it, as Compose's `start web`.
+    stack.ok(&["start", "web"]);
     eventually("both run", Duration::from_secs(5), || {
         sleeping("620") && sleeping("621")
     });
@@ -1742,8 +1743,15 @@ services:
         pid,
         "still the same process"
     );
-    let refused = stack.wharf(&["--dry-run", "db", "ls"]);
+    let refused = stack.wharf(&["--dry-run", "db", "drop", "x"]);
     assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    stack.ok(&["--dry-run", "daemon", "status"]);
+    let unknown = stack.wharf(&["--dry-run", "exec", "nosuch", "ls"]);
+    assert_eq!(
+        unknown.status.code(),
+        Some(1),
+        "checked as exec checks: {unknown:?}"
+    );
     stack.ok(&["down"]);
 }
 

@@ -34,6 +34,14 @@ fn side(text: &str) -> Side<'_> {
     }
 }
 
+/// The service a copy goes to or from, when one side names one.
+pub fn service_named(args: &CpArgs) -> Option<&str> {
+    match (side(&args.source), side(&args.destination)) {
+        (Side::Service { service, .. }, _) | (_, Side::Service { service, .. }) => Some(service),
+        _ => None,
+    }
+}
+
 pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
     // `path` is the service's side, `local` this machine's.
     let (service, path, local, inward) = match (side(&args.source), side(&args.destination)) {
@@ -57,6 +65,11 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
     let containers = if in_container {
         containers_for_copy(&client, &name, service, args, inward)?
     } else {
+        // Natively every instance shares the working directory; one asked for must
+        // still be there.
+        if let Some(index) = args.index {
+            project_ref::instance_of(&project_ref::instances(&client, &name)?, service, index)?;
+        }
         Vec::new()
     };
     let working_dir = spec

@@ -56,7 +56,7 @@ pub fn build(settings: &Settings, args: &BuildArgs) -> anyhow::Result<ExitCode> 
     };
     if args.print {
         let names: Vec<String> = built.iter().map(|(name, _)| (*name).clone()).collect();
-        let bake = crate::bake_file::bake_file(&loaded.project, &names, &options);
+        let bake = crate::bake_file::bake_file(&loaded.project, &names, &options, args.push);
         println!("{}", serde_json::to_string_pretty(&bake)?);
         return Ok(ExitCode::SUCCESS);
     }
