@@ -51,6 +51,12 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
             "cp copies between a service and this machine: one of SRC and DEST is SERVICE:PATH"
         ),
     };
+    if path.is_empty() {
+        bail!("{service}: names no path; write SERVICE:PATH (`{service}:/data`)");
+    }
+    if local.is_empty() {
+        bail!("cp needs a path on this machine (`.` for here, `-` for a tar archive)");
+    }
     let name = project_ref::name_defining(settings, &[service.to_owned()])?;
     let client = daemon_client::connect(&settings.paths)?;
     let spec: ProjectSpec = match client.get(&endpoint(&name, "spec")) {
