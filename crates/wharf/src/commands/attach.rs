@@ -26,6 +26,9 @@ pub fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<ExitCode> {
     if instance.state != InstanceState::Running {
         bail!("{} is not running", instance.name);
     }
+    if let Some(keys) = &args.detach_keys {
+        check_detach_keys(keys)?;
+    }
     if instance.container_id.is_empty() {
         return native(settings, &client, &name, args, instance.pid);
     }
@@ -46,6 +49,28 @@ pub fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<ExitCode> {
         Some(code) => Ok(ExitCode::from(u8::try_from(code).unwrap_or(1))),
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// Docker's form of detach keys: comma-separated keys, each a character or `ctrl-`
+/// and one of `a`–`z`, `@`, `[`, `\`, `]`, `^`, `_`.
+fn check_detach_keys(keys: &str) -> anyhow::Result<()> {
+    for key in keys.split(',') {
+        let fine = match key.strip_prefix("ctrl-") {
+            Some(rest) => {
+                rest.len() == 1
+                    && rest
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || "@[\\]^_".contains(c))
+            }
+            None => key.chars().count() == 1,
+        };
+        if !fine {
+            bail!(
+                "--detach-keys {keys:?}: {key:?} is not a key; write keys such as `ctrl-p,ctrl-q` or `ctrl-x,x`"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A native instance: its output from now on until it stops running, SIGINT and
@@ -116,4 +141,19 @@ fn native(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_detach_keys;
+
+    #[test]
+    fn detach_keys_are_checked_as_docker_reads_them() {
+        for fine in ["ctrl-p,ctrl-q", "ctrl-x,x", "ctrl-@", "ctrl-_,a"] {
+            assert!(check_detach_keys(fine).is_ok(), "{fine}");
+        }
+        for bad in ["bogus", "ctrl-", "ctrl-pq", "ctrl-P", "a,,b"] {
+            assert!(check_detach_keys(bad).is_err(), "{bad}");
+        }
+    }
 }

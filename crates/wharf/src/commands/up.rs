@@ -196,7 +196,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or(0);
     for change in &response.changes {
         let (verb, reason) = match change.action {
-            _ if dry_run => (would(change.action), change.reason.as_str()),
+            _ if dry_run => (would(change.action, args.no_start), change.reason.as_str()),
             // A service with no replicas runs nothing, whatever else is said of it.
             ChangeAction::Create | ChangeAction::Keep | ChangeAction::Start
                 if without_replicas.contains(&change.service) =>
@@ -260,11 +260,13 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
     attached(&client, &name, since, args, settings)
 }
 
-/// What `--dry-run` says `up` would do to a service.
-fn would(action: ChangeAction) -> &'static str {
+/// What `--dry-run` says `up` (or `create`, `no_start`) would do to a service.
+fn would(action: ChangeAction, no_start: bool) -> &'static str {
     match action {
-        ChangeAction::Create => "would create",
-        ChangeAction::Recreate => "would recreate",
+        ChangeAction::Create if no_start => "would create",
+        ChangeAction::Create => "would create and start",
+        ChangeAction::Recreate if no_start => "would recreate",
+        ChangeAction::Recreate => "would recreate and start",
         ChangeAction::Scale => "would scale",
         ChangeAction::Remove => "would remove",
         ChangeAction::Start => "would start",
