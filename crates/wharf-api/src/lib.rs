@@ -5,6 +5,7 @@
 //! files live, and a small blocking client: the CLI needs no async runtime, which keeps
 //! `wharf ps` fast.
 
+mod build_id;
 mod client;
 mod columns;
 mod compose_json;
@@ -14,6 +15,7 @@ mod watch;
 mod when;
 mod wire;
 
+pub use build_id::build_id;
 pub use client::{Client, ClientError, LineStream};
 pub use columns::aligned_columns;
 pub use compose_json::{

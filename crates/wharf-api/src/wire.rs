@@ -9,6 +9,10 @@ use wharf_plan::{PortSpec, ProjectSpec};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DaemonStatus {
     pub version: String,
+    /// Which build of wharf runs the daemon (see `build_id`); empty from a daemon
+    /// older than the field.
+    #[serde(default)]
+    pub build: String,
     pub pid: u32,
     pub uptime_ms: u64,
     pub socket: PathBuf,

@@ -70,6 +70,7 @@ impl Server {
         let shared = self.supervisor.shared();
         DaemonStatus {
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            build: wharf_api::build_id(),
             pid: std::process::id(),
             uptime_ms: shared.started.elapsed().as_millis() as u64,
             socket: shared.paths.socket(),

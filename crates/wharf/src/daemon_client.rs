@@ -15,7 +15,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn connect(paths: &Paths) -> anyhow::Result<Client> {
     let client = Client::new(paths.socket());
     match client.get::<DaemonStatus>("/v1/status") {
-        Ok(_) => return Ok(client),
+        Ok(status) => {
+            warn_if_another_build(&status);
+            return Ok(client);
+        }
         Err(err) if not_answering(&err) => {}
         Err(err) => return Err(err.into()),
     }
@@ -36,6 +39,19 @@ pub fn connect(paths: &Paths) -> anyhow::Result<Client> {
                 )
             }
         }
+    }
+}
+
+/// Says so when wharfd runs another build of wharf than this command (it was started
+/// before an upgrade): what it does is the old build's until it restarts.
+fn warn_if_another_build(status: &DaemonStatus) {
+    let mine = wharf_api::build_id();
+    if !mine.is_empty() && status.build != mine {
+        crate::printer::Printer::new(0, false).warn(&format!(
+            "wharfd (pid {}) runs another build of wharf than this command; \
+             `wharf daemon stop` restarts it with this one (what was up comes back)",
+            status.pid
+        ));
     }
 }
 

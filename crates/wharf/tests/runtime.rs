@@ -1690,6 +1690,44 @@ services:
 }
 
 #[test]
+fn a_daemon_started_by_another_build_is_said_to_be() {
+    let stack = Stack::new(
+        r#"name: builds
+services:
+  app:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "650"]}}
+"#,
+    );
+    stack.ok(&["up", "-d"]);
+    let same = stack.wharf(&["ps"]);
+    assert!(
+        !String::from_utf8_lossy(&same.stderr).contains("another build"),
+        "{same:?}"
+    );
+    // A copy of the binary is another file, so another build as far as wharf can
+    // tell: what an upgrade leaves the running daemon with.
+    let copy = stack.home.path().join("wharf-upgraded");
+    std::fs::copy(env!("CARGO_BIN_EXE_wharf"), &copy).unwrap();
+    let base = stack.command(&["ps"]);
+    let upgraded = std::process::Command::new(&copy)
+        .args(base.get_args())
+        .current_dir(stack.dir.path())
+        .envs(
+            base.get_envs()
+                .filter_map(|(key, value)| Some((key, value?))),
+        )
+        .output()
+        .unwrap();
+    assert!(upgraded.status.success(), "{upgraded:?}");
+    assert!(
+        String::from_utf8_lossy(&upgraded.stderr).contains("runs another build of wharf"),
+        "{upgraded:?}"
+    );
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn compatibility_names_instances_as_compose_v1_did() {
     let stack = Stack::new(
         r#"name: legacy
