@@ -228,7 +228,7 @@ impl Supervisor {
         self.shared
             .events
             .emit(&spec.name, project_change("up", &chosen));
-        // A forced container is outcome anew, not started again (its definition is the
+        // A forced container is made anew, not started again (its definition is the
         // same, so its driver would find and keep it).
         let forced_containers: Vec<String> = self
             .shared
@@ -955,7 +955,7 @@ impl Supervisor {
                 exit_code: c.exit_code,
                 restarts: 0,
                 ports: c.ports,
-                // The engine's list says when it was outcome; it started right after.
+                // The engine's list says when it was made; it started right after.
                 started_at_ms: c.created_ms,
                 listening: Vec::new(),
                 message: "not run by wharfd: Docker Compose's, or left by an earlier run"
@@ -1123,7 +1123,7 @@ fn forced_by(
     }
 }
 
-/// One replica about to be outcome: see [`Supervisor::fresh_instance`].
+/// One replica about to be made: see [`Supervisor::fresh_instance`].
 struct FreshInstance {
     generation: u64,
     key: InstanceKey,

@@ -96,11 +96,9 @@ fn resolve(
             .get(&base_name)
             .cloned()
             .unwrap_or_else(|| Node::null(extends.span.clone()));
-        context.resolve_imported(
-            |resolver| resolver.service(&mut base),
-            &other_dir,
-            std::slice::from_ref(&path),
-        );
+        context
+            .imported_paths(&other_dir, std::slice::from_ref(&path))
+            .service(&mut base);
         base
     } else {
         if !services.contains(&base_name) {

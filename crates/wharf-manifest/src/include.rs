@@ -172,11 +172,8 @@ fn load_included(context: &mut Context<'_>, entry: &IncludeEntry) -> Result<Node
         project_dir: context.project_dir.clone(),
     };
     let mut tree = sub.load_tree(&entry.paths, &entry.project_dir)?;
-    sub.resolve_imported(
-        |resolver| resolver.tree(&mut tree),
-        &entry.project_dir,
-        &entry.paths,
-    );
+    sub.imported_paths(&entry.project_dir, &entry.paths)
+        .tree(&mut tree);
     context.variables.append(&mut sub.variables);
     context.warnings.append(&mut sub.warnings);
     for name in env.unset_names() {

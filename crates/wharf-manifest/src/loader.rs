@@ -281,28 +281,23 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Resolves the paths an included or extended `file` brought, relative to `dir`:
-    /// absolute, or (`--no-path-resolution`) relative to the project directory.
-    pub fn resolve_imported(
-        &self,
-        resolve: impl FnOnce(&mut paths::Resolver<'_>),
-        dir: &Path,
-        files: &[PathBuf],
-    ) {
-        let home = self.env.vars().get("HOME").cloned();
-        let mut resolver = paths::Resolver {
+    /// What resolves the paths that included or extended `files` brought, relative to
+    /// `dir`: absolute, or (`--no-path-resolution`) relative to the project directory.
+    pub fn imported_paths<'a>(
+        &'a self,
+        dir: &'a Path,
+        files: &'a [PathBuf],
+    ) -> paths::Resolver<'a> {
+        paths::Resolver {
             dir,
-            home: home.as_deref(),
+            home: self.env.vars().get("HOME").cloned(),
             rebase_on: self
                 .options
                 .keep_relative_paths
                 .then_some((self.project_dir.as_path(), files)),
-        };
-        resolve(&mut resolver);
+        }
     }
-}
 
-impl Context<'_> {
     /// Reads, processes and merges `files` into one canonical tree.
     pub fn load_tree(&mut self, files: &[PathBuf], project_dir: &Path) -> Result<Node> {
         let mut root: Option<Node> = None;

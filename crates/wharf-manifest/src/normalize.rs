@@ -40,9 +40,10 @@ pub fn normalize(
         }
     }
     let names: HashSet<String> = project.services.keys().cloned().collect();
+    // Compose's implicit defaults, which `--no-normalize` leaves out.
+    let defaults = !options.skip_normalization;
     for (name, service) in &mut project.services {
         let span = spans.service(name);
-        let defaults = !options.skip_normalization;
         if defaults {
             add_implicit_dependencies(service);
         }
@@ -73,15 +74,14 @@ pub fn normalize(
                 build.dockerfile = Some("Dockerfile".to_owned());
             }
             // A bare build arg takes the environment's value, and is dropped when unset.
-            build.args.retain(|key, value| {
-                if !defaults {
-                    return true;
-                }
-                if value.is_none() {
-                    *value = env.get(key).map(str::to_owned);
-                }
-                value.is_some()
-            });
+            if defaults {
+                build.args.retain(|key, value| {
+                    if value.is_none() {
+                        *value = env.get(key).map(str::to_owned);
+                    }
+                    value.is_some()
+                });
+            }
         }
         if defaults
             && service.network_mode.is_empty()
@@ -102,7 +102,7 @@ pub fn normalize(
     if !options.skip_consistency {
         check_cycles(&project, spans)?;
     }
-    if !options.skip_normalization {
+    if defaults {
         name_resources(&mut project);
     }
     if !options.skip_consistency {

@@ -13,7 +13,7 @@ pub fn absolutize(root: &mut Node, dir: &Path, home: Option<&str>) {
 /// Resolves the paths of an included or extended file's tree against its directory.
 pub struct Resolver<'a> {
     pub dir: &'a Path,
-    pub home: Option<&'a str>,
+    pub home: Option<String>,
     /// `config --no-path-resolution`: a relative path becomes relative to this
     /// project directory instead of absolute (`~` and absolute paths are resolved as
     /// ever), and only in these files: the paths of files they imported in turn were
@@ -22,17 +22,17 @@ pub struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    pub fn tree(&mut self, root: &mut Node) {
+    pub fn tree(&self, root: &mut Node) {
         visit_paths(root, &mut |node| self.resolve(node));
     }
 
-    pub fn service(&mut self, service: &mut Node) {
+    pub fn service(&self, service: &mut Node) {
         visit_service_paths(service, &mut |node| self.resolve(node));
     }
 
     fn resolve(&self, node: &mut Node) {
         let Some((project_dir, files)) = self.rebase_on else {
-            return resolve_node(node, self.dir, self.home);
+            return resolve_node(node, self.dir, self.home.as_deref());
         };
         let from_these = node
             .span
@@ -45,7 +45,7 @@ impl Resolver<'_> {
             return;
         }
         let written_relative = !text.starts_with('/') && !text.starts_with('~');
-        let resolved = resolve(text, self.dir, self.home);
+        let resolved = resolve(text, self.dir, self.home.as_deref());
         *text = match relative_to(&resolved, project_dir).filter(|_| written_relative) {
             Some(relative) => relative.to_string_lossy().into_owned(),
             None => resolved.to_string_lossy().into_owned(),

@@ -30,14 +30,9 @@ pub fn plan(settings: &Settings, command: &Command) -> Option<anyhow::Result<Exi
             }));
         }
         Command::Down(_) => ("stop and remove", &[]),
-        Command::Start(args) | Command::Pause(args) | Command::Unpause(args) => {
-            let verb = match command {
-                Command::Start(_) => "start",
-                Command::Pause(_) => "pause",
-                _ => "unpause",
-            };
-            (verb, &args.services)
-        }
+        Command::Start(args) => ("start", &args.services),
+        Command::Pause(args) => ("pause", &args.services),
+        Command::Unpause(args) => ("unpause", &args.services),
         Command::Stop(args) => ("stop", &args.services),
         Command::Restart(args) => ("restart", &args.stop.services),
         Command::Kill(args) => ("kill", &args.services),

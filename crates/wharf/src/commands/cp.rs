@@ -125,16 +125,23 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
                     wharf_engine::owned_by_root(&tar)
                 }
             };
+            // Packed once for every container; the other name only when one needs it.
+            let as_own = packed(&own_name)?;
+            let mut as_dest = None;
             for id in &containers {
                 if engine
-                    .copy_in(id, path, packed(&own_name)?, args.archive)
+                    .copy_in(id, path, as_own.clone(), args.archive)
                     .is_err()
                 {
                     let dest = Path::new(path);
                     let dir = dest
                         .parent()
                         .map_or("/".into(), |p| p.display().to_string());
-                    engine.copy_in(id, &dir, packed(&last_name(dest)?)?, args.archive)?;
+                    let tar = match &as_dest {
+                        Some(tar) => tar,
+                        None => as_dest.insert(packed(&last_name(dest)?)?),
+                    };
+                    engine.copy_in(id, &dir, tar.clone(), args.archive)?;
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -172,14 +179,9 @@ fn containers_for_copy(
     args: &CpArgs,
     inward: bool,
 ) -> anyhow::Result<Vec<String>> {
-    if let Some(index) = args.index {
+    if let Some(index) = args.index.or((!inward).then_some(1)) {
         return Ok(vec![project_ref::container_of(
             client, project, service, index, "cp",
-        )?]);
-    }
-    if !inward {
-        return Ok(vec![project_ref::container_of(
-            client, project, service, 1, "cp",
         )?]);
     }
     let mut ids: Vec<String> = project_ref::instances(client, project)?

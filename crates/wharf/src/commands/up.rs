@@ -133,9 +133,11 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         .values()
         .map(|service| service.working_dir.clone())
         .filter(|dir| dir.starts_with(&volumes));
-    for dir in named.chain(working).filter(|_| !dry_run) {
-        wharf_runtime::create_data_dir(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+    if !dry_run {
+        for dir in named.chain(working) {
+            wharf_runtime::create_data_dir(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
     }
     for name in args.services.iter().chain(&args.exit_code_from) {
         if !spec.services.contains_key(name) {
