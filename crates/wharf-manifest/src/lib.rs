@@ -26,6 +26,7 @@ mod suggest;
 mod tree_path;
 mod typing;
 mod yaml;
+mod yaml_fast;
 mod yaml_scalar;
 mod yaml_writer;
 

@@ -33,6 +33,19 @@ pub enum Value {
     Map(Map),
 }
 
+impl Value {
+    /// The scalar as text, formatted the way Compose turns YAML scalars into strings.
+    pub fn scalar_text(&self) -> Option<String> {
+        match self {
+            Value::Str(text) => Some(text.clone()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(crate::go_float::format_float(*f)),
+            Value::Null | Value::Seq(_) | Value::Map(_) => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Key {
     pub name: String,
@@ -105,13 +118,7 @@ impl Node {
 
     /// The scalar as text, formatted the way Compose turns YAML scalars into strings.
     pub fn scalar_text(&self) -> Option<String> {
-        match &self.value {
-            Value::Str(text) => Some(text.clone()),
-            Value::Bool(b) => Some(b.to_string()),
-            Value::Int(i) => Some(i.to_string()),
-            Value::Float(f) => Some(crate::go_float::format_float(*f)),
-            Value::Null | Value::Seq(_) | Value::Map(_) => None,
-        }
+        self.value.scalar_text()
     }
 
     /// How many values the tree holds, this one included.

@@ -7,67 +7,111 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span as EventSpan, StrInput, Tag};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span as EventSpan, Tag};
 
 use crate::error::{Error, Result};
 use crate::node::{Key, Map, Node, NodeTag, Value};
 use crate::scalar;
 use crate::source::{SourceFile, Span};
+use crate::yaml_fast;
 
 /// Parses every document in `file`. An empty file yields no documents.
+///
+/// The fast reader goes first; where it declines, or its events lead to an error,
+/// saphyr-parser reads the file again, so every error is worded the one way.
 pub fn parse_documents(file: &Arc<SourceFile>) -> Result<Vec<Node>> {
-    let mut reader = Reader {
-        parser: Parser::new_from_str(&file.text),
-        file,
-        anchors: HashMap::new(),
-        depth: 0,
-        expanded: 0,
-    };
-    let mut documents = Vec::new();
-    loop {
-        let (event, span) = reader.next()?;
+    let mut builder = Builder::new(file);
+    if yaml_fast::read(&file.text, &mut builder).is_some() {
+        return Ok(builder.documents);
+    }
+    let mut builder = Builder::new(file);
+    for event in Parser::new_from_str(&file.text) {
         match event {
-            Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
-            Event::DocumentStart(_) => {
-                let (event, span) = reader.next()?;
-                if matches!(event, Event::DocumentEnd) {
-                    continue;
-                }
-                let node = reader.node(event, &span)?;
-                if !node.is_null() {
-                    documents.push(node);
-                }
-                reader.anchors.clear();
-            }
-            Event::StreamEnd => return Ok(documents),
-            _ => {
-                return Err(Error::at(
-                    &span,
-                    "unexpected YAML content outside a document",
-                ));
-            }
+            Ok((event, span)) => builder.push(event, &span)?,
+            Err(err) => return Err(syntax_error(file, &err)),
         }
     }
+    Ok(builder.documents)
 }
 
-/// Deep enough for any real file; bounds recursion on hostile input.
+/// Points a syntax error at its line, or just past the last written character when
+/// the file ended first.
+fn syntax_error(file: &Arc<SourceFile>, err: &saphyr_parser::ScanError) -> Error {
+    let marker = err.marker();
+    let line = marker.line() as u32;
+    let message = format!("invalid YAML: {}", err.info());
+    let ended = (line..)
+        .map_while(|n| file.line(n))
+        .all(|l| l.trim().is_empty());
+    if !ended {
+        let span = Span::new(file, line, marker.col() as u32 + 1);
+        return Error::at(&span, message);
+    }
+    let last = (1..line.max(1))
+        .rev()
+        .find(|n| file.line(*n).is_some_and(|l| !l.trim().is_empty()))
+        .unwrap_or(1);
+    let end = file.line(last).map_or(0, |l| l.chars().count());
+    let span = Span::new(file, last, u32::try_from(end).unwrap_or(0) + 1);
+    Error::at(&span, message).with_help("the file ends before this is closed or complete")
+}
+
+/// Deep enough for any real file; bounds memory on hostile input.
 const MAX_DEPTH: usize = 256;
 
 /// How many values aliases may copy in one file: far more than any real file needs,
 /// and a bound on memory for one built to expand without end ("billion laughs").
 const MAX_EXPANDED: usize = 500_000;
 
-struct Reader<'a> {
-    parser: Parser<'a, StrInput<'a>>,
+/// Builds node trees from YAML events pushed to it in order, from either reader.
+pub struct Builder<'a> {
     file: &'a Arc<SourceFile>,
+    /// The collections opened and not yet closed, innermost last.
+    open: Vec<Open>,
     /// Each anchored node with the number of values it holds.
     anchors: HashMap<usize, (Node, usize)>,
-    depth: usize,
     /// Values copied by aliases so far.
     expanded: usize,
+    documents: Vec<Node>,
 }
 
-impl<'a> Reader<'a> {
+/// A collection whose entries are still arriving.
+struct Open {
+    span: Span,
+    tag: Option<NodeTag>,
+    anchor: usize,
+    entries: Entries,
+}
+
+enum Entries {
+    Seq(Vec<Node>),
+    Map {
+        map: Map,
+        /// Keys merged in through `<<`; explicit keys always win over them.
+        merged: Vec<(Key, Node)>,
+        /// The key read whose value has not arrived yet.
+        key: Option<PendingKey>,
+    },
+}
+
+enum PendingKey {
+    Name(String, Span),
+    Merge,
+    /// A sequence or mapping used as a key, refused once its value is read.
+    Collection(Span),
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(file: &'a Arc<SourceFile>) -> Self {
+        Self {
+            file,
+            open: Vec::new(),
+            anchors: HashMap::new(),
+            expanded: 0,
+            documents: Vec::new(),
+        }
+    }
+
     fn span(&self, span: &EventSpan) -> Span {
         Span::new(
             self.file,
@@ -76,165 +120,175 @@ impl<'a> Reader<'a> {
         )
     }
 
-    fn next(&mut self) -> Result<(Event<'a>, Span)> {
-        match self.parser.next_event() {
-            Some(Ok((event, span))) => {
-                let span = self.span(&span);
-                Ok((event, span))
+    pub fn push(&mut self, event: Event<'_>, event_span: &EventSpan) -> Result<()> {
+        let sequence = matches!(event, Event::SequenceStart(..));
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => Ok(()),
+            Event::DocumentStart(_) => Ok(()),
+            Event::DocumentEnd => {
+                self.anchors.clear();
+                Ok(())
             }
-            Some(Err(err)) => {
-                let marker = err.marker();
-                let line = marker.line() as u32;
-                let message = format!("invalid YAML: {}", err.info());
-                let ended = (line..)
-                    .map_while(|n| self.file.line(n))
-                    .all(|l| l.trim().is_empty());
-                if !ended {
-                    let span = Span::new(self.file, line, marker.col() as u32 + 1);
-                    return Err(Error::at(&span, message));
-                }
-                // The file ended first: point just past its last written character.
-                let last = (1..line.max(1))
-                    .rev()
-                    .find(|n| self.file.line(*n).is_some_and(|l| !l.trim().is_empty()))
-                    .unwrap_or(1);
-                let end = self.file.line(last).map_or(0, |l| l.chars().count());
-                let span = Span::new(self.file, last, u32::try_from(end).unwrap_or(0) + 1);
-                Err(Error::at(&span, message)
-                    .with_help("the file ends before this is closed or complete"))
-            }
-            None => Ok((Event::StreamEnd, Span::synthetic())),
-        }
-    }
-
-    fn node(&mut self, event: Event<'a>, span: &Span) -> Result<Node> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(Error::at(span, "YAML nesting is too deep"));
-        }
-        let result = self.node_inner(event, span);
-        self.depth -= 1;
-        result
-    }
-
-    fn node_inner(&mut self, event: Event<'a>, span: &Span) -> Result<Node> {
-        let (node, anchor) = match event {
             Event::Scalar(text, style, anchor, tag) => {
-                (Self::scalar(&text, style, tag.as_deref(), span)?, anchor)
-            }
-            Event::SequenceStart(anchor, tag) => {
-                let mut items = Vec::new();
-                loop {
-                    let (event, item_span) = self.next()?;
-                    if matches!(event, Event::SequenceEnd) {
-                        break;
-                    }
-                    items.push(self.node(event, &item_span)?);
+                let span = self.span(event_span);
+                let merge_key = style == ScalarStyle::Plain && tag.is_none() && text == "<<";
+                if merge_key && self.awaits_key() {
+                    return self.add(Node::null(span), 0, true);
                 }
-                let mut node = Node::new(Value::Seq(items), span.clone());
-                node.tag = compose_tag(tag.as_deref(), span)?;
-                (node, anchor)
+                let node = scalar(&text, style, tag.as_deref(), &span)?;
+                self.add(node, anchor, false)
             }
-            Event::MappingStart(anchor, tag) => {
-                let map = self.mapping()?;
-                let mut node = Node::new(Value::Map(map), span.clone());
-                node.tag = compose_tag(tag.as_deref(), span)?;
-                (node, anchor)
+            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
+                let span = self.span(event_span);
+                if self.open.len() >= MAX_DEPTH {
+                    return Err(Error::at(&span, "YAML nesting is too deep"));
+                }
+                let tag = compose_tag(tag.as_deref(), &span)?;
+                let entries = if sequence {
+                    Entries::Seq(Vec::new())
+                } else {
+                    Entries::Map {
+                        map: Map::default(),
+                        merged: Vec::new(),
+                        key: None,
+                    }
+                };
+                self.open.push(Open {
+                    span,
+                    tag,
+                    anchor,
+                    entries,
+                });
+                Ok(())
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let open = self.open.pop().expect("a collection ends only once opened");
+                let value = match open.entries {
+                    Entries::Seq(items) => Value::Seq(items),
+                    Entries::Map {
+                        mut map, merged, ..
+                    } => {
+                        for (key, value) in merged {
+                            if !map.contains(&key.name) {
+                                map.push((key, value));
+                            }
+                        }
+                        Value::Map(map)
+                    }
+                };
+                let mut node = Node::new(value, open.span);
+                node.tag = open.tag;
+                self.add(node, open.anchor, false)
             }
             Event::Alias(id) => {
+                let span = self.span(event_span);
                 let (node, size) = self
                     .anchors
                     .get(&id)
-                    .ok_or_else(|| Error::at(span, "alias refers to an unknown anchor"))?;
+                    .ok_or_else(|| Error::at(&span, "alias refers to an unknown anchor"))?;
                 self.expanded = self.expanded.saturating_add(*size);
                 if self.expanded > MAX_EXPANDED {
                     return Err(Error::at(
-                        span,
+                        &span,
                         format!("aliases in this file expand to more than {MAX_EXPANDED} values"),
                     )
                     .with_help(
                         "aliases that repeat aliases grow without bound; write the values out",
                     ));
                 }
-                return Ok(node.clone());
+                let node = node.clone();
+                self.add(node, 0, false)
             }
-            _ => return Err(Error::at(span, "unexpected YAML event")),
-        };
+        }
+    }
+
+    /// Whether the next node is a mapping's key.
+    fn awaits_key(&self) -> bool {
+        matches!(
+            self.open.last(),
+            Some(Open {
+                entries: Entries::Map { key: None, .. },
+                ..
+            })
+        )
+    }
+
+    /// Places a finished node: as a document, a sequence's item, or a mapping's key or
+    /// value.
+    fn add(&mut self, node: Node, anchor: usize, merge_key: bool) -> Result<()> {
         if anchor != 0 {
             self.anchors.insert(anchor, (node.clone(), node.count()));
         }
-        Ok(node)
-    }
-
-    fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>, span: &Span) -> Result<Node> {
-        let node_tag = compose_tag(tag, span)?;
-        let value = match tag.map(core_tag_name) {
-            Some(Some("str")) => Value::Str(text.to_owned()),
-            Some(Some("null")) => Value::Null,
-            Some(Some(name @ ("int" | "float" | "bool"))) => match scalar::resolve_plain(text) {
-                value @ Value::Int(_) if name == "int" => value,
-                Value::Int(i) if name == "float" => Value::Float(i as f64),
-                value @ Value::Float(_) if name == "float" => value,
-                value @ Value::Bool(_) if name == "bool" => value,
-                _ => {
-                    return Err(Error::at(
-                        span,
-                        format!("cannot decode {text:?} as !!{name}"),
-                    ));
+        let Some(open) = self.open.last_mut() else {
+            if !node.is_null() {
+                self.documents.push(node);
+            }
+            return Ok(());
+        };
+        match &mut open.entries {
+            Entries::Seq(items) => items.push(node),
+            Entries::Map { map, merged, key } => match key.take() {
+                None => {
+                    *key = Some(if merge_key {
+                        PendingKey::Merge
+                    } else {
+                        match node.value {
+                            Value::Seq(_) | Value::Map(_) => PendingKey::Collection(node.span),
+                            Value::Str(name) => PendingKey::Name(name, node.span),
+                            value => PendingKey::Name(
+                                value.scalar_text().unwrap_or_else(|| "null".to_owned()),
+                                node.span,
+                            ),
+                        }
+                    });
+                }
+                Some(PendingKey::Merge) => collect_merge(&node, merged)?,
+                Some(PendingKey::Collection(span)) => {
+                    return Err(Error::at(&span, "a mapping key must be a scalar"));
+                }
+                Some(PendingKey::Name(name, span)) => {
+                    if let Some(existing) = map.key(&name) {
+                        return Err(Error::at(
+                            &span,
+                            format!(
+                                "mapping key {name:?} already defined at line {}",
+                                existing.span.line
+                            ),
+                        ));
+                    }
+                    map.push((Key::new(name, span), node));
                 }
             },
-            _ if style == ScalarStyle::Plain => scalar::resolve_plain(text),
-            _ => Value::Str(text.to_owned()),
-        };
-        Ok(Node {
-            value,
-            span: span.clone(),
-            tag: node_tag,
-        })
+        }
+        Ok(())
     }
+}
 
-    fn mapping(&mut self) -> Result<Map> {
-        let mut map = Map::default();
-        // Keys merged in through `<<`; explicit keys always win over them.
-        let mut merged: Vec<(Key, Node)> = Vec::new();
-        loop {
-            let (event, key_span) = self.next()?;
-            if matches!(event, Event::MappingEnd) {
-                break;
-            }
-            let is_merge_key =
-                matches!(&event, Event::Scalar(text, ScalarStyle::Plain, _, None) if text == "<<");
-            let key_node = self.node(event, &key_span)?;
-            let (value_event, value_span) = self.next()?;
-            let value = self.node(value_event, &value_span)?;
-            if is_merge_key {
-                collect_merge(&value, &mut merged)?;
-                continue;
-            }
-            let name = match &key_node.value {
-                Value::Seq(_) | Value::Map(_) => {
-                    return Err(Error::at(&key_span, "a mapping key must be a scalar"));
-                }
-                _ => key_node.scalar_text().unwrap_or_else(|| "null".to_owned()),
-            };
-            if let Some(existing) = map.key(&name) {
+fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>, span: &Span) -> Result<Node> {
+    let node_tag = compose_tag(tag, span)?;
+    let value = match tag.map(core_tag_name) {
+        Some(Some("str")) => Value::Str(text.to_owned()),
+        Some(Some("null")) => Value::Null,
+        Some(Some(name @ ("int" | "float" | "bool"))) => match scalar::resolve_plain(text) {
+            value @ Value::Int(_) if name == "int" => value,
+            Value::Int(i) if name == "float" => Value::Float(i as f64),
+            value @ Value::Float(_) if name == "float" => value,
+            value @ Value::Bool(_) if name == "bool" => value,
+            _ => {
                 return Err(Error::at(
-                    &key_span,
-                    format!(
-                        "mapping key {name:?} already defined at line {}",
-                        existing.span.line
-                    ),
+                    span,
+                    format!("cannot decode {text:?} as !!{name}"),
                 ));
             }
-            map.push((Key::new(name, key_span), value));
-        }
-        for (key, value) in merged {
-            if !map.contains(&key.name) {
-                map.push((key, value));
-            }
-        }
-        Ok(map)
-    }
+        },
+        _ if style == ScalarStyle::Plain => scalar::resolve_plain(text),
+        _ => Value::Str(text.to_owned()),
+    };
+    Ok(Node {
+        value,
+        span: span.clone(),
+        tag: node_tag,
+    })
 }
 
 /// Adds the entries of a `<<` value (a mapping or a list of mappings) that are not
