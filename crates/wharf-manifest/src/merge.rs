@@ -118,29 +118,24 @@ pub fn fingerprint(node: &Node) -> String {
 
 /// Removes `!reset` entries (nothing to reset in a single file) and drops tags.
 pub fn strip_tags(mut node: Node) -> Node {
+    strip_tags_in_place(&mut node);
+    node
+}
+
+fn strip_tags_in_place(node: &mut Node) {
     node.tag = None;
+    let reset = |v: &Node| v.tag != Some(NodeTag::Reset);
     match &mut node.value {
         Value::Map(map) => {
-            let entries = std::mem::take(map).into_entries();
-            *map = Map::from_entries(
-                entries
-                    .into_iter()
-                    .filter(|(_, v)| v.tag != Some(NodeTag::Reset))
-                    .map(|(k, v)| (k, strip_tags(v)))
-                    .collect(),
-            );
+            map.retain(reset);
+            map.iter_mut().for_each(|(_, v)| strip_tags_in_place(v));
         }
         Value::Seq(items) => {
-            let taken = std::mem::take(items);
-            *items = taken
-                .into_iter()
-                .filter(|v| v.tag != Some(NodeTag::Reset))
-                .map(strip_tags)
-                .collect();
+            items.retain(reset);
+            items.iter_mut().for_each(strip_tags_in_place);
         }
         _ => {}
     }
-    node
 }
 
 #[cfg(test)]

@@ -205,6 +205,15 @@ impl Map {
         Some(self.entries.remove(position).1)
     }
 
+    /// Keeps the entries whose value passes `keep`, in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Node) -> bool) {
+        let before = self.entries.len();
+        self.entries.retain(|(_, node)| keep(node));
+        if self.entries.len() != before {
+            self.index = std::cell::OnceCell::new();
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &Node)> {
         self.entries.iter().map(|(key, node)| (key, node))
     }

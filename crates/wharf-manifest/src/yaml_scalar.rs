@@ -3,6 +3,7 @@
 //! type or holds characters only escapes carry, a literal block when it has line
 //! breaks, single-quoted otherwise.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// `text` as a value at `indent` (where a literal block's lines go), with its line
@@ -18,13 +19,13 @@ pub fn write_value(out: &mut String, text: &str, indent: usize) {
 }
 
 /// `text` as a key, on one line.
-pub fn flow(text: &str) -> String {
+pub fn flow(text: &str) -> Cow<'_, str> {
     flow_with(text, &Facts::of(text), 0)
 }
 
 /// `text` in flow style, as `facts` allow; `indent` is where a line continues after a
 /// line separator in single quotes.
-fn flow_with(text: &str, facts: &Facts, indent: usize) -> String {
+fn flow_with<'a>(text: &'a str, facts: &Facts, indent: usize) -> Cow<'a, str> {
     // A line break in a flow scalar would need folding: escaped instead.
     if resolves_to_other_type(text)
         || facts.special
@@ -32,18 +33,18 @@ fn flow_with(text: &str, facts: &Facts, indent: usize) -> String {
         || facts.space_break
         || text.contains('\n')
     {
-        double_quoted(text)
+        Cow::Owned(double_quoted(text))
     } else if facts.plain_allowed(text) {
-        text.to_owned()
+        Cow::Borrowed(text)
     } else if facts.break_space {
-        double_quoted(text)
+        Cow::Owned(double_quoted(text))
     } else {
         let continued = format!("\u{2028}{}", " ".repeat(indent));
         let quoted = text
             .replace('\'', "''")
             .replace('\u{2028}', &continued)
             .replace('\u{2029}', &continued.replace('\u{2028}', "\u{2029}"));
-        format!("'{quoted}'")
+        Cow::Owned(format!("'{quoted}'"))
     }
 }
 
@@ -68,6 +69,10 @@ struct Facts {
 impl Facts {
     fn of(text: &str) -> Self {
         let mut facts = Self::default();
+        if text.bytes().all(|b| b.is_ascii_graphic()) {
+            // No spaces, breaks, tabs or specials: the common case, at a glance.
+            return facts;
+        }
         let (mut previous_space, mut previous_break) = (false, false);
         let count = text.chars().count();
         for (i, c) in text.chars().enumerate() {
@@ -137,8 +142,10 @@ fn has_indicator(text: &str) -> bool {
     leading
         || text.starts_with("---")
         || text.starts_with("...")
-        || text.contains(": ")
-        || text.contains(" #")
+        || text
+            .as_bytes()
+            .windows(2)
+            .any(|pair| pair == b": " || pair == b" #")
         || text.ends_with(':')
 }
 
@@ -163,7 +170,7 @@ fn write_literal(out: &mut String, text: &str, indent: usize) {
     };
     for line in kept.strip_suffix('\n').unwrap_or(kept).split('\n') {
         if !line.is_empty() {
-            out.push_str(&" ".repeat(indent));
+            crate::yaml_writer::indent_line(out, indent);
             out.push_str(line);
         }
         out.push('\n');
@@ -214,6 +221,30 @@ fn double_quoted(text: &str) -> String {
 /// What a YAML reader would take for something else than a string: null, a boolean
 /// (YAML 1.1's words too, which yaml.v3 still quotes), a number, a timestamp.
 fn resolves_to_other_type(text: &str) -> bool {
+    // Every word, number and timestamp below starts with one of these.
+    let maybe = text.bytes().next().is_none_or(|first| {
+        matches!(
+            first,
+            b'0'..=b'9'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'~'
+                | b'n'
+                | b'N'
+                | b't'
+                | b'T'
+                | b'f'
+                | b'F'
+                | b'y'
+                | b'Y'
+                | b'o'
+                | b'O'
+        )
+    });
+    if !maybe {
+        return false;
+    }
     const WORDS: [&str; 27] = [
         "", "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "y",
         "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
@@ -225,7 +256,11 @@ fn resolves_to_other_type(text: &str) -> bool {
 /// As yaml.v3 resolves a plain scalar: Go's integers in any base (underscores
 /// dropped), its float pattern, and the special floats.
 fn is_number(text: &str) -> bool {
-    let plain = text.replace('_', "");
+    let plain = if text.contains('_') {
+        Cow::Owned(text.replace('_', ""))
+    } else {
+        Cow::Borrowed(text)
+    };
     let unsigned = plain.trim_start_matches(['-', '+']);
     if plain.len() - unsigned.len() > 1 {
         return false;

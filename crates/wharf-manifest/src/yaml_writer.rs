@@ -61,7 +61,7 @@ fn ordered_entries(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
 fn write_map(out: &mut String, map: &Map<String, Value>, indent: usize, first_inline: bool) {
     for (i, (key, value)) in ordered_entries(map).into_iter().enumerate() {
         if !(first_inline && i == 0) {
-            out.push_str(&" ".repeat(indent));
+            indent_line(out, indent);
         }
         out.push_str(&yaml_scalar::flow(key));
         out.push(':');
@@ -69,9 +69,14 @@ fn write_map(out: &mut String, map: &Map<String, Value>, indent: usize, first_in
     }
 }
 
+/// Starts a line `indent` spaces in.
+pub fn indent_line(out: &mut String, indent: usize) {
+    out.extend(std::iter::repeat_n(' ', indent));
+}
+
 fn write_seq(out: &mut String, items: &[Value], indent: usize) {
     for item in items {
-        out.push_str(&" ".repeat(indent));
+        indent_line(out, indent);
         out.push('-');
         write_node(out, item, indent, true);
     }
@@ -118,17 +123,28 @@ fn write_scalar(out: &mut String, value: &Value, indent: usize) {
 
 /// yaml.v3's order of map keys: letters compare as characters, runs of digits as
 /// numbers, so `l2` comes before `l10`.
+/// Go's natural order of map keys: runs of digits compare as numbers.
 fn natural_order(a: &str, b: &str) -> Ordering {
-    let (ar, br): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.is_ascii() && b.is_ascii() {
+        natural_order_of(a.as_bytes(), b.as_bytes())
+    } else {
+        let (ar, br): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        natural_order_of(&ar, &br)
+    }
+}
+
+fn natural_order_of<C: Copy + Into<char>>(ar: &[C], br: &[C]) -> Ordering {
+    let char_at = |chars: &[C], i: usize| -> char { chars[i].into() };
     let mut digits = false;
     for i in 0..ar.len().min(br.len()) {
-        if ar[i] == br[i] {
-            digits = ar[i].is_ascii_digit();
+        let (ac, bc) = (char_at(ar, i), char_at(br, i));
+        if ac == bc {
+            digits = ac.is_ascii_digit();
             continue;
         }
-        let (al, bl) = (ar[i].is_alphabetic(), br[i].is_alphabetic());
+        let (al, bl) = (ac.is_alphabetic(), bc.is_alphabetic());
         if al && bl {
-            return ar[i].cmp(&br[i]);
+            return ac.cmp(&bc);
         }
         if al || bl {
             let a_first = if digits { al } else { bl };
@@ -138,27 +154,35 @@ fn natural_order(a: &str, b: &str) -> Ordering {
                 Ordering::Greater
             };
         }
-        let number = |chars: &[char]| {
-            let run: String = chars[i..]
+        let number = |chars: &[C]| {
+            let run = chars[i..]
                 .iter()
-                .take_while(|c| c.is_ascii_digit())
-                .collect();
-            (run.parse::<u128>().unwrap_or(0), run.len())
+                .take_while(|c| (**c).into().is_ascii_digit())
+                .count();
+            let value = chars[i..i + run]
+                .iter()
+                .try_fold(0u128, |n, c| {
+                    n.checked_mul(10)?
+                        .checked_add(u128::from((*c).into().to_digit(10)?))
+                })
+                .unwrap_or(0);
+            (value, run)
         };
-        let leading_zero_matters = (ar[i] == '0' || br[i] == '0')
+        let leading_zero_matters = (ac == '0' || bc == '0')
             && ar[..i]
                 .iter()
                 .rev()
-                .take_while(|c| c.is_ascii_digit())
-                .any(|c| *c != '0');
-        let ((an, alen), (bn, blen)) = (number(&ar), number(&br));
+                .map(|c| (*c).into())
+                .take_while(char::is_ascii_digit)
+                .any(|c| c != '0');
+        let ((an, alen), (bn, blen)) = (number(ar), number(br));
         if !leading_zero_matters && an != bn {
             return an.cmp(&bn);
         }
         if alen != blen {
             return alen.cmp(&blen);
         }
-        return ar[i].cmp(&br[i]);
+        return ac.cmp(&bc);
     }
     ar.len().cmp(&br.len())
 }
