@@ -6,7 +6,7 @@ use std::path::Path;
 use bollard::query_parameters::{DownloadFromContainerOptions, UploadToContainerOptions};
 use futures_util::StreamExt;
 
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, path_missing};
 
 impl Engine {
     /// Writes `path` of the container, as a tar archive whose top entry is its last
@@ -23,7 +23,12 @@ impl Engine {
         let stream = self
             .docker
             .download_from_container(container, Some(options));
-        write_out(stream, into).await
+        write_out(stream, into).await.map_err(|err| match err {
+            EngineError::Api(err) if path_missing(&err) => {
+                EngineError::PathMissing(path.to_owned())
+            }
+            err => err,
+        })
     }
 
     /// Unpacks the tar archive `tar` into the container's directory `dir`; with
@@ -42,8 +47,11 @@ impl Engine {
         };
         self.docker
             .upload_to_container(container, Some(options), bollard::body_full(tar.into()))
-            .await?;
-        Ok(())
+            .await
+            .map_err(|err| match err {
+                err if path_missing(&err) => EngineError::PathMissing(dir.to_owned()),
+                err => EngineError::Api(err),
+            })
     }
 }
 

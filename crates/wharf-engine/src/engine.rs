@@ -40,6 +40,8 @@ pub enum EngineError {
     /// The engine's own words, said once (not again as a cause).
     #[error("Docker engine: {0}")]
     Api(bollard::errors::Error),
+    #[error("no such file or directory in the container: {0}")]
+    PathMissing(String),
     #[error("the engine ran the command detached, not attached")]
     Detached,
     #[error("copying the command's output: {0}")]
@@ -175,6 +177,18 @@ fn being_removed(err: &bollard::errors::Error) -> bool {
             status_code: 409,
             message,
         } if message.contains("already in progress")
+    )
+}
+
+/// The engine's 404 for a path a copy names that the container lacks (rather than a
+/// container that is gone).
+pub(crate) fn path_missing(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } if message.contains("Could not find the file")
     )
 }
 

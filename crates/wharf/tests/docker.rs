@@ -1317,6 +1317,15 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     );
     let tar = stack.wharf(&["cp", "app:/renamed.txt", "-"]);
     assert!(tar.status.success() && tar.stdout.windows(7).any(|w| w == b"payload"));
+    // A path the container lacks is named in wharf's words, not the engine's.
+    let missing = stack.wharf(&["cp", "app:/nowhere/file", "out.txt"]);
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        !missing.status.success()
+            && said.contains("no such file or directory in the container: /nowhere/file")
+            && !said.contains("Could not find"),
+        "{said}"
+    );
     let neither = stack.wharf(&["cp", "a.txt", "b.txt"]);
     assert!(
         String::from_utf8_lossy(&neither.stderr).contains("one of SRC and DEST is SERVICE:PATH")
