@@ -123,8 +123,9 @@ impl<'a> Builder<'a> {
     pub fn push(&mut self, event: Event<'_>, event_span: &EventSpan) -> Result<()> {
         let sequence = matches!(event, Event::SequenceStart(..));
         match event {
-            Event::StreamStart | Event::StreamEnd | Event::Nothing => Ok(()),
-            Event::DocumentStart(_) => Ok(()),
+            Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentStart(_) => {
+                Ok(())
+            }
             Event::DocumentEnd => {
                 self.anchors.clear();
                 Ok(())

@@ -46,11 +46,18 @@ pub fn read<'a>(text: &'a str, sink: &mut dyn Sink<'a>) -> Option<()> {
     scanner.stream().ok()
 }
 
-/// The characters YAML allows in a stream, less tabs, carriage returns and the byte
-/// order mark, which this reader declines.
+/// The characters YAML allows in a stream, less those this reader declines: tabs,
+/// carriage returns, the byte order mark, and the line breaks of YAML 1.1 (next line,
+/// line and paragraph separators), which Compose's parser and saphyr-parser see apart.
 fn printable(c: char) -> bool {
-    matches!(c, '\n' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fefe}' | '\u{ff00}'..='\u{fffd}')
+    matches!(c, '\n' | ' '..='~' | '\u{a0}'..='\u{2027}' | '\u{202a}'..='\u{d7ff}' | '\u{e000}'..='\u{fefe}' | '\u{ff00}'..='\u{fffd}')
         || c >= '\u{10000}'
+}
+
+/// Whether a line indented `indent` lies inside a block collection indented `parent`
+/// (`None`: the document, which every line lies inside).
+fn deeper(indent: usize, parent: Option<usize>) -> bool {
+    parent.is_none_or(|parent| indent > parent)
 }
 
 /// The text goes beyond what this reader handles.
@@ -127,7 +134,7 @@ impl<'a> Scanner<'a, '_> {
         if indent.is_none() {
             return Err(Declined);
         }
-        let after = self.block_node(-1, true)?;
+        let after = self.block_node(None, true)?;
         if after.is_some() {
             return Err(Declined);
         }
@@ -266,7 +273,7 @@ impl<'a> Scanner<'a, '_> {
     /// Reads the node at `pos` (at content) and the lines it takes. `parent` is the
     /// indent of the enclosing block collection; `block` whether a block collection may
     /// start here. Returns the indent of the next content line, at which it stops.
-    fn block_node(&mut self, parent: isize, block: bool) -> Fit<Option<usize>> {
+    fn block_node(&mut self, parent: Option<usize>, block: bool) -> Fit<Option<usize>> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(Declined);
@@ -277,7 +284,7 @@ impl<'a> Scanner<'a, '_> {
                 // The node itself starts on a later line, or is empty.
                 self.new_line();
                 match self.content_line(false)? {
-                    Some(inner) if inner as isize > parent => {
+                    Some(inner) if deeper(inner, parent) => {
                         self.block_content(parent, properties, Placed::LineBefore)?
                     }
                     next => {
@@ -303,7 +310,7 @@ impl<'a> Scanner<'a, '_> {
 
     fn block_content(
         &mut self,
-        parent: isize,
+        parent: Option<usize>,
         properties: Properties<'a>,
         placed: Placed,
     ) -> Fit<Option<usize>> {
@@ -346,14 +353,14 @@ impl<'a> Scanner<'a, '_> {
     }
 
     /// After a value that ends its line: the next content line must not continue it.
-    fn end_of_value(&mut self, parent: isize) -> Fit<Option<usize>> {
+    fn end_of_value(&mut self, parent: Option<usize>) -> Fit<Option<usize>> {
         if self.at_key_indicator() {
             return Err(Declined);
         }
         self.finish_line()?;
         let next = self.content_line(false)?;
         match next {
-            Some(indent) if indent as isize > parent => Err(Declined),
+            Some(indent) if deeper(indent, parent) => Err(Declined),
             next => Ok(next),
         }
     }
@@ -391,9 +398,9 @@ impl<'a> Scanner<'a, '_> {
             let next = if self.at_line_end() {
                 self.new_line();
                 match self.content_line(false)? {
-                    Some(inner) if inner > indent => self.block_node(indent as isize, true)?,
+                    Some(inner) if inner > indent => self.block_node(Some(indent), true)?,
                     Some(inner) if inner == indent && self.starts_sequence_entry() => {
-                        self.block_sequence(indent as isize, indent, Properties::default())?
+                        self.block_sequence(Some(indent), indent, Properties::default())?
                     }
                     next => {
                         self.emit(
@@ -404,7 +411,7 @@ impl<'a> Scanner<'a, '_> {
                     }
                 }
             } else {
-                self.block_node(indent as isize, false)?
+                self.block_node(Some(indent), false)?
             };
             match next {
                 Some(inner) if inner == indent => {
@@ -430,7 +437,7 @@ impl<'a> Scanner<'a, '_> {
     /// indentless when that is the enclosing mapping's indent.
     fn block_sequence(
         &mut self,
-        parent: isize,
+        parent: Option<usize>,
         column: usize,
         properties: Properties<'a>,
     ) -> Fit<Option<usize>> {
@@ -450,15 +457,15 @@ impl<'a> Scanner<'a, '_> {
             }
             if let Some(event) = start_event.take() {
                 // saphyr-parser places a sequence without indent at its first entry.
-                let indentless = column as isize == parent;
+                let indentless = parent == Some(column);
                 let at = if indentless { self.marker() } else { start };
                 self.emit(event, at)?;
             }
-            let next = self.block_node(column as isize, true)?;
+            let next = self.block_node(Some(column), true)?;
             match next {
                 Some(inner) if inner == column && self.starts_sequence_entry() => {}
                 Some(inner) if inner > column => return Err(Declined),
-                Some(inner) if inner == column && column as isize != parent => {
+                Some(inner) if inner == column && parent != Some(column) => {
                     return Err(Declined);
                 }
                 next => {
@@ -710,7 +717,7 @@ impl<'a> Scanner<'a, '_> {
 
     /// Spaces, line breaks and comments inside a flow collection. Its later lines must
     /// be indented past the block collection it sits in.
-    fn skip_flow_space(&mut self, parent: isize) -> Fit<()> {
+    fn skip_flow_space(&mut self, parent: Option<usize>) -> Fit<()> {
         loop {
             if self.at_line_end() {
                 if self.peek().is_none() {
@@ -719,7 +726,7 @@ impl<'a> Scanner<'a, '_> {
                 self.new_line();
                 self.skip_spaces();
                 let indent = self.column();
-                if indent as isize <= parent && !matches!(self.peek(), None | Some(b'\n' | b'#')) {
+                if !deeper(indent, parent) && !matches!(self.peek(), None | Some(b'\n' | b'#')) {
                     return Err(Declined);
                 }
                 if indent == 0 && (self.marker_line("---") || self.marker_line("...")) {
@@ -731,7 +738,7 @@ impl<'a> Scanner<'a, '_> {
         }
     }
 
-    fn flow_collection(&mut self, parent: isize, properties: Properties<'a>) -> Fit<()> {
+    fn flow_collection(&mut self, parent: Option<usize>, properties: Properties<'a>) -> Fit<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(Declined);
@@ -787,7 +794,7 @@ impl<'a> Scanner<'a, '_> {
     }
 
     /// `key: value` in a flow mapping; the value may be left out (`{a: }`).
-    fn flow_entry(&mut self, parent: isize) -> Fit<()> {
+    fn flow_entry(&mut self, parent: Option<usize>) -> Fit<()> {
         if matches!(self.peek(), Some(b'[' | b'{' | b'*' | b'&' | b'!')) {
             return Err(Declined);
         }
@@ -813,7 +820,7 @@ impl<'a> Scanner<'a, '_> {
         self.flow_node(parent)
     }
 
-    fn flow_node(&mut self, parent: isize) -> Fit<()> {
+    fn flow_node(&mut self, parent: Option<usize>) -> Fit<()> {
         let properties = self.properties()?;
         if properties.start.is_some() {
             self.skip_flow_space(parent)?;
@@ -1063,7 +1070,7 @@ mod tests {
             let original = std::fs::read_to_string(&path).unwrap();
             for _ in 0..MUTATIONS {
                 let mut text = original.clone();
-                for _ in 0..1 + random(3) {
+                for _ in 0..=random(3) {
                     text = mutate(&text, &mut random);
                 }
                 tried += 1;

@@ -221,7 +221,12 @@ fn double_quoted(text: &str) -> String {
 /// What a YAML reader would take for something else than a string: null, a boolean
 /// (YAML 1.1's words too, which yaml.v3 still quotes), a number, a timestamp.
 fn resolves_to_other_type(text: &str) -> bool {
-    // Every word, number and timestamp below starts with one of these.
+    const WORDS: [&str; 27] = [
+        "", "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "y",
+        "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+        "OFF",
+    ];
+    // Every word above, number and timestamp starts with one of these.
     let maybe = text.bytes().next().is_none_or(|first| {
         matches!(
             first,
@@ -245,11 +250,6 @@ fn resolves_to_other_type(text: &str) -> bool {
     if !maybe {
         return false;
     }
-    const WORDS: [&str; 27] = [
-        "", "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "y",
-        "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
-        "OFF",
-    ];
     WORDS.contains(&text) || is_number(text) || is_base60(text) || is_timestamp(text)
 }
 

@@ -39,7 +39,7 @@ pub fn to_yaml(value: &Value) -> String {
     let mut out = String::new();
     match value {
         Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0, false),
-        Value::Array(items) if !items.is_empty() => write_seq(&mut out, items, 0),
+        Value::Array(items) if !items.is_empty() => write_seq(&mut out, items, 0, false),
         scalar => write_scalar(&mut out, scalar, 0),
     }
     out
@@ -74,9 +74,13 @@ pub fn indent_line(out: &mut String, indent: usize) {
     out.extend(std::iter::repeat_n(' ', indent));
 }
 
-fn write_seq(out: &mut String, items: &[Value], indent: usize) {
-    for item in items {
-        indent_line(out, indent);
+/// A list's items at `indent`; with `first_inline` the first goes on the current line
+/// (a list in a list: `- - a`).
+fn write_seq(out: &mut String, items: &[Value], indent: usize, first_inline: bool) {
+    for (i, item) in items.iter().enumerate() {
+        if !(first_inline && i == 0) {
+            indent_line(out, indent);
+        }
         out.push('-');
         write_node(out, item, indent, true);
     }
@@ -91,8 +95,8 @@ fn write_node(out: &mut String, value: &Value, indent: usize, after_dash: bool) 
             write_map(out, map, indent + 2, after_dash);
         }
         Value::Array(items) if !items.is_empty() => {
-            out.push('\n');
-            write_seq(out, items, indent + 2);
+            out.push(if after_dash { ' ' } else { '\n' });
+            write_seq(out, items, indent + 2, after_dash);
         }
         scalar => {
             out.push(' ');
