@@ -388,11 +388,22 @@ fn to_mapping(map: &mut Map, key: &str, keep_null: bool) -> Result<()> {
                         format!("{key} entries must be strings, found {}", item.kind()),
                     ));
                 };
+                let assigned = text.contains('=');
                 let (name, value) = match text.split_once('=') {
                     Some((name, value)) => (name.to_owned(), Node::str(value, item.span.clone())),
                     None if keep_null => (text.clone(), Node::null(item.span.clone())),
                     None => (text.clone(), Node::str("", item.span.clone())),
                 };
+                // `KEY = value` is a mistake Compose refuses in variables: in any entry
+                // of `environment`, in an assignment of the others (build `args`).
+                let variables = key == "environment" || (keep_null && assigned);
+                if variables && name.ends_with(char::is_whitespace) {
+                    return Err(Error::at(
+                        &item.span,
+                        format!("environment variable {name:?} is declared with a trailing space"),
+                    )
+                    .with_help("write KEY=value, without spaces around `=`"));
+                }
                 entries.retain(|(k, _): &(Key, Node)| k.name != name);
                 entries.push((Key::new(name, item.span.clone()), value));
             }

@@ -5,6 +5,7 @@
 //! Compose needs the tags and the positions of every node before any typing happens.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as EventSpan, Tag};
@@ -91,6 +92,8 @@ enum Entries {
         merged: Vec<(Key, Node)>,
         /// The key read whose value has not arrived yet.
         key: Option<PendingKey>,
+        /// The line of the mapping's `<<`, which may appear once, as any key.
+        merge_line: Option<u32>,
     },
 }
 
@@ -152,6 +155,7 @@ impl<'a> Builder<'a> {
                         map: Map::default(),
                         merged: Vec::new(),
                         key: None,
+                        merge_line: None,
                     }
                 };
                 self.open.push(Open {
@@ -214,11 +218,54 @@ impl<'a> Builder<'a> {
         )
     }
 
+    /// Refuses a key that YAML reads as a number, a boolean or null, as Compose does:
+    /// its files are JSON-like, every key a string.
+    fn check_string_key(&self, key: &Node) -> Result<()> {
+        let shown = match &key.value {
+            Value::Null => "<nil>".to_owned(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => crate::go_float::format_float(*f),
+            Value::Str(_) | Value::Seq(_) | Value::Map(_) => return Ok(()),
+        };
+        let message = match self.open_path() {
+            path if path.is_empty() => format!("non-string key at top level: {shown}"),
+            path => format!("non-string key in {path}: {shown}"),
+        };
+        Err(Error::at(&key.span, message).with_help("quote the key to make it a string"))
+    }
+
+    /// Where the innermost open collection sits, as Compose names it:
+    /// `services.web.labels`, `x-a[0].b`.
+    fn open_path(&self) -> String {
+        let mut path = String::new();
+        for open in &self.open[..self.open.len().saturating_sub(1)] {
+            match &open.entries {
+                Entries::Seq(items) => {
+                    let _ = write!(path, "[{}]", items.len());
+                }
+                Entries::Map { key, .. } => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(match key {
+                        Some(PendingKey::Name(name, _)) => name,
+                        _ => "<<",
+                    });
+                }
+            }
+        }
+        path
+    }
+
     /// Places a finished node: as a document, a sequence's item, or a mapping's key or
     /// value.
     fn add(&mut self, node: Node, anchor: usize, merge_key: bool) -> Result<()> {
         if anchor != 0 {
             self.anchors.insert(anchor, (node.clone(), node.count()));
+        }
+        if !merge_key && self.awaits_key() {
+            self.check_string_key(&node)?;
         }
         let Some(open) = self.open.last_mut() else {
             if !node.is_null() {
@@ -228,9 +275,21 @@ impl<'a> Builder<'a> {
         };
         match &mut open.entries {
             Entries::Seq(items) => items.push(node),
-            Entries::Map { map, merged, key } => match key.take() {
+            Entries::Map {
+                map,
+                merged,
+                key,
+                merge_line,
+            } => match key.take() {
                 None => {
                     *key = Some(if merge_key {
+                        if let Some(line) = merge_line {
+                            return Err(Error::at(
+                                &node.span,
+                                format!("mapping key \"<<\" already defined at line {line}"),
+                            ));
+                        }
+                        *merge_line = Some(node.span.line);
                         PendingKey::Merge
                     } else {
                         match node.value {
@@ -394,6 +453,34 @@ mod tests {
         let err = parse_documents(&file).unwrap_err();
         assert!(err.message().contains("already defined at line 1"), "{err}");
         assert_eq!(err.span().unwrap().line, 2);
+    }
+
+    #[test]
+    fn keys_that_read_as_other_types_are_refused_with_their_place() {
+        for (text, said) in [
+            ("1: x\n", "non-string key at top level: 1"),
+            ("a:\n  b:\n    true: 1\n", "non-string key in a.b: true"),
+            (
+                "x-a:\n  - b:\n      ~: 1\n",
+                "non-string key in x-a[0].b: <nil>",
+            ),
+            ("a: {c: [{1.5: x}]}\n", "non-string key in a.c[0]: 1.5"),
+        ] {
+            let err = parse_documents(&SourceFile::new("t.yaml", text)).unwrap_err();
+            assert_eq!(err.message(), said, "{text:?}");
+        }
+        // Quoted, they are strings; `yes` and `on` are strings in YAML 1.2.
+        parse("'1': x\n\"true\": y\nyes: 1\non: 2\n");
+    }
+
+    #[test]
+    fn a_second_merge_key_is_a_duplicate_key() {
+        let file = SourceFile::new("t.yaml", "b: &b {x: 1}\nc:\n  <<: *b\n  <<: *b\n");
+        let err = parse_documents(&file).unwrap_err();
+        assert!(
+            err.message().contains("\"<<\" already defined at line 3"),
+            "{err}"
+        );
     }
 
     #[test]

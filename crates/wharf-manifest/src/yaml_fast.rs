@@ -446,6 +446,11 @@ impl<'a> Scanner<'a, '_> {
         loop {
             self.pos += 1;
             if self.at_line_end() {
+                if start_event.is_some() && parent == Some(column) {
+                    // saphyr-parser places such a sequence where its first entry's
+                    // line ends; left to it.
+                    return Err(Declined);
+                }
                 self.new_line();
                 match self.content_line(false)? {
                     Some(inner) if inner > column => {}
