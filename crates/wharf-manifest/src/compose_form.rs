@@ -26,6 +26,12 @@ pub fn project_value(
         }
     }
     inline_extensions(&mut value);
+    if let Value::Object(top) = &mut value
+        && json
+    {
+        // Go writes the top level of its JSON from a map: in sorted order.
+        top.sort_keys();
+    }
     if escape_dollars {
         escape(&mut value);
     }

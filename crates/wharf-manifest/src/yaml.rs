@@ -341,7 +341,7 @@ fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>, span: &Span) -> Res
                 ));
             }
         },
-        _ if style == ScalarStyle::Plain => scalar::resolve_plain(text),
+        _ if style == ScalarStyle::Plain && !is_other_local_tag(tag) => scalar::resolve_plain(text),
         _ => Value::Str(text.to_owned()),
     };
     Ok(Node {
@@ -384,6 +384,11 @@ fn collect_merge(value: &Node, merged: &mut Vec<(Key, Node)>) -> Result<()> {
     Ok(())
 }
 
+/// A local tag other than Compose's own (`!str`, `!foo`): its scalar is a string.
+fn is_other_local_tag(tag: Option<&Tag>) -> bool {
+    tag.is_some_and(|tag| tag.handle == "!" && !matches!(tag.suffix.as_str(), "reset" | "override"))
+}
+
 /// The suffix of a YAML core-schema tag (`!!str` → `str`), if the tag is one.
 fn core_tag_name(tag: &Tag) -> Option<&str> {
     (tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!").then_some(tag.suffix.as_str())
@@ -397,6 +402,9 @@ fn compose_tag(tag: Option<&Tag>, span: &Span) -> Result<Option<NodeTag>> {
     match (tag.handle.as_str(), tag.suffix.as_str()) {
         ("!", "reset") => Ok(Some(NodeTag::Reset)),
         ("!", "override") => Ok(Some(NodeTag::Override)),
+        // Compose reads a value under any other local tag as untagged (a scalar as a
+        // string: see `scalar`).
+        ("!", _) => Ok(None),
         (handle, suffix) => Err(
             Error::at(span, format!("unsupported YAML tag {handle}{suffix}"))
                 .with_help("Compose understands !reset and !override"),
@@ -471,6 +479,16 @@ mod tests {
         }
         // Quoted, they are strings; `yes` and `on` are strings in YAML 1.2.
         parse("'1': x\n\"true\": y\nyes: 1\non: 2\n");
+    }
+
+    #[test]
+    fn other_local_tags_make_scalars_strings_and_leave_collections_be() {
+        let node = parse("a: !foo 5\nb: !str ~\nc: !list [1]\n");
+        let map = node.as_map().unwrap();
+        assert!(matches!(&map.get("a").unwrap().value, Value::Str(s) if s == "5"));
+        assert!(matches!(&map.get("b").unwrap().value, Value::Str(s) if s == "~"));
+        assert!(matches!(map.get("c").unwrap().value, Value::Seq(_)));
+        assert_eq!(map.get("c").unwrap().tag, None);
     }
 
     #[test]

@@ -21,7 +21,17 @@ impl Filters {
     }
 
     pub fn apply(&self, output: &str) -> String {
-        let mut text = output.to_owned();
+        // Stamps first: a port that happens to be part of one must not split it.
+        let mut text = output
+            .split('\n')
+            .map(|line| {
+                line.split(' ')
+                    .map(|word| without_stamp(word).unwrap_or_else(|| word.to_owned()))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
         // Longest first, so a path is not half replaced by its parent's placeholder.
         let mut replacements: Vec<&(String, String)> = self.replacements.iter().collect();
         replacements.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
