@@ -450,9 +450,9 @@ pub struct UpArgs {
     /// Where services run (a service's `x-wharf.backend` wins over this)
     #[arg(long, value_enum, default_value_t = BackendArg::Auto, env = "WHARF_BACKEND")]
     pub backend: BackendArg,
-    /// Seconds to wait before killing what is stopped (recreated, or on Ctrl-C),
-    /// instead of each service's `stop_grace_period`
-    #[arg(short, long, value_name = "SECONDS")]
+    /// Seconds to wait before killing what is stopped (recreated, or on Ctrl-C; -1: as
+    /// long as it takes), instead of each service's `stop_grace_period`
+    #[arg(short, long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = parse_timeout)]
     pub timeout: Option<u64>,
     /// Don't build an image, even a missing one
     #[arg(long, conflicts_with = "build")]
@@ -900,8 +900,9 @@ pub struct DownArgs {
     /// Don't ask before deleting volumes
     #[arg(short, long)]
     pub yes: bool,
-    /// Seconds to wait before killing, instead of each service's `stop_grace_period`
-    #[arg(short, long, value_name = "SECONDS")]
+    /// Seconds to wait before killing (-1: as long as it takes), instead of each
+    /// service's `stop_grace_period`
+    #[arg(short, long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = parse_timeout)]
     pub timeout: Option<u64>,
     /// Remove what runs of services no longer in the file (wharf always does)
     #[arg(long)]
@@ -922,8 +923,9 @@ pub struct ServicesArgs {
 pub struct StopArgs {
     /// Services (default: all)
     pub services: Vec<String>,
-    /// Seconds to wait before killing, instead of each service's `stop_grace_period`
-    #[arg(short, long, value_name = "SECONDS")]
+    /// Seconds to wait before killing (-1: as long as it takes), instead of each
+    /// service's `stop_grace_period`
+    #[arg(short, long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = parse_timeout)]
     pub timeout: Option<u64>,
 }
 
@@ -1156,11 +1158,21 @@ fn parse_compose_format(text: &str) -> Result<ComposeFormat, String> {
 
 /// `--tail N`, or `all` (no limit), as Compose takes it.
 fn parse_tail(text: &str) -> Result<usize, String> {
-    if text == "all" {
+    // A negative count means every line, as in Compose.
+    if text == "all" || text.parse::<i64>().is_ok_and(i64::is_negative) {
         return Ok(usize::MAX);
     }
     text.parse()
         .map_err(|_| format!("{text:?}: expected a number of lines or `all`"))
+}
+
+/// Seconds to wait before killing; a negative number (Docker's `-1`) waits as long as
+/// it takes.
+fn parse_timeout(text: &str) -> Result<u64, String> {
+    match text.parse::<i64>() {
+        Ok(seconds) => Ok(u64::try_from(seconds).unwrap_or(u64::MAX)),
+        Err(_) => Err(format!("{text:?}: expected a number of seconds")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -1171,7 +1183,7 @@ pub struct LogsArgs {
     #[arg(short, long)]
     pub follow: bool,
     /// Show only the last N lines (`all`: every one, the default)
-    #[arg(short = 'n', long, value_name = "N", value_parser = parse_tail)]
+    #[arg(short = 'n', long, value_name = "N", allow_negative_numbers = true, value_parser = parse_tail)]
     pub tail: Option<usize>,
     /// Show lines since this time: a duration ago (`10m`, `2h`), Unix seconds, or
     /// `2026-12-01T13:23:37Z`
@@ -1299,4 +1311,29 @@ pub struct CompletionArgs {
     /// The shell to complete for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn negative_numbers_mean_without_end_as_in_docker() {
+        let parsed = |args: &[&str]| Cli::parse_from([&["wharf"], args].concat()).command;
+        let Command::Stop(stop) = parsed(&["stop", "-t", "-1"]) else {
+            panic!("stop");
+        };
+        assert_eq!(stop.timeout, Some(u64::MAX));
+        let Command::Logs(logs) = parsed(&["logs", "--tail", "-1"]) else {
+            panic!("logs");
+        };
+        assert_eq!(logs.tail, Some(usize::MAX));
+        let Command::Logs(logs) = parsed(&["logs", "-n", "3"]) else {
+            panic!("logs");
+        };
+        assert_eq!(logs.tail, Some(3));
+        assert!(Cli::try_parse_from(["wharf", "stop", "-t", "soon"]).is_err());
+    }
 }
