@@ -20,17 +20,17 @@ pub fn project_value(
             drop_extensions(child);
         }
         json_only_forms(top);
-    } else if let Some(Value::Object(services)) = value.get_mut("services") {
-        for service in services.values_mut() {
-            yaml_ssh_keys(service);
-        }
-    }
-    inline_extensions(&mut value);
-    if let Value::Object(top) = &mut value
-        && json
-    {
+        // The only extensions left are the top level's own.
+        inline_extensions_here(top);
         // Go writes the top level of its JSON from a map: in sorted order.
         top.sort_keys();
+    } else {
+        if let Some(Value::Object(services)) = value.get_mut("services") {
+            for service in services.values_mut() {
+                yaml_ssh_keys(service);
+            }
+        }
+        inline_extensions(&mut value);
     }
     if escape_dollars {
         escape(&mut value);
@@ -108,15 +108,20 @@ fn inline_extensions(value: &mut Value) {
             for child in map.values_mut() {
                 inline_extensions(child);
             }
-            if let Some(Value::Object(extensions)) = map.shift_remove(EXTENSIONS_KEY) {
-                for (key, mut extension) in extensions {
-                    sort_keys(&mut extension);
-                    map.insert(key, extension);
-                }
-            }
+            inline_extensions_here(map);
         }
         Value::Array(items) => items.iter_mut().for_each(inline_extensions),
         _ => {}
+    }
+}
+
+/// Moves `map`'s own extensions (not its children's) in among its keys.
+fn inline_extensions_here(map: &mut serde_json::Map<String, Value>) {
+    if let Some(Value::Object(extensions)) = map.shift_remove(EXTENSIONS_KEY) {
+        for (key, mut extension) in extensions {
+            sort_keys(&mut extension);
+            map.insert(key, extension);
+        }
     }
 }
 
