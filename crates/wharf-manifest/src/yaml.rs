@@ -22,7 +22,7 @@ use crate::yaml_fast;
 /// saphyr-parser reads the file again, so every error is worded the one way.
 pub fn parse_documents(file: &Arc<SourceFile>) -> Result<Vec<Node>> {
     let mut builder = Builder::new(file);
-    if yaml_fast::read(&file.text, &mut builder).is_some() {
+    if yaml_fast::read(&file.text, &mut builder, yaml_fast::FlowLines::AsCompose).is_some() {
         return Ok(builder.documents);
     }
     let mut builder = Builder::new(file);

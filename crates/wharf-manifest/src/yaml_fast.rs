@@ -26,9 +26,21 @@ impl<'a> Sink<'a> for crate::yaml::Builder<'_> {
     }
 }
 
+/// How the later lines of a flow collection (`[`, `{` over several lines) may be
+/// indented.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum FlowLines {
+    /// Anywhere, as Compose's parser takes them: `command: [` … `]` with the `]` under
+    /// the key is common in real files, and saphyr-parser refuses it.
+    AsCompose,
+    /// Past the enclosing block's indent, as saphyr-parser wants them; what the
+    /// differential tests hold the reader to.
+    AsSaphyr,
+}
+
 /// Reads `text`'s one document into `sink`; `None` where the text goes beyond the
 /// subset (or is not valid YAML), or the sink stopped.
-pub fn read<'a>(text: &'a str, sink: &mut dyn Sink<'a>) -> Option<()> {
+pub fn read<'a>(text: &'a str, sink: &mut dyn Sink<'a>, flow_lines: FlowLines) -> Option<()> {
     if !text.chars().all(printable) {
         return None;
     }
@@ -42,6 +54,7 @@ pub fn read<'a>(text: &'a str, sink: &mut dyn Sink<'a>) -> Option<()> {
         anchors: HashMap::new(),
         anchor_ids: 0,
         depth: 0,
+        flow_lines,
     };
     scanner.stream().ok()
 }
@@ -122,6 +135,7 @@ struct Scanner<'a, 's> {
     anchors: HashMap<&'a str, usize>,
     anchor_ids: usize,
     depth: usize,
+    flow_lines: FlowLines,
 }
 
 impl<'a> Scanner<'a, '_> {
@@ -731,7 +745,9 @@ impl<'a> Scanner<'a, '_> {
                 self.new_line();
                 self.skip_spaces();
                 let indent = self.column();
-                if !deeper(indent, parent) && !matches!(self.peek(), None | Some(b'\n' | b'#')) {
+                let shallow =
+                    !deeper(indent, parent) && !matches!(self.peek(), None | Some(b'\n' | b'#'));
+                if shallow && self.flow_lines == FlowLines::AsSaphyr {
                     return Err(Declined);
                 }
                 if indent == 0 && (self.marker_line("---") || self.marker_line("...")) {
@@ -781,8 +797,11 @@ impl<'a> Scanner<'a, '_> {
                 }
                 self.pos += 1;
                 self.skip_flow_space(parent)?;
-                if matches!(self.peek(), Some(b']' | b'}' | b',')) {
-                    return Err(Declined);
+                match self.peek() {
+                    // A trailing comma, as YAML allows.
+                    Some(end) if end == close => continue,
+                    Some(b']' | b'}' | b',') => return Err(Declined),
+                    _ => {}
                 }
             }
             first = false;
@@ -874,8 +893,12 @@ mod tests {
     }
 
     fn events(text: &str) -> Option<Vec<(Event<'_>, Span)>> {
+        events_with(text, FlowLines::AsSaphyr)
+    }
+
+    fn events_with(text: &str, flow_lines: FlowLines) -> Option<Vec<(Event<'_>, Span)>> {
         let mut events = Vec::new();
-        read(text, &mut events)?;
+        read(text, &mut events, flow_lines)?;
         Some(events)
     }
 
@@ -921,6 +944,13 @@ mod tests {
         let Some(fast) = events(text) else {
             return false;
         };
+        // Taking flow lines as Compose does only adds files; it reads these the same.
+        let as_compose = events_with(text, FlowLines::AsCompose).map(comparable);
+        assert_eq!(
+            as_compose.as_ref(),
+            Some(&comparable(fast.clone())),
+            "{origin}: flow lines as Compose takes them read differently:\n{text:?}"
+        );
         let full = match saphyr(text) {
             Ok(full) => full,
             Err(err) => panic!("{origin}: accepted what saphyr-parser refuses ({err}):\n{text:?}"),
@@ -1087,6 +1117,35 @@ mod tests {
         assert!(
             accepted * 4 >= tried,
             "only {accepted} of {tried} mutations were read"
+        );
+    }
+
+    #[test]
+    fn flow_lines_may_sit_anywhere_as_compose_takes_them() {
+        let text = "services:\n  a:\n    command: [\n      \"a\",\n      \"b\",\n    ]\n    environment: {A: 1,\n    B: 2}\n";
+        assert!(events(text).is_none(), "saphyr-parser refuses these");
+        let read = events_with(text, FlowLines::AsCompose).expect("Compose takes them");
+        let scalars: Vec<String> = read
+            .iter()
+            .filter_map(|(event, _)| match event {
+                Event::Scalar(text, ..) => Some(text.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            scalars,
+            [
+                "services",
+                "a",
+                "command",
+                "a",
+                "b",
+                "environment",
+                "A",
+                "1",
+                "B",
+                "2"
+            ]
         );
     }
 
