@@ -2,7 +2,7 @@
 //! and typing see one form. Each new node keeps the span of the text it came from.
 
 use crate::error::{Error, Result};
-use crate::node::{Key, Map, Node, Value};
+use crate::node::{Key, Map, Node, NodeTag, Value};
 use crate::schema;
 use crate::shell_words;
 use crate::short_syntax::{parse_port, parse_volume};
@@ -410,12 +410,14 @@ fn to_mapping(map: &mut Map, key: &str, keep_null: bool) -> Result<()> {
         }
         Value::Map(existing) => {
             for (name, value) in existing.iter() {
-                let value = match value.scalar_text() {
+                let mut text = match value.scalar_text() {
                     Some(text) => Node::str(text, value.span.clone()),
                     None if value.is_null() && !keep_null => Node::str("", value.span.clone()),
                     None => value.clone(),
                 };
-                entries.push((name.clone(), value));
+                // `!reset` on one entry must survive to the merge that removes it.
+                text.tag = value.tag;
+                entries.push((name.clone(), text));
             }
         }
         _ => return Ok(()),
@@ -442,16 +444,17 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
         return Ok(());
     };
     let mut hosts: Vec<(Key, Node)> = Vec::new();
-    let mut add = |name: String, ip: Node, span: &Span| {
+    // `tag`: a `!reset` on the host's entry, which the merge must still see.
+    let mut add = |name: String, ip: Node, span: &Span, tag: Option<NodeTag>| {
         if let Some((_, list)) = hosts.iter_mut().find(|(k, _)| k.name == name) {
             if let Value::Seq(items) = &mut list.value {
                 items.push(ip);
             }
+            list.tag = list.tag.or(tag);
         } else {
-            hosts.push((
-                Key::new(name, span.clone()),
-                Node::new(Value::Seq(vec![ip]), span.clone()),
-            ));
+            let mut list = Node::new(Value::Seq(vec![ip]), span.clone());
+            list.tag = tag;
+            hosts.push((Key::new(name, span.clone()), list));
         }
     };
     match &node.value {
@@ -476,6 +479,7 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
                     name.to_owned(),
                     Node::str(ip, item.span.clone()),
                     &item.span,
+                    None,
                 );
             }
         }
@@ -488,6 +492,7 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
                                 name.name.clone(),
                                 Node::str(ip.scalar_text().unwrap_or_default(), ip.span.clone()),
                                 &name.span,
+                                value.tag,
                             );
                         }
                     }
@@ -495,6 +500,7 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
                         name.name.clone(),
                         Node::str(value.scalar_text().unwrap_or_default(), value.span.clone()),
                         &name.span,
+                        value.tag,
                     ),
                 }
             }
