@@ -98,7 +98,7 @@ pub async fn run(
             if let Some(signal) = ending.signal {
                 signal_group(pid, signal);
             }
-            let code = stop_child(&mut child, pid, &spec, ending.grace).await;
+            let code = stop_child(&mut child, pid, &spec, ending.grace, &mut commands).await;
             shared.children.release(pid);
             end_leftovers(cgroup.0.as_ref(), pid, &marker).await;
             match ending.failure {
@@ -176,7 +176,7 @@ pub async fn run(
                 let hook_time = grace.unwrap_or_else(|| grace_period(&spec));
                 let target = Target::Process(containment);
                 hooks::before_stop(&shared, &key, &spec, hook_time, &target).await;
-                stop_child(&mut child, pid, &spec, grace).await
+                stop_child(&mut child, pid, &spec, grace, &mut commands).await
             }
             Outcome::Exited(code) => code,
         };
@@ -375,23 +375,56 @@ fn grace_period(spec: &ServiceSpec) -> Duration {
     }
 }
 
-/// Sends the stop signal to the group, then SIGKILL after the grace period.
+/// Sends the stop signal to the group, then SIGKILL after the grace period. A later
+/// command is heard while it waits: a stop with a shorter grace (`down -t 5` after a
+/// `stop -t 3600`) or a kill shortens the wait, and an instance that is forgotten
+/// meanwhile is killed at once.
 async fn stop_child(
     child: &mut Process,
     pid: u32,
     spec: &ServiceSpec,
     grace: Option<Duration>,
+    commands: &mut watch::Receiver<Command>,
 ) -> Option<i32> {
     let signal = parse_signal(&spec.stop_signal).unwrap_or(Signal::SIGTERM);
     signal_group(pid, signal);
     let grace = grace.unwrap_or_else(|| grace_period(spec));
-    let status = if let Ok(status) = tokio::time::timeout(grace, child.wait()).await {
-        status.ok()
-    } else {
-        signal_group(pid, Signal::SIGKILL);
-        child.wait().await.ok()
+    let mut deadline = tokio::time::Instant::now()
+        .checked_add(grace)
+        .unwrap_or_else(far_future);
+    let mut listening = true;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status.ok(),
+            () = tokio::time::sleep_until(deadline) => {
+                signal_group(pid, Signal::SIGKILL);
+                break child.wait().await.ok();
+            }
+            changed = commands.changed(), if listening => {
+                if changed.is_err() {
+                    // Forgotten: nothing will wait for this process any more.
+                    listening = false;
+                    deadline = tokio::time::Instant::now();
+                    continue;
+                }
+                match *commands.borrow_and_update() {
+                    Command::Stop(later) => {
+                        let later = later.unwrap_or_else(|| grace_period(spec));
+                        let sooner = tokio::time::Instant::now().checked_add(later);
+                        deadline = sooner.map_or(deadline, |sooner| sooner.min(deadline));
+                    }
+                    Command::Kill(signal) => signal_group(pid, signal),
+                    Command::Run | Command::Pause => {}
+                }
+            }
+        }
     };
     status.and_then(exit_code)
+}
+
+/// A deadline no wait reaches (about thirty years on).
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_hours(24 * 365 * 30)
 }
 
 fn pump_logs(shared: &Arc<Shared>, key: &InstanceKey, child: &mut Process) {

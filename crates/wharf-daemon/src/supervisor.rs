@@ -548,7 +548,7 @@ impl Supervisor {
         how: Command,
         remove: bool,
     ) {
-        let tasks: Vec<JoinHandle<()>> = {
+        let tasks = {
             let mut projects = self.shared.projects();
             let Some(project) = projects.get_mut(project_name) else {
                 return;
@@ -557,7 +557,7 @@ impl Supervisor {
                 .instances
                 .iter_mut()
                 .filter(|((name, replica), _)| name == service && *replica >= from_replica)
-                .filter_map(|(_, instance)| {
+                .filter_map(|(key, instance)| {
                     let _ = instance.command.send(how);
                     // A signal is delivered, not waited for: what follows is the
                     // process's affair (nginx reloads on SIGHUP; a container the
@@ -566,14 +566,18 @@ impl Supervisor {
                     if matches!(how, Command::Kill(_)) {
                         None
                     } else {
-                        instance.task.take()
+                        Some((key.clone(), instance.task.take()?))
                     }
                 })
                 .collect()
         };
-        for task in tasks {
-            let _ = task.await;
+        AwaitedTasks {
+            shared: Arc::clone(&self.shared),
+            project: project_name.to_owned(),
+            tasks,
         }
+        .wait()
+        .await;
         if remove && let Some(project) = self.shared.projects().get_mut(project_name) {
             project.instances.retain(|(name, replica), instance| {
                 let keep = name != service || *replica < from_replica;
@@ -1198,5 +1202,40 @@ fn project_change(action: &str, services: &[String]) -> Change {
     Change::Project {
         action: action.to_owned(),
         services: services.to_vec(),
+    }
+}
+
+/// Instance tasks an operation waits for. If the operation is dropped first (its client
+/// went away), the unfinished ones go back to their instances, so the next operation
+/// (a `down`) still waits for them rather than forgetting a process that still runs.
+struct AwaitedTasks {
+    shared: Arc<Shared>,
+    project: String,
+    tasks: Vec<((String, u32), JoinHandle<()>)>,
+}
+
+impl AwaitedTasks {
+    async fn wait(mut self) {
+        while let Some((_, task)) = self.tasks.last_mut() {
+            let _ = task.await;
+            self.tasks.pop();
+        }
+    }
+}
+
+impl Drop for AwaitedTasks {
+    fn drop(&mut self) {
+        if self.tasks.is_empty() {
+            return;
+        }
+        let mut projects = self.shared.projects();
+        let Some(project) = projects.get_mut(&self.project) else {
+            return;
+        };
+        for (key, task) in self.tasks.drain(..) {
+            if let Some(instance) = project.instances.get_mut(&key) {
+                instance.task.get_or_insert(task);
+            }
+        }
     }
 }

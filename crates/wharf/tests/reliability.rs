@@ -711,3 +711,41 @@ fn an_unhealthy_service_says_what_its_healthcheck_said() {
         "{logs}"
     );
 }
+
+/// A `stop -t 3600` whose client goes away leaves its wait to the next command: a
+/// `down -t 1` after it ends the process in about a second and leaves nothing
+/// running, rather than forgetting a process still in its long grace.
+#[test]
+fn down_after_an_abandoned_long_stop_ends_the_process_it_was_waiting_for() {
+    let stack = Stack::new(
+        "name: deaf\nservices:\n  deaf:\n    image: debian\n    \
+         command: [sh, -c, 'trap \"\" TERM; while true; do sleep 0.2; done']\n",
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    let line: serde_json::Value =
+        serde_json::from_str(stack.ok(&["ps", "--format", "json"]).trim()).unwrap();
+    let pid = u32::try_from(line["wharf"]["pid"].as_u64().expect("a native pid")).unwrap();
+    let mut stopping = stack
+        .command(&["stop", "-t", "3600"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("the stop begins", Duration::from_secs(10), || {
+        stack.ok(&["ps"]).contains("stopping")
+    });
+    stopping.kill().unwrap();
+    stopping.wait().unwrap();
+    let started = std::time::Instant::now();
+    stack.ok(&["down", "-t", "1"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "down waited {:?}",
+        started.elapsed()
+    );
+    assert!(
+        stat(pid).is_none(),
+        "the process {pid} outlived down: {:?}",
+        stat(pid)
+    );
+}
