@@ -71,6 +71,12 @@ pub(crate) async fn write_out(
 /// entry is named `name`; with `follow_links`, a symbolic link is archived as what it
 /// points to (`cp -L`).
 pub fn archive(source: &Path, name: &str, follow_links: bool) -> std::io::Result<Vec<u8>> {
+    // The error names the path: "No such file or directory" alone does not say which.
+    pack(source, name, follow_links)
+        .map_err(|err| std::io::Error::new(err.kind(), format!("{}: {err}", source.display())))
+}
+
+fn pack(source: &Path, name: &str, follow_links: bool) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(follow_links);
     let is_dir = if follow_links {
@@ -155,6 +161,18 @@ fn rewrite(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_source_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.txt");
+        let err = archive(&missing, "nope.txt", false).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        assert!(
+            err.to_string().contains(&missing.display().to_string()),
+            "{err}"
+        );
+    }
 
     #[test]
     fn a_link_is_archived_as_itself_or_as_what_it_points_to() {

@@ -149,8 +149,8 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
         // Natively: this machine's files, relative paths from the working directory.
         (false, None) => {
             let source = service_path(path);
-            let tar = archive(&source, &last_name(&source)?, args.follow_link)
-                .with_context(|| format!("cannot read {}", source.display()))?;
+            // The error names the path.
+            let tar = archive(&source, &last_name(&source)?, args.follow_link)?;
             deliver(&tar, local, args.archive)
         }
         (true, None) => {
@@ -160,8 +160,7 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
                 tar
             } else {
                 let source = Path::new(local);
-                archive(source, &last_name(source)?, args.follow_link)
-                    .with_context(|| format!("cannot read {}", source.display()))?
+                archive(source, &last_name(source)?, args.follow_link)?
             };
             place(&tar, &service_path(path), args.archive)?;
             Ok(ExitCode::SUCCESS)
