@@ -42,9 +42,14 @@ pub fn check(root: &Node, options: &LoadOptions) -> Result<()> {
                     ),
                 );
             }
-            if let Some(service) = service.as_map() {
-                check_service(&format!("services.{}", key.name), service, options)?;
-            }
+            let path = format!("services.{}", key.name);
+            let Some(service) = service.as_map() else {
+                return Err(Error::at(
+                    &service.span,
+                    format!("{path} must be a mapping, found {}", service.kind()),
+                ));
+            };
+            check_service(&path, service, options)?;
         }
     }
     if let Some(volumes) = top.get("volumes").and_then(Node::as_map) {
