@@ -710,17 +710,16 @@ impl Engine {
 
     /// Stops with the container's stop signal, then SIGKILL after `grace`.
     pub async fn stop(&self, name: &str, grace: Duration) -> Result<(), EngineError> {
-        let seconds = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
         let options = StopContainerOptions {
-            t: Some(seconds),
+            t: Some(i32::try_from(grace.as_secs()).unwrap_or(i32::MAX)),
             signal: None,
         };
         // The engine answers once the container is gone: give it the grace and then
         // the usual time, not only the usual time.
-        let docker = self.docker.clone().with_timeout(
-            Duration::from_secs(u64::from(seconds.unsigned_abs()))
-                .saturating_add(Duration::from_secs(REQUEST_TIMEOUT_SECONDS)),
-        );
+        let docker = self
+            .docker
+            .clone()
+            .with_timeout(grace.saturating_add(Duration::from_secs(REQUEST_TIMEOUT_SECONDS)));
         match docker.stop_container(name, Some(options)).await {
             Ok(()) => Ok(()),
             Err(err) if not_found(&err) => Ok(()),

@@ -177,7 +177,7 @@ impl<'a> Scanner<'a, '_> {
     }
 
     fn marker(&self) -> Marker {
-        let col = if self.text.as_bytes()[self.line_start..self.pos].is_ascii() {
+        let col = if self.bytes[self.line_start..self.pos].is_ascii() {
             self.pos - self.line_start
         } else {
             self.text[self.line_start..self.pos].chars().count()
@@ -457,10 +457,11 @@ impl<'a> Scanner<'a, '_> {
     ) -> Fit<Option<usize>> {
         let start = properties.start.unwrap_or_else(|| self.marker());
         let mut start_event = Some(Event::SequenceStart(properties.anchor, properties.tag));
+        let indentless = parent == Some(column);
         loop {
             self.pos += 1;
             if self.at_line_end() {
-                if start_event.is_some() && parent == Some(column) {
+                if start_event.is_some() && indentless {
                     // saphyr-parser places such a sequence where its first entry's
                     // line ends; left to it.
                     return Err(Declined);
@@ -476,7 +477,6 @@ impl<'a> Scanner<'a, '_> {
             }
             if let Some(event) = start_event.take() {
                 // saphyr-parser places a sequence without indent at its first entry.
-                let indentless = parent == Some(column);
                 let at = if indentless { self.marker() } else { start };
                 self.emit(event, at)?;
             }
@@ -484,7 +484,7 @@ impl<'a> Scanner<'a, '_> {
             match next {
                 Some(inner) if inner == column && self.starts_sequence_entry() => {}
                 Some(inner) if inner > column => return Err(Declined),
-                Some(inner) if inner == column && parent != Some(column) => {
+                Some(inner) if inner == column && !indentless => {
                     return Err(Declined);
                 }
                 next => {
