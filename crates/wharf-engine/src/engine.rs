@@ -20,7 +20,7 @@ use wharf_api::Health;
 use wharf_plan::{ContainerSpec, EngineResource};
 
 use crate::diagnosis::{EngineProblem, classify};
-use crate::registry_auth::{credentials_for, registry_of};
+use crate::registry_auth::credentials_for_image;
 use crate::socket::engine_socket;
 
 #[derive(Debug, thiserror::Error)]
@@ -246,7 +246,7 @@ impl Engine {
             ..Default::default()
         };
         // A private registry's image needs what `docker login` left for it.
-        let credentials = credentials_for(registry_of(image));
+        let credentials = credentials_for_image(image);
         let mut stream = self.docker.create_image(Some(options), None, credentials);
         let mut last = String::new();
         while let Some(info) = stream.next().await {

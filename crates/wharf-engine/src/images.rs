@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 
 use crate::build_context::BuildContext;
 use crate::engine::{Engine, EngineError, reference_and_tag};
-use crate::registry_auth::{all_credentials, credentials_for, registry_of};
+use crate::registry_auth::{all_credentials, credentials_for_image};
 
 /// What one build makes, as `docker build`'s flags say it.
 #[derive(Debug, Default)]
@@ -151,7 +151,7 @@ impl Engine {
             tag: tag.map(str::to_owned),
             ..PushImageOptions::default()
         };
-        let credentials = credentials_for(registry_of(image));
+        let credentials = credentials_for_image(image);
         let mut stream = self.docker.push_image(name, Some(options), credentials);
         let mut last = String::new();
         while let Some(info) = stream.next().await {
@@ -180,7 +180,7 @@ impl Engine {
             return Ok(image.to_owned());
         };
         let tagged = format!("{name}:{tag}");
-        let credentials = credentials_for(registry_of(image));
+        let credentials = credentials_for_image(image);
         let found = self
             .docker
             .inspect_registry_image(&tagged, credentials)

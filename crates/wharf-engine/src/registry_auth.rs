@@ -1,152 +1,41 @@
-//! Registry credentials where `docker login` leaves them: `auths` in the Docker CLI's
-//! `config.json` (`$DOCKER_CONFIG`, else `~/.docker`), or the credential helper it
-//! names (`credsStore`, `credHelpers`), asked as the CLI asks it.
+//! The user's registry logins (`wharf_registry`'s reading of `docker login`'s files)
+//! in the form the engine takes them with a pull, push or build.
 
 use std::collections::HashMap;
-use std::io::Write as _;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
-use base64::Engine as _;
 use bollard::auth::DockerCredentials;
-use serde_json::Value;
+use wharf_registry::Credentials;
 
-/// Docker Hub's key in `config.json`.
-const DOCKER_HUB: &str = "https://index.docker.io/v1/";
-
-/// The registry an image reference names: its first part when that looks like a
-/// host (a dot, a port, or `localhost`), else Docker Hub.
-pub fn registry_of(image: &str) -> &str {
-    match image.split_once('/') {
-        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
-        _ => DOCKER_HUB,
-    }
+/// The login for the registry `image` names, if the user has one.
+pub fn credentials_for_image(image: &str) -> Option<DockerCredentials> {
+    let registry = wharf_registry::registry_of(image);
+    wharf_registry::credentials_for(registry).map(|found| for_engine(registry, found))
 }
 
-fn config() -> Option<Value> {
-    let dir = std::env::var_os("DOCKER_CONFIG")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker")))?;
-    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// The credentials for `registry`, if the user logged in to it.
-pub fn credentials_for(registry: &str) -> Option<DockerCredentials> {
-    let config = config()?;
-    let helper = config["credHelpers"][registry]
-        .as_str()
-        .or_else(|| config["credsStore"].as_str());
-    if let Some(found) = helper.and_then(|helper| ask_helper(helper, registry)) {
-        return Some(found);
-    }
-    from_auths(&config, registry)
-}
-
-/// Every credential `config.json` holds inline, for a build's base images.
+/// Every login `config.json` holds inline, for a build's base images.
 pub fn all_credentials() -> HashMap<String, DockerCredentials> {
-    let Some(config) = config() else {
-        return HashMap::new();
-    };
-    config["auths"]
-        .as_object()
+    wharf_registry::all_credentials()
         .into_iter()
-        .flatten()
-        .filter_map(|(registry, _)| {
-            from_auths(&config, registry).map(|found| (registry.clone(), found))
+        .map(|(registry, found)| {
+            let converted = for_engine(&registry, found);
+            (registry, converted)
         })
         .collect()
 }
 
-fn from_auths(config: &Value, registry: &str) -> Option<DockerCredentials> {
-    let entry = &config["auths"][registry];
-    if let Some(token) = entry["identitytoken"].as_str() {
-        return Some(DockerCredentials {
-            identitytoken: Some(token.to_owned()),
-            serveraddress: Some(registry.to_owned()),
+fn for_engine(registry: &str, found: Credentials) -> DockerCredentials {
+    let serveraddress = Some(registry.to_owned());
+    match found {
+        Credentials::Password { username, password } => DockerCredentials {
+            username: Some(username),
+            password: Some(password),
+            serveraddress,
             ..DockerCredentials::default()
-        });
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(entry["auth"].as_str()?)
-        .ok()?;
-    let (username, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
-    Some(DockerCredentials {
-        username: Some(username.to_owned()),
-        password: Some(password.to_owned()),
-        serveraddress: Some(registry.to_owned()),
-        ..DockerCredentials::default()
-    })
-}
-
-/// `docker-credential-<helper> get`, the registry on its standard input.
-fn ask_helper(helper: &str, registry: &str) -> Option<DockerCredentials> {
-    let mut child = Command::new(format!("docker-credential-{helper}"))
-        .arg("get")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    child.stdin.take()?.write_all(registry.as_bytes()).ok()?;
-    let output = child.wait_with_output().ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let answer: Value = serde_json::from_slice(&output.stdout).ok()?;
-    let username = answer["Username"].as_str()?;
-    let secret = answer["Secret"].as_str()?.to_owned();
-    // The helpers' way of saying the secret is an identity token.
-    Some(if username == "<token>" {
-        DockerCredentials {
-            identitytoken: Some(secret),
-            serveraddress: Some(registry.to_owned()),
+        },
+        Credentials::IdentityToken(token) => DockerCredentials {
+            identitytoken: Some(token),
+            serveraddress,
             ..DockerCredentials::default()
-        }
-    } else {
-        DockerCredentials {
-            username: Some(username.to_owned()),
-            password: Some(secret),
-            serveraddress: Some(registry.to_owned()),
-            ..DockerCredentials::default()
-        }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_registry_is_the_first_part_when_it_is_a_host() {
-        assert_eq!(registry_of("localhost:5000/app"), "localhost:5000");
-        assert_eq!(
-            registry_of("registry.example.com/team/app:1"),
-            "registry.example.com"
-        );
-        assert_eq!(registry_of("localhost/app"), "localhost");
-        assert_eq!(registry_of("team/app"), DOCKER_HUB);
-        assert_eq!(registry_of("postgres:15"), DOCKER_HUB);
-    }
-
-    #[test]
-    fn inline_credentials_are_decoded() {
-        let config = serde_json::json!({"auths": {
-            "localhost:5000": {"auth": "dXNlcjpwYTpzcw=="},
-            "ghcr.io": {"identitytoken": "tok"},
-            "broken": {"auth": "%%%"}
-        }});
-        let found = from_auths(&config, "localhost:5000").unwrap();
-        assert_eq!(found.username.as_deref(), Some("user"));
-        assert_eq!(found.password.as_deref(), Some("pa:ss"));
-        assert_eq!(
-            from_auths(&config, "ghcr.io")
-                .unwrap()
-                .identitytoken
-                .as_deref(),
-            Some("tok")
-        );
-        assert!(from_auths(&config, "broken").is_none());
-        assert!(from_auths(&config, "elsewhere").is_none());
+        },
     }
 }

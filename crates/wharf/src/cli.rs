@@ -139,6 +139,8 @@ pub enum Command {
     Pull(PullArgs),
     /// Push the images services build
     Push(PushArgs),
+    /// Publish the project to a registry as an OCI artifact, as Compose does
+    Publish(PublishArgs),
     /// List the images the project's services use
     Images(ImagesArgs),
     /// Show CPU and memory use of running instances
@@ -743,6 +745,24 @@ pub struct PushArgs {
     /// Also push the images of the services they depend on
     #[arg(long)]
     pub include_deps: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Where to publish: REPOSITORY[:TAG]
+    pub repository: String,
+    /// Publish the images pinned to the digests their registries have now
+    #[arg(long)]
+    pub resolve_image_digests: bool,
+    /// Publish the env files too, and the environment the files declare
+    #[arg(long)]
+    pub with_env: bool,
+    /// OCI version of the artifact (default: 1.1, else 1.0 where the registry refuses it)
+    #[arg(long, value_name = "VERSION", value_parser = ["1.0", "1.1"])]
+    pub oci_version: Option<String>,
+    /// Answer yes to the questions about bind mounts and secrets
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

