@@ -53,6 +53,10 @@ pub struct LoadOptions {
     pub skip_normalization: bool,
     /// `--compatibility`: Compose v1's names (`project_service_1`).
     pub compatibility: bool,
+    /// The directory whose name is the project's when nothing else names it; the
+    /// project directory when unset. A project fetched from a registry is named after
+    /// the shell's directory, as Compose names it.
+    pub name_directory: Option<PathBuf>,
 }
 
 /// A loaded project and what was learnt on the way.
@@ -123,7 +127,12 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
     };
     let mut root = context.load_tree(&files, &project_dir)?;
 
-    let name = project_name(options, &env, &root, &project_dir)?;
+    let name = project_name(
+        options,
+        &env,
+        &root,
+        options.name_directory.as_ref().unwrap_or(&project_dir),
+    )?;
     let home = env.vars().get("HOME").cloned();
     if !options.keep_relative_paths {
         paths::absolutize(&mut root, &project_dir, home.as_deref());

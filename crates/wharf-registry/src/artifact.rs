@@ -16,7 +16,8 @@ pub const ENV_FILE_MEDIA_TYPE: &str = "application/vnd.docker.compose.envfile";
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 const EMPTY_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 /// OCI 1.0 has no `artifactType`: readers fall back to the config's media type.
-const COMPOSE_EMPTY_CONFIG_MEDIA_TYPE: &str = "application/vnd.docker.compose.config.empty.v1+json";
+pub const COMPOSE_EMPTY_CONFIG_MEDIA_TYPE: &str =
+    "application/vnd.docker.compose.config.empty.v1+json";
 /// The Compose release whose artifacts these match, in the annotations it writes.
 pub const COMPOSE_VERSION: &str = "2.40.3";
 

@@ -14,9 +14,17 @@ use crate::error::RegistryError;
 use crate::reference::Reference;
 use crate::transport::{Response, SendError, Transport, Url};
 
+/// What a session does with the repository, and so the token it asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Pull,
+    Push,
+}
+
 pub struct Session {
     transport: Transport,
     reference: Reference,
+    access: Access,
     base: Url,
     credentials: Option<Credentials>,
     authorization: Option<String>,
@@ -25,10 +33,11 @@ pub struct Session {
 impl Session {
     /// Reaches the registry over HTTPS; one on this machine that answers in plain
     /// HTTP is spoken to in plain HTTP, as Docker's engine does.
-    pub async fn open(reference: &Reference) -> Result<Self, RegistryError> {
+    pub async fn open(reference: &Reference, access: Access) -> Result<Self, RegistryError> {
         let mut session = Self {
             transport: Transport::new(&reference.registry)?,
             reference: reference.clone(),
+            access,
             base: Url {
                 https: true,
                 host: reference.api_host().to_owned(),
@@ -117,6 +126,47 @@ impl Session {
         Ok(done
             .header(HeaderName::from_static("docker-content-digest"))
             .map(str::to_owned))
+    }
+
+    /// The manifest under the reference's tag, and its digest.
+    pub async fn get_manifest(
+        &mut self,
+        media_type: &str,
+    ) -> Result<(Bytes, String), RegistryError> {
+        let target = format!(
+            "/v2/{}/manifests/{}",
+            self.reference.repository, self.reference.tag
+        );
+        let url = self.url(&target);
+        let headers = [(header::ACCEPT, media_type.to_owned())];
+        let what = self.reference.to_string();
+        let got = self
+            .request(Method::GET, &url, &headers, Bytes::new())
+            .await?;
+        expect(&got, 200, &what)?;
+        let digest = crate::artifact::digest(&got.body);
+        Ok((got.body, digest))
+    }
+
+    /// The blob `digest`, checked against it.
+    pub async fn get_blob(&mut self, digest: &str) -> Result<Bytes, RegistryError> {
+        let url = self.url(&format!("/v2/{}/blobs/{digest}", self.reference.repository));
+        let what = format!("the blob {digest}");
+        let mut got = self.request(Method::GET, &url, &[], Bytes::new()).await?;
+        // Registries with external storage answer with a redirect to it.
+        if matches!(got.status, 301 | 302 | 303 | 307 | 308)
+            && let Some(moved) = got.header(header::LOCATION).and_then(|l| url.join(l))
+        {
+            got = self.send(Method::GET, &moved, &[], Bytes::new()).await?;
+        }
+        expect(&got, 200, &what)?;
+        if crate::artifact::digest(&got.body) != digest {
+            return Err(RegistryError::BadAnswer {
+                what,
+                why: "its content does not match its digest".to_owned(),
+            });
+        }
+        Ok(got.body)
     }
 
     fn url(&self, target: &str) -> Url {
@@ -213,7 +263,11 @@ impl Session {
                 what: "a login".to_owned(),
                 why: format!("a challenge wharf cannot answer: {challenge:?}"),
             })?;
-        let scope = format!("repository:{}:pull,push", self.reference.repository);
+        let actions = match self.access {
+            Access::Pull => "pull",
+            Access::Push => "pull,push",
+        };
+        let scope = format!("repository:{}:{actions}", self.reference.repository);
         let service = parameter("service").unwrap_or_default();
         let token_response = match &self.credentials {
             // An identity token is traded for an access token, as OAuth2 refreshes.
@@ -290,6 +344,21 @@ impl Session {
             }),
         }
     }
+}
+
+/// Runs a session's work to its end, on a runtime of its own: the CLI asks and waits.
+pub fn block_on<T>(
+    reference: &Reference,
+    work: impl Future<Output = T>,
+) -> Result<T, RegistryError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| RegistryError::Unreachable {
+            host: reference.registry.clone(),
+            reason: err.to_string(),
+        })?;
+    Ok(runtime.block_on(work))
 }
 
 fn expect(response: &Response, status: u16, what: &str) -> Result<(), RegistryError> {

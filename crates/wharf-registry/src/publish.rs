@@ -6,7 +6,7 @@
 use bytes::Bytes;
 
 use crate::artifact::{self, Layer, MANIFEST_MEDIA_TYPE, OciVersion};
-use crate::client::Session;
+use crate::client::{self, Access, Session};
 use crate::error::RegistryError;
 use crate::reference::Reference;
 
@@ -26,15 +26,8 @@ pub fn publish(
     version: Option<OciVersion>,
     created: &str,
 ) -> Result<Published, RegistryError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| RegistryError::Unreachable {
-            host: reference.registry.clone(),
-            reason: err.to_string(),
-        })?;
-    runtime.block_on(async {
-        let mut session = Session::open(reference).await?;
+    client::block_on(reference, async {
+        let mut session = Session::open(reference, Access::Push).await?;
         for layer in layers {
             session
                 .push_blob(&layer.digest(), Bytes::from(layer.data.clone()))
@@ -47,7 +40,7 @@ pub fn publish(
             }
             done => done,
         }
-    })
+    })?
 }
 
 async fn put(

@@ -22,6 +22,7 @@ mod project_repos;
 mod project_tasks;
 mod published_files;
 mod readiness;
+mod remote_project;
 mod requirements;
 mod secrets;
 mod service_exec;

@@ -7,6 +7,7 @@ use anyhow::{Context as _, bail};
 use wharf_api::{Client, ClientError, InstanceStatus};
 use wharf_manifest::{LoadOptions, Loaded};
 
+use crate::remote_project;
 use crate::settings::Settings;
 
 /// Loads the project from its files, printing the loader's warnings.
@@ -171,13 +172,33 @@ pub fn load_options(
     } else {
         None
     };
+    let working_dir = std::env::current_dir().context("cannot read the current directory")?;
+    let files = settings
+        .global
+        .files
+        .iter()
+        .map(|file| {
+            if remote_project::is_remote(file) {
+                remote_project::local_copy(&settings.paths, file)
+            } else {
+                Ok(file.clone())
+            }
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // Named as Compose names a fetched project: after the shell's directory.
+    let name_directory = settings
+        .global
+        .files
+        .first()
+        .filter(|first| remote_project::is_remote(first))
+        .map(|_| working_dir.clone());
     Ok(LoadOptions {
-        files: settings.global.files.clone(),
+        files,
         project_name: settings.global.project_name.clone(),
         project_directory: settings.global.project_directory.clone(),
         profiles: settings.global.profiles.clone(),
         env_files: settings.global.env_files.clone(),
-        working_dir: std::env::current_dir().context("cannot read the current directory")?,
+        working_dir,
         shell: std::env::vars().collect(),
         interpolate,
         stdin,
@@ -189,5 +210,6 @@ pub fn load_options(
         keep_relative_paths: false,
         skip_normalization: false,
         compatibility: settings.global.compatibility,
+        name_directory,
     })
 }

@@ -60,7 +60,7 @@ fn project_with_extends_and_env_files() -> Stack {
 }
 
 #[test]
-fn the_artifact_is_composes_byte_for_byte() {
+fn the_artifact_is_composes_byte_for_byte_and_reads_back_as_composes_does() {
     let Some(compose) = oracle_or_opt_out() else {
         return;
     };
@@ -129,6 +129,80 @@ fn the_artifact_is_composes_byte_for_byte() {
         "extends names the published file: {main}"
     );
     assert!(main.contains(&format!("      - {}\n", names[4])), "{main}");
+
+    // Read back with `-f oci://` from another directory, each tool's artifact by both
+    // tools: the same project.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let read_back = |program: &str, repository: &str| {
+        let output = Command::new(program)
+            .args(["-f", &format!("oci://{}/{repository}:1", registry.address)])
+            .args(["config", "--format", "json"])
+            .current_dir(elsewhere.path())
+            .env("WHARF_HOME", stack.home.path())
+            .env("XDG_CACHE_HOME", cache.path())
+            .env("SSL_CERT_FILE", &certificate)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut project: Value = serde_json::from_str(&stdout).unwrap();
+        // Where each tool keeps its copy differs; what is in it must not.
+        let web = &mut project["services"]["web"];
+        assert!(
+            web["env_file"].is_null() && web["environment"]["GREETING"] == "hello",
+            "{project}"
+        );
+        project
+    };
+    let by_compose = read_back(&compose, "team/by-wharf");
+    assert_eq!(by_compose["name"], "shop");
+    for repository in ["team/by-wharf", "team/by-compose"] {
+        assert_eq!(
+            read_back(env!("CARGO_BIN_EXE_wharf"), repository),
+            by_compose,
+            "{repository}"
+        );
+    }
+}
+
+#[test]
+fn a_self_signed_certificate_is_trusted_only_where_the_user_trusts_it() {
+    let registry = Registry::start_self_signed();
+    let stack = Stack::new("services:\n  app:\n    image: nginx:1\n");
+    let publish = |host: &str, trust: bool| {
+        let mut command = stack.command(&["publish", &format!("{host}/team/app:1")]);
+        if trust {
+            command.env("SSL_CERT_FILE", registry.certificate.as_ref().unwrap());
+        }
+        let output = command.output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, said) = publish(&registry.address, false);
+    assert!(
+        !ok && said.contains("its certificate is not trusted"),
+        "{said}"
+    );
+    assert!(said.contains("SSL_CERT_FILE"), "the fix is named: {said}");
+    // The certificate names 127.0.0.1, not localhost.
+    let port = registry.address.rsplit(':').next().unwrap();
+    let (ok, said) = publish(&format!("localhost:{port}"), true);
+    assert!(!ok && said.contains("not valid for name"), "{said}");
+    let (ok, said) = publish(&registry.address, true);
+    assert!(ok, "{said}");
+    assert!(
+        registry
+            .get("/v2/team/app/tags/list")
+            .unwrap()
+            .contains("\"1\"")
+    );
 }
 
 #[test]

@@ -7,10 +7,16 @@ use std::time::Duration;
 
 use super::{eventually, free_port};
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tls {
+    Authority,
+    SelfSigned,
+}
+
 pub struct Registry {
     pub address: String,
-    /// The authority of the certificate it serves, when it speaks HTTPS: a client
-    /// trusts it through `SSL_CERT_FILE`.
+    /// What a client trusts (through `SSL_CERT_FILE`) when it speaks HTTPS: the
+    /// authority of its certificate, or the self-signed certificate itself.
     pub certificate: Option<PathBuf>,
     server: std::process::Child,
     _storage: tempfile::TempDir,
@@ -18,83 +24,64 @@ pub struct Registry {
 
 impl Registry {
     pub fn start() -> Self {
-        Self::serve(false)
+        Self::serve(None)
     }
 
+    /// HTTPS, with a certificate issued by an authority of the test's own.
     pub fn start_tls() -> Self {
-        Self::serve(true)
+        Self::serve(Some(Tls::Authority))
     }
 
-    fn serve(tls: bool) -> Self {
+    /// HTTPS, with the self-signed certificate `openssl req -x509` makes (marked as an
+    /// authority itself), as a developer's registry often has.
+    pub fn start_self_signed() -> Self {
+        Self::serve(Some(Tls::SelfSigned))
+    }
+
+    fn serve(tls: Option<Tls>) -> Self {
         let storage = tempfile::tempdir().unwrap();
         let address = format!("127.0.0.1:{}", free_port());
-        // A certificate authority of the test's own, and the registry's certificate
-        // signed by it, as a company's registry has them.
-        let certificate = tls.then(|| {
-            let dir = storage.path();
-            let (ca, ca_key) = (dir.join("ca.pem"), dir.join("ca-key.pem"));
-            let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-            let request = dir.join("cert.csr");
-            let extensions = dir.join("extensions.cnf");
-            std::fs::write(&extensions, "subjectAltName=IP:127.0.0.1\n").unwrap();
-            let openssl = |args: &[&std::ffi::OsStr]| {
+        // A certificate authority of the test's own and the registry's certificate
+        // signed by it, as a company's registry has them; or one self-signed.
+        let certificate = tls.map(|tls| {
+            let dir = storage.path().display();
+            // One line per command; the temporary directory's path has no spaces.
+            let openssl = |line: String| {
                 let made = Command::new("openssl")
-                    .args(args)
+                    .args(line.split_whitespace())
                     .stderr(Stdio::null())
                     .status()
                     .expect("these tests need openssl: `apt-get install openssl`");
-                assert!(made.success(), "openssl {args:?}");
+                assert!(made.success(), "openssl {line}");
             };
-            let os = |s: &'static str| std::ffi::OsStr::new(s);
-            openssl(&[
-                os("req"),
-                os("-x509"),
-                os("-newkey"),
-                os("rsa:2048"),
-                os("-nodes"),
-                os("-days"),
-                os("2"),
-                os("-subj"),
-                os("/CN=wharf test CA"),
-                os("-keyout"),
-                ca_key.as_os_str(),
-                os("-out"),
-                ca.as_os_str(),
-            ]);
-            openssl(&[
-                os("req"),
-                os("-newkey"),
-                os("rsa:2048"),
-                os("-nodes"),
-                os("-subj"),
-                os("/CN=127.0.0.1"),
-                os("-keyout"),
-                key.as_os_str(),
-                os("-out"),
-                request.as_os_str(),
-            ]);
-            openssl(&[
-                os("x509"),
-                os("-req"),
-                os("-in"),
-                request.as_os_str(),
-                os("-CA"),
-                ca.as_os_str(),
-                os("-CAkey"),
-                ca_key.as_os_str(),
-                os("-CAcreateserial"),
-                os("-days"),
-                os("2"),
-                os("-extfile"),
-                extensions.as_os_str(),
-                os("-out"),
-                cert.as_os_str(),
-            ]);
-            (ca, cert, key)
+            let new_key = "-newkey rsa:2048 -nodes";
+            if tls == Tls::SelfSigned {
+                openssl(format!(
+                    "req -x509 {new_key} -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout {dir}/key.pem -out {dir}/cert.pem"
+                ));
+                return ("cert.pem", "cert.pem", "key.pem");
+            }
+            openssl(format!(
+                "req -x509 {new_key} -days 2 -subj /CN=wharf-test-CA -keyout {dir}/ca-key.pem -out {dir}/ca.pem"
+            ));
+            openssl(format!(
+                "req {new_key} -subj /CN=127.0.0.1 -keyout {dir}/key.pem -out {dir}/cert.csr"
+            ));
+            std::fs::write(
+                storage.path().join("extensions.cnf"),
+                "subjectAltName=IP:127.0.0.1\n",
+            )
+            .unwrap();
+            openssl(format!(
+                "x509 -req -in {dir}/cert.csr -CA {dir}/ca.pem -CAkey {dir}/ca-key.pem -CAcreateserial -days 2 -extfile {dir}/extensions.cnf -out {dir}/cert.pem"
+            ));
+            ("ca.pem", "cert.pem", "key.pem")
         });
+        let certificate = certificate
+            .map(|(trusted, cert, key)| [trusted, cert, key].map(|f| storage.path().join(f)));
         let tls_config = certificate
             .as_ref()
-            .map_or_else(String::new, |(_, cert, key)| {
+            .map_or_else(String::new, |[_, cert, key]| {
                 format!(
                     ", tls: {{certificate: {}, key: {}}}",
                     cert.display(),
@@ -119,7 +106,7 @@ impl Registry {
             .expect("these tests need Debian's docker-registry: run scripts/test-all, or `apt-get install docker-registry`");
         let registry = Self {
             address,
-            certificate: certificate.map(|(ca, _, _)| ca),
+            certificate: certificate.map(|[trusted, _, _]| trusted),
             server,
             _storage: storage,
         };

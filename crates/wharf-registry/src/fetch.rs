@@ -1,0 +1,96 @@
+//! A published project read back: its manifest must say it is a Compose project (by
+//! artifact type, or by config media type for OCI 1.0), and each layer is taken from
+//! the manifest's inline data or the registry, checked against its digest. The compose
+//! files come back as one text of several documents, as Compose writes them to its
+//! cache; extended and env files under their published names.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::artifact::{
+    self, COMPOSE_EMPTY_CONFIG_MEDIA_TYPE, COMPOSE_FILE_MEDIA_TYPE, ENV_FILE_MEDIA_TYPE,
+    MANIFEST_MEDIA_TYPE, PROJECT_ARTIFACT_TYPE,
+};
+use crate::client::{self, Access, Session};
+use crate::error::RegistryError;
+use crate::reference::Reference;
+
+#[derive(Debug)]
+pub struct FetchedProject {
+    /// The manifest's digest: a name for this version of the project.
+    pub digest: String,
+    /// The compose files, in order, as documents of one text.
+    pub compose: Vec<u8>,
+    /// The other files, by their plain names.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+pub fn fetch_project(reference: &Reference) -> Result<FetchedProject, RegistryError> {
+    client::block_on(reference, async {
+        let mut session = Session::open(reference, Access::Pull).await?;
+        let (manifest, digest) = session.get_manifest(MANIFEST_MEDIA_TYPE).await?;
+        let bad = |why: String| RegistryError::BadAnswer {
+            what: reference.to_string(),
+            why,
+        };
+        let manifest: Value =
+            serde_json::from_slice(&manifest).map_err(|err| bad(err.to_string()))?;
+        let artifact_type = manifest["artifactType"].as_str();
+        let config_type = manifest["config"]["mediaType"].as_str();
+        if artifact_type != Some(PROJECT_ARTIFACT_TYPE)
+            && config_type != Some(COMPOSE_EMPTY_CONFIG_MEDIA_TYPE)
+        {
+            return Err(bad(format!(
+                "it is not a Compose project (artifact type {}, config {})",
+                artifact_type.unwrap_or("none"),
+                config_type.unwrap_or("none")
+            )));
+        }
+        let mut fetched = FetchedProject {
+            digest,
+            compose: Vec::new(),
+            files: Vec::new(),
+        };
+        for layer in manifest["layers"].as_array().into_iter().flatten() {
+            let annotations = &layer["annotations"];
+            let (name, is_compose) = match layer["mediaType"].as_str() {
+                Some(COMPOSE_FILE_MEDIA_TYPE) => (
+                    annotations["com.docker.compose.file"].as_str(),
+                    annotations["com.docker.compose.extends"] != "true",
+                ),
+                Some(ENV_FILE_MEDIA_TYPE) => {
+                    (annotations["com.docker.compose.envfile"].as_str(), false)
+                }
+                _ => continue,
+            };
+            let digest = layer["digest"]
+                .as_str()
+                .ok_or_else(|| bad("a layer without a digest".to_owned()))?;
+            let data = match layer["data"]
+                .as_str()
+                .and_then(|data| base64::engine::general_purpose::STANDARD.decode(data).ok())
+                .filter(|data| artifact::digest(data) == digest)
+            {
+                Some(inline) => inline,
+                None => session.get_blob(digest).await.map(Bytes::into)?,
+            };
+            if is_compose {
+                if !fetched.compose.is_empty() {
+                    fetched.compose.extend_from_slice(b"\n---\n");
+                }
+                fetched.compose.extend_from_slice(&data);
+                continue;
+            }
+            // A name is a file in the project's directory, never a path out of it.
+            let name = name
+                .filter(|n| !n.is_empty() && !n.contains('/') && *n != "." && *n != "..")
+                .ok_or_else(|| bad(format!("a layer named {name:?}")))?;
+            fetched.files.push((name.to_owned(), data));
+        }
+        if fetched.compose.is_empty() {
+            return Err(bad("it has no compose file".to_owned()));
+        }
+        Ok(fetched)
+    })?
+}
