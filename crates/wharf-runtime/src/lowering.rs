@@ -297,7 +297,7 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
     let (command, working_dir, extra_env, origin) = if let Some(process) = &service.wharf.process {
         let command = match &process.command {
             Some(CommandLine::Exec(argv)) => argv.clone(),
-            Some(CommandLine::Shell(text)) => wharf_manifest::split_command(text)
+            Some(CommandLine::Shell(text)) => wharf_manifest::split_whole_command(text)
                 .map_err(|e| format!("x-wharf.process.command: {e}"))?,
             None => compose_command(service)
                 .ok_or("x-wharf.process has no command, and the service has none either")?,

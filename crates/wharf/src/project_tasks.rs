@@ -36,7 +36,7 @@ pub fn run_named(settings: &Settings, name: &str, extra: &[String]) -> anyhow::R
     }
     let mut command = match &task.run {
         Some(CommandLine::Exec(argv)) => argv.clone(),
-        Some(CommandLine::Shell(line)) => wharf_manifest::split_command(line)
+        Some(CommandLine::Shell(line)) => wharf_manifest::split_whole_command(line)
             .map_err(|err| anyhow::anyhow!("task `{name}`: {err}"))?,
         None => bail!("task `{name}` has no `run` command"),
     };

@@ -203,7 +203,7 @@ fn initialize(
         initdb.arg("--pwfile").arg(&password_file);
     }
     if let Ok(extra) = std::env::var("POSTGRES_INITDB_ARGS") {
-        initdb.args(wharf_manifest::split_command(&extra).map_err(anyhow::Error::msg)?);
+        initdb.args(wharf_manifest::split_whole_command(&extra).map_err(anyhow::Error::msg)?);
     }
     let status = initdb.status().context("cannot run initdb");
     let _ = std::fs::remove_file(&password_file);
