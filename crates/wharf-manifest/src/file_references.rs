@@ -24,8 +24,7 @@ pub enum ReferenceKind {
 pub struct FileReference {
     pub service: String,
     pub kind: ReferenceKind,
-    /// The path as the loader reads it: interpolated, then resolved against the
-    /// project directory.
+    /// The path as the loader reads it: interpolated, then resolved.
     pub path: PathBuf,
     /// Where the scalar naming it sits in the file's text (bytes, quotes included).
     pub range: Range<usize>,
@@ -40,13 +39,13 @@ pub struct FileOutline {
 }
 
 /// Reads `text` (the file at `path`) for the files its services name, interpolated
-/// with `vars` and resolved against `project_dir`, as Compose resolves them for
-/// `publish`.
+/// with `vars` and resolved against `dir` (the project directory for a compose file,
+/// its own for a file extended, as the loader resolves them).
 pub fn file_references(
     path: &Path,
     text: &str,
     vars: &BTreeMap<String, String>,
-    project_dir: &Path,
+    dir: &Path,
 ) -> Result<FileOutline> {
     let file = SourceFile::new(path, text);
     let documents = yaml::parse_documents(&file)?;
@@ -71,7 +70,7 @@ pub fn file_references(
         Ok(Some(FileReference {
             service: service.to_owned(),
             kind,
-            path: paths::resolve(&written, project_dir, home.as_deref()),
+            path: paths::resolve(&written, dir, home.as_deref()),
             range: scalar_range(text, &node.span, raw)?,
         }))
     };

@@ -83,17 +83,27 @@ struct IncludeEntry {
 
 impl IncludeEntry {
     fn from_node(node: &Node, base: &Path) -> Result<Self> {
+        let local = |text: &str, node: &Node| -> Result<PathBuf> {
+            if text.starts_with("oci://") || text.starts_with("git@") || text.contains(".git#") {
+                return Err(Error::at(
+                    &node.span,
+                    format!("{text:?} is a remote project, which wharf does not include yet"),
+                )
+                .with_help("name it with -f oci://… instead, or include a local copy"));
+            }
+            Ok(paths::resolve(text, base, None))
+        };
         let strings = |node: &Node, what: &str| -> Result<Vec<PathBuf>> {
             match &node.value {
-                Value::Str(s) => Ok(vec![paths::resolve(s, base, None)]),
+                Value::Str(s) => Ok(vec![local(s, node)?]),
                 Value::Seq(items) => items
                     .iter()
                     .map(|i| {
                         i.as_str()
-                            .map(|s| paths::resolve(s, base, None))
                             .ok_or_else(|| {
                                 Error::at(&i.span, format!("include {what} must be a path"))
                             })
+                            .and_then(|s| local(s, i))
                     })
                     .collect(),
                 _ => Err(Error::at(

@@ -3,6 +3,7 @@
 
 mod canonical;
 mod compose_form;
+mod compose_json;
 mod de;
 mod discovery;
 mod dotenv;
@@ -32,6 +33,7 @@ mod yaml_scalar;
 mod yaml_writer;
 
 pub use compose_form::project_value;
+pub use compose_json::project_json;
 pub use environment::Environment;
 pub use error::{Error, Result};
 pub use file_references::{FileOutline, FileReference, ReferenceKind, file_references};

@@ -53,10 +53,9 @@ pub struct LoadOptions {
     pub skip_normalization: bool,
     /// `--compatibility`: Compose v1's names (`project_service_1`).
     pub compatibility: bool,
-    /// The directory whose name is the project's when nothing else names it; the
-    /// project directory when unset. A project fetched from a registry is named after
-    /// the shell's directory, as Compose names it.
-    pub name_directory: Option<PathBuf>,
+    /// Files whose relative paths resolve against their own directory, not the
+    /// project's: projects fetched from a registry, as Compose reads them.
+    pub self_relative: Vec<PathBuf>,
 }
 
 /// A loaded project and what was learnt on the way.
@@ -127,12 +126,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
     };
     let mut root = context.load_tree(&files, &project_dir)?;
 
-    let name = project_name(
-        options,
-        &env,
-        &root,
-        options.name_directory.as_ref().unwrap_or(&project_dir),
-    )?;
+    let name = project_name(options, &env, &root, &project_dir)?;
     let home = env.vars().get("HOME").cloned();
     if !options.keep_relative_paths {
         paths::absolutize(&mut root, &project_dir, home.as_deref());
@@ -324,8 +318,15 @@ impl Context<'_> {
                 )));
             }
             self.including.push(path.clone());
+            let own_dir = path
+                .parent()
+                .filter(|_| self.options.self_relative.contains(path));
             for document in self.read_documents(path)? {
                 let mut document = self.process_document(document, path, project_dir)?;
+                if let Some(dir) = own_dir {
+                    let home = self.env.vars().get("HOME").map(String::as_str);
+                    paths::absolutize(&mut document, dir, home);
+                }
                 match &mut root {
                     None => root = Some(strip_tags(document)),
                     Some(base) => {

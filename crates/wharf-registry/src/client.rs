@@ -35,7 +35,7 @@ impl Session {
     /// HTTP is spoken to in plain HTTP, as Docker's engine does.
     pub async fn open(reference: &Reference, access: Access) -> Result<Self, RegistryError> {
         let mut session = Self {
-            transport: Transport::new(&reference.registry)?,
+            transport: Transport::new(&reference.registry),
             reference: reference.clone(),
             access,
             base: Url {
@@ -53,7 +53,7 @@ impl Session {
             .await
         {
             Ok(_) => {}
-            Err(SendError::Handshake(_)) if session.base.is_loopback() => {
+            Err(SendError::Handshake(_) | SendError::Trust(_)) if session.base.is_loopback() => {
                 session.base.https = false;
                 let plain = session.url("/v2/");
                 session
@@ -128,15 +128,14 @@ impl Session {
             .map(str::to_owned))
     }
 
-    /// The manifest under the reference's tag, and its digest.
+    /// The manifest at `version` (a tag or a digest), and its digest; `media_type` lists
+    /// the kinds accepted.
     pub async fn get_manifest(
         &mut self,
+        version: &str,
         media_type: &str,
     ) -> Result<(Bytes, String), RegistryError> {
-        let target = format!(
-            "/v2/{}/manifests/{}",
-            self.reference.repository, self.reference.tag
-        );
+        let target = format!("/v2/{}/manifests/{version}", self.reference.repository);
         let url = self.url(&target);
         let headers = [(header::ACCEPT, media_type.to_owned())];
         let what = self.reference.to_string();
@@ -235,8 +234,11 @@ impl Session {
     }
 
     fn unauthorized(&self) -> RegistryError {
-        RegistryError::Unauthorized {
-            registry: self.reference.registry.clone(),
+        let registry = self.reference.registry.clone();
+        if self.credentials.is_some() {
+            RegistryError::LoginRefused { registry }
+        } else {
+            RegistryError::LoginNeeded { registry }
         }
     }
 
@@ -381,8 +383,13 @@ fn error_message(body: &[u8]) -> String {
         .into_iter()
         .flatten()
         .map(|error| {
+            let detail = match &error["detail"] {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(text) => format!(" ({text})"),
+                other => format!(" ({other})"),
+            };
             format!(
-                "{}: {}",
+                "{}: {}{detail}",
                 error["code"].as_str().unwrap_or("ERROR"),
                 error["message"].as_str().unwrap_or_default()
             )

@@ -64,10 +64,26 @@ pub fn all_credentials() -> HashMap<String, Credentials> {
         .collect()
 }
 
+/// The `auths` entry for `registry`: under its own key, or one written as a URL
+/// (`https://registry.example.com/v2/`), as `docker login` has written them over time.
 fn from_auths(config: &Value, registry: &str) -> Option<Credentials> {
-    let entry = &config["auths"][registry];
-    if let Some(token) = entry["identitytoken"].as_str() {
+    let auths = config["auths"].as_object()?;
+    let entry = auths.get(registry).or_else(|| {
+        auths
+            .iter()
+            .find(|(key, _)| host_of(key) == host_of(registry))
+            .map(|(_, entry)| entry)
+    })?;
+    if let Some(token) = entry["identitytoken"].as_str().filter(|t| !t.is_empty()) {
         return Some(Credentials::IdentityToken(token.to_owned()));
+    }
+    if let (Some(username), Some(password)) =
+        (entry["username"].as_str(), entry["password"].as_str())
+    {
+        return Some(Credentials::Password {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        });
     }
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(entry["auth"].as_str()?)
@@ -77,6 +93,15 @@ fn from_auths(config: &Value, registry: &str) -> Option<Credentials> {
         username: username.to_owned(),
         password: password.to_owned(),
     })
+}
+
+/// `https://host:port/v2/` → `host:port`.
+fn host_of(key: &str) -> &str {
+    let key = key
+        .strip_prefix("https://")
+        .or_else(|| key.strip_prefix("http://"))
+        .unwrap_or(key);
+    key.split('/').next().unwrap_or(key)
 }
 
 /// `docker-credential-<helper> get`, the registry on its standard input.
@@ -142,6 +167,16 @@ mod tests {
             Some(Credentials::IdentityToken("tok".to_owned()))
         );
         assert!(from_auths(&config, "broken").is_none());
+        let written_as_urls = serde_json::json!({"auths": {
+            "https://127.0.0.1:5000/v2/": {"username": "u", "password": "p"},
+        }});
+        assert_eq!(
+            from_auths(&written_as_urls, "127.0.0.1:5000"),
+            Some(Credentials::Password {
+                username: "u".to_owned(),
+                password: "p".to_owned()
+            })
+        );
         assert!(from_auths(&config, "elsewhere").is_none());
     }
 }

@@ -2,14 +2,16 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("{reference:?} is not a repository to publish to: {why}")]
+    #[error("{reference:?} is not a repository reference: {why}")]
     Reference { reference: String, why: String },
     #[error("cannot reach the registry {host}: {reason}")]
     Unreachable { host: String, reason: String },
     #[error(
-        "the registry {registry} refused the login: run `docker login {registry}`, or check the one you have"
+        "the registry {registry} asks for a login, and there is none for it: run `docker login {registry}`"
     )]
-    Unauthorized { registry: String },
+    LoginNeeded { registry: String },
+    #[error("the registry {registry} refused the login: check it with `docker login {registry}`")]
+    LoginRefused { registry: String },
     #[error("the registry refused {what}: {status} {message}")]
     Refused {
         what: String,

@@ -12,6 +12,8 @@ use crate::artifact::{
     self, COMPOSE_EMPTY_CONFIG_MEDIA_TYPE, COMPOSE_FILE_MEDIA_TYPE, ENV_FILE_MEDIA_TYPE,
     MANIFEST_MEDIA_TYPE, PROJECT_ARTIFACT_TYPE,
 };
+
+const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 use crate::client::{self, Access, Session};
 use crate::error::RegistryError;
 use crate::reference::Reference;
@@ -29,13 +31,24 @@ pub struct FetchedProject {
 pub fn fetch_project(reference: &Reference) -> Result<FetchedProject, RegistryError> {
     client::block_on(reference, async {
         let mut session = Session::open(reference, Access::Pull).await?;
-        let (manifest, digest) = session.get_manifest(MANIFEST_MEDIA_TYPE).await?;
         let bad = |why: String| RegistryError::BadAnswer {
             what: reference.to_string(),
             why,
         };
-        let manifest: Value =
+        let accepted = format!("{MANIFEST_MEDIA_TYPE}, {INDEX_MEDIA_TYPE}");
+        let (manifest, mut digest) = session.get_manifest(reference.version(), &accepted).await?;
+        let mut manifest: Value =
             serde_json::from_slice(&manifest).map_err(|err| bad(err.to_string()))?;
+        // `publish --app` puts an index of the images in front, the project as its subject.
+        if manifest["mediaType"] == INDEX_MEDIA_TYPE {
+            let subject = manifest["subject"]["digest"]
+                .as_str()
+                .ok_or_else(|| bad("an index without a project as its subject".to_owned()))?
+                .to_owned();
+            let (bytes, found) = session.get_manifest(&subject, MANIFEST_MEDIA_TYPE).await?;
+            manifest = serde_json::from_slice(&bytes).map_err(|err| bad(err.to_string()))?;
+            digest = found;
+        }
         let artifact_type = manifest["artifactType"].as_str();
         let config_type = manifest["config"]["mediaType"].as_str();
         if artifact_type != Some(PROJECT_ARTIFACT_TYPE)
@@ -85,7 +98,12 @@ pub fn fetch_project(reference: &Reference) -> Result<FetchedProject, RegistryEr
             // A name is a file in the project's directory, never a path out of it.
             let name = name
                 .filter(|n| !n.is_empty() && !n.contains('/') && *n != "." && *n != "..")
-                .ok_or_else(|| bad(format!("a layer named {name:?}")))?;
+                .ok_or_else(|| {
+                    bad(format!(
+                        "a layer named {}, which is not a plain file name",
+                        name.map_or_else(|| "nothing".to_owned(), |n| format!("{n:?}"))
+                    ))
+                })?;
             fetched.files.push((name.to_owned(), data));
         }
         if fetched.compose.is_empty() {

@@ -26,6 +26,12 @@ pub fn publish(
     version: Option<OciVersion>,
     created: &str,
 ) -> Result<Published, RegistryError> {
+    if reference.digest.is_some() {
+        return Err(RegistryError::Reference {
+            reference: reference.to_string(),
+            why: "publish to a tag: a digest names what is there already".to_owned(),
+        });
+    }
     client::block_on(reference, async {
         let mut session = Session::open(reference, Access::Push).await?;
         for layer in layers {

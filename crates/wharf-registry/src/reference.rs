@@ -1,5 +1,6 @@
-//! `REPOSITORY[:TAG]` as `docker push` reads it: the registry is the first part when
-//! it looks like a host, else Docker Hub, whose one-part names live under `library/`.
+//! `REPOSITORY[:TAG]` or `REPOSITORY@DIGEST` as `docker push` and `docker pull` read
+//! them: the registry is the first part when it looks like a host, else Docker Hub,
+//! whose one-part names live under `library/`.
 
 use std::fmt;
 
@@ -12,7 +13,10 @@ pub struct Reference {
     pub registry: String,
     /// The repository's path in the registry (`team/app`, `library/app`).
     pub repository: String,
+    /// `latest` when none is written.
     pub tag: String,
+    /// `sha256:…`, when the reference names one version by its digest.
+    pub digest: Option<String>,
 }
 
 impl Reference {
@@ -21,14 +25,21 @@ impl Reference {
             reference: text.to_owned(),
             why: why.to_owned(),
         };
-        if text.contains('@') {
-            return Err(invalid("publish to a tag, not a digest"));
-        }
-        let (registry, rest) = match text.split_once('/') {
+        let (name, digest) = match text.split_once('@') {
+            Some((name, digest)) => {
+                let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(invalid("a digest is sha256: and 64 hexadecimal digits"));
+                }
+                (name, Some(digest.to_owned()))
+            }
+            None => (text, None),
+        };
+        let (registry, rest) = match name.split_once('/') {
             Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
                 (first.to_owned(), rest)
             }
-            _ => ("docker.io".to_owned(), text),
+            _ => ("docker.io".to_owned(), name),
         };
         let (repository, tag) = match rest.rsplit_once(':') {
             Some((repository, tag)) if !tag.contains('/') => (repository, tag),
@@ -69,7 +80,13 @@ impl Reference {
             registry,
             repository,
             tag: tag.to_owned(),
+            digest,
         })
+    }
+
+    /// What the manifest is asked for by: the digest, else the tag.
+    pub fn version(&self) -> &str {
+        self.digest.as_deref().unwrap_or(&self.tag)
     }
 
     /// The host the registry's API answers on.
@@ -93,7 +110,10 @@ impl Reference {
 
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}:{}", self.registry, self.repository, self.tag)
+        match &self.digest {
+            Some(digest) => write!(f, "{}/{}@{digest}", self.registry, self.repository),
+            None => write!(f, "{}/{}:{}", self.registry, self.repository, self.tag),
+        }
     }
 }
 
@@ -121,6 +141,10 @@ mod tests {
             Reference::parse("localhost/team/app").unwrap().to_string(),
             "localhost/team/app:latest"
         );
+        let pinned = format!("localhost:5000/app@sha256:{}", "ab".repeat(32));
+        let by_digest = Reference::parse(&pinned).unwrap();
+        assert_eq!(by_digest.version(), &pinned[pinned.len() - 71..]);
+        assert_eq!(by_digest.to_string(), pinned);
     }
 
     #[test]
@@ -129,7 +153,7 @@ mod tests {
             ("Team/App:1", "lowercase"),
             ("team//app", "lowercase"),
             ("team/app:-x", "a tag"),
-            ("team/app@sha256:abc", "digest"),
+            ("team/app@sha256:abc", "64 hexadecimal digits"),
             ("", "lowercase"),
         ] {
             let err = Reference::parse(text).unwrap_err().to_string();

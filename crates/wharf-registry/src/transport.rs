@@ -16,7 +16,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::error::RegistryError;
 use crate::trust;
 
 /// No registry answer worth reading is larger: the biggest are error pages.
@@ -109,14 +108,20 @@ impl Response {
 }
 
 pub struct Transport {
-    tls: TlsConnector,
+    /// Made once; a trust store that cannot be read fails only what needs TLS.
+    tls: Result<TlsConnector, String>,
 }
 
 /// Why a request got no answer. A TLS handshake that fails other than on the
 /// certificate is told apart: a loopback registry that does may speak plain HTTP.
 pub enum SendError {
     Handshake(String),
-    Certificate { host: String, reason: String },
+    /// The certificates to trust could not be read.
+    Trust(String),
+    Certificate {
+        host: String,
+        reason: String,
+    },
     Other(String),
 }
 
@@ -127,28 +132,27 @@ impl SendError {
             Self::Certificate { host, reason } => format!(
                 "its certificate is not trusted ({reason}): name its authority in SSL_CERT_FILE, or put it in /etc/docker/certs.d/{host}/ca.crt"
             ),
-            Self::Other(reason) => reason,
+            Self::Trust(reason) | Self::Other(reason) => reason,
         }
     }
 }
 
 impl Transport {
     /// Trusts what `trust` says a registry may present.
-    pub fn new(registry: &str) -> Result<Self, RegistryError> {
+    pub fn new(registry: &str) -> Self {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = trust::verifier(registry, &provider)?;
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|err| RegistryError::Unreachable {
-                host: registry.to_owned(),
-                reason: err.to_string(),
-            })?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
-        Ok(Self {
-            tls: TlsConnector::from(Arc::new(config)),
-        })
+        let tls = trust::verifier(registry, &provider)
+            .map_err(|err| err.to_string())
+            .and_then(|verifier| {
+                let config = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|err| err.to_string())?
+                    .dangerous()
+                    .with_custom_certificate_verifier(verifier)
+                    .with_no_client_auth();
+                Ok(TlsConnector::from(Arc::new(config)))
+            });
+        Self { tls }
     }
 
     pub async fn send(
@@ -187,8 +191,12 @@ impl Transport {
         if !url.https {
             return exchange_over(stream, request).await;
         }
+        let tls = self
+            .tls
+            .as_ref()
+            .map_err(|err| SendError::Trust(err.clone()))?;
         let name = ServerName::try_from(url.hostname().to_owned()).map_err(|e| other(&e))?;
-        let stream = self.tls.connect(name, stream).await.map_err(|err| {
+        let stream = tls.connect(name, stream).await.map_err(|err| {
             let certificate = err
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>())

@@ -173,29 +173,28 @@ pub fn load_options(
         None
     };
     let working_dir = std::env::current_dir().context("cannot read the current directory")?;
-    let files = settings
-        .global
-        .files
-        .iter()
-        .map(|file| {
-            if remote_project::is_remote(file) {
-                remote_project::local_copy(&settings.paths, file)
-            } else {
-                Ok(file.clone())
-            }
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    // Named as Compose names a fetched project: after the shell's directory.
-    let name_directory = settings
-        .global
-        .files
-        .first()
-        .filter(|first| remote_project::is_remote(first))
-        .map(|_| working_dir.clone());
+    let mut files = settings.global.files.clone();
+    let mut self_relative = Vec::new();
+    for file in &mut files {
+        if remote_project::is_remote(file) {
+            *file = remote_project::local_copy(&settings.paths, file)?;
+            self_relative.push(file.clone());
+        }
+    }
+    // A fetched project lives where it was started from, as Compose has it: named after
+    // that directory, with its `.env`; only the fetched files' paths are the copy's.
+    let project_directory = settings.global.project_directory.clone().or_else(|| {
+        settings
+            .global
+            .files
+            .first()
+            .filter(|first| remote_project::is_remote(first))
+            .map(|_| working_dir.clone())
+    });
     Ok(LoadOptions {
         files,
         project_name: settings.global.project_name.clone(),
-        project_directory: settings.global.project_directory.clone(),
+        project_directory,
         profiles: settings.global.profiles.clone(),
         env_files: settings.global.env_files.clone(),
         working_dir,
@@ -210,6 +209,6 @@ pub fn load_options(
         keep_relative_paths: false,
         skip_normalization: false,
         compatibility: settings.global.compatibility,
-        name_directory,
+        self_relative,
     })
 }

@@ -66,12 +66,12 @@ impl Gathered<'_> {
     fn add(&mut self, path: &Path, name: Option<String>) -> anyhow::Result<()> {
         let mut text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let outline = file_references(
-            path,
-            &text,
-            &self.loaded.environment,
-            &self.loaded.project_dir,
-        )?;
+        // A compose file's paths are the project directory's; an extended file's its own.
+        let base = match (&name, path.parent()) {
+            (Some(_), Some(dir)) => dir,
+            _ => &self.loaded.project_dir,
+        };
+        let outline = file_references(path, &text, &self.loaded.environment, base)?;
         if outline.includes {
             bail!(
                 "cannot publish {}: it includes other files (`include:`), which a published project cannot carry; name them with -f instead",
@@ -98,7 +98,19 @@ impl Gathered<'_> {
             };
             replacements.push((reference, published));
         }
+        // An anchor used twice names its file once in the text: rewritten once.
         replacements.sort_by_key(|(reference, _)| std::cmp::Reverse(reference.range.start));
+        replacements.dedup_by(|a, b| a.0.range == b.0.range && a.1 == b.1);
+        if let Some(pair) = replacements
+            .windows(2)
+            .find(|pair| pair[1].0.range.end > pair[0].0.range.start)
+        {
+            bail!(
+                "cannot publish {}: {:?} names two files in one place (an anchor used where its paths mean different files); write the paths out",
+                path.display(),
+                &text[pair[0].0.range.clone()]
+            );
+        }
         for (reference, published) in replacements {
             text.replace_range(reference.range.clone(), &published);
         }

@@ -278,6 +278,15 @@ fn a_loopback_registry_in_plain_http_gets_the_project_and_nothing_leaks_without_
         String::from_utf8_lossy(&output.stderr).contains("app only builds an image and names none"),
         "{output:?}"
     );
+    let remote_include = Stack::new(&format!(
+        "include: [\"oci://{}/team/shop:2\"]\nservices: {{}}\n",
+        registry.address
+    ));
+    let output = remote_include.wharf(&["config"]);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is a remote project"),
+        "{output:?}"
+    );
     let includes = Stack::new("include: [other.yaml]\nservices:\n  app:\n    image: nginx:1\n");
     std::fs::write(includes.dir.path().join("other.yaml"), "services: {}\n").unwrap();
     let output = includes.wharf(&["publish", "-y", &target]);
@@ -294,9 +303,94 @@ fn a_loopback_registry_in_plain_http_gets_the_project_and_nothing_leaks_without_
         "{said}"
     );
     assert!(said.contains("answer yes with -y"), "{said}");
+    // A credential written into a file is found by its shape and named, not printed.
+    let key = "AKIAIOSFODNN7EXAMPLE";
+    let leaky = Stack::new(&format!(
+        "services:\n  app:\n    image: nginx:1\n    command: deploy --key {key}\n"
+    ));
+    let output = leaky.wharf(&["publish", &target]);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(said.contains("compose.yaml:4: an AWS access key"), "{said}");
+    assert!(!said.contains(key), "{said}");
+    // Without an engine the images are not pushed, and the project is still published.
+    let built = Stack::new(&format!(
+        "services:\n  app:\n    image: {}/team/app:1\n    build: .\n",
+        registry.address
+    ));
+    let output = built
+        .command(&["publish", &format!("{}/team/built:1", registry.address)])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("the images services build were not pushed"), "{said}");
+    assert!(said.contains("1 file, OCI 1.1"), "{said}");
     let output = binds.wharf(&["publish", "not a/name"]);
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("is not a repository to publish to"),
+        String::from_utf8_lossy(&output.stderr).contains("is not a repository reference"),
         "{output:?}"
+    );
+}
+
+#[test]
+fn what_a_published_project_names_reads_back_as_it_loads_here() {
+    let registry = Registry::start();
+    // An anchor that names an env file, merged into two services; an extended file in a
+    // directory of its own that names an env file beside it.
+    let stack = Stack::new(
+        "x-common: &common\n  image: alpine:${TAG:-3}\n  env_file: [shared.env]\nservices:\n  one:\n    <<: *common\n  two:\n    <<: *common\n  worker:\n    extends:\n      file: config/base.yaml\n      service: base\n",
+    );
+    let dir = stack.dir.path();
+    std::fs::create_dir_all(dir.join("config")).unwrap();
+    std::fs::write(
+        dir.join("config/base.yaml"),
+        "services:\n  base:\n    image: alpine:3\n    env_file: ../envs/worker.env # beside the project\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("envs")).unwrap();
+    std::fs::write(dir.join("envs/worker.env"), "CONCURRENCY=4\n").unwrap();
+    std::fs::write(dir.join("shared.env"), "SHARED=yes\n").unwrap();
+    let here = stack.ok(&["config", "--format", "json"]);
+    let target = format!("{}/team/anchors:1", registry.address);
+    stack.ok(&["publish", "--with-env", "-y", &target]);
+
+    // Read back from a directory whose .env is the reader's own: it may set the
+    // variables, not the artifact; and the artifact cannot name the project.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::write(elsewhere.path().join(".env"), "TAG=edge\n").unwrap();
+    let read = |args: &[&str]| {
+        let output = stack
+            .command(&[&["-f", &format!("oci://{target}")][..], args].concat())
+            .current_dir(elsewhere.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let back = read(&["config", "--format", "json"]);
+    let here: Value = serde_json::from_str(&here).unwrap();
+    for service in ["one", "two", "worker"] {
+        assert_eq!(
+            back["services"][service]["environment"], here["services"][service]["environment"],
+            "{service}"
+        );
+    }
+    assert_eq!(
+        back["services"]["worker"]["environment"]["CONCURRENCY"],
+        "4"
+    );
+    assert_eq!(back["services"]["one"]["image"], "alpine:edge");
+    assert_eq!(
+        back["name"],
+        elsewhere
+            .path()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_lowercase()
+            .replace('.', "")
     );
 }

@@ -195,22 +195,23 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
     if let Some(wanted) = &args.hash {
         return hashes(project, wanted);
     }
-    let mut value =
-        wharf_manifest::project_value(project, !args.no_interpolate, args.format == Format::Json)?;
-    if !args.services.is_empty()
+    // The services asked for, and what they depend on, as Compose prints them.
+    let kept = (!args.services.is_empty()).then(|| project.with_dependencies(&args.services));
+    if args.format == Format::Json {
+        return Ok(wharf_manifest::project_json(
+            project,
+            !args.no_interpolate,
+            kept.as_ref(),
+        )?);
+    }
+    let mut value = wharf_manifest::project_value(project, !args.no_interpolate, false)?;
+    if let Some(kept) = &kept
         && let Some(services) = value.get_mut("services").and_then(|s| s.as_object_mut())
     {
-        // The services asked for, and what they depend on, as Compose prints them.
-        let kept = project.with_dependencies(&args.services);
         services.retain(|name, _| kept.contains(name.as_str()));
     }
-    match args.format {
-        Format::Json => output::to_json(&value),
-        Format::Yaml => {
-            wharf_manifest::yaml_shape(&mut value);
-            Ok(wharf_manifest::to_yaml(&value))
-        }
-    }
+    wharf_manifest::yaml_shape(&mut value);
+    Ok(wharf_manifest::to_yaml(&value))
 }
 
 /// `name hash` per service, sorted by name.

@@ -15,7 +15,7 @@ use crate::commands::{config, images};
 use crate::confirm::confirm;
 use crate::project_ref;
 use crate::published_files::{PublishedFiles, published_files};
-use crate::secrets::mask_secret;
+use crate::secrets::{known_tokens, mask_secret};
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, args: &PublishArgs) -> anyhow::Result<ExitCode> {
@@ -30,11 +30,8 @@ pub fn run(settings: &Settings, args: &PublishArgs) -> anyhow::Result<ExitCode> 
     refuse_build_only(&loaded)?;
     let mut files = published_files(&loaded, args.with_env)?;
     if !ask(&loaded, &files, args)? {
+        settings.printer.info("nothing was published");
         return Ok(ExitCode::from(1));
-    }
-    if settings.global.dry_run {
-        say_plan(settings, &reference, &files);
-        return Ok(ExitCode::SUCCESS);
     }
     let built: Vec<_> = loaded
         .project
@@ -42,10 +39,25 @@ pub fn run(settings: &Settings, args: &PublishArgs) -> anyhow::Result<ExitCode> 
         .iter()
         .filter(|(_, service)| service.build.is_some())
         .collect();
+    if settings.global.dry_run {
+        say_plan(
+            settings,
+            &reference,
+            &files,
+            &built,
+            args.resolve_image_digests,
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    // As Compose: an image that cannot be pushed is said, and the project published.
     if !built.is_empty() {
-        let engine =
-            wharf_engine::BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
-        images::push_each(&engine, &built, true, &settings.printer)?;
+        match wharf_engine::BlockingEngine::connect() {
+            Ok(engine) => images::push_each(&engine, &built, true, &settings.printer)?,
+            Err(err) => settings.printer.warn(&format!(
+                "the images services build were not pushed: {}",
+                wharf_engine::EngineError::from(err)
+            )),
+        }
     }
     if args.resolve_image_digests {
         config::pin_image_digests(&mut loaded.project)?;
@@ -71,9 +83,10 @@ pub fn run(settings: &Settings, args: &PublishArgs) -> anyhow::Result<ExitCode> 
         .digest
         .map(|digest| format!(" ({digest})"))
         .unwrap_or_default();
+    let count = files.layers.len();
     settings.printer.info(&format!(
-        "published {reference}{digest}: {} files, {version}",
-        files.layers.len()
+        "published {reference}{digest}: {count} file{}, {version}",
+        crate::output::plural(count)
     ));
     Ok(ExitCode::SUCCESS)
 }
@@ -173,16 +186,19 @@ fn ask(loaded: &Loaded, files: &PublishedFiles, args: &PublishArgs) -> anyhow::R
             "Publish this environment?",
         ));
     }
-    let keys: Vec<String> = files
+    let tokens: Vec<String> = files
         .layers
         .iter()
-        .filter(|layer| String::from_utf8_lossy(&layer.data).contains("PRIVATE KEY-----"))
-        .map(|layer| layer.name().to_owned())
+        .flat_map(|layer| {
+            known_tokens(&String::from_utf8_lossy(&layer.data))
+                .into_iter()
+                .map(|(line, what)| format!("{}:{line}: {what}", layer.name()))
+        })
         .collect();
-    if !keys.is_empty() {
+    if !tokens.is_empty() {
         questions.push((
-            "these files hold what looks like a private key:".to_owned(),
-            keys,
+            "these files hold what looks like a credential:".to_owned(),
+            tokens,
             "Publish them?",
         ));
     }
@@ -201,7 +217,18 @@ fn ask(loaded: &Loaded, files: &PublishedFiles, args: &PublishArgs) -> anyhow::R
     Ok(true)
 }
 
-fn say_plan(settings: &Settings, reference: &Reference, files: &PublishedFiles) {
+fn say_plan(
+    settings: &Settings,
+    reference: &Reference,
+    files: &PublishedFiles,
+    built: &[(&String, &wharf_model::Service)],
+    pinned: bool,
+) {
+    for (name, service) in built {
+        settings
+            .printer
+            .info(&format!("dry run: would push {name} ({})", service.image));
+    }
     settings
         .printer
         .info(&format!("dry run: would publish {reference} with:"));
@@ -212,5 +239,10 @@ fn say_plan(settings: &Settings, reference: &Reference, files: &PublishedFiles) 
             layer.data.len(),
             layer.media_type
         ));
+    }
+    if pinned {
+        settings.printer.info(
+            "  image-digests.yaml (each image pinned to its digest in its registry at the time)",
+        );
     }
 }
