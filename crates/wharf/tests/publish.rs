@@ -325,7 +325,10 @@ fn a_loopback_registry_in_plain_http_gets_the_project_and_nothing_leaks_without_
         .unwrap();
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{said}");
-    assert!(said.contains("the images services build were not pushed"), "{said}");
+    assert!(
+        said.contains("the images services build were not pushed"),
+        "{said}"
+    );
     assert!(said.contains("1 file, OCI 1.1"), "{said}");
     let output = binds.wharf(&["publish", "not a/name"]);
     assert!(
