@@ -213,16 +213,14 @@ fn active_profiles(options: &LoadOptions, env: &Environment) -> Vec<String> {
     if !options.profiles.is_empty() {
         return options.profiles.clone();
     }
+    // As Compose splits it, unset or empty is one empty name, which a service listing
+    // the profile `""` has: such a service runs until profiles are chosen.
     env.vars()
         .get("COMPOSE_PROFILES")
-        .map(|list| {
-            list.split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+        .map_or("", String::as_str)
+        .split(',')
+        .map(|p| p.trim().to_owned())
+        .collect()
 }
 
 /// `-p` > `COMPOSE_PROJECT_NAME` > `name:` > the project directory's name.
