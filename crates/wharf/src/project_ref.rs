@@ -177,7 +177,7 @@ pub fn load_options(
     let mut self_relative = Vec::new();
     for file in &mut files {
         if remote_project::is_remote(file) {
-            *file = remote_project::local_copy(&settings.paths, file)?;
+            *file = remote_project::local_copy(&settings.paths, &settings.printer, file)?;
             self_relative.push(file.clone());
         }
     }

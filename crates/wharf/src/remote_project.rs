@@ -2,12 +2,16 @@
 //! wharf's data directory (one private directory per version, by manifest digest) and
 //! read from there as Compose reads it: the compose files as one file of several
 //! documents, the extended and env files beside it, relative paths resolved there.
+//! When the registry cannot be reached, the version fetched last is used, with a
+//! warning, so `ps` and `down` still work offline.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use wharf_api::Paths;
-use wharf_registry::{Reference, fetch_project};
+use wharf_registry::{Reference, RegistryError, fetch_project};
+
+use crate::printer::Printer;
 
 const SCHEME: &str = "oci://";
 
@@ -18,14 +22,40 @@ pub fn is_remote(file: &Path) -> bool {
 
 /// The local compose file of the project `file` names, fetched if this version of it
 /// is not here yet.
-pub fn local_copy(paths: &Paths, file: &Path) -> anyhow::Result<PathBuf> {
+pub fn local_copy(paths: &Paths, printer: &Printer, file: &Path) -> anyhow::Result<PathBuf> {
     let text = file.to_string_lossy();
     let reference = Reference::parse(&text[SCHEME.len()..])?;
-    let fetched = fetch_project(&reference)?;
     let versions = paths.data.join("oci");
-    let dir = versions.join(fetched.digest.trim_start_matches("sha256:"));
+    // The version last fetched for this reference, by the reference's own digest.
+    let last = versions.join("last").join(
+        wharf_registry::digest(reference.to_string().as_bytes()).trim_start_matches("sha256:"),
+    );
+    let fetched = match fetch_project(&reference) {
+        Ok(fetched) => fetched,
+        Err(err @ RegistryError::Unreachable { .. }) => {
+            let kept = std::fs::read_to_string(&last)
+                .ok()
+                .map(|digest| versions.join(digest.trim()).join("compose.yaml"))
+                .filter(|compose| compose.is_file());
+            let Some(compose) = kept else {
+                return Err(err.into());
+            };
+            printer.warn(&format!(
+                "{err}; using the copy of {reference} fetched last"
+            ));
+            return Ok(compose);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let hex = fetched.digest.trim_start_matches("sha256:");
+    let dir = versions.join(hex);
     let compose = dir.join("compose.yaml");
+    let remember = || -> std::io::Result<()> {
+        wharf_api::create_private_dir(&versions.join("last"))?;
+        wharf_api::write_private(&last, hex.as_bytes())
+    };
     if compose.is_file() {
+        remember().with_context(|| format!("cannot write {}", last.display()))?;
         return Ok(compose);
     }
     // Written beside, then renamed: a fetch cut short leaves no half project behind.
@@ -46,5 +76,6 @@ pub fn local_copy(paths: &Paths, file: &Path) -> anyhow::Result<PathBuf> {
             if compose.is_file() { Ok(()) } else { Err(err) }
         })
         .with_context(|| format!("cannot keep {reference} in {}", dir.display()))?;
+    remember().with_context(|| format!("cannot write {}", last.display()))?;
     Ok(compose)
 }

@@ -396,4 +396,28 @@ fn what_a_published_project_names_reads_back_as_it_loads_here() {
             .to_lowercase()
             .replace('.', "")
     );
+
+    // Offline, the copy fetched last still answers, and says so.
+    drop(registry);
+    let output = stack
+        .command(&[
+            "-f",
+            &format!("oci://{target}"),
+            "config",
+            "--format",
+            "json",
+        ])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains("using the copy of") && said.contains("fetched last"),
+        "{said}"
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&output.stdout).unwrap(),
+        back
+    );
 }
