@@ -159,6 +159,12 @@ struct Compound<C> {
     form: Form,
 }
 
+impl Form {
+    fn compound<C>(self, inner: C) -> Compound<C> {
+        Compound { inner, form: self }
+    }
+}
+
 /// A struct: its extensions left out, Go's names or a watch rule's `exec` where due.
 struct ShapedStruct<C> {
     inner: C,
@@ -281,17 +287,11 @@ impl<S: Serializer> Serializer for Shaping<S> {
     }
 
     fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, S::Error> {
-        Ok(Compound {
-            inner: self.inner.serialize_seq(len)?,
-            form: self.form,
-        })
+        Ok(self.form.compound(self.inner.serialize_seq(len)?))
     }
 
     fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, S::Error> {
-        Ok(Compound {
-            inner: self.inner.serialize_tuple(len)?,
-            form: self.form,
-        })
+        Ok(self.form.compound(self.inner.serialize_tuple(len)?))
     }
 
     fn serialize_tuple_struct(
@@ -299,10 +299,9 @@ impl<S: Serializer> Serializer for Shaping<S> {
         name: &'static str,
         len: usize,
     ) -> Result<Self::SerializeTupleStruct, S::Error> {
-        Ok(Compound {
-            inner: self.inner.serialize_tuple_struct(name, len)?,
-            form: self.form,
-        })
+        Ok(self
+            .form
+            .compound(self.inner.serialize_tuple_struct(name, len)?))
     }
 
     fn serialize_tuple_variant(
@@ -312,19 +311,14 @@ impl<S: Serializer> Serializer for Shaping<S> {
         variant: &'static str,
         len: usize,
     ) -> Result<Self::SerializeTupleVariant, S::Error> {
-        Ok(Compound {
-            inner: self
-                .inner
+        Ok(self.form.compound(
+            self.inner
                 .serialize_tuple_variant(name, index, variant, len)?,
-            form: self.form,
-        })
+        ))
     }
 
     fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, S::Error> {
-        Ok(Compound {
-            inner: self.inner.serialize_map(len)?,
-            form: self.form,
-        })
+        Ok(self.form.compound(self.inner.serialize_map(len)?))
     }
 
     fn serialize_struct(
@@ -353,12 +347,10 @@ impl<S: Serializer> Serializer for Shaping<S> {
         variant: &'static str,
         len: usize,
     ) -> Result<Self::SerializeStructVariant, S::Error> {
-        Ok(Compound {
-            inner: self
-                .inner
+        Ok(self.form.compound(
+            self.inner
                 .serialize_struct_variant(name, index, variant, len)?,
-            form: self.form,
-        })
+        ))
     }
 
     fn is_human_readable(&self) -> bool {
@@ -366,49 +358,28 @@ impl<S: Serializer> Serializer for Shaping<S> {
     }
 }
 
-impl<C: SerializeSeq> SerializeSeq for Compound<C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), C::Error> {
-        self.inner.serialize_element(&self.form.wrap(value))
-    }
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.inner.end()
-    }
+/// A compound whose items are values: each shaped on its way in.
+macro_rules! shaped_items {
+    ($($trait:ident::$method:ident),*) => {$(
+        impl<C: $trait> $trait for Compound<C> {
+            type Ok = C::Ok;
+            type Error = C::Error;
+            fn $method<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), C::Error> {
+                self.inner.$method(&self.form.wrap(value))
+            }
+            fn end(self) -> Result<C::Ok, C::Error> {
+                self.inner.end()
+            }
+        }
+    )*};
 }
 
-impl<C: SerializeTuple> SerializeTuple for Compound<C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), C::Error> {
-        self.inner.serialize_element(&self.form.wrap(value))
-    }
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.inner.end()
-    }
-}
-
-impl<C: SerializeTupleStruct> SerializeTupleStruct for Compound<C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), C::Error> {
-        self.inner.serialize_field(&self.form.wrap(value))
-    }
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.inner.end()
-    }
-}
-
-impl<C: SerializeTupleVariant> SerializeTupleVariant for Compound<C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), C::Error> {
-        self.inner.serialize_field(&self.form.wrap(value))
-    }
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.inner.end()
-    }
-}
+shaped_items!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl<C: SerializeMap> SerializeMap for Compound<C> {
     type Ok = C::Ok;

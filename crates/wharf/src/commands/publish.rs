@@ -138,7 +138,8 @@ fn ask(loaded: &Loaded, files: &PublishedFiles, args: &PublishArgs) -> anyhow::R
             declared.join("\n")
         );
     }
-    let mut questions: Vec<(String, Vec<String>, &str)> = Vec::new();
+    // (what is asked about, the items, the question): asked when there are items.
+    let mut questions: Vec<(&str, Vec<String>, &str)> = Vec::new();
     let binds: Vec<String> = loaded
         .project
         .services
@@ -151,13 +152,11 @@ fn ask(loaded: &Loaded, files: &PublishedFiles, args: &PublishArgs) -> anyhow::R
                 .map(move |mount| format!("{name}: {} → {}", mount.source, mount.target))
         })
         .collect();
-    if !binds.is_empty() {
-        questions.push((
-            "the artifact declares these bind mounts (the paths, not their contents): make sure none is a user's private directory".to_owned(),
-            binds,
-            "Publish these bind mounts?",
-        ));
-    }
+    questions.push((
+        "the artifact declares these bind mounts (the paths, not their contents): make sure none is a user's private directory",
+        binds,
+        "Publish these bind mounts?",
+    ));
     let environment: Vec<String> = loaded
         .project
         .services
@@ -179,13 +178,11 @@ fn ask(loaded: &Loaded, files: &PublishedFiles, args: &PublishArgs) -> anyhow::R
             format!("{name}: {}", names.join(", "))
         })
         .collect();
-    if !environment.is_empty() {
-        questions.push((
-            "the artifact carries this environment, values included:".to_owned(),
-            environment,
-            "Publish this environment?",
-        ));
-    }
+    questions.push((
+        "the artifact carries this environment, values included:",
+        environment,
+        "Publish this environment?",
+    ));
     let tokens: Vec<String> = files
         .layers
         .iter()
@@ -195,17 +192,16 @@ fn ask(loaded: &Loaded, files: &PublishedFiles, args: &PublishArgs) -> anyhow::R
                 .map(|(line, what)| format!("{}:{line}: {what}", layer.name()))
         })
         .collect();
-    if !tokens.is_empty() {
-        questions.push((
-            "these files hold what looks like a credential:".to_owned(),
-            tokens,
-            "Publish them?",
-        ));
-    }
+    questions.push((
+        "these files hold what looks like a credential:",
+        tokens,
+        "Publish them?",
+    ));
     for (heading, items, question) in questions {
-        if !args.yes
+        if !items.is_empty()
+            && !args.yes
             && !confirm(
-                &heading,
+                heading,
                 &items,
                 question,
                 "nothing was published: answer yes with -y",
