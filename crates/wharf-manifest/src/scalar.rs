@@ -22,8 +22,10 @@ pub fn resolve_plain(text: &str) -> Value {
     if let Some(int) = parse_int(text) {
         return Value::Int(int);
     }
+    // A number too large for a float (`1e400`) stays text, as Go's parser leaves it.
     if looks_like_float(text)
         && let Ok(float) = text.parse::<f64>()
+        && float.is_finite()
     {
         return Value::Float(float);
     }

@@ -282,7 +282,8 @@ fn is_number(text: &str) -> bool {
         || radix("0O", 8)
         || radix("0b", 2)
         || radix("0B", 2)
-        || is_float_pattern(unsigned)
+        // Too large for a float (`1e400`), Go's parser gives up: it reads as text.
+        || (is_float_pattern(unsigned) && plain.parse::<f64>().is_ok_and(f64::is_finite))
 }
 
 /// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, unsigned.
