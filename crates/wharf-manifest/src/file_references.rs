@@ -102,7 +102,84 @@ pub fn file_references(
                 .extend(locate(&name.name, ReferenceKind::EnvFile, entry)?);
         }
     }
+    refuse_shared_anchors(&documents[0], &outline.references, text)?;
     Ok(outline)
+}
+
+/// A path written once under an anchor is rewritten once, for every alias of it. That
+/// is right only if every use names a file: an anchor that a `command` or a label also
+/// uses would change there too, so it is refused.
+fn refuse_shared_anchors(root: &Node, references: &[FileReference], text: &str) -> Result<()> {
+    let mut other_uses = Vec::new();
+    // A top-level `x-` key is where anchors are defined: not a use.
+    for (key, node) in root.as_map().into_iter().flat_map(|top| top.iter()) {
+        if !key.name.starts_with("x-") {
+            collect_other_uses(node, Place::Other, &mut other_uses);
+        }
+    }
+    for reference in references {
+        let Some(span) = other_uses
+            .iter()
+            .find(|span| byte_offset(text, span).is_some_and(|at| reference.range.contains(&at)))
+        else {
+            continue;
+        };
+        return Err(Error::at(
+            span,
+            format!(
+                "{} names a file where `{}` uses it, and is used here too: a published project renames it everywhere",
+                &text[reference.range.clone()],
+                match reference.kind {
+                    ReferenceKind::Extends => "extends.file",
+                    ReferenceKind::EnvFile => "env_file",
+                },
+            ),
+        )
+        .with_help("write the path out where it names a file, instead of through the anchor"));
+    }
+    Ok(())
+}
+
+/// Where a node sits, as far as naming a file goes.
+#[derive(Clone, Copy, PartialEq)]
+enum Place {
+    /// Under `env_file`, or the `path` of one of its entries.
+    EnvFile,
+    /// Under `extends`.
+    Extends,
+    /// Its `file`.
+    ExtendsFile,
+    Other,
+}
+
+/// The spans of the scalars that do not name a file.
+fn collect_other_uses(node: &Node, place: Place, out: &mut Vec<Span>) {
+    match &node.value {
+        Value::Map(map) => {
+            for (key, child) in map.iter() {
+                let inner = match (place, key.name.as_str()) {
+                    (_, "env_file") => Place::EnvFile,
+                    (Place::EnvFile, "path") => Place::EnvFile,
+                    (_, "extends") => Place::Extends,
+                    (Place::Extends, "file") => Place::ExtendsFile,
+                    _ => Place::Other,
+                };
+                collect_other_uses(child, inner, out);
+            }
+        }
+        Value::Seq(items) => {
+            let inner = if place == Place::EnvFile {
+                place
+            } else {
+                Place::Other
+            };
+            items
+                .iter()
+                .for_each(|item| collect_other_uses(item, inner, out));
+        }
+        _ if matches!(place, Place::EnvFile | Place::ExtendsFile) => {}
+        _ => out.push(node.span.clone()),
+    }
 }
 
 struct Vars<'a>(&'a BTreeMap<String, String>);
@@ -113,8 +190,9 @@ impl interpolate::Variables for Vars<'_> {
     }
 }
 
-/// The bytes of the one-line scalar that starts at `span` and reads as `value`: a
-/// quoted one to its closing quote, a plain one as far as its value goes. Anything else (a scalar over several lines) is refused, not guessed.
+/// The bytes of the one-line scalar that starts at `span` (after its anchor or tag) and
+/// reads as `value`: a quoted one to its closing quote, a plain one as far as its value
+/// goes. Anything else (a scalar over several lines) is refused, not guessed.
 fn scalar_range(text: &str, span: &Span, value: &str) -> Result<Range<usize>> {
     let unsupported = || {
         Error::at(
@@ -122,7 +200,17 @@ fn scalar_range(text: &str, span: &Span, value: &str) -> Result<Range<usize>> {
             format!("cannot name {value:?} otherwise here: write it on one line"),
         )
     };
-    let start = byte_offset(text, span).ok_or_else(unsupported)?;
+    let mut start = byte_offset(text, span).ok_or_else(unsupported)?;
+    // An anchored or tagged scalar's span starts at its `&anchor` or `!tag`.
+    while text[start..].starts_with(['&', '!']) {
+        let token = text[start..]
+            .find([' ', '\t', '\n'])
+            .unwrap_or(text.len() - start);
+        let blanks = text[start + token..]
+            .find(|c: char| c != ' ' && c != '\t')
+            .unwrap_or(0);
+        start += token + blanks;
+    }
     let rest = &text[start..];
     let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
     let len = match line.as_bytes().first() {
@@ -250,6 +338,36 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn an_anchor_is_rewritten_where_it_is_defined_when_every_use_names_a_file() {
+        let text = "x-common: &common\n  image: alpine\n  env_file: [&f a.env]\nservices:\n  one:\n    <<: *common\n  two:\n    env_file: *f\n";
+        let found = named(text);
+        assert_eq!(found.len(), 2);
+        assert!(
+            found
+                .iter()
+                .all(|(_, _, path, written)| path == "/p/a.env" && *written == "a.env")
+        );
+    }
+
+    #[test]
+    fn an_anchor_defined_under_an_extension_and_used_for_files_is_rewritten() {
+        let text = "x-env: &env [common.env]\nservices:\n  one:\n    env_file: *env\n  two:\n    env_file: *env\n";
+        assert_eq!(named(text).len(), 2);
+    }
+
+    #[test]
+    fn an_anchor_a_command_also_uses_is_refused() {
+        let err = file_references(
+            Path::new("/p/compose.yaml"),
+            "x-f: &f\n  - a.env\nservices:\n  one:\n    env_file: *f\n    command: *f\n",
+            &BTreeMap::new(),
+            Path::new("/p"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("is used here too"), "{err}");
     }
 
     #[test]

@@ -206,7 +206,11 @@ fn resolve_files(options: &LoadOptions) -> Result<Vec<PathBuf>> {
             .map(|f| paths::clean(&dir.join(f)))
             .collect());
     }
-    find_files(dir)
+    // As Compose: `--project-directory` is also where the files are looked for.
+    match &options.project_directory {
+        Some(project_dir) => find_files(&paths::clean(&dir.join(project_dir))),
+        None => find_files(dir),
+    }
 }
 
 fn active_profiles(options: &LoadOptions, env: &Environment) -> Vec<String> {

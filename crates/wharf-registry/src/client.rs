@@ -53,16 +53,25 @@ impl Session {
             .await
         {
             Ok(_) => {}
-            Err(SendError::Handshake(_) | SendError::Trust(_)) if session.base.is_loopback() => {
+            Err(first @ (SendError::Handshake(_) | SendError::Trust(_)))
+                if session.base.is_loopback() =>
+            {
                 session.base.https = false;
                 let plain = session.url("/v2/");
-                session
+                match session
                     .transport
                     .send(Method::GET, &plain, &[], Bytes::new())
                     .await
-                    .map_err(|err| session.unreachable(err))?;
+                {
+                    // `/v2/` never answers 400, but a TLS server asked in plain HTTP does.
+                    Ok(answer) if answer.status == 400 => {
+                        return Err(failed(&session.base.host, first));
+                    }
+                    Ok(_) => {}
+                    Err(err) => return Err(failed(&session.base.host, err)),
+                }
             }
-            Err(err) => return Err(session.unreachable(err)),
+            Err(err) => return Err(failed(&session.base.host, err)),
         }
         Ok(session)
     }
@@ -175,13 +184,6 @@ impl Session {
         }
     }
 
-    fn unreachable(&self, err: SendError) -> RegistryError {
-        RegistryError::Unreachable {
-            host: self.base.host.clone(),
-            reason: err.reason(),
-        }
-    }
-
     /// Sends a request, logging in once if the registry asks.
     async fn request(
         &mut self,
@@ -227,10 +229,7 @@ impl Session {
         self.transport
             .send(method, url, &all, body)
             .await
-            .map_err(|err| RegistryError::Unreachable {
-                host: url.host.clone(),
-                reason: err.reason(),
-            })
+            .map_err(|err| failed(&url.host, err))
     }
 
     fn unauthorized(&self) -> RegistryError {
@@ -332,10 +331,7 @@ impl Session {
             .transport
             .send(method, url, headers, body)
             .await
-            .map_err(|err| RegistryError::Unreachable {
-                host: url.host.clone(),
-                reason: err.reason(),
-            })?;
+            .map_err(|err| failed(&url.host, err))?;
         match response.status {
             200 => Ok(response.body),
             401 | 403 => Err(self.unauthorized()),
@@ -345,6 +341,22 @@ impl Session {
                 message: error_message(&response.body),
             }),
         }
+    }
+}
+
+/// Why `host` gave no answer: its certificate, a cut connection, or no connection.
+fn failed(host: &str, err: SendError) -> RegistryError {
+    let host = host.to_owned();
+    match err {
+        SendError::Certificate { .. } | SendError::Trust(_) => RegistryError::Untrusted {
+            host,
+            reason: err.reason(),
+        },
+        SendError::Cut(reason) => RegistryError::Cut { host, reason },
+        SendError::Handshake(_) | SendError::Other(_) => RegistryError::Unreachable {
+            host,
+            reason: err.reason(),
+        },
     }
 }
 

@@ -6,6 +6,12 @@ pub enum RegistryError {
     Reference { reference: String, why: String },
     #[error("cannot reach the registry {host}: {reason}")]
     Unreachable { host: String, reason: String },
+    #[error("cannot trust the registry {host}: {reason}")]
+    Untrusted { host: String, reason: String },
+    #[error(
+        "the registry {host} closed the connection before it answered ({reason}): a proxy in front of it may refuse requests this large"
+    )]
+    Cut { host: String, reason: String },
     #[error(
         "the registry {registry} asks for a login, and there is none for it: run `docker login {registry}`"
     )]

@@ -118,6 +118,8 @@ pub enum SendError {
     Handshake(String),
     /// The certificates to trust could not be read.
     Trust(String),
+    /// Connected, and the connection ended before an answer.
+    Cut(String),
     Certificate {
         host: String,
         reason: String,
@@ -130,9 +132,9 @@ impl SendError {
         match self {
             Self::Handshake(reason) => format!("TLS: {reason}"),
             Self::Certificate { host, reason } => format!(
-                "its certificate is not trusted ({reason}): name its authority in SSL_CERT_FILE, or put it in /etc/docker/certs.d/{host}/ca.crt"
+                "its certificate ({reason}) is not one this machine trusts: name its authority in SSL_CERT_FILE, or put it in /etc/docker/certs.d/{host}/ca.crt"
             ),
-            Self::Trust(reason) | Self::Other(reason) => reason,
+            Self::Trust(reason) | Self::Cut(reason) | Self::Other(reason) => reason,
         }
     }
 }
@@ -223,7 +225,10 @@ where
         .await
         .map_err(|e| other(&e))?;
     tokio::spawn(connection);
-    let response = sender.send_request(request).await.map_err(|e| other(&e))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| SendError::Cut(e.to_string()))?;
     let status = response.status().as_u16();
     let (parts, body) = response.into_parts();
     let body = Limited::new(body, BODY_LIMIT)

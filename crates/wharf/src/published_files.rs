@@ -13,6 +13,8 @@ use wharf_registry::Layer;
 /// The layers for `loaded`'s files. `with_env` adds the env files' contents.
 pub struct PublishedFiles {
     pub layers: Vec<Layer>,
+    /// The file each layer was read from, in the same order.
+    pub origins: Vec<PathBuf>,
     /// The env files the services read, by service, whether published or not.
     pub env_files: BTreeMap<String, Vec<PathBuf>>,
 }
@@ -21,6 +23,7 @@ pub fn published_files(loaded: &Loaded, with_env: bool) -> anyhow::Result<Publis
     let mut gathered = Gathered {
         loaded,
         layers: Vec::new(),
+        origins: Vec::new(),
         env_files: BTreeMap::new(),
         extended: Vec::new(),
         read_env: Vec::new(),
@@ -42,11 +45,13 @@ pub fn published_files(loaded: &Loaded, with_env: bool) -> anyhow::Result<Publis
             // As Compose: an env file that is not there (`required: false`) is left out.
             if let Ok(data) = std::fs::read(path) {
                 gathered.layers.push(Layer::env_file(name, data));
+                gathered.origins.push(path.clone());
             }
         }
     }
     Ok(PublishedFiles {
         layers: gathered.layers,
+        origins: gathered.origins,
         env_files: gathered.env_files,
     })
 }
@@ -54,6 +59,7 @@ pub fn published_files(loaded: &Loaded, with_env: bool) -> anyhow::Result<Publis
 struct Gathered<'a> {
     loaded: &'a Loaded,
     layers: Vec<Layer>,
+    origins: Vec<PathBuf>,
     env_files: BTreeMap<String, Vec<PathBuf>>,
     /// Files extended or read, in the order first named, with their published names.
     extended: Vec<(PathBuf, String)>,
@@ -114,6 +120,7 @@ impl Gathered<'_> {
         for (reference, published) in replacements {
             text.replace_range(reference.range.clone(), &published);
         }
+        self.origins.push(path.to_owned());
         self.layers.push(match name {
             Some(name) => Layer::extended_file(&name, text.into_bytes()),
             None => Layer::compose_file(&base_name(path), text.into_bytes()),

@@ -187,10 +187,22 @@ fn a_self_signed_certificate_is_trusted_only_where_the_user_trusts_it() {
     };
     let (ok, said) = publish(&registry.address, false);
     assert!(
-        !ok && said.contains("its certificate is not trusted"),
+        !ok && said.contains("cannot trust the registry")
+            && said.contains("is not one this machine trusts"),
         "{said}"
     );
     assert!(said.contains("SSL_CERT_FILE"), "the fix is named: {said}");
+    // Certificates that cannot be read are said, not taken for a registry in plain HTTP.
+    let output = stack
+        .command(&["publish", &format!("{}/team/app:1", registry.address)])
+        .env("SSL_CERT_FILE", "/nonexistent/ca.pem")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("cannot read the certificates in /nonexistent/ca.pem"),
+        "{said}"
+    );
     // The certificate names 127.0.0.1, not localhost.
     let port = registry.address.rsplit(':').next().unwrap();
     let (ok, said) = publish(&format!("localhost:{port}"), true);
@@ -226,16 +238,15 @@ fn a_loopback_registry_in_plain_http_gets_the_project_and_nothing_leaks_without_
         "service \"web\" has env_file declared",
     );
     refused(&["publish", "--with-env", &target], "answer yes with -y");
-    let planned = stack.ok(&["--dry-run", "publish", "--with-env", "-y", &target]);
-    let said = String::from_utf8_lossy(
-        &stack
-            .wharf(&["--dry-run", "publish", "--with-env", "-y", &target])
-            .stderr,
-    )
-    .into_owned();
-    assert!(planned.is_empty(), "{planned}");
+    // A dry run asks nothing: it says what it would ask, and what it would publish.
+    let planned = stack.wharf(&["--dry-run", "publish", "--with-env", &target]);
+    let said = String::from_utf8_lossy(&planned.stderr).into_owned();
+    assert!(planned.status.success(), "{said}");
+    assert!(planned.stdout.is_empty(), "{planned:?}");
     assert!(
-        said.contains("would publish")
+        said.contains("would ask, the artifact carries this environment")
+            && said.contains("  web: GREETING")
+            && said.contains("would publish")
             && said.contains("compose.yaml (")
             && said.contains(".env ("),
         "{said}"

@@ -13,6 +13,7 @@ use wharf_registry::{OciVersion, Reference};
 use crate::cli::{Format, PublishArgs};
 use crate::commands::{config, images};
 use crate::confirm::confirm;
+use crate::printer::Printer;
 use crate::project_ref;
 use crate::published_files::{PublishedFiles, published_files};
 use crate::secrets::{known_tokens, mask_secret};
@@ -29,7 +30,13 @@ pub fn run(settings: &Settings, args: &PublishArgs) -> anyhow::Result<ExitCode> 
     }
     refuse_build_only(&loaded)?;
     let mut files = published_files(&loaded, args.with_env)?;
-    if !ask(&loaded, &files, args)? {
+    if !ask(
+        &loaded,
+        &files,
+        args,
+        settings.global.dry_run,
+        &settings.printer,
+    )? {
         settings.printer.info("nothing was published");
         return Ok(ExitCode::from(1));
     }
@@ -113,7 +120,13 @@ fn refuse_build_only(loaded: &Loaded) -> anyhow::Result<()> {
 
 /// The environment goes only with `--with-env`; with it, and for bind mounts and what
 /// looks like a key, the user says yes (or `-y` does). False when the user says no.
-fn ask(loaded: &Loaded, files: &PublishedFiles, args: &PublishArgs) -> anyhow::Result<bool> {
+fn ask(
+    loaded: &Loaded,
+    files: &PublishedFiles,
+    args: &PublishArgs,
+    dry_run: bool,
+    printer: &Printer,
+) -> anyhow::Result<bool> {
     let mut declared = Vec::new();
     for (name, service) in &loaded.project.services {
         if files.env_files.contains_key(name) {
@@ -186,10 +199,12 @@ fn ask(loaded: &Loaded, files: &PublishedFiles, args: &PublishArgs) -> anyhow::R
     let tokens: Vec<String> = files
         .layers
         .iter()
-        .flat_map(|layer| {
+        .zip(&files.origins)
+        .flat_map(|(layer, origin)| {
+            let shown = origin.strip_prefix(&loaded.project_dir).unwrap_or(origin);
             known_tokens(&String::from_utf8_lossy(&layer.data))
                 .into_iter()
-                .map(|(line, what)| format!("{}:{line}: {what}", layer.name()))
+                .map(move |(line, what)| format!("{}:{line}: {what}", shown.display()))
         })
         .collect();
     questions.push((
@@ -198,8 +213,18 @@ fn ask(loaded: &Loaded, files: &PublishedFiles, args: &PublishArgs) -> anyhow::R
         "Publish them?",
     ));
     for (heading, items, question) in questions {
-        if !items.is_empty()
-            && !args.yes
+        if items.is_empty() {
+            continue;
+        }
+        // A dry run says what it would ask, and goes on as if the answer were yes.
+        if dry_run {
+            printer.info(&format!("dry run: would ask, {heading}"));
+            for item in &items {
+                printer.info(&format!("  {item}"));
+            }
+            continue;
+        }
+        if !args.yes
             && !confirm(
                 heading,
                 &items,
