@@ -112,7 +112,7 @@ pub fn file_references(
 fn refuse_shared_anchors(root: &Node, references: &[FileReference], text: &str) -> Result<()> {
     let mut other_uses = Vec::new();
     // A top-level `x-` key is where anchors are defined: not a use.
-    for (key, node) in root.as_map().into_iter().flat_map(|top| top.iter()) {
+    for (key, node) in root.as_map().into_iter().flat_map(crate::node::Map::iter) {
         if !key.name.starts_with("x-") {
             collect_other_uses(node, Place::Other, &mut other_uses);
         }
@@ -158,8 +158,7 @@ fn collect_other_uses(node: &Node, place: Place, out: &mut Vec<Span>) {
         Value::Map(map) => {
             for (key, child) in map.iter() {
                 let inner = match (place, key.name.as_str()) {
-                    (_, "env_file") => Place::EnvFile,
-                    (Place::EnvFile, "path") => Place::EnvFile,
+                    (_, "env_file") | (Place::EnvFile, "path") => Place::EnvFile,
                     (_, "extends") => Place::Extends,
                     (Place::Extends, "file") => Place::ExtendsFile,
                     _ => Place::Other,
