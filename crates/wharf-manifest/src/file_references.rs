@@ -172,9 +172,9 @@ fn collect_other_uses(node: &Node, place: Place, out: &mut Vec<Span>) {
             } else {
                 Place::Other
             };
-            items
-                .iter()
-                .for_each(|item| collect_other_uses(item, inner, out));
+            for item in items {
+                collect_other_uses(item, inner, out);
+            }
         }
         _ if matches!(place, Place::EnvFile | Place::ExtendsFile) => {}
         _ => out.push(node.span.clone()),
