@@ -357,16 +357,22 @@ mod tests {
         assert_eq!(named(text).len(), 2);
     }
 
-    #[test]
-    fn an_anchor_a_command_also_uses_is_refused() {
-        let err = file_references(
+    fn refusal(text: &str) -> String {
+        file_references(
             Path::new("/p/compose.yaml"),
-            "x-f: &f\n  - a.env\nservices:\n  one:\n    env_file: *f\n    command: *f\n",
+            text,
             &BTreeMap::new(),
             Path::new("/p"),
         )
-        .unwrap_err();
-        assert!(err.to_string().contains("is used here too"), "{err}");
+        .unwrap_err()
+        .to_string()
+    }
+
+    #[test]
+    fn an_anchor_a_command_also_uses_is_refused() {
+        let err =
+            refusal("x-f: &f\n  - a.env\nservices:\n  one:\n    env_file: *f\n    command: *f\n");
+        assert!(err.contains("is used here too"), "{err}");
     }
 
     #[test]
@@ -379,14 +385,8 @@ mod tests {
 
     #[test]
     fn a_path_over_several_lines_is_refused_not_guessed() {
-        let err = file_references(
-            Path::new("/p/compose.yaml"),
-            "services:\n  web:\n    env_file: a\n      b.env\n",
-            &BTreeMap::new(),
-            Path::new("/p"),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("write it on one line"), "{err}");
+        let err = refusal("services:\n  web:\n    env_file: a\n      b.env\n");
+        assert!(err.contains("write it on one line"), "{err}");
     }
 
     #[test]
