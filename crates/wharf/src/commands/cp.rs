@@ -246,7 +246,12 @@ fn place(tar: &[u8], dest: &Path, keep_owners: bool) -> anyhow::Result<()> {
     let staging = tempfile::Builder::new()
         .prefix(".wharf-cp-")
         .tempdir_in(&parent)
-        .with_context(|| format!("cannot write in {}", parent.display()))?;
+        // The reason alone: the staging directory's name means nothing to the user.
+        .map_err(|err| {
+            let said = err.to_string();
+            let reason = said.split(" at path ").next().unwrap_or(&said);
+            anyhow::anyhow!("cannot write in {}: {reason}", parent.display())
+        })?;
     let mut unpacked = tar::Archive::new(tar);
     unpacked.set_preserve_ownerships(keep_owners);
     unpacked
