@@ -33,8 +33,9 @@ pub struct FileReference {
 /// What publishing needs to know of one compose file.
 #[derive(Debug, Default)]
 pub struct FileOutline {
-    /// The file has a top-level `include`.
-    pub includes: bool,
+    /// The file's top-level `include` names a local file (a published project can carry
+    /// only `oci://` ones).
+    pub local_includes: bool,
     pub references: Vec<FileReference>,
 }
 
@@ -53,7 +54,7 @@ pub fn file_references(
     let Some(top) = documents.first().and_then(Node::as_map) else {
         return Ok(outline);
     };
-    outline.includes = top.get("include").is_some();
+    outline.local_includes = top.get("include").is_some_and(names_a_local_file);
     let Some(services) = top.get("services").and_then(Node::as_map) else {
         return Ok(outline);
     };
@@ -178,6 +179,16 @@ fn collect_other_uses(node: &Node, place: Place, out: &mut Vec<Span>) {
         }
         _ if matches!(place, Place::EnvFile | Place::ExtendsFile) => {}
         _ => out.push(node.span.clone()),
+    }
+}
+
+/// Whether an `include` (its entries, their `path`s) names anything but `oci://…`.
+fn names_a_local_file(include: &Node) -> bool {
+    match &include.value {
+        Value::Str(path) => !path.starts_with("oci://"),
+        Value::Seq(items) => items.iter().any(names_a_local_file),
+        Value::Map(entry) => entry.get("path").is_some_and(names_a_local_file),
+        _ => false,
     }
 }
 
@@ -376,11 +387,16 @@ mod tests {
     }
 
     #[test]
-    fn includes_are_noticed_and_a_file_without_services_names_nothing() {
+    fn local_includes_are_noticed_and_a_file_without_services_names_nothing() {
         let found = outline("include:\n  - other.yaml\n");
-        assert!(found.includes);
+        assert!(found.local_includes);
         assert!(found.references.is_empty());
-        assert!(!outline("services: {}\n").includes);
+        assert!(!outline("services: {}\n").local_includes);
+        assert!(
+            !outline("include: [oci://r.example/a:1, {path: [oci://r.example/b:1]}]\n")
+                .local_includes
+        );
+        assert!(outline("include: [oci://r.example/a:1, {path: [b.yaml]}]\n").local_includes);
     }
 
     #[test]

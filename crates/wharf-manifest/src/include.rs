@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::interpolate::Variables;
-use crate::loader::Context;
+use crate::loader::{Context, RemoteFiles};
 use crate::merge::fingerprint;
 use crate::node::{Node, Value};
 use crate::paths;
@@ -32,7 +32,8 @@ pub fn apply(context: &mut Context<'_>, document: &mut Node, project_dir: &Path)
         }
     };
     for item in items {
-        let entry = IncludeEntry::from_node(&item, project_dir)?;
+        let entry =
+            IncludeEntry::from_node(&item, project_dir, context.options.remote_files.as_ref())?;
         let imported = load_included(context, &entry)?;
         let Some(imported) = imported.as_map() else {
             continue;
@@ -82,14 +83,20 @@ struct IncludeEntry {
 }
 
 impl IncludeEntry {
-    fn from_node(node: &Node, base: &Path) -> Result<Self> {
+    fn from_node(node: &Node, base: &Path, remote: Option<&RemoteFiles>) -> Result<Self> {
         let local = |text: &str, node: &Node| -> Result<PathBuf> {
-            if text.starts_with("oci://") || text.starts_with("git@") || text.contains(".git#") {
+            if text.starts_with("oci://") {
+                let fetch = remote.ok_or_else(|| {
+                    Error::at(&node.span, format!("{text:?} cannot be fetched here"))
+                })?;
+                return (fetch.0)(text).map_err(|err| Error::at(&node.span, err));
+            }
+            if text.starts_with("git@") || text.contains(".git#") {
                 return Err(Error::at(
                     &node.span,
-                    format!("{text:?} is a remote project, which wharf does not include yet"),
+                    format!("{text:?} is a git repository, which wharf does not include yet"),
                 )
-                .with_help("name it with -f oci://… instead, or include a local copy"));
+                .with_help("include a local checkout of it instead"));
             }
             Ok(paths::resolve(text, base, None))
         };

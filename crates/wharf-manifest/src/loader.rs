@@ -19,6 +19,20 @@ use crate::source::{SourceFile, Span};
 use crate::{extends, include, normalize, paths, typing, yaml};
 
 /// What the command line and the shell say about where and how to load.
+/// Fetches the project a URL names (`oci://…`) and gives the path of its local compose
+/// file, or why it cannot.
+#[derive(Clone)]
+pub struct RemoteFiles(pub Arc<FetchRemote>);
+
+/// The URL in, the local compose file (or why there is none) out.
+pub type FetchRemote = dyn Fn(&str) -> std::result::Result<PathBuf, String> + Send + Sync;
+
+impl std::fmt::Debug for RemoteFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RemoteFiles")
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// `-f` files; empty means `COMPOSE_FILE` or discovery. `-` reads `stdin`.
@@ -56,6 +70,9 @@ pub struct LoadOptions {
     /// Files whose relative paths resolve against their own directory, not the
     /// project's: projects fetched from a registry, as Compose reads them.
     pub self_relative: Vec<PathBuf>,
+    /// How an `include` of `oci://…` is fetched; without it, such an include is an
+    /// error. The loader itself reads no network.
+    pub remote_files: Option<RemoteFiles>,
 }
 
 /// A loaded project and what was learnt on the way.

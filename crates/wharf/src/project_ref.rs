@@ -210,5 +210,6 @@ pub fn load_options(
         skip_normalization: false,
         compatibility: settings.global.compatibility,
         self_relative,
+        remote_files: Some(remote_project::fetcher(settings)),
     })
 }

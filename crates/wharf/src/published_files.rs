@@ -78,9 +78,9 @@ impl Gathered<'_> {
             _ => &self.loaded.project_dir,
         };
         let outline = file_references(path, &text, &self.loaded.environment, base)?;
-        if outline.includes {
+        if outline.local_includes {
             bail!(
-                "cannot publish {}: it includes other files (`include:`), which a published project cannot carry; name them with -f instead",
+                "cannot publish {}: it includes local files (`include:`), which a published project cannot carry; name them with -f instead, or publish them and include them as oci://…",
                 path.display()
             );
         }

@@ -1,19 +1,35 @@
-//! `-f oci://REGISTRY/REPOSITORY[:TAG]`: a project someone published, fetched into
-//! wharf's data directory (one private directory per version, by manifest digest) and
-//! read from there as Compose reads it: the compose files as one file of several
-//! documents, the extended and env files beside it, relative paths resolved there.
+//! `-f oci://REGISTRY/REPOSITORY[:TAG]` (and `include: [oci://…]`): a project someone
+//! published, fetched into wharf's data directory (one private directory per version,
+//! by manifest digest) and read from there as Compose reads it: the compose files as
+//! one file of several documents, the extended and env files beside it, relative paths
+//! resolved there.
 //! When the registry cannot be reached, the version fetched last is used, with a
 //! warning, so `ps` and `down` still work offline.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use wharf_api::Paths;
+use wharf_manifest::RemoteFiles;
 use wharf_registry::{Reference, RegistryError, fetch_project};
 
 use crate::printer::Printer;
+use crate::settings::Settings;
 
 const SCHEME: &str = "oci://";
+
+/// What the loader calls for `include: [oci://…]`: the same local copy, its warnings
+/// said as the command's.
+pub fn fetcher(settings: &Settings) -> RemoteFiles {
+    let paths = settings.paths.clone();
+    let (verbose, quiet) = (settings.global.verbose, settings.global.quiet);
+    let (ansi, progress) = (settings.global.ansi, settings.global.progress);
+    RemoteFiles(Arc::new(move |url| {
+        let printer = Printer::with(verbose, quiet, ansi, progress);
+        local_copy(&paths, &printer, Path::new(url)).map_err(|err| format!("{err:#}"))
+    }))
+}
 
 /// Whether `file` names a published project.
 pub fn is_remote(file: &Path) -> bool {

@@ -159,6 +159,29 @@ fn the_artifact_is_composes_byte_for_byte_and_reads_back_as_composes_does() {
         );
         project
     };
+    // Included by its address, by both tools, the same.
+    std::fs::write(
+        elsewhere.path().join("compose.yaml"),
+        format!(
+            "include: [\"oci://{}/team/by-wharf:1\"]\nservices:\n  extra:\n    image: busybox\n",
+            registry.address
+        ),
+    )
+    .unwrap();
+    let including = |program: &str| {
+        let output = Command::new(program)
+            .args(["config", "--format", "json"])
+            .current_dir(elsewhere.path())
+            .env("WHARF_HOME", stack.home.path())
+            .env("XDG_CACHE_HOME", cache.path())
+            .env("SSL_CERT_FILE", &certificate)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{program}: {output:?}");
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    assert_eq!(including(env!("CARGO_BIN_EXE_wharf")), including(&compose));
+    std::fs::remove_file(elsewhere.path().join("compose.yaml")).unwrap();
     let by_compose = read_back(&compose, "team/by-wharf");
     assert_eq!(by_compose["name"], "shop");
     for repository in ["team/by-wharf", "team/by-compose"] {
@@ -289,20 +312,29 @@ fn a_loopback_registry_in_plain_http_gets_the_project_and_nothing_leaks_without_
         String::from_utf8_lossy(&output.stderr).contains("app only builds an image and names none"),
         "{output:?}"
     );
+    // A published project is included by its address, and may be published in turn; a
+    // local include may not.
     let remote_include = Stack::new(&format!(
-        "include: [\"oci://{}/team/shop:2\"]\nservices: {{}}\n",
+        "include: [\"oci://{}/team/shop:2\"]\nservices:\n  extra:\n    image: busybox\n",
         registry.address
     ));
-    let output = remote_include.wharf(&["config"]);
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("is a remote project"),
-        "{output:?}"
+    let services = remote_include.ok(&["config", "--services"]);
+    assert_eq!(
+        services.lines().collect::<std::collections::BTreeSet<_>>(),
+        ["extra", "web"].into(),
+        "{services}"
     );
+    remote_include.ok(&[
+        "publish",
+        "--with-env",
+        "-y",
+        &format!("{}/team/on-top:1", registry.address),
+    ]);
     let includes = Stack::new("include: [other.yaml]\nservices:\n  app:\n    image: nginx:1\n");
     std::fs::write(includes.dir.path().join("other.yaml"), "services: {}\n").unwrap();
     let output = includes.wharf(&["publish", "-y", &target]);
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("it includes other files"),
+        String::from_utf8_lossy(&output.stderr).contains("it includes local files"),
         "{output:?}"
     );
     let binds = Stack::new("services:\n  app:\n    image: nginx:1\n    volumes: [./src:/src]\n");
