@@ -134,9 +134,10 @@ fn the_artifact_is_composes_byte_for_byte_and_reads_back_as_composes_does() {
     // tools: the same project.
     let elsewhere = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let read_back = |program: &str, repository: &str| {
+    // `config --format json` by `program` in that directory, as its user would run it.
+    let config_there = |program: &str, files: &[&str]| {
         let output = Command::new(program)
-            .args(["-f", &format!("oci://{}/{repository}:1", registry.address)])
+            .args(files)
             .args(["config", "--format", "json"])
             .current_dir(elsewhere.path())
             .env("WHARF_HOME", stack.home.path())
@@ -144,15 +145,14 @@ fn the_artifact_is_composes_byte_for_byte_and_reads_back_as_composes_does() {
             .env("SSL_CERT_FILE", &certificate)
             .output()
             .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{program}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let mut project: Value = serde_json::from_str(&stdout).unwrap();
+        assert!(output.status.success(), "{program}: {output:?}");
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let read_back = |program: &str, repository: &str| {
+        let address = format!("oci://{}/{repository}:1", registry.address);
+        let project = config_there(program, &["-f", &address]);
         // Where each tool keeps its copy differs; what is in it must not.
-        let web = &mut project["services"]["web"];
+        let web = &project["services"]["web"];
         assert!(
             web["env_file"].is_null() && web["environment"]["GREETING"] == "hello",
             "{project}"
@@ -168,19 +168,10 @@ fn the_artifact_is_composes_byte_for_byte_and_reads_back_as_composes_does() {
         ),
     )
     .unwrap();
-    let including = |program: &str| {
-        let output = Command::new(program)
-            .args(["config", "--format", "json"])
-            .current_dir(elsewhere.path())
-            .env("WHARF_HOME", stack.home.path())
-            .env("XDG_CACHE_HOME", cache.path())
-            .env("SSL_CERT_FILE", &certificate)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{program}: {output:?}");
-        serde_json::from_slice::<Value>(&output.stdout).unwrap()
-    };
-    assert_eq!(including(env!("CARGO_BIN_EXE_wharf")), including(&compose));
+    assert_eq!(
+        config_there(env!("CARGO_BIN_EXE_wharf"), &[]),
+        config_there(&compose, &[])
+    );
     std::fs::remove_file(elsewhere.path().join("compose.yaml")).unwrap();
     let by_compose = read_back(&compose, "team/by-wharf");
     assert_eq!(by_compose["name"], "shop");
