@@ -58,6 +58,7 @@ pub fn file_references(
     let Some(services) = top.get("services").and_then(Node::as_map) else {
         return Ok(outline);
     };
+    let lines = Lines::of(text);
     let home = vars
         .get("HOME")
         .cloned()
@@ -72,7 +73,7 @@ pub fn file_references(
             service: service.to_owned(),
             kind,
             path: paths::resolve(&written, dir, home.as_deref()),
-            range: scalar_range(text, &node.span, raw)?,
+            range: scalar_range(&lines, &node.span, raw)?,
         }))
     };
     for (name, service) in services.iter() {
@@ -103,14 +104,14 @@ pub fn file_references(
                 .extend(locate(&name.name, ReferenceKind::EnvFile, entry)?);
         }
     }
-    refuse_shared_anchors(&documents[0], &outline.references, text)?;
+    refuse_shared_anchors(&documents[0], &outline.references, &lines)?;
     Ok(outline)
 }
 
 /// A path written once under an anchor is rewritten once, for every alias of it. That
 /// is right only if every use names a file: an anchor that a `command` or a label also
 /// uses would change there too, so it is refused.
-fn refuse_shared_anchors(root: &Node, references: &[FileReference], text: &str) -> Result<()> {
+fn refuse_shared_anchors(root: &Node, references: &[FileReference], lines: &Lines) -> Result<()> {
     let mut other_uses = Vec::new();
     // A top-level `x-` key is where anchors are defined: not a use.
     for (key, node) in root.as_map().into_iter().flat_map(crate::node::Map::iter) {
@@ -118,11 +119,14 @@ fn refuse_shared_anchors(root: &Node, references: &[FileReference], text: &str) 
             collect_other_uses(node, Place::Other, &mut other_uses);
         }
     }
+    // By where each starts, so each reference asks once.
+    let other_uses: BTreeMap<usize, &Span> = other_uses
+        .into_iter()
+        .filter_map(|span| lines.offset(span).map(|at| (at, span)))
+        .collect();
+    let text = lines.text;
     for reference in references {
-        let Some(span) = other_uses
-            .iter()
-            .find(|span| byte_offset(text, span).is_some_and(|at| reference.range.contains(&at)))
-        else {
+        let Some((_, span)) = other_uses.range(reference.range.clone()).next() else {
             continue;
         };
         return Err(Error::at(
@@ -154,7 +158,7 @@ enum Place {
 }
 
 /// The spans of the scalars that do not name a file.
-fn collect_other_uses(node: &Node, place: Place, out: &mut Vec<Span>) {
+fn collect_other_uses<'n>(node: &'n Node, place: Place, out: &mut Vec<&'n Span>) {
     match &node.value {
         Value::Map(map) => {
             for (key, child) in map.iter() {
@@ -178,7 +182,7 @@ fn collect_other_uses(node: &Node, place: Place, out: &mut Vec<Span>) {
             }
         }
         _ if matches!(place, Place::EnvFile | Place::ExtendsFile) => {}
-        _ => out.push(node.span.clone()),
+        _ => out.push(&node.span),
     }
 }
 
@@ -203,14 +207,15 @@ impl interpolate::Variables for Vars<'_> {
 /// The bytes of the one-line scalar that starts at `span` (after its anchor or tag) and
 /// reads as `value`: a quoted one to its closing quote, a plain one as far as its value
 /// goes. Anything else (a scalar over several lines) is refused, not guessed.
-fn scalar_range(text: &str, span: &Span, value: &str) -> Result<Range<usize>> {
+fn scalar_range(lines: &Lines, span: &Span, value: &str) -> Result<Range<usize>> {
+    let text = lines.text;
     let unsupported = || {
         Error::at(
             span,
             format!("cannot name {value:?} otherwise here: write it on one line"),
         )
     };
-    let mut start = byte_offset(text, span).ok_or_else(unsupported)?;
+    let mut start = lines.offset(span).ok_or_else(unsupported)?;
     // An anchored or tagged scalar's span starts at its `&anchor` or `!tag`.
     while text[start..].starts_with(['&', '!']) {
         let token = text[start..]
@@ -270,18 +275,30 @@ fn closing_single_quote(line: &str) -> Option<usize> {
 }
 
 /// The byte offset of a 1-based line and character column.
-fn byte_offset(text: &str, span: &Span) -> Option<usize> {
-    let line_start = if span.line <= 1 {
-        0
-    } else {
-        text.match_indices('\n').nth(span.line as usize - 2)?.0 + 1
-    };
-    let line = &text[line_start..];
-    let column = line
-        .char_indices()
-        .nth(span.col.checked_sub(1)? as usize)
-        .map_or(line.len(), |(at, _)| at);
-    Some(line_start + column)
+/// A text with where each of its lines starts, to turn positions into byte offsets.
+struct Lines<'t> {
+    text: &'t str,
+    starts: Vec<usize>,
+}
+
+impl<'t> Lines<'t> {
+    fn of(text: &'t str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
+        Self { text, starts }
+    }
+
+    /// The byte offset of a 1-based line and character column.
+    fn offset(&self, span: &Span) -> Option<usize> {
+        let line_start = *self.starts.get(span.line.checked_sub(1)? as usize)?;
+        let line = &self.text[line_start..];
+        let column = line
+            .char_indices()
+            .nth(span.col.checked_sub(1)? as usize)
+            .map_or(line.len(), |(at, _)| at);
+        Some(line_start + column)
+    }
 }
 
 #[cfg(test)]

@@ -101,17 +101,7 @@ impl Session {
                 what: what.clone(),
                 why: "no upload location".to_owned(),
             })?;
-        let mut upload = location;
-        let separator = if upload.target.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        upload.target = format!(
-            "{}{separator}digest={}",
-            upload.target,
-            digest.replace(':', "%3A")
-        );
+        let upload = location.with_query(&format!("digest={}", form_encode(digest)));
         let headers = [(header::CONTENT_TYPE, "application/octet-stream".to_owned())];
         let done = self.request(Method::PUT, &upload, &headers, data).await?;
         expect(&done, 201, &what)
@@ -287,14 +277,11 @@ impl Session {
                     .await?
             }
             login => {
-                let mut url = realm.clone();
-                let separator = if url.target.contains('?') { '&' } else { '?' };
-                url.target = format!(
-                    "{}{separator}service={}&scope={}",
-                    url.target,
+                let url = realm.with_query(&format!(
+                    "service={}&scope={}",
                     form_encode(service),
                     form_encode(&scope)
-                );
+                ));
                 let headers: Vec<_> = match login {
                     Some(Credentials::Password { username, password }) => {
                         vec![(header::AUTHORIZATION, basic(username, password))]

@@ -10,6 +10,8 @@ use std::process::{Command, Stdio};
 use base64::Engine as _;
 use serde_json::Value;
 
+use crate::reference::split_host;
+
 /// A login to one registry: a user and password, or an identity token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Credentials {
@@ -21,12 +23,9 @@ pub enum Credentials {
 pub(crate) const DOCKER_HUB: &str = "https://index.docker.io/v1/";
 
 /// The registry an image reference names: its first part when that looks like a
-/// host (a dot, a port, or `localhost`), else Docker Hub.
+/// host, else Docker Hub.
 pub fn registry_of(image: &str) -> &str {
-    match image.split_once('/') {
-        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
-        _ => DOCKER_HUB,
-    }
+    split_host(image).map_or(DOCKER_HUB, |(host, _)| host)
 }
 
 fn config() -> Option<Value> {

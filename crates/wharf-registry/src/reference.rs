@@ -35,12 +35,8 @@ impl Reference {
             }
             None => (text, None),
         };
-        let (registry, rest) = match name.split_once('/') {
-            Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
-                (first.to_owned(), rest)
-            }
-            _ => ("docker.io".to_owned(), name),
-        };
+        let (registry, rest) = split_host(name).unwrap_or(("docker.io", name));
+        let registry = registry.to_owned();
         let (repository, tag) = match rest.rsplit_once(':') {
             Some((repository, tag)) if !tag.contains('/') => (repository, tag),
             _ => (rest, "latest"),
@@ -106,6 +102,13 @@ impl Reference {
             &self.registry
         }
     }
+}
+
+/// `(host, rest)` when the first part of an image or repository name looks like a host
+/// (a dot, a port, or `localhost`), as Docker reads names; else it is Docker Hub's.
+pub(crate) fn split_host(name: &str) -> Option<(&str, &str)> {
+    name.split_once('/')
+        .filter(|(first, _)| first.contains(['.', ':']) || *first == "localhost")
 }
 
 impl fmt::Display for Reference {

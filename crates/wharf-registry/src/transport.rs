@@ -57,6 +57,15 @@ impl Url {
         Self::parse(location)
     }
 
+    /// This URL with `query` (already encoded) added to its own.
+    pub fn with_query(&self, query: &str) -> Self {
+        let separator = if self.target.contains('?') { '&' } else { '?' };
+        Self {
+            target: format!("{}{separator}{query}", self.target),
+            ..self.clone()
+        }
+    }
+
     /// The host without its port, brackets taken off an IPv6 address.
     fn hostname(&self) -> &str {
         if let Some(rest) = self.host.strip_prefix('[') {
@@ -164,22 +173,7 @@ impl Transport {
         headers: &[(HeaderName, String)],
         body: Bytes,
     ) -> Result<Response, SendError> {
-        tokio::time::timeout(TIMEOUT, self.exchange(method, url, headers, body))
-            .await
-            .unwrap_or_else(|_| Err(SendError::Other(format!("no answer in {TIMEOUT:?}"))))
-    }
-
-    async fn exchange(
-        &self,
-        method: Method,
-        url: &Url,
-        headers: &[(HeaderName, String)],
-        body: Bytes,
-    ) -> Result<Response, SendError> {
         let other = |err: &dyn std::fmt::Display| SendError::Other(err.to_string());
-        let stream = TcpStream::connect(url.address())
-            .await
-            .map_err(|e| other(&e))?;
         let mut request = Request::builder()
             .method(method)
             .uri(&url.target)
@@ -190,6 +184,21 @@ impl Transport {
             request = request.header(name, value);
         }
         let request = request.body(Full::new(body)).map_err(|e| other(&e))?;
+        tokio::time::timeout(TIMEOUT, self.deliver(url, request))
+            .await
+            .unwrap_or_else(|_| Err(SendError::Other(format!("no answer in {TIMEOUT:?}"))))
+    }
+
+    /// Connects to `url`'s host, over TLS when it says so, and exchanges `request`.
+    async fn deliver(
+        &self,
+        url: &Url,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Response, SendError> {
+        let other = |err: &dyn std::fmt::Display| SendError::Other(err.to_string());
+        let stream = TcpStream::connect(url.address())
+            .await
+            .map_err(|e| other(&e))?;
         if !url.https {
             return exchange_over(stream, request).await;
         }

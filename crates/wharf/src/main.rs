@@ -27,6 +27,7 @@ mod requirements;
 mod secrets;
 mod service_exec;
 mod settings;
+mod sigpipe;
 mod status_text;
 mod user_settings;
 
@@ -81,31 +82,14 @@ fn main() -> ExitCode {
             };
         }
     };
-    // Output piped into `head` ends quietly, as with other command-line tools. The
-    // daemon keeps ignoring SIGPIPE: a client that goes away must not end it; so does
-    // `db`, which pipes dumps into clients that may stop reading at an error and must
-    // then clean up; and so does whatever speaks to a registry, which may close the
-    // connection mid-upload and must then be heard saying why.
-    let speaks_to_a_registry = matches!(cli.command, Command::Publish(_))
-        || cli
-            .global
-            .files
-            .iter()
-            .any(|f| remote_project::is_remote(f));
-    if !speaks_to_a_registry
-        && !matches!(
-            cli.command,
-            Command::Daemon(cli::DaemonCommand::Run) | Command::Db(_)
-        )
-    {
-        // SAFETY: restoring the default disposition installs no handler code.
-        #[allow(unsafe_code)]
-        let _ = unsafe {
-            nix::sys::signal::signal(
-                nix::sys::signal::Signal::SIGPIPE,
-                nix::sys::signal::SigHandler::SigDfl,
-            )
-        };
+    // The daemon keeps ignoring SIGPIPE: a client that goes away must not end it; so
+    // does `db`, which pipes dumps into clients that may stop reading at an error and
+    // must then clean up.
+    if !matches!(
+        cli.command,
+        Command::Daemon(cli::DaemonCommand::Run) | Command::Db(_)
+    ) {
+        sigpipe::end_on_closed_output();
     }
     let Cli { global, command } = cli;
     let settings = Settings::new(global);

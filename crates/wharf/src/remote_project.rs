@@ -16,6 +16,7 @@ use wharf_registry::{Reference, RegistryError, fetch_project};
 
 use crate::printer::Printer;
 use crate::settings::Settings;
+use crate::sigpipe;
 
 const SCHEME: &str = "oci://";
 
@@ -46,7 +47,7 @@ pub fn local_copy(paths: &Paths, printer: &Printer, file: &Path) -> anyhow::Resu
     let last = versions.join("last").join(
         wharf_registry::digest(reference.to_string().as_bytes()).trim_start_matches("sha256:"),
     );
-    let fetched = match fetch_project(&reference) {
+    let fetched = match sigpipe::as_errors_while(|| fetch_project(&reference)) {
         Ok(fetched) => fetched,
         Err(err @ RegistryError::Unreachable { .. }) => {
             let kept = std::fs::read_to_string(&last)

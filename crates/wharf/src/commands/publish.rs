@@ -18,6 +18,7 @@ use crate::project_ref;
 use crate::published_files::{PublishedFiles, published_files};
 use crate::secrets::{known_tokens, mask_secret};
 use crate::settings::Settings;
+use crate::sigpipe;
 
 pub fn run(settings: &Settings, args: &PublishArgs) -> anyhow::Result<ExitCode> {
     let reference = Reference::parse(&args.repository)?;
@@ -81,7 +82,9 @@ pub fn run(settings: &Settings, args: &PublishArgs) -> anyhow::Result<ExitCode> 
     };
     settings.printer.info(&format!("publishing {reference}"));
     let created = format!("{}Z", &wharf_api::utc_text(wharf_api::now_ms())[..19]);
-    let published = wharf_registry::publish(&reference, &files.layers, version, &created)?;
+    let published = sigpipe::as_errors_while(|| {
+        wharf_registry::publish(&reference, &files.layers, version, &created)
+    })?;
     let version = match published.version {
         OciVersion::V1_0 => "OCI 1.0",
         OciVersion::V1_1 => "OCI 1.1",
