@@ -14,6 +14,7 @@ pub const PROJECT_ARTIFACT_TYPE: &str = "application/vnd.docker.compose.project"
 pub const COMPOSE_FILE_MEDIA_TYPE: &str = "application/vnd.docker.compose.file+yaml";
 pub const ENV_FILE_MEDIA_TYPE: &str = "application/vnd.docker.compose.envfile";
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 const EMPTY_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 /// OCI 1.0 has no `artifactType`: readers fall back to the config's media type.
 pub const COMPOSE_EMPTY_CONFIG_MEDIA_TYPE: &str =
@@ -100,8 +101,14 @@ impl Layer {
 
 /// `sha256:<hex>` of `data`.
 pub fn digest(data: &[u8]) -> String {
+    finish_digest(Sha256::new_with_prefix(data))
+}
+
+/// `sha256:<hex>` of what `hasher` was given.
+pub(crate) fn finish_digest(hasher: Sha256) -> String {
     use std::fmt::Write as _;
-    Sha256::digest(data)
+    hasher
+        .finalize()
         .iter()
         .fold(String::from("sha256:"), |mut out, b| {
             let _ = write!(out, "{b:02x}");

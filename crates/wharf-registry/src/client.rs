@@ -1,8 +1,9 @@
 //! A session with one repository of a registry, speaking the OCI distribution API:
 //! blobs are uploaded in two steps (POST, then PUT with the digest) after a HEAD says
-//! the registry lacks them, and a manifest is PUT under its tag. A 401 is answered as
-//! the registry's challenge asks: a bearer token from its token service (scoped to
-//! pull and push this repository), or the login itself for `Basic`.
+//! the registry lacks them, and a manifest is PUT under its tag. A blob copied from
+//! another repository is mounted in the same registry, else sent in chunks (PATCH).
+//! A 401 is answered as the registry's challenge asks: a bearer token from its token
+//! service (scoped to pull and push this repository), or the login itself for `Basic`.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -19,6 +20,24 @@ use crate::transport::{Response, SendError, Transport, Url};
 pub enum Access {
     Pull,
     Push,
+}
+
+/// A manifest as the registry gave it.
+pub struct Manifest {
+    pub body: Bytes,
+    pub digest: String,
+    pub media_type: String,
+}
+
+/// A blob copied in chunks this large: few requests, and each well inside a request's
+/// time and size limits.
+pub(crate) const CHUNK: u64 = 16 << 20;
+
+enum Upload {
+    /// The registry took the blob from another of its repositories.
+    Mounted,
+    /// Bytes go to this location.
+    Started(Url),
 }
 
 pub struct Session {
@@ -78,62 +97,133 @@ impl Session {
 
     /// Uploads `data` as the blob `digest`, unless the repository has it already.
     pub async fn push_blob(&mut self, digest: &str, data: Bytes) -> Result<(), RegistryError> {
-        let repository = self.reference.repository.clone();
-        let what = format!("the blob {digest}");
-        let existing = self.url(&format!("/v2/{repository}/blobs/{digest}"));
-        if self
-            .request(Method::HEAD, &existing, &[], Bytes::new())
-            .await?
-            .status
-            == 200
-        {
+        if self.has_blob(digest).await? {
             return Ok(());
         }
-        let start = self.url(&format!("/v2/{repository}/blobs/uploads/"));
+        let Upload::Started(location) = self.start_upload(digest, None).await? else {
+            return Ok(());
+        };
+        self.finish_upload(&location, digest, data).await
+    }
+
+    /// Copies the blob `digest` (`size` bytes) from `source`'s repository, unless this
+    /// one has it. In the same registry the registry mounts it, copying nothing;
+    /// elsewhere it goes across in chunks, so no layer is ever whole in memory.
+    pub async fn copy_blob(
+        &mut self,
+        source: &mut Session,
+        digest: &str,
+        size: u64,
+    ) -> Result<(), RegistryError> {
+        if self.has_blob(digest).await? {
+            return Ok(());
+        }
+        let same_registry = source.base.host == self.base.host;
+        let mount = same_registry.then_some(source.reference.repository.as_str());
+        let mut location = match self.start_upload(digest, mount).await? {
+            Upload::Mounted => return Ok(()),
+            Upload::Started(location) => location,
+        };
+        let what = format!("the blob {digest}");
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        let mut offset = 0;
+        while offset < size {
+            let end = (offset + CHUNK).min(size) - 1;
+            let chunk = source.get_blob_range(digest, offset, end).await?;
+            sha2::Digest::update(&mut hasher, &chunk);
+            let headers = [
+                (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                (header::CONTENT_RANGE, format!("{offset}-{end}")),
+            ];
+            let sent = self
+                .request(Method::PATCH, &location, &headers, chunk)
+                .await?;
+            expect(&sent, 202, &what)?;
+            location = next_location(&sent, &location, &what)?;
+            offset = end + 1;
+        }
+        if crate::artifact::finish_digest(hasher) != digest {
+            return Err(RegistryError::BadAnswer {
+                what,
+                why: "its content does not match its digest".to_owned(),
+            });
+        }
+        self.finish_upload(&location, digest, Bytes::new()).await
+    }
+
+    async fn has_blob(&mut self, digest: &str) -> Result<bool, RegistryError> {
+        let repository = &self.reference.repository;
+        let existing = self.url(&format!("/v2/{repository}/blobs/{digest}"));
+        let answer = self
+            .request(Method::HEAD, &existing, &[], Bytes::new())
+            .await?;
+        Ok(answer.status == 200)
+    }
+
+    /// Opens an upload of `digest`; with `mount`, asks the registry to take the blob
+    /// from that repository of its own instead.
+    async fn start_upload(
+        &mut self,
+        digest: &str,
+        mount: Option<&str>,
+    ) -> Result<Upload, RegistryError> {
+        let what = format!("the blob {digest}");
+        let mut start = self.url(&format!("/v2/{}/blobs/uploads/", self.reference.repository));
+        if let Some(from) = mount {
+            start = start.with_query(&format!(
+                "mount={}&from={}",
+                form_encode(digest),
+                form_encode(from)
+            ));
+        }
         let started = self
             .request(Method::POST, &start, &[], Bytes::new())
             .await?;
+        if mount.is_some() && started.status == 201 {
+            return Ok(Upload::Mounted);
+        }
         expect(&started, 202, &what)?;
-        let location = started
-            .header(header::LOCATION)
-            .and_then(|location| start.join(location))
-            .ok_or_else(|| RegistryError::BadAnswer {
-                what: what.clone(),
-                why: "no upload location".to_owned(),
-            })?;
+        Ok(Upload::Started(next_location(&started, &start, &what)?))
+    }
+
+    /// Ends an upload at `location` with its last bytes, naming the digest they make.
+    async fn finish_upload(
+        &mut self,
+        location: &Url,
+        digest: &str,
+        data: Bytes,
+    ) -> Result<(), RegistryError> {
         let upload = location.with_query(&format!("digest={}", form_encode(digest)));
         let headers = [(header::CONTENT_TYPE, "application/octet-stream".to_owned())];
         let done = self.request(Method::PUT, &upload, &headers, data).await?;
-        expect(&done, 201, &what)
+        expect(&done, 201, &format!("the blob {digest}"))
     }
 
-    /// Puts `manifest` under the reference's tag; returns the digest the registry
-    /// gives it.
+    /// Puts `manifest` under `version` (a tag, or its own digest).
     pub async fn put_manifest(
         &mut self,
+        version: &str,
         media_type: &str,
         manifest: Bytes,
-    ) -> Result<Option<String>, RegistryError> {
-        let target = format!(
-            "/v2/{}/manifests/{}",
-            self.reference.repository, self.reference.tag
-        );
+    ) -> Result<(), RegistryError> {
+        let target = format!("/v2/{}/manifests/{version}", self.reference.repository);
         let url = self.url(&target);
         let headers = [(header::CONTENT_TYPE, media_type.to_owned())];
         let done = self.request(Method::PUT, &url, &headers, manifest).await?;
-        expect(&done, 201, &format!("the manifest for {}", self.reference))?;
-        Ok(done
-            .header(HeaderName::from_static("docker-content-digest"))
-            .map(str::to_owned))
+        expect(
+            &done,
+            201,
+            &format!("the manifest {}:{version}", self.reference.repository),
+        )
     }
 
-    /// The manifest at `version` (a tag or a digest), and its digest; `media_type` lists
-    /// the kinds accepted.
+    /// The manifest at `version` (a tag or a digest); `media_type` lists the kinds
+    /// accepted.
     pub async fn get_manifest(
         &mut self,
         version: &str,
         media_type: &str,
-    ) -> Result<(Bytes, String), RegistryError> {
+    ) -> Result<Manifest, RegistryError> {
         let target = format!("/v2/{}/manifests/{version}", self.reference.repository);
         let url = self.url(&target);
         let headers = [(header::ACCEPT, media_type.to_owned())];
@@ -143,28 +233,90 @@ impl Session {
             .await?;
         expect(&got, 200, &what)?;
         let digest = crate::artifact::digest(&got.body);
-        Ok((got.body, digest))
-    }
-
-    /// The blob `digest`, checked against it.
-    pub async fn get_blob(&mut self, digest: &str) -> Result<Bytes, RegistryError> {
-        let url = self.url(&format!("/v2/{}/blobs/{digest}", self.reference.repository));
-        let what = format!("the blob {digest}");
-        let mut got = self.request(Method::GET, &url, &[], Bytes::new()).await?;
-        // Registries with external storage answer with a redirect to it.
-        if matches!(got.status, 301 | 302 | 303 | 307 | 308)
-            && let Some(moved) = got.header(header::LOCATION).and_then(|l| url.join(l))
-        {
-            got = self.send(Method::GET, &moved, &[], Bytes::new()).await?;
-        }
-        expect(&got, 200, &what)?;
-        if crate::artifact::digest(&got.body) != digest {
+        if version.starts_with("sha256:") && version != digest {
             return Err(RegistryError::BadAnswer {
                 what,
                 why: "its content does not match its digest".to_owned(),
             });
         }
+        // The header says what it is; a registry that leaves it out has it in the body.
+        let media_type = got
+            .header(header::CONTENT_TYPE)
+            .map(|kind| kind.split(';').next().unwrap_or_default().trim().to_owned())
+            .filter(|kind| kind.starts_with("application/vnd."))
+            .or_else(|| {
+                serde_json::from_slice::<serde_json::Value>(&got.body)
+                    .ok()
+                    .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
+            })
+            .unwrap_or_default();
+        Ok(Manifest {
+            body: got.body,
+            digest,
+            media_type,
+        })
+    }
+
+    /// The blob `digest`, checked against it.
+    pub async fn get_blob(&mut self, digest: &str) -> Result<Bytes, RegistryError> {
+        let body = self.blob_request(digest, None).await?;
+        if crate::artifact::digest(&body) != digest {
+            return Err(RegistryError::BadAnswer {
+                what: format!("the blob {digest}"),
+                why: "its content does not match its digest".to_owned(),
+            });
+        }
+        Ok(body)
+    }
+
+    /// Bytes `start..=end` of the blob `digest`; the caller checks the whole.
+    async fn get_blob_range(
+        &mut self,
+        digest: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Bytes, RegistryError> {
+        let body = self.blob_request(digest, Some((start, end))).await?;
+        if u64::try_from(body.len()) == Ok(end - start + 1) {
+            return Ok(body);
+        }
+        Err(RegistryError::BadAnswer {
+            what: format!("the blob {digest}"),
+            why: format!("asked for bytes {start}-{end}, got {} bytes", body.len()),
+        })
+    }
+
+    async fn blob_request(
+        &mut self,
+        digest: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<Bytes, RegistryError> {
+        let url = self.url(&format!("/v2/{}/blobs/{digest}", self.reference.repository));
+        let what = format!("the blob {digest}");
+        let headers: Vec<_> = range
+            .map(|(start, end)| (header::RANGE, format!("bytes={start}-{end}")))
+            .into_iter()
+            .collect();
+        let mut got = self
+            .request(Method::GET, &url, &headers, Bytes::new())
+            .await?;
+        // Registries with external storage answer with a redirect to it.
+        if matches!(got.status, 301 | 302 | 303 | 307 | 308)
+            && let Some(moved) = got.header(header::LOCATION).and_then(|l| url.join(l))
+        {
+            got = self
+                .send(Method::GET, &moved, &headers, Bytes::new())
+                .await?;
+        }
+        if got.status == 206 && range.is_some() {
+            return Ok(got.body);
+        }
+        expect(&got, 200, &what)?;
         Ok(got.body)
+    }
+
+    pub fn reference(&self) -> &Reference {
+        &self.reference
     }
 
     fn url(&self, target: &str) -> Url {
@@ -360,6 +512,17 @@ pub fn block_on<T>(
             reason: err.to_string(),
         })?;
     Ok(runtime.block_on(work))
+}
+
+/// Where an upload goes on, as the registry's last answer says.
+fn next_location(response: &Response, base: &Url, what: &str) -> Result<Url, RegistryError> {
+    response
+        .header(header::LOCATION)
+        .and_then(|location| base.join(location))
+        .ok_or_else(|| RegistryError::BadAnswer {
+            what: what.to_owned(),
+            why: "no upload location".to_owned(),
+        })
 }
 
 fn expect(response: &Response, status: u16, what: &str) -> Result<(), RegistryError> {

@@ -10,10 +10,8 @@ use serde_json::Value;
 
 use crate::artifact::{
     self, COMPOSE_EMPTY_CONFIG_MEDIA_TYPE, COMPOSE_FILE_MEDIA_TYPE, ENV_FILE_MEDIA_TYPE,
-    MANIFEST_MEDIA_TYPE, PROJECT_ARTIFACT_TYPE,
+    INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, PROJECT_ARTIFACT_TYPE,
 };
-
-const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 use crate::client::{self, Access, Session};
 use crate::error::RegistryError;
 use crate::reference::Reference;
@@ -36,18 +34,19 @@ pub fn fetch_project(reference: &Reference) -> Result<FetchedProject, RegistryEr
             why,
         };
         let accepted = format!("{MANIFEST_MEDIA_TYPE}, {INDEX_MEDIA_TYPE}");
-        let (manifest, mut digest) = session.get_manifest(reference.version(), &accepted).await?;
+        let got = session.get_manifest(reference.version(), &accepted).await?;
+        let mut digest = got.digest;
         let mut manifest: Value =
-            serde_json::from_slice(&manifest).map_err(|err| bad(err.to_string()))?;
+            serde_json::from_slice(&got.body).map_err(|err| bad(err.to_string()))?;
         // `publish --app` puts an index of the images in front, the project as its subject.
         if manifest["mediaType"] == INDEX_MEDIA_TYPE {
             let subject = manifest["subject"]["digest"]
                 .as_str()
                 .ok_or_else(|| bad("an index without a project as its subject".to_owned()))?
                 .to_owned();
-            let (bytes, found) = session.get_manifest(&subject, MANIFEST_MEDIA_TYPE).await?;
-            manifest = serde_json::from_slice(&bytes).map_err(|err| bad(err.to_string()))?;
-            digest = found;
+            let got = session.get_manifest(&subject, MANIFEST_MEDIA_TYPE).await?;
+            manifest = serde_json::from_slice(&got.body).map_err(|err| bad(err.to_string()))?;
+            digest = got.digest;
         }
         let artifact_type = manifest["artifactType"].as_str();
         let config_type = manifest["config"]["mediaType"].as_str();

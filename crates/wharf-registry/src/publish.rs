@@ -14,8 +14,9 @@ use crate::reference::Reference;
 #[derive(Debug)]
 pub struct Published {
     pub version: OciVersion,
-    /// The manifest's digest, as the registry gives it.
-    pub digest: Option<String>,
+    /// The manifest's digest and size: how an index names it.
+    pub digest: String,
+    pub size: usize,
 }
 
 /// Publishes `layers` as the project artifact at `reference`. `created` is the RFC
@@ -60,8 +61,14 @@ async fn put(
         .push_blob(&artifact::digest(config), Bytes::from_static(config))
         .await?;
     let manifest = artifact::manifest(layers, version, created);
-    let digest = session
-        .put_manifest(MANIFEST_MEDIA_TYPE, Bytes::from(manifest))
+    let published = Published {
+        version,
+        digest: artifact::digest(&manifest),
+        size: manifest.len(),
+    };
+    let tag = session.reference().tag.clone();
+    session
+        .put_manifest(&tag, MANIFEST_MEDIA_TYPE, Bytes::from(manifest))
         .await?;
-    Ok(Published { version, digest })
+    Ok(published)
 }

@@ -1,6 +1,6 @@
 //! One HTTP/1.1 request to a registry or its token service, over TLS unless the URL
 //! says plain HTTP. A publish sends a handful of small requests, so each has its own
-//! connection and its whole body in memory.
+//! connection and its whole body in memory; an image's layers go in chunks.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +18,9 @@ use tokio_rustls::TlsConnector;
 
 use crate::trust;
 
-/// No registry answer worth reading is larger: the biggest are error pages.
-const BODY_LIMIT: usize = 4 << 20;
+/// No registry answer worth reading is larger: the biggest is a chunk of a copied
+/// image's layer (`client::CHUNK`).
+const BODY_LIMIT: usize = 17 << 20;
 const TIMEOUT: Duration = Duration::from_mins(1);
 
 /// `scheme://host[:port]/target`, as far as a registry's URLs go.

@@ -751,6 +751,9 @@ pub struct PushArgs {
 pub struct PublishArgs {
     /// Where to publish: REPOSITORY[:TAG]
     pub repository: String,
+    /// Copy the services' images into the repository too, and pin them to their digests
+    #[arg(long)]
+    pub app: bool,
     /// Publish the images pinned to the digests their registries have now
     #[arg(long)]
     pub resolve_image_digests: bool,

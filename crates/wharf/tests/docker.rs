@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use serde_json::Value;
+use sha2::Digest as _;
 use std::time::Duration;
 use support::registry::Registry;
 use support::{Stack, eventually, free_port};
@@ -1864,4 +1865,134 @@ services:
     assert!(!paused());
     stack.ok(&["pause"]);
     stack.ok(&["down"]);
+}
+
+#[test]
+fn publish_app_copies_the_images_beside_the_project_as_compose_does() {
+    if !engine_ready() {
+        return;
+    }
+    // The engine pushes to the plain twin; Compose reads only HTTPS.
+    let registry = Registry::start();
+    let twin = registry.tls_twin();
+    let elsewhere = Registry::start();
+    let certificate = twin.certificate.clone().unwrap();
+    // A layer of 40 MiB crosses between registries in three chunks.
+    let context = tempfile::tempdir().unwrap();
+    let blob: Vec<u8> = (0u32..40 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(context.path().join("blob"), &blob).unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!("FROM {IMAGE}\nCOPY blob /blob\n"),
+    )
+    .unwrap();
+    let pushed = format!("{}/wharf-test/big:1", registry.address);
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", &pushed])
+        .arg(context.path())
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let push = Command::new("docker")
+        .args(["push", &pushed])
+        .output()
+        .unwrap();
+    assert!(push.status.success(), "{push:?}");
+    let _ = Command::new("docker").args(["rmi", &pushed]).output();
+
+    let stack = Stack::new(&format!(
+        "name: shop\nservices:\n  app:\n    image: {}/wharf-test/big:1\n",
+        twin.address
+    ));
+    let publish = |program: &str, repository: &str| {
+        let output = Command::new(program)
+            .args(["publish", "--app", "-y"])
+            .arg(format!("{}/{repository}:1", twin.address))
+            .current_dir(stack.dir.path())
+            .env("SSL_CERT_FILE", &certificate)
+            .env("WHARF_HOME", stack.home.path())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{program} publish --app: {said}");
+        said
+    };
+    publish(&compose_binary(), "shop/compose");
+    let said = publish(env!("CARGO_BIN_EXE_wharf"), "shop/wharf");
+    assert!(said.contains("copying app's image ("), "{said}");
+    // Each index names the copied image and, as its subject, the project at the tag.
+    let index_in = |repository: &str| {
+        let accept = "application/vnd.oci.image.manifest.v1+json";
+        let tagged = twin
+            .get_as(&format!("/v2/{repository}/manifests/1"), accept)
+            .unwrap();
+        let project_digest = format!("sha256:{:x}", sha2::Sha256::digest(tagged.as_bytes()));
+        let indexes: Vec<Value> = twin
+            .manifests_in(repository)
+            .iter()
+            .filter_map(|digest| {
+                let text = twin.get_as(
+                    &format!("/v2/{repository}/manifests/{digest}"),
+                    "application/vnd.oci.image.index.v1+json",
+                )?;
+                serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .filter(|v| v["mediaType"] == "application/vnd.oci.image.index.v1+json")
+            })
+            .collect();
+        assert_eq!(indexes.len(), 1, "{repository}: {indexes:?}");
+        let mut index = indexes[0].clone();
+        assert_eq!(index["subject"]["digest"], project_digest.as_str());
+        index["subject"]["digest"] = Value::Null;
+        (index, tagged)
+    };
+    let (compose_index, compose_project) = index_in("shop/compose");
+    let (wharf_index, wharf_project) = index_in("shop/wharf");
+    assert_eq!(wharf_index, compose_index);
+    assert!(
+        wharf_index["manifests"][0]["annotations"]["containerd.io/distribution.source.127.0.0.1"]
+            == "wharf-test/big"
+    );
+    // Both pin the image in the project, as Compose's --app implies.
+    for project in [&compose_project, &wharf_project] {
+        assert!(project.contains("image-digests.yaml"), "{project}");
+    }
+
+    // Into another registry the image is copied, not mounted; it runs from there.
+    let image_digest = wharf_index["manifests"][0]["digest"].as_str().unwrap();
+    let copied = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["publish", "--app", "-y"])
+        .arg(format!("{}/shop/copied:1", elsewhere.address))
+        .current_dir(stack.dir.path())
+        .env("SSL_CERT_FILE", &certificate)
+        .env("WHARF_HOME", stack.home.path())
+        .output()
+        .unwrap();
+    assert!(copied.status.success(), "{copied:?}");
+    let from_copy = format!("{}/shop/copied@{image_digest}", elsewhere.address);
+    let ran = Command::new("docker")
+        .args(["run", "--rm", &from_copy, "sha256sum", "/blob"])
+        .output()
+        .unwrap();
+    let _ = Command::new("docker").args(["rmi", &from_copy]).output();
+    assert!(ran.status.success(), "{ran:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout)
+            .split_whitespace()
+            .next(),
+        Some(format!("{:x}", sha2::Sha256::digest(&blob)).as_str())
+    );
+
+    // A dry run says what it would copy, and copies nothing.
+    let dry = stack.wharf(&[
+        "--dry-run",
+        "publish",
+        "--app",
+        &format!("{}/shop/dry:1", twin.address),
+    ]);
+    let said = String::from_utf8_lossy(&dry.stderr);
+    assert!(said.contains("dry run: would copy app's image"), "{said}");
+    assert!(twin.manifests_in("shop/dry").is_empty());
 }

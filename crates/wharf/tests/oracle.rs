@@ -253,7 +253,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("build", "--provenance"),
     ("build", "--sbom"),
     ("build", "--ssh"),
-    ("publish", "--app"),
     ("up", "--menu"),
     ("up", "--watch"),
     ("up", "-w"),

@@ -2,7 +2,8 @@
 //! a registry, as `docker compose publish` makes it, so `docker compose -f oci://…`
 //! (or a teammate's wharf) runs the same project. The images services build are pushed
 //! first. Nothing that could leak goes without a yes: environment needs `--with-env`,
-//! bind mounts and values that look secret are asked about (or `-y`).
+//! bind mounts and values that look secret are asked about (or `-y`). `--app` copies
+//! the services' images into the repository beside the project.
 
 use std::process::ExitCode;
 
@@ -47,14 +48,18 @@ pub fn run(settings: &Settings, args: &PublishArgs) -> anyhow::Result<ExitCode> 
         .iter()
         .filter(|(_, service)| service.build.is_some())
         .collect();
+    // The images copied with the project are the ones its file pins, as Compose does.
+    let pin = args.resolve_image_digests || args.app;
     if settings.global.dry_run {
-        say_plan(
-            settings,
-            &reference,
-            &files,
-            &built,
-            args.resolve_image_digests,
-        );
+        say_plan(settings, &reference, &files, &built, pin);
+        if args.app {
+            for (name, service) in &loaded.project.services {
+                settings.printer.info(&format!(
+                    "dry run: would copy {name}'s image ({}) into {}/{}",
+                    service.image, reference.registry, reference.repository
+                ));
+            }
+        }
         return Ok(ExitCode::SUCCESS);
     }
     // As Compose: an image that cannot be pushed is said, and the project published.
@@ -67,7 +72,7 @@ pub fn run(settings: &Settings, args: &PublishArgs) -> anyhow::Result<ExitCode> 
             )),
         }
     }
-    if args.resolve_image_digests {
+    if pin {
         config::pin_image_digests(&mut loaded.project)?;
         let pinned = config::image_lock(&loaded.project, Format::Yaml)?;
         files.layers.push(wharf_registry::Layer::compose_file(
@@ -89,16 +94,44 @@ pub fn run(settings: &Settings, args: &PublishArgs) -> anyhow::Result<ExitCode> 
         OciVersion::V1_0 => "OCI 1.0",
         OciVersion::V1_1 => "OCI 1.1",
     };
-    let digest = published
-        .digest
-        .map(|digest| format!(" ({digest})"))
-        .unwrap_or_default();
     let count = files.layers.len();
     settings.printer.info(&format!(
-        "published {reference}{digest}: {count} file{}, {version}",
+        "published {reference} ({}): {count} file{}, {version}",
+        published.digest,
         crate::output::plural(count)
     ));
+    if args.app {
+        publish_images(settings, &reference, &loaded, &published)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--app`: each service's image (as pinned) copied into the repository, and the index
+/// of them that names the project.
+fn publish_images(
+    settings: &Settings,
+    reference: &Reference,
+    loaded: &Loaded,
+    published: &wharf_registry::Published,
+) -> anyhow::Result<()> {
+    let mut images = Vec::with_capacity(loaded.project.services.len());
+    for (name, service) in &loaded.project.services {
+        settings.printer.info(&format!(
+            "copying {name}'s image ({}) into {}/{}",
+            service.image, reference.registry, reference.repository
+        ));
+        images.push(Reference::parse(&service.image)?);
+    }
+    let index =
+        sigpipe::as_errors_while(|| wharf_registry::publish_images(reference, &images, published))?;
+    let count = images.len();
+    settings.printer.info(&format!(
+        "published the index of {count} image{} as {}/{}@{index}",
+        crate::output::plural(count),
+        reference.registry,
+        reference.repository
+    ));
+    Ok(())
 }
 
 /// A service that only builds has no image to name in the artifact.

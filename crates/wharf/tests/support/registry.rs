@@ -18,28 +18,37 @@ pub struct Registry {
     /// What a client trusts (through `SSL_CERT_FILE`) when it speaks HTTPS: the
     /// authority of its certificate, or the self-signed certificate itself.
     pub certificate: Option<PathBuf>,
+    /// Where it keeps repositories, so a twin can serve the same ones.
+    data: PathBuf,
     server: std::process::Child,
     _storage: tempfile::TempDir,
 }
 
 impl Registry {
     pub fn start() -> Self {
-        Self::serve(None)
+        Self::serve(None, None)
     }
 
     /// HTTPS, with a certificate issued by an authority of the test's own.
     pub fn start_tls() -> Self {
-        Self::serve(Some(Tls::Authority))
+        Self::serve(Some(Tls::Authority), None)
+    }
+
+    /// A second registry over HTTPS serving this one's repositories: the Docker engine
+    /// pushes to a loopback registry in plain HTTP, and Compose reads only HTTPS.
+    pub fn tls_twin(&self) -> Self {
+        Self::serve(Some(Tls::Authority), Some(self.data.clone()))
     }
 
     /// HTTPS, with the self-signed certificate `openssl req -x509` makes (marked as an
     /// authority itself), as a developer's registry often has.
     pub fn start_self_signed() -> Self {
-        Self::serve(Some(Tls::SelfSigned))
+        Self::serve(Some(Tls::SelfSigned), None)
     }
 
-    fn serve(tls: Option<Tls>) -> Self {
+    fn serve(tls: Option<Tls>, data: Option<PathBuf>) -> Self {
         let storage = tempfile::tempdir().unwrap();
+        let data = data.unwrap_or_else(|| storage.path().join("data"));
         let address = format!("127.0.0.1:{}", free_port());
         // A certificate authority of the test's own and the registry's certificate
         // signed by it, as a company's registry has them; or one self-signed.
@@ -93,7 +102,7 @@ impl Registry {
             &config,
             format!(
                 "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: {address}{tls_config}}}\n",
-                storage.path().join("data").display()
+                data.display()
             ),
         )
         .unwrap();
@@ -107,6 +116,7 @@ impl Registry {
         let registry = Self {
             address,
             certificate: certificate.map(|[trusted, _, _]| trusted),
+            data,
             server,
             _storage: storage,
         };
@@ -114,6 +124,22 @@ impl Registry {
             registry.get("/v2/").is_some()
         });
         registry
+    }
+
+    /// The digests of every manifest `repository` holds, tagged or not (the registry
+    /// lists only tags).
+    pub fn manifests_in(&self, repository: &str) -> Vec<String> {
+        let revisions = self.data.join(format!(
+            "docker/registry/v2/repositories/{repository}/_manifests/revisions/sha256"
+        ));
+        let mut found: Vec<String> = std::fs::read_dir(revisions)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| format!("sha256:{}", entry.file_name().to_string_lossy()))
+            .collect();
+        found.sort();
+        found
     }
 
     /// The body of a GET of `path`, if the registry answers 2xx.
