@@ -54,6 +54,34 @@ pub fn with_spec_fields(line: &mut Value, service: &wharf_plan::ServiceSpec) {
         }
         None => (String::new(), service.command.clone()),
     };
+    if let (Value::Object(fields), Some(container)) = (&mut *line, &service.container) {
+        // As `docker ps` shows them: a volume by its name, a bind mount by its path.
+        let mounts: Vec<&str> = container
+            .mounts
+            .iter()
+            .filter(|mount| mount.kind != "tmpfs" && !mount.source.is_empty())
+            .map(|mount| mount.source.as_str())
+            .collect();
+        let volumes = container
+            .mounts
+            .iter()
+            .filter(|mount| mount.kind == "volume")
+            .count();
+        let labels: Vec<String> = container
+            .labels
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        let networks: Vec<&str> = container.networks.keys().map(String::as_str).collect();
+        for (key, value) in [
+            ("Labels", labels.join(",")),
+            ("LocalVolumes", volumes.to_string()),
+            ("Mounts", mounts.join(",")),
+            ("Networks", networks.join(",")),
+        ] {
+            fields.insert(key.to_owned(), Value::String(value));
+        }
+    }
     if let Value::Object(fields) = line {
         fields.insert("Image".to_owned(), Value::String(image));
         let command = if command.is_empty() {
@@ -70,6 +98,10 @@ pub fn ps_line(project: &str, instance: &InstanceStatus, now_ms: u64) -> Value {
     let since = instance
         .started_at_ms
         .map(|t| human_duration(now_ms.saturating_sub(t)));
+    // An exit is dated from when it ended, as Docker dates it.
+    let ended = instance
+        .finished_at_ms
+        .map(|t| human_duration(now_ms.saturating_sub(t)));
     let health = match instance.health {
         Health::None => "",
         Health::Starting => "starting",
@@ -77,18 +109,14 @@ pub fn ps_line(project: &str, instance: &InstanceStatus, now_ms: u64) -> Value {
         Health::Unhealthy => "unhealthy",
     };
     let state = compose_state_of(instance);
-    let mut status = match (state, &since) {
-        ("running", Some(since)) => format!("Up {since}"),
-        ("paused", Some(since)) => format!("Up {since} (Paused)"),
-        ("exited", Some(since)) => format!(
-            "Exited ({}) {since} ago",
-            instance.exit_code.unwrap_or_default()
-        ),
-        ("restarting", Some(since)) => format!(
-            "Restarting ({}) {since} ago",
-            instance.exit_code.unwrap_or_default()
-        ),
-        ("exited", None) => format!("Exited ({})", instance.exit_code.unwrap_or_default()),
+    let code = instance.exit_code.unwrap_or_default();
+    let mut status = match (state, &since, &ended) {
+        ("running", Some(since), _) => format!("Up {since}"),
+        ("paused", Some(since), _) => format!("Up {since} (Paused)"),
+        ("exited", _, Some(ended)) => format!("Exited ({code}) {ended} ago"),
+        ("restarting", _, Some(ended)) => format!("Restarting ({code}) {ended} ago"),
+        ("restarting", _, None) => format!("Restarting ({code})"),
+        ("exited", _, None) => format!("Exited ({code})"),
         _ => "Created".to_owned(),
     };
     if state == "running" && !health.is_empty() {
@@ -130,6 +158,13 @@ pub fn ps_line(project: &str, instance: &InstanceStatus, now_ms: u64) -> Value {
         "Publishers": publishers,
         "Ports": ports,
         "RunningFor": since.map(|s| format!("{s} ago")).unwrap_or_default(),
+        "CreatedAt": instance.started_at_ms.map(docker_time).unwrap_or_default(),
+        // What the spec knows (`with_spec_fields`); so a template naming them works.
+        "Labels": "",
+        "LocalVolumes": "0",
+        "Mounts": "",
+        "Networks": "",
+        "Size": "0B",
     });
     with_own_fields(&mut line, instance);
     line
@@ -157,6 +192,12 @@ fn with_own_fields(into: &mut Value, own: &impl serde::Serialize) {
     if let (Some(into), Ok(own)) = (into.as_object_mut(), serde_json::to_value(own)) {
         into.insert("wharf".to_owned(), own);
     }
+}
+
+/// A time as `docker ps` prints it: `2026-12-02 03:03:56 +0000 UTC`.
+fn docker_time(ms: u64) -> String {
+    let text = crate::utc_text(ms);
+    format!("{} {} +0000 UTC", &text[..10], &text[11..19])
 }
 
 /// A duration in Docker's words: `Less than a second`, `5 seconds`, `About a minute`,
@@ -216,6 +257,7 @@ mod tests {
                 ..Default::default()
             }],
             started_at_ms: Some(1_000),
+            finished_at_ms: None,
             listening: Vec::new(),
             message: String::new(),
             paused: false,
@@ -229,5 +271,21 @@ mod tests {
         assert_eq!(line["RunningFor"], "2 minutes ago");
         assert_eq!(line["wharf"]["backend"], "docker");
         assert_eq!(line["wharf"]["state"], "running");
+        assert_eq!(line["CreatedAt"], "1970-01-01 00:00:01 +0000 UTC");
+        assert_eq!(
+            (&line["Networks"], &line["Size"]),
+            (&json!(""), &json!("0B"))
+        );
+
+        // An exit is dated from its end, not from the start of the run.
+        let stopped = InstanceStatus {
+            state: InstanceState::Stopped,
+            exit_code: Some(137),
+            finished_at_ms: Some(119_000),
+            ..instance
+        };
+        let line = ps_line("shop", &stopped, 121_000);
+        assert_eq!(line["Status"], "Exited (137) 2 seconds ago");
+        assert_eq!(line["RunningFor"], "2 minutes ago");
     }
 }

@@ -182,6 +182,9 @@ pub struct InstanceStatus {
     pub ports: Vec<PortSpec>,
     /// Milliseconds since the Unix epoch when the current process started.
     pub started_at_ms: Option<u64>,
+    /// When its last run ended, while it is not running: `Exited (0) 2 seconds ago`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at_ms: Option<u64>,
     /// Where a native instance's process listens, as last looked (shortly after it
     /// starts, and again as it settles); empty for containers.
     #[serde(default)]

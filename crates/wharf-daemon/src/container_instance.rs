@@ -351,6 +351,7 @@ mod tests {
             health,
             restarts: 0,
             ports: Vec::new(),
+            finished_ms: None,
         }
     }
 

@@ -177,6 +177,7 @@ pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
             status.container_id = container_id.unwrap_or_default();
             status.exit_code = None;
             status.started_at_ms = Some(now_ms());
+            status.finished_at_ms = None;
             status.health = if checked {
                 Health::Starting
             } else {
@@ -222,6 +223,11 @@ pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
             }
             status.exit_code = container.exit_code;
             status.restarts = container.restarts;
+            status.finished_at_ms = if container.running {
+                None
+            } else {
+                container.finished_ms.or(status.finished_at_ms)
+            };
         }
     }
     Ok(())
@@ -229,6 +235,7 @@ pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
 
 /// What every end of a run leaves: no process, its code, no health to speak of.
 fn ended(status: &mut InstanceStatus, exit_code: Option<i32>) {
+    status.finished_at_ms = Some(now_ms());
     status.pid = None;
     status.paused = false;
     status.exit_code = exit_code;
@@ -257,6 +264,7 @@ pub fn waiting(
         restarts: 0,
         ports: spec.ports.clone(),
         started_at_ms: None,
+        finished_at_ms: None,
         listening: Vec::new(),
         message: if dependencies.is_empty() {
             String::new()
@@ -341,6 +349,7 @@ mod tests {
                 health: Health::None,
                 restarts: 0,
                 ports: Vec::new(),
+                finished_ms: None,
             },
             health: Health::None,
         }

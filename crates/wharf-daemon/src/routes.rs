@@ -296,6 +296,7 @@ mod tests {
                 ..Default::default()
             }],
             started_at_ms: None,
+            finished_at_ms: None,
             listening: Vec::new(),
             message: String::new(),
             paused: false,

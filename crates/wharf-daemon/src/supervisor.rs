@@ -961,12 +961,23 @@ impl Supervisor {
                 ports: c.ports,
                 // The engine's list says when it was made; it started right after.
                 started_at_ms: c.created_ms,
+                finished_at_ms: c.finished_ms,
                 listening: Vec::new(),
                 message: "not run by wharfd: Docker Compose's, or left by an earlier run"
                     .to_owned(),
                 paused: false,
             })
             .collect();
+        // The list does not say when a container stopped; each stopped one is asked.
+        for instance in &mut found {
+            if instance.state == InstanceState::Exited {
+                instance.finished_at_ms = engine
+                    .state(&instance.container_id)
+                    .await
+                    .ok()
+                    .and_then(|state| state.finished_ms);
+            }
+        }
         // In name order, as Compose lists them.
         found.sort_by(|a, b| (&a.service, a.replica).cmp(&(&b.service, b.replica)));
         Ok(found)

@@ -73,6 +73,8 @@ pub struct ContainerState {
     pub restarts: u32,
     /// Published ports as the engine bound them (it picks the unpublished ones).
     pub ports: Vec<wharf_plan::PortSpec>,
+    /// When it last stopped, if it has and is not running.
+    pub finished_ms: Option<u64>,
 }
 
 /// How long one request may take; image pulls and builds stream for longer.
@@ -120,6 +122,8 @@ pub struct ProjectContainer {
     pub exit_code: Option<i32>,
     /// When the engine created it, in milliseconds since the epoch.
     pub created_ms: Option<u64>,
+    /// When it stopped, for one that ran and is not running.
+    pub finished_ms: Option<u64>,
     pub ports: Vec<wharf_plan::PortSpec>,
 }
 
@@ -607,6 +611,8 @@ impl Engine {
                         .created
                         .and_then(|s| u64::try_from(s).ok())
                         .map(|s| s * 1000),
+                    // The list does not say; `state` does.
+                    finished_ms: None,
                     ports: c
                         .ports
                         .unwrap_or_default()
@@ -818,6 +824,11 @@ impl Engine {
                 .restart_count
                 .and_then(|c| u32::try_from(c).ok())
                 .unwrap_or(0),
+            // A container that never ran says year 1, before any time wharf counts.
+            finished_ms: (!running)
+                .then(|| state.finished_at.as_deref().and_then(wharf_api::rfc3339_ms))
+                .flatten()
+                .filter(|ms| *ms > 0),
         })
     }
 

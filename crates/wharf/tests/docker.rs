@@ -206,6 +206,62 @@ fn each_tool_takes_down_what_the_other_started() {
     );
     let page = std::net::TcpStream::connect(("127.0.0.1", port));
     assert!(page.is_ok(), "the published port answers");
+    // `ps --format json` has Compose's fields, with the same values for what the file
+    // decides, so a template or `jq` script written for Compose reads wharf's.
+    let theirs: Vec<Value> = compose(&stack, &["ps", "--format", "json"])
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let ours = stack.compose_ps();
+    for (ours, theirs) in ours.iter().zip(&theirs) {
+        let keys = |line: &Value| {
+            let mut keys: Vec<String> = line.as_object().unwrap().keys().cloned().collect();
+            keys.retain(|key| key != "wharf");
+            keys.sort();
+            keys
+        };
+        assert_eq!(keys(ours), keys(&theirs), "{ours}\n{theirs}");
+        for field in [
+            "Name",
+            "Networks",
+            "Mounts",
+            "LocalVolumes",
+            "Size",
+            "State",
+        ] {
+            assert_eq!(ours[field], theirs[field], "{field}: {ours}\n{theirs}");
+        }
+        let labels = |line: &Value| -> std::collections::BTreeSet<String> {
+            line["Labels"]
+                .as_str()
+                .unwrap()
+                .split(',')
+                .map(str::to_owned)
+                .collect()
+        };
+        assert!(labels(ours).is_subset(&labels(&theirs)), "{ours}\n{theirs}");
+    }
+    assert_eq!(ours.len(), theirs.len());
+    assert!(
+        stack
+            .ok(&["ps", "--format", "{{.Name}} {{.Networks}}"])
+            .contains("wharfcross-web-1 wharfcross_default"),
+    );
+    // A stopped instance's exit is dated from when it stopped, not from its start.
+    std::thread::sleep(Duration::from_secs(3));
+    stack.ok(&["stop", "web"]);
+    let web = stack
+        .compose_ps()
+        .into_iter()
+        .find(|line| line["Service"] == "web")
+        .unwrap();
+    let status = web["Status"].as_str().unwrap();
+    assert!(
+        status.starts_with("Exited (")
+            && (status.ends_with(") Less than a second ago") || status.ends_with(") 1 second ago")),
+        "{status}"
+    );
+    stack.ok(&["start", "web"]);
     let exec = stack.wharf(&[
         "exec",
         "-e",
