@@ -255,11 +255,11 @@ fn each_tool_takes_down_what_the_other_started() {
         .into_iter()
         .find(|line| line["Service"] == "web")
         .unwrap();
-    let status = web["Status"].as_str().unwrap();
+    let shown = web["Status"].as_str().unwrap();
     assert!(
-        status.starts_with("Exited (")
-            && (status.ends_with(") Less than a second ago") || status.ends_with(") 1 second ago")),
-        "{status}"
+        shown.starts_with("Exited (")
+            && (shown.ends_with(") Less than a second ago") || shown.ends_with(") 1 second ago")),
+        "{shown}"
     );
     stack.ok(&["start", "web"]);
     let exec = stack.wharf(&[
