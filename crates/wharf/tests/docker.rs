@@ -220,7 +220,7 @@ fn each_tool_takes_down_what_the_other_started() {
             keys.sort();
             keys
         };
-        assert_eq!(keys(ours), keys(&theirs), "{ours}\n{theirs}");
+        assert_eq!(keys(ours), keys(theirs), "{ours}\n{theirs}");
         for field in [
             "Name",
             "Networks",
@@ -239,7 +239,7 @@ fn each_tool_takes_down_what_the_other_started() {
                 .map(str::to_owned)
                 .collect()
         };
-        assert!(labels(ours).is_subset(&labels(&theirs)), "{ours}\n{theirs}");
+        assert!(labels(ours).is_subset(&labels(theirs)), "{ours}\n{theirs}");
     }
     assert_eq!(ours.len(), theirs.len());
     assert!(
