@@ -604,6 +604,18 @@ impl Supervisor {
             Err(unknown) => return self.down_foreign(name, volumes).await.ok_or(unknown),
         };
         let levels = stop_levels(&spec.services)?;
+        // What is said to stop: services with instances, not one `rm` took away.
+        let present: std::collections::HashSet<String> = self
+            .shared
+            .projects()
+            .get(name)
+            .map(|p| {
+                p.instances
+                    .values()
+                    .map(|i| i.status.service.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
         // Forgotten first: a project whose state cannot be removed keeps running.
         self.shared.store.forget(name)?;
         self.shared.events.emit(name, project_change("down", &[]));
@@ -611,7 +623,7 @@ impl Supervisor {
         for level in levels {
             self.stop_services(name, &level, Command::Stop(grace), true)
                 .await;
-            stopped.extend(level);
+            stopped.extend(level.into_iter().filter(|s| present.contains(s)));
         }
         if let Some(project) = self.shared.projects().remove(name) {
             project.logs.close();

@@ -1008,6 +1008,16 @@ services:
     stack.ok(&["start", "web"]);
     stack.ok(&["rm", "-s", "-f"]);
     assert!(stack.ps().is_empty(), "-s stops, then removes");
+    // `down` names what it stopped, not a service `rm` took away before.
+    stack.ok(&["up", "-d", "--wait", "web"]);
+    let _ = stack.wharf(&["up", "-d", "once"]);
+    stack.ok(&["rm", "-s", "-f", "once"]);
+    let down = stack.wharf(&["down"]);
+    let said = String::from_utf8_lossy(&down.stderr);
+    assert!(
+        said.contains("web        stopped") && !said.contains("once"),
+        "{said}"
+    );
 
     // A bare `wharf` is help, on stdout, exit 0.
     let bare = stack.wharf(&[]);
