@@ -33,6 +33,17 @@ impl LogPrinter {
         }
     }
 
+    /// Pads every prefix to the longest of `instances`' names from the first line on,
+    /// as Compose does, so the column does not move when a longer name first speaks.
+    pub fn fit(&mut self, instances: &[wharf_api::InstanceStatus], services: &[String]) {
+        let longest = instances
+            .iter()
+            .filter(|i| services.is_empty() || services.contains(&i.service))
+            .map(|i| i.service.len() + 1 + i.replica.to_string().len())
+            .max();
+        self.width = self.width.max(longest.unwrap_or(0));
+    }
+
     pub fn print(&mut self, line: &LogLine) -> std::io::Result<()> {
         let mut out = String::new();
         if self.prefix {

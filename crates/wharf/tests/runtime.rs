@@ -1092,6 +1092,13 @@ volumes:
             .count()
             >= 2
     });
+    // The prefix column is as wide as the longest instance's name from the first line
+    // (db-1's start is said before web-1 says anything), as Compose's.
+    let all = stack.ok(&["logs"]);
+    let columns: std::collections::BTreeSet<Option<usize>> =
+        all.lines().map(|line| line.find(" | ")).collect();
+    assert_eq!(columns.len(), 1, "{all}");
+    assert!(all.contains("db-1  | "), "{all}");
     // --index: one instance; --until: nothing after it; --since an RFC 3339 time.
     let second = stack.ok(&["logs", "--index", "2", "web"]);
     assert!(

@@ -16,9 +16,9 @@ pub fn run(settings: &Settings, args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let (since, until) =
         window(args.since.as_deref(), args.until.as_deref()).map_err(anyhow::Error::msg)?;
     let client = daemon_client::connect(&settings.paths)?;
+    let instances = project_ref::instances(&client, &name)?;
     if let Some(index) = args.index {
         // As Compose: an instance that is not there is an error, not silence.
-        let instances = project_ref::instances(&client, &name)?;
         for service in &args.services {
             if !instances
                 .iter()
@@ -35,6 +35,7 @@ pub fn run(settings: &Settings, args: &LogsArgs) -> anyhow::Result<ExitCode> {
         settings.global.ansi
     };
     let mut lines = LogPrinter::new(ansi, !args.no_log_prefix, args.timestamps);
+    lines.fit(&instances, &args.services);
     for line in client.stream::<LogLine>(&path)? {
         let line = line?;
         if until.is_some_and(|until| line.time_ms > until) {

@@ -380,6 +380,7 @@ fn attached(
     let hidden = args.no_attach.clone();
     let ansi = if args.no_color { Ansi::Never } else { ansi };
     let mut log_printer = LogPrinter::new(ansi, !args.no_log_prefix, args.timestamps);
+    log_printer.fit(&project_ref::instances(client, name)?, &shown);
     std::thread::spawn(move || {
         for line in logs.map_while(Result::ok) {
             if hidden.contains(&line.service) {
