@@ -5,6 +5,7 @@
 mod support;
 
 use support::Stack;
+use support::registry::Registry;
 use support::snapshot::{Filters, Transcript, assert_snapshot};
 
 fn filters(stack: &Stack, ports: &[u16]) -> Filters {
@@ -254,4 +255,27 @@ services:
     transcript.step("the server down", &["stop", "db"]);
     transcript.step("and asked", &["db", "ls"]);
     assert_snapshot("database_commands", &transcript.text(), &filters);
+}
+
+#[test]
+fn publishing_reads_as_pinned() {
+    let registry = Registry::start();
+    let stack = Stack::new(
+        "name: shop\nservices:\n  web:\n    image: busybox\n    environment: {GREETING: hello}\n    volumes: [./html:/www]\n",
+    );
+    let filters = filters(&stack, &[]).text(&registry.address, "REGISTRY");
+    let target = format!("{}/shop/app:1", registry.address);
+    let mut transcript = Transcript::new(&stack);
+    transcript.step("environment needs --with-env", &["publish", "-y", &target]);
+    transcript.step(
+        "what it would do",
+        &["--dry-run", "publish", "--with-env", &target],
+    );
+    transcript.step("no terminal to answer", &["publish", "--with-env", &target]);
+    transcript.step("published", &["publish", "--with-env", "-y", &target]);
+    transcript.step(
+        "read back",
+        &["-f", &format!("oci://{target}"), "config", "--services"],
+    );
+    assert_snapshot("publishing", &transcript.text(), &filters);
 }

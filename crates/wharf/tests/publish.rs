@@ -258,7 +258,8 @@ fn a_loopback_registry_in_plain_http_gets_the_project_and_nothing_leaks_without_
     assert!(planned.status.success(), "{said}");
     assert!(planned.stdout.is_empty(), "{planned:?}");
     assert!(
-        said.contains("would ask, the artifact carries this environment")
+        said.contains("dry run: the artifact carries this environment")
+            && said.contains("would ask \"Publish this environment?\"")
             && said.contains("  web: GREETING")
             && said.contains("would publish")
             && said.contains("compose.yaml (")

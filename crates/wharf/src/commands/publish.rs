@@ -254,10 +254,11 @@ fn ask(
         }
         // A dry run says what it would ask, and goes on as if the answer were yes.
         if dry_run {
-            printer.info(&format!("dry run: would ask, {heading}"));
+            printer.info(&format!("dry run: {heading}"));
             for item in &items {
                 printer.info(&format!("  {item}"));
             }
+            printer.info(&format!("dry run: would ask {question:?}"));
             continue;
         }
         if !args.yes

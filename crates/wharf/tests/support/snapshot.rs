@@ -76,6 +76,9 @@ fn normalize_line(line: &str) -> String {
 
 /// `(pid 123)` and `123,` keep their punctuation around the placeholder.
 fn placeholder(word: &str) -> Option<String> {
+    if let Some(digested) = without_digest(word) {
+        return Some(digested);
+    }
     let core = word.trim_matches(['(', ')', ',', ':', ';']);
     let replaced = if is_duration(core) {
         "[TIME]"
@@ -106,6 +109,16 @@ fn without_stamp(word: &str) -> Option<String> {
         is_shaped(candidate, "dddddddd-dddddd")
             .then(|| format!("{}[STAMP]{}", &word[..start], &word[start + 15..]))
     })
+}
+
+/// `repo@sha256:<64 hex>` → `repo@[DIGEST]`: what a registry names content by, which
+/// changes with the time written into it.
+fn without_digest(word: &str) -> Option<String> {
+    let start = word.find("sha256:")?;
+    let hex = word.get(start + 7..start + 71)?;
+    hex.bytes()
+        .all(|b| b.is_ascii_hexdigit())
+        .then(|| format!("{}[DIGEST]{}", &word[..start], &word[start + 71..]))
 }
 
 /// Whether `word` has the shape `pattern`, where `d` stands for any digit.
