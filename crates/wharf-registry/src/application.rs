@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::artifact::{
     COMPOSE_VERSION, INDEX_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, PROJECT_ARTIFACT_TYPE,
 };
-use crate::client::{self, Access, Manifest, Session};
+use crate::client::{self, Access, BlobCopy, Manifest, Session};
 use crate::error::RegistryError;
 use crate::publish::Published;
 use crate::reference::Reference;
@@ -19,18 +19,33 @@ use crate::{OciVersion, artifact};
 /// Every kind of manifest an image is pushed as.
 const IMAGE_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
-/// Copies `images` into `target`'s repository and pushes, by its digest, the index of
-/// them whose subject is `project`; returns the index's digest.
+/// What copying one image took: its blobs' bytes that crossed the network, and how
+/// many blobs the registry mounted or the repository had already.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ImageCopy {
+    pub copied_bytes: u64,
+    pub copied: usize,
+    pub mounted: usize,
+    pub present: usize,
+}
+
+/// Copies `images` into `target`'s repository (calling `copied` with each one's place
+/// in `images` once it is there) and pushes,
+/// by its digest, the index of them whose subject is `project`; returns the index's
+/// digest.
 pub fn publish_images(
     target: &Reference,
     images: &[Reference],
     project: &Published,
+    mut copied: impl FnMut(usize, &ImageCopy),
 ) -> Result<String, RegistryError> {
     client::block_on(target, async {
         let mut session = Session::open(target, Access::Push).await?;
         let mut manifests = Vec::with_capacity(images.len());
-        for image in images {
-            manifests.push(copy_image(&mut session, image).await?);
+        for (place, image) in images.iter().enumerate() {
+            let mut took = ImageCopy::default();
+            manifests.push(copy_image(&mut session, image, &mut took).await?);
+            copied(place, &took);
         }
         let index = index(&manifests, project);
         let digest = artifact::digest(&index);
@@ -43,7 +58,11 @@ pub fn publish_images(
 
 /// Copies `image` into `target`'s repository: blobs first, then each manifest under
 /// its digest, a list's platforms before the list. Returns the index's entry for it.
-async fn copy_image(target: &mut Session, image: &Reference) -> Result<Value, RegistryError> {
+async fn copy_image(
+    target: &mut Session,
+    image: &Reference,
+    took: &mut ImageCopy,
+) -> Result<Value, RegistryError> {
     let mut source = Session::open(image, Access::Pull).await?;
     let top = source
         .get_manifest(image.version(), IMAGE_MANIFESTS)
@@ -53,13 +72,13 @@ async fn copy_image(target: &mut Session, image: &Reference) -> Result<Value, Re
         for platform in platforms {
             let digest = platform["digest"].as_str().unwrap_or_default();
             let one = source.get_manifest(digest, IMAGE_MANIFESTS).await?;
-            copy_blobs(target, &mut source, &parse(&one, image)?).await?;
+            copy_blobs(target, &mut source, &parse(&one, image)?, took).await?;
             target
                 .put_manifest(&one.digest, &one.media_type, one.body)
                 .await?;
         }
     } else {
-        copy_blobs(target, &mut source, &body).await?;
+        copy_blobs(target, &mut source, &body, took).await?;
     }
     target
         .put_manifest(&top.digest, &top.media_type, top.body.clone())
@@ -87,6 +106,7 @@ async fn copy_blobs(
     target: &mut Session,
     source: &mut Session,
     manifest: &Value,
+    took: &mut ImageCopy,
 ) -> Result<(), RegistryError> {
     let blobs = std::iter::once(&manifest["config"])
         .chain(manifest["layers"].as_array().into_iter().flatten());
@@ -97,7 +117,14 @@ async fn copy_blobs(
                 why: "a manifest names a blob without its digest and size".to_owned(),
             });
         };
-        target.copy_blob(source, digest, size).await?;
+        match target.copy_blob(source, digest, size).await? {
+            BlobCopy::Present => took.present += 1,
+            BlobCopy::Mounted => took.mounted += 1,
+            BlobCopy::Copied => {
+                took.copied += 1;
+                took.copied_bytes += size;
+            }
+        }
     }
     Ok(())
 }

@@ -33,6 +33,17 @@ pub struct Manifest {
 /// time and size limits.
 pub(crate) const CHUNK: u64 = 16 << 20;
 
+/// What copying a blob took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlobCopy {
+    /// The repository had it.
+    Present,
+    /// The registry took it from the other repository: nothing crossed the network.
+    Mounted,
+    /// Its bytes went across.
+    Copied,
+}
+
 enum Upload {
     /// The registry took the blob from another of its repositories.
     Mounted,
@@ -114,14 +125,14 @@ impl Session {
         source: &mut Session,
         digest: &str,
         size: u64,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<BlobCopy, RegistryError> {
         if self.has_blob(digest).await? {
-            return Ok(());
+            return Ok(BlobCopy::Present);
         }
         let same_registry = source.base.host == self.base.host;
         let mount = same_registry.then_some(source.reference.repository.as_str());
         let mut location = match self.start_upload(digest, mount).await? {
-            Upload::Mounted => return Ok(()),
+            Upload::Mounted => return Ok(BlobCopy::Mounted),
             Upload::Started(location) => location,
         };
         let what = format!("the blob {digest}");
@@ -148,7 +159,8 @@ impl Session {
                 why: "its content does not match its digest".to_owned(),
             });
         }
-        self.finish_upload(&location, digest, Bytes::new()).await
+        self.finish_upload(&location, digest, Bytes::new()).await?;
+        Ok(BlobCopy::Copied)
     }
 
     async fn has_blob(&mut self, digest: &str) -> Result<bool, RegistryError> {

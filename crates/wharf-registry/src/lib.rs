@@ -14,7 +14,7 @@ mod reference;
 mod transport;
 mod trust;
 
-pub use application::publish_images;
+pub use application::{ImageCopy, publish_images};
 pub use artifact::{Layer, OciVersion, digest};
 pub use credentials::{Credentials, all_credentials, credentials_for, registry_of};
 pub use error::RegistryError;

@@ -1977,7 +1977,12 @@ fn publish_app_copies_the_images_beside_the_project_as_compose_does() {
     };
     publish(&compose_binary(), "shop/compose");
     let said = publish(env!("CARGO_BIN_EXE_wharf"), "shop/wharf");
-    assert!(said.contains("copying app's image ("), "{said}");
+    // In the registry the image is in, its blobs are mounted: nothing crosses.
+    assert!(
+        said.contains(&format!("  app: {}/wharf-test/big:1@sha256:", twin.address))
+            && said.contains(": 4 blobs mounted from the same registry\n"),
+        "{said}"
+    );
     // Each index names the copied image and, as its subject, the project at the tag.
     let index_in = |repository: &str| {
         let accept = "application/vnd.oci.image.manifest.v1+json";
@@ -2027,6 +2032,8 @@ fn publish_app_copies_the_images_beside_the_project_as_compose_does() {
         .output()
         .unwrap();
     assert!(copied.status.success(), "{copied:?}");
+    let said = String::from_utf8_lossy(&copied.stderr);
+    assert!(said.contains("MiB copied in 4 blobs\n"), "{said}");
     let from_copy = format!("{}/shop/copied@{image_digest}", elsewhere.address);
     let ran = Command::new("docker")
         .args(["run", "--rm", &from_copy, "sha256sum", "/blob"])

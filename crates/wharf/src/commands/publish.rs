@@ -114,16 +114,30 @@ fn publish_images(
     loaded: &Loaded,
     published: &wharf_registry::Published,
 ) -> anyhow::Result<()> {
-    let mut images = Vec::with_capacity(loaded.project.services.len());
-    for (name, service) in &loaded.project.services {
-        settings.printer.info(&format!(
-            "copying {name}'s image ({}) into {}/{}",
-            service.image, reference.registry, reference.repository
-        ));
-        images.push(Reference::parse(&service.image)?);
-    }
-    let index =
-        sigpipe::as_errors_while(|| wharf_registry::publish_images(reference, &images, published))?;
+    let services: Vec<(&String, &String)> = loaded
+        .project
+        .services
+        .iter()
+        .map(|(name, service)| (name, &service.image))
+        .collect();
+    let images = loaded
+        .project
+        .services
+        .values()
+        .map(|service| Reference::parse(&service.image))
+        .collect::<Result<Vec<_>, _>>()?;
+    settings.printer.info(&format!(
+        "copying the services' images into {}/{}",
+        reference.registry, reference.repository
+    ));
+    let index = sigpipe::as_errors_while(|| {
+        wharf_registry::publish_images(reference, &images, published, |place, took| {
+            let (service, image) = services[place];
+            settings
+                .printer
+                .info(&format!("  {service}: {image}: {}", image_copy_text(took)));
+        })
+    })?;
     let count = images.len();
     settings.printer.info(&format!(
         "published the index of {count} image{} as {}/{}@{index}",
@@ -132,6 +146,30 @@ fn publish_images(
         reference.repository
     ));
     Ok(())
+}
+
+/// `12.3MiB copied in 2 blobs, 1 blob mounted from the same registry`: what copying
+/// an image took.
+fn image_copy_text(took: &wharf_registry::ImageCopy) -> String {
+    let blobs = |count: usize| format!("{count} blob{}", crate::output::plural(count));
+    let mut parts = Vec::new();
+    if took.copied > 0 {
+        parts.push(format!(
+            "{} copied in {}",
+            crate::output::human_size(took.copied_bytes),
+            blobs(took.copied)
+        ));
+    }
+    if took.mounted > 0 {
+        parts.push(format!(
+            "{} mounted from the same registry",
+            blobs(took.mounted)
+        ));
+    }
+    if took.present > 0 {
+        parts.push(format!("{} there already", blobs(took.present)));
+    }
+    parts.join(", ")
 }
 
 /// A service that only builds has no image to name in the artifact.
