@@ -30,9 +30,8 @@ pub struct ImageCopy {
 }
 
 /// Copies `images` into `target`'s repository (calling `copied` with each one's place
-/// in `images` once it is there) and pushes,
-/// by its digest, the index of them whose subject is `project`; returns the index's
-/// digest.
+/// in `images` once it is there) and pushes, by its digest, the index of them whose
+/// subject is `project`; returns the index's digest.
 pub fn publish_images(
     target: &Reference,
     images: &[Reference],
