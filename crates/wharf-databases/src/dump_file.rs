@@ -10,6 +10,8 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use wharf_runtime::DatabaseEngine;
+
 use crate::error::DbError;
 use crate::pipeline::Pipeline;
 
@@ -23,6 +25,13 @@ pub enum DumpFormat {
 impl DumpFormat {
     /// The format a file name asks for: `.sql`, `.sql.gz` or `.sql.zst`.
     pub fn of_path(path: &Path) -> Result<Self, DbError> {
+        if path.is_dir() {
+            return Err(DbError::Dump(format!(
+                "{} is a directory: name the dump file in it (`{}/NAME.sql.zst`)",
+                path.display(),
+                path.display()
+            )));
+        }
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         if name.ends_with(".sql.zst") {
             Ok(Self::Zstd)
@@ -113,16 +122,16 @@ pub fn write_dump(
         }
         // A reader of standard output that stops (`| head`) ends the dump, quietly.
         (None, _) => match outcome {
-            Err(DbError::Failed { message, .. })
-                if ["Broken pipe", "errno 32", "SIGPIPE"]
-                    .iter()
-                    .any(|words| message.contains(words)) =>
-            {
-                Ok(())
-            }
+            Err(err) if broken_pipe(&err) => Ok(()),
             other => other,
         },
     }
+}
+
+/// A program that failed only because the one it wrote to stopped reading.
+fn broken_pipe(err: &DbError) -> bool {
+    matches!(err, DbError::Failed { message, .. }
+        if ["Broken pipe", "errno 32", "SIGPIPE"].iter().any(|words| message.contains(words)))
 }
 
 /// The dump, through the compressor when there is one, into `file` or standard output.
@@ -161,9 +170,16 @@ fn partial_name(target: &Path) -> PathBuf {
 }
 
 /// Feeds the dump at `source` (`None`: this process's standard input), in whichever
-/// format its first bytes say, to `load`'s standard input. Input that is no dump
-/// (empty, or binary that is neither gzip nor zstd) is refused before anything runs.
-pub fn read_dump(source: Option<&Path>, mut load: Command) -> Result<(), DbError> {
+/// format its first bytes say, to `load`'s standard input, for a server of `engine`.
+/// Input that is no dump (empty, or binary that is neither gzip nor zstd), or the other
+/// engine's dump, is refused before anything runs; a dump whose tool ends every dump
+/// with a line of its own (`pg_dump`, `mariadb-dump`) and that lacks it is cut short,
+/// and an error once loaded, so the caller throws away what it loaded.
+pub fn read_dump(
+    source: Option<&Path>,
+    mut load: Command,
+    engine: DatabaseEngine,
+) -> Result<(), DbError> {
     let name = source.map_or_else(|| "standard input".to_owned(), |p| p.display().to_string());
     let mut input: Box<dyn Read + Send> = match source {
         Some(path) => Box::new(File::open(path).map_err(DbError::io(path))?),
@@ -175,7 +191,7 @@ pub fn read_dump(source: Option<&Path>, mut load: Command) -> Result<(), DbError
         .read_to_end(&mut head)
         .map_err(DbError::io(&name))?;
     let format = DumpFormat::sniff(&head);
-    check_head(&head, format).map_err(|why| DbError::Dump(format!("{name}: {why}")))?;
+    check_head(&head, format, engine).map_err(|why| DbError::Dump(format!("{name}: {why}")))?;
     let mut pipeline = Pipeline::default();
     load.stdout(Stdio::null());
     let loader_input = pipeline
@@ -187,9 +203,12 @@ pub fn read_dump(source: Option<&Path>, mut load: Command) -> Result<(), DbError
     // program that stops reading (an error in the SQL) ends them, and its own error
     // says why, so the broken pipe is not the news.
     let Some(mut decompressor) = format.decompressor() else {
+        let writer = writer_of(&head);
         let copy = std::thread::spawn(move || copy_into(loader_input, &head, &mut input));
         pipeline.wait()?;
-        return joined(copy, &name);
+        let tail = joined(copy, &name)?;
+        return check_tail(writer, tail.as_deref())
+            .map_err(|why| DbError::Dump(format!("{name}: {why}")));
     };
     let unpack = pipeline.spawn(
         decompressor.stdin(Stdio::piped()).stdout(Stdio::piped()),
@@ -201,54 +220,143 @@ pub fn read_dump(source: Option<&Path>, mut load: Command) -> Result<(), DbError
     );
     let feed = std::thread::spawn(move || copy_into(compressed, &head, &mut input));
     // What comes out of the decompressor is looked at as a plain dump would be.
-    let forward = std::thread::spawn(move || -> Result<(), String> {
+    let forward = std::thread::spawn(move || -> Result<_, String> {
         let mut unpacked = Vec::with_capacity(HEAD);
         (&mut sql)
             .take(HEAD as u64)
             .read_to_end(&mut unpacked)
             .map_err(|err| err.to_string())?;
-        check_head(&unpacked, DumpFormat::Sql)
+        check_head(&unpacked, DumpFormat::Sql, engine)
             .map_err(|why| format!("once decompressed, {why}"))?;
-        copy_into(loader_input, &unpacked, &mut sql).map_err(|err| err.to_string())
+        let writer = writer_of(&unpacked);
+        let tail = copy_into(loader_input, &unpacked, &mut sql).map_err(|err| err.to_string())?;
+        Ok((writer, tail))
     });
     let waited = pipeline.wait();
-    if let Ok(Err(why)) = forward.join() {
+    let forwarded = forward.join();
+    // A decompressor's own failure (a cut-off file) is the news, unless it only died
+    // because the forwarding stopped at what it found.
+    if let Err(err) = &waited
+        && !broken_pipe(err)
+    {
+        return waited;
+    }
+    if let Ok(Err(why)) = &forwarded {
         return Err(DbError::Dump(format!("{name}: {why}")));
     }
     waited?;
-    joined(feed, &name)
+    joined(feed, &name)?;
+    if let Ok(Ok((writer, tail))) = forwarded {
+        check_tail(writer, tail.as_deref())
+            .map_err(|why| DbError::Dump(format!("{name}: {why}")))?;
+    }
+    Ok(())
 }
 
 /// The outcome of a copying thread.
-fn joined(copy: std::thread::JoinHandle<std::io::Result<()>>, name: &str) -> Result<(), DbError> {
+fn joined<T>(copy: std::thread::JoinHandle<std::io::Result<T>>, name: &str) -> Result<T, DbError> {
     match copy.join() {
         Ok(copied) => copied.map_err(DbError::io(name)),
         Err(_) => Err(DbError::Dump(format!("{name}: the copy failed"))),
     }
 }
 
+/// The engine whose dump tool wrote a plain dump, as its first lines say.
+fn writer_of(head: &[u8]) -> Option<DatabaseEngine> {
+    let text = String::from_utf8_lossy(&head[..head.len().min(1024)]);
+    if text.contains("-- PostgreSQL database dump") {
+        Some(DatabaseEngine::Postgres)
+    } else if text.contains("-- MariaDB dump") || text.contains("-- MySQL dump") {
+        Some(DatabaseEngine::Mariadb)
+    } else {
+        None
+    }
+}
+
+/// The line each engine's dump tool ends every dump with.
+fn last_line(engine: DatabaseEngine) -> &'static str {
+    match engine {
+        DatabaseEngine::Postgres => "-- PostgreSQL database dump complete",
+        DatabaseEngine::Mariadb => "-- Dump completed",
+    }
+}
+
+fn tool(engine: DatabaseEngine) -> &'static str {
+    match engine {
+        DatabaseEngine::Postgres => "pg_dump",
+        DatabaseEngine::Mariadb => "mariadb-dump",
+    }
+}
+
+/// A dump its tool wrote ends with the tool's last line; `tail` is `None` when the
+/// loader stopped reading first (its own error says why).
+fn check_tail(writer: Option<DatabaseEngine>, tail: Option<&[u8]>) -> Result<(), String> {
+    let (Some(writer), Some(tail)) = (writer, tail) else {
+        return Ok(());
+    };
+    let last = last_line(writer);
+    if String::from_utf8_lossy(tail).contains(last) {
+        return Ok(());
+    }
+    Err(format!(
+        "it is cut short: {} ends every dump with \"{last}\", and this one stops before it; what it loaded was thrown away",
+        tool(writer)
+    ))
+}
+
 /// How much of a dump is looked at before it is loaded.
 const HEAD: usize = 4096;
 
-/// Refuses what cannot be a dump: nothing at all, or binary bytes (a NUL) that are
-/// neither of the compressed formats.
-fn check_head(head: &[u8], format: DumpFormat) -> Result<(), &'static str> {
+/// Refuses what cannot be a dump for a server of `engine`: nothing at all, binary
+/// bytes (a NUL) that are neither of the compressed formats, or the other engine's.
+fn check_head(head: &[u8], format: DumpFormat, engine: DatabaseEngine) -> Result<(), String> {
     if head.is_empty() {
-        return Err("it is empty, so it is no dump");
+        return Err("it is empty, so it is no dump".to_owned());
     }
     if format == DumpFormat::Sql && head.contains(&0) {
-        return Err("it is neither SQL text nor gzip or zstd, so it is no dump");
+        return Err("it is neither SQL text nor gzip or zstd, so it is no dump".to_owned());
     }
-    Ok(())
+    match writer_of(head) {
+        Some(writer) if format == DumpFormat::Sql && writer != engine => Err(format!(
+            "it is {}'s dump, and this server is not: load it into a server of that kind",
+            tool(writer)
+        )),
+        _ => Ok(()),
+    }
 }
 
-fn copy_into(mut pipe: impl Write, head: &[u8], rest: &mut dyn Read) -> std::io::Result<()> {
-    let result = pipe
-        .write_all(head)
-        .and_then(|()| std::io::copy(rest, &mut pipe).map(drop));
-    match result {
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
+/// How much of a dump's end is kept to find its tool's last line.
+const TAIL: usize = 1024;
+
+/// Copies `head` then `rest` into `pipe`; the last bytes copied, or `None` when the
+/// reader went away first (a loader that stopped at an error).
+fn copy_into(
+    mut pipe: impl Write,
+    head: &[u8],
+    rest: &mut dyn Read,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let mut tail = head[head.len().saturating_sub(TAIL)..].to_vec();
+    let mut copy = || -> std::io::Result<()> {
+        pipe.write_all(head)?;
+        let mut buffer = vec![0; 64 * 1024];
+        loop {
+            let read = match rest.read(&mut buffer) {
+                Ok(0) => return Ok(()),
+                Ok(read) => read,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            };
+            pipe.write_all(&buffer[..read])?;
+            tail.extend_from_slice(&buffer[..read]);
+            if tail.len() > 2 * TAIL {
+                tail.drain(..tail.len() - TAIL);
+            }
+        }
+    };
+    match copy() {
+        Ok(()) => Ok(Some(tail)),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(None),
+        Err(err) => Err(err),
     }
 }
 
@@ -291,7 +399,7 @@ mod tests {
             let copy = dir.path().join(format!("{name}.out"));
             let mut load = Command::new("sh");
             load.arg("-c").arg(format!("cat > {}", copy.display()));
-            read_dump(Some(&target), load).unwrap();
+            read_dump(Some(&target), load, DatabaseEngine::Postgres).unwrap();
             assert_eq!(
                 std::fs::read_to_string(&copy).unwrap(),
                 "select 1;\n",
@@ -330,8 +438,12 @@ mod tests {
         ] {
             let source = dir.path().join(name);
             std::fs::write(&source, bytes).unwrap();
-            let err =
-                read_dump(Some(&source), sh(&format!("touch {}", marker.display()))).unwrap_err();
+            let err = read_dump(
+                Some(&source),
+                sh(&format!("touch {}", marker.display())),
+                DatabaseEngine::Postgres,
+            )
+            .unwrap_err();
             assert!(err.to_string().contains("no dump"), "{name}: {err}");
             assert!(!marker.exists(), "{name}: the loader ran");
         }
@@ -354,8 +466,12 @@ mod tests {
             gzip.stdin.take().unwrap().write_all(bytes).unwrap();
             assert!(gzip.wait().unwrap().success());
             let received = dir.path().join(format!("{name}.received"));
-            let err =
-                read_dump(Some(&source), sh(&format!("cat > {}", received.display()))).unwrap_err();
+            let err = read_dump(
+                Some(&source),
+                sh(&format!("cat > {}", received.display())),
+                DatabaseEngine::Postgres,
+            )
+            .unwrap_err();
             assert!(
                 err.to_string().contains("once decompressed"),
                 "{name}: {err}"
@@ -372,8 +488,98 @@ mod tests {
         let err = read_dump(
             Some(&source),
             sh("head -c 10 >/dev/null; echo 'ERROR: syntax error' >&2; exit 3"),
+            DatabaseEngine::Postgres,
         )
         .unwrap_err();
         assert!(err.to_string().contains("syntax error"), "{err}");
+    }
+
+    #[test]
+    fn a_tools_dump_without_its_last_line_is_cut_short_in_every_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = "--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (id int);\n".to_owned()
+            + &"INSERT INTO t VALUES (1);\n".repeat(5000)
+            + "\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict abc\n\n";
+        let cut = &whole[..whole.len() / 2];
+        for name in ["d.sql", "d.sql.gz", "d.sql.zst"] {
+            for (text, complete) in [(whole.as_str(), true), (cut, false)] {
+                let target = dir.path().join(name);
+                let _ = std::fs::remove_file(&target);
+                let format = DumpFormat::of_path(&target).unwrap();
+                let mut print = Command::new("cat");
+                let source = dir.path().join("plain");
+                std::fs::write(&source, text).unwrap();
+                print.arg(&source);
+                write_dump(print, format, Some(&target)).unwrap();
+                let loaded = read_dump(
+                    Some(&target),
+                    sh("cat >/dev/null"),
+                    DatabaseEngine::Postgres,
+                );
+                match (complete, loaded) {
+                    (true, Ok(())) => {}
+                    (false, Err(err)) => assert!(
+                        err.to_string().contains("cut short")
+                            && err.to_string().contains("pg_dump"),
+                        "{name}: {err}"
+                    ),
+                    (complete, other) => panic!("{name}, complete {complete}: {other:?}"),
+                }
+            }
+        }
+        // What no tool wrote (a seed file) has no last line to look for.
+        let seed = dir.path().join("seed.sql");
+        std::fs::write(&seed, "INSERT INTO t VALUES (1);\n").unwrap();
+        read_dump(Some(&seed), sh("cat >/dev/null"), DatabaseEngine::Postgres).unwrap();
+    }
+
+    #[test]
+    fn the_other_engines_dump_is_refused_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let source = dir.path().join("pg.sql");
+        std::fs::write(
+            &source,
+            "--\n-- PostgreSQL database dump\n--\n\\restrict abc\n",
+        )
+        .unwrap();
+        let err = read_dump(
+            Some(&source),
+            sh(&format!("touch {}", marker.display())),
+            DatabaseEngine::Mariadb,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("pg_dump's dump"), "{err}");
+        assert!(!marker.exists(), "the loader ran");
+    }
+
+    #[test]
+    fn a_cut_off_compressed_file_is_named_by_its_decompressor() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["d.sql.gz", "d.sql.zst"] {
+            let target = dir.path().join(name);
+            let format = DumpFormat::of_path(&target).unwrap();
+            write_dump(sh("seq 1 200000"), format, Some(&target)).unwrap();
+            let bytes = std::fs::read(&target).unwrap();
+            // So little that nothing comes out before the decompressor fails.
+            std::fs::write(&target, &bytes[..12]).unwrap();
+            let err = read_dump(
+                Some(&target),
+                sh("cat >/dev/null"),
+                DatabaseEngine::Postgres,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("decompressing the dump") && !err.contains("empty"),
+                "{name}: {err}"
+            );
+        }
+        assert!(
+            DumpFormat::of_path(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("is a directory")
+        );
     }
 }

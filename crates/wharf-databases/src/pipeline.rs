@@ -1,9 +1,10 @@
 //! Programs joined by pipes (a dump and its compressor, a decompressor and the
 //! loading client), waited for together: each one's error output is collected as it
 //! comes, the first failing program (in the order they were started) is the news,
-//! and an interruption ends them all.
+//! unless a broken pipe killed it, and an interruption ends them all.
 
 use std::io::Read as _;
+use std::os::unix::process::ExitStatusExt as _;
 use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -69,20 +70,31 @@ impl Pipeline {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let mut first_failure = None;
+        // A program killed by a broken pipe only says that a later one stopped reading
+        // (a compressor that found the disk full): that one's failure is the news.
+        let mut failures = Vec::new();
         for (stage, status) in self.stages.into_iter().zip(statuses) {
             let said = stage.stderr.join().unwrap_or_default();
             let status = status.expect("every one ended");
-            if !status.success() && first_failure.is_none() {
-                first_failure = Some(DbError::Failed {
+            if !status.success() {
+                let broken_pipe = status.signal() == Some(nix::libc::SIGPIPE);
+                let failure = DbError::Failed {
                     what: stage.what,
                     message: match last_words(&said) {
                         words if words.is_empty() => status.to_string(),
                         words => words,
                     },
-                });
+                };
+                failures.push((broken_pipe, failure));
             }
         }
-        first_failure.map_or(Ok(()), Err)
+        let news = failures
+            .iter()
+            .position(|(broken_pipe, _)| !broken_pipe)
+            .unwrap_or(0);
+        if failures.is_empty() {
+            return Ok(());
+        }
+        Err(failures.swap_remove(news).1)
     }
 }

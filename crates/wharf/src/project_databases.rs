@@ -98,7 +98,7 @@ fn servers(
 
 impl ProjectDatabases {
     pub fn load(settings: &Settings, chosen: Option<&str>) -> anyhow::Result<Self> {
-        let loaded = project_ref::load(settings)?;
+        let loaded = project_ref::load_named(settings)?;
         let data = settings.paths.project_data(&loaded.project.name);
         let instances = crate::daemon_client::existing(&settings.paths)
             .and_then(|client| project_ref::instances(&client, &loaded.project.name).ok())
@@ -164,6 +164,11 @@ impl ProjectDatabases {
     }
 
     pub fn server(&self, service: &str) -> anyhow::Result<Box<dyn Server>> {
+        if !self.loaded.project.services.contains_key(service)
+            && !self.loaded.disabled.contains(service)
+        {
+            bail!("no such service: {service}");
+        }
         let Some(access) = self.servers.get(service) else {
             bail!(
                 "`{service}` runs no database server wharf knows (the project's: {})",

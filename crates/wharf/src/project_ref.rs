@@ -20,6 +20,48 @@ pub fn load(settings: &Settings) -> anyhow::Result<Loaded> {
     Ok(loaded)
 }
 
+/// As `load`; when no files load here and `-p NAME` names a project wharfd runs, that
+/// project's own files (a `db` command from another directory).
+pub fn load_named(settings: &Settings) -> anyhow::Result<Loaded> {
+    let err = match load(settings) {
+        Ok(loaded) => return Ok(loaded),
+        Err(err) => err,
+    };
+    let Some(name) = settings
+        .global
+        .project_name
+        .as_ref()
+        .filter(|_| settings.global.files.is_empty())
+    else {
+        return Err(err);
+    };
+    let recorded = crate::daemon_client::existing(&settings.paths)
+        .and_then(|client| {
+            client
+                .get::<Vec<wharf_api::ProjectSummary>>(&format!(
+                    "{}/projects",
+                    wharf_api::API_PREFIX
+                ))
+                .ok()
+        })
+        .and_then(|projects| projects.into_iter().find(|p| &p.name == name))
+        .map(|project| project.config_files)
+        .filter(|files| !files.is_empty());
+    let Some(files) = recorded else {
+        return Err(err);
+    };
+    let mut options = load_options(settings, true, &[])?;
+    options.project_directory = files[0].parent().map(std::path::Path::to_path_buf);
+    options.files = files;
+    let loaded = wharf_manifest::load(&options).map_err(|from_files| {
+        anyhow::anyhow!("{from_files}\n(the files project {name} was started from)")
+    })?;
+    for warning in &loaded.warnings {
+        settings.printer.warn(warning);
+    }
+    Ok(loaded)
+}
+
 /// The project's name: `-p NAME`, else the files'. When the files do not load (a
 /// YAML error mid-edit), the project wharfd runs from them is still reachable, so
 /// `ps`, `logs` and `down` keep working on what was recorded.

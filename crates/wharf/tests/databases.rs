@@ -179,6 +179,17 @@ x-wharf:
     assert!(!output.status.success());
     assert_eq!(sql(PG_CHECKSUM), original);
     assert_eq!(db(&stack, &["ls"], ""), before);
+    // A dump cut off between statements loads without an SQL error, but pg_dump's
+    // last line is missing: nothing changes.
+    let cut = &dump[..dump.find("-- PostgreSQL database dump complete").unwrap()];
+    let output = db_output(&stack, &["load", "shopdb", "-", "--yes"], cut);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("it is cut short"),
+        "{output:?}"
+    );
+    assert_eq!(sql(PG_CHECKSUM), original);
+    assert_eq!(db(&stack, &["ls"], ""), before);
     // A dump that cannot be made leaves no file under its name.
     let output = db_output(&stack, &["dump", "nosuch", "-o", "gone.sql"], "");
     assert!(!output.status.success());
@@ -187,6 +198,16 @@ x-wharf:
 
     // Snapshot, change, restore: identical checksums; --undo brings the change back.
     db(&stack, &["snapshot", "--tag", "before-cleanup"], "");
+    // `-p NAME` reaches the project's databases from anywhere, as it reaches `ps`.
+    let elsewhere = stack
+        .command(&["-p", "pgdb", "db", "snapshots"])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&elsewhere.stdout).contains("before-cleanup"),
+        "{elsewhere:?}"
+    );
     db(&stack, &["shell"], "DELETE FROM items WHERE id % 2 = 0;");
     let changed = sql(PG_CHECKSUM);
     assert_ne!(changed, original);
@@ -469,6 +490,18 @@ services:
     let original = my_sum();
     assert!(original.starts_with("500:"), "{original}");
     db(&["--service", "my", "snapshot", "--tag", "my1"], "");
+    // A snapshot goes back only to the server it was taken on.
+    let pg_before = pg_sum(&[]);
+    let elsewhere = stack
+        .command(&["db", "--service", "my", "restore", "pg1", "--yes"])
+        .output()
+        .unwrap();
+    assert!(
+        !elsewhere.status.success()
+            && String::from_utf8_lossy(&elsewhere.stderr).contains("was taken on pg, not my"),
+        "{elsewhere:?}"
+    );
+    assert_eq!(pg_sum(&[]), pg_before);
     db(&["--service", "my", "shell"], "DELETE FROM items;");
     db(&["restore", "my1", "--yes"], "");
     assert_eq!(my_sum(), original);

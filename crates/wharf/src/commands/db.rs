@@ -249,7 +249,8 @@ fn load(
         bail!("nothing loaded");
     }
     let started = Instant::now();
-    let kept = databases.load(&name, |load| read_dump(source, load))?;
+    let engine = server.access().facts.engine;
+    let kept = databases.load(&name, |load| read_dump(source, load, engine))?;
     say!("loaded {file} into {name} in {}", seconds(started));
     if let Some(kept) = kept {
         say!(
@@ -366,6 +367,15 @@ fn restore(
                 "nothing (more) to undo: no drop, load, reset or restore left that an undo has not undone; `wharf db restore TAG` restores any snapshot `wharf db snapshots` lists",
             )?
     };
+    // A snapshot goes back to the server it was taken on: `--service` naming another
+    // is a mistake, not a wish to restore it there.
+    if let Some(chosen) = project.chosen.as_deref().filter(|c| *c != snapshot.service) {
+        bail!(
+            "snapshot {} was taken on {}, not {chosen}: leave out --service to restore it there, or pick one of {chosen}'s (`wharf db snapshots --service {chosen}`)",
+            snapshot.tag,
+            snapshot.service
+        );
+    }
     let server = project.server(&snapshot.service)?;
     let databases = project.databases(server.as_ref());
     let differ = differences(&snapshot, server.as_ref(), &project.revisions())?;
@@ -509,6 +519,7 @@ fn reset(
             read_dump(
                 Some(&project.loaded.project_dir.join(step)),
                 server.load(&name),
+                server.access().facts.engine,
             )
             .with_context(|| format!("loading {step} failed; {name} is left as it stands{undo}"))?;
         }
