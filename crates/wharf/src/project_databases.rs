@@ -186,7 +186,23 @@ impl ProjectDatabases {
         } else {
             Duration::ZERO
         };
-        server.wait_until_accepting(timeout)?;
+        if let Err(err) = server.wait_until_accepting(timeout) {
+            // An instance that ended says more than the refused connection.
+            if let Some(ended) = self.instances.iter().find(|i| {
+                i.service == service
+                    && matches!(i.state, InstanceState::Exited | InstanceState::Stopped)
+            }) {
+                bail!(
+                    "{service} is not running ({}{}): `wharf up -d {service}` starts it",
+                    wharf_api::compose_state(ended.state),
+                    ended
+                        .exit_code
+                        .map(|code| format!(" ({code})"))
+                        .unwrap_or_default()
+                );
+            }
+            return Err(err.into());
+        }
         Ok(server)
     }
 

@@ -279,6 +279,14 @@ x-wharf:
             .any(|s| s["tag"] == "before-cleanup" && s["stored_as"] == name)),
         "the snapshot's database is gone too"
     );
+    // A stopped server is said to be stopped, not to refuse connections.
+    stack.ok(&["stop", "db"]);
+    let output = db_output(&stack, &["dump"], "");
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("db is not running (exited (0)): `wharf up -d db` starts it"),
+        "{output:?}"
+    );
 }
 
 #[test]
