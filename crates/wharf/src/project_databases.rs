@@ -201,6 +201,12 @@ impl ProjectDatabases {
                         .unwrap_or_default()
                 );
             }
+            let said = err.to_string();
+            if said.contains("Access denied") || said.contains("password authentication failed") {
+                bail!(
+                    "{said}\nhint: a server keeps the password its data was first made with, as the images do, and a later change to the service's password variable does not reach it: put the first one back (and change it with ALTER USER in `wharf db shell` before changing the file), or start over with `wharf down -v`, which deletes the data"
+                );
+            }
             return Err(err.into());
         }
         Ok(server)

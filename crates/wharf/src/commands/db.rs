@@ -227,6 +227,11 @@ fn load(
 ) -> anyhow::Result<ExitCode> {
     let (server, name) = project.target(name)?;
     let source = (file != "-").then(|| Path::new(file));
+    let file = if source.is_some() {
+        file
+    } else {
+        "standard input"
+    };
     if let Some(path) = source
         && !path.is_file()
     {
