@@ -399,6 +399,16 @@ services:
         .trim(),
         "10:4"
     );
+    // A later password in the file does not reach the server; the error says why.
+    let file = std::fs::read_to_string(stack.dir.path().join("compose.yaml")).unwrap();
+    stack.write(&file.replace("it's root", "another"));
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "120"]);
+    let output = db_output(&stack, &["ls"], "");
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("a server keeps the password its data was first made with"),
+        "{output:?}"
+    );
 }
 
 /// Whether the engine answers and has the server images `scripts/build-test-images`
