@@ -30,10 +30,17 @@ pub fn accepts(port: u16) -> bool {
         .is_ok_and(|stream| stream.local_addr().ok() != Some(address))
 }
 
+/// The process whose listener keeps `port` from being bound on loopback: one on
+/// loopback or on every address, not one on another address (wharfd's own, for
+/// containers, on the engine's bridge) that happens to share the port.
 fn listener_of(port: u16) -> Option<Owner> {
+    let blocks_loopback = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => v4 == Ipv4Addr::LOCALHOST || v4.is_unspecified(),
+        IpAddr::V6(v6) => v6.is_unspecified() || v6.to_ipv4_mapped() == Some(Ipv4Addr::LOCALHOST),
+    };
     let wanted: Vec<String> = listening_sockets()
         .into_iter()
-        .filter(|(address, _)| address.port() == port)
+        .filter(|(address, _)| address.port() == port && blocks_loopback(address.ip()))
         .map(|(_, inode)| socket_link(&inode))
         .collect();
     if wanted.is_empty() {
@@ -181,6 +188,34 @@ mod tests {
         );
         drop(listener);
         assert!(check_free(port).is_ok());
+    }
+
+    #[test]
+    fn the_owner_is_the_listener_in_the_way_not_one_elsewhere_on_the_port() {
+        // This process on another address, a child on loopback: the child is in the way.
+        let elsewhere = TcpListener::bind(("127.0.0.2", 0)).unwrap();
+        let port = elsewhere.local_addr().unwrap().port();
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                &format!(
+                    "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',{port})); s.listen(); print(flush=True); time.sleep(30)"
+                ),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut ready = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut ready,
+        )
+        .unwrap();
+        let owner = check_free(port).unwrap_err().expect("the child");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(owner.pid, child.id());
+        drop(elsewhere);
     }
 
     #[test]
