@@ -88,13 +88,13 @@ impl HealthTracker {
 /// How a probe went: whether it passed, and what a failing one said.
 pub struct ProbeResult {
     pub passed: bool,
-    /// The end of a failing probe's output, or why it did not run: what the user is
-    /// shown when the service turns unhealthy.
+    /// The last line of a failing probe's output, or why it did not run: what the user
+    /// is shown when the service turns unhealthy.
     pub said: String,
 }
 
-/// How much of a failing probe's output is kept.
-const SAID_CHARS: usize = 300;
+/// How much of a failing probe's last line is kept.
+const SAID_CHARS: usize = 160;
 
 impl ProbeResult {
     fn failed(said: impl Into<String>) -> Self {
@@ -148,10 +148,18 @@ async fn finish(spec: &HealthSpec, child: Process) -> ProbeResult {
             said: String::new(),
         },
         Ok(Ok(output)) => {
+            // The last line says what went wrong (a traceback ends with its error);
+            // the lines above it would make `ps` a screen wide.
             let text = [output.stdout, output.stderr].concat();
             let text = String::from_utf8_lossy(&text);
-            let text = text.trim();
-            let start = text
+            let last = text
+                .lines()
+                .rev()
+                .map(str::trim)
+                .find(|line| !line.is_empty())
+                .unwrap_or_default();
+            let last = last.split_whitespace().collect::<Vec<_>>().join(" ");
+            let start = last
                 .char_indices()
                 .rev()
                 .nth(SAID_CHARS)
@@ -160,7 +168,7 @@ async fn finish(spec: &HealthSpec, child: Process) -> ProbeResult {
                 .status
                 .code()
                 .map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
-            ProbeResult::failed(format!("exit {code}: {}", &text[start..]).replace('\n', " "))
+            ProbeResult::failed(format!("exit {code}: {}", &last[start..]))
         }
         Ok(Err(err)) => ProbeResult::failed(err.to_string()),
         Err(_) => {

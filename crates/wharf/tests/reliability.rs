@@ -694,7 +694,7 @@ fn up_wait_never_calls_a_crash_looping_service_ready() {
 fn an_unhealthy_service_says_what_its_healthcheck_said() {
     let stack = Stack::new(
         "name: sick\nservices:\n  db:\n    image: debian\n    command: sleep 600\n    \
-         healthcheck:\n      test: [CMD-SHELL, 'echo db not reachable >&2; exit 1']\n      \
+         healthcheck:\n      test: [CMD-SHELL, 'echo Traceback: >&2; echo \"  at probe.py\" >&2; echo db not reachable >&2; echo >&2; exit 1']\n      \
          interval: 1s\n      retries: 1\n",
     );
     let output = stack.wharf(&["up", "-d", "--wait", "--wait-timeout", "20"]);
@@ -702,7 +702,8 @@ fn an_unhealthy_service_says_what_its_healthcheck_said() {
     assert!(!output.status.success(), "{stderr}");
     assert!(
         stderr.contains("sick-db-1 failed: running")
-            && stderr.contains("(unhealthy): healthcheck: exit code 1: db not reachable"),
+            && stderr.contains("(unhealthy): healthcheck: exit code 1: db not reachable\n")
+            && !stderr.contains("Traceback"),
         "{stderr}"
     );
     let logs = stack.ok(&["logs", "db", "--no-log-prefix"]);
