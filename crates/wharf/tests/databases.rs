@@ -237,7 +237,11 @@ x-wharf:
         "CREATE TABLE mine AS SELECT 1 AS one;",
     );
     db(&stack, &["snapshot", "postgres", "--tag", "own"], "");
-    db(&stack, &["reset", "postgres", "--yes"], "");
+    let said = db(&stack, &["reset", "postgres", "--yes"], "");
+    assert!(
+        said.contains("reset postgres: it is empty, as nothing fills it"),
+        "{said}"
+    );
     db(&stack, &["restore", "own", "--yes"], "");
     let own = db(
         &stack,

@@ -493,6 +493,12 @@ fn reset(
         steps.push(format!("run task {task}"));
     }
     steps.extend(seed.iter().map(|s| format!("load {s}")));
+    // Nothing to fill it with: said before, so an empty database is no surprise.
+    if migrate.is_none() && seed.is_empty() {
+        steps.push(format!(
+            "leave it empty: nothing fills it (x-wharf.databases.{name} can name a `migrate` task and `seed` files; an image's /docker-entrypoint-initdb.d scripts run only when a server's data is first made)"
+        ));
+    }
     if !yes
         && !confirm(
             &format!(
@@ -537,6 +543,12 @@ fn reset(
             }
         );
     }
-    say!("reset {name}");
+    if migrate.is_none() && seed.is_empty() {
+        say!(
+            "reset {name}: it is empty, as nothing fills it (x-wharf.databases.{name} can name a `migrate` task and `seed` files)"
+        );
+    } else {
+        say!("reset {name}");
+    }
     Ok(ExitCode::SUCCESS)
 }
