@@ -199,9 +199,25 @@ pub fn project_spec(
     };
     for spec in services.values_mut().filter(|s| s.container.is_none()) {
         rewrite_env(&mut spec.environment);
+        // A probe written for the container reaches its own port on loopback; the
+        // process listens on the host port.
+        let moved = spec.ports.iter().any(|p| p.target != p.published);
+        let itself: BTreeMap<String, Vec<PortSpec>> = ["localhost", "127.0.0.1"]
+            .into_iter()
+            .filter(|_| moved)
+            .map(|host| (host.to_owned(), spec.ports.clone()))
+            .collect();
         match spec.healthcheck.as_mut().map(|h| &mut h.probe) {
-            Some(Probe::Exec(argv)) => rewrite_argv(argv),
-            Some(Probe::Shell(line)) => rewrite(line),
+            Some(Probe::Exec(argv)) => {
+                for arg in argv.iter_mut().skip(1) {
+                    *arg = resolve_references(arg, &itself);
+                }
+                rewrite_argv(argv);
+            }
+            Some(Probe::Shell(line)) => {
+                *line = resolve_references(line, &itself);
+                rewrite(line);
+            }
             None => {}
         }
         for hook in spec.post_start.iter_mut().chain(&mut spec.pre_stop) {
@@ -761,6 +777,27 @@ mod tests {
         assert_eq!(
             probe("shell"),
             Probe::Shell("redis-cli -u redis://127.0.0.1:26379 ping".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_probe_of_its_own_port_reaches_the_host_port_the_process_listens_on() {
+        let (dir, loaded) = load(
+            "name: shop\nservices:\n  api:\n    image: python:3.12\n    command: [\"python3\", \"-m\", \"http.server\"]\n    ports: [\"127.0.0.1:32010:8010\"]\n    healthcheck: {test: \"wget -qO- http://localhost:8010/health\"}\n  web:\n    image: python:3.12\n    command: [\"python3\", \"-m\", \"http.server\"]\n    ports: [\"32011:8011\"]\n    healthcheck: {test: [\"CMD\", \"wget\", \"http://127.0.0.1:8011/\", \"http://api:8010/\"]}\n",
+        );
+        let spec = native_spec(&dir, &loaded);
+        let probe = |name: &str| spec.services[name].healthcheck.clone().unwrap().probe;
+        assert_eq!(
+            probe("api"),
+            Probe::Shell("wget -qO- http://127.0.0.1:32010/health".to_owned())
+        );
+        assert_eq!(
+            probe("web"),
+            Probe::Exec(
+                ["wget", "http://127.0.0.1:32011/", "http://127.0.0.1:32010/"]
+                    .map(str::to_owned)
+                    .to_vec()
+            )
         );
     }
 
