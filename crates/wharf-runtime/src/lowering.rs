@@ -802,6 +802,22 @@ mod tests {
     }
 
     #[test]
+    fn nginx_is_told_only_of_the_services_its_configuration_names() {
+        let (dir, loaded) = load(
+            "name: shop\nservices:\n  front:\n    image: nginx:1.25\n    ports: [\"32080:80\"]\n    volumes: [\"./site.conf:/etc/nginx/conf.d/site.conf:ro\"]\n  web:\n    image: python:3.12\n    command: [\"python3\", \"-m\", \"http.server\", \"8000\"]\n    ports: [\"8000:8000\"]\n  webhooks:\n    image: python:3.12\n    command: [\"python3\", \"-m\", \"http.server\", \"8001\"]\n    ports: [\"8001:8001\"]\n",
+        );
+        std::fs::write(
+            dir.path().join("site.conf"),
+            "server { listen 80; location / { proxy_pass http://web:8000; } }\n",
+        )
+        .unwrap();
+        let spec = native_spec(&dir, &loaded);
+        let command = spec.services["front"].command.join(" ");
+        assert!(command.contains("web:8000=8000"), "{command}");
+        assert!(!command.contains("webhooks:"), "{command}");
+    }
+
+    #[test]
     fn a_user_or_database_named_like_a_service_is_no_host() {
         let (dir, loaded) = load(
             "name: shop\nservices:\n  db:\n    image: redis:7\n    environment: {POSTGRES_USER: app}\n  app:\n    image: python:3.12\n    command: [\"python3\", \"-m\", \"http.server\"]\n    environment: {DB_HOST: db, DB_USER: db, DB_NAME: db}\n    healthcheck: {test: [\"CMD\", \"pg_isready\", \"-h\", \"db\", \"-U\", \"db\"]}\n",

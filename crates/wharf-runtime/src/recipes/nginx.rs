@@ -34,7 +34,19 @@ pub fn recipe(context: &RecipeContext<'_>) -> Result<Recipe, String> {
         let host = published.map_or_else(|| port.target.to_string(), str::to_owned);
         options = options.with("listen", format!("{}={host}", port.target));
     }
-    for (service, ports) in context.reachable {
+    // Only the services its configuration names: another service coming or going
+    // changes nothing of nginx's, so it is not recreated for it.
+    let configuration = mounted_configuration(context);
+    let named = |service: &str| {
+        configuration
+            .as_deref()
+            .is_none_or(|text| mentions(text, service))
+    };
+    for (service, ports) in context
+        .reachable
+        .iter()
+        .filter(|(service, _)| named(service))
+    {
         for port in ports {
             options = options.with(
                 "resolve",
@@ -50,6 +62,35 @@ pub fn recipe(context: &RecipeContext<'_>) -> Result<Recipe, String> {
         // nginx's graceful stop, the image's STOPSIGNAL.
         stop_signal: Some("SIGQUIT"),
         database: None,
+    })
+}
+
+/// The text of the configuration files the service mounts (`None` when one cannot be
+/// read: then every service may be named).
+fn mounted_configuration(context: &RecipeContext<'_>) -> Option<String> {
+    let mut text = String::new();
+    for mount in context.service.volumes.iter().filter(|m| m.kind == "bind") {
+        let source = Path::new(&mount.source);
+        if mount.target == CONF_D && source.is_dir() {
+            for entry in std::fs::read_dir(source).ok()?.filter_map(Result::ok) {
+                if entry.path().extension().is_some_and(|e| e == "conf") {
+                    text.push_str(&std::fs::read_to_string(entry.path()).ok()?);
+                }
+            }
+        } else if mount.target == MAIN_CONF || mount.target.starts_with(&format!("{CONF_D}/")) {
+            text.push_str(&std::fs::read_to_string(source).ok()?);
+        }
+    }
+    Some(text)
+}
+
+/// Whether `text` names `service` as a host: the name, not part of a longer one.
+fn mentions(text: &str, service: &str) -> bool {
+    let host_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+    text.match_indices(service).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + service.len()..].chars().next();
+        !before.is_some_and(host_char) && !after.is_some_and(host_char)
     })
 }
 
