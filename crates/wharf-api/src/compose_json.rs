@@ -40,7 +40,7 @@ pub const COMPOSE_STATES: [&str; 7] = [
 /// Adds what the spec knows of an instance to its `ps` line: the `Image` a container
 /// runs and its `Command`, quoted as Docker shows it (a native instance's command,
 /// with no image).
-pub fn with_spec_fields(line: &mut Value, service: &wharf_plan::ServiceSpec) {
+pub fn with_spec_fields(line: &mut Value, service: &wharf_plan::ServiceSpec, replica: u32) {
     let (image, command) = match &service.container {
         Some(container) => {
             let words: Vec<String> = container
@@ -67,11 +67,16 @@ pub fn with_spec_fields(line: &mut Value, service: &wharf_plan::ServiceSpec) {
             .iter()
             .filter(|mount| mount.kind == "volume")
             .count();
-        let labels: Vec<String> = container
+        // The spec's labels, and the two the daemon adds to each container.
+        let mut labels: Vec<String> = container
             .labels
             .iter()
             .map(|(key, value)| format!("{key}={value}"))
             .collect();
+        labels.push(format!("com.docker.compose.container-number={replica}"));
+        if !container.image_id.is_empty() {
+            labels.push(format!("com.docker.compose.image={}", container.image_id));
+        }
         let networks: Vec<&str> = container.networks.keys().map(String::as_str).collect();
         for (key, value) in [
             ("Labels", labels.join(",")),

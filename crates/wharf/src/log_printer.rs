@@ -60,7 +60,8 @@ impl LogPrinter {
             }
         }
         if self.timestamps {
-            out.push_str(&format_time(line.time_ms));
+            // RFC 3339 in UTC, as Docker writes its timestamps (to the millisecond).
+            out.push_str(&wharf_api::utc_text(line.time_ms));
             out.push(' ');
         }
         if line.stream == LogStream::Wharf {
@@ -73,18 +74,6 @@ impl LogPrinter {
         stdout.write_all(out.as_bytes())?;
         stdout.flush()
     }
-}
-
-/// `HH:MM:SS.mmm` in UTC: enough to order lines without a time-zone database.
-fn format_time(ms: u64) -> String {
-    let seconds = ms / 1000;
-    format!(
-        "{:02}:{:02}:{:02}.{:03}Z",
-        (seconds / 3600) % 24,
-        (seconds / 60) % 60,
-        seconds % 60,
-        ms % 1000
-    )
 }
 
 pub fn logs_path(

@@ -239,7 +239,7 @@ fn each_tool_takes_down_what_the_other_started() {
                 .map(str::to_owned)
                 .collect()
         };
-        assert!(labels(ours).is_subset(&labels(theirs)), "{ours}\n{theirs}");
+        assert_eq!(labels(ours), labels(theirs), "{ours}\n{theirs}");
     }
     assert_eq!(ours.len(), theirs.len());
     assert!(

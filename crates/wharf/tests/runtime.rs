@@ -1099,6 +1099,14 @@ volumes:
         all.lines().map(|line| line.find(" | ")).collect();
     assert_eq!(columns.len(), 1, "{all}");
     assert!(all.contains("db-1  | "), "{all}");
+    // -t: each line stamped as Docker stamps it, an RFC 3339 time in UTC.
+    let stamped = stack.ok(&["logs", "-t", "--no-log-prefix", "web"]);
+    let first = stamped.lines().next().unwrap_or_default();
+    let stamp = first.split(' ').next().unwrap_or_default();
+    assert!(
+        wharf_api::rfc3339_ms(stamp).is_some() && stamp.len() == 24 && stamp.ends_with('Z'),
+        "{stamped}"
+    );
     // --index: one instance; --until: nothing after it; --since an RFC 3339 time.
     let second = stack.ok(&["logs", "--index", "2", "web"]);
     assert!(

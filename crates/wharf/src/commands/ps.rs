@@ -170,7 +170,7 @@ fn compose_lines(
                 .as_ref()
                 .and_then(|s| s.services.get(&instance.service))
             {
-                with_spec_fields(&mut line, service);
+                with_spec_fields(&mut line, service, instance.replica);
             }
             line
         })
