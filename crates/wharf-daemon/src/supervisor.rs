@@ -955,29 +955,8 @@ impl Supervisor {
         }
         let mut found: Vec<InstanceStatus> = containers
             .into_iter()
-            .map(|c| InstanceStatus {
-                service: c.service,
-                replica: c.number,
-                name: c.name,
-                backend: "docker".to_owned(),
-                container_id: c.id,
-                state: if c.running {
-                    InstanceState::Running
-                } else {
-                    InstanceState::Exited
-                },
-                health: c.health,
-                pid: None,
-                exit_code: c.exit_code,
-                restarts: 0,
-                ports: c.ports,
-                // The engine's list says when it was made; it started right after.
-                started_at_ms: c.created_ms,
-                finished_at_ms: c.finished_ms,
-                listening: Vec::new(),
-                message: "not run by wharfd: Docker Compose's, or left by an earlier run"
-                    .to_owned(),
-                paused: false,
+            .map(|c| {
+                c.into_status("not run by wharfd: Docker Compose's, or left by an earlier run")
             })
             .collect();
         // The list does not say when a container stopped; each stopped one is asked.

@@ -127,6 +127,36 @@ pub struct ProjectContainer {
     pub ports: Vec<wharf_plan::PortSpec>,
 }
 
+impl ProjectContainer {
+    /// The container as an instance's status, for a project wharfd does not run (or a
+    /// `run` container beside its instances); `message` says whose it is.
+    pub fn into_status(self, message: &str) -> wharf_api::InstanceStatus {
+        wharf_api::InstanceStatus {
+            service: self.service,
+            replica: self.number,
+            name: self.name,
+            backend: "docker".to_owned(),
+            container_id: self.id,
+            state: if self.running {
+                wharf_api::InstanceState::Running
+            } else {
+                wharf_api::InstanceState::Exited
+            },
+            health: self.health,
+            pid: None,
+            exit_code: self.exit_code,
+            restarts: 0,
+            ports: self.ports,
+            // The engine's list says when it was made; it started right after.
+            started_at_ms: self.created_ms,
+            finished_at_ms: self.finished_ms,
+            listening: Vec::new(),
+            message: message.to_owned(),
+            paused: false,
+        }
+    }
+}
+
 /// One entry a published port, its IPv4 binding kept (the engine binds `0.0.0.0` and
 /// `::`).
 fn one_line_a_port(ports: &mut Vec<wharf_plan::PortSpec>) {

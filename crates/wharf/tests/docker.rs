@@ -1463,6 +1463,10 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     assert!(!has("flags-app-1", "/second.txt") && has("flags-app-2", "/second.txt"));
     stack.ok(&["cp", "--all", "spread.txt", "app:/everywhere.txt"]);
     assert!(has("flags-oneoff", "/everywhere.txt") && has("flags-app-1", "/everywhere.txt"));
+    // `ps -a` lists the run container, as Compose's does; `ps` does not.
+    let names = |args: &[&str]| stack.ok(&[&["ps", "--format", "{{.Name}}"], args].concat());
+    assert!(names(&["-a"]).lines().any(|n| n == "flags-oneoff"));
+    assert!(!names(&[]).contains("flags-oneoff"));
     let _ = Command::new("docker")
         .args(["rm", "-f", "flags-oneoff"])
         .output();

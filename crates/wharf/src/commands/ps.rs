@@ -18,6 +18,9 @@ pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name_defining(settings, &args.services)?;
     let client = daemon_client::connect(&settings.paths)?;
     let mut instances = project_ref::instances(&client, &name)?;
+    if args.all {
+        instances.extend(one_off_containers(&name, &instances));
+    }
     let mut states = args.status.clone();
     for filter in &args.filter {
         match filter.split_once('=') {
@@ -150,6 +153,25 @@ pub fn list(settings: &Settings, args: &LsArgs) -> anyhow::Result<ExitCode> {
     }
     print!("{}", aligned_table(&rows));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The project's `run` containers, which `ps -a` lists as Compose's does; asked of the
+/// engine only for a project with containers, so a native one's `ps` stays fast.
+fn one_off_containers(name: &str, instances: &[InstanceStatus]) -> Vec<InstanceStatus> {
+    if !instances.iter().any(|i| i.backend == "docker") {
+        return Vec::new();
+    }
+    let Ok(engine) = wharf_engine::BlockingEngine::connect() else {
+        return Vec::new();
+    };
+    let known: Vec<&str> = instances.iter().map(|i| i.name.as_str()).collect();
+    engine
+        .project_containers(name)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.one_off && !known.contains(&c.name.as_str()))
+        .map(|c| c.into_status("a one-off container (`wharf run`)"))
+        .collect()
 }
 
 /// Each instance as Compose's `ps --format json` gives it, with the spec's `Image` and
