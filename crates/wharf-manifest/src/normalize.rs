@@ -399,7 +399,7 @@ fn check_cycles(project: &Project, spans: &ServiceSpans) -> Result<()> {
                     path[from..].iter().map(|(n, _)| (*n).to_owned()).collect();
                 cycle.push(next.to_owned());
                 return Err(Error::at(
-                    &spans.service(&cycle[0]),
+                    &spans.dependency(&cycle[0], &cycle[1]),
                     format!("dependency cycle detected: {}", cycle.join(" -> ")),
                 )
                 .with_help("remove one of these depends_on entries"));

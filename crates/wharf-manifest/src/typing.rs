@@ -12,13 +12,25 @@ use crate::error::Result;
 use crate::node::{Node, Value};
 use crate::source::Span;
 
-/// Where each service is defined, for errors found after typing.
+/// Where each service is defined, and each of its `depends_on` entries, for errors
+/// found after typing.
 #[derive(Default)]
-pub struct ServiceSpans(HashMap<String, Span>);
+pub struct ServiceSpans {
+    services: HashMap<String, Span>,
+    dependencies: HashMap<(String, String), Span>,
+}
 
 impl ServiceSpans {
     pub fn service(&self, name: &str) -> Span {
-        self.0.get(name).cloned().unwrap_or_default()
+        self.services.get(name).cloned().unwrap_or_default()
+    }
+
+    /// Where `service` names `dependency` in its `depends_on`, else the service.
+    pub fn dependency(&self, service: &str, dependency: &str) -> Span {
+        self.dependencies
+            .get(&(service.to_owned(), dependency.to_owned()))
+            .cloned()
+            .unwrap_or_else(|| self.service(service))
     }
 }
 
@@ -44,7 +56,19 @@ pub fn type_project(mut root: Node) -> Result<(Project, ServiceSpans)> {
             if let Some(settings) = node.as_map().and_then(|m| m.get("x-wharf")) {
                 service.wharf = from_node::<ServiceSettings>(settings, &format!("{path}.x-wharf"))?;
             }
-            spans.0.insert(key.name.clone(), key.span);
+            if let Some(depends_on) = node
+                .as_map()
+                .and_then(|m| m.get("depends_on"))
+                .and_then(Node::as_map)
+            {
+                for (dependency, _) in depends_on.iter() {
+                    spans.dependencies.insert(
+                        (key.name.clone(), dependency.name.clone()),
+                        dependency.span.clone(),
+                    );
+                }
+            }
+            spans.services.insert(key.name.clone(), key.span);
             typed.insert(key.name, service);
         }
     }

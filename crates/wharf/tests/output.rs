@@ -79,6 +79,8 @@ fn mistakes_are_answered_as_pinned() {
     );
     stack.write("name: shop\nservices:\n  web:\n    image: busybox\n    command: sleep 600\n    depends_on: [db]\n");
     transcript.step("a dependency that is not there", &["up", "-d"]);
+    stack.write("name: shop\nservices:\n  web:\n    image: busybox\n    depends_on:\n      - api\n  api:\n    image: busybox\n    depends_on: [web]\n");
+    transcript.step("a dependency cycle", &["up", "-d"]);
     transcript.step("an unknown flag", &["up", "--detatch"]);
     stack.write(
         "name: shop\nservices:\n  web:\n    image: busybox\n    command: sleep 600\n    ports: [\"28000:28000\"]\n  api:\n    image: busybox\n    command: sleep 600\n    ports: [\"28001:28001\"]\n",
