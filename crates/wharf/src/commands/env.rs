@@ -44,5 +44,10 @@ pub fn run(settings: &Settings, args: &EnvArgs) -> anyhow::Result<ExitCode> {
         ]);
     }
     print!("{}", aligned_table(&rows));
+    if variables.is_empty() {
+        settings.printer.info(
+            "the project documents no variables: `x-wharf.env` describes those it reads (docs/x-wharf.md)",
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

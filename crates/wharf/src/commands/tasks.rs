@@ -51,6 +51,11 @@ pub fn list(settings: &Settings, args: &ListFormatArgs) -> anyhow::Result<ExitCo
         ]);
     }
     print!("{}", aligned_table(&rows));
+    if tasks.is_empty() {
+        settings
+            .printer
+            .info("the project has no tasks: `x-wharf.tasks` names them (docs/x-wharf.md)");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
