@@ -432,19 +432,27 @@ mod tests {
     fn what_is_no_dump_is_refused_before_anything_runs() {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("ran");
-        for (name, bytes) in [
-            ("empty.sql", &b""[..]),
-            ("bin.dump", &b"\x00\x01binary"[..]),
+        let pg_dump = &b"--\n-- PostgreSQL database dump\n--\n\\restrict abc\n"[..];
+        for (name, bytes, engine, said) in [
+            ("empty.sql", &b""[..], DatabaseEngine::Postgres, "no dump"),
+            (
+                "bin.dump",
+                &b"\x00\x01binary"[..],
+                DatabaseEngine::Postgres,
+                "no dump",
+            ),
+            // The other engine's dump.
+            ("pg.sql", pg_dump, DatabaseEngine::Mariadb, "pg_dump's dump"),
         ] {
             let source = dir.path().join(name);
             std::fs::write(&source, bytes).unwrap();
             let err = read_dump(
                 Some(&source),
                 sh(&format!("touch {}", marker.display())),
-                DatabaseEngine::Postgres,
+                engine,
             )
             .unwrap_err();
-            assert!(err.to_string().contains("no dump"), "{name}: {err}");
+            assert!(err.to_string().contains(said), "{name}: {err}");
             assert!(!marker.exists(), "{name}: the loader ran");
         }
     }
@@ -531,26 +539,6 @@ mod tests {
         let seed = dir.path().join("seed.sql");
         std::fs::write(&seed, "INSERT INTO t VALUES (1);\n").unwrap();
         read_dump(Some(&seed), sh("cat >/dev/null"), DatabaseEngine::Postgres).unwrap();
-    }
-
-    #[test]
-    fn the_other_engines_dump_is_refused_before_anything_runs() {
-        let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().join("ran");
-        let source = dir.path().join("pg.sql");
-        std::fs::write(
-            &source,
-            "--\n-- PostgreSQL database dump\n--\n\\restrict abc\n",
-        )
-        .unwrap();
-        let err = read_dump(
-            Some(&source),
-            sh(&format!("touch {}", marker.display())),
-            DatabaseEngine::Mariadb,
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("pg_dump's dump"), "{err}");
-        assert!(!marker.exists(), "the loader ran");
     }
 
     #[test]

@@ -1966,10 +1966,10 @@ fn publish_app_copies_the_images_beside_the_project_as_compose_does() {
         "name: shop\nservices:\n  app:\n    image: {}/wharf-test/big:1\n",
         twin.address
     ));
-    let publish = |program: &str, repository: &str| {
+    let publish = |program: &str, target: String| {
         let output = Command::new(program)
             .args(["publish", "--app", "-y"])
-            .arg(format!("{}/{repository}:1", twin.address))
+            .arg(target)
             .current_dir(stack.dir.path())
             .env("SSL_CERT_FILE", &certificate)
             .env("WHARF_HOME", stack.home.path())
@@ -1979,8 +1979,14 @@ fn publish_app_copies_the_images_beside_the_project_as_compose_does() {
         assert!(output.status.success(), "{program} publish --app: {said}");
         said
     };
-    publish(&compose_binary(), "shop/compose");
-    let said = publish(env!("CARGO_BIN_EXE_wharf"), "shop/wharf");
+    publish(
+        &compose_binary(),
+        format!("{}/shop/compose:1", twin.address),
+    );
+    let said = publish(
+        env!("CARGO_BIN_EXE_wharf"),
+        format!("{}/shop/wharf:1", twin.address),
+    );
     // In the registry the image is in, its blobs are mounted: nothing crosses.
     assert!(
         said.contains(&format!("  app: {}/wharf-test/big:1@sha256:", twin.address))
@@ -2027,16 +2033,10 @@ fn publish_app_copies_the_images_beside_the_project_as_compose_does() {
 
     // Into another registry the image is copied, not mounted; it runs from there.
     let image_digest = wharf_index["manifests"][0]["digest"].as_str().unwrap();
-    let copied = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["publish", "--app", "-y"])
-        .arg(format!("{}/shop/copied:1", elsewhere.address))
-        .current_dir(stack.dir.path())
-        .env("SSL_CERT_FILE", &certificate)
-        .env("WHARF_HOME", stack.home.path())
-        .output()
-        .unwrap();
-    assert!(copied.status.success(), "{copied:?}");
-    let said = String::from_utf8_lossy(&copied.stderr);
+    let said = publish(
+        env!("CARGO_BIN_EXE_wharf"),
+        format!("{}/shop/copied:1", elsewhere.address),
+    );
     assert!(said.contains("MiB copied in 4 blobs\n"), "{said}");
     let from_copy = format!("{}/shop/copied@{image_digest}", elsewhere.address);
     let ran = Command::new("docker")
