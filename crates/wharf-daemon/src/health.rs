@@ -71,15 +71,15 @@ impl HealthTracker {
     }
 
     /// Failures in the start period don't count, as in Compose; fast probes while
-    /// starting count at most once per interval, so they don't use up the retries early.
+    /// starting count at most once per interval, from the first interval's end (where
+    /// the engine probes first), so they use up the retries no earlier than its probes.
     fn counts_failure(&self, now: Instant) -> bool {
         if self.status == Health::Starting {
             if now.duration_since(self.started) < self.spec.start_period {
                 return false;
             }
-            if let Some(last) = self.last_counted {
-                return now.duration_since(last) >= self.spec.interval;
-            }
+            let since = self.last_counted.unwrap_or(self.started);
+            return now.duration_since(since) >= self.spec.interval;
         }
         true
     }
@@ -226,6 +226,24 @@ mod tests {
         assert_eq!(tracker.status(), Health::Healthy);
         tracker.record(false, start + Duration::from_millis(200));
         assert_eq!(tracker.status(), Health::Unhealthy);
+    }
+
+    #[test]
+    fn a_service_that_never_passes_is_unhealthy_no_sooner_than_the_engine_says() {
+        // interval 1s, retries 3: the engine probes at 1, 2 and 3 s.
+        let start = Instant::now();
+        let mut tracker = HealthTracker::new(spec(1_000, 3, 0), start);
+        let mut now = start;
+        while tracker.status() == Health::Starting {
+            now += tracker.next_delay();
+            tracker.record(false, now);
+        }
+        assert_eq!(tracker.status(), Health::Unhealthy);
+        let took = now.duration_since(start);
+        assert!(
+            took >= Duration::from_secs(3) && took < Duration::from_millis(3_300),
+            "{took:?}"
+        );
     }
 
     #[test]
