@@ -89,10 +89,21 @@ pub fn with_spec_fields(line: &mut Value, service: &wharf_plan::ServiceSpec, rep
     }
     if let Value::Object(fields) = line {
         fields.insert("Image".to_owned(), Value::String(image));
-        let command = if command.is_empty() {
+        // As the engine lists it: a word with white space in single quotes.
+        let words: Vec<String> = command
+            .iter()
+            .map(|word| {
+                if word.contains(char::is_whitespace) {
+                    format!("'{word}'")
+                } else {
+                    word.clone()
+                }
+            })
+            .collect();
+        let command = if words.is_empty() {
             String::new()
         } else {
-            format!("\"{}\"", command.join(" "))
+            format!("\"{}\"", words.join(" "))
         };
         fields.insert("Command".to_owned(), Value::String(command));
     }
@@ -243,6 +254,26 @@ mod tests {
     }
 
     #[test]
+    fn a_containers_command_is_quoted_as_the_engine_lists_it() {
+        let service = wharf_plan::ServiceSpec {
+            container: Some(Box::new(wharf_plan::ContainerSpec {
+                command: Some(["sh", "-c", "echo hi; sleep 1"].map(str::to_owned).to_vec()),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let mut line = json!({});
+        with_spec_fields(&mut line, &service, 1);
+        assert_eq!(line["Command"], "\"sh -c 'echo hi; sleep 1'\"");
+        assert!(
+            line["Labels"]
+                .as_str()
+                .unwrap()
+                .contains("container-number=1")
+        );
+    }
+
+    #[test]
     fn a_ps_line_has_composes_fields_and_wharfs_beside_them() {
         let instance = InstanceStatus {
             service: "web".into(),
@@ -266,6 +297,7 @@ mod tests {
             listening: Vec::new(),
             message: String::new(),
             paused: false,
+            one_off: false,
         };
         let line = ps_line("shop", &instance, 121_000);
         assert_eq!(line["ID"], "e175510667a7");

@@ -194,6 +194,9 @@ pub struct InstanceStatus {
     /// Running, but paused (`wharf pause`): its processes stopped until `unpause`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paused: bool,
+    /// A `run` container, not one of its service's instances (`ps -a` lists them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub one_off: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

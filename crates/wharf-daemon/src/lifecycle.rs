@@ -272,6 +272,7 @@ pub fn waiting(
             format!("waiting for {}", dependencies.join(", "))
         },
         paused: false,
+        one_off: false,
     }
 }
 

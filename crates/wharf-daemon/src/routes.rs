@@ -300,6 +300,7 @@ mod tests {
             listening: Vec::new(),
             message: String::new(),
             paused: false,
+            one_off: false,
         }
     }
 

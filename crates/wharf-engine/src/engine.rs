@@ -153,6 +153,7 @@ impl ProjectContainer {
             listening: Vec::new(),
             message: message.to_owned(),
             paused: false,
+            one_off: self.one_off,
         }
     }
 }

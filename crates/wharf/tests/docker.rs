@@ -1467,6 +1467,16 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     let names = |args: &[&str]| stack.ok(&[&["ps", "--format", "{{.Name}}"], args].concat());
     assert!(names(&["-a"]).lines().any(|n| n == "flags-oneoff"));
     assert!(!names(&[]).contains("flags-oneoff"));
+    // It is described as itself, not as an instance of its service.
+    let line = stack
+        .compose_ps()
+        .into_iter()
+        .find(|line| line["Name"] == "flags-oneoff")
+        .unwrap();
+    assert!(
+        !line["Labels"].as_str().unwrap().contains("oneoff=False"),
+        "{line}"
+    );
     let _ = Command::new("docker")
         .args(["rm", "-f", "flags-oneoff"])
         .output();

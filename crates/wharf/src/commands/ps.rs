@@ -41,7 +41,7 @@ pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
     }
     instances.retain(|i| {
         let shown = if states.is_empty() {
-            args.all || i.state.is_active()
+            args.all || (i.state.is_active() && !i.one_off)
         } else {
             states.iter().any(|s| s == compose_state_of(i))
         };
@@ -188,8 +188,10 @@ fn compose_lines(
         .iter()
         .map(|instance| {
             let mut line = ps_line(name, instance, now);
+            // A `run` container is not its service's instance: the spec says nothing of it.
             if let Some(service) = spec
                 .as_ref()
+                .filter(|_| !instance.one_off)
                 .and_then(|s| s.services.get(&instance.service))
             {
                 with_spec_fields(&mut line, service, instance.replica);
