@@ -11,6 +11,7 @@ mod columns;
 mod compose_json;
 mod go_template;
 mod paths;
+mod probe_said;
 mod watch;
 mod when;
 mod wire;
@@ -23,6 +24,7 @@ pub use compose_json::{
 };
 pub use go_template::{Template, TemplateError};
 pub use paths::{Paths, create_private_dir, write_private};
+pub use probe_said::probe_said;
 pub use watch::ProjectWatch;
 pub use when::{rfc3339_ms, when, window};
 pub use wire::*;

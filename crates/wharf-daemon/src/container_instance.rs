@@ -109,6 +109,7 @@ pub async fn run(
     let mut probed_healthy = false;
     let mut reported_exit = false;
     let mut delay = FIRST_POLL;
+    let mut was_unhealthy = false;
     let mut paused = false;
     loop {
         tokio::select! {
@@ -179,6 +180,17 @@ pub async fn run(
         {
             probed_healthy = engine.probe(&id, test, *timeout).await;
         }
+        // Turning unhealthy is said in the log, with the probe's words, as natively.
+        let unhealthy = state.health == Health::Unhealthy;
+        if unhealthy && !was_unhealthy {
+            let why = state.health_said.clone().unwrap_or_default();
+            shared.log(
+                &key,
+                LogStream::Wharf,
+                format!("unhealthy: the healthcheck failed ({why})"),
+            );
+        }
+        was_unhealthy = unhealthy;
         let seen = look(state, probed_healthy, spec.restart, reported_exit, delay);
         if let Some(said) = seen.said {
             shared.log(&key, LogStream::Wharf, said);
@@ -352,6 +364,7 @@ mod tests {
             restarts: 0,
             ports: Vec::new(),
             finished_ms: None,
+            health_said: None,
         }
     }
 

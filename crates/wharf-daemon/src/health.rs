@@ -93,9 +93,6 @@ pub struct ProbeResult {
     pub said: String,
 }
 
-/// How much of a failing probe's last line is kept.
-const SAID_CHARS: usize = 160;
-
 impl ProbeResult {
     fn failed(said: impl Into<String>) -> Self {
         Self {
@@ -148,27 +145,9 @@ async fn finish(spec: &HealthSpec, child: Process) -> ProbeResult {
             said: String::new(),
         },
         Ok(Ok(output)) => {
-            // The last line says what went wrong (a traceback ends with its error);
-            // the lines above it would make `ps` a screen wide.
             let text = [output.stdout, output.stderr].concat();
-            let text = String::from_utf8_lossy(&text);
-            let last = text
-                .lines()
-                .rev()
-                .map(str::trim)
-                .find(|line| !line.is_empty())
-                .unwrap_or_default();
-            let last = last.split_whitespace().collect::<Vec<_>>().join(" ");
-            let start = last
-                .char_indices()
-                .rev()
-                .nth(SAID_CHARS)
-                .map_or(0, |(at, _)| at);
-            let code = output
-                .status
-                .code()
-                .map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
-            ProbeResult::failed(format!("exit {code}: {}", &last[start..]))
+            let code = output.status.code().map(i64::from);
+            ProbeResult::failed(wharf_api::probe_said(code, &String::from_utf8_lossy(&text)))
         }
         Ok(Err(err)) => ProbeResult::failed(err.to_string()),
         Err(_) => {

@@ -217,6 +217,14 @@ pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
         }
         Event::Observed { container, health } => {
             status.pid = container.pid;
+            // The engine's probe says why, as wharf's own probes do.
+            match (&container.health_said, health) {
+                (Some(said), Health::Unhealthy) => status.message = format!("healthcheck: {said}"),
+                (_, Health::Healthy) if status.message.starts_with("healthcheck: ") => {
+                    status.message.clear();
+                }
+                _ => {}
+            }
             status.health = health;
             if container.running {
                 status.ports = container.ports;
@@ -351,6 +359,7 @@ mod tests {
                 restarts: 0,
                 ports: Vec::new(),
                 finished_ms: None,
+                health_said: None,
             },
             health: Health::None,
         }

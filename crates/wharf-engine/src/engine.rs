@@ -75,6 +75,8 @@ pub struct ContainerState {
     pub ports: Vec<wharf_plan::PortSpec>,
     /// When it last stopped, if it has and is not running.
     pub finished_ms: Option<u64>,
+    /// What the engine's last failing probe said, while the container is unhealthy.
+    pub health_said: Option<String>,
 }
 
 /// How long one request may take; image pulls and builds stream for longer.
@@ -808,11 +810,24 @@ impl Engine {
     pub async fn state(&self, name: &str) -> Result<ContainerState, EngineError> {
         let found = self.docker.inspect_container(name, None).await?;
         let state = found.state.unwrap_or_default();
-        let health = match state.health.and_then(|h| h.status) {
-            Some(HealthStatusEnum::STARTING) => Health::Starting,
-            Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
-            Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
-            _ => Health::None,
+        let (health, health_said) = match state.health {
+            Some(checks) => {
+                let health = match checks.status {
+                    Some(HealthStatusEnum::STARTING) => Health::Starting,
+                    Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
+                    Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
+                    _ => Health::None,
+                };
+                let said = checks
+                    .log
+                    .and_then(|log| log.into_iter().last())
+                    .filter(|_| health == Health::Unhealthy)
+                    .map(|last| {
+                        wharf_api::probe_said(last.exit_code, &last.output.unwrap_or_default())
+                    });
+                (health, said)
+            }
+            None => (Health::None, None),
         };
         let running = state.running.unwrap_or(false);
         let mut ports: Vec<wharf_plan::PortSpec> = found
@@ -855,6 +870,7 @@ impl Engine {
                 .restart_count
                 .and_then(|c| u32::try_from(c).ok())
                 .unwrap_or(0),
+            health_said,
             // A container that never ran says year 1, before any time wharf counts.
             finished_ms: (!running)
                 .then(|| state.finished_at.as_deref().and_then(wharf_api::rfc3339_ms))

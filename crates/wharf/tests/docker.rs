@@ -1809,6 +1809,39 @@ services:
 }
 
 #[test]
+fn an_unhealthy_container_says_what_the_engines_probe_said() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfsick
+services:
+  sick:
+    image: {IMAGE}
+    command: ["sleep", "600"]
+    init: true
+    healthcheck:
+      test: ["CMD-SHELL", "echo Traceback: >&2; echo db not reachable >&2; exit 1"]
+      interval: 1s
+      retries: 1
+"#
+    ));
+    let up = stack.wharf(&["up", "-d", "--wait", "--wait-timeout", "20"]);
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert!(!up.status.success(), "{said}");
+    assert!(
+        said.contains("healthcheck: exit code 1: db not reachable") && !said.contains("Traceback"),
+        "{said}"
+    );
+    let logs = stack.ok(&["logs", "sick", "--no-log-prefix"]);
+    assert!(
+        logs.contains("unhealthy: the healthcheck failed (exit code 1: db not reachable)"),
+        "{logs}"
+    );
+    stack.ok(&["down", "-t", "0"]);
+}
+
+#[test]
 fn create_makes_containers_that_start_runs_as_compose_does() {
     if !engine_ready() {
         return;
