@@ -26,10 +26,10 @@ impl DumpFormat {
     /// The format a file name asks for: `.sql`, `.sql.gz` or `.sql.zst`.
     pub fn of_path(path: &Path) -> Result<Self, DbError> {
         if path.is_dir() {
+            let dir = path.display().to_string();
             return Err(DbError::Dump(format!(
-                "{} is a directory: name the dump file in it (`{}/NAME.sql.zst`)",
-                path.display(),
-                path.display()
+                "{dir} is a directory: name the dump file in it (`{}/NAME.sql.zst`)",
+                dir.trim_end_matches('/')
             )));
         }
         let name = path.file_name().unwrap_or_default().to_string_lossy();

@@ -398,11 +398,16 @@ fn check_cycles(project: &Project, spans: &ServiceSpans) -> Result<()> {
                 let mut cycle: Vec<String> =
                     path[from..].iter().map(|(n, _)| (*n).to_owned()).collect();
                 cycle.push(next.to_owned());
+                let help = if cycle.len() == 2 {
+                    "a service cannot depend on itself: remove this depends_on entry"
+                } else {
+                    "remove one of these depends_on entries"
+                };
                 return Err(Error::at(
                     &spans.dependency(&cycle[0], &cycle[1]),
                     format!("dependency cycle detected: {}", cycle.join(" -> ")),
                 )
-                .with_help("remove one of these depends_on entries"));
+                .with_help(help));
             }
             on_path.insert(next);
             path.push((next, dependencies(next)));

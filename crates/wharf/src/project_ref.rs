@@ -48,7 +48,9 @@ pub fn load_named(settings: &Settings) -> anyhow::Result<Loaded> {
         .map(|project| project.config_files)
         .filter(|files| !files.is_empty());
     let Some(files) = recorded else {
-        return Err(err);
+        return Err(anyhow::anyhow!(
+            "{err}\nwharfd runs no project `{name}` either: `wharf ls -a` lists those it runs"
+        ));
     };
     let mut options = load_options(settings, true, &[])?;
     options.project_directory = files[0].parent().map(std::path::Path::to_path_buf);
