@@ -15,6 +15,8 @@ pub struct Exposure {
     pub instance: String,
     pub problem: String,
     pub fix: String,
+    /// It listens, but not on its published port: nobody reaches it there.
+    pub unreachable: bool,
 }
 
 pub fn exposures(instances: &[InstanceStatus], now_ms: u64) -> Vec<Exposure> {
@@ -35,6 +37,7 @@ pub fn exposures(instances: &[InstanceStatus], now_ms: u64) -> Vec<Exposure> {
                      between it and the network"
                 ),
                 fix: format!("make {} listen on 127.0.0.1 only", instance.service),
+                unreachable: false,
             });
         }
         let settled = instance
@@ -59,6 +62,7 @@ pub fn exposures(instances: &[InstanceStatus], now_ms: u64) -> Vec<Exposure> {
                     port.published,
                     p = elsewhere.port()
                 ),
+                unreachable: true,
             });
         }
     }

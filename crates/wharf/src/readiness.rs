@@ -24,6 +24,10 @@ pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_mins(2);
 /// ready: one that crashes on start would otherwise be ready for an instant.
 const SETTLE: Duration = Duration::from_millis(100);
 
+/// After this long, a process that listens, but not on its published port, is taken
+/// to have chosen another port: waiting longer for it would be in vain.
+const WRONG_PORT_AFTER_MS: u64 = 10_000;
+
 /// Ready means running and healthy (with a healthcheck) or answering on its ports
 /// (without one); a one-off that exited 0 is ready too.
 pub fn wait(
@@ -89,6 +93,28 @@ pub fn wait(
                 "{}\nhint: `wharf logs {}` shows why",
                 each.join("\n"),
                 first.service
+            );
+        }
+        // A process listening elsewhere than its published port will not be reached.
+        let still: Vec<InstanceStatus> = awaited
+            .iter()
+            .filter(|(i, what)| {
+                what.is_some()
+                    && i.started_at_ms
+                        .is_some_and(|t| now.saturating_sub(t) >= WRONG_PORT_AFTER_MS)
+            })
+            .map(|(i, _)| (*i).clone())
+            .collect();
+        if let Some(wrong) = crate::listening::exposures(&still, now)
+            .into_iter()
+            .find(|e| e.unreachable)
+        {
+            bail!(
+                "{} {}
+hint: {}",
+                wrong.instance,
+                wrong.problem,
+                wrong.fix
             );
         }
         if absent.is_empty() && awaited.iter().all(|(_, what)| what.is_none()) {

@@ -691,6 +691,30 @@ fn up_wait_never_calls_a_crash_looping_service_ready() {
 }
 
 #[test]
+fn wait_stops_waiting_for_a_process_that_listens_on_another_port() {
+    let (inside, published) = (support::free_port(), support::free_port());
+    let stack = Stack::new(&format!(
+        "name: elsewhere\nservices:\n  web:\n    image: python:3.12\n    command: [sh, -c, 'exec python3 -m http.server {inside} --bind 127.0.0.1']\n    ports: [\"127.0.0.1:{published}:{inside}\"]\n"
+    ));
+    let started = std::time::Instant::now();
+    let output = stack.wharf(&["up", "-d", "--wait", "--wait-timeout", "60"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "listens on 127.0.0.1:{inside}, not on its published port {published}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn an_unhealthy_service_says_what_its_healthcheck_said() {
     let stack = Stack::new(
         "name: sick\nservices:\n  db:\n    image: debian\n    command: sleep 600\n    \
