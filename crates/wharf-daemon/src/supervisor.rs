@@ -272,6 +272,9 @@ impl Supervisor {
             project.forwarders = forwarders;
             project.up = up;
         }
+        // Routes and the domain come from the spec too: the proxy follows them even
+        // when no service changed.
+        self.shared.changed.send_modify(|n| *n = n.wrapping_add(1));
 
         let mut started = BTreeSet::new();
         let mut created = BTreeSet::new();
