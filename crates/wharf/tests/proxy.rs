@@ -77,12 +77,15 @@ fn hosts_and_paths_route_and_replicas_take_turns() {
         urls.contains(&format!("http://web.shop.localhost:{port}")) && urls.contains('2'),
         "{urls}"
     );
-    // A route changed in the file is followed at the next `up`, though no service changed.
+    // A route changed in the file is followed at the next `up`, though no service changed
+    // (once the services are past their last look at where they listen, 8 s in, nothing
+    // else would rebuild the routes).
+    std::thread::sleep(Duration::from_secs(9));
     let file = std::fs::read_to_string(stack.dir.path().join("compose.yaml")).unwrap();
     stack.write(&file.replace("path: /api", "path: /v1"));
     let up = stack.ok_command(stack.command(&["up", "-d"]));
     assert!(!up.contains("recreated"), "{up}");
-    eventually("the new route", Duration::from_secs(5), || {
+    eventually("the new route", Duration::from_secs(2), || {
         http_get(port, "shop.localhost", "/v1/items").contains("the-api /v1/items")
     });
     assert!(!http_get(port, "shop.localhost", "/api/items").contains("the-api"));
