@@ -33,14 +33,6 @@ fn update_one(repo: &RepoSpec, progress: &dyn Progress) -> Result<UpdateOutcome,
         return Ok(UpdateOutcome::Missing);
     }
     let dir = repo.dir.as_path();
-    let changes = git::run(dir, &["status", "--porcelain", "--untracked-files=no"])?;
-    if !changes.trim().is_empty() {
-        let count = changes.lines().count();
-        return Ok(UpdateOutcome::Skipped(format!(
-            "{count} uncommitted change{}: commit or stash, then update again",
-            if count == 1 { "" } else { "s" }
-        )));
-    }
     let Ok(upstream) = git::run(
         dir,
         &[
@@ -55,6 +47,8 @@ fn update_one(repo: &RepoSpec, progress: &dyn Progress) -> Result<UpdateOutcome,
         ));
     };
     let upstream = upstream.trim().to_owned();
+    // Fetched whatever the tree holds: fetching touches no file of the user's, and
+    // `revs` then shows how far behind a skipped checkout is.
     progress.update(&repo.name, "fetching");
     git::run(dir, &["fetch", "--quiet"])?;
     let counts = git::run(
@@ -65,6 +59,19 @@ fn update_one(repo: &RepoSpec, progress: &dyn Progress) -> Result<UpdateOutcome,
         .split_whitespace()
         .map(|n| n.parse::<u32>().unwrap_or(0));
     let (ahead, behind) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    let changes = git::run(dir, &["status", "--porcelain", "--untracked-files=no"])?;
+    if !changes.trim().is_empty() {
+        let count = changes.lines().count();
+        let behind = if behind > 0 {
+            format!(" ({behind} behind {upstream})")
+        } else {
+            String::new()
+        };
+        return Ok(UpdateOutcome::Skipped(format!(
+            "{count} uncommitted change{}{behind}: commit or stash, then update again",
+            if count == 1 { "" } else { "s" }
+        )));
+    }
     if behind == 0 {
         return Ok(UpdateOutcome::UpToDate);
     }
