@@ -691,6 +691,34 @@ fn up_wait_never_calls_a_crash_looping_service_ready() {
 }
 
 #[test]
+fn a_service_whose_directory_is_gone_is_refused_before_anything_stops() {
+    let stack = Stack::new(
+        "name: gone\nservices:\n  api:\n    image: debian\n    x-wharf: {process: {command: [sleep, '600'], working_dir: ./trees/api}}\n",
+    );
+    std::fs::create_dir_all(stack.dir.path().join("trees/api")).unwrap();
+    stack.ok(&["up", "-d", "--wait"]);
+    let pid = stack.pid_of("gone-api-1").unwrap();
+    std::fs::rename(
+        stack.dir.path().join("trees/api"),
+        stack.dir.path().join("trees/moved"),
+    )
+    .unwrap();
+    let output = stack.wharf(&["up", "-d", "--force-recreate", "api"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("api would run in") && stderr.contains("which does not exist"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stack.pid_of("gone-api-1"),
+        Some(pid),
+        "the running one is left as it was"
+    );
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn wait_stops_waiting_for_a_process_that_listens_on_another_port() {
     let (inside, published) = (support::free_port(), support::free_port());
     let stack = Stack::new(&format!(

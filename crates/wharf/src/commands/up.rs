@@ -144,6 +144,25 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             bail!("no such service: {name}");
         }
     }
+    // A process cannot start where its directory is not (a repo not checked out):
+    // refused before anything running is stopped to make way for it.
+    if let Some((service, dir)) = spec
+        .services
+        .iter()
+        .filter(|(name, service)| service.container.is_none() && starting.contains(*name))
+        .find(|(_, service)| !service.working_dir.is_dir())
+        .map(|(name, service)| (name, &service.working_dir))
+    {
+        bail!(
+            "{service} would run in {}, which does not exist{}",
+            dir.display(),
+            if loaded.project.wharf.repos.is_empty() {
+                String::new()
+            } else {
+                "; `wharf checkout` clones the project's repos that are missing".to_owned()
+            }
+        );
+    }
     let name = spec.name.clone();
     let without_replicas: BTreeSet<String> = spec
         .services
