@@ -379,10 +379,11 @@ fn env_shows_each_documented_variable_with_its_origin_and_masks_secrets() {
 services:
   web:
     image: debian
-    environment: {FROM_ENVIRONMENT: inline}
+    environment: {FROM_ENVIRONMENT: inline, EMPTY_SECRET: "${EMPTY_SECRET}"}
     env_file: [web.env]
 x-wharf:
   env:
+    EMPTY_SECRET: {secret: true, used_by: [web]}
     FROM_SHELL: {description: set in the shell}
     FROM_DOTENV: {description: set in .env}
     FROM_ENVIRONMENT: {used_by: [web]}
@@ -435,6 +436,16 @@ x-wharf:
     assert!(
         shown.contains("hunter2") && shown.contains("(unset)"),
         "{shown}"
+    );
+    // A secret set to nothing is shown so, and `check` says it is as good as missing.
+    assert_eq!(row("EMPTY_SECRET"), pair("", "environment of web"));
+    assert!(stack.ok(&["env"]).contains("(empty)"));
+    let check = stack.wharf(&["check"]);
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        said.lines()
+            .any(|l| l.contains("EMPTY_SECRET") && l.contains("empty (environment of web)")),
+        "{said}"
     );
 }
 

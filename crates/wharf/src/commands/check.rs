@@ -184,8 +184,18 @@ fn check_env(settings: &Settings, loaded: &Loaded, report: &mut Report) -> anyho
     // The loader's warnings were shown once already.
     let quiet = Printer::new(0, true);
     for variable in crate::documented_env::documented(settings, &quiet)? {
+        let fix = format!(
+            "export {name}=… or add `{name}=…` to {}",
+            loaded.project_dir.join(".env").display(),
+            name = variable.name
+        );
+        // A secret that is set, but to nothing, is as good as missing.
         if let Some(source) = &variable.source {
-            report.ok("env", &variable.name, format!("set ({source})"));
+            if variable.secret && variable.value.as_deref().is_some_and(str::is_empty) {
+                report.problem("env", &variable.name, format!("empty ({source})"), fix);
+            } else {
+                report.ok("env", &variable.name, format!("set ({source})"));
+            }
             continue;
         }
         let used_by = if variable.used_by.is_empty() {
@@ -193,16 +203,7 @@ fn check_env(settings: &Settings, loaded: &Loaded, report: &mut Report) -> anyho
         } else {
             format!("; used by {}", variable.used_by.join(", "))
         };
-        report.problem(
-            "env",
-            &variable.name,
-            format!("not set{used_by}"),
-            format!(
-                "export {name}=… or add `{name}=…` to {}",
-                loaded.project_dir.join(".env").display(),
-                name = variable.name
-            ),
-        );
+        report.problem("env", &variable.name, format!("not set{used_by}"), fix);
     }
     Ok(())
 }

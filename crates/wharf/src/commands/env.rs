@@ -17,6 +17,8 @@ pub fn run(settings: &Settings, args: &EnvArgs) -> anyhow::Result<ExitCode> {
         v.value
             .as_ref()
             .map(|value| match (args.show_secrets, v.secret) {
+                // Nothing to hide, and worth seeing: a secret set to nothing.
+                _ if value.is_empty() => String::new(),
                 (true, _) => value.clone(),
                 (false, true) => "********".to_owned(),
                 (false, false) => mask_secret(&v.name, value),
@@ -37,7 +39,16 @@ pub fn run(settings: &Settings, args: &EnvArgs) -> anyhow::Result<ExitCode> {
     for v in &variables {
         rows.push([
             v.name.clone(),
-            shown(v).unwrap_or_else(|| "(unset)".to_owned()),
+            shown(v).map_or_else(
+                || "(unset)".to_owned(),
+                |value| {
+                    if value.is_empty() {
+                        "(empty)".to_owned()
+                    } else {
+                        value
+                    }
+                },
+            ),
             v.source.clone().unwrap_or_else(|| "-".to_owned()),
             v.used_by.join(","),
             v.description.clone(),
