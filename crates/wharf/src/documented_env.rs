@@ -55,14 +55,23 @@ pub fn documented(settings: &Settings, printer: &Printer) -> anyhow::Result<Vec<
         }
     }
     // What each using service sets, read once: its env_files (later ones win), then its
-    // `environment`, which wins over them as in Compose.
+    // `environment`, which wins over them as in Compose. A variable that names no
+    // `used_by` is looked for in every service.
     let documented = &loaded.project.wharf.env;
-    let mut service_values: BTreeMap<&str, BTreeMap<String, (String, String)>> = BTreeMap::new();
-    for service_name in documented.values().flat_map(|doc| &doc.used_by) {
-        let Some(service) = loaded.project.services.get(service_name) else {
+    let every_service: Vec<String> = loaded.project.services.keys().cloned().collect();
+    let users = |doc: &wharf_model::x_wharf::EnvVar| -> Vec<String> {
+        if doc.used_by.is_empty() {
+            every_service.clone()
+        } else {
+            doc.used_by.clone()
+        }
+    };
+    let mut service_values: BTreeMap<String, BTreeMap<String, (String, String)>> = BTreeMap::new();
+    for service_name in documented.values().flat_map(|doc| users(doc)) {
+        let Some(service) = loaded.project.services.get(&service_name) else {
             continue;
         };
-        if service_values.contains_key(service_name.as_str()) {
+        if service_values.contains_key(&service_name) {
             continue;
         }
         let mut values = BTreeMap::new();
@@ -95,9 +104,9 @@ pub fn documented(settings: &Settings, printer: &Printer) -> anyhow::Result<Vec<
             .map(|value| (value.clone(), "shell".to_owned()))
             .or_else(|| project_values.get(name).cloned())
             .or_else(|| {
-                doc.used_by
+                users(doc)
                     .iter()
-                    .find_map(|service| service_values.get(service.as_str())?.get(name).cloned())
+                    .find_map(|service| service_values.get(service)?.get(name).cloned())
             });
         let found = found.or_else(|| {
             doc.default
