@@ -67,7 +67,7 @@ pub fn documented(settings: &Settings, printer: &Printer) -> anyhow::Result<Vec<
         }
     };
     let mut service_values: BTreeMap<String, BTreeMap<String, (String, String)>> = BTreeMap::new();
-    for service_name in documented.values().flat_map(|doc| users(doc)) {
+    for service_name in documented.values().flat_map(&users) {
         let Some(service) = loaded.project.services.get(&service_name) else {
             continue;
         };
