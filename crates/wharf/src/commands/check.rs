@@ -271,13 +271,18 @@ fn check_native(
         }
     }
     for (name, why) in &problems {
-        report.problem(
-            "native",
-            name,
-            why,
+        let has_process = loaded
+            .project
+            .services
+            .get(name)
+            .is_some_and(|s| s.wharf.process.is_some());
+        let fix = if has_process {
+            "correct its x-wharf.process section as said, or run it in Docker (x-wharf.backend: docker)"
+        } else {
             "install what it needs, give it an x-wharf.process section, \
-             or run it in Docker (x-wharf.backend: docker)",
-        );
+             or run it in Docker (x-wharf.backend: docker)"
+        };
+        report.problem("native", name, why, fix);
     }
     true
 }
