@@ -954,7 +954,7 @@ services:
         "{once}"
     );
     assert_eq!(once["wharf"]["backend"], "process");
-    assert_eq!(once["Command"], "\"sh -c exit 3\"", "{once}");
+    assert_eq!(once["Command"], "\"sh -c 'exit 3'\"", "{once}");
     // Go templates over the same objects, as scripts for Compose write them.
     assert_eq!(
         stack.ok(&[

@@ -277,7 +277,7 @@ fn check_native(
             .get(name)
             .is_some_and(|s| s.wharf.process.is_some());
         let fix = if has_process {
-            "correct its x-wharf.process section as said, or run it in Docker (x-wharf.backend: docker)"
+            "install what it runs, correct its x-wharf.process section, or run it in Docker (x-wharf.backend: docker)"
         } else {
             "install what it needs, give it an x-wharf.process section, \
              or run it in Docker (x-wharf.backend: docker)"
