@@ -39,6 +39,7 @@ pub use error::{Error, Result};
 pub use file_references::{FileOutline, FileReference, ReferenceKind, file_references};
 pub use go_float::format_float;
 pub use loader::{LoadOptions, Loaded, RemoteFiles, load};
+pub use paths::clean as clean_path;
 pub use shell_words::{split as split_command, split_all as split_whole_command};
 pub use short_syntax::{parse_port, parse_volume};
 pub use source::Span;

@@ -344,6 +344,9 @@ pub struct ShellArgs {
 pub struct RootArgs {
     /// The directory (`~` and `$VARS` expanded; relative to the current one)
     pub dir: Option<String>,
+    /// Forget the root: each project's repos go under its own directory again
+    #[arg(long, conflicts_with = "dir")]
+    pub unset: bool,
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,16 @@ impl UserSettings {
     pub fn set(&mut self, key: &str, value: String) -> anyhow::Result<()> {
         self.table
             .insert(key.to_owned(), toml::Value::String(value));
+        self.write()
+    }
+
+    /// Forgets `key`: back to what holds without the setting.
+    pub fn unset(&mut self, key: &str) -> anyhow::Result<()> {
+        self.table.remove(key);
+        self.write()
+    }
+
+    fn write(&self) -> anyhow::Result<()> {
         if let Some(dir) = self.file.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -96,7 +106,8 @@ pub fn expand_path(raw: &str, cwd: &Path) -> anyhow::Result<PathBuf> {
             &std::env::var(&name).with_context(|| format!("`{raw}`: ${name} is not set"))?,
         );
     }
-    Ok(cwd.join(expanded))
+    // `..` and `.` resolved, as the path is shown and compared.
+    Ok(wharf_manifest::clean_path(&cwd.join(expanded)))
 }
 
 fn line_and_column(text: &str, offset: usize) -> (usize, usize) {

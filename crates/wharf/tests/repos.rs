@@ -304,6 +304,19 @@ fn root_and_whoami_are_the_users_settings_and_place_and_name_the_clones() {
         "clones go under the root"
     );
 
+    // A root given with `..` is kept clean; `--unset` forgets it; "" is no root.
+    let dotted = format!("{}/src/../src2", elsewhere.path().display());
+    assert_eq!(
+        stack.ok(&["root", &dotted]).trim(),
+        elsewhere.path().join("src2").display().to_string()
+    );
+    assert!(!stack.wharf(&["root", ""]).status.success());
+    stack.ok(&["root", "--unset"]);
+    assert!(
+        !stack.wharf(&["root"]).status.success(),
+        "no root set again"
+    );
+
     std::fs::write(stack.home.path().join("config/config.toml"), "user = [1\n").unwrap();
     let (ok, said) = stderr_of(&stack, &["whoami"]);
     assert!(!ok && said.contains("config.toml:1:"), "{said}");

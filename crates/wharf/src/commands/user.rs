@@ -9,7 +9,15 @@ use crate::user_settings::{UserSettings, expand_path};
 pub fn root(settings: &Settings, args: &RootArgs) -> anyhow::Result<ExitCode> {
     // Read afresh, not through `settings.user()`: this command changes the file.
     let mut own = UserSettings::load(&settings.paths)?;
+    if args.unset {
+        own.unset("root")?;
+        eprintln!("no root set: each project's repos go under its own directory");
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(raw) = &args.dir {
+        if raw.is_empty() {
+            anyhow::bail!("an empty root names no directory: `wharf root --unset` forgets it");
+        }
         let dir = expand_path(raw, &std::env::current_dir()?)?;
         own.set("root", dir.display().to_string())?;
         println!("{}", dir.display());
