@@ -70,8 +70,9 @@ impl UserSettings {
     }
 }
 
-/// `~`, `~/…`, `$VAR` and `${VAR}` expanded, then made absolute against `cwd`. An unset
-/// variable is an error, not an empty string: a root of `/src` by accident is worse.
+/// `~`, `~/…`, `$VAR` and `${VAR}` expanded, then made absolute against `cwd` and
+/// cleaned of `.` and `..`. An unset variable is an error, not an empty string: a root
+/// of `/src` by accident is worse.
 pub fn expand_path(raw: &str, cwd: &Path) -> anyhow::Result<PathBuf> {
     let home = || std::env::var("HOME").context("`~` needs HOME to be set");
     let mut expanded = String::new();
@@ -131,6 +132,10 @@ mod tests {
         assert_eq!(
             expand_path("trees", Path::new("/cwd")).unwrap(),
             Path::new("/cwd/trees")
+        );
+        assert_eq!(
+            expand_path("../other/./trees", Path::new("/cwd")).unwrap(),
+            Path::new("/other/trees")
         );
         let path = std::env::var("PATH").unwrap();
         assert_eq!(
