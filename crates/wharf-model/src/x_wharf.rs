@@ -170,5 +170,7 @@ pub struct EnvVar {
     pub description: Option<String>,
     pub default: Option<String>,
     pub used_by: Vec<String>,
-    pub secret: bool,
+    /// `true` masks the value, `false` shows it; unsaid, a name or value that looks
+    /// secret is masked.
+    pub secret: Option<bool>,
 }

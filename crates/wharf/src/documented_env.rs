@@ -17,7 +17,8 @@ pub struct Documented {
     /// `shell`, `.env`, `--env-file PATH`, `environment of SERVICE`, `env_file PATH`,
     /// `default`; `None` when unset.
     pub source: Option<String>,
-    pub secret: bool,
+    /// As `x-wharf.env` says it: `None` when unsaid.
+    pub secret: Option<bool>,
     pub description: String,
     pub used_by: Vec<String>,
 }

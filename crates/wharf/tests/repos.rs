@@ -392,11 +392,12 @@ fn env_shows_each_documented_variable_with_its_origin_and_masks_secrets() {
 services:
   web:
     image: debian
-    environment: {FROM_ENVIRONMENT: inline, EMPTY_SECRET: "${EMPTY_SECRET}", UNLISTED: given}
+    environment: {FROM_ENVIRONMENT: inline, EMPTY_SECRET: "${EMPTY_SECRET}", UNLISTED: given, PUBLIC_KEY: shown}
     env_file: [web.env]
 x-wharf:
   env:
     EMPTY_SECRET: {secret: true, used_by: [web]}
+    PUBLIC_KEY: {secret: false, used_by: [web]}
     UNLISTED: {default: documented, description: "no used_by: every service is looked at"}
     FROM_SHELL: {description: set in the shell}
     FROM_DOTENV: {description: set in .env}
@@ -446,6 +447,8 @@ x-wharf:
     assert_eq!(row("FROM_DEFAULT"), pair("localhost:11211", "default"));
     assert_eq!(row("NOWHERE"), (None, None));
     assert_eq!(row("UNLISTED"), pair("given", "environment of web"));
+    // `secret: false` is shown, though its name looks secret.
+    assert_eq!(row("PUBLIC_KEY"), pair("shown", "environment of web"));
     assert_eq!(row("API_SECRET"), pair("********", "env_file web.env"));
     let shown = stack.ok(&["env", "--show-secrets"]);
     assert!(

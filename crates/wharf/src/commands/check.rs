@@ -191,7 +191,8 @@ fn check_env(settings: &Settings, loaded: &Loaded, report: &mut Report) -> anyho
         );
         // A secret that is set, but to nothing, is as good as missing.
         if let Some(source) = &variable.source {
-            if variable.secret && variable.value.as_deref().is_some_and(str::is_empty) {
+            if variable.secret == Some(true) && variable.value.as_deref().is_some_and(str::is_empty)
+            {
                 report.problem("env", &variable.name, format!("empty ({source})"), fix);
             } else {
                 report.ok("env", &variable.name, format!("set ({source})"));

@@ -19,16 +19,16 @@ pub fn run(settings: &Settings, args: &EnvArgs) -> anyhow::Result<ExitCode> {
             .map(|value| match (args.show_secrets, v.secret) {
                 // Nothing to hide, and worth seeing: a secret set to nothing.
                 _ if value.is_empty() => String::new(),
-                (true, _) => value.clone(),
-                (false, true) => "********".to_owned(),
-                (false, false) => mask_secret(&v.name, value),
+                (true, _) | (false, Some(false)) => value.clone(),
+                (false, Some(true)) => "********".to_owned(),
+                (false, None) => mask_secret(&v.name, value),
             })
     };
     if args.format.format == ListFormat::Json {
         let rows: Vec<_> = variables
             .iter()
             .map(|v| {
-                json!({"name": v.name, "value": shown(v), "source": v.source, "secret": v.secret,
+                json!({"name": v.name, "value": shown(v), "source": v.source, "secret": v.secret == Some(true),
                        "description": v.description, "used_by": v.used_by})
             })
             .collect();
