@@ -183,12 +183,8 @@ pub async fn run(
         // Turning unhealthy is said in the log, with the probe's words, as natively.
         let unhealthy = state.health == Health::Unhealthy;
         if unhealthy && !was_unhealthy {
-            let why = state.health_said.clone().unwrap_or_default();
-            shared.log(
-                &key,
-                LogStream::Wharf,
-                format!("unhealthy: the healthcheck failed ({why})"),
-            );
+            let why = state.health_said.as_deref().unwrap_or_default();
+            shared.log(&key, LogStream::Wharf, crate::health::unhealthy_line(why));
         }
         was_unhealthy = unhealthy;
         let seen = look(state, probed_healthy, spec.restart, reported_exit, delay);

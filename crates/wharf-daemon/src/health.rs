@@ -85,6 +85,11 @@ impl HealthTracker {
     }
 }
 
+/// The log's line when a service turns unhealthy, natively or in a container.
+pub fn unhealthy_line(said: &str) -> String {
+    format!("unhealthy: the healthcheck failed ({said})")
+}
+
 /// How a probe went: whether it passed, and what a failing one said.
 pub struct ProbeResult {
     pub passed: bool,

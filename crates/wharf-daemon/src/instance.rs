@@ -302,7 +302,7 @@ async fn follow_health(
             shared.log(
                 &key,
                 LogStream::Wharf,
-                format!("unhealthy: the healthcheck failed ({})", result.said),
+                crate::health::unhealthy_line(&result.said),
             );
         }
         shared.report(

@@ -88,13 +88,13 @@ impl Pipeline {
                 failures.push((broken_pipe, failure));
             }
         }
+        if failures.is_empty() {
+            return Ok(());
+        }
         let news = failures
             .iter()
             .position(|(broken_pipe, _)| !broken_pipe)
             .unwrap_or(0);
-        if failures.is_empty() {
-            return Ok(());
-        }
         Err(failures.swap_remove(news).1)
     }
 }

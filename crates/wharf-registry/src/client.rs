@@ -154,10 +154,7 @@ impl Session {
             offset = end + 1;
         }
         if crate::artifact::finish_digest(hasher) != digest {
-            return Err(RegistryError::BadAnswer {
-                what,
-                why: "its content does not match its digest".to_owned(),
-            });
+            return Err(not_its_digest(what));
         }
         self.finish_upload(&location, digest, Bytes::new()).await?;
         Ok(BlobCopy::Copied)
@@ -246,10 +243,7 @@ impl Session {
         expect(&got, 200, &what)?;
         let digest = crate::artifact::digest(&got.body);
         if version.starts_with("sha256:") && version != digest {
-            return Err(RegistryError::BadAnswer {
-                what,
-                why: "its content does not match its digest".to_owned(),
-            });
+            return Err(not_its_digest(what));
         }
         // The header says what it is; a registry that leaves it out has it in the body.
         let media_type = got
@@ -273,10 +267,7 @@ impl Session {
     pub async fn get_blob(&mut self, digest: &str) -> Result<Bytes, RegistryError> {
         let body = self.blob_request(digest, None).await?;
         if crate::artifact::digest(&body) != digest {
-            return Err(RegistryError::BadAnswer {
-                what: format!("the blob {digest}"),
-                why: "its content does not match its digest".to_owned(),
-            });
+            return Err(not_its_digest(format!("the blob {digest}")));
         }
         Ok(body)
     }
@@ -524,6 +515,15 @@ pub fn block_on<T>(
             reason: err.to_string(),
         })?;
     Ok(runtime.block_on(work))
+}
+
+/// Content that is not what its digest names: a registry, or a path to it, that
+/// corrupted it.
+fn not_its_digest(what: String) -> RegistryError {
+    RegistryError::BadAnswer {
+        what,
+        why: "its content does not match its digest".to_owned(),
+    }
 }
 
 /// Where an upload goes on, as the registry's last answer says.

@@ -35,15 +35,7 @@ pub fn load_named(settings: &Settings) -> anyhow::Result<Loaded> {
     else {
         return Err(err);
     };
-    let recorded = crate::daemon_client::existing(&settings.paths)
-        .and_then(|client| {
-            client
-                .get::<Vec<wharf_api::ProjectSummary>>(&format!(
-                    "{}/projects",
-                    wharf_api::API_PREFIX
-                ))
-                .ok()
-        })
+    let recorded = running_projects(&settings.paths)
         .and_then(|projects| projects.into_iter().find(|p| &p.name == name))
         .map(|project| project.config_files)
         .filter(|files| !files.is_empty());
@@ -175,13 +167,17 @@ pub fn container_of(
     Ok(instance.container_id.clone())
 }
 
+/// The projects wharfd runs, when it is running.
+fn running_projects(paths: &wharf_api::Paths) -> Option<Vec<wharf_api::ProjectSummary>> {
+    crate::daemon_client::existing(paths)?
+        .get(&format!("{}/projects", wharf_api::API_PREFIX))
+        .ok()
+}
+
 /// The project wharfd runs from the files `options` name (or, with none named, from a
 /// compose file in the working directory).
 fn recorded_name(paths: &wharf_api::Paths, options: &LoadOptions) -> Option<String> {
-    let client = crate::daemon_client::existing(paths)?;
-    let projects: Vec<wharf_api::ProjectSummary> = client
-        .get(&format!("{}/projects", wharf_api::API_PREFIX))
-        .ok()?;
+    let projects = running_projects(paths)?;
     let dir = &options.working_dir;
     let from_here = |file: &std::path::PathBuf| {
         if options.files.is_empty() {

@@ -493,8 +493,10 @@ fn reset(
         steps.push(format!("run task {task}"));
     }
     steps.extend(seed.iter().map(|s| format!("load {s}")));
-    // Nothing to fill it with: said before, so an empty database is no surprise.
-    if migrate.is_none() && seed.is_empty() {
+    // Nothing to fill it with: said before and after, so an empty database is no
+    // surprise.
+    let stays_empty = migrate.is_none() && seed.is_empty();
+    if stays_empty {
         steps.push(format!(
             "leave it empty: nothing fills it (x-wharf.databases.{name} can name a `migrate` task and `seed` files; an image's /docker-entrypoint-initdb.d scripts run only when a server's data is first made)"
         ));
@@ -543,7 +545,7 @@ fn reset(
             }
         );
     }
-    if migrate.is_none() && seed.is_empty() {
+    if stays_empty {
         say!(
             "reset {name}: it is empty, as nothing fills it (x-wharf.databases.{name} can name a `migrate` task and `seed` files)"
         );
