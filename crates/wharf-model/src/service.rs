@@ -18,6 +18,9 @@ use crate::{
 /// A command in exec form. `None` keeps the image's default; `Some([])` clears it.
 pub type ShellCommand = Option<Vec<String>>;
 
+/// One service as Compose defines it. Sections most services leave unset are boxed:
+/// a project keeps its services in map nodes of eleven, so on a project of thousands
+/// every byte of this struct counts several times over.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Service {
@@ -32,9 +35,9 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build: Option<Box<Build>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub develop: Option<Develop>,
+    pub develop: Option<Box<Develop>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub blkio_config: Option<BlkioConfig>,
+    pub blkio_config: Option<Box<BlkioConfig>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cap_add: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -68,7 +71,7 @@ pub struct Service {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub container_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub credential_spec: Option<Value>,
+    pub credential_spec: Option<Box<Value>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub depends_on: BTreeMap<String, DependsOn>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,7 +91,7 @@ pub struct Service {
     /// Always present in JSON output (as `null` when unset), like Compose.
     pub entrypoint: ShellCommand,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider: Option<Provider>,
+    pub provider: Option<Box<Provider>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, Option<String>>,
     /// Read into `environment` (and then emptied) by the loader, unless it was asked to
@@ -98,7 +101,7 @@ pub struct Service {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expose: Vec<String>,
     #[serde(skip_serializing)]
-    pub extends: Option<Extends>,
+    pub extends: Option<Box<Extends>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub external_links: Vec<String>,
     #[serde(
@@ -113,7 +116,7 @@ pub struct Service {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub hostname: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthcheck: Option<Healthcheck>,
+    pub healthcheck: Option<Box<Healthcheck>>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub image: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -129,7 +132,7 @@ pub struct Service {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub logging: Option<Logging>,
+    pub logging: Option<Box<Logging>>,
     #[serde(skip_serializing_if = "is_zero")]
     pub mem_limit: UnitBytes,
     #[serde(skip_serializing_if = "is_zero")]
@@ -145,7 +148,7 @@ pub struct Service {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub network_mode: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub networks: BTreeMap<String, Option<ServiceNetwork>>,
+    pub networks: BTreeMap<String, Option<Box<ServiceNetwork>>>,
     #[serde(skip_serializing_if = "is_false")]
     pub oom_kill_disable: bool,
     #[serde(skip_serializing_if = "is_zero")]

@@ -22,13 +22,13 @@ pub struct VolumeMount {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub consistency: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bind: Option<BindOptions>,
+    pub bind: Option<Box<BindOptions>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub volume: Option<VolumeOptions>,
+    pub volume: Option<Box<VolumeOptions>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tmpfs: Option<TmpfsOptions>,
+    pub tmpfs: Option<Box<TmpfsOptions>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub image: Option<Value>,
+    pub image: Option<Box<Value>>,
     #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
     pub extensions: Extensions,
 }

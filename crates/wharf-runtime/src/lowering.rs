@@ -383,7 +383,7 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
             }
         ));
     }
-    let mut healthcheck = service.healthcheck.as_ref().and_then(health_spec);
+    let mut healthcheck = service.healthcheck.as_deref().and_then(health_spec);
     if let Some(Probe::Exec(argv)) = healthcheck.as_mut().map(|h| &mut h.probe)
         && service.wharf.process.is_none()
         && let Some(port) = recipe_port(&service.image, &ports)
