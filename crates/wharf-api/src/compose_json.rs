@@ -3,6 +3,8 @@
 //! wharf's own under `wharf`, where no decoder that ignores case mistakes one for the
 //! other (Compose's `State` and wharf's `state` differ).
 
+use std::fmt::Write as _;
+
 use crate::{Health, InstanceState, InstanceStatus, ProjectSummary};
 use serde_json::{Value, json};
 
@@ -38,16 +40,33 @@ pub const COMPOSE_STATES: [&str; 7] = [
 ];
 
 /// Adds what the spec knows of an instance to its `ps` line: the `Image` a container
-/// runs and its `Command`, quoted as Docker shows it (a native instance's command,
-/// with no image).
-pub fn with_spec_fields(line: &mut Value, service: &wharf_plan::ServiceSpec, replica: u32) {
+/// runs and its `Command` as Docker lists it, cut to 20 characters unless
+/// `full_command` (a native instance's command, with no image).
+pub fn with_spec_fields(
+    line: &mut Value,
+    service: &wharf_plan::ServiceSpec,
+    replica: u32,
+    full_command: bool,
+) {
     let (image, command) = match &service.container {
         Some(container) => {
-            let words: Vec<String> = container
-                .entrypoint
+            // As the engine fills a container's config from its image: the image's
+            // entrypoint where none is set, and its command only then.
+            let (entrypoint, command) = match &container.entrypoint {
+                Some(entrypoint) => (entrypoint, container.command.as_ref()),
+                None => (
+                    &container.image_entrypoint,
+                    Some(
+                        container
+                            .command
+                            .as_ref()
+                            .unwrap_or(&container.image_command),
+                    ),
+                ),
+            };
+            let words: Vec<String> = entrypoint
                 .iter()
-                .flatten()
-                .chain(container.command.iter().flatten())
+                .chain(command.into_iter().flatten())
                 .cloned()
                 .collect();
             (container.image.clone(), words)
@@ -103,10 +122,40 @@ pub fn with_spec_fields(line: &mut Value, service: &wharf_plan::ServiceSpec, rep
         let command = if words.is_empty() {
             String::new()
         } else {
-            format!("\"{}\"", words.join(" "))
+            listed_command(&words.join(" "), full_command)
         };
         fields.insert("Command".to_owned(), Value::String(command));
     }
+}
+
+/// A command as Docker's `ps` lists it: cut to 20 characters with an ellipsis unless
+/// `full`, then quoted as Go quotes a string.
+fn listed_command(command: &str, full: bool) -> String {
+    const WIDTH: usize = 20;
+    let cut: String = if full || command.chars().count() <= WIDTH {
+        command.to_owned()
+    } else {
+        command.chars().take(WIDTH - 1).chain(['…']).collect()
+    };
+    let mut quoted = String::from('"');
+    for c in cut.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\t' => quoted.push_str("\\t"),
+            '\r' => quoted.push_str("\\r"),
+            c if c.is_ascii_control() => {
+                let _ = write!(quoted, "\\x{:02x}", u32::from(c));
+            }
+            c if c.is_control() => {
+                let _ = write!(quoted, "\\u{:04x}", u32::from(c));
+            }
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// One line of `ps --format json`.
@@ -263,14 +312,51 @@ mod tests {
             ..Default::default()
         };
         let mut line = json!({});
-        with_spec_fields(&mut line, &service, 1);
+        with_spec_fields(&mut line, &service, 1, true);
         assert_eq!(line["Command"], "\"sh -c 'echo hi; sleep 1'\"");
+        with_spec_fields(&mut line, &service, 1, false);
+        assert_eq!(
+            line["Command"], "\"sh -c 'echo hi; sle…\"",
+            "cut as `ps` cuts it"
+        );
         assert!(
             line["Labels"]
                 .as_str()
                 .unwrap()
                 .contains("container-number=1")
         );
+    }
+
+    #[test]
+    fn a_container_without_a_command_shows_its_images() {
+        let words = |list: &[&str]| list.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        let mut container = wharf_plan::ContainerSpec {
+            image_entrypoint: words(&["/docker-entrypoint.sh"]),
+            image_command: words(&["nginx", "-g", "daemon off;"]),
+            ..Default::default()
+        };
+        let command_of = |container: &wharf_plan::ContainerSpec| {
+            let service = wharf_plan::ServiceSpec {
+                container: Some(Box::new(container.clone())),
+                ..Default::default()
+            };
+            let mut line = json!({});
+            with_spec_fields(&mut line, &service, 1, true);
+            line["Command"].clone()
+        };
+        assert_eq!(
+            command_of(&container),
+            "\"/docker-entrypoint.sh nginx -g 'daemon off;'\""
+        );
+        container.command = Some(words(&["nginx-debug"]));
+        assert_eq!(
+            command_of(&container),
+            "\"/docker-entrypoint.sh nginx-debug\""
+        );
+        // An entrypoint of its own drops the image's command, as the engine does.
+        container.command = None;
+        container.entrypoint = Some(words(&["sleep", "9"]));
+        assert_eq!(command_of(&container), "\"sleep 9\"");
     }
 
     #[test]

@@ -136,13 +136,17 @@ impl LogBook {
             }
             service.retain(|l| since_ms.is_none_or(|since| l.time_ms >= since));
             if let Some(tail) = tail {
-                // The last `tail` lines of each instance, as Compose's `--tail` counts.
+                // The last `tail` lines of each instance, as Compose's `--tail` counts:
+                // its process's lines. wharf's own notes (a restart, an exit) among them
+                // are kept and not counted.
                 let mut kept: HashMap<u32, usize> = HashMap::new();
                 let mut last = Vec::new();
                 for line in service.into_iter().rev() {
                     let count = kept.entry(line.replica).or_default();
                     if *count < tail {
-                        *count += 1;
+                        if line.stream != LogStream::Wharf {
+                            *count += 1;
+                        }
                         last.push(line);
                     }
                 }
@@ -231,12 +235,26 @@ mod tests {
             .map(|l| l.line)
             .collect();
         assert_eq!(tail, ["b", "c"], "the last line of each instance");
+        book.write(LogLine {
+            stream: LogStream::Wharf,
+            ..line("web", 4, "restarting")
+        });
+        let tail: Vec<_> = book
+            .read(&["web".into()], Some(1), None)
+            .into_iter()
+            .map(|l| l.line)
+            .collect();
+        assert_eq!(
+            tail,
+            ["c", "restarting"],
+            "wharf's own lines count for none"
+        );
         let web: Vec<_> = book
             .read(&["web".into()], None, Some(2))
             .into_iter()
             .map(|l| l.line)
             .collect();
-        assert_eq!(web, ["c"]);
+        assert_eq!(web, ["c", "restarting"]);
     }
 
     #[test]

@@ -316,6 +316,9 @@ impl Supervisor {
         {
             if let Some(found) = engine.inspect_image(&container.image).await? {
                 container.image_id = found.id.unwrap_or_default();
+                let config = found.config.unwrap_or_default();
+                container.image_entrypoint = config.entrypoint.unwrap_or_default();
+                container.image_command = config.cmd.unwrap_or_default();
             }
         }
         Ok(())
@@ -801,7 +804,9 @@ impl Supervisor {
     }
 
     /// `pause` (or `unpause`): freezes (or thaws) the running instances of `services`
-    /// (all when empty); they stay up, as far as the desired state goes.
+    /// (all when empty); they stay up, as far as the desired state goes. A running
+    /// instance already so is an error once the others are done, as the engine's
+    /// (`is already paused`, `is not paused`) is Compose's.
     pub async fn pause(
         &self,
         name: &str,
@@ -837,6 +842,19 @@ impl Supervisor {
             }
             left
         };
+        let already: Vec<String> = self
+            .shared
+            .projects()
+            .get(name)
+            .into_iter()
+            .flat_map(|p| p.instances.values())
+            .filter(|instance| {
+                chosen.contains(&instance.status.service)
+                    && instance.status.state == InstanceState::Running
+                    && instance.status.paused == paused
+            })
+            .map(|instance| instance.status.name.clone())
+            .collect();
         let mut changes = self.shared.subscribe_changes();
         pending(true);
         // Returned once done, as `docker pause` returns: a driver says so in a moment.
@@ -849,7 +867,19 @@ impl Supervisor {
                 break;
             }
         }
-        Ok(())
+        if already.is_empty() {
+            return Ok(());
+        }
+        let verb = if already.len() == 1 { "is" } else { "are" };
+        let state = if paused {
+            "already paused"
+        } else {
+            "not paused"
+        };
+        Err(SupervisorError::Invalid(format!(
+            "{} {verb} {state}",
+            already.join(", ")
+        )))
     }
 
     /// SIGKILLs the process groups of `services` (all when empty) at once, without

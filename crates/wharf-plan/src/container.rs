@@ -56,6 +56,12 @@ pub struct ContainerSpec {
     /// Compose does.
     #[serde(default)]
     pub image_id: String,
+    /// The image's own `Entrypoint` and `Cmd` when the daemon took this spec, which the
+    /// engine runs where the spec names none (so `ps` shows what runs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_entrypoint: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_command: Vec<String>,
     /// Give a recreated container new anonymous volumes (`up -V`), instead of the
     /// previous container's, which Compose carries over.
     #[serde(default)]

@@ -167,6 +167,8 @@ pub fn container_spec(
         restart_max,
         config_hash: config_hash(hashed),
         image_id: String::new(),
+        image_entrypoint: Vec::new(),
+        image_command: Vec::new(),
         renew_anonymous_volumes: false,
     }
 }

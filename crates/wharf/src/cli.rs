@@ -1118,7 +1118,7 @@ pub struct PsArgs {
     /// Filter by a property: `status=STATE`, as Compose's
     #[arg(long, value_name = "KEY=VALUE")]
     pub filter: Vec<String>,
-    /// Don't truncate (wharf never does; accepted as Compose accepts it)
+    /// Don't truncate the command (cut to 20 characters, as Compose cuts it)
     #[arg(long)]
     pub no_trunc: bool,
     /// Include instances of services the file no longer has (`--orphans=false`: don't)

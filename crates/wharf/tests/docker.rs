@@ -119,7 +119,8 @@ fn stack_file(project: &str, port: u16) -> String {
 services:
   db:
     image: {IMAGE}
-    command: ["/bin/sleep", "600"]
+    # The image's own command (`sh`), kept running by its open standard input.
+    stdin_open: true
     init: true
     volumes: [data:/data]
     healthcheck: {{test: ["CMD", "/bin/true"], interval: 1s}}
@@ -222,6 +223,8 @@ fn each_tool_takes_down_what_the_other_started() {
         };
         assert_eq!(keys(ours), keys(theirs), "{ours}\n{theirs}");
         for field in [
+            "Command",
+            "Publishers",
             "Name",
             "Networks",
             "Mounts",

@@ -1607,9 +1607,27 @@ services:
     stack.ok(&["up", "-d", "--wait"]);
     let tick = || std::fs::read_to_string(stack.dir.path().join("tick")).unwrap_or_default();
     eventually("it ticks", Duration::from_secs(5), || !tick().is_empty());
+    // As the engine answers Compose: what is not paused cannot be unpaused.
+    let refused = stack.wharf(&["unpause"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("frozen-ticker-1 is not paused"),
+        "{refused:?}"
+    );
     stack.ok(&["pause", "ticker"]);
     let json = stack.compose_ps().remove(0);
     assert_eq!(json["State"], "paused", "{json}");
+    let again = stack.wharf(&["pause", "ticker"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("frozen-ticker-1 is already paused"),
+        "{again:?}"
+    );
+    assert_eq!(
+        stack.compose_ps().remove(0)["State"],
+        "paused",
+        "still paused"
+    );
     assert!(stack.ok(&["ps"]).contains("paused"));
     assert_eq!(
         stack.ok(&["ps", "-q", "--status", "paused"]),

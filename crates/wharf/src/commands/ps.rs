@@ -54,11 +54,11 @@ pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
             println!("{service}");
         }
     } else if args.format.format == ComposeFormat::Json {
-        for line in compose_lines(&client, &name, &instances) {
+        for line in compose_lines(&client, &name, &instances, args.no_trunc) {
             println!("{line}");
         }
     } else if let ComposeFormat::Template(template) = &args.format.format {
-        let lines = compose_lines(&client, &name, &instances);
+        let lines = compose_lines(&client, &name, &instances, args.no_trunc);
         print!("{}", template.render(&lines)?);
     } else if args.quiet {
         for instance in &instances {
@@ -180,6 +180,7 @@ fn compose_lines(
     client: &wharf_api::Client,
     name: &str,
     instances: &[InstanceStatus],
+    full_command: bool,
 ) -> Vec<serde_json::Value> {
     let spec: Option<wharf_plan::ProjectSpec> =
         client.get(&crate::project_ref::endpoint(name, "spec")).ok();
@@ -194,7 +195,7 @@ fn compose_lines(
                 .filter(|_| !instance.one_off)
                 .and_then(|s| s.services.get(&instance.service))
             {
-                with_spec_fields(&mut line, service, instance.replica);
+                with_spec_fields(&mut line, service, instance.replica, full_command);
             }
             line
         })
