@@ -25,6 +25,7 @@ pub fn project_json(
         .services
         .iter()
         .filter(|(name, _)| services.is_none_or(|kept| kept.contains(name.as_str())))
+        .map(|(name, service)| (name, &**service))
         .collect();
     // Go writes the top level from a map: every key, the extensions' too, sorted.
     let mut top: Vec<(&str, Top)> = vec![

@@ -52,7 +52,7 @@ pub fn type_project(mut root: Node) -> Result<(Project, ServiceSpans)> {
     {
         for (key, node) in services.into_entries() {
             let path = format!("services.{}", key.name);
-            let mut service: wharf_model::Service = from_node(&node, &path)?;
+            let mut service: Box<wharf_model::Service> = from_node(&node, &path)?;
             if let Some(settings) = node.as_map().and_then(|m| m.get("x-wharf")) {
                 service.wharf = from_node::<ServiceSettings>(settings, &format!("{path}.x-wharf"))?;
             }

@@ -11,7 +11,8 @@ use crate::{Extensions, FileObject, Model, Network, Service, Volume};
 #[serde(default)]
 pub struct Project {
     pub name: String,
-    pub services: BTreeMap<String, Service>,
+    /// Boxed: a map node holds eleven, and a service is large and mostly empty.
+    pub services: BTreeMap<String, Box<Service>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub networks: BTreeMap<String, Network>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

@@ -39,6 +39,7 @@ fn chosen<'a>(
         .services
         .iter()
         .filter(|(name, _)| services.is_empty() || wanted.contains(name.as_str()))
+        .map(|(name, service)| (name, &**service))
         .collect())
 }
 

@@ -47,6 +47,7 @@ pub fn run(settings: &Settings, args: &PublishArgs) -> anyhow::Result<ExitCode> 
         .services
         .iter()
         .filter(|(_, service)| service.build.is_some())
+        .map(|(name, service)| (name, &**service))
         .collect();
     // The images copied with the project are the ones its file pins, as Compose does.
     let pin = args.resolve_image_digests || args.app;
