@@ -4,10 +4,10 @@
 //! prefixed with the project, `env_file` read into `environment`) and rejects what it
 //! rejects (undefined references, dependency cycles, contradictory settings).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
-use wharf_model::{DependsOn, Network, Project, Service};
+use wharf_model::{DependsOn, Network, Project, Service, SmallMap};
 
 use crate::dotenv;
 use crate::environment::Environment;
@@ -57,7 +57,7 @@ pub fn normalize(
         read_label_files(service).map_err(|e| e.or_at(&span))?;
         every_device_unless_counted(service);
         dedup_ports(service);
-        for (key, value) in &mut service.environment {
+        for (key, value) in service.environment.iter_mut() {
             if value.is_none() {
                 *value = env.get(key).map(str::to_owned);
             }
@@ -144,14 +144,11 @@ fn add_implicit_dependencies(service: &mut Service) {
         if declared.contains(&target) {
             continue;
         }
-        let dependency = service
-            .depends_on
-            .entry(target)
-            .or_insert_with(|| DependsOn {
-                condition: "service_started".to_owned(),
-                required: true,
-                ..DependsOn::default()
-            });
+        let dependency = service.depends_on.get_or_insert_with(target, || DependsOn {
+            condition: "service_started".to_owned(),
+            required: true,
+            ..DependsOn::default()
+        });
         dependency.restart |= restart;
     }
 }
@@ -223,7 +220,7 @@ fn read_label_files(service: &mut Service) -> Result<()> {
         })?;
         let file = SourceFile::new(path.clone(), text);
         for (key, value) in dotenv::parse(&file, &NoVariables)? {
-            service.labels.entry(key).or_insert(value);
+            service.labels.get_or_insert_with(key, || value);
         }
     }
     Ok(())
@@ -233,7 +230,7 @@ fn read_env_files(service: &mut Service, env: &Environment, project_dir: &Path) 
     if service.env_file.is_empty() {
         return Ok(());
     }
-    let mut from_files = BTreeMap::new();
+    let mut from_files = SmallMap::new();
     for env_file in &service.env_file {
         let path = project_dir.join(&env_file.path);
         // Checked as the file is read, as Compose does (not when env files are kept).
@@ -265,7 +262,8 @@ fn read_env_files(service: &mut Service, env: &Environment, project_dir: &Path) 
             Err(err) => return Err(Error::io(&path, &err)),
         }
     }
-    from_files.append(&mut service.environment);
+    // The service's own values win over its files'.
+    from_files.extend(std::mem::take(&mut service.environment));
     service.environment = from_files;
     Ok(())
 }

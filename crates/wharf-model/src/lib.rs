@@ -21,6 +21,7 @@ mod port;
 mod project;
 mod service;
 mod skip;
+mod small_map;
 mod unit_bytes;
 mod volume;
 mod volume_mount;
@@ -45,6 +46,7 @@ pub use service::{
     Cpus, DependsOn, DeviceMapping, EnvFile, Extends, Logging, Provider, Service, ShellCommand,
     Ulimit,
 };
+pub use small_map::SmallMap;
 pub use unit_bytes::UnitBytes;
 pub use volume::Volume;
 pub use volume_mount::{BindOptions, TmpfsOptions, VolumeMount, VolumeOptions};

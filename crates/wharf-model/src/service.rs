@@ -12,7 +12,7 @@ use crate::skip::{is_false, is_zero};
 use crate::x_wharf::ServiceSettings;
 use crate::{
     BlkioConfig, Build, Deploy, Develop, DeviceRequest, Duration, Extensions, FileReference,
-    Healthcheck, Port, ServiceHook, ServiceModel, ServiceNetwork, UnitBytes, VolumeMount,
+    Healthcheck, Port, ServiceHook, ServiceModel, ServiceNetwork, SmallMap, UnitBytes, VolumeMount,
 };
 
 /// A command in exec form. `None` keeps the image's default; `Some([])` clears it.
@@ -72,8 +72,8 @@ pub struct Service {
     pub container_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_spec: Option<Box<Value>>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub depends_on: BTreeMap<String, DependsOn>,
+    #[serde(skip_serializing_if = "SmallMap::is_empty")]
+    pub depends_on: SmallMap<String, DependsOn>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy: Option<Box<Deploy>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -92,8 +92,8 @@ pub struct Service {
     pub entrypoint: ShellCommand,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<Box<Provider>>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub environment: BTreeMap<String, Option<String>>,
+    #[serde(skip_serializing_if = "SmallMap::is_empty")]
+    pub environment: SmallMap<String, Option<String>>,
     /// Read into `environment` (and then emptied) by the loader, unless it was asked to
     /// keep the files unread, as Compose does for `config --hash`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -125,8 +125,8 @@ pub struct Service {
     pub ipc: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub isolation: String,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "SmallMap::is_empty")]
+    pub labels: SmallMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub label_file: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -147,8 +147,8 @@ pub struct Service {
     pub models: BTreeMap<String, Option<ServiceModel>>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub network_mode: String,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub networks: BTreeMap<String, Option<Box<ServiceNetwork>>>,
+    #[serde(skip_serializing_if = "SmallMap::is_empty")]
+    pub networks: SmallMap<String, Option<Box<ServiceNetwork>>>,
     #[serde(skip_serializing_if = "is_false")]
     pub oom_kill_disable: bool,
     #[serde(skip_serializing_if = "is_zero")]

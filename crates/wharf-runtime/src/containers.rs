@@ -42,7 +42,7 @@ pub fn container_spec(
     hashed: &Value,
 ) -> ContainerSpec {
     let project = &loaded.project;
-    let mut labels = service.labels.clone();
+    let mut labels: BTreeMap<String, String> = service.labels.clone().into_iter().collect();
     labels.extend(project_labels(&project.name));
     labels.insert(format!("{LABEL}.service"), name.to_owned());
     labels.insert(format!("{LABEL}.oneoff"), "False".to_owned());
