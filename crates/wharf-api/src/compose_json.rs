@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::{Health, InstanceState, InstanceStatus, ProjectSummary};
+use crate::{Health, InstanceState, InstanceStatus, ListedContainer, ProjectSummary};
 use serde_json::{Value, json};
 
 /// The state as Compose names a container's: `created`, `running`, `restarting`,
@@ -39,103 +39,142 @@ pub const COMPOSE_STATES: [&str; 7] = [
     "exited",
 ];
 
-/// Adds what the spec knows of an instance to its `ps` line: the `Image` a container
-/// runs and its `Command` as Docker lists it, cut to 20 characters unless
-/// `full_command` (a native instance's command, with no image).
+/// Adds what the spec knows of an instance to its `ps` line: what
+/// [`with_listed_fields`] adds for a container, from the spec; for a native instance
+/// its command, with no image.
 pub fn with_spec_fields(
     line: &mut Value,
     service: &wharf_plan::ServiceSpec,
     replica: u32,
-    full_command: bool,
+    full: bool,
 ) {
-    let (image, command) = match &service.container {
-        Some(container) => {
-            // As the engine fills a container's config from its image: the image's
-            // entrypoint where none is set, and its command only then.
-            let (entrypoint, command) = match &container.entrypoint {
-                Some(entrypoint) => (entrypoint, container.command.as_ref()),
-                None => (
-                    &container.image_entrypoint,
-                    Some(
-                        container
-                            .command
-                            .as_ref()
-                            .unwrap_or(&container.image_command),
-                    ),
-                ),
-            };
-            let words: Vec<String> = entrypoint
-                .iter()
-                .chain(command.into_iter().flatten())
-                .cloned()
-                .collect();
-            (container.image.clone(), words)
+    match &service.container {
+        Some(container) => with_listed_fields(line, &listed_from_spec(container, replica), full),
+        None => {
+            if let Value::Object(fields) = line {
+                fields.insert("Image".to_owned(), Value::String(String::new()));
+                let command = if service.command.is_empty() {
+                    String::new()
+                } else {
+                    listed_command(&command_text(&service.command), full)
+                };
+                fields.insert("Command".to_owned(), Value::String(command));
+            }
         }
-        None => (String::new(), service.command.clone()),
+    }
+}
+
+/// Adds a container's `Image`, `Command`, `Labels`, `LocalVolumes`, `Mounts` and
+/// `Networks` to its `ps` line, as Compose lists them: the command cut to 20
+/// characters and each mount to 15 unless `full` (`--no-trunc`).
+pub fn with_listed_fields(line: &mut Value, listed: &ListedContainer, full: bool) {
+    let Value::Object(fields) = line else {
+        return;
     };
-    if let (Value::Object(fields), Some(container)) = (&mut *line, &service.container) {
-        // As `docker ps` shows them: a volume by its name, a bind mount by its path.
-        let mounts: Vec<&str> = container
+    let mounts: Vec<String> = listed
+        .mounts
+        .iter()
+        .map(|mount| {
+            if full {
+                mount.clone()
+            } else {
+                ellipsis(mount, 15)
+            }
+        })
+        .collect();
+    for (key, value) in [
+        ("Image", listed.image.clone()),
+        ("Command", listed_command(&listed.command, full)),
+        ("Labels", listed.labels.join(",")),
+        ("LocalVolumes", listed.local_volumes.to_string()),
+        ("Mounts", mounts.join(",")),
+        ("Networks", listed.networks.join(",")),
+    ] {
+        fields.insert(key.to_owned(), Value::String(value));
+    }
+}
+
+/// A container of wharfd's as the engine will list it.
+fn listed_from_spec(container: &wharf_plan::ContainerSpec, replica: u32) -> ListedContainer {
+    // As the engine fills a container's config from its image: the image's entrypoint
+    // where none is set, and its command only then.
+    let (entrypoint, command) = match &container.entrypoint {
+        Some(entrypoint) => (entrypoint, container.command.as_ref()),
+        None => (
+            &container.image_entrypoint,
+            Some(
+                container
+                    .command
+                    .as_ref()
+                    .unwrap_or(&container.image_command),
+            ),
+        ),
+    };
+    let words: Vec<String> = entrypoint
+        .iter()
+        .chain(command.into_iter().flatten())
+        .cloned()
+        .collect();
+    // The spec's labels, and the two the daemon adds to each container.
+    let mut labels: Vec<String> = container
+        .labels
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    labels.push(format!("com.docker.compose.container-number={replica}"));
+    if !container.image_id.is_empty() {
+        labels.push(format!("com.docker.compose.image={}", container.image_id));
+    }
+    ListedContainer {
+        image: container.image.clone(),
+        command: command_text(&words),
+        labels,
+        mounts: container
             .mounts
             .iter()
             .filter(|mount| mount.kind != "tmpfs" && !mount.source.is_empty())
-            .map(|mount| mount.source.as_str())
-            .collect();
-        let volumes = container
+            .map(|mount| mount.source.clone())
+            .collect(),
+        local_volumes: container
             .mounts
             .iter()
             .filter(|mount| mount.kind == "volume")
-            .count();
-        // The spec's labels, and the two the daemon adds to each container.
-        let mut labels: Vec<String> = container
-            .labels
-            .iter()
-            .map(|(key, value)| format!("{key}={value}"))
-            .collect();
-        labels.push(format!("com.docker.compose.container-number={replica}"));
-        if !container.image_id.is_empty() {
-            labels.push(format!("com.docker.compose.image={}", container.image_id));
-        }
-        let networks: Vec<&str> = container.networks.keys().map(String::as_str).collect();
-        for (key, value) in [
-            ("Labels", labels.join(",")),
-            ("LocalVolumes", volumes.to_string()),
-            ("Mounts", mounts.join(",")),
-            ("Networks", networks.join(",")),
-        ] {
-            fields.insert(key.to_owned(), Value::String(value));
-        }
+            .count(),
+        networks: container.networks.keys().cloned().collect(),
     }
-    if let Value::Object(fields) = line {
-        fields.insert("Image".to_owned(), Value::String(image));
-        // As the engine lists it: a word with white space in single quotes.
-        let words: Vec<String> = command
-            .iter()
-            .map(|word| {
-                if word.contains(char::is_whitespace) {
-                    format!("'{word}'")
-                } else {
-                    word.clone()
-                }
-            })
-            .collect();
-        let command = if words.is_empty() {
-            String::new()
-        } else {
-            listed_command(&words.join(" "), full_command)
-        };
-        fields.insert("Command".to_owned(), Value::String(command));
+}
+
+/// Words as the engine lists a command: joined, one with white space in single quotes.
+fn command_text(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|word| {
+            if word.contains(char::is_whitespace) {
+                format!("'{word}'")
+            } else {
+                word.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `text` cut to `width` characters, its last one an ellipsis, as Docker's lists cut.
+fn ellipsis(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_owned()
+    } else {
+        text.chars().take(width - 1).chain(['…']).collect()
     }
 }
 
 /// A command as Docker's `ps` lists it: cut to 20 characters with an ellipsis unless
 /// `full`, then quoted as Go quotes a string.
 fn listed_command(command: &str, full: bool) -> String {
-    const WIDTH: usize = 20;
-    let cut: String = if full || command.chars().count() <= WIDTH {
+    let cut = if full {
         command.to_owned()
     } else {
-        command.chars().take(WIDTH - 1).chain(['…']).collect()
+        ellipsis(command, 20)
     };
     let mut quoted = String::from('"');
     for c in cut.chars() {
@@ -360,6 +399,28 @@ mod tests {
     }
 
     #[test]
+    fn a_listed_container_reads_as_docker_ps_cuts_it() {
+        let listed = ListedContainer {
+            image: "postgres:15".into(),
+            command: "docker-entrypoint.sh postgres".into(),
+            labels: vec!["a=1".into(), "b=2".into()],
+            mounts: vec!["shop_database-data".into(), "/srv".into()],
+            local_volumes: 1,
+            networks: vec!["shop_back".into(), "shop_default".into()],
+        };
+        let mut line = json!({});
+        with_listed_fields(&mut line, &listed, false);
+        assert_eq!(line["Command"], "\"docker-entrypoint.s…\"");
+        assert_eq!(line["Mounts"], "shop_database-…,/srv");
+        assert_eq!(line["Labels"], "a=1,b=2");
+        assert_eq!(line["Networks"], "shop_back,shop_default");
+        assert_eq!(line["LocalVolumes"], "1");
+        with_listed_fields(&mut line, &listed, true);
+        assert_eq!(line["Command"], "\"docker-entrypoint.sh postgres\"");
+        assert_eq!(line["Mounts"], "shop_database-data,/srv");
+    }
+
+    #[test]
     fn a_ps_line_has_composes_fields_and_wharfs_beside_them() {
         let instance = InstanceStatus {
             service: "web".into(),
@@ -384,6 +445,7 @@ mod tests {
             message: String::new(),
             paused: false,
             one_off: false,
+            listed: None,
         };
         let line = ps_line("shop", &instance, 121_000);
         assert_eq!(line["ID"], "e175510667a7");

@@ -20,7 +20,8 @@ pub use build_id::build_id;
 pub use client::{Client, ClientError, LineStream};
 pub use columns::aligned_columns;
 pub use compose_json::{
-    COMPOSE_STATES, compose_state, compose_state_of, ls_entry, ps_line, with_spec_fields,
+    COMPOSE_STATES, compose_state, compose_state_of, ls_entry, ps_line, with_listed_fields,
+    with_spec_fields,
 };
 pub use go_template::{Template, TemplateError};
 pub use paths::{Paths, create_private_dir, write_private};

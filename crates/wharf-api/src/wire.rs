@@ -197,6 +197,25 @@ pub struct InstanceStatus {
     /// A `run` container, not one of its service's instances (`ps -a` lists them).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub one_off: bool,
+    /// What the engine lists of a container wharfd does not run (another tool's, or a
+    /// `run` container); wharfd's own instances have their spec instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<Box<ListedContainer>>,
+}
+
+/// A container as `docker ps` shows it, for `ps --format json`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedContainer {
+    pub image: String,
+    /// What runs, whole: the words joined, one with white space in single quotes.
+    pub command: String,
+    /// `key=value`.
+    pub labels: Vec<String>,
+    /// A volume by its name, a bind mount by its path.
+    pub mounts: Vec<String>,
+    /// How many of its mounts are volumes.
+    pub local_volumes: usize,
+    pub networks: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -281,6 +281,7 @@ pub fn waiting(
         },
         paused: false,
         one_off: false,
+        listed: None,
     }
 }
 

@@ -301,6 +301,7 @@ mod tests {
             message: String::new(),
             paused: false,
             one_off: false,
+            listed: None,
         }
     }
 

@@ -127,6 +127,8 @@ pub struct ProjectContainer {
     /// When it stopped, for one that ran and is not running.
     pub finished_ms: Option<u64>,
     pub ports: Vec<wharf_plan::PortSpec>,
+    /// The rest of what the engine lists of it, as `ps --format json` shows it.
+    pub listed: wharf_api::ListedContainer,
 }
 
 impl ProjectContainer {
@@ -156,7 +158,45 @@ impl ProjectContainer {
             message: message.to_owned(),
             paused: false,
             one_off: self.one_off,
+            listed: Some(Box::new(self.listed)),
         }
+    }
+}
+
+/// A container as `docker ps` lists it, for `ps --format json`.
+fn listed_container(c: &bollard::models::ContainerSummary) -> wharf_api::ListedContainer {
+    let mounts = c.mounts.as_deref().unwrap_or_default();
+    let mut networks: Vec<String> = c
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.as_ref())
+        .map(|n| n.keys().cloned().collect())
+        .unwrap_or_default();
+    networks.sort();
+    wharf_api::ListedContainer {
+        image: c.image.clone().unwrap_or_default(),
+        command: c.command.clone().unwrap_or_default(),
+        labels: c
+            .labels
+            .iter()
+            .flatten()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect(),
+        mounts: mounts
+            .iter()
+            .map(|m| {
+                m.name
+                    .clone()
+                    .filter(|name| !name.is_empty())
+                    .or_else(|| m.source.clone())
+                    .unwrap_or_default()
+            })
+            .collect(),
+        local_volumes: mounts
+            .iter()
+            .filter(|m| m.driver.as_deref() == Some("local"))
+            .count(),
+        networks,
     }
 }
 
@@ -610,7 +650,8 @@ impl Engine {
         Ok(found
             .into_iter()
             .filter_map(|c| {
-                let labels = c.labels.unwrap_or_default();
+                let labels = c.labels.clone().unwrap_or_default();
+                let listed = listed_container(&c);
                 let label = |key: &str| {
                     labels
                         .get(&format!("com.docker.compose.{key}"))
@@ -661,6 +702,7 @@ impl Engine {
                             })
                         })
                         .collect::<Vec<_>>(),
+                    listed,
                 })
             })
             .map(|mut c| {

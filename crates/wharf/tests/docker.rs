@@ -184,6 +184,48 @@ fn wharf_creates_what_compose_creates() {
     stack.ok(&["down", "-v", "--yes"]);
 }
 
+/// wharf's `ps --format json` has Compose's fields, with Compose's values for all the
+/// engine and the file decide.
+fn assert_ps_reads_as_composes(stack: &Stack) {
+    let theirs: Vec<Value> = compose(stack, &["ps", "--format", "json"])
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let ours = stack.compose_ps();
+    for (ours, theirs) in ours.iter().zip(&theirs) {
+        let keys = |line: &Value| {
+            let mut keys: Vec<String> = line.as_object().unwrap().keys().cloned().collect();
+            keys.retain(|key| key != "wharf");
+            keys.sort();
+            keys
+        };
+        assert_eq!(keys(ours), keys(theirs), "{ours}\n{theirs}");
+        for field in [
+            "Command",
+            "Image",
+            "Publishers",
+            "Name",
+            "Networks",
+            "Mounts",
+            "LocalVolumes",
+            "Size",
+            "State",
+        ] {
+            assert_eq!(ours[field], theirs[field], "{field}: {ours}\n{theirs}");
+        }
+        let labels = |line: &Value| -> std::collections::BTreeSet<String> {
+            line["Labels"]
+                .as_str()
+                .unwrap()
+                .split(',')
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(labels(ours), labels(theirs), "{ours}\n{theirs}");
+    }
+    assert_eq!(ours.len(), theirs.len());
+}
+
 #[test]
 fn each_tool_takes_down_what_the_other_started() {
     if !engine_ready() {
@@ -209,42 +251,7 @@ fn each_tool_takes_down_what_the_other_started() {
     assert!(page.is_ok(), "the published port answers");
     // `ps --format json` has Compose's fields, with the same values for what the file
     // decides, so a template or `jq` script written for Compose reads wharf's.
-    let theirs: Vec<Value> = compose(&stack, &["ps", "--format", "json"])
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    let ours = stack.compose_ps();
-    for (ours, theirs) in ours.iter().zip(&theirs) {
-        let keys = |line: &Value| {
-            let mut keys: Vec<String> = line.as_object().unwrap().keys().cloned().collect();
-            keys.retain(|key| key != "wharf");
-            keys.sort();
-            keys
-        };
-        assert_eq!(keys(ours), keys(theirs), "{ours}\n{theirs}");
-        for field in [
-            "Command",
-            "Publishers",
-            "Name",
-            "Networks",
-            "Mounts",
-            "LocalVolumes",
-            "Size",
-            "State",
-        ] {
-            assert_eq!(ours[field], theirs[field], "{field}: {ours}\n{theirs}");
-        }
-        let labels = |line: &Value| -> std::collections::BTreeSet<String> {
-            line["Labels"]
-                .as_str()
-                .unwrap()
-                .split(',')
-                .map(str::to_owned)
-                .collect()
-        };
-        assert_eq!(labels(ours), labels(theirs), "{ours}\n{theirs}");
-    }
-    assert_eq!(ours.len(), theirs.len());
+    assert_ps_reads_as_composes(&stack);
     assert!(
         stack
             .ok(&["ps", "--format", "{{.Name}} {{.Networks}}"])
@@ -324,6 +331,7 @@ fn each_tool_takes_down_what_the_other_started() {
             listed.contains("wharfcross-web-1") && listed.contains("wharfcross-db-1")
         },
     );
+    assert_ps_reads_as_composes(&stack);
     // Shown as Compose shows them: in name order, up, with their ports.
     let lines = stack.compose_ps();
     let names: Vec<&str> = lines.iter().map(|l| l["Name"].as_str().unwrap()).collect();

@@ -12,7 +12,9 @@ use crate::output::aligned_table;
 use crate::project_ref;
 use crate::settings::Settings;
 use crate::status_text::status_text;
-use wharf_api::{COMPOSE_STATES, compose_state_of, ls_entry, ps_line, with_spec_fields};
+use wharf_api::{
+    COMPOSE_STATES, compose_state_of, ls_entry, ps_line, with_listed_fields, with_spec_fields,
+};
 
 pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name_defining(settings, &args.services)?;
@@ -174,8 +176,9 @@ fn one_off_containers(name: &str, instances: &[InstanceStatus]) -> Vec<InstanceS
         .collect()
 }
 
-/// Each instance as Compose's `ps --format json` gives it, with the spec's `Image` and
-/// `Command` where the daemon has a spec (not for containers it does not run).
+/// Each instance as Compose's `ps --format json` gives it: a container's `Image`,
+/// `Command`, labels, mounts and networks from the daemon's spec, or as the engine lists
+/// a container the daemon does not run.
 fn compose_lines(
     client: &wharf_api::Client,
     name: &str,
@@ -189,10 +192,12 @@ fn compose_lines(
         .iter()
         .map(|instance| {
             let mut line = ps_line(name, instance, now);
-            // A `run` container is not its service's instance: the spec says nothing of it.
-            if let Some(service) = spec
+            // A container wharfd does not run (a `run` container, another tool's) is
+            // as the engine lists it; the spec says nothing of it.
+            if let Some(listed) = &instance.listed {
+                with_listed_fields(&mut line, listed, full_command);
+            } else if let Some(service) = spec
                 .as_ref()
-                .filter(|_| !instance.one_off)
                 .and_then(|s| s.services.get(&instance.service))
             {
                 with_spec_fields(&mut line, service, instance.replica, full_command);
