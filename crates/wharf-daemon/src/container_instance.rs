@@ -48,6 +48,9 @@ pub async fn run(
         Ok(prepared) => prepared,
         Err(err) => return shared.mark_not_started(&key, err.to_string(), None),
     };
+    // A container started again keeps its earlier runs' lines: what it says from here
+    // on is new (taken before the start, so its first words are not lost).
+    let starting_ms = now_ms();
     if let Err(err) = engine.start(&id).await
         && !engine.state(&id).await.is_ok_and(|s| s.running)
     {
@@ -78,7 +81,7 @@ pub async fn run(
         key.clone(),
         Arc::clone(&engine),
         id.clone(),
-        fresh,
+        (!fresh).then_some(starting_ms),
     ));
     let checked = container
         .healthcheck
@@ -305,17 +308,17 @@ pub(crate) async fn prepare(
 
 /// Copies the container's output into the project's logs, across restarts: each time
 /// the engine's stream ends (the container stopped), it resumes from the last line seen.
+/// `after_ms`: only lines after then are new (a container started again, whose earlier
+/// runs' lines were copied then); none for a container made anew.
 async fn follow(
     shared: Arc<Shared>,
     key: InstanceKey,
     engine: Arc<Engine>,
     name: String,
-    from_start: bool,
+    after_ms: Option<u64>,
 ) {
-    // A container started again (not made anew) has lines of its earlier run in the
-    // same second as now: they were copied then, so only what comes after now is new.
-    let mut last: Option<LogTime> = (!from_start).then(|| LogTime::at_ms(now_ms()));
-    let mut since = (!from_start).then(|| i32::try_from(now_ms() / 1000).unwrap_or(i32::MAX));
+    let mut last: Option<LogTime> = after_ms.map(LogTime::at_ms);
+    let mut since = after_ms.map(|ms| i32::try_from(ms / 1000).unwrap_or(i32::MAX));
     loop {
         let mut lines = Box::pin(engine.logs(&name, since));
         while let Some((stderr, time, line)) = lines.next().await {

@@ -136,17 +136,14 @@ impl LogBook {
             }
             service.retain(|l| since_ms.is_none_or(|since| l.time_ms >= since));
             if let Some(tail) = tail {
-                // The last `tail` lines of each instance, as Compose's `--tail` counts:
-                // its process's lines. wharf's own notes (a restart, an exit) among them
-                // are kept and not counted.
+                // The last `tail` lines of each instance's own output, as Compose's
+                // `--tail` gives them: wharf's notes (a start, an exit) left out.
                 let mut kept: HashMap<u32, usize> = HashMap::new();
                 let mut last = Vec::new();
                 for line in service.into_iter().rev() {
                     let count = kept.entry(line.replica).or_default();
-                    if *count < tail {
-                        if line.stream != LogStream::Wharf {
-                            *count += 1;
-                        }
+                    if *count < tail && line.stream != LogStream::Wharf {
+                        *count += 1;
                         last.push(line);
                     }
                 }
@@ -246,8 +243,8 @@ mod tests {
             .collect();
         assert_eq!(
             tail,
-            ["c", "restarting"],
-            "wharf's own lines count for none"
+            ["c"],
+            "wharf's own lines are not the service's output"
         );
         let web: Vec<_> = book
             .read(&["web".into()], None, Some(2))

@@ -160,6 +160,18 @@ impl Supervisor {
         } else {
             with_dependencies(&spec.services, &request.services)?
         };
+        // A running service this `up` does not name runs on as it is, as Compose leaves
+        // it: it keeps its definition, so an `up` of it later still sees the change.
+        if let Some(old) = &old_spec {
+            for (name, service) in &mut spec.services {
+                if !selected.contains(name)
+                    && running_before.contains(name)
+                    && let Some(running) = old.services.get(name)
+                {
+                    service.clone_from(running);
+                }
+            }
+        }
         self.note_image_ids(&mut spec).await?;
         let changes = diff(old_spec.as_ref(), &spec);
 

@@ -227,6 +227,58 @@ fn assert_ps_reads_as_composes(stack: &Stack) {
 }
 
 #[test]
+fn scale_keeps_each_service_where_it_runs_and_a_restart_loses_no_line() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfkeep
+services:
+  native:
+    image: {IMAGE}
+    command: ["sleep", "600"]
+  talk:
+    image: {IMAGE}
+    init: true
+    command: ["sh", "-c", "echo first; echo second; sleep 600"]
+    x-wharf: {{backend: docker}}
+"#
+    ));
+    stack.ok(&["up", "-d", "--wait", "--backend", "process"]);
+    // The engine has the image, but `native` runs natively: `scale` keeps it there,
+    // and leaves `talk` running.
+    let talk = stack.compose_ps()[1]["ID"].clone();
+    stack.ok(&["scale", "native=2"]);
+    let backends: Vec<(String, String)> = stack
+        .ps()
+        .iter()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap().to_owned(),
+                i["backend"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        backends,
+        [
+            ("wharfkeep-native-1".to_owned(), "process".to_owned()),
+            ("wharfkeep-native-2".to_owned(), "process".to_owned()),
+            ("wharfkeep-talk-1".to_owned(), "docker".to_owned()),
+        ]
+    );
+    assert_eq!(stack.compose_ps()[2]["ID"], talk, "talk was left running");
+    // What a container says the moment it starts again is in its logs, every time.
+    stack.ok(&["restart", "-t", "0", "talk"]);
+    stack.ok(&["restart", "-t", "0", "talk"]);
+    eventually("each start's lines", Duration::from_secs(10), || {
+        let logs = stack.ok(&["logs", "--no-log-prefix", "talk"]);
+        logs.matches("first").count() == 3 && logs.matches("second").count() == 3
+    });
+    stack.ok(&["down", "-t", "0"]);
+}
+
+#[test]
 fn each_tool_takes_down_what_the_other_started() {
     if !engine_ready() {
         return;

@@ -1376,6 +1376,29 @@ fn up_no_recreate_leaves_a_changed_service_running_until_a_plain_up() {
 }
 
 #[test]
+fn up_of_one_service_leaves_the_others_as_they_run() {
+    let file = |seconds: u32| {
+        format!(
+            "name: single\nservices:\n  app:\n    image: debian\n    x-wharf: {{process: {{command: [\"sleep\", \"600\"]}}}}\n  other:\n    image: debian\n    x-wharf: {{process: {{command: [\"sleep\", \"{seconds}\"]}}}}\n"
+        )
+    };
+    let stack = Stack::new(&file(601));
+    stack.ok(&["up", "-d", "--wait"]);
+    let other = stack.pid_of("single-other-1");
+    // As Compose's `up app`: `other` changed in the file, but it was not named.
+    stack.write(&file(602));
+    let said = stack.ok(&["up", "-d", "--wait", "app"]);
+    assert_eq!(stack.pid_of("single-other-1"), other, "{said}");
+    stack.ok(&["up", "-d", "--wait"]);
+    assert_ne!(
+        stack.pid_of("single-other-1"),
+        other,
+        "a plain up recreates it"
+    );
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn a_service_whose_profile_is_off_does_not_stop_the_others_for_what_it_would_need() {
     let stack = Stack::new(
         "name: offstage\nservices:\n  app:\n    image: debian\n    x-wharf: {process: {command: [\"sleep\", \"600\"]}}\n  extra:\n    image: example/unknown-thing:1\n    profiles: [extra]\n",
