@@ -725,6 +725,55 @@ impl Supervisor {
         })
     }
 
+    /// `start`, `stop`, `restart`, `kill`, `pause` or `unpause` of a project wharfd does
+    /// not run (Docker Compose's containers, say), straight on the engine as Compose
+    /// acts on them. False when the engine has no container of the project.
+    pub async fn act_on_foreign(
+        &self,
+        name: &str,
+        action: &str,
+        request: &wharf_api::ServicesRequest,
+    ) -> Result<bool, SupervisorError> {
+        let Ok(engine) = self.shared.engine().await else {
+            return Ok(false);
+        };
+        let containers = engine.project_containers(name).await?;
+        if containers.is_empty() {
+            return Ok(false);
+        }
+        if let Some(unknown) = request
+            .services
+            .iter()
+            .find(|s| !containers.iter().any(|c| &c.service == *s))
+        {
+            return Err(GraphError::UnknownService(unknown.clone()).into());
+        }
+        // Compose's default wait before the kill.
+        let grace = Duration::from_secs(request.timeout_s.unwrap_or(10));
+        let signal = request.signal.as_deref().unwrap_or("SIGKILL");
+        let chosen = containers.iter().filter(|c| {
+            !c.one_off && (request.services.is_empty() || request.services.contains(&c.service))
+        });
+        futures_util::future::try_join_all(chosen.map(|c| {
+            let engine = &engine;
+            async move {
+                match action {
+                    "start" => engine.start(&c.name).await,
+                    "stop" => engine.stop(&c.name, grace).await,
+                    "restart" => {
+                        engine.stop(&c.name, grace).await?;
+                        engine.start(&c.name).await
+                    }
+                    "kill" => engine.kill(&c.name, signal).await,
+                    "pause" | "unpause" => engine.pause(&c.name, action == "pause").await,
+                    _ => Ok(()),
+                }
+            }
+        }))
+        .await?;
+        Ok(true)
+    }
+
     /// `stop`, `kill`: the services leave the desired state, so a daemon restart
     /// does not bring them back.
     pub async fn stop(

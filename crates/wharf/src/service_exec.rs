@@ -24,16 +24,23 @@ use wharf_engine::{BlockingEngine, ExecRequest, OneOff, ProjectResources, Window
 /// `exec` in project `name`.
 pub fn exec_in(paths: &Paths, name: &str, args: &ExecArgs) -> anyhow::Result<ExitCode> {
     let client = daemon_client::connect(paths)?;
-    let spec: ProjectSpec = match client.get(&endpoint(name, "spec")) {
-        Ok(spec) => spec,
-        Err(ClientError::Api { status: 404, .. }) => bail!("project {name} is not running"),
+    // None for a project wharfd does not run, whose containers (Docker Compose's, say)
+    // the engine lists.
+    let spec: Option<ProjectSpec> = match client.get(&endpoint(name, "spec")) {
+        Ok(spec) => Some(spec),
+        Err(ClientError::Api { status: 404, .. }) => None,
         Err(err) => return Err(err.into()),
     };
-    let service = spec
-        .services
-        .get(&args.service)
-        .with_context(|| format!("no such service: {}", args.service))?;
-    let instances: Vec<InstanceStatus> = client.get(&endpoint(name, "ps"))?;
+    let instances = crate::project_ref::instances(&client, name)?;
+    let service = match &spec {
+        Some(spec) => Some(
+            spec.services
+                .get(&args.service)
+                .with_context(|| format!("no such service: {}", args.service))?,
+        ),
+        None if instances.is_empty() => bail!("project {name} is not running"),
+        None => None,
+    };
     let running =
         |i: &&InstanceStatus| i.service == args.service && i.state == InstanceState::Running;
     let Some(instance) = instances
@@ -55,9 +62,9 @@ pub fn exec_in(paths: &Paths, name: &str, args: &ExecArgs) -> anyhow::Result<Exi
             args.service
         );
     };
-    if service.container.is_some() {
+    let Some(service) = service.filter(|s| s.container.is_none()) else {
         return in_container(&instance.name, args);
-    }
+    };
     if args.detach {
         bail!(
             "exec -d needs a container: a native command in the background would outlive its service; \

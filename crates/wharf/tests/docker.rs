@@ -391,6 +391,22 @@ fn each_tool_takes_down_what_the_other_started() {
     let web = &lines[1];
     assert!(web["Status"].as_str().unwrap().starts_with("Up "), "{web}");
     assert_eq!(web["Publishers"][0]["PublishedPort"], port, "{web}");
+    // What wharf does to its own containers, it does to Compose's, through the engine.
+    assert_eq!(stack.ok(&["exec", "-T", "web", "echo", "in"]).trim(), "in");
+    let listed = || compose(&stack, &["ps", "-a", "--format", "{{.Name}} {{.State}}"]);
+    stack.ok(&["pause", "web"]);
+    assert!(listed().contains("wharfcross-web-1 paused"), "{}", listed());
+    stack.ok(&["unpause", "web"]);
+    stack.ok(&["stop", "-t", "0", "web"]);
+    assert!(listed().contains("wharfcross-web-1 exited"), "{}", listed());
+    stack.ok(&["start", "web"]);
+    assert!(
+        listed().contains("wharfcross-web-1 running"),
+        "{}",
+        listed()
+    );
+    let unknown = stack.wharf(&["restart", "nosuch"]);
+    assert_eq!(unknown.status.code(), Some(1));
     stack.ok(&["down", "-v", "--yes"]);
     assert!(gone(), "wharf down removed Compose's containers");
     let networks = Command::new("docker")
