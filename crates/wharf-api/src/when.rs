@@ -20,12 +20,12 @@ pub fn when(flag: &str, text: &str) -> Result<u64, String> {
     if let Ok(epoch_seconds) = text.parse::<u64>() {
         return Ok(epoch_seconds * 1000);
     }
-    if let Some(ms) = rfc3339_ms(text) {
+    if let Some(ms) = rfc3339_ms(text).or_else(|| rfc3339_ms(&completed(text)?)) {
         return Ok(ms);
     }
     if text.contains(['-', ':']) {
         return Err(format!(
-            "{flag} {text:?}: a time needs its date, clock and zone, such as 2026-12-01T13:23:37Z or …+01:00"
+            "{flag} {text:?}: expected a date (2026-12-01), a time on it (2026-12-01T13:23:37, UTC) or a time with its zone (2026-12-01T13:23:37+01:00)"
         ));
     }
     let split = text
@@ -50,6 +50,22 @@ pub fn when(flag: &str, text: &str) -> Result<u64, String> {
         }
     };
     Ok(now_ms().saturating_sub(number * unit_ms))
+}
+
+/// A date, or a date and a clock cut short, as Docker's `--since` takes them, made
+/// whole: `2026-12-01` is its midnight, `2026-12-01T13` and `…T13:23` have zero minutes
+/// and seconds, and a time without a zone is UTC.
+fn completed(text: &str) -> Option<String> {
+    let (date, clock) = text.split_once('T').unwrap_or((text, "00"));
+    if date.len() != 10 || clock.contains(['Z', 'z', '+']) || clock.contains('-') {
+        return None;
+    }
+    let clock = match clock.matches(':').count() {
+        0 => format!("{clock}:00:00"),
+        1 => format!("{clock}:00"),
+        _ => clock.to_owned(),
+    };
+    Some(format!("{date}T{clock}Z"))
 }
 
 /// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.
@@ -121,12 +137,23 @@ mod tests {
     }
 
     #[test]
+    fn a_date_or_a_time_without_its_zone_reads_as_utc() {
+        let midnight = rfc3339_ms("2026-12-02T00:00:00Z");
+        assert_eq!(when("--since", "2026-12-02").ok(), midnight);
+        assert_eq!(when("--since", "2026-12-02T00:00:00").ok(), midnight);
+        assert_eq!(when("--since", "2026-12-02T00:00").ok(), midnight);
+        assert_eq!(when("--since", "2026-12-02T00").ok(), midnight);
+        assert!(when("--since", "2026-12-02T25:00").is_err());
+        assert!(when("--since", "2026-12").is_err());
+    }
+
+    #[test]
     fn since_reads_durations_and_epoch_seconds() {
         assert_eq!(when("--since", "1700000000").unwrap(), 1_700_000_000_000);
         let ten_minutes_ago = when("--since", "10m").unwrap();
         assert!(now_ms() - ten_minutes_ago >= 600_000);
         assert!(when("--since", "10x").is_err());
-        let zoneless = when("--since", "2026-12-01T13:12:00").unwrap_err();
-        assert!(zoneless.contains("zone"), "{zoneless}");
+        let garbled = when("--since", "2026-1201T13:12:00").unwrap_err();
+        assert!(garbled.contains("expected a date"), "{garbled}");
     }
 }

@@ -13,7 +13,7 @@ use serde::ser::{
 };
 use wharf_model::{EXTENSIONS_KEY, Project};
 
-/// The project as `docker compose config --format json` prints it (pretty, with a final
+/// The project as `docker compose config --format json` prints it (pretty, with no final
 /// newline); `services`, when given, keeps those services only.
 pub fn project_json(
     project: &Project,
@@ -52,16 +52,21 @@ pub fn project_json(
     );
     top.sort_by_key(|(key, _)| *key);
 
-    let mut out = Vec::with_capacity(64 * 1024);
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"  ");
-    let mut writer = serde_json::Serializer::with_formatter(&mut out, formatter);
-    let mut map = writer.serialize_map(Some(top.len()))?;
-    for (key, value) in &top {
-        map.serialize_entry(&form.wrap(key), &form.wrap(value))?;
+    crate::go_json::to_go_json(&TopLevel(&top, form))
+}
+
+/// The top level's entries, each in Compose's form.
+struct TopLevel<'a>(&'a [(&'a str, Top<'a>)], Form);
+
+impl Serialize for TopLevel<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Self(entries, form) = self;
+        let mut map = serializer.serialize_map(Some(entries.len()))?;
+        for (key, value) in *entries {
+            map.serialize_entry(&form.wrap(key), &form.wrap(value))?;
+        }
+        map.end()
     }
-    SerializeMap::end(map)?;
-    out.push(b'\n');
-    Ok(String::from_utf8(out).unwrap_or_default())
 }
 
 /// One entry of the top level.

@@ -155,8 +155,9 @@ impl Parser<'_> {
             return Err(self.error(open, "unterminated quoted value"));
         };
         let body = &self.text[body_start..end];
+        // What follows the closing quote is read on, as Compose reads it: a comment, or
+        // another `KEY=value` (`A='x' B=2` sets both; `A='it''s'` is an error).
         self.pos = end + 1;
-        self.skip_line();
         if quote == '\'' {
             return Ok(body.to_owned());
         }
@@ -251,7 +252,11 @@ mod tests {
             "J=  spaced  \n",
             "K:yaml style\n",
             "N=\n",
+            "O='x' P=2\n",
+            "Q=\"y\" # comment\n",
         ));
+        assert_eq!((env["O"].as_str(), env["P"].as_str()), ("x", "2"));
+        assert_eq!(env["Q"], "y");
         assert_eq!(env["A"], "plain value");
         assert_eq!(env["B"], "no#comment");
         assert_eq!(env["C"], "single $A \\n literal");
@@ -272,5 +277,10 @@ mod tests {
         assert_eq!(err.span().unwrap().line, 2);
         let err = parse(&SourceFile::new(".env", "A B=1\n"), &shell).unwrap_err();
         assert!(err.message().contains("unexpected character"), "{err}");
+        let err = parse(&SourceFile::new(".env", "A='it''s'\n"), &shell).unwrap_err();
+        assert!(
+            err.message().contains("unexpected character '\\''"),
+            "{err}"
+        );
     }
 }

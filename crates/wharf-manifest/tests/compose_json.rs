@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use wharf_manifest::{LoadOptions, load, project_json, project_value};
+use wharf_manifest::{LoadOptions, load, project_json, project_value, to_go_json};
 
 #[test]
 fn the_written_json_equals_the_tree_form_on_every_fixture() {
@@ -34,7 +34,7 @@ fn the_written_json_equals_the_tree_form_on_every_fixture() {
         for escape in [true, false] {
             let mut tree = project_value(&loaded.project, escape, true).unwrap();
             whole_floats_as_go_writes_them(&mut tree);
-            let expected = serde_json::to_string_pretty(&tree).unwrap() + "\n";
+            let expected = to_go_json(&tree).unwrap();
             let written = project_json(&loaded.project, escape, None).unwrap();
             assert_eq!(written, expected, "{} (escape: {escape})", dir.display());
         }

@@ -1,0 +1,114 @@
+//! JSON written as Go's `encoding/json` writes it with two-space indents, so Compose's
+//! JSON and wharf's are the same bytes: `<`, `>`, `&`, U+2028 and U+2029 escaped
+//! (Go's HTML-safe default), and negative zero as `-0`.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde_json::ser::{Formatter, PrettyFormatter};
+
+/// `value` as Go's `json.MarshalIndent(value, "", "  ")` writes it.
+pub fn to_go_json<T: ?Sized + Serialize>(value: &T) -> serde_json::Result<String> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut writer = serde_json::Serializer::with_formatter(&mut out, GoFormatter::new());
+    value.serialize(&mut writer)?;
+    Ok(String::from_utf8(out).unwrap_or_default())
+}
+
+/// serde_json's pretty formatter, with Go's escapes and negative zero.
+struct GoFormatter(PrettyFormatter<'static>);
+
+impl GoFormatter {
+    fn new() -> Self {
+        Self(PrettyFormatter::with_indent(b"  "))
+    }
+}
+
+impl Formatter for GoFormatter {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            let escaped = match c {
+                '<' => "\\u003c",
+                '>' => "\\u003e",
+                '&' => "\\u0026",
+                '\u{2028}' => "\\u2028",
+                '\u{2029}' => "\\u2029",
+                _ => continue,
+            };
+            writer.write_all(&fragment.as_bytes()[start..i])?;
+            writer.write_all(escaped.as_bytes())?;
+            start = i + c.len_utf8();
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn write_f64<W: ?Sized + Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
+        if value == 0.0 && value.is_sign_negative() {
+            return writer.write_all(b"-0");
+        }
+        self.0.write_f64(writer, value)
+    }
+
+    fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.begin_array(writer)
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_array(writer)
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_array_value(writer, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_array_value(writer)
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.begin_object(writer)
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_object(writer)
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_object_key(writer, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.begin_object_value(writer)
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.0.end_object_value(writer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_and_zeros_read_as_gos() {
+        let value = serde_json::json!({"a": "x && y <b> \u{2028}", "z": -0.0, "n": [1.5]});
+        assert_eq!(
+            to_go_json(&value).unwrap(),
+            "{\n  \"a\": \"x \\u0026\\u0026 y \\u003cb\\u003e \\u2028\",\n  \"z\": -0,\n  \"n\": [\n    1.5\n  ]\n}"
+        );
+    }
+}
