@@ -1,30 +1,36 @@
-//! JSON written as Go's `encoding/json` writes it with two-space indents, so Compose's
-//! JSON and wharf's are the same bytes: `<`, `>`, `&`, U+2028 and U+2029 escaped
-//! (Go's HTML-safe default), and negative zero as `-0`.
+//! JSON written as Go's `encoding/json` writes it, so Compose's JSON and wharf's are the
+//! same bytes: `<`, `>`, `&`, U+2028 and U+2029 escaped (Go's HTML-safe default), and
+//! negative zero as `-0`.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
-use serde_json::ser::{Formatter, PrettyFormatter};
+use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 
 /// `value` as Go's `json.MarshalIndent(value, "", "  ")` writes it.
 pub fn to_go_json<T: ?Sized + Serialize>(value: &T) -> serde_json::Result<String> {
-    let mut out = Vec::with_capacity(64 * 1024);
-    let mut writer = serde_json::Serializer::with_formatter(&mut out, GoFormatter::new());
+    written(value, GoFormatter(PrettyFormatter::with_indent(b"  ")))
+}
+
+/// `value` on one line, as Go's `json.Marshal` writes it (Compose's `ps --format json`).
+pub fn to_go_json_line<T: ?Sized + Serialize>(value: &T) -> serde_json::Result<String> {
+    written(value, GoFormatter(CompactFormatter))
+}
+
+fn written<T: ?Sized + Serialize, F: Formatter>(
+    value: &T,
+    formatter: F,
+) -> serde_json::Result<String> {
+    let mut out = Vec::with_capacity(4096);
+    let mut writer = serde_json::Serializer::with_formatter(&mut out, formatter);
     value.serialize(&mut writer)?;
     Ok(String::from_utf8(out).unwrap_or_default())
 }
 
-/// serde_json's pretty formatter, with Go's escapes and negative zero.
-struct GoFormatter(PrettyFormatter<'static>);
+/// serde_json's formatter `F`, with Go's escapes and negative zero.
+struct GoFormatter<F>(F);
 
-impl GoFormatter {
-    fn new() -> Self {
-        Self(PrettyFormatter::with_indent(b"  "))
-    }
-}
-
-impl Formatter for GoFormatter {
+impl<F: Formatter> Formatter for GoFormatter<F> {
     fn write_string_fragment<W: ?Sized + Write>(
         &mut self,
         writer: &mut W,
@@ -109,6 +115,10 @@ mod tests {
         assert_eq!(
             to_go_json(&value).unwrap(),
             "{\n  \"a\": \"x \\u0026\\u0026 y \\u003cb\\u003e \\u2028\",\n  \"z\": -0,\n  \"n\": [\n    1.5\n  ]\n}"
+        );
+        assert_eq!(
+            to_go_json_line(&value).unwrap(),
+            "{\"a\":\"x \\u0026\\u0026 y \\u003cb\\u003e \\u2028\",\"z\":-0,\"n\":[1.5]}"
         );
     }
 }

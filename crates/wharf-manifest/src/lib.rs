@@ -39,7 +39,7 @@ pub use environment::Environment;
 pub use error::{Error, Result};
 pub use file_references::{FileOutline, FileReference, ReferenceKind, file_references};
 pub use go_float::format_float;
-pub use go_json::to_go_json;
+pub use go_json::{to_go_json, to_go_json_line};
 pub use loader::{LoadOptions, Loaded, RemoteFiles, load};
 pub use paths::clean as clean_path;
 pub use shell_words::{split as split_command, split_all as split_whole_command};

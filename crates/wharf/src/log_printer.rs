@@ -51,7 +51,8 @@ impl LogPrinter {
             self.width = self.width.max(name.len());
             let next = COLORS[self.colors.len() % COLORS.len()];
             let color = *self.colors.entry(name.clone()).or_insert(next);
-            let padded = format!("{name:<width$} |", width = self.width);
+            // Compose's column: the longest name and two spaces before the bar.
+            let padded = format!("{name:<width$} |", width = self.width + 1);
             if self.color {
                 let _ = write!(out, "\x1b[{color}m{padded}\x1b[0m ");
             } else {

@@ -643,8 +643,8 @@ services:
         String::from_utf8_lossy(&output.stderr)
     );
     let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(printed.contains("job-1    | job done"), "{printed}");
-    assert!(printed.contains("server-1 | serving"), "{printed}");
+    assert!(printed.contains("job-1     | job done"), "{printed}");
+    assert!(printed.contains("server-1  | serving"), "{printed}");
     let server = stack
         .ps()
         .into_iter()
@@ -682,7 +682,7 @@ services:
     assert!(!alive(pid.unwrap()), "the service was stopped");
     let mut printed = String::new();
     std::io::Read::read_to_string(&mut up.stdout.take().unwrap(), &mut printed).unwrap();
-    assert!(printed.contains("server-1 | up"), "{printed}");
+    assert!(printed.contains("server-1  | up"), "{printed}");
 }
 
 #[test]
@@ -1092,13 +1092,13 @@ volumes:
             .count()
             >= 2
     });
-    // The prefix column is as wide as the longest instance's name from the first line
-    // (db-1's start is said before web-1 says anything), as Compose's.
+    // The prefix column is as wide as the longest instance's name and a space from the
+    // first line (db-1's start is said before web-1 says anything), as Compose's.
     let all = stack.ok(&["logs"]);
     let columns: std::collections::BTreeSet<Option<usize>> =
         all.lines().map(|line| line.find(" | ")).collect();
     assert_eq!(columns.len(), 1, "{all}");
-    assert!(all.contains("db-1  | "), "{all}");
+    assert!(all.contains("db-1   | "), "{all}");
     // -t: each line stamped as Docker stamps it, an RFC 3339 time in UTC.
     let stamped = stack.ok(&["logs", "-t", "--no-log-prefix", "web"]);
     let first = stamped.lines().next().unwrap_or_default();

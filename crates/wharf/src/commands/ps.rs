@@ -56,8 +56,9 @@ pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
             println!("{service}");
         }
     } else if args.format.format == ComposeFormat::Json {
+        // As Go writes JSON: `&&` in a command is `\u0026\u0026` in Compose's too.
         for line in compose_lines(&client, &name, &instances, args.no_trunc) {
-            println!("{line}");
+            println!("{}", wharf_manifest::to_go_json_line(&line)?);
         }
     } else if let ComposeFormat::Template(template) = &args.format.format {
         let lines = compose_lines(&client, &name, &instances, args.no_trunc);
@@ -133,7 +134,7 @@ pub fn list(settings: &Settings, args: &LsArgs) -> anyhow::Result<ExitCode> {
     match &args.format.format {
         ComposeFormat::Json => {
             let entries: Vec<_> = projects.iter().map(ls_entry).collect();
-            println!("{}", serde_json::to_string(&entries)?);
+            println!("{}", wharf_manifest::to_go_json_line(&entries)?);
             return Ok(ExitCode::SUCCESS);
         }
         ComposeFormat::Template(template) => {
