@@ -1734,21 +1734,31 @@ services:
 "#,
     );
     stack.ok(&["up", "-d", "--wait"]);
-    let attach = stack
+    let mut attach = stack
         .command(&["attach", "ticker"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // Ctrl-C once it follows (its first line read), not at a guessed moment: on a busy
+    // machine a guess can come before it listens for the signal.
+    let (lines, said) = std::sync::mpsc::channel();
+    let stdout = attach.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = said.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(first.contains("tick"), "{first}");
     let pid = nix::unistd::Pid::from_raw(i32::try_from(attach.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    let out = attach.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        said.contains("tick") && said.contains("interrupted"),
-        "{said}"
-    );
-    assert_eq!(out.status.code(), Some(3), "the instance's exit code");
+    let status = attach.wait().unwrap();
+    let rest: Vec<String> = said.iter().collect();
+    assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
+    assert_eq!(status.code(), Some(3), "the instance's exit code");
     eventually("it exited", Duration::from_secs(5), || {
         stack.ps()[0]["state"] == "exited"
     });
