@@ -57,7 +57,7 @@ pub fn when(flag: &str, text: &str) -> Result<u64, String> {
 /// and seconds, and a time without a zone is UTC.
 fn completed(text: &str) -> Option<String> {
     let (date, clock) = text.split_once('T').unwrap_or((text, "00"));
-    if date.len() != 10 || clock.contains(['Z', 'z', '+']) || clock.contains('-') {
+    if date.len() != 10 || clock.contains(['Z', 'z', '+', '-']) {
         return None;
     }
     let clock = match clock.matches(':').count() {

@@ -882,45 +882,33 @@ impl Supervisor {
             .events
             .emit(name, project_change(action, services));
         let command = if paused { Command::Pause } else { Command::Run };
-        // The instances to change, still running and not there yet.
-        let pending = |send: bool| {
-            let projects = self.shared.projects();
-            let mut left = 0;
-            for instance in projects
-                .get(name)
-                .into_iter()
-                .flat_map(|p| p.instances.values())
-            {
-                if chosen.contains(&instance.status.service)
-                    && instance.status.state == InstanceState::Running
-                    && instance.status.paused != paused
-                {
-                    if send {
-                        let _ = instance.command.send(command);
-                    }
-                    left += 1;
+        let targeted = |status: &InstanceStatus| {
+            chosen.contains(&status.service) && status.state == InstanceState::Running
+        };
+        // The instances still to change.
+        let pending = || {
+            self.shared.projects().get(name).map_or(0, |p| {
+                p.instances
+                    .values()
+                    .filter(|i| targeted(&i.status) && i.status.paused != paused)
+                    .count()
+            })
+        };
+        let mut changes = self.shared.subscribe_changes();
+        // Each one told; those already so named once the others are done.
+        let mut already = Vec::new();
+        if let Some(project) = self.shared.projects().get(name) {
+            for instance in project.instances.values().filter(|i| targeted(&i.status)) {
+                if instance.status.paused == paused {
+                    already.push(instance.status.name.clone());
+                } else {
+                    let _ = instance.command.send(command);
                 }
             }
-            left
-        };
-        let already: Vec<String> = self
-            .shared
-            .projects()
-            .get(name)
-            .into_iter()
-            .flat_map(|p| p.instances.values())
-            .filter(|instance| {
-                chosen.contains(&instance.status.service)
-                    && instance.status.state == InstanceState::Running
-                    && instance.status.paused == paused
-            })
-            .map(|instance| instance.status.name.clone())
-            .collect();
-        let mut changes = self.shared.subscribe_changes();
-        pending(true);
+        }
         // Returned once done, as `docker pause` returns: a driver says so in a moment.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while pending(false) > 0 {
+        while pending() > 0 {
             if !matches!(
                 tokio::time::timeout_at(deadline, changes.changed()).await,
                 Ok(Ok(()))

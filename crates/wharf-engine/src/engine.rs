@@ -650,8 +650,8 @@ impl Engine {
         Ok(found
             .into_iter()
             .filter_map(|c| {
-                let labels = c.labels.clone().unwrap_or_default();
                 let listed = listed_container(&c);
+                let labels = c.labels.unwrap_or_default();
                 let label = |key: &str| {
                     labels
                         .get(&format!("com.docker.compose.{key}"))

@@ -46,22 +46,6 @@ impl<K, V> SmallMap<K, V> {
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator {
         self.entries.iter().map(|(k, _)| k)
     }
-
-    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
-        self.entries.iter().map(|(_, v)| v)
-    }
-
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.entries.iter_mut().map(|(_, v)| v)
-    }
-
-    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        self.entries.retain_mut(|(k, v)| keep(k, v));
-    }
-
-    pub fn clear(&mut self) {
-        self.entries.clear();
-    }
 }
 
 impl<K: Ord, V> SmallMap<K, V> {
@@ -81,14 +65,6 @@ impl<K: Ord, V> SmallMap<K, V> {
         self.find(key).ok().map(|i| &self.entries[i].1)
     }
 
-    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
-    where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
-        self.find(key).ok().map(|i| &mut self.entries[i].1)
-    }
-
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
@@ -106,14 +82,6 @@ impl<K: Ord, V> SmallMap<K, V> {
                 None
             }
         }
-    }
-
-    pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
-    where
-        K: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
-        self.find(key).ok().map(|i| self.entries.remove(i).1)
     }
 
     /// The value of `key`, inserted from `make` when there is none.
@@ -157,12 +125,6 @@ impl<K: Ord, V> Extend<(K, V)> for SmallMap<K, V> {
         for (key, value) in items {
             self.insert(key, value);
         }
-    }
-}
-
-impl<K: Ord, V, const N: usize> From<[(K, V); N]> for SmallMap<K, V> {
-    fn from(items: [(K, V); N]) -> Self {
-        items.into_iter().collect()
     }
 }
 
@@ -225,18 +187,19 @@ mod tests {
 
     #[test]
     fn keys_stay_sorted_and_unique_as_in_a_btree_map() {
-        let mut map: SmallMap<String, u32> = [("b".to_owned(), 1), ("a".to_owned(), 2)].into();
+        let mut map: SmallMap<String, u32> = [("b".to_owned(), 1), ("a".to_owned(), 2)]
+            .into_iter()
+            .collect();
         assert_eq!(map.insert("c".to_owned(), 3), None);
         assert_eq!(map.insert("a".to_owned(), 4), Some(2));
         let keys: Vec<&str> = map.keys().map(String::as_str).collect();
         assert_eq!(keys, ["a", "b", "c"]);
         assert_eq!(map.get("a"), Some(&4));
-        assert_eq!(map.remove("b"), Some(1));
-        assert!(!map.contains_key("b"));
+        assert!(map.contains_key("b") && !map.contains_key("e"));
         *map.get_or_insert_with("d".to_owned(), || 0) += 5;
         assert_eq!(
             serde_json::to_string(&map).unwrap(),
-            r#"{"a":4,"c":3,"d":5}"#
+            r#"{"a":4,"b":1,"c":3,"d":5}"#
         );
         let back: SmallMap<String, u32> = serde_json::from_str(r#"{"z":1,"y":2,"z":3}"#).unwrap();
         assert_eq!(serde_json::to_string(&back).unwrap(), r#"{"y":2,"z":3}"#);

@@ -42,7 +42,11 @@ pub fn container_spec(
     hashed: &Value,
 ) -> ContainerSpec {
     let project = &loaded.project;
-    let mut labels: BTreeMap<String, String> = service.labels.clone().into_iter().collect();
+    let mut labels: BTreeMap<String, String> = service
+        .labels
+        .iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
     labels.extend(project_labels(&project.name));
     labels.insert(format!("{LABEL}.service"), name.to_owned());
     labels.insert(format!("{LABEL}.oneoff"), "False".to_owned());

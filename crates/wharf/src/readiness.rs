@@ -109,13 +109,7 @@ pub fn wait(
             .into_iter()
             .find(|e| e.unreachable)
         {
-            bail!(
-                "{} {}
-hint: {}",
-                wrong.instance,
-                wrong.problem,
-                wrong.fix
-            );
+            bail!("{} {}\nhint: {}", wrong.instance, wrong.problem, wrong.fix);
         }
         if absent.is_empty() && awaited.iter().all(|(_, what)| what.is_none()) {
             printer.info(&format!("ready in {:.2}s", started.elapsed().as_secs_f64()));

@@ -343,11 +343,9 @@ fn keep_running_backends(
     loaded: &wharf_manifest::Loaded,
     containers: &mut BTreeSet<String>,
 ) {
-    let Some(client) = daemon_client::existing(paths) else {
-        return;
-    };
-    let Ok(running) =
-        client.get::<wharf_plan::ProjectSpec>(&endpoint(&loaded.project.name, "spec"))
+    // Asked of a daemon already running (none: nothing runs), in one request.
+    let Ok(running) = wharf_api::Client::new(paths.socket())
+        .get::<wharf_plan::ProjectSpec>(&endpoint(&loaded.project.name, "spec"))
     else {
         return;
     };
