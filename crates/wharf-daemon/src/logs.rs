@@ -2,7 +2,7 @@
 //! a broadcast for followers. Kept on disk so they outlive restarts of the service
 //! and of the daemon.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
@@ -115,7 +115,9 @@ impl LogBook {
     }
 
     /// Stored lines of `services` (all when empty), oldest first, merged by time: at most
-    /// the last `tail` of each instance, none older than `since_ms`.
+    /// the last `tail` of each instance, none older than `since_ms`. Files are read line
+    /// by line and only what the tail keeps is held: `logs -n 1` of a service that wrote
+    /// 20 MiB must not take 20 MiB of the daemon's memory.
     pub fn read(
         &self,
         services: &[String],
@@ -130,27 +132,15 @@ impl LogBook {
         let mut lines = Vec::new();
         for name in names {
             let path = self.path(&name);
-            let mut service = Vec::new();
+            let mut service = ServiceTail::new(tail);
             for file in [rotated(&path), path] {
-                read_lines(&file, &mut service);
-            }
-            service.retain(|l| since_ms.is_none_or(|since| l.time_ms >= since));
-            if let Some(tail) = tail {
-                // The last `tail` lines of each instance's own output, as Compose's
-                // `--tail` gives them: wharf's notes (a start, an exit) left out.
-                let mut kept: HashMap<u32, usize> = HashMap::new();
-                let mut last = Vec::new();
-                for line in service.into_iter().rev() {
-                    let count = kept.entry(line.replica).or_default();
-                    if *count < tail && line.stream != LogStream::Wharf {
-                        *count += 1;
-                        last.push(line);
+                for_each_stored(&file, |line| {
+                    if since_ms.is_none_or(|since| line.time_ms >= since) {
+                        service.push(line);
                     }
-                }
-                last.reverse();
-                service = last;
+                });
             }
-            lines.extend(service);
+            lines.extend(service.into_lines());
         }
         lines.sort_by_key(|l| l.time_ms);
         lines
@@ -188,14 +178,54 @@ fn rotated(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn read_lines(path: &Path, out: &mut Vec<LogLine>) {
+/// Calls `visit` with each line stored in `path`, oldest first.
+fn for_each_stored(path: &Path, mut visit: impl FnMut(LogLine)) {
     let Ok(file) = File::open(path) else {
         return;
     };
     for line in BufReader::new(file).lines().map_while(Result::ok) {
         if let Ok(parsed) = serde_json::from_str(&line) {
-            out.push(parsed);
+            visit(parsed);
         }
+    }
+}
+
+/// The lines of one service as they are read: all of them, or the last `tail` of each
+/// instance's own output, as Compose's `--tail` gives them (wharf's notes, a start or
+/// an exit, left out).
+struct ServiceTail {
+    tail: Option<usize>,
+    /// By replica: each kept line with its place in the files, to give them back in
+    /// the order they were written.
+    kept: HashMap<u32, VecDeque<(usize, LogLine)>>,
+    read: usize,
+}
+
+impl ServiceTail {
+    fn new(tail: Option<usize>) -> Self {
+        Self {
+            tail,
+            kept: HashMap::new(),
+            read: 0,
+        }
+    }
+
+    fn push(&mut self, line: LogLine) {
+        self.read += 1;
+        if self.tail.is_some() && line.stream == LogStream::Wharf {
+            return;
+        }
+        let kept = self.kept.entry(line.replica).or_default();
+        kept.push_back((self.read, line));
+        if self.tail.is_some_and(|tail| kept.len() > tail) {
+            kept.pop_front();
+        }
+    }
+
+    fn into_lines(self) -> Vec<LogLine> {
+        let mut lines: Vec<(usize, LogLine)> = self.kept.into_values().flatten().collect();
+        lines.sort_unstable_by_key(|(place, _)| *place);
+        lines.into_iter().map(|(_, line)| line).collect()
     }
 }
 
