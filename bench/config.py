@@ -2,8 +2,8 @@
 """Times `wharf config` against `docker compose config` (v2) on a generated project.
 
 Usage: bench/config.py [--services N] [--runs N]
-Builds nothing: run `cargo build --release` first. Prints the median wall time of each
-command over the runs and the ratio against Docker Compose, measured in this invocation.
+Builds nothing: run `cargo build --release` first. Runs wharf and Compose by turns and
+prints the median wall time of each over the runs and the ratio, in this invocation.
 """
 
 import argparse
@@ -60,15 +60,21 @@ def generate(services):
     return "\n".join(lines) + "\n"
 
 
-def median_ms(argv, cwd, runs):
-    times = []
+def timed_ms(argv, cwd):
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed: {done.stderr.decode()}")
+    return (time.perf_counter() - start) * 1000
+
+
+def medians_ms(ours, theirs, cwd, runs):
+    """Both commands run by turns, so a VM whose speed drifts slows both alike."""
+    times = ([], [])
     for _ in range(runs):
-        start = time.perf_counter()
-        done = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        times.append((time.perf_counter() - start) * 1000)
-        if done.returncode != 0:
-            sys.exit(f"{' '.join(argv)} failed: {done.stderr.decode()}")
-    return statistics.median(times)
+        times[0].append(timed_ms(ours, cwd))
+        times[1].append(timed_ms(theirs, cwd))
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def main():
@@ -84,8 +90,7 @@ def main():
         print(f"{args.services} services, median of {args.runs} runs")
         print(f"{'command':<32}{'wharf':>10}{'compose':>10}{'ratio':>9}")
         for flags in (["config", "-q"], ["config", "--format", "json"], ["config"]):
-            ours = median_ms([str(WHARF), *flags], tmp, args.runs)
-            theirs = median_ms([compose, *flags], tmp, args.runs)
+            ours, theirs = medians_ms([str(WHARF), *flags], [compose, *flags], tmp, args.runs)
             label = " ".join(flags)
             print(f"{label:<32}{ours:>8.1f}ms{theirs:>8.1f}ms{theirs / ours:>8.1f}x")
 
