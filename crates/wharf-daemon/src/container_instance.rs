@@ -320,7 +320,7 @@ async fn follow(
     let mut last: Option<LogTime> = after_ms.map(LogTime::at_ms);
     let mut since = after_ms.map(|ms| i32::try_from(ms / 1000).unwrap_or(i32::MAX));
     loop {
-        let mut lines = Box::pin(engine.logs(&name, since));
+        let mut lines = Box::pin(engine.logs(&name, since, None, true));
         while let Some((stderr, time, line)) = lines.next().await {
             if last.as_ref().is_some_and(|seen| time <= *seen) {
                 continue; // already copied before the stream resumed

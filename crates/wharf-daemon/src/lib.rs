@@ -6,6 +6,7 @@ mod cgroup;
 mod container_instance;
 mod dependencies;
 mod events;
+mod foreign_logs;
 mod forward;
 mod generation;
 mod health;

@@ -12,6 +12,7 @@ use tokio::net::UnixStream;
 use tokio::sync::broadcast::error::RecvError;
 use wharf_api::{DaemonStatus, DownRequest, ServicesRequest, UpMode, UpRequest};
 
+use crate::foreign_logs::{self, LogsQuery};
 use crate::http::{Reply, Request, error, json, stream};
 use crate::lifecycle::Command;
 use crate::process::parse_signal;
@@ -54,7 +55,7 @@ impl Server {
             }
             ("GET", ["v1", "projects"]) => json(&self.supervisor.list()),
             ("GET", ["v1", "events"]) => self.events(&request),
-            ("GET", ["v1", "projects", name, "logs"]) => self.stream_logs(name, &request),
+            ("GET", ["v1", "projects", name, "logs"]) => self.stream_logs(name, &request).await,
             ("GET", ["v1", "projects", name, "share"]) => self.share(name, &request),
             (method, ["v1", "projects", name, action]) => {
                 self.project(method, name, action, &request).await
@@ -277,15 +278,27 @@ impl Server {
         reply
     }
 
-    /// Stored lines, then (with `follow`) live ones until the client goes away.
-    fn stream_logs(&self, name: &str, request: &Request) -> Reply {
-        let book = match self.supervisor.logs(name) {
-            Ok(book) => book,
-            Err(err) => return error(404, &err.to_string()),
-        };
+    /// Stored lines, then (with `follow`) live ones until the client goes away. A project
+    /// wharfd does not run but the engine has containers of: theirs, from the engine.
+    async fn stream_logs(&self, name: &str, request: &Request) -> Reply {
         let services = request.query_all("service");
         let tail = request.query_one("tail").and_then(|t| t.parse().ok());
         let since = request.query_one("since_ms").and_then(|t| t.parse().ok());
+        let book = match self.supervisor.logs(name) {
+            Ok(book) => book,
+            Err(err) => {
+                let query = LogsQuery {
+                    services,
+                    tail,
+                    since_ms: since,
+                    follow: request.flag("follow"),
+                };
+                return self
+                    .foreign_logs(name, query)
+                    .await
+                    .unwrap_or_else(|| error(404, &err.to_string()));
+            }
+        };
         // Subscribe before reading the files, so no line falls between the two.
         let live = request.flag("follow").then(|| book.subscribe());
         let stored = book.read(&services, tail, since);
@@ -329,6 +342,17 @@ impl Server {
             }
         });
         reply
+    }
+
+    /// The logs of a project only the engine knows; `None` when it has no container of it.
+    async fn foreign_logs(&self, name: &str, query: LogsQuery) -> Option<Reply> {
+        let engine = self.supervisor.shared().engine().await.ok()?;
+        let containers = foreign_logs::containers(&engine, name, &query)
+            .await
+            .ok()??;
+        let (lines, reply) = stream();
+        tokio::spawn(async move { foreign_logs::send(&engine, containers, query, lines).await });
+        Some(reply)
     }
 }
 

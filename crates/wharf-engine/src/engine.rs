@@ -922,19 +922,22 @@ impl Engine {
     }
 
     /// The container's output from `since` (Unix seconds; all of it when `None`), line by
-    /// line, as (is stderr, engine timestamp, line).
+    /// line, as (is stderr, engine timestamp, line): the last `tail` lines only when
+    /// given, and (with `follow`) what it writes next until it stops.
     pub fn logs(
         &self,
         name: &str,
         since: Option<i32>,
+        tail: Option<usize>,
+        follow: bool,
     ) -> impl Stream<Item = (bool, LogTime, String)> + use<> {
         let options = LogsOptions {
-            follow: true,
+            follow,
             stdout: true,
             stderr: true,
             timestamps: true,
             since: since.unwrap_or(0),
-            tail: "all".to_owned(),
+            tail: tail.map_or_else(|| "all".to_owned(), |n| n.to_string()),
             ..Default::default()
         };
         self.docker
@@ -978,8 +981,12 @@ impl LogTime {
 
     /// The Unix second this falls in, for `since` (the date part read as UTC).
     pub fn unix_seconds(&self) -> Option<i32> {
-        let ms = wharf_api::rfc3339_ms(&format!("{}Z", self.0))?;
-        i32::try_from(ms / 1000).ok()
+        i32::try_from(self.ms()? / 1000).ok()
+    }
+
+    /// Milliseconds since the epoch.
+    pub fn ms(&self) -> Option<u64> {
+        wharf_api::rfc3339_ms(&format!("{}Z", self.0))
     }
 
     /// The moment `ms` milliseconds after the epoch: what came before it was not this

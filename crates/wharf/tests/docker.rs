@@ -417,6 +417,75 @@ fn each_tool_takes_down_what_the_other_started() {
 }
 
 #[test]
+fn logs_of_a_stack_compose_started_come_from_the_engine() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfclogs
+services:
+  talk:
+    image: {IMAGE}
+    init: true
+    command: ["sh", "-c", "echo one; echo two >&2; while sleep 0.2; do if [ -e /more ]; then rm /more; echo three; fi; done"]
+  quiet:
+    image: {IMAGE}
+    init: true
+    command: ["sh", "-c", "echo hush; exec sleep 600"]
+"#
+    ));
+    compose(&stack, &["up", "-d"]);
+    let plain = |args: &[&str]| {
+        let mut all = vec!["logs", "--no-log-prefix"];
+        all.extend_from_slice(args);
+        stack.ok(&all)
+    };
+    eventually(
+        "wharf reads Compose's logs",
+        Duration::from_secs(10),
+        || {
+            let lines = plain(&[]);
+            ["one", "two", "hush"]
+                .iter()
+                .all(|l| lines.lines().any(|x| x == *l))
+        },
+    );
+    // Service by service, as Compose gives them.
+    assert_eq!(plain(&["talk"]), "one\ntwo\n");
+    assert_eq!(
+        plain(&["talk"]),
+        compose(&stack, &["logs", "--no-log-prefix", "talk"])
+    );
+    assert_eq!(plain(&["-n", "1", "talk"]), "two\n");
+    assert_eq!(plain(&["quiet"]), "hush\n");
+    let prefixed = stack.ok(&["logs", "quiet"]);
+    assert!(prefixed.starts_with("quiet-1  | hush"), "{prefixed}");
+    // Followed: what the container writes next arrives.
+    let mut follower = stack
+        .command(&["logs", "-f", "--no-log-prefix", "talk"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines =
+        std::io::BufRead::lines(std::io::BufReader::new(follower.stdout.take().unwrap()));
+    assert_eq!(lines.next().unwrap().unwrap(), "one");
+    assert_eq!(lines.next().unwrap().unwrap(), "two");
+    let touched = Command::new("docker")
+        .args(["exec", "wharfclogs-talk-1", "touch", "/more"])
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    assert_eq!(lines.next().unwrap().unwrap(), "three");
+    // The follow ends when the containers stop, as Compose's does.
+    compose(&stack, &["stop", "-t", "1"]);
+    let ended = follower.wait().unwrap();
+    assert!(ended.success(), "{ended}");
+    compose(&stack, &["down", "-t", "0"]);
+    // Gone from the engine too: nothing to show, and no error, as Compose.
+    assert_eq!(stack.ok(&["logs"]), "");
+}
+
+#[test]
 fn down_says_when_a_container_ignored_its_stop_signal() {
     if !engine_ready() {
         return;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use wharf_api::LogLine;
+use wharf_api::{ClientError, LogLine};
 
 use crate::cli::{Ansi, LogsArgs};
 use crate::daemon_client;
@@ -36,7 +36,12 @@ pub fn run(settings: &Settings, args: &LogsArgs) -> anyhow::Result<ExitCode> {
     };
     let mut lines = LogPrinter::new(ansi, !args.no_log_prefix, args.timestamps);
     lines.fit(&instances, &args.services);
-    for line in client.stream::<LogLine>(&path)? {
+    let stream = match client.stream::<LogLine>(&path) {
+        // A project that never ran here, nor in the engine: nothing to show, as Compose.
+        Err(ClientError::Api { status: 404, .. }) => return Ok(ExitCode::SUCCESS),
+        other => other?,
+    };
+    for line in stream {
         let line = line?;
         if until.is_some_and(|until| line.time_ms > until) {
             // Lines come in time order: nothing later is wanted, followed or not.
