@@ -427,7 +427,7 @@ services:
   talk:
     image: {IMAGE}
     init: true
-    command: ["sh", "-c", "echo one; echo two >&2; while sleep 0.2; do if [ -e /more ]; then rm /more; echo three; fi; done"]
+    command: ["sh", "-c", "echo one; sleep 0.1; echo two >&2; while sleep 0.2; do if [ -e /more ]; then rm /more; echo three; fi; done"]
   quiet:
     image: {IMAGE}
     init: true
