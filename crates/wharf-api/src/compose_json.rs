@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::{Health, InstanceState, InstanceStatus, ListedContainer, ProjectSummary};
+use crate::{EnginePort, Health, InstanceState, InstanceStatus, ListedContainer, ProjectSummary};
 use serde_json::{Value, json};
 
 /// The state as Compose names a container's: `created`, `running`, `restarting`,
@@ -231,24 +231,25 @@ pub fn ps_line(project: &str, instance: &InstanceStatus, now_ms: u64) -> Value {
             let _ = write!(status, " ({health})");
         }
     }
-    let publishers: Vec<Value> = instance
-        .ports
-        .iter()
-        .map(|p| {
-            json!({
-                "URL": p.host.map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.to_string()),
-                "TargetPort": p.target,
-                "PublishedPort": p.published,
-                "Protocol": p.protocol.name(),
+    // A container's as the engine lists them; a native instance's as wharf publishes them.
+    let engine_ports: Vec<EnginePort> = if instance.engine_ports.is_empty() {
+        instance
+            .ports
+            .iter()
+            .map(|p| EnginePort {
+                ip: p
+                    .host
+                    .map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.to_string()),
+                target: p.target,
+                published: p.published,
+                protocol: p.protocol.name().to_owned(),
             })
-        })
-        .collect();
-    let ports = instance
-        .ports
-        .iter()
-        .map(|p| format!("{}->{}/{}", p.address(), p.target, p.protocol.name()))
-        .collect::<Vec<_>>()
-        .join(", ");
+            .collect()
+    } else {
+        instance.engine_ports.clone()
+    };
+    let publishers = publishers(&engine_ports);
+    let ports = displayable_ports(engine_ports);
     let mut line = json!({
         "ID": instance.container_id.get(..12).unwrap_or(&instance.container_id),
         "Name": instance.name,
@@ -272,6 +273,99 @@ pub fn ps_line(project: &str, instance: &InstanceStatus, now_ms: u64) -> Value {
     });
     with_own_fields(&mut line, instance);
     line
+}
+
+/// `Publishers`: Compose's order, by container port (where Compose keeps the engine's
+/// order for one port's bindings, which varies, the address decides).
+fn publishers(ports: &[EnginePort]) -> Vec<Value> {
+    let mut ordered: Vec<&EnginePort> = ports.iter().collect();
+    ordered.sort_by(|a, b| (a.target, &a.ip).cmp(&(b.target, &b.ip)));
+    ordered
+        .into_iter()
+        .map(|p| {
+            json!({
+                "URL": p.ip,
+                "TargetPort": p.target,
+                "PublishedPort": p.published,
+                "Protocol": p.protocol,
+            })
+        })
+        .collect()
+}
+
+/// `Ports` as Docker writes it: ports only exposed, and those published on the same
+/// host port, in runs (`9000-9001/tcp`, `0.0.0.0:80-81->80-81/tcp`), each run kind in
+/// the order first met; then the ports published on another host port, one by one.
+fn displayable_ports(mut ports: Vec<EnginePort>) -> String {
+    ports.sort_by(|a, b| {
+        (a.target, &a.ip, a.published, &a.protocol).cmp(&(
+            b.target,
+            &b.ip,
+            b.published,
+            &b.protocol,
+        ))
+    });
+    // A run: its kind (address and protocol), first and last port.
+    let mut runs: Vec<(String, String, u16, u16)> = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
+    let mut done = Vec::new();
+    let mut moved = Vec::new();
+    for port in ports {
+        if !port.ip.is_empty() && port.published != port.target {
+            moved.push(format!(
+                "{}->{}/{}",
+                host_and_port(&port.ip, &port.published.to_string()),
+                port.target,
+                port.protocol
+            ));
+            continue;
+        }
+        let same_kind = open
+            .iter()
+            .position(|&run| runs[run].0 == port.ip && runs[run].1 == port.protocol);
+        match same_kind {
+            Some(at) if runs[open[at]].3.checked_add(1) == Some(port.target) => {
+                runs[open[at]].3 = port.target;
+            }
+            Some(at) => {
+                done.push(open[at]);
+                runs.push((port.ip, port.protocol, port.target, port.target));
+                open[at] = runs.len() - 1;
+            }
+            None => {
+                runs.push((port.ip, port.protocol, port.target, port.target));
+                open.push(runs.len() - 1);
+            }
+        }
+    }
+    done.extend(open);
+    let mut shown: Vec<String> = done
+        .into_iter()
+        .map(|run| {
+            let (ip, protocol, first, last) = &runs[run];
+            let range = if first == last {
+                first.to_string()
+            } else {
+                format!("{first}-{last}")
+            };
+            if ip.is_empty() {
+                format!("{range}/{protocol}")
+            } else {
+                format!("{}->{range}/{protocol}", host_and_port(ip, &range))
+            }
+        })
+        .collect();
+    shown.extend(moved);
+    shown.join(", ")
+}
+
+/// `ip:port`, an IPv6 address in brackets.
+fn host_and_port(ip: &str, port: &str) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
 }
 
 /// One entry of `ls --format json`.
@@ -328,6 +422,59 @@ pub fn human_duration(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ports_read_as_dockers_column_and_publishers_as_composes() {
+        let port = |ip: &str, target: u16, published: u16, protocol: &str| EnginePort {
+            ip: ip.into(),
+            target,
+            published,
+            protocol: protocol.into(),
+        };
+        // What Compose showed for `ports: ["18080:8080", "127.0.0.1:18081:8081/udp",
+        // "18090:18090", "18091:18091", "127.0.0.1:18092:18092"]` and `expose: ["9000",
+        // "9001", "9003", "9001/udp", "7000"]`, the engine's list shuffled.
+        let listed = vec![
+            port("::", 18091, 18091, "tcp"),
+            port("", 9003, 0, "tcp"),
+            port("127.0.0.1", 8081, 18081, "udp"),
+            port("0.0.0.0", 18090, 18090, "tcp"),
+            port("", 9001, 0, "udp"),
+            port("::", 8080, 18080, "tcp"),
+            port("", 7000, 0, "tcp"),
+            port("127.0.0.1", 18092, 18092, "tcp"),
+            port("", 9001, 0, "tcp"),
+            port("0.0.0.0", 8080, 18080, "tcp"),
+            port("", 9000, 0, "tcp"),
+            port("::", 18090, 18090, "tcp"),
+            port("0.0.0.0", 18091, 18091, "tcp"),
+        ];
+        assert_eq!(
+            displayable_ports(listed.clone()),
+            "7000/tcp, 9000-9001/tcp, 9003/tcp, 9001/udp, \
+             0.0.0.0:18090-18091->18090-18091/tcp, [::]:18090-18091->18090-18091/tcp, \
+             127.0.0.1:18092->18092/tcp, 0.0.0.0:18080->8080/tcp, [::]:18080->8080/tcp, \
+             127.0.0.1:18081->8081/udp"
+        );
+        let order: Vec<(String, u64)> = publishers(&listed)
+            .iter()
+            .map(|p| {
+                (
+                    p["URL"].as_str().unwrap().to_owned(),
+                    p["TargetPort"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let targets: Vec<u64> = order.iter().map(|(_, t)| *t).collect();
+        assert_eq!(
+            targets,
+            [
+                7000, 8080, 8080, 8081, 9000, 9001, 9001, 9003, 18090, 18090, 18091, 18091, 18092
+            ]
+        );
+        assert_eq!(order[1].0, "0.0.0.0");
+        assert_eq!(order[4].0, "");
+    }
 
     #[test]
     fn durations_read_as_dockers() {
@@ -446,6 +593,7 @@ mod tests {
             paused: false,
             one_off: false,
             listed: None,
+            engine_ports: Vec::new(),
         };
         let line = ps_line("shop", &instance, 121_000);
         assert_eq!(line["ID"], "e175510667a7");

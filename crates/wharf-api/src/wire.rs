@@ -201,6 +201,22 @@ pub struct InstanceStatus {
     /// `run` container); wharfd's own instances have their spec instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listed: Option<Box<ListedContainer>>,
+    /// A running container's ports as the engine lists them (`ps --format json` shows
+    /// them so); `ports` has one entry a published port. Empty for a native instance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engine_ports: Vec<EnginePort>,
+}
+
+/// A container's port as the engine lists it: one entry a binding (a port bound on
+/// `0.0.0.0` and `::` is two), and one with no binding for a port only exposed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnginePort {
+    /// The host address; empty for a port only exposed.
+    pub ip: String,
+    pub target: u16,
+    /// The host port; 0 for a port only exposed.
+    pub published: u16,
+    pub protocol: String,
 }
 
 /// A container as `docker ps` shows it, for `ps --format json`.

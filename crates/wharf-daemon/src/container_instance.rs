@@ -362,6 +362,7 @@ mod tests {
             health,
             restarts: 0,
             ports: Vec::new(),
+            engine_ports: Vec::new(),
             finished_ms: None,
             health_said: None,
         }

@@ -228,6 +228,7 @@ pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
             status.health = health;
             if container.running {
                 status.ports = container.ports;
+                status.engine_ports = container.engine_ports;
             }
             status.exit_code = container.exit_code;
             status.restarts = container.restarts;
@@ -282,6 +283,7 @@ pub fn waiting(
         paused: false,
         one_off: false,
         listed: None,
+        engine_ports: Vec::new(),
     }
 }
 
@@ -359,6 +361,7 @@ mod tests {
                 health: Health::None,
                 restarts: 0,
                 ports: Vec::new(),
+                engine_ports: Vec::new(),
                 finished_ms: None,
                 health_said: None,
             },

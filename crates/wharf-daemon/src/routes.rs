@@ -302,6 +302,7 @@ mod tests {
             paused: false,
             one_off: false,
             listed: None,
+            engine_ports: Vec::new(),
         }
     }
 

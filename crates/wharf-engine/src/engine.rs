@@ -73,6 +73,8 @@ pub struct ContainerState {
     pub restarts: u32,
     /// Published ports as the engine bound them (it picks the unpublished ones).
     pub ports: Vec<wharf_plan::PortSpec>,
+    /// Every port as the engine lists it, exposed ones and each binding.
+    pub engine_ports: Vec<wharf_api::EnginePort>,
     /// When it last stopped, if it has and is not running.
     pub finished_ms: Option<u64>,
     /// What the engine's last failing probe said, while the container is unhealthy.
@@ -129,6 +131,8 @@ pub struct ProjectContainer {
     pub ports: Vec<wharf_plan::PortSpec>,
     /// The rest of what the engine lists of it, as `ps --format json` shows it.
     pub listed: wharf_api::ListedContainer,
+    /// Every port as the engine lists it.
+    pub engine_ports: Vec<wharf_api::EnginePort>,
 }
 
 impl ProjectContainer {
@@ -159,6 +163,7 @@ impl ProjectContainer {
             paused: false,
             one_off: self.one_off,
             listed: Some(Box::new(self.listed)),
+            engine_ports: self.engine_ports,
         }
     }
 }
@@ -198,6 +203,40 @@ fn listed_container(c: &bollard::models::ContainerSummary) -> wharf_api::ListedC
             .count(),
         networks,
     }
+}
+
+/// Inspect's port map (`"8080/tcp": [bindings]`, or none for a port only exposed) as
+/// the engine's list gives it: one entry a binding.
+fn engine_ports(
+    map: &HashMap<String, Option<Vec<bollard::models::PortBinding>>>,
+) -> Vec<wharf_api::EnginePort> {
+    map.iter()
+        .flat_map(|(key, bindings)| {
+            let (port, protocol) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+            let target = port.parse().unwrap_or(0);
+            let entry = move |ip: &str, published: u16| wharf_api::EnginePort {
+                ip: ip.to_owned(),
+                target,
+                published,
+                protocol: protocol.to_owned(),
+            };
+            match bindings.as_deref() {
+                None | Some([]) => vec![entry("", 0)],
+                Some(bindings) => bindings
+                    .iter()
+                    .map(|b| {
+                        entry(
+                            b.host_ip.as_deref().unwrap_or_default(),
+                            b.host_port
+                                .as_deref()
+                                .and_then(|p| p.parse().ok())
+                                .unwrap_or(0),
+                        )
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 /// One entry a published port, its IPv4 binding kept (the engine binds `0.0.0.0` and
@@ -687,6 +726,19 @@ impl Engine {
                         .map(|s| s * 1000),
                     // The list does not say; `state` does.
                     finished_ms: None,
+                    engine_ports: c
+                        .ports
+                        .iter()
+                        .flatten()
+                        .map(|p| wharf_api::EnginePort {
+                            ip: p.ip.clone().unwrap_or_default(),
+                            target: p.private_port,
+                            published: p.public_port.unwrap_or(0),
+                            protocol: p
+                                .typ
+                                .map_or_else(|| "tcp".to_owned(), |t| t.as_ref().to_owned()),
+                        })
+                        .collect(),
                     ports: c
                         .ports
                         .unwrap_or_default()
@@ -872,11 +924,13 @@ impl Engine {
             None => (Health::None, None),
         };
         let running = state.running.unwrap_or(false);
-        let mut ports: Vec<wharf_plan::PortSpec> = found
+        let port_map = found
             .network_settings
             .and_then(|n| n.ports)
+            .unwrap_or_default();
+        let engine_ports = engine_ports(&port_map);
+        let mut ports: Vec<wharf_plan::PortSpec> = port_map
             .into_iter()
-            .flatten()
             .flat_map(|(key, bindings)| {
                 let (port, protocol) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
                 let target = port.parse().unwrap_or(0);
@@ -898,6 +952,7 @@ impl Engine {
         one_line_a_port(&mut ports);
         Ok(ContainerState {
             ports,
+            engine_ports,
             running,
             restarting: state.restarting.unwrap_or(false),
             exit_code: (!running)

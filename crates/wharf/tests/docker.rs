@@ -129,6 +129,7 @@ services:
     command: ["/bin/httpd", "-f", "-p", "8080"]
     init: true
     ports: ["127.0.0.1:{port}:8080"]
+    expose: ["9000", "9001"]
     environment: {{GREETING: hello}}
     labels: {{team: core}}
     depends_on:
@@ -204,6 +205,7 @@ fn assert_ps_reads_as_composes(stack: &Stack) {
             "Command",
             "Image",
             "Publishers",
+            "Ports",
             "Name",
             "Networks",
             "Mounts",
