@@ -91,7 +91,7 @@ impl ProjectWatch {
         match event.change {
             Change::Instance { instance } => {
                 self.instances
-                    .insert((instance.service.clone(), instance.replica), instance);
+                    .insert((instance.service.clone(), instance.replica), *instance);
             }
             Change::Removed {
                 service, replica, ..

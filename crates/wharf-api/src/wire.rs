@@ -332,7 +332,7 @@ pub struct Event {
 pub enum Change {
     /// An instance appeared, or its state, health, process, exit code, restart count,
     /// ports or message changed.
-    Instance { instance: InstanceStatus },
+    Instance { instance: Box<InstanceStatus> },
     /// An instance is gone: scaled down, removed from the file, or the project went down.
     Removed {
         service: String,

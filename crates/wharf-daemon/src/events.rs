@@ -89,7 +89,14 @@ pub fn snapshot(
         .flat_map(|(name, instances)| {
             instances
                 .into_iter()
-                .map(|instance| event(&name, Change::Instance { instance }))
+                .map(|instance| {
+                    event(
+                        &name,
+                        Change::Instance {
+                            instance: Box::new(instance),
+                        },
+                    )
+                })
                 .collect::<Vec<_>>()
         })
         .collect();

@@ -142,7 +142,7 @@ impl Shared {
                 self.events.emit(
                     &key.project,
                     Change::Instance {
-                        instance: instance.status.clone(),
+                        instance: Box::new(instance.status.clone()),
                     },
                 );
             }

@@ -540,7 +540,7 @@ impl Supervisor {
         self.shared.events.emit(
             &project.spec.name,
             Change::Instance {
-                instance: status.clone(),
+                instance: Box::new(status.clone()),
             },
         );
         project.instances.insert(
