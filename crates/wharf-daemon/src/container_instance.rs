@@ -364,6 +364,7 @@ mod tests {
             ports: Vec::new(),
             engine_ports: Vec::new(),
             finished_ms: None,
+            started_ms: None,
             health_said: None,
         }
     }

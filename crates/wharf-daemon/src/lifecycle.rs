@@ -229,6 +229,11 @@ pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
             if container.running {
                 status.ports = container.ports;
                 status.engine_ports = container.engine_ports;
+                // The engine's start, as Docker counts `Up`: a container found running
+                // (another tool started it) or restarted by its policy.
+                if container.started_ms.is_some() {
+                    status.started_at_ms = container.started_ms;
+                }
             }
             status.exit_code = container.exit_code;
             status.restarts = container.restarts;
@@ -363,6 +368,7 @@ mod tests {
                 ports: Vec::new(),
                 engine_ports: Vec::new(),
                 finished_ms: None,
+                started_ms: None,
                 health_said: None,
             },
             health: Health::None,

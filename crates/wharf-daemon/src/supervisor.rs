@@ -174,6 +174,7 @@ impl Supervisor {
         }
         self.note_image_ids(&mut spec).await?;
         let changes = diff(old_spec.as_ref(), &spec);
+        let found_running = self.found_running(&spec, &changes).await?;
 
         // Stop what is removed, changed, scaled down or forced, dependents first.
         let mut to_stop: Vec<(String, u32)> = Vec::new();
@@ -212,6 +213,7 @@ impl Supervisor {
                 started,
                 created,
                 running_before,
+                found_running,
             };
             return Ok(UpResponse {
                 changes: summarize(changes, &selected, &forced, &outcome),
@@ -307,11 +309,57 @@ impl Supervisor {
             started,
             created,
             running_before,
+            found_running,
         };
         Ok(UpResponse {
             changes: summarize(changes, &selected, &forced, &outcome),
             notes: self.shared.take_notes(&spec.name),
         })
+    }
+
+    /// The services this `up` adds whose every replica the engine already runs, made
+    /// from this definition and image (Docker Compose started them, or a wharfd whose
+    /// state is gone): they are taken over as they run, not created.
+    async fn found_running(
+        &self,
+        spec: &ProjectSpec,
+        changes: &[wharf_plan::Change],
+    ) -> Result<BTreeSet<String>, SupervisorError> {
+        let added: Vec<&str> = changes
+            .iter()
+            .filter(|c| c.reason == ChangeReason::Added)
+            .map(|c| c.service.as_str())
+            .filter(|s| spec.services.get(*s).is_some_and(|s| s.container.is_some()))
+            .collect();
+        if added.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let containers = self
+            .shared
+            .engine()
+            .await?
+            .project_containers(&spec.name)
+            .await?;
+        Ok(added
+            .into_iter()
+            .filter(|name| {
+                let service = &spec.services[*name];
+                let Some(container) = &service.container else {
+                    return false;
+                };
+                (1..=service.replicas).all(|replica| {
+                    containers.iter().any(|c| {
+                        c.running
+                            && !c.one_off
+                            && c.service == *name
+                            && c.number == replica
+                            && c.config_hash == container.config_hash
+                            && c.image_id == container.image_id
+                    })
+                }) && service.replicas > 0
+            })
+            .map(str::to_owned)
+            .collect())
     }
 
     /// Each container service's image id as the engine has it now, so a rebuilt or
@@ -1224,6 +1272,9 @@ struct Outcome {
     started: BTreeSet<String>,
     created: BTreeSet<String>,
     running_before: BTreeSet<String>,
+    /// New to wharfd, but running in the engine as this definition asks (see
+    /// `found_running`).
+    found_running: BTreeSet<String>,
 }
 
 /// The changes an `up` answers with: those of the services it chose, and removals.
@@ -1248,8 +1299,13 @@ fn describe(change: wharf_plan::Change, outcome: &Outcome, forced: Option<&str>)
         started,
         created,
         running_before,
+        found_running,
     } = outcome;
     let (action, reason) = match change.reason {
+        ChangeReason::Added if found_running.contains(&change.service) => (
+            ChangeAction::Keep,
+            "its containers were already up, as this file defines them".to_owned(),
+        ),
         ChangeReason::Added => (ChangeAction::Create, "new service".to_owned()),
         ChangeReason::Removed => (ChangeAction::Remove, "no longer in the project".to_owned()),
         ChangeReason::Changed(fields) => (

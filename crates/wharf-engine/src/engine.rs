@@ -77,6 +77,8 @@ pub struct ContainerState {
     pub engine_ports: Vec<wharf_api::EnginePort>,
     /// When it last stopped, if it has and is not running.
     pub finished_ms: Option<u64>,
+    /// When it last started, while it runs (Docker's `Up 3 minutes` counts from then).
+    pub started_ms: Option<u64>,
     /// What the engine's last failing probe said, while the container is unhealthy.
     pub health_said: Option<String>,
 }
@@ -133,6 +135,10 @@ pub struct ProjectContainer {
     pub listed: wharf_api::ListedContainer,
     /// Every port as the engine lists it.
     pub engine_ports: Vec<wharf_api::EnginePort>,
+    /// The definition it was made from (`com.docker.compose.config-hash`).
+    pub config_hash: String,
+    /// The id of the image it runs.
+    pub image_id: String,
 }
 
 impl ProjectContainer {
@@ -702,6 +708,8 @@ impl Engine {
                     id: c.id.unwrap_or_default(),
                     name: c.names?.first()?.trim_start_matches('/').to_owned(),
                     service: label("service"),
+                    config_hash: label("config-hash"),
+                    image_id: c.image_id.clone().unwrap_or_default(),
                     number: label("container-number").parse().unwrap_or(1),
                     one_off: label("oneoff") == "True",
                     running: c
@@ -969,6 +977,9 @@ impl Engine {
                 .unwrap_or(0),
             health_said,
             // A container that never ran says year 1, before any time wharf counts.
+            started_ms: running
+                .then(|| state.started_at.as_deref().and_then(wharf_api::rfc3339_ms))
+                .flatten(),
             finished_ms: (!running)
                 .then(|| state.finished_at.as_deref().and_then(wharf_api::rfc3339_ms))
                 .flatten()

@@ -409,6 +409,35 @@ fn each_tool_takes_down_what_the_other_started() {
     );
     let unknown = stack.wharf(&["restart", "nosuch"]);
     assert_eq!(unknown.status.code(), Some(1));
+    // `up` over what Compose runs takes its containers over as they run.
+    let ids = || {
+        let listed = Command::new("docker")
+            .args([
+                "ps",
+                "-q",
+                "--no-trunc",
+                "--filter",
+                "label=com.docker.compose.project=wharfcross",
+            ])
+            .output()
+            .unwrap();
+        let mut ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let before = ids();
+    let up = stack.wharf(&["up", "-d"]);
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "{said}");
+    assert_eq!(
+        said.matches("its containers were already up").count(),
+        2,
+        "{said}"
+    );
+    assert_eq!(ids(), before, "the containers Compose started run on");
     stack.ok(&["down", "-v", "--yes"]);
     assert!(gone(), "wharf down removed Compose's containers");
     let networks = Command::new("docker")
