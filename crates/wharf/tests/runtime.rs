@@ -759,6 +759,17 @@ volumes:
   store:
 "#,
     );
+    // Before any `up`: stopping what does not run is no error (a CI teardown's
+    // `wharf stop`), as Compose; starting it is, with what to do.
+    for action in ["stop", "restart", "kill", "pause", "unpause"] {
+        stack.ok(&[action]);
+    }
+    let start = stack.wharf(&["start"]);
+    assert_eq!(start.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&start.stderr).contains("`wharf up` creates and starts it"),
+        "{start:?}"
+    );
     stack.ok(&["up", "-d", "--wait", "--scale", "worker=3"]);
     assert_eq!(stack.ok(&["ps", "-q"]).lines().count(), 3);
 

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use wharf_api::ServicesRequest;
+use wharf_api::{ClientError, ServicesRequest};
 
 use crate::cli::RestartArgs;
 use crate::daemon_client;
@@ -39,9 +39,22 @@ pub fn restart(settings: &Settings, args: &RestartArgs) -> anyhow::Result<ExitCo
 
 fn act(settings: &Settings, action: &str, request: &ServicesRequest) -> anyhow::Result<ExitCode> {
     let services = &request.services;
-    let name = project_ref::name(settings)?;
+    let name = project_ref::name_defining(settings, services)?;
     let client = daemon_client::connect(&settings.paths)?;
-    let answer: serde_json::Value = client.post(&endpoint(&name, action), request)?;
+    let answer: serde_json::Value = match client.post(&endpoint(&name, action), request) {
+        // Nothing runs, here or in the engine: only `start` has something it cannot do
+        // (as Compose's, which exits 0 for the others).
+        Err(ClientError::Api { status: 404, .. }) if action != "start" => {
+            if action == "kill" {
+                settings.printer.info("no container to kill");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(ClientError::Api { status: 404, .. }) => {
+            anyhow::bail!("{name} has nothing to start: `wharf up` creates and starts it");
+        }
+        other => other?,
+    };
     // Returned once what it started runs, as Compose's `start` and `restart`.
     if matches!(action, "start" | "restart") {
         crate::readiness::wait_started(&client, &name, services)?;
