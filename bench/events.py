@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """How soon a change in wharfd reaches a `GET /v1/events` subscriber.
 
-Usage: bench/events.py [--runs N]
+Usage: bench/events.py [--runs N] [--docker]
 Runs 2N native services (`sleep`) under a private WHARF_HOME, kills N of their
 processes one at a time and times, from the kill, until the subscriber reads the
-event saying the instance left `running` (target: 5 ms). The anchor, in the same
+event saying the instance left `running` (target: 5 ms). `--docker` runs them as
+containers of a local busybox image and kills each container's process from outside
+wharf, as `docker kill` would: the change reaches wharfd through the engine. The anchor, in the same
 invocation, is what `up --wait` did before events: asking `ps` every 20 ms (on a
 cadence of its own, so the kill lands anywhere in it) until the change shows.
 """
@@ -22,6 +24,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import docker as docker_bench
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WHARF = ROOT / "target" / "release" / "wharf"
@@ -111,15 +115,21 @@ class PollClock:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=31)
+    parser.add_argument("--docker", action="store_true")
     args = parser.parse_args()
     if not WHARF.exists():
         sys.exit(f"{WHARF} missing: run `cargo build --release` first")
     with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as project:
         lines = ["name: ev", "services:"]
         for i in range(2 * args.runs):
-            lines += [f"  s{i}:", "    image: debian", "    x-wharf: {process: {command: [sleep, '3600']}}"]
+            if args.docker:
+                lines += [f"  s{i}:", f"    image: {docker_bench.IMAGE}", "    command: [sleep, '3600']"]
+            else:
+                lines += [f"  s{i}:", "    image: debian", "    x-wharf: {process: {command: [sleep, '3600']}}"]
         (pathlib.Path(project) / "compose.yaml").write_text("\n".join(lines) + "\n")
         env = dict(os.environ, WHARF_HOME=home, NO_COLOR="1")
+        if args.docker:
+            docker_bench.ensure_image()
         subprocess.run([WHARF, "up", "-d", "--wait"], cwd=project, env=env, check=True,
                        stderr=subprocess.DEVNULL)
         sock_path = str(pathlib.Path(home) / "run" / "wharfd.sock")
@@ -148,6 +158,9 @@ def main():
                         break
                 polled.append((time.perf_counter() - killed) * 1000)
         finally:
+            if args.docker:
+                subprocess.run([WHARF, "down", "-t", "0"], cwd=project, env=env,
+                               stderr=subprocess.DEVNULL)
             subprocess.run([WHARF, "daemon", "stop"], cwd=project, env=env, stderr=subprocess.DEVNULL)
         ours, anchor = statistics.median(pushed), statistics.median(polled)
         print(f"a killed process's change reaching the client, median of {args.runs}")

@@ -48,6 +48,7 @@ pub async fn run(
         Ok(prepared) => prepared,
         Err(err) => return shared.mark_not_started(&key, err.to_string(), None),
     };
+    let engine_news = shared.engine_nudges.follow(&id);
     // A container started again keeps its earlier runs' lines: what it says from here
     // on is new (taken before the start, so its first words are not lost).
     let starting_ms = now_ms();
@@ -117,6 +118,7 @@ pub async fn run(
     loop {
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
+            () = engine_news.changed() => {}
             changed = commands.changed() => {
                 let command = if changed.is_ok() { *commands.borrow_and_update() } else { Command::Stop(None) };
                 // Anything but a pause thaws it first, as a frozen container stops slowly.

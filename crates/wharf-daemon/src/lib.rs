@@ -5,6 +5,7 @@
 mod cgroup;
 mod container_instance;
 mod dependencies;
+mod engine_nudges;
 mod events;
 mod foreign_logs;
 mod forward;

@@ -12,6 +12,7 @@ use wharf_api::{Change, InstanceStatus, LogLine, LogStream, Paths, now_ms};
 use wharf_plan::ProjectSpec;
 
 use crate::cgroup::Tree;
+use crate::engine_nudges::EngineNudges;
 use crate::events::EventBus;
 use crate::lifecycle::{Command, Event, InstanceKey, apply};
 use crate::logs::LogBook;
@@ -69,6 +70,8 @@ pub struct Shared {
     pub cgroups: Option<Tree>,
     /// The Docker engine, connected when a container first needs it.
     pub(crate) engine: tokio::sync::OnceCell<Arc<Engine>>,
+    /// The engine's news of each container, for its driver.
+    pub(crate) engine_nudges: Arc<EngineNudges>,
     /// Notes for the user about each project's last stop, handed out by `down`.
     pub(crate) notes: Mutex<BTreeMap<String, Vec<String>>>,
     /// The proxy's routes, rebuilt on every change.
@@ -97,6 +100,7 @@ impl Shared {
             started: Instant::now(),
             children: Children::default(),
             engine: tokio::sync::OnceCell::new(),
+            engine_nudges: Arc::default(),
             notes: Mutex::new(BTreeMap::new()),
             routes: Arc::new(SharedTable::default()),
             proxy_port: Mutex::new(None),
@@ -225,7 +229,14 @@ impl Shared {
 
     pub async fn engine(&self) -> Result<Arc<Engine>, EngineError> {
         self.engine
-            .get_or_try_init(|| async { Ok(Arc::new(Engine::connect().await?)) })
+            .get_or_try_init(|| async {
+                let engine = Arc::new(Engine::connect().await?);
+                tokio::spawn(crate::engine_nudges::relay(
+                    Arc::clone(&engine),
+                    Arc::clone(&self.engine_nudges),
+                ));
+                Ok(engine)
+            })
             .await
             .cloned()
     }
