@@ -36,21 +36,28 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
         writer: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // By bytes: the three are ASCII, and U+2028/U+2029 are E2 80 A8/A9 in UTF-8.
+        let bytes = fragment.as_bytes();
         let mut start = 0;
-        for (i, c) in fragment.char_indices() {
-            let escaped = match c {
-                '<' => "\\u003c",
-                '>' => "\\u003e",
-                '&' => "\\u0026",
-                '\u{2028}' => "\\u2028",
-                '\u{2029}' => "\\u2029",
-                _ => continue,
+        let mut i = 0;
+        while i < bytes.len() {
+            let (escaped, width) = match &bytes[i..] {
+                [b'<', ..] => ("\\u003c", 1),
+                [b'>', ..] => ("\\u003e", 1),
+                [b'&', ..] => ("\\u0026", 1),
+                [0xE2, 0x80, 0xA8, ..] => ("\\u2028", 3),
+                [0xE2, 0x80, 0xA9, ..] => ("\\u2029", 3),
+                _ => {
+                    i += 1;
+                    continue;
+                }
             };
-            writer.write_all(&fragment.as_bytes()[start..i])?;
+            writer.write_all(&bytes[start..i])?;
             writer.write_all(escaped.as_bytes())?;
-            start = i + c.len_utf8();
+            i += width;
+            start = i;
         }
-        writer.write_all(&fragment.as_bytes()[start..])
+        writer.write_all(&bytes[start..])
     }
 
     fn write_f64<W: ?Sized + Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
@@ -111,14 +118,14 @@ mod tests {
 
     #[test]
     fn strings_and_zeros_read_as_gos() {
-        let value = serde_json::json!({"a": "x && y <b> \u{2028}", "z": -0.0, "n": [1.5]});
+        let value = serde_json::json!({"a": "x && y <b> \u{2028}\u{2029}…", "z": -0.0, "n": [1.5]});
         assert_eq!(
             to_go_json(&value).unwrap(),
-            "{\n  \"a\": \"x \\u0026\\u0026 y \\u003cb\\u003e \\u2028\",\n  \"z\": -0,\n  \"n\": [\n    1.5\n  ]\n}"
+            "{\n  \"a\": \"x \\u0026\\u0026 y \\u003cb\\u003e \\u2028\\u2029…\",\n  \"z\": -0,\n  \"n\": [\n    1.5\n  ]\n}"
         );
         assert_eq!(
             to_go_json_line(&value).unwrap(),
-            "{\"a\":\"x \\u0026\\u0026 y \\u003cb\\u003e \\u2028\",\"z\":-0,\"n\":[1.5]}"
+            "{\"a\":\"x \\u0026\\u0026 y \\u003cb\\u003e \\u2028\\u2029…\",\"z\":-0,\"n\":[1.5]}"
         );
     }
 }

@@ -403,7 +403,12 @@ impl Context<'_> {
         project_dir: &Path,
     ) -> Result<Node> {
         if self.options.collect_variables {
-            collect_variables(&document, &mut self.variables);
+            // As Compose's: the project's `name` is not among them.
+            if let Value::Map(top) = &document.value {
+                top.iter()
+                    .filter(|(key, _)| key.name != "name")
+                    .for_each(|(_, value)| collect_variables(value, &mut self.variables));
+            }
         }
         if self.options.interpolate {
             interpolate_tree(&mut document, self.env)?;

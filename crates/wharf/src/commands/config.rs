@@ -15,7 +15,9 @@ use crate::secrets::mask_secret;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
-    let mut options = load_options(settings, !args.no_interpolate, &args.services)?;
+    // The variables are listed as written, unset or not, as Compose lists them.
+    let interpolate = !args.no_interpolate && !args.variables;
+    let mut options = load_options(settings, interpolate, &args.services)?;
     options.keep_env_files = args.hash.is_some();
     options.collect_variables = args.variables;
     options.skip_consistency = args.no_consistency;
