@@ -177,6 +177,11 @@ impl Server {
                 self.supervisor
                     .stop(name, services, Command::Kill(signal))
                     .await?;
+                if signal == nix::sys::signal::Signal::SIGKILL {
+                    self.supervisor
+                        .wait_ended(name, services, Duration::from_secs(10))
+                        .await;
+                }
             }
         }
         // What the user should hear of it (a container that ignored its stop signal).
@@ -303,6 +308,7 @@ impl Server {
         let live = request.flag("follow").then(|| book.subscribe());
         let stored = book.read(&services, tail, since);
         let (lines, reply) = stream();
+        let ended = Arc::clone(self.supervisor.shared()).until_nothing_runs(name.to_owned());
         tokio::spawn(async move {
             let last_time = stored.last().map_or(0, |l| l.time_ms);
             let at_last_time: BTreeSet<String> = stored
@@ -318,11 +324,16 @@ impl Server {
             let Some(mut live) = live else {
                 return;
             };
+            tokio::pin!(ended);
             loop {
                 let received = tokio::select! {
+                    // Lines first: the last words of what ended are sent before the end.
+                    biased;
                     received = live.recv() => received,
-                    // The project went down: the stream ends, as Compose's does.
+                    // The project went down, or every service ended: the stream
+                    // ends, as Compose's does.
                     () = book.closed() => return,
+                    () = &mut ended => return,
                     () = lines.closed() => return,
                 };
                 match received {

@@ -357,6 +357,31 @@ impl Shared {
         }
     }
 
+    /// Resolves once no instance of `project` has run (or waited, or restarted) for
+    /// half a second: every service ended, as `logs -f` ends then (the pause lets a
+    /// `restart`'s stop and start pass).
+    pub async fn until_nothing_runs(self: Arc<Self>, project: String) {
+        let mut changes = self.subscribe_changes();
+        loop {
+            let runs = self
+                .projects()
+                .get(&project)
+                .is_some_and(|p| p.instances.values().any(|i| i.status.state.is_active()));
+            if runs {
+                if changes.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            let quiet =
+                tokio::time::timeout(std::time::Duration::from_millis(500), changes.changed())
+                    .await;
+            if quiet.is_err() {
+                return;
+            }
+        }
+    }
+
     pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
     }

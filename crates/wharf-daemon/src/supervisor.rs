@@ -667,7 +667,7 @@ impl Supervisor {
         let spec = match self.spec(name) {
             Ok(spec) => spec,
             // Containers Docker Compose started: take them down as it would.
-            Err(unknown) => return self.down_foreign(name, volumes).await.ok_or(unknown),
+            Err(unknown) => return self.down_foreign(name, volumes, grace).await.ok_or(unknown),
         };
         let levels = stop_levels(&spec.services)?;
         // What is said to stop: services with instances, not one `rm` took away.
@@ -733,7 +733,12 @@ impl Supervisor {
     }
 
     /// Removes a project wharf did not start, found on the engine by its labels.
-    async fn down_foreign(&self, name: &str, volumes: bool) -> Option<DownResponse> {
+    async fn down_foreign(
+        &self,
+        name: &str,
+        volumes: bool,
+        grace: Option<Duration>,
+    ) -> Option<DownResponse> {
         let engine = self.shared.engine().await.ok()?;
         let containers = engine.project_containers(name).await.ok()?;
         let networks = engine.project_networks(name).await.ok()?;
@@ -742,8 +747,9 @@ impl Supervisor {
         }
         // All at once, as Compose takes its containers down.
         futures_util::future::try_join_all(containers.iter().map(|container| async {
+            // Compose's default wait before the kill, or `-t`.
             engine
-                .stop(&container.name, std::time::Duration::from_secs(10))
+                .stop(&container.name, grace.unwrap_or(Duration::from_secs(10)))
                 .await?;
             engine.remove(&container.name).await
         }))
@@ -820,6 +826,27 @@ impl Supervisor {
         }))
         .await?;
         Ok(true)
+    }
+
+    /// Waits, at most `limit`, until no instance of `services` (all when empty) runs
+    /// any more: what a SIGKILL does, which `kill` returns after, as Docker's does (so
+    /// `kill && rm` finds them ended).
+    pub async fn wait_ended(&self, name: &str, services: &[String], limit: Duration) {
+        let mut changes = self.shared.subscribe_changes();
+        let ended = async {
+            loop {
+                let running = self.shared.projects().get(name).is_some_and(|p| {
+                    p.instances.values().any(|i| {
+                        (services.is_empty() || services.contains(&i.status.service))
+                            && i.status.state.is_active()
+                    })
+                });
+                if !running || changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(limit, ended).await;
     }
 
     /// `stop`, `kill`: the services leave the desired state, so a daemon restart

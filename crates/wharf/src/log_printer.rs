@@ -45,6 +45,11 @@ impl LogPrinter {
     }
 
     pub fn print(&mut self, line: &LogLine) -> std::io::Result<()> {
+        // Without the prefix the output is the programs' own, to be kept or compared
+        // (`logs --no-log-prefix job > out.txt`): wharf's notes stay out of it.
+        if !self.prefix && line.stream == LogStream::Wharf {
+            return Ok(());
+        }
         let mut out = String::new();
         if self.prefix {
             let name = format!("{}-{}", line.service, line.replica);

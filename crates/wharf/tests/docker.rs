@@ -2012,7 +2012,7 @@ services:
         said.contains("healthcheck: exit code 1: db not reachable") && !said.contains("Traceback"),
         "{said}"
     );
-    let logs = stack.ok(&["logs", "sick", "--no-log-prefix"]);
+    let logs = stack.ok(&["logs", "sick"]);
     assert!(
         logs.contains("unhealthy: the healthcheck failed (exit code 1: db not reachable)"),
         "{logs}"

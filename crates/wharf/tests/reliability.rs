@@ -205,7 +205,7 @@ fn killing_the_daemon_leaves_nothing_and_the_next_brings_the_stack_back(cgroups:
     );
     assert!(
         stack
-            .ok(&["logs", "pg", "--no-log-prefix"])
+            .ok(&["logs", "pg"])
             .contains("the previous wharfd ended"),
         "the service's log says why it started again"
     );
@@ -538,8 +538,9 @@ fn a_deleted_state_directory_is_made_again_and_logging_goes_on_saying_so() {
         "the logs say the file was deleted and go on",
         Duration::from_secs(5),
         || {
-            let logs = stack.ok(&["logs", "--no-log-prefix"]);
-            logs.contains("the log file was deleted") && logs.lines().last() == Some("tick")
+            let logs = stack.ok(&["logs"]);
+            logs.contains("[wharf] the log file was deleted")
+                && logs.lines().last().is_some_and(|l| l.ends_with("| tick"))
         },
     );
     let mode = |path: &Path| {
@@ -676,6 +677,31 @@ fn logs_follow_ends_when_the_project_goes_down() {
 }
 
 #[test]
+fn logs_follow_ends_when_every_service_has_ended_with_their_last_lines() {
+    // A one-shot job, as a migration in CI: `up -d && logs -f job` returns when it ends.
+    let stack = Stack::new(
+        "name: edits\nservices:\n  job:\n    image: debian\n    \
+         command: [sh, -c, 'echo start; sleep 1; echo done']\n",
+    );
+    stack.ok(&["up", "-d"]);
+    let mut follower = stack
+        .command(&["logs", "-f", "--no-log-prefix", "job"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ended = None;
+    eventually("logs -f ends with the job", Duration::from_secs(20), || {
+        ended = follower.try_wait().unwrap();
+        ended.is_some()
+    });
+    assert!(ended.is_some_and(|status| status.success()), "{ended:?}");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut follower.stdout.take().unwrap(), &mut text).unwrap();
+    // Without the prefix, the job's own words only.
+    assert_eq!(text, "start\ndone\n");
+}
+
+#[test]
 fn up_wait_never_calls_a_crash_looping_service_ready() {
     let stack = Stack::new(
         "name: edits\nservices:\n  flaky:\n    image: debian\n    restart: always\n    \
@@ -758,7 +784,7 @@ fn an_unhealthy_service_says_what_its_healthcheck_said() {
             && !stderr.contains("Traceback"),
         "{stderr}"
     );
-    let logs = stack.ok(&["logs", "db", "--no-log-prefix"]);
+    let logs = stack.ok(&["logs", "db"]);
     assert!(
         logs.contains("unhealthy: the healthcheck failed (exit code 1: db not reachable)"),
         "{logs}"

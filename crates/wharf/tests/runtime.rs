@@ -791,6 +791,14 @@ volumes:
             .iter()
             .all(|i| i["state"] == "exited" && i["exit_code"] == 143)
     });
+    // A SIGKILL is waited for, as Docker's: `kill && rm` finds the instances ended.
+    stack.ok(&["start", "worker"]);
+    eventually("the workers run again", Duration::from_secs(10), || {
+        stack.ps().iter().all(|i| i["state"] == "running")
+    });
+    stack.ok(&["kill", "worker"]);
+    let states: Vec<Value> = stack.ps().iter().map(|i| i["state"].clone()).collect();
+    assert!(states.iter().all(|s| s == "exited"), "{states:?}");
 
     // A volume's data is deleted only when confirmed; without a terminal, only with --yes.
     let volume = stack.home.path().join("data/projects/life/volumes/store");
