@@ -131,17 +131,19 @@ impl Server {
         request: &ServicesRequest,
     ) -> Result<Reply, SupervisorError> {
         let services = &request.services;
-        if action != "rm"
-            && matches!(
-                self.supervisor.spec(name),
-                Err(SupervisorError::UnknownProject(_))
-            )
-            && self
-                .supervisor
-                .act_on_foreign(name, action, request)
-                .await?
+        if matches!(
+            self.supervisor.spec(name),
+            Err(SupervisorError::UnknownProject(_))
+        ) && let Some(acted_on) = self
+            .supervisor
+            .act_on_foreign(name, action, request)
+            .await?
         {
-            return Ok(json(&serde_json::json!({"ok": true, "notes": []})));
+            return Ok(json(&if action == "rm" {
+                serde_json::json!({"ok": true, "removed": acted_on})
+            } else {
+                serde_json::json!({"ok": true, "notes": []})
+            }));
         }
         let stop = Command::Stop(request.timeout_s.map(Duration::from_secs));
         match action {

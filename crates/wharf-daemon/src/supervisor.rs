@@ -779,21 +779,22 @@ impl Supervisor {
         })
     }
 
-    /// `start`, `stop`, `restart`, `kill`, `pause` or `unpause` of a project wharfd does
-    /// not run (Docker Compose's containers, say), straight on the engine as Compose
-    /// acts on them. False when the engine has no container of the project.
+    /// `start`, `stop`, `restart`, `kill`, `pause`, `unpause` or `rm` of a project
+    /// wharfd does not run (Docker Compose's containers, say), straight on the engine
+    /// as Compose acts on them: the containers acted on (for `rm`, those that had
+    /// ended), or `None` when the engine has no container of the project.
     pub async fn act_on_foreign(
         &self,
         name: &str,
         action: &str,
         request: &wharf_api::ServicesRequest,
-    ) -> Result<bool, SupervisorError> {
+    ) -> Result<Option<Vec<String>>, SupervisorError> {
         let Ok(engine) = self.shared.engine().await else {
-            return Ok(false);
+            return Ok(None);
         };
         let containers = engine.project_containers(name).await?;
         if containers.is_empty() {
-            return Ok(false);
+            return Ok(None);
         }
         if let Some(unknown) = request
             .services
@@ -805,10 +806,15 @@ impl Supervisor {
         // Compose's default wait before the kill.
         let grace = Duration::from_secs(request.timeout_s.unwrap_or(10));
         let signal = request.signal.as_deref().unwrap_or("SIGKILL");
-        let chosen = containers.iter().filter(|c| {
-            !c.one_off && (request.services.is_empty() || request.services.contains(&c.service))
-        });
-        futures_util::future::try_join_all(chosen.map(|c| {
+        let chosen: Vec<_> = containers
+            .iter()
+            .filter(|c| {
+                !c.one_off
+                    && (request.services.is_empty() || request.services.contains(&c.service))
+                    && (action != "rm" || !c.running)
+            })
+            .collect();
+        futures_util::future::try_join_all(chosen.iter().map(|c| {
             let engine = &engine;
             async move {
                 match action {
@@ -820,12 +826,13 @@ impl Supervisor {
                     }
                     "kill" => engine.kill(&c.name, signal).await,
                     "pause" | "unpause" => engine.pause(&c.name, action == "pause").await,
+                    "rm" => engine.remove_with(&c.name, request.volumes).await,
                     _ => Ok(()),
                 }
             }
         }))
         .await?;
-        Ok(true)
+        Ok(Some(chosen.into_iter().map(|c| c.name.clone()).collect()))
     }
 
     /// Waits, at most `limit`, until no instance of `services` (all when empty) runs

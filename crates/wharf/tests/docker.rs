@@ -401,7 +401,14 @@ fn each_tool_takes_down_what_the_other_started() {
     stack.ok(&["unpause", "web"]);
     stack.ok(&["stop", "-t", "0", "web"]);
     assert!(listed().contains("wharfcross-web-1 exited"), "{}", listed());
-    stack.ok(&["start", "web"]);
+    // `rm -f` removes the stopped container, as Compose's; `up` makes it again.
+    let removed = stack.wharf(&["rm", "-f", "web"]);
+    assert!(
+        String::from_utf8_lossy(&removed.stderr).contains("removed wharfcross-web-1"),
+        "{removed:?}"
+    );
+    assert!(!listed().contains("wharfcross-web-1"), "{}", listed());
+    compose(&stack, &["up", "-d", "--wait"]);
     assert!(
         listed().contains("wharfcross-web-1 running"),
         "{}",

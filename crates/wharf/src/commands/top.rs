@@ -8,14 +8,15 @@ use wharf_api::InstanceStatus;
 use crate::cli::ServicesArgs;
 use crate::daemon_client;
 use crate::output::aligned_table;
-use crate::project_ref::{self, endpoint};
+use crate::project_ref;
 use crate::settings::Settings;
 use wharf_host::processes::all_processes;
 
 pub fn run(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name_defining(settings, &args.services)?;
     let client = daemon_client::connect(&settings.paths)?;
-    let instances: Vec<InstanceStatus> = client.get(&endpoint(&name, "ps"))?;
+    // A project nothing runs of has no processes: nothing to show, as Compose.
+    let instances: Vec<InstanceStatus> = project_ref::instances(&client, &name)?;
     let processes = all_processes();
     for instance in instances {
         let Some(leader) = instance.pid else { continue };
