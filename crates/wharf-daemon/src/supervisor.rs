@@ -15,8 +15,7 @@ use wharf_api::{
     ProjectSummary, ServiceChange, UpMode, UpRequest, UpResponse, now_ms,
 };
 use wharf_plan::{
-    ChangeReason, GraphError, ProjectSpec, diff, start_order, stop_levels, stop_order,
-    with_dependencies,
+    ChangeReason, GraphError, ProjectSpec, diff, start_order, stop_levels, with_dependencies,
 };
 
 use crate::cgroup::Tree;
@@ -196,10 +195,20 @@ impl Supervisor {
                 to_stop.push((change.service.clone(), from));
             }
         }
-        if let Some(old) = &old_spec {
-            let order = stop_order(&old.services)?;
-            to_stop.sort_by_key(|(name, _)| order.iter().position(|n| n == name));
-        }
+        // In waves, dependents first; a wave's services stop together, as Compose's do.
+        let stop_waves: Vec<Vec<(String, u32)>> = match &old_spec {
+            Some(old) => stop_levels(&old.services)?
+                .into_iter()
+                .map(|level| {
+                    to_stop
+                        .iter()
+                        .filter(|(name, _)| level.contains(name))
+                        .cloned()
+                        .collect()
+                })
+                .collect(),
+            None => vec![to_stop],
+        };
         if mode.is_plan() {
             // What this `up` would do, and nothing done: no state saved, nothing
             // stopped, created or started.
@@ -259,10 +268,12 @@ impl Supervisor {
                     .collect()
             })
             .unwrap_or_default();
-        for (service, from) in &to_stop {
-            let grace = request.timeout_s.map(Duration::from_secs);
-            self.stop_instances(&spec.name, service, *from, Command::Stop(grace), true)
-                .await;
+        let grace = request.timeout_s.map(Duration::from_secs);
+        for wave in &stop_waves {
+            futures_util::future::join_all(wave.iter().map(|(service, from)| {
+                self.stop_instances(&spec.name, service, *from, Command::Stop(grace), true)
+            }))
+            .await;
         }
         if !forced_containers.is_empty() {
             let engine = self.shared.engine().await?;

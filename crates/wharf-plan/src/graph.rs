@@ -62,7 +62,7 @@ pub fn start_order(services: &BTreeMap<String, ServiceSpec>) -> Result<Vec<Strin
 }
 
 /// The reverse of [`start_order`]: dependents stop before what they depend on.
-pub fn stop_order(services: &BTreeMap<String, ServiceSpec>) -> Result<Vec<String>, GraphError> {
+fn stop_order(services: &BTreeMap<String, ServiceSpec>) -> Result<Vec<String>, GraphError> {
     let mut order = start_order(services)?;
     order.reverse();
     Ok(order)

@@ -12,9 +12,7 @@ mod spec;
 
 pub use container::{ContainerPort, ContainerSpec, EngineHealthcheck, EngineResource, Mount};
 pub use diff::{Change, ChangeReason, diff};
-pub use graph::{
-    GraphError, start_order, stop_levels, stop_order, with_dependencies, with_restart_dependents,
-};
+pub use graph::{GraphError, start_order, stop_levels, with_dependencies, with_restart_dependents};
 pub use spec::{
     Condition, Dependency, HealthSpec, HookSpec, PortSpec, Probe, ProjectSpec, Protocol,
     RestartPolicy, RouteSpec, ServiceSpec,

@@ -103,8 +103,8 @@ fn native(
         });
     }
     // Ends this command once the instance no longer runs, as an attach to a container
-    // ends with it.
-    std::thread::spawn(move || {
+    // ends with it, with its exit code.
+    let watcher = std::thread::spawn(move || {
         loop {
             watch.next(Duration::from_secs(1));
             let running = watch.instances().iter().any(|i| {
@@ -137,9 +137,12 @@ fn native(
     for line in client.stream::<LogLine>(&path)? {
         let line = line?;
         if line.replica == args.index && lines.print(&line).is_err() {
-            break;
+            // The reader went away (a closed pipe): not an error.
+            return Ok(ExitCode::SUCCESS);
         }
     }
+    // The logs end when nothing runs any more: the watcher gives the exit code.
+    let _ = watcher.join();
     Ok(ExitCode::SUCCESS)
 }
 
