@@ -1926,3 +1926,25 @@ services:
     assert_eq!(refused.status.code(), Some(1));
     stack.ok(&["down"]);
 }
+
+#[test]
+fn services_changed_together_are_recreated_together() {
+    // Two services that ignore their stop signal: each stop takes its whole grace period.
+    let file = |word: &str| {
+        format!(
+            "name: waves\nservices:\n  a:\n    image: debian\n    stop_grace_period: 3s\n    \
+             command: [sh, -c, \"trap '' TERM; echo {word}; while true; do sleep 0.1; done\"]\n  \
+             b:\n    image: debian\n    stop_grace_period: 3s\n    \
+             command: [sh, -c, \"trap '' TERM; echo {word}; while true; do sleep 0.1; done\"]\n"
+        )
+    };
+    let stack = Stack::new(&file("one"));
+    stack.ok(&["up", "-d", "--wait"]);
+    stack.write(&file("two"));
+    let started = std::time::Instant::now();
+    stack.ok(&["up", "-d"]);
+    // One after the other would take two grace periods (6 s) at the least.
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(5500), "took {took:?}");
+    stack.ok(&["down", "-t", "0"]);
+}
