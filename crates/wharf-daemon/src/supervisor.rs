@@ -251,9 +251,22 @@ impl Supervisor {
         self.shared
             .events
             .emit(&spec.name, project_change("up", &chosen));
-        // A forced container is made anew, not started again (its definition is the
-        // same, so its driver would find and keep it).
-        let forced_containers: Vec<String> = self
+        // Containers that go once stopped: a forced one is made anew, not started again
+        // (its definition is the same, so its driver would find and keep it); one of a
+        // service no longer in the file, or a replica scaled away, is removed, as
+        // `up` says it is.
+        let retired = |service: &str, replica: u32| {
+            forced.contains_key(service)
+                || changes.iter().any(|c| {
+                    c.service == service
+                        && match c.reason {
+                            ChangeReason::Removed => true,
+                            ChangeReason::Scaled { to, .. } => replica > to,
+                            _ => false,
+                        }
+                })
+        };
+        let retired_containers: Vec<String> = self
             .shared
             .projects()
             .get(&spec.name)
@@ -262,7 +275,8 @@ impl Supervisor {
                     .instances
                     .values()
                     .filter(|i| {
-                        forced.contains_key(&i.status.service) && !i.status.container_id.is_empty()
+                        !i.status.container_id.is_empty()
+                            && retired(&i.status.service, i.status.replica)
                     })
                     .map(|i| i.status.container_id.clone())
                     .collect()
@@ -275,9 +289,9 @@ impl Supervisor {
             }))
             .await;
         }
-        if !forced_containers.is_empty() {
+        if !retired_containers.is_empty() {
             let engine = self.shared.engine().await?;
-            for id in &forced_containers {
+            for id in &retired_containers {
                 engine.remove(id).await?;
             }
         }

@@ -933,10 +933,12 @@ services:
 }
 
 /// Running containers of a project on the engine, by service.
+/// Each service's containers in the engine, running or not (a leftover counts).
 fn engine_containers(project: &str) -> BTreeMap<String, usize> {
     let output = Command::new("docker")
         .args([
             "ps",
+            "-a",
             "--filter",
             &format!("label=com.docker.compose.project={project}"),
             "--format",
