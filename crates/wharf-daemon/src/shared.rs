@@ -363,11 +363,7 @@ impl Shared {
     pub async fn until_nothing_runs(self: Arc<Self>, project: String) {
         let mut changes = self.subscribe_changes();
         loop {
-            let runs = self
-                .projects()
-                .get(&project)
-                .is_some_and(|p| p.instances.values().any(|i| i.status.state.is_active()));
-            if runs {
+            if self.runs(&project, &[]) {
                 if changes.changed().await.is_err() {
                     return;
                 }
@@ -380,6 +376,17 @@ impl Shared {
                 return;
             }
         }
+    }
+
+    /// Whether an instance of `services` (all when empty) of `project` runs, or will
+    /// run again by itself.
+    pub fn runs(&self, project: &str, services: &[String]) -> bool {
+        self.projects().get(project).is_some_and(|p| {
+            p.instances.values().any(|i| {
+                (services.is_empty() || services.contains(&i.status.service))
+                    && i.status.state.is_active()
+            })
+        })
     }
 
     pub fn subscribe_changes(&self) -> watch::Receiver<u64> {

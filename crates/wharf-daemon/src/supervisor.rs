@@ -179,6 +179,11 @@ impl Supervisor {
         let mut to_stop: Vec<(String, u32)> = Vec::new();
         // Each service recreated unchanged, with the flag that asked for it.
         let mut forced: BTreeMap<String, &'static str> = BTreeMap::new();
+        // Whose containers go once stopped, from which replica on: a forced one is made
+        // anew, not started again (its definition is the same, so its driver would find
+        // and keep it); one of a service no longer in the file, or a replica scaled
+        // away, is removed, as `up` says it is. A changed one its driver replaces.
+        let mut retired_from: BTreeMap<String, u32> = BTreeMap::new();
         for change in &changes {
             let stop_from = match &change.reason {
                 ChangeReason::Removed | ChangeReason::Changed(_) => Some(1),
@@ -193,6 +198,9 @@ impl Supervisor {
             };
             if let Some(from) = stop_from {
                 to_stop.push((change.service.clone(), from));
+                if !matches!(change.reason, ChangeReason::Changed(_)) {
+                    retired_from.insert(change.service.clone(), from);
+                }
             }
         }
         // In waves, dependents first; a wave's services stop together, as Compose's do.
@@ -251,21 +259,6 @@ impl Supervisor {
         self.shared
             .events
             .emit(&spec.name, project_change("up", &chosen));
-        // Containers that go once stopped: a forced one is made anew, not started again
-        // (its definition is the same, so its driver would find and keep it); one of a
-        // service no longer in the file, or a replica scaled away, is removed, as
-        // `up` says it is.
-        let retired = |service: &str, replica: u32| {
-            forced.contains_key(service)
-                || changes.iter().any(|c| {
-                    c.service == service
-                        && match c.reason {
-                            ChangeReason::Removed => true,
-                            ChangeReason::Scaled { to, .. } => replica > to,
-                            _ => false,
-                        }
-                })
-        };
         let retired_containers: Vec<String> = self
             .shared
             .projects()
@@ -276,7 +269,9 @@ impl Supervisor {
                     .values()
                     .filter(|i| {
                         !i.status.container_id.is_empty()
-                            && retired(&i.status.service, i.status.replica)
+                            && retired_from
+                                .get(&i.status.service)
+                                .is_some_and(|from| i.status.replica >= *from)
                     })
                     .map(|i| i.status.container_id.clone())
                     .collect()
@@ -865,19 +860,8 @@ impl Supervisor {
     /// `kill && rm` finds them ended).
     pub async fn wait_ended(&self, name: &str, services: &[String], limit: Duration) {
         let mut changes = self.shared.subscribe_changes();
-        let ended = async {
-            loop {
-                let running = self.shared.projects().get(name).is_some_and(|p| {
-                    p.instances.values().any(|i| {
-                        (services.is_empty() || services.contains(&i.status.service))
-                            && i.status.state.is_active()
-                    })
-                });
-                if !running || changes.changed().await.is_err() {
-                    return;
-                }
-            }
-        };
+        let ended =
+            async { while self.shared.runs(name, services) && changes.changed().await.is_ok() {} };
         let _ = tokio::time::timeout(limit, ended).await;
     }
 

@@ -245,14 +245,25 @@ fn engine_ports(
         .collect()
 }
 
-/// One entry a published port, its IPv4 binding kept (the engine binds `0.0.0.0` and
-/// `::`).
-fn one_line_a_port(ports: &mut Vec<wharf_plan::PortSpec>) {
+/// The published ports among the engine's, one entry a port, its IPv4 binding kept (the
+/// engine binds `0.0.0.0` and `::`).
+fn published_ports(engine_ports: &[wharf_api::EnginePort]) -> Vec<wharf_plan::PortSpec> {
+    let mut ports: Vec<wharf_plan::PortSpec> = engine_ports
+        .iter()
+        .filter(|p| p.published != 0)
+        .map(|p| wharf_plan::PortSpec {
+            target: p.target,
+            published: p.published,
+            host: p.ip.parse().ok(),
+            protocol: wharf_plan::Protocol::from_name(&p.protocol),
+        })
+        .collect();
     ports.sort_by_key(|p| {
         let ipv6 = p.host.is_some_and(|h| h.is_ipv6());
         (p.target, p.protocol.name(), p.published, ipv6)
     });
     ports.dedup_by_key(|p| (p.target, p.protocol, p.published));
+    ports
 }
 
 fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
@@ -696,6 +707,19 @@ impl Engine {
             .into_iter()
             .filter_map(|c| {
                 let listed = listed_container(&c);
+                let engine_ports: Vec<wharf_api::EnginePort> = c
+                    .ports
+                    .iter()
+                    .flatten()
+                    .map(|p| wharf_api::EnginePort {
+                        ip: p.ip.clone().unwrap_or_default(),
+                        target: p.private_port,
+                        published: p.public_port.unwrap_or(0),
+                        protocol: p
+                            .typ
+                            .map_or_else(|| "tcp".to_owned(), |t| t.as_ref().to_owned()),
+                    })
+                    .collect();
                 let labels = c.labels.unwrap_or_default();
                 let label = |key: &str| {
                     labels
@@ -734,40 +758,10 @@ impl Engine {
                         .map(|s| s * 1000),
                     // The list does not say; `state` does.
                     finished_ms: None,
-                    engine_ports: c
-                        .ports
-                        .iter()
-                        .flatten()
-                        .map(|p| wharf_api::EnginePort {
-                            ip: p.ip.clone().unwrap_or_default(),
-                            target: p.private_port,
-                            published: p.public_port.unwrap_or(0),
-                            protocol: p
-                                .typ
-                                .map_or_else(|| "tcp".to_owned(), |t| t.as_ref().to_owned()),
-                        })
-                        .collect(),
-                    ports: c
-                        .ports
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter_map(|p| {
-                            Some(wharf_plan::PortSpec {
-                                target: p.private_port,
-                                published: p.public_port?,
-                                host: p.ip.as_deref().and_then(|ip| ip.parse().ok()),
-                                protocol: p.typ.map_or(wharf_plan::Protocol::Tcp, |t| {
-                                    wharf_plan::Protocol::from_name(t.as_ref())
-                                }),
-                            })
-                        })
-                        .collect::<Vec<_>>(),
+                    ports: published_ports(&engine_ports),
+                    engine_ports,
                     listed,
                 })
-            })
-            .map(|mut c| {
-                one_line_a_port(&mut c.ports);
-                c
             })
             .collect())
     }
@@ -932,34 +926,14 @@ impl Engine {
             None => (Health::None, None),
         };
         let running = state.running.unwrap_or(false);
-        let port_map = found
-            .network_settings
-            .and_then(|n| n.ports)
-            .unwrap_or_default();
-        let engine_ports = engine_ports(&port_map);
-        let mut ports: Vec<wharf_plan::PortSpec> = port_map
-            .into_iter()
-            .flat_map(|(key, bindings)| {
-                let (port, protocol) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
-                let target = port.parse().unwrap_or(0);
-                let protocol = wharf_plan::Protocol::from_name(protocol);
-                bindings.into_iter().flatten().filter_map(move |b| {
-                    let host = b.host_ip.as_deref().and_then(|ip| ip.parse().ok());
-                    b.host_port?
-                        .parse()
-                        .ok()
-                        .map(|published| wharf_plan::PortSpec {
-                            target,
-                            published,
-                            host,
-                            protocol,
-                        })
-                })
-            })
-            .collect();
-        one_line_a_port(&mut ports);
+        let engine_ports = engine_ports(
+            &found
+                .network_settings
+                .and_then(|n| n.ports)
+                .unwrap_or_default(),
+        );
         Ok(ContainerState {
-            ports,
+            ports: published_ports(&engine_ports),
             engine_ports,
             running,
             restarting: state.restarting.unwrap_or(false),
