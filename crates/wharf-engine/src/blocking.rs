@@ -63,6 +63,11 @@ impl BlockingEngine {
             .block_on(self.engine.project_containers(project))
     }
 
+    /// The container's processes (see `Engine::processes`).
+    pub fn processes(&self, container: &str) -> Result<crate::ContainerProcesses, EngineError> {
+        self.runtime.block_on(self.engine.processes(container))
+    }
+
     /// Whether the container has a terminal (see `Engine::has_tty`).
     pub fn has_tty(&self, container: &str) -> Result<bool, EngineError> {
         self.runtime.block_on(self.engine.has_tty(container))

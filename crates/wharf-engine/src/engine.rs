@@ -83,6 +83,14 @@ pub struct ContainerState {
     pub health_said: Option<String>,
 }
 
+/// A container's processes: the engine's column titles (`UID`, `PID`, …) and a row
+/// of values under them for each process.
+#[derive(Clone, Debug, Default)]
+pub struct ContainerProcesses {
+    pub titles: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
 /// How long one request may take; image pulls and builds stream for longer.
 const REQUEST_TIMEOUT_SECONDS: u64 = 120;
 
@@ -878,6 +886,19 @@ impl Engine {
             self.docker.unpause_container(name).await?;
         }
         Ok(())
+    }
+
+    /// The container's processes as the engine's `ps` lists them (what `docker top`
+    /// shows): seen from the engine, so it holds for a container on another machine.
+    pub async fn processes(&self, name: &str) -> Result<ContainerProcesses, EngineError> {
+        let listed = self
+            .docker
+            .top_processes(name, None::<bollard::query_parameters::TopOptions>)
+            .await?;
+        Ok(ContainerProcesses {
+            titles: listed.titles.unwrap_or_default(),
+            rows: listed.processes.unwrap_or_default(),
+        })
     }
 
     pub async fn remove(&self, name: &str) -> Result<(), EngineError> {

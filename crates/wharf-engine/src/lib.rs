@@ -21,6 +21,9 @@ pub use build_context::{BuildContext, Dockerfile};
 pub use container_image::CommitRequest;
 pub use copy::{archive, owned_by_root, rename_top, top_link};
 pub use diagnosis::EngineProblem;
-pub use engine::{ContainerState, Engine, EngineError, LogTime, ProjectContainer, ProjectVolume};
+pub use engine::{
+    ContainerProcesses, ContainerState, Engine, EngineError, LogTime, ProjectContainer,
+    ProjectVolume,
+};
 pub use images::BuildRequest;
 pub use socket::engine_socket;

@@ -920,7 +920,11 @@ pub struct TrustArgs {
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
-    /// Also delete the project's named volumes (their data is lost)
+    /// Only these services: their instances are stopped and removed, the rest runs on
+    /// (default: the whole project)
+    pub services: Vec<String>,
+    /// Also delete the project's named volumes (their data is lost); with services
+    /// named, the anonymous volumes of their containers
     #[arg(short, long)]
     pub volumes: bool,
     /// Don't ask before deleting volumes

@@ -524,6 +524,105 @@ services:
 }
 
 #[test]
+fn top_and_down_of_named_services_on_stacks_either_tool_started() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfcdown
+services:
+  db:
+    image: {IMAGE}
+    init: true
+    command: ["sleep", "601"]
+  web:
+    image: {IMAGE}
+    init: true
+    command: ["sleep", "602"]
+    depends_on: [db]
+  other:
+    image: {IMAGE}
+    init: true
+    command: ["sleep", "603"]
+    volumes: ["/scratch"]
+"#
+    ));
+    let containers = || {
+        let output = Command::new("docker")
+            .args(["ps", "-a", "--format", "{{.Names}}"])
+            .args(["--filter", "label=com.docker.compose.project=wharfcdown"])
+            .output()
+            .unwrap();
+        let mut names: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        names
+    };
+    let network = || {
+        Command::new("docker")
+            .args(["network", "inspect", "wharfcdown_default"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    for started_by_compose in [true, false] {
+        if started_by_compose {
+            compose(&stack, &["up", "-d", "--wait"]);
+        } else {
+            docker_up(&stack);
+        }
+        // The engine's listing, as `docker top`: the init and the command under it.
+        let top = stack.ok(&["top", "web"]);
+        assert!(
+            top.starts_with("wharfcdown-web-1\n")
+                && top.contains("PID")
+                && top.contains("sleep 602")
+                && !top.contains("sleep 601"),
+            "{top}"
+        );
+        // As Compose's: only the named service goes, not what depends on it.
+        stack.ok(&["down", "-t", "1", "db"]);
+        assert_eq!(containers(), ["wharfcdown-other-1", "wharfcdown-web-1"]);
+        assert!(network(), "the others still use the network");
+        let ps = stack.ok(&["ps", "--services"]);
+        assert_eq!(
+            ps, "other\nweb\n",
+            "started by Compose: {started_by_compose}"
+        );
+        // `-v`: the anonymous volume of `other`'s container, only when confirmed.
+        let anonymous = docker_json(&[
+            "inspect",
+            "--format",
+            "{{json (index .Mounts 0).Name}}",
+            "wharfcdown-other-1",
+        ]);
+        let anonymous = anonymous.as_str().unwrap();
+        let volume_exists = || {
+            Command::new("docker")
+                .args(["volume", "inspect", anonymous])
+                .output()
+                .unwrap()
+                .status
+                .success()
+        };
+        let refused = stack.wharf(&["down", "-v", "-t", "1", "web", "other"]);
+        assert_eq!(refused.status.code(), Some(1));
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains(anonymous) && said.contains("--yes"), "{said}");
+        assert_eq!(containers().len(), 2, "nothing was stopped");
+        let output = stack.wharf(&["down", "-v", "--yes", "-t", "1", "web", "other"]);
+        assert!(output.status.success());
+        assert!(!volume_exists());
+        assert_eq!(containers(), Vec::<String>::new());
+        assert!(!network(), "the last service took the network with it");
+        assert_eq!(stack.ok(&["ls", "-q"]), "");
+    }
+}
+
+#[test]
 fn down_says_when_a_container_ignored_its_stop_signal() {
     if !engine_ready() {
         return;

@@ -1414,7 +1414,19 @@ fn up_of_one_service_leaves_the_others_as_they_run() {
         other,
         "a plain up recreates it"
     );
-    stack.ok(&["down"]);
+    // `down SERVICE`, as Compose's: that one goes, the other runs on; the project
+    // goes with its last service.
+    let other = stack.pid_of("single-other-1");
+    stack.ok(&["down", "app"]);
+    let left: Vec<Value> = stack.ps();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["service"], "other");
+    assert_eq!(stack.pid_of("single-other-1"), other);
+    let refused = stack.wharf(&["down", "nosuch"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no such service: nosuch"));
+    stack.ok(&["down", "other"]);
+    assert_eq!(stack.ok(&["ls", "-q"]), "");
 }
 
 #[test]

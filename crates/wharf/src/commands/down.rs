@@ -1,10 +1,10 @@
 //! `wharf down`: stop the project and forget it; with `-v`, delete its volumes too,
-//! after saying which and asking (or `--yes`).
+//! after saying which and asking (or `--yes`). `down SERVICE…` removes just those.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use wharf_api::{ClientError, DownRequest, DownResponse, Paths};
+use wharf_api::{ClientError, DownRequest, DownResponse, Paths, ServicesRequest};
 
 use wharf_engine::BlockingEngine;
 
@@ -15,6 +15,9 @@ use crate::project_ref::{self, endpoint};
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
+    if !args.services.is_empty() {
+        return down_services(settings, args);
+    }
     let name = project_ref::name(settings)?;
     let paths = &settings.paths;
     // What `-v` deletes: the native volumes' directories and the engine's volumes of
@@ -101,6 +104,88 @@ pub fn run(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
         remove_images(settings, which == "all")?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `down SERVICE…`, as Compose's: stops and removes those services' instances only
+/// (with `-v`, their containers' anonymous volumes), leaving the others running; the
+/// project itself goes, networks and all, once nothing of it is left.
+fn down_services(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
+    let name = project_ref::name_defining(settings, &args.services)?;
+    let client = daemon_client::connect(&settings.paths)?;
+    let instances = project_ref::instances(&client, &name)?;
+    if instances.is_empty() {
+        settings
+            .printer
+            .info(&format!("project {name} is not running"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.volumes {
+        // Asked of the engine, which alone knows them (no engine: no containers).
+        // Anonymous volumes are those it named: 64 hexadecimal digits.
+        let containers = match BlockingEngine::connect() {
+            Ok(engine) => engine.project_containers(&name)?,
+            Err(_) => Vec::new(),
+        };
+        let anonymous: Vec<String> = containers
+            .iter()
+            .filter(|c| !c.one_off && args.services.contains(&c.service))
+            .flat_map(|c| {
+                c.listed
+                    .mounts
+                    .iter()
+                    .filter(|m| m.len() == 64 && m.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .map(|m| format!("{m} (mounted by {})", c.name))
+            })
+            .collect();
+        if !anonymous.is_empty()
+            && !args.yes
+            && !confirm(
+                "This deletes the data of these anonymous volumes:",
+                &anonymous,
+                "Delete them?",
+                "deleting volumes needs confirmation: run again with --yes",
+            )?
+        {
+            settings.printer.info("nothing was stopped or deleted");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let request = ServicesRequest {
+        services: args.services.clone(),
+        timeout_s: args.timeout,
+        volumes: args.volumes,
+        ..ServicesRequest::default()
+    };
+    let stopped: ServicesResponse = client.post(&endpoint(&name, "stop"), &request)?;
+    for note in &stopped.notes {
+        settings.printer.warn(note);
+    }
+    let removed: ServicesResponse = client.post(&endpoint(&name, "rm"), &request)?;
+    for instance in &removed.removed {
+        settings.printer.info(&format!("removed {instance}"));
+    }
+    if project_ref::instances(&client, &name)?.is_empty() {
+        let _: DownResponse = client.post(
+            &endpoint(&name, "down"),
+            &DownRequest {
+                volumes: false,
+                timeout_s: args.timeout,
+            },
+        )?;
+        settings
+            .printer
+            .info(&format!("project {name} is down: nothing of it was left"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `stop` and `rm` answer: what the user should hear, and what went.
+#[derive(serde::Deserialize)]
+struct ServicesResponse {
+    #[serde(default)]
+    notes: Vec<String>,
+    #[serde(default)]
+    removed: Vec<String>,
 }
 
 /// `--rmi`: the images of the file's services, after the containers are gone; without

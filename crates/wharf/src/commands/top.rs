@@ -1,39 +1,62 @@
-//! `wharf top`: the processes of each instance, read from `/proc` (wharfd's services
-//! run on this machine, each leading its own process group).
+//! `wharf top`: the processes of each instance. A native one's are read from `/proc`
+//! (wharfd's services run on this machine, each leading its own process group); a
+//! container's are the engine's listing, as `docker top` shows them, so a container
+//! wharfd did not start (Compose's) or one whose processes left its group shows too.
 
 use std::process::ExitCode;
 
 use wharf_api::InstanceStatus;
+use wharf_engine::{BlockingEngine, EngineError};
 
 use crate::cli::ServicesArgs;
 use crate::daemon_client;
-use crate::output::aligned_table;
 use crate::project_ref;
 use crate::settings::Settings;
-use wharf_host::processes::all_processes;
+use wharf_host::processes::{Process, all_processes};
 
 pub fn run(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
     let name = project_ref::name_defining(settings, &args.services)?;
     let client = daemon_client::connect(&settings.paths)?;
     // A project nothing runs of has no processes: nothing to show, as Compose.
-    let instances: Vec<InstanceStatus> = project_ref::instances(&client, &name)?;
+    let instances: Vec<InstanceStatus> = project_ref::instances(&client, &name)?
+        .into_iter()
+        .filter(|i| args.services.is_empty() || args.services.contains(&i.service))
+        .filter(|i| i.pid.is_some() || (!i.container_id.is_empty() && i.state.is_active()))
+        .collect();
+    let engine = if instances.iter().any(|i| !i.container_id.is_empty()) {
+        Some(BlockingEngine::connect().map_err(EngineError::from)?)
+    } else {
+        None
+    };
     let processes = all_processes();
     for instance in instances {
-        let Some(leader) = instance.pid else { continue };
-        if !args.services.is_empty() && !args.services.contains(&instance.service) {
-            continue;
-        }
+        let rows = match (&engine, instance.pid) {
+            (Some(engine), _) if !instance.container_id.is_empty() => {
+                let listed = engine.processes(&instance.container_id)?;
+                std::iter::once(listed.titles).chain(listed.rows).collect()
+            }
+            (_, Some(leader)) => group_rows(&processes, leader),
+            _ => continue,
+        };
         println!("{}", instance.name);
-        let mut rows = vec![["PID", "PPID", "STATE", "COMMAND"].map(str::to_owned)];
-        for process in processes.iter().filter(|p| p.group == leader) {
-            rows.push([
-                process.pid.to_string(),
-                process.parent.to_string(),
-                process.state.clone(),
-                process.command.clone(),
-            ]);
-        }
-        println!("{}", aligned_table(&rows));
+        // Narrower than the other tables, but wide enough for any pid (seven digits).
+        println!("{}", wharf_api::aligned_columns(&rows, 10));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The processes of the group `leader` leads, under `ps`'s titles.
+fn group_rows(processes: &[Process], leader: u32) -> Vec<Vec<String>> {
+    let titles = ["PID", "PPID", "STATE", "COMMAND"]
+        .map(str::to_owned)
+        .to_vec();
+    let rows = processes.iter().filter(|p| p.group == leader).map(|p| {
+        vec![
+            p.pid.to_string(),
+            p.parent.to_string(),
+            p.state.clone(),
+            p.command.clone(),
+        ]
+    });
+    std::iter::once(titles).chain(rows).collect()
 }
