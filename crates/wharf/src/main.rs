@@ -75,6 +75,11 @@ fn main() -> ExitCode {
         let _ = <Cli as clap::CommandFactory>::command().print_help();
         return ExitCode::SUCCESS;
     }
+    // `-v` alone is Compose's version flag; before a command it is wharf's verbosity.
+    if std::env::args_os().skip(1).eq(["-v"]) {
+        println!("wharf {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     // Usage errors exit 1, as Compose's do (clap's own would be 2); help is not one.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -1215,6 +1215,11 @@ volumes:
     );
     let version: Value = serde_json::from_str(&stack.ok(&["version", "-f", "json"])).unwrap();
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+    // `-v` alone, as `docker compose -v`: the version.
+    assert_eq!(
+        stack.ok(&["-v"]),
+        format!("wharf {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
