@@ -9,6 +9,7 @@ mod build_id;
 mod client;
 mod columns;
 mod compose_json;
+mod dependency_condition;
 mod go_template;
 mod paths;
 mod probe_said;
@@ -23,6 +24,7 @@ pub use compose_json::{
     COMPOSE_STATES, compose_state, compose_state_of, ls_entry, ps_line, with_listed_fields,
     with_spec_fields,
 };
+pub use dependency_condition::{Verdict, judge};
 pub use go_template::{Template, TemplateError};
 pub use paths::{Paths, create_private_dir, write_private};
 pub use probe_said::probe_said;

@@ -3,7 +3,7 @@
 //! required one cannot be.
 
 use tokio::sync::watch;
-use wharf_api::{Health, InstanceState, LogStream};
+use wharf_api::{LogStream, Verdict, judge};
 use wharf_plan::{Condition, ServiceSpec};
 
 use crate::lifecycle::{Command, InstanceKey};
@@ -23,12 +23,12 @@ pub async fn wait_for_dependencies(
         let mut pending = false;
         for (name, dependency) in &spec.depends_on {
             match check(shared, &key.project, name, dependency.condition) {
-                Check::Met => {}
-                Check::Pending => pending = true,
-                Check::Failed(reason) if dependency.required => {
+                Verdict::Met => {}
+                Verdict::Pending => pending = true,
+                Verdict::Failed(reason) if dependency.required => {
                     return Err(Some(format!("dependency {name} {reason}")));
                 }
-                Check::Failed(reason) => {
+                Verdict::Failed(reason) => {
                     if !warned {
                         shared.log(
                             key,
@@ -55,77 +55,16 @@ pub async fn wait_for_dependencies(
     }
 }
 
-enum Check {
-    Met,
-    Pending,
-    Failed(String),
-}
-
-fn check(shared: &Shared, project: &str, service: &str, condition: Condition) -> Check {
+/// The verdict on `service`'s instances; one that has none yet is pending while an
+/// `up` wants it, and fails otherwise.
+fn check(shared: &Shared, project: &str, service: &str, condition: Condition) -> Verdict {
     let instances = shared.service_statuses(project, service);
     if instances.is_empty() {
         return if shared.is_up(project, service) {
-            Check::Pending
+            Verdict::Pending
         } else {
-            Check::Failed("is not running".to_owned())
+            Verdict::Failed("is not running".to_owned())
         };
     }
-    let mut pending = false;
-    for instance in &instances {
-        let verdict = match condition {
-            // Made by `create`: only `start`, or an `up` that names it, runs it.
-            _ if instance.state == InstanceState::Created => {
-                Check::Failed("was created, not started".to_owned())
-            }
-            Condition::ServiceStarted => match instance.state {
-                InstanceState::Waiting => Check::Pending,
-                InstanceState::Exited
-                    if instance.pid.is_none() && instance.started_at_ms.is_none() =>
-                {
-                    Check::Failed(format!("did not start: {}", instance.message))
-                }
-                InstanceState::Stopped => Check::Failed("was stopped".to_owned()),
-                _ => Check::Met,
-            },
-            Condition::ServiceHealthy => match (instance.state, instance.health) {
-                (InstanceState::Running, Health::Healthy) => Check::Met,
-                (InstanceState::Running, Health::None) => {
-                    Check::Failed("has no healthcheck, so it can never be healthy".to_owned())
-                }
-                (InstanceState::Running, Health::Unhealthy) => {
-                    Check::Failed("is unhealthy".to_owned())
-                }
-                (
-                    InstanceState::Waiting | InstanceState::Running | InstanceState::Restarting,
-                    _,
-                ) => Check::Pending,
-                (_, _) => Check::Failed(format!(
-                    "exited before it was healthy{}",
-                    code_suffix(instance.exit_code)
-                )),
-            },
-            Condition::ServiceCompletedSuccessfully => match (instance.state, instance.exit_code) {
-                (InstanceState::Exited, Some(0)) => Check::Met,
-                (
-                    InstanceState::Exited | InstanceState::Stopped | InstanceState::CrashLoop,
-                    code,
-                ) => Check::Failed(format!(
-                    "did not complete successfully{}",
-                    code_suffix(code)
-                )),
-                _ => Check::Pending,
-            },
-        };
-        match verdict {
-            Check::Met => {}
-            Check::Pending => pending = true,
-            failed @ Check::Failed(_) => return failed,
-        }
-    }
-    if pending { Check::Pending } else { Check::Met }
-}
-
-fn code_suffix(code: Option<i32>) -> String {
-    code.map(|c| format!(" (exit code {c})"))
-        .unwrap_or_default()
+    judge(&instances, condition)
 }

@@ -2,7 +2,7 @@
 //! running and healthy, or answering on their ports — showing what each still waits
 //! for, or failing with every laggard and why.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -144,6 +144,65 @@ pub fn wait(
             .any(|(i, what)| what.is_some() && i.state == InstanceState::Running);
         let left = timeout.saturating_sub(started.elapsed()) + POLL;
         watch.next(if polled { POLL } else { left });
+    }
+}
+
+/// `run`: returns once each of `dependencies` meets its `depends_on` condition, as
+/// Compose's `run` waits (a job that must complete is waited for to end); fails when a
+/// required one cannot, saying why. One not required that cannot is only said.
+pub fn wait_for_conditions(
+    client: &Client,
+    name: &str,
+    dependencies: &BTreeMap<String, wharf_plan::Dependency>,
+    timeout: Duration,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut watch = ProjectWatch::open(client, name)?;
+    let mut said = BTreeSet::new();
+    loop {
+        if watch.down || watch.daemon_gone {
+            bail!("{name} was taken down while its services started");
+        }
+        let instances = watch.instances();
+        let mut pending = Vec::new();
+        for (service, dependency) in dependencies {
+            let of_service: Vec<InstanceStatus> = instances
+                .iter()
+                .filter(|i| &i.service == service)
+                .map(|i| (*i).clone())
+                .collect();
+            let verdict = if of_service.is_empty() {
+                wharf_api::Verdict::Pending
+            } else {
+                wharf_api::judge(&of_service, dependency.condition)
+            };
+            match verdict {
+                wharf_api::Verdict::Met => {}
+                wharf_api::Verdict::Pending => pending.push(service.as_str()),
+                wharf_api::Verdict::Failed(why) if dependency.required => {
+                    bail!("dependency {service} {why}\nhint: `wharf logs {service}` shows why");
+                }
+                wharf_api::Verdict::Failed(why) => {
+                    if said.insert(service.clone()) {
+                        printer.warn(&format!(
+                            "optional dependency {service} {why}; running anyway"
+                        ));
+                    }
+                }
+            }
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            bail!(
+                "after {}s, still waiting for {}",
+                timeout.as_secs(),
+                pending.join(", ")
+            );
+        }
+        watch.next(timeout.saturating_sub(started.elapsed()) + POLL);
     }
 }
 

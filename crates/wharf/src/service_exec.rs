@@ -18,7 +18,7 @@ use crate::cli::{ExecArgs, RunArgs};
 use crate::daemon_client;
 use crate::printer::Printer;
 use crate::project_ref::endpoint;
-use crate::readiness::{DEFAULT_WAIT_TIMEOUT, wait};
+use crate::readiness::{DEFAULT_WAIT_TIMEOUT, wait, wait_for_conditions};
 use wharf_engine::{BlockingEngine, ExecRequest, OneOff, ProjectResources, WindowSize};
 
 /// `exec` in project `name`.
@@ -302,11 +302,11 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
         .get(&args.service)
         .with_context(|| format!("no such service: {}", args.service))?
         .clone();
-    let dependencies: Vec<String> = service
+    let dependencies: BTreeMap<String, wharf_plan::Dependency> = service
         .depends_on
-        .keys()
-        .filter(|d| spec.services.contains_key(*d))
-        .cloned()
+        .iter()
+        .filter(|(d, _)| spec.services.contains_key(*d))
+        .map(|(d, dependency)| (d.clone(), dependency.clone()))
         .collect();
     if !args.no_deps && !dependencies.is_empty() {
         let client = daemon_client::connect(paths)?;
@@ -320,7 +320,7 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
             &endpoint(&name, "up"),
             &UpRequest {
                 spec: spec.clone(),
-                services: dependencies,
+                services: dependencies.keys().cloned().collect(),
                 no_deps: false,
                 force_recreate: false,
                 dormant: loaded.disabled.iter().cloned().collect(),
@@ -329,9 +329,24 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
                 recreate_dependencies: false,
             },
         )?;
+        // As Compose's `run`: each dependency meets its condition (a migration that
+        // must complete has ended, and well) before the one-off starts ...
+        wait_for_conditions(
+            &client,
+            &name,
+            &dependencies,
+            DEFAULT_WAIT_TIMEOUT,
+            &Printer::new(0, false),
+        )?;
+        // ... and what it started anew, and runs on, is ready for it too.
         let started: BTreeMap<String, u32> = response
             .changes
             .into_iter()
+            .filter(|c| {
+                dependencies.get(&c.service).is_none_or(|d| {
+                    d.condition != wharf_plan::Condition::ServiceCompletedSuccessfully
+                })
+            })
             .map(|c| {
                 let want = replicas.get(&c.service).copied().unwrap_or(0);
                 (c.service, want)

@@ -1400,6 +1400,43 @@ fn up_no_recreate_leaves_a_changed_service_running_until_a_plain_up() {
 }
 
 #[test]
+fn run_waits_for_each_dependency_s_condition_as_compose_s_run_does() {
+    let stack = Stack::new(
+        r#"name: jobs
+services:
+  migrate:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "echo migrating; sleep 0.3; test -e migrated"]}}
+  app:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+"#,
+    );
+    // The job fails: the one-off does not run, even with the job's exit already
+    // known from an earlier `up` (it is run again, as Compose's `run` does).
+    assert!(!stack.wharf(&["up", "-d", "app"]).status.success());
+    for _ in 0..2 {
+        let refused = stack.wharf(&["run", "--rm", "-T", "app", "echo", "ran"]);
+        assert_eq!(refused.status.code(), Some(1));
+        assert_eq!(String::from_utf8_lossy(&refused.stdout), "");
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            said.contains("dependency migrate did not complete successfully (exit code 1)"),
+            "{said}"
+        );
+    }
+    // Fixed outside the file: the job is run again and this time the one-off runs.
+    std::fs::write(stack.dir.path().join("migrated"), "").unwrap();
+    assert_eq!(
+        stack.ok(&["run", "--rm", "-T", "app", "echo", "ran"]),
+        "ran\n"
+    );
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn up_of_one_service_leaves_the_others_as_they_run() {
     let file = |seconds: u32| {
         format!(
