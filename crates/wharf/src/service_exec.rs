@@ -306,7 +306,7 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
         .depends_on
         .iter()
         .filter(|(d, _)| spec.services.contains_key(*d))
-        .map(|(d, dependency)| (d.clone(), dependency.clone()))
+        .map(|(d, dependency)| (d.clone(), *dependency))
         .collect();
     if !args.no_deps && !dependencies.is_empty() {
         let client = daemon_client::connect(paths)?;
