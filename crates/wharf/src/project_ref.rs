@@ -12,7 +12,14 @@ use crate::settings::Settings;
 
 /// Loads the project from its files, printing the loader's warnings.
 pub fn load(settings: &Settings) -> anyhow::Result<Loaded> {
-    let options = load_options(settings, true, &[])?;
+    load_naming(settings, &[])
+}
+
+/// As `load`, with `services` named on the command line enabled whatever their
+/// profiles, as Compose's `up`, `run`, `build`, `pull` and `push` enable the services
+/// they name (`docker compose run --rm migrate` of a `tools` profile).
+pub fn load_naming(settings: &Settings, services: &[String]) -> anyhow::Result<Loaded> {
+    let options = load_options(settings, true, services)?;
     let loaded = wharf_manifest::load(&options)?;
     for warning in &loaded.warnings {
         settings.printer.warn(warning);

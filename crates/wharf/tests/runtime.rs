@@ -1437,6 +1437,41 @@ services:
 }
 
 #[test]
+fn naming_a_service_whose_profile_is_off_enables_it_as_compose_does() {
+    let stack = Stack::new(
+        r#"name: profiled
+services:
+  web:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+  side:
+    image: debian
+    profiles: [extra]
+    x-wharf: {process: {command: ["sleep", "601"]}}
+  migrate:
+    image: debian
+    profiles: [tools]
+    x-wharf: {process: {command: ["echo", "migrated"]}}
+    depends_on: [web]
+"#,
+    );
+    // `run` of a tools profile's job: it runs, after what it depends on.
+    assert_eq!(stack.ok(&["run", "--rm", "-T", "migrate"]), "migrated\n");
+    stack.ok(&["up", "-d", "--wait", "side"]);
+    let running: Vec<Value> = stack.ps();
+    let mut services: Vec<&str> = running
+        .iter()
+        .map(|i| i["service"].as_str().unwrap())
+        .collect();
+    services.sort_unstable();
+    assert_eq!(services, ["side", "web"]);
+    // A plain `up` leaves it be, as Compose's: off, but not an orphan.
+    stack.ok(&["up", "-d", "--wait"]);
+    assert_eq!(stack.ps().len(), 2);
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn up_of_one_service_leaves_the_others_as_they_run() {
     let file = |seconds: u32| {
         format!(

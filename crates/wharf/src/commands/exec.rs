@@ -13,5 +13,9 @@ pub fn exec(settings: &Settings, args: &ExecArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run(settings: &Settings, args: &RunArgs) -> anyhow::Result<ExitCode> {
-    run_loaded(&settings.paths, &project_ref::load(settings)?, args)
+    run_loaded(
+        &settings.paths,
+        &project_ref::load_naming(settings, std::slice::from_ref(&args.service))?,
+        args,
+    )
 }

@@ -44,7 +44,7 @@ fn chosen<'a>(
 }
 
 pub fn build(settings: &Settings, args: &BuildArgs) -> anyhow::Result<ExitCode> {
-    let loaded = project_ref::load(settings)?;
+    let loaded = project_ref::load_naming(settings, &args.services)?;
     let built: Vec<_> = chosen(&loaded, &args.services, args.with_dependencies)?
         .into_iter()
         .filter(|(_, service)| service.build.is_some())
@@ -83,7 +83,7 @@ pub fn build(settings: &Settings, args: &BuildArgs) -> anyhow::Result<ExitCode> 
 /// `wharf pull`: each service's image through the engine's API, its progress shown
 /// as the engine reports it.
 pub fn pull(settings: &Settings, args: &PullArgs) -> anyhow::Result<ExitCode> {
-    let loaded = project_ref::load(settings)?;
+    let loaded = project_ref::load_naming(settings, &args.services)?;
     let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
     let quiet = Printer::new(0, true);
     let printer = if args.quiet {
@@ -121,7 +121,7 @@ pub fn pull(settings: &Settings, args: &PullArgs) -> anyhow::Result<ExitCode> {
 
 /// `wharf push`: each built service's image to its registry, through the engine's API.
 pub fn push(settings: &Settings, args: &PushArgs) -> anyhow::Result<ExitCode> {
-    let loaded = project_ref::load(settings)?;
+    let loaded = project_ref::load_naming(settings, &args.services)?;
     let pushed = chosen(&loaded, &args.services, args.include_deps)?;
     let quiet = Printer::new(0, true);
     let printer = if args.quiet {

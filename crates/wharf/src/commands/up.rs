@@ -25,7 +25,7 @@ use wharf_api::ProjectWatch;
 
 pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let dry_run = settings.global.dry_run;
-    let loaded = project_ref::load(settings)?;
+    let loaded = project_ref::load_naming(settings, &args.services)?;
     let paths = &settings.paths;
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
     let mut containers = wharf_runtime::backend::containers(&loaded, args.backend.into());
