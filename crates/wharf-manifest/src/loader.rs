@@ -103,35 +103,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
             .and_then(|f| f.parent())
             .map_or_else(|| shell_dir.clone(), Path::to_path_buf),
     };
-    // `--env-file`, else `COMPOSE_ENV_FILES` (comma-separated), else the project's
-    // `.env` unless `COMPOSE_DISABLE_ENV_FILE` is true, as Compose chooses.
-    let from_shell: Vec<PathBuf> = options
-        .shell
-        .get("COMPOSE_ENV_FILES")
-        .map(|files| {
-            files
-                .split(',')
-                .filter(|f| !f.is_empty())
-                .map(PathBuf::from)
-                .collect()
-        })
-        .unwrap_or_default();
-    let named = if options.env_files.is_empty() {
-        &from_shell
-    } else {
-        &options.env_files
-    };
-    let env_files = if !named.is_empty() {
-        named.iter().map(|f| shell_dir.join(f)).collect()
-    } else if options
-        .shell
-        .get("COMPOSE_DISABLE_ENV_FILE")
-        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"))
-    {
-        Vec::new()
-    } else {
-        Environment::default_env_files(&project_dir)
-    };
+    let env_files = env_files(options, &project_dir);
     let env = Environment::load(&options.shell, &env_files)?;
     let mut context = Context {
         options,
@@ -198,6 +170,39 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
     })
 }
 
+/// `--env-file`, else `COMPOSE_ENV_FILES` (comma-separated), else `dir`'s `.env`
+/// unless `COMPOSE_DISABLE_ENV_FILE` is true, as Compose chooses.
+fn env_files(options: &LoadOptions, dir: &Path) -> Vec<PathBuf> {
+    let shell_dir = &options.working_dir;
+    let from_shell: Vec<PathBuf> = options
+        .shell
+        .get("COMPOSE_ENV_FILES")
+        .map(|files| {
+            files
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let named = if options.env_files.is_empty() {
+        &from_shell
+    } else {
+        &options.env_files
+    };
+    if !named.is_empty() {
+        named.iter().map(|f| shell_dir.join(f)).collect()
+    } else if options
+        .shell
+        .get("COMPOSE_DISABLE_ENV_FILE")
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"))
+    {
+        Vec::new()
+    } else {
+        Environment::default_env_files(dir)
+    }
+}
+
 fn resolve_files(options: &LoadOptions) -> Result<Vec<PathBuf>> {
     let dir = &options.working_dir;
     if !options.files.is_empty() {
@@ -213,9 +218,20 @@ fn resolve_files(options: &LoadOptions) -> Result<Vec<PathBuf>> {
             })
             .collect());
     }
-    if let Some(list) = options.shell.get("COMPOSE_FILE").filter(|l| !l.is_empty()) {
-        let separator = options
-            .shell
+    // `.env` may name the files too, so it is read where they would be looked for.
+    let dotenv;
+    let vars = if options.shell.contains_key("COMPOSE_FILE") {
+        &options.shell
+    } else {
+        let dir = options
+            .project_directory
+            .as_ref()
+            .map_or_else(|| dir.clone(), |d| paths::clean(&dir.join(d)));
+        dotenv = Environment::load(&options.shell, &env_files(options, &dir))?;
+        dotenv.vars()
+    };
+    if let Some(list) = vars.get("COMPOSE_FILE").filter(|l| !l.is_empty()) {
+        let separator = vars
             .get("COMPOSE_PATH_SEPARATOR")
             .map_or(":", String::as_str);
         return Ok(list
