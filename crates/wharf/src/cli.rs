@@ -529,8 +529,8 @@ pub struct ExecArgs {
     /// The command and its arguments
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
-    /// Set a variable, KEY=VALUE (repeatable)
-    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    /// Set a variable, KEY=VALUE, or KEY to pass this shell's value (repeatable)
+    #[arg(short, long = "env", value_name = "KEY[=VALUE]")]
     pub env: Vec<String>,
     /// Run in this directory instead of the service's
     #[arg(short, long, value_name = "DIR")]
@@ -575,8 +575,8 @@ pub struct RunArgs {
     /// The command (default: the service's own)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
-    /// Set a variable, KEY=VALUE (repeatable)
-    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    /// Set a variable, KEY=VALUE, or KEY to pass this shell's value (repeatable)
+    #[arg(short, long = "env", value_name = "KEY[=VALUE]")]
     pub env: Vec<String>,
     /// Run in this directory instead of the service's
     #[arg(short, long, value_name = "DIR")]

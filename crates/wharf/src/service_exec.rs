@@ -75,10 +75,27 @@ pub fn exec_in(paths: &Paths, name: &str, args: &ExecArgs) -> anyhow::Result<Exi
     foreground(
         &args.command,
         &service.for_replica(args.index),
-        &args.env,
+        &env_flags(&args.env),
         args.workdir.as_ref(),
         args.user.as_deref(),
     )
+}
+
+/// `-e KEY=VALUE` as given; `-e KEY` takes this shell's value, as Docker's and
+/// Compose's do, and is left out when the shell has none.
+fn env_flags(given: &[String]) -> Vec<String> {
+    given
+        .iter()
+        .filter_map(|pair| {
+            if pair.contains('=') {
+                Some(pair.clone())
+            } else {
+                std::env::var(pair)
+                    .ok()
+                    .map(|value| format!("{pair}={value}"))
+            }
+        })
+        .collect()
 }
 
 /// Runs the command in the container through the engine's API, attached as `docker
@@ -90,7 +107,7 @@ fn in_container(container: &str, args: &ExecArgs) -> anyhow::Result<ExitCode> {
         engine.exec(&ExecRequest {
             container,
             command: &args.command,
-            env: &args.env,
+            env: &env_flags(&args.env),
             workdir: workdir.as_deref(),
             user: args.user.as_deref(),
             privileged: args.privileged,
@@ -376,7 +393,7 @@ pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Res
                 .map(|(key, value)| format!("{key}={value}")),
         );
     }
-    env.extend(args.env.iter().cloned());
+    env.extend(env_flags(&args.env));
     if let Some(container) = &service.container {
         let quiet = args.quiet || args.quiet_build;
         build_if_needed(loaded, &args.service, &container.image, args.build, quiet)?;

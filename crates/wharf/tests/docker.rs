@@ -1373,6 +1373,7 @@ fn exec_and_run_attach_through_the_engine_without_the_docker_cli() {
         let mut child = stack
             .command(args)
             .env("PATH", "/nonexistent")
+            .env("WHO", "exec")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -1382,11 +1383,12 @@ fn exec_and_run_attach_through_the_engine_without_the_docker_cli() {
         child.wait_with_output().unwrap()
     };
     // Input goes in and its end closes the command's; output and errors come back apart.
+    // `-e WHO` passes this shell's value, as Docker's.
     let exec = attached(
         &[
             "exec",
             "-e",
-            "WHO=exec",
+            "WHO",
             "app",
             "sh",
             "-c",

@@ -431,6 +431,8 @@ services:
         "exec",
         "-e",
         "EXTRA=1",
+        "-e",
+        "NOT_IN_THIS_SHELL",
         "app",
         "sh",
         "-c",
