@@ -43,6 +43,9 @@ impl Mariadb {
                 .arg(format!("--socket={}", facts.socket.display()));
         }
         command.arg(format!("--user={}", facts.superuser));
+        // Text as it is: the client's own default (from the locale, `latin1` or
+        // `utf8mb3` where there is none) would re-encode or drop what utf8mb4 holds.
+        command.arg("--default-character-set=utf8mb4");
         command
     }
 

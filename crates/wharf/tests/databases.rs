@@ -365,8 +365,15 @@ services:
          CREATE VIEW v AS SELECT id FROM items WHERE id <= 10;\n\
          CREATE TRIGGER noted AFTER INSERT ON items FOR EACH ROW INSERT INTO audit VALUES (NEW.id);\n\
          CREATE FUNCTION twice(x int) RETURNS int DETERMINISTIC RETURN x * 2;\n\
-         CREATE FUNCTION spaced() RETURNS text DETERMINISTIC RETURN CONCAT('a\\\\b', '\t', 'c');",
+         CREATE FUNCTION spaced() RETURNS text DETERMINISTIC RETURN CONCAT('a\\\\b', '\t', 'c');\n\
+         CREATE TABLE notes (id int PRIMARY KEY, body text) CHARACTER SET utf8mb4;\n\
+         INSERT INTO notes VALUES (1, '🐳é');\n\
+         CREATE FUNCTION whale() RETURNS text CHARACTER SET utf8mb4 DETERMINISTIC RETURN '🐳é';",
     );
+    // Four-byte UTF-8 as written, through the shell and the routine made again.
+    let whale = "SELECT concat(HEX(body), ':', HEX(whale())) FROM notes;";
+    let written = db(&stack, &["shell", "--", "-N"], whale);
+    assert_eq!(written.trim(), "F09F90B3C3A9:F09F90B3C3A9");
     let objects = "INSERT INTO items (id, name) VALUES (100000, 'new');\n\
                    SELECT concat((SELECT COUNT(*) FROM v), ':', (SELECT COUNT(*) FROM audit), ':', twice(21));";
     db(&stack, &["snapshot", "--tag", "with-objects"], "");
@@ -375,6 +382,7 @@ services:
         db(&stack, &["shell", "--", "-N"], objects).trim(),
         "10:1:42"
     );
+    assert_eq!(db(&stack, &["shell", "--", "-N"], whale), written);
     // A routine whose text holds a backslash and a tab comes back as written.
     assert_eq!(
         db(&stack, &["shell", "--", "-N"], "SELECT HEX(spaced());").trim(),
