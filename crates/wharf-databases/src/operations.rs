@@ -208,6 +208,7 @@ impl Databases<'_> {
                 undone: true,
                 ..snapshot.clone()
             })?;
+            self.prune(&snapshot.database)?;
         }
         Ok(kept)
     }
@@ -343,16 +344,20 @@ impl Databases<'_> {
         Ok(())
     }
 
-    /// Removes automatic snapshots of `name` beyond the newest `AUTOMATIC_KEPT`.
+    /// Removes automatic snapshots of `name` beyond the newest `AUTOMATIC_KEPT` that
+    /// an undo can still go back to, and the spent ones (taken by an undo, or undone
+    /// already) but the newest: undoing must not use up the steps it goes back through.
     fn prune(&self, name: &str) -> Result<(), DbError> {
-        let automatic: Vec<Snapshot> = self
+        let (spent, undoable): (Vec<Snapshot>, Vec<Snapshot>) = self
             .snapshots()?
             .into_iter()
             .filter(|s| s.automatic.is_some() && s.database == name)
-            .collect();
-        let excess = automatic.len().saturating_sub(AUTOMATIC_KEPT);
-        for old in &automatic[..excess] {
-            self.remove_snapshot(old)?;
+            .partition(Snapshot::is_spent);
+        for (kind, kept) in [(spent, 1), (undoable, AUTOMATIC_KEPT)] {
+            let excess = kind.len().saturating_sub(kept);
+            for old in &kind[..excess] {
+                self.remove_snapshot(old)?;
+            }
         }
         Ok(())
     }
@@ -659,7 +664,9 @@ mod tests {
         assert_eq!(server.user_visible(), ["app", "postgres"]);
         let listed = at(0).list().unwrap();
         assert_eq!(listed[0].name, "app");
-        assert_eq!(listed[0].snapshots, 3);
+        // The one taken, and the undo's own (the restored v1); the undone one held
+        // what `app` now is, and went.
+        assert_eq!(listed[0].snapshots, 2);
         // …and the next undo steps further back, not forth again: nothing came
         // before the restore here.
         assert_eq!(store.last_automatic(None).unwrap(), None);
@@ -683,6 +690,34 @@ mod tests {
             None,
             "nothing before v1"
         );
+    }
+
+    #[test]
+    fn undoing_does_not_use_up_the_steps_it_goes_back_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let server = FakeServer::with(&[("app", "v0"), ("other", "o1")]);
+        let at = |ms| databases(&server, &store, ms);
+        at(500).load("other", writing(&server, "o2")).unwrap();
+        for (ms, version) in [(1000, "v1"), (2000, "v2"), (3000, "v3")] {
+            at(ms).load("app", writing(&server, version)).unwrap();
+        }
+        // Each undo takes a snapshot of its own; the three loads stay undoable.
+        for (ms, expected) in [(4000, "v2"), (5000, "v1"), (6000, "v0")] {
+            let last = store.last_automatic(None).unwrap().unwrap();
+            assert_eq!(last.database, "app");
+            at(ms).restore(&last, true).unwrap();
+            assert_eq!(server.contents("app").as_deref(), Some(expected));
+        }
+        // Only then the other database's older change.
+        let last = store.last_automatic(None).unwrap().unwrap();
+        assert_eq!(last.database, "other");
+        let spent = store.list().unwrap();
+        let spent: Vec<&Snapshot> = spent
+            .iter()
+            .filter(|s| s.database == "app" && s.is_spent())
+            .collect();
+        assert_eq!(spent.len(), 1, "one spent snapshot kept: {spent:?}");
     }
 
     #[test]

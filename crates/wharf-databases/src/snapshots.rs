@@ -32,6 +32,14 @@ pub struct Snapshot {
     pub revisions: BTreeMap<String, String>,
 }
 
+impl Snapshot {
+    /// An automatic snapshot an undo has no more use for: taken by an undo (the state
+    /// it replaced), or restored by one already.
+    pub fn is_spent(&self) -> bool {
+        self.undone || self.automatic.as_deref() == Some(crate::operations::UNDO)
+    }
+}
+
 /// The snapshots of one project.
 pub struct SnapshotStore {
     dir: PathBuf,
@@ -79,11 +87,7 @@ impl SnapshotStore {
     /// after undo steps back through the drops, loads, resets and restores.
     pub fn last_automatic(&self, service: Option<&str>) -> Result<Option<Snapshot>, DbError> {
         Ok(self.list()?.into_iter().rfind(|s| {
-            s.automatic
-                .as_deref()
-                .is_some_and(|why| why != crate::operations::UNDO)
-                && !s.undone
-                && service.is_none_or(|name| s.service == name)
+            s.automatic.is_some() && !s.is_spent() && service.is_none_or(|name| s.service == name)
         }))
     }
 
