@@ -702,6 +702,19 @@ impl Supervisor {
                     .collect()
             })
             .unwrap_or_default();
+        let in_containers = spec.services.values().any(|s| s.container.is_some());
+        // With `-v`, as Compose's: the anonymous volumes of its containers too, found
+        // while the containers that mount them are there.
+        let anonymous: Vec<String> = if volumes && in_containers {
+            let engine = self.shared.engine().await?;
+            let containers = engine.project_containers(name).await?;
+            containers
+                .iter()
+                .flat_map(|c| c.anonymous_volumes().map(str::to_owned))
+                .collect()
+        } else {
+            Vec::new()
+        };
         // Forgotten first: a project whose state cannot be removed keeps running.
         self.shared.store.forget(name)?;
         self.shared.events.emit(name, project_change("down", &[]));
@@ -719,7 +732,7 @@ impl Supervisor {
         self.shared.events.routes(name, Vec::new());
         self.shared.events.forget(name);
         let mut deleted_volumes = Vec::new();
-        if spec.services.values().any(|s| s.container.is_some()) {
+        if in_containers {
             let engine = self.shared.engine().await?;
             let containers = engine.project_containers(name).await?;
             futures_util::future::try_join_all(
@@ -732,9 +745,10 @@ impl Supervisor {
                 engine.remove_network(&network.name).await;
             }
             if volumes {
-                for volume in spec.volumes.values().filter(|v| !v.external) {
-                    engine.remove_volume(&volume.name).await;
-                    deleted_volumes.push(volume.name.clone());
+                let named = spec.volumes.values().filter(|v| !v.external);
+                for volume in named.map(|v| &v.name).chain(&anonymous) {
+                    engine.remove_volume(volume).await;
+                    deleted_volumes.push(volume.clone());
                 }
             }
         }
@@ -771,7 +785,8 @@ impl Supervisor {
             engine
                 .stop(&container.name, grace.unwrap_or(Duration::from_secs(10)))
                 .await?;
-            engine.remove(&container.name).await
+            // With `-v`, its anonymous volumes with it.
+            engine.remove_with(&container.name, volumes).await
         }))
         .await
         .ok()?;

@@ -150,6 +150,16 @@ pub struct ProjectContainer {
 }
 
 impl ProjectContainer {
+    /// The volumes it mounts that no one named (`volumes: [/data]`): those the engine
+    /// named itself, 64 hexadecimal digits.
+    pub fn anonymous_volumes(&self) -> impl Iterator<Item = &str> {
+        self.listed
+            .mounts
+            .iter()
+            .map(String::as_str)
+            .filter(|m| m.len() == 64 && m.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+
     /// The container as an instance's status, for a project wharfd does not run (or a
     /// `run` container beside its instances); `message` says whose it is.
     pub fn into_status(self, message: &str) -> wharf_api::InstanceStatus {

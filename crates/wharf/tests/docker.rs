@@ -568,12 +568,37 @@ services:
             .status
             .success()
     };
+    let anonymous_of_other = || {
+        let name = docker_json(&[
+            "inspect",
+            "--format",
+            "{{json (index .Mounts 0).Name}}",
+            "wharfcdown-other-1",
+        ]);
+        name.as_str().unwrap().to_owned()
+    };
+    let volume_exists = |name: &str| {
+        Command::new("docker")
+            .args(["volume", "inspect", name])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
     for started_by_compose in [true, false] {
-        if started_by_compose {
-            compose(&stack, &["up", "-d", "--wait"]);
-        } else {
-            docker_up(&stack);
-        }
+        let up = || {
+            if started_by_compose {
+                compose(&stack, &["up", "-d", "--wait"]);
+            } else {
+                docker_up(&stack);
+            }
+        };
+        // A whole `down -v` takes the containers' anonymous volumes, as Compose's.
+        up();
+        let anonymous = anonymous_of_other();
+        stack.ok(&["down", "-v", "--yes", "-t", "1"]);
+        assert!(!volume_exists(&anonymous), "{anonymous}");
+        up();
         // The engine's listing, as `docker top`: the init and the command under it.
         let top = stack.ok(&["top", "web"]);
         assert!(
@@ -593,29 +618,18 @@ services:
             "started by Compose: {started_by_compose}"
         );
         // `-v`: the anonymous volume of `other`'s container, only when confirmed.
-        let anonymous = docker_json(&[
-            "inspect",
-            "--format",
-            "{{json (index .Mounts 0).Name}}",
-            "wharfcdown-other-1",
-        ]);
-        let anonymous = anonymous.as_str().unwrap();
-        let volume_exists = || {
-            Command::new("docker")
-                .args(["volume", "inspect", anonymous])
-                .output()
-                .unwrap()
-                .status
-                .success()
-        };
+        let anonymous = anonymous_of_other();
         let refused = stack.wharf(&["down", "-v", "-t", "1", "web", "other"]);
         assert_eq!(refused.status.code(), Some(1));
         let said = String::from_utf8_lossy(&refused.stderr);
-        assert!(said.contains(anonymous) && said.contains("--yes"), "{said}");
+        assert!(
+            said.contains(&anonymous) && said.contains("--yes"),
+            "{said}"
+        );
         assert_eq!(containers().len(), 2, "nothing was stopped");
         let output = stack.wharf(&["down", "-v", "--yes", "-t", "1", "web", "other"]);
         assert!(output.status.success());
-        assert!(!volume_exists());
+        assert!(!volume_exists(&anonymous));
         assert_eq!(containers(), Vec::<String>::new());
         assert!(!network(), "the last service took the network with it");
         assert_eq!(stack.ok(&["ls", "-q"]), "");

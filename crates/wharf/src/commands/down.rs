@@ -26,12 +26,19 @@ pub fn run(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
         .volumes
         .then(|| BlockingEngine::connect().ok())
         .flatten();
+    // The project's labelled volumes, and the anonymous ones its containers mount.
     let engine_volumes: Vec<String> = match &engine {
-        Some(engine) => engine
-            .project_volumes(&name)?
-            .into_iter()
-            .map(|v| v.name)
-            .collect(),
+        Some(engine) => {
+            let mut all: Vec<String> = engine
+                .project_volumes(&name)?
+                .into_iter()
+                .map(|v| v.name)
+                .collect();
+            for container in engine.project_containers(&name)? {
+                all.extend(container.anonymous_volumes().map(str::to_owned));
+            }
+            all
+        }
         None => Vec::new(),
     };
     let volumes = if args.volumes {
@@ -121,7 +128,6 @@ fn down_services(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCod
     }
     if args.volumes {
         // Asked of the engine, which alone knows them (no engine: no containers).
-        // Anonymous volumes are those it named: 64 hexadecimal digits.
         let containers = match BlockingEngine::connect() {
             Ok(engine) => engine.project_containers(&name)?,
             Err(_) => Vec::new(),
@@ -130,10 +136,7 @@ fn down_services(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCod
             .iter()
             .filter(|c| !c.one_off && args.services.contains(&c.service))
             .flat_map(|c| {
-                c.listed
-                    .mounts
-                    .iter()
-                    .filter(|m| m.len() == 64 && m.bytes().all(|b| b.is_ascii_hexdigit()))
+                c.anonymous_volumes()
                     .map(|m| format!("{m} (mounted by {})", c.name))
             })
             .collect();
