@@ -504,7 +504,7 @@ pub struct UpArgs {
     /// Don't show the pulls' progress
     #[arg(long)]
     pub quiet_pull: bool,
-    /// Give recreated containers new anonymous volumes, not the previous ones' data
+    /// Recreate containers with new anonymous volumes, not the previous ones' data
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
     /// Make what is missing (containers) and start nothing: `wharf start` runs it

@@ -2016,6 +2016,14 @@ fn a_recreated_container_keeps_its_anonymous_volumes_unless_renewed() {
     stack.ok(&["up", "-d", "-V"]);
     let renewed = stack.wharf(&["exec", "app", "cat", "/data/note"]);
     assert!(!renewed.status.success(), "-V starts from an empty volume");
+    // Unchanged in the file, `-V` still recreates it, as Compose's does.
+    stack.ok(&["exec", "app", "sh", "-c", "echo again > /data/note"]);
+    stack.ok(&["up", "-d", "-V"]);
+    let renewed = stack.wharf(&["exec", "app", "cat", "/data/note"]);
+    assert!(
+        !renewed.status.success(),
+        "-V recreates an unchanged container"
+    );
     // rm -v takes the container's anonymous volume with it.
     let volume = Command::new("docker")
         .args([

@@ -192,7 +192,9 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             spec,
             services: args.services.clone(),
             no_deps: args.no_deps,
-            force_recreate: args.force_recreate,
+            // New anonymous volumes come with new containers: `-V` recreates, as
+            // Compose's does.
+            force_recreate: args.force_recreate || (args.renew_anon_volumes && !args.no_recreate),
             dormant: loaded.disabled.iter().cloned().collect(),
             timeout_s: args.timeout,
             no_recreate: args.no_recreate,
