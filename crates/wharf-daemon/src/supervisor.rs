@@ -1208,7 +1208,9 @@ impl Supervisor {
             .map(|p| {
                 let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
                 for instance in p.instances.values() {
-                    *counts.entry(state_word(instance.status.state)).or_default() += 1;
+                    // Counted as Compose's `ls` counts its containers' states.
+                    let state = wharf_api::compose_state_of(&instance.status);
+                    *counts.entry(state).or_default() += 1;
                 }
                 let status = if counts.is_empty() {
                     "created".to_owned()
@@ -1265,19 +1267,6 @@ fn carry_dormant(
     let names = carried.keys().cloned().collect();
     spec.services.extend(carried);
     names
-}
-
-fn state_word(state: InstanceState) -> &'static str {
-    match state {
-        InstanceState::Waiting => "waiting",
-        InstanceState::Running => "running",
-        InstanceState::Stopping => "stopping",
-        InstanceState::Restarting => "restarting",
-        InstanceState::CrashLoop => "crash-loop",
-        InstanceState::Exited => "exited",
-        InstanceState::Stopped => "stopped",
-        InstanceState::Created => "created",
-    }
 }
 
 fn choose(spec: &ProjectSpec, services: &[String]) -> Result<BTreeSet<String>, SupervisorError> {

@@ -1419,6 +1419,29 @@ services:
     // The job fails: the one-off does not run, even with the job's exit already
     // known from an earlier `up` (it is run again, as Compose's `run` does).
     assert!(!stack.wharf(&["up", "-d", "app"]).status.success());
+    // The one that never ran is `created`, as Compose's container of it.
+    let states: Vec<(String, String)> = stack
+        .compose_ps()
+        .iter()
+        .map(|l| {
+            (
+                l["Service"].as_str().unwrap().to_owned(),
+                l["State"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("app".to_owned(), "created".to_owned()),
+            ("migrate".to_owned(), "exited".to_owned())
+        ]
+    );
+    assert!(
+        stack.ok(&["ls", "-a"]).contains("created(1), exited(1)"),
+        "{}",
+        stack.ok(&["ls", "-a"])
+    );
     for _ in 0..2 {
         let refused = stack.wharf(&["run", "--rm", "-T", "app", "echo", "ran"]);
         assert_eq!(refused.status.code(), Some(1));
