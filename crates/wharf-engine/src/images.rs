@@ -75,6 +75,8 @@ impl Engine {
             pull: request.pull.then(|| "1".to_owned()),
             memory: request.memory,
             rm: true,
+            // A failing step's container goes too, as BuildKit leaves none behind.
+            forcerm: true,
             ..BuildImageOptions::default()
         };
         let (sender, receiver) = tokio::sync::mpsc::channel(CONTEXT_CHUNKS_IN_FLIGHT);

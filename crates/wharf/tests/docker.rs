@@ -1371,6 +1371,13 @@ fn build_push_and_pull_speak_to_the_engine_and_a_real_registry_without_the_docke
             && said.contains("returned a non-zero code: 3"),
         "{said}"
     );
+    // And leaves no container of the failed step behind.
+    let listed = Command::new("docker")
+        .args(["ps", "-a", "--no-trunc", "--format", "{{.Command}}"])
+        .output()
+        .unwrap();
+    let commands = String::from_utf8_lossy(&listed.stdout);
+    assert!(!commands.contains("-c 'exit 3'"), "{commands}");
     let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
 }
 
