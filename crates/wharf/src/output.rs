@@ -39,9 +39,42 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// A size as Docker writes one (`552KiB`, `23.54GiB`): binary units, four
+/// significant digits, no trailing zeros, as Go's `%.4g`.
+pub fn docker_size(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit + 1 < units.len() {
+        size /= 1024.0;
+        unit += 1;
+    }
+    let whole_digits = if size < 1.0 {
+        1
+    } else {
+        size.log10().floor() as usize + 1
+    };
+    let text = format!("{size:.*}", 4usize.saturating_sub(whole_digits));
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text}{}", units[unit])
+}
+
 #[cfg(test)]
 mod tests {
-    use super::human_size;
+    use super::{docker_size, human_size};
+
+    #[test]
+    fn sizes_as_docker_writes_them() {
+        assert_eq!(docker_size(0), "0B");
+        assert_eq!(docker_size(565_248), "552KiB");
+        assert_eq!(docker_size(25_275_863_040), "23.54GiB");
+        assert_eq!(docker_size(1_536), "1.5KiB");
+        assert_eq!(docker_size(1_023), "1023B");
+    }
 
     #[test]
     fn sizes_read_in_the_largest_unit() {

@@ -348,29 +348,33 @@ fn each_tool_takes_down_what_the_other_started() {
     );
     stack.ok(&["scale", "db=2"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // One object per line, in `docker stats`' shape, as Compose's.
     let stats = loop {
-        let stats: Value =
-            serde_json::from_str(&stack.ok(&["stats", "--no-stream", "--format", "json"])).unwrap();
-        let scaled = stats
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s["name"] == "wharfcross-db-2");
+        let stats: Vec<Value> = stack
+            .ok(&["stats", "--no-stream", "--format", "json"])
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let scaled = stats.iter().any(|s| s["Name"] == "wharfcross-db-2");
         if scaled {
             break stats;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "db never scaled: {stats}"
+            "db never scaled: {stats:?}"
         );
     };
-    assert!(
-        stats
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["memory_bytes"].as_f64().unwrap() > 0.0)
-    );
+    for line in &stats {
+        assert!(
+            line["wharf"]["memory_bytes"].as_f64().unwrap() > 0.0,
+            "{line}"
+        );
+        let usage = line["MemUsage"].as_str().unwrap();
+        assert!(usage.contains("iB / ") && usage.ends_with("iB"), "{line}");
+        assert!(line["CPUPerc"].as_str().unwrap().ends_with('%'), "{line}");
+        assert_eq!(line["ID"].as_str().unwrap().len(), 12, "{line}");
+        assert!(line["PIDs"].as_str().unwrap().parse::<u32>().unwrap() >= 1);
+    }
     compose(&stack, &["down", "-t", "0"]);
     assert!(gone(), "docker compose down removed wharf's containers");
 

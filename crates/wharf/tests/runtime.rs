@@ -1191,8 +1191,16 @@ volumes:
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--until \"someday\""));
 
     let sample = stack.ok(&["stats", "--no-stream", "--format", "json"]);
-    let sample: Value = serde_json::from_str(&sample).unwrap();
-    assert_eq!(sample.as_array().map(Vec::len), Some(4), "{sample}");
+    let lines: Vec<Value> = sample
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{sample}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["Name"].is_string() && l["wharf"]["backend"] == "process")
+    );
 
     let published = stack.ok(&["port", "--protocol", "tcp", "api", &port.to_string()]);
     assert_eq!(published.trim(), format!("127.0.0.1:{port}"));

@@ -10,7 +10,7 @@ use wharf_api::InstanceStatus;
 
 use crate::cli::{ListFormat, PortArgs, StatsArgs};
 use crate::daemon_client;
-use crate::output::aligned_table;
+use crate::output::{aligned_table, docker_size};
 use crate::project_ref;
 use crate::settings::Settings;
 use wharf_host::processes::all_processes;
@@ -24,15 +24,28 @@ fn running(settings: &Settings, services: &[String]) -> anyhow::Result<Vec<Insta
     project_ref::instances(&client, &name)
 }
 
-/// CPU ticks and resident pages of each process group.
-fn usage_by_group() -> BTreeMap<u32, (u64, u64)> {
-    let mut usage: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+/// CPU ticks, resident pages and processes of each process group.
+fn usage_by_group() -> BTreeMap<u32, (u64, u64, usize)> {
+    let mut usage: BTreeMap<u32, (u64, u64, usize)> = BTreeMap::new();
     for process in all_processes() {
         let entry = usage.entry(process.group).or_default();
         entry.0 += process.cpu_ticks;
         entry.1 += process.rss_pages;
+        entry.2 += 1;
     }
     usage
+}
+
+/// This machine's memory, the limit `docker stats` shows for a container without one.
+fn memory_total() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        })
+        .unwrap_or_default()
 }
 
 /// `wharf stats`: a sample each second until Ctrl-C, as Compose's, or one with
@@ -67,6 +80,7 @@ struct Usage<'a> {
     instance: &'a InstanceStatus,
     cpu_percent: f64,
     memory_bytes: f64,
+    processes: usize,
 }
 
 /// Each instance's CPU and memory over `SAMPLE`.
@@ -82,8 +96,8 @@ fn sample(instances: &[InstanceStatus]) -> Vec<Usage<'_>> {
         .iter()
         .map(|instance| {
             let group = instance.pid.unwrap_or_default();
-            let (cpu_before, _) = before.get(&group).copied().unwrap_or_default();
-            let (cpu_after, pages) = after.get(&group).copied().unwrap_or_default();
+            let (cpu_before, _, _) = before.get(&group).copied().unwrap_or_default();
+            let (cpu_after, pages, processes) = after.get(&group).copied().unwrap_or_default();
             Usage {
                 instance,
                 cpu_percent: cpu_after.saturating_sub(cpu_before) as f64
@@ -91,6 +105,7 @@ fn sample(instances: &[InstanceStatus]) -> Vec<Usage<'_>> {
                     / seconds
                     * 100.0,
                 memory_bytes: pages as f64 * page_bytes,
+                processes,
             }
         })
         .collect()
@@ -98,11 +113,34 @@ fn sample(instances: &[InstanceStatus]) -> Vec<Usage<'_>> {
 
 fn print_sample(sample: &[Usage<'_>], format: ListFormat) -> anyhow::Result<()> {
     if format == ListFormat::Json {
-        let listed: Vec<_> = sample
-            .iter()
-            .map(|u| serde_json::json!({"name": u.instance.name, "backend": u.instance.backend, "cpu_percent": u.cpu_percent, "memory_bytes": u.memory_bytes}))
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&listed)?);
+        // One object per line in `docker stats`' shape, wharf's figures under `wharf`;
+        // network and disk I/O are not measured (`--`, as Docker shows what it lacks).
+        let total = memory_total();
+        for u in sample {
+            let instance = u.instance;
+            let id = if instance.container_id.is_empty() {
+                &instance.name
+            } else {
+                &instance.container_id
+            };
+            let line = serde_json::json!({
+                "BlockIO": "--",
+                "CPUPerc": format!("{:.2}%", u.cpu_percent),
+                "Container": id,
+                "ID": id.get(..12).unwrap_or(id),
+                "MemPerc": format!("{:.2}%", u.memory_bytes / total.max(1) as f64 * 100.0),
+                "MemUsage": format!("{} / {}", docker_size(u.memory_bytes as u64), docker_size(total)),
+                "Name": instance.name,
+                "NetIO": "--",
+                "PIDs": u.processes.to_string(),
+                "wharf": {
+                    "backend": instance.backend,
+                    "cpu_percent": u.cpu_percent,
+                    "memory_bytes": u.memory_bytes,
+                },
+            });
+            println!("{line}");
+        }
         return Ok(());
     }
     let mut rows = vec![["NAME", "BACKEND", "CPU %", "MEM"].map(str::to_owned)];
