@@ -65,7 +65,7 @@ pub fn stats(settings: &Settings, args: &StatsArgs) -> anyhow::Result<ExitCode> 
             // A screen that updates in place, as `docker stats` draws it.
             print!("\x1b[2J\x1b[H");
         }
-        print_sample(&sample, args.format.format)?;
+        print_sample(&sample, args.format.format);
         if args.no_stream {
             return Ok(ExitCode::SUCCESS);
         }
@@ -111,7 +111,7 @@ fn sample(instances: &[InstanceStatus]) -> Vec<Usage<'_>> {
         .collect()
 }
 
-fn print_sample(sample: &[Usage<'_>], format: ListFormat) -> anyhow::Result<()> {
+fn print_sample(sample: &[Usage<'_>], format: ListFormat) {
     if format == ListFormat::Json {
         // One object per line in `docker stats`' shape, wharf's figures under `wharf`;
         // network and disk I/O are not measured (`--`, as Docker shows what it lacks).
@@ -141,7 +141,7 @@ fn print_sample(sample: &[Usage<'_>], format: ListFormat) -> anyhow::Result<()> 
             });
             println!("{line}");
         }
-        return Ok(());
+        return;
     }
     let mut rows = vec![["NAME", "BACKEND", "CPU %", "MEM"].map(str::to_owned)];
     for u in sample {
@@ -153,7 +153,6 @@ fn print_sample(sample: &[Usage<'_>], format: ListFormat) -> anyhow::Result<()> 
         ]);
     }
     print!("{}", aligned_table(&rows));
-    Ok(())
 }
 
 pub fn port(settings: &Settings, args: &PortArgs) -> anyhow::Result<ExitCode> {
