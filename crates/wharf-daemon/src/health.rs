@@ -87,7 +87,12 @@ impl HealthTracker {
 
 /// The log's line when a service turns unhealthy, natively or in a container.
 pub fn unhealthy_line(said: &str) -> String {
-    format!("unhealthy: the healthcheck failed ({said})")
+    if said.is_empty() {
+        // The engine turned it unhealthy before wharf read what its probe said.
+        "unhealthy: the healthcheck failed".to_owned()
+    } else {
+        format!("unhealthy: the healthcheck failed ({said})")
+    }
 }
 
 /// How a probe went: whether it passed, and what a failing one said.
@@ -175,6 +180,15 @@ mod tests {
             start_period: Duration::from_millis(start_period_ms),
             start_interval: Duration::from_secs(5),
         }
+    }
+
+    #[test]
+    fn the_unhealthy_line_says_what_the_probe_said_when_anything() {
+        assert_eq!(
+            unhealthy_line("exit code 1: down"),
+            "unhealthy: the healthcheck failed (exit code 1: down)"
+        );
+        assert_eq!(unhealthy_line(""), "unhealthy: the healthcheck failed");
     }
 
     #[test]
