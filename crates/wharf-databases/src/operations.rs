@@ -225,22 +225,16 @@ impl Databases<'_> {
             return Err(DbError::BadName(name.to_owned()));
         }
         self.sweep_abandoned()?;
-        // A new database is loaded where it will stay: nothing to swap with.
-        let new = self.find(name)?.is_none();
-        let incoming = if new {
-            name.to_owned()
-        } else {
-            self.free_name(INCOMING_PREFIX)
-        };
+        // Loaded beside, even as a new database: one killed half way through leaves
+        // only wharf's hidden copy (swept by the next load), never a database that
+        // looks whole under the name.
+        let incoming = self.free_name(INCOMING_PREFIX);
         self.server.create(&incoming)?;
         if let Err(err) = feed(self.server.load(&incoming)) {
             let _ = self.server.drop(&incoming);
             return Err(err);
         }
         self.unless_interrupted(&incoming)?;
-        if new {
-            return Ok(None);
-        }
         self.replace(name, &incoming, "load")
     }
 
@@ -690,6 +684,23 @@ mod tests {
             None,
             "nothing before v1"
         );
+    }
+
+    #[test]
+    fn a_new_database_is_loaded_beside_and_takes_its_name_once_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let server = FakeServer::with(&[("postgres", "")]);
+        let kept = databases(&server, &store, 1)
+            .load("fresh", |command| {
+                assert!(server.contents("fresh").is_none(), "not under its name yet");
+                writing(&server, "loaded")(command)
+            })
+            .unwrap();
+        assert!(kept.is_none(), "nothing was replaced");
+        assert_eq!(server.contents("fresh").as_deref(), Some("loaded"));
+        assert_eq!(server.user_visible(), ["fresh", "postgres"]);
+        assert!(store.list().unwrap().is_empty());
     }
 
     #[test]
