@@ -5,6 +5,7 @@
 //! drop) first turns the current one into an automatic snapshot, and builds the new
 //! one beside it before swapping names, so a failure leaves the database as it was.
 
+mod copy_notes;
 mod dump_file;
 mod error;
 pub mod interrupt;

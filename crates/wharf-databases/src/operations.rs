@@ -58,6 +58,7 @@ impl Databases<'_> {
 
     /// The server's databases with their sizes and how many snapshots each has.
     pub fn list(&self) -> Result<Vec<Listed>, DbError> {
+        self.sweep_abandoned()?;
         let snapshots = self.snapshots()?;
         Ok(self
             .server
@@ -121,8 +122,26 @@ impl Databases<'_> {
     pub fn clone_to(&self, name: &str, new: &str) -> Result<(), DbError> {
         self.size_of(name)?;
         self.check_new(new)?;
-        self.server.copy(name, new)?;
-        self.unless_interrupted(new)
+        self.sweep_abandoned()?;
+        // Made beside and named once whole: a clone killed half way leaves nothing
+        // under the new name.
+        let incoming = self.free_name(INCOMING_PREFIX);
+        self.copy(name, &incoming)?;
+        self.unless_interrupted(&incoming)?;
+        if let Err(err) = self.server.rename(&incoming, new) {
+            let _ = self.server.drop(&incoming);
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Copies `from` into the new database `to`, noted in the store while it runs, so
+    /// a copy killed half way is undone by the next command (`sweep_abandoned`).
+    fn copy(&self, from: &str, to: &str) -> Result<(), DbError> {
+        let note = self.store.note_copy(self.service(), from, to)?;
+        let copied = self.server.copy(from, to);
+        note.end();
+        copied
     }
 
     /// After a step that made database `made`: an interruption meanwhile undoes it and
@@ -171,8 +190,9 @@ impl Databases<'_> {
             Some(tag) => tag.to_owned(),
             None => self.free_tag(name, ""),
         };
+        self.sweep_abandoned()?;
         let stored_as = self.free_name(SNAPSHOT_PREFIX);
-        self.server.copy(name, &stored_as)?;
+        self.copy(name, &stored_as)?;
         self.unless_interrupted(&stored_as)?;
         let recorded = self
             .server
@@ -199,7 +219,7 @@ impl Databases<'_> {
         }
         self.sweep_abandoned()?;
         let incoming = self.free_name(INCOMING_PREFIX);
-        self.server.copy(&snapshot.stored_as, &incoming)?;
+        self.copy(&snapshot.stored_as, &incoming)?;
         self.unless_interrupted(&incoming)?;
         let reason = if undo { UNDO } else { "restore" };
         let kept = self.replace(&snapshot.database, &incoming, reason)?;
@@ -416,9 +436,21 @@ impl Databases<'_> {
         format!("{prefix}{}_{}_{n}", self.now_ms, std::process::id())
     }
 
-    /// Drops the databases a `wharf db` killed mid-load or mid-restore (SIGKILL, a
-    /// crash) left beside the real ones: those whose process is gone.
+    /// Undoes what a `wharf db` killed half way (SIGKILL, a crash) left: a copy's
+    /// source reopened and its part-made target dropped, and the databases a load or
+    /// restore was building beside the real ones: those whose process is gone.
     fn sweep_abandoned(&self) -> Result<(), DbError> {
+        for (note, copy) in self.store.abandoned_copies(self.service()) {
+            let recorded = self.snapshots()?.iter().any(|s| s.stored_as == copy.to);
+            if !recorded && is_wharfs(&copy.to) && self.find(&copy.to)?.is_some() {
+                self.server.drop(&copy.to)?;
+            }
+            // A snapshot stays sealed; a database of the user's takes clients again.
+            if !is_wharfs(&copy.from) && self.find(&copy.from)?.is_some() {
+                self.server.seal(&copy.from, false)?;
+            }
+            note.end();
+        }
         for (name, _) in self.server.databases()? {
             let pid = name
                 .strip_prefix(INCOMING_PREFIX)
@@ -701,6 +733,41 @@ mod tests {
         assert_eq!(server.contents("fresh").as_deref(), Some("loaded"));
         assert_eq!(server.user_visible(), ["fresh", "postgres"]);
         assert!(store.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_copy_killed_half_way_is_undone_by_the_next_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let server = FakeServer::with(&[("app", "v1"), ("postgres", "")]);
+        // As a `db snapshot` SIGKILLed mid-copy leaves it: the source sealed, the
+        // copy part-made, the note of a process that is gone.
+        server.seal("app", true).unwrap();
+        server
+            .databases
+            .borrow_mut()
+            .insert("wharf_snapshot_1_1_0".to_owned(), ("v".to_owned(), false));
+        let note = store
+            .note_copy("db", "app", "wharf_snapshot_1_1_0")
+            .unwrap();
+        let ended = Command::new("true").spawn().unwrap();
+        let gone = ended.id();
+        ended.wait_with_output().unwrap();
+        let text = std::fs::read_to_string(&note.0).unwrap();
+        let text = text.replace(&format!(":{},", std::process::id()), &format!(":{gone},"));
+        std::fs::write(&note.0, text).unwrap();
+
+        let listed = databases(&server, &store, 1).list().unwrap();
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        assert!(
+            !server.databases.borrow()["app"].1,
+            "app takes clients again"
+        );
+        assert!(
+            server.contents("wharf_snapshot_1_1_0").is_none(),
+            "part-made copy dropped"
+        );
+        assert!(!note.0.exists());
     }
 
     #[test]

@@ -53,6 +53,11 @@ impl SnapshotStore {
         }
     }
 
+    /// Where the store keeps its files.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn file(&self, tag: &str) -> PathBuf {
         self.dir.join(format!("{tag}.json"))
     }
