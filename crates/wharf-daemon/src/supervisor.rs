@@ -173,7 +173,7 @@ impl Supervisor {
         }
         self.note_image_ids(&mut spec).await?;
         let changes = diff(old_spec.as_ref(), &spec);
-        let found_running = self.found_running(&spec, &changes).await?;
+        let (found_running, surplus) = self.found_running(&spec, &changes).await?;
 
         // Stop what is removed, changed, scaled down or forced, dependents first.
         let mut to_stop: Vec<(String, u32)> = Vec::new();
@@ -284,11 +284,18 @@ impl Supervisor {
             }))
             .await;
         }
-        if !retired_containers.is_empty() {
+        if !retired_containers.is_empty() || !surplus.is_empty() {
             let engine = self.shared.engine().await?;
             for id in &retired_containers {
                 engine.remove(id).await?;
             }
+            futures_util::future::try_join_all(surplus.iter().map(|name| async {
+                engine
+                    .stop(name, grace.unwrap_or(Duration::from_secs(10)))
+                    .await?;
+                engine.remove(name).await
+            }))
+            .await?;
         }
         {
             let mut projects = self.shared.projects();
@@ -339,12 +346,14 @@ impl Supervisor {
 
     /// The services this `up` adds whose every replica the engine already runs, made
     /// from this definition and image (Docker Compose started them, or a wharfd whose
-    /// state is gone): they are taken over as they run, not created.
+    /// state is gone): they are taken over as they run, not created. With them, the
+    /// names of those services' containers beyond their replicas (Compose scaled them
+    /// up), which this `up` removes, as Compose's scales them back.
     async fn found_running(
         &self,
         spec: &ProjectSpec,
         changes: &[wharf_plan::Change],
-    ) -> Result<BTreeSet<String>, SupervisorError> {
+    ) -> Result<(BTreeSet<String>, Vec<String>), SupervisorError> {
         let added: Vec<&str> = changes
             .iter()
             .filter(|c| c.reason == ChangeReason::Added)
@@ -352,7 +361,7 @@ impl Supervisor {
             .filter(|s| spec.services.get(*s).is_some_and(|s| s.container.is_some()))
             .collect();
         if added.is_empty() {
-            return Ok(BTreeSet::new());
+            return Ok((BTreeSet::new(), Vec::new()));
         }
         let containers = self
             .shared
@@ -360,7 +369,16 @@ impl Supervisor {
             .await?
             .project_containers(&spec.name)
             .await?;
-        Ok(added
+        let surplus = containers
+            .iter()
+            .filter(|c| {
+                !c.one_off
+                    && added.contains(&c.service.as_str())
+                    && c.number > spec.services[&c.service].replicas
+            })
+            .map(|c| c.name.clone())
+            .collect();
+        let running = added
             .into_iter()
             .filter(|name| {
                 let service = &spec.services[*name];
@@ -379,7 +397,8 @@ impl Supervisor {
                 }) && service.replicas > 0
             })
             .map(str::to_owned)
-            .collect())
+            .collect();
+        Ok((running, surplus))
     }
 
     /// Each container service's image id as the engine has it now, so a rebuilt or

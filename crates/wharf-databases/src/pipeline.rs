@@ -36,10 +36,11 @@ impl Pipeline {
                     source,
                 })?;
         let mut pipe = child.stderr.take().expect("piped");
+        // As bytes: a server quotes the dump's own text back, whatever its encoding.
         let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
         });
         self.stages.push(Stage {
             child,

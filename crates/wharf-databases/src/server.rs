@@ -168,15 +168,24 @@ pub(crate) fn output_of(mut command: Command, what: &str) -> Result<String, DbEr
     })
 }
 
-/// The end of a client's error output, without its program-name prefixes.
+/// The end of a client's error output: from its last `ERROR`/`FATAL` line (the
+/// `DETAIL`, `CONTEXT` after it), else its last three lines.
 pub(crate) fn last_words(stderr: &str) -> String {
     let lines: Vec<&str> = stderr
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    let start = lines.len().saturating_sub(3);
-    lines[start..].join("; ")
+    let start = lines
+        .iter()
+        .rposition(|l| l.contains("ERROR") || l.contains("FATAL"))
+        .unwrap_or_else(|| lines.len().saturating_sub(3));
+    lines[start..]
+        .iter()
+        .take(4)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Probes until the server answers: a server still starting (no socket yet, not yet
@@ -223,4 +232,22 @@ fn refused(message: &str) -> bool {
     ]
     .iter()
     .any(|words| message.contains(words))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_words;
+
+    #[test]
+    fn last_words_start_at_the_error_and_keep_what_explains_it() {
+        let psql = "SET\nSET\npsql:dump.sql:40: ERROR:  invalid input syntax for type integer\n\
+                    DETAIL:  The input string ended unexpectedly.\nCONTEXT:  COPY t, line 3\n";
+        assert_eq!(
+            last_words(psql),
+            "psql:dump.sql:40: ERROR:  invalid input syntax for type integer; \
+             DETAIL:  The input string ended unexpectedly.; CONTEXT:  COPY t, line 3"
+        );
+        assert_eq!(last_words("one\ntwo\nthree\nfour\n"), "two; three; four");
+        assert_eq!(last_words(""), "");
+    }
 }

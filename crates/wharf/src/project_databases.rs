@@ -201,6 +201,10 @@ impl ProjectDatabases {
                         .unwrap_or_default()
                 );
             }
+            // Not run at all (the project is down): where it would listen says nothing.
+            if !self.instances.iter().any(|i| i.service == service) {
+                bail!("{service} is not running: `wharf up -d {service}` starts it");
+            }
             let said = err.to_string();
             if said.contains("Access denied") || said.contains("password authentication failed") {
                 bail!(

@@ -291,6 +291,14 @@ x-wharf:
             .contains("db is not running (exited (0)): `wharf up -d db` starts it"),
         "{output:?}"
     );
+    // And a project that is down, without naming a socket it never had.
+    stack.ok(&["down"]);
+    let output = db_output(&stack, &["dump"], "");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("db is not running: `wharf up -d db` starts it") && !said.contains("socket"),
+        "{said}"
+    );
 }
 
 #[test]
