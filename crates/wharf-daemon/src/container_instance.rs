@@ -20,6 +20,8 @@ use wharf_engine::{ContainerState, Engine, LogTime};
 const FIRST_POLL: Duration = Duration::from_millis(5);
 const STARTING_POLL_CAP: Duration = Duration::from_millis(250);
 const STEADY_POLL: Duration = Duration::from_secs(1);
+/// How long an exit waits for the output before it to be copied into the log.
+const OUTPUT_DRAINED_WITHIN: Duration = Duration::from_secs(1);
 
 pub async fn run(
     shared: Arc<Shared>,
@@ -77,12 +79,16 @@ pub async fn run(
         }
         return;
     }
+    // Counts the ends of the engine's log stream (at each exit), so an exit is said
+    // after the output that came before it.
+    let (output_ended, mut output_ends) = tokio::sync::watch::channel(0u64);
     let follower = tokio::spawn(follow(
         Arc::clone(&shared),
         key.clone(),
         Arc::clone(&engine),
         id.clone(),
         (!fresh).then_some(starting_ms),
+        output_ended,
     ));
     let checked = container
         .healthcheck
@@ -192,7 +198,14 @@ pub async fn run(
             shared.log(&key, LogStream::Wharf, crate::health::unhealthy_line(why));
         }
         was_unhealthy = unhealthy;
+        if state.running {
+            output_ends.mark_unchanged();
+        }
         let seen = look(state, probed_healthy, spec.restart, reported_exit, delay);
+        if seen.said.is_some() {
+            // The engine's stream ends once the container's last output is read.
+            let _ = tokio::time::timeout(OUTPUT_DRAINED_WITHIN, output_ends.changed()).await;
+        }
         if let Some(said) = seen.said {
             shared.log(&key, LogStream::Wharf, said);
         }
@@ -318,6 +331,7 @@ async fn follow(
     engine: Arc<Engine>,
     name: String,
     after_ms: Option<u64>,
+    ended: tokio::sync::watch::Sender<u64>,
 ) {
     let mut last: Option<LogTime> = after_ms.map(LogTime::at_ms);
     let mut since = after_ms.map(|ms| i32::try_from(ms / 1000).unwrap_or(i32::MAX));
@@ -338,6 +352,7 @@ async fn follow(
                 line,
             );
         }
+        ended.send_modify(|n| *n += 1);
         since = last.as_ref().and_then(LogTime::unix_seconds).or(since);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -648,6 +648,43 @@ services:
 }
 
 #[test]
+fn a_container_s_exit_is_logged_after_its_output() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharforder
+services:
+  job:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo done; exit 3"]
+    deploy: {{replicas: 3}}
+"#
+    ));
+    let logs = || stack.ok(&["logs", "--no-color"]);
+    // Run again and again: a container started anew is followed by a new stream.
+    for round in 1..=3 {
+        stack.ok(&["up", "-d"]);
+        eventually("every job exited", Duration::from_secs(20), || {
+            logs().matches("exited with code 3").count() == 3 * round
+        });
+    }
+    for replica in 1..=3 {
+        let prefix = format!("job-{replica} ");
+        let mut outputs = 0;
+        for line in logs().lines().filter(|l| l.starts_with(&prefix)) {
+            if line.ends_with("| done") {
+                outputs += 1;
+            } else if line.contains("exited with code 3") {
+                assert!(outputs > 0, "an exit before its output: {}", logs());
+                outputs -= 1;
+            }
+        }
+    }
+    stack.ok(&["down", "-t", "0"]);
+}
+
+#[test]
 fn down_says_when_a_container_ignored_its_stop_signal() {
     if !engine_ready() {
         return;
