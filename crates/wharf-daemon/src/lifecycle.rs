@@ -217,10 +217,19 @@ pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
         }
         Event::Observed { container, health } => {
             status.pid = container.pid;
+            // An ended container has no health to speak of, as `ended` has it natively
+            // (the engine keeps its last verdict, `unhealthy` after a kill).
+            let health = if container.running {
+                health
+            } else {
+                Health::None
+            };
             // The engine's probe says why, as wharf's own probes do.
             match (&container.health_said, health) {
                 (Some(said), Health::Unhealthy) => status.message = format!("healthcheck: {said}"),
-                (_, Health::Healthy) if status.message.starts_with("healthcheck: ") => {
+                (_, Health::Healthy | Health::None)
+                    if status.message.starts_with("healthcheck: ") =>
+                {
                     status.message.clear();
                 }
                 _ => {}
@@ -384,6 +393,32 @@ mod tests {
             path.push(status.state);
         }
         Ok(path)
+    }
+
+    #[test]
+    fn an_ended_container_has_no_health_whatever_the_engine_kept() {
+        let mut status = status();
+        let observed = |running: bool, code: Option<i32>| Event::Observed {
+            container: ContainerState {
+                running,
+                exit_code: code,
+                pid: running.then_some(42),
+                health: Health::Unhealthy,
+                health_said: Some("exit code 1: refused".to_owned()),
+                ..ContainerState::default()
+            },
+            health: Health::Unhealthy,
+        };
+        apply(&mut status, started(7)).unwrap();
+        apply(&mut status, observed(true, None)).unwrap();
+        assert_eq!(status.health, Health::Unhealthy);
+        assert_eq!(status.message, "healthcheck: exit code 1: refused");
+        // Killed: the engine still says `unhealthy`, with its last probe's words.
+        apply(&mut status, observed(false, Some(137))).unwrap();
+        assert_eq!(
+            (status.health, status.message.as_str(), status.exit_code),
+            (Health::None, "", Some(137))
+        );
     }
 
     #[test]
