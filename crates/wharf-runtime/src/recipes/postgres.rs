@@ -52,7 +52,7 @@ fn pick_version(tag: &str) -> Result<u32, String> {
             "postgres {major} is not installed; install it (Debian: apt-get install postgresql-{major}) or add an x-wharf.process section"
         )),
         Ok(major) => Err(format!(
-            "postgres {major} is not installed (installed: {}); install postgresql-{major}, or use image postgres:{}",
+            "postgres {major} is not installed (installed: {}); install postgresql-{major}, use image postgres:{}, or run it in a container (`x-wharf.backend: docker`, or `wharf up --backend docker`, which pulls the image)",
             listed(),
             installed[0]
         )),
