@@ -1614,6 +1614,15 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     assert_eq!(images[0]["ContainerName"], "flags-app-1");
     assert!(images[0]["ID"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(images[0]["wharf"]["service"], "app");
+    // Dated as the engine dates the image's last tag (`docker image inspect`).
+    let tagged = docker_json(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Metadata.LastTagTime}}",
+        IMAGE,
+    ]);
+    assert_eq!(images[0]["LastTagTime"], tagged, "{images}");
     let image_id = stack.ok(&["images", "-q"]);
     assert!(image_id.trim().len() == 64, "{image_id}");
     // cp: a file out, renamed or into a directory; a directory in and back; a tar on stdout.

@@ -197,6 +197,12 @@ pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode
                 found.architecture.as_deref().unwrap_or_default()
             ),
             "Size": size,
+            // As the engine dates it; Go's zero time for an image never tagged here.
+            "LastTagTime": found
+                .metadata
+                .as_ref()
+                .and_then(|m| m.last_tag_time.clone())
+                .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_owned()),
             "wharf": {"service": name, "image": image, "id": id, "size": size},
         }));
         rows.push([
