@@ -167,10 +167,13 @@ impl Mariadb {
 
     /// Ends the sessions using `name` but this one, as PostgreSQL's copy needs.
     fn disconnect(&self, name: &str) -> Result<(), DbError> {
+        // Those in it, and those whose statement names it: a copy's `INSERT … SELECT`
+        // runs on in the server when the `wharf db` that started it was killed.
         let ids = self.column(
             &format!(
-                "SELECT id FROM information_schema.processlist WHERE db = {} AND id <> CONNECTION_ID();",
-                literal(name)
+                "SELECT id FROM information_schema.processlist WHERE (db = {} OR LOCATE({}, info) > 0)                  AND id <> CONNECTION_ID();",
+                literal(name),
+                literal(&identifier(name))
             ),
             "listing clients",
         )?;
