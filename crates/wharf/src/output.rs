@@ -23,25 +23,8 @@ pub fn aligned_table<const N: usize>(rows: &[[String; N]]) -> String {
     wharf_api::aligned_columns(&rows, 20)
 }
 
-/// `7.2MiB`: a size in the largest binary unit it fills.
-pub fn human_size(bytes: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut size = bytes as f64;
-    let mut unit = 0;
-    while size >= 1024.0 && unit + 1 < units.len() {
-        size /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes}B")
-    } else {
-        format!("{size:.1}{}", units[unit])
-    }
-}
-
-/// A size as Docker writes one (`552KiB`, `23.54GiB`): binary units, four
-/// significant digits, no trailing zeros, as Go's `%.4g`.
-pub fn docker_size(bytes: u64) -> String {
+/// `bytes` in the largest binary unit it fills: the number and the unit.
+fn in_binary_units(bytes: u64) -> (f64, &'static str) {
     let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut size = bytes as f64;
     let mut unit = 0;
@@ -49,6 +32,21 @@ pub fn docker_size(bytes: u64) -> String {
         size /= 1024.0;
         unit += 1;
     }
+    (size, units[unit])
+}
+
+/// `7.2MiB`: a size in the largest binary unit it fills.
+pub fn human_size(bytes: u64) -> String {
+    match in_binary_units(bytes) {
+        (_, "B") => format!("{bytes}B"),
+        (size, unit) => format!("{size:.1}{unit}"),
+    }
+}
+
+/// A size as Docker writes one (`552KiB`, `23.54GiB`): binary units, four
+/// significant digits, no trailing zeros, as Go's `%.4g`.
+pub fn docker_size(bytes: u64) -> String {
+    let (size, unit) = in_binary_units(bytes);
     let whole_digits = if size < 1.0 {
         1
     } else {
@@ -60,7 +58,7 @@ pub fn docker_size(bytes: u64) -> String {
     } else {
         &text
     };
-    format!("{text}{}", units[unit])
+    format!("{text}{unit}")
 }
 
 #[cfg(test)]
