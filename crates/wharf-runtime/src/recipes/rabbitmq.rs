@@ -31,10 +31,32 @@ fn server_bin() -> Option<PathBuf> {
 }
 
 /// The Erlang distribution port (RabbitMQ's rule: AMQP port + 20000) and the service's
-/// own epmd port just above it; stable, so the spec does not change between runs.
-fn erlang_ports(amqp: u16) -> (u16, u16) {
+/// own epmd port just above it; stable, so the spec does not change between runs. Not
+/// among the ports the kernel lends outgoing connections (`ephemeral`, inclusive): one
+/// of those may be held by any connection when the node starts. Such a pair moves
+/// above that range.
+fn erlang_ports(amqp: u16, ephemeral: (u16, u16)) -> (u16, u16) {
+    let lent = |port: u16| (ephemeral.0..=ephemeral.1).contains(&port);
     let dist = amqp.checked_add(20_000).unwrap_or_else(|| amqp - 20_000);
+    if !lent(dist) && !lent(dist + 1) {
+        return (dist, dist + 1);
+    }
+    let above = ephemeral.1.saturating_add(1).max(1024);
+    let room = u16::MAX - above - 1;
+    let dist = above + amqp % room.max(1);
     (dist, dist + 1)
+}
+
+/// The kernel's range of ports for outgoing connections (Linux's default when it
+/// cannot be read).
+fn ephemeral_ports() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut bounds = text.split_whitespace().map(str::parse::<u16>);
+            Some((bounds.next()?.ok()?, bounds.next()?.ok()?))
+        })
+        .unwrap_or((32768, 60999))
 }
 
 pub fn recipe(context: &RecipeContext<'_>) -> Result<Recipe, String> {
@@ -42,7 +64,7 @@ pub fn recipe(context: &RecipeContext<'_>) -> Result<Recipe, String> {
         "RabbitMQ is not installed; install it (Debian: apt-get install rabbitmq-server) or add an x-wharf.process section",
     )?;
     let data = context.data_dir("/var/lib/rabbitmq");
-    let (dist, epmd) = erlang_ports(context.port);
+    let (dist, epmd) = erlang_ports(context.port, ephemeral_ports());
     let command = Options::default()
         .with_path("bin", &sbin)
         .with_path("data", &data)
@@ -128,7 +150,7 @@ pub fn run(args: &RabbitmqArgs) -> anyhow::Result<()> {
         if let Some(status) = epmd.try_wait()? {
             bail!(
                 "epmd could not listen on port {epmd_port} ({status}); is the port taken? \
-                 RabbitMQ's ports are the AMQP port + 20000 and + 20001"
+                 RabbitMQ's ports are the AMQP port + 20000 and + 20001 (docs/native.md)"
             );
         }
         if std::time::Instant::now() > deadline {
@@ -160,7 +182,17 @@ mod tests {
 
     #[test]
     fn erlang_ports_follow_rabbitmqs_rule_and_stay_in_range() {
-        assert_eq!(erlang_ports(5672), (25672, 25673));
-        assert_eq!(erlang_ports(50000), (30000, 30001));
+        let linux = (32768, 60999);
+        assert_eq!(erlang_ports(5672, linux), (25672, 25673));
+        assert_eq!(erlang_ports(50000, linux), (30000, 30001));
+        // + 20000 would be a port the kernel lends out: above the range instead.
+        let (dist, epmd) = erlang_ports(25672, linux);
+        assert!(dist > 60999 && epmd == dist + 1, "{dist}");
+        assert_eq!(erlang_ports(25672, linux), (dist, epmd), "stable");
+        // Half in the range (its epmd port would be lent out) moves too.
+        let (dist, _) = erlang_ports(12767, linux);
+        assert!(dist > 60999, "{dist}");
+        let (dist, epmd) = erlang_ports(u16::MAX, linux);
+        assert!(dist > 60999 && epmd > dist, "{dist} {epmd}");
     }
 }
