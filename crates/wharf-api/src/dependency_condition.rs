@@ -38,11 +38,16 @@ fn judge_one(instance: &InstanceStatus, condition: Condition) -> Verdict {
         _ if instance.state == InstanceState::Created => {
             Verdict::Failed("was created, not started".to_owned())
         }
+        // Never ran (its own dependency failed, its program was missing): said so,
+        // whatever the condition, so a chain of them names where it began.
+        _ if instance.state == InstanceState::Exited
+            && instance.pid.is_none()
+            && instance.started_at_ms.is_none() =>
+        {
+            Verdict::Failed(format!("did not start: {}", instance.message))
+        }
         Condition::ServiceStarted => match instance.state {
             InstanceState::Waiting => Verdict::Pending,
-            InstanceState::Exited if instance.pid.is_none() && instance.started_at_ms.is_none() => {
-                Verdict::Failed(format!("did not start: {}", instance.message))
-            }
             InstanceState::Stopped => Verdict::Failed("was stopped".to_owned()),
             _ => Verdict::Met,
         },

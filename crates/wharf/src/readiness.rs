@@ -221,10 +221,22 @@ pub fn wait_started(client: &Client, name: &str, services: &[String]) -> anyhow:
             .into_iter()
             .filter(|i| services.is_empty() || services.contains(&i.service))
             .collect();
-        // Exited without ever running: its program, image or port was not there.
-        if let Some(failed) = relevant
+        // Exited without ever running: its program, image or port was not there, or
+        // a dependency failed. Where a chain of them began is the news.
+        let never_ran: Vec<&&InstanceStatus> = relevant
             .iter()
-            .find(|i| i.state == InstanceState::Exited && i.started_at_ms.is_none())
+            .filter(|i| i.state == InstanceState::Exited && i.started_at_ms.is_none())
+            .collect();
+        let blocked_by_another = |i: &InstanceStatus| {
+            never_ran.iter().any(|other| {
+                i.message
+                    .starts_with(&format!("dependency {} ", other.service))
+            })
+        };
+        if let Some(failed) = never_ran
+            .iter()
+            .find(|i| !blocked_by_another(i))
+            .or(never_ran.first())
         {
             bail!(
                 "{} could not start: {}

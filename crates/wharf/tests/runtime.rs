@@ -659,6 +659,113 @@ services:
 }
 
 #[test]
+fn an_attached_up_ends_when_the_project_goes_or_a_dependency_fails() {
+    let stack = Stack::new(
+        r#"name: goes
+services:
+  server:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+"#,
+    );
+    let mut up = stack
+        .command(&["up"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the server runs", Duration::from_secs(10), || {
+        stack.pid_of("goes-server-1").is_some()
+    });
+    // Taken down from another shell: the attached `up` has nothing left to follow.
+    stack.ok(&["down"]);
+    let done = std::time::Instant::now();
+    let status = up.wait().unwrap();
+    assert!(done.elapsed() < Duration::from_secs(5), "it ended at once");
+    assert_eq!(status.code(), Some(0));
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(said.contains("goes was taken down"), "{said}");
+
+    // A job that fails fails the attached `up`, naming it, as Compose's.
+    stack.write(
+        r#"name: goes
+services:
+  migrate:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "exit 3"]}}
+  server:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+"#,
+    );
+    let mut up = stack
+        .command(&["up"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    eventually("the attached up ended", Duration::from_secs(20), || {
+        status = up.try_wait().unwrap();
+        status.is_some()
+    });
+    assert_eq!(status.unwrap().code(), Some(1));
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(
+        said.contains("goes-server-1 could not start: dependency migrate did not complete successfully (exit code 3)"),
+        "{said}"
+    );
+    stack.ok(&["down"]);
+}
+
+#[test]
+fn a_chain_that_cannot_start_is_blamed_where_it_began() {
+    let stack = Stack::new(
+        r#"name: chain
+services:
+  migrate:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "exit 3"]}}
+  web:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+    healthcheck: {test: ["CMD", "true"], interval: 1s}
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+  front:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+    depends_on:
+      web: {condition: service_healthy}
+"#,
+    );
+    let failed = stack.wharf(&["up", "-d"]);
+    assert_eq!(failed.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        said.contains(
+            "chain-web-1 could not start: dependency migrate did not complete successfully (exit code 3)"
+        ) && said.contains("`wharf logs web`"),
+        "{said}"
+    );
+    let front = stack
+        .ps()
+        .into_iter()
+        .find(|i| i["service"] == "front")
+        .unwrap();
+    assert!(
+        front["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("dependency web did not start: dependency migrate"),
+        "{front}"
+    );
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn ctrl_c_on_an_attached_up_stops_the_stack() {
     let stack = Stack::new(
         r#"name: interrupt

@@ -448,12 +448,31 @@ fn attached(
     let abort_on_failure = args.abort_on_container_failure;
     let mut watch = ProjectWatch::open(client, name)?;
     let exit_code_from = args.exit_code_from.clone();
-    let outcome = std::thread::spawn(move || -> Option<i32> {
+    let outcome = std::thread::spawn(move || -> Followed {
+        let ended = |followed: Followed| {
+            let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGUSR1);
+            followed
+        };
         loop {
-            if watch.down || watch.daemon_gone {
-                break None;
+            if watch.down {
+                break ended(Followed::TakenDown);
+            }
+            if watch.daemon_gone {
+                break ended(Followed::DaemonGone);
             }
             let all = watch.instances();
+            // One that cannot start for a dependency (a migration that failed) fails
+            // the `up`, as Compose's does.
+            if let Some(blocked) = all.iter().find(|i| {
+                i.state == InstanceState::Exited
+                    && i.started_at_ms.is_none()
+                    && i.message.starts_with("dependency ")
+            }) {
+                break ended(Followed::Blocked(format!(
+                    "{} could not start: {}",
+                    blocked.name, blocked.message
+                )));
+            }
             let exited: Vec<&&InstanceStatus> = all
                 .iter()
                 .filter(|i| i.state == InstanceState::Exited)
@@ -474,18 +493,32 @@ fn attached(
                         .first()
                         .and_then(|i| i.exit_code.or(i.started_at_ms.is_none().then_some(1))),
                 };
-                let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGUSR1);
-                break Some(code.unwrap_or(0));
+                break ended(Followed::Ended(code.unwrap_or(0)));
             }
             watch.next(Duration::from_hours(1));
         }
     });
     let received = signals.wait().context("waiting for signals")?;
-    printer.info(if received == Signal::SIGUSR1 {
-        "stopping the stack"
+    let followed = if received == Signal::SIGUSR1 {
+        outcome.join().unwrap_or(Followed::Ended(1))
     } else {
-        "gracefully stopping... (the services get their stop signal)"
-    });
+        Followed::Interrupted
+    };
+    match &followed {
+        // Nothing left to stop: another command took it down, or wharfd is gone.
+        Followed::TakenDown => {
+            printer.info(&format!("{name} was taken down (`wharf down`)"));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Followed::DaemonGone => anyhow::bail!(
+            "wharfd stopped, and the stack with it; the next wharf command starts it again and brings the stack back (its log: `wharf daemon logs`)"
+        ),
+        Followed::Blocked(why) => printer.error(&anyhow::anyhow!("{why}")),
+        Followed::Ended(_) => printer.info("stopping the stack"),
+        Followed::Interrupted => {
+            printer.info("gracefully stopping... (the services get their stop signal)");
+        }
+    }
     // Stop in the background, so a second Ctrl-C can still force it.
     let stop = ServicesRequest {
         timeout_s: args.timeout,
@@ -515,14 +548,28 @@ fn attached(
     stopping
         .join()
         .map_err(|_| anyhow::anyhow!("the stop request failed"))??;
-    let code = if received == Signal::SIGUSR1 {
-        outcome.join().ok().flatten().unwrap_or(0)
-    } else {
-        130
+    let code = match followed {
+        Followed::Ended(code) => code,
+        Followed::Interrupted => 130,
+        Followed::Blocked(_) | Followed::TakenDown | Followed::DaemonGone => 1,
     };
     Ok(ExitCode::from(
         u8::try_from(code.clamp(0, 255)).unwrap_or(1),
     ))
+}
+
+/// How following an attached `up` ended.
+enum Followed {
+    /// The services ended (or, with `--abort-on-…`, one did): the exit code to give.
+    Ended(i32),
+    /// Ctrl-C, or SIGTERM.
+    Interrupted,
+    /// A service could not start for a dependency: why.
+    Blocked(String),
+    /// Another command took the project down.
+    TakenDown,
+    /// wharfd went away.
+    DaemonGone,
 }
 
 /// The services an `up` of `named` starts: all when none are named, else those and,
