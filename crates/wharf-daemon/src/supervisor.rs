@@ -203,6 +203,37 @@ impl Supervisor {
                 }
             }
         }
+        // Running dependents that ask to restart with a dependency this `up` recreates
+        // (`depends_on: {db: {restart: true}}`), as Compose's: stopped, then started
+        // again with the rest.
+        let recreated: Vec<String> = changes
+            .iter()
+            .filter(|c| {
+                matches!(c.reason, ChangeReason::Changed(_)) || forced.contains_key(&c.service)
+            })
+            .map(|c| c.service.clone())
+            .collect();
+        let restarted: BTreeMap<String, String> =
+            wharf_plan::with_restart_dependents(&spec.services, &recreated)
+                .into_iter()
+                .filter(|s| {
+                    selected.contains(s)
+                        && running_before.contains(s)
+                        && changes
+                            .iter()
+                            .any(|c| &c.service == s && c.reason == ChangeReason::Unchanged)
+                        && !forced.contains_key(s)
+                })
+                .map(|s| {
+                    let dependency = spec.services[&s]
+                        .depends_on
+                        .iter()
+                        .find(|(d, dep)| dep.restart && recreated.contains(d))
+                        .map_or_else(|| recreated.join(", "), |(d, _)| d.clone());
+                    (s, dependency)
+                })
+                .collect();
+        to_stop.extend(restarted.keys().map(|s| (s.clone(), 1)));
         // In waves, dependents first; a wave's services stop together, as Compose's do.
         let stop_waves: Vec<Vec<(String, u32)>> = match &old_spec {
             Some(old) => stop_levels(&old.services)?
@@ -228,6 +259,7 @@ impl Supervisor {
             };
             let outcome = Outcome {
                 started,
+                restarted,
                 created,
                 running_before,
                 found_running,
@@ -334,6 +366,7 @@ impl Supervisor {
 
         let outcome = Outcome {
             started,
+            restarted,
             created,
             running_before,
             found_running,
@@ -1336,6 +1369,8 @@ struct FreshInstance {
 /// What an `up` made of the services it chose (or would make, for a plan).
 struct Outcome {
     started: BTreeSet<String>,
+    /// Restarted with the dependency (named) this `up` recreated.
+    restarted: BTreeMap<String, String>,
     created: BTreeSet<String>,
     running_before: BTreeSet<String>,
     /// New to wharfd, but running in the engine as this definition asks (see
@@ -1363,6 +1398,7 @@ fn summarize(
 fn describe(change: wharf_plan::Change, outcome: &Outcome, forced: Option<&str>) -> ServiceChange {
     let Outcome {
         started,
+        restarted,
         created,
         running_before,
         found_running,
@@ -1384,6 +1420,10 @@ fn describe(change: wharf_plan::Change, outcome: &Outcome, forced: Option<&str>)
         ChangeReason::Unchanged if let Some(flag) = forced => {
             (ChangeAction::Recreate, flag.to_owned())
         }
+        ChangeReason::Unchanged if let Some(dependency) = restarted.get(&change.service) => (
+            ChangeAction::Start,
+            format!("restarted with {dependency}, as its depends_on asks (restart: true)"),
+        ),
         ChangeReason::Unchanged if started.contains(&change.service) => {
             let why = if running_before.contains(&change.service) {
                 "a replica was not running"

@@ -766,6 +766,47 @@ services:
 }
 
 #[test]
+fn up_recreating_a_dependency_restarts_the_dependents_that_ask_for_it() {
+    let file = |greeting: &str| {
+        format!(
+            r#"name: follows
+services:
+  db:
+    image: debian
+    environment: {{GREETING: {greeting}}}
+    x-wharf: {{process: {{command: ["sleep", "601"]}}}}
+  worker:
+    image: debian
+    x-wharf: {{process: {{command: ["sleep", "602"]}}}}
+    depends_on:
+      db: {{condition: service_started, restart: true}}
+  bystander:
+    image: debian
+    x-wharf: {{process: {{command: ["sleep", "603"]}}}}
+    depends_on: [db]
+"#
+        )
+    };
+    let stack = Stack::new(&file("one"));
+    stack.ok(&["up", "-d", "--wait"]);
+    let (worker, bystander) = (
+        stack.pid_of("follows-worker-1"),
+        stack.pid_of("follows-bystander-1"),
+    );
+    stack.write(&file("two"));
+    let said = stack.wharf(&["up", "-d", "--wait"]);
+    let said = String::from_utf8_lossy(&said.stderr);
+    assert!(
+        said.contains("worker") && said.contains("restarted with db"),
+        "{said}"
+    );
+    assert_ne!(stack.pid_of("follows-worker-1"), worker, "{said}");
+    assert!(stack.pid_of("follows-worker-1").is_some());
+    assert_eq!(stack.pid_of("follows-bystander-1"), bystander, "{said}");
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn ctrl_c_on_an_attached_up_stops_the_stack() {
     let stack = Stack::new(
         r#"name: interrupt
