@@ -93,6 +93,14 @@ volumes:
     let mut answer = [0u8; 7];
     redis_conn.read_exact(&mut answer).unwrap();
     assert_eq!(&answer, b"+PONG\r\n");
+    // `exec redis redis-cli` reaches this server, not whatever holds 6379.
+    assert_eq!(
+        stack
+            .ok(&["exec", "-T", "cache", "redis-cli", "config", "get", "port"])
+            .lines()
+            .nth(1),
+        Some(redis.to_string().as_str())
+    );
 
     let mut memo = TcpStream::connect(("127.0.0.1", memcached)).unwrap();
     memo.write_all(b"version\r\n").unwrap();

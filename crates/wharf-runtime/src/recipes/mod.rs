@@ -152,10 +152,10 @@ pub fn for_image(context: &RecipeContext<'_>) -> Option<Result<Recipe, String>> 
     }
 }
 
-/// A healthcheck running the image's own client with no address of its own (`redis-cli
-/// ping`) asks the usual port, which natively is free or someone else's: the
-/// arguments that point it at `port`, where the recipe listens. Clients that read
-/// their port from the environment (`PGPORT`) need none.
+/// A healthcheck (or an `exec`) running the image's own client with no address of its
+/// own (`redis-cli ping`) asks the usual port, which natively is free or someone
+/// else's: the arguments that point it at `port`, where the recipe listens. Clients
+/// that read their port from the environment (`PGPORT`) need none.
 pub fn probe_port_args(image: &str, probe: &[String], port: u16) -> Vec<String> {
     let Some((program, args)) = probe.split_first() else {
         return Vec::new();
