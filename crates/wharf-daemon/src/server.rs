@@ -16,7 +16,7 @@ use crate::foreign_logs::{self, LogsQuery};
 use crate::http::{Reply, Request, error, json, stream};
 use crate::lifecycle::Command;
 use crate::process::parse_signal;
-use crate::supervisor::{Supervisor, SupervisorError};
+use crate::supervisor::{Dependencies, Supervisor, SupervisorError};
 
 /// A request's head must arrive within this time.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -147,7 +147,11 @@ impl Server {
         }
         let stop = Command::Stop(request.timeout_s.map(Duration::from_secs));
         match action {
-            "start" => self.supervisor.start(name, services).await?,
+            "start" => {
+                self.supervisor
+                    .start(name, services, Dependencies::Start)
+                    .await?;
+            }
             "pause" => self.supervisor.pause(name, services, true).await?,
             "unpause" => self.supervisor.pause(name, services, false).await?,
             "stop" => self.supervisor.stop(name, services, stop).await?,
@@ -162,7 +166,9 @@ impl Server {
                         .collect()
                 };
                 self.supervisor.stop(name, &chosen, stop).await?;
-                self.supervisor.start(name, &chosen).await?;
+                self.supervisor
+                    .start(name, &chosen, Dependencies::Leave)
+                    .await?;
             }
             "rm" => {
                 let removed = self

@@ -1106,12 +1106,18 @@ impl Supervisor {
         Ok(())
     }
 
-    pub async fn start(&self, name: &str, services: &[String]) -> Result<(), SupervisorError> {
+    pub async fn start(
+        &self,
+        name: &str,
+        services: &[String],
+        dependencies: Dependencies,
+    ) -> Result<(), SupervisorError> {
         let _turn = self.shared.operations.lock().await;
         let spec = self.spec(name)?;
-        // As Compose's: what the named services depend on starts first, if it is not
-        // running (a `create` left it made, not started).
-        let chosen = if services.is_empty() {
+        // As Compose's `start`: what the named services depend on starts first, if it
+        // is not running (a `create` left it made, not started). Its `restart` leaves
+        // them be: a finished migration is not run again.
+        let chosen = if services.is_empty() || dependencies == Dependencies::Leave {
             choose(&spec, services)?
         } else {
             with_dependencies(&spec.services, services)?
@@ -1331,6 +1337,13 @@ fn choose(spec: &ProjectSpec, services: &[String]) -> Result<BTreeSet<String>, S
         }
     }
     Ok(services.iter().cloned().collect())
+}
+
+/// Whether `start` also starts what the named services depend on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Dependencies {
+    Start,
+    Leave,
 }
 
 /// Which unchanged services `up` recreates: the named ones (every one when none is

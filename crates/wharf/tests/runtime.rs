@@ -601,7 +601,11 @@ services:
     image: debian
     depends_on:
       db: {condition: service_started, restart: true}
+      seed: {condition: service_completed_successfully}
     x-wharf: {process: {command: ["sleep", "601"]}}
+  seed:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "echo ran >> seeded"]}}
   report:
     image: debian
     depends_on: [db]
@@ -609,11 +613,15 @@ services:
 "#,
     );
     stack.ok(&["up", "-d", "--wait"]);
+    let seeded = || std::fs::read_to_string(stack.dir.path().join("seeded")).unwrap_or_default();
+    assert_eq!(seeded(), "ran\n");
     let before: Vec<Option<u32>> = ["chain-db-1", "chain-app-1", "chain-report-1"]
         .iter()
         .map(|n| stack.pid_of(n))
         .collect();
     stack.ok(&["restart", "db"]);
+    // As Compose's `restart`: what app depends on is left be, the seed not run again.
+    assert_eq!(seeded(), "ran\n");
     stack.ok(&["up", "-d", "--wait"]);
     let after: Vec<Option<u32>> = ["chain-db-1", "chain-app-1", "chain-report-1"]
         .iter()
