@@ -94,7 +94,15 @@ fn action(inside: &str) -> Result<Part, TemplateError> {
     let field = |path: &str| -> Result<Option<String>, TemplateError> {
         match path.strip_prefix('.') {
             Some("") => Ok(None),
-            Some(name) if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            // A field of a field too (`.wharf.pid`), as Go walks maps.
+            Some(name)
+                if name.split('.').all(|segment| {
+                    !segment.is_empty()
+                        && segment
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                }) =>
+            {
                 Ok(Some(name.to_owned()))
             }
             _ => Err(unsupported()),
@@ -111,13 +119,19 @@ fn lookup<'a>(object: &'a Value, name: Option<&str>) -> Result<&'a Value, Templa
     let Some(name) = name else {
         return Ok(object);
     };
-    object.get(name).ok_or_else(|| TemplateError::NoSuchField {
-        field: name.to_owned(),
-        known: object
-            .as_object()
-            .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
-            .unwrap_or_default(),
-    })
+    let mut value = object;
+    for segment in name.split('.') {
+        value = value
+            .get(segment)
+            .ok_or_else(|| TemplateError::NoSuchField {
+                field: name.to_owned(),
+                known: value
+                    .as_object()
+                    .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default(),
+            })?;
+    }
+    Ok(value)
 }
 
 /// A value as Go's template prints it: strings bare, numbers and booleans as written,
@@ -136,7 +150,8 @@ fn header(part: &Part) -> String {
         Part::Text(text) => return text.clone(),
         Part::Field(name) | Part::Json(name) => name.as_deref().unwrap_or(""),
     };
-    match name {
+    // A field of a field is headed by its own name, as Docker's formatter does.
+    match name.rsplit('.').next().unwrap_or(name) {
         "ID" => "CONTAINER ID".to_owned(),
         "RunningFor" => "CREATED".to_owned(),
         "ConfigFiles" => "CONFIG FILES".to_owned(),
@@ -183,6 +198,22 @@ mod tests {
             serde_json::from_str::<Value>(whole.trim()).unwrap(),
             rows()[0]
         );
+    }
+
+    #[test]
+    fn a_field_of_a_field_is_reached_as_go_walks_maps() {
+        let line = json!({"Name": "shop-web-1", "wharf": {"pid": 42, "backend": "process"}});
+        let template = Template::parse("table {{.Name}}\t{{.wharf.pid}}").unwrap();
+        assert_eq!(
+            template.render(std::slice::from_ref(&line)).unwrap(),
+            "NAME         PID\nshop-web-1   42\n"
+        );
+        let missing = Template::parse("{{.wharf.nope}}").unwrap().render(&[line]);
+        assert!(
+            matches!(&missing, Err(TemplateError::NoSuchField { known, .. }) if known == "pid, backend"),
+            "{missing:?}"
+        );
+        assert!(Template::parse("{{.wharf..pid}}").is_err());
     }
 
     #[test]
