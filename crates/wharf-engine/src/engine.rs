@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig,
-    NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy,
-    RestartPolicyNameEnum, VolumeCreateRequest,
+    ContainerCreateBody, DeviceMapping, EndpointSettings, HealthConfig, HealthStatusEnum,
+    HostConfig, HostConfigLogConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig,
+    PortBinding, ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, KillContainerOptions, LogsOptions, RemoveContainerOptions,
@@ -620,10 +620,14 @@ impl Engine {
                 )
             })
             .collect();
+        // `PATH[:OPTIONS]`, as Compose splits it (`/run:size=1m,mode=1777`).
         let mut tmpfs: HashMap<String, String> = spec
             .tmpfs
             .iter()
-            .map(|t| (t.clone(), String::new()))
+            .map(|t| match t.split_once(':') {
+                Some((path, options)) => (path.to_owned(), options.to_owned()),
+                None => (t.clone(), String::new()),
+            })
             .collect();
         tmpfs.extend(
             spec.mounts
@@ -639,6 +643,10 @@ impl Engine {
         };
         let first = spec.networks.iter().next();
         let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        let host = &spec.host;
+        let text = |value: &str| (!value.is_empty()).then(|| value.to_owned());
+        let list = |values: &[String]| (!values.is_empty()).then(|| values.to_vec());
+        let number = |value: i64| (value != 0).then_some(value);
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             entrypoint: spec.entrypoint.clone(),
@@ -647,6 +655,7 @@ impl Engine {
             working_dir: (!spec.working_dir.is_empty()).then(|| spec.working_dir.clone()),
             user: (!spec.user.is_empty()).then(|| spec.user.clone()),
             hostname: (!spec.hostname.is_empty()).then(|| spec.hostname.clone()),
+            domainname: text(&host.domainname),
             open_stdin: Some(spec.stdin_open),
             tty: Some(spec.tty),
             labels: Some(labels),
@@ -676,7 +685,52 @@ impl Engine {
                 tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
                 privileged: Some(spec.privileged),
                 readonly_rootfs: Some(spec.read_only),
-                network_mode: first.map(|(network, _)| network.clone()),
+                network_mode: text(&host.network_mode)
+                    .or_else(|| first.map(|(network, _)| network.clone())),
+                dns: list(&host.dns),
+                dns_search: list(&host.dns_search),
+                dns_options: list(&host.dns_options),
+                ulimits: (!host.ulimits.is_empty()).then(|| {
+                    host.ulimits
+                        .iter()
+                        .map(|(name, soft, hard)| ResourcesUlimits {
+                            name: Some(name.clone()),
+                            soft: Some(*soft),
+                            hard: Some(*hard),
+                        })
+                        .collect()
+                }),
+                memory: number(host.memory),
+                memory_reservation: number(host.memory_reservation),
+                nano_cpus: number(host.nano_cpus),
+                cpu_shares: number(host.cpu_shares),
+                cpuset_cpus: text(&host.cpuset),
+                pids_limit: number(host.pids_limit),
+                shm_size: number(host.shm_size),
+                sysctls: (!host.sysctls.is_empty())
+                    .then(|| host.sysctls.clone().into_iter().collect()),
+                security_opt: list(&host.security_opt),
+                memory_swappiness: host.memory_swappiness,
+                oom_score_adj: number(host.oom_score_adj),
+                pid_mode: text(&host.pid_mode),
+                ipc_mode: text(&host.ipc_mode),
+                group_add: list(&host.group_add),
+                devices: (!host.devices.is_empty()).then(|| {
+                    host.devices
+                        .iter()
+                        .map(|(outside, inside, permissions)| DeviceMapping {
+                            path_on_host: Some(outside.clone()),
+                            path_in_container: Some(inside.clone()),
+                            cgroup_permissions: Some(permissions.clone()),
+                        })
+                        .collect()
+                }),
+                log_config: (!host.log_driver.is_empty() || !host.log_options.is_empty()).then(
+                    || HostConfigLogConfig {
+                        typ: text(&host.log_driver),
+                        config: Some(host.log_options.clone().into_iter().collect()),
+                    },
+                ),
                 ..HostConfig::default()
             }),
             networking_config: first.map(|(network, aliases)| NetworkingConfig {

@@ -66,6 +66,45 @@ pub struct ContainerSpec {
     /// previous container's, which Compose carries over.
     #[serde(default)]
     pub renew_anonymous_volumes: bool,
+    /// Its place on the host beyond mounts, networks and ports.
+    #[serde(default)]
+    pub host: HostSettings,
+}
+
+/// What the engine is told of a container's place on the host beyond its mounts,
+/// networks and ports, as Compose tells it: namespaces, name resolution, limits,
+/// kernel settings, devices, logging. Empty and zero mean the engine's own.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HostSettings {
+    /// `none`, `host`, `container:NAME` (another service's first container), `bridge`…;
+    /// set, the container joins none of the project's networks.
+    pub network_mode: String,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    pub domainname: String,
+    /// Name, soft and hard limit.
+    pub ulimits: Vec<(String, i64, i64)>,
+    pub memory: i64,
+    pub memory_reservation: i64,
+    /// CPUs in billionths.
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    pub cpuset: String,
+    pub pids_limit: i64,
+    pub shm_size: i64,
+    pub sysctls: BTreeMap<String, String>,
+    pub security_opt: Vec<String>,
+    pub memory_swappiness: Option<i64>,
+    pub oom_score_adj: i64,
+    pub pid_mode: String,
+    pub ipc_mode: String,
+    pub group_add: Vec<String>,
+    /// Host path, path inside, cgroup permissions (`rwm`).
+    pub devices: Vec<(String, String, String)>,
+    pub log_driver: String,
+    pub log_options: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,9 @@ mod diff;
 mod graph;
 mod spec;
 
-pub use container::{ContainerPort, ContainerSpec, EngineHealthcheck, EngineResource, Mount};
+pub use container::{
+    ContainerPort, ContainerSpec, EngineHealthcheck, EngineResource, HostSettings, Mount,
+};
 pub use diff::{Change, ChangeReason, diff};
 pub use graph::{GraphError, start_order, stop_levels, with_dependencies, with_restart_dependents};
 pub use spec::{

@@ -84,9 +84,41 @@ pub fn container_spec(
             read_only: mount.read_only,
         })
         .collect();
+    // Secrets and configs read from files are mounted as Compose mounts them: a
+    // secret under `/run/secrets/`, a config at `/NAME`, or where `target` says.
+    let mut mounts: Vec<Mount> = mounts;
+    let file_mounts = [
+        (&service.secrets, &project.secrets, "/run/secrets/"),
+        (&service.configs, &project.configs, "/"),
+    ];
+    for (references, defined, under) in file_mounts {
+        for reference in references {
+            let Some(file) = defined
+                .get(&reference.source)
+                .map(|d| d.file.as_str())
+                .filter(|f| !f.is_empty())
+            else {
+                continue;
+            };
+            let target = match reference.target.as_str() {
+                "" => format!("{under}{}", reference.source),
+                absolute if absolute.starts_with('/') => absolute.to_owned(),
+                relative => format!("{under}{relative}"),
+            };
+            mounts.push(Mount {
+                kind: "bind".to_owned(),
+                source: file.to_owned(),
+                target,
+                read_only: true,
+            });
+        }
+    }
+    let host = host_settings(project, service);
     let networks = service
         .networks
         .iter()
+        // A network mode of its own (`none`, `host`, another service's) joins none.
+        .filter(|_| host.network_mode.is_empty())
         .map(|(key, attachment)| {
             let engine_name = project
                 .networks
@@ -164,6 +196,7 @@ pub fn container_spec(
         cap_add: service.cap_add.clone(),
         cap_drop: service.cap_drop.clone(),
         tmpfs: service.tmpfs.clone(),
+        host,
         privileged: service.privileged,
         read_only: service.read_only,
         healthcheck,
@@ -174,6 +207,96 @@ pub fn container_spec(
         image_entrypoint: Vec::new(),
         image_command: Vec::new(),
         renew_anonymous_volumes: false,
+    }
+}
+
+/// The container's place on the host as Compose sets it from the service: its network
+/// mode (another service's as that service's first container), name resolution,
+/// limits (`deploy.resources` over the service's own), kernel settings, devices and
+/// logging.
+fn host_settings(project: &Project, service: &Service) -> wharf_plan::HostSettings {
+    let network_mode = match service.network_mode.strip_prefix("service:") {
+        Some(other) => {
+            let separator = project.name_separator();
+            format!("container:{}{separator}{other}{separator}1", project.name)
+        }
+        None => service.network_mode.clone(),
+    };
+    let limits = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.limits.clone())
+        .unwrap_or_default();
+    let reservations = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.reservations.clone())
+        .unwrap_or_default();
+    let either = |deployed: i64, own: i64| if deployed != 0 { deployed } else { own };
+    let cpus = if limits.cpus.0 != 0.0 {
+        limits.cpus.0
+    } else {
+        service.cpus.0
+    };
+    wharf_plan::HostSettings {
+        network_mode,
+        dns: service.dns.clone(),
+        dns_search: service.dns_search.clone(),
+        dns_options: service.dns_opt.clone(),
+        domainname: service.domainname.clone(),
+        ulimits: service
+            .ulimits
+            .iter()
+            .map(|(limit, value)| match *value {
+                wharf_model::Ulimit::Single(both) => (limit.clone(), both, both),
+                wharf_model::Ulimit::Range { soft, hard } => (limit.clone(), soft, hard),
+            })
+            .collect(),
+        memory: either(limits.memory.0, service.mem_limit.0),
+        memory_reservation: either(reservations.memory.0, service.mem_reservation.0),
+        nano_cpus: (f64::from(cpus) * 1e9).round() as i64,
+        cpu_shares: service.cpu_shares,
+        cpuset: service.cpuset.clone(),
+        pids_limit: either(limits.pids, service.pids_limit),
+        shm_size: service.shm_size.0,
+        sysctls: service
+            .sysctls
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        security_opt: service.security_opt.clone(),
+        memory_swappiness: (service.mem_swappiness.0 != 0).then_some(service.mem_swappiness.0),
+        oom_score_adj: service.oom_score_adj,
+        pid_mode: service.pid.clone(),
+        ipc_mode: service.ipc.clone(),
+        group_add: service.group_add.clone(),
+        devices: service
+            .devices
+            .iter()
+            .map(|d| {
+                let inside = if d.target.is_empty() {
+                    &d.source
+                } else {
+                    &d.target
+                };
+                let permissions = if d.permissions.is_empty() {
+                    "rwm"
+                } else {
+                    &d.permissions
+                };
+                (d.source.clone(), inside.clone(), permissions.to_owned())
+            })
+            .collect(),
+        log_driver: service
+            .logging
+            .as_ref()
+            .map(|l| l.driver.clone())
+            .unwrap_or_default(),
+        log_options: service
+            .logging
+            .as_ref()
+            .map(|l| l.options.clone())
+            .unwrap_or_default(),
     }
 }
 

@@ -185,6 +185,119 @@ fn wharf_creates_what_compose_creates() {
     stack.ok(&["down", "-v", "--yes"]);
 }
 
+/// The container's place on the host, as the engine has it from each tool for one
+/// file: network modes, name resolution, limits, kernel settings, logging, tmpfs, and
+/// secrets and configs mounted from files.
+#[test]
+fn containers_get_the_host_settings_compose_gives_them() {
+    if !engine_ready() {
+        return;
+    }
+    let file = format!(
+        r#"services:
+  main:
+    image: {IMAGE}
+    command: ["sleep", "600"]
+    init: true
+    dns: [192.0.2.53]
+    dns_search: [example.org]
+    domainname: example.org
+    ulimits: {{nofile: {{soft: 1024, hard: 2048}}, nproc: 512}}
+    shm_size: 16m
+    sysctls: {{net.core.somaxconn: 1024}}
+    security_opt: [no-new-privileges:true]
+    oom_score_adj: 100
+    group_add: ["100"]
+    tmpfs: ["/run/t2:size=1m,mode=1777"]
+    logging: {{driver: json-file, options: {{max-size: 1m, max-file: "2"}}}}
+    secrets: [token, {{source: token, target: /etc/custom-token}}]
+    configs: [appconf]
+    deploy: {{resources: {{limits: {{memory: 32m, cpus: "0.5", pids: 100}}, reservations: {{memory: 16m}}}}}}
+  side:
+    image: {IMAGE}
+    command: ["sleep", "600"]
+    init: true
+    network_mode: service:main
+  lonely:
+    image: {IMAGE}
+    command: ["sleep", "600"]
+    init: true
+    network_mode: none
+secrets:
+  token: {{file: ./token.txt}}
+configs:
+  appconf: {{file: ./app.conf}}
+"#
+    );
+    let stack = Stack::new(&file);
+    std::fs::write(stack.dir.path().join("token.txt"), "s3cret\n").unwrap();
+    std::fs::write(stack.dir.path().join("app.conf"), "conf=1\n").unwrap();
+    let fields = "{{json .HostConfig.Dns}} {{json .HostConfig.DnsSearch}} {{.HostConfig.Memory}} \
+        {{.HostConfig.MemoryReservation}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} \
+        {{.HostConfig.ShmSize}} {{json .HostConfig.Sysctls}} {{json .HostConfig.SecurityOpt}} \
+        {{.HostConfig.OomScoreAdj}} {{json .HostConfig.GroupAdd}} {{json .HostConfig.Tmpfs}} \
+        {{json .HostConfig.LogConfig}} {{.Config.Domainname}}";
+    let seen = |project: &str| {
+        let inspect = |container: &str, format: &str| {
+            let output = Command::new("docker")
+                .args([
+                    "inspect",
+                    "--format",
+                    format,
+                    &format!("{project}-{container}-1"),
+                ])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        };
+        let mut ulimits: Vec<Value> =
+            serde_json::from_str(&inspect("main", "{{json .HostConfig.Ulimits}}")).unwrap();
+        ulimits.sort_by_key(|u| u["Name"].as_str().unwrap_or_default().to_owned());
+        let main_id = inspect("main", "{{.Id}}");
+        let files = Command::new("docker")
+            .args([
+                "exec",
+                &format!("{project}-main-1"),
+                "cat",
+                "/run/secrets/token",
+                "/etc/custom-token",
+                "/appconf",
+            ])
+            .output()
+            .unwrap();
+        (
+            inspect("main", fields),
+            ulimits,
+            inspect("side", "{{.HostConfig.NetworkMode}}").replace(&main_id, "MAIN"),
+            inspect("lonely", "{{.HostConfig.NetworkMode}}"),
+            String::from_utf8_lossy(&files.stdout).into_owned(),
+        )
+    };
+    let compose_project = |args: &[&str]| {
+        let mut all = vec!["-p", "wharfhostc"];
+        all.extend_from_slice(args);
+        compose(&stack, &all)
+    };
+    compose_project(&["up", "-d", "--wait"]);
+    let theirs = seen("wharfhostc");
+    compose_project(&["down", "-t", "0"]);
+    stack.ok(&[
+        "-p",
+        "wharfhostw",
+        "up",
+        "-d",
+        "--wait",
+        "--backend",
+        "docker",
+    ]);
+    let ours = seen("wharfhostw");
+    stack.ok(&["-p", "wharfhostw", "down", "-t", "0"]);
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.2, "container:MAIN", "side shares main's network");
+    assert_eq!(ours.3, "none");
+    assert_eq!(ours.4, "s3cret\ns3cret\nconf=1\n");
+}
+
 /// wharf's `ps --format json` has Compose's fields, with Compose's values for all the
 /// engine and the file decide.
 fn assert_ps_reads_as_composes(stack: &Stack) {
