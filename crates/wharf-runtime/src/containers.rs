@@ -233,10 +233,10 @@ fn host_settings(project: &Project, service: &Service) -> wharf_plan::HostSettin
         .and_then(|d| d.resources.reservations.clone())
         .unwrap_or_default();
     let either = |deployed: i64, own: i64| if deployed != 0 { deployed } else { own };
-    let cpus = if limits.cpus.0 != 0.0 {
-        limits.cpus.0
-    } else {
+    let cpus = if limits.cpus.0 == 0.0 {
         service.cpus.0
+    } else {
+        limits.cpus.0
     };
     wharf_plan::HostSettings {
         network_mode,
