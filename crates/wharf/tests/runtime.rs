@@ -815,6 +815,27 @@ services:
 }
 
 #[test]
+fn exit_code_from_a_service_the_abort_stopped_is_its_stop_code() {
+    let stack = Stack::new(
+        r#"name: stopcode
+services:
+  quick:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "sleep 0.5; exit 3"]}}
+  long:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "3600"]}}
+"#,
+    );
+    // As Compose's: `long` was stopped by SIGTERM when `quick` ended the run.
+    let output = stack.wharf(&["up", "--exit-code-from", "long"]);
+    assert_eq!(output.status.code(), Some(143), "{output:?}");
+    let output = stack.wharf(&["up", "--exit-code-from", "quick"]);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    stack.ok(&["down"]);
+}
+
+#[test]
 fn ctrl_c_on_an_attached_up_stops_the_stack() {
     let stack = Stack::new(
         r#"name: interrupt

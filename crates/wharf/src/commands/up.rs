@@ -493,14 +493,14 @@ fn attached(
                         .first()
                         .and_then(|i| i.exit_code.or(i.started_at_ms.is_none().then_some(1))),
                 };
-                break ended(Followed::Ended(code.unwrap_or(0)));
+                break ended(Followed::Ended(code));
             }
             watch.next(Duration::from_hours(1));
         }
     });
     let received = signals.wait().context("waiting for signals")?;
     let followed = if received == Signal::SIGUSR1 {
-        outcome.join().unwrap_or(Followed::Ended(1))
+        outcome.join().unwrap_or(Followed::Ended(Some(1)))
     } else {
         Followed::Interrupted
     };
@@ -549,7 +549,20 @@ fn attached(
         .join()
         .map_err(|_| anyhow::anyhow!("the stop request failed"))??;
     let code = match followed {
-        Followed::Ended(code) => code,
+        Followed::Ended(Some(code)) => code,
+        // `--exit-code-from` a service the abort stopped: its code once stopped, as
+        // Compose gives it (143 after SIGTERM).
+        Followed::Ended(None) => args
+            .exit_code_from
+            .as_ref()
+            .and_then(|service| {
+                project_ref::instances(client, name)
+                    .ok()?
+                    .into_iter()
+                    .find(|i| &i.service == service)?
+                    .exit_code
+            })
+            .unwrap_or(0),
         Followed::Interrupted => 130,
         Followed::Blocked(_) | Followed::TakenDown | Followed::DaemonGone => 1,
     };
@@ -560,8 +573,9 @@ fn attached(
 
 /// How following an attached `up` ended.
 enum Followed {
-    /// The services ended (or, with `--abort-on-…`, one did): the exit code to give.
-    Ended(i32),
+    /// The services ended (or, with `--abort-on-…`, one did): the exit code to give;
+    /// `None` when the one `--exit-code-from` names had not ended yet.
+    Ended(Option<i32>),
     /// Ctrl-C, or SIGTERM.
     Interrupted,
     /// A service could not start for a dependency: why.
