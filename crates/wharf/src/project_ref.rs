@@ -80,6 +80,17 @@ pub fn name_defining(settings: &Settings, services: &[String]) -> anyhow::Result
         .as_ref()
         .filter(|_| services.is_empty())
     {
+        // A file named with `-f` must be there, even when `-p` names the project: a
+        // typo in a script is an error, as Compose's, not an empty answer.
+        let missing = settings.global.files.iter().find(|file| {
+            file.as_os_str() != "-" && !remote_project::is_remote(file) && !file.exists()
+        });
+        if let Some(missing) = missing {
+            bail!(
+                "cannot read {}: no such file or directory",
+                missing.display()
+            );
+        }
         return Ok(name.clone());
     }
     let options = load_options(settings, true, &[])?;

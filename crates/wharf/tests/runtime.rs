@@ -1347,6 +1347,11 @@ volumes:
             "service web has no instance 9",
         ),
         (&["top", "nosuch"][..], "no such service: nosuch"),
+        // A file named with `-f` that is not there, even with `-p`.
+        (
+            &["-p", "flagged", "-f", "/nonexistent/x.yaml", "ps"][..],
+            "cannot read /nonexistent/x.yaml: no such file or directory",
+        ),
         (
             &["stats", "--no-stream", "nosuch"][..],
             "no such service: nosuch",
