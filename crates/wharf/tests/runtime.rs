@@ -1173,6 +1173,10 @@ services:
     assert_eq!(stack.ok(&["ls", "-q", "--filter", "name=nomatch"]), "");
     let projects: Value = serde_json::from_str(&stack.ok(&["ls", "--format", "json"])).unwrap();
     assert_eq!(projects[0]["Name"], "filters");
+    // As Compose's: without -a, the running instances counted alone.
+    assert_eq!(projects[0]["Status"], "running(1)");
+    let all: Value = serde_json::from_str(&stack.ok(&["ls", "-a", "--format", "json"])).unwrap();
+    assert_eq!(all[0]["Status"], "exited(1), running(1)");
     assert!(
         projects[0]["ConfigFiles"]
             .as_str()

@@ -121,10 +121,21 @@ pub fn list(settings: &Settings, args: &LsArgs) -> anyhow::Result<ExitCode> {
             _ => bail!("--filter {filter}: the filter Compose's ls supports is name=TEXT"),
         }
     }
-    // As Compose's: projects with something running, unless -a.
+    // As Compose's: projects with something running, unless -a, and then their
+    // running instances counted alone.
     projects.retain(|p| {
         (args.all || p.status.contains("running")) && parts.iter().all(|part| p.name.contains(part))
     });
+    if !args.all {
+        for project in &mut projects {
+            project.status = project
+                .status
+                .split(", ")
+                .filter(|count| count.starts_with("running("))
+                .collect::<Vec<_>>()
+                .join(", ");
+        }
+    }
     if args.quiet {
         for project in &projects {
             println!("{}", project.name);
