@@ -190,6 +190,12 @@ pub enum Command {
     Events(EventsArgs),
     /// Wait until the services' instances have ended; exit with the last one's code
     Wait(WaitArgs),
+    /// Compose's `watch`, which wharf does not have yet: said so, not "no such command"
+    #[command(hide = true)]
+    Watch {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Write a service container's file system as a tar archive
     Export(ExportArgs),
     /// Make a new image of a service container's changes

@@ -143,6 +143,9 @@ fn run(settings: &Settings, command: &Command) -> anyhow::Result<ExitCode> {
         Command::Version(args) => Ok(commands::version::run(args)),
         Command::Events(args) => commands::events::run(settings, args),
         Command::Wait(args) => commands::wait::run(settings, args),
+        Command::Watch { .. } => anyhow::bail!(
+            "wharf has no `watch` yet (syncing files into services as they change): run `wharf up`, and restart a service with `wharf restart SERVICE` after a change"
+        ),
         Command::Export(args) => commands::container_image::export(settings, args),
         Command::Commit(args) => commands::container_image::commit(settings, args),
         Command::Volumes(args) => commands::volumes::run(settings, args),

@@ -271,7 +271,11 @@ const NOT_YET: &[(&str, &str)] = &[
     ("up", "--menu"),
     ("up", "--watch"),
     ("up", "-w"),
-    ("watch", ""),
+    // `wharf watch` only says it is not there yet (a hidden command, so Compose's
+    // users hear so rather than "no such command"); none of its flags are.
+    ("watch", "--no-up"),
+    ("watch", "--prune"),
+    ("watch", "--quiet"),
 ];
 
 /// The flags a `--help` lists: each option line's leading `-x,` and `--name` words.
