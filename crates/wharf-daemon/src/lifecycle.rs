@@ -134,11 +134,13 @@ pub fn next_state(state: InstanceState, event: &Event) -> Option<InstanceState> 
         (Waiting | Running | Restarting | CrashLoop | Exited, Event::StopRequested) => Stopping,
         (Stopping, Event::Stopped { .. }) => Stopped,
         // A container as the engine has it; another tool may start an exited one.
+        // The engine says a container it is restarting is running too: restarting
+        // is the news, as Compose's `ps` has it.
         (Running | Restarting | Exited, Event::Observed { container, .. }) => {
-            if container.running {
-                Running
-            } else if container.restarting {
+            if container.restarting {
                 Restarting
+            } else if container.running {
+                Running
             } else {
                 Exited
             }
@@ -418,6 +420,24 @@ mod tests {
         assert_eq!(
             (status.health, status.message.as_str(), status.exit_code),
             (Health::None, "", Some(137))
+        );
+    }
+
+    #[test]
+    fn a_container_the_engine_restarts_is_restarting_though_it_says_running() {
+        let path = drive([
+            started(7),
+            container(true, true, Some(1)),
+            container(true, false, None),
+        ]);
+        assert_eq!(
+            path.unwrap(),
+            [
+                InstanceState::Waiting,
+                InstanceState::Running,
+                InstanceState::Restarting,
+                InstanceState::Running
+            ]
         );
     }
 
