@@ -308,13 +308,19 @@ pub(crate) fn reference_and_tag(image: &str) -> (&str, Option<&str>) {
 }
 
 /// A container's place on a network: known there by its name and the service's aliases.
-fn endpoint(name: &str, aliases: &[String]) -> EndpointSettings {
+fn endpoint(name: &str, aliases: &[String], fixed: Option<&(String, String)>) -> EndpointSettings {
+    let text = |value: &str| (!value.is_empty()).then(|| value.to_owned());
     EndpointSettings {
         aliases: Some(
             std::iter::once(name.to_owned())
                 .chain(aliases.iter().cloned())
                 .collect(),
         ),
+        ipam_config: fixed.map(|(ipv4, ipv6)| bollard::models::EndpointIpamConfig {
+            ipv4_address: text(ipv4),
+            ipv6_address: text(ipv6),
+            ..Default::default()
+        }),
         ..EndpointSettings::default()
     }
 }
@@ -447,6 +453,29 @@ impl Engine {
                 network.driver.clone()
             }),
             labels: Some(network.labels.clone().into_iter().collect()),
+            options: Some(network.driver_opts.clone().into_iter().collect()),
+            internal: Some(network.internal),
+            attachable: Some(network.attachable),
+            enable_ipv6: Some(network.enable_ipv6),
+            ipam: network.ipam.as_ref().map(|plan| {
+                let text = |value: &str| (!value.is_empty()).then(|| value.to_owned());
+                bollard::models::Ipam {
+                    driver: text(&plan.driver),
+                    config: Some(
+                        plan.pools
+                            .iter()
+                            .map(|pool| bollard::models::IpamConfig {
+                                subnet: text(&pool.subnet),
+                                ip_range: text(&pool.ip_range),
+                                gateway: text(&pool.gateway),
+                                auxiliary_addresses: (!pool.aux_addresses.is_empty())
+                                    .then(|| pool.aux_addresses.clone().into_iter().collect()),
+                            })
+                            .collect(),
+                    ),
+                    options: Some(plan.options.clone().into_iter().collect()),
+                }
+            }),
             ..NetworkCreateRequest::default()
         };
         self.docker.create_network(request).await?;
@@ -473,6 +502,7 @@ impl Engine {
                 volume.driver.clone()
             }),
             labels: Some(volume.labels.clone().into_iter().collect()),
+            driver_opts: Some(volume.driver_opts.clone().into_iter().collect()),
             ..VolumeCreateRequest::default()
         };
         self.docker.create_volume(request).await?;
@@ -734,7 +764,10 @@ impl Engine {
                 ..HostConfig::default()
             }),
             networking_config: first.map(|(network, aliases)| NetworkingConfig {
-                endpoints_config: Some(HashMap::from([(network.clone(), endpoint(name, aliases))])),
+                endpoints_config: Some(HashMap::from([(
+                    network.clone(),
+                    endpoint(name, aliases, host.addresses.get(network)),
+                )])),
             }),
             ..ContainerCreateBody::default()
         };
@@ -757,7 +790,7 @@ impl Engine {
         for (network, aliases) in spec.networks.iter().skip(1) {
             let request = NetworkConnectRequest {
                 container: name.to_owned(),
-                endpoint_config: Some(endpoint(name, aliases)),
+                endpoint_config: Some(endpoint(name, aliases, spec.host.addresses.get(network))),
             };
             self.docker.connect_network(network, request).await?;
         }

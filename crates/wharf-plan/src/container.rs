@@ -105,6 +105,8 @@ pub struct HostSettings {
     pub devices: Vec<(String, String, String)>,
     pub log_driver: String,
     pub log_options: BTreeMap<String, String>,
+    /// Engine network name → the fixed IPv4 and IPv6 addresses asked for on it.
+    pub addresses: BTreeMap<String, (String, String)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,4 +148,35 @@ pub struct EngineResource {
     pub external: bool,
     pub driver: String,
     pub labels: BTreeMap<String, String>,
+    /// The driver's options (`driver_opts`: an NFS or tmpfs volume's, a bridge's).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub driver_opts: BTreeMap<String, String>,
+    /// A network's: no way out (`internal`), joinable by other containers
+    /// (`attachable`), with IPv6, and its address plan.
+    #[serde(default)]
+    pub internal: bool,
+    #[serde(default)]
+    pub attachable: bool,
+    #[serde(default)]
+    pub enable_ipv6: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipam: Option<NetworkIpam>,
+}
+
+/// A network's address plan (`ipam`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkIpam {
+    pub driver: String,
+    pub pools: Vec<IpamPool>,
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IpamPool {
+    pub subnet: String,
+    pub ip_range: String,
+    pub gateway: String,
+    pub aux_addresses: BTreeMap<String, String>,
 }

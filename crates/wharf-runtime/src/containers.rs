@@ -297,6 +297,22 @@ fn host_settings(project: &Project, service: &Service) -> wharf_plan::HostSettin
             .as_ref()
             .map(|l| l.options.clone())
             .unwrap_or_default(),
+        addresses: service
+            .networks
+            .iter()
+            .filter_map(|(key, attachment)| {
+                let attachment = attachment.as_ref()?;
+                let fixed = (
+                    attachment.ipv4_address.clone(),
+                    attachment.ipv6_address.clone(),
+                );
+                let engine_name = project
+                    .networks
+                    .get(key)
+                    .map_or_else(|| key.clone(), |n| n.name.clone());
+                (!fixed.0.is_empty() || !fixed.1.is_empty()).then_some((engine_name, fixed))
+            })
+            .collect(),
     }
 }
 
@@ -337,6 +353,48 @@ fn engine_restart(service: &Service) -> (String, u32) {
     }
 }
 
+/// A map of strings in Compose's JSON form (`driver_opts`, `options`); numbers as
+/// their text.
+fn strings(map: Option<&Value>) -> BTreeMap<String, String> {
+    map.and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| {
+            let text = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            (key.clone(), text)
+        })
+        .collect()
+}
+
+/// A network's `ipam` in Compose's JSON form.
+fn ipam(definition: &Value) -> wharf_plan::NetworkIpam {
+    let text = |value: &Value, field: &str| {
+        value
+            .get(field)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    wharf_plan::NetworkIpam {
+        driver: text(definition, "driver"),
+        pools: definition
+            .get("config")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|pool| wharf_plan::IpamPool {
+                subnet: text(pool, "subnet"),
+                ip_range: text(pool, "ip_range"),
+                gateway: text(pool, "gateway"),
+                aux_addresses: strings(pool.get("aux_addresses")),
+            })
+            .collect(),
+        options: strings(definition.get("options")),
+    }
+}
+
 /// The project's networks and volumes as the engine knows them, labelled as Compose
 /// labels them (with the config hash of each definition).
 pub fn engine_resources(
@@ -374,14 +432,22 @@ pub fn engine_resources(
                         .unwrap_or_default()
                         .to_owned()
                 };
+                let flag = |field: &str| {
+                    definition
+                        .get(field)
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                };
                 let resource = EngineResource {
                     name: text("name"),
-                    external: definition
-                        .get("external")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
+                    external: flag("external"),
                     driver: text("driver"),
                     labels,
+                    driver_opts: strings(definition.get("driver_opts")),
+                    internal: flag("internal"),
+                    attachable: flag("attachable"),
+                    enable_ipv6: flag("enable_ipv6"),
+                    ipam: definition.get("ipam").map(ipam),
                 };
                 (key.clone(), resource)
             })

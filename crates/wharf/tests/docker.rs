@@ -213,6 +213,8 @@ fn containers_get_the_host_settings_compose_gives_them() {
     secrets: [token, {{source: token, target: /etc/custom-token}}]
     configs: [appconf]
     deploy: {{resources: {{limits: {{memory: 32m, cpus: "0.5", pids: 100}}, reservations: {{memory: 16m}}}}}}
+    networks: {{front: {{ipv4_address: 172.31.251.10}}}}
+    volumes: [scratch:/scratch]
   side:
     image: {IMAGE}
     command: ["sleep", "600"]
@@ -227,6 +229,13 @@ secrets:
   token: {{file: ./token.txt}}
 configs:
   appconf: {{file: ./app.conf}}
+networks:
+  front:
+    driver_opts: {{com.docker.network.driver.mtu: "1400"}}
+    ipam: {{config: [{{subnet: 172.31.251.0/24, gateway: 172.31.251.1}}]}}
+volumes:
+  scratch:
+    driver_opts: {{type: tmpfs, device: tmpfs, o: size=10m}}
 "#
     );
     let stack = Stack::new(&file);
@@ -265,8 +274,33 @@ configs:
             ])
             .output()
             .unwrap();
+        let resource = |kind: &str, name: &str, format: &str| {
+            let output = Command::new("docker")
+                .args([
+                    kind,
+                    "inspect",
+                    "--format",
+                    format,
+                    &format!("{project}_{name}"),
+                ])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        };
         (
             inspect("main", fields),
+            (
+                resource(
+                    "network",
+                    "front",
+                    "{{json .IPAM.Config}} {{json .Options}}",
+                ),
+                resource("volume", "scratch", "{{json .Options}}"),
+                inspect(
+                    "main",
+                    "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                ),
+            ),
             ulimits,
             inspect("side", "{{.HostConfig.NetworkMode}}").replace(&main_id, "MAIN"),
             inspect("lonely", "{{.HostConfig.NetworkMode}}"),
@@ -280,7 +314,7 @@ configs:
     };
     compose_project(&["up", "-d", "--wait"]);
     let theirs = seen("wharfhostc");
-    compose_project(&["down", "-t", "0"]);
+    compose_project(&["down", "-v", "-t", "0"]);
     stack.ok(&[
         "-p",
         "wharfhostw",
@@ -291,11 +325,12 @@ configs:
         "docker",
     ]);
     let ours = seen("wharfhostw");
-    stack.ok(&["-p", "wharfhostw", "down", "-t", "0"]);
+    stack.ok(&["-p", "wharfhostw", "down", "-v", "--yes", "-t", "0"]);
     assert_eq!(ours, theirs);
-    assert_eq!(ours.2, "container:MAIN", "side shares main's network");
-    assert_eq!(ours.3, "none");
-    assert_eq!(ours.4, "s3cret\ns3cret\nconf=1\n");
+    assert_eq!(ours.1.2, "172.31.251.10", "the address asked for");
+    assert_eq!(ours.3, "container:MAIN", "side shares main's network");
+    assert_eq!(ours.4, "none");
+    assert_eq!(ours.5, "s3cret\ns3cret\nconf=1\n");
 }
 
 /// wharf's `ps --format json` has Compose's fields, with Compose's values for all the
