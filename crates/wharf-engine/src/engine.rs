@@ -663,7 +663,7 @@ impl Engine {
             spec.mounts
                 .iter()
                 .filter(|m| m.kind == "tmpfs")
-                .map(|m| (m.target.clone(), String::new())),
+                .map(|m| (m.target.clone(), m.options.clone())),
         );
         let restart = match spec.restart.as_str() {
             "always" => RestartPolicyNameEnum::ALWAYS,

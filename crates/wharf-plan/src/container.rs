@@ -117,6 +117,9 @@ pub struct Mount {
     pub source: String,
     pub target: String,
     pub read_only: bool,
+    /// A tmpfs mount's options (`size=1048576,mode=1777`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub options: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

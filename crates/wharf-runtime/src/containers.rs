@@ -82,6 +82,16 @@ pub fn container_spec(
             },
             target: mount.target.clone(),
             read_only: mount.read_only,
+            options: mount.tmpfs.as_ref().map_or_else(String::new, |t| {
+                let mut options = Vec::new();
+                if t.size.0 != 0 {
+                    options.push(format!("size={}", t.size.0));
+                }
+                if t.mode != 0 {
+                    options.push(format!("mode={:o}", t.mode));
+                }
+                options.join(",")
+            }),
         })
         .collect();
     // Secrets and configs read from files are mounted as Compose mounts them: a
@@ -110,6 +120,7 @@ pub fn container_spec(
                 source: file.to_owned(),
                 target,
                 read_only: true,
+                options: String::new(),
             });
         }
     }

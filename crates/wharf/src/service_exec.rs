@@ -301,6 +301,7 @@ fn mount(project: &ProjectSpec, text: &str) -> anyhow::Result<wharf_plan::Mount>
         source,
         target: volume.target,
         read_only: volume.read_only,
+        options: String::new(),
     })
 }
 

@@ -214,7 +214,7 @@ fn containers_get_the_host_settings_compose_gives_them() {
     configs: [appconf]
     deploy: {{resources: {{limits: {{memory: 32m, cpus: "0.5", pids: 100}}, reservations: {{memory: 16m}}}}}}
     networks: {{front: {{ipv4_address: 172.31.251.10}}}}
-    volumes: [scratch:/scratch]
+    volumes: [scratch:/scratch, {{type: tmpfs, target: /big, tmpfs: {{size: 2m}}}}]
   side:
     image: {IMAGE}
     command: ["sleep", "600"]
@@ -244,7 +244,7 @@ volumes:
     let fields = "{{json .HostConfig.Dns}} {{json .HostConfig.DnsSearch}} {{.HostConfig.Memory}} \
         {{.HostConfig.MemoryReservation}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} \
         {{.HostConfig.ShmSize}} {{json .HostConfig.Sysctls}} {{json .HostConfig.SecurityOpt}} \
-        {{.HostConfig.OomScoreAdj}} {{json .HostConfig.GroupAdd}} {{json .HostConfig.Tmpfs}} \
+        {{.HostConfig.OomScoreAdj}} {{json .HostConfig.GroupAdd}} \
         {{json .HostConfig.LogConfig}} {{.Config.Domainname}}";
     let seen = |project: &str| {
         let inspect = |container: &str, format: &str| {
@@ -287,6 +287,31 @@ volumes:
                 .unwrap();
             String::from_utf8_lossy(&output.stdout).trim().to_owned()
         };
+        // The tmpfs mounts as the kernel has them (Compose gives the long form's
+        // through the engine's mounts, the short form's as tmpfs options).
+        let mounted = Command::new("docker")
+            .args([
+                "exec",
+                &format!("{project}-main-1"),
+                "grep",
+                "^tmpfs /[br]",
+                "/proc/mounts",
+            ])
+            .output()
+            .unwrap();
+        let big: Vec<String> = String::from_utf8_lossy(&mounted.stdout)
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                let target = fields.nth(1)?;
+                let options = fields.nth(1)?;
+                let sized: Vec<&str> = options
+                    .split(',')
+                    .filter(|o| o.starts_with("size=") || o.starts_with("mode="))
+                    .collect();
+                Some(format!("{target} {}", sized.join(",")))
+            })
+            .collect();
         (
             inspect("main", fields),
             (
@@ -295,6 +320,7 @@ volumes:
                     "front",
                     "{{json .IPAM.Config}} {{json .Options}}",
                 ),
+                big,
                 resource("volume", "scratch", "{{json .Options}}"),
                 inspect(
                     "main",
@@ -327,7 +353,12 @@ volumes:
     let ours = seen("wharfhostw");
     stack.ok(&["-p", "wharfhostw", "down", "-v", "--yes", "-t", "0"]);
     assert_eq!(ours, theirs);
-    assert_eq!(ours.1.2, "172.31.251.10", "the address asked for");
+    assert_eq!(ours.1.3, "172.31.251.10", "the address asked for");
+    assert_eq!(
+        ours.1.1,
+        ["/big size=2048k", "/run/t2 size=1024k"],
+        "the tmpfs sizes and modes"
+    );
     assert_eq!(ours.3, "container:MAIN", "side shares main's network");
     assert_eq!(ours.4, "none");
     assert_eq!(ours.5, "s3cret\ns3cret\nconf=1\n");
