@@ -297,20 +297,22 @@ impl Server {
         let services = request.query_all("service");
         let tail = request.query_one("tail").and_then(|t| t.parse().ok());
         let since = request.query_one("since_ms").and_then(|t| t.parse().ok());
+        let query = || LogsQuery {
+            services: services.clone(),
+            tail,
+            since_ms: since,
+            follow: request.flag("follow"),
+        };
+        // A project wharfd took down whose name the engine's containers now carry
+        // (Compose started it anew): theirs, not the lines kept from before.
+        if self.supervisor.spec(name).is_err()
+            && let Some(reply) = self.foreign_logs(name, query()).await
+        {
+            return reply;
+        }
         let book = match self.supervisor.logs(name) {
             Ok(book) => book,
-            Err(err) => {
-                let query = LogsQuery {
-                    services,
-                    tail,
-                    since_ms: since,
-                    follow: request.flag("follow"),
-                };
-                return self
-                    .foreign_logs(name, query)
-                    .await
-                    .unwrap_or_else(|| error(404, &err.to_string()));
-            }
+            Err(err) => return error(404, &err.to_string()),
         };
         // Subscribe before reading the files, so no line falls between the two.
         let live = request.flag("follow").then(|| book.subscribe());
