@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use wharf_host::cgroups::{cgroup_of, cgroup2_mount};
 
 /// wharfd's tree: one directory per project, one per instance below it.
 #[derive(Clone, Debug)]
@@ -34,7 +35,7 @@ impl Tree {
     /// cgroup v2, a cgroup this user may not write, controllers in the way).
     pub fn create(name: &str) -> Option<Self> {
         let mount = cgroup2_mount()?;
-        let own = own_cgroup()?;
+        let own = cgroup_of("self")?;
         let root = mount.join(own.trim_start_matches('/')).join(name);
         std::fs::create_dir_all(&root).ok()?;
         let tree = Self { root };
@@ -55,7 +56,7 @@ impl Tree {
 
     /// The trees in the daemon's own cgroup whose names start with `prefix`.
     pub fn existing(prefix: &str) -> Vec<Self> {
-        let (Some(mount), Some(own)) = (cgroup2_mount(), own_cgroup()) else {
+        let (Some(mount), Some(own)) = (cgroup2_mount(), cgroup_of("self")) else {
             return Vec::new();
         };
         subdirectories(&mount.join(own.trim_start_matches('/')))
@@ -243,26 +244,6 @@ pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-/// Where the cgroup v2 hierarchy is mounted: `/sys/fs/cgroup` on a unified system,
-/// `/sys/fs/cgroup/unified` on a hybrid one.
-fn cgroup2_mount() -> Option<PathBuf> {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    mounts.lines().find_map(|line| {
-        // Fields: id parent major:minor root mount-point options... - fstype source ...
-        let (before, after) = line.split_once(" - ")?;
-        (after.split_whitespace().next()? == "cgroup2")
-            .then(|| before.split_whitespace().nth(4).map(PathBuf::from))?
-    })
-}
-
-/// The daemon's own cgroup v2 path (`0::/path` in `/proc/self/cgroup`).
-fn own_cgroup() -> Option<String> {
-    std::fs::read_to_string("/proc/self/cgroup")
-        .ok()?
-        .lines()
-        .find_map(|line| line.strip_prefix("0::").map(str::to_owned))
 }
 
 #[cfg(test)]

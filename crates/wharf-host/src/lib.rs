@@ -4,6 +4,7 @@
 //! for commands attached to a container's; and its users, for a native command run
 //! as another.
 
+pub mod cgroups;
 pub mod ports;
 pub mod processes;
 pub mod terminal;

@@ -88,6 +88,11 @@ volumes:
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 
+    // `top` lists the server's workers too, though they left its process group
+    // (postgres's call `setsid`): the instance's cgroup holds them.
+    let top = stack.ok(&["top", "db"]);
+    assert!(top.contains("postgres: checkpointer"), "{top}");
+
     let mut redis_conn = TcpStream::connect(("127.0.0.1", redis)).unwrap();
     redis_conn.write_all(b"PING\r\n").unwrap();
     let mut answer = [0u8; 7];

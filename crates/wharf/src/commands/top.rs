@@ -1,5 +1,6 @@
 //! `wharf top`: the processes of each instance. A native one's are read from `/proc`
-//! (wharfd's services run on this machine, each leading its own process group); a
+//! (wharfd's services run on this machine, each in its own cgroup where the machine
+//! allows one, else leading its own process group); a
 //! container's are the engine's listing, as `docker top` shows them, so a container
 //! wharfd did not start (Compose's) or one whose processes left its group shows too.
 
@@ -12,6 +13,7 @@ use crate::cli::ServicesArgs;
 use crate::daemon_client;
 use crate::project_ref;
 use crate::settings::Settings;
+use wharf_host::cgroups::instance_members;
 use wharf_host::processes::{Process, all_processes};
 
 pub fn run(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode> {
@@ -35,7 +37,7 @@ pub fn run(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode>
                 let listed = engine.processes(&instance.container_id)?;
                 std::iter::once(listed.titles).chain(listed.rows).collect()
             }
-            (_, Some(leader)) => group_rows(&processes, leader),
+            (_, Some(leader)) => native_rows(&processes, leader),
             _ => continue,
         };
         println!("{}", instance.name);
@@ -45,12 +47,19 @@ pub fn run(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-/// The processes of the group `leader` leads, under `ps`'s titles.
-fn group_rows(processes: &[Process], leader: u32) -> Vec<Vec<String>> {
+/// A native instance's processes under `ps`'s titles: those of the cgroup wharfd made
+/// for it (which keeps what called `setsid`, as postgres's workers do), else those
+/// of the group `leader` leads.
+fn native_rows(processes: &[Process], leader: u32) -> Vec<Vec<String>> {
     let titles = ["PID", "PPID", "STATE", "COMMAND"]
         .map(str::to_owned)
         .to_vec();
-    let rows = processes.iter().filter(|p| p.group == leader).map(|p| {
+    let members = instance_members(leader);
+    let belongs = |p: &&Process| match &members {
+        Some(members) => members.contains(&p.pid),
+        None => p.group == leader,
+    };
+    let rows = processes.iter().filter(belongs).map(|p| {
         vec![
             p.pid.to_string(),
             p.parent.to_string(),
