@@ -54,12 +54,23 @@ pub async fn run(
     // A container started again keeps its earlier runs' lines: what it says from here
     // on is new (taken before the start, so its first words are not lost).
     let starting_ms = now_ms();
-    if let Err(err) = engine.start(&id).await
-        && !engine.state(&id).await.is_ok_and(|s| s.running)
-    {
-        return shared.mark_not_started(&key, err.to_string(), None);
+    // One found running (Compose started it, or wharfd before a restart) is followed
+    // as it runs, and said so.
+    let running = !fresh && engine.state(&id).await.is_ok_and(|s| s.running);
+    if running {
+        shared.log(
+            &key,
+            LogStream::Wharf,
+            format!("container {name} was running: followed as it runs"),
+        );
+    } else {
+        if let Err(err) = engine.start(&id).await
+            && !engine.state(&id).await.is_ok_and(|s| s.running)
+        {
+            return shared.mark_not_started(&key, err.to_string(), None);
+        }
+        shared.log(&key, LogStream::Wharf, format!("container {name} started"));
     }
-    shared.log(&key, LogStream::Wharf, format!("container {name} started"));
     let target = Target::Container {
         engine: &engine,
         id: &id,

@@ -635,6 +635,12 @@ fn each_tool_takes_down_what_the_other_started() {
         before,
         "the containers Compose started run on, but the extra one"
     );
+    // Its log says it was taken over as it ran, not that wharf started it.
+    let said = stack.ok(&["logs", "web"]);
+    assert!(
+        said.contains("container wharfcross-web-1 was running: followed as it runs"),
+        "{said}"
+    );
     stack.ok(&["down", "-v", "--yes"]);
     assert!(gone(), "wharf down removed Compose's containers");
     let networks = Command::new("docker")
