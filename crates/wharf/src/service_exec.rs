@@ -461,18 +461,16 @@ fn foreground(
     user: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let (program, arguments) = argv.split_first().context("no command to run")?;
-    // A recipe's own client given no address (`redis-cli`) is pointed at the service,
-    // as its healthcheck is, not at the usual port: natively that is someone else's.
+    // A recipe's own program given no target (`redis-cli`, `nginx -t`) is pointed at
+    // the service, not at the machine's server, which natively is someone else's.
     let recipe = service
         .origin
         .strip_prefix("recipe ")
         .and_then(|r| r.split_whitespace().next());
-    let addressed = match (recipe, service.ports.first()) {
-        (Some(recipe), Some(port)) => {
-            wharf_runtime::recipes::probe_port_args(recipe, argv, port.published)
-        }
-        _ => Vec::new(),
-    };
+    let addressed = recipe.map_or_else(Vec::new, |recipe| {
+        let port = service.ports.first().map(|p| p.published);
+        wharf_runtime::recipes::exec_args(recipe, argv, &service.command, port)
+    });
     let mut command = Command::new(program);
     command
         .args(&addressed)

@@ -205,6 +205,15 @@ fn the_marketplace_example_runs_natively_behind_nginx() {
         api.contains("\"name\": \"lantern\"") && api.contains("\"views\": "),
         "{api}"
     );
+    // `exec … nginx -t` tests the service's own configuration, not the machine's.
+    let tested = stack.wharf(&["exec", "-T", "front", "nginx", "-t"]);
+    let said = String::from_utf8_lossy(&tested.stderr);
+    assert!(
+        tested.status.success()
+            && said.contains("syntax is ok")
+            && !said.contains("/etc/nginx/nginx.conf"),
+        "{said}"
+    );
     stack.ok(&["down"]);
     assert!(
         TcpStream::connect(("127.0.0.1", 28080)).is_err(),

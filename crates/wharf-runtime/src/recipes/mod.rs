@@ -170,6 +170,41 @@ pub fn probe_port_args(image: &str, probe: &[String], port: u16) -> Vec<String> 
     }
 }
 
+/// What `wharf exec` adds to a recipe's own program run with no target of its own, so
+/// it acts on the service rather than on the machine's server: `redis-cli` gets the
+/// service's port (as a healthcheck does), `nginx` the service's configuration and
+/// prefix (so `nginx -t` tests it and `nginx -s reload` reloads it). `command` is the
+/// service's own, the recipe's entrypoint with its options.
+pub fn exec_args(
+    recipe: &str,
+    argv: &[String],
+    command: &[String],
+    port: Option<u16>,
+) -> Vec<String> {
+    let program = argv
+        .first()
+        .map(|p| p.rsplit('/').next().unwrap_or(p))
+        .unwrap_or_default();
+    match (recipe, program) {
+        ("nginx", "nginx") if !argv.iter().skip(1).any(|a| a == "-c" || a == "-p") => {
+            let prefix = command
+                .iter()
+                .position(|a| a == "--prefix")
+                .and_then(|i| command.get(i + 1));
+            prefix.map_or_else(Vec::new, |prefix| {
+                let conf = Path::new(prefix).join("nginx.conf");
+                vec![
+                    "-p".to_owned(),
+                    prefix.clone(),
+                    "-c".to_owned(),
+                    conf.display().to_string(),
+                ]
+            })
+        }
+        _ => port.map_or_else(Vec::new, |port| probe_port_args(recipe, argv, port)),
+    }
+}
+
 /// The image's usual port when it speaks something else than HTTP (a database's, a
 /// cache's, a broker's), so the proxy gives it no route.
 pub fn not_http_port(image: &str) -> Option<u16> {
