@@ -23,6 +23,9 @@ fn maintenance_for(about: &[&str]) -> &'static str {
     }
 }
 
+/// How long a server between two lives (stopping, starting) is waited for.
+const BETWEEN_LIVES: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub struct Postgres {
     pub(crate) access: ServerAccess,
 }
@@ -63,27 +66,42 @@ impl Postgres {
         statement: &str,
         what: &str,
     ) -> Result<String, DbError> {
-        let mut psql = self.program("psql");
-        psql.args([
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-F",
-            "\x1f",
-            "-v",
-            "ON_ERROR_STOP=1",
-        ])
-        .args(["-d", maintenance_for(about), "-c", statement]);
-        match output_of(psql, what).map_err(|err| self.plain(err)) {
-            // Mid-swap of `postgres` itself (a reset or restore of it), template1 answers.
-            Err(DbError::Failed { message, .. })
-                if message.contains("database \"postgres\" does not exist")
-                    && maintenance_for(about) == MAINTENANCE =>
-            {
-                self.sql(&[MAINTENANCE], statement, what)
+        let deadline = std::time::Instant::now() + BETWEEN_LIVES;
+        loop {
+            let mut psql = self.program("psql");
+            psql.args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-F",
+                "\x1f",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ])
+            .args(["-d", maintenance_for(about), "-c", statement]);
+            match output_of(psql, what).map_err(|err| self.plain(err)) {
+                // A server between two lives (the image's first start runs one for its
+                // init scripts, stops it, then starts the real one): asked again soon.
+                Err(DbError::Failed { message, .. })
+                    if message.contains("the database system is shutting down")
+                        || message.contains("the database system is starting up") =>
+                {
+                    if std::time::Instant::now() > deadline {
+                        return Err(self.access.not_accepting(Some(message)));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                // Mid-swap of `postgres` itself (a reset or restore of it), template1
+                // answers.
+                Err(DbError::Failed { message, .. })
+                    if message.contains("database \"postgres\" does not exist")
+                        && maintenance_for(about) == MAINTENANCE =>
+                {
+                    return self.sql(&[MAINTENANCE], statement, what);
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 
