@@ -606,13 +606,19 @@ fn migrations_wait_for_the_server_and_restores_say_when_the_code_moved_on() {
 }
 
 /// The processes whose command line mentions `needle`, but for this test's own.
-fn processes_mentioning(needle: &str) -> Vec<String> {
+/// The command lines naming `needle` of processes started under `home` (their
+/// environment holds it: tests running beside this one have homes of their own).
+fn processes_mentioning(needle: &str, home: &std::path::Path) -> Vec<String> {
+    let home = home.display().to_string();
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|entry| {
-            let cmdline = std::fs::read(entry.ok()?.path().join("cmdline")).ok()?;
+            let dir = entry.ok()?.path();
+            let cmdline = std::fs::read(dir.join("cmdline")).ok()?;
             let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            text.contains(needle).then_some(text)
+            let environ = std::fs::read(dir.join("environ")).ok()?;
+            let ours = String::from_utf8_lossy(&environ).contains(&home);
+            (ours && text.contains(needle)).then_some(text)
         })
         .collect()
 }
@@ -672,14 +678,19 @@ fn an_interrupted_dump_or_load_leaves_nothing_behind() {
         std::time::Duration::from_secs(20),
         partial_exists,
     );
+    // Seen running first, so the look for leftovers below can see them.
+    assert!(
+        !processes_mentioning("pg_dump", stack.home.path()).is_empty(),
+        "the dump's pg_dump is found by its home"
+    );
     support::signal(dump.id(), nix::sys::signal::Signal::SIGTERM).unwrap();
     let status = dump.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{status}");
     assert!(!partial_exists() && !dir.join("big.sql.gz").exists());
     let socket_dir = stack.home.path().join("data/projects/pgstop/sockets/db");
-    let left = processes_mentioning("pg_dump")
+    let left = processes_mentioning("pg_dump", stack.home.path())
         .into_iter()
-        .chain(processes_mentioning("gzip -c"))
+        .chain(processes_mentioning("gzip -c", stack.home.path()))
         .filter(|p| !p.contains("cargo"))
         .collect::<Vec<_>>();
     assert!(
