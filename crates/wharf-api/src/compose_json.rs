@@ -21,12 +21,9 @@ pub fn compose_state(state: InstanceState) -> &'static str {
 
 /// An instance's state as Compose names its container's, `paused` included.
 pub fn compose_state_of(instance: &InstanceStatus) -> &'static str {
-    let never_ran = instance.state == InstanceState::Exited
-        && instance.started_at_ms.is_none()
-        && instance.exit_code.is_none();
     if instance.paused {
         "paused"
-    } else if never_ran {
+    } else if instance.never_ran() && instance.exit_code.is_none() {
         // Its dependency failed, or its program or port was not there: Docker's
         // container of it would be made and never started.
         "created"

@@ -16,7 +16,10 @@ pub enum Verdict {
 }
 
 /// The verdict on `instances` (a service's, at least one) for `condition`.
-pub fn judge(instances: &[InstanceStatus], condition: Condition) -> Verdict {
+pub fn judge<'a>(
+    instances: impl IntoIterator<Item = &'a InstanceStatus>,
+    condition: Condition,
+) -> Verdict {
     let mut pending = false;
     for instance in instances {
         match judge_one(instance, condition) {
@@ -40,10 +43,7 @@ fn judge_one(instance: &InstanceStatus, condition: Condition) -> Verdict {
         }
         // Never ran (its own dependency failed, its program was missing): said so,
         // whatever the condition, so a chain of them names where it began.
-        _ if instance.state == InstanceState::Exited
-            && instance.pid.is_none()
-            && instance.started_at_ms.is_none() =>
-        {
+        _ if instance.never_ran() => {
             Verdict::Failed(format!("did not start: {}", instance.message))
         }
         Condition::ServiceStarted => match instance.state {

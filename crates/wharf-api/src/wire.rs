@@ -254,6 +254,14 @@ pub enum InstanceState {
     Stopped,
 }
 
+impl InstanceStatus {
+    /// Ended without ever having run: its dependency failed, or its program, image or
+    /// port was not there.
+    pub fn never_ran(&self) -> bool {
+        self.state == InstanceState::Exited && self.started_at_ms.is_none()
+    }
+}
+
 impl InstanceState {
     /// Whether it runs or will run again by itself: a crash loop is still retried.
     pub fn is_active(self) -> bool {

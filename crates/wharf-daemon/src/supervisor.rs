@@ -323,7 +323,7 @@ impl Supervisor {
             }
             futures_util::future::try_join_all(surplus.iter().map(|name| async {
                 engine
-                    .stop(name, grace.unwrap_or(Duration::from_secs(10)))
+                    .stop(name, grace.unwrap_or(COMPOSE_STOP_GRACE))
                     .await?;
                 engine.remove(name).await
             }))
@@ -833,9 +833,8 @@ impl Supervisor {
         }
         // All at once, as Compose takes its containers down.
         futures_util::future::try_join_all(containers.iter().map(|container| async {
-            // Compose's default wait before the kill, or `-t`.
             engine
-                .stop(&container.name, grace.unwrap_or(Duration::from_secs(10)))
+                .stop(&container.name, grace.unwrap_or(COMPOSE_STOP_GRACE))
                 .await?;
             // With `-v`, its anonymous volumes with it.
             engine.remove_with(&container.name, volumes).await
@@ -890,8 +889,9 @@ impl Supervisor {
         {
             return Err(GraphError::UnknownService(unknown.clone()).into());
         }
-        // Compose's default wait before the kill.
-        let grace = Duration::from_secs(request.timeout_s.unwrap_or(10));
+        let grace = request
+            .timeout_s
+            .map_or(COMPOSE_STOP_GRACE, Duration::from_secs);
         let signal = request.signal.as_deref().unwrap_or("SIGKILL");
         let chosen: Vec<_> = containers
             .iter()
@@ -1338,6 +1338,10 @@ fn choose(spec: &ProjectSpec, services: &[String]) -> Result<BTreeSet<String>, S
     }
     Ok(services.iter().cloned().collect())
 }
+
+/// How long Compose waits for a container it stops before the kill, when `-t` says
+/// nothing: the grace given to containers wharf did not make.
+const COMPOSE_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Whether `start` also starts what the named services depend on.
 #[derive(Clone, Copy, PartialEq, Eq)]

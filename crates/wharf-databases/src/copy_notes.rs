@@ -61,11 +61,16 @@ impl SnapshotStore {
             .filter_map(|entry| {
                 let text = std::fs::read(entry.path()).ok()?;
                 let note: CopyNote = serde_json::from_slice(&text).ok()?;
-                let gone = !Path::new(&format!("/proc/{}", note.pid)).exists();
-                (gone && note.service == service).then(|| (Noted(entry.path()), note))
+                (process_gone(note.pid) && note.service == service)
+                    .then(|| (Noted(entry.path()), note))
             })
             .collect()
     }
+}
+
+/// Whether process `pid` has ended (a `wharf db` whose work it was, killed).
+pub(crate) fn process_gone(pid: u32) -> bool {
+    !Path::new(&format!("/proc/{pid}")).exists()
 }
 
 #[cfg(test)]

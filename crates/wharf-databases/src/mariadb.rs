@@ -171,7 +171,8 @@ impl Mariadb {
         // runs on in the server when the `wharf db` that started it was killed.
         let ids = self.column(
             &format!(
-                "SELECT id FROM information_schema.processlist WHERE (db = {} OR LOCATE({}, info) > 0)                  AND id <> CONNECTION_ID();",
+                "SELECT id FROM information_schema.processlist WHERE (db = {} OR LOCATE({}, info) > 0) \
+                 AND id <> CONNECTION_ID();",
                 literal(name),
                 literal(&identifier(name))
             ),

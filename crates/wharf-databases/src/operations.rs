@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use wharf_runtime::recipes::DatabaseEngine;
 
+use crate::copy_notes::process_gone;
 use crate::error::DbError;
 use crate::server::Server;
 use crate::snapshots::{Snapshot, SnapshotStore, valid_tag};
@@ -58,11 +59,9 @@ impl Databases<'_> {
 
     /// The server's databases with their sizes and how many snapshots each has.
     pub fn list(&self) -> Result<Vec<Listed>, DbError> {
-        self.sweep_abandoned()?;
+        let databases = self.sweep_abandoned()?;
         let snapshots = self.snapshots()?;
-        Ok(self
-            .server
-            .databases()?
+        Ok(databases
             .into_iter()
             .filter(|(name, _)| !is_wharfs(name))
             .map(|(name, size)| Listed {
@@ -439,30 +438,38 @@ impl Databases<'_> {
     /// Undoes what a `wharf db` killed half way (SIGKILL, a crash) left: a copy's
     /// source reopened and its part-made target dropped, and the databases a load or
     /// restore was building beside the real ones: those whose process is gone.
-    fn sweep_abandoned(&self) -> Result<(), DbError> {
-        for (note, copy) in self.store.abandoned_copies(self.service()) {
-            let recorded = self.snapshots()?.iter().any(|s| s.stored_as == copy.to);
-            if !recorded && is_wharfs(&copy.to) && self.find(&copy.to)?.is_some() {
-                self.server.drop(&copy.to)?;
+    /// The server's databases, as they are once swept.
+    fn sweep_abandoned(&self) -> Result<Vec<(String, u64)>, DbError> {
+        let abandoned = self.store.abandoned_copies(self.service());
+        if !abandoned.is_empty() {
+            let snapshots = self.snapshots()?;
+            let present = self.server.databases()?;
+            let exists = |name: &str| present.iter().any(|(n, _)| n == name);
+            for (note, copy) in abandoned {
+                let recorded = snapshots.iter().any(|s| s.stored_as == copy.to);
+                if !recorded && is_wharfs(&copy.to) && exists(&copy.to) {
+                    self.server.drop(&copy.to)?;
+                }
+                // A snapshot stays sealed; a database of the user's takes clients again.
+                if !is_wharfs(&copy.from) && exists(&copy.from) {
+                    self.server.seal(&copy.from, false)?;
+                }
+                note.end();
             }
-            // A snapshot stays sealed; a database of the user's takes clients again.
-            if !is_wharfs(&copy.from) && self.find(&copy.from)?.is_some() {
-                self.server.seal(&copy.from, false)?;
-            }
-            note.end();
         }
-        for (name, _) in self.server.databases()? {
+        let mut kept = Vec::new();
+        for (name, size) in self.server.databases()? {
             let pid = name
                 .strip_prefix(INCOMING_PREFIX)
                 .and_then(|rest| rest.split('_').nth(1))
                 .and_then(|pid| pid.parse::<u32>().ok());
-            if let Some(pid) = pid
-                && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-            {
+            if pid.is_some_and(process_gone) {
                 self.server.drop(&name)?;
+            } else {
+                kept.push((name, size));
             }
         }
-        Ok(())
+        Ok(kept)
     }
 }
 

@@ -309,7 +309,6 @@ pub(crate) fn reference_and_tag(image: &str) -> (&str, Option<&str>) {
 
 /// A container's place on a network: known there by its name and the service's aliases.
 fn endpoint(name: &str, aliases: &[String], fixed: Option<&(String, String)>) -> EndpointSettings {
-    let text = |value: &str| (!value.is_empty()).then(|| value.to_owned());
     EndpointSettings {
         aliases: Some(
             std::iter::once(name.to_owned())
@@ -317,12 +316,25 @@ fn endpoint(name: &str, aliases: &[String], fixed: Option<&(String, String)>) ->
                 .collect(),
         ),
         ipam_config: fixed.map(|(ipv4, ipv6)| bollard::models::EndpointIpamConfig {
-            ipv4_address: text(ipv4),
-            ipv6_address: text(ipv6),
+            ipv4_address: given(ipv4),
+            ipv6_address: given(ipv6),
             ..Default::default()
         }),
         ..EndpointSettings::default()
     }
+}
+
+/// A setting the file gives, for the engine: empty means the engine's own.
+fn given(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+fn given_list(values: &[String]) -> Option<Vec<String>> {
+    (!values.is_empty()).then(|| values.to_vec())
+}
+
+fn given_number(value: i64) -> Option<i64> {
+    (value != 0).then_some(value)
 }
 
 /// The engine is already removing it (a one-off run with `--rm` that just ended):
@@ -457,24 +469,21 @@ impl Engine {
             internal: Some(network.internal),
             attachable: Some(network.attachable),
             enable_ipv6: Some(network.enable_ipv6),
-            ipam: network.ipam.as_ref().map(|plan| {
-                let text = |value: &str| (!value.is_empty()).then(|| value.to_owned());
-                bollard::models::Ipam {
-                    driver: text(&plan.driver),
-                    config: Some(
-                        plan.pools
-                            .iter()
-                            .map(|pool| bollard::models::IpamConfig {
-                                subnet: text(&pool.subnet),
-                                ip_range: text(&pool.ip_range),
-                                gateway: text(&pool.gateway),
-                                auxiliary_addresses: (!pool.aux_addresses.is_empty())
-                                    .then(|| pool.aux_addresses.clone().into_iter().collect()),
-                            })
-                            .collect(),
-                    ),
-                    options: Some(plan.options.clone().into_iter().collect()),
-                }
+            ipam: network.ipam.as_ref().map(|plan| bollard::models::Ipam {
+                driver: given(&plan.driver),
+                config: Some(
+                    plan.pools
+                        .iter()
+                        .map(|pool| bollard::models::IpamConfig {
+                            subnet: given(&pool.subnet),
+                            ip_range: given(&pool.ip_range),
+                            gateway: given(&pool.gateway),
+                            auxiliary_addresses: (!pool.aux_addresses.is_empty())
+                                .then(|| pool.aux_addresses.clone().into_iter().collect()),
+                        })
+                        .collect(),
+                ),
+                options: Some(plan.options.clone().into_iter().collect()),
             }),
             ..NetworkCreateRequest::default()
         };
@@ -674,18 +683,15 @@ impl Engine {
         let first = spec.networks.iter().next();
         let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
         let host = &spec.host;
-        let text = |value: &str| (!value.is_empty()).then(|| value.to_owned());
-        let list = |values: &[String]| (!values.is_empty()).then(|| values.to_vec());
-        let number = |value: i64| (value != 0).then_some(value);
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             entrypoint: spec.entrypoint.clone(),
             cmd: spec.command.clone(),
             env: Some(spec.environment.clone()),
-            working_dir: (!spec.working_dir.is_empty()).then(|| spec.working_dir.clone()),
-            user: (!spec.user.is_empty()).then(|| spec.user.clone()),
-            hostname: (!spec.hostname.is_empty()).then(|| spec.hostname.clone()),
-            domainname: text(&host.domainname),
+            working_dir: given(&spec.working_dir),
+            user: given(&spec.user),
+            hostname: given(&spec.hostname),
+            domainname: given(&host.domainname),
             open_stdin: Some(spec.stdin_open),
             tty: Some(spec.tty),
             labels: Some(labels),
@@ -709,17 +715,17 @@ impl Engine {
                     maximum_retry_count: Some(i64::from(spec.restart_max)),
                 }),
                 init: spec.init,
-                cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
-                cap_drop: (!spec.cap_drop.is_empty()).then(|| spec.cap_drop.clone()),
-                extra_hosts: (!spec.extra_hosts.is_empty()).then(|| spec.extra_hosts.clone()),
+                cap_add: given_list(&spec.cap_add),
+                cap_drop: given_list(&spec.cap_drop),
+                extra_hosts: given_list(&spec.extra_hosts),
                 tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
                 privileged: Some(spec.privileged),
                 readonly_rootfs: Some(spec.read_only),
-                network_mode: text(&host.network_mode)
+                network_mode: given(&host.network_mode)
                     .or_else(|| first.map(|(network, _)| network.clone())),
-                dns: list(&host.dns),
-                dns_search: list(&host.dns_search),
-                dns_options: list(&host.dns_options),
+                dns: given_list(&host.dns),
+                dns_search: given_list(&host.dns_search),
+                dns_options: given_list(&host.dns_options),
                 ulimits: (!host.ulimits.is_empty()).then(|| {
                     host.ulimits
                         .iter()
@@ -730,21 +736,21 @@ impl Engine {
                         })
                         .collect()
                 }),
-                memory: number(host.memory),
-                memory_reservation: number(host.memory_reservation),
-                nano_cpus: number(host.nano_cpus),
-                cpu_shares: number(host.cpu_shares),
-                cpuset_cpus: text(&host.cpuset),
-                pids_limit: number(host.pids_limit),
-                shm_size: number(host.shm_size),
+                memory: given_number(host.memory),
+                memory_reservation: given_number(host.memory_reservation),
+                nano_cpus: given_number(host.nano_cpus),
+                cpu_shares: given_number(host.cpu_shares),
+                cpuset_cpus: given(&host.cpuset),
+                pids_limit: given_number(host.pids_limit),
+                shm_size: given_number(host.shm_size),
                 sysctls: (!host.sysctls.is_empty())
                     .then(|| host.sysctls.clone().into_iter().collect()),
-                security_opt: list(&host.security_opt),
+                security_opt: given_list(&host.security_opt),
                 memory_swappiness: host.memory_swappiness,
-                oom_score_adj: number(host.oom_score_adj),
-                pid_mode: text(&host.pid_mode),
-                ipc_mode: text(&host.ipc_mode),
-                group_add: list(&host.group_add),
+                oom_score_adj: given_number(host.oom_score_adj),
+                pid_mode: given(&host.pid_mode),
+                ipc_mode: given(&host.ipc_mode),
+                group_add: given_list(&host.group_add),
                 devices: (!host.devices.is_empty()).then(|| {
                     host.devices
                         .iter()
@@ -757,7 +763,7 @@ impl Engine {
                 }),
                 log_config: (!host.log_driver.is_empty() || !host.log_options.is_empty()).then(
                     || HostConfigLogConfig {
-                        typ: text(&host.log_driver),
+                        typ: given(&host.log_driver),
                         config: Some(host.log_options.clone().into_iter().collect()),
                     },
                 ),

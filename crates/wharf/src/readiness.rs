@@ -167,15 +167,15 @@ pub fn wait_for_conditions(
         let instances = watch.instances();
         let mut pending = Vec::new();
         for (service, dependency) in dependencies {
-            let of_service: Vec<InstanceStatus> = instances
+            let of_service: Vec<&InstanceStatus> = instances
                 .iter()
+                .copied()
                 .filter(|i| &i.service == service)
-                .map(|i| (*i).clone())
                 .collect();
             let verdict = if of_service.is_empty() {
                 wharf_api::Verdict::Pending
             } else {
-                wharf_api::judge(&of_service, dependency.condition)
+                wharf_api::judge(of_service, dependency.condition)
             };
             match verdict {
                 wharf_api::Verdict::Met => {}
@@ -223,10 +223,7 @@ pub fn wait_started(client: &Client, name: &str, services: &[String]) -> anyhow:
             .collect();
         // Exited without ever running: its program, image or port was not there, or
         // a dependency failed. Where a chain of them began is the news.
-        let never_ran: Vec<&&InstanceStatus> = relevant
-            .iter()
-            .filter(|i| i.state == InstanceState::Exited && i.started_at_ms.is_none())
-            .collect();
+        let never_ran: Vec<&&InstanceStatus> = relevant.iter().filter(|i| i.never_ran()).collect();
         let blocked_by_another = |i: &InstanceStatus| {
             never_ran.iter().any(|other| {
                 i.message

@@ -186,21 +186,7 @@ pub fn exec_args(
         .map(|p| p.rsplit('/').next().unwrap_or(p))
         .unwrap_or_default();
     match (recipe, program) {
-        ("nginx", "nginx") if !argv.iter().skip(1).any(|a| a == "-c" || a == "-p") => {
-            let prefix = command
-                .iter()
-                .position(|a| a == "--prefix")
-                .and_then(|i| command.get(i + 1));
-            prefix.map_or_else(Vec::new, |prefix| {
-                let conf = Path::new(prefix).join("nginx.conf");
-                vec![
-                    "-p".to_owned(),
-                    prefix.clone(),
-                    "-c".to_owned(),
-                    conf.display().to_string(),
-                ]
-            })
-        }
+        ("nginx", "nginx") => nginx::exec_args(argv, command),
         _ => port.map_or_else(Vec::new, |port| probe_port_args(recipe, argv, port)),
     }
 }

@@ -164,7 +164,7 @@ pub fn run(args: &NginxArgs) -> anyhow::Result<()> {
             copy_rewritten(host, &conf_d.join(name), &rewrite)?;
         }
     }
-    let main = args.prefix.join("nginx.conf");
+    let main = main_conf(&args.prefix);
     if let Some((host, _)) = mounts.iter().find(|(_, container)| container == MAIN_CONF) {
         copy_rewritten(Path::new(host), &main, &rewrite)?;
     } else {
@@ -203,6 +203,32 @@ fn parse_pairs(values: &[String], flag: &str) -> anyhow::Result<Vec<(String, Str
                 .with_context(|| format!("{flag} {value:?}: expected A=B"))
         })
         .collect()
+}
+
+/// Where the service's nginx reads its configuration: under its own prefix.
+fn main_conf(prefix: &Path) -> PathBuf {
+    prefix.join("nginx.conf")
+}
+
+/// What `wharf exec` adds to an `nginx` given neither `-c` nor `-p`, so it tests and
+/// signals the service's nginx, not the machine's: `command` is the service's own,
+/// the recipe's entrypoint (`wharf recipe nginx --prefix DIR …`).
+pub fn exec_args(argv: &[String], command: &[String]) -> Vec<String> {
+    if argv.iter().skip(1).any(|a| a == "-c" || a == "-p") {
+        return Vec::new();
+    }
+    let prefix = command
+        .get(3..)
+        .and_then(|options| Options::parse(options).ok())
+        .and_then(|options| options.path("prefix").ok());
+    prefix.map_or_else(Vec::new, |prefix| {
+        vec![
+            "-p".to_owned(),
+            prefix.display().to_string(),
+            "-c".to_owned(),
+            main_conf(&prefix).display().to_string(),
+        ]
+    })
 }
 
 fn main_config(prefix: &Path) -> String {

@@ -463,11 +463,10 @@ fn attached(
             let all = watch.instances();
             // One that cannot start for a dependency (a migration that failed) fails
             // the `up`, as Compose's does.
-            if let Some(blocked) = all.iter().find(|i| {
-                i.state == InstanceState::Exited
-                    && i.started_at_ms.is_none()
-                    && i.message.starts_with("dependency ")
-            }) {
+            if let Some(blocked) = all
+                .iter()
+                .find(|i| i.never_ran() && i.message.starts_with("dependency "))
+            {
                 break ended(Followed::Blocked(format!(
                     "{} could not start: {}",
                     blocked.name, blocked.message
@@ -491,7 +490,7 @@ fn attached(
                     // One that never started counts as a failure, as in Compose.
                     None => exited
                         .first()
-                        .and_then(|i| i.exit_code.or(i.started_at_ms.is_none().then_some(1))),
+                        .and_then(|i| i.exit_code.or(i.never_ran().then_some(1))),
                 };
                 break ended(Followed::Ended(code));
             }
