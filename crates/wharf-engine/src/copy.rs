@@ -92,6 +92,31 @@ fn pack(source: &Path, name: &str, follow_links: bool) -> std::io::Result<Vec<u8
     builder.into_inner()
 }
 
+/// `files` as a tar archive to unpack at the container's root, each with its mode and
+/// owners; the engine makes the directories they need.
+pub fn files_archive(files: &[wharf_plan::ContainerFile]) -> std::io::Result<Vec<u8>> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut builder = tar::Builder::new(Vec::new());
+    for file in files {
+        let Ok(content) = &file.content else { continue };
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(file.mode);
+        header.set_uid(file.uid.unwrap_or(0).into());
+        header.set_gid(file.gid.unwrap_or(0).into());
+        header.set_mtime(now);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(
+            &mut header,
+            file.path.trim_start_matches('/'),
+            content.as_bytes(),
+        )?;
+    }
+    builder.into_inner()
+}
+
 /// Where the top entry of `tar` points, when it is a symbolic link.
 pub fn top_link(tar: &[u8]) -> std::io::Result<Option<String>> {
     let mut archive = tar::Archive::new(tar);

@@ -17,7 +17,7 @@ use bollard::query_parameters::{
 };
 use futures_util::{Stream, StreamExt};
 use wharf_api::Health;
-use wharf_plan::{ContainerSpec, EngineResource};
+use wharf_plan::{ContainerFile, ContainerSpec, EngineResource};
 
 use crate::diagnosis::{EngineProblem, classify};
 use crate::registry_auth::credentials_for_image;
@@ -35,6 +35,9 @@ pub enum EngineError {
         "healthcheck.start_interval needs Docker Engine v25 or later (API 1.44); this engine speaks {0}"
     )]
     StartIntervalUnsupported(String),
+    /// A secret or config that cannot be written into the container, and why.
+    #[error("{0}")]
+    ContainerFile(String),
     #[error("external {kind} {name} does not exist; create it first")]
     ExternalMissing { kind: &'static str, name: String },
     /// The engine's own words, said once (not again as a cause).
@@ -619,6 +622,14 @@ impl Engine {
                 version.major_version, version.minor_version
             )));
         }
+        if let Some(Err(why)) = spec
+            .files
+            .iter()
+            .map(|f| f.content.as_ref())
+            .find(Result::is_err)
+        {
+            return Err(EngineError::ContainerFile(why.clone()));
+        }
         let mut labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
         labels.insert(
             "com.docker.compose.container-number".to_owned(),
@@ -800,7 +811,23 @@ impl Engine {
             };
             self.docker.connect_network(network, request).await?;
         }
+        if let Err(err) = self.write_files(&created.id, &spec.files).await {
+            // A container without its secrets is not left behind to be started.
+            let _ = self.remove_with(&created.id, true).await;
+            return Err(err);
+        }
         Ok(created.id)
+    }
+
+    /// Writes the secrets and configs the spec carries as text into the container,
+    /// as Compose does before it starts one (owners kept when the file names them).
+    async fn write_files(&self, id: &str, files: &[ContainerFile]) -> Result<(), EngineError> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let keep_owners = files.iter().any(|f| f.uid.is_some() || f.gid.is_some());
+        let tar = crate::copy::files_archive(files)?;
+        self.copy_in(id, "/", tar, keep_owners).await
     }
 
     /// The project's containers, whoever created them (wharf or Docker Compose).

@@ -69,6 +69,37 @@ pub struct ContainerSpec {
     /// Its place on the host beyond mounts, networks and ports.
     #[serde(default)]
     pub host: HostSettings,
+    /// Files written into the container between its creation and its start: secrets
+    /// and configs whose text comes from a variable or the file itself, as Compose
+    /// writes them (those read from files are `mounts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<ContainerFile>,
+}
+
+/// A file the container gets written into it before it starts.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerFile {
+    /// Where, inside the container.
+    pub path: String,
+    /// The text, or why there is none (a variable not set): such a container is not
+    /// created, as Compose refuses it.
+    pub content: Result<String, String>,
+    pub mode: u32,
+    /// Owner and group, when the file names them; else root's.
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+/// Without the text: a secret's value is never written to a log.
+impl std::fmt::Debug for ContainerFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContainerFile")
+            .field("path", &self.path)
+            .field("mode", &format_args!("{:o}", self.mode))
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the engine is told of a container's place on the host beyond its mounts,

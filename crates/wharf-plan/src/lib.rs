@@ -11,8 +11,8 @@ mod graph;
 mod spec;
 
 pub use container::{
-    ContainerPort, ContainerSpec, EngineHealthcheck, EngineResource, HostSettings, IpamPool, Mount,
-    NetworkIpam,
+    ContainerFile, ContainerPort, ContainerSpec, EngineHealthcheck, EngineResource, HostSettings,
+    IpamPool, Mount, NetworkIpam,
 };
 pub use diff::{Change, ChangeReason, diff};
 pub use graph::{GraphError, start_order, stop_levels, with_dependencies, with_restart_dependents};

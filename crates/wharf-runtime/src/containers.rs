@@ -12,6 +12,7 @@ use wharf_model::{Project, Service};
 use wharf_plan::{ContainerPort, ContainerSpec, EngineHealthcheck, EngineResource, Mount};
 
 use crate::config_hash::config_hash;
+use crate::container_files::secrets_and_configs;
 
 /// The Compose version whose labels and naming wharf reproduces.
 pub const COMPOSE_VERSION: &str = "2.40.3";
@@ -68,7 +69,7 @@ pub fn container_spec(
         .collect();
     labels.insert(format!("{LABEL}.depends_on"), dependencies.join(","));
 
-    let mounts = service
+    let mut mounts: Vec<Mount> = service
         .volumes
         .iter()
         .map(|mount| Mount {
@@ -94,36 +95,8 @@ pub fn container_spec(
             }),
         })
         .collect();
-    // Secrets and configs read from files are mounted as Compose mounts them: a
-    // secret under `/run/secrets/`, a config at `/NAME`, or where `target` says.
-    let mut mounts: Vec<Mount> = mounts;
-    let file_mounts = [
-        (&service.secrets, &project.secrets, "/run/secrets/"),
-        (&service.configs, &project.configs, "/"),
-    ];
-    for (references, defined, under) in file_mounts {
-        for reference in references {
-            let Some(file) = defined
-                .get(&reference.source)
-                .map(|d| d.file.as_str())
-                .filter(|f| !f.is_empty())
-            else {
-                continue;
-            };
-            let target = match reference.target.as_str() {
-                "" => format!("{under}{}", reference.source),
-                absolute if absolute.starts_with('/') => absolute.to_owned(),
-                relative => format!("{under}{relative}"),
-            };
-            mounts.push(Mount {
-                kind: "bind".to_owned(),
-                source: file.to_owned(),
-                target,
-                read_only: true,
-                options: String::new(),
-            });
-        }
-    }
+    let (file_mounts, files) = secrets_and_configs(project, service, &loaded.environment);
+    mounts.extend(file_mounts);
     let host = host_settings(project, service);
     let networks = service
         .networks
@@ -218,6 +191,7 @@ pub fn container_spec(
         image_entrypoint: Vec::new(),
         image_command: Vec::new(),
         renew_anonymous_volumes: false,
+        files,
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod backend;
 mod config_hash;
+mod container_files;
 mod containers;
 mod data_dir;
 mod lowering;

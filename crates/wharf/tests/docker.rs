@@ -187,7 +187,7 @@ fn wharf_creates_what_compose_creates() {
 
 /// The container's place on the host, as the engine has it from each tool for one
 /// file: network modes, name resolution, limits, kernel settings, logging, tmpfs, and
-/// secrets and configs mounted from files.
+/// secrets and configs, mounted from files or written in from a variable or the file.
 #[test]
 fn containers_get_the_host_settings_compose_gives_them() {
     if !engine_ready() {
@@ -210,8 +210,8 @@ fn containers_get_the_host_settings_compose_gives_them() {
     group_add: ["100"]
     tmpfs: ["/run/t2:size=1m,mode=1777"]
     logging: {{driver: json-file, options: {{max-size: 1m, max-file: "2"}}}}
-    secrets: [token, {{source: token, target: /etc/custom-token}}]
-    configs: [appconf]
+    secrets: [token, {{source: token, target: /etc/custom-token}}, {{source: envtoken, uid: "1000", gid: "1001", mode: 0400}}]
+    configs: [appconf, inline]
     deploy: {{resources: {{limits: {{memory: 32m, cpus: "0.5", pids: 100}}, reservations: {{memory: 16m}}}}}}
     networks: {{front: {{ipv4_address: 172.31.251.10}}}}
     volumes: [scratch:/scratch, {{type: tmpfs, target: /big, tmpfs: {{size: 2m}}}}]
@@ -227,8 +227,10 @@ fn containers_get_the_host_settings_compose_gives_them() {
     network_mode: none
 secrets:
   token: {{file: ./token.txt}}
+  envtoken: {{environment: WHARF_TEST_TOKEN}}
 configs:
   appconf: {{file: ./app.conf}}
+  inline: {{content: "inline=1\n"}}
 networks:
   front:
     driver_opts: {{com.docker.network.driver.mtu: "1400"}}
@@ -241,6 +243,7 @@ volumes:
     let stack = Stack::new(&file);
     std::fs::write(stack.dir.path().join("token.txt"), "s3cret\n").unwrap();
     std::fs::write(stack.dir.path().join("app.conf"), "conf=1\n").unwrap();
+    std::fs::write(stack.dir.path().join(".env"), "WHARF_TEST_TOKEN=from-env\n").unwrap();
     let fields = "{{json .HostConfig.Dns}} {{json .HostConfig.DnsSearch}} {{.HostConfig.Memory}} \
         {{.HostConfig.MemoryReservation}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} \
         {{.HostConfig.ShmSize}} {{json .HostConfig.Sysctls}} {{json .HostConfig.SecurityOpt}} \
@@ -267,10 +270,10 @@ volumes:
             .args([
                 "exec",
                 &format!("{project}-main-1"),
-                "cat",
-                "/run/secrets/token",
-                "/etc/custom-token",
-                "/appconf",
+                "sh",
+                "-c",
+                "cat /run/secrets/token /etc/custom-token /appconf /run/secrets/envtoken; echo; \
+                 cat /inline; stat -c '%n %a %u %g' /run/secrets/envtoken /inline",
             ])
             .output()
             .unwrap();
@@ -361,7 +364,10 @@ volumes:
     );
     assert_eq!(ours.3, "container:MAIN", "side shares main's network");
     assert_eq!(ours.4, "none");
-    assert_eq!(ours.5, "s3cret\ns3cret\nconf=1\n");
+    assert_eq!(
+        ours.5,
+        "s3cret\ns3cret\nconf=1\nfrom-env\ninline=1\n/run/secrets/envtoken 400 1000 1001\n/inline 444 0 0\n"
+    );
 }
 
 /// wharf's `ps --format json` has Compose's fields, with Compose's values for all the
