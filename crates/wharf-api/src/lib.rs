@@ -8,6 +8,7 @@
 mod build_id;
 mod client;
 mod columns;
+mod compose_event;
 mod compose_json;
 mod dependency_condition;
 mod go_template;
@@ -20,6 +21,7 @@ mod wire;
 pub use build_id::build_id;
 pub use client::{Client, ClientError, LineStream};
 pub use columns::aligned_columns;
+pub use compose_event::ComposeEvents;
 pub use compose_json::{
     COMPOSE_STATES, compose_state, compose_state_of, ls_entry, ps_line, with_listed_fields,
     with_spec_fields,

@@ -1516,14 +1516,22 @@ services:
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // Compose's actions for a stop, each with the event as wharfd sent it.
+    let actions: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "container" && e["service"] == "web")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["kill", "die", "stop"], "{json}");
     assert!(
-        events
-            .iter()
-            .any(|e| e["type"] == "instance" && e["instance"]["state"] == "stopped"),
+        events.iter().any(|e| e["action"] == "stop"
+            && e["id"] == "waiting-web-1"
+            && e["attributes"]["name"] == "waiting-web-1"
+            && e["wharf"]["instance"]["state"] == "stopped"),
         "{json}"
     );
     assert!(
-        events.iter().all(|e| e["seq"].as_u64() > Some(0)),
+        events.iter().all(|e| e["wharf"]["seq"].as_u64() > Some(0)),
         "no snapshot: {json}"
     );
     let lines = String::from_utf8_lossy(&text.wait_with_output().unwrap().stdout).into_owned();

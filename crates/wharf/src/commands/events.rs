@@ -1,9 +1,10 @@
 //! `wharf events`: what happens to the project's instances as it happens, from
-//! wharfd's event stream, one line each (`--json`: the events as wharfd sends them).
+//! wharfd's event stream, one line each (`--json`: in Compose's shape, each with the
+//! event as wharfd sent it).
 
 use std::process::ExitCode;
 
-use wharf_api::{Change, Event, InstanceStatus, now_ms};
+use wharf_api::{Change, ComposeEvents, Event, InstanceStatus, now_ms};
 
 use crate::cli::EventsArgs;
 use crate::daemon_client;
@@ -29,24 +30,28 @@ pub fn run(settings: &Settings, args: &EventsArgs) -> anyhow::Result<ExitCode> {
     let stream =
         client.stream::<Event>(&format!("{}/events?project={name}", wharf_api::API_PREFIX))?;
     let mut live = false;
+    let mut compose_events = ComposeEvents::default();
     for event in stream {
         let event = event?;
         // The opening snapshot is how things are, not something that happened.
         if !live {
             live = event.change == Change::Live;
+            compose_events.note(&event);
             continue;
         }
         let at = rfc3339_ms(&event.time).unwrap_or_else(now_ms);
         if until.is_some_and(|until| at > until) {
             break;
         }
-        if since.is_some_and(|since| at < since)
-            || (!args.services.is_empty() && !concerns(&event.change, &args.services))
-        {
-            continue;
-        }
-        if args.json {
-            println!("{}", serde_json::to_string(&event)?);
+        let shown = since.is_none_or(|since| at >= since)
+            && (args.services.is_empty() || concerns(&event.change, &args.services));
+        if !shown {
+            // Still how each instance now is, for what the next event says happened.
+            compose_events.note(&event);
+        } else if args.json {
+            for line in compose_events.lines(&event) {
+                println!("{}", serde_json::to_string(&line)?);
+            }
         } else if let Some(line) = line(&event) {
             println!("{line}");
         }
