@@ -122,6 +122,10 @@ pub struct ProjectVolume {
     pub volume: String,
     pub driver: String,
     pub mountpoint: String,
+    /// `local` or `global`.
+    pub scope: String,
+    /// Its labels, sorted by name.
+    pub labels: Vec<(String, String)>,
 }
 
 /// A container of the project as the engine lists it.
@@ -923,6 +927,12 @@ impl Engine {
                 name: v.name,
                 driver: v.driver,
                 mountpoint: v.mountpoint,
+                scope: v.scope.map(|s| s.to_string()).unwrap_or_default(),
+                labels: {
+                    let mut labels: Vec<(String, String)> = v.labels.into_iter().collect();
+                    labels.sort();
+                    labels
+                },
             })
             .collect())
     }

@@ -1955,6 +1955,22 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
         .args(["rmi", "-f", "wharf-test/committed:1"])
         .output();
     assert_eq!(stack.ok(&["volumes", "-q"]), "flags_shared\n");
+    // Compose's fields and values for the volume (wharf adds the file's name for it);
+    // the engine gives the labels in no fixed order.
+    let mut ours: Value =
+        serde_json::from_str(&stack.ok(&["volumes", "--format", "json"])).unwrap();
+    let mut theirs: Value =
+        serde_json::from_str(&compose(&stack, &["volumes", "--format", "json"])).unwrap();
+    assert_eq!(ours["volume"], "shared");
+    for line in [&mut ours, &mut theirs] {
+        let object = line.as_object_mut().unwrap();
+        object.remove("volume");
+        let mut labels: Vec<&str> = object["Labels"].as_str().unwrap().split(',').collect();
+        labels.sort_unstable();
+        let labels = labels.join(",");
+        object.insert("Labels".to_owned(), Value::from(labels));
+    }
+    assert_eq!(ours, theirs);
     // -d: started and left to run.
     stack.ok(&["exec", "-d", "app", "sh", "-c", "sleep 1; touch /detached"]);
     eventually("the detached exec ran", Duration::from_secs(10), || {

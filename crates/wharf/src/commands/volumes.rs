@@ -12,12 +12,15 @@ use crate::output::aligned_table;
 use crate::project_ref;
 use crate::settings::Settings;
 
-/// One volume: (driver, name, where its data is, the file's name for it).
+/// One volume: (driver, name, where its data is, the file's name for it, and the
+/// engine's scope and labels: `local` and none for a native one's directory).
 struct Listed {
     driver: String,
     name: String,
     mountpoint: String,
     volume: String,
+    scope: String,
+    labels: Vec<(String, String)>,
 }
 
 pub fn run(settings: &Settings, args: &VolumesArgs) -> anyhow::Result<ExitCode> {
@@ -55,6 +58,8 @@ pub fn run(settings: &Settings, args: &VolumesArgs) -> anyhow::Result<ExitCode> 
                     name: volume.name,
                     mountpoint: volume.mountpoint,
                     volume: volume.volume,
+                    scope: volume.scope,
+                    labels: volume.labels,
                 });
             }
         }
@@ -75,6 +80,8 @@ pub fn run(settings: &Settings, args: &VolumesArgs) -> anyhow::Result<ExitCode> 
                 name: volume.clone(),
                 mountpoint: dir.display().to_string(),
                 volume,
+                scope: "local".to_owned(),
+                labels: Vec::new(),
             });
         }
     }
@@ -84,10 +91,28 @@ pub fn run(settings: &Settings, args: &VolumesArgs) -> anyhow::Result<ExitCode> 
         }
     } else if args.format.format == ListFormat::Json {
         for volume in &listed {
-            // Compose's fields, as `docker compose volumes --format json` prints them.
+            // Compose's fields, as `docker compose volumes --format json` prints them
+            // (what the engine's list does not know is `N/A` there too).
+            let labels: Vec<String> = volume
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             println!(
                 "{}",
-                json!({"Name": volume.name, "Driver": volume.driver, "Mountpoint": volume.mountpoint, "volume": volume.volume})
+                json!({
+                    "Availability": "N/A",
+                    "Driver": volume.driver,
+                    "Group": "N/A",
+                    "Labels": labels.join(","),
+                    "Links": "N/A",
+                    "Mountpoint": volume.mountpoint,
+                    "Name": volume.name,
+                    "Scope": volume.scope,
+                    "Size": "N/A",
+                    "Status": "N/A",
+                    "volume": volume.volume,
+                })
             );
         }
     } else {
