@@ -75,8 +75,13 @@ pub async fn run(
         engine: &engine,
         id: &id,
     };
-    if let Err(interrupted) = hooks::after_start(&shared, &key, &spec, &target, &mut commands).await
-    {
+    // Hooks follow a start; one found running had its own when it started.
+    let hooked = if running {
+        Ok(())
+    } else {
+        hooks::after_start(&shared, &key, &spec, &target, &mut commands).await
+    };
+    if let Err(interrupted) = hooked {
         let ending = interrupted.ending();
         if let Some(signal) = ending.signal {
             let _ = engine.kill(&id, signal.as_str()).await;

@@ -2337,7 +2337,7 @@ services:
     image: {IMAGE}
     command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
     post_start:
-      - command: sh -c 'echo "$$WHO as $$(id -u) in $$(pwd)" > /hooked; echo hooked'
+      - command: sh -c 'echo "$$WHO as $$(id -u) in $$(pwd)" >> /hooked; echo hooked'
         environment: [WHO=post_start]
         user: "0"
         working_dir: /bin
@@ -2372,6 +2372,15 @@ services:
     assert!(stack.ok(&["logs", "app"]).contains("post_start: hooked"));
     stack.ok(&["stop", "app"]);
     assert!(stack.ok(&["logs", "app"]).contains("pre_stop: draining"));
+    stack.ok(&["down"]);
+    // A container found running (Compose started it and ran its hook) is taken over
+    // without running the hook again.
+    compose(&stack, &["up", "-d", "app"]);
+    stack.ok(&["up", "-d", "app"]);
+    assert_eq!(
+        stack.ok(&["exec", "-T", "app", "cat", "/hooked"]),
+        "post_start as 0 in /bin\n"
+    );
     stack.ok(&["down"]);
 }
 
