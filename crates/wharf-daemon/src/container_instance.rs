@@ -51,9 +51,14 @@ pub async fn run(
         Err(err) => return shared.mark_not_started(&key, err.to_string(), None),
     };
     let engine_news = shared.engine_nudges.follow(&id);
-    // A container started again keeps its earlier runs' lines: what it says from here
-    // on is new (taken before the start, so its first words are not lost).
-    let starting_ms = now_ms();
+    // A container wharf did not just create keeps the lines already copied from it;
+    // what it said that was not (all of it, when Compose ran it) is copied now. Asked
+    // before this run's first note and first words.
+    let copied_until = if fresh {
+        None
+    } else {
+        shared.last_log_ms(&key)
+    };
     // One found running (Compose started it, or wharfd before a restart) is followed
     // as it runs, and said so.
     let running = !fresh && engine.state(&id).await.is_ok_and(|s| s.running);
@@ -103,7 +108,7 @@ pub async fn run(
         key.clone(),
         Arc::clone(&engine),
         id.clone(),
-        (!fresh).then_some(starting_ms),
+        copied_until,
         output_ended,
     ));
     let checked = container
@@ -357,16 +362,14 @@ async fn follow(
             if last.as_ref().is_some_and(|seen| time <= *seen) {
                 continue; // already copied before the stream resumed
             }
+            let at = time.ms().unwrap_or_else(now_ms);
             last = Some(time);
-            shared.log(
-                &key,
-                if stderr {
-                    LogStream::Stderr
-                } else {
-                    LogStream::Stdout
-                },
-                line,
-            );
+            let stream = if stderr {
+                LogStream::Stderr
+            } else {
+                LogStream::Stdout
+            };
+            shared.log_at(&key, stream, line, at);
         }
         ended.send_modify(|n| *n += 1);
         since = last.as_ref().and_then(LogTime::unix_seconds).or(since);

@@ -146,6 +146,20 @@ impl LogBook {
         lines
     }
 
+    /// When the newest stored line of `service`'s replica `replica` was written.
+    pub fn last_line_ms(&self, service: &str, replica: u32) -> Option<u64> {
+        let path = self.path(service);
+        [path.clone(), rotated(&path)].iter().find_map(|file| {
+            let mut last = None;
+            for_each_stored(file, |line| {
+                if line.replica == replica {
+                    last = Some(line.time_ms);
+                }
+            });
+            last
+        })
+    }
+
     fn stored_services(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return Vec::new();

@@ -342,19 +342,30 @@ impl Shared {
     }
 
     pub fn log(&self, key: &InstanceKey, stream: LogStream, line: String) {
-        let logs = self
-            .projects()
-            .get(&key.project)
-            .map(|p| Arc::clone(&p.logs));
-        if let Some(logs) = logs {
+        self.log_at(key, stream, line, now_ms());
+    }
+
+    /// Logs a line said at `time_ms` (by the engine's clock, for a container's output).
+    pub fn log_at(&self, key: &InstanceKey, stream: LogStream, line: String, time_ms: u64) {
+        if let Some(logs) = self.logs_of(&key.project) {
             logs.write(LogLine {
                 service: key.service.clone(),
                 replica: key.replica,
                 stream,
-                time_ms: now_ms(),
+                time_ms,
                 line,
             });
         }
+    }
+
+    /// When the newest line the instance's log holds was written.
+    pub fn last_log_ms(&self, key: &InstanceKey) -> Option<u64> {
+        self.logs_of(&key.project)?
+            .last_line_ms(&key.service, key.replica)
+    }
+
+    fn logs_of(&self, project: &str) -> Option<Arc<LogBook>> {
+        self.projects().get(project).map(|p| Arc::clone(&p.logs))
     }
 
     /// Resolves once no instance of `project` has run (or waited, or restarted) for

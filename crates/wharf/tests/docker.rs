@@ -628,6 +628,18 @@ fn each_tool_takes_down_what_the_other_started() {
     compose(&stack, &["scale", "db=2"]);
     let extra = docker_json(&["inspect", "--format", "{{json .Id}}", "wharfcross-db-2"]);
     let before: Vec<String> = ids().into_iter().filter(|id| *id != extra).collect();
+    // Something said while Compose ran it (on its first process's output).
+    let said = Command::new("docker")
+        .args([
+            "exec",
+            "wharfcross-web-1",
+            "sh",
+            "-c",
+            "echo said-under-compose > /proc/1/fd/1",
+        ])
+        .output()
+        .unwrap();
+    assert!(said.status.success(), "{said:?}");
     let up = stack.wharf(&["up", "-d"]);
     let said = String::from_utf8_lossy(&up.stderr);
     assert!(up.status.success(), "{said}");
@@ -642,10 +654,25 @@ fn each_tool_takes_down_what_the_other_started() {
         "the containers Compose started run on, but the extra one"
     );
     // Its log says it was taken over as it ran, not that wharf started it.
-    let said = stack.ok(&["logs", "web"]);
-    assert!(
-        said.contains("container wharfcross-web-1 was running: followed as it runs"),
-        "{said}"
+    // What it said before is in its log, once, before that note; and not again once
+    // wharf restarts it.
+    let logged = || stack.ok(&["logs", "web"]);
+    eventually(
+        "the earlier output is copied",
+        Duration::from_secs(5),
+        || logged().contains("said-under-compose"),
+    );
+    let said = logged();
+    let note = said
+        .find("container wharfcross-web-1 was running: followed as it runs")
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(said.find("said-under-compose") < Some(note), "{said}");
+    stack.ok(&["restart", "web"]);
+    assert_eq!(
+        logged().matches("said-under-compose").count(),
+        1,
+        "{}",
+        logged()
     );
     stack.ok(&["down", "-v", "--yes"]);
     assert!(gone(), "wharf down removed Compose's containers");
