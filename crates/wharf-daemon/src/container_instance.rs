@@ -18,6 +18,9 @@ use crate::shared::Shared;
 use wharf_engine::{ContainerState, Engine, LogTime};
 
 const FIRST_POLL: Duration = Duration::from_millis(5);
+/// How long after its start a container's exit is waited for (beside the engine's
+/// news and the looks): longer than `--wait` takes to count a start as settled.
+const EARLY_EXIT_WATCH: Duration = Duration::from_secs(2);
 const STARTING_POLL_CAP: Duration = Duration::from_millis(250);
 const STEADY_POLL: Duration = Duration::from_secs(1);
 /// How long an exit waits for the output before it to be copied into the log.
@@ -76,6 +79,25 @@ pub async fn run(
         }
         shared.log(&key, LogStream::Wharf, format!("container {name} started"));
     }
+    // The engine's news of an exit can come before its stream is heard (a daemon just
+    // started): the first moments of a run are also watched by waiting on the
+    // container, so a crash on start is seen at once and `--wait` never takes it for
+    // a start.
+    tokio::spawn({
+        let (engine, nudges, id) = (
+            Arc::clone(&engine),
+            Arc::clone(&shared.engine_nudges),
+            id.clone(),
+        );
+        async move {
+            if tokio::time::timeout(EARLY_EXIT_WATCH, engine.stopped(&id))
+                .await
+                .is_ok()
+            {
+                nudges.nudge(&id);
+            }
+        }
+    });
     let target = Target::Container {
         engine: &engine,
         id: &id,

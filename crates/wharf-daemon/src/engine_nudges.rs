@@ -32,7 +32,7 @@ impl EngineNudges {
         }
     }
 
-    fn nudge(&self, id: &str) {
+    pub fn nudge(&self, id: &str) {
         if let Some(notify) = self.lock().get(id) {
             // A permit is kept when the driver is busy: it looks once more after.
             notify.notify_one();

@@ -991,6 +991,13 @@ impl Engine {
         Ok(())
     }
 
+    /// Resolves once the started container `id` is not running (at once when it has
+    /// already ended), or the engine cannot say.
+    pub async fn stopped(&self, id: &str) {
+        let options = bollard::query_parameters::WaitContainerOptions::default();
+        let _ = self.docker.wait_container(id, Some(options)).next().await;
+    }
+
     /// Stops with the container's stop signal, then SIGKILL after `grace`.
     pub async fn stop(&self, name: &str, grace: Duration) -> Result<(), EngineError> {
         let options = StopContainerOptions {

@@ -24,6 +24,10 @@ pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_mins(2);
 /// ready: one that crashes on start would otherwise be ready for an instant.
 const SETTLE: Duration = Duration::from_millis(100);
 
+/// The same for a container: the engine says one runs for a while after it ended
+/// (170 ms seen on a busy machine), and Compose's `--wait` first looks after 500 ms.
+const CONTAINER_SETTLE: Duration = Duration::from_millis(500);
+
 /// After this long, a process that listens, but not on its published port, is taken
 /// to have chosen another port: waiting longer for it would be in vain.
 const WRONG_PORT_AFTER_MS: u64 = 10_000;
@@ -281,7 +285,12 @@ fn awaiting(instance: &InstanceStatus, now: u64) -> Option<String> {
                 ));
             }
             let running_for = instance.started_at_ms.map_or(0, |t| now.saturating_sub(t));
-            (waited.next().is_none() && u128::from(running_for) < SETTLE.as_millis())
+            let settle = if instance.container_id.is_empty() {
+                SETTLE
+            } else {
+                CONTAINER_SETTLE
+            };
+            (waited.next().is_none() && u128::from(running_for) < settle.as_millis())
                 .then(|| "it to keep running".to_owned())
         }
         (InstanceState::Waiting, _) => Some("its dependencies".to_owned()),

@@ -2411,6 +2411,27 @@ services:
     stack.ok(&["down"]);
 }
 
+/// A container that ends at once is not taken for started by `--wait`, even by a
+/// daemon just started (whose engine news may not flow yet), though the engine says
+/// it runs for a while after it ended.
+#[test]
+fn up_wait_fails_on_a_container_that_ends_at_once() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        "name: wharfcrash\nservices:\n  crasher:\n    image: {IMAGE}\n    command: [\"sh\", \"-c\", \"echo boom; exit 3\"]\n"
+    ));
+    let up = stack.wharf(&["up", "-d", "--wait", "--backend", "docker"]);
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert_eq!(up.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("wharfcrash-crasher-1 failed: exited (3)"),
+        "{said}"
+    );
+    stack.ok(&["down", "--yes"]);
+}
+
 #[test]
 fn a_udp_port_is_published_shown_and_not_waited_on_as_tcp() {
     if !engine_ready() {
