@@ -359,7 +359,7 @@ impl Supervisor {
                 if self.create_missing(&spec.name, &service).await? {
                     created.insert(service);
                 }
-            } else if self.start_missing(&spec.name, &service) {
+            } else if self.start_missing(&spec.name, &service, Dependencies::Start) {
                 started.insert(service);
             }
         }
@@ -522,14 +522,18 @@ impl Supervisor {
     }
 
     /// Starts the replicas of `service` that have no active instance; true if any did.
-    fn start_missing(&self, project_name: &str, service: &str) -> bool {
+    fn start_missing(&self, project_name: &str, service: &str, dependencies: Dependencies) -> bool {
         let mut projects = self.shared.projects();
         let Some(project) = projects.get_mut(project_name) else {
             return false;
         };
-        let Some(spec) = project.spec.services.get(service).cloned() else {
+        let Some(mut spec) = project.spec.services.get(service).cloned() else {
             return false;
         };
+        if dependencies == Dependencies::Leave {
+            // Restarted as Compose restarts: whatever became of what it depends on.
+            spec.depends_on.clear();
+        }
         let mut any = false;
         for replica in 1..=spec.replicas {
             let slot = (service.to_owned(), replica);
@@ -1128,7 +1132,7 @@ impl Supervisor {
             .emit(name, project_change("start", services));
         for service in start_order(&spec.services)? {
             if chosen.contains(&service) {
-                self.start_missing(name, &service);
+                self.start_missing(name, &service, dependencies);
             }
         }
         Ok(())
@@ -1343,7 +1347,8 @@ fn choose(spec: &ProjectSpec, services: &[String]) -> Result<BTreeSet<String>, S
 /// nothing: the grace given to containers wharf did not make.
 const COMPOSE_STOP_GRACE: Duration = Duration::from_secs(10);
 
-/// Whether `start` also starts what the named services depend on.
+/// Whether `start` also starts what the named services depend on and waits for them
+/// (`start`), or leaves them as they are (`restart`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Dependencies {
     Start,

@@ -630,6 +630,18 @@ services:
     assert_ne!(before[0], after[0], "db restarted");
     assert_ne!(before[1], after[1], "app asked to restart with db");
     assert_eq!(before[2], after[2], "report did not ask");
+    // Restarted whatever became of what it depends on: the seed's ended instance
+    // removed, app still comes back, as Compose restarts a container.
+    let seeds = seeded();
+    stack.ok(&["rm", "-f", "seed"]);
+    stack.ok(&["restart", "app"]);
+    eventually("app runs again", Duration::from_secs(5), || {
+        stack
+            .ps()
+            .iter()
+            .any(|i| i["service"] == "app" && i["state"] == "running")
+    });
+    assert_eq!(seeded(), seeds, "the seed not run again");
 }
 
 #[test]
