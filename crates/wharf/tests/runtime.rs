@@ -644,6 +644,48 @@ services:
     assert_eq!(seeded(), seeds, "the seed not run again");
 }
 
+/// As Compose's `up -d`: a service left running still waits for a migration this `up`
+/// ran again, and its failure fails the `up`.
+#[test]
+fn up_waits_for_a_migration_run_again_under_a_running_service() {
+    let stack = Stack::new(
+        r#"name: migrating
+services:
+  migrate:
+    image: debian
+    environment: {RUN: "1"}
+    x-wharf: {process: {command: ["sh", "-c", "sleep 0.5; exit ${MIGRATE_EXIT:-0}"]}}
+  web:
+    image: debian
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+    x-wharf: {process: {command: ["sleep", "600"]}}
+"#,
+    );
+    stack.ok(&["up", "-d"]);
+    let file = stack.dir.path().join("compose.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("RUN: \"1\"", "RUN: \"2\"")).unwrap();
+    stack.ok(&["up", "-d"]);
+    let migrate = stack
+        .ps()
+        .into_iter()
+        .find(|i| i["service"] == "migrate")
+        .unwrap();
+    assert_eq!(migrate["state"], "exited", "ran to its end first: {migrate}");
+    let failed = stack
+        .command(&["up", "-d"])
+        .env("MIGRATE_EXIT", "4")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("dependency migrate did not complete successfully (exit code 4)"),
+        "{said}"
+    );
+}
+
 #[test]
 fn attached_up_prints_prefixed_logs_and_exits_with_the_chosen_services_code() {
     let stack = Stack::new(

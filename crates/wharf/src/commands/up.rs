@@ -178,6 +178,11 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|(name, service)| (name.clone(), service.replicas))
         .collect();
+    let depends_on: BTreeMap<String, BTreeMap<String, wharf_plan::Dependency>> = spec
+        .services
+        .iter()
+        .map(|(name, service)| (name.clone(), service.depends_on.clone()))
+        .collect();
     let client = daemon_client::connect(paths)?;
     let since = now_ms();
     let mode = match (args.no_start, dry_run) {
@@ -270,10 +275,21 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             )
         })
         .collect();
+    let timeout = args
+        .wait_timeout
+        .filter(|_| args.wait)
+        .map_or(DEFAULT_WAIT_TIMEOUT, Duration::from_secs);
+    if args.wait || args.detach {
+        wait_for_restarted_dependencies(
+            &client,
+            &name,
+            &response.changes,
+            &depends_on,
+            timeout,
+            &settings.printer,
+        )?;
+    }
     if args.wait {
-        let timeout = args
-            .wait_timeout
-            .map_or(DEFAULT_WAIT_TIMEOUT, Duration::from_secs);
         return wait(&client, &name, &selected, timeout, &settings.printer);
     }
     if args.detach {
@@ -284,6 +300,37 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     attached(&client, &name, since, args, settings)
+}
+
+/// As Compose's `up`, which waits on each service's dependencies before it starts it,
+/// even one that runs on: a service this `up` left running waits for what it depends
+/// on that this `up` started again (a migration run anew) to meet its condition.
+fn wait_for_restarted_dependencies(
+    client: &Client,
+    name: &str,
+    changes: &[wharf_api::ServiceChange],
+    depends_on: &BTreeMap<String, BTreeMap<String, wharf_plan::Dependency>>,
+    timeout: Duration,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let restarted: BTreeSet<&str> = changes
+        .iter()
+        .filter(|c| !matches!(c.action, ChangeAction::Keep | ChangeAction::Remove))
+        .map(|c| c.service.as_str())
+        .collect();
+    for kept in changes.iter().filter(|c| c.action == ChangeAction::Keep) {
+        let waited: BTreeMap<String, wharf_plan::Dependency> = depends_on
+            .get(&kept.service)
+            .into_iter()
+            .flatten()
+            .filter(|(dependency, _)| restarted.contains(dependency.as_str()))
+            .map(|(dependency, condition)| (dependency.clone(), *condition))
+            .collect();
+        if !waited.is_empty() {
+            crate::readiness::wait_for_conditions(client, name, &waited, timeout, printer)?;
+        }
+    }
+    Ok(())
 }
 
 /// What `--dry-run` says `up` (or `create`, `no_start`) would do to a service.
