@@ -59,6 +59,11 @@ impl Environment {
         }
     }
 
+    /// Sets `name` to `value`, over what the files and the shell said.
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.vars.insert(name.to_owned(), value.to_owned());
+    }
+
     pub fn vars(&self) -> &BTreeMap<String, String> {
         &self.vars
     }

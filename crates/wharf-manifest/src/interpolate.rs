@@ -225,6 +225,15 @@ pub fn interpolate_tree(
     interpolate_at(node, vars, &TreePath::Root(""))
 }
 
+/// Interpolates one part of a file, which `path` names in errors (`name`).
+pub fn interpolate_part(
+    node: &mut crate::node::Node,
+    vars: &dyn Variables,
+    path: &str,
+) -> crate::error::Result<()> {
+    interpolate_at(node, vars, &TreePath::Root(path))
+}
+
 /// `path` names the node in errors (`services.web.image`).
 fn interpolate_at(
     node: &mut crate::node::Node,

@@ -11,7 +11,7 @@ use crate::canonical::canonicalize;
 use crate::discovery::{find_files, normalize_project_name, validate_project_name};
 use crate::environment::Environment;
 use crate::error::{Error, Result};
-use crate::interpolate::{VariableUse, interpolate_tree, variables_used};
+use crate::interpolate::{VariableUse, interpolate_part, interpolate_tree, variables_used};
 use crate::merge::{merge, strip_tags};
 use crate::node::{Key, Map, Node, Value};
 use crate::schema;
@@ -104,7 +104,14 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
             .map_or_else(|| shell_dir.clone(), Path::to_path_buf),
     };
     let env_files = env_files(options, &project_dir);
-    let env = Environment::load(&options.shell, &env_files)?;
+    let mut env = Environment::load(&options.shell, &env_files)?;
+    let documents = files
+        .iter()
+        .map(|path| Ok((path.clone(), read_documents(options, path)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let name = project_name(options, &env, &documents, &project_dir)?;
+    // As Compose: the files are interpolated knowing the project's name.
+    env.set("COMPOSE_PROJECT_NAME", &name);
     let mut context = Context {
         options,
         env: &env,
@@ -113,9 +120,8 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         including: Vec::new(),
         project_dir: project_dir.clone(),
     };
-    let mut root = context.load_tree(&files, &project_dir)?;
+    let mut root = context.merge_documents(documents, &project_dir)?;
 
-    let name = project_name(options, &env, &root, &project_dir)?;
     let home = env.vars().get("HOME").cloned();
     if !options.keep_relative_paths {
         paths::absolutize(&mut root, &project_dir, home.as_deref());
@@ -260,11 +266,12 @@ fn active_profiles(options: &LoadOptions, env: &Environment) -> Vec<String> {
         .collect()
 }
 
-/// `-p` > `COMPOSE_PROJECT_NAME` > `name:` > the project directory's name.
+/// `-p` > `COMPOSE_PROJECT_NAME` > `name:` (the last file's that has one, its
+/// variables filled before the name is known) > the project directory's name.
 fn project_name(
     options: &LoadOptions,
     env: &Environment,
-    root: &Node,
+    documents: &[(PathBuf, Vec<Node>)],
     project_dir: &Path,
 ) -> Result<String> {
     if let Some(name) = &options.project_name {
@@ -279,15 +286,25 @@ fn project_name(
         validate_project_name(name)?;
         return Ok(name.clone());
     }
-    if let Some(node) = root.as_map().and_then(|m| m.get("name")) {
+    let written = documents
+        .iter()
+        .flat_map(|(_, documents)| documents)
+        .filter_map(|document| document.as_map()?.get("name"))
+        .next_back();
+    if let Some(node) = written {
+        let mut node = node.clone();
+        if options.interpolate {
+            interpolate_part(&mut node, env, "name")?;
+        }
         let name = node
             .as_str()
-            .ok_or_else(|| Error::at(&node.span, "name must be a string"))?;
+            .ok_or_else(|| Error::at(&node.span, "name must be a string"))?
+            .to_owned();
         if options.skip_normalization {
-            return Ok(name.to_owned());
+            return Ok(name);
         }
         // Compose normalizes a `name:` from the file rather than rejecting it.
-        let normalized = normalize_project_name(name);
+        let normalized = normalize_project_name(&name);
         validate_project_name(&normalized).map_err(|e| e.or_at(&node.span))?;
         return Ok(normalized);
     }
@@ -338,8 +355,24 @@ impl Context<'_> {
 
     /// Reads, processes and merges `files` into one canonical tree.
     pub fn load_tree(&mut self, files: &[PathBuf], project_dir: &Path) -> Result<Node> {
+        let documents = files
+            .iter()
+            .map(|path| Ok((path.clone(), self.read_documents(path)?)))
+            .collect::<Result<Vec<_>>>()?;
+        self.merge_documents(documents, project_dir)
+    }
+
+    /// Processes the documents read from each file and merges them into one
+    /// canonical tree.
+    pub fn merge_documents(
+        &mut self,
+        files: Vec<(PathBuf, Vec<Node>)>,
+        project_dir: &Path,
+    ) -> Result<Node> {
+        let paths: Vec<PathBuf> = files.iter().map(|(path, _)| path.clone()).collect();
         let mut root: Option<Node> = None;
-        for path in files {
+        for (path, documents) in files {
+            let path = &path;
             if self.including.contains(path) {
                 let chain: Vec<String> = self
                     .including
@@ -356,7 +389,7 @@ impl Context<'_> {
             let own_dir = path
                 .parent()
                 .filter(|_| self.options.self_relative.contains(path));
-            for document in self.read_documents(path)? {
+            for document in documents {
                 let mut document = self.process_document(document, path, project_dir)?;
                 if let Some(dir) = own_dir {
                     let home = self.env.vars().get("HOME").map(String::as_str);
@@ -375,7 +408,7 @@ impl Context<'_> {
         root.ok_or_else(|| {
             Error::new(format!(
                 "empty compose file: {}",
-                files
+                paths
                     .iter()
                     .map(|f| f.display().to_string())
                     .collect::<Vec<_>>()
@@ -385,29 +418,7 @@ impl Context<'_> {
     }
 
     pub fn read_documents(&self, path: &Path) -> Result<Vec<Node>> {
-        let (display, text) = if path.as_os_str() == "-" {
-            (
-                PathBuf::from("<stdin>"),
-                self.options.stdin.clone().unwrap_or_default(),
-            )
-        } else {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
-            (path.to_path_buf(), text)
-        };
-        let file: Arc<SourceFile> = SourceFile::new(display, text);
-        let documents = yaml::parse_documents(&file)?;
-        for document in &documents {
-            if document.as_map().is_none() {
-                return Err(Error::at(
-                    &document.span,
-                    format!(
-                        "the top level of a compose file must be a mapping, found {}",
-                        document.kind()
-                    ),
-                ));
-            }
-        }
-        Ok(documents)
+        read_documents(self.options, path)
     }
 
     /// Interpolates and canonicalizes one document, then brings in its includes and
@@ -439,6 +450,33 @@ impl Context<'_> {
         extends::apply(self, &mut document, &file_dir)?;
         Ok(document)
     }
+}
+
+/// The documents of one compose file (`-` reads standard input), each a mapping.
+fn read_documents(options: &LoadOptions, path: &Path) -> Result<Vec<Node>> {
+    let (display, text) = if path.as_os_str() == "-" {
+        (
+            PathBuf::from("<stdin>"),
+            options.stdin.clone().unwrap_or_default(),
+        )
+    } else {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
+        (path.to_path_buf(), text)
+    };
+    let file: Arc<SourceFile> = SourceFile::new(display, text);
+    let documents = yaml::parse_documents(&file)?;
+    for document in &documents {
+        if document.as_map().is_none() {
+            return Err(Error::at(
+                &document.span,
+                format!(
+                    "the top level of a compose file must be a mapping, found {}",
+                    document.kind()
+                ),
+            ));
+        }
+    }
+    Ok(documents)
 }
 
 fn collect_variables(node: &Node, uses: &mut Vec<VariableUse>) {

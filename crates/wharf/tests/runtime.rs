@@ -672,7 +672,10 @@ services:
         .into_iter()
         .find(|i| i["service"] == "migrate")
         .unwrap();
-    assert_eq!(migrate["state"], "exited", "ran to its end first: {migrate}");
+    assert_eq!(
+        migrate["state"], "exited",
+        "ran to its end first: {migrate}"
+    );
     let failed = stack
         .command(&["up", "-d"])
         .env("MIGRATE_EXIT", "4")
