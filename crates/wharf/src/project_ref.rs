@@ -74,6 +74,16 @@ pub fn name(settings: &Settings) -> anyhow::Result<String> {
 /// define (enabled or not), as Compose does; the file is read once for both. When it
 /// does not load, the daemon is the judge of the names.
 pub fn name_defining(settings: &Settings, services: &[String]) -> anyhow::Result<String> {
+    name_and_enabled(settings, services).map(|(name, _)| name)
+}
+
+/// As `name_defining`, with those of `services` whose profiles are enabled: one the
+/// file defines under a profile not enabled runs nowhere, so there is nothing to stop
+/// or signal of it (Compose's `stop debug` does nothing and exits 0).
+pub fn name_and_enabled(
+    settings: &Settings,
+    services: &[String],
+) -> anyhow::Result<(String, Vec<String>)> {
     if let Some(name) = settings
         .global
         .project_name
@@ -91,7 +101,7 @@ pub fn name_defining(settings: &Settings, services: &[String]) -> anyhow::Result
                 missing.display()
             );
         }
-        return Ok(name.clone());
+        return Ok((name.clone(), Vec::new()));
     }
     let options = load_options(settings, true, &[])?;
     let err = match wharf_manifest::load(&options) {
@@ -102,16 +112,22 @@ pub fn name_defining(settings: &Settings, services: &[String]) -> anyhow::Result
             if let Some(unknown) = services.iter().find(|name| !defined(name)) {
                 bail!("no such service: {unknown}");
             }
-            return Ok(settings
+            let enabled = services
+                .iter()
+                .filter(|name| loaded.project.services.contains_key(*name))
+                .cloned()
+                .collect();
+            let name = settings
                 .global
                 .project_name
                 .clone()
-                .unwrap_or(loaded.project.name));
+                .unwrap_or(loaded.project.name);
+            return Ok((name, enabled));
         }
         Err(err) => err,
     };
     if let Some(name) = &settings.global.project_name {
-        return Ok(name.clone());
+        return Ok((name.clone(), services.to_vec()));
     }
     let Some(recorded) = recorded_name(&settings.paths, &options) else {
         bail!(
@@ -128,7 +144,7 @@ pub fn name_defining(settings: &Settings, services: &[String]) -> anyhow::Result
          which wharf runs from it",
         err.message()
     );
-    Ok(recorded)
+    Ok((recorded, services.to_vec()))
 }
 
 /// The instances wharfd runs for project `name`; none when it runs none.

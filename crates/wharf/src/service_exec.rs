@@ -34,9 +34,13 @@ pub fn exec_in(paths: &Paths, name: &str, args: &ExecArgs) -> anyhow::Result<Exi
     let instances = crate::project_ref::instances(&client, name)?;
     let service = match &spec {
         Some(spec) => Some(
-            spec.services
-                .get(&args.service)
-                .with_context(|| format!("no such service: {}", args.service))?,
+            // Defined (the caller checked), but not in what runs: its profile is off.
+            spec.services.get(&args.service).with_context(|| {
+                format!(
+                    "service {} is not running (start it with `wharf up -d {}`)",
+                    args.service, args.service
+                )
+            })?,
         ),
         None if instances.is_empty() => bail!("project {name} is not running"),
         None => None,

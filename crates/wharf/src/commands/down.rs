@@ -117,7 +117,11 @@ pub fn run(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
 /// (with `-v`, their containers' anonymous volumes), leaving the others running; the
 /// project itself goes, networks and all, once nothing of it is left.
 fn down_services(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
-    let name = project_ref::name_defining(settings, &args.services)?;
+    let (name, services) = project_ref::name_and_enabled(settings, &args.services)?;
+    if services.is_empty() {
+        // Only services whose profiles are not enabled: none of them runs.
+        return Ok(ExitCode::SUCCESS);
+    }
     let client = daemon_client::connect(&settings.paths)?;
     let instances = project_ref::instances(&client, &name)?;
     if instances.is_empty() {
@@ -134,7 +138,7 @@ fn down_services(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCod
         };
         let anonymous: Vec<String> = containers
             .iter()
-            .filter(|c| !c.one_off && args.services.contains(&c.service))
+            .filter(|c| !c.one_off && services.contains(&c.service))
             .flat_map(|c| {
                 c.anonymous_volumes()
                     .map(|m| format!("{m} (mounted by {})", c.name))
@@ -154,7 +158,7 @@ fn down_services(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCod
         }
     }
     let request = ServicesRequest {
-        services: args.services.clone(),
+        services,
         timeout_s: args.timeout,
         volumes: args.volumes,
         ..ServicesRequest::default()

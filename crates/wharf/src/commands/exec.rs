@@ -9,7 +9,9 @@ use crate::service_exec::{exec_in, run_loaded};
 use crate::settings::Settings;
 
 pub fn exec(settings: &Settings, args: &ExecArgs) -> anyhow::Result<ExitCode> {
-    exec_in(&settings.paths, &project_ref::name(settings)?, args)
+    // A service the file defines under a profile not enabled is said not to run.
+    let name = project_ref::name_defining(settings, std::slice::from_ref(&args.service))?;
+    exec_in(&settings.paths, &name, args)
 }
 
 pub fn run(settings: &Settings, args: &RunArgs) -> anyhow::Result<ExitCode> {

@@ -38,8 +38,23 @@ pub fn restart(settings: &Settings, args: &RestartArgs) -> anyhow::Result<ExitCo
 }
 
 fn act(settings: &Settings, action: &str, request: &ServicesRequest) -> anyhow::Result<ExitCode> {
+    let (name, enabled) = project_ref::name_and_enabled(settings, &request.services)?;
+    if !request.services.is_empty() && enabled.is_empty() {
+        // Only services whose profiles are not enabled: none of them runs.
+        if action == "start" {
+            anyhow::bail!(
+                "{} has nothing to start: `wharf up {}` creates and starts it",
+                request.services.join(", "),
+                request.services.join(" ")
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let request = &ServicesRequest {
+        services: enabled,
+        ..request.clone()
+    };
     let services = &request.services;
-    let name = project_ref::name_defining(settings, services)?;
     let client = daemon_client::connect(&settings.paths)?;
     let answer: serde_json::Value = match client.post(&endpoint(&name, action), request) {
         // Nothing runs, here or in the engine: only `start` has something it cannot do

@@ -12,10 +12,15 @@ use crate::project_ref::{self, endpoint};
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, args: &RmArgs) -> anyhow::Result<ExitCode> {
-    let name = project_ref::name_defining(settings, &args.services)?;
+    let (name, services) = project_ref::name_and_enabled(settings, &args.services)?;
+    if !args.services.is_empty() && services.is_empty() {
+        // Only services whose profiles are not enabled: none of them has an instance.
+        settings.printer.info("no stopped instances");
+        return Ok(ExitCode::SUCCESS);
+    }
     let client = daemon_client::connect(&settings.paths)?;
     let request = ServicesRequest {
-        services: args.services.clone(),
+        services: services.clone(),
         volumes: args.volumes,
         ..ServicesRequest::default()
     };
@@ -23,8 +28,7 @@ pub fn run(settings: &Settings, args: &RmArgs) -> anyhow::Result<ExitCode> {
         let _: serde_json::Value = client.post(&endpoint(&name, "stop"), &request)?;
     }
     let instances = project_ref::instances(&client, &name)?;
-    let chosen =
-        |i: &&InstanceStatus| args.services.is_empty() || args.services.contains(&i.service);
+    let chosen = |i: &&InstanceStatus| services.is_empty() || services.contains(&i.service);
     // A service goes when all of its instances have ended, as the daemon decides too.
     let ended: Vec<String> = instances
         .iter()
