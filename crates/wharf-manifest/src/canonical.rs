@@ -8,16 +8,25 @@ use crate::shell_words;
 use crate::short_syntax::{parse_port, parse_volume};
 use crate::source::Span;
 
+/// How far a tree is brought to the long syntax.
+#[derive(Clone, Copy)]
+pub struct Form {
+    /// Also what Compose counts as normalizing, which `config --no-normalize` leaves
+    /// as written: `pull_policy: if_not_present` → `missing`, mount targets cleaned.
+    pub normalize: bool,
+    /// Its variables were filled. When not (`config --no-interpolate`), short ports
+    /// are kept as written (one may hold a variable), as Compose keeps them.
+    pub interpolated: bool,
+}
+
 /// Canonicalizes a whole file (top-level mapping).
-/// `normalize`: also what Compose counts as normalizing, which `config --no-normalize`
-/// leaves as written: `pull_policy: if_not_present` → `missing`, mount targets cleaned.
-pub fn canonicalize(root: &mut Node, normalize: bool) -> Result<()> {
+pub fn canonicalize(root: &mut Node, form: Form) -> Result<()> {
     let Some(top) = root.as_map_mut() else {
         return Ok(());
     };
     if let Some(services) = top.get_mut("services").and_then(Node::as_map_mut) {
         for (_, service) in services.iter_mut() {
-            canonicalize_service(service, normalize)?;
+            canonicalize_service(service, form)?;
         }
     }
     for section in ["networks", "volumes", "secrets", "configs"] {
@@ -37,7 +46,8 @@ pub fn canonicalize(root: &mut Node, normalize: bool) -> Result<()> {
     Ok(())
 }
 
-fn canonicalize_service(service: &mut Node, normalize: bool) -> Result<()> {
+fn canonicalize_service(service: &mut Node, form: Form) -> Result<()> {
+    let normalize = form.normalize;
     let Some(map) = service.as_map_mut() else {
         return Ok(());
     };
@@ -169,7 +179,7 @@ fn canonicalize_service(service: &mut Node, normalize: bool) -> Result<()> {
     }
     extra_hosts(map)?;
     env_files(map);
-    ports(map)?;
+    ports(map, form.interpolated)?;
     volumes(map, normalize)?;
     depends_on(map)?;
     if let Some(networks) = map.get_mut("networks")
@@ -553,7 +563,7 @@ fn env_files(map: &mut Map) {
     node.value = Value::Seq(entries);
 }
 
-fn ports(map: &mut Map) -> Result<()> {
+fn ports(map: &mut Map, interpolated: bool) -> Result<()> {
     let Some(Value::Seq(items)) = map.get_mut("ports").map(|n| &mut n.value) else {
         return Ok(());
     };
@@ -561,6 +571,10 @@ fn ports(map: &mut Map) -> Result<()> {
     for item in items.drain(..) {
         let span = item.span.clone();
         match &item.value {
+            Value::Str(text) if !interpolated => {
+                let raw = Node::str(text.clone(), span.clone());
+                expanded.push(map_node(vec![(wharf_model::RAW_PORT_KEY, raw)], span));
+            }
             Value::Str(_) | Value::Int(_) => {
                 let text = item.scalar_text().unwrap_or_default();
                 let specs = parse_port(&text).map_err(|e| Error::at(&span, e))?;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::canonical::canonicalize;
+use crate::canonical::{Form, canonicalize};
 use crate::error::{Error, Result};
 use crate::interpolate::interpolate_tree;
 use crate::loader::Context;
@@ -63,7 +63,13 @@ fn resolve(
             if context.options.interpolate {
                 interpolate_tree(&mut document, context.env)?;
             }
-            canonicalize(&mut document, !context.options.skip_normalization)?;
+            canonicalize(
+                &mut document,
+                Form {
+                    normalize: !context.options.skip_normalization,
+                    interpolated: context.options.interpolate,
+                },
+            )?;
             match &mut tree {
                 None => tree = Some(strip_tags(document)),
                 Some(base) => merge(base, document, &[]),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use wharf_model::Project;
 
-use crate::canonical::canonicalize;
+use crate::canonical::{Form, canonicalize};
 use crate::discovery::{find_files, normalize_project_name, validate_project_name};
 use crate::environment::Environment;
 use crate::error::{Error, Result};
@@ -440,7 +440,13 @@ impl Context<'_> {
         if self.options.interpolate {
             interpolate_tree(&mut document, self.env)?;
         }
-        canonicalize(&mut document, !self.options.skip_normalization)?;
+        canonicalize(
+            &mut document,
+            Form {
+                normalize: !self.options.skip_normalization,
+                interpolated: self.options.interpolate,
+            },
+        )?;
         include::apply(self, &mut document, project_dir)?;
         let file_dir = path
             .parent()
@@ -493,4 +499,37 @@ fn collect_variables(node: &Node, uses: &mut Vec<VariableUse>) {
 /// An empty mapping node, for sections that must exist.
 pub fn empty_map(span: Span) -> Node {
     Node::new(Value::Map(Map::default()), span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `config --no-interpolate` and `--variables`: short ports stay as written (one may
+    /// hold a variable, which no parse of a port could read), a variable with a `:` is
+    /// one part of a volume, and nothing is checked for consistency.
+    #[test]
+    fn variables_left_as_written_load() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("compose.yaml"),
+            "services:\n  db:\n    image: postgres\n    ports: [\"127.0.0.1:${DB_PORT}:5432\"]\n    volumes: [\"${DATA:-./data}:/var/lib/data\"]\n",
+        )
+        .unwrap();
+        let options = LoadOptions {
+            working_dir: dir.path().to_path_buf(),
+            skip_consistency: true,
+            ..LoadOptions::default()
+        };
+        let db = &load(&options).unwrap().project.services["db"];
+        assert_eq!(db.ports[0].raw, "127.0.0.1:${DB_PORT}:5432");
+        assert_eq!(
+            serde_json::to_value(&db.ports[0]).unwrap(),
+            "127.0.0.1:${DB_PORT}:5432"
+        );
+        assert_eq!(
+            (db.volumes[0].kind.as_str(), db.volumes[0].source.as_str()),
+            ("volume", "${DATA:-./data}")
+        );
+    }
 }

@@ -148,7 +148,14 @@ mod tests {
         let mut node = parse_documents(&SourceFile::new("t.yaml", text))
             .unwrap()
             .remove(0);
-        crate::canonical::canonicalize(&mut node, true).unwrap();
+        crate::canonical::canonicalize(
+            &mut node,
+            crate::canonical::Form {
+                normalize: true,
+                interpolated: true,
+            },
+        )
+        .unwrap();
         node
     }
 

@@ -123,8 +123,32 @@ const PROPAGATIONS: [&str; 6] = [
     "shared", "rshared", "slave", "rslave", "private", "rprivate",
 ];
 
+/// `text` split at each `separator` that is not inside a `${…}` (a variable left
+/// as written, `${DATA:-./data}`, is one part), as Compose splits it.
+fn split_outside_braces(text: &str, separator: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '$' if chars.peek().is_some_and(|(_, next)| *next == '{') => {
+                chars.next();
+                depth += 1;
+            }
+            '}' if depth > 0 => depth -= 1,
+            c if c == separator && depth == 0 => {
+                parts.push(&text[start..at]);
+                start = at + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
 pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
-    let parts: Vec<&str> = spec.split(':').collect();
+    let parts = split_outside_braces(spec, ':');
     let (source, target, mode) = match parts.as_slice() {
         [target] => ("", *target, ""),
         [source, target] => (*source, *target, ""),
@@ -164,7 +188,12 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
 
 /// A volume source is a host path when it looks like one; otherwise it names a volume.
 pub fn is_path(source: &str) -> bool {
-    source.starts_with(['.', '/', '~']) || source.contains('/')
+    // A `/` before any `:` (which only a variable left as written holds: `${DATA:-./d}`
+    // names a volume).
+    source.starts_with(['.', '/', '~'])
+        || source
+            .find([':', '/'])
+            .is_some_and(|at| source[at..].starts_with('/'))
 }
 
 #[cfg(test)]

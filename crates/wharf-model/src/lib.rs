@@ -40,7 +40,7 @@ pub use hook::ServiceHook;
 pub use hosts::HostsList;
 pub use model::{Model, ServiceModel};
 pub use network::{Ipam, IpamPool, Network, ServiceNetwork};
-pub use port::Port;
+pub use port::{Port, RAW_PORT_KEY};
 pub use project::Project;
 pub use service::{
     Cpus, DependsOn, DeviceMapping, EnvFile, Extends, Logging, Provider, Service, ShellCommand,

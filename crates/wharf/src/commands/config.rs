@@ -20,7 +20,8 @@ pub fn run(settings: &Settings, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     let mut options = load_options(settings, interpolate, &args.services)?;
     options.keep_env_files = args.hash.is_some();
     options.collect_variables = args.variables;
-    options.skip_consistency = args.no_consistency;
+    // As Compose's: what is not interpolated is not checked for consistency either.
+    options.skip_consistency = args.no_consistency || !interpolate;
     options.keep_relative_paths = args.no_path_resolution;
     options.skip_normalization = args.no_normalize || settings.global.compatibility;
     let mut loaded = wharf_manifest::load(&options)?;
