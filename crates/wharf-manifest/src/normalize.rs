@@ -48,7 +48,7 @@ pub fn normalize(
             add_implicit_dependencies(service);
         }
         if !options.skip_consistency {
-            check_dependencies(name, service, &names, &defined, &span)?;
+            check_dependencies(name, service, &names, &defined, spans)?;
         }
         if !options.keep_env_files {
             read_env_files(service, env, project_dir).map_err(|e| e.or_at(&span))?;
@@ -160,12 +160,14 @@ fn check_dependencies(
     service: &Service,
     enabled: &HashSet<String>,
     defined: &HashSet<String>,
-    span: &Span,
+    spans: &ServiceSpans,
 ) -> Result<()> {
     for (dependency, spec) in &service.depends_on {
         if enabled.contains(dependency) {
             continue;
         }
+        // Pointed at where the file names it.
+        let span = &spans.dependency(name, dependency);
         if !defined.contains(dependency) {
             return Err(Error::at(
                 span,
