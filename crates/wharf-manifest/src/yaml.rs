@@ -40,6 +40,14 @@ pub fn parse_documents(file: &Arc<SourceFile>) -> Result<Vec<Node>> {
 fn syntax_error(file: &Arc<SourceFile>, err: &saphyr_parser::ScanError) -> Error {
     let marker = err.marker();
     let line = marker.line() as u32;
+    if err.info().contains("simple key")
+        && let Some(key) = key_without_colon(file, line)
+    {
+        let col = file.line(key).map_or(0, |l| l.len() - l.trim_start().len());
+        let span = Span::new(file, key, u32::try_from(col).unwrap_or(0) + 1);
+        return Error::at(&span, "invalid YAML: could not find expected ':'")
+            .with_help("a key needs a `:` after it");
+    }
     let message = format!("invalid YAML: {}", err.info());
     let ended = (line..)
         .map_while(|n| file.line(n))
@@ -55,6 +63,20 @@ fn syntax_error(file: &Arc<SourceFile>, err: &saphyr_parser::ScanError) -> Error
     let end = file.line(last).map_or(0, |l| l.chars().count());
     let span = Span::new(file, last, u32::try_from(end).unwrap_or(0) + 1);
     Error::at(&span, message).with_help("the file ends before this is closed or complete")
+}
+
+/// Where a key written without its `:` began, when the scanner noticed on `line`: the
+/// key ran on as a plain text over the lines before, which hold no `:`.
+fn key_without_colon(file: &SourceFile, line: u32) -> Option<u32> {
+    let mut key = line;
+    while key > 1 {
+        let before = file.line(key - 1)?.trim();
+        if before.is_empty() || before.starts_with('#') || before.contains(':') {
+            break;
+        }
+        key -= 1;
+    }
+    (key < line).then_some(key)
 }
 
 /// Deep enough for any real file; bounds memory on hostile input.
@@ -419,6 +441,21 @@ mod tests {
     fn parse(text: &str) -> Node {
         let file = SourceFile::new("test.yaml", text);
         parse_documents(&file).unwrap().remove(0)
+    }
+
+    #[test]
+    fn a_key_without_its_colon_is_pointed_at_where_it_began() {
+        let file = SourceFile::new(
+            "test.yaml",
+            "services:\n  db:\n    image: postgres\n  web\n    image: nginx\n",
+        );
+        let err = parse_documents(&file).unwrap_err();
+        let span = err.span().unwrap();
+        assert_eq!((span.line, span.col), (4, 3), "{err:?}");
+        assert!(
+            err.message().contains("could not find expected ':'"),
+            "{err:?}"
+        );
     }
 
     #[test]
