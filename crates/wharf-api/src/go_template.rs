@@ -166,7 +166,7 @@ fn header(part: &Part) -> String {
 /// a table.
 fn aligned(rows: &[String]) -> String {
     let cells: Vec<Vec<&str>> = rows.iter().map(|r| r.split('\t').collect()).collect();
-    aligned_columns(&cells, 10)
+    aligned_columns(&cells, 10, 3)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub fn aligned_table<const N: usize>(rows: &[[String; N]]) -> String {
         .iter()
         .map(|row| row.iter().map(String::as_str).collect())
         .collect();
-    wharf_api::aligned_columns(&rows, 20)
+    wharf_api::aligned_columns(&rows, 20, 3)
 }
 
 /// `bytes` in the largest binary unit it fills: the number and the unit.

@@ -448,7 +448,10 @@ services:
 
     let top = stack.ok(&["top", "app"]);
     assert!(
-        top.contains("tools-app-1") && top.contains("sleep 600"),
+        top.starts_with("SERVICE  #   PID")
+            && top
+                .lines()
+                .any(|l| l.starts_with("app      1   ") && l.ends_with("sleep 600")),
         "{top}"
     );
 

@@ -31,26 +31,49 @@ pub fn run(settings: &Settings, args: &ServicesArgs) -> anyhow::Result<ExitCode>
         None
     };
     let processes = all_processes();
+    // One table, as Compose's, each process under its service and replica; the
+    // engine's columns and a native process's differ, so each kind has its own.
+    let mut tables: Vec<(Vec<String>, Vec<Vec<String>>)> = Vec::new();
     for instance in instances {
-        let rows = match (&engine, instance.pid) {
+        let (titles, rows) = match (&engine, instance.pid) {
             (Some(engine), _) if !instance.container_id.is_empty() => {
                 let listed = engine.processes(&instance.container_id)?;
-                std::iter::once(listed.titles).chain(listed.rows).collect()
+                (listed.titles, listed.rows)
             }
             (_, Some(leader)) => native_rows(&processes, leader),
             _ => continue,
         };
-        println!("{}", instance.name);
-        // Narrower than the other tables, but wide enough for any pid (seven digits).
-        println!("{}", wharf_api::aligned_columns(&rows, 10));
+        let rows = rows.into_iter().map(|row| {
+            [instance.service.clone(), instance.replica.to_string()]
+                .into_iter()
+                .chain(row)
+                .collect()
+        });
+        match tables.iter_mut().find(|(seen, _)| *seen == titles) {
+            Some((_, table)) => table.extend(rows),
+            None => tables.push((titles, rows.collect())),
+        }
     }
+    let printed: Vec<String> = tables
+        .into_iter()
+        .map(|(titles, rows)| {
+            let header = ["SERVICE".to_owned(), "#".to_owned()]
+                .into_iter()
+                .chain(titles)
+                .collect();
+            let rows: Vec<Vec<String>> = std::iter::once(header).chain(rows).collect();
+            // Compose's spacing: two spaces between columns, each at least four wide.
+            wharf_api::aligned_columns(&rows, 4, 2)
+        })
+        .collect();
+    print!("{}", printed.join("\n"));
     Ok(ExitCode::SUCCESS)
 }
 
 /// A native instance's processes under `ps`'s titles: those of the cgroup wharfd made
 /// for it (which keeps what called `setsid`, as postgres's workers do), else those
 /// of the group `leader` leads.
-fn native_rows(processes: &[Process], leader: u32) -> Vec<Vec<String>> {
+fn native_rows(processes: &[Process], leader: u32) -> (Vec<String>, Vec<Vec<String>>) {
     let titles = ["PID", "PPID", "STATE", "COMMAND"]
         .map(str::to_owned)
         .to_vec();
@@ -59,13 +82,17 @@ fn native_rows(processes: &[Process], leader: u32) -> Vec<Vec<String>> {
         Some(members) => members.contains(&p.pid),
         None => p.group == leader,
     };
-    let rows = processes.iter().filter(belongs).map(|p| {
-        vec![
-            p.pid.to_string(),
-            p.parent.to_string(),
-            p.state.clone(),
-            p.command.clone(),
-        ]
-    });
-    std::iter::once(titles).chain(rows).collect()
+    let rows = processes
+        .iter()
+        .filter(belongs)
+        .map(|p| {
+            vec![
+                p.pid.to_string(),
+                p.parent.to_string(),
+                p.state.clone(),
+                p.command.clone(),
+            ]
+        })
+        .collect();
+    (titles, rows)
 }
