@@ -10,7 +10,8 @@ use wharf_model::x_wharf::Backend;
 /// Where services run unless their `x-wharf.backend` says otherwise.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum BackendChoice {
-    /// Docker when an engine answers and has (or builds) the image; else native
+    /// Docker when an engine answers and has (or builds) the image and the service
+    /// has no `x-wharf.process` of its own; else native
     #[default]
     Auto,
     /// Native processes
@@ -49,6 +50,8 @@ pub fn containers(loaded: &Loaded, choice: BackendChoice) -> BTreeSet<String> {
         let container = match wanted {
             BackendChoice::Process => false,
             BackendChoice::Docker => true,
+            // Its own native command, written for wharf: run natively.
+            BackendChoice::Auto if service.wharf.process.is_some() => false,
             BackendChoice::Auto => {
                 if !probed {
                     engine = self::engine();
@@ -67,4 +70,29 @@ pub fn containers(loaded: &Loaded, choice: BackendChoice) -> BTreeSet<String> {
         }
     }
     chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A service built from a Dockerfile runs in Docker under auto, unless the file
+    /// says how to run it natively: then that, engine or not.
+    #[test]
+    fn auto_runs_natively_what_says_how() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("compose.yaml"),
+            "services:\n  web:\n    build: .\n    x-wharf: {process: {command: [python3, app.py]}}\n",
+        )
+        .unwrap();
+        let options = wharf_manifest::LoadOptions {
+            working_dir: dir.path().to_path_buf(),
+            interpolate: true,
+            ..Default::default()
+        };
+        let loaded = wharf_manifest::load(&options).unwrap();
+        assert!(containers(&loaded, BackendChoice::Auto).is_empty());
+        assert!(containers(&loaded, BackendChoice::Docker).contains("web"));
+    }
 }

@@ -308,8 +308,7 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
     let ports = ports(service)?;
     let mut stop_signal = None;
     // Recipes put their servers on the published ports; other programs choose theirs.
-    let chooses_its_port =
-        service.wharf.process.is_some() || command_image(&service.image).is_some();
+    let chooses_its_port = service.wharf.process.is_some() || command_image(service).is_some();
     let (command, working_dir, extra_env, origin) = if let Some(process) = &service.wharf.process {
         let command = match &process.command {
             Some(CommandLine::Exec(argv)) => argv.clone(),
@@ -337,7 +336,7 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
             recipe.environment,
             recipe.origin,
         )
-    } else if let Some(image) = command_image(&service.image) {
+    } else if let Some(image) = command_image(service) {
         let command = compose_command(service).ok_or_else(|| {
             format!(
                 "image {} has no default command to run natively; give the service a `command`",
@@ -534,9 +533,13 @@ pub fn locate_program(
         .find(|candidate| executable(candidate))
 }
 
-fn command_image(image: &str) -> Option<&str> {
-    let name = image_name_and_tag(image).0;
-    COMMAND_IMAGES.contains(&name).then_some(name)
+/// The image of a service whose command runs on the host as it is: a runtime's (its
+/// programs are the machine's), or a server's image running another of its programs
+/// (`psql` in `postgres`: the machine's client).
+fn command_image(service: &Service) -> Option<&str> {
+    let name = image_name_and_tag(&service.image).0;
+    let client = usual_port(&service.image).is_some() && !recipes::runs_the_server(service);
+    (COMMAND_IMAGES.contains(&name) || client).then_some(name)
 }
 
 /// `entrypoint` followed by `command`, as the container would run them.
@@ -827,12 +830,19 @@ mod tests {
     }
 
     #[test]
-    fn runtime_images_are_recognized_with_registry_and_tag() {
-        assert_eq!(command_image("python:3.11-slim"), Some("python"));
-        assert_eq!(
-            command_image("docker.io/library/node:20@sha256:abc"),
-            Some("node")
+    fn commands_on_the_host_are_told_from_servers_with_registry_and_tag() {
+        let (_dir, loaded) = load(
+            "name: shop\nservices:\n  py:\n    image: python:3.11-slim\n    command: [python3, app.py]\n  js:\n    image: docker.io/library/node:20@sha256:abc\n    command: [node, app.js]\n  db:\n    image: postgres:15\n    command: [postgres, -c, max_connections=200]\n  tuned:\n    image: redis:7\n    command: [--appendonly, \"yes\"]\n  migrate:\n    image: postgres:15\n    command: [psql, -c, select 1]\n",
         );
-        assert_eq!(command_image("postgres:15"), None);
+        let image_of = |name: &str| command_image(&loaded.project.services[name]);
+        assert_eq!(image_of("py"), Some("python"));
+        assert_eq!(image_of("js"), Some("node"));
+        assert_eq!(image_of("db"), None, "the server, with its options");
+        assert_eq!(image_of("tuned"), None, "the server, with options only");
+        assert_eq!(image_of("migrate"), Some("postgres"), "the image's client");
+        assert!(
+            recipes::of_image(&loaded.project.services["migrate"]).is_none(),
+            "no database server for `db` commands"
+        );
     }
 }

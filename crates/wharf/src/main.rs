@@ -30,6 +30,7 @@ mod readiness;
 mod remote_project;
 mod requirements;
 mod secrets;
+mod service_backends;
 mod service_exec;
 mod settings;
 mod sigpipe;

@@ -41,5 +41,5 @@ pub fn run_named(settings: &Settings, name: &str, extra: &[String]) -> anyhow::R
         None => bail!("task `{name}` has no `run` command"),
     };
     command.extend(extra.iter().cloned());
-    in_service(&settings.paths, &loaded, &task.service, command)
+    in_service(settings, &loaded, &task.service, command)
 }

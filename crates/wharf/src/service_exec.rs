@@ -19,6 +19,7 @@ use crate::daemon_client;
 use crate::printer::Printer;
 use crate::project_ref::endpoint;
 use crate::readiness::{DEFAULT_WAIT_TIMEOUT, wait, wait_for_conditions};
+use crate::settings::Settings;
 use wharf_engine::{BlockingEngine, ExecRequest, OneOff, ProjectResources, WindowSize};
 
 /// `exec` in project `name`.
@@ -310,9 +311,14 @@ fn mount(project: &ProjectSpec, text: &str) -> anyhow::Result<wharf_plan::Mount>
 }
 
 /// `run` in the `loaded` project.
-pub fn run_loaded(paths: &Paths, loaded: &Loaded, args: &RunArgs) -> anyhow::Result<ExitCode> {
+pub fn run_loaded(
+    settings: &Settings,
+    loaded: &Loaded,
+    args: &RunArgs,
+) -> anyhow::Result<ExitCode> {
+    let paths = &settings.paths;
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
-    let containers = wharf_runtime::backend::containers(loaded, wharf_runtime::BackendChoice::Auto);
+    let containers = crate::service_backends::containers(settings, loaded, settings.backend);
     let spec = wharf_runtime::project_spec(
         loaded,
         &std::collections::BTreeMap::new(),
@@ -506,11 +512,12 @@ fn foreground(
 
 /// `command` in `service`: exec'd into its running instance, else run as a one-off.
 pub fn in_service(
-    paths: &Paths,
+    settings: &Settings,
     loaded: &Loaded,
     service: &str,
     command: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
+    let paths = &settings.paths;
     if is_running(paths, &loaded.project.name, service) {
         return exec_in(
             paths,
@@ -518,7 +525,7 @@ pub fn in_service(
             &ExecArgs::plain(service, command),
         );
     }
-    run_loaded(paths, loaded, &RunArgs::plain(service, command))
+    run_loaded(settings, loaded, &RunArgs::plain(service, command))
 }
 
 fn is_running(paths: &Paths, project: &str, service: &str) -> bool {

@@ -6,6 +6,7 @@
 use std::sync::OnceLock;
 
 use wharf_api::Paths;
+use wharf_runtime::BackendChoice;
 
 use crate::cli::GlobalArgs;
 use crate::printer::Printer;
@@ -15,6 +16,9 @@ pub struct Settings {
     pub global: GlobalArgs,
     pub paths: Paths,
     pub printer: Printer,
+    /// Where services run for a command with no `--backend` of its own:
+    /// `WHARF_BACKEND`, else auto.
+    pub backend: BackendChoice,
     user: OnceLock<UserSettings>,
 }
 
@@ -25,6 +29,11 @@ impl Settings {
             global,
             paths: Paths::from_env(),
             printer,
+            backend: match std::env::var("WHARF_BACKEND").as_deref() {
+                Ok("process") => BackendChoice::Process,
+                Ok("docker") => BackendChoice::Docker,
+                _ => BackendChoice::Auto,
+            },
             user: OnceLock::new(),
         }
     }

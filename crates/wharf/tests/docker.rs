@@ -591,7 +591,9 @@ fn each_tool_takes_down_what_the_other_started() {
             .lines()
             .map(|line| {
                 let fields: Vec<&str> = line.split_whitespace().collect();
-                [&fields[..5], &fields[7..8], &fields[9..]].concat().join(" ")
+                [&fields[..5], &fields[7..8], &fields[9..]]
+                    .concat()
+                    .join(" ")
             })
             .collect();
         lines.sort();

@@ -46,6 +46,9 @@ pub struct DatabaseFacts {
 /// server's facts as the image has them (socket, port and data where the image puts
 /// them). A recipe running the image's server natively changes where.
 pub fn of_image(service: &Service) -> Option<DatabaseFacts> {
+    if !super::runs_the_server(service) {
+        return None;
+    }
     let env = |name: &str| {
         service
             .environment

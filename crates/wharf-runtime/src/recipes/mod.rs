@@ -138,8 +138,12 @@ pub fn image_name_and_tag(image: &str) -> (&str, &str) {
     }
 }
 
-/// The recipe for the service's image; `None` when there is none.
+/// The recipe for the service's image; `None` when there is none, or the service runs
+/// another program of the image than its server.
 pub fn for_image(context: &RecipeContext<'_>) -> Option<Result<Recipe, String>> {
+    if !runs_the_server(context.service) {
+        return None;
+    }
     let (name, tag) = image_name_and_tag(&context.service.image);
     match name {
         "postgres" => Some(postgres::recipe(context, tag)),
@@ -150,6 +154,37 @@ pub fn for_image(context: &RecipeContext<'_>) -> Option<Result<Recipe, String>> 
         "rabbitmq" => Some(rabbitmq::recipe(context)),
         _ => None,
     }
+}
+
+/// Whether the service runs its image's server, as the image's entrypoint decides: no
+/// `command`, options for the server (`-c max_connections=200`, a redis `.conf`), or
+/// the server by name. Anything else (`psql …` in a `postgres` image, a migration's
+/// client) the entrypoint runs as it is, so it is a command like any other, not the
+/// server; so is an `entrypoint` of the service's own.
+pub fn runs_the_server(service: &wharf_model::Service) -> bool {
+    if service.entrypoint.as_ref().is_some_and(|e| !e.is_empty()) {
+        return false;
+    }
+    let Some(first) = service.command.as_ref().and_then(|c| c.first()) else {
+        return true;
+    };
+    let program = first.rsplit('/').next().unwrap_or(first);
+    let image = image_name_and_tag(&service.image).0;
+    // Redis's entrypoint takes a configuration file for its server's.
+    let redis_config = image == "redis"
+        && std::path::Path::new(first)
+            .extension()
+            .is_some_and(|e| e == "conf");
+    let servers: &[&str] = match image {
+        "postgres" => &["postgres"],
+        "redis" => &["redis-server"],
+        "memcached" => &["memcached"],
+        "nginx" => &["nginx", "nginx-debug"],
+        "mariadb" | "mysql" => &["mariadbd", "mysqld"],
+        "rabbitmq" => &["rabbitmq-server"],
+        _ => &[],
+    };
+    first.starts_with('-') || servers.contains(&program) || redis_config
 }
 
 /// A healthcheck (or an `exec`) running the image's own client with no address of its

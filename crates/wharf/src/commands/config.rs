@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use wharf_api::Paths;
 use wharf_manifest::Loaded;
 
 use crate::cli::{ConfigArgs, Format};
@@ -36,7 +35,7 @@ pub fn run(settings: &Settings, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let text = if args.resolved {
-        resolved(&settings.paths, &loaded, args)?
+        resolved(settings, &loaded, args)?
     } else if args.lock_image_digests {
         image_lock(&loaded.project, args.format)?
     } else {
@@ -94,9 +93,12 @@ pub fn image_lock(project: &wharf_model::Project, format: Format) -> anyhow::Res
 }
 
 /// What `wharf up` would run natively, service by service.
-fn resolved(paths: &Paths, loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
-    let volumes = paths.project_data(&loaded.project.name).join("volumes");
-    let containers = wharf_runtime::backend::containers(loaded, wharf_runtime::BackendChoice::Auto);
+fn resolved(settings: &Settings, loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
+    let volumes = settings
+        .paths
+        .project_data(&loaded.project.name)
+        .join("volumes");
+    let containers = crate::service_backends::containers(settings, loaded, settings.backend);
     let spec = wharf_runtime::project_spec(loaded, &BTreeMap::new(), &volumes, &containers)?;
     let mut services = serde_json::Map::new();
     for (name, service) in &spec.services {
@@ -113,11 +115,24 @@ fn resolved(paths: &Paths, loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result
                 })
                 .collect()
         };
+        // A password in a URL among the words (`psql postgres://app:…@db/app`).
+        let words = |command: &[String]| -> Vec<String> {
+            command
+                .iter()
+                .map(|word| {
+                    if args.show_secrets {
+                        word.clone()
+                    } else {
+                        mask_secret("", word)
+                    }
+                })
+                .collect()
+        };
         let hooks = |hooks: &[wharf_plan::HookSpec]| -> Vec<serde_json::Value> {
             hooks
                 .iter()
                 .map(|hook| {
-                    serde_json::json!({"command": hook.command, "user": hook.user,
+                    serde_json::json!({"command": words(&hook.command), "user": hook.user,
                         "working_dir": hook.working_dir, "environment": shown(&hook.environment)})
                 })
                 .collect()
@@ -131,7 +146,7 @@ fn resolved(paths: &Paths, loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result
             name.clone(),
             serde_json::json!({
                 "runs": service.origin,
-                "command": service.command,
+                "command": words(&service.command),
                 "working_dir": service.working_dir,
                 "environment": shown(&service.environment),
                 "ports": ports,

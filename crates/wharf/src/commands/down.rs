@@ -199,8 +199,7 @@ struct ServicesResponse {
 /// `all`, only those built under the project's own name (no `image:` of their own).
 fn remove_images(settings: &Settings, all: bool) -> anyhow::Result<()> {
     let loaded = project_ref::load(settings)?;
-    let containers =
-        wharf_runtime::backend::containers(&loaded, wharf_runtime::BackendChoice::Auto);
+    let containers = crate::service_backends::containers(settings, &loaded, settings.backend);
     if containers.is_empty() {
         return Ok(());
     }

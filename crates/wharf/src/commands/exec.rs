@@ -16,7 +16,7 @@ pub fn exec(settings: &Settings, args: &ExecArgs) -> anyhow::Result<ExitCode> {
 
 pub fn run(settings: &Settings, args: &RunArgs) -> anyhow::Result<ExitCode> {
     run_loaded(
-        &settings.paths,
+        settings,
         &project_ref::load_naming(settings, std::slice::from_ref(&args.service))?,
         args,
     )

@@ -66,8 +66,7 @@ pub fn shell(settings: &Settings, args: &ShellArgs) -> anyhow::Result<ExitCode> 
         None => service_here(&loaded)?,
     };
     let containerized =
-        wharf_runtime::backend::containers(&loaded, wharf_runtime::BackendChoice::Auto)
-            .contains(&service);
+        crate::service_backends::containers(settings, &loaded, settings.backend).contains(&service);
     // Inside a container, whichever shell the image has; natively, the user's own.
     let command = if containerized {
         [
@@ -80,7 +79,7 @@ pub fn shell(settings: &Settings, args: &ShellArgs) -> anyhow::Result<ExitCode> 
     } else {
         vec![std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".to_owned())]
     };
-    in_service(&settings.paths, &loaded, &service, command)
+    in_service(settings, &loaded, &service, command)
 }
 
 /// The service whose build context or working directory holds the current directory

@@ -13,7 +13,7 @@ use wharf_api::{
 };
 use wharf_engine::BlockingEngine;
 
-use crate::cli::{Ansi, BackendArg, ScaleArgs, UpArgs};
+use crate::cli::{Ansi, ScaleArgs, UpArgs};
 use crate::daemon_client;
 use crate::log_printer::{LogPrinter, logs_path};
 use crate::printer::Printer;
@@ -28,10 +28,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let loaded = project_ref::load_naming(settings, &args.services)?;
     let paths = &settings.paths;
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
-    let mut containers = wharf_runtime::backend::containers(&loaded, args.backend.into());
-    if args.backend == BackendArg::Auto {
-        keep_running_backends(paths, &loaded, &mut containers);
-    }
+    let containers = crate::service_backends::containers(settings, &loaded, args.backend.into());
     let engine = if containers.is_empty() {
         None
     } else {
@@ -387,32 +384,6 @@ fn record_requirements(
 /// Without `--backend`, a service that is up stays on the backend it runs on: `auto`
 /// decides for the others only (an image that appeared since, or a `scale`, must not
 /// move a native service into a container).
-fn keep_running_backends(
-    paths: &Paths,
-    loaded: &wharf_manifest::Loaded,
-    containers: &mut BTreeSet<String>,
-) {
-    // Asked of a daemon already running (none: nothing runs), in one request.
-    let Ok(running) = wharf_api::Client::new(paths.socket())
-        .get::<wharf_plan::ProjectSpec>(&endpoint(&loaded.project.name, "spec"))
-    else {
-        return;
-    };
-    for (name, spec) in running.services {
-        let Some(service) = loaded.project.services.get(&name) else {
-            continue;
-        };
-        if service.wharf.backend != wharf_model::x_wharf::Backend::Auto {
-            continue;
-        }
-        if spec.container.is_some() {
-            containers.insert(name);
-        } else {
-            containers.remove(&name);
-        }
-    }
-}
-
 /// `wharf scale web=3`: `up -d` of those services with those counts.
 pub fn scale(settings: &Settings, args: &ScaleArgs) -> anyhow::Result<ExitCode> {
     let services = parse_scale(&args.scale)?.into_keys().collect();

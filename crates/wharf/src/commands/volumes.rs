@@ -31,8 +31,7 @@ pub fn run(settings: &Settings, args: &VolumesArgs) -> anyhow::Result<ExitCode> 
             anyhow::bail!("no such service: {service}");
         }
     }
-    let containers =
-        wharf_runtime::backend::containers(&loaded, wharf_runtime::BackendChoice::Auto);
+    let containers = crate::service_backends::containers(settings, &loaded, settings.backend);
     // The volumes the named services mount (all the project's when none are named),
     // and those a native service mounts, whose data is a directory of the project's.
     let mounted = |native_only: bool| -> Vec<&str> {
