@@ -2247,18 +2247,26 @@ services:
 
 #[test]
 fn dry_run_says_what_would_change_and_changes_nothing() {
-    let stack = Stack::new(
+    // A recipe runs in its volume's directory, which a first dry run does not make.
+    let stack = Stack::new(&format!(
         r#"name: rehearsal
 services:
   db:
     image: debian
-    x-wharf: {process: {command: ["sleep", "630"]}}
+    x-wharf: {{process: {{command: ["sleep", "630"]}}}}
   web:
     image: debian
     depends_on: [db]
-    x-wharf: {process: {command: ["sleep", "631"]}}
+    x-wharf: {{process: {{command: ["sleep", "631"]}}}}
+  cache:
+    image: redis:7
+    ports: ["127.0.0.1:{}:6379"]
+    volumes: [cachedata:/data]
+volumes:
+  cachedata: {{}}
 "#,
-    );
+        free_port()
+    ));
     let said = |args: &[&str]| {
         let out = stack.wharf(args);
         assert!(out.status.success(), "{args:?}: {out:?}");

@@ -150,6 +150,8 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         .services
         .iter()
         .filter(|(name, service)| service.container.is_none() && starting.contains(*name))
+        // A volume's directory is made by this `up` (not by a dry run).
+        .filter(|(_, service)| !service.working_dir.starts_with(&volumes))
         .find(|(_, service)| !service.working_dir.is_dir())
         .map(|(name, service)| (name, &service.working_dir))
     {
