@@ -91,10 +91,17 @@ pub fn wait(
         if let Some(first) = failed.first() {
             let each: Vec<String> = failed
                 .iter()
-                .map(|i| format!("{} failed: {}", i.name, status_text(i, now)))
+                .map(|i| {
+                    format!(
+                        "{} failed: {}{}",
+                        i.name,
+                        status_text(i, now),
+                        last_words(client, name, i)
+                    )
+                })
                 .collect();
             bail!(
-                "{}\nhint: `wharf logs {}` shows why",
+                "{}\nhint: `wharf logs {}` shows the rest",
                 each.join("\n"),
                 first.service
             );
@@ -149,6 +156,31 @@ pub fn wait(
         let left = timeout.saturating_sub(started.elapsed()) + POLL;
         watch.next(if polled { POLL } else { left });
     }
+}
+
+/// How many of its last lines a failed instance's error shows.
+const LAST_WORDS: usize = 5;
+
+/// The last lines `instance` wrote, each on a line of its own under the failure (none
+/// when it wrote nothing, or its log cannot be read).
+fn last_words(client: &Client, project: &str, instance: &InstanceStatus) -> String {
+    let path = crate::log_printer::logs_path(
+        project,
+        std::slice::from_ref(&instance.service),
+        Some(LAST_WORDS),
+        None,
+        false,
+    );
+    let Ok(stream) = client.stream::<wharf_api::LogLine>(&path) else {
+        return String::new();
+    };
+    stream
+        .map_while(Result::ok)
+        .filter(|line| line.replica == instance.replica)
+        .fold(String::new(), |mut said, line| {
+            let _ = write!(said, "\n  | {}", line.line);
+            said
+        })
 }
 
 /// `run`: returns once each of `dependencies` meets its `depends_on` condition, as

@@ -2445,8 +2445,8 @@ fn up_wait_fails_on_a_container_that_ends_at_once() {
     let said = String::from_utf8_lossy(&up.stderr);
     assert_eq!(up.status.code(), Some(1), "{said}");
     assert!(
-        said.contains("wharfcrash-crasher-1 failed: exited (3)"),
-        "{said}"
+        said.contains("wharfcrash-crasher-1 failed: exited (3)\n  | boom\n"),
+        "its last words too: {said}"
     );
     stack.ok(&["down", "--yes"]);
 }
