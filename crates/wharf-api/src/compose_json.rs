@@ -235,11 +235,13 @@ pub fn ps_line(project: &str, instance: &InstanceStatus, now_ms: u64) -> Value {
             let _ = write!(status, " ({health})");
         }
     }
-    // A container's as the engine lists them; a native instance's as wharf publishes them.
+    // A container's as the engine lists them; a native instance's as wharf publishes them,
+    // while it runs (the engine lists none for a container that does not).
     let engine_ports: Vec<EnginePort> = if instance.engine_ports.is_empty() {
         instance
             .ports
             .iter()
+            .filter(|_| instance.publishes())
             .map(|p| EnginePort {
                 ip: p
                     .host

@@ -255,6 +255,12 @@ pub enum InstanceState {
 }
 
 impl InstanceStatus {
+    /// Whether its ports are published now: while it runs (a process that ended, or
+    /// one not started yet, holds none; the engine lists none for such a container).
+    pub fn publishes(&self) -> bool {
+        matches!(self.state, InstanceState::Running | InstanceState::Stopping)
+    }
+
     /// Ended without ever having run: its dependency failed, or its program, image or
     /// port was not there.
     pub fn never_ran(&self) -> bool {

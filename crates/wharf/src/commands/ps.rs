@@ -92,6 +92,7 @@ fn table(instances: &[InstanceStatus]) -> String {
         let ports = i
             .ports
             .iter()
+            .filter(|_| i.publishes())
             .map(|p| match p.protocol {
                 wharf_plan::Protocol::Tcp => format!("{}->{}", p.address(), p.target),
                 other => format!("{}->{}/{}", p.address(), p.target, other.name()),

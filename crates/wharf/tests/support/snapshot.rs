@@ -174,6 +174,17 @@ impl<'a> Transcript<'a> {
         ));
     }
 
+    /// A step whose table's columns are as wide as their cells (pids of any length),
+    /// pinned with each gap as one space: what it says, not how wide.
+    pub fn step_unaligned(&mut self, title: &str, args: &[&str]) {
+        self.step(title, args);
+        if let Some(step) = self.steps.last_mut() {
+            while step.contains("  ") {
+                *step = step.replace("  ", " ");
+            }
+        }
+    }
+
     pub fn text(&self) -> String {
         self.steps.join("\n")
     }
