@@ -8,6 +8,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
+use std::io::ErrorKind;
+
 use anyhow::{Context as _, bail};
 use nix::sys::signal::{SigSet, Signal};
 use wharf_api::{ClientError, InstanceState, InstanceStatus, Paths, UpRequest, UpResponse};
@@ -498,9 +500,25 @@ fn foreground(
             .with_context(|| format!("-e {pair:?}: expected KEY=VALUE"))?;
         command.env(key, value);
     }
-    let mut child = command
-        .spawn()
-        .with_context(|| format!("cannot start `{program}`"))?;
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        // As a shell says it (and `docker run`): 127 not found, 126 not runnable.
+        Err(err)
+            if matches!(
+                err.kind(),
+                ErrorKind::NotFound | ErrorKind::PermissionDenied
+            ) || err.raw_os_error() == Some(nix::errno::Errno::ENOEXEC as i32) =>
+        {
+            let code = if err.kind() == ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+            eprintln!("error: cannot start `{program}`: {err}");
+            return Ok(ExitCode::from(code));
+        }
+        Err(err) => return Err(err).with_context(|| format!("cannot start `{program}`")),
+    };
     // Ctrl-C is the command's to handle; wharf stays to report its exit code. Blocked
     // only after the spawn, so the command itself still receives the signals.
     let mut signals = SigSet::empty();

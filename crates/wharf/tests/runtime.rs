@@ -415,6 +415,11 @@ services:
         String::from_utf8_lossy(&output.stdout).trim(),
         "hello 127.0.0.1"
     );
+    // A program that is not there, or cannot run, gives a shell's codes.
+    let missing = stack.wharf(&["run", "--no-deps", "app", "no-such-program"]);
+    assert_eq!(missing.status.code(), Some(127), "{missing:?}");
+    let unrunnable = stack.wharf(&["run", "--no-deps", "app", "/etc/hostname"]);
+    assert_eq!(unrunnable.status.code(), Some(126), "{unrunnable:?}");
     let running: Vec<String> = stack
         .ps()
         .iter()
