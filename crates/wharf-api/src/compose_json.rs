@@ -257,7 +257,12 @@ pub fn ps_line(project: &str, instance: &InstanceStatus, now_ms: u64) -> Value {
     let publishers = publishers(&engine_ports);
     let ports = displayable_ports(engine_ports);
     let mut line = json!({
-        "ID": instance.container_id.get(..12).unwrap_or(&instance.container_id),
+        // A native instance's name, as `ps -q` gives it.
+        "ID": if instance.container_id.is_empty() {
+            &instance.name
+        } else {
+            instance.container_id.get(..12).unwrap_or(&instance.container_id)
+        },
         "Name": instance.name,
         "Names": instance.name,
         "Project": project,

@@ -505,6 +505,25 @@ pub fn empty_map(span: Span) -> Node {
 mod tests {
     use super::*;
 
+    /// A dependency misspelt is pointed at where it is written, with the name meant.
+    #[test]
+    fn a_misspelt_dependency_is_pointed_at_with_the_name_meant() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("compose.yaml"),
+            "services:\n  web:\n    image: x\n    depends_on: [cahce]\n  cache:\n    image: y\n",
+        )
+        .unwrap();
+        let options = LoadOptions {
+            working_dir: dir.path().to_path_buf(),
+            ..LoadOptions::default()
+        };
+        let err = load(&options).unwrap_err();
+        let span = err.span().unwrap();
+        assert_eq!((span.line, span.col), (4, 18), "{err:?}");
+        assert_eq!(err.help(), Some("did you mean \"cache\"?"));
+    }
+
     /// `config --no-interpolate` and `--variables`: short ports stay as written (one may
     /// hold a variable, which no parse of a port could read), a variable with a `:` is
     /// one part of a volume, and nothing is checked for consistency.

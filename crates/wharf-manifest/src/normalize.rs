@@ -169,11 +169,20 @@ fn check_dependencies(
         // Pointed at where the file names it.
         let span = &spans.dependency(name, dependency);
         if !defined.contains(dependency) {
+            let names: Vec<&str> = defined
+                .iter()
+                .map(String::as_str)
+                .filter(|other| *other != name)
+                .collect();
+            let help = match crate::suggest::closest(dependency, &names) {
+                Some(near) => format!("did you mean {near:?}?"),
+                None => "define that service, or remove the dependency".to_owned(),
+            };
             return Err(Error::at(
                 span,
                 format!("service {name:?} depends on undefined service {dependency:?}"),
             )
-            .with_help("define that service, or remove the dependency"));
+            .with_help(help));
         }
         if spec.required {
             return Err(Error::at(span, format!("service {name:?} depends on service {dependency:?}, whose profile is not enabled"))

@@ -1192,6 +1192,11 @@ services:
         stack.ok(&["ps", "-q", "--filter", "status=running"]),
         "filters-web-1\n"
     );
+    // A native instance's ID is its name, as `ps -q` gives it.
+    assert_eq!(
+        stack.ok(&["ps", "--format", "{{.ID}}", "--status", "running"]),
+        "filters-web-1\n"
+    );
     let bad = stack.wharf(&["ps", "--filter", "colour=red"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("status=STATE"));
@@ -1345,7 +1350,12 @@ volumes:
     ));
     stack.ok(&["up", "-d", "--wait"]);
     // A native volume is a directory of the project's.
-    assert_eq!(stack.ok(&["volumes", "-q"]), "data\n");
+    // Named as the engine would name it, as Compose lists it.
+    let project = stack.compose_ps()[0]["Project"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(stack.ok(&["volumes", "-q"]), format!("{project}_data\n"));
     assert_eq!(stack.ok(&["volumes", "-q", "web"]), "");
     let table = stack.ok(&["volumes", "db"]);
     assert!(

@@ -73,10 +73,13 @@ pub fn run(settings: &Settings, args: &VolumesArgs) -> anyhow::Result<ExitCode> 
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if project.volumes.contains_key(&volume) && used_natively.contains(&volume.as_str()) {
+        if let Some(defined) = project.volumes.get(&volume)
+            && used_natively.contains(&volume.as_str())
+        {
+            // Named as the engine would name it (`<project>_<volume>`), as Compose lists it.
             listed.push(Listed {
                 driver: "local".to_owned(),
-                name: volume.clone(),
+                name: defined.name.clone(),
                 mountpoint: dir.display().to_string(),
                 volume,
                 scope: "local".to_owned(),
