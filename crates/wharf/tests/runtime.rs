@@ -759,6 +759,22 @@ services:
     std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut said).unwrap();
     assert!(said.contains("goes was taken down"), "{said}");
 
+    // wharfd stopped under it: said so, not as a request that went unanswered.
+    let mut up = stack
+        .command(&["up"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the server runs", Duration::from_secs(10), || {
+        stack.pid_of("goes-server-1").is_some()
+    });
+    stack.ok(&["daemon", "stop"]);
+    assert_eq!(up.wait().unwrap().code(), Some(1));
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(said.contains("wharfd stopped, and the stack with it"), "{said}");
+    stack.ok(&["down"]);
+
     // A job that fails fails the attached `up`, naming it, as Compose's.
     stack.write(
         r#"name: goes

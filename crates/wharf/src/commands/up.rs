@@ -529,9 +529,7 @@ fn attached(
             printer.info(&format!("{name} was taken down (`wharf down`)"));
             return Ok(ExitCode::SUCCESS);
         }
-        Followed::DaemonGone => anyhow::bail!(
-            "wharfd stopped, and the stack with it; the next wharf command starts it again and brings the stack back (its log: `wharf daemon logs`)"
-        ),
+        Followed::DaemonGone => anyhow::bail!(DAEMON_GONE),
         Followed::Blocked(why) => printer.error(&anyhow::anyhow!("{why}")),
         Followed::Ended(_) => printer.info("stopping the stack"),
         Followed::Interrupted => {
@@ -564,9 +562,14 @@ fn attached(
             _ => {}
         }
     }
-    stopping
+    match stopping
         .join()
-        .map_err(|_| anyhow::anyhow!("the stop request failed"))??;
+        .map_err(|_| anyhow::anyhow!("the stop request failed"))?
+    {
+        // Everything ended because wharfd was stopping (`wharf daemon stop`).
+        Err(ClientError::Unanswered | ClientError::Connect { .. }) => anyhow::bail!(DAEMON_GONE),
+        other => other?,
+    };
     let code = match followed {
         Followed::Ended(Some(code)) => code,
         // `--exit-code-from` a service the abort stopped: its code once stopped, as
@@ -589,6 +592,9 @@ fn attached(
         u8::try_from(code.clamp(0, 255)).unwrap_or(1),
     ))
 }
+
+/// What an attached `up` says when wharfd stopped under it.
+const DAEMON_GONE: &str = "wharfd stopped, and the stack with it; the next wharf command starts it again and brings the stack back (its log: `wharf daemon logs`)";
 
 /// How following an attached `up` ended.
 enum Followed {
