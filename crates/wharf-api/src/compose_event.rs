@@ -191,25 +191,11 @@ mod tests {
             project: "shop".to_owned(),
             change: Change::Instance {
                 instance: Box::new(InstanceStatus {
-                    service: "web".to_owned(),
-                    replica: 1,
-                    name: "shop-web-1".to_owned(),
-                    backend: "process".to_owned(),
-                    container_id: String::new(),
                     state,
                     health,
                     pid,
                     exit_code: (state == InstanceState::Stopped).then_some(143),
-                    restarts: 0,
-                    ports: Vec::new(),
-                    started_at_ms: None,
-                    finished_at_ms: None,
-                    listening: Vec::new(),
-                    message: String::new(),
-                    paused: false,
-                    one_off: false,
-                    listed: None,
-                    engine_ports: Vec::new(),
+                    ..InstanceStatus::new("web", 1, "shop-web-1".to_owned(), "process")
                 }),
             },
         }

@@ -581,16 +581,9 @@ mod tests {
     #[test]
     fn a_ps_line_has_composes_fields_and_wharfs_beside_them() {
         let instance = InstanceStatus {
-            service: "web".into(),
-            replica: 1,
-            name: "shop-web-1".into(),
-            backend: "docker".into(),
             container_id: "e175510667a7ab9894176e3e97326c0c".into(),
             state: InstanceState::Running,
             health: Health::Healthy,
-            pid: None,
-            exit_code: None,
-            restarts: 0,
             ports: vec![wharf_plan::PortSpec {
                 target: 80,
                 published: 32772,
@@ -598,13 +591,7 @@ mod tests {
                 ..Default::default()
             }],
             started_at_ms: Some(1_000),
-            finished_at_ms: None,
-            listening: Vec::new(),
-            message: String::new(),
-            paused: false,
-            one_off: false,
-            listed: None,
-            engine_ports: Vec::new(),
+            ..InstanceStatus::new("web", 1, "shop-web-1".into(), "docker")
         };
         let line = ps_line("shop", &instance, 121_000);
         assert_eq!(line["ID"], "e175510667a7");

@@ -255,6 +255,31 @@ pub enum InstanceState {
 }
 
 impl InstanceStatus {
+    /// A new instance of `service`: waiting, with nothing run, published or said yet.
+    pub fn new(service: &str, replica: u32, name: String, backend: &str) -> Self {
+        Self {
+            service: service.to_owned(),
+            replica,
+            name,
+            backend: backend.to_owned(),
+            container_id: String::new(),
+            state: InstanceState::Waiting,
+            health: Health::None,
+            pid: None,
+            exit_code: None,
+            restarts: 0,
+            ports: Vec::new(),
+            started_at_ms: None,
+            finished_at_ms: None,
+            listening: Vec::new(),
+            message: String::new(),
+            paused: false,
+            one_off: false,
+            listed: None,
+            engine_ports: Vec::new(),
+        }
+    }
+
     /// Whether its ports are published now: while it runs (a process that ended, or
     /// one not started yet, holds none; the engine lists none for such a container).
     pub fn publishes(&self) -> bool {

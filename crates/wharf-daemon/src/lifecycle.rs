@@ -277,29 +277,13 @@ pub fn waiting(
 ) -> InstanceStatus {
     let dependencies: Vec<&str> = spec.depends_on.keys().map(String::as_str).collect();
     InstanceStatus {
-        service: service.to_owned(),
-        replica,
-        name,
-        backend: backend.to_owned(),
-        container_id: String::new(),
-        state: InstanceState::Waiting,
-        health: Health::None,
-        pid: None,
-        exit_code: None,
-        restarts: 0,
         ports: spec.ports.clone(),
-        started_at_ms: None,
-        finished_at_ms: None,
-        listening: Vec::new(),
         message: if dependencies.is_empty() {
             String::new()
         } else {
             format!("waiting for {}", dependencies.join(", "))
         },
-        paused: false,
-        one_off: false,
-        listed: None,
-        engine_ports: Vec::new(),
+        ..InstanceStatus::new(service, replica, name, backend)
     }
 }
 

@@ -275,34 +275,23 @@ mod tests {
 
     fn instance(service: &str, replica: u32, published: u16, ready: bool) -> InstanceStatus {
         InstanceStatus {
-            service: service.into(),
-            replica,
-            name: format!("shop-{service}-{replica}"),
-            backend: "process".into(),
-            container_id: String::new(),
             state: if ready {
                 InstanceState::Running
             } else {
                 InstanceState::Waiting
             },
-            health: Health::None,
-            pid: None,
-            exit_code: None,
-            restarts: 0,
             ports: vec![PortSpec {
                 target: 8000,
                 published,
                 host: None,
                 ..Default::default()
             }],
-            started_at_ms: None,
-            finished_at_ms: None,
-            listening: Vec::new(),
-            message: String::new(),
-            paused: false,
-            one_off: false,
-            listed: None,
-            engine_ports: Vec::new(),
+            ..InstanceStatus::new(
+                service,
+                replica,
+                format!("shop-{service}-{replica}"),
+                "process",
+            )
         }
     }
 

@@ -171,10 +171,6 @@ impl ProjectContainer {
     /// `run` container beside its instances); `message` says whose it is.
     pub fn into_status(self, message: &str) -> wharf_api::InstanceStatus {
         wharf_api::InstanceStatus {
-            service: self.service,
-            replica: self.number,
-            name: self.name,
-            backend: "docker".to_owned(),
             container_id: self.id,
             state: if self.running {
                 wharf_api::InstanceState::Running
@@ -182,19 +178,16 @@ impl ProjectContainer {
                 wharf_api::InstanceState::Exited
             },
             health: self.health,
-            pid: None,
             exit_code: self.exit_code,
-            restarts: 0,
             ports: self.ports,
             // The engine's list says when it was made; it started right after.
             started_at_ms: self.created_ms,
             finished_at_ms: self.finished_ms,
-            listening: Vec::new(),
             message: message.to_owned(),
-            paused: false,
             one_off: self.one_off,
             listed: Some(Box::new(self.listed)),
             engine_ports: self.engine_ports,
+            ..wharf_api::InstanceStatus::new(&self.service, self.number, self.name, "docker")
         }
     }
 }

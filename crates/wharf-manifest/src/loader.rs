@@ -505,20 +505,25 @@ pub fn empty_map(span: Span) -> Node {
 mod tests {
     use super::*;
 
+    /// `text` as a project's compose file, loaded with `options` (variables not filled
+    /// unless they say).
+    fn load_text(text: &str, options: LoadOptions) -> Result<Loaded> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("compose.yaml"), text).unwrap();
+        load(&LoadOptions {
+            working_dir: dir.path().to_path_buf(),
+            ..options
+        })
+    }
+
     /// A dependency misspelt is pointed at where it is written, with the name meant.
     #[test]
     fn a_misspelt_dependency_is_pointed_at_with_the_name_meant() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("compose.yaml"),
+        let err = load_text(
             "services:\n  web:\n    image: x\n    depends_on: [cahce]\n  cache:\n    image: y\n",
+            LoadOptions::default(),
         )
-        .unwrap();
-        let options = LoadOptions {
-            working_dir: dir.path().to_path_buf(),
-            ..LoadOptions::default()
-        };
-        let err = load(&options).unwrap_err();
+        .unwrap_err();
         let span = err.span().unwrap();
         assert_eq!((span.line, span.col), (4, 18), "{err:?}");
         assert_eq!(err.help(), Some("did you mean \"cache\"?"));
@@ -529,18 +534,15 @@ mod tests {
     /// one part of a volume, and nothing is checked for consistency.
     #[test]
     fn variables_left_as_written_load() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("compose.yaml"),
+        let loaded = load_text(
             "services:\n  db:\n    image: postgres\n    ports: [\"127.0.0.1:${DB_PORT}:5432\"]\n    volumes: [\"${DATA:-./data}:/var/lib/data\"]\n",
+            LoadOptions {
+                skip_consistency: true,
+                ..LoadOptions::default()
+            },
         )
         .unwrap();
-        let options = LoadOptions {
-            working_dir: dir.path().to_path_buf(),
-            skip_consistency: true,
-            ..LoadOptions::default()
-        };
-        let db = &load(&options).unwrap().project.services["db"];
+        let db = &loaded.project.services["db"];
         assert_eq!(db.ports[0].raw, "127.0.0.1:${DB_PORT}:5432");
         assert_eq!(
             serde_json::to_value(&db.ports[0]).unwrap(),

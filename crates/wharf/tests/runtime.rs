@@ -741,11 +741,19 @@ services:
     x-wharf: {process: {command: ["sleep", "600"]}}
 "#,
     );
-    let mut up = stack
-        .command(&["up"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let attached = || {
+        stack
+            .command(&["up"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let stderr_of = |child: &mut std::process::Child| {
+        let mut said = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
+        said
+    };
+    let mut up = attached();
     eventually("the server runs", Duration::from_secs(10), || {
         stack.pid_of("goes-server-1").is_some()
     });
@@ -755,24 +763,21 @@ services:
     let status = up.wait().unwrap();
     assert!(done.elapsed() < Duration::from_secs(5), "it ended at once");
     assert_eq!(status.code(), Some(0));
-    let mut said = String::new();
-    std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut said).unwrap();
+    let said = stderr_of(&mut up);
     assert!(said.contains("goes was taken down"), "{said}");
 
     // wharfd stopped under it: said so, not as a request that went unanswered.
-    let mut up = stack
-        .command(&["up"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut up = attached();
     eventually("the server runs", Duration::from_secs(10), || {
         stack.pid_of("goes-server-1").is_some()
     });
     stack.ok(&["daemon", "stop"]);
     assert_eq!(up.wait().unwrap().code(), Some(1));
-    let mut said = String::new();
-    std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut said).unwrap();
-    assert!(said.contains("wharfd stopped, and the stack with it"), "{said}");
+    let said = stderr_of(&mut up);
+    assert!(
+        said.contains("wharfd stopped, and the stack with it"),
+        "{said}"
+    );
     stack.ok(&["down"]);
 
     // A job that fails fails the attached `up`, naming it, as Compose's.
@@ -789,19 +794,14 @@ services:
       migrate: {condition: service_completed_successfully}
 "#,
     );
-    let mut up = stack
-        .command(&["up"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut up = attached();
     let mut status = None;
     eventually("the attached up ended", Duration::from_secs(20), || {
         status = up.try_wait().unwrap();
         status.is_some()
     });
     assert_eq!(status.unwrap().code(), Some(1));
-    let mut said = String::new();
-    std::io::Read::read_to_string(&mut up.stderr.take().unwrap(), &mut said).unwrap();
+    let said = stderr_of(&mut up);
     assert!(
         said.contains("goes-server-1 could not start: dependency migrate did not complete successfully (exit code 3)"),
         "{said}"
