@@ -124,7 +124,13 @@ fn actions(before: Option<Seen>, now: Seen) -> Vec<&'static str> {
     let mut said = Vec::new();
     match now.state {
         Created if was.is_none() => said.push("create"),
-        Running if !was_running || before.is_some_and(|b| b.pid != now.pid) => {
+        // A new process in a running instance is a restart (a container's first pid
+        // comes after its start: not another start).
+        Running
+            if !was_running
+                || before
+                    .is_some_and(|b| b.pid.is_some() && now.pid.is_some() && b.pid != now.pid) =>
+        {
             if was.is_none() {
                 said.push("create");
             }
@@ -199,6 +205,21 @@ mod tests {
                 }),
             },
         }
+    }
+
+    #[test]
+    fn a_container_whose_pid_comes_after_its_start_started_once() {
+        use InstanceState::{Running, Waiting};
+        let mut events = ComposeEvents::default();
+        events.note(&instance(Waiting, Health::None, None));
+        let starts: usize = [
+            instance(Running, Health::None, None),
+            instance(Running, Health::None, Some(9)),
+        ]
+        .iter()
+        .map(|event| events.lines(event).len())
+        .sum();
+        assert_eq!(starts, 1);
     }
 
     #[test]

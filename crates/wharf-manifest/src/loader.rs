@@ -51,7 +51,9 @@ pub struct LoadOptions {
     pub services: Vec<String>,
     /// Leave `env_file` unread, as Compose does when it only hashes the configuration.
     pub keep_env_files: bool,
-    /// Gather every use of a variable into [`Loaded::variables`] (`config --variables`).
+    /// Gather every use of a variable into [`Loaded::variables`], and type nothing: the
+    /// project comes back with its name only (`config --variables`, whose files may
+    /// hold a variable where a number or a size must be).
     pub collect_variables: bool,
     /// Keep the networks, volumes, secrets, configs and models no enabled service uses
     /// (`--all-resources`).
@@ -121,6 +123,21 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         project_dir: project_dir.clone(),
     };
     let mut root = context.merge_documents(documents, &project_dir)?;
+    if options.collect_variables {
+        return Ok(Loaded {
+            project: Project {
+                name,
+                ..Project::default()
+            },
+            files,
+            project_dir,
+            environment: env.vars().clone(),
+            variables: context.variables,
+            profiles: BTreeSet::new(),
+            disabled: BTreeSet::new(),
+            warnings: context.warnings,
+        });
+    }
 
     let home = env.vars().get("HOME").cloned();
     if !options.keep_relative_paths {

@@ -25,6 +25,7 @@ pub fn secrets_and_configs(
         (&service.configs, &project.configs, "/", true),
     ];
     for (references, defined, under, is_config) in kinds {
+        let kind = if is_config { "config" } else { "secret" };
         for reference in references {
             let Some(object) = defined.get(&reference.source) else {
                 continue;
@@ -46,7 +47,7 @@ pub fn secrets_and_configs(
                     .cloned()
                     .ok_or_else(|| {
                         format!(
-                            "environment variable {:?} required by file {:?} is not set",
+                            "environment variable {:?} required by {kind} {:?} is not set",
                             object.environment,
                             name(object, reference)
                         )
@@ -155,7 +156,7 @@ mod tests {
                 (
                     "/etc/app.conf",
                     Err(format!(
-                        "environment variable \"MISSING\" required by file {:?} is not set",
+                        "environment variable \"MISSING\" required by config {:?} is not set",
                         project.configs["fromenv2"].name
                     )),
                     0o444,

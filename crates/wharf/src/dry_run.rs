@@ -62,10 +62,12 @@ pub fn plan(settings: &Settings, command: &Command) -> Option<anyhow::Result<Exi
             ));
         }
         Command::Run(args) => {
-            let line = format!(
-                "would run {:?} as a one-off of {}",
-                args.command, args.service
-            );
+            let what = if args.command.is_empty() {
+                format!("{}'s own command", args.service)
+            } else {
+                format!("{:?}", args.command)
+            };
+            let line = format!("would run {what} as a one-off of {}", args.service);
             return Some(defined_then(settings, &args.service, &line));
         }
         Command::Export(args) => {

@@ -161,14 +161,15 @@ pub fn wait(
 /// How many of its last lines a failed instance's error shows.
 const LAST_WORDS: usize = 5;
 
-/// The last lines `instance` wrote, each on a line of its own under the failure (none
+/// The last lines `instance` wrote in its last run, each on a line of its own under the failure (none
 /// when it wrote nothing, or its log cannot be read).
 fn last_words(client: &Client, project: &str, instance: &InstanceStatus) -> String {
     let path = crate::log_printer::logs_path(
         project,
         std::slice::from_ref(&instance.service),
         Some(LAST_WORDS),
-        None,
+        // This run's, not an earlier one's.
+        instance.started_at_ms,
         false,
     );
     let Ok(stream) = client.stream::<wharf_api::LogLine>(&path) else {

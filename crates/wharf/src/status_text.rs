@@ -15,8 +15,17 @@ pub fn status_text(i: &InstanceStatus, now: u64) -> String {
             "running {}",
             i.started_at_ms.map(|t| ago(now, t)).unwrap_or_default()
         ),
-        InstanceState::Waiting | InstanceState::Restarting | InstanceState::CrashLoop => {
+        InstanceState::Waiting | InstanceState::Restarting | InstanceState::CrashLoop
+            if !i.message.is_empty() =>
+        {
             i.message.clone()
+        }
+        // The engine restarting a container by its policy says nothing more.
+        InstanceState::Waiting | InstanceState::Restarting | InstanceState::CrashLoop => {
+            match i.exit_code {
+                Some(code) => format!("restarting (exited {code})"),
+                None => "restarting".to_owned(),
+            }
         }
         InstanceState::Exited => match i.exit_code {
             Some(code) => format!("exited ({code})"),

@@ -208,7 +208,11 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
         }));
     }
     if args.variables {
-        return Ok(variables_table(loaded));
+        let rows = variable_rows(loaded);
+        if args.format == Format::Json {
+            return variables_json(&rows);
+        }
+        return Ok(variables_table(rows));
     }
     if let Some(wanted) = &args.hash {
         return hashes(project, wanted);
@@ -256,7 +260,8 @@ fn hashes(project: &wharf_model::Project, wanted: &str) -> anyhow::Result<String
     Ok(lines.concat())
 }
 
-fn variables_table(loaded: &Loaded) -> String {
+/// Each variable the files use, by name: (required, default value, alternate value).
+fn variable_rows(loaded: &Loaded) -> BTreeMap<&str, (bool, String, String)> {
     let mut rows: BTreeMap<&str, (bool, String, String)> = BTreeMap::new();
     for usage in &loaded.variables {
         let row = rows.entry(&usage.name).or_default();
@@ -268,6 +273,29 @@ fn variables_table(loaded: &Loaded) -> String {
             row.2.clone_from(alternate);
         }
     }
+    rows
+}
+
+/// `--variables --format json`, as Compose prints it: an object by name, indented by
+/// four spaces.
+fn variables_json(rows: &BTreeMap<&str, (bool, String, String)>) -> anyhow::Result<String> {
+    let value: serde_json::Map<String, serde_json::Value> = rows
+        .iter()
+        .map(|(name, (required, default, alternate))| {
+            let row = serde_json::json!({"Name": name, "DefaultValue": default,
+                "PresenceValue": alternate, "Required": required});
+            ((*name).to_owned(), row)
+        })
+        .collect();
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    serde::Serialize::serialize(&value, &mut serializer)?;
+    // Compose ends it with an empty line.
+    Ok(String::from_utf8(out)? + "\n\n")
+}
+
+fn variables_table(rows: BTreeMap<&str, (bool, String, String)>) -> String {
     let mut table =
         vec![["NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"].map(str::to_owned)];
     for (name, (required, default, alternate)) in rows {

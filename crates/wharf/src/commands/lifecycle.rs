@@ -40,14 +40,8 @@ pub fn restart(settings: &Settings, args: &RestartArgs) -> anyhow::Result<ExitCo
 fn act(settings: &Settings, action: &str, request: &ServicesRequest) -> anyhow::Result<ExitCode> {
     let (name, enabled) = project_ref::name_and_enabled(settings, &request.services)?;
     if !request.services.is_empty() && enabled.is_empty() {
-        // Only services whose profiles are not enabled: none of them runs.
-        if action == "start" {
-            anyhow::bail!(
-                "{} has nothing to start: `wharf up {}` creates and starts it",
-                request.services.join(", "),
-                request.services.join(" ")
-            );
-        }
+        // Only services whose profiles are not enabled: none of them has an instance
+        // to act on (Compose's `start` of one does nothing either).
         return Ok(ExitCode::SUCCESS);
     }
     let request = &ServicesRequest {
