@@ -108,6 +108,10 @@ impl Event {
     }
 }
 
+/// A container the engine has restarted this often, restarting again, is in a crash
+/// loop (five, as a native one's five exits within a minute).
+const ENGINE_CRASH_LOOP_RESTARTS: u32 = 5;
+
 /// The transition table: the state `event` moves an instance in `state` to, or
 /// `None` when that event cannot happen there.
 // One arm per row of the table, even where two rows lead to the same state.
@@ -136,8 +140,11 @@ pub fn next_state(state: InstanceState, event: &Event) -> Option<InstanceState> 
         // A container as the engine has it; another tool may start an exited one.
         // The engine says a container it is restarting is running too: restarting
         // is the news, as Compose's `ps` has it.
-        (Running | Restarting | Exited, Event::Observed { container, .. }) => {
-            if container.restarting {
+        // Restarted by the engine as often as a native crash loop exits, it is one.
+        (Running | Restarting | CrashLoop | Exited, Event::Observed { container, .. }) => {
+            if container.restarting && container.restarts >= ENGINE_CRASH_LOOP_RESTARTS {
+                CrashLoop
+            } else if container.restarting {
                 Restarting
             } else if container.running {
                 Running
@@ -248,6 +255,18 @@ pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
             }
             status.exit_code = container.exit_code;
             status.restarts = container.restarts;
+            // Said as a native crash loop is; gone once it runs steadily again.
+            if next == InstanceState::CrashLoop {
+                status.message = format!(
+                    "crash loop: the engine restarted it {} times (last code {})",
+                    container.restarts,
+                    container
+                        .exit_code
+                        .map_or_else(|| "unknown".to_owned(), |c| c.to_string())
+                );
+            } else if status.message.starts_with("crash loop: the engine") {
+                status.message.clear();
+            }
             status.finished_at_ms = if container.running {
                 None
             } else {
@@ -404,6 +423,37 @@ mod tests {
         assert_eq!(
             (status.health, status.message.as_str(), status.exit_code),
             (Health::None, "", Some(137))
+        );
+    }
+
+    #[test]
+    fn a_container_the_engine_keeps_restarting_is_in_a_crash_loop_until_it_runs() {
+        let mut status = status();
+        let restarted = |restarts: u32, restarting: bool| Event::Observed {
+            container: ContainerState {
+                running: true,
+                restarting,
+                exit_code: Some(3),
+                restarts,
+                ..ContainerState::default()
+            },
+            health: Health::None,
+        };
+        apply(&mut status, started(7)).unwrap();
+        apply(&mut status, restarted(4, true)).unwrap();
+        assert_eq!(status.state, InstanceState::Restarting);
+        apply(&mut status, restarted(5, true)).unwrap();
+        assert_eq!(
+            (status.state, status.message.as_str()),
+            (
+                InstanceState::CrashLoop,
+                "crash loop: the engine restarted it 5 times (last code 3)"
+            )
+        );
+        apply(&mut status, restarted(5, false)).unwrap();
+        assert_eq!(
+            (status.state, status.message.as_str()),
+            (InstanceState::Running, "")
         );
     }
 

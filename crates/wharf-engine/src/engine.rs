@@ -1098,7 +1098,8 @@ impl Engine {
             engine_ports,
             running,
             restarting: state.restarting.unwrap_or(false),
-            exit_code: (!running)
+            // A restarting container's is its last run's (the engine says it runs).
+            exit_code: (!running || state.restarting == Some(true))
                 .then(|| state.exit_code.and_then(|c| i32::try_from(c).ok()))
                 .flatten(),
             pid: state

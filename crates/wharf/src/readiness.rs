@@ -168,8 +168,9 @@ fn last_words(client: &Client, project: &str, instance: &InstanceStatus) -> Stri
         project,
         std::slice::from_ref(&instance.service),
         Some(LAST_WORDS),
-        // This run's, not an earlier one's.
-        instance.started_at_ms,
+        // This run's, not an earlier one's (from a second before its start as wharfd
+        // noted it, which can come after its first words).
+        instance.started_at_ms.map(|t| t.saturating_sub(1_000)),
         false,
     );
     let Ok(stream) = client.stream::<wharf_api::LogLine>(&path) else {
