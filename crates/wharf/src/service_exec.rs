@@ -456,9 +456,19 @@ pub fn run_loaded(
     } else if args.entrypoint.is_none() {
         command.clone_from(&service.command);
     }
+    let mut spec = service.for_replica(1);
+    // Compose's one-off publishes nothing unless asked (`--service-ports`): natively,
+    // it gets a free port of its own, not the one the service's instance holds.
+    if !args.service_ports
+        && spec.environment.contains_key("PORT")
+        && let Ok(free) = std::net::TcpListener::bind(("127.0.0.1", 0))
+    {
+        let port = free.local_addr()?.port();
+        spec.environment.insert("PORT".to_owned(), port.to_string());
+    }
     foreground(
         &command,
-        &service.for_replica(1),
+        &spec,
         &env,
         args.workdir.as_ref(),
         args.user.as_deref(),

@@ -697,6 +697,33 @@ services:
     );
 }
 
+/// A one-off publishes nothing unless asked, as Compose's: natively, it gets a port of
+/// its own, not the one the service's running instance holds.
+#[test]
+fn a_native_one_off_gets_a_port_of_its_own_unless_it_asks_for_the_services() {
+    let port = free_port();
+    let stack = Stack::new(&format!(
+        r#"name: oneoffport
+services:
+  web:
+    image: python:3.12
+    command: ["sh", "-c", "exec python3 -m http.server $${{PORT}} --bind 127.0.0.1"]
+    ports: ["127.0.0.1:{port}:8000"]
+"#
+    ));
+    stack.ok(&["up", "-d", "--wait"]);
+    let one_off_port = |args: &[&str]| {
+        let mut all = vec!["run", "--rm", "--no-deps"];
+        all.extend_from_slice(args);
+        all.extend(["web", "sh", "-c", "echo $PORT"]);
+        stack.ok(&all).trim().to_owned()
+    };
+    let own = one_off_port(&[]);
+    assert!(!own.is_empty() && own != port.to_string(), "{own}");
+    assert_eq!(one_off_port(&["--service-ports"]), port.to_string());
+    stack.ok(&["down"]);
+}
+
 #[test]
 fn attached_up_prints_prefixed_logs_and_exits_with_the_chosen_services_code() {
     let stack = Stack::new(
@@ -1365,8 +1392,8 @@ volumes:
 "#
     ));
     stack.ok(&["up", "-d", "--wait"]);
-    // A native volume is a directory of the project's.
-    // Named as the engine would name it, as Compose lists it.
+    // A native volume is a directory of the project's, named as the engine would name
+    // it, as Compose lists it.
     let project = stack.compose_ps()[0]["Project"]
         .as_str()
         .unwrap()
