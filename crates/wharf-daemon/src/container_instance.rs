@@ -21,6 +21,8 @@ const FIRST_POLL: Duration = Duration::from_millis(5);
 /// How long after its start a container's exit is waited for (beside the engine's
 /// news and the looks): longer than `--wait` takes to count a start as settled.
 const EARLY_EXIT_WATCH: Duration = Duration::from_secs(2);
+/// Between two waits on it: the engine answers at once while it restarts it.
+const EARLY_EXIT_PAUSE: Duration = Duration::from_millis(50);
 const STARTING_POLL_CAP: Duration = Duration::from_millis(250);
 const STEADY_POLL: Duration = Duration::from_secs(1);
 /// How long an exit waits for the output before it to be copied into the log.
@@ -90,11 +92,14 @@ pub async fn run(
             id.clone(),
         );
         async move {
-            if tokio::time::timeout(EARLY_EXIT_WATCH, engine.stopped(&id))
+            // Each exit in that time, also of the runs the engine restarts it for.
+            let until = tokio::time::Instant::now() + EARLY_EXIT_WATCH;
+            while tokio::time::timeout_at(until, engine.stopped(&id))
                 .await
                 .is_ok()
             {
                 nudges.nudge(&id);
+                tokio::time::sleep(EARLY_EXIT_PAUSE).await;
             }
         }
     });

@@ -1725,18 +1725,26 @@ fn exec_and_run_attach_through_the_engine_without_the_docker_cli() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "2");
-    let left = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            "label=com.docker.compose.oneoff=True",
-            "--filter",
-            "label=com.docker.compose.project=attach",
-        ])
-        .output()
-        .unwrap();
-    assert!(left.stdout.is_empty(), "--rm removes the one-off container");
+    // The engine removes it (AutoRemove) once it has ended, a moment after.
+    eventually(
+        "--rm removes the one-off container",
+        Duration::from_secs(10),
+        || {
+            Command::new("docker")
+                .args([
+                    "ps",
+                    "-aq",
+                    "--filter",
+                    "label=com.docker.compose.oneoff=True",
+                    "--filter",
+                    "label=com.docker.compose.project=attach",
+                ])
+                .output()
+                .unwrap()
+                .stdout
+                .is_empty()
+        },
+    );
 
     // With a terminal (script(1) gives one), the command gets one too.
     for (verb, expected) in [("exec", 5), ("run", 6)] {
