@@ -19,6 +19,9 @@ pub struct LogBook {
     dir: PathBuf,
     rotate_bytes: u64,
     files: Mutex<HashMap<String, File>>,
+    /// When each instance's newest line was written, as this daemon wrote or read it:
+    /// a file is read for it once, not at every start of the instance.
+    newest: Mutex<HashMap<(String, u32), u64>>,
     live: broadcast::Sender<LogLine>,
     /// Set when the project goes down: followers stop, as `docker compose logs -f` does.
     closed: watch::Sender<bool>,
@@ -35,6 +38,7 @@ impl LogBook {
             dir,
             rotate_bytes,
             files: Mutex::new(HashMap::new()),
+            newest: Mutex::new(HashMap::new()),
             live: broadcast::channel(4096).0,
             closed: watch::channel(false).0,
         }
@@ -76,6 +80,8 @@ impl LogBook {
             append(file, &line);
         }
         drop(files);
+        self.newest_lines()
+            .insert((line.service.clone(), line.replica), line.time_ms);
         let _ = self.live.send(line);
     }
 
@@ -148,8 +154,12 @@ impl LogBook {
 
     /// When the newest stored line of `service`'s replica `replica` was written.
     pub fn last_line_ms(&self, service: &str, replica: u32) -> Option<u64> {
+        let key = (service.to_owned(), replica);
+        if let Some(newest) = self.newest_lines().get(&key) {
+            return Some(*newest);
+        }
         let path = self.path(service);
-        [path.clone(), rotated(&path)].iter().find_map(|file| {
+        let stored = [path.clone(), rotated(&path)].iter().find_map(|file| {
             let mut last = None;
             for_each_stored(file, |line| {
                 if line.replica == replica {
@@ -157,7 +167,15 @@ impl LogBook {
                 }
             });
             last
-        })
+        })?;
+        // A line written meanwhile is newer and stays.
+        Some(*self.newest_lines().entry(key).or_insert(stored))
+    }
+
+    fn newest_lines(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u32), u64>> {
+        self.newest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn stored_services(&self) -> Vec<String> {

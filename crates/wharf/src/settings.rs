@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use wharf_api::Paths;
 use wharf_runtime::BackendChoice;
 
-use crate::cli::GlobalArgs;
+use crate::cli::{BackendArg, GlobalArgs};
 use crate::printer::Printer;
 use crate::user_settings::UserSettings;
 
@@ -29,11 +29,12 @@ impl Settings {
             global,
             paths: Paths::from_env(),
             printer,
-            backend: match std::env::var("WHARF_BACKEND").as_deref() {
-                Ok("process") => BackendChoice::Process,
-                Ok("docker") => BackendChoice::Docker,
-                _ => BackendChoice::Auto,
-            },
+            // Read as `--backend` reads it.
+            backend: std::env::var("WHARF_BACKEND")
+                .ok()
+                .and_then(|v| <BackendArg as clap::ValueEnum>::from_str(&v, true).ok())
+                .unwrap_or_default()
+                .into(),
             user: OnceLock::new(),
         }
     }
