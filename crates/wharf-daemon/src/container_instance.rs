@@ -84,7 +84,8 @@ pub async fn run(
     // The engine's news of an exit can come before its stream is heard (a daemon just
     // started): the first moments of a run are also watched by waiting on the
     // container, so a crash on start is seen at once and `--wait` never takes it for
-    // a start.
+    // a start; and it is looked at often meanwhile.
+    let running_since = std::time::Instant::now();
     tokio::spawn({
         let (engine, nudges, id) = (
             Arc::clone(&engine),
@@ -249,7 +250,15 @@ pub async fn run(
         if state.running {
             output_ends.mark_unchanged();
         }
-        let seen = look(state, probed_healthy, spec.restart, reported_exit, delay);
+        let early = running_since.elapsed() < EARLY_EXIT_WATCH;
+        let seen = look(
+            state,
+            probed_healthy,
+            spec.restart,
+            reported_exit,
+            delay,
+            early,
+        );
         if seen.said.is_some() {
             // The engine's stream ends once the container's last output is read.
             let _ = tokio::time::timeout(OUTPUT_DRAINED_WITHIN, output_ends.changed()).await;
@@ -274,7 +283,8 @@ struct Look {
 }
 
 /// Reads one look at the container (`probed_healthy`: wharf's own first probe
-/// passed); `reported_exit` when the last look already said it exited. The driver's
+/// passed); `reported_exit` when the last look already said it exited; `early` in the
+/// first moments of its run, when the engine's news may not flow yet. The driver's
 /// one decision, kept apart so it is tested without an engine.
 fn look(
     state: ContainerState,
@@ -282,6 +292,7 @@ fn look(
     policy: RestartPolicy,
     reported_exit: bool,
     delay: Duration,
+    early: bool,
 ) -> Look {
     let exited = !state.running && !state.restarting;
     // The engine's verdict stands once it has one; before that, wharf's own probe.
@@ -301,7 +312,7 @@ fn look(
     });
     let next_delay = if stays_exited {
         STEADY_POLL
-    } else if health == Health::Starting || !state.running {
+    } else if health == Health::Starting || !state.running || state.restarting || early {
         (delay * 3 / 2).min(STARTING_POLL_CAP)
     } else {
         STEADY_POLL
@@ -456,7 +467,7 @@ mod tests {
         let (mut reported, mut delay) = (false, FIRST_POLL);
         let (mut states, mut health, mut said, mut delays) = (vec![], vec![], vec![], vec![]);
         for (state, probed) in looks {
-            let seen = look(state, probed, policy, reported, delay);
+            let seen = look(state, probed, policy, reported, delay, false);
             said.extend(seen.said);
             apply(&mut instance, seen.event).expect("the driver's event is allowed");
             states.push(instance.state);

@@ -58,26 +58,18 @@ pub fn secrets_and_configs(
                 // External, or nothing to write (Compose skips an empty config too).
                 continue;
             };
-            let (uid, gid) = match (owner(&reference.uid), owner(&reference.gid)) {
-                (Ok(uid), Ok(gid)) => (uid, gid),
-                (Err(bad), _) | (_, Err(bad)) => {
-                    files.push(ContainerFile {
-                        path,
-                        content: Err(format!(
-                            "{:?} of {:?} is not a user or group number",
-                            bad,
-                            name(object, reference)
-                        )),
-                        mode: DEFAULT_MODE,
-                        uid: None,
-                        gid: None,
-                    });
-                    continue;
-                }
-            };
+            let owners = owner(&reference.uid)
+                .and_then(|uid| Ok((uid, owner(&reference.gid)?)))
+                .map_err(|bad| {
+                    format!(
+                        "{bad:?} of {:?} is not a user or group number",
+                        name(object, reference)
+                    )
+                });
+            let (uid, gid) = owners.clone().unwrap_or_default();
             files.push(ContainerFile {
                 path,
-                content,
+                content: owners.and(content),
                 mode: reference.mode.map_or(DEFAULT_MODE, |mode| mode.0),
                 uid,
                 gid,
