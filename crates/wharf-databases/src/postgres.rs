@@ -85,11 +85,16 @@ impl Postgres {
                 // init scripts, stops it, then starts the real one): asked again soon.
                 Err(DbError::Failed { message, .. })
                     if message.contains("the database system is shutting down")
-                        || message.contains("the database system is starting up") =>
+                        || message.contains("the database system is starting up")
+                        || message.contains("server closed the connection unexpectedly") =>
                 {
                     if std::time::Instant::now() > deadline {
                         return Err(self.access.not_accepting(Some(message)));
                     }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                // Between the two lives no server at all: its socket is gone a moment.
+                Err(DbError::NotAccepting { .. }) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
                 // Mid-swap of `postgres` itself (a reset or restore of it), template1
