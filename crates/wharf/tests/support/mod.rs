@@ -172,8 +172,9 @@ impl Drop for Stack {
     }
 }
 
-/// A free port between 13000 and 29999: below the ephemeral range, where the tests'
-/// own connections take their source ports, and above `free_low_port`'s. Each test
+/// A free port between 13000 and 19999: below the ephemeral range, where the tests'
+/// own connections take their source ports, above `free_low_port`'s, and below the
+/// fixed ports of the examples (21211 to 28080), which their tests publish. Each test
 /// process claims a block of 100 ports of its own for as long as it runs (a lock file
 /// held open), so a port a test frees for a moment (a server it restarts) is never
 /// picked by another; ports come ten apart, leaving the next ones to a service's
@@ -190,15 +191,18 @@ pub fn free_port() -> u16 {
     }
 }
 
-/// This process's block of ports (0 to 169), claimed once.
+/// How many blocks of 100 ports `free_port` has.
+const BLOCKS: u32 = 70;
+
+/// This process's block of ports (0 to 69), claimed once.
 fn port_block() -> u16 {
     static BLOCK: std::sync::OnceLock<(std::fs::File, u16)> = std::sync::OnceLock::new();
     let (_, block) = BLOCK.get_or_init(|| {
         let dir = std::env::temp_dir().join("wharf-test-ports");
         std::fs::create_dir_all(&dir).unwrap();
-        let start = (std::process::id() % 170) as u16;
-        (0..170)
-            .map(|n| (start + n) % 170)
+        let start = (std::process::id() % BLOCKS) as u16;
+        (0..BLOCKS as u16)
+            .map(|n| (start + n) % BLOCKS as u16)
             .find_map(|block| {
                 let file = std::fs::File::create(dir.join(format!("{block}.lock"))).ok()?;
                 file.try_lock().ok()?;
