@@ -29,6 +29,9 @@ pub(crate) struct Instance {
     pub(crate) process: Option<ProcessRecord>,
     pub(crate) command: watch::Sender<Command>,
     pub(crate) task: Option<JoinHandle<()>>,
+    /// Its status when it last ended by itself (a finished job, a crash not restarted),
+    /// kept through a later stop: a restarted daemon shows it so and runs it not again.
+    pub(crate) ended: Option<InstanceStatus>,
 }
 
 /// How long after a process starts or ends the project's records are written.
@@ -120,9 +123,12 @@ impl Shared {
     pub fn report(&self, key: &InstanceKey, event: Event) -> bool {
         let process_changed = {
             let mut projects = self.projects();
-            let Some(instance) = projects
-                .get_mut(&key.project)
-                .and_then(|p| p.instances.get_mut(&(key.service.clone(), key.replica)))
+            let Some(project) = projects.get_mut(&key.project) else {
+                return false;
+            };
+            let Some(instance) = project
+                .instances
+                .get_mut(&(key.service.clone(), key.replica))
                 .filter(|i| i.generation == key.generation)
             else {
                 return false;
@@ -155,6 +161,11 @@ impl Shared {
                 instance.process = instance.status.pid.and_then(|pid| {
                     start_time(pid).map(|start_time| ProcessRecord { pid, start_time })
                 });
+            }
+            // Written at once, not with the process records a moment later: a job
+            // that ended as the daemon died must not run again.
+            if note_ended(instance) {
+                self.save_ended(project);
             }
             process_changed
         };
@@ -203,6 +214,14 @@ impl Shared {
         }
     }
 
+    /// Writes which of the project's instances ended by themselves; called with the
+    /// projects locked, so two writes never cross.
+    pub(crate) fn save_ended(&self, project: &ProjectRuntime) {
+        let _ = self
+            .store
+            .save_ended(&project.spec.name, &ended_instances(project));
+    }
+
     /// Drops an instance whose container was removed behind wharf's back (`docker
     /// compose down`); a project left with no instance is forgotten, as after `down`.
     pub fn instance_removed_externally(&self, key: &InstanceKey) {
@@ -222,9 +241,21 @@ impl Shared {
         if project.instances.is_empty() {
             projects.remove(&key.project);
             let _ = self.store.forget(&key.project);
+        } else {
+            self.save_ended(project);
         }
         drop(projects);
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The number of an instance's next generation, unique for the daemon's life.
+    pub(crate) fn next_generation(&self) -> u64 {
+        let mut next = self
+            .next_generation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *next += 1;
+        *next
     }
 
     pub async fn engine(&self) -> Result<Arc<Engine>, EngineError> {
@@ -433,6 +464,29 @@ fn process_records(project: &ProjectRuntime) -> Vec<ProcessRecord> {
         .values()
         .filter_map(|i| i.process)
         .collect()
+}
+
+fn ended_instances(project: &ProjectRuntime) -> Vec<InstanceStatus> {
+    project
+        .instances
+        .values()
+        .filter_map(|i| i.ended.clone())
+        .collect()
+}
+
+/// Keeps or forgets the instance's ended status as its state now says: whether the
+/// records change.
+fn note_ended(instance: &mut Instance) -> bool {
+    use wharf_api::InstanceState::{CrashLoop, Created, Exited, Restarting, Running, Waiting};
+    match instance.status.state {
+        Exited => {
+            instance.ended = Some(instance.status.clone());
+            true
+        }
+        Created | Waiting | Running | Restarting | CrashLoop => instance.ended.take().is_some(),
+        // Stopped after it ended: it had still ended by itself.
+        _ => false,
+    }
 }
 
 /// The event of an instance leaving the table.

@@ -1,5 +1,6 @@
 //! The daemon's persisted state, per project: the desired spec and which services
-//! should be up (so a restarted daemon brings them back), and the process groups it
+//! should be up (so a restarted daemon brings them back), the instances that ended by
+//! themselves (so it does not run a finished job again), and the process groups it
 //! started (so a restarted daemon can stop any that outlived the last one).
 
 use std::collections::BTreeSet;
@@ -8,6 +9,7 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use wharf_api::InstanceStatus;
 use wharf_plan::ProjectSpec;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -46,10 +48,13 @@ impl Store {
     }
 
     pub fn forget(&self, name: &str) -> std::io::Result<()> {
-        match std::fs::remove_file(self.project_dir(name).join("desired.json")) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
-            _ => Ok(()),
+        for file in ["desired.json", "ended.json"] {
+            match std::fs::remove_file(self.project_dir(name).join(file)) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+                _ => {}
+            }
         }
+        Ok(())
     }
 
     /// Every project with a desired state; unreadable files are skipped and reported.
@@ -91,6 +96,19 @@ impl Store {
         write_atomic(&self.project_dir(name).join("processes.json"), &text)
     }
 
+    pub fn save_ended(&self, name: &str, ended: &[InstanceStatus]) -> std::io::Result<()> {
+        let text = serde_json::to_vec(ended)?;
+        write_atomic(&self.project_dir(name).join("ended.json"), &text)
+    }
+
+    /// The instances that had ended by themselves; none when unreadable (they run again).
+    pub fn load_ended(&self, name: &str) -> Vec<InstanceStatus> {
+        std::fs::read(self.project_dir(name).join("ended.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
     pub fn load_processes(&self, name: &str) -> Vec<ProcessRecord> {
         std::fs::read(self.project_dir(name).join("processes.json"))
             .ok()
@@ -129,7 +147,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn desired_state_round_trips_and_is_forgotten() {
+    fn desired_state_and_ended_instances_round_trip_and_are_forgotten() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path().to_owned());
         let desired = Desired {
@@ -143,8 +161,17 @@ mod tests {
         let (found, problems) = store.load_all();
         assert!(problems.is_empty());
         assert_eq!(found[0].up, desired.up);
+        let seed = InstanceStatus::new("seed", 1, "shop-seed-1".into(), "process");
+        store
+            .save_ended("shop", std::slice::from_ref(&seed))
+            .unwrap();
+        assert_eq!(store.load_ended("shop"), [seed]);
         store.forget("shop").unwrap();
         assert!(store.load_all().0.is_empty());
+        assert!(
+            store.load_ended("shop").is_empty(),
+            "forgotten with the project"
+        );
     }
 
     #[test]

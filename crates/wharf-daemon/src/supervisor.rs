@@ -4,7 +4,7 @@
 //! applied one after the other, never interleaved.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -64,14 +64,22 @@ impl Supervisor {
         let (found, mut problems) = self.shared.store.load_all();
         for desired in found {
             let name = desired.spec.name.clone();
+            // A job that finished, or a service that failed for good, stays as it
+            // ended: running it again is for the next `up`, as with Compose's containers.
+            let ended = self.shared.store.load_ended(&name);
+            let finished = finished_services(&desired, &ended);
+            let back: BTreeSet<String> = desired.up.difference(&finished).cloned().collect();
+            if !finished.is_empty() {
+                self.keep_ended(&desired, &finished, ended);
+            }
             // An empty selection would mean every service: nothing was up, so nothing
             // comes back.
-            if desired.up.is_empty() {
+            if back.is_empty() {
                 continue;
             }
             // The logs say why each service starts again.
             if let Ok(logs) = self.logs(&name) {
-                for service in &desired.up {
+                for service in &back {
                     logs.write(LogLine {
                         service: service.clone(),
                         replica: 1,
@@ -84,7 +92,7 @@ impl Supervisor {
             }
             let request = UpRequest {
                 spec: desired.spec,
-                services: desired.up.into_iter().collect(),
+                services: back.into_iter().collect(),
                 no_deps: true,
                 force_recreate: false,
                 dormant: Vec::new(),
@@ -92,17 +100,77 @@ impl Supervisor {
                 no_recreate: false,
                 recreate_dependencies: false,
             };
-            if let Err(err) = self.up(request, UpMode::Start).await {
+            if let Err(err) = self
+                .up_with(request, UpMode::Start, Dependencies::StillUp)
+                .await
+            {
+                problems.push(format!("restoring {name}: {err}"));
+            }
+            // Up keeps the services it started: the finished ones stay up as well.
+            if !finished.is_empty()
+                && let Err(err) = self.set_up(&name, |up| up.extend(finished))
+            {
                 problems.push(format!("restoring {name}: {err}"));
             }
         }
         problems
     }
 
+    /// Shows the finished services' instances as they ended, running nothing.
+    fn keep_ended(
+        &self,
+        desired: &Desired,
+        finished: &BTreeSet<String>,
+        ended: Vec<InstanceStatus>,
+    ) {
+        let mut projects = self.shared.projects();
+        let project = self.runtime(&mut projects, &desired.spec);
+        project.up.extend(finished.iter().cloned());
+        for status in ended.into_iter().filter(|s| finished.contains(&s.service)) {
+            let generation = self.shared.next_generation();
+            let (command, _) = watch::channel(Command::Run);
+            self.add_instance(project, generation, status.clone(), command, None);
+            if let Some(instance) = project
+                .instances
+                .get_mut(&(status.service.clone(), status.replica))
+            {
+                instance.ended = Some(status);
+            }
+        }
+    }
+
+    /// The project's runtime entry, made for `spec` if it has none yet.
+    fn runtime<'p>(
+        &self,
+        projects: &'p mut BTreeMap<String, ProjectRuntime>,
+        spec: &ProjectSpec,
+    ) -> &'p mut ProjectRuntime {
+        let logs_dir = self.shared.store.project_dir(&spec.name).join("logs");
+        projects
+            .entry(spec.name.clone())
+            .or_insert_with(|| ProjectRuntime {
+                spec: spec.clone(),
+                up: BTreeSet::new(),
+                logs: Arc::new(LogBook::new(logs_dir)),
+                instances: BTreeMap::new(),
+                forwarders: Forwarders::default(),
+            })
+    }
+
     pub async fn up(
         &self,
         request: UpRequest,
         mode: UpMode,
+    ) -> Result<UpResponse, SupervisorError> {
+        self.up_with(request, mode, Dependencies::Start).await
+    }
+
+    /// `up`, its services waiting for their dependencies as `dependencies` says.
+    async fn up_with(
+        &self,
+        request: UpRequest,
+        mode: UpMode,
+        dependencies: Dependencies,
     ) -> Result<UpResponse, SupervisorError> {
         let _turn = self.shared.operations.lock().await;
         let forcing = Forcing {
@@ -331,16 +399,7 @@ impl Supervisor {
         }
         {
             let mut projects = self.shared.projects();
-            let logs_dir = self.shared.store.project_dir(&spec.name).join("logs");
-            let project = projects
-                .entry(spec.name.clone())
-                .or_insert_with(|| ProjectRuntime {
-                    spec: spec.clone(),
-                    up: BTreeSet::new(),
-                    logs: Arc::new(LogBook::new(logs_dir)),
-                    instances: BTreeMap::new(),
-                    forwarders: Forwarders::default(),
-                });
+            let project = self.runtime(&mut projects, &spec);
             project.spec = spec.clone();
             project.forwarders = forwarders;
             project.up = up;
@@ -359,7 +418,7 @@ impl Supervisor {
                 if self.create_missing(&spec.name, &service).await? {
                     created.insert(service);
                 }
-            } else if self.start_missing(&spec.name, &service, Dependencies::Start) {
+            } else if self.start_missing(&spec.name, &service, dependencies) {
                 started.insert(service);
             }
         }
@@ -530,9 +589,11 @@ impl Supervisor {
         let Some(mut spec) = project.spec.services.get(service).cloned() else {
             return false;
         };
-        if dependencies == Dependencies::Leave {
+        match dependencies {
+            Dependencies::Start => {}
             // Restarted as Compose restarts: whatever became of what it depends on.
-            spec.depends_on.clear();
+            Dependencies::Leave => spec.depends_on.clear(),
+            Dependencies::StillUp => spec.depends_on.retain(|name, _| project.up.contains(name)),
         }
         let mut any = false;
         for replica in 1..=spec.replicas {
@@ -620,15 +681,7 @@ impl Supervisor {
         replica: u32,
         spec: &wharf_plan::ServiceSpec,
     ) -> FreshInstance {
-        let generation = {
-            let mut next = self
-                .shared
-                .next_generation
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            *next += 1;
-            *next
-        };
+        let generation = self.shared.next_generation();
         let instance_spec = spec.for_replica(replica);
         let key = InstanceKey {
             project: project_name.to_owned(),
@@ -675,6 +728,7 @@ impl Supervisor {
                 process: None,
                 command,
                 task,
+                ended: None,
             },
         );
     }
@@ -1001,6 +1055,11 @@ impl Supervisor {
                 })
                 .collect()
         };
+        // What is removed is no longer up: a later daemon does not run it again.
+        let gone: BTreeSet<&String> = ended.iter().map(|(service, _, _)| service).collect();
+        if !gone.is_empty() {
+            self.set_up(name, |up| up.retain(|s| !gone.contains(s)))?;
+        }
         let mut removed = Vec::new();
         for (service, names, in_containers) in ended {
             self.stop_instances(name, &service, 1, Command::Stop(None), true)
@@ -1012,6 +1071,10 @@ impl Supervisor {
                 }
             }
             removed.extend(names);
+        }
+        // What ended and is now removed is not shown again by a later daemon.
+        if let Some(project) = self.shared.projects().get(name) {
+            self.shared.save_ended(project);
         }
         Ok(removed)
     }
@@ -1331,6 +1394,25 @@ fn carry_dormant(
     names
 }
 
+/// The services meant to be up whose every replica had ended by itself.
+fn finished_services(desired: &Desired, ended: &[InstanceStatus]) -> BTreeSet<String> {
+    desired
+        .up
+        .iter()
+        .filter(|name| {
+            desired.spec.services.get(*name).is_some_and(|service| {
+                service.replicas > 0
+                    && (1..=service.replicas).all(|replica| {
+                        ended
+                            .iter()
+                            .any(|e| &e.service == *name && e.replica == replica)
+                    })
+            })
+        })
+        .cloned()
+        .collect()
+}
+
 fn choose(spec: &ProjectSpec, services: &[String]) -> Result<BTreeSet<String>, SupervisorError> {
     if services.is_empty() {
         return Ok(spec.services.keys().cloned().collect());
@@ -1348,11 +1430,13 @@ fn choose(spec: &ProjectSpec, services: &[String]) -> Result<BTreeSet<String>, S
 const COMPOSE_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Whether `start` also starts what the named services depend on and waits for them
-/// (`start`), or leaves them as they are (`restart`).
+/// (`start`), or leaves them as they are (`restart`); a restarted daemon bringing the
+/// stack back waits only for what is still meant to be up (not a job `rm` removed).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Dependencies {
     Start,
     Leave,
+    StillUp,
 }
 
 /// Which unchanged services `up` recreates: the named ones (every one when none is

@@ -232,6 +232,86 @@ fn killing_the_daemon_without_cgroups_ends_every_server_and_the_next_restores_th
     killing_the_daemon_leaves_nothing_and_the_next_brings_the_stack_back(false);
 }
 
+#[test]
+fn a_restarted_daemon_shows_finished_jobs_as_they_ended_and_runs_them_not_again() {
+    let stack = Stack::new(
+        r#"name: jobs
+services:
+  seed:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "echo ran >> seeded"]}}
+  broken:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "exit 3"]}}
+  app:
+    image: debian
+    depends_on:
+      seed: {condition: service_completed_successfully}
+    x-wharf: {process: {command: ["sleep", "600"]}}
+"#,
+    );
+    let seeded = || std::fs::read_to_string(stack.dir.path().join("seeded")).unwrap_or_default();
+    let states = || -> BTreeMap<String, String> {
+        stack
+            .ps()
+            .iter()
+            .map(|i| {
+                let state = format!("{} {}", i["state"].as_str().unwrap(), i["exit_code"]);
+                (i["service"].as_str().unwrap().to_owned(), state)
+            })
+            .collect()
+    };
+    let app_running = || {
+        states()
+            .get("app")
+            .is_some_and(|s| s.starts_with("running"))
+    };
+    // `--wait` fails on broken, as it should; the rest is up.
+    stack.wharf(&["up", "-d", "--wait"]);
+    assert_eq!(seeded(), "ran\n");
+    let ended = BTreeMap::from([
+        ("broken".to_owned(), "exited 3".to_owned()),
+        ("seed".to_owned(), "exited 0".to_owned()),
+    ]);
+
+    for stop in ["killed", "stopped"] {
+        let app_before = stack.pid_of("jobs-app-1");
+        if stop == "killed" {
+            support::kill(stack.daemon_pid());
+        } else {
+            stack.ok(&["daemon", "stop"]);
+        }
+        eventually(
+            &format!("app back after the daemon was {stop}"),
+            Duration::from_secs(10),
+            || app_running() && stack.pid_of("jobs-app-1") != app_before,
+        );
+        let mut now = states();
+        now.remove("app");
+        assert_eq!(now, ended, "the daemon was {stop}");
+        assert_eq!(
+            seeded(),
+            "ran\n",
+            "the seed ran again after the daemon was {stop}"
+        );
+    }
+
+    // A removed job is not run again, and what depended on it comes back without it.
+    stack.ok(&["rm", "-f", "seed"]);
+    support::kill(stack.daemon_pid());
+    eventually(
+        "app back without its seed",
+        Duration::from_secs(10),
+        app_running,
+    );
+    assert!(!states().contains_key("seed"), "{:#?}", stack.ps());
+    assert_eq!(seeded(), "ran\n");
+
+    // The next `up` runs the jobs again, as Compose's does.
+    stack.wharf(&["up", "-d", "--wait"]);
+    assert_eq!(seeded(), "ran\nran\n");
+}
+
 /// The services of a running project, by name, with their running replicas, as `ps`
 /// says; and every process carrying the project's marker belongs to one of them.
 fn running_matches_ps(stack: &Stack, expected: &[(&str, usize)]) {
