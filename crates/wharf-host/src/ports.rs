@@ -30,6 +30,28 @@ pub fn accepts(port: u16) -> bool {
         .is_ok_and(|stream| stream.local_addr().ok() != Some(address))
 }
 
+/// Where anything listens on TCP in the network namespace of process `pid` (a
+/// container's), but for the engine's own DNS server (127.0.0.11): a container's
+/// published port is answered by the engine's proxy at once, whether or not the
+/// server inside listens yet. `None` when the namespace's tables cannot be read.
+pub fn listening_in_namespace_of(pid: u32) -> Option<Vec<SocketAddr>> {
+    const ENGINE_DNS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
+    let mut readable = false;
+    let mut found = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")) {
+            readable = true;
+            found.extend(
+                parse_listening(&text)
+                    .into_iter()
+                    .map(|(address, _)| address)
+                    .filter(|a| a.ip() != IpAddr::V4(ENGINE_DNS)),
+            );
+        }
+    }
+    readable.then_some(found)
+}
+
 /// The process whose listener keeps `port` from being bound on loopback: one on
 /// loopback or on every address, not one on another address (wharfd's own, for
 /// containers, on the engine's bridge) that happens to share the port.
@@ -168,6 +190,18 @@ fn kernel_address(hex: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_namespace_s_listeners_are_read_from_its_process() {
+        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+        let address = listener.local_addr().unwrap();
+        let found = listening_in_namespace_of(std::process::id()).expect("readable");
+        assert!(found.contains(&address), "{found:?}");
+        drop(listener);
+        let found = listening_in_namespace_of(std::process::id()).expect("readable");
+        assert!(!found.contains(&address), "{found:?}");
+        assert_eq!(listening_in_namespace_of(u32::MAX), None, "no such process");
+    }
 
     #[test]
     fn a_listening_port_is_taken_and_its_owner_found() {

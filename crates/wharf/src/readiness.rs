@@ -1,15 +1,17 @@
 //! `--wait`: following a project's events until the chosen services are ready —
-//! running and healthy, or answering on their ports — showing what each still waits
+//! running and healthy, or answering on their ports (a container's server listening
+//! inside it, not only the engine's proxy) — showing what each still waits
 //! for, or failing with every laggard and why.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use wharf_api::{Client, Health, InstanceState, InstanceStatus, now_ms};
-use wharf_host::ports::accepts;
+use wharf_host::ports::{accepts, listening_in_namespace_of};
 
 use crate::printer::Printer;
 use crate::status_text::status_text;
@@ -32,6 +34,11 @@ const CONTAINER_SETTLE: Duration = Duration::from_millis(500);
 /// to have chosen another port: waiting longer for it would be in vain.
 const WRONG_PORT_AFTER_MS: u64 = 10_000;
 
+/// After this long, a container that listens nowhere is not waited for either: its
+/// published port may be one it opens only on demand (a debugger's), and Compose
+/// waits for no port; a database's first start is done well before.
+const SILENT_CONTAINER_AFTER_MS: u64 = 30_000;
+
 /// Ready means running and healthy (with a healthcheck) or answering on its ports
 /// (without one); a one-off that exited 0 is ready too.
 pub fn wait(
@@ -44,6 +51,8 @@ pub fn wait(
     let started = Instant::now();
     let mut progress = Progress::new(printer);
     let mut watch = ProjectWatch::open(client, name)?;
+    let mut warned = BTreeSet::new();
+    let mut looks = NamespaceLooks::default();
     loop {
         if watch.down {
             bail!("{name} was taken down (`wharf down`) while waiting for it to be ready");
@@ -69,9 +78,12 @@ pub fn wait(
             .map(|(service, _)| format!("  {service}: not started yet"))
             .collect();
         let now = now_ms();
-        let awaited: Vec<(&InstanceStatus, Option<String>)> =
-            relevant.iter().map(|i| (*i, awaiting(i, now))).collect();
+        let awaited: Vec<(&InstanceStatus, Option<String>)> = relevant
+            .iter()
+            .map(|i| (*i, awaiting(i, now, &mut looks)))
+            .collect();
         progress.show(&awaited, now);
+        warn_misdirected(&relevant, now, &mut warned, &mut looks, printer);
         let failed: Vec<&&InstanceStatus> = relevant
             .iter()
             .filter(|i| match i.state {
@@ -302,7 +314,7 @@ fn described(instance: &InstanceStatus, awaited: Option<&String>, now: u64) -> S
 }
 
 /// What an instance is still waited for, in words; `None` when it is ready.
-fn awaiting(instance: &InstanceStatus, now: u64) -> Option<String> {
+fn awaiting(instance: &InstanceStatus, now: u64, looks: &mut NamespaceLooks) -> Option<String> {
     match (instance.state, instance.health) {
         // Ready; or done, or failed (said as a failure): waited for no more.
         (InstanceState::Running, Health::Healthy) | (InstanceState::Exited, _) => None,
@@ -312,13 +324,17 @@ fn awaiting(instance: &InstanceStatus, now: u64) -> Option<String> {
         (InstanceState::Running, Health::None) => {
             // A UDP (or SCTP) port takes no connection to wait for.
             let mut waited = instance.ports.iter().filter(|p| p.protocol.is_tcp());
-            if let Some(port) = waited.clone().find(|p| !accepts(p.published)) {
+            let running_for = instance.started_at_ms.map_or(0, |t| now.saturating_sub(t));
+            let inside = Inside::of(instance, running_for, looks);
+            if let Some(port) = waited
+                .clone()
+                .find(|p| inside.waits_for(p.target) || !accepts(p.published))
+            {
                 return Some(format!(
                     "127.0.0.1:{} to accept connections",
                     port.published
                 ));
             }
-            let running_for = instance.started_at_ms.map_or(0, |t| now.saturating_sub(t));
             let settle = if instance.container_id.is_empty() {
                 SETTLE
             } else {
@@ -329,6 +345,145 @@ fn awaiting(instance: &InstanceStatus, now: u64) -> Option<String> {
         }
         (InstanceState::Waiting, _) => Some("its dependencies".to_owned()),
         _ => Some("it to run".to_owned()),
+    }
+}
+
+/// What a container's own network says of its published ports: the engine's proxy
+/// accepts on them before the server inside listens, so its server must listen
+/// inside, on a port its network address reaches (not only on 127.0.0.1).
+enum Inside {
+    /// A process, or a container whose network cannot be read: the published port
+    /// alone is asked.
+    Unknown,
+    /// A container the daemon has not looked at yet: its process is not known.
+    NotLooked,
+    Listening(Vec<SocketAddr>),
+    /// Running long enough, but not listening where a published port leads: waited
+    /// for no more, as Compose waits for no port, and said (`warn_misdirected`).
+    Misdirected(Vec<SocketAddr>),
+}
+
+impl Inside {
+    fn of(instance: &InstanceStatus, running_for: u64, looks: &mut NamespaceLooks) -> Self {
+        if instance.container_id.is_empty() {
+            return Self::Unknown;
+        }
+        let Some(pid) = instance.pid else {
+            return Self::NotLooked;
+        };
+        let Some(found) = looks.listening(pid) else {
+            return Self::Unknown;
+        };
+        let missed = instance
+            .ports
+            .iter()
+            .any(|p| p.protocol.is_tcp() && !reaches(&found, p.target));
+        let given_up = if found.is_empty() {
+            SILENT_CONTAINER_AFTER_MS
+        } else {
+            WRONG_PORT_AFTER_MS
+        };
+        if missed && running_for >= given_up {
+            Self::Misdirected(found)
+        } else {
+            Self::Listening(found)
+        }
+    }
+
+    fn waits_for(&self, target: u16) -> bool {
+        match self {
+            Self::Unknown | Self::Misdirected(_) => false,
+            Self::NotLooked => true,
+            Self::Listening(found) => !reaches(found, target),
+        }
+    }
+}
+
+/// How often a container's network is read: reading `/proc/PID/net/tcp` walks the
+/// kernel's whole table of connections (a millisecond or more on a large machine).
+const NAMESPACE_LOOK: Duration = Duration::from_millis(100);
+
+/// The last reading of each container's listeners, by its process.
+#[derive(Default)]
+struct NamespaceLooks(BTreeMap<u32, (Instant, Option<Vec<SocketAddr>>)>);
+
+impl NamespaceLooks {
+    fn listening(&mut self, pid: u32) -> Option<Vec<SocketAddr>> {
+        let (at, found) = self
+            .0
+            .entry(pid)
+            .or_insert_with(|| (Instant::now(), listening_in_namespace_of(pid)));
+        if at.elapsed() >= NAMESPACE_LOOK {
+            *at = Instant::now();
+            *found = listening_in_namespace_of(pid);
+        }
+        found.clone()
+    }
+}
+
+/// Whether a listener among `found` is reached on `target` from the container's
+/// network address (one on 127.0.0.1 inside is not).
+fn reaches(found: &[SocketAddr], target: u16) -> bool {
+    found
+        .iter()
+        .any(|a| a.port() == target && !a.ip().is_loopback())
+}
+
+/// Says, once per instance, which container listens, but not where its published
+/// ports lead.
+fn warn_misdirected(
+    instances: &[&InstanceStatus],
+    now: u64,
+    warned: &mut BTreeSet<String>,
+    looks: &mut NamespaceLooks,
+    printer: &Printer,
+) {
+    for instance in instances {
+        if instance.state != InstanceState::Running
+            || instance.health != Health::None
+            || warned.contains(&instance.name)
+        {
+            continue;
+        }
+        let running_for = instance.started_at_ms.map_or(0, |t| now.saturating_sub(t));
+        if running_for < WRONG_PORT_AFTER_MS || instance.container_id.is_empty() {
+            continue;
+        }
+        if let Inside::Misdirected(found) = Inside::of(instance, running_for, looks) {
+            let listening: Vec<String> = found.iter().map(ToString::to_string).collect();
+            for port in instance
+                .ports
+                .iter()
+                .filter(|p| p.protocol.is_tcp() && !reaches(&found, p.target))
+            {
+                let (what, fix) = if found.is_empty() {
+                    (
+                        "listens on no TCP port inside its container".to_owned(),
+                        "a healthcheck makes `--wait` wait for it as long as it takes".to_owned(),
+                    )
+                } else if found.iter().any(|a| a.port() == port.target) {
+                    (
+                        format!("listens on {} inside its container", listening.join(", ")),
+                        format!("make it listen on 0.0.0.0:{} inside", port.target),
+                    )
+                } else {
+                    (
+                        format!("listens on {} inside its container", listening.join(", ")),
+                        format!(
+                            "publish \"{}:{}\"",
+                            port.published,
+                            found.first().map_or(port.target, SocketAddr::port)
+                        ),
+                    )
+                };
+                printer.warn(&format!(
+                    "{} {what}, not where 127.0.0.1:{} leads (port {}): that port is not \
+                     waited for any longer; {fix}",
+                    instance.name, port.published, port.target
+                ));
+            }
+            warned.insert(instance.name.clone());
+        }
     }
 }
 

@@ -2787,3 +2787,51 @@ fn publish_app_copies_the_images_beside_the_project_as_compose_does() {
     assert!(said.contains("dry run: would copy app's image"), "{said}");
     assert!(twin.manifests_in("shop/dry").is_empty());
 }
+
+#[test]
+fn up_wait_waits_for_the_server_inside_not_the_engines_proxy() {
+    if !engine_ready() {
+        return;
+    }
+    let (slow, local) = (free_port(), free_port());
+    let stack = Stack::new(&format!(
+        r#"name: wharfinside
+services:
+  slow:
+    image: {IMAGE}
+    command: ["sh", "-c", "sleep 2; exec httpd -f -p 80"]
+    stop_grace_period: 1s
+    ports: ["127.0.0.1:{slow}:80"]
+  local:
+    image: {IMAGE}
+    command: ["httpd", "-f", "-p", "127.0.0.1:80"]
+    stop_grace_period: 1s
+    ports: ["127.0.0.1:{local}:80"]
+"#
+    ));
+    let up = stack.wharf(&[
+        "up",
+        "-d",
+        "--wait",
+        "--wait-timeout",
+        "60",
+        "--backend",
+        "docker",
+    ]);
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "{said}");
+    // The engine's proxy accepted on both ports at once; the server came 2 s later.
+    assert!(
+        support::http_get(slow, "localhost", "/").starts_with("HTTP/1.1 404"),
+        "ready before its server listened: {said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "warning: wharfinside-local-1 listens on 127.0.0.1:80 inside its container, not \
+             where 127.0.0.1:{local} leads (port 80): that port is not waited for any longer; \
+             make it listen on 0.0.0.0:80 inside"
+        )),
+        "{said}"
+    );
+    stack.ok(&["down", "--yes"]);
+}
