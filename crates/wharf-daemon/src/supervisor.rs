@@ -106,12 +106,6 @@ impl Supervisor {
             {
                 problems.push(format!("restoring {name}: {err}"));
             }
-            // Up keeps the services it started: the finished ones stay up as well.
-            if !finished.is_empty()
-                && let Err(err) = self.set_up(&name, |up| up.extend(finished))
-            {
-                problems.push(format!("restoring {name}: {err}"));
-            }
         }
         problems
     }
@@ -125,6 +119,7 @@ impl Supervisor {
     ) {
         let mut projects = self.shared.projects();
         let project = self.runtime(&mut projects, &desired.spec);
+        // Still up: the `up` that brings the rest back keeps them so, on disk too.
         project.up.extend(finished.iter().cloned());
         for status in ended.into_iter().filter(|s| finished.contains(&s.service)) {
             let generation = self.shared.next_generation();
