@@ -343,11 +343,21 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
                 service.image
             )
         })?;
-        // A runtime image's own paths don't exist here; a mounted one does.
+        // A runtime image's own paths don't exist here; a mounted one does, at the
+        // mount's source (`.:/app` makes `/app/manage.py` the project's).
         let dir = context
             .mounted(&service.working_dir)
             .filter(|_| !service.working_dir.is_empty())
             .unwrap_or_else(|| project_dir.to_owned());
+        let command = command
+            .into_iter()
+            .map(
+                |arg| match context.mounted(&arg).filter(|_| arg.starts_with('/')) {
+                    Some(host) => host.display().to_string(),
+                    None => arg,
+                },
+            )
+            .collect();
         (
             command,
             dir,
@@ -747,6 +757,26 @@ mod tests {
             &BTreeSet::new(),
         )
         .expect("redis-server and python3 are installed (Debian: apt-get install redis-server)")
+    }
+
+    #[test]
+    fn a_runtime_images_command_finds_mounted_paths_at_their_sources() {
+        let (dir, loaded) = load(
+            "name: shop\nservices:\n  web:\n    image: python:3.12\n    volumes: [\".:/app\", \"./site:/srv/www:ro\"]\n    command: [\"python3\", \"/app/serve.py\", \"--root\", \"/srv/www\", \"--log\", \"/var/log/web\"]\n",
+        );
+        let spec = native_spec(&dir, &loaded);
+        let host = |p: &str| dir.path().join(p).display().to_string();
+        assert_eq!(
+            spec.services["web"].command,
+            [
+                "python3".to_owned(),
+                host("serve.py"),
+                "--root".to_owned(),
+                host("site"),
+                "--log".to_owned(),
+                "/var/log/web".to_owned(),
+            ]
+        );
     }
 
     #[test]
