@@ -149,7 +149,8 @@ async fn serve(paths: &Paths, cgroups: Option<cgroup::Tree>) -> Result<(), Daemo
         supervisor: supervisor.clone(),
         shutdown,
     });
-    // Restore in the background: the API answers (status, ps) while services come back.
+    // Restore in the background: `daemon status` answers at once, the rest once the
+    // previous generation's projects are back in the table (`until_restored`).
     let restoring = supervisor.clone();
     tokio::spawn(async move {
         for problem in restoring.restore().await {

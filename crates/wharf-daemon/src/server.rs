@@ -48,11 +48,15 @@ impl Server {
         };
         let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
         match (request.method.as_str(), segments.as_slice()) {
-            ("GET", ["v1", "status"]) => json(&self.status()),
+            ("GET", ["v1", "status"]) => return json(&self.status()),
             ("POST", ["v1", "shutdown"]) => {
                 let _ = self.shutdown.send(true);
-                json(&serde_json::json!({"stopping": true}))
+                return json(&serde_json::json!({"stopping": true}));
             }
+            // The rest answers from, or acts on, the whole table.
+            _ => self.supervisor.shared().until_restored().await,
+        }
+        match (request.method.as_str(), segments.as_slice()) {
             ("GET", ["v1", "projects"]) => json(&self.supervisor.list()),
             ("GET", ["v1", "events"]) => self.events(&request),
             ("GET", ["v1", "projects", name, "logs"]) => self.stream_logs(name, &request).await,
@@ -318,7 +322,8 @@ impl Server {
         let live = request.flag("follow").then(|| book.subscribe());
         let stored = book.read(&services, tail, since);
         let (lines, reply) = stream();
-        let ended = Arc::clone(self.supervisor.shared()).until_nothing_runs(name.to_owned());
+        let ended =
+            Arc::clone(self.supervisor.shared()).until_none_runs(name.to_owned(), services.clone());
         tokio::spawn(async move {
             let last_time = stored.last().map_or(0, |l| l.time_ms);
             let at_last_time: BTreeSet<String> = stored
@@ -340,8 +345,8 @@ impl Server {
                     // Lines first: the last words of what ended are sent before the end.
                     biased;
                     received = live.recv() => received,
-                    // The project went down, or every service ended: the stream
-                    // ends, as Compose's does.
+                    // The project went down, or every service followed ended: the
+                    // stream ends, as Compose's does.
                     () = book.closed() => return,
                     () = &mut ended => return,
                     () = lines.closed() => return,

@@ -36,6 +36,8 @@ pub(crate) struct Instance {
 
 /// How long after a process starts or ends the project's records are written.
 const RECORDS_DELAY: std::time::Duration = std::time::Duration::from_millis(25);
+/// The longest a request waits for the restore (`until_restored`).
+const RESTORE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub(crate) struct ProjectRuntime {
     pub(crate) spec: ProjectSpec,
@@ -87,6 +89,8 @@ pub struct Shared {
     /// Projects whose process records are to be written (`records_due`).
     pub(crate) records_pending: Mutex<BTreeSet<String>>,
     pub(crate) records_wanted: tokio::sync::Notify,
+    /// Set once the previous generation's projects are back in the table (`restore`).
+    pub(crate) restored: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -111,7 +115,16 @@ impl Shared {
             events: EventBus::default(),
             records_pending: Mutex::default(),
             records_wanted: tokio::sync::Notify::new(),
+            restored: watch::channel(false).0,
         }
+    }
+
+    /// Resolves once what the previous wharfd ran is back in the table, so the first
+    /// `ps` after a restart lists every service; after `RESTORE_WAIT` at the latest,
+    /// should an engine that hangs hold the restore.
+    pub async fn until_restored(&self) {
+        let mut restored = self.restored.subscribe();
+        let _ = tokio::time::timeout(RESTORE_WAIT, restored.wait_for(|done| *done)).await;
     }
 
     pub(crate) fn projects(&self) -> MutexGuard<'_, BTreeMap<String, ProjectRuntime>> {
@@ -399,13 +412,13 @@ impl Shared {
         self.projects().get(project).map(|p| Arc::clone(&p.logs))
     }
 
-    /// Resolves once no instance of `project` has run (or waited, or restarted) for
-    /// half a second: every service ended, as `logs -f` ends then (the pause lets a
-    /// `restart`'s stop and start pass).
-    pub async fn until_nothing_runs(self: Arc<Self>, project: String) {
+    /// Resolves once no instance of `services` (all when empty) of `project` has run
+    /// (or waited, or restarted) for half a second: they all ended, as `logs -f` ends
+    /// then (the pause lets a `restart`'s stop and start pass).
+    pub async fn until_none_runs(self: Arc<Self>, project: String, services: Vec<String>) {
         let mut changes = self.subscribe_changes();
         loop {
-            if self.runs(&project, &[]) {
+            if self.runs(&project, &services) {
                 if changes.changed().await.is_err() {
                     return;
                 }
@@ -415,6 +428,21 @@ impl Shared {
                 tokio::time::timeout(std::time::Duration::from_millis(500), changes.changed())
                     .await;
             if quiet.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Resolves once no instance waits to start (for its dependencies, or for a first
+    /// look at its container).
+    pub async fn until_none_waits(self: Arc<Self>) {
+        let mut changes = self.subscribe_changes();
+        while self.projects().values().any(|p| {
+            p.instances
+                .values()
+                .any(|i| i.status.state == wharf_api::InstanceState::Waiting)
+        }) {
+            if changes.changed().await.is_err() {
                 return;
             }
         }

@@ -107,6 +107,11 @@ impl Supervisor {
                 problems.push(format!("restoring {name}: {err}"));
             }
         }
+        // A container the engine still runs is taken back after a first look at it:
+        // the first `ps` waits for that, briefly, to show it running, not waiting.
+        let _ =
+            tokio::time::timeout(RESTORE_SETTLE, Arc::clone(&self.shared).until_none_waits()).await;
+        self.shared.restored.send_replace(true);
         problems
     }
 
@@ -261,7 +266,13 @@ impl Supervisor {
             };
             if let Some(from) = stop_from {
                 to_stop.push((change.service.clone(), from));
-                if !matches!(change.reason, ChangeReason::Changed(_)) {
+                // A service that now runs as a process has no driver to replace its
+                // containers: they go too.
+                let now_native = spec
+                    .services
+                    .get(&change.service)
+                    .is_some_and(|s| s.container.is_none());
+                if !matches!(change.reason, ChangeReason::Changed(_)) || now_native {
                     retired_from.insert(change.service.clone(), from);
                 }
             }
@@ -856,6 +867,8 @@ impl Supervisor {
                     deleted_volumes.push(volume.clone());
                 }
             }
+        } else if volumes {
+            deleted_volumes.extend(self.remove_engine_leftovers(name).await);
         }
         if volumes {
             let dir = self.shared.paths.project_data(name).join("volumes");
@@ -869,6 +882,29 @@ impl Supervisor {
             deleted_volumes,
             notes: self.shared.take_notes(name),
         })
+    }
+
+    /// `down -v` of a project that runs natively now but ran in containers before:
+    /// what the engine keeps of it (containers, networks, volumes) goes, where an
+    /// engine answers. Returns the volumes removed.
+    async fn remove_engine_leftovers(&self, name: &str) -> Vec<String> {
+        let Ok(engine) = self.shared.engine().await else {
+            return Vec::new();
+        };
+        for container in engine.project_containers(name).await.unwrap_or_default() {
+            let _ = engine.remove(&container.name).await;
+        }
+        for network in engine.project_networks(name).await.unwrap_or_default() {
+            engine.remove_network(&network).await;
+        }
+        // The spec of a native project names no engine volume: the engine's label
+        // does (an external volume has none).
+        let mut removed = Vec::new();
+        for volume in engine.project_volumes(name).await.unwrap_or_default() {
+            engine.remove_volume(&volume.name).await;
+            removed.push(volume.name);
+        }
+        removed
     }
 
     /// Removes a project wharf did not start, found on the engine by its labels.
@@ -1423,6 +1459,10 @@ fn choose(spec: &ProjectSpec, services: &[String]) -> Result<BTreeSet<String>, S
 /// How long Compose waits for a container it stops before the kill, when `-t` says
 /// nothing: the grace given to containers wharf did not make.
 const COMPOSE_STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// The longest the restore waits for restored instances to leave `waiting` before
+/// requests are answered: one that waits longer waits for a dependency, and says so.
+const RESTORE_SETTLE: Duration = Duration::from_secs(3);
 
 /// Whether `start` also starts what the named services depend on and waits for them
 /// (`start`), or leaves them as they are (`restart`); a restarted daemon bringing the

@@ -56,6 +56,9 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
             fields.push(name);
         }
     };
+    // Moved between a container and a process: said first, as the news.
+    let same_backend = old.container.is_some() == new.container.is_some();
+    check("backend", same_backend);
     check("command", old.command == new.command);
     check("working_dir", old.working_dir == new.working_dir);
     check("environment", old.environment == new.environment);
@@ -75,7 +78,7 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
     );
     // A container is recreated when Compose would: its definition's hash changed.
     let hash = |spec: &ServiceSpec| spec.container.as_ref().map(|c| c.config_hash.clone());
-    check("configuration", hash(old) == hash(new));
+    check("configuration", !same_backend || hash(old) == hash(new));
     // Or its image is another one now (rebuilt, pulled anew); unknown on one side (not
     // on the machine yet) is no change.
     let image = |spec: &ServiceSpec| {
@@ -146,6 +149,24 @@ mod tests {
             service: "d".into(),
             reason: ChangeReason::Removed
         }));
+    }
+
+    #[test]
+    fn a_service_moved_between_container_and_process_says_so_first() {
+        let native = spec(&[("db", "postgres", 1)]);
+        let mut contained = native.clone();
+        let db = contained.services.get_mut("db").unwrap();
+        db.command = vec!["docker-entrypoint.sh".to_owned()];
+        db.container = Some(Box::new(crate::ContainerSpec {
+            config_hash: "h".to_owned(),
+            ..crate::ContainerSpec::default()
+        }));
+        for (old, new) in [(&contained, &native), (&native, &contained)] {
+            assert_eq!(
+                diff(Some(old), new)[0].reason,
+                ChangeReason::Changed(vec!["backend", "command"])
+            );
+        }
     }
 
     #[test]

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use wharf_api::{Client, Health, InstanceState, InstanceStatus, now_ms};
 use wharf_host::ports::{accepts, listening_in_namespace_of};
+use wharf_plan::PortSpec;
 
+use crate::listening::{misdirected, reaches};
 use crate::printer::Printer;
 use crate::status_text::status_text;
 use wharf_api::ProjectWatch;
@@ -32,7 +34,7 @@ const CONTAINER_SETTLE: Duration = Duration::from_millis(500);
 
 /// After this long, a process that listens, but not on its published port, is taken
 /// to have chosen another port: waiting longer for it would be in vain.
-const WRONG_PORT_AFTER_MS: u64 = 10_000;
+const WRONG_PORT_AFTER_MS: u64 = crate::listening::CONTAINER_SETTLE_MS;
 
 /// After this long, a container that listens nowhere is not waited for either: its
 /// published port may be one it opens only on demand (a debugger's), and Compose
@@ -330,10 +332,7 @@ fn awaiting(instance: &InstanceStatus, now: u64, looks: &mut NamespaceLooks) -> 
                 .clone()
                 .find(|p| inside.waits_for(p.target) || !accepts(p.published))
             {
-                return Some(format!(
-                    "127.0.0.1:{} to accept connections",
-                    port.published
-                ));
+                return Some(inside.awaited(port));
             }
             let settle = if instance.container_id.is_empty() {
                 SETTLE
@@ -390,6 +389,25 @@ impl Inside {
         }
     }
 
+    /// What `port` still waits for, in words: where the container listens when that
+    /// is known, as the engine's proxy accepts either way.
+    fn awaited(&self, port: &PortSpec) -> String {
+        match self {
+            Self::Listening(found) if found.is_empty() => {
+                format!("its server to listen on port {} inside", port.target)
+            }
+            Self::Listening(found) if !reaches(found, port.target) => {
+                let listening: Vec<String> = found.iter().map(ToString::to_string).collect();
+                format!(
+                    "its server to listen on 0.0.0.0:{} inside (it listens on {})",
+                    port.target,
+                    listening.join(", ")
+                )
+            }
+            _ => format!("127.0.0.1:{} to accept connections", port.published),
+        }
+    }
+
     fn waits_for(&self, target: u16) -> bool {
         match self {
             Self::Unknown | Self::Misdirected(_) => false,
@@ -421,14 +439,6 @@ impl NamespaceLooks {
     }
 }
 
-/// Whether a listener among `found` is reached on `target` from the container's
-/// network address (one on 127.0.0.1 inside is not).
-fn reaches(found: &[SocketAddr], target: u16) -> bool {
-    found
-        .iter()
-        .any(|a| a.port() == target && !a.ip().is_loopback())
-}
-
 /// Says, once per instance, which container listens, but not where its published
 /// ports lead.
 fn warn_misdirected(
@@ -450,36 +460,10 @@ fn warn_misdirected(
             continue;
         }
         if let Inside::Misdirected(found) = Inside::of(instance, running_for, looks) {
-            let listening: Vec<String> = found.iter().map(ToString::to_string).collect();
-            for port in instance
-                .ports
-                .iter()
-                .filter(|p| p.protocol.is_tcp() && !reaches(&found, p.target))
-            {
-                let (what, fix) = if found.is_empty() {
-                    (
-                        "listens on no TCP port inside its container".to_owned(),
-                        "a healthcheck makes `--wait` wait for it as long as it takes".to_owned(),
-                    )
-                } else if found.iter().any(|a| a.port() == port.target) {
-                    (
-                        format!("listens on {} inside its container", listening.join(", ")),
-                        format!("make it listen on 0.0.0.0:{} inside", port.target),
-                    )
-                } else {
-                    (
-                        format!("listens on {} inside its container", listening.join(", ")),
-                        format!(
-                            "publish \"{}:{}\"",
-                            port.published,
-                            found.first().map_or(port.target, SocketAddr::port)
-                        ),
-                    )
-                };
+            for exposure in misdirected(instance, &found) {
                 printer.warn(&format!(
-                    "{} {what}, not where 127.0.0.1:{} leads (port {}): that port is not \
-                     waited for any longer; {fix}",
-                    instance.name, port.published, port.target
+                    "{} {}: that port is not waited for any longer; {}",
+                    exposure.instance, exposure.problem, exposure.fix
                 ));
             }
             warned.insert(instance.name.clone());

@@ -466,6 +466,95 @@ services:
 }
 
 #[test]
+fn a_service_moved_from_its_container_to_a_process_leaves_nothing_on_the_engine() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfmoved
+services:
+  db:
+    image: {IMAGE}
+    command: ["sleep", "600"]
+    volumes: [dbdata:/data]
+volumes:
+  dbdata: {{}}
+"#
+    ));
+    let engine_has = |what: &str, name: &str| {
+        Command::new("docker")
+            .args([what, "inspect", name])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    stack.ok(&["up", "-d", "--wait", "--backend", "docker"]);
+    assert!(engine_has("container", "wharfmoved-db-1"));
+    let moved = stack.wharf(&["up", "-d", "--wait", "--backend", "process"]);
+    let said = String::from_utf8_lossy(&moved.stderr);
+    assert!(moved.status.success(), "{said}");
+    assert!(
+        said.contains("backend"),
+        "up does not say the backend changed: {said}"
+    );
+    assert!(
+        !engine_has("container", "wharfmoved-db-1"),
+        "the container outlived its move to a process"
+    );
+    assert_eq!(stack.ps()[0]["backend"], "process");
+    assert!(
+        engine_has("volume", "wharfmoved_dbdata"),
+        "up kept the data"
+    );
+    stack.ok(&["down", "-v", "--yes"]);
+    assert!(
+        !engine_has("volume", "wharfmoved_dbdata"),
+        "down -v left the volume of the project's container days"
+    );
+}
+
+#[test]
+fn the_first_ps_after_the_daemon_died_lists_every_container() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfback
+services:
+  once:
+    image: {IMAGE}
+    command: ["true"]
+  web:
+    image: {IMAGE}
+    command: ["sleep", "600"]
+    stop_grace_period: 1s
+"#
+    ));
+    stack.ok(&["up", "-d", "--wait", "--backend", "docker"]);
+    let listed = || -> Vec<String> {
+        stack
+            .ps()
+            .iter()
+            .map(|i| {
+                format!(
+                    "{} {}",
+                    i["name"].as_str().unwrap(),
+                    i["state"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let before = ["wharfback-once-1 exited", "wharfback-web-1 running"];
+    eventually("once ended", Duration::from_secs(10), || listed() == before);
+    support::kill(stack.daemon_pid());
+    // The next daemon takes the containers back from the engine; the `ps` that starts
+    // it already lists them.
+    assert_eq!(listed(), before);
+    stack.ok(&["down", "-t", "0"]);
+}
+
+#[test]
 fn each_tool_takes_down_what_the_other_started() {
     if !engine_ready() {
         return;
@@ -2832,6 +2921,48 @@ services:
              make it listen on 0.0.0.0:80 inside"
         )),
         "{said}"
+    );
+    // `ps` and `check` say it too, as they say a native process on the wrong port.
+    let problem = format!(
+        "listens on 127.0.0.1:80 inside its container, not where 127.0.0.1:{local} leads \
+         (port 80)"
+    );
+    let ps = stack.wharf(&["ps"]);
+    let ps_said = String::from_utf8_lossy(&ps.stderr);
+    assert!(
+        ps_said.contains(&format!(
+            "warning: wharfinside-local-1 {problem}\n  fix: make it listen on 0.0.0.0:80 inside"
+        )),
+        "{ps_said}"
+    );
+    let check = stack.wharf(&["check"]);
+    let check_said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        !check.status.success() && check_said.contains(&problem),
+        "{check_said}"
+    );
+    // A wait that gives up sooner says where the server listens, not the engine's port.
+    let short = stack.wharf(&[
+        "up",
+        "-d",
+        "--wait",
+        "--wait-timeout",
+        "2",
+        "--force-recreate",
+        "local",
+    ]);
+    let short_said = String::from_utf8_lossy(&short.stderr);
+    assert!(
+        !short.status.success()
+            && short_said.contains(
+                "waiting for its server to listen on 0.0.0.0:80 inside (it listens on \
+                 127.0.0.1:80)"
+            ),
+        "{short_said}"
     );
     stack.ok(&["down", "--yes"]);
 }

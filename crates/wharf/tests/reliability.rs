@@ -281,6 +281,9 @@ services:
         } else {
             stack.ok(&["daemon", "stop"]);
         }
+        // The first `ps`, which starts the next daemon, lists every service already.
+        let first: Vec<String> = states().into_keys().collect();
+        assert_eq!(first, ["app", "broken", "seed"], "the daemon was {stop}");
         eventually(
             &format!("app back after the daemon was {stop}"),
             Duration::from_secs(10),
@@ -757,11 +760,13 @@ fn logs_follow_ends_when_the_project_goes_down() {
 }
 
 #[test]
-fn logs_follow_ends_when_every_service_has_ended_with_their_last_lines() {
-    // A one-shot job, as a migration in CI: `up -d && logs -f job` returns when it ends.
+fn logs_follow_ends_when_the_services_it_shows_have_ended_with_their_last_lines() {
+    // A one-shot job, as a migration in CI: `up -d && logs -f job` returns when it
+    // ends, while the server beside it runs on.
     let stack = Stack::new(
         "name: edits\nservices:\n  job:\n    image: debian\n    \
-         command: [sh, -c, 'echo start; sleep 1; echo done']\n",
+         command: [sh, -c, 'echo start; sleep 1; echo done']\n  \
+         server:\n    image: debian\n    command: [sleep, '600']\n",
     );
     stack.ok(&["up", "-d"]);
     let mut follower = stack

@@ -51,7 +51,17 @@ pub fn run(settings: &Settings, command: &DaemonCommand) -> anyhow::Result<ExitC
             // The socket disappears once every service has stopped; the lock is let go
             // once the daemon and its guard have written their last, so a script may
             // delete WHARF_HOME the moment this returns.
+            let asked = std::time::Instant::now();
+            let mut said = false;
             while paths.socket().exists() {
+                // A service that ignores SIGTERM holds the stop for its grace period.
+                if !said && asked.elapsed() >= std::time::Duration::from_secs(1) {
+                    printer.info(
+                        "wharfd is stopping the services: each has its stop_grace_period \
+                         (10 s unless set) to end after SIGTERM, then it is killed",
+                    );
+                    said = true;
+                }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             if let Ok(lock) = std::fs::File::open(paths.lock()) {
