@@ -18,6 +18,16 @@ use support::{Stack, eventually, free_port};
 const IMAGE: &str = "wharf-test/busybox:1";
 
 /// Builds the test image once; false when the opt-out is set and no engine answers.
+/// Whether the engine has the `what` (`container`, `volume`…) called `name`.
+fn engine_has(what: &str, name: &str) -> bool {
+    Command::new("docker")
+        .args([what, "inspect", name])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
 fn engine_ready() -> bool {
     let answers = Command::new("docker")
         .arg("info")
@@ -481,14 +491,6 @@ volumes:
   dbdata: {{}}
 "#
     ));
-    let engine_has = |what: &str, name: &str| {
-        Command::new("docker")
-            .args([what, "inspect", name])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    };
     stack.ok(&["up", "-d", "--wait", "--backend", "docker"]);
     assert!(engine_has("container", "wharfmoved-db-1"));
     let moved = stack.wharf(&["up", "-d", "--wait", "--backend", "process"]);
@@ -923,14 +925,6 @@ services:
         ]);
         name.as_str().unwrap().to_owned()
     };
-    let volume_exists = |name: &str| {
-        Command::new("docker")
-            .args(["volume", "inspect", name])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    };
     for started_by_compose in [true, false] {
         let up = || {
             if started_by_compose {
@@ -943,7 +937,7 @@ services:
         up();
         let anonymous = anonymous_of_other();
         stack.ok(&["down", "-v", "--yes", "-t", "1"]);
-        assert!(!volume_exists(&anonymous), "{anonymous}");
+        assert!(!engine_has("volume", &anonymous), "{anonymous}");
         up();
         // The engine's listing, as `docker top`: the init and the command under it.
         let top = stack.ok(&["top", "web"]);
@@ -975,7 +969,7 @@ services:
         assert_eq!(containers().len(), 2, "nothing was stopped");
         let output = stack.wharf(&["down", "-v", "--yes", "-t", "1", "web", "other"]);
         assert!(output.status.success());
-        assert!(!volume_exists(&anonymous));
+        assert!(!engine_has("volume", &anonymous));
         assert_eq!(containers(), Vec::<String>::new());
         assert!(!network(), "the last service took the network with it");
         assert_eq!(stack.ok(&["ls", "-q"]), "");
