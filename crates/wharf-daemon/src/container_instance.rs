@@ -119,7 +119,7 @@ pub async fn run(
         if let Some(signal) = ending.signal {
             let _ = engine.kill(&id, signal.as_str()).await;
         }
-        let grace = ending.grace.unwrap_or(spec.stop_grace_period);
+        let grace = ending.grace.unwrap_or_else(|| spec.stop_grace());
         let _ = engine.stop(&id, grace).await;
         let code = engine.state(&id).await.ok().and_then(|s| s.exit_code);
         match ending.failure {
@@ -197,18 +197,19 @@ pub async fn run(
                         let asked = std::time::Instant::now();
                         // A grace period asked for (`-t`) is no news when it runs out.
                         let grace_asked = grace.is_some();
-                        let grace = grace.unwrap_or(spec.stop_grace_period);
+                        let grace = grace.unwrap_or_else(|| spec.stop_grace());
                         hooks::before_stop(&shared, &key, &spec, grace, &target).await;
                         let _ = engine.stop(&id, grace).await;
                         follower.abort();
-                        let code = engine.state(&id).await.ok().and_then(|s| s.exit_code);
+                        let state = engine.state(&id).await.ok();
+                        let code = state.as_ref().and_then(|s| s.exit_code);
                         let waited = asked.elapsed();
-                        if !grace_asked && code == Some(137) && waited + Duration::from_millis(500) >= grace {
+                        if let Some(state) = state.filter(|_| !grace_asked && code == Some(137) && waited + Duration::from_millis(500) >= grace) {
                             shared.note(
                                 &key.project,
                                 format!(
                                     "{name} ignored {} and was killed after {}s; `init: true` gives it an init process that passes signals on",
-                                    spec.stop_signal,
+                                    state.stop_signal,
                                     grace.as_secs()
                                 ),
                             );
@@ -440,6 +441,7 @@ mod tests {
             finished_ms: None,
             started_ms: None,
             health_said: None,
+            stop_signal: String::new(),
         }
     }
 

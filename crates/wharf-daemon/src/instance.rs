@@ -173,7 +173,7 @@ pub async fn run(
         let code = match outcome {
             Outcome::StopRequested(grace) => {
                 shared.report(&key, Event::StopRequested);
-                let hook_time = grace.unwrap_or_else(|| grace_period(&spec));
+                let hook_time = grace.unwrap_or_else(|| spec.stop_grace());
                 let target = Target::Process(containment);
                 hooks::before_stop(&shared, &key, &spec, hook_time, &target).await;
                 stop_child(&mut child, pid, &spec, grace, &mut commands).await
@@ -366,15 +366,6 @@ fn freeze(cgroup: Option<&Cgroup>, pid: u32, frozen: bool) {
     );
 }
 
-/// The service's stop grace period: Compose's 10 s unless it sets one.
-fn grace_period(spec: &ServiceSpec) -> Duration {
-    if spec.stop_grace_period.is_zero() {
-        Duration::from_secs(10)
-    } else {
-        spec.stop_grace_period
-    }
-}
-
 /// Sends the stop signal to the group, then SIGKILL after the grace period. A later
 /// command is heard while it waits: a stop with a shorter grace (`down -t 5` after a
 /// `stop -t 3600`) or a kill shortens the wait, and an instance that is forgotten
@@ -388,7 +379,7 @@ async fn stop_child(
 ) -> Option<i32> {
     let signal = parse_signal(&spec.stop_signal).unwrap_or(Signal::SIGTERM);
     signal_group(pid, signal);
-    let grace = grace.unwrap_or_else(|| grace_period(spec));
+    let grace = grace.unwrap_or_else(|| spec.stop_grace());
     let mut deadline = tokio::time::Instant::now()
         .checked_add(grace)
         .unwrap_or_else(far_future);
@@ -409,7 +400,7 @@ async fn stop_child(
                 }
                 match *commands.borrow_and_update() {
                     Command::Stop(later) => {
-                        let later = later.unwrap_or_else(|| grace_period(spec));
+                        let later = later.unwrap_or_else(|| spec.stop_grace());
                         let sooner = tokio::time::Instant::now().checked_add(later);
                         deadline = sooner.map_or(deadline, |sooner| sooner.min(deadline));
                     }

@@ -384,6 +384,7 @@ mod tests {
                 finished_ms: None,
                 started_ms: None,
                 health_said: None,
+                stop_signal: String::new(),
             },
             health: Health::None,
         }

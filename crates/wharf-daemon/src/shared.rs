@@ -171,7 +171,10 @@ impl Shared {
             }
             let process_changed = pid_before != instance.status.pid;
             if process_changed {
-                instance.process = instance.status.pid.and_then(|pid| {
+                // Only wharf's own processes: a container's belongs to the engine and
+                // outlives the daemon, so the next daemon must not end it as a leftover.
+                let own = instance.status.container_id.is_empty();
+                instance.process = instance.status.pid.filter(|_| own).and_then(|pid| {
                     start_time(pid).map(|start_time| ProcessRecord { pid, start_time })
                 });
             }

@@ -182,14 +182,7 @@ impl Engine {
             self.ensure_volume(volume).await?;
         }
         let image = self.image_id(&one_off.spec.image).await?;
-        let mut body = self.create_body(
-            one_off.name,
-            one_off.spec,
-            1,
-            &image,
-            "SIGTERM",
-            std::time::Duration::from_secs(10),
-        )?;
+        let mut body = self.create_body(one_off.name, one_off.spec, 1, &image, "", None)?;
         body.tty = Some(one_off.tty.is_some());
         body.open_stdin = Some(attach);
         body.stdin_once = Some(attach);

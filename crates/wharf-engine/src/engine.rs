@@ -84,6 +84,8 @@ pub struct ContainerState {
     pub started_ms: Option<u64>,
     /// What the engine's last failing probe said, while the container is unhealthy.
     pub health_said: Option<String>,
+    /// The signal a stop sends it: its own, its image's, or the engine's SIGTERM.
+    pub stop_signal: String,
 }
 
 /// A container's processes: the engine's column titles (`UID`, `PID`, …) and a row
@@ -590,7 +592,7 @@ impl Engine {
         number: u32,
         image_id: &str,
         stop_signal: &str,
-        stop_grace: Duration,
+        stop_grace: Option<Duration>,
     ) -> Result<String, EngineError> {
         let body = self.create_body(name, spec, number, image_id, stop_signal, stop_grace)?;
         self.create_from(name, spec, body).await
@@ -604,7 +606,7 @@ impl Engine {
         number: u32,
         image_id: &str,
         stop_signal: &str,
-        stop_grace: Duration,
+        stop_grace: Option<Duration>,
     ) -> Result<ContainerCreateBody, EngineError> {
         let version = self.docker.client_version();
         let old_engine = (version.major_version, version.minor_version) < (1, 44);
@@ -705,8 +707,9 @@ impl Engine {
             labels: Some(labels),
             volumes: (!anonymous.is_empty()).then_some(anonymous),
             exposed_ports: (!exposed.is_empty()).then_some(exposed),
-            stop_signal: Some(stop_signal.to_owned()),
-            stop_timeout: Some(i64::try_from(stop_grace.as_secs()).unwrap_or(i64::MAX)),
+            // None leaves the image's own (postgres stops on SIGINT), as Compose does.
+            stop_signal: given(stop_signal),
+            stop_timeout: stop_grace.map(|g| i64::try_from(g.as_secs()).unwrap_or(i64::MAX)),
             healthcheck: spec.healthcheck.as_ref().map(|h| HealthConfig {
                 test: Some(h.test.clone()),
                 interval: Some(nanos(h.interval)),
@@ -1094,6 +1097,11 @@ impl Engine {
                 .unwrap_or_default(),
         );
         Ok(ContainerState {
+            stop_signal: found
+                .config
+                .and_then(|c| c.stop_signal)
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "SIGTERM".to_owned()),
             ports: published_ports(&engine_ports),
             engine_ports,
             running,

@@ -53,9 +53,10 @@ pub struct ServiceSpec {
     pub healthcheck: Option<HealthSpec>,
     pub restart: RestartPolicy,
     pub replicas: u32,
-    /// A signal name such as `SIGTERM`.
+    /// A signal name such as `SIGTERM`; for a container, empty means its image's.
     pub stop_signal: String,
-    pub stop_grace_period: Duration,
+    /// As the file sets it; `stop_grace` says how long a stop waits.
+    pub stop_grace_period: Option<Duration>,
     /// Where the service came from, for messages (`x-wharf.process`, `recipe postgres 15`).
     pub origin: String,
     /// Set when the service runs as a container of the Docker engine; the fields
@@ -103,6 +104,12 @@ pub struct HookSpec {
 }
 
 impl ServiceSpec {
+    /// How long a stop waits before SIGKILL: Compose's 10 s unless the file says.
+    #[must_use]
+    pub fn stop_grace(&self) -> Duration {
+        self.stop_grace_period.unwrap_or(Duration::from_secs(10))
+    }
+
     /// Replica `replica`'s name: the file's `container_name` when it gives one, else
     /// `<project>-<service>-<n>` as Compose names containers.
     #[must_use]

@@ -284,14 +284,9 @@ fn container_service_spec(
         healthcheck: None,
         restart: restart_policy(service)?,
         replicas: replicas(service),
-        stop_signal: if service.stop_signal.is_empty() {
-            "SIGTERM".to_owned()
-        } else {
-            service.stop_signal.clone()
-        },
-        stop_grace_period: service
-            .stop_grace_period
-            .map_or(Duration::from_secs(10), wharf_model::Duration::as_std),
+        // Empty: the image's own signal, which the engine knows.
+        stop_signal: service.stop_signal.clone(),
+        stop_grace_period: service.stop_grace_period.map(wharf_model::Duration::as_std),
         origin: format!("container {}", container.image),
         search_path: String::new(),
         not_http: Vec::new(),
@@ -414,9 +409,7 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
         } else {
             service.stop_signal.clone()
         },
-        stop_grace_period: service
-            .stop_grace_period
-            .map_or(Duration::from_secs(10), wharf_model::Duration::as_std),
+        stop_grace_period: service.stop_grace_period.map(wharf_model::Duration::as_std),
         origin,
         container: None,
         search_path: String::new(),

@@ -258,7 +258,8 @@ volumes:
         {{.HostConfig.MemoryReservation}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} \
         {{.HostConfig.ShmSize}} {{json .HostConfig.Sysctls}} {{json .HostConfig.SecurityOpt}} \
         {{.HostConfig.OomScoreAdj}} {{json .HostConfig.GroupAdd}} \
-        {{json .HostConfig.LogConfig}} {{.Config.Domainname}}";
+        {{json .HostConfig.LogConfig}} {{.Config.Domainname}} {{.Config.StopSignal}} \
+        {{json .Config.StopTimeout}}";
     let seen = |project: &str| {
         let inspect = |container: &str, format: &str| {
             let output = Command::new("docker")
@@ -549,10 +550,23 @@ services:
     };
     let before = ["wharfback-once-1 exited", "wharfback-web-1 running"];
     eventually("once ended", Duration::from_secs(10), || listed() == before);
+    let state = || docker_json(&["inspect", "--format", "{{json .State}}", "wharfback-web-1"]);
+    let started = state()["StartedAt"].clone();
+    // Past the moment the daemon writes its process records.
+    std::thread::sleep(Duration::from_millis(200));
     support::kill(stack.daemon_pid());
     // The next daemon takes the containers back from the engine; the `ps` that starts
     // it already lists them.
     assert_eq!(listed(), before);
+    // The same container, untouched: the next daemon ends the old one's processes, but
+    // a container's process is the engine's.
+    std::thread::sleep(Duration::from_millis(500));
+    let after = state();
+    assert_eq!(
+        (after["Running"].as_bool(), &after["StartedAt"]),
+        (Some(true), &started),
+        "{after}"
+    );
     stack.ok(&["down", "-t", "0"]);
 }
 
