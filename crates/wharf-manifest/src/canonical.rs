@@ -658,6 +658,11 @@ fn volumes(map: &mut Map, clean_targets: bool) -> Result<()> {
                     );
                 }
                 entries.push(("bind", map_node(bind, span.clone())));
+                // Compose keeps a bind's `nocopy` too, in a volume section.
+                if spec.nocopy {
+                    let nocopy = vec![("nocopy", Node::new(Value::Bool(true), span.clone()))];
+                    entries.push(("volume", map_node(nocopy, span.clone())));
+                }
             } else {
                 // A named volume keeps its SELinux label in a `bind` section, as
                 // Compose writes it.
@@ -670,7 +675,9 @@ fn volumes(map: &mut Map, clean_targets: bool) -> Result<()> {
                 } else {
                     Vec::new()
                 };
-                entries.push(("volume", map_node(options, span.clone())));
+                if !spec.bare {
+                    entries.push(("volume", map_node(options, span.clone())));
+                }
             }
             *item = map_node(entries, span);
         }
@@ -680,7 +687,6 @@ fn volumes(map: &mut Map, clean_targets: bool) -> Result<()> {
         if let Some(target) = item.as_map_mut().and_then(|m| m.get_mut("target"))
             && (short || clean_targets)
             && let Value::Str(text) = &mut target.value
-            && text.starts_with('/')
         {
             *text = crate::paths::clean(std::path::Path::new(text.as_str()))
                 .to_string_lossy()

@@ -194,31 +194,47 @@ fn resolve_node(node: &mut Node, dir: &Path, home: Option<&str>) {
 }
 
 /// As Compose resolves a path: `~` → home and relative → under `dir`, each with `.`
-/// and `..` folded away lexically; an absolute path stays exactly as written.
+/// and `..` folded away lexically; an absolute path stays exactly as written, a
+/// Windows one too (a file shared between machines).
 pub fn resolve(path: &str, dir: &Path, home: Option<&str>) -> PathBuf {
     match (path.strip_prefix('~'), home) {
         (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
             clean(&PathBuf::from(format!("{home}{rest}")))
         }
-        _ if Path::new(path).is_absolute() => PathBuf::from(path),
+        _ if Path::new(path).is_absolute() || is_windows_absolute(path) => PathBuf::from(path),
         _ => clean(&dir.join(path)),
     }
 }
 
+/// `C:\data`, `d:/projects` or `\\server\share`, which Compose leaves as written
+/// (`C:data` is relative to the drive's current directory, so it is resolved).
+fn is_windows_absolute(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    path.starts_with("\\\\")
+        || matches!(bytes, [letter, b':', b'/' | b'\\', ..] if letter.is_ascii_alphabetic())
+}
+
+/// `path` cleaned as Go's `path.Clean` cleans it, by its text alone: each `..` takes
+/// back the name before it (none above the root), and nothing left is `.`.
 pub fn clean(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
+    let mut out: Vec<Component<'_>> = Vec::new();
     for component in path.components() {
         match component {
             Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
+            Component::ParentDir => match out.last() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
                 }
-            }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(component),
+            },
             other => out.push(other),
         }
     }
-    out
+    if out.is_empty() {
+        return PathBuf::from(".");
+    }
+    out.iter().collect()
 }
 
 fn is_remote(context: &str) -> bool {
@@ -240,6 +256,23 @@ mod tests {
         );
         assert_eq!(resolve("/abs", dir, None), PathBuf::from("/abs"));
         assert_eq!(resolve("/srv//x/", dir, None), PathBuf::from("/srv//x/"));
+    }
+
+    #[test]
+    fn paths_are_cleaned_as_go_cleans_them() {
+        let cleaned = |path: &str| clean(Path::new(path)).to_string_lossy().into_owned();
+        assert_eq!(cleaned("b/../c/"), "c");
+        assert_eq!(cleaned("../../x"), "../../x");
+        assert_eq!(cleaned("/../x"), "/x");
+        assert_eq!(cleaned("a/.."), ".");
+    }
+
+    #[test]
+    fn windows_paths_stay_as_written() {
+        let dir = Path::new("/p");
+        assert_eq!(resolve("C:\\data", dir, None), PathBuf::from("C:\\data"));
+        assert_eq!(resolve("d:/x", dir, None), PathBuf::from("d:/x"));
+        assert_eq!(resolve("C:data", dir, None), PathBuf::from("/p/C:data"));
     }
 
     #[test]

@@ -117,18 +117,21 @@ pub struct VolumeSpec {
     pub selinux: String,
     pub propagation: String,
     pub nocopy: bool,
+    /// A spec of one or two bytes (`ab`), which Compose writes with no volume section.
+    pub bare: bool,
 }
 
 const PROPAGATIONS: [&str; 6] = [
     "shared", "rshared", "slave", "rslave", "private", "rprivate",
 ];
 
-/// `text` split at each `separator` that is not inside a `${…}` (a variable left
-/// as written, `${DATA:-./data}`, is one part), as Compose splits it.
-fn split_outside_braces(text: &str, separator: char) -> Vec<&str> {
-    let mut parts = Vec::new();
+/// A short volume's fields, split at each colon as Compose splits them: not inside a
+/// `${…}` (a variable left as written, `${DATA:-./data}`, is one field), nor after a
+/// field's lone first letter, a Windows drive (`C:\data`, `d:/projects`).
+fn volume_fields(spec: &str) -> Vec<&str> {
+    let mut fields = Vec::new();
     let (mut depth, mut start) = (0usize, 0);
-    let mut chars = text.char_indices().peekable();
+    let mut chars = spec.char_indices().peekable();
     while let Some((at, c)) = chars.next() {
         match c {
             '$' if chars.peek().is_some_and(|(_, next)| *next == '{') => {
@@ -136,42 +139,57 @@ fn split_outside_braces(text: &str, separator: char) -> Vec<&str> {
                 depth += 1;
             }
             '}' if depth > 0 => depth -= 1,
-            c if c == separator && depth == 0 => {
-                parts.push(&text[start..at]);
-                start = at + c.len_utf8();
+            ':' if depth == 0 && !is_drive(&spec[start..at]) => {
+                fields.push(&spec[start..at]);
+                start = at + 1;
             }
             _ => {}
         }
     }
-    parts.push(&text[start..]);
-    parts
+    fields.push(&spec[start..]);
+    fields
+}
+
+/// One letter, as a Windows drive is named before its colon.
+fn is_drive(text: &str) -> bool {
+    let mut chars = text.chars();
+    matches!((chars.next(), chars.next()), (Some(letter), None) if letter.is_alphabetic())
 }
 
 pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
-    let parts = split_outside_braces(spec, ':');
-    let (source, target, mode) = match parts.as_slice() {
+    if spec.is_empty() {
+        return Err("invalid empty volume spec".to_owned());
+    }
+    // One or two bytes are an anonymous volume's target, taken whole, as Compose
+    // takes them (with no volume section).
+    if spec.len() <= 2 {
+        return Ok(VolumeSpec {
+            kind: "volume",
+            target: spec.to_owned(),
+            bare: true,
+            ..VolumeSpec::default()
+        });
+    }
+    let fields = volume_fields(spec);
+    if fields.iter().any(|f| f.is_empty()) {
+        return Err(format!(
+            "invalid volume {spec:?}: empty section between colons"
+        ));
+    }
+    let (source, target, mode) = match fields.as_slice() {
         [target] => ("", *target, ""),
         [source, target] => (*source, *target, ""),
         [source, target, mode] => (*source, *target, *mode),
         _ => return Err(format!("invalid volume {spec:?}: too many colons")),
     };
-    if target.is_empty() {
-        return Err(format!("invalid volume {spec:?}: empty container path"));
-    }
-    let kind = if source.is_empty() {
-        "volume"
-    } else if is_path(source) {
-        "bind"
-    } else {
-        "volume"
-    };
+    let kind = if is_path(source) { "bind" } else { "volume" };
     let mut volume = VolumeSpec {
         kind,
         source: source.to_owned(),
         target: target.to_owned(),
         ..VolumeSpec::default()
     };
-    for option in mode.split(',').filter(|o| !o.is_empty()) {
+    for option in mode.split(',') {
         match option {
             "ro" => volume.read_only = true,
             "rw" => volume.read_only = false,
@@ -186,14 +204,14 @@ pub fn parse_volume(spec: &str) -> Result<VolumeSpec, String> {
     Ok(volume)
 }
 
-/// A volume source is a host path when it looks like one; otherwise it names a volume.
-pub fn is_path(source: &str) -> bool {
-    // A `/` before any `:` (which only a variable left as written holds: `${DATA:-./d}`
-    // names a volume).
+/// A volume source is a host path when it looks like one, as Compose tells: relative,
+/// absolute or home-based, a Windows drive or named pipe; otherwise it names a volume.
+fn is_path(source: &str) -> bool {
     source.starts_with(['.', '/', '~'])
+        || source.starts_with("\\\\")
         || source
-            .find([':', '/'])
-            .is_some_and(|at| source[at..].starts_with('/'))
+            .split_once(':')
+            .is_some_and(|(drive, _)| is_drive(drive))
 }
 
 #[cfg(test)]
@@ -259,8 +277,16 @@ mod tests {
             (v.kind, v.source.as_str(), v.target.as_str()),
             ("volume", "", "/tmp")
         );
-        assert!(parse_volume("a:b:c:d").is_err());
+        assert!(parse_volume("./a:/b:ro:x").is_err());
         // Modes Compose does not know are ignored, as it ignores them.
         assert!(parse_volume("./a:/b:bogus,ro").unwrap().read_only);
+        // A lone letter before a colon is a Windows drive, in any field.
+        let v = parse_volume("C:\\data:/data").unwrap();
+        assert_eq!((v.kind, v.source.as_str()), ("bind", "C:\\data"));
+        let v = parse_volume("v:/w:nocopy").unwrap();
+        assert_eq!((v.source.as_str(), v.target.as_str()), ("v:/w", "nocopy"));
+        assert!(parse_volume(":/b").is_err());
+        assert!(parse_volume("./a:/b:").is_err());
+        assert!(parse_volume("ab").unwrap().bare);
     }
 }
