@@ -24,6 +24,7 @@ pub fn canonicalize(root: &mut Node, form: Form) -> Result<()> {
     let Some(top) = root.as_map_mut() else {
         return Ok(());
     };
+    schema::refuse_empty_attributes(top)?;
     if let Some(services) = top.get_mut("services").and_then(Node::as_map_mut) {
         for (_, service) in services.iter_mut() {
             canonicalize_service(service, form)?;

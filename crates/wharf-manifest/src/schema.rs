@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::loader::LoadOptions;
-use crate::node::{Map, Node, Value};
+use crate::node::{Key, Map, Node, Value};
 
 const DEPENDENCY_CONDITIONS: &[&str] = &[
     "service_started",
@@ -24,8 +24,43 @@ const PULL_POLICIES: &[&str] = &[
     "daily",
     "weekly",
 ];
+/// Service attributes that Compose's schema lets be written with no value (`deploy:`).
+const NULLABLE_SERVICE_ATTRIBUTES: &[&str] = &["command", "entrypoint", "deploy", "develop"];
 /// Attributes a volume marked `external` must not set: it is not wharf's to create.
 const EXTERNAL_VOLUME_CONFLICTS: &[&str] = &["driver", "driver_opts", "labels"];
+
+/// Refuses a top-level section or service attribute written with no value (an
+/// `environment:` whose entries were all commented out), as Compose does, except the
+/// few its schema lets be null. Checked on each file, before files merge.
+pub fn refuse_empty_attributes(top: &Map) -> Result<()> {
+    // `!reset null` is a merge instruction, not a value.
+    let refused = |key: &Key, value: &Node, allowed: &[&str]| {
+        value.is_null()
+            && value.tag.is_none()
+            && !allowed.contains(&key.name.as_str())
+            && !key.name.starts_with("x-")
+    };
+    let empty = |key: &Key, path: String| {
+        Error::at(&key.span, format!("{path} has no value"))
+            .with_help("give it one, or remove the line")
+    };
+    for (key, value) in top.iter() {
+        if refused(key, value, &["include"]) {
+            return Err(empty(key, key.name.clone()));
+        }
+    }
+    let Some(services) = top.get("services").and_then(Node::as_map) else {
+        return Ok(());
+    };
+    for (name, service) in services.iter() {
+        for (key, value) in service.as_map().into_iter().flat_map(Map::iter) {
+            if refused(key, value, NULLABLE_SERVICE_ATTRIBUTES) {
+                return Err(empty(key, format!("services.{}.{}", name.name, key.name)));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Also, unless `options` skip them, what Compose checks as consistency (watch rules'
 /// targets, non-negative counts) and while resolving paths (a bind mount's source).
