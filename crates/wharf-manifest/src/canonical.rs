@@ -421,10 +421,14 @@ fn to_mapping(map: &mut Map, key: &str, keep_null: bool) -> Result<()> {
         }
         Value::Map(existing) => {
             for (name, value) in existing.iter() {
-                let mut text = match value.scalar_text() {
-                    Some(text) => Node::str(text, value.span.clone()),
-                    None if value.is_null() && !keep_null => Node::str("", value.span.clone()),
-                    None => value.clone(),
+                let mut text = match (&value.value, value.scalar_text()) {
+                    // Compose writes a number in a string map with Go's `%g`.
+                    (Value::Float(f), _) => {
+                        Node::str(crate::go_float::format_float_g(*f), value.span.clone())
+                    }
+                    (_, Some(text)) => Node::str(text, value.span.clone()),
+                    (_, None) if value.is_null() && !keep_null => Node::str("", value.span.clone()),
+                    (_, None) => value.clone(),
                 };
                 // `!reset` on one entry must survive to the merge that removes it.
                 text.tag = value.tag;
@@ -576,7 +580,7 @@ fn ports(map: &mut Map, interpolated: bool) -> Result<()> {
                 let raw = Node::str(text.clone(), span.clone());
                 expanded.push(map_node(vec![(wharf_model::RAW_PORT_KEY, raw)], span));
             }
-            Value::Str(_) | Value::Int(_) => {
+            Value::Str(_) | Value::Int(_) | Value::Uint(_) => {
                 let text = item.scalar_text().unwrap_or_default();
                 let specs = parse_port(&text).map_err(|e| Error::at(&span, e))?;
                 for spec in specs {

@@ -1,9 +1,10 @@
 //! `config --format json` written straight from the [`Project`], without building the
 //! whole project as a `serde_json::Value` first: a serializer in front of serde_json's
 //! makes Compose's JSON form on the way out. It drops extensions below the top level,
-//! gives block IO devices Go's field names, gives a watch rule its `exec`, writes a
-//! whole float as Go does, and writes `$` as `$$` when asked. [`project_value`](crate::project_value) stays the one form
-//! for YAML and the config hash; a test holds the two JSON forms equal.
+//! gives block IO devices Go's field names, gives a watch rule its `exec`, and writes
+//! `$` as `$$` when asked (whole floats are the formatter's, `go_json`).
+//! [`project_value`](crate::project_value) stays the one form for YAML and the config
+//! hash; a test holds the two JSON forms equal.
 
 use std::collections::BTreeSet;
 
@@ -232,19 +233,10 @@ impl<S: Serializer> Serializer for Shaping<S> {
         serialize_u64(u64),
         serialize_u128(u128),
         serialize_f32(f32),
+        serialize_f64(f64),
         serialize_bytes(&[u8]),
         serialize_unit_struct(&'static str),
     );
-
-    /// As Go's encoder writes a float: a whole one below 1e21 without a fraction
-    /// (`1500`, not `1500.0`); `-0` keeps its sign.
-    fn serialize_f64(self, value: f64) -> Result<S::Ok, S::Error> {
-        if value.fract() == 0.0 && value.abs() < 1e21 && !(value == 0.0 && value.is_sign_negative())
-        {
-            return self.inner.serialize_i128(value as i128);
-        }
-        self.inner.serialize_f64(value)
-    }
 
     fn serialize_char(self, value: char) -> Result<S::Ok, S::Error> {
         if value == '$' && self.form.escape_dollars {

@@ -120,10 +120,12 @@ macro_rules! number_method {
             let path = self.path;
             let result = match &self.node.value {
                 Value::Int(i) => visitor.visit_i64(*i),
+                Value::Uint(u) => visitor.visit_u64(*u),
                 Value::Float(f) => visitor.visit_f64(*f),
                 // Compose converts interpolated strings at numeric fields.
                 Value::Str(s) => match crate::scalar::resolve_plain(s.trim()) {
                     crate::node::Value::Int(i) => visitor.visit_i64(i),
+                    crate::node::Value::Uint(u) => visitor.visit_u64(u),
                     crate::node::Value::Float(f) => visitor.visit_f64(f),
                     _ => return Err(self.wrong_type("a number")),
                 },
@@ -144,6 +146,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
             Value::Null => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(*b),
             Value::Int(i) => visitor.visit_i64(*i),
+            Value::Uint(u) => visitor.visit_u64(*u),
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Str(s) => visitor.visit_str(s),
             Value::Seq(items) => visitor.visit_seq(SeqDe {

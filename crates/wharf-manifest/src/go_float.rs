@@ -34,6 +34,21 @@ pub fn format_float(value: f64) -> String {
     }
 }
 
+/// Formats a float as Go's `strconv.FormatFloat(f, 'g', -1, 64)`: shortest digits,
+/// exponent form below 1e-4 or from 1e6 on (`1.234567e+06`).
+#[must_use]
+pub fn format_float_g(value: f64) -> String {
+    // Only where the two differ: `%v` keeps plain digits up to 1e21.
+    let scientific = format!("{value:e}");
+    match scientific.split_once('e') {
+        Some((mantissa, exponent)) if value.is_finite() => match exponent.parse::<i32>() {
+            Ok(exponent @ 6..21) => format!("{mantissa}e+{exponent:02}"),
+            _ => format_float(value),
+        },
+        _ => format_float(value),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +62,18 @@ mod tests {
         assert_eq!(format_float(1e20), "100000000000000000000");
         assert_eq!(format_float(0.00001), "1e-05");
         assert_eq!(format_float(0.0001), "0.0001");
+    }
+
+    #[test]
+    fn floats_print_like_gos_g() {
+        assert_eq!(format_float_g(123_456.0), "123456");
+        assert_eq!(format_float_g(1e6), "1e+06");
+        assert_eq!(format_float_g(1_234_567.0), "1.234567e+06");
+        assert_eq!(
+            format_float_g(1.844_674_407_370_955_2e19),
+            "1.8446744073709552e+19"
+        );
+        assert_eq!(format_float_g(1e21), "1e+21");
+        assert_eq!(format_float_g(1.5), "1.5");
     }
 }

@@ -64,6 +64,11 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
         if value == 0.0 && value.is_sign_negative() {
             return writer.write_all(b"-0");
         }
+        // Go writes a whole float below 1e21 as digits, the shortest ones padded with
+        // zeros: `1500`, not `1500.0`; 2^64 as `18446744073709552000`.
+        if value.fract() == 0.0 && value.abs() < 1e21 {
+            return write!(writer, "{value}");
+        }
         self.0.write_f64(writer, value)
     }
 

@@ -27,6 +27,8 @@ pub enum Value {
     Null,
     Bool(bool),
     Int(i64),
+    /// An integer past `i64` that fits `u64`, as Go's YAML reads one.
+    Uint(u64),
     Float(f64),
     Str(String),
     Seq(Vec<Node>),
@@ -40,6 +42,7 @@ impl Value {
             Value::Str(text) => Some(text.clone()),
             Value::Bool(b) => Some(b.to_string()),
             Value::Int(i) => Some(i.to_string()),
+            Value::Uint(u) => Some(u.to_string()),
             Value::Float(f) => Some(crate::go_float::format_float(*f)),
             Value::Null | Value::Seq(_) | Value::Map(_) => None,
         }
@@ -135,7 +138,7 @@ impl Node {
         match self.value {
             Value::Null => "null",
             Value::Bool(_) => "a boolean",
-            Value::Int(_) => "an integer",
+            Value::Int(_) | Value::Uint(_) => "an integer",
             Value::Float(_) => "a number",
             Value::Str(_) => "a string",
             Value::Seq(_) => "a list",

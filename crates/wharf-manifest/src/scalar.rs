@@ -20,7 +20,12 @@ pub fn resolve_plain(text: &str) -> Value {
         _ => {}
     }
     if let Some(int) = parse_int(text) {
-        return Value::Int(int);
+        if let Ok(int) = i64::try_from(int) {
+            return Value::Int(int);
+        }
+        if let Ok(int) = u64::try_from(int) {
+            return Value::Uint(int);
+        }
     }
     // A number too large for a float (`1e400`) stays text, as Go's parser leaves it.
     if looks_like_float(text)
@@ -33,8 +38,8 @@ pub fn resolve_plain(text: &str) -> Value {
 }
 
 /// Parses an integer with Go's base-prefix rules (`0x`, `0o`, `0b`, a leading `0` for
-/// octal, `_` separators).
-pub fn parse_int(text: &str) -> Option<i64> {
+/// octal, `_` separators); one past `i128` is none.
+fn parse_int(text: &str) -> Option<i128> {
     let (negative, unsigned) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
@@ -63,8 +68,7 @@ pub fn parse_int(text: &str) -> Option<i64> {
         return None;
     }
     let magnitude = i128::from_str_radix(&cleaned, radix).ok()?;
-    let value = if negative { -magnitude } else { magnitude };
-    i64::try_from(value).ok()
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {

@@ -398,7 +398,7 @@ pub fn option_values(
         .flat_map(Map::iter)
     {
         let allowed = match value.value {
-            Value::Str(_) | Value::Int(_) | Value::Float(_) => true,
+            Value::Str(_) | Value::Int(_) | Value::Uint(_) | Value::Float(_) => true,
             Value::Null => nullable,
             _ => false,
         };

@@ -247,6 +247,7 @@ impl<'a> Builder<'a> {
             Value::Null => "<nil>".to_owned(),
             Value::Bool(b) => b.to_string(),
             Value::Int(i) => i.to_string(),
+            Value::Uint(u) => u.to_string(),
             Value::Float(f) => crate::go_float::format_float(*f),
             Value::Str(_) | Value::Seq(_) | Value::Map(_) => return Ok(()),
         };
@@ -352,8 +353,9 @@ fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>, span: &Span) -> Res
         Some(Some("str")) => Value::Str(text.to_owned()),
         Some(Some("null")) => Value::Null,
         Some(Some(name @ ("int" | "float" | "bool"))) => match scalar::resolve_plain(text) {
-            value @ Value::Int(_) if name == "int" => value,
+            value @ (Value::Int(_) | Value::Uint(_)) if name == "int" => value,
             Value::Int(i) if name == "float" => Value::Float(i as f64),
+            Value::Uint(u) if name == "float" => Value::Float(u as f64),
             value @ Value::Float(_) if name == "float" => value,
             value @ Value::Bool(_) if name == "bool" => value,
             _ => {

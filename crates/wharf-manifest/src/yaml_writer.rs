@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
-use crate::go_float::format_float;
+use crate::go_float::format_float_g;
 use crate::yaml_scalar;
 
 /// Drops what Compose prints in JSON but omits in YAML: a service's unset commands, and
@@ -114,7 +114,8 @@ fn write_scalar(out: &mut String, value: &Value, indent: usize) {
         Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
             (Some(i), _, _) => i.to_string(),
             (_, Some(u), _) => u.to_string(),
-            (_, _, Some(f)) => format_float(f),
+            // Go's YAML writes floats with `%g` (`1e+06`).
+            (_, _, Some(f)) => format_float_g(f),
             _ => n.to_string(),
         },
         Value::String(s) => return yaml_scalar::write_value(out, s, indent),
