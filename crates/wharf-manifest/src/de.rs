@@ -148,7 +148,8 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
             Value::Int(i) => visitor.visit_i64(*i),
             Value::Uint(u) => visitor.visit_u64(*u),
             Value::Float(f) => visitor.visit_f64(*f),
-            Value::Str(s) => visitor.visit_str(s),
+            // Only an extension's is left (`schema::refuse_dates`): text, as Go writes it.
+            Value::Str(s) | Value::Time(s) => visitor.visit_str(s),
             Value::Seq(items) => visitor.visit_seq(SeqDe {
                 items: items.iter(),
                 path: &self.path,
@@ -190,7 +191,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.value {
-            Value::Str(s) => visitor
+            Value::Str(s) | Value::Time(s) => visitor
                 .visit_str(s)
                 .map_err(|e: DeError| e.at(&self.node.span, &self.path)),
             _ => Err(self.wrong_type("a string")),

@@ -26,6 +26,7 @@ mod shell_words;
 mod short_syntax;
 mod source;
 mod suggest;
+mod timestamp;
 mod tree_path;
 mod typing;
 mod yaml;

@@ -29,6 +29,8 @@ pub enum Value {
     Int(i64),
     /// An integer past `i64` that fits `u64`, as Go's YAML reads one.
     Uint(u64),
+    /// A plain scalar Go's YAML reads as a timestamp, in RFC 3339 (`timestamp.rs`).
+    Time(String),
     Float(f64),
     Str(String),
     Seq(Vec<Node>),
@@ -43,6 +45,7 @@ impl Value {
             Value::Bool(b) => Some(b.to_string()),
             Value::Int(i) => Some(i.to_string()),
             Value::Uint(u) => Some(u.to_string()),
+            Value::Time(t) => Some(t.clone()),
             Value::Float(f) => Some(crate::go_float::format_float(*f)),
             Value::Null | Value::Seq(_) | Value::Map(_) => None,
         }
@@ -139,6 +142,7 @@ impl Node {
             Value::Null => "null",
             Value::Bool(_) => "a boolean",
             Value::Int(_) | Value::Uint(_) => "an integer",
+            Value::Time(_) => "a date",
             Value::Float(_) => "a number",
             Value::Str(_) => "a string",
             Value::Seq(_) => "a list",

@@ -19,6 +19,10 @@ pub fn resolve_plain(text: &str) -> Value {
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
     }
+    // Go's YAML tries a timestamp first.
+    if let Some(time) = crate::timestamp::yaml_timestamp(text) {
+        return Value::Time(time);
+    }
     if let Some(int) = parse_int(text) {
         if let Ok(int) = i64::try_from(int) {
             return Value::Int(int);

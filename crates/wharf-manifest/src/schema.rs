@@ -62,6 +62,34 @@ pub fn refuse_empty_attributes(top: &Map) -> Result<()> {
     Ok(())
 }
 
+/// Refuses an unquoted date (`2001-12-14`) anywhere but in an extension: Go's YAML
+/// reads it as a time, which Compose's schema refuses where it wants text.
+pub fn refuse_dates(node: &Node, path: &str) -> Result<()> {
+    match &node.value {
+        Value::Time(_) => Err(Error::at(
+            &node.span,
+            format!("{path} is an unquoted date, which Compose reads as a time, not text"),
+        )
+        .with_help("quote it")),
+        Value::Seq(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(at, item)| refuse_dates(item, &format!("{path}.{at}"))),
+        Value::Map(map) => map
+            .iter()
+            .filter(|(key, _)| !key.name.starts_with("x-"))
+            .try_for_each(|(key, value)| {
+                let path = if path.is_empty() {
+                    key.name.clone()
+                } else {
+                    format!("{path}.{}", key.name)
+                };
+                refuse_dates(value, &path)
+            }),
+        _ => Ok(()),
+    }
+}
+
 /// Also, unless `options` skip them, what Compose checks as consistency (watch rules'
 /// targets, non-negative counts) and while resolving paths (a bind mount's source).
 pub fn check(root: &Node, options: &LoadOptions) -> Result<()> {

@@ -248,6 +248,7 @@ impl<'a> Builder<'a> {
             Value::Bool(b) => b.to_string(),
             Value::Int(i) => i.to_string(),
             Value::Uint(u) => u.to_string(),
+            Value::Time(t) => t.clone(),
             Value::Float(f) => crate::go_float::format_float(*f),
             Value::Str(_) | Value::Seq(_) | Value::Map(_) => return Ok(()),
         };
