@@ -234,7 +234,17 @@ async fn serve(paths: &Paths, cgroups: Option<cgroup::Tree>) -> Result<(), Daemo
         }
     }
     say("stopping every service");
-    supervisor.shutdown().await;
+    server.shutdown.send_replace(true);
+    let stopping = supervisor.shutdown();
+    tokio::pin!(stopping);
+    loop {
+        tokio::select! {
+            () = &mut stopping => break,
+            accepted = listener.accept() => if let Ok((stream, _)) = accepted {
+                tokio::spawn(Arc::clone(&server).serve(stream));
+            },
+        }
+    }
     if std::fs::metadata(&socket).map(|m| m.ino()).ok() == socket_inode {
         // Nothing of this daemon is left to find: no socket, pid or cgroup record.
         for file in [

@@ -23,7 +23,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Server {
     pub supervisor: Supervisor,
-    /// Told when a client asks the daemon to shut down.
+    /// Told when a client asks the daemon to shut down, and set while it does.
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
@@ -52,6 +52,14 @@ impl Server {
             ("POST", ["v1", "shutdown"]) => {
                 let _ = self.shutdown.send(true);
                 return json(&serde_json::json!({"stopping": true}));
+            }
+            // Stopping, it answers what looks (`daemon stop` asks what holds it up),
+            // not what would change what runs.
+            (method, _) if *self.shutdown.borrow() && method != "GET" => {
+                return error(
+                    503,
+                    "wharfd is stopping; run the command again once it has stopped",
+                );
             }
             // The rest answers from, or acts on, the whole table.
             _ => self.supervisor.shared().until_restored().await,

@@ -1261,15 +1261,17 @@ impl Supervisor {
     pub async fn shutdown(&self) {
         let _turn = self.shared.operations.lock().await;
         let names: Vec<String> = self.shared.projects().keys().cloned().collect();
-        for name in names {
-            let Ok(spec) = self.spec(&name) else { continue };
+        // Every project at once: one slow to stop holds up no other.
+        futures_util::future::join_all(names.iter().map(|name| async move {
+            let Ok(spec) = self.spec(name) else { return };
             for level in stop_levels(&spec.services).unwrap_or_default() {
-                self.stop_services(&name, &level, Command::Stop(None), true)
+                self.stop_services(name, &level, Command::Stop(None), true)
                     .await;
             }
             // Now, not a moment later: the daemon is about to end.
-            self.shared.write_records(&name);
-        }
+            self.shared.write_records(name);
+        }))
+        .await;
         // Forgotten here (their desired state stays on disk), so no late write of
         // records or logs lands in a home the user removes once `daemon stop` returns.
         self.shared.projects().clear();

@@ -315,6 +315,40 @@ services:
     assert_eq!(seeded(), "ran\nran\n");
 }
 
+/// `daemon stop` stops every project at once, so two services that ignore their stop
+/// signal hold it up for one grace period, not two, and it names them while it waits.
+#[test]
+fn daemon_stop_stops_every_project_at_once_and_names_what_holds_it_up() {
+    let deaf = |name: &str| {
+        format!(
+            r#"name: {name}
+services:
+  deaf:
+    image: debian
+    stop_grace_period: 3s
+    x-wharf: {{process: {{command: ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]}}}}
+"#
+        )
+    };
+    let stack = Stack::new(&deaf("first"));
+    std::fs::write(stack.dir.path().join("second.yaml"), deaf("second")).unwrap();
+    stack.ok(&["up", "-d", "--wait"]);
+    stack.ok(&["-f", "second.yaml", "up", "-d", "--wait"]);
+    let asked = std::time::Instant::now();
+    let stop = stack.wharf(&["daemon", "stop"]);
+    let took = asked.elapsed();
+    let said = String::from_utf8_lossy(&stop.stderr);
+    assert!(stop.status.success(), "{said}");
+    assert!(
+        took < Duration::from_millis(5500),
+        "took {took:?}: one project after the other"
+    );
+    assert!(
+        said.contains("first-deaf-1") && said.contains("second-deaf-1"),
+        "{said}"
+    );
+}
+
 /// The services of a running project, by name, with their running replicas, as `ps`
 /// says; and every process carrying the project's marker belongs to one of them.
 fn running_matches_ps(stack: &Stack, expected: &[(&str, usize)]) {

@@ -3,11 +3,12 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use wharf_api::DaemonStatus;
+use wharf_api::{DaemonStatus, InstanceState, InstanceStatus};
 
 use crate::age::ago;
 use crate::cli::{DaemonCommand, ListFormat};
 use crate::daemon_client;
+use crate::project_ref::endpoint;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, command: &DaemonCommand) -> anyhow::Result<ExitCode> {
@@ -54,12 +55,19 @@ pub fn run(settings: &Settings, command: &DaemonCommand) -> anyhow::Result<ExitC
             let asked = std::time::Instant::now();
             let mut said = false;
             while paths.socket().exists() {
-                // A service that ignores SIGTERM holds the stop for its grace period.
+                // A service that ignores its stop signal holds the stop for its grace
+                // period: say which.
                 if !said && asked.elapsed() >= std::time::Duration::from_secs(1) {
-                    printer.info(
-                        "wharfd is stopping the services: each has its stop_grace_period \
-                         (10 s unless set) to end after SIGTERM, then it is killed",
-                    );
+                    let stopping = still_stopping(&client);
+                    let which = if stopping.is_empty() {
+                        "the services".to_owned()
+                    } else {
+                        stopping.join(", ")
+                    };
+                    printer.info(&format!(
+                        "wharfd is stopping {which}: each has its stop_grace_period (10 s \
+                         unless set) to end after its stop signal, then it is killed"
+                    ));
                     said = true;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
@@ -81,4 +89,23 @@ pub fn run(settings: &Settings, command: &DaemonCommand) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The instances, of every project, that are still being stopped.
+fn still_stopping(client: &wharf_api::Client) -> Vec<String> {
+    let Ok(status) = client.get::<DaemonStatus>("/v1/status") else {
+        return Vec::new();
+    };
+    status
+        .projects
+        .iter()
+        .filter_map(|p| {
+            client
+                .get::<Vec<InstanceStatus>>(&endpoint(&p.name, "ps"))
+                .ok()
+        })
+        .flatten()
+        .filter(|i| i.state == InstanceState::Stopping)
+        .map(|i| i.name)
+        .collect()
 }
