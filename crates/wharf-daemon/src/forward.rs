@@ -1,12 +1,83 @@
-//! Lets containers reach native services: a native process listens on loopback, which
-//! a container cannot reach, so wharfd forwards the project network's gateway address
-//! (the host, as containers see it) to it, port by port. Only containers on this
-//! machine can reach that address.
+//! Lets containers reach native services: a native process that listens on loopback
+//! cannot be reached from a container, so wharfd forwards the project network's gateway
+//! address (the host, as containers see it) to it, port by port. Only containers on
+//! this machine can reach that address. A process that listens on every address is
+//! reached there already, and a forwarder would take the port it binds: so a port is
+//! forwarded only once its process is seen listening on loopback alone.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+
+/// A mixed stack's forwarders: where each native service's ports are wanted on the
+/// gateway, and those that run. They stop when the project goes.
+#[derive(Default)]
+pub struct Forwarders {
+    /// Each gateway address, with the native service behind it and its loopback address.
+    wanted: BTreeMap<SocketAddr, (String, SocketAddr)>,
+    running: BTreeMap<SocketAddr, JoinHandle<()>>,
+}
+
+impl Forwarders {
+    /// Wants `wanted`, keeping what `previous` runs of it; the rest of `previous` stops.
+    pub fn new(wanted: BTreeMap<SocketAddr, (String, SocketAddr)>, mut previous: Self) -> Self {
+        let running = wanted
+            .iter()
+            .filter(|(listen, to)| previous.wanted.get(*listen) == Some(*to))
+            .filter_map(|(listen, _)| Some((*listen, previous.running.remove(listen)?)))
+            .collect();
+        Self { wanted, running }
+    }
+
+    /// The service's process (re)started: its forwarders stop, so it finds its ports
+    /// free whichever addresses it binds, until `seen_listening` says where it did.
+    pub fn started(&mut self, service: &str) {
+        for listen in self.addresses_of(service) {
+            if let Some(handle) = self.running.remove(&listen) {
+                handle.abort();
+            }
+        }
+    }
+
+    /// Where the service's processes listen now: a port on loopback alone gets its
+    /// forwarder, one on every address needs none.
+    pub fn seen_listening(&mut self, service: &str, listening: &[SocketAddr]) {
+        for listen in self.addresses_of(service) {
+            let Some((_, target)) = self.wanted.get(&listen) else {
+                continue;
+            };
+            let on_port = || listening.iter().filter(|a| a.port() == target.port());
+            if on_port().any(|a| a.ip().is_unspecified()) {
+                if let Some(handle) = self.running.remove(&listen) {
+                    handle.abort();
+                }
+            } else if on_port().any(|a| a.ip().is_loopback())
+                && !self.running.contains_key(&listen)
+                && let Ok(handle) = spawn_forwarder(listen, *target)
+            {
+                self.running.insert(listen, handle);
+            }
+        }
+    }
+
+    fn addresses_of(&self, service: &str) -> Vec<SocketAddr> {
+        self.wanted
+            .iter()
+            .filter(|(_, (of, _))| of == service)
+            .map(|(listen, _)| *listen)
+            .collect()
+    }
+}
+
+impl Drop for Forwarders {
+    fn drop(&mut self) {
+        for handle in self.running.values() {
+            handle.abort();
+        }
+    }
+}
 
 /// Accepts on `listen` and joins each connection to `target`, until aborted.
 pub fn spawn_forwarder(listen: SocketAddr, target: SocketAddr) -> std::io::Result<JoinHandle<()>> {

@@ -447,11 +447,14 @@ async fn pump(
 }
 
 /// When a process's listening sockets are looked at, after it starts: servers open
-/// them at once or after a warm-up; `ps` reads the result instead of `/proc`.
-const LISTENING_LOOKS: [Duration; 3] = [
+/// them at once or after a warm-up (a JVM's can take a minute); `ps` reads the result
+/// instead of `/proc`, and containers reach a port on loopback once it is seen.
+const LISTENING_LOOKS: [Duration; 5] = [
     Duration::from_millis(500),
     Duration::from_secs(2),
     Duration::from_secs(8),
+    Duration::from_secs(20),
+    Duration::from_secs(60),
 ];
 
 /// Records where the instance's process `pid` listens, while it is that process.

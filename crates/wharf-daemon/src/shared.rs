@@ -14,6 +14,7 @@ use wharf_plan::ProjectSpec;
 use crate::cgroup::Tree;
 use crate::engine_nudges::EngineNudges;
 use crate::events::EventBus;
+use crate::forward::Forwarders;
 use crate::lifecycle::{Command, Event, InstanceKey, apply};
 use crate::logs::LogBook;
 use crate::orphans::{Children, marker};
@@ -47,15 +48,14 @@ pub(crate) struct ProjectRuntime {
     pub(crate) forwarders: Forwarders,
 }
 
-/// The port forwarders of a mixed stack, by address; they stop when the project goes.
-#[derive(Default)]
-pub(crate) struct Forwarders(pub(crate) BTreeMap<std::net::SocketAddr, JoinHandle<()>>);
-
-impl Drop for Forwarders {
-    fn drop(&mut self) {
-        for handle in self.0.values() {
-            handle.abort();
-        }
+impl ProjectRuntime {
+    /// Where the service's instances listen, as last seen.
+    pub(crate) fn listening_of(&self, service: &str) -> Vec<std::net::SocketAddr> {
+        self.instances
+            .values()
+            .filter(|i| i.status.service == service)
+            .flat_map(|i| i.status.listening.iter().copied())
+            .collect()
     }
 }
 
@@ -147,6 +147,14 @@ impl Shared {
                 return false;
             };
             let pid_before = instance.status.pid;
+            // A native process's ports are forwarded to containers as it binds them.
+            let forwarding = instance.status.container_id.is_empty().then(|| {
+                (
+                    instance.status.service.clone(),
+                    matches!(event, Event::Started { .. }),
+                    matches!(event, Event::Listening { .. }),
+                )
+            });
             // A copy to compare with only when an event may be sent.
             let before = self.events.heard().then(|| instance.status.clone());
             // A look at where a process listens runs on its own clock and may come
@@ -182,6 +190,14 @@ impl Shared {
             // that ended as the daemon died must not run again.
             if note_ended(instance) {
                 self.save_ended(project);
+            }
+            match forwarding {
+                Some((service, true, _)) => project.forwarders.started(&service),
+                Some((service, _, true)) => {
+                    let listening = project.listening_of(&service);
+                    project.forwarders.seen_listening(&service, &listening);
+                }
+                _ => {}
             }
             process_changed
         };

@@ -19,11 +19,11 @@ use wharf_plan::{
 };
 
 use crate::cgroup::Tree;
-use crate::forward::spawn_forwarder;
+use crate::forward::Forwarders;
 use crate::lifecycle::{self, Command, InstanceKey};
 use crate::logs::LogBook;
 use crate::process::signal_group;
-use crate::shared::{Forwarders, Instance, ProjectRuntime, Shared, removed};
+use crate::shared::{Instance, ProjectRuntime, Shared, removed};
 use crate::store::Desired;
 use crate::{container_instance, instance};
 use wharf_engine::EngineError;
@@ -553,24 +553,33 @@ impl Supervisor {
         let Some(gateway) = gateway else {
             return Ok(Forwarders::default());
         };
-        // Forwarders of the previous `up` that are still wanted keep running.
-        let mut previous = self
-            .shared
-            .projects()
-            .get_mut(&spec.name)
-            .map(|p| std::mem::take(&mut p.forwarders.0))
-            .unwrap_or_default();
-        let mut handles = BTreeMap::new();
-        for port in native.iter().flat_map(|(_, ports)| ports) {
-            let listen = std::net::SocketAddr::new(gateway, *port);
-            let target = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
-            if let Some(running) = previous.remove(&listen) {
-                handles.insert(listen, running);
-            } else if let Ok(handle) = spawn_forwarder(listen, target) {
-                handles.insert(listen, handle);
+        let wanted = native
+            .iter()
+            .flat_map(|(name, ports)| {
+                ports.iter().map(move |port| {
+                    let target = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
+                    (
+                        std::net::SocketAddr::new(gateway, *port),
+                        (name.clone(), target),
+                    )
+                })
+            })
+            .collect();
+        // Forwarders of the previous `up` that are still wanted keep running; a service
+        // already running gets its forwarders as it listens.
+        let mut forwarders = {
+            let mut projects = self.shared.projects();
+            let project = projects.get_mut(&spec.name);
+            let previous = project
+                .map(|p| std::mem::take(&mut p.forwarders))
+                .unwrap_or_default();
+            Forwarders::new(wanted, previous)
+        };
+        if let Some(project) = self.shared.projects().get(&spec.name) {
+            for (name, _) in &native {
+                forwarders.seen_listening(name, &project.listening_of(name));
             }
         }
-        drop(Forwarders(previous));
         for container in spec
             .services
             .values_mut()
@@ -583,7 +592,7 @@ impl Supervisor {
                 }
             }
         }
-        Ok(Forwarders(handles))
+        Ok(forwarders)
     }
 
     /// Starts the replicas of `service` that have no active instance; true if any did.

@@ -1183,7 +1183,7 @@ fn run_makes_a_one_off_container_and_native_services_reach_containers() {
     if !engine_ready() {
         return;
     }
-    let (port, api_port) = (free_port(), free_port());
+    let (port, api_port, wide_port) = (free_port(), free_port(), free_port());
     let stack = Stack::new(&format!(
         r#"name: wharfmixed
 services:
@@ -1213,6 +1213,18 @@ services:
     init: true
     depends_on: [api]
     command: ["/bin/sh", "-c", "until /bin/wget -qO /dev/null http://api:{api_port}/; do sleep 0.2; done; echo reached api; exec /bin/sleep 600"]
+  # Written for a container, it listens on every address: reached without a forwarder,
+  # which would take its port.
+  wide:
+    image: python:3.12
+    command: python3 -m http.server {wide_port} --bind 0.0.0.0
+    ports: ["127.0.0.1:{wide_port}:{wide_port}"]
+    x-wharf: {{backend: process}}
+  wide_client:
+    image: {IMAGE}
+    init: true
+    depends_on: [wide]
+    command: ["/bin/sh", "-c", "until /bin/wget -qO /dev/null http://wide:{wide_port}/; do sleep 0.2; done; echo reached wide; exec /bin/sleep 600"]
 "#
     ));
     // `run` starts what the service depends on, then the one-off, and returns its code.
@@ -1270,6 +1282,22 @@ services:
                 .ok(&["logs", "client", "--no-log-prefix"])
                 .contains("reached api")
         },
+    );
+    eventually(
+        "the container reaches the native server on every address",
+        Duration::from_secs(20),
+        || {
+            stack
+                .ok(&["logs", "wide_client", "--no-log-prefix"])
+                .contains("reached wide")
+        },
+    );
+    let wide = stack.ps();
+    let wide = wide.iter().find(|i| i["service"] == "wide").unwrap();
+    assert_eq!(
+        (wide["state"].as_str(), wide["restarts"].as_u64()),
+        (Some("running"), Some(0)),
+        "{wide}"
     );
     stack.ok(&["down"]);
 }
