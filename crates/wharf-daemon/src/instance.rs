@@ -454,7 +454,7 @@ const LISTENING_LOOKS: [Duration; 5] = [
     Duration::from_secs(2),
     Duration::from_secs(8),
     Duration::from_secs(20),
-    Duration::from_secs(60),
+    Duration::from_mins(1),
 ];
 
 /// Records where the instance's process `pid` listens, while it is that process.
