@@ -501,6 +501,12 @@ volumes:
         said.contains("backend"),
         "up does not say the backend changed: {said}"
     );
+    // Nor does it keep its data unsaid: the process's volume is another place.
+    assert!(
+        said.contains("db now runs as a process: its volumes (dbdata) are directories in ")
+            && said.contains("that stays in the engine's volumes wharfmoved_dbdata"),
+        "{said}"
+    );
     assert!(
         !engine_has("container", "wharfmoved-db-1"),
         "the container outlived its move to a process"

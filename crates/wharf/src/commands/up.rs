@@ -245,7 +245,11 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             .printer
             .info(&format!("{:<width$} {verb:<10} {reason}", change.service));
     }
-    for note in &response.notes {
+    for note in response
+        .notes
+        .iter()
+        .chain(&moved_data(&loaded, &containers, &volumes, &response))
+    {
         settings.printer.warn(note);
     }
     if dry_run {
@@ -626,4 +630,55 @@ fn starting_services(
     }
     let starting = loaded.project.with_dependencies(named);
     starting.into_iter().map(str::to_owned).collect()
+}
+
+/// What a service that changed backend leaves behind: its named volumes are the
+/// engine's for a container and directories of wharf's for a process, so it starts
+/// without the data the other one wrote.
+fn moved_data(
+    loaded: &wharf_manifest::Loaded,
+    containers: &BTreeSet<String>,
+    volumes_dir: &std::path::Path,
+    response: &UpResponse,
+) -> Vec<String> {
+    response
+        .changes
+        .iter()
+        .filter(|c| c.action == ChangeAction::Recreate && c.reason.starts_with("backend"))
+        .filter_map(|change| {
+            let service = loaded.project.services.get(&change.service)?;
+            let named: Vec<&str> = service
+                .volumes
+                .iter()
+                .filter(|m| m.kind == "volume" && !m.source.is_empty())
+                .map(|m| m.source.as_str())
+                .collect();
+            if named.is_empty() {
+                return None;
+            }
+            let engine_names: Vec<String> = named
+                .iter()
+                .map(|v| {
+                    loaded
+                        .project
+                        .volumes
+                        .get(*v)
+                        .map_or_else(|| (*v).to_owned(), |v| v.name.clone())
+                })
+                .collect();
+            let directories = format!("directories in {}", volumes_dir.display());
+            let engine = format!("the engine's volumes {}", engine_names.join(", "));
+            let (now, before, kept) = if containers.contains(&change.service) {
+                ("a container", engine, directories)
+            } else {
+                ("a process", directories, engine)
+            };
+            Some(format!(
+                "{} now runs as {now}: its volumes ({}) are {before}, not the data it had; \
+                 that stays in {kept}",
+                change.service,
+                named.join(", ")
+            ))
+        })
+        .collect()
 }
