@@ -345,13 +345,8 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
             .filter(|_| !service.working_dir.is_empty())
             .unwrap_or_else(|| project_dir.to_owned());
         let command = command
-            .into_iter()
-            .map(
-                |arg| match context.mounted(&arg).filter(|_| arg.starts_with('/')) {
-                    Some(host) => host.display().to_string(),
-                    None => arg,
-                },
-            )
+            .iter()
+            .map(|arg| with_mounted_paths(arg, &context))
             .collect();
         (
             command,
@@ -682,6 +677,35 @@ fn replicas(service: &Service) -> u32 {
     u32::try_from(service.replicas().max(0)).unwrap_or(u32::MAX)
 }
 
+/// `arg` with each absolute path inside a mount replaced by the path it mounts: a
+/// whole argument (`/app/manage.py`), a flag's value (`--root=/srv/www`), or a word of a
+/// shell script (`sh -c "python3 /app/manage.py migrate"`). A path starts an argument
+/// or follows a space, `=`, a quote or `(`, and runs to the next space, quote, `;`,
+/// `&`, `|` or `)`.
+fn with_mounted_paths(arg: &str, context: &RecipeContext<'_>) -> String {
+    let ends = |c: char| c.is_whitespace() || "'\";&|)".contains(c);
+    let mut out = String::with_capacity(arg.len());
+    let mut rest = arg;
+    let mut at_boundary = true;
+    while let Some(c) = rest.chars().next() {
+        if c == '/' && at_boundary {
+            let length = rest.find(ends).unwrap_or(rest.len());
+            let (path, after) = rest.split_at(length);
+            match context.mounted(path) {
+                Some(host) => out.push_str(&host.display().to_string()),
+                None => out.push_str(path),
+            }
+            rest = after;
+            at_boundary = false;
+            continue;
+        }
+        out.push(c);
+        at_boundary = c.is_whitespace() || "='\"(".contains(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -769,6 +793,23 @@ mod tests {
                 "--log".to_owned(),
                 "/var/log/web".to_owned(),
             ]
+        );
+    }
+
+    #[test]
+    fn mounted_paths_are_found_in_flags_and_shell_scripts() {
+        let (dir, loaded) = load(
+            "name: shop\nservices:\n  web:\n    image: python:3.12\n    volumes: [\".:/app\"]\n    command: [\"sh\", \"-c\", \"python3 /app/manage.py migrate && exec python3 -m http.server --directory=/app/static 8000 >/app-log\"]\n",
+        );
+        let spec = native_spec(&dir, &loaded);
+        let host = |p: &str| dir.path().join(p).display().to_string();
+        assert_eq!(
+            spec.services["web"].command[2],
+            format!(
+                "python3 {} migrate && exec python3 -m http.server --directory={} 8000 >/app-log",
+                host("manage.py"),
+                host("static")
+            )
         );
     }
 
