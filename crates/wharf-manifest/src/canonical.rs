@@ -26,6 +26,10 @@ pub fn canonicalize(root: &mut Node, form: Form) -> Result<()> {
         return Ok(());
     };
     schema::refuse_empty_attributes(top)?;
+    if let Some(version) = top.get("version").filter(|v| v.as_str().is_none()) {
+        return Err(Error::at(&version.span, "version must be a string")
+            .with_help("it is obsolete: remove it, or quote it (\"3.8\")"));
+    }
     if let Some(services) = top.get_mut("services").and_then(Node::as_map_mut) {
         for (_, service) in services.iter_mut() {
             canonicalize_service(service, form)?;
@@ -108,6 +112,7 @@ fn canonicalize_service(service: &mut Node, form: Form) -> Result<()> {
         let span = test.span.clone();
         *test = list_node(vec!["CMD-SHELL".to_owned(), text.to_owned()], &span);
     }
+    healthcheck_test_form(map)?;
     to_mapping(map, "environment", true)?;
     for key in ["labels", "annotations", "sysctls", "storage_opt"] {
         to_mapping(map, key, false)?;
@@ -702,6 +707,25 @@ fn volumes(map: &mut Map, clean_targets: bool) -> Result<()> {
     Ok(())
 }
 
+/// A healthcheck's test as a list says how to run it first, as Compose requires.
+fn healthcheck_test_form(map: &Map) -> Result<()> {
+    let first = map
+        .get("healthcheck")
+        .and_then(Node::as_map)
+        .and_then(|h| h.get("test"))
+        .and_then(|t| match &t.value {
+            Value::Seq(items) => items.first(),
+            _ => None,
+        });
+    match first {
+        Some(item) if !matches!(item.as_str(), Some("CMD" | "CMD-SHELL" | "NONE")) => Err(
+            Error::at(&item.span, "healthcheck.test must start with CMD, CMD-SHELL or NONE")
+                .with_help("[\"CMD\", \"curl\", \"-f\", \"http://localhost\"] runs the program; a string runs a shell"),
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn depends_on(map: &mut Map) -> Result<()> {
     let Some(node) = map.get_mut("depends_on") else {
         return Ok(());
@@ -734,10 +758,21 @@ fn depends_on(map: &mut Map) -> Result<()> {
             node.value = Value::Map(Map::from_entries(entries));
         }
         Value::Map(deps) => {
-            for (_, dep) in deps.iter_mut() {
+            for (name, dep) in deps.iter_mut() {
                 let span = dep.span.clone();
-                if dep.is_null() {
-                    dep.value = Value::Map(Map::default());
+                // The long form names its condition, as Compose's schema requires.
+                let condition = dep.as_map().map(|d| d.contains("condition"));
+                if condition != Some(true) && dep.tag.is_none() {
+                    let what = if condition.is_none() {
+                        "must be a mapping"
+                    } else {
+                        "needs a condition"
+                    };
+                    return Err(Error::at(&span, format!("depends_on.{} {what}", name.name))
+                        .with_help(
+                            "condition: service_started, service_healthy or \
+                             service_completed_successfully; or list the service by name",
+                        ));
                 }
                 if let Some(dep_map) = dep.as_map_mut() {
                     for (key, value) in defaults(&span) {

@@ -5,12 +5,20 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// Base file names, in the order Compose prefers them.
-const CANDIDATES: [&str; 5] = [
+const CANDIDATES: [&str; 4] = [
     "compose.yaml",
     "compose.yml",
-    "docker-compose.yaml",
     "docker-compose.yml",
-    "fig.yml",
+    "docker-compose.yaml",
+];
+
+/// Override file names, in the order Compose prefers them: the first found is merged
+/// on top, whichever the base file's name.
+const OVERRIDES: [&str; 4] = [
+    "compose.override.yml",
+    "compose.override.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
 ];
 
 /// Searches `start` and its parents for a Compose file; returns it and the override
@@ -24,16 +32,8 @@ pub fn find_files(start: &Path) -> Result<Vec<PathBuf>> {
         else {
             continue;
         };
-        let mut files = vec![base.clone()];
-        let stem = base
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("compose");
-        let overrides = [
-            format!("{stem}.override.yaml"),
-            format!("{stem}.override.yml"),
-        ];
-        if let Some(found) = overrides
+        let mut files = vec![base];
+        if let Some(found) = OVERRIDES
             .iter()
             .map(|name| dir.join(name))
             .find(|p| p.is_file())
@@ -103,5 +103,21 @@ mod tests {
         let files = find_files(&nested).unwrap();
         assert_eq!(files.len(), 2);
         assert!(files[1].ends_with("compose.override.yml"));
+    }
+
+    #[test]
+    fn prefers_names_as_compose_does() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "docker-compose.yaml",
+            "docker-compose.yml",
+            "compose.override.yaml",
+            "docker-compose.override.yml",
+        ] {
+            std::fs::write(dir.path().join(name), "services: {}").unwrap();
+        }
+        let files = find_files(dir.path()).unwrap();
+        assert!(files[0].ends_with("docker-compose.yml"), "{files:?}");
+        assert!(files[1].ends_with("compose.override.yaml"), "{files:?}");
     }
 }

@@ -118,17 +118,9 @@ impl<'de> Deserialize<'de> for Duration {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a duration such as 30s or 1m30s")
             }
+            // Text only: Compose's schema refuses a bare number (`interval: 30`).
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
                 Duration::parse(v).map_err(E::custom)
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-                // A bare number is seconds, as Compose reads it.
-                v.checked_mul(1_000_000_000)
-                    .map(Duration)
-                    .ok_or_else(|| E::custom("duration too large"))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
-                self.visit_i64(i64::try_from(v).map_err(|_| E::custom("duration too large"))?)
             }
         }
         deserializer.deserialize_any(DurationVisitor)
