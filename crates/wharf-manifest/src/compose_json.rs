@@ -6,8 +6,6 @@
 //! [`project_value`](crate::project_value) stays the one form for YAML and the config
 //! hash; a test holds the two JSON forms equal.
 
-use std::collections::BTreeSet;
-
 use serde::ser::{
     Serialize, SerializeMap, SerializeSeq, SerializeStruct, SerializeStructVariant, SerializeTuple,
     SerializeTupleStruct, SerializeTupleVariant, Serializer,
@@ -15,17 +13,12 @@ use serde::ser::{
 use wharf_model::{EXTENSIONS_KEY, Project};
 
 /// The project as `docker compose config --format json` prints it (pretty, with no final
-/// newline); `services`, when given, keeps those services only.
-pub fn project_json(
-    project: &Project,
-    escape_dollars: bool,
-    services: Option<&BTreeSet<&str>>,
-) -> serde_json::Result<String> {
+/// newline).
+pub fn project_json(project: &Project, escape_dollars: bool) -> serde_json::Result<String> {
     let form = Form { escape_dollars };
     let chosen: Vec<(&String, &wharf_model::Service)> = project
         .services
         .iter()
-        .filter(|(name, _)| services.is_none_or(|kept| kept.contains(name.as_str())))
         .map(|(name, service)| (name, &**service))
         .collect();
     // Go writes the top level from a map: every key, the extensions' too, sorted.

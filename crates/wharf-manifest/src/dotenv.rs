@@ -17,12 +17,22 @@ use crate::source::{SourceFile, Span};
 /// Parses `file`. `shell` answers bare keys and variables referenced in values; values
 /// defined earlier in the file are visible to later ones.
 pub fn parse(file: &Arc<SourceFile>, shell: &dyn Variables) -> Result<IndexMap<String, String>> {
+    parse_after(file, shell, IndexMap::new())
+}
+
+/// As `parse`, for a file read after others whose variables it sees as its own
+/// earlier lines (`known`, returned with the file's own on top).
+pub fn parse_after(
+    file: &Arc<SourceFile>,
+    shell: &dyn Variables,
+    known: IndexMap<String, String>,
+) -> Result<IndexMap<String, String>> {
     let text = file.text.strip_prefix('\u{feff}').unwrap_or(&file.text);
     let mut parser = Parser {
         text,
         pos: 0,
         file,
-        out: IndexMap::new(),
+        out: known,
     };
     parser.run(shell)?;
     Ok(parser.out)

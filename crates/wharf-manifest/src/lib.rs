@@ -29,6 +29,7 @@ mod suggest;
 mod timestamp;
 mod tree_path;
 mod typing;
+mod unicity;
 mod yaml;
 mod yaml_fast;
 mod yaml_scalar;
@@ -42,6 +43,7 @@ pub use file_references::{FileOutline, FileReference, ReferenceKind, file_refere
 pub use go_float::format_float;
 pub use go_json::{to_go_json, to_go_json_line};
 pub use loader::{LoadOptions, Loaded, RemoteFiles, load};
+pub use normalize::only_services;
 pub use paths::clean as clean_path;
 pub use shell_words::{split as split_command, split_all as split_whole_command};
 pub use short_syntax::{parse_port, parse_volume};

@@ -16,7 +16,7 @@ use crate::merge::{merge, strip_tags};
 use crate::node::{Key, Map, Node, Value};
 use crate::schema;
 use crate::source::{SourceFile, Span};
-use crate::{extends, include, normalize, paths, typing, yaml};
+use crate::{extends, include, normalize, paths, typing, unicity, yaml};
 
 /// What the command line and the shell say about where and how to load.
 /// Fetches the project a URL names (`oci://…`) and gives the path of its local compose
@@ -123,6 +123,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         project_dir: project_dir.clone(),
     };
     let mut root = context.merge_documents(documents, &project_dir)?;
+    unicity::enforce(&mut root);
     if options.collect_variables {
         return Ok(Loaded {
             project: Project {

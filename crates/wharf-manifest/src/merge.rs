@@ -1,6 +1,6 @@
 //! Merges an override tree into a base tree with Compose's rules: mappings merge by
-//! key, most lists append (deduplicated), and a few fields replace or merge by a key
-//! (`volumes` by target, `ports` and `secrets` by identity). `!reset` removes a value,
+//! key, most lists append (deduplicated), and in a few an entry replaces the base's
+//! with the same key (`volumes` by target, `ports` and `secrets` by identity). `!reset` removes a value,
 //! `!override` replaces it whole. Both trees must already be canonical.
 
 use crate::node::{Map, Node, NodeTag, Value};
@@ -36,6 +36,14 @@ fn merge_maps(base: &mut Map, over: Map, path: &[&str]) {
             base.remove(&key.name);
             continue;
         }
+        // A network named again with no settings (`networks: [back]`) keeps the
+        // base's aliases and addresses, as Compose's merge does.
+        if value.is_null()
+            && matches!(path, ["services", _, "networks"])
+            && base.contains(&key.name)
+        {
+            continue;
+        }
         let mut child_path = path.to_vec();
         child_path.push(&key.name);
         match base.get_mut(&key.name) {
@@ -57,15 +65,12 @@ fn merge_lists(base: &mut Vec<Node>, over: Vec<Node>, path: &[&str]) {
     for item in over {
         let item = strip_tags(item);
         let id = identity(&item);
+        // An entry with the same identity replaces the base's whole (a mount made
+        // writable loses `read_only`), as Compose's merge does.
         match base
             .iter_mut()
             .find(|existing| id.is_some() && identity(existing) == id)
         {
-            Some(existing) if matches!(path, ["services", _, "volumes"]) => {
-                let mut child_path = path.to_vec();
-                child_path.push("[]");
-                merge(existing, item, &child_path);
-            }
             Some(existing) => *existing = item,
             None => base.push(item),
         }

@@ -261,7 +261,16 @@ fn read_env_files(service: &mut Service, env: &Environment, project_dir: &Path) 
             }
             Ok(text) => {
                 let file = SourceFile::new(path.clone(), text);
-                for (key, value) in dotenv::parse(&file, env)? {
+                let scope = EnvFileScope {
+                    project: env,
+                    service: &service.environment,
+                };
+                // The files read before are as this file's earlier lines.
+                let earlier = from_files
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
+                    .collect();
+                for (key, value) in dotenv::parse_after(&file, &scope, earlier)? {
                     from_files.insert(key, Some(value));
                 }
             }
@@ -277,6 +286,25 @@ fn read_env_files(service: &mut Service, env: &Environment, project_dir: &Path) 
     from_files.extend(std::mem::take(&mut service.environment));
     service.environment = from_files;
     Ok(())
+}
+
+/// What an env file's `${VAR}` finds before the file's own earlier lines (and the
+/// files read before), in Compose's order: the project's environment (the shell and
+/// `.env`), then the service's own `environment`.
+struct EnvFileScope<'a> {
+    project: &'a Environment,
+    service: &'a SmallMap<String, Option<String>>,
+}
+
+impl Variables for EnvFileScope<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.project
+            .get(name)
+            .or_else(|| self.service.get(name)?.as_deref())
+    }
+    fn unset(&self, name: &str) {
+        self.project.unset(name);
+    }
 }
 
 /// `format: raw`: each `KEY=VALUE` line taken as it is — no quotes, escapes, comments
@@ -469,6 +497,17 @@ fn name_resources(project: &mut Project) {
             }
         }
     }
+}
+
+/// The project cut down to `services`, with only the resources they use, as
+/// `config SERVICE…` prints it.
+#[must_use]
+pub fn only_services(project: &Project, services: &BTreeSet<&str>) -> Project {
+    let mut cut = project.clone();
+    cut.services
+        .retain(|name, _| services.contains(name.as_str()));
+    drop_unused_resources(&mut cut);
+    cut
 }
 
 /// Like Compose, keeps only the networks, volumes, secrets and configs that an enabled

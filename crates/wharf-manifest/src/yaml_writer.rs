@@ -18,9 +18,8 @@ pub fn yaml_shape(value: &mut Value) {
 fn shape(value: &mut Value, commands: bool) {
     if let Value::Object(map) = value {
         map.retain(|key, child| match key.as_str() {
-            "command" | "entrypoint" if commands => {
-                !child.is_null() && child.as_array().is_none_or(|a| !a.is_empty())
-            }
+            // Unset, it is left out; set empty (`entrypoint: []`, `command: ""`), kept.
+            "command" | "entrypoint" if commands => !child.is_null(),
             "ipam" | "placement" | "resources" => child.as_object().is_none_or(|o| !o.is_empty()),
             _ => true,
         });

@@ -34,7 +34,7 @@ fn the_written_json_equals_the_tree_form_on_every_fixture() {
         for escape in [true, false] {
             let tree = project_value(&loaded.project, escape, true).unwrap();
             let expected = to_go_json(&tree).unwrap();
-            let written = project_json(&loaded.project, escape, None).unwrap();
+            let written = project_json(&loaded.project, escape).unwrap();
             assert_eq!(written, expected, "{} (escape: {escape})", dir.display());
         }
         compared += 1;

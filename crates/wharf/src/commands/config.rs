@@ -217,21 +217,19 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
     if let Some(wanted) = &args.hash {
         return hashes(project, wanted);
     }
-    // The services asked for, and what they depend on, as Compose prints them.
-    let kept = (!args.services.is_empty()).then(|| project.with_dependencies(&args.services));
+    // The services asked for, what they depend on and what they use, as Compose
+    // prints them.
+    let cut;
+    let project = if args.services.is_empty() {
+        project
+    } else {
+        cut = wharf_manifest::only_services(project, &project.with_dependencies(&args.services));
+        &cut
+    };
     if args.format == Format::Json {
-        return Ok(wharf_manifest::project_json(
-            project,
-            !args.no_interpolate,
-            kept.as_ref(),
-        )?);
+        return Ok(wharf_manifest::project_json(project, !args.no_interpolate)?);
     }
     let mut value = wharf_manifest::project_value(project, !args.no_interpolate, false)?;
-    if let Some(kept) = &kept
-        && let Some(services) = value.get_mut("services").and_then(|s| s.as_object_mut())
-    {
-        services.retain(|name, _| kept.contains(name.as_str()));
-    }
     wharf_manifest::yaml_shape(&mut value);
     Ok(wharf_manifest::to_yaml(&value))
 }
