@@ -80,6 +80,10 @@ fn keep_one_per_key(list: &mut Node, index: Index) {
     *items = kept;
 }
 
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "every index has the one signature"
+)]
 fn whole(node: &Node) -> Option<String> {
     Some(node.scalar_text().unwrap_or_else(|| fingerprint(node)))
 }
