@@ -41,9 +41,8 @@ pub fn canonicalize(root: &mut Node, form: Form) -> Result<()> {
                 if let Some(map) = object.as_map_mut() {
                     let path = || format!("{section}.{}.driver_opts", name.name);
                     schema::option_values(path, map.get("driver_opts"), false)?;
-                    for key in ["labels", "driver_opts"] {
-                        to_mapping(map, key, false)?;
-                    }
+                    to_mapping(map, "labels", false)?;
+                    text_mapping(map, "driver_opts")?;
                     legacy_external_name(map);
                 }
             }
@@ -67,16 +66,9 @@ fn canonicalize_service(service: &mut Node, form: Form) -> Result<()> {
             to_mapping(build_map, "labels", false)?;
             to_mapping(build_map, "additional_contexts", false)?;
             extra_hosts(build_map)?;
-            string_to_list(
-                build_map,
-                &[
-                    "cache_from",
-                    "cache_to",
-                    "tags",
-                    "platforms",
-                    "no_cache_filter",
-                ],
-            );
+            // `tags`, `platforms`, `cache_from` and `cache_to` stay lists: Compose
+            // refuses one written as a string.
+            string_to_list(build_map, &["no_cache_filter"]);
             file_references(build_map, "secrets");
             for key in ["provenance", "sbom"] {
                 if let Some(attestation) = build_map.get_mut(key)
@@ -182,7 +174,7 @@ fn canonicalize_service(service: &mut Node, form: Form) -> Result<()> {
             logging.get("options"),
             true,
         )?;
-        to_mapping(logging, "options", false)?;
+        text_mapping(logging, "options")?;
     }
     extra_hosts(map)?;
     env_files(map);
@@ -208,7 +200,7 @@ fn canonicalize_service(service: &mut Node, form: Form) -> Result<()> {
             if let Some(network) = network.as_map_mut() {
                 let path = || format!("networks.{}.driver_opts", name.name);
                 schema::option_values(path, network.get("driver_opts"), false)?;
-                to_mapping(network, "driver_opts", false)?;
+                text_mapping(network, "driver_opts")?;
             }
         }
     }
@@ -445,6 +437,18 @@ fn to_mapping(map: &mut Map, key: &str, keep_null: bool) -> Result<()> {
     }
     node.value = Value::Map(Map::from_entries(entries));
     Ok(())
+}
+
+/// Options that must be written as a mapping (Compose refuses the `KEY=VALUE` list
+/// form here), their values read as text (`max-file: 3` is `"3"`).
+fn text_mapping(map: &mut Map, key: &str) -> Result<()> {
+    if let Some(list) = map.get(key).filter(|n| n.as_seq().is_some()) {
+        return Err(
+            Error::at(&list.span, format!("{key} must be a mapping, found a list"))
+                .with_help("write each option as `name: value`"),
+        );
+    }
+    to_mapping(map, key, false)
 }
 
 /// A string where a list is allowed becomes a one-item list.

@@ -216,6 +216,44 @@ fn check_service(path: &str, service: &Map, options: &LoadOptions) -> Result<()>
 /// What Compose checks as consistency rather than schema: a watch rule that copies
 /// names where to, and counts are not negative.
 fn check_consistent(path: &str, service: &Map) -> Result<()> {
+    if let Some(build) = service.get("build").and_then(Node::as_map)
+        && build.contains("dockerfile")
+        && let Some(inline) = build.key("dockerfile_inline")
+    {
+        return Err(Error::at(
+            &inline.span,
+            format!("{path}.build sets both dockerfile and dockerfile_inline"),
+        )
+        .with_help("keep one: the Dockerfile's path, or its text"));
+    }
+    // A tmpfs and a volume on one target: Compose refuses the second mount.
+    let tmpfs: Vec<String> = service
+        .get("tmpfs")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Node::as_str)
+        .map(|t| t.split(':').next().unwrap_or(t).to_owned())
+        .collect();
+    for (i, volume) in service
+        .get("volumes")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        if let Some(target) = volume
+            .as_map()
+            .and_then(|v| v.get("target"))
+            .and_then(Node::as_str)
+            && tmpfs.iter().any(|t| t == target)
+        {
+            return Err(Error::at(
+                &volume.span,
+                format!("{path}.volumes[{i}]: target {target} is already mounted as a tmpfs"),
+            ));
+        }
+    }
     let watch = nested(service, &["develop", "watch"])
         .and_then(Node::as_seq)
         .unwrap_or_default();
