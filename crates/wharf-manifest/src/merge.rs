@@ -1,6 +1,6 @@
 //! Merges an override tree into a base tree with Compose's rules: mappings merge by
-//! key, most lists append (deduplicated), and in a few an entry replaces the base's
-//! with the same key (`volumes` by target, `ports` and `secrets` by identity). `!reset` removes a value,
+//! key, most lists append, and in a few an entry replaces the base's with the same
+//! key (`volumes` by target, `secrets` and `configs` by source and target). `!reset` removes a value,
 //! `!override` replaces it whole. Both trees must already be canonical.
 
 use crate::node::{Map, Node, NodeTag, Value};
@@ -60,7 +60,9 @@ fn merge_lists(base: &mut Vec<Node>, over: Vec<Node>, path: &[&str]) {
         ["services", _, "secrets" | "configs"] => {
             |n| Some(format!("{:?}:{:?}", field(n, "source"), field(n, "target")))
         }
-        _ => |n| Some(fingerprint(n)),
+        // Appended as they are, duplicates too (`cache_from: [a, b, a]`), as Compose
+        // appends; the lists that keep one entry per key are `unicity`'s.
+        _ => |_| None,
     };
     for item in over {
         let item = strip_tags(item);

@@ -24,6 +24,14 @@ const PULL_POLICIES: &[&str] = &[
     "daily",
     "weekly",
 ];
+/// Service lists whose entries Compose's schema wants unique.
+const UNIQUE_ITEMS: [&str; 5] = [
+    "security_opt",
+    "volumes_from",
+    "group_add",
+    "device_cgroup_rules",
+    "external_links",
+];
 /// Service attributes that Compose's schema lets be written with no value (`deploy:`).
 const NULLABLE_SERVICE_ATTRIBUTES: &[&str] = &["command", "entrypoint", "deploy", "develop"];
 /// Attributes a volume marked `external` must not set: it is not wharf's to create.
@@ -148,6 +156,24 @@ pub fn check(root: &Node, options: &LoadOptions) -> Result<()> {
 
 fn check_service(path: &str, service: &Map, options: &LoadOptions) -> Result<()> {
     check_required(path, service, !options.keep_relative_paths)?;
+    // Lists Compose's schema wants without a repeat, once the files have merged.
+    for key in UNIQUE_ITEMS {
+        let items = service.get(key).and_then(Node::as_seq).unwrap_or_default();
+        for (at, item) in items.iter().enumerate() {
+            if items[..at]
+                .iter()
+                .any(|earlier| earlier.scalar_text() == item.scalar_text())
+            {
+                return Err(Error::at(
+                    &item.span,
+                    format!(
+                        "{path}.{key} lists {:?} twice",
+                        item.scalar_text().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    }
     if !options.skip_consistency {
         check_consistent(path, service)?;
     }
