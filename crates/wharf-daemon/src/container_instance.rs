@@ -340,10 +340,16 @@ pub(crate) async fn prepare(
 ) -> Result<(String, bool), wharf_engine::EngineError> {
     let image = engine.image_id(&container.image).await?;
     // Kept only when made from this definition and this image, as Compose keeps it: a
-    // rebuilt or newly pulled image means a new container.
+    // rebuilt or newly pulled image means a new container. And with host entries for
+    // the same names: a native service added or moved away changes them.
     let mut container = container.clone();
+    let hosts = wharf_engine::host_names(&container.extra_hosts);
     match engine.existing(name).await? {
-        Some(found) if found.config_hash == container.config_hash && found.image == image => {
+        Some(found)
+            if found.config_hash == container.config_hash
+                && found.image == image
+                && found.host_names == hosts =>
+        {
             return Ok((found.id, false));
         }
         Some(found) => {

@@ -240,6 +240,7 @@ impl Supervisor {
             }
         }
         self.note_image_ids(&mut spec).await?;
+        name_native_hosts(&mut spec, &selected);
         let changes = diff(old_spec.as_ref(), &spec);
         let (found_running, surplus) = self.found_running(&spec, &changes).await?;
 
@@ -585,7 +586,7 @@ impl Supervisor {
             .values_mut()
             .filter_map(|s| s.container.as_mut())
         {
-            for (name, _) in &native {
+            for name in &container.native_hosts {
                 let entry = format!("{name}:{gateway}");
                 if !container.extra_hosts.contains(&entry) {
                     container.extra_hosts.push(entry);
@@ -1634,6 +1635,26 @@ impl Drop for AwaitedTasks {
             if let Some(instance) = project.instances.get_mut(&key) {
                 instance.task.get_or_insert(task);
             }
+        }
+    }
+}
+
+/// Gives each container this `up` starts the names of the stack's native services, so
+/// one made before a service moved between backends (or was added) is made again.
+fn name_native_hosts(spec: &mut ProjectSpec, selected: &BTreeSet<String>) {
+    let native: Vec<String> = spec
+        .services
+        .iter()
+        .filter(|(_, service)| service.container.is_none())
+        .map(|(name, _)| name.clone())
+        .collect();
+    for (name, service) in &mut spec.services {
+        if let Some(container) = service
+            .container
+            .as_mut()
+            .filter(|_| selected.contains(name))
+        {
+            container.native_hosts.clone_from(&native);
         }
     }
 }

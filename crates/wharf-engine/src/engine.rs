@@ -2,7 +2,7 @@
 //! containers. Containers, networks and volumes are created as Docker Compose creates
 //! them; the specs come from the CLI with Compose's names and labels already set.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -113,6 +113,17 @@ pub struct Existing {
     pub image: String,
     /// Each volume it mounts: (the path inside, the volume's name).
     pub volumes: Vec<(String, String)>,
+    /// The names its host entries (`extra_hosts`) give addresses to.
+    pub host_names: BTreeSet<String>,
+}
+
+/// The names `host:address` (or `host=address`) entries give addresses to.
+#[must_use]
+pub fn host_names(entries: &[String]) -> BTreeSet<String> {
+    entries
+        .iter()
+        .map(|entry| entry.split([':', '=']).next().unwrap_or(entry).to_owned())
+        .collect()
 }
 
 /// A volume of the project as the engine lists it.
@@ -564,6 +575,12 @@ impl Engine {
         match self.docker.inspect_container(name, None).await {
             Ok(found) => Ok(Some(Existing {
                 id: found.id.unwrap_or_default(),
+                host_names: host_names(
+                    &found
+                        .host_config
+                        .and_then(|h| h.extra_hosts)
+                        .unwrap_or_default(),
+                ),
                 config_hash: found
                     .config
                     .and_then(|c| c.labels)

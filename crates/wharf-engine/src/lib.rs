@@ -23,7 +23,7 @@ pub use copy::{archive, owned_by_root, rename_top, top_link};
 pub use diagnosis::EngineProblem;
 pub use engine::{
     ContainerProcesses, ContainerState, Engine, EngineError, LogTime, ProjectContainer,
-    ProjectVolume,
+    ProjectVolume, host_names,
 };
 pub use images::BuildRequest;
 pub use socket::engine_socket;

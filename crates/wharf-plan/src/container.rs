@@ -38,6 +38,11 @@ pub struct ContainerSpec {
     pub labels: BTreeMap<String, String>,
     /// `host:address` pairs.
     pub extra_hosts: Vec<String>,
+    /// In a stack that mixes backends, the native services it reaches by name: each
+    /// gets a host entry for the network's gateway when it is created, so a change in
+    /// them recreates it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub native_hosts: Vec<String>,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub tmpfs: Vec<String>,

@@ -79,6 +79,11 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
     // A container is recreated when Compose would: its definition's hash changed.
     let hash = |spec: &ServiceSpec| spec.container.as_ref().map(|c| c.config_hash.clone());
     check("configuration", !same_backend || hash(old) == hash(new));
+    let native = |spec: &ServiceSpec| spec.container.as_ref().map(|c| c.native_hosts.clone());
+    check(
+        "native services",
+        !same_backend || native(old) == native(new),
+    );
     // Or its image is another one now (rebuilt, pulled anew); unknown on one side (not
     // on the machine yet) is no change.
     let image = |spec: &ServiceSpec| {

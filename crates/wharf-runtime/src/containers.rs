@@ -172,6 +172,8 @@ pub fn container_spec(
         ports,
         expose: service.expose.clone(),
         labels,
+        // Named by the daemon, which knows where each service runs.
+        native_hosts: Vec::new(),
         extra_hosts: service
             .extra_hosts
             .iter()

@@ -3008,3 +3008,65 @@ services:
     );
     stack.ok(&["down", "--yes"]);
 }
+
+/// A container knows the stack's native services by name from its creation on: one
+/// added later (or moved between backends) makes it again, so it finds them all.
+#[test]
+fn a_container_is_made_again_when_the_native_services_change() {
+    if !engine_ready() {
+        return;
+    }
+    let (web, api) = (free_port(), free_port());
+    let native = |name: &str, port: u16| {
+        format!(
+            "  {name}:\n    image: python:3.12\n    command: python3 -m http.server {port} --bind 127.0.0.1\n    ports: [\"127.0.0.1:{port}:{port}\"]\n    x-wharf: {{backend: process}}\n"
+        )
+    };
+    let file = |services: &str| {
+        format!(
+            "name: wharfnative\nservices:\n{services}  client:\n    image: {IMAGE}\n    init: true\n    command: [\"/bin/sleep\", \"600\"]\n"
+        )
+    };
+    let stack = Stack::new(&file(&native("web", web)));
+    stack.ok(&["up", "-d", "--wait"]);
+    let hosts = || {
+        let output = Command::new("docker")
+            .args(["exec", "wharfnative-client-1", "cat", "/etc/hosts"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(
+        hosts().contains("\tweb") && !hosts().contains("\tapi"),
+        "{}",
+        hosts()
+    );
+    stack.write(&file(&format!(
+        "{}{}",
+        native("web", web),
+        native("api", api)
+    )));
+    let up = stack.wharf(&["up", "-d", "--wait"]);
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "{said}");
+    assert!(said.contains("native services changed"), "{said}");
+    assert!(hosts().contains("\tapi"), "{}", hosts());
+    eventually(
+        "the container reaches the new native service",
+        Duration::from_secs(15),
+        || {
+            Command::new("docker")
+                .args([
+                    "exec",
+                    "wharfnative-client-1",
+                    "/bin/wget",
+                    "-qO",
+                    "/dev/null",
+                    &format!("http://api:{api}/"),
+                ])
+                .status()
+                .is_ok_and(|s| s.success())
+        },
+    );
+    stack.ok(&["down"]);
+}
