@@ -683,15 +683,20 @@ fn replicas(service: &Service) -> u32 {
 /// or follows a space, `=`, a quote or `(`, and runs to the next space, quote, `;`,
 /// `&`, `|` or `)`.
 fn with_mounted_paths(arg: &str, context: &RecipeContext<'_>) -> String {
+    // An argument with a space in it is a shell script (`sh -c "…"`): a path put in
+    // is quoted as the script's quotes at that place need it.
+    let script = arg.contains(char::is_whitespace);
     let ends = |c: char| c.is_whitespace() || "'\";&|)".contains(c);
     let mut out = String::with_capacity(arg.len());
     let mut rest = arg;
     let mut at_boundary = true;
+    let mut quote: Option<char> = None;
     while let Some(c) = rest.chars().next() {
         if c == '/' && at_boundary {
             let length = rest.find(ends).unwrap_or(rest.len());
             let (path, after) = rest.split_at(length);
             match context.mounted(path) {
+                Some(host) if script => out.push_str(&quoted(&host.display().to_string(), quote)),
                 Some(host) => out.push_str(&host.display().to_string()),
                 None => out.push_str(path),
             }
@@ -700,10 +705,32 @@ fn with_mounted_paths(arg: &str, context: &RecipeContext<'_>) -> String {
             continue;
         }
         out.push(c);
+        quote = match (quote, c) {
+            (None, '\'' | '"') => Some(c),
+            (Some(open), _) if open == c => None,
+            (open, _) => open,
+        };
         at_boundary = c.is_whitespace() || "='\"(".contains(c);
         rest = &rest[c.len_utf8()..];
     }
     out
+}
+
+/// `text` as a shell reads it back where `quote` is open (none, `'` or `"`).
+fn quoted(text: &str, quote: Option<char>) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c);
+    match quote {
+        None if text.chars().all(plain) => text.to_owned(),
+        None => format!("'{}'", text.replace('\'', "'\\''")),
+        Some('\'') => text.replace('\'', "'\\''"),
+        Some(_) => text.chars().fold(String::new(), |mut out, c| {
+            if "\\\"$`".contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+            out
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -793,6 +820,24 @@ mod tests {
                 "--log".to_owned(),
                 "/var/log/web".to_owned(),
             ]
+        );
+    }
+
+    #[test]
+    fn a_mounted_path_put_into_a_shell_script_is_quoted_as_the_script_needs() {
+        let (dir, loaded) = load(
+            "name: shop\nservices:\n  web:\n    image: python:3.12\n    volumes: [\"./my data:/data\"]\n    command: [\"sh\", \"-c\", \"touch /data/a; cat \\\"/data/b\\\" '/data/c'\"]\n",
+        );
+        let spec = native_spec(&dir, &loaded);
+        let host = |p: &str| dir.path().join("my data").join(p).display().to_string();
+        assert_eq!(
+            spec.services["web"].command[2],
+            format!(
+                "touch '{}'; cat \"{}\" '{}'",
+                host("a"),
+                host("b"),
+                host("c")
+            )
         );
     }
 
