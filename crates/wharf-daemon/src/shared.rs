@@ -454,12 +454,19 @@ impl Shared {
 
     /// Resolves once no instance waits to start (for its dependencies, or for a first
     /// look at its container).
-    pub async fn until_none_waits(self: Arc<Self>) {
+    /// Resolves once no instance waits for its dependencies and each running
+    /// container has been looked at once (its pid, health, uptime and ports are then
+    /// the engine's).
+    pub async fn until_settled(self: Arc<Self>) {
+        use wharf_api::InstanceState::{Running, Waiting};
         let mut changes = self.subscribe_changes();
         while self.projects().values().any(|p| {
-            p.instances
-                .values()
-                .any(|i| i.status.state == wharf_api::InstanceState::Waiting)
+            p.instances.values().any(|i| {
+                i.status.state == Waiting
+                    || (i.status.state == Running
+                        && !i.status.container_id.is_empty()
+                        && i.status.pid.is_none())
+            })
         }) {
             if changes.changed().await.is_err() {
                 return;

@@ -108,9 +108,10 @@ impl Supervisor {
             }
         }
         // A container the engine still runs is taken back after a first look at it:
-        // the first `ps` waits for that, briefly, to show it running, not waiting.
+        // the first `ps` waits for that, briefly, to show it as the engine has it
+        // (running for an hour and healthy, not waiting or just started).
         let _ =
-            tokio::time::timeout(RESTORE_SETTLE, Arc::clone(&self.shared).until_none_waits()).await;
+            tokio::time::timeout(RESTORE_SETTLE, Arc::clone(&self.shared).until_settled()).await;
         self.shared.restored.send_replace(true);
         problems
     }
