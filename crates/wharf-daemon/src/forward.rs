@@ -1,80 +1,133 @@
 //! Lets containers reach native services: a native process that listens on loopback
 //! cannot be reached from a container, so wharfd forwards the project network's gateway
 //! address (the host, as containers see it) to it, port by port. Only containers on
-//! this machine can reach that address. A process that listens on every address is
-//! reached there already, and a forwarder would take the port it binds: so a port is
-//! forwarded only once its process is seen listening on loopback alone.
+//! this machine can reach that address. A port is forwarded once its process is seen
+//! listening on it on loopback alone (declared or not: `expose`, or none at all); one
+//! on every address is reached there already, and a forwarder would take it. A port
+//! published elsewhere (`8080:80`, the process on 8080) is also forwarded from the
+//! port containers ask for (80), as they would reach a container.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-/// A mixed stack's forwarders: where each native service's ports are wanted on the
-/// gateway, and those that run. They stop when the project goes.
+/// A running forwarder: the native service behind it, and its handle.
+struct Running {
+    service: String,
+    task: JoinHandle<()>,
+}
+
+/// A mixed stack's forwarders. They stop when the project goes.
 #[derive(Default)]
 pub struct Forwarders {
-    /// Each gateway address, with the native service behind it and its loopback address.
-    wanted: BTreeMap<SocketAddr, (String, SocketAddr)>,
-    running: BTreeMap<SocketAddr, JoinHandle<()>>,
+    /// The project network's gateway, where containers find the native services.
+    gateway: Option<IpAddr>,
+    /// Each native service's declared ports: (the one containers ask for, the one its
+    /// process listens on).
+    services: BTreeMap<String, Vec<(u16, u16)>>,
+    running: BTreeMap<SocketAddr, Running>,
 }
 
 impl Forwarders {
-    /// Wants `wanted`, keeping what `previous` runs of it; the rest of `previous` stops.
-    pub fn new(wanted: BTreeMap<SocketAddr, (String, SocketAddr)>, mut previous: Self) -> Self {
-        let running = wanted
-            .iter()
-            .filter(|(listen, to)| previous.wanted.get(*listen) == Some(*to))
-            .filter_map(|(listen, _)| Some((*listen, previous.running.remove(listen)?)))
-            .collect();
-        Self { wanted, running }
+    /// Forwards `services`' ports on `gateway`, keeping what `previous` runs of them.
+    pub fn new(
+        gateway: IpAddr,
+        services: BTreeMap<String, Vec<(u16, u16)>>,
+        mut previous: Self,
+    ) -> Self {
+        let (running, gone): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            std::mem::take(&mut previous.running)
+                .into_iter()
+                .partition(|(listen, r)| {
+                    listen.ip() == gateway && services.contains_key(&r.service)
+                });
+        gone.values().for_each(|r| r.task.abort());
+        Self {
+            gateway: Some(gateway),
+            services,
+            running,
+        }
     }
 
     /// The service's process (re)started: its forwarders stop, so it finds its ports
     /// free whichever addresses it binds, until `seen_listening` says where it did.
     pub fn started(&mut self, service: &str) {
-        for listen in self.addresses_of(service) {
-            if let Some(handle) = self.running.remove(&listen) {
-                handle.abort();
+        self.running.retain(|_, r| {
+            let mine = r.service == service;
+            if mine {
+                r.task.abort();
             }
-        }
+            !mine
+        });
     }
 
-    /// Where the service's processes listen now: a port on loopback alone gets its
-    /// forwarder, one on every address needs none.
+    /// Where the service's processes listen now.
     pub fn seen_listening(&mut self, service: &str, listening: &[SocketAddr]) {
-        for listen in self.addresses_of(service) {
-            let Some((_, target)) = self.wanted.get(&listen) else {
-                continue;
-            };
-            let on_port = || listening.iter().filter(|a| a.port() == target.port());
-            if on_port().any(|a| a.ip().is_unspecified()) {
-                if let Some(handle) = self.running.remove(&listen) {
-                    handle.abort();
-                }
-            } else if on_port().any(|a| a.ip().is_loopback())
-                && !self.running.contains_key(&listen)
-                && let Ok(handle) = spawn_forwarder(listen, *target)
+        let (Some(gateway), Some(declared)) = (self.gateway, self.services.get(service)) else {
+            return;
+        };
+        let everywhere = |port: u16| {
+            listening
+                .iter()
+                .any(|a| a.port() == port && a.ip().is_unspecified())
+        };
+        let loopback = |port: u16| {
+            listening
+                .iter()
+                .find(|a| a.port() == port && a.ip().is_loopback())
+                .copied()
+        };
+        // (the gateway's port, where it leads)
+        let mut wanted: Vec<(u16, SocketAddr)> = listening
+            .iter()
+            .filter(|a| a.ip().is_loopback() && !everywhere(a.port()))
+            .map(|a| (a.port(), *a))
+            .collect();
+        wanted.extend(
+            declared
+                .iter()
+                .filter(|(asked, listens)| asked != listens)
+                .filter_map(|(asked, listens)| {
+                    let to = loopback(*listens).or_else(|| {
+                        everywhere(*listens).then(|| SocketAddr::from(([127, 0, 0, 1], *listens)))
+                    })?;
+                    Some((*asked, to))
+                }),
+        );
+        // A forwarder on a port the process binds on every address would hold it.
+        for port in listening
+            .iter()
+            .filter(|a| a.ip().is_unspecified())
+            .map(SocketAddr::port)
+        {
+            let listen = SocketAddr::new(gateway, port);
+            if self
+                .running
+                .get(&listen)
+                .is_some_and(|r| r.service == service)
+                && let Some(r) = self.running.remove(&listen)
             {
-                self.running.insert(listen, handle);
+                r.task.abort();
             }
         }
-    }
-
-    fn addresses_of(&self, service: &str) -> Vec<SocketAddr> {
-        self.wanted
-            .iter()
-            .filter(|(_, (of, _))| of == service)
-            .map(|(listen, _)| *listen)
-            .collect()
+        for (port, to) in wanted {
+            let listen = SocketAddr::new(gateway, port);
+            if !self.running.contains_key(&listen)
+                && let Ok(task) = spawn_forwarder(listen, to)
+            {
+                let service = service.to_owned();
+                self.running.insert(listen, Running { service, task });
+            }
+        }
     }
 }
 
 impl Drop for Forwarders {
     fn drop(&mut self) {
-        for handle in self.running.values() {
-            handle.abort();
+        for r in self.running.values() {
+            r.task.abort();
         }
     }
 }

@@ -537,11 +537,14 @@ impl Supervisor {
         for volume in spec.volumes.values() {
             engine.ensure_volume(volume).await?;
         }
-        let native: Vec<(String, Vec<u16>)> = spec
+        let native: BTreeMap<String, Vec<(u16, u16)>> = spec
             .services
             .iter()
             .filter(|(_, s)| s.container.is_none())
-            .map(|(name, s)| (name.clone(), s.ports.iter().map(|p| p.published).collect()))
+            .map(|(name, s)| {
+                let ports = s.ports.iter().map(|p| (p.target, p.published)).collect();
+                (name.clone(), ports)
+            })
             .collect();
         let network = spec
             .services
@@ -555,18 +558,7 @@ impl Supervisor {
         let Some(gateway) = gateway else {
             return Ok(Forwarders::default());
         };
-        let wanted = native
-            .iter()
-            .flat_map(|(name, ports)| {
-                ports.iter().map(move |port| {
-                    let target = std::net::SocketAddr::from(([127, 0, 0, 1], *port));
-                    (
-                        std::net::SocketAddr::new(gateway, *port),
-                        (name.clone(), target),
-                    )
-                })
-            })
-            .collect();
+        let names: Vec<String> = native.keys().cloned().collect();
         // Forwarders of the previous `up` that are still wanted keep running; a service
         // already running gets its forwarders as it listens.
         let mut forwarders = {
@@ -575,10 +567,10 @@ impl Supervisor {
             let previous = project
                 .map(|p| std::mem::take(&mut p.forwarders))
                 .unwrap_or_default();
-            Forwarders::new(wanted, previous)
+            Forwarders::new(gateway, native, previous)
         };
         if let Some(project) = self.shared.projects().get(&spec.name) {
-            for (name, _) in &native {
+            for name in &names {
                 forwarders.seen_listening(name, &project.listening_of(name));
             }
         }

@@ -3083,3 +3083,57 @@ fn a_container_is_made_again_when_the_native_services_change() {
     );
     stack.ok(&["down"]);
 }
+
+/// A container reaches a native service by its name on each port its process listens
+/// on, declared (`expose`) or not, and on the target of a port published elsewhere
+/// (`8080:80` is reached on 80, as a container would be).
+#[test]
+fn containers_reach_a_native_service_on_every_port_it_listens_on() {
+    if !engine_ready() {
+        return;
+    }
+    let (exposed, published, asked) = (free_port(), free_port(), free_port());
+    let stack = Stack::new(&format!(
+        r#"name: wharfports
+services:
+  exposed:
+    image: python:3.12
+    command: python3 -m http.server {exposed} --bind 127.0.0.1
+    expose: ["{exposed}"]
+    x-wharf: {{backend: process}}
+  remapped:
+    image: python:3.12
+    command: python3 -m http.server {published} --bind 127.0.0.1
+    ports: ["127.0.0.1:{published}:{asked}"]
+    x-wharf: {{backend: process}}
+  client:
+    image: {IMAGE}
+    init: true
+    command: ["/bin/sleep", "600"]
+"#
+    ));
+    stack.ok(&["up", "-d", "--wait"]);
+    for url in [
+        format!("http://exposed:{exposed}/"),
+        format!("http://remapped:{asked}/"),
+    ] {
+        eventually(
+            &format!("the container reaches {url}"),
+            Duration::from_secs(15),
+            || {
+                Command::new("docker")
+                    .args([
+                        "exec",
+                        "wharfports-client-1",
+                        "/bin/wget",
+                        "-qO",
+                        "/dev/null",
+                        &url,
+                    ])
+                    .status()
+                    .is_ok_and(|s| s.success())
+            },
+        );
+    }
+    stack.ok(&["down"]);
+}
