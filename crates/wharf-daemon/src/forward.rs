@@ -43,7 +43,9 @@ impl Forwarders {
                 .partition(|(listen, r)| {
                     listen.ip() == gateway && services.contains_key(&r.service)
                 });
-        gone.values().for_each(|r| r.task.abort());
+        for r in gone.values() {
+            r.task.abort();
+        }
         Self {
             gateway: Some(gateway),
             services,
