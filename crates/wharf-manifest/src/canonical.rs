@@ -31,8 +31,8 @@ pub fn canonicalize(root: &mut Node, form: Form) -> Result<()> {
             .with_help("it is obsolete: remove it, or quote it (\"3.8\")"));
     }
     if let Some(services) = top.get_mut("services").and_then(Node::as_map_mut) {
-        for (_, service) in services.iter_mut() {
-            canonicalize_service(service, form)?;
+        for (name, service) in services.iter_mut() {
+            canonicalize_service(&name.name, service, form)?;
         }
     }
     for section in ["networks", "volumes", "secrets", "configs"] {
@@ -51,7 +51,7 @@ pub fn canonicalize(root: &mut Node, form: Form) -> Result<()> {
     Ok(())
 }
 
-fn canonicalize_service(service: &mut Node, form: Form) -> Result<()> {
+fn canonicalize_service(name: &str, service: &mut Node, form: Form) -> Result<()> {
     let normalize = form.normalize;
     let Some(map) = service.as_map_mut() else {
         return Ok(());
@@ -104,7 +104,7 @@ fn canonicalize_service(service: &mut Node, form: Form) -> Result<()> {
         let span = test.span.clone();
         *test = list_node(vec!["CMD-SHELL".to_owned(), text.to_owned()], &span);
     }
-    healthcheck_test_form(map)?;
+    healthcheck_test_form(name, map)?;
     to_mapping(map, "environment", true)?;
     for key in ["labels", "annotations", "sysctls", "storage_opt"] {
         to_mapping(map, key, false)?;
@@ -180,7 +180,7 @@ fn canonicalize_service(service: &mut Node, form: Form) -> Result<()> {
     env_files(map);
     ports(map, form.interpolated)?;
     volumes(map, normalize)?;
-    depends_on(map)?;
+    depends_on(name, map)?;
     if let Some(networks) = map.get_mut("networks")
         && let Some(items) = networks.as_seq()
     {
@@ -712,7 +712,7 @@ fn volumes(map: &mut Map, clean_targets: bool) -> Result<()> {
 }
 
 /// A healthcheck's test as a list says how to run it first, as Compose requires.
-fn healthcheck_test_form(map: &Map) -> Result<()> {
+fn healthcheck_test_form(service: &str, map: &Map) -> Result<()> {
     let first = map
         .get("healthcheck")
         .and_then(Node::as_map)
@@ -723,14 +723,17 @@ fn healthcheck_test_form(map: &Map) -> Result<()> {
         });
     match first {
         Some(item) if !matches!(item.as_str(), Some("CMD" | "CMD-SHELL" | "NONE")) => Err(
-            Error::at(&item.span, "healthcheck.test must start with CMD, CMD-SHELL or NONE")
-                .with_help("[\"CMD\", \"curl\", \"-f\", \"http://localhost\"] runs the program; a string runs a shell"),
+            Error::at(
+                &item.span,
+                format!("services.{service}.healthcheck.test must start with CMD, CMD-SHELL or NONE"),
+            )
+            .with_help("put \"CMD\" first to run the program, or write the test as one string to run it in a shell"),
         ),
         _ => Ok(()),
     }
 }
 
-fn depends_on(map: &mut Map) -> Result<()> {
+fn depends_on(service: &str, map: &mut Map) -> Result<()> {
     let Some(node) = map.get_mut("depends_on") else {
         return Ok(());
     };
@@ -772,11 +775,14 @@ fn depends_on(map: &mut Map) -> Result<()> {
                     } else {
                         "needs a condition"
                     };
-                    return Err(Error::at(&span, format!("depends_on.{} {what}", name.name))
-                        .with_help(
-                            "condition: service_started, service_healthy or \
+                    return Err(Error::at(
+                        &span,
+                        format!("services.{service}.depends_on.{} {what}", name.name),
+                    )
+                    .with_help(
+                        "condition: service_started, service_healthy or \
                              service_completed_successfully; or list the service by name",
-                        ));
+                    ));
                 }
                 if let Some(dep_map) = dep.as_map_mut() {
                     for (key, value) in defaults(&span) {

@@ -49,8 +49,9 @@ pub fn refuse_empty_attributes(top: &Map) -> Result<()> {
             && !key.name.starts_with("x-")
     };
     let empty = |key: &Key, path: String| {
-        Error::at(&key.span, format!("{path} has no value"))
-            .with_help("give it one, or remove the line")
+        Error::at(&key.span, format!("{path} has no value")).with_help(
+            "give it one, or remove the line (with its entries all commented out, it has none)",
+        )
     };
     for (key, value) in top.iter() {
         if refused(key, value, &["include"]) {

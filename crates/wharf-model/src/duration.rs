@@ -110,6 +110,13 @@ impl Serialize for Duration {
     }
 }
 
+/// A bare number where a duration must be: what to write instead.
+fn unitless<E: de::Error>(seconds: impl fmt::Display) -> E {
+    E::custom(format!(
+        "a duration needs its unit, as Compose requires: write \"{seconds}s\""
+    ))
+}
+
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct DurationVisitor;
@@ -118,9 +125,15 @@ impl<'de> Deserialize<'de> for Duration {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a duration such as 30s or 1m30s")
             }
-            // Text only: Compose's schema refuses a bare number (`interval: 30`).
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
                 Duration::parse(v).map_err(E::custom)
+            }
+            // Text only: Compose's schema refuses a bare number (`interval: 30`).
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
+                Err(unitless(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
+                Err(unitless(v))
             }
         }
         deserializer.deserialize_any(DurationVisitor)
