@@ -3067,19 +3067,7 @@ fn a_container_is_made_again_when_the_native_services_change() {
     eventually(
         "the container reaches the new native service",
         Duration::from_secs(15),
-        || {
-            Command::new("docker")
-                .args([
-                    "exec",
-                    "wharfnative-client-1",
-                    "/bin/wget",
-                    "-qO",
-                    "/dev/null",
-                    &format!("http://api:{api}/"),
-                ])
-                .status()
-                .is_ok_and(|s| s.success())
-        },
+        || container_fetches("wharfnative-client-1", &format!("http://api:{api}/")),
     );
     stack.ok(&["down"]);
 }
@@ -3120,20 +3108,16 @@ services:
         eventually(
             &format!("the container reaches {url}"),
             Duration::from_secs(15),
-            || {
-                Command::new("docker")
-                    .args([
-                        "exec",
-                        "wharfports-client-1",
-                        "/bin/wget",
-                        "-qO",
-                        "/dev/null",
-                        &url,
-                    ])
-                    .status()
-                    .is_ok_and(|s| s.success())
-            },
+            || container_fetches("wharfports-client-1", &url),
         );
     }
     stack.ok(&["down"]);
+}
+
+/// Whether `container`'s busybox `wget` fetches `url`.
+fn container_fetches(container: &str, url: &str) -> bool {
+    Command::new("docker")
+        .args(["exec", container, "/bin/wget", "-qO", "/dev/null", url])
+        .status()
+        .is_ok_and(|s| s.success())
 }
