@@ -264,8 +264,10 @@ fn split_command(map: &mut Map, key: &str) -> Result<()> {
         && let Some(text) = node.as_str()
     {
         let words = shell_words::split(text).map_err(|e| Error::at(&node.span, e))?;
-        let span = node.span.clone();
+        let (span, tag) = (node.span.clone(), node.tag);
         *node = list_node(words, &span);
+        // `command: !reset ""` still resets.
+        node.tag = tag;
     }
     Ok(())
 }

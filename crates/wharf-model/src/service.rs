@@ -165,6 +165,10 @@ pub struct Service {
     pub privileged: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub pull_policy: String,
+    /// Accepted, as Compose accepts it (its schema has it), and left out of the
+    /// project as Compose leaves it out: `pull_policy: refresh` is pulled every time.
+    #[serde(skip_serializing)]
+    pub pull_refresh_after: String,
     #[serde(skip_serializing_if = "is_false")]
     pub read_only: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
