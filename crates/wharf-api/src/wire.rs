@@ -17,6 +17,9 @@ pub struct DaemonStatus {
     pub uptime_ms: u64,
     pub socket: PathBuf,
     pub projects: Vec<ProjectSummary>,
+    /// Stopping every service before it exits (`daemon stop`).
+    #[serde(default)]
+    pub stopping: bool,
 }
 
 /// `GET /v1/projects`: one row of `wharf ls`.

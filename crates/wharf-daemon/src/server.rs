@@ -88,6 +88,7 @@ impl Server {
             uptime_ms: shared.started.elapsed().as_millis() as u64,
             socket: shared.paths.socket(),
             projects: self.supervisor.list(),
+            stopping: *self.shutdown.borrow(),
         }
     }
 

@@ -335,7 +335,17 @@ services:
     stack.ok(&["up", "-d", "--wait"]);
     stack.ok(&["-f", "second.yaml", "up", "-d", "--wait"]);
     let asked = std::time::Instant::now();
-    let stop = stack.wharf(&["daemon", "stop"]);
+    let stopping = stack
+        .command(&["daemon", "stop"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Meanwhile it says so, and still answers what only looks.
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = stack.ok(&["daemon", "status"]);
+    assert!(status.contains("stopping"), "{status}");
+    let stop = stopping.wait_with_output().unwrap();
     let took = asked.elapsed();
     let said = String::from_utf8_lossy(&stop.stderr);
     assert!(stop.status.success(), "{said}");

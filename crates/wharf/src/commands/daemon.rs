@@ -32,8 +32,13 @@ pub fn run(settings: &Settings, command: &DaemonCommand) -> anyhow::Result<ExitC
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
                 let up = ago(status.uptime_ms, 0);
+                let state = if status.stopping {
+                    "stopping"
+                } else {
+                    "running"
+                };
                 println!(
-                    "wharfd {} running, pid {}, up {up}",
+                    "wharfd {} {state}, pid {}, up {up}",
                     status.version, status.pid
                 );
                 println!("socket  {}", status.socket.display());
