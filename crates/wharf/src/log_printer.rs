@@ -90,7 +90,8 @@ pub fn logs_path(
     follow: bool,
 ) -> String {
     let mut query: Vec<String> = services.iter().map(|s| format!("service={s}")).collect();
-    if let Some(tail) = tail {
+    // `--tail all` is no tail: every line, wharf's notes too.
+    if let Some(tail) = tail.filter(|t| *t != usize::MAX) {
         query.push(format!("tail={tail}"));
     }
     if let Some(since) = since_ms {

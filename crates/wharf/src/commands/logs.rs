@@ -67,5 +67,10 @@ mod tests {
             logs_path("shop", &["web".into(), "db".into()], Some(5), None, true),
             "/v1/projects/shop/logs?service=web&service=db&tail=5&follow=1"
         );
+        // `--tail all` asks for every line, wharf's notes too: no tail at all.
+        assert_eq!(
+            logs_path("shop", &["web".into()], Some(usize::MAX), None, false),
+            "/v1/projects/shop/logs?service=web"
+        );
     }
 }
