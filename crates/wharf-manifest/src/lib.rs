@@ -44,7 +44,7 @@ pub use go_float::format_float;
 pub use go_json::{to_go_json, to_go_json_line};
 pub use loader::{LoadOptions, Loaded, RemoteFiles, load};
 pub use normalize::only_services;
-pub use paths::clean as clean_path;
+pub use paths::{clean as clean_path, is_windows_absolute};
 pub use shell_words::{split as split_command, split_all as split_whole_command};
 pub use short_syntax::{parse_port, parse_volume};
 pub use source::Span;

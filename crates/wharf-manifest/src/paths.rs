@@ -208,7 +208,8 @@ pub fn resolve(path: &str, dir: &Path, home: Option<&str>) -> PathBuf {
 
 /// `C:\data`, `d:/projects` or `\\server\share`, which Compose leaves as written
 /// (`C:data` is relative to the drive's current directory, so it is resolved).
-fn is_windows_absolute(path: &str) -> bool {
+#[must_use]
+pub fn is_windows_absolute(path: &str) -> bool {
     let bytes = path.as_bytes();
     path.starts_with("\\\\")
         || matches!(bytes, [letter, b':', b'/' | b'\\', ..] if letter.is_ascii_alphabetic())

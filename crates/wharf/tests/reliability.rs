@@ -873,6 +873,23 @@ fn a_service_whose_directory_is_gone_is_refused_before_anything_stops() {
     stack.ok(&["down"]);
 }
 
+/// A Windows path (a file shared with Windows users) is refused before anything starts,
+/// naming the service and the path, on either backend.
+#[test]
+fn a_windows_bind_source_is_refused_before_anything_starts() {
+    let stack = Stack::new(
+        "name: windows\nservices:\n  web:\n    image: debian\n    volumes: [\"C:\\\\data:/data\"]\n    x-wharf: {process: {command: [sleep, '600']}}\n",
+    );
+    let output = stack.wharf(&["up", "-d"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("web mounts C:\\data, a Windows path"),
+        "{stderr}"
+    );
+    assert!(stack.pid_of("windows-web-1").is_none());
+}
+
 #[test]
 fn wait_stops_waiting_for_a_process_that_listens_on_another_port() {
     let (inside, published) = (support::free_port(), support::free_port());

@@ -37,6 +37,15 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
     // Build what this `up` starts in Docker and builds: with --build, or when its
     // image is missing.
     let starting = starting_services(&loaded, &args.services, args.no_deps);
+    // A file shared with Windows users mounts what this machine does not have: said
+    // before anything is built or stopped, not by the engine after.
+    if let Some((service, source)) = windows_bind(&loaded, &starting) {
+        bail!(
+            "{service} mounts {source}, a Windows path, which this machine does not have; \
+             an override file (compose.override.yaml) can mount one of this machine's \
+             paths on the same target"
+        );
+    }
     let builds: Vec<&String> = containers
         .iter()
         .filter(|name| starting.contains(*name) && loaded.project.services[*name].build.is_some())
@@ -617,6 +626,25 @@ enum Followed {
 
 /// The services an `up` of `named` starts: all when none are named, else those and,
 /// unless `no_deps`, everything they depend on.
+/// A service among `starting` that binds a Windows path, and the path.
+fn windows_bind<'a>(
+    loaded: &'a wharf_manifest::Loaded,
+    starting: &BTreeSet<String>,
+) -> Option<(&'a str, &'a str)> {
+    loaded
+        .project
+        .services
+        .iter()
+        .filter(|(name, _)| starting.contains(*name))
+        .find_map(|(name, service)| {
+            let mount = service
+                .volumes
+                .iter()
+                .find(|m| m.kind == "bind" && wharf_manifest::is_windows_absolute(&m.source))?;
+            Some((name.as_str(), mount.source.as_str()))
+        })
+}
+
 fn starting_services(
     loaded: &wharf_manifest::Loaded,
     named: &[String],
