@@ -147,14 +147,14 @@ impl Shared {
                 return false;
             };
             let pid_before = instance.status.pid;
-            // A native process's ports are forwarded to containers as it binds them.
-            let forwarding = instance.status.container_id.is_empty().then(|| {
-                (
-                    instance.status.service.clone(),
-                    matches!(event, Event::Started { .. }),
-                    matches!(event, Event::Listening { .. }),
-                )
-            });
+            // A native process's ports are forwarded to containers as it binds them:
+            // whether this event starts it again (true) or says where it listens.
+            let forwarding = match event {
+                Event::Started { .. } => Some(true),
+                Event::Listening { .. } => Some(false),
+                _ => None,
+            }
+            .filter(|_| instance.status.container_id.is_empty());
             // A copy to compare with only when an event may be sent.
             let before = self.events.heard().then(|| instance.status.clone());
             // A look at where a process listens runs on its own clock and may come
@@ -192,12 +192,12 @@ impl Shared {
                 self.save_ended(project);
             }
             match forwarding {
-                Some((service, true, _)) => project.forwarders.started(&service),
-                Some((service, _, true)) => {
-                    let listening = project.listening_of(&service);
-                    project.forwarders.seen_listening(&service, &listening);
+                Some(true) => project.forwarders.started(&key.service),
+                Some(false) => {
+                    let listening = project.listening_of(&key.service);
+                    project.forwarders.seen_listening(&key.service, &listening);
                 }
-                _ => {}
+                None => {}
             }
             process_changed
         };
@@ -452,8 +452,6 @@ impl Shared {
         }
     }
 
-    /// Resolves once no instance waits to start (for its dependencies, or for a first
-    /// look at its container).
     /// Resolves once no instance waits for its dependencies and each running
     /// container has been looked at once (its pid, health, uptime and ports are then
     /// the engine's).

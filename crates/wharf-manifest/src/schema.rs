@@ -73,29 +73,40 @@ pub fn refuse_empty_attributes(top: &Map) -> Result<()> {
 
 /// Refuses an unquoted date (`2001-12-14`) anywhere but in an extension: Go's YAML
 /// reads it as a time, which Compose's schema refuses where it wants text.
-pub fn refuse_dates(node: &Node, path: &str) -> Result<()> {
+pub fn refuse_dates(root: &Node) -> Result<()> {
+    let Some((date, mut path)) = first_date(root) else {
+        return Ok(());
+    };
+    path.reverse();
+    Err(Error::at(
+        &date.span,
+        format!(
+            "{} is an unquoted date, which Compose reads as a time, not text",
+            path.join(".")
+        ),
+    )
+    .with_help("quote it"))
+}
+
+/// The first date outside an extension, with its path from `node`, innermost first
+/// (made only for the one found: the walk itself allocates nothing).
+fn first_date(node: &Node) -> Option<(&Node, Vec<String>)> {
     match &node.value {
-        Value::Time(_) => Err(Error::at(
-            &node.span,
-            format!("{path} is an unquoted date, which Compose reads as a time, not text"),
-        )
-        .with_help("quote it")),
-        Value::Seq(items) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(at, item)| refuse_dates(item, &format!("{path}.{at}"))),
+        Value::Time(_) => Some((node, Vec::new())),
+        Value::Seq(items) => items.iter().enumerate().find_map(|(at, item)| {
+            let (date, mut path) = first_date(item)?;
+            path.push(at.to_string());
+            Some((date, path))
+        }),
         Value::Map(map) => map
             .iter()
             .filter(|(key, _)| !key.name.starts_with("x-"))
-            .try_for_each(|(key, value)| {
-                let path = if path.is_empty() {
-                    key.name.clone()
-                } else {
-                    format!("{path}.{}", key.name)
-                };
-                refuse_dates(value, &path)
+            .find_map(|(key, value)| {
+                let (date, mut path) = first_date(value)?;
+                path.push(key.name.clone());
+                Some((date, path))
             }),
-        _ => Ok(()),
+        _ => None,
     }
 }
 
