@@ -19,7 +19,7 @@ const TAKE_SERVICES: [&str; 25] = [
 ];
 
 pub fn run(args: &CompletionArgs) -> anyhow::Result<ExitCode> {
-    let mut command = Cli::command();
+    let mut command = expanded_command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "wharf", &mut script);
     let commands = TAKE_SERVICES.join(" ");
@@ -59,7 +59,7 @@ complete -F _wharf_services -o bashdefault -o default wharf
 }
 
 pub fn man(args: &ManArgs) -> anyhow::Result<ExitCode> {
-    let wharf = Cli::command();
+    let wharf = expanded_command();
     let page = match &args.command {
         None => clap_mangen::Man::new(wharf),
         Some(name) => {
@@ -75,4 +75,12 @@ pub fn man(args: &ManArgs) -> anyhow::Result<ExitCode> {
     };
     page.render(&mut std::io::stdout())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The whole command tree with every command's flags in place: each command's flags are
+/// deferred, built only for the command that runs.
+fn expanded_command() -> clap::Command {
+    let mut command = Cli::command();
+    command.build();
+    command
 }
