@@ -1,21 +1,16 @@
-//! A project in Compose's JSON form, as `docker compose config` prints it: extension
-//! keys inlined after the known fields, `$` escaped as `$$` when asked. It is also the
-//! input of Compose's per-service config hash.
+//! A project in Compose's JSON form as a `serde_json::Value`, as `docker compose config
+//! --format json` prints it: only the top level's extension keys, inlined after the
+//! known fields; `$` escaped as `$$` when asked. It is the input of Compose's
+//! per-service config hash (`config --format json` itself is written straight from the
+//! project, `compose_json`; YAML has its own form, `yaml_writer`).
 
 use serde_json::Value;
 use wharf_model::{EXTENSIONS_KEY, Project};
 
-/// The project as Compose prints it. JSON keeps only the top-level `x-*` keys, as
-/// Compose's does; YAML keeps them everywhere.
-pub fn project_value(
-    project: &Project,
-    escape_dollars: bool,
-    json: bool,
-) -> serde_json::Result<Value> {
+/// The project as Compose's JSON has it.
+pub fn project_value(project: &Project, escape_dollars: bool) -> serde_json::Result<Value> {
     let mut value = serde_json::to_value(project)?;
-    if let Value::Object(top) = &mut value
-        && json
-    {
+    if let Value::Object(top) = &mut value {
         for child in top.values_mut() {
             drop_extensions(child);
         }
@@ -24,13 +19,6 @@ pub fn project_value(
         inline_extensions_here(top);
         // Go writes the top level of its JSON from a map: in sorted order.
         top.sort_keys();
-    } else {
-        if let Some(Value::Object(services)) = value.get_mut("services") {
-            for service in services.values_mut() {
-                yaml_ssh_keys(service);
-            }
-        }
-        inline_extensions(&mut value);
     }
     if escape_dollars {
         escape(&mut value);
@@ -79,20 +67,6 @@ fn json_only_forms(top: &mut serde_json::Map<String, Value>) {
     }
 }
 
-/// Compose's YAML prints a build's `id=path` SSH key as the string `id: path`.
-fn yaml_ssh_keys(service: &mut Value) {
-    let keys = service
-        .pointer_mut("/build/ssh")
-        .and_then(Value::as_array_mut);
-    for key in keys.into_iter().flatten() {
-        if let Value::String(text) = key
-            && let Some((id, path)) = text.split_once('=')
-        {
-            *text = format!("{id}: {path}");
-        }
-    }
-}
-
 /// `path` → `Path`: the name of a Go struct field that has no JSON tag.
 fn go_field_name(name: &str) -> String {
     let mut chars = name.chars();
@@ -100,19 +74,6 @@ fn go_field_name(name: &str) -> String {
         .next()
         .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
         .unwrap_or_default()
-}
-
-fn inline_extensions(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for child in map.values_mut() {
-                inline_extensions(child);
-            }
-            inline_extensions_here(map);
-        }
-        Value::Array(items) => items.iter_mut().for_each(inline_extensions),
-        _ => {}
-    }
 }
 
 /// Moves `map`'s own extensions (not its children's) in among its keys.

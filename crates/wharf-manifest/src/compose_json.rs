@@ -3,7 +3,7 @@
 //! makes Compose's JSON form on the way out. It drops extensions below the top level,
 //! gives block IO devices Go's field names, gives a watch rule its `exec`, and writes
 //! `$` as `$$` when asked (whole floats are the formatter's, `go_json`).
-//! [`project_value`](crate::project_value) stays the one form for YAML and the config
+//! [`project_value`](crate::project_value) stays the tree form, for the config
 //! hash; a test holds the two JSON forms equal.
 
 use serde::ser::{

@@ -5,32 +5,80 @@
 use std::io::{self, Write};
 
 use serde::Serialize;
-use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
+use serde_json::ser::Formatter;
 
 /// `value` as Go's `json.MarshalIndent(value, "", "  ")` writes it.
 pub fn to_go_json<T: ?Sized + Serialize>(value: &T) -> serde_json::Result<String> {
-    written(value, GoFormatter(PrettyFormatter::with_indent(b"  ")))
+    written(value, GoFormatter::new(true))
 }
 
 /// `value` on one line, as Go's `json.Marshal` writes it (Compose's `ps --format json`).
 pub fn to_go_json_line<T: ?Sized + Serialize>(value: &T) -> serde_json::Result<String> {
-    written(value, GoFormatter(CompactFormatter))
+    written(value, GoFormatter::new(false))
 }
 
-fn written<T: ?Sized + Serialize, F: Formatter>(
-    value: &T,
-    formatter: F,
-) -> serde_json::Result<String> {
+fn written<T: ?Sized + Serialize>(value: &T, formatter: GoFormatter) -> serde_json::Result<String> {
     let mut out = Vec::with_capacity(4096);
     let mut writer = serde_json::Serializer::with_formatter(&mut out, formatter);
     value.serialize(&mut writer)?;
     Ok(String::from_utf8(out).unwrap_or_default())
 }
 
-/// serde_json's formatter `F`, with Go's escapes and negative zero.
-struct GoFormatter<F>(F);
+/// A line break and the indent of the deepest lines written in one piece; deeper ones
+/// are finished a space at a time. serde_json's pretty formatter writes an indent a
+/// level at a time, and writing is most of what `config --format json` does.
+const LINE_BREAK: &[u8; 65] = b"\n                                                                ";
 
-impl<F: Formatter> Formatter for GoFormatter<F> {
+/// serde_json's formatter with Go's escapes and negative zero, laid out as Go lays out
+/// its JSON: two-space indents, or all on one line.
+struct GoFormatter {
+    pretty: bool,
+    depth: usize,
+    /// Whether the innermost open array or object has an entry yet.
+    has_value: bool,
+}
+
+impl GoFormatter {
+    fn new(pretty: bool) -> Self {
+        Self {
+            pretty,
+            depth: 0,
+            has_value: false,
+        }
+    }
+
+    fn line_break<W: ?Sized + Write>(&self, writer: &mut W) -> io::Result<()> {
+        if !self.pretty {
+            return Ok(());
+        }
+        let width = 1 + 2 * self.depth;
+        writer.write_all(&LINE_BREAK[..width.min(LINE_BREAK.len())])?;
+        (LINE_BREAK.len()..width).try_for_each(|_| writer.write_all(b" "))
+    }
+
+    fn open<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        writer.write_all(bracket)
+    }
+
+    fn close<W: ?Sized + Write>(&mut self, writer: &mut W, bracket: &[u8]) -> io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.line_break(writer)?;
+        }
+        writer.write_all(bracket)
+    }
+
+    fn entry<W: ?Sized + Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            writer.write_all(b",")?;
+        }
+        self.line_break(writer)
+    }
+}
+
+impl Formatter for GoFormatter {
     fn write_string_fragment<W: ?Sized + Write>(
         &mut self,
         writer: &mut W,
@@ -38,26 +86,30 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
     ) -> io::Result<()> {
         // By bytes: the three are ASCII, and U+2028/U+2029 are E2 80 A8/A9 in UTF-8.
         let bytes = fragment.as_bytes();
-        let mut start = 0;
-        let mut i = 0;
-        while i < bytes.len() {
-            let (escaped, width) = match &bytes[i..] {
+        let mut written = 0;
+        let mut from = 0;
+        while let Some(offset) = bytes[from..]
+            .iter()
+            .position(|b| matches!(b, b'<' | b'>' | b'&' | 0xE2))
+        {
+            let at = from + offset;
+            let (escaped, width) = match &bytes[at..] {
                 [b'<', ..] => ("\\u003c", 1),
                 [b'>', ..] => ("\\u003e", 1),
                 [b'&', ..] => ("\\u0026", 1),
                 [0xE2, 0x80, 0xA8, ..] => ("\\u2028", 3),
                 [0xE2, 0x80, 0xA9, ..] => ("\\u2029", 3),
                 _ => {
-                    i += 1;
+                    from = at + 1;
                     continue;
                 }
             };
-            writer.write_all(&bytes[start..i])?;
+            writer.write_all(&bytes[written..at])?;
             writer.write_all(escaped.as_bytes())?;
-            i += width;
-            start = i;
+            written = at + width;
+            from = written;
         }
-        writer.write_all(&bytes[start..])
+        writer.write_all(&bytes[written..])
     }
 
     fn write_f64<W: ?Sized + Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
@@ -69,15 +121,15 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
         if value.fract() == 0.0 && value.abs() < 1e21 {
             return write!(writer, "{value}");
         }
-        self.0.write_f64(writer, value)
+        serde_json::ser::CompactFormatter.write_f64(writer, value)
     }
 
     fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.0.begin_array(writer)
+        self.open(writer, b"[")
     }
 
     fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.0.end_array(writer)
+        self.close(writer, b"]")
     }
 
     fn begin_array_value<W: ?Sized + Write>(
@@ -85,19 +137,20 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
         writer: &mut W,
         first: bool,
     ) -> io::Result<()> {
-        self.0.begin_array_value(writer, first)
+        self.entry(writer, first)
     }
 
-    fn end_array_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.0.end_array_value(writer)
+    fn end_array_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
 
     fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.0.begin_object(writer)
+        self.open(writer, b"{")
     }
 
     fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.0.end_object(writer)
+        self.close(writer, b"}")
     }
 
     fn begin_object_key<W: ?Sized + Write>(
@@ -105,15 +158,16 @@ impl<F: Formatter> Formatter for GoFormatter<F> {
         writer: &mut W,
         first: bool,
     ) -> io::Result<()> {
-        self.0.begin_object_key(writer, first)
+        self.entry(writer, first)
     }
 
     fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.0.begin_object_value(writer)
+        writer.write_all(if self.pretty { b": " } else { b":" })
     }
 
-    fn end_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.0.end_object_value(writer)
+    fn end_object_value<W: ?Sized + Write>(&mut self, _writer: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
 }
 
@@ -131,6 +185,22 @@ mod tests {
         assert_eq!(
             to_go_json_line(&value).unwrap(),
             "{\"a\":\"x \\u0026\\u0026 y \\u003cb\\u003e \\u2028\\u2029…\",\"z\":-0,\"n\":[1.5]}"
+        );
+    }
+
+    #[test]
+    fn layout_is_serde_jsons_pretty_and_compact_at_any_depth() {
+        let mut deep = serde_json::json!({"leaf": [1, {}, [], [[]], {"k": null}]});
+        for level in 0..40 {
+            deep = serde_json::json!({"level": level, "inner": [deep, "x"], "empty": {}});
+        }
+        assert_eq!(
+            to_go_json(&deep).unwrap(),
+            serde_json::to_string_pretty(&deep).unwrap()
+        );
+        assert_eq!(
+            to_go_json_line(&deep).unwrap(),
+            serde_json::to_string(&deep).unwrap()
         );
     }
 }

@@ -33,6 +33,7 @@ mod unicity;
 mod yaml;
 mod yaml_fast;
 mod yaml_scalar;
+mod yaml_tree;
 mod yaml_writer;
 
 pub use compose_form::project_value;
@@ -48,4 +49,4 @@ pub use paths::{clean as clean_path, is_windows_absolute};
 pub use shell_words::{split as split_command, split_all as split_whole_command};
 pub use short_syntax::{parse_port, parse_volume};
 pub use source::Span;
-pub use yaml_writer::{to_yaml, yaml_shape};
+pub use yaml_writer::{project_yaml, to_yaml};

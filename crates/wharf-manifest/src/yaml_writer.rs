@@ -2,43 +2,78 @@
 //! block style with two-space indents, the same quoting and the same key order.
 
 use std::cmp::Ordering;
+use std::fmt::Write as _;
 
-use serde_json::{Map, Value};
+use serde::Serialize;
+use wharf_model::Project;
 
 use crate::go_float::format_float_g;
 use crate::yaml_scalar;
+use crate::yaml_tree::{Yaml, tree};
 
-/// Drops what Compose prints in JSON but omits in YAML: a service's unset commands, and
-/// empty `ipam`, `placement` and `resources`.
-pub fn yaml_shape(value: &mut Value) {
-    shape(value, true);
+/// `value` in YAML, as Go's yaml.v3 writes it.
+pub fn to_yaml<T: ?Sized + Serialize>(value: &T) -> serde_json::Result<String> {
+    Ok(written(&tree(value, false)?))
 }
 
-/// `commands`: whether an unset `command` here is a service's (a hook's stays).
-fn shape(value: &mut Value, commands: bool) {
-    if let Value::Object(map) = value {
-        map.retain(|key, child| match key.as_str() {
-            // Unset, it is left out; set empty (`entrypoint: []`, `command: ""`), kept.
-            "command" | "entrypoint" if commands => !child.is_null(),
-            "ipam" | "placement" | "resources" => child.as_object().is_none_or(|o| !o.is_empty()),
-            _ => true,
-        });
-        for (key, child) in map.iter_mut() {
-            let hooks = matches!(key.as_str(), "post_start" | "pre_stop" | "develop");
-            shape(child, commands && !hooks);
+/// The project as `docker compose config` prints it: extension keys inlined after the
+/// known fields everywhere, `$` written `$$` when asked.
+pub fn project_yaml(project: &Project, escape_dollars: bool) -> serde_json::Result<String> {
+    let mut value = tree(project, escape_dollars)?;
+    if let Some(Yaml::Map(services)) = value.get_mut("services") {
+        for (_, service) in services {
+            ssh_keys(service);
         }
-    } else if let Value::Array(items) = value {
-        for item in items {
-            shape(item, commands);
+    }
+    shape(&mut value, true);
+    Ok(written(&value))
+}
+
+/// Compose's YAML prints a build's `id=path` SSH key as the string `id: path`.
+fn ssh_keys(service: &mut Yaml) {
+    let keys = service
+        .get_mut("build")
+        .and_then(|build| build.get_mut("ssh"));
+    if let Some(Yaml::Seq(keys)) = keys {
+        for key in keys {
+            if let Yaml::Str(text) = key
+                && let Some((id, path)) = text.split_once('=')
+            {
+                *text = format!("{id}: {path}");
+            }
         }
     }
 }
 
-pub fn to_yaml(value: &Value) -> String {
+/// Drops what Compose prints in JSON but omits in YAML: a service's unset commands, and
+/// empty `ipam`, `placement` and `resources`. `commands`: whether an unset `command`
+/// here is a service's (a hook's stays).
+fn shape(value: &mut Yaml, commands: bool) {
+    match value {
+        Yaml::Map(entries) => {
+            entries.retain(|(key, child)| match key.as_str() {
+                // Unset, it is left out; set empty (`entrypoint: []`, `command: ""`), kept.
+                "command" | "entrypoint" if commands => !matches!(child, Yaml::Null),
+                "ipam" | "placement" | "resources" => {
+                    !matches!(child, Yaml::Map(fields) if fields.is_empty())
+                }
+                _ => true,
+            });
+            for (key, child) in entries {
+                let hooks = matches!(key.as_str(), "post_start" | "pre_stop" | "develop");
+                shape(child, commands && !hooks);
+            }
+        }
+        Yaml::Seq(items) => items.iter_mut().for_each(|item| shape(item, commands)),
+        _ => {}
+    }
+}
+
+fn written(value: &Yaml) -> String {
     let mut out = String::new();
     match value {
-        Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0, false),
-        Value::Array(items) if !items.is_empty() => write_seq(&mut out, items, 0, false),
+        Yaml::Map(entries) if !entries.is_empty() => write_map(&mut out, entries, 0, false),
+        Yaml::Seq(items) if !items.is_empty() => write_seq(&mut out, items, 0, false),
         scalar => write_scalar(&mut out, scalar, 0),
     }
     out
@@ -47,18 +82,18 @@ pub fn to_yaml(value: &Value) -> String {
 /// A struct's fields keep their order; a Go map's keys are sorted by yaml.v3's
 /// natural order. The model's maps arrive sorted bytewise (`BTreeMap`), so a mapping
 /// whose keys are in bytewise order is one of those, and is re-sorted.
-fn ordered_entries(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
-    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-    if entries.windows(2).all(|pair| pair[0].0 < pair[1].0) {
-        entries.sort_by(|a, b| natural_order(a.0, b.0));
+fn ordered_entries(entries: &[(String, Yaml)]) -> Vec<&(String, Yaml)> {
+    let mut ordered: Vec<&(String, Yaml)> = entries.iter().collect();
+    if ordered.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+        ordered.sort_by(|a, b| natural_order(&a.0, &b.0));
     }
-    entries
+    ordered
 }
 
-/// The entries of `map` at `indent`; with `first_inline`, the first one goes where the
-/// writer stands (after a list's dash) and the rest align under it.
-fn write_map(out: &mut String, map: &Map<String, Value>, indent: usize, first_inline: bool) {
-    for (i, (key, value)) in ordered_entries(map).into_iter().enumerate() {
+/// The entries of a mapping at `indent`; with `first_inline`, the first one goes where
+/// the writer stands (after a list's dash) and the rest align under it.
+fn write_map(out: &mut String, entries: &[(String, Yaml)], indent: usize, first_inline: bool) {
+    for (i, (key, value)) in ordered_entries(entries).into_iter().enumerate() {
         if !(first_inline && i == 0) {
             indent_line(out, indent);
         }
@@ -75,7 +110,7 @@ pub fn indent_line(out: &mut String, indent: usize) {
 
 /// A list's items at `indent`; with `first_inline` the first goes on the current line
 /// (a list in a list: `- - a`).
-fn write_seq(out: &mut String, items: &[Value], indent: usize, first_inline: bool) {
+fn write_seq(out: &mut String, items: &[Yaml], indent: usize, first_inline: bool) {
     for (i, item) in items.iter().enumerate() {
         if !(first_inline && i == 0) {
             indent_line(out, indent);
@@ -87,13 +122,13 @@ fn write_seq(out: &mut String, items: &[Value], indent: usize, first_inline: boo
 
 /// A value after its key's colon, or after a list's dash (`after_dash`), the one
 /// standing at `indent`.
-fn write_node(out: &mut String, value: &Value, indent: usize, after_dash: bool) {
+fn write_node(out: &mut String, value: &Yaml, indent: usize, after_dash: bool) {
     match value {
-        Value::Object(map) if !map.is_empty() => {
+        Yaml::Map(entries) if !entries.is_empty() => {
             out.push(if after_dash { ' ' } else { '\n' });
-            write_map(out, map, indent + 2, after_dash);
+            write_map(out, entries, indent + 2, after_dash);
         }
-        Value::Array(items) if !items.is_empty() => {
+        Yaml::Seq(items) if !items.is_empty() => {
             out.push(if after_dash { ' ' } else { '\n' });
             write_seq(out, items, indent + 2, after_dash);
         }
@@ -106,22 +141,18 @@ fn write_node(out: &mut String, value: &Value, indent: usize, after_dash: bool) 
 
 /// A scalar and its line break; a multi-line string as a literal block indented to
 /// `indent`.
-fn write_scalar(out: &mut String, value: &Value, indent: usize) {
-    let text = match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => i.to_string(),
-            (_, Some(u), _) => u.to_string(),
-            // Go's YAML writes floats with `%g` (`1e+06`).
-            (_, _, Some(f)) => format_float_g(f),
-            _ => n.to_string(),
-        },
-        Value::String(s) => return yaml_scalar::write_value(out, s, indent),
-        Value::Array(_) => "[]".to_owned(),
-        Value::Object(_) => "{}".to_owned(),
+fn write_scalar(out: &mut String, value: &Yaml, indent: usize) {
+    let _ = match value {
+        Yaml::Str(text) => return yaml_scalar::write_value(out, text, indent),
+        Yaml::Null => out.write_str("null"),
+        Yaml::Bool(value) => write!(out, "{value}"),
+        Yaml::Int(number) => write!(out, "{number}"),
+        Yaml::Uint(number) => write!(out, "{number}"),
+        // Go's YAML writes floats with `%g` (`1e+06`).
+        Yaml::Float(number) => out.write_str(&format_float_g(*number)),
+        Yaml::Seq(_) => out.write_str("[]"),
+        Yaml::Map(_) => out.write_str("{}"),
     };
-    out.push_str(&text);
     out.push('\n');
 }
 
@@ -199,7 +230,7 @@ mod tests {
     fn multi_line_strings_are_literal_blocks() {
         let value = serde_json::json!({"a": "one\ntwo\n", "b": ["x\ny"]});
         assert_eq!(
-            to_yaml(&value),
+            to_yaml(&value).unwrap(),
             "a: |\n  one\n  two\nb:\n  - |-\n    x\n    y\n"
         );
     }
@@ -207,16 +238,16 @@ mod tests {
     #[test]
     fn go_map_keys_sort_naturally_and_struct_fields_keep_their_order() {
         let value = serde_json::json!({"l1": 1, "l10": 2, "l2": 3});
-        assert_eq!(to_yaml(&value), "l1: 1\nl2: 3\nl10: 2\n");
+        assert_eq!(to_yaml(&value).unwrap(), "l1: 1\nl2: 3\nl10: 2\n");
         let value = serde_json::json!({"target": 1, "published": 2});
-        assert_eq!(to_yaml(&value), "target: 1\npublished: 2\n");
+        assert_eq!(to_yaml(&value).unwrap(), "target: 1\npublished: 2\n");
     }
 
     #[test]
     fn nested_lists_and_maps_render_in_block_style() {
         let value = serde_json::json!({"a": {"b": [1, {"c": "d", "e": []}]}, "f": {}});
         assert_eq!(
-            to_yaml(&value),
+            to_yaml(&value).unwrap(),
             "a:\n  b:\n    - 1\n    - c: d\n      e: []\nf: {}\n"
         );
     }

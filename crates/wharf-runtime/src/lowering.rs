@@ -131,7 +131,7 @@ pub fn project_spec(
     let project_json = if containers.is_empty() {
         serde_json::Value::Null
     } else {
-        wharf_manifest::project_value(project, false, true)
+        wharf_manifest::project_value(project, false)
             .map_err(|e| NotNative(vec![("*".to_owned(), e.to_string())]))?
     };
     let wharf = this_program();

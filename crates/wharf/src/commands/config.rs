@@ -88,7 +88,7 @@ pub fn image_lock(project: &wharf_model::Project, format: Format) -> anyhow::Res
         Format::Json => output::to_json(&serde_json::json!({"name": "", "services": services})),
         Format::Yaml => Ok(wharf_manifest::to_yaml(
             &serde_json::json!({"services": services}),
-        )),
+        )?),
     }
 }
 
@@ -161,7 +161,7 @@ fn resolved(settings: &Settings, loaded: &Loaded, args: &ConfigArgs) -> anyhow::
     let value = serde_json::json!({ "name": spec.name, "services": services });
     match args.format {
         Format::Json => output::to_json(&value),
-        Format::Yaml => Ok(wharf_manifest::to_yaml(&value)),
+        Format::Yaml => Ok(wharf_manifest::to_yaml(&value)?),
     }
 }
 
@@ -229,14 +229,12 @@ fn render(loaded: &Loaded, args: &ConfigArgs) -> anyhow::Result<String> {
     if args.format == Format::Json {
         return Ok(wharf_manifest::project_json(project, !args.no_interpolate)?);
     }
-    let mut value = wharf_manifest::project_value(project, !args.no_interpolate, false)?;
-    wharf_manifest::yaml_shape(&mut value);
-    Ok(wharf_manifest::to_yaml(&value))
+    Ok(wharf_manifest::project_yaml(project, !args.no_interpolate)?)
 }
 
 /// `name hash` per service, sorted by name.
 fn hashes(project: &wharf_model::Project, wanted: &str) -> anyhow::Result<String> {
-    let value = wharf_manifest::project_value(project, false, true)?;
+    let value = wharf_manifest::project_value(project, false)?;
     let services = value
         .get("services")
         .and_then(|s| s.as_object())
