@@ -79,33 +79,45 @@ fn written(value: &Yaml) -> String {
     out
 }
 
+/// The entries of a mapping at `indent`; with `first_inline`, the first one goes where
+/// the writer stands (after a list's dash) and the rest align under it.
+///
 /// A struct's fields keep their order; a Go map's keys are sorted by yaml.v3's
 /// natural order. The model's maps arrive sorted bytewise (`BTreeMap`), so a mapping
 /// whose keys are in bytewise order is one of those, and is re-sorted.
-fn ordered_entries(entries: &[(String, Yaml)]) -> Vec<&(String, Yaml)> {
-    let mut ordered: Vec<&(String, Yaml)> = entries.iter().collect();
-    if ordered.windows(2).all(|pair| pair[0].0 < pair[1].0) {
-        ordered.sort_by(|a, b| natural_order(&a.0, &b.0));
-    }
-    ordered
-}
-
-/// The entries of a mapping at `indent`; with `first_inline`, the first one goes where
-/// the writer stands (after a list's dash) and the rest align under it.
 fn write_map(out: &mut String, entries: &[(String, Yaml)], indent: usize, first_inline: bool) {
-    for (i, (key, value)) in ordered_entries(entries).into_iter().enumerate() {
+    let mut write = |i: usize, (key, value): &(String, Yaml)| {
         if !(first_inline && i == 0) {
             indent_line(out, indent);
         }
         out.push_str(&yaml_scalar::flow(key));
         out.push(':');
         write_node(out, value, indent, false);
+    };
+    if entries.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+        let mut sorted: Vec<&(String, Yaml)> = entries.iter().collect();
+        sorted.sort_by(|a, b| natural_order(&a.0, &b.0));
+        sorted
+            .into_iter()
+            .enumerate()
+            .for_each(|(i, entry)| write(i, entry));
+    } else {
+        entries
+            .iter()
+            .enumerate()
+            .for_each(|(i, entry)| write(i, entry));
     }
 }
 
 /// Starts a line `indent` spaces in.
 pub fn indent_line(out: &mut String, indent: usize) {
-    out.extend(std::iter::repeat_n(' ', indent));
+    const SPACES: &str = "                                                                ";
+    let mut left = indent;
+    while left > 0 {
+        let run = left.min(SPACES.len());
+        out.push_str(&SPACES[..run]);
+        left -= run;
+    }
 }
 
 /// A list's items at `indent`; with `first_inline` the first goes on the current line
@@ -250,5 +262,16 @@ mod tests {
             to_yaml(&value).unwrap(),
             "a:\n  b:\n    - 1\n    - c: d\n      e: []\nf: {}\n"
         );
+    }
+
+    #[test]
+    fn deep_values_indent_two_spaces_a_level() {
+        let mut value = serde_json::json!("leaf");
+        for _ in 0..40 {
+            value = serde_json::json!({ "k": value });
+        }
+        let text = to_yaml(&value).unwrap();
+        assert!(text.ends_with(&format!("\n{}k: leaf\n", " ".repeat(78))));
+        assert_eq!(text.lines().count(), 40);
     }
 }
