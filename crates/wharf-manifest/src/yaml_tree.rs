@@ -67,6 +67,7 @@ impl Builder {
             fields: Vec::new(),
             extensions: Vec::new(),
             key: None,
+            variant: None,
         }
     }
 
@@ -227,7 +228,7 @@ impl Serializer for Builder {
         _len: usize,
     ) -> Result<Entries> {
         let mut entries = self.entries();
-        entries.key = Some(self.escaped(variant));
+        entries.variant = Some(variant);
         Ok(entries)
     }
 }
@@ -282,8 +283,10 @@ struct Entries {
     builder: Builder,
     fields: Vec<(String, Yaml)>,
     extensions: Vec<(String, Yaml)>,
-    /// A map's key whose value has not come yet; a struct variant's name until the end.
+    /// A map's key whose value has not come yet.
     key: Option<String>,
+    /// A struct variant's name: its fields are the variant's value.
+    variant: Option<&'static str>,
 }
 
 impl Entries {
@@ -307,7 +310,11 @@ impl Entries {
         if self.builder.sorted {
             self.fields.sort_by(|a, b| a.0.cmp(&b.0));
         }
-        Yaml::Map(self.fields)
+        let map = Yaml::Map(self.fields);
+        match self.variant {
+            Some(variant) => self.builder.variant(variant, map),
+            None => map,
+        }
     }
 }
 
@@ -336,36 +343,59 @@ impl SerializeMap for Entries {
     }
 }
 
-impl SerializeStruct for Entries {
-    type Ok = Yaml;
-    type Error = serde_json::Error;
-    fn serialize_field<T: ?Sized + Serialize>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<()> {
-        let key = self.builder.escaped(key);
-        self.field(key, value)
-    }
-    fn end(self) -> Result<Yaml> {
-        Ok(self.finish())
-    }
+/// A struct's fields, or a struct variant's: named by the type, not serialized keys.
+macro_rules! fields {
+    ($($trait:ident),*) => {$(
+        impl $trait for Entries {
+            type Ok = Yaml;
+            type Error = serde_json::Error;
+            fn serialize_field<T: ?Sized + Serialize>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<()> {
+                let key = self.builder.escaped(key);
+                self.field(key, value)
+            }
+            fn end(self) -> Result<Yaml> {
+                Ok(self.finish())
+            }
+        }
+    )*};
 }
 
-impl SerializeStructVariant for Entries {
-    type Ok = Yaml;
-    type Error = serde_json::Error;
-    fn serialize_field<T: ?Sized + Serialize>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<()> {
-        let key = self.builder.escaped(key);
-        self.field(key, value)
+fields!(SerializeStruct, SerializeStructVariant);
+
+#[cfg(test)]
+mod tests {
+    use serde::Serialize;
+
+    use crate::to_yaml;
+
+    #[derive(Serialize)]
+    enum Shape {
+        Unit,
+        Newtype(u8),
+        Tuple(i64, f64),
+        Struct { a: Option<String>, b: char },
     }
-    fn end(mut self) -> Result<Yaml> {
-        let variant = self.key.take().unwrap_or_default();
-        let fields = self.finish();
-        Ok(Yaml::Map(vec![(variant, fields)]))
+
+    /// serde's data model read as serde_json reads it: the form the writer had before.
+    #[test]
+    fn every_kind_of_value_reads_as_serde_json_has_it() {
+        let value = (
+            vec![
+                Shape::Unit,
+                Shape::Newtype(7),
+                Shape::Tuple(-1, 2.5),
+                Shape::Struct { a: None, b: '$' },
+            ],
+            std::collections::BTreeMap::from([(10, f64::NAN), (2, 1e6)]),
+            (true, (), u64::MAX, "a: b", b"ab".as_slice()),
+        );
+        assert_eq!(
+            to_yaml(&value).unwrap(),
+            to_yaml(&serde_json::to_value(&value).unwrap()).unwrap()
+        );
     }
 }
