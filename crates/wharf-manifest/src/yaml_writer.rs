@@ -23,6 +23,7 @@ pub fn project_yaml(project: &Project, escape_dollars: bool) -> serde_json::Resu
     if let Some(Yaml::Map(services)) = value.get_mut("services") {
         for (_, service) in services {
             ssh_keys(service);
+            ulimits_in_full(service);
         }
     }
     shape(&mut value, true);
@@ -40,6 +41,25 @@ fn ssh_keys(service: &mut Yaml) {
                 && let Some((id, path)) = text.split_once('=')
             {
                 *text = format!("{id}: {path}");
+            }
+        }
+    }
+}
+
+/// Compose's YAML prints a ulimit's `soft` and `hard` even at 0 (its JSON leaves them
+/// out): `core: {soft: 0, hard: 0}` stays so.
+fn ulimits_in_full(service: &mut Yaml) {
+    if let Some(Yaml::Map(ulimits)) = service.get_mut("ulimits") {
+        for (_, limit) in ulimits {
+            if let Yaml::Map(fields) = limit {
+                let mut value = |name: &str| {
+                    fields
+                        .iter()
+                        .position(|(key, _)| key == name)
+                        .map_or(Yaml::Int(0), |at| fields.remove(at).1)
+                };
+                let (soft, hard) = (value("soft"), value("hard"));
+                *fields = vec![("soft".to_owned(), soft), ("hard".to_owned(), hard)];
             }
         }
     }
