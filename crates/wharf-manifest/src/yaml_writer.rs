@@ -47,19 +47,18 @@ fn ssh_keys(service: &mut Yaml) {
 }
 
 /// Compose's YAML prints a ulimit's `soft` and `hard` even at 0 (its JSON leaves them
-/// out): `core: {soft: 0, hard: 0}` stays so.
+/// out): `core: {soft: 0, hard: 0}` stays so. Its other keys (extensions) follow.
 fn ulimits_in_full(service: &mut Yaml) {
     if let Some(Yaml::Map(ulimits)) = service.get_mut("ulimits") {
         for (_, limit) in ulimits {
             if let Yaml::Map(fields) = limit {
-                let mut value = |name: &str| {
-                    fields
+                for name in ["hard", "soft"] {
+                    let value = fields
                         .iter()
                         .position(|(key, _)| key == name)
-                        .map_or(Yaml::Int(0), |at| fields.remove(at).1)
-                };
-                let (soft, hard) = (value("soft"), value("hard"));
-                *fields = vec![("soft".to_owned(), soft), ("hard".to_owned(), hard)];
+                        .map_or(Yaml::Int(0), |at| fields.remove(at).1);
+                    fields.insert(0, (name.to_owned(), value));
+                }
             }
         }
     }
