@@ -56,6 +56,9 @@ fn canonicalize_service(name: &str, service: &mut Node, form: Form) -> Result<()
     let Some(map) = service.as_map_mut() else {
         return Ok(());
     };
+    // Each file's numbers as Compose validates them: interpolated and cast, not yet
+    // rewritten to text.
+    schema::whole_numbers(name, map)?;
     if let Some(build) = map.get_mut("build") {
         if let Some(context) = build.as_str() {
             let span = build.span.clone();
@@ -313,7 +316,9 @@ fn blkio_config(map: &mut Map) -> Result<()> {
             let Some(text) = rate.scalar_text() else {
                 continue;
             };
-            let stored = if in_bytes {
+            let stored = if matches!(rate.value, Value::Float(_)) {
+                "0".to_owned() // a rate Compose reads from a float is zero
+            } else if in_bytes {
                 wharf_model::UnitBytes::parse(&text)
                     .map_err(|e| Error::at(&rate.span, e))?
                     .0

@@ -108,26 +108,57 @@ impl NodeDe<'_, '_> {
             .at(&self.node.span, &self.path)
     }
 
+    /// Text at a numeric attribute that Compose's cast refuses.
+    fn unreadable_number(&self, text: &str, expected: &str) -> DeError {
+        <DeError as de::Error>::custom(format!("{text:?} is not {expected}"))
+            .at(&self.node.span, &self.path)
+    }
+
     fn scalar_text(&self) -> Option<String> {
         self.node.scalar_text()
     }
 }
 
-macro_rules! number_method {
+/// A whole-number attribute: a float is cut to its integer part, as Go converts it (the
+/// schema check has already refused a fraction where Compose's schema wants an
+/// integer), and text is read as Compose casts it, decimal only.
+macro_rules! integer_method {
     ($method:ident) => {
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
             let span = self.node.span.clone();
             let path = self.path;
+            #[allow(clippy::cast_possible_truncation)] // Go's conversion: it saturates here
             let result = match &self.node.value {
                 Value::Int(i) => visitor.visit_i64(*i),
                 Value::Uint(u) => visitor.visit_u64(*u),
+                Value::Float(f) => visitor.visit_i64(*f as i64),
+                Value::Str(s) => match wharf_model::go_number::parse_int(s) {
+                    Some(i) => visitor.visit_i64(i),
+                    None => {
+                        return Err(self.unreadable_number(s, "a whole number in decimal digits"));
+                    }
+                },
+                _ => return Err(self.wrong_type("a number")),
+            };
+            result.map_err(|e: DeError| e.at(&span, &path))
+        }
+    };
+}
+
+/// A fractional attribute; text read as Go's `ParseFloat` reads it.
+macro_rules! float_method {
+    ($method:ident) => {
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+            let span = self.node.span.clone();
+            let path = self.path;
+            #[allow(clippy::cast_precision_loss)] // as Go converts them
+            let result = match &self.node.value {
+                Value::Int(i) => visitor.visit_f64(*i as f64),
+                Value::Uint(u) => visitor.visit_f64(*u as f64),
                 Value::Float(f) => visitor.visit_f64(*f),
-                // Compose converts interpolated strings at numeric fields.
-                Value::Str(s) => match crate::scalar::resolve_plain(s.trim()) {
-                    crate::node::Value::Int(i) => visitor.visit_i64(i),
-                    crate::node::Value::Uint(u) => visitor.visit_u64(u),
-                    crate::node::Value::Float(f) => visitor.visit_f64(f),
-                    _ => return Err(self.wrong_type("a number")),
+                Value::Str(s) => match wharf_model::go_number::parse_float(s) {
+                    Some(f) => visitor.visit_f64(f),
+                    None => return Err(self.unreadable_number(s, "a number")),
                 },
                 _ => return Err(self.wrong_type("a number")),
             };
@@ -174,16 +205,16 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
             .map_err(|e: DeError| e.at(&self.node.span, &self.path))
     }
 
-    number_method!(deserialize_i8);
-    number_method!(deserialize_i16);
-    number_method!(deserialize_i32);
-    number_method!(deserialize_i64);
-    number_method!(deserialize_u8);
-    number_method!(deserialize_u16);
-    number_method!(deserialize_u32);
-    number_method!(deserialize_u64);
-    number_method!(deserialize_f32);
-    number_method!(deserialize_f64);
+    integer_method!(deserialize_i8);
+    integer_method!(deserialize_i16);
+    integer_method!(deserialize_i32);
+    integer_method!(deserialize_i64);
+    integer_method!(deserialize_u8);
+    integer_method!(deserialize_u16);
+    integer_method!(deserialize_u32);
+    integer_method!(deserialize_u64);
+    float_method!(deserialize_f32);
+    float_method!(deserialize_f64);
 
     fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         self.deserialize_str(visitor)

@@ -215,7 +215,7 @@ fn check_service(path: &str, service: &Map, options: &LoadOptions) -> Result<()>
             &name.span,
             format!("{path}.container_name {text:?} is not a valid container name"),
         )
-        .with_help("start with a letter or digit, then at least one more of letters, digits, '_', '.' or '-'"));
+        .with_help("a container name needs a letter or digit followed by one more letter, digit, '_', '.' or '-'"));
     }
     count_or_device_ids(
         || format!("{path}.deploy.resources.reservations.devices"),
@@ -248,7 +248,175 @@ fn check_service(path: &str, service: &Map, options: &LoadOptions) -> Result<()>
             PULL_POLICIES.join(", ")
         )));
     }
+    for limit in ["limits", "reservations"] {
+        if let Some(memory) = nested(service, &["deploy", "resources", limit, "memory"])
+            && !matches!(memory.value, Value::Str(_))
+        {
+            return Err(Error::at(
+                &memory.span,
+                format!("{path}.deploy.resources.{limit}.memory must be a string"),
+            )
+            .with_help("write the size as text with its unit: memory: 512M"));
+        }
+    }
     Ok(())
+}
+
+/// Refuses a fraction, or a number out of bounds, where Compose's schema wants a whole
+/// number. Checked on each file, as Compose validates each.
+pub fn whole_numbers(service: &str, map: &Map) -> Result<()> {
+    for attribute in WHOLE_NUMBERS {
+        for (node, at) in found_at(map, attribute.path) {
+            attribute.check(|| format!("services.{service}.{at}"), node)?;
+        }
+    }
+    for keys in NO_FLOATS {
+        if let Some((node, at)) = found_at(map, keys)
+            .iter()
+            .find(|(n, _)| matches!(n.value, Value::Float(_)))
+        {
+            return Err(Error::at(
+                &node.span,
+                format!(
+                    "services.{service}.{at} must be a whole number or text, found {}",
+                    node_text(node)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// How Compose reads text at a numeric attribute before its schema sees it.
+#[derive(Clone, Copy)]
+enum Cast {
+    /// Left text, which the schema lets through.
+    None,
+    Int,
+    Float,
+}
+
+/// A service attribute Compose's schema types as an integer: a number with a fraction is
+/// refused there (elsewhere Go cuts it), as is one out of its bounds.
+struct WholeNumber {
+    /// Keys from the service down; `*` is each item of a list.
+    path: &'static [&'static str],
+    cast: Cast,
+    bounds: Option<(i64, i64)>,
+}
+
+const fn whole(path: &'static [&'static str]) -> WholeNumber {
+    WholeNumber {
+        path,
+        cast: Cast::None,
+        bounds: None,
+    }
+}
+
+const WHOLE_NUMBERS: &[WholeNumber] = &[
+    WholeNumber {
+        path: &["cpu_count"],
+        cast: Cast::Int,
+        bounds: Some((0, i64::MAX)),
+    },
+    WholeNumber {
+        path: &["cpu_percent"],
+        cast: Cast::Float,
+        bounds: Some((0, 100)),
+    },
+    WholeNumber {
+        path: &["oom_score_adj"],
+        cast: Cast::Int,
+        bounds: Some((-1000, 1000)),
+    },
+    whole(&["scale"]),
+    whole(&["mem_reservation"]),
+    whole(&["mem_swappiness"]),
+    whole(&["build", "shm_size"]),
+    whole(&["ports", "*", "published"]),
+    whole(&["volumes", "*", "tmpfs", "size"]),
+    whole(&["blkio_config", "device_read_bps", "*", "rate"]),
+    whole(&["blkio_config", "device_read_iops", "*", "rate"]),
+    whole(&["blkio_config", "device_write_bps", "*", "rate"]),
+    whole(&["blkio_config", "device_write_iops", "*", "rate"]),
+];
+
+/// List items Compose reads as an integer or text, refusing any float (`80.0` too).
+const NO_FLOATS: [&[&str]; 2] = [&["expose", "*"], &["group_add", "*"]];
+
+impl WholeNumber {
+    fn check(&self, path: impl Fn() -> String, node: &Node) -> Result<()> {
+        #[allow(clippy::cast_precision_loss)] // bounds and counts far inside f64's range
+        let number = match (&node.value, self.cast) {
+            (Value::Int(i), _) => *i as f64,
+            (Value::Uint(u), _) => *u as f64,
+            (Value::Float(f), _) => *f,
+            (Value::Str(text), Cast::Int) => match wharf_model::go_number::parse_int(text) {
+                Some(i) => i as f64,
+                None => return Ok(()), // the typing says why it is no number
+            },
+            (Value::Str(text), Cast::Float) => match wharf_model::go_number::parse_float(text) {
+                Some(f) => f,
+                None => return Ok(()),
+            },
+            _ => return Ok(()),
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let within = self
+            .bounds
+            .is_none_or(|(low, high)| (low as f64..=high as f64).contains(&number));
+        if number.fract() == 0.0 && within {
+            return Ok(());
+        }
+        let wanted = match self.bounds {
+            Some((low, i64::MAX)) => format!("a whole number from {low}"),
+            Some((low, high)) => format!("a whole number from {low} to {high}"),
+            None => "a whole number".to_owned(),
+        };
+        Err(Error::at(
+            &node.span,
+            format!("{} must be {wanted}, found {}", path(), node_text(node)),
+        ))
+    }
+}
+
+/// The nodes at `keys` below a service (`*`: each list item), with their paths.
+fn found_at<'a>(service: &'a Map, keys: &[&str]) -> Vec<(&'a Node, String)> {
+    let mut found = Vec::new();
+    if let Some((first, rest)) = keys.split_first()
+        && let Some(node) = service.get(first)
+    {
+        collect_at(node, rest, (*first).to_owned(), &mut found);
+    }
+    found
+}
+
+/// The nodes at `keys` below `node` (`*`: each list item), with their dotted paths.
+fn collect_at<'a>(
+    node: &'a Node,
+    keys: &[&str],
+    path: String,
+    found: &mut Vec<(&'a Node, String)>,
+) {
+    let Some((first, rest)) = keys.split_first() else {
+        found.push((node, path));
+        return;
+    };
+    if *first == "*" {
+        for (at, item) in node.as_seq().unwrap_or_default().iter().enumerate() {
+            collect_at(item, rest, format!("{path}[{at}]"), found);
+        }
+    } else if let Some(child) = node.as_map().and_then(|m| m.get(first)) {
+        collect_at(child, rest, format!("{path}.{first}"), found);
+    }
+}
+
+/// A scalar as the user wrote it, for an error.
+fn node_text(node: &Node) -> String {
+    match &node.value {
+        Value::Str(text) => format!("{text:?}"),
+        _ => node.scalar_text().unwrap_or_else(|| node.kind().to_owned()),
+    }
 }
 
 /// What Compose checks as consistency rather than schema: a watch rule that copies
@@ -316,7 +484,13 @@ fn check_consistent(path: &str, service: &Map) -> Result<()> {
         .into_iter()
         .chain(replicas)
     {
-        if matches!(count.value, Value::Int(n) if n < 0) {
+        let negative = match &count.value {
+            Value::Int(n) => *n < 0,
+            // Compose casts text here first: `scale: "-1"` is -1.
+            Value::Str(text) => wharf_model::go_number::parse_int(text).is_some_and(|n| n < 0),
+            _ => false,
+        };
+        if negative {
             return Err(Error::at(
                 &count.span,
                 format!("{path}.{name} must be greater than or equal to 0"),
@@ -546,34 +720,29 @@ fn is_resource_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// Docker's pattern for container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+/// Compose's pattern for container names, `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, which its
+/// schema matches anywhere in the name (the pattern is not anchored): a letter or digit
+/// followed by one more name character, somewhere.
 fn is_container_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && !chars.as_str().is_empty()
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    name.as_bytes().windows(2).any(|pair| {
+        pair[0].is_ascii_alphanumeric()
+            && (pair[1].is_ascii_alphanumeric() || matches!(pair[1], b'_' | b'.' | b'-'))
+    })
 }
 
-/// `every_` followed by one or more `<digits><unit>` groups, as in Compose's pattern.
+/// Compose's pull-policy pattern, matched anywhere in the text as its schema does: one
+/// of the policies, or `every_` followed by `<digits><unit>`.
 fn is_pull_policy(text: &str) -> bool {
-    if PULL_POLICIES.contains(&text) {
-        return true;
-    }
-    let Some(mut rest) = text.strip_prefix("every_") else {
-        return false;
-    };
-    if rest.is_empty() {
-        return false;
-    }
-    while !rest.is_empty() {
-        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        let unit = rest[digits..].chars().next();
-        if digits == 0 || !matches!(unit, Some('w' | 'd' | 'h' | 'm' | 's')) {
-            return false;
-        }
-        rest = &rest[digits + 1..];
-    }
-    true
+    PULL_POLICIES.iter().any(|policy| text.contains(policy))
+        || text.match_indices("every_").any(|(at, prefix)| {
+            let rest = &text[at + prefix.len()..];
+            let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            digits > 0
+                && matches!(
+                    rest.as_bytes().get(digits),
+                    Some(b'w' | b'd' | b'h' | b'm' | b's')
+                )
+        })
 }
 
 #[cfg(test)]
@@ -589,6 +758,9 @@ mod tests {
         assert!(!is_pull_policy("every_h"));
         assert!(!is_pull_policy("every_12x"));
         assert!(!is_pull_policy("sometimes"));
+        // Compose's schema matches its pattern anywhere in the text.
+        assert!(is_pull_policy("xalwaysx"));
+        assert!(is_pull_policy("x_every_5m_x"));
     }
 
     #[test]
@@ -602,7 +774,10 @@ mod tests {
     fn container_names() {
         assert!(is_container_name("db-1.x_y"));
         assert!(!is_container_name("x"));
-        assert!(!is_container_name("-db"));
         assert!(!is_container_name("a b"));
+        assert!(!is_container_name("-"));
+        // Compose's schema matches its pattern anywhere in the name.
+        assert!(is_container_name("-db"));
+        assert!(is_container_name("a b1"));
     }
 }

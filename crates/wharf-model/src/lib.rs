@@ -12,6 +12,7 @@ mod device_request;
 mod duration;
 mod extensions;
 mod file_object;
+pub mod go_number;
 mod healthcheck;
 mod hook;
 mod hosts;

@@ -260,10 +260,9 @@ impl<'de> Deserialize<'de> for Cpus {
                 f.write_str("a number of CPUs such as 0.5")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Cpus, E> {
-                v.trim()
-                    .parse()
-                    .map(Cpus)
-                    .map_err(|_| E::custom(format!("invalid number of CPUs {v:?}")))
+                crate::go_number::parse_float(v)
+                    .map(|cpus| Cpus(cpus as f32))
+                    .ok_or_else(|| E::custom(format!("invalid number of CPUs {v:?}")))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Cpus, E> {
                 Ok(Cpus(v as f32))

@@ -60,13 +60,13 @@ impl<'de> Deserialize<'de> for UnitBytes {
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<UnitBytes, E> {
                 Ok(UnitBytes(v))
             }
+            // Compose's size reads a Go `int` or text and leaves anything else at zero:
+            // a float (`1e9`, `512.0`) or an integer past int64 is dropped, not read.
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<UnitBytes, E> {
-                i64::try_from(v)
-                    .map(UnitBytes)
-                    .map_err(|_| E::custom("size too large"))
+                Ok(UnitBytes(i64::try_from(v).unwrap_or(0)))
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<UnitBytes, E> {
-                Ok(UnitBytes(v as i64))
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<UnitBytes, E> {
+                Ok(UnitBytes(0))
             }
         }
         deserializer.deserialize_any(BytesVisitor)
