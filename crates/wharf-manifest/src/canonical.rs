@@ -56,9 +56,8 @@ fn canonicalize_service(name: &str, service: &mut Node, form: Form) -> Result<()
     let Some(map) = service.as_map_mut() else {
         return Ok(());
     };
-    // Each file's numbers as Compose validates them: interpolated and cast, not yet
-    // rewritten to text.
-    schema::whole_numbers(name, map)?;
+    // Each file as Compose validates it: interpolated and cast, not yet rewritten.
+    schema::service_in_file(name, map)?;
     if let Some(build) = map.get_mut("build") {
         if let Some(context) = build.as_str() {
             let span = build.span.clone();
@@ -619,6 +618,16 @@ fn ports(map: &mut Map, interpolated: bool) -> Result<()> {
             Value::Map(_) => {
                 let mut item = item;
                 if let Some(port) = item.as_map_mut() {
+                    if let Some(ip) = port.get("host_ip")
+                        && let Some(text) = ip.as_str()
+                        && text.parse::<std::net::IpAddr>().is_err()
+                    {
+                        return Err(Error::at(
+                            &ip.span,
+                            format!("invalid port host_ip {text:?}: not an IP address"),
+                        )
+                        .with_help("write an address such as 127.0.0.1 or ::1"));
+                    }
                     if let Some(published) = port.get_mut("published")
                         && let Some(text) = published.scalar_text()
                     {

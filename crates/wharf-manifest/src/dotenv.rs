@@ -1,8 +1,9 @@
 //! `.env` and `env_file` parsing with Compose's rules (not the dotenv crate's).
 //!
 //! `KEY=value` or `KEY: value`, an optional `export ` prefix, `#` comments (inline only
-//! after whitespace in unquoted values), single quotes literal, double quotes with
-//! escapes (`\n`, `\r`, `\t`, `\\`, `\"`, `\$`), quoted values spanning lines, `${VAR}`
+//! after whitespace in unquoted values), single quotes literal but for `\'`, double
+//! quotes with escapes (`\n`, `\r`, `\t`, `\a`, `\b`, `\f`, `\v`, `\\`, `\"`, `\$`),
+//! quoted values spanning lines, `${VAR}`
 //! substitution in unquoted and double-quoted values, and a bare `KEY` inheriting from
 //! the shell (left unset when the shell does not have it).
 
@@ -169,7 +170,8 @@ impl Parser<'_> {
         // another `KEY=value` (`A='x' B=2` sets both; `A='it''s'` is an error).
         self.pos = end + 1;
         if quote == '\'' {
-            return Ok(body.to_owned());
+            // The one escape a single-quoted value has: its own quote.
+            return Ok(body.replace("\\'", "'"));
         }
         let template = unescape_double_quoted(body);
         self.expand(&template, shell, open)
@@ -203,7 +205,8 @@ fn inline_comment_start(line: &str) -> Option<usize> {
     (1..bytes.len()).find(|&i| bytes[i] == b'#' && matches!(bytes[i - 1], b' ' | b'\t'))
 }
 
-/// Resolves backslash escapes; `\$` becomes `$$` so substitution keeps it literal.
+/// Resolves backslash escapes as Compose does (Go's single-letter ones, `\\` and `\"`;
+/// any other stays as written); `\$` becomes `$$` so substitution keeps it literal.
 fn unescape_double_quoted(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
     let mut chars = body.chars();
@@ -216,6 +219,10 @@ fn unescape_double_quoted(body: &str) -> String {
             Some('n') => out.push('\n'),
             Some('r') => out.push('\r'),
             Some('t') => out.push('\t'),
+            Some('a') => out.push('\u{7}'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('v') => out.push('\u{b}'),
             Some(literal @ ('\\' | '"')) => out.push(literal),
             Some('$') => out.push_str("$$"),
             Some(other) => {

@@ -243,6 +243,10 @@ fn read_env_files(service: &mut Service, env: &Environment, project_dir: &Path) 
     }
     let mut from_files = SmallMap::new();
     for env_file in &service.env_file {
+        // An empty path names no file: one that may be missing is skipped, as in Compose.
+        if env_file.path.is_empty() && !env_file.required {
+            continue;
+        }
         let path = project_dir.join(&env_file.path);
         // Checked as the file is read, as Compose does (not when env files are kept).
         if !matches!(env_file.format.as_str(), "" | "raw") {
@@ -569,6 +573,23 @@ fn check_references(project: &Project, spans: &ServiceSpans) -> Result<()> {
                 &span,
                 format!("service {other:?} not found for network_mode 'service:{other}'"),
             ));
+        }
+        // A build context that is another service's image needs that service built.
+        let contexts = service.build.iter().flat_map(|b| &b.additional_contexts);
+        for (context, value) in contexts {
+            let Some(other) = value.strip_prefix("service:") else {
+                continue;
+            };
+            let problem = match project.services.get(other) {
+                None => "unknown",
+                Some(other) if other.build.is_none() => "non-buildable",
+                Some(_) => continue,
+            };
+            return Err(Error::at(
+                &span,
+                format!("service {name:?} declares {problem} service {other:?} as additional context {context}"),
+            )
+            .with_help("name a service of the project that has a `build` section"));
         }
         for network in service.networks.keys() {
             if !project.networks.contains_key(network) {

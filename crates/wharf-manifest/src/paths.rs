@@ -108,8 +108,12 @@ fn visit_service_paths(service: &mut Node, f: &mut dyn FnMut(&mut Node)) {
         return;
     };
     if let Some(build) = map.get_mut("build").and_then(Node::as_map_mut) {
+        // An empty context, additional context or env file stays empty, as Compose
+        // leaves it (a bind mount's empty source is the directory, below).
         if let Some(context) = build.get_mut("context")
-            && context.as_str().is_some_and(|c| !is_remote(c))
+            && context
+                .as_str()
+                .is_some_and(|c| !c.is_empty() && !is_remote(c))
         {
             f(context);
         }
@@ -120,10 +124,9 @@ fn visit_service_paths(service: &mut Node, f: &mut dyn FnMut(&mut Node)) {
             .and_then(Node::as_map_mut)
         {
             for (_, context) in contexts.iter_mut() {
-                if context
-                    .as_str()
-                    .is_some_and(|c| !c.contains("://") && !c.starts_with("service:"))
-                {
+                if context.as_str().is_some_and(|c| {
+                    !c.is_empty() && !c.contains("://") && !c.starts_with("service:")
+                }) {
                     f(context);
                 }
             }
@@ -131,7 +134,11 @@ fn visit_service_paths(service: &mut Node, f: &mut dyn FnMut(&mut Node)) {
     }
     if let Some(Value::Seq(files)) = map.get_mut("env_file").map(|n| &mut n.value) {
         for file in files {
-            if let Some(path) = file.as_map_mut().and_then(|m| m.get_mut("path")) {
+            if let Some(path) = file
+                .as_map_mut()
+                .and_then(|m| m.get_mut("path"))
+                .filter(|p| p.as_str() != Some(""))
+            {
                 f(path);
             }
         }

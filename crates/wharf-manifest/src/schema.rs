@@ -13,6 +13,7 @@ const DEPENDENCY_CONDITIONS: &[&str] = &[
 ];
 const MOUNT_TYPES: &[&str] = &["bind", "volume", "tmpfs", "cluster", "npipe", "image"];
 const CGROUP_MODES: &[&str] = &["host", "private"];
+const UPDATE_ORDERS: &[&str] = &["start-first", "stop-first"];
 const WATCH_ACTIONS: &[&str] = &["rebuild", "sync", "restart", "sync+restart", "sync+exec"];
 const PULL_POLICIES: &[&str] = &[
     "always",
@@ -262,9 +263,96 @@ fn check_service(path: &str, service: &Map, options: &LoadOptions) -> Result<()>
     Ok(())
 }
 
-/// Refuses a fraction, or a number out of bounds, where Compose's schema wants a whole
-/// number. Checked on each file, as Compose validates each.
-pub fn whole_numbers(service: &str, map: &Map) -> Result<()> {
+/// What Compose's schema refuses in a service as one file writes it (Compose validates
+/// each file before they merge): a fraction or a number out of bounds where a whole
+/// number goes, and attributes of the wrong kind that the canonical form would hide.
+pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
+    let path = |at: &str| format!("services.{service}.{at}");
+    for key in ["storage_opt", "credential_spec"] {
+        if let Some(node) = map.get(key)
+            && node.as_map().is_none()
+        {
+            return Err(Error::at(
+                &node.span,
+                format!("{} must be a mapping, found {}", path(key), node.kind()),
+            ));
+        }
+    }
+    let build = map.get("build").and_then(Node::as_map);
+    for (hosts, at) in [
+        (map.get("extra_hosts"), path("extra_hosts")),
+        (
+            build.and_then(|b| b.get("extra_hosts")),
+            path("build.extra_hosts"),
+        ),
+    ] {
+        let items = hosts.and_then(Node::as_seq).unwrap_or_default();
+        if let Some(twice) = items.iter().enumerate().find_map(|(i, item)| {
+            let text = item.scalar_text()?;
+            items[..i]
+                .iter()
+                .any(|earlier| earlier.scalar_text().as_ref() == Some(&text))
+                .then_some((item, text))
+        }) {
+            return Err(
+                Error::at(&twice.0.span, format!("{at} lists {:?} twice", twice.1))
+                    .with_help("list each host once"),
+            );
+        }
+    }
+    for (i, device) in map
+        .get("devices")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        if device.as_map().is_some_and(|d| !d.contains("target")) {
+            return Err(Error::at(
+                &device.span,
+                format!(
+                    "{} is missing a mount target",
+                    path(&format!("devices[{i}]"))
+                ),
+            )
+            .with_help("name the path inside the container: target: /dev/sda"));
+        }
+    }
+    for key in ["provenance", "sbom"] {
+        if let Some(node) = build.and_then(|b| b.get(key))
+            && !matches!(node.value, Value::Bool(_) | Value::Str(_))
+        {
+            return Err(Error::at(
+                &node.span,
+                format!(
+                    "{} must be a boolean or a string, found {}",
+                    path(&format!("build.{key}")),
+                    node_text(node)
+                ),
+            ));
+        }
+    }
+    for section in ["update_config", "rollback_config"] {
+        if let Some(order) = nested(map, &["deploy", section, "order"]) {
+            one_of(
+                &path(&format!("deploy.{section}.order")),
+                order,
+                UPDATE_ORDERS,
+            )?;
+        }
+    }
+    if let Some(file) = map.get("extends").and_then(|e| nested_in(e, &["file"]))
+        && file.as_str().is_none()
+    {
+        return Err(Error::at(
+            &file.span,
+            format!(
+                "{} must be a string, found {}",
+                path("extends.file"),
+                node_text(file)
+            ),
+        ));
+    }
     for attribute in WHOLE_NUMBERS {
         for (node, at) in found_at(map, attribute.path) {
             attribute.check(|| format!("services.{service}.{at}"), node)?;

@@ -14,7 +14,12 @@ pub fn parse_port(spec: &str) -> Result<Vec<PortSpec>, String> {
     let invalid = || {
         format!("invalid port {spec:?}: expected [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]")
     };
-    let (rest, protocol) = match spec.rsplit_once('/') {
+    // As Docker splits it: the protocol after the first `/` (none, or an empty one, is
+    // tcp), then the container port after the last `:`, the host port before it, and
+    // the host address is all that comes before those (`::1:8080:80`, `[::1]:8080:80`).
+    let (rest, protocol) = match spec.split_once('/') {
+        None => (spec, "tcp".to_owned()),
+        Some((rest, "")) => (rest, "tcp".to_owned()),
         Some((rest, proto))
             if ["tcp", "udp", "sctp"].contains(&proto.to_ascii_lowercase().as_str()) =>
         {
@@ -25,32 +30,22 @@ pub fn parse_port(spec: &str) -> Result<Vec<PortSpec>, String> {
                 "invalid port {spec:?}: unknown protocol {proto:?} (tcp, udp or sctp)"
             ));
         }
-        None => (spec, "tcp".to_owned()),
     };
-    // An IPv6 host address is bracketed: [::1]:8080:80.
-    let (host_ip, rest) = if let Some(after) = rest.strip_prefix('[') {
-        let (ip, after) = after.split_once(']').ok_or_else(invalid)?;
-        (ip.to_owned(), after.strip_prefix(':').ok_or_else(invalid)?)
-    } else {
-        let parts: Vec<&str> = rest.split(':').collect();
-        match parts.len() {
-            1 | 2 => (String::new(), rest),
-            3 => (
-                parts[0].to_owned(),
-                rest.split_once(':').map_or(rest, |(_, r)| r),
-            ),
-            _ => return Err(invalid()),
-        }
+    let (host, container) = rest.rsplit_once(':').unwrap_or(("", rest));
+    let (host_ip, published) = match host.rsplit_once(':') {
+        Some((ip, published)) => (ip.trim_matches(['[', ']']).to_owned(), published),
+        None => (String::new(), host),
     };
     if !host_ip.is_empty() && host_ip.parse::<std::net::IpAddr>().is_err() {
+        let hint = if rest.contains('[') || host_ip.contains(':') {
+            " (an IPv6 address takes both ports after it: [::1]:8080:80)"
+        } else {
+            ""
+        };
         return Err(format!(
-            "invalid port {spec:?}: invalid IP address {host_ip}"
+            "invalid port {spec:?}: invalid IP address {host_ip:?}{hint}"
         ));
     }
-    let (published, container) = match rest.split_once(':') {
-        Some((published, container)) => (published, container),
-        None => ("", rest),
-    };
     let range = |text: &str| {
         parse_range(text).ok_or_else(|| match out_of_range(text) {
             Some(port) => format!("invalid port {spec:?}: {port} is out of range (1-65535)"),
@@ -58,6 +53,9 @@ pub fn parse_port(spec: &str) -> Result<Vec<PortSpec>, String> {
         })
     };
     let (target_start, target_end) = range(container)?;
+    if target_start == 0 {
+        return Err(format!("invalid port {spec:?}: missing a target port"));
+    }
     let published_range = if published.is_empty() {
         None
     } else {
@@ -258,9 +256,30 @@ mod tests {
 
     #[test]
     fn bad_ports_are_rejected() {
-        for bad in ["", "abc", "1:2:3:4", "70000", "80/", "9000-9002:80-81"] {
+        for bad in [
+            "",
+            "abc",
+            "1:2:3:4",
+            "70000",
+            "9000-9002:80-81",
+            "0",
+            "[::1]:80",
+            "80/tcp/x",
+        ] {
             assert!(parse_port(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ports_split_as_docker_splits_them() {
+        // The address is all before the host port, bracketed or not; an empty protocol
+        // is tcp.
+        assert_eq!(
+            parse_port("::1:8080:80").unwrap(),
+            [port("::1", 80, "8080", "tcp")]
+        );
+        assert_eq!(parse_port("80/").unwrap(), [port("", 80, "", "tcp")]);
+        assert_eq!(parse_port(":80:80").unwrap(), [port("", 80, "80", "tcp")]);
     }
 
     #[test]
