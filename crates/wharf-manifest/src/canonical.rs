@@ -71,6 +71,7 @@ fn canonicalize_service(name: &str, service: &mut Node, form: Form) -> Result<()
             // `tags`, `platforms`, `cache_from` and `cache_to` stay lists: Compose
             // refuses one written as a string.
             string_to_list(build_map, &["no_cache_filter"]);
+            ssh_keys(build_map)?;
             file_references(build_map, "secrets");
             for key in ["provenance", "sbom"] {
                 if let Some(attestation) = build_map.get_mut(key)
@@ -467,6 +468,38 @@ fn string_to_list(map: &mut Map, keys: &[&str]) {
             node.value = Value::Seq(vec![item]);
         }
     }
+}
+
+/// Build ssh keys as a list of `default` or `ID=PATH`. A mapping's `{ID: PATH}` is
+/// `ID=PATH` and its `{ID: null}` the bare id; in a list, a bare id other than
+/// `default` is refused, as Compose refuses it.
+fn ssh_keys(build: &mut Map) -> Result<()> {
+    let Some(ssh) = build.get_mut("ssh") else {
+        return Ok(());
+    };
+    for key in ssh.as_seq().unwrap_or_default() {
+        if let Some(text) = key.as_str()
+            && !text.contains('=')
+            && text != "default"
+        {
+            return Err(Error::at(&key.span, format!("invalid ssh key {text:?}"))
+                .with_help("write `default` for your agent, or ID=PATH for a key file"));
+        }
+    }
+    if let Value::Map(keys) = &ssh.value {
+        let items = keys
+            .iter()
+            .map(|(id, path)| {
+                let text = match path.scalar_text() {
+                    Some(path) => format!("{}={path}", id.name),
+                    None => id.name.clone(),
+                };
+                Node::str(text, id.span.clone())
+            })
+            .collect();
+        ssh.value = Value::Seq(items);
+    }
+    Ok(())
 }
 
 /// `["host:1.2.3.4", "host=5.6.7.8"]` or `{host: ip | [ips]}` → `{host: [ips]}`.

@@ -117,6 +117,18 @@ fn visit_service_paths(service: &mut Node, f: &mut dyn FnMut(&mut Node)) {
         {
             f(context);
         }
+        // An ssh key's file (`ID=PATH`); `default` alone is the agent's socket.
+        if let Some(Value::Seq(keys)) = build.get_mut("ssh").map(|n| &mut n.value) {
+            for key in keys {
+                let Some((id, path)) = key.as_str().and_then(|k| k.split_once('=')) else {
+                    continue;
+                };
+                let id = id.to_owned();
+                let mut path = Node::str(path, key.span.clone());
+                f(&mut path);
+                key.value = Value::Str(format!("{id}={}", path.as_str().unwrap_or_default()));
+            }
+        }
         // Compose takes every additional context without a URL scheme for a path, but
         // another service's image (`service:x`).
         if let Some(contexts) = build
