@@ -62,7 +62,7 @@ pub async fn run(
     let copied_until = if fresh {
         None
     } else {
-        shared.last_log_ms(&key)
+        shared.last_output_ms(&key)
     };
     // One found running (Compose started it, or wharfd before a restart) is followed
     // as it runs, and said so.

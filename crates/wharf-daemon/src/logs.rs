@@ -19,8 +19,9 @@ pub struct LogBook {
     dir: PathBuf,
     rotate_bytes: u64,
     files: Mutex<HashMap<String, File>>,
-    /// When each instance's newest line was written, as this daemon wrote or read it:
-    /// a file is read for it once, not at every start of the instance.
+    /// When each instance's newest line of its own output was written, as this daemon
+    /// wrote or read it (wharf's notes aside): a file is read for it once, not at every
+    /// start of the instance.
     newest: Mutex<HashMap<(String, u32), u64>>,
     live: broadcast::Sender<LogLine>,
     /// Set when the project goes down: followers stop, as `docker compose logs -f` does.
@@ -80,8 +81,10 @@ impl LogBook {
             append(file, &line);
         }
         drop(files);
-        self.newest_lines()
-            .insert((line.service.clone(), line.replica), line.time_ms);
+        if line.stream != LogStream::Wharf {
+            self.newest_lines()
+                .insert((line.service.clone(), line.replica), line.time_ms);
+        }
         let _ = self.live.send(line);
     }
 
@@ -152,8 +155,10 @@ impl LogBook {
         lines
     }
 
-    /// When the newest stored line of `service`'s replica `replica` was written.
-    pub fn last_line_ms(&self, service: &str, replica: u32) -> Option<u64> {
+    /// When the newest stored line of what `service`'s replica `replica` said was
+    /// written: what it said after then is not in the book yet. wharf's own notes do
+    /// not count (a successor daemon's note comes before it copies what was missed).
+    pub fn last_output_ms(&self, service: &str, replica: u32) -> Option<u64> {
         let key = (service.to_owned(), replica);
         if let Some(newest) = self.newest_lines().get(&key) {
             return Some(*newest);
@@ -162,7 +167,7 @@ impl LogBook {
         let stored = [path.clone(), rotated(&path)].iter().find_map(|file| {
             let mut last = None;
             for_each_stored(file, |line| {
-                if line.replica == replica {
+                if line.replica == replica && line.stream != LogStream::Wharf {
                     last = Some(line.time_ms);
                 }
             });
@@ -348,5 +353,23 @@ mod tests {
         LogBook::new(dir.path().to_owned()).write(line("web", 1, "kept"));
         let again = LogBook::new(dir.path().to_owned());
         assert_eq!(again.read(&[], None, None)[0].line, "kept");
+    }
+
+    /// A successor daemon notes why a service comes back before it copies what the
+    /// container said meanwhile: the note must not hide those lines.
+    #[test]
+    fn the_last_output_is_the_services_own_not_wharfs_notes() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = LogBook::new(dir.path().to_owned());
+        book.write(line("web", 5, "said"));
+        book.write(LogLine {
+            stream: LogStream::Wharf,
+            ..line("web", 9, "the previous wharfd ended")
+        });
+        assert_eq!(book.last_output_ms("web", 1), Some(5));
+        // Read back from the file by a new daemon's book, too.
+        let again = LogBook::new(dir.path().to_owned());
+        assert_eq!(again.last_output_ms("web", 1), Some(5));
+        assert_eq!(again.last_output_ms("db", 1), None);
     }
 }

@@ -421,10 +421,10 @@ impl Shared {
         }
     }
 
-    /// When the newest line the instance's log holds was written.
-    pub fn last_log_ms(&self, key: &InstanceKey) -> Option<u64> {
+    /// When the newest line of the instance's own output in its log was written.
+    pub fn last_output_ms(&self, key: &InstanceKey) -> Option<u64> {
         self.logs_of(&key.project)?
-            .last_line_ms(&key.service, key.replica)
+            .last_output_ms(&key.service, key.replica)
     }
 
     fn logs_of(&self, project: &str) -> Option<Arc<LogBook>> {

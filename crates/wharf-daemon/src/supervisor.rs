@@ -77,16 +77,26 @@ impl Supervisor {
             if back.is_empty() {
                 continue;
             }
-            // The logs say why each service starts again.
+            // The logs say why each service starts again; a container the engine kept
+            // running is followed, not started.
             if let Ok(logs) = self.logs(&name) {
                 for service in &back {
+                    let contained = desired
+                        .spec
+                        .services
+                        .get(service)
+                        .is_some_and(|s| s.container.is_some());
+                    let line = if contained {
+                        "the previous wharfd ended; its successor takes the service over"
+                    } else {
+                        "the previous wharfd ended; its successor brings the service back"
+                    };
                     logs.write(LogLine {
                         service: service.clone(),
                         replica: 1,
                         stream: LogStream::Wharf,
                         time_ms: now_ms(),
-                        line: "the previous wharfd ended; its successor brings the service back"
-                            .to_owned(),
+                        line: line.to_owned(),
                     });
                 }
             }

@@ -1216,10 +1216,13 @@ impl LogTime {
         wharf_api::rfc3339_ms(&format!("{}Z", self.0))
     }
 
-    /// The moment `ms` milliseconds after the epoch: what came before it was not this
-    /// follower's to copy.
+    /// The last moment of the millisecond `ms` after the epoch: what came before it
+    /// was this follower's already, and a line the log book holds at that millisecond
+    /// (it keeps milliseconds, the engine nanoseconds) is not copied twice.
     pub fn at_ms(ms: u64) -> Self {
-        Self::parse(&wharf_api::utc_text(ms))
+        let start = Self::parse(&wharf_api::utc_text(ms)).0;
+        let millisecond = start.len().saturating_sub(6);
+        Self(format!("{}999999", &start[..millisecond]))
     }
 }
 
@@ -1255,8 +1258,12 @@ mod tests {
             LogTime::parse("2026-11-21T22:20:45.5Z").unix_seconds(),
             Some(1_795_299_645)
         );
-        // A moment in milliseconds sorts among the engine's nanosecond stamps.
+        // A moment in milliseconds sorts among the engine's nanosecond stamps, after
+        // every stamp of its own millisecond.
         let now = LogTime::at_ms(1_795_299_645_400);
         assert!(b < now && now < a);
+        assert!(LogTime::parse("2026-11-21T22:20:45.400999Z") < now);
+        assert!(LogTime::parse("2026-11-21T22:20:45.401Z") > now);
+        assert_eq!(now.ms(), Some(1_795_299_645_400));
     }
 }

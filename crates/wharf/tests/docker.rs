@@ -589,6 +589,60 @@ services:
     stack.ok(&["down", "-t", "0"]);
 }
 
+/// What a container says while no wharfd runs is copied into its log by the next one,
+/// each line once: the successor's note about taking the service over comes first but
+/// must not hide those lines.
+#[test]
+fn what_a_container_said_while_no_daemon_ran_reaches_its_log_once() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfgap
+services:
+  ticker:
+    image: {IMAGE}
+    command: ["sh", "-c", "i=0; while true; do i=$$((i+1)); echo tick $$i; sleep 0.2; done"]
+    stop_grace_period: 1s
+"#
+    ));
+    stack.ok(&["up", "-d", "--wait", "--backend", "docker"]);
+    let ticks = || -> Vec<u64> {
+        stack
+            .ok(&["logs", "--no-log-prefix", "ticker"])
+            .lines()
+            .filter_map(|l| l.strip_prefix("tick ")?.trim().parse().ok())
+            .collect()
+    };
+    eventually("the first ticks", Duration::from_secs(10), || {
+        ticks().len() >= 3
+    });
+    support::kill(stack.daemon_pid());
+    // Ticks said with no daemon to copy them.
+    std::thread::sleep(Duration::from_millis(1500));
+    let last_unheard = ticks_said_so_far("wharfgap-ticker-1");
+    eventually("the ticks said meanwhile", Duration::from_secs(10), || {
+        ticks().last().is_some_and(|&t| t > last_unheard)
+    });
+    let copied = ticks();
+    let expected: Vec<u64> = (1..=*copied.last().unwrap()).collect();
+    assert_eq!(copied, expected, "a tick missing or copied twice");
+    stack.ok(&["down", "-t", "0"]);
+}
+
+/// The highest tick the engine's own log of `container` holds.
+fn ticks_said_so_far(container: &str) -> u64 {
+    let out = Command::new("docker")
+        .args(["logs", container])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("tick ")?.trim().parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
 #[test]
 fn each_tool_takes_down_what_the_other_started() {
     if !engine_ready() {
