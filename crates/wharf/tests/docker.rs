@@ -503,8 +503,10 @@ volumes:
     );
     // Nor does it keep its data unsaid: the process's volume is another place.
     assert!(
-        said.contains("db now runs as a process: its volumes (dbdata) are directories in ")
-            && said.contains("that stays in the engine's volumes wharfmoved_dbdata"),
+        said.contains("db now runs as a process: its volumes (dbdata) are the directories ")
+            && said.contains("/volumes/dbdata, not the data it had")
+            && said.contains("that stays in the engine's volumes wharfmoved_dbdata, untouched")
+            && said.contains("`--backend docker`"),
         "{said}"
     );
     assert!(

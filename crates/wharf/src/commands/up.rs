@@ -694,18 +694,25 @@ fn moved_data(
                         .map_or_else(|| (*v).to_owned(), |v| v.name.clone())
                 })
                 .collect();
-            let directories = format!("directories in {}", volumes_dir.display());
+            let directories = named
+                .iter()
+                .map(|v| volumes_dir.join(v).display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let directories = format!("the directories {directories}");
             let engine = format!("the engine's volumes {}", engine_names.join(", "));
-            let (now, before, kept) = if containers.contains(&change.service) {
-                ("a container", engine, directories)
+            let (now, before, kept, back) = if containers.contains(&change.service) {
+                ("a container", engine, directories, "process")
             } else {
-                ("a process", directories, engine)
+                ("a process", directories, engine, "docker")
             };
             Some(format!(
-                "{} now runs as {now}: its volumes ({}) are {before}, not the data it had; \
-                 that stays in {kept}",
-                change.service,
-                named.join(", ")
+                "{service} now runs as {now}: its volumes ({}) are {before}, not the data it \
+                 had; that stays in {kept}, untouched (`--backend {back}`, or `x-wharf.backend: \
+                 {back}` on {service}, runs it there again; a database carries over with \
+                 `wharf db dump` there and `wharf db load` here)",
+                named.join(", "),
+                service = change.service,
             ))
         })
         .collect()
