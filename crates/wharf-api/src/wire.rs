@@ -108,6 +108,10 @@ pub struct ServiceChange {
     pub service: String,
     pub action: ChangeAction,
     pub reason: String,
+    /// Recreated on the other backend (a container now a process, or the reverse):
+    /// its named volumes are other places now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub moved_backend: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1559,6 +1559,8 @@ fn describe(change: wharf_plan::Change, outcome: &Outcome, forced: Option<&str>)
         running_before,
         found_running,
     } = outcome;
+    let moved_backend =
+        matches!(&change.reason, ChangeReason::Changed(fields) if fields.contains(&"backend"));
     let (action, reason) = match change.reason {
         ChangeReason::Added if found_running.contains(&change.service) => (
             ChangeAction::Keep,
@@ -1597,6 +1599,7 @@ fn describe(change: wharf_plan::Change, outcome: &Outcome, forced: Option<&str>)
         service: change.service,
         action,
         reason,
+        moved_backend,
     }
 }
 

@@ -672,7 +672,7 @@ fn moved_data(
     response
         .changes
         .iter()
-        .filter(|c| c.action == ChangeAction::Recreate && c.reason.starts_with("backend"))
+        .filter(|c| c.moved_backend)
         .filter_map(|change| {
             let service = loaded.project.services.get(&change.service)?;
             let named: Vec<&str> = service
