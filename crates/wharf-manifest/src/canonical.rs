@@ -210,6 +210,14 @@ fn canonicalize_service(name: &str, service: &mut Node, form: Form) -> Result<()
     file_references(map, "secrets");
     file_references(map, "configs");
     string_to_list(map, &["dns", "dns_search", "tmpfs", "label_file"]);
+    // An empty DNS server is no server: Compose leaves it out (and the key, if none is
+    // left).
+    if let Some(Value::Seq(servers)) = map.get_mut("dns").map(|d| &mut d.value) {
+        servers.retain(|server| server.as_str() != Some(""));
+        if servers.is_empty() {
+            map.remove("dns");
+        }
+    }
     if let Some(expose) = map.get_mut("expose").and_then(|e| match &mut e.value {
         Value::Seq(items) => Some(items),
         _ => None,
@@ -398,12 +406,15 @@ fn to_mapping(map: &mut Map, key: &str, keep_null: bool) -> Result<()> {
     match &node.value {
         Value::Seq(items) => {
             for item in items {
-                let Some(text) = item.scalar_text() else {
+                // Only text: Compose refuses `- 1` or `- true` in the list form.
+                let Value::Str(text) = &item.value else {
                     return Err(Error::at(
                         &item.span,
                         format!("{key} entries must be strings, found {}", item.kind()),
-                    ));
+                    )
+                    .with_help("quote it, as KEY=value"));
                 };
+                let text = text.clone();
                 let assigned = text.contains('=');
                 let (name, value) = match text.split_once('=') {
                     Some((name, value)) => (name.to_owned(), Node::str(value, item.span.clone())),
@@ -521,9 +532,19 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
             hosts.push((Key::new(name, span.clone()), list));
         }
     };
+    // An address is text: Compose's schema refuses `db: 1` or `- 1`.
+    let text_only = |entry: &Node, at: &str| match entry.value {
+        Value::Int(_) | Value::Uint(_) | Value::Float(_) | Value::Bool(_) => Err(Error::at(
+            &entry.span,
+            format!("extra_hosts{at} must be a string, found {}", entry.kind()),
+        )
+        .with_help("quote the address")),
+        _ => Ok(()),
+    };
     match &node.value {
         Value::Seq(items) => {
             for item in items {
+                text_only(item, "")?;
                 let text = item.scalar_text().unwrap_or_default();
                 let (name, ip) = text
                     .split_once('=')
@@ -552,6 +573,7 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
                 match &value.value {
                     Value::Seq(ips) => {
                         for ip in ips {
+                            text_only(ip, &format!(".{}", name.name))?;
                             add(
                                 name.name.clone(),
                                 Node::str(ip.scalar_text().unwrap_or_default(), ip.span.clone()),
@@ -562,7 +584,10 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
                     }
                     _ => add(
                         name.name.clone(),
-                        Node::str(value.scalar_text().unwrap_or_default(), value.span.clone()),
+                        {
+                            text_only(value, &format!(".{}", name.name))?;
+                            Node::str(value.scalar_text().unwrap_or_default(), value.span.clone())
+                        },
                         &name.span,
                         value.tag,
                     ),

@@ -85,6 +85,7 @@ pub fn normalize(
         }
         if defaults
             && service.network_mode.is_empty()
+            && !spans.empty_network_mode(name)
             && service.networks.is_empty()
             && service.provider.is_none()
         {

@@ -268,15 +268,18 @@ fn check_service(path: &str, service: &Map, options: &LoadOptions) -> Result<()>
 /// number goes, and attributes of the wrong kind that the canonical form would hide.
 pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
     let path = |at: &str| format!("services.{service}.{at}");
-    for key in ["storage_opt", "credential_spec"] {
-        if let Some(node) = map.get(key)
-            && node.as_map().is_none()
-        {
-            return Err(Error::at(
-                &node.span,
-                format!("{} must be a mapping, found {}", path(key), node.kind()),
-            ));
-        }
+    // The list form, which the canonical form would make a mapping, is refused.
+    if let Some(node) = map.get("storage_opt")
+        && node.as_map().is_none()
+    {
+        return Err(Error::at(
+            &node.span,
+            format!(
+                "{} must be a mapping, found {}",
+                path("storage_opt"),
+                node.kind()
+            ),
+        ));
     }
     let build = map.get("build").and_then(Node::as_map);
     for (hosts, at) in [
@@ -331,6 +334,19 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
                 ),
             ));
         }
+    }
+    if let Some(socket) = map.get("use_api_socket")
+        && !matches!(socket.value, Value::Bool(_))
+    {
+        return Err(Error::at(
+            &socket.span,
+            format!(
+                "{} must be a boolean, found {}",
+                path("use_api_socket"),
+                node_text(socket)
+            ),
+        )
+        .with_help("write it unquoted: use_api_socket: true"));
     }
     for section in ["update_config", "rollback_config"] {
         if let Some(order) = nested(map, &["deploy", section, "order"]) {

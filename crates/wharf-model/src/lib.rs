@@ -44,8 +44,8 @@ pub use network::{Ipam, IpamPool, Network, ServiceNetwork};
 pub use port::{Port, RAW_PORT_KEY};
 pub use project::Project;
 pub use service::{
-    Cpus, DependsOn, DeviceMapping, EnvFile, Extends, Logging, Provider, Service, ShellCommand,
-    Ulimit,
+    Cpus, CredentialSpec, DependsOn, DeviceMapping, EnvFile, Extends, Logging, Provider, Service,
+    ShellCommand, Ulimit,
 };
 pub use small_map::SmallMap;
 pub use unit_bytes::UnitBytes;

@@ -6,7 +6,6 @@ use std::fmt;
 use crate::hosts::HostsList;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::Value;
 
 use crate::skip::{is_false, is_zero};
 use crate::x_wharf::ServiceSettings;
@@ -71,7 +70,7 @@ pub struct Service {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub container_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub credential_spec: Option<Box<Value>>,
+    pub credential_spec: Option<Box<CredentialSpec>>,
     #[serde(skip_serializing_if = "SmallMap::is_empty")]
     pub depends_on: SmallMap<String, DependsOn>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -334,6 +333,20 @@ pub struct Extends {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub file: String,
     pub service: String,
+}
+
+/// A Windows container's managed service account, named one of three ways.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CredentialSpec {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub config: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub file: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub registry: String,
+    #[serde(rename = "#extensions", skip_serializing_if = "Extensions::is_empty")]
+    pub extensions: Extensions,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
