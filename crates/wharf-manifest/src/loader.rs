@@ -308,6 +308,9 @@ fn project_name(
         .iter()
         .flat_map(|(_, documents)| documents)
         .filter_map(|document| document.as_map()?.get("name"))
+        // Written empty (`name: ""`), it names nothing: the directory's name follows,
+        // as in Compose (one that interpolates to nothing is an error, as there).
+        .filter(|name| name.as_str() != Some(""))
         .next_back();
     if let Some(node) = written {
         let mut node = node.clone();
