@@ -109,9 +109,18 @@ fn write_map(out: &mut String, entries: &[(String, Yaml)], indent: usize, first_
         if !(first_inline && i == 0) {
             indent_line(out, indent);
         }
-        out.push_str(&yaml_scalar::flow(key));
-        out.push(':');
-        write_node(out, value, indent, false);
+        if is_simple_key(key) {
+            out.push_str(&yaml_scalar::flow(key));
+            out.push(':');
+            write_node(out, value, indent, false);
+        } else {
+            // yaml.v3's explicit form: `? key` on its own, then `: value`.
+            out.push_str("? ");
+            yaml_scalar::write_value(out, key, indent + 2);
+            indent_line(out, indent);
+            out.push(':');
+            write_node(out, value, indent, true);
+        }
     };
     if entries.windows(2).all(|pair| pair[0].0 < pair[1].0) {
         let mut sorted: Vec<&(String, Yaml)> = entries.iter().collect();
@@ -126,6 +135,12 @@ fn write_map(out: &mut String, entries: &[(String, Yaml)], indent: usize, first_
             .enumerate()
             .for_each(|(i, entry)| write(i, entry));
     }
+}
+
+/// Whether yaml.v3 writes `key` as a plain `key:` (else as `? key`): not over 128
+/// bytes, and on one line.
+fn is_simple_key(key: &str) -> bool {
+    key.len() <= 128 && !key.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'])
 }
 
 /// Starts a line `indent` spaces in.
