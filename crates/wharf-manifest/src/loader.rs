@@ -310,8 +310,7 @@ fn project_name(
         .filter_map(|document| document.as_map()?.get("name"))
         // Written empty (`name: ""`), it names nothing: the directory's name follows,
         // as in Compose (one that interpolates to nothing is an error, as there).
-        .filter(|name| name.as_str() != Some(""))
-        .next_back();
+        .rfind(|name| name.as_str() != Some(""));
     if let Some(node) = written {
         let mut node = node.clone();
         if options.interpolate {
