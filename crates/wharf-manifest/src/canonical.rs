@@ -254,6 +254,8 @@ fn canonicalize_service(name: &str, service: &mut Node, form: Form) -> Result<()
                         ));
                     }
                 };
+                // An empty target (`/dev/sda:`) is the source's path, as in Compose.
+                let target = if target.is_empty() { source } else { target };
                 let span = device.span.clone();
                 *device = map_node(
                     vec![
@@ -521,6 +523,10 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
     let mut hosts: Vec<(Key, Node)> = Vec::new();
     // `tag`: a `!reset` on the host's entry, which the merge must still see.
     let mut add = |name: String, ip: Node, span: &Span, tag: Option<NodeTag>| {
+        if name.is_empty() {
+            return Err(Error::at(span, "extra_hosts entry without a host name")
+                .with_help("write HOST=IP, as in db=10.0.0.2"));
+        }
         if let Some((_, list)) = hosts.iter_mut().find(|(k, _)| k.name == name) {
             if let Value::Seq(items) = &mut list.value {
                 items.push(ip);
@@ -531,6 +537,7 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
             list.tag = tag;
             hosts.push((Key::new(name, span.clone()), list));
         }
+        Ok(())
     };
     // An address is text: Compose's schema refuses `db: 1` or `- 1`.
     let text_only = |entry: &Node, at: &str| match entry.value {
@@ -565,7 +572,7 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
                     Node::str(ip, item.span.clone()),
                     &item.span,
                     None,
-                );
+                )?;
             }
         }
         Value::Map(entries) => {
@@ -579,7 +586,7 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
                                 Node::str(ip.scalar_text().unwrap_or_default(), ip.span.clone()),
                                 &name.span,
                                 value.tag,
-                            );
+                            )?;
                         }
                     }
                     _ => add(
@@ -590,7 +597,7 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
                         },
                         &name.span,
                         value.tag,
-                    ),
+                    )?,
                 }
             }
         }

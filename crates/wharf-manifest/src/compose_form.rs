@@ -97,13 +97,15 @@ fn drop_extensions(value: &mut Value) {
     }
 }
 
-/// Extension values print with sorted keys, as Go maps do.
+/// Extension values print with sorted keys, as Go maps do, and an empty list as
+/// `null`, as Compose's JSON has it.
 fn sort_keys(value: &mut Value) {
     match value {
         Value::Object(map) => {
             map.sort_keys();
             map.values_mut().for_each(sort_keys);
         }
+        Value::Array(items) if items.is_empty() => *value = Value::Null,
         Value::Array(items) => items.iter_mut().for_each(sort_keys),
         _ => {}
     }

@@ -94,7 +94,8 @@ impl Serialize for Top<'_> {
     }
 }
 
-/// An extension's value, its objects' keys sorted as Go's maps print them.
+/// An extension's value, its objects' keys sorted as Go's maps print them, and an
+/// empty list as `null`, as Compose's JSON has it (its YAML keeps `[]`).
 struct Sorted<'a>(&'a serde_json::Value);
 
 impl Serialize for Sorted<'_> {
@@ -109,6 +110,7 @@ impl Serialize for Sorted<'_> {
                 }
                 out.end()
             }
+            serde_json::Value::Array(items) if items.is_empty() => serializer.serialize_unit(),
             serde_json::Value::Array(items) => {
                 let mut out = serializer.serialize_seq(Some(items.len()))?;
                 for item in items {

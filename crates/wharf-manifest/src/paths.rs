@@ -220,6 +220,8 @@ pub fn resolve(path: &str, dir: &Path, home: Option<&str>) -> PathBuf {
         (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
             clean(&PathBuf::from(format!("{home}{rest}")))
         }
+        // Compose reads `~user/a` as `~/user/a`, not as another user's home.
+        (Some(rest), Some(home)) => clean(&PathBuf::from(format!("{home}/{rest}"))),
         _ if Path::new(path).is_absolute() || is_windows_absolute(path) => PathBuf::from(path),
         _ => clean(&dir.join(path)),
     }

@@ -68,7 +68,7 @@ pub fn parse_port(spec: &str) -> Result<Vec<PortSpec>, String> {
             None => String::new(),
             Some((start, end)) if end - start + 1 == count => (start + offset).to_string(),
             Some((start, end)) if count == 1 && start != end => format!("{start}-{end}"),
-            Some((start, end)) if start == end => start.to_string(),
+            Some((start, end)) if start == end && count == 1 => start.to_string(),
             Some(_) => {
                 return Err(format!(
                     "invalid port {spec:?}: host and container port ranges differ in size"
