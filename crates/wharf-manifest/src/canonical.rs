@@ -38,6 +38,7 @@ pub fn canonicalize(root: &mut Node, form: Form) -> Result<()> {
     for section in ["networks", "volumes", "secrets", "configs"] {
         if let Some(objects) = top.get_mut(section).and_then(Node::as_map_mut) {
             for (name, object) in objects.iter_mut() {
+                schema::object_in_file(section, &name.name, object)?;
                 if let Some(map) = object.as_map_mut() {
                     let path = || format!("{section}.{}.driver_opts", name.name);
                     schema::option_values(path, map.get("driver_opts"), false)?;

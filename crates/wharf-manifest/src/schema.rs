@@ -72,6 +72,96 @@ pub fn refuse_empty_attributes(top: &Map) -> Result<()> {
     Ok(())
 }
 
+/// Mappings below a service whose entries Compose's schema lets be null (`KEY:` in
+/// `environment` is a variable taken from the shell; `front:` under `networks` joins
+/// it with no settings); `*` is each item of a list.
+const NULLABLE_ENTRIES: &[&[&str]] = &[
+    &["environment"],
+    &["labels"],
+    &["annotations"],
+    &["sysctls"],
+    &["storage_opt"],
+    &["networks"],
+    &["build", "args"],
+    &["build", "labels"],
+    &["build", "ssh"],
+    &["deploy", "labels"],
+    &["logging", "options"],
+    &["post_start", "*", "environment"],
+    &["pre_stop", "*", "environment"],
+    &["develop", "watch", "*", "exec", "environment"],
+];
+
+/// Refuses a value left empty inside an attribute (`args:` whose entries are all
+/// commented out, `interval:`, a `- ` with nothing after it), as Compose's schema
+/// does, but where it lets an entry be null. `path` leads to `node`; `keys` are the
+/// keys from the service (or top-level object) down to it.
+fn refuse_nested_nulls(
+    node: &Node,
+    path: &str,
+    keys: &mut Vec<String>,
+    nullable: &[&[&str]],
+) -> Result<()> {
+    let entries_may_be_null = || {
+        nullable.iter().any(|pattern| {
+            pattern.len() == keys.len()
+                && pattern
+                    .iter()
+                    .zip(keys.iter())
+                    .all(|(want, key)| *want == "*" || want == key)
+        })
+    };
+    let empty = |node: &Node, at: String| {
+        Error::at(&node.span, format!("{at} has no value")).with_help(
+            "give it one, or remove the line (with its entries all commented out, it has none)",
+        )
+    };
+    match &node.value {
+        Value::Map(map) => {
+            let nullable_here = entries_may_be_null();
+            for (key, value) in map.iter() {
+                if key.name.starts_with("x-") || value.tag.is_some() {
+                    continue;
+                }
+                let at = format!("{path}.{}", key.name);
+                if value.is_null() && !nullable_here {
+                    return Err(empty(value, at));
+                }
+                keys.push(key.name.clone());
+                let checked = refuse_nested_nulls(value, &at, keys, nullable);
+                keys.pop();
+                checked?;
+            }
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let at = format!("{path}[{i}]");
+                if item.is_null() && item.tag.is_none() {
+                    return Err(empty(item, at));
+                }
+                keys.push("*".to_owned());
+                let checked = refuse_nested_nulls(item, &at, keys, nullable);
+                keys.pop();
+                checked?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Refuses an empty value inside a top-level network, volume, secret or config, as
+/// Compose's schema does (the object itself may be empty: `data:`).
+pub fn object_in_file(section: &str, name: &str, object: &Node) -> Result<()> {
+    let mut keys = Vec::new();
+    refuse_nested_nulls(
+        object,
+        &format!("{section}.{name}"),
+        &mut keys,
+        &[&["labels"]],
+    )
+}
+
 /// Refuses an unquoted date (`2001-12-14`) anywhere but in an extension: Go's YAML
 /// reads it as a time, which Compose's schema refuses where it wants text.
 pub fn refuse_dates(root: &Node) -> Result<()> {
@@ -268,6 +358,14 @@ fn check_service(path: &str, service: &Map, options: &LoadOptions) -> Result<()>
 /// number goes, and attributes of the wrong kind that the canonical form would hide.
 pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
     let path = |at: &str| format!("services.{service}.{at}");
+    // The attributes themselves are `refuse_empty_attributes`'; what is inside each
+    // is here.
+    for (key, value) in map.iter() {
+        if !key.name.starts_with("x-") {
+            let mut keys = vec![key.name.clone()];
+            refuse_nested_nulls(value, &path(&key.name), &mut keys, NULLABLE_ENTRIES)?;
+        }
+    }
     // The list form, which the canonical form would make a mapping, is refused.
     if let Some(node) = map.get("storage_opt")
         && node.as_map().is_none()
@@ -403,7 +501,7 @@ enum Cast {
 /// A service attribute Compose's schema types as an integer: a number with a fraction is
 /// refused there (elsewhere Go cuts it), as is one out of its bounds.
 struct WholeNumber {
-    /// Keys from the service down; `*` is each item of a list.
+    /// Keys from the service down; `*` is each item of a list or value of a mapping.
     path: &'static [&'static str],
     cast: Cast,
     bounds: Option<(i64, i64)>,
@@ -443,10 +541,26 @@ const WHOLE_NUMBERS: &[WholeNumber] = &[
     whole(&["blkio_config", "device_read_iops", "*", "rate"]),
     whole(&["blkio_config", "device_write_bps", "*", "rate"]),
     whole(&["blkio_config", "device_write_iops", "*", "rate"]),
+    whole(&["blkio_config", "weight"]),
+    whole(&["blkio_config", "weight_device", "*", "weight"]),
+    whole(&["ports", "*", "target"]),
+    whole(&["deploy", "replicas"]),
+    whole(&["deploy", "update_config", "parallelism"]),
+    whole(&["deploy", "rollback_config", "parallelism"]),
+    whole(&["deploy", "restart_policy", "max_attempts"]),
+    whole(&["deploy", "placement", "max_replicas_per_node"]),
+    whole(&["deploy", "resources", "limits", "pids"]),
+    whole(&["deploy", "resources", "reservations", "pids"]),
 ];
 
-/// List items Compose reads as an integer or text, refusing any float (`80.0` too).
-const NO_FLOATS: [&[&str]; 2] = [&["expose", "*"], &["group_add", "*"]];
+/// Attributes Compose reads as an integer or text, refusing any float (`80.0` too).
+const NO_FLOATS: [&[&str]; 5] = [
+    &["expose", "*"],
+    &["group_add", "*"],
+    &["ulimits", "*"],
+    &["ulimits", "*", "soft"],
+    &["ulimits", "*", "hard"],
+];
 
 impl WholeNumber {
     fn check(&self, path: impl Fn() -> String, node: &Node) -> Result<()> {
@@ -495,7 +609,8 @@ fn found_at<'a>(service: &'a Map, keys: &[&str]) -> Vec<(&'a Node, String)> {
     found
 }
 
-/// The nodes at `keys` below `node` (`*`: each list item), with their dotted paths.
+/// The nodes at `keys` below `node` (`*`: each list item or mapping value), with
+/// their dotted paths.
 fn collect_at<'a>(
     node: &'a Node,
     keys: &[&str],
@@ -510,6 +625,9 @@ fn collect_at<'a>(
         for (at, item) in node.as_seq().unwrap_or_default().iter().enumerate() {
             collect_at(item, rest, format!("{path}[{at}]"), found);
         }
+        for (key, value) in node.as_map().into_iter().flat_map(Map::iter) {
+            collect_at(value, rest, format!("{path}.{}", key.name), found);
+        }
     } else if let Some(child) = node.as_map().and_then(|m| m.get(first)) {
         collect_at(child, rest, format!("{path}.{first}"), found);
     }
@@ -519,6 +637,8 @@ fn collect_at<'a>(
 fn node_text(node: &Node) -> String {
     match &node.value {
         Value::Str(text) => format!("{text:?}"),
+        // `1.0`, not Go's `1`: the fraction is the point.
+        Value::Float(number) => format!("{number:?}"),
         _ => node.scalar_text().unwrap_or_else(|| node.kind().to_owned()),
     }
 }
