@@ -96,6 +96,7 @@ fn canonicalize_service(name: &str, service: &mut Node, form: Form) -> Result<()
             string_to_list(rule, &["ignore", "include"]);
             if let Some(exec) = rule.get_mut("exec").and_then(Node::as_map_mut) {
                 split_command(exec, "command")?;
+                to_mapping(exec, "environment", true)?;
             }
         }
     }

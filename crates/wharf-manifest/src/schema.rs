@@ -120,7 +120,8 @@ fn refuse_nested_nulls(
         Value::Map(map) => {
             let nullable_here = entries_may_be_null();
             for (key, value) in map.iter() {
-                if key.name.starts_with("x-") || value.tag.is_some() {
+                // A command may be null wherever one goes (a hook's: `command:`).
+                if key.name.starts_with("x-") || value.tag.is_some() || key.name == "command" {
                     continue;
                 }
                 let at = format!("{path}.{}", key.name);
@@ -433,18 +434,148 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
             ));
         }
     }
-    if let Some(socket) = map.get("use_api_socket")
-        && !matches!(socket.value, Value::Bool(_))
+    // Where Compose's schema wants a real boolean or number, not text (not even one
+    // a variable filled in).
+    for (keys, kind) in STRICT_KINDS {
+        for (node, at) in found_at(map, keys) {
+            let fits = match kind {
+                Strict::Boolean => matches!(node.value, Value::Bool(_)),
+                Strict::Number => {
+                    matches!(node.value, Value::Int(_) | Value::Uint(_) | Value::Float(_))
+                }
+            };
+            if !fits && !node.is_null() {
+                let kind = match kind {
+                    Strict::Boolean => "a boolean (true or false, unquoted)",
+                    Strict::Number => "a number, unquoted",
+                };
+                return Err(Error::at(
+                    &node.span,
+                    format!("{} must be {kind}, found {}", path(&at), node_text(node)),
+                ));
+            }
+        }
+    }
+    // Lists Compose's schema wants without a repeat, as each file writes them.
+    for keys in [&["depends_on"][..], &["networks"], &["build", "ssh"]] {
+        for (list, at) in found_at(map, keys) {
+            let items = list.as_seq().unwrap_or_default();
+            for (i, item) in items.iter().enumerate() {
+                if let Some(first) = items[..i]
+                    .iter()
+                    .position(|earlier| earlier.scalar_text() == item.scalar_text())
+                {
+                    return Err(Error::at(
+                        &item.span,
+                        format!("{} items at {first} and {i} are equal", path(&at)),
+                    )
+                    .with_help("list each once"));
+                }
+            }
+        }
+    }
+    for (i, port) in map
+        .get("ports")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
     {
-        return Err(Error::at(
-            &socket.span,
-            format!(
-                "{} must be a boolean, found {}",
-                path("use_api_socket"),
-                node_text(socket)
-            ),
-        )
-        .with_help("write it unquoted: use_api_socket: true"));
+        if let Some(published) = nested_in(port, &["published"])
+            && matches!(published.value, Value::Bool(_))
+        {
+            return Err(Error::at(
+                &published.span,
+                format!(
+                    "{} must be a port number or range",
+                    path(&format!("ports[{i}].published"))
+                ),
+            ));
+        }
+        if port.as_map().is_some_and(|p| !p.contains("target")) {
+            return Err(Error::at(
+                &port.span,
+                format!("{} is missing a target port", path(&format!("ports[{i}]"))),
+            ));
+        }
+    }
+    for (i, mount) in map
+        .get("volumes")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        if let Some(size) = nested_in(mount, &["tmpfs", "size"])
+            && matches!(size.value, Value::Int(n) if n < 0)
+        {
+            return Err(Error::at(
+                &size.span,
+                format!(
+                    "{} must be greater than or equal to 0",
+                    path(&format!("volumes[{i}].tmpfs.size"))
+                ),
+            ));
+        }
+    }
+    for (weight, at) in found_at(map, &["blkio_config", "weight"])
+        .into_iter()
+        .chain(found_at(
+            map,
+            &["blkio_config", "weight_device", "*", "weight"],
+        ))
+    {
+        // Compose decodes it as a number only: `"10"` fails there.
+        if matches!(weight.value, Value::Str(_)) {
+            return Err(Error::at(
+                &weight.span,
+                format!(
+                    "{} must be a number, unquoted, found {}",
+                    path(&at),
+                    node_text(weight)
+                ),
+            ));
+        }
+    }
+    for (i, rule) in map
+        .get("develop")
+        .and_then(|d| nested_in(d, &["watch"]))
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let at = path(&format!("develop.watch[{i}]"));
+        if let Some(watched) = nested_in(rule, &["path"])
+            && watched.as_str() == Some("")
+        {
+            return Err(Error::at(
+                &watched.span,
+                format!("{at}.path can't be blank"),
+            ));
+        }
+        if let Some(exec) = nested_in(rule, &["exec"]) {
+            require(|| format!("{at}.exec"), exec, &["command"])?;
+        }
+    }
+    if let Some(Value::Seq(contexts)) = map
+        .get("build")
+        .and_then(|b| nested_in(b, &["additional_contexts"]))
+        .map(|c| &c.value)
+    {
+        for context in contexts {
+            if let Some(text) = context.as_str()
+                && !text.contains('=')
+            {
+                return Err(Error::at(
+                    &context.span,
+                    format!(
+                        "{}: invalid value {text:?}, expected NAME=CONTEXT",
+                        path("build.additional_contexts")
+                    ),
+                ));
+            }
+        }
     }
     for section in ["update_config", "rollback_config"] {
         if let Some(order) = nested(map, &["deploy", section, "order"]) {
@@ -488,6 +619,23 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
     }
     Ok(())
 }
+
+/// What a strictly typed attribute must be.
+#[derive(Clone, Copy)]
+enum Strict {
+    Boolean,
+    Number,
+}
+
+/// Attributes Compose's schema types as a boolean or number alone (most others also
+/// take text, for interpolation).
+const STRICT_KINDS: [(&[&str], Strict); 5] = [
+    (&["use_api_socket"], Strict::Boolean),
+    (&["depends_on", "*", "required"], Strict::Boolean),
+    (&["develop", "watch", "*", "initial_sync"], Strict::Boolean),
+    (&["networks", "*", "priority"], Strict::Number),
+    (&["networks", "*", "gw_priority"], Strict::Number),
+];
 
 /// How Compose reads text at a numeric attribute before its schema sees it.
 #[derive(Clone, Copy)]
@@ -833,8 +981,13 @@ fn require(path: impl Fn() -> String, node: &Node, keys: &[&str]) -> Result<()> 
 }
 
 fn check_external_volume(name: &str, volume: &Map) -> Result<()> {
+    // `"true"` (a variable, often) is true to Compose too.
     let external = volume.get("external").is_some_and(|e| match &e.value {
         Value::Bool(b) => *b,
+        Value::Str(text) => matches!(
+            text.to_ascii_lowercase().as_str(),
+            "true" | "yes" | "y" | "on"
+        ),
         Value::Map(_) => true,
         _ => false,
     });
