@@ -441,6 +441,11 @@ fn to_mapping(map: &mut Map, key: &str, keep_null: bool) -> Result<()> {
         }
         Value::Map(existing) => {
             for (name, value) in existing.iter() {
+                // Compose's schema wants a key with a character other than a line break.
+                if name.name.chars().all(|c| c == '\n') {
+                    return Err(Error::at(&name.span, format!("{key} has an empty key"))
+                        .with_help("name the entry"));
+                }
                 let mut text = match (&value.value, value.scalar_text()) {
                     // Compose writes a number in a string map with Go's `%g`.
                     (Value::Float(f), _) => {

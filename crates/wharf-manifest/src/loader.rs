@@ -486,7 +486,7 @@ fn read_documents(options: &LoadOptions, path: &Path) -> Result<Vec<Node>> {
             options.stdin.clone().unwrap_or_default(),
         )
     } else {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
+        let text = SourceFile::read_text(path).map_err(|e| Error::io(path, &e))?;
         (path.to_path_buf(), text)
     };
     let file: Arc<SourceFile> = SourceFile::new(display, text);

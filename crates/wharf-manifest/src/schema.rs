@@ -160,7 +160,20 @@ pub fn object_in_file(section: &str, name: &str, object: &Node) -> Result<()> {
         &format!("{section}.{name}"),
         &mut keys,
         &[&["labels"]],
-    )
+    )?;
+    // `external: {name: …}`, the old form, has nothing else.
+    if let Some(external) = nested_in(object, &["external"]).and_then(Node::as_map)
+        && let Some((key, _)) = external
+            .iter()
+            .find(|(key, _)| key.name != "name" && !key.name.starts_with("x-"))
+    {
+        return Err(Error::at(
+            &key.span,
+            format!("{section}.{name}.external has no {:?}", key.name),
+        )
+        .with_help("write `external: true` and the object's `name:`"));
+    }
+    Ok(())
 }
 
 /// Refuses an unquoted date (`2001-12-14`) anywhere but in an extension: Go's YAML
@@ -556,6 +569,36 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
         }
         if let Some(exec) = nested_in(rule, &["exec"]) {
             require(|| format!("{at}.exec"), exec, &["command"])?;
+        }
+    }
+    // A build's ulimits are numbers (Compose cannot read text there, unlike a
+    // service's), and its additional contexts text.
+    for (limit, at) in found_at(map, &["build", "ulimits", "*"])
+        .into_iter()
+        .chain(found_at(map, &["build", "ulimits", "*", "soft"]))
+        .chain(found_at(map, &["build", "ulimits", "*", "hard"]))
+    {
+        if matches!(limit.value, Value::Str(_)) {
+            return Err(Error::at(
+                &limit.span,
+                format!(
+                    "{} must be a number, unquoted, found {}",
+                    path(&at),
+                    node_text(limit)
+                ),
+            ));
+        }
+    }
+    for (context, at) in found_at(map, &["build", "additional_contexts", "*"]) {
+        if !matches!(context.value, Value::Str(_) | Value::Null) {
+            return Err(Error::at(
+                &context.span,
+                format!(
+                    "{} must be a string, found {}",
+                    path(&at),
+                    node_text(context)
+                ),
+            ));
         }
     }
     if let Some(Value::Seq(contexts)) = map

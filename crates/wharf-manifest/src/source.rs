@@ -19,6 +19,26 @@ impl SourceFile {
         })
     }
 
+    /// A file's text: UTF-8, or UTF-16 with its byte-order mark (what Windows
+    /// PowerShell writes by default), as Compose's YAML reader takes both.
+    pub fn read_text(path: &Path) -> std::io::Result<String> {
+        let bytes = std::fs::read(path)?;
+        let utf16 = |rest: &[u8], unit: fn([u8; 2]) -> u16| {
+            let units: Vec<u16> = rest
+                .chunks(2)
+                .map(|pair| unit([pair[0], pair.get(1).copied().unwrap_or(0)]))
+                .collect();
+            String::from_utf16(&units)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        };
+        match bytes.as_slice() {
+            [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes),
+            [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes),
+            _ => String::from_utf8(bytes)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        }
+    }
+
     /// The text of 1-based line `line`, without its line ending.
     pub fn line(&self, line: u32) -> Option<&str> {
         self.text.lines().nth(line.checked_sub(1)? as usize)

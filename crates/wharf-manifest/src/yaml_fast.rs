@@ -999,7 +999,7 @@ mod tests {
         let files = fixtures();
         let mut accepted = 0;
         for path in &files {
-            let text = std::fs::read_to_string(path).unwrap();
+            let text = crate::source::SourceFile::read_text(path).unwrap();
             if same_as_saphyr(&text, &path.display().to_string()) {
                 accepted += 1;
             }
@@ -1102,7 +1102,7 @@ mod tests {
         let mut accepted = 0;
         let mut tried = 0;
         for path in fixtures() {
-            let original = std::fs::read_to_string(&path).unwrap();
+            let original = crate::source::SourceFile::read_text(&path).unwrap();
             for _ in 0..MUTATIONS {
                 let mut text = original.clone();
                 for _ in 0..=random(3) {
