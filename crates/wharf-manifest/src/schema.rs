@@ -254,6 +254,20 @@ pub fn check(root: &Node, options: &LoadOptions) -> Result<()> {
         .flat_map(Map::iter)
     {
         require(|| format!("models.{}", key.name), model, &["model"])?;
+        // An integer, not text: Compose's schema takes no other.
+        if let Some(size) = nested_in(model, &["context_size"])
+            && !matches!(size.value, Value::Int(_) | Value::Uint(_))
+            && !matches!(size.value, Value::Float(f) if f.fract() == 0.0)
+        {
+            return Err(Error::at(
+                &size.span,
+                format!(
+                    "models.{}.context_size must be a whole number, unquoted, found {}",
+                    key.name,
+                    node_text(size)
+                ),
+            ));
+        }
     }
 
     for (section, sources) in [
