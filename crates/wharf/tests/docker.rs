@@ -628,7 +628,18 @@ services:
     });
     let copied = ticks();
     let expected: Vec<u64> = (1..=*copied.last().unwrap()).collect();
-    assert_eq!(copied, expected, "a tick missing or copied twice");
+    assert_eq!(
+        copied,
+        expected,
+        "a tick missing or copied twice; the log:\n{}\nthe container: {}",
+        stack.ok(&["logs", "--timestamps", "ticker"]),
+        docker_json(&[
+            "inspect",
+            "--format",
+            "{{json .State}}",
+            "wharfgap-ticker-1"
+        ])
+    );
     stack.ok(&["down", "-t", "0"]);
 }
 
