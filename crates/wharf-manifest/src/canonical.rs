@@ -21,7 +21,7 @@ pub struct Form {
 
 /// Canonicalizes a whole file (top-level mapping).
 pub fn canonicalize(root: &mut Node, form: Form) -> Result<()> {
-    schema::refuse_dates(root)?;
+    schema::refuse_dates_and_empty_values(root)?;
     let Some(top) = root.as_map_mut() else {
         return Ok(());
     };

@@ -179,7 +179,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
             Value::Int(i) => visitor.visit_i64(*i),
             Value::Uint(u) => visitor.visit_u64(*u),
             Value::Float(f) => visitor.visit_f64(*f),
-            // Only an extension's is left (`schema::refuse_dates`): text, as Go writes it.
+            // Only an extension's is left (`schema::refuse_dates_and_empty_values`): text, as Go writes it.
             Value::Str(s) | Value::Time(s) => visitor.visit_str(s),
             Value::Seq(items) => visitor.visit_seq(SeqDe {
                 items: items.iter(),

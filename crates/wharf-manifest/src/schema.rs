@@ -92,75 +92,22 @@ const NULLABLE_ENTRIES: &[&[&str]] = &[
     &["develop", "watch", "*", "exec", "environment"],
 ];
 
-/// Refuses a value left empty inside an attribute (`args:` whose entries are all
-/// commented out, `interval:`, a `- ` with nothing after it), as Compose's schema
-/// does, but where it lets an entry be null. `path` leads to `node`; `keys` are the
-/// keys from the service (or top-level object) down to it.
-fn refuse_nested_nulls(
-    node: &Node,
-    path: &str,
-    keys: &mut Vec<String>,
-    nullable: &[&[&str]],
-) -> Result<()> {
-    let entries_may_be_null = || {
-        nullable.iter().any(|pattern| {
-            pattern.len() == keys.len()
-                && pattern
-                    .iter()
-                    .zip(keys.iter())
-                    .all(|(want, key)| *want == "*" || want == key)
-        })
-    };
-    let empty = |node: &Node, at: String| {
-        Error::at(&node.span, format!("{at} has no value")).with_help(
-            "give it one, or remove the line (with its entries all commented out, it has none)",
-        )
-    };
-    match &node.value {
-        Value::Map(map) => {
-            let nullable_here = entries_may_be_null();
-            for (key, value) in map.iter() {
-                // A command may be null wherever one goes (a hook's: `command:`).
-                if key.name.starts_with("x-") || value.tag.is_some() || key.name == "command" {
-                    continue;
-                }
-                let at = format!("{path}.{}", key.name);
-                if value.is_null() && !nullable_here {
-                    return Err(empty(value, at));
-                }
-                keys.push(key.name.clone());
-                let checked = refuse_nested_nulls(value, &at, keys, nullable);
-                keys.pop();
-                checked?;
-            }
-        }
-        Value::Seq(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let at = format!("{path}[{i}]");
-                if item.is_null() && item.tag.is_none() {
-                    return Err(empty(item, at));
-                }
-                keys.push("*".to_owned());
-                let checked = refuse_nested_nulls(item, &at, keys, nullable);
-                keys.pop();
-                checked?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
+/// A step from a service (or top-level object) down to a value: a key, or a list's
+/// item (`*` in the patterns).
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    Item(usize),
 }
 
-/// Refuses an empty value inside a top-level network, volume, secret or config, as
-/// Compose's schema does (the object itself may be empty: `data:`).
+/// The dotted path of `steps`, made only for an error.
+fn path_of(steps: &[Step]) -> String {
+    At(steps.to_vec()).to_string()
+}
+
+/// What Compose's schema refuses in a top-level network, volume, secret or config as
+/// one file writes it: an unknown key in `external`.
 pub fn object_in_file(section: &str, name: &str, object: &Node) -> Result<()> {
-    let mut keys = Vec::new();
-    refuse_nested_nulls(
-        object,
-        &format!("{section}.{name}"),
-        &mut keys,
-        &[&["labels"]],
-    )?;
     // `external: {name: …}`, the old form, has nothing else.
     if let Some(external) = nested_in(object, &["external"]).and_then(Node::as_map)
         && let Some((key, _)) = external
@@ -176,43 +123,100 @@ pub fn object_in_file(section: &str, name: &str, object: &Node) -> Result<()> {
     Ok(())
 }
 
-/// Refuses an unquoted date (`2001-12-14`) anywhere but in an extension: Go's YAML
-/// reads it as a time, which Compose's schema refuses where it wants text.
-pub fn refuse_dates(root: &Node) -> Result<()> {
-    let Some((date, mut path)) = first_date(root) else {
-        return Ok(());
-    };
-    path.reverse();
-    Err(Error::at(
-        &date.span,
-        format!(
-            "{} is an unquoted date, which Compose reads as a time, not text",
-            path.join(".")
-        ),
-    )
-    .with_help("quote it"))
+/// What Compose refuses anywhere in a file, found in one walk of it (every node of
+/// every file passes here, so nothing is allocated but for an error):
+/// - an unquoted date (`2001-12-14`) outside an extension: Go's YAML reads it as a
+///   time, which Compose's schema refuses where it wants text;
+/// - a value left empty inside an attribute of a service or of a top-level object
+///   (`args:` whose entries are all commented out, `interval:`, a bare `-`), but for
+///   the entries the schema lets be null (`NULLABLE_ENTRIES`, an object's `labels`)
+///   and a command (a hook's `command:`). An attribute itself left empty is
+///   `refuse_empty_attributes`'.
+pub fn refuse_dates_and_empty_values(root: &Node) -> Result<()> {
+    walk_file(root, &mut Vec::new())
 }
 
-/// The first date outside an extension, with its path from `node`, innermost first
-/// (made only for the one found: the walk itself allocates nothing).
-fn first_date(node: &Node) -> Option<(&Node, Vec<String>)> {
+fn walk_file<'a>(node: &'a Node, steps: &mut Vec<Step<'a>>) -> Result<()> {
+    let empty = |node: &Node, steps: &[Step]| {
+        Error::at(&node.span, format!("{} has no value", path_of(steps))).with_help(
+            "give it one, or remove the line (with its entries all commented out, it has none)",
+        )
+    };
     match &node.value {
-        Value::Time(_) => Some((node, Vec::new())),
-        Value::Seq(items) => items.iter().enumerate().find_map(|(at, item)| {
-            let (date, mut path) = first_date(item)?;
-            path.push(at.to_string());
-            Some((date, path))
-        }),
-        Value::Map(map) => map
-            .iter()
-            .filter(|(key, _)| !key.name.starts_with("x-"))
-            .find_map(|(key, value)| {
-                let (date, mut path) = first_date(value)?;
-                path.push(key.name.clone());
-                Some((date, path))
-            }),
-        _ => None,
+        Value::Time(_) => {
+            return Err(Error::at(
+                &node.span,
+                format!(
+                    "{} is an unquoted date, which Compose reads as a time, not text",
+                    path_of(steps)
+                ),
+            )
+            .with_help("quote it"));
+        }
+        Value::Map(map) => {
+            let entries = entries_checked(steps);
+            for (key, value) in map.iter() {
+                if key.name.starts_with("x-") {
+                    continue;
+                }
+                steps.push(Step::Key(&key.name));
+                let refused = entries == Some(false)
+                    && value.is_null()
+                    && value.tag.is_none()
+                    && key.name != "command";
+                let checked = if refused {
+                    Err(empty(value, steps))
+                } else {
+                    walk_file(value, steps)
+                };
+                steps.pop();
+                checked?;
+            }
+        }
+        Value::Seq(items) => {
+            let checked_here = entries_checked(steps).is_some();
+            for (at, item) in items.iter().enumerate() {
+                steps.push(Step::Item(at));
+                let checked = if checked_here && item.is_null() && item.tag.is_none() {
+                    Err(empty(item, steps))
+                } else {
+                    walk_file(item, steps)
+                };
+                steps.pop();
+                checked?;
+            }
+        }
+        _ => {}
     }
+    Ok(())
+}
+
+/// Whether the entries of the value at `steps` (from the file's top) may be null:
+/// `None` outside the attributes of services and top-level objects, where it is not
+/// checked here.
+fn entries_checked(steps: &[Step]) -> Option<bool> {
+    let (nullable, attribute): (&[&[&str]], &[Step]) = match steps {
+        [Step::Key("services"), _, attribute @ ..] if !attribute.is_empty() => {
+            (NULLABLE_ENTRIES, attribute)
+        }
+        // An object's own entries too: `labels:` left empty is refused, `data:` is not.
+        [
+            Step::Key("networks" | "volumes" | "secrets" | "configs"),
+            _,
+            attribute @ ..,
+        ] => (&[&["labels"]], attribute),
+        _ => return None,
+    };
+    Some(nullable.iter().any(|pattern| {
+        pattern.len() == attribute.len()
+            && pattern
+                .iter()
+                .zip(attribute)
+                .all(|(want, step)| match step {
+                    Step::Key(key) => want == key,
+                    Step::Item(_) => *want == "*",
+                })
+    }))
 }
 
 /// Also, unless `options` skip them, what Compose checks as consistency (watch rules'
@@ -386,14 +390,6 @@ fn check_service(path: &str, service: &Map, options: &LoadOptions) -> Result<()>
 /// number goes, and attributes of the wrong kind that the canonical form would hide.
 pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
     let path = |at: &str| format!("services.{service}.{at}");
-    // The attributes themselves are `refuse_empty_attributes`'; what is inside each
-    // is here.
-    for (key, value) in map.iter() {
-        if !key.name.starts_with("x-") {
-            let mut keys = vec![key.name.clone()];
-            refuse_nested_nulls(value, &path(&key.name), &mut keys, NULLABLE_ENTRIES)?;
-        }
-    }
     // The list form, which the canonical form would make a mapping, is refused.
     if let Some(node) = map.get("storage_opt")
         && node.as_map().is_none()
@@ -478,7 +474,11 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
                 };
                 return Err(Error::at(
                     &node.span,
-                    format!("{} must be {kind}, found {}", path(&at), node_text(node)),
+                    format!(
+                        "{} must be {kind}, found {}",
+                        path(&at.to_string()),
+                        node_text(node)
+                    ),
                 ));
             }
         }
@@ -494,7 +494,10 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
                 {
                     return Err(Error::at(
                         &item.span,
-                        format!("{} items at {first} and {i} are equal", path(&at)),
+                        format!(
+                            "{} items at {first} and {i} are equal",
+                            path(&at.to_string())
+                        ),
                     )
                     .with_help("list each once"));
                 }
@@ -558,7 +561,7 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
                 &weight.span,
                 format!(
                     "{} must be a number, unquoted, found {}",
-                    path(&at),
+                    path(&at.to_string()),
                     node_text(weight)
                 ),
             ));
@@ -597,7 +600,7 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
                 &limit.span,
                 format!(
                     "{} must be a number, unquoted, found {}",
-                    path(&at),
+                    path(&at.to_string()),
                     node_text(limit)
                 ),
             ));
@@ -609,7 +612,7 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
                 &context.span,
                 format!(
                     "{} must be a string, found {}",
-                    path(&at),
+                    path(&at.to_string()),
                     node_text(context)
                 ),
             ));
@@ -655,23 +658,27 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
             ),
         ));
     }
-    for attribute in WHOLE_NUMBERS {
-        for (node, at) in found_at(map, attribute.path) {
-            attribute.check(|| format!("services.{service}.{at}"), node)?;
+    // One pass over the attributes: most services set few of those the tables name.
+    for (key, value) in map.iter() {
+        let first = key.name.as_str();
+        for attribute in WHOLE_NUMBERS.iter().filter(|a| a.path[0] == first) {
+            for (node, at) in found_below(value, first, &attribute.path[1..]) {
+                attribute.check(|| format!("services.{service}.{at}"), node)?;
+            }
         }
-    }
-    for keys in NO_FLOATS {
-        if let Some((node, at)) = found_at(map, keys)
-            .iter()
-            .find(|(n, _)| matches!(n.value, Value::Float(_)))
-        {
-            return Err(Error::at(
-                &node.span,
-                format!(
-                    "services.{service}.{at} must be a whole number or text, found {}",
-                    node_text(node)
-                ),
-            ));
+        for keys in NO_FLOATS.iter().filter(|keys| keys[0] == first) {
+            if let Some((node, at)) = found_below(value, first, &keys[1..])
+                .iter()
+                .find(|(n, _)| matches!(n.value, Value::Float(_)))
+            {
+                return Err(Error::at(
+                    &node.span,
+                    format!(
+                        "services.{service}.{at} must be a whole number or text, found {}",
+                        node_text(node)
+                    ),
+                ));
+            }
         }
     }
     Ok(())
@@ -803,38 +810,65 @@ impl WholeNumber {
     }
 }
 
-/// The nodes at `keys` below a service (`*`: each list item), with their paths.
-fn found_at<'a>(service: &'a Map, keys: &[&str]) -> Vec<(&'a Node, String)> {
-    let mut found = Vec::new();
-    if let Some((first, rest)) = keys.split_first()
-        && let Some(node) = service.get(first)
-    {
-        collect_at(node, rest, (*first).to_owned(), &mut found);
+/// Where a found node is below its service, written out only for an error.
+struct At<'a>(Vec<Step<'a>>);
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, step) in self.0.iter().enumerate() {
+            match step {
+                Step::Key(key) if i == 0 => write!(f, "{key}")?,
+                Step::Key(key) => write!(f, ".{key}")?,
+                Step::Item(at) => write!(f, "[{at}]")?,
+            }
+        }
+        Ok(())
     }
+}
+
+/// The nodes at `keys` below a service (`*`: each list item or mapping value), with
+/// where each is.
+fn found_at<'a>(service: &'a Map, keys: &[&'a str]) -> Vec<(&'a Node, At<'a>)> {
+    match keys.split_first() {
+        Some((first, rest)) => service
+            .get(first)
+            .map(|node| found_below(node, first, rest))
+            .unwrap_or_default(),
+        None => Vec::new(),
+    }
+}
+
+/// The nodes at `keys` below the service's attribute `first`, whose value is `node`.
+fn found_below<'a>(node: &'a Node, first: &'a str, keys: &[&'a str]) -> Vec<(&'a Node, At<'a>)> {
+    let mut found = Vec::new();
+    collect_at(node, keys, &mut vec![Step::Key(first)], &mut found);
     found
 }
 
-/// The nodes at `keys` below `node` (`*`: each list item or mapping value), with
-/// their dotted paths.
 fn collect_at<'a>(
     node: &'a Node,
-    keys: &[&str],
-    path: String,
-    found: &mut Vec<(&'a Node, String)>,
+    keys: &[&'a str],
+    steps: &mut Vec<Step<'a>>,
+    found: &mut Vec<(&'a Node, At<'a>)>,
 ) {
     let Some((first, rest)) = keys.split_first() else {
-        found.push((node, path));
+        found.push((node, At(steps.clone())));
         return;
+    };
+    let mut below = |child: &'a Node, step: Step<'a>, steps: &mut Vec<Step<'a>>| {
+        steps.push(step);
+        collect_at(child, rest, steps, found);
+        steps.pop();
     };
     if *first == "*" {
         for (at, item) in node.as_seq().unwrap_or_default().iter().enumerate() {
-            collect_at(item, rest, format!("{path}[{at}]"), found);
+            below(item, Step::Item(at), steps);
         }
         for (key, value) in node.as_map().into_iter().flat_map(Map::iter) {
-            collect_at(value, rest, format!("{path}.{}", key.name), found);
+            below(value, Step::Key(&key.name), steps);
         }
     } else if let Some(child) = node.as_map().and_then(|m| m.get(first)) {
-        collect_at(child, rest, format!("{path}.{first}"), found);
+        below(child, Step::Key(first), steps);
     }
 }
 
