@@ -263,13 +263,10 @@ pub fn check(root: &Node, options: &LoadOptions) -> Result<()> {
             && !matches!(size.value, Value::Int(_) | Value::Uint(_))
             && !matches!(size.value, Value::Float(f) if f.fract() == 0.0)
         {
-            return Err(Error::at(
-                &size.span,
-                format!(
-                    "models.{}.context_size must be a whole number, unquoted, found {}",
-                    key.name,
-                    node_text(size)
-                ),
+            return Err(must_be(
+                size,
+                format!("models.{}.context_size", key.name),
+                "a whole number, unquoted",
             ));
         }
     }
@@ -447,13 +444,10 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
         if let Some(node) = build.and_then(|b| b.get(key))
             && !matches!(node.value, Value::Bool(_) | Value::Str(_))
         {
-            return Err(Error::at(
-                &node.span,
-                format!(
-                    "{} must be a boolean or a string, found {}",
-                    path(&format!("build.{key}")),
-                    node_text(node)
-                ),
+            return Err(must_be(
+                node,
+                path(&format!("build.{key}")),
+                "a boolean or a string",
             ));
         }
     }
@@ -472,14 +466,7 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
                     Strict::Boolean => "a boolean (true or false, unquoted)",
                     Strict::Number => "a number, unquoted",
                 };
-                return Err(Error::at(
-                    &node.span,
-                    format!(
-                        "{} must be {kind}, found {}",
-                        path(&at.to_string()),
-                        node_text(node)
-                    ),
-                ));
+                return Err(must_be(node, path(&at.to_string()), kind));
             }
         }
     }
@@ -557,14 +544,7 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
     {
         // Compose decodes it as a number only: `"10"` fails there.
         if matches!(weight.value, Value::Str(_)) {
-            return Err(Error::at(
-                &weight.span,
-                format!(
-                    "{} must be a number, unquoted, found {}",
-                    path(&at.to_string()),
-                    node_text(weight)
-                ),
-            ));
+            return Err(must_be(weight, path(&at.to_string()), "a number, unquoted"));
         }
     }
     for (i, rule) in map
@@ -596,26 +576,12 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
         .chain(found_at(map, &["build", "ulimits", "*", "hard"]))
     {
         if matches!(limit.value, Value::Str(_)) {
-            return Err(Error::at(
-                &limit.span,
-                format!(
-                    "{} must be a number, unquoted, found {}",
-                    path(&at.to_string()),
-                    node_text(limit)
-                ),
-            ));
+            return Err(must_be(limit, path(&at.to_string()), "a number, unquoted"));
         }
     }
     for (context, at) in found_at(map, &["build", "additional_contexts", "*"]) {
         if !matches!(context.value, Value::Str(_) | Value::Null) {
-            return Err(Error::at(
-                &context.span,
-                format!(
-                    "{} must be a string, found {}",
-                    path(&at.to_string()),
-                    node_text(context)
-                ),
-            ));
+            return Err(must_be(context, path(&at.to_string()), "a string"));
         }
     }
     if let Some(Value::Seq(contexts)) = map
@@ -649,14 +615,7 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
     if let Some(file) = map.get("extends").and_then(|e| nested_in(e, &["file"]))
         && file.as_str().is_none()
     {
-        return Err(Error::at(
-            &file.span,
-            format!(
-                "{} must be a string, found {}",
-                path("extends.file"),
-                node_text(file)
-            ),
-        ));
+        return Err(must_be(file, path("extends.file"), "a string"));
     }
     // One pass over the attributes: most services set few of those the tables name.
     for (key, value) in map.iter() {
@@ -671,12 +630,10 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
                 .iter()
                 .find(|(n, _)| matches!(n.value, Value::Float(_)))
             {
-                return Err(Error::at(
-                    &node.span,
-                    format!(
-                        "services.{service}.{at} must be a whole number or text, found {}",
-                        node_text(node)
-                    ),
+                return Err(must_be(
+                    node,
+                    format!("services.{service}.{at}"),
+                    "a whole number or text",
                 ));
             }
         }
@@ -803,10 +760,7 @@ impl WholeNumber {
             Some((low, high)) => format!("a whole number from {low} to {high}"),
             None => "a whole number".to_owned(),
         };
-        Err(Error::at(
-            &node.span,
-            format!("{} must be {wanted}, found {}", path(), node_text(node)),
-        ))
+        Err(must_be(node, path(), &wanted))
     }
 }
 
@@ -870,6 +824,14 @@ fn collect_at<'a>(
     } else if let Some(child) = node.as_map().and_then(|m| m.get(first)) {
         below(child, Step::Key(first), steps);
     }
+}
+
+/// `node`, at `at`, is not what Compose's schema wants there.
+fn must_be(node: &Node, at: impl std::fmt::Display, wanted: &str) -> Error {
+    Error::at(
+        &node.span,
+        format!("{at} must be {wanted}, found {}", node_text(node)),
+    )
 }
 
 /// A scalar as the user wrote it, for an error.
