@@ -64,9 +64,9 @@ fn ulimits_in_full(service: &mut Yaml) {
     }
 }
 
-/// Drops what Compose prints in JSON but omits in YAML: a service's unset commands, and
-/// empty `ipam`, `placement` and `resources`. `commands`: whether an unset `command`
-/// here is a service's (a hook's stays).
+/// Drops what Compose prints in JSON but omits in YAML: a service's or a hook's unset
+/// commands, and empty `ipam`, `placement` and `resources`. `commands`: whether an
+/// unset `command` here goes (a watch rule's `exec` keeps its).
 fn shape(value: &mut Yaml, commands: bool) {
     match value {
         Yaml::Map(entries) => {
@@ -79,8 +79,7 @@ fn shape(value: &mut Yaml, commands: bool) {
                 _ => true,
             });
             for (key, child) in entries {
-                let hooks = matches!(key.as_str(), "post_start" | "pre_stop" | "develop");
-                shape(child, commands && !hooks);
+                shape(child, commands && key != "develop");
             }
         }
         Yaml::Seq(items) => items.iter_mut().for_each(|item| shape(item, commands)),
