@@ -70,7 +70,7 @@ pub fn normalize(
                     project_dir.to_string_lossy().into_owned()
                 });
             }
-            if defaults && build.dockerfile.is_none() && build.dockerfile_inline.is_empty() {
+            if defaults && build.dockerfile.is_none() && build.dockerfile_inline.is_none() {
                 build.dockerfile = Some("Dockerfile".to_owned());
             }
             // A bare build arg takes the environment's value, and is dropped when unset.

@@ -19,8 +19,10 @@ pub struct Build {
     /// Unset until the loader fills in `Dockerfile` (unless the build is inline).
     #[serde(skip_serializing_if = "is_blank")]
     pub dockerfile: Option<String>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub dockerfile_inline: String,
+    /// Set but empty (a variable left unset), no `Dockerfile` is filled in either, as
+    /// in Compose.
+    #[serde(skip_serializing_if = "is_blank")]
+    pub dockerfile_inline: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub entitlements: Vec<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -89,5 +91,11 @@ impl Build {
             .as_deref()
             .filter(|d| !d.is_empty())
             .unwrap_or("Dockerfile")
+    }
+
+    /// The Dockerfile written inline, when there is one (not empty).
+    #[must_use]
+    pub fn inline_dockerfile(&self) -> Option<&str> {
+        self.dockerfile_inline.as_deref().filter(|d| !d.is_empty())
     }
 }

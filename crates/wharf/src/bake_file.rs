@@ -121,7 +121,7 @@ fn target(
         })
         .collect();
     put("contexts", contexts.into());
-    if build.dockerfile_inline.is_empty() {
+    if build.inline_dockerfile().is_none() {
         put(
             "dockerfile",
             dockerfile_path(context, build.dockerfile_path()).into(),
@@ -129,7 +129,11 @@ fn target(
     }
     put(
         "dockerfile-inline",
-        build.dockerfile_inline.replace("${", "$${").into(),
+        build
+            .inline_dockerfile()
+            .unwrap_or_default()
+            .replace("${", "$${")
+            .into(),
     );
     // Bake interpolates `${…}` itself: what the file meant literally stays literal.
     let args: Map<String, Value> = build_arguments(build, options)

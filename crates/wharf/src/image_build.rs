@@ -76,10 +76,9 @@ pub fn build_service(
     let project = &loaded.project.name;
     let image = image_name(&loaded.project, name, service);
     printer.info(&format!("building {name} as {image}"));
-    let dockerfile = if build.dockerfile_inline.is_empty() {
-        Dockerfile::File(build.dockerfile_path().into())
-    } else {
-        Dockerfile::Inline(build.dockerfile_inline.clone())
+    let dockerfile = match build.inline_dockerfile() {
+        Some(text) => Dockerfile::Inline(text.to_owned()),
+        None => Dockerfile::File(build.dockerfile_path().into()),
     };
     let context = BuildContext::new(Path::new(context_dir), dockerfile)
         .map_err(|err| anyhow::anyhow!("building {name}: {err}"))?;
