@@ -84,8 +84,7 @@ pub fn normalize(
             }
         }
         if defaults
-            && service.network_mode.is_empty()
-            && !spans.empty_network_mode(name)
+            && service.network_mode.is_none()
             && service.networks.is_empty()
             && service.provider.is_none()
         {
@@ -124,7 +123,7 @@ fn add_implicit_dependencies(service: &mut Service) {
         let target = link.split_once(':').map_or(link.as_str(), |(name, _)| name);
         implied.push((target.to_owned(), true));
     }
-    for shared in [&service.network_mode, &service.ipc, &service.pid] {
+    for shared in [service.network_mode(), &service.ipc, &service.pid] {
         if let Some(target) = shared.strip_prefix("service:") {
             implied.push((target.to_owned(), true));
         }
@@ -349,7 +348,7 @@ fn check_consistency(name: &str, service: &Service, span: &Span) -> Result<()> {
             format!("services.{name}: can't set distinct values on '{a}' and '{b}'"),
         )
     };
-    if !service.network_mode.is_empty() && !service.networks.is_empty() {
+    if !service.network_mode().is_empty() && !service.networks.is_empty() {
         return Err(Error::at(
             span,
             format!("service {name:?} declares mutually exclusive `network_mode` and `networks`"),
@@ -466,7 +465,7 @@ fn name_resources(project: &mut Project) {
     let uses_default = project
         .services
         .values()
-        .any(|s| s.network_mode.is_empty() && s.networks.contains_key("default"));
+        .any(|s| s.network_mode().is_empty() && s.networks.contains_key("default"));
     if uses_default && !project.networks.contains_key("default") {
         project
             .networks
@@ -567,7 +566,7 @@ fn check_references(project: &Project, spans: &ServiceSpans) -> Result<()> {
             .with_help(format!("declare it under the top-level `{kind}s:` key"))
         };
         // Checked here too for `--no-normalize`, which adds no dependency on it.
-        if let Some(other) = service.network_mode.strip_prefix("service:")
+        if let Some(other) = service.network_mode().strip_prefix("service:")
             && !project.services.contains_key(other)
         {
             return Err(Error::at(

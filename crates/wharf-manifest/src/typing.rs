@@ -2,7 +2,7 @@
 //! one's nodes are freed as soon as it is typed, so a project of tens of thousands of
 //! services never holds its whole tree and its whole model at once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use wharf_model::Project;
 use wharf_model::x_wharf::{ProjectSettings, ServiceSettings};
@@ -18,17 +18,9 @@ use crate::source::Span;
 pub struct ServiceSpans {
     services: HashMap<String, Span>,
     dependencies: HashMap<(String, String), Span>,
-    /// Services that write `network_mode: ""` (an unset variable, often), which the
-    /// typed model cannot tell from none: Compose gives them no network.
-    empty_network_mode: HashSet<String>,
 }
 
 impl ServiceSpans {
-    /// Whether `service` wrote an empty `network_mode`.
-    pub fn empty_network_mode(&self, service: &str) -> bool {
-        self.empty_network_mode.contains(service)
-    }
-
     pub fn service(&self, name: &str) -> Span {
         self.services.get(name).cloned().unwrap_or_default()
     }
@@ -75,14 +67,6 @@ pub fn type_project(mut root: Node) -> Result<(Project, ServiceSpans)> {
                         dependency.span.clone(),
                     );
                 }
-            }
-            if node
-                .as_map()
-                .and_then(|m| m.get("network_mode"))
-                .and_then(Node::as_str)
-                == Some("")
-            {
-                spans.empty_network_mode.insert(key.name.clone());
             }
             spans.services.insert(key.name.clone(), key.span);
             typed.insert(key.name, service);

@@ -7,7 +7,7 @@ use crate::hosts::HostsList;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::skip::{is_false, is_zero};
+use crate::skip::{is_blank, is_false, is_zero};
 use crate::x_wharf::ServiceSettings;
 use crate::{
     BlkioConfig, Build, Deploy, Develop, DeviceRequest, Duration, Extensions, FileReference,
@@ -144,8 +144,10 @@ pub struct Service {
     pub mac_address: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub models: BTreeMap<String, Option<ServiceModel>>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub network_mode: String,
+    /// Set but empty (a variable left unset), the service joins no network of the
+    /// project, as in Compose; unset, it joins `default`.
+    #[serde(skip_serializing_if = "is_blank")]
+    pub network_mode: Option<String>,
     #[serde(skip_serializing_if = "SmallMap::is_empty")]
     pub networks: SmallMap<String, Option<Box<ServiceNetwork>>>,
     #[serde(skip_serializing_if = "is_false")]
@@ -224,6 +226,13 @@ pub struct Service {
 }
 
 impl Service {
+    /// The network mode: another service's or container's namespace, `host`, `none`;
+    /// empty for the project's networks.
+    #[must_use]
+    pub fn network_mode(&self) -> &str {
+        self.network_mode.as_deref().unwrap_or_default()
+    }
+
     /// How many replicas `up` starts: `scale`, else `deploy.replicas`, else one.
     #[must_use]
     pub fn replicas(&self) -> i64 {

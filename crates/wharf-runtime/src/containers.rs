@@ -202,12 +202,12 @@ pub fn container_spec(
 /// limits (`deploy.resources` over the service's own), kernel settings, devices and
 /// logging.
 fn host_settings(project: &Project, service: &Service) -> wharf_plan::HostSettings {
-    let network_mode = match service.network_mode.strip_prefix("service:") {
+    let network_mode = match service.network_mode().strip_prefix("service:") {
         Some(other) => {
             let separator = project.name_separator();
             format!("container:{}{separator}{other}{separator}1", project.name)
         }
-        None => service.network_mode.clone(),
+        None => service.network_mode().to_owned(),
     };
     let limits = service
         .deploy
