@@ -290,20 +290,8 @@ fn check_service(path: &str, service: &Map, options: &LoadOptions) -> Result<()>
     check_required(path, service, !options.keep_relative_paths)?;
     // Lists Compose's schema wants without a repeat, once the files have merged.
     for key in UNIQUE_ITEMS {
-        let items = service.get(key).and_then(Node::as_seq).unwrap_or_default();
-        for (at, item) in items.iter().enumerate() {
-            if items[..at]
-                .iter()
-                .any(|earlier| earlier.scalar_text() == item.scalar_text())
-            {
-                return Err(Error::at(
-                    &item.span,
-                    format!(
-                        "{path}.{key} lists {:?} twice",
-                        item.scalar_text().unwrap_or_default()
-                    ),
-                ));
-            }
+        if let Some(twice) = repeated(service.get(key).and_then(Node::as_seq).unwrap_or_default()) {
+            return Err(twice_error(&format!("{path}.{key}"), twice));
         }
     }
     if !options.skip_consistency {
@@ -401,27 +389,6 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
         ));
     }
     let build = map.get("build").and_then(Node::as_map);
-    for (hosts, at) in [
-        (map.get("extra_hosts"), path("extra_hosts")),
-        (
-            build.and_then(|b| b.get("extra_hosts")),
-            path("build.extra_hosts"),
-        ),
-    ] {
-        let items = hosts.and_then(Node::as_seq).unwrap_or_default();
-        if let Some(twice) = items.iter().enumerate().find_map(|(i, item)| {
-            let text = item.scalar_text()?;
-            items[..i]
-                .iter()
-                .any(|earlier| earlier.scalar_text().as_ref() == Some(&text))
-                .then_some((item, text))
-        }) {
-            return Err(
-                Error::at(&twice.0.span, format!("{at} lists {:?} twice", twice.1))
-                    .with_help("list each host once"),
-            );
-        }
-    }
     for (i, device) in map
         .get("devices")
         .and_then(Node::as_seq)
@@ -470,24 +437,18 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
             }
         }
     }
-    // Lists Compose's schema wants without a repeat, as each file writes them.
-    for keys in [&["depends_on"][..], &["networks"], &["build", "ssh"]] {
+    // Lists Compose's schema wants without a repeat, as each file writes them (the
+    // canonical forms would fold the repeat away).
+    for keys in [
+        &["depends_on"][..],
+        &["networks"],
+        &["extra_hosts"],
+        &["build", "ssh"],
+        &["build", "extra_hosts"],
+    ] {
         for (list, at) in found_at(map, keys) {
-            let items = list.as_seq().unwrap_or_default();
-            for (i, item) in items.iter().enumerate() {
-                if let Some(first) = items[..i]
-                    .iter()
-                    .position(|earlier| earlier.scalar_text() == item.scalar_text())
-                {
-                    return Err(Error::at(
-                        &item.span,
-                        format!(
-                            "{} items at {first} and {i} are equal",
-                            path(&at.to_string())
-                        ),
-                    )
-                    .with_help("list each once"));
-                }
+            if let Some(twice) = repeated(list.as_seq().unwrap_or_default()) {
+                return Err(twice_error(&path(&at.to_string()), twice));
             }
         }
     }
@@ -622,7 +583,7 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
         let first = key.name.as_str();
         for attribute in WHOLE_NUMBERS.iter().filter(|a| a.path[0] == first) {
             for (node, at) in found_below(value, first, &attribute.path[1..]) {
-                attribute.check(|| format!("services.{service}.{at}"), node)?;
+                attribute.check(|| path(&at.to_string()), node)?;
             }
         }
         for keys in NO_FLOATS.iter().filter(|keys| keys[0] == first) {
@@ -632,7 +593,7 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
             {
                 return Err(must_be(
                     node,
-                    format!("services.{service}.{at}"),
+                    path(&at.to_string()),
                     "a whole number or text",
                 ));
             }
@@ -824,6 +785,27 @@ fn collect_at<'a>(
     } else if let Some(child) = node.as_map().and_then(|m| m.get(first)) {
         below(child, Step::Key(first), steps);
     }
+}
+
+/// The first item of `items` that repeats an earlier one, as text.
+fn repeated(items: &[Node]) -> Option<&Node> {
+    items.iter().enumerate().find_map(|(at, item)| {
+        items[..at]
+            .iter()
+            .any(|earlier| earlier.scalar_text() == item.scalar_text())
+            .then_some(item)
+    })
+}
+
+fn twice_error(path: &str, item: &Node) -> Error {
+    Error::at(
+        &item.span,
+        format!(
+            "{path} lists {:?} twice",
+            item.scalar_text().unwrap_or_default()
+        ),
+    )
+    .with_help("list each once")
 }
 
 /// `node`, at `at`, is not what Compose's schema wants there.
