@@ -389,20 +389,11 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
         ));
     }
     let build = map.get("build").and_then(Node::as_map);
-    for (i, device) in map
-        .get("devices")
-        .and_then(Node::as_seq)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    for (device, at) in found_at(map, &["devices", "*"]) {
         if device.as_map().is_some_and(|d| !d.contains("target")) {
             return Err(Error::at(
                 &device.span,
-                format!(
-                    "{} is missing a mount target",
-                    path(&format!("devices[{i}]"))
-                ),
+                format!("{} is missing a mount target", path(&at.to_string())),
             )
             .with_help("name the path inside the container: target: /dev/sda"));
         }
@@ -452,46 +443,30 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
             }
         }
     }
-    for (i, port) in map
-        .get("ports")
-        .and_then(Node::as_seq)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    for (port, at) in found_at(map, &["ports", "*"]) {
         if let Some(published) = nested_in(port, &["published"])
             && matches!(published.value, Value::Bool(_))
         {
-            return Err(Error::at(
-                &published.span,
-                format!(
-                    "{} must be a port number or range",
-                    path(&format!("ports[{i}].published"))
-                ),
+            return Err(must_be(
+                published,
+                path(&format!("{at}.published")),
+                "a port number or range",
             ));
         }
         if port.as_map().is_some_and(|p| !p.contains("target")) {
             return Err(Error::at(
                 &port.span,
-                format!("{} is missing a target port", path(&format!("ports[{i}]"))),
+                format!("{} is missing a target port", path(&at.to_string())),
             ));
         }
     }
-    for (i, mount) in map
-        .get("volumes")
-        .and_then(Node::as_seq)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        if let Some(size) = nested_in(mount, &["tmpfs", "size"])
-            && matches!(size.value, Value::Int(n) if n < 0)
-        {
+    for (size, at) in found_at(map, &["volumes", "*", "tmpfs", "size"]) {
+        if matches!(size.value, Value::Int(n) if n < 0) {
             return Err(Error::at(
                 &size.span,
                 format!(
                     "{} must be greater than or equal to 0",
-                    path(&format!("volumes[{i}].tmpfs.size"))
+                    path(&at.to_string())
                 ),
             ));
         }
@@ -508,15 +483,8 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
             return Err(must_be(weight, path(&at.to_string()), "a number, unquoted"));
         }
     }
-    for (i, rule) in map
-        .get("develop")
-        .and_then(|d| nested_in(d, &["watch"]))
-        .and_then(Node::as_seq)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        let at = path(&format!("develop.watch[{i}]"));
+    for (rule, at) in found_at(map, &["develop", "watch", "*"]) {
+        let at = path(&at.to_string());
         if let Some(watched) = nested_in(rule, &["path"])
             && watched.as_str() == Some("")
         {
