@@ -242,7 +242,8 @@ fn interpolate_at(
 ) -> crate::error::Result<()> {
     use crate::node::Value;
     match &mut node.value {
-        Value::Str(text) => {
+        // Most strings hold no variable: left as they are, not copied.
+        Value::Str(text) if text.contains('$') => {
             *text = substitute(text, vars).map_err(|err| match err {
                 TemplateError::Invalid => crate::error::Error::at(
                     &node.span,

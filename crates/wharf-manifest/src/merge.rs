@@ -131,14 +131,19 @@ pub fn strip_tags(mut node: Node) -> Node {
 
 fn strip_tags_in_place(node: &mut Node) {
     node.tag = None;
-    let reset = |v: &Node| v.tag != Some(NodeTag::Reset);
+    let reset = |v: &Node| v.tag == Some(NodeTag::Reset);
+    // Looked for before anything is moved: a `!reset` is rare.
     match &mut node.value {
         Value::Map(map) => {
-            map.retain(reset);
+            if map.iter().any(|(_, v)| reset(v)) {
+                map.retain(|v| !reset(v));
+            }
             map.iter_mut().for_each(|(_, v)| strip_tags_in_place(v));
         }
         Value::Seq(items) => {
-            items.retain(reset);
+            if items.iter().any(reset) {
+                items.retain(|v| !reset(v));
+            }
             items.iter_mut().for_each(strip_tags_in_place);
         }
         _ => {}

@@ -161,7 +161,13 @@ impl Map {
 
     fn position(&self, name: &str) -> Option<usize> {
         if self.entries.len() < INDEXED_FROM {
-            return self.entries.iter().position(|(key, _)| key.name == name);
+            // Length and first byte turn most keys away without a call to `memcmp`.
+            let first = name.as_bytes().first();
+            return self.entries.iter().position(|(key, _)| {
+                key.name.len() == name.len()
+                    && key.name.as_bytes().first() == first
+                    && key.name == name
+            });
         }
         let index = self.index.get_or_init(|| {
             let mut index = std::collections::HashMap::with_capacity(self.entries.len());

@@ -239,6 +239,13 @@ pub fn is_windows_absolute(path: &str) -> bool {
 /// `path` cleaned as Go's `path.Clean` cleans it, by its text alone: each `..` takes
 /// back the name before it (none above the root), and nothing left is `.`.
 pub fn clean(path: &Path) -> PathBuf {
+    if path.to_str().is_some_and(is_clean) {
+        return path.to_path_buf();
+    }
+    clean_by_names(path)
+}
+
+fn clean_by_names(path: &Path) -> PathBuf {
     let mut out: Vec<Component<'_>> = Vec::new();
     for component in path.components() {
         match component {
@@ -257,6 +264,18 @@ pub fn clean(path: &Path) -> PathBuf {
         return PathBuf::from(".");
     }
     out.iter().collect()
+}
+
+/// Whether `text` is a path [`clean`] leaves as it is (most paths written): no empty,
+/// `.` or `..` name and no slash at the end, `/` aside.
+fn is_clean(text: &str) -> bool {
+    text == "/"
+        || (!text.is_empty()
+            && !text.ends_with('/')
+            && text
+                .split('/')
+                .enumerate()
+                .all(|(at, name)| !matches!(name, "." | "..") && (at == 0 || !name.is_empty())))
 }
 
 fn is_remote(context: &str) -> bool {
@@ -287,6 +306,31 @@ mod tests {
         assert_eq!(cleaned("../../x"), "../../x");
         assert_eq!(cleaned("/../x"), "/x");
         assert_eq!(cleaned("a/.."), ".");
+    }
+
+    /// The shortcut for a path already clean agrees with cleaning it name by name, and
+    /// takes the paths most files write.
+    #[test]
+    fn a_clean_path_is_told_as_cleaning_would_leave_it() {
+        for text in [
+            "/", "/a", "a", "a/b", "/a/b", "a/", "/a/", "//a", "a//b", ".", "..", "./a", "a/.",
+            "a/..", "/..", "../a", "a/.b", "a/..b", "...", "", "a/b/", "/a/./b",
+        ] {
+            let path = Path::new(text);
+            if is_clean(text) {
+                assert_eq!(clean_by_names(path).as_os_str(), text);
+            }
+            assert_eq!(
+                clean(path).as_os_str(),
+                clean_by_names(path).as_os_str(),
+                "{text:?}"
+            );
+        }
+        assert!(
+            ["/", "/a/b", "a", "data/x.b", "/var/lib/..d"]
+                .iter()
+                .all(|t| is_clean(t))
+        );
     }
 
     #[test]

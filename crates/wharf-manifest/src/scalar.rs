@@ -19,6 +19,11 @@ pub fn resolve_plain(text: &str) -> Value {
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
     }
+    // A timestamp or a number starts with a digit, a sign or a dot: anything else is
+    // text, without trying each reading (most scalars of a file).
+    if !matches!(text.as_bytes()[0], b'0'..=b'9' | b'+' | b'-' | b'.') {
+        return Value::Str(text.to_owned());
+    }
     // Go's YAML tries a timestamp first.
     if let Some(time) = crate::timestamp::yaml_timestamp(text) {
         return Value::Time(time);

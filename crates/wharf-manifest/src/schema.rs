@@ -102,7 +102,7 @@ enum Step<'a> {
 
 /// The dotted path of `steps`, made only for an error.
 fn path_of(steps: &[Step]) -> String {
-    At(steps.to_vec()).to_string()
+    At(steps).to_string()
 }
 
 /// What Compose's schema refuses in a top-level network, volume, secret or config as
@@ -389,7 +389,7 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
         ));
     }
     let build = map.get("build").and_then(Node::as_map);
-    for (device, at) in found_at(map, &["devices", "*"]) {
+    each_at(map, &["devices", "*"], |device, at| {
         if device.as_map().is_some_and(|d| !d.contains("target")) {
             return Err(Error::at(
                 &device.span,
@@ -397,7 +397,8 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
             )
             .with_help("name the path inside the container: target: /dev/sda"));
         }
-    }
+        Ok(())
+    })?;
     for key in ["provenance", "sbom"] {
         if let Some(node) = build.and_then(|b| b.get(key))
             && !matches!(node.value, Value::Bool(_) | Value::Str(_))
@@ -412,7 +413,7 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
     // Where Compose's schema wants a real boolean or number, not text (not even one
     // a variable filled in).
     for (keys, kind) in STRICT_KINDS {
-        for (node, at) in found_at(map, keys) {
+        each_at(map, keys, |node, at| {
             let fits = match kind {
                 Strict::Boolean => matches!(node.value, Value::Bool(_)),
                 Strict::Number => {
@@ -426,7 +427,8 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
                 };
                 return Err(must_be(node, path(&at.to_string()), kind));
             }
-        }
+            Ok(())
+        })?;
     }
     // Lists Compose's schema wants without a repeat, as each file writes them (the
     // canonical forms would fold the repeat away).
@@ -437,13 +439,14 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
         &["build", "ssh"],
         &["build", "extra_hosts"],
     ] {
-        for (list, at) in found_at(map, keys) {
-            if let Some(twice) = repeated(list.as_seq().unwrap_or_default()) {
-                return Err(twice_error(&path(&at.to_string()), twice));
+        each_at(map, keys, |list, at| {
+            match repeated(list.as_seq().unwrap_or_default()) {
+                Some(twice) => Err(twice_error(&path(&at.to_string()), twice)),
+                None => Ok(()),
             }
-        }
+        })?;
     }
-    for (port, at) in found_at(map, &["ports", "*"]) {
+    each_at(map, &["ports", "*"], |port, at| {
         if let Some(published) = nested_in(port, &["published"])
             && matches!(published.value, Value::Bool(_))
         {
@@ -459,8 +462,9 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
                 format!("{} is missing a target port", path(&at.to_string())),
             ));
         }
-    }
-    for (size, at) in found_at(map, &["volumes", "*", "tmpfs", "size"]) {
+        Ok(())
+    })?;
+    each_at(map, &["volumes", "*", "tmpfs", "size"], |size, at| {
         if matches!(size.value, Value::Int(n) if n < 0) {
             return Err(Error::at(
                 &size.span,
@@ -470,20 +474,21 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
                 ),
             ));
         }
-    }
-    for (weight, at) in found_at(map, &["blkio_config", "weight"])
-        .into_iter()
-        .chain(found_at(
-            map,
-            &["blkio_config", "weight_device", "*", "weight"],
-        ))
-    {
-        // Compose decodes it as a number only: `"10"` fails there.
-        if matches!(weight.value, Value::Str(_)) {
-            return Err(must_be(weight, path(&at.to_string()), "a number, unquoted"));
-        }
-    }
-    for (rule, at) in found_at(map, &["develop", "watch", "*"]) {
+        Ok(())
+    })?;
+    // Compose decodes a weight as a number only: `"10"` fails there. So are a build's
+    // ulimits (Compose cannot read text there, unlike a service's).
+    let unquoted_number = |number: &Node, at: &At| match number.value {
+        Value::Str(_) => Err(must_be(number, path(&at.to_string()), "a number, unquoted")),
+        _ => Ok(()),
+    };
+    each_at(map, &["blkio_config", "weight"], unquoted_number)?;
+    each_at(
+        map,
+        &["blkio_config", "weight_device", "*", "weight"],
+        unquoted_number,
+    )?;
+    each_at(map, &["develop", "watch", "*"], |rule, at| {
         let at = path(&at.to_string());
         if let Some(watched) = nested_in(rule, &["path"])
             && watched.as_str() == Some("")
@@ -496,23 +501,20 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
         if let Some(exec) = nested_in(rule, &["exec"]) {
             require(|| format!("{at}.exec"), exec, &["command"])?;
         }
-    }
-    // A build's ulimits are numbers (Compose cannot read text there, unlike a
-    // service's), and its additional contexts text.
-    for (limit, at) in found_at(map, &["build", "ulimits", "*"])
-        .into_iter()
-        .chain(found_at(map, &["build", "ulimits", "*", "soft"]))
-        .chain(found_at(map, &["build", "ulimits", "*", "hard"]))
-    {
-        if matches!(limit.value, Value::Str(_)) {
-            return Err(must_be(limit, path(&at.to_string()), "a number, unquoted"));
-        }
-    }
-    for (context, at) in found_at(map, &["build", "additional_contexts", "*"]) {
-        if !matches!(context.value, Value::Str(_) | Value::Null) {
-            return Err(must_be(context, path(&at.to_string()), "a string"));
-        }
-    }
+        Ok(())
+    })?;
+    each_at(map, &["build", "ulimits", "*"], unquoted_number)?;
+    each_at(map, &["build", "ulimits", "*", "soft"], unquoted_number)?;
+    each_at(map, &["build", "ulimits", "*", "hard"], unquoted_number)?;
+    // A build's additional contexts are text.
+    each_at(
+        map,
+        &["build", "additional_contexts", "*"],
+        |context, at| match context.value {
+            Value::Str(_) | Value::Null => Ok(()),
+            _ => Err(must_be(context, path(&at.to_string()), "a string")),
+        },
+    )?;
     if let Some(Value::Seq(contexts)) = map
         .get("build")
         .and_then(|b| nested_in(b, &["additional_contexts"]))
@@ -550,21 +552,19 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
     for (key, value) in map.iter() {
         let first = key.name.as_str();
         for attribute in WHOLE_NUMBERS.iter().filter(|a| a.path[0] == first) {
-            for (node, at) in found_below(value, first, &attribute.path[1..]) {
-                attribute.check(|| path(&at.to_string()), node)?;
-            }
+            each_below(value, first, &attribute.path[1..], |node, at| {
+                attribute.check(|| path(&at.to_string()), node)
+            })?;
         }
         for keys in NO_FLOATS.iter().filter(|keys| keys[0] == first) {
-            if let Some((node, at)) = found_below(value, first, &keys[1..])
-                .iter()
-                .find(|(n, _)| matches!(n.value, Value::Float(_)))
-            {
-                return Err(must_be(
+            each_below(value, first, &keys[1..], |node, at| match node.value {
+                Value::Float(_) => Err(must_be(
                     node,
                     path(&at.to_string()),
                     "a whole number or text",
-                ));
-            }
+                )),
+                _ => Ok(()),
+            })?;
         }
     }
     Ok(())
@@ -694,9 +694,9 @@ impl WholeNumber {
 }
 
 /// Where a found node is below its service, written out only for an error.
-struct At<'a>(Vec<Step<'a>>);
+struct At<'s, 'a>(&'s [Step<'a>]);
 
-impl std::fmt::Display for At<'_> {
+impl std::fmt::Display for At<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for (i, step) in self.0.iter().enumerate() {
             match step {
@@ -709,50 +709,60 @@ impl std::fmt::Display for At<'_> {
     }
 }
 
-/// The nodes at `keys` below a service (`*`: each list item or mapping value), with
-/// where each is.
-fn found_at<'a>(service: &'a Map, keys: &[&'a str]) -> Vec<(&'a Node, At<'a>)> {
+/// Calls `visit` with each node at `keys` below a service (`*`: each list item or
+/// mapping value) and where it is, until one is refused.
+fn each_at<'a>(
+    service: &'a Map,
+    keys: &[&'a str],
+    mut visit: impl FnMut(&'a Node, &At<'_, 'a>) -> Result<()>,
+) -> Result<()> {
     match keys.split_first() {
-        Some((first, rest)) => service
-            .get(first)
-            .map(|node| found_below(node, first, rest))
-            .unwrap_or_default(),
-        None => Vec::new(),
+        Some((first, rest)) => match service.get(first) {
+            Some(node) => each_below(node, first, rest, &mut visit),
+            None => Ok(()),
+        },
+        None => Ok(()),
     }
 }
 
-/// The nodes at `keys` below the service's attribute `first`, whose value is `node`.
-fn found_below<'a>(node: &'a Node, first: &'a str, keys: &[&'a str]) -> Vec<(&'a Node, At<'a>)> {
-    let mut found = Vec::new();
-    collect_at(node, keys, &mut vec![Step::Key(first)], &mut found);
-    found
+/// The same below the service's attribute `first`, whose value is `node`.
+fn each_below<'a>(
+    node: &'a Node,
+    first: &'a str,
+    keys: &[&'a str],
+    mut visit: impl FnMut(&'a Node, &At<'_, 'a>) -> Result<()>,
+) -> Result<()> {
+    let mut steps = Vec::with_capacity(keys.len() + 1);
+    steps.push(Step::Key(first));
+    visit_at(node, keys, &mut steps, &mut visit)
 }
 
-fn collect_at<'a>(
+fn visit_at<'a>(
     node: &'a Node,
     keys: &[&'a str],
     steps: &mut Vec<Step<'a>>,
-    found: &mut Vec<(&'a Node, At<'a>)>,
-) {
+    visit: &mut impl FnMut(&'a Node, &At<'_, 'a>) -> Result<()>,
+) -> Result<()> {
     let Some((first, rest)) = keys.split_first() else {
-        found.push((node, At(steps.clone())));
-        return;
+        return visit(node, &At(steps));
     };
     let mut below = |child: &'a Node, step: Step<'a>, steps: &mut Vec<Step<'a>>| {
         steps.push(step);
-        collect_at(child, rest, steps, found);
+        let visited = visit_at(child, rest, steps, visit);
         steps.pop();
+        visited
     };
     if *first == "*" {
         for (at, item) in node.as_seq().unwrap_or_default().iter().enumerate() {
-            below(item, Step::Item(at), steps);
+            below(item, Step::Item(at), steps)?;
         }
         for (key, value) in node.as_map().into_iter().flat_map(Map::iter) {
-            below(value, Step::Key(&key.name), steps);
+            below(value, Step::Key(&key.name), steps)?;
         }
     } else if let Some(child) = node.as_map().and_then(|m| m.get(first)) {
-        below(child, Step::Key(first), steps);
+        below(child, Step::Key(first), steps)?;
     }
+    Ok(())
 }
 
 /// The first item of `items` that repeats an earlier one, as text.
