@@ -65,10 +65,17 @@ fn keep_one_per_key(list: &mut Node, index: Index) {
     let Value::Seq(items) = &mut list.value else {
         return;
     };
+    let keys: Vec<Option<String>> = items.iter().map(index).collect();
+    // Most lists are short and repeat nothing: they stay as they are.
+    let repeats_earlier =
+        |at: usize| keys[at].is_some() && keys[..at].iter().any(|key| *key == keys[at]);
+    if keys.len() <= 16 && !(0..keys.len()).any(repeats_earlier) {
+        return;
+    }
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut kept: Vec<Node> = Vec::with_capacity(items.len());
-    for item in items.drain(..) {
-        match index(&item).map(|key| (seen.get(&key).copied(), key)) {
+    for (item, key) in items.drain(..).zip(keys) {
+        match key.map(|key| (seen.get(&key).copied(), key)) {
             Some((Some(at), _)) => kept[at] = item,
             Some((None, key)) => {
                 seen.insert(key, kept.len());
@@ -108,16 +115,19 @@ fn mount(node: &Node, default: &str) -> Option<String> {
 /// and protocol; its name and application protocol are not part of it.
 fn port(node: &Node) -> Option<String> {
     let map = node.as_map()?;
-    let text = |key: &str, default: &str| {
-        map.get(key)
-            .and_then(Node::scalar_text)
-            .unwrap_or_else(|| default.to_owned())
-    };
-    Some(format!(
-        "{}:{}:{}/{}",
-        text("host_ip", "0.0.0.0"),
-        text("published", ""),
-        text("target", ""),
-        text("protocol", "tcp")
-    ))
+    let mut key = String::new();
+    for (field, default, then) in [
+        ("host_ip", "0.0.0.0", ":"),
+        ("published", "", ":"),
+        ("target", "", "/"),
+        ("protocol", "tcp", ""),
+    ] {
+        match map.get(field).map(|n| &n.value) {
+            Some(Value::Str(text)) => key.push_str(text),
+            Some(value) => key.push_str(value.scalar_text().as_deref().unwrap_or(default)),
+            None => key.push_str(default),
+        }
+        key.push_str(then);
+    }
+    Some(key)
 }
