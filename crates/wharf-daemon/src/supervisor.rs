@@ -739,7 +739,7 @@ impl Supervisor {
                 instance: Box::new(status.clone()),
             },
         );
-        project.instances.insert(
+        let replaced = project.instances.insert(
             (status.service.clone(), status.replica),
             Instance {
                 generation,
@@ -750,6 +750,11 @@ impl Supervisor {
                 ended: None,
             },
         );
+        // The new instance is no longer one that ended: a later daemon must bring it
+        // back, not show the old end again.
+        if replaced.is_some_and(|old| old.ended.is_some()) {
+            self.shared.save_ended(project);
+        }
     }
 
     /// Stops the instances of `service` numbered `from_replica` and up, and waits for

@@ -315,6 +315,44 @@ services:
     assert_eq!(seeded(), "ran\nran\n");
 }
 
+/// A service that died by itself and was brought back by `up` comes back after the
+/// daemon's death too, not shown as it died the first time.
+#[test]
+fn a_service_up_again_after_it_died_comes_back_after_the_daemon_dies() {
+    let stack = Stack::new(
+        r#"name: revived
+services:
+  api:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+  front:
+    image: debian
+    depends_on: [api]
+    x-wharf: {process: {command: ["sleep", "600"]}}
+"#,
+    );
+    let running = |name: &str| {
+        stack
+            .ps()
+            .iter()
+            .any(|i| i["name"] == name && i["state"] == "running")
+    };
+    stack.ok(&["up", "-d", "--wait"]);
+    stack.kill_instance("revived-api-1");
+    eventually("api ended", Duration::from_secs(10), || {
+        !running("revived-api-1")
+    });
+    stack.ok(&["up", "-d", "--wait"]);
+    let before = stack.pid_of("revived-api-1");
+    support::kill(stack.daemon_pid());
+    eventually(
+        "api back after the daemon died",
+        Duration::from_secs(10),
+        || running("revived-api-1") && stack.pid_of("revived-api-1") != before,
+    );
+    assert!(running("revived-front-1"), "{:#?}", stack.ps());
+}
+
 /// `daemon stop` stops every project at once, so two services that ignore their stop
 /// signal hold it up for one grace period, not two, and it names them while it waits.
 #[test]
