@@ -139,7 +139,11 @@ impl Databases<'_> {
     fn copy(&self, from: &str, to: &str) -> Result<(), DbError> {
         let note = self.store.note_copy(self.service(), from, to)?;
         let copied = self.server.copy(from, to);
-        note.end();
+        // A copy that failed may not have undone itself (the server went away half
+        // way): its note stays for the next command, once this process is gone.
+        if copied.is_ok() {
+            note.end();
+        }
         copied
     }
 
@@ -435,28 +439,38 @@ impl Databases<'_> {
         format!("{prefix}{}_{}_{n}", self.now_ms, std::process::id())
     }
 
+    /// Undoes the copies a `wharf db` left half made when it was killed or its server
+    /// went away: the source reopened, the part-made target dropped. Every command
+    /// that reaches the server does it first (`db shell` too), so no database stays
+    /// closed to its clients; without such a note it asks the server nothing.
+    pub fn undo_abandoned_copies(&self) -> Result<(), DbError> {
+        let abandoned = self.store.abandoned_copies(self.service());
+        if abandoned.is_empty() {
+            return Ok(());
+        }
+        let snapshots = self.snapshots()?;
+        let present = self.server.databases()?;
+        let exists = |name: &str| present.iter().any(|(n, _)| n == name);
+        for (note, copy) in abandoned {
+            let recorded = snapshots.iter().any(|s| s.stored_as == copy.to);
+            if !recorded && is_wharfs(&copy.to) && exists(&copy.to) {
+                self.server.drop(&copy.to)?;
+            }
+            // A snapshot stays sealed; a database of the user's takes clients again.
+            if !is_wharfs(&copy.from) && exists(&copy.from) {
+                self.server.seal(&copy.from, false)?;
+            }
+            note.end();
+        }
+        Ok(())
+    }
+
     /// Undoes what a `wharf db` killed half way (SIGKILL, a crash) left: a copy's
     /// source reopened and its part-made target dropped, and the databases a load or
     /// restore was building beside the real ones: those whose process is gone.
     /// The server's databases, as they are once swept.
     fn sweep_abandoned(&self) -> Result<Vec<(String, u64)>, DbError> {
-        let abandoned = self.store.abandoned_copies(self.service());
-        if !abandoned.is_empty() {
-            let snapshots = self.snapshots()?;
-            let present = self.server.databases()?;
-            let exists = |name: &str| present.iter().any(|(n, _)| n == name);
-            for (note, copy) in abandoned {
-                let recorded = snapshots.iter().any(|s| s.stored_as == copy.to);
-                if !recorded && is_wharfs(&copy.to) && exists(&copy.to) {
-                    self.server.drop(&copy.to)?;
-                }
-                // A snapshot stays sealed; a database of the user's takes clients again.
-                if !is_wharfs(&copy.from) && exists(&copy.from) {
-                    self.server.seal(&copy.from, false)?;
-                }
-                note.end();
-            }
-        }
+        self.undo_abandoned_copies()?;
         let mut kept = Vec::new();
         for (name, size) in self.server.databases()? {
             let pid = name
@@ -507,6 +521,9 @@ mod tests {
         access: ServerAccess,
         databases: RefCell<BTreeMap<String, (String, bool)>>,
         fail_rename_to: RefCell<Option<String>>,
+        /// The next copy stops half way, as when the server goes away: its source
+        /// sealed, its target part-made.
+        fail_copy: RefCell<bool>,
     }
 
     impl FakeServer {
@@ -535,6 +552,7 @@ mod tests {
                         .collect(),
                 ),
                 fail_rename_to: RefCell::new(None),
+                fail_copy: RefCell::new(false),
             }
         }
 
@@ -597,6 +615,10 @@ mod tests {
             self.databases
                 .borrow_mut()
                 .insert(to.to_owned(), (contents, false));
+            if self.fail_copy.take() {
+                self.seal(from, true)?;
+                return Err(Self::failed("copy"));
+            }
             Ok(())
         }
         fn rename(&self, from: &str, to: &str) -> Result<(), DbError> {
@@ -757,12 +779,7 @@ mod tests {
         let note = store
             .note_copy("db", "app", "wharf_snapshot_1_1_0")
             .unwrap();
-        let ended = Command::new("true").spawn().unwrap();
-        let gone = ended.id();
-        ended.wait_with_output().unwrap();
-        let text = std::fs::read_to_string(&note.0).unwrap();
-        let text = text.replace(&format!(":{},", std::process::id()), &format!(":{gone},"));
-        std::fs::write(&note.0, text).unwrap();
+        abandon(&note.0);
 
         let listed = databases(&server, &store, 1).list().unwrap();
         assert_eq!(listed.len(), 2, "{listed:?}");
@@ -775,6 +792,48 @@ mod tests {
             "part-made copy dropped"
         );
         assert!(!note.0.exists());
+    }
+
+    /// The note a copy keeps as if a process now gone had made it.
+    fn abandon(note: &std::path::Path) {
+        let ended = Command::new("true").spawn().unwrap();
+        let gone = ended.id();
+        ended.wait_with_output().unwrap();
+        let text = std::fs::read_to_string(note).unwrap();
+        let text = text.replace(&format!(":{},", std::process::id()), &format!(":{gone},"));
+        std::fs::write(note, text).unwrap();
+    }
+
+    /// A copy whose server went away half way keeps its note, so the next command
+    /// (whichever it is) lets clients into the source again and drops the part-made
+    /// copy.
+    #[test]
+    fn a_copy_that_failed_half_way_is_undone_by_the_next_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let server = FakeServer::with(&[("app", "v1"), ("postgres", "")]);
+        server.fail_copy.replace(true);
+        databases(&server, &store, 1)
+            .snapshot("app", None)
+            .unwrap_err();
+        assert!(server.databases.borrow()["app"].1, "left sealed");
+        let notes: Vec<_> = std::fs::read_dir(store.dir().join("copying"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(notes.len(), 1, "the failed copy's note stays");
+        abandon(&notes[0]);
+
+        databases(&server, &store, 2)
+            .undo_abandoned_copies()
+            .unwrap();
+        assert!(
+            !server.databases.borrow()["app"].1,
+            "app takes clients again"
+        );
+        assert_eq!(server.user_visible(), ["app", "postgres"]);
+        assert_eq!(server.databases.borrow().len(), 2, "part-made copy dropped");
+        assert!(!notes[0].exists());
     }
 
     #[test]

@@ -213,6 +213,7 @@ impl ProjectDatabases {
             }
             return Err(err.into());
         }
+        self.databases(server.as_ref()).undo_abandoned_copies()?;
         Ok(server)
     }
 
