@@ -170,6 +170,10 @@ pub async fn run(
     let mut delay = FIRST_POLL;
     let mut was_unhealthy = false;
     let mut paused = false;
+    // Thawed and not yet checked again by the engine (see `through_a_pause`).
+    let mut thawed = false;
+    // The health last seen while not frozen.
+    let mut health_before = Health::None;
     loop {
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
@@ -180,6 +184,7 @@ pub async fn run(
                 if paused && command != Command::Pause {
                     let _ = engine.pause(&id, false).await;
                     paused = false;
+                    thawed = true;
                     shared.report(&key, Event::Paused(false));
                 }
                 match command {
@@ -224,7 +229,7 @@ pub async fn run(
                 continue;
             }
         }
-        let Ok(state) = engine.state(&id).await else {
+        let Ok(mut state) = engine.state(&id).await else {
             follower.abort();
             shared.log(
                 &key,
@@ -240,6 +245,21 @@ pub async fn run(
             && !probed_healthy
         {
             probed_healthy = engine.probe(&id, test, *timeout).await;
+        }
+        if paused || thawed {
+            // Thawed until the engine's own check passes again.
+            thawed &= state.health == Health::Unhealthy;
+            through_a_pause(
+                &mut state,
+                paused,
+                health_before,
+                &engine,
+                &id,
+                probe.as_ref(),
+            )
+            .await;
+        } else {
+            health_before = state.health;
         }
         // Turning unhealthy is said in the log, with the probe's words, as natively.
         let unhealthy = state.health == Health::Unhealthy;
@@ -287,6 +307,36 @@ struct Look {
 /// passed); `reported_exit` when the last look already said it exited; `early` in the
 /// first moments of its run, when the engine's news may not flow yet. The driver's
 /// one decision, kept apart so it is tested without an engine.
+/// A frozen container cannot run its check, and the engine counts each it could not
+/// run as failed: paused, a service is as healthy as it was before; thawed, until the
+/// engine's next check, wharf's own probe says whether it is healthy again, so
+/// dependents need not wait an interval for it.
+async fn through_a_pause(
+    state: &mut ContainerState,
+    paused: bool,
+    health_before: Health,
+    engine: &Engine,
+    id: &str,
+    probe: Option<&(Vec<String>, Duration)>,
+) {
+    if state.health != Health::Unhealthy {
+        return;
+    }
+    let healthy_again = !paused
+        && match probe {
+            Some((test, timeout)) => engine.probe(id, test, *timeout).await,
+            None => false,
+        };
+    state.health = if paused {
+        health_before
+    } else if healthy_again {
+        Health::Healthy
+    } else {
+        return;
+    };
+    state.health_said = None;
+}
+
 fn look(
     state: ContainerState,
     probed_healthy: bool,

@@ -2861,6 +2861,65 @@ services:
     stack.ok(&["down"]);
 }
 
+/// A frozen container cannot run its healthcheck: paused, it stays as healthy as it
+/// was, and unpaused, what depends on it starts at once.
+#[test]
+fn a_paused_container_stays_healthy_and_its_dependents_start_once_it_is_unpaused() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfpausehealth
+services:
+  db:
+    image: {IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    healthcheck: {{test: ["CMD", "true"], interval: 1s, timeout: 1s, retries: 1}}
+  web:
+    image: {IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    depends_on: {{db: {{condition: service_healthy}}}}
+"#
+    ));
+    stack.ok(&["up", "-d", "--wait"]);
+    stack.ok(&["stop", "-t", "1", "web"]);
+    stack.ok(&["pause", "db"]);
+    let db = || {
+        stack
+            .ps()
+            .into_iter()
+            .find(|i| i["service"] == "db")
+            .unwrap()
+    };
+    // Long enough for the engine to count its check as failed while frozen.
+    std::thread::sleep(Duration::from_secs(4));
+    let engine_health = Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{.State.Health.Status}}",
+            "wharfpausehealth-db-1",
+        ])
+        .output()
+        .unwrap();
+    let paused = db();
+    assert_eq!(
+        paused["health"],
+        "healthy",
+        "paused: {paused}; the engine says {}",
+        String::from_utf8_lossy(&engine_health.stdout)
+    );
+    stack.ok(&["unpause", "db"]);
+    stack.ok(&["start", "web"]);
+    let web = stack
+        .ps()
+        .into_iter()
+        .find(|i| i["service"] == "web")
+        .unwrap();
+    assert_eq!(web["state"], "running", "{web}");
+    stack.ok(&["down", "-t", "1"]);
+}
+
 #[test]
 fn publish_app_copies_the_images_beside_the_project_as_compose_does() {
     if !engine_ready() {
