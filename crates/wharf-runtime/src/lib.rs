@@ -11,7 +11,7 @@ mod containers;
 mod data_dir;
 mod lowering;
 pub mod recipes;
-mod references;
+pub mod references;
 pub mod sql_quote;
 
 pub use backend::BackendChoice;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use wharf_manifest::Loaded;
 
 use crate::recipes::{self, DatabaseFacts, Recipe, RecipeContext, image_name_and_tag, usual_port};
-use crate::references::{names_no_host, resolve_embedded, resolve_references};
+use crate::references::{names_no_host, resolve_argv, resolve_embedded, resolve_references};
 use wharf_model::x_wharf::CommandLine;
 use wharf_model::{Healthcheck, Service, ServiceHook};
 use wharf_plan::{
@@ -188,15 +188,7 @@ pub fn project_spec(
             };
         }
     };
-    let rewrite_argv = |argv: &mut [String]| {
-        for i in 1..argv.len() {
-            argv[i] = if names_no_host(&argv[i - 1]) {
-                resolve_embedded(&argv[i], &reachable)
-            } else {
-                resolve_references(&argv[i], &reachable)
-            };
-        }
-    };
+    let rewrite_argv = |argv: &mut [String]| resolve_argv(argv, &reachable);
     for spec in services.values_mut().filter(|s| s.container.is_none()) {
         rewrite_env(&mut spec.environment);
         // A probe written for the container reaches its own port on loopback; the

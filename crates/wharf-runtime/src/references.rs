@@ -49,6 +49,29 @@ pub fn resolve_references(value: &str, services: &BTreeMap<String, Vec<PortSpec>
     out
 }
 
+/// Rewrites the arguments of a command line (its program aside) as
+/// [`resolve_references`] does, leaving a bare service name after a flag that names a
+/// user or a database (`psql -U app -h db`): a service's command, a healthcheck's, and
+/// what `wharf exec` and `wharf run` are given.
+pub fn resolve_argv(argv: &mut [String], services: &BTreeMap<String, Vec<PortSpec>>) {
+    for i in 1..argv.len() {
+        argv[i] = if names_no_host(&argv[i - 1]) {
+            resolve_embedded(&argv[i], services)
+        } else {
+            resolve_references(&argv[i], services)
+        };
+    }
+}
+
+/// Every service of a lowered project with its ports, as references reach them.
+pub fn reachable_services(project: &wharf_plan::ProjectSpec) -> BTreeMap<String, Vec<PortSpec>> {
+    project
+        .services
+        .iter()
+        .map(|(name, service)| (name.clone(), service.ports.clone()))
+        .collect()
+}
+
 /// Whether values under this environment variable, or after this command-line flag,
 /// name something else than a host (a user, a database, a password), so a value that
 /// happens to be a service's name stays as written: `POSTGRES_USER: app` beside a

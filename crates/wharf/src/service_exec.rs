@@ -79,8 +79,16 @@ pub fn exec_in(paths: &Paths, name: &str, args: &ExecArgs) -> anyhow::Result<Exi
             args.service
         );
     }
+    // Other services are reached by name here too, as from the service's own command.
+    let mut command = args.command.clone();
+    if let Some(spec) = &spec {
+        wharf_runtime::references::resolve_argv(
+            &mut command,
+            &wharf_runtime::references::reachable_services(spec),
+        );
+    }
     foreground(
-        &args.command,
+        &command,
         &service.for_replica(args.index),
         &env_flags(&args.env),
         args.workdir.as_ref(),
@@ -456,6 +464,11 @@ pub fn run_loaded(
     } else if args.entrypoint.is_none() {
         command.clone_from(&service.command);
     }
+    // Other services are reached by name here too, as from the service's own command.
+    wharf_runtime::references::resolve_argv(
+        &mut command,
+        &wharf_runtime::references::reachable_services(&spec),
+    );
     let mut spec = service.for_replica(1);
     // Compose's one-off publishes nothing unless asked (`--service-ports`): natively,
     // it gets a free port of its own, not the one the service's instance holds.

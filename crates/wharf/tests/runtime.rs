@@ -460,6 +460,21 @@ services:
         "{top}"
     );
 
+    // A service named in the arguments is reached as from the service's own command
+    // (`psql -h db -U db`): a host rewritten, a user left as written.
+    assert_eq!(
+        stack
+            .ok(&["exec", "-T", "app", "echo", "-h", "db", "-U", "db"])
+            .trim(),
+        "-h 127.0.0.1 -U db"
+    );
+    assert_eq!(
+        stack
+            .ok(&["run", "--rm", "--no-deps", "-T", "app", "echo", "db"])
+            .trim(),
+        "127.0.0.1"
+    );
+
     // Compose's flags, as they map natively: -u switches user (this test runs as root),
     // -T changes nothing, --entrypoint goes before the command.
     assert_eq!(
