@@ -194,15 +194,18 @@ pub fn read_dump(
     check_head(&head, format, engine).map_err(|why| DbError::Dump(format!("{name}: {why}")))?;
     let mut pipeline = Pipeline::default();
     load.stdout(Stdio::null());
-    let loader_input = pipeline
-        .spawn(load.stdin(Stdio::piped()), "loading the dump")?
-        .stdin
-        .take()
-        .expect("piped");
+    let mut start_loader = |pipeline: &mut Pipeline| -> Result<_, DbError> {
+        Ok(pipeline
+            .spawn(load.stdin(Stdio::piped()), "loading the dump")?
+            .stdin
+            .take()
+            .expect("piped"))
+    };
     // The copies run beside the wait, so an interruption is seen while they block; a
     // program that stops reading (an error in the SQL) ends them, and its own error
     // says why, so the broken pipe is not the news.
     let Some(mut decompressor) = format.decompressor() else {
+        let loader_input = start_loader(&mut pipeline)?;
         let writer = writer_of(&head);
         let copy = std::thread::spawn(move || copy_into(loader_input, &head, &mut input));
         pipeline.wait()?;
@@ -210,6 +213,8 @@ pub fn read_dump(
         return check_tail(writer, tail.as_deref())
             .map_err(|why| DbError::Dump(format!("{name}: {why}")));
     };
+    // Started before the loader, so a cut-off file is the news when both fail: the
+    // loader then only found the SQL ending half way.
     let unpack = pipeline.spawn(
         decompressor.stdin(Stdio::piped()).stdout(Stdio::piped()),
         "decompressing the dump",
@@ -218,6 +223,7 @@ pub fn read_dump(
         unpack.stdin.take().expect("piped"),
         unpack.stdout.take().expect("piped"),
     );
+    let loader_input = start_loader(&mut pipeline)?;
     let feed = std::thread::spawn(move || copy_into(compressed, &head, &mut input));
     // What comes out of the decompressor is looked at as a plain dump would be.
     let forward = std::thread::spawn(move || -> Result<_, String> {
@@ -539,6 +545,28 @@ mod tests {
         let seed = dir.path().join("seed.sql");
         std::fs::write(&seed, "INSERT INTO t VALUES (1);\n").unwrap();
         read_dump(Some(&seed), sh("cat >/dev/null"), DatabaseEngine::Postgres).unwrap();
+    }
+
+    /// Cut off half way, a compressed dump makes both fail: the loader only found the
+    /// SQL ending in the middle of a statement, so the decompressor's words are told.
+    #[test]
+    fn a_cut_off_compressed_file_is_the_news_when_the_loader_fails_too() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["d.sql.gz", "d.sql.zst"] {
+            let target = dir.path().join(name);
+            let format = DumpFormat::of_path(&target).unwrap();
+            write_dump(sh("seq 1 200000"), format, Some(&target)).unwrap();
+            let bytes = std::fs::read(&target).unwrap();
+            std::fs::write(&target, &bytes[..bytes.len() / 2]).unwrap();
+            let err = read_dump(
+                Some(&target),
+                sh("cat >/dev/null; echo 'ERROR: missing data for column' >&2; exit 3"),
+                DatabaseEngine::Postgres,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("decompressing the dump"), "{name}: {err}");
+        }
     }
 
     #[test]
