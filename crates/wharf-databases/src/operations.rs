@@ -78,12 +78,16 @@ impl Databases<'_> {
     }
 
     /// This server's snapshots, forgetting those whose copy the server no longer has
-    /// (its data was deleted, as `down -v` does).
+    /// (its data was deleted, as `down -v` does). Those taken while the service ran the
+    /// other way (a process, a container) are in that server's data: kept, not listed.
     fn forget_lost(&self) -> Result<Vec<Snapshot>, DbError> {
         let present: Vec<String> = self.server.databases()?.into_iter().map(|d| d.0).collect();
+        let ran_as = self.server.access().ran_as();
         let mut kept = Vec::new();
         for snapshot in self.store.list()? {
-            if snapshot.service != self.service() {
+            if snapshot.service != self.service()
+                || !(snapshot.ran_as.is_empty() || snapshot.ran_as == ran_as)
+            {
                 continue;
             }
             if present.contains(&snapshot.stored_as) {
@@ -404,6 +408,7 @@ impl Databases<'_> {
             automatic: automatic.map(str::to_owned),
             undone: false,
             revisions: self.revisions.revisions(),
+            ran_as: access.ran_as().to_owned(),
         })
     }
 
@@ -834,6 +839,30 @@ mod tests {
         assert_eq!(server.user_visible(), ["app", "postgres"]);
         assert_eq!(server.databases.borrow().len(), 2, "part-made copy dropped");
         assert!(!notes[0].exists());
+    }
+
+    /// A service run the other way (a container, a process) has a server with data of
+    /// its own: the snapshots taken on the first wait for it, neither listed nor lost.
+    #[test]
+    fn snapshots_taken_as_a_process_wait_while_the_server_runs_in_a_container() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let native = FakeServer::with(&[("app", "v1")]);
+        let taken = databases(&native, &store, 1).snapshot("app", None).unwrap();
+        assert_eq!(taken.ran_as, "process");
+        let mut contained = FakeServer::with(&[("app", "v0")]);
+        contained.access.place = crate::server::Place::Container {
+            wharf: PathBuf::from("wharf"),
+            project: "p".to_owned(),
+        };
+        assert!(
+            databases(&contained, &store, 2)
+                .snapshots()
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.list().unwrap(), std::slice::from_ref(&taken), "kept");
+        assert_eq!(databases(&native, &store, 3).snapshots().unwrap(), [taken]);
     }
 
     #[test]

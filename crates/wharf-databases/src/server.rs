@@ -34,6 +34,14 @@ pub enum Place {
 }
 
 impl ServerAccess {
+    /// How the server runs, as snapshots note it: its data differs between the two.
+    pub fn ran_as(&self) -> &'static str {
+        match self.place {
+            Place::Host => "process",
+            Place::Container { .. } => "container",
+        }
+    }
+
     /// Where clients reach the server, as messages say it.
     pub(crate) fn location(&self) -> String {
         match self.place {

@@ -30,6 +30,11 @@ pub struct Snapshot {
     pub undone: bool,
     /// Each checked-out repo's commit when it was taken.
     pub revisions: BTreeMap<String, String>,
+    /// Where the server ran (`process`, `container`): the copy is in that server's
+    /// data, which the service run the other way does not see. Empty in a snapshot
+    /// taken before wharf noted it.
+    #[serde(default)]
+    pub ran_as: String,
 }
 
 impl Snapshot {
@@ -153,6 +158,7 @@ mod tests {
             automatic: None,
             undone: false,
             revisions: BTreeMap::from([("api".to_owned(), "abc123".to_owned())]),
+            ran_as: "process".to_owned(),
         }
     }
 

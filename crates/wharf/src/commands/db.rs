@@ -382,6 +382,22 @@ fn restore(
         );
     }
     let server = project.server(&snapshot.service)?;
+    let ran_as = server.access().ran_as();
+    if !snapshot.ran_as.is_empty() && snapshot.ran_as != ran_as {
+        let backend = if snapshot.ran_as == "container" {
+            "docker"
+        } else {
+            "process"
+        };
+        bail!(
+            "snapshot {} was taken while {} ran as a {}, whose data holds it; {} runs as a {ran_as} now: `wharf up -d --backend {backend} {}` brings that server back, and its snapshots with it",
+            snapshot.tag,
+            snapshot.service,
+            snapshot.ran_as,
+            snapshot.service,
+            snapshot.service
+        );
+    }
     let databases = project.databases(server.as_ref());
     let differ = differences(&snapshot, server.as_ref(), &project.revisions())?;
     let current = databases.size_of(&snapshot.database).ok();
