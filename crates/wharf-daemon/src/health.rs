@@ -133,7 +133,12 @@ pub async fn probe(
     };
     let child = match spawn(argv, dir, env, containment) {
         Ok(child) => child,
-        Err(err) => return ProbeResult::failed(format!("the healthcheck did not run: {err}")),
+        Err(err) => {
+            return ProbeResult::failed(format!(
+                "the healthcheck did not run `{}`: {err}",
+                argv[0]
+            ));
+        }
     };
     let pid = child.id();
     children.adopt(pid);

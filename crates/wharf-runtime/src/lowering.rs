@@ -375,12 +375,32 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
         ));
     }
     let mut healthcheck = service.healthcheck.as_deref().and_then(health_spec);
+    if let Some(probe) = healthcheck.as_mut().map(|h| &mut h.probe)
+        && service.wharf.process.is_none()
+    {
+        recipes::native_probe(&service.image, probe);
+    }
     if let Some(Probe::Exec(argv)) = healthcheck.as_mut().map(|h| &mut h.probe)
         && service.wharf.process.is_none()
         && let Some(port) = recipe_port(&service.image, &ports)
     {
         let added = recipes::probe_port_args(&service.image, argv, port);
         argv.splice(1..1, added);
+    }
+    // A check that cannot run would keep the service unhealthy, and what waits on it
+    // waiting, for ever: said now, as a missing program is.
+    if let Some(Probe::Exec(argv)) = healthcheck.as_ref().map(|h| &h.probe)
+        && let Some(program) = argv.first()
+        && locate_program(program, &working_dir, &environment).is_none()
+    {
+        return Err(format!(
+            "healthcheck: `{program}` is not installed here (not found in {})",
+            if program.contains('/') {
+                working_dir.display().to_string()
+            } else {
+                "PATH".to_owned()
+            }
+        ));
     }
     Ok(ServiceSpec {
         command,
@@ -890,6 +910,39 @@ mod tests {
                     .map(str::to_owned)
                     .to_vec()
             )
+        );
+    }
+
+    /// The mariadb image's own health script asks the host's client instead; a
+    /// check whose program this machine lacks is refused before anything starts.
+    #[test]
+    fn image_health_scripts_map_to_host_clients_and_missing_programs_are_refused() {
+        let (dir, loaded) = load(
+            "name: shop\nservices:\n  db:\n    image: mariadb:11\n    environment: {MARIADB_ROOT_PASSWORD: p}\n    healthcheck: {test: [\"CMD\", \"healthcheck.sh\", \"--connect\", \"--innodb_initialized\"]}\n  db2:\n    image: mariadb:11\n    ports: [\"23307:3306\"]\n    environment: {MARIADB_ROOT_PASSWORD: p}\n    healthcheck: {test: \"healthcheck.sh --connect\"}\n",
+        );
+        let spec = native_spec(&dir, &loaded);
+        let ping = Probe::Exec(vec!["mariadb-admin".to_owned(), "ping".to_owned()]);
+        for name in ["db", "db2"] {
+            assert_eq!(
+                spec.services[name].healthcheck.as_ref().unwrap().probe,
+                ping,
+                "{name}"
+            );
+        }
+        let (dir, loaded) = load(
+            "name: shop\nservices:\n  web:\n    image: python:3.12\n    command: [\"python3\", \"-m\", \"http.server\"]\n    healthcheck: {test: [\"CMD\", \"no-such-checker-here\", \"--quick\"]}\n",
+        );
+        let refused = project_spec(
+            &loaded,
+            &BTreeMap::new(),
+            &dir.path().join("v"),
+            &BTreeSet::new(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            refused.contains("web: healthcheck: `no-such-checker-here` is not installed here"),
+            "{refused}"
         );
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use wharf_model::Service;
-use wharf_plan::PortSpec;
+use wharf_plan::{PortSpec, Probe};
 
 pub use self::facts::{Credentials, DatabaseEngine, DatabaseFacts, of_image};
 pub use self::launch::{LaunchError, Options};
@@ -185,6 +185,25 @@ pub fn runs_the_server(service: &wharf_model::Service) -> bool {
         _ => &[],
     };
     first.starts_with('-') || servers.contains(&program) || redis_config
+}
+
+/// The image's own health script, which only its container has, as the host's
+/// clients do the same: the mariadb image's `healthcheck.sh` (`--connect`,
+/// `--innodb_initialized`…) asks the server whether it answers, as `mariadb-admin
+/// ping` does.
+pub fn native_probe(image: &str, probe: &mut Probe) {
+    if !matches!(image_name_and_tag(image).0, "mariadb" | "mysql") {
+        return;
+    }
+    let ping = || vec!["mariadb-admin".to_owned(), "ping".to_owned()];
+    let script = |program: &str| program.rsplit('/').next() == Some("healthcheck.sh");
+    match probe {
+        Probe::Exec(argv) if argv.first().is_some_and(|p| script(p)) => *argv = ping(),
+        Probe::Shell(line) if line.split_whitespace().next().is_some_and(script) => {
+            *probe = Probe::Exec(ping());
+        }
+        _ => {}
+    }
 }
 
 /// A healthcheck (or an `exec`) running the image's own client with no address of its
