@@ -1613,6 +1613,7 @@ services:
     x-wharf: {process: {command: ["sh", "-c", "sleep 0.8; exit 4"]}}
   web:
     image: debian
+    volumes: [".:/app"]
     x-wharf: {process: {command: ["sleep", "600"]}}
 "#,
     );
@@ -1697,6 +1698,19 @@ services:
     assert_eq!(
         std::fs::read_to_string(stack.dir.path().join("back.txt")).unwrap(),
         "from here"
+    );
+    // A container path is the file behind the mount that holds it; one no mount
+    // holds, and this machine lacks, is said with the mounts.
+    std::fs::remove_file(&copied).unwrap();
+    stack.ok(&["cp", "web:/app/local.txt", copied.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&copied).unwrap(), "from here");
+    stack.ok(&["cp", copied.to_str().unwrap(), "web:/app/in-app.txt"]);
+    assert!(stack.dir.path().join("in-app.txt").exists());
+    let missing = stack.wharf(&["cp", "web:/srv/nothing-here.txt", "x.txt"]);
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        said.contains("/srv/nothing-here.txt: no such file here; natively web sees this machine's files and its mounts: /app is "),
+        "{said}"
     );
     let refused = stack.wharf(&["export", "-o", "web.tar", "web"]);
     let said = String::from_utf8_lossy(&refused.stderr);

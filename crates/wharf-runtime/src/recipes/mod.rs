@@ -30,6 +30,37 @@ pub struct Recipe {
     pub database: Option<DatabaseFacts>,
 }
 
+/// The host path behind `container_path` natively, through `service`'s deepest mount
+/// that holds it: a bind mount's source, or a named volume's directory under
+/// `volumes_dir`. `None` when no mount holds it.
+pub fn mounted_path(
+    service: &Service,
+    volumes_dir: &Path,
+    container_path: &str,
+) -> Option<PathBuf> {
+    let wanted = Path::new(container_path);
+    service
+        .volumes
+        .iter()
+        .filter(|m| !m.target.is_empty())
+        .filter_map(|mount| {
+            let rest = wanted.strip_prefix(&mount.target).ok()?;
+            let root = match mount.kind.as_str() {
+                "bind" => PathBuf::from(&mount.source),
+                "volume" if !mount.source.is_empty() => volumes_dir.join(&mount.source),
+                _ => return None,
+            };
+            let path = if rest.as_os_str().is_empty() {
+                root
+            } else {
+                root.join(rest)
+            };
+            Some((mount.target.len(), path))
+        })
+        .max_by_key(|(depth, _)| *depth)
+        .map(|(_, path)| path)
+}
+
 /// What a recipe may look at.
 #[derive(Clone, Copy)]
 pub struct RecipeContext<'a> {
@@ -50,27 +81,7 @@ impl RecipeContext<'_> {
     /// The host directory behind a container path, through the service's mounts: a
     /// bind mount's source, or a named volume's directory. `None` when not mounted.
     pub fn mounted(&self, container_path: &str) -> Option<PathBuf> {
-        let wanted = Path::new(container_path);
-        self.service
-            .volumes
-            .iter()
-            .filter(|m| !m.target.is_empty())
-            .filter_map(|mount| {
-                let rest = wanted.strip_prefix(&mount.target).ok()?;
-                let root = match mount.kind.as_str() {
-                    "bind" => PathBuf::from(&mount.source),
-                    "volume" if !mount.source.is_empty() => self.volumes_dir.join(&mount.source),
-                    _ => return None,
-                };
-                let path = if rest.as_os_str().is_empty() {
-                    root
-                } else {
-                    root.join(rest)
-                };
-                Some((mount.target.len(), path))
-            })
-            .max_by_key(|(depth, _)| *depth)
-            .map(|(_, path)| path)
+        mounted_path(self.service, self.volumes_dir, container_path)
     }
 
     /// A mounted container path, or a directory of the service's own for its data.

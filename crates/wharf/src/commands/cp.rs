@@ -83,7 +83,42 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
         .get(service)
         .map(|s| s.working_dir.clone())
         .unwrap_or_default();
-    let service_path = |path: &str| working_dir.join(path);
+    // Natively a container path is the file behind the mount that holds it, else this
+    // machine's own; a relative one is under the working directory.
+    let service_path = |path: &str| -> anyhow::Result<PathBuf> {
+        if !path.starts_with('/') {
+            return Ok(working_dir.join(path));
+        }
+        let loaded = project_ref::load(settings)?;
+        let Some(defined) = loaded.project.services.get(service) else {
+            return Ok(PathBuf::from(path));
+        };
+        let volumes = settings.paths.project_data(&name).join("volumes");
+        let found = wharf_runtime::recipes::mounted_path(defined, &volumes, path);
+        if let Some(found) = found {
+            return Ok(found);
+        }
+        if !inward && !Path::new(path).exists() {
+            let mounts: Vec<String> = defined
+                .volumes
+                .iter()
+                .filter(|m| !m.target.is_empty())
+                .filter_map(|m| {
+                    let host = wharf_runtime::recipes::mounted_path(defined, &volumes, &m.target)?;
+                    Some(format!("{} is {}", m.target, host.display()))
+                })
+                .collect();
+            bail!(
+                "{path}: no such file here; natively {service} sees this machine's files{}",
+                if mounts.is_empty() {
+                    ", and mounts none".to_owned()
+                } else {
+                    format!(" and its mounts: {}", mounts.join(", "))
+                }
+            );
+        }
+        Ok(PathBuf::from(path))
+    };
     match (inward, containers.first()) {
         // Out of a container.
         (false, Some(id)) => {
@@ -148,7 +183,7 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
         }
         // Natively: this machine's files, relative paths from the working directory.
         (false, None) => {
-            let source = service_path(path);
+            let source = service_path(path)?;
             // The error names the path.
             let tar = archive(&source, &last_name(&source)?, args.follow_link)?;
             deliver(&tar, local, args.archive)
@@ -162,7 +197,7 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
                 let source = Path::new(local);
                 archive(source, &last_name(source)?, args.follow_link)?
             };
-            place(&tar, &service_path(path), args.archive)?;
+            place(&tar, &service_path(path)?, args.archive)?;
             Ok(ExitCode::SUCCESS)
         }
     }
