@@ -197,6 +197,12 @@ pub async fn run(
                     },
                     // Running already, or paused already.
                     Command::Run | Command::Pause => {}
+                    // Ended by itself for good: it stays as it ended (`exited (3)`), as
+                    // a native process does and as Compose shows a stopped exited one.
+                    Command::Stop(_) if reported_exit => {
+                        follower.abort();
+                        return;
+                    }
                     Command::Stop(grace) => {
                         shared.report(&key, Event::StopRequested);
                         let asked = std::time::Instant::now();

@@ -2861,6 +2861,47 @@ services:
     stack.ok(&["down"]);
 }
 
+/// A container that exited by itself stays as it ended through a stop, as natively
+/// and as Compose shows it (`Exited (3)`), not "stopped".
+#[test]
+fn a_container_that_ended_by_itself_stays_exited_through_a_stop() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfendedstop
+services:
+  tests:
+    image: {IMAGE}
+    command: ["sh", "-c", "exit 3"]
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+"#
+    ));
+    stack.ok(&["up", "-d"]);
+    let tests = || {
+        stack
+            .ps()
+            .into_iter()
+            .find(|i| i["service"] == "tests")
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while tests()["state"] != "exited" {
+        assert!(std::time::Instant::now() < deadline, "{}", tests());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stack.ok(&["stop", "-t", "1"]);
+    let ended = tests();
+    assert_eq!(
+        (&ended["state"], &ended["exit_code"]),
+        (&serde_json::json!("exited"), &serde_json::json!(3)),
+        "{ended}"
+    );
+    stack.ok(&["down", "-t", "1"]);
+}
+
 /// A frozen container cannot run its healthcheck: paused, it stays as healthy as it
 /// was, and unpaused, what depends on it starts at once.
 #[test]
