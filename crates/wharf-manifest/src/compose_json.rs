@@ -46,7 +46,13 @@ pub fn project_json(project: &Project, escape_dollars: bool) -> serde_json::Resu
     );
     top.sort_by_key(|(key, _)| *key);
 
-    crate::go_json::to_go_json(&TopLevel(&top, form))
+    crate::go_json::to_go_json_sized(&TopLevel(&top, form), expected_size(project))
+}
+
+/// About how long a project's `config` output is: a couple of KiB a service, which a
+/// real one seldom passes (a larger one grows its buffer as it goes).
+pub(crate) fn expected_size(project: &Project) -> usize {
+    4096 + 2048 * project.services.len()
 }
 
 /// The top level's entries, each in Compose's form.

@@ -9,16 +9,29 @@ use serde_json::ser::Formatter;
 
 /// `value` as Go's `json.MarshalIndent(value, "", "  ")` writes it.
 pub fn to_go_json<T: ?Sized + Serialize>(value: &T) -> serde_json::Result<String> {
-    written(value, GoFormatter::new(true))
+    written(value, GoFormatter::new(true), 4096)
+}
+
+/// [`to_go_json`] into room for about `expected` bytes from the start: a buffer grown
+/// by doubling copies what it holds at each step and touches fresh pages each time.
+pub fn to_go_json_sized<T: ?Sized + Serialize>(
+    value: &T,
+    expected: usize,
+) -> serde_json::Result<String> {
+    written(value, GoFormatter::new(true), expected)
 }
 
 /// `value` on one line, as Go's `json.Marshal` writes it (Compose's `ps --format json`).
 pub fn to_go_json_line<T: ?Sized + Serialize>(value: &T) -> serde_json::Result<String> {
-    written(value, GoFormatter::new(false))
+    written(value, GoFormatter::new(false), 4096)
 }
 
-fn written<T: ?Sized + Serialize>(value: &T, formatter: GoFormatter) -> serde_json::Result<String> {
-    let mut out = Vec::with_capacity(4096);
+fn written<T: ?Sized + Serialize>(
+    value: &T,
+    formatter: GoFormatter,
+    capacity: usize,
+) -> serde_json::Result<String> {
+    let mut out = Vec::with_capacity(capacity);
     let mut writer = serde_json::Serializer::with_formatter(&mut out, formatter);
     value.serialize(&mut writer)?;
     Ok(String::from_utf8(out).unwrap_or_default())

@@ -13,7 +13,7 @@ use crate::yaml_tree::{Yaml, tree};
 
 /// `value` in YAML, as Go's yaml.v3 writes it.
 pub fn to_yaml<T: ?Sized + Serialize>(value: &T) -> serde_json::Result<String> {
-    Ok(written(&tree(value, false)?))
+    Ok(written(&tree(value, false)?, 4096))
 }
 
 /// The project as `docker compose config` prints it: extension keys inlined after the
@@ -27,7 +27,7 @@ pub fn project_yaml(project: &Project, escape_dollars: bool) -> serde_json::Resu
         }
     }
     shape(&mut value, true);
-    Ok(written(&value))
+    Ok(written(&value, crate::compose_json::expected_size(project)))
 }
 
 /// Compose's YAML prints a build's `id=path` SSH key as the string `id: path`.
@@ -87,8 +87,8 @@ fn shape(value: &mut Yaml, commands: bool) {
     }
 }
 
-fn written(value: &Yaml) -> String {
-    let mut out = String::new();
+fn written(value: &Yaml, capacity: usize) -> String {
+    let mut out = String::with_capacity(capacity);
     match value {
         Yaml::Map(entries) if !entries.is_empty() => write_map(&mut out, entries, 0, false),
         Yaml::Seq(items) if !items.is_empty() => write_seq(&mut out, items, 0, false),
