@@ -109,21 +109,32 @@ impl Mariadb {
         }
     }
 
-    /// `cp --reflink=auto` of each table's `.ibd` and `.cfg`, owner kept, synced.
+    /// `cp --reflink=auto` of each table's `.ibd` and `.cfg`, owner kept, synced: one
+    /// program a step, which on this machine ends with this process, so a `wharf db`
+    /// killed half way leaves nothing writing into the database it half made.
     fn copy_table_files(&self, from: &str, to: &str, tables: &[String]) -> Result<(), DbError> {
+        if tables.is_empty() {
+            return Ok(());
+        }
         let data = &self.access.facts.data_dir;
-        let mut copy = self.access.client("sh", &[], false, None);
-        copy.args([
-            "-c",
-            "set -e; from=$1; to=$2; shift 2; for t; do \
-             cp -a --reflink=auto \"$from/$t.ibd\" \"$from/$t.cfg\" \"$to/\"; done; \
-             sync \"$to\"/*.ibd",
-            "sh",
-        ])
-        .arg(data.join(from))
-        .arg(data.join(to))
-        .args(tables);
-        crate::server::output_of(copy, &format!("copying the files of {from}")).map(drop)
+        let (from_dir, to_dir) = (data.join(from), data.join(to));
+        let mut copy = self.access.client("cp", &[], false, None);
+        copy.args(["-a", "--reflink=auto"]);
+        for table in tables {
+            copy.arg(from_dir.join(format!("{table}.ibd")))
+                .arg(from_dir.join(format!("{table}.cfg")));
+        }
+        copy.arg(&to_dir);
+        self.access.ends_with_this_process(&mut copy);
+        crate::server::output_of(copy, &format!("copying the files of {from}"))?;
+        let mut sync = self.access.client("sync", &[], false, None);
+        sync.args(
+            tables
+                .iter()
+                .map(|table| to_dir.join(format!("{table}.ibd"))),
+        );
+        self.access.ends_with_this_process(&mut sync);
+        crate::server::output_of(sync, &format!("writing the copy of {from} to disk")).map(drop)
     }
 
     /// Imports each copied tablespace, then removes the export's metadata files.

@@ -162,15 +162,25 @@ impl Postgres {
         self.wait_until_empty(from)?;
         self.sql(&[from], "CHECKPOINT", "a checkpoint")?;
         let base = self.access.facts.data_dir.join("base");
-        let mut copy = self.access.client("sh", &[], false, None);
-        copy.args([
-            "-c",
-            "set -e; rm -rf \"$2\"; cp -a --reflink=auto \"$1\" \"$2\"; sync \"$2\" \"$2\"/*",
-            "sh",
-        ])
-        .arg(base.join(&source.oid))
-        .arg(base.join(to_oid));
-        crate::server::output_of(copy, &format!("copying the files of {from}"))?;
+        let (from_dir, to_dir) = (base.join(&source.oid), base.join(to_oid));
+        // Each step's program is the shell's last (`exec`): on this machine it ends with
+        // this process, so a `wharf db` killed half way leaves no copy writing into a
+        // directory the next command drops.
+        for (script, what) in [
+            (
+                "set -e; rm -rf \"$2\"; exec cp -a --reflink=auto \"$1\" \"$2\"",
+                format!("copying the files of {from}"),
+            ),
+            (
+                "exec sync \"$2\" \"$2\"/*",
+                format!("writing the copy of {from} to disk"),
+            ),
+        ] {
+            let mut step = self.access.client("sh", &[], false, None);
+            step.args(["-c", script, "sh"]).arg(&from_dir).arg(&to_dir);
+            self.access.ends_with_this_process(&mut step);
+            crate::server::output_of(step, &what)?;
+        }
         self.sql(
             &[from],
             &format!(

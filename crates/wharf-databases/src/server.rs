@@ -3,6 +3,7 @@
 //! programs. Everything above this (snapshots, swaps, undo) is written once, in
 //! `operations.rs`.
 
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -39,6 +40,22 @@ impl ServerAccess {
         match self.place {
             Place::Host => "process",
             Place::Container { .. } => "container",
+        }
+    }
+
+    /// Makes `command`, when it runs on this machine, end as this process ends (its
+    /// parent-death signal, kept through `exec`); a client in a container is the
+    /// engine's to end.
+    pub(crate) fn ends_with_this_process(&self, command: &mut Command) {
+        if matches!(self.place, Place::Host) {
+            // SAFETY: the closure only makes one system call, which is async-signal-safe.
+            #[allow(unsafe_code)]
+            unsafe {
+                command.pre_exec(|| {
+                    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                        .map_err(std::io::Error::from)
+                });
+            }
         }
     }
 
@@ -244,7 +261,46 @@ fn refused(message: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::last_words;
+    use std::os::unix::process::ExitStatusExt as _;
+    use std::path::PathBuf;
+    use std::process::Command;
+
+    use wharf_runtime::recipes::{Credentials, DatabaseEngine, DatabaseFacts};
+
+    use super::{Place, ServerAccess, last_words};
+
+    /// A step of a copy on this machine ends when what started it ends (here a thread,
+    /// as the parent-death signal goes by thread), so a killed `wharf db` leaves no
+    /// copy writing on.
+    #[test]
+    fn a_step_on_this_machine_ends_with_what_started_it() {
+        let access = ServerAccess {
+            service: "db".to_owned(),
+            facts: DatabaseFacts {
+                engine: DatabaseEngine::Postgres,
+                version: "15".to_owned(),
+                superuser: "postgres".to_owned(),
+                credentials: Credentials::NotNeeded,
+                database: "app".to_owned(),
+                socket: PathBuf::from("/nowhere"),
+                port: 5432,
+                data_dir: PathBuf::from("/nowhere"),
+                client_dir: None,
+            },
+            password: None,
+            place: Place::Host,
+        };
+        let mut child = std::thread::spawn(move || {
+            let mut step = Command::new("sh");
+            step.args(["-c", "exec sleep 30"]);
+            access.ends_with_this_process(&mut step);
+            step.spawn().unwrap()
+        })
+        .join()
+        .unwrap();
+        let ended = child.wait().unwrap();
+        assert_eq!(ended.signal(), Some(9), "{ended:?}");
+    }
 
     #[test]
     fn last_words_start_at_the_error_and_keep_what_explains_it() {
