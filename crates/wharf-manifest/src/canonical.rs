@@ -852,6 +852,16 @@ fn depends_on(service: &str, map: &mut Map) -> Result<()> {
             }
             node.value = Value::Map(Map::from_entries(entries));
         }
+        Value::Str(_) | Value::Bool(_) | Value::Int(_) | Value::Uint(_) | Value::Float(_) => {
+            return Err(Error::at(
+                &node.span,
+                format!(
+                    "services.{service}.depends_on must be a list of service names or a mapping, found {}",
+                    node.kind()
+                ),
+            )
+            .with_help("list them even when there is one: depends_on: [db]"));
+        }
         Value::Map(deps) => {
             for (name, dep) in deps.iter_mut() {
                 let span = dep.span.clone();

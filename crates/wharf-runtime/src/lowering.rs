@@ -39,12 +39,23 @@ fn render(problems: &[(String, String)]) -> String {
     for (service, why) in problems {
         let _ = write!(text, "\n  - {service}: {why}");
     }
-    text.push_str(
-        "\nhint: do what each line says; a service this machine cannot run as it is can be \
-         given an `x-wharf.process` section with the command that runs it here",
-    );
+    text.push_str("\nhint: do what each line says");
+    // Only a missing program or recipe is one a command of the user's can stand in for.
+    if problems
+        .iter()
+        .any(|(_, why)| why.contains(NOT_INSTALLED) || why.starts_with(NO_RECIPE))
+    {
+        text.push_str(
+            "; a service this machine cannot run as it is can be given an `x-wharf.process` \
+             section with the command that runs it here",
+        );
+    }
     text
 }
+
+/// How the problems an `x-wharf.process` section solves are worded.
+const NOT_INSTALLED: &str = "is not installed here";
+const NO_RECIPE: &str = "no native recipe for image";
 
 /// The database servers the project's recipes run natively, by service: what other
 /// commands (shells, dumps, snapshots) need to reach them.
@@ -349,7 +360,7 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
     } else if service.image.is_empty() {
         return Err("it is built from a Dockerfile and has no x-wharf.process section".to_owned());
     } else {
-        return Err(format!("no native recipe for image {}", service.image));
+        return Err(format!("{NO_RECIPE} {}", service.image));
     };
     if command.is_empty() {
         return Err("its command is empty".to_owned());
@@ -365,7 +376,7 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
     }
     if locate_program(&command[0], &working_dir, &environment).is_none() {
         return Err(format!(
-            "`{}` is not installed here (not found in {})",
+            "`{}` {NOT_INSTALLED} (not found in {})",
             command[0],
             if command[0].contains('/') {
                 working_dir.display().to_string()
@@ -394,7 +405,7 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
         && locate_program(program, &working_dir, &environment).is_none()
     {
         return Err(format!(
-            "healthcheck: `{program}` is not installed here (not found in {})",
+            "healthcheck: `{program}` {NOT_INSTALLED} (not found in {})",
             if program.contains('/') {
                 working_dir.display().to_string()
             } else {

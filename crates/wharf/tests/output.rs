@@ -89,6 +89,10 @@ fn mistakes_are_answered_as_pinned() {
         "a second replica on another service's port",
         &["up", "-d", "--scale", "web=2"],
     );
+    stack.write(
+        "name: shop\nservices:\n  web:\n    image: busybox\n    command: sleep 600\n    restart: sometimes\n",
+    );
+    transcript.step("a restart policy that is none", &["up", "-d"]);
     assert_snapshot("mistakes", &transcript.text(), &filters);
 }
 
