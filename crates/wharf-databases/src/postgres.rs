@@ -23,6 +23,20 @@ fn maintenance_for(about: &[&str]) -> &'static str {
     }
 }
 
+/// Whether the maintenance database refused the client as closed to connections.
+fn closed_to_clients(err: &DbError) -> bool {
+    let said = match err {
+        DbError::Failed { message, .. } => message.as_str(),
+        DbError::NotAccepting {
+            cause: Some(cause), ..
+        } => cause.as_str(),
+        _ => return false,
+    };
+    said.contains(&format!(
+        "database \"{MAINTENANCE}\" is not currently accepting connections"
+    ))
+}
+
 /// How long a server between two lives (stopping, starting) is waited for.
 const BETWEEN_LIVES: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -92,6 +106,13 @@ impl Postgres {
                         return Err(self.access.not_accepting(Some(message)));
                     }
                     std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                // `postgres` itself closed to clients (a copy of it killed half way):
+                // template1 answers, so the copy can be undone.
+                Err(err)
+                    if maintenance_for(about) == MAINTENANCE && closed_to_clients(&err) =>
+                {
+                    return self.sql(&[MAINTENANCE], statement, what);
                 }
                 // Between the two lives no server at all: its socket is gone a moment.
                 Err(DbError::NotAccepting { .. }) if std::time::Instant::now() < deadline => {
