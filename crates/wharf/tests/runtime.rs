@@ -1072,6 +1072,13 @@ volumes:
         String::from_utf8_lossy(&start.stderr).contains("`wharf up` creates and starts it"),
         "{start:?}"
     );
+    // A service the file does not have is refused, as Compose refuses it.
+    let unknown = stack.wharf(&["up", "-d", "--scale", "nosuch=2"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no such service: nosuch"),
+        "{unknown:?}"
+    );
     stack.ok(&["up", "-d", "--wait", "--scale", "worker=3"]);
     assert_eq!(stack.ok(&["ps", "-q"]).lines().count(), 3);
 

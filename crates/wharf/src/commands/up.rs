@@ -120,8 +120,13 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let mut spec =
-        wharf_runtime::project_spec(&loaded, &parse_scale(&args.scale)?, &volumes, &containers)?;
+    let scale = parse_scale(&args.scale)?;
+    if let Some(unknown) = scale.keys().find(|name| {
+        !loaded.project.services.contains_key(*name) && !loaded.disabled.contains(*name)
+    }) {
+        bail!("--scale: no such service: {unknown}");
+    }
+    let mut spec = wharf_runtime::project_spec(&loaded, &scale, &volumes, &containers)?;
     for container in spec
         .services
         .values_mut()
