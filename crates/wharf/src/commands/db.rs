@@ -318,16 +318,32 @@ fn remove_snapshot(project: &ProjectDatabases, tag: &str, yes: bool) -> anyhow::
 
 fn list_snapshots(project: &ProjectDatabases, format: &ListFormatArgs) -> anyhow::Result<ExitCode> {
     // Each server that runs forgets the snapshots whose copies it no longer has.
+    let mut running_as = BTreeMap::new();
     for service in project.servers.keys() {
         if project.is_up(service)
             && let Ok(server) = project.server(service)
         {
             project.databases(server.as_ref()).snapshots()?;
+            running_as.insert(service.clone(), server.access().ran_as());
         }
     }
     let mut snapshots = project.store.list()?;
     if let Some(service) = &project.chosen {
         snapshots.retain(|s| &s.service == service);
+    }
+    // Those in the data of the server the service no longer runs as wait for it.
+    let (shown, waiting): (Vec<_>, Vec<_>) = snapshots.into_iter().partition(|s| {
+        s.ran_as.is_empty()
+            || running_as
+                .get(&s.service)
+                .is_none_or(|ran_as| *ran_as == s.ran_as)
+    });
+    let snapshots = shown;
+    for s in &waiting {
+        eprintln!(
+            "snapshot {} was taken while {} ran as a {}: it is kept for when it does again",
+            s.tag, s.service, s.ran_as
+        );
     }
     if format.format == ListFormat::Json {
         say!("{}", serde_json::to_string_pretty(&snapshots)?);
