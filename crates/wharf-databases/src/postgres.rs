@@ -109,9 +109,7 @@ impl Postgres {
                 }
                 // `postgres` itself closed to clients (a copy of it killed half way):
                 // template1 answers, so the copy can be undone.
-                Err(err)
-                    if maintenance_for(about) == MAINTENANCE && closed_to_clients(&err) =>
-                {
+                Err(err) if maintenance_for(about) == MAINTENANCE && closed_to_clients(&err) => {
                     return self.sql(&[MAINTENANCE], statement, what);
                 }
                 // Between the two lives no server at all: its socket is gone a moment.

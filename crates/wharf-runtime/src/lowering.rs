@@ -199,7 +199,7 @@ pub fn project_spec(
             };
         }
     };
-    let rewrite_argv = |argv: &mut [String]| resolve_argv(argv, &reachable);
+    let rewrite_argv = |argv: &mut Vec<String>| resolve_argv(argv, &reachable);
     for spec in services.values_mut().filter(|s| s.container.is_none()) {
         rewrite_env(&mut spec.environment);
         // A probe written for the container reaches its own port on loopback; the

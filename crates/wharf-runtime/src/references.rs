@@ -52,14 +52,60 @@ pub fn resolve_references(value: &str, services: &BTreeMap<String, Vec<PortSpec>
 /// Rewrites the arguments of a command line (its program aside) as
 /// [`resolve_references`] does, leaving a bare service name after a flag that names a
 /// user or a database (`psql -U app -h db`): a service's command, a healthcheck's, and
-/// what `wharf exec` and `wharf run` are given.
-pub fn resolve_argv(argv: &mut [String], services: &BTreeMap<String, Vec<PortSpec>>) {
+/// what `wharf exec` and `wharf run` are given. A database or cache client pointed at a
+/// service by name (`psql -h db`) with no port of its own is also given the host port
+/// of the service's port for it: the client's default, natively, may be another
+/// server's.
+pub fn resolve_argv(argv: &mut Vec<String>, services: &BTreeMap<String, Vec<PortSpec>>) {
+    let mut host_port = None;
     for i in 1..argv.len() {
         argv[i] = if names_no_host(&argv[i - 1]) {
             resolve_embedded(&argv[i], services)
         } else {
+            if matches!(argv[i - 1].as_str(), "-h" | "--host")
+                && let Some(ports) = services.get(&argv[i])
+            {
+                host_port = Some((i, ports.clone()));
+            }
             resolve_references(&argv[i], services)
         };
+    }
+    let program = argv
+        .first()
+        .map(|p| p.rsplit('/').next().unwrap_or(p))
+        .unwrap_or_default();
+    let Some((flag, usual)) = client_port_flag(program) else {
+        return;
+    };
+    let names_a_port = argv.iter().any(|a| {
+        a == flag
+            || a == "--port"
+            || a.starts_with("--port=")
+            || (a.starts_with(flag) && a.len() > 2)
+    });
+    if let Some((at, ports)) = host_port
+        && !names_a_port
+        && let Some(port) = ports
+            .iter()
+            .find(|p| p.target == usual && p.published != usual)
+    {
+        argv.splice(
+            at + 1..at + 1,
+            [flag.to_owned(), port.published.to_string()],
+        );
+    }
+}
+
+/// The flag that gives a client its server's port, and the port it uses without one.
+fn client_port_flag(program: &str) -> Option<(&'static str, u16)> {
+    match program {
+        "psql" | "pg_isready" | "pg_dump" | "pg_dumpall" | "pg_restore" | "createdb" | "dropdb"
+        | "createuser" | "dropuser" | "vacuumdb" | "reindexdb" | "clusterdb" => Some(("-p", 5432)),
+        "mysql" | "mariadb" | "mysqladmin" | "mariadb-admin" | "mysqldump" | "mariadb-dump" => {
+            Some(("-P", 3306))
+        }
+        "redis-cli" => Some(("-p", 6379)),
+        _ => None,
     }
 }
 
@@ -134,6 +180,44 @@ mod tests {
                 }],
             ),
         ])
+    }
+
+    /// `psql -h db` reaches this project's db where it listens, not whatever holds
+    /// 5432; a port given, or a client wharf does not know, is left as written.
+    #[test]
+    fn a_client_pointed_at_a_service_by_name_gets_its_host_port() {
+        let argv = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        let resolved = |words: &[&str]| {
+            let mut line = argv(words);
+            resolve_argv(&mut line, &reachable());
+            line
+        };
+        assert_eq!(
+            resolved(&["psql", "-h", "db", "-U", "db", "-c", "select 1"]),
+            argv(&[
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                "15432",
+                "-U",
+                "db",
+                "-c",
+                "select 1"
+            ])
+        );
+        assert_eq!(
+            resolved(&["psql", "-h", "db", "-p", "6000"]),
+            argv(&["psql", "-h", "127.0.0.1", "-p", "6000"])
+        );
+        assert_eq!(
+            resolved(&["curl", "-h", "db"]),
+            argv(&["curl", "-h", "127.0.0.1"])
+        );
+        assert_eq!(
+            resolved(&["psql", "-h", "api"]),
+            argv(&["psql", "-h", "127.0.0.1"])
+        );
     }
 
     #[test]
