@@ -89,10 +89,8 @@ pub fn resolve_argv(argv: &mut Vec<String>, services: &BTreeMap<String, Vec<Port
             .iter()
             .find(|p| p.target == usual && p.published != usual)
     {
-        argv.splice(
-            at + 1..at + 1,
-            [flag.to_owned(), port.published.to_string()],
-        );
+        argv.insert(at + 1, port.published.to_string());
+        argv.insert(at + 1, flag.to_owned());
     }
 }
 
