@@ -488,6 +488,10 @@ services:
     image: {IMAGE}
     command: ["sleep", "600"]
     volumes: [dbdata:/data]
+  cache:
+    image: {IMAGE}
+    command: ["sleep", "600"]
+    volumes: ["/cache"]
 volumes:
   dbdata: {{}}
 "#
@@ -509,11 +513,16 @@ volumes:
             && said.contains("`--backend docker`"),
         "{said}"
     );
+    // Nor what an anonymous volume held.
+    assert!(
+        said.contains("cache now runs as a process: what its container kept outside named volumes"),
+        "{said}"
+    );
     assert!(
         !engine_has("container", "wharfmoved-db-1"),
         "the container outlived its move to a process"
     );
-    assert_eq!(stack.ps()[0]["backend"], "process");
+    assert!(stack.ps().iter().all(|i| i["backend"] == "process"));
     assert!(
         engine_has("volume", "wharfmoved_dbdata"),
         "up kept the data"

@@ -687,7 +687,19 @@ fn moved_data(
                 .map(|m| m.source.as_str())
                 .collect();
             if named.is_empty() {
-                return None;
+                // Out of a container, what it kept outside named volumes (an anonymous
+                // volume, its own files) is left behind, and a container made again
+                // later starts without it too.
+                return (!containers.contains(&change.service)).then(|| {
+                    format!(
+                        "{service} now runs as a process: what its container kept outside \
+                         named volumes (an anonymous volume, its own files) is not carried \
+                         over, nor found by a container made again later; a named volume \
+                         (`volumes: [{service}-data:/path/of/its/data]`) keeps data across \
+                         backends (`--backend docker` runs it in a container again)",
+                        service = change.service
+                    )
+                });
             }
             let engine_names: Vec<String> = named
                 .iter()
