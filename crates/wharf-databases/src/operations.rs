@@ -515,8 +515,6 @@ mod tests {
     use std::process::Command;
     use std::time::Duration;
 
-    use wharf_runtime::recipes::{Credentials, DatabaseFacts};
-
     use super::*;
     use crate::server::ServerAccess;
 
@@ -534,22 +532,7 @@ mod tests {
     impl FakeServer {
         fn with(databases: &[(&str, &str)]) -> Self {
             Self {
-                access: ServerAccess {
-                    service: "db".to_owned(),
-                    facts: DatabaseFacts {
-                        engine: DatabaseEngine::Postgres,
-                        version: "15".to_owned(),
-                        superuser: "app".to_owned(),
-                        credentials: Credentials::NotNeeded,
-                        database: "app".to_owned(),
-                        socket: PathBuf::from("/nowhere"),
-                        port: 5432,
-                        data_dir: PathBuf::from("/nowhere"),
-                        client_dir: None,
-                    },
-                    password: None,
-                    place: crate::server::Place::Host,
-                },
+                access: crate::server::tests::on_this_machine(),
                 databases: RefCell::new(
                     databases
                         .iter()

@@ -260,7 +260,7 @@ fn refused(message: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::os::unix::process::ExitStatusExt as _;
     use std::path::PathBuf;
     use std::process::Command;
@@ -269,17 +269,15 @@ mod tests {
 
     use super::{Place, ServerAccess, last_words};
 
-    /// A step of a copy on this machine ends when what started it ends (here a thread,
-    /// as the parent-death signal goes by thread), so a killed `wharf db` leaves no
-    /// copy writing on.
-    #[test]
-    fn a_step_on_this_machine_ends_with_what_started_it() {
-        let access = ServerAccess {
+    /// A PostgreSQL server's access on this machine, for tests of what runs its
+    /// clients; nothing is there to reach.
+    pub(crate) fn on_this_machine() -> ServerAccess {
+        ServerAccess {
             service: "db".to_owned(),
             facts: DatabaseFacts {
                 engine: DatabaseEngine::Postgres,
                 version: "15".to_owned(),
-                superuser: "postgres".to_owned(),
+                superuser: "app".to_owned(),
                 credentials: Credentials::NotNeeded,
                 database: "app".to_owned(),
                 socket: PathBuf::from("/nowhere"),
@@ -289,7 +287,15 @@ mod tests {
             },
             password: None,
             place: Place::Host,
-        };
+        }
+    }
+
+    /// A step of a copy on this machine ends when what started it ends (here a thread,
+    /// as the parent-death signal goes by thread), so a killed `wharf db` leaves no
+    /// copy writing on.
+    #[test]
+    fn a_step_on_this_machine_ends_with_what_started_it() {
+        let access = on_this_machine();
         let mut child = std::thread::spawn(move || {
             let mut step = Command::new("sh");
             step.args(["-c", "exec sleep 30"]);
