@@ -309,10 +309,6 @@ struct Look {
     next_delay: Duration,
 }
 
-/// Reads one look at the container (`probed_healthy`: wharf's own first probe
-/// passed); `reported_exit` when the last look already said it exited; `early` in the
-/// first moments of its run, when the engine's news may not flow yet. The driver's
-/// one decision, kept apart so it is tested without an engine.
 /// A frozen container cannot run its check, and the engine counts each it could not
 /// run as failed: paused, a service is as healthy as it was before; thawed, until the
 /// engine's next check, wharf's own probe says whether it is healthy again, so
@@ -328,21 +324,19 @@ async fn through_a_pause(
     if state.health != Health::Unhealthy {
         return;
     }
-    let healthy_again = !paused
-        && match probe {
-            Some((test, timeout)) => engine.probe(id, test, *timeout).await,
-            None => false,
-        };
-    state.health = if paused {
-        health_before
-    } else if healthy_again {
-        Health::Healthy
-    } else {
-        return;
+    let health = match probe {
+        _ if paused => health_before,
+        Some((test, timeout)) if engine.probe(id, test, *timeout).await => Health::Healthy,
+        _ => return,
     };
+    state.health = health;
     state.health_said = None;
 }
 
+/// Reads one look at the container (`probed_healthy`: wharf's own first probe
+/// passed); `reported_exit` when the last look already said it exited; `early` in the
+/// first moments of its run, when the engine's news may not flow yet. The driver's
+/// one decision, kept apart so it is tested without an engine.
 fn look(
     state: ContainerState,
     probed_healthy: bool,

@@ -85,9 +85,7 @@ impl Databases<'_> {
         let ran_as = self.server.access().ran_as();
         let mut kept = Vec::new();
         for snapshot in self.store.list()? {
-            if snapshot.service != self.service()
-                || !(snapshot.ran_as.is_empty() || snapshot.ran_as == ran_as)
-            {
+            if snapshot.service != self.service() || !snapshot.taken_as(ran_as) {
                 continue;
             }
             if present.contains(&snapshot.stored_as) {

@@ -38,6 +38,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Whether it is in the data of a server that runs as `ran_as` (`process`,
+    /// `container`); one taken before wharf noted it may be in either.
+    pub fn taken_as(&self, ran_as: &str) -> bool {
+        self.ran_as.is_empty() || self.ran_as == ran_as
+    }
+
     /// An automatic snapshot an undo has no more use for: taken by an undo (the state
     /// it replaced), or restored by one already.
     pub fn is_spent(&self) -> bool {

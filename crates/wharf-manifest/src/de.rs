@@ -329,7 +329,10 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
         let mut entries = Vec::with_capacity(map.len());
         let mut extensions = Map::default();
         for (key, value) in map.iter() {
-            if is_field(fields, &key.name) && key.name != EXTENSIONS_KEY {
+            // A service has a hundred fields: most are told apart without `memcmp`.
+            if fields.iter().any(|f| crate::node::same_name(f, &key.name))
+                && key.name != EXTENSIONS_KEY
+            {
                 entries.push((key, value));
             } else if accepts_extensions && key.name.starts_with("x-") {
                 extensions.push((key.clone(), value.clone()));
@@ -431,15 +434,6 @@ impl<'de, 'a, I: Iterator<Item = &'a Node>> SeqAccess<'de> for SeqDe<'_, I> {
         self.index += 1;
         seed.deserialize(NodeDe { node, path }).map(Some)
     }
-}
-
-/// Whether `name` is one of `fields`. A service has a hundred: length and first byte
-/// turn most away without a call to `memcmp`.
-fn is_field(fields: &[&str], name: &str) -> bool {
-    let first = name.as_bytes().first();
-    fields.iter().any(|field| {
-        field.len() == name.len() && field.as_bytes().first() == first && *field == name
-    })
 }
 
 struct MapDe<'a, 'p, I> {

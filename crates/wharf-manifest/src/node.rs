@@ -161,13 +161,10 @@ impl Map {
 
     fn position(&self, name: &str) -> Option<usize> {
         if self.entries.len() < INDEXED_FROM {
-            // Length and first byte turn most keys away without a call to `memcmp`.
-            let first = name.as_bytes().first();
-            return self.entries.iter().position(|(key, _)| {
-                key.name.len() == name.len()
-                    && key.name.as_bytes().first() == first
-                    && key.name == name
-            });
+            return self
+                .entries
+                .iter()
+                .position(|(key, _)| same_name(&key.name, name));
         }
         let index = self.index.get_or_init(|| {
             let mut index = std::collections::HashMap::with_capacity(self.entries.len());
@@ -247,6 +244,12 @@ impl Map {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// Whether two keys are the same: length and first byte turn most apart without a
+/// call to `memcmp`, which lookups among a few keys would make for each.
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
 }
 
 impl Key {

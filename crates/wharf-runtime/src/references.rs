@@ -57,40 +57,39 @@ pub fn resolve_references(value: &str, services: &BTreeMap<String, Vec<PortSpec>
 /// of the service's port for it: the client's default, natively, may be another
 /// server's.
 pub fn resolve_argv(argv: &mut Vec<String>, services: &BTreeMap<String, Vec<PortSpec>>) {
-    let mut host_port = None;
-    for i in 1..argv.len() {
-        argv[i] = if names_no_host(&argv[i - 1]) {
-            resolve_embedded(&argv[i], services)
-        } else {
-            if matches!(argv[i - 1].as_str(), "-h" | "--host")
-                && let Some(ports) = services.get(&argv[i])
-            {
-                host_port = Some((i, ports.clone()));
-            }
-            resolve_references(&argv[i], services)
-        };
-    }
     let program = argv
         .first()
         .map(|p| p.rsplit('/').next().unwrap_or(p))
         .unwrap_or_default();
-    let Some((flag, usual)) = client_port_flag(program) else {
-        return;
-    };
-    let names_a_port = argv.iter().any(|a| {
-        a == flag
-            || a == "--port"
-            || a.starts_with("--port=")
-            || (a.starts_with(flag) && a.len() > 2)
-    });
-    if let Some((at, ports)) = host_port
-        && !names_a_port
-        && let Some(port) = ports
-            .iter()
-            .find(|p| p.target == usual && p.published != usual)
-    {
-        argv.insert(at + 1, port.published.to_string());
-        argv.insert(at + 1, flag.to_owned());
+    let client = client_port_flag(program);
+    // Where to give the client the host port of the service named after its `-h`.
+    let mut host_port = None;
+    for i in 1..argv.len() {
+        if names_no_host(&argv[i - 1]) {
+            argv[i] = resolve_embedded(&argv[i], services);
+            continue;
+        }
+        if let Some((_, usual)) = client
+            && matches!(argv[i - 1].as_str(), "-h" | "--host")
+            && let Some(port) = services
+                .get(&argv[i])
+                .and_then(|ports| ports.iter().find(|p| p.target == usual))
+                .filter(|p| p.published != usual)
+        {
+            host_port = Some((i + 1, port.published));
+        }
+        argv[i] = resolve_references(&argv[i], services);
+    }
+    if let (Some((flag, _)), Some((at, published))) = (client, host_port) {
+        let names_a_port = argv.iter().any(|a| {
+            a == flag
+                || a == "--port"
+                || a.starts_with("--port=")
+                || (a.starts_with(flag) && a.len() > 2)
+        });
+        if !names_a_port {
+            argv.splice(at..at, [flag.to_owned(), published.to_string()]);
+        }
     }
 }
 

@@ -333,10 +333,9 @@ fn list_snapshots(project: &ProjectDatabases, format: &ListFormatArgs) -> anyhow
     }
     // Those in the data of the server the service no longer runs as wait for it.
     let (shown, waiting): (Vec<_>, Vec<_>) = snapshots.into_iter().partition(|s| {
-        s.ran_as.is_empty()
-            || running_as
-                .get(&s.service)
-                .is_none_or(|ran_as| *ran_as == s.ran_as)
+        running_as
+            .get(&s.service)
+            .is_none_or(|ran_as| s.taken_as(ran_as))
     });
     let snapshots = shown;
     for s in &waiting {
@@ -399,7 +398,7 @@ fn restore(
     }
     let server = project.server(&snapshot.service)?;
     let ran_as = server.access().ran_as();
-    if !snapshot.ran_as.is_empty() && snapshot.ran_as != ran_as {
+    if !snapshot.taken_as(ran_as) {
         let backend = if snapshot.ran_as == "container" {
             "docker"
         } else {
