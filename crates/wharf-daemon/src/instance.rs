@@ -18,7 +18,7 @@ use crate::health::{HealthTracker, probe};
 use crate::hooks::{self, Target};
 use crate::lifecycle::{Command, Event, InstanceKey};
 use crate::orphans::kill_marked;
-use crate::ports::in_use;
+use crate::ports::in_use_by;
 use crate::process::{parse_signal, signal_group};
 use crate::restart_backoff::RestartBackoff;
 use crate::shared::Shared;
@@ -58,7 +58,10 @@ pub async fn run(
     let environment = spec.process_environment();
     loop {
         let tcp = spec.ports.iter().filter(|p| p.protocol.is_tcp());
-        if let Some(problem) = tcp.map(|p| p.published).find_map(in_use) {
+        let mut taken = tcp.map(|p| p.published);
+        if let Some(problem) =
+            taken.find_map(|port| in_use_by(port, || shared.holder_of_port(port)))
+        {
             return shared.mark_not_started(&key, problem, None);
         }
         let marker = shared.instance_marker(&key);

@@ -6,14 +6,22 @@ use wharf_host::ports::check_free;
 
 /// `None` when `port` can be bound on loopback; else what holds it, as far as known.
 pub fn in_use(port: u16) -> Option<String> {
-    match check_free(port) {
-        Ok(()) => None,
-        Err(Some(owner)) => Some(format!(
-            "port {port} is already in use by {} (pid {})",
-            owner.command, owner.pid
-        )),
-        Err(None) => Some(format!("port {port} is already in use by another program")),
-    }
+    in_use_by(port, || None)
+}
+
+/// As [`in_use`], naming the instance `instance` finds (one of wharf's, which
+/// publishes the port) as the holder.
+pub fn in_use_by(port: u16, instance: impl FnOnce() -> Option<String>) -> Option<String> {
+    let owner = check_free(port).err()?;
+    let by = match (instance(), owner) {
+        (Some(instance), Some(owner)) => {
+            format!("{instance} ({}, pid {})", owner.command, owner.pid)
+        }
+        (Some(instance), None) => instance,
+        (None, Some(owner)) => format!("{} (pid {})", owner.command, owner.pid),
+        (None, None) => "another program".to_owned(),
+    };
+    Some(format!("port {port} is already in use by {by}"))
 }
 
 #[cfg(test)]
@@ -29,6 +37,8 @@ mod tests {
             message.contains(&format!("pid {}", std::process::id())),
             "{message}"
         );
+        let named = in_use_by(port, || Some("a-db-1 of project a".to_owned())).unwrap();
+        assert!(named.contains("by a-db-1 of project a ("), "{named}");
         drop(listener);
         assert_eq!(in_use(port), None);
     }

@@ -503,6 +503,19 @@ impl Shared {
             .unwrap_or_default()
     }
 
+    /// The running instance, of any project, that publishes `port`: named when the port
+    /// it needs is taken, since the process holding it is often another project's
+    /// server of the same kind.
+    pub(crate) fn holder_of_port(&self, port: u16) -> Option<String> {
+        self.projects().iter().find_map(|(project, runtime)| {
+            runtime.instances.values().find_map(|i| {
+                let holds = i.status.state.is_active()
+                    && i.status.ports.iter().any(|p| p.published == port);
+                holds.then(|| format!("{} of project {project}", i.status.name))
+            })
+        })
+    }
+
     pub fn is_up(&self, project: &str, service: &str) -> bool {
         self.projects()
             .get(project)

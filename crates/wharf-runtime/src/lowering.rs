@@ -69,7 +69,7 @@ pub fn databases(loaded: &Loaded, volumes_dir: &Path) -> BTreeMap<String, Databa
         .filter(|(_, service)| service.wharf.process.is_none())
         .filter_map(|(name, service)| {
             let context = recipe_context(loaded, name, service, volumes_dir, &wharf, &reachable);
-            let recipe = recipe(context, &ports(service).ok()?)?.ok()?;
+            let recipe = recipe(context, &native_ports(service).ok()?)?.ok()?;
             Some((name.clone(), recipe.database?))
         })
         .collect()
@@ -106,7 +106,7 @@ fn reachable(loaded: &Loaded) -> BTreeMap<String, Vec<PortSpec>> {
         .project
         .services
         .iter()
-        .filter_map(|(name, service)| Some((name.clone(), ports(service).ok()?)))
+        .filter_map(|(name, service)| Some((name.clone(), native_ports(service).ok()?)))
         .collect()
 }
 
@@ -303,7 +303,7 @@ fn container_service_spec(
 fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
     let service = context.service;
     let project_dir = context.project_dir;
-    let ports = ports(service)?;
+    let ports = native_ports(service)?;
     let mut stop_signal = None;
     // Recipes put their servers on the published ports; other programs choose theirs.
     let chooses_its_port = service.wharf.process.is_some() || command_image(service).is_some();
@@ -598,6 +598,25 @@ pub fn ports(service: &Service) -> Result<Vec<PortSpec>, String> {
             published,
             host: None,
             protocol: wharf_plan::Protocol::from_name(&port.protocol),
+        });
+    }
+    Ok(ports)
+}
+
+/// The ports a service listens on natively: its own, and the usual port of a server a
+/// recipe runs even when the service publishes none (`postgres` alone listens on
+/// 5432), so that port is checked before it starts, waited for, and reached by name.
+pub fn native_ports(service: &Service) -> Result<Vec<PortSpec>, String> {
+    let mut ports = ports(service)?;
+    if service.wharf.process.is_none()
+        && let Some(usual) = usual_port(&service.image)
+        && !ports.iter().any(|p| p.target == usual)
+    {
+        ports.push(PortSpec {
+            target: usual,
+            published: usual,
+            host: None,
+            protocol: wharf_plan::Protocol::Tcp,
         });
     }
     Ok(ports)

@@ -167,6 +167,53 @@ fn postgres_without_a_password_or_its_version_is_refused_before_anything_starts(
     );
 }
 
+#[test]
+fn a_server_that_publishes_no_port_is_checked_and_reached_on_its_usual_one() {
+    if !support::have_servers() {
+        return;
+    }
+    // Natively memcached listens on the host whatever the file publishes: its usual
+    // port, which a second project's memcached wants as well.
+    let usual = 11211;
+    if let Err(holder) = wharf_host::ports::check_free(usual) {
+        let holder = holder.map_or("another program".to_owned(), |o| o.command);
+        panic!("this test needs port {usual} free; {holder} holds it");
+    }
+    let compose = |name: &str| {
+        format!(
+            "name: {name}\nservices:\n  cache:\n    image: memcached:1.6\n  app:\n    image: debian\n    \
+             command: [sh, -c, 'echo \"cache at $$CACHE\"; sleep 1000']\n    \
+             environment: {{CACHE: \"cache:11211\"}}\n    depends_on: [cache]\n"
+        )
+    };
+    let first = Stack::new(&compose("first"));
+    first.ok(&["up", "-d", "--wait"]);
+    let listed = first.ok(&["ps"]);
+    assert!(listed.contains("127.0.0.1:11211->11211"), "{listed}");
+    let logs = first.ok(&["logs", "app"]);
+    assert!(logs.contains("cache at 127.0.0.1:11211"), "{logs}");
+
+    let second = tempfile::tempdir().unwrap();
+    std::fs::write(second.path().join("compose.yaml"), compose("second")).unwrap();
+    let in_second = |args: &[&str]| {
+        let mut command = first.command(args);
+        command.current_dir(second.path());
+        command.output().unwrap()
+    };
+    let output = in_second(&["check"]);
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("port 11211 is already in use"), "{said}");
+    let output = in_second(&["up", "-d", "--wait"]);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("port 11211 is already in use by first-cache-1 of project first (memcached"),
+        "{said}"
+    );
+    in_second(&["down"]);
+    first.ok(&["down"]);
+}
+
 /// Copies an example into a fresh directory, so its data and state are the test's own.
 fn copy_example(name: &str, to: &Path) {
     let from = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -364,12 +364,22 @@ fn check_ports(
     report: &mut Report,
 ) {
     for (name, service) in &loaded.project.services {
-        let Ok(ports) = wharf_runtime::ports(service) else {
+        let in_docker = containers.contains(name);
+        let ports = if in_docker {
+            wharf_runtime::ports(service)
+        } else {
+            wharf_runtime::native_ports(service)
+        };
+        let Ok(ports) = ports else {
             continue; // the native check names the bad port
         };
-        for (port, declared) in ports.iter().zip(&service.ports) {
+        for (index, port) in ports.iter().enumerate() {
             // In Docker an unpublished port gets a free one from the engine.
-            if port.published == 0 || (containers.contains(name) && declared.published.is_empty()) {
+            let unpublished = service
+                .ports
+                .get(index)
+                .is_some_and(|d| d.published.is_empty());
+            if port.published == 0 || (in_docker && unpublished) {
                 continue;
             }
             let subject = format!("{name}:{}", port.published);
