@@ -142,7 +142,13 @@ pub fn spawn_forwarder(listen: SocketAddr, target: SocketAddr) -> std::io::Resul
     Ok(tokio::spawn(async move {
         while let Ok((mut inbound, _)) = listener.accept().await {
             tokio::spawn(async move {
-                if let Ok(mut outbound) = TcpStream::connect(target).await {
+                if let Ok(mut outbound) = TcpStream::connect(target).await
+                    && !wharf_host::ports::reached_itself(
+                        &outbound,
+                        outbound.local_addr().ok(),
+                        target,
+                    )
+                {
                     let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                 }
             });

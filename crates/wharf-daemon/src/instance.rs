@@ -60,7 +60,7 @@ pub async fn run(
         let tcp = spec.ports.iter().filter(|p| p.protocol.is_tcp());
         let mut taken = tcp.map(|p| p.published);
         if let Some(problem) =
-            taken.find_map(|port| in_use_by(port, || shared.holder_of_port(port)))
+            taken.find_map(|port| in_use_by(port, || shared.holder_of_port(port, &key)))
         {
             return shared.mark_not_started(&key, problem, None);
         }

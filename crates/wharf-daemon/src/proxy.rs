@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -21,11 +22,18 @@ use crate::routes::{Lookup, RouteTable, SharedTable};
 use crate::upstream::{Body, UpstreamError, Upstreams};
 
 /// How long a client may take to send a request's headers.
-const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most a request's head may weigh; larger ones are refused.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// The most client connections served at once (about 20 KiB each while idle).
 const MAX_CONNECTIONS: usize = 16 * 1024;
+/// How long a request waits for a service that is starting, or has just started and
+/// does not listen yet, before the error page.
+const HOLD: Duration = Duration::from_secs(15);
+/// How long after becoming ready an instance may still be on its way to listening.
+const LATELY: Duration = Duration::from_secs(30);
+/// How often a held request looks again.
+const RETRY: Duration = Duration::from_millis(50);
 
 /// The proxy's default port (`WHARF_PROXY_PORT` changes it).
 pub const DEFAULT_PORT: u16 = 7080;
@@ -206,50 +214,21 @@ impl Proxy {
         fallback: Option<&str>,
     ) -> Response<Body> {
         let mut host = request_host(&request).to_owned();
-        let table = self.table.current();
-        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
         if let Some(fallback) = fallback
-            && matches!(table.lookup(&host, path), Lookup::UnknownHost)
+            && matches!(
+                self.table.current().lookup(&host, &path),
+                Lookup::UnknownHost
+            )
         {
             fallback.clone_into(&mut host);
         }
-        let route = match table.lookup(&host, path) {
-            Lookup::Found(route) => route,
-            Lookup::NoRoute { project } => {
-                return page(
-                    StatusCode::NOT_FOUND,
-                    &format!("No route for {host}{path}"),
-                    &table,
-                    Some(project),
-                    self.port,
-                );
-            }
-            Lookup::UnknownHost => {
-                return page(
-                    StatusCode::NOT_FOUND,
-                    &format!("Unknown host {host}"),
-                    &table,
-                    None,
-                    self.port,
-                );
-            }
-        };
-        let backends = route.pick(|backend| self.in_flight(backend, 0));
-        if backends.is_empty() {
-            let why = if route.waiting > 0 {
-                "is starting"
-            } else {
-                "is not running"
-            };
-            return page(
-                StatusCode::BAD_GATEWAY,
-                &format!("{} of project {} {why}", route.service, route.project),
-                &table,
-                Some(&route.project),
-                self.port,
-            );
-        }
-        let client_upgrade = request
+        let held_until = Instant::now() + HOLD;
+        let mut client_upgrade = request
             .headers()
             .contains_key(header::UPGRADE)
             .then(|| hyper::upgrade::on(&mut request));
@@ -259,72 +238,143 @@ impl Proxy {
         // met through a pooled connection).
         let bodiless = body_is_empty(&parts.headers);
         let idempotent = bodiless && parts.method.is_idempotent();
-        let retries = bodiless && backends.len() > 1;
         let mut head = Some(Head::forwarded(parts, peer, &host, secure));
         let mut body = Some(body.boxed());
-        for (attempt, backend) in backends.iter().enumerate() {
-            let last = !retries || attempt + 1 == backends.len();
-            // The head is cloned only while a later attempt may still need it.
-            let (Some(this_head), Some(this_body)) = (
-                if last { head.take() } else { head.clone() },
-                body.take().or_else(|| bodiless.then(empty)),
-            ) else {
-                break;
-            };
-            // Only least-connections routes need the count; the others skip the lock.
-            let counted = route.least_connections;
-            if counted {
-                self.in_flight(*backend, 1);
-            }
-            let answer = self
-                .upstreams
-                .send(*backend, this_head.into_request(this_body))
-                .await;
-            if counted {
-                self.in_flight(*backend, -1);
-            }
-            match answer {
-                Ok(mut response) => {
-                    if response.status() == StatusCode::SWITCHING_PROTOCOLS
-                        && let Some(client_upgrade) = client_upgrade
-                    {
-                        let backend_upgrade = hyper::upgrade::on(&mut response);
-                        tokio::spawn(async move {
-                            if let (Ok(client), Ok(backend)) =
-                                (client_upgrade.await, backend_upgrade.await)
-                            {
-                                let _ = tokio::io::copy_bidirectional(
-                                    &mut TokioIo::new(client),
-                                    &mut TokioIo::new(backend),
-                                )
-                                .await;
-                            }
-                        });
-                        return response.map(|_| empty());
-                    }
-                    let (mut parts, body) = response.into_parts();
-                    strip_hop_by_hop(&mut parts.headers);
-                    return Response::from_parts(parts, body.boxed());
-                }
-                Err(err) if !last && (matches!(err, UpstreamError::Connect(_)) || idempotent) => {}
-                Err(err) => {
+        loop {
+            let table = self.ready_table(&host, &path, held_until).await;
+            let route = match table.lookup(&host, &path) {
+                Lookup::Found(route) => route,
+                Lookup::NoRoute { project } => {
                     return page(
-                        StatusCode::BAD_GATEWAY,
-                        &format!("{} did not answer: {err}", route.service),
+                        StatusCode::NOT_FOUND,
+                        &format!("No route for {host}{path}"),
                         &table,
-                        Some(&route.project),
+                        Some(project),
                         self.port,
                     );
                 }
+                Lookup::UnknownHost => {
+                    return page(
+                        StatusCode::NOT_FOUND,
+                        &format!("Unknown host {host}"),
+                        &table,
+                        None,
+                        self.port,
+                    );
+                }
+            };
+            let backends = route.pick(|backend| self.in_flight(backend, 0));
+            if backends.is_empty() {
+                let why = if route.waiting > 0 {
+                    "is starting"
+                } else {
+                    "is not running"
+                };
+                return page(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("{} of project {} {why}", route.service, route.project),
+                    &table,
+                    Some(&route.project),
+                    self.port,
+                );
             }
+            // A server that has just started may not listen yet: a request that cannot
+            // have reached it is tried again until it does.
+            let hold = bodiless
+                && route.ready_lately(wharf_api::now_ms(), LATELY)
+                && Instant::now() < held_until;
+            let retries = bodiless && backends.len() > 1;
+            for (attempt, backend) in backends.iter().enumerate() {
+                let last = !retries || attempt + 1 == backends.len();
+                // The head is cloned only while a later attempt may still need it.
+                let (Some(this_head), Some(this_body)) = (
+                    if last && !hold {
+                        head.take()
+                    } else {
+                        head.clone()
+                    },
+                    body.take().or_else(|| bodiless.then(empty)),
+                ) else {
+                    break;
+                };
+                // Only least-connections routes need the count; the others skip the lock.
+                let counted = route.least_connections;
+                if counted {
+                    self.in_flight(*backend, 1);
+                }
+                let answer = self
+                    .upstreams
+                    .send(*backend, this_head.into_request(this_body))
+                    .await;
+                if counted {
+                    self.in_flight(*backend, -1);
+                }
+                match answer {
+                    Ok(mut response) => {
+                        if response.status() == StatusCode::SWITCHING_PROTOCOLS
+                            && let Some(client_upgrade) = client_upgrade.take()
+                        {
+                            let backend_upgrade = hyper::upgrade::on(&mut response);
+                            tokio::spawn(async move {
+                                if let (Ok(client), Ok(backend)) =
+                                    (client_upgrade.await, backend_upgrade.await)
+                                {
+                                    let _ = tokio::io::copy_bidirectional(
+                                        &mut TokioIo::new(client),
+                                        &mut TokioIo::new(backend),
+                                    )
+                                    .await;
+                                }
+                            });
+                            return response.map(|_| empty());
+                        }
+                        let (mut parts, body) = response.into_parts();
+                        strip_hop_by_hop(&mut parts.headers);
+                        return Response::from_parts(parts, body.boxed());
+                    }
+                    Err(err)
+                        if !last && (matches!(err, UpstreamError::Connect(_)) || idempotent) => {}
+                    Err(UpstreamError::Connect(_)) if hold => break,
+                    Err(err) => {
+                        return page(
+                            StatusCode::BAD_GATEWAY,
+                            &format!("{} did not answer: {err}", route.service),
+                            &table,
+                            Some(&route.project),
+                            self.port,
+                        );
+                    }
+                }
+            }
+            if !hold {
+                return page(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("no instance of {} answered", route.service),
+                    &table,
+                    Some(&route.project),
+                    self.port,
+                );
+            }
+            tokio::time::sleep(RETRY).await;
         }
-        page(
-            StatusCode::BAD_GATEWAY,
-            &format!("no instance of {} answered", route.service),
-            &table,
-            Some(&route.project),
-            self.port,
-        )
+    }
+
+    /// The routing table, once the route of `host` and `path` has a ready instance, or
+    /// has none on its way up, or `held_until` has come: a request for a service that
+    /// is starting (a browser reloading after a restart) waits for it rather than
+    /// getting an error page.
+    async fn ready_table(&self, host: &str, path: &str, held_until: Instant) -> Arc<RouteTable> {
+        loop {
+            let table = self.table.current();
+            let starting = matches!(
+                table.lookup(host, path),
+                Lookup::Found(route) if route.backends.is_empty() && route.waiting > 0
+            );
+            if !starting || Instant::now() >= held_until {
+                return table;
+            }
+            tokio::time::sleep(RETRY).await;
+        }
     }
 }
 

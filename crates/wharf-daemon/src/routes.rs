@@ -26,6 +26,8 @@ pub struct Route {
     pub backends: Vec<SocketAddr>,
     /// Instances that exist but are not ready (for the page shown when none is).
     pub waiting: usize,
+    /// When the last of the ready instances started.
+    pub ready_since_ms: Option<u64>,
     pub least_connections: bool,
     next: AtomicUsize,
 }
@@ -48,6 +50,12 @@ impl Route {
             order.sort_by_key(|backend| in_flight(*backend));
         }
         order
+    }
+
+    /// Whether an instance of the route became ready within `lately` before `now_ms`.
+    pub fn ready_lately(&self, now_ms: u64, lately: std::time::Duration) -> bool {
+        self.ready_since_ms
+            .is_some_and(|since| u128::from(now_ms.saturating_sub(since)) < lately.as_millis())
     }
 }
 
@@ -97,12 +105,15 @@ impl RouteTable {
             let route =
                 |host: String, path: &str, service: &str, port: u16, least_connections: bool| {
                     let chosen = by_service.get(service).into_iter().flatten();
-                    let ready: Vec<SocketAddr> = chosen
+                    let ready_instances = chosen.clone().filter(|i| {
+                        i.state == InstanceState::Running
+                            && matches!(i.health, Health::None | Health::Healthy)
+                    });
+                    let ready_since_ms = ready_instances
                         .clone()
-                        .filter(|i| {
-                            i.state == InstanceState::Running
-                                && matches!(i.health, Health::None | Health::Healthy)
-                        })
+                        .filter_map(|i| i.started_at_ms)
+                        .max();
+                    let ready: Vec<SocketAddr> = ready_instances
                         .filter_map(|i| i.ports.iter().find(|p| p.target == port))
                         .map(|p| SocketAddr::from(([127, 0, 0, 1], p.published)))
                         .collect();
@@ -126,6 +137,7 @@ impl RouteTable {
                             .count()
                             .saturating_sub(ready.len()),
                         backends: ready,
+                        ready_since_ms,
                         least_connections,
                         next: AtomicUsize::new(0),
                     }
@@ -182,6 +194,7 @@ impl RouteTable {
                 port: 0,
                 backends: Vec::new(),
                 waiting: 0,
+                ready_since_ms: None,
                 least_connections: false,
                 next: AtomicUsize::new(0),
             });

@@ -503,16 +503,23 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    /// The running instance, of any project, that publishes `port`: named when the port
-    /// it needs is taken, since the process holding it is often another project's
-    /// server of the same kind.
-    pub(crate) fn holder_of_port(&self, port: u16) -> Option<String> {
+    /// The running instance, of any project but `asking`, that publishes `port`: named
+    /// when the port `asking` needs is taken, since the process holding it is often
+    /// another project's server of the same kind.
+    pub(crate) fn holder_of_port(&self, port: u16, asking: &InstanceKey) -> Option<String> {
         self.projects().iter().find_map(|(project, runtime)| {
-            runtime.instances.values().find_map(|i| {
-                let holds = i.status.state.is_active()
-                    && i.status.ports.iter().any(|p| p.published == port);
-                holds.then(|| format!("{} of project {project}", i.status.name))
-            })
+            runtime
+                .instances
+                .iter()
+                .find_map(|((service, replica), i)| {
+                    let itself = *project == asking.project
+                        && *service == asking.service
+                        && *replica == asking.replica;
+                    let holds = !itself
+                        && i.status.state.is_active()
+                        && i.status.ports.iter().any(|p| p.published == port);
+                    holds.then(|| format!("{} of project {project}", i.status.name))
+                })
         })
     }
 

@@ -110,6 +110,10 @@ async fn connect(backend: SocketAddr) -> Result<SendRequest<Body>, UpstreamError
     let stream = TcpStream::connect(backend)
         .await
         .map_err(UpstreamError::Connect)?;
+    if wharf_host::ports::reached_itself(&stream, stream.local_addr().ok(), backend) {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        return Err(UpstreamError::Connect(refused));
+    }
     let _ = stream.set_nodelay(true);
     let (sender, connection) = http1::handshake(TokioIo::new(stream))
         .await

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::os::fd::AsFd;
 
 /// A process listening on a port.
 pub struct Owner {
@@ -27,7 +28,20 @@ pub fn check_free(port: u16) -> Result<(), Option<Owner>> {
 pub fn accepts(port: u16) -> bool {
     let address = std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_millis(50))
-        .is_ok_and(|stream| stream.local_addr().ok() != Some(address))
+        .is_ok_and(|stream| !reached_itself(&stream, stream.local_addr().ok(), address))
+}
+
+/// Whether a socket connected to `address` from `local` reached itself, not a
+/// listener: what a connection to a loopback port of the ephemeral range nothing
+/// listens on can do. Such a socket is set to be reset as it closes: closed gently it
+/// would wait out TIME-WAIT on the very port, and keep the service that should listen
+/// there from binding it for a minute.
+pub fn reached_itself(stream: impl AsFd, local: Option<SocketAddr>, address: SocketAddr) -> bool {
+    if local != Some(address) {
+        return false;
+    }
+    let _ = rustix::net::sockopt::set_socket_linger(stream, Some(std::time::Duration::ZERO));
+    true
 }
 
 /// Where anything listens on TCP in the network namespace of process `pid` (a
@@ -190,6 +204,30 @@ fn kernel_address(hex: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A socket connected to itself, as the kernel makes one when the source port it
+    /// picks is the port connected to.
+    fn connected_to_itself() -> (std::net::TcpStream, SocketAddr) {
+        use rustix::net::{AddressFamily, SocketType, bind, connect, socket};
+        let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        bind(&fd, &SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+        let stream = std::net::TcpStream::from(fd);
+        let address = stream.local_addr().unwrap();
+        connect(&stream, &address).unwrap();
+        (stream, address)
+    }
+
+    #[test]
+    fn a_connection_to_itself_does_not_count_and_leaves_its_port_free() {
+        let (stream, address) = connected_to_itself();
+        assert!(reached_itself(&stream, stream.local_addr().ok(), address));
+        drop(stream);
+        assert!(
+            check_free(address.port()).is_ok(),
+            "port {} held after the probe",
+            address.port()
+        );
+    }
 
     #[test]
     fn a_namespace_s_listeners_are_read_from_its_process() {

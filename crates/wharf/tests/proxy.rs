@@ -222,6 +222,34 @@ fn a_dead_replica_costs_no_request() {
 }
 
 #[test]
+fn a_request_waits_for_a_service_that_has_started_but_does_not_listen_yet() {
+    let web = free_port();
+    let script = backend();
+    let stack = Stack::new(&format!(
+        r#"name: slow
+services:
+  web:
+    image: debian
+    ports: ["127.0.0.1:{web}:{web}"]
+    x-wharf: {{process: {{command: ["sh", "-c", "sleep 1; exec python3 {script} web {web}"]}}}}
+"#
+    ));
+    stack.ok(&["up", "-d"]);
+    let started = std::time::Instant::now();
+    let answer = http_get(stack.proxy_port, "web.slow.localhost", "/");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    // As a browser reloading right after a restart.
+    stack.ok(&["restart", "web"]);
+    let answer = http_get(stack.proxy_port, "web.slow.localhost", "/");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[test]
 fn a_stopping_service_finishes_its_requests_and_gets_no_new_ones() {
     let (stack, port) = shop();
     let slow = std::thread::spawn(move || http_get(port, "web.shop.localhost", "/slow"));
