@@ -205,7 +205,20 @@ impl Server for Postgres {
 
     fn wait_until_accepting(&self, timeout: Duration) -> Result<(), DbError> {
         wait_for(&self.access, timeout, || {
-            self.sql(&[], "SELECT 1", "connecting").map(drop)
+            // The image's first start runs a server for its init scripts on its socket
+            // alone (no TCP), then stops it: not yet the server to talk to.
+            let listens = self.sql(
+                &[],
+                "SELECT current_setting('listen_addresses') <> ''",
+                "connecting",
+            )?;
+            if listens.trim() == "t" {
+                Ok(())
+            } else {
+                Err(self.access.not_accepting(Some(
+                    "it is still being set up (the server of its first start, which listens on no network address)".to_owned(),
+                )))
+            }
         })
     }
 

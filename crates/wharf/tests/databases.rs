@@ -469,16 +469,28 @@ services:
     environment: {{MARIADB_ROOT_PASSWORD: r00t, MARIADB_DATABASE: shop}}
     ports: ["127.0.0.1::3306"]
     x-wharf: {{backend: docker}}
+  bare:
+    image: wharf-test/postgres:15
+    environment: {{POSTGRES_USER: shop, POSTGRES_PASSWORD: s3cret, POSTGRES_DB: shopdb}}
+    x-wharf: {{backend: docker}}
 "#,
         std::process::id()
     ));
-    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "180"]);
     // No client program of this machine's: everything runs in the containers.
     let db = |args: &[&str], input: &str| {
         let mut command = stack.command(&[&["db"], args].concat());
         command.env("PATH", "/nonexistent");
         succeeded(args, &with_input(command, input))
     };
+    // A shell opened as the server starts for the first time waits for the server that
+    // stays, not the one the image runs to set itself up, and stops under it.
+    stack.ok(&["up", "-d", "bare"]);
+    let listens = db(
+        &["--service", "bare", "shell", "--", "-At"],
+        "SELECT current_setting('listen_addresses');",
+    );
+    assert_eq!(listens.trim(), "*");
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "180"]);
 
     let listed = db(&["ls"], "");
     assert!(
