@@ -25,14 +25,45 @@ pub fn parse_documents(file: &Arc<SourceFile>) -> Result<Vec<Node>> {
     if yaml_fast::read(&file.text, &mut builder, yaml_fast::FlowLines::AsCompose).is_some() {
         return Ok(builder.documents);
     }
-    let mut builder = Builder::new(file);
-    for event in Parser::new_from_str(&file.text) {
-        match event {
-            Ok((event, span)) => builder.push(event, &span)?,
-            Err(err) => return Err(syntax_error(file, &err)),
+    let mut text = std::borrow::Cow::Borrowed(file.text.as_str());
+    loop {
+        let mut builder = Builder::new(file);
+        let mut refused = None;
+        for event in Parser::new_from_str(&text) {
+            match event {
+                Ok((event, span)) => builder.push(event, &span)?,
+                Err(err) => {
+                    refused = Some(err);
+                    break;
+                }
+            }
+        }
+        let Some(err) = refused else {
+            return Ok(builder.documents);
+        };
+        match tabs_after_colon(&text, &err) {
+            Some(tabs) => text
+                .to_mut()
+                .replace_range(tabs.clone(), &" ".repeat(tabs.len())),
+            None => return Err(syntax_error(file, &err)),
         }
     }
-    Ok(builder.documents)
+}
+
+/// The tabs between a key's `:` and its value when saphyr-parser refuses them there
+/// (`image:<TAB>nginx`), which YAML allows and Compose takes: read again as spaces, of
+/// the same width in bytes, so every position stays where it was.
+fn tabs_after_colon(text: &str, err: &saphyr_parser::ScanError) -> Option<std::ops::Range<usize>> {
+    if err.info() != "':' must be followed by a valid YAML whitespace" {
+        return None;
+    }
+    let value = text
+        .char_indices()
+        .nth(err.marker().index())
+        .map_or(text.len(), |(at, _)| at);
+    let blanks = text[..value].len() - text[..value].trim_end_matches([' ', '\t']).len();
+    let start = value - blanks;
+    (text[..start].ends_with(':') && text[start..value].contains('\t')).then_some(start..value)
 }
 
 /// Points a syntax error at its line, or just past the last written character when
@@ -459,6 +490,37 @@ mod tests {
             err.message().contains("could not find expected ':'"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn tabs_after_a_colon_separate_as_spaces_do() {
+        let file = SourceFile::new(
+            "test.yaml",
+            "services:\n  web:\n    image:\tnginx\n    command:\t\t'-x a\tb'\n    user: \t-1\n",
+        );
+        let node = parse_documents(&file).unwrap().remove(0);
+        let web = node
+            .as_map()
+            .unwrap()
+            .get("services")
+            .unwrap()
+            .as_map()
+            .unwrap();
+        let web = web.get("web").unwrap();
+        let web = web.as_map().unwrap();
+        let text = |key: &str| match &web.get(key).unwrap().value {
+            Value::Str(text) => text.clone(),
+            other => format!("{other:?}"),
+        };
+        assert_eq!(text("image"), "nginx");
+        // A tab inside a value is the value's own.
+        assert_eq!(text("command"), "-x a\tb");
+        assert!(matches!(web.get("user").unwrap().value, Value::Int(-1)));
+        let image = web.get("image").unwrap();
+        assert_eq!((image.span.line, image.span.col), (3, 12));
+        // A tab used as indentation is still refused.
+        let file = SourceFile::new("test.yaml", "services:\n\tweb:\n    image: nginx\n");
+        assert!(parse_documents(&file).is_err());
     }
 
     #[test]
