@@ -43,7 +43,7 @@ pub use error::{Error, Result};
 pub use file_references::{FileOutline, FileReference, ReferenceKind, file_references};
 pub use go_float::format_float;
 pub use go_json::{to_go_json, to_go_json_line};
-pub use loader::{LoadOptions, Loaded, RemoteFiles, load};
+pub use loader::{LoadOptions, Loaded, RemoteFiles, load, load_name};
 pub use normalize::only_services;
 pub use paths::{clean as clean_path, is_windows_absolute};
 pub use shell_words::{split as split_command, split_all as split_whole_command};

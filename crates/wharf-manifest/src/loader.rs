@@ -94,7 +94,17 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
-pub fn load(options: &LoadOptions) -> Result<Loaded> {
+/// What a load starts from: the files, the project's directory, the variables, each
+/// file's documents as read, and the project's name.
+struct Start {
+    files: Vec<PathBuf>,
+    project_dir: PathBuf,
+    env: Environment,
+    documents: Vec<(PathBuf, Vec<Node>)>,
+    name: String,
+}
+
+fn start(options: &LoadOptions) -> Result<Start> {
     let shell_dir = &options.working_dir;
     let files = resolve_files(options)?;
     let project_dir = match &options.project_directory {
@@ -106,12 +116,35 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
             .map_or_else(|| shell_dir.clone(), Path::to_path_buf),
     };
     let env_files = env_files(options, &project_dir);
-    let mut env = Environment::load(&options.shell, &env_files)?;
+    let env = Environment::load(&options.shell, &env_files)?;
     let documents = files
         .iter()
         .map(|path| Ok((path.clone(), read_documents(options, path)?)))
         .collect::<Result<Vec<_>>>()?;
     let name = project_name(options, &env, &documents, &project_dir)?;
+    Ok(Start {
+        files,
+        project_dir,
+        env,
+        documents,
+        name,
+    })
+}
+
+/// The project's name alone, as [`load`] finds it: its files read, but not merged,
+/// interpolated or typed (what `ps` and `logs` need to ask wharfd about the project).
+pub fn load_name(options: &LoadOptions) -> Result<String> {
+    start(options).map(|start| start.name)
+}
+
+pub fn load(options: &LoadOptions) -> Result<Loaded> {
+    let Start {
+        files,
+        project_dir,
+        mut env,
+        documents,
+        name,
+    } = start(options)?;
     // As Compose: the files are interpolated knowing the project's name.
     env.set("COMPOSE_PROJECT_NAME", &name);
     let mut context = Context {

@@ -104,7 +104,16 @@ pub fn name_and_enabled(
         return Ok((name.clone(), Vec::new()));
     }
     let options = load_options(settings, true, &[])?;
-    let err = match wharf_manifest::load(&options) {
+    // With no service to check, the name alone: the files are read, not loaded.
+    let loaded = if services.is_empty() {
+        match wharf_manifest::load_name(&options) {
+            Ok(name) => return Ok((name, Vec::new())),
+            Err(err) => Err(err),
+        }
+    } else {
+        wharf_manifest::load(&options)
+    };
+    let err = match loaded {
         Ok(loaded) => {
             let defined = |name: &&String| {
                 loaded.project.services.contains_key(*name) || loaded.disabled.contains(*name)

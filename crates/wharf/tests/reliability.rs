@@ -567,6 +567,15 @@ fn everyday_edits_between_ups_keep_ps_equal_to_the_file_and_the_processes_to_ps(
         stderr.contains("compose.yaml:") && !stderr.contains("panicked"),
         "{stderr}"
     );
+    let listed = stack.wharf(&["ps"]);
+    let (out, err) = (
+        String::from_utf8_lossy(&listed.stdout),
+        String::from_utf8_lossy(&listed.stderr),
+    );
+    assert!(
+        listed.status.success() && out.contains("-w-1") && err.contains("does not load"),
+        "{out}{err}"
+    );
     stack.write(&depending);
     running_matches_ps(&stack, &[("a", 1), ("d", 2), ("w", 1)]);
     stack.ok(&["down"]);
