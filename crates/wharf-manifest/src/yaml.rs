@@ -477,6 +477,18 @@ mod tests {
         parse_documents(&file).unwrap().remove(0)
     }
 
+    /// The mapping of service `name` in a parsed file.
+    fn service<'n>(node: &'n Node, name: &str) -> &'n Map {
+        let services = node.as_map().unwrap().get("services").unwrap();
+        services
+            .as_map()
+            .unwrap()
+            .get(name)
+            .unwrap()
+            .as_map()
+            .unwrap()
+    }
+
     #[test]
     fn a_key_without_its_colon_is_pointed_at_where_it_began() {
         let file = SourceFile::new(
@@ -499,15 +511,7 @@ mod tests {
             "services:\n  web:\n    image:\tnginx\n    command:\t\t'-x a\tb'\n    user: \t-1\n",
         );
         let node = parse_documents(&file).unwrap().remove(0);
-        let web = node
-            .as_map()
-            .unwrap()
-            .get("services")
-            .unwrap()
-            .as_map()
-            .unwrap();
-        let web = web.get("web").unwrap();
-        let web = web.as_map().unwrap();
+        let web = service(&node, "web");
         let text = |key: &str| match &web.get(key).unwrap().value {
             Value::Str(text) => text.clone(),
             other => format!("{other:?}"),
@@ -540,20 +544,7 @@ mod tests {
     #[test]
     fn nodes_remember_line_and_column() {
         let node = parse("services:\n  web:\n    image: nginx\n");
-        let web = node
-            .as_map()
-            .unwrap()
-            .get("services")
-            .unwrap()
-            .as_map()
-            .unwrap();
-        let image = web
-            .get("web")
-            .unwrap()
-            .as_map()
-            .unwrap()
-            .get("image")
-            .unwrap();
+        let image = service(&node, "web").get("image").unwrap();
         assert_eq!((image.span.line, image.span.col), (3, 12));
     }
 
