@@ -10,7 +10,9 @@ use std::time::Duration;
 use wharf_manifest::Loaded;
 
 use crate::recipes::{self, DatabaseFacts, Recipe, RecipeContext, image_name_and_tag, usual_port};
-use crate::references::{names_no_host, resolve_argv, resolve_embedded, resolve_references};
+use crate::references::{
+    names_no_host, resolve_argv, resolve_embedded, resolve_references, resolve_script,
+};
 use wharf_model::x_wharf::CommandLine;
 use wharf_model::{Healthcheck, Service, ServiceHook};
 use wharf_plan::{
@@ -189,7 +191,7 @@ pub fn project_spec(
         return Err(NotNative(problems));
     }
     // Containers reach each other by name on their network; native processes need help.
-    let rewrite = |text: &mut String| *text = resolve_references(text, &reachable);
+    let rewrite_script = |script: &mut String| *script = resolve_script(script, &reachable);
     let rewrite_env = |environment: &mut BTreeMap<String, String>| {
         for (variable, value) in environment.iter_mut() {
             *value = if names_no_host(variable) {
@@ -219,7 +221,7 @@ pub fn project_spec(
             }
             Some(Probe::Shell(line)) => {
                 *line = resolve_references(line, &itself);
-                rewrite(line);
+                rewrite_script(line);
             }
             None => {}
         }

@@ -57,16 +57,34 @@ pub fn resolve_references(value: &str, services: &BTreeMap<String, Vec<PortSpec>
 /// of the service's port for it: the client's default, natively, may be another
 /// server's.
 pub fn resolve_argv(argv: &mut Vec<String>, services: &BTreeMap<String, Vec<PortSpec>>) {
+    if let Some((at, flag)) = resolve_words(argv, services) {
+        argv.splice(at..at, flag);
+    }
+}
+
+/// `resolve_argv`'s rewriting of the words in place; where the client's port flag
+/// goes, and the flag, when it needs one.
+fn resolve_words(
+    argv: &mut [String],
+    services: &BTreeMap<String, Vec<PortSpec>>,
+) -> Option<(usize, [String; 2])> {
     let program = argv
         .first()
         .map(|p| p.rsplit('/').next().unwrap_or(p))
         .unwrap_or_default();
     let client = client_port_flag(program);
+    let shell = matches!(program, "sh" | "bash" | "dash" | "ash" | "zsh" | "ksh");
+    // What these print is text, in which a service's name is just a word.
+    let prints = matches!(program, "echo" | "printf");
     // Where to give the client the host port of the service named after its `-h`.
     let mut host_port = None;
     for i in 1..argv.len() {
-        if names_no_host(&argv[i - 1]) {
+        if prints || names_no_host(&argv[i - 1]) {
             argv[i] = resolve_embedded(&argv[i], services);
+            continue;
+        }
+        if shell && runs_the_next_word(&argv[i - 1]) {
+            argv[i] = resolve_script(&argv[i], services);
             continue;
         }
         if let Some((_, usual)) = client
@@ -80,16 +98,92 @@ pub fn resolve_argv(argv: &mut Vec<String>, services: &BTreeMap<String, Vec<Port
         }
         argv[i] = resolve_references(&argv[i], services);
     }
-    if let (Some((flag, _)), Some((at, published))) = (client, host_port) {
-        let names_a_port = argv.iter().any(|a| {
-            a == flag
-                || a == "--port"
-                || a.starts_with("--port=")
-                || (a.starts_with(flag) && a.len() > 2)
-        });
-        if !names_a_port {
-            argv.splice(at..at, [flag.to_owned(), published.to_string()]);
+    let (Some((flag, _)), Some((at, published))) = (client, host_port) else {
+        return None;
+    };
+    let names_a_port = argv.iter().any(|a| {
+        a == flag
+            || a == "--port"
+            || a.starts_with("--port=")
+            || (a.starts_with(flag) && a.len() > 2)
+    });
+    (!names_a_port).then(|| (at, [flag.to_owned(), published.to_string()]))
+}
+
+/// Whether a shell's flag makes its next word the script to run: `-c`, or flags
+/// together that end in it (`-ec`).
+fn runs_the_next_word(flag: &str) -> bool {
+    flag.strip_prefix('-').is_some_and(|letters| {
+        letters.ends_with('c') && letters.bytes().all(|b| b.is_ascii_alphabetic())
+    })
+}
+
+/// Rewrites each command of a shell script as [`resolve_argv`] rewrites a command line,
+/// so `until pg_isready -h db; do sleep 1; done` waits for this project's db natively.
+/// A word that expands something keeps its expansions; only the `name:port`
+/// references in it change.
+pub fn resolve_script(script: &str, services: &BTreeMap<String, Vec<PortSpec>>) -> String {
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    for command in crate::shell_words::commands(script) {
+        // Reserved words, `exec` and variable assignments lead up to the program.
+        let program = command
+            .iter()
+            .position(|w| !w.value.as_deref().is_some_and(leads_to_the_program))
+            .unwrap_or(command.len());
+        let words = &command[program..];
+        let written: Vec<String> = words
+            .iter()
+            .map(|w| {
+                w.value
+                    .clone()
+                    .unwrap_or_else(|| script[w.at.clone()].to_owned())
+            })
+            .collect();
+        let mut argv = written.clone();
+        let port_flag = resolve_words(&mut argv, services);
+        for ((word, before), after) in words.iter().zip(&written).zip(argv) {
+            if *before != after {
+                let text = if word.value.is_some() {
+                    quoted(&after)
+                } else {
+                    after
+                };
+                edits.push((word.at.clone(), text));
+            }
         }
+        if let Some((at, flag)) = port_flag {
+            let end = words[at - 1].at.end;
+            edits.push((end..end, format!(" {}", flag.join(" "))));
+        }
+    }
+    let mut out = script.to_owned();
+    for (at, text) in edits.into_iter().rev() {
+        out.replace_range(at, &text);
+    }
+    out
+}
+
+/// A word before a command's program: a reserved word, `exec`, or `NAME=value`.
+fn leads_to_the_program(word: &str) -> bool {
+    const LEADING: [&str; 12] = [
+        "if", "then", "else", "elif", "while", "until", "do", "!", "{", "exec", "time", "command",
+    ];
+    LEADING.contains(&word)
+        || word.split_once('=').is_some_and(|(name, _)| {
+            !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+}
+
+/// `word` as the shell reads it back: as it is when nothing in it is special, else in
+/// single quotes.
+fn quoted(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -214,6 +308,42 @@ mod tests {
         assert_eq!(
             resolved(&["psql", "-h", "api"]),
             argv(&["psql", "-h", "127.0.0.1"])
+        );
+    }
+
+    /// The wait-for-the-database loop of many Compose files, and the other shapes a
+    /// service's name takes in a script, reach it natively.
+    #[test]
+    fn scripts_reach_services_by_name_command_by_command() {
+        let r = reachable();
+        assert_eq!(
+            resolve_script(
+                "until pg_isready -h db -U db; do sleep 1; done; echo db up",
+                &r
+            ),
+            "until pg_isready -h 127.0.0.1 -p 15432 -U db; do sleep 1; done; echo db up"
+        );
+        assert_eq!(
+            resolve_script(
+                "PGPASSWORD=x psql \"postgres://u@db:5432/x?a=1&b=2\" -h \"$H\" && curl http://api:8001/$P",
+                &r
+            ),
+            "PGPASSWORD=x psql 'postgres://u@127.0.0.1:15432/x?a=1&b=2' -h \"$H\" && curl http://127.0.0.1:8001/$P"
+        );
+        // Left as written: a port given, quoted text that is not a whole word, comments.
+        let kept = "psql -h db -p 5 -c 'select db' # db";
+        assert_eq!(
+            resolve_script(kept, &r),
+            "psql -h 127.0.0.1 -p 5 -c 'select db' # db"
+        );
+        // A shell's script inside a command line, as `command: [sh, -ec, …]` gives it.
+        let mut argv: Vec<String> = ["sh", "-ec", "wait-for db:5432 && psql -h db"]
+            .map(str::to_owned)
+            .to_vec();
+        resolve_argv(&mut argv, &r);
+        assert_eq!(
+            argv[2],
+            "wait-for 127.0.0.1:15432 && psql -h 127.0.0.1 -p 15432"
         );
     }
 

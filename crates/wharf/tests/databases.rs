@@ -58,11 +58,6 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-/// The servers run as their own users: the wharf home must be reachable.
-fn reachable_home(stack: &Stack) {
-    std::fs::set_permissions(stack.home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 /// A project `name` whose `db` is PostgreSQL 15 (superuser `shop`, database `shopdb`)
 /// on a free port, and an `app` that sleeps, followed by `more` (volumes, `x-wharf`),
 /// given the port; the wharf home made reachable for the server.
@@ -82,7 +77,7 @@ services:
 {}"#,
         more(pg)
     ));
-    reachable_home(&stack);
+    stack.reachable_home();
     stack
 }
 
@@ -316,7 +311,7 @@ services:
     ports: ["127.0.0.1:{port}:3306"]
 "#
     ));
-    reachable_home(&stack);
+    stack.reachable_home();
     stack.ok(&["up", "-d", "--wait", "--wait-timeout", "120"]);
     db(
         &stack,

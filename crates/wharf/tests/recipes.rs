@@ -214,6 +214,34 @@ fn a_server_that_publishes_no_port_is_checked_and_reached_on_its_usual_one() {
     first.ok(&["down"]);
 }
 
+#[test]
+fn the_usual_wait_for_postgres_loop_reaches_the_project_s_db() {
+    if !support::have_servers() {
+        return;
+    }
+    let pg = free_port();
+    let stack = Stack::new(&format!(
+        r#"name: waits
+services:
+  db:
+    image: postgres:15
+    environment: {{POSTGRES_PASSWORD: pw}}
+    ports: ["127.0.0.1:{pg}:5432"]
+  migrate:
+    image: debian
+    command: ["sh", "-c", "until pg_isready -q -h db; do sleep 0.2; done; echo db reached"]
+"#
+    ));
+    stack.reachable_home();
+    stack.ok(&["up", "-d"]);
+    support::eventually(
+        "migrate reaches db",
+        std::time::Duration::from_mins(1),
+        || stack.ok(&["logs", "migrate"]).contains("db reached"),
+    );
+    stack.ok(&["down"]);
+}
+
 /// Copies an example into a fresh directory, so its data and state are the test's own.
 fn copy_example(name: &str, to: &Path) {
     let from = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -305,12 +333,7 @@ volumes:
         "mariadb legacy -e \"INSERT INTO t VALUES ('from-sh')\"\n",
     )
     .unwrap();
-    // PostgreSQL and MariaDB run as their own users: the wharf home must be reachable.
-    std::fs::set_permissions(
-        stack.home.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    stack.reachable_home();
     stack.ok(&["up", "-d", "--wait", "--wait-timeout", "120"]);
     let query = Command::new("mariadb")
         .args([

@@ -53,6 +53,12 @@ impl Stack {
         command
     }
 
+    /// Database servers run as their own users: the wharf home must be reachable.
+    pub fn reachable_home(&self) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(self.home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
     pub fn wharf(&self, args: &[&str]) -> Output {
         self.command(args).output().unwrap()
     }
