@@ -138,7 +138,13 @@ pub fn name_and_enabled(
     if let Some(name) = &settings.global.project_name {
         return Ok((name.clone(), services.to_vec()));
     }
-    let Some(recorded) = recorded_name(&settings.paths, &options) else {
+    // Only a file that is there and fails at a place in it (an edit in progress) falls
+    // back to what wharfd runs from it: no file at all (a mistyped directory, an unset
+    // COMPOSE_FILE) means no project, not the one this directory's files define.
+    let recorded = err
+        .span()
+        .and_then(|_| recorded_name(&settings.paths, &options));
+    let Some(recorded) = recorded else {
         bail!(
             "{err}\nhint: `-p NAME` reaches a project without its files (`wharf -p NAME \
              ps`); `wharf ls` lists the projects wharf runs"
@@ -221,12 +227,17 @@ fn running_projects(paths: &wharf_api::Paths) -> Option<Vec<wharf_api::ProjectSu
 /// compose file in the working directory).
 fn recorded_name(paths: &wharf_api::Paths, options: &LoadOptions) -> Option<String> {
     let projects = running_projects(paths)?;
-    let dir = &options.working_dir;
+    let here = &options.working_dir;
+    // Found by name in the project's directory, else as named from here.
+    let project_dir = options
+        .project_directory
+        .as_ref()
+        .map_or_else(|| here.clone(), |dir| here.join(dir));
     let from_here = |file: &std::path::PathBuf| {
         if options.files.is_empty() {
-            file.parent() == Some(dir.as_path())
+            file.parent() == Some(project_dir.as_path())
         } else {
-            options.files.iter().any(|named| dir.join(named) == *file)
+            options.files.iter().any(|named| here.join(named) == *file)
         }
     };
     projects

@@ -576,6 +576,18 @@ fn everyday_edits_between_ups_keep_ps_equal_to_the_file_and_the_processes_to_ps(
         listed.status.success() && out.contains("-w-1") && err.contains("does not load"),
         "{out}{err}"
     );
+    // A directory with no file at all names no project: not this one.
+    let empty = tempfile::tempdir().unwrap();
+    let elsewhere = stack.wharf(&[
+        "--project-directory",
+        &empty.path().to_string_lossy(),
+        "down",
+    ]);
+    let said = String::from_utf8_lossy(&elsewhere.stderr);
+    assert!(
+        elsewhere.status.code() == Some(1) && said.contains("no Compose file found"),
+        "{said}"
+    );
     stack.write(&depending);
     running_matches_ps(&stack, &[("a", 1), ("d", 2), ("w", 1)]);
     stack.ok(&["down"]);
