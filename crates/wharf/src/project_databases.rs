@@ -100,7 +100,10 @@ impl ProjectDatabases {
     pub fn load(settings: &Settings, chosen: Option<&str>) -> anyhow::Result<Self> {
         let loaded = project_ref::load_named(settings)?;
         let data = settings.paths.project_data(&loaded.project.name);
-        let instances = crate::daemon_client::existing(&settings.paths)
+        // Started when it is not running, as every command does: it brings back what
+        // was up, so a server wharfd ran is not taken for one that is down.
+        let instances = crate::daemon_client::connect(&settings.paths)
+            .ok()
             .and_then(|client| project_ref::instances(&client, &loaded.project.name).ok())
             .unwrap_or_default();
         let servers = servers(&loaded, &data.join("volumes"), &instances);
@@ -180,14 +183,17 @@ impl ProjectDatabases {
             );
         };
         let server = wharf_databases::connect(access.clone());
-        // A server that is starting gets time; one that is not up fails at once.
-        let timeout = if self.is_up(service) {
-            ACCEPT_TIMEOUT
-        } else {
-            Duration::ZERO
-        };
-        if let Err(err) = server.wait_until_accepting(timeout) {
-            // An instance that ended says more than the refused connection.
+        // A paused server would take the connection and never answer.
+        if self
+            .instances
+            .iter()
+            .any(|i| i.service == service && i.paused)
+        {
+            bail!("{service} is paused: `wharf unpause {service}` lets it answer");
+        }
+        // One that is not up fails at once; one that is starting gets time.
+        if !self.is_up(service) {
+            // An instance that ended says more than a refused connection would.
             if let Some(ended) = self.instances.iter().find(|i| {
                 i.service == service
                     && matches!(i.state, InstanceState::Exited | InstanceState::Stopped)
@@ -201,10 +207,9 @@ impl ProjectDatabases {
                         .unwrap_or_default()
                 );
             }
-            // Not run at all (the project is down): where it would listen says nothing.
-            if !self.instances.iter().any(|i| i.service == service) {
-                bail!("{service} is not running: `wharf up -d {service}` starts it");
-            }
+            bail!("{service} is not running: `wharf up -d {service}` starts it");
+        }
+        if let Err(err) = server.wait_until_accepting(ACCEPT_TIMEOUT) {
             let said = err.to_string();
             if said.contains("Access denied") || said.contains("password authentication failed") {
                 bail!(

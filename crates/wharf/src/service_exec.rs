@@ -69,6 +69,13 @@ pub fn exec_in(paths: &Paths, name: &str, args: &ExecArgs) -> anyhow::Result<Exi
             args.service
         );
     };
+    if instance.paused {
+        bail!(
+            "service {} is paused: `wharf unpause {}` first",
+            args.service,
+            args.service
+        );
+    }
     let Some(service) = service.filter(|s| s.container.is_none()) else {
         return in_container(&instance.name, args);
     };

@@ -278,13 +278,28 @@ x-wharf:
             .any(|s| s["tag"] == "before-cleanup" && s["stored_as"] == name)),
         "the snapshot's database is gone too"
     );
-    // A stopped server is said to be stopped, not to refuse connections.
+    // A paused server would take connections and never answer: said at once.
+    stack.ok(&["pause", "db"]);
+    let output = db_output(&stack, &["ls"], "");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("db is paused: `wharf unpause db`"), "{said}");
+    let output = stack.wharf(&["exec", "-T", "db", "true"]);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("service db is paused"), "{said}");
+    stack.ok(&["unpause", "db"]);
+    // A stopped server is said to be stopped, at once, not to refuse connections.
     stack.ok(&["stop", "db"]);
+    let asked = std::time::Instant::now();
     let output = db_output(&stack, &["dump"], "");
     assert!(
         String::from_utf8_lossy(&output.stderr)
             .contains("db is not running (exited (0)): `wharf up -d db` starts it"),
         "{output:?}"
+    );
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
     );
     // And a project that is down, without naming a socket it never had.
     stack.ok(&["down"]);
