@@ -118,7 +118,9 @@ impl RouteTable {
                         .map(|p| SocketAddr::from(([127, 0, 0, 1], p.published)))
                         .collect();
                     Route {
-                        host,
+                        // Host names are told apart without case: a service `Web` is
+                        // `web.<domain>`, as a browser asks for it.
+                        host: host.to_ascii_lowercase(),
                         path: normalize_path(path),
                         project: spec.name.clone(),
                         service: service.to_owned(),
@@ -226,7 +228,9 @@ impl RouteTable {
 
     /// Whether any route answers for `host`.
     pub fn knows(&self, host: &str) -> bool {
-        self.routes.iter().any(|r| r.host == host)
+        self.routes
+            .iter()
+            .any(|r| r.host.eq_ignore_ascii_case(host))
     }
 
     /// Every route of `project` (all projects when `None`), for pages and `wharf urls`.
@@ -409,6 +413,22 @@ mod tests {
             table.lookup("nope.localhost", "/"),
             Lookup::UnknownHost
         ));
+    }
+
+    #[test]
+    fn a_service_named_in_capitals_is_reached_whatever_the_case_asked() {
+        let spec = shop(&["Web"]);
+        let table = RouteTable::build(&[ProjectInstances::new(&spec, [].iter())]);
+        for host in [
+            "web.shop.localhost",
+            "Web.shop.localhost",
+            "8000.WEB.shop.localhost",
+        ] {
+            assert!(
+                matches!(table.lookup(host, "/"), Lookup::Found(r) if r.service == "Web"),
+                "{host}"
+            );
+        }
     }
 
     #[test]
