@@ -38,6 +38,7 @@ mod yaml_writer;
 
 pub use compose_form::project_value;
 pub use compose_json::project_json;
+pub use discovery::validate_project_name;
 pub use environment::Environment;
 pub use error::{Error, Result};
 pub use file_references::{FileOutline, FileReference, ReferenceKind, file_references};

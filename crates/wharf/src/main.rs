@@ -104,6 +104,13 @@ fn main() -> ExitCode {
     }
     let Cli { global, command } = cli;
     let settings = Settings::new(global);
+    // `-p` goes into wharfd's paths: checked once for every command, as `up` checks it.
+    if let Some(name) = &settings.global.project_name
+        && let Err(err) = wharf_manifest::validate_project_name(name)
+    {
+        settings.printer.error(&err.into());
+        return ExitCode::FAILURE;
+    }
     let planned = if settings.global.dry_run {
         dry_run::plan(&settings, &command)
     } else {

@@ -26,6 +26,10 @@ use wharf_api::ProjectWatch;
 pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let dry_run = settings.global.dry_run;
     let loaded = project_ref::load_naming(settings, &args.services)?;
+    // As Compose: a file whose services are all profiled out (or none) starts nothing.
+    if loaded.project.services.is_empty() {
+        bail!("no service selected");
+    }
     let paths = &settings.paths;
     let volumes = paths.project_data(&loaded.project.name).join("volumes");
     let containers = crate::service_backends::containers(settings, &loaded, args.backend.into());
