@@ -173,7 +173,14 @@ impl Supervisor {
         request: UpRequest,
         mode: UpMode,
     ) -> Result<UpResponse, SupervisorError> {
-        self.up_with(request, mode, Dependencies::Start).await
+        // `--no-deps`, as Compose's: the named services start whatever became of what
+        // they depend on.
+        let dependencies = if request.no_deps {
+            Dependencies::Leave
+        } else {
+            Dependencies::Start
+        };
+        self.up_with(request, mode, dependencies).await
     }
 
     /// `up`, its services waiting for their dependencies as `dependencies` says.

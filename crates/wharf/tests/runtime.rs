@@ -461,17 +461,22 @@ services:
     );
 
     // A service named in the arguments is reached as from the service's own command
-    // (`psql -h db -U db`): a host rewritten, a user left as written.
-    assert_eq!(
+    // (`psql -h db -U db`): a host rewritten, a user left as written; what `echo`
+    // prints is text.
+    assert_eq!(stack.ok(&["exec", "-T", "app", "echo", "db"]).trim(), "db");
+    let echoed = |before: &[&str], words: &[&str]| {
+        let echo = ["sh", "-c", "echo \"$@\"", "sh"];
         stack
-            .ok(&["exec", "-T", "app", "echo", "-h", "db", "-U", "db"])
-            .trim(),
+            .ok(&[before, &echo[..], words].concat())
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(
+        echoed(&["exec", "-T", "app"], &["-h", "db", "-U", "db"]),
         "-h 127.0.0.1 -U db"
     );
     assert_eq!(
-        stack
-            .ok(&["run", "--rm", "--no-deps", "-T", "app", "echo", "db"])
-            .trim(),
+        echoed(&["run", "--rm", "--no-deps", "-T", "app"], &["db"]),
         "127.0.0.1"
     );
 
@@ -2451,4 +2456,34 @@ fn services_changed_together_are_recreated_together() {
     let took = started.elapsed();
     assert!(took < Duration::from_millis(5500), "took {took:?}");
     stack.ok(&["down", "-t", "0"]);
+}
+
+/// `up --no-deps`, as Compose's: the named service starts whatever became of what it
+/// depends on, and that is not started.
+#[test]
+fn up_no_deps_starts_a_service_whatever_became_of_its_dependencies() {
+    let stack = Stack::new(
+        r#"name: nodeps
+services:
+  a:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+  b:
+    image: debian
+    depends_on: [a]
+    x-wharf: {process: {command: ["sleep", "600"]}}
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait", "--no-deps", "b"]);
+    let states: Vec<(String, String)> = stack
+        .ps()
+        .iter()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap().to_owned(),
+                i["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(states, [("nodeps-b-1".to_owned(), "running".to_owned())]);
 }
