@@ -2083,8 +2083,8 @@ services:
     let attached = stack.wharf(&["up"]);
     assert_eq!(
         attached.status.code(),
-        Some(3),
-        "an attached up fails with it"
+        Some(1),
+        "an attached up fails with it, as Compose's"
     );
     stack.ok(&["down"]);
 }
@@ -2486,4 +2486,26 @@ services:
         })
         .collect();
     assert_eq!(states, [("nodeps-b-1".to_owned(), "running".to_owned())]);
+}
+
+/// An attached `up` whose services all end by themselves succeeds, whatever their
+/// codes, as Compose's; `--abort-on-container-failure` gives the failure's code.
+#[test]
+fn an_attached_up_whose_services_end_by_themselves_succeeds() {
+    let stack = Stack::new(
+        r#"name: ended
+services:
+  failing:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "sleep 0.3; exit 3"]}}
+  fine:
+    image: debian
+    x-wharf: {process: {command: ["true"]}}
+"#,
+    );
+    let output = stack.wharf(&["up"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let output = stack.wharf(&["up", "--abort-on-container-failure"]);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    stack.ok(&["down"]);
 }

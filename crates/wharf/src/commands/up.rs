@@ -530,9 +530,12 @@ fn attached(
                         .find(|i| &i.service == service)
                         .and_then(|i| i.exit_code),
                     // One that never started counts as a failure, as in Compose.
-                    None => exited
+                    None if abort_on_exit || abort_on_failure => exited
                         .first()
                         .and_then(|i| i.exit_code.or(i.never_ran().then_some(1))),
+                    // Everything ended by itself: Compose's `up` succeeds whatever the
+                    // codes, unless one could not start.
+                    None => Some(i32::from(exited.iter().any(|i| i.never_ran()))),
                 };
                 break ended(Followed::Ended(code));
             }
