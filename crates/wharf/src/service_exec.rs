@@ -503,6 +503,14 @@ fn foreground(
     user: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let (program, arguments) = argv.split_first().context("no command to run")?;
+    if let Some(dir) = workdir.filter(|dir| !dir.is_dir()) {
+        bail!(
+            "-w {}: no such directory on this machine; natively the command runs here, \
+             not in a container (the service runs in {})",
+            dir.display(),
+            service.working_dir.display()
+        );
+    }
     // A recipe's own program given no target (`redis-cli`, `nginx -t`) is pointed at
     // the service, not at the machine's server, which natively is someone else's.
     let recipe = service

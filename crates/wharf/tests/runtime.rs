@@ -481,12 +481,22 @@ services:
     );
 
     // Compose's flags, as they map natively: -u switches user (this test runs as root),
-    // -T changes nothing, --entrypoint goes before the command.
+    // -T changes nothing, --entrypoint goes before the command, -w is a directory here.
     assert_eq!(
         stack
             .ok(&["exec", "-T", "-u", "nobody", "app", "id", "-un"])
             .trim(),
         "nobody"
+    );
+    assert_eq!(
+        stack.ok(&["exec", "-T", "-w", "/tmp", "app", "pwd"]).trim(),
+        "/tmp"
+    );
+    let elsewhere = stack.wharf(&["exec", "-T", "-w", "/no/such/dir", "app", "pwd"]);
+    let said = String::from_utf8_lossy(&elsewhere.stderr);
+    assert!(
+        elsewhere.status.code() == Some(1) && said.contains("-w /no/such/dir: no such directory"),
+        "{said}"
     );
     assert_eq!(
         stack
@@ -1625,10 +1635,11 @@ services:
     x-wharf: {process: {command: ["sh", "-c", "sleep 0.8; exit 4"]}}
   web:
     image: debian
-    volumes: [".:/app"]
+    volumes: [".:/app", "./conf:/conf:ro"]
     x-wharf: {process: {command: ["sleep", "600"]}}
 "#,
     );
+    std::fs::create_dir(stack.dir.path().join("conf")).unwrap();
     stack.ok(&["up", "-d"]);
     let waited = stack.wharf(&["wait", "first", "second"]);
     let said = String::from_utf8_lossy(&waited.stdout);
@@ -1718,6 +1729,13 @@ services:
     assert_eq!(std::fs::read_to_string(&copied).unwrap(), "from here");
     stack.ok(&["cp", copied.to_str().unwrap(), "web:/app/in-app.txt"]);
     assert!(stack.dir.path().join("in-app.txt").exists());
+    let refused = stack.wharf(&["cp", copied.to_str().unwrap(), "web:/conf/x.txt"]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        refused.status.code() == Some(1) && said.contains("web mounts it read-only"),
+        "{said}"
+    );
+    assert!(!stack.dir.path().join("conf/x.txt").exists());
     let missing = stack.wharf(&["cp", "web:/srv/nothing-here.txt", "x.txt"]);
     let said = String::from_utf8_lossy(&missing.stderr);
     assert!(
