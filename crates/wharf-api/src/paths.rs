@@ -101,6 +101,14 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// through but not listed (0711): wharf's home also holds the data tree, which servers
 /// running as their own users must reach.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    // A file where a directory goes (`WHARF_HOME` naming one) is said as such, not as
+    // the "File exists" creating under it would give.
+    if let Some(file) = dir.ancestors().find(|a| a.exists() && !a.is_dir()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("{} is a file, not a directory", file.display()),
+        ));
+    }
     if let Some(parent) = dir.parent() {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -128,6 +136,18 @@ mod tests {
         assert_eq!(
             paths.project_data("shop"),
             Path::new("/w/data/projects/shop")
+        );
+    }
+
+    #[test]
+    fn a_file_where_a_directory_goes_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("home");
+        std::fs::write(&file, "").unwrap();
+        let err = create_private_dir(&file.join("state")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{} is a file, not a directory", file.display())
         );
     }
 }

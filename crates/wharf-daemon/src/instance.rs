@@ -87,7 +87,7 @@ pub async fn run(
         let pid = child.id();
         shared.children.adopt(pid);
         let started = Instant::now();
-        pump_logs(&shared, &key, &mut child);
+        let pumps = pump_logs(&shared, &key, &mut child);
         shared.log(&key, LogStream::Wharf, format!("started (pid {pid})"));
         // Hooks run when wharf starts the instance, not on its policy's restarts.
         let hooked = if backoff.restarts() == 0 {
@@ -171,6 +171,14 @@ pub async fn run(
         };
         if let Some(prober) = prober {
             prober.abort();
+        }
+        if matches!(outcome, Outcome::Exited(_)) {
+            // What it wrote last is logged before its end: its pipes drain first (for a
+            // moment at most: a process it left behind may hold them open).
+            let drained = tokio::time::Instant::now() + LAST_WORDS;
+            for pump in pumps {
+                let _ = tokio::time::timeout_at(drained, pump).await;
+            }
         }
         let stop_requested = matches!(outcome, Outcome::StopRequested(_));
         let code = match outcome {
@@ -421,23 +429,33 @@ fn far_future() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_hours(24 * 365 * 30)
 }
 
-fn pump_logs(shared: &Arc<Shared>, key: &InstanceKey, child: &mut Process) {
+/// How long an instance that exited waits for the output still in its pipes.
+const LAST_WORDS: Duration = Duration::from_millis(200);
+
+/// Follows the child's output into its log; the followers, which end with the output.
+fn pump_logs(
+    shared: &Arc<Shared>,
+    key: &InstanceKey,
+    child: &mut Process,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut pumps = Vec::new();
     if let Some(stdout) = child.stdout.take() {
-        tokio::spawn(pump(
+        pumps.push(tokio::spawn(pump(
             Arc::clone(shared),
             key.clone(),
             LogStream::Stdout,
             stdout,
-        ));
+        )));
     }
     if let Some(stderr) = child.stderr.take() {
-        tokio::spawn(pump(
+        pumps.push(tokio::spawn(pump(
             Arc::clone(shared),
             key.clone(),
             LogStream::Stderr,
             stderr,
-        ));
+        )));
     }
+    pumps
 }
 
 async fn pump(

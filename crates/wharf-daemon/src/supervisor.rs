@@ -262,6 +262,11 @@ impl Supervisor {
         let changes = diff(old_spec.as_ref(), &spec);
         let (found_running, surplus) = self.found_running(&spec, &changes).await?;
 
+        // Asked for (not a restarted daemon bringing the stack back, which restores what
+        // it can, service by service).
+        if mode.starts() && dependencies != Dependencies::StillUp {
+            self.ports_are_free(&spec, &selected)?;
+        }
         // Stop what is removed, changed, scaled down or forced, dependents first.
         let mut to_stop: Vec<(String, u32)> = Vec::new();
         // Each service recreated unchanged, with the flag that asked for it.
@@ -604,6 +609,63 @@ impl Supervisor {
             }
         }
         Ok(forwarders)
+    }
+
+    /// Fails, before anything is stopped, when a port a native service of `selected`
+    /// would listen on is held by anything but this project's own instances (whose
+    /// ports are theirs to hand over): the running version keeps serving, where
+    /// stopping it first would leave the service down.
+    fn ports_are_free(
+        &self,
+        spec: &ProjectSpec,
+        selected: &BTreeSet<String>,
+    ) -> Result<(), SupervisorError> {
+        let held: BTreeSet<u16> = self
+            .shared
+            .projects()
+            .get(&spec.name)
+            .map(|project| {
+                project
+                    .instances
+                    .values()
+                    .filter(|i| i.status.state.is_active())
+                    .flat_map(|i| i.status.ports.iter().map(|p| p.published))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut taken = Vec::new();
+        let native = spec
+            .services
+            .iter()
+            .filter(|(name, service)| selected.contains(*name) && service.container.is_none());
+        for (name, service) in native {
+            for replica in 1..=service.replicas {
+                let asking = InstanceKey {
+                    project: spec.name.clone(),
+                    service: name.clone(),
+                    replica,
+                    generation: 0,
+                };
+                let ports = service.for_replica(replica).ports;
+                for port in ports.iter().filter(|p| p.protocol.is_tcp()) {
+                    let published = port.published;
+                    if held.contains(&published) {
+                        continue;
+                    }
+                    let holder = || self.shared.holder_of_port(published, &asking);
+                    if let Some(problem) = crate::ports::in_use_by(published, holder) {
+                        taken.push(format!("{name}: {problem}"));
+                    }
+                }
+            }
+        }
+        if taken.is_empty() {
+            return Ok(());
+        }
+        Err(SupervisorError::Invalid(format!(
+            "nothing was changed: {}",
+            taken.join("; ")
+        )))
     }
 
     /// Starts the replicas of `service` that have no active instance; true if any did.

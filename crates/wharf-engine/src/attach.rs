@@ -120,10 +120,17 @@ impl Engine {
             ..AttachContainerOptions::default()
         };
         let attached = self.docker.attach_container(&id, Some(attach)).await?;
-        // Asked for before the start, so no early exit is missed.
-        let mut exit = self
-            .docker
-            .wait_container(&id, None::<WaitContainerOptions>);
+        // Asked for before the start, so no early exit is missed; with `--rm`, until
+        // the engine has removed it, as `docker run --rm` returns.
+        let condition = if one_off.remove {
+            "removed"
+        } else {
+            "not-running"
+        };
+        let wait = WaitContainerOptions {
+            condition: condition.to_owned(),
+        };
+        let mut exit = self.docker.wait_container(&id, Some(wait));
         self.docker
             .start_container(
                 &id,

@@ -71,6 +71,14 @@ pub fn existing(paths: &Paths) -> Option<Client> {
 }
 
 fn start_daemon(paths: &Paths) -> anyhow::Result<()> {
+    // The daemon reads these; one it cannot read would leave its proxy elsewhere.
+    for variable in ["WHARF_PROXY_PORT", "WHARF_PROXY_HTTPS_PORT"] {
+        if let Ok(value) = std::env::var(variable)
+            && value.parse::<u16>().is_err()
+        {
+            bail!("{variable}={value:?} is not a port number (1-65535)");
+        }
+    }
     let log_path = paths.daemon_log();
     if let Some(dir) = log_path.parent() {
         wharf_api::create_private_dir(dir)

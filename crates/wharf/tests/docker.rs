@@ -1944,26 +1944,21 @@ fn exec_and_run_attach_through_the_engine_without_the_docker_cli() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "2");
-    // The engine removes it (AutoRemove) once it has ended, a moment after.
-    eventually(
-        "--rm removes the one-off container",
-        Duration::from_secs(10),
-        || {
-            Command::new("docker")
-                .args([
-                    "ps",
-                    "-aq",
-                    "--filter",
-                    "label=com.docker.compose.oneoff=True",
-                    "--filter",
-                    "label=com.docker.compose.project=attach",
-                ])
-                .output()
-                .unwrap()
-                .stdout
-                .is_empty()
-        },
-    );
+    // The engine removes it (AutoRemove) once it has ended; `run` returns after, as
+    // `docker run --rm` does.
+    let left = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            "label=com.docker.compose.oneoff=True",
+            "--filter",
+            "label=com.docker.compose.project=attach",
+        ])
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(left.is_empty(), "{}", String::from_utf8_lossy(&left));
 
     // With a terminal (script(1) gives one), the command gets one too.
     for (verb, expected) in [("exec", 5), ("run", 6)] {

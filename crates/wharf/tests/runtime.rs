@@ -2515,7 +2515,8 @@ fn an_attached_up_whose_services_end_by_themselves_succeeds() {
 services:
   failing:
     image: debian
-    x-wharf: {process: {command: ["sh", "-c", "sleep 0.3; exit 3"]}}
+    deploy: {replicas: 4}
+    x-wharf: {process: {command: ["sh", "-c", "seq 3000; echo last words; exit 3"]}}
   fine:
     image: debian
     x-wharf: {process: {command: ["true"]}}
@@ -2523,7 +2524,51 @@ services:
     );
     let output = stack.wharf(&["up"]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
+    // Each one's last words are shown, and before its end.
+    let shown = String::from_utf8_lossy(&output.stdout);
+    for replica in 1..=4 {
+        let at = |words: &str| shown.find(&format!("failing-{replica}  | {words}"));
+        let (said, ended) = (at("last words"), at("[wharf] exited with code 3"));
+        assert!(said.is_some() && said < ended, "{shown}");
+    }
     let output = stack.wharf(&["up", "--abort-on-container-failure"]);
     assert_eq!(output.status.code(), Some(3), "{output:?}");
     stack.ok(&["down"]);
+}
+
+/// An edit that moves a service to a port something else holds fails the `up` before
+/// anything stops: the running version keeps serving.
+#[test]
+fn an_edit_onto_a_taken_port_changes_nothing() {
+    let (port, taken) = (
+        free_port(),
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+    );
+    let taken_port = taken.local_addr().unwrap().port();
+    let compose = |port: u16| {
+        format!(
+            "name: moving\nservices:\n  web:\n    image: debian\n    ports: [\"127.0.0.1:{port}:{port}\"]\n    x-wharf: {{process: {{command: [\"sleep\", \"600\"]}}}}\n"
+        )
+    };
+    let stack = Stack::new(&compose(port));
+    stack.ok(&["up", "-d"]);
+    let before = stack.pid_of("moving-web-1");
+    stack.write(&compose(taken_port));
+    let output = stack.wharf(&["up", "-d"]);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!(
+            "nothing was changed: web: port {taken_port} is already in use"
+        )),
+        "{said}"
+    );
+    assert_eq!(stack.pid_of("moving-web-1"), before, "web kept running");
+    drop(taken);
+    stack.ok(&["up", "-d"]);
+    assert_ne!(
+        stack.pid_of("moving-web-1"),
+        before,
+        "web moved once the port was free"
+    );
 }

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -476,8 +478,12 @@ fn attached(
     let ansi = if args.no_color { Ansi::Never } else { ansi };
     let mut log_printer = LogPrinter::new(ansi, !args.no_log_prefix, args.timestamps);
     log_printer.fit(&project_ref::instances(client, name)?, &shown);
+    // When the last line came, so the end waits for the lines still on their way.
+    let last_line = Arc::new(AtomicU64::new(now_ms()));
+    let heard = Arc::clone(&last_line);
     std::thread::spawn(move || {
         for line in logs.map_while(Result::ok) {
+            heard.store(now_ms(), Ordering::Relaxed);
             if hidden.contains(&line.service) {
                 continue;
             }
@@ -556,7 +562,17 @@ fn attached(
         }
         Followed::DaemonGone => anyhow::bail!(DAEMON_GONE),
         Followed::Blocked(why) => printer.error(&anyhow::anyhow!("{why}")),
-        Followed::Ended(_) => printer.info("stopping the stack"),
+        Followed::Ended(_) => {
+            // What the services said last is shown before the end, as Compose's: the
+            // lines still streaming, until the logs fall quiet (2 s at most).
+            let deadline = now_ms() + 2000;
+            while now_ms().saturating_sub(last_line.load(Ordering::Relaxed)) < LOGS_QUIET_MS
+                && now_ms() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            printer.info("stopping the stack");
+        }
         Followed::Interrupted => {
             printer.info("gracefully stopping... (the services get their stop signal)");
         }
@@ -617,6 +633,9 @@ fn attached(
         u8::try_from(code.clamp(0, 255)).unwrap_or(1),
     ))
 }
+
+/// How long the logs stay quiet before an attached `up` whose services ended says so.
+const LOGS_QUIET_MS: u64 = 150;
 
 /// What an attached `up` says when wharfd stopped under it.
 const DAEMON_GONE: &str = "wharfd stopped, and the stack with it; the next wharf command starts it again and brings the stack back (its log: `wharf daemon logs`)";
