@@ -174,6 +174,7 @@ async fn serve(paths: &Paths, cgroups: Option<cgroup::Tree>) -> Result<(), Daemo
     let proxy_port = std::env::var("WHARF_PROXY_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
+        .filter(|&port: &u16| port != 0)
         .unwrap_or(proxy::DEFAULT_PORT);
     match std::net::TcpListener::bind(("127.0.0.1", proxy_port)) {
         Ok(listener) => {
@@ -268,6 +269,7 @@ fn https(
     let port = std::env::var("WHARF_PROXY_HTTPS_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
+        .filter(|&port: &u16| port != 0)
         .unwrap_or(proxy::DEFAULT_HTTPS_PORT);
     let ca = match tls::LocalCa::load_or_create(&paths.data.join("ca")) {
         Ok(ca) => ca,

@@ -73,8 +73,10 @@ pub fn existing(paths: &Paths) -> Option<Client> {
 fn start_daemon(paths: &Paths) -> anyhow::Result<()> {
     // The daemon reads these; one it cannot read would leave its proxy elsewhere.
     for variable in ["WHARF_PROXY_PORT", "WHARF_PROXY_HTTPS_PORT"] {
+        // Empty is unset, as the daemon reads it.
         if let Ok(value) = std::env::var(variable)
-            && value.parse::<u16>().is_err()
+            && !value.is_empty()
+            && !value.parse::<u16>().is_ok_and(|port| port != 0)
         {
             bail!("{variable}={value:?} is not a port number (1-65535)");
         }

@@ -505,7 +505,7 @@ fn foreground(
     let (program, arguments) = argv.split_first().context("no command to run")?;
     if let Some(dir) = workdir.filter(|dir| !dir.is_dir()) {
         bail!(
-            "-w {}: no such directory on this machine; natively the command runs here, \
+            "-w {}: not a directory on this machine; natively the command runs here, \
              not in a container (the service runs in {})",
             dir.display(),
             service.working_dir.display()

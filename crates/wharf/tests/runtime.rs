@@ -495,7 +495,8 @@ services:
     let elsewhere = stack.wharf(&["exec", "-T", "-w", "/no/such/dir", "app", "pwd"]);
     let said = String::from_utf8_lossy(&elsewhere.stderr);
     assert!(
-        elsewhere.status.code() == Some(1) && said.contains("-w /no/such/dir: no such directory"),
+        elsewhere.status.code() == Some(1)
+            && said.contains("-w /no/such/dir: not a directory on this machine"),
         "{said}"
     );
     assert_eq!(
@@ -2571,4 +2572,24 @@ fn an_edit_onto_a_taken_port_changes_nothing() {
         before,
         "web moved once the port was free"
     );
+}
+
+/// A proxy port wharfd could not use is said before it starts, not found later in
+/// URLs that lead nowhere.
+#[test]
+fn a_proxy_port_that_is_no_port_is_refused_before_the_daemon_starts() {
+    let stack = Stack::new("name: ports\nservices: {}\n");
+    for value in ["abc", "0", "70000"] {
+        let mut command = stack.command(&["ps"]);
+        command.env("WHARF_PROXY_PORT", value);
+        let output = command.output().unwrap();
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.code() == Some(1)
+                && said.contains(&format!(
+                    "WHARF_PROXY_PORT=\"{value}\" is not a port number"
+                )),
+            "{value}: {said}"
+        );
+    }
 }

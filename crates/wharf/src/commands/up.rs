@@ -525,7 +525,7 @@ fn attached(
                 .filter(|i| i.state == InstanceState::Exited)
                 .collect();
             let everything_ended = !all.is_empty() && all.iter().all(|i| !i.state.is_active());
-            let failed = exited.iter().any(|i| i.exit_code.is_some_and(|c| c != 0));
+            let failed = exited.iter().any(|i| ended_in_failure(i));
             if (abort_on_exit && !exited.is_empty())
                 || (abort_on_failure && failed)
                 || everything_ended
@@ -535,9 +535,12 @@ fn attached(
                         .iter()
                         .find(|i| &i.service == service)
                         .and_then(|i| i.exit_code),
-                    // One that never started counts as a failure, as in Compose.
+                    // The first to end, as Compose's; one that never started counts as
+                    // a failure, as there.
                     None if abort_on_exit || abort_on_failure => exited
-                        .first()
+                        .iter()
+                        .filter(|i| abort_on_exit || ended_in_failure(i))
+                        .min_by_key(|i| i.finished_at_ms)
                         .and_then(|i| i.exit_code.or(i.never_ran().then_some(1))),
                     // Everything ended by itself: Compose's `up` succeeds whatever the
                     // codes, unless one could not start.
@@ -632,6 +635,11 @@ fn attached(
     Ok(ExitCode::from(
         u8::try_from(code.clamp(0, 255)).unwrap_or(1),
     ))
+}
+
+/// Whether an instance that ended failed: a code other than 0.
+fn ended_in_failure(instance: &InstanceStatus) -> bool {
+    instance.exit_code.is_some_and(|code| code != 0)
 }
 
 /// How long the logs stay quiet before an attached `up` whose services ended says so.
