@@ -28,7 +28,7 @@ pub use compose_json::{
 };
 pub use dependency_condition::{Verdict, judge};
 pub use go_template::{Template, TemplateError};
-pub use paths::{Paths, create_private_dir, write_private};
+pub use paths::{DESIRED_FILE, Paths, create_private_dir, write_private};
 pub use probe_said::probe_said;
 pub use watch::ProjectWatch;
 pub use when::{rfc3339_ms, when, window};

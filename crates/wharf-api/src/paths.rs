@@ -73,6 +73,12 @@ impl Paths {
         self.state.join("projects").join(project)
     }
 
+    /// What wharfd keeps of a project it runs (its spec, the services meant to be up):
+    /// there from its `up` until its `down`.
+    pub fn desired_state(&self, project: &str) -> PathBuf {
+        self.project_state(project).join(DESIRED_FILE)
+    }
+
     pub fn project_data(&self, project: &str) -> PathBuf {
         self.data.join("projects").join(project)
     }
@@ -100,6 +106,9 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Creates `dir` readable by the user only (0700). Missing parents may be passed
 /// through but not listed (0711): wharf's home also holds the data tree, which servers
 /// running as their own users must reach.
+/// The name of [`Paths::desired_state`] in a project's state directory.
+pub const DESIRED_FILE: &str = "desired.json";
+
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     // A file where a directory goes (`WHARF_HOME` naming one) is said as such, not as
     // the "File exists" creating under it would give.

@@ -9,7 +9,7 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use wharf_api::InstanceStatus;
+use wharf_api::{DESIRED_FILE, InstanceStatus};
 use wharf_plan::ProjectSpec;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -42,13 +42,13 @@ impl Store {
     pub fn save_desired(&self, desired: &Desired) -> std::io::Result<()> {
         let text = serde_json::to_vec_pretty(desired)?;
         write_atomic(
-            &self.project_dir(&desired.spec.name).join("desired.json"),
+            &self.project_dir(&desired.spec.name).join(DESIRED_FILE),
             &text,
         )
     }
 
     pub fn forget(&self, name: &str) -> std::io::Result<()> {
-        for file in ["desired.json", "ended.json"] {
+        for file in [DESIRED_FILE, "ended.json"] {
             match std::fs::remove_file(self.project_dir(name).join(file)) {
                 Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
                 _ => {}
@@ -65,7 +65,7 @@ impl Store {
             return (found, problems);
         };
         for entry in entries.filter_map(Result::ok) {
-            let path = entry.path().join("desired.json");
+            let path = entry.path().join(DESIRED_FILE);
             match std::fs::read(&path) {
                 Ok(bytes) => match serde_json::from_slice(&bytes) {
                     Ok(desired) => found.push(desired),

@@ -104,16 +104,18 @@ pub fn name_and_enabled(
         return Ok((name.clone(), Vec::new()));
     }
     let options = load_options(settings, true, &[])?;
-    // With no service to check, the name alone: the files are read, not loaded.
-    let loaded = if services.is_empty() {
-        match wharf_manifest::load_name(&options) {
-            Ok(name) => return Ok((name, Vec::new())),
-            Err(err) => Err(err),
-        }
-    } else {
-        wharf_manifest::load(&options)
-    };
-    let err = match loaded {
+    // With no service to check, the name of a project wharfd runs is enough: the files
+    // are read, not loaded. One it does not run is loaded, so a file that cannot be is
+    // said, as Compose says it.
+    let running = services
+        .is_empty()
+        .then(|| wharf_manifest::load_name(&options).ok())
+        .flatten()
+        .filter(|name| settings.paths.desired_state(name).exists());
+    if let Some(name) = running {
+        return Ok((name, Vec::new()));
+    }
+    let err = match wharf_manifest::load(&options) {
         Ok(loaded) => {
             let defined = |name: &&String| {
                 loaded.project.services.contains_key(*name) || loaded.disabled.contains(*name)

@@ -2593,3 +2593,18 @@ fn a_proxy_port_that_is_no_port_is_refused_before_the_daemon_starts() {
         );
     }
 }
+
+/// `ps` of a project nothing runs of loads its file, so one that cannot be loaded is
+/// said, as Compose says it (the name alone suffices only for a project wharfd runs).
+#[test]
+fn ps_says_why_a_file_cannot_load_when_nothing_of_it_runs() {
+    let stack = Stack::new("name: broken\nservices:\n  a:\n    imgae: debian\n");
+    for command in ["ps", "logs"] {
+        let output = stack.wharf(&[command]);
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.code() == Some(1) && said.contains("unknown key `imgae`"),
+            "{command}: {said}"
+        );
+    }
+}
