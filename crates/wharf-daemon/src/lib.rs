@@ -174,10 +174,11 @@ async fn serve(paths: &Paths, cgroups: Option<cgroup::Tree>) -> Result<(), Daemo
     let proxy_port = std::env::var("WHARF_PROXY_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
-        .filter(|&port: &u16| port != 0)
         .unwrap_or(proxy::DEFAULT_PORT);
     match std::net::TcpListener::bind(("127.0.0.1", proxy_port)) {
         Ok(listener) => {
+            // Port 0 asks for any free one: the URLs give the one it got.
+            let proxy_port = listener.local_addr().map_or(proxy_port, |a| a.port());
             say(&format!("proxy listening on http://127.0.0.1:{proxy_port}"));
             supervisor.shared().set_proxy_port(proxy_port);
             let proxy = Arc::new(proxy::Proxy::new(
@@ -269,7 +270,6 @@ fn https(
     let port = std::env::var("WHARF_PROXY_HTTPS_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
-        .filter(|&port: &u16| port != 0)
         .unwrap_or(proxy::DEFAULT_HTTPS_PORT);
     let ca = match tls::LocalCa::load_or_create(&paths.data.join("ca")) {
         Ok(ca) => ca,
@@ -293,6 +293,7 @@ fn https(
     };
     match std::net::TcpListener::bind(("127.0.0.1", port)) {
         Ok(listener) => {
+            let port = listener.local_addr().map_or(port, |a| a.port());
             say(&format!("proxy listening on https://127.0.0.1:{port}"));
             Some((listener, tokio_rustls::TlsAcceptor::from(Arc::new(config))))
         }

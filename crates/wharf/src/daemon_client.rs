@@ -73,12 +73,12 @@ pub fn existing(paths: &Paths) -> Option<Client> {
 fn start_daemon(paths: &Paths) -> anyhow::Result<()> {
     // The daemon reads these; one it cannot read would leave its proxy elsewhere.
     for variable in ["WHARF_PROXY_PORT", "WHARF_PROXY_HTTPS_PORT"] {
-        // Empty is unset, as the daemon reads it.
+        // Empty is unset, as the daemon reads it; 0 asks for any free port.
         if let Ok(value) = std::env::var(variable)
             && !value.is_empty()
-            && !value.parse::<u16>().is_ok_and(|port| port != 0)
+            && value.parse::<u16>().is_err()
         {
-            bail!("{variable}={value:?} is not a port number (1-65535)");
+            bail!("{variable}={value:?} is not a port number (1-65535, or 0 for any free one)");
         }
     }
     let log_path = paths.daemon_log();

@@ -2574,12 +2574,15 @@ fn an_edit_onto_a_taken_port_changes_nothing() {
     );
 }
 
-/// A proxy port wharfd could not use is said before it starts, not found later in
-/// URLs that lead nowhere.
+/// A proxy port wharfd could not use is said before it starts; port 0 takes any free
+/// one, which the URLs then give.
 #[test]
 fn a_proxy_port_that_is_no_port_is_refused_before_the_daemon_starts() {
-    let stack = Stack::new("name: ports\nservices: {}\n");
-    for value in ["abc", "0", "70000"] {
+    let web = free_port();
+    let stack = Stack::new(&format!(
+        "name: ports\nservices:\n  web:\n    image: debian\n    ports: [\"127.0.0.1:{web}:{web}\"]\n    x-wharf: {{process: {{command: [sleep, \"600\"]}}}}\n"
+    ));
+    for value in ["abc", "-1", "70000"] {
         let mut command = stack.command(&["ps"]);
         command.env("WHARF_PROXY_PORT", value);
         let output = command.output().unwrap();
@@ -2592,6 +2595,18 @@ fn a_proxy_port_that_is_no_port_is_refused_before_the_daemon_starts() {
             "{value}: {said}"
         );
     }
+    let any = |args: &[&str]| {
+        let mut command = stack.command(args);
+        command.env("WHARF_PROXY_PORT", "0");
+        stack.ok_command(command)
+    };
+    any(&["up", "-d"]);
+    let urls = any(&["urls"]);
+    let port = urls
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("http://web.ports.localhost:"))
+        .and_then(|port| port.parse::<u16>().ok());
+    assert!(port.is_some_and(|port| port != 0), "{urls}");
 }
 
 /// `ps` of a project nothing runs of loads its file, so one that cannot be loaded is
