@@ -219,6 +219,22 @@ pub fn container_of(
 }
 
 /// The projects wharfd runs, when it is running.
+/// The project, and its running instance, that publishes `port` on this machine, of
+/// every project wharfd runs; `None` when none does (or wharfd is not running).
+pub fn instance_publishing(
+    paths: &wharf_api::Paths,
+    port: u16,
+) -> Option<(String, InstanceStatus)> {
+    let client = crate::daemon_client::existing(paths)?;
+    running_projects(paths)?.into_iter().find_map(|project| {
+        let found = instances(&client, &project.name)
+            .ok()?
+            .into_iter()
+            .find(|i| i.state.is_active() && i.ports.iter().any(|p| p.published == port))?;
+        Some((project.name, found))
+    })
+}
+
 fn running_projects(paths: &wharf_api::Paths) -> Option<Vec<wharf_api::ProjectSummary>> {
     crate::daemon_client::existing(paths)?
         .get(&format!("{}/projects", wharf_api::API_PREFIX))

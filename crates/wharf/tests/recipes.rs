@@ -202,7 +202,11 @@ fn a_server_that_publishes_no_port_is_checked_and_reached_on_its_usual_one() {
     };
     let output = in_second(&["check"]);
     let said = String::from_utf8_lossy(&output.stdout);
-    assert!(said.contains("port 11211 is already in use"), "{said}");
+    assert!(
+        said.contains("port 11211 is already in use by first-cache-1 of project first")
+            && said.contains("`wharf -p first stop cache`"),
+        "{said}"
+    );
     let output = in_second(&["up", "-d", "--wait"]);
     let said = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{said}");

@@ -138,7 +138,7 @@ fn check_project(settings: &Settings, args: &CheckArgs, loaded: &Loaded, report:
         check_images(loaded, &containers, engine, report);
     }
     let running = running_instances(paths, &loaded.project.name);
-    check_ports(loaded, &containers, &running, report);
+    check_ports(paths, loaded, &containers, &running, report);
     for exposure in crate::listening::exposures(&running, wharf_api::now_ms()) {
         report.problem(
             "listening",
@@ -358,6 +358,7 @@ fn running_instances(paths: &Paths, project: &str) -> Vec<InstanceStatus> {
 /// Each port a service publishes on the host must be free, unless the project's own
 /// instance of that service holds it.
 fn check_ports(
+    paths: &Paths,
     loaded: &Loaded,
     containers: &BTreeSet<String>,
     running: &[InstanceStatus],
@@ -412,15 +413,26 @@ fn check_ports(
             match wharf_host::ports::check_free(port.published) {
                 Ok(()) => report.ok("ports", subject, "free"),
                 Err(owner) => {
-                    let (by, stop) = owner.map_or_else(
-                        || (String::new(), "stop what listens on it".to_owned()),
-                        |o| {
-                            (
-                                format!(" by {} (pid {})", o.command, o.pid),
-                                format!("stop {} (pid {})", o.command, o.pid),
-                            )
-                        },
-                    );
+                    // Often another project's server of the same kind: named as such,
+                    // with the command that stops it, rather than by its pid.
+                    let instance = project_ref::instance_publishing(paths, port.published);
+                    let (by, stop) = match (instance, owner) {
+                        (Some((project, instance)), owner) => (
+                            format!(
+                                " by {} of project {project}{}",
+                                instance.name,
+                                owner
+                                    .map(|o| format!(" ({}, pid {})", o.command, o.pid))
+                                    .unwrap_or_default()
+                            ),
+                            format!("`wharf -p {project} stop {}`", instance.service),
+                        ),
+                        (None, Some(o)) => (
+                            format!(" by {} (pid {})", o.command, o.pid),
+                            format!("stop {} (pid {})", o.command, o.pid),
+                        ),
+                        (None, None) => (String::new(), "stop what listens on it".to_owned()),
+                    };
                     report.problem(
                         "ports",
                         subject,
