@@ -24,8 +24,14 @@ use crate::readiness::{DEFAULT_WAIT_TIMEOUT, wait, wait_for_conditions};
 use crate::settings::Settings;
 use wharf_engine::{BlockingEngine, ExecRequest, OneOff, ProjectResources, WindowSize};
 
-/// `exec` in project `name`.
-pub fn exec_in(paths: &Paths, name: &str, args: &ExecArgs) -> anyhow::Result<ExitCode> {
+/// `exec` in project `name`; natively in `native_workdir` when given (`-w` mapped
+/// through the service's mounts) rather than `-w` as written.
+pub fn exec_in(
+    paths: &Paths,
+    name: &str,
+    args: &ExecArgs,
+    native_workdir: Option<&PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let client = daemon_client::connect(paths)?;
     // None for a project wharfd does not run, whose containers (Docker Compose's, say)
     // the engine lists.
@@ -98,7 +104,7 @@ pub fn exec_in(paths: &Paths, name: &str, args: &ExecArgs) -> anyhow::Result<Exi
         &command,
         &service.for_replica(args.index),
         &env_flags(&args.env),
-        args.workdir.as_ref(),
+        native_workdir.or(args.workdir.as_ref()),
         args.user.as_deref(),
     )
 }
@@ -579,6 +585,7 @@ pub fn in_service(
             paths,
             &loaded.project.name,
             &ExecArgs::plain(service, command),
+            None,
         );
     }
     run_loaded(settings, loaded, &RunArgs::plain(service, command))

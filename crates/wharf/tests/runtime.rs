@@ -1737,6 +1737,9 @@ services:
         "{said}"
     );
     assert!(!stack.dir.path().join("conf/x.txt").exists());
+    // `exec -w` maps a container path through the mounts too.
+    let pwd = stack.ok(&["exec", "-T", "-w", "/conf", "web", "pwd"]);
+    assert_eq!(Path::new(pwd.trim()), stack.dir.path().join("conf"));
     let missing = stack.wharf(&["cp", "web:/srv/nothing-here.txt", "x.txt"]);
     let said = String::from_utf8_lossy(&missing.stderr);
     assert!(
