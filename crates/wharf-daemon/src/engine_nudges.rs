@@ -14,10 +14,14 @@ use wharf_engine::Engine;
 /// How long to wait before asking the engine for its news again, after it stopped.
 const RECONNECT: Duration = Duration::from_secs(1);
 
-/// Each followed container's wake-up, by container id.
+/// Each followed container's wake-up, by container id; and the containers the engine
+/// reported a change of that no driver follows (one stopped, then removed by another
+/// tool), for the daemon to look at.
 #[derive(Default)]
 pub struct EngineNudges {
     followed: Mutex<HashMap<String, Arc<Notify>>>,
+    unfollowed: Mutex<Vec<String>>,
+    unfollowed_news: Notify,
 }
 
 impl EngineNudges {
@@ -36,6 +40,29 @@ impl EngineNudges {
         if let Some(notify) = self.lock().get(id) {
             // A permit is kept when the driver is busy: it looks once more after.
             notify.notify_one();
+            return;
+        }
+        self.unfollowed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(id.to_owned());
+        self.unfollowed_news.notify_one();
+    }
+
+    /// The containers no driver follows that the engine reported a change of, once
+    /// there are any.
+    pub async fn unfollowed(&self) -> Vec<String> {
+        loop {
+            let found = std::mem::take(
+                &mut *self
+                    .unfollowed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            if !found.is_empty() {
+                return found;
+            }
+            self.unfollowed_news.notified().await;
         }
     }
 

@@ -160,6 +160,7 @@ async fn serve(paths: &Paths, cgroups: Option<cgroup::Tree>) -> Result<(), Daemo
 
     let recorder = Arc::clone(supervisor.shared());
     tokio::spawn(async move { recorder.write_process_records().await });
+    tokio::spawn(Arc::clone(supervisor.shared()).forget_removed_containers());
 
     // The proxy's table follows every change of every instance.
     let routing = Arc::clone(supervisor.shared());

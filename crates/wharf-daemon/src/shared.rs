@@ -280,6 +280,39 @@ impl Shared {
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    /// Forgets, for as long as the daemon runs, each instance whose container another
+    /// tool removed while no driver followed it (a stopped one that `docker compose
+    /// down` removed), as a driver forgets its own container's removal.
+    pub async fn forget_removed_containers(self: Arc<Self>) {
+        loop {
+            let ids = self.engine_nudges.unfollowed().await;
+            let Some(engine) = self.engine.get() else {
+                continue;
+            };
+            for id in ids {
+                let ended = self.projects().iter().find_map(|(project, runtime)| {
+                    let ((service, replica), instance) =
+                        runtime.instances.iter().find(|(_, i)| {
+                            i.status.container_id == id && !i.status.state.is_active()
+                        })?;
+                    let key = InstanceKey {
+                        project: project.clone(),
+                        service: service.clone(),
+                        replica: *replica,
+                        generation: instance.generation,
+                    };
+                    Some((key, instance.status.name.clone()))
+                });
+                let Some((key, name)) = ended else { continue };
+                if engine.container_gone(&id).await.unwrap_or(false) {
+                    let said = format!("container {name} was removed outside wharf");
+                    self.log(&key, LogStream::Wharf, said);
+                    self.instance_removed_externally(&key);
+                }
+            }
+        }
+    }
+
     /// The number of an instance's next generation, unique for the daemon's life.
     pub(crate) fn next_generation(&self) -> u64 {
         let mut next = self

@@ -1084,6 +1084,16 @@ impl Engine {
         }
     }
 
+    /// Whether the container `id` no longer exists (removed), as the engine says it;
+    /// an error when the engine cannot be asked.
+    pub async fn container_gone(&self, id: &str) -> Result<bool, EngineError> {
+        match self.docker.inspect_container(id, None).await {
+            Ok(_) => Ok(false),
+            Err(err) if not_found(&err) => Ok(true),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     pub async fn state(&self, name: &str) -> Result<ContainerState, EngineError> {
         let found = self.docker.inspect_container(name, None).await?;
         let state = found.state.unwrap_or_default();

@@ -2903,7 +2903,24 @@ services:
         (&serde_json::json!("exited"), &serde_json::json!(3)),
         "{ended}"
     );
-    stack.ok(&["down", "-t", "1"]);
+    // Removed by another tool once stopped (`docker compose down`), it is forgotten,
+    // and the project with it once nothing of it is left.
+    let ids: Vec<String> = stack
+        .ps()
+        .iter()
+        .map(|i| i["container_id"].as_str().unwrap().to_owned())
+        .collect();
+    let removed = Command::new("docker")
+        .args(["rm", "-f"])
+        .args(&ids)
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{removed:?}");
+    eventually(
+        "the removed containers are forgotten",
+        Duration::from_secs(10),
+        || stack.ps().is_empty() && !stack.ok(&["ls", "-a"]).contains("wharfendedstop"),
+    );
 }
 
 /// A frozen container cannot run its healthcheck: paused, it stays as healthy as it
