@@ -265,7 +265,7 @@ impl Supervisor {
         // Asked for (not a restarted daemon bringing the stack back, which restores what
         // it can, service by service).
         if mode.starts() && dependencies != Dependencies::StillUp {
-            self.ports_are_free(&spec, &selected)?;
+            self.ports_are_free(&spec, &selected, old_spec.is_some())?;
         }
         // Stop what is removed, changed, scaled down or forced, dependents first.
         let mut to_stop: Vec<(String, u32)> = Vec::new();
@@ -619,6 +619,7 @@ impl Supervisor {
         &self,
         spec: &ProjectSpec,
         selected: &BTreeSet<String>,
+        running: bool,
     ) -> Result<(), SupervisorError> {
         let held: BTreeSet<u16> = self
             .shared
@@ -662,8 +663,10 @@ impl Supervisor {
         if taken.is_empty() {
             return Ok(());
         }
+        // A project already up is said to be left as it was; a new one simply fails.
+        let unchanged = if running { "nothing was changed: " } else { "" };
         Err(SupervisorError::Invalid(format!(
-            "nothing was changed: {}",
+            "{unchanged}{}",
             taken.join("; ")
         )))
     }
