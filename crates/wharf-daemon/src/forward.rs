@@ -143,11 +143,7 @@ pub fn spawn_forwarder(listen: SocketAddr, target: SocketAddr) -> std::io::Resul
         while let Ok((mut inbound, _)) = listener.accept().await {
             tokio::spawn(async move {
                 if let Ok(mut outbound) = TcpStream::connect(target).await
-                    && !wharf_host::ports::reached_itself(
-                        &outbound,
-                        outbound.local_addr().ok(),
-                        target,
-                    )
+                    && !wharf_host::ports::reached_itself(&outbound, target)
                 {
                     let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                 }

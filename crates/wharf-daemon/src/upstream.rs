@@ -110,7 +110,7 @@ async fn connect(backend: SocketAddr) -> Result<SendRequest<Body>, UpstreamError
     let stream = TcpStream::connect(backend)
         .await
         .map_err(UpstreamError::Connect)?;
-    if wharf_host::ports::reached_itself(&stream, stream.local_addr().ok(), backend) {
+    if wharf_host::ports::reached_itself(&stream, backend) {
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         return Err(UpstreamError::Connect(refused));
     }

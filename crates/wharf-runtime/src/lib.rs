@@ -12,7 +12,7 @@ mod data_dir;
 mod lowering;
 pub mod recipes;
 pub mod references;
-mod shell_words;
+mod shell_script;
 pub mod sql_quote;
 
 pub use backend::BackendChoice;

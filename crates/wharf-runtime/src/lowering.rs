@@ -13,6 +13,7 @@ use crate::recipes::{self, DatabaseFacts, Recipe, RecipeContext, image_name_and_
 use crate::references::{
     names_no_host, resolve_argv, resolve_embedded, resolve_references, resolve_script,
 };
+use crate::shell_script::quoted;
 use wharf_model::x_wharf::CommandLine;
 use wharf_model::{Healthcheck, Service, ServiceHook};
 use wharf_plan::{
@@ -740,7 +741,9 @@ fn with_mounted_paths(arg: &str, context: &RecipeContext<'_>) -> String {
             let length = rest.find(ends).unwrap_or(rest.len());
             let (path, after) = rest.split_at(length);
             match context.mounted(path) {
-                Some(host) if script => out.push_str(&quoted(&host.display().to_string(), quote)),
+                Some(host) if script => {
+                    out.push_str(&quoted(&host.display().to_string(), quote));
+                }
                 Some(host) => out.push_str(&host.display().to_string()),
                 None => out.push_str(path),
             }
@@ -758,23 +761,6 @@ fn with_mounted_paths(arg: &str, context: &RecipeContext<'_>) -> String {
         rest = &rest[c.len_utf8()..];
     }
     out
-}
-
-/// `text` as a shell reads it back where `quote` is open (none, `'` or `"`).
-fn quoted(text: &str, quote: Option<char>) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c);
-    match quote {
-        None if text.chars().all(plain) => text.to_owned(),
-        None => format!("'{}'", text.replace('\'', "'\\''")),
-        Some('\'') => text.replace('\'', "'\\''"),
-        Some(_) => text.chars().fold(String::new(), |mut out, c| {
-            if "\\\"$`".contains(c) {
-                out.push('\\');
-            }
-            out.push(c);
-            out
-        }),
-    }
 }
 
 #[cfg(test)]

@@ -124,7 +124,7 @@ fn runs_the_next_word(flag: &str) -> bool {
 /// references in it change.
 pub fn resolve_script(script: &str, services: &BTreeMap<String, Vec<PortSpec>>) -> String {
     let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
-    for command in crate::shell_words::commands(script) {
+    for command in crate::shell_script::commands(script) {
         // Reserved words, `exec` and variable assignments lead up to the program.
         let program = command
             .iter()
@@ -144,7 +144,7 @@ pub fn resolve_script(script: &str, services: &BTreeMap<String, Vec<PortSpec>>) 
         for ((word, before), after) in words.iter().zip(&written).zip(argv) {
             if *before != after {
                 let text = if word.value.is_some() {
-                    quoted(&after)
+                    crate::shell_script::quoted(&after, None)
                 } else {
                     after
                 };
@@ -174,17 +174,6 @@ fn leads_to_the_program(word: &str) -> bool {
                 && !name.starts_with(|c: char| c.is_ascii_digit())
                 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         })
-}
-
-/// `word` as the shell reads it back: as it is when nothing in it is special, else in
-/// single quotes.
-fn quoted(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
 }
 
 /// The flag that gives a client its server's port, and the port it uses without one.

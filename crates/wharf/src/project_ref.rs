@@ -218,7 +218,6 @@ pub fn container_of(
     Ok(instance.container_id.clone())
 }
 
-/// The projects wharfd runs, when it is running.
 /// The project, and its running instance, that publishes `port` on this machine, of
 /// every project wharfd runs; `None` when none does (or wharfd is not running).
 pub fn instance_publishing(
@@ -226,7 +225,7 @@ pub fn instance_publishing(
     port: u16,
 ) -> Option<(String, InstanceStatus)> {
     let client = crate::daemon_client::existing(paths)?;
-    running_projects(paths)?.into_iter().find_map(|project| {
+    projects_of(&client)?.into_iter().find_map(|project| {
         let found = instances(&client, &project.name)
             .ok()?
             .into_iter()
@@ -235,8 +234,13 @@ pub fn instance_publishing(
     })
 }
 
+/// The projects wharfd runs, when it is running.
 fn running_projects(paths: &wharf_api::Paths) -> Option<Vec<wharf_api::ProjectSummary>> {
-    crate::daemon_client::existing(paths)?
+    projects_of(&crate::daemon_client::existing(paths)?)
+}
+
+fn projects_of(client: &Client) -> Option<Vec<wharf_api::ProjectSummary>> {
+    client
         .get(&format!("{}/projects", wharf_api::API_PREFIX))
         .ok()
 }

@@ -2481,13 +2481,7 @@ fn kill_answers_at_once_and_up_builds_only_what_it_starts() {
     // is waited for), and `up` starts it again, as Compose's.
     let asked = std::time::Instant::now();
     stack.ok(&["kill", "app"]);
-    let app = || {
-        stack
-            .ps()
-            .into_iter()
-            .find(|i| i["service"] == "app")
-            .unwrap()
-    };
+    let app = || stack.instance_of("app");
     assert_eq!(app()["exit_code"], 137, "{}", app());
     stack.ok(&["up", "-d", "app"]);
     assert!(
@@ -2884,13 +2878,7 @@ services:
 "#
     ));
     stack.ok(&["up", "-d"]);
-    let tests = || {
-        stack
-            .ps()
-            .into_iter()
-            .find(|i| i["service"] == "tests")
-            .unwrap()
-    };
+    let tests = || stack.instance_of("tests");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while tests()["state"] != "exited" {
         assert!(std::time::Instant::now() < deadline, "{}", tests());
@@ -2946,13 +2934,7 @@ services:
     stack.ok(&["up", "-d", "--wait"]);
     stack.ok(&["stop", "-t", "1", "web"]);
     stack.ok(&["pause", "db"]);
-    let db = || {
-        stack
-            .ps()
-            .into_iter()
-            .find(|i| i["service"] == "db")
-            .unwrap()
-    };
+    let db = || stack.instance_of("db");
     // Long enough for the engine to count its check as failed while frozen.
     std::thread::sleep(Duration::from_secs(4));
     let engine_health = Command::new("docker")
@@ -2973,11 +2955,7 @@ services:
     );
     stack.ok(&["unpause", "db"]);
     stack.ok(&["start", "web"]);
-    let web = stack
-        .ps()
-        .into_iter()
-        .find(|i| i["service"] == "web")
-        .unwrap();
+    let web = stack.instance_of("web");
     assert_eq!(web["state"], "running", "{web}");
     stack.ok(&["down", "-t", "1"]);
 }

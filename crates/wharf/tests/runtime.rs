@@ -609,11 +609,7 @@ services:
         slow = stack.pid_of("early-slow-1");
         slow.is_some()
     });
-    let waiting = stack
-        .ps()
-        .into_iter()
-        .find(|i| i["service"] == "dependent")
-        .unwrap();
+    let waiting = stack.instance_of("dependent");
     assert_eq!(waiting["state"], "waiting");
     stack.ok(&["down"]);
     assert!(!alive(slow.unwrap()));
@@ -706,11 +702,7 @@ services:
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replace("RUN: \"1\"", "RUN: \"2\"")).unwrap();
     stack.ok(&["up", "-d"]);
-    let migrate = stack
-        .ps()
-        .into_iter()
-        .find(|i| i["service"] == "migrate")
-        .unwrap();
+    let migrate = stack.instance_of("migrate");
     assert_eq!(
         migrate["state"], "exited",
         "ran to its end first: {migrate}"
@@ -778,11 +770,7 @@ services:
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(printed.contains("job-1     | job done"), "{printed}");
     assert!(printed.contains("server-1  | serving"), "{printed}");
-    let server = stack
-        .ps()
-        .into_iter()
-        .find(|i| i["service"] == "server")
-        .unwrap();
+    let server = stack.instance_of("server");
     assert_eq!(
         server["state"], "stopped",
         "the rest of the stack was stopped"
@@ -897,11 +885,7 @@ services:
         ) && said.contains("`wharf logs web`"),
         "{said}"
     );
-    let front = stack
-        .ps()
-        .into_iter()
-        .find(|i| i["service"] == "front")
-        .unwrap();
+    let front = stack.instance_of("front");
     assert!(
         front["message"]
             .as_str()

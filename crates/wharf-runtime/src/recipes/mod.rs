@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use wharf_model::Service;
+use wharf_model::{Service, VolumeMount};
 use wharf_plan::{PortSpec, Probe};
 
 pub use self::facts::{Credentials, DatabaseEngine, DatabaseFacts, of_image};
@@ -38,6 +38,15 @@ pub fn mounted_path(
     volumes_dir: &Path,
     container_path: &str,
 ) -> Option<PathBuf> {
+    holding_mount(service, volumes_dir, container_path).map(|(_, path)| path)
+}
+
+/// As [`mounted_path`], with the mount that holds the path (whether it is read-only).
+pub fn holding_mount<'s>(
+    service: &'s Service,
+    volumes_dir: &Path,
+    container_path: &str,
+) -> Option<(&'s VolumeMount, PathBuf)> {
     let wanted = Path::new(container_path);
     service
         .volumes
@@ -55,10 +64,9 @@ pub fn mounted_path(
             } else {
                 root.join(rest)
             };
-            Some((mount.target.len(), path))
+            Some((mount, path))
         })
-        .max_by_key(|(depth, _)| *depth)
-        .map(|(_, path)| path)
+        .max_by_key(|(mount, _)| mount.target.len())
 }
 
 /// What a recipe may look at.

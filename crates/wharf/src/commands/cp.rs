@@ -94,16 +94,10 @@ pub fn run(settings: &Settings, args: &CpArgs) -> anyhow::Result<ExitCode> {
             return Ok(PathBuf::from(path));
         };
         let volumes = settings.paths.project_data(&name).join("volumes");
-        let found = wharf_runtime::recipes::mounted_path(defined, &volumes, path);
-        if let Some(found) = found {
-            // The mount that holds the path, the deepest: one mounted `:ro` takes no
-            // copy, as the engine refuses one.
-            let holder = defined
-                .volumes
-                .iter()
-                .filter(|m| !m.target.is_empty() && Path::new(path).starts_with(&m.target))
-                .max_by_key(|m| m.target.len());
-            if inward && holder.is_some_and(|m| m.read_only) {
+        if let Some((mount, found)) = wharf_runtime::recipes::holding_mount(defined, &volumes, path)
+        {
+            // A mount `:ro` takes no copy, as the engine refuses one.
+            if inward && mount.read_only {
                 bail!("{path}: {service} mounts it read-only, so nothing is copied there");
             }
             return Ok(found);

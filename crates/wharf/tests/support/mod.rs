@@ -113,6 +113,14 @@ impl Stack {
             .collect()
     }
 
+    /// wharf's view of the first instance of `service` (which must have one).
+    pub fn instance_of(&self, service: &str) -> Value {
+        self.ps()
+            .into_iter()
+            .find(|i| i["service"] == service)
+            .unwrap_or_else(|| panic!("no instance of {service}"))
+    }
+
     pub fn pid_of(&self, name: &str) -> Option<u32> {
         self.ps()
             .into_iter()

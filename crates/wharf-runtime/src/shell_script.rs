@@ -1,9 +1,9 @@
-//! The words of a shell script, as far as reaching other services by name natively
-//! needs them: simple commands split at `;`, `&`, `|`, newlines and parentheses, each
-//! word with where it stands in the text and its value once its quotes are removed.
-//! A word that expands something (`$HOST`, `$(…)`, a backquote) has no plain value.
-//! Comments are skipped; anything subtler (here-documents, `case` patterns) reads as
-//! more words, which is harmless: only words naming a service change.
+//! Shell scripts as far as native services need them rewritten: their words, and
+//! text quoted to be put back in. Simple commands split at `;`, `&`, `|`, newlines and
+//! parentheses, each word with where it stands in the text and its value once its
+//! quotes are removed. A word that expands something (`$HOST`, `$(…)`, a backquote)
+//! has no plain value. Comments are skipped; anything subtler (here-documents, `case`
+//! patterns) reads as more words, which is harmless: only words naming a service change.
 
 use std::ops::Range;
 
@@ -118,6 +118,23 @@ fn double_quoted(script: &str, mut at: usize, value: &mut String, plain: &mut bo
         }
     }
     at
+}
+
+/// `text` as a shell reads it back where `quote` is open (none, `'` or `"`).
+pub fn quoted(text: &str, quote: Option<char>) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c);
+    match quote {
+        None if text.chars().all(plain) => text.to_owned(),
+        None => format!("'{}'", text.replace('\'', "'\\''")),
+        Some('\'') => text.replace('\'', "'\\''"),
+        Some(_) => text.chars().fold(String::new(), |mut out, c| {
+            if "\\\"$`".contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+            out
+        }),
+    }
 }
 
 /// Where the expansion at `at` ends: a command substitution (`$(…)`, `` `…` ``) or a
