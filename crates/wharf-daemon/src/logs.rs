@@ -1,10 +1,10 @@
 //! A project's logs: one file of JSON lines per service, rotated at a size limit, plus
 //! a broadcast for followers. Kept on disk so they outlive restarts of the service
-//! and of the daemon.
+//! and of the daemon; a follower that falls behind the broadcast reads back from them.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read as _, Write};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -56,12 +56,9 @@ impl LogBook {
         let _ = closed.wait_for(|closed| *closed).await;
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<LogLine> {
-        self.live.subscribe()
-    }
-
-    /// Appends a line to its service's file and tells the followers. A full disk must
-    /// not stop a service, so write errors are dropped here.
+    /// Appends a line to its service's file and tells the followers, in one step so
+    /// followers and files have the lines in the same order. A full disk must not stop
+    /// a service, so write errors are dropped here.
     pub fn write(&self, line: LogLine) {
         let mut files = self
             .files
@@ -80,12 +77,12 @@ impl LogBook {
             }
             append(file, &line);
         }
-        drop(files);
         if line.stream != LogStream::Wharf {
             self.newest_lines()
                 .insert((line.service.clone(), line.replica), line.time_ms);
         }
         let _ = self.live.send(line);
+        drop(files);
     }
 
     /// The open file of `service`, rotated when too big and created again when it was
@@ -133,26 +130,50 @@ impl LogBook {
         tail: Option<usize>,
         since_ms: Option<u64>,
     ) -> Vec<LogLine> {
+        read_stored(self.stored(services), tail, since_ms)
+    }
+
+    /// The stored lines `read` gives, and a receiver of every line written after
+    /// them: taken at one moment, so no line falls between the two or comes in both.
+    pub fn follow(
+        &self,
+        services: &[String],
+        tail: Option<usize>,
+        since_ms: Option<u64>,
+    ) -> (Vec<LogLine>, broadcast::Receiver<LogLine>) {
+        let files = self
+            .files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let live = self.live.subscribe();
+        let stored = self.stored(services);
+        drop(files);
+        (read_stored(stored, tail, since_ms), live)
+    }
+
+    /// What is stored now of `services` (all when empty): each one's files, oldest
+    /// first, open and cut at their present length, so lines written later and a
+    /// rotation do not change what is read.
+    fn stored(&self, services: &[String]) -> Vec<Vec<std::io::Take<File>>> {
         let names: Vec<String> = if services.is_empty() {
             self.stored_services()
         } else {
             services.to_vec()
         };
-        let mut lines = Vec::new();
-        for name in names {
-            let path = self.path(&name);
-            let mut service = ServiceTail::new(tail);
-            for file in [rotated(&path), path] {
-                for_each_stored(&file, |line| {
-                    if since_ms.is_none_or(|since| line.time_ms >= since) {
-                        service.push(line);
-                    }
-                });
-            }
-            lines.extend(service.into_lines());
-        }
-        lines.sort_by_key(|l| l.time_ms);
-        lines
+        names
+            .iter()
+            .map(|name| {
+                let path = self.path(name);
+                [rotated(&path), path]
+                    .iter()
+                    .filter_map(|path| {
+                        let file = File::open(path).ok()?;
+                        let length = file.metadata().ok()?.len();
+                        Some(file.take(length))
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// When the newest stored line of what `service`'s replica `replica` said was
@@ -201,6 +222,69 @@ impl LogBook {
     }
 }
 
+/// What a follower was sent, so that when it falls behind the broadcast the lines it
+/// missed are read back from the files once each: per instance, the time of the newest
+/// line sent and how many were sent at that time (lines of one instance are stored in
+/// the order they are sent).
+pub struct Delivered {
+    /// The oldest time an instance that was sent nothing yet can have missed a line of.
+    floor_ms: u64,
+    newest: HashMap<String, HashMap<u32, (u64, usize)>>,
+}
+
+impl Delivered {
+    pub fn new(floor_ms: u64) -> Self {
+        Self {
+            floor_ms,
+            newest: HashMap::new(),
+        }
+    }
+
+    pub fn note(&mut self, line: &LogLine) {
+        let replicas = match self.newest.get_mut(line.service.as_str()) {
+            Some(replicas) => replicas,
+            None => self.newest.entry(line.service.clone()).or_default(),
+        };
+        let (time, count) = replicas.entry(line.replica).or_insert((line.time_ms, 0));
+        if line.time_ms > *time {
+            (*time, *count) = (line.time_ms, 0);
+        }
+        if line.time_ms == *time {
+            *count += 1;
+        }
+    }
+
+    /// The time from which stored lines may hold ones the follower was not sent.
+    pub fn since_ms(&self) -> u64 {
+        self.newest
+            .values()
+            .flat_map(HashMap::values)
+            .map(|(time, _)| *time)
+            .fold(self.floor_ms, u64::min)
+    }
+
+    /// The lines of `stored` (as `LogBook::read` gives them) the follower was not sent.
+    pub fn unsent(&self, stored: Vec<LogLine>) -> Vec<LogLine> {
+        let mut left = self.newest.clone();
+        stored
+            .into_iter()
+            .filter(|line| {
+                let Some((time, count)) = left
+                    .get_mut(line.service.as_str())
+                    .and_then(|replicas| replicas.get_mut(&line.replica))
+                else {
+                    return line.time_ms >= self.floor_ms;
+                };
+                if line.time_ms == *time && *count > 0 {
+                    *count -= 1;
+                    return false;
+                }
+                line.time_ms >= *time
+            })
+            .collect()
+    }
+}
+
 /// Appends `line` to `file` as one JSON line; errors are dropped (see `write`).
 fn append(file: &mut File, line: &LogLine) {
     if let Ok(mut text) = serde_json::to_string(line) {
@@ -215,12 +299,39 @@ fn rotated(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The lines of each service's files, merged by time: at most the last `tail` of each
+/// instance, none older than `since_ms`.
+fn read_stored(
+    services: Vec<Vec<std::io::Take<File>>>,
+    tail: Option<usize>,
+    since_ms: Option<u64>,
+) -> Vec<LogLine> {
+    let mut lines = Vec::new();
+    for files in services {
+        let mut service = ServiceTail::new(tail);
+        for file in files {
+            for_each_line(file, |line| {
+                if since_ms.is_none_or(|since| line.time_ms >= since) {
+                    service.push(line);
+                }
+            });
+        }
+        lines.extend(service.into_lines());
+    }
+    lines.sort_by_key(|l| l.time_ms);
+    lines
+}
+
 /// Calls `visit` with each line stored in `path`, oldest first.
-fn for_each_stored(path: &Path, mut visit: impl FnMut(LogLine)) {
-    let Ok(file) = File::open(path) else {
-        return;
-    };
-    for line in BufReader::new(file).lines().map_while(Result::ok) {
+fn for_each_stored(path: &Path, visit: impl FnMut(LogLine)) {
+    if let Ok(file) = File::open(path) {
+        for_each_line(file, visit);
+    }
+}
+
+/// Calls `visit` with each line `stored` holds, oldest first.
+fn for_each_line(stored: impl std::io::Read, mut visit: impl FnMut(LogLine)) {
+    for line in BufReader::new(stored).lines().map_while(Result::ok) {
         if let Ok(parsed) = serde_json::from_str(&line) {
             visit(parsed);
         }
@@ -345,6 +456,61 @@ mod tests {
             times.windows(2).all(|w| w[0] < w[1]),
             "in order across the two files"
         );
+    }
+
+    /// A follower slower than the services falls behind the broadcast: it gets every
+    /// line it missed from the files, once, alike lines at the same millisecond too.
+    #[test]
+    fn a_follower_that_fell_behind_gets_each_line_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = LogBook::new(dir.path().to_owned());
+        let written = |i: u64| LogLine {
+            replica: 1 + u32::try_from(i % 2).unwrap(),
+            ..line(
+                ["web", "db"][usize::from(i.is_multiple_of(3))],
+                2 + i / 700,
+                &"x".repeat(usize::from(i.is_multiple_of(5))),
+            )
+        };
+        book.write(line("web", 1, "stored"));
+        let (stored, mut live) = book.follow(&[], None, None);
+        let mut delivered = Delivered::new(0);
+        let mut got: Vec<LogLine> = Vec::new();
+        let mut take = |lines: Vec<LogLine>, delivered: &mut Delivered| {
+            for line in lines {
+                delivered.note(&line);
+                got.push(line);
+            }
+        };
+        take(stored, &mut delivered);
+        for i in 0..10 {
+            book.write(written(i));
+            take(vec![live.try_recv().unwrap()], &mut delivered);
+        }
+        for i in 10..6000 {
+            book.write(written(i));
+        }
+        assert!(matches!(
+            live.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(_))
+        ));
+        let (stored, mut caught_up) = book.follow(&[], None, Some(delivered.since_ms()));
+        take(delivered.unsent(stored), &mut delivered);
+        book.write(written(6000));
+        take(vec![caught_up.try_recv().unwrap()], &mut delivered);
+        assert!(caught_up.try_recv().is_err(), "nothing twice");
+        let mut expected: Vec<LogLine> = std::iter::once(line("web", 1, "stored"))
+            .chain((0..=6000).map(written))
+            .collect();
+        // Read back merged by time: compare instance by instance.
+        let by_instance = |lines: &mut Vec<LogLine>| {
+            lines.sort_by_key(|l| (l.service.clone(), l.replica));
+            lines
+                .iter()
+                .map(|l| format!("{} {} {} {}", l.service, l.replica, l.time_ms, l.line))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(by_instance(&mut got), by_instance(&mut expected));
     }
 
     #[test]

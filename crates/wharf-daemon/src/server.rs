@@ -1,6 +1,5 @@
 //! Routes of the control API (`docs/api.md`) onto the supervisor.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -10,11 +9,12 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 use tokio::sync::broadcast::error::RecvError;
-use wharf_api::{DaemonStatus, DownRequest, ServicesRequest, UpMode, UpRequest};
+use wharf_api::{DaemonStatus, DownRequest, ServicesRequest, UpMode, UpRequest, now_ms};
 
 use crate::foreign_logs::{self, LogsQuery};
 use crate::http::{Reply, Request, error, json, stream};
 use crate::lifecycle::Command;
+use crate::logs::Delivered;
 use crate::process::parse_signal;
 use crate::supervisor::{Dependencies, Supervisor, SupervisorError};
 
@@ -327,20 +327,26 @@ impl Server {
             Ok(book) => book,
             Err(err) => return error(404, &err.to_string()),
         };
-        // Subscribe before reading the files, so no line falls between the two.
-        let live = request.flag("follow").then(|| book.subscribe());
-        let stored = book.read(&services, tail, since);
+        let following = request.flag("follow");
+        let (stored, live) = if following {
+            let (stored, live) = book.follow(&services, tail, since);
+            (stored, Some(live))
+        } else {
+            (book.read(&services, tail, since), None)
+        };
+        // A tail left older lines out on purpose: a read-back must not bring them.
+        let floor_ms = if tail.is_some() {
+            now_ms()
+        } else {
+            since.unwrap_or(0)
+        };
         let (lines, reply) = stream();
         let ended =
             Arc::clone(self.supervisor.shared()).until_none_runs(name.to_owned(), services.clone());
         tokio::spawn(async move {
-            let last_time = stored.last().map_or(0, |l| l.time_ms);
-            let at_last_time: BTreeSet<String> = stored
-                .iter()
-                .filter(|l| l.time_ms == last_time)
-                .filter_map(|l| serde_json::to_string(l).ok())
-                .collect();
+            let mut delivered = Delivered::new(floor_ms);
             for line in &stored {
+                delivered.note(line);
                 if !lines.send(line).await {
                     return;
                 }
@@ -360,19 +366,26 @@ impl Server {
                     () = &mut ended => return,
                     () = lines.closed() => return,
                 };
-                match received {
-                    Ok(fresh) => {
-                        let wanted = services.is_empty() || services.contains(&fresh.service);
-                        let seen = fresh.time_ms < last_time
-                            || (fresh.time_ms == last_time
-                                && serde_json::to_string(&fresh)
-                                    .is_ok_and(|t| at_last_time.contains(&t)));
-                        if wanted && !seen && !lines.send(&fresh).await {
-                            return;
-                        }
+                let fresh = match received {
+                    Ok(fresh) if services.is_empty() || services.contains(&fresh.service) => {
+                        vec![fresh]
                     }
-                    Err(RecvError::Lagged(_)) => {}
+                    Ok(_) => continue,
+                    // Fell behind a service that writes faster than the client reads:
+                    // what it missed is read back from the files.
+                    Err(RecvError::Lagged(_)) => {
+                        let (stored, caught_up) =
+                            book.follow(&services, None, Some(delivered.since_ms()));
+                        live = caught_up;
+                        delivered.unsent(stored)
+                    }
                     Err(RecvError::Closed) => return,
+                };
+                for line in &fresh {
+                    delivered.note(line);
+                    if !lines.send(line).await {
+                        return;
+                    }
                 }
             }
         });

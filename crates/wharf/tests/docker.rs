@@ -223,7 +223,7 @@ fn containers_get_the_host_settings_compose_gives_them() {
     secrets: [token, {{source: token, target: /etc/custom-token}}, {{source: envtoken, uid: "1000", gid: "1001", mode: 0400}}]
     configs: [appconf, inline]
     deploy: {{resources: {{limits: {{memory: 32m, cpus: "0.5", pids: 100}}, reservations: {{memory: 16m}}}}}}
-    networks: {{front: {{ipv4_address: 172.31.251.10}}}}
+    networks: {{front: {{ipv4_address: 198.18.251.10}}}}
     volumes: [scratch:/scratch, {{type: tmpfs, target: /big, tmpfs: {{size: 2m}}}}]
   side:
     image: {IMAGE}
@@ -244,7 +244,7 @@ configs:
 networks:
   front:
     driver_opts: {{com.docker.network.driver.mtu: "1400"}}
-    ipam: {{config: [{{subnet: 172.31.251.0/24, gateway: 172.31.251.1}}]}}
+    ipam: {{config: [{{subnet: 198.18.251.0/24, gateway: 198.18.251.1}}]}}
 volumes:
   scratch:
     driver_opts: {{type: tmpfs, device: tmpfs, o: size=10m}}
@@ -367,7 +367,7 @@ volumes:
     let ours = seen("wharfhostw");
     stack.ok(&["-p", "wharfhostw", "down", "-v", "--yes", "-t", "0"]);
     assert_eq!(ours, theirs);
-    assert_eq!(ours.1.3, "172.31.251.10", "the address asked for");
+    assert_eq!(ours.1.3, "198.18.251.10", "the address asked for");
     assert_eq!(
         ours.1.1,
         ["/big size=2048k", "/run/t2 size=1024k"],

@@ -481,7 +481,7 @@ fn attached(
     // When the last line came, so the end waits for the lines still on their way.
     let last_line = Arc::new(AtomicU64::new(now_ms()));
     let heard = Arc::clone(&last_line);
-    std::thread::spawn(move || {
+    let printing = std::thread::spawn(move || {
         for line in logs.map_while(Result::ok) {
             heard.store(now_ms(), Ordering::Relaxed);
             if hidden.contains(&line.service) {
@@ -546,14 +546,14 @@ fn attached(
                     // codes, unless one could not start.
                     None => Some(i32::from(exited.iter().any(|i| i.never_ran()))),
                 };
-                break ended(Followed::Ended(code));
+                break ended(Followed::Ended(code, everything_ended));
             }
             watch.next(Duration::from_hours(1));
         }
     });
     let received = signals.wait().context("waiting for signals")?;
     let followed = if received == Signal::SIGUSR1 {
-        outcome.join().unwrap_or(Followed::Ended(Some(1)))
+        outcome.join().unwrap_or(Followed::Ended(Some(1), false))
     } else {
         Followed::Interrupted
     };
@@ -565,11 +565,14 @@ fn attached(
         }
         Followed::DaemonGone => anyhow::bail!(DAEMON_GONE),
         Followed::Blocked(why) => printer.error(&anyhow::anyhow!("{why}")),
-        Followed::Ended(_) => {
-            // What the services said last is shown before the end, as Compose's: the
-            // lines still streaming, until the logs fall quiet (2 s at most).
-            let deadline = now_ms() + 2000;
-            while now_ms().saturating_sub(last_line.load(Ordering::Relaxed)) < LOGS_QUIET_MS
+        Followed::Ended(_, everything_ended) => {
+            // What the services said last is shown before the end, as Compose's: all of
+            // it when every one ended (wharfd ends the stream after their last lines);
+            // after an abort, while others still talk, until the logs fall quiet.
+            let deadline = now_ms() + if *everything_ended { 30_000 } else { 2000 };
+            while !printing.is_finished()
+                && (*everything_ended
+                    || now_ms().saturating_sub(last_line.load(Ordering::Relaxed)) < LOGS_QUIET_MS)
                 && now_ms() < deadline
             {
                 std::thread::sleep(Duration::from_millis(20));
@@ -615,10 +618,10 @@ fn attached(
         other => other?,
     };
     let code = match followed {
-        Followed::Ended(Some(code)) => code,
+        Followed::Ended(Some(code), _) => code,
         // `--exit-code-from` a service the abort stopped: its code once stopped, as
         // Compose gives it (143 after SIGTERM).
-        Followed::Ended(None) => args
+        Followed::Ended(None, _) => args
             .exit_code_from
             .as_ref()
             .and_then(|service| {
@@ -642,7 +645,7 @@ fn ended_in_failure(instance: &InstanceStatus) -> bool {
     instance.exit_code.is_some_and(|code| code != 0)
 }
 
-/// How long the logs stay quiet before an attached `up` whose services ended says so.
+/// How long the logs stay quiet before an attached `up` that aborts says so.
 const LOGS_QUIET_MS: u64 = 150;
 
 /// What an attached `up` says when wharfd stopped under it.
@@ -650,9 +653,10 @@ const DAEMON_GONE: &str = "wharfd stopped, and the stack with it; the next wharf
 
 /// How following an attached `up` ended.
 enum Followed {
-    /// The services ended (or, with `--abort-on-…`, one did): the exit code to give;
-    /// `None` when the one `--exit-code-from` names had not ended yet.
-    Ended(Option<i32>),
+    /// The services ended (or, with `--abort-on-…`, one did): the exit code to give
+    /// (`None` when the one `--exit-code-from` names had not ended yet), and whether
+    /// every one ended.
+    Ended(Option<i32>, bool),
     /// Ctrl-C, or SIGTERM.
     Interrupted,
     /// A service could not start for a dependency: why.
