@@ -1,8 +1,9 @@
 //! Link options of the `wharf` binary.
 
 fn main() {
-    // Relative relocations packed (DT_RELR, glibc 2.36+): the loader reads 5 KB instead
-    // of 450 KB of them, a tenth of `wharf version`'s time. A linker that does not know
-    // the option warns and ignores it.
-    println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    // At a fixed address, as a Go binary is (Compose's among them): the loader has no
+    // relocation to apply, and 80 fewer pages are copied at each start (`wharf version`
+    // 1.8 ms -> 1.5 ms, `config` 0.9x). Only the binary's own address is no longer
+    // randomized; its libraries', heap's and stack's still are.
+    println!("cargo:rustc-link-arg-bins=-no-pie");
 }
