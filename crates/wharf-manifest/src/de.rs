@@ -125,7 +125,7 @@ impl NodeDe<'_, '_> {
 macro_rules! integer_method {
     ($method:ident) => {
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-            let span = self.node.span.clone();
+            let span = &self.node.span;
             let path = self.path;
             #[allow(clippy::cast_possible_truncation)] // Go's conversion: it saturates here
             let result = match &self.node.value {
@@ -140,7 +140,7 @@ macro_rules! integer_method {
                 },
                 _ => return Err(self.wrong_type("a number")),
             };
-            result.map_err(|e: DeError| e.at(&span, &path))
+            result.map_err(|e: DeError| e.at(span, &path))
         }
     };
 }
@@ -149,7 +149,7 @@ macro_rules! integer_method {
 macro_rules! float_method {
     ($method:ident) => {
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-            let span = self.node.span.clone();
+            let span = &self.node.span;
             let path = self.path;
             #[allow(clippy::cast_precision_loss)] // as Go converts them
             let result = match &self.node.value {
@@ -162,7 +162,7 @@ macro_rules! float_method {
                 },
                 _ => return Err(self.wrong_type("a number")),
             };
-            result.map_err(|e: DeError| e.at(&span, &path))
+            result.map_err(|e: DeError| e.at(span, &path))
         }
     };
 }
@@ -171,7 +171,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        let span = self.node.span.clone();
+        let span = &self.node.span;
         let path = self.path;
         let result = match &self.node.value {
             Value::Null => visitor.visit_unit(),
@@ -188,7 +188,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
             }),
             Value::Map(map) => visitor.visit_map(MapDe::all(map, &self.path)),
         };
-        result.map_err(|e: DeError| e.at(&span, &path))
+        result.map_err(|e: DeError| e.at(span, &path))
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
