@@ -42,11 +42,14 @@ const WRONG_PORT_AFTER_MS: u64 = crate::listening::CONTAINER_SETTLE_MS;
 const SILENT_CONTAINER_AFTER_MS: u64 = 30_000;
 
 /// Ready means running and healthy (with a healthcheck) or answering on its ports
-/// (without one); a one-off that exited 0 is ready too.
+/// (without one); a one-off that exited 0 is ready too. `begun` is when the command
+/// began: the time it says it took is the whole of it (a restore or a build
+/// included), the timeout runs from now.
 pub fn wait(
     client: &Client,
     name: &str,
     services: &BTreeMap<String, u32>,
+    begun: Instant,
     timeout: Duration,
     printer: &Printer,
 ) -> anyhow::Result<ExitCode> {
@@ -137,7 +140,7 @@ pub fn wait(
             bail!("{} {}\nhint: {}", wrong.instance, wrong.problem, wrong.fix);
         }
         if absent.is_empty() && awaited.iter().all(|(_, what)| what.is_none()) {
-            printer.info(&format!("ready in {:.2}s", started.elapsed().as_secs_f64()));
+            printer.info(&format!("ready in {:.2}s", begun.elapsed().as_secs_f64()));
             return Ok(ExitCode::SUCCESS);
         }
         if started.elapsed() > timeout {

@@ -2610,3 +2610,28 @@ fn ps_says_why_a_file_cannot_load_when_nothing_of_it_runs() {
         );
     }
 }
+
+/// `up --wait` says how long the whole command took, not only its wait: here the old
+/// process's stop (it ignores SIGTERM until its grace period ends) comes first.
+#[test]
+fn up_wait_says_how_long_the_whole_command_took() {
+    let compose = |marker: &str| {
+        format!(
+            "name: timed\nservices:\n  slow:\n    image: debian\n    stop_grace_period: 1s\n    x-wharf: {{process: {{command: [\"sh\", \"-c\", \"trap '' TERM; echo {marker}; while :; do sleep 0.1; done\"]}}}}\n"
+        )
+    };
+    let stack = Stack::new(&compose("first"));
+    stack.ok(&["up", "-d", "--wait"]);
+    stack.write(&compose("second"));
+    let output = stack.wharf(&["up", "-d", "--wait"]);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    let seconds: f64 = said
+        .split("ready in ")
+        .nth(1)
+        .and_then(|rest| rest.split('s').next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no time said: {said}"));
+    assert!(seconds >= 1.0, "{said}");
+    stack.ok(&["down"]);
+}

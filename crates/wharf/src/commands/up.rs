@@ -26,6 +26,7 @@ use crate::settings::Settings;
 use wharf_api::ProjectWatch;
 
 pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
+    let begun = std::time::Instant::now();
     let dry_run = settings.global.dry_run;
     let loaded = project_ref::load_naming(settings, &args.services)?;
     // As Compose: a file whose services are all profiled out (or none) starts nothing.
@@ -313,7 +314,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     if args.wait {
-        return wait(&client, &name, &selected, timeout, &settings.printer);
+        return wait(&client, &name, &selected, begun, timeout, &settings.printer);
     }
     if args.detach {
         let started: Vec<String> = selected.keys().cloned().collect();
