@@ -15,6 +15,9 @@ use crate::wire::{Change, Event, Health, InstanceState, InstanceStatus};
 #[derive(Default)]
 pub struct ComposeEvents {
     seen: HashMap<String, Seen>,
+    /// Each instance's service and id, by name: a project's `kill` is said for each
+    /// of its running instances, as the engine says it for each container.
+    who: BTreeMap<String, (String, String)>,
 }
 
 #[derive(Clone, Copy)]
@@ -70,16 +73,35 @@ impl ComposeEvents {
                     &wharf,
                 )]
             }
-            Change::Project { action, .. } => {
-                vec![line(
-                    event,
-                    "project",
-                    action,
-                    &event.project,
-                    "",
-                    &BTreeMap::new(),
-                    &wharf,
-                )]
+            Change::Project { action, services } => {
+                // A signal that does not end a process changes no state: the kill is
+                // said here, for each instance it reached.
+                let killed = (action == "kill").then(|| self.kill(services));
+                killed
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, service, id)| {
+                        let attributes = BTreeMap::from([("name", name)]);
+                        line(
+                            event,
+                            "container",
+                            "kill",
+                            &id,
+                            &service,
+                            &attributes,
+                            &wharf,
+                        )
+                    })
+                    .chain([line(
+                        event,
+                        "project",
+                        action,
+                        &event.project,
+                        "",
+                        &BTreeMap::new(),
+                        &wharf,
+                    )])
+                    .collect()
             }
             Change::Routes { .. } => {
                 vec![line(
@@ -102,6 +124,7 @@ impl ComposeEvents {
             Change::Instance { instance } => instance,
             Change::Removed { name, .. } => {
                 self.seen.remove(name);
+                self.who.remove(name);
                 return Vec::new();
             }
             _ => return Vec::new(),
@@ -113,7 +136,27 @@ impl ComposeEvents {
             pid: instance.pid,
         };
         let before = self.seen.insert(instance.name.clone(), now);
+        self.who.insert(
+            instance.name.clone(),
+            (instance.service.clone(), instance_id(instance)),
+        );
         actions(before, now)
+    }
+
+    /// The running instances of `services` (all when empty), which a kill reached:
+    /// name, service and id.
+    fn kill(&self, services: &[String]) -> Vec<(String, String, String)> {
+        self.who
+            .iter()
+            .filter(|(name, (service, _))| {
+                (services.is_empty() || services.contains(service))
+                    && self
+                        .seen
+                        .get(*name)
+                        .is_some_and(|seen| seen.state == InstanceState::Running)
+            })
+            .map(|(name, (service, id))| (name.clone(), service.clone(), id.clone()))
+            .collect()
     }
 }
 
@@ -266,5 +309,44 @@ mod tests {
         let lines = events.lines(&removed);
         assert_eq!(lines[0]["action"], "destroy");
         assert_eq!(lines[0]["wharf"]["type"], "removed");
+    }
+
+    /// A `kill` is said for each running instance it reached, as the engine says it
+    /// for each container, also when the signal leaves the process running.
+    #[test]
+    fn a_projects_kill_is_said_for_each_running_instance() {
+        use InstanceState::{Running, Stopped};
+        let mut events = ComposeEvents::default();
+        events.note(&instance(Running, Health::None, Some(10)));
+        let mut stopped = instance(Stopped, Health::None, None);
+        if let Change::Instance { instance } = &mut stopped.change {
+            instance.service = "db".to_owned();
+            instance.name = "shop-db-1".to_owned();
+        }
+        events.note(&stopped);
+        let kill = |services: &[&str]| Event {
+            change: Change::Project {
+                action: "kill".to_owned(),
+                services: services.iter().map(|s| (*s).to_owned()).collect(),
+            },
+            ..instance(Running, Health::None, None)
+        };
+        let said = |lines: Vec<Value>| -> Vec<String> {
+            lines
+                .iter()
+                .map(|l| format!("{} {} {}", l["type"], l["action"], l["service"]))
+                .collect()
+        };
+        assert_eq!(
+            said(events.lines(&kill(&[]))),
+            [
+                "\"container\" \"kill\" \"web\"",
+                "\"project\" \"kill\" \"\""
+            ]
+        );
+        assert_eq!(
+            said(events.lines(&kill(&["db"]))),
+            ["\"project\" \"kill\" \"\""]
+        );
     }
 }
