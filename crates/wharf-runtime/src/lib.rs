@@ -19,5 +19,7 @@ pub use backend::BackendChoice;
 pub use config_hash::{config_hash, hex};
 pub use containers::{COMPOSE_VERSION, image_name};
 pub use data_dir::create_data_dir;
-pub use lowering::{NotNative, databases, locate_program, native_ports, ports, project_spec};
+pub use lowering::{
+    NotNative, Unrunnable, databases, locate_program, native_ports, ports, project_spec,
+};
 pub use recipes::{Credentials, DatabaseEngine, DatabaseFacts};

@@ -28,9 +28,42 @@ const COMMAND_IMAGES: &[&str] = &[
 
 #[derive(Debug, thiserror::Error)]
 #[error("{}", render(.0))]
-pub struct NotNative(pub Vec<(String, String)>);
+pub struct NotNative(pub Vec<Unrunnable>);
 
-fn render(problems: &[(String, String)]) -> String {
+/// A service that cannot run as the file says: why, and where the file says it.
+#[derive(Debug)]
+pub struct Unrunnable {
+    pub service: String,
+    pub why: String,
+    pub at: Option<wharf_manifest::Span>,
+}
+
+impl Unrunnable {
+    /// Points at the attribute `why` names first (`restart: …`,
+    /// `x-wharf.process.command: …`), else at the service.
+    fn new(files: &[PathBuf], service: String, why: String) -> Self {
+        let attribute: Vec<&str> = why
+            .split_once(": ")
+            .map(|(named, _)| named)
+            .filter(|named| {
+                named
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+            })
+            .map_or_else(Vec::new, |named| named.split('.').collect());
+        let at = wharf_manifest::written_at(files, &service, &attribute);
+        Self { service, why, at }
+    }
+
+    /// Whether what is missing is a program or a recipe, which a command of the
+    /// user's (an `x-wharf.process` section) or an install can stand in for; the other
+    /// problems are the file's to correct.
+    pub fn missing_program(&self) -> bool {
+        self.why.contains(NOT_INSTALLED) || self.why.starts_with(NO_RECIPE)
+    }
+}
+
+fn render(problems: &[Unrunnable]) -> String {
     let mut text = format!(
         "{} cannot run as the file says, so nothing was changed:",
         if problems.len() == 1 {
@@ -39,15 +72,14 @@ fn render(problems: &[(String, String)]) -> String {
             "some services"
         }
     );
-    for (service, why) in problems {
+    for Unrunnable { service, why, at } in problems {
         let _ = write!(text, "\n  - {service}: {why}");
+        if let Some(at) = at {
+            let _ = write!(text, "\n    --> {at}");
+        }
     }
     text.push_str("\nhint: do what each line says");
-    // Only a missing program or recipe is one a command of the user's can stand in for.
-    if problems
-        .iter()
-        .any(|(_, why)| why.contains(NOT_INSTALLED) || why.starts_with(NO_RECIPE))
-    {
+    if problems.iter().any(Unrunnable::missing_program) {
         text.push_str(
             "; a service this machine cannot run as it is can be given an `x-wharf.process` \
              section with the command that runs it here",
@@ -145,8 +177,13 @@ pub fn project_spec(
     let project_json = if containers.is_empty() {
         serde_json::Value::Null
     } else {
-        wharf_manifest::project_value(project, false)
-            .map_err(|e| NotNative(vec![("*".to_owned(), e.to_string())]))?
+        wharf_manifest::project_value(project, false).map_err(|e| {
+            NotNative(vec![Unrunnable {
+                service: "*".to_owned(),
+                why: e.to_string(),
+                at: None,
+            }])
+        })?
     };
     let wharf = this_program();
     let mut services = BTreeMap::new();
@@ -189,7 +226,12 @@ pub fn project_spec(
     }
     problems.extend(shared_host_ports(&services));
     if !problems.is_empty() {
-        return Err(NotNative(problems));
+        return Err(NotNative(
+            problems
+                .into_iter()
+                .map(|(service, why)| Unrunnable::new(&loaded.files, service, why))
+                .collect(),
+        ));
     }
     // Containers reach each other by name on their network; native processes need help.
     let rewrite_script = |script: &mut String| *script = resolve_script(script, &reachable);

@@ -265,25 +265,36 @@ fn check_native(
         }
         Err(wharf_runtime::NotNative(problems)) => problems,
     };
-    let failing: BTreeSet<&String> = problems.iter().map(|(name, _)| name).collect();
+    let failing: BTreeSet<&String> = problems.iter().map(|p| &p.service).collect();
     for name in loaded.project.services.keys() {
         if !containers.contains(name) && !failing.contains(name) {
             report.ok("native", name, "runs natively");
         }
     }
-    for (name, why) in &problems {
+    for problem in &problems {
+        let wharf_runtime::Unrunnable {
+            service: name,
+            why,
+            at,
+        } = problem;
         let has_process = loaded
             .project
             .services
             .get(name)
             .is_some_and(|s| s.wharf.process.is_some());
-        let fix = if has_process {
+        let fix = if !problem.missing_program() {
+            "correct the file where it points"
+        } else if has_process {
             "install what it runs, correct its x-wharf.process section, or run it in Docker (x-wharf.backend: docker)"
         } else {
             "install what it needs, give it an x-wharf.process section, \
              or run it in Docker (x-wharf.backend: docker)"
         };
-        report.problem("native", name, why, fix);
+        let why = match at {
+            Some(at) => format!("{why} (at {at})"),
+            None => why.clone(),
+        };
+        report.problem("native", name, &why, fix);
     }
     true
 }
