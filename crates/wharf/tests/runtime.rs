@@ -2635,3 +2635,56 @@ fn up_wait_says_how_long_the_whole_command_took() {
     assert!(seconds >= 1.0, "{said}");
     stack.ok(&["down"]);
 }
+
+/// A reader slower than the service (`logs -f | less`) falls behind wharfd's
+/// broadcast of new lines: it still gets every one of them, once.
+#[test]
+fn a_slow_follower_gets_every_line_once() {
+    let stack = Stack::new(
+        r#"name: spew
+services:
+  spew:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "sleep 1; seq 1 30000; exec sleep 600"]}}
+"#,
+    );
+    stack.ok(&["up", "-d"]);
+    let mut follow = stack
+        .command(&["logs", "-f", "--no-log-prefix"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nothing read while the service writes: the pipe fills and wharfd's sender waits.
+    std::thread::sleep(Duration::from_secs(3));
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(follow.stdout.take().unwrap()));
+    let (sender, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for number in lines
+            .map_while(Result::ok)
+            .filter_map(|l| l.parse::<u32>().ok())
+        {
+            if sender.send(number).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut numbers = Vec::new();
+    while let Ok(number) = received.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    {
+        if number == 30000 {
+            break;
+        }
+        numbers.push(number);
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let expected: Vec<u32> = (1..30000).collect();
+    assert!(
+        numbers == expected,
+        "{} lines of 29999, first gap after {:?}",
+        numbers.len(),
+        numbers.windows(2).find(|w| w[1] != w[0] + 1).map(|w| w[0])
+    );
+    stack.ok(&["down"]);
+}
