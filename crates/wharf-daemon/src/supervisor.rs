@@ -871,15 +871,22 @@ impl Supervisor {
         .wait()
         .await;
         if remove && let Some(project) = self.shared.projects().get_mut(project_name) {
+            let mut ends_forgotten = false;
             project.instances.retain(|(name, replica), instance| {
                 let keep = name != service || *replica < from_replica;
                 if !keep {
+                    ends_forgotten |= instance.ended.is_some();
                     self.shared
                         .events
                         .emit(project_name, removed(&instance.status));
                 }
                 keep
             });
+            // A removed instance that had ended is not one a later daemon leaves ended
+            // (its successor, after a recreate, runs).
+            if ends_forgotten {
+                self.shared.save_ended(project);
+            }
         }
     }
 

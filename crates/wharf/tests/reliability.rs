@@ -353,6 +353,36 @@ services:
     assert!(running("revived-front-1"), "{:#?}", stack.ps());
 }
 
+/// The same when an edit recreated it: the end of the instance it replaced is not
+/// shown again by the next daemon.
+#[test]
+fn a_service_recreated_after_it_died_comes_back_after_the_daemon_dies() {
+    let compose = |restart: &str| {
+        format!(
+            "name: recreated\nservices:\n  api:\n    image: debian\n    restart: {restart}\n    x-wharf: {{process: {{command: [\"sleep\", \"600\"]}}}}\n"
+        )
+    };
+    let stack = Stack::new(&compose("\"no\""));
+    let running = || {
+        stack
+            .ps()
+            .iter()
+            .any(|i| i["name"] == "recreated-api-1" && i["state"] == "running")
+    };
+    stack.ok(&["up", "-d", "--wait"]);
+    stack.kill_instance("recreated-api-1");
+    eventually("api ended", Duration::from_secs(10), || !running());
+    stack.write(&compose("always"));
+    stack.ok(&["up", "-d", "--wait"]);
+    let before = stack.pid_of("recreated-api-1");
+    support::kill(stack.daemon_pid());
+    eventually(
+        "api back after the daemon died",
+        Duration::from_secs(10),
+        || running() && stack.pid_of("recreated-api-1") != before,
+    );
+}
+
 /// `daemon stop` stops every project at once, so two services that ignore their stop
 /// signal hold it up for one grace period, not two, and it names them while it waits.
 #[test]
