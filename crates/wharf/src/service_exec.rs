@@ -545,6 +545,7 @@ fn foreground(
             .with_context(|| format!("-e {pair:?}: expected KEY=VALUE"))?;
         command.env(key, value);
     }
+    ends_with_this_process(&mut command);
     let mut child = match command.spawn() {
         Ok(child) => child,
         // As a shell says it (and `docker run`): 127 not found, 126 not runnable.
@@ -571,6 +572,26 @@ fn foreground(
     signals.add(Signal::SIGQUIT);
     signals.thread_block()?;
     Ok(exit_code(child.wait()?))
+}
+
+/// The command gets SIGTERM when this wharf ends before it (a supervisor's or a CI
+/// job's SIGTERM, a SIGKILL): in a container it would end with the container, and
+/// natively nothing else would end it, not the service's `stop` nor `down`.
+fn ends_with_this_process(command: &mut Command) {
+    let parent = nix::unistd::getpid();
+    #[allow(unsafe_code)]
+    // SAFETY: only system calls between fork and exec (prctl, getppid, kill), no
+    // allocation or lock.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(command, move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
+            // This wharf ended before the signal was asked for.
+            if nix::unistd::getppid() != parent {
+                nix::sys::signal::raise(Signal::SIGTERM)?;
+            }
+            Ok(())
+        });
+    }
 }
 
 /// `command` in `service`: exec'd into its running instance, else run as a one-off.

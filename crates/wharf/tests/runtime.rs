@@ -2688,3 +2688,37 @@ services:
     );
     stack.ok(&["down"]);
 }
+
+/// A command `exec` runs natively ends with the wharf that runs it, killed as a
+/// supervisor or a cancelled CI job kills it: nothing else would end it.
+#[test]
+fn an_exec_ends_with_the_wharf_that_runs_it() {
+    let stack = Stack::new(
+        r#"name: execend
+services:
+  web:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    let mut exec = stack
+        .command(&["exec", "-T", "web", "sleep", "781"])
+        .spawn()
+        .unwrap();
+    let children = format!("/proc/{}/task/{}/children", exec.id(), exec.id());
+    let mut command = None;
+    eventually("the command runs", Duration::from_secs(10), || {
+        command = std::fs::read_to_string(&children)
+            .ok()
+            .and_then(|text| text.split_whitespace().next()?.parse::<u32>().ok());
+        command.is_some()
+    });
+    support::kill(exec.id());
+    let _ = exec.wait();
+    let command = command.unwrap();
+    eventually("the command ended", Duration::from_secs(10), || {
+        !alive(command)
+    });
+    stack.ok(&["down"]);
+}
