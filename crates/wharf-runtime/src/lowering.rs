@@ -212,6 +212,7 @@ pub fn project_spec(
                 }
                 if spec.container.is_none()
                     && let Err(why) = replicas_fit_their_ranges(service, spec.replicas)
+                        .and_then(|()| replicas_listen_apart(&spec))
                 {
                     problems.push((name.clone(), why));
                     continue;
@@ -535,6 +536,36 @@ fn replicas_fit_their_ranges(service: &Service, replicas: u32) -> Result<(), Str
         }
     }
     Ok(())
+}
+
+/// Natively each replica listens on a port of its own, the published one plus its
+/// number less one, which it learns from `PORT`: a command that names the published
+/// port itself would have every replica but the first fail to bind it.
+fn replicas_listen_apart(spec: &ServiceSpec) -> Result<(), String> {
+    let Some(port) = spec.ports.first().filter(|_| spec.replicas > 1) else {
+        return Ok(());
+    };
+    let published = port.published.to_string();
+    let names_it = |word: &&str| {
+        *word == published
+            || word.ends_with(&format!(":{published}"))
+            || word.ends_with(&format!("={published}"))
+    };
+    let Some(word) = spec
+        .command
+        .iter()
+        .skip(1)
+        .flat_map(|arg| arg.split_whitespace())
+        .find(names_it)
+    else {
+        return Ok(());
+    };
+    Err(format!(
+        "its {} replicas listen on ports {published} and up (wharf gives each its PORT), \
+         but its command says {word:?}, so all but the first would fail; make it listen \
+         on $PORT, or run one replica",
+        spec.replicas
+    ))
 }
 
 /// Natively a process listens on the host itself, so it must listen where `ps`, the

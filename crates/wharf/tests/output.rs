@@ -90,6 +90,13 @@ fn mistakes_are_answered_as_pinned() {
         &["up", "-d", "--scale", "web=2"],
     );
     stack.write(
+        "name: shop\nservices:\n  web:\n    image: busybox\n    command: busybox httpd -f -p 28000\n    ports: [\"28000:28000\"]\n",
+    );
+    transcript.step(
+        "replicas whose command names the port",
+        &["up", "-d", "--scale", "web=2"],
+    );
+    stack.write(
         "name: shop\nservices:\n  web:\n    image: busybox\n    command: sleep 600\n    restart: sometimes\n",
     );
     transcript.step("a restart policy that is none", &["up", "-d"]);

@@ -418,7 +418,10 @@ services:
     // A program that is not there, or cannot run, gives a shell's codes.
     let missing = stack.wharf(&["run", "--no-deps", "app", "no-such-program"]);
     assert_eq!(missing.status.code(), Some(127), "{missing:?}");
-    let unrunnable = stack.wharf(&["run", "--no-deps", "app", "/etc/hostname"]);
+    let unrunnable_file = stack.dir.path().join("notes.txt");
+    std::fs::write(&unrunnable_file, "not a program\n").unwrap();
+    std::fs::set_permissions(&unrunnable_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let unrunnable = stack.wharf(&["run", "--no-deps", "app", unrunnable_file.to_str().unwrap()]);
     assert_eq!(unrunnable.status.code(), Some(126), "{unrunnable:?}");
     let running: Vec<String> = stack
         .ps()
