@@ -31,7 +31,8 @@ pub(crate) struct Instance {
     pub(crate) command: watch::Sender<Command>,
     pub(crate) task: Option<JoinHandle<()>>,
     /// Its status when it last ended by itself (a finished job, a crash not restarted),
-    /// kept through a later stop: a restarted daemon shows it so and runs it not again.
+    /// kept through a later stop, or when it was stopped: a restarted daemon shows it
+    /// so and runs it not again, as the engine keeps a stopped container.
     pub(crate) ended: Option<InstanceStatus>,
 }
 
@@ -582,14 +583,20 @@ fn ended_instances(project: &ProjectRuntime) -> Vec<InstanceStatus> {
 /// Keeps or forgets the instance's ended status as its state now says: whether the
 /// records change.
 fn note_ended(instance: &mut Instance) -> bool {
-    use wharf_api::InstanceState::{CrashLoop, Created, Exited, Restarting, Running, Waiting};
+    use wharf_api::InstanceState::{
+        CrashLoop, Created, Exited, Restarting, Running, Stopped, Waiting,
+    };
     match instance.status.state {
         Exited => {
             instance.ended = Some(instance.status.clone());
             true
         }
-        Created | Waiting | Running | Restarting | CrashLoop => instance.ended.take().is_some(),
         // Stopped after it ended: it had still ended by itself.
+        Stopped if instance.ended.is_none() => {
+            instance.ended = Some(instance.status.clone());
+            true
+        }
+        Created | Waiting | Running | Restarting | CrashLoop => instance.ended.take().is_some(),
         _ => false,
     }
 }

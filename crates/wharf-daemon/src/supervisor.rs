@@ -69,8 +69,8 @@ impl Supervisor {
             let ended = self.shared.store.load_ended(&name);
             let finished = finished_services(&desired, &ended);
             let back: BTreeSet<String> = desired.up.difference(&finished).cloned().collect();
-            if !finished.is_empty() {
-                self.keep_ended(&desired, &finished, ended);
+            if ended.iter().any(|e| !back.contains(&e.service)) {
+                self.keep_ended(&desired, &finished, &back, ended);
             }
             // An empty selection would mean every service: nothing was up, so nothing
             // comes back.
@@ -126,18 +126,22 @@ impl Supervisor {
         problems
     }
 
-    /// Shows the finished services' instances as they ended, running nothing.
+    /// Shows the instances of the services that do not come back as they ended or
+    /// were stopped, running nothing.
     fn keep_ended(
         &self,
         desired: &Desired,
         finished: &BTreeSet<String>,
+        back: &BTreeSet<String>,
         ended: Vec<InstanceStatus>,
     ) {
         let mut projects = self.shared.projects();
         let project = self.runtime(&mut projects, &desired.spec);
         // Still up: the `up` that brings the rest back keeps them so, on disk too.
         project.up.extend(finished.iter().cloned());
-        for status in ended.into_iter().filter(|s| finished.contains(&s.service)) {
+        for status in ended.into_iter().filter(|s| {
+            !back.contains(&s.service) && desired.spec.services.contains_key(&s.service)
+        }) {
             let generation = self.shared.next_generation();
             let (command, _) = watch::channel(Command::Run);
             self.add_instance(project, generation, status.clone(), command, None);
@@ -1361,8 +1365,10 @@ impl Supervisor {
         // Every project at once: one slow to stop holds up no other.
         futures_util::future::join_all(names.iter().map(|name| async move {
             let Ok(spec) = self.spec(name) else { return };
+            // Stopped, not removed: the records of what had ended or was stopped stay
+            // as they are, for the next daemon to show.
             for level in stop_levels(&spec.services).unwrap_or_default() {
-                self.stop_services(name, &level, Command::Stop(None), true)
+                self.stop_services(name, &level, Command::Stop(None), false)
                     .await;
             }
             // Now, not a moment later: the daemon is about to end.
@@ -1533,9 +1539,12 @@ fn finished_services(desired: &Desired, ended: &[InstanceStatus]) -> BTreeSet<St
             desired.spec.services.get(*name).is_some_and(|service| {
                 service.replicas > 0
                     && (1..=service.replicas).all(|replica| {
-                        ended
-                            .iter()
-                            .any(|e| &e.service == *name && e.replica == replica)
+                        // Stopped while up is a recreate the daemon died in: it runs.
+                        ended.iter().any(|e| {
+                            &e.service == *name
+                                && e.replica == replica
+                                && e.state == InstanceState::Exited
+                        })
                     })
             })
         })

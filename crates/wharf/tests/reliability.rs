@@ -383,6 +383,39 @@ fn a_service_recreated_after_it_died_comes_back_after_the_daemon_dies() {
     );
 }
 
+/// A stopped service is shown stopped by the next daemon, whether the last one was
+/// stopped or killed, as the engine keeps a stopped container: not forgotten, not run.
+#[test]
+fn a_stopped_service_stays_shown_stopped_by_the_next_daemon() {
+    let stack = Stack::new(
+        r#"name: kept
+services:
+  idle:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+  busy:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    stack.ok(&["stop", "idle"]);
+    let states = || -> Vec<String> {
+        stack
+            .compose_ps()
+            .iter()
+            .map(|row| format!("{} {}", row["Service"], row["State"]).replace('"', ""))
+            .collect()
+    };
+    stack.ok(&["daemon", "stop"]);
+    assert_eq!(states(), ["busy running", "idle exited"]);
+    support::kill(stack.daemon_pid());
+    eventually("busy back", Duration::from_secs(10), || {
+        states() == ["busy running", "idle exited"]
+    });
+    stack.ok(&["down"]);
+}
+
 /// `daemon stop` stops every project at once, so two services that ignore their stop
 /// signal hold it up for one grace period, not two, and it names them while it waits.
 #[test]
