@@ -219,6 +219,20 @@ impl Supervisor {
                 None => (None, BTreeSet::new(), BTreeSet::new()),
             }
         };
+        // Compose shares a name between directories the same way; it only warns of
+        // the orphans, which wharf stops: said, so the other checkout knows why.
+        let moved = old_spec
+            .as_ref()
+            .filter(|old| !running_before.is_empty() && old.working_dir != spec.working_dir)
+            .map(|old| {
+                format!(
+                    "project {} was running from {}; it now runs from {} (give one of them \
+                     another name, `-p NAME` or `name:`, to run both)",
+                    spec.name,
+                    old.working_dir.display(),
+                    spec.working_dir.display()
+                )
+            });
         let dormant = carry_dormant(&mut spec, old_spec.as_ref(), &request.dormant);
         if request.no_recreate
             && let Some(old) = &old_spec
@@ -368,7 +382,7 @@ impl Supervisor {
             };
             return Ok(UpResponse {
                 changes: summarize(changes, &selected, &forced, &outcome),
-                notes: Vec::new(),
+                notes: moved.into_iter().collect(),
             });
         }
 
@@ -466,7 +480,10 @@ impl Supervisor {
         };
         Ok(UpResponse {
             changes: summarize(changes, &selected, &forced, &outcome),
-            notes: self.shared.take_notes(&spec.name),
+            notes: moved
+                .into_iter()
+                .chain(self.shared.take_notes(&spec.name))
+                .collect(),
         })
     }
 

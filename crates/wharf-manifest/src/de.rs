@@ -337,11 +337,15 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
             } else if accepts_extensions && key.name.starts_with("x-") {
                 extensions.push((key.clone(), value.clone()));
             } else {
-                let known: Vec<&str> = fields
+                let mut known: Vec<&str> = fields
                     .iter()
                     .copied()
                     .filter(|f| *f != EXTENSIONS_KEY)
                     .collect();
+                // The file's `include` is applied before anything is typed.
+                if self.path.is_empty() {
+                    known.push("include");
+                }
                 let mut error = <DeError as de::Error>::custom(format!(
                     "unknown key `{}` in {}",
                     key.name,
@@ -354,7 +358,15 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
                 error.span = Some(key.span.clone());
                 error.help = Some(match closest(&key.name, &known) {
                     Some(best) => format!("did you mean `{best}`?"),
-                    None if known.len() <= 12 => format!("expected one of: {}", known.join(", ")),
+                    None if known.len() <= 12 => format!(
+                        "expected one of: {}{}",
+                        known.join(", "),
+                        if accepts_extensions {
+                            "; your own keys must start with `x-`"
+                        } else {
+                            ""
+                        }
+                    ),
                     None => "not a key Compose defines here; your own keys must start with `x-`"
                         .to_owned(),
                 });

@@ -2725,3 +2725,39 @@ services:
     });
     stack.ok(&["down"]);
 }
+
+/// Two checkouts whose files give the project the same name share it, as in Compose;
+/// the second `up` says it takes the project over from the other directory.
+#[test]
+fn an_up_from_another_directory_says_it_takes_the_project_over() {
+    let compose = "name: shared\nservices:\n  web:\n    image: debian\n    x-wharf: {process: {command: [\"sleep\", \"600\"]}}\n";
+    let stack = Stack::new(compose);
+    stack.ok(&["up", "-d"]);
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("compose.yaml"), compose).unwrap();
+    let output = stack
+        .command(&["up", "-d"])
+        .current_dir(other.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "project shared was running from {}; it now runs from {}",
+            stack.dir.path().display(),
+            other.path().display()
+        )),
+        "{said}"
+    );
+    let again = stack
+        .command(&["up", "-d"])
+        .current_dir(other.path())
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&again.stderr).contains("was running from"),
+        "said once"
+    );
+    stack.ok(&["down"]);
+}
