@@ -18,6 +18,8 @@ pub struct ComposeEvents {
     /// Each instance's service and id, by name: a project's `kill` is said for each
     /// of its running instances, as the engine says it for each container.
     who: BTreeMap<String, (String, String)>,
+    /// Instances a `restart` reached: their next start is said as a restart too.
+    restarting: std::collections::HashSet<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -76,7 +78,12 @@ impl ComposeEvents {
             Change::Project { action, services } => {
                 // A signal that does not end a process changes no state: the kill is
                 // said here, for each instance it reached.
-                let killed = (action == "kill").then(|| self.kill(services));
+                if action == "restart" {
+                    let reached = self.running_of(services);
+                    self.restarting
+                        .extend(reached.into_iter().map(|(name, _, _)| name));
+                }
+                let killed = (action == "kill").then(|| self.running_of(services));
                 killed
                     .into_iter()
                     .flatten()
@@ -140,12 +147,16 @@ impl ComposeEvents {
             instance.name.clone(),
             (instance.service.clone(), instance_id(instance)),
         );
-        actions(before, now)
+        let mut said = actions(before, now);
+        // The engine says a restarted container's start, then its restart.
+        if said.contains(&"start") && self.restarting.remove(&instance.name) {
+            said.push("restart");
+        }
+        said
     }
 
-    /// The running instances of `services` (all when empty), which a kill reached:
-    /// name, service and id.
-    fn kill(&self, services: &[String]) -> Vec<(String, String, String)> {
+    /// The running instances of `services` (all when empty): name, service and id.
+    fn running_of(&self, services: &[String]) -> Vec<(String, String, String)> {
         self.who
             .iter()
             .filter(|(name, (service, _))| {
@@ -347,6 +358,43 @@ mod tests {
         assert_eq!(
             said(events.lines(&kill(&["db"]))),
             ["\"project\" \"kill\" \"\""]
+        );
+    }
+
+    /// A restart is said as the engine says a container's: its stop, its start, and
+    /// `restart`.
+    #[test]
+    fn a_restart_is_said_after_the_start_it_ends_with() {
+        use InstanceState::{Running, Stopped, Stopping};
+        let mut events = ComposeEvents::default();
+        events.note(&instance(Running, Health::None, Some(10)));
+        let restart = Event {
+            change: Change::Project {
+                action: "restart".to_owned(),
+                services: Vec::new(),
+            },
+            ..instance(Running, Health::None, None)
+        };
+        let mut said: Vec<String> = Vec::new();
+        for event in [
+            restart,
+            instance(Stopping, Health::None, Some(10)),
+            instance(Stopped, Health::None, None),
+            instance(Running, Health::None, Some(11)),
+            instance(Running, Health::None, Some(12)),
+        ] {
+            said.extend(
+                events
+                    .lines(&event)
+                    .iter()
+                    .map(|l| l["action"].as_str().unwrap().to_owned()),
+            );
+        }
+        assert_eq!(
+            said,
+            [
+                "restart", "kill", "die", "stop", "start", "restart", "start"
+            ]
         );
     }
 }

@@ -178,10 +178,7 @@ impl Server {
                         .into_iter()
                         .collect()
                 };
-                self.supervisor.stop(name, &chosen, stop).await?;
-                self.supervisor
-                    .start(name, &chosen, Dependencies::Leave)
-                    .await?;
+                self.supervisor.restart(name, &chosen, stop).await?;
             }
             "rm" => {
                 let removed = self

@@ -1139,6 +1139,22 @@ impl Supervisor {
         let _ = tokio::time::timeout(limit, ended).await;
     }
 
+    /// `restart`: the services stop and start again, which the event stream says
+    /// first, so its readers tell a restart from a stop and a start.
+    pub async fn restart(
+        &self,
+        name: &str,
+        services: &[String],
+        stop: Command,
+    ) -> Result<(), SupervisorError> {
+        self.spec(name)?;
+        self.shared
+            .events
+            .emit(name, project_change("restart", services));
+        self.stop(name, services, stop).await?;
+        self.start(name, services, Dependencies::Leave).await
+    }
+
     /// `stop`, `kill`: the services leave the desired state, so a daemon restart
     /// does not bring them back.
     pub async fn stop(
