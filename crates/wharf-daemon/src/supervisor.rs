@@ -416,12 +416,20 @@ impl Supervisor {
                     .instances
                     .values()
                     .filter(|i| {
-                        !i.status.container_id.is_empty()
+                        i.status.backend == "docker"
                             && retired_from
                                 .get(&i.status.service)
                                 .is_some_and(|from| i.status.replica >= *from)
                     })
-                    .map(|i| i.status.container_id.clone())
+                    // One that was created but could not start has no id yet: its
+                    // container is known by its name.
+                    .map(|i| {
+                        if i.status.container_id.is_empty() {
+                            i.status.name.clone()
+                        } else {
+                            i.status.container_id.clone()
+                        }
+                    })
                     .collect()
             })
             .unwrap_or_default();

@@ -3286,3 +3286,26 @@ fn container_fetches(container: &str, url: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// A replica whose container was created but could not start (its host port is
+/// taken) is removed with it when the service scales back down, not left behind.
+#[test]
+fn a_replica_that_could_not_start_leaves_no_container_when_scaled_down() {
+    if !engine_ready() {
+        return;
+    }
+    let port = free_port();
+    let stack = Stack::new(&format!(
+        "name: wharfscaled\nservices:\n  web:\n    image: {IMAGE}\n    command: [\"sleep\", \"600\"]\n    init: true\n    ports: [\"127.0.0.1:{port}:80\"]\n    x-wharf: {{backend: docker}}\n"
+    ));
+    stack.ok(&["up", "-d"]);
+    let failed = stack.wharf(&["scale", "web=2"]);
+    assert!(!failed.status.success(), "{failed:?}");
+    assert!(
+        engine_has("container", "wharfscaled-web-2"),
+        "created, not started"
+    );
+    stack.ok(&["scale", "web=1"]);
+    assert!(!engine_has("container", "wharfscaled-web-2"), "removed");
+    stack.ok(&["down"]);
+}
