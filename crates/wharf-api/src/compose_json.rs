@@ -164,7 +164,7 @@ fn command_text(words: &[String]) -> String {
 }
 
 /// `text` cut to `width` characters, its last one an ellipsis, as Docker's lists cut.
-fn ellipsis(text: &str, width: usize) -> String {
+pub fn ellipsis(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         text.to_owned()
     } else {

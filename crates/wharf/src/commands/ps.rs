@@ -103,7 +103,9 @@ fn table(instances: &[InstanceStatus]) -> String {
             i.name.clone(),
             i.service.clone(),
             i.backend.clone(),
-            status_text(i, now),
+            // A long reason would widen the table past any screen: whole in
+            // `--format json` (`wharf.message`) and in `wharf logs`.
+            wharf_api::ellipsis(&status_text(i, now), STATUS_WIDTH),
             i.pid.map(|p| p.to_string()).unwrap_or_default(),
             ports,
         ]);
@@ -219,3 +221,6 @@ fn compose_lines(
         })
         .collect()
 }
+
+/// The widest a status is shown in the table.
+const STATUS_WIDTH: usize = 60;
