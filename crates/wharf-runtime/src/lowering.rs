@@ -406,7 +406,12 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
     } else if service.image.is_empty() {
         return Err("it is built from a Dockerfile and has no x-wharf.process section".to_owned());
     } else {
-        return Err(format!("{NO_RECIPE} {}", service.image));
+        // `auto` runs in Docker only an image the engine has (or builds).
+        return Err(format!(
+            "{NO_RECIPE} {image}; to run it in Docker, pull it (`docker pull {image}`) or set \
+             `x-wharf.backend: docker`",
+            image = service.image
+        ));
     };
     if command.is_empty() {
         return Err("its command is empty".to_owned());
