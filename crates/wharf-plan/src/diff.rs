@@ -59,9 +59,37 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
     // Moved between a container and a process: said first, as the news.
     let same_backend = old.container.is_some() == new.container.is_some();
     check("backend", same_backend);
-    check("command", old.command == new.command);
+    // A published port that moved is written into the command (a recipe's options)
+    // and `PORT`: that much of their change is the ports'.
+    let moves: Vec<(String, String)> = old
+        .ports
+        .iter()
+        .zip(&new.ports)
+        .filter(|(was, is)| was.published != is.published)
+        .map(|(was, is)| (was.published.to_string(), is.published.to_string()))
+        .collect();
+    let as_new = |text: &String| with_ports_moved(text, &moves);
+    // What a recipe runs is wharf's own command line, not the file's `command`.
+    let command = if new.origin.starts_with("recipe ") {
+        "recipe settings"
+    } else {
+        "command"
+    };
+    check(
+        command,
+        old.command
+            .iter()
+            .map(as_new)
+            .eq(new.command.iter().cloned()),
+    );
     check("working_dir", old.working_dir == new.working_dir);
-    check("environment", old.environment == new.environment);
+    check(
+        "environment",
+        old.environment
+            .iter()
+            .map(|(key, value)| (key.clone(), as_new(value)))
+            .eq(new.environment.clone()),
+    );
     check("ports", old.ports == new.ports);
     check("depends_on", old.depends_on == new.depends_on);
     check("healthcheck", old.healthcheck == new.healthcheck);
@@ -106,6 +134,31 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
     } else {
         ChangeReason::Unchanged
     }
+}
+
+/// `text` with each number that is a moved port's old number written as its new one.
+fn with_ports_moved(text: &str, moves: &[(String, String)]) -> String {
+    if moves.is_empty() {
+        return text.to_owned();
+    }
+    let mut written = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        written.push_str(&rest[..start]);
+        let digits = rest[start..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(rest.len(), |end| start + end);
+        let number = &rest[start..digits];
+        written.push_str(
+            moves
+                .iter()
+                .find(|(from, _)| from == number)
+                .map_or(number, |(_, to)| to),
+        );
+        rest = &rest[digits..];
+    }
+    written.push_str(rest);
+    written
 }
 
 #[cfg(test)]
@@ -172,6 +225,36 @@ mod tests {
                 ChangeReason::Changed(vec!["backend", "command"])
             );
         }
+    }
+
+    /// A moved port is the change, not the command or the `PORT` it is written into.
+    #[test]
+    fn a_moved_port_is_said_as_the_ports_alone() {
+        let at = |port: u16, extra: &str| {
+            let mut spec = spec(&[("web", "srv", 1)]);
+            let web = spec.services.get_mut("web").unwrap();
+            web.command = vec![
+                "srv".to_owned(),
+                format!("--listen=127.0.0.1:{port}"),
+                format!("18000{extra}"),
+            ];
+            web.environment = [("PORT".to_owned(), port.to_string())].into();
+            web.ports = vec![crate::PortSpec {
+                target: 80,
+                published: port,
+                ..crate::PortSpec::default()
+            }];
+            spec
+        };
+        let reason = |old: &ProjectSpec, new: &ProjectSpec| diff(Some(old), new)[0].reason.clone();
+        assert_eq!(
+            reason(&at(8000, ""), &at(9000, "")),
+            ChangeReason::Changed(vec!["ports"])
+        );
+        assert_eq!(
+            reason(&at(8000, ""), &at(9000, "1")),
+            ChangeReason::Changed(vec!["command", "ports"])
+        );
     }
 
     #[test]
