@@ -79,6 +79,16 @@ fn syntax_error(file: &Arc<SourceFile>, err: &saphyr_parser::ScanError) -> Error
         return Error::at(&span, "invalid YAML: could not find expected ':'")
             .with_help("a key needs a `:` after it");
     }
+    // A `[` or `{` left open makes the scanner stumble later, over what follows it.
+    if let Some((open_line, open_col, opener)) = unclosed_flow(file, line) {
+        let closer = if opener == '[' { ']' } else { '}' };
+        let span = Span::new(file, open_line, open_col);
+        return Error::at(
+            &span,
+            format!("invalid YAML: this `{opener}` is not closed: did not find expected ',' or '{closer}'"),
+        )
+        .with_help(format!("close it with `{closer}` on its line, or put its items on lines of their own with `- `"));
+    }
     let message = format!("invalid YAML: {}", err.info());
     let ended = (line..)
         .map_while(|n| file.line(n))
@@ -94,6 +104,47 @@ fn syntax_error(file: &Arc<SourceFile>, err: &saphyr_parser::ScanError) -> Error
     let end = file.line(last).map_or(0, |l| l.chars().count());
     let span = Span::new(file, last, u32::try_from(end).unwrap_or(0) + 1);
     Error::at(&span, message).with_help("the file ends before this is closed or complete")
+}
+
+/// The last flow collection opened on a line before `line` and not closed by then:
+/// its line, column and opening character. A `[` or `{` opens one where a value or a
+/// flow item starts (after `: `, `- `, an indentation, or inside another), not inside
+/// a plain text; quoted texts and comments are skipped.
+fn unclosed_flow(file: &SourceFile, line: u32) -> Option<(u32, u32, char)> {
+    let mut open: Vec<(u32, u32, char)> = Vec::new();
+    for number in 1..line {
+        let text = file.line(number)?;
+        let mut quote = None;
+        let mut before = ' ';
+        for (col, c) in (1..).zip(text.chars()) {
+            if let Some(closing) = quote {
+                if c == closing {
+                    quote = None;
+                }
+                continue;
+            }
+            let starts_value = !open.is_empty() || value_starts_after(text, col - 1);
+            match c {
+                '\'' | '"' if starts_value => quote = Some(c),
+                '#' if before == ' ' => break,
+                '[' | '{' if starts_value => open.push((number, col, c)),
+                ']' | '}' if !open.is_empty() => {
+                    open.pop();
+                }
+                _ => {}
+            }
+            before = c;
+        }
+    }
+    open.pop()
+}
+
+/// Whether a value may start after the first `chars` characters of `text`: only
+/// spaces before, or a `:` or `-` and spaces.
+fn value_starts_after(text: &str, chars: u32) -> bool {
+    let before: String = text.chars().take(chars as usize).collect();
+    let trimmed = before.trim_end();
+    trimmed.is_empty() || trimmed.ends_with(':') || trimmed.ends_with('-')
 }
 
 /// Where a key written without its `:` began, when the scanner noticed on `line`: the
