@@ -599,6 +599,17 @@ mod tests {
         assert_eq!((image.span.line, image.span.col), (3, 12));
     }
 
+    /// A `[` or `{` left open is pointed at, not what the scanner stumbled over later;
+    /// brackets inside a plain text, a quoted text or a comment open nothing.
+    #[test]
+    fn a_flow_collection_left_open_is_pointed_at() {
+        let text = "a:\n  b: echo x[1] \"y[\" # [\n  c: [1, {d: 2}\n  e: 3\n";
+        let err = parse_documents(&SourceFile::new("t.yaml", text)).unwrap_err();
+        assert!(err.message().contains("this `[` is not closed"), "{err}");
+        let span = err.span().unwrap();
+        assert_eq!((span.line, span.col), (3, 6));
+    }
+
     #[test]
     fn duplicate_keys_are_rejected_with_both_lines() {
         let file = SourceFile::new("t.yaml", "a: 1\na: 2\n");
