@@ -1276,9 +1276,6 @@ impl Supervisor {
         let spec = self.spec(name)?;
         let chosen = choose(&spec, services)?;
         let action = if paused { "pause" } else { "unpause" };
-        self.shared
-            .events
-            .emit(name, project_change(action, services));
         let command = if paused { Command::Pause } else { Command::Run };
         let targeted = |status: &InstanceStatus| {
             chosen.contains(&status.service) && status.state == InstanceState::Running
@@ -1293,6 +1290,13 @@ impl Supervisor {
             })
         };
         let mut changes = self.shared.subscribe_changes();
+        // Said when something is to change: a pause of what is all paused already is
+        // only an error.
+        if pending() > 0 {
+            self.shared
+                .events
+                .emit(name, project_change(action, services));
+        }
         // Each one told; those already so named once the others are done.
         let mut already = Vec::new();
         if let Some(project) = self.shared.projects().get(name) {

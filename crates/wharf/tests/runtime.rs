@@ -2761,3 +2761,38 @@ fn an_up_from_another_directory_says_it_takes_the_project_over() {
     );
     stack.ok(&["down"]);
 }
+
+/// A pause of what is paused already is an error and nothing happens: the event
+/// stream says no pause for it; a paused instance is said paused.
+#[test]
+fn a_pause_that_changes_nothing_is_no_event() {
+    let stack = Stack::new(
+        r#"name: paused
+services:
+  idle:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "600"]}}
+"#,
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    let mut events = stack
+        .command(&["events"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    stack.ok(&["pause", "idle"]);
+    assert!(!stack.wharf(&["pause", "idle"]).status.success());
+    stack.ok(&["unpause", "idle"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = events.kill();
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut events.stdout.take().unwrap(), &mut said).unwrap();
+    let _ = events.wait();
+    assert_eq!(said.matches("project paused pause").count(), 1, "{said}");
+    assert!(
+        said.contains("instance paused-idle-1 running (paused, pid"),
+        "{said}"
+    );
+    stack.ok(&["down"]);
+}

@@ -94,6 +94,9 @@ fn state(instance: &InstanceStatus) -> String {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     let mut details = Vec::new();
+    if instance.paused {
+        details.push("paused".to_owned());
+    }
     let health = serde_json::to_value(instance.health)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
