@@ -23,7 +23,7 @@ pub use client::{Client, ClientError, LineStream};
 pub use columns::aligned_columns;
 pub use compose_event::ComposeEvents;
 pub use compose_json::{
-    COMPOSE_STATES, compose_state, compose_state_of, ellipsis, ls_entry, ps_line,
+    COMPOSE_STATES, compose_state, compose_state_of, ellipsis, human_duration, ls_entry, ps_line,
     with_listed_fields, with_spec_fields,
 };
 pub use dependency_condition::{Verdict, judge};

@@ -23,21 +23,23 @@ pub fn aligned_table<const N: usize>(rows: &[[String; N]]) -> String {
     wharf_api::aligned_columns(&rows, 20, 3)
 }
 
-/// `bytes` in the largest binary unit it fills: the number and the unit.
-fn in_binary_units(bytes: u64) -> (f64, &'static str) {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+/// `bytes` in the largest unit of `units` (each `step` times the one before) it
+/// fills: the number and the unit.
+fn in_units(bytes: u64, step: f64, units: &[&'static str]) -> (f64, &'static str) {
     let mut size = bytes as f64;
     let mut unit = 0;
-    while size >= 1024.0 && unit + 1 < units.len() {
-        size /= 1024.0;
+    while size >= step && unit + 1 < units.len() {
+        size /= step;
         unit += 1;
     }
     (size, units[unit])
 }
 
+const BINARY_UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
 /// `7.2MiB`: a size in the largest binary unit it fills.
 pub fn human_size(bytes: u64) -> String {
-    match in_binary_units(bytes) {
+    match in_units(bytes, 1024.0, &BINARY_UNITS) {
         (_, "B") => format!("{bytes}B"),
         (size, unit) => format!("{size:.1}{unit}"),
     }
@@ -46,24 +48,36 @@ pub fn human_size(bytes: u64) -> String {
 /// A size as Docker writes one (`552KiB`, `23.54GiB`): binary units, four
 /// significant digits, no trailing zeros, as Go's `%.4g`.
 pub fn docker_size(bytes: u64) -> String {
-    let (size, unit) = in_binary_units(bytes);
+    let (size, unit) = in_units(bytes, 1024.0, &BINARY_UNITS);
+    format!("{}{unit}", significant(size, 4))
+}
+
+/// An image's size as Compose's `images` writes it (`1.99MB`): decimal units, three
+/// significant digits, as go-units' `HumanSizeWithPrecision`.
+pub fn image_size(bytes: u64) -> String {
+    let (size, unit) = in_units(bytes, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB"]);
+    format!("{}{unit}", significant(size, 3))
+}
+
+/// `size` to `digits` significant digits, without trailing zeros, as Go's `%.Ng`
+/// writes a number below 10^N.
+fn significant(size: f64, digits: usize) -> String {
     let whole_digits = if size < 1.0 {
         1
     } else {
         size.log10().floor() as usize + 1
     };
-    let text = format!("{size:.*}", 4usize.saturating_sub(whole_digits));
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.')
+    let text = format!("{size:.*}", digits.saturating_sub(whole_digits));
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
     } else {
-        &text
-    };
-    format!("{text}{unit}")
+        text
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{docker_size, human_size};
+    use super::{docker_size, human_size, image_size};
 
     #[test]
     fn sizes_as_docker_writes_them() {
@@ -72,6 +86,14 @@ mod tests {
         assert_eq!(docker_size(25_275_863_040), "23.54GiB");
         assert_eq!(docker_size(1_536), "1.5KiB");
         assert_eq!(docker_size(1_023), "1023B");
+    }
+
+    #[test]
+    fn image_sizes_as_compose_writes_them() {
+        assert_eq!(image_size(1_985_472), "1.99MB");
+        assert_eq!(image_size(2_000_000), "2MB");
+        assert_eq!(image_size(123_456_789), "123MB");
+        assert_eq!(image_size(999), "999B");
     }
 
     #[test]

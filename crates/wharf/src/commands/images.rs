@@ -163,7 +163,19 @@ pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode
     let format = &args.format.format;
     let loaded = project_ref::load(settings)?;
     let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
-    let mut rows = vec![["SERVICE", "IMAGE", "IMAGE ID", "SIZE"].map(str::to_owned)];
+    // Compose's columns.
+    let mut rows = vec![
+        [
+            "CONTAINER",
+            "REPOSITORY",
+            "TAG",
+            "PLATFORM",
+            "IMAGE ID",
+            "SIZE",
+            "CREATED",
+        ]
+        .map(str::to_owned),
+    ];
     let mut listed = Vec::new();
     for (name, service) in chosen(&loaded, &args.services, false)? {
         let image = image_name(&loaded.project, name, service);
@@ -186,16 +198,43 @@ pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode
         } else {
             service.container_name.clone()
         };
+        let platform = format!(
+            "{}/{}",
+            found.os.as_deref().unwrap_or_default(),
+            found.architecture.as_deref().unwrap_or_default()
+        );
+        // As Compose's column dates it: when the image was last tagged here.
+        let tagged = found
+            .metadata
+            .as_ref()
+            .and_then(|m| m.last_tag_time.clone())
+            .filter(|time| !time.starts_with("0001-"));
+        let created = tagged
+            .as_deref()
+            .or(found.created.as_deref())
+            .and_then(wharf_api::rfc3339_ms)
+            .map(|at| {
+                format!(
+                    "{} ago",
+                    wharf_api::human_duration(wharf_api::now_ms().saturating_sub(at))
+                )
+            })
+            .unwrap_or_default();
+        rows.push([
+            container.clone(),
+            repository.to_owned(),
+            tag.to_owned(),
+            platform.clone(),
+            id.chars().take(12).collect(),
+            crate::output::image_size(size.try_into().unwrap_or(0)),
+            created,
+        ]);
         listed.push(serde_json::json!({
             "ID": found.id.clone().unwrap_or_default(),
             "ContainerName": container,
             "Repository": repository,
             "Tag": tag,
-            "Platform": format!(
-                "{}/{}",
-                found.os.as_deref().unwrap_or_default(),
-                found.architecture.as_deref().unwrap_or_default()
-            ),
+            "Platform": platform,
             "Size": size,
             // As the engine dates it; Go's zero time for an image never tagged here.
             "LastTagTime": found
@@ -205,12 +244,6 @@ pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode
                 .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_owned()),
             "wharf": {"service": name, "image": image, "id": id, "size": size},
         }));
-        rows.push([
-            name.clone(),
-            image,
-            id.chars().take(12).collect(),
-            format!("{:.1}MB", size as f64 / 1e6),
-        ]);
     }
     if args.quiet {
         // Each image once, as Compose's, however many services use it.
