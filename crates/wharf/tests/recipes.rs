@@ -431,3 +431,111 @@ volumes:
     assert!(!running("rabbit-mq@localhost"), "the node outlived down");
     assert!(!running(&epmd), "epmd outlived down");
 }
+
+/// A database's first start stopped half way (while an init file runs) is started
+/// over by the next one: its database, users and init files all made, once, rather
+/// than a server without them (PostgreSQL) or one that cannot read its pages
+/// (MariaDB).
+#[test]
+fn a_first_start_cut_off_half_way_is_started_over() {
+    use std::os::unix::fs::PermissionsExt;
+    if !support::have_servers() {
+        return;
+    }
+    let (pg, maria) = (free_port(), free_port());
+    let stack = Stack::new(&format!(
+        r#"name: cutoff
+services:
+  pg:
+    image: postgres:15
+    environment: {{POSTGRES_PASSWORD: pw, POSTGRES_DB: idb}}
+    ports: ["127.0.0.1:{pg}:5432"]
+    volumes: [pgdata:/var/lib/postgresql/data, ./pginit:/docker-entrypoint-initdb.d:ro]
+  maria:
+    image: mariadb:10.11
+    environment: {{MARIADB_ROOT_PASSWORD: pw, MARIADB_DATABASE: idb}}
+    ports: ["127.0.0.1:{maria}:3306"]
+    volumes: [mariadata:/var/lib/mysql, ./mariainit:/docker-entrypoint-initdb.d:ro]
+volumes:
+  pgdata:
+  mariadata:
+"#
+    ));
+    stack.reachable_home();
+    let dir = stack.dir.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let marks = dir.join("marks");
+    std::fs::create_dir(&marks).unwrap();
+    std::fs::set_permissions(&marks, std::fs::Permissions::from_mode(0o777)).unwrap();
+    // The first start waits in its first init file; the next goes straight through.
+    let slow = |name: &str| {
+        let mark = marks.join(name);
+        format!(
+            "if [ ! -e {0} ]; then touch {0}; sleep 60; fi\n",
+            mark.display()
+        )
+    };
+    for (init, client_sql) in [
+        (
+            "pginit",
+            "CREATE TABLE t (n int); INSERT INTO t VALUES (1);\n",
+        ),
+        (
+            "mariainit",
+            "CREATE TABLE t (n int); INSERT INTO t VALUES (1);\n",
+        ),
+    ] {
+        let path = dir.join(init);
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("00-slow.sh"), slow(init)).unwrap();
+        std::fs::write(path.join("01-table.sql"), client_sql).unwrap();
+    }
+    stack.ok(&["up", "-d"]);
+    support::eventually(
+        "both first starts in their init files",
+        std::time::Duration::from_mins(1),
+        || marks.join("pginit").exists() && marks.join("mariainit").exists(),
+    );
+    stack.ok(&["stop"]);
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "120"]);
+    let pg_rows = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &pg.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "idb",
+        ])
+        .args(["-Atc", "select count(*) from t"])
+        .env("PGPASSWORD", "pw")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&pg_rows.stdout).trim(),
+        "1",
+        "{}",
+        String::from_utf8_lossy(&pg_rows.stderr)
+    );
+    let maria_rows = Command::new("mariadb")
+        .args(["--no-defaults", "-h", "127.0.0.1", "-P", &maria.to_string()])
+        .args([
+            "-uroot",
+            "-ppw",
+            "idb",
+            "-N",
+            "-e",
+            "select count(*) from t",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&maria_rows.stdout).trim(),
+        "1",
+        "{}",
+        String::from_utf8_lossy(&maria_rows.stderr)
+    );
+    stack.ok(&["down", "-v", "--yes"]);
+}

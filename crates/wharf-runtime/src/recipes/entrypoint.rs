@@ -73,6 +73,8 @@ fn closed_ancestor(dir: &Path) -> Option<PathBuf> {
 
 /// Runs `initialize` on a data directory that was empty; if it fails, clears the
 /// directory again so the next start retries rather than starting half-initialized.
+/// `initialize` marks the directory unfinished (`mark_unfinished`) as soon as it holds
+/// anything; the mark goes once it is done.
 pub fn initialize_once(
     data: &Path,
     initialize: impl FnOnce() -> anyhow::Result<()>,
@@ -80,7 +82,35 @@ pub fn initialize_once(
     initialize().map_err(|err| {
         let _ = std::fs::remove_dir_all(data);
         err.context("first start of the database failed; its data directory was cleared")
-    })
+    })?;
+    std::fs::remove_file(data.join(UNFINISHED))
+        .with_context(|| format!("cannot finish the first start of {}", data.display()))
+}
+
+/// Lies in a data directory while its first start initializes it: a start that finds
+/// it knows the last one was cut off half way (the service stopped, the machine went
+/// down), before the database and the init files were made.
+const UNFINISHED: &str = ".wharf-initializing";
+
+/// Marks `data` as not yet initialized, until `initialize_once` ends.
+pub fn mark_unfinished(data: &Path) -> anyhow::Result<()> {
+    std::fs::write(data.join(UNFINISHED), "")
+        .with_context(|| format!("cannot write in {}", data.display()))
+}
+
+/// Clears `data` when its first start was cut off, so this start makes it anew rather
+/// than serving a database without its users, databases and init files; whether it
+/// did.
+pub fn clear_if_cut_off(data: &Path) -> anyhow::Result<bool> {
+    if !data.join(UNFINISHED).exists() {
+        return Ok(false);
+    }
+    println!(
+        "the first start of the database in {} was cut off; starting it over",
+        data.display()
+    );
+    std::fs::remove_dir_all(data).with_context(|| format!("cannot clear {}", data.display()))?;
+    Ok(true)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

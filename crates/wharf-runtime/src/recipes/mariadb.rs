@@ -13,7 +13,8 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{Context as _, bail};
 
 use super::entrypoint::{
-    become_account, check, initialize_once, prepare_dirs, run_init_files, wait_until_ready,
+    become_account, check, clear_if_cut_off, initialize_once, mark_unfinished, prepare_dirs,
+    run_init_files, wait_until_ready,
 };
 use crate::sql_quote::mariadb::{identifier, literal};
 
@@ -66,6 +67,7 @@ pub fn recipe(context: &RecipeContext<'_>, image: &str) -> Result<Recipe, String
 
 /// `wharf recipe mariadb`: prepare, initialize once, then become the server.
 pub fn run(args: &DatabaseArgs) -> anyhow::Result<()> {
+    clear_if_cut_off(&args.data)?;
     let fresh = !args.data.join("mysql").exists();
     prepare_dirs(&[&args.data, &args.sockets])?;
     let options = args.sockets.join("my.cnf");
@@ -135,6 +137,9 @@ fn initialize(args: &DatabaseArgs) -> anyhow::Result<()> {
     let user = setting(env, "USER");
     let password = setting(env, "PASSWORD").unwrap_or_default();
     println!("initializing the database in {}", args.data.display());
+    // Before the system tables: a stop half way through them leaves pages no later
+    // start can read.
+    mark_unfinished(&args.data)?;
     check(
         Command::new("mariadb-install-db")
             .arg("--no-defaults")

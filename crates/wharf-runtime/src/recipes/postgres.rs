@@ -14,7 +14,8 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{Context as _, bail};
 
 use super::entrypoint::{
-    become_account, check, initialize_once, prepare_dirs, run_init_files, wait_until_ready,
+    become_account, check, clear_if_cut_off, initialize_once, mark_unfinished, prepare_dirs,
+    run_init_files, wait_until_ready,
 };
 use super::{DatabaseArgs, DatabaseFacts, LaunchError, Options, Recipe, RecipeContext};
 
@@ -135,6 +136,7 @@ pub fn run(args: &PostgresArgs) -> anyhow::Result<()> {
     let password = env("POSTGRES_PASSWORD");
     let auth = env("POSTGRES_HOST_AUTH_METHOD").unwrap_or_else(|| "scram-sha-256".to_owned());
 
+    clear_if_cut_off(&args.database.data)?;
     let fresh = !args.database.data.join("PG_VERSION").exists();
     prepare_dirs(&[&args.database.data, &args.database.sockets])?;
     become_account("postgres", &[&args.database.data, &args.database.sockets])?;
@@ -210,6 +212,8 @@ fn initialize(
     if !status?.success() {
         bail!("initdb failed");
     }
+    // initdb clears what it made when it is stopped; from here it is this process's.
+    mark_unfinished(&args.database.data)?;
 
     let sockets = init_sockets(args);
     prepare_dirs(&[&sockets])?;
