@@ -98,6 +98,12 @@ pub struct Proxy {
     in_flight: std::sync::Mutex<std::collections::HashMap<SocketAddr, usize>>,
 }
 
+/// What `wharf share` opens: one project, and the host a request for any other goes to.
+pub struct Sharing {
+    pub project: String,
+    pub host: String,
+}
+
 impl Proxy {
     pub fn new(table: Arc<SharedTable>, port: u16) -> Self {
         Self {
@@ -109,19 +115,18 @@ impl Proxy {
         }
     }
 
-    /// Serves plain HTTP connections until the task is dropped. With a `fallback` (a
-    /// shared address, `wharf share`), a request for a host the proxy does not know (an
-    /// IP address, as a phone sends) goes to that project host.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener, fallback: Option<String>) {
-        let fallback: Option<Arc<str>> = fallback.map(Arc::from);
+    /// Serves plain HTTP connections until the task is dropped. With `sharing` (`wharf
+    /// share`), only that project is served.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, sharing: Option<Sharing>) {
+        let sharing = sharing.map(Arc::new);
         loop {
             let Some((stream, peer, permit)) = self.next_client(&listener).await else {
                 return;
             };
             let proxy = Arc::clone(&self);
-            let fallback = fallback.clone();
+            let sharing = sharing.clone();
             tokio::spawn(async move {
-                proxy.connection(stream, peer, false, fallback).await;
+                proxy.connection(stream, peer, false, sharing).await;
                 drop(permit);
             });
         }
@@ -178,17 +183,17 @@ impl Proxy {
         stream: S,
         peer: SocketAddr,
         secure: bool,
-        fallback: Option<Arc<str>>,
+        sharing: Option<Arc<Sharing>>,
     ) where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let service = hyper::service::service_fn(move |request| {
             let proxy = Arc::clone(&self);
-            let fallback = fallback.clone();
+            let sharing = sharing.clone();
             async move {
                 Ok::<_, Infallible>(
                     proxy
-                        .handle(request, peer, secure, fallback.as_deref())
+                        .handle(request, peer, secure, sharing.as_deref())
                         .await,
                 )
             }
@@ -211,7 +216,7 @@ impl Proxy {
         mut request: Request<Incoming>,
         peer: SocketAddr,
         secure: bool,
-        fallback: Option<&str>,
+        sharing: Option<&Sharing>,
     ) -> Response<Body> {
         let mut host = request_host(&request).to_owned();
         let path = request
@@ -219,13 +224,17 @@ impl Proxy {
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_owned();
-        if let Some(fallback) = fallback
-            && matches!(
-                self.table.current().lookup(&host, &path),
-                Lookup::UnknownHost
-            )
-        {
-            fallback.clone_into(&mut host);
+        // Shared, a host of another project is not reached: it, and a host the proxy does
+        // not know (an address, as a phone sends), go to the shared project.
+        if let Some(sharing) = sharing {
+            let own = match self.table.current().lookup(&host, &path) {
+                Lookup::Found(route) => route.project == sharing.project,
+                Lookup::NoRoute { project } => project == sharing.project,
+                Lookup::UnknownHost => false,
+            };
+            if !own {
+                sharing.host.clone_into(&mut host);
+            }
         }
         let held_until = Instant::now() + HOLD;
         let mut client_upgrade = request
@@ -258,7 +267,7 @@ impl Proxy {
                         StatusCode::NOT_FOUND,
                         &format!("Unknown host {host}"),
                         &table,
-                        None,
+                        sharing.map(|s| s.project.as_str()),
                         self.port,
                     );
                 }

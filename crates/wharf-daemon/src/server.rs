@@ -16,6 +16,7 @@ use crate::http::{Reply, Request, error, json, stream};
 use crate::lifecycle::Command;
 use crate::logs::Delivered;
 use crate::process::parse_signal;
+use crate::proxy::Sharing;
 use crate::supervisor::{Dependencies, Supervisor, SupervisorError};
 
 /// A request's head must arrive within this time.
@@ -282,8 +283,15 @@ impl Server {
             Err(err) => return error(409, &format!("cannot share on port {port}: {err}")),
         };
         let (lines, reply) = stream();
+        let project = spec.name.clone();
         tokio::spawn(async move {
-            let sharing = tokio::spawn(proxy.serve(listener, Some(host.clone())));
+            let sharing = tokio::spawn(proxy.serve(
+                listener,
+                Some(Sharing {
+                    project: project.clone(),
+                    host: host.clone(),
+                }),
+            ));
             let address = lan_address();
             let announcement =
                 serde_json::json!({"url": format!("http://{address}:{port}"), "host": host});

@@ -378,6 +378,36 @@ fn share_opens_the_project_on_the_network_only_while_it_runs() {
         answer.starts_with("HTTP/1.1 200") && answer.contains("/shared"),
         "{answer}"
     );
+    // Another project of the same daemon is not shared: its host reaches the shop.
+    let private = free_port();
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(
+        other.path().join("compose.yaml"),
+        format!(
+            "name: private\nservices:\n  web:\n    image: debian\n    ports: [\"127.0.0.1:{private}:{private}\"]\n    x-wharf: {{process: {{command: [\"python3\", \"{}\", \"the-private\", \"{private}\"]}}}}\n",
+            backend()
+        ),
+    )
+    .unwrap();
+    let up = stack
+        .command(&["up", "-d", "--wait"])
+        .current_dir(other.path())
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{up:?}");
+    assert!(http_get(stack.proxy_port, "web.private.localhost", "/").contains("the-private"));
+    let mut stream = TcpStream::connect(address("127.0.0.1")).unwrap();
+    write!(
+        stream,
+        "GET /other HTTP/1.1\r\nHost: web.private.localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(
+        !answer.contains("the-private") && !answer.contains("private.localhost"),
+        "{answer}"
+    );
     share.kill().unwrap();
     share.wait().unwrap();
     eventually(
