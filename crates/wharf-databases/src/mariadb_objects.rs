@@ -129,15 +129,11 @@ impl Mariadb {
         }
         // Statements with bodies hold `;`: they end with a delimiter of their own.
         let mut script = format!("USE {};\nDELIMITER //wharf//\n", identifier(to));
-        let (old, new) = (
-            format!("{}.", identifier(from)),
-            format!("{}.", identifier(to)),
-        );
         for object in objects {
             if let Some(mode) = &object.sql_mode {
                 let _ = writeln!(script, "SET SESSION sql_mode = {}//wharf//", literal(mode));
             }
-            let _ = writeln!(script, "{}//wharf//", object.create.replace(&old, &new));
+            let _ = writeln!(script, "{}//wharf//", requalified(&object.create, from, to));
         }
         self.sql(
             &script,
@@ -166,5 +162,81 @@ impl Mariadb {
             &format!("setting aside the triggers of {database}"),
         )
         .map(drop)
+    }
+}
+
+/// `sql` with each name qualified by the database `from` (`` `from`.t ``, or `from.t`
+/// as a trigger's or a routine's body is written) qualified by `to` instead; texts in
+/// quotes are left as they are.
+fn requalified(sql: &str, from: &str, to: &str) -> String {
+    let mut written = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(c) = rest.chars().next() {
+        let taken = match c {
+            '\'' | '"' => quoted_length(rest, c),
+            '`' => {
+                let length = quoted_length(rest, '`');
+                if rest[..length] == identifier(from) && rest[length..].starts_with('.') {
+                    written.push_str(&identifier(to));
+                    rest = &rest[length..];
+                    continue;
+                }
+                length
+            }
+            c if c.is_alphanumeric() || c == '_' || c == '$' => {
+                let length = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+                    .unwrap_or(rest.len());
+                let word = &rest[..length];
+                let qualifies = rest[length..].trim_start().starts_with('.');
+                // A word right after a `.` is a name inside another qualifier.
+                let after_dot = written.trim_end().ends_with('.');
+                if word == from && qualifies && !after_dot {
+                    written.push_str(&identifier(to));
+                    rest = &rest[length..];
+                    continue;
+                }
+                length
+            }
+            c => c.len_utf8(),
+        };
+        written.push_str(&rest[..taken]);
+        rest = &rest[taken..];
+    }
+    written
+}
+
+/// The length of the text quoted by `quote` that `text` starts with, the closing
+/// quote included (a doubled quote or a backslash does not close it).
+fn quoted_length(text: &str, quote: char) -> usize {
+    let mut chars = text.char_indices().skip(1).peekable();
+    while let Some((at, c)) = chars.next() {
+        if c == '\\' && quote != '`' {
+            chars.next();
+        } else if c == quote {
+            if chars.peek().is_some_and(|(_, next)| *next == quote) {
+                chars.next();
+            } else {
+                return at + c.len_utf8();
+            }
+        }
+    }
+    text.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::requalified;
+
+    #[test]
+    fn names_of_the_old_database_are_of_the_new_one_texts_aside() {
+        assert_eq!(
+            requalified(
+                "INSERT INTO mdb.log SELECT * FROM `mdb`.`t` JOIN other.mdb m WHERE x = 'mdb.t' AND mdbx.y = 1",
+                "mdb",
+                "mdb2"
+            ),
+            "INSERT INTO `mdb2`.log SELECT * FROM `mdb2`.`t` JOIN other.mdb m WHERE x = 'mdb.t' AND mdbx.y = 1"
+        );
     }
 }

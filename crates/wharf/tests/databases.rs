@@ -429,6 +429,27 @@ services:
         .trim(),
         "10:4"
     );
+    // A clone's trigger that names its database writes into the clone, not the source.
+    db(
+        &stack,
+        &["shell"],
+        "CREATE TRIGGER qualified AFTER UPDATE ON items FOR EACH ROW INSERT INTO shop.audit VALUES (NEW.id);",
+    );
+    db(&stack, &["clone", "shop", "shopclone"], "");
+    let audits = "SELECT concat((SELECT COUNT(*) FROM shop.audit), ':', (SELECT COUNT(*) FROM shopclone.audit));";
+    let before = db(&stack, &["shell", "--", "-N"], audits);
+    db(
+        &stack,
+        &["shell", "shopclone"],
+        "UPDATE items SET name = 'cloned' WHERE id = 1;",
+    );
+    let counts =
+        |text: &str| -> Vec<u64> { text.trim().split(':').map(|n| n.parse().unwrap()).collect() };
+    let (was, now) = (
+        counts(&before),
+        counts(&db(&stack, &["shell", "--", "-N"], audits)),
+    );
+    assert_eq!(now, [was[0], was[1] + 1], "{before} then {now:?}");
     // A later password in the file does not reach the server; the error says why.
     let file = std::fs::read_to_string(stack.dir.path().join("compose.yaml")).unwrap();
     stack.write(&file.replace("it's root", "another"));
