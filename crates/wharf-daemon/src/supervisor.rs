@@ -233,6 +233,20 @@ impl Supervisor {
                     spec.working_dir.display()
                 )
             });
+        // Two projects on one domain: the proxy sends a host both have to one of them.
+        let same_domain = self
+            .shared
+            .projects()
+            .values()
+            .find(|p| p.spec.name != spec.name && p.spec.domain == spec.domain)
+            .map(|other| {
+                format!(
+                    "project {} uses the domain {} too: a host both projects have reaches \
+                     only one of them; give this one another (`x-wharf.domain`)",
+                    other.spec.name, spec.domain
+                )
+            });
+        let said: Vec<String> = moved.into_iter().chain(same_domain).collect();
         let dormant = carry_dormant(&mut spec, old_spec.as_ref(), &request.dormant);
         if request.no_recreate
             && let Some(old) = &old_spec
@@ -382,7 +396,7 @@ impl Supervisor {
             };
             return Ok(UpResponse {
                 changes: summarize(changes, &selected, &forced, &outcome),
-                notes: moved.into_iter().collect(),
+                notes: said,
             });
         }
 
@@ -488,7 +502,7 @@ impl Supervisor {
         };
         Ok(UpResponse {
             changes: summarize(changes, &selected, &forced, &outcome),
-            notes: moved
+            notes: said
                 .into_iter()
                 .chain(self.shared.take_notes(&spec.name))
                 .collect(),

@@ -2796,3 +2796,36 @@ services:
     );
     stack.ok(&["down"]);
 }
+
+/// Two projects on one proxy domain: the second `up` says so, since a host both have
+/// reaches only one of them.
+#[test]
+fn an_up_onto_a_domain_another_project_uses_says_so() {
+    let compose = |name: &str| {
+        format!(
+            "name: {name}\nservices:\n  web:\n    image: debian\n    x-wharf: {{process: {{command: [\"sleep\", \"600\"]}}}}\nx-wharf: {{domain: same.localhost}}\n"
+        )
+    };
+    let stack = Stack::new(&compose("first"));
+    stack.ok(&["up", "-d"]);
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("compose.yaml"), compose("second")).unwrap();
+    let output = stack
+        .command(&["up", "-d"])
+        .current_dir(other.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains("project first uses the domain same.localhost too"),
+        "{said}"
+    );
+    let down = stack
+        .command(&["down"])
+        .current_dir(other.path())
+        .output()
+        .unwrap();
+    assert!(down.status.success());
+    stack.ok(&["down"]);
+}
