@@ -290,12 +290,17 @@ pub fn wait_started(client: &Client, name: &str, services: &[String]) -> anyhow:
             .find(|i| !blocked_by_another(i))
             .or(never_ran.first())
         {
+            // Blocked by a dependency that runs but failed (unhealthy): its logs say why.
+            let why_in = failed
+                .message
+                .strip_prefix("dependency ")
+                .and_then(|rest| rest.split_whitespace().next())
+                .unwrap_or(&failed.service);
             bail!(
                 "{} could not start: {}
-hint: `wharf logs {}` shows why",
+hint: `wharf logs {why_in}` shows why",
                 failed.name,
                 failed.message,
-                failed.service
             );
         }
         let waiting = relevant.iter().any(|i| i.state == InstanceState::Waiting);

@@ -885,7 +885,7 @@ services:
     assert!(
         said.contains(
             "chain-web-1 could not start: dependency migrate did not complete successfully (exit code 3)"
-        ) && said.contains("`wharf logs web`"),
+        ) && said.contains("`wharf logs migrate`"),
         "{said}"
     );
     let front = stack.instance_of("front");
