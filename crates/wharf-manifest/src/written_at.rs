@@ -9,39 +9,33 @@ use crate::node::Node;
 use crate::source::{SourceFile, Span};
 use crate::yaml;
 
-/// Where `services.<service>.<attribute…>` is written in the last of `files` that
-/// writes it (the one whose value wins), else where the last file that names the
-/// service names it; `None` when no file does (a service from an `include` or an
-/// `extends`).
-pub fn written_at(files: &[PathBuf], service: &str, attribute: &[&str]) -> Option<Span> {
-    let services: Vec<Node> = files
+/// Where the deepest part of `path` (`["services", "web", "restart"]`) that a file
+/// writes is written, in the last of `files` that writes it (the one whose value
+/// wins); `None` when none writes even its first key (a service from an `include` or
+/// an `extends`).
+pub fn written_at(files: &[PathBuf], path: &[&str]) -> Option<Span> {
+    let tops: Vec<Node> = files
         .iter()
         .rev()
-        .filter_map(|path| {
-            let text = SourceFile::read_text(path).ok()?;
-            let mut documents = yaml::parse_documents(&SourceFile::new(path, text)).ok()?;
-            let mut top = documents.drain(..).next()?;
-            top.as_map_mut()?.remove("services")
+        .filter_map(|file| {
+            let text = SourceFile::read_text(file).ok()?;
+            yaml::parse_documents(&SourceFile::new(file, text))
+                .ok()?
+                .into_iter()
+                .next()
         })
         .collect();
-    let attribute_at = |services: &Node| {
-        let mut node = services.as_map()?.get(service)?;
-        let mut span = None;
-        for name in attribute {
-            let map = node.as_map()?;
-            span = Some(map.key(name)?.span.clone());
-            node = map.get(name)?;
+    let key_at = |top: &Node, path: &[&str]| {
+        let (last, above) = path.split_last()?;
+        let mut node = top;
+        for name in above {
+            node = node.as_map()?.get(name)?;
         }
-        span
+        Some(node.as_map()?.key(last)?.span.clone())
     };
-    services
-        .iter()
-        .find_map(|services| attribute_at(services).filter(|_| !attribute.is_empty()))
-        .or_else(|| {
-            services
-                .iter()
-                .find_map(|services| Some(services.as_map()?.key(service)?.span.clone()))
-        })
+    (1..=path.len())
+        .rev()
+        .find_map(|depth| tops.iter().find_map(|top| key_at(top, &path[..depth])))
 }
 
 #[cfg(test)]
@@ -56,13 +50,21 @@ mod tests {
         std::fs::write(&base, "services:\n  web:\n    image: x\n    restart: no\n").unwrap();
         std::fs::write(&over, "services:\n  web:\n    restart: sometimes\n").unwrap();
         let files = [base.clone(), over.clone()];
-        let at = |attribute: &[&str]| written_at(&files, "web", attribute).map(|s| s.to_string());
+        let at = |attribute: &[&str]| {
+            let path: Vec<&str> = ["services", "web"]
+                .iter()
+                .chain(attribute)
+                .copied()
+                .collect();
+            written_at(&files, &path).map(|s| s.to_string())
+        };
         assert_eq!(at(&["restart"]), Some(format!("{}:3:5", over.display())));
         assert_eq!(at(&["image"]), Some(format!("{}:3:5", base.display())));
         assert_eq!(
             at(&["x-wharf", "process"]),
             Some(format!("{}:2:3", over.display()))
         );
-        assert!(written_at(&files, "db", &[]).is_none());
+        assert_eq!(at(&[]), Some(format!("{}:2:3", over.display())));
+        assert!(written_at(&files, &["volumes", "db"]).is_none());
     }
 }

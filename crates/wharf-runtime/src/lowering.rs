@@ -51,7 +51,11 @@ impl Unrunnable {
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
             })
             .map_or_else(Vec::new, |named| named.split('.').collect());
-        let at = wharf_manifest::written_at(files, &service, &attribute);
+        let path: Vec<&str> = ["services", service.as_str()]
+            .into_iter()
+            .chain(attribute)
+            .collect();
+        let at = wharf_manifest::written_at(files, &path);
         Self { service, why, at }
     }
 
@@ -226,11 +230,13 @@ pub fn project_spec(
         }
     }
     problems.extend(shared_host_ports(&services));
-    if !problems.is_empty() {
+    let unrouted = unknown_route_services(loaded);
+    if !problems.is_empty() || !unrouted.is_empty() {
         return Err(NotNative(
             problems
                 .into_iter()
                 .map(|(service, why)| Unrunnable::new(&loaded.files, service, why))
+                .chain(unrouted)
                 .collect(),
         ));
     }
@@ -541,6 +547,30 @@ fn replicas_fit_their_ranges(service: &Service, replicas: u32) -> Result<(), Str
         }
     }
     Ok(())
+}
+
+/// The proxy routes that name a service the project does not have (one whose profile
+/// is off is there, only idle).
+fn unknown_route_services(loaded: &Loaded) -> Vec<Unrunnable> {
+    let project = &loaded.project;
+    project
+        .wharf
+        .proxy
+        .routes
+        .iter()
+        .enumerate()
+        .filter(|(_, route)| {
+            !project.services.contains_key(&route.service)
+                && !loaded.disabled.contains(&route.service)
+        })
+        .map(|(index, route)| Unrunnable {
+            service: route.service.clone(),
+            why: format!(
+                "x-wharf.proxy.routes[{index}] sends requests to it, but no service has that name"
+            ),
+            at: wharf_manifest::written_at(&loaded.files, &["x-wharf", "proxy", "routes"]),
+        })
+        .collect()
 }
 
 /// Natively each replica listens on a port of its own, the published one plus its

@@ -100,6 +100,10 @@ fn mistakes_are_answered_as_pinned() {
         "name: shop\nservices:\n  web:\n    image: busybox\n    command: sleep 600\n    restart: sometimes\n",
     );
     transcript.step("a restart policy that is none", &["up", "-d"]);
+    stack.write(
+        "name: shop\nservices:\n  web:\n    image: busybox\n    command: sleep 600\nx-wharf:\n  proxy:\n    routes: [{path: /api, service: api}]\n",
+    );
+    transcript.step("a route to a service that is not there", &["up", "-d"]);
     transcript.step("a project name with a space", &["-p", "a b", "ps"]);
     stack.write("name: shop\nservices:\n  web:\n    image: busybox\n    profiles: [debug]\n");
     transcript.step("every service profiled out", &["up", "-d"]);
