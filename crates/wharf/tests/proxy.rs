@@ -389,11 +389,7 @@ fn share_opens_the_project_on_the_network_only_while_it_runs() {
         ),
     )
     .unwrap();
-    let up = stack
-        .command(&["up", "-d", "--wait"])
-        .current_dir(other.path())
-        .output()
-        .unwrap();
+    let up = stack.wharf_in(other.path(), &["up", "-d", "--wait"]);
     assert!(up.status.success(), "{up:?}");
     assert!(http_get(stack.proxy_port, "web.private.localhost", "/").contains("the-private"));
     let mut stream = TcpStream::connect(address("127.0.0.1")).unwrap();

@@ -2735,11 +2735,7 @@ fn an_up_from_another_directory_says_it_takes_the_project_over() {
     stack.ok(&["up", "-d"]);
     let other = tempfile::tempdir().unwrap();
     std::fs::write(other.path().join("compose.yaml"), compose).unwrap();
-    let output = stack
-        .command(&["up", "-d"])
-        .current_dir(other.path())
-        .output()
-        .unwrap();
+    let output = stack.wharf_in(other.path(), &["up", "-d"]);
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{said}");
     assert!(
@@ -2750,11 +2746,7 @@ fn an_up_from_another_directory_says_it_takes_the_project_over() {
         )),
         "{said}"
     );
-    let again = stack
-        .command(&["up", "-d"])
-        .current_dir(other.path())
-        .output()
-        .unwrap();
+    let again = stack.wharf_in(other.path(), &["up", "-d"]);
     assert!(
         !String::from_utf8_lossy(&again.stderr).contains("was running from"),
         "said once"
@@ -2810,22 +2802,14 @@ fn an_up_onto_a_domain_another_project_uses_says_so() {
     stack.ok(&["up", "-d"]);
     let other = tempfile::tempdir().unwrap();
     std::fs::write(other.path().join("compose.yaml"), compose("second")).unwrap();
-    let output = stack
-        .command(&["up", "-d"])
-        .current_dir(other.path())
-        .output()
-        .unwrap();
+    let output = stack.wharf_in(other.path(), &["up", "-d"]);
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{said}");
     assert!(
         said.contains("project first uses the domain same.localhost too"),
         "{said}"
     );
-    let down = stack
-        .command(&["down"])
-        .current_dir(other.path())
-        .output()
-        .unwrap();
+    let down = stack.wharf_in(other.path(), &["down"]);
     assert!(down.status.success());
     stack.ok(&["down"]);
 }

@@ -63,6 +63,11 @@ impl Stack {
         self.command(args).output().unwrap()
     }
 
+    /// `wharf ARGS` run in `dir`, another checkout, with this stack's daemon.
+    pub fn wharf_in(&self, dir: &Path, args: &[&str]) -> Output {
+        self.command(args).current_dir(dir).output().unwrap()
+    }
+
     /// Runs `wharf ARGS` (a shell line, the docker CLI off the PATH) under a terminal
     /// that script(1) makes, as a user at one would.
     pub fn under_terminal(&self, args: &str) -> Output {
