@@ -129,6 +129,7 @@ fn check_project(settings: &Settings, args: &CheckArgs, loaded: &Loaded, report:
         );
     }
     check_repos(settings, loaded, report);
+    check_tasks(loaded, report);
     check_databases(loaded, report);
     let paths = &settings.paths;
     let containers = wharf_runtime::backend::containers(loaded, args.backend.into());
@@ -297,6 +298,20 @@ fn check_native(
         report.problem("native", name, &why, fix);
     }
     true
+}
+
+/// Each task that cannot run, said as `wharf task` would say it.
+fn check_tasks(loaded: &Loaded, report: &mut Report) {
+    for (name, task) in &loaded.project.wharf.tasks {
+        if let Some(why) = crate::project_tasks::problem(&loaded.project, task) {
+            report.problem(
+                "tasks",
+                name,
+                format!("task `{name}` {why}"),
+                "correct it in x-wharf.tasks",
+            );
+        }
+    }
 }
 
 /// The engine, when one answers; a problem when a service needs one and none does.

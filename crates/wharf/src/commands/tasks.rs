@@ -51,6 +51,13 @@ pub fn list(settings: &Settings, args: &ListFormatArgs) -> anyhow::Result<ExitCo
         ]);
     }
     print!("{}", aligned_table(&rows));
+    for (name, task) in tasks {
+        if let Some(why) = crate::project_tasks::problem(&loaded.project, task) {
+            settings
+                .printer
+                .warn(&format!("task `{name}` {why}: it cannot run"));
+        }
+    }
     if tasks.is_empty() {
         settings
             .printer
