@@ -299,15 +299,16 @@ impl ProjectDatabases {
     }
 }
 
-/// What is wrong with a database the file declares (`x-wharf.databases`): a service
-/// that runs no database image, a migrate task or a seed that does not exist.
-pub fn declared_problem(loaded: &Loaded, declared: &DatabaseSettings) -> Option<String> {
+/// What is wrong with a database `x-wharf.databases` declares, each thing once: the
+/// service it names, its migrate task, each of its seeds; empty when nothing is.
+pub fn declared_problems(loaded: &Loaded, declared: &DatabaseSettings) -> Vec<String> {
     let project = &loaded.project;
+    let mut problems = Vec::new();
     if let Some(service) = &declared.service {
         match project.services.get(service) {
-            None => return Some(format!("service `{service}` is not in the file")),
+            None => problems.push(format!("service `{service}` is not in the file")),
             Some(found) if recipes::of_image(found).is_none() => {
-                return Some(format!(
+                problems.push(format!(
                     "`{service}` runs no postgres, mariadb or mysql image"
                 ));
             }
@@ -318,23 +319,26 @@ pub fn declared_problem(loaded: &Loaded, declared: &DatabaseSettings) -> Option<
     if let Some(migrate) = &declared.migrate
         && !task(migrate)
     {
-        return Some(format!(
+        problems.push(format!(
             "its migrate task `{migrate}` is not in x-wharf.tasks"
         ));
     }
-    declared
-        .seed
-        .iter()
-        .filter(|seed| !task(seed))
-        .find_map(|seed| {
-            if loaded.project_dir.join(seed).is_file() {
-                DumpFormat::of_path(Path::new(seed))
-                    .err()
-                    .map(|err| format!("its seed: {err}"))
-            } else {
-                Some(format!("its seed `{seed}` is neither a task nor a file"))
-            }
-        })
+    problems.extend(
+        declared
+            .seed
+            .iter()
+            .filter(|seed| !task(seed))
+            .filter_map(|seed| {
+                if loaded.project_dir.join(seed).is_file() {
+                    DumpFormat::of_path(Path::new(seed))
+                        .err()
+                        .map(|err| format!("its seed: {err}"))
+                } else {
+                    Some(format!("its seed `{seed}` is neither a task nor a file"))
+                }
+            }),
+    );
+    problems
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {

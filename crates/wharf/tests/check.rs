@@ -355,7 +355,7 @@ x-wharf:
     typo: {service: dbx}
     cache: {service: web}
     unmigrated: {service: db, migrate: nosuch}
-    unseeded: {service: db, seed: [missing.sql]}
+    unseeded: {service: db, seed: [missing.sql, gone.sql]}
 "#,
     );
     let report = report(&stack.wharf(&["check", "--format", "json"]));
@@ -377,4 +377,16 @@ x-wharf:
         assert_eq!(found["ok"], false, "{found}");
         assert!(found["detail"].as_str().unwrap().contains(words), "{found}");
     }
+    // Every bad seed is named, not only the first.
+    let unseeded: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["subject"] == "x-wharf.databases.unseeded")
+        .filter_map(|f| f["detail"].as_str())
+        .collect();
+    assert!(
+        unseeded.iter().any(|d| d.contains("gone.sql")),
+        "{unseeded:?}"
+    );
 }

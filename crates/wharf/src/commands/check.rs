@@ -167,16 +167,24 @@ fn check_project(settings: &Settings, args: &CheckArgs, loaded: &Loaded, report:
 fn check_databases(loaded: &Loaded, report: &mut Report) {
     for (name, database) in &loaded.project.wharf.databases {
         let subject = format!("x-wharf.databases.{name}");
-        match crate::project_databases::declared_problem(loaded, database) {
-            Some(why) => report.problem("databases", subject, why, "correct the file named"),
-            None => report.ok(
+        let problems = crate::project_databases::declared_problems(loaded, database);
+        for why in &problems {
+            report.problem(
+                "databases",
+                &subject,
+                why,
+                format!("correct x-wharf.databases.{name} in the compose file"),
+            );
+        }
+        if problems.is_empty() {
+            report.ok(
                 "databases",
                 subject,
                 database.service.as_deref().map_or_else(
                     || "on the project's server".to_owned(),
                     |s| format!("on {s}"),
                 ),
-            ),
+            );
         }
     }
 }

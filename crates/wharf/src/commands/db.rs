@@ -499,10 +499,11 @@ fn reset(
     let migrate = declared.and_then(|d| d.migrate.as_deref());
     let seed = declared.map_or(&[][..], |d| d.seed.as_slice());
     let tasks = &project.loaded.project.wharf.tasks;
-    if let Some(why) =
-        declared.and_then(|d| crate::project_databases::declared_problem(&project.loaded, d))
-    {
-        bail!("x-wharf.databases.{name}: {why}");
+    let problems = declared.map_or_else(Vec::new, |d| {
+        crate::project_databases::declared_problems(&project.loaded, d)
+    });
+    if !problems.is_empty() {
+        bail!("x-wharf.databases.{name}: {}", problems.join("; "));
     }
     let databases = project.databases(server.as_ref());
     let existing = databases.size_of(&name).ok();
