@@ -76,13 +76,13 @@ impl ComposeEvents {
                 )]
             }
             Change::Project { action, services } => {
-                // A signal that does not end a process changes no state: the kill is
-                // said here, for each instance it reached.
                 if action == "restart" {
                     let reached = self.running_of(services);
                     self.restarting
                         .extend(reached.into_iter().map(|(name, _, _)| name));
                 }
+                // A signal that does not end a process changes no state: the kill is
+                // said here, for each instance it reached.
                 let killed = (action == "kill").then(|| self.running_of(services));
                 killed
                     .into_iter()

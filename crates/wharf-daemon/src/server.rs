@@ -288,7 +288,7 @@ impl Server {
             let sharing = tokio::spawn(proxy.serve(
                 listener,
                 Some(Sharing {
-                    project: project.clone(),
+                    project,
                     host: host.clone(),
                 }),
             ));

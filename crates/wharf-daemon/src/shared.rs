@@ -591,12 +591,13 @@ fn note_ended(instance: &mut Instance) -> bool {
             instance.ended = Some(instance.status.clone());
             true
         }
-        // Stopped after it ended: it had still ended by itself.
+        // Stopped on request: shown so by a later daemon.
         Stopped if instance.ended.is_none() => {
             instance.ended = Some(instance.status.clone());
             true
         }
         Created | Waiting | Running | Restarting | CrashLoop => instance.ended.take().is_some(),
+        // Stopped after it ended: it had still ended by itself.
         _ => false,
     }
 }

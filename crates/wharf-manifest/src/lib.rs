@@ -51,5 +51,5 @@ pub use paths::{clean as clean_path, is_windows_absolute};
 pub use shell_words::{split as split_command, split_all as split_whole_command};
 pub use short_syntax::{parse_port, parse_volume};
 pub use source::Span;
-pub use written_at::written_at;
+pub use written_at::WrittenFiles;
 pub use yaml_writer::{project_yaml, to_yaml};

@@ -9,33 +9,44 @@ use crate::node::Node;
 use crate::source::{SourceFile, Span};
 use crate::yaml;
 
-/// Where the deepest part of `path` (`["services", "web", "restart"]`) that a file
-/// writes is written, in the last of `files` that writes it (the one whose value
-/// wins); `None` when none writes even its first key (a service from an `include` or
-/// an `extends`).
-pub fn written_at(files: &[PathBuf], path: &[&str]) -> Option<Span> {
-    let tops: Vec<Node> = files
-        .iter()
-        .rev()
-        .filter_map(|file| {
-            let text = SourceFile::read_text(file).ok()?;
-            yaml::parse_documents(&SourceFile::new(file, text))
-                .ok()?
-                .into_iter()
-                .next()
-        })
-        .collect();
-    let key_at = |top: &Node, path: &[&str]| {
-        let (last, above) = path.split_last()?;
-        let mut node = top;
-        for name in above {
-            node = node.as_map()?.get(name)?;
-        }
-        Some(node.as_map()?.key(last)?.span.clone())
-    };
-    (1..=path.len())
-        .rev()
-        .find_map(|depth| tops.iter().find_map(|top| key_at(top, &path[..depth])))
+/// The compose files as written, read again, last first: the one whose values win.
+pub struct WrittenFiles {
+    tops: Vec<Node>,
+}
+
+impl WrittenFiles {
+    /// Reads and parses `files` once; one that cannot be read is left out.
+    pub fn read(files: &[PathBuf]) -> Self {
+        let tops = files
+            .iter()
+            .rev()
+            .filter_map(|file| {
+                let text = SourceFile::read_text(file).ok()?;
+                yaml::parse_documents(&SourceFile::new(file, text))
+                    .ok()?
+                    .into_iter()
+                    .next()
+            })
+            .collect();
+        Self { tops }
+    }
+
+    /// Where the deepest part of `path` (`["services", "web", "restart"]`) that a file
+    /// writes is written, in the last file that writes it; `None` when none writes even
+    /// its first key (a service from an `include` or an `extends`).
+    pub fn at(&self, path: &[&str]) -> Option<Span> {
+        let key_at = |top: &Node, path: &[&str]| {
+            let (last, above) = path.split_last()?;
+            let mut node = top;
+            for name in above {
+                node = node.as_map()?.get(name)?;
+            }
+            Some(node.as_map()?.key(last)?.span.clone())
+        };
+        (1..=path.len())
+            .rev()
+            .find_map(|depth| self.tops.iter().find_map(|top| key_at(top, &path[..depth])))
+    }
 }
 
 #[cfg(test)]
@@ -49,14 +60,14 @@ mod tests {
         let over = dir.path().join("compose.override.yaml");
         std::fs::write(&base, "services:\n  web:\n    image: x\n    restart: no\n").unwrap();
         std::fs::write(&over, "services:\n  web:\n    restart: sometimes\n").unwrap();
-        let files = [base.clone(), over.clone()];
+        let written = WrittenFiles::read(&[base.clone(), over.clone()]);
         let at = |attribute: &[&str]| {
             let path: Vec<&str> = ["services", "web"]
                 .iter()
                 .chain(attribute)
                 .copied()
                 .collect();
-            written_at(&files, &path).map(|s| s.to_string())
+            written.at(&path).map(|s| s.to_string())
         };
         assert_eq!(at(&["restart"]), Some(format!("{}:3:5", over.display())));
         assert_eq!(at(&["image"]), Some(format!("{}:3:5", base.display())));
@@ -65,6 +76,6 @@ mod tests {
             Some(format!("{}:2:3", over.display()))
         );
         assert_eq!(at(&[]), Some(format!("{}:2:3", over.display())));
-        assert!(written_at(&files, &["volumes", "db"]).is_none());
+        assert!(written.at(&["volumes", "db"]).is_none());
     }
 }

@@ -68,7 +68,11 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
         .filter(|(was, is)| was.published != is.published)
         .map(|(was, is)| (was.published.to_string(), is.published.to_string()))
         .collect();
-    let as_new = |text: &String| with_ports_moved(text, &moves);
+    // Rewritten only when a port moved and the texts differ: `up` compares every
+    // service each time.
+    let same = |was: &String, is: &String| {
+        was == is || (!moves.is_empty() && with_ports_moved(was, &moves) == *is)
+    };
     // What a recipe runs is wharf's own command line, not the file's `command`.
     let command = if new.origin.starts_with("recipe ") {
         "recipe settings"
@@ -77,18 +81,22 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
     };
     check(
         command,
-        old.command
-            .iter()
-            .map(as_new)
-            .eq(new.command.iter().cloned()),
+        old.command.len() == new.command.len()
+            && old
+                .command
+                .iter()
+                .zip(&new.command)
+                .all(|(was, is)| same(was, is)),
     );
     check("working_dir", old.working_dir == new.working_dir);
     check(
         "environment",
-        old.environment
-            .iter()
-            .map(|(key, value)| (key.clone(), as_new(value)))
-            .eq(new.environment.clone()),
+        old.environment.len() == new.environment.len()
+            && old
+                .environment
+                .iter()
+                .zip(&new.environment)
+                .all(|((was_key, was), (is_key, is))| was_key == is_key && same(was, is)),
     );
     check("ports", old.ports == new.ports);
     check("depends_on", old.depends_on == new.depends_on);
@@ -138,9 +146,6 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
 
 /// `text` with each number that is a moved port's old number written as its new one.
 fn with_ports_moved(text: &str, moves: &[(String, String)]) -> String {
-    if moves.is_empty() {
-        return text.to_owned();
-    }
     let mut written = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {

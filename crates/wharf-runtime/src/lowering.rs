@@ -41,7 +41,7 @@ pub struct Unrunnable {
 impl Unrunnable {
     /// Points at the attribute `why` names first (`restart: …`,
     /// `x-wharf.process.command: …`), else at the service.
-    fn new(files: &[PathBuf], service: String, why: String) -> Self {
+    fn new(written: &wharf_manifest::WrittenFiles, service: String, why: String) -> Self {
         let attribute: Vec<&str> = why
             .split_once(": ")
             .map(|(named, _)| named)
@@ -55,7 +55,7 @@ impl Unrunnable {
             .into_iter()
             .chain(attribute)
             .collect();
-        let at = wharf_manifest::written_at(files, &path);
+        let at = written.at(&path);
         Self { service, why, at }
     }
 
@@ -232,11 +232,18 @@ pub fn project_spec(
     problems.extend(shared_host_ports(&services));
     let unrouted = unknown_route_services(loaded);
     if !problems.is_empty() || !unrouted.is_empty() {
+        // Read again, once, to point at each.
+        let written = wharf_manifest::WrittenFiles::read(&loaded.files);
+        let routes_at = written.at(&["x-wharf", "proxy", "routes"]);
         return Err(NotNative(
             problems
                 .into_iter()
-                .map(|(service, why)| Unrunnable::new(&loaded.files, service, why))
-                .chain(unrouted)
+                .map(|(service, why)| Unrunnable::new(&written, service, why))
+                .chain(unrouted.into_iter().map(|(service, why)| Unrunnable {
+                    service,
+                    why,
+                    at: routes_at.clone(),
+                }))
                 .collect(),
         ));
     }
@@ -550,8 +557,8 @@ fn replicas_fit_their_ranges(service: &Service, replicas: u32) -> Result<(), Str
 }
 
 /// The proxy routes that name a service the project does not have (one whose profile
-/// is off is there, only idle).
-fn unknown_route_services(loaded: &Loaded) -> Vec<Unrunnable> {
+/// is off is there, only idle): the service and why.
+fn unknown_route_services(loaded: &Loaded) -> Vec<(String, String)> {
     let project = &loaded.project;
     project
         .wharf
@@ -563,12 +570,13 @@ fn unknown_route_services(loaded: &Loaded) -> Vec<Unrunnable> {
             !project.services.contains_key(&route.service)
                 && !loaded.disabled.contains(&route.service)
         })
-        .map(|(index, route)| Unrunnable {
-            service: route.service.clone(),
-            why: format!(
-                "x-wharf.proxy.routes[{index}] sends requests to it, but no service has that name"
-            ),
-            at: wharf_manifest::written_at(&loaded.files, &["x-wharf", "proxy", "routes"]),
+        .map(|(index, route)| {
+            (
+                route.service.clone(),
+                format!(
+                    "x-wharf.proxy.routes[{index}] sends requests to it, but no service has that name"
+                ),
+            )
         })
         .collect()
 }
@@ -581,17 +589,12 @@ fn replicas_listen_apart(spec: &ServiceSpec) -> Result<(), String> {
         return Ok(());
     };
     let published = port.published.to_string();
-    let names_it = |word: &&str| {
-        *word == published
-            || word.ends_with(&format!(":{published}"))
-            || word.ends_with(&format!("={published}"))
-    };
     let Some(word) = spec
         .command
         .iter()
         .skip(1)
         .flat_map(|arg| arg.split_whitespace())
-        .find(names_it)
+        .find(|word| names_port(word, &published))
     else {
         return Ok(());
     };
@@ -601,6 +604,12 @@ fn replicas_listen_apart(spec: &ServiceSpec) -> Result<(), String> {
          on $PORT, or run one replica",
         spec.replicas
     ))
+}
+
+/// Whether a command's `word` names `port` as where to listen: `8000`, `:8000`,
+/// `--port=8000`.
+fn names_port(word: &str, port: &str) -> bool {
+    word == port || word.ends_with(&format!(":{port}")) || word.ends_with(&format!("={port}"))
 }
 
 /// Natively a process listens on the host itself, so it must listen where `ps`, the
@@ -625,12 +634,7 @@ fn listen_on_the_published_port(
             "it publishes {published}:{target} but sets PORT={given}; {fix} (or drop PORT: wharf sets it)"
         ));
     }
-    let names_target = |arg: &String| {
-        arg == &target
-            || arg.ends_with(&format!(":{target}"))
-            || arg.ends_with(&format!("={target}"))
-    };
-    if let Some(arg) = command.iter().skip(1).find(|a| names_target(a)) {
+    if let Some(arg) = command.iter().skip(1).find(|a| names_port(a, &target)) {
         return Err(format!(
             "it publishes {published}:{target} and its command says {arg:?}; {fix} (wharf gives it PORT={published})"
         ));
