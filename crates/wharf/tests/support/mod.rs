@@ -60,26 +60,25 @@ impl Stack {
     }
 
     pub fn wharf(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
+        bounded_output(&mut self.command(args))
     }
 
     /// `wharf ARGS` run in `dir`, another checkout, with this stack's daemon.
     pub fn wharf_in(&self, dir: &Path, args: &[&str]) -> Output {
-        self.command(args).current_dir(dir).output().unwrap()
+        bounded_output(self.command(args).current_dir(dir))
     }
 
     /// Runs `wharf ARGS` (a shell line, the docker CLI off the PATH) under a terminal
     /// that script(1) makes, as a user at one would.
     pub fn under_terminal(&self, args: &str) -> Output {
         let wharf = env!("CARGO_BIN_EXE_wharf");
-        Command::new("script")
-            .args(["-qec", &format!("PATH=/nonexistent {wharf} {args}")])
-            .arg(self.dir.path().join("typescript"))
-            .current_dir(self.dir.path())
-            .env("WHARF_HOME", self.home.path())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("script(1), from bsdutils")
+        bounded_output(
+            Command::new("script")
+                .args(["-qec", &format!("PATH=/nonexistent {wharf} {args}")])
+                .arg(self.dir.path().join("typescript"))
+                .current_dir(self.dir.path())
+                .env("WHARF_HOME", self.home.path()),
+        )
     }
 
     /// Runs and asserts success, returning stdout; a failure shows the recent logs.
@@ -89,7 +88,7 @@ impl Stack {
 
     /// Runs `command` (made by `command`) and asserts success, as `ok` does.
     pub fn ok_command(&self, mut command: Command) -> String {
-        let output = command.output().unwrap();
+        let output = bounded_output(&mut command);
         let args: Vec<_> = command.get_args().collect();
         assert!(
             output.status.success(),
@@ -245,6 +244,68 @@ pub fn free_low_port() -> u16 {
         .step_by(10)
         .find(|port| free(*port) && free(port + 20_000) && free(port + 20_001))
         .expect("a free port between 10000 and 12699")
+}
+
+/// How long one command of a test may take: one that hangs fails its test, named, at
+/// once, instead of holding the whole run until CI gives up.
+const COMMAND_LIMIT: Duration = Duration::from_secs(300);
+
+/// `command`'s output, as `Command::output` gives it (no input), but killed, with the
+/// processes it started, and failed after `COMMAND_LIMIT`.
+pub fn bounded_output(command: &mut Command) -> Output {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let program = command.get_program().to_string_lossy().into_owned();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} could not start: {e}"));
+    let read_all = |mut pipe: Box<dyn Read + Send>| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            let _ = sender.send(bytes);
+        });
+        receiver
+    };
+    let stdout = read_all(Box::new(child.stdout.take().unwrap()));
+    let stderr = read_all(Box::new(child.stderr.take().unwrap()));
+    let group = nix::unistd::Pid::from_raw(child.id().cast_signed());
+    let (ended, watched) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let hung = watched.recv_timeout(COMMAND_LIMIT).is_err();
+        if hung {
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        }
+        hung
+    });
+    let status = child.wait().unwrap();
+    let _ = ended.send(());
+    // A process left holding the output (started elsewhere) does not hold the test.
+    let collect = |receiver: std::sync::mpsc::Receiver<Vec<u8>>| {
+        receiver
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_default()
+    };
+    let output = Output {
+        status,
+        stdout: collect(stdout),
+        stderr: collect(stderr),
+    };
+    assert!(
+        !watchdog.join().unwrap(),
+        "{program} {:?} did not end within {} s, and was killed; it said:\n{}{}",
+        command.get_args().collect::<Vec<_>>(),
+        COMMAND_LIMIT.as_secs(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    output
 }
 
 /// Waits until `check` holds, failing with `what` after `timeout`.
