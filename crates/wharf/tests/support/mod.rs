@@ -248,7 +248,7 @@ pub fn free_low_port() -> u16 {
 
 /// How long one command of a test may take: one that hangs fails its test, named, at
 /// once, instead of holding the whole run until CI gives up.
-const COMMAND_LIMIT: Duration = Duration::from_secs(300);
+const COMMAND_LIMIT: Duration = Duration::from_mins(5);
 
 /// `command`'s output, as `Command::output` gives it (no input), but killed, with the
 /// processes it started, and failed after `COMMAND_LIMIT`.
