@@ -23,6 +23,7 @@ pub struct ProjectResources {
 }
 
 use crate::engine::{Engine, EngineError};
+use crate::exit_wait::ExitWait;
 
 /// What the engine says, as it says it.
 type Output = std::pin::Pin<
@@ -120,17 +121,14 @@ impl Engine {
             ..AttachContainerOptions::default()
         };
         let attached = self.docker.attach_container(&id, Some(attach)).await?;
-        // Asked for before the start, so no early exit is missed; with `--rm`, until
-        // the engine has removed it, as `docker run --rm` returns.
+        // Taken by the engine before the start, so no early exit is missed; with
+        // `--rm`, until the engine has removed it, as `docker run --rm` returns.
         let condition = if one_off.remove {
             "removed"
         } else {
-            "not-running"
+            "next-exit"
         };
-        let wait = WaitContainerOptions {
-            condition: condition.to_owned(),
-        };
-        let mut exit = self.docker.wait_container(&id, Some(wait));
+        let exit = ExitWait::register(self.socket(), &id, condition).await?;
         self.docker
             .start_container(
                 &id,
@@ -149,13 +147,7 @@ impl Engine {
             )
             .await;
         passer.abort();
-        // The engine ends the wait with an error for a non-zero exit; its code is there.
-        let code = match exit.next().await {
-            Some(Ok(done)) => done.status_code,
-            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-            Some(Err(err)) => return Err(err.into()),
-            None => 0,
-        };
+        let code = exit.exit_code().await?;
         joined?;
         Ok(code)
     }

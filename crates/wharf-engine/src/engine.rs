@@ -45,6 +45,9 @@ pub enum EngineError {
     Api(bollard::errors::Error),
     #[error("no such file or directory in the container: {0}")]
     PathMissing(String),
+    /// The engine refused to wait for a container's end, or answered what is not one.
+    #[error("waiting for the container to end: {0}")]
+    Wait(String),
     #[error("the engine ran the command detached, not attached")]
     Detached,
     #[error("copying the command's output: {0}")]

@@ -11,6 +11,7 @@ mod copy;
 mod diagnosis;
 mod dockerignore;
 mod engine;
+mod exit_wait;
 mod images;
 mod registry_auth;
 mod socket;
