@@ -1,15 +1,18 @@
-//! Notes of the copies under way. A copy seals its source (PostgreSQL lets no client
-//! in while it copies one database into another) and makes its target piece by piece:
-//! killed half way (SIGKILL, a crash), it would leave the source refusing every
-//! connection and a part-made copy that nothing lists. The note, written before the
-//! copy and removed after, tells the next `wharf db` command what to undo.
+//! Notes of the copies and swaps under way. A copy seals its source (PostgreSQL lets
+//! no client in while it copies one database into another) and makes its target piece
+//! by piece: killed half way (SIGKILL, a crash), it would leave the source refusing
+//! every connection and a part-made copy that nothing lists. A swap renames a database
+//! aside, records it as a snapshot and puts another in its place: killed half way, it
+//! would leave the name empty and the old database under a name nothing lists. The
+//! note, written before and removed after, tells the next `wharf db` command what to
+//! undo.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::DbError;
-use crate::snapshots::SnapshotStore;
+use crate::snapshots::{Snapshot, SnapshotStore};
 
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CopyNote {
@@ -18,6 +21,15 @@ pub struct CopyNote {
     pub service: String,
     pub from: String,
     pub to: String,
+}
+
+/// A database set aside as the automatic snapshot `aside` (under
+/// `aside.stored_as`), and the database, if any, put in its place, `incoming`.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwapNote {
+    pub pid: u32,
+    pub aside: Snapshot,
+    pub incoming: Option<String>,
 }
 
 /// A note's file, while its copy runs or until it is undone.
@@ -37,35 +49,75 @@ impl SnapshotStore {
 
     /// Notes the copy of `from` into `to` on `service`, by this process.
     pub(crate) fn note_copy(&self, service: &str, from: &str, to: &str) -> Result<Noted, DbError> {
-        let dir = self.notes_dir();
-        wharf_api::create_private_dir(&dir).map_err(DbError::io(&dir))?;
         let note = CopyNote {
             pid: std::process::id(),
             service: service.to_owned(),
             from: from.to_owned(),
             to: to.to_owned(),
         };
-        let file = dir.join(format!("{to}.json"));
-        let text = serde_json::to_vec(&note).expect("a note serializes");
-        wharf_api::write_private(&file, &text).map_err(DbError::io(&file))?;
-        Ok(Noted(file))
+        write_note(&self.notes_dir(), to, &note)
+    }
+
+    /// Notes, by this process, that `aside` is being set aside and `incoming` put in
+    /// its place.
+    pub(crate) fn note_swap(
+        &self,
+        aside: &Snapshot,
+        incoming: Option<&str>,
+    ) -> Result<Noted, DbError> {
+        let note = SwapNote {
+            pid: std::process::id(),
+            aside: aside.clone(),
+            incoming: incoming.map(str::to_owned),
+        };
+        write_note(&self.swaps_dir(), &aside.stored_as, &note)
+    }
+
+    fn swaps_dir(&self) -> PathBuf {
+        self.dir().join("swapping")
     }
 
     /// The notes of `service`'s copies whose process is gone, with their files.
     pub(crate) fn abandoned_copies(&self, service: &str) -> Vec<(Noted, CopyNote)> {
-        let Ok(entries) = std::fs::read_dir(self.notes_dir()) else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(Result::ok)
-            .filter_map(|entry| {
-                let text = std::fs::read(entry.path()).ok()?;
-                let note: CopyNote = serde_json::from_slice(&text).ok()?;
-                (process_gone(note.pid) && note.service == service)
-                    .then(|| (Noted(entry.path()), note))
-            })
-            .collect()
+        abandoned(&self.notes_dir(), |note: &CopyNote| {
+            (note.pid, note.service == service)
+        })
     }
+
+    /// The notes of `service`'s swaps whose process is gone, with their files.
+    pub(crate) fn abandoned_swaps(&self, service: &str) -> Vec<(Noted, SwapNote)> {
+        abandoned(&self.swaps_dir(), |note: &SwapNote| {
+            (note.pid, note.aside.service == service)
+        })
+    }
+}
+
+/// Writes `note` as `<name>.json` in `dir` (private).
+fn write_note(dir: &Path, name: &str, note: &impl Serialize) -> Result<Noted, DbError> {
+    wharf_api::create_private_dir(dir).map_err(DbError::io(dir))?;
+    let file = dir.join(format!("{name}.json"));
+    let text = serde_json::to_vec(note).expect("a note serializes");
+    wharf_api::write_private(&file, &text).map_err(DbError::io(&file))?;
+    Ok(Noted(file))
+}
+
+/// The notes in `dir` whose process is gone and that `mine` says are ours.
+fn abandoned<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    mine: impl Fn(&T) -> (u32, bool),
+) -> Vec<(Noted, T)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let text = std::fs::read(entry.path()).ok()?;
+            let note: T = serde_json::from_slice(&text).ok()?;
+            let (pid, ours) = mine(&note);
+            (ours && process_gone(pid)).then(|| (Noted(entry.path()), note))
+        })
+        .collect()
 }
 
 /// Whether process `pid` has ended (a `wharf db` whose work it was, killed).

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use wharf_runtime::recipes::DatabaseEngine;
 
-use crate::copy_notes::process_gone;
+use crate::copy_notes::{Noted, process_gone};
 use crate::error::DbError;
 use crate::server::Server;
 use crate::snapshots::{Snapshot, SnapshotStore, valid_tag};
@@ -127,26 +127,25 @@ impl Databases<'_> {
         // Made beside and named once whole: a clone killed half way leaves nothing
         // under the new name.
         let incoming = self.free_name(INCOMING_PREFIX);
-        self.copy(name, &incoming)?;
+        let copied = self.copy(name, &incoming)?;
         self.unless_interrupted(&incoming)?;
         if let Err(err) = self.server.rename(&incoming, new) {
             let _ = self.server.drop(&incoming);
             return Err(err);
         }
+        copied.end();
         Ok(())
     }
 
-    /// Copies `from` into the new database `to`, noted in the store while it runs, so
-    /// a copy killed half way is undone by the next command (`sweep_abandoned`).
-    fn copy(&self, from: &str, to: &str) -> Result<(), DbError> {
+    /// Copies `from` into the new database `to`, noted in the store while it runs and
+    /// until the caller ends the note (once `to` is recorded, or named): a copy killed
+    /// before then is undone by the next command (`sweep_abandoned`).
+    fn copy(&self, from: &str, to: &str) -> Result<Noted, DbError> {
         let note = self.store.note_copy(self.service(), from, to)?;
-        let copied = self.server.copy(from, to);
         // A copy that failed may not have undone itself (the server went away half
         // way): its note stays for the next command, once this process is gone.
-        if copied.is_ok() {
-            note.end();
-        }
-        copied
+        self.server.copy(from, to)?;
+        Ok(note)
     }
 
     /// After a step that made database `made`: an interruption meanwhile undoes it and
@@ -197,7 +196,7 @@ impl Databases<'_> {
         };
         self.sweep_abandoned()?;
         let stored_as = self.free_name(SNAPSHOT_PREFIX);
-        self.copy(name, &stored_as)?;
+        let copied = self.copy(name, &stored_as)?;
         self.unless_interrupted(&stored_as)?;
         let recorded = self
             .server
@@ -207,6 +206,7 @@ impl Databases<'_> {
         if recorded.is_err() {
             let _ = self.server.drop(&stored_as);
         }
+        copied.end();
         recorded
     }
 
@@ -224,7 +224,7 @@ impl Databases<'_> {
         }
         self.sweep_abandoned()?;
         let incoming = self.free_name(INCOMING_PREFIX);
-        self.copy(&snapshot.stored_as, &incoming)?;
+        self.copy(&snapshot.stored_as, &incoming)?.end();
         self.unless_interrupted(&incoming)?;
         let reason = if undo { UNDO } else { "restore" };
         let kept = self.replace(&snapshot.database, &incoming, reason)?;
@@ -271,7 +271,9 @@ impl Databases<'_> {
                 "`{name}` is the server's own database, which its tools connect to; `wharf db reset {name}` empties it instead"
             )));
         }
-        self.set_aside(name, size, "drop")
+        let (kept, swap) = self.set_aside(name, size, "drop", None)?;
+        swap.end();
+        Ok(kept)
     }
 
     /// Drops `name` if it exists (kept as an automatic snapshot, returned) and creates
@@ -280,12 +282,18 @@ impl Databases<'_> {
         if !valid_name(name) {
             return Err(DbError::BadName(name.to_owned()));
         }
-        let kept = match self.find(name)? {
-            Some(size) => Some(self.set_aside(name, size, "reset")?),
-            None => None,
+        let Some(size) = self.find(name)? else {
+            self.server.create(name)?;
+            return Ok(None);
         };
-        self.server.create(name)?;
-        Ok(kept)
+        let (kept, swap) = self.set_aside(name, size, "reset", None)?;
+        if let Err(err) = self.server.create(name) {
+            let _ = self.put_back(&kept);
+            swap.end();
+            return Err(err);
+        }
+        swap.end();
+        Ok(Some(kept))
     }
 
     /// Removes a snapshot: its database and its record.
@@ -305,7 +313,7 @@ impl Databases<'_> {
         reason: &str,
     ) -> Result<Option<Snapshot>, DbError> {
         let kept = match self.find(target) {
-            Ok(Some(size)) => match self.set_aside(target, size, reason) {
+            Ok(Some(size)) => match self.set_aside(target, size, reason, Some(incoming)) {
                 Ok(kept) => Some(kept),
                 Err(err) => {
                     let _ = self.server.drop(incoming);
@@ -319,37 +327,51 @@ impl Databases<'_> {
             }
         };
         if let Err(err) = self.server.rename(incoming, target) {
-            if let Some(kept) = &kept {
+            if let Some((kept, _)) = &kept {
                 let _ = self.put_back(kept);
             }
             let _ = self.server.drop(incoming);
+            if let Some((_, swap)) = kept {
+                swap.end();
+            }
             return Err(err);
         }
-        Ok(kept)
+        Ok(kept.map(|(kept, swap)| {
+            swap.end();
+            kept
+        }))
     }
 
     /// Renames `name` (of `size`) into a sealed automatic snapshot: no copy, no time.
-    fn set_aside(&self, name: &str, size: u64, reason: &str) -> Result<Snapshot, DbError> {
+    /// Noted first, with what is to take its place (`incoming`): the caller ends the
+    /// note once the name is taken again, and until then the next command puts the
+    /// database back if this one is cut off (`undo_abandoned_copies`).
+    fn set_aside(
+        &self,
+        name: &str,
+        size: u64,
+        reason: &str,
+        incoming: Option<&str>,
+    ) -> Result<(Snapshot, Noted), DbError> {
         let stored_as = self.free_name(SNAPSHOT_PREFIX);
-        self.server.rename(name, &stored_as)?;
         let tag = self.free_tag(name, "auto-");
-        let snapshot = match self.record(name, tag, size, stored_as.clone(), Some(reason)) {
-            Ok(snapshot) => snapshot,
-            Err(err) => {
-                let _ = self.server.rename(&stored_as, name);
-                return Err(err);
-            }
-        };
+        let snapshot = self.record(name, tag, size, stored_as.clone(), Some(reason))?;
+        let swap = self.store.note_swap(&snapshot, incoming)?;
+        if let Err(err) = self.server.rename(name, &stored_as) {
+            swap.end();
+            return Err(err);
+        }
         let saved = self
             .server
             .seal(&stored_as, true)
-            .and_then(|()| self.store.save(&snapshot));
+            .and_then(|()| self.store.save(&snapshot))
+            .and_then(|()| self.prune(name));
         if let Err(err) = saved {
             let _ = self.put_back(&snapshot);
+            swap.end();
             return Err(err);
         }
-        self.prune(name)?;
-        Ok(snapshot)
+        Ok((snapshot, swap))
     }
 
     /// Undoes `set_aside`.
@@ -447,6 +469,7 @@ impl Databases<'_> {
     /// that reaches the server does it first (`db shell` too), so no database stays
     /// closed to its clients; without such a note it asks the server nothing.
     pub fn undo_abandoned_copies(&self) -> Result<(), DbError> {
+        self.undo_abandoned_swaps()?;
         let abandoned = self.store.abandoned_copies(self.service());
         if abandoned.is_empty() {
             return Ok(());
@@ -462,6 +485,37 @@ impl Databases<'_> {
             // A snapshot stays sealed; a database of the user's takes clients again.
             if !is_wharfs(&copy.from) && exists(&copy.from) {
                 self.server.seal(&copy.from, false)?;
+            }
+            note.end();
+        }
+        Ok(())
+    }
+
+    /// Finishes or undoes the swaps a killed `wharf db` left half made: once the name
+    /// is taken again the swap was done, and what was set aside stays, sealed and
+    /// recorded, as its undo; else the database set aside takes its name back, as if
+    /// the command had not run. What was to take its place is dropped.
+    fn undo_abandoned_swaps(&self) -> Result<(), DbError> {
+        let abandoned = self.store.abandoned_swaps(self.service());
+        if abandoned.is_empty() {
+            return Ok(());
+        }
+        for (note, swap) in abandoned {
+            let present = self.server.databases()?;
+            let exists = |name: &str| present.iter().any(|(n, _)| n == name);
+            let aside = &swap.aside;
+            if exists(&aside.stored_as) {
+                if exists(&aside.database) {
+                    self.server.seal(&aside.stored_as, true)?;
+                    if !self.store.contains(&aside.tag) {
+                        self.store.save(aside)?;
+                    }
+                } else {
+                    self.put_back(aside)?;
+                }
+            }
+            if let Some(incoming) = swap.incoming.as_deref().filter(|name| exists(name)) {
+                self.server.drop(incoming)?;
             }
             note.end();
         }
@@ -525,6 +579,9 @@ mod tests {
         /// The next copy stops half way, as when the server goes away: its source
         /// sealed, its target part-made.
         fail_copy: RefCell<bool>,
+        /// Changes left before the process is cut off (a SIGKILL): the one after
+        /// panics, leaving the notes as a killed `wharf db` leaves them.
+        changes_left: std::cell::Cell<Option<usize>>,
     }
 
     impl FakeServer {
@@ -539,6 +596,16 @@ mod tests {
                 ),
                 fail_rename_to: RefCell::new(None),
                 fail_copy: RefCell::new(false),
+                changes_left: std::cell::Cell::new(None),
+            }
+        }
+
+        /// Counts a change, cutting the process off when none is left.
+        fn change(&self) {
+            match self.changes_left.get() {
+                Some(0) => panic!("cut off"),
+                Some(n) => self.changes_left.set(Some(n - 1)),
+                None => {}
             }
         }
 
@@ -582,6 +649,7 @@ mod tests {
                 .collect())
         }
         fn create(&self, name: &str) -> Result<(), DbError> {
+            self.change();
             let mut databases = self.databases.borrow_mut();
             if databases.contains_key(name) {
                 return Err(Self::failed("create"));
@@ -590,6 +658,7 @@ mod tests {
             Ok(())
         }
         fn drop(&self, name: &str) -> Result<(), DbError> {
+            self.change();
             self.databases
                 .borrow_mut()
                 .remove(name)
@@ -597,6 +666,7 @@ mod tests {
                 .ok_or_else(|| Self::failed("drop"))
         }
         fn copy(&self, from: &str, to: &str) -> Result<(), DbError> {
+            self.change();
             let contents = self.contents(from).ok_or_else(|| Self::failed("copy"))?;
             self.databases
                 .borrow_mut()
@@ -608,6 +678,7 @@ mod tests {
             Ok(())
         }
         fn rename(&self, from: &str, to: &str) -> Result<(), DbError> {
+            self.change();
             if self.fail_rename_to.borrow().as_deref() == Some(to) {
                 self.fail_rename_to.take();
                 return Err(Self::failed("rename"));
@@ -620,6 +691,7 @@ mod tests {
             Ok(())
         }
         fn seal(&self, name: &str, sealed: bool) -> Result<(), DbError> {
+            self.change();
             let mut databases = self.databases.borrow_mut();
             databases
                 .get_mut(name)
@@ -778,6 +850,111 @@ mod tests {
             "part-made copy dropped"
         );
         assert!(!note.0.exists());
+    }
+
+    /// A restore, load, reset, drop or snapshot cut off after each number of changes it makes:
+    /// the next command leaves `app` as it was or as asked, takes clients into it,
+    /// and leaves no database of wharf's that no snapshot records.
+    #[test]
+    fn a_swap_cut_off_anywhere_is_finished_or_undone_by_the_next_command() {
+        type Step = fn(&Databases, &FakeServer);
+        let steps: [(&str, Step, &[&str]); 5] = [
+            (
+                "restore",
+                |at, _| {
+                    let taken = at.store.get("taken").unwrap();
+                    at.restore(&taken, false).unwrap();
+                },
+                &["v1", "v0"],
+            ),
+            (
+                "load",
+                |at, server| {
+                    at.load("app", writing(server, "loaded")).unwrap();
+                },
+                &["v1", "loaded"],
+            ),
+            (
+                "reset",
+                |at, _| {
+                    at.reset("app").unwrap();
+                },
+                &["v1", ""],
+            ),
+            (
+                "drop",
+                |at, _| {
+                    at.drop("app").unwrap();
+                },
+                &["v1"],
+            ),
+            (
+                "snapshot",
+                |at, _| {
+                    at.snapshot("app", Some("second")).unwrap();
+                },
+                &["v1"],
+            ),
+        ];
+        for (what, step, outcomes) in steps {
+            for changes in 0.. {
+                let dir = tempfile::tempdir().unwrap();
+                let store = SnapshotStore::new(dir.path());
+                let server = FakeServer::with(&[("app", "v0"), ("postgres", "")]);
+                let at = databases(&server, &store, 1_000);
+                let taken = at.snapshot("app", Some("taken")).unwrap();
+                server.databases.borrow_mut().get_mut("app").unwrap().0 = "v1".to_owned();
+                server.changes_left.set(Some(changes));
+                let cut_off =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&at, &server)))
+                        .is_err();
+                server.changes_left.set(None);
+                for notes in ["copying", "swapping"] {
+                    for note in std::fs::read_dir(dir.path().join("snapshots").join(notes))
+                        .into_iter()
+                        .flatten()
+                    {
+                        abandon(&note.unwrap().path());
+                    }
+                }
+                let next = databases(&server, &store, 2_000);
+                next.list().unwrap();
+                let app = server.databases.borrow().get("app").cloned();
+                let at_cut = format!("{what} cut off after {changes} changes");
+                match app {
+                    Some((contents, sealed)) => {
+                        assert!(
+                            outcomes.contains(&contents.as_str()),
+                            "{at_cut}: {contents}"
+                        );
+                        assert!(!sealed, "{at_cut}: app takes clients");
+                    }
+                    None => assert!(what == "drop" && !cut_off, "{at_cut}: app is gone"),
+                }
+                let recorded: Vec<String> = store
+                    .list()
+                    .unwrap()
+                    .into_iter()
+                    .map(|s| s.stored_as)
+                    .collect();
+                for name in server.databases.borrow().keys().filter(|n| is_wharfs(n)) {
+                    assert!(
+                        recorded.contains(name),
+                        "{at_cut}: {name} is recorded by no snapshot"
+                    );
+                }
+                for recorded in &recorded {
+                    assert!(
+                        server.contents(recorded).is_some(),
+                        "{at_cut}: {recorded} is gone"
+                    );
+                }
+                assert!(server.contents(&taken.stored_as).is_some(), "{at_cut}");
+                if !cut_off {
+                    break;
+                }
+            }
+        }
     }
 
     /// The note a copy keeps as if a process now gone had made it.

@@ -25,6 +25,12 @@ struct Source {
     options: String,
 }
 
+/// Replaces what directory `$2` holds with a copy of what `$1` holds. `$2` itself is
+/// kept, the server's own from its `CREATE DATABASE`: one this process made would be
+/// root's until the copy ends, and a copy cut off half way would leave the server a
+/// directory it cannot open, nor drop, nor recover past after a crash.
+const COPY_INTO: &str = "set -e; rm -rf \"$2\"/*; exec cp -a --reflink=auto \"$1\"/. \"$2\"/";
+
 impl Postgres {
     /// Copies `from` to the new database `to` by its files; `Ok(false)` when it cannot
     /// (the caller then lets the server copy).
@@ -167,10 +173,7 @@ impl Postgres {
         // this process, so a `wharf db` killed half way leaves no copy writing into a
         // directory the next command drops.
         for (script, what) in [
-            (
-                "set -e; rm -rf \"$2\"; exec cp -a --reflink=auto \"$1\" \"$2\"",
-                format!("copying the files of {from}"),
-            ),
+            (COPY_INTO, format!("copying the files of {from}")),
             (
                 "exec sync \"$2\" \"$2\"/*",
                 format!("writing the copy of {from} to disk"),
@@ -219,5 +222,66 @@ impl Postgres {
             crate::server::Place::Host => self.access.facts.data_dir.join("PG_VERSION").exists(),
             crate::server::Place::Container { .. } => true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt as _;
+    use std::process::Command;
+
+    /// The server's directory stays the server's whether the copy ends or is cut off.
+    #[test]
+    fn the_copy_keeps_the_servers_directory_whether_it_ends_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("16384"), dir.path().join("16390"));
+        for made in [&from, &to] {
+            std::fs::create_dir(made).unwrap();
+            std::fs::set_permissions(made, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .unwrap();
+        }
+        std::fs::write(from.join("1259"), "pages").unwrap();
+        std::fs::write(to.join("stale"), "template0").unwrap();
+        // Owned by another user, as the server's files are, when this runs as root.
+        let root = nix::unistd::geteuid().is_root();
+        let server = nix::unistd::Uid::from_raw(if root {
+            4321
+        } else {
+            nix::unistd::getuid().as_raw()
+        });
+        for path in [&from, &to, &from.join("1259")] {
+            nix::unistd::chown(path.as_path(), Some(server), None).unwrap();
+        }
+        let copy = |path: &str| {
+            Command::new("sh")
+                .args(["-c", COPY_INTO, "sh"])
+                .arg(&from)
+                .arg(&to)
+                .env("PATH", path)
+                .status()
+                .unwrap()
+        };
+        // A `cp` that is cut off before it writes anything.
+        let cut_off = dir.path().join("cut-off");
+        std::fs::create_dir(&cut_off).unwrap();
+        std::fs::write(cut_off.join("cp"), "#!/bin/sh\nkill -9 $$\n").unwrap();
+        std::fs::set_permissions(
+            cut_off.join("cp"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let path = std::env::var("PATH").unwrap();
+        assert!(!copy(&format!("{}:{path}", cut_off.display())).success());
+        let kept = std::fs::metadata(&to).unwrap();
+        assert_eq!(kept.uid(), server.as_raw(), "still the server's");
+        assert!(!to.join("stale").exists(), "emptied");
+        assert!(copy(&path).success());
+        assert_eq!(std::fs::read_to_string(to.join("1259")).unwrap(), "pages");
+        assert_eq!(
+            std::fs::metadata(to.join("1259")).unwrap().uid(),
+            server.as_raw()
+        );
+        assert_eq!(std::fs::metadata(&to).unwrap().uid(), server.as_raw());
     }
 }
