@@ -92,9 +92,12 @@ impl SnapshotStore {
     }
 }
 
-/// Writes `note` as `<name>.json` in `dir` (private).
+/// Writes `note` as `<name>.json` in `dir` (private), a folder of the store's, which
+/// is made private too when the note comes first.
 fn write_note(dir: &Path, name: &str, note: &impl Serialize) -> Result<Noted, DbError> {
-    wharf_api::create_private_dir(dir).map_err(DbError::io(dir))?;
+    for private in dir.parent().into_iter().chain([dir]) {
+        wharf_api::create_private_dir(private).map_err(DbError::io(private))?;
+    }
     let file = dir.join(format!("{name}.json"));
     let text = serde_json::to_vec(note).expect("a note serializes");
     wharf_api::write_private(&file, &text).map_err(DbError::io(&file))?;
