@@ -11,6 +11,10 @@ use wharf_api::{Client, ClientError, DaemonStatus, Paths};
 /// How long a freshly started daemon may take to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What a command following wharfd (an attached `up`, `logs -f`) says when wharfd
+/// stopped under it.
+pub const DAEMON_GONE: &str = "wharfd stopped, and the stack with it; the next wharf command starts it again and brings the stack back (its log: `wharf daemon logs`)";
+
 /// A client of a running daemon, starting one if needed.
 pub fn connect(paths: &Paths) -> anyhow::Result<Client> {
     let client = Client::new(paths.socket());

@@ -198,13 +198,10 @@ impl ProjectDatabases {
                 i.service == service
                     && matches!(i.state, InstanceState::Exited | InstanceState::Stopped)
             }) {
+                // In `ps`'s words.
                 bail!(
-                    "{service} is not running ({}{}): `wharf up -d {service}` starts it",
-                    wharf_api::compose_state(ended.state),
-                    ended
-                        .exit_code
-                        .map(|code| format!(" ({code})"))
-                        .unwrap_or_default()
+                    "{service} is not running ({}): `wharf up -d {service}` starts it",
+                    crate::status_text::status_text(ended, wharf_api::now_ms())
                 );
             }
             bail!("{service} is not running: `wharf up -d {service}` starts it");

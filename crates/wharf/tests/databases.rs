@@ -293,7 +293,7 @@ x-wharf:
     let output = db_output(&stack, &["dump"], "");
     assert!(
         String::from_utf8_lossy(&output.stderr)
-            .contains("db is not running (exited (0)): `wharf up -d db` starts it"),
+            .contains("db is not running (stopped): `wharf up -d db` starts it"),
         "{output:?}"
     );
     assert!(

@@ -827,6 +827,22 @@ services:
         said.contains("wharfd stopped, and the stack with it"),
         "{said}"
     );
+    // So does `logs -f` whose wharfd was killed, not the broken stream.
+    stack.ok(&["up", "-d"]);
+    let mut follow = stack
+        .command(&["logs", "-f"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    support::kill(stack.daemon_pid());
+    assert_eq!(follow.wait().unwrap().code(), Some(1));
+    let said = stderr_of(&mut follow);
+    assert!(
+        said.contains("wharfd stopped, and the stack with it"),
+        "{said}"
+    );
     stack.ok(&["down"]);
 
     // A job that fails fails the attached `up`, naming it, as Compose's.
@@ -1081,6 +1097,11 @@ volumes:
     assert!(
         String::from_utf8_lossy(&unknown.stderr).contains("no such service: nosuch"),
         "{unknown:?}"
+    );
+    let no_number = stack.wharf(&["up", "-d", "--scale", "worker=x"]);
+    assert_eq!(
+        String::from_utf8_lossy(&no_number.stderr),
+        "error: --scale \"worker=x\": \"x\" is not a number of replicas\n"
     );
     stack.ok(&["up", "-d", "--wait", "--scale", "worker=3"]);
     assert_eq!(stack.ok(&["ps", "-q"]).lines().count(), 3);

@@ -42,7 +42,12 @@ pub fn run(settings: &Settings, args: &LogsArgs) -> anyhow::Result<ExitCode> {
         other => other?,
     };
     for line in stream {
-        let line = line?;
+        let line = match line {
+            Err(ClientError::Io(_) | ClientError::Unanswered) if args.follow => {
+                anyhow::bail!(crate::daemon_client::DAEMON_GONE)
+            }
+            other => other?,
+        };
         if until.is_some_and(|until| line.time_ms > until) {
             // Lines come in time order: nothing later is wanted, followed or not.
             break;

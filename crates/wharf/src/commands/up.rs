@@ -430,9 +430,9 @@ fn parse_scale(pairs: &[String]) -> anyhow::Result<BTreeMap<String, u32>> {
             let (service, count) = pair
                 .split_once('=')
                 .with_context(|| format!("--scale {pair:?}: expected SERVICE=N"))?;
-            let count = count
-                .parse()
-                .with_context(|| format!("--scale {pair:?}: {count:?} is not a number"))?;
+            let Ok(count) = count.parse() else {
+                anyhow::bail!("--scale {pair:?}: {count:?} is not a number of replicas");
+            };
             Ok((service.to_owned(), count))
         })
         .collect()
@@ -564,7 +564,7 @@ fn attached(
             printer.info(&format!("{name} was taken down (`wharf down`)"));
             return Ok(ExitCode::SUCCESS);
         }
-        Followed::DaemonGone => anyhow::bail!(DAEMON_GONE),
+        Followed::DaemonGone => anyhow::bail!(daemon_client::DAEMON_GONE),
         Followed::Blocked(why) => printer.error(&anyhow::anyhow!("{why}")),
         Followed::Ended(_, everything_ended) => {
             // What the services said last is shown before the end, as Compose's: all of
@@ -615,7 +615,9 @@ fn attached(
         .map_err(|_| anyhow::anyhow!("the stop request failed"))?
     {
         // Everything ended because wharfd was stopping (`wharf daemon stop`).
-        Err(ClientError::Unanswered | ClientError::Connect { .. }) => anyhow::bail!(DAEMON_GONE),
+        Err(ClientError::Unanswered | ClientError::Connect { .. }) => {
+            anyhow::bail!(daemon_client::DAEMON_GONE)
+        }
         other => other?,
     };
     let code = match followed {
@@ -648,9 +650,6 @@ fn ended_in_failure(instance: &InstanceStatus) -> bool {
 
 /// How long the logs stay quiet before an attached `up` that aborts says so.
 const LOGS_QUIET_MS: u64 = 150;
-
-/// What an attached `up` says when wharfd stopped under it.
-const DAEMON_GONE: &str = "wharfd stopped, and the stack with it; the next wharf command starts it again and brings the stack back (its log: `wharf daemon logs`)";
 
 /// How following an attached `up` ended.
 enum Followed {
