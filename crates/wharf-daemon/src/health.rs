@@ -104,7 +104,14 @@ pub struct ProbeResult {
 }
 
 impl ProbeResult {
-    fn failed(said: impl Into<String>) -> Self {
+    pub fn passed() -> Self {
+        Self {
+            passed: true,
+            said: String::new(),
+        }
+    }
+
+    pub fn failed(said: impl Into<String>) -> Self {
         Self {
             passed: false,
             said: said.into(),
@@ -130,6 +137,10 @@ pub async fn probe(
             shell = ["/bin/sh".to_owned(), "-c".to_owned(), script.clone()];
             &shell[..]
         }
+        Probe::Tcp(port) => return within(spec, connects(*port)).await,
+        Probe::Http { port, path } => return within(spec, answers(*port, path)).await,
+        // Read from the service's log by the caller, which has it.
+        Probe::Log(_) => return ProbeResult::failed("no log to read"),
     };
     let child = match spawn(argv, dir, env, containment) {
         Ok(child) => child,
@@ -147,18 +158,68 @@ pub async fn probe(
     result
 }
 
-/// Waits for a probe, killing it past its timeout.
-async fn finish(spec: &HealthSpec, child: Process) -> ProbeResult {
-    let timeout = if spec.timeout.is_zero() {
+/// A probe of wharf's own, failed past the healthcheck's timeout.
+async fn within(
+    spec: &HealthSpec,
+    probe: impl std::future::Future<Output = ProbeResult>,
+) -> ProbeResult {
+    let timeout = probe_timeout(spec);
+    tokio::time::timeout(timeout, probe)
+        .await
+        .unwrap_or_else(|_| ProbeResult::failed(format!("timed out after {}s", timeout.as_secs())))
+}
+
+/// Whether the service's port on loopback takes a connection.
+async fn connects(port: u16) -> ProbeResult {
+    match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+        Ok(_) => ProbeResult::passed(),
+        Err(err) => ProbeResult::failed(format!("127.0.0.1:{port}: {err}")),
+    }
+}
+
+/// Whether `path` on the service's port answers a GET with 2xx or 3xx.
+async fn answers(port: u16, path: &str) -> ProbeResult {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let mut stream = match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+        Ok(stream) => stream,
+        Err(err) => return ProbeResult::failed(format!("{url}: {err}")),
+    };
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let mut head = vec![0u8; 512];
+    let read = match stream.write_all(request.as_bytes()).await {
+        Ok(()) => stream.read(&mut head).await,
+        Err(err) => Err(err),
+    };
+    let head = match read {
+        Ok(n) => String::from_utf8_lossy(&head[..n]).into_owned(),
+        Err(err) => return ProbeResult::failed(format!("{url}: {err}")),
+    };
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse::<u16>().ok());
+    match status {
+        Some(code) if (200..400).contains(&code) => ProbeResult::passed(),
+        Some(code) => ProbeResult::failed(format!("{url} answered {code}")),
+        None => ProbeResult::failed(format!("{url} gave no HTTP answer")),
+    }
+}
+
+fn probe_timeout(spec: &HealthSpec) -> Duration {
+    if spec.timeout.is_zero() {
         Duration::from_secs(30)
     } else {
         spec.timeout
-    };
+    }
+}
+
+/// Waits for a probe, killing it past its timeout.
+async fn finish(spec: &HealthSpec, child: Process) -> ProbeResult {
+    let timeout = probe_timeout(spec);
     match tokio::time::timeout(timeout, child.output()).await {
-        Ok(Ok(output)) if output.status.success() => ProbeResult {
-            passed: true,
-            said: String::new(),
-        },
+        Ok(Ok(output)) if output.status.success() => ProbeResult::passed(),
         Ok(Ok(output)) => {
             let text = [output.stdout, output.stderr].concat();
             let code = output.status.code().map(i64::from);

@@ -10,11 +10,11 @@ use nix::sys::signal::Signal;
 use tokio::io::AsyncRead;
 use tokio::sync::watch;
 use wharf_api::{Health, LogStream};
-use wharf_plan::{RestartPolicy, ServiceSpec};
+use wharf_plan::{Probe, RestartPolicy, ServiceSpec};
 
 use crate::cgroup::Cgroup;
 use crate::dependencies::wait_for_dependencies;
-use crate::health::{HealthTracker, probe};
+use crate::health::{HealthTracker, ProbeResult, probe};
 use crate::hooks::{self, Target};
 use crate::lifecycle::{Command, Event, InstanceKey};
 use crate::orphans::kill_marked;
@@ -292,16 +292,32 @@ async fn follow_health(
         marker: &marker,
         cgroup: cgroup.as_ref(),
     };
+    let started_ms = wharf_api::now_ms()
+        .saturating_sub(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+    // A line once said stays said.
+    let mut said_it = false;
     loop {
         tokio::time::sleep(tracker.next_delay()).await;
-        let result = probe(
-            &health,
-            &spec.working_dir,
-            &environment,
-            &shared.children,
-            containment,
-        )
-        .await;
+        let result = match &health.probe {
+            Probe::Log(text) => {
+                said_it = said_it || shared.said_since(&key, text, started_ms);
+                if said_it {
+                    ProbeResult::passed()
+                } else {
+                    ProbeResult::failed(format!("it has not said {text:?} yet"))
+                }
+            }
+            _ => {
+                probe(
+                    &health,
+                    &spec.working_dir,
+                    &environment,
+                    &shared.children,
+                    containment,
+                )
+                .await
+            }
+        };
         let before = tracker.status();
         tracker.record(result.passed, Instant::now());
         let status = tracker.status();

@@ -455,6 +455,19 @@ impl Shared {
         }
     }
 
+    /// Whether the instance printed a line holding `text` since `since_ms`.
+    pub fn said_since(&self, key: &InstanceKey, text: &str, since_ms: u64) -> bool {
+        self.logs_of(&key.project).is_some_and(|logs| {
+            logs.read(std::slice::from_ref(&key.service), None, Some(since_ms))
+                .iter()
+                .any(|line| {
+                    line.replica == key.replica
+                        && line.stream != LogStream::Wharf
+                        && line.line.contains(text)
+                })
+        })
+    }
+
     /// When the newest line of the instance's own output in its log was written.
     pub fn last_output_ms(&self, key: &InstanceKey) -> Option<u64> {
         self.logs_of(&key.project)?

@@ -38,7 +38,8 @@ pub struct ProcessSettings {
     pub environment: BTreeMap<String, String>,
 }
 
-/// An extra readiness probe, beyond the healthcheck: exactly one of the three.
+/// How wharf tells a native service is ready, in place of its healthcheck there:
+/// exactly one of the three.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Readiness {

@@ -264,6 +264,12 @@ pub enum Probe {
     Exec(Vec<String>),
     /// `CMD-SHELL`: run this through `/bin/sh -c`, as Compose means it.
     Shell(String),
+    /// `x-wharf.ready`, natively: this host port accepts a connection…
+    Tcp(u16),
+    /// …this path on this host port answers 2xx or 3xx…
+    Http { port: u16, path: String },
+    /// …or the service has printed a line holding this text since it started.
+    Log(String),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use crate::references::{
     names_no_host, resolve_argv, resolve_embedded, resolve_references, resolve_script,
 };
 use crate::shell_script::quoted;
-use wharf_model::x_wharf::CommandLine;
+use wharf_model::x_wharf::{CommandLine, Readiness};
 use wharf_model::{Healthcheck, Service, ServiceHook};
 use wharf_plan::{
     Condition, Dependency, HealthSpec, HookSpec, PortSpec, Probe, ProjectSpec, RestartPolicy,
@@ -280,7 +280,7 @@ pub fn project_spec(
                 *line = resolve_references(line, &itself);
                 rewrite_script(line);
             }
-            None => {}
+            Some(Probe::Tcp(_) | Probe::Http { .. } | Probe::Log(_)) | None => {}
         }
         for hook in spec.post_start.iter_mut().chain(&mut spec.pre_stop) {
             rewrite_env(&mut hook.environment);
@@ -449,7 +449,12 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
             }
         ));
     }
-    let mut healthcheck = service.healthcheck.as_deref().and_then(health_spec);
+    // Natively, wharf's own probe takes the healthcheck's place: the file's check was
+    // written for the container, and may run a program of its image.
+    let mut healthcheck = match &service.wharf.ready {
+        Some(ready) => Some(ready_check(ready, &ports)?),
+        None => service.healthcheck.as_deref().and_then(health_spec),
+    };
     if let Some(probe) = healthcheck.as_mut().map(|h| &mut h.probe)
         && service.wharf.process.is_none()
     {
@@ -779,6 +784,45 @@ fn dependencies(service: &Service) -> BTreeMap<String, Dependency> {
             )
         })
         .collect()
+}
+
+/// `x-wharf.ready` as a native service's healthcheck: its port (the host's, where
+/// the process listens) accepting, a path on its first TCP port answering, or a line
+/// it prints. Probed fast while it starts, then every ten seconds; failures count
+/// only after a minute, so a slow first start is waited for, not called unhealthy.
+fn ready_check(ready: &Readiness, ports: &[PortSpec]) -> Result<HealthSpec, String> {
+    let probe = match (&ready.http, ready.tcp, &ready.log) {
+        (Some(path), None, None) => {
+            let port = ports
+                .iter()
+                .find(|p| p.protocol.is_tcp())
+                .ok_or("x-wharf.ready.http: the service publishes no TCP port to ask")?;
+            Probe::Http {
+                port: port.published,
+                path: if path.starts_with('/') {
+                    path.clone()
+                } else {
+                    format!("/{path}")
+                },
+            }
+        }
+        (None, Some(port), None) => Probe::Tcp(
+            ports
+                .iter()
+                .find(|p| p.target == port && p.protocol.is_tcp())
+                .map_or(port, |p| p.published),
+        ),
+        (None, None, Some(text)) if !text.is_empty() => Probe::Log(text.clone()),
+        _ => return Err("x-wharf.ready: give one of `http`, `tcp` and `log`".to_owned()),
+    };
+    Ok(HealthSpec {
+        probe,
+        interval: Duration::from_secs(10),
+        timeout: Duration::from_secs(5),
+        retries: 3,
+        start_period: Duration::from_mins(1),
+        start_interval: Duration::from_secs(5),
+    })
 }
 
 fn health_spec(check: &Healthcheck) -> Option<HealthSpec> {

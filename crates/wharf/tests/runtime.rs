@@ -2834,3 +2834,76 @@ fn an_up_onto_a_domain_another_project_uses_says_so() {
     assert!(down.status.success());
     stack.ok(&["down"]);
 }
+
+/// `x-wharf.ready` is a native service's healthcheck: a line it prints, a port that
+/// accepts, a path that answers; what depends on it being healthy waits for it.
+#[test]
+fn x_wharf_ready_tells_when_a_native_service_is_ready() {
+    let (http, tcp, other) = (free_port(), free_port(), free_port());
+    let stack = Stack::new(&format!(
+        r#"name: readied
+services:
+  said:
+    image: debian
+    x-wharf:
+      process: {{command: ["sh", "-c", "sleep 1; echo now ready; exec sleep 600"]}}
+      ready: {{log: "now ready"}}
+  after:
+    image: debian
+    depends_on: {{said: {{condition: service_healthy}}}}
+    x-wharf:
+      process: {{command: ["sleep", "600"]}}
+  web:
+    image: python:3.12
+    command: python3 -m http.server {http} --bind 127.0.0.1
+    ports: ["127.0.0.1:{http}:{http}"]
+    healthcheck: {{test: ["CMD", "false"]}}
+    x-wharf: {{ready: {{http: /}}}}
+  listens:
+    image: python:3.12
+    command: python3 -m http.server {tcp} --bind 127.0.0.1
+    ports: ["127.0.0.1:{tcp}:{tcp}"]
+    x-wharf: {{ready: {{tcp: {tcp}}}}}
+  missing:
+    image: python:3.12
+    command: python3 -m http.server {other} --bind 127.0.0.1
+    ports: ["127.0.0.1:{other}:{other}"]
+    x-wharf: {{ready: {{http: /nowhere}}}}
+"#
+    ));
+    stack.ok(&["up", "-d"]);
+    // The dependent starts once the line is said, not before.
+    eventually("said is healthy", Duration::from_secs(15), || {
+        stack.instance_of("said")["health"] == "healthy"
+    });
+    let said_at = stack.instance_of("said")["started_at_ms"].as_u64().unwrap();
+    eventually("after runs", Duration::from_secs(10), || {
+        stack.instance_of("after")["state"] == "running"
+    });
+    let after_at = stack.instance_of("after")["started_at_ms"]
+        .as_u64()
+        .unwrap();
+    assert!(after_at >= said_at + 1000, "{said_at} {after_at}");
+    // The path answers, in place of the file's check (which always fails here).
+    for service in ["web", "listens"] {
+        eventually(
+            &format!("{service} is healthy"),
+            Duration::from_secs(15),
+            || stack.instance_of(service)["health"] == "healthy",
+        );
+    }
+    // A path that answers 404 is not ready.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(stack.instance_of("missing")["health"], "starting");
+    stack.ok(&["down"]);
+    // Exactly one way to tell, said where.
+    stack.write(
+        "services:\n  web:\n    image: debian\n    x-wharf:\n      process: {command: [sleep, '9']}\n      ready: {tcp: 80, log: up}\n",
+    );
+    let refused = stack.wharf(&["up", "-d"]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("x-wharf.ready: give one of `http`, `tcp` and `log`"),
+        "{said}"
+    );
+}
