@@ -280,7 +280,8 @@ fn engine_ports(
 }
 
 /// The published ports among the engine's, one entry a port, its IPv4 binding kept (the
-/// engine binds `0.0.0.0` and `::`).
+/// engine binds `0.0.0.0` and `::`, and may give the two another host port each when
+/// it chooses them: the IPv6 one is not reached on 127.0.0.1, where ports are asked).
 fn published_ports(engine_ports: &[wharf_api::EnginePort]) -> Vec<wharf_plan::PortSpec> {
     let mut ports: Vec<wharf_plan::PortSpec> = engine_ports
         .iter()
@@ -292,10 +293,14 @@ fn published_ports(engine_ports: &[wharf_api::EnginePort]) -> Vec<wharf_plan::Po
             protocol: wharf_plan::Protocol::from_name(&p.protocol),
         })
         .collect();
-    ports.sort_by_key(|p| {
-        let ipv6 = p.host.is_some_and(|h| h.is_ipv6());
-        (p.target, p.protocol.name(), p.published, ipv6)
-    });
+    let ipv6 = |p: &wharf_plan::PortSpec| p.host.is_some_and(|h| h.is_ipv6());
+    let bound_on_ipv4: Vec<(u16, wharf_plan::Protocol)> = ports
+        .iter()
+        .filter(|p| !ipv6(p))
+        .map(|p| (p.target, p.protocol))
+        .collect();
+    ports.retain(|p| !ipv6(p) || !bound_on_ipv4.contains(&(p.target, p.protocol)));
+    ports.sort_by_key(|p| (p.target, p.protocol.name(), p.published));
     ports.dedup_by_key(|p| (p.target, p.protocol, p.published));
     ports
 }
@@ -1241,7 +1246,38 @@ impl LogTime {
 
 #[cfg(test)]
 mod tests {
-    use super::{LogTime, reference_and_tag};
+    use super::{LogTime, published_ports, reference_and_tag};
+
+    /// The engine may bind a chosen port's IPv4 and IPv6 sides on two host ports.
+    #[test]
+    fn a_port_is_its_ipv4_binding_whatever_port_ipv6_got() {
+        let port = |ip: &str, target: u16, published: u16| wharf_api::EnginePort {
+            ip: ip.to_owned(),
+            target,
+            published,
+            protocol: "tcp".to_owned(),
+        };
+        let published = published_ports(&[
+            port("::", 80, 32836),
+            port("0.0.0.0", 80, 32838),
+            port("0.0.0.0", 80, 8081),
+            port("::", 80, 8081),
+            port("::1", 90, 9090),
+            port("", 70, 0),
+        ]);
+        let seen: Vec<(u16, u16, String)> = published
+            .iter()
+            .map(|p| (p.target, p.published, p.host.unwrap().to_string()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (80, 8081, "0.0.0.0".to_owned()),
+                (80, 32838, "0.0.0.0".to_owned()),
+                (90, 9090, "::1".to_owned())
+            ]
+        );
+    }
 
     #[test]
     fn references_split_into_name_and_tag_as_the_engine_pulls_them() {
