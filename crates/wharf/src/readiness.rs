@@ -49,6 +49,7 @@ pub fn wait(
     client: &Client,
     name: &str,
     services: &BTreeMap<String, u32>,
+    postgres: &PostgresServers,
     begun: Instant,
     timeout: Duration,
     printer: &Printer,
@@ -58,6 +59,7 @@ pub fn wait(
     let mut watch = ProjectWatch::open(client, name)?;
     let mut warned = BTreeSet::new();
     let mut looks = NamespaceLooks::default();
+    let mut logins = LoginAsks::default();
     loop {
         if watch.down {
             bail!("{name} was taken down (`wharf down`) while waiting for it to be ready");
@@ -85,7 +87,13 @@ pub fn wait(
         let now = now_ms();
         let awaited: Vec<(&InstanceStatus, Option<String>)> = relevant
             .iter()
-            .map(|i| (*i, awaiting(i, now, &mut looks)))
+            .map(|i| {
+                let login = postgres
+                    .0
+                    .get(&i.service)
+                    .map(|user| (user.as_str(), &mut logins));
+                (*i, awaiting(i, now, &mut looks, login))
+            })
             .collect();
         progress.show(&awaited, now);
         warn_misdirected(&relevant, now, &mut warned, &mut looks, printer);
@@ -324,7 +332,14 @@ fn described(instance: &InstanceStatus, awaited: Option<&String>, now: u64) -> S
 }
 
 /// What an instance is still waited for, in words; `None` when it is ready.
-fn awaiting(instance: &InstanceStatus, now: u64, looks: &mut NamespaceLooks) -> Option<String> {
+/// `login`: the role a PostgreSQL server's ports are asked to log in, whose accepting
+/// a connection says nothing yet.
+fn awaiting(
+    instance: &InstanceStatus,
+    now: u64,
+    looks: &mut NamespaceLooks,
+    mut login: Option<(&str, &mut LoginAsks)>,
+) -> Option<String> {
     match (instance.state, instance.health) {
         // Ready; or done, or failed (said as a failure): waited for no more.
         (InstanceState::Running, Health::Healthy) | (InstanceState::Exited, _) => None,
@@ -336,10 +351,17 @@ fn awaiting(instance: &InstanceStatus, now: u64, looks: &mut NamespaceLooks) -> 
             let mut waited = instance.ports.iter().filter(|p| p.protocol.is_tcp());
             let running_for = instance.started_at_ms.map_or(0, |t| now.saturating_sub(t));
             let inside = Inside::of(instance, running_for, looks);
+            let mut answers = |port: u16| match login.as_mut() {
+                Some((user, asks)) => asks.takes(port, user),
+                None => accepts(port),
+            };
             if let Some(port) = waited
                 .clone()
-                .find(|p| inside.waits_for(p.target) || !accepts(p.published))
+                .find(|p| inside.waits_for(p.target) || !answers(p.published))
             {
+                if login.is_some() && !inside.waits_for(port.target) {
+                    return Some(format!("127.0.0.1:{} to take logins", port.published));
+                }
                 return Some(inside.awaited(port));
             }
             let settle = if instance.container_id.is_empty() {
@@ -422,6 +444,49 @@ impl Inside {
             Self::NotLooked => true,
             Self::Listening(found) => !reaches(found, target),
         }
+    }
+}
+
+/// The services whose servers speak PostgreSQL's protocol, each with the role to ask
+/// as: `--wait` asks them for a login, as `pg_isready` does, not only a connection.
+#[derive(Default)]
+pub struct PostgresServers(BTreeMap<String, String>);
+
+impl PostgresServers {
+    pub fn of(project: &wharf_model::Project) -> Self {
+        Self(
+            project
+                .services
+                .iter()
+                .filter(|(_, service)| service.wharf.process.is_none())
+                .filter_map(|(name, service)| {
+                    let facts = wharf_runtime::recipes::of_image(service)?;
+                    (facts.engine == wharf_runtime::recipes::DatabaseEngine::Postgres)
+                        .then(|| (name.clone(), facts.superuser))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// How often a PostgreSQL server is asked for a login: each refused one is a line
+/// in its log.
+const LOGIN_ASK: Duration = Duration::from_millis(250);
+
+/// The last answer of each port to a login.
+#[derive(Default)]
+struct LoginAsks(BTreeMap<u16, (Instant, bool)>);
+
+impl LoginAsks {
+    fn takes(&mut self, port: u16, user: &str) -> bool {
+        if let Some((at, takes)) = self.0.get(&port)
+            && (*takes || at.elapsed() < LOGIN_ASK)
+        {
+            return *takes;
+        }
+        let takes = wharf_host::postgres_login::takes_logins(port, user);
+        self.0.insert(port, (Instant::now(), takes));
+        takes
     }
 }
 

@@ -407,6 +407,7 @@ pub fn run_loaded(
             &client,
             &name,
             &started,
+            &crate::readiness::PostgresServers::of(&loaded.project),
             std::time::Instant::now(),
             DEFAULT_WAIT_TIMEOUT,
             &Printer::new(0, true),

@@ -314,7 +314,16 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     if args.wait {
-        return wait(&client, &name, &selected, begun, timeout, &settings.printer);
+        let postgres = crate::readiness::PostgresServers::of(&loaded.project);
+        return wait(
+            &client,
+            &name,
+            &selected,
+            &postgres,
+            begun,
+            timeout,
+            &settings.printer,
+        );
     }
     if args.detach {
         let started: Vec<String> = selected.keys().cloned().collect();
