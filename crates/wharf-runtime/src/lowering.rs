@@ -39,23 +39,28 @@ pub struct Unrunnable {
 }
 
 impl Unrunnable {
-    /// Points at the attribute `why` names first (`restart: …`,
-    /// `x-wharf.process.command: …`), else at the service.
-    fn new(written: &wharf_manifest::WrittenFiles, service: String, why: String) -> Self {
-        let attribute: Vec<&str> = why
-            .split_once(": ")
-            .map(|(named, _)| named)
-            .filter(|named| {
-                named
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-            })
-            .map_or_else(Vec::new, |named| named.split('.').collect());
+    /// Points at the attribute at fault: the refusal's, else the one `why` names first
+    /// (`restart: …`, `x-wharf.process.command: …`), else the service.
+    fn new(written: &wharf_manifest::WrittenFiles, service: String, refusal: Refusal) -> Self {
+        let Refusal { attribute, why } = refusal;
+        let named = attribute.or_else(|| {
+            why.split_once(": ")
+                .map(|(named, _)| named)
+                .filter(|named| {
+                    named
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+                })
+        });
+        let attribute: Vec<&str> = named.map_or_else(Vec::new, |named| named.split('.').collect());
         let path: Vec<&str> = ["services", service.as_str()]
             .into_iter()
-            .chain(attribute)
+            .chain(attribute.iter().copied())
             .collect();
-        let at = written.at(&path);
+        // An attribute the file does not write (a default) is the service's.
+        let at = written
+            .at(&path)
+            .or_else(|| written.at(&["services", service.as_str()]));
         Self { service, why, at }
     }
 
@@ -64,6 +69,37 @@ impl Unrunnable {
     /// problems are the file's to correct.
     pub fn missing_program(&self) -> bool {
         self.why.contains(NOT_INSTALLED) || self.why.starts_with(NO_RECIPE)
+    }
+}
+
+/// Why a service cannot run natively, and the attribute at fault when the words do
+/// not start with it.
+struct Refusal {
+    attribute: Option<&'static str>,
+    why: String,
+}
+
+impl Refusal {
+    fn at(attribute: &'static str) -> impl FnOnce(String) -> Self {
+        move |why| Self {
+            attribute: Some(attribute),
+            why,
+        }
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(why: String) -> Self {
+        Self {
+            attribute: None,
+            why,
+        }
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(why: &str) -> Self {
+        why.to_owned().into()
     }
 }
 
@@ -197,7 +233,7 @@ pub fn project_spec(
         let context = recipe_context(loaded, name, service, volumes_dir, &wharf, &reachable);
         let built = if containers.contains(name) {
             let hashed = crate::containers::service_json(&project_json, name);
-            container_service_spec(loaded, name, service, &hashed)
+            container_service_spec(loaded, name, service, &hashed).map_err(Refusal::from)
         } else {
             // Its programs are found where this shell finds them.
             service_spec(context).map(|spec| ServiceSpec {
@@ -218,7 +254,7 @@ pub fn project_spec(
                     && let Err(why) = replicas_fit_their_ranges(service, spec.replicas)
                         .and_then(|()| replicas_listen_apart(&spec))
                 {
-                    problems.push((name.clone(), why));
+                    problems.push((name.clone(), why.into()));
                     continue;
                 }
                 services.insert(name.clone(), spec);
@@ -229,7 +265,11 @@ pub fn project_spec(
             Err(why) => problems.push((name.clone(), why)),
         }
     }
-    problems.extend(shared_host_ports(&services));
+    problems.extend(
+        shared_host_ports(&services)
+            .into_iter()
+            .map(|(service, why)| (service, Refusal::at("ports")(why))),
+    );
     let unrouted = unknown_route_services(loaded);
     if !problems.is_empty() || !unrouted.is_empty() {
         // Read again, once, to point at each.
@@ -359,7 +399,7 @@ fn container_service_spec(
     })
 }
 
-fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
+fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, Refusal> {
     let service = context.service;
     let project_dir = context.project_dir;
     let ports = native_ports(service)?;
@@ -385,7 +425,8 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
             "x-wharf.process".to_owned(),
         )
     } else if let Some(recipe) = recipe(context, &ports) {
-        let recipe = recipe?;
+        // A recipe is the image's: what it refuses, the image names.
+        let recipe = recipe.map_err(Refusal::at("image"))?;
         stop_signal = recipe.stop_signal;
         (
             recipe.command,
@@ -395,10 +436,10 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
         )
     } else if let Some(image) = command_image(service) {
         let command = compose_command(service).ok_or_else(|| {
-            format!(
+            Refusal::at("image")(format!(
                 "image {} has no default command to run natively; give the service a `command`",
                 service.image
-            )
+            ))
         })?;
         // A runtime image's own paths don't exist here; a mounted one does, at the
         // mount's source (`.:/app` makes `/app/manage.py` the project's).
@@ -417,17 +458,19 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
             format!("{image} command on the host"),
         )
     } else if service.image.is_empty() {
-        return Err("it is built from a Dockerfile and has no x-wharf.process section".to_owned());
+        return Err(Refusal::at("build")(
+            "it is built from a Dockerfile and has no x-wharf.process section".to_owned(),
+        ));
     } else {
         // `auto` runs in Docker only an image the engine has (or builds).
-        return Err(format!(
+        return Err(Refusal::at("image")(format!(
             "{NO_RECIPE} {image}; to run it in Docker, pull it (`docker pull {image}`) or set \
              `x-wharf.backend: docker`",
             image = service.image
-        ));
+        )));
     };
     if command.is_empty() {
-        return Err("its command is empty".to_owned());
+        return Err(Refusal::at("command")("its command is empty".to_owned()));
     }
     let mut environment: BTreeMap<String, String> = service
         .environment
@@ -436,10 +479,16 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
         .collect();
     environment.extend(extra_env);
     if chooses_its_port {
-        listen_on_the_published_port(&ports, &command, &mut environment)?;
+        listen_on_the_published_port(&ports, &command, &mut environment)
+            .map_err(Refusal::at("ports"))?;
     }
     if locate_program(&command[0], &working_dir, &environment).is_none() {
-        return Err(format!(
+        let written_in = if service.wharf.process.is_some() {
+            "x-wharf.process.command"
+        } else {
+            "command"
+        };
+        return Err(Refusal::at(written_in)(format!(
             "`{}` {NOT_INSTALLED} (not found in {})",
             command[0],
             if command[0].contains('/') {
@@ -447,7 +496,7 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
             } else {
                 "PATH".to_owned()
             }
-        ));
+        )));
     }
     // Natively, wharf's own probe takes the healthcheck's place: the file's check was
     // written for the container, and may run a program of its image.
@@ -480,7 +529,8 @@ fn service_spec(context: RecipeContext<'_>) -> Result<ServiceSpec, String> {
             } else {
                 "PATH".to_owned()
             }
-        ));
+        )
+        .into());
     }
     Ok(ServiceSpec {
         command,
