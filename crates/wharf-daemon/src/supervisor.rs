@@ -1711,8 +1711,7 @@ fn describe(change: wharf_plan::Change, outcome: &Outcome, forced: Option<&str>)
         running_before,
         found_running,
     } = outcome;
-    let moved_backend =
-        matches!(&change.reason, ChangeReason::Changed(fields) if fields.contains(&"backend"));
+    let moved_backend = matches!(&change.reason, ChangeReason::Changed(fields) if fields.iter().any(|f| f == "backend"));
     let (action, reason) = match change.reason {
         ChangeReason::Added if found_running.contains(&change.service) => (
             ChangeAction::Keep,

@@ -12,8 +12,9 @@ pub struct Change {
 pub enum ChangeReason {
     Added,
     Removed,
-    /// The named settings differ: the service is recreated.
-    Changed(Vec<&'static str>),
+    /// The named settings differ (`environment (DB_URL)` names its variables): the
+    /// service is recreated.
+    Changed(Vec<String>),
     /// Only the replica count differs: instances are added or removed.
     Scaled {
         from: u32,
@@ -50,10 +51,10 @@ pub fn diff(running: Option<&ProjectSpec>, desired: &ProjectSpec) -> Vec<Change>
 }
 
 fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
-    let mut fields = Vec::new();
-    let mut check = |name: &'static str, same: bool| {
+    let mut fields: Vec<String> = Vec::new();
+    let mut check = |name: &str, same: bool| {
         if !same {
-            fields.push(name);
+            fields.push(name.to_owned());
         }
     };
     // Moved between a container and a process: said first, as the news.
@@ -89,15 +90,29 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
                 .all(|(was, is)| same(was, is)),
     );
     check("working_dir", old.working_dir == new.working_dir);
-    check(
-        "environment",
-        old.environment.len() == new.environment.len()
-            && old
-                .environment
-                .iter()
-                .zip(&new.environment)
-                .all(|((was_key, was), (is_key, is))| was_key == is_key && same(was, is)),
-    );
+    // Named, not shown: a value may be a secret. A variable that follows another
+    // service's port changes with it, which the user did not touch here.
+    let variables: Vec<&String> = old
+        .environment
+        .keys()
+        .chain(new.environment.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(
+            |key| match (old.environment.get(*key), new.environment.get(*key)) {
+                (Some(was), Some(is)) => !same(was, is),
+                _ => true,
+            },
+        )
+        .collect();
+    if !variables.is_empty() {
+        let named: Vec<&str> = variables.iter().take(3).map(|v| v.as_str()).collect();
+        let more = match variables.len().saturating_sub(3) {
+            0 => String::new(),
+            left => format!(" and {left} more"),
+        };
+        check(&format!("environment ({}{more})", named.join(", ")), false);
+    }
     check("ports", old.ports == new.ports);
     check("depends_on", old.depends_on == new.depends_on);
     check("healthcheck", old.healthcheck == new.healthcheck);
@@ -202,7 +217,10 @@ mod tests {
             reasons,
             [
                 ("a".to_owned(), ChangeReason::Unchanged),
-                ("b".to_owned(), ChangeReason::Changed(vec!["command"])),
+                (
+                    "b".to_owned(),
+                    ChangeReason::Changed(vec!["command".to_owned()])
+                ),
                 ("c".to_owned(), ChangeReason::Scaled { from: 1, to: 3 }),
                 ("d".to_owned(), ChangeReason::Added),
             ]
@@ -227,9 +245,33 @@ mod tests {
         for (old, new) in [(&contained, &native), (&native, &contained)] {
             assert_eq!(
                 diff(Some(old), new)[0].reason,
-                ChangeReason::Changed(vec!["backend", "command"])
+                ChangeReason::Changed(vec!["backend".to_owned(), "command".to_owned()])
             );
         }
+    }
+
+    /// The variables that changed are named, never their values.
+    #[test]
+    fn changed_variables_are_named() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut spec = spec(&[("web", "srv", 1)]);
+            spec.services.get_mut("web").unwrap().environment = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            spec
+        };
+        let reason = |old: &ProjectSpec, new: &ProjectSpec| diff(Some(old), new)[0].reason.clone();
+        let base = with(&[("A", "1"), ("REDIS_URL", "redis://127.0.0.1:6379")]);
+        assert_eq!(
+            reason(&base, &with(&[("A", "1"), ("REDIS_URL", "redis://127.0.0.1:6380")])),
+            ChangeReason::Changed(vec!["environment (REDIS_URL)".to_owned()])
+        );
+        let many = with(&[("B", "1"), ("C", "1"), ("D", "1"), ("E", "1")]);
+        assert_eq!(
+            reason(&base, &many),
+            ChangeReason::Changed(vec!["environment (A, B, C and 3 more)".to_owned()])
+        );
     }
 
     /// A moved port is the change, not the command or the `PORT` it is written into.
@@ -254,11 +296,11 @@ mod tests {
         let reason = |old: &ProjectSpec, new: &ProjectSpec| diff(Some(old), new)[0].reason.clone();
         assert_eq!(
             reason(&at(8000, ""), &at(9000, "")),
-            ChangeReason::Changed(vec!["ports"])
+            ChangeReason::Changed(vec!["ports".to_owned()])
         );
         assert_eq!(
             reason(&at(8000, ""), &at(9000, "1")),
-            ChangeReason::Changed(vec!["command", "ports"])
+            ChangeReason::Changed(vec!["command".to_owned(), "ports".to_owned()])
         );
     }
 

@@ -99,7 +99,7 @@ fn a_second_up_recreates_only_what_changed_and_says_why() {
     assert!(
         said.contains("worker")
             && said.contains("recreated")
-            && said.contains("environment changed"),
+            && said.contains("environment (NOTE) changed"),
         "{said}"
     );
     assert!(said.contains("unchanged"), "{said}");
