@@ -30,6 +30,9 @@ pub struct SwapNote {
     pub pid: u32,
     pub aside: Snapshot,
     pub incoming: Option<String>,
+    /// The database in its place is a reset's, still being filled: cut off, it goes.
+    #[serde(default)]
+    pub filling: bool,
 }
 
 /// A note's file, while its copy runs or until it is undone.
@@ -64,11 +67,13 @@ impl SnapshotStore {
         &self,
         aside: &Snapshot,
         incoming: Option<&str>,
+        filling: bool,
     ) -> Result<Noted, DbError> {
         let note = SwapNote {
             pid: std::process::id(),
             aside: aside.clone(),
             incoming: incoming.map(str::to_owned),
+            filling,
         };
         write_note(&self.swaps_dir(), &aside.stored_as, &note)
     }

@@ -329,6 +329,9 @@ impl Server for Mariadb {
     fn load(&self, name: &str) -> Command {
         let mut client = self.program("mariadb");
         client.arg(format!("--database={name}"));
+        // Killed with this process, a load commits nothing more (psql would end its
+        // transaction at the end of its cut-off input, and commit what it had).
+        self.access.ends_with_this_process(&mut client);
         client
     }
 }

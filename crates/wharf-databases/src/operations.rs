@@ -276,24 +276,51 @@ impl Databases<'_> {
         Ok(kept)
     }
 
-    /// Drops `name` if it exists (kept as an automatic snapshot, returned) and creates
-    /// it empty.
-    pub fn reset(&self, name: &str) -> Result<Option<Snapshot>, DbError> {
+    /// Sets `name` aside if it exists (kept as an automatic snapshot) and creates it
+    /// empty, to be filled by the caller (its migrate task, its seed), which ends with
+    /// `filled` or `unfilled`; cut off before, the next command puts the previous
+    /// database back.
+    pub fn reset(&self, name: &str) -> Result<Reset, DbError> {
         if !valid_name(name) {
             return Err(DbError::BadName(name.to_owned()));
         }
         let Some(size) = self.find(name)? else {
             self.server.create(name)?;
-            return Ok(None);
+            return Ok(Reset {
+                name: name.to_owned(),
+                kept: None,
+                filling: None,
+            });
         };
-        let (kept, swap) = self.set_aside(name, size, "reset", None)?;
+        let (kept, swap) = self.set_aside_noted(name, size, "reset", None, true)?;
         if let Err(err) = self.server.create(name) {
             let _ = self.put_back(&kept);
             swap.end();
             return Err(err);
         }
-        swap.end();
-        Ok(Some(kept))
+        Ok(Reset {
+            name: name.to_owned(),
+            kept: Some(kept),
+            filling: Some(swap),
+        })
+    }
+
+    /// The reset database is filled: it stays.
+    pub fn filled(&self, reset: Reset) {
+        if let Some(note) = reset.filling {
+            note.end();
+        }
+    }
+
+    /// Filling the reset database failed: it goes, and the previous one, if any,
+    /// takes its name back.
+    pub fn unfilled(&self, reset: Reset) -> Result<(), DbError> {
+        self.server.drop(&reset.name)?;
+        if let Some(kept) = &reset.kept {
+            self.put_back(kept)?;
+        }
+        self.filled(reset);
+        Ok(())
     }
 
     /// Removes a snapshot: its database and its record.
@@ -353,10 +380,22 @@ impl Databases<'_> {
         reason: &str,
         incoming: Option<&str>,
     ) -> Result<(Snapshot, Noted), DbError> {
+        self.set_aside_noted(name, size, reason, incoming, false)
+    }
+
+    /// `set_aside`, the note saying whether what takes the name is still `filling`.
+    fn set_aside_noted(
+        &self,
+        name: &str,
+        size: u64,
+        reason: &str,
+        incoming: Option<&str>,
+        filling: bool,
+    ) -> Result<(Snapshot, Noted), DbError> {
         let stored_as = self.free_name(SNAPSHOT_PREFIX);
         let tag = self.free_tag(name, "auto-");
         let snapshot = self.record(name, tag, size, stored_as.clone(), Some(reason))?;
-        let swap = self.store.note_swap(&snapshot, incoming)?;
+        let swap = self.store.note_swap(&snapshot, incoming, filling)?;
         if let Err(err) = self.server.rename(name, &stored_as) {
             swap.end();
             return Err(err);
@@ -505,7 +544,11 @@ impl Databases<'_> {
             let exists = |name: &str| present.iter().any(|(n, _)| n == name);
             let aside = &swap.aside;
             if exists(&aside.stored_as) {
-                if exists(&aside.database) {
+                // A reset's half-filled database goes; the previous one comes back.
+                if swap.filling && exists(&aside.database) {
+                    self.server.drop(&aside.database)?;
+                }
+                if exists(&aside.database) && !swap.filling {
                     self.server.seal(&aside.stored_as, true)?;
                     if !self.store.contains(&aside.tag) {
                         self.store.save(aside)?;
@@ -524,14 +567,28 @@ impl Databases<'_> {
 
     /// Undoes what a `wharf db` killed half way (SIGKILL, a crash) left: a copy's
     /// source reopened and its part-made target dropped, and the databases a load or
-    /// restore was building beside the real ones: those whose process is gone.
+    /// restore was building beside the real ones, and snapshots no record names: those
+    /// whose process is gone.
     /// The server's databases, as they are once swept.
     fn sweep_abandoned(&self) -> Result<Vec<(String, u64)>, DbError> {
         self.undo_abandoned_copies()?;
+        // A snapshot no record names, whose process is gone, was cut off before its
+        // record was written; a server still making it when its note was undone
+        // finished it after (a killed `CREATE DATABASE` runs on to its end).
+        let recorded: Vec<String> = self
+            .store
+            .list()?
+            .into_iter()
+            .map(|s| s.stored_as)
+            .collect();
         let mut kept = Vec::new();
         for (name, size) in self.server.databases()? {
             let pid = name
                 .strip_prefix(INCOMING_PREFIX)
+                .or_else(|| {
+                    name.strip_prefix(SNAPSHOT_PREFIX)
+                        .filter(|_| !recorded.contains(&name))
+                })
                 .and_then(|rest| rest.split('_').nth(1))
                 .and_then(|pid| pid.parse::<u32>().ok());
             if pid.is_some_and(process_gone) {
@@ -542,6 +599,14 @@ impl Databases<'_> {
         }
         Ok(kept)
     }
+}
+
+/// A database reset and being filled (see `Databases::reset`).
+pub struct Reset {
+    name: String,
+    /// What it held before, as an automatic snapshot.
+    pub kept: Option<Snapshot>,
+    filling: Option<Noted>,
 }
 
 /// Whether `name` is one of wharf's own databases (snapshots, loads in progress).
@@ -858,7 +923,7 @@ mod tests {
     #[test]
     fn a_swap_cut_off_anywhere_is_finished_or_undone_by_the_next_command() {
         type Step = fn(&Databases, &FakeServer);
-        let steps: [(&str, Step, &[&str]); 5] = [
+        let steps: [(&str, Step, &[&str]); 6] = [
             (
                 "restore",
                 |at, _| {
@@ -877,9 +942,22 @@ mod tests {
             (
                 "reset",
                 |at, _| {
-                    at.reset("app").unwrap();
+                    let reset = at.reset("app").unwrap();
+                    at.filled(reset);
                 },
                 &["v1", ""],
+            ),
+            (
+                "reset and fill",
+                |at, server| {
+                    let reset = at.reset("app").unwrap();
+                    server.change();
+                    server.databases.borrow_mut().get_mut("app").unwrap().0 = "half".to_owned();
+                    server.change();
+                    server.databases.borrow_mut().get_mut("app").unwrap().0 = "seeded".to_owned();
+                    at.filled(reset);
+                },
+                &["v1", "seeded"],
             ),
             (
                 "drop",
@@ -955,6 +1033,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A reset whose filling fails puts the previous database back, and a new one
+    /// that failed goes.
+    #[test]
+    fn a_reset_whose_filling_failed_is_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let server = FakeServer::with(&[("app", "v1")]);
+        let at = databases(&server, &store, 1);
+        let reset = at.reset("app").unwrap();
+        server.databases.borrow_mut().get_mut("app").unwrap().0 = "half".to_owned();
+        at.unfilled(reset).unwrap();
+        assert_eq!(server.contents("app").as_deref(), Some("v1"));
+        assert!(!server.databases.borrow()["app"].1, "app takes clients");
+        assert!(store.list().unwrap().is_empty());
+        let fresh = at.reset("fresh").unwrap();
+        at.unfilled(fresh).unwrap();
+        assert!(server.contents("fresh").is_none());
+    }
+
+    /// A snapshot its killed process never recorded (the server finished making it
+    /// after the command's note was undone) is dropped; one still being made is not.
+    #[test]
+    fn an_unrecorded_snapshot_of_a_gone_process_is_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let ended = Command::new("true").spawn().unwrap();
+        let gone = ended.id();
+        ended.wait_with_output().unwrap();
+        let (left, making) = (
+            format!("wharf_snapshot_1_{gone}_0"),
+            format!("wharf_snapshot_1_{}_0", std::process::id()),
+        );
+        let server = FakeServer::with(&[("app", "v1"), (&left, "v0"), (&making, "v1")]);
+        databases(&server, &store, 1).list().unwrap();
+        assert!(server.contents(&left).is_none());
+        assert!(server.contents(&making).is_some());
     }
 
     /// The note a copy keeps as if a process now gone had made it.
@@ -1141,7 +1257,8 @@ mod tests {
         assert_eq!(server.user_visible(), Vec::<String>::new());
         assert_eq!(server.contents(&kept.stored_as).as_deref(), Some("v1"));
         for n in 2..=6 {
-            databases(&server, &store, n * 1000).reset("app").unwrap();
+            let at = databases(&server, &store, n * 1000);
+            at.filled(at.reset("app").unwrap());
         }
         assert_eq!(server.contents("app").as_deref(), Some(""));
         let automatic = store.list().unwrap();

@@ -342,6 +342,9 @@ impl Server for Postgres {
         let mut psql = self.program("psql");
         psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"])
             .args(["-d", name]);
+        // Killed with this process, a load commits nothing more (psql would end its
+        // transaction at the end of its cut-off input, and commit what it had).
+        self.access.ends_with_this_process(&mut psql);
         psql
     }
 }

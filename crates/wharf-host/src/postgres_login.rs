@@ -22,15 +22,14 @@ pub fn takes_logins(port: u16, user: &str) -> bool {
     {
         return false;
     }
-    if header[0] != b'E' {
-        return true;
-    }
+    // The whole message is read: one closed on unread bytes is reset, which the
+    // server logs as an error.
     let length = u32::from_be_bytes([header[1], header[2], header[3], header[4]]);
     let mut fields = Vec::new();
     let _ = stream
         .take(u64::from(length.saturating_sub(4)).min(4096))
         .read_to_end(&mut fields);
-    !fields.windows(7).any(|field| field == b"C57P03\0")
+    header[0] != b'E' || !fields.windows(7).any(|field| field == b"C57P03\0")
 }
 
 /// A protocol 3.0 startup message logging `user` into the database of its name.

@@ -264,7 +264,10 @@ mod tests {
         let reason = |old: &ProjectSpec, new: &ProjectSpec| diff(Some(old), new)[0].reason.clone();
         let base = with(&[("A", "1"), ("REDIS_URL", "redis://127.0.0.1:6379")]);
         assert_eq!(
-            reason(&base, &with(&[("A", "1"), ("REDIS_URL", "redis://127.0.0.1:6380")])),
+            reason(
+                &base,
+                &with(&[("A", "1"), ("REDIS_URL", "redis://127.0.0.1:6380")])
+            ),
             ChangeReason::Changed(vec!["environment (REDIS_URL)".to_owned()])
         );
         let many = with(&[("B", "1"), ("C", "1"), ("D", "1"), ("E", "1")]);

@@ -841,29 +841,43 @@ fn dependencies(service: &Service) -> BTreeMap<String, Dependency> {
 /// it prints. Probed fast while it starts, then every ten seconds; failures count
 /// only after a minute, so a slow first start is waited for, not called unhealthy.
 fn ready_check(ready: &Readiness, ports: &[PortSpec]) -> Result<HealthSpec, String> {
-    let probe = match (&ready.http, ready.tcp, &ready.log) {
-        (Some(path), None, None) => {
-            let port = ports
-                .iter()
-                .find(|p| p.protocol.is_tcp())
-                .ok_or("x-wharf.ready.http: the service publishes no TCP port to ask")?;
-            Probe::Http {
-                port: port.published,
-                path: if path.starts_with('/') {
-                    path.clone()
-                } else {
-                    format!("/{path}")
-                },
-            }
+    let given = [
+        ready.http.is_some(),
+        ready.tcp.is_some(),
+        ready.log.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err("x-wharf.ready: give exactly one of `http`, `tcp` and `log`".to_owned());
+    }
+    let probe = if let Some(path) = &ready.http {
+        if !path.starts_with('/') {
+            return Err(format!(
+                "x-wharf.ready.http: {path:?} is no path on the service's port; write one such as `/healthz`"
+            ));
         }
-        (None, Some(port), None) => Probe::Tcp(
+        let port = ports
+            .iter()
+            .find(|p| p.protocol.is_tcp())
+            .ok_or("x-wharf.ready.http: the service publishes no TCP port to ask")?;
+        Probe::Http {
+            port: port.published,
+            path: path.clone(),
+        }
+    } else if let Some(port) = ready.tcp {
+        if port == 0 {
+            return Err("x-wharf.ready.tcp: port 0 is no port to ask".to_owned());
+        }
+        Probe::Tcp(
             ports
                 .iter()
                 .find(|p| p.target == port && p.protocol.is_tcp())
                 .map_or(port, |p| p.published),
-        ),
-        (None, None, Some(text)) if !text.is_empty() => Probe::Log(text.clone()),
-        _ => return Err("x-wharf.ready: give one of `http`, `tcp` and `log`".to_owned()),
+        )
+    } else {
+        match ready.log.as_deref() {
+            Some(text) if !text.is_empty() => Probe::Log(text.to_owned()),
+            _ => return Err("x-wharf.ready.log: the text to look for is empty".to_owned()),
+        }
     };
     Ok(HealthSpec {
         probe,

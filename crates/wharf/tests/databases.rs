@@ -131,6 +131,25 @@ x-wharf:
     );
     let original = sql(PG_CHECKSUM);
     assert!(original.starts_with("5000:"), "{original}");
+    // A reset whose seed fails puts the database back as it was.
+    let good_seed = std::fs::read(stack.dir.path().join("seed.sql.gz")).unwrap();
+    let bad = Command::new("sh")
+        .current_dir(stack.dir.path())
+        .arg("-c")
+        .arg("printf \"INSERT INTO nosuch VALUES (1);\\n\" | gzip > seed.sql.gz")
+        .status()
+        .unwrap();
+    assert!(bad.success());
+    let failed = db_output(&stack, &["reset", "--yes"], "");
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        !failed.status.success()
+            && said.contains("loading seed.sql.gz failed")
+            && said.contains("shopdb is put back as it was"),
+        "{said}"
+    );
+    assert_eq!(sql(PG_CHECKSUM), original);
+    std::fs::write(stack.dir.path().join("seed.sql.gz"), good_seed).unwrap();
     let listed = db(&stack, &["ls", "--format", "json"], "");
     let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
     assert!(

@@ -2903,7 +2903,25 @@ services:
     let refused = stack.wharf(&["up", "-d"]);
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        said.contains("x-wharf.ready: give one of `http`, `tcp` and `log`"),
+        said.contains("x-wharf.ready: give exactly one of `http`, `tcp` and `log`"),
         "{said}"
     );
+    for (ready, expected) in [
+        ("{tcp: 0}", "x-wharf.ready.tcp: port 0 is no port to ask"),
+        (
+            "{log: ''}",
+            "x-wharf.ready.log: the text to look for is empty",
+        ),
+        (
+            "{http: 'http://x/'}",
+            "x-wharf.ready.http: \"http://x/\" is no path",
+        ),
+    ] {
+        stack.write(&format!(
+            "services:\n  web:\n    image: debian\n    x-wharf:\n      process: {{command: [sleep, '9']}}\n      ready: {ready}\n"
+        ));
+        let refused = stack.wharf(&["up", "-d"]);
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains(expected), "{ready}: {said}");
+    }
 }

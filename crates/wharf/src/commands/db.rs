@@ -546,37 +546,52 @@ fn reset(
     {
         bail!("nothing reset");
     }
-    let kept = databases.reset(&name)?;
-    let undo = kept.as_ref().map_or(String::new(), |k| {
+    let reset = databases.reset(&name)?;
+    let undo = reset.kept.as_ref().map_or(String::new(), |k| {
         format!(
             " (the previous {name} is snapshot {}: `wharf db restore --undo`)",
             k.tag
         )
     });
     say!("created {name} empty{undo}");
-    for step in migrate.into_iter().chain(seed.iter().map(String::as_str)) {
-        if tasks.contains_key(step) {
-            let code = project_tasks::run_named(settings, step, &[])?;
-            if code != ExitCode::SUCCESS {
-                bail!("task {step} failed; {name} is left as it stands{undo}");
-            }
-        } else {
-            read_dump(
-                Some(&project.loaded.project_dir.join(step)),
-                server.load(&name),
-                server.access().facts.engine,
-            )
-            .with_context(|| format!("loading {step} failed; {name} is left as it stands{undo}"))?;
-        }
-        say!(
-            "{} {step}",
+    // A step that fails, or is interrupted, puts the previous database back: a reset
+    // half filled is no database to work on.
+    let back = if reset.kept.is_some() {
+        format!("{name} is put back as it was")
+    } else {
+        format!("{name} is removed again")
+    };
+    let fill = || -> anyhow::Result<()> {
+        for step in migrate.into_iter().chain(seed.iter().map(String::as_str)) {
             if tasks.contains_key(step) {
-                "ran"
+                let code = project_tasks::run_named(settings, step, &[])?;
+                if code != ExitCode::SUCCESS {
+                    bail!("task {step} failed");
+                }
             } else {
-                "loaded"
+                read_dump(
+                    Some(&project.loaded.project_dir.join(step)),
+                    server.load(&name),
+                    server.access().facts.engine,
+                )
+                .with_context(|| format!("loading {step} failed"))?;
             }
-        );
+            say!(
+                "{} {step}",
+                if tasks.contains_key(step) {
+                    "ran"
+                } else {
+                    "loaded"
+                }
+            );
+        }
+        Ok(())
+    };
+    if let Err(err) = fill() {
+        databases.unfilled(reset)?;
+        bail!("{err:#}; {back}");
     }
+    databases.filled(reset);
     if stays_empty {
         say!(
             "reset {name}: it is empty, as nothing fills it (x-wharf.databases.{name} can name a `migrate` task and `seed` files)"
