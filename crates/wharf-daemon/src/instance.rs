@@ -294,14 +294,15 @@ async fn follow_health(
     };
     let started_ms = wharf_api::now_ms()
         .saturating_sub(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
-    // A line once said stays said.
-    let mut said_it = false;
+    let mut watch = match &health.probe {
+        Probe::Log(text) => Some(shared.watch_for_line(&key, text, started_ms)),
+        _ => None,
+    };
     loop {
         tokio::time::sleep(tracker.next_delay()).await;
         let result = match &health.probe {
             Probe::Log(text) => {
-                said_it = said_it || shared.said_since(&key, text, started_ms);
-                if said_it {
+                if watch.as_mut().is_some_and(crate::logs::LineWatch::said) {
                     ProbeResult::passed()
                 } else {
                     ProbeResult::failed(format!("it has not said {text:?} yet"))

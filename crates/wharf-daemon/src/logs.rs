@@ -7,7 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read as _, Write};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, watch};
 use wharf_api::{LogLine, LogStream, create_private_dir};
@@ -219,6 +219,77 @@ impl LogBook {
             .collect();
         names.sort();
         names
+    }
+}
+
+/// An instance's log, watched for a line (`Shared::watch_for_line`): its own output, not
+/// wharf's notes..
+pub struct LineWatch {
+    logs: Option<Arc<LogBook>>,
+    live: Option<broadcast::Receiver<LogLine>>,
+    said: bool,
+    service: String,
+    replica: u32,
+    text: String,
+    since_ms: u64,
+}
+
+impl LineWatch {
+    pub fn new(
+        logs: Option<Arc<LogBook>>,
+        (service, replica): (&str, u32),
+        text: &str,
+        since_ms: u64,
+    ) -> Self {
+        let mut watch = Self {
+            logs,
+            live: None,
+            said: false,
+            service: service.to_owned(),
+            replica,
+            text: text.to_owned(),
+            since_ms,
+        };
+        watch.read_stored();
+        watch
+    }
+
+    /// Whether the line has been said, by now; once said, it stays said.
+    pub fn said(&mut self) -> bool {
+        use broadcast::error::TryRecvError;
+        while !self.said {
+            let Some(following) = self.live.as_mut() else {
+                break;
+            };
+            match following.try_recv() {
+                Ok(line) => self.said = self.is_it(&line),
+                // Lines were missed: the stored ones are read again.
+                Err(TryRecvError::Lagged(_)) => self.read_stored(),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        self.said
+    }
+
+    /// The stored lines, and a receiver of those that follow.
+    fn read_stored(&mut self) {
+        let Some(logs) = &self.logs else {
+            return;
+        };
+        let (stored, live) = logs.follow(
+            std::slice::from_ref(&self.service),
+            None,
+            Some(self.since_ms),
+        );
+        self.said = stored.iter().any(|line| self.is_it(line));
+        self.live = Some(live);
+    }
+
+    fn is_it(&self, line: &LogLine) -> bool {
+        line.service == self.service
+            && line.replica == self.replica
+            && line.stream != LogStream::Wharf
+            && line.line.contains(&self.text)
     }
 }
 
@@ -511,6 +582,26 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(by_instance(&mut got), by_instance(&mut expected));
+    }
+
+    /// A line waited for is found stored, live, or after the watch fell behind.
+    #[test]
+    fn a_watched_line_is_heard_however_it_comes() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = std::sync::Arc::new(LogBook::new(dir.path().to_owned()));
+        book.write(line("web", 1, "starting"));
+        let mut watch = LineWatch::new(Some(book.clone()), ("web", 1), "ready", 0);
+        assert!(!watch.said());
+        book.write(line("db", 2, "ready"));
+        assert!(!watch.said(), "another service's");
+        for i in 0..6000 {
+            book.write(line("web", 3, &format!("line {i}")));
+        }
+        book.write(line("web", 4, "now ready"));
+        assert!(watch.said(), "read back after falling behind");
+        book.write(line("web", 5, "ready again"));
+        let mut later = LineWatch::new(Some(book), ("web", 1), "ready", 0);
+        assert!(later.said(), "stored");
     }
 
     #[test]

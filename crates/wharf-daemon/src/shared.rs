@@ -455,17 +455,20 @@ impl Shared {
         }
     }
 
-    /// Whether the instance printed a line holding `text` since `since_ms`.
-    pub fn said_since(&self, key: &InstanceKey, text: &str, since_ms: u64) -> bool {
-        self.logs_of(&key.project).is_some_and(|logs| {
-            logs.read(std::slice::from_ref(&key.service), None, Some(since_ms))
-                .iter()
-                .any(|line| {
-                    line.replica == key.replica
-                        && line.stream != LogStream::Wharf
-                        && line.line.contains(text)
-                })
-        })
+    /// Watches the instance's own output for a line holding `text`, from `since_ms`
+    /// on: what is stored is read once, what comes later as it comes.
+    pub fn watch_for_line(
+        &self,
+        key: &InstanceKey,
+        text: &str,
+        since_ms: u64,
+    ) -> crate::logs::LineWatch {
+        crate::logs::LineWatch::new(
+            self.logs_of(&key.project),
+            (&key.service, key.replica),
+            text,
+            since_ms,
+        )
     }
 
     /// When the newest line of the instance's own output in its log was written.

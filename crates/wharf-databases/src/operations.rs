@@ -271,14 +271,14 @@ impl Databases<'_> {
                 "`{name}` is the server's own database, which its tools connect to; `wharf db reset {name}` empties it instead"
             )));
         }
-        let (kept, swap) = self.set_aside(name, size, "drop", None)?;
+        let (kept, swap) = self.set_aside(name, size, "drop", None, false)?;
         swap.end();
         Ok(kept)
     }
 
     /// Sets `name` aside if it exists (kept as an automatic snapshot) and creates it
     /// empty, to be filled by the caller (its migrate task, its seed), which ends with
-    /// `filled` or `unfilled`; cut off before, the next command puts the previous
+    /// `Reset::filled` or `unfilled`; cut off before, the next command puts the previous
     /// database back.
     pub fn reset(&self, name: &str) -> Result<Reset, DbError> {
         if !valid_name(name) {
@@ -292,7 +292,7 @@ impl Databases<'_> {
                 filling: None,
             });
         };
-        let (kept, swap) = self.set_aside_noted(name, size, "reset", None, true)?;
+        let (kept, swap) = self.set_aside(name, size, "reset", None, true)?;
         if let Err(err) = self.server.create(name) {
             let _ = self.put_back(&kept);
             swap.end();
@@ -305,13 +305,6 @@ impl Databases<'_> {
         })
     }
 
-    /// The reset database is filled: it stays.
-    pub fn filled(&self, reset: Reset) {
-        if let Some(note) = reset.filling {
-            note.end();
-        }
-    }
-
     /// Filling the reset database failed: it goes, and the previous one, if any,
     /// takes its name back.
     pub fn unfilled(&self, reset: Reset) -> Result<(), DbError> {
@@ -319,7 +312,7 @@ impl Databases<'_> {
         if let Some(kept) = &reset.kept {
             self.put_back(kept)?;
         }
-        self.filled(reset);
+        reset.filled();
         Ok(())
     }
 
@@ -340,7 +333,7 @@ impl Databases<'_> {
         reason: &str,
     ) -> Result<Option<Snapshot>, DbError> {
         let kept = match self.find(target) {
-            Ok(Some(size)) => match self.set_aside(target, size, reason, Some(incoming)) {
+            Ok(Some(size)) => match self.set_aside(target, size, reason, Some(incoming), false) {
                 Ok(kept) => Some(kept),
                 Err(err) => {
                     let _ = self.server.drop(incoming);
@@ -373,18 +366,8 @@ impl Databases<'_> {
     /// Noted first, with what is to take its place (`incoming`): the caller ends the
     /// note once the name is taken again, and until then the next command puts the
     /// database back if this one is cut off (`undo_abandoned_copies`).
+    /// `filling`: what takes the name is a reset's, still to be filled.
     fn set_aside(
-        &self,
-        name: &str,
-        size: u64,
-        reason: &str,
-        incoming: Option<&str>,
-    ) -> Result<(Snapshot, Noted), DbError> {
-        self.set_aside_noted(name, size, reason, incoming, false)
-    }
-
-    /// `set_aside`, the note saying whether what takes the name is still `filling`.
-    fn set_aside_noted(
         &self,
         name: &str,
         size: u64,
@@ -607,6 +590,15 @@ pub struct Reset {
     /// What it held before, as an automatic snapshot.
     pub kept: Option<Snapshot>,
     filling: Option<Noted>,
+}
+
+impl Reset {
+    /// The reset database is filled: it stays.
+    pub fn filled(self) {
+        if let Some(note) = self.filling {
+            note.end();
+        }
+    }
 }
 
 /// Whether `name` is one of wharf's own databases (snapshots, loads in progress).
@@ -943,7 +935,7 @@ mod tests {
                 "reset",
                 |at, _| {
                     let reset = at.reset("app").unwrap();
-                    at.filled(reset);
+                    reset.filled();
                 },
                 &["v1", ""],
             ),
@@ -955,7 +947,7 @@ mod tests {
                     server.databases.borrow_mut().get_mut("app").unwrap().0 = "half".to_owned();
                     server.change();
                     server.databases.borrow_mut().get_mut("app").unwrap().0 = "seeded".to_owned();
-                    at.filled(reset);
+                    reset.filled();
                 },
                 &["v1", "seeded"],
             ),
@@ -1258,7 +1250,7 @@ mod tests {
         assert_eq!(server.contents(&kept.stored_as).as_deref(), Some("v1"));
         for n in 2..=6 {
             let at = databases(&server, &store, n * 1000);
-            at.filled(at.reset("app").unwrap());
+            at.reset("app").unwrap().filled();
         }
         assert_eq!(server.contents("app").as_deref(), Some(""));
         let automatic = store.list().unwrap();

@@ -90,22 +90,28 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
                 .all(|(was, is)| same(was, is)),
     );
     check("working_dir", old.working_dir == new.working_dir);
-    // Named, not shown: a value may be a secret. A variable that follows another
-    // service's port changes with it, which the user did not touch here.
-    let variables: Vec<&String> = old
-        .environment
-        .keys()
-        .chain(new.environment.keys())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .filter(
-            |key| match (old.environment.get(*key), new.environment.get(*key)) {
-                (Some(was), Some(is)) => !same(was, is),
-                _ => true,
-            },
-        )
-        .collect();
-    if !variables.is_empty() {
+    let same_environment = old.environment.len() == new.environment.len()
+        && old
+            .environment
+            .iter()
+            .zip(&new.environment)
+            .all(|((was_key, was), (is_key, is))| was_key == is_key && same(was, is));
+    if !same_environment {
+        // Named, not shown: a value may be a secret. A variable that follows another
+        // service's port changes with it, which the user did not touch here.
+        let variables: Vec<&String> = old
+            .environment
+            .keys()
+            .chain(new.environment.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter(
+                |key| match (old.environment.get(*key), new.environment.get(*key)) {
+                    (Some(was), Some(is)) => !same(was, is),
+                    _ => true,
+                },
+            )
+            .collect();
         let named: Vec<&str> = variables.iter().take(3).map(|v| v.as_str()).collect();
         let more = match variables.len().saturating_sub(3) {
             0 => String::new(),

@@ -591,7 +591,7 @@ fn reset(
         databases.unfilled(reset)?;
         bail!("{err:#}; {back}");
     }
-    databases.filled(reset);
+    reset.filled();
     if stays_empty {
         say!(
             "reset {name}: it is empty, as nothing fills it (x-wharf.databases.{name} can name a `migrate` task and `seed` files)"
