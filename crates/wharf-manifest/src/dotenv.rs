@@ -7,24 +7,22 @@
 //! substitution in unquoted and double-quoted values, and a bare `KEY` inheriting from
 //! the shell (left unset when the shell does not have it).
 
-use std::sync::Arc;
-
 use indexmap::IndexMap;
 
 use crate::error::{Error, Result};
 use crate::interpolate::{self, Variables};
-use crate::source::{SourceFile, Span};
+use crate::source::{FileRef, Span};
 
 /// Parses `file`. `shell` answers bare keys and variables referenced in values; values
 /// defined earlier in the file are visible to later ones.
-pub fn parse(file: &Arc<SourceFile>, shell: &dyn Variables) -> Result<IndexMap<String, String>> {
+pub fn parse(file: &FileRef, shell: &dyn Variables) -> Result<IndexMap<String, String>> {
     parse_after(file, shell, IndexMap::new())
 }
 
 /// As `parse`, for a file read after others whose variables it sees as its own
 /// earlier lines (`known`, returned with the file's own on top).
 pub fn parse_after(
-    file: &Arc<SourceFile>,
+    file: &FileRef,
     shell: &dyn Variables,
     known: IndexMap<String, String>,
 ) -> Result<IndexMap<String, String>> {
@@ -42,7 +40,7 @@ pub fn parse_after(
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
-    file: &'a Arc<SourceFile>,
+    file: &'a FileRef,
     out: IndexMap<String, String>,
 }
 
@@ -240,6 +238,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::source::FileRef;
 
     struct Shell(HashMap<&'static str, &'static str>);
 
@@ -251,7 +250,7 @@ mod tests {
 
     fn parse_text(text: &str) -> IndexMap<String, String> {
         let shell = Shell(HashMap::from([("FROM_SHELL", "shell")]));
-        parse(&SourceFile::new(".env", text), &shell).unwrap()
+        parse(&FileRef::new(".env", text), &shell).unwrap()
     }
 
     #[test]
@@ -290,11 +289,11 @@ mod tests {
     #[test]
     fn errors_point_at_the_line() {
         let shell = Shell(HashMap::new());
-        let err = parse(&SourceFile::new(".env", "A=1\nB=\"open\n"), &shell).unwrap_err();
-        assert_eq!(err.span().unwrap().line, 2);
-        let err = parse(&SourceFile::new(".env", "A B=1\n"), &shell).unwrap_err();
+        let err = parse(&FileRef::new(".env", "A=1\nB=\"open\n"), &shell).unwrap_err();
+        assert_eq!(err.location().unwrap().line, 2);
+        let err = parse(&FileRef::new(".env", "A B=1\n"), &shell).unwrap_err();
         assert!(err.message().contains("unexpected character"), "{err}");
-        let err = parse(&SourceFile::new(".env", "A='it''s'\n"), &shell).unwrap_err();
+        let err = parse(&FileRef::new(".env", "A='it''s'\n"), &shell).unwrap_err();
         assert!(
             err.message().contains("unexpected character '\\''"),
             "{err}"

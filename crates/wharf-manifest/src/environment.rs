@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::dotenv;
 use crate::error::{Error, Result};
 use crate::interpolate::Variables;
-use crate::source::SourceFile;
+use crate::source::FileRef;
 
 #[derive(Debug, Default)]
 pub struct Environment {
@@ -30,7 +30,7 @@ impl Environment {
         let mut vars = BTreeMap::new();
         for path in env_files {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
-            let file = SourceFile::new(path.clone(), text);
+            let file = FileRef::new(path.clone(), text);
             vars.extend(dotenv::parse(&file, &shell_env)?);
         }
         vars.extend(shell.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -43,7 +43,7 @@ impl Environment {
         shell: &BTreeMap<String, String>,
     ) -> Result<Vec<(String, String)>> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
-        let file = SourceFile::new(path.to_path_buf(), text);
+        let file = FileRef::new(path.to_path_buf(), text);
         Ok(dotenv::parse(&file, &Self::new(shell.clone()))?
             .into_iter()
             .collect())

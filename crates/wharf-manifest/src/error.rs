@@ -14,12 +14,12 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::source::Span;
+use crate::source::{Location, Span};
 
 #[derive(Debug)]
 pub struct Error {
     message: String,
-    span: Option<Span>,
+    location: Option<Location>,
     help: Option<String>,
 }
 
@@ -30,7 +30,7 @@ impl Error {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            span: None,
+            location: None,
             help: None,
         }
     }
@@ -39,7 +39,7 @@ impl Error {
     pub fn at(span: &Span, message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            span: span.is_known().then(|| span.clone()),
+            location: span.is_known().then(|| Location::of(span)).flatten(),
             help: None,
         }
     }
@@ -62,8 +62,8 @@ impl Error {
     /// Attaches a position unless the error already has one (the innermost wins).
     #[must_use]
     pub fn or_at(mut self, span: &Span) -> Self {
-        if self.span.is_none() && span.is_known() {
-            self.span = Some(span.clone());
+        if self.location.is_none() && span.is_known() {
+            self.location = Location::of(span);
         }
         self
     }
@@ -74,8 +74,8 @@ impl Error {
     }
 
     #[must_use]
-    pub fn span(&self) -> Option<&Span> {
-        self.span.as_ref()
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
     }
 
     #[must_use]
@@ -95,14 +95,14 @@ fn io_reason(err: &std::io::Error) -> String {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
-        if let Some(span) = &self.span {
-            let number = span.line.to_string();
+        if let Some(location) = &self.location {
+            let number = location.line.to_string();
             let gutter = " ".repeat(number.len());
-            write!(f, "\n{gutter}--> {span}")?;
-            if let Some(line) = span.file.as_ref().and_then(|file| file.line(span.line)) {
+            write!(f, "\n{gutter}--> {location}")?;
+            if let Some(line) = location.source_line() {
                 let caret_pad: String = line
                     .chars()
-                    .take(span.col.saturating_sub(1) as usize)
+                    .take(location.col.saturating_sub(1) as usize)
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
                 write!(

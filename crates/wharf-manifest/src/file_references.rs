@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::interpolate;
 use crate::node::{Node, Value};
 use crate::paths;
-use crate::source::{SourceFile, Span};
+use crate::source::{FileRef, Span};
 use crate::yaml;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub fn file_references(
     vars: &BTreeMap<String, String>,
     dir: &Path,
 ) -> Result<FileOutline> {
-    let file = SourceFile::new(path, text);
+    let file = FileRef::new(path, text);
     let documents = yaml::parse_documents(&file)?;
     let mut outline = FileOutline::default();
     let Some(top) = documents.first().and_then(Node::as_map) else {

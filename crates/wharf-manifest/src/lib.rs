@@ -50,6 +50,6 @@ pub use normalize::only_services;
 pub use paths::{clean as clean_path, is_windows_absolute};
 pub use shell_words::{split as split_command, split_all as split_whole_command};
 pub use short_syntax::{parse_port, parse_volume};
-pub use source::Span;
+pub use source::{Location, Span};
 pub use written_at::WrittenFiles;
 pub use yaml_writer::{project_yaml, to_yaml};

@@ -15,7 +15,7 @@ use crate::interpolate::{VariableUse, interpolate_part, interpolate_tree, variab
 use crate::merge::{merge, strip_tags};
 use crate::node::{Key, Map, Node, Value};
 use crate::schema;
-use crate::source::{SourceFile, Span};
+use crate::source::{FileRef, SourceFile, Span};
 use crate::{extends, include, normalize, paths, typing, unicity, yaml};
 
 /// What the command line and the shell say about where and how to load.
@@ -522,7 +522,7 @@ fn read_documents(options: &LoadOptions, path: &Path) -> Result<Vec<Node>> {
         let text = SourceFile::read_text(path).map_err(|e| Error::io(path, &e))?;
         (path.to_path_buf(), text)
     };
-    let file: Arc<SourceFile> = SourceFile::new(display, text);
+    let file = FileRef::new(display, text);
     let documents = yaml::parse_documents(&file)?;
     for document in &documents {
         if document.as_map().is_none() {
@@ -577,7 +577,7 @@ mod tests {
             LoadOptions::default(),
         )
         .unwrap_err();
-        let span = err.span().unwrap();
+        let span = err.location().unwrap();
         assert_eq!((span.line, span.col), (4, 18), "{err:?}");
         assert_eq!(err.help(), Some("did you mean \"cache\"?"));
     }

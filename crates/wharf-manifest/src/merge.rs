@@ -153,11 +153,11 @@ fn strip_tags_in_place(node: &mut Node) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::SourceFile;
+    use crate::source::FileRef;
     use crate::yaml::parse_documents;
 
     fn tree(text: &str) -> Node {
-        let mut node = parse_documents(&SourceFile::new("t.yaml", text))
+        let mut node = parse_documents(&FileRef::new("t.yaml", text))
             .unwrap()
             .remove(0);
         crate::canonical::canonicalize(

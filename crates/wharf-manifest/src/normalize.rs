@@ -14,7 +14,7 @@ use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::interpolate::Variables;
 use crate::loader::LoadOptions;
-use crate::source::{SourceFile, Span};
+use crate::source::{FileRef, Span};
 use crate::typing::ServiceSpans;
 
 pub fn normalize(
@@ -229,7 +229,7 @@ fn read_label_files(service: &mut Service) -> Result<()> {
             Error::new(format!("label file {path} not found: {err}"))
                 .with_help("create it, or remove it from `label_file`")
         })?;
-        let file = SourceFile::new(path.clone(), text);
+        let file = FileRef::new(path.clone(), text);
         for (key, value) in dotenv::parse(&file, &NoVariables)? {
             service.labels.get_or_insert_with(key, || value);
         }
@@ -264,7 +264,7 @@ fn read_env_files(service: &mut Service, env: &Environment, project_dir: &Path) 
                 }
             }
             Ok(text) => {
-                let file = SourceFile::new(path.clone(), text);
+                let file = FileRef::new(path.clone(), text);
                 let scope = EnvFileScope {
                     project: env,
                     service: &service.environment,

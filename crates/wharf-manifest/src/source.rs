@@ -1,7 +1,9 @@
 //! Source files and positions in them, so every error can point at <file:line:col>.
 
 use std::fmt;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// One file's text, kept so an error can quote the offending line.
@@ -12,13 +14,6 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Arc<Self> {
-        Arc::new(Self {
-            path: path.into(),
-            text: text.into(),
-        })
-    }
-
     /// A file's text: UTF-8, or UTF-16 with its byte-order mark (what Windows
     /// PowerShell writes by default), as Compose's YAML reader takes both.
     pub fn read_text(path: &Path) -> std::io::Result<String> {
@@ -45,19 +40,44 @@ impl SourceFile {
     }
 }
 
+/// A file as the tree's spans hold it. A tree has a span on every node and stays on
+/// the thread that read it, so its spans count their file without atomic operations
+/// (with an `Arc`, a tenth of a load went to counting); what outlives the load, an
+/// error or a [`Location`], takes the shared file inside.
+#[derive(Clone, Debug)]
+#[allow(clippy::redundant_allocation)] // the outer count is the cheap one
+pub struct FileRef(Rc<Arc<SourceFile>>);
+
+impl FileRef {
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        Self(Rc::new(Arc::new(SourceFile {
+            path: path.into(),
+            text: text.into(),
+        })))
+    }
+}
+
+impl Deref for FileRef {
+    type Target = SourceFile;
+
+    fn deref(&self) -> &SourceFile {
+        &self.0
+    }
+}
+
 /// A position in a source file (1-based line and column, in characters).
 #[derive(Clone, Default)]
 pub struct Span {
-    pub file: Option<Arc<SourceFile>>,
+    pub file: Option<FileRef>,
     pub line: u32,
     pub col: u32,
 }
 
 impl Span {
     #[must_use]
-    pub fn new(file: &Arc<SourceFile>, line: u32, col: u32) -> Self {
+    pub fn new(file: &FileRef, line: u32, col: u32) -> Self {
         Self {
-            file: Some(Arc::clone(file)),
+            file: Some(file.clone()),
             line,
             col,
         }
@@ -77,6 +97,50 @@ impl Span {
     #[must_use]
     pub fn is_known(&self) -> bool {
         self.file.is_some() && self.line > 0
+    }
+}
+
+/// A position that outlives the load and may cross threads: an error's, or one found
+/// again in the files for a later check (`WrittenFiles`).
+#[derive(Clone)]
+pub struct Location {
+    file: Arc<SourceFile>,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl Location {
+    /// The span's place, when it has a file.
+    #[must_use]
+    pub fn of(span: &Span) -> Option<Self> {
+        span.file.as_ref().map(|file| Self {
+            file: Arc::clone(&file.0),
+            line: span.line,
+            col: span.col,
+        })
+    }
+
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.file.path
+    }
+
+    /// The text of the line it is on.
+    #[must_use]
+    pub fn source_line(&self) -> Option<&str> {
+        self.file.line(self.line)
+    }
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.path().display(), self.line, self.col)
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
     }
 }
 

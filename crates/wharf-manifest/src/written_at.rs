@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use crate::node::Node;
-use crate::source::{SourceFile, Span};
+use crate::source::{FileRef, Location, SourceFile};
 use crate::yaml;
 
 /// The compose files as written, read again, last first: the one whose values win.
@@ -22,7 +22,7 @@ impl WrittenFiles {
             .rev()
             .filter_map(|file| {
                 let text = SourceFile::read_text(file).ok()?;
-                yaml::parse_documents(&SourceFile::new(file, text))
+                yaml::parse_documents(&FileRef::new(file, text))
                     .ok()?
                     .into_iter()
                     .next()
@@ -34,14 +34,14 @@ impl WrittenFiles {
     /// Where the deepest part of `path` (`["services", "web", "restart"]`) that a file
     /// writes is written, in the last file that writes it; `None` when none writes even
     /// its first key (a service from an `include` or an `extends`).
-    pub fn at(&self, path: &[&str]) -> Option<Span> {
+    pub fn at(&self, path: &[&str]) -> Option<Location> {
         let key_at = |top: &Node, path: &[&str]| {
             let (last, above) = path.split_last()?;
             let mut node = top;
             for name in above {
                 node = node.as_map()?.get(name)?;
             }
-            Some(node.as_map()?.key(last)?.span.clone())
+            Location::of(&node.as_map()?.key(last)?.span)
         };
         (1..=path.len())
             .rev()

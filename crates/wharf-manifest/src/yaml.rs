@@ -6,21 +6,20 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as EventSpan, Tag};
 
 use crate::error::{Error, Result};
 use crate::node::{Key, Map, Node, NodeTag, Value};
 use crate::scalar;
-use crate::source::{SourceFile, Span};
+use crate::source::{FileRef, SourceFile, Span};
 use crate::yaml_fast;
 
 /// Parses every document in `file`. An empty file yields no documents.
 ///
 /// The fast reader goes first; where it declines, or its events lead to an error,
 /// saphyr-parser reads the file again, so every error is worded the one way.
-pub fn parse_documents(file: &Arc<SourceFile>) -> Result<Vec<Node>> {
+pub fn parse_documents(file: &FileRef) -> Result<Vec<Node>> {
     let mut builder = Builder::new(file);
     if yaml_fast::read(&file.text, &mut builder, yaml_fast::FlowLines::AsCompose).is_some() {
         return Ok(builder.documents);
@@ -68,7 +67,7 @@ fn tabs_after_colon(text: &str, err: &saphyr_parser::ScanError) -> Option<std::o
 
 /// Points a syntax error at its line, or just past the last written character when
 /// the file ended first.
-fn syntax_error(file: &Arc<SourceFile>, err: &saphyr_parser::ScanError) -> Error {
+fn syntax_error(file: &FileRef, err: &saphyr_parser::ScanError) -> Error {
     let marker = err.marker();
     let line = marker.line() as u32;
     if err.info().contains("simple key")
@@ -170,7 +169,7 @@ const MAX_EXPANDED: usize = 500_000;
 
 /// Builds node trees from YAML events pushed to it in order, from either reader.
 pub struct Builder<'a> {
-    file: &'a Arc<SourceFile>,
+    file: &'a FileRef,
     /// The collections opened and not yet closed, innermost last.
     open: Vec<Open>,
     /// Each anchored node with the number of values it holds.
@@ -209,7 +208,7 @@ enum PendingKey {
 }
 
 impl<'a> Builder<'a> {
-    pub fn new(file: &'a Arc<SourceFile>) -> Self {
+    pub fn new(file: &'a FileRef) -> Self {
         Self {
             file,
             open: Vec::new(),
@@ -524,7 +523,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Node {
-        let file = SourceFile::new("test.yaml", text);
+        let file = FileRef::new("test.yaml", text);
         parse_documents(&file).unwrap().remove(0)
     }
 
@@ -542,12 +541,12 @@ mod tests {
 
     #[test]
     fn a_key_without_its_colon_is_pointed_at_where_it_began() {
-        let file = SourceFile::new(
+        let file = FileRef::new(
             "test.yaml",
             "services:\n  db:\n    image: postgres\n  web\n    image: nginx\n",
         );
         let err = parse_documents(&file).unwrap_err();
-        let span = err.span().unwrap();
+        let span = err.location().unwrap();
         assert_eq!((span.line, span.col), (4, 3), "{err:?}");
         assert!(
             err.message().contains("could not find expected ':'"),
@@ -557,7 +556,7 @@ mod tests {
 
     #[test]
     fn tabs_after_a_colon_separate_as_spaces_do() {
-        let file = SourceFile::new(
+        let file = FileRef::new(
             "test.yaml",
             "services:\n  web:\n    image:\tnginx\n    command:\t\t'-x a\tb'\n    user: \t-1\n",
         );
@@ -574,7 +573,7 @@ mod tests {
         let image = web.get("image").unwrap();
         assert_eq!((image.span.line, image.span.col), (3, 12));
         // A tab used as indentation is still refused.
-        let file = SourceFile::new("test.yaml", "services:\n\tweb:\n    image: nginx\n");
+        let file = FileRef::new("test.yaml", "services:\n\tweb:\n    image: nginx\n");
         assert!(parse_documents(&file).is_err());
     }
 
@@ -604,18 +603,18 @@ mod tests {
     #[test]
     fn a_flow_collection_left_open_is_pointed_at() {
         let text = "a:\n  b: echo x[1] \"y[\" # [\n  c: [1, {d: 2}\n  e: 3\n";
-        let err = parse_documents(&SourceFile::new("t.yaml", text)).unwrap_err();
+        let err = parse_documents(&FileRef::new("t.yaml", text)).unwrap_err();
         assert!(err.message().contains("this `[` is not closed"), "{err}");
-        let span = err.span().unwrap();
+        let span = err.location().unwrap();
         assert_eq!((span.line, span.col), (3, 6));
     }
 
     #[test]
     fn duplicate_keys_are_rejected_with_both_lines() {
-        let file = SourceFile::new("t.yaml", "a: 1\na: 2\n");
+        let file = FileRef::new("t.yaml", "a: 1\na: 2\n");
         let err = parse_documents(&file).unwrap_err();
         assert!(err.message().contains("already defined at line 1"), "{err}");
-        assert_eq!(err.span().unwrap().line, 2);
+        assert_eq!(err.location().unwrap().line, 2);
     }
 
     #[test]
@@ -629,7 +628,7 @@ mod tests {
             ),
             ("a: {c: [{1.5: x}]}\n", "non-string key in a.c[0]: 1.5"),
         ] {
-            let err = parse_documents(&SourceFile::new("t.yaml", text)).unwrap_err();
+            let err = parse_documents(&FileRef::new("t.yaml", text)).unwrap_err();
             assert_eq!(err.message(), said, "{text:?}");
         }
         // Quoted, they are strings; `yes` and `on` are strings in YAML 1.2.
@@ -648,7 +647,7 @@ mod tests {
 
     #[test]
     fn a_second_merge_key_is_a_duplicate_key() {
-        let file = SourceFile::new("t.yaml", "b: &b {x: 1}\nc:\n  <<: *b\n  <<: *b\n");
+        let file = FileRef::new("t.yaml", "b: &b {x: 1}\nc:\n  <<: *b\n  <<: *b\n");
         let err = parse_documents(&file).unwrap_err();
         assert!(
             err.message().contains("\"<<\" already defined at line 3"),

@@ -35,7 +35,7 @@ pub struct NotNative(pub Vec<Unrunnable>);
 pub struct Unrunnable {
     pub service: String,
     pub why: String,
-    pub at: Option<wharf_manifest::Span>,
+    pub at: Option<wharf_manifest::Location>,
 }
 
 impl Unrunnable {

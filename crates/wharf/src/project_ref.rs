@@ -144,7 +144,7 @@ pub fn name_and_enabled(
     // back to what wharfd runs from it: no file at all (a mistyped directory, an unset
     // COMPOSE_FILE) means no project, not the one this directory's files define.
     let recorded = err
-        .span()
+        .location()
         .and_then(|_| recorded_name(&settings.paths, &options));
     let Some(recorded) = recorded else {
         bail!(
@@ -153,7 +153,7 @@ pub fn name_and_enabled(
         );
     };
     let at = err
-        .span()
+        .location()
         .map(|span| format!(" at {span}"))
         .unwrap_or_default();
     eprintln!(
