@@ -2,7 +2,7 @@
 """Times `wharf config` against `docker compose config` (v2) on a generated project.
 
 Usage: bench/config.py [--services N] [--runs N]
-Builds nothing: run `cargo build --release` first. Runs wharf and Compose by turns and
+Builds nothing: run `scripts/build-release` first. Runs wharf and Compose by turns and
 prints the median wall time of each over the runs and the ratio, in this invocation.
 """
 
@@ -60,6 +60,12 @@ def generate(services):
     return "\n".join(lines) + "\n"
 
 
+def asks_for_loader(binary):
+    """Whether the binary names a dynamic loader (its `.interp`, in the first page)."""
+    with open(binary, "rb") as f:
+        return b"/ld-linux" in f.read(4096)
+
+
 def timed_ms(argv, cwd):
     # Errors go to a file, read only on failure: a pipe would time this script's
     # reading of it (about 0.2 ms a run) along with the command.
@@ -88,7 +94,10 @@ def main():
     parser.add_argument("--runs", type=int, default=21)
     args = parser.parse_args()
     if not WHARF.exists():
-        sys.exit(f"{WHARF} missing: run `cargo build --release` first")
+        sys.exit(f"{WHARF} missing: run `scripts/build-release` first")
+    if asks_for_loader(WHARF):
+        print(f"note: {WHARF} is linked dynamically; `scripts/build-release` builds the "
+              "binary the figures in bench/README.md are of")
     compose = compose_binary()
     with tempfile.TemporaryDirectory() as tmp:
         (pathlib.Path(tmp) / "compose.yaml").write_text(generate(args.services))

@@ -67,6 +67,7 @@ fn recipe_entrypoint() -> Option<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    allocator::leave_heap_to_exit();
     if let Some(code) = recipe_entrypoint() {
         return code;
     }
