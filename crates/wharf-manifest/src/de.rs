@@ -444,7 +444,10 @@ impl<'de, 'a, I: Iterator<Item = &'a Node>> SeqAccess<'de> for SeqDe<'_, I> {
         };
         let path = TreePath::Index(self.path, self.index);
         self.index += 1;
-        seed.deserialize(NodeDe { node, path }).map(Some)
+        // An error raised after the node was read (a `try_from`'s) is the item's too.
+        seed.deserialize(NodeDe { node, path })
+            .map(Some)
+            .map_err(|e: DeError| e.at(&node.span, &path))
     }
 }
 
@@ -518,7 +521,10 @@ impl<'de, 'a> MapAccess<'de> for MapDe<'a, '_, EntryIter<'a>> {
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         if let Some((key, node)) = self.pending.take() {
             let path = TreePath::Key(self.path, &key.name);
-            return seed.deserialize(NodeDe { node, path });
+            // An error raised after the node was read (a `try_from`'s) is the value's too.
+            return seed
+                .deserialize(NodeDe { node, path })
+                .map_err(|e: DeError| e.at(&node.span, &path));
         }
         let node = self
             .extensions

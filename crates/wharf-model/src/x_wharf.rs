@@ -38,17 +38,111 @@ pub struct ProcessSettings {
     pub environment: BTreeMap<String, String>,
 }
 
-/// How wharf tells a native service is ready, in place of its healthcheck there:
-/// exactly one of the three.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Readiness {
+/// How wharf tells a native service is ready, in place of its healthcheck there.
+/// Checked as the file is read, so `config -q` refuses what `up` would.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "ReadinessKeys")]
+pub enum Readiness {
     /// An HTTP path that must answer 2xx/3xx.
-    pub http: Option<String>,
+    Http(String),
     /// A port that must accept connections.
-    pub tcp: Option<u16>,
+    Tcp(u16),
     /// A line the service must print.
-    pub log: Option<String>,
+    Log(String),
+}
+
+/// `x-wharf.ready` as written: each key checked where it stands, then the one given.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct ReadinessKeys {
+    http: Option<HttpPath>,
+    tcp: Option<PortToAsk>,
+    log: Option<LogText>,
+}
+
+impl TryFrom<ReadinessKeys> for Readiness {
+    type Error = &'static str;
+
+    fn try_from(keys: ReadinessKeys) -> Result<Self, Self::Error> {
+        match (keys.http, keys.tcp, keys.log) {
+            (Some(HttpPath(path)), None, None) => Ok(Self::Http(path)),
+            (None, Some(PortToAsk(port)), None) => Ok(Self::Tcp(port)),
+            (None, None, Some(LogText(text))) => Ok(Self::Log(text)),
+            _ => Err("give exactly one of `http`, `tcp` and `log`"),
+        }
+    }
+}
+
+/// A path on the service's own port, not a URL.
+struct HttpPath(String);
+
+impl<'de> Deserialize<'de> for HttpPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let path = String::deserialize(deserializer)?;
+        if !path.starts_with('/') {
+            return Err(de::Error::custom(format!(
+                "{path:?} is no path on the service's port; write one such as `/healthz`"
+            )));
+        }
+        Ok(Self(path))
+    }
+}
+
+/// A port number, whole and from 1 to 65535.
+struct PortToAsk(u16);
+
+impl<'de> Deserialize<'de> for PortToAsk {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PortVisitor;
+        impl Visitor<'_> for PortVisitor {
+            type Value = PortToAsk;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a port number")
+            }
+            fn visit_u64<E: de::Error>(self, port: u64) -> Result<PortToAsk, E> {
+                match u16::try_from(port) {
+                    Ok(0) => Err(E::custom("port 0 is no port to ask")),
+                    Ok(port) => Ok(PortToAsk(port)),
+                    Err(_) => Err(E::custom(format!(
+                        "{port} is no port: ports run from 1 to 65535"
+                    ))),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, port: i64) -> Result<PortToAsk, E> {
+                match u64::try_from(port) {
+                    Ok(port) => self.visit_u64(port),
+                    Err(_) => Err(E::custom(format!(
+                        "{port} is no port: ports run from 1 to 65535"
+                    ))),
+                }
+            }
+            fn visit_f64<E: de::Error>(self, port: f64) -> Result<PortToAsk, E> {
+                Err(E::custom(format!(
+                    "{port} is no port: a port is a whole number"
+                )))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<PortToAsk, E> {
+                match text.parse::<u64>() {
+                    Ok(port) => self.visit_u64(port),
+                    Err(_) => Err(E::custom(format!("{text:?} is no port number"))),
+                }
+            }
+        }
+        deserializer.deserialize_any(PortVisitor)
+    }
+}
+
+/// Text a line of the service's output must contain: empty, every line would.
+struct LogText(String);
+
+impl<'de> Deserialize<'de> for LogText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.is_empty() {
+            return Err(de::Error::custom("the text to look for is empty"));
+        }
+        Ok(Self(text))
+    }
 }
 
 /// A command as a shell string or an argv list.
@@ -174,4 +268,46 @@ pub struct EnvVar {
     /// `true` masks the value, `false` shows it; unsaid, a name or value that looks
     /// secret is masked.
     pub secret: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Readiness;
+
+    fn read(json: &str) -> Result<Readiness, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn readiness_is_one_way_checked_where_it_is_written() {
+        assert_eq!(
+            read(r#"{"http": "/healthz"}"#),
+            Ok(Readiness::Http("/healthz".into()))
+        );
+        assert_eq!(read(r#"{"tcp": 8000}"#), Ok(Readiness::Tcp(8000)));
+        assert_eq!(read(r#"{"tcp": "8000"}"#), Ok(Readiness::Tcp(8000)));
+        assert_eq!(read(r#"{"log": "up"}"#), Ok(Readiness::Log("up".into())));
+        for (json, said) in [
+            (r#"{"tcp": 80, "log": "up"}"#, "give exactly one of"),
+            ("{}", "give exactly one of"),
+            (r#"{"tcp": 0}"#, "port 0 is no port to ask"),
+            (
+                r#"{"tcp": 70000}"#,
+                "70000 is no port: ports run from 1 to 65535",
+            ),
+            (r#"{"tcp": -1}"#, "-1 is no port"),
+            (
+                r#"{"tcp": 80.5}"#,
+                "80.5 is no port: a port is a whole number",
+            ),
+            (
+                r#"{"http": "http://x/"}"#,
+                "is no path on the service's port",
+            ),
+            (r#"{"log": ""}"#, "the text to look for is empty"),
+        ] {
+            let err = read(json).unwrap_err();
+            assert!(err.contains(said), "{json}: {err}");
+        }
+    }
 }

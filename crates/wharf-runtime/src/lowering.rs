@@ -27,8 +27,16 @@ const COMMAND_IMAGES: &[&str] = &[
 ];
 
 #[derive(Debug, thiserror::Error)]
-#[error("{}", render(.0))]
+#[error("{}", render(.0, ", so nothing was changed"))]
 pub struct NotNative(pub Vec<Unrunnable>);
+
+impl NotNative {
+    /// The problems as a command that only reads the file says them (`config
+    /// --resolved`), which had nothing to change.
+    pub fn as_read(&self) -> String {
+        render(&self.0, "")
+    }
+}
 
 /// A service that cannot run as the file says: why, and where the file says it.
 #[derive(Debug)]
@@ -103,9 +111,9 @@ impl From<&str> for Refusal {
     }
 }
 
-fn render(problems: &[Unrunnable]) -> String {
+fn render(problems: &[Unrunnable], consequence: &str) -> String {
     let mut text = format!(
-        "{} cannot run as the file says, so nothing was changed:",
+        "{} cannot run as the file says{consequence}:",
         if problems.len() == 1 {
             "a service"
         } else {
@@ -841,43 +849,24 @@ fn dependencies(service: &Service) -> BTreeMap<String, Dependency> {
 /// it prints. Probed fast while it starts, then every ten seconds; failures count
 /// only after a minute, so a slow first start is waited for, not called unhealthy.
 fn ready_check(ready: &Readiness, ports: &[PortSpec]) -> Result<HealthSpec, String> {
-    let given = [
-        ready.http.is_some(),
-        ready.tcp.is_some(),
-        ready.log.is_some(),
-    ];
-    if given.iter().filter(|g| **g).count() != 1 {
-        return Err("x-wharf.ready: give exactly one of `http`, `tcp` and `log`".to_owned());
-    }
-    let probe = if let Some(path) = &ready.http {
-        if !path.starts_with('/') {
-            return Err(format!(
-                "x-wharf.ready.http: {path:?} is no path on the service's port; write one such as `/healthz`"
-            ));
+    let probe = match ready {
+        Readiness::Http(path) => {
+            let port = ports
+                .iter()
+                .find(|p| p.protocol.is_tcp())
+                .ok_or("x-wharf.ready.http: the service publishes no TCP port to ask")?;
+            Probe::Http {
+                port: port.published,
+                path: path.clone(),
+            }
         }
-        let port = ports
-            .iter()
-            .find(|p| p.protocol.is_tcp())
-            .ok_or("x-wharf.ready.http: the service publishes no TCP port to ask")?;
-        Probe::Http {
-            port: port.published,
-            path: path.clone(),
-        }
-    } else if let Some(port) = ready.tcp {
-        if port == 0 {
-            return Err("x-wharf.ready.tcp: port 0 is no port to ask".to_owned());
-        }
-        Probe::Tcp(
+        Readiness::Tcp(port) => Probe::Tcp(
             ports
                 .iter()
-                .find(|p| p.target == port && p.protocol.is_tcp())
-                .map_or(port, |p| p.published),
-        )
-    } else {
-        match ready.log.as_deref() {
-            Some(text) if !text.is_empty() => Probe::Log(text.to_owned()),
-            _ => return Err("x-wharf.ready.log: the text to look for is empty".to_owned()),
-        }
+                .find(|p| p.target == *port && p.protocol.is_tcp())
+                .map_or(*port, |p| p.published),
+        ),
+        Readiness::Log(text) => Probe::Log(text.clone()),
     };
     Ok(HealthSpec {
         probe,

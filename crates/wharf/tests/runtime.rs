@@ -585,6 +585,25 @@ services:
 }
 
 #[test]
+fn config_resolved_says_what_cannot_run_without_claiming_a_change() {
+    let stack = Stack::new(
+        r#"name: unresolved
+services:
+  odd:
+    image: registry.local/nothing-like-it:1
+"#,
+    );
+    let refused = stack.wharf(&["config", "--resolved"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        text.contains("a service cannot run as the file says:") && text.contains("odd:"),
+        "{text}"
+    );
+    assert!(!text.contains("nothing was changed"), "{text}");
+}
+
+#[test]
 fn down_while_up_is_still_starting_stops_everything() {
     let stack = Stack::new(
         r#"name: early
@@ -2906,8 +2925,17 @@ services:
         said.contains("x-wharf.ready: give exactly one of `http`, `tcp` and `log`"),
         "{said}"
     );
+    // Each key is checked where it is written, by `config -q` as by `up`.
     for (ready, expected) in [
         ("{tcp: 0}", "x-wharf.ready.tcp: port 0 is no port to ask"),
+        (
+            "{tcp: 80.5}",
+            "x-wharf.ready.tcp: 80.5 is no port: a port is a whole number",
+        ),
+        (
+            "{tcp: 70000}",
+            "x-wharf.ready.tcp: 70000 is no port: ports run from 1 to 65535",
+        ),
         (
             "{log: ''}",
             "x-wharf.ready.log: the text to look for is empty",
@@ -2920,8 +2948,15 @@ services:
         stack.write(&format!(
             "services:\n  web:\n    image: debian\n    x-wharf:\n      process: {{command: [sleep, '9']}}\n      ready: {ready}\n"
         ));
-        let refused = stack.wharf(&["up", "-d"]);
-        let said = String::from_utf8_lossy(&refused.stderr);
-        assert!(said.contains(expected), "{ready}: {said}");
+        for command in [&["up", "-d"][..], &["config", "-q"]] {
+            let refused = stack.wharf(command);
+            assert_eq!(refused.status.code(), Some(1), "{ready}: {command:?}");
+            let said = String::from_utf8_lossy(&refused.stderr);
+            assert!(said.contains(expected), "{ready}: {command:?}: {said}");
+            assert!(
+                said.contains("compose.yaml:6:"),
+                "{ready}: {command:?}: {said}"
+            );
+        }
     }
 }

@@ -99,7 +99,8 @@ fn resolved(settings: &Settings, loaded: &Loaded, args: &ConfigArgs) -> anyhow::
         .project_data(&loaded.project.name)
         .join("volumes");
     let containers = crate::service_backends::containers(settings, loaded, settings.backend);
-    let spec = wharf_runtime::project_spec(loaded, &BTreeMap::new(), &volumes, &containers)?;
+    let spec = wharf_runtime::project_spec(loaded, &BTreeMap::new(), &volumes, &containers)
+        .map_err(|refused| anyhow::anyhow!(refused.as_read()))?;
     let mut services = serde_json::Map::new();
     for (name, service) in &spec.services {
         let shown = |environment: &BTreeMap<String, String>| -> BTreeMap<String, String> {
