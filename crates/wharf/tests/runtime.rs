@@ -587,11 +587,11 @@ services:
 #[test]
 fn config_resolved_says_what_cannot_run_without_claiming_a_change() {
     let stack = Stack::new(
-        r#"name: unresolved
+        "name: unresolved
 services:
   odd:
     image: registry.local/nothing-like-it:1
-"#,
+",
     );
     let refused = stack.wharf(&["config", "--resolved"]);
     assert_eq!(refused.status.code(), Some(1));
