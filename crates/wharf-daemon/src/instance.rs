@@ -298,6 +298,9 @@ async fn follow_health(
         Probe::Log(text) => Some(shared.watch_for_line(&key, text, started_ms)),
         _ => None,
     };
+    // What a failing probe said last while the service starts, reported when it
+    // changes: a `--wait` that runs out can say why, not only that it waited.
+    let mut said_while_starting = String::new();
     loop {
         tokio::time::sleep(tracker.next_delay()).await;
         let result = match &health.probe {
@@ -323,6 +326,16 @@ async fn follow_health(
         tracker.record(result.passed, Instant::now());
         let status = tracker.status();
         if status == before {
+            if status == Health::Starting && !result.passed && result.said != said_while_starting {
+                said_while_starting.clone_from(&result.said);
+                shared.report(
+                    &key,
+                    Event::HealthChanged {
+                        health: status,
+                        said: result.said,
+                    },
+                );
+            }
             continue;
         }
         // An unhealthy service says why: the last probe's own words.

@@ -199,10 +199,12 @@ pub fn apply(status: &mut InstanceStatus, event: Event) -> Result<(), Refused> {
         }
         Event::HealthChanged { health, said } => {
             status.health = health;
-            status.message = if health == Health::Unhealthy {
-                format!("healthcheck: {said}")
-            } else {
-                String::new()
+            // Unhealthy, why; still starting, what the last probe said.
+            status.message = match health {
+                Health::Unhealthy | Health::Starting if !said.is_empty() => {
+                    format!("healthcheck: {said}")
+                }
+                _ => String::new(),
             };
         }
         Event::Listening { addresses, .. } => status.listening = addresses,

@@ -325,7 +325,13 @@ fn described(instance: &InstanceStatus, awaited: Option<&String>, now: u64) -> S
     let status = status_text(instance, now);
     match awaited {
         Some(what) if instance.state != InstanceState::Waiting => {
-            format!("{status}, waiting for {what}")
+            // A healthcheck still starting: what its last probe said, the why.
+            match instance.message.strip_prefix("healthcheck: ") {
+                Some(said) if instance.health == Health::Starting => {
+                    format!("{status}, waiting for {what}; it last said: {said}")
+                }
+                _ => format!("{status}, waiting for {what}"),
+            }
         }
         _ => status,
     }

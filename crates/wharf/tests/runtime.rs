@@ -2911,9 +2911,18 @@ services:
             || stack.instance_of(service)["health"] == "healthy",
         );
     }
-    // A path that answers 404 is not ready.
+    // A path that answers 404 is not ready, and a wait that runs out says so.
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(stack.instance_of("missing")["health"], "starting");
+    let waited = stack.wharf(&["up", "-d", "--wait", "--wait-timeout", "2", "missing"]);
+    assert_eq!(waited.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&waited.stderr);
+    assert!(
+        said.contains(&format!(
+            "it last said: http://127.0.0.1:{other}/nowhere answered 404"
+        )),
+        "{said}"
+    );
     stack.ok(&["down"]);
     // Exactly one way to tell, said where.
     stack.write(
