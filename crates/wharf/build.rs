@@ -14,7 +14,7 @@ fn main() {
 /// The functions a `wharf config` runs, placed side by side at the start of the code
 /// (`hot-functions.txt`, written by `scripts/order-hot-functions`). Scattered through
 /// 16 MiB of code, they cost a page fault for each 64 KiB they touch: 120 faults a
-/// run before, 79 after, and a run after an idle second 0.8x the time. Release builds
+/// run before, 90 after, and a run after an idle quarter second 0.8x the time. Release builds
 /// on x86-64 Linux only, where rustc links with its own lld, which reads such a list;
 /// a function the list names that is gone is passed over.
 fn hot_functions_together() {

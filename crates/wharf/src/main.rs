@@ -6,6 +6,7 @@ static ALLOCATOR: allocator::Mimalloc = allocator::Mimalloc;
 mod age;
 mod allocator;
 mod bake_file;
+mod builtin_lookups;
 mod cli;
 mod commands;
 mod confirm;
@@ -68,6 +69,7 @@ fn recipe_entrypoint() -> Option<ExitCode> {
 
 fn main() -> ExitCode {
     allocator::leave_heap_to_exit();
+    builtin_lookups::only_builtin_sources();
     if let Some(code) = recipe_entrypoint() {
         return code;
     }

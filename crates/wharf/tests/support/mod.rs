@@ -42,7 +42,12 @@ impl Stack {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+        self.command_of(Path::new(env!("CARGO_BIN_EXE_wharf")), args)
+    }
+
+    /// `command`, for another build of wharf (the release build's tests).
+    pub fn command_of(&self, wharf: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(wharf);
         command
             .args(args)
             .current_dir(self.dir.path())
