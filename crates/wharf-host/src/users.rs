@@ -19,20 +19,25 @@ impl fmt::Display for UserError {
 impl std::error::Error for UserError {}
 
 /// The uid and gid that `NAME|UID[:GROUP|GID]` names: the user's own group unless one
-/// is given.
+/// is given. A uid no user has is taken as it is, with group 0, as the engine takes it.
 pub fn lookup(text: &str) -> Result<(u32, u32), UserError> {
     let fail = |why: &str| UserError(format!("user {text}: {why}"));
     let (name, group) = text
         .split_once(':')
         .map_or((text, None), |(n, g)| (n, Some(g)));
-    let user = match name.parse::<u32>() {
-        Ok(uid) => User::from_uid(Uid::from_raw(uid)),
-        Err(_) => User::from_name(name),
-    }
-    .map_err(|e| fail(&e.to_string()))?
-    .ok_or_else(|| fail("no such user on this machine"))?;
+    let (uid, own_gid) = match name.parse::<u32>() {
+        Ok(uid) => User::from_uid(Uid::from_raw(uid))
+            .map_err(|e| fail(&e.to_string()))?
+            .map_or((Uid::from_raw(uid), Gid::from_raw(0)), |user| {
+                (user.uid, user.gid)
+            }),
+        Err(_) => User::from_name(name)
+            .map_err(|e| fail(&e.to_string()))?
+            .map(|user| (user.uid, user.gid))
+            .ok_or_else(|| fail("no such user on this machine"))?,
+    };
     let gid = match group {
-        None => user.gid,
+        None => own_gid,
         Some(group) => match group.parse::<u32>() {
             Ok(gid) => Gid::from_raw(gid),
             Err(_) => {
@@ -44,12 +49,12 @@ pub fn lookup(text: &str) -> Result<(u32, u32), UserError> {
         },
     };
     let me = Uid::effective();
-    if user.uid != me && !me.is_root() {
+    if uid != me && !me.is_root() {
         return Err(fail(
             "native services run as you, and running as another user needs root",
         ));
     }
-    Ok((user.uid.as_raw(), gid.as_raw()))
+    Ok((uid.as_raw(), gid.as_raw()))
 }
 
 #[cfg(test)]
@@ -63,5 +68,12 @@ mod tests {
         assert_eq!(lookup("0:0").unwrap(), (0, 0));
         assert!(lookup("no-such-user-here").is_err());
         assert!(lookup("root:no-such-group-here").is_err());
+        // A uid no user has, as `docker exec -u 54321` takes it.
+        if Uid::effective().is_root() {
+            assert_eq!(lookup("54321"), Ok((54321, 0)));
+            assert_eq!(lookup("54321:54322"), Ok((54321, 54322)));
+        } else {
+            assert!(lookup("54321").is_err());
+        }
     }
 }

@@ -59,7 +59,7 @@ services:
             .contains("post_start `id`: user no-such-user-here: no such user on this machine"),
         "{up:?}"
     );
-    for user in ["no-such-user-here", "root:no-such-group-here", "54321"] {
+    for user in ["no-such-user-here", "root:no-such-group-here"] {
         let exec = run(&["exec", "-T", "-u", user, "box", "id"]);
         assert_eq!(exec.status.code(), Some(1), "{user}: {exec:?}");
         assert!(
@@ -67,6 +67,13 @@ services:
             "{user}: {exec:?}"
         );
     }
+    // A uid no user has is asked for too, then taken as it is.
+    let exec = run(&["exec", "-T", "-u", "54321", "-w", "/", "box", "id", "-u"]);
+    assert_eq!(
+        String::from_utf8_lossy(&exec.stdout).trim(),
+        "54321",
+        "{exec:?}"
+    );
     // wharfd lived through the hook: it still answers, and says why.
     let ps = run(&["ps", "-a", "--format", "json"]);
     assert!(ps.status.success(), "{ps:?}");
