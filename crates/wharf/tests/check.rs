@@ -211,6 +211,24 @@ fn check_names_each_problem_with_its_fix_and_passes_once_they_are_fixed() {
     assert_eq!(web["fix"], "wharf up -d web");
 }
 
+/// A container's `user` does not apply natively, and `check` says so.
+#[test]
+fn a_native_service_with_a_containers_user_is_said_to_keep_it_for_a_container() {
+    let stack = Stack::new(
+        "name: users\nservices:\n  app:\n    image: debian\n    user: node\n    x-wharf: {process: {command: [sleep, '600']}}\n",
+    );
+    let report = report(&stack.wharf(&["check", "--format", "json"]));
+    let native = finding(&report, "native", "app");
+    assert_eq!(native["ok"], true, "{native}");
+    assert!(
+        native["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("; its `user: node` applies in a container only"),
+        "{native}"
+    );
+}
+
 #[test]
 fn a_broken_manifest_is_reported_at_its_line_and_column() {
     let stack = Stack::new("services:\n  web:\n    image: debian\n    ports: [\"99999:80\"]\n");

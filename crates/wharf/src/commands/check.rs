@@ -268,7 +268,21 @@ fn check_native(
     {
         Ok(spec) => {
             for (name, service) in spec.services.iter().filter(|(_, s)| s.container.is_none()) {
-                report.ok("native", name, format!("runs natively: {}", service.origin));
+                // A container's user is the image's; natively the service runs as
+                // wharf does (a recipe's server as its own user), which is said.
+                let user = loaded
+                    .project
+                    .services
+                    .get(name)
+                    .map(|s| s.user.as_str())
+                    .filter(|user| !user.is_empty())
+                    .map(|user| format!("; its `user: {user}` applies in a container only"))
+                    .unwrap_or_default();
+                report.ok(
+                    "native",
+                    name,
+                    format!("runs natively: {}{user}", service.origin),
+                );
             }
             return false;
         }
