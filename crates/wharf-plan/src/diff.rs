@@ -1,6 +1,6 @@
 //! What a second `up` must do: compare the desired spec with the one running.
 
-use crate::{ProjectSpec, ServiceSpec};
+use crate::{ContainerSpec, ProjectSpec, ServiceSpec};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
@@ -133,9 +133,14 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
         "hooks",
         old.post_start == new.post_start && old.pre_stop == new.pre_stop,
     );
-    // A container is recreated when Compose would: its definition's hash changed.
-    let hash = |spec: &ServiceSpec| spec.container.as_ref().map(|c| c.config_hash.clone());
-    check("configuration", !same_backend || hash(old) == hash(new));
+    // A container is recreated when Compose would: its definition's hash changed. What
+    // changed in it is named where it is one of its usual settings.
+    let container_named = match (&old.container, &new.container) {
+        (Some(was), Some(is)) if was.config_hash != is.config_hash => {
+            Some(container_changes(was, is))
+        }
+        _ => None,
+    };
     let native = |spec: &ServiceSpec| spec.container.as_ref().map(|c| c.native_hosts.clone());
     check(
         "native services",
@@ -153,6 +158,14 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
         "image",
         image(old).is_none() || image(new).is_none() || image(old) == image(new),
     );
+    match container_named {
+        // Named nowhere else (the environment, ports or image may say why): the hash's.
+        Some(named) if named.is_empty() && fields.is_empty() => {
+            fields.push("configuration".to_owned());
+        }
+        Some(named) => fields.extend(named.into_iter().map(str::to_owned)),
+        None => {}
+    }
     if !fields.is_empty() {
         ChangeReason::Changed(fields)
     } else if old.replicas != new.replicas {
@@ -163,6 +176,44 @@ fn compare(old: &ServiceSpec, new: &ServiceSpec) -> ChangeReason {
     } else {
         ChangeReason::Unchanged
     }
+}
+
+/// The settings of a container that differ, by their names in the file; those the
+/// service's own spec holds too (environment, ports, restart, the image in its origin)
+/// are named from there.
+fn container_changes(was: &ContainerSpec, is: &ContainerSpec) -> Vec<&'static str> {
+    let settings: [(&str, bool); 18] = [
+        ("entrypoint", was.entrypoint == is.entrypoint),
+        ("command", was.command == is.command),
+        ("working_dir", was.working_dir == is.working_dir),
+        ("user", was.user == is.user),
+        ("init", was.init == is.init),
+        ("stdin_open", was.stdin_open == is.stdin_open),
+        ("tty", was.tty == is.tty),
+        ("hostname", was.hostname == is.hostname),
+        ("volumes", was.mounts == is.mounts),
+        ("networks", was.networks == is.networks),
+        ("expose", was.expose == is.expose),
+        ("labels", own_labels(was).eq(own_labels(is))),
+        ("extra_hosts", was.extra_hosts == is.extra_hosts),
+        ("cap_add", was.cap_add == is.cap_add),
+        ("cap_drop", was.cap_drop == is.cap_drop),
+        ("privileged", was.privileged == is.privileged),
+        ("read_only", was.read_only == is.read_only),
+        ("tmpfs", was.tmpfs == is.tmpfs),
+    ];
+    settings
+        .into_iter()
+        .filter(|(_, same)| !same)
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The service's own labels, without Compose's (its config hash among them).
+fn own_labels(spec: &ContainerSpec) -> impl Iterator<Item = (&String, &String)> {
+    spec.labels
+        .iter()
+        .filter(|(key, _)| !key.starts_with("com.docker.compose."))
 }
 
 /// `text` with each number that is a moved port's old number written as its new one.
@@ -236,6 +287,34 @@ mod tests {
             service: "d".into(),
             reason: ChangeReason::Removed
         }));
+    }
+
+    /// A container's changed settings are named; what its hash alone covers is its
+    /// configuration.
+    #[test]
+    fn a_containers_changed_settings_are_named() {
+        let with = |user: &str, hash: &str| {
+            let mut spec = spec(&[("box", "", 1)]);
+            spec.services.get_mut("box").unwrap().container = Some(Box::new(ContainerSpec {
+                user: user.to_owned(),
+                config_hash: hash.to_owned(),
+                ..ContainerSpec::default()
+            }));
+            spec
+        };
+        let reason = |old: &ProjectSpec, new: &ProjectSpec| diff(Some(old), new)[0].reason.clone();
+        assert_eq!(
+            reason(&with("", "a"), &with("nobody", "b")),
+            ChangeReason::Changed(vec!["user".to_owned()])
+        );
+        assert_eq!(
+            reason(&with("", "a"), &with("", "b")),
+            ChangeReason::Changed(vec!["configuration".to_owned()])
+        );
+        assert_eq!(
+            reason(&with("", "a"), &with("", "a")),
+            ChangeReason::Unchanged
+        );
     }
 
     #[test]

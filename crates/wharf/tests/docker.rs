@@ -1432,7 +1432,7 @@ services:
     assert!(
         said.contains("talker")
             && said.contains("recreated")
-            && said.contains("configuration changed"),
+            && said.contains("environment (GREETING) changed"),
         "{said}"
     );
     assert_eq!(
