@@ -32,15 +32,15 @@ pub fn canonicalize(root: &mut Node, form: Form) -> Result<()> {
     }
     if let Some(services) = top.get_mut("services").and_then(Node::as_map_mut) {
         for (name, service) in services.iter_mut() {
-            canonicalize_service(&name.name, service, form)?;
+            canonicalize_service(name.name(), service, form)?;
         }
     }
     for section in ["networks", "volumes", "secrets", "configs"] {
         if let Some(objects) = top.get_mut(section).and_then(Node::as_map_mut) {
             for (name, object) in objects.iter_mut() {
-                schema::object_in_file(section, &name.name, object)?;
+                schema::object_in_file(section, name.name(), object)?;
                 if let Some(map) = object.as_map_mut() {
-                    let path = || format!("{section}.{}.driver_opts", name.name);
+                    let path = || format!("{section}.{}.driver_opts", name.name());
                     schema::option_values(path, map.get("driver_opts"), false)?;
                     to_mapping(map, "labels", false)?;
                     text_mapping(map, "driver_opts")?;
@@ -141,7 +141,7 @@ fn canonicalize_service(name: &str, service: &mut Node, form: Form) -> Result<()
                 let kept = std::mem::take(item)
                     .into_entries()
                     .into_iter()
-                    .filter(|(key, _)| known.contains(&key.name.as_str()))
+                    .filter(|(key, _)| known.contains(&key.name()))
                     .collect();
                 *item = Map::from_entries(kept);
             }
@@ -203,7 +203,7 @@ fn canonicalize_service(name: &str, service: &mut Node, form: Form) -> Result<()
     if let Some(networks) = map.get_mut("networks").and_then(Node::as_map_mut) {
         for (name, network) in networks.iter_mut() {
             if let Some(network) = network.as_map_mut() {
-                let path = || format!("networks.{}.driver_opts", name.name);
+                let path = || format!("networks.{}.driver_opts", name.name());
                 schema::option_values(path, network.get("driver_opts"), false)?;
                 text_mapping(network, "driver_opts")?;
             }
@@ -370,7 +370,7 @@ fn provider_options(map: &mut Map) -> Result<()> {
                 &span,
                 format!(
                     "provider.options.{} must be a boolean, number or string, or a list of them",
-                    key.name
+                    key.name()
                 ),
             ));
         };
@@ -435,14 +435,14 @@ fn to_mapping(map: &mut Map, key: &str, keep_null: bool) -> Result<()> {
                     )
                     .with_help("write KEY=value, without spaces around `=`"));
                 }
-                entries.retain(|(k, _): &(Key, Node)| k.name != name);
+                entries.retain(|(k, _): &(Key, Node)| k.name() != name);
                 entries.push((Key::new(name, item.span.clone()), value));
             }
         }
         Value::Map(existing) => {
             for (name, value) in existing.iter() {
                 // Compose's schema wants a key with a character other than a line break.
-                if name.name.chars().all(|c| c == '\n') {
+                if name.name().chars().all(|c| c == '\n') {
                     return Err(Error::at(&name.span, format!("{key} has an empty key"))
                         .with_help("name the entry"));
                 }
@@ -511,8 +511,8 @@ fn ssh_keys(build: &mut Map) -> Result<()> {
             .iter()
             .map(|(id, path)| {
                 let text = match path.scalar_text() {
-                    Some(path) => format!("{}={path}", id.name),
-                    None => id.name.clone(),
+                    Some(path) => format!("{}={path}", id.name()),
+                    None => id.name().to_owned(),
                 };
                 Node::str(text, id.span.clone())
             })
@@ -534,7 +534,7 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
             return Err(Error::at(span, "extra_hosts entry without a host name")
                 .with_help("write HOST=IP, as in db=10.0.0.2"));
         }
-        if let Some((_, list)) = hosts.iter_mut().find(|(k, _)| k.name == name) {
+        if let Some((_, list)) = hosts.iter_mut().find(|(k, _)| k.name() == name) {
             if let Value::Seq(items) = &mut list.value {
                 items.push(ip);
             }
@@ -587,9 +587,9 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
                 match &value.value {
                     Value::Seq(ips) => {
                         for ip in ips {
-                            text_only(ip, &format!(".{}", name.name))?;
+                            text_only(ip, &format!(".{}", name.name()))?;
                             add(
-                                name.name.clone(),
+                                name.name().to_owned(),
                                 Node::str(ip.scalar_text().unwrap_or_default(), ip.span.clone()),
                                 &name.span,
                                 value.tag,
@@ -597,9 +597,9 @@ fn extra_hosts(map: &mut Map) -> Result<()> {
                         }
                     }
                     _ => add(
-                        name.name.clone(),
+                        name.name().to_owned(),
                         {
-                            text_only(value, &format!(".{}", name.name))?;
+                            text_only(value, &format!(".{}", name.name()))?;
                             Node::str(value.scalar_text().unwrap_or_default(), value.span.clone())
                         },
                         &name.span,
@@ -875,7 +875,7 @@ fn depends_on(service: &str, map: &mut Map) -> Result<()> {
                     };
                     return Err(Error::at(
                         &span,
-                        format!("services.{service}.depends_on.{} {what}", name.name),
+                        format!("services.{service}.depends_on.{} {what}", name.name()),
                     )
                     .with_help(
                         "condition: service_started, service_healthy or \
@@ -884,7 +884,7 @@ fn depends_on(service: &str, map: &mut Map) -> Result<()> {
                 }
                 if let Some(dep_map) = dep.as_map_mut() {
                     for (key, value) in defaults(&span) {
-                        if !dep_map.contains(&key.name) {
+                        if !dep_map.contains(key.name()) {
                             dep_map.push((key, value));
                         }
                     }

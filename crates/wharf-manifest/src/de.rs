@@ -330,11 +330,11 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
         let mut extensions = Map::default();
         for (key, value) in map.iter() {
             // A service has a hundred fields: most are told apart without `memcmp`.
-            if fields.iter().any(|f| crate::node::same_name(f, &key.name))
-                && key.name != EXTENSIONS_KEY
+            if fields.iter().any(|f| crate::node::same_name(f, key.name()))
+                && key.name() != EXTENSIONS_KEY
             {
                 entries.push((key, value));
-            } else if accepts_extensions && key.name.starts_with("x-") {
+            } else if accepts_extensions && key.name().starts_with("x-") {
                 extensions.push((key.clone(), value.clone()));
             } else {
                 let mut known: Vec<&str> = fields
@@ -348,7 +348,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
                 }
                 let mut error = <DeError as de::Error>::custom(format!(
                     "unknown key `{}` in {}",
-                    key.name,
+                    key.name(),
                     if self.path.is_empty() {
                         "the file".to_owned()
                     } else {
@@ -356,7 +356,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
                     }
                 ));
                 error.span = Some(key.span.clone());
-                error.help = Some(match closest(&key.name, &known) {
+                error.help = Some(match closest(key.name(), &known) {
                     Some(best) => format!("did you mean `{best}`?"),
                     None if known.len() <= 12 => format!(
                         "expected one of: {}{}",
@@ -508,7 +508,7 @@ impl<'de, 'a> MapAccess<'de> for MapDe<'a, '_, EntryIter<'a>> {
         if let Some((key, node)) = self.entries.next() {
             self.pending = Some((key, node));
             return seed
-                .deserialize(KeyDe(&key.name))
+                .deserialize(KeyDe(key.name()))
                 .map(Some)
                 .map_err(|e: DeError| e.at(&key.span, self.path));
         }
@@ -520,7 +520,7 @@ impl<'de, 'a> MapAccess<'de> for MapDe<'a, '_, EntryIter<'a>> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         if let Some((key, node)) = self.pending.take() {
-            let path = TreePath::Key(self.path, &key.name);
+            let path = TreePath::Key(self.path, key.name());
             // An error raised after the node was read (a `try_from`'s) is the value's too.
             return seed
                 .deserialize(NodeDe { node, path })

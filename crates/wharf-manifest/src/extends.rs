@@ -19,7 +19,7 @@ pub fn apply(context: &mut Context<'_>, document: &mut Node, file_dir: &Path) ->
     else {
         return Ok(());
     };
-    let names: Vec<String> = services.iter().map(|(k, _)| k.name.clone()).collect();
+    let names: Vec<String> = services.iter().map(|(k, _)| k.name().to_owned()).collect();
     for name in names {
         resolve(context, services, &name, file_dir, &mut Vec::new())?;
     }

@@ -87,7 +87,7 @@ pub fn file_references(
         {
             outline
                 .references
-                .extend(locate(&name.name, ReferenceKind::Extends, file)?);
+                .extend(locate(name.name(), ReferenceKind::Extends, file)?);
         }
         let entries = match service.get("env_file") {
             Some(Node {
@@ -101,7 +101,7 @@ pub fn file_references(
             let entry = entry.as_map().and_then(|m| m.get("path")).unwrap_or(entry);
             outline
                 .references
-                .extend(locate(&name.name, ReferenceKind::EnvFile, entry)?);
+                .extend(locate(name.name(), ReferenceKind::EnvFile, entry)?);
         }
     }
     refuse_shared_anchors(&documents[0], &outline.references, &lines)?;
@@ -115,7 +115,7 @@ fn refuse_shared_anchors(root: &Node, references: &[FileReference], lines: &Line
     let mut other_uses = Vec::new();
     // A top-level `x-` key is where anchors are defined: not a use.
     for (key, node) in root.as_map().into_iter().flat_map(crate::node::Map::iter) {
-        if !key.name.starts_with("x-") {
+        if !key.name().starts_with("x-") {
             collect_other_uses(node, Place::Other, &mut other_uses);
         }
     }
@@ -162,7 +162,7 @@ fn collect_other_uses<'n>(node: &'n Node, place: Place, out: &mut Vec<&'n Span>)
     match &node.value {
         Value::Map(map) => {
             for (key, child) in map.iter() {
-                let inner = match (place, key.name.as_str()) {
+                let inner = match (place, key.name()) {
                     (_, "env_file") | (Place::EnvFile, "path") => Place::EnvFile,
                     (_, "extends") => Place::Extends,
                     (Place::Extends, "file") => Place::ExtendsFile,

@@ -53,16 +53,16 @@ pub fn apply(context: &mut Context<'_>, document: &mut Node, project_dir: &Path)
                 .and_then(Node::as_map_mut)
                 .ok_or_else(|| Error::at(&item.span, format!("{section} must be a mapping")))?;
             for (key, value) in resources.iter() {
-                match target.get(&key.name) {
+                match target.get(key.name()) {
                     Some(existing) if fingerprint(existing) != fingerprint(value) => {
                         return Err(Error::at(
                             &target
-                                .key(&key.name)
+                                .key(key.name())
                                 .map(|k| k.span.clone())
                                 .unwrap_or_default(),
                             format!(
                                 "{section}.{} conflicts with the one imported from {}",
-                                key.name,
+                                key.name(),
                                 entry.paths[0].display()
                             ),
                         ));
@@ -123,10 +123,10 @@ impl IncludeEntry {
             Value::Str(_) => (strings(node, "path")?, None, Vec::new()),
             Value::Map(map) => {
                 for (key, _) in map.iter() {
-                    if !["path", "project_directory", "env_file"].contains(&key.name.as_str()) {
+                    if !["path", "project_directory", "env_file"].contains(&key.name()) {
                         return Err(Error::at(
                             &key.span,
-                            format!("unknown key `{}` in include", key.name),
+                            format!("unknown key `{}` in include", key.name()),
                         )
                         .with_help("expected path, project_directory or env_file"));
                     }

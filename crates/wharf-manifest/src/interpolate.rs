@@ -266,7 +266,7 @@ fn interpolate_at(
         }
         Value::Map(map) => {
             for (key, value) in map.iter_mut() {
-                interpolate_at(value, vars, &TreePath::Key(path, &key.name))?;
+                interpolate_at(value, vars, &TreePath::Key(path, key.name()))?;
             }
         }
         _ => {}

@@ -486,7 +486,7 @@ impl Context<'_> {
             // As Compose's: the project's `name` is not among them.
             if let Value::Map(top) = &document.value {
                 top.iter()
-                    .filter(|(key, _)| key.name != "name")
+                    .filter(|(key, _)| key.name() != "name")
                     .for_each(|(_, value)| collect_variables(value, &mut self.variables));
             }
         }

@@ -33,21 +33,21 @@ pub fn merge(base: &mut Node, over: Node, path: &[&str]) {
 fn merge_maps(base: &mut Map, over: Map, path: &[&str]) {
     for (key, value) in over.into_entries() {
         if value.tag == Some(NodeTag::Reset) {
-            base.remove(&key.name);
+            base.remove(key.name());
             continue;
         }
         // A network named again with no settings (`networks: [back]`) keeps the
         // base's aliases and addresses, as Compose's merge does.
         if value.is_null()
             && matches!(path, ["services", _, "networks"])
-            && base.contains(&key.name)
+            && base.contains(key.name())
         {
             continue;
         }
         let mut child_path = path.to_vec();
-        child_path.push(&key.name);
-        match base.get_mut(&key.name) {
-            Some(existing) if !key.name.starts_with("x-") => merge(existing, value, &child_path),
+        child_path.push(key.name());
+        match base.get_mut(key.name()) {
+            Some(existing) if !key.name().starts_with("x-") => merge(existing, value, &child_path),
             _ => base.insert(key, strip_tags(value)),
         }
     }
@@ -115,7 +115,7 @@ pub fn fingerprint(node: &Node) -> String {
         Value::Map(map) => format!(
             "{{{}}}",
             map.iter()
-                .map(|(k, v)| format!("{}:{}", k.name, fingerprint(v)))
+                .map(|(k, v)| format!("{}:{}", k.name(), fingerprint(v)))
                 .collect::<Vec<_>>()
                 .join(",")
         ),

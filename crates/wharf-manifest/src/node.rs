@@ -54,8 +54,39 @@ impl Value {
 
 #[derive(Clone, Debug)]
 pub struct Key {
-    pub name: String,
+    name: String,
+    prefix: Prefix,
     pub span: Span,
+}
+
+/// A name's length and first seven bytes in one word, kept beside it: a lookup
+/// compares this word in the entry itself and reads a key's text only when its length
+/// and start match, and not even then for a name of up to seven bytes (most of
+/// Compose's are), which the word holds whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Prefix(u64);
+
+impl Prefix {
+    const HELD_WHOLE: usize = 7;
+
+    /// Built without a call to `memcpy`, which a copy of a length known only at run
+    /// time would make, and which would cost more than the scan it saves.
+    fn of(name: &str) -> Self {
+        let bytes = name.as_bytes();
+        let start = match bytes.first_chunk::<8>() {
+            Some(first) => u64::from_le_bytes(*first) & (u64::MAX >> 8),
+            None => bytes
+                .iter()
+                .enumerate()
+                .fold(0, |word, (at, byte)| word | u64::from(*byte) << (8 * at)),
+        };
+        let length = u64::from(u8::try_from(bytes.len()).unwrap_or(u8::MAX));
+        Self(start | length << 56)
+    }
+
+    fn holds_whole(self) -> bool {
+        self.0 >> 56 <= Self::HELD_WHOLE as u64
+    }
 }
 
 /// A YAML mapping that keeps the file's key order. Lookups in a large mapping (a file
@@ -161,10 +192,10 @@ impl Map {
 
     fn position(&self, name: &str) -> Option<usize> {
         if self.entries.len() < INDEXED_FROM {
-            return self
-                .entries
-                .iter()
-                .position(|(key, _)| same_name(&key.name, name));
+            let prefix = Prefix::of(name);
+            return self.entries.iter().position(|(key, _)| {
+                key.prefix == prefix && (prefix.holds_whole() || key.name == name)
+            });
         }
         let index = self.index.get_or_init(|| {
             let mut index = std::collections::HashMap::with_capacity(self.entries.len());
@@ -246,18 +277,28 @@ impl Map {
     }
 }
 
-/// Whether two keys are the same: length and first byte turn most apart without a
-/// call to `memcmp`, which lookups among a few keys would make for each.
+/// Whether two names are the same: length and first byte turn most apart without a
+/// call to `memcmp`, which a comparison with each of a struct's fields would make.
 pub(crate) fn same_name(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
 }
 
 impl Key {
     pub fn new(name: impl Into<String>, span: Span) -> Self {
+        let name = name.into();
         Self {
-            name: name.into(),
+            prefix: Prefix::of(&name),
+            name,
             span,
         }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn into_name(self) -> String {
+        self.name
     }
 }
 
@@ -274,5 +315,46 @@ mod tests {
             "{}",
             std::mem::size_of::<Node>()
         );
+    }
+
+    /// Names that share a length and a start, or whose length the prefix cannot hold,
+    /// are still told apart by their text.
+    #[test]
+    fn lookups_tell_apart_names_with_the_same_prefix() {
+        let long = "v".repeat(300);
+        let longer = format!("{long}w");
+        let names = [
+            "", "a", "image", "command", "commands", "commandz", "é", "éa", "labels", "label\0",
+            &long, &longer, "x-wharf", "x-wharfs",
+        ];
+        let entries = names
+            .iter()
+            .enumerate()
+            .map(|(index, name)| {
+                let index = i64::try_from(index).unwrap();
+                (
+                    Key::new(*name, Span::default()),
+                    Node::new(Value::Int(index), Span::default()),
+                )
+            })
+            .collect();
+        let map = Map::from_entries(entries);
+        for (index, name) in names.iter().enumerate() {
+            let found = map.get(name).map(|node| node.value.clone());
+            assert!(
+                matches!(found, Some(Value::Int(at)) if at == i64::try_from(index).unwrap()),
+                "{name:?}: {found:?}"
+            );
+        }
+        for absent in [
+            "comman",
+            "commandy",
+            "x-wharfz",
+            "ima",
+            "imagE",
+            &"v".repeat(299),
+        ] {
+            assert!(map.get(absent).is_none(), "{absent:?}");
+        }
     }
 }

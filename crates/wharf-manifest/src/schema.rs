@@ -46,8 +46,8 @@ pub fn refuse_empty_attributes(top: &Map) -> Result<()> {
     let refused = |key: &Key, value: &Node, allowed: &[&str]| {
         value.is_null()
             && value.tag.is_none()
-            && !allowed.contains(&key.name.as_str())
-            && !key.name.starts_with("x-")
+            && !allowed.contains(&key.name())
+            && !key.name().starts_with("x-")
     };
     let empty = |key: &Key, path: String| {
         Error::at(&key.span, format!("{path} has no value")).with_help(
@@ -56,7 +56,7 @@ pub fn refuse_empty_attributes(top: &Map) -> Result<()> {
     };
     for (key, value) in top.iter() {
         if refused(key, value, &["include"]) {
-            return Err(empty(key, key.name.clone()));
+            return Err(empty(key, key.name().to_owned()));
         }
     }
     let Some(services) = top.get("services").and_then(Node::as_map) else {
@@ -65,7 +65,10 @@ pub fn refuse_empty_attributes(top: &Map) -> Result<()> {
     for (name, service) in services.iter() {
         for (key, value) in service.as_map().into_iter().flat_map(Map::iter) {
             if refused(key, value, NULLABLE_SERVICE_ATTRIBUTES) {
-                return Err(empty(key, format!("services.{}.{}", name.name, key.name)));
+                return Err(empty(
+                    key,
+                    format!("services.{}.{}", name.name(), key.name()),
+                ));
             }
         }
     }
@@ -112,11 +115,11 @@ pub fn object_in_file(section: &str, name: &str, object: &Node) -> Result<()> {
     if let Some(external) = nested_in(object, &["external"]).and_then(Node::as_map)
         && let Some((key, _)) = external
             .iter()
-            .find(|(key, _)| key.name != "name" && !key.name.starts_with("x-"))
+            .find(|(key, _)| key.name() != "name" && !key.name().starts_with("x-"))
     {
         return Err(Error::at(
             &key.span,
-            format!("{section}.{name}.external has no {:?}", key.name),
+            format!("{section}.{name}.external has no {:?}", key.name()),
         )
         .with_help("write `external: true` and the object's `name:`"));
     }
@@ -156,14 +159,14 @@ fn walk_file<'a>(node: &'a Node, steps: &mut Vec<Step<'a>>) -> Result<()> {
         Value::Map(map) => {
             let entries = entries_checked(steps);
             for (key, value) in map.iter() {
-                if key.name.starts_with("x-") {
+                if key.name().starts_with("x-") {
                     continue;
                 }
-                steps.push(Step::Key(&key.name));
+                steps.push(Step::Key(key.name()));
                 let refused = entries == Some(false)
                     && value.is_null()
                     && value.tag.is_none()
-                    && key.name != "command";
+                    && key.name() != "command";
                 let checked = if refused {
                     Err(empty(value, steps))
                 } else {
@@ -227,14 +230,14 @@ pub fn check(root: &Node, options: &LoadOptions) -> Result<()> {
     };
     if let Some(services) = top.get("services").and_then(Node::as_map) {
         for (key, service) in services.iter() {
-            if !is_resource_name(&key.name) {
+            if !is_resource_name(key.name()) {
                 return Err(
-                    Error::at(&key.span, format!("invalid service name {:?}", key.name)).with_help(
+                    Error::at(&key.span, format!("invalid service name {:?}", key.name())).with_help(
                         "a service name may hold only ASCII letters (a-z, A-Z), digits, '.', '_' and '-'",
                     ),
                 );
             }
-            let path = format!("services.{}", key.name);
+            let path = format!("services.{}", key.name());
             let Some(service) = service.as_map() else {
                 return Err(Error::at(
                     &service.span,
@@ -247,7 +250,7 @@ pub fn check(root: &Node, options: &LoadOptions) -> Result<()> {
     if let Some(volumes) = top.get("volumes").and_then(Node::as_map) {
         for (key, volume) in volumes.iter() {
             if let Some(volume) = volume.as_map() {
-                check_external_volume(&key.name, volume)?;
+                check_external_volume(key.name(), volume)?;
             }
         }
     }
@@ -257,7 +260,7 @@ pub fn check(root: &Node, options: &LoadOptions) -> Result<()> {
         .into_iter()
         .flat_map(Map::iter)
     {
-        require(|| format!("models.{}", key.name), model, &["model"])?;
+        require(|| format!("models.{}", key.name()), model, &["model"])?;
         // An integer, not text: Compose's schema takes no other.
         if let Some(size) = nested_in(model, &["context_size"])
             && !matches!(size.value, Value::Int(_) | Value::Uint(_))
@@ -265,7 +268,7 @@ pub fn check(root: &Node, options: &LoadOptions) -> Result<()> {
         {
             return Err(must_be(
                 size,
-                format!("models.{}.context_size", key.name),
+                format!("models.{}.context_size", key.name()),
                 "a whole number, unquoted",
             ));
         }
@@ -278,7 +281,7 @@ pub fn check(root: &Node, options: &LoadOptions) -> Result<()> {
         if let Some(objects) = top.get(section).and_then(Node::as_map) {
             for (key, object) in objects.iter() {
                 if let Some(object) = object.as_map() {
-                    check_file_object(&format!("{section}.{}", key.name), object, sources)?;
+                    check_file_object(&format!("{section}.{}", key.name()), object, sources)?;
                 }
             }
         }
@@ -301,7 +304,7 @@ fn check_service(path: &str, service: &Map, options: &LoadOptions) -> Result<()>
         for (name, dependency) in dependencies.iter() {
             if let Some(condition) = dependency.as_map().and_then(|d| d.get("condition")) {
                 one_of(
-                    &format!("{path}.depends_on.{}.condition", name.name),
+                    &format!("{path}.depends_on.{}.condition", name.name()),
                     condition,
                     DEPENDENCY_CONDITIONS,
                 )?;
@@ -550,7 +553,7 @@ pub fn service_in_file(service: &str, map: &Map) -> Result<()> {
     }
     // One pass over the attributes: most services set few of those the tables name.
     for (key, value) in map.iter() {
-        let first = key.name.as_str();
+        let first = key.name();
         for attribute in WHOLE_NUMBERS.iter().filter(|a| a.path[0] == first) {
             each_below(value, first, &attribute.path[1..], |node, at| {
                 attribute.check(|| path(&at.to_string()), node)
@@ -757,7 +760,7 @@ fn visit_at<'a>(
             below(item, Step::Item(at), steps)?;
         }
         for (key, value) in node.as_map().into_iter().flat_map(Map::iter) {
-            below(value, Step::Key(&key.name), steps)?;
+            below(value, Step::Key(key.name()), steps)?;
         }
     } else if let Some(child) = node.as_map().and_then(|m| m.get(first)) {
         below(child, Step::Key(first), steps)?;
@@ -1078,7 +1081,7 @@ pub fn option_values(
             };
             return Err(Error::at(
                 &value.span,
-                format!("{}.{} must be {kinds}", path(), key.name),
+                format!("{}.{} must be {kinds}", path(), key.name()),
             ));
         }
     }

@@ -51,7 +51,7 @@ pub fn type_project(mut root: Node) -> Result<(Project, ServiceSpans)> {
     }) = services
     {
         for (key, node) in services.into_entries() {
-            let path = format!("services.{}", key.name);
+            let path = format!("services.{}", key.name());
             let mut service: Box<wharf_model::Service> = from_node(&node, &path)?;
             if let Some(settings) = node.as_map().and_then(|m| m.get("x-wharf")) {
                 service.wharf = from_node::<ServiceSettings>(settings, &format!("{path}.x-wharf"))?;
@@ -63,13 +63,15 @@ pub fn type_project(mut root: Node) -> Result<(Project, ServiceSpans)> {
             {
                 for (dependency, _) in depends_on.iter() {
                     spans.dependencies.insert(
-                        (key.name.clone(), dependency.name.clone()),
+                        (key.name().to_owned(), dependency.name().to_owned()),
                         dependency.span.clone(),
                     );
                 }
             }
-            spans.services.insert(key.name.clone(), key.span);
-            typed.insert(key.name, service);
+            spans
+                .services
+                .insert(key.name().to_owned(), key.span.clone());
+            typed.insert(key.into_name(), service);
         }
     }
     let mut project: Project = from_node(&root, "")?;

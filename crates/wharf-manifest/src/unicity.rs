@@ -23,7 +23,7 @@ pub fn enforce(root: &mut Node) {
             continue;
         };
         for (key, list) in service.iter_mut() {
-            let index: Index = match key.name.as_str() {
+            let index: Index = match key.name() {
                 "cap_add" | "cap_drop" | "dns" | "dns_opt" | "dns_search" | "expose" | "links"
                 | "profiles" | "tmpfs" => whole,
                 "volumes" | "devices" => target,

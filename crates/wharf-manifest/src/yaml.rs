@@ -277,7 +277,7 @@ impl<'a> Builder<'a> {
                         mut map, merged, ..
                     } => {
                         for (key, value) in merged {
-                            if !map.contains(&key.name) {
+                            if !map.contains(key.name()) {
                                 map.push((key, value));
                             }
                         }
@@ -462,7 +462,10 @@ fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>, span: &Span) -> Res
 fn collect_merge(value: &Node, merged: &mut Vec<(Key, Node)>) -> Result<()> {
     let mut add = |map: &Map| {
         for (key, node) in map.iter() {
-            if !merged.iter().any(|(existing, _)| existing.name == key.name) {
+            if !merged
+                .iter()
+                .any(|(existing, _)| existing.name() == key.name())
+            {
                 merged.push((key.clone(), node.clone()));
             }
         }
