@@ -16,9 +16,9 @@ use std::alloc::Layout;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-/// Room for a `config` of 200 services, which frees half of its 7 MiB as it goes; a
-/// bigger file goes on in mimalloc, so its memory grows by no more than this.
-const SIZE: usize = 16 << 20;
+/// Room for a `config` of 200 services, which takes 4 MiB of it (5.4 MiB for YAML);
+/// a bigger file goes on in mimalloc, so its memory grows by no more than this.
+const SIZE: usize = 8 << 20;
 /// The kernel's transparent huge page: the arena starts on one and asks for them.
 const HUGE_PAGE: usize = 2 << 20;
 /// Every block's alignment and the step of a small one's size.
