@@ -55,6 +55,24 @@ pub struct UpRequest {
     /// (`--always-recreate-deps`); `force_recreate` forces only the named ones.
     #[serde(default)]
     pub recreate_dependencies: bool,
+    /// What becomes of the services the project ran and the file no longer has.
+    #[serde(default)]
+    pub orphans: Orphans,
+}
+
+/// The services a project ran that its file no longer has (another file's, with the
+/// same project name, or ones removed or renamed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Orphans {
+    /// Stopped and removed (`--remove-orphans`; what a client from before this field
+    /// asked for).
+    #[default]
+    Remove,
+    /// Left as they are, and named in a note, as Compose's `up` warns of them.
+    Keep,
+    /// Left as they are, unnamed (`COMPOSE_IGNORE_ORPHANS`).
+    KeepQuietly,
 }
 
 /// What a request of `up`'s shape asks for; each has its own endpoint, so a daemon

@@ -11,8 +11,8 @@ use nix::sys::signal::Signal;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wharf_api::{
-    Change, ChangeAction, DownResponse, InstanceState, InstanceStatus, LogLine, LogStream, Paths,
-    ProjectSummary, ServiceChange, UpMode, UpRequest, UpResponse, now_ms,
+    Change, ChangeAction, DownResponse, InstanceState, InstanceStatus, LogLine, LogStream, Orphans,
+    Paths, ProjectSummary, ServiceChange, UpMode, UpRequest, UpResponse, now_ms,
 };
 use wharf_plan::{
     ChangeReason, GraphError, ProjectSpec, diff, start_order, stop_levels, with_dependencies,
@@ -109,6 +109,7 @@ impl Supervisor {
                 timeout_s: None,
                 no_recreate: false,
                 recreate_dependencies: false,
+                orphans: Orphans::KeepQuietly,
             };
             if let Err(err) = self
                 .up_with(request, UpMode::Start, Dependencies::StillUp)
@@ -220,7 +221,7 @@ impl Supervisor {
             }
         };
         // Compose shares a name between directories the same way; it only warns of
-        // the orphans, which wharf stops: said, so the other checkout knows why.
+        // the orphans, which wharf stops here: said, so the other checkout knows why.
         let moved = old_spec
             .as_ref()
             .filter(|old| !running_before.is_empty() && old.working_dir != spec.working_dir)
@@ -246,8 +247,38 @@ impl Supervisor {
                     other.spec.name, spec.domain
                 )
             });
-        let said: Vec<String> = moved.into_iter().chain(same_domain).collect();
-        let dormant = carry_dormant(&mut spec, old_spec.as_ref(), &request.dormant);
+        // Another file's services, or ones the file lost, run on as Compose leaves its
+        // orphans; another checkout's are stopped, as said.
+        let orphans: Vec<String> = match (&old_spec, request.orphans) {
+            (Some(old), Orphans::Keep | Orphans::KeepQuietly) if moved.is_none() => old
+                .services
+                .keys()
+                .filter(|name| !spec.services.contains_key(*name))
+                .filter(|name| !request.dormant.contains(*name))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut said: Vec<String> = moved.into_iter().chain(same_domain).collect();
+        let kept: Vec<String> = request.dormant.iter().chain(&orphans).cloned().collect();
+        let dormant = carry_dormant(&mut spec, old_spec.as_ref(), &kept);
+        let kept_orphans: Vec<&str> = orphans
+            .iter()
+            .filter(|name| dormant.contains(*name))
+            .map(String::as_str)
+            .collect();
+        if request.orphans == Orphans::Keep && !kept_orphans.is_empty() {
+            let (are, they, them) = if kept_orphans.len() == 1 {
+                ("is", "it is", "it")
+            } else {
+                ("are", "they are", "them")
+            };
+            said.push(format!(
+                "{} {are} in this project but not in the file: left as {they} \
+                 (`up --remove-orphans` removes {them})",
+                kept_orphans.join(", "),
+            ));
+        }
         if request.no_recreate
             && let Some(old) = &old_spec
         {

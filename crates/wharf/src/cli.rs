@@ -498,7 +498,7 @@ pub struct UpArgs {
     /// Answer yes to every question (up asks none; accepted as Compose accepts it)
     #[arg(short, long)]
     pub yes: bool,
-    /// Remove what runs of services no longer in the file (wharf always does)
+    /// Remove what runs of services no longer in the file (left running and named otherwise)
     #[arg(long)]
     pub remove_orphans: bool,
     /// Leave running services as they are, even where the file changed them
@@ -653,7 +653,7 @@ pub struct RunArgs {
     /// Keep the service's network aliases on the one-off container
     #[arg(long)]
     pub use_aliases: bool,
-    /// Remove what runs of services no longer in the file (wharf always does)
+    /// Remove what runs of services no longer in the file (left running otherwise)
     #[arg(long)]
     pub remove_orphans: bool,
 }
@@ -862,7 +862,7 @@ pub struct CreateArgs {
     /// Don't show the pulls' progress
     #[arg(long)]
     pub quiet_pull: bool,
-    /// Remove what runs of services no longer in the file (wharf always does)
+    /// Remove what runs of services no longer in the file (left running and named otherwise)
     #[arg(long)]
     pub remove_orphans: bool,
     /// Make N instances of SERVICE (SERVICE=N; repeatable)
@@ -943,7 +943,7 @@ pub struct DownArgs {
     /// service's `stop_grace_period`
     #[arg(short, long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = parse_timeout)]
     pub timeout: Option<u64>,
-    /// Remove what runs of services no longer in the file (wharf always does)
+    /// Accepted: `down` removes what runs of services no longer in the file too
     #[arg(long)]
     pub remove_orphans: bool,
     /// Also remove the services' images: `local`, those built under the project's
@@ -1107,7 +1107,7 @@ pub struct KillArgs {
     /// The signal to send
     #[arg(short, long, default_value = "SIGKILL")]
     pub signal: String,
-    /// Also services no longer in the file (wharf keeps none running)
+    /// Accepted: `kill` signals what runs of services no longer in the file too
     #[arg(long)]
     pub remove_orphans: bool,
 }

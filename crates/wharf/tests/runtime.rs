@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use serde_json::Value;
-use support::{Stack, eventually, free_port, http_get, signal};
+use support::{Stack, bounded_output, eventually, free_port, http_get, signal};
 
 fn alive(pid: u32) -> bool {
     // A zombie has exited; only its parent has not collected it yet.
@@ -2041,6 +2041,55 @@ fn ps_orphans_false_leaves_out_services_the_file_no_longer_has() {
     assert_eq!(stack.ok(&["ps", "--services"]), "app\nold\n");
     assert_eq!(stack.ok(&["ps", "--services", "--orphans=false"]), "app\n");
     assert_eq!(stack.ok(&["ps", "--services", "--orphans"]), "app\nold\n");
+}
+
+#[test]
+fn up_leaves_what_another_file_of_the_project_runs_unless_asked_to_remove_orphans() {
+    let service = |name: &str| {
+        format!(
+            "name: split\nservices:\n  {name}:\n    image: debian\n    x-wharf: {{process: {{command: [\"sleep\", \"600\"]}}}}\n"
+        )
+    };
+    let stack = Stack::new(&service("db"));
+    std::fs::write(stack.dir.path().join("app.yaml"), service("app")).unwrap();
+    stack.ok(&["up", "-d", "--wait"]);
+    let db = stack.pid_of("split-db-1").expect("db runs");
+
+    let app = stack.wharf(&["-f", "app.yaml", "up", "-d", "--wait"]);
+    let said = String::from_utf8_lossy(&app.stderr);
+    assert!(app.status.success(), "{said}");
+    assert!(
+        said.contains("db is in this project but not in the file: left as it is (`up --remove-orphans` removes it)"),
+        "{said}"
+    );
+    assert_eq!(
+        stack.pid_of("split-db-1"),
+        Some(db),
+        "db runs on, untouched"
+    );
+    assert_eq!(
+        stack.ok(&["-f", "app.yaml", "ps", "--services"]),
+        "app\ndb\n"
+    );
+
+    let mut quiet = stack.command(&["-f", "app.yaml", "up", "-d"]);
+    quiet.env("COMPOSE_IGNORE_ORPHANS", "True");
+    let output = bounded_output(&mut quiet);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && !said.contains("not in the file"),
+        "{said}"
+    );
+    assert_eq!(stack.pid_of("split-db-1"), Some(db));
+
+    let removed = stack.wharf(&["-f", "app.yaml", "up", "-d", "--remove-orphans"]);
+    let said = String::from_utf8_lossy(&removed.stderr);
+    assert!(
+        removed.status.success() && said.contains("no longer in the project"),
+        "{said}"
+    );
+    eventually("db to stop", Duration::from_secs(10), || !alive(db));
+    assert_eq!(stack.ok(&["-f", "app.yaml", "ps", "--services"]), "app\n");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use nix::sys::signal::{SigSet, Signal};
 use wharf_api::{
-    ChangeAction, Client, ClientError, InstanceState, InstanceStatus, LogLine, Paths,
+    ChangeAction, Client, ClientError, InstanceState, InstanceStatus, LogLine, Orphans, Paths,
     ServicesRequest, UpMode, UpRequest, UpResponse, now_ms,
 };
 use wharf_engine::BlockingEngine;
@@ -224,6 +224,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             timeout_s: args.timeout,
             no_recreate: args.no_recreate,
             recreate_dependencies: args.always_recreate_deps,
+            orphans: orphans(args.remove_orphans, &loaded.environment),
         },
     );
     let response = match response {
@@ -780,4 +781,19 @@ fn moved_data(
             ))
         })
         .collect()
+}
+
+/// What the daemon does with the services the project ran and the file no longer
+/// has: Compose's `up` leaves them and warns, `--remove-orphans` removes them, and
+/// `COMPOSE_IGNORE_ORPHANS` (from the shell or `.env`, true as Go reads it) silences
+/// the warning.
+pub(crate) fn orphans(remove: bool, environment: &BTreeMap<String, String>) -> Orphans {
+    let ignore = environment
+        .get("COMPOSE_IGNORE_ORPHANS")
+        .is_some_and(|value| matches!(value.to_ascii_lowercase().as_str(), "1" | "t" | "true"));
+    match (remove, ignore) {
+        (true, _) => Orphans::Remove,
+        (false, true) => Orphans::KeepQuietly,
+        (false, false) => Orphans::Keep,
+    }
 }
