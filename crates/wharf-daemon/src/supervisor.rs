@@ -268,14 +268,14 @@ impl Supervisor {
             .map(String::as_str)
             .collect();
         if request.orphans == Orphans::Keep && !kept_orphans.is_empty() {
-            let (are, they, them) = if kept_orphans.len() == 1 {
+            let (verb, left, object) = if kept_orphans.len() == 1 {
                 ("is", "it is", "it")
             } else {
                 ("are", "they are", "them")
             };
             said.push(format!(
-                "{} {are} in this project but not in the file: left as {they} \
-                 (`up --remove-orphans` removes {them})",
+                "{} {verb} in this project but not in the file: left as {left} \
+                 (`up --remove-orphans` removes {object})",
                 kept_orphans.join(", "),
             ));
         }
