@@ -42,13 +42,16 @@ const WRONG_PORT_AFTER_MS: u64 = crate::listening::CONTAINER_SETTLE_MS;
 const SILENT_CONTAINER_AFTER_MS: u64 = 30_000;
 
 /// Ready means running and healthy (with a healthcheck) or answering on its ports
-/// (without one); a one-off that exited 0 is ready too. `begun` is when the command
-/// began: the time it says it took is the whole of it (a restore or a build
+/// (without one); a service of `one_offs` is ready once it exited 0, and any other
+/// that exits fails the wait, as Compose's (whose one-offs are the services another
+/// depends on with `condition: service_completed_successfully`). `begun` is when the
+/// command began: the time it says it took is the whole of it (a restore or a build
 /// included), the timeout runs from now.
 pub fn wait(
     client: &Client,
     name: &str,
     services: &BTreeMap<String, u32>,
+    one_offs: &BTreeSet<String>,
     postgres: &PostgresServers,
     begun: Instant,
     timeout: Duration,
@@ -100,7 +103,7 @@ pub fn wait(
         let failed: Vec<&&InstanceStatus> = relevant
             .iter()
             .filter(|i| match i.state {
-                InstanceState::Exited => i.exit_code != Some(0),
+                InstanceState::Exited => i.exit_code != Some(0) || !one_offs.contains(&i.service),
                 InstanceState::CrashLoop => true,
                 // Stopped on request; otherwise it is being recreated (another `up`).
                 InstanceState::Stopped => watch.was_stopped(&i.service),
@@ -125,10 +128,20 @@ pub fn wait(
                     )
                 })
                 .collect();
+            let ended_well = failed
+                .iter()
+                .any(|i| i.state == InstanceState::Exited && i.exit_code == Some(0));
             bail!(
-                "{}\nhint: `wharf logs {}` shows the rest",
+                "{}\nhint: `wharf logs {}` shows the rest{}",
                 each.join("\n"),
-                first.service
+                first.service,
+                if ended_well {
+                    "; `--wait` waits for services that run, as Compose's: one that ends \
+                     is waited for when a service depends on it with `condition: \
+                     service_completed_successfully`"
+                } else {
+                    ""
+                }
             );
         }
         // A process listening elsewhere than its published port will not be reached.

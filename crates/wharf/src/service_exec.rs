@@ -404,10 +404,15 @@ pub fn run_loaded(
                 (c.service, want)
             })
             .collect();
+        // What a one-off needs is there when it started; one that ends, well, is
+        // done (a dependency of it waits for its own condition above).
+        let ended_well_is_ready: std::collections::BTreeSet<String> =
+            started.keys().cloned().collect();
         if wait(
             &client,
             &name,
             &started,
+            &ended_well_is_ready,
             &crate::readiness::PostgresServers::of(&loaded.project),
             std::time::Instant::now(),
             DEFAULT_WAIT_TIMEOUT,

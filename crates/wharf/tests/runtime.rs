@@ -2093,6 +2093,33 @@ fn up_leaves_what_another_file_of_the_project_runs_unless_asked_to_remove_orphan
 }
 
 #[test]
+fn up_wait_fails_on_a_service_that_ends_unless_another_waits_for_its_completion() {
+    let file = |depended_on: bool| {
+        let mut text = "name: oneshot\nservices:\n  once:\n    image: debian\n    x-wharf: {process: {command: [\"true\"]}}\n  app:\n    image: debian\n    x-wharf: {process: {command: [\"sleep\", \"600\"]}}\n".to_owned();
+        if depended_on {
+            text.push_str("    depends_on: {once: {condition: service_completed_successfully}}\n");
+        }
+        text
+    };
+    let stack = Stack::new(&file(false));
+    let alone = stack.wharf(&["up", "-d", "--wait", "--wait-timeout", "20"]);
+    let said = String::from_utf8_lossy(&alone.stderr);
+    assert_eq!(alone.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("oneshot-once-1 failed: exited (0)")
+            && said.contains("service_completed_successfully"),
+        "{said}"
+    );
+    stack.write(&file(true));
+    let awaited = stack.wharf(&["up", "-d", "--wait", "--wait-timeout", "20"]);
+    let said = String::from_utf8_lossy(&awaited.stderr);
+    assert!(
+        awaited.status.success() && said.contains("ready in"),
+        "{said}"
+    );
+}
+
+#[test]
 fn lifecycle_hooks_run_beside_the_process_and_a_failing_post_start_fails_up() {
     let stack = Stack::new(
         r#"name: hooked

@@ -316,10 +316,17 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
     }
     if args.wait {
         let postgres = crate::readiness::PostgresServers::of(&loaded.project);
+        let one_offs: BTreeSet<String> = depends_on
+            .values()
+            .flatten()
+            .filter(|(_, d)| d.condition == wharf_plan::Condition::ServiceCompletedSuccessfully)
+            .map(|(dependency, _)| dependency.clone())
+            .collect();
         return wait(
             &client,
             &name,
             &selected,
+            &one_offs,
             &postgres,
             begun,
             timeout,
