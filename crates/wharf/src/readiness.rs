@@ -41,6 +41,13 @@ const WRONG_PORT_AFTER_MS: u64 = crate::listening::CONTAINER_SETTLE_MS;
 /// waits for no port; a database's first start is done well before.
 const SILENT_CONTAINER_AFTER_MS: u64 = 30_000;
 
+/// What `wait` waits for: the services with how many replicas each, and those of them
+/// whose exit 0 is what is waited for.
+pub struct Awaited<'a> {
+    pub services: &'a BTreeMap<String, u32>,
+    pub one_offs: &'a BTreeSet<String>,
+}
+
 /// Ready means running and healthy (with a healthcheck) or answering on its ports
 /// (without one); a service of `one_offs` is ready once it exited 0, and any other
 /// that exits fails the wait, as Compose's (whose one-offs are the services another
@@ -50,8 +57,7 @@ const SILENT_CONTAINER_AFTER_MS: u64 = 30_000;
 pub fn wait(
     client: &Client,
     name: &str,
-    services: &BTreeMap<String, u32>,
-    one_offs: &BTreeSet<String>,
+    Awaited { services, one_offs }: Awaited<'_>,
     postgres: &PostgresServers,
     begun: Instant,
     timeout: Duration,

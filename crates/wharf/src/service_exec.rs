@@ -411,8 +411,10 @@ pub fn run_loaded(
         if wait(
             &client,
             &name,
-            &started,
-            &ended_well_is_ready,
+            crate::readiness::Awaited {
+                services: &started,
+                one_offs: &ended_well_is_ready,
+            },
             &crate::readiness::PostgresServers::of(&loaded.project),
             std::time::Instant::now(),
             DEFAULT_WAIT_TIMEOUT,

@@ -325,8 +325,10 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         return wait(
             &client,
             &name,
-            &selected,
-            &one_offs,
+            crate::readiness::Awaited {
+                services: &selected,
+                one_offs: &one_offs,
+            },
             &postgres,
             begun,
             timeout,
