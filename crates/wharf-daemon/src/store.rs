@@ -47,6 +47,25 @@ impl Store {
         )
     }
 
+    pub fn has_desired(&self, name: &str) -> bool {
+        self.project_dir(name).join(DESIRED_FILE).exists()
+    }
+
+    /// Moves a project's logs aside, to `logs.previous` (replacing what is there), so
+    /// its next run starts them afresh.
+    pub fn set_logs_aside(&self, name: &str) -> std::io::Result<()> {
+        let dir = self.project_dir(name);
+        let previous = dir.join("logs.previous");
+        match std::fs::remove_dir_all(&previous) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+            _ => {}
+        }
+        match std::fs::rename(dir.join("logs"), previous) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
+            _ => Ok(()),
+        }
+    }
+
     pub fn forget(&self, name: &str) -> std::io::Result<()> {
         for file in [DESIRED_FILE, "ended.json"] {
             match std::fs::remove_file(self.project_dir(name).join(file)) {

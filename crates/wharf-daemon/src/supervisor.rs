@@ -438,6 +438,19 @@ impl Supervisor {
         if mode.starts() {
             up.extend(selected.iter().cloned());
         }
+        // A project brought up again after a `down` starts its logs afresh, as
+        // Compose's new containers do: a wait for a line of them must not find the
+        // last run's, which stay beside them.
+        if old_spec.is_none()
+            && dependencies != Dependencies::StillUp
+            && !self.shared.store.has_desired(&spec.name)
+            && let Err(err) = self.shared.store.set_logs_aside(&spec.name)
+        {
+            crate::say(&format!(
+                "the last logs of {} stay with the new ones: {err}",
+                spec.name
+            ));
+        }
         let desired = Desired {
             spec: spec.clone(),
             up: up.clone(),

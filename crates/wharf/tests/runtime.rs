@@ -2120,6 +2120,41 @@ fn up_wait_fails_on_a_service_that_ends_unless_another_waits_for_its_completion(
 }
 
 #[test]
+fn logs_after_down_show_the_last_run_and_after_the_next_up_only_its_own() {
+    let stack = Stack::new(
+        "name: relogs\nservices:\n  app:\n    image: debian\n    x-wharf: {process: {command: [\"sh\", \"-c\", \"echo app-began; exec sleep 600\"]}}\n",
+    );
+    let began = |stack: &Stack| {
+        let logs = stack.ok(&["logs", "--no-log-prefix", "app"]);
+        logs.lines().filter(|line| *line == "app-began").count()
+    };
+    stack.ok(&["up", "-d", "--wait"]);
+    eventually("the first line", Duration::from_secs(10), || {
+        began(&stack) == 1
+    });
+    stack.ok(&["down"]);
+    assert_eq!(
+        began(&stack),
+        1,
+        "a project that is down keeps its last logs"
+    );
+    stack.ok(&["up", "-d", "--wait"]);
+    eventually("the new run's line", Duration::from_secs(10), || {
+        began(&stack) == 1
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        began(&stack),
+        1,
+        "only this run's, as Compose's new containers have"
+    );
+    stack.ok(&["restart", "app"]);
+    eventually("a restart's line", Duration::from_secs(10), || {
+        began(&stack) == 2
+    });
+}
+
+#[test]
 fn lifecycle_hooks_run_beside_the_process_and_a_failing_post_start_fails_up() {
     let stack = Stack::new(
         r#"name: hooked
