@@ -63,6 +63,14 @@ impl BlockingEngine {
             .block_on(self.engine.project_containers(project))
     }
 
+    /// The projects the engine has containers of (see `Engine::compose_projects`).
+    pub fn compose_projects(
+        &self,
+        all: bool,
+    ) -> Result<Vec<wharf_api::ProjectSummary>, EngineError> {
+        self.runtime.block_on(self.engine.compose_projects(all))
+    }
+
     /// The container's processes (see `Engine::processes`).
     pub fn processes(&self, container: &str) -> Result<crate::ContainerProcesses, EngineError> {
         self.runtime.block_on(self.engine.processes(container))

@@ -5,6 +5,7 @@
 mod attach;
 mod blocking;
 mod build_context;
+mod compose_projects;
 mod container_events;
 mod container_image;
 mod copy;

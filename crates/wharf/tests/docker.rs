@@ -939,6 +939,15 @@ services:
                 .all(|l| lines.lines().any(|x| x == *l))
         },
     );
+    // Listed by `ls`, as Compose lists it.
+    let listed = |json: String| {
+        let projects: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+        projects.into_iter().find(|p| p["Name"] == "wharfclogs")
+    };
+    let mut ours = listed(stack.ok(&["ls", "--format", "json"]))
+        .expect("wharf ls lists the project Compose started");
+    ours.as_object_mut().unwrap().remove("wharf");
+    assert_eq!(Some(ours), listed(compose(&stack, &["ls", "--format", "json"])));
     // Service by service, as Compose gives them.
     assert_eq!(plain(&["talk"]), "one\ntwo\n");
     assert_eq!(

@@ -117,6 +117,18 @@ pub fn list(settings: &Settings, args: &LsArgs) -> anyhow::Result<ExitCode> {
     let client = daemon_client::connect(&settings.paths)?;
     let mut projects: Vec<ProjectSummary> =
         client.get(&format!("{}/projects", wharf_api::API_PREFIX))?;
+    // Compose's projects too, as its `ls` lists wharf's: those with containers wharfd
+    // does not run, when an engine answers.
+    if let Ok(engine) = wharf_engine::BlockingEngine::connect() {
+        let others: Vec<ProjectSummary> = engine
+            .compose_projects(args.all)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|other| projects.iter().all(|own| own.name != other.name))
+            .collect();
+        projects.extend(others);
+        projects.sort_by(|a, b| a.name.cmp(&b.name));
+    }
     let mut parts = Vec::new();
     for filter in &args.filter {
         match filter.split_once('=') {
