@@ -947,7 +947,10 @@ services:
     let mut ours = listed(stack.ok(&["ls", "--format", "json"]))
         .expect("wharf ls lists the project Compose started");
     ours.as_object_mut().unwrap().remove("wharf");
-    assert_eq!(Some(ours), listed(compose(&stack, &["ls", "--format", "json"])));
+    assert_eq!(
+        Some(ours),
+        listed(compose(&stack, &["ls", "--format", "json"]))
+    );
     // Service by service, as Compose gives them.
     assert_eq!(plain(&["talk"]), "one\ntwo\n");
     assert_eq!(

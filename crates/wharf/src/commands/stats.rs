@@ -1,7 +1,7 @@
 //! `wharf stats` and `wharf port`: figures about running instances, read on this
 //! machine (a container's processes are host processes too).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use crate::daemon_client;
 use crate::output::{aligned_table, docker_size};
 use crate::project_ref;
 use crate::settings::Settings;
-use wharf_host::processes::all_processes;
+use wharf_host::processes::{Process, all_processes};
 
 const SAMPLE: Duration = Duration::from_millis(500);
 
@@ -24,14 +24,38 @@ fn running(settings: &Settings, services: &[String]) -> anyhow::Result<Vec<Insta
     project_ref::instances(&client, &name)
 }
 
-/// CPU ticks, resident pages and processes of each process group.
-fn usage_by_group() -> BTreeMap<u32, (u64, u64, usize)> {
+/// CPU ticks, resident pages and processes of each instance, by the pid of its first
+/// process (`roots`): its process group (a native service's, daemons that left its
+/// tree included) and what descends from it (a container's, whose init may put its
+/// child in a group of its own).
+fn usage_by_instance(
+    processes: &[Process],
+    roots: &BTreeSet<u32>,
+) -> BTreeMap<u32, (u64, u64, usize)> {
+    let parents: HashMap<u32, u32> = processes.iter().map(|p| (p.pid, p.parent)).collect();
+    let root_of = |process: &Process| {
+        if roots.contains(&process.group) {
+            return Some(process.group);
+        }
+        let mut at = process.pid;
+        // A tree deeper than this is no service's; the bound keeps a cycle (pids reused
+        // while /proc was read) from looping.
+        for _ in 0..256 {
+            if roots.contains(&at) {
+                return Some(at);
+            }
+            at = *parents.get(&at)?;
+        }
+        None
+    };
     let mut usage: BTreeMap<u32, (u64, u64, usize)> = BTreeMap::new();
-    for process in all_processes() {
-        let entry = usage.entry(process.group).or_default();
-        entry.0 += process.cpu_ticks;
-        entry.1 += process.rss_pages;
-        entry.2 += 1;
+    for process in processes {
+        if let Some(root) = root_of(process) {
+            let entry = usage.entry(root).or_default();
+            entry.0 += process.cpu_ticks;
+            entry.1 += process.rss_pages;
+            entry.2 += 1;
+        }
     }
     usage
 }
@@ -87,10 +111,11 @@ struct Usage<'a> {
 fn sample(instances: &[InstanceStatus]) -> Vec<Usage<'_>> {
     // Clock ticks and page size as Linux reports them on every supported machine.
     let (ticks_per_second, page_bytes) = (100.0, 4096.0);
-    let before = usage_by_group();
+    let roots: BTreeSet<u32> = instances.iter().filter_map(|i| i.pid).collect();
+    let before = usage_by_instance(&all_processes(), &roots);
     let started = Instant::now();
     std::thread::sleep(SAMPLE);
-    let after = usage_by_group();
+    let after = usage_by_instance(&all_processes(), &roots);
     let seconds = started.elapsed().as_secs_f64();
     instances
         .iter()
@@ -172,4 +197,38 @@ pub fn port(settings: &Settings, args: &PortArgs) -> anyhow::Result<ExitCode> {
     };
     println!("{}", port.address());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn process(pid: u32, parent: u32, group: u32) -> Process {
+        Process {
+            pid,
+            parent,
+            group,
+            state: "S".to_owned(),
+            command: String::new(),
+            cpu_ticks: 1,
+            rss_pages: 2,
+        }
+    }
+
+    #[test]
+    fn an_instance_counts_its_group_and_its_descendants() {
+        let processes = [
+            process(100, 50, 100),  // a native instance
+            process(101, 100, 100), // its child
+            process(102, 1, 100),   // a daemon that left its tree, in its group
+            process(200, 60, 200),  // a container's init
+            process(201, 200, 201), // its child, in a group of its own
+            process(202, 201, 201), // and a grandchild
+            process(300, 1, 300),   // no service's
+        ];
+        let usage = usage_by_instance(&processes, &BTreeSet::from([100, 200]));
+        assert_eq!(usage.get(&100), Some(&(3, 6, 3)));
+        assert_eq!(usage.get(&200), Some(&(3, 6, 3)));
+        assert_eq!(usage.len(), 2);
+    }
 }
