@@ -1,26 +1,21 @@
-//! `--format '{{.Name}}\t{{.State}}'`: the subset of Go templates scripts written for
-//! `docker compose ps`, `ls` and `images` use, applied to the same JSON objects
-//! `--format json` prints. Fields (`{{.Name}}`, `{{ .State }}`), `{{json .Field}}` and
-//! `{{json .}}`; `\t` and `\n` written as escapes; a leading `table ` prints a header
-//! and aligns the columns, as Docker's formatter does.
+//! `--format '{{.Name}}\t{{.State}}'`: the Go templates scripts written for `docker
+//! compose ps`, `ls` and `images` use, applied to the same JSON objects `--format
+//! json` prints: fields (`{{.Name}}`, `{{.wharf.pid}}`), pipelines and functions
+//! (`{{.Name | printf "%-20s"}}`, `{{json .Publishers}}`, `{{lower .State}}`), and
+//! `if`, `range` and `with` (`template_syntax.rs`, `template_functions.rs`); `\t` and
+//! `\n` written as escapes; a leading `table ` prints a header and aligns the
+//! columns, as Docker's formatter does.
 
 use serde_json::Value;
 
 use crate::columns::aligned_columns;
+use crate::template_functions::{call, plain, truthy};
+use crate::template_syntax::{Command, Node, Operand, Pipeline, parse};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
     table: bool,
-    parts: Vec<Part>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Part {
-    Text(String),
-    /// `{{.Field}}`; `None` for `{{.}}`.
-    Field(Option<String>),
-    /// `{{json .Field}}`; `None` for `{{json .}}`.
-    Json(Option<String>),
+    nodes: Vec<Node>,
 }
 
 /// Why a `--format` string is not a template wharf can apply.
@@ -28,12 +23,12 @@ enum Part {
 pub enum TemplateError {
     #[error("--format {0:?}: a `{{{{` is not closed")]
     Unclosed(String),
-    #[error(
-        "--format: `{{{{{0}}}}}` is not supported (fields as `{{{{.Name}}}}`, and `{{{{json .}}}}`)"
-    )]
+    #[error("--format: `{0}` is not supported")]
     Unsupported(String),
     #[error("--format: there is no field `{field}` (fields: {known})")]
     NoSuchField { field: String, known: String },
+    #[error("--format: `{function}` wants {problem}")]
+    Call { function: String, problem: String },
 }
 
 impl Template {
@@ -45,40 +40,21 @@ impl Template {
             _ => (false, format),
         };
         let body = body.replace("\\t", "\t").replace("\\n", "\n");
-        let mut parts = Vec::new();
-        let mut rest = body.as_str();
-        while let Some(start) = rest.find("{{") {
-            if start > 0 {
-                parts.push(Part::Text(rest[..start].to_owned()));
-            }
-            let after = &rest[start + 2..];
-            let end = after
-                .find("}}")
-                .ok_or_else(|| TemplateError::Unclosed(format.to_owned()))?;
-            parts.push(action(after[..end].trim())?);
-            rest = &after[end + 2..];
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Text(rest.to_owned()));
-        }
-        Ok(Self { table, parts })
+        Ok(Self {
+            table,
+            nodes: parse(&body)?,
+        })
     }
 
     /// The lines for `objects` (a header first for a table), each ending in a newline.
     pub fn render(&self, objects: &[Value]) -> Result<String, TemplateError> {
         let mut rows: Vec<String> = Vec::with_capacity(objects.len() + 1);
         if self.table {
-            rows.push(self.parts.iter().map(header).collect());
+            rows.push(self.nodes.iter().map(header).collect());
         }
         for object in objects {
             let mut row = String::new();
-            for part in &self.parts {
-                match part {
-                    Part::Text(text) => row.push_str(text),
-                    Part::Field(name) => row.push_str(&plain(lookup(object, name.as_deref())?)),
-                    Part::Json(name) => row.push_str(&lookup(object, name.as_deref())?.to_string()),
-                }
-            }
+            render(&self.nodes, object, object, &mut row)?;
             rows.push(row);
         }
         Ok(if self.table {
@@ -89,42 +65,105 @@ impl Template {
     }
 }
 
-fn action(inside: &str) -> Result<Part, TemplateError> {
-    let unsupported = || TemplateError::Unsupported(inside.to_owned());
-    let field = |path: &str| -> Result<Option<String>, TemplateError> {
-        match path.strip_prefix('.') {
-            Some("") => Ok(None),
-            // A field of a field too (`.wharf.pid`), as Go walks maps.
-            Some(name)
-                if name.split('.').all(|segment| {
-                    !segment.is_empty()
-                        && segment
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-                }) =>
-            {
-                Ok(Some(name.to_owned()))
+fn render(
+    nodes: &[Node],
+    dot: &Value,
+    root: &Value,
+    out: &mut String,
+) -> Result<(), TemplateError> {
+    for node in nodes {
+        match node {
+            Node::Text(text) => out.push_str(text),
+            Node::Print(pipeline) => out.push_str(&plain(&value_of(pipeline, dot, root)?)),
+            Node::If(block) => {
+                let chosen = if truthy(&value_of(&block.pipeline, dot, root)?) {
+                    &block.body
+                } else {
+                    &block.otherwise
+                };
+                render(chosen, dot, root, out)?;
             }
-            _ => Err(unsupported()),
+            Node::With(block) => {
+                let value = value_of(&block.pipeline, dot, root)?;
+                if truthy(&value) {
+                    render(&block.body, &value, root, out)?;
+                } else {
+                    render(&block.otherwise, dot, root, out)?;
+                }
+            }
+            Node::Range(block) => {
+                let items: Vec<Value> = match value_of(&block.pipeline, dot, root)? {
+                    Value::Array(items) => items,
+                    // A map's values, in the order of its keys, as Go ranges over one.
+                    Value::Object(fields) => {
+                        let mut fields: Vec<(String, Value)> = fields.into_iter().collect();
+                        fields.sort_by(|a, b| a.0.cmp(&b.0));
+                        fields.into_iter().map(|(_, value)| value).collect()
+                    }
+                    Value::Null => Vec::new(),
+                    other => {
+                        return Err(TemplateError::Call {
+                            function: "range".to_owned(),
+                            problem: format!("a list or a map, not {other}"),
+                        });
+                    }
+                };
+                if items.is_empty() {
+                    render(&block.otherwise, dot, root, out)?;
+                }
+                for item in &items {
+                    render(&block.body, item, root, out)?;
+                }
+            }
         }
-    };
-    match inside.split_whitespace().collect::<Vec<_>>().as_slice() {
-        [path] => field(path).map(Part::Field),
-        ["json", path] => field(path).map(Part::Json),
-        _ => Err(unsupported()),
     }
+    Ok(())
 }
 
-fn lookup<'a>(object: &'a Value, name: Option<&str>) -> Result<&'a Value, TemplateError> {
-    let Some(name) = name else {
-        return Ok(object);
-    };
+fn value_of(pipeline: &Pipeline, dot: &Value, root: &Value) -> Result<Value, TemplateError> {
+    let mut piped: Option<Value> = None;
+    for command in &pipeline.0 {
+        let value = match command {
+            Command::Operand(operand) if piped.is_none() => operand_value(operand, dot, root)?,
+            Command::Operand(_) => {
+                return Err(TemplateError::Unsupported(
+                    "a value after `|` (a function goes there)".to_owned(),
+                ));
+            }
+            Command::Call(name, operands) => {
+                let mut args = operands
+                    .iter()
+                    .map(|operand| operand_value(operand, dot, root))
+                    .collect::<Result<Vec<_>, _>>()?;
+                args.extend(piped.take());
+                call(name, &args)?
+            }
+        };
+        piped = Some(value);
+    }
+    Ok(piped.unwrap_or(Value::Null))
+}
+
+fn operand_value(operand: &Operand, dot: &Value, root: &Value) -> Result<Value, TemplateError> {
+    Ok(match operand {
+        Operand::Dot(path) => lookup(dot, path)?.clone(),
+        Operand::Root(path) => lookup(root, path)?.clone(),
+        Operand::Text(text) => Value::String(text.clone()),
+        Operand::Number(number) => Value::Number(number.clone()),
+        Operand::Bool(b) => Value::Bool(*b),
+        Operand::Nil => Value::Null,
+        Operand::Group(pipeline) => value_of(pipeline, dot, root)?,
+        Operand::FieldOf(pipeline, path) => lookup(&value_of(pipeline, dot, root)?, path)?.clone(),
+    })
+}
+
+fn lookup<'a>(object: &'a Value, path: &[String]) -> Result<&'a Value, TemplateError> {
     let mut value = object;
-    for segment in name.split('.') {
+    for segment in path {
         value = value
             .get(segment)
             .ok_or_else(|| TemplateError::NoSuchField {
-                field: name.to_owned(),
+                field: path.join("."),
                 known: value
                     .as_object()
                     .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
@@ -134,24 +173,17 @@ fn lookup<'a>(object: &'a Value, name: Option<&str>) -> Result<&'a Value, Templa
     Ok(value)
 }
 
-/// A value as Go's template prints it: strings bare, numbers and booleans as written,
-/// nothing for null, anything else as JSON.
-fn plain(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-/// The header of a table column: Docker's name for the field where it has one.
-fn header(part: &Part) -> String {
-    let name = match part {
-        Part::Text(text) => return text.clone(),
-        Part::Field(name) | Part::Json(name) => name.as_deref().unwrap_or(""),
+/// The header of a table column: the text as it is, and for an action Docker's name
+/// for the first field it reads, where it has one.
+fn header(node: &Node) -> String {
+    let pipeline = match node {
+        Node::Text(text) => return text.clone(),
+        Node::Print(pipeline) => pipeline,
+        Node::If(block) | Node::Range(block) | Node::With(block) => &block.pipeline,
     };
+    let name = first_field(pipeline).unwrap_or_default();
     // A field of a field is headed by its own name, as Docker's formatter does.
-    match name.rsplit('.').next().unwrap_or(name) {
+    match name.as_str() {
         "ID" => "CONTAINER ID".to_owned(),
         "RunningFor" => "CREATED".to_owned(),
         "ConfigFiles" => "CONFIG FILES".to_owned(),
@@ -160,6 +192,20 @@ fn header(part: &Part) -> String {
         "ContainerName" => "CONTAINER".to_owned(),
         other => other.to_ascii_uppercase(),
     }
+}
+
+fn first_field(pipeline: &Pipeline) -> Option<String> {
+    let of_operand = |operand: &Operand| match operand {
+        Operand::Dot(path) | Operand::Root(path) | Operand::FieldOf(_, path) => {
+            path.last().cloned()
+        }
+        Operand::Group(inner) => first_field(inner),
+        _ => None,
+    };
+    pipeline.0.iter().find_map(|command| match command {
+        Command::Operand(operand) => of_operand(operand),
+        Command::Call(_, operands) => operands.iter().find_map(of_operand),
+    })
 }
 
 /// Tab-separated cells in columns, at least ten wide, as Docker's tab writer lays out
@@ -217,6 +263,59 @@ mod tests {
     }
 
     #[test]
+    fn range_if_with_and_pipelines_run_as_gos_do() {
+        let line = json!({
+            "Name": "shop-web-1",
+            "State": "running",
+            "Health": "",
+            "Publishers": [
+                {"URL": "0.0.0.0", "PublishedPort": 8080, "TargetPort": 80},
+                {"URL": "::", "PublishedPort": 8080, "TargetPort": 80}
+            ],
+            "Mounts": [],
+            "wharf": {"pid": 42}
+        });
+        let render = |format: &str| {
+            Template::parse(format)
+                .unwrap()
+                .render(std::slice::from_ref(&line))
+                .unwrap()
+        };
+        assert_eq!(
+            render("{{range .Publishers}}{{.PublishedPort}} {{end}}"),
+            "8080 8080 \n"
+        );
+        assert_eq!(
+            render(
+                "{{if eq .State \"running\"}}up{{else if eq .State \"exited\"}}down{{else}}?{{end}}"
+            ),
+            "up\n"
+        );
+        assert_eq!(
+            render("{{if .Health}}{{.Health}}{{else}}no check{{end}}"),
+            "no check\n"
+        );
+        assert_eq!(render("{{with .wharf}}{{.pid}}{{end}}"), "42\n");
+        assert_eq!(
+            render("{{.Name | printf \"%s!\"}} {{lower .State | upper}}"),
+            "shop-web-1! RUNNING\n"
+        );
+        assert_eq!(render("{{printf \"%-12s|\" .Name}}"), "shop-web-1  |\n");
+        assert_eq!(render("{{(index .Publishers 0).TargetPort}}"), "80\n");
+        assert_eq!(
+            render("{{len .Publishers}} {{json (index .Publishers 1)}}"),
+            "2 {\"URL\":\"::\",\"PublishedPort\":8080,\"TargetPort\":80}\n"
+        );
+        assert_eq!(
+            render("{{range .Publishers}}{{$.Name}}:{{.URL}} {{end}}"),
+            "shop-web-1:0.0.0.0 shop-web-1::: \n"
+        );
+        assert_eq!(render("a {{- \" b \" -}} c"), "a b c\n");
+        assert_eq!(render("{{/* a comment */}}{{.State}}"), "running\n");
+        assert_eq!(render("{{range .Mounts}}x{{else}}none{{end}}"), "none\n");
+    }
+
+    #[test]
     fn a_table_has_a_header_and_aligned_columns() {
         let template = Template::parse("table {{.Name}}\\t{{.State}}").unwrap();
         assert_eq!(
@@ -232,7 +331,17 @@ mod tests {
             Err(TemplateError::Unclosed(_))
         ));
         assert!(matches!(
-            Template::parse("{{range .}}{{end}}"),
+            Template::parse("{{define \"x\"}}{{end}}"),
+            Err(TemplateError::Unsupported(_))
+        ));
+        assert!(matches!(
+            Template::parse("{{if .Name}}no end"),
+            Err(TemplateError::Unsupported(_))
+        ));
+        assert!(matches!(
+            Template::parse("{{.Name | nosuch}}")
+                .unwrap()
+                .render(&rows()),
             Err(TemplateError::Unsupported(_))
         ));
         let missing = Template::parse("{{.Nope}}").unwrap().render(&rows());

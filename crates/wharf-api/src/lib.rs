@@ -14,6 +14,8 @@ mod dependency_condition;
 mod go_template;
 mod paths;
 mod probe_said;
+mod template_functions;
+mod template_syntax;
 mod watch;
 mod when;
 mod wire;
