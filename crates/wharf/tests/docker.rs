@@ -551,7 +551,8 @@ services:
     stop_grace_period: 1s
 "#
     ));
-    stack.ok(&["up", "-d", "--wait", "--backend", "docker"]);
+    // Not `--wait`: `once` ends, which fails a wait as it fails Compose's.
+    stack.ok(&["up", "-d", "--backend", "docker"]);
     let listed = || -> Vec<String> {
         stack
             .ps()
@@ -1092,7 +1093,7 @@ services:
         assert!(!engine_has("volume", &anonymous));
         assert_eq!(containers(), Vec::<String>::new());
         assert!(!network(), "the last service took the network with it");
-        assert_eq!(stack.ok(&["ls", "-q"]), "");
+        assert_eq!(stack.ok(&["ls", "-q", "--filter", "name=wharfcdown"]), "");
     }
 }
 
@@ -1302,6 +1303,8 @@ services:
     image: {IMAGE}
     environment: {{GREETING: hello}}
     depends_on: [db]
+    # A one-off's service, which `up --wait` would see end: only `run` starts it.
+    profiles: [tools]
   app:
     image: debian
     environment: {{DB_URL: "http://db:8080/"}}
@@ -1602,9 +1605,14 @@ fn everyday_edits_in_docker_keep_ps_and_the_engine_equal_to_the_file() {
         )
     };
     let file = |services: &[String]| format!("name: wharfedits\nservices:\n{}", services.concat());
-    let step = |stack: &Stack, services: &[String], args: &[&str], expected: &[(&str, usize)]| {
+    // `global` goes before `up`, `flags` after it.
+    let step = |stack: &Stack,
+                services: &[String],
+                global: &[&str],
+                flags: &[&str],
+                expected: &[(&str, usize)]| {
         stack.write(&file(services));
-        let mut all = args.to_vec();
+        let mut all = global.to_vec();
         all.extend([
             "up",
             "-d",
@@ -1614,6 +1622,7 @@ fn everyday_edits_in_docker_keep_ps_and_the_engine_equal_to_the_file() {
             "--backend",
             "docker",
         ]);
+        all.extend(flags);
         let output = stack.wharf(&all);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -1647,6 +1656,7 @@ fn everyday_edits_in_docker_keep_ps_and_the_engine_equal_to_the_file() {
         &stack,
         &[first.clone(), pair.clone()],
         &[],
+        &[],
         &[("a", 1), ("b", 2)],
     );
     let extra = service("c", "");
@@ -1654,12 +1664,23 @@ fn everyday_edits_in_docker_keep_ps_and_the_engine_equal_to_the_file() {
         &stack,
         &[first.clone(), pair.clone(), extra],
         &[],
+        &[],
+        &[("a", 1), ("b", 2), ("c", 1)],
+    );
+    // Taken out of the file, c runs on, as Compose leaves its orphans, until
+    // `--remove-orphans`.
+    step(
+        &stack,
+        &[first.clone(), pair.clone()],
+        &[],
+        &[],
         &[("a", 1), ("b", 2), ("c", 1)],
     );
     step(
         &stack,
         &[first.clone(), pair.clone()],
         &[],
+        &["--remove-orphans"],
         &[("a", 1), ("b", 2)],
     );
     let renamed = service("d", "    scale: 2\n");
@@ -1667,22 +1688,25 @@ fn everyday_edits_in_docker_keep_ps_and_the_engine_equal_to_the_file() {
         &stack,
         &[first.clone(), renamed],
         &[],
+        &["--remove-orphans"],
         &[("a", 1), ("d", 2)],
     );
     let a_env = service("a", "    environment: {NOTE: two}\n");
     let none = service("d", "    scale: 0\n");
-    step(&stack, &[a_env.clone(), none], &[], &[("a", 1)]);
+    step(&stack, &[a_env.clone(), none], &[], &[], &[("a", 1)]);
     let pair_again = service("d", "    scale: 2\n");
     let debug = service("w", "    profiles: [debug]\n");
     step(
         &stack,
         &[a_env.clone(), pair_again.clone(), debug.clone()],
         &["--profile", "debug"],
+        &[],
         &[("a", 1), ("d", 2), ("w", 1)],
     );
     step(
         &stack,
         &[a_env.clone(), pair_again.clone(), debug.clone()],
+        &[],
         &[],
         &[("a", 1), ("d", 2), ("w", 1)],
     );

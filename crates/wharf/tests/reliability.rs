@@ -513,10 +513,24 @@ fn running_matches_ps(stack: &Stack, expected: &[(&str, usize)]) {
 
 /// An edit of the file, then `up -d` with `arguments`: what should run afterwards.
 fn edit_then_up(stack: &Stack, compose: &str, arguments: &[&str], expected: &[(&str, usize)]) {
-    stack.write(compose);
     let mut args = arguments.to_vec();
-    args.extend(["up", "-d", "--wait", "--wait-timeout", "30"]);
-    let output = stack.wharf(&args);
+    args.extend(UP_AND_WAIT);
+    edit_then(stack, compose, &args, expected);
+}
+
+/// As `edit_then_up`, with `--remove-orphans`: what runs of services the file no
+/// longer has goes too.
+fn edit_then_up_removing_orphans(stack: &Stack, compose: &str, expected: &[(&str, usize)]) {
+    let mut args = UP_AND_WAIT.to_vec();
+    args.push("--remove-orphans");
+    edit_then(stack, compose, &args, expected);
+}
+
+const UP_AND_WAIT: [&str; 5] = ["up", "-d", "--wait", "--wait-timeout", "30"];
+
+fn edit_then(stack: &Stack, compose: &str, args: &[&str], expected: &[(&str, usize)]) {
+    stack.write(compose);
+    let output = stack.wharf(args);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success() && !stderr.contains("panicked"),
@@ -562,10 +576,13 @@ fn everyday_edits_between_ups_keep_ps_equal_to_the_file_and_the_processes_to_ps(
         "  c:\n    image: debian\n    command: sleep 600\n",
     );
     edit_then_up(&stack, &added, &[], &[("a", 1), ("b", 2), ("c", 1)]);
-    edit_then_up(&stack, &base, &[], &[("a", 1), ("b", 2)]);
+    // A service taken out of the file runs on, as Compose leaves its orphans, until
+    // `--remove-orphans`.
+    edit_then_up(&stack, &base, &[], &[("a", 1), ("b", 2), ("c", 1)]);
+    edit_then_up_removing_orphans(&stack, &base, &[("a", 1), ("b", 2)]);
 
     let renamed = edits_stack(first, "", "d", B_BUSYBOX_2, "");
-    edit_then_up(&stack, &renamed, &[], &[("a", 1), ("d", 2)]);
+    edit_then_up_removing_orphans(&stack, &renamed, &[("a", 1), ("d", 2)]);
 
     let a_moved = edits_stack(second, "", "d", B_BUSYBOX_2, "");
     edit_then_up(&stack, &a_moved, &[], &[("a", 1), ("d", 2)]);
