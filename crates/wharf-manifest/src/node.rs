@@ -70,17 +70,27 @@ impl Prefix {
     const HELD_WHOLE: usize = 7;
 
     /// Built without a call to `memcpy`, which a copy of a length known only at run
-    /// time would make, and which would cost more than the scan it saves.
+    /// time would make, and which would cost more than the scan it saves: a short
+    /// name is read as two words that overlap. Inlined, so a lookup of a name the
+    /// code spells out has its prefix worked out as it is compiled.
+    #[inline]
     fn of(name: &str) -> Self {
         let bytes = name.as_bytes();
-        let start = match bytes.first_chunk::<8>() {
-            Some(first) => u64::from_le_bytes(*first) & (u64::MAX >> 8),
-            None => bytes
-                .iter()
-                .enumerate()
-                .fold(0, |word, (at, byte)| word | u64::from(*byte) << (8 * at)),
+        let len = bytes.len();
+        let start = if let Some(first) = bytes.first_chunk::<8>() {
+            u64::from_le_bytes(*first) & (u64::MAX >> 8)
+        } else if let (Some(low), Some(high)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>())
+        {
+            u64::from(u32::from_le_bytes(*low))
+                | u64::from(u32::from_le_bytes(*high)) << (8 * (len - 4))
+        } else if let (Some(low), Some(high)) = (bytes.first_chunk::<2>(), bytes.last_chunk::<2>())
+        {
+            u64::from(u16::from_le_bytes(*low))
+                | u64::from(u16::from_le_bytes(*high)) << (8 * (len - 2))
+        } else {
+            bytes.first().map_or(0, |byte| u64::from(*byte))
         };
-        let length = u64::from(u8::try_from(bytes.len()).unwrap_or(u8::MAX));
+        let length = u64::from(u8::try_from(len).unwrap_or(u8::MAX));
         Self(start | length << 56)
     }
 
@@ -190,9 +200,13 @@ impl Map {
         }
     }
 
+    #[inline]
     fn position(&self, name: &str) -> Option<usize> {
+        self.position_by(Prefix::of(name), name)
+    }
+
+    fn position_by(&self, prefix: Prefix, name: &str) -> Option<usize> {
         if self.entries.len() < INDEXED_FROM {
-            let prefix = Prefix::of(name);
             return self.entries.iter().position(|(key, _)| {
                 key.prefix == prefix && (prefix.holds_whole() || key.name == name)
             });
@@ -207,18 +221,22 @@ impl Map {
         index.get(name).copied()
     }
 
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&Node> {
         self.position(name).map(|i| &self.entries[i].1)
     }
 
+    #[inline]
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Node> {
         self.position(name).map(|i| &mut self.entries[i].1)
     }
 
+    #[inline]
     pub fn key(&self, name: &str) -> Option<&Key> {
         self.position(name).map(|i| &self.entries[i].0)
     }
 
+    #[inline]
     pub fn contains(&self, name: &str) -> bool {
         self.position(name).is_some()
     }
@@ -325,7 +343,8 @@ mod tests {
         let longer = format!("{long}w");
         let names = [
             "", "a", "image", "command", "commands", "commandz", "é", "éa", "labels", "label\0",
-            &long, &longer, "x-wharf", "x-wharfs",
+            &long, &longer, "x-wharf", "x-wharfs", "ab", "ba", "abc", "acb", "abcd", "abdc",
+            "abcde", "abdce",
         ];
         let entries = names
             .iter()
@@ -352,6 +371,10 @@ mod tests {
             "x-wharfz",
             "ima",
             "imagE",
+            "aa",
+            "abd",
+            "abce",
+            "abcdf",
             &"v".repeat(299),
         ] {
             assert!(map.get(absent).is_none(), "{absent:?}");

@@ -36,13 +36,53 @@ const CLASSES: usize = SMALL_CLASSES + (LARGE.trailing_zeros() - SMALL.trailing_
 static START: AtomicUsize = AtomicUsize::new(0);
 static END: AtomicUsize = AtomicUsize::new(0);
 
-thread_local! {
-    static ARENA: Bump = const { Bump::empty() };
+/// The thread that opened the arena (`this_thread`), the only one that touches
+/// `ARENA`; 0 until then. Not a thread-local: reaching one goes through a call that
+/// costs as much as the allocation itself.
+static OWNER: AtomicUsize = AtomicUsize::new(0);
+static ARENA: Owned = Owned(Bump::empty());
+
+struct Owned(Bump);
+
+// SAFETY: only the thread `OWNER` names reads or writes the arena's state (`mine`).
+#[allow(unsafe_code)]
+unsafe impl Sync for Owned {}
+
+/// The arena's state, when this thread owns it.
+#[inline]
+fn mine() -> Option<&'static Bump> {
+    (OWNER.load(Relaxed) == this_thread()).then_some(&ARENA.0)
 }
 
-/// What is free in the arena, on one thread: `[next, end)` is never handed out yet
-/// (empty but on the thread that opened it, until closed), and each list holds freed
-/// blocks of one size class, each block starting with the address of the next.
+/// What tells this thread from the others, as cheaply as it can be had: on x86-64, the
+/// thread pointer, which the ABI keeps in the first word it points at (glibc's
+/// `pthread_self` returns the same, through a call).
+#[inline]
+fn this_thread() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let pointer: usize;
+        // SAFETY: reads the word at `%fs:0`, which the x86-64 TLS ABI sets for every
+        // thread to the thread's own pointer; nothing is written.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::arch::asm!("mov {}, fs:0", out(reg) pointer, options(nostack, readonly, preserves_flags));
+        }
+        pointer
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        // SAFETY: `pthread_self` has no preconditions.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::pthread_self() as usize
+        }
+    }
+}
+
+/// What is free in the arena: `[next, end)` is never handed out yet (empty once
+/// closed), and each list holds freed blocks of one size class, each block starting
+/// with the address of the next.
 struct Bump {
     next: Cell<usize>,
     end: Cell<usize>,
@@ -58,20 +98,46 @@ impl Bump {
         }
     }
 
+    /// Most blocks are small: their class is a shift away, and only the rest go the
+    /// longer way.
+    #[inline]
     fn alloc(&self, layout: Layout) -> *mut u8 {
-        let class = Class::of(layout);
-        if let Some(Class { list, .. }) = class {
-            let head = self.lists[list].get();
-            if head != 0 {
-                // SAFETY: a listed block is free, and starts with the next one's address.
-                #[allow(unsafe_code)]
-                self.lists[list].set(unsafe { *(head as *const usize) });
-                return head as *mut u8;
+        if layout.size() <= SMALL && layout.align() <= GRAIN {
+            let list = small_list(layout.size());
+            if let Some(block) = self.pop(list) {
+                return block;
             }
+            return self.bump(GRAIN, (list + 1) * GRAIN);
         }
-        let align = layout.align().max(GRAIN);
-        let at = (self.next.get() + align - 1) & !(align - 1);
+        self.alloc_larger(layout)
+    }
+
+    #[inline(never)]
+    fn alloc_larger(&self, layout: Layout) -> *mut u8 {
+        let class = Class::of(layout);
+        if let Some(block) = class.and_then(|class| self.pop(class.list)) {
+            return block;
+        }
         let bytes = class.map_or_else(|| grains(layout.size()), |class| class.bytes);
+        self.bump(layout.align().max(GRAIN), bytes)
+    }
+
+    #[inline]
+    fn pop(&self, list: usize) -> Option<*mut u8> {
+        let head = self.lists[list].get();
+        if head == 0 {
+            return None;
+        }
+        // SAFETY: a listed block is free, and starts with the next one's address.
+        #[allow(unsafe_code)]
+        self.lists[list].set(unsafe { *(head as *const usize) });
+        Some(head as *mut u8)
+    }
+
+    /// `bytes` never handed out yet, at `align` (a power of two), or null.
+    #[inline]
+    fn bump(&self, align: usize, bytes: usize) -> *mut u8 {
+        let at = (self.next.get() + align - 1) & !(align - 1);
         match at.checked_add(bytes) {
             Some(after) if after <= self.end.get() => {
                 self.next.set(after);
@@ -82,17 +148,25 @@ impl Bump {
     }
 
     /// `block` must be the arena's, handed out for `layout`.
+    #[inline]
     fn dealloc(&self, block: *mut u8, layout: Layout) {
-        if let Some(Class { list, .. }) = Class::of(layout) {
-            // SAFETY: the block is free now, and at least a grain long and aligned.
-            #[allow(unsafe_code, clippy::cast_ptr_alignment)]
-            unsafe {
-                *block.cast::<usize>() = self.lists[list].get();
-            }
-            self.lists[list].set(block as usize);
+        if layout.size() <= SMALL && layout.align() <= GRAIN {
+            self.push(small_list(layout.size()), block);
+        } else if let Some(Class { list, .. }) = Class::of(layout) {
+            self.push(list, block);
         } else if block as usize + grains(layout.size()) == self.next.get() {
             self.next.set(block as usize);
         }
+    }
+
+    #[inline]
+    fn push(&self, list: usize, block: *mut u8) {
+        // SAFETY: the block is free now, and at least a grain long and aligned.
+        #[allow(unsafe_code, clippy::cast_ptr_alignment)]
+        unsafe {
+            *block.cast::<usize>() = self.lists[list].get();
+        }
+        self.lists[list].set(block as usize);
     }
 
     /// Whether `block` (the arena's, handed out for `layout`) now holds `new_size`
@@ -155,13 +229,25 @@ impl Class {
     }
 }
 
+/// The list of a small block's class: one for each grain of size.
+#[inline]
+fn small_list(size: usize) -> usize {
+    size.saturating_sub(1) / GRAIN
+}
+
 /// The bytes a block of `size` takes: whole grains.
 fn grains(size: usize) -> usize {
     size.max(1).next_multiple_of(GRAIN)
 }
 
-/// Maps the arena and opens it on this thread, the first time only.
+/// Maps the arena and opens it for this thread, the first time only.
 fn open() {
+    if OWNER
+        .compare_exchange(0, this_thread(), Relaxed, Relaxed)
+        .is_err()
+    {
+        return;
+    }
     // SAFETY: a new private mapping, which no other code refers to.
     #[allow(unsafe_code)]
     let region = unsafe {
@@ -187,13 +273,17 @@ fn open() {
     }
     START.store(start, Relaxed);
     END.store(start + SIZE, Relaxed);
-    ARENA.with(|arena| arena.open(start, start + SIZE));
+    if let Some(arena) = mine() {
+        arena.open(start, start + SIZE);
+    }
 }
 
-/// Stops handing out new blocks on this thread: for a command that runs on, whose
-/// large frees must count. Its blocks stay valid, and small ones freed are reused.
+/// Stops handing out new blocks: for a command that runs on, whose large frees must
+/// count. Its blocks stay valid, and small ones freed on this thread are reused.
 pub fn close() {
-    ARENA.with(|arena| arena.open(0, 0));
+    if let Some(arena) = mine() {
+        arena.open(0, 0);
+    }
 }
 
 /// Whether `block` is one of the arena's.
@@ -206,11 +296,11 @@ pub fn holds(block: *mut u8) -> bool {
 /// A block for `layout`, or null when the arena has none for this thread.
 #[inline]
 pub fn alloc(layout: Layout) -> *mut u8 {
-    let block = ARENA.with(|arena| arena.alloc(layout));
-    if block.is_null() && END.load(Relaxed) == 0 {
-        return open_for(layout);
+    match mine() {
+        Some(arena) => arena.alloc(layout),
+        None if END.load(Relaxed) == 0 => open_for(layout),
+        None => std::ptr::null_mut(),
     }
-    block
 }
 
 /// The process's first allocation: opens the arena, then allocates from it.
@@ -218,18 +308,21 @@ pub fn alloc(layout: Layout) -> *mut u8 {
 #[inline(never)]
 fn open_for(layout: Layout) -> *mut u8 {
     open();
-    ARENA.with(|arena| arena.alloc(layout))
+    mine().map_or(std::ptr::null_mut(), |arena| arena.alloc(layout))
 }
 
-/// Frees `block`, which `holds` says is the arena's.
+/// Frees `block`, which `holds` says is the arena's; another thread's free of it
+/// keeps it.
 #[inline]
 pub fn dealloc(block: *mut u8, layout: Layout) {
-    ARENA.with(|arena| arena.dealloc(block, layout));
+    if let Some(arena) = mine() {
+        arena.dealloc(block, layout);
+    }
 }
 
 /// Resizes `block`, which `holds` says is the arena's, where it lies if it can.
 pub fn resize_in_place(block: *mut u8, layout: Layout, new_size: usize) -> bool {
-    ARENA.with(|arena| arena.resize_in_place(block, layout, new_size))
+    mine().is_some_and(|arena| arena.resize_in_place(block, layout, new_size))
 }
 
 #[cfg(test)]
@@ -246,6 +339,15 @@ mod tests {
         let start = buffer.as_mut_ptr() as usize;
         bump.open(start, start + std::mem::size_of_val(buffer));
         bump
+    }
+
+    #[test]
+    fn each_thread_is_told_apart() {
+        let here = this_thread();
+        assert_eq!(this_thread(), here);
+        let there = std::thread::spawn(this_thread).join().unwrap();
+        assert_ne!(there, here);
+        assert_ne!(here, 0, "0 is the arena's owner before it opens");
     }
 
     #[test]
