@@ -312,6 +312,10 @@ mod tests {
         );
         assert_eq!(render("a {{- \" b \" -}} c"), "a b c\n");
         assert_eq!(render("{{/* a comment */}}{{.State}}"), "running\n");
+        assert_eq!(
+            render("{{printf \"%s/%d\" (upper (printf \"%s\" .State)) (len .Publishers) | lower}}"),
+            "running/2\n"
+        );
         assert_eq!(render("{{range .Mounts}}x{{else}}none{{end}}"), "none\n");
     }
 

@@ -330,19 +330,7 @@ fn pipeline(tokens: &[Token]) -> Result<Pipeline, TemplateError> {
 
 /// A command at the start of `tokens`, and the tokens after it (from a `|` on).
 fn command(tokens: &[Token]) -> Result<(Command, &[Token]), TemplateError> {
-    let mut depth = 0usize;
-    let end = tokens
-        .iter()
-        .position(|t| {
-            match t {
-                Token::Open => depth += 1,
-                Token::Close => depth = depth.saturating_sub(1),
-                Token::Bar if depth == 0 => return true,
-                _ => {}
-            }
-            false
-        })
-        .unwrap_or(tokens.len());
+    let end = outside_groups(tokens, |t| *t == Token::Bar).unwrap_or(tokens.len());
     let (words, after) = tokens.split_at(end);
     let mut operands = Vec::new();
     let mut rest = words;
@@ -379,18 +367,7 @@ fn operand(tokens: &[Token]) -> Result<(Operand, &[Token]), TemplateError> {
         Token::Word(word) if word == "true" || word == "false" => Operand::Bool(word == "true"),
         Token::Word(word) if word == "nil" => Operand::Nil,
         Token::Open => {
-            let mut depth = 0usize;
-            let close = rest
-                .iter()
-                .position(|t| {
-                    match t {
-                        Token::Open => depth += 1,
-                        Token::Close if depth == 0 => return true,
-                        Token::Close => depth -= 1,
-                        _ => {}
-                    }
-                    false
-                })
+            let close = outside_groups(rest, |t| *t == Token::Close)
                 .ok_or_else(|| TemplateError::Unsupported("a `(` not closed".to_owned()))?;
             let inner = Box::new(pipeline(&rest[..close])?);
             let after = &rest[close + 1..];
@@ -411,4 +388,20 @@ fn operand(tokens: &[Token]) -> Result<(Operand, &[Token]), TemplateError> {
         }
     };
     Ok((operand, rest))
+}
+
+/// Where the first of `tokens` outside any parentheses that `wanted` accepts is.
+fn outside_groups(tokens: &[Token], wanted: impl Fn(&Token) -> bool) -> Option<usize> {
+    let mut depth = 0usize;
+    tokens.iter().position(|t| {
+        if depth == 0 && wanted(t) {
+            return true;
+        }
+        match t {
+            Token::Open => depth += 1,
+            Token::Close => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        false
+    })
 }
