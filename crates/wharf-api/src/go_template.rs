@@ -25,6 +25,8 @@ pub enum TemplateError {
     Unclosed(String),
     #[error("--format: `{0}` is not supported")]
     Unsupported(String),
+    #[error("--format: {0}")]
+    Syntax(String),
     #[error("--format: there is no field `{field}` (fields: {known})")]
     NoSuchField { field: String, known: String },
     #[error("--format: `{function}` wants {problem}")]
@@ -126,7 +128,7 @@ fn value_of(pipeline: &Pipeline, dot: &Value, root: &Value) -> Result<Value, Tem
         let value = match command {
             Command::Operand(operand) if piped.is_none() => operand_value(operand, dot, root)?,
             Command::Operand(_) => {
-                return Err(TemplateError::Unsupported(
+                return Err(TemplateError::Syntax(
                     "a value after `|` (a function goes there)".to_owned(),
                 ));
             }
@@ -164,13 +166,25 @@ fn lookup<'a>(object: &'a Value, path: &[String]) -> Result<&'a Value, TemplateE
             .get(segment)
             .ok_or_else(|| TemplateError::NoSuchField {
                 field: path.join("."),
-                known: value
-                    .as_object()
-                    .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default(),
+                known: value.as_object().map_or_else(
+                    || format!("none: it is {}", kind(value)),
+                    |o| o.keys().cloned().collect::<Vec<_>>().join(", "),
+                ),
             })?;
     }
     Ok(value)
+}
+
+/// What a value is, for a field asked of what has none.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "empty",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list (`range` or `index` reaches its items)",
+        Value::Object(_) => "a map",
+    }
 }
 
 /// The header of a table column: the text as it is, and for an action Docker's name
@@ -260,6 +274,11 @@ mod tests {
             "{missing:?}"
         );
         assert!(Template::parse("{{.wharf..pid}}").is_err());
+        let of_text = Template::parse("{{.Name.Foo}}").unwrap().render(&rows());
+        assert!(
+            matches!(&of_text, Err(TemplateError::NoSuchField { known, .. }) if known == "none: it is a string"),
+            "{of_text:?}"
+        );
     }
 
     #[test]
@@ -340,7 +359,7 @@ mod tests {
         ));
         assert!(matches!(
             Template::parse("{{if .Name}}no end"),
-            Err(TemplateError::Unsupported(_))
+            Err(TemplateError::Syntax(_))
         ));
         assert!(matches!(
             Template::parse("{{.Name | nosuch}}")

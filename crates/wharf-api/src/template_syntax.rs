@@ -58,7 +58,7 @@ pub(crate) fn parse(template: &str) -> Result<Vec<Node>, TemplateError> {
     let (nodes, end) = parser.nodes()?;
     match end {
         Ending::Eof => Ok(nodes),
-        Ending::Else(_) | Ending::End => Err(TemplateError::Unsupported(
+        Ending::Else(_) | Ending::End => Err(TemplateError::Syntax(
             "an `else` or `end` without its `if`, `range` or `with`".to_owned(),
         )),
     }
@@ -126,7 +126,7 @@ enum Token {
 }
 
 fn tokens(action: &str) -> Result<Vec<Token>, TemplateError> {
-    let unsupported = || TemplateError::Unsupported(action.to_owned());
+    let unsupported = || TemplateError::Syntax(format!("cannot read `{{{{{action}}}}}`"));
     let mut tokens = Vec::new();
     let mut chars = action.char_indices().peekable();
     while let Some(&(at, c)) = chars.peek() {
@@ -278,14 +278,14 @@ impl Parser {
         let otherwise = match ending {
             Ending::End => Vec::new(),
             Ending::Eof => {
-                return Err(TemplateError::Unsupported(
+                return Err(TemplateError::Syntax(
                     "a block without its `end`".to_owned(),
                 ));
             }
             Ending::Else(rest) if rest.is_empty() => match self.nodes()? {
                 (otherwise, Ending::End) => otherwise,
                 _ => {
-                    return Err(TemplateError::Unsupported(
+                    return Err(TemplateError::Syntax(
                         "an `else` block without its `end`".to_owned(),
                     ));
                 }
@@ -296,7 +296,7 @@ impl Parser {
                     vec![Node::If(self.block(condition)?)]
                 }
                 _ => {
-                    return Err(TemplateError::Unsupported(
+                    return Err(TemplateError::Syntax(
                         "else with words other than `if`".to_owned(),
                     ));
                 }
@@ -320,7 +320,7 @@ fn pipeline(tokens: &[Token]) -> Result<Pipeline, TemplateError> {
             None => return Ok(Pipeline(commands)),
             Some((Token::Bar, more)) => rest = more,
             Some(_) => {
-                return Err(TemplateError::Unsupported(
+                return Err(TemplateError::Syntax(
                     "words after a closing `)`".to_owned(),
                 ));
             }
@@ -349,7 +349,7 @@ fn command(tokens: &[Token]) -> Result<(Command, &[Token]), TemplateError> {
     match name {
         Some(name) => Ok((Command::Call(name, operands), after)),
         None if operands.len() == 1 => Ok((Command::Operand(operands.remove(0)), after)),
-        None => Err(TemplateError::Unsupported(
+        None => Err(TemplateError::Syntax(
             "an action with no function and more than one value".to_owned(),
         )),
     }
@@ -357,7 +357,7 @@ fn command(tokens: &[Token]) -> Result<(Command, &[Token]), TemplateError> {
 
 fn operand(tokens: &[Token]) -> Result<(Operand, &[Token]), TemplateError> {
     let Some((first, rest)) = tokens.split_first() else {
-        return Err(TemplateError::Unsupported("an empty action".to_owned()));
+        return Err(TemplateError::Syntax("an empty action".to_owned()));
     };
     let operand = match first {
         Token::Dot(path) => Operand::Dot(path.clone()),
@@ -368,7 +368,7 @@ fn operand(tokens: &[Token]) -> Result<(Operand, &[Token]), TemplateError> {
         Token::Word(word) if word == "nil" => Operand::Nil,
         Token::Open => {
             let close = outside_groups(rest, |t| *t == Token::Close)
-                .ok_or_else(|| TemplateError::Unsupported("a `(` not closed".to_owned()))?;
+                .ok_or_else(|| TemplateError::Syntax("a `(` not closed".to_owned()))?;
             let inner = Box::new(pipeline(&rest[..close])?);
             let after = &rest[close + 1..];
             return Ok(match after.split_first() {
@@ -379,12 +379,12 @@ fn operand(tokens: &[Token]) -> Result<(Operand, &[Token]), TemplateError> {
             });
         }
         Token::Word(word) => {
-            return Err(TemplateError::Unsupported(format!(
+            return Err(TemplateError::Syntax(format!(
                 "{word} as an argument (a function's value goes in parentheses)"
             )));
         }
         Token::Close | Token::Bar | Token::FieldOfGroup(_) => {
-            return Err(TemplateError::Unsupported("a stray `)` or `|`".to_owned()));
+            return Err(TemplateError::Syntax("a stray `)` or `|`".to_owned()));
         }
     };
     Ok((operand, rest))

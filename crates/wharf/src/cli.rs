@@ -440,7 +440,7 @@ pub struct UpArgs {
     /// Wait until the services are running and healthy (implies --detach)
     #[arg(long)]
     pub wait: bool,
-    /// Give up waiting after this many seconds (default 120)
+    /// Give up waiting after this many seconds (default 120; 0: never)
     #[arg(long, value_name = "SECONDS", requires = "wait")]
     pub wait_timeout: Option<u64>,
     /// Don't start the services the named ones depend on

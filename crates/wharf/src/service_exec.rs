@@ -378,7 +378,7 @@ pub fn run_loaded(
                 timeout_s: None,
                 no_recreate: false,
                 recreate_dependencies: false,
-                orphans: crate::commands::up::orphans(args.remove_orphans, &loaded.environment),
+                orphans: crate::commands::up::orphans(args.remove_orphans, &loaded.environment)?,
             },
         )?;
         // As Compose's `run`: each dependency meets its condition (a migration that

@@ -2101,6 +2101,21 @@ fn up_leaves_what_another_file_of_the_project_runs_unless_asked_to_remove_orphan
     );
     assert_eq!(stack.pid_of("split-db-1"), Some(db));
 
+    let mut both = stack.command(&["-f", "app.yaml", "up", "-d", "--remove-orphans"]);
+    both.env("COMPOSE_IGNORE_ORPHANS", "1");
+    let output = bounded_output(&mut both);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.code() == Some(1)
+            && said.contains("COMPOSE_IGNORE_ORPHANS and --remove-orphans"),
+        "{said}"
+    );
+    assert_eq!(
+        stack.pid_of("split-db-1"),
+        Some(db),
+        "refused, nothing changed"
+    );
+
     let removed = stack.wharf(&["-f", "app.yaml", "up", "-d", "--remove-orphans"]);
     let said = String::from_utf8_lossy(&removed.stderr);
     assert!(
@@ -2130,7 +2145,8 @@ fn up_wait_fails_on_a_service_that_ends_unless_another_waits_for_its_completion(
         "{said}"
     );
     stack.write(&file(true));
-    let awaited = stack.wharf(&["up", "-d", "--wait", "--wait-timeout", "20"]);
+    // A timeout of 0 waits as long as it takes, as Compose's.
+    let awaited = stack.wharf(&["up", "-d", "--wait", "--wait-timeout", "0"]);
     let said = String::from_utf8_lossy(&awaited.stderr);
     assert!(
         awaited.status.success() && said.contains("ready in"),

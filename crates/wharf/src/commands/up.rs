@@ -224,7 +224,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             timeout_s: args.timeout,
             no_recreate: args.no_recreate,
             recreate_dependencies: args.always_recreate_deps,
-            orphans: orphans(args.remove_orphans, &loaded.environment),
+            orphans: orphans(args.remove_orphans, &loaded.environment)?,
         },
     );
     let response = match response {
@@ -300,10 +300,12 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
             )
         })
         .collect();
-    let timeout = args
-        .wait_timeout
-        .filter(|_| args.wait)
-        .map_or(DEFAULT_WAIT_TIMEOUT, Duration::from_secs);
+    // 0 waits as long as it takes, as Compose's.
+    let timeout = match args.wait_timeout.filter(|_| args.wait) {
+        None => DEFAULT_WAIT_TIMEOUT,
+        Some(0) => NO_TIMEOUT,
+        Some(seconds) => Duration::from_secs(seconds),
+    };
     if args.wait || args.detach {
         wait_for_restarted_dependencies(
             &client,
@@ -792,17 +794,26 @@ fn moved_data(
         .collect()
 }
 
+/// `--wait-timeout 0`: a century, which any sum of durations still holds.
+const NO_TIMEOUT: Duration = Duration::from_hours(100 * 365 * 24);
+
 /// What the daemon does with the services the project ran and the file no longer
 /// has: Compose's `up` leaves them and warns, `--remove-orphans` removes them, and
 /// `COMPOSE_IGNORE_ORPHANS` (from the shell or `.env`, true as Go reads it) silences
 /// the warning.
-pub(crate) fn orphans(remove: bool, environment: &BTreeMap<String, String>) -> Orphans {
+pub(crate) fn orphans(
+    remove: bool,
+    environment: &BTreeMap<String, String>,
+) -> anyhow::Result<Orphans> {
     let ignore = environment
         .get("COMPOSE_IGNORE_ORPHANS")
         .is_some_and(|value| matches!(value.to_ascii_lowercase().as_str(), "1" | "t" | "true"));
-    match (remove, ignore) {
-        (true, _) => Orphans::Remove,
+    Ok(match (remove, ignore) {
+        (true, true) => {
+            bail!("COMPOSE_IGNORE_ORPHANS and --remove-orphans ask for opposite things: drop one")
+        }
+        (true, false) => Orphans::Remove,
         (false, true) => Orphans::KeepQuietly,
         (false, false) => Orphans::Keep,
-    }
+    })
 }
