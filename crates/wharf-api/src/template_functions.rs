@@ -21,7 +21,7 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, TemplateError> {
     };
     let count = |at: usize| -> Result<i64, TemplateError> {
         args.get(at)
-            .and_then(number)
+            .and_then(Value::as_f64)
             .map(|n| n as i64)
             .ok_or_else(|| wrong("a number argument"))
     };
@@ -69,7 +69,8 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, TemplateError> {
             let mut value = args.first().ok_or_else(|| wrong("a value and keys"))?;
             for key in &args[1..] {
                 value = match (value, key) {
-                    (Value::Array(items), _) => number(key)
+                    (Value::Array(items), _) => key
+                        .as_f64()
                         .and_then(|n| items.get(n as usize))
                         .ok_or_else(|| wrong("an index in the list's range"))?,
                     (Value::Object(fields), _) => fields.get(&plain(key)).unwrap_or(&Value::Null),
@@ -104,7 +105,7 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, TemplateError> {
             let [a, b] = args else {
                 return Err(wrong("two arguments"));
             };
-            let order = match (number(a), number(b), a, b) {
+            let order = match (a.as_f64(), b.as_f64(), a, b) {
                 (Some(x), Some(y), _, _) => x.partial_cmp(&y),
                 (_, _, Value::String(x), Value::String(y)) => Some(x.cmp(y)),
                 _ => None,
@@ -149,13 +150,9 @@ pub(crate) fn plain(value: &Value) -> String {
     }
 }
 
-fn number(value: &Value) -> Option<f64> {
-    value.as_f64()
-}
-
 /// Go's `eq`: numbers by value (an integer and a float alike), the rest as they are.
 fn same(a: &Value, b: &Value) -> bool {
-    match (number(a), number(b)) {
+    match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => x.total_cmp(&y).is_eq(),
         _ => a == b,
     }
@@ -237,15 +234,20 @@ fn printf(format: &str, args: &[Value]) -> String {
         };
         let numeric = matches!(verb, 'd' | 'f' | 'x') && arg.is_number();
         let text = match verb {
-            'd' => number(arg).map_or_else(|| plain(arg), |n| format!("{}", n as i64)),
-            'f' => number(arg)
+            'd' => arg
+                .as_f64()
+                .map_or_else(|| plain(arg), |n| format!("{}", n as i64)),
+            'f' => arg
+                .as_f64()
                 .map_or_else(|| plain(arg), |n| format!("{n:.*}", precision.unwrap_or(6))),
             'x' => match arg {
                 Value::String(text) => text.bytes().fold(String::new(), |mut hex, b| {
                     let _ = write!(hex, "{b:02x}");
                     hex
                 }),
-                _ => number(arg).map_or_else(|| plain(arg), |n| format!("{:x}", n as i64)),
+                _ => arg
+                    .as_f64()
+                    .map_or_else(|| plain(arg), |n| format!("{:x}", n as i64)),
             },
             'q' => Value::String(plain(arg)).to_string(),
             _ => {

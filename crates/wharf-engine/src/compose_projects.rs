@@ -32,18 +32,12 @@ impl Engine {
             let Some(name) = labels.get(PROJECT) else {
                 continue;
             };
-            let (states, files) = projects.entry(name.clone()).or_insert_with(|| {
-                let files = labels
-                    .get(CONFIG_FILES)
-                    .map(|files| files.split(',').map(PathBuf::from).collect())
-                    .unwrap_or_default();
-                (BTreeMap::new(), files)
-            });
+            let (states, files) = projects.entry(name.clone()).or_default();
             let state = container
                 .state
                 .map_or_else(|| "unknown".to_owned(), |state| state.as_ref().to_owned());
             *states.entry(state).or_default() += 1;
-            // Files named by one container and not another: any that names them.
+            // The first container that names the files.
             if files.is_empty()
                 && let Some(named) = labels.get(CONFIG_FILES)
             {

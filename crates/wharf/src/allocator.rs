@@ -37,13 +37,14 @@ pub fn leave_heap_to_exit() {
 /// The alignment of every block mimalloc hands out.
 const WORD: usize = std::mem::size_of::<usize>();
 
-pub struct Mimalloc;
+/// The arena's blocks while it is open, mimalloc's otherwise.
+pub struct Allocator;
 
 // SAFETY: a block is the arena's or mimalloc's, told apart by its address; each
 // mimalloc call is its own for the layout (the plain ones only when their word
 // alignment meets the layout's), and mimalloc's blocks are freed by `mi_free`.
 #[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Mimalloc {
+unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let block = arena::alloc(layout);
         if !block.is_null() {
@@ -89,8 +90,11 @@ unsafe impl GlobalAlloc for Mimalloc {
             let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
             let moved = unsafe { self.alloc(new_layout) };
             if !moved.is_null() {
-                // SAFETY: both blocks hold at least the old size, and are apart.
-                unsafe { std::ptr::copy_nonoverlapping(ptr, moved, layout.size()) };
+                // SAFETY: both blocks hold the smaller of the two sizes, and are apart
+                // (another thread's shrink of an arena block moves it too).
+                unsafe {
+                    std::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
+                }
             }
             return moved;
         }

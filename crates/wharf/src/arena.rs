@@ -32,7 +32,7 @@ const LARGE: usize = 64 << 10;
 const CLASSES: usize = SMALL_CLASSES + (LARGE.trailing_zeros() - SMALL.trailing_zeros()) as usize;
 
 /// Where the arena lies, for telling its blocks apart on any thread; both 0 until it
-/// is opened, and never moved after.
+/// is mapped (and if it cannot be), and never moved after.
 static START: AtomicUsize = AtomicUsize::new(0);
 static END: AtomicUsize = AtomicUsize::new(0);
 
@@ -213,10 +213,10 @@ impl Class {
             return None;
         }
         Some(if size <= SMALL {
-            let grains = size.div_ceil(GRAIN);
+            let list = small_list(size);
             Self {
-                list: grains - 1,
-                bytes: grains * GRAIN,
+                list,
+                bytes: (list + 1) * GRAIN,
             }
         } else {
             let bytes = size.next_power_of_two();
@@ -261,7 +261,7 @@ fn open() {
         )
     };
     if region == libc::MAP_FAILED {
-        END.store(usize::MAX, Relaxed); // not again
+        // Owned but empty: every block comes from mimalloc.
         return;
     }
     let start = (region as usize).next_multiple_of(HUGE_PAGE);
@@ -298,7 +298,7 @@ pub fn holds(block: *mut u8) -> bool {
 pub fn alloc(layout: Layout) -> *mut u8 {
     match mine() {
         Some(arena) => arena.alloc(layout),
-        None if END.load(Relaxed) == 0 => open_for(layout),
+        None if OWNER.load(Relaxed) == 0 => open_for(layout),
         None => std::ptr::null_mut(),
     }
 }

@@ -1,7 +1,7 @@
 //! The `wharf` command: parses arguments once into settings, then runs one command.
 
 #[global_allocator]
-static ALLOCATOR: allocator::Mimalloc = allocator::Mimalloc;
+static ALLOCATOR: allocator::Allocator = allocator::Allocator;
 
 mod age;
 mod allocator;
