@@ -44,7 +44,7 @@ pub fn canonicalize(root: &mut Node, form: Form) -> Result<()> {
                     schema::option_values(path, map.get("driver_opts"), false)?;
                     to_mapping(map, "labels", false)?;
                     text_mapping(map, "driver_opts")?;
-                    legacy_external_name(map);
+                    legacy_external_name(section, name.name(), map)?;
                 }
             }
         }
@@ -909,18 +909,58 @@ fn file_references(map: &mut Map, key: &str) {
     }
 }
 
-/// `external: {name: x}` (Compose file format 2/3) → `external: true` + `name: x`.
-fn legacy_external_name(map: &mut Map) {
+/// `external: {name: x}` (Compose file format 2/3) → `external: true` + `name: x`;
+/// another `name:` beside it must say the same.
+fn legacy_external_name(section: &str, key: &str, map: &mut Map) -> Result<()> {
     let Some(external) = map.get_mut("external") else {
-        return;
+        return Ok(());
     };
-    let Some(name) = external.as_map().and_then(|m| m.get("name")).cloned() else {
+    let Some(name) = legacy_external(external).cloned() else {
         if external.as_map().is_some() {
             external.value = Value::Bool(true);
         }
-        return;
+        return Ok(());
     };
     external.value = Value::Bool(true);
+    if let Some(written) = map.get("name")
+        && written.as_str() != name.as_str()
+    {
+        return Err(Error::at(
+            &name.span,
+            format!("{section}.{key}: name and external.name conflict; only use name"),
+        ));
+    }
     let span = name.span.clone();
     map.insert(Key::new("name", span), name);
+    Ok(())
+}
+
+/// The `name` inside an `external:` mapping, the form Compose warns is deprecated.
+fn legacy_external(external: &Node) -> Option<&Node> {
+    external.as_map().and_then(|m| m.get("name"))
+}
+
+/// Compose's warning for each `external: {name: …}` in a file, before it is rewritten.
+pub fn legacy_external_warnings(document: &Node) -> Vec<String> {
+    let Some(top) = document.as_map() else {
+        return Vec::new();
+    };
+    let mut warnings = Vec::new();
+    for section in ["networks", "volumes", "secrets", "configs"] {
+        for (key, object) in top
+            .get(section)
+            .and_then(Node::as_map)
+            .into_iter()
+            .flat_map(Map::iter)
+        {
+            let external = object.as_map().and_then(|m| m.get("external"));
+            if external.and_then(legacy_external).is_some() {
+                warnings.push(format!(
+                    "{section}.{}: external.name is deprecated. Please set name and external: true",
+                    key.name()
+                ));
+            }
+        }
+    }
+    warnings
 }

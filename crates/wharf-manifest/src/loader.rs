@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use wharf_model::Project;
 
-use crate::canonical::{Form, canonicalize};
+use crate::canonical::{self, Form, canonicalize};
 use crate::discovery::{find_files, normalize_project_name, validate_project_name};
 use crate::environment::Environment;
 use crate::error::{Error, Result};
@@ -195,7 +195,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         Node::str(name, name_span),
     );
     schema::check(&root, options)?;
-    let (project, spans) = typing::type_project(root)?;
+    let (project, written) = typing::type_project(root)?;
     let profiles = project
         .services
         .values()
@@ -203,7 +203,8 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         .collect();
     let active = active_profiles(options, &env);
     let defined: BTreeSet<String> = project.services.keys().cloned().collect();
-    let mut project = normalize::normalize(project, &spans, &active, &env, &project_dir, options)?;
+    let mut project =
+        normalize::normalize(project, &written, &active, &env, &project_dir, options)?;
     project.compatibility = options.compatibility;
 
     context.warnings.extend(
@@ -493,6 +494,8 @@ impl Context<'_> {
         if self.options.interpolate {
             interpolate_tree(&mut document, self.env)?;
         }
+        self.warnings
+            .extend(canonical::legacy_external_warnings(&document));
         canonicalize(
             &mut document,
             Form {

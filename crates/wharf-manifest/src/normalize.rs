@@ -15,11 +15,11 @@ use crate::error::{Error, Result};
 use crate::interpolate::Variables;
 use crate::loader::LoadOptions;
 use crate::source::{FileRef, Span};
-use crate::typing::ServiceSpans;
+use crate::typing::Written;
 
 pub fn normalize(
     mut project: Project,
-    spans: &ServiceSpans,
+    written: &Written,
     active_profiles: &[String],
     env: &Environment,
     project_dir: &Path,
@@ -43,12 +43,12 @@ pub fn normalize(
     // Compose's implicit defaults, which `--no-normalize` leaves out.
     let defaults = !options.skip_normalization;
     for (name, service) in &mut project.services {
-        let span = spans.service(name);
+        let span = written.service(name);
         if defaults {
             add_implicit_dependencies(service);
         }
         if !options.skip_consistency {
-            check_dependencies(name, service, &names, &defined, spans)?;
+            check_dependencies(name, service, &names, &defined, written)?;
         }
         if !options.keep_env_files {
             read_env_files(service, env, project_dir).map_err(|e| e.or_at(&span))?;
@@ -100,13 +100,13 @@ pub fn normalize(
         }
     }
     if !options.skip_consistency {
-        check_cycles(&project, spans)?;
+        check_cycles(&project, written)?;
     }
     if defaults {
-        name_resources(&mut project);
+        name_resources(&mut project, written);
     }
     if !options.skip_consistency {
-        check_references(&project, spans)?;
+        check_references(&project, written)?;
     }
     if !options.all_resources {
         drop_unused_resources(&mut project);
@@ -160,14 +160,14 @@ fn check_dependencies(
     service: &Service,
     enabled: &HashSet<String>,
     defined: &HashSet<String>,
-    spans: &ServiceSpans,
+    written: &Written,
 ) -> Result<()> {
     for (dependency, spec) in &service.depends_on {
         if enabled.contains(dependency) {
             continue;
         }
         // Pointed at where the file names it.
-        let span = &spans.dependency(name, dependency);
+        let span = &written.dependency(name, dependency);
         if !defined.contains(dependency) {
             let names: Vec<&str> = defined
                 .iter()
@@ -404,7 +404,7 @@ fn check_consistency(name: &str, service: &Service, span: &Span) -> Result<()> {
 /// Depth-first over `depends_on`, without recursion (a chain of thousands of services
 /// is a real file's shape) and with the services on the current path in a set, so the
 /// check stays linear.
-fn check_cycles(project: &Project, spans: &ServiceSpans) -> Result<()> {
+fn check_cycles(project: &Project, written: &Written) -> Result<()> {
     let mut done: HashSet<&str> = HashSet::new();
     for start in project.services.keys() {
         if done.contains(start.as_str()) {
@@ -445,7 +445,7 @@ fn check_cycles(project: &Project, spans: &ServiceSpans) -> Result<()> {
                     "remove one of these depends_on entries"
                 };
                 return Err(Error::at(
-                    &spans.dependency(&cycle[0], &cycle[1]),
+                    &written.dependency(&cycle[0], &cycle[1]),
                     format!("dependency cycle detected: {}", cycle.join(" -> ")),
                 )
                 .with_help(help));
@@ -458,8 +458,9 @@ fn check_cycles(project: &Project, spans: &ServiceSpans) -> Result<()> {
 }
 
 /// Gives networks, volumes, secrets and configs their engine names (`<project>_<key>`,
-/// or the key itself when external), and adds the default network when used.
-fn name_resources(project: &mut Project) {
+/// or the key itself when external), and adds the default network when used. A name
+/// written empty stays empty, as Compose's.
+fn name_resources(project: &mut Project, written: &Written) {
     // A service with a `network_mode` joins no network, whatever it lists (as
     // Compose's, seen with `--no-consistency`).
     let uses_default = project
@@ -471,34 +472,28 @@ fn name_resources(project: &mut Project) {
             .networks
             .insert("default".to_owned(), Network::default());
     }
-    let prefix = |key: &str| format!("{}_{key}", project.name);
-    for (key, network) in &mut project.networks {
-        if network.name.is_empty() {
-            network.name = if network.external {
-                key.clone()
+    let project_name = project.name.clone();
+    let engine_name = |section: &'static str, key: &str, name: &mut String, external: bool| {
+        if name.is_empty() && !written.has_empty_name(section, key) {
+            *name = if external {
+                key.to_owned()
             } else {
-                prefix(key)
+                format!("{project_name}_{key}")
             };
         }
+    };
+    for (key, network) in &mut project.networks {
+        engine_name("networks", key, &mut network.name, network.external);
     }
     for (key, volume) in &mut project.volumes {
-        if volume.name.is_empty() {
-            volume.name = if volume.external {
-                key.clone()
-            } else {
-                prefix(key)
-            };
-        }
+        engine_name("volumes", key, &mut volume.name, volume.external);
     }
-    for objects in [&mut project.secrets, &mut project.configs] {
+    for (section, objects) in [
+        ("secrets", &mut project.secrets),
+        ("configs", &mut project.configs),
+    ] {
         for (key, object) in objects.iter_mut() {
-            if object.name.is_empty() {
-                object.name = if object.external {
-                    key.clone()
-                } else {
-                    prefix(key)
-                };
-            }
+            engine_name(section, key, &mut object.name, object.external);
         }
     }
 }
@@ -555,9 +550,9 @@ fn service_models(service: &Service) -> impl Iterator<Item = &str> {
     service.models.keys().map(String::as_str)
 }
 
-fn check_references(project: &Project, spans: &ServiceSpans) -> Result<()> {
+fn check_references(project: &Project, written: &Written) -> Result<()> {
     for (name, service) in &project.services {
-        let span = spans.service(name);
+        let span = written.service(name);
         let undefined = |kind: &str, what: &str| {
             Error::at(
                 &span,

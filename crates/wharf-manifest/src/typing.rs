@@ -2,7 +2,7 @@
 //! one's nodes are freed as soon as it is typed, so a project of tens of thousands of
 //! services never holds its whole tree and its whole model at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use wharf_model::Project;
 use wharf_model::x_wharf::{ProjectSettings, ServiceSettings};
@@ -12,15 +12,17 @@ use crate::error::Result;
 use crate::node::{Node, Value};
 use crate::source::Span;
 
-/// Where each service is defined, and each of its `depends_on` entries, for errors
-/// found after typing.
+/// What the files say that the typed project cannot: where each service and each of
+/// its `depends_on` entries is written, for errors found after typing, and which
+/// networks, volumes, secrets and configs are given an empty `name:`.
 #[derive(Default)]
-pub struct ServiceSpans {
+pub struct Written {
     services: HashMap<String, Span>,
     dependencies: HashMap<(String, String), Span>,
+    empty_names: HashSet<(&'static str, String)>,
 }
 
-impl ServiceSpans {
+impl Written {
     pub fn service(&self, name: &str) -> Span {
         self.services.get(name).cloned().unwrap_or_default()
     }
@@ -32,18 +34,44 @@ impl ServiceSpans {
             .cloned()
             .unwrap_or_else(|| self.service(service))
     }
+
+    /// Whether `section.key` is written with `name: ""`, which Compose keeps empty
+    /// rather than naming it after its key.
+    pub fn has_empty_name(&self, section: &'static str, key: &str) -> bool {
+        self.empty_names.contains(&(section, key.to_owned()))
+    }
+
+    fn note_empty_names(&mut self, root: &Node) {
+        for section in RESOURCE_SECTIONS {
+            let Some(objects) = root
+                .as_map()
+                .and_then(|top| top.get(section))
+                .and_then(Node::as_map)
+            else {
+                continue;
+            };
+            for (key, object) in objects.iter() {
+                let name = object.as_map().and_then(|m| m.get("name"));
+                if name.and_then(Node::as_str) == Some("") {
+                    self.empty_names.insert((section, key.name().to_owned()));
+                }
+            }
+        }
+    }
 }
+
+const RESOURCE_SECTIONS: [&str; 4] = ["networks", "volumes", "secrets", "configs"];
 
 /// The project typed from `root` (consumed), with its `x-wharf` settings, and where
 /// each service was written.
-pub fn type_project(mut root: Node) -> Result<(Project, ServiceSpans)> {
+pub fn type_project(mut root: Node) -> Result<(Project, Written)> {
     let top = root.as_map_mut();
     // Not a mapping: left in place for the project's typing to say so.
     let services = top.and_then(|top| match top.get("services") {
         Some(node) if matches!(node.value, Value::Map(_)) => top.remove("services"),
         _ => None,
     });
-    let mut spans = ServiceSpans::default();
+    let mut written = Written::default();
     let mut typed = std::collections::BTreeMap::new();
     if let Some(Node {
         value: Value::Map(services),
@@ -62,22 +90,23 @@ pub fn type_project(mut root: Node) -> Result<(Project, ServiceSpans)> {
                 .and_then(Node::as_map)
             {
                 for (dependency, _) in depends_on.iter() {
-                    spans.dependencies.insert(
+                    written.dependencies.insert(
                         (key.name().to_owned(), dependency.name().to_owned()),
                         dependency.span.clone(),
                     );
                 }
             }
-            spans
+            written
                 .services
                 .insert(key.name().to_owned(), key.span.clone());
             typed.insert(key.into_name(), service);
         }
     }
+    written.note_empty_names(&root);
     let mut project: Project = from_node(&root, "")?;
     if let Some(node) = root.as_map().and_then(|m| m.get("x-wharf")) {
         project.wharf = from_node::<ProjectSettings>(node, "x-wharf")?;
     }
     project.services = typed;
-    Ok((project, spans))
+    Ok((project, written))
 }

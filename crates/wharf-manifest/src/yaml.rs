@@ -25,8 +25,10 @@ pub fn parse_documents(file: &FileRef) -> Result<Vec<Node>> {
         return Ok(builder.documents);
     }
     let mut text = std::borrow::Cow::Borrowed(file.text.as_str());
+    let mut indented = Vec::new();
     loop {
         let mut builder = Builder::new(file);
+        builder.indented.clone_from(&indented);
         let mut refused = None;
         for event in Parser::new_from_str(&text) {
             match event {
@@ -40,13 +42,49 @@ pub fn parse_documents(file: &FileRef) -> Result<Vec<Node>> {
         let Some(err) = refused else {
             return Ok(builder.documents);
         };
-        match tabs_after_colon(&text, &err) {
-            Some(tabs) => text
-                .to_mut()
-                .replace_range(tabs.clone(), &" ".repeat(tabs.len())),
-            None => return Err(syntax_error(file, &err)),
+        if let Some(tabs) = tabs_after_colon(&text, &err) {
+            text.to_mut()
+                .replace_range(tabs.clone(), &" ".repeat(tabs.len()));
+        } else if let Some(line) = shallow_flow_line(&text, &err) {
+            text.to_mut()
+                .insert_str(line.start, &" ".repeat(line.added as usize));
+            indented.push((line.number, line.added));
+        } else {
+            return Err(syntax_error(file, &err));
         }
     }
+}
+
+/// A line of a flow collection (`[`, `{` over several lines) that saphyr-parser finds
+/// indented too little, as the `]` of `command: [` on a line of its own at the key's
+/// indentation: YAML wants it deeper than the key, Compose takes it.
+struct ShallowFlowLine {
+    /// Counted from 1.
+    number: u32,
+    /// Where the line starts in the text.
+    start: usize,
+    /// The spaces that bring it to the collection's opening column.
+    added: u32,
+}
+
+/// The line saphyr-parser refused for its indentation inside a flow collection, read
+/// again indented to the column of the collection's opening character (the spaces
+/// change nothing inside a flow collection).
+fn shallow_flow_line(text: &str, err: &saphyr_parser::ScanError) -> Option<ShallowFlowLine> {
+    if err.info() != "invalid indentation" {
+        return None;
+    }
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let number = u32::try_from(err.marker().line()).ok()?;
+    let (_, open_col, _) = unclosed_flow(|n| lines.get(n as usize - 1).copied(), number)?;
+    let line = lines.get(number as usize - 1)?;
+    let indentation = u32::try_from(line.len() - line.trim_start_matches(' ').len()).ok()?;
+    let added = open_col.checked_sub(indentation + 1).filter(|&n| n > 0)?;
+    Some(ShallowFlowLine {
+        number,
+        start: lines[..number as usize - 1].iter().map(|l| l.len()).sum(),
+        added,
+    })
 }
 
 /// The tabs between a key's `:` and its value when saphyr-parser refuses them there
@@ -79,7 +117,7 @@ fn syntax_error(file: &FileRef, err: &saphyr_parser::ScanError) -> Error {
             .with_help("a key needs a `:` after it");
     }
     // A `[` or `{` left open makes the scanner stumble later, over what follows it.
-    if let Some((open_line, open_col, opener)) = unclosed_flow(file, line) {
+    if let Some((open_line, open_col, opener)) = unclosed_flow(|n| file.line(n), line) {
         let closer = if opener == '[' { ']' } else { '}' };
         let span = Span::new(file, open_line, open_col);
         return Error::at(
@@ -109,10 +147,13 @@ fn syntax_error(file: &FileRef, err: &saphyr_parser::ScanError) -> Error {
 /// its line, column and opening character. A `[` or `{` opens one where a value or a
 /// flow item starts (after `: `, `- `, an indentation, or inside another), not inside
 /// a plain text; quoted texts and comments are skipped.
-fn unclosed_flow(file: &SourceFile, line: u32) -> Option<(u32, u32, char)> {
+fn unclosed_flow<'t>(
+    line_of: impl Fn(u32) -> Option<&'t str>,
+    line: u32,
+) -> Option<(u32, u32, char)> {
     let mut open: Vec<(u32, u32, char)> = Vec::new();
     for number in 1..line {
-        let text = file.line(number)?;
+        let text = line_of(number)?;
         let mut quote = None;
         let mut before = ' ';
         for (col, c) in (1..).zip(text.chars()) {
@@ -177,6 +218,9 @@ pub struct Builder<'a> {
     /// Values copied by aliases so far.
     expanded: usize,
     documents: Vec<Node>,
+    /// Lines read with spaces added before them (see [`ShallowFlowLine`]), and how
+    /// many: their nodes' columns are told as written.
+    indented: Vec<(u32, u32)>,
 }
 
 /// A collection whose entries are still arriving.
@@ -215,14 +259,21 @@ impl<'a> Builder<'a> {
             anchors: HashMap::new(),
             expanded: 0,
             documents: Vec::new(),
+            indented: Vec::new(),
         }
     }
 
     fn span(&self, span: &EventSpan) -> Span {
+        let line = span.start.line() as u32;
+        let added = self
+            .indented
+            .iter()
+            .find_map(|&(indented, added)| (indented == line).then_some(added))
+            .unwrap_or(0);
         Span::new(
             self.file,
-            span.start.line() as u32,
-            span.start.col() as u32 + 1,
+            line,
+            (span.start.col() as u32 + 1).saturating_sub(added).max(1),
         )
     }
 
@@ -578,6 +629,27 @@ mod tests {
         // A tab used as indentation is still refused.
         let file = FileRef::new("test.yaml", "services:\n\tweb:\n    image: nginx\n");
         assert!(parse_documents(&file).is_err());
+    }
+
+    /// A flow collection's later lines as shallow as its key (the fast reader declines
+    /// the file for its text over two lines): read as Compose reads them, each node
+    /// still at its written column.
+    #[test]
+    fn flow_lines_as_shallow_as_their_key_are_read_where_they_are_written() {
+        let file = FileRef::new(
+            "test.yaml",
+            "x-flags:\n  --a\n  --b\nservices:\n  web:\n    command: [\n    \"a\",\n    b\n    ]\n",
+        );
+        let node = parse_documents(&file).unwrap().remove(0);
+        let command = service(&node, "web").get("command").unwrap();
+        let Value::Seq(items) = &command.value else {
+            panic!("{command:?}")
+        };
+        let at: Vec<_> = items
+            .iter()
+            .map(|i| (i.as_str().unwrap(), i.span.line, i.span.col))
+            .collect();
+        assert_eq!(at, [("a", 7, 5), ("b", 8, 5)]);
     }
 
     #[test]
