@@ -14,7 +14,7 @@ const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
 impl Engine {
     /// Each project with a container (a running one, unless `all`), its containers
     /// counted by state (`exited(1), running(2)`, states in order, as Compose counts
-    /// them) and its files as its first container's label names them.
+    /// them) and the files its containers' labels name.
     pub async fn compose_projects(&self, all: bool) -> Result<Vec<ProjectSummary>, EngineError> {
         let options = bollard::query_parameters::ListContainersOptions {
             all,
@@ -37,11 +37,17 @@ impl Engine {
                 .state
                 .map_or_else(|| "unknown".to_owned(), |state| state.as_ref().to_owned());
             *states.entry(state).or_default() += 1;
-            // The first container that names the files.
-            if files.is_empty()
-                && let Some(named) = labels.get(CONFIG_FILES)
+            // Every file any container names, once, in the order first seen: a
+            // service brought up later with another `-f` adds its file.
+            for file in labels
+                .get(CONFIG_FILES)
+                .into_iter()
+                .flat_map(|named| named.split(','))
             {
-                *files = named.split(',').map(PathBuf::from).collect();
+                let file = PathBuf::from(file);
+                if !files.contains(&file) {
+                    files.push(file);
+                }
             }
         }
         Ok(projects

@@ -788,7 +788,7 @@ pub struct ImagesArgs {
     #[arg(short, long)]
     pub quiet: bool,
     #[command(flatten)]
-    pub format: ComposeFormatArgs,
+    pub format: ListingFormatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -1149,11 +1149,12 @@ pub struct LsArgs {
     /// Print only project names
     #[arg(short, long)]
     pub quiet: bool,
-    /// Filter by a property: `name=TEXT` (a part of the name)
+    /// Filter by a property: `name=PATTERN` (a regular expression found in the name;
+    /// several: any of them)
     #[arg(long, value_name = "KEY=VALUE")]
     pub filter: Vec<String>,
     #[command(flatten)]
-    pub format: ComposeFormatArgs,
+    pub format: ListingFormatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -1184,6 +1185,26 @@ pub enum ComposeFormat {
     Table,
     Json,
     Template(wharf_api::Template),
+}
+
+// `--format` of `ls` and `images`: Compose takes `table` (or `pretty`) and `json` in
+// any case and refuses anything else; wharf takes a Go template too.
+#[derive(Debug, Args)]
+pub struct ListingFormatArgs {
+    /// Output format: table, json, or a Go template such as '{{.Name}}'
+    #[arg(long, value_parser = parse_listing_format, default_value = "table")]
+    pub format: ComposeFormat,
+}
+
+fn parse_listing_format(text: &str) -> Result<ComposeFormat, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "table" | "pretty" => Ok(ComposeFormat::Table),
+        "json" => Ok(ComposeFormat::Json),
+        _ if text.contains("{{") => parse_compose_format(text),
+        _ => Err(format!(
+            "format value {text:?} could not be parsed: use table, json or a Go template"
+        )),
+    }
 }
 
 fn parse_compose_format(text: &str) -> Result<ComposeFormat, String> {

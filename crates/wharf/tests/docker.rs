@@ -940,7 +940,17 @@ services:
                 .all(|l| lines.lines().any(|x| x == *l))
         },
     );
-    // Listed by `ls`, as Compose lists it.
+    // Listed by `ls`, as Compose lists it: with a service brought up from a second
+    // file too, the files of every container.
+    std::fs::write(
+        stack.dir.path().join("more.yaml"),
+        format!("services:\n  more:\n    image: {IMAGE}\n    init: true\n    command: [\"sleep\", \"600\"]\n"),
+    )
+    .unwrap();
+    let with_more = ["-f", "compose.yaml", "-f", "more.yaml"];
+    compose(&stack, &[&with_more[..], &["up", "-d", "more"]].concat());
+    // The newest container then names the first file alone.
+    compose(&stack, &["up", "-d", "--force-recreate", "quiet"]);
     let listed = |json: String| {
         let projects: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
         projects.into_iter().find(|p| p["Name"] == "wharfclogs")
@@ -948,9 +958,17 @@ services:
     let mut ours = listed(stack.ok(&["ls", "--format", "json"]))
         .expect("wharf ls lists the project Compose started");
     ours.as_object_mut().unwrap().remove("wharf");
+    assert!(
+        ours["ConfigFiles"].as_str().unwrap().ends_with("more.yaml"),
+        "{ours}"
+    );
     assert_eq!(
         Some(ours),
         listed(compose(&stack, &["ls", "--format", "json"]))
+    );
+    compose(
+        &stack,
+        &[&with_more[..], &["rm", "-s", "-f", "more"]].concat(),
     );
     // Service by service, as Compose gives them.
     assert_eq!(plain(&["talk"]), "one\ntwo\n");

@@ -1361,6 +1361,34 @@ services:
         "filters\n"
     );
     assert_eq!(stack.ok(&["ls", "-q", "--filter", "name=nomatch"]), "");
+    // As Compose's: each name a regular expression, any of them matching.
+    assert_eq!(
+        stack.ok(&[
+            "ls",
+            "-q",
+            "--filter",
+            "name=^nomatch$",
+            "--filter",
+            "name=^fil.ers$"
+        ]),
+        "filters\n"
+    );
+    assert_eq!(stack.ok(&["ls", "-q", "--filter", "name=^ilters"]), "");
+    let refused = stack.wharf(&["ls", "--filter", "name=("]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a regular expression"));
+    // `table`/`pretty`/`json` in any case; text that is no template is refused, as
+    // Compose refuses it, not printed once per project.
+    assert_eq!(
+        stack.ok(&["ls", "--format", "PRETTY", "--filter", "name=^filters$"]),
+        stack.ok(&["ls", "--filter", "name=^filters$"])
+    );
+    let bogus = stack.wharf(&["ls", "--format", "bogus"]);
+    assert_eq!(bogus.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bogus.stderr)
+            .contains("format value \"bogus\" could not be parsed")
+    );
     let listed = |args: &[&str]| -> Vec<Value> {
         let all: Vec<Value> = serde_json::from_str(&stack.ok(args)).unwrap();
         all.into_iter().filter(|p| p["Name"] == "filters").collect()

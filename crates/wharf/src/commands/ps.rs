@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use wharf_api::{InstanceStatus, ProjectSummary, now_ms};
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 
 use crate::cli::{ComposeFormat, LsArgs, PsArgs};
 use crate::daemon_client;
@@ -129,17 +129,22 @@ pub fn list(settings: &Settings, args: &LsArgs) -> anyhow::Result<ExitCode> {
         projects.extend(others);
         projects.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    let mut parts = Vec::new();
+    // As Compose's: each `name=` a regular expression found in the name, any of them.
+    let mut patterns = Vec::new();
     for filter in &args.filter {
         match filter.split_once('=') {
-            Some(("name", part)) => parts.push(part),
-            _ => bail!("--filter {filter}: the filter Compose's ls supports is name=TEXT"),
+            Some(("name", pattern)) => patterns.push(
+                regex_lite::Regex::new(pattern)
+                    .with_context(|| format!("--filter {filter}: not a regular expression"))?,
+            ),
+            _ => bail!("--filter {filter}: the filter Compose's ls supports is name=PATTERN"),
         }
     }
     // As Compose's: projects with something running, unless -a, and then their
     // running instances counted alone.
     projects.retain(|p| {
-        (args.all || p.status.contains("running")) && parts.iter().all(|part| p.name.contains(part))
+        (args.all || p.status.contains("running"))
+            && (patterns.is_empty() || patterns.iter().any(|pattern| pattern.is_match(&p.name)))
     });
     if !args.all {
         for project in &mut projects {
