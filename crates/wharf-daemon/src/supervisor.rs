@@ -268,16 +268,7 @@ impl Supervisor {
             .map(String::as_str)
             .collect();
         if request.orphans == Orphans::Keep && !kept_orphans.is_empty() {
-            let (verb, left, object) = if kept_orphans.len() == 1 {
-                ("is", "it is", "it")
-            } else {
-                ("are", "they are", "them")
-            };
-            said.push(format!(
-                "{} {verb} in this project but not in the file: left as {left} \
-                 (`up --remove-orphans` removes {object})",
-                kept_orphans.join(", "),
-            ));
+            said.push(orphans_left(&kept_orphans));
         }
         if request.no_recreate
             && let Some(old) = &old_spec
@@ -323,7 +314,23 @@ impl Supervisor {
         self.note_image_ids(&mut spec).await?;
         name_native_hosts(&mut spec, &selected);
         let changes = diff(old_spec.as_ref(), &spec);
-        let (found_running, surplus) = self.found_running(&spec, &changes).await?;
+        let found = self
+            .found_running(&spec, &changes, request.orphans != Orphans::KeepQuietly)
+            .await?;
+        let (found_running, mut surplus) = (found.running, found.surplus);
+        match request.orphans {
+            Orphans::Remove if !found.orphans.is_empty() => {
+                said.push(format!(
+                    "removed the containers of {}, not in the file (--remove-orphans)",
+                    found.orphans.keys().cloned().collect::<Vec<_>>().join(", ")
+                ));
+                surplus.extend(found.orphans.into_values().flatten());
+            }
+            Orphans::Keep if !found.orphans.is_empty() => said.push(orphans_left(
+                &found.orphans.keys().map(String::as_str).collect::<Vec<_>>(),
+            )),
+            Orphans::Remove | Orphans::Keep | Orphans::KeepQuietly => {}
+        }
 
         // Asked for (not a restarted daemon bringing the stack back, which restores what
         // it can, service by service).
@@ -553,24 +560,25 @@ impl Supervisor {
         })
     }
 
-    /// The services this `up` adds whose every replica the engine already runs, made
-    /// from this definition and image (Docker Compose started them, or a wharfd whose
-    /// state is gone): they are taken over as they run, not created. With them, the
-    /// names of those services' containers beyond their replicas (Compose scaled them
-    /// up), which this `up` removes, as Compose's scales them back.
+    /// What the engine already runs of the services this `up` adds (Docker Compose
+    /// started them, or a wharfd whose state is gone), and, with `orphans`, the
+    /// containers of services neither the file nor wharfd has (Compose ran them from
+    /// another version of the file).
     async fn found_running(
         &self,
         spec: &ProjectSpec,
         changes: &[wharf_plan::Change],
-    ) -> Result<(BTreeSet<String>, Vec<String>), SupervisorError> {
+        orphans: bool,
+    ) -> Result<Found, SupervisorError> {
         let added: Vec<&str> = changes
             .iter()
             .filter(|c| c.reason == ChangeReason::Added)
             .map(|c| c.service.as_str())
             .filter(|s| spec.services.get(*s).is_some_and(|s| s.container.is_some()))
             .collect();
-        if added.is_empty() {
-            return Ok((BTreeSet::new(), Vec::new()));
+        let in_containers = spec.services.values().any(|s| s.container.is_some());
+        if added.is_empty() && !(orphans && in_containers) {
+            return Ok(Found::default());
         }
         let containers = self
             .shared
@@ -607,7 +615,21 @@ impl Supervisor {
             })
             .map(str::to_owned)
             .collect();
-        Ok((running, surplus))
+        let mut found_orphans: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for container in containers
+            .iter()
+            .filter(|c| orphans && !c.one_off && !spec.services.contains_key(&c.service))
+        {
+            found_orphans
+                .entry(container.service.clone())
+                .or_default()
+                .push(container.name.clone());
+        }
+        Ok(Found {
+            running,
+            surplus,
+            orphans: found_orphans,
+        })
     }
 
     /// Each container service's image id as the engine has it now, so a rebuilt or
@@ -1716,6 +1738,33 @@ struct FreshInstance {
     key: InstanceKey,
     spec: wharf_plan::ServiceSpec,
     status: InstanceStatus,
+}
+
+/// What the engine already has of a project an `up` brings up (see `found_running`).
+#[derive(Default)]
+struct Found {
+    /// The services whose every replica runs, made from this definition and image:
+    /// taken over as they run, not created.
+    running: BTreeSet<String>,
+    /// Containers beyond a service's replicas (Compose scaled it up), which the `up`
+    /// removes, as Compose's scales them back.
+    surplus: Vec<String>,
+    /// The containers of each service the file lacks, by service.
+    orphans: BTreeMap<String, Vec<String>>,
+}
+
+/// The note of an `up` that leaves `services`, not in the file, as they are.
+fn orphans_left(services: &[&str]) -> String {
+    let (verb, left, object) = if services.len() == 1 {
+        ("is", "it is", "it")
+    } else {
+        ("are", "they are", "them")
+    };
+    format!(
+        "{} {verb} in this project but not in the file: left as {left} \
+         (`up --remove-orphans` removes {object})",
+        services.join(", "),
+    )
 }
 
 /// What an `up` made of the services it chose (or would make, for a plan).

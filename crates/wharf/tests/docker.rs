@@ -3363,3 +3363,62 @@ fn a_replica_that_could_not_start_leaves_no_container_when_scaled_down() {
     assert!(!engine_has("container", "wharfscaled-web-2"), "removed");
     stack.ok(&["down"]);
 }
+
+/// A service Compose ran that the file has since lost: `up` leaves its container and
+/// says so, `up --remove-orphans` removes it, whether or not wharfd knew the project.
+#[test]
+fn orphans_compose_left_are_named_by_up_and_removed_on_request() {
+    if !engine_ready() {
+        return;
+    }
+    let service = |name: &str, seconds: u32| {
+        format!(
+            "  {name}:\n    image: {IMAGE}\n    init: true\n    command: [\"sleep\", \"{seconds}\"]\n"
+        )
+    };
+    let stack = Stack::new(&format!(
+        "name: wharforph\nservices:\n{}{}",
+        service("kept", 604),
+        service("dropped", 605)
+    ));
+    compose(&stack, &["up", "-d"]);
+    let containers = || {
+        let listed = Command::new("docker")
+            .args(["ps", "-a", "--format", "{{.Names}}"])
+            .args(["--filter", "label=com.docker.compose.project=wharforph"])
+            .output()
+            .unwrap();
+        let mut names: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        names
+    };
+    stack.write(&format!(
+        "name: wharforph\nservices:\n{}",
+        service("kept", 604)
+    ));
+    for _ in 0..2 {
+        // Adopted first, then known to wharfd: the container is named either way.
+        let up = stack.wharf(&["up", "-d", "--backend", "docker"]);
+        assert!(up.status.success());
+        let said = String::from_utf8_lossy(&up.stderr);
+        assert!(
+            said.contains("dropped is in this project but not in the file: left as it is"),
+            "{said}"
+        );
+        assert_eq!(containers(), ["wharforph-dropped-1", "wharforph-kept-1"]);
+    }
+    let removed = stack.wharf(&["up", "-d", "--backend", "docker", "--remove-orphans"]);
+    assert!(removed.status.success());
+    assert!(
+        String::from_utf8_lossy(&removed.stderr)
+            .contains("removed the containers of dropped, not in the file"),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    assert_eq!(containers(), ["wharforph-kept-1"]);
+    stack.ok(&["down", "-t", "0"]);
+    assert!(containers().is_empty());
+}
