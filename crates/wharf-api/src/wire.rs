@@ -75,6 +75,30 @@ pub enum Orphans {
     KeepQuietly,
 }
 
+impl Orphans {
+    /// The note of a `command` (`up`, `run`) that leaves `services` as they are.
+    pub fn left_note(services: &[&str], command: &str) -> String {
+        let (verb, left, object) = if services.len() == 1 {
+            ("is", "it is", "it")
+        } else {
+            ("are", "they are", "them")
+        };
+        format!(
+            "{} {verb} in this project but not in the file: left as {left} \
+             (`{command} --remove-orphans` removes {object})",
+            services.join(", "),
+        )
+    }
+
+    /// The note of a command that removed the containers of `services`.
+    pub fn removed_note(services: &[&str]) -> String {
+        format!(
+            "removed the containers of {}, not in the file (--remove-orphans)",
+            services.join(", ")
+        )
+    }
+}
+
 /// What a request of `up`'s shape asks for; each has its own endpoint, so a daemon
 /// older than the mode answers 404 instead of starting what it was not asked to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -26,7 +26,7 @@ use crate::process::signal_group;
 use crate::shared::{Instance, ProjectRuntime, Shared, removed};
 use crate::store::Desired;
 use crate::{container_instance, instance};
-use wharf_engine::EngineError;
+use wharf_engine::{COMPOSE_STOP_GRACE, EngineError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
@@ -268,7 +268,7 @@ impl Supervisor {
             .map(String::as_str)
             .collect();
         if request.orphans == Orphans::Keep && !kept_orphans.is_empty() {
-            said.push(orphans_left(&kept_orphans));
+            said.push(Orphans::left_note(&kept_orphans, "up"));
         }
         if request.no_recreate
             && let Some(old) = &old_spec
@@ -320,14 +320,14 @@ impl Supervisor {
         let (found_running, mut surplus) = (found.running, found.surplus);
         match request.orphans {
             Orphans::Remove if !found.orphans.is_empty() => {
-                said.push(format!(
-                    "removed the containers of {}, not in the file (--remove-orphans)",
-                    found.orphans.keys().cloned().collect::<Vec<_>>().join(", ")
+                said.push(Orphans::removed_note(
+                    &found.orphans.keys().map(String::as_str).collect::<Vec<_>>(),
                 ));
                 surplus.extend(found.orphans.into_values().flatten());
             }
-            Orphans::Keep if !found.orphans.is_empty() => said.push(orphans_left(
+            Orphans::Keep if !found.orphans.is_empty() => said.push(Orphans::left_note(
                 &found.orphans.keys().map(String::as_str).collect::<Vec<_>>(),
+                "up",
             )),
             Orphans::Remove | Orphans::Keep | Orphans::KeepQuietly => {}
         }
@@ -1689,10 +1689,6 @@ fn choose(spec: &ProjectSpec, services: &[String]) -> Result<BTreeSet<String>, S
     Ok(services.iter().cloned().collect())
 }
 
-/// How long Compose waits for a container it stops before the kill, when `-t` says
-/// nothing: the grace given to containers wharf did not make.
-const COMPOSE_STOP_GRACE: Duration = Duration::from_secs(10);
-
 /// The longest the restore waits for restored instances to leave `waiting` before
 /// requests are answered: one that waits longer waits for a dependency, and says so.
 const RESTORE_SETTLE: Duration = Duration::from_secs(3);
@@ -1751,20 +1747,6 @@ struct Found {
     surplus: Vec<String>,
     /// The containers of each service the file lacks, by service.
     orphans: BTreeMap<String, Vec<String>>,
-}
-
-/// The note of an `up` that leaves `services`, not in the file, as they are.
-fn orphans_left(services: &[&str]) -> String {
-    let (verb, left, object) = if services.len() == 1 {
-        ("is", "it is", "it")
-    } else {
-        ("are", "they are", "them")
-    };
-    format!(
-        "{} {verb} in this project but not in the file: left as {left} \
-         (`up --remove-orphans` removes {object})",
-        services.join(", "),
-    )
 }
 
 /// What an `up` made of the services it chose (or would make, for a plan).

@@ -106,6 +106,19 @@ impl BlockingEngine {
         self.runtime.block_on(self.engine.run_attached(one_off))
     }
 
+    /// Stops the container `name` (the signal, then SIGKILL after `grace`) and
+    /// removes it.
+    pub fn stop_and_remove(
+        &self,
+        name: &str,
+        grace: std::time::Duration,
+    ) -> Result<(), EngineError> {
+        self.runtime.block_on(async {
+            self.engine.stop(name, grace).await?;
+            self.engine.remove(name).await
+        })
+    }
+
     /// Removes the volume `name` (one that is gone already is fine).
     pub fn remove_volume(&self, name: &str) {
         self.runtime.block_on(self.engine.remove_volume(name));

@@ -144,6 +144,10 @@ pub struct ProjectVolume {
     pub labels: Vec<(String, String)>,
 }
 
+/// How long Compose waits for a container it stops before the kill, when `-t` says
+/// nothing: the grace given to containers wharf did not make.
+pub const COMPOSE_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A container of the project as the engine lists it.
 #[derive(Clone, Debug)]
 pub struct ProjectContainer {

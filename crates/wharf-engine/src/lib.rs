@@ -24,8 +24,8 @@ pub use container_image::CommitRequest;
 pub use copy::{archive, owned_by_root, rename_top, top_link};
 pub use diagnosis::EngineProblem;
 pub use engine::{
-    ContainerProcesses, ContainerState, Engine, EngineError, LogTime, ProjectContainer,
-    ProjectVolume, host_names,
+    COMPOSE_STOP_GRACE, ContainerProcesses, ContainerState, Engine, EngineError, LogTime,
+    ProjectContainer, ProjectVolume, host_names,
 };
 pub use images::BuildRequest;
 pub use socket::engine_socket;

@@ -12,7 +12,9 @@ use std::io::ErrorKind;
 
 use anyhow::{Context as _, bail};
 use nix::sys::signal::{SigSet, Signal};
-use wharf_api::{ClientError, InstanceState, InstanceStatus, Paths, UpRequest, UpResponse};
+use wharf_api::{
+    ClientError, InstanceState, InstanceStatus, Orphans, Paths, UpRequest, UpResponse,
+};
 use wharf_manifest::Loaded;
 use wharf_plan::{ProjectSpec, ServiceSpec};
 
@@ -22,7 +24,9 @@ use crate::printer::Printer;
 use crate::project_ref::endpoint;
 use crate::readiness::{DEFAULT_WAIT_TIMEOUT, wait, wait_for_conditions};
 use crate::settings::Settings;
-use wharf_engine::{BlockingEngine, ExecRequest, OneOff, ProjectResources, WindowSize};
+use wharf_engine::{
+    BlockingEngine, COMPOSE_STOP_GRACE, ExecRequest, OneOff, ProjectResources, WindowSize,
+};
 
 /// `exec` in project `name`; natively in `native_workdir` when given (`-w` mapped
 /// through the service's mounts) rather than `-w` as written.
@@ -333,6 +337,38 @@ fn mount(project: &ProjectSpec, text: &str) -> anyhow::Result<wharf_plan::Mount>
     })
 }
 
+/// The containers the engine has of `project`'s services its file lacks: named, or
+/// stopped and removed with `--remove-orphans`.
+fn engine_orphans(
+    settings: &Settings,
+    project: &ProjectSpec,
+    orphans: Orphans,
+) -> anyhow::Result<()> {
+    if orphans == Orphans::KeepQuietly {
+        return Ok(());
+    }
+    let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
+    let found: Vec<_> = engine
+        .project_containers(&project.name)?
+        .into_iter()
+        .filter(|c| !c.one_off && !project.services.contains_key(&c.service))
+        .collect();
+    let mut services: Vec<&str> = found.iter().map(|c| c.service.as_str()).collect();
+    services.dedup();
+    if services.is_empty() {
+        return Ok(());
+    }
+    if orphans == Orphans::Keep {
+        settings.printer.warn(&Orphans::left_note(&services, "run"));
+        return Ok(());
+    }
+    for container in &found {
+        engine.stop_and_remove(&container.name, COMPOSE_STOP_GRACE)?;
+    }
+    settings.printer.warn(&Orphans::removed_note(&services));
+    Ok(())
+}
+
 /// `run` in the `loaded` project.
 pub fn run_loaded(
     settings: &Settings,
@@ -359,6 +395,7 @@ pub fn run_loaded(
         .filter(|(d, _)| spec.services.contains_key(*d))
         .map(|(d, dependency)| (d.clone(), *dependency))
         .collect();
+    let orphans = crate::commands::up::orphans(args.remove_orphans, &loaded.environment)?;
     if !args.no_deps && !dependencies.is_empty() {
         let client = daemon_client::connect(paths)?;
         let name = spec.name.clone();
@@ -378,9 +415,12 @@ pub fn run_loaded(
                 timeout_s: None,
                 no_recreate: false,
                 recreate_dependencies: false,
-                orphans: crate::commands::up::orphans(args.remove_orphans, &loaded.environment)?,
+                orphans,
             },
         )?;
+        for note in &response.notes {
+            settings.printer.warn(note);
+        }
         // As Compose's `run`: each dependency meets its condition (a migration that
         // must complete has ended, and well) before the one-off starts ...
         wait_for_conditions(
@@ -426,6 +466,10 @@ pub fn run_loaded(
                 args.service
             );
         }
+    } else if service.container.is_some() {
+        // wharfd starts nothing for this one-off: the engine's containers of services
+        // the file lacks are named, or removed, here, as Compose's `run` does.
+        engine_orphans(settings, &spec, orphans)?;
     }
     // Variables from the files first, so `-e` wins, as in Compose.
     let mut env = Vec::new();

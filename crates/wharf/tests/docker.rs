@@ -3364,8 +3364,9 @@ fn a_replica_that_could_not_start_leaves_no_container_when_scaled_down() {
     stack.ok(&["down"]);
 }
 
-/// A service Compose ran that the file has since lost: `up` leaves its container and
-/// says so, `up --remove-orphans` removes it, whether or not wharfd knew the project.
+/// A service Compose ran that the file has since lost: `up` and `run` leave its
+/// container and say so, `--remove-orphans` removes it, whether or not wharfd knew the
+/// project.
 #[test]
 fn orphans_compose_left_are_named_by_up_and_removed_on_request() {
     if !engine_ready() {
@@ -3395,10 +3396,31 @@ fn orphans_compose_left_are_named_by_up_and_removed_on_request() {
         names.sort();
         names
     };
-    stack.write(&format!(
-        "name: wharforph\nservices:\n{}",
-        service("kept", 604)
-    ));
+    let both = format!(
+        "name: wharforph\nservices:\n{}{}",
+        service("kept", 604),
+        service("dropped", 605)
+    );
+    let one = format!("name: wharforph\nservices:\n{}", service("kept", 604));
+    stack.write(&one);
+    // `run` of a one-off that starts nothing in wharfd: named, then removed.
+    let run = |args: &[&str]| {
+        let ran = stack.wharf(&[&["run", "--rm"][..], args, &["kept", "true"]].concat());
+        assert!(ran.status.success());
+        String::from_utf8_lossy(&ran.stderr).into_owned()
+    };
+    let said = run(&[]);
+    assert!(
+        said.contains("dropped is in this project but not in the file: left as it is (`run --remove-orphans` removes it)"),
+        "{said}"
+    );
+    assert_eq!(containers(), ["wharforph-dropped-1", "wharforph-kept-1"]);
+    let said = run(&["--remove-orphans"]);
+    assert!(said.contains("removed the containers of dropped"), "{said}");
+    assert_eq!(containers(), ["wharforph-kept-1"]);
+    stack.write(&both);
+    compose(&stack, &["up", "-d"]);
+    stack.write(&one);
     for _ in 0..2 {
         // Adopted first, then known to wharfd: the container is named either way.
         let up = stack.wharf(&["up", "-d", "--backend", "docker"]);
