@@ -50,9 +50,24 @@ impl Template {
 
     /// The lines for `objects` (a header first for a table), each ending in a newline.
     pub fn render(&self, objects: &[Value]) -> Result<String, TemplateError> {
+        self.render_headed(objects, &[])
+    }
+
+    /// `render`, a table's columns headed by `headers` (field, header) where they name
+    /// the field, as a command's own table heads them (`images`' `ID` is `IMAGE ID`).
+    pub fn render_headed(
+        &self,
+        objects: &[Value],
+        headers: &[(&str, &str)],
+    ) -> Result<String, TemplateError> {
         let mut rows: Vec<String> = Vec::with_capacity(objects.len() + 1);
         if self.table {
-            rows.push(self.nodes.iter().map(header).collect());
+            rows.push(
+                self.nodes
+                    .iter()
+                    .map(|node| header(node, headers))
+                    .collect(),
+            );
         }
         for object in objects {
             let mut row = String::new();
@@ -189,16 +204,24 @@ fn kind(value: &Value) -> &'static str {
 
 /// The header of a table column: the text as it is, and for an action Docker's name
 /// for the first field it reads, where it has one.
-fn header(node: &Node) -> String {
+fn header(node: &Node, headers: &[(&str, &str)]) -> String {
     let pipeline = match node {
         Node::Text(text) => return text.clone(),
         Node::Print(pipeline) => pipeline,
         Node::If(block) | Node::Range(block) | Node::With(block) => &block.pipeline,
     };
     let name = first_field(pipeline).unwrap_or_default();
+    if let Some((_, header)) = headers.iter().find(|(field, _)| *field == name) {
+        return (*header).to_owned();
+    }
     // A field of a field is headed by its own name, as Docker's formatter does.
     match name.as_str() {
         "ID" => "CONTAINER ID".to_owned(),
+        "CPUPerc" => "CPU %".to_owned(),
+        "MemUsage" => "MEM USAGE / LIMIT".to_owned(),
+        "MemPerc" => "MEM %".to_owned(),
+        "NetIO" => "NET I/O".to_owned(),
+        "BlockIO" => "BLOCK I/O".to_owned(),
         "RunningFor" => "CREATED".to_owned(),
         "ConfigFiles" => "CONFIG FILES".to_owned(),
         "ExitCode" => "EXIT CODE".to_owned(),

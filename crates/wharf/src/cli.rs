@@ -805,7 +805,7 @@ pub struct StatsArgs {
     #[arg(long)]
     pub no_trunc: bool,
     #[command(flatten)]
-    pub format: ListFormatArgs,
+    pub format: ComposeFormatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -1198,7 +1198,7 @@ pub struct ListingFormatArgs {
 
 fn parse_listing_format(text: &str) -> Result<ComposeFormat, String> {
     match text.to_ascii_lowercase().as_str() {
-        "table" | "pretty" => Ok(ComposeFormat::Table),
+        "table" | "pretty" | "" => Ok(ComposeFormat::Table),
         "json" => Ok(ComposeFormat::Json),
         _ if text.contains("{{") => parse_compose_format(text),
         _ => Err(format!(
@@ -1209,7 +1209,8 @@ fn parse_listing_format(text: &str) -> Result<ComposeFormat, String> {
 
 fn parse_compose_format(text: &str) -> Result<ComposeFormat, String> {
     match text {
-        "table" => Ok(ComposeFormat::Table),
+        // An empty format is the default, as Docker's.
+        "table" | "" => Ok(ComposeFormat::Table),
         "json" => Ok(ComposeFormat::Json),
         _ => wharf_api::Template::parse(text)
             .map(ComposeFormat::Template)

@@ -2147,6 +2147,9 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     assert_eq!(images[0]["LastTagTime"], tagged, "{images}");
     let image_id = stack.ok(&["images", "-q"]);
     assert!(image_id.trim().len() == 64, "{image_id}");
+    // A template's table heads an image's id as `images` does, not a container's.
+    let headed = stack.ok(&["images", "--format", "table {{.ID}}\t{{.Repository}}"]);
+    assert!(headed.starts_with("IMAGE ID "), "{headed}");
     // cp: a file out, renamed or into a directory; a directory in and back; a tar on stdout.
     let here = stack.dir.path();
     stack.ok(&["cp", "app:/etc/hostname", "copied-hostname"]);

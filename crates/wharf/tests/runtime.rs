@@ -1545,6 +1545,12 @@ volumes:
         second.contains("web-2") && !second.contains("web-1"),
         "{second}"
     );
+    let unselected = stack.wharf(&["logs", "--index", "2"]);
+    assert_eq!(unselected.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unselected.stderr)
+            .contains("--index requires one service to be selected")
+    );
     assert_eq!(stack.ok(&["logs", "--until", "1970-01-02T00:00:00Z"]), "");
     assert!(
         stack
@@ -1616,6 +1622,28 @@ volumes:
         lines
             .iter()
             .all(|l| l["Name"].is_string() && l["wharf"]["backend"] == "process")
+    );
+    // A template over the same objects, headed as `docker stats` heads its columns.
+    let table = stack.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "table {{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.PIDs}}",
+    ]);
+    let mut rows = table.lines();
+    assert_eq!(
+        rows.next()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        "NAME CPU % MEM USAGE / LIMIT PIDS"
+    );
+    assert_eq!(rows.count(), 4, "{table}");
+    // An empty format is the default, as Docker's.
+    assert_eq!(
+        stack.ok(&["ps", "--format", ""]).lines().next(),
+        stack.ok(&["ps"]).lines().next()
     );
 
     let published = stack.ok(&["port", "--protocol", "tcp", "api", &port.to_string()]);

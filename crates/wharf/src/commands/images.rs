@@ -257,7 +257,10 @@ pub fn images(settings: &Settings, args: &ImagesArgs) -> anyhow::Result<ExitCode
             println!("{id}");
         }
     } else if let ComposeFormat::Template(template) = format {
-        print!("{}", template.render(&listed)?);
+        print!(
+            "{}",
+            template.render_headed(&listed, &[("ID", "IMAGE ID")])?
+        );
     } else if *format == ComposeFormat::Json {
         println!("{}", serde_json::to_string(&listed)?);
     } else {

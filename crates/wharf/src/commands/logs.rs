@@ -12,6 +12,10 @@ use crate::settings::Settings;
 use wharf_api::window;
 
 pub fn run(settings: &Settings, args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    // As Compose's: an instance's number names one of one service's.
+    if args.index.is_some() && args.services.len() != 1 {
+        anyhow::bail!("--index requires one service to be selected");
+    }
     let name = project_ref::name_defining(settings, &args.services)?;
     let (since, until) =
         window(args.since.as_deref(), args.until.as_deref()).map_err(anyhow::Error::msg)?;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use wharf_api::InstanceStatus;
 
-use crate::cli::{ListFormat, PortArgs, StatsArgs};
+use crate::cli::{ComposeFormat, PortArgs, StatsArgs};
 use crate::daemon_client;
 use crate::output::{aligned_table, docker_size};
 use crate::project_ref;
@@ -89,7 +89,7 @@ pub fn stats(settings: &Settings, args: &StatsArgs) -> anyhow::Result<ExitCode> 
             // A screen that updates in place, as `docker stats` draws it.
             print!("\x1b[2J\x1b[H");
         }
-        print_sample(&sample, args.format.format);
+        print_sample(&sample, &args.format.format)?;
         if args.no_stream {
             return Ok(ExitCode::SUCCESS);
         }
@@ -136,19 +136,44 @@ fn sample(instances: &[InstanceStatus]) -> Vec<Usage<'_>> {
         .collect()
 }
 
-fn print_sample(sample: &[Usage<'_>], format: ListFormat) {
-    if format == ListFormat::Json {
-        // One object per line in `docker stats`' shape, wharf's figures under `wharf`;
-        // network and disk I/O are not measured (`--`, as Docker shows what it lacks).
-        let total = memory_total();
-        for u in sample {
+fn print_sample(sample: &[Usage<'_>], format: &ComposeFormat) -> anyhow::Result<()> {
+    match format {
+        ComposeFormat::Json => {
+            for line in docker_shaped(sample) {
+                println!("{line}");
+            }
+        }
+        ComposeFormat::Template(template) => print!("{}", template.render(&docker_shaped(sample))?),
+        ComposeFormat::Table => {
+            let mut rows = vec![["NAME", "BACKEND", "CPU %", "MEM"].map(str::to_owned)];
+            for u in sample {
+                rows.push([
+                    u.instance.name.clone(),
+                    u.instance.backend.clone(),
+                    format!("{:.2}%", u.cpu_percent),
+                    format!("{:.1}MiB", u.memory_bytes / (1024.0 * 1024.0)),
+                ]);
+            }
+            print!("{}", aligned_table(&rows));
+        }
+    }
+    Ok(())
+}
+
+/// Each instance's figures in `docker stats`' shape, wharf's under `wharf`; network
+/// and disk I/O are not measured (`--`, as Docker shows what it lacks).
+fn docker_shaped(sample: &[Usage<'_>]) -> Vec<serde_json::Value> {
+    let total = memory_total();
+    sample
+        .iter()
+        .map(|u| {
             let instance = u.instance;
             let id = if instance.container_id.is_empty() {
                 &instance.name
             } else {
                 &instance.container_id
             };
-            let line = serde_json::json!({
+            serde_json::json!({
                 "BlockIO": "--",
                 "CPUPerc": format!("{:.2}%", u.cpu_percent),
                 "Container": id,
@@ -163,21 +188,9 @@ fn print_sample(sample: &[Usage<'_>], format: ListFormat) {
                     "cpu_percent": u.cpu_percent,
                     "memory_bytes": u.memory_bytes,
                 },
-            });
-            println!("{line}");
-        }
-        return;
-    }
-    let mut rows = vec![["NAME", "BACKEND", "CPU %", "MEM"].map(str::to_owned)];
-    for u in sample {
-        rows.push([
-            u.instance.name.clone(),
-            u.instance.backend.clone(),
-            format!("{:.2}%", u.cpu_percent),
-            format!("{:.1}MiB", u.memory_bytes / (1024.0 * 1024.0)),
-        ]);
-    }
-    print!("{}", aligned_table(&rows));
+            })
+        })
+        .collect()
 }
 
 pub fn port(settings: &Settings, args: &PortArgs) -> anyhow::Result<ExitCode> {
