@@ -283,6 +283,20 @@ mod tests {
         );
     }
 
+    /// Compose's `{{.Publishers}}` is a Go slice of structs: `%v` of it, not JSON.
+    #[test]
+    fn lists_and_objects_print_as_go_prints_slices_and_structs() {
+        let line = json!({"Publishers": [
+            {"URL": "127.0.0.1", "TargetPort": 80, "PublishedPort": 18081, "Protocol": "tcp"},
+            {"URL": "::", "TargetPort": 81, "PublishedPort": null, "Protocol": "udp"},
+        ], "Names": []});
+        let template = Template::parse("{{.Publishers}} {{.Names}}").unwrap();
+        assert_eq!(
+            template.render(std::slice::from_ref(&line)).unwrap(),
+            "[{127.0.0.1 80 18081 tcp} {:: 81 <nil> udp}] []\n"
+        );
+    }
+
     #[test]
     fn a_field_of_a_field_is_reached_as_go_walks_maps() {
         let line = json!({"Name": "shop-web-1", "wharf": {"pid": 42, "backend": "process"}});

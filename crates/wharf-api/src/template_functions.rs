@@ -140,12 +140,25 @@ pub(crate) fn truthy(value: &Value) -> bool {
     }
 }
 
-/// A value as Go's template prints it: strings bare, numbers and booleans as written,
-/// nothing for null, anything else as JSON.
+/// A value as Go's template prints it: nothing for null, the rest as `%v` does.
 pub(crate) fn plain(value: &Value) -> String {
     match value {
-        Value::String(text) => text.clone(),
         Value::Null => String::new(),
+        other => go_value(other),
+    }
+}
+
+/// A value as Go's `%v` prints it: a list as `[a b]`, an object (a struct in Compose's
+/// Go, its fields in order) as its values, `{a b}`, a missing one as `<nil>`.
+fn go_value(value: &Value) -> String {
+    let spaced = |values: &mut dyn Iterator<Item = &Value>| {
+        values.map(go_value).collect::<Vec<_>>().join(" ")
+    };
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => "<nil>".to_owned(),
+        Value::Array(items) => format!("[{}]", spaced(&mut items.iter())),
+        Value::Object(fields) => format!("{{{}}}", spaced(&mut fields.values())),
         other => other.to_string(),
     }
 }

@@ -422,6 +422,9 @@ fn assert_ps_reads_as_composes(stack: &Stack) {
         assert_eq!(labels(ours), labels(theirs), "{ours}\n{theirs}");
     }
     assert_eq!(ours.len(), theirs.len());
+    // A template prints a list as Go prints Compose's slice of structs.
+    let publishers = ["ps", "--format", "{{.Name}} {{.Publishers}}"];
+    assert_eq!(stack.ok(&publishers), compose(stack, &publishers));
 }
 
 #[test]
