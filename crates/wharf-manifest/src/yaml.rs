@@ -636,11 +636,9 @@ mod tests {
     /// still at its written column.
     #[test]
     fn flow_lines_as_shallow_as_their_key_are_read_where_they_are_written() {
-        let file = FileRef::new(
-            "test.yaml",
+        let node = parse(
             "x-flags:\n  --a\n  --b\nservices:\n  web:\n    command: [\n    \"a\",\n    b\n    ]\n",
         );
-        let node = parse_documents(&file).unwrap().remove(0);
         let command = service(&node, "web").get("command").unwrap();
         let Value::Seq(items) = &command.value else {
             panic!("{command:?}")

@@ -93,6 +93,24 @@ fn compose(stack: &Stack, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// The names of every container of `project` the engine has, in order.
+fn project_containers(project: &str) -> Vec<String> {
+    let output = Command::new("docker")
+        .args(["ps", "-a", "--format", "{{.Names}}"])
+        .args([
+            "--filter",
+            &format!("label=com.docker.compose.project={project}"),
+        ])
+        .output()
+        .unwrap();
+    let mut names: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names
+}
+
 fn docker_json(args: &[&str]) -> Value {
     let output = Command::new("docker").args(args).output().unwrap();
     assert!(
@@ -1037,19 +1055,7 @@ services:
     volumes: ["/scratch"]
 "#
     ));
-    let containers = || {
-        let output = Command::new("docker")
-            .args(["ps", "-a", "--format", "{{.Names}}"])
-            .args(["--filter", "label=com.docker.compose.project=wharfcdown"])
-            .output()
-            .unwrap();
-        let mut names: Vec<String> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        names.sort();
-        names
-    };
+    let containers = || project_containers("wharfcdown");
     let network = || {
         Command::new("docker")
             .args(["network", "inspect", "wharfcdown_default"])
@@ -3389,19 +3395,7 @@ fn orphans_compose_left_are_named_by_up_and_removed_on_request() {
         service("dropped", 605)
     ));
     compose(&stack, &["up", "-d"]);
-    let containers = || {
-        let listed = Command::new("docker")
-            .args(["ps", "-a", "--format", "{{.Names}}"])
-            .args(["--filter", "label=com.docker.compose.project=wharforph"])
-            .output()
-            .unwrap();
-        let mut names: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        names.sort();
-        names
-    };
+    let containers = || project_containers("wharforph");
     let both = format!(
         "name: wharforph\nservices:\n{}{}",
         service("kept", 604),
