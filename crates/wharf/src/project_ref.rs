@@ -7,6 +7,7 @@ use anyhow::{Context as _, bail};
 use wharf_api::{Client, ClientError, InstanceStatus};
 use wharf_manifest::{LoadOptions, Loaded};
 
+use crate::daemon_client;
 use crate::remote_project;
 use crate::settings::Settings;
 
@@ -74,13 +75,14 @@ pub fn name(settings: &Settings) -> anyhow::Result<String> {
 /// define (enabled or not), as Compose does; the file is read once for both. When it
 /// does not load, the daemon is the judge of the names.
 pub fn name_defining(settings: &Settings, services: &[String]) -> anyhow::Result<String> {
-    name_and_enabled(settings, services).map(|(name, _)| name)
+    name_and_reachable(settings, services).map(|(name, _)| name)
 }
 
-/// As `name_defining`, with those of `services` whose profiles are enabled: one the
-/// file defines under a profile not enabled runs nowhere, so there is nothing to stop
-/// or signal of it (Compose's `stop debug` does nothing and exits 0).
-pub fn name_and_enabled(
+/// As `name_defining`, with those of `services` that can have instances: the ones
+/// whose profiles are enabled, and one under a profile not enabled that wharfd runs
+/// all the same (an `up --profile` started it). Another runs nowhere, so there is
+/// nothing to stop or signal of it (Compose's `stop debug` does nothing and exits 0).
+pub fn name_and_reachable(
     settings: &Settings,
     services: &[String],
 ) -> anyhow::Result<(String, Vec<String>)> {
@@ -123,17 +125,33 @@ pub fn name_and_enabled(
             if let Some(unknown) = services.iter().find(|name| !defined(name)) {
                 bail!("no such service: {unknown}");
             }
-            let enabled = services
-                .iter()
-                .filter(|name| loaded.project.services.contains_key(*name))
-                .cloned()
-                .collect();
             let name = settings
                 .global
                 .project_name
                 .clone()
                 .unwrap_or(loaded.project.name);
-            return Ok((name, enabled));
+            // One under a profile not enabled now still runs when an `up --profile`
+            // started it: Compose's `stop debug` reaches it then.
+            let profiled_running: std::collections::BTreeSet<String> =
+                if services.iter().any(|s| loaded.disabled.contains(s)) {
+                    daemon_client::connect(&settings.paths)
+                        .ok()
+                        .and_then(|client| instances(&client, &name).ok())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|instance| instance.service)
+                        .collect()
+                } else {
+                    std::collections::BTreeSet::new()
+                };
+            let reachable = services
+                .iter()
+                .filter(|name| {
+                    loaded.project.services.contains_key(*name) || profiled_running.contains(*name)
+                })
+                .cloned()
+                .collect();
+            return Ok((name, reachable));
         }
         Err(err) => err,
     };

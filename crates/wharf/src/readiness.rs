@@ -278,10 +278,24 @@ pub fn wait_for_conditions(
             return Ok(());
         }
         if started.elapsed() > timeout {
+            // Each instance still waited for, with what it is and last said.
+            let now = wharf_api::now_ms();
+            let laggards: Vec<String> = instances
+                .iter()
+                .filter(|i| pending.contains(&i.service.as_str()))
+                .map(|i| {
+                    format!(
+                        "  {}: {}",
+                        i.name,
+                        described(i, Some(&condition_of(dependencies, &i.service)), now)
+                    )
+                })
+                .collect();
             bail!(
-                "after {}s, still waiting for {}",
+                "after {}s, still waiting for {}:\n{}\nhint: `wharf logs SERVICE` shows why",
                 timeout.as_secs(),
-                pending.join(", ")
+                pending.join(", "),
+                laggards.join("\n")
             );
         }
         watch.next(timeout.saturating_sub(started.elapsed()) + POLL);
@@ -340,6 +354,16 @@ hint: `wharf logs {why_in}` shows why",
 
 /// `running 2s, waiting for 127.0.0.1:8000 to accept connections`; a waiting
 /// instance's status (`waiting for api, db`) says it already.
+/// What `service`'s dependents wait for, in words.
+fn condition_of(dependencies: &BTreeMap<String, wharf_plan::Dependency>, service: &str) -> String {
+    match dependencies.get(service).map(|d| d.condition) {
+        Some(wharf_plan::Condition::ServiceHealthy) => "its healthcheck to pass",
+        Some(wharf_plan::Condition::ServiceCompletedSuccessfully) => "it to complete",
+        _ => "it to start",
+    }
+    .to_owned()
+}
+
 fn described(instance: &InstanceStatus, awaited: Option<&String>, now: u64) -> String {
     let status = status_text(instance, now);
     match awaited {

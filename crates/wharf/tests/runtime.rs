@@ -996,6 +996,82 @@ services:
     stack.ok(&["down"]);
 }
 
+/// A service an `up --profile` started is reached by name without the profile, as
+/// Compose reaches its container; one that never ran is still nothing to act on.
+#[test]
+fn a_profiled_service_that_runs_is_reached_without_its_profile() {
+    let stack = Stack::new(
+        r#"name: profiled
+services:
+  app:
+    image: debian
+    x-wharf: {process: {command: ["sleep", "3600"]}}
+  debug:
+    image: debian
+    profiles: [debug]
+    x-wharf: {process: {command: ["sleep", "3601"]}}
+"#,
+    );
+    let state = || {
+        stack
+            .ok(&["ps", "-a", "--format", "{{.Service}} {{.State}}"])
+            .lines()
+            .find(|line| line.starts_with("debug "))
+            .map(str::to_owned)
+    };
+    stack.ok(&["stop", "debug"]);
+    assert_eq!(state(), None, "a service that never ran stays so");
+    stack.ok(&["--profile", "debug", "up", "-d"]);
+    assert_eq!(state().as_deref(), Some("debug running"));
+    stack.ok(&["stop", "debug"]);
+    assert_eq!(state().as_deref(), Some("debug exited"));
+    stack.ok(&["start", "debug"]);
+    assert_eq!(state().as_deref(), Some("debug running"));
+    stack.ok(&["kill", "debug"]);
+    assert_eq!(state().as_deref(), Some("debug exited"));
+    stack.ok(&["rm", "-f", "debug"]);
+    assert_eq!(state(), None);
+    stack.ok(&["--profile", "debug", "up", "-d"]);
+    stack.ok(&["down", "debug"]);
+    assert_eq!(state(), None);
+    assert!(stack.pid_of("profiled-app-1").is_some());
+    stack.ok(&["down"]);
+}
+
+/// The service a CI run takes its code from never started: the run fails, as
+/// Compose's does (its dependency failed to start), never passes with 0.
+#[test]
+fn exit_code_from_a_service_that_never_started_fails() {
+    let stack = Stack::new(
+        r#"name: neverran
+services:
+  cache:
+    image: debian
+    x-wharf: {process: {command: ["sh", "-c", "exit 1"]}}
+  app:
+    image: debian
+    healthcheck: {test: ["CMD", "false"], interval: 1s}
+    x-wharf: {process: {command: ["sleep", "3600"]}}
+  tests:
+    image: debian
+    depends_on: {app: {condition: service_healthy}}
+    x-wharf: {process: {command: ["true"]}}
+"#,
+    );
+    let output = stack.wharf(&[
+        "up",
+        "--abort-on-container-exit",
+        "--exit-code-from",
+        "tests",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("neverran-tests-1 never started"),
+        "{output:?}"
+    );
+    stack.ok(&["down"]);
+}
+
 #[test]
 fn ctrl_c_on_an_attached_up_stops_the_stack() {
     let stack = Stack::new(

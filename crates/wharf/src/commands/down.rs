@@ -117,9 +117,9 @@ pub fn run(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
 /// (with `-v`, their containers' anonymous volumes), leaving the others running; the
 /// project itself goes, networks and all, once nothing of it is left.
 fn down_services(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
-    let (name, services) = project_ref::name_and_enabled(settings, &args.services)?;
+    let (name, services) = project_ref::name_and_reachable(settings, &args.services)?;
     if services.is_empty() {
-        // Only services whose profiles are not enabled: none of them runs.
+        // Only services of profiles not enabled that run nowhere.
         return Ok(ExitCode::SUCCESS);
     }
     let client = daemon_client::connect(&settings.paths)?;

@@ -38,14 +38,14 @@ pub fn restart(settings: &Settings, args: &RestartArgs) -> anyhow::Result<ExitCo
 }
 
 fn act(settings: &Settings, action: &str, request: &ServicesRequest) -> anyhow::Result<ExitCode> {
-    let (name, enabled) = project_ref::name_and_enabled(settings, &request.services)?;
-    if !request.services.is_empty() && enabled.is_empty() {
-        // Only services whose profiles are not enabled: none of them has an instance
+    let (name, reachable) = project_ref::name_and_reachable(settings, &request.services)?;
+    if !request.services.is_empty() && reachable.is_empty() {
+        // Only services of profiles not enabled that run nowhere: none has an instance
         // to act on (Compose's `start` of one does nothing either).
         return Ok(ExitCode::SUCCESS);
     }
     let request = &ServicesRequest {
-        services: enabled,
+        services: reachable,
         ..request.clone()
     };
     let services = &request.services;

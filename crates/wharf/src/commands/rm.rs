@@ -12,9 +12,9 @@ use crate::project_ref::{self, endpoint};
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, args: &RmArgs) -> anyhow::Result<ExitCode> {
-    let (name, services) = project_ref::name_and_enabled(settings, &args.services)?;
+    let (name, services) = project_ref::name_and_reachable(settings, &args.services)?;
     if !args.services.is_empty() && services.is_empty() {
-        // Only services whose profiles are not enabled: none of them has an instance.
+        // Only services of profiles not enabled that run nowhere: none has an instance.
         settings.printer.info("no stopped instances");
         return Ok(ExitCode::SUCCESS);
     }

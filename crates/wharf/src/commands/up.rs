@@ -644,18 +644,28 @@ fn attached(
     let code = match followed {
         Followed::Ended(Some(code), _) => code,
         // `--exit-code-from` a service the abort stopped: its code once stopped, as
-        // Compose gives it (143 after SIGTERM).
-        Followed::Ended(None, _) => args
-            .exit_code_from
-            .as_ref()
-            .and_then(|service| {
+        // Compose gives it (143 after SIGTERM); one that never started (it waited on a
+        // dependency the abort stopped) fails, as Compose's dependency does.
+        Followed::Ended(None, _) => {
+            let named = args.exit_code_from.as_ref().and_then(|service| {
                 project_ref::instances(client, name)
                     .ok()?
                     .into_iter()
-                    .find(|i| &i.service == service)?
-                    .exit_code
-            })
-            .unwrap_or(0),
+                    .find(|i| &i.service == service)
+            });
+            match named {
+                // Stopped (or ended) before it ever started.
+                Some(instance) if instance.started_at_ms.is_none() => {
+                    printer.error(&anyhow::anyhow!(
+                        "{} never started: the stack stopped while it waited for its dependencies",
+                        instance.name
+                    ));
+                    1
+                }
+                Some(instance) => instance.exit_code.unwrap_or(0),
+                None => 0,
+            }
+        }
         Followed::Interrupted => 130,
         Followed::Blocked(_) | Followed::TakenDown | Followed::DaemonGone => 1,
     };
