@@ -2382,6 +2382,12 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     assert!(has("flags-oneoff", "/everywhere.txt") && has("flags-app-1", "/everywhere.txt"));
     // `ps -a` lists the run container, as Compose's does; `ps` does not.
     let names = |args: &[&str]| stack.ok(&[&["ps", "--format", "{{.Name}}"], args].concat());
+    // In name order, as Compose lists them (the service whose image is missing has
+    // an instance that never ran to wharf, and no container to Compose).
+    assert_eq!(
+        names(&["-a"]).replace("flags-absent-1\n", ""),
+        compose(&stack, &["ps", "-a", "--format", "{{.Name}}"])
+    );
     assert!(names(&["-a"]).lines().any(|n| n == "flags-oneoff"));
     assert!(!names(&[]).contains("flags-oneoff"));
     // It is described as itself, not as an instance of its service.

@@ -22,6 +22,8 @@ pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
     let mut instances = project_ref::instances(&client, &name)?;
     if args.all {
         instances.extend(one_off_containers(&name, &instances));
+        // In name order, as Compose lists containers: a `run --name` one among them.
+        instances.sort_by(|a, b| a.name.cmp(&b.name));
     }
     let mut states = args.status.clone();
     for filter in &args.filter {
@@ -50,10 +52,11 @@ pub fn run(settings: &Settings, args: &PsArgs) -> anyhow::Result<ExitCode> {
         shown && (args.services.is_empty() || args.services.contains(&i.service))
     });
     if args.services_only {
-        let mut services: Vec<&str> = instances.iter().map(|i| i.service.as_str()).collect();
-        services.dedup();
-        for service in services {
-            println!("{service}");
+        let mut said = std::collections::HashSet::new();
+        for service in instances.iter().map(|i| i.service.as_str()) {
+            if said.insert(service) {
+                println!("{service}");
+            }
         }
     } else if args.format.format == ComposeFormat::Json {
         // As Go writes JSON: `&&` in a command is `\u0026\u0026` in Compose's too.
