@@ -1084,6 +1084,9 @@ services:
         // A whole `down -v` takes the containers' anonymous volumes, as Compose's.
         up();
         let anonymous = anonymous_of_other();
+        // `ps` names the anonymous volume as the engine does, cut as Compose cuts it.
+        let mounts = stack.ok(&["ps", "--format", "{{.Mounts}}", "other"]);
+        assert_eq!(mounts.trim(), format!("{}…", &anonymous[..14]));
         stack.ok(&["down", "-v", "--yes", "-t", "1"]);
         assert!(!engine_has("volume", &anonymous), "{anonymous}");
         up();

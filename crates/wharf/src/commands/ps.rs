@@ -223,13 +223,41 @@ fn compose_lines(
     let spec: Option<wharf_plan::ProjectSpec> =
         client.get(&crate::project_ref::endpoint(name, "spec")).ok();
     let now = now_ms();
+    // An anonymous volume is named by the engine alone: a container that mounts one is
+    // described as the engine lists it, asked once.
+    let anonymous = |instance: &InstanceStatus| {
+        spec.as_ref()
+            .and_then(|s| s.services.get(&instance.service))
+            .and_then(|s| s.container.as_ref())
+            .is_some_and(|c| {
+                c.mounts
+                    .iter()
+                    .any(|m| m.kind == "volume" && m.source.is_empty())
+            })
+    };
+    let engine_listed: std::collections::HashMap<String, wharf_api::ListedContainer> =
+        if instances.iter().any(anonymous) {
+            wharf_engine::BlockingEngine::connect()
+                .ok()
+                .and_then(|engine| engine.project_containers(name).ok())
+                .into_iter()
+                .flatten()
+                .map(|c| (c.name, c.listed))
+                .collect()
+        } else {
+            std::collections::HashMap::new()
+        };
     instances
         .iter()
         .map(|instance| {
             let mut line = ps_line(name, instance, now);
             // A container wharfd does not run (a `run` container, another tool's) is
             // as the engine lists it; the spec says nothing of it.
-            if let Some(listed) = &instance.listed {
+            if let Some(listed) = instance
+                .listed
+                .as_deref()
+                .or_else(|| engine_listed.get(&instance.name))
+            {
                 with_listed_fields(&mut line, listed, full_command);
             } else if let Some(service) = spec
                 .as_ref()
