@@ -5,6 +5,7 @@
 //! wharf's to give (wharfd starts processes with none).
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -53,6 +54,11 @@ pub fn run(settings: &Settings, args: &AttachArgs) -> anyhow::Result<ExitCode> {
 
 /// Docker's form of detach keys: comma-separated keys, each a character or `ctrl-`
 /// and one of `a`–`z`, `@`, `[`, `\`, `]`, `^`, `_`.
+/// How long the logs stay quiet, once the instance has ended, before `attach` ends;
+/// and the longest it waits for that.
+const LAST_LINES_QUIET_MS: u64 = 150;
+const LAST_LINES_AT_MOST_MS: u64 = 2000;
+
 fn check_detach_keys(keys: &str) -> anyhow::Result<()> {
     for key in keys.split(',') {
         let fine = match key.strip_prefix("ctrl-") {
@@ -103,7 +109,10 @@ fn native(
         });
     }
     // Ends this command once the instance no longer runs, as an attach to a container
-    // ends with it, with its exit code.
+    // ends with it, with its exit code: after its last lines, which may arrive after
+    // the news of its end.
+    let last_line = std::sync::Arc::new(AtomicU64::new(wharf_api::now_ms()));
+    let heard = std::sync::Arc::clone(&last_line);
     let watcher = std::thread::spawn(move || {
         loop {
             watch.next(Duration::from_secs(1));
@@ -117,6 +126,13 @@ fn native(
                     .find(|i| i.service == service && i.replica == index)
                     .and_then(|i| i.exit_code)
                     .unwrap_or(0);
+                let ended = wharf_api::now_ms();
+                while wharf_api::now_ms().saturating_sub(heard.load(Ordering::Relaxed))
+                    < LAST_LINES_QUIET_MS
+                    && wharf_api::now_ms().saturating_sub(ended) < LAST_LINES_AT_MOST_MS
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
                 std::process::exit(code);
             }
         }
@@ -136,6 +152,7 @@ fn native(
     let mut lines = LogPrinter::new(ansi, false, false);
     for line in client.stream::<LogLine>(&path)? {
         let line = line?;
+        last_line.store(wharf_api::now_ms(), Ordering::Relaxed);
         if line.replica == args.index && lines.print(&line).is_err() {
             // The reader went away (a closed pipe): not an error.
             return Ok(ExitCode::SUCCESS);
