@@ -618,7 +618,7 @@ impl Supervisor {
         let mut found_orphans: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for container in containers
             .iter()
-            .filter(|c| orphans && !c.one_off && !spec.services.contains_key(&c.service))
+            .filter(|c| orphans && c.is_orphan_of(spec))
         {
             found_orphans
                 .entry(container.service.clone())

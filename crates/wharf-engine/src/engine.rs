@@ -177,6 +177,12 @@ pub struct ProjectContainer {
 }
 
 impl ProjectContainer {
+    /// Whether it is a service's container that `project` no longer has (a `run`
+    /// container is not: it belongs to its one-off).
+    pub fn is_orphan_of(&self, project: &wharf_plan::ProjectSpec) -> bool {
+        !self.one_off && !project.services.contains_key(&self.service)
+    }
+
     /// The volumes it mounts that no one named (`volumes: [/data]`): those the engine
     /// named itself, 64 hexadecimal digits.
     pub fn anonymous_volumes(&self) -> impl Iterator<Item = &str> {

@@ -19,6 +19,9 @@ pub struct Form {
     pub interpolated: bool,
 }
 
+/// The top-level sections of named resources services refer to.
+pub(crate) const RESOURCE_SECTIONS: [&str; 4] = ["networks", "volumes", "secrets", "configs"];
+
 /// Canonicalizes a whole file (top-level mapping).
 pub fn canonicalize(root: &mut Node, form: Form) -> Result<()> {
     schema::refuse_dates_and_empty_values(root)?;
@@ -35,7 +38,7 @@ pub fn canonicalize(root: &mut Node, form: Form) -> Result<()> {
             canonicalize_service(name.name(), service, form)?;
         }
     }
-    for section in ["networks", "volumes", "secrets", "configs"] {
+    for section in RESOURCE_SECTIONS {
         if let Some(objects) = top.get_mut(section).and_then(Node::as_map_mut) {
             for (name, object) in objects.iter_mut() {
                 schema::object_in_file(section, name.name(), object)?;
@@ -946,7 +949,7 @@ pub fn legacy_external_warnings(document: &Node) -> Vec<String> {
         return Vec::new();
     };
     let mut warnings = Vec::new();
-    for section in ["networks", "volumes", "secrets", "configs"] {
+    for section in RESOURCE_SECTIONS {
         for (key, object) in top
             .get(section)
             .and_then(Node::as_map)

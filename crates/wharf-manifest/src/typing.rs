@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use wharf_model::Project;
 use wharf_model::x_wharf::{ProjectSettings, ServiceSettings};
 
+use crate::canonical::RESOURCE_SECTIONS;
 use crate::de::from_node;
 use crate::error::Result;
 use crate::node::{Node, Value};
@@ -59,8 +60,6 @@ impl Written {
         }
     }
 }
-
-const RESOURCE_SECTIONS: [&str; 4] = ["networks", "volumes", "secrets", "configs"];
 
 /// The project typed from `root` (consumed), with its `x-wharf` settings, and where
 /// each service was written.

@@ -131,11 +131,11 @@ pub fn name_and_reachable(
                 .clone()
                 .unwrap_or(loaded.project.name);
             // One under a profile not enabled now still runs when an `up --profile`
-            // started it: Compose's `stop debug` reaches it then.
+            // started it: Compose's `stop debug` reaches it then. Only a daemon that
+            // already runs can run it: none is started to ask.
             let profiled_running: std::collections::BTreeSet<String> =
                 if services.iter().any(|s| loaded.disabled.contains(s)) {
-                    daemon_client::connect(&settings.paths)
-                        .ok()
+                    daemon_client::existing(&settings.paths)
                         .and_then(|client| instances(&client, &name).ok())
                         .unwrap_or_default()
                         .into_iter()

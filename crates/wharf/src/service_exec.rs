@@ -351,9 +351,11 @@ fn engine_orphans(
     let found: Vec<_> = engine
         .project_containers(&project.name)?
         .into_iter()
-        .filter(|c| !c.one_off && !project.services.contains_key(&c.service))
+        .filter(|c| c.is_orphan_of(project))
         .collect();
+    // Each service once, in order, as wharfd's `up` names them.
     let mut services: Vec<&str> = found.iter().map(|c| c.service.as_str()).collect();
+    services.sort_unstable();
     services.dedup();
     if services.is_empty() {
         return Ok(());
