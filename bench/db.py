@@ -135,7 +135,7 @@ def measure(args, env, wharf, home, project):
             for leftover in [f"c{n}"]:
                 run([pg_bin / "dropdb", leftover], pg_env)
             for snapshot in snapshots(wharf, "pg"):
-                wharf("db", "--service", "pg", "snapshot", "rm", snapshot)
+                wharf("db", "--service", "pg", "snapshot", "rm", snapshot, "--yes")
 
             def my_reload():
                 run(my + ["-e", f"CREATE DATABASE {restored}"], my_env)
@@ -152,7 +152,7 @@ def measure(args, env, wharf, home, project):
             wharf("db", "--service", "my", "snapshot", "big", "--tag", f"my{n}")
             results["my_wharf"].append(timed([lambda: wharf("db", "--service", "my", "restore", f"my{n}", "--yes")]))
             for snapshot in snapshots(wharf, "my"):
-                wharf("db", "--service", "my", "snapshot", "rm", snapshot)
+                wharf("db", "--service", "my", "snapshot", "rm", snapshot, "--yes")
 
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"\nmedians of {args.runs} runs")

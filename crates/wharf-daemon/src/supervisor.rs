@@ -317,7 +317,8 @@ impl Supervisor {
         let found = self
             .found_running(&spec, &changes, request.orphans != Orphans::KeepQuietly)
             .await?;
-        let (found_running, mut surplus) = (found.running, found.surplus);
+        let (found_running, found_stopped, mut surplus) =
+            (found.running, found.stopped, found.surplus);
         match request.orphans {
             Orphans::Remove if !found.orphans.is_empty() => {
                 said.push(Orphans::removed_note(
@@ -431,6 +432,7 @@ impl Supervisor {
                 created,
                 running_before,
                 found_running,
+                found_stopped,
             };
             return Ok(UpResponse {
                 changes: summarize(changes, &selected, &forced, &outcome),
@@ -550,6 +552,7 @@ impl Supervisor {
             created,
             running_before,
             found_running,
+            found_stopped,
         };
         Ok(UpResponse {
             changes: summarize(changes, &selected, &forced, &outcome),
@@ -595,26 +598,33 @@ impl Supervisor {
             })
             .map(|c| c.name.clone())
             .collect();
-        let running = added
-            .into_iter()
-            .filter(|name| {
-                let service = &spec.services[*name];
-                let Some(container) = &service.container else {
-                    return false;
-                };
-                (1..=service.replicas).all(|replica| {
-                    containers.iter().any(|c| {
-                        c.running
-                            && !c.one_off
-                            && c.service == *name
-                            && c.number == replica
-                            && c.config_hash == container.config_hash
-                            && c.image_id == container.image_id
-                    })
-                }) && service.replicas > 0
-            })
-            .map(str::to_owned)
-            .collect();
+        // Each replica's container, made from this definition and image: `Some(true)`
+        // when every one runs, `Some(false)` when some have stopped (a one-shot job
+        // that ended), `None` when one is missing or made otherwise.
+        let kept = |name: &str| -> Option<bool> {
+            let service = &spec.services[name];
+            let container = service.container.as_ref()?;
+            let mut all_running = service.replicas > 0;
+            for replica in 1..=service.replicas {
+                let found = containers.iter().find(|c| {
+                    !c.one_off
+                        && c.service == name
+                        && c.number == replica
+                        && c.config_hash == container.config_hash
+                        && c.image_id == container.image_id
+                })?;
+                all_running &= found.running;
+            }
+            (service.replicas > 0).then_some(all_running)
+        };
+        let (mut running, mut stopped) = (BTreeSet::new(), BTreeSet::new());
+        for name in added {
+            match kept(name) {
+                Some(true) => running.insert(name.to_owned()),
+                Some(false) => stopped.insert(name.to_owned()),
+                None => false,
+            };
+        }
         let mut found_orphans: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for container in containers
             .iter()
@@ -627,6 +637,7 @@ impl Supervisor {
         }
         Ok(Found {
             running,
+            stopped,
             surplus,
             orphans: found_orphans,
         })
@@ -1742,6 +1753,9 @@ struct Found {
     /// The services whose every replica runs, made from this definition and image:
     /// taken over as they run, not created.
     running: BTreeSet<String>,
+    /// The services whose every replica has its container, made from this definition
+    /// and image, some of them stopped: started again, not made anew, as Compose does.
+    stopped: BTreeSet<String>,
     /// Containers beyond a service's replicas (Compose scaled it up), which the `up`
     /// removes, as Compose's scales them back.
     surplus: Vec<String>,
@@ -1759,6 +1773,9 @@ struct Outcome {
     /// New to wharfd, but running in the engine as this definition asks (see
     /// `found_running`).
     found_running: BTreeSet<String>,
+    /// New to wharfd, with containers in the engine as this definition asks, some
+    /// stopped (see `found_running`).
+    found_stopped: BTreeSet<String>,
 }
 
 /// The changes an `up` answers with: those of the services it chose, and removals.
@@ -1785,12 +1802,25 @@ fn describe(change: wharf_plan::Change, outcome: &Outcome, forced: Option<&str>)
         created,
         running_before,
         found_running,
+        found_stopped,
     } = outcome;
     let moved_backend = matches!(&change.reason, ChangeReason::Changed(fields) if fields.iter().any(|f| f == "backend"));
     let (action, reason) = match change.reason {
         ChangeReason::Added if found_running.contains(&change.service) => (
             ChangeAction::Keep,
             "its containers were already up, as this file defines them".to_owned(),
+        ),
+        ChangeReason::Added
+            if found_stopped.contains(&change.service) && started.contains(&change.service) =>
+        {
+            (
+                ChangeAction::Start,
+                "its containers were there, as this file defines them: started again".to_owned(),
+            )
+        }
+        ChangeReason::Added if found_stopped.contains(&change.service) => (
+            ChangeAction::Keep,
+            "its containers were there, as this file defines them".to_owned(),
         ),
         ChangeReason::Added => (ChangeAction::Create, "new service".to_owned()),
         ChangeReason::Removed => (ChangeAction::Remove, "no longer in the project".to_owned()),

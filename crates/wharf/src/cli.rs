@@ -1266,6 +1266,9 @@ pub struct LogsArgs {
     /// Don't prefix lines with the instance name
     #[arg(long)]
     pub no_log_prefix: bool,
+    /// Show wharf's own notes too (`[wharf] exited with code 1`, restarts…)
+    #[arg(long, conflicts_with = "no_log_prefix")]
+    pub notes: bool,
 }
 
 #[derive(Debug, Subcommand)]

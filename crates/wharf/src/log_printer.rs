@@ -17,16 +17,20 @@ const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
 pub struct LogPrinter {
     color: bool,
     prefix: bool,
+    /// Whether wharf's own `[wharf]` notes (started, exited, restarting) are shown.
+    notes: bool,
     timestamps: bool,
     width: usize,
     colors: HashMap<String, &'static str>,
 }
 
 impl LogPrinter {
-    pub fn new(ansi: Ansi, prefix: bool, timestamps: bool) -> Self {
+    /// `notes`: wharf's notes are shown too, beside the prefix only.
+    pub fn new(ansi: Ansi, prefix: bool, timestamps: bool, notes: bool) -> Self {
         Self {
             color: colors(ansi, std::io::stdout().is_terminal()),
             prefix,
+            notes: prefix && notes,
             timestamps,
             width: 0,
             colors: HashMap::new(),
@@ -45,9 +49,7 @@ impl LogPrinter {
     }
 
     pub fn print(&mut self, line: &LogLine) -> std::io::Result<()> {
-        // Without the prefix the output is the programs' own, to be kept or compared
-        // (`logs --no-log-prefix job > out.txt`): wharf's notes stay out of it.
-        if !self.prefix && line.stream == LogStream::Wharf {
+        if !self.notes && line.stream == LogStream::Wharf {
             return Ok(());
         }
         let mut out = String::new();

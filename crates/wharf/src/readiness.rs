@@ -138,7 +138,7 @@ pub fn wait(
                 .iter()
                 .any(|i| i.state == InstanceState::Exited && i.exit_code == Some(0));
             bail!(
-                "{}\nhint: `wharf logs {}` shows the rest{}",
+                "{}\nhint: `wharf logs --notes {}` shows the rest{}",
                 each.join("\n"),
                 first.service,
                 if ended_well {
@@ -187,7 +187,7 @@ pub fn wait(
                 );
             }
             bail!(
-                "not ready after {}s:\n{}{why}\nhint: `wharf logs SERVICE` shows why; \
+                "not ready after {}s:\n{}{why}\nhint: `wharf logs --notes SERVICE` shows why; \
                  `--wait-timeout SECONDS` waits longer",
                 timeout.as_secs(),
                 laggards.join("\n")
@@ -263,7 +263,9 @@ pub fn wait_for_conditions(
                 wharf_api::Verdict::Met => {}
                 wharf_api::Verdict::Pending => pending.push(service.as_str()),
                 wharf_api::Verdict::Failed(why) if dependency.required => {
-                    bail!("dependency {service} {why}\nhint: `wharf logs {service}` shows why");
+                    bail!(
+                        "dependency {service} {why}\nhint: `wharf logs --notes {service}` shows why"
+                    );
                 }
                 wharf_api::Verdict::Failed(why) => {
                     if said.insert(service.clone()) {
@@ -292,7 +294,7 @@ pub fn wait_for_conditions(
                 })
                 .collect();
             bail!(
-                "after {}s, still waiting for {}:\n{}\nhint: `wharf logs SERVICE` shows why",
+                "after {}s, still waiting for {}:\n{}\nhint: `wharf logs --notes SERVICE` shows why",
                 timeout.as_secs(),
                 pending.join(", "),
                 laggards.join("\n")
@@ -339,7 +341,7 @@ pub fn wait_started(client: &Client, name: &str, services: &[String]) -> anyhow:
                 .unwrap_or(&failed.service);
             bail!(
                 "{} could not start: {}
-hint: `wharf logs {why_in}` shows why",
+hint: `wharf logs --notes {why_in}` shows why",
                 failed.name,
                 failed.message,
             );

@@ -896,7 +896,7 @@ fn each_tool_takes_down_what_the_other_started() {
     // Its log says it was taken over as it ran, not that wharf started it.
     // What it said before is in its log, once, before that note; and not again once
     // wharf restarts it.
-    let logged = || stack.ok(&["logs", "web"]);
+    let logged = || stack.ok(&["logs", "--notes", "web"]);
     eventually(
         "the earlier output is copied",
         Duration::from_secs(5),
@@ -921,6 +921,50 @@ fn each_tool_takes_down_what_the_other_started() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&networks.stdout).contains("wharfcross_default"));
+}
+
+#[test]
+fn up_starts_again_the_ended_one_shot_compose_made_rather_than_making_it_anew() {
+    if !engine_ready() {
+        return;
+    }
+    let stack = Stack::new(&format!(
+        r#"name: wharfoneshot
+services:
+  job:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo ran"]
+  web:
+    image: {IMAGE}
+    command: ["sleep", "600"]
+    stop_grace_period: 1s
+"#
+    ));
+    compose(&stack, &["up", "-d"]);
+    let inspect = |what: &str| docker_json(&["inspect", "--format", what, "wharfoneshot-job-1"]);
+    eventually("the job ended", Duration::from_secs(10), || {
+        inspect("{{json .State.Status}}") == "exited"
+    });
+    let (id, first_start) = (
+        inspect("{{json .Id}}"),
+        inspect("{{json .State.StartedAt}}"),
+    );
+    let up = stack.wharf(&["up", "-d"]);
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "{said}");
+    assert!(
+        said.lines().any(|l| l.starts_with("job")
+            && l.contains("its containers were there, as this file defines them: started again")),
+        "{said}"
+    );
+    assert!(said.contains("its containers were already up"), "{said}");
+    // The same container, run once more, as Compose's `up` runs it: what it keeps in its
+    // own file system stays.
+    assert_eq!(inspect("{{json .Id}}"), id);
+    eventually("the job ran again", Duration::from_secs(10), || {
+        inspect("{{json .State.StartedAt}}") != first_start
+    });
+    stack.ok(&["down", "-t", "0"]);
 }
 
 #[test]
@@ -1024,7 +1068,7 @@ services:
     compose(&stack, &["down", "-t", "0"]);
     // Gone from the engine too: what is left is what wharf kept of its own run (none
     // of Compose's lines), and no error.
-    let kept = stack.ok(&["logs"]);
+    let kept = stack.ok(&["logs", "--notes"]);
     assert!(
         kept.contains("[wharf] container wharfclogs-talk-1 started") && !kept.contains("three"),
         "{kept}"
@@ -1141,7 +1185,7 @@ services:
     deploy: {{replicas: 3}}
 "#
     ));
-    let logs = || stack.ok(&["logs", "--no-color"]);
+    let logs = || stack.ok(&["logs", "--no-color", "--notes"]);
     // Run again and again: a container started anew is followed by a new stream.
     for round in 1..=3 {
         stack.ok(&["up", "-d"]);
@@ -2706,9 +2750,17 @@ services:
         stack.ok(&["exec", "-T", "app", "cat", "/hooked"]),
         "post_start as 0 in /bin\n"
     );
-    assert!(stack.ok(&["logs", "app"]).contains("post_start: hooked"));
+    assert!(
+        stack
+            .ok(&["logs", "--notes", "app"])
+            .contains("post_start: hooked")
+    );
     stack.ok(&["stop", "app"]);
-    assert!(stack.ok(&["logs", "app"]).contains("pre_stop: draining"));
+    assert!(
+        stack
+            .ok(&["logs", "--notes", "app"])
+            .contains("pre_stop: draining")
+    );
     stack.ok(&["down"]);
     // A container found running (Compose started it and ran its hook) is taken over
     // without running the hook again.
@@ -2797,7 +2849,7 @@ services:
         said.contains("healthcheck: exit code 1: db not reachable") && !said.contains("Traceback"),
         "{said}"
     );
-    let logs = stack.ok(&["logs", "sick"]);
+    let logs = stack.ok(&["logs", "--notes", "sick"]);
     assert!(
         logs.contains("unhealthy: the healthcheck failed (exit code 1: db not reachable)"),
         "{logs}"

@@ -205,7 +205,7 @@ fn killing_the_daemon_leaves_nothing_and_the_next_brings_the_stack_back(cgroups:
     );
     assert!(
         stack
-            .ok(&["logs", "pg"])
+            .ok(&["logs", "--notes", "pg"])
             .contains("the previous wharfd ended"),
         "the service's log says why it started again"
     );
@@ -504,7 +504,7 @@ fn running_matches_ps(stack: &Stack, expected: &[(&str, usize)]) {
             "process {pid} of {instance} runs, but ps lists no such instance: {listed:?}"
         );
     }
-    let logs = stack.wharf(&["logs"]);
+    let logs = stack.wharf(&["logs", "--notes"]);
     assert!(
         logs.status.success() && !logs.stdout.is_empty(),
         "logs unreadable"
@@ -804,7 +804,7 @@ fn a_deleted_state_directory_is_made_again_and_logging_goes_on_saying_so() {
         "the logs say the file was deleted and go on",
         Duration::from_secs(5),
         || {
-            let logs = stack.ok(&["logs"]);
+            let logs = stack.ok(&["logs", "--notes"]);
             logs.contains("[wharf] the log file was deleted")
                 && logs.lines().last().is_some_and(|l| l.ends_with("| tick"))
         },
@@ -1069,7 +1069,7 @@ fn an_unhealthy_service_says_what_its_healthcheck_said() {
             && !stderr.contains("Traceback"),
         "{stderr}"
     );
-    let logs = stack.ok(&["logs", "db"]);
+    let logs = stack.ok(&["logs", "--notes", "db"]);
     assert!(
         logs.contains("unhealthy: the healthcheck failed (exit code 1: db not reachable)"),
         "{logs}"

@@ -216,7 +216,7 @@ services:
     eventually("it is retried again", Duration::from_secs(40), || {
         restarts(&stack) > before
     });
-    let logs = stack.ok(&["logs", "crasher"]);
+    let logs = stack.ok(&["logs", "--notes", "crasher"]);
     assert!(!logs.contains("cannot start"), "{logs}");
     let lines: Vec<&str> = logs.lines().filter(|l| l.contains("[wharf]")).collect();
     assert!(
@@ -920,7 +920,7 @@ services:
     assert!(
         said.contains(
             "chain-web-1 could not start: dependency migrate did not complete successfully (exit code 3)"
-        ) && said.contains("`wharf logs migrate`"),
+        ) && said.contains("`wharf logs --notes migrate`"),
         "{said}"
     );
     let front = stack.instance_of("front");
@@ -2351,7 +2351,7 @@ services:
     eventually("app printed the seed", Duration::from_secs(5), || {
         stack.ok(&["logs", "app"]).contains("seeded by post_start")
     });
-    let logs = stack.ok(&["logs", "db"]);
+    let logs = stack.ok(&["logs", "--notes", "db"]);
     assert!(logs.contains("post_start: running `sh -c 'echo"), "{logs}");
     assert!(logs.contains("post_start: seeding done"), "{logs}");
     assert!(!dir.join("drained.txt").exists());
@@ -2399,7 +2399,7 @@ services:
     );
     assert!(
         stack
-            .ok(&["logs", "broken"])
+            .ok(&["logs", "--notes", "broken"])
             .contains("post_start: cannot seed")
     );
     let ps = stack.ps();
@@ -2436,7 +2436,7 @@ services:
         .unwrap();
     // Asked until the `up` in the background has made the project known.
     eventually("the hook runs", Duration::from_secs(10), || {
-        let logs = stack.wharf(&["logs", "app"]);
+        let logs = stack.wharf(&["logs", "--notes", "app"]);
         String::from_utf8_lossy(&logs.stdout).contains("post_start: before the hang")
     });
     stack.ok(&["kill", "app"]);

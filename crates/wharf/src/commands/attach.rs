@@ -149,7 +149,7 @@ fn native(
     } else {
         Ansi::Never
     };
-    let mut lines = LogPrinter::new(ansi, false, false);
+    let mut lines = LogPrinter::new(ansi, false, false, false);
     for line in client.stream::<LogLine>(&path)? {
         let line = line?;
         last_line.store(wharf_api::now_ms(), Ordering::Relaxed);

@@ -38,7 +38,14 @@ pub fn run(settings: &Settings, args: &LogsArgs) -> anyhow::Result<ExitCode> {
     } else {
         settings.global.ansi
     };
-    let mut lines = LogPrinter::new(ansi, !args.no_log_prefix, args.timestamps);
+    let mut lines = LogPrinter::new(
+        ansi,
+        !args.no_log_prefix,
+        args.timestamps,
+        // Compose's logs are the programs' output alone, which scripts count and
+        // compare (`logs job | tail -1`): wharf's own notes only when asked for.
+        args.notes,
+    );
     lines.fit(&instances, &args.services);
     let stream = match client.stream::<LogLine>(&path) {
         // A project that never ran here, nor in the engine: nothing to show, as Compose.

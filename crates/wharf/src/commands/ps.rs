@@ -107,7 +107,7 @@ fn table(instances: &[InstanceStatus]) -> String {
             i.service.clone(),
             i.backend.clone(),
             // A long reason would widen the table past any screen: whole in
-            // `--format json` (`wharf.message`) and in `wharf logs`.
+            // `--format json` (`wharf.message`) and in `wharf logs --notes`.
             wharf_api::ellipsis(&status_text(i, now), STATUS_WIDTH),
             i.pid.map(|p| p.to_string()).unwrap_or_default(),
             ports,

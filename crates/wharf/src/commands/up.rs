@@ -498,7 +498,7 @@ fn attached(
     let logs = client.stream::<LogLine>(&logs_path(name, &shown, None, Some(since), true))?;
     let hidden = args.no_attach.clone();
     let ansi = if args.no_color { Ansi::Never } else { ansi };
-    let mut log_printer = LogPrinter::new(ansi, !args.no_log_prefix, args.timestamps);
+    let mut log_printer = LogPrinter::new(ansi, !args.no_log_prefix, args.timestamps, true);
     log_printer.fit(&project_ref::instances(client, name)?, &shown);
     // When the last line came, so the end waits for the lines still on their way.
     let last_line = Arc::new(AtomicU64::new(now_ms()));
