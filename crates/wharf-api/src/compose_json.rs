@@ -411,23 +411,52 @@ fn docker_time(ms: u64) -> String {
 
 /// A duration in Docker's words: `Less than a second`, `5 seconds`, `About a minute`,
 /// `3 minutes`, `About an hour`, `2 hours`, `3 days`, `2 weeks`, `4 months`, `2 years`.
+/// From an hour on, to the nearest hour, as Docker rounds them (2 h 50 min: `3 hours`).
 pub fn human_duration(ms: u64) -> String {
     let seconds = ms / 1000;
-    let minutes = seconds / 60;
-    let hours = minutes / 60;
     match seconds {
-        0 => "Less than a second".to_owned(),
-        1 => "1 second".to_owned(),
-        2..60 => format!("{seconds} seconds"),
-        60..120 => "About a minute".to_owned(),
-        120..3600 => format!("{minutes} minutes"),
-        3600..7200 => "About an hour".to_owned(),
-        7200..172_800 => format!("{hours} hours"),
-        172_800..1_209_600 => format!("{} days", hours / 24),
-        1_209_600..5_184_000 => format!("{} weeks", hours / 24 / 7),
-        5_184_000..63_072_000 => format!("{} months", hours / 24 / 30),
-        _ => format!("{} years", hours / 24 / 365),
+        0 => return "Less than a second".to_owned(),
+        1 => return "1 second".to_owned(),
+        2..60 => return format!("{seconds} seconds"),
+        60..120 => return "About a minute".to_owned(),
+        120..3600 => return format!("{} minutes", seconds / 60),
+        _ => {}
     }
+    let hours = (seconds + 1800) / 3600;
+    match hours {
+        0..2 => "About an hour".to_owned(),
+        2..48 => format!("{hours} hours"),
+        48..336 => format!("{} days", hours / 24),
+        336..1440 => format!("{} weeks", hours / 24 / 7),
+        1440..17_520 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", seconds / 3600 / 24 / 365),
+    }
+}
+
+/// How long ago Docker's words say (`5 minutes`, `About an hour`), in milliseconds:
+/// the least the words mean, so that `human_duration` says them again.
+pub fn duration_of_words(words: &str) -> Option<u64> {
+    let seconds = match words {
+        "Less than a second" => 0,
+        "About a minute" => 60,
+        "About an hour" => 3600,
+        _ => {
+            let (count, unit) = words.split_once(' ')?;
+            let count: u64 = count.parse().ok()?;
+            let unit_seconds = match unit.trim_end_matches('s') {
+                "second" => 1,
+                "minute" => 60,
+                "hour" => 3600,
+                "day" => 86_400,
+                "week" => 7 * 86_400,
+                "month" => 30 * 86_400,
+                "year" => 365 * 86_400,
+                _ => return None,
+            };
+            count * unit_seconds
+        }
+    };
+    Some(seconds * 1000)
 }
 
 #[cfg(test)]
@@ -497,6 +526,36 @@ mod tests {
         assert_eq!(human_duration(3_700_000), "About an hour");
         assert_eq!(human_duration(5 * 3_600_000), "5 hours");
         assert_eq!(human_duration(3 * 86_400_000), "3 days");
+        // Hours to the nearest, as Docker's: 89 minutes are about an hour, 2 h 50 min 3.
+        assert_eq!(human_duration(89 * 60_000), "About an hour");
+        assert_eq!(human_duration(90 * 60_000), "2 hours");
+        assert_eq!(human_duration(170 * 60_000), "3 hours");
+        assert_eq!(human_duration(47 * 3_600_000 + 40 * 60_000), "2 days");
+        assert_eq!(human_duration(20 * 86_400_000), "2 weeks");
+        assert_eq!(human_duration(90 * 86_400_000), "3 months");
+        assert_eq!(human_duration(800 * 86_400_000), "2 years");
+    }
+
+    #[test]
+    fn dockers_words_read_back_as_the_duration_they_say() {
+        for words in [
+            "Less than a second",
+            "1 second",
+            "45 seconds",
+            "About a minute",
+            "5 minutes",
+            "About an hour",
+            "5 hours",
+            "3 days",
+            "2 weeks",
+            "4 months",
+            "2 years",
+        ] {
+            let ms = duration_of_words(words).unwrap_or_else(|| panic!("{words}"));
+            assert_eq!(human_duration(ms), words);
+        }
+        assert_eq!(duration_of_words("5 fortnights"), None);
+        assert_eq!(duration_of_words("soon"), None);
     }
 
     #[test]

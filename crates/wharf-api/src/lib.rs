@@ -25,8 +25,8 @@ pub use client::{Client, ClientError, LineStream};
 pub use columns::aligned_columns;
 pub use compose_event::ComposeEvents;
 pub use compose_json::{
-    COMPOSE_STATES, compose_state, compose_state_of, ellipsis, human_duration, ls_entry, ps_line,
-    with_listed_fields, with_spec_fields,
+    COMPOSE_STATES, compose_state, compose_state_of, duration_of_words, ellipsis, human_duration,
+    ls_entry, ps_line, with_listed_fields, with_spec_fields,
 };
 pub use dependency_condition::{Verdict, judge};
 pub use go_template::{Template, TemplateError};

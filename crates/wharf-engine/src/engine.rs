@@ -161,8 +161,10 @@ pub struct ProjectContainer {
     pub health: Health,
     /// The exit code the engine's status gives (`Exited (137) …`).
     pub exit_code: Option<i32>,
-    /// When the engine created it, in milliseconds since the epoch.
-    pub created_ms: Option<u64>,
+    /// When it last started, in milliseconds since the epoch, to the precision of the
+    /// engine's status (`Up 5 minutes`: a restart counts from then, as Compose shows
+    /// it); when it was created, for one that is not up.
+    pub started_ms: Option<u64>,
     /// When it stopped, for one that ran and is not running.
     pub finished_ms: Option<u64>,
     pub ports: Vec<wharf_plan::PortSpec>,
@@ -206,8 +208,7 @@ impl ProjectContainer {
             health: self.health,
             exit_code: self.exit_code,
             ports: self.ports,
-            // The engine's list says when it was made; it started right after.
-            started_at_ms: self.created_ms,
+            started_at_ms: self.started_ms,
             finished_at_ms: self.finished_ms,
             message: message.to_owned(),
             one_off: self.one_off,
@@ -216,6 +217,22 @@ impl ProjectContainer {
             ..wharf_api::InstanceStatus::new(&self.service, self.number, self.name, "docker")
         }
     }
+}
+
+/// When the engine's status line (`Up 5 minutes (healthy)`, `Exited (0) 2 hours ago`)
+/// dates it from, read after `prefix` (`Up `, `Exited (`): the list gives no times but
+/// its creation's, and this is what Compose's `ps` shows.
+fn status_ago_ms(status: &str, prefix: &str) -> Option<u64> {
+    let rest = status.strip_prefix(prefix)?;
+    let words = if prefix.ends_with('(') {
+        // `0) 2 hours ago`
+        rest.split_once(") ")?.1.strip_suffix(" ago")?
+    } else {
+        // `5 minutes (healthy)`, `2 hours (Paused)`
+        rest.split(" (").next()?
+    };
+    let ago = wharf_api::duration_of_words(words)?;
+    Some(wharf_api::now_ms().saturating_sub(ago))
 }
 
 /// A container as `docker ps` lists it, for `ps --format json`.
@@ -925,12 +942,13 @@ impl Engine {
                         .strip_prefix("Exited (")
                         .and_then(|rest| rest.split_once(')'))
                         .and_then(|(code, _)| code.parse().ok()),
-                    created_ms: c
-                        .created
-                        .and_then(|s| u64::try_from(s).ok())
-                        .map(|s| s * 1000),
-                    // The list does not say; `state` does.
-                    finished_ms: None,
+                    started_ms: status_ago_ms(&status, "Up ").or_else(|| {
+                        c.created
+                            .and_then(|s| u64::try_from(s).ok())
+                            .map(|s| s * 1000)
+                    }),
+                    finished_ms: status_ago_ms(&status, "Exited (")
+                        .or_else(|| status_ago_ms(&status, "Restarting (")),
                     ports: published_ports(&engine_ports),
                     engine_ports,
                     listed,
@@ -1256,7 +1274,21 @@ impl LogTime {
 
 #[cfg(test)]
 mod tests {
-    use super::{LogTime, published_ports, reference_and_tag};
+    use super::{LogTime, published_ports, reference_and_tag, status_ago_ms};
+
+    #[test]
+    fn the_engines_status_line_dates_a_start_and_an_end() {
+        let ago = |status: &str, prefix: &str| {
+            status_ago_ms(status, prefix).map(|t| wharf_api::now_ms().saturating_sub(t) / 1000)
+        };
+        assert_eq!(ago("Up 53 seconds", "Up "), Some(53));
+        assert_eq!(ago("Up 5 minutes (healthy)", "Up "), Some(300));
+        assert_eq!(ago("Up About an hour (Paused)", "Up "), Some(3600));
+        assert_eq!(ago("Exited (137) 2 hours ago", "Exited ("), Some(7200));
+        assert_eq!(ago("Restarting (1) 3 seconds ago", "Restarting ("), Some(3));
+        assert_eq!(ago("Exited (0) 2 hours ago", "Up "), None);
+        assert_eq!(ago("Created", "Up "), None);
+    }
 
     /// The engine may bind a chosen port's IPv4 and IPv6 sides on two host ports.
     #[test]

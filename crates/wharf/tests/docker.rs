@@ -949,6 +949,27 @@ services:
         inspect("{{json .Id}}"),
         inspect("{{json .State.StartedAt}}"),
     );
+    // Before wharf takes them over, their times are the engine's: web's up time counts
+    // from its last start, as Compose's `ps` shows it, and the job's end is dated.
+    std::thread::sleep(Duration::from_secs(3));
+    compose(&stack, &["restart", "-t", "0", "web"]);
+    let status = stack.ok(&["ps", "-a", "--format", "{{.Service}}: {{.Status}}"]);
+    assert!(
+        [
+            "web: Up Less than a second",
+            "web: Up 1 second",
+            "web: Up 2 seconds"
+        ]
+        .iter()
+        .any(|up| status.lines().any(|l| l == *up)),
+        "{status}"
+    );
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("job: Exited (0) ") && l.ends_with(" seconds ago")),
+        "{status}"
+    );
     let up = stack.wharf(&["up", "-d"]);
     let said = String::from_utf8_lossy(&up.stderr);
     assert!(up.status.success(), "{said}");
