@@ -1,5 +1,6 @@
 //! Which services run as containers: `--backend`, `x-wharf.backend` per service, and
-//! for `auto`, whether a Docker engine answers and can run the service's image now.
+//! for `auto`, whether a Docker engine answers and has the service's image, or no
+//! native way runs it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,8 +11,9 @@ use wharf_model::x_wharf::Backend;
 /// Where services run unless their `x-wharf.backend` says otherwise.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum BackendChoice {
-    /// Docker when an engine answers and has (or builds) the image and the service
-    /// has no `x-wharf.process` of its own; else native
+    /// Docker when an engine answers and the service has no `x-wharf.process` of its
+    /// own, and the engine has (or builds) the image or wharf knows no native way to
+    /// run it (the engine then pulls it); else native
     #[default]
     Auto,
     /// Native processes
@@ -59,6 +61,7 @@ pub fn containers(loaded: &Loaded, choice: BackendChoice) -> BTreeSet<String> {
                 }
                 engine.as_ref().is_some_and(|engine| {
                     service.build.is_some()
+                        || !crate::lowering::has_native_way(service)
                         || *present
                             .entry(service.image.as_str())
                             .or_insert_with(|| has_image(engine, &service.image))

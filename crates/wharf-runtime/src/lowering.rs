@@ -732,6 +732,15 @@ pub fn locate_program(
         .find(|candidate| executable(candidate))
 }
 
+/// Whether wharf knows a way to run `service` natively: its own `x-wharf.process`, a
+/// recipe for its image, or an image whose command runs on the host as it is. One it
+/// does not is the engine's to run, which pulls its image when it is missing.
+pub fn has_native_way(service: &Service) -> bool {
+    service.wharf.process.is_some()
+        || usual_port(&service.image).is_some()
+        || command_image(service).is_some()
+}
+
 /// The image of a service whose command runs on the host as it is: a runtime's (its
 /// programs are the machine's), or a server's image running another of its programs
 /// (`psql` in `postgres`: the machine's client).

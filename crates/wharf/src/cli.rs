@@ -411,7 +411,8 @@ pub struct ReposExecArgs {
 /// `--backend`, as `wharf_runtime::BackendChoice` on the command line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum BackendArg {
-    /// Docker when an engine answers and has (or builds) the image; else native
+    /// Docker when an engine answers and has (or builds) the image, or no native way
+    /// runs it; else native
     #[default]
     Auto,
     /// Native processes

@@ -487,13 +487,19 @@ pub fn run_loaded(
     if let Some(container) = &service.container {
         let quiet = args.quiet || args.quiet_build;
         build_if_needed(loaded, &args.service, &container.image, args.build, quiet)?;
-        if let Some(policy @ ("always" | "never")) = args.pull.as_deref() {
+        // One built here is built above, not pulled.
+        if let Some(defined) = loaded
+            .project
+            .services
+            .get(&args.service)
+            .filter(|s| s.build.is_none())
+        {
             let engine = BlockingEngine::connect().map_err(wharf_engine::EngineError::from)?;
             let printer = Printer::new(0, args.quiet || args.quiet_pull);
             crate::image_pull::pull_by_policy(
                 &engine,
-                &[&container.image],
-                Some(policy),
+                &[(&container.image, &defined.pull_policy)],
+                args.pull.as_deref(),
                 &printer,
             )?;
         }

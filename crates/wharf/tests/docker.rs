@@ -2167,12 +2167,19 @@ fn exec_and_run_take_composes_flags_for_scripts_users_instances_and_one_offs() {
     // image that cannot be had fails the up.
     stack.ok(&["restart", "app"]);
     stack.ok(&["exec", "-T", "app", "true"]);
+    // The image is pulled before anything is made, as Compose pulls it, and the
+    // registry's own words say why it cannot be had.
     let missing = stack.wharf(&["--profile", "absent", "up", "-d", "absent"]);
     assert_eq!(missing.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&missing.stderr);
     assert!(
-        String::from_utf8_lossy(&missing.stderr).contains("flags-absent-1 could not start"),
-        "{}",
-        String::from_utf8_lossy(&missing.stderr)
+        said.contains("pulling wharf-test/absent:1 (not on this machine)")
+            && said.contains("error: pulling wharf-test/absent:1: "),
+        "{said}"
+    );
+    assert!(
+        !project_containers("flags").contains(&"flags-absent-1".to_owned()),
+        "nothing made"
     );
     // --force-recreate makes new containers, not restarted ones.
     let container_id = |name: &str| {
@@ -3106,6 +3113,46 @@ services:
     let web = stack.instance_of("web");
     assert_eq!(web["state"], "running", "{web}");
     stack.ok(&["down", "-t", "1"]);
+}
+
+#[test]
+fn up_pulls_an_image_no_native_way_runs_before_it_starts_anything_as_compose_does() {
+    if !engine_ready() {
+        return;
+    }
+    let registry = Registry::start();
+    let image = format!("{}/wharf-test/pulled:1", registry.address);
+    for args in [
+        vec!["tag", IMAGE, image.as_str()],
+        vec!["push", image.as_str()],
+        vec!["rmi", image.as_str()],
+    ] {
+        let done = Command::new("docker").args(&args).output().unwrap();
+        assert!(done.status.success(), "docker {args:?}: {done:?}");
+    }
+    // No backend named: under auto an engine that answers runs what only it can run.
+    let stack = Stack::new(&format!(
+        "name: pulls\nservices:\n  app:\n    image: {image}\n    command: [sleep, \"600\"]\n    stop_grace_period: 1s\n"
+    ));
+    let up = stack.wharf(&["up", "-d", "--wait"]);
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("pulling {image} (not on this machine)")),
+        "{said}"
+    );
+    let ps = stack.compose_ps();
+    assert_eq!(ps[0]["Service"], "app", "{ps:?}");
+    assert_eq!(ps[0]["wharf"]["backend"], "docker", "{ps:?}");
+    assert_eq!(ps[0]["State"], "running", "{ps:?}");
+    // Here now: the next up pulls nothing.
+    let again = stack.wharf(&["up", "-d"]);
+    assert!(
+        !String::from_utf8_lossy(&again.stderr).contains("pulling"),
+        "{again:?}"
+    );
+    stack.ok(&["down", "-t", "0"]);
+    let _ = Command::new("docker").args(["rmi", &image]).output();
 }
 
 #[test]

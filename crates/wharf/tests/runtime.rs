@@ -260,7 +260,12 @@ services:
     image: example.org/mysterious:1
 "#,
     );
-    let output = stack.wharf(&["up", "-d"]);
+    // No engine here: with one, the image would be the engine's to pull.
+    let output = stack
+        .command(&["up", "-d"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -593,7 +598,12 @@ services:
     image: registry.local/nothing-like-it:1
 ",
     );
-    let refused = stack.wharf(&["config", "--resolved"]);
+    // No engine here: with one, the image would be the engine's to pull and run.
+    let refused = stack
+        .command(&["config", "--resolved"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
     assert_eq!(refused.status.code(), Some(1));
     let text = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -1601,8 +1611,8 @@ volumes:
             >= 2
     });
     // The prefix column is as wide as the longest instance's name and a space from the
-    // first line (db-1's start is said before web-1 says anything), as Compose's.
-    let all = stack.ok(&["logs"]);
+    // first line (db-1's start is noted before web-1 says anything), as Compose's.
+    let all = stack.ok(&["logs", "--notes"]);
     let columns: std::collections::BTreeSet<Option<usize>> =
         all.lines().map(|line| line.find(" | ")).collect();
     assert_eq!(columns.len(), 1, "{all}");
@@ -2099,7 +2109,11 @@ fn a_service_whose_profile_is_off_does_not_stop_the_others_for_what_it_would_nee
     );
     stack.ok(&["up", "-d", "--wait"]);
     // Asked for, it says what it needs.
-    let asked = stack.wharf(&["--profile", "extra", "up", "-d"]);
+    let asked = stack
+        .command(&["--profile", "extra", "up", "-d"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&asked.stderr).contains("extra: no native recipe"));
     assert_eq!(stack.ps().len(), 1);
     // Named, it runs nowhere: nothing to start, stop or signal (exit 0, as Compose's),

@@ -102,12 +102,12 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(engine) = &engine {
-        let pulled_images: Vec<&str> = containers
+        let pulled_images: Vec<(&str, &str)> = containers
             .iter()
             .filter(|name| starting.contains(*name))
             .map(|name| &loaded.project.services[name])
             .filter(|service| service.build.is_none() && !service.image.is_empty())
-            .map(|service| service.image.as_str())
+            .map(|service| (service.image.as_str(), service.pull_policy.as_str()))
             .collect();
         let printer = if args.quiet_pull {
             &quiet
@@ -122,7 +122,7 @@ pub fn run(settings: &Settings, args: &UpArgs) -> anyhow::Result<ExitCode> {
                 printer,
             )?;
         } else if args.pull.as_deref() == Some("always") {
-            for image in &pulled_images {
+            for (image, _) in &pulled_images {
                 printer.info(&format!("dry run: would pull {image}"));
             }
         }
