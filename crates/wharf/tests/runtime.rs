@@ -1241,14 +1241,18 @@ volumes:
     // A volume's data is deleted only when confirmed; without a terminal, only with --yes.
     let volume = stack.home.path().join("data/projects/life/volumes/store");
     std::fs::write(volume.join("precious"), "data").unwrap();
+    // An empty one holds nothing to lose: not asked about, deleted all the same.
+    let empty = stack.home.path().join("data/projects/life/volumes/unused");
+    std::fs::create_dir(&empty).unwrap();
     let refused = stack.wharf(&["down", "-v"]);
     assert!(!refused.status.success());
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("--yes") && said.contains("store"), "{said}");
+    assert!(!said.contains("unused"), "{said}");
     assert!(volume.join("precious").exists(), "nothing was deleted");
     assert_eq!(stack.ps().len(), 3, "nothing was stopped or forgotten");
     stack.ok(&["down", "-v", "--yes"]);
-    assert!(!volume.exists());
+    assert!(!volume.exists() && !empty.exists());
 }
 
 #[test]

@@ -47,8 +47,11 @@ pub fn run(settings: &Settings, args: &DownArgs) -> anyhow::Result<ExitCode> {
         Vec::new()
     };
     if args.volumes {
+        // An empty directory holds nothing to lose (one made for a native run that
+        // never wrote to it): deleted, not asked about.
         let listed: Vec<String> = volumes
             .iter()
+            .filter(|dir| std::fs::read_dir(dir).map_or(true, |mut e| e.next().is_some()))
             .map(|dir| dir.display().to_string())
             .chain(
                 engine_volumes
