@@ -1845,17 +1845,23 @@ fn pull_speaks_to_the_engine_without_the_docker_cli() {
     );
 }
 
+/// The test image, tagged `wharf-test/NAME:1` in `registry` and pushed there.
+fn pushed_test_image(registry: &Registry, name: &str) -> String {
+    let image = format!("{}/wharf-test/{name}:1", registry.address);
+    for args in [vec!["tag", IMAGE, &image], vec!["push", &image]] {
+        let done = Command::new("docker").args(&args).output().unwrap();
+        assert!(done.status.success(), "docker {args:?}: {done:?}");
+    }
+    image
+}
+
 #[test]
 fn config_pins_images_to_the_digests_a_real_registry_gives() {
     if !engine_ready() {
         return;
     }
     let registry = Registry::start();
-    let image = format!("{}/wharf-test/pinned:1", registry.address);
-    for args in [vec!["tag", IMAGE, &image], vec!["push", &image]] {
-        let done = Command::new("docker").args(&args).output().unwrap();
-        assert!(done.status.success(), "docker {args:?}: {done:?}");
-    }
+    let image = pushed_test_image(&registry, "pinned");
     let inspected = Command::new("docker")
         .args(["inspect", "-f", "{{index .RepoDigests 0}}", &image])
         .output()
@@ -3121,15 +3127,12 @@ fn up_pulls_an_image_no_native_way_runs_before_it_starts_anything_as_compose_doe
         return;
     }
     let registry = Registry::start();
-    let image = format!("{}/wharf-test/pulled:1", registry.address);
-    for args in [
-        vec!["tag", IMAGE, image.as_str()],
-        vec!["push", image.as_str()],
-        vec!["rmi", image.as_str()],
-    ] {
-        let done = Command::new("docker").args(&args).output().unwrap();
-        assert!(done.status.success(), "docker {args:?}: {done:?}");
-    }
+    let image = pushed_test_image(&registry, "pulled");
+    let removed = Command::new("docker")
+        .args(["rmi", &image])
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{removed:?}");
     // No backend named: under auto an engine that answers runs what only it can run.
     let stack = Stack::new(&format!(
         "name: pulls\nservices:\n  app:\n    image: {image}\n    command: [sleep, \"600\"]\n    stop_grace_period: 1s\n"
