@@ -58,6 +58,18 @@ impl LogPrinter {
             self.width = self.width.max(name.len());
             let next = COLORS[self.colors.len() % COLORS.len()];
             let color = *self.colors.entry(name.clone()).or_insert(next);
+            // An end is said on a line of its own, as Compose says it
+            // (`job-1 exited with code 3`).
+            if line.stream == LogStream::Wharf && line.line.starts_with("exited with code ") {
+                let name = if self.color {
+                    format!("\x1b[{color}m{name}\x1b[0m")
+                } else {
+                    name
+                };
+                let mut stdout = std::io::stdout().lock();
+                writeln!(stdout, "{name} {}", line.line)?;
+                return stdout.flush();
+            }
             // Compose's column: the longest name and two spaces before the bar.
             let padded = format!("{name:<width$} |", width = self.width + 1);
             if self.color {

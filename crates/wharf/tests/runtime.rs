@@ -218,7 +218,10 @@ services:
     });
     let logs = stack.ok(&["logs", "--notes", "crasher"]);
     assert!(!logs.contains("cannot start"), "{logs}");
-    let lines: Vec<&str> = logs.lines().filter(|l| l.contains("[wharf]")).collect();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("[wharf]") || l.contains(" exited with code "))
+        .collect();
     assert!(
         lines
             .windows(2)
@@ -800,8 +803,17 @@ services:
         String::from_utf8_lossy(&output.stderr)
     );
     let printed = String::from_utf8_lossy(&output.stdout);
+    // Read as Compose's: who is shown, what each said, the end on a line of its own.
+    assert!(
+        printed.starts_with("Attaching to job-1, server-1\n"),
+        "{printed}"
+    );
     assert!(printed.contains("job-1     | job done"), "{printed}");
     assert!(printed.contains("server-1  | serving"), "{printed}");
+    assert!(
+        printed.contains("\njob-1 exited with code 5\n"),
+        "{printed}"
+    );
     let server = stack.instance_of("server");
     assert_eq!(
         server["state"], "stopped",
@@ -2855,7 +2867,9 @@ services:
     let shown = String::from_utf8_lossy(&output.stdout);
     for replica in 1..=4 {
         let at = |words: &str| shown.find(&format!("failing-{replica}  | {words}"));
-        let (said, ended) = (at("last words"), at("[wharf] exited with code 3"));
+        let said = at("last words");
+        // The end on a line of its own, as Compose says it.
+        let ended = shown.find(&format!("failing-{replica} exited with code 3"));
         assert!(said.is_some() && said < ended, "{shown}");
     }
     let output = stack.wharf(&["up", "--abort-on-container-failure"]);

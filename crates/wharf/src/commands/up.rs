@@ -499,7 +499,18 @@ fn attached(
     let hidden = args.no_attach.clone();
     let ansi = if args.no_color { Ansi::Never } else { ansi };
     let mut log_printer = LogPrinter::new(ansi, !args.no_log_prefix, args.timestamps, true);
-    log_printer.fit(&project_ref::instances(client, name)?, &shown);
+    let instances = project_ref::instances(client, name)?;
+    log_printer.fit(&instances, &shown);
+    let mut attached: Vec<String> = instances
+        .iter()
+        .filter(|i| !i.one_off && (shown.is_empty() || shown.contains(&i.service)))
+        .filter(|i| !hidden.contains(&i.service))
+        .map(|i| format!("{}-{}", i.service, i.replica))
+        .collect();
+    attached.sort();
+    if !attached.is_empty() {
+        println!("Attaching to {}", attached.join(", "));
+    }
     // When the last line came, so the end waits for the lines still on their way.
     let last_line = Arc::new(AtomicU64::new(now_ms()));
     let heard = Arc::clone(&last_line);
@@ -641,6 +652,16 @@ fn attached(
         }
         other => other?,
     };
+    // What the services said just before they stopped (Ctrl-C soon after a start) is
+    // still on its way: shown before the end, until the logs fall quiet.
+    let stopped_at = now_ms();
+    while !printing.is_finished()
+        && now_ms().saturating_sub(last_line.load(Ordering::Relaxed).max(stopped_at))
+            < LOGS_QUIET_MS
+        && now_ms() < stopped_at + 2000
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let code = match followed {
         Followed::Ended(Some(code), _) => code,
         // `--exit-code-from` a service the abort stopped: its code once stopped, as
