@@ -33,6 +33,15 @@ pub struct SwapNote {
     /// The database in its place is a reset's, still being filled: cut off, it goes.
     #[serde(default)]
     pub filling: bool,
+    /// Whether the database is wholly set aside: a cut before was in that rename, a
+    /// cut after in what takes its name (a rename in several steps, as MariaDB's, half
+    /// made either way). `None` in a note of an earlier wharf, which did not say.
+    #[serde(default)]
+    pub aside_done: Option<bool>,
+    /// What the rename setting the database aside holds only while it runs
+    /// (`Server::rename_journal`).
+    #[serde(default)]
+    pub journal: String,
 }
 
 /// A note's file, while its copy runs or until it is undone.
@@ -68,12 +77,16 @@ impl SnapshotStore {
         aside: &Snapshot,
         incoming: Option<&str>,
         filling: bool,
+        aside_done: bool,
+        journal: &str,
     ) -> Result<Noted, DbError> {
         let note = SwapNote {
             pid: std::process::id(),
             aside: aside.clone(),
             incoming: incoming.map(str::to_owned),
             filling,
+            aside_done: Some(aside_done),
+            journal: journal.to_owned(),
         };
         write_note(&self.swaps_dir(), &aside.stored_as, &note)
     }

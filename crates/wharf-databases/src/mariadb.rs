@@ -107,13 +107,34 @@ impl Mariadb {
         )
     }
 
+    /// `CREATE DATABASE to` with `from`'s default character set and collation: what
+    /// the tables a migration makes in it later get, as they would have in `from`.
+    pub(crate) fn create_like(&self, from: &str, to: &str) -> Result<String, DbError> {
+        let rows = self.sql(
+            &format!(
+                "SELECT default_character_set_name, default_collation_name \
+                 FROM information_schema.schemata WHERE schema_name = {};",
+                literal(from)
+            ),
+            &format!("looking at {from}"),
+        )?;
+        let options = match rows.first().map(Vec::as_slice) {
+            Some([charset, collation]) => format!(
+                " CHARACTER SET {} COLLATE {}",
+                literal(charset),
+                literal(collation)
+            ),
+            _ => String::new(),
+        };
+        Ok(format!("CREATE DATABASE {}{options};", identifier(to)))
+    }
+
     /// Each table of `from` created alike in the new database `to` and filled by
     /// `INSERT … SELECT` inside the server (no SQL text to parse).
     fn copy_rows(&self, from: &str, to: &str, tables: &[String]) -> Result<(), DbError> {
         let mut script = format!(
-            "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO';\n\
-             CREATE DATABASE {};\n",
-            identifier(to)
+            "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO';\n{}\n",
+            self.create_like(from, to)?
         );
         for table in tables {
             let columns = self.stored_columns(from, table)?.join(", ");
@@ -276,10 +297,7 @@ impl Server for Mariadb {
         let tables = self.tables(from)?;
         let objects = self.objects(from)?;
         self.disconnect(from)?;
-        self.sql(
-            &format!("CREATE DATABASE {};", identifier(to)),
-            &format!("creating {to}"),
-        )?;
+        self.sql(&self.create_like(from, to)?, &format!("creating {to}"))?;
         let moved = self
             .drop_triggers(&objects, from)
             .and_then(|()| self.move_tables(&tables, from, to))
@@ -293,6 +311,44 @@ impl Server for Mariadb {
             let _ = self.recreate(&triggers, from, from);
             return Err(err);
         }
+        self.sql(
+            &format!("DROP DATABASE {};", identifier(from)),
+            &format!("renaming {from}"),
+        )
+        .map(drop)
+    }
+
+    /// The triggers of `name`, which `rename` drops before it moves their tables.
+    fn rename_journal(&self, name: &str) -> Result<String, DbError> {
+        let triggers: Vec<Object> = self
+            .objects(name)?
+            .into_iter()
+            .filter(Object::is_trigger)
+            .collect();
+        Ok(serde_json::to_string(&triggers).expect("objects serialize"))
+    }
+
+    /// What `rename` had not moved yet when it was cut off: the tables left in `from`
+    /// (one `RENAME TABLE` moves them all or none), the objects `to` lacks, and the
+    /// triggers it had dropped and not made again yet.
+    fn finish_rename(&self, from: &str, to: &str, journal: &str) -> Result<(), DbError> {
+        let tables = self.tables(from)?;
+        let made = self.objects(to)?;
+        let mut left: Vec<Object> = self
+            .objects(from)?
+            .into_iter()
+            .filter(|object| !made.iter().any(|m| m.same_as(object)))
+            .collect();
+        let dropped: Vec<Object> = serde_json::from_str(journal).unwrap_or_default();
+        for trigger in dropped {
+            if !made.iter().chain(&left).any(|m| m.same_as(&trigger)) {
+                left.push(trigger);
+            }
+        }
+        self.disconnect(from)?;
+        self.drop_triggers(&left, from)
+            .and_then(|()| self.move_tables(&tables, from, to))
+            .and_then(|()| self.recreate(&left, from, to))?;
         self.sql(
             &format!("DROP DATABASE {};", identifier(from)),
             &format!("renaming {from}"),

@@ -25,7 +25,7 @@ impl Mariadb {
         if tables.is_empty() || !self.files_movable(from, tables)? {
             return Ok(false);
         }
-        let mut script = format!("CREATE DATABASE {};\n", identifier(to));
+        let mut script = format!("{}\n", self.create_like(from, to)?);
         for table in tables {
             let (source, target) = (qualified(from, table), qualified(to, table));
             let _ = writeln!(

@@ -19,7 +19,7 @@ const KINDS: [Kind; 5] = [
     Kind::Event,
 ];
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum Kind {
     Procedure,
     Function,
@@ -71,6 +71,7 @@ impl Kind {
 }
 
 /// One object, as the statement that makes it again.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Object {
     kind: Kind,
     name: String,
@@ -81,6 +82,11 @@ pub(crate) struct Object {
 impl Object {
     pub(crate) fn is_trigger(&self) -> bool {
         matches!(self.kind, Kind::Trigger)
+    }
+
+    /// The same kind of object under the same name (one made again elsewhere).
+    pub(crate) fn same_as(&self, other: &Object) -> bool {
+        self.kind == other.kind && self.name == other.name
     }
 }
 

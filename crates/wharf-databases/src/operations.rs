@@ -378,7 +378,10 @@ impl Databases<'_> {
         let stored_as = self.free_name(SNAPSHOT_PREFIX);
         let tag = self.free_tag(name, "auto-");
         let snapshot = self.record(name, tag, size, stored_as.clone(), Some(reason))?;
-        let swap = self.store.note_swap(&snapshot, incoming, filling)?;
+        let journal = self.server.rename_journal(name)?;
+        let swap = self
+            .store
+            .note_swap(&snapshot, incoming, filling, false, &journal)?;
         if let Err(err) = self.server.rename(name, &stored_as) {
             swap.end();
             return Err(err);
@@ -387,13 +390,19 @@ impl Databases<'_> {
             .server
             .seal(&stored_as, true)
             .and_then(|()| self.store.save(&snapshot))
-            .and_then(|()| self.prune(name));
-        if let Err(err) = saved {
-            let _ = self.put_back(&snapshot);
-            swap.end();
-            return Err(err);
+            .and_then(|()| self.prune(name))
+            .and_then(|()| {
+                self.store
+                    .note_swap(&snapshot, incoming, filling, true, &journal)
+            });
+        match saved {
+            Ok(whole) => Ok((snapshot, whole)),
+            Err(err) => {
+                let _ = self.put_back(&snapshot);
+                swap.end();
+                Err(err)
+            }
         }
-        Ok((snapshot, swap))
     }
 
     /// Undoes `set_aside`.
@@ -514,24 +523,41 @@ impl Databases<'_> {
     }
 
     /// Finishes or undoes the swaps a killed `wharf db` left half made: once the name
-    /// is taken again the swap was done, and what was set aside stays, sealed and
-    /// recorded, as its undo; else the database set aside takes its name back, as if
-    /// the command had not run. What was to take its place is dropped.
+    /// is taken again, and what was to take it is gone, the swap was done, and what was
+    /// set aside stays, sealed and recorded, as its undo; else the database set aside
+    /// takes its name back, as if the command had not run. What was to take its place
+    /// is dropped, the part of it under the name too (a rename in several steps, as
+    /// MariaDB's, cut off half way).
     fn undo_abandoned_swaps(&self) -> Result<(), DbError> {
         let abandoned = self.store.abandoned_swaps(self.service());
         if abandoned.is_empty() {
             return Ok(());
         }
         for (note, swap) in abandoned {
-            let present = self.server.databases()?;
-            let exists = |name: &str| present.iter().any(|(n, _)| n == name);
             let aside = &swap.aside;
+            let mut present = self.server.databases()?;
+            let exists =
+                |present: &[(String, u64)], name: &str| present.iter().any(|(n, _)| n == name);
+            // Setting aside cut off half way: finished first, so what is set aside
+            // is whole before it is put back.
+            if swap.aside_done == Some(false)
+                && exists(&present, &aside.stored_as)
+                && exists(&present, &aside.database)
+            {
+                self.server
+                    .finish_rename(&aside.database, &aside.stored_as, &swap.journal)?;
+                present = self.server.databases()?;
+            }
+            let exists = |name: &str| exists(&present, name);
             if exists(&aside.stored_as) {
-                // A reset's half-filled database goes; the previous one comes back.
-                if swap.filling && exists(&aside.database) {
+                let incoming_left = swap.incoming.as_deref().is_some_and(exists);
+                // A reset's half-filled database goes, and so does the part of a copy
+                // a cut rename put under the name; the previous one comes back.
+                let half_made = swap.aside_done == Some(true) && incoming_left;
+                if (swap.filling || half_made) && exists(&aside.database) {
                     self.server.drop(&aside.database)?;
                 }
-                if exists(&aside.database) && !swap.filling {
+                if exists(&aside.database) && !swap.filling && !half_made {
                     self.server.seal(&aside.stored_as, true)?;
                     if !self.store.contains(&aside.tag) {
                         self.store.save(aside)?;
@@ -639,6 +665,9 @@ mod tests {
         /// Changes left before the process is cut off (a SIGKILL): the one after
         /// panics, leaving the notes as a killed `wharf db` leaves them.
         changes_left: std::cell::Cell<Option<usize>>,
+        /// Renames in three changes, as MariaDB's (which has no rename of a whole
+        /// database): the new name made empty, the contents moved, the old name dropped.
+        split_renames: std::cell::Cell<bool>,
     }
 
     impl FakeServer {
@@ -654,6 +683,7 @@ mod tests {
                 fail_rename_to: RefCell::new(None),
                 fail_copy: RefCell::new(false),
                 changes_left: std::cell::Cell::new(None),
+                split_renames: std::cell::Cell::new(false),
             }
         }
 
@@ -740,12 +770,35 @@ mod tests {
                 self.fail_rename_to.take();
                 return Err(Self::failed("rename"));
             }
+            if self.split_renames.get() {
+                if self.contents(from).is_none() {
+                    return Err(Self::failed("rename"));
+                }
+                self.create(to)?;
+                self.change();
+                let contents =
+                    std::mem::take(&mut self.databases.borrow_mut().get_mut(from).unwrap().0);
+                self.databases.borrow_mut().get_mut(to).unwrap().0 = contents;
+                return self.drop(from);
+            }
             let mut databases = self.databases.borrow_mut();
             let database = databases
                 .remove(from)
                 .ok_or_else(|| Self::failed("rename"))?;
             databases.insert(to.to_owned(), database);
             Ok(())
+        }
+        fn finish_rename(&self, from: &str, to: &str, _: &str) -> Result<(), DbError> {
+            self.change();
+            let left = self.contents(from).ok_or_else(|| Self::failed("finish"))?;
+            if !left.is_empty() {
+                self.databases
+                    .borrow_mut()
+                    .get_mut(to)
+                    .ok_or_else(|| Self::failed("finish"))?
+                    .0 = left;
+            }
+            self.drop(from)
         }
         fn seal(&self, name: &str, sealed: bool) -> Result<(), DbError> {
             self.change();
@@ -966,11 +1019,14 @@ mod tests {
                 &["v1"],
             ),
         ];
-        for (what, step, outcomes) in steps {
+        for ((what, step, outcomes), split) in
+            steps.iter().flat_map(|step| [(step, false), (step, true)])
+        {
             for changes in 0.. {
                 let dir = tempfile::tempdir().unwrap();
                 let store = SnapshotStore::new(dir.path());
                 let server = FakeServer::with(&[("app", "v0"), ("postgres", "")]);
+                server.split_renames.set(split);
                 let at = databases(&server, &store, 1_000);
                 let taken = at.snapshot("app", Some("taken")).unwrap();
                 server.databases.borrow_mut().get_mut("app").unwrap().0 = "v1".to_owned();
@@ -990,7 +1046,8 @@ mod tests {
                 let next = databases(&server, &store, 2_000);
                 next.list().unwrap();
                 let app = server.databases.borrow().get("app").cloned();
-                let at_cut = format!("{what} cut off after {changes} changes");
+                let renames = if split { "split" } else { "atomic" };
+                let at_cut = format!("{what} cut off after {changes} changes ({renames} renames)");
                 match app {
                     Some((contents, sealed)) => {
                         assert!(
@@ -999,7 +1056,7 @@ mod tests {
                         );
                         assert!(!sealed, "{at_cut}: app takes clients");
                     }
-                    None => assert!(what == "drop" && !cut_off, "{at_cut}: app is gone"),
+                    None => assert!(*what == "drop" && !cut_off, "{at_cut}: app is gone"),
                 }
                 let recorded: Vec<String> = store
                     .list()

@@ -153,6 +153,19 @@ pub trait Server {
     fn copy(&self, from: &str, to: &str) -> Result<(), DbError>;
     /// Renames a database; its clients are disconnected first.
     fn rename(&self, from: &str, to: &str) -> Result<(), DbError>;
+    /// What a rename of `name` holds only in its process while it runs, written down
+    /// before it starts so that `finish_rename` can make it again (MariaDB's
+    /// triggers, dropped before their tables move); empty where renames are atomic.
+    fn rename_journal(&self, _name: &str) -> Result<String, DbError> {
+        Ok(String::new())
+    }
+    /// Finishes a rename a killed process cut off half way, which left both names:
+    /// what is still under `from` goes to `to`, and what `journal` holds that neither
+    /// has any more is made again in `to`; then `from` goes. A server whose renames
+    /// are atomic never leaves both; for it this is a rename.
+    fn finish_rename(&self, from: &str, to: &str, _journal: &str) -> Result<(), DbError> {
+        self.rename(from, to)
+    }
     /// Keeps clients out of a database wharf holds as a snapshot (or lets them in).
     fn seal(&self, name: &str, sealed: bool) -> Result<(), DbError>;
     /// The interactive client on `name`; `batch` when SQL comes from a pipe, so the

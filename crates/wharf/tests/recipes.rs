@@ -350,12 +350,17 @@ volumes:
             "-pit's app",
             "legacy",
         ])
-        .args(["-N", "-e", "SELECT name FROM t ORDER BY name"])
+        .args([
+            "-N",
+            "-e",
+            "SELECT name FROM t ORDER BY name; SELECT @@character_set_database",
+        ])
         .output()
         .unwrap();
+    // The image's character set, not the compiled-in latin1.
     assert_eq!(
         String::from_utf8_lossy(&query.stdout),
-        "from-sh\nfrom-sql\n",
+        "from-sh\nfrom-sql\nutf8mb4\n",
         "{}",
         String::from_utf8_lossy(&query.stderr)
     );

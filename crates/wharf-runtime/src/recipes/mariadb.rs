@@ -101,8 +101,12 @@ const INIT_SOCKET: &str = "init.sock";
 fn server(args: &DatabaseArgs, socket: &str) -> Command {
     let mut command = Command::new(find_program("mariadbd").unwrap_or_else(|| "mariadbd".into()));
     // --no-defaults first: the host's /etc/mysql settings belong to the host's server.
+    // Then the character set the image's own configuration (and Debian's) gives the
+    // server: without it the compiled-in latin1 makes every new database refuse `✓`.
     command
         .arg("--no-defaults")
+        .arg("--character-set-server=utf8mb4")
+        .arg("--collation-server=utf8mb4_general_ci")
         .arg(format!("--datadir={}", args.data.display()))
         .arg(format!("--socket={}", args.sockets.join(socket).display()))
         .arg(private_tmpdir(args));
