@@ -156,7 +156,22 @@ impl ProjectDatabases {
                         "x-wharf.databases.{name} names no service, and the project has several database servers ({}): set its service, or pick one with --service",
                         join(several)
                     ),
-                    _ => bail!(
+                    // A database only one of them has is that one's.
+                    Some(name) => {
+                        let holding = self.holding(several, name);
+                        match holding.as_slice() {
+                            [one] => (*one).clone(),
+                            [] => bail!(
+                                "the project has several database servers ({}), and none has a database {name}: pick one with --service",
+                                join(several)
+                            ),
+                            _ => bail!(
+                                "several of the project's database servers have a database {name} ({}): pick one with --service",
+                                join(&holding)
+                            ),
+                        }
+                    }
+                    None => bail!(
                         "the project has several database servers ({}): pick one with --service",
                         join(several)
                     ),
@@ -164,6 +179,20 @@ impl ProjectDatabases {
             },
         };
         self.server(&service)
+    }
+
+    /// Which of `services` have a database `name` (a server that does not answer has
+    /// none).
+    fn holding<'a>(&self, services: &[&'a String], name: &str) -> Vec<&'a String> {
+        services
+            .iter()
+            .copied()
+            .filter(|service| {
+                self.server(service)
+                    .and_then(|server| Ok(server.databases()?))
+                    .is_ok_and(|databases| databases.iter().any(|(n, _)| n == name))
+            })
+            .collect()
     }
 
     pub fn server(&self, service: &str) -> anyhow::Result<Box<dyn Server>> {

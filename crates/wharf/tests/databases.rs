@@ -563,6 +563,27 @@ services:
         listed.contains("shopdb") && listed.contains("shop "),
         "{listed}"
     );
+    // Of several servers, a database only one has names its server; one that two
+    // have, or none, needs --service.
+    assert!(db(&["dump", "shop"], "").contains("-- Dump completed"));
+    for (name, said) in [
+        (
+            "shopdb",
+            "several of the project's database servers have a database shopdb (bare, pg)",
+        ),
+        ("nosuch", "and none has a database nosuch"),
+    ] {
+        let refused = stack
+            .command(&["db", "dump", name])
+            .env("PATH", "/nonexistent")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            !refused.status.success() && stderr.contains(said),
+            "{stderr}"
+        );
+    }
     db(
         &["--service", "pg", "shell"],
         "CREATE TABLE items AS SELECT g AS id, 'row ' || g AS name FROM generate_series(1, 2000) g;",
