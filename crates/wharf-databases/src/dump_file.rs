@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 
 use wharf_runtime::DatabaseEngine;
 
+use crate::dump_lines::LineGuard;
 use crate::error::DbError;
 use crate::pipeline::Pipeline;
 
@@ -207,7 +208,9 @@ pub fn read_dump(
     let Some(mut decompressor) = format.decompressor() else {
         let loader_input = start_loader(&mut pipeline)?;
         let writer = writer_of(&head);
-        let copy = std::thread::spawn(move || copy_into(loader_input, &head, &mut input));
+        let guard = LineGuard::new(engine);
+        let copy =
+            std::thread::spawn(move || copy_into(loader_input, &head, &mut input, Some(guard)));
         pipeline.wait()?;
         let tail = joined(copy, &name)?;
         return check_tail(writer, tail.as_deref())
@@ -224,7 +227,7 @@ pub fn read_dump(
         unpack.stdout.take().expect("piped"),
     );
     let loader_input = start_loader(&mut pipeline)?;
-    let feed = std::thread::spawn(move || copy_into(compressed, &head, &mut input));
+    let feed = std::thread::spawn(move || copy_into(compressed, &head, &mut input, None));
     // What comes out of the decompressor is looked at as a plain dump would be.
     let forward = std::thread::spawn(move || -> Result<_, String> {
         let mut unpacked = Vec::with_capacity(HEAD);
@@ -235,7 +238,9 @@ pub fn read_dump(
         check_head(&unpacked, DumpFormat::Sql, engine)
             .map_err(|why| format!("once decompressed, {why}"))?;
         let writer = writer_of(&unpacked);
-        let tail = copy_into(loader_input, &unpacked, &mut sql).map_err(|err| err.to_string())?;
+        let guard = LineGuard::new(engine);
+        let tail = copy_into(loader_input, &unpacked, &mut sql, Some(guard))
+            .map_err(|err| err.to_string())?;
         Ok((writer, tail))
     });
     let waited = pipeline.wait();
@@ -335,23 +340,38 @@ fn check_head(head: &[u8], format: DumpFormat, engine: DatabaseEngine) -> Result
 const TAIL: usize = 1024;
 
 /// Copies `head` then `rest` into `pipe`; the last bytes copied, or `None` when the
-/// reader went away first (a loader that stopped at an error).
+/// reader went away first (a loader that stopped at an error). `guard` looks at each
+/// line of SQL before the loader gets it, and stops the copy at one that leaves the
+/// database.
 fn copy_into(
     mut pipe: impl Write,
     head: &[u8],
     rest: &mut dyn Read,
+    mut guard: Option<LineGuard>,
 ) -> std::io::Result<Option<Vec<u8>>> {
     let mut tail = head[head.len().saturating_sub(TAIL)..].to_vec();
+    let mut passes = move |bytes: &[u8], last: bool| -> std::io::Result<()> {
+        let Some(guard) = guard.as_mut() else {
+            return Ok(());
+        };
+        guard.pass(bytes).map_err(std::io::Error::other)?;
+        if last {
+            guard.end().map_err(std::io::Error::other)?;
+        }
+        Ok(())
+    };
     let mut copy = || -> std::io::Result<()> {
+        passes(head, false)?;
         pipe.write_all(head)?;
         let mut buffer = vec![0; 64 * 1024];
         loop {
             let read = match rest.read(&mut buffer) {
-                Ok(0) => return Ok(()),
+                Ok(0) => return passes(&[], true),
                 Ok(read) => read,
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(err) => return Err(err),
             };
+            passes(&buffer[..read], false)?;
             pipe.write_all(&buffer[..read])?;
             tail.extend_from_slice(&buffer[..read]);
             if tail.len() > 2 * TAIL {

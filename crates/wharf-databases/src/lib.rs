@@ -7,6 +7,7 @@
 
 mod copy_notes;
 mod dump_file;
+mod dump_lines;
 mod error;
 pub mod interrupt;
 mod mariadb;

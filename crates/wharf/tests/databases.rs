@@ -193,6 +193,20 @@ x-wharf:
     assert!(!output.status.success());
     assert_eq!(sql(PG_CHECKSUM), original);
     assert_eq!(db(&stack, &["ls"], ""), before);
+    // A file that connects to another database (as `pg_dump -C` writes) is stopped
+    // at that line: the other database (copy0 here) is left as it was.
+    let copy0 = comparable(&db(&stack, &["dump", "copy0"], ""));
+    let leaving = "CREATE TABLE mine (id int);\n\\connect copy0\nDROP TABLE items;\n";
+    let output = db_output(&stack, &["load", "shopdb", "-", "--yes"], leaving);
+    assert!(
+        !output.status.success()
+            && String::from_utf8_lossy(&output.stderr)
+                .contains("standard input: line 2 connects to another database"),
+        "{output:?}"
+    );
+    assert_eq!(comparable(&db(&stack, &["dump", "copy0"], "")), copy0);
+    assert_eq!(sql(PG_CHECKSUM), original);
+    assert_eq!(db(&stack, &["ls"], ""), before);
     // A dump cut off between statements loads without an SQL error, but pg_dump's
     // last line is missing: nothing changes.
     let cut = &dump[..dump.find("-- PostgreSQL database dump complete").unwrap()];
