@@ -70,6 +70,7 @@ impl DumpFormat {
             }
         };
         command.arg("-c");
+        crate::server::dies_with_this_process(&mut command);
         Some(command)
     }
 
@@ -96,6 +97,9 @@ pub fn write_dump(
             "{}: no such directory",
             dir.display()
         )));
+    }
+    if let Some(target) = target {
+        remove_abandoned_partials(target);
     }
     let partial = target.map(partial_name);
     let file = match &partial {
@@ -168,6 +172,33 @@ fn run_dump(dump: &mut Command, format: DumpFormat, file: Option<&File>) -> Resu
 fn partial_name(target: &Path) -> PathBuf {
     let name = target.file_name().unwrap_or_default().to_string_lossy();
     target.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+}
+
+/// The partial files of dumps to `target` whose `wharf db` was killed (its process is
+/// gone): removed before the next dump there.
+fn remove_abandoned_partials(target: &Path) {
+    let prefix = format!(
+        ".{}.partial-",
+        target.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let gone = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(crate::copy_notes::process_gone);
+        if gone {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Feeds the dump at `source` (`None`: this process's standard input), in whichever
@@ -452,6 +483,25 @@ mod tests {
         );
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "no partial file left: {left:?}");
+    }
+
+    /// A dump whose command was killed left its partial file: the next dump to the
+    /// same name removes it; one still being written (its process alive) stays.
+    #[test]
+    fn the_next_dump_removes_the_partial_file_of_a_killed_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("d.sql");
+        let mut ended = Command::new("true").spawn().unwrap();
+        let gone = ended.id();
+        ended.wait().unwrap();
+        let abandoned = dir.path().join(format!(".d.sql.partial-{gone}"));
+        let running = dir.path().join(".d.sql.partial-1");
+        for partial in [&abandoned, &running] {
+            std::fs::write(partial, "half").unwrap();
+        }
+        write_dump(sh("echo whole"), DumpFormat::Sql, Some(&target)).unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "whole\n");
+        assert!(!abandoned.exists() && running.exists());
     }
 
     #[test]

@@ -379,6 +379,7 @@ impl Server for Mariadb {
             "--skip-dump-date",
             name,
         ]);
+        self.access.ends_with_this_process(&mut dump);
         dump
     }
 

@@ -331,6 +331,9 @@ impl Server for Postgres {
         let mut pg_dump = self.program("pg_dump");
         // Without owners and grants: the dump loads as any user on any server.
         pg_dump.args(["--no-owner", "--no-privileges", "-d", name]);
+        // A dump whose `wharf db` is killed stops too: it writes into a file of that
+        // command's, which then no one removes.
+        self.access.ends_with_this_process(&mut pg_dump);
         pg_dump
     }
 

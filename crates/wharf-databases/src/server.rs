@@ -48,14 +48,7 @@ impl ServerAccess {
     /// engine's to end.
     pub(crate) fn ends_with_this_process(&self, command: &mut Command) {
         if matches!(self.place, Place::Host) {
-            // SAFETY: the closure only makes one system call, which is async-signal-safe.
-            #[allow(unsafe_code)]
-            unsafe {
-                command.pre_exec(|| {
-                    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                        .map_err(std::io::Error::from)
-                });
-            }
+            dies_with_this_process(command);
         }
     }
 
@@ -270,6 +263,19 @@ fn refused(message: &str) -> bool {
     ]
     .iter()
     .any(|words| message.contains(words))
+}
+
+/// Has the kernel kill `command`'s program when this process ends (a `kill -9` of
+/// `wharf db` too), so nothing it started writes on after it.
+pub(crate) fn dies_with_this_process(command: &mut Command) {
+    // SAFETY: the closure only makes one system call, which is async-signal-safe.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)
+        });
+    }
 }
 
 #[cfg(test)]

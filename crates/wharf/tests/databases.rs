@@ -812,6 +812,34 @@ fn an_interrupted_dump_or_load_leaves_nothing_behind() {
         socket_dir.display()
     );
 
+    // SIGKILL, which wharf cannot see: its programs are killed with it, and the next
+    // dump to that name removes the partial file left.
+    let mut dump = stack
+        .command(&["db", "dump", "-o", "big.sql.gz"])
+        .spawn()
+        .unwrap();
+    support::eventually(
+        "the dump to start",
+        std::time::Duration::from_secs(20),
+        partial_exists,
+    );
+    support::signal(dump.id(), nix::sys::signal::Signal::SIGKILL).unwrap();
+    dump.wait().unwrap();
+    support::eventually(
+        "its programs to end",
+        std::time::Duration::from_secs(5),
+        || {
+            processes_mentioning("pg_dump", stack.home.path())
+                .into_iter()
+                .chain(processes_mentioning("gzip -c", stack.home.path()))
+                .all(|p| p.contains("cargo"))
+        },
+    );
+    assert!(partial_exists());
+    db(&stack, &["dump", "-o", "big.sql.gz"], "");
+    assert!(!partial_exists() && dir.join("big.sql.gz").exists());
+    std::fs::remove_file(dir.join("big.sql.gz")).unwrap();
+
     // Mid-load over the database: the half-loaded copy beside it goes, the database stays.
     let sql = db(&stack, &["dump"], "");
     std::fs::write(dir.join("big.sql"), &sql).unwrap();
