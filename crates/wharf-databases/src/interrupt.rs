@@ -24,6 +24,14 @@ pub fn catch() {
     }
 }
 
+/// Notes a Ctrl-C that came while a task ran: the task's runner holds it back (blocked)
+/// for the task to handle, and leaves it pending for this process once the task ended.
+pub fn take_held() {
+    let mut held = SigSet::empty();
+    held.add(Signal::SIGINT);
+    let _ = held.thread_unblock();
+}
+
 /// Whether one of the signals came since `catch`.
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)

@@ -564,8 +564,12 @@ fn reset(
     let fill = || -> anyhow::Result<()> {
         for step in migrate.into_iter().chain(seed.iter().map(String::as_str)) {
             if tasks.contains_key(step) {
-                let code = project_tasks::run_named(settings, step, &[])?;
-                if code != ExitCode::SUCCESS {
+                let code = project_tasks::run_named(settings, step, &[]);
+                wharf_databases::interrupt::take_held();
+                if wharf_databases::interrupt::interrupted() {
+                    bail!("interrupted while task {step} ran");
+                }
+                if code? != ExitCode::SUCCESS {
                     bail!("task {step} failed");
                 }
             } else {
