@@ -781,16 +781,29 @@ fn an_interrupted_dump_or_load_leaves_nothing_behind() {
         String::from_utf8_lossy(&output.stderr)
     );
 
+    // A dump to a file, once it writes there.
+    let started_dump = || {
+        let dump = stack
+            .command(&["db", "dump", "-o", "big.sql.gz"])
+            .spawn()
+            .unwrap();
+        support::eventually(
+            "the dump to start",
+            std::time::Duration::from_secs(20),
+            partial_exists,
+        );
+        dump
+    };
+    // The dump's programs still running.
+    let dump_programs = || {
+        processes_mentioning("pg_dump", stack.home.path())
+            .into_iter()
+            .chain(processes_mentioning("gzip -c", stack.home.path()))
+            .filter(|p| !p.contains("cargo"))
+            .collect::<Vec<_>>()
+    };
     // SIGTERM to wharf alone, mid-dump: its programs end with it, nothing is left.
-    let mut dump = stack
-        .command(&["db", "dump", "-o", "big.sql.gz"])
-        .spawn()
-        .unwrap();
-    support::eventually(
-        "the dump to start",
-        std::time::Duration::from_secs(20),
-        partial_exists,
-    );
+    let mut dump = started_dump();
     // Seen running first, so the look for leftovers below can see them.
     assert!(
         !processes_mentioning("pg_dump", stack.home.path()).is_empty(),
@@ -801,11 +814,7 @@ fn an_interrupted_dump_or_load_leaves_nothing_behind() {
     assert_eq!(status.code(), Some(130), "{status}");
     assert!(!partial_exists() && !dir.join("big.sql.gz").exists());
     let socket_dir = stack.home.path().join("data/projects/pgstop/sockets/db");
-    let left = processes_mentioning("pg_dump", stack.home.path())
-        .into_iter()
-        .chain(processes_mentioning("gzip -c", stack.home.path()))
-        .filter(|p| !p.contains("cargo"))
-        .collect::<Vec<_>>();
+    let left = dump_programs();
     assert!(
         left.is_empty(),
         "left running: {left:?} ({})",
@@ -814,26 +823,13 @@ fn an_interrupted_dump_or_load_leaves_nothing_behind() {
 
     // SIGKILL, which wharf cannot see: its programs are killed with it, and the next
     // dump to that name removes the partial file left.
-    let mut dump = stack
-        .command(&["db", "dump", "-o", "big.sql.gz"])
-        .spawn()
-        .unwrap();
-    support::eventually(
-        "the dump to start",
-        std::time::Duration::from_secs(20),
-        partial_exists,
-    );
+    let mut dump = started_dump();
     support::signal(dump.id(), nix::sys::signal::Signal::SIGKILL).unwrap();
     dump.wait().unwrap();
     support::eventually(
         "its programs to end",
         std::time::Duration::from_secs(5),
-        || {
-            processes_mentioning("pg_dump", stack.home.path())
-                .into_iter()
-                .chain(processes_mentioning("gzip -c", stack.home.path()))
-                .all(|p| p.contains("cargo"))
-        },
+        || dump_programs().is_empty(),
     );
     assert!(partial_exists());
     db(&stack, &["dump", "-o", "big.sql.gz"], "");
