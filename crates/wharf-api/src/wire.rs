@@ -373,6 +373,15 @@ pub struct LogLine {
     pub line: String,
 }
 
+/// How wharf's note of an instance's end begins (`exited with code 3`): the CLI shows
+/// such a note as Compose shows an end, on a line of its own.
+pub const EXIT_NOTE: &str = "exited with code";
+
+/// wharf's note of an end with `code` (its text: `3`, `unknown`).
+pub fn exit_note(code: impl std::fmt::Display) -> String {
+    format!("{EXIT_NOTE} {code}")
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogStream {

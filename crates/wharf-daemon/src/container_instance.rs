@@ -359,7 +359,7 @@ fn look(
         let code = state
             .exit_code
             .map_or_else(|| "unknown".to_owned(), |c| c.to_string());
-        format!("exited with code {code}")
+        wharf_api::exit_note(code)
     });
     let next_delay = if stays_exited {
         STEADY_POLL

@@ -255,7 +255,7 @@ fn after_run(
         // One line per exit: a restart says it with its delay, below.
         return AfterRun {
             event: Event::Exited { exit_code: code },
-            said: format!("exited with code {code_text}"),
+            said: wharf_api::exit_note(&code_text),
             again_after: None,
         };
     }

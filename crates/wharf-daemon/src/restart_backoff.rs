@@ -80,7 +80,8 @@ impl Retry {
                 self.delay.as_secs_f64()
             ),
             None => format!(
-                "exited with code {code}; restarting in {:.1}s",
+                "{}; restarting in {:.1}s",
+                wharf_api::exit_note(code),
                 self.delay.as_secs_f64()
             ),
         }

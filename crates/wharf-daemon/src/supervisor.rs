@@ -604,7 +604,7 @@ impl Supervisor {
         let kept = |name: &str| -> Option<bool> {
             let service = &spec.services[name];
             let container = service.container.as_ref()?;
-            let mut all_running = service.replicas > 0;
+            let mut all_running = true;
             for replica in 1..=service.replicas {
                 let found = containers.iter().find(|c| {
                     !c.one_off

@@ -29,12 +29,16 @@ impl LineGuard {
 
     /// The next bytes of the dump: an error naming the first line that leaves the
     /// database. Call `end` after the last bytes, for a last line with no newline.
+    /// Each line costs no allocation: only its first bytes past the indentation are
+    /// kept, in a buffer made once.
     pub(crate) fn pass(&mut self, bytes: &[u8]) -> Result<(), String> {
         for &byte in bytes {
             if byte == b'\n' {
                 self.end()?;
                 self.number += 1;
-            } else if self.line.len() < LOOKED_AT {
+            } else if self.line.len() < LOOKED_AT
+                && !(self.line.is_empty() && byte.is_ascii_whitespace())
+            {
                 self.line.push(byte);
             }
         }
@@ -42,23 +46,25 @@ impl LineGuard {
     }
 
     pub(crate) fn end(&mut self) -> Result<(), String> {
-        let text = String::from_utf8_lossy(&self.line).trim_start().to_owned();
-        self.line.clear();
+        let line = self.line.as_slice();
+        // SQL's `USE`, in any case.
+        let use_statement = line.split_at_checked(3).is_some_and(|(word, rest)| {
+            word.eq_ignore_ascii_case(b"USE") && starts_word(rest, b"")
+        });
         let why = match self.engine {
             DatabaseEngine::Postgres
-                if text == "\\c"
-                    || starts_word(&text, "\\c")
-                    || starts_word(&text, "\\connect") =>
+                if starts_word(line, b"\\c") || starts_word(line, b"\\connect") =>
             {
                 "connects to another database (`pg_dump -C` writes such a line: dump without it)"
             }
-            DatabaseEngine::Postgres if text.starts_with("\\!") => "runs a program",
-            DatabaseEngine::Mariadb
-                if starts_word(&text.to_ascii_uppercase(), "USE") || starts_word(&text, "\\u") =>
-            {
+            DatabaseEngine::Postgres if line.starts_with(b"\\!") => "runs a program",
+            DatabaseEngine::Mariadb if use_statement || starts_word(line, b"\\u") => {
                 "switches to another database (`mariadb-dump --databases` writes such a line: dump one database without it)"
             }
-            _ => return Ok(()),
+            _ => {
+                self.line.clear();
+                return Ok(());
+            }
         };
         Err(format!(
             "line {} {why}; wharf loads a dump into the one database it names, so nothing was loaded",
@@ -67,10 +73,10 @@ impl LineGuard {
     }
 }
 
-/// Whether `text` is `word`, or starts with it and white space.
-fn starts_word(text: &str, word: &str) -> bool {
-    text.strip_prefix(word)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r']))
+/// Whether `line` is `word`, or starts with it and white space.
+fn starts_word(line: &[u8], word: &[u8]) -> bool {
+    line.strip_prefix(word)
+        .is_some_and(|rest| rest.first().is_none_or(u8::is_ascii_whitespace))
 }
 
 #[cfg(test)]

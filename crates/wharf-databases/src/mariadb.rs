@@ -129,6 +129,30 @@ impl Mariadb {
         Ok(format!("CREATE DATABASE {}{options};", identifier(to)))
     }
 
+    /// Moves `tables` and `objects` of `from` into `to`: a table with triggers cannot
+    /// be renamed into another database, so its triggers are dropped first and made
+    /// again after, with the rest of the objects.
+    fn move_into(
+        &self,
+        tables: &[String],
+        objects: &[Object],
+        from: &str,
+        to: &str,
+    ) -> Result<(), DbError> {
+        self.drop_triggers(objects, from)
+            .and_then(|()| self.move_tables(tables, from, to))
+            .and_then(|()| self.recreate(objects, from, to))
+    }
+
+    /// The last step of a rename: `from`, whose tables and objects have moved, goes.
+    fn drop_emptied(&self, from: &str) -> Result<(), DbError> {
+        self.sql(
+            &format!("DROP DATABASE {};", identifier(from)),
+            &format!("renaming {from}"),
+        )
+        .map(drop)
+    }
+
     /// Each table of `from` created alike in the new database `to` and filled by
     /// `INSERT … SELECT` inside the server (no SQL text to parse).
     fn copy_rows(&self, from: &str, to: &str, tables: &[String]) -> Result<(), DbError> {
@@ -298,11 +322,7 @@ impl Server for Mariadb {
         let objects = self.objects(from)?;
         self.disconnect(from)?;
         self.sql(&self.create_like(from, to)?, &format!("creating {to}"))?;
-        let moved = self
-            .drop_triggers(&objects, from)
-            .and_then(|()| self.move_tables(&tables, from, to))
-            .and_then(|()| self.recreate(&objects, from, to));
-        if let Err(err) = moved {
+        if let Err(err) = self.move_into(&tables, &objects, from, to) {
             // Back as it was: the tables where they were, their triggers again.
             let _ = self.drop_triggers(&objects, to);
             let _ = self.move_tables(&tables, to, from);
@@ -311,11 +331,7 @@ impl Server for Mariadb {
             let _ = self.recreate(&triggers, from, from);
             return Err(err);
         }
-        self.sql(
-            &format!("DROP DATABASE {};", identifier(from)),
-            &format!("renaming {from}"),
-        )
-        .map(drop)
+        self.drop_emptied(from)
     }
 
     /// The triggers of `name`, which `rename` drops before it moves their tables.
@@ -346,14 +362,8 @@ impl Server for Mariadb {
             }
         }
         self.disconnect(from)?;
-        self.drop_triggers(&left, from)
-            .and_then(|()| self.move_tables(&tables, from, to))
-            .and_then(|()| self.recreate(&left, from, to))?;
-        self.sql(
-            &format!("DROP DATABASE {};", identifier(from)),
-            &format!("renaming {from}"),
-        )
-        .map(drop)
+        self.move_into(&tables, &left, from, to)?;
+        self.drop_emptied(from)
     }
 
     /// MariaDB has no per-database gate; wharf's own names keep clients away.

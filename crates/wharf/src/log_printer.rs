@@ -60,7 +60,7 @@ impl LogPrinter {
             let color = *self.colors.entry(name.clone()).or_insert(next);
             // An end is said on a line of its own, as Compose says it
             // (`job-1 exited with code 3`).
-            if line.stream == LogStream::Wharf && line.line.starts_with("exited with code ") {
+            if line.stream == LogStream::Wharf && line.line.starts_with(wharf_api::EXIT_NOTE) {
                 let name = if self.color {
                     format!("\x1b[{color}m{name}\x1b[0m")
                 } else {

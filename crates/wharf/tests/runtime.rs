@@ -264,11 +264,7 @@ services:
 "#,
     );
     // No engine here: with one, the image would be the engine's to pull.
-    let output = stack
-        .command(&["up", "-d"])
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output()
-        .unwrap();
+    let output = stack.wharf_without_engine(&["up", "-d"]);
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -602,11 +598,7 @@ services:
 ",
     );
     // No engine here: with one, the image would be the engine's to pull and run.
-    let refused = stack
-        .command(&["config", "--resolved"])
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output()
-        .unwrap();
+    let refused = stack.wharf_without_engine(&["config", "--resolved"]);
     assert_eq!(refused.status.code(), Some(1));
     let text = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -2125,11 +2117,7 @@ fn a_service_whose_profile_is_off_does_not_stop_the_others_for_what_it_would_nee
     );
     stack.ok(&["up", "-d", "--wait"]);
     // Asked for, it says what it needs.
-    let asked = stack
-        .command(&["--profile", "extra", "up", "-d"])
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output()
-        .unwrap();
+    let asked = stack.wharf_without_engine(&["--profile", "extra", "up", "-d"]);
     assert!(String::from_utf8_lossy(&asked.stderr).contains("extra: no native recipe"));
     assert_eq!(stack.ps().len(), 1);
     // Named, it runs nowhere: nothing to start, stop or signal (exit 0, as Compose's),

@@ -68,6 +68,15 @@ impl Stack {
         bounded_output(&mut self.command(args))
     }
 
+    /// `wharf ARGS` on a machine where no Docker engine answers (`DOCKER_HOST` points
+    /// at no socket), whether or not this one has an engine.
+    pub fn wharf_without_engine(&self, args: &[&str]) -> Output {
+        bounded_output(
+            self.command(args)
+                .env("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+        )
+    }
+
     /// `wharf ARGS` run in `dir`, another checkout, with this stack's daemon.
     pub fn wharf_in(&self, dir: &Path, args: &[&str]) -> Output {
         bounded_output(self.command(args).current_dir(dir))
