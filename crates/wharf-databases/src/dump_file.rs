@@ -1,5 +1,6 @@
 //! Dumps on disk and in pipes: plain SQL, gzip or zstd (zstd on every core), chosen
-//! by the file's extension when writing and by its first bytes when reading. A dump
+//! by the file's extension when writing and by its first bytes when reading, which
+//! also take `pg_dump`'s own archive (`-Fc`), read as SQL through `pg_restore`. A dump
 //! is written to a private temporary file beside its target and renamed only when
 //! every program in the pipe succeeded, so a failed dump leaves nothing under the
 //! target's name.
@@ -21,6 +22,8 @@ pub enum DumpFormat {
     Sql,
     Gzip,
     Zstd,
+    /// `pg_dump -Fc`: read only, as the SQL `pg_restore` makes of it.
+    PgArchive,
 }
 
 impl DumpFormat {
@@ -54,6 +57,8 @@ impl DumpFormat {
             Self::Gzip
         } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             Self::Zstd
+        } else if head.starts_with(b"PGDMP") {
+            Self::PgArchive
         } else {
             Self::Sql
         }
@@ -61,7 +66,7 @@ impl DumpFormat {
 
     fn compressor(self) -> Option<Command> {
         let mut command = match self {
-            Self::Sql => return None,
+            Self::Sql | Self::PgArchive => return None,
             Self::Gzip => Command::new("gzip"),
             Self::Zstd => {
                 let mut zstd = Command::new("zstd");
@@ -75,6 +80,14 @@ impl DumpFormat {
     }
 
     fn decompressor(self) -> Option<Command> {
+        if self == Self::PgArchive {
+            // Without owners and grants, as wharf's own dumps: roles of the server it
+            // came from need not exist here.
+            let mut pg_restore = Command::new("pg_restore");
+            pg_restore.args(["--no-owner", "--no-privileges", "-f", "-"]);
+            crate::server::dies_with_this_process(&mut pg_restore);
+            return Some(pg_restore);
+        }
         let mut command = self.compressor()?;
         command.arg("-d");
         Some(command)
@@ -203,11 +216,37 @@ fn remove_abandoned_partials(target: &Path) {
 
 /// Feeds the dump at `source` (`None`: this process's standard input), in whichever
 /// format its first bytes say, to `load`'s standard input, for a server of `engine`.
-/// Input that is no dump (empty, or binary that is neither gzip nor zstd), or the other
+/// Input that is no dump (empty, or binary of no format above), or the other
 /// engine's dump, is refused before anything runs; a dump whose tool ends every dump
 /// with a line of its own (`pg_dump`, `mariadb-dump`) and that lacks it is cut short,
 /// and an error once loaded, so the caller throws away what it loaded.
 pub fn read_dump(
+    source: Option<&Path>,
+    load: Command,
+    engine: DatabaseEngine,
+) -> Result<(), DbError> {
+    feed_dump(source, load, engine).map_err(roles_hinted)
+}
+
+/// A load stopped by a dump that gives its objects to a role this server lacks (a
+/// plain `pg_dump` of another server's database), with how to load it anyway.
+fn roles_hinted(err: DbError) -> DbError {
+    match err {
+        DbError::Failed { what, message }
+            if message.contains("role \"") && message.contains("does not exist") =>
+        {
+            DbError::Failed {
+                what,
+                message: format!(
+                    "{message}\nhint: the dump gives its objects to roles this server lacks: dump with `pg_dump --no-owner --no-privileges` (as `wharf db dump` does; wharf reads `pg_dump -Fc` archives that way too), or create the roles first"
+                ),
+            }
+        }
+        other => other,
+    }
+}
+
+fn feed_dump(
     source: Option<&Path>,
     mut load: Command,
     engine: DatabaseEngine,
@@ -356,7 +395,16 @@ fn check_head(head: &[u8], format: DumpFormat, engine: DatabaseEngine) -> Result
         return Err("it is empty, so it is no dump".to_owned());
     }
     if format == DumpFormat::Sql && head.contains(&0) {
-        return Err("it is neither SQL text nor gzip or zstd, so it is no dump".to_owned());
+        return Err(
+            "it is neither SQL text nor gzip, zstd or pg_dump's archive, so it is no dump"
+                .to_owned(),
+        );
+    }
+    if format == DumpFormat::PgArchive && engine != DatabaseEngine::Postgres {
+        return Err(
+            "it is pg_dump's archive, and this server is not PostgreSQL: load it into a server of that kind"
+                .to_owned(),
+        );
     }
     match writer_of(head) {
         Some(writer) if format == DumpFormat::Sql && writer != engine => Err(format!(
@@ -519,6 +567,12 @@ mod tests {
             ),
             // The other engine's dump.
             ("pg.sql", pg_dump, DatabaseEngine::Mariadb, "pg_dump's dump"),
+            (
+                "pg.dump",
+                &b"PGDMP\x01\x0f\x00"[..],
+                DatabaseEngine::Mariadb,
+                "pg_dump's archive",
+            ),
         ] {
             let source = dir.path().join(name);
             std::fs::write(&source, bytes).unwrap();

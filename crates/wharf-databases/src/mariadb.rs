@@ -17,7 +17,7 @@ use crate::mariadb_objects::Object;
 use crate::server::{Place, Server, ServerAccess, wait_for};
 
 /// Schemas of the server itself, never the project's.
-const SYSTEM: &str = "('mysql', 'information_schema', 'performance_schema', 'sys')";
+const SYSTEM: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
 
 pub struct Mariadb {
     pub(crate) access: ServerAccess,
@@ -253,6 +253,10 @@ impl Server for Mariadb {
         &self.access
     }
 
+    fn system(&self) -> &'static [&'static str] {
+        &SYSTEM
+    }
+
     fn wait_until_accepting(&self, timeout: Duration) -> Result<(), DbError> {
         wait_for(&self.access, timeout, || {
             self.sql("SELECT 1;", "connecting").map(drop)
@@ -266,14 +270,29 @@ impl Server for Mariadb {
     }
 
     fn databases(&self) -> Result<Vec<(String, u64)>, DbError> {
-        let rows = self.sql(
-            &format!(
-                "SELECT s.schema_name, COALESCE(SUM(t.data_length + t.index_length), 0) \
-                 FROM information_schema.schemata s LEFT JOIN information_schema.tables t ON t.table_schema = s.schema_name \
-                 WHERE s.schema_name NOT IN {SYSTEM} GROUP BY s.schema_name ORDER BY s.schema_name;"
-            ),
-            "listing databases",
-        )?;
+        // A table's statistics lag behind its rows (InnoDB counts again after a tenth
+        // of them changed): its file's size, where the server shows it, does not.
+        // MySQL has no such view; there the statistics are all there is.
+        let query = |file_sizes: bool| {
+            let (size, join) = if file_sizes {
+                (
+                    "COALESCE(f.allocated_size, t.data_length + t.index_length)",
+                    "LEFT JOIN information_schema.innodb_sys_tablespaces f \
+                     ON f.name = CONCAT(t.table_schema, '/', t.table_name)",
+                )
+            } else {
+                ("t.data_length + t.index_length", "")
+            };
+            format!(
+                "SELECT s.schema_name, COALESCE(SUM({size}), 0) \
+                 FROM information_schema.schemata s LEFT JOIN information_schema.tables t ON t.table_schema = s.schema_name {join} \
+                 WHERE s.schema_name NOT IN ({}) GROUP BY s.schema_name ORDER BY s.schema_name;",
+                SYSTEM.map(literal).join(", ")
+            )
+        };
+        let rows = self
+            .sql(&query(true), "listing databases")
+            .or_else(|_| self.sql(&query(false), "listing databases"))?;
         Ok(rows
             .into_iter()
             .filter_map(|row| match <[String; 2]>::try_from(row) {

@@ -1,8 +1,12 @@
 //! A MariaDB database's objects beside its tables — routines, views, triggers, events
 //! — read as the statements that create them (`SHOW CREATE …`, with the `sql_mode`
-//! each was made under) and made again in another database, references to the old
-//! database's name turned to the new one's. A copy or a rename moves the tables, then
-//! these.
+//! each was made under) and made again in another database. A copy or a rename moves
+//! the tables, then these.
+//!
+//! Read from inside their database, a view's statement names that database's tables
+//! unqualified, so it is made again as it reads. Bodies (routines, triggers, events)
+//! are kept as they were written: names the writer qualified with the old database are
+//! qualified with the new one.
 
 use std::fmt::Write as _;
 
@@ -106,9 +110,9 @@ impl Mariadb {
                 let fields = self
                     .sql(
                         &format!(
-                            "SHOW CREATE {} {}.{};",
-                            kind.keyword(),
+                            "USE {};\nSHOW CREATE {} {};",
                             identifier(database),
+                            kind.keyword(),
                             identifier(name)
                         ),
                         &format!("reading {name}"),
@@ -139,7 +143,11 @@ impl Mariadb {
             if let Some(mode) = &object.sql_mode {
                 let _ = writeln!(script, "SET SESSION sql_mode = {}//wharf//", literal(mode));
             }
-            let _ = writeln!(script, "{}//wharf//", requalified(&object.create, from, to));
+            let create = match object.kind {
+                Kind::View => object.create.clone(),
+                _ => requalified(&object.create, from, to),
+            };
+            let _ = writeln!(script, "{create}//wharf//");
         }
         self.sql(
             &script,
@@ -173,7 +181,8 @@ impl Mariadb {
 
 /// `sql` with each name qualified by the database `from` (`` `from`.t ``, or `from.t`
 /// as a trigger's or a routine's body is written) qualified by `to` instead; texts in
-/// quotes are left as they are.
+/// quotes, and names inside another qualifier (a table `from` of `from`), are left as
+/// they are.
 fn requalified(sql: &str, from: &str, to: &str) -> String {
     let mut written = String::with_capacity(sql.len());
     let mut rest = sql;
@@ -182,7 +191,10 @@ fn requalified(sql: &str, from: &str, to: &str) -> String {
             '\'' | '"' => quoted_length(rest, c),
             '`' => {
                 let length = quoted_length(rest, '`');
-                if rest[..length] == identifier(from) && rest[length..].starts_with('.') {
+                if rest[..length] == identifier(from)
+                    && rest[length..].starts_with('.')
+                    && !written.ends_with('.')
+                {
                     written.push_str(&identifier(to));
                     rest = &rest[length..];
                     continue;
@@ -243,6 +255,15 @@ mod tests {
                 "mdb2"
             ),
             "INSERT INTO `mdb2`.log SELECT * FROM `mdb2`.`t` JOIN other.mdb m WHERE x = 'mdb.t' AND mdbx.y = 1"
+        );
+        // A table named as its database: only the first of the two is the database.
+        assert_eq!(
+            requalified(
+                "SELECT `mdb`.`mdb`.`id`, mdb.mdb.name FROM `mdb`.`mdb`",
+                "mdb",
+                "mdb2"
+            ),
+            "SELECT `mdb2`.`mdb`.`id`, `mdb2`.mdb.name FROM `mdb2`.`mdb`"
         );
     }
 }

@@ -158,8 +158,20 @@ impl Databases<'_> {
         Ok(())
     }
 
+    /// Refuses the server's system databases, which no command of wharf's changes.
+    fn not_system(&self, name: &str) -> Result<(), DbError> {
+        if self.server.system().contains(&name) {
+            return Err(DbError::Dump(format!(
+                "`{name}` is one of {}'s system databases, which wharf leaves as they are",
+                self.service()
+            )));
+        }
+        Ok(())
+    }
+
     /// A name users may give a new database that does not exist yet.
     fn check_new(&self, name: &str) -> Result<(), DbError> {
+        self.not_system(name)?;
         if is_wharfs(name) {
             return Err(DbError::Dump(format!(
                 "`{name}`: names starting with wharf_snapshot_ or wharf_incoming_ are wharf's own"
@@ -249,28 +261,32 @@ impl Databases<'_> {
         if !valid_name(name) {
             return Err(DbError::BadName(name.to_owned()));
         }
+        self.not_system(name)?;
         self.sweep_abandoned()?;
         // Loaded beside, even as a new database: one killed half way through leaves
-        // only wharf's hidden copy (swept by the next load), never a database that
-        // looks whole under the name.
+        // only wharf's hidden copy, never a database that looks whole under the name.
+        // Noted as a copy into it, so the next command of any kind drops it.
         let incoming = self.free_name(INCOMING_PREFIX);
+        let note = self.store.note_copy(self.service(), name, &incoming)?;
         self.server.create(&incoming)?;
         if let Err(err) = feed(self.server.load(&incoming)) {
             let _ = self.server.drop(&incoming);
             return Err(err);
         }
         self.unless_interrupted(&incoming)?;
+        note.end();
         self.replace(name, &incoming, "load")
     }
 
     /// Drops `name`, keeping it as an automatic snapshot (returned): the undo.
     pub fn drop(&self, name: &str) -> Result<Snapshot, DbError> {
-        let size = self.size_of(name)?;
+        self.not_system(name)?;
         if self.server.servers_own().contains(&name) {
             return Err(DbError::Dump(format!(
                 "`{name}` is the server's own database, which its tools connect to; `wharf db reset {name}` empties it instead"
             )));
         }
+        let size = self.size_of(name)?;
         let (kept, swap) = self.set_aside(name, size, "drop", None, false)?;
         swap.end();
         Ok(kept)
@@ -284,6 +300,7 @@ impl Databases<'_> {
         if !valid_name(name) {
             return Err(DbError::BadName(name.to_owned()));
         }
+        self.not_system(name)?;
         let Some(size) = self.find(name)? else {
             self.server.create(name)?;
             return Ok(Reset {
@@ -721,6 +738,9 @@ mod tests {
         fn access(&self) -> &ServerAccess {
             &self.access
         }
+        fn system(&self) -> &'static [&'static str] {
+            &["template1"]
+        }
         fn wait_until_accepting(&self, _: Duration) -> Result<(), DbError> {
             Ok(())
         }
@@ -1120,6 +1140,35 @@ mod tests {
         databases(&server, &store, 1).list().unwrap();
         assert!(server.contents(&left).is_none());
         assert!(server.contents(&making).is_some());
+    }
+
+    /// A load killed while its dump streams in leaves its database beside the real
+    /// one; the next command of any kind (a `db shell` too) drops it.
+    #[test]
+    fn a_load_killed_half_way_leaves_nothing_after_the_next_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let server = FakeServer::with(&[("app", "v1"), ("postgres", "")]);
+        let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            databases(&server, &store, 1).load("app", |command| {
+                writing(&server, "half")(command)?;
+                // Killed here: its note stays, of a process that is gone.
+                let notes = std::fs::read_dir(store.dir().join("copying")).unwrap();
+                for note in notes {
+                    abandon(&note.unwrap().path());
+                }
+                panic!("killed");
+            })
+        }));
+        assert!(killed.is_err());
+        assert_eq!(server.databases.borrow().len(), 3, "the half-loaded copy");
+
+        databases(&server, &store, 2)
+            .undo_abandoned_copies()
+            .unwrap();
+        assert_eq!(server.user_visible(), ["app", "postgres"]);
+        assert_eq!(server.databases.borrow().len(), 2, "nothing beside");
+        assert_eq!(server.contents("app").as_deref(), Some("v1"));
     }
 
     /// The note a copy keeps as if a process now gone had made it.

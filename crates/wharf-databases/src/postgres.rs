@@ -341,6 +341,10 @@ impl Server for Postgres {
         &[MAINTENANCE]
     }
 
+    fn system(&self) -> &'static [&'static str] {
+        &["template0", "template1"]
+    }
+
     fn load(&self, name: &str) -> Command {
         let mut psql = self.program("psql");
         psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"])

@@ -172,6 +172,9 @@ pub trait Server {
     fn servers_own(&self) -> &'static [&'static str] {
         &[]
     }
+    /// The server's system databases, which `databases` leaves out and wharf never
+    /// changes (PostgreSQL's templates, MariaDB's `mysql`).
+    fn system(&self) -> &'static [&'static str];
 }
 
 /// The server `access` describes, spoken to in its engine's way.

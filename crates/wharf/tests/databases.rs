@@ -54,6 +54,21 @@ fn comparable(dump: &str) -> String {
         .join("\n")
 }
 
+/// PostgreSQL's own `pg_dump` with `args`, through `db`'s published port as its
+/// superuser, in the project's folder.
+fn pg_dump(stack: &Stack, args: &[&str]) {
+    let address = stack.ok(&["port", "db", "5432"]);
+    let (host, port) = address.trim().rsplit_once(':').unwrap();
+    let status = Command::new("pg_dump")
+        .args(["-h", host, "-p", port, "-U", "shop"])
+        .args(args)
+        .env("PGPASSWORD", "s3cret")
+        .current_dir(stack.dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "pg_dump {args:?}: {status}");
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -175,6 +190,39 @@ x-wharf:
             "{file}"
         );
     }
+    // pg_dump's own archive (`-Fc`) of a database whose table a role of another
+    // server owns: loaded without owners, as wharf's own dumps are. Plain SQL with
+    // that owner stops, saying why and how to load it.
+    db(&stack, &["create", "prod"], "");
+    db(
+        &stack,
+        &["shell", "prod"],
+        "CREATE ROLE produser; CREATE TABLE t (id int); INSERT INTO t VALUES (7); ALTER TABLE t OWNER TO produser;",
+    );
+    pg_dump(&stack, &["-Fc", "-f", "prod.dump", "prod"]);
+    pg_dump(&stack, &["-f", "prod.sql", "prod"]);
+    db(&stack, &["shell"], "ALTER ROLE produser RENAME TO gone;");
+    db(&stack, &["load", "fromarchive", "prod.dump"], "");
+    assert_eq!(
+        db(
+            &stack,
+            &["shell", "fromarchive", "--", "-At"],
+            "SELECT id FROM t"
+        )
+        .trim(),
+        "7"
+    );
+    let output = db_output(&stack, &["load", "fromplain", "prod.sql"], "");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success()
+            && said.contains("role \"produser\" does not exist")
+            && said.contains("--no-owner"),
+        "{said}"
+    );
+    db(&stack, &["drop", "prod", "--yes"], "");
+    db(&stack, &["drop", "fromarchive", "--yes"], "");
+
     // Over the database itself, from standard input: the same dump again.
     let output = db_output(&stack, &["load", "shopdb", "-"], &dump);
     assert!(
@@ -373,6 +421,23 @@ services:
     let original = sql(checksum);
     assert!(original.starts_with("3000:"), "{original}");
 
+    // Sizes follow the rows at once, not InnoDB's statistics, which lag behind.
+    let size = || {
+        let listed: serde_json::Value =
+            serde_json::from_str(&db(&stack, &["ls", "--format", "json"], "")).unwrap();
+        listed[0]["size"].as_u64().unwrap()
+    };
+    let before = size();
+    db(
+        &stack,
+        &["shell"],
+        "CREATE TABLE bulk (t text);\n\
+         INSERT INTO bulk SELECT repeat('x', 1000) FROM seq_1_to_20000;",
+    );
+    let grown = size();
+    assert!(grown > before + 10_000_000, "{before} then {grown}");
+    db(&stack, &["shell"], "DROP TABLE bulk;");
+
     // Dump, load over the database, dump again: the same bytes.
     let dump = db(&stack, &["dump"], "");
     db(&stack, &["dump", "-o", "shop.sql.zst"], "");
@@ -430,6 +495,10 @@ services:
         &["shell"],
         "CREATE TABLE audit (id int);\n\
          CREATE VIEW v AS SELECT id FROM items WHERE id <= 10;\n\
+         CREATE TABLE shop (id int);\n\
+         INSERT INTO shop VALUES (5);\n\
+         CREATE VIEW named AS SELECT shop.id FROM items shop WHERE shop.id <= 2 \
+           UNION ALL SELECT shop.shop.id FROM shop.shop;\n\
          CREATE TRIGGER noted AFTER INSERT ON items FOR EACH ROW INSERT INTO audit VALUES (NEW.id);\n\
          CREATE FUNCTION twice(x int) RETURNS int DETERMINISTIC RETURN x * 2;\n\
          CREATE FUNCTION spaced() RETURNS text DETERMINISTIC RETURN CONCAT('a\\\\b', '\t', 'c');\n\
@@ -448,6 +517,16 @@ services:
     assert_eq!(
         db(&stack, &["shell", "--", "-N"], objects).trim(),
         "10:1:42"
+    );
+    // A table, and an alias, named as the database: the view still reads them.
+    assert_eq!(
+        db(
+            &stack,
+            &["shell", "--", "-N"],
+            "SELECT group_concat(id ORDER BY id) FROM named;"
+        )
+        .trim(),
+        "1,2,5"
     );
     assert_eq!(db(&stack, &["shell", "--", "-N"], whale), written);
     // A routine whose text holds a backslash and a tab comes back as written.
@@ -805,9 +884,12 @@ fn an_interrupted_dump_or_load_leaves_nothing_behind() {
     // SIGTERM to wharf alone, mid-dump: its programs end with it, nothing is left.
     let mut dump = started_dump();
     // Seen running first, so the look for leftovers below can see them.
+    // A dump that already failed is explained by the server's log and the daemon's.
     assert!(
         !processes_mentioning("pg_dump", stack.home.path()).is_empty(),
-        "the dump's pg_dump is found by its home"
+        "the dump's pg_dump is found by its home; the server said:\n{}\nwharfd said:\n{}",
+        stack.ok(&["logs", "--notes", "db"]),
+        stack.ok(&["daemon", "logs"]),
     );
     support::signal(dump.id(), nix::sys::signal::Signal::SIGTERM).unwrap();
     let status = dump.wait().unwrap();
