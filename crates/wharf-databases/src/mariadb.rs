@@ -272,21 +272,23 @@ impl Server for Mariadb {
     fn databases(&self) -> Result<Vec<(String, u64)>, DbError> {
         // A table's statistics lag behind its rows (InnoDB counts again after a tenth
         // of them changed): its file's size, where the server shows it, does not.
-        // MySQL has no such view; there the statistics are all there is.
+        // MySQL has no such view; there the statistics are all there is. Names compare
+        // as bytes: the views' collation takes `Mixed` and `mixed` for one database.
         let query = |file_sizes: bool| {
             let (size, join) = if file_sizes {
                 (
                     "COALESCE(f.allocated_size, t.data_length + t.index_length)",
                     "LEFT JOIN information_schema.innodb_sys_tablespaces f \
-                     ON f.name = CONCAT(t.table_schema, '/', t.table_name)",
+                     ON BINARY f.name = CONCAT(t.table_schema, '/', t.table_name)",
                 )
             } else {
                 ("t.data_length + t.index_length", "")
             };
             format!(
-                "SELECT s.schema_name, COALESCE(SUM({size}), 0) \
-                 FROM information_schema.schemata s LEFT JOIN information_schema.tables t ON t.table_schema = s.schema_name {join} \
-                 WHERE s.schema_name NOT IN ({}) GROUP BY s.schema_name ORDER BY s.schema_name;",
+                "SELECT MIN(s.schema_name), COALESCE(SUM({size}), 0) \
+                 FROM information_schema.schemata s \
+                 LEFT JOIN information_schema.tables t ON BINARY t.table_schema = s.schema_name {join} \
+                 WHERE s.schema_name NOT IN ({}) GROUP BY BINARY s.schema_name ORDER BY 1;",
                 SYSTEM.map(literal).join(", ")
             )
         };

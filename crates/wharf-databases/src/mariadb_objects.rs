@@ -128,6 +128,11 @@ impl Mariadb {
                     create: fields.get(statement).cloned().unwrap_or_default(),
                 });
             }
+            if kind == Kind::View {
+                let at = objects.iter().position(|o| o.kind == Kind::View);
+                let views = objects.split_off(at.unwrap_or(objects.len()));
+                objects.extend(in_dependency_order(views));
+            }
         }
         Ok(objects)
     }
@@ -177,6 +182,25 @@ impl Mariadb {
         )
         .map(drop)
     }
+}
+
+/// `views` with each after the views it reads, as a view can only be made once what
+/// it reads is there. A view reads another when its statement names it (quoted, as
+/// `SHOW CREATE VIEW` writes every name); a column of that name only moves it later,
+/// and views that read each other keep their order.
+fn in_dependency_order(mut views: Vec<Object>) -> Vec<Object> {
+    let mut ordered: Vec<Object> = Vec::with_capacity(views.len());
+    while !views.is_empty() {
+        let reads = |view: &Object, other: &Object| {
+            other.name != view.name && view.create.contains(&identifier(&other.name))
+        };
+        let next = views
+            .iter()
+            .position(|view| !views.iter().any(|other| reads(view, other)))
+            .unwrap_or(0);
+        ordered.push(views.remove(next));
+    }
+    ordered
 }
 
 /// `sql` with each name qualified by the database `from` (`` `from`.t ``, or `from.t`
@@ -244,7 +268,25 @@ fn quoted_length(text: &str, quote: char) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::requalified;
+    use super::{Kind, Object, in_dependency_order, requalified};
+
+    #[test]
+    fn views_come_after_the_views_they_read() {
+        let view = |name: &str, create: &str| Object {
+            kind: Kind::View,
+            name: name.to_owned(),
+            sql_mode: None,
+            create: create.to_owned(),
+        };
+        let ordered = in_dependency_order(vec![
+            view("a", "CREATE VIEW `a` AS select `id` from `b`"),
+            view("b", "CREATE VIEW `b` AS select `id` from `c`"),
+            view("c", "CREATE VIEW `c` AS select `id` from `items`"),
+            view("d", "CREATE VIEW `d` AS select `id` from `items`"),
+        ]);
+        let names: Vec<_> = ordered.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["c", "b", "a", "d"]);
+    }
 
     #[test]
     fn names_of_the_old_database_are_of_the_new_one_texts_aside() {

@@ -55,7 +55,8 @@ pub fn resolve_references(value: &str, services: &BTreeMap<String, Vec<PortSpec>
 /// what `wharf exec` and `wharf run` are given. A database or cache client pointed at a
 /// service by name (`psql -h db`) with no port of its own is also given the host port
 /// of the service's port for it: the client's default, natively, may be another
-/// server's.
+/// server's. One given the container's port (`-p 5432`, as an entrypoint writes it)
+/// gets the host port in its place.
 pub fn resolve_argv(argv: &mut Vec<String>, services: &BTreeMap<String, Vec<PortSpec>>) {
     if let Some((at, flag)) = resolve_words(argv, services) {
         argv.splice(at..at, flag);
@@ -98,9 +99,26 @@ fn resolve_words(
         }
         argv[i] = resolve_references(&argv[i], services);
     }
-    let (Some((flag, _)), Some((at, published))) = (client, host_port) else {
+    let (Some((flag, usual)), Some((at, published))) = (client, host_port) else {
         return None;
     };
+    let (usual, published) = (usual.to_string(), published.to_string());
+    for i in 0..argv.len() {
+        let word = argv[i].as_str();
+        let attached = word
+            .strip_prefix(flag)
+            .or_else(|| word.strip_prefix("--port="));
+        let at = if attached == Some(usual.as_str()) {
+            i
+        } else if (word == flag || word == "--port") && argv.get(i + 1) == Some(&usual) {
+            i + 1
+        } else {
+            continue;
+        };
+        let named = argv[at].len() - usual.len();
+        argv[at].replace_range(named.., &published);
+        return None;
+    }
     let names_a_port = argv.iter().any(|a| {
         a == flag
             || a == "--port"
@@ -290,6 +308,18 @@ mod tests {
             resolved(&["psql", "-h", "db", "-p", "6000"]),
             argv(&["psql", "-h", "127.0.0.1", "-p", "6000"])
         );
+        // The container's port, in each way of writing it, is the host port here.
+        for (given, expected) in [
+            (&["-p", "5432"][..], &["-p", "15432"][..]),
+            (&["-p5432"], &["-p15432"]),
+            (&["--port", "5432"], &["--port", "15432"]),
+            (&["--port=5432"], &["--port=15432"]),
+        ] {
+            assert_eq!(
+                resolved(&[&["psql", "-h", "db"][..], given].concat()),
+                argv(&[&["psql", "-h", "127.0.0.1"][..], expected].concat())
+            );
+        }
         assert_eq!(
             resolved(&["curl", "-h", "db"]),
             argv(&["curl", "-h", "127.0.0.1"])

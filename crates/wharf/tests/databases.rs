@@ -6,8 +6,10 @@ mod support;
 
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use support::{Stack, free_port};
 
@@ -160,7 +162,8 @@ x-wharf:
     assert!(
         !failed.status.success()
             && said.contains("loading seed.sql.gz failed")
-            && said.contains("shopdb is put back as it was"),
+            && said.contains("shopdb is put back as it was")
+            && said.contains("is shopdb again"),
         "{said}"
     );
     assert_eq!(sql(PG_CHECKSUM), original);
@@ -499,6 +502,7 @@ services:
          INSERT INTO shop VALUES (5);\n\
          CREATE VIEW named AS SELECT shop.id FROM items shop WHERE shop.id <= 2 \
            UNION ALL SELECT shop.shop.id FROM shop.shop;\n\
+         CREATE VIEW a_first AS SELECT id FROM named;\n\
          CREATE TRIGGER noted AFTER INSERT ON items FOR EACH ROW INSERT INTO audit VALUES (NEW.id);\n\
          CREATE FUNCTION twice(x int) RETURNS int DETERMINISTIC RETURN x * 2;\n\
          CREATE FUNCTION spaced() RETURNS text DETERMINISTIC RETURN CONCAT('a\\\\b', '\t', 'c');\n\
@@ -518,12 +522,13 @@ services:
         db(&stack, &["shell", "--", "-N"], objects).trim(),
         "10:1:42"
     );
-    // A table, and an alias, named as the database: the view still reads them.
+    // A table, and an alias, named as the database: the view still reads them; a
+    // view read by one named before it is made first.
     assert_eq!(
         db(
             &stack,
             &["shell", "--", "-N"],
-            "SELECT group_concat(id ORDER BY id) FROM named;"
+            "SELECT group_concat(id ORDER BY id) FROM a_first;"
         )
         .trim(),
         "1,2,5"
@@ -578,6 +583,25 @@ services:
         counts(&db(&stack, &["shell", "--", "-N"], audits)),
     );
     assert_eq!(now, [was[0], was[1] + 1], "{before} then {now:?}");
+    // Names differing in case only are two databases, each kept apart.
+    db(&stack, &["create", "Mixed"], "");
+    db(
+        &stack,
+        &["shell", "Mixed"],
+        "CREATE TABLE upper_one (id int);",
+    );
+    db(&stack, &["create", "mixed"], "");
+    db(&stack, &["drop", "Mixed", "--yes"], "");
+    let listed = db(&stack, &["ls", "--format", "json"], "");
+    assert!(
+        listed.contains("\"mixed\"") && !listed.contains("\"Mixed\""),
+        "{listed}"
+    );
+    db(&stack, &["restore", "--undo", "--yes"], "");
+    assert_eq!(
+        db(&stack, &["shell", "Mixed", "--", "-N"], "SHOW TABLES;").trim(),
+        "upper_one"
+    );
     // A later password in the file does not reach the server; the error says why.
     let file = std::fs::read_to_string(stack.dir.path().join("compose.yaml")).unwrap();
     stack.write(&file.replace("it's root", "another"));
@@ -587,6 +611,49 @@ services:
         String::from_utf8_lossy(&output.stderr)
             .contains("a server keeps the password its data was first made with"),
         "{output:?}"
+    );
+}
+
+#[test]
+fn with_two_servers_each_database_is_found_on_its_own_and_a_stopped_one_is_said() {
+    if !support::have_servers() {
+        return;
+    }
+    let (one, two) = (free_port(), free_port());
+    let stack = Stack::new(&format!(
+        r#"name: pgtwo
+services:
+  db:
+    image: postgres:15
+    environment: {{POSTGRES_USER: shop, POSTGRES_PASSWORD: s3cret, POSTGRES_DB: shopdb}}
+    ports: ["127.0.0.1:{one}:5432"]
+  analytics:
+    image: postgres:15
+    environment: {{POSTGRES_USER: shop, POSTGRES_PASSWORD: s3cret, POSTGRES_DB: events}}
+    ports: ["127.0.0.1:{two}:5432"]
+"#
+    ));
+    stack.reachable_home();
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "120"]);
+    // A database only one server holds needs no --service.
+    db(&stack, &["shell", "events"], "CREATE TABLE seen (id int);");
+    let tables = db(&stack, &["shell", "events", "--", "-At"], "\\dt");
+    assert!(tables.contains("seen"), "{tables}");
+
+    stack.ok(&["stop", "analytics"]);
+    let output = db_output(&stack, &["ls"], "");
+    let (listed, said) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{said}");
+    assert!(
+        listed.contains("shopdb") && !listed.contains("events"),
+        "{listed}"
+    );
+    assert!(
+        said.contains("analytics is not running") && said.contains("wharf up -d analytics"),
+        "{said}"
     );
 }
 
@@ -813,6 +880,53 @@ fn processes_mentioning(needle: &str, home: &std::path::Path) -> Vec<String> {
             (ours && text.contains(needle)).then_some(text)
         })
         .collect()
+}
+
+#[test]
+fn ctrl_c_during_a_resets_migration_puts_the_database_back() {
+    if !support::have_servers() {
+        return;
+    }
+    let stack = postgres_project("pgctrlc", "", |_| {
+        r#"x-wharf:
+  tasks:
+    migrate: {service: app, run: ["sleep", "617"]}
+  databases:
+    shopdb: {service: db, migrate: migrate}
+"#
+        .to_owned()
+    });
+    stack.ok(&["up", "-d", "--wait", "--wait-timeout", "120"]);
+    db(
+        &stack,
+        &["shell"],
+        "CREATE TABLE kept (id int); INSERT INTO kept VALUES (1);",
+    );
+    // In a process group of its own, as a terminal's foreground job: Ctrl-C reaches
+    // wharf and the task it runs at once.
+    let reset = stack
+        .command(&["db", "reset", "--yes"])
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let migrating = || !processes_mentioning("sleep 617", stack.home.path()).is_empty();
+    support::eventually("the migration to run", Duration::from_secs(30), migrating);
+    let group = nix::unistd::Pid::from_raw(reset.id().cast_signed());
+    nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGINT).unwrap();
+    let output = reset.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{said}");
+    assert!(
+        said.contains("interrupted: what was half done is undone"),
+        "{said}"
+    );
+    assert_eq!(
+        db(&stack, &["shell", "--", "-At"], "SELECT count(*) FROM kept").trim(),
+        "1"
+    );
+    support::eventually("the task to end", Duration::from_secs(10), || !migrating());
 }
 
 #[test]

@@ -100,10 +100,17 @@ fn list(project: &ProjectDatabases, format: &ListFormatArgs) -> anyhow::Result<E
         Some(service) => vec![service.clone()],
         None => project.servers.keys().cloned().collect(),
     };
-    // A server that cannot be reached is said, and the others are listed still.
+    // A server that cannot be reached is said, and the others are listed still; one
+    // that was stopped is not a failure of the listing.
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for service in &services {
+        if services.len() > 1 && !project.is_up(service) {
+            eprintln!(
+                "{service} is not running, so its databases are not listed: `wharf up -d {service}` starts it"
+            );
+            continue;
+        }
         let listed = project
             .server(service)
             .and_then(|server| Ok(project.databases(server.as_ref()).list()?));
@@ -556,8 +563,12 @@ fn reset(
     say!("created {name} empty{undo}");
     // A step that fails, or is interrupted, puts the previous database back: a reset
     // half filled is no database to work on.
-    let back = if reset.kept.is_some() {
-        format!("{name} is put back as it was")
+    let back = if let Some(kept) = &reset.kept {
+        // The snapshot named above is what comes back: it is a snapshot no more.
+        format!(
+            "{name} is put back as it was (snapshot {} is {name} again)",
+            kept.tag
+        )
     } else {
         format!("{name} is removed again")
     };
