@@ -125,7 +125,7 @@ fn resolve_words(
             || a.starts_with("--port=")
             || (a.starts_with(flag) && a.len() > 2)
     });
-    (!names_a_port).then(|| (at, [flag.to_owned(), published.to_string()]))
+    (!names_a_port).then(|| (at, [flag.to_owned(), published]))
 }
 
 /// Whether a shell's flag makes its next word the script to run: `-c`, or flags
