@@ -79,6 +79,14 @@ impl DumpFormat {
         Some(command)
     }
 
+    /// What turning this format into SQL is called in messages.
+    fn unpacking(self) -> &'static str {
+        match self {
+            Self::PgArchive => "reading the archive with pg_restore",
+            _ => "decompressing the dump",
+        }
+    }
+
     fn decompressor(self) -> Option<Command> {
         if self == Self::PgArchive {
             // Without owners and grants, as wharf's own dumps: roles of the server it
@@ -290,7 +298,7 @@ fn feed_dump(
     // loader then only found the SQL ending half way.
     let unpack = pipeline.spawn(
         decompressor.stdin(Stdio::piped()).stdout(Stdio::piped()),
-        "decompressing the dump",
+        format.unpacking(),
     )?;
     let (compressed, mut sql) = (
         unpack.stdin.take().expect("piped"),
