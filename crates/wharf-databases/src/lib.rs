@@ -12,6 +12,7 @@ mod error;
 pub mod interrupt;
 mod mariadb;
 mod mariadb_files;
+mod mariadb_grants;
 mod mariadb_objects;
 mod operations;
 mod pipeline;

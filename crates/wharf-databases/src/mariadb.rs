@@ -13,6 +13,7 @@ use std::time::Duration;
 pub(crate) use wharf_runtime::sql_quote::mariadb::{identifier, literal};
 
 use crate::error::DbError;
+use crate::mariadb_grants::drop_statement;
 use crate::mariadb_objects::Object;
 use crate::server::{Place, Server, ServerAccess, wait_for};
 
@@ -141,16 +142,14 @@ impl Mariadb {
     ) -> Result<(), DbError> {
         self.drop_triggers(objects, from)
             .and_then(|()| self.move_tables(tables, from, to))
+            .and_then(|()| self.copy_grants(from, to))
             .and_then(|()| self.recreate(objects, from, to))
     }
 
     /// The last step of a rename: `from`, whose tables and objects have moved, goes.
     fn drop_emptied(&self, from: &str) -> Result<(), DbError> {
-        self.sql(
-            &format!("DROP DATABASE {};", identifier(from)),
-            &format!("renaming {from}"),
-        )
-        .map(drop)
+        self.sql(&drop_statement(from, false), &format!("renaming {from}"))
+            .map(drop)
     }
 
     /// Each table of `from` created alike in the new database `to` and filled by
@@ -173,7 +172,7 @@ impl Mariadb {
         }
         let copied = self.sql(&script, &format!("copying {from}"));
         if copied.is_err() {
-            let _ = self.sql(&format!("DROP DATABASE IF EXISTS {};", identifier(to)), "");
+            let _ = self.sql(&drop_statement(to, true), "");
         }
         copied.map(drop)
     }
@@ -314,11 +313,8 @@ impl Server for Mariadb {
 
     fn drop(&self, name: &str) -> Result<(), DbError> {
         self.disconnect(name)?;
-        self.sql(
-            &format!("DROP DATABASE {};", identifier(name)),
-            &format!("dropping {name}"),
-        )
-        .map(drop)
+        self.sql(&drop_statement(name, false), &format!("dropping {name}"))
+            .map(drop)
     }
 
     fn copy(&self, from: &str, to: &str) -> Result<(), DbError> {
@@ -331,9 +327,11 @@ impl Server for Mariadb {
             self.copy_rows(from, to, &tables)
         };
         copied?;
-        let made = self.recreate(&objects, from, to);
+        let made = self
+            .copy_grants(from, to)
+            .and_then(|()| self.recreate(&objects, from, to));
         if made.is_err() {
-            let _ = self.sql(&format!("DROP DATABASE IF EXISTS {};", identifier(to)), "");
+            let _ = self.sql(&drop_statement(to, true), "");
         }
         made
     }
@@ -347,7 +345,7 @@ impl Server for Mariadb {
             // Back as it was: the tables where they were, their triggers again.
             let _ = self.drop_triggers(&objects, to);
             let _ = self.move_tables(&tables, to, from);
-            let _ = self.sql(&format!("DROP DATABASE IF EXISTS {};", identifier(to)), "");
+            let _ = self.sql(&drop_statement(to, true), "");
             let triggers: Vec<_> = objects.into_iter().filter(Object::is_trigger).collect();
             let _ = self.recreate(&triggers, from, from);
             return Err(err);

@@ -38,7 +38,7 @@ impl Mariadb {
             .export_and_copy(from, to, tables)
             .and_then(|()| self.import(to, tables));
         if copied.is_err() {
-            let _ = self.sql(&format!("DROP DATABASE IF EXISTS {};", identifier(to)), "");
+            let _ = self.sql(&crate::mariadb_grants::drop_statement(to, true), "");
         }
         copied.map(|()| true)
     }

@@ -288,7 +288,7 @@ impl Databases<'_> {
         }
         let size = self.size_of(name)?;
         let (kept, swap) = self.set_aside(name, size, "drop", None, false)?;
-        swap.end();
+        self.swapped(name, swap);
         Ok(kept)
     }
 
@@ -329,8 +329,16 @@ impl Databases<'_> {
         if let Some(kept) = &reset.kept {
             self.put_back(kept)?;
         }
-        reset.filled();
+        reset.end();
         Ok(())
+    }
+
+    /// The reset database is filled: it stays.
+    pub fn filled(&self, reset: Reset) {
+        let name = reset.name.clone();
+        if let Some(note) = reset.filling {
+            self.swapped(&name, note);
+        }
     }
 
     /// Removes a snapshot: its database and its record.
@@ -374,9 +382,17 @@ impl Databases<'_> {
             return Err(err);
         }
         Ok(kept.map(|(kept, swap)| {
-            swap.end();
+            self.swapped(target, swap);
             kept
         }))
+    }
+
+    /// A swap of `name` is done: its note ends, and only then do the oldest automatic
+    /// snapshots of `name` go, so a swap cut off and undone removes no undo step. One
+    /// that cannot be removed now is removed after a later swap.
+    fn swapped(&self, name: &str, swap: Noted) {
+        swap.end();
+        let _ = self.prune(name);
     }
 
     /// Renames `name` (of `size`) into a sealed automatic snapshot: no copy, no time.
@@ -407,7 +423,6 @@ impl Databases<'_> {
             .server
             .seal(&stored_as, true)
             .and_then(|()| self.store.save(&snapshot))
-            .and_then(|()| self.prune(name))
             .and_then(|()| {
                 self.store
                     .note_swap(&snapshot, incoming, filling, true, &journal)
@@ -636,8 +651,8 @@ pub struct Reset {
 }
 
 impl Reset {
-    /// The reset database is filled: it stays.
-    pub fn filled(self) {
+    /// The reset is over, whichever way.
+    fn end(self) {
         if let Some(note) = self.filling {
             note.end();
         }
@@ -1008,7 +1023,7 @@ mod tests {
                 "reset",
                 |at, _| {
                     let reset = at.reset("app").unwrap();
-                    reset.filled();
+                    at.filled(reset);
                 },
                 &["v1", ""],
             ),
@@ -1020,7 +1035,7 @@ mod tests {
                     server.databases.borrow_mut().get_mut("app").unwrap().0 = "half".to_owned();
                     server.change();
                     server.databases.borrow_mut().get_mut("app").unwrap().0 = "seeded".to_owned();
-                    reset.filled();
+                    at.filled(reset);
                 },
                 &["v1", "seeded"],
             ),
@@ -1050,6 +1065,20 @@ mod tests {
                 let at = databases(&server, &store, 1_000);
                 let taken = at.snapshot("app", Some("taken")).unwrap();
                 server.databases.borrow_mut().get_mut("app").unwrap().0 = "v1".to_owned();
+                // As many earlier undo steps as are kept: a step that makes one more
+                // removes the oldest, but only once it is done.
+                for n in 0..AUTOMATIC_KEPT as u64 {
+                    databases(&server, &store, 1_100 + n)
+                        .load("app", writing(&server, "v1"))
+                        .unwrap();
+                }
+                let earlier: Vec<String> = store
+                    .list()
+                    .unwrap()
+                    .into_iter()
+                    .filter(|s| s.automatic.is_some())
+                    .map(|s| s.tag)
+                    .collect();
                 server.changes_left.set(Some(changes));
                 let cut_off =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&at, &server)))
@@ -1076,7 +1105,8 @@ mod tests {
                         );
                         assert!(!sealed, "{at_cut}: app takes clients");
                     }
-                    None => assert!(*what == "drop" && !cut_off, "{at_cut}: app is gone"),
+                    // Done, or cut off only in removing the oldest undo step after.
+                    None => assert!(*what == "drop", "{at_cut}: app is gone"),
                 }
                 let recorded: Vec<String> = store
                     .list()
@@ -1097,6 +1127,11 @@ mod tests {
                     );
                 }
                 assert!(server.contents(&taken.stored_as).is_some(), "{at_cut}");
+                if cut_off && server.contents("app").as_deref() == Some("v1") {
+                    for tag in &earlier {
+                        assert!(store.contains(tag), "{at_cut}: undo step {tag} is gone");
+                    }
+                }
                 if !cut_off {
                     break;
                 }
@@ -1356,7 +1391,8 @@ mod tests {
         assert_eq!(server.contents(&kept.stored_as).as_deref(), Some("v1"));
         for n in 2..=6 {
             let at = databases(&server, &store, n * 1000);
-            at.reset("app").unwrap().filled();
+            let reset = at.reset("app").unwrap();
+            at.filled(reset);
         }
         assert_eq!(server.contents("app").as_deref(), Some(""));
         let automatic = store.list().unwrap();

@@ -406,7 +406,7 @@ fn mariadb_databases_round_trip_snapshot_and_undo_without_losing_anything() {
 services:
   db:
     image: mariadb:10.11
-    environment: {{MARIADB_ROOT_PASSWORD: "it's root", MARIADB_DATABASE: shop}}
+    environment: {{MARIADB_ROOT_PASSWORD: "it's root", MARIADB_DATABASE: shop, MARIADB_USER: app, MARIADB_PASSWORD: apppw}}
     ports: ["127.0.0.1:{port}:3306"]
 "#
     ));
@@ -562,6 +562,39 @@ services:
         .trim(),
         "10:4"
     );
+    // Views the app's own user made (as its migrations do), which the image grants
+    // its database alone: a clone and a snapshot's restore make them again.
+    let as_app = Command::new("mariadb")
+        .arg("--no-defaults")
+        .arg(format!(
+            "--socket={}",
+            stack
+                .home
+                .path()
+                .join("data/projects/mydb/sockets/db/mysqld.sock")
+                .display()
+        ))
+        .args(["--user=app", "shop", "-e"])
+        .arg("CREATE VIEW by_app AS SELECT id FROM v; CREATE VIEW by_app_too AS SELECT id FROM by_app;")
+        .env("MYSQL_PWD", "apppw")
+        .status()
+        .unwrap();
+    assert!(as_app.success());
+    db(&stack, &["snapshot", "--tag", "app-views"], "");
+    db(&stack, &["clone", "shop", "appclone"], "");
+    db(&stack, &["restore", "app-views", "--yes"], "");
+    for database in ["shop", "appclone"] {
+        assert_eq!(
+            db(
+                &stack,
+                &["shell", database, "--", "-N"],
+                "SELECT COUNT(*) FROM by_app_too;"
+            )
+            .trim(),
+            "10",
+            "{database}"
+        );
+    }
     // A clone's trigger that names its database writes into the clone, not the source.
     db(
         &stack,

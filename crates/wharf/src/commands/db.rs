@@ -606,7 +606,7 @@ fn reset(
         databases.unfilled(reset)?;
         bail!("{err:#}; {back}");
     }
-    reset.filled();
+    databases.filled(reset);
     if stays_empty {
         say!(
             "reset {name}: it is empty, as nothing fills it (x-wharf.databases.{name} can name a `migrate` task and `seed` files)"
