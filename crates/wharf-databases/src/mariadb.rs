@@ -320,6 +320,7 @@ impl Server for Mariadb {
     fn copy(&self, from: &str, to: &str) -> Result<(), DbError> {
         let tables = self.tables(from)?;
         let objects = self.objects(from)?;
+        self.check_views(&objects, from)?;
         self.disconnect(from)?;
         let copied = if self.files_reachable() && self.copy_files(from, to, &tables)? {
             Ok(())
@@ -339,6 +340,7 @@ impl Server for Mariadb {
     fn rename(&self, from: &str, to: &str) -> Result<(), DbError> {
         let tables = self.tables(from)?;
         let objects = self.objects(from)?;
+        self.check_views(&objects, from)?;
         self.disconnect(from)?;
         self.sql(&self.create_like(from, to)?, &format!("creating {to}"))?;
         if let Err(err) = self.move_into(&tables, &objects, from, to) {

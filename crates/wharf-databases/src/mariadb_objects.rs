@@ -137,6 +137,30 @@ impl Mariadb {
         Ok(objects)
     }
 
+    /// Refuses a `database` with a view that no longer reads (a table it reads was
+    /// dropped): the server would not make it again in a copy. Said before anything
+    /// changes, with the server's words naming the view.
+    pub(crate) fn check_views(&self, objects: &[Object], database: &str) -> Result<(), DbError> {
+        let mut script = String::new();
+        for view in objects.iter().filter(|o| o.kind == Kind::View) {
+            let _ = writeln!(
+                script,
+                "SELECT 1 FROM {}.{} LIMIT 0;",
+                identifier(database),
+                identifier(&view.name)
+            );
+        }
+        if script.is_empty() {
+            return Ok(());
+        }
+        match self.sql(&script, "") {
+            Err(DbError::Failed { message, .. }) => Err(DbError::Dump(format!(
+                "{message}\nhint: a view of {database} no longer works, and the server would not make it again in a copy: drop or fix it (`wharf db shell {database}`, then DROP VIEW or CREATE OR REPLACE VIEW), then run this again"
+            ))),
+            other => other.map(drop),
+        }
+    }
+
     /// Makes `objects` of database `from` in database `to`.
     pub(crate) fn recreate(&self, objects: &[Object], from: &str, to: &str) -> Result<(), DbError> {
         if objects.is_empty() {

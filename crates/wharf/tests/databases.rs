@@ -635,6 +635,23 @@ services:
         db(&stack, &["shell", "Mixed", "--", "-N"], "SHOW TABLES;").trim(),
         "upper_one"
     );
+    // A view that no longer works cannot be made again in a copy: a drop (which
+    // keeps a copy) says which view, and changes nothing until it is fixed.
+    db(&stack, &["create", "brk"], "");
+    db(
+        &stack,
+        &["shell", "brk"],
+        "CREATE TABLE t (a int); CREATE VIEW v AS SELECT a FROM t; DROP TABLE t;",
+    );
+    let output = db_output(&stack, &["drop", "brk", "--yes"], "");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && said.contains("View 'brk.v'") && said.contains("DROP VIEW"),
+        "{said}"
+    );
+    assert!(db(&stack, &["ls"], "").contains("brk"));
+    db(&stack, &["shell", "brk"], "DROP VIEW v;");
+    db(&stack, &["drop", "brk", "--yes"], "");
     // A later password in the file does not reach the server; the error says why.
     let file = std::fs::read_to_string(stack.dir.path().join("compose.yaml")).unwrap();
     stack.write(&file.replace("it's root", "another"));
