@@ -97,8 +97,10 @@ impl Databases<'_> {
         Ok(kept)
     }
 
-    /// The size of `name`, or the error saying there is no such database.
+    /// The size of `name`, or the error saying there is no such database (or that it
+    /// is one of the server's own, which wharf leaves alone).
     pub fn size_of(&self, name: &str) -> Result<u64, DbError> {
+        self.not_system(name)?;
         self.find(name)?.ok_or_else(|| DbError::NoDatabase {
             name: name.to_owned(),
             service: self.service().to_owned(),

@@ -690,6 +690,16 @@ services:
     let tables = db(&stack, &["shell", "events", "--", "-At"], "\\dt");
     assert!(tables.contains("seen"), "{tables}");
 
+    let output = db_output(
+        &stack,
+        &["--service", "db", "drop", "template1", "--yes"],
+        "",
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("one of db's system databases"),
+        "{output:?}"
+    );
+
     stack.ok(&["stop", "analytics"]);
     let output = db_output(&stack, &["ls"], "");
     let (listed, said) = (
@@ -705,6 +715,11 @@ services:
         said.contains("analytics is not running") && said.contains("wharf up -d analytics"),
         "{said}"
     );
+    // With every server stopped, the same: said, and no failure.
+    stack.ok(&["stop"]);
+    let output = db_output(&stack, &["ls"], "");
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("db is not running"));
 }
 
 /// Whether the engine answers and has the server images `scripts/build-test-images`

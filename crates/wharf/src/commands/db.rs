@@ -105,7 +105,7 @@ fn list(project: &ProjectDatabases, format: &ListFormatArgs) -> anyhow::Result<E
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for service in &services {
-        if services.len() > 1 && !project.is_up(service) {
+        if !project.is_up(service) {
             eprintln!(
                 "{service} is not running, so its databases are not listed: `wharf up -d {service}` starts it"
             );
@@ -513,7 +513,11 @@ fn reset(
         bail!("x-wharf.databases.{name}: {}", problems.join("; "));
     }
     let databases = project.databases(server.as_ref());
-    let existing = databases.size_of(&name).ok();
+    let existing = match databases.size_of(&name) {
+        Ok(size) => Some(size),
+        Err(wharf_databases::DbError::NoDatabase { .. }) => None,
+        Err(err) => return Err(err.into()),
+    };
     if existing.is_none() && !project.is_projects(&name, server.as_ref()) {
         bail!(
             "no database `{name}` on {}: reset makes only the project's databases (x-wharf.databases, or the image's); `wharf db create {name}` makes a new one",
