@@ -539,6 +539,9 @@ impl Databases<'_> {
         if abandoned.is_empty() {
             return Ok(());
         }
+        for (_, copy) in &abandoned {
+            self.server.end_work_on(&copy.to)?;
+        }
         let snapshots = self.snapshots()?;
         let present = self.server.databases()?;
         let exists = |name: &str| present.iter().any(|(n, _)| n == name);
@@ -702,6 +705,9 @@ mod tests {
         /// Renames in three changes, as MariaDB's (which has no rename of a whole
         /// database): the new name made empty, the contents moved, the old name dropped.
         split_renames: std::cell::Cell<bool>,
+        /// A copy whose client was killed, still running in the server: its database
+        /// appears at the next change, unless `end_work_on` ended it.
+        running_copy: RefCell<Option<String>>,
     }
 
     impl FakeServer {
@@ -718,11 +724,17 @@ mod tests {
                 fail_copy: RefCell::new(false),
                 changes_left: std::cell::Cell::new(None),
                 split_renames: std::cell::Cell::new(false),
+                running_copy: RefCell::new(None),
             }
         }
 
         /// Counts a change, cutting the process off when none is left.
         fn change(&self) {
+            if let Some(made) = self.running_copy.take() {
+                self.databases
+                    .borrow_mut()
+                    .insert(made, ("copied".to_owned(), false));
+            }
             match self.changes_left.get() {
                 Some(0) => panic!("cut off"),
                 Some(n) => self.changes_left.set(Some(n - 1)),
@@ -757,6 +769,10 @@ mod tests {
         }
         fn system(&self) -> &'static [&'static str] {
             &["template1"]
+        }
+        fn end_work_on(&self, name: &str) -> Result<(), DbError> {
+            self.running_copy.borrow_mut().take_if(|made| made == name);
+            Ok(())
         }
         fn wait_until_accepting(&self, _: Duration) -> Result<(), DbError> {
             Ok(())
@@ -1206,6 +1222,31 @@ mod tests {
         assert_eq!(server.user_visible(), ["app", "postgres"]);
         assert_eq!(server.databases.borrow().len(), 2, "nothing beside");
         assert_eq!(server.contents("app").as_deref(), Some("v1"));
+    }
+
+    /// A copy killed while the server still makes it (PostgreSQL's `CREATE DATABASE`
+    /// runs on without its client): the next command ends that work before it looks,
+    /// so the copy does not appear after it was undone.
+    #[test]
+    fn a_copy_still_running_in_the_server_is_ended_before_it_is_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::new(dir.path());
+        let server = FakeServer::with(&[("app", "v1"), ("postgres", "")]);
+        server.seal("app", true).unwrap();
+        let copy = "wharf_snapshot_1_1_0";
+        let note = store.note_copy("db", "app", copy).unwrap();
+        abandon(&note.0);
+        *server.running_copy.borrow_mut() = Some(copy.to_owned());
+
+        databases(&server, &store, 1)
+            .undo_abandoned_copies()
+            .unwrap();
+        server.change();
+        assert!(server.contents(copy).is_none(), "the copy appeared after");
+        assert!(
+            !server.databases.borrow()["app"].1,
+            "app takes clients again"
+        );
     }
 
     /// The note a copy keeps as if a process now gone had made it.

@@ -40,6 +40,9 @@ fn closed_to_clients(err: &DbError) -> bool {
 /// How long a server between two lives (stopping, starting) is waited for.
 const BETWEEN_LIVES: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long a terminated statement may take to end (a copy removing its files).
+const WORK_ENDS_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct Postgres {
     pub(crate) access: ServerAccess,
 }
@@ -343,6 +346,27 @@ impl Server for Postgres {
 
     fn system(&self) -> &'static [&'static str] {
         &["template0", "template1"]
+    }
+
+    fn end_work_on(&self, name: &str) -> Result<(), DbError> {
+        // A `CREATE DATABASE` whose client was killed runs to its end; ended, it
+        // removes what it had copied. wharf's names are unique, so a statement naming
+        // one is that command's.
+        let statement = format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE pid <> pg_backend_pid() AND state <> 'idle' AND position({} in query) > 0",
+            literal(name)
+        );
+        let deadline = std::time::Instant::now() + WORK_ENDS_WITHIN;
+        while self
+            .sql(&[name], &statement, &format!("ending the work on {name}"))?
+            .trim()
+            != "0"
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(())
     }
 
     fn load(&self, name: &str) -> Command {

@@ -175,6 +175,12 @@ pub trait Server {
     /// The server's system databases, which `databases` leaves out and wharf never
     /// changes (PostgreSQL's templates, MariaDB's `mysql`).
     fn system(&self) -> &'static [&'static str];
+    /// Ends, and waits out, what the server still does for a killed command about
+    /// `name` (a copy into it that runs on without its client), so that what is
+    /// undone next is not made again after.
+    fn end_work_on(&self, _name: &str) -> Result<(), DbError> {
+        Ok(())
+    }
 }
 
 /// The server `access` describes, spoken to in its engine's way.
