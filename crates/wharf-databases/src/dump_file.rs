@@ -16,6 +16,7 @@ use wharf_runtime::DatabaseEngine;
 use crate::dump_lines::LineGuard;
 use crate::error::DbError;
 use crate::pipeline::Pipeline;
+use crate::server::Loader;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DumpFormat {
@@ -230,35 +231,37 @@ fn remove_abandoned_partials(target: &Path) {
 /// and an error once loaded, so the caller throws away what it loaded.
 pub fn read_dump(
     source: Option<&Path>,
-    load: Command,
+    load: impl Into<Loader>,
     engine: DatabaseEngine,
 ) -> Result<(), DbError> {
-    feed_dump(source, load, engine).map_err(roles_hinted)
+    feed_dump(source, load.into(), engine).map_err(hinted)
 }
 
-/// A load stopped by a dump that gives its objects to a role this server lacks (a
-/// plain `pg_dump` of another server's database), with how to load it anyway.
-fn roles_hinted(err: DbError) -> DbError {
-    match err {
-        DbError::Failed { what, message }
-            if message.contains("role \"") && message.contains("does not exist") =>
-        {
-            DbError::Failed {
-                what,
-                message: format!(
-                    "{message}\nhint: the dump gives its objects to roles this server lacks: dump with `pg_dump --no-owner --no-privileges` (as `wharf db dump` does; wharf reads `pg_dump -Fc` archives that way too), or create the roles first"
-                ),
-            }
-        }
-        other => other,
+/// A load stopped by what a dump from elsewhere asks of this server's users, with
+/// how to load it anyway: objects given to roles it lacks (a plain `pg_dump` of
+/// another server), or views whose definer may not use the new database (MariaDB).
+fn hinted(err: DbError) -> DbError {
+    let DbError::Failed { what, message } = err else {
+        return err;
+    };
+    let hint = if message.contains("role \"") && message.contains("does not exist") {
+        "the dump gives its objects to roles this server lacks: dump with `pg_dump --no-owner --no-privileges` (as `wharf db dump` does; wharf reads `pg_dump -Fc` archives that way too), or create the roles first"
+    } else if message.contains("definer/invoker of view lack rights") {
+        "the dump's views run as the user who made them (their DEFINER), who may not use a new database: load it into the database it came from, or grant that user this one first (GRANT ALL ON `NAME`.* TO 'user'@'%', in `wharf db shell`)"
+    } else {
+        return DbError::Failed { what, message };
+    };
+    DbError::Failed {
+        what,
+        message: format!("{message}\nhint: {hint}"),
     }
 }
 
-fn feed_dump(
-    source: Option<&Path>,
-    mut load: Command,
-    engine: DatabaseEngine,
-) -> Result<(), DbError> {
+fn feed_dump(source: Option<&Path>, load: Loader, engine: DatabaseEngine) -> Result<(), DbError> {
+    let Loader {
+        command: mut load,
+        restriction,
+    } = load;
     let name = source.map_or_else(|| "standard input".to_owned(), |p| p.display().to_string());
     let mut input: Box<dyn Read + Send> = match source {
         Some(path) => Box::new(File::open(path).map_err(DbError::io(path))?),
@@ -286,7 +289,7 @@ fn feed_dump(
     let Some(mut decompressor) = format.decompressor() else {
         let loader_input = start_loader(&mut pipeline)?;
         let writer = writer_of(&head);
-        let guard = LineGuard::new(engine);
+        let guard = LineGuard::new(engine).restricting(restriction);
         let copy =
             std::thread::spawn(move || copy_into(loader_input, &head, &mut input, Some(guard)));
         pipeline.wait()?;
@@ -316,7 +319,7 @@ fn feed_dump(
         check_head(&unpacked, DumpFormat::Sql, engine)
             .map_err(|why| format!("once decompressed, {why}"))?;
         let writer = writer_of(&unpacked);
-        let guard = LineGuard::new(engine);
+        let guard = LineGuard::new(engine).restricting(restriction);
         let tail = copy_into(loader_input, &unpacked, &mut sql, Some(guard))
             .map_err(|err| err.to_string())?;
         Ok((writer, tail))
@@ -437,6 +440,10 @@ fn copy_into(
     mut guard: Option<LineGuard>,
 ) -> std::io::Result<Option<Vec<u8>>> {
     let mut tail = head[head.len().saturating_sub(TAIL)..].to_vec();
+    let preamble = guard
+        .as_ref()
+        .and_then(|g| g.preamble(head))
+        .map(<[u8]>::to_vec);
     let mut passes = move |bytes: &[u8], last: bool| -> std::io::Result<()> {
         let Some(guard) = guard.as_mut() else {
             return Ok(());
@@ -448,6 +455,9 @@ fn copy_into(
         Ok(())
     };
     let mut copy = || -> std::io::Result<()> {
+        if let Some(line) = &preamble {
+            pipe.write_all(line)?;
+        }
         passes(head, false)?;
         pipe.write_all(head)?;
         let mut buffer = vec![0; 64 * 1024];

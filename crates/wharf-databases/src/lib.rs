@@ -24,5 +24,5 @@ mod snapshots;
 pub use dump_file::{DumpFormat, read_dump, write_dump};
 pub use error::DbError;
 pub use operations::{Databases, Listed, RepoRevisions};
-pub use server::{Place, Server, ServerAccess, connect};
+pub use server::{Loader, Place, Server, ServerAccess, connect};
 pub use snapshots::{Snapshot, SnapshotStore, valid_tag};

@@ -13,9 +13,9 @@ use std::time::Duration;
 pub(crate) use wharf_runtime::sql_quote::mariadb::{identifier, literal};
 
 use crate::error::DbError;
-use crate::mariadb_grants::drop_statement;
+use crate::mariadb_grants::{copy_grants_statement, drop_statement};
 use crate::mariadb_objects::Object;
-use crate::server::{Place, Server, ServerAccess, wait_for};
+use crate::server::{Loader, Place, Server, ServerAccess, wait_for};
 
 /// Schemas of the server itself, never the project's.
 const SYSTEM: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
@@ -256,6 +256,14 @@ impl Server for Mariadb {
         &SYSTEM
     }
 
+    fn copy_grants(&self, from: &str, to: &str) -> Result<(), DbError> {
+        self.sql(
+            &copy_grants_statement(from, to),
+            &format!("giving {to} the grants of {from}"),
+        )
+        .map(drop)
+    }
+
     fn wait_until_accepting(&self, timeout: Duration) -> Result<(), DbError> {
         wait_for(&self.access, timeout, || {
             self.sql("SELECT 1;", "connecting").map(drop)
@@ -414,14 +422,39 @@ impl Server for Mariadb {
         dump
     }
 
-    fn load(&self, name: &str) -> Command {
+    fn load(&self, name: &str) -> Result<Loader, DbError> {
         let mut client = self.program("mariadb");
         client.arg(format!("--database={name}"));
+        // No `system`, `source` or `tee`, anywhere in a line; the server's own client
+        // (natively, or in its container) is of its version.
+        if has_sandbox(&self.version()?) {
+            client.arg("--sandbox");
+        }
         // Killed with this process, a load commits nothing more (psql would end its
         // transaction at the end of its cut-off input, and commit what it had).
         self.access.ends_with_this_process(&mut client);
-        client
+        Ok(client.into())
     }
+}
+
+/// Whether the client of `version` (`10.11.19`) has `--sandbox`: from 10.5.25,
+/// 10.6.18, 10.11.8, 11.0.6, 11.1.5, 11.2.4 and 11.4.2.
+fn has_sandbox(version: &str) -> bool {
+    let parts: Vec<u32> = version.split('.').map_while(|p| p.parse().ok()).collect();
+    let [major, minor, patch] = parts[..] else {
+        return false;
+    };
+    let first = match (major, minor) {
+        (10, 5) => 25,
+        (10, 6) => 18,
+        (10, 11) => 8,
+        (11, 0) => 6,
+        (11, 1) => 5,
+        (11, 2) => 4,
+        (11, 4) => 2,
+        _ => return (major, minor) > (11, 4),
+    };
+    patch >= first
 }
 
 /// A field of the client's batch output, its escapes undone (`\t`, `\n`, `\\`, `\0`).
@@ -446,7 +479,22 @@ fn unescape(field: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::unescape;
+    use super::{has_sandbox, unescape};
+
+    #[test]
+    fn the_sandbox_is_asked_of_the_client_versions_that_have_it() {
+        for (version, has) in [
+            ("10.11.19", true),
+            ("10.11.7", false),
+            ("10.6.18", true),
+            ("10.4.34", false),
+            ("11.3.2", false),
+            ("11.8.1", true),
+            ("10.11", false),
+        ] {
+            assert_eq!(has_sandbox(version), has, "{version}");
+        }
+    }
 
     #[test]
     fn batch_output_is_read_back_as_written() {

@@ -3,31 +3,25 @@
 //! grants its database alone), and the server makes one in a database only if that
 //! definer may use it there: a copy under a new name gets the grants its source has
 //! (as a clone should), and a database of wharf's loses them when it goes, so no later
-//! database of that name inherits them.
+//! database of that name inherits them. A dump loaded beside a database, to take its
+//! name, is given that database's grants first, for the same reason.
 
-use crate::error::DbError;
 use std::fmt::Write as _;
 
-use crate::mariadb::{Mariadb, identifier, literal};
+use crate::mariadb::{identifier, literal};
 use crate::operations::is_wharfs;
 
-impl Mariadb {
-    /// Gives `to` every database-level grant of `from`.
-    pub(crate) fn copy_grants(&self, from: &str, to: &str) -> Result<(), DbError> {
-        self.sql(
-            &format!(
-                "CREATE TEMPORARY TABLE mysql.wharf_grants SELECT * FROM mysql.db WHERE Db IN ({}, {});\n\
-                 UPDATE mysql.wharf_grants SET Db = {};\n\
-                 REPLACE INTO mysql.db SELECT * FROM mysql.wharf_grants;\n\
-                 FLUSH PRIVILEGES;",
-                literal(from),
-                literal(&exact_pattern(from)),
-                literal(&exact_pattern(to)),
-            ),
-            &format!("giving {to} the grants of {from}"),
-        )
-        .map(drop)
-    }
+/// The statements giving `to` every database-level grant of `from`.
+pub(crate) fn copy_grants_statement(from: &str, to: &str) -> String {
+    format!(
+        "CREATE TEMPORARY TABLE mysql.wharf_grants SELECT * FROM mysql.db WHERE Db IN ({}, {});\n\
+         UPDATE mysql.wharf_grants SET Db = {};\n\
+         REPLACE INTO mysql.db SELECT * FROM mysql.wharf_grants;\n\
+         FLUSH PRIVILEGES;",
+        literal(from),
+        literal(&exact_pattern(from)),
+        literal(&exact_pattern(to)),
+    )
 }
 
 /// The statements that drop `name` (`if_exists`: when it may not be there), and

@@ -10,7 +10,7 @@ use wharf_runtime::recipes::DatabaseEngine;
 
 use crate::copy_notes::{Noted, process_gone};
 use crate::error::DbError;
-use crate::server::Server;
+use crate::server::{Loader, Server};
 use crate::snapshots::{Snapshot, SnapshotStore, valid_tag};
 
 /// Names of wharf's own databases, which `db ls` hides and users may not take.
@@ -258,7 +258,7 @@ impl Databases<'_> {
     pub fn load(
         &self,
         name: &str,
-        feed: impl FnOnce(std::process::Command) -> Result<(), DbError>,
+        feed: impl FnOnce(Loader) -> Result<(), DbError>,
     ) -> Result<Option<Snapshot>, DbError> {
         if !valid_name(name) {
             return Err(DbError::BadName(name.to_owned()));
@@ -271,7 +271,12 @@ impl Databases<'_> {
         let incoming = self.free_name(INCOMING_PREFIX);
         let note = self.store.note_copy(self.service(), name, &incoming)?;
         self.server.create(&incoming)?;
-        if let Err(err) = feed(self.server.load(&incoming)) {
+        let loaded = self
+            .server
+            .copy_grants(name, &incoming)
+            .and_then(|()| self.server.load(&incoming))
+            .and_then(feed);
+        if let Err(err) = loaded {
             let _ = self.server.drop(&incoming);
             return Err(err);
         }
@@ -868,10 +873,10 @@ mod tests {
         fn dump(&self, _: &str) -> Command {
             Command::new("true")
         }
-        fn load(&self, name: &str) -> Command {
+        fn load(&self, name: &str) -> Result<Loader, DbError> {
             let mut command = Command::new("load");
             command.arg(name);
-            command
+            Ok(command.into())
         }
     }
 
@@ -894,9 +899,10 @@ mod tests {
     fn writing<'a>(
         server: &'a FakeServer,
         contents: &'a str,
-    ) -> impl FnOnce(Command) -> Result<(), DbError> + 'a {
-        move |command| {
-            let name = command
+    ) -> impl FnOnce(Loader) -> Result<(), DbError> + 'a {
+        move |loader| {
+            let name = loader
+                .command
                 .get_args()
                 .next()
                 .unwrap()

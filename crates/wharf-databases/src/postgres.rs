@@ -8,7 +8,7 @@ use std::time::Duration;
 pub(crate) use wharf_runtime::sql_quote::postgres::{identifier, literal};
 
 use crate::error::DbError;
-use crate::server::{Place, Server, ServerAccess, output_of, wait_for};
+use crate::server::{Loader, Place, Server, ServerAccess, output_of, wait_for};
 
 /// The database statements run in: it exists in every cluster `initdb` made. A
 /// statement about `postgres` itself runs in `template1`.
@@ -369,13 +369,69 @@ impl Server for Postgres {
         Ok(())
     }
 
-    fn load(&self, name: &str) -> Command {
+    fn load(&self, name: &str) -> Result<Loader, DbError> {
         let mut psql = self.program("psql");
         psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"])
             .args(["-d", name]);
         // Killed with this process, a load commits nothing more (psql would end its
         // transaction at the end of its cut-off input, and commit what it had).
         self.access.ends_with_this_process(&mut psql);
-        psql
+        // The server's own psql (natively, or in its container) is of its version.
+        let restriction = has_restrict(&self.version()?)
+            .then(|| random_key().map(|key| format!("\\restrict {key}\n")))
+            .transpose()?;
+        Ok(Loader {
+            command: psql,
+            restriction,
+        })
+    }
+}
+
+/// Whether psql of `version` (`15.18`) has `\restrict`, which refuses every psql
+/// command up to the matching `\unrestrict`: from 17.6, 16.10, 15.14, 14.19, 13.22.
+fn has_restrict(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), _) if major >= 18 => true,
+        (Some(major), Some(minor)) => match major {
+            17 => minor >= 6,
+            16 => minor >= 10,
+            15 => minor >= 14,
+            14 => minor >= 19,
+            13 => minor >= 22,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// A key no dump can know, so none can lift the restriction wharf puts on psql.
+fn random_key() -> Result<String, DbError> {
+    let mut bytes = [0u8; 16];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").map_err(DbError::io("/dev/urandom"))?,
+        &mut bytes,
+    )
+    .map_err(DbError::io("/dev/urandom"))?;
+    Ok(format!("{:032x}", u128::from_le_bytes(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_restrict;
+
+    #[test]
+    fn restricted_mode_is_asked_of_the_psql_versions_that_have_it() {
+        for (version, has) in [
+            ("15.18", true),
+            ("15.13", false),
+            ("16.10", true),
+            ("17.5", false),
+            ("18.1", true),
+            ("12.22", false),
+            ("18devel", false),
+        ] {
+            assert_eq!(has_restrict(version), has, "{version}");
+        }
     }
 }

@@ -166,8 +166,9 @@ pub trait Server {
     fn shell(&self, name: &str, args: &[String], batch: bool) -> Command;
     /// Writes a portable logical dump of `name` on its standard output.
     fn dump(&self, name: &str) -> Command;
-    /// Runs the SQL on its standard input in `name`, stopping at the first error.
-    fn load(&self, name: &str) -> Command;
+    /// Runs the SQL on its standard input in `name`, stopping at the first error, in
+    /// the client's restricted mode where it has one.
+    fn load(&self, name: &str) -> Result<Loader, DbError>;
     /// The databases the server needs for itself, which may be emptied but not dropped.
     fn servers_own(&self) -> &'static [&'static str] {
         &[]
@@ -179,6 +180,12 @@ pub trait Server {
     /// `name` (a copy into it that runs on without its client), so that what is
     /// undone next is not made again after.
     fn end_work_on(&self, _name: &str) -> Result<(), DbError> {
+        Ok(())
+    }
+    /// Gives database `to` the grants `from` has, where objects need their definers'
+    /// grants to be made (MariaDB's views): a dump loaded beside `from`, to take its
+    /// name, is made with them.
+    fn copy_grants(&self, _from: &str, _to: &str) -> Result<(), DbError> {
         Ok(())
     }
 }
@@ -284,6 +291,22 @@ pub(crate) fn dies_with_this_process(command: &mut Command) {
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
                 .map_err(std::io::Error::from)
         });
+    }
+}
+
+/// A client that runs the SQL on its standard input, and the line that turns on its
+/// restricted mode, written before the SQL (psql's `\restrict KEY`), if it has one.
+pub struct Loader {
+    pub command: Command,
+    pub restriction: Option<String>,
+}
+
+impl From<Command> for Loader {
+    fn from(command: Command) -> Self {
+        Self {
+            command,
+            restriction: None,
+        }
     }
 }
 

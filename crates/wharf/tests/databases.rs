@@ -258,6 +258,20 @@ x-wharf:
     assert_eq!(comparable(&db(&stack, &["dump", "copy0"], "")), copy0);
     assert_eq!(sql(PG_CHECKSUM), original);
     assert_eq!(db(&stack, &["ls"], ""), before);
+    // psql's commands later in a line, which no look at a line's start sees, are
+    // refused by psql's restricted mode.
+    let marker = stack.dir.path().join("ran");
+    let later = format!(
+        "CREATE TABLE mine (id int);\nSELECT 1; \\! touch {}\n",
+        marker.display()
+    );
+    let output = db_output(&stack, &["load", "shopdb", "-", "--yes"], &later);
+    assert!(
+        !output.status.success() && String::from_utf8_lossy(&output.stderr).contains("restricted"),
+        "{output:?}"
+    );
+    assert!(!marker.exists(), "the command ran");
+    assert_eq!(sql(PG_CHECKSUM), original);
     // A dump cut off between statements loads without an SQL error, but pg_dump's
     // last line is missing: nothing changes.
     let cut = &dump[..dump.find("-- PostgreSQL database dump complete").unwrap()];
@@ -476,6 +490,18 @@ services:
     db(&stack, &["restore", "--undo", "--yes"], "");
     assert_eq!(sql(checksum), changed);
 
+    // The client's commands later in a line are refused by its sandbox.
+    let marker = stack.dir.path().join("ran");
+    let later = format!(
+        "CREATE TABLE x (id int);\nSELECT 1; \\! touch {}\n",
+        marker.display()
+    );
+    let output = db_output(&stack, &["load", "-", "--yes"], &later);
+    assert!(
+        !output.status.success() && String::from_utf8_lossy(&output.stderr).contains("sandbox"),
+        "{output:?}"
+    );
+    assert!(!marker.exists(), "the command ran");
     // A failed load leaves the database as it was.
     let output = db_output(
         &stack,

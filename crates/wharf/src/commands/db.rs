@@ -590,7 +590,7 @@ fn reset(
             } else {
                 read_dump(
                     Some(&project.loaded.project_dir.join(step)),
-                    server.load(&name),
+                    server.load(&name)?,
                     server.access().facts.engine,
                 )
                 .with_context(|| format!("loading {step} failed"))?;
