@@ -33,23 +33,24 @@ enum Kind {
 }
 
 impl Kind {
-    /// The names of this kind in `schema` (a quoted literal).
+    /// The names of this kind in `schema` (a quoted literal), each after its kind's
+    /// keyword.
     fn names_query(self, schema: &str) -> String {
+        let keyword = self.keyword();
         match self {
             Self::Procedure | Self::Function => format!(
-                "SELECT routine_name FROM information_schema.routines WHERE routine_schema = {schema} \
-                 AND routine_type = '{}' ORDER BY routine_name;",
-                self.keyword()
+                "SELECT '{keyword}', routine_name FROM information_schema.routines WHERE routine_schema = {schema} \
+                 AND routine_type = '{keyword}' ORDER BY routine_name;"
             ),
             Self::View => format!(
-                "SELECT table_name FROM information_schema.views WHERE table_schema = {schema} ORDER BY table_name;"
+                "SELECT '{keyword}', table_name FROM information_schema.views WHERE table_schema = {schema} ORDER BY table_name;"
             ),
             Self::Trigger => format!(
-                "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = {schema} \
+                "SELECT '{keyword}', trigger_name FROM information_schema.triggers WHERE trigger_schema = {schema} \
                  ORDER BY event_object_table, action_timing, event_manipulation, action_order;"
             ),
             Self::Event => format!(
-                "SELECT event_name FROM information_schema.events WHERE event_schema = {schema} ORDER BY event_name;"
+                "SELECT '{keyword}', event_name FROM information_schema.events WHERE event_schema = {schema} ORDER BY event_name;"
             ),
         }
     }
@@ -96,44 +97,55 @@ impl Object {
 
 impl Mariadb {
     /// Every object of `database` beside its tables.
+    /// Two sessions whatever their number: one lists them, one reads them all.
     pub(crate) fn objects(&self, database: &str) -> Result<Vec<Object>, DbError> {
-        let mut objects = Vec::new();
-        for kind in KINDS {
-            let names = self.column(
-                &kind.names_query(&literal(database)),
-                &format!(
-                    "listing the {}s of {database}",
-                    kind.keyword().to_lowercase()
-                ),
-            )?;
-            for name in &names {
-                let fields = self
-                    .sql(
-                        &format!(
-                            "USE {};\nSHOW CREATE {} {};",
-                            identifier(database),
-                            kind.keyword(),
-                            identifier(name)
-                        ),
-                        &format!("reading {name}"),
-                    )?
+        let listing: String = KINDS
+            .iter()
+            .map(|kind| kind.names_query(&literal(database)))
+            .collect();
+        let names: Vec<(Kind, String)> = self
+            .sql(&listing, &format!("listing the objects of {database}"))?
+            .into_iter()
+            .filter_map(|row| match <[String; 2]>::try_from(row) {
+                Ok([keyword, name]) => KINDS
                     .into_iter()
-                    .next()
-                    .unwrap_or_default();
+                    .find(|kind| kind.keyword() == keyword)
+                    .map(|kind| (kind, name)),
+                Err(_) => None,
+            })
+            .collect();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut reading = format!("USE {};\n", identifier(database));
+        for (kind, name) in &names {
+            let _ = writeln!(
+                reading,
+                "SHOW CREATE {} {};",
+                kind.keyword(),
+                identifier(name)
+            );
+        }
+        let statements = self.sql(&reading, &format!("reading the objects of {database}"))?;
+        let mut objects: Vec<Object> = names
+            .into_iter()
+            .zip(statements)
+            .map(|((kind, name), fields)| {
                 let (statement, mode) = kind.columns();
-                objects.push(Object {
+                Object {
                     kind,
-                    name: name.to_owned(),
+                    name,
                     sql_mode: mode.and_then(|i| fields.get(i).cloned()),
                     create: fields.get(statement).cloned().unwrap_or_default(),
-                });
-            }
-            if kind == Kind::View {
-                let at = objects.iter().position(|o| o.kind == Kind::View);
-                let views = objects.split_off(at.unwrap_or(objects.len()));
-                objects.extend(in_dependency_order(views));
-            }
-        }
+                }
+            })
+            .collect();
+        let at = objects.iter().position(|o| o.kind == Kind::View);
+        let mut views = objects.split_off(at.unwrap_or(objects.len()));
+        let after = views.iter().position(|o| o.kind != Kind::View);
+        let rest = views.split_off(after.unwrap_or(views.len()));
+        objects.extend(in_dependency_order(views));
+        objects.extend(rest);
         Ok(objects)
     }
 
