@@ -373,6 +373,13 @@ fn last_line(engine: DatabaseEngine) -> &'static str {
     }
 }
 
+fn server_kind(engine: DatabaseEngine) -> &'static str {
+    match engine {
+        DatabaseEngine::Postgres => "PostgreSQL",
+        DatabaseEngine::Mariadb => "MariaDB",
+    }
+}
+
 fn tool(engine: DatabaseEngine) -> &'static str {
     match engine {
         DatabaseEngine::Postgres => "pg_dump",
@@ -413,14 +420,15 @@ fn check_head(head: &[u8], format: DumpFormat, engine: DatabaseEngine) -> Result
     }
     if format == DumpFormat::PgArchive && engine != DatabaseEngine::Postgres {
         return Err(
-            "it is pg_dump's archive, and this server is not PostgreSQL: load it into a server of that kind"
+            "it is pg_dump's archive, and this server is MariaDB: load it into a PostgreSQL server"
                 .to_owned(),
         );
     }
     match writer_of(head) {
         Some(writer) if format == DumpFormat::Sql && writer != engine => Err(format!(
-            "it is {}'s dump, and this server is not: load it into a server of that kind",
-            tool(writer)
+            "it is {}'s dump, and this server is {}: load it into a server of that kind",
+            tool(writer),
+            server_kind(engine)
         )),
         _ => Ok(()),
     }

@@ -181,6 +181,13 @@ fn shell(
     args: &[String],
 ) -> anyhow::Result<ExitCode> {
     let (server, name) = project.target(name)?;
+    // Said in wharf's words, not the client's (which name the socket); a system
+    // database is the client's to open.
+    if let Err(err @ wharf_databases::DbError::NoDatabase { .. }) =
+        project.databases(server.as_ref()).size_of(&name)
+    {
+        return Err(err.into());
+    }
     let batch = !std::io::stdin().is_terminal();
     let mut client = server.shell(&name, args, batch);
     let status = client
