@@ -716,7 +716,7 @@ services:
     let tables = db(&stack, &["shell", "events", "--", "-At"], "\\dt");
     assert!(tables.contains("seen"), "{tables}");
 
-    let output = db_output(&stack, &["shell", "nosuch"], "SELECT 1;");
+    let output = db_output(&stack, &["--service", "db", "shell", "nosuch"], "SELECT 1;");
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("no database `nosuch`"),
         "{output:?}"
