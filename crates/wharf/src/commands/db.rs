@@ -105,7 +105,7 @@ fn list(project: &ProjectDatabases, format: &ListFormatArgs) -> anyhow::Result<E
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for service in &services {
-        if !project.is_up(service) {
+        if project.servers.contains_key(service) && !project.is_up(service) {
             eprintln!(
                 "{service} is not running, so its databases are not listed: `wharf up -d {service}` starts it"
             );
