@@ -36,19 +36,9 @@ pub(crate) struct LineGuard {
 /// space), and of its end a `COPY`'s (`FROM stdin;`).
 const LOOKED_AT: usize = 20;
 
-/// psql's own commands a dump or a seed may hold: they change nothing but psql's
-/// output (and `\restrict`, `\unrestrict`, which `pg_dump` writes).
-const HARMLESS_PSQL: [&[u8]; 9] = [
-    b"\\restrict",
-    b"\\unrestrict",
-    b"\\echo",
-    b"\\qecho",
-    b"\\warn",
-    b"\\timing",
-    b"\\pset",
-    b"\\encoding",
-    b"\\x",
-];
+/// psql's own commands a dump may hold: those `pg_dump` writes around it. psql's
+/// restricted mode refuses every other, so a dump or a seed has none.
+const PG_DUMPS_OWN: [&[u8]; 2] = [b"\\restrict", b"\\unrestrict"];
 
 impl LineGuard {
     pub(crate) fn new(engine: DatabaseEngine) -> Self {
@@ -135,6 +125,7 @@ impl LineGuard {
         }
         if let Some(at) = self.unrestricted_at
             && !line.is_empty()
+            && !line.starts_with(b"--")
         {
             return Some(format!(
                 "comes after the dump's last line (its `\\unrestrict`, line {at})"
@@ -163,14 +154,14 @@ impl LineGuard {
             self.unrestricted_at = Some(self.number);
         }
         match command {
-            _ if HARMLESS_PSQL.contains(&command) => None,
+            _ if PG_DUMPS_OWN.contains(&command) => None,
             b"\\c" | b"\\connect" => Some(
                 "connects to another database (`pg_dump -C` writes such a line: dump without it)"
                     .to_owned(),
             ),
             b"\\!" => Some("runs a program".to_owned()),
             _ => Some(format!(
-                "is psql's own command `{}`: a dump needs none of those (they can read and write files, run programs and reach other databases), and a seed that does is a task",
+                "is psql's own command `{}`: a dump has none but the `\\restrict` lines pg_dump writes (psql's commands can read and write files, run programs and reach other databases), and a seed that needs one is a task",
                 String::from_utf8_lossy(command)
             )),
         }
@@ -277,11 +268,11 @@ mod tests {
         // Nothing after the dump's `\unrestrict`, which lifts psql's restriction.
         let said = guarded(
             pg,
-            &["\\restrict k\nSELECT 1;\n\\unrestrict k\n\n\\! touch x\n"],
+            &["\\restrict k\nSELECT 1;\n\\unrestrict k\n\n-- note\n\\! touch x\n"],
         )
         .unwrap_err();
         assert!(
-            said.contains("line 5 comes after the dump's last line"),
+            said.contains("line 6 comes after the dump's last line"),
             "{said}"
         );
         // What only looks alike: a COPY's rows, a column named so, psql's output.
@@ -292,7 +283,7 @@ mod tests {
                     "\\restrict key\n",
                     "COPY public.t (a) FROM stdin;\n",
                     "\\\\c victim\n\\N\n\\tab first\n\\.\n",
-                    "\\echo done\n",
+                    "-- a comment\n",
                     "COPY t TO STDOUT;\n",
                     "\\unrestrict key\n",
                 ]

@@ -167,7 +167,7 @@ impl Mariadb {
         }
         match self.sql(&script, "") {
             Err(DbError::Failed { message, .. }) => Err(DbError::Dump(format!(
-                "{message}\nhint: a view of {database} no longer works, and the server would not make it again in a copy: drop or fix it (`wharf db shell {database}`, then DROP VIEW or CREATE OR REPLACE VIEW), then run this again"
+                "{message}\nhint: a view of {database} no longer works, so wharf cannot keep a copy of {database} (its snapshot, its clone) with it: drop or fix the view (`wharf db shell {database}`, then DROP VIEW or CREATE OR REPLACE VIEW), then run this again"
             ))),
             other => other.map(drop),
         }
