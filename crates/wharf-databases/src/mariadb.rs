@@ -142,8 +142,13 @@ impl Mariadb {
     ) -> Result<(), DbError> {
         self.drop_triggers(objects, from)
             .and_then(|()| self.move_tables(tables, from, to))
-            .and_then(|()| self.copy_grants(from, to))
-            .and_then(|()| self.recreate(objects, from, to))
+            .and_then(|()| self.make_objects(objects, from, to))
+    }
+
+    /// Makes `objects` of `from` in `to`, with `from`'s grants (`mariadb_grants`).
+    fn make_objects(&self, objects: &[Object], from: &str, to: &str) -> Result<(), DbError> {
+        self.copy_grants(from, to)?;
+        self.recreate(objects, from, to)
     }
 
     /// The last step of a rename: `from`, whose tables and objects have moved, goes.
@@ -336,9 +341,7 @@ impl Server for Mariadb {
             self.copy_rows(from, to, &tables)
         };
         copied?;
-        let made = self
-            .copy_grants(from, to)
-            .and_then(|()| self.recreate(&objects, from, to));
+        let made = self.make_objects(&objects, from, to);
         if made.is_err() {
             let _ = self.sql(&drop_statement(to, true), "");
         }

@@ -2,9 +2,10 @@
 //! runs as its definer, often the app's own user (`MARIADB_USER`, which the image
 //! grants its database alone), and the server makes one in a database only if that
 //! definer may use it there: a copy under a new name gets the grants its source has
-//! (as a clone should), and a database of wharf's loses them when it goes, so no later
-//! database of that name inherits them. A dump loaded beside a database, to take its
-//! name, is given that database's grants first, for the same reason.
+//! (as a clone should), a snapshot too (whose views are read back as they were made
+//! only where their definer may use it), and a load, built beside a database, is
+//! given that database's grants first. A database of wharf's loses them when it goes,
+//! so no later database of that name inherits them.
 
 use std::fmt::Write as _;
 

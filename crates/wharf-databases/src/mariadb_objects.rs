@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 
 use crate::error::DbError;
 use crate::mariadb::{Mariadb, identifier, literal};
+use crate::operations::is_wharfs;
 
 /// The kinds in the order they are made again: routines first (views and triggers may
 /// call them), views before triggers (which may read them), events last.
@@ -152,7 +153,11 @@ impl Mariadb {
     /// Refuses a `database` with a view that no longer reads (a table it reads was
     /// dropped): the server would not make it again in a copy. Said before anything
     /// changes, with the server's words naming the view.
+    /// Views of wharf's own databases were made from views that worked: not looked at.
     pub(crate) fn check_views(&self, objects: &[Object], database: &str) -> Result<(), DbError> {
+        if is_wharfs(database) {
+            return Ok(());
+        }
         let mut script = String::new();
         for view in objects.iter().filter(|o| o.kind == Kind::View) {
             let _ = writeln!(
