@@ -15,13 +15,14 @@ pub(crate) use wharf_runtime::sql_quote::mariadb::{identifier, literal};
 use crate::error::DbError;
 use crate::mariadb_grants::{copy_grants_statement, drop_statement};
 use crate::mariadb_objects::Object;
-use crate::server::{Loader, Place, Server, ServerAccess, wait_for};
+use crate::server::{Loader, Place, Server, ServerAccess, remembered_version, wait_for};
 
 /// Schemas of the server itself, never the project's.
 const SYSTEM: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
 
 pub struct Mariadb {
     pub(crate) access: ServerAccess,
+    pub(crate) version: std::sync::OnceLock<String>,
 }
 
 impl Mariadb {
@@ -276,9 +277,11 @@ impl Server for Mariadb {
     }
 
     fn version(&self) -> Result<String, DbError> {
-        let version = self.column("SELECT VERSION();", "asking the version")?;
-        let version = version.first().map_or("", String::as_str);
-        Ok(version.split('-').next().unwrap_or_default().to_owned())
+        remembered_version(&self.version, || {
+            let version = self.column("SELECT VERSION();", "asking the version")?;
+            let version = version.first().map_or("", String::as_str);
+            Ok(version.split('-').next().unwrap_or_default().to_owned())
+        })
     }
 
     fn databases(&self) -> Result<Vec<(String, u64)>, DbError> {

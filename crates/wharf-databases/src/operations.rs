@@ -287,7 +287,6 @@ impl Databases<'_> {
 
     /// Drops `name`, keeping it as an automatic snapshot (returned): the undo.
     pub fn drop(&self, name: &str) -> Result<Snapshot, DbError> {
-        self.not_system(name)?;
         if self.server.servers_own().contains(&name) {
             return Err(DbError::Dump(format!(
                 "`{name}` is the server's own database, which its tools connect to; `wharf db reset {name}` empties it instead"

@@ -8,7 +8,7 @@ use std::time::Duration;
 pub(crate) use wharf_runtime::sql_quote::postgres::{identifier, literal};
 
 use crate::error::DbError;
-use crate::server::{Loader, Place, Server, ServerAccess, output_of, wait_for};
+use crate::server::{Loader, Place, Server, ServerAccess, output_of, remembered_version, wait_for};
 
 /// The database statements run in: it exists in every cluster `initdb` made. A
 /// statement about `postgres` itself runs in `template1`.
@@ -45,6 +45,7 @@ const WORK_ENDS_WITHIN: std::time::Duration = std::time::Duration::from_secs(10)
 
 pub struct Postgres {
     pub(crate) access: ServerAccess,
+    pub(crate) version: std::sync::OnceLock<String>,
 }
 
 impl Postgres {
@@ -226,12 +227,14 @@ impl Server for Postgres {
     }
 
     fn version(&self) -> Result<String, DbError> {
-        Ok(self
-            .sql(&[], "SHOW server_version", "asking the version")?
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_owned())
+        remembered_version(&self.version, || {
+            Ok(self
+                .sql(&[], "SHOW server_version", "asking the version")?
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned())
+        })
     }
 
     fn databases(&self) -> Result<Vec<(String, u64)>, DbError> {

@@ -6,6 +6,7 @@
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use wharf_runtime::recipes::{Credentials, DatabaseEngine, DatabaseFacts};
@@ -193,9 +194,28 @@ pub trait Server {
 /// The server `access` describes, spoken to in its engine's way.
 pub fn connect(access: ServerAccess) -> Box<dyn Server> {
     match access.facts.engine {
-        DatabaseEngine::Postgres => Box::new(Postgres { access }),
-        DatabaseEngine::Mariadb => Box::new(crate::mariadb::Mariadb { access }),
+        DatabaseEngine::Postgres => Box::new(Postgres {
+            access,
+            version: OnceLock::new(),
+        }),
+        DatabaseEngine::Mariadb => Box::new(crate::mariadb::Mariadb {
+            access,
+            version: OnceLock::new(),
+        }),
     }
+}
+
+/// The server's version, asked once a command (a load asks it for its client, the
+/// snapshot it keeps for its record).
+pub(crate) fn remembered_version(
+    version: &OnceLock<String>,
+    ask: impl FnOnce() -> Result<String, DbError>,
+) -> Result<String, DbError> {
+    if let Some(known) = version.get() {
+        return Ok(known.clone());
+    }
+    let asked = ask()?;
+    Ok(version.get_or_init(|| asked).clone())
 }
 
 /// Runs `command` to the end; its standard output on success, else its error output
